@@ -1,0 +1,48 @@
+# The two commands of README: `make up` and `make test`. Both are idempotent.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.govcloud-installed
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: up test install system venv lint unit integration bench clean down
+
+up: install
+	@test -f govcloud.yaml || $(BIN)/govcloud init
+	$(BIN)/govcloud up
+	$(BIN)/govcloud status
+
+test: install lint
+	$(BIN)/pytest -q
+
+install: system venv
+
+system:
+	@bash scripts/install-system.sh
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+lint: venv
+	$(BIN)/ruff check platform cli stacks policies tests benchmarks
+	$(BIN)/mypy platform/govcloud_platform cli/govcloud_cli
+
+unit: install
+	$(BIN)/pytest -q tests/unit
+
+integration: install
+	$(BIN)/pytest -q tests/integration tests/infra
+
+bench: install
+	$(BIN)/python benchmarks/bench_box.py
+
+down: venv
+	$(BIN)/govcloud down
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""govcloud's command line: parses arguments, calls govcloud_platform, renders results."""

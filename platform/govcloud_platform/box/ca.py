@@ -1,0 +1,126 @@
+"""The box certificate authority: one CA, and TLS certificates for every service, issued idempotently."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from pathlib import Path
+
+from govcloud_platform.box.secrets import write_private
+
+_VALID_DAYS = 825
+
+
+class CertificateAuthority:
+    def __init__(self, directory: Path, platform: str) -> None:
+        self.directory = directory
+        self.platform = platform
+
+    @property
+    def cert_file(self) -> Path:
+        return self.directory / "ca.pem"
+
+    @property
+    def key_file(self) -> Path:
+        return self.directory / "ca.key"
+
+    def ensure(self) -> None:
+        """Create the CA once; an existing CA is kept (clients trust it)."""
+        if self.cert_file.exists() and self.key_file.exists():
+            return
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from cryptography.x509.oid import NameOID
+
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        name = x509.Name(
+            [
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "govcloud"),
+                x509.NameAttribute(NameOID.COMMON_NAME, f"govcloud box CA ({self.platform})"),
+            ]
+        )
+        now = dt.datetime.now(dt.UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
+                    key_encipherment=False, data_encipherment=False, key_agreement=False,
+                    encipher_only=False, decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .sign(key, hashes.SHA256())
+        )
+        self.directory.mkdir(parents=True, exist_ok=True)
+        write_private(
+            self.key_file,
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            ),
+        )
+        self.cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        self.cert_file.chmod(0o644)
+
+    def issue(self, name: str, dns_names: list[str], ips: list[str] | None = None) -> tuple[Path, Path]:
+        """(cert, key) for a service; reissued only if missing or its names changed."""
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+        ips = ips or []
+        certs = self.directory / "certs"
+        cert_path, key_path = certs / f"{name}.pem", certs / f"{name}.key"
+        wanted = sorted(dns_names) + sorted(ips)
+        if cert_path.exists() and key_path.exists():
+            existing = x509.load_pem_x509_certificate(cert_path.read_bytes())
+            san = existing.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+            have = sorted(san.get_values_for_type(x509.DNSName)) + sorted(
+                str(i) for i in san.get_values_for_type(x509.IPAddress)
+            )
+            if have == wanted:
+                return cert_path, key_path
+        self.ensure()
+        ca_key = serialization.load_pem_private_key(self.key_file.read_bytes(), password=None)
+        ca_cert = x509.load_pem_x509_certificate(self.cert_file.read_bytes())
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        now = dt.datetime.now(dt.UTC)
+        alt: list[x509.GeneralName] = [x509.DNSName(d) for d in dns_names]
+        alt += [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, dns_names[0])]))
+            .issuer_name(ca_cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=_VALID_DAYS))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.SubjectAlternativeName(alt), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()),  # type: ignore[arg-type]
+                critical=False,
+            )
+            .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+        )
+        certs.mkdir(parents=True, exist_ok=True)
+        write_private(
+            key_path,
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                serialization.NoEncryption(),
+            ),
+        )
+        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM) + self.cert_file.read_bytes())
+        return cert_path, key_path

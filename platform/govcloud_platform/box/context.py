@@ -1,0 +1,158 @@
+"""`Box`: everything a service needs to know about one box directory (paths, ports, secrets, CA)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from govcloud_platform.box.ca import CertificateAuthority
+from govcloud_platform.box.ports import Ports
+from govcloud_platform.box.secrets import SecretStore
+from govcloud_platform.errors import InputError
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from govcloud_platform.spec import Spec
+
+LOOPBACK = "127.0.0.1"
+# Variables of these machines that point clients at the system CA bundle; children get the box CA instead.
+CA_ENV_VARS = ("AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE")
+
+
+@dataclass
+class Box:
+    home: Path
+    spec: Spec
+    port_base: int = field(default=0)
+
+    def __post_init__(self) -> None:
+        self.home = self.home.resolve()
+        if not self.port_base:
+            self.port_base = self.recorded_port_base() or self.spec.platform.port_base
+
+    # --- layout -------------------------------------------------------------------------------
+    @property
+    def ports(self) -> Ports:
+        return Ports(self.port_base)
+
+    @cached_property
+    def secrets(self) -> SecretStore:
+        return SecretStore(self.home / "secrets")
+
+    @cached_property
+    def ca(self) -> CertificateAuthority:
+        return CertificateAuthority(self.home / "ca", self.spec.platform.name)
+
+    @property
+    def ca_file(self) -> Path:
+        return self.ca.cert_file
+
+    def dir(self, *parts: str) -> Path:
+        path = self.home.joinpath(*parts)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def log_dir(self) -> Path:
+        return self.dir("logs")
+
+    @property
+    def state_file(self) -> Path:
+        return self.home / "box.json"
+
+    def recorded_port_base(self) -> int | None:
+        try:
+            return int(json.loads(self.state_file.read_text())["port_base"])
+        except (FileNotFoundError, KeyError, ValueError):
+            return None
+
+    def record(self, **values: Any) -> None:
+        data: dict[str, Any] = {}
+        if self.state_file.exists():
+            data = json.loads(self.state_file.read_text())
+        data.update(values)
+        self.state_file.write_text(json.dumps(data, indent=2) + "\n")
+
+    def ensure_home(self) -> None:
+        """Create the box directory, or say clearly why it cannot be used."""
+        try:
+            self.home.mkdir(parents=True, exist_ok=True)
+            probe = self.home / ".write-test"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as exc:
+            raise InputError(
+                f"box directory {self.home} is not writable ({exc.strerror})",
+                hint="pass --home DIR (or set GOVCLOUD_HOME) to a writable directory",
+            ) from None
+        os.chmod(self.home, 0o711)  # postgres (another user) must traverse to its data dir
+
+    # --- clients ------------------------------------------------------------------------------
+    def child_env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        """Environment for processes we start: the box CA instead of the system bundle."""
+        env = {k: v for k, v in os.environ.items() if k not in CA_ENV_VARS}
+        env.update({k: str(self.ca_file) for k in CA_ENV_VARS})
+        env["PATH"] = os.pathsep.join([str(Path(__import__("sys").executable).parent), env.get("PATH", "")])
+        if extra:
+            env.update(extra)
+        return env
+
+    def pg_conninfo(self, dbname: str = "postgres", user: str = "postgres", password: str | None = None) -> dict[str, Any]:
+        """Connection parameters over TLS verifying the box CA (verify-full on 127.0.0.1)."""
+        if password is None and user == "postgres":
+            password = self.secrets.get_or_create("postgres-superuser")
+        return {
+            "host": LOOPBACK,
+            "port": self.ports.postgres,
+            "dbname": dbname,
+            "user": user,
+            "password": password,
+            "sslmode": "verify-full",
+            "sslrootcert": str(self.ca_file),
+            "connect_timeout": 5,
+        }
+
+    def pg_admin(self, dbname: str = "postgres", autocommit: bool = True) -> psycopg.Connection[Any]:
+        import psycopg
+
+        return psycopg.connect(**self.pg_conninfo(dbname), autocommit=autocommit)
+
+    @property
+    def s3_endpoint(self) -> str:
+        return f"https://{LOOPBACK}:{self.ports.s3_https}"
+
+    def s3_client(self, access_key: str | None = None, secret_key: str | None = None) -> Any:
+        """boto3 S3 client verifying the box CA; the admin identity by default."""
+        import boto3
+        from botocore.config import Config
+
+        if access_key is None:
+            access_key = self.secrets.get_or_create("s3-admin-access-key", lambda: "admin" + os.urandom(8).hex())
+            secret_key = self.secrets.get_or_create("s3-admin-secret-key")
+        cfg = Config(
+            signature_version="s3v4",
+            s3={"addressing_style": "path"},
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+            retries={"max_attempts": 2, "mode": "standard"},
+            connect_timeout=5,
+            read_timeout=30,
+        )
+        return boto3.session.Session().client(
+            "s3",
+            endpoint_url=self.s3_endpoint,
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key,
+            region_name="us-east-1",
+            verify=str(self.ca_file),
+            config=cfg,
+        )
+
+    @property
+    def issuer(self) -> str:
+        return f"https://localhost:{self.ports.idp_https}"

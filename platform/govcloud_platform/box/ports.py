@@ -1,0 +1,69 @@
+"""Port plan of the box: fixed offsets from `port_base`, all on 127.0.0.1."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+
+# offset from port_base -> (name, owning service)
+OFFSETS: dict[str, tuple[int, str]] = {
+    "postgres": (0, "database"),
+    "idp_https": (1, "identity"),
+    "idp_manager": (2, "identity"),
+    "s3_https": (3, "storage"),
+    "s3_http": (4, "storage"),
+    "weed_master": (5, "storage"),
+    "weed_volume": (6, "storage"),
+    "weed_filer": (7, "storage"),
+    "proxy_https": (8, "identity"),
+}
+# SeaweedFS opens a gRPC port at each of its ports + 10000.
+GRPC_SHIFT = 10000
+GRPC_PORTS = ("s3_http", "weed_master", "weed_volume", "weed_filer")
+APP_PORT_FIRST = 20  # apps get port_base+20 .. port_base+99
+APP_PORT_LAST = 99
+
+
+@dataclass(frozen=True)
+class Ports:
+    base: int
+
+    def __getattr__(self, name: str) -> int:
+        try:
+            return self.base + OFFSETS[name][0]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def all(self) -> list[tuple[str, str, int]]:
+        """(service, label, port) for every port the box binds, gRPC included."""
+        out = [(svc, label, self.base + off) for label, (off, svc) in OFFSETS.items()]
+        out += [(OFFSETS[label][1], f"{label}_grpc", self.base + OFFSETS[label][0] + GRPC_SHIFT) for label in GRPC_PORTS]
+        return out
+
+    def for_service(self, service: str) -> list[tuple[str, int]]:
+        return [(label, port) for svc, label, port in self.all() if svc == service]
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def free_port_base(span: int = 100, start: int = 20000, stop: int = 50000) -> int:
+    """A port_base whose whole span (and gRPC shifts) is free now. For tests and benchmarks."""
+    import random
+
+    candidates = list(range(start, stop, span))
+    random.shuffle(candidates)
+    for base in candidates:
+        ports = Ports(base)
+        if not any(port_in_use(p) for _, _, p in ports.all()) and not any(
+            port_in_use(base + o) for o in range(APP_PORT_FIRST, APP_PORT_LAST + 1)
+        ):
+            return base
+    raise RuntimeError("no free port range found")

@@ -1,0 +1,61 @@
+"""Generated secrets of the box: one 0600 file each in a 0700 directory. Never printed or logged."""
+
+from __future__ import annotations
+
+import os
+import secrets as _secrets
+from collections.abc import Callable
+from pathlib import Path
+
+
+def write_private(path: Path, data: str | bytes, mode: int = 0o600) -> None:
+    """Atomically write a file that only its owner can read (created 0600, never world-readable)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    raw = data.encode() if isinstance(data, str) else data
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        os.fchmod(fd, mode)
+        os.write(fd, raw)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def new_password(nbytes: int = 24) -> str:
+    """URL- and shell-safe random secret."""
+    return _secrets.token_urlsafe(nbytes).replace("-", "x").replace("_", "y")
+
+
+class SecretStore:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def _path(self, name: str) -> Path:
+        if not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+            raise ValueError(f"bad secret name {name!r}")
+        return self.directory / name
+
+    def get(self, name: str) -> str | None:
+        try:
+            return self._path(name).read_text().strip()
+        except FileNotFoundError:
+            return None
+
+    def get_or_create(self, name: str, generate: Callable[[], str] = new_password) -> str:
+        value = self.get(name)
+        if value is None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            os.chmod(self.directory, 0o700)
+            value = generate()
+            write_private(self._path(name), value + "\n")
+        return value
+
+    def put(self, name: str, value: str) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.directory, 0o700)
+        write_private(self._path(name), value + "\n")
+
+    def delete(self, name: str) -> None:
+        self._path(name).unlink(missing_ok=True)

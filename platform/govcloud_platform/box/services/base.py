@@ -1,0 +1,76 @@
+"""The contract every box service implements, and the supervisord program it runs as."""
+
+from __future__ import annotations
+
+import shutil
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from govcloud_platform.box.context import Box
+from govcloud_platform.errors import MissingDependency
+
+
+@dataclass(frozen=True)
+class Program:
+    """One supervisord [program:...] section."""
+
+    name: str
+    command: list[str]
+    priority: int  # lower starts first and stops last
+    user: str | None = None
+    directory: str | None = None
+    environment: dict[str, str] = field(default_factory=dict)
+    stopsignal: str = "TERM"
+    stopwaitsecs: int = 10
+    startsecs: int = 1
+
+
+@dataclass(frozen=True)
+class Health:
+    name: str
+    healthy: bool
+    endpoint: str
+    detail: str = ""
+    pid: int | None = None
+
+
+class Service(ABC):
+    """A shared service of the box. `up` calls, in service order: check_binaries, prepare, (supervisord
+    starts programs), wait_ready, post_start. Every step is idempotent: `up` may be re-run at any point."""
+
+    name: str
+    #: (executable path or name on PATH, Debian/PyPI package that provides it)
+    binaries: tuple[tuple[str, str], ...] = ()
+
+    def check_binaries(self, box: Box) -> None:
+        for binary, package in self.binaries:
+            found = Path(binary).exists() if binary.startswith("/") else shutil.which(binary) is not None
+            if not found:
+                raise MissingDependency(
+                    f"{self.name}: {binary} not found",
+                    hint=f"install the {package} package (`make install` does it)",
+                )
+
+    @abstractmethod
+    def prepare(self, box: Box) -> None:
+        """Write configuration, create data directories and certificates (before the programs start)."""
+
+    @abstractmethod
+    def programs(self, box: Box) -> list[Program]:
+        """The supervisord programs of this service."""
+
+    @abstractmethod
+    def wait_ready(self, box: Box, timeout: float) -> None:
+        """Poll real readiness until `timeout` seconds have passed; raise ServiceError if never ready."""
+
+    def post_start(self, box: Box) -> None:  # noqa: B027 - optional hook
+        """Converge runtime state (users, identities, stanza) once the service is ready."""
+
+    @abstractmethod
+    def check(self, box: Box) -> tuple[bool, str]:
+        """One real readiness probe: (healthy, detail)."""
+
+    @abstractmethod
+    def endpoint(self, box: Box) -> str:
+        """What clients connect to."""

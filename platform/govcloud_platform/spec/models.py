@@ -1,0 +1,265 @@
+"""Pydantic v2 models of govcloud.yaml. Structural rules live on the fields; rules that cross
+references (quota classes, duplicates) live in `Spec.cross_check` so they can name a key path."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from govcloud_platform.spec.openstack import OpenStackSettings
+
+SLUG_PATTERN = r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$"
+_SLUG_RE = re.compile(SLUG_PATTERN)
+# Names that collide with PostgreSQL, the IdP, S3 or our own objects.
+RESERVED_SLUGS = frozenset(
+    {
+        "admin", "administrator", "postgres", "public", "template0", "template1", "root", "govcloud",
+        "platform", "operator", "system", "pgbackrest", "backup", "backups", "restic", "seaweedfs", "s3",
+        "idp", "sso", "lemonldap", "llng", "manager", "portal", "auth", "nginx", "www", "api", "default",
+        "pg-catalog", "information-schema", "replication", "all", "none", "null", "test",
+    }
+)
+SERVICE_NAMES = ("database", "storage", "identity", "backups")
+APP_NAMES = ("portal", "opendata", "messaging", "documents")
+ServiceName = Literal["database", "storage", "identity", "backups"]
+AppName = Literal["portal", "opendata", "messaging", "documents"]
+_EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+_DNS_RE = re.compile(r"^(?=.{1,200}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_CRON_FIELD = r"[0-9*/,\-]+"
+_CRON_RE = re.compile(rf"^{_CRON_FIELD}( {_CRON_FIELD}){{4}}$")
+
+
+def check_slug(slug: str) -> str:
+    """Return the slug if it is valid, else raise ValueError saying why."""
+    if not isinstance(slug, str) or not slug.isascii() or not _SLUG_RE.fullmatch(slug):
+        raise ValueError(
+            f"invalid slug {slug!r}: use 3-32 lowercase ASCII letters, digits and '-', "
+            "starting with a letter and not ending with '-'"
+        )
+    if slug in RESERVED_SLUGS:
+        raise ValueError(f"slug {slug!r} is reserved; choose another name")
+    return slug
+
+
+Slug = Annotated[str, Field(description=f"Agency identifier; pattern {SLUG_PATTERN}, not reserved")]
+Cron = Annotated[str, Field(description="cron schedule: minute hour day-of-month month day-of-week")]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _check_cron(value: str | None) -> str | None:
+    if value is not None and not _CRON_RE.fullmatch(value.strip()):
+        raise ValueError(f"invalid cron schedule {value!r}: expected five fields like '0 2 * * *'")
+    return value
+
+
+class DatabaseSettings(StrictModel):
+    """PostgreSQL 15 on the box."""
+
+    max_connections: int = Field(200, ge=20, le=5000)
+    shared_buffers_mb: int = Field(128, ge=16, le=65536)
+
+
+class StorageSettings(StrictModel):
+    """SeaweedFS with the S3 gateway."""
+
+    volume_max: int = Field(100, ge=8, le=10000, description="volumes per volume server (each bucket needs its own)")
+    volume_size_limit_mb: int = Field(64, ge=16, le=30000)
+
+
+class IdentitySettings(StrictModel):
+    """LemonLDAP::NG as OIDC provider."""
+
+    operator_user: str = Field("operator", pattern=r"^[a-z][a-z0-9._-]{1,30}$")
+    operator_email: str = "operator@localhost"
+    access_token_lifetime_s: int = Field(3600, ge=60, le=86400)
+
+
+class BackupSettings(StrictModel):
+    """pgBackRest for the cluster, restic per agency."""
+
+    retention_full: int = Field(2, ge=1, le=100)
+    retention_diff: int = Field(6, ge=1, le=100)
+    archive_timeout_s: int = Field(30, ge=5, le=3600, description="upper bound of the RPO from WAL archiving")
+    schedule: Cron = Field("0 1 * * 0", description="platform full backup")
+    diff_schedule: Cron | None = Field("0 1 * * 1-6", description="platform differential backup")
+    agency_schedule: Cron = Field("30 2 * * *", description="default per-agency logical backup")
+    max_age_hours: int = Field(26, ge=1, le=24 * 60, description="`backup status` fails when older")
+
+    _cron = field_validator("schedule", "diff_schedule", "agency_schedule")(_check_cron)
+
+
+class Services(StrictModel):
+    database: DatabaseSettings = DatabaseSettings()
+    storage: StorageSettings = StorageSettings()
+    identity: IdentitySettings = IdentitySettings()
+    backups: BackupSettings = BackupSettings()
+
+
+class Platform(StrictModel):
+    name: str = Field(..., pattern=r"^[a-z][a-z0-9-]{1,40}[a-z0-9]$", description="platform identifier")
+    domain: str = Field(..., description="DNS domain under which apps are published")
+    target: Literal["local", "openstack"] = "local"
+    port_base: int = Field(
+        18000, ge=1024, le=55000, description="first of the ports the box uses on 127.0.0.1 (base..base+99)"
+    )
+    services: Services = Services()
+    openstack: OpenStackSettings = OpenStackSettings()
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str) -> str:
+        if not _DNS_RE.fullmatch(value):
+            raise ValueError(f"invalid DNS domain {value!r}: lowercase labels separated by dots, like gov.example")
+        return value
+
+
+class QuotaClass(StrictModel):
+    """Limits given to an agency. Unset fields come from the class named by `inherits`."""
+
+    inherits: str | None = None
+    description: str | None = None
+    database_connections: int | None = Field(None, ge=1, le=1000)
+    storage_gb: int | None = Field(None, ge=1, le=1_000_000)
+    instances: int | None = Field(None, ge=0, le=10_000)
+    cores: int | None = Field(None, ge=0, le=100_000)
+    ram_mb: int | None = Field(None, ge=0, le=100_000_000)
+    volumes: int | None = Field(None, ge=0, le=10_000)
+    volume_gb: int | None = Field(None, ge=0, le=1_000_000)
+    floating_ips: int | None = Field(None, ge=0, le=1000)
+    networks: int | None = Field(None, ge=0, le=100)
+    security_groups: int | None = Field(None, ge=0, le=1000)
+
+
+class Quota(StrictModel):
+    """A fully resolved quota class."""
+
+    name: str
+    database_connections: int
+    storage_gb: int
+    instances: int
+    cores: int
+    ram_mb: int
+    volumes: int
+    volume_gb: int
+    floating_ips: int
+    networks: int
+    security_groups: int
+
+
+QUOTA_FIELDS = tuple(f for f in Quota.model_fields if f != "name")
+DEFAULT_QUOTA = {
+    "database_connections": 20,
+    "storage_gb": 10,
+    "instances": 4,
+    "cores": 8,
+    "ram_mb": 16384,
+    "volumes": 8,
+    "volume_gb": 200,
+    "floating_ips": 1,
+    "networks": 2,
+    "security_groups": 10,
+}
+
+
+class Agency(StrictModel):
+    slug: Slug
+    name: str = Field(..., min_length=2, max_length=120, description="display name")
+    email: str = Field(..., max_length=254, description="contact email")
+    quota: str = Field("standard", description="name of a quota class")
+    services: list[ServiceName] = Field(default_factory=lambda: list(SERVICE_NAMES))
+    apps: list[AppName] = Field(default_factory=list)
+    backup_schedule: Cron | None = None
+
+    @field_validator("slug")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        return check_slug(value)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if any(ord(c) < 32 or c in "\x7f<>`$;\\" for c in value):
+            raise ValueError("display name must not contain control characters or any of < > ` $ ; \\")
+        return value.strip()
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if not _EMAIL_RE.fullmatch(value):
+            raise ValueError(f"invalid email address {value!r}")
+        return value
+
+    @field_validator("services", "apps")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("each entry may appear only once")
+        return value
+
+    _cron = field_validator("backup_schedule")(_check_cron)
+
+
+class Spec(StrictModel):
+    version: Literal[1] = 1
+    platform: Platform
+    quota_classes: dict[str, QuotaClass] = Field(default_factory=lambda: {"standard": QuotaClass()})
+    agencies: list[Agency] = Field(default_factory=list)
+
+    def cross_check(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Problems that span keys, each with the key path it belongs to."""
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        for name, qc in self.quota_classes.items():
+            if qc.inherits is not None and qc.inherits not in self.quota_classes:
+                problems.append((("quota_classes", name, "inherits"), f"unknown quota class {qc.inherits!r}"))
+            seen = [name]
+            cur = qc
+            while cur.inherits is not None and cur.inherits in self.quota_classes:
+                if cur.inherits in seen:
+                    problems.append(
+                        (("quota_classes", name, "inherits"), f"inheritance cycle: {' -> '.join([*seen, cur.inherits])}")
+                    )
+                    break
+                seen.append(cur.inherits)
+                cur = self.quota_classes[cur.inherits]
+        slugs: dict[str, int] = {}
+        for i, agency in enumerate(self.agencies):
+            if agency.slug in slugs:
+                problems.append((("agencies", i, "slug"), f"duplicate agency slug {agency.slug!r} (also at agencies[{slugs[agency.slug]}])"))
+            slugs.setdefault(agency.slug, i)
+            if agency.quota not in self.quota_classes:
+                known = ", ".join(sorted(self.quota_classes)) or "none defined"
+                problems.append((("agencies", i, "quota"), f"unknown quota class {agency.quota!r} (known: {known})"))
+            needs = {"portal": {"database", "storage", "identity"}, "opendata": {"storage"},
+                     "messaging": {"database", "storage", "identity"}, "documents": {"database", "storage", "identity"}}
+            for app in agency.apps:
+                missing = needs[app] - set(agency.services)
+                if missing:
+                    problems.append((("agencies", i, "apps"), f"app {app!r} needs services {sorted(missing)}"))
+        return problems
+
+    def resolve_quota(self, name: str) -> Quota:
+        """Resolve a quota class through `inherits`, falling back to built-in defaults."""
+        chain: list[QuotaClass] = []
+        seen: set[str] = set()
+        cur: str | None = name
+        while cur is not None:
+            if cur in seen or cur not in self.quota_classes:
+                raise KeyError(cur)
+            seen.add(cur)
+            chain.append(self.quota_classes[cur])
+            cur = self.quota_classes[cur].inherits
+        values: dict[str, int] = dict(DEFAULT_QUOTA)
+        for qc in reversed(chain):
+            for field in QUOTA_FIELDS:
+                v = getattr(qc, field)
+                if v is not None:
+                    values[field] = v
+        return Quota(name=name, **values)
+
+    def agency(self, slug: str) -> Agency | None:
+        return next((a for a in self.agencies if a.slug == slug), None)
