@@ -90,7 +90,7 @@ class Box:
                 f"box directory {self.home} is not writable ({exc.strerror})",
                 hint="pass --home DIR (or set GOVCLOUD_HOME) to a writable directory",
             ) from None
-        os.chmod(self.home, 0o711)  # postgres (another user) must traverse to its data dir
+        os.chmod(self.home, 0o711)  # noqa: S103 - postgres (another user) must traverse to its data dir
 
     # --- clients ------------------------------------------------------------------------------
     def child_env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -102,7 +102,9 @@ class Box:
             env.update(extra)
         return env
 
-    def pg_conninfo(self, dbname: str = "postgres", user: str = "postgres", password: str | None = None) -> dict[str, Any]:
+    def pg_conninfo(
+        self, dbname: str = "postgres", user: str = "postgres", password: str | None = None
+    ) -> dict[str, Any]:
         """Connection parameters over TLS verifying the box CA (verify-full on 127.0.0.1)."""
         if password is None and user == "postgres":
             password = self.secrets.get_or_create("postgres-superuser")

@@ -37,7 +37,9 @@ class Ports:
     def all(self) -> list[tuple[str, str, int]]:
         """(service, label, port) for every port the box binds, gRPC included."""
         out = [(svc, label, self.base + off) for label, (off, svc) in OFFSETS.items()]
-        out += [(OFFSETS[label][1], f"{label}_grpc", self.base + OFFSETS[label][0] + GRPC_SHIFT) for label in GRPC_PORTS]
+        out += [
+            (OFFSETS[label][1], f"{label}_grpc", self.base + OFFSETS[label][0] + GRPC_SHIFT) for label in GRPC_PORTS
+        ]
         return out
 
     def for_service(self, service: str) -> list[tuple[str, int]]:

@@ -220,16 +220,16 @@ class Spec(StrictModel):
             cur = qc
             while cur.inherits is not None and cur.inherits in self.quota_classes:
                 if cur.inherits in seen:
-                    problems.append(
-                        (("quota_classes", name, "inherits"), f"inheritance cycle: {' -> '.join([*seen, cur.inherits])}")
-                    )
+                    cycle = " -> ".join([*seen, cur.inherits])
+                    problems.append((("quota_classes", name, "inherits"), f"inheritance cycle: {cycle}"))
                     break
                 seen.append(cur.inherits)
                 cur = self.quota_classes[cur.inherits]
         slugs: dict[str, int] = {}
         for i, agency in enumerate(self.agencies):
             if agency.slug in slugs:
-                problems.append((("agencies", i, "slug"), f"duplicate agency slug {agency.slug!r} (also at agencies[{slugs[agency.slug]}])"))
+                first = slugs[agency.slug]
+                problems.append((("agencies", i, "slug"), f"duplicate agency slug {agency.slug!r} (also agencies[{first}])"))
             slugs.setdefault(agency.slug, i)
             if agency.quota not in self.quota_classes:
                 known = ", ".join(sorted(self.quota_classes)) or "none defined"

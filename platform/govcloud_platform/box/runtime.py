@@ -1,0 +1,188 @@
+"""Box lifecycle: `up` (ordered, idempotent, fast when already up), `down`, `status`, `destroy`, logs."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from govcloud_platform.box.context import Box
+from govcloud_platform.box.ports import port_in_use
+from govcloud_platform.box.services import Health, Service, all_services
+from govcloud_platform.box.supervisor import Supervisor
+from govcloud_platform.errors import InputError, ServiceError
+from govcloud_platform.state.lock import box_lock
+
+Progress = Callable[[str], None]
+READY_TIMEOUT = {"storage": 90.0, "database": 60.0, "identity": 60.0, "backups": 10.0}
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+@dataclass
+class UpResult:
+    services: list[Health]
+    changed: bool
+    seconds: float
+
+
+def _health(box: Box, svc: Service, info: dict[str, dict[str, object]]) -> Health:
+    programs = svc.programs(box)
+    pid: int | None = None
+    for prog in programs:
+        state = info.get(prog.name)
+        if state is None or state.get("statename") != "RUNNING":
+            status = "not started" if state is None else str(state.get("statename", "?")).lower()
+            return Health(svc.name, False, svc.endpoint(box), f"{prog.name} is {status}", None)
+        if pid is None:
+            pid = int(state["pid"])  # type: ignore[call-overload]
+    ok, detail = svc.check(box)
+    return Health(svc.name, ok, svc.endpoint(box), detail, pid)
+
+
+def _check_ports(box: Box, svc: Service, info: dict[str, dict[str, object]]) -> None:
+    """Before starting a service, every port it will bind must be free (it is not running yet)."""
+    if any(info.get(p.name, {}).get("statename") == "RUNNING" for p in svc.programs(box)):
+        return
+    for label, port in box.ports.for_service(svc.name):
+        if port_in_use(port):
+            raise InputError(
+                f"port {port} ({svc.name}: {label}) on 127.0.0.1 is already in use",
+                hint="stop what uses it or choose another range with `govcloud up --port-base N`",
+            )
+
+
+def up(box: Box, progress: Progress = _quiet, port_base: int | None = None) -> UpResult:
+    start = time.monotonic()
+    box.ensure_home()
+    with box_lock(box.home, "up"):
+        sup = Supervisor(box)
+        recorded = box.recorded_port_base()
+        if port_base is not None and recorded is not None and port_base != recorded and sup.running():
+            raise InputError(
+                f"the box is running on port base {recorded}",
+                hint=f"run `govcloud down` first to move it to {port_base}",
+            )
+        if port_base is not None:
+            box.port_base = port_base
+        services = all_services()
+        for svc in services:
+            svc.check_binaries(box)
+        info = sup.info()
+        # Fast path: everything already running and healthy -> change nothing.
+        if info:
+            health = [_health(box, svc, info) for svc in services]
+            if all(h.healthy for h in health):
+                return UpResult(health, False, time.monotonic() - start)
+        box.record(port_base=box.port_base, platform=box.spec.platform.name)
+        progress("certificate authority")
+        box.ca.ensure()
+        sup.start()
+        info = sup.info()
+        for svc in services:
+            if info and _program_names_running(svc, box, info) and svc.check(box)[0]:
+                progress(f"{svc.name}: already up")
+                continue
+            _check_ports(box, svc, info)
+            progress(f"{svc.name}: preparing")
+            svc.prepare(box)
+            programs = svc.programs(box)
+            sup.sync_programs(programs)
+            for prog in programs:
+                progress(f"{svc.name}: starting {prog.name}")
+                sup.ensure_running(prog.name)
+            progress(f"{svc.name}: waiting until ready")
+            svc.wait_ready(box, READY_TIMEOUT.get(svc.name, 60.0))
+            svc.post_start(box)
+            progress(f"{svc.name}: ready at {svc.endpoint(box)}")
+        health = status(box)
+        bad = [h for h in health if not h.healthy]
+        if bad:
+            raise ServiceError(f"{bad[0].name} is unhealthy after up: {bad[0].detail}")
+        return UpResult(health, True, time.monotonic() - start)
+
+
+def _program_names_running(svc: Service, box: Box, info: dict[str, dict[str, object]]) -> bool:
+    return all(info.get(p.name, {}).get("statename") == "RUNNING" for p in svc.programs(box))
+
+
+def status(box: Box) -> list[Health]:
+    info = Supervisor(box).info()
+    return [_health(box, svc, info) for svc in all_services()]
+
+
+def down(box: Box, progress: Progress = _quiet) -> list[str]:
+    """Stop every program in reverse start order, then supervisord. Returns what was stopped."""
+    stopped: list[str] = []
+    with box_lock(box.home, "down", wait=120):
+        sup = Supervisor(box)
+        if not sup.running():
+            return stopped
+        info = sup.info()
+        order = sorted(info.values(), key=lambda p: -_priority(sup, str(p["name"])))
+        for proc in order:
+            if proc.get("statename") in ("RUNNING", "STARTING", "BACKOFF"):
+                progress(f"stopping {proc['name']}")
+                sup.stop(str(proc["name"]))
+                stopped.append(str(proc["name"]))
+        progress("stopping supervisord")
+        sup.shutdown()
+    return stopped
+
+
+def _priority(sup: Supervisor, name: str) -> int:
+    conf = sup.programs_dir / f"{name}.conf"
+    try:
+        for line in conf.read_text().splitlines():
+            if line.startswith("priority="):
+                return int(line.split("=", 1)[1])
+    except FileNotFoundError:
+        pass
+    return 999
+
+
+def listening_ports(box: Box) -> list[int]:
+    return [port for _, _, port in box.ports.all() if port_in_use(port)]
+
+
+def destroy(box: Box, progress: Progress = _quiet) -> None:
+    down(box, progress)
+    if box.home.exists():
+        shutil.rmtree(box.home)
+
+
+def log_file(box: Box, service: str) -> list[Path]:
+    names = {svc.name: [p.name for p in svc.programs(box)] for svc in all_services()}
+    names["backups"] = ["pgbackrest"]
+    if service not in names and service != "supervisord":
+        raise InputError(f"unknown service {service!r}", hint=f"choose one of: {', '.join([*names, 'supervisord'])}")
+    if service == "supervisord":
+        return [box.log_dir / "supervisord.log"]
+    if service == "backups":
+        return sorted((box.home / "pgbackrest" / "log").glob("*.log"))
+    return [box.log_dir / f"{n}.log" for n in names[service]]
+
+
+def follow(paths: list[Path], lines: int = 50) -> Iterator[str]:
+    """Yield the last lines, then new lines as they arrive (until interrupted)."""
+    handles = []
+    for path in paths:
+        if path.exists():
+            text = path.read_text(errors="replace").splitlines()[-lines:]
+            yield from (f"{path.stem}: {t}" for t in text)
+            fh = path.open(errors="replace")
+            fh.seek(0, 2)
+            handles.append((path, fh))
+    while True:
+        got = False
+        for path, fh in handles:
+            line = fh.readline()
+            if line:
+                got = True
+                yield f"{path.stem}: {line.rstrip()}"
+        if not got:
+            time.sleep(0.25)

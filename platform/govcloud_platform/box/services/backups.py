@@ -1,0 +1,106 @@
+"""pgBackRest with its repository on the box's object storage (own S3 identity), and restic."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from govcloud_platform.box.context import Box
+from govcloud_platform.box.secrets import write_private
+from govcloud_platform.box.services.base import Program, Service
+from govcloud_platform.box.services.database import PG_USER, STANZA, as_postgres, chown_tree
+from govcloud_platform.box.services.storage import BACKUP_BUCKET, backup_keys
+from govcloud_platform.errors import ServiceError
+
+
+def pgbackrest_conf(box: Box) -> Path:
+    return box.home / "pgbackrest" / "pgbackrest.conf"
+
+
+def pgbackrest(box: Box, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """Run pgbackrest as postgres with the box's configuration."""
+    return as_postgres(
+        ["pgbackrest", f"--config={pgbackrest_conf(box)}", f"--stanza={STANZA}", *args],
+        check=False, timeout=timeout,
+    )
+
+
+class BackupService(Service):
+    name = "backups"
+    binaries = (("pgbackrest", "pgbackrest"), ("restic", "restic"))
+
+    def prepare(self, box: Box) -> None:
+        base = box.dir("pgbackrest")
+        for sub in ("log", "lock", "spool"):
+            box.dir("pgbackrest", sub)
+        access, secret = backup_keys(box)
+        cipher = box.secrets.get_or_create("pgbackrest-cipher-pass")
+        b = box.spec.platform.services.backups
+        text = f"""# written by govcloud; holds secrets (0600, owner postgres)
+[global]
+repo1-type=s3
+repo1-s3-endpoint=localhost
+repo1-storage-port={box.ports.s3_https}
+repo1-storage-ca-file={box.ca_file}
+repo1-s3-uri-style=path
+repo1-s3-bucket={BACKUP_BUCKET}
+repo1-s3-region=us-east-1
+repo1-s3-key={access}
+repo1-s3-key-secret={secret}
+repo1-path=/pgbackrest
+repo1-cipher-type=aes-256-cbc
+repo1-cipher-pass={cipher}
+repo1-retention-full={b.retention_full}
+repo1-retention-diff={b.retention_diff}
+compress-type=lz4
+process-max=2
+start-fast=y
+io-timeout=20
+db-timeout=60
+archive-timeout=30
+log-path={base / "log"}
+lock-path={base / "lock"}
+spool-path={base / "spool"}
+log-level-console=warn
+log-level-file=info
+
+[{STANZA}]
+pg1-path={box.home / "pg" / "data"}
+pg1-port={box.ports.postgres}
+pg1-socket-path={box.home / "pg" / "run"}
+pg1-user={PG_USER}
+"""
+        write_private(pgbackrest_conf(box), text)
+        chown_tree(base)
+
+    def programs(self, box: Box) -> list[Program]:
+        return []
+
+    def wait_ready(self, box: Box, timeout: float) -> None:
+        return None
+
+    def post_start(self, box: Box) -> None:
+        created = pgbackrest(box, "stanza-create")
+        if created.returncode != 0:
+            raise ServiceError(f"pgbackrest stanza-create failed: {_last_error(created)}")
+        checked = pgbackrest(box, "check")
+        if checked.returncode != 0:
+            raise ServiceError(f"pgbackrest check failed: {_last_error(checked)}")
+        if shutil.which("restic") is None:
+            raise ServiceError("restic not found", hint="install the restic package")
+
+    def check(self, box: Box) -> tuple[bool, str]:
+        result = pgbackrest(box, "check", timeout=120)
+        if result.returncode != 0:
+            return False, f"pgbackrest check failed: {_last_error(result)}"
+        return True, "pgbackrest check ok"
+
+    def endpoint(self, box: Box) -> str:
+        return f"s3://{BACKUP_BUCKET}/pgbackrest"
+
+
+def _last_error(result: subprocess.CompletedProcess[str]) -> str:
+    text = (result.stderr or result.stdout or "").strip().splitlines()
+    errors = [line for line in text if "ERROR" in line]
+    return (errors[-1] if errors else (text[-1] if text else f"exit {result.returncode}"))[-300:]

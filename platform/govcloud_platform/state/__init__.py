@@ -1,0 +1,1 @@
+"""Durable state of the box: registry, encrypted secrets, audit log, locks."""
