@@ -24,8 +24,9 @@ def load_box(opts: Options) -> Box:
     return Box(home=opts.home, spec=load_spec(opts.spec_path))
 
 
-def _health_doc(box: Box, health: list[Health]) -> dict[str, object]:
+def _health_doc(box: Box, health: list[Health], **extra: object) -> dict[str, object]:
     return {
+        **extra,
         "ca_file": str(box.ca_file),
         "services": [
             {"name": h.name, "healthy": h.healthy, "endpoint": h.endpoint, "pid": h.pid, "detail": h.detail}
@@ -34,9 +35,9 @@ def _health_doc(box: Box, health: list[Health]) -> dict[str, object]:
     }
 
 
-def _render_health(opts: Options, box: Box, health: list[Health], title: str) -> None:
+def _render_health(opts: Options, box: Box, health: list[Health], title: str, **extra: object) -> None:
     if opts.json:
-        emit_json(_health_doc(box, health))
+        emit_json(_health_doc(box, health, **extra))
         return
     table(title, ["service", "healthy", "endpoint", "pid", "detail"],
           [(h.name, mark(h.healthy), h.endpoint, h.pid, h.detail) for h in health])
@@ -63,7 +64,7 @@ def up(
         result = runtime.up(box, step, port_base=port_base)
     if not opts.json:
         info(f"box {'is up' if result.changed else 'was already up; nothing changed'} ({result.seconds:.1f}s)")
-    _render_health(opts, box, result.services, f"govcloud box at {box.home}")
+    _render_health(opts, box, result.services, f"govcloud box at {box.home}", changed=result.changed)
 
 
 def down(ctx: typer.Context) -> None:

@@ -72,7 +72,7 @@ class SpecProblem:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.path or '<root>'}: {self.message}"
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
 
     def as_dict(self) -> dict[str, object]:
         return {"file": self.file, "path": self.path, "line": self.line, "message": self.message}

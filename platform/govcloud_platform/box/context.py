@@ -68,7 +68,7 @@ class Box:
     def recorded_port_base(self) -> int | None:
         try:
             return int(json.loads(self.state_file.read_text())["port_base"])
-        except (FileNotFoundError, KeyError, ValueError):
+        except (OSError, KeyError, ValueError):
             return None
 
     def record(self, **values: Any) -> None:

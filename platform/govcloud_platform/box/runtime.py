@@ -81,13 +81,15 @@ def up(box: Box, progress: Progress = _quiet, port_base: int | None = None) -> U
         box.record(port_base=box.port_base, platform=box.spec.platform.name)
         progress("certificate authority")
         box.ca.ensure()
+        info = sup.info()
+        for svc in services:  # every port of every stopped service, before anything starts
+            _check_ports(box, svc, info)
         sup.start()
         info = sup.info()
         for svc in services:
             if info and _program_names_running(svc, box, info) and svc.check(box)[0]:
                 progress(f"{svc.name}: already up")
                 continue
-            _check_ports(box, svc, info)
             progress(f"{svc.name}: preparing")
             svc.prepare(box)
             programs = svc.programs(box)

@@ -107,11 +107,12 @@ def load_spec(path: Path) -> Spec:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise SpecError(
-            f"{path}: spec file not found", hint="run `govcloud init` to write an example, or pass --spec PATH"
-        ) from None
+        problem = SpecProblem(str(path), "", None, "spec file not found")
+        hint = "run `govcloud init` to write an example, or pass --spec PATH"
+        raise SpecError(str(problem), [problem], hint=hint) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"{path}: cannot read spec: {exc}") from None
+        problem = SpecProblem(str(path), "", None, f"cannot read spec: {exc}")
+        raise SpecError(str(problem), [problem]) from None
     return load_spec_text(text, str(path))
 
 
@@ -120,5 +121,7 @@ def validate_file(path: Path) -> list[SpecProblem]:
     try:
         load_spec(path)
     except SpecError as exc:
+        if exc.hint and exc.problems:
+            exc.problems[0].message += f" ({exc.hint})"
         return exc.problems or [SpecProblem(str(path), "", None, exc.message)]
     return []

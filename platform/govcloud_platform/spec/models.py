@@ -229,7 +229,8 @@ class Spec(StrictModel):
         for i, agency in enumerate(self.agencies):
             if agency.slug in slugs:
                 first = slugs[agency.slug]
-                problems.append((("agencies", i, "slug"), f"duplicate agency slug {agency.slug!r} (also agencies[{first}])"))
+                msg = f"duplicate agency slug {agency.slug!r} (also agencies[{first}])"
+                problems.append((("agencies", i, "slug"), msg))
             slugs.setdefault(agency.slug, i)
             if agency.quota not in self.quota_classes:
                 known = ", ".join(sorted(self.quota_classes)) or "none defined"

@@ -14,7 +14,8 @@ from govcloud_platform.box.secrets import write_private
 from govcloud_platform.box.services.base import Program, Service
 from govcloud_platform.errors import InputError, ServiceError
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+# Debian's layout; GOVCLOUD_PG_BINDIR points elsewhere (another packaging of PostgreSQL 15).
+PG_BIN = Path(os.environ.get("GOVCLOUD_PG_BINDIR", "/usr/lib/postgresql/15/bin"))
 PG_USER = "postgres"
 STANZA = "govcloud"
 

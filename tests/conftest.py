@@ -1,0 +1,98 @@
+"""Shared fixtures: the `govcloud` CLI as a subprocess, and a real box on free ports."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from govcloud_platform.box.context import Box
+from govcloud_platform.box.ports import free_port_base
+from govcloud_platform.spec import load_spec
+from govcloud_platform.spec.example import EXAMPLE_SPEC
+
+GOVCLOUD = str(Path(sys.executable).parent / "govcloud")
+# Box directories must be traversable by the postgres user; pytest's own tmp dirs are 0700.
+TEST_ROOT = Path(os.environ.get("GOVCLOUD_TEST_ROOT", "/var/tmp/govcloud-tests"))
+
+
+@dataclass
+class Result:
+    rc: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 600, input: str | None = None) -> Result:
+    full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
+    proc = subprocess.run(
+        [GOVCLOUD, *args], capture_output=True, text=True, env=full_env, timeout=timeout, input=input,
+        stdin=None if input is not None else subprocess.DEVNULL,
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def new_home(prefix: str = "box") -> Path:
+    TEST_ROOT.mkdir(parents=True, exist_ok=True)
+    os.chmod(TEST_ROOT, 0o711)
+    home = Path(tempfile.mkdtemp(prefix=f"{prefix}-", dir=TEST_ROOT))
+    os.chmod(home, 0o711)
+    return home
+
+
+@dataclass
+class BoxHandle:
+    """A running box: its directory, spec file and CLI arguments."""
+
+    root: Path
+    spec_path: Path
+    port_base: int
+
+    @property
+    def home(self) -> Path:
+        return self.root / "home"
+
+    def args(self, *rest: str) -> list[str]:
+        return ["--home", str(self.home), "--spec", str(self.spec_path), *rest]
+
+    def cli(self, *rest: str, **kw: Any) -> Result:
+        return run_cli(*self.args(*rest), **kw)
+
+    def box(self) -> Box:
+        return Box(home=self.home, spec=load_spec(self.spec_path))
+
+
+def make_box(prefix: str, spec_text: str = EXAMPLE_SPEC) -> BoxHandle:
+    root = new_home(prefix)
+    spec_path = root / "govcloud.yaml"
+    spec_path.write_text(spec_text)
+    return BoxHandle(root=root, spec_path=spec_path, port_base=free_port_base())
+
+
+def teardown_box(handle: BoxHandle) -> None:
+    handle.cli("down", timeout=300)
+    shutil.rmtree(handle.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def box() -> Iterator[BoxHandle]:
+    """One real box for the whole session, brought up through `govcloud up` and always torn down."""
+    handle = make_box("session")
+    try:
+        result = handle.cli("--json", "up", "--port-base", str(handle.port_base), timeout=600)
+        assert result.rc == 0, f"govcloud up failed: {result.stderr[-2000:]}"
+        yield handle
+    finally:
+        teardown_box(handle)

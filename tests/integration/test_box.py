@@ -1,0 +1,198 @@
+"""The walking skeleton on real servers: every service healthy, real clients, idempotent up, clean down."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import uuid
+
+import psycopg
+import pytest
+import requests
+
+from govcloud_platform.box.services.backups import pgbackrest
+from tests.conftest import GOVCLOUD, BoxHandle, make_box, run_cli, teardown_box
+
+pytestmark = pytest.mark.integration
+
+
+def test_status_json_reports_every_service_healthy(box: BoxHandle) -> None:
+    result = box.cli("--json", "status")
+    assert result.rc == 0, result.stderr
+    doc = result.json()
+    assert os.path.exists(doc["ca_file"])
+    names = {s["name"]: s for s in doc["services"]}
+    assert set(names) == {"storage", "database", "identity", "backups"}
+    for svc in doc["services"]:
+        assert svc["healthy"] is True, svc
+        assert set(svc) >= {"name", "healthy", "endpoint", "pid"}
+    assert isinstance(names["database"]["pid"], int)
+
+
+def test_s3_admin_put_and_get_over_https_verifying_box_ca(box: BoxHandle) -> None:
+    s3 = box.box().s3_client()
+    bucket = f"smoke-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="hello.txt", Body=b"hello govcloud")
+    assert s3.get_object(Bucket=bucket, Key="hello.txt")["Body"].read() == b"hello govcloud"
+    s3.delete_object(Bucket=bucket, Key="hello.txt")
+    s3.delete_bucket(Bucket=bucket)
+
+
+def test_s3_refuses_a_client_that_does_not_trust_the_box_ca(box: BoxHandle) -> None:
+    b = box.box()
+    with pytest.raises(requests.exceptions.SSLError):
+        s = requests.Session()
+        s.trust_env = False
+        s.get(b.s3_endpoint, verify=True, timeout=5)
+
+
+def test_postgres_over_tls_verify_full(box: BoxHandle) -> None:
+    b = box.box()
+    with psycopg.connect(**b.pg_conninfo()) as conn:
+        ssl = conn.execute("select ssl, version from pg_stat_ssl where pid = pg_backend_pid()").fetchone()
+        assert ssl is not None and ssl[0] is True
+        assert conn.execute("show listen_addresses").fetchone() == ("127.0.0.1",)
+        assert conn.execute("show archive_mode").fetchone() == ("on",)
+
+
+def test_postgres_refuses_plaintext_and_wrong_password(box: BoxHandle) -> None:
+    b = box.box()
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(**{**b.pg_conninfo(), "sslmode": "disable"})
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(**{**b.pg_conninfo(), "password": "wrong"})
+
+
+def test_pgbackrest_check_passes(box: BoxHandle) -> None:
+    result = pgbackrest(box.box(), "check")
+    assert result.returncode == 0, result.stderr
+
+
+def test_secrets_are_private_files_and_never_printed(box: BoxHandle) -> None:
+    b = box.box()
+    secret_dir = b.home / "secrets"
+    assert oct(secret_dir.stat().st_mode & 0o777) == "0o700"
+    values = []
+    for f in secret_dir.iterdir():
+        assert f.stat().st_mode & 0o077 == 0, f"{f} is readable by others"
+        values.append(f.read_text().strip())
+    for f in (b.home / "s3" / "s3.json", b.home / "pgbackrest" / "pgbackrest.conf", b.home / "ca" / "ca.key"):
+        assert f.stat().st_mode & 0o077 == 0, f"{f} is readable by others"
+    out = box.cli("--json", "status")
+    out2 = box.cli("status")
+    for value in values:
+        if len(value) >= 12:
+            assert value not in out.stdout + out.stderr + out2.stdout + out2.stderr
+
+
+def test_up_twice_is_a_noop(box: BoxHandle) -> None:
+    before = {s["name"]: s["pid"] for s in box.cli("--json", "status").json()["services"]}
+    result = box.cli("--json", "up")
+    assert result.rc == 0, result.stderr
+    doc = result.json()
+    assert doc["changed"] is False
+    assert {s["name"]: s["pid"] for s in doc["services"]} == before
+
+
+def test_logs_shows_a_service_log(box: BoxHandle) -> None:
+    result = box.cli("logs", "database", "--lines", "5")
+    assert result.rc == 0
+    assert "database:" in result.stdout
+    bad = box.cli("logs", "nosuch")
+    assert bad.rc == 2 and "unknown service" in bad.stderr
+
+
+def _box_processes(home: str) -> list[str]:
+    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if home in line]
+
+
+@pytest.mark.slow
+def test_lifecycle_interrupted_up_dead_service_and_clean_down() -> None:
+    """`up` killed half-way converges on re-run; a dead service shows in status and `up` restarts it;
+    `down` leaves no process and no listening port."""
+    handle = make_box("lifecycle")
+    try:
+        proc = subprocess.Popen(
+            [GOVCLOUD, *handle.args("up", "--port-base", str(handle.port_base))],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        time.sleep(6)  # storage is up, database is being prepared
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        result = handle.cli("--json", "up")
+        assert result.rc == 0, result.stderr
+        assert all(s["healthy"] for s in result.json()["services"])
+
+        db_pid = next(s["pid"] for s in result.json()["services"] if s["name"] == "database")
+        os.kill(db_pid, signal.SIGKILL)
+        time.sleep(1)
+        status = handle.cli("--json", "status")
+        assert status.rc == 1
+        database = next(s for s in status.json()["services"] if s["name"] == "database")
+        assert database["healthy"] is False
+        healed = handle.cli("--json", "up")
+        assert healed.rc == 0, healed.stderr
+        assert all(s["healthy"] for s in healed.json()["services"])
+
+        down = handle.cli("--json", "down", timeout=300)
+        assert down.rc == 0, down.stderr
+        assert down.json()["listening_ports"] == []
+        assert _box_processes(str(handle.home)) == []
+        box = handle.box()
+        for _, label, port in box.ports.all():
+            with socket.socket() as s:
+                assert s.connect_ex(("127.0.0.1", port)) != 0, f"{label} port {port} still open"
+    finally:
+        teardown_box(handle)
+
+
+def test_port_in_use_names_port_and_service_and_starts_nothing() -> None:
+    handle = make_box("portbusy")
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", handle.port_base))  # the database port
+    sock.listen()
+    try:
+        result = handle.cli("up", "--port-base", str(handle.port_base))
+        assert result.rc == 2
+        assert f"port {handle.port_base}" in result.stderr and "database" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+        assert _box_processes(str(handle.home)) == []
+    finally:
+        sock.close()
+        teardown_box(handle)
+
+
+def test_missing_binary_names_the_debian_package() -> None:
+    handle = make_box("nobin")
+    try:
+        result = handle.cli("up", "--port-base", str(handle.port_base), env={"GOVCLOUD_PG_BINDIR": "/nonexistent"})
+        assert result.rc == 1
+        assert "postgresql-15" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    finally:
+        teardown_box(handle)
+
+
+def test_unwritable_box_directory_is_bad_input(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    spec = tmp_path / "govcloud.yaml"
+    assert run_cli("--spec", str(spec), "init").rc == 0
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = run_cli("--spec", str(spec), "--home", str(blocker / "box"), "up")
+    assert result.rc == 2
+    assert "not writable" in result.stderr and "--home" in result.stderr
+
+
+def test_spec_with_errors_is_bad_input_with_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    spec = tmp_path / "govcloud.yaml"
+    assert run_cli("--spec", str(spec), "init").rc == 0
+    spec.write_text(spec.read_text().replace("port_base: 18000", "port_base: 12"))
+    result = run_cli("--spec", str(spec), "--home", str(tmp_path / "box"), "up")
+    assert result.rc == 2
+    assert f"{spec}:9: platform.port_base" in result.stderr
+    assert not (tmp_path / "box").exists()
