@@ -1,0 +1,126 @@
+"""Data residency, encryption, ownership labels and the SCS standards (scs-0100, scs-0102)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from govcloud_policies.context import PolicyContext
+from govcloud_policies.props import OPENSTACK, labels, text
+
+VOLUME = "openstack:blockstorage/volume:Volume"
+INSTANCE = "openstack:compute/instance:Instance"
+FLAVOR = "openstack:compute/flavor:Flavor"
+IMAGE = "openstack:images/image:Image"
+# Types with no tags, description or metadata: their owner is their parent's.
+UNLABELLED_TYPES = frozenset(
+    {
+        "openstack:identity/roleAssignment:RoleAssignment",
+        "openstack:compute/quotaSetV2:QuotaSetV2",
+        "openstack:networking/quotaV2:QuotaV2",
+        "openstack:blockstorage/quoteSetV3:QuoteSetV3",
+        "openstack:networking/routerInterface:RouterInterface",
+        "openstack:compute/keypair:Keypair",
+        "openstack:compute/volumeAttach:VolumeAttach",
+        "pulumi:providers:openstack",
+    }
+)
+# scs-0100-v3 name grammar: SCS-<N><L|V|T|C>[i]-<RAM GiB>[u][o][-[<M>x]<disk GB>[n|h|s|p]][_<extensions>]
+SCS_NAME = re.compile(
+    r"^SCS-(?P<cpus>[1-9]\d*)(?P<cpu>[LVTC])i?-(?P<ram>[1-9]\d*(\.\d+)?|0\.\d+)u?o?"
+    r"(-((?P<ndisks>[1-9]\d*)x)?(?P<disk>[1-9]\d*)(?P<dtype>[nhsp])?)?(_[A-Za-z0-9_.-]+)?$"
+)
+SCS_IMAGE_KEYS = (
+    "architecture", "hw_disk_bus", "hypervisor_type", "os_distro", "os_version", "image_source",
+    "image_build_date", "image_original_user", "replace_frequency", "provided_until", "uuid_validity",
+)
+REPLACE_FREQUENCIES = frozenset({"yearly", "quarterly", "monthly", "weekly", "daily", "critical_bug", "never"})
+
+
+def data_residency(ctx: PolicyContext, resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    out: list[str] = []
+    region = text(props, "region")
+    if region is not None and region not in ctx.allowed_regions:
+        out.append(f"region {region!r} is outside the allowlist {list(ctx.allowed_regions)}: use one of them "
+                   "or add the region to platform.openstack.allowed_regions after a data-residency review")
+    zones = [text(props, "availabilityZone")]
+    for bd in props.get("blockDevices") or []:
+        if isinstance(bd, Mapping):
+            zones.append(text(bd, "availabilityZone"))
+    for zone in zones:
+        if zone is not None and zone not in ctx.allowed_zones:
+            out.append(f"availability zone {zone!r} is outside the allowlist {list(ctx.allowed_zones)}: use one "
+                       "of them or extend platform.openstack.allowed_availability_zones")
+    return out
+
+
+def encrypted_volumes_only(ctx: PolicyContext, resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    fix = f"set volume_type={ctx.encrypted_volume_type!r} (the platform's encrypted type)"
+    if resource_type == VOLUME:
+        vt = props.get("volumeType")
+        if vt is None or (isinstance(vt, str) and vt != ctx.encrypted_volume_type):
+            return [f"volume type {vt!r} is not encrypted: {fix}"]
+    if resource_type == INSTANCE:
+        for bd in props.get("blockDevices") or []:
+            if isinstance(bd, Mapping) and bd.get("destinationType") == "volume":
+                vt = bd.get("volumeType")
+                if vt != ctx.encrypted_volume_type:
+                    return [f"boot volume of type {vt!r} is not encrypted: in block_devices {fix}"]
+    return []
+
+
+def resources_tagged(ctx: PolicyContext, resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    if not resource_type.startswith(OPENSTACK) or resource_type in UNLABELLED_TYPES:
+        return []
+    found = labels(props)
+    missing = [k for k in ("govcloud:agency", "govcloud:platform") if not found.get(k)]
+    if found.get("govcloud:platform") not in (None, ctx.platform) and "govcloud:platform" not in missing:
+        return [f"labelled for platform {found['govcloud:platform']!r}, not {ctx.platform!r}: fix its tags"]
+    if not missing:
+        return []
+    return [f"missing label(s) {', '.join(missing)}: add tags (or metadata, or description) "
+            f"'govcloud:agency=<slug>' and 'govcloud:platform={ctx.platform}' (use govcloud_stacks.Labels)"]
+
+
+def scs_flavor_names(ctx: PolicyContext, resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    if resource_type != FLAVOR:
+        return []
+    name = text(props, "name")
+    if name is None:
+        return []
+    m = SCS_NAME.match(name)
+    if m is None:
+        return [f"flavor name {name!r} does not follow scs-0100 (SCS-<vCPUs><L|V|T|C>-<RAM GiB>[-<disk GB>"
+                "<n|h|s|p>]), e.g. SCS-2V-4 or SCS-4V-16-100s: rename it"]
+    out: list[str] = []
+    vcpus, ram = props.get("vcpus"), props.get("ram")
+    if isinstance(vcpus, int | float) and int(vcpus) != int(m["cpus"]):
+        out.append(f"{name} promises {m['cpus']} vCPUs but has {int(vcpus)}: fix vcpus or the name")
+    if isinstance(ram, int | float) and abs(ram - float(m["ram"]) * 1024) > 1:
+        out.append(f"{name} promises {m['ram']} GiB RAM but has {int(ram)} MiB: fix ram or the name")
+    specs = props.get("extraSpecs")
+    if not isinstance(specs, Mapping) or specs.get("scs:name-v2") != name or "scs:cpu-type" not in specs:
+        out.append(f"{name} lacks the scs-0100 extra specs: set scs:name-v2={name} and scs:cpu-type")
+    return out
+
+
+def scs_image_metadata(ctx: PolicyContext, resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    if resource_type != IMAGE:
+        return []
+    properties = props.get("properties")
+    properties = properties if isinstance(properties, Mapping) else {}
+    missing = [k for k in SCS_IMAGE_KEYS if not properties.get(k)]
+    out: list[str] = []
+    if missing:
+        out.append(f"image lacks scs-0102 properties {missing}: set them in `properties` "
+                   "(see platform.openstack.images in the spec)")
+    freq = properties.get("replace_frequency")
+    if freq and freq not in REPLACE_FREQUENCIES:
+        out.append(f"replace_frequency {freq!r} is not one of {sorted(REPLACE_FREQUENCIES)}: fix it")
+    date = properties.get("image_build_date")
+    if date and not re.match(r"^\d{4}-\d{2}-\d{2}", str(date)):
+        out.append(f"image_build_date {date!r} is not YYYY-MM-DD: fix it")
+    if not props.get("minDiskGb") or not props.get("minRamMb"):
+        out.append("image lacks min_disk_gb/min_ram_mb (scs-0102): set both")
+    return out
