@@ -1,0 +1,298 @@
+"""Client API of the box IdP (LemonLDAP::NG): users live in our PostgreSQL (`idp` database), OIDC clients
+are changed through the manager REST API on loopback, live without a restart.
+
+Users: the portal checks passwords with `password_hash = encrypt(?, password_hash)` (LLNG's DBI "encrypt"
+mode), and our `encrypt(text, text)` is pgcrypto's `crypt()`, so hashes are bcrypt (`$2a$`) made in the
+database; the plain password only travels over the TLS connection."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import re
+from typing import TYPE_CHECKING, Any
+
+from govcloud_platform.errors import ConflictError, InputError, ServiceError
+
+if TYPE_CHECKING:
+    import psycopg
+    import requests
+
+    from govcloud_platform.box.context import Box
+
+IDP_DB = "idp"
+IDP_ROLE = "idp"
+BCRYPT_COST = 10
+LOGIN_PATTERN = r"^[a-z0-9][a-z0-9._@-]{0,63}$"
+_LOGIN_RE = re.compile(LOGIN_PATTERN)
+_GROUP_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+_CONFKEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# The groups of a user reach LLNG as one string joined by its multiValuesSeparator.
+GROUP_SEPARATOR = "; "
+
+# Run by the superuser in the `idp` database; every statement is idempotent.
+SCHEMA_SQL = f"""
+CREATE EXTENSION IF NOT EXISTS pgcrypto;
+CREATE TABLE IF NOT EXISTS users (
+    login text PRIMARY KEY CHECK (login ~ '{LOGIN_PATTERN}'),
+    password_hash text NOT NULL,
+    mail text NOT NULL,
+    name text NOT NULL DEFAULT '',
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS groups (
+    name text PRIMARY KEY,
+    description text NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS memberships (
+    login text NOT NULL REFERENCES users ON DELETE CASCADE,
+    group_name text NOT NULL REFERENCES groups ON DELETE CASCADE,
+    PRIMARY KEY (login, group_name)
+);
+CREATE OR REPLACE VIEW directory AS
+    SELECT u.login, u.mail, u.name,
+           coalesce(string_agg(m.group_name, '{GROUP_SEPARATOR}' ORDER BY m.group_name), '') AS groups
+    FROM users u LEFT JOIN memberships m USING (login)
+    GROUP BY u.login, u.mail, u.name;
+CREATE OR REPLACE FUNCTION encrypt(password text, stored text) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT crypt(password, stored) $$;
+REVOKE ALL ON users, groups, memberships, directory FROM PUBLIC;
+GRANT USAGE ON SCHEMA public TO {IDP_ROLE};
+GRANT SELECT ON users, directory TO {IDP_ROLE};
+"""  # noqa: S608 - module constants only
+
+
+# --- database -------------------------------------------------------------------------------------
+def scram_verifier(password: str, iterations: int = 4096) -> str:
+    """A SCRAM-SHA-256 verifier, so CREATE/ALTER ROLE never carries the plain password (server logs)."""
+    salt = os.urandom(16)
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    client_key = hmac.new(salted, b"Client Key", "sha256").digest()
+    stored_key = hashlib.sha256(client_key).digest()
+    server_key = hmac.new(salted, b"Server Key", "sha256").digest()
+    b64 = base64.b64encode
+    return (
+        f"SCRAM-SHA-256${iterations}:{b64(salt).decode()}"
+        f"${b64(stored_key).decode()}:{b64(server_key).decode()}"
+    )
+
+
+def ensure_database(box: Box) -> str:
+    """Create (or converge) the `idp` role, database and schema. Returns the role's password."""
+    from psycopg import sql
+
+    password = box.secrets.get_or_create("idp-db-password")
+    verifier = sql.Literal(scram_verifier(password))
+    with box.pg_admin() as conn:
+        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (IDP_ROLE,)).fetchone()
+        verb = "ALTER" if exists else "CREATE"
+        conn.execute(
+            sql.SQL(verb + " ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}").format(
+                sql.Identifier(IDP_ROLE), verifier
+            )
+        )
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (IDP_DB,)).fetchone():
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(IDP_DB)))
+        conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(IDP_DB)))
+        conn.execute(
+            sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(sql.Identifier(IDP_DB), sql.Identifier(IDP_ROLE))
+        )
+    with box.pg_admin(IDP_DB, autocommit=False) as conn:
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('govcloud-idp-schema'))")
+        conn.execute(SCHEMA_SQL)  # constant DDL, no user input
+        conn.commit()
+    return password
+
+
+def _idp_db(box: Box) -> psycopg.Connection[Any]:
+    return box.pg_admin(IDP_DB, autocommit=False)
+
+
+# --- users ----------------------------------------------------------------------------------------
+def add_user(
+    box: Box, login: str, password: str, mail: str, name: str = "", groups: list[str] | tuple[str, ...] = ()
+) -> bool:
+    """Create the user, or converge an existing one to these values (password included); live at once.
+    Returns True if the user was created."""
+    if not _LOGIN_RE.fullmatch(login):
+        raise InputError(f"invalid login {login!r}", hint=f"use {LOGIN_PATTERN}")
+    bad = [g for g in groups if not _GROUP_RE.fullmatch(g)]
+    if bad:
+        raise InputError(f"invalid group names {bad}", hint="lowercase letters, digits, '.', '_', '-'")
+    if not password:
+        raise InputError("empty password")
+    with _idp_db(box) as conn:
+        row = conn.execute(
+            """INSERT INTO users (login, password_hash, mail, name)
+               VALUES (%(login)s, crypt(%(pw)s, gen_salt('bf', %(cost)s)), %(mail)s, %(name)s)
+               ON CONFLICT (login) DO UPDATE SET
+                   password_hash = CASE WHEN crypt(%(pw)s, users.password_hash) = users.password_hash
+                                        THEN users.password_hash
+                                        ELSE crypt(%(pw)s, gen_salt('bf', %(cost)s)) END,
+                   mail = EXCLUDED.mail, name = EXCLUDED.name
+               RETURNING (xmax = 0)""",
+            {"login": login, "pw": password, "cost": BCRYPT_COST, "mail": mail, "name": name},
+        ).fetchone()
+        for group in groups:
+            conn.execute("INSERT INTO groups (name) VALUES (%s) ON CONFLICT DO NOTHING", (group,))
+        conn.execute(
+            "DELETE FROM memberships WHERE login = %s AND NOT group_name = ANY(%s)", (login, list(groups))
+        )
+        for group in groups:
+            conn.execute(
+                "INSERT INTO memberships (login, group_name) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                (login, group),
+            )
+        conn.commit()
+    return bool(row and row[0])
+
+
+def remove_user(box: Box, login: str) -> bool:
+    """Delete the user (memberships go with it). Sessions already open live until they expire."""
+    with _idp_db(box) as conn:
+        cur = conn.execute("DELETE FROM users WHERE login = %s", (login,))
+        conn.commit()
+        return cur.rowcount > 0
+
+
+def get_user(box: Box, login: str) -> dict[str, Any] | None:
+    """The directory entry (login, mail, name, groups as a list), never the hash."""
+    with _idp_db(box) as conn:
+        row = conn.execute("SELECT login, mail, name, groups FROM directory WHERE login = %s", (login,)).fetchone()
+    if row is None:
+        return None
+    return {"login": row[0], "mail": row[1], "name": row[2], "groups": [g for g in row[3].split(GROUP_SEPARATOR) if g]}
+
+
+def list_users(box: Box) -> list[str]:
+    with _idp_db(box) as conn:
+        return [r[0] for r in conn.execute("SELECT login FROM users ORDER BY login").fetchall()]
+
+
+# --- OIDC clients (manager REST API) -------------------------------------------------------------
+DEFAULT_EXPORTED_VARS = {
+    "preferred_username": "uid",
+    "name": "cn",
+    "email": "mail",
+    "groups": "groups;string;always",
+}
+DEFAULT_EXTRA_CLAIMS = {"groups": "groups"}  # scope -> claims it releases
+
+
+def _api_url(box: Box, path: str = "") -> str:
+    return f"http://127.0.0.1:{box.ports.idp_manager}/api/v1/providers/oidc/rp{path}"
+
+
+def _session() -> requests.Session:
+    import requests
+
+    session = requests.Session()
+    session.trust_env = False  # plain HTTP on loopback: no proxies from the environment
+    return session
+
+
+def _call(box: Box, method: str, path: str = "", body: Any = None) -> requests.Response:
+    import requests
+
+    try:
+        with _session() as s:
+            return s.request(method, _api_url(box, path), json=body, timeout=15)
+    except requests.RequestException as exc:
+        raise ServiceError(
+            f"IdP manager API at 127.0.0.1:{box.ports.idp_manager} unreachable ({type(exc).__name__})",
+            hint="is the box up? `govcloud box status`",
+        ) from None
+
+
+def _check_conf_key(conf_key: str) -> None:
+    if not _CONFKEY_RE.fullmatch(conf_key):
+        raise InputError(f"invalid OIDC client id {conf_key!r}", hint="letters, digits, '.', '_', '-'")
+
+
+def add_oidc_client(
+    box: Box,
+    client_id: str,
+    client_secret: str,
+    redirect_uris: list[str],
+    display_name: str = "",
+    *,
+    extra_claims: dict[str, str] | None = None,
+    exported_vars: dict[str, str] | None = None,
+    post_logout_redirect_uris: list[str] | None = None,
+    allow_password_grant: bool = False,
+    allow_client_credentials: bool = False,
+    refresh_tokens: bool = False,
+    options: dict[str, Any] | None = None,
+) -> None:
+    """Register a confidential client (confKey = client_id): RS256 id_tokens carrying the claims
+    (IDTokenForceClaims), consent bypassed (clients are ours). `extra_claims` maps a scope to the
+    space-separated claims it releases; `exported_vars` maps a claim to a session attribute."""
+    _check_conf_key(client_id)
+    if not redirect_uris and not allow_client_credentials:
+        raise InputError(f"OIDC client {client_id}: at least one redirect URI is needed")
+    opts: dict[str, Any] = {
+        "clientSecret": client_secret,
+        "displayName": display_name or client_id,
+        "IDTokenSignAlg": "RS256",
+        "IDTokenForceClaims": True,
+        "bypassConsent": True,
+        "public": False,
+        "allowPasswordGrant": allow_password_grant,
+        "allowClientCredentialsGrant": allow_client_credentials,
+        "refreshToken": refresh_tokens,
+        "postLogoutRedirectUris": post_logout_redirect_uris or [],
+        "accessTokenExpiration": box.spec.platform.services.identity.access_token_lifetime_s,
+    }
+    opts.update(options or {})
+    body = {
+        "confKey": client_id,
+        "clientId": client_id,
+        "redirectUris": redirect_uris,
+        "exportedVars": exported_vars if exported_vars is not None else DEFAULT_EXPORTED_VARS,
+        "extraClaims": extra_claims if extra_claims is not None else DEFAULT_EXTRA_CLAIMS,
+        "options": opts,
+    }
+    resp = _call(box, "POST", "", body)
+    if resp.status_code == 409:
+        raise ConflictError(f"OIDC client {client_id} already exists", hint="remove it first, or pick another id")
+    if resp.status_code != 201:
+        raise ServiceError(f"IdP refused OIDC client {client_id}: HTTP {resp.status_code} {_error_text(resp)}")
+
+
+def get_oidc_client(box: Box, client_id: str) -> dict[str, Any] | None:
+    """The client as the manager API shows it (options include the secret), or None."""
+    _check_conf_key(client_id)
+    resp = _call(box, "GET", f"/{client_id}")
+    if resp.status_code == 404:
+        return None
+    if resp.status_code != 200:
+        raise ServiceError(f"IdP manager API: HTTP {resp.status_code} {_error_text(resp)}")
+    result: dict[str, Any] = resp.json()
+    return result
+
+
+def list_oidc_clients(box: Box) -> list[str]:
+    resp = _call(box, "GET", "/findByConfKey?pattern=*")
+    if resp.status_code != 200:
+        raise ServiceError(f"IdP manager API: HTTP {resp.status_code} {_error_text(resp)}")
+    return sorted(rp["confKey"] for rp in resp.json())
+
+
+def remove_oidc_client(box: Box, client_id: str) -> bool:
+    """Delete the client; tokens it already holds stay valid until they expire. False if it was absent."""
+    _check_conf_key(client_id)
+    resp = _call(box, "DELETE", f"/{client_id}")
+    if resp.status_code == 404:
+        return False
+    if resp.status_code != 204:
+        raise ServiceError(f"IdP manager API: HTTP {resp.status_code} {_error_text(resp)}")
+    return True
+
+
+def _error_text(resp: requests.Response) -> str:
+    try:
+        return str(resp.json().get("error", ""))[:300]
+    except ValueError:
+        return resp.text[:300]

@@ -1,0 +1,458 @@
+"""The identity service of the box: LemonLDAP::NG as OIDC provider (FastCGI) behind nginx.
+
+Everything lives in the box directory: `LLNG_DEFAULTCONFFILE` points LLNG at `<home>/idp/lemonldap-ng.ini`,
+whose File backend keeps `lmConf-N.json` in `<home>/idp/conf`. The manager REST API writes new numbered
+files there when clients are added, so `prepare` never rewrites an older number: it converges the keys
+we own on top of the newest file and saves the result as the next number (only if something changed)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pwd
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from govcloud_platform.box import idp_api
+from govcloud_platform.box.context import LOOPBACK, Box
+from govcloud_platform.box.secrets import write_private
+from govcloud_platform.box.services.base import Program, Service
+from govcloud_platform.errors import MissingDependency, ServiceError
+
+DAEMON_USER = "www-data"
+LLNG_SHARE = Path("/usr/share/lemonldap-ng")
+SIGNING_KEY_SECRET = "idp-signing-key"
+OPERATOR_SECRET = "idp-operator-password"
+OPERATOR_GROUPS = ("platform-operators",)
+# Perl module -> Debian package; LLNG fails with "Initialization failed" without them (design.md).
+PERL_MODULES = {
+    "DBD::Pg": "libdbd-pg-perl",
+    "Crypt::OpenSSL::Bignum": "libcrypt-openssl-bignum-perl",
+    "Email::Sender": "libemail-sender-perl",
+    "String::Random": "libstring-random-perl",
+    "MIME::Entity": "libmime-tools-perl",
+    "GD::SecurityImage": "libgd-securityimage-perl",
+    "Image::Magick": "libimage-magick-perl",
+    "IO::String": "libio-string-perl",
+    "Convert::Base32": "libconvert-base32-perl",
+    "IPC::Run": "libipc-run-perl",
+    "Unicode::String": "libunicode-string-perl",
+    "IO::Socket::Timeout": "libio-socket-timeout-perl",
+    "Cookie::Baker::XS": "libcookie-baker-xs-perl",
+    "HTTP::Parser::XS": "libhttp-parser-xs-perl",
+    "Apache::Session::Browseable": "libapache-session-browseable-perl",
+    "Net::LDAP": "libnet-ldap-perl",
+    "Authen::WebAuthn": "libauthen-webauthn-perl",
+}
+_BOOKKEEPING = ("cfgNum", "cfgDate", "cfgAuthor", "cfgAuthorIP", "cfgLog", "cfgVersion")
+
+
+class IdentityService(Service):
+    name = "identity"
+    binaries = (
+        ("/usr/sbin/llng-fastcgi-server", "lemonldap-ng-fastcgi-server"),
+        ("/usr/share/perl5/Lemonldap/NG/Portal.pm", "liblemonldap-ng-portal-perl"),
+        ("/usr/share/lemonldap-ng/manager/api/api.psgi", "liblemonldap-ng-manager-perl"),
+        ("/usr/sbin/nginx", "nginx-light"),
+        ("perl", "perl-base"),
+    )
+
+    def check_binaries(self, box: Box) -> None:
+        """Also the Perl modules LLNG needs at run time (else only "Initialization failed" in its log)."""
+        super().check_binaries(box)
+        probe = "for (@ARGV) { eval \"require $_; 1\" or print \"$_\\n\" }"
+        out = subprocess.run(["perl", "-e", probe, *PERL_MODULES], capture_output=True, text=True, check=False)
+        missing = sorted({PERL_MODULES[m] for m in out.stdout.split() if m in PERL_MODULES})
+        if out.returncode != 0 or missing:
+            raise MissingDependency(
+                f"identity: Perl modules missing for LemonLDAP::NG: {', '.join(missing) or out.stderr[-200:]}",
+                hint=f"apt-get install --no-install-recommends {' '.join(missing)}",
+            )
+
+    # --- layout ---------------------------------------------------------------------------------
+    @staticmethod
+    def _paths(box: Box) -> dict[str, Path]:
+        idp, ngx = box.home / "idp", box.home / "nginx"
+        return {
+            "idp": idp,
+            "ini": idp / "lemonldap-ng.ini",
+            "conf": idp / "conf",
+            "sessions": idp / "sessions",
+            "psessions": idp / "psessions",
+            "cache": idp / "cache",
+            "run": idp / "run",
+            "socket": idp / "run" / "llng-fastcgi.sock",
+            "pid": idp / "run" / "llng-fastcgi.pid",
+            "nginx": ngx,
+            "nginx_conf": ngx / "nginx.conf",
+            "apps": ngx / "apps.d",
+            "nginx_tmp": ngx / "tmp",
+            "nginx_pid": ngx / "nginx.pid",
+        }
+
+    # --- prepare --------------------------------------------------------------------------------
+    def prepare(self, box: Box) -> None:
+        p = self._paths(box)
+        db_password = idp_api.ensure_database(box)
+        for name in ("conf", "sessions", "psessions", "cache", "run"):
+            _daemon_dir(p[name])
+        _daemon_dir(p["sessions"] / "lock")
+        _daemon_dir(p["psessions"] / "lock")
+        for d in ("apps", "nginx_tmp"):
+            p[d].mkdir(parents=True, exist_ok=True)
+        p["idp"].chmod(0o755)
+        p["ini"].write_text(render_ini(box, p))
+        p["ini"].chmod(0o644)
+        save_conf_if_changed(p["conf"], managed_conf(box, p, db_password))
+        cert, key = box.ca.issue("idp", ["localhost"], [LOOPBACK])
+        p["nginx_conf"].write_text(render_nginx_conf(box, p, cert, key))
+
+    def programs(self, box: Box) -> list[Program]:
+        p = self._paths(box)
+        env = {
+            "LLNG_DEFAULTCONFFILE": str(p["ini"]),
+            "LLNG_DEFAULTLOGGER": "Lemonldap::NG::Common::Logger::Std",
+            # libpq (DBD::Pg) looks for ~/.postgresql/postgresql.crt: /root is unreadable to www-data, and
+            # "Permission denied" there fails the connection. Point HOME at the daemon's own directory.
+            "HOME": str(p["run"]),
+        }
+        return [
+            Program(
+                name="idp-fastcgi",
+                command=[
+                    "/usr/sbin/llng-fastcgi-server", "--foreground", "-u", DAEMON_USER, "-g", DAEMON_USER,
+                    "-s", str(p["socket"]), "-p", str(p["pid"]), "-n", "1",
+                ],
+                priority=30,
+                environment=env,
+                directory=str(p["idp"]),
+            ),
+            Program(
+                name="nginx",
+                command=["/usr/sbin/nginx", "-c", str(p["nginx_conf"]), "-p", f"{p['nginx']}/",
+                         "-e", str(box.log_dir / "nginx-error.log")],
+                priority=31,
+                stopsignal="QUIT",
+            ),
+        ]
+
+    # --- readiness ------------------------------------------------------------------------------
+    def _probe(self, box: Box) -> tuple[bool, str]:
+        import requests
+
+        url = f"{box.issuer}/.well-known/openid-configuration"
+        try:
+            with requests.Session() as s:
+                s.trust_env = False  # REQUESTS_CA_BUNDLE would override verify
+                resp = s.get(url, verify=str(box.ca_file), timeout=5)
+        except requests.RequestException as exc:
+            return False, f"{url}: {type(exc).__name__}"
+        if resp.status_code != 200:
+            return False, f"{url}: HTTP {resp.status_code}"
+        try:
+            issuer = resp.json().get("issuer")
+        except ValueError:
+            return False, f"{url}: not JSON"
+        if issuer != box.issuer:
+            return False, f"{url}: issuer is {issuer!r}, expected {box.issuer!r}"
+        return True, f"OIDC issuer {issuer}"
+
+    def wait_ready(self, box: Box, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            ok, detail = self._probe(box)
+            if ok:
+                return
+            if time.monotonic() >= deadline:
+                raise ServiceError(
+                    f"identity: not ready after {timeout:.0f} s ({detail})\n{self._log_tail(box)}",
+                    hint=f"see the logs in {box.log_dir}",
+                )
+            time.sleep(0.1)
+
+    @staticmethod
+    def _log_tail(box: Box, lines: int = 15) -> str:
+        out = []
+        for name in ("idp-fastcgi.log", "idp-fastcgi-stderr.log", "nginx-error.log"):
+            path = box.log_dir / name
+            if path.exists():
+                text = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+                # The cause is usually the first distinct error ("Configuration error: ..."), not the last.
+                first_errors = list(dict.fromkeys(line for line in text if "[error]" in line))[:3]
+                out.append(f"--- {path} ---\n" + "\n".join([*first_errors, "...", *text[-lines:]]))
+        return "\n".join(out) or f"(no log files in {box.log_dir})"
+
+    def post_start(self, box: Box) -> None:
+        ident = box.spec.platform.services.identity
+        password = box.secrets.get_or_create(OPERATOR_SECRET)
+        idp_api.add_user(box, ident.operator_user, password, ident.operator_email, "Platform operator",
+                         list(OPERATOR_GROUPS))
+
+    def check(self, box: Box) -> tuple[bool, str]:
+        return self._probe(box)
+
+    def endpoint(self, box: Box) -> str:
+        return box.issuer
+
+
+# --- helpers --------------------------------------------------------------------------------------
+def _daemon_dir(path: Path) -> None:
+    """A directory the FastCGI daemon (www-data) writes; nobody else may read it (secrets, sessions)."""
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o700)
+    if os.geteuid() == 0:
+        shutil.chown(path, DAEMON_USER, DAEMON_USER)
+
+
+def signing_key(box: Box) -> tuple[str, str, str]:
+    """(private PEM, public PEM, kid) of the OIDC signing key, generated once and kept in the secrets."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    def generate() -> str:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        return key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        ).decode().strip()
+
+    private_pem = box.secrets.get_or_create(SIGNING_KEY_SECRET, generate)
+    key = serialization.load_pem_private_key(private_pem.encode(), password=None)
+    public = key.public_key()
+    public_pem = public.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode().strip()
+    der = public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return private_pem + "\n", public_pem + "\n", hashlib.sha256(der).hexdigest()[:16]
+
+
+def managed_conf(box: Box, p: dict[str, Path], db_password: str) -> dict[str, Any]:
+    """The lmConf keys we own: everything but the relying parties."""
+    ident = box.spec.platform.services.identity
+    private_pem, public_pem, kid = signing_key(box)
+    dsn = (
+        f"dbi:Pg:dbname={idp_api.IDP_DB};host={LOOPBACK};port={box.ports.postgres};"
+        f"sslmode=verify-full;sslrootcert={box.ca_file}"
+    )
+    file_storage = "Apache::Session::File"
+    return {
+        "portal": f"{box.issuer}/",
+        # LLNG refuses an empty domain ("Configuration error: no domain"), so its cookie says Domain=localhost,
+        # which Python's cookiejar will not send back to "localhost" (see the tests' cookie policy).
+        "domain": "localhost",
+        "cookieName": "govcloud_sso",
+        "securedCookie": 1,
+        "httpOnly": 1,
+        "timeout": 8 * 3600,
+        "authentication": "DBI",
+        "userDB": "Same",
+        "passwordDB": "Null",
+        "registerDB": "Null",
+        "dbiAuthChain": dsn,
+        "dbiAuthUser": idp_api.IDP_ROLE,
+        "dbiAuthPassword": db_password,
+        "dbiAuthTable": "users",
+        "dbiUserTable": "directory",
+        "userPivot": "login",
+        "dbiAuthLoginCol": "login",
+        "dbiAuthPasswordCol": "password_hash",
+        "dbiAuthPasswordHash": "encrypt",  # -> password_hash = encrypt(?, password_hash) = crypt()
+        "dbiDynamicHashEnabled": 0,
+        "dbiExportedVars": {"uid": "login", "mail": "mail", "cn": "name", "groups": "groups"},
+        "exportedVars": {},
+        "macros": {},
+        "groups": {},
+        "whatToTrace": "_user",
+        "multiValuesSeparator": idp_api.GROUP_SEPARATOR,
+        "globalStorage": file_storage,
+        "globalStorageOptions": {
+            "Directory": str(p["sessions"]),
+            "LockDirectory": str(p["sessions"] / "lock"),
+            "generateModule": "Lemonldap::NG::Common::Apache::Session::Generate::SHA256",
+        },
+        "persistentStorage": file_storage,
+        "persistentStorageOptions": {
+            "Directory": str(p["psessions"]),
+            "LockDirectory": str(p["psessions"] / "lock"),
+        },
+        "localSessionStorage": "Cache::FileCache",
+        "localSessionStorageOptions": {
+            "cache_root": str(p["cache"]),
+            "cache_depth": 3,
+            "default_expires_in": 600,
+            "directory_umask": 0o077,  # Cache::FileCache reads a number: "077" would mean 0o115
+            "namespace": "lemonldap-ng-sessions",
+        },
+        "notification": 0,
+        "loginHistoryEnabled": 0,
+        "portalSkin": "bootstrap",
+        "applicationList": {},
+        "locationRules": {"localhost": {"default": "accept"}},
+        "exportedHeaders": {},
+        "reloadUrls": {},  # the portal re-reads the File backend itself (checkTime in the ini)
+        "issuerDBOpenIDConnectActivation": 1,
+        "oidcServiceMetaDataIssuer": box.issuer,
+        "oidcServicePrivateKeySig": private_pem,
+        "oidcServicePublicKeySig": public_pem,
+        "oidcServiceKeyIdSig": kid,
+        "oidcServiceAllowAuthorizationCodeFlow": 1,
+        "oidcServiceAllowImplicitFlow": 0,
+        "oidcServiceAllowHybridFlow": 0,
+        "oidcServiceAllowDynamicRegistration": 0,
+        "oidcServiceIgnoreScopeForClaims": 0,
+        "oidcServiceAccessTokenExpiration": ident.access_token_lifetime_s,
+        "oidcServiceIDTokenExpiration": ident.access_token_lifetime_s,
+        "oidcServiceAuthorizationCodeExpiration": 60,
+    }
+
+
+def _latest_conf(conf_dir: Path) -> tuple[int, dict[str, Any]]:
+    nums = [int(f.stem.split("-", 1)[1]) for f in conf_dir.glob("lmConf-*.json") if f.stem.split("-", 1)[1].isdigit()]
+    if not nums:
+        return 0, {}
+    num = max(nums)
+    return num, json.loads((conf_dir / f"lmConf-{num}.json").read_text())
+
+
+def save_conf_if_changed(conf_dir: Path, managed: dict[str, Any]) -> int:
+    """Overlay `managed` on the newest lmConf and save it as the next number if anything changed.
+    Everything else (relying parties, the defaults the manager API fills in) is kept. Returns the cfgNum."""
+    num, current = _latest_conf(conf_dir)
+    mine = {k: v for k, v in current.items() if k not in _BOOKKEEPING}
+    wanted = {**mine, **managed}
+    if num and mine == wanted:
+        return num
+    num += 1
+    wanted.update(
+        cfgNum=num, cfgDate=str(int(time.time())), cfgAuthor="govcloud", cfgAuthorIP="127.0.0.1",
+        cfgLog="converged by govcloud box up", cfgVersion="2.16.1",
+    )
+    path = conf_dir / f"lmConf-{num}.json"
+    write_private(path, json.dumps(wanted, indent=1, sort_keys=True) + "\n")
+    if os.geteuid() == 0:
+        uid = pwd.getpwnam(DAEMON_USER).pw_uid
+        os.chown(path, uid, uid)
+    return num
+
+
+def render_ini(box: Box, p: dict[str, Path]) -> str:
+    return f"""\
+; Written by govcloud (box identity service); rewritten by `govcloud box up`.
+[all]
+logLevel = notice
+logger = Lemonldap::NG::Common::Logger::Std
+userLogger = Lemonldap::NG::Common::Logger::Std
+checkTime = 1
+
+[configuration]
+type = File
+dirName = {p['conf']}
+prettyPrint = 1
+localStorage = Cache::FileCache
+localStorageOptions = {{ 'namespace' => 'lemonldap-ng-config', 'default_expires_in' => 600, \\
+    'directory_umask' => 077, 'cache_root' => '{p['cache']}', 'cache_depth' => 3 }}
+
+[portal]
+staticPrefix = /static
+templateDir = {LLNG_SHARE}/portal/templates
+languages = en
+
+[handler]
+status = 0
+useRedirectOnError = 1
+
+[manager]
+protection = none
+staticPrefix = /static
+templateDir = {LLNG_SHARE}/manager/htdocs/templates
+languages = en
+enabledModules = api
+"""
+
+
+def render_nginx_conf(box: Box, p: dict[str, Path], cert: Path, key: Path) -> str:
+    logs = box.log_dir
+    tmp = p["nginx_tmp"]
+    fastcgi = f"""
+        include /etc/nginx/fastcgi_params;
+        fastcgi_pass unix:{p['socket']};
+        fastcgi_param LLTYPE psgi;
+        fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;
+        fastcgi_split_path_info ^(.*\\.psgi)(/.*)$;
+        fastcgi_param PATH_INFO $fastcgi_path_info;
+        # LLNG's headers (CSP, cookies) outgrow the 4k default: "upstream sent too big header" -> 502.
+        fastcgi_buffer_size 32k;
+        fastcgi_buffers 16 32k;"""
+    return f"""\
+# Written by govcloud (box identity service); rewritten by `govcloud box up`.
+user {DAEMON_USER};
+worker_processes 1;
+daemon off;
+pid {p['nginx_pid']};
+error_log {logs}/nginx-error.log warn;
+
+events {{
+    worker_connections 512;
+}}
+
+http {{
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    access_log {logs}/nginx-access.log;
+    client_body_temp_path {tmp}/body;
+    fastcgi_temp_path {tmp}/fastcgi;
+    proxy_temp_path {tmp}/proxy;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    server_tokens off;
+    sendfile on;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_cache shared:SSL:1m;
+
+    # The portal: OIDC provider, login form.
+    server {{
+        listen {LOOPBACK}:{box.ports.idp_https} ssl;
+        server_name localhost;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        root {LLNG_SHARE}/portal/htdocs/;
+
+        if ($uri !~ ^/((static|javascript|favicon).*|.*\\.psgi)) {{
+            rewrite ^/(.*)$ /index.psgi/$1 break;
+        }}
+        location ~ ^/index\\.psgi/(adminSessions|proxy|sessions|config|notification) {{
+            deny all;
+        }}
+        location ~ ^(?<sc>/.*\\.psgi)(?:$|/) {{{fastcgi}
+            fastcgi_param HTTPS on;
+        }}
+        location /static/ {{
+            alias {LLNG_SHARE}/portal/htdocs/static/;
+        }}
+        location /javascript/ {{
+            alias /usr/share/javascript/;
+        }}
+    }}
+
+    # Manager REST API: it has no authentication of its own. Loopback only, never exposed.
+    server {{
+        listen {LOOPBACK}:{box.ports.idp_manager};
+        server_name 127.0.0.1;
+        allow 127.0.0.1;
+        deny all;
+        root {LLNG_SHARE}/manager/api/;
+        location / {{
+            rewrite ^/(.*)$ /api.psgi/$1 last;
+        }}
+        location ~ ^(?<sc>/.*\\.psgi)(?:$|/) {{{fastcgi}
+        }}
+    }}
+
+    # Per-app virtual hosts on the proxy port (127.0.0.1:{box.ports.proxy_https}).
+    include {p['apps']}/*.conf;
+}}
+"""
