@@ -1,9 +1,174 @@
-"""`govcloud agency` and `govcloud apply` (placeholder until onboarding lands)."""
+"""`govcloud agency ...`, `govcloud apply` and `govcloud doctor`."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
 
 import typer
 
+from govcloud_cli.box_cmds import load_box
+from govcloud_cli.output import Options, emit, emit_json, info, progress, table
+
+if TYPE_CHECKING:
+    from govcloud_platform.onboarding import Onboarding
+
 agency_app = typer.Typer(help="Agencies (tenants): onboarding, credentials, usage.", no_args_is_help=True)
+SECRET_KEYS = ("password", "readonly_password", "secret_key", "client_secret", "admin_password")
+
+
+def _onboarding(opts: Options, step: Any = None) -> Onboarding:
+    from govcloud_platform.onboarding import Onboarding
+
+    return Onboarding(load_box(opts), actor=opts.actor, progress=step or (lambda _: None))
+
+
+def mask(doc: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {svc: {k: ("********" if k in SECRET_KEYS else v) for k, v in creds.items()} for svc, creds in doc.items()}
+
+
+@agency_app.command("add")
+def add(
+    ctx: typer.Context,
+    slug: str = typer.Argument(..., help="agency identifier, e.g. health"),
+    name: str = typer.Option(..., "--name", help="display name"),
+    quota: str = typer.Option("standard", "--quota", help="quota class"),
+    email: str = typer.Option(None, "--email", help="contact email (default it@<slug>.<domain>)"),
+) -> None:
+    """Onboard an agency: database, bucket, SSO identity and backup plan (idempotent)."""
+    from govcloud_platform.onboarding import AgencyRequest
+
+    opts: Options = ctx.obj
+    with progress(opts, f"agency add {slug}") as step:
+        ob = _onboarding(opts, step)
+        email = email or f"it@{slug}.{ob.box.spec.platform.domain}"
+        record, changed = ob.add(AgencyRequest(slug, name, email, quota))
+    if opts.json:
+        emit_json({**record.as_dict(), "changed": changed})
+    else:
+        info(f"agency {slug} {'onboarded' if changed else 'already onboarded; nothing changed'}")
+
+
+@agency_app.command("list")
+def list_(ctx: typer.Context) -> None:
+    """Every agency in the registry."""
+    from govcloud_platform.state.registry import Registry
+
+    opts: Options = ctx.obj
+    records = Registry(load_box(opts).home).agencies()
+    emit(opts, {"agencies": [r.as_dict() for r in records]}, "agencies",
+         ["slug", "name", "quota", "state", "services"],
+         [(r.slug, r.name, r.quota, r.state, ", ".join(r.services)) for r in records])
+
+
+@agency_app.command("show")
+def show(ctx: typer.Context, slug: str) -> None:
+    """An agency's settings, state and recent audit entries."""
+    opts: Options = ctx.obj
+    ob = _onboarding(opts)
+    record = ob.get(slug)
+    audit = ob.registry.audit_log(limit=10, target=slug)
+    if opts.json:
+        emit_json({**record.as_dict(), "audit": audit})
+        return
+    table(f"agency {slug}", ["key", "value"], [(k, v) for k, v in record.as_dict().items()])
+    table("recent changes", ["at", "actor", "command", "result"],
+          [(a["at"], a["actor"], a["command"], a["result"]) for a in audit])
+
+
+@agency_app.command("credentials")
+def credentials(
+    ctx: typer.Context, slug: str,
+    show_secrets: bool = typer.Option(False, "--show-secrets", help="print passwords and keys"),
+) -> None:
+    """Connection details of the agency's database, bucket and OIDC client (secrets masked by default)."""
+    opts: Options = ctx.obj
+    ob = _onboarding(opts)
+    doc = ob.credentials(slug)
+    if not show_secrets:
+        doc = mask(doc)
+    ob.registry.audit("agency credentials", slug, "shown" if show_secrets else "shown masked", opts.actor)
+    if opts.json:
+        emit_json(doc)
+        return
+    rows = [(svc, k, v) for svc, creds in doc.items() for k, v in creds.items()]
+    table(f"credentials of {slug}", ["service", "key", "value"], rows)
+
+
+@agency_app.command("usage")
+def usage(ctx: typer.Context, slug: str = typer.Argument(None)) -> None:
+    """Measured usage per agency: database size and connections, bucket bytes and objects, backups."""
+    opts: Options = ctx.obj
+    ob = _onboarding(opts)
+    slugs = [slug] if slug else [r.slug for r in ob.registry.agencies() if r.state == "ready"]
+    docs = [ob.usage(s) for s in slugs]
+    if opts.json:
+        emit_json({"usage": docs})
+        return
+    rows = []
+    for d in docs:
+        db, st, bk = d.get("database", {}), d.get("storage", {}), d.get("backups", {})
+        rows.append((d["slug"], d["quota"], db.get("bytes"), f"{db.get('connections')}/{db.get('connection_limit')}",
+                     st.get("bytes"), st.get("limit_bytes"), st.get("objects"), bk.get("bytes")))
+    table("usage", ["agency", "quota", "db bytes", "connections", "bucket bytes", "bucket limit", "objects",
+                    "backup bytes"], rows)
+
+
+@agency_app.command("remove")
+def remove(
+    ctx: typer.Context, slug: str,
+    purge_data: bool = typer.Option(False, "--purge-data", help="also delete the database, bucket and backups"),
+    yes: bool = typer.Option(False, "--yes", help="do not ask"),
+) -> None:
+    """Revoke every access of an agency; its data is kept unless --purge-data."""
+    from govcloud_platform.errors import InputError
+
+    opts: Options = ctx.obj
+    if purge_data and not yes:
+        if not sys.stdin.isatty():
+            raise InputError("refusing to purge an agency's data without confirmation", hint="pass --yes")
+        typer.confirm(f"Delete every byte of {slug}'s data?", abort=True)
+    with progress(opts, f"agency remove {slug}") as step:
+        changed = _onboarding(opts, step).remove(slug, purge_data)
+    if opts.json:
+        emit_json({"slug": slug, "removed": changed, "purged": purge_data})
+    else:
+        info(f"agency {slug} {'removed' if changed else 'was already removed'}"
+             f"{' and its data purged' if purge_data else ' (data kept)'}")
+
+
+def apply(
+    ctx: typer.Context, prune: bool = typer.Option(False, "--prune", help="remove agencies not in the spec")
+) -> None:
+    """Converge the box to the spec: add agencies, apply quota changes, report drift."""
+    opts: Options = ctx.obj
+    with progress(opts, "apply") as step:
+        report = _onboarding(opts, step).apply(prune)
+    if opts.json:
+        emit_json(report)
+        return
+    table("apply", ["result", "agencies"], [(k, ", ".join(v)) for k, v in report.items() if v])
+    if report["drift"]:
+        info("agencies in the registry but not in the spec are kept; `govcloud apply --prune` removes them")
+
+
+def doctor(ctx: typer.Context) -> None:
+    """Look for orphaned roles, S3 identities, IdP clients and unfinished onboardings (exit 1 if any)."""
+    opts: Options = ctx.obj
+    report = _onboarding(opts).doctor()
+    if opts.json:
+        emit_json(report)
+    else:
+        for line in report["orphans"]:
+            info(f"orphan: {line}")
+        for slug in report["unfinished"]:
+            info(f"unfinished onboarding: {slug} (run `govcloud apply`)")
+        if report["healthy"]:
+            info("no orphans, nothing unfinished")
+    if not report["healthy"]:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
-    """Top-level commands owned by this module (`apply`)."""
+    app.command()(apply)
+    app.command()(doctor)

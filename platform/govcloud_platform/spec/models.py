@@ -171,7 +171,7 @@ class Agency(StrictModel):
     name: str = Field(..., min_length=2, max_length=120, description="display name")
     email: str = Field(..., max_length=254, description="contact email")
     quota: str = Field("standard", description="name of a quota class")
-    services: list[ServiceName] = Field(default_factory=lambda: list(SERVICE_NAMES))
+    services: list[ServiceName] = Field(default_factory=lambda: ["database", "storage", "identity", "backups"])
     apps: list[AppName] = Field(default_factory=list)
     backup_schedule: Cron | None = None
 

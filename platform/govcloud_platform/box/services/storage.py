@@ -75,33 +75,25 @@ class S3Identities:
             return True
         return False
 
-    def apply_live(self) -> None:
-        """Push the whole identity list into the running SeaweedFS without restart."""
-        script = _configure_script(self.load())
-        result = subprocess.run(
-            [weed_binary(), "shell", f"-master={LOOPBACK}:{self.box.ports.weed_master}"],
-            input=script, capture_output=True, text=True, timeout=60, check=False,
-        )
-        if result.returncode != 0 or "error" in result.stdout.lower():
-            raise ServiceError("could not apply S3 identities to SeaweedFS (weed shell failed); is storage up?")
+
+def weed_shell(box: Box, commands: list[str], timeout: float = 60) -> str:
+    """Run commands in `weed shell` against the box's master. Output may hold secrets: never log it."""
+    result = subprocess.run(
+        [weed_binary(), "shell", f"-master={LOOPBACK}:{box.ports.weed_master}"],
+        input="\n".join([*commands, "exit"]) + "\n", capture_output=True, text=True, timeout=timeout, check=False,
+    )
+    failed = [line for line in result.stdout.splitlines() if line.startswith("error")]
+    if result.returncode != 0 or failed:
+        what = commands[0].split()[0] if commands else "weed shell"
+        raise ServiceError(f"object storage refused {what}: {(failed or ['exit ' + str(result.returncode)])[0][:200]}")
+    return result.stdout
 
 
-def _configure_script(identities: list[dict[str, Any]]) -> str:
-    """weed shell commands that make the live identity set equal to `identities`."""
-    lines = []
-    for ident in identities:
-        cred = ident["credentials"][0]
-        actions = [a.split(":", 1) for a in ident["actions"]]
-        buckets = {a[1] for a in actions if len(a) == 2}
-        scope = ""
-        if len(buckets) == 1 and all(len(a) == 2 for a in actions):
-            scope = f" -buckets={buckets.pop()}"
-        verbs = ",".join(a[0] for a in actions)
-        lines.append(
-            f"s3.configure -user={ident['name']} -access_key={cred['accessKey']} "
-            f"-secret_key={cred['secretKey']}{scope} -actions={verbs} -apply"
-        )
-    return "\n".join(lines) + "\nexit\n"
+def dynamic_identities(box: Box) -> dict[str, dict[str, Any]]:
+    """S3 identities added at run time (kept by the filer across restarts), by name."""
+    out = weed_shell(box, ["s3.iam.export"])
+    doc = json.loads(out[out.index("{"): out.rindex("}") + 1])
+    return {i["name"]: i for i in doc.get("identities", []) if not i.get("isStatic")}
 
 
 class StorageService(Service):

@@ -1,0 +1,78 @@
+"""Backups broker: the agency's database is inside the platform's pgBackRest backups (the whole cluster);
+on top, a per-agency encrypted restic repository in the backup bucket whose password only the platform holds."""
+
+from __future__ import annotations
+
+import subprocess
+from typing import Any
+
+from govcloud_platform.box.context import Box
+from govcloud_platform.box.secrets import new_password
+from govcloud_platform.box.services.storage import BACKUP_BUCKET, backup_keys
+from govcloud_platform.brokers.base import Broker
+from govcloud_platform.errors import ServiceError
+from govcloud_platform.spec import Quota
+
+
+def restic_repo(box: Box, slug: str) -> str:
+    return f"s3:{box.s3_endpoint}/{BACKUP_BUCKET}/restic/{slug}"
+
+
+def restic(box: Box, slug: str, password: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """Run restic against the agency's repository; the password goes through the environment only."""
+    access, secret = backup_keys(box)
+    env = box.child_env({
+        "AWS_ACCESS_KEY_ID": access,
+        "AWS_SECRET_ACCESS_KEY": secret,
+        "RESTIC_PASSWORD": password,
+        "RESTIC_REPOSITORY": restic_repo(box, slug),
+        "RESTIC_CACHE_DIR": str(box.dir("restic-cache")),
+    })
+    return subprocess.run(
+        ["restic", "-o", "s3.bucket-lookup=path", "--cacert", str(box.ca_file), *args],
+        env=env, capture_output=True, text=True, timeout=timeout, check=False,
+    )
+
+
+class BackupsBroker(Broker):
+    service = "backups"
+
+    def new_credentials(self, box: Box, slug: str) -> dict[str, Any]:
+        return {"restic_password": new_password(32)}
+
+    def provision(self, box: Box, slug: str, name: str, quota: Quota, creds: dict[str, Any]) -> None:
+        probe = restic(box, slug, creds["restic_password"], "cat", "config", timeout=60)
+        if probe.returncode == 0:
+            return
+        if "wrong password" in probe.stderr.lower() or "no key found" in probe.stderr.lower():
+            raise ServiceError(f"restic repository of {slug} exists with another key; it was not overwritten")
+        init = restic(box, slug, creds["restic_password"], "init", timeout=120)
+        if init.returncode != 0 and "already" not in init.stderr.lower():
+            raise ServiceError(f"restic init for {slug} failed: {init.stderr.strip().splitlines()[-1][:200]}")
+
+    def bind(self, box: Box, slug: str, creds: dict[str, Any]) -> dict[str, Any]:
+        # The restic password stays with the platform: agencies get where their backups are, not the key.
+        return {"repository": restic_repo(box, slug), "pgbackrest_stanza": "govcloud", "encrypted": True}
+
+    def deprovision(self, box: Box, slug: str, purge: bool) -> None:
+        if not purge:
+            return
+        s3 = box.s3_client()
+        prefix = f"restic/{slug}/"
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BACKUP_BUCKET, Prefix=prefix):
+            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+            if keys:
+                s3.delete_objects(Bucket=BACKUP_BUCKET, Delete={"Objects": keys, "Quiet": True})
+
+    def usage(self, box: Box, slug: str) -> dict[str, Any]:
+        s3 = box.s3_client()
+        total = 0
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BACKUP_BUCKET, Prefix=f"restic/{slug}/"):
+            total += sum(int(o["Size"]) for o in page.get("Contents", []))
+        return {"bytes": total}
+
+    def orphans(self, box: Box, known: set[str]) -> list[str]:
+        s3 = box.s3_client()
+        resp = s3.list_objects_v2(Bucket=BACKUP_BUCKET, Prefix="restic/", Delimiter="/")
+        repos = [p["Prefix"].split("/")[1] for p in resp.get("CommonPrefixes", [])]
+        return [f"restic repository {r} (data kept)" for r in repos if r not in known]

@@ -1,0 +1,146 @@
+"""Database broker: a PostgreSQL database per agency, an owner role and a read-only role, reachable only by
+them, only over TLS, with a connection limit. Identifiers always composed with psycopg.sql."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import sql
+
+from govcloud_platform.box.context import LOOPBACK, Box
+from govcloud_platform.box.secrets import new_password
+from govcloud_platform.box.services.database import hba_dir, reload, render_hba
+from govcloud_platform.brokers.base import Broker, pg_name
+from govcloud_platform.spec import Quota
+
+
+def ensure_role(conn: Any, role: str, password: str, limit: int) -> None:
+    exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+    verb = "ALTER" if exists else "CREATE"
+    conn.execute(
+        sql.SQL(verb + " ROLE {} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
+                "CONNECTION LIMIT {} PASSWORD {}").format(
+            sql.Identifier(role), sql.Literal(limit), sql.Literal(password)
+        )
+    )
+
+
+def ensure_database(box: Box, dbname: str, owner: str, readers: list[str], limit: int) -> None:
+    """Create the database owned by `owner`, closed to PUBLIC, open (CONNECT) to owner and readers only."""
+    with box.pg_admin() as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone():
+            conn.execute(sql.SQL("CREATE DATABASE {} OWNER {} ENCODING 'UTF8' TEMPLATE template0").format(
+                sql.Identifier(dbname), sql.Identifier(owner)))
+        conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(dbname), sql.Identifier(owner)))
+        conn.execute(
+            sql.SQL("ALTER DATABASE {} CONNECTION LIMIT {}").format(sql.Identifier(dbname), sql.Literal(limit))
+        )
+        conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(dbname)))
+        conn.execute(sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(
+            sql.Identifier(dbname), sql.Identifier(owner)))
+        for reader in readers:
+            conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+                sql.Identifier(dbname), sql.Identifier(reader)))
+    with box.pg_admin(dbname) as conn:
+        conn.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(sql.Identifier(owner)))
+        conn.execute("REVOKE ALL ON SCHEMA public FROM PUBLIC")
+        for reader in readers:
+            conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(sql.Identifier(reader)))
+            conn.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}").format(sql.Identifier(reader)))
+            conn.execute(sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA public GRANT SELECT ON TABLES TO {}")
+                         .format(sql.Identifier(owner), sql.Identifier(reader)))
+
+
+def allow_in_hba(box: Box, key: str, dbname: str, roles: list[str]) -> None:
+    """One hostssl line per database and role; reload only when pg_hba.conf changed."""
+    text = "".join(f'hostssl "{dbname}" "{role}" {LOOPBACK}/32 scram-sha-256\n' for role in roles)
+    path = hba_dir(box) / f"{key}.conf"
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+    if render_hba(box):
+        reload(box)
+
+
+def revoke_in_hba(box: Box, key: str) -> None:
+    (hba_dir(box) / f"{key}.conf").unlink(missing_ok=True)
+    if render_hba(box):
+        reload(box)
+
+
+def drop_database(box: Box, dbname: str, roles: list[str]) -> None:
+    with box.pg_admin() as conn:
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (dbname,))
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
+        for role in roles:
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+
+def disable_roles(box: Box, roles: list[str]) -> None:
+    """Keep the data but let nobody log in as these roles, and end their sessions."""
+    with box.pg_admin() as conn:
+        for role in roles:
+            if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
+                conn.execute(sql.SQL("ALTER ROLE {} NOLOGIN").format(sql.Identifier(role)))
+                conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (role,))
+
+
+class DatabaseBroker(Broker):
+    service = "database"
+
+    def new_credentials(self, box: Box, slug: str) -> dict[str, Any]:
+        return {"password": new_password(), "readonly_password": new_password()}
+
+    def provision(self, box: Box, slug: str, name: str, quota: Quota, creds: dict[str, Any]) -> None:
+        owner = pg_name(slug)
+        reader = owner + "_ro"
+        with box.pg_admin() as conn:
+            ensure_role(conn, owner, creds["password"], quota.database_connections)
+            ensure_role(conn, reader, creds["readonly_password"], quota.database_connections)
+        ensure_database(box, owner, owner, [reader], quota.database_connections)
+        allow_in_hba(box, owner, owner, [owner, reader])
+
+    def bind(self, box: Box, slug: str, creds: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "host": LOOPBACK,
+            "port": box.ports.postgres,
+            "dbname": pg_name(slug),
+            "user": pg_name(slug),
+            "password": creds["password"],
+            "readonly_user": pg_name(slug) + "_ro",
+            "readonly_password": creds["readonly_password"],
+            "sslmode": "verify-full",
+            "sslrootcert": str(box.ca_file),
+        }
+
+    def deprovision(self, box: Box, slug: str, purge: bool) -> None:
+        owner = pg_name(slug)
+        revoke_in_hba(box, owner)
+        if purge:
+            drop_database(box, owner, [owner, owner + "_ro"])
+        else:
+            disable_roles(box, [owner, owner + "_ro"])
+
+    def usage(self, box: Box, slug: str) -> dict[str, Any]:
+        with box.pg_admin() as conn:
+            row = conn.execute(
+                "SELECT pg_database_size(d.oid), d.datconnlimit, "
+                "(SELECT count(*) FROM pg_stat_activity a WHERE a.datname = d.datname) "
+                "FROM pg_database d WHERE d.datname = %s", (pg_name(slug),)).fetchone()
+        if row is None:
+            return {"bytes": 0, "connections": 0, "connection_limit": None, "enforced": True}
+        return {"bytes": int(row[0]), "connection_limit": int(row[1]), "connections": int(row[2]), "enforced": True}
+
+    def orphans(self, box: Box, known: set[str]) -> list[str]:
+        known_names = {pg_name(s) for s in known}
+        known_names |= {n + "_ro" for n in known_names}
+        with box.pg_admin() as conn:
+            roles = [r[0] for r in conn.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE 'ag\\_%'")]
+            dbs = [r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'ag\\_%'")]
+        out = [f"role {r}" for r in roles if r not in known_names and not _is_app_object(r, known_names)]
+        out += [f"database {d}" for d in dbs if d not in known_names and not _is_app_object(d, known_names)]
+        return out
+
+
+def _is_app_object(name: str, known_names: set[str]) -> bool:
+    """Apps own `<agency>__<app>` databases and roles."""
+    return "__" in name and name.split("__", 1)[0] in known_names

@@ -1,0 +1,79 @@
+"""Identity broker: an agency group, an agency administrator in the IdP's user store, and an OIDC client
+for the agency, created through the IdP's manager API while it runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from govcloud_platform.box import idp_api
+from govcloud_platform.box.context import Box
+from govcloud_platform.box.secrets import new_password
+from govcloud_platform.brokers.base import Broker, s3_name
+from govcloud_platform.spec import Quota
+
+
+def group_of(slug: str) -> str:
+    return f"agency-{slug}"
+
+
+def admin_login(slug: str) -> str:
+    return f"{slug}-admin"
+
+
+def client_id_of(slug: str) -> str:
+    return s3_name(slug)
+
+
+class IdentityBroker(Broker):
+    service = "identity"
+
+    def new_credentials(self, box: Box, slug: str) -> dict[str, Any]:
+        return {"client_secret": new_password(32), "admin_password": new_password()}
+
+    def redirect_uris(self, box: Box, slug: str) -> list[str]:
+        return [f"https://{slug}.{box.spec.platform.domain}:{box.ports.proxy_https}/oidc/callback"]
+
+    def provision(self, box: Box, slug: str, name: str, quota: Quota, creds: dict[str, Any]) -> None:
+        domain = box.spec.platform.domain
+        idp_api.add_user(
+            box, admin_login(slug), creds["admin_password"], f"admin@{slug}.{domain}", f"{name} administrator",
+            [group_of(slug), f"{group_of(slug)}-admins"],
+        )
+        client_id = client_id_of(slug)
+        current = idp_api.get_oidc_client(box, client_id)
+        if current is not None:
+            if current.get("options", {}).get("clientSecret") == creds["client_secret"]:
+                return
+            idp_api.remove_oidc_client(box, client_id)
+        idp_api.add_oidc_client(
+            box, client_id, creds["client_secret"], self.redirect_uris(box, slug), name,
+            allow_client_credentials=True,
+        )
+
+    def bind(self, box: Box, slug: str, creds: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "issuer": box.issuer,
+            "client_id": client_id_of(slug),
+            "client_secret": creds["client_secret"],
+            "discovery_url": f"{box.issuer}/.well-known/openid-configuration",
+            "admin_user": admin_login(slug),
+            "admin_password": creds["admin_password"],
+            "group": group_of(slug),
+            "ca_file": str(box.ca_file),
+        }
+
+    def deprovision(self, box: Box, slug: str, purge: bool) -> None:
+        idp_api.remove_oidc_client(box, client_id_of(slug))
+        idp_api.remove_user(box, admin_login(slug))
+
+    def usage(self, box: Box, slug: str) -> dict[str, Any]:
+        members = [u for u in idp_api.list_users(box) if u.startswith(f"{slug}-")]
+        return {"users": len(members), "client": idp_api.get_oidc_client(box, client_id_of(slug)) is not None}
+
+    def orphans(self, box: Box, known: set[str]) -> list[str]:
+        clients = {client_id_of(s) for s in known}
+        out = [f"OIDC client {c}" for c in idp_api.list_oidc_clients(box)
+               if c.startswith("ag-") and c not in clients and c.split("--", 1)[0] not in clients]
+        admins = {admin_login(s) for s in known}
+        out += [f"IdP user {u}" for u in idp_api.list_users(box) if u.endswith("-admin") and u not in admins]
+        return out

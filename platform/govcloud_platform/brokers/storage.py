@@ -1,0 +1,106 @@
+"""Object-storage broker: a bucket per agency and an S3 identity allowed only on it, applied to the running
+SeaweedFS (no restart). Bucket quota set in SeaweedFS and enforced by `s3.bucket.quota.enforce`."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from govcloud_platform.box.context import Box
+from govcloud_platform.box.secrets import new_password
+from govcloud_platform.box.services.storage import bucket_actions, dynamic_identities, weed_shell
+from govcloud_platform.brokers.base import Broker, s3_name
+from govcloud_platform.spec import Quota
+
+
+def ensure_identity(box: Box, name: str, access_key: str, secret_key: str, buckets: list[str]) -> None:
+    """Make the live identity `name` hold exactly this key and exactly these bucket actions."""
+    wanted = sorted(a for b in buckets for a in bucket_actions(b))
+    current = dynamic_identities(box).get(name)
+    if current is not None:
+        keys = [(c["accessKey"], c["secretKey"]) for c in current.get("credentials", [])]
+        if keys == [(access_key, secret_key)] and sorted(current.get("actions", [])) == wanted:
+            return
+        weed_shell(box, [f"s3.user.delete -name={name}"])
+    commands = []
+    for i, bucket in enumerate(buckets):
+        creds = f" -access_key={access_key} -secret_key={secret_key}" if i == 0 else ""
+        commands.append(
+            f"s3.configure -user={name}{creds} -buckets={bucket} -actions=Read,Write,List,Tagging -apply"
+        )
+    weed_shell(box, commands)
+
+
+def ensure_bucket(box: Box, bucket: str, quota_gb: int | None) -> None:
+    s3 = box.s3_client()
+    names = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+    if bucket not in names:
+        s3.create_bucket(Bucket=bucket)
+    if quota_gb is not None:
+        weed_shell(box, [f"s3.bucket.quota -name={bucket} -op=set -sizeMB={quota_gb * 1024}"])
+
+
+def delete_bucket(box: Box, bucket: str) -> None:
+    s3 = box.s3_client()
+    if bucket not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
+        return
+    paginator = s3.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket):
+        keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+        if keys:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+    s3.delete_bucket(Bucket=bucket)
+
+
+def bucket_bytes(box: Box, bucket: str) -> tuple[int, int]:
+    s3 = box.s3_client()
+    total = count = 0
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for obj in page.get("Contents", []):
+                total += int(obj["Size"])
+                count += 1
+    except s3.exceptions.NoSuchBucket:
+        return 0, 0
+    return total, count
+
+
+class StorageBroker(Broker):
+    service = "storage"
+
+    def new_credentials(self, box: Box, slug: str) -> dict[str, Any]:
+        return {"access_key": "AG" + os.urandom(9).hex().upper(), "secret_key": new_password(30)}
+
+    def provision(self, box: Box, slug: str, name: str, quota: Quota, creds: dict[str, Any]) -> None:
+        bucket = s3_name(slug)
+        ensure_bucket(box, bucket, quota.storage_gb)
+        ensure_identity(box, bucket, creds["access_key"], creds["secret_key"], [bucket])
+
+    def bind(self, box: Box, slug: str, creds: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "endpoint": box.s3_endpoint,
+            "bucket": s3_name(slug),
+            "access_key": creds["access_key"],
+            "secret_key": creds["secret_key"],
+            "region": "us-east-1",
+            "addressing_style": "path",
+            "ca_file": str(box.ca_file),
+        }
+
+    def deprovision(self, box: Box, slug: str, purge: bool) -> None:
+        name = s3_name(slug)
+        if name in dynamic_identities(box):
+            weed_shell(box, [f"s3.user.delete -name={name}"])
+        if purge:
+            delete_bucket(box, name)
+
+    def usage(self, box: Box, slug: str) -> dict[str, Any]:
+        used, objects = bucket_bytes(box, s3_name(slug))
+        return {"bytes": used, "objects": objects, "enforced": True}
+
+    def orphans(self, box: Box, known: set[str]) -> list[str]:
+        names = {s3_name(s) for s in known}
+        return [
+            f"S3 identity {n}" for n in dynamic_identities(box)
+            if n.startswith("ag-") and n not in names and n.split("--", 1)[0] not in names
+        ]

@@ -1,0 +1,224 @@
+"""Agency onboarding: add, remove, credentials, usage, apply (converge to the spec) and doctor.
+
+Order of an `add`: validate (no side effect on bad input) -> lock -> registry row and credentials
+(encrypted, before any server is touched) -> each broker provisions -> state `ready`. A crash at any
+point leaves a `provisioning` row whose stored credentials the next run reuses: re-running converges."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from govcloud_platform.box.context import Box
+from govcloud_platform.brokers import brokers
+from govcloud_platform.errors import ConflictError, InputError, ServiceError
+from govcloud_platform.spec import SERVICE_NAMES, Agency, check_slug
+from govcloud_platform.state.lock import box_lock
+from govcloud_platform.state.registry import AgencyRecord, Registry
+
+Progress = Callable[[str], None]
+READY, PROVISIONING, RETIRED = "ready", "provisioning", "retired"
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+def _fault_hook(step: str, box: Box) -> None:
+    """Test hook: GOVCLOUD_TEST_FAULT=after:<service>:stop:<program> stops a box program after a broker step,
+    to prove that a failure half-way converges on re-run. Inert unless the variable is set."""
+    spec = os.environ.get("GOVCLOUD_TEST_FAULT", "")
+    parts = spec.split(":")
+    if len(parts) == 4 and parts[0] == "after" and parts[1] == step and parts[2] == "stop":
+        from govcloud_platform.box.supervisor import Supervisor
+
+        Supervisor(box).stop(parts[3])
+
+
+@dataclass
+class AgencyRequest:
+    slug: str
+    name: str
+    email: str
+    quota: str = "standard"
+    services: list[str] = field(default_factory=lambda: list(SERVICE_NAMES))
+
+    def settings(self) -> dict[str, Any]:
+        return {"name": self.name, "email": self.email, "quota": self.quota, "services": sorted(self.services)}
+
+    @classmethod
+    def from_spec(cls, agency: Agency) -> AgencyRequest:
+        return cls(agency.slug, agency.name, agency.email, agency.quota, list(agency.services))
+
+
+def validate_request(box: Box, req: AgencyRequest) -> AgencyRequest:
+    """Every check that needs no server; raises InputError (exit 2) before anything changes."""
+    try:
+        check_slug(req.slug)
+        Agency(slug=req.slug, name=req.name, email=req.email, quota=req.quota, services=req.services)
+    except ValueError as exc:
+        first = exc.errors()[0]["msg"] if hasattr(exc, "errors") else str(exc)  # pydantic or plain
+        raise InputError(f"agency {req.slug!r}: {str(first).removeprefix('Value error, ')}") from None
+    if req.quota not in box.spec.quota_classes:
+        known = ", ".join(sorted(box.spec.quota_classes))
+        raise InputError(f"unknown quota class {req.quota!r}", hint=f"define it under quota_classes; known: {known}")
+    return req
+
+
+class Onboarding:
+    def __init__(self, box: Box, actor: str | None = None, progress: Progress = _quiet) -> None:
+        self.box = box
+        self.registry = Registry(box.home)
+        self.actor = actor
+        self.progress = progress
+
+    # --- add / converge -----------------------------------------------------------------------
+    def add(self, req: AgencyRequest, *, allow_update: bool = False) -> tuple[AgencyRecord, bool]:
+        """Onboard (or converge) an agency. Returns (record, changed)."""
+        validate_request(self.box, req)
+        with box_lock(self.box.home, f"agency add {req.slug}"):
+            try:
+                return self._add_locked(req, allow_update)
+            except Exception as exc:
+                self.registry.audit("agency add", req.slug, "failed", self.actor, str(exc))
+                raise
+
+    def _add_locked(self, req: AgencyRequest, allow_update: bool) -> tuple[AgencyRecord, bool]:
+        existing = self.registry.agency(req.slug)
+        if existing is not None and existing.state == READY:
+            if existing.settings() == req.settings():
+                return existing, False
+            if not allow_update:
+                diff = sorted(k for k, v in req.settings().items() if existing.settings()[k] != v)
+                raise ConflictError(
+                    f"agency {req.slug!r} exists with different {', '.join(diff)}",
+                    hint="change it in the spec and run `govcloud apply`, or remove it first",
+                )
+        self._require_services()
+        quota = self.box.spec.resolve_quota(req.quota)
+        self.registry.save_agency(req.slug, req.name, req.email, req.quota, req.services, PROVISIONING)
+        all_brokers = brokers()
+        for service in [s for s in all_brokers if s in req.services]:
+            broker = all_brokers[service]
+            creds = self.registry.binding(req.slug, service)
+            if creds is None:
+                creds = broker.new_credentials(self.box, req.slug)
+                self.registry.save_binding(req.slug, service, creds)
+            self.progress(f"{req.slug}: {service}")
+            try:
+                broker.provision(self.box, req.slug, req.name, quota, creds)
+            except (OSError, ServiceError) as exc:
+                raise ServiceError(
+                    f"agency {req.slug}: {service} provisioning failed: {exc}",
+                    hint="check `govcloud status`, then re-run the same command: it converges",
+                ) from None
+            except Exception as exc:
+                if type(exc).__module__.startswith(("psycopg", "botocore", "requests", "urllib3")):
+                    raise ServiceError(
+                        f"agency {req.slug}: {service} provisioning failed ({type(exc).__name__})",
+                        hint="check `govcloud status`, then re-run the same command: it converges",
+                    ) from None
+                raise
+            _fault_hook(service, self.box)
+        for service in [s for s in all_brokers if s not in req.services]:
+            if self.registry.binding(req.slug, service) is not None:
+                all_brokers[service].deprovision(self.box, req.slug, purge=False)
+                self.registry.delete_binding(req.slug, service)
+        self.registry.set_state(req.slug, READY)
+        action = "updated" if existing is not None and existing.state == READY else "added"
+        self.registry.audit("agency add", req.slug, action, self.actor, f"quota={req.quota}")
+        record = self.registry.agency(req.slug)
+        assert record is not None
+        return record, True
+
+    def _require_services(self) -> None:
+        from govcloud_platform.box.runtime import status
+
+        down = [h for h in status(self.box) if not h.healthy and h.name != "backups"]
+        if down:
+            raise ServiceError(
+                f"{down[0].name} is not healthy ({down[0].detail})", hint="run `govcloud up` first"
+            )
+
+    # --- remove ---------------------------------------------------------------------------------
+    def remove(self, slug: str, purge: bool) -> bool:
+        """Revoke every access of the agency; with purge also delete its data. False if unknown."""
+        existing = self.registry.agency(slug)
+        if existing is None:
+            raise InputError(f"unknown agency {slug!r}", hint="`govcloud agency list` shows the agencies")
+        if existing.state == RETIRED and not purge:
+            return False
+        with box_lock(self.box.home, f"agency remove {slug}"):
+            self._require_services()
+            for service, broker in reversed(list(brokers().items())):
+                self.progress(f"{slug}: {service}")
+                broker.deprovision(self.box, slug, purge)
+            if purge:
+                self.registry.delete_agency(slug)
+            else:
+                self.registry.set_state(slug, RETIRED)
+            self.registry.audit("agency remove", slug, "purged" if purge else "retired (data kept)", self.actor)
+        return True
+
+    # --- read -----------------------------------------------------------------------------------
+    def get(self, slug: str) -> AgencyRecord:
+        record = self.registry.agency(slug)
+        if record is None:
+            raise InputError(f"unknown agency {slug!r}", hint="`govcloud agency list` shows the agencies")
+        return record
+
+    def credentials(self, slug: str) -> dict[str, dict[str, Any]]:
+        record = self.get(slug)
+        if record.state != READY:
+            raise ConflictError(f"agency {slug!r} is {record.state}", hint="run `govcloud apply` to converge it")
+        out: dict[str, dict[str, Any]] = {}
+        for service, broker in brokers().items():
+            creds = self.registry.binding(slug, service)
+            if creds is not None:
+                out[service] = broker.bind(self.box, slug, creds)
+        return out
+
+    def usage(self, slug: str) -> dict[str, Any]:
+        record = self.get(slug)
+        quota = self.box.spec.resolve_quota(record.quota) if record.quota in self.box.spec.quota_classes else None
+        out: dict[str, Any] = {"slug": slug, "quota": record.quota}
+        for service, broker in brokers().items():
+            if service in record.services and record.state == READY:
+                out[service] = broker.usage(self.box, slug)
+        if quota is not None and "storage" in out:
+            out["storage"]["limit_bytes"] = quota.storage_gb * 1024**3
+        return out
+
+    # --- apply / doctor -------------------------------------------------------------------------
+    def apply(self, prune: bool) -> dict[str, list[str]]:
+        """Converge the box to the spec: add missing agencies, apply changed settings, report drift."""
+        report: dict[str, list[str]] = {"added": [], "updated": [], "unchanged": [], "drift": [], "removed": []}
+        wanted = {a.slug: a for a in self.box.spec.agencies}
+        for agency in self.box.spec.agencies:
+            before = self.registry.agency(agency.slug)
+            _, changed = self.add(AgencyRequest.from_spec(agency), allow_update=True)
+            if not changed:
+                report["unchanged"].append(agency.slug)
+            elif before is None or before.state != READY:
+                report["added"].append(agency.slug)
+            else:
+                report["updated"].append(agency.slug)
+        for record in self.registry.agencies():
+            if record.slug not in wanted and record.state != RETIRED:
+                if prune:
+                    self.remove(record.slug, purge=False)
+                    report["removed"].append(record.slug)
+                else:
+                    report["drift"].append(record.slug)
+        self.registry.audit("apply", "spec", "ok", self.actor, str({k: len(v) for k, v in report.items()}))
+        return report
+
+    def doctor(self) -> dict[str, Any]:
+        known = {r.slug for r in self.registry.agencies()}
+        stuck = [r.slug for r in self.registry.agencies() if r.state == PROVISIONING]
+        orphans: list[str] = []
+        for broker in brokers().values():
+            orphans += broker.orphans(self.box, known)
+        return {"orphans": orphans, "unfinished": stuck, "healthy": not orphans and not stuck}

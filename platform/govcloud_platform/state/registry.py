@@ -1,0 +1,225 @@
+"""The registry: SQLite (WAL) in the box directory. Agencies, encrypted bindings, append-only audit log."""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from govcloud_platform.box.secrets import write_private
+
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE agencies (
+        slug TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        email TEXT NOT NULL,
+        quota TEXT NOT NULL,
+        services TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE bindings (
+        agency TEXT NOT NULL,
+        service TEXT NOT NULL,
+        secret BLOB NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (agency, service)
+    );
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        command TEXT NOT NULL,
+        target TEXT NOT NULL,
+        result TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TRIGGER audit_append_only_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_append_only_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    """,
+]
+
+
+def now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def default_actor() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+@dataclass(frozen=True)
+class AgencyRecord:
+    slug: str
+    name: str
+    email: str
+    quota: str
+    services: tuple[str, ...]
+    state: str
+    created_at: str
+    updated_at: str
+
+    def settings(self) -> dict[str, Any]:
+        return {"name": self.name, "email": self.email, "quota": self.quota, "services": sorted(self.services)}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "slug": self.slug, "name": self.name, "email": self.email, "quota": self.quota,
+            "services": list(self.services), "state": self.state,
+            "created_at": self.created_at, "updated_at": self.updated_at,
+        }
+
+
+class Registry:
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.path = home / "registry.db"
+        self.key_path = home / "secrets" / "registry.key"
+        self._fernet: Any = None
+
+    # --- connection ---------------------------------------------------------------------------
+    @contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        self.home.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._migrate(conn)
+            yield conn
+        finally:
+            conn.close()
+        self.path.chmod(0o600)
+
+    @staticmethod
+    def _migrate(conn: sqlite3.Connection) -> None:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version >= len(MIGRATIONS):
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            for i, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in script.split(";\n"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {int(i)}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    # --- encryption ---------------------------------------------------------------------------
+    def _cipher(self) -> Any:
+        if self._fernet is None:
+            from cryptography.fernet import Fernet
+
+            if not self.key_path.exists():
+                self.key_path.parent.mkdir(parents=True, exist_ok=True)
+                self.key_path.parent.chmod(0o700)
+                write_private(self.key_path, Fernet.generate_key())
+            self._fernet = Fernet(self.key_path.read_bytes().strip())
+        return self._fernet
+
+    def encrypt(self, data: dict[str, Any]) -> bytes:
+        token: bytes = self._cipher().encrypt(json.dumps(data).encode())
+        return token
+
+    def decrypt(self, token: bytes) -> dict[str, Any]:
+        value: dict[str, Any] = json.loads(self._cipher().decrypt(token))
+        return value
+
+    # --- agencies -----------------------------------------------------------------------------
+    @staticmethod
+    def _row(row: tuple[Any, ...]) -> AgencyRecord:
+        return AgencyRecord(row[0], row[1], row[2], row[3], tuple(json.loads(row[4])), row[5], row[6], row[7])
+
+    def agencies(self) -> list[AgencyRecord]:
+        with self.connect() as conn:
+            rows = conn.execute(
+                "SELECT slug, name, email, quota, services, state, created_at, updated_at FROM agencies ORDER BY slug"
+            ).fetchall()
+        return [self._row(r) for r in rows]
+
+    def agency(self, slug: str) -> AgencyRecord | None:
+        with self.connect() as conn:
+            row = conn.execute(
+                "SELECT slug, name, email, quota, services, state, created_at, updated_at FROM agencies WHERE slug = ?",
+                (slug,),
+            ).fetchone()
+        return self._row(row) if row else None
+
+    def save_agency(self, slug: str, name: str, email: str, quota: str, services: list[str], state: str) -> None:
+        stamp = now()
+        with self.connect() as conn:
+            conn.execute(
+                """INSERT INTO agencies (slug, name, email, quota, services, state, created_at, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT(slug) DO UPDATE SET name=excluded.name, email=excluded.email, quota=excluded.quota,
+                   services=excluded.services, state=excluded.state, updated_at=excluded.updated_at""",
+                (slug, name, email, quota, json.dumps(sorted(services)), state, stamp, stamp),
+            )
+
+    def set_state(self, slug: str, state: str) -> None:
+        with self.connect() as conn:
+            conn.execute("UPDATE agencies SET state = ?, updated_at = ? WHERE slug = ?", (state, now(), slug))
+
+    def delete_agency(self, slug: str) -> None:
+        with self.connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("DELETE FROM bindings WHERE agency = ?", (slug,))
+            conn.execute("DELETE FROM agencies WHERE slug = ?", (slug,))
+            conn.execute("COMMIT")
+
+    # --- bindings (credentials, encrypted) ----------------------------------------------------
+    def binding(self, slug: str, service: str) -> dict[str, Any] | None:
+        with self.connect() as conn:
+            row = conn.execute(
+                "SELECT secret FROM bindings WHERE agency = ? AND service = ?", (slug, service)
+            ).fetchone()
+        return self.decrypt(row[0]) if row else None
+
+    def save_binding(self, slug: str, service: str, data: dict[str, Any]) -> None:
+        with self.connect() as conn:
+            conn.execute(
+                """INSERT INTO bindings (agency, service, secret, created_at) VALUES (?, ?, ?, ?)
+                   ON CONFLICT(agency, service) DO UPDATE SET secret = excluded.secret""",
+                (slug, service, self.encrypt(data), now()),
+            )
+
+    def delete_binding(self, slug: str, service: str) -> None:
+        with self.connect() as conn:
+            conn.execute("DELETE FROM bindings WHERE agency = ? AND service = ?", (slug, service))
+
+    # --- audit ----------------------------------------------------------------------------------
+    def audit(self, command: str, target: str, result: str, actor: str | None = None, detail: str = "") -> None:
+        with self.connect() as conn:
+            conn.execute(
+                "INSERT INTO audit (at, actor, command, target, result, detail) VALUES (?, ?, ?, ?, ?, ?)",
+                (now(), actor or default_actor(), command, target, result, detail[:500]),
+            )
+
+    def audit_log(self, limit: int = 100, target: str | None = None) -> list[dict[str, Any]]:
+        query = "SELECT id, at, actor, command, target, result, detail FROM audit"
+        args: tuple[Any, ...] = ()
+        if target:
+            query += " WHERE target = ?"
+            args = (target,)
+        with self.connect() as conn:
+            rows = conn.execute(query + " ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
+        keys = ("id", "at", "actor", "command", "target", "result", "detail")
+        return [dict(zip(keys, r, strict=True)) for r in rows]

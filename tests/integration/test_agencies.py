@@ -1,0 +1,263 @@
+"""Agency onboarding on a real box: isolation proven with real clients, bad input without side effects,
+faults that converge on re-run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import psycopg
+import pytest
+import requests
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from govcloud_platform.box import idp_api
+from govcloud_platform.box.services.storage import dynamic_identities
+from govcloud_platform.brokers.backups import restic
+from tests.conftest import BoxHandle
+
+pytestmark = pytest.mark.integration
+AGENCIES = ["health", "revenue", "city-council"]
+
+
+def s3_for(creds: dict[str, Any]) -> Any:
+    cfg = Config(s3={"addressing_style": "path"}, request_checksum_calculation="when_required",
+                 response_checksum_validation="when_required", retries={"max_attempts": 1})
+    return boto3.session.Session().client(
+        "s3", endpoint_url=creds["endpoint"], aws_access_key_id=creds["access_key"],
+        aws_secret_access_key=creds["secret_key"], region_name="us-east-1", verify=creds["ca_file"], config=cfg)
+
+
+def client_credentials_token(issuer: str, ca: str, client_id: str, secret: str) -> requests.Response:
+    s = requests.Session()
+    s.trust_env = False
+    token_url = s.get(f"{issuer}/.well-known/openid-configuration", verify=ca, timeout=10).json()["token_endpoint"]
+    return s.post(token_url, data={"grant_type": "client_credentials", "scope": "openid"},
+                  auth=(client_id, secret), verify=ca, timeout=10)
+
+
+@pytest.fixture(scope="module")
+def onboarded(box: BoxHandle) -> Iterator[dict[str, dict[str, Any]]]:
+    result = box.cli("--json", "apply")
+    assert result.rc == 0, result.stderr
+    creds = {}
+    for slug in AGENCIES:
+        r = box.cli("--json", "agency", "credentials", slug, "--show-secrets")
+        assert r.rc == 0, r.stderr
+        creds[slug] = r.json()
+    yield creds
+
+
+def test_apply_onboards_the_spec_agencies_and_list_shows_them(box: BoxHandle, onboarded: dict[str, Any]) -> None:
+    doc = box.cli("--json", "agency", "list").json()
+    assert {a["slug"] for a in doc["agencies"]} >= set(AGENCIES)
+    assert all(a["state"] == "ready" for a in doc["agencies"] if a["slug"] in AGENCIES)
+    again = box.cli("--json", "apply")
+    assert again.rc == 0 and set(again.json()["unchanged"]) >= set(AGENCIES)
+
+
+def test_credentials_interface_and_masking(box: BoxHandle, onboarded: dict[str, Any]) -> None:
+    c = onboarded["health"]
+    assert set(c["database"]) >= {"host", "port", "dbname", "user", "password", "sslrootcert"}
+    assert set(c["storage"]) >= {"endpoint", "bucket", "access_key", "secret_key", "ca_file"}
+    assert set(c["identity"]) >= {"issuer", "client_id", "client_secret"}
+    masked = box.cli("--json", "agency", "credentials", "health").json()
+    assert masked["database"]["password"] == "********"
+    assert c["database"]["password"] not in box.cli("agency", "credentials", "health").stderr
+
+
+def test_isolation_matrix(box: BoxHandle, onboarded: dict[str, dict[str, Any]]) -> None:
+    """Every cross-agency attempt fails and every own access succeeds, with real clients."""
+    b = box.box()
+    matrix: list[tuple[str, str, str, str]] = []
+
+    def record(a: str, t: str, check: str, allowed: bool, expect: bool) -> None:
+        matrix.append((a, t, check, "allowed" if allowed else "denied"))
+        assert allowed == expect, f"{a} -> {t}: {check} was {'allowed' if allowed else 'denied'}"
+
+    # seed: each agency writes its own table and object
+    for slug, c in onboarded.items():
+        with psycopg.connect(**{k: c["database"][k] for k in ("host", "port", "dbname", "user", "password")},
+                             sslmode="verify-full", sslrootcert=c["database"]["sslrootcert"], autocommit=True) as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS secrets (v text)")
+            conn.execute("INSERT INTO secrets VALUES (%s)", (f"private data of {slug}",))
+        s3_for(c["storage"]).put_object(Bucket=c["storage"]["bucket"], Key="own.txt", Body=slug.encode())
+
+    for a in AGENCIES:
+        ca = onboarded[a]
+        for t in AGENCIES:
+            ct = onboarded[t]
+            own = a == t
+            # database: connect to t's database as a
+            try:
+                with psycopg.connect(host=ca["database"]["host"], port=ca["database"]["port"],
+                                     dbname=ct["database"]["dbname"], user=ca["database"]["user"],
+                                     password=ca["database"]["password"], sslmode="verify-full",
+                                     sslrootcert=ca["database"]["sslrootcert"], connect_timeout=5) as conn:
+                    rows = conn.execute("SELECT v FROM secrets").fetchall()
+                    allowed = bool(rows)
+            except psycopg.Error:
+                allowed = False
+            record(a, t, "psql connect+select", allowed, own)
+            # S3: list, get, put, delete in t's bucket with a's keys
+            s3 = s3_for(ca["storage"])
+            bucket = ct["storage"]["bucket"]
+            for op, call in [
+                ("s3 list", lambda: s3.list_objects_v2(Bucket=bucket)),
+                ("s3 get", lambda: s3.get_object(Bucket=bucket, Key="own.txt")["Body"].read()),
+                ("s3 put", lambda: s3.put_object(Bucket=bucket, Key=f"from-{a}.txt", Body=b"x")),
+                ("s3 delete", lambda: s3.delete_object(Bucket=bucket, Key=f"from-{a}.txt")),
+            ]:
+                try:
+                    call()
+                    allowed = True
+                except ClientError:
+                    allowed = False
+                record(a, t, op, allowed, own)
+            # OIDC: a's secret as t's client
+            resp = client_credentials_token(b.issuer, str(b.ca_file), ct["identity"]["client_id"],
+                                            ca["identity"]["client_secret"])
+            record(a, t, "oidc token", resp.status_code == 200 and "access_token" in resp.json(), own)
+            # restic: a's repository password on t's repository
+            pw = _restic_password(box, a)
+            probe = restic(b, t, pw, "cat", "config", timeout=60)
+            record(a, t, "restic open", probe.returncode == 0, own)
+        # nobody may create buckets
+        try:
+            s3_for(ca["storage"]).create_bucket(Bucket=f"{a}-extra")
+            allowed = True
+        except ClientError:
+            allowed = False
+        record(a, "-", "s3 create bucket", allowed, False)
+
+    width = max(len(m[2]) for m in matrix)
+    print("\nisolation matrix (agency -> target: check = result)")
+    for a, t, check, res in matrix:
+        print(f"  {a:>13} -> {t:<13} {check:<{width}} {res}")
+
+
+def _restic_password(box: BoxHandle, slug: str) -> str:
+    from govcloud_platform.state.registry import Registry
+
+    binding = Registry(box.home).binding(slug, "backups")
+    assert binding is not None
+    return str(binding["restic_password"])
+
+
+def _server_state(box: BoxHandle) -> dict[str, Any]:
+    b = box.box()
+    with b.pg_admin() as conn:
+        roles = sorted(r[0] for r in conn.execute("SELECT rolname FROM pg_roles"))
+        dbs = sorted(r[0] for r in conn.execute("SELECT datname FROM pg_database"))
+    return {
+        "roles": roles, "dbs": dbs, "s3": sorted(dynamic_identities(b)),
+        "clients": idp_api.list_oidc_clients(b), "users": idp_api.list_users(b),
+        "buckets": sorted(x["Name"] for x in b.s3_client().list_buckets()["Buckets"]),
+    }
+
+
+BAD_ADDS = [
+    (["x'; DROP TABLE users; --", "--name", "Evil"], 2),
+    (["$(touch /tmp/pwned)", "--name", "Evil"], 2),
+    (["rоot", "--name", "Cyrillic o"], 2),  # unicode look-alike
+    (["a" * 40, "--name", "Too long"], 2),
+    (["postgres", "--name", "Reserved"], 2),
+    (["admin", "--name", "Reserved"], 2),
+    (["fine-slug", "--name", "Bad quota", "--quota", "nosuch"], 2),
+    (["fine-slug", "--name", "x" * 500], 2),
+    (["fine-slug", "--name", "Bad; $(rm -rf /)"], 2),
+    (["health", "--name", "Ministry of Health", "--quota", "standard"], 4),  # exists with different settings
+]
+
+
+@pytest.mark.parametrize(("args", "code"), BAD_ADDS, ids=[a[0][:20] for a in BAD_ADDS])
+def test_bad_agency_add_has_one_clear_error_and_no_side_effect(
+    box: BoxHandle, onboarded: dict[str, Any], args: list[str], code: int
+) -> None:
+    before = _server_state(box)
+    result = box.cli("agency", "add", *args)
+    assert result.rc == code, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert result.stderr.startswith("error: ")
+    assert _server_state(box) == before
+
+
+def test_repeated_add_changes_nothing(box: BoxHandle, onboarded: dict[str, Any]) -> None:
+    before = _server_state(box)
+    r = box.cli("--json", "agency", "add", "health", "--name", "Ministry of Health", "--quota", "large",
+                "--email", "it@health.gov.example")
+    assert r.rc == 0, r.stderr
+    assert r.json()["changed"] is False
+    assert _server_state(box) == before
+
+
+def test_unknown_agency_is_bad_input(box: BoxHandle) -> None:
+    for args in (["agency", "remove", "nosuch", "--yes"], ["agency", "show", "nosuch"],
+                 ["agency", "credentials", "nosuch"]):
+        r = box.cli(*args)
+        assert r.rc == 2 and "unknown agency" in r.stderr, (args, r.stderr)
+
+
+def test_add_remove_purge_twice_and_doctor_clean(box: BoxHandle, onboarded: dict[str, Any]) -> None:
+    r = box.cli("--json", "agency", "add", "tourism", "--name", "Tourism Office")
+    assert r.rc == 0, r.stderr
+    creds = box.cli("--json", "agency", "credentials", "tourism", "--show-secrets").json()
+    usage = box.cli("--json", "agency", "usage", "tourism").json()["usage"][0]
+    assert usage["database"]["connection_limit"] == 20
+    # remove keeps the data but revokes access
+    assert box.cli("agency", "remove", "tourism").rc == 0
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(**{k: creds["database"][k] for k in ("host", "port", "dbname", "user", "password")},
+                        sslmode="verify-full", sslrootcert=creds["database"]["sslrootcert"], connect_timeout=5)
+    with pytest.raises(ClientError):
+        s3_for(creds["storage"]).list_objects_v2(Bucket=creds["storage"]["bucket"])
+    assert "ag_tourism" in _server_state(box)["dbs"]
+    assert box.cli("agency", "remove", "tourism").rc == 0  # twice is fine
+    assert box.cli("agency", "remove", "tourism", "--purge-data", "--yes").rc == 0
+    state = _server_state(box)
+    assert "ag_tourism" not in state["dbs"] and "ag_tourism" not in state["roles"]
+    assert "ag-tourism" not in state["s3"] and "ag-tourism" not in state["clients"]
+    doctor = box.cli("--json", "doctor")
+    assert doctor.rc == 0, doctor.stdout
+    assert doctor.json()["orphans"] == []
+
+
+@pytest.mark.slow
+def test_service_stopped_between_broker_steps_converges(box: BoxHandle, onboarded: dict[str, Any]) -> None:
+    """Storage stops right after the database step: clear error, exit 1; `up` + `apply` converge, no orphans."""
+    r = box.cli("agency", "add", "fisheries", "--name", "Fisheries Agency",
+                env={"GOVCLOUD_TEST_FAULT": "after:database:stop:storage"})
+    assert r.rc == 1, r.stderr
+    assert "storage" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    listing = {a["slug"]: a["state"] for a in box.cli("--json", "agency", "list").json()["agencies"]}
+    assert listing["fisheries"] == "provisioning"
+    assert box.cli("up").rc == 0
+    again = box.cli("--json", "agency", "add", "fisheries", "--name", "Fisheries Agency")
+    assert again.rc == 0, again.stderr
+    doctor = box.cli("--json", "doctor").json()
+    assert doctor["orphans"] == [] and doctor["unfinished"] == []
+    creds = box.cli("--json", "agency", "credentials", "fisheries", "--show-secrets").json()
+    s3_for(creds["storage"]).put_object(Bucket=creds["storage"]["bucket"], Key="k", Body=b"v")
+    assert box.cli("agency", "remove", "fisheries", "--purge-data", "--yes").rc == 0
+
+
+def test_concurrent_operator_gets_exit_4(box: BoxHandle, onboarded: dict[str, Any]) -> None:
+    from govcloud_platform.state.lock import box_lock
+
+    with box_lock(box.home, "test holder"):
+        r = box.cli("agency", "add", "tourism2", "--name", "Tourism Two")
+    assert r.rc == 4 and "locked" in r.stderr
+    assert "tourism2" not in {a["slug"] for a in box.cli("--json", "agency", "list").json()["agencies"]}
+
+
+def test_registry_secrets_are_encrypted_at_rest(box: BoxHandle, onboarded: dict[str, Any]) -> None:
+    raw = (box.home / "registry.db").read_bytes()
+    wal = box.home / "registry.db-wal"
+    if wal.exists():
+        raw += wal.read_bytes()
+    for creds in onboarded.values():
+        assert creds["database"]["password"].encode() not in raw
+        assert creds["storage"]["secret_key"].encode() not in raw
+    assert (box.home / "secrets" / "registry.key").stat().st_mode & 0o077 == 0
