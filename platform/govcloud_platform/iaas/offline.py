@@ -24,22 +24,33 @@ STACK_REFERENCE = "pulumi:pulumi:StackReference"
 
 
 class _Recorder:
-    """Collects registrations; `stack` is set before each stack's program runs."""
+    """Collects registrations and attributes each to its stack through its parent chain."""
 
-    def __init__(self) -> None:
-        self.stack = ""
+    def __init__(self, session: str) -> None:
+        self.session = session
         self.resources: list[PlannedResource] = []
         self._pending: dict[tuple[str, str], PlannedResource] = {}
+        self._stack_of: dict[str, str] = {}  # session URN -> stack
+        self.roots: dict[str, str] = {}  # root name -> stack
 
     def record(self, typ: str, name: str, inputs: dict[str, Any], custom: bool) -> None:
-        res = PlannedResource(self.stack, typ, name, "", "", custom, _plain(inputs))
+        res = PlannedResource("", typ, name, "", "", custom, _plain(inputs))
         self._pending[(typ, name)] = res
         self.resources.append(res)
 
     def resolve(self, typ: str, name: str, urn: str, parent: str) -> None:
+        if typ == STACK_TYPE:  # set_mocks' own root stays unattributed: nothing is created under it
+            self._stack_of[urn] = self.roots.get(name, self.session)
+            return
+        stack = self._stack_of.get(parent, self.session)
+        self._stack_of[urn] = stack
         res = self._pending.pop((typ, name), None)
         if res is not None:
-            res.urn, res.parent = urn, parent
+            res.stack, res.urn, res.parent = stack, self._real(urn, stack), self._real(parent, stack)
+
+    def _real(self, urn: str, stack: str) -> str:
+        """The URN the resource has in its own stack (the session shares one stack name)."""
+        return urn.replace(f"urn:pulumi:{self.session}::", f"urn:pulumi:{stack}::", 1)
 
 
 def _plain(value: Any) -> Any:
@@ -78,8 +89,7 @@ def _monitor(mocks: Any, recorder: _Recorder) -> Any:
     class RecordingMonitor(MockMonitor):
         def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
             response = super().RegisterResource(request)
-            if request.type != STACK_TYPE:
-                recorder.resolve(request.type, request.name, response.urn, request.parent)
+            recorder.resolve(request.type, request.name, response.urn, request.parent)
             return response
 
     return RecordingMonitor(mocks)
@@ -106,25 +116,51 @@ def _fast_sdk() -> Iterator[None]:
         gc.unfreeze()
 
 
+SESSION = "offline-plan"
+
+
 def record(project: str, stacks: Sequence[tuple[str, Callable[[], None]]]) -> list[PlannedResource]:
-    """Run each (stack name, program) under mocks; return what they registered, in order."""
+    """Run every (stack name, program) in one mocked session; return what they registered, in order.
+
+    Each program gets its own synthetic root `pulumi:pulumi:Stack` (named like the real one), so URNs
+    below it are those of a real run once the session's stack name is replaced by the program's."""
     import pulumi
     from pulumi.runtime import settings
-    from pulumi.runtime.stack import run_pulumi_func
+    from pulumi.runtime.stack import Stack, run_pulumi_func
     from pulumi.runtime.sync_await import _sync_await
 
-    recorder = _Recorder()
+    class StackRoot(Stack):
+        def __init__(self, name: str) -> None:  # Stack.__init__ insists on a single root per process
+            pulumi.ComponentResource.__init__(self, STACK_TYPE, name, None, None)
+            self.outputs = {}
+            self._async_program = None
+            self._async_program_registration_closed = False
+            self._outputs_registered = False
+
+    recorder = _Recorder(SESSION)
     mocks = _mocks(recorder)
-    with _fast_sdk():
+
+    def run_all() -> None:
         for stack, program in stacks:
-            recorder.stack = stack
+            name = f"{project}-{stack}"
+            recorder.roots[name] = stack
+            root = StackRoot(name)
+            settings.ROOT.set(root)
+            try:
+                program()
+            finally:
+                root._finish()
+
+    with _fast_sdk():
+        settings.ROOT.set(None)
+        pulumi.runtime.set_mocks(mocks, project=project, stack=SESSION, preview=False,
+                                 monitor=_monitor(mocks, recorder))
+        settings.SETTINGS.rpc_manager.clear()
+        settings.SETTINGS.outputs.clear()
+        try:
+            _sync_await(run_pulumi_func(run_all))
+        finally:
             settings.ROOT.set(None)
-            pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False,
-                                     monitor=_monitor(mocks, recorder))
-            settings.SETTINGS.rpc_manager.clear()
-            settings.SETTINGS.outputs.clear()
-            _sync_await(run_pulumi_func(program))
-    settings.ROOT.set(None)
     return recorder.resources
 
 
