@@ -1,0 +1,124 @@
+"""Pass and fail cases for every policy, through the pulumi_policy objects' own validate(args, report)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pulumi_policy import (
+    PolicyCustomTimeouts,
+    PolicyResource,
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+    StackValidationArgs,
+)
+
+from govcloud_policies import RULES, PolicyContext, build_policies
+
+CTX = PolicyContext(platform="gc", capacity={"cores": 16, "instances": 10})
+POLICIES = {p.name: p for p in build_policies(CTX)}
+OPTS = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
+TAGS = ["govcloud:agency=health", "govcloud:platform=gc"]
+RULE = "openstack:networking/secGroupRule:SecGroupRule"
+VOLUME = "openstack:blockstorage/volume:Volume"
+FLAVOR = "openstack:compute/flavor:Flavor"
+IMAGE = "openstack:images/image:Image"
+NETWORK = "openstack:networking/network:Network"
+COMPUTE_QUOTA = "openstack:compute/quotaSetV2:QuotaSetV2"
+GOOD_IMAGE = {
+    "architecture": "x86_64", "hw_disk_bus": "scsi", "hypervisor_type": "qemu", "os_distro": "debian",
+    "os_version": "12", "image_source": "https://example/img", "image_build_date": "2026-11-01",
+    "image_original_user": "debian", "replace_frequency": "monthly", "provided_until": "none",
+    "uuid_validity": "last-3",
+}
+PROXY = "govcloud:role=proxy [govcloud:agency=platform govcloud:platform=gc]"
+
+
+def rule(port: int, prefix: str | None, **extra: Any) -> dict[str, Any]:
+    props: dict[str, Any] = {"direction": "ingress", "ethertype": "IPv4", "protocol": "tcp",
+                             "portRangeMin": float(port), "portRangeMax": float(port), **extra}
+    if prefix is not None:
+        props["remoteIpPrefix"] = prefix
+    return props
+
+
+def flavor(name: str, vcpus: int, ram: int) -> dict[str, Any]:
+    return {"name": name, "vcpus": float(vcpus), "ram": float(ram),
+            "extraSpecs": {"scs:name-v2": name, "scs:cpu-type": "shared-core"}}
+
+
+CASES: list[tuple[str, str, dict[str, Any], bool]] = [
+    # (policy, resource type, props, violates)
+    ("no-public-ingress", RULE, rule(8000, "10.10.0.10/32"), False),
+    ("no-public-ingress", RULE, rule(443, "0.0.0.0/0", description=PROXY), False),
+    ("no-public-ingress", RULE, rule(443, "0.0.0.0/0"), True),
+    ("no-public-ingress", RULE, rule(8080, "::/0", description=PROXY), True),
+    ("no-public-ingress", RULE, {"direction": "ingress", "ethertype": "IPv4"}, True),
+    ("no-public-ingress", RULE, {"direction": "ingress", "ethertype": "IPv4", "remoteGroupId": "sg"}, False),
+    ("no-public-admin-ports", RULE, rule(22, "10.10.0.5/32"), False),
+    ("no-public-admin-ports", RULE, rule(22, "0.0.0.0/0"), True),
+    ("no-public-admin-ports", RULE, rule(5432, "::/0"), True),
+    ("no-public-admin-ports", RULE, {"direction": "ingress", "protocol": "tcp", "remoteIpPrefix": "0.0.0.0/0"}, True),
+    ("encrypted-volumes-only", VOLUME, {"size": 10.0, "volumeType": "encrypted"}, False),
+    ("encrypted-volumes-only", VOLUME, {"size": 10.0, "volumeType": "__DEFAULT__"}, True),
+    ("encrypted-volumes-only", VOLUME, {"size": 10.0}, True),
+    ("data-residency", VOLUME, {"region": "RegionOne", "availabilityZone": "nova"}, False),
+    ("data-residency", VOLUME, {"region": "us-east-1"}, True),
+    ("data-residency", VOLUME, {"region": "RegionOne", "availabilityZone": "az-abroad"}, True),
+    ("resources-tagged", NETWORK, {"name": "n", "tags": TAGS}, False),
+    ("resources-tagged", FLAVOR, {"description": f"x [{' '.join(TAGS)}]"}, False),
+    ("resources-tagged", VOLUME, {"metadata": {"govcloud:agency": "health", "govcloud:platform": "gc"}}, False),
+    ("resources-tagged", NETWORK, {"name": "n", "tags": ["govcloud:agency=health"]}, True),
+    ("resources-tagged", NETWORK, {"name": "n"}, True),
+    ("scs-flavor-names", FLAVOR, flavor("SCS-2V-4", 2, 4096), False),
+    ("scs-flavor-names", FLAVOR, flavor("SCS-4V-16-100s", 4, 16384), False),
+    ("scs-flavor-names", FLAVOR, flavor("m1.small", 1, 2048), True),
+    ("scs-flavor-names", FLAVOR, flavor("SCS-2V-4", 4, 4096), True),
+    ("scs-flavor-names", FLAVOR, {"name": "SCS-2V-4", "vcpus": 2.0, "ram": 4096.0}, True),
+    ("scs-image-metadata", IMAGE, {"properties": GOOD_IMAGE, "minDiskGb": 8.0, "minRamMb": 512.0}, False),
+    ("scs-image-metadata", IMAGE, {"properties": {**GOOD_IMAGE, "os_distro": ""}, "minDiskGb": 8.0,
+                                   "minRamMb": 512.0}, True),
+    ("scs-image-metadata", IMAGE, {"properties": {**GOOD_IMAGE, "replace_frequency": "sometimes"},
+                                   "minDiskGb": 8.0, "minRamMb": 512.0}, True),
+    ("scs-image-metadata", IMAGE, {"properties": GOOD_IMAGE}, True),
+]
+
+
+def _ids(case: tuple[str, str, dict[str, Any], bool]) -> str:
+    return f"{case[0]}-{'fail' if case[3] else 'pass'}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[_ids(c) for c in CASES])
+def test_resource_policy(case: tuple[str, str, dict[str, Any], bool]) -> None:
+    name, typ, props, violates = case
+    urn = f"urn:pulumi:s::p::{typ}::r"
+    reported: list[str] = []
+    POLICIES[name].validate(ResourceValidationArgs(typ, props, urn, "r", OPTS, None),
+                            lambda message, urn=None: reported.append(message))
+    assert bool(reported) == violates, f"{name} on {urn} with {props}: {reported}"
+
+
+def _quota(cores: float) -> PolicyResource:
+    return PolicyResource(COMPUTE_QUOTA, {"cores": cores, "instances": 1.0}, f"urn:q{cores}", "q", OPTS, None,
+                          None, [], {})
+
+
+@pytest.mark.parametrize(("cores", "violates"), [((8.0, 8.0), False), ((8.0, 9.0), True)])
+def test_quota_fits_capacity(cores: tuple[float, ...], violates: bool) -> None:
+    reported: list[str] = []
+    POLICIES["quota-fits-capacity"].validate(StackValidationArgs([_quota(c) for c in cores]),
+                                             lambda message, urn=None: reported.append(message))
+    assert bool(reported) == violates, reported
+    if violates:
+        assert "capacity.cores" in reported[0]
+
+
+def test_every_rule_is_tested_and_named_in_kebab_case() -> None:
+    tested = {c[0] for c in CASES if c[3]} | {"quota-fits-capacity"}
+    assert tested == {r.name for r in RULES}
+    for r in RULES:
+        assert r.name == r.name.lower() and " " not in r.name and r.description.startswith("Forbids")
+
+
+def test_context_round_trips_as_json() -> None:
+    assert PolicyContext.from_json(CTX.to_json()) == CTX
