@@ -81,7 +81,7 @@ class AppDeployment(pulumi.ComponentResource):
         self.instances: list[openstack.compute.Instance] = []
         for i in range(args.vm_count):
             suffix = "" if args.vm_count == 1 else f"-{i + 1}"
-            port = openstack.networking.Port(
+            nic = openstack.networking.Port(
                 f"{name}-port{suffix}", name=f"{base}{suffix}", network_id=args.network_id,
                 fixed_ips=[openstack.networking.PortFixedIpArgs(subnet_id=args.subnet_id)],
                 security_group_ids=[self.security_group.id], tenant_id=args.project_id, region=args.region,
@@ -95,7 +95,7 @@ class AppDeployment(pulumi.ComponentResource):
             instance = openstack.compute.Instance(
                 f"{name}-vm{suffix}", name=f"{base}{suffix}", flavor_name=args.flavor, image_name=args.image,
                 key_pair=args.keypair, availability_zone=args.zone, user_data=args.user_data,
-                networks=[openstack.compute.InstanceNetworkArgs(port=port.id)], metadata=lb.metadata,
+                networks=[openstack.compute.InstanceNetworkArgs(port=nic.id)], metadata=lb.metadata,
                 tags=lb.tags, region=args.region, opts=child,
             )
             openstack.compute.VolumeAttach(

@@ -76,9 +76,9 @@ def _mocks(recorder: _Recorder) -> Any:
             recorder.record(args.typ, args.name, args.inputs, bool(getattr(args, "custom", True)))
             return f"{args.name}-id", dict(args.inputs)
 
-        def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
             name = args.args.get("name", "x")
-            return {"id": f"{name}-id", "name": name}
+            return {"id": f"{name}-id", "name": name}, None
 
     return RecordingMocks()
 
@@ -104,14 +104,14 @@ def _fast_sdk() -> Iterator[None]:
     empty = source_pb2.StackTrace()
     saved_trace = resource._get_stack_trace
     saved_threshold = gc.get_threshold()
-    resource._get_stack_trace = lambda: empty  # type: ignore[assignment]
+    resource._get_stack_trace = lambda: empty
     gc.collect()
     gc.freeze()
     gc.set_threshold(200_000, 50, 1000)
     try:
         yield
     finally:
-        resource._get_stack_trace = saved_trace  # type: ignore[assignment]
+        resource._get_stack_trace = saved_trace
         gc.set_threshold(*saved_threshold)
         gc.unfreeze()
 
@@ -193,6 +193,15 @@ def _record_chunk(indexes: list[int]) -> list[PlannedResource]:
     return record(project, [stacks[i] for i in indexes])
 
 
+def _sink(verdicts: list[Verdict], policy: str, level: str, default: str) -> Callable[..., None]:
+    """The `report_violation` callback of one policy on one resource (or stack)."""
+
+    def report(message: str, urn: str | None = None) -> None:
+        verdicts.append(Verdict(policy, level, urn or default, message))
+
+    return report
+
+
 def evaluate(resources: Sequence[PlannedResource], ctx: Any, scope: str = "all stacks") -> list[Verdict]:
     """Every policy of the pack, called through its own `validate(args, report)`."""
     from pulumi_policy import (
@@ -216,19 +225,12 @@ def evaluate(resources: Sequence[PlannedResource], ctx: Any, scope: str = "all s
         level = levels[policy.name]
         if isinstance(policy, ResourceValidationPolicy):
             for res, arg in zip(custom, args, strict=True):
-                def report(message: str, urn: str | None = None, _urn: str = res.urn) -> None:
-                    verdicts.append(Verdict(policy.name, level, urn or _urn, message))
-
-                policy.validate(arg, report)
+                policy.validate(arg, _sink(verdicts, policy.name, level, res.urn))
         else:
             stack_args = StackValidationArgs(
                 [PolicyResource(r.type, r.inputs, r.urn, r.name, opts, None, None, [], {}) for r in custom]
             )
-
-            def report_stack(message: str, urn: str | None = None) -> None:
-                verdicts.append(Verdict(policy.name, level, urn or scope, message))
-
-            policy.validate(stack_args, report_stack)
+            policy.validate(stack_args, _sink(verdicts, policy.name, level, scope))
     return verdicts
 
 
