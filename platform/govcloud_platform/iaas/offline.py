@@ -78,7 +78,7 @@ def _mocks(recorder: _Recorder) -> Any:
 
         def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
             name = args.args.get("name", "x")
-            return {"id": f"{name}-id", "name": name}, None
+            return {"id": f"{name}-id", "name": name}, []
 
     return RecordingMocks()
 
