@@ -134,13 +134,19 @@ class Onboarding:
         return record, True
 
     def _require_services(self) -> None:
-        from govcloud_platform.box.runtime import status
+        """Cheap liveness (supervisord states); a service that fails later gives its own clear error."""
+        from govcloud_platform.box.services import all_services
+        from govcloud_platform.box.supervisor import Supervisor
 
-        down = [h for h in status(self.box) if not h.healthy and h.name != "backups"]
-        if down:
-            raise ServiceError(
-                f"{down[0].name} is not healthy ({down[0].detail})", hint="run `govcloud up` first"
-            )
+        info = Supervisor(self.box).info()
+        for svc in all_services():
+            for prog in svc.programs(self.box):
+                state = info.get(prog.name, {}).get("statename")
+                if state != "RUNNING":
+                    raise ServiceError(
+                        f"{svc.name} is not running ({prog.name}: {str(state or 'not started').lower()})",
+                        hint="run `govcloud up` first",
+                    )
 
     # --- remove ---------------------------------------------------------------------------------
     def remove(self, slug: str, purge: bool) -> bool:

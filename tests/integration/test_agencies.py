@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from govcloud_platform.box import idp_api
 from govcloud_platform.box.services.storage import dynamic_identities
-from govcloud_platform.brokers.backups import restic
+from govcloud_platform.brokers.backups import ensure_repository, restic
 from tests.conftest import BoxHandle
 
 pytestmark = pytest.mark.integration
@@ -84,6 +84,7 @@ def test_isolation_matrix(box: BoxHandle, onboarded: dict[str, dict[str, Any]]) 
             conn.execute("CREATE TABLE IF NOT EXISTS secrets (v text)")
             conn.execute("INSERT INTO secrets VALUES (%s)", (f"private data of {slug}",))
         s3_for(c["storage"]).put_object(Bucket=c["storage"]["bucket"], Key="own.txt", Body=slug.encode())
+        ensure_repository(b, slug, _restic_password(box, slug))
 
     for a in AGENCIES:
         ca = onboarded[a]
@@ -172,7 +173,7 @@ BAD_ADDS = [
 ]
 
 
-@pytest.mark.parametrize(("args", "code"), BAD_ADDS, ids=[a[0][:20] for a in BAD_ADDS])
+@pytest.mark.parametrize(("args", "code"), BAD_ADDS, ids=[f"{i}-{a[0][0][:12]}" for i, a in enumerate(BAD_ADDS)])
 def test_bad_agency_add_has_one_clear_error_and_no_side_effect(
     box: BoxHandle, onboarded: dict[str, Any], args: list[str], code: int
 ) -> None:

@@ -34,6 +34,25 @@ def restic(box: Box, slug: str, password: str, *args: str, timeout: float = 600)
     )
 
 
+def repository_exists(box: Box, slug: str) -> bool:
+    s3 = box.s3_client()
+    resp = s3.list_objects_v2(Bucket=BACKUP_BUCKET, Prefix=f"restic/{slug}/config", MaxKeys=1)
+    return bool(resp.get("Contents"))
+
+
+def ensure_repository(box: Box, slug: str, password: str) -> bool:
+    """Create the agency's encrypted restic repository if it does not exist; True if created.
+    An existing repository is never overwritten (a wrong key is an error, not a re-init)."""
+    if repository_exists(box, slug):
+        return False
+    init = restic(box, slug, password, "init", timeout=120)
+    if init.returncode != 0:
+        lines = init.stderr.strip().splitlines()
+        last = lines[-1] if lines else f"exit {init.returncode}"
+        raise ServiceError(f"restic init for {slug} failed: {last[:200]}")
+    return True
+
+
 class BackupsBroker(Broker):
     service = "backups"
 
@@ -41,14 +60,9 @@ class BackupsBroker(Broker):
         return {"restic_password": new_password(32)}
 
     def provision(self, box: Box, slug: str, name: str, quota: Quota, creds: dict[str, Any]) -> None:
-        probe = restic(box, slug, creds["restic_password"], "cat", "config", timeout=60)
-        if probe.returncode == 0:
-            return
-        if "wrong password" in probe.stderr.lower() or "no key found" in probe.stderr.lower():
-            raise ServiceError(f"restic repository of {slug} exists with another key; it was not overwritten")
-        init = restic(box, slug, creds["restic_password"], "init", timeout=120)
-        if init.returncode != 0 and "already" not in init.stderr.lower():
-            raise ServiceError(f"restic init for {slug} failed: {init.stderr.strip().splitlines()[-1][:200]}")
+        # The key is generated and stored (encrypted) by onboarding; the repository itself is created on the
+        # agency's first backup (`ensure_repository`): restic's key derivation costs ~2 s per repository.
+        return None
 
     def bind(self, box: Box, slug: str, creds: dict[str, Any]) -> dict[str, Any]:
         # The restic password stays with the platform: agencies get where their backups are, not the key.

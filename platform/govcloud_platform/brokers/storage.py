@@ -8,36 +8,49 @@ from typing import Any
 
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.secrets import new_password
-from govcloud_platform.box.services.storage import bucket_actions, dynamic_identities, weed_shell
+from govcloud_platform.box.services.storage import bucket_actions, dynamic_identities, dynamic_identity, weed_shell
 from govcloud_platform.brokers.base import Broker, s3_name
 from govcloud_platform.spec import Quota
 
 
-def ensure_identity(box: Box, name: str, access_key: str, secret_key: str, buckets: list[str]) -> None:
-    """Make the live identity `name` hold exactly this key and exactly these bucket actions."""
+def identity_commands(box: Box, name: str, access_key: str, secret_key: str, buckets: list[str]) -> list[str]:
+    """weed shell commands that make the live identity `name` hold exactly this key and these bucket actions
+    (none when it already does)."""
     wanted = sorted(a for b in buckets for a in bucket_actions(b))
-    current = dynamic_identities(box).get(name)
+    current = dynamic_identity(box, name)
+    commands = []
     if current is not None:
         keys = [(c["accessKey"], c["secretKey"]) for c in current.get("credentials", [])]
         if keys == [(access_key, secret_key)] and sorted(current.get("actions", [])) == wanted:
-            return
-        weed_shell(box, [f"s3.user.delete -name={name}"])
-    commands = []
+            return []
+        commands.append(f"s3.user.delete -name={name}")
     for i, bucket in enumerate(buckets):
         creds = f" -access_key={access_key} -secret_key={secret_key}" if i == 0 else ""
         commands.append(
             f"s3.configure -user={name}{creds} -buckets={bucket} -actions=Read,Write,List,Tagging -apply"
         )
-    weed_shell(box, commands)
+    return commands
 
 
-def ensure_bucket(box: Box, bucket: str, quota_gb: int | None) -> None:
+def ensure_identity(box: Box, name: str, access_key: str, secret_key: str, buckets: list[str]) -> None:
+    commands = identity_commands(box, name, access_key, secret_key, buckets)
+    if commands:
+        weed_shell(box, commands)
+
+
+def ensure_bucket(box: Box, bucket: str) -> bool:
+    """Create the bucket if missing; True if created."""
     s3 = box.s3_client()
-    names = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
-    if bucket not in names:
+    try:
+        s3.head_bucket(Bucket=bucket)
+        return False
+    except s3.exceptions.ClientError:
         s3.create_bucket(Bucket=bucket)
-    if quota_gb is not None:
-        weed_shell(box, [f"s3.bucket.quota -name={bucket} -op=set -sizeMB={quota_gb * 1024}"])
+        return True
+
+
+def quota_command(bucket: str, quota_gb: int) -> str:
+    return f"s3.bucket.quota -name={bucket} -op=set -sizeMB={quota_gb * 1024}"
 
 
 def delete_bucket(box: Box, bucket: str) -> None:
@@ -73,8 +86,11 @@ class StorageBroker(Broker):
 
     def provision(self, box: Box, slug: str, name: str, quota: Quota, creds: dict[str, Any]) -> None:
         bucket = s3_name(slug)
-        ensure_bucket(box, bucket, quota.storage_gb)
-        ensure_identity(box, bucket, creds["access_key"], creds["secret_key"], [bucket])
+        ensure_bucket(box, bucket)
+        # One weed shell session: the quota (idempotent) and the identity if it differs.
+        commands = [quota_command(bucket, quota.storage_gb)]
+        commands += identity_commands(box, bucket, creds["access_key"], creds["secret_key"], [bucket])
+        weed_shell(box, commands)
 
     def bind(self, box: Box, slug: str, creds: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -89,7 +105,7 @@ class StorageBroker(Broker):
 
     def deprovision(self, box: Box, slug: str, purge: bool) -> None:
         name = s3_name(slug)
-        if name in dynamic_identities(box):
+        if dynamic_identity(box, name) is not None:
             weed_shell(box, [f"s3.user.delete -name={name}"])
         if purge:
             delete_bucket(box, name)

@@ -166,12 +166,16 @@ DEFAULT_QUOTA = {
 }
 
 
+def _all_services() -> list[ServiceName]:
+    return ["database", "storage", "identity", "backups"]
+
+
 class Agency(StrictModel):
     slug: Slug
     name: str = Field(..., min_length=2, max_length=120, description="display name")
     email: str = Field(..., max_length=254, description="contact email")
     quota: str = Field("standard", description="name of a quota class")
-    services: list[ServiceName] = Field(default_factory=lambda: ["database", "storage", "identity", "backups"])
+    services: list[ServiceName] = Field(default_factory=lambda: _all_services())
     apps: list[AppName] = Field(default_factory=list)
     backup_schedule: Cron | None = None
 

@@ -89,6 +89,24 @@ def weed_shell(box: Box, commands: list[str], timeout: float = 60) -> str:
     return result.stdout
 
 
+def dynamic_identity(box: Box, name: str) -> dict[str, Any] | None:
+    """One run-time identity as the filer stores it (a plain GET on loopback; no weed shell needed)."""
+    import urllib.error
+    import urllib.request
+
+    url = f"http://{LOOPBACK}:{box.ports.weed_filer}/etc/iam/identities/{name}.json"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - fixed loopback http URL
+            doc: dict[str, Any] = json.loads(resp.read())
+            return doc
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return None
+        raise ServiceError(f"object storage filer answered HTTP {exc.code} for identity {name}") from None
+    except (OSError, ValueError):
+        return dynamic_identities(box).get(name)
+
+
 def dynamic_identities(box: Box) -> dict[str, dict[str, Any]]:
     """S3 identities added at run time (kept by the filer across restarts), by name."""
     out = weed_shell(box, ["s3.iam.export"])
