@@ -8,9 +8,9 @@ import subprocess
 import time
 
 from _common import box_rss_mb
+from tests.conftest import GOVCLOUD, make_box, teardown_box
 
 from govcloud_platform.onboarding import AgencyRequest, Onboarding
-from tests.conftest import GOVCLOUD, make_box, teardown_box
 
 
 def onboard(ob: Onboarding, prefix: str, n: int) -> tuple[float, list[float]]:

@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 from _common import ROOT, box_rss_mb, median_time
-
 from tests.conftest import GOVCLOUD, make_box, teardown_box
 
 OSC_VENV = ROOT / "benchmarks" / ".venv-osc"

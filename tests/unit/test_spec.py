@@ -45,7 +45,11 @@ def test_quota_inheritance_resolves_through_the_chain() -> None:
         ("slug: revenue", "slug: postgres", "g.yaml:56: agencies[1].slug: slug 'postgres' is reserved"),
         ("slug: revenue", "slug: health", "g.yaml:56: agencies[1].slug: duplicate agency slug 'health'"),
         ("email: it@health.gov.example", "email: nope", "g.yaml:52: agencies[0].email: invalid email"),
-        ("    inherits: standard", "    inherits: nothing", "g.yaml:42: quota_classes.large.inherits: unknown quota class"),
+        (
+            "    inherits: standard",
+            "    inherits: nothing",
+            "g.yaml:42: quota_classes.large.inherits: unknown quota class",
+        ),
         ("version: 1", "version: 1\nbogus: true", "g.yaml:4: bogus: unknown key"),
         ('schedule: "0 1 * * 0"', 'schedule: "every day"', "platform.services.backups.schedule: invalid cron"),
         ("apps: []", "apps: [wordpress]", "g.yaml:55: agencies[0].apps[0]:"),
@@ -74,7 +78,20 @@ def test_quota_inheritance_cycle_is_reported() -> None:
 
 @pytest.mark.parametrize(
     "slug",
-    ["ab", "a" * 33, "1abc", "abc-", "ABC", "a_b", "a b", "rоot", "x'; drop table--", "$(rm -rf /)", "admin", "template1"],
+    [
+        "ab",
+        "a" * 33,
+        "1abc",
+        "abc-",
+        "ABC",
+        "a_b",
+        "a b",
+        "rоot",
+        "x'; drop table--",
+        "$(rm -rf /)",
+        "admin",
+        "template1",
+    ],
 )
 def test_bad_slugs_are_rejected(slug: str) -> None:
     with pytest.raises(ValueError):
@@ -87,14 +104,19 @@ def test_good_slugs_pass(slug: str) -> None:
 
 
 yaml_scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-(10**6), 10**6), st.text(max_size=20),
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**6), 10**6),
+    st.text(max_size=20),
     st.sampled_from(["local", "openstack", "standard", "health", "0 2 * * *", "gov.example"]),
 )
 yaml_values = st.recursive(
     yaml_scalars,
     lambda inner: st.one_of(
         st.lists(inner, max_size=3),
-        st.dictionaries(st.sampled_from(["name", "slug", "quota", "port_base", "platform", "agencies", "x"]), inner, max_size=3),
+        st.dictionaries(
+            st.sampled_from(["name", "slug", "quota", "port_base", "platform", "agencies", "x"]), inner, max_size=3
+        ),
     ),
     max_leaves=12,
 )
@@ -108,7 +130,9 @@ yaml_values = st.recursive(
 def test_fuzzed_values_give_spec_errors_never_crashes(key: str, value: object) -> None:
     """Replace one key's value with arbitrary YAML: the result is valid or a SpecError with a line."""
     lines = EXAMPLE_SPEC.splitlines()
-    idx = next(i for i, line in enumerate(lines) if line.strip().startswith(f"{key}:") or line.strip().startswith(f"- {key}:"))
+    idx = next(
+        i for i, line in enumerate(lines) if line.strip().startswith(f"{key}:") or line.strip().startswith(f"- {key}:")
+    )
     prefix = lines[idx].split(f"{key}:")[0]
     lines[idx] = f"{prefix}{key}: {json.dumps(value)}"
     try:
