@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from govcloud_platform.box.context import Box
@@ -73,9 +74,14 @@ pg1-user={PG_USER}
 """
         write_private(pgbackrest_conf(box), text)
         chown_tree(base)
+        from govcloud_platform.backups.scheduler import write_plan
+
+        write_plan(box)
 
     def programs(self, box: Box) -> list[Program]:
-        return []
+        # Runs the backup plan; starts after and stops before the database and storage it backs up.
+        cmd = [sys.executable, "-m", "govcloud_platform.backups.scheduler", "--home", str(box.home)]
+        return [Program("backup-scheduler", cmd, priority=40, stopwaitsecs=20, directory=str(box.home))]
 
     def wait_ready(self, box: Box, timeout: float) -> None:
         return None

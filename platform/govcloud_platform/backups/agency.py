@@ -1,0 +1,373 @@
+"""Agency level: a logical backup of the agency's databases and a copy of its bucket into the agency's
+encrypted restic repository; restore in place or into a new agency, never touching any other agency.
+
+A backup run: for each database, a REPEATABLE READ transaction exports its snapshot; `pg_dump --snapshot`
+streams into `restic backup --stdin` while the same transaction computes the row checksums, so the
+manifest describes exactly what the dump holds even while the agency keeps writing. Then the objects are
+staged (hashed on the way) and stored with the manifest as the run's last snapshot: a run without it is
+incomplete and ignored."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from psycopg import sql
+
+from govcloud_platform.backups import manifest as mf
+from govcloud_platform.backups import restic
+from govcloud_platform.backups.common import (
+    BackupRecord,
+    Progress,
+    StorageWatch,
+    backup_lock,
+    backups_dir,
+    iso,
+    new_run_id,
+    quiet,
+    require_storage,
+    utcnow,
+)
+from govcloud_platform.box.context import Box
+from govcloud_platform.box.services.database import PG_BIN
+from govcloud_platform.brokers.base import pg_name, s3_name
+from govcloud_platform.errors import ConflictError, InputError, OperationFailed, ServiceError
+from govcloud_platform.state.registry import AgencyRecord, Registry
+
+
+def pg_env(box: Box) -> dict[str, str]:
+    """libpq environment for pg_dump/pg_restore as the superuser over TLS (password never on a command line)."""
+    info = box.pg_conninfo()
+    return box.child_env({
+        "PGHOST": info["host"], "PGPORT": str(info["port"]), "PGUSER": info["user"],
+        "PGPASSWORD": info["password"], "PGSSLMODE": "verify-full", "PGSSLROOTCERT": info["sslrootcert"],
+        "PGCONNECT_TIMEOUT": "10",
+    })
+
+
+def agency_record(box: Box, slug: str) -> AgencyRecord:
+    record = Registry(box.home).agency(slug)
+    if record is None:
+        raise InputError(f"unknown agency {slug!r}", hint="`govcloud agency list` shows the agencies")
+    return record
+
+
+def agency_databases(box: Box, slug: str) -> list[str]:
+    """The agency's database and its apps' databases (`<db>__<app>`)."""
+    base = pg_name(slug)
+    pattern = base.replace("_", "\\_") + "\\_\\_%"
+    with box.pg_admin() as conn:
+        rows = conn.execute("SELECT datname FROM pg_database WHERE datname = %s OR datname LIKE %s ORDER BY 1",
+                            (base, pattern)).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+@contextmanager
+def private_dir(box: Box, kind: str) -> Iterator[Path]:
+    """A 0700 working directory under <home>/backups, always removed."""
+    path = Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=backups_dir(box, "work")))
+    path.chmod(0o700)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _fail_line(proc_err: bytes | str | None, default: str) -> str:
+    text = proc_err.decode(errors="replace") if isinstance(proc_err, bytes) else (proc_err or "")
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return (lines[-1] if lines else default)[:300]
+
+
+def _storage_lost(what: str) -> ServiceError:
+    return ServiceError(f"{what} failed: object storage stopped answering during the backup",
+                        hint="run `govcloud up`, then re-run; incomplete runs are ignored and cleaned up")
+
+
+# --- backup ---------------------------------------------------------------------------------------
+def _dump_database(box: Box, slug: str, pw: str, dbname: str, tags: list[str]) -> dict[str, Any]:
+    """pg_dump | restic backup --stdin, and the row checksums from the same snapshot."""
+    import psycopg
+
+    with psycopg.connect(**box.pg_conninfo(dbname)) as conn:
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        conn.read_only = True
+        row = conn.execute("SELECT pg_export_snapshot()").fetchone()
+        snapshot = str(row[0]) if row else ""
+        dump = subprocess.Popen(
+            [str(PG_BIN / "pg_dump"), "-Fc", "-Z0", f"--snapshot={snapshot}", "-d", dbname],
+            env=pg_env(box), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        store = restic.popen(box, slug, pw, "backup", "--json", "--quiet", "--host", restic.HOST, "--stdin",
+                             "--stdin-filename", f"{dbname}.dump", *[a for t in tags for a in ("--tag", t)],
+                             "--tag", f"part=db:{dbname}", stdin=dump.stdout, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        assert dump.stdout is not None
+        dump.stdout.close()
+        with StorageWatch(box, [dump, store]) as watch:
+            tables = mf.table_checksums(conn)
+            out, err = store.communicate()
+            dump_err = dump.communicate()[1]
+        conn.rollback()
+    if watch.lost:
+        raise _storage_lost(f"backup of {slug}")
+    if dump.returncode != 0:
+        raise OperationFailed(f"pg_dump of {dbname} failed: {_fail_line(dump_err, 'pg_dump failed')}")
+    if store.returncode != 0:
+        raise OperationFailed(f"restic backup of {dbname} failed: {_fail_line(err, 'restic failed')}")
+    done = restic.summary(out.decode(errors="replace"))
+    return {"snapshot": done["snapshot_id"], "dump_bytes": int(done.get("total_bytes_processed", 0)),
+            "tables": tables}
+
+
+def _stage_objects(box: Box, slug: str, into: Path) -> dict[str, dict[str, Any]]:
+    """Copy every object of the agency's bucket into `into/objects/`, hashing on the way."""
+    s3 = box.s3_client()
+    bucket = s3_name(slug)
+    objects_dir = into / "objects"
+    objects_dir.mkdir()
+    out: dict[str, dict[str, Any]] = {}
+    n = 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for obj in page.get("Contents", []):
+            name = f"{n:08d}"  # keys may hold '/', '..' or anything: files are numbered, the manifest maps them
+            n += 1
+            resp = s3.get_object(Bucket=bucket, Key=obj["Key"])
+            with (objects_dir / name).open("wb") as fh:
+                digest, size = mf.sha256_stream(resp["Body"].iter_chunks(mf.CHUNK), fh)
+            out[obj["Key"]] = {"file": f"objects/{name}", "sha256": digest, "bytes": size,
+                               "content_type": resp.get("ContentType") or "binary/octet-stream"}
+    return out
+
+
+def run_backup(box: Box, slug: str, actor: str | None = None, progress: Progress = quiet) -> BackupRecord:
+    """One backup run of an agency; recorded in the audit log whatever the outcome."""
+    registry = Registry(box.home)
+    agency_record(box, slug)
+    pw = restic.password(box, slug)
+    run_id = new_run_id()
+    started = utcnow()
+    tags = [restic.TAG, f"run={run_id}"]
+    try:
+        require_storage(box, f"backup of {slug}")
+        with backup_lock(box, f"agency:{slug}", wait=600):
+            restic.run(box, slug, pw, "unlock", timeout=120)  # stale locks of a killed run only
+            doc: dict[str, Any] = {"version": mf.VERSION, "agency": slug, "run": run_id, "started": iso(started),
+                                   "databases": {}, "objects": {}}
+            total = 0
+            for dbname in agency_databases(box, slug):
+                progress(f"{slug}: dumping {dbname}")
+                part = _dump_database(box, slug, pw, dbname, tags)
+                doc["databases"][dbname] = part
+                total += part["dump_bytes"]
+            progress(f"{slug}: copying objects of bucket {s3_name(slug)}")
+            staging = backups_dir(box, "staging") / slug  # a stable path: restic finds its parent snapshot
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir(mode=0o700)
+            try:
+                doc["objects"] = _stage_objects(box, slug, staging)
+                total += sum(int(o["bytes"]) for o in doc["objects"].values())
+                finished = utcnow()
+                doc["finished"] = iso(finished)
+                (staging / "manifest.json").write_text(json.dumps(doc, indent=1, sort_keys=True))
+                progress(f"{slug}: storing {len(doc['objects'])} objects and the manifest")
+                proc = restic.popen(box, slug, pw, "backup", "--json", "--quiet", "--host", restic.HOST,
+                                    *[a for t in tags for a in ("--tag", t)], "--tag", "part=files",
+                                    "--tag", f"bytes={total}", "--tag", f"started={iso(started)}",
+                                    "--tag", f"finished={iso(finished)}", str(staging),
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                with StorageWatch(box, [proc]) as watch:
+                    out, err = proc.communicate()
+                if watch.lost:
+                    raise _storage_lost(f"backup of {slug}")
+                if proc.returncode != 0:
+                    raise OperationFailed(f"restic backup of {slug}'s objects failed: {_fail_line(err, 'restic')}")
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+        record = BackupRecord(run_id, f"agency:{slug}", "logical", iso(started), iso(finished), total)
+    except Exception as exc:
+        registry.audit("backup run", slug, "failed", actor, json.dumps({"id": run_id, "error": str(exc)}))
+        _forget_quietly(box, slug, pw, run_id)
+        raise
+    registry.audit("backup run", slug, "ok", actor, json.dumps(record.as_dict()))
+    return record
+
+
+def _forget_quietly(box: Box, slug: str, pw: str, run_id: str) -> None:
+    """Drop the snapshots of a failed run when the repository is reachable (they are ignored otherwise)."""
+    from govcloud_platform.backups.common import storage_alive
+
+    if storage_alive(box):
+        restic.run(box, slug, pw, "forget", "--tag", f"run={run_id}", timeout=120)
+
+
+def list_backups(box: Box, slug: str) -> list[BackupRecord]:
+    agency_record(box, slug)
+    require_storage(box, f"backup list of {slug}")
+    return [BackupRecord(r.id, f"agency:{slug}", "logical", r.started, r.finished, r.bytes)
+            for r in restic.runs(box, slug, restic.password(box, slug))]
+
+
+# --- restore --------------------------------------------------------------------------------------
+def fetch_files(box: Box, slug: str, pw: str, run: restic.Run, into: Path) -> tuple[dict[str, Any], Path]:
+    """Restore the run's files snapshot into `into`; returns (manifest, directory holding objects/)."""
+    assert run.files is not None
+    result = restic.run(box, slug, pw, "restore", str(run.files["id"]), "--target", str(into))
+    if result.returncode != 0:
+        raise OperationFailed(f"restic restore of {slug}/{run.id} failed: {_fail_line(result.stderr, 'restic')}")
+    base = into / str(run.files["paths"][0]).lstrip("/")
+    return json.loads((base / "manifest.json").read_text()), base
+
+
+def restore_dump(box: Box, slug: str, pw: str, snapshot: str, dump_name: str, dbname: str,
+                 extra: list[str]) -> None:
+    """restic dump | pg_restore into an existing (empty) database, in one transaction."""
+    source = restic.popen(box, slug, pw, "dump", snapshot, f"/{dump_name}.dump", stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE)
+    load = subprocess.Popen([str(PG_BIN / "pg_restore"), "--exit-on-error", "--single-transaction", "-d", dbname,
+                             *extra], env=pg_env(box), stdin=source.stdout, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert source.stdout is not None
+    source.stdout.close()
+    with StorageWatch(box, [source, load]) as watch:
+        _, load_err = load.communicate()
+        _, source_err = source.communicate()
+    if watch.lost:
+        raise ServiceError("restore failed: object storage stopped answering", hint="run `govcloud up`, then re-run")
+    if source.returncode != 0:
+        raise OperationFailed(f"restic dump of {dump_name} failed: {_fail_line(source_err, 'restic')}")
+    if load.returncode != 0:
+        raise OperationFailed(f"pg_restore into {dbname} failed: {_fail_line(load_err, 'pg_restore')}")
+
+
+def create_database(box: Box, name: str, owner: str = "postgres") -> None:
+    with box.pg_admin() as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {} OWNER {} ENCODING 'UTF8' TEMPLATE template0").format(
+            sql.Identifier(name), sql.Identifier(owner)))
+
+
+def drop_database(box: Box, name: str) -> None:
+    with box.pg_admin() as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _swap_in(box: Box, staged: str, target: str) -> None:
+    """Replace database `target` by `staged`: close it, rename it away, rename `staged` in, drop the old one."""
+    old = f"govcloud_old_{secrets.token_hex(4)}"
+    with box.pg_admin() as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (target,)).fetchone()
+        if exists:
+            conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(sql.Identifier(target)))
+            deadline = time.monotonic() + 30
+            while True:
+                conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (target,))
+                try:
+                    conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                        sql.Identifier(target), sql.Identifier(old)))
+                    break
+                except Exception:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
+        conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(staged), sql.Identifier(target)))
+        if exists:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(old)))
+
+
+def _owner_of(box: Box, dbname: str, default: str) -> str:
+    with box.pg_admin() as conn:
+        row = conn.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
+        if row:
+            return str(row[0])
+        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (dbname,)).fetchone():
+            return dbname
+    return default
+
+
+def _restore_objects(box: Box, target: str, objects: dict[str, dict[str, Any]], base: Path, prune: bool) -> int:
+    s3 = box.s3_client()
+    bucket = s3_name(target)
+    for key, meta in objects.items():
+        path = base / meta["file"]
+        digest, _ = mf.sha256_file(path)
+        if digest != meta["sha256"]:
+            raise OperationFailed(f"object {key!r} of the backup does not match its manifest sha256")
+        content_type = meta.get("content_type", "binary/octet-stream")
+        s3.upload_file(str(path), bucket, key, ExtraArgs={"ContentType": content_type})
+    removed = 0
+    if prune:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            extra = [{"Key": o["Key"]} for o in page.get("Contents", []) if o["Key"] not in objects]
+            if extra:
+                s3.delete_objects(Bucket=bucket, Delete={"Objects": extra, "Quiet": True})
+                removed += len(extra)
+    return removed
+
+
+def restore(box: Box, slug: str, snapshot: str | None = None, into: str | None = None, actor: str | None = None,
+            progress: Progress = quiet) -> dict[str, Any]:
+    """Restore an agency's backup in place (its databases and bucket become what the backup holds) or into a
+    new agency onboarded for the purpose. Only the target agency's databases and bucket are written."""
+    from govcloud_platform.brokers.database import ensure_database
+    from govcloud_platform.onboarding import AgencyRequest, Onboarding, validate_request
+
+    registry = Registry(box.home)
+    source = agency_record(box, slug)
+    pw = restic.password(box, slug)
+    target = into or slug
+    if into is not None:
+        request = AgencyRequest(into, f"{source.name} (restored from {slug})", source.email, source.quota,
+                                list(source.services))
+        validate_request(box, request)
+        if into == slug:
+            raise InputError("--into names the agency itself", hint="leave --into out to restore in place")
+        if registry.agency(into) is not None:
+            raise ConflictError(f"agency {into!r} exists", hint="choose a new slug for --into")
+    started = time.monotonic()
+    try:
+        require_storage(box, f"restore of {slug}")
+        chosen = restic.pick(restic.runs(box, slug, pw), snapshot, slug)
+        if into is not None:
+            progress(f"onboarding {into}")
+            Onboarding(box, actor=actor).add(request)
+        with backup_lock(box, f"agency:{target}", wait=600), private_dir(box, "restore") as work:
+            progress(f"fetching objects and manifest of {slug}/{chosen.id}")
+            doc, base = fetch_files(box, slug, pw, chosen, work)
+            quota = box.spec.resolve_quota(registry.agency(target).quota)  # type: ignore[union-attr]
+            restored_dbs = []
+            for src_db, snap in chosen.databases.items():
+                dst_db = pg_name(target) + src_db[len(pg_name(slug)):]
+                main = dst_db == pg_name(target)
+                owner = _owner_of(box, dst_db, pg_name(target)) if into is None else pg_name(target)
+                staged = f"govcloud_restore_{secrets.token_hex(4)}"
+                progress(f"restoring {src_db} into {dst_db}")
+                create_database(box, staged, owner)
+                try:
+                    extra = ["--no-owner", f"--role={owner}"] + (["--no-privileges"] if into is not None else [])
+                    restore_dump(box, slug, pw, str(snap["id"]), src_db, staged, extra)
+                    _swap_in(box, staged, dst_db)
+                except BaseException:
+                    drop_database(box, staged)
+                    raise
+                if main:
+                    ensure_database(box, dst_db, owner, [owner + "_ro"], quota.database_connections)
+                restored_dbs.append(dst_db)
+            progress(f"restoring {len(doc['objects'])} objects into {s3_name(target)}")
+            removed = _restore_objects(box, target, doc["objects"], base, prune=True)
+    except Exception as exc:
+        registry.audit("backup restore", target, "failed", actor, f"from {slug}: {exc}")
+        raise
+    report = {"agency": slug, "into": target, "backup": chosen.id, "databases": restored_dbs,
+              "objects": len(doc["objects"]), "objects_removed": removed,
+              "seconds": round(time.monotonic() - started, 2)}
+    registry.audit("backup restore", target, "ok", actor, json.dumps({k: report[k] for k in ("agency", "backup")}))
+    return report
+
+

@@ -1,0 +1,156 @@
+"""Shared pieces: the backup record (stable interface of `backup list`), run ids, locks, child processes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import os
+import secrets
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from govcloud_platform.box.context import LOOPBACK, Box
+from govcloud_platform.errors import ConflictError, ServiceError
+
+Progress = Callable[[str], None]
+
+
+def quiet(_: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class BackupRecord:
+    """One backup as `govcloud --json backup list` prints it (keep these keys stable)."""
+
+    id: str
+    scope: str  # "platform" or "agency:<slug>"
+    type: str  # full | diff | incr (platform) or logical (agency)
+    started: str  # ISO 8601, UTC
+    finished: str
+    bytes: int  # size of what the backup holds (database size for pgBackRest, dump + objects for agencies)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat(timespec="seconds")
+
+
+def parse_time(text: str) -> dt.datetime:
+    """ISO 8601 (or `YYYY-MM-DD HH:MM:SS[+TZ]`); naive times are UTC."""
+    value = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def new_run_id(moment: dt.datetime | None = None) -> str:
+    stamp = (moment or utcnow()).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{secrets.token_hex(2)}"
+
+
+def backups_dir(box: Box, *parts: str) -> Path:
+    """`<home>/backups/...`: traversable (postgres reaches its scratch clusters), not listable by others."""
+    path = box.dir("backups", *parts)
+    os.chmod(box.home / "backups", 0o711)  # noqa: S103 - no listing; files inside are 0600 or postgres's
+    return path
+
+
+@contextmanager
+def backup_lock(box: Box, scope: str, wait: float = 120.0) -> Iterator[None]:
+    """One backup or restore per scope at a time (pgBackRest refuses two backups of a stanza anyway).
+    Separate from the box lock, so that a long backup never blocks onboarding."""
+    path = backups_dir(box, "locks") / f"{scope.replace(':', '_')}.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    deadline = time.monotonic() + wait
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = path.read_text().strip() or "another backup"
+                    hint = "wait for it to finish, then re-run"
+                    raise ConflictError(f"{scope} is busy: {holder}", hint=hint) from None
+                time.sleep(0.2)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} since {iso(utcnow())}\n".encode())
+        yield
+    finally:
+        os.close(fd)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+def storage_alive(box: Box) -> bool:
+    """A cheap TCP probe of the S3 endpoint (a refused connection is immediate)."""
+    try:
+        with socket.create_connection((LOOPBACK, box.ports.s3_https), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def require_storage(box: Box, what: str) -> None:
+    if not storage_alive(box):
+        raise ServiceError(
+            f"{what}: object storage at {box.s3_endpoint} is not answering",
+            hint="run `govcloud up`, then re-run",
+        )
+
+
+class StorageWatch:
+    """Kill a pipeline whose object storage went away: restic and pgBackRest retry for minutes otherwise.
+    `lost` tells afterwards that this is why the pipeline died."""
+
+    def __init__(self, box: Box, procs: Sequence[subprocess.Popen[Any]], grace: float = 8.0) -> None:
+        self.box = box
+        self.procs = procs
+        self.grace = grace
+        self.lost = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> StorageWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        down_since: float | None = None
+        while not self._stop.wait(1.0):
+            if storage_alive(self.box):
+                down_since = None
+                continue
+            down_since = down_since or time.monotonic()
+            if time.monotonic() - down_since >= self.grace:
+                self.lost = True
+                for proc in self.procs:
+                    if proc.poll() is None:
+                        proc.kill()
+                return
+
+
+def last_line(text: str, default: str = "") -> str:
+    lines = [line.strip() for line in (text or "").strip().splitlines() if line.strip()]
+    errors = [line for line in lines if "ERROR" in line or "Fatal" in line or "error" in line.lower()]
+    return ((errors or lines or [default])[-1])[:300]
