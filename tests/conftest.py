@@ -44,6 +44,14 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 600,
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
+def assert_one_error(result: Result) -> None:
+    """Exactly one `error:` line on stderr, and it is the last line (progress lines may precede it)."""
+    lines = result.stderr.strip().splitlines()
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert len(errors) == 1 and lines[-1] == errors[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def new_home(prefix: str = "box") -> Path:
     TEST_ROOT.mkdir(parents=True, exist_ok=True)
     os.chmod(TEST_ROOT, 0o711)

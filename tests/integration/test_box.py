@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from govcloud_platform.box.services.backups import pgbackrest
-from tests.conftest import GOVCLOUD, BoxHandle, make_box, run_cli, teardown_box
+from tests.conftest import GOVCLOUD, BoxHandle, assert_one_error, make_box, run_cli, teardown_box
 
 pytestmark = pytest.mark.integration
 
@@ -160,7 +160,7 @@ def test_port_in_use_names_port_and_service_and_starts_nothing() -> None:
         result = handle.cli("up", "--port-base", str(handle.port_base))
         assert result.rc == 2
         assert f"port {handle.port_base}" in result.stderr and "database" in result.stderr
-        assert len(result.stderr.strip().splitlines()) == 1
+        assert_one_error(result)
         assert _box_processes(str(handle.home)) == []
     finally:
         sock.close()
@@ -173,7 +173,7 @@ def test_missing_binary_names_the_debian_package() -> None:
         result = handle.cli("up", "--port-base", str(handle.port_base), env={"GOVCLOUD_PG_BINDIR": "/nonexistent"})
         assert result.rc == 1
         assert "postgresql-15" in result.stderr
-        assert len(result.stderr.strip().splitlines()) == 1
+        assert_one_error(result)
     finally:
         teardown_box(handle)
 

@@ -30,8 +30,15 @@ class UpResult:
     seconds: float
 
 
-def _health(box: Box, svc: Service, info: dict[str, dict[str, object]]) -> Health:
+# A service whose check needs another one: its probe would hang on a dead dependency.
+DEPENDS_ON = {"backups": ("storage", "database"), "identity": ("database",)}
+
+
+def _health(box: Box, svc: Service, info: dict[str, dict[str, object]], down: set[str] | None = None) -> Health:
     programs = svc.programs(box)
+    blocked = [d for d in DEPENDS_ON.get(svc.name, ()) if d in (down or set())]
+    if blocked:
+        return Health(svc.name, False, svc.endpoint(box), f"waiting for {', '.join(blocked)}", None)
     pid: int | None = None
     for prog in programs:
         state = info.get(prog.name)
@@ -73,17 +80,16 @@ def up(box: Box, progress: Progress = _quiet, port_base: int | None = None) -> U
         for svc in services:
             svc.check_binaries(box)
         info = sup.info()
-        # Fast path: everything already running and healthy -> change nothing.
-        if info:
-            health = [_health(box, svc, info) for svc in services]
+        # Fast path: every program running and every service healthy -> change nothing.
+        if info and all(_program_names_running(svc, box, info) for svc in services):
+            health = _health_all(box, services, info)
             if all(h.healthy for h in health):
                 return UpResult(health, False, time.monotonic() - start)
+        for svc in services:  # every port of every stopped service, before anything starts
+            _check_ports(box, svc, info)
         box.record(port_base=box.port_base, platform=box.spec.platform.name)
         progress("certificate authority")
         box.ca.ensure()
-        info = sup.info()
-        for svc in services:  # every port of every stopped service, before anything starts
-            _check_ports(box, svc, info)
         sup.start()
         info = sup.info()
         for svc in services:
@@ -112,9 +118,19 @@ def _program_names_running(svc: Service, box: Box, info: dict[str, dict[str, obj
     return all(info.get(p.name, {}).get("statename") == "RUNNING" for p in svc.programs(box))
 
 
+def _health_all(box: Box, services: list[Service], info: dict[str, dict[str, object]]) -> list[Health]:
+    down: set[str] = set()
+    out = []
+    for svc in services:
+        health = _health(box, svc, info, down)
+        if not health.healthy:
+            down.add(svc.name)
+        out.append(health)
+    return out
+
+
 def status(box: Box) -> list[Health]:
-    info = Supervisor(box).info()
-    return [_health(box, svc, info) for svc in all_services()]
+    return _health_all(box, all_services(), Supervisor(box).info())
 
 
 def down(box: Box, progress: Progress = _quiet) -> list[str]:

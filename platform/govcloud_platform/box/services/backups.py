@@ -97,7 +97,10 @@ pg1-user={PG_USER}
             raise ServiceError("restic not found", hint="install the restic package")
 
     def check(self, box: Box) -> tuple[bool, str]:
-        result = pgbackrest(box, "check", timeout=120)
+        try:
+            result = pgbackrest(box, "check", timeout=60)
+        except subprocess.TimeoutExpired:
+            return False, "pgbackrest check timed out after 60 s (is object storage answering?)"
         if result.returncode != 0:
             return False, f"pgbackrest check failed: {_last_error(result)}"
         return True, "pgbackrest check ok"
