@@ -13,6 +13,7 @@ from typing import Any
 
 from govcloud_platform.box.context import Box
 from govcloud_platform.brokers import brokers
+from govcloud_platform.brokers.storage import StorageBroker
 from govcloud_platform.errors import ConflictError, InputError, ServiceError
 from govcloud_platform.spec import SERVICE_NAMES, Agency, check_slug
 from govcloud_platform.state.lock import box_lock
@@ -73,6 +74,8 @@ class Onboarding:
         self.registry = Registry(box.home)
         self.actor = actor
         self.progress = progress
+        # While `apply` runs: storage commands of every agency, run in one weed shell session at the end.
+        self._batch: list[tuple[str, str, list[str]]] | None = None
 
     # --- add / converge -----------------------------------------------------------------------
     def add(self, req: AgencyRequest, *, allow_update: bool = False) -> tuple[AgencyRecord, bool]:
@@ -108,7 +111,11 @@ class Onboarding:
                 self.registry.save_binding(req.slug, service, creds)
             self.progress(f"{req.slug}: {service}")
             try:
-                broker.provision(self.box, req.slug, req.name, quota, creds)
+                if self._batch is not None and isinstance(broker, StorageBroker):
+                    action = "updated" if existing is not None and existing.state == READY else "added"
+                    self._batch.append((req.slug, action, broker.commands(self.box, req.slug, quota, creds)))
+                else:
+                    broker.provision(self.box, req.slug, req.name, quota, creds)
             except (OSError, ServiceError) as exc:
                 raise ServiceError(
                     f"agency {req.slug}: {service} provisioning failed: {exc}",
@@ -126,12 +133,34 @@ class Onboarding:
             if self.registry.binding(req.slug, service) is not None:
                 all_brokers[service].deprovision(self.box, req.slug, purge=False)
                 self.registry.delete_binding(req.slug, service)
-        self.registry.set_state(req.slug, READY)
-        action = "updated" if existing is not None and existing.state == READY else "added"
-        self.registry.audit("agency add", req.slug, action, self.actor, f"quota={req.quota}")
+        if self._batch is None or not any(slug == req.slug for slug, _, _ in self._batch):
+            action = "updated" if existing is not None and existing.state == READY else "added"
+            self._mark_ready(req.slug, action)
         record = self.registry.agency(req.slug)
         assert record is not None
         return record, True
+
+    def _mark_ready(self, slug: str, action: str) -> None:
+        self.registry.set_state(slug, READY)
+        self.registry.audit("agency add", slug, action, self.actor)
+
+    def _flush_batch(self) -> None:
+        """Run the batched storage commands in one session, then mark those agencies ready."""
+        from govcloud_platform.box.services.storage import weed_shell
+
+        batch, self._batch = self._batch or [], None
+        commands = [c for _, _, cmds in batch for c in cmds]
+        if commands:
+            self.progress(f"storage: {len(batch)} agencies in one session")
+            try:
+                weed_shell(self.box, commands, timeout=60 + len(commands))
+            except ServiceError as exc:
+                raise ServiceError(
+                    f"storage provisioning failed: {exc}",
+                    hint="check `govcloud status`, then re-run `govcloud apply`: it converges",
+                ) from None
+        for slug, action, _ in batch:
+            self._mark_ready(slug, action)
 
     def _require_services(self) -> None:
         """Cheap liveness (supervisord states); a service that fails later gives its own clear error."""
@@ -157,16 +186,19 @@ class Onboarding:
         if existing.state == RETIRED and not purge:
             return False
         with box_lock(self.box.home, f"agency remove {slug}"):
-            self._require_services()
-            for service, broker in reversed(list(brokers().items())):
-                self.progress(f"{slug}: {service}")
-                broker.deprovision(self.box, slug, purge)
-            if purge:
-                self.registry.delete_agency(slug)
-            else:
-                self.registry.set_state(slug, RETIRED)
-            self.registry.audit("agency remove", slug, "purged" if purge else "retired (data kept)", self.actor)
+            self._remove_locked(slug, purge)
         return True
+
+    def _remove_locked(self, slug: str, purge: bool) -> None:
+        self._require_services()
+        for service, broker in reversed(list(brokers().items())):
+            self.progress(f"{slug}: {service}")
+            broker.deprovision(self.box, slug, purge)
+        if purge:
+            self.registry.delete_agency(slug)
+        else:
+            self.registry.set_state(slug, RETIRED)
+        self.registry.audit("agency remove", slug, "purged" if purge else "retired (data kept)", self.actor)
 
     # --- read -----------------------------------------------------------------------------------
     def get(self, slug: str) -> AgencyRecord:
@@ -202,22 +234,31 @@ class Onboarding:
         """Converge the box to the spec: add missing agencies, apply changed settings, report drift."""
         report: dict[str, list[str]] = {"added": [], "updated": [], "unchanged": [], "drift": [], "removed": []}
         wanted = {a.slug: a for a in self.box.spec.agencies}
-        for agency in self.box.spec.agencies:
-            before = self.registry.agency(agency.slug)
-            _, changed = self.add(AgencyRequest.from_spec(agency), allow_update=True)
-            if not changed:
-                report["unchanged"].append(agency.slug)
-            elif before is None or before.state != READY:
-                report["added"].append(agency.slug)
-            else:
-                report["updated"].append(agency.slug)
-        for record in self.registry.agencies():
-            if record.slug not in wanted and record.state != RETIRED:
-                if prune:
-                    self.remove(record.slug, purge=False)
-                    report["removed"].append(record.slug)
-                else:
-                    report["drift"].append(record.slug)
+        requests = [validate_request(self.box, AgencyRequest.from_spec(a)) for a in self.box.spec.agencies]
+        with box_lock(self.box.home, "apply"):
+            self._batch = []
+            try:
+                for req in requests:
+                    before = self.registry.agency(req.slug)
+                    _, changed = self._add_locked(req, allow_update=True)
+                    if not changed:
+                        report["unchanged"].append(req.slug)
+                    elif before is None or before.state != READY:
+                        report["added"].append(req.slug)
+                    else:
+                        report["updated"].append(req.slug)
+                self._flush_batch()
+            except Exception as exc:
+                self._batch = None
+                self.registry.audit("apply", "spec", "failed", self.actor, str(exc))
+                raise
+            for record in self.registry.agencies():
+                if record.slug not in wanted and record.state != RETIRED:
+                    if prune:
+                        self._remove_locked(record.slug, purge=False)
+                        report["removed"].append(record.slug)
+                    else:
+                        report["drift"].append(record.slug)
         self.registry.audit("apply", "spec", "ok", self.actor, str({k: len(v) for k, v in report.items()}))
         return report
 

@@ -3,6 +3,7 @@ faults that converge on re-run."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -125,13 +126,22 @@ def test_isolation_matrix(box: BoxHandle, onboarded: dict[str, dict[str, Any]]) 
             pw = _restic_password(box, a)
             probe = restic(b, t, pw, "cat", "config", timeout=60)
             record(a, t, "restic open", probe.returncode == 0, own)
-        # nobody may create buckets
-        try:
-            s3_for(ca["storage"]).create_bucket(Bucket=f"{a}-extra")
-            allowed = True
-        except ClientError:
-            allowed = False
-        record(a, "-", "s3 create bucket", allowed, False)
+        # no agency may create buckets, nor delete, open up or re-policy its own
+        own_s3, own_bucket = s3_for(ca["storage"]), ca["storage"]["bucket"]
+        public = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*",
+                             "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{own_bucket}/*"}]})
+        for check, call in [
+            ("s3 create bucket", lambda: own_s3.create_bucket(Bucket=f"{a}-extra")),
+            ("s3 delete own bucket", lambda: own_s3.delete_bucket(Bucket=own_bucket)),
+            ("s3 public policy on own bucket", lambda: own_s3.put_bucket_policy(Bucket=own_bucket, Policy=public)),
+            ("s3 public-read ACL on own bucket", lambda: own_s3.put_bucket_acl(Bucket=own_bucket, ACL="public-read")),
+        ]:
+            try:
+                call()
+                allowed = True
+            except ClientError:
+                allowed = False
+            record(a, "-", check, allowed, False)
 
     width = max(len(m[2]) for m in matrix)
     print("\nisolation matrix (agency -> target: check = result)")
