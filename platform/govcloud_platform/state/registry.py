@@ -47,6 +47,19 @@ MIGRATIONS: list[str] = [
     CREATE TRIGGER audit_append_only_delete BEFORE DELETE ON audit
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     """,
+    # 2: SaaS app deployments per agency (govcloud_platform.apps.store); secret holds the app's credentials.
+    """
+    CREATE TABLE app_deployments (
+        agency TEXT NOT NULL,
+        app TEXT NOT NULL,
+        state TEXT NOT NULL,
+        port INTEGER NOT NULL UNIQUE,
+        secret BLOB NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (agency, app)
+    )
+    """,
 ]
 
 
