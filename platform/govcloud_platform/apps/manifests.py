@@ -1,0 +1,99 @@
+"""The SaaS catalogue: one manifest per e-government application (what it gives, what it needs, how to
+reach it). The manifests are data; the Ansible role named by `role` does the work."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from govcloud_platform.errors import InputError
+
+
+@dataclass(frozen=True)
+class AppManifest:
+    name: str
+    product: str
+    citizens_get: str
+    staff_get: str
+    services: tuple[str, ...]  # agency services (brokers) the app is wired to
+    components: tuple[str, ...]  # what it installs besides the service bindings
+    health_path: str  # answered 200 by the app itself (and through the proxy)
+    memory_mb: int  # expected RSS of one instance, measured
+    install_s: int  # measured cold install (first agency)
+    role: str
+    implemented: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def program_suffix(self) -> str:
+        return self.name
+
+    def as_dict(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc["services"] = list(self.services)
+        doc["components"] = list(self.components)
+        return doc
+
+
+CATALOGUE: dict[str, AppManifest] = {
+    m.name: m
+    for m in (
+        AppManifest(
+            name="portal",
+            product="Wagtail 8 (Django) on gunicorn",
+            citizens_get="the agency's web portal: pages, news, contacts; complaint and suggestion forms",
+            staff_get="the Wagtail editor and the complaints inbox after SSO login (agency members only)",
+            services=("database", "storage", "identity"),
+            components=("wagtail", "psycopg", "django-storages", "mozilla-django-oidc", "gunicorn"),
+            health_path="/healthz",
+            memory_mb=125,
+            install_s=16,
+            role="portal",
+        ),
+        AppManifest(
+            name="opendata",
+            product="Datasette 0.65",
+            citizens_get="the CSV files the agency puts under opendata/ in its bucket, as tables and a JSON API",
+            staff_get="publishing by upload: put a CSV under opendata/ in the agency bucket",
+            services=("storage",),
+            components=("datasette", "sqlite-utils", "boto3"),
+            health_path="/-/versions.json",
+            memory_mb=60,
+            install_s=3,
+            role="opendata",
+        ),
+        AppManifest(
+            name="messaging",
+            product="Matrix Synapse",
+            citizens_get="secure messaging with the agency",
+            staff_get="Matrix accounts through SSO, media in the agency bucket",
+            services=("database", "storage", "identity"),
+            components=("matrix-synapse[postgres,oidc]", "synapse-s3-storage-provider"),
+            health_path="/health",
+            memory_mb=150,
+            install_s=31,
+            role="messaging",
+            implemented=False,
+        ),
+        AppManifest(
+            name="documents",
+            product="Mayan EDMS 4.12",
+            citizens_get="-",
+            staff_get="documents and records management with SSO, files in the agency bucket",
+            services=("database", "storage", "identity"),
+            components=("mayan-edms", "psycopg2-binary", "redis", "libldap2-dev", "libsasl2-dev", "fonts-lato"),
+            health_path="/",
+            memory_mb=900,
+            install_s=35,
+            role="documents",
+            implemented=False,
+        ),
+    )
+}
+
+
+def manifest(name: str) -> AppManifest:
+    try:
+        return CATALOGUE[name]
+    except KeyError:
+        raise InputError(f"unknown app {name!r}", hint=f"the catalogue has: {', '.join(CATALOGUE)}") from None

@@ -1,0 +1,346 @@
+"""Deploy, remove, inspect and converge SaaS apps per agency.
+
+A deploy: check the agency (ready, has the services the app needs) -> lock -> registry row with the app's
+own credentials (stored encrypted before any server is touched) -> brokers: the app's database and role
+(`<agency>__<app>`), its OIDC client (`ag-<slug>--<app>`), a certificate for its public name -> the app's
+Ansible role (install, instance, supervisord program, nginx vhost, health) -> state ready."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from govcloud_platform.apps.manifests import CATALOGUE, AppManifest, manifest
+from govcloud_platform.apps.runner import RoleResult, run_role
+from govcloud_platform.apps.store import READY, Deployment, DeploymentStore
+from govcloud_platform.box import idp_api
+from govcloud_platform.box.context import LOOPBACK, Box
+from govcloud_platform.box.secrets import new_password
+from govcloud_platform.box.supervisor import Supervisor
+from govcloud_platform.brokers.base import pg_name, s3_name
+from govcloud_platform.brokers.database import (
+    allow_in_hba,
+    disable_roles,
+    drop_database,
+    ensure_database,
+    ensure_role,
+    revoke_in_hba,
+)
+from govcloud_platform.brokers.identity import group_of
+from govcloud_platform.errors import ConflictError, InputError
+from govcloud_platform.state.lock import box_lock
+from govcloud_platform.state.registry import Registry
+
+Progress = Callable[[str], None]
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def system_ca_bundle() -> str:
+    """The bundle that verifies PyPI: what this machine points clients at, else Debian's."""
+    for var in ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
+        value = os.environ.get(var)
+        if value and Path(value).is_file():
+            return value
+    return "/etc/ssl/certs/ca-certificates.crt"
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+# --- names ------------------------------------------------------------------------------------------
+def public_host(box: Box, slug: str, app: str) -> str:
+    return f"{app}.{slug}.{box.spec.platform.domain}"
+
+
+def public_url(box: Box, slug: str, app: str) -> str:
+    return f"https://{public_host(box, slug, app)}:{box.ports.proxy_https}"
+
+
+def program_name(slug: str, app: str) -> str:
+    return f"app-{slug}-{app}"
+
+
+def db_name(slug: str, app: str) -> str:
+    """Database and role of an app: `<agency pg name>__<app>` (doctor knows these as app objects)."""
+    return f"{pg_name(slug)}__{app}"
+
+
+def oidc_client_id(slug: str, app: str) -> str:
+    return f"{s3_name(slug)}--{app}"
+
+
+def run_user(slug: str) -> str:
+    """The agency's system user (useradd allows 32 characters)."""
+    name = f"gc-{slug}"
+    return name if len(name) <= 32 else f"gc-{slug[:20]}-{hashlib.sha256(slug.encode()).hexdigest()[:8]}"
+
+
+def instance_dir(box: Box, slug: str, app: str) -> Path:
+    return box.home / "apps" / "instances" / slug / app
+
+
+def cert_name(slug: str, app: str) -> str:
+    return f"app-{slug}-{app}"
+
+
+@dataclass
+class DeployResult:
+    agency: str
+    app: str
+    url: str
+    changed: int
+    seconds: float
+    changed_steps: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"agency": self.agency, "app": self.app, "url": self.url, "changed": self.changed,
+                "seconds": round(self.seconds, 1), "changed_steps": self.changed_steps}
+
+
+class AppService:
+    def __init__(self, box: Box, actor: str | None = None, progress: Progress = _quiet) -> None:
+        self.box = box
+        self.actor = actor
+        self.progress = progress
+        self.store = DeploymentStore(box)
+        self.registry = Registry(box.home)
+
+    # --- checks -----------------------------------------------------------------------------------
+    def _agency(self, slug: str) -> Any:
+        from govcloud_platform.onboarding import READY as AGENCY_READY
+        from govcloud_platform.onboarding import Onboarding
+
+        record = Onboarding(self.box).get(slug)
+        if record.state != AGENCY_READY:
+            raise ConflictError(f"agency {slug!r} is {record.state}", hint="run `govcloud apply` to converge it")
+        return record
+
+    @staticmethod
+    def _implemented(m: AppManifest) -> None:
+        if not m.implemented:
+            raise InputError(f"app {m.name!r} is in the catalogue but has no role yet",
+                             hint="deployable today: " + ", ".join(n for n, x in CATALOGUE.items() if x.implemented))
+
+    # --- deploy -----------------------------------------------------------------------------------
+    def deploy(self, slug: str, app: str) -> DeployResult:
+        m = manifest(app)
+        self._implemented(m)
+        record = self._agency(slug)
+        missing = set(m.services) - set(record.services)
+        if missing:
+            raise InputError(f"app {app} needs the agency services {sorted(missing)}; {slug} lacks them",
+                             hint="add them to the agency's services in the spec and run `govcloud apply`")
+        t0 = time.monotonic()
+        with box_lock(self.box.home, f"app deploy {slug} {app}"):
+            try:
+                result = self._deploy_locked(slug, record.name, m)
+            except Exception as exc:
+                self.registry.audit("app deploy", f"{slug}/{app}", "failed", self.actor, str(exc))
+                raise
+        result.seconds = time.monotonic() - t0
+        self.registry.audit("app deploy", f"{slug}/{app}", "changed" if result.changed else "unchanged",
+                            self.actor, f"changed={result.changed}")
+        return result
+
+    def _deploy_locked(self, slug: str, agency_name: str, m: AppManifest) -> DeployResult:
+        from govcloud_platform.onboarding import Onboarding
+
+        deployment, secrets = self.store.begin(slug, m.name, {
+            "db_password": new_password(), "oidc_secret": new_password(32), "secret_key": new_password(40),
+        })
+        steps: list[str] = []
+        if "database" in m.services:
+            self.progress(f"{slug}/{m.name}: database {db_name(slug, m.name)}")
+            if self._ensure_database(slug, m.name, secrets["db_password"]):
+                steps.append("database created")
+        if "identity" in m.services:
+            self.progress(f"{slug}/{m.name}: OIDC client {oidc_client_id(slug, m.name)}")
+            if self._ensure_oidc_client(slug, agency_name, m.name, secrets["oidc_secret"]):
+                steps.append("OIDC client registered")
+        self.progress(f"{slug}/{m.name}: certificate for {public_host(self.box, slug, m.name)}")
+        cert, key, issued = self._ensure_cert(slug, m.name)
+        if issued:
+            steps.append("certificate issued")
+        storage = Onboarding(self.box).credentials(slug).get("storage", {})
+        variables = self.role_vars(slug, agency_name, m, deployment, secrets, storage, cert, key, "deploy")
+        result = run_role(self.box, m.role, "deploy", variables, lambda t: self.progress(f"{slug}/{m.name}: {t}"))
+        steps += [f"role: {t}" for t in result.changed_tasks]
+        self.store.set_state(slug, m.name, READY)
+        return DeployResult(slug, m.name, public_url(self.box, slug, m.name), len(steps), 0.0, steps)
+
+    def _ensure_database(self, slug: str, app: str, password: str) -> bool:
+        name = db_name(slug, app)
+        quota = self.box.spec.resolve_quota(self._agency(slug).quota)
+        with self.box.pg_admin() as conn:
+            existed = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
+            ensure_role(conn, name, password, quota.database_connections)
+        ensure_database(self.box, name, name, [], quota.database_connections)
+        allow_in_hba(self.box, name, name, [name])
+        return not existed
+
+    def _ensure_oidc_client(self, slug: str, agency_name: str, app: str, secret: str) -> bool:
+        client_id = oidc_client_id(slug, app)
+        redirects = [f"{public_url(self.box, slug, app)}/oidc/callback/"]
+        current = idp_api.get_oidc_client(self.box, client_id)
+        if current is not None:
+            if (current.get("options", {}).get("clientSecret") == secret
+                    and current.get("redirectUris") == redirects):
+                return False
+            idp_api.remove_oidc_client(self.box, client_id)
+        idp_api.add_oidc_client(self.box, client_id, secret, redirects, f"{agency_name}: {app}")
+        return True
+
+    def _ensure_cert(self, slug: str, app: str) -> tuple[Path, Path, bool]:
+        name = cert_name(slug, app)
+        existing = self.box.ca.directory / "certs" / f"{name}.pem"
+        before = existing.stat().st_mtime_ns if existing.exists() else None
+        cert, key = self.box.ca.issue(name, [public_host(self.box, slug, app)])
+        return cert, key, before != cert.stat().st_mtime_ns
+
+    def role_vars(self, slug: str, agency_name: str, m: AppManifest, deployment: Deployment,
+                  secrets: dict[str, Any] | None, storage: dict[str, Any] | None, cert: Path | None,
+                  key: Path | None, action: str, purge: bool = False) -> dict[str, Any]:
+        """The role's public variables (`<role>_*`); secrets only for deploy."""
+        box, sup = self.box, Supervisor(self.box)
+        nginx = box.home / "nginx"
+        common: dict[str, Any] = {
+            "action": action,
+            "purge_data": purge,
+            "python": SYSTEM_PYTHON,
+            "pip_ca_bundle": system_ca_bundle(),
+            "venv": str(box.home / "apps" / "venvs" / m.name),
+            "agency": slug,
+            "agency_name": agency_name,
+            "agency_group": group_of(slug),
+            "run_user": run_user(slug),
+            "instance_dir": str(instance_dir(box, slug, m.name)),
+            "listen_port": deployment.port,
+            "public_host": public_host(box, slug, m.name),
+            "proxy_port": box.ports.proxy_https,
+            "ca_file": str(box.ca_file),
+            "program": program_name(slug, m.name),
+            "log_dir": str(box.log_dir),
+            "supervisor_conf": str(sup.conf),
+            "supervisor_programs_dir": str(sup.programs_dir),
+            "nginx_conf": str(nginx / "nginx.conf"),
+            "nginx_prefix": str(nginx),
+            "nginx_vhost_dir": str(nginx / "apps.d"),
+        }
+        common["code_dir"] = str(box.home / "apps" / "code" / m.name)
+        if m.name == "portal":
+            common["static_root"] = str(box.home / "apps" / "static" / m.name)
+        else:
+            common.pop("agency_group")
+        if cert is not None and key is not None:
+            common["tls_cert"], common["tls_key"] = str(cert), str(key)
+        if action == "deploy" and secrets is not None:
+            if storage:
+                common["s3"] = {k: storage[k] for k in ("endpoint", "bucket", "access_key", "secret_key")}
+            if "database" in m.services:
+                common["db"] = {"host": LOOPBACK, "port": box.ports.postgres, "name": db_name(slug, m.name),
+                                "user": db_name(slug, m.name), "password": secrets["db_password"]}
+            if "identity" in m.services:
+                common["oidc"] = {"issuer": box.issuer, "client_id": oidc_client_id(slug, m.name),
+                                  "client_secret": secrets["oidc_secret"]}
+                common["secret_key"] = secrets["secret_key"]
+        return {f"{m.role}_{k}": v for k, v in common.items()}
+
+    # --- remove -----------------------------------------------------------------------------------
+    def remove(self, slug: str, app: str, purge: bool) -> bool:
+        """Stop and unpublish the app and revoke its credentials; with purge also delete its data.
+        False if it was not deployed (and nothing was to purge)."""
+        m = manifest(app)
+        deployment = self.store.get(slug, app)
+        if deployment is None and not purge:
+            return False
+        with box_lock(self.box.home, f"app remove {slug} {app}"):
+            if deployment is not None:
+                record = self.registry.agency(slug)
+                variables = self.role_vars(slug, record.name if record else slug, m, deployment, None, None,
+                                           None, None, "remove", purge)
+                run_role(self.box, m.role, "remove", variables, lambda t: self.progress(f"{slug}/{app}: {t}"))
+            if "identity" in m.services:
+                idp_api.remove_oidc_client(self.box, oidc_client_id(slug, app))
+            if "database" in m.services:
+                name = db_name(slug, app)
+                revoke_in_hba(self.box, name)
+                if purge:
+                    drop_database(self.box, name, [name])
+                else:
+                    disable_roles(self.box, [name])
+            certs = self.box.ca.directory / "certs"
+            for suffix in (".pem", ".key"):
+                (certs / f"{cert_name(slug, app)}{suffix}").unlink(missing_ok=True)
+            if purge:
+                import shutil
+
+                shutil.rmtree(instance_dir(self.box, slug, app), ignore_errors=True)
+            self.store.delete(slug, app)
+            self.registry.audit("app remove", f"{slug}/{app}", "purged" if purge else "removed (data kept)",
+                                self.actor)
+        return True
+
+    # --- read -------------------------------------------------------------------------------------
+    def check(self, slug: str, app: str) -> RoleResult:
+        """Run the role's check action (process running, health URL, private settings file)."""
+        m = manifest(app)
+        deployment = self._deployment(slug, app)
+        record = self.registry.agency(slug)
+        variables = self.role_vars(slug, record.name if record else slug, m, deployment, None, None, None, None,
+                                   "check")
+        return run_role(self.box, m.role, "check", variables)
+
+    def _deployment(self, slug: str, app: str) -> Deployment:
+        manifest(app)
+        deployment = self.store.get(slug, app)
+        if deployment is None:
+            raise InputError(f"{app} is not deployed for agency {slug!r}",
+                             hint=f"`govcloud app deploy {slug} {app}`")
+        return deployment
+
+    def status(self, slug: str, app: str) -> dict[str, Any]:
+        deployment = self._deployment(slug, app)
+        return self._describe(deployment, Supervisor(self.box).info())
+
+    def list(self, agency: str | None = None) -> list[dict[str, Any]]:
+        info = Supervisor(self.box).info()
+        return [self._describe(d, info) for d in self.store.all(agency)]
+
+    def _describe(self, d: Deployment, info: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        from govcloud_platform.apps.probe import fetch
+
+        m = manifest(d.app)
+        proc = info.get(program_name(d.agency, d.app), {})
+        running = proc.get("statename") == "RUNNING"
+        url = public_url(self.box, d.agency, d.app)
+        status, detail = None, proc.get("statename", "not registered")
+        if running:
+            status, detail = fetch(self.box, url + m.health_path)
+        healthy = running and d.state == READY and status == 200
+        return {
+            "agency": d.agency, "app": d.app, "url": url, "healthy": healthy, "state": d.state,
+            "process": str(proc.get("statename", "absent")).lower(), "pid": proc.get("pid") or None,
+            "port": d.port, "health_url": url + m.health_path, "detail": detail if not healthy else "ok",
+        }
+
+
+def converge_apps(box: Box, spec: Any = None, progress: Progress = _quiet, actor: str | None = None) -> dict[str, Any]:
+    """Deploy every app the spec declares for its agencies (idempotent; apps not declared are reported as
+    drift, never removed). For `govcloud apply`: {"deployed": [...], "unchanged": [...], "drift": [...]}."""
+    spec = spec or box.spec
+    service = AppService(box, actor=actor, progress=progress)
+    report: dict[str, list[str]] = {"deployed": [], "unchanged": [], "drift": []}
+    wanted = {(a.slug, app) for a in spec.agencies for app in a.apps}
+    for slug, app in sorted(wanted):
+        result = service.deploy(slug, app)
+        report["deployed" if result.changed else "unchanged"].append(f"{slug}/{app}")
+    for d in service.store.all():
+        if (d.agency, d.app) not in wanted:
+            report["drift"].append(f"{d.agency}/{d.app}")
+    return report

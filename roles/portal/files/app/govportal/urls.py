@@ -1,0 +1,18 @@
+from django.urls import include, path
+from wagtail import urls as wagtail_urls
+from wagtail.admin import urls as wagtailadmin_urls
+from wagtail.documents import urls as wagtaildocs_urls
+
+from govportal import views
+
+urlpatterns = [
+    path("healthz", views.healthz),
+    path("oidc/", include("mozilla_django_oidc.urls")),
+    path("complaints/", views.complaint, name="complaint"),
+    path("complaints/thanks/", views.complaint_thanks),
+    path("staff/complaints/", views.complaints, name="complaints"),
+    path("staff/refused/", views.refused),
+    path("admin/", include(wagtailadmin_urls)),
+    path("documents/", include(wagtaildocs_urls)),
+    path("", include(wagtail_urls)),
+]
