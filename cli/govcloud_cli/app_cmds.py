@@ -1,5 +1,88 @@
-"""`govcloud app`: SaaS catalogue (placeholder until the apps layer lands)."""
+"""`govcloud app ...`: the SaaS catalogue, deployed per agency by Ansible roles."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 import typer
 
+from govcloud_cli.box_cmds import load_box
+from govcloud_cli.output import Options, emit, emit_json, info, mark, progress, table
+
+if TYPE_CHECKING:
+    from govcloud_platform.apps import AppService
+
 app_app = typer.Typer(help="E-government applications deployed per agency.", no_args_is_help=True)
+
+
+def _service(opts: Options, step: Any = None) -> AppService:
+    from govcloud_platform.apps import AppService
+
+    return AppService(load_box(opts), actor=opts.actor, progress=step or (lambda _: None))
+
+
+@app_app.command("catalogue")
+def catalogue(ctx: typer.Context) -> None:
+    """The apps an agency can get, what they give and what they need."""
+    from govcloud_platform.apps import CATALOGUE
+
+    opts: Options = ctx.obj
+    apps = list(CATALOGUE.values())
+    emit(opts, {"apps": [m.as_dict() for m in apps]}, "catalogue",
+         ["app", "product", "citizens get", "needs", "memory MB", "deployable"],
+         [(m.name, m.product, m.citizens_get, ", ".join(m.services), m.memory_mb, mark(m.implemented))
+          for m in apps])
+
+
+@app_app.command("deploy")
+def deploy(ctx: typer.Context, agency: str, app: str) -> None:
+    """Deploy (or converge) APP for AGENCY: database, OIDC client, certificate, role; idempotent."""
+    opts: Options = ctx.obj
+    with progress(opts, f"app deploy {agency} {app}") as step:
+        result = _service(opts, step).deploy(agency, app)
+    if opts.json:
+        emit_json(result.as_dict())
+    else:
+        what = f"{result.changed} change(s)" if result.changed else "nothing changed"
+        info(f"{app} for {agency} is at {result.url} ({what}, {result.seconds:.1f}s)")
+
+
+@app_app.command("list")
+def list_(ctx: typer.Context, agency: str = typer.Option(None, "--agency", help="only this agency")) -> None:
+    """Deployed apps with their URL and health. JSON: {"apps": [{"agency", "app", "url", "healthy"}]}."""
+    opts: Options = ctx.obj
+    rows = _service(opts).list(agency)
+    if opts.json:
+        emit_json({"apps": rows})
+        return
+    table("apps", ["agency", "app", "url", "healthy", "process", "detail"],
+          [(r["agency"], r["app"], r["url"], mark(r["healthy"]), r["process"], r["detail"]) for r in rows])
+
+
+@app_app.command("status")
+def status(ctx: typer.Context, agency: str, app: str) -> None:
+    """One deployment: state, process, port, health (exit 1 if unhealthy)."""
+    opts: Options = ctx.obj
+    doc = _service(opts).status(agency, app)
+    if opts.json:
+        emit_json(doc)
+    else:
+        table(f"{app} for {agency}", ["key", "value"], [(k, v) for k, v in doc.items()])
+    if not doc["healthy"]:
+        raise typer.Exit(1)
+
+
+@app_app.command("remove")
+def remove(
+    ctx: typer.Context, agency: str, app: str,
+    purge_data: bool = typer.Option(False, "--purge-data", help="also delete the app's database and files"),
+) -> None:
+    """Stop and unpublish APP for AGENCY and revoke its credentials; data kept unless --purge-data."""
+    opts: Options = ctx.obj
+    with progress(opts, f"app remove {agency} {app}") as step:
+        removed = _service(opts, step).remove(agency, app, purge_data)
+    if opts.json:
+        emit_json({"agency": agency, "app": app, "removed": removed, "purged": purge_data})
+    else:
+        info(f"{app} for {agency} " + ("removed" + (" and its data purged" if purge_data else " (data kept)")
+                                       if removed else "was not deployed; nothing changed"))

@@ -1,0 +1,34 @@
+"""`govcloud verify`: testinfra checks of the deployed apps (exit 1 on any failure)."""
+
+from __future__ import annotations
+
+import typer
+
+from govcloud_cli.box_cmds import load_box
+from govcloud_cli.output import Options, emit_json, info, mark, table
+
+
+def verify(
+    ctx: typer.Context,
+    agency: str = typer.Option(None, "--agency", help="only this agency's apps"),
+    app: str = typer.Option(None, "--app", help="only this app"),
+) -> None:
+    """Check deployed apps on the host: process running, ports on 127.0.0.1 only, TLS certificate valid for
+    the name, health URL 200, secret files 0600. Exit 1 on any failure."""
+    from govcloud_platform.apps.verify import verify as run_checks
+
+    opts: Options = ctx.obj
+    results = run_checks(load_box(opts), agency, app)
+    ok = all(r.ok for r in results)
+    if opts.json:
+        emit_json({"ok": ok, "checks": [r.as_dict() for r in results]})
+    else:
+        table("verify", ["agency", "app", "check", "ok", "detail"],
+              [(r.agency, r.app, r.check, mark(r.ok), r.detail) for r in results])
+        info(f"{sum(r.ok for r in results)}/{len(results)} checks passed" if results else "no apps deployed")
+    if not ok:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("verify")(verify)
