@@ -10,6 +10,7 @@ incomplete and ignored."""
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import shutil
 import subprocess
@@ -38,6 +39,7 @@ from govcloud_platform.backups.common import (
 )
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.services.database import PG_BIN
+from govcloud_platform.brokers.backups import ensure_repository
 from govcloud_platform.brokers.base import pg_name, s3_name
 from govcloud_platform.errors import ConflictError, InputError, OperationFailed, ServiceError
 from govcloud_platform.state.registry import AgencyRecord, Registry
@@ -87,6 +89,18 @@ def _fail_line(proc_err: bytes | str | None, default: str) -> str:
     return (lines[-1] if lines else default)[:300]
 
 
+def _fault_hook(box: Box) -> None:
+    """Test hook: GOVCLOUD_TEST_FAULT=backup:stop:<program> stops a box program (in the background) as the
+    first dump starts, to prove that a backup interrupted by a failing service fails cleanly. Inert unless set."""
+    parts = os.environ.get("GOVCLOUD_TEST_FAULT", "").split(":")
+    if len(parts) == 3 and parts[0] == "backup" and parts[1] == "stop":
+        import threading
+
+        from govcloud_platform.box.supervisor import Supervisor
+
+        threading.Thread(target=Supervisor(box).stop, args=(parts[2],), daemon=True).start()
+
+
 def _storage_lost(what: str) -> ServiceError:
     return ServiceError(f"{what} failed: object storage stopped answering during the backup",
                         hint="run `govcloud up`, then re-run; incomplete runs are ignored and cleaned up")
@@ -111,6 +125,7 @@ def _dump_database(box: Box, slug: str, pw: str, dbname: str, tags: list[str]) -
                              stderr=subprocess.PIPE)
         assert dump.stdout is not None
         dump.stdout.close()
+        _fault_hook(box)
         with StorageWatch(box, [dump, store]) as watch:
             tables = mf.table_checksums(conn)
             out, err = store.communicate()
@@ -118,10 +133,10 @@ def _dump_database(box: Box, slug: str, pw: str, dbname: str, tags: list[str]) -
         conn.rollback()
     if watch.lost:
         raise _storage_lost(f"backup of {slug}")
+    if store.returncode != 0:  # first: pg_dump dies of SIGPIPE when restic stops reading
+        raise OperationFailed(f"restic backup of {dbname} failed: {_fail_line(err, f'exit {store.returncode}')}")
     if dump.returncode != 0:
-        raise OperationFailed(f"pg_dump of {dbname} failed: {_fail_line(dump_err, 'pg_dump failed')}")
-    if store.returncode != 0:
-        raise OperationFailed(f"restic backup of {dbname} failed: {_fail_line(err, 'restic failed')}")
+        raise OperationFailed(f"pg_dump of {dbname} failed: {_fail_line(dump_err, f'exit {dump.returncode}')}")
     done = restic.summary(out.decode(errors="replace"))
     return {"snapshot": done["snapshot_id"], "dump_bytes": int(done.get("total_bytes_processed", 0)),
             "tables": tables}
@@ -158,6 +173,7 @@ def run_backup(box: Box, slug: str, actor: str | None = None, progress: Progress
     try:
         require_storage(box, f"backup of {slug}")
         with backup_lock(box, f"agency:{slug}", wait=600):
+            ensure_repository(box, slug, pw)  # created lazily, on the agency's first backup
             restic.run(box, slug, pw, "unlock", timeout=120)  # stale locks of a killed run only
             doc: dict[str, Any] = {"version": mf.VERSION, "agency": slug, "run": run_id, "started": iso(started),
                                    "databases": {}, "objects": {}}
@@ -193,6 +209,14 @@ def run_backup(box: Box, slug: str, actor: str | None = None, progress: Progress
                 shutil.rmtree(staging, ignore_errors=True)
         record = BackupRecord(run_id, f"agency:{slug}", "logical", iso(started), iso(finished), total)
     except Exception as exc:
+        if type(exc).__module__.startswith(("botocore", "boto3", "urllib3")):
+            from govcloud_platform.backups.common import storage_alive
+
+            exc = _storage_lost(f"backup of {slug}") if not storage_alive(box) else OperationFailed(
+                f"backup of {slug} failed: object storage answered {type(exc).__name__}")
+            registry.audit("backup run", slug, "failed", actor, json.dumps({"id": run_id, "error": str(exc)}))
+            _forget_quietly(box, slug, pw, run_id)
+            raise exc from None
         registry.audit("backup run", slug, "failed", actor, json.dumps({"id": run_id, "error": str(exc)}))
         _forget_quietly(box, slug, pw, run_id)
         raise

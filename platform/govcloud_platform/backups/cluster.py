@@ -206,8 +206,10 @@ def scan(conn: Any) -> dict[str, int]:
 
 @contextmanager
 def scratch_restore(box: Box, to: str | None = None, progress: Progress = quiet,
-                    scan_tables: bool = True) -> Iterator[ScratchCluster]:
-    """Restore the cluster (latest, or as of `to`) into a scratch directory, start it, yield it, stop it."""
+                    scan_tables: bool = True, flush: bool = True) -> Iterator[ScratchCluster]:
+    """Restore the cluster (latest, or as of `to`) into a scratch directory, start it, yield it, stop it.
+    `flush` first archives the current WAL segment; without it the restore shows what a disaster at this
+    moment would leave (the RPO measurement)."""
     require_storage(box, "platform restore")
     started = time.monotonic()
     root = backups_dir(box, "scratch") / f"pg-{utcnow().strftime('%Y%m%dT%H%M%S%f')}"
@@ -220,8 +222,9 @@ def scratch_restore(box: Box, to: str | None = None, progress: Progress = quiet,
     data.chmod(0o700)
     cluster = ScratchCluster(box, data, free_port(), to)
     try:
-        progress("archiving the current WAL segment")
-        archive_now(box)
+        if flush:
+            progress("archiving the current WAL segment")
+            archive_now(box)
         progress(f"pgbackrest restore into {data}" + (f" as of {to}" if to else ""))
         _pgbackrest_restore(box, data, to)
         with (data / "postgresql.auto.conf").open("a") as conf:
@@ -255,6 +258,8 @@ def restore_scratch(box: Box, to: str | None = None, actor: str | None = None,
                     progress: Progress = quiet) -> dict[str, Any]:
     """Restore drill of the cluster: restored, started, every table read, stopped, removed."""
     registry = Registry(box.home)
+    if to:
+        target_text(to)  # bad input fails before anything happens
     try:
         with scratch_restore(box, to, progress) as cluster:
             report = cluster.report()
@@ -276,6 +281,8 @@ def restore_in_place(box: Box, to: str | None = None, actor: str | None = None,
     from govcloud_platform.state.lock import box_lock
 
     registry = Registry(box.home)
+    if to:
+        target_text(to)
     require_storage(box, "platform restore")
     started = time.monotonic()
     data = box.home / "pg" / "data"

@@ -88,7 +88,11 @@ def _tags(snap: dict[str, Any]) -> dict[str, str]:
 
 
 def runs(box: Box, slug: str, pw: str) -> list[Run]:
-    """Every complete run, oldest first."""
+    """Every complete run, oldest first (none before the first backup created the repository)."""
+    from govcloud_platform.brokers.backups import repository_exists
+
+    if not repository_exists(box, slug):
+        return []
     result = run(box, slug, pw, "snapshots", "--json", "--tag", TAG, timeout=300)
     if result.returncode != 0:
         why = (result.stderr.strip().splitlines() or ["?"])[-1][:200]

@@ -39,18 +39,21 @@ def previous_fire(cron: str, now: dt.datetime) -> dt.datetime:
 
 def period(cron: str | list[str], now: dt.datetime) -> dt.timedelta:
     """The longest gap between two consecutive fire times (of any of the schedules) over the next two weeks:
-    a weekly full plus a Monday-to-Saturday diff is a daily plan."""
-    horizon = now + dt.timedelta(days=14)
+    a weekly full plus a Monday-to-Saturday diff is a daily plan. Looks ahead 62 days (monthly plans)."""
+    horizon = now + dt.timedelta(days=62)
     times: list[dt.datetime] = []
+    cutoff = horizon
     for one in [cron] if isinstance(cron, str) else cron:
         it = croniter(one, now)
-        fire = it.get_next(dt.datetime)
-        while fire <= horizon and len(times) < 5000:
-            times.append(fire)
-            fire = it.get_next(dt.datetime)
-        times.append(fire)
-    times.sort()
-    return max(b - a for a, b in zip(times, times[1:], strict=False))
+        mine = [it.get_next(dt.datetime)]
+        while mine[-1] <= horizon and len(mine) < 3000:
+            mine.append(it.get_next(dt.datetime))
+        cutoff = min(cutoff, mine[-1])  # a frequent schedule stops early: compare only where all are known
+        times += mine
+    kept = sorted(t for t in times if t <= cutoff)
+    if len(kept) < 2:
+        return dt.timedelta(days=31)
+    return max(b - a for a, b in zip(kept, kept[1:], strict=False))
 
 
 def agency_cron(spec: Spec, slug: str) -> str:
@@ -82,9 +85,9 @@ def is_due(job: Job, state: dict[str, Any], now: dt.datetime) -> bool:
         return False  # first sight of a job: its baseline is now (no surprise backup storm at first start)
     if fired > last_attempt:
         return True
-    failed = last_success is None or last_success < last_attempt
-    return failed and fired > (last_success or dt.datetime.min.replace(tzinfo=dt.UTC)) \
-        and now - last_attempt >= RETRY_AFTER
+    if not state.get("failed"):
+        return False
+    return fired > (last_success or dt.datetime.min.replace(tzinfo=dt.UTC)) and now - last_attempt >= RETRY_AFTER
 
 
 def allowed_age(cron: str | list[str], max_age_hours: int, now: dt.datetime) -> dt.timedelta:

@@ -91,6 +91,7 @@ def tick(box: Box, state: State, now: dt.datetime, log: Any = print) -> list[tup
         log(f"{iso(utcnow())} running {job.name}")
         ok, detail = run_job(box, job)
         entry["last_attempt"] = iso(now)
+        entry["failed"] = not ok
         if ok:
             entry["last_success"] = iso(now)
             platform_done = platform_done or job.scope == "platform"
