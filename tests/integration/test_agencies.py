@@ -272,3 +272,34 @@ def test_registry_secrets_are_encrypted_at_rest(box: BoxHandle, onboarded: dict[
         assert creds["database"]["password"].encode() not in raw
         assert creds["storage"]["secret_key"].encode() not in raw
     assert (box.home / "secrets" / "registry.key").stat().st_mode & 0o077 == 0
+
+
+def test_apply_applies_quota_changes_and_reports_drift(box: BoxHandle, onboarded: dict[str, Any]) -> None:
+    spec = box.spec_path.read_text()
+    extra = ("  - slug: quota-test\n    name: Quota Test Office\n    email: it@quota.gov.example\n"
+             "    quota: standard\n")
+    private = box.root / "quota-spec.yaml"
+    private.write_text(spec + extra)
+    args = ["--home", str(box.home), "--spec", str(private)]
+    from tests.conftest import run_cli
+
+    first = run_cli(*args, "--json", "apply")
+    assert first.rc == 0, first.stderr
+    assert first.json()["added"] == ["quota-test"]
+    private.write_text(spec + extra.replace("quota: standard", "quota: large"))
+    second = run_cli(*args, "--json", "apply")
+    assert second.rc == 0, second.stderr
+    assert second.json()["updated"] == ["quota-test"]
+    b = box.box()
+    with b.pg_admin() as conn:
+        limit = conn.execute("SELECT rolconnlimit FROM pg_roles WHERE rolname = 'ag_quota_test'").fetchone()
+    assert limit == (50,)
+    usage = run_cli(*args, "--json", "agency", "usage", "quota-test").json()["usage"][0]
+    assert usage["storage"]["limit_bytes"] == 100 * 1024**3
+    # back on the session spec, quota-test is drift: reported, kept, removed only with --prune
+    drift = box.cli("--json", "apply")
+    assert drift.rc == 0 and "quota-test" in drift.json()["drift"]
+    pruned = box.cli("--json", "apply", "--prune")
+    assert pruned.rc == 0 and "quota-test" in pruned.json()["removed"]
+    assert set(pruned.json()["unchanged"]) >= set(AGENCIES)
+    assert box.cli("agency", "remove", "quota-test", "--purge-data", "--yes").rc == 0

@@ -20,7 +20,9 @@ def identity_commands(box: Box, name: str, access_key: str, secret_key: str, buc
     current = dynamic_identity(box, name)
     commands = []
     if current is not None:
-        keys = [(c["accessKey"], c["secretKey"]) for c in current.get("credentials", [])]
+        # the filer stores proto field names (access_key); `s3.iam.export` prints camelCase (accessKey)
+        keys = [(c.get("accessKey", c.get("access_key")), c.get("secretKey", c.get("secret_key")))
+                for c in current.get("credentials", [])]
         if keys == [(access_key, secret_key)] and sorted(current.get("actions", [])) == wanted:
             return []
         commands.append(f"s3.user.delete -name={name}")
