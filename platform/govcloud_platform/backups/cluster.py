@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -214,10 +215,12 @@ def scratch_restore(box: Box, to: str | None = None, progress: Progress = quiet,
     started = time.monotonic()
     root = backups_dir(box, "scratch") / f"pg-{utcnow().strftime('%Y%m%dT%H%M%S%f')}"
     data = root / "data"
-    run = root / "run"
-    for d in (root, data, run):
+    # Unix socket paths are limited to 107 bytes: the socket directory lives under /tmp, not the box.
+    run = Path(tempfile.mkdtemp(prefix="govcloud-pg-"))
+    for d in (root, data):
         d.mkdir(parents=True, exist_ok=True)
     chown_tree(root)
+    chown_tree(run)
     root.chmod(0o700)
     data.chmod(0o700)
     cluster = ScratchCluster(box, data, free_port(), to)
@@ -252,6 +255,7 @@ def scratch_restore(box: Box, to: str | None = None, progress: Progress = quiet,
         yield cluster
     finally:
         cluster.stop(remove=True)
+        shutil.rmtree(run, ignore_errors=True)
 
 
 def restore_scratch(box: Box, to: str | None = None, actor: str | None = None,
