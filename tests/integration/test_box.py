@@ -106,6 +106,28 @@ def test_logs_shows_a_service_log(box: BoxHandle) -> None:
     assert bad.rc == 2 and "unknown service" in bad.stderr
 
 
+def test_logs_follow_streams_new_lines(box: BoxHandle) -> None:
+    proc = subprocess.Popen([GOVCLOUD, *box.args("logs", "database", "--follow", "--lines", "1")],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.5)
+        marker = f"follow-marker-{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(**box.box().pg_conninfo()) as conn:  # an error line PostgreSQL logs
+            with pytest.raises(psycopg.Error):
+                conn.execute(f"select * from \"{marker}\"")
+        deadline = time.monotonic() + 10
+        seen = ""
+        assert proc.stdout is not None
+        os.set_blocking(proc.stdout.fileno(), False)
+        while time.monotonic() < deadline and marker not in seen:
+            seen += proc.stdout.read() or ""
+            time.sleep(0.2)
+        assert marker in seen
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=10)
+
+
 def _box_processes(home: str) -> list[str]:
     out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
     return [line for line in out.splitlines() if home in line]
@@ -147,6 +169,13 @@ def test_lifecycle_interrupted_up_dead_service_and_clean_down() -> None:
         for _, label, port in box.ports.all():
             with socket.socket() as s:
                 assert s.connect_ex(("127.0.0.1", port)) != 0, f"{label} port {port} still open"
+
+        refused = handle.cli("box", "destroy")  # no terminal, no --yes: refuse, keep everything
+        assert refused.rc == 2 and "--yes" in refused.stderr
+        assert (handle.home / "pg" / "data" / "PG_VERSION").exists()
+        destroyed = handle.cli("--json", "box", "destroy", "--yes")
+        assert destroyed.rc == 0, destroyed.stderr
+        assert not handle.home.exists()
     finally:
         teardown_box(handle)
 
