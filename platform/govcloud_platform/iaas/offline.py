@@ -95,6 +95,33 @@ def _monitor(mocks: Any, recorder: _Recorder) -> Any:
     return RecordingMonitor(mocks)
 
 
+_GC_HELD = [0]
+
+
+@contextmanager
+def _quiet_gc() -> Iterator[None]:
+    """Hold the cyclic GC off a heap of millions of live SDK objects (it made planning quadratic).
+    Re-entrant: only the outermost use collects, freezes and restores."""
+    if _GC_HELD[0]:
+        _GC_HELD[0] += 1
+        try:
+            yield
+        finally:
+            _GC_HELD[0] -= 1
+        return
+    saved_threshold = gc.get_threshold()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(200_000, 50, 1000)
+    _GC_HELD[0] = 1
+    try:
+        yield
+    finally:
+        _GC_HELD[0] = 0
+        gc.set_threshold(*saved_threshold)
+        gc.unfreeze()
+
+
 @contextmanager
 def _fast_sdk() -> Iterator[None]:
     """Skip per-resource stack traces and keep the cyclic GC off the SDK's live futures while planning."""
@@ -103,17 +130,12 @@ def _fast_sdk() -> Iterator[None]:
 
     empty = source_pb2.StackTrace()
     saved_trace = resource._get_stack_trace
-    saved_threshold = gc.get_threshold()
     resource._get_stack_trace = lambda: empty
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(200_000, 50, 1000)
     try:
-        yield
+        with _quiet_gc():
+            yield
     finally:
         resource._get_stack_trace = saved_trace
-        gc.set_threshold(*saved_threshold)
-        gc.unfreeze()
 
 
 SESSION = "offline-plan"
@@ -244,9 +266,10 @@ def plan(spec: Spec, agency: str | None = None, workers: int | None = None,
     if workers is None:
         workers = min(os.cpu_count() or 1, 4) if len(defs) >= 200 else 1
     project = project_name(spec)
-    if workers > 1:
-        resources = _record_parallel(project, defs, workers)
-    else:
-        resources = record(project, defs)
-    verdicts = evaluate(resources, PolicyContext.from_spec(spec))
+    with _quiet_gc():  # recording and the policies over every recorded resource share one huge heap
+        if workers > 1:
+            resources = _record_parallel(project, defs, workers)
+        else:
+            resources = record(project, defs)
+        verdicts = evaluate(resources, PolicyContext.from_spec(spec))
     return Plan(resources=resources, violations=verdicts, stacks=[name for name, _ in defs])
