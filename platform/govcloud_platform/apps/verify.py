@@ -4,7 +4,9 @@ health URL 200 through the proxy, files holding secrets 0600 and owned by the in
 
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from govcloud_platform.apps.manifests import manifest
@@ -60,7 +62,8 @@ def verify(box: Box, agency: str | None = None, app: str | None = None) -> list[
     sup = Supervisor(box)
     sockets = _listening(host)
     results: list[CheckResult] = []
-    supervisorctl = str(__import__("shutil").which("supervisorctl") or "supervisorctl")
+    beside = Path(sys.executable).parent / "supervisorctl"
+    supervisorctl = str(beside) if beside.exists() else "supervisorctl"
     for d in DeploymentStore(box).all(agency):
         if app and d.app != app:
             continue
