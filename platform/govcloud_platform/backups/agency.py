@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -106,20 +107,47 @@ def _storage_lost(what: str) -> ServiceError:
                         hint="run `govcloud up`, then re-run; incomplete runs are ignored and cleaned up")
 
 
+def _storage_gone(box: Box, seconds: float = 3.0) -> bool:
+    """After restic failed: is object storage going away? restic may fail at once (connection refused) before
+    the watch's grace period; a store that is shutting down can still accept a connection or two."""
+    from govcloud_platform.backups.common import storage_alive
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not storage_alive(box):
+            return True
+        time.sleep(0.5)
+    return False
+
+
 # --- backup ---------------------------------------------------------------------------------------
-def _dump_database(box: Box, slug: str, pw: str, dbname: str, tags: list[str]) -> dict[str, Any]:
-    """pg_dump | restic backup --stdin, and the row checksums from the same snapshot."""
+# pg_dump compresses (gzip level 1, per table) and restic stores the stream as is (`--compression off`; still
+# encrypted). Measured on 2 cores with a 1.1 GB pgbench database: restic chunking and zstd-compressing an
+# uncompressed dump cost 7.5 s of CPU next to pg_dump's 2 s; gzip -1 in pg_dump costs 1.2 s more and leaves
+# restic almost nothing (pipe 14 s -> 7.5 s). Each table's data is compressed on its own, so tables that did not
+# change still deduplicate between runs; changed tables are stored again in full (compressed).
+DUMP_COMPRESSION = "-Z1"
+
+
+def _dump_database(box: Box, slug: str, pw: str, dbname: str, tags: list[str],
+                   repository: Future[None]) -> dict[str, Any]:
+    """pg_dump | restic backup --stdin, and the row checksums from the same snapshot. The checksum scan starts
+    at once (in the exporting transaction, on its own thread), so it overlaps the repository's creation on an
+    agency's first backup as well as the dump."""
     import psycopg
 
-    with psycopg.connect(**box.pg_conninfo(dbname)) as conn:
+    with psycopg.connect(**box.pg_conninfo(dbname)) as conn, ThreadPoolExecutor(1) as pool:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         conn.read_only = True
         row = conn.execute("SELECT pg_export_snapshot()").fetchone()
         snapshot = str(row[0]) if row else ""
+        scan = pool.submit(mf.table_checksums, conn)  # the connection is used by this thread only from here
+        repository.result()  # raises if the repository could not be created or unlocked
         dump = subprocess.Popen(
-            [str(PG_BIN / "pg_dump"), "-Fc", "-Z0", f"--snapshot={snapshot}", "-d", dbname],
+            [str(PG_BIN / "pg_dump"), "-Fc", DUMP_COMPRESSION, f"--snapshot={snapshot}", "-d", dbname],
             env=pg_env(box), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        store = restic.popen(box, slug, pw, "backup", "--json", "--quiet", "--host", restic.HOST, "--stdin",
+        store = restic.popen(box, slug, pw, "backup", "--json", "--quiet", "--host", restic.HOST,
+                             "--compression", "off", "--stdin",
                              "--stdin-filename", f"{dbname}.dump", *[a for t in tags for a in ("--tag", t)],
                              "--tag", f"part=db:{dbname}", stdin=dump.stdout, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE)
@@ -127,11 +155,11 @@ def _dump_database(box: Box, slug: str, pw: str, dbname: str, tags: list[str]) -
         dump.stdout.close()
         _fault_hook(box)
         with StorageWatch(box, [dump, store]) as watch:
-            tables = mf.table_checksums(conn)
             out, err = store.communicate()
             dump_err = dump.communicate()[1]
+            tables = scan.result()
         conn.rollback()
-    if watch.lost:
+    if watch.lost or (store.returncode != 0 and _storage_gone(box)):
         raise _storage_lost(f"backup of {slug}")
     if store.returncode != 0:  # first: pg_dump dies of SIGPIPE when restic stops reading
         raise OperationFailed(f"restic backup of {dbname} failed: {_fail_line(err, f'exit {store.returncode}')}")
@@ -162,6 +190,21 @@ def _stage_objects(box: Box, slug: str, into: Path) -> dict[str, dict[str, Any]]
     return out
 
 
+def _prepare_repository(box: Box, slug: str, pw: str) -> None:
+    ensure_repository(box, slug, pw)  # created lazily, on the agency's first backup
+    restic.unlock_stale(box, slug, pw)  # stale locks of a killed run only
+
+
+def _dump_all(box: Box, slug: str, pw: str, tags: list[str], repository: Future[None],
+              progress: Progress) -> dict[str, dict[str, Any]]:
+    parts = {}
+    for dbname in agency_databases(box, slug):
+        progress(f"{slug}: dumping {dbname}")
+        parts[dbname] = _dump_database(box, slug, pw, dbname, tags, repository)
+    repository.result()
+    return parts
+
+
 def run_backup(box: Box, slug: str, actor: str | None = None, progress: Progress = quiet) -> BackupRecord:
     """One backup run of an agency; recorded in the audit log whatever the outcome."""
     registry = Registry(box.home)
@@ -173,16 +216,13 @@ def run_backup(box: Box, slug: str, actor: str | None = None, progress: Progress
     try:
         require_storage(box, f"backup of {slug}")
         with backup_lock(box, f"agency:{slug}", wait=600):
-            ensure_repository(box, slug, pw)  # created lazily, on the agency's first backup
-            restic.run(box, slug, pw, "unlock", timeout=120)  # stale locks of a killed run only
+            with ThreadPoolExecutor(1) as pool:  # the repository is made ready while the first scan starts
+                repository = pool.submit(_prepare_repository, box, slug, pw)
+                parts = _dump_all(box, slug, pw, tags, repository, progress)
             doc: dict[str, Any] = {"version": mf.VERSION, "agency": slug, "run": run_id, "started": iso(started),
                                    "databases": {}, "objects": {}}
-            total = 0
-            for dbname in agency_databases(box, slug):
-                progress(f"{slug}: dumping {dbname}")
-                part = _dump_database(box, slug, pw, dbname, tags)
-                doc["databases"][dbname] = part
-                total += part["dump_bytes"]
+            doc["databases"] = parts
+            total = sum(int(part["dump_bytes"]) for part in parts.values())
             progress(f"{slug}: copying objects of bucket {s3_name(slug)}")
             staging = backups_dir(box, "staging") / slug  # a stable path: restic finds its parent snapshot
             shutil.rmtree(staging, ignore_errors=True)
@@ -201,7 +241,7 @@ def run_backup(box: Box, slug: str, actor: str | None = None, progress: Progress
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
                 with StorageWatch(box, [proc]) as watch:
                     out, err = proc.communicate()
-                if watch.lost:
+                if watch.lost or (proc.returncode != 0 and _storage_gone(box)):
                     raise _storage_lost(f"backup of {slug}")
                 if proc.returncode != 0:
                     raise OperationFailed(f"restic backup of {slug}'s objects failed: {_fail_line(err, 'restic')}")

@@ -26,7 +26,7 @@ VERIFY_BUCKET = "govcloud-verify"  # reused and emptied: every bucket costs Seaw
 
 
 def restic_check(box: Box, slug: str, pw: str) -> dict[str, Any]:
-    restic.run(box, slug, pw, "unlock", timeout=120)
+    restic.unlock_stale(box, slug, pw)
     result = restic.run(box, slug, pw, "check", timeout=3600)
     text = (result.stderr or "") + (result.stdout or "")
     lines = [line for line in text.strip().splitlines() if line.strip()]

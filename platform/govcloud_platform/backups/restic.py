@@ -51,6 +51,16 @@ def popen(box: Box, slug: str, pw: str, *args: str, **kw: Any) -> subprocess.Pop
     return subprocess.Popen(command(box, *args), env=env(box, slug, pw), **kw)
 
 
+def unlock_stale(box: Box, slug: str, pw: str) -> None:
+    """`restic unlock` (stale locks only) when the repository holds any lock: a killed run leaves one. Listing
+    the locks is one S3 request; opening the repository costs restic ~0.6 s of key derivation."""
+    from govcloud_platform.box.services.storage import BACKUP_BUCKET
+
+    found = box.s3_client().list_objects_v2(Bucket=BACKUP_BUCKET, Prefix=f"restic/{slug}/locks/", MaxKeys=1)
+    if found.get("Contents"):
+        run(box, slug, pw, "unlock", timeout=120)
+
+
 def summary(stdout: str) -> dict[str, Any]:
     """The `summary` message of `restic backup --json`."""
     for line in reversed(stdout.strip().splitlines()):
