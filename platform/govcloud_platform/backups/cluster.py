@@ -126,6 +126,24 @@ def target_text(to: str) -> str:
     return moment.astimezone(__import__("datetime").UTC).strftime("%Y-%m-%d %H:%M:%S.%f+00")
 
 
+def check_target(box: Box, to: str | None) -> None:
+    """Refuse, before anything happens, a restore that recovery cannot complete: no backup at all, a target
+    before the end of the oldest backup (not consistent yet) or in the future (PostgreSQL 15 stops with
+    "recovery ended before configured recovery target was reached")."""
+    moment = parse_time(target_text(to)) if to else None
+    backups = list_backups(box)
+    if not backups:
+        raise InputError("the platform has no backup to restore", hint="run `govcloud backup run` first")
+    if moment is None:
+        return
+    oldest = parse_time(backups[0].finished)
+    if moment < oldest:
+        raise InputError(f"--to {to} is before the end of the oldest backup ({backups[0].finished})",
+                         hint="`govcloud backup list` shows the backups; choose a later time")
+    if moment > utcnow():
+        raise InputError(f"--to {to} is in the future", hint="leave --to out to restore the latest state")
+
+
 @dataclass
 class ScratchCluster:
     """A restored cluster on a free port; `stop()` stops it and removes its directory unless kept."""
@@ -264,6 +282,8 @@ def restore_scratch(box: Box, to: str | None = None, actor: str | None = None,
     registry = Registry(box.home)
     if to:
         target_text(to)  # bad input fails before anything happens
+    require_storage(box, "platform restore")
+    check_target(box, to)
     try:
         with scratch_restore(box, to, progress) as cluster:
             report = cluster.report()
@@ -288,11 +308,13 @@ def restore_in_place(box: Box, to: str | None = None, actor: str | None = None,
     if to:
         target_text(to)
     require_storage(box, "platform restore")
+    check_target(box, to)  # before anything is stopped: a target recovery cannot reach would leave no database
     started = time.monotonic()
     data = box.home / "pg" / "data"
     aside = data.with_name(f"data.before-restore-{utcnow().strftime('%Y%m%dT%H%M%S')}")
     sup = Supervisor(box)
     stopped: list[str] = []
+    rolled_back = False
     try:
         with box_lock(box.home, "backup restore --platform --in-place", wait=30), backup_lock(box, "platform"):
             progress("archiving the current WAL segment")
@@ -309,17 +331,25 @@ def restore_in_place(box: Box, to: str | None = None, actor: str | None = None,
             try:
                 progress("pgbackrest restore in place" + (f" as of {to}" if to else ""))
                 _pgbackrest_restore(box, data, to)
-            except Exception:
+                progress("starting the restored database")
+                sup.ensure_running("database")
+                _wait_promoted(box.pg_conninfo(), 600)
+            except BaseException:
+                progress("restore failed: putting the previous data directory back")
+                sup.stop("database")
                 shutil.rmtree(data, ignore_errors=True)
                 aside.rename(data)
+                rolled_back = True
                 raise
-            progress("starting the restored database")
-            sup.ensure_running("database")
-            _wait_promoted(box.pg_conninfo(), 600)
         progress("bringing the box back up")
         runtime.up(box, progress)
     except Exception as exc:
         registry.audit("backup restore", "platform", "failed", actor, f"in place: {exc}")
+        if rolled_back:  # the box as it was before the command (up takes the box lock: released above)
+            try:
+                runtime.up(box, progress)
+            except Exception as again:  # noqa: BLE001 - the restore's error is the one to report
+                progress(f"could not bring the box back up: {again}")
         raise
     seconds = time.monotonic() - started
     registry.audit("backup restore", "platform", "ok", actor, f"in place to={to or 'latest'} kept={aside.name}")
