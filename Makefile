@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 lint: venv
-	$(BIN)/ruff check platform cli stacks policies tests benchmarks
+	$(BIN)/ruff check platform cli stacks policies tests benchmarks roles
 	$(BIN)/mypy platform/govcloud_platform cli/govcloud_cli
 
 unit: install

@@ -141,13 +141,20 @@ def apply(
     ctx: typer.Context, prune: bool = typer.Option(False, "--prune", help="remove agencies not in the spec")
 ) -> None:
     """Converge the box to the spec: add agencies, apply quota changes, report drift."""
+    from govcloud_platform.apps import converge_apps
+
     opts: Options = ctx.obj
     with progress(opts, "apply") as step:
-        report = _onboarding(opts, step).apply(prune)
+        ob = _onboarding(opts, step)
+        report: dict[str, Any] = dict(ob.apply(prune))
+        if ob.box.spec.platform.target == "local":  # deploy declared apps; report undeclared ones as drift
+            report["apps"] = converge_apps(ob.box, ob.box.spec, step, opts.actor)
     if opts.json:
         emit_json(report)
         return
-    table("apply", ["result", "agencies"], [(k, ", ".join(v)) for k, v in report.items() if v])
+    rows = [(k, ", ".join(v)) for k, v in report.items() if k != "apps" and v]
+    rows += [(f"apps {k}", ", ".join(v)) for k, v in report.get("apps", {}).items() if v]
+    table("apply", ["result", "agencies / apps"], rows)
     if report["drift"]:
         info("agencies in the registry but not in the spec are kept; `govcloud apply --prune` removes them")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from govcloud_cli import agency, app_cmds, backup, box_cmds, iaas
+from govcloud_cli import agency, app_cmds, backup, box_cmds, iaas, verify_cmd
 from govcloud_cli.output import Options, emit_json, info
 
 HELP = """GovCloud in a box: stand up a government cloud and onboard agencies as tenants.
@@ -89,6 +89,7 @@ def schema(ctx: typer.Context) -> None:
 
 box_cmds.register(app)
 agency.register(app)
+verify_cmd.register(app)
 app.add_typer(box_cmds.box_app, name="box")
 app.add_typer(agency.agency_app, name="agency")
 app.add_typer(app_cmds.app_app, name="app")

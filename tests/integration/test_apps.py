@@ -18,10 +18,9 @@ import requests
 from govcloud_platform.apps.service import db_name, instance_dir, oidc_client_id, program_name
 from govcloud_platform.box import idp_api
 from govcloud_platform.box.supervisor import Supervisor
-from govcloud_platform.brokers.database import allow_in_hba
 from tests.conftest import BoxHandle
 from tests.infra._apps import deploy_session_apps, resolve_to_loopback
-from tests.integration.test_identity import _host_only, _LocalhostCookies, _login_form
+from tests.oidc import LocalhostCookies, host_only, login_form
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 NAMES = {"health": "Ministry of Health", "revenue": "Revenue Board"}
@@ -40,7 +39,7 @@ def url(apps: dict[str, Any], slug: str, app: str = "portal") -> str:
 
 def browser(box: BoxHandle) -> requests.Session:
     s = requests.Session()
-    s.cookies.set_policy(_LocalhostCookies())
+    s.cookies.set_policy(LocalhostCookies())
     s.trust_env = False  # REQUESTS_CA_BUNDLE would override verify
     s.verify = str(box.box().ca_file)
     return s
@@ -50,16 +49,16 @@ def sso_login(box: BoxHandle, start: str, user: str, password: str) -> tuple[req
     """Follow the redirects of an OIDC login by hand, filling LemonLDAP::NG's form once."""
     s = browser(box)
     resp = s.get(start, allow_redirects=False, timeout=30)
-    _host_only(s)
+    host_only(s)
     for _ in range(12):
         if resp.status_code in (301, 302, 303):
             resp = s.get(urljoin(resp.url, resp.headers["location"]), allow_redirects=False, timeout=30)
-            _host_only(s)
+            host_only(s)
         elif resp.status_code == 200 and 'name="password"' in resp.text:
-            fields = _login_form(resp)
+            fields = login_form(resp)
             fields.update(user=user, password=password)
             resp = s.post(resp.url, data=fields, allow_redirects=False, timeout=30)
-            _host_only(s)
+            host_only(s)
         else:
             break
     return s, resp
@@ -68,10 +67,6 @@ def sso_login(box: BoxHandle, start: str, user: str, password: str) -> tuple[req
 @pytest.fixture(scope="module")
 def clerks(box: BoxHandle, apps: dict[str, Any]) -> Iterator[dict[str, tuple[str, str]]]:
     b = box.box()
-    # Platform bug (not in this issue's files): the box's pg_hba.conf has no line for the IdP's own `idp` role,
-    # so LemonLDAP::NG cannot read its users and every login fails with PE_ERROR (trmsg 24). Until the identity
-    # service adds it, add the one line here through the broker's public function.
-    allow_in_hba(b, "idp", idp_api.IDP_DB, [idp_api.IDP_ROLE])
     users = {}
     for slug in NAMES:
         login, password = f"{slug}-clerk", uuid.uuid4().hex

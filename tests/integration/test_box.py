@@ -225,3 +225,33 @@ def test_spec_with_errors_is_bad_input_with_line(tmp_path) -> None:  # type: ign
     assert result.rc == 2
     assert f"{spec}:9: platform.port_base" in result.stderr
     assert not (tmp_path / "box").exists()
+
+
+def test_operator_logs_in_headless_with_authorization_code(box: BoxHandle) -> None:
+    """OIDC discovery answers with the issuer; the operator account created on first `up` completes a full
+    authorization-code login (form post, code exchange, id_token signature checked against the JWKS)."""
+    from govcloud_platform.box import idp_api
+    from tests import oidc
+
+    b = box.box()
+    s = oidc.browser(b)
+    discovery = s.get(f"{b.issuer}/.well-known/openid-configuration", timeout=10).json()
+    assert discovery["issuer"] == b.issuer
+    client_id, secret = "box-login-test", uuid.uuid4().hex
+    redirect = "https://app.test.example/callback"
+    idp_api.add_oidc_client(b, client_id, secret, [redirect], "login test")
+    try:
+        operator = b.spec.platform.services.identity.operator_user
+        password = b.secrets.get("idp-operator-password")
+        assert password
+        resp = oidc.login(s, b, client_id, redirect, operator, password)
+        code = oidc.code_from(resp, redirect)
+        assert code, f"no code after login: HTTP {resp.status_code}"
+        tokens = oidc.token(b, code, redirect, client_id, secret)
+        assert tokens.status_code == 200, tokens.text[:300]
+        claims = oidc.verify_id_token(b, tokens.json()["id_token"], client_id)
+        assert claims["sub"] == operator or claims.get("preferred_username") == operator
+        wrong = oidc.login(oidc.browser(b), b, client_id, redirect, operator, "not-the-password")
+        assert oidc.code_from(wrong, redirect) is None
+    finally:
+        idp_api.remove_oidc_client(b, client_id)

@@ -4,23 +4,15 @@ The programs run directly under subprocess here (not supervisord); the lead's bo
 
 from __future__ import annotations
 
-import html
-import http.cookiejar
 import json
-import re
 import signal
-import ssl
 import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, urlparse
 
-import jwt
 import pytest
-import requests
 
 from govcloud_platform.box import idp_api
 from govcloud_platform.box.context import Box
@@ -31,6 +23,14 @@ from govcloud_platform.errors import ServiceError
 from govcloud_platform.spec.example import EXAMPLE_SPEC
 from govcloud_platform.spec.loader import load_spec_text
 from tests.integration._pg import running_postgres
+from tests.oidc import (
+    authorize,
+    browser,
+    code_from,
+    login,
+    token,
+    verify_id_token,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -85,92 +85,6 @@ def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningIdp]:
             _stop(started)
 
 
-# --- a headless browser, just enough for LLNG's login form ---------------------------------------
-class _LocalhostCookies(http.cookiejar.DefaultCookiePolicy):
-    """LLNG needs a cookie domain and sets Domain=localhost; the stdlib jar refuses that for "localhost"
-    (it wants an embedded dot), browsers accept it as the host itself."""
-
-    def _is_localhost(self, domain: str) -> bool:
-        return domain.lstrip(".") == "localhost"
-
-    def set_ok_domain(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
-        return self._is_localhost(cookie.domain) or super().set_ok_domain(cookie, request)
-
-    def return_ok_domain(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
-        return self._is_localhost(cookie.domain) or super().return_ok_domain(cookie, request)
-
-    def domain_return_ok(self, domain: str, request: Any) -> bool:
-        return self._is_localhost(domain) or super().domain_return_ok(domain, request)
-
-
-def _host_only(s: requests.Session) -> None:
-    """requests copies the jar into a default-policy jar to build the Cookie header: re-file the
-    Domain=localhost cookies as host-only ones (domain "") so that they are sent back."""
-    for cookie in list(http.cookiejar.CookieJar.__iter__(s.cookies)):
-        if cookie.domain == ".localhost":
-            s.cookies.clear(cookie.domain, cookie.path, cookie.name)
-            s.cookies.set(cookie.name, cookie.value or "", path=cookie.path, secure=cookie.secure)
-
-
-def _browser(box: Box) -> requests.Session:
-    s = requests.Session()
-    s.cookies.set_policy(_LocalhostCookies())
-    s.trust_env = False  # REQUESTS_CA_BUNDLE would override verify
-    s.verify = str(box.ca_file)
-    return s
-
-
-def _authorize(s: requests.Session, box: Box, client_id: str, redirect_uri: str, state: str = "st",
-               nonce: str = "nc") -> requests.Response:
-    resp = s.get(
-        f"{box.issuer}/oauth2/authorize",
-        params={"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri,
-                "scope": "openid profile email groups", "state": state, "nonce": nonce},
-        verify=str(box.ca_file), allow_redirects=False,
-    )
-    _host_only(s)
-    return resp
-
-
-def _login_form(resp: requests.Response) -> dict[str, str]:
-    assert resp.status_code == 200 and 'name="password"' in resp.text, resp.text[:500]
-    return {m.group(1): html.unescape(m.group(2))
-            for m in re.finditer(r'<input[^>]*?name="([^"]+)"[^>]*?value="([^"]*)"', resp.text)}
-
-
-def _code_from(resp: requests.Response, redirect_uri: str, state: str = "st") -> str | None:
-    location = resp.headers.get("location", "")
-    if resp.status_code != 302 or not location.startswith(redirect_uri):
-        return None
-    query = parse_qs(urlparse(location).query)
-    assert query["state"] == [state]
-    return query["code"][0]
-
-
-def _login(s: requests.Session, box: Box, client_id: str, redirect_uri: str, user: str,
-           password: str) -> requests.Response:
-    """authorize -> login form -> POST credentials; returns the response to the POST."""
-    first = _authorize(s, box, client_id, redirect_uri)
-    fields = _login_form(first)
-    fields.update(user=user, password=password)
-    resp = s.post(first.url, data=fields, verify=str(box.ca_file), allow_redirects=False)
-    _host_only(s)
-    return resp
-
-
-def _token(box: Box, code: str, redirect_uri: str, client_id: str, secret: str) -> requests.Response:
-    s = _browser(box)
-    return s.post(f"{box.issuer}/oauth2/token", auth=(client_id, secret), verify=str(box.ca_file),
-                  data={"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri})
-
-
-def _verify_id_token(box: Box, id_token: str, audience: str) -> dict[str, object]:
-    ctx = ssl.create_default_context(cafile=str(box.ca_file))
-    jwks = jwt.PyJWKClient(f"{box.issuer}/oauth2/jwks", ssl_context=ctx)
-    key = jwks.get_signing_key_from_jwt(id_token)
-    claims: dict[str, object] = jwt.decode(id_token, key.key, algorithms=["RS256"], audience=audience,
-                                           issuer=box.issuer)
-    return claims
 
 
 @pytest.fixture(scope="module")
@@ -184,7 +98,7 @@ def client_a(idp: RunningIdp) -> Iterator[tuple[str, str]]:
 # --- tests ----------------------------------------------------------------------------------------
 def test_discovery_answers_with_the_box_issuer(idp: RunningIdp) -> None:
     box = idp.box
-    s = _browser(box)
+    s = browser(box)
     doc = s.get(f"{box.issuer}/.well-known/openid-configuration", verify=str(box.ca_file), timeout=5).json()
     assert doc["issuer"] == box.issuer
     assert doc["authorization_endpoint"] == f"{box.issuer}/oauth2/authorize"
@@ -198,34 +112,34 @@ def test_operator_logs_in_headless_with_authorization_code(idp: RunningIdp, clie
     ident = box.spec.platform.services.identity
     password = box.secrets.get("idp-operator-password")
     assert password
-    s = _browser(box)
-    resp = _login(s, box, client_a[0], REDIRECT_A, ident.operator_user, password)
-    code = _code_from(resp, REDIRECT_A)
+    s = browser(box)
+    resp = login(s, box, client_a[0], REDIRECT_A, ident.operator_user, password)
+    code = code_from(resp, REDIRECT_A)
     assert code, (resp.status_code, resp.headers.get("location"))
 
-    tok = _token(box, code, REDIRECT_A, *client_a)
+    tok = token(box, code, REDIRECT_A, *client_a)
     assert tok.status_code == 200, tok.text
     body = tok.json()
-    claims = _verify_id_token(box, body["id_token"], client_a[0])
+    claims = verify_id_token(box, body["id_token"], client_a[0])
     assert claims["sub"] == ident.operator_user
     assert claims["nonce"] == "nc"
     assert claims["email"] == ident.operator_email  # IDTokenForceClaims: claims in the id_token itself
     assert claims["groups"] == ["platform-operators"]
     assert body["expires_in"] == ident.access_token_lifetime_s
-    info = _browser(box).get(f"{box.issuer}/oauth2/userinfo",
+    info = browser(box).get(f"{box.issuer}/oauth2/userinfo",
                              headers={"Authorization": f"Bearer {body['access_token']}"})
     assert info.status_code == 200, info.text
     assert info.json()["preferred_username"] == ident.operator_user
     # the code is single-use
-    assert _token(box, code, REDIRECT_A, *client_a).status_code in (400, 401)
+    assert token(box, code, REDIRECT_A, *client_a).status_code in (400, 401)
 
 
 def test_wrong_password_is_refused(idp: RunningIdp, client_a: tuple[str, str]) -> None:
     box = idp.box
-    s = _browser(box)
-    resp = _login(s, box, client_a[0], REDIRECT_A, box.spec.platform.services.identity.operator_user,
+    s = browser(box)
+    resp = login(s, box, client_a[0], REDIRECT_A, box.spec.platform.services.identity.operator_user,
                   "not-the-password")
-    assert _code_from(resp, REDIRECT_A) is None
+    assert code_from(resp, REDIRECT_A) is None
     assert 'trmsg="5"' in resp.text  # PE_BADCREDENTIALS, the form is shown again
     assert "govcloud_sso" not in s.cookies
 
@@ -235,8 +149,8 @@ def test_client_added_through_manager_api_is_live_at_once_and_gone_after_removal
 ) -> None:
     box = idp.box
     password = box.secrets.get("idp-operator-password") or ""
-    s = _browser(box)
-    assert _code_from(_login(s, box, client_a[0], REDIRECT_A, "operator", password), REDIRECT_A)
+    s = browser(box)
+    assert code_from(login(s, box, client_a[0], REDIRECT_A, "operator", password), REDIRECT_A)
 
     secret_c = box.secrets.get_or_create("test-client-c")
     redirect_c = "https://app-c.localhost/cb"
@@ -244,7 +158,7 @@ def test_client_added_through_manager_api_is_live_at_once_and_gone_after_removal
     idp_api.add_oidc_client(box, "app-c", secret_c, [redirect_c], "App C")
     code = None
     while code is None and time.monotonic() - t0 < 5:
-        code = _code_from(_authorize(s, box, "app-c", redirect_c), redirect_c)  # existing SSO session
+        code = code_from(authorize(s, box, "app-c", redirect_c), redirect_c)  # existing SSO session
         time.sleep(0.05)
     live_after = time.monotonic() - t0
     assert code, "new client never became usable"
@@ -252,12 +166,12 @@ def test_client_added_through_manager_api_is_live_at_once_and_gone_after_removal
     assert "app-c" in idp_api.list_oidc_clients(box)
     got = idp_api.get_oidc_client(box, "app-c")
     assert got and got["redirectUris"] == [redirect_c]
-    assert _token(box, code, redirect_c, "app-c", secret_c).status_code == 200
+    assert token(box, code, redirect_c, "app-c", secret_c).status_code == 200
 
     assert idp_api.remove_oidc_client(box, "app-c") is True
     t0 = time.monotonic()
     while time.monotonic() - t0 < 5:
-        if _code_from(_authorize(s, box, "app-c", redirect_c), redirect_c) is None:
+        if code_from(authorize(s, box, "app-c", redirect_c), redirect_c) is None:
             break
         time.sleep(0.05)
     assert time.monotonic() - t0 < 1.5
@@ -271,14 +185,14 @@ def test_client_secret_of_a_cannot_get_tokens_as_b(idp: RunningIdp, client_a: tu
     secret_b = box.secrets.get_or_create("test-client-b")
     idp_api.add_oidc_client(box, "app-b", secret_b, [REDIRECT_B], "App B")
     try:
-        s = _browser(box)
+        s = browser(box)
         password = box.secrets.get("idp-operator-password") or ""
-        code_b = _code_from(_login(s, box, "app-b", REDIRECT_B, "operator", password), REDIRECT_B)
+        code_b = code_from(login(s, box, "app-b", REDIRECT_B, "operator", password), REDIRECT_B)
         assert code_b
         # B's client_id with A's secret
-        assert _token(box, code_b, REDIRECT_B, "app-b", client_a[1]).status_code in (400, 401)
+        assert token(box, code_b, REDIRECT_B, "app-b", client_a[1]).status_code in (400, 401)
         # A authenticating properly, presenting B's code
-        stolen = _token(box, code_b, REDIRECT_B, *client_a)
+        stolen = token(box, code_b, REDIRECT_B, *client_a)
         assert stolen.status_code in (400, 401) and "id_token" not in stolen.text
     finally:
         idp_api.remove_oidc_client(box, "app-b")
@@ -296,14 +210,14 @@ def test_users_are_live_at_once(idp: RunningIdp, client_a: tuple[str, str]) -> N
     with box.pg_admin(idp_api.IDP_DB) as conn:
         stored = conn.execute("SELECT password_hash FROM users WHERE login = 'clerk.health'").fetchone()
     assert stored and stored[0].startswith("$2a$10$")
-    code = _code_from(_login(_browser(box), box, client_a[0], REDIRECT_A, "clerk.health", "clerk-pass-1"), REDIRECT_A)
+    code = code_from(login(browser(box), box, client_a[0], REDIRECT_A, "clerk.health", "clerk-pass-1"), REDIRECT_A)
     assert code
-    claims = _verify_id_token(box, _token(box, code, REDIRECT_A, *client_a).json()["id_token"], client_a[0])
+    claims = verify_id_token(box, token(box, code, REDIRECT_A, *client_a).json()["id_token"], client_a[0])
     assert claims["groups"] == ["health-staff"]
 
     assert idp_api.remove_user(box, "clerk.health") is True
-    resp = _login(_browser(box), box, client_a[0], REDIRECT_A, "clerk.health", "clerk-pass-1")
-    assert _code_from(resp, REDIRECT_A) is None
+    resp = login(browser(box), box, client_a[0], REDIRECT_A, "clerk.health", "clerk-pass-1")
+    assert code_from(resp, REDIRECT_A) is None
 
 
 def test_prepare_again_changes_nothing_that_matters(idp: RunningIdp, client_a: tuple[str, str]) -> None:
@@ -311,12 +225,12 @@ def test_prepare_again_changes_nothing_that_matters(idp: RunningIdp, client_a: t
     conf_dir = box.home / "idp" / "conf"
     before = sorted(conf_dir.glob("lmConf-*.json"))
     key = box.secrets.get("idp-signing-key")
-    jwks_before = _browser(box).get(f"{box.issuer}/oauth2/jwks").json()
+    jwks_before = browser(box).get(f"{box.issuer}/oauth2/jwks").json()
     idp.service.prepare(box)
     idp.service.post_start(box)
     assert sorted(conf_dir.glob("lmConf-*.json")) == before
     assert box.secrets.get("idp-signing-key") == key
-    assert _browser(box).get(f"{box.issuer}/oauth2/jwks").json() == jwks_before
+    assert browser(box).get(f"{box.issuer}/oauth2/jwks").json() == jwks_before
     assert client_a[0] in idp_api.list_oidc_clients(box)  # relying parties survive a re-prepare
     newest = json.loads(before[-1].read_text())
     assert newest["oidcServiceMetaDataIssuer"] == box.issuer

@@ -50,6 +50,8 @@ def render_hba(box: Box) -> bool:
         "# written by govcloud; agency lines come from <box>/pg/hba.d/*.conf",
         "local   all  postgres                 peer",
         "hostssl all  postgres  127.0.0.1/32   scram-sha-256",
+        # the IdP's read-only role, on its own database (LemonLDAP::NG's DBI user store)
+        "hostssl idp  idp       127.0.0.1/32   scram-sha-256",
     ]
     for frag in sorted(hba_dir(box).glob("*.conf")):
         lines.append(frag.read_text().strip())
