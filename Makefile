@@ -11,6 +11,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 up: install
 	@test -f govcloud.yaml || $(BIN)/govcloud init
 	$(BIN)/govcloud up
+	$(BIN)/govcloud apply
 	$(BIN)/govcloud status
 
 test: install lint
