@@ -239,8 +239,10 @@ def test_prepare_again_changes_nothing_that_matters(idp: RunningIdp, client_a: t
 
 def test_wait_ready_names_the_log_when_down(idp: RunningIdp) -> None:
     box = Box(home=idp.box.home, spec=idp.box.spec, port_base=free_port_base())  # nothing listens there
-    with pytest.raises(ServiceError, match="identity: not ready"):
+    with pytest.raises(ServiceError, match="identity not ready") as info:
         idp.service.wait_ready(box, timeout=0.5)
+    assert "\n" not in str(info.value)  # one line for the user
+    assert "govcloud logs identity" in str(info.value)
 
 
 def test_sessions_and_secrets_are_private(idp: RunningIdp) -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import shutil
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from govcloud_platform.box.context import Box
-from govcloud_platform.errors import MissingDependency
+from govcloud_platform.errors import MissingDependency, ServiceError
 
 
 @dataclass(frozen=True)
@@ -60,9 +61,27 @@ class Service(ABC):
     def programs(self, box: Box) -> list[Program]:
         """The supervisord programs of this service."""
 
-    @abstractmethod
+    #: seconds between two readiness probes
+    ready_interval: float = 0.2
+
     def wait_ready(self, box: Box, timeout: float) -> None:
-        """Poll real readiness until `timeout` seconds have passed; raise ServiceError if never ready."""
+        """Poll the real readiness probe (`check`) until `timeout`; then one line saying why and where to look."""
+        deadline = time.monotonic() + timeout
+        while True:
+            ok, detail = self.check(box)
+            if ok:
+                return
+            if time.monotonic() >= deadline:
+                cause = self.failure_cause(box)
+                raise ServiceError(
+                    f"{self.name} not ready after {timeout:.0f}s: {detail}" + (f"; {cause}" if cause else ""),
+                    hint=f"see `govcloud logs {self.name}` ({box.log_dir})",
+                )
+            time.sleep(self.ready_interval)
+
+    def failure_cause(self, box: Box) -> str:
+        """One line from the service's own logs that explains a failed start ("" if none)."""
+        return ""
 
     def post_start(self, box: Box) -> None:  # noqa: B027 - optional hook
         """Converge runtime state (users, identities, stanza) once the service is ready."""

@@ -6,7 +6,6 @@ import os
 import pwd
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 from govcloud_platform.box.context import LOOPBACK, Box
@@ -75,6 +74,7 @@ def reload(box: Box) -> None:
 
 class DatabaseService(Service):
     name = "database"
+    ready_interval = 0.1
     binaries = ((str(PG_BIN / "postgres"), "postgresql-15"), ("runuser", "util-linux"))
 
     def data_dir(self, box: Box) -> Path:
@@ -175,16 +175,6 @@ class DatabaseService(Service):
                 directory=str(self.data_dir(box)),
             )
         ]
-
-    def wait_ready(self, box: Box, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        detail = ""
-        while time.monotonic() < deadline:
-            ok, detail = self.check(box)
-            if ok:
-                return
-            time.sleep(0.1)
-        raise ServiceError(f"PostgreSQL not ready after {timeout:.0f}s: {detail}")
 
     def check(self, box: Box) -> tuple[bool, str]:
         import psycopg

@@ -21,7 +21,7 @@ from govcloud_platform.box import idp_api
 from govcloud_platform.box.context import LOOPBACK, Box
 from govcloud_platform.box.secrets import write_private
 from govcloud_platform.box.services.base import Program, Service
-from govcloud_platform.errors import MissingDependency, ServiceError
+from govcloud_platform.errors import MissingDependency
 
 DAEMON_USER = "www-data"
 LLNG_SHARE = Path("/usr/share/lemonldap-ng")
@@ -161,30 +161,18 @@ class IdentityService(Service):
             return False, f"{url}: issuer is {issuer!r}, expected {box.issuer!r}"
         return True, f"OIDC issuer {issuer}"
 
-    def wait_ready(self, box: Box, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            ok, detail = self._probe(box)
-            if ok:
-                return
-            if time.monotonic() >= deadline:
-                raise ServiceError(
-                    f"identity: not ready after {timeout:.0f} s ({detail})\n{self._log_tail(box)}",
-                    hint=f"see the logs in {box.log_dir}",
-                )
-            time.sleep(0.1)
+    ready_interval = 0.1
 
-    @staticmethod
-    def _log_tail(box: Box, lines: int = 15) -> str:
-        out = []
-        for name in ("idp-fastcgi.log", "idp-fastcgi-stderr.log", "nginx-error.log"):
+    def failure_cause(self, box: Box) -> str:
+        """The first distinct error of LLNG's or nginx's log: usually the cause ("Configuration error: ...");
+        the last lines only repeat "Initialization failed"."""
+        for name in ("idp-fastcgi.log", "nginx-error.log"):
             path = box.log_dir / name
             if path.exists():
-                text = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
-                # The cause is usually the first distinct error ("Configuration error: ..."), not the last.
-                first_errors = list(dict.fromkeys(line for line in text if "[error]" in line))[:3]
-                out.append(f"--- {path} ---\n" + "\n".join([*first_errors, "...", *text[-lines:]]))
-        return "\n".join(out) or f"(no log files in {box.log_dir})"
+                for line in path.read_text(errors="replace").splitlines():
+                    if "[error]" in line or "error" in line.lower():
+                        return f"{name}: {line.strip()[:200]}"
+        return ""
 
     def post_start(self, box: Box) -> None:
         ident = box.spec.platform.services.identity

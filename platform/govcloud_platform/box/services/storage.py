@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +115,7 @@ def dynamic_identities(box: Box) -> dict[str, dict[str, Any]]:
 
 class StorageService(Service):
     name = "storage"
+    ready_interval = 0.3
 
     def prepare(self, box: Box) -> None:
         box.dir("s3", "data")
@@ -141,16 +141,6 @@ class StorageService(Service):
             "-volume.preStopSeconds=0",
         ]
         return [Program("storage", cmd, priority=10, stopwaitsecs=45, startsecs=1, directory=str(box.home / "s3"))]
-
-    def wait_ready(self, box: Box, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        detail = ""
-        while time.monotonic() < deadline:
-            ok, detail = self.check(box)
-            if ok:
-                return
-            time.sleep(0.3)
-        raise ServiceError(f"object storage not ready after {timeout:.0f}s: {detail}")
 
     def post_start(self, box: Box) -> None:
         s3 = box.s3_client()
