@@ -57,16 +57,17 @@ def run(
 @backup_app.command("list")
 def list_(
     ctx: typer.Context,
-    agency: str = typer.Option(None, "--agency", help="this agency's backups (default: the platform's)"),
+    agency: str = typer.Option(None, "--agency", help="only this agency's backups (default: platform and agencies)"),
 ) -> None:
-    """Backups in the repository, oldest first. JSON: {"backups": [{id, scope, type, started, finished, bytes}]}."""
+    """Backups, oldest first: the platform's and every agency's (or one agency's). JSON:
+    {"backups": [{id, scope, type, started, finished, bytes}]}; scope is `platform` or `agency:<slug>`."""
     from govcloud_platform.backups import agency as agency_backups
-    from govcloud_platform.backups import cluster
+    from govcloud_platform.backups import listing
 
     opts: Options = ctx.obj
     box = load_box(opts)
-    records = agency_backups.list_backups(box, agency) if agency else cluster.list_backups(box)
-    emit(opts, {"backups": [r.as_dict() for r in records]}, f"backups of {agency or 'the platform'}",
+    records = agency_backups.list_backups(box, agency) if agency else listing.list_all(box)
+    emit(opts, {"backups": [r.as_dict() for r in records]}, f"backups of {agency or 'the platform and agencies'}",
          ["id", "scope", "type", "started", "finished", "size"],
          [(r.id, r.scope, r.type, r.started, r.finished, _size(r.bytes)) for r in records])
 

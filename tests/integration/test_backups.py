@@ -285,6 +285,21 @@ def test_backups_in_the_bucket_are_encrypted(box: BoxHandle, agencies: dict[str,
     assert cluster.info(handle)["repo"][0]["cipher"] == "aes-256-cbc"
 
 
+def test_backup_list_without_agency_shows_the_platform_and_every_agency(
+        box: BoxHandle, agencies: dict[str, Any]) -> None:
+    platform = ok(box.cli("--json", "backup", "run", "--type", "incr"))  # becomes full when there is none yet
+    beta = ok(box.cli("--json", "backup", "run", "--agency", BETA))
+    listed = ok(box.cli("--json", "backup", "list"))["backups"]
+    assert all(set(b) == LIST_KEYS for b in listed)
+    by_scope: dict[str, list[str]] = {}
+    for b in listed:
+        by_scope.setdefault(b["scope"], []).append(b["id"])
+    assert platform["id"] in by_scope["platform"] and beta["id"] in by_scope[f"agency:{BETA}"]
+    assert [b["started"] for b in listed] == sorted(b["started"] for b in listed)
+    only_beta = ok(box.cli("--json", "backup", "list", "--agency", BETA))["backups"]
+    assert only_beta == [b for b in listed if b["scope"] == f"agency:{BETA}"]
+
+
 def test_scheduler_runs_under_supervisor_and_status_reports(box: BoxHandle, agencies: dict[str, Any]) -> None:
     from govcloud_platform.backups import schedule
 
