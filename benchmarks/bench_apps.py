@@ -1,7 +1,8 @@
 """Apps benchmark: deploy time cold (first agency: installs the app into its shared venv) and warm (second
-agency), an unchanged re-deploy, and RSS per running instance (the program and its children).
+agency), an unchanged re-deploy, and RSS per running instance (every supervisord program of the instance,
+e.g. documents' web, worker and redis, with their children).
 
-Run: .venv/bin/python benchmarks/bench_apps.py [portal opendata]"""
+Run: .venv/bin/python benchmarks/bench_apps.py [portal opendata messaging documents]"""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from _common import rss_tree_mb
 from tests.conftest import GOVCLOUD, make_box, teardown_box
 
 AGENCIES = ("health", "revenue")
+DEFAULT_APPS = ["portal", "opendata", "messaging", "documents"]
 
 
 def deploy(handle: object, slug: str, app: str) -> tuple[float, int]:
@@ -22,6 +24,17 @@ def deploy(handle: object, slug: str, app: str) -> tuple[float, int]:
     start = time.perf_counter()
     out = subprocess.run([GOVCLOUD, *args], check=True, capture_output=True, text=True)
     return time.perf_counter() - start, int(json.loads(out.stdout)["changed"])
+
+
+def instance_rss_mb(handle: object, slug: str, app: str) -> float:
+    from govcloud_platform.apps.service import program_name
+    from govcloud_platform.box.supervisor import Supervisor
+
+    main_program = program_name(slug, app)
+    info = Supervisor(handle.box()).info()  # type: ignore[attr-defined]
+    pids = [int(p["pid"]) for name, p in info.items()
+            if (name == main_program or name.startswith(main_program + "-")) and p.get("pid")]
+    return sum(rss_tree_mb(pid) for pid in pids)
 
 
 def main(apps: list[str]) -> None:
@@ -35,17 +48,15 @@ def main(apps: list[str]) -> None:
             warm, _ = deploy(handle, AGENCIES[1], app)
             again, changed = deploy(handle, AGENCIES[0], app)
             time.sleep(3)
-            listed = json.loads(subprocess.run([GOVCLOUD, *handle.args("--json", "app", "list")], check=True,
-                                               capture_output=True, text=True).stdout)["apps"]
-            rss = [rss_tree_mb(int(a["pid"])) for a in listed if a["app"] == app and a["pid"]]
+            rss = [instance_rss_mb(handle, slug, app) for slug in AGENCIES]
             print(f"{app:9s} cold deploy  {cold:7.1f} s   (first agency; installs into the shared venv)")
             print(f"{app:9s} warm deploy  {warm:7.1f} s   (second agency)")
             print(f"{app:9s} re-deploy    {again:7.1f} s   (changed={changed})")
-            print(f"{app:9s} RSS/instance {max(rss) if rss else 0:7.0f} MiB (max of {len(rss)} instances)")
+            print(f"{app:9s} RSS/instance {max(rss):7.0f} MiB (max of {len(rss)} instances)", flush=True)
     finally:
         teardown_box(handle)
 
 
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).parent))
-    main(sys.argv[1:] or ["portal", "opendata"])
+    main(sys.argv[1:] or DEFAULT_APPS)

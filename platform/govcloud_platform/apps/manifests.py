@@ -22,6 +22,8 @@ class AppManifest:
     install_s: int  # measured cold install (first agency)
     role: str
     implemented: bool = True
+    oidc_callback: str = "/oidc/callback/"  # path of the redirect URI registered with the IdP
+    database_c_locale: bool = False  # create the database with LC_COLLATE/LC_CTYPE 'C' (Synapse refuses otherwise)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -73,7 +75,8 @@ CATALOGUE: dict[str, AppManifest] = {
             memory_mb=150,
             install_s=31,
             role="messaging",
-            implemented=False,
+            oidc_callback="/_synapse/client/oidc/callback",
+            database_c_locale=True,
         ),
         AppManifest(
             name="documents",

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from psycopg import sql
+
 from govcloud_platform.apps.manifests import CATALOGUE, AppManifest, manifest
 from govcloud_platform.apps.runner import RoleResult, run_role
 from govcloud_platform.apps.store import READY, Deployment, DeploymentStore
@@ -157,11 +159,11 @@ class AppService:
         steps: list[str] = []
         if "database" in m.services:
             self.progress(f"{slug}/{m.name}: database {db_name(slug, m.name)}")
-            if self._ensure_database(slug, m.name, secrets["db_password"]):
+            if self._ensure_database(slug, m, secrets["db_password"]):
                 steps.append("database created")
         if "identity" in m.services:
             self.progress(f"{slug}/{m.name}: OIDC client {oidc_client_id(slug, m.name)}")
-            if self._ensure_oidc_client(slug, agency_name, m.name, secrets["oidc_secret"]):
+            if self._ensure_oidc_client(slug, agency_name, m, secrets["oidc_secret"]):
                 steps.append("OIDC client registered")
         self.progress(f"{slug}/{m.name}: certificate for {public_host(self.box, slug, m.name)}")
         cert, key, issued = self._ensure_cert(slug, m.name)
@@ -174,19 +176,24 @@ class AppService:
         self.store.set_state(slug, m.name, READY)
         return DeployResult(slug, m.name, public_url(self.box, slug, m.name), len(steps), 0.0, steps)
 
-    def _ensure_database(self, slug: str, app: str, password: str) -> bool:
-        name = db_name(slug, app)
+    def _ensure_database(self, slug: str, m: AppManifest, password: str) -> bool:
+        name = db_name(slug, m.name)
         quota = self.box.spec.resolve_quota(self._agency(slug).quota)
         with self.box.pg_admin() as conn:
             existed = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
             ensure_role(conn, name, password, quota.database_connections)
+            if m.database_c_locale and not existed:
+                # The broker's ensure_database below finds it and applies owner, limits and grants as usual.
+                conn.execute(sql.SQL("CREATE DATABASE {} OWNER {} ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C' "
+                                     "TEMPLATE template0").format(sql.Identifier(name), sql.Identifier(name)))
         ensure_database(self.box, name, name, [], quota.database_connections)
         allow_in_hba(self.box, name, name, [name])
         return not existed
 
-    def _ensure_oidc_client(self, slug: str, agency_name: str, app: str, secret: str) -> bool:
+    def _ensure_oidc_client(self, slug: str, agency_name: str, m: AppManifest, secret: str) -> bool:
+        app = m.name
         client_id = oidc_client_id(slug, app)
-        redirects = [f"{public_url(self.box, slug, app)}/oidc/callback/"]
+        redirects = [f"{public_url(self.box, slug, app)}{m.oidc_callback}"]
         current = idp_api.get_oidc_client(self.box, client_id)
         if current is not None:
             if (current.get("options", {}).get("clientSecret") == secret
@@ -235,8 +242,10 @@ class AppService:
         common["code_dir"] = str(box.home / "apps" / "code" / m.name)
         if m.name == "portal":
             common["static_root"] = str(box.home / "apps" / "static" / m.name)
-        else:
+        elif "identity" not in m.services:
             common.pop("agency_group")
+        if m.name == "messaging":
+            common["server_name"] = f"{slug}.{box.spec.platform.domain}"
         if cert is not None and key is not None:
             common["tls_cert"], common["tls_key"] = str(cert), str(key)
         if action == "deploy" and secrets is not None:

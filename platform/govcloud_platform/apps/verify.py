@@ -23,7 +23,7 @@ from govcloud_platform.apps.store import DeploymentStore
 from govcloud_platform.box.context import LOOPBACK, Box
 from govcloud_platform.box.supervisor import Supervisor
 
-SECRET_FILES = {"portal": "portal.env", "opendata": "opendata.env"}
+SECRET_FILES = {"portal": "portal.env", "opendata": "opendata.env", "messaging": "homeserver.yaml"}
 
 
 @dataclass(frozen=True)
