@@ -3,8 +3,9 @@
 Prints, in one run: raw `pg_dump > /dev/null` time, the agency backup time (`govcloud backup run --agency`)
 and their ratio (throughput of the backup against raw; goal >= 0.5); the agency restore time after the
 database was dropped (logical RTO; goal <= 60 s); a platform full backup, then a disaster while an agency
-keeps committing: a scratch restore WITHOUT flushing WAL gives the newest restorable transaction, whose age
-is the RPO (goal <= 60 s, bounded by archive_timeout), and its duration is the platform RTO.
+keeps committing, the database server is killed (SIGKILL: lost with its unarchived WAL); a scratch restore from
+the repository gives the newest restorable transaction, whose age at the disaster is the RPO (goal <= 60 s,
+bounded by archive_timeout), and its duration is the platform RTO.
 Run: .venv/bin/python benchmarks/bench_backups.py"""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import signal
 import subprocess
 import threading
 import time
@@ -24,6 +26,7 @@ from tests.conftest import GOVCLOUD, make_box, teardown_box
 from govcloud_platform.backups import agency as agency_backups
 from govcloud_platform.backups import cluster
 from govcloud_platform.box.services.database import PG_BIN
+from govcloud_platform.box.supervisor import Supervisor
 
 SCALE = int(os.environ.get("BENCH_SCALE", "70"))
 SLUG = "bench"
@@ -114,6 +117,10 @@ def main() -> None:
         stop.set()
         thread.join()
         disaster = last["at"]
+        # The disaster: the database server is lost at once (SIGKILL; supervisord does not restart it), so
+        # no WAL written after the last archived segment can reach the repository any more.
+        db_pid = int(Supervisor(box).info()["database"]["pid"])
+        os.kill(db_pid, signal.SIGKILL)
         t = time.perf_counter()
         with cluster.scratch_restore(box, None, scan_tables=False, flush=False) as scratch:
             platform_rto = time.perf_counter() - t
@@ -123,6 +130,7 @@ def main() -> None:
         figures["archive_timeout_s"] = box.spec.platform.services.backups.archive_timeout_s
         figures["rpo_s"] = round(disaster - newest_at, 1)
         figures["platform_rto_s"] = round(platform_rto, 1)
+        subprocess.run([GOVCLOUD, *handle.args("up")], check=True, capture_output=True)  # back to service
 
         # Logical RTO: the agency's database is lost; restore it from its restic repository.
         with box.pg_admin() as conn:

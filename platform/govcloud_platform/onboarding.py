@@ -226,7 +226,7 @@ class Onboarding:
             if service in record.services and record.state == READY:
                 out[service] = broker.usage(self.box, slug)
         if quota is not None and "storage" in out:
-            out["storage"]["limit_bytes"] = quota.storage_gb * 1024**3
+            out["storage"]["limit_bytes"] = int(quota.storage_gb * 1024**3)
         return out
 
     # --- apply / doctor -------------------------------------------------------------------------

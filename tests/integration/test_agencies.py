@@ -4,6 +4,7 @@ faults that converge on re-run."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -303,3 +304,42 @@ def test_apply_applies_quota_changes_and_reports_drift(box: BoxHandle, onboarded
     assert pruned.rc == 0 and "quota-test" in pruned.json()["removed"]
     assert set(pruned.json()["unchanged"]) >= set(AGENCIES)
     assert box.cli("agency", "remove", "quota-test", "--purge-data", "--yes").rc == 0
+
+
+def test_bucket_quota_is_enforced(box: BoxHandle, onboarded: dict[str, Any]) -> None:
+    """An agency over its quota class's storage_gb gets a read-only bucket (SeaweedFS's enforcement, run by
+    the box scheduler every minute; here called directly); other agencies keep writing."""
+    import os
+
+    from govcloud_platform.backups.scheduler import enforce_quotas_logged
+    from tests.conftest import run_cli
+
+    spec = box.spec_path.read_text().replace(
+        "quota_classes:\n", "quota_classes:\n  tiny:\n    inherits: standard\n    storage_gb: 0.001\n", 1)
+    private = box.root / "tiny-spec.yaml"
+    private.write_text(spec + "  - slug: tiny-office\n    name: Tiny Office\n    email: it@tiny.gov.example\n"
+                              "    quota: tiny\n")
+    args = ["--home", str(box.home), "--spec", str(private)]
+    assert run_cli(*args, "apply").rc == 0
+    creds = run_cli(*args, "--json", "agency", "credentials", "tiny-office", "--show-secrets").json()
+    s3 = s3_for(creds["storage"])
+    bucket = creds["storage"]["bucket"]
+    s3.put_object(Bucket=bucket, Key="big.bin", Body=os.urandom(1_500_000))
+    try:
+        denied = False
+        for attempt in range(20):  # the master's size statistics lag writes by a few seconds
+            enforce_quotas_logged(box.box())
+            try:
+                s3.put_object(Bucket=bucket, Key=f"more-{attempt}.txt", Body=b"x")
+            except ClientError:
+                denied = True
+                break
+            time.sleep(2)
+        assert denied, "an over-quota bucket stayed writable"
+        assert s3.get_object(Bucket=bucket, Key="big.bin")["ContentLength"] == 1_500_000  # reads still work
+        other = onboarded["health"]["storage"]
+        s3_for(other).put_object(Bucket=other["bucket"], Key="still-writable.txt", Body=b"ok")
+        audit = box.cli("--json", "agency", "show", "health").json()  # the registry is still readable
+        assert audit["slug"] == "health"
+    finally:
+        assert run_cli(*args, "agency", "remove", "tiny-office", "--purge-data", "--yes").rc == 0

@@ -25,6 +25,7 @@ from govcloud_platform.spec import Spec
 
 ACTOR = "scheduler"
 TICK = 15.0
+QUOTA_EVERY = 60.0  # seconds between two bucket-quota enforcements (housekeeping the scheduler also does)
 
 
 def plan_file(home: Path) -> Path:
@@ -123,13 +124,30 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps([{"job": j, "ok": ok, "detail": d} for j, ok, d in ran]))
         return 0 if all(ok for _, ok, _ in ran) else 1
     print(f"{iso(utcnow())} backup scheduler started for {home}", flush=True)
+    last_quota = 0.0
     while not stopping["now"]:
         try:
-            tick(load_box(home), State(home), utcnow(), log=lambda m: print(m, flush=True))
+            box = load_box(home)
+            tick(box, State(home), utcnow(), log=lambda m: print(m, flush=True))
+            if time.monotonic() - last_quota >= QUOTA_EVERY:
+                last_quota = time.monotonic()
+                enforce_quotas_logged(box)
         except Exception as exc:  # noqa: BLE001 - never die on one bad tick (registry busy, plan missing)
             print(f"{iso(utcnow())} tick failed: {type(exc).__name__}: {str(exc)[:200]}", flush=True)
         time.sleep(TICK)
     return 0
+
+
+def enforce_quotas_logged(box: Box) -> list[str]:
+    """Enforce bucket quotas; every bucket switched is printed and audited."""
+    from govcloud_platform.brokers.storage import enforce_quotas
+    from govcloud_platform.state.registry import Registry
+
+    switched = enforce_quotas(box)
+    for bucket in switched:
+        print(f"{iso(utcnow())} quota: bucket {bucket} switched (over quota: read-only)", flush=True)
+        Registry(box.home).audit("quota enforce", bucket, "switched", ACTOR)
+    return switched
 
 
 if __name__ == "__main__":

@@ -51,8 +51,16 @@ def ensure_bucket(box: Box, bucket: str) -> bool:
         return True
 
 
-def quota_command(bucket: str, quota_gb: int) -> str:
-    return f"s3.bucket.quota -name={bucket} -op=set -sizeMB={quota_gb * 1024}"
+def quota_command(bucket: str, quota_gb: float) -> str:
+    return f"s3.bucket.quota -name={bucket} -op=set -sizeMB={max(1, round(quota_gb * 1024))}"
+
+
+def enforce_quotas(box: Box) -> list[str]:
+    """SeaweedFS's own enforcement: every bucket over its quota becomes read-only (and writable again once
+    under it). Sizes come from the master's statistics, which lag writes by a few seconds: run it
+    periodically (the box's scheduler does, every minute). Returns the buckets it switched."""
+    out = weed_shell(box, ["s3.bucket.quota.enforce -apply"])
+    return [line.split("bucket", 1)[1].split()[0] for line in out.splitlines() if "changing bucket" in line]
 
 
 def delete_bucket(box: Box, bucket: str) -> None:

@@ -124,7 +124,7 @@ class QuotaClass(StrictModel):
     inherits: str | None = None
     description: str | None = None
     database_connections: int | None = Field(None, ge=1, le=1000)
-    storage_gb: int | None = Field(None, ge=1, le=1_000_000)
+    storage_gb: float | None = Field(None, ge=0.001, le=1_000_000, description="bucket quota (enforced)")
     instances: int | None = Field(None, ge=0, le=10_000)
     cores: int | None = Field(None, ge=0, le=100_000)
     ram_mb: int | None = Field(None, ge=0, le=100_000_000)
@@ -140,7 +140,7 @@ class Quota(StrictModel):
 
     name: str
     database_connections: int
-    storage_gb: int
+    storage_gb: float
     instances: int
     cores: int
     ram_mb: int
@@ -258,7 +258,7 @@ class Spec(StrictModel):
             seen.add(cur)
             chain.append(self.quota_classes[cur])
             cur = self.quota_classes[cur].inherits
-        values: dict[str, int] = dict(DEFAULT_QUOTA)
+        values: dict[str, float] = dict(DEFAULT_QUOTA)
         for qc in reversed(chain):
             for field in QUOTA_FIELDS:
                 v = getattr(qc, field)
