@@ -15,7 +15,7 @@ up: install
 	$(BIN)/govcloud status
 
 test: install lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=15
 
 install: system venv
 
