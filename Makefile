@@ -40,7 +40,8 @@ integration: install
 	$(BIN)/pytest -q tests/integration tests/infra
 
 bench: install
-	$(BIN)/python benchmarks/bench_box.py
+	cd benchmarks && for b in bench_box bench_agencies bench_iaas_plan bench_backups bench_apps; do \
+		echo "== $$b"; ../$(BIN)/python $$b.py || exit 1; done
 
 down: venv
 	$(BIN)/govcloud down
