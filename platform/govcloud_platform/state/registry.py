@@ -102,21 +102,31 @@ class Registry:
         self.path = home / "registry.db"
         self.key_path = home / "secrets" / "registry.key"
         self._fernet: Any = None
+        self._conn: sqlite3.Connection | None = None
 
     # --- connection ---------------------------------------------------------------------------
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
-        self.home.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        try:
+        """The registry's connection (opened, migrated and made private once per Registry; autocommit:
+        every statement is its own transaction unless a caller says BEGIN)."""
+        if self._conn is None:
+            self.home.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA busy_timeout=30000")
             conn.execute("PRAGMA foreign_keys=ON")
             self._migrate(conn)
-            yield conn
-        finally:
-            conn.close()
-        self.path.chmod(0o600)
+            for suffix in ("", "-wal", "-shm"):
+                path = self.path.with_name(self.path.name + suffix)
+                if path.exists():
+                    path.chmod(0o600)
+            self._conn = conn
+        yield self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     @staticmethod
     def _migrate(conn: sqlite3.Connection) -> None:
@@ -194,8 +204,12 @@ class Registry:
     def delete_agency(self, slug: str) -> None:
         with self.connect() as conn:
             conn.execute("BEGIN IMMEDIATE")
-            conn.execute("DELETE FROM bindings WHERE agency = ?", (slug,))
-            conn.execute("DELETE FROM agencies WHERE slug = ?", (slug,))
+            try:
+                conn.execute("DELETE FROM bindings WHERE agency = ?", (slug,))
+                conn.execute("DELETE FROM agencies WHERE slug = ?", (slug,))
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
             conn.execute("COMMIT")
 
     # --- bindings (credentials, encrypted) ----------------------------------------------------
