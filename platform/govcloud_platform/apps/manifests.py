@@ -84,12 +84,12 @@ CATALOGUE: dict[str, AppManifest] = {
             citizens_get="-",
             staff_get="documents and records management with SSO, files in the agency bucket",
             services=("database", "storage", "identity"),
-            components=("mayan-edms", "psycopg2-binary", "redis", "libldap2-dev", "libsasl2-dev", "fonts-lato"),
-            health_path="/",
+            components=("mayan-edms", "psycopg2-binary", "redis", "redis-server", "libldap2-dev", "libsasl2-dev",
+                        "fonts-lato"),
+            health_path="/authentication/login/",
             memory_mb=900,
             install_s=35,
             role="documents",
-            implemented=False,
         ),
     )
 }
