@@ -85,11 +85,15 @@ def test_catalogue_lists_the_four_apps(box: BoxHandle) -> None:
     assert set(portal["services"]) == {"database", "storage", "identity"} and portal["health_path"]
 
 
-def test_unknown_or_unready_app_is_refused_without_side_effects(box: BoxHandle) -> None:
-    assert box.cli("app", "deploy", "health", "nonsense").rc == 2
-    assert box.cli("app", "deploy", "no-such-agency", "portal").rc == 2
-    r = box.cli("app", "deploy", "health", "messaging")
-    assert r.rc == 2 and "no role yet" in r.stderr
+def test_unknown_app_or_agency_is_refused_without_side_effects(box: BoxHandle) -> None:
+    from tests.conftest import assert_one_error
+
+    before = box.cli("--json", "app", "list").json()
+    for args in (("health", "nonsense"), ("no-such-agency", "portal"), ("Health;rm", "portal")):
+        r = box.cli("app", "deploy", *args)
+        assert r.rc == 2, (args, r.stderr)
+        assert_one_error(r)
+    assert box.cli("--json", "app", "list").json() == before
 
 
 @pytest.mark.parametrize("slug", list(NAMES))
