@@ -34,11 +34,8 @@ class UpResult:
 DEPENDS_ON = {"backups": ("storage", "database"), "identity": ("database",)}
 
 
-def _health(box: Box, svc: Service, info: dict[str, dict[str, object]], down: set[str] | None = None) -> Health:
+def _health(box: Box, svc: Service, info: dict[str, dict[str, object]]) -> Health:
     programs = svc.programs(box)
-    blocked = [d for d in DEPENDS_ON.get(svc.name, ()) if d in (down or set())]
-    if blocked:
-        return Health(svc.name, False, svc.endpoint(box), f"waiting for {', '.join(blocked)}", None)
     pid: int | None = None
     for prog in programs:
         state = info.get(prog.name)
@@ -77,15 +74,14 @@ def up(box: Box, progress: Progress = _quiet, port_base: int | None = None) -> U
         if port_base is not None:
             box.port_base = port_base
         services = all_services()
-        for svc in services:
-            svc.check_binaries(box)
         info = sup.info()
         # Fast path: every program running and every service healthy -> change nothing.
         if info and all(_program_names_running(svc, box, info) for svc in services):
             health = _health_all(box, services, info)
             if all(h.healthy for h in health):
                 return UpResult(health, False, time.monotonic() - start)
-        for svc in services:  # every port of every stopped service, before anything starts
+        for svc in services:  # binaries and every port of every stopped service, before anything starts
+            svc.check_binaries(box)
             _check_ports(box, svc, info)
         box.record(port_base=box.port_base, platform=box.spec.platform.name)
         progress("certificate authority")
@@ -119,13 +115,28 @@ def _program_names_running(svc: Service, box: Box, info: dict[str, dict[str, obj
 
 
 def _health_all(box: Box, services: list[Service], info: dict[str, dict[str, object]]) -> list[Health]:
-    down: set[str] = set()
+    """Every service's real probe, run in parallel (the slowest, `pgbackrest check`, takes ~1 s). A service
+    whose dependency is down is reported as waiting for it; a dependency whose program is not even running
+    keeps its dependents' probes from running (they would hang on it)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    not_running = {svc.name for svc in services if not _program_names_running(svc, box, info)}
+    box.s3_client()  # build the shared client once, before threads race to
+    with ThreadPoolExecutor(max_workers=len(services)) as pool:
+        futures = {
+            svc.name: pool.submit(_health, box, svc, info)
+            for svc in services
+            if not any(d in not_running for d in DEPENDS_ON.get(svc.name, ()))
+        }
+        results = {name: f.result() for name, f in futures.items()}
+    down = {name for name, h in results.items() if not h.healthy} | not_running
     out = []
     for svc in services:
-        health = _health(box, svc, info, down)
-        if not health.healthy:
-            down.add(svc.name)
-        out.append(health)
+        blocked = [d for d in DEPENDS_ON.get(svc.name, ()) if d in down]
+        if blocked:
+            out.append(Health(svc.name, False, svc.endpoint(box), f"waiting for {', '.join(blocked)}", None))
+        else:
+            out.append(results[svc.name])
     return out
 
 
