@@ -141,9 +141,13 @@ def test_lifecycle_interrupted_up_dead_service_and_clean_down() -> None:
     try:
         proc = subprocess.Popen(
             [GOVCLOUD, *handle.args("up", "--port-base", str(handle.port_base))],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         )
-        time.sleep(6)  # storage is up, database is being prepared
+        assert proc.stderr is not None
+        for line in proc.stderr:  # kill it while supervisord is still starting PostgreSQL (state STARTING)
+            if "database: starting" in line:
+                break
+        time.sleep(0.6)  # PostgreSQL has bound its port; supervisord waits startsecs=1 before RUNNING
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         result = handle.cli("--json", "up")

@@ -48,9 +48,14 @@ def _health(box: Box, svc: Service, info: dict[str, dict[str, object]]) -> Healt
     return Health(svc.name, ok, svc.endpoint(box), detail, pid)
 
 
+# supervisord states in which the process (and the ports it binds) is ours
+OURS = ("STARTING", "RUNNING", "BACKOFF", "STOPPING")
+
+
 def _check_ports(box: Box, svc: Service, info: dict[str, dict[str, object]]) -> None:
-    """Before starting a service, every port it will bind must be free (it is not running yet)."""
-    if any(info.get(p.name, {}).get("statename") == "RUNNING" for p in svc.programs(box)):
+    """Before starting a service, every port it will bind must be free (unless its process is ours already,
+    e.g. still STARTING after an `up` that was interrupted)."""
+    if any(info.get(p.name, {}).get("statename") in OURS for p in svc.programs(box)):
         return
     for label, port in box.ports.for_service(svc.name):
         if port_in_use(port):

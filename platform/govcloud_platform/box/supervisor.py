@@ -164,18 +164,28 @@ files={self.programs_dir}/*.conf
             return {}
         return {p["name"]: p for p in self.rpc().getAllProcessInfo()}
 
-    def ensure_running(self, name: str) -> None:
+    def ensure_running(self, name: str, timeout: float = 90) -> None:
+        """Start the program unless it runs; a program still STARTING or STOPPING (an interrupted `up` or
+        `down`) is waited for first."""
         rpc = self.rpc()
-        state = rpc.getProcessInfo(name)["statename"]
-        if state == "RUNNING":
-            return
-        try:
-            rpc.startProcess(name, True)
-        except xmlrpc.client.Fault as exc:
-            raise ServiceError(
-                f"{name} failed to start ({exc.faultString}); see {self.box.log_dir / (name + '.log')}",
-                hint=_tail(self.box.log_dir / f"{name}.log"),
-            ) from None
+        deadline = time.monotonic() + timeout
+        while True:
+            state = rpc.getProcessInfo(name)["statename"]
+            if state == "RUNNING":
+                return
+            if state in ("STARTING", "STOPPING") and time.monotonic() < deadline:
+                time.sleep(0.2)
+                continue
+            try:
+                rpc.startProcess(name, True)
+                return
+            except xmlrpc.client.Fault as exc:
+                if "ALREADY_STARTED" in exc.faultString and time.monotonic() < deadline:
+                    continue
+                raise ServiceError(
+                    f"{name} failed to start ({exc.faultString}); see `govcloud logs` and {self.box.log_dir}",
+                    hint=_tail(self.box.log_dir / f"{name}.log"),
+                ) from None
 
     def stop(self, name: str) -> None:
         try:
