@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import os
 import secrets
 import socket
@@ -71,25 +70,15 @@ def backups_dir(box: Box, *parts: str) -> Path:
 def backup_lock(box: Box, scope: str, wait: float = 120.0) -> Iterator[None]:
     """One backup or restore per scope at a time (pgBackRest refuses two backups of a stanza anyway).
     Separate from the box lock, so that a long backup never blocks onboarding."""
+    from govcloud_platform.state.lock import file_lock
+
+    def busy(current: str) -> ConflictError:
+        return ConflictError(f"{scope} is busy: {current or 'another backup'}",
+                             hint="wait for it to finish, then re-run")
+
     path = backups_dir(box, "locks") / f"{scope.replace(':', '_')}.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    deadline = time.monotonic() + wait
-    try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    holder = path.read_text().strip() or "another backup"
-                    hint = "wait for it to finish, then re-run"
-                    raise ConflictError(f"{scope} is busy: {holder}", hint=hint) from None
-                time.sleep(0.2)
-        os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()} since {iso(utcnow())}\n".encode())
+    with file_lock(path, f"pid {os.getpid()} since {iso(utcnow())}", busy, wait, poll=0.2):
         yield
-    finally:
-        os.close(fd)
 
 
 def free_port() -> int:

@@ -1,10 +1,11 @@
-"""An exclusive, process-wide lock on the box: a second operator gets ConflictError (exit 4)."""
+"""Exclusive locks on files: a second holder gets ConflictError (exit 4) naming who holds the lock."""
 
 from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -12,12 +13,11 @@ from govcloud_platform.errors import ConflictError
 
 
 @contextmanager
-def box_lock(home: Path, command: str, wait: float = 0.0) -> Iterator[None]:
-    """Hold `<home>/.lock` for the duration; fail fast with who holds it."""
-    import time
-
-    home.mkdir(parents=True, exist_ok=True)
-    path = home / ".lock"
+def file_lock(path: Path, holder: str, busy: Callable[[str], ConflictError], wait: float = 0.0,
+              poll: float = 0.1) -> Iterator[None]:
+    """Hold an flock on `path` for the duration, writing `holder` into it; after `wait` seconds raise
+    `busy(<what the current holder wrote>)`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     deadline = time.monotonic() + wait
     try:
@@ -27,14 +27,10 @@ def box_lock(home: Path, command: str, wait: float = 0.0) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    holder = Path(path).read_text().strip() or "another govcloud command"
-                    raise ConflictError(
-                        f"the box at {home} is locked by {holder}",
-                        hint="wait for it to finish, then re-run",
-                    ) from None
-                time.sleep(0.1)
+                    raise busy(path.read_text().strip()) from None
+                time.sleep(poll)
         os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()} ({command})\n".encode())
+        os.write(fd, f"{holder}\n".encode())
         yield
     finally:
         try:
@@ -42,3 +38,17 @@ def box_lock(home: Path, command: str, wait: float = 0.0) -> Iterator[None]:
         except OSError:
             pass
         os.close(fd)
+
+
+@contextmanager
+def box_lock(home: Path, command: str, wait: float = 0.0) -> Iterator[None]:
+    """Hold `<home>/.lock` for the duration; fail fast with who holds it."""
+
+    def busy(current: str) -> ConflictError:
+        return ConflictError(
+            f"the box at {home} is locked by {current or 'another govcloud command'}",
+            hint="wait for it to finish, then re-run",
+        )
+
+    with file_lock(home / ".lock", f"pid {os.getpid()} ({command})", busy, wait):
+        yield
