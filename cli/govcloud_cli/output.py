@@ -44,7 +44,7 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any
 
     t = Table(title=title, title_justify="left", header_style="bold")
     for col in columns:
-        t.add_column(col)
+        t.add_column(col, overflow="fold")  # never cut a value (endpoints, paths) with an ellipsis
     for row in rows:
         t.add_row(*("" if v is None else str(v) for v in row))
     console().print(t)
