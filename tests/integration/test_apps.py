@@ -119,8 +119,9 @@ def test_list_interface_is_stable(box: BoxHandle, apps: dict[str, Any]) -> None:
     assert status.rc == 0 and status.json()["process"] == "running"
 
 
-def test_second_deploy_changes_nothing(box: BoxHandle, apps: dict[str, Any]) -> None:
-    r = box.cli("--json", "app", "deploy", "health", "portal", timeout=600)
+@pytest.mark.parametrize("app", ["portal", "opendata"])
+def test_second_deploy_changes_nothing(box: BoxHandle, apps: dict[str, Any], app: str) -> None:
+    r = box.cli("--json", "app", "deploy", "health", app, timeout=600)
     assert r.rc == 0, r.stderr[-2000:]
     assert r.json()["changed"] == 0, r.json()["changed_steps"]
 

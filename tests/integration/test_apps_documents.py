@@ -80,6 +80,12 @@ def test_health_through_the_proxy_and_all_processes_run(box: BoxHandle, deployed
     assert status.rc == 0 and status.json()["healthy"] is True, status.stdout
 
 
+def test_second_deploy_changes_nothing(box: BoxHandle, deployed: dict[str, Any]) -> None:
+    r = box.cli("--json", "app", "deploy", SLUG, APP, timeout=600)
+    assert r.rc == 0, r.stderr[-2000:]
+    assert r.json()["changed"] == 0, r.json()["changed_steps"]
+
+
 def test_sso_lets_agency_members_in_and_refuses_other_agencies(
     box: BoxHandle, deployed: dict[str, Any], members: dict[str, tuple[str, str]]
 ) -> None:
