@@ -13,7 +13,7 @@ from typing import Any
 
 from govcloud_platform.box.context import Box
 from govcloud_platform.brokers import brokers
-from govcloud_platform.brokers.storage import StorageBroker
+from govcloud_platform.brokers.base import Provisioning
 from govcloud_platform.errors import ConflictError, InputError, ServiceError
 from govcloud_platform.spec import SERVICE_NAMES, Agency, check_slug
 from govcloud_platform.state.lock import box_lock
@@ -74,8 +74,10 @@ class Onboarding:
         self.registry = Registry(box.home)
         self.actor = actor
         self.progress = progress
-        # While `apply` runs: storage commands of every agency, run in one weed shell session at the end.
-        self._batch: list[tuple[str, str, list[str]]] | None = None
+        # While `apply` runs: each service's provisioning of every agency, run per service at the end
+        # (`provision_many`: shared sessions, one IdP configuration, one pg_hba reload).
+        self._batch: dict[str, list[Provisioning]] | None = None
+        self._pending: list[tuple[str, str]] = []  # (slug, action) marked ready once the batch has run
 
     # --- add / converge -----------------------------------------------------------------------
     def add(self, req: AgencyRequest, *, allow_update: bool = False) -> tuple[AgencyRecord, bool]:
@@ -109,13 +111,12 @@ class Onboarding:
             if creds is None:
                 creds = broker.new_credentials(self.box, req.slug)
                 self.registry.save_binding(req.slug, service, creds)
+            if self._batch is not None:
+                self._batch.setdefault(service, []).append(Provisioning(req.slug, req.name, quota, creds))
+                continue
             self.progress(f"{req.slug}: {service}")
             try:
-                if self._batch is not None and isinstance(broker, StorageBroker):
-                    action = "updated" if existing is not None and existing.state == READY else "added"
-                    self._batch.append((req.slug, action, broker.commands(self.box, req.slug, quota, creds)))
-                else:
-                    broker.provision(self.box, req.slug, req.name, quota, creds)
+                broker.provision(self.box, req.slug, req.name, quota, creds)
             except (OSError, ServiceError) as exc:
                 raise ServiceError(
                     f"agency {req.slug}: {service} provisioning failed: {exc}",
@@ -133,9 +134,11 @@ class Onboarding:
             if self.registry.binding(req.slug, service) is not None:
                 all_brokers[service].deprovision(self.box, req.slug, purge=False)
                 self.registry.delete_binding(req.slug, service)
-        if self._batch is None or not any(slug == req.slug for slug, _, _ in self._batch):
-            action = "updated" if existing is not None and existing.state == READY else "added"
+        action = "updated" if existing is not None and existing.state == READY else "added"
+        if self._batch is None:
             self._mark_ready(req.slug, action)
+        else:
+            self._pending.append((req.slug, action))
         record = self.registry.agency(req.slug)
         assert record is not None
         return record, True
@@ -145,21 +148,23 @@ class Onboarding:
         self.registry.audit("agency add", slug, action, self.actor)
 
     def _flush_batch(self) -> None:
-        """Run the batched storage commands in one session, then mark those agencies ready."""
-        from govcloud_platform.box.services.storage import weed_shell
-
-        batch, self._batch = self._batch or [], None
-        commands = [c for _, _, cmds in batch for c in cmds]
-        if commands:
-            self.progress(f"storage: {len(batch)} agencies in one session")
+        """Run each service's batch (in broker order), then mark the agencies ready."""
+        batch, self._batch = self._batch or {}, None
+        pending, self._pending = self._pending, []
+        for service, broker in brokers().items():
+            jobs = batch.get(service, [])
+            if not jobs:
+                continue
+            self.progress(f"{service}: {len(jobs)} agencies")
             try:
-                weed_shell(self.box, commands, timeout=60 + len(commands))
-            except ServiceError as exc:
+                broker.provision_many(self.box, jobs)
+            except (OSError, ServiceError) as exc:
                 raise ServiceError(
-                    f"storage provisioning failed: {exc}",
+                    f"{service} provisioning failed: {exc}",
                     hint="check `govcloud status`, then re-run `govcloud apply`: it converges",
                 ) from None
-        for slug, action, _ in batch:
+            _fault_hook(service, self.box)
+        for slug, action in pending:
             self._mark_ready(slug, action)
 
     def _require_services(self) -> None:
@@ -236,7 +241,7 @@ class Onboarding:
         wanted = {a.slug: a for a in self.box.spec.agencies}
         requests = [validate_request(self.box, AgencyRequest.from_spec(a)) for a in self.box.spec.agencies]
         with box_lock(self.box.home, "apply"):
-            self._batch = []
+            self._batch, self._pending = {}, []
             try:
                 for req in requests:
                     before = self.registry.agency(req.slug)

@@ -343,3 +343,39 @@ def test_bucket_quota_is_enforced(box: BoxHandle, onboarded: dict[str, Any]) -> 
         assert audit["slug"] == "health"
     finally:
         assert run_cli(*args, "agency", "remove", "tiny-office", "--purge-data", "--yes").rc == 0
+
+
+def test_apply_registers_many_clients_in_one_idp_configuration(box: BoxHandle, onboarded: dict[str, Any]) -> None:
+    """`apply` writes the OIDC clients of all new agencies as ONE new IdP configuration (not one manager-API
+    rewrite each), and the portal serves every one of them at once: each secret gets a token for its own
+    client only."""
+    from govcloud_platform.box.services.identity import conf_dir, latest_conf
+    from tests.conftest import run_cli
+
+    slugs = [f"batch-{i}" for i in range(4)]
+    private = box.root / "batch-spec.yaml"
+    private.write_text(box.spec_path.read_text() + "".join(
+        f"  - slug: {s}\n    name: Batch Office {s}\n    email: it@{s}.gov.example\n" for s in slugs))
+    args = ["--home", str(box.home), "--spec", str(private)]
+    before = latest_conf(conf_dir(box.box()))[0]
+    try:
+        result = run_cli(*args, "--json", "apply")
+        assert result.rc == 0, result.stderr
+        assert sorted(result.json()["added"]) == slugs
+        assert latest_conf(conf_dir(box.box()))[0] == before + 1
+        identities = {s: run_cli(*args, "--json", "agency", "credentials", s, "--show-secrets").json()["identity"]
+                      for s in slugs}
+        for slug, ident in identities.items():
+            own = client_credentials_token(ident["issuer"], box.box().ca_file.as_posix(), ident["client_id"],
+                                           ident["client_secret"])
+            assert own.status_code == 200, (slug, own.text[:200])
+            other = identities[slugs[(slugs.index(slug) + 1) % len(slugs)]]
+            cross = client_credentials_token(ident["issuer"], box.box().ca_file.as_posix(), other["client_id"],
+                                             ident["client_secret"])
+            assert cross.status_code in (400, 401), (slug, cross.status_code)
+        again = run_cli(*args, "--json", "apply")
+        assert again.rc == 0 and set(again.json()["unchanged"]) >= set(slugs)
+        assert latest_conf(conf_dir(box.box()))[0] == before + 1  # nothing changed, nothing written
+    finally:
+        for slug in slugs:
+            run_cli(*args, "agency", "remove", slug, "--purge-data", "--yes")

@@ -106,16 +106,18 @@ def ensure_database(box: Box) -> str:
     return password
 
 
-def _idp_db(box: Box) -> psycopg.Connection[Any]:
+def idp_db(box: Box) -> psycopg.Connection[Any]:
+    """A superuser connection to the IdP's user store (not autocommit)."""
     return box.pg_admin(IDP_DB, autocommit=False)
 
 
 # --- users ----------------------------------------------------------------------------------------
 def add_user(
-    box: Box, login: str, password: str, mail: str, name: str = "", groups: list[str] | tuple[str, ...] = ()
+    box: Box, login: str, password: str, mail: str, name: str = "", groups: list[str] | tuple[str, ...] = (),
+    conn: psycopg.Connection[Any] | None = None,
 ) -> bool:
     """Create the user, or converge an existing one to these values (password included); live at once.
-    Returns True if the user was created."""
+    `conn`: a connection to the `idp` database to reuse (committed here). Returns True if created."""
     if not _LOGIN_RE.fullmatch(login):
         raise InputError(f"invalid login {login!r}", hint=f"use {LOGIN_PATTERN}")
     bad = [g for g in groups if not _GROUP_RE.fullmatch(g)]
@@ -123,35 +125,34 @@ def add_user(
         raise InputError(f"invalid group names {bad}", hint="lowercase letters, digits, '.', '_', '-'")
     if not password:
         raise InputError("empty password")
-    with _idp_db(box) as conn:
-        row = conn.execute(
-            """INSERT INTO users (login, password_hash, mail, name)
-               VALUES (%(login)s, crypt(%(pw)s, gen_salt('bf', %(cost)s)), %(mail)s, %(name)s)
-               ON CONFLICT (login) DO UPDATE SET
-                   password_hash = CASE WHEN crypt(%(pw)s, users.password_hash) = users.password_hash
-                                        THEN users.password_hash
-                                        ELSE crypt(%(pw)s, gen_salt('bf', %(cost)s)) END,
-                   mail = EXCLUDED.mail, name = EXCLUDED.name
-               RETURNING (xmax = 0)""",
-            {"login": login, "pw": password, "cost": BCRYPT_COST, "mail": mail, "name": name},
-        ).fetchone()
-        for group in groups:
-            conn.execute("INSERT INTO groups (name) VALUES (%s) ON CONFLICT DO NOTHING", (group,))
+    if conn is None:
+        with idp_db(box) as own:
+            return add_user(box, login, password, mail, name, groups, own)
+    row = conn.execute(
+        """INSERT INTO users (login, password_hash, mail, name)
+           VALUES (%(login)s, crypt(%(pw)s, gen_salt('bf', %(cost)s)), %(mail)s, %(name)s)
+           ON CONFLICT (login) DO UPDATE SET
+               password_hash = CASE WHEN crypt(%(pw)s, users.password_hash) = users.password_hash
+                                    THEN users.password_hash
+                                    ELSE crypt(%(pw)s, gen_salt('bf', %(cost)s)) END,
+               mail = EXCLUDED.mail, name = EXCLUDED.name
+           RETURNING (xmax = 0)""",
+        {"login": login, "pw": password, "cost": BCRYPT_COST, "mail": mail, "name": name},
+    ).fetchone()
+    for group in groups:
+        conn.execute("INSERT INTO groups (name) VALUES (%s) ON CONFLICT DO NOTHING", (group,))
+    conn.execute("DELETE FROM memberships WHERE login = %s AND NOT group_name = ANY(%s)", (login, list(groups)))
+    for group in groups:
         conn.execute(
-            "DELETE FROM memberships WHERE login = %s AND NOT group_name = ANY(%s)", (login, list(groups))
+            "INSERT INTO memberships (login, group_name) VALUES (%s, %s) ON CONFLICT DO NOTHING", (login, group)
         )
-        for group in groups:
-            conn.execute(
-                "INSERT INTO memberships (login, group_name) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                (login, group),
-            )
-        conn.commit()
+    conn.commit()
     return bool(row and row[0])
 
 
 def remove_user(box: Box, login: str) -> bool:
     """Delete the user (memberships go with it). Sessions already open live until they expire."""
-    with _idp_db(box) as conn:
+    with idp_db(box) as conn:
         cur = conn.execute("DELETE FROM users WHERE login = %s", (login,))
         conn.commit()
         return cur.rowcount > 0
@@ -159,7 +160,7 @@ def remove_user(box: Box, login: str) -> bool:
 
 def get_user(box: Box, login: str) -> dict[str, Any] | None:
     """The directory entry (login, mail, name, groups as a list), never the hash."""
-    with _idp_db(box) as conn:
+    with idp_db(box) as conn:
         row = conn.execute("SELECT login, mail, name, groups FROM directory WHERE login = %s", (login,)).fetchone()
     if row is None:
         return None
@@ -167,7 +168,7 @@ def get_user(box: Box, login: str) -> dict[str, Any] | None:
 
 
 def list_users(box: Box) -> list[str]:
-    with _idp_db(box) as conn:
+    with idp_db(box) as conn:
         return [r[0] for r in conn.execute("SELECT login FROM users ORDER BY login").fetchall()]
 
 
@@ -211,7 +212,7 @@ def _check_conf_key(conf_key: str) -> None:
         raise InputError(f"invalid OIDC client id {conf_key!r}", hint="letters, digits, '.', '_', '-'")
 
 
-def add_oidc_client(
+def oidc_client(
     box: Box,
     client_id: str,
     client_secret: str,
@@ -225,9 +226,9 @@ def add_oidc_client(
     allow_client_credentials: bool = False,
     refresh_tokens: bool = False,
     options: dict[str, Any] | None = None,
-) -> None:
-    """Register a confidential client (confKey = client_id): RS256 id_tokens carrying the claims
-    (IDTokenForceClaims), consent bypassed (clients are ours). `extra_claims` maps a scope to the
+) -> dict[str, Any]:
+    """A confidential client (confKey = client_id) in the manager API's shape: RS256 id_tokens carrying the
+    claims (IDTokenForceClaims), consent bypassed (clients are ours). `extra_claims` maps a scope to the
     space-separated claims it releases; `exported_vars` maps a claim to a session attribute."""
     _check_conf_key(client_id)
     if not redirect_uris and not allow_client_credentials:
@@ -246,7 +247,7 @@ def add_oidc_client(
         "accessTokenExpiration": box.spec.platform.services.identity.access_token_lifetime_s,
     }
     opts.update(options or {})
-    body = {
+    return {
         "confKey": client_id,
         "clientId": client_id,
         "redirectUris": redirect_uris,
@@ -254,11 +255,134 @@ def add_oidc_client(
         "extraClaims": extra_claims if extra_claims is not None else DEFAULT_EXTRA_CLAIMS,
         "options": opts,
     }
+
+
+def add_oidc_client(box: Box, client_id: str, client_secret: str, redirect_uris: list[str],
+                    display_name: str = "", **kwargs: Any) -> None:
+    """Register one client through the manager API (see `oidc_client` for the arguments)."""
+    post_oidc_client(box, oidc_client(box, client_id, client_secret, redirect_uris, display_name, **kwargs))
+
+
+def post_oidc_client(box: Box, body: dict[str, Any]) -> None:
+    """Register one client (a body from `oidc_client`) through the manager API, live without a restart."""
+    client_id = body["confKey"]
     resp = _call(box, "POST", "", body)
     if resp.status_code == 409:
         raise ConflictError(f"OIDC client {client_id} already exists", hint="remove it first, or pick another id")
     if resp.status_code != 201:
         raise ServiceError(f"IdP refused OIDC client {client_id}: HTTP {resp.status_code} {_error_text(resp)}")
+
+
+def configured_clients(box: Box) -> dict[str, dict[str, Any]]:
+    """The clients of the newest configuration file, by confKey, as lmConf options (secrets included):
+    read from disk, which is what the portal serves, without one manager-API call per client."""
+    from govcloud_platform.box.services.identity import conf_dir, latest_conf
+
+    options: dict[str, dict[str, Any]] = latest_conf(conf_dir(box))[1].get("oidcRPMetaDataOptions", {})
+    return options
+
+
+# The options the manager API fills in for a new client (as LLNG 2.16 writes them), under ours.
+_RP_OPTION_DEFAULTS: dict[str, Any] = {
+    "AccessTokenClaims": 0, "AccessTokenJWT": 0, "AccessTokenSignAlg": "RS256", "AllowOffline": 0,
+    "LogoutBypassConfirm": 0, "LogoutSessionRequired": 0, "LogoutType": "front", "RequirePKCE": 0,
+    "UserInfoSignAlg": "", "PostLogoutRedirectUris": "", "ExtraClaims": {},
+}
+
+
+def _conf_entries(body: dict[str, Any]) -> dict[str, Any]:
+    """A manager-API client body as the lmConf keys the manager itself would write for it."""
+    def conf_value(value: Any) -> Any:
+        if isinstance(value, bool):
+            return int(value)
+        if isinstance(value, list):
+            return " ".join(value)
+        return value
+
+    options = {f"oidcRPMetaDataOptions{k}": v for k, v in _RP_OPTION_DEFAULTS.items()}
+    for key, value in body["options"].items():
+        options[f"oidcRPMetaDataOptions{key[0].upper()}{key[1:]}"] = conf_value(value)
+    options.update({
+        "oidcRPMetaDataOptionsClientID": body["clientId"],
+        "oidcRPMetaDataOptionsRedirectUris": conf_value(body["redirectUris"]),
+        "oidcRPMetaDataScopeRules": {},
+    })
+    return {
+        "oidcRPMetaDataOptions": options,
+        "oidcRPMetaDataExportedVars": dict(body["exportedVars"]),
+        "oidcRPMetaDataOptionsExtraClaims": dict(body["extraClaims"]),
+        "oidcRPMetaDataMacros": {},
+    }
+
+
+def put_oidc_clients(box: Box, bodies: list[dict[str, Any]], probe: dict[str, Any] | None = None,
+                     wait: float = 15.0) -> int:
+    """Create or replace many clients (bodies from `oidc_client`) in ONE new configuration, instead of one
+    manager-API call each (each of which rewrites the whole configuration: quadratic in the number of
+    clients). The caller holds the box lock. Then waits until the portal serves the configuration, proved by
+    a client-credentials token for `probe` (default: the last body that allows that grant).
+    Returns the new cfgNum (0 when nothing was written)."""
+    import time
+
+    from govcloud_platform.box.services.identity import conf_dir, update_conf
+
+    keys = [b["confKey"] for b in bodies]
+    if len(set(keys)) != len(keys):
+        raise InputError(f"duplicate OIDC client ids in {keys}")
+
+    def change(conf: dict[str, Any]) -> dict[str, Any]:
+        conf["checkTime"] = 1  # see identity.managed_conf
+        taken = {opts.get("oidcRPMetaDataOptionsClientID"): key
+                 for key, opts in conf.get("oidcRPMetaDataOptions", {}).items()}
+        for body in bodies:
+            owner = taken.get(body["clientId"])
+            if owner is not None and owner != body["confKey"]:
+                raise ConflictError(f"OIDC client id {body['clientId']} is used by {owner}")
+            for section, value in _conf_entries(body).items():
+                conf.setdefault(section, {})[body["confKey"]] = value
+        return conf
+
+    num = 0
+    if bodies:
+        written = time.monotonic()
+        num = update_conf(conf_dir(box), change, f"govcloud: {len(bodies)} OIDC clients")
+        time.sleep(max(0.0, written + 1.1 - time.monotonic()))  # the portal's checkTime
+    if probe is None:
+        probe = next((b for b in reversed(bodies) if b["options"].get("allowClientCredentialsGrant")), None)
+    if probe is not None:
+        _wait_until_served(box, probe, wait)
+    return num
+
+
+def _wait_until_served(box: Box, probe: dict[str, Any], wait: float) -> None:
+    """Until a client-credentials token for `probe` works. A portal still serving an older configuration
+    (say, a previous run wrote the clients and died) gets its cache dropped once."""
+    import time
+
+    import requests
+
+    from govcloud_platform.box.services.identity import conf_dir, purge_conf_cache
+
+    auth = (probe["clientId"], probe["options"]["clientSecret"])
+    deadline = time.monotonic() + wait
+    purged = False
+    while True:
+        try:
+            with _session() as s:
+                resp = s.post(f"{box.issuer}/oauth2/token", auth=auth,
+                              data={"grant_type": "client_credentials", "scope": "openid"},
+                              verify=str(box.ca_file), timeout=10)
+            if resp.status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        if not purged:
+            purge_conf_cache(conf_dir(box))
+            purged = True
+        if time.monotonic() > deadline:
+            raise ServiceError(f"the IdP portal did not load the new OIDC clients within {wait:.0f} s",
+                               hint="check `govcloud logs identity`, then re-run: it converges")
+        time.sleep(0.3)
 
 
 def get_oidc_client(box: Box, client_id: str) -> dict[str, Any] | None:

@@ -4,7 +4,11 @@ so a crash half-way and a re-run converge on the same credentials."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from govcloud_platform.box.context import Box
 from govcloud_platform.spec import Quota
@@ -20,6 +24,51 @@ def s3_name(slug: str) -> str:
     return f"ag-{slug}"
 
 
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Provisioning:
+    """One agency's share of a batched `provision_many`."""
+
+    slug: str
+    name: str
+    quota: Quota
+    creds: dict[str, Any]
+
+
+def in_parallel(fn: Callable[[list[T]], Iterable[R]], items: list[T], workers: int) -> list[R]:
+    """Split `items` into up to `workers` contiguous chunks and run `fn` on each in its own thread (each
+    chunk reuses its own connections); results in the order of `items`. The first error is raised."""
+    if len(items) <= 1 or workers <= 1:
+        return list(fn(items))
+    size = -(-len(items) // workers)
+    chunks = [items[i:i + size] for i in range(0, len(items), size)]
+    with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
+        return [r for part in pool.map(lambda c: list(fn(c)), chunks) for r in part]
+
+
+@contextmanager
+def naming(slug: str, service: str) -> Iterator[None]:
+    """Inside a batch: an error of the servers' clients becomes one ServiceError naming the agency (its type
+    only: driver messages may quote statements)."""
+    from govcloud_platform.errors import GovCloudError, ServiceError
+
+    try:
+        yield
+    except GovCloudError as exc:
+        if slug in exc.message:
+            raise
+        raise type(exc)(f"agency {slug}: {exc.message}", hint=exc.hint) from None
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise ServiceError(f"agency {slug}: {service} provisioning failed ({type(exc).__name__})") from None
+    except Exception as exc:
+        if type(exc).__module__.startswith(("psycopg", "botocore", "requests", "urllib3")):
+            raise ServiceError(f"agency {slug}: {service} provisioning failed ({type(exc).__name__})") from None
+        raise
+
+
 class Broker(ABC):
     service: str
 
@@ -30,6 +79,12 @@ class Broker(ABC):
     @abstractmethod
     def provision(self, box: Box, slug: str, name: str, quota: Quota, creds: dict[str, Any]) -> None:
         """Create or converge the agency's resource with these credentials and quota (idempotent)."""
+
+    def provision_many(self, box: Box, jobs: list[Provisioning]) -> None:
+        """Provision many agencies at once (`apply`). Brokers override it to share sessions, connections
+        and reloads across agencies; an error names the agency it happened to."""
+        for job in jobs:
+            self.provision(box, job.slug, job.name, job.quota, job.creds)
 
     @abstractmethod
     def bind(self, box: Box, slug: str, creds: dict[str, Any]) -> dict[str, Any]:

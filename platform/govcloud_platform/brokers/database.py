@@ -3,6 +3,7 @@ them, only over TLS, with a connection limit. Identifiers always composed with p
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 from psycopg import sql
@@ -10,7 +11,7 @@ from psycopg import sql
 from govcloud_platform.box.context import LOOPBACK, Box
 from govcloud_platform.box.secrets import new_password
 from govcloud_platform.box.services.database import hba_dir, reload, render_hba
-from govcloud_platform.brokers.base import Broker, pg_name
+from govcloud_platform.brokers.base import Broker, Provisioning, in_parallel, naming, pg_name
 from govcloud_platform.spec import Quota
 
 
@@ -25,9 +26,10 @@ def ensure_role(conn: Any, role: str, password: str, limit: int) -> None:
     )
 
 
-def ensure_database(box: Box, dbname: str, owner: str, readers: list[str], limit: int) -> None:
-    """Create the database owned by `owner`, closed to PUBLIC, open (CONNECT) to owner and readers only."""
-    with box.pg_admin() as conn:
+def ensure_database(box: Box, dbname: str, owner: str, readers: list[str], limit: int, admin: Any = None) -> None:
+    """Create the database owned by `owner`, closed to PUBLIC, open (CONNECT) to owner and readers only.
+    `admin`: an autocommit superuser connection to reuse (else one is opened)."""
+    with nullcontext(admin) if admin is not None else box.pg_admin() as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone():
             conn.execute(sql.SQL("CREATE DATABASE {} OWNER {} ENCODING 'UTF8' TEMPLATE template0").format(
                 sql.Identifier(dbname), sql.Identifier(owner)))
@@ -51,12 +53,17 @@ def ensure_database(box: Box, dbname: str, owner: str, readers: list[str], limit
                          .format(sql.Identifier(owner), sql.Identifier(reader)))
 
 
-def allow_in_hba(box: Box, key: str, dbname: str, roles: list[str]) -> None:
-    """One hostssl line per database and role; reload only when pg_hba.conf changed."""
+def write_hba_part(box: Box, key: str, dbname: str, roles: list[str]) -> None:
+    """One hostssl line per database and role, in the part of pg_hba.conf named `key` (not yet live)."""
     text = "".join(f'hostssl "{dbname}" "{role}" {LOOPBACK}/32 scram-sha-256\n' for role in roles)
     path = hba_dir(box) / f"{key}.conf"
     if not path.exists() or path.read_text() != text:
         path.write_text(text)
+
+
+def allow_in_hba(box: Box, key: str, dbname: str, roles: list[str]) -> None:
+    """`write_hba_part`, then reload only when pg_hba.conf changed."""
+    write_hba_part(box, key, dbname, roles)
     if render_hba(box):
         reload(box)
 
@@ -98,6 +105,31 @@ class DatabaseBroker(Broker):
             ensure_role(conn, reader, creds["readonly_password"], quota.database_connections)
         ensure_database(box, owner, owner, [reader], quota.database_connections)
         allow_in_hba(box, owner, owner, [owner, reader])
+
+    def provision_many(self, box: Box, jobs: list[Provisioning]) -> None:
+        """Roles on one connection, databases by a few workers (CREATE DATABASE is I/O-bound, and each
+        database needs its own connection for the schema grants), then one pg_hba.conf render and reload."""
+        with box.pg_admin() as conn:
+            for job in jobs:
+                with naming(job.slug, self.service):
+                    owner = pg_name(job.slug)
+                    ensure_role(conn, owner, job.creds["password"], job.quota.database_connections)
+                    ensure_role(conn, owner + "_ro", job.creds["readonly_password"], job.quota.database_connections)
+
+        def databases(chunk: list[Provisioning]) -> list[None]:
+            with box.pg_admin() as admin:
+                for job in chunk:
+                    with naming(job.slug, self.service):
+                        owner = pg_name(job.slug)
+                        ensure_database(box, owner, owner, [owner + "_ro"], job.quota.database_connections, admin)
+            return []
+
+        in_parallel(databases, jobs, workers=3)
+        for job in jobs:
+            owner = pg_name(job.slug)
+            write_hba_part(box, owner, owner, [owner, owner + "_ro"])
+        if render_hba(box):
+            reload(box)
 
     def bind(self, box: Box, slug: str, creds: dict[str, Any]) -> dict[str, Any]:
         return {

@@ -9,7 +9,7 @@ from typing import Any
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.secrets import new_password
 from govcloud_platform.box.services.storage import bucket_actions, dynamic_identities, dynamic_identity, weed_shell
-from govcloud_platform.brokers.base import Broker, s3_name
+from govcloud_platform.brokers.base import Broker, Provisioning, in_parallel, naming, s3_name
 from govcloud_platform.spec import Quota
 
 
@@ -104,6 +104,21 @@ class StorageBroker(Broker):
 
     def provision(self, box: Box, slug: str, name: str, quota: Quota, creds: dict[str, Any]) -> None:
         weed_shell(box, self.commands(box, slug, quota, creds))
+
+    def provision_many(self, box: Box, jobs: list[Provisioning]) -> None:
+        """Buckets and identity lookups by a few workers (each an HTTP round trip), then the quota and identity
+        commands of every agency in ONE weed shell session."""
+        def commands(chunk: list[Provisioning]) -> list[list[str]]:
+            out = []
+            for job in chunk:
+                with naming(job.slug, self.service):
+                    out.append(self.commands(box, job.slug, job.quota, job.creds))
+            return out
+
+        box.s3_client()  # made once here: creating boto3 clients is not thread-safe, using one is
+        batch = [c for cmds in in_parallel(commands, jobs, workers=4) for c in cmds]
+        if batch:
+            weed_shell(box, batch, timeout=60 + len(batch))
 
     def bind(self, box: Box, slug: str, creds: dict[str, Any]) -> dict[str, Any]:
         return {

@@ -14,6 +14,7 @@ import pwd
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -228,6 +229,9 @@ def managed_conf(box: Box, p: dict[str, Path], db_password: str) -> dict[str, An
     )
     file_storage = "Apache::Session::File"
     return {
+        # The conf's checkTime wins over the ini's once the manager has saved (it writes every default, 600 s):
+        # 1 s lets the portal see a configuration we write ourselves (`idp_api.put_oidc_clients`) at once.
+        "checkTime": 1,
         "portal": f"{box.issuer}/",
         # LLNG refuses an empty domain ("Configuration error: no domain"), so its cookie says Domain=localhost,
         # which Python's cookiejar will not send back to "localhost" (see the tests' cookie policy).
@@ -298,7 +302,7 @@ def managed_conf(box: Box, p: dict[str, Path], db_password: str) -> dict[str, An
     }
 
 
-def _latest_conf(conf_dir: Path) -> tuple[int, dict[str, Any]]:
+def latest_conf(conf_dir: Path) -> tuple[int, dict[str, Any]]:
     nums = [int(f.stem.split("-", 1)[1]) for f in conf_dir.glob("lmConf-*.json") if f.stem.split("-", 1)[1].isdigit()]
     if not nums:
         return 0, {}
@@ -309,22 +313,40 @@ def _latest_conf(conf_dir: Path) -> tuple[int, dict[str, Any]]:
 def save_conf_if_changed(conf_dir: Path, managed: dict[str, Any]) -> int:
     """Overlay `managed` on the newest lmConf and save it as the next number if anything changed.
     Everything else (relying parties, the defaults the manager API fills in) is kept. Returns the cfgNum."""
-    num, current = _latest_conf(conf_dir)
+    return update_conf(conf_dir, lambda current: {**current, **managed}, "converged by govcloud box up")
+
+
+def update_conf(conf_dir: Path, change: Callable[[dict[str, Any]], dict[str, Any]], log: str) -> int:
+    """Apply `change` to a copy of the newest lmConf (bookkeeping keys removed) and save the result as the
+    next number if it differs; the portal picks it up within `checkTime`. Callers hold the box lock, as do
+    all our other writers (the manager API included), so numbers never collide. Returns the cfgNum."""
+    num, current = latest_conf(conf_dir)
     mine = {k: v for k, v in current.items() if k not in _BOOKKEEPING}
-    wanted = {**mine, **managed}
+    wanted = change(json.loads(json.dumps(mine)))
     if num and mine == wanted:
         return num
     num += 1
     wanted.update(
         cfgNum=num, cfgDate=str(int(time.time())), cfgAuthor="govcloud", cfgAuthorIP="127.0.0.1",
-        cfgLog="converged by govcloud box up", cfgVersion="2.16.1",
+        cfgLog=log, cfgVersion="2.16.1",
     )
     path = conf_dir / f"lmConf-{num}.json"
     write_private(path, json.dumps(wanted, indent=1, sort_keys=True) + "\n")
     if os.geteuid() == 0:
         uid = pwd.getpwnam(DAEMON_USER).pw_uid
         os.chown(path, uid, uid)
+    purge_conf_cache(conf_dir)
     return num
+
+
+def purge_conf_cache(conf_dir: Path) -> None:
+    """The portal reads its configuration from the local cache "without verification" (only the manager's own
+    saves refresh it): drop the cached copy so that its next check loads the newest number from the files."""
+    shutil.rmtree(conf_dir.parent / "cache" / "lemonldap-ng-config", ignore_errors=True)
+
+
+def conf_dir(box: Box) -> Path:
+    return IdentityService._paths(box)["conf"]
 
 
 def render_ini(box: Box, p: dict[str, Path]) -> str:
