@@ -252,3 +252,21 @@ def test_sessions_and_secrets_are_private(idp: RunningIdp) -> None:
         assert path.stat().st_mode & 0o077 == 0, path
         assert path.owner() == "www-data", path
     assert (home / "nginx" / "apps.d").is_dir()
+
+
+def test_manager_api_requires_the_platform_password(idp: RunningIdp) -> None:
+    """Apps run on the box as their agencies' users: without the platform's password, nobody on loopback may
+    read or change the relying parties (their secrets) through the manager API."""
+    import requests
+
+    box = idp.box
+    url = f"http://127.0.0.1:{box.ports.idp_manager}/api/v1/providers/oidc/rp/findByConfKey?pattern=*"
+    with requests.Session() as s:
+        s.trust_env = False
+        assert s.get(url, timeout=10).status_code == 401
+        assert s.get(url, auth=("govcloud", "wrong"), timeout=10).status_code == 401
+        assert s.post(url.split("/findByConfKey")[0], json={"confKey": "intruder"}, timeout=10).status_code == 401
+    assert "intruder" not in idp_api.list_oidc_clients(box)  # the platform's own calls carry the password
+    htpasswd = box.home / "nginx" / "manager.htpasswd"
+    assert htpasswd.stat().st_mode & 0o077 == 0 and htpasswd.owner() == "www-data"
+    assert box.secrets.get("idp-manager-password") not in htpasswd.read_text()

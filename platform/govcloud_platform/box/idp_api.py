@@ -197,14 +197,21 @@ def _session() -> requests.Session:
 def _call(box: Box, method: str, path: str = "", body: Any = None) -> requests.Response:
     import requests
 
+    from govcloud_platform.box.services.identity import MANAGER_SECRET, MANAGER_USER
+
+    auth = (MANAGER_USER, box.secrets.get_or_create(MANAGER_SECRET))
     try:
         with _session() as s:
-            return s.request(method, _api_url(box, path), json=body, timeout=15)
+            resp = s.request(method, _api_url(box, path), json=body, auth=auth, timeout=15)
     except requests.RequestException as exc:
         raise ServiceError(
             f"IdP manager API at 127.0.0.1:{box.ports.idp_manager} unreachable ({type(exc).__name__})",
             hint="is the box up? `govcloud box status`",
         ) from None
+    if resp.status_code == 401:
+        raise ServiceError("the IdP manager API refused the platform's credential",
+                           hint="run `govcloud up` to re-converge the identity service")
+    return resp
 
 
 def _check_conf_key(conf_key: str) -> None:

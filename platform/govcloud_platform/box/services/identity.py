@@ -7,6 +7,7 @@ we own on top of the newest file and saves the result as the next number (only i
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -20,7 +21,7 @@ from typing import Any
 
 from govcloud_platform.box import idp_api
 from govcloud_platform.box.context import LOOPBACK, Box
-from govcloud_platform.box.secrets import write_private
+from govcloud_platform.box.secrets import new_password, write_private
 from govcloud_platform.box.services.base import Program, Service
 from govcloud_platform.errors import MissingDependency
 
@@ -90,6 +91,7 @@ class IdentityService(Service):
             "pid": idp / "run" / "llng-fastcgi.pid",
             "nginx": ngx,
             "nginx_conf": ngx / "nginx.conf",
+            "htpasswd": ngx / "manager.htpasswd",
             "apps": ngx / "apps.d",
             "nginx_tmp": ngx / "tmp",
             "nginx_pid": ngx / "nginx.pid",
@@ -110,6 +112,7 @@ class IdentityService(Service):
         p["ini"].chmod(0o644)
         save_conf_if_changed(p["conf"], managed_conf(box, p, db_password))
         cert, key = box.ca.issue("idp", ["localhost"], [LOOPBACK])
+        write_htpasswd(box, p["htpasswd"])
         p["nginx_conf"].write_text(render_nginx_conf(box, p, cert, key))
 
     def programs(self, box: Box) -> list[Program]:
@@ -384,6 +387,27 @@ enabledModules = api
 """
 
 
+MANAGER_USER = "govcloud"
+MANAGER_SECRET = "idp-manager-password"
+
+
+def write_htpasswd(box: Box, path: Path) -> None:
+    """The manager API's only credential, for nginx's auth_basic: salted SHA-1 ({SSHA}) of a 32-byte random
+    secret, readable by nginx's worker user only."""
+    password = box.secrets.get_or_create(MANAGER_SECRET, lambda: new_password(32))
+    salt = os.urandom(8)
+    current = path.read_text() if path.exists() else ""
+    if current.startswith(f"{MANAGER_USER}:{{SSHA}}"):  # keep it when it still matches the secret
+        raw = base64.b64decode(current.split("}", 1)[1].strip())
+        if hashlib.sha1(password.encode() + raw[20:]).digest() == raw[:20]:  # noqa: S324 - nginx's format
+            return
+    digest = hashlib.sha1(password.encode() + salt).digest()  # noqa: S324 - nginx's format
+    write_private(path, f"{MANAGER_USER}:{{SSHA}}{base64.b64encode(digest + salt).decode()}\n")
+    if os.geteuid() == 0:
+        uid = pwd.getpwnam(DAEMON_USER).pw_uid
+        os.chown(path, uid, uid)
+
+
 def render_nginx_conf(box: Box, p: dict[str, Path], cert: Path, key: Path) -> str:
     logs = box.log_dir
     tmp = p["nginx_tmp"]
@@ -448,12 +472,15 @@ http {{
         }}
     }}
 
-    # Manager REST API: it has no authentication of its own. Loopback only, never exposed.
+    # Manager REST API: it has no authentication of its own. Loopback only, never exposed, and behind a
+    # password only the platform holds: apps run on this host as their agencies' users.
     server {{
         listen {LOOPBACK}:{box.ports.idp_manager};
         server_name 127.0.0.1;
         allow 127.0.0.1;
         deny all;
+        auth_basic "govcloud IdP manager";
+        auth_basic_user_file {p['htpasswd']};
         root {LLNG_SHARE}/manager/api/;
         location / {{
             rewrite ^/(.*)$ /api.psgi/$1 last;
