@@ -143,6 +143,48 @@ def test_advisory_violation_is_reported_without_failing(tmp_path: Path) -> None:
     assert "scs-flavor-names" in _policies(doc)
 
 
+def _generated(agencies: int) -> dict[str, Any]:
+    """The example spec with generated agencies (every fourth runs the portal app) and violations in every
+    kind of stack: the proxy open to the internet (app stacks), too little capacity (stack rule), an off-grammar
+    flavor (platform)."""
+    raw = _bad_flavor()
+    raw["platform"]["openstack"].update(proxy_cidr="0.0.0.0/0", capacity={"cores": 10})
+    raw["agencies"] = [
+        {"slug": f"gen-{i:03d}", "name": f"Agency {i}", "email": f"it@a{i}.gov.example",
+         "quota": "large" if i % 3 == 0 else "standard", "apps": ["portal"] if i % 4 == 0 else []}
+        for i in range(agencies)
+    ]
+    return raw
+
+
+def test_parallel_plan_is_identical_to_the_sequential_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    from govcloud_platform.iaas import offline
+    from govcloud_platform.spec import Spec
+
+    agencies = next(n for n in range(1, 1000) if 1 + n + (n + 3) // 4 >= offline.PARALLEL_MIN_STACKS)
+    spec = Spec.model_validate(_generated(agencies))
+    sequential = offline.plan(spec, workers=1)
+
+    used: list[int] = []
+    original = offline._record_parallel
+
+    def spy(project: str, stacks: Any, workers: int) -> Any:
+        used.append(workers)
+        return original(project, stacks, workers)
+
+    monkeypatch.setattr(offline, "_record_parallel", spy)
+    monkeypatch.setattr(offline.os, "cpu_count", lambda: 2)
+    parallel = offline.plan(spec)  # enough stacks: the default splits them over workers
+
+    assert used == [2]
+    assert len(sequential.stacks) >= offline.PARALLEL_MIN_STACKS
+    assert json.dumps(parallel.as_json()) == json.dumps(sequential.as_json())
+    stacks = [r.stack for r in sequential.resources]
+    assert stacks == sorted(stacks, key=sequential.stacks.index)  # grouped by stack, in stack order
+    assert {v.policy for v in sequential.violations} >= {"no-public-ingress", "quota-fits-capacity", "scs-flavor-names"}
+    assert len({v.resource.split("::")[0] for v in sequential.mandatory}) > agencies // 4  # many stacks
+
+
 def _env_without_pulumi(tmp_path: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["PATH"] = f"{GOVCLOUD.parent}:/usr/bin:/bin"

@@ -1,12 +1,15 @@
 """The offline plan: run the stacks' inline programs under `pulumi.runtime.set_mocks` (no CLI, no cloud),
 record every registration, then run the CrossGuard policies' own `validate` on what was recorded.
 
-Speed (measured, see benchmarks/bench_iaas_plan.py): registration costs ~1 ms per resource in the SDK.
-Two things matter: the cyclic GC, which rescans the SDK's many live futures and made 1000 agencies
-quadratic (we freeze the heap and raise the threshold while planning), and the SDK's capture of a stack
-trace for every resource (source positions are meaningless under mocks, so we skip it). Each stack runs in
-its own mocked session (fresh settings, the right stack name in URNs) in one process; with `workers > 1`
-stacks are split across forked processes."""
+Speed (measured, see benchmarks/bench_iaas_plan.py): registration costs ~1 ms of CPU per resource in the
+SDK's asyncio machinery. What we cut around it: the SDK sends every monitor call through the loop's default
+thread pool (a thread hop and extra loop turns per resource; we call the monitor inline, and our monitor
+never pumps the loop); each stack runs and drains alone (its outputs and futures die with it, instead of a
+heap of every stack's live futures, and its registration order depends on no other stack); the drain waits
+for all pending outputs at once (the SDK's wait is quadratic in them); the SDK's stack-trace capture and its
+cyclic garbage in `contains_unknowns` are skipped; the cyclic GC is held off the frozen heap. All stacks
+share one mocked session (each under its own root, URNs rewritten to its stack); with enough stacks they
+are split over forked workers, and the merged result is identical to the sequential one."""
 
 from __future__ import annotations
 
@@ -74,7 +77,7 @@ def _mocks(recorder: _Recorder) -> Any:
                 outputs = {k: f"{name}-{k}" for k in ("project_id", "network_id", "subnet_id", "keypair")}
                 return f"{args.name}", {"name": args.inputs.get("name", args.name), "outputs": outputs}
             recorder.record(args.typ, args.name, args.inputs, bool(getattr(args, "custom", True)))
-            return f"{args.name}-id", dict(args.inputs)
+            return f"{args.name}-id", args.inputs  # outputs are the inputs (the monitor reuses their wire form)
 
         def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
             name = args.args.get("name", "x")
@@ -83,16 +86,78 @@ def _mocks(recorder: _Recorder) -> Any:
     return RecordingMocks()
 
 
+def _finish(coro: Any) -> Any:
+    """Run a coroutine that never waits (serializing plain values) to its end, without an event loop."""
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return done.value
+    coro.close()
+    raise RuntimeError("offline plan: a mock's result holds a value that must be awaited")
+
+
 def _monitor(mocks: Any, recorder: _Recorder) -> Any:
-    from pulumi.runtime.mocks import MockMonitor
+    """The SDK's MockMonitor, minus its event-loop round trips: the SDK calls the monitor through
+    `run_in_executor`, which `_inline_executor` makes a direct call on the loop's thread, so the monitor must
+    not pump the loop itself (MockMonitor's `_sync_await` would re-enter it)."""
+    from pulumi.runtime import rpc
+    from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, _resolve_callbacks
+    from pulumi.runtime.proto import provider_pb2, resource_pb2
 
     class RecordingMonitor(MockMonitor):
         def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
-            response = super().RegisterResource(request)
-            recorder.resolve(request.type, request.name, response.urn, request.parent)
-            return response
+            urn = self.make_urn(request.parent, request.type, request.name)
+            if request.type == STACK_TYPE:
+                recorder.resolve(request.type, request.name, urn, request.parent)
+                return resource_pb2.RegisterResourceResponse(urn=urn)
+            inputs = rpc.deserialize_properties(request.object)
+            args = MockResourceArgs(typ=request.type, name=request.name, inputs=inputs,
+                                    provider=request.provider, resource_id=request.importId,
+                                    custom=request.custom or False,
+                                    transforms=_resolve_callbacks(request.transforms) if request.transforms else None)
+            mock_id, state = self.mocks.new_resource(args)
+            id_ = mock_id or ""
+            recorder.resolve(request.type, request.name, urn, request.parent)
+            # outputs that are the inputs are answered with the request's own serialized form
+            obj = request.object if state is inputs else _finish(rpc.serialize_properties(state, {}))
+            self.resources[urn] = MockMonitor.ResourceRegistration(urn, id_, state)
+            return resource_pb2.RegisterResourceResponse(urn=urn, id=id_, object=obj)
+
+        def Invoke(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+            args = rpc.deserialize_properties(request.args)
+            if request.tok == "pulumi:pulumi:getResource":
+                reg = self.resources.get(args["urn"])
+                if reg is None:
+                    raise Exception(f"unknown resource {args['urn']}")
+                ret = reg._asdict()
+                failures = None
+            else:
+                ret, raw = self.mocks.call(MockCallArgs(token=request.tok, args=args, provider=request.provider))
+                failures = [provider_pb2.CheckFailure(property=p, reason=r) for p, r in raw or []]
+            return resource_pb2.ResourceInvokeResponse(failures=failures,
+                                                       **{"return": _finish(rpc.serialize_properties(ret, {}))})
 
     return RecordingMonitor(mocks)
+
+
+@contextmanager
+def _inline_executor(loop: Any) -> Iterator[None]:
+    """Make the loop's `run_in_executor` call the function at once (the SDK sends every monitor call through
+    the default thread pool; under mocks that is a thread hop and several loop turns per resource)."""
+
+    def run_inline(executor: Any, func: Callable[..., Any], *args: Any) -> Any:
+        fut = loop.create_future()
+        try:
+            fut.set_result(func(*args))
+        except Exception as exn:  # noqa: BLE001 - handed to the awaiting SDK code, as the pool would
+            fut.set_exception(exn)
+        return fut
+
+    loop.run_in_executor = run_inline
+    try:
+        yield
+    finally:
+        del loop.run_in_executor
 
 
 _GC_HELD = [0]
@@ -122,23 +187,63 @@ def _quiet_gc() -> Iterator[None]:
         gc.unfreeze()
 
 
+def _contains_unknowns(val: Any, seen: set[int] | None = None) -> bool:
+    """`pulumi.runtime.rpc.contains_unknowns` without its recursive closure, a reference cycle (four objects
+    for the cyclic GC to free) made on every call, several times per resource."""
+    from pulumi.output import Unknown
+
+    if isinstance(val, Unknown):
+        return True
+    if not isinstance(val, dict | list):
+        return False
+    if seen is None:
+        seen = set()
+    if id(val) in seen:
+        return False
+    seen.add(id(val))
+    items = val.values() if isinstance(val, dict) else val
+    return any(_contains_unknowns(v, seen) for v in items)
+
+
 @contextmanager
 def _fast_sdk() -> Iterator[None]:
-    """Skip per-resource stack traces and keep the cyclic GC off the SDK's live futures while planning."""
+    """Skip per-resource stack traces and cyclic garbage, and keep the cyclic GC off the heap while planning."""
     import pulumi.runtime.resource as resource
+    from pulumi.runtime import rpc
     from pulumi.runtime.proto import source_pb2
 
     empty = source_pb2.StackTrace()
-    saved_trace = resource._get_stack_trace
+    saved = resource._get_stack_trace, rpc.contains_unknowns
     resource._get_stack_trace = lambda: empty
+    rpc.contains_unknowns = _contains_unknowns
     try:
         with _quiet_gc():
             yield
     finally:
-        resource._get_stack_trace = saved_trace
+        resource._get_stack_trace, rpc.contains_unknowns = saved
 
 
 SESSION = "offline-plan"
+
+
+async def _drain() -> None:
+    """The SDK's `wait_for_rpcs`, but waiting for all pending outputs at once: the SDK waits for the first of
+    them to finish, again and again, which is quadratic in the number of outputs."""
+    import asyncio
+
+    from pulumi.runtime.settings import SETTINGS
+    from pulumi.runtime.stack import wait_for_rpcs
+
+    while True:
+        await wait_for_rpcs(await_all_outstanding_tasks=False)
+        pending = list(SETTINGS.outputs)  # finished outputs leave the set, failed ones stay
+        if not pending:
+            return
+        await asyncio.wait(pending)
+        for task in pending:
+            if task.cancelled() or task.exception() is not None:
+                SETTINGS.outputs.discard(task)
+                await task  # re-raises, as wait_for_rpcs does
 
 
 def record(project: str, stacks: Sequence[tuple[str, Callable[[], None]]]) -> list[PlannedResource]:
@@ -149,7 +254,7 @@ def record(project: str, stacks: Sequence[tuple[str, Callable[[], None]]]) -> li
     import pulumi
     from pulumi.runtime import settings
     from pulumi.runtime.stack import Stack, run_pulumi_func
-    from pulumi.runtime.sync_await import _sync_await
+    from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
     class StackRoot(Stack):
         def __init__(self, name: str) -> None:  # Stack.__init__ insists on a single root per process
@@ -162,7 +267,7 @@ def record(project: str, stacks: Sequence[tuple[str, Callable[[], None]]]) -> li
     recorder = _Recorder(SESSION)
     mocks = _mocks(recorder)
 
-    def run_all() -> None:
+    async def run_all() -> None:
         for stack, program in stacks:
             name = f"{project}-{stack}"
             recorder.roots[name] = stack
@@ -172,8 +277,9 @@ def record(project: str, stacks: Sequence[tuple[str, Callable[[], None]]]) -> li
                 program()
             finally:
                 root._finish()
+            await _drain()  # one stack at a time: its registration order owes nothing to the others
 
-    with _fast_sdk():
+    with _fast_sdk(), _inline_executor(_ensure_event_loop()):
         settings.ROOT.set(None)
         pulumi.runtime.set_mocks(mocks, project=project, stack=SESSION, preview=False,
                                  monitor=_monitor(mocks, recorder))
@@ -188,16 +294,20 @@ def record(project: str, stacks: Sequence[tuple[str, Callable[[], None]]]) -> li
 
 def _record_parallel(project: str, stacks: Sequence[tuple[str, Callable[[], None]]], workers: int,
                      ) -> list[PlannedResource]:
-    """Split stacks over forked workers (programs are closures: fork, not spawn)."""
+    """Split stacks over forked workers (programs are closures: fork, not spawn). This process records the
+    first stack before forking, which imports the provider SDK's modules once for all, then takes a share."""
     import multiprocessing
 
-    chunks = [list(range(i, len(stacks), workers)) for i in range(workers)]
+    first = record(project, stacks[:1])
+    rest = list(range(1, len(stacks)))
+    chunks = [rest[i::workers] for i in range(workers)]
     ctx = multiprocessing.get_context("fork")
     global _FORK_STACKS
     _FORK_STACKS = (project, stacks)
     try:
-        with ctx.Pool(workers) as pool:
-            parts = pool.map(_record_chunk, chunks)
+        with ctx.Pool(workers - 1) as pool:
+            others = pool.map_async(_record_chunk, chunks[1:])
+            parts = [first, _record_chunk(chunks[0]), *others.get()]
     finally:
         _FORK_STACKS = None
     order = {name: i for i, (name, _) in enumerate(stacks)}
@@ -205,6 +315,8 @@ def _record_parallel(project: str, stacks: Sequence[tuple[str, Callable[[], None
     merged.sort(key=lambda r: order[r.stack])  # stable: keeps registration order within a stack
     return merged
 
+
+PARALLEL_MIN_STACKS = 200  # below this, forking workers does not pay (small specs stay in-process)
 
 _FORK_STACKS: tuple[str, Sequence[tuple[str, Callable[[], None]]]] | None = None
 
@@ -264,7 +376,7 @@ def plan(spec: Spec, agency: str | None = None, workers: int | None = None,
 
     defs = [(d.name, d.program) for d in stack_defs(spec, agency)] + list(extra)
     if workers is None:
-        workers = min(os.cpu_count() or 1, 4) if len(defs) >= 200 else 1
+        workers = min(os.cpu_count() or 1, 4) if len(defs) >= PARALLEL_MIN_STACKS else 1
     project = project_name(spec)
     with _quiet_gc():  # recording and the policies over every recorded resource share one huge heap
         if workers > 1:
