@@ -103,7 +103,7 @@ class DatabaseBroker(Broker):
         with box.pg_admin() as conn:
             ensure_role(conn, owner, creds["password"], quota.database_connections)
             ensure_role(conn, reader, creds["readonly_password"], quota.database_connections)
-        ensure_database(box, owner, owner, [reader], quota.database_connections)
+            ensure_database(box, owner, owner, [reader], quota.database_connections, conn)
         allow_in_hba(box, owner, owner, [owner, reader])
 
     def provision_many(self, box: Box, jobs: list[Provisioning]) -> None:

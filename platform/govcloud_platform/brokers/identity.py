@@ -47,13 +47,19 @@ class IdentityBroker(Broker):
 
     def provision(self, box: Box, slug: str, name: str, quota: Quota, creds: dict[str, Any]) -> None:
         self._add_admin(box, slug, name, creds)
-        client_id = client_id_of(slug)
-        current = idp_api.get_oidc_client(box, client_id)
+        body = self._client(box, slug, name, creds)
+        current = idp_api.configured_clients(box).get(body["confKey"])  # from disk: no manager-API round trip
         if current is not None:
-            if current.get("options", {}).get("clientSecret") == creds["client_secret"]:
+            if not self._differs(current, body):
                 return
-            idp_api.remove_oidc_client(box, client_id)
-        idp_api.post_oidc_client(box, self._client(box, slug, name, creds))
+            idp_api.remove_oidc_client(box, body["confKey"])
+        idp_api.post_oidc_client(box, body)
+
+    @staticmethod
+    def _differs(current: dict[str, Any], body: dict[str, Any]) -> bool:
+        """Whether the configured client (lmConf options) lacks this body's secret or redirect URIs."""
+        return (current.get("oidcRPMetaDataOptionsClientSecret") != body["options"]["clientSecret"]
+                or current.get("oidcRPMetaDataOptionsRedirectUris") != " ".join(body["redirectUris"]))
 
     def provision_many(self, box: Box, jobs: list[Provisioning]) -> None:
         """Administrators by two workers (bcrypt in the database is CPU-bound), then every missing or
@@ -68,13 +74,7 @@ class IdentityBroker(Broker):
         in_parallel(admins, jobs, workers=2)
         current = idp_api.configured_clients(box)
         bodies = [self._client(box, job.slug, job.name, job.creds) for job in jobs]
-        changed = [
-            body for body in bodies
-            if current.get(body["confKey"], {}).get("oidcRPMetaDataOptionsClientSecret")
-            != body["options"]["clientSecret"]
-            or current.get(body["confKey"], {}).get("oidcRPMetaDataOptionsRedirectUris")
-            != " ".join(body["redirectUris"])
-        ]
+        changed = [body for body in bodies if self._differs(current.get(body["confKey"], {}), body)]
         # Even when nothing changed, one token request proves the portal serves these clients.
         idp_api.put_oidc_clients(box, changed, probe=(changed or bodies)[-1])
 
