@@ -178,7 +178,9 @@ def test_parallel_plan_is_identical_to_the_sequential_one(monkeypatch: pytest.Mo
 
     assert used == [2]
     assert len(sequential.stacks) >= offline.PARALLEL_MIN_STACKS
-    assert json.dumps(parallel.as_json()) == json.dumps(sequential.as_json())
+    expected = json.dumps(sequential.as_json())
+    assert json.dumps(parallel.as_json()) == expected
+    assert json.dumps(offline.plan(spec, workers=3).as_json()) == expected  # another split, same plan
     stacks = [r.stack for r in sequential.resources]
     assert stacks == sorted(stacks, key=sequential.stacks.index)  # grouped by stack, in stack order
     assert {v.policy for v in sequential.violations} >= {"no-public-ingress", "quota-fits-capacity", "scs-flavor-names"}

@@ -398,7 +398,7 @@ def _record_parallel(project: str, stacks: Sequence[tuple[str, Callable[[], None
     return merged
 
 
-PARALLEL_MIN_STACKS = 200  # below this, forking workers does not pay (small specs stay in-process)
+PARALLEL_MIN_STACKS = 64  # below this, forking workers does not pay (small specs stay in-process)
 
 _FORK_STACKS: tuple[str, Sequence[tuple[str, Callable[[], None]]]] | None = None
 
