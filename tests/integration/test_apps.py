@@ -4,6 +4,8 @@ with a headless OIDC login, complaints, uploads and database isolation; idempote
 from __future__ import annotations
 
 import re
+import socket
+import ssl
 import time
 import uuid
 from collections.abc import Iterator
@@ -103,6 +105,40 @@ def test_home_page_through_the_proxy_shows_the_agency_name(box: BoxHandle, apps:
     assert f"<h1>{NAMES[slug]}</h1>" in resp.text
     other = next(n for s, n in NAMES.items() if s != slug)
     assert other not in resp.text
+
+
+def _https_get(box: BoxHandle, server_name: str | None, host: str) -> tuple[int, str, list[str]]:
+    """GET / on the proxy with this SNI and Host: (status, response, DNS names of the certificate presented).
+    The chain is verified against the box CA, the name deliberately not: the point is what answers."""
+    b = box.box()
+    ctx = ssl.create_default_context(cafile=str(b.ca_file))
+    ctx.check_hostname = False
+    with socket.create_connection(("127.0.0.1", b.ports.proxy_https), timeout=10) as raw, \
+            ctx.wrap_socket(raw, server_hostname=server_name) as tls:
+        cert = tls.getpeercert() or {}
+        names = [str(pair[1]) for pair in cert.get("subjectAltName", ()) if pair[0] == "DNS"]
+        tls.sendall(f"GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while chunk := tls.recv(65536):
+            data += chunk
+    return int(data.split(b" ", 2)[1]), data.decode(errors="replace"), names
+
+
+def test_unknown_names_get_the_default_server_not_an_agency_app(box: BoxHandle, apps: dict[str, Any]) -> None:
+    domain = box.box().spec.platform.domain
+    unknown = f"nobody.health.{domain}"
+    with pytest.raises(requests.exceptions.SSLError):  # a verifying client: no certificate vouches for the name
+        browser(box).get(f"https://{unknown}:{box.box().ports.proxy_https}/", timeout=10)
+    cases = [(unknown, unknown), (None, unknown), (f"portal.health.{domain}", unknown)]
+    for server_name, host in cases:
+        status, text, names = _https_get(box, server_name, host)
+        assert status == 404, (server_name, host, text[:300])
+        assert not any(name in text for name in NAMES.values()), (server_name, host)
+        if server_name != f"portal.health.{domain}":
+            assert names == [domain], names  # the box's own certificate, valid for no app
+    known = f"portal.health.{domain}"
+    status, text, _ = _https_get(box, known, f"{known}:{box.box().ports.proxy_https}")
+    assert status == 200 and NAMES["health"] in text
 
 
 def test_list_interface_is_stable(box: BoxHandle, apps: dict[str, Any]) -> None:

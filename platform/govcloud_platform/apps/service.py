@@ -91,6 +91,11 @@ def cert_name(slug: str, app: str) -> str:
     return f"app-{slug}-{app}"
 
 
+# The certificate of the proxy's default server: issued for the platform domain itself, so it is valid for no
+# app's name and a client that asks for an unknown name cannot mistake the answer for an app.
+PROXY_DEFAULT_CERT = "apps-proxy"
+
+
 @dataclass
 class DeployResult:
     agency: str
@@ -258,7 +263,25 @@ class AppService:
                 common["oidc"] = {"issuer": box.issuer, "client_id": oidc_client_id(slug, m.name),
                                   "client_secret": secrets["oidc_secret"]}
                 common["secret_key"] = secrets["secret_key"]
-        return {f"{m.role}_{k}": v for k, v in common.items()}
+        variables = {f"{m.role}_{k}": v for k, v in common.items()}
+        if action == "deploy":
+            variables.update(self._default_vhost_vars())
+        return variables
+
+    def _default_vhost_vars(self) -> dict[str, Any]:
+        """Variables of app_common's default_vhost, which every app role includes (the proxy's default server)."""
+        box = self.box
+        nginx = box.home / "nginx"
+        cert, key = box.ca.issue(PROXY_DEFAULT_CERT, [box.spec.platform.domain])
+        return {
+            "app_common_proxy_port": box.ports.proxy_https,
+            "app_common_default_tls_cert": str(cert),
+            "app_common_default_tls_key": str(key),
+            "app_common_log_dir": str(box.log_dir),
+            "app_common_nginx_conf": str(nginx / "nginx.conf"),
+            "app_common_nginx_prefix": str(nginx),
+            "app_common_nginx_vhost_dir": str(nginx / "apps.d"),
+        }
 
     # --- remove -----------------------------------------------------------------------------------
     def remove(self, slug: str, app: str, purge: bool) -> bool:
