@@ -4,6 +4,7 @@ whichever asks first deploys, the other gets the cached result)."""
 from __future__ import annotations
 
 import socket
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -49,3 +50,11 @@ def resolve_to_loopback(domain: str) -> Iterator[None]:
         yield
     finally:
         socket.getaddrinfo = original
+
+
+def system_user_exists(name: str) -> bool:
+    """`getent passwd NAME` finds it (and so does `getent group`: the apps create both together)."""
+    found = [subprocess.run(["getent", db, name], capture_output=True, check=False).returncode == 0
+             for db in ("passwd", "group")]
+    assert found[0] == found[1], f"user and group {name} out of step: {found}"
+    return found[0]

@@ -3,6 +3,7 @@ with a headless OIDC login, complaints, uploads and database isolation; idempote
 
 from __future__ import annotations
 
+import pwd
 import re
 import socket
 import ssl
@@ -17,11 +18,11 @@ import psycopg
 import pytest
 import requests
 
-from govcloud_platform.apps.service import db_name, instance_dir, oidc_client_id, program_name
+from govcloud_platform.apps.service import db_name, instance_dir, oidc_client_id, program_name, run_user
 from govcloud_platform.box import idp_api
 from govcloud_platform.box.supervisor import Supervisor
 from tests.conftest import BoxHandle
-from tests.infra._apps import deploy_session_apps, resolve_to_loopback
+from tests.infra._apps import deploy_session_apps, resolve_to_loopback, system_user_exists
 from tests.oidc import LocalhostCookies, host_only, login_form
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -250,16 +251,28 @@ def test_opendata_publishes_a_csv_from_the_bucket_as_json(box: BoxHandle, apps: 
     assert "opendata" not in {a["app"] for a in revenue}
 
 
+def _owners(path: Path) -> set[int]:
+    return {path.stat().st_uid} | {p.stat().st_uid for p in path.rglob("*")}
+
+
 def test_remove_leaves_nothing_behind_and_keeps_data_unless_purged(box: BoxHandle, apps: dict[str, Any]) -> None:
     slug, b = "city-council", box.box()
-    r = box.cli("--json", "app", "deploy", slug, "portal", timeout=900)
-    assert r.rc == 0, r.stderr[-2000:]
+    user = run_user(slug)
+    for app in ("opendata", "portal"):
+        r = box.cli("--json", "app", "deploy", slug, app, timeout=900)
+        assert r.rc == 0, r.stderr[-2000:]
     home = browser(box).get(r.json()["url"] + "/", timeout=30)
     assert home.status_code == 200 and "City Council" in home.text
+    assert system_user_exists(user)
+
+    # Removing one app keeps the agency's system user: its portal still runs as it.
+    r = box.cli("--json", "app", "remove", slug, "opendata", timeout=600)
+    assert r.rc == 0 and r.json()["removed"] is True, r.stderr[-2000:]
+    assert system_user_exists(user)
+
     vhost = b.home / "nginx" / "apps.d" / f"{program_name(slug, 'portal')}.conf"
     env_file = instance_dir(b, slug, "portal") / "portal.env"
     assert vhost.exists() and env_file.exists()
-
     r = box.cli("--json", "app", "remove", slug, "portal", timeout=600)
     assert r.rc == 0 and r.json()["removed"] is True, r.stderr[-2000:]
     assert program_name(slug, "portal") not in Supervisor(b).info()
@@ -276,9 +289,20 @@ def test_remove_leaves_nothing_behind_and_keeps_data_unless_purged(box: BoxHandl
                          timeout=10)
     doctor = box.cli("--json", "doctor")
     assert doctor.rc == 0 and not doctor.json()["orphans"], doctor.stdout
+    # The agency's last app is gone: so is its system user; the data it kept is root's, not a free user id's.
+    assert not system_user_exists(user)
+    kept = instance_dir(b, slug, "portal").parent
+    assert kept.exists() and _owners(kept) == {0}
+
+    # A re-deploy creates the user again and gives the kept data back to it.
+    r = box.cli("--json", "app", "deploy", slug, "portal", timeout=900)
+    assert r.rc == 0, r.stderr[-2000:]
+    assert browser(box).get(r.json()["url"] + "/", timeout=30).status_code == 200
+    assert _owners(instance_dir(b, slug, "portal")) == {pwd.getpwnam(user).pw_uid}
 
     r = box.cli("--json", "app", "remove", slug, "portal", "--purge-data", timeout=600)
     assert r.rc == 0, r.stderr[-2000:]
     with b.pg_admin() as conn:
         assert not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db_name(slug, "portal"),)).fetchone()
     assert not Path(instance_dir(b, slug, "portal")).exists()
+    assert not system_user_exists(user)

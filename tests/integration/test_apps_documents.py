@@ -18,7 +18,7 @@ from govcloud_platform.apps.service import instance_dir, oidc_client_id, program
 from govcloud_platform.box import idp_api
 from govcloud_platform.box.supervisor import Supervisor
 from tests.conftest import BoxHandle
-from tests.infra._apps import resolve_to_loopback
+from tests.infra._apps import resolve_to_loopback, system_user_exists
 from tests.oidc import browser, host_only, login_form
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -137,6 +137,9 @@ def test_remove_leaves_no_process_vhost_or_credentials(box: BoxHandle, deployed:
     assert vhost.exists() and env_file.exists() and oct(env_file.stat().st_mode & 0o777) == "0o600"
     r = box.cli("--json", "app", "remove", SLUG, APP, timeout=600)
     assert r.rc == 0 and r.json()["removed"] is True, r.stderr[-2000:]
+    # The agency's system user goes with its last app, and only then.
+    others = box.cli("--json", "app", "list", "--agency", SLUG).json()["apps"]
+    assert system_user_exists(run_user(SLUG)) == bool(others), others
     info = Supervisor(b).info()
     assert not [p for p in PROGRAMS if p in info]
     assert not vhost.exists() and not env_file.exists()

@@ -12,11 +12,11 @@ from urllib.parse import parse_qs, quote, urljoin, urlparse
 import pytest
 import requests
 
-from govcloud_platform.apps.service import db_name, instance_dir, oidc_client_id, program_name
+from govcloud_platform.apps.service import db_name, instance_dir, oidc_client_id, program_name, run_user
 from govcloud_platform.box import idp_api
 from govcloud_platform.box.supervisor import Supervisor
 from tests.conftest import BoxHandle
-from tests.infra._apps import resolve_to_loopback
+from tests.infra._apps import resolve_to_loopback, system_user_exists
 from tests.oidc import browser, host_only, login_form
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -137,6 +137,9 @@ def test_remove_leaves_no_process_vhost_or_credentials(box: BoxHandle, deployed:
     assert vhost.exists() and config.exists() and oct(config.stat().st_mode & 0o777) == "0o600"
     r = box.cli("--json", "app", "remove", SLUG, APP, timeout=600)
     assert r.rc == 0 and r.json()["removed"] is True, r.stderr[-2000:]
+    # The agency's system user goes with its last app, and only then.
+    others = box.cli("--json", "app", "list", "--agency", SLUG).json()["apps"]
+    assert system_user_exists(run_user(SLUG)) == bool(others), others
     assert program_name(SLUG, APP) not in Supervisor(b).info()
     assert not vhost.exists() and not config.exists()
     assert idp_api.get_oidc_client(b, oidc_client_id(SLUG, APP)) is None

@@ -263,10 +263,19 @@ class AppService:
                 common["oidc"] = {"issuer": box.issuer, "client_id": oidc_client_id(slug, m.name),
                                   "client_secret": secrets["oidc_secret"]}
                 common["secret_key"] = secrets["secret_key"]
+        if action == "remove":
+            common["remove_run_user"] = not self._user_needed_by_others(slug, m.name)
         variables = {f"{m.role}_{k}": v for k, v in common.items()}
         if action == "deploy":
             variables.update(self._default_vhost_vars())
+        elif action == "remove":
+            variables.update(app_common_run_user=run_user(slug),
+                             app_common_agency_instances_dir=str(instance_dir(box, slug, m.name).parent))
         return variables
+
+    def _user_needed_by_others(self, slug: str, app: str) -> bool:
+        """Another app of the agency (in whatever state) still runs as the agency's system user."""
+        return any(d.app != app for d in self.store.all(slug))
 
     def _default_vhost_vars(self) -> dict[str, Any]:
         """Variables of app_common's default_vhost, which every app role includes (the proxy's default server)."""
