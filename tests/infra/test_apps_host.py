@@ -9,8 +9,8 @@ import pytest
 from govcloud_platform.apps.service import instance_dir, program_name, run_user
 from govcloud_platform.apps.verify import verify
 from govcloud_platform.box.supervisor import Supervisor
+from tests.apps_helpers import OPENDATA_AGENCY, PORTAL_AGENCIES, deploy_session_apps
 from tests.conftest import BoxHandle
-from tests.infra._apps import OPENDATA_AGENCY, PORTAL_AGENCIES, deploy_session_apps
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 DEPLOYED = [(slug, "portal") for slug in PORTAL_AGENCIES] + [(OPENDATA_AGENCY, "opendata")]

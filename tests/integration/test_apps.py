@@ -12,18 +12,24 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
 
 import psycopg
 import pytest
 import requests
 
-from govcloud_platform.apps.service import db_name, instance_dir, oidc_client_id, program_name, run_user
-from govcloud_platform.box import idp_api
-from govcloud_platform.box.supervisor import Supervisor
+from govcloud_platform.apps.service import db_name, instance_dir, run_user
+from tests.apps_helpers import (
+    agency_users,
+    assert_redeploy_changes_nothing,
+    deploy,
+    deploy_session_apps,
+    remove_and_assert_clean,
+    resolve_to_loopback,
+    sso_login,
+    system_user_exists,
+)
 from tests.conftest import BoxHandle
-from tests.infra._apps import deploy_session_apps, resolve_to_loopback, system_user_exists
-from tests.oidc import LocalhostCookies, host_only, login_form
+from tests.oidc import browser
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 NAMES = {"health": "Ministry of Health", "revenue": "Revenue Board"}
@@ -40,44 +46,10 @@ def url(apps: dict[str, Any], slug: str, app: str = "portal") -> str:
     return str(apps[f"{slug}/{app}"]["url"])
 
 
-def browser(box: BoxHandle) -> requests.Session:
-    s = requests.Session()
-    s.cookies.set_policy(LocalhostCookies())
-    s.trust_env = False  # REQUESTS_CA_BUNDLE would override verify
-    s.verify = str(box.box().ca_file)
-    return s
-
-
-def sso_login(box: BoxHandle, start: str, user: str, password: str) -> tuple[requests.Session, requests.Response]:
-    """Follow the redirects of an OIDC login by hand, filling LemonLDAP::NG's form once."""
-    s = browser(box)
-    resp = s.get(start, allow_redirects=False, timeout=30)
-    host_only(s)
-    for _ in range(12):
-        if resp.status_code in (301, 302, 303):
-            resp = s.get(urljoin(resp.url, resp.headers["location"]), allow_redirects=False, timeout=30)
-            host_only(s)
-        elif resp.status_code == 200 and 'name="password"' in resp.text:
-            fields = login_form(resp)
-            fields.update(user=user, password=password)
-            resp = s.post(resp.url, data=fields, allow_redirects=False, timeout=30)
-            host_only(s)
-        else:
-            break
-    return s, resp
-
-
 @pytest.fixture(scope="module")
 def clerks(box: BoxHandle, apps: dict[str, Any]) -> Iterator[dict[str, tuple[str, str]]]:
-    b = box.box()
-    users = {}
-    for slug in NAMES:
-        login, password = f"{slug}-clerk", uuid.uuid4().hex
-        idp_api.add_user(b, login, password, f"clerk@{slug}.gov.example", f"{slug} clerk", [f"agency-{slug}"])
-        users[slug] = (login, password)
-    yield users
-    for login, _ in users.values():
-        idp_api.remove_user(b, login)
+    with agency_users(box, tuple(NAMES), "clerk") as users:
+        yield users
 
 
 # --- tests ------------------------------------------------------------------------------------------
@@ -101,7 +73,7 @@ def test_unknown_app_or_agency_is_refused_without_side_effects(box: BoxHandle) -
 
 @pytest.mark.parametrize("slug", list(NAMES))
 def test_home_page_through_the_proxy_shows_the_agency_name(box: BoxHandle, apps: dict[str, Any], slug: str) -> None:
-    resp = browser(box).get(url(apps, slug) + "/", timeout=30)
+    resp = browser(box.box()).get(url(apps, slug) + "/", timeout=30)
     assert resp.status_code == 200
     assert f"<h1>{NAMES[slug]}</h1>" in resp.text
     other = next(n for s, n in NAMES.items() if s != slug)
@@ -129,7 +101,7 @@ def test_unknown_names_get_the_default_server_not_an_agency_app(box: BoxHandle, 
     domain = box.box().spec.platform.domain
     unknown = f"nobody.health.{domain}"
     with pytest.raises(requests.exceptions.SSLError):  # a verifying client: no certificate vouches for the name
-        browser(box).get(f"https://{unknown}:{box.box().ports.proxy_https}/", timeout=10)
+        browser(box.box()).get(f"https://{unknown}:{box.box().ports.proxy_https}/", timeout=10)
     cases = [(unknown, unknown), (None, unknown), (f"portal.health.{domain}", unknown)]
     for server_name, host in cases:
         status, text, names = _https_get(box, server_name, host)
@@ -158,26 +130,24 @@ def test_list_interface_is_stable(box: BoxHandle, apps: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("app", ["portal", "opendata"])
 def test_second_deploy_changes_nothing(box: BoxHandle, apps: dict[str, Any], app: str) -> None:
-    r = box.cli("--json", "app", "deploy", "health", app, timeout=600)
-    assert r.rc == 0, r.stderr[-2000:]
-    assert r.json()["changed"] == 0, r.json()["changed_steps"]
+    assert_redeploy_changes_nothing(box, "health", app)
 
 
 def test_sso_login_lets_agency_members_in_and_refuses_other_agencies(
     box: BoxHandle, apps: dict[str, Any], clerks: dict[str, tuple[str, str]]
 ) -> None:
     inbox = url(apps, "health") + "/staff/complaints/"
-    _, resp = sso_login(box, inbox, *clerks["health"])
+    _, resp = sso_login(box.box(), inbox, *clerks["health"])
     assert resp.status_code == 200, (resp.status_code, resp.url, resp.text[:300])
-    assert "Signed in as health-clerk" in resp.text
-    s, resp = sso_login(box, inbox, *clerks["revenue"])
+    assert f"Signed in as {clerks['health'][0]}" in resp.text
+    s, resp = sso_login(box.box(), inbox, *clerks["revenue"])
     assert resp.status_code == 403 and "Sign-in refused" in resp.text
     again = s.get(inbox, allow_redirects=False, timeout=30)
     assert again.status_code == 302 and "/oidc/authenticate/" in again.headers["location"]
 
 
 def _post_complaint(box: BoxHandle, base: str, subject: str, filename: str) -> requests.Response:
-    s = browser(box)
+    s = browser(box.box())
     form = s.get(base + "/complaints/", timeout=30)
     assert form.status_code == 200
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
@@ -236,7 +206,7 @@ def test_opendata_publishes_a_csv_from_the_bucket_as_json(box: BoxHandle, apps: 
     csv = "name,district,beds\nCentral Clinic,North,40\nRiverside,South,12\n"
     b.s3_client().put_object(Bucket="ag-health", Key=f"opendata/{table}.csv", Body=csv.encode())
     endpoint = f"{url(apps, 'health', 'opendata')}/opendata/{table}.json?_shape=array"
-    s = browser(box)
+    s = browser(box.box())
     deadline = time.monotonic() + 45
     rows: Any = None
     while time.monotonic() < deadline:
@@ -259,45 +229,26 @@ def test_remove_leaves_nothing_behind_and_keeps_data_unless_purged(box: BoxHandl
     slug, b = "city-council", box.box()
     user = run_user(slug)
     for app in ("opendata", "portal"):
-        r = box.cli("--json", "app", "deploy", slug, app, timeout=900)
-        assert r.rc == 0, r.stderr[-2000:]
-    home = browser(box).get(r.json()["url"] + "/", timeout=30)
+        doc = deploy(box, slug, app)
+    home = browser(b).get(doc["url"] + "/", timeout=30)
     assert home.status_code == 200 and "City Council" in home.text
     assert system_user_exists(user)
 
-    # Removing one app keeps the agency's system user: its portal still runs as it.
-    r = box.cli("--json", "app", "remove", slug, "opendata", timeout=600)
-    assert r.rc == 0 and r.json()["removed"] is True, r.stderr[-2000:]
-    assert system_user_exists(user)
-
-    vhost = b.home / "nginx" / "apps.d" / f"{program_name(slug, 'portal')}.conf"
-    env_file = instance_dir(b, slug, "portal") / "portal.env"
-    assert vhost.exists() and env_file.exists()
-    r = box.cli("--json", "app", "remove", slug, "portal", timeout=600)
-    assert r.rc == 0 and r.json()["removed"] is True, r.stderr[-2000:]
-    assert program_name(slug, "portal") not in Supervisor(b).info()
-    assert not vhost.exists() and not env_file.exists()
-    assert idp_api.get_oidc_client(b, oidc_client_id(slug, "portal")) is None
-    assert not list((b.ca.directory / "certs").glob(f"app-{slug}-portal.*"))
+    # Removing one app keeps the agency's system user (its portal still runs as it), the last app takes it.
+    remove_and_assert_clean(box, slug, "opendata", "opendata.env")
+    remove_and_assert_clean(box, slug, "portal", "portal.env")
+    assert not system_user_exists(user)
     with b.pg_admin() as conn:
-        assert conn.execute("SELECT rolcanlogin FROM pg_roles WHERE rolname = %s",
-                            (db_name(slug, "portal"),)).fetchone() == (False,)
         assert conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db_name(slug, "portal"),)).fetchone()
-    assert slug not in {a["agency"] for a in box.cli("--json", "app", "list").json()["apps"]}
-    with pytest.raises(requests.RequestException):
-        browser(box).get(r.json().get("url", f"https://portal.{slug}.gov.example:{b.ports.proxy_https}") + "/",
-                         timeout=10)
     doctor = box.cli("--json", "doctor")
     assert doctor.rc == 0 and not doctor.json()["orphans"], doctor.stdout
-    # The agency's last app is gone: so is its system user; the data it kept is root's, not a free user id's.
-    assert not system_user_exists(user)
+    # The data kept is root's, not a free user id's that the next useradd could hand to somebody else.
     kept = instance_dir(b, slug, "portal").parent
     assert kept.exists() and _owners(kept) == {0}
 
     # A re-deploy creates the user again and gives the kept data back to it.
-    r = box.cli("--json", "app", "deploy", slug, "portal", timeout=900)
-    assert r.rc == 0, r.stderr[-2000:]
-    assert browser(box).get(r.json()["url"] + "/", timeout=30).status_code == 200
+    doc = deploy(box, slug, "portal")
+    assert browser(b).get(doc["url"] + "/", timeout=30).status_code == 200
     assert _owners(instance_dir(b, slug, "portal")) == {pwd.getpwnam(user).pw_uid}
 
     r = box.cli("--json", "app", "remove", slug, "portal", "--purge-data", timeout=600)

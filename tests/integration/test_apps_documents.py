@@ -9,17 +9,20 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urljoin
 
 import pytest
-import requests
 
-from govcloud_platform.apps.service import instance_dir, oidc_client_id, program_name, run_user
-from govcloud_platform.box import idp_api
+from govcloud_platform.apps.service import instance_dir, program_name, run_user
 from govcloud_platform.box.supervisor import Supervisor
+from tests.apps_helpers import (
+    agency_users,
+    assert_redeploy_changes_nothing,
+    deployed_app,
+    remove_and_assert_clean,
+    sso_login,
+)
 from tests.conftest import BoxHandle
-from tests.infra._apps import resolve_to_loopback, system_user_exists
-from tests.oidc import browser, host_only, login_form
+from tests.oidc import browser
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SLUG, OTHER, APP = "health", "revenue", "documents"
@@ -28,47 +31,19 @@ PROGRAMS = (program_name(SLUG, APP), f"{program_name(SLUG, APP)}-worker", f"{pro
 
 @pytest.fixture(scope="module")
 def deployed(box: BoxHandle) -> Iterator[dict[str, Any]]:
-    applied = box.cli("--json", "apply", timeout=600)
-    assert applied.rc == 0, applied.stderr[-2000:]
-    r = box.cli("--json", "app", "deploy", SLUG, APP, timeout=1500)
-    assert r.rc == 0, r.stderr[-3000:]
-    try:
-        with resolve_to_loopback(box.box().spec.platform.domain):
-            yield r.json()
-    finally:
-        box.cli("app", "remove", SLUG, APP, timeout=600)
+    with deployed_app(box, SLUG, APP, timeout=1500) as doc:
+        yield doc
 
 
 @pytest.fixture(scope="module")
 def members(box: BoxHandle, deployed: dict[str, Any]) -> Iterator[dict[str, tuple[str, str]]]:
-    b = box.box()
-    users = {}
-    for slug in (SLUG, OTHER):
-        login, password = f"{slug}-rec-{uuid.uuid4().hex[:6]}", uuid.uuid4().hex
-        idp_api.add_user(b, login, password, f"{login}@{slug}.gov.example", f"{slug} clerk", [f"agency-{slug}"])
-        users[slug] = (login, password)
-    yield users
-    for login, _ in users.values():
-        idp_api.remove_user(b, login)
+    with agency_users(box, (SLUG, OTHER), "rec") as users:
+        yield users
 
 
-def sso(box: BoxHandle, base: str, user: str, password: str) -> requests.Response:
-    """Mayan's OIDC login: /oidc/authenticate/ -> LemonLDAP::NG's form once -> callback -> wherever it leads."""
-    s = browser(box.box())
-    resp = s.get(f"{base}/oidc/authenticate/?next=/", allow_redirects=False, timeout=30)
-    host_only(s)
-    for _ in range(12):
-        if resp.status_code in (301, 302, 303):
-            resp = s.get(urljoin(resp.url, resp.headers["location"]), allow_redirects=False, timeout=60)
-            host_only(s)
-        elif resp.status_code == 200 and 'name="password"' in resp.text:
-            fields = login_form(resp)
-            fields.update(user=user, password=password)
-            resp = s.post(resp.url, data=fields, allow_redirects=False, timeout=30)
-            host_only(s)
-        else:
-            break
-    return resp
+def sso(box: BoxHandle, base: str, user: str, password: str) -> Any:
+    """Mayan's OIDC login starts at /oidc/authenticate/ and ends wherever it leads."""
+    return sso_login(box.box(), f"{base}/oidc/authenticate/?next=/", user, password)[1]
 
 
 def test_health_through_the_proxy_and_all_processes_run(box: BoxHandle, deployed: dict[str, Any]) -> None:
@@ -81,9 +56,7 @@ def test_health_through_the_proxy_and_all_processes_run(box: BoxHandle, deployed
 
 
 def test_second_deploy_changes_nothing(box: BoxHandle, deployed: dict[str, Any]) -> None:
-    r = box.cli("--json", "app", "deploy", SLUG, APP, timeout=600)
-    assert r.rc == 0, r.stderr[-2000:]
-    assert r.json()["changed"] == 0, r.json()["changed_steps"]
+    assert_redeploy_changes_nothing(box, SLUG, APP)
 
 
 def test_sso_lets_agency_members_in_and_refuses_other_agencies(
@@ -131,19 +104,4 @@ def test_document_files_are_stored_in_the_agency_bucket(box: BoxHandle, deployed
 
 
 def test_remove_leaves_no_process_vhost_or_credentials(box: BoxHandle, deployed: dict[str, Any]) -> None:
-    b = box.box()
-    vhost = b.home / "nginx" / "apps.d" / f"{program_name(SLUG, APP)}.conf"
-    env_file = instance_dir(b, SLUG, APP) / "documents.env"
-    assert vhost.exists() and env_file.exists() and oct(env_file.stat().st_mode & 0o777) == "0o600"
-    r = box.cli("--json", "app", "remove", SLUG, APP, timeout=600)
-    assert r.rc == 0 and r.json()["removed"] is True, r.stderr[-2000:]
-    # The agency's system user goes with its last app, and only then.
-    others = box.cli("--json", "app", "list", "--agency", SLUG).json()["apps"]
-    assert system_user_exists(run_user(SLUG)) == bool(others), others
-    info = Supervisor(b).info()
-    assert not [p for p in PROGRAMS if p in info]
-    assert not vhost.exists() and not env_file.exists()
-    assert idp_api.get_oidc_client(b, oidc_client_id(SLUG, APP)) is None
-    assert not list((b.ca.directory / "certs").glob(f"app-{SLUG}-{APP}.*"))
-    with pytest.raises(requests.RequestException):
-        browser(b).get(deployed["url"] + "/authentication/login/", timeout=10)
+    remove_and_assert_clean(box, SLUG, APP, "documents.env", PROGRAMS, "/authentication/login/")

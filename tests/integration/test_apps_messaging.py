@@ -4,20 +4,23 @@ another agency's user, media in the agency's bucket, idempotence, and a removal 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import parse_qs, quote, urljoin, urlparse
+from urllib.parse import parse_qs, quote, urlparse
 
 import pytest
 import requests
 
-from govcloud_platform.apps.service import db_name, instance_dir, oidc_client_id, program_name, run_user
-from govcloud_platform.box import idp_api
-from govcloud_platform.box.supervisor import Supervisor
+from govcloud_platform.apps.service import db_name
+from tests.apps_helpers import (
+    agency_users,
+    assert_redeploy_changes_nothing,
+    deployed_app,
+    remove_and_assert_clean,
+    sso_login,
+)
 from tests.conftest import BoxHandle
-from tests.infra._apps import resolve_to_loopback, system_user_exists
-from tests.oidc import browser, host_only, login_form
+from tests.oidc import browser
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SLUG, OTHER, APP = "health", "revenue", "messaging"
@@ -25,53 +28,22 @@ SLUG, OTHER, APP = "health", "revenue", "messaging"
 
 @pytest.fixture(scope="module")
 def deployed(box: BoxHandle) -> Iterator[dict[str, Any]]:
-    applied = box.cli("--json", "apply", timeout=600)
-    assert applied.rc == 0, applied.stderr[-2000:]
-    r = box.cli("--json", "app", "deploy", SLUG, APP, timeout=900)
-    assert r.rc == 0, r.stderr[-3000:]
-    try:
-        with resolve_to_loopback(box.box().spec.platform.domain):
-            yield r.json()
-    finally:
-        box.cli("app", "remove", SLUG, APP, timeout=600)
+    with deployed_app(box, SLUG, APP) as doc:
+        yield doc
 
 
 @pytest.fixture(scope="module")
 def members(box: BoxHandle, deployed: dict[str, Any]) -> Iterator[dict[str, tuple[str, str]]]:
-    b = box.box()
-    users = {}
-    for slug in (SLUG, OTHER):
-        login, password = f"{slug}-chat-{uuid.uuid4().hex[:6]}", uuid.uuid4().hex
-        idp_api.add_user(b, login, password, f"{login}@{slug}.gov.example", f"{slug} clerk", [f"agency-{slug}"])
-        users[slug] = (login, password)
-    yield users
-    for login, _ in users.values():
-        idp_api.remove_user(b, login)
+    with agency_users(box, (SLUG, OTHER), "chat") as users:
+        yield users
 
 
 def sso(box: BoxHandle, base: str, user: str, password: str) -> requests.Response:
-    """Matrix SSO as a client does it: the redirect endpoint, LemonLDAP::NG's form once, back to Synapse;
-    stops at the redirect to the client (carrying loginToken) or at the first page that is not a redirect."""
+    """Matrix SSO as a client does it: the redirect endpoint, the IdP, back to Synapse; stops at the redirect
+    to the client (carrying loginToken) or at the first page that is not a redirect."""
     done = base + "/done"
-    s = browser(box.box())
-    resp = s.get(f"{base}/_matrix/client/v3/login/sso/redirect?redirectUrl={quote(done, safe='')}",
-                 allow_redirects=False, timeout=30)
-    host_only(s)
-    for _ in range(12):
-        if resp.status_code in (301, 302, 303, 307):
-            target = urljoin(resp.url, resp.headers["location"])
-            if target.startswith(done):
-                break
-            resp = s.get(target, allow_redirects=False, timeout=30)
-            host_only(s)
-        elif resp.status_code == 200 and 'name="password"' in resp.text:
-            fields = login_form(resp)
-            fields.update(user=user, password=password)
-            resp = s.post(resp.url, data=fields, allow_redirects=False, timeout=30)
-            host_only(s)
-        else:
-            break
-    return resp
+    start = f"{base}/_matrix/client/v3/login/sso/redirect?redirectUrl={quote(done, safe='')}"
+    return sso_login(box.box(), start, user, password, stop_at=done)[1]
 
 
 def matrix_login(base: str, ca: str, login_token: str) -> dict[str, Any]:
@@ -99,9 +71,7 @@ def test_database_has_the_c_collation_synapse_needs(box: BoxHandle, deployed: di
 
 
 def test_second_deploy_changes_nothing(box: BoxHandle, deployed: dict[str, Any]) -> None:
-    r = box.cli("--json", "app", "deploy", SLUG, APP, timeout=600)
-    assert r.rc == 0, r.stderr[-2000:]
-    assert r.json()["changed"] == 0, r.json()["changed_steps"]
+    assert_redeploy_changes_nothing(box, SLUG, APP)
 
 
 def test_sso_gives_agency_members_a_matrix_account_and_refuses_other_agencies(
@@ -131,21 +101,4 @@ def test_sso_gives_agency_members_a_matrix_account_and_refuses_other_agencies(
 
 
 def test_remove_leaves_no_process_vhost_or_credentials(box: BoxHandle, deployed: dict[str, Any]) -> None:
-    b = box.box()
-    vhost = b.home / "nginx" / "apps.d" / f"{program_name(SLUG, APP)}.conf"
-    config = instance_dir(b, SLUG, APP) / "homeserver.yaml"
-    assert vhost.exists() and config.exists() and oct(config.stat().st_mode & 0o777) == "0o600"
-    r = box.cli("--json", "app", "remove", SLUG, APP, timeout=600)
-    assert r.rc == 0 and r.json()["removed"] is True, r.stderr[-2000:]
-    # The agency's system user goes with its last app, and only then.
-    others = box.cli("--json", "app", "list", "--agency", SLUG).json()["apps"]
-    assert system_user_exists(run_user(SLUG)) == bool(others), others
-    assert program_name(SLUG, APP) not in Supervisor(b).info()
-    assert not vhost.exists() and not config.exists()
-    assert idp_api.get_oidc_client(b, oidc_client_id(SLUG, APP)) is None
-    assert not list((b.ca.directory / "certs").glob(f"app-{SLUG}-{APP}.*"))
-    with b.pg_admin() as conn:
-        assert conn.execute("SELECT rolcanlogin FROM pg_roles WHERE rolname = %s",
-                            (db_name(SLUG, APP),)).fetchone() == (False,)
-    with pytest.raises(requests.RequestException):
-        browser(b).get(deployed["url"] + "/health", timeout=10)
+    remove_and_assert_clean(box, SLUG, APP, "homeserver.yaml", probe_path="/health")
