@@ -1,13 +1,14 @@
 """The offline plan: run the stacks' inline programs under `pulumi.runtime.set_mocks` (no CLI, no cloud),
 record every registration, then run the CrossGuard policies' own `validate` on what was recorded.
 
-Speed (measured, see benchmarks/bench_iaas_plan.py): registration costs ~1 ms of CPU per resource in the
+Speed (measured, see benchmarks/bench_iaas_plan.py): registration costs ~0.8 ms of CPU per resource in the
 SDK's asyncio machinery. What we cut around it: the SDK sends every monitor call through the loop's default
 thread pool (a thread hop and extra loop turns per resource; we call the monitor inline, and our monitor
 never pumps the loop); each stack runs and drains alone (its outputs and futures die with it, instead of a
 heap of every stack's live futures, and its registration order depends on no other stack); the drain waits
-for all pending outputs at once (the SDK's wait is quadratic in them); the SDK's stack-trace capture and its
-cyclic garbage in `contains_unknowns` are skipped; the cyclic GC is held off the frozen heap. All stacks
+for all pending outputs at once (the SDK's wait is quadratic in them); a drained stack's resource objects
+are emptied, so reference counting frees its outputs (not the cyclic GC, which is held off the frozen heap);
+work meaningless under mocks (stack traces, mock URNs, debug messages) is skipped. All stacks
 share one mocked session (each under its own root, URNs rewritten to its stack); with enough stacks they
 are split over forked workers, and the merged result is identical to the sequential one."""
 
