@@ -1,11 +1,13 @@
 """Backup benchmark on a generated database of about 1 GB (pgbench scale 70) in a private box.
 
 Prints, in one run: raw `pg_dump > /dev/null` time, the agency backup time (`govcloud backup run --agency`)
-and their ratio (throughput of the backup against raw; goal >= 0.5); the agency restore time after the
-database was dropped (logical RTO; goal <= 60 s); a platform full backup, then a disaster while an agency
-keeps committing, the database server is killed (SIGKILL: lost with its unarchived WAL); a scratch restore from
-the repository gives the newest restorable transaction, whose age at the disaster is the RPO (goal <= 60 s,
-bounded by archive_timeout), and its duration is the platform RTO.
+and their ratio (throughput of the backup against raw; goal >= 0.5) for the first backup (it creates the restic
+repository) and for BENCH_RUNS (5) later ones, each paired with a raw dump taken just before (best, median; also
+against raw over the Unix socket, the transport the backup uses; the load average of each pair); the agency
+restore time after the database was dropped (logical RTO; goal <= 60 s); a platform full backup, then a
+disaster while an agency keeps committing, the database server is killed (SIGKILL: lost with its unarchived
+WAL); a scratch restore from the repository gives the newest restorable transaction, whose age at the disaster
+is the RPO (goal <= 60 s, bounded by archive_timeout), and its duration is the platform RTO.
 Run: .venv/bin/python benchmarks/bench_backups.py"""
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import os
 import random
 import signal
+import statistics
 import subprocess
 import threading
 import time
@@ -30,6 +33,7 @@ from govcloud_platform.box.supervisor import Supervisor
 
 SCALE = int(os.environ.get("BENCH_SCALE", "70"))
 SLUG = "bench"
+RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 
 
 def cli(handle: Any, *args: str) -> tuple[float, Any]:
@@ -80,31 +84,50 @@ def main() -> None:
         figures["database_bytes"] = size
 
         admin = {**env, "PGUSER": "postgres", "PGPASSWORD": box.pg_conninfo()["password"]}
-        raw = []
-        for _ in range(2):
+        local_argv, local_how = agency_backups.pg_local(box, "pg_dump", "-d", "ag_bench")
+
+        def raw_dump(local: bool = False) -> float:
+            """`pg_dump > /dev/null`: over TLS as the superuser, or over the Unix socket as the backup does."""
             t = time.perf_counter()
             with open(os.devnull, "wb") as sink:
-                subprocess.run([str(PG_BIN / "pg_dump"), "-d", "ag_bench"], env=admin, stdout=sink, check=True)
-            raw.append(time.perf_counter() - t)
-        figures["raw_pg_dump_s"] = round(min(raw), 2)
+                if local:
+                    subprocess.run(local_argv, stdout=sink, check=True, **local_how)
+                else:
+                    subprocess.run([str(PG_BIN / "pg_dump"), "-d", "ag_bench"], env=admin, stdout=sink, check=True)
+            return time.perf_counter() - t
 
+        raw_dump()  # warm the page cache
         # Where the time goes: the dump as the backup makes it, alone (custom format, gzip -1, no restic).
+        argv, how = agency_backups.pg_local(box, "pg_dump", "-Fc", agency_backups.DUMP_COMPRESSION, "-d", "ag_bench")
         t = time.perf_counter()
-        subprocess.run([str(PG_BIN / "pg_dump"), "-Fc", agency_backups.DUMP_COMPRESSION, "-d", "ag_bench"], env=admin,
-                       stdout=subprocess.DEVNULL, check=True)
+        subprocess.run(argv, stdout=subprocess.DEVNULL, check=True, **how)
         figures["pg_dump_custom_alone_s"] = round(time.perf_counter() - t, 2)
 
-        # The agency's first backup: it also creates the restic repository (~3 s of key derivation and setup).
+        # The agency's first backup: it also creates the restic repository (~2.5 s, overlapped by the dump).
+        raw_first = raw_dump()
         backup_s, record = cli(handle, "backup", "run", "--agency", SLUG)
+        figures["raw_pg_dump_s"] = round(raw_first, 2)
         figures["agency_backup_s"] = round(backup_s, 2)
         figures["agency_backup_bytes"] = record["bytes"]
         figures["throughput_mb_s"] = round(size / backup_s / 1e6, 1)
-        figures["raw_throughput_mb_s"] = round(size / min(raw) / 1e6, 1)
-        figures["throughput_ratio"] = round(min(raw) / backup_s, 2)
-        # A later (daily) backup of the same data: repository exists, unchanged tables deduplicate.
-        again_s, _ = cli(handle, "backup", "run", "--agency", SLUG)
-        figures["agency_backup_again_s"] = round(again_s, 2)
-        figures["throughput_ratio_again"] = round(min(raw) / again_s, 2)
+        figures["raw_throughput_mb_s"] = round(size / raw_first / 1e6, 1)
+        figures["throughput_ratio"] = round(raw_first / backup_s, 2)
+        # Later (daily) backups of the same data, each next to a raw dump taken just before it (other work on
+        # the machine moves both): best and median of the pairs' ratios, raw over TLS and over the Unix socket.
+        pairs: list[tuple[float, float, float, float]] = []
+        for _ in range(RUNS):
+            tls, local, load = raw_dump(), raw_dump(local=True), os.getloadavg()[0]
+            again_s, _ = cli(handle, "backup", "run", "--agency", SLUG)
+            pairs.append((tls, local, again_s, load))
+        ratios = [tls / b for tls, _, b, _ in pairs]
+        strict = [local / b for _, local, b, _ in pairs]
+        figures["agency_backup_again_s"] = [round(b, 2) for _, _, b, _ in pairs]
+        figures["raw_pg_dump_runs_s"] = [round(tls, 2) for tls, _, _, _ in pairs]
+        figures["raw_pg_dump_socket_runs_s"] = [round(local, 2) for _, local, _, _ in pairs]
+        figures["throughput_ratio_again_best"] = round(max(ratios), 2)
+        figures["throughput_ratio_again_median"] = round(statistics.median(ratios), 2)
+        figures["throughput_ratio_again_vs_socket_median"] = round(statistics.median(strict), 2)
+        figures["load_1min"] = [round(load, 1) for *_, load in pairs]
 
         full_s, _ = cli(handle, "backup", "run", "--type", "full")
         figures["platform_full_backup_s"] = round(full_s, 2)
@@ -147,9 +170,12 @@ def main() -> None:
     finally:
         teardown_box(handle)
         print(json.dumps({"figures": figures}), flush=True)
-    goals = {"throughput_ratio": figures["throughput_ratio"] >= 0.5, "agency_rto": figures["agency_rto_s"] <= 60,
-             "platform_rto": figures["platform_rto_s"] <= 60, "rpo": figures["rpo_s"] <= 60}
-    print(json.dumps({"figures": figures, "goals_met": goals}, indent=2))
+    goals = {"throughput_ratio": figures["throughput_ratio"] >= 0.5,
+             "throughput_ratio_again_median": figures["throughput_ratio_again_median"] >= 0.5,
+             "agency_rto": figures["agency_rto_s"] <= 60, "platform_rto": figures["platform_rto_s"] <= 60,
+             "rpo": figures["rpo_s"] <= 60}
+    print(json.dumps({"figures": figures, "goals_met": goals, "uptime": os.popen("uptime").read().strip()},  # noqa: S605
+                     indent=2))
 
 
 if __name__ == "__main__":
