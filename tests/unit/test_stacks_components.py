@@ -151,3 +151,19 @@ def test_app_open_only_to_the_proxy_with_encrypted_volume(app: list[PlannedResou
     assert _of(app, ":Volume")[0].inputs["volumeType"] == "encrypted"
     port = _of(app, ":Port")[0]
     assert port.inputs["networkId"] == "agency-health-network_id", port.urn
+
+
+def test_read_resource_is_recorded_in_its_stack() -> None:
+    """`Resource.get` goes through the mock monitor's ReadResource, called inline like every monitor call."""
+
+    def program() -> None:
+        import pulumi_openstack as openstack
+
+        external = openstack.networking.Network.get("external", "ext-id")
+        openstack.networking.Subnet("subnet", network_id=external.id, cidr="10.0.0.0/24")
+
+    read, subnet = _run("agency-x", program)
+    assert (read.stack, read.name, read.custom) == ("agency-x", "external", False)
+    assert read.urn == ("urn:pulumi:agency-x::govcloud-demo::pulumi:pulumi:Stack$"
+                        "openstack:networking/network:Network::external")
+    assert subnet.inputs == {"cidr": "10.0.0.0/24", "networkId": "ext-id"}

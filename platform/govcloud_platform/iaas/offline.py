@@ -127,6 +127,17 @@ def _monitor(mocks: Any, recorder: _Recorder) -> Any:
             self.resources[urn] = MockMonitor.ResourceRegistration(urn, id_, state)
             return resource_pb2.RegisterResourceResponse(urn=urn, id=id_, object=obj)
 
+        def ReadResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+            urn = self.make_urn(request.parent, request.type, request.name)
+            inputs = rpc.deserialize_properties(request.properties)
+            args = MockResourceArgs(typ=request.type, name=request.name, inputs=inputs,
+                                    provider=request.provider, resource_id=request.id)
+            mock_id, state = self.mocks.new_resource(args)
+            recorder.resolve(request.type, request.name, urn, request.parent)
+            obj = request.properties if state is inputs else _finish(rpc.serialize_properties(state, {}))
+            self.resources[urn] = MockMonitor.ResourceRegistration(urn, mock_id or "", state)
+            return resource_pb2.ReadResourceResponse(urn=urn, properties=obj)
+
         def Invoke(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
             args = rpc.deserialize_properties(request.args)
             if request.tok == "pulumi:pulumi:getResource":
