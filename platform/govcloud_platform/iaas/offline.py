@@ -8,12 +8,14 @@ never pumps the loop); each stack runs and drains alone (its outputs and futures
 heap of every stack's live futures, and its registration order depends on no other stack); the drain waits
 for all pending outputs at once (the SDK's wait is quadratic in them); a drained stack's resource objects
 are emptied, so reference counting frees its outputs (not the cyclic GC, which is held off the frozen heap);
-work meaningless under mocks (stack traces, mock URNs, debug messages) is skipped. All stacks
+work meaningless under mocks (stack traces, mock URNs, debug messages) is skipped, and a resource's
+properties are made the way the SDK makes its `urn` (one future each, not four and a task). All stacks
 share one mocked session (each under its own root, URNs rewritten to its stack); with enough stacks they
 are split over forked workers, and the merged result is identical to the sequential one."""
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -239,6 +241,33 @@ def _plain_create_urn(original: Callable[..., Any]) -> Callable[..., Any]:
     return create_urn
 
 
+def _transfer_properties(res: Any, props: Any, custom: bool) -> dict[str, Any]:
+    """`pulumi.runtime.rpc.transfer_properties` the way the SDK's own `resource_output` makes a resource's
+    `urn` and `id`: one future of the output's data per property, where the SDK makes four futures and a task
+    that gathers them (providers declare every output property, so this is ~40 per instance)."""
+    import asyncio
+
+    from pulumi.output import Output, _OutputData
+
+    def resolve(r: Any, fut: asyncio.Future[Any], value: Any, is_known: bool, is_secret: bool, deps: Any,
+                failed: Exception | None) -> None:
+        if failed is not None:
+            fut.set_exception(failed)
+            return
+        resources = set(deps) if deps else set()
+        resources.add(r)
+        fut.set_result(_OutputData(resources=resources, value=value, is_known=is_known, is_secret=is_secret))
+
+    resolvers: dict[str, Any] = {}
+    for name in props:
+        if name == "urn" or (name == "id" and custom):
+            continue  # handled by the SDK itself
+        fut: asyncio.Future[Any] = asyncio.Future()
+        resolvers[name] = functools.partial(resolve, res, fut)
+        res.__dict__[name] = Output._from_data(fut)
+    return resolvers
+
+
 def _memo(fn: Callable[[_T], _R]) -> Callable[[_T], _R]:
     """Cache a pure function of a type annotation (the SDK unwraps the same few annotations for every
     property of every resource)."""
@@ -271,10 +300,11 @@ def _fast_sdk() -> Iterator[None]:
 
     empty = source_pb2.StackTrace()
     saved = (resource._get_stack_trace, rpc.contains_unknowns, resource.create_urn, types.unwrap_type,
-             types.unwrap_optional_type, log.debug)
+             types.unwrap_optional_type, log.debug, rpc.transfer_properties)
     resource._get_stack_trace = lambda: empty
     rpc.contains_unknowns = _contains_unknowns
     resource.create_urn = _plain_create_urn(resource.create_urn)
+    rpc.transfer_properties = _transfer_properties
     for fn in ("unwrap_type", "unwrap_optional_type"):
         setattr(types, fn, _memo(getattr(types, fn)))
     if not logging.getLogger().isEnabledFor(logging.DEBUG):  # where the mock engine sends SDK debug messages
@@ -284,7 +314,7 @@ def _fast_sdk() -> Iterator[None]:
             yield
     finally:
         (resource._get_stack_trace, rpc.contains_unknowns, resource.create_urn, types.unwrap_type,
-         types.unwrap_optional_type, log.debug) = saved
+         types.unwrap_optional_type, log.debug, rpc.transfer_properties) = saved
 
 
 SESSION = "offline-plan"
