@@ -204,22 +204,23 @@ def _quiet_gc() -> Iterator[None]:
         gc.unfreeze()
 
 
-def _contains_unknowns(val: Any, seen: set[int] | None = None) -> bool:
-    """`pulumi.runtime.rpc.contains_unknowns` without its recursive closure, a reference cycle (four objects
-    for the cyclic GC to free) made on every call, several times per resource."""
+def _contains_unknowns_fn() -> Callable[..., bool]:
+    """`pulumi.runtime.rpc.contains_unknowns` without its recursive closure made on every call (a reference
+    cycle, four objects for the cyclic GC to free, several times per resource); plain values first."""
     from pulumi.output import Unknown
 
-    if isinstance(val, Unknown):
-        return True
-    if not isinstance(val, dict | list):
-        return False
-    if seen is None:
-        seen = set()
-    if id(val) in seen:
-        return False
-    seen.add(id(val))
-    items = val.values() if isinstance(val, dict) else val
-    return any(_contains_unknowns(v, seen) for v in items)
+    def contains_unknowns(val: Any, seen: set[int] | None = None) -> bool:
+        if not isinstance(val, dict | list):
+            return isinstance(val, Unknown)
+        if seen is None:
+            seen = set()
+        if id(val) in seen:
+            return False
+        seen.add(id(val))
+        items = val.values() if isinstance(val, dict) else val
+        return any(contains_unknowns(v, seen) for v in items)
+
+    return contains_unknowns
 
 
 def _plain_create_urn(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -302,7 +303,7 @@ def _fast_sdk() -> Iterator[None]:
     saved = (resource._get_stack_trace, rpc.contains_unknowns, resource.create_urn, types.unwrap_type,
              types.unwrap_optional_type, log.debug, rpc.transfer_properties)
     resource._get_stack_trace = lambda: empty
-    rpc.contains_unknowns = _contains_unknowns
+    rpc.contains_unknowns = _contains_unknowns_fn()
     resource.create_urn = _plain_create_urn(resource.create_urn)
     rpc.transfer_properties = _transfer_properties
     for fn in ("unwrap_type", "unwrap_optional_type"):
