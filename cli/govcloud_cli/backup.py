@@ -95,8 +95,7 @@ def restore(
     yes: bool = typer.Option(False, "--yes", help="do not ask for confirmation"),
 ) -> None:
     """Restore the platform (into a scratch cluster unless --in-place) or an agency (in place or --into)."""
-    from govcloud_platform.backups import agency as agency_backups
-    from govcloud_platform.backups import cluster
+    from govcloud_platform.backups import agency_restore, cluster
     from govcloud_platform.errors import InputError
 
     opts: Options = ctx.obj
@@ -118,7 +117,7 @@ def restore(
         else:
             if into is None:
                 _confirm(opts, f"replace the databases and bucket of agency {agency} by its backup?", yes)
-            report = agency_backups.restore(box, agency, snapshot, into, actor=opts.actor, progress=step)
+            report = agency_restore.restore(box, agency, snapshot, into, actor=opts.actor, progress=step)
     if opts.json:
         emit_json(report)
     elif platform:

@@ -20,7 +20,7 @@ from botocore.config import Config
 from govcloud_platform.backups import cluster
 from govcloud_platform.box.services.storage import BACKUP_BUCKET
 from govcloud_platform.box.supervisor import Supervisor
-from tests.conftest import BoxHandle
+from tests.conftest import BoxHandle, assert_one_error
 
 pytestmark = pytest.mark.integration
 ALPHA, BETA, GAMMA = "bk-alpha", "bk-beta", "bk-gamma"
@@ -130,6 +130,45 @@ def test_backup_destroy_restore_is_identical_row_by_row_and_object_by_object(
 
     log = Registry(audit.home).audit_log(limit=20, target=ALPHA)
     assert {("backup run", "ok"), ("backup restore", "ok")} <= {(e["command"], e["result"]) for e in log}
+
+
+def scratch_databases(box: BoxHandle) -> list[str]:
+    with box.box().pg_admin() as conn:
+        return [r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'govcloud\\_%'")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", ["swap", "objects"])
+def test_in_place_restore_failing_half_way_rolls_back_then_a_rerun_succeeds(
+        box: BoxHandle, agencies: dict[str, Any], point: str) -> None:
+    """`swap`: every database swapped in, bucket untouched; `objects`: half of the bucket written."""
+    creds = agencies[ALPHA]
+    record = ok(box.cli("--json", "backup", "run", "--agency", ALPHA))
+    backup_rows, backup_objects = rows(creds), objects(creds)
+    with connect(creds) as conn:  # live changes after the backup: the restore would undo them
+        conn.execute("INSERT INTO records (title) VALUES ('written after the backup')")
+        conn.execute("UPDATE records SET title = 'changed after the backup' WHERE id = 1")
+    s3, bucket = s3_for(creds), creds["storage"]["bucket"]
+    s3.put_object(Bucket=bucket, Key="after-backup.txt", Body=b"new")
+    s3.put_object(Bucket=bucket, Key="a.txt", Body=b"changed after the backup")
+    s3.delete_object(Bucket=bucket, Key="empty")
+    live_rows, live_objects = rows(creds), objects(creds)
+
+    failed = box.cli("backup", "restore", "--agency", ALPHA, "--snapshot", record["id"], "--yes",
+                     env={"GOVCLOUD_TEST_FAULT": f"restore:fail:{point}"})
+    assert failed.rc == 1, failed.stderr
+    assert_one_error(failed)
+    assert "rolled back" in failed.stderr.strip().splitlines()[-1], failed.stderr
+    assert rows(creds) == live_rows  # the agency connects (its database reopened) and sees its own data
+    assert objects(creds) == live_objects
+    assert scratch_databases(box) == []  # neither the restored copies nor the old databases are left
+    with connect(creds) as conn:
+        conn.execute("INSERT INTO records (title) VALUES ('still writable')")
+
+    ok(box.cli("--json", "backup", "restore", "--agency", ALPHA, "--snapshot", record["id"], "--yes"))
+    assert rows(creds) == backup_rows
+    assert objects(creds) == backup_objects
+    assert scratch_databases(box) == []
 
 
 @pytest.mark.slow

@@ -1,5 +1,6 @@
 """In-place platform restore on a private box (it replaces the live cluster, so it never shares the session box):
-point in time between two writes, every service healthy afterwards, the old data directory kept."""
+a restore failing half-way rolls back; then point in time between two writes, every service healthy afterwards,
+the old data directory kept."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import BoxHandle, make_box, teardown_box
+from tests.conftest import BoxHandle, assert_one_error, make_box, teardown_box
 
 pytestmark = pytest.mark.integration
 
@@ -54,6 +55,18 @@ def test_in_place_restore_to_a_time_between_two_writes(private_box: BoxHandle) -
         early = handle.cli("backup", "restore", "--platform", "--in-place", "--yes", "--to", unreachable)
         assert early.rc == 2 and why in early.stderr, early.stderr  # refused before anything was stopped
     assert probe_ids(handle) == [1, 2]
+
+    # Fails half-way (live data directory aside, restored one in its place): rolled back, box up as it was.
+    failed = handle.cli("backup", "restore", "--platform", "--in-place", "--yes", "--to", between.isoformat(),
+                        env={"GOVCLOUD_TEST_FAULT": "restore:fail:platform"}, timeout=900)
+    assert failed.rc == 1, failed.stderr
+    assert_one_error(failed)
+    assert "rolled back" in failed.stderr.strip().splitlines()[-1], failed.stderr
+    assert probe_ids(handle) == [1, 2]
+    status = ok(handle.cli("--json", "status"))
+    assert all(s["healthy"] for s in status["services"]), status
+
+    # The re-run succeeds.
     report = ok(handle.cli("--json", "backup", "restore", "--platform", "--in-place", "--yes",
                            "--to", between.isoformat(), timeout=900))
 

@@ -5,7 +5,11 @@ A backup run: for each database, a REPEATABLE READ transaction exports its snaps
 streams into `restic backup --stdin` while the same transaction computes the row checksums, so the
 manifest describes exactly what the dump holds even while the agency keeps writing. Meanwhile the objects are
 staged (hashed on the way); they are stored with the manifest as the run's last snapshot: a run without it is
-incomplete and ignored."""
+incomplete and ignored.
+
+A restore in place changes nothing live until every dump is restored into a fresh database and every object
+checked; then the databases are swapped in (the old ones kept) and the bucket written (its previous objects
+kept aside); any failure from there puts the old databases and objects back."""
 
 from __future__ import annotations
 
@@ -13,7 +17,6 @@ import fcntl
 import json
 import os
 import queue
-import secrets
 import shutil
 import subprocess
 import tempfile
@@ -24,8 +27,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
-
-from psycopg import sql
 
 from govcloud_platform.backups import manifest as mf
 from govcloud_platform.backups import restic
@@ -45,7 +46,7 @@ from govcloud_platform.box.context import Box
 from govcloud_platform.box.services.database import PG_BIN
 from govcloud_platform.brokers.backups import ensure_repository
 from govcloud_platform.brokers.base import pg_name, s3_name
-from govcloud_platform.errors import ConflictError, InputError, OperationFailed, ServiceError
+from govcloud_platform.errors import InputError, OperationFailed, ServiceError
 from govcloud_platform.state.registry import AgencyRecord, Registry
 
 
@@ -91,7 +92,7 @@ def private_dir(box: Box, kind: str) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _fail_line(proc_err: bytes | str | None, default: str) -> str:
+def fail_line(proc_err: bytes | str | None, default: str) -> str:
     text = proc_err.decode(errors="replace") if isinstance(proc_err, bytes) else (proc_err or "")
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     return (lines[-1] if lines else default)[:300]
@@ -241,10 +242,10 @@ def _dump_database(box: Box, slug: str, pw: str, dbname: str, tags: list[str],
     if watch.lost or (store.returncode != 0 and _storage_gone(box)):
         raise _storage_lost(f"backup of {slug}")
     if store.returncode != 0:  # first: pg_dump dies of SIGPIPE when restic stops reading
-        raise OperationFailed(f"restic backup of {dbname} failed: {_fail_line(err, f'exit {store.returncode}')}")
+        raise OperationFailed(f"restic backup of {dbname} failed: {fail_line(err, f'exit {store.returncode}')}")
     if dump.returncode != 0:
         raise OperationFailed(
-            f"pg_dump of {dbname} failed: {_fail_line(dump_err.result(), f'exit {dump.returncode}')}")
+            f"pg_dump of {dbname} failed: {fail_line(dump_err.result(), f'exit {dump.returncode}')}")
     done = restic.summary(out.decode(errors="replace"))
     return {"snapshot": done["snapshot_id"], "dump_bytes": int(done.get("total_bytes_processed", 0)),
             "tables": tables}
@@ -340,7 +341,7 @@ def run_backup(box: Box, slug: str, actor: str | None = None, progress: Progress
                 if watch.lost or (proc.returncode != 0 and _storage_gone(box)):
                     raise _storage_lost(f"backup of {slug}")
                 if proc.returncode != 0:
-                    raise OperationFailed(f"restic backup of {slug}'s objects failed: {_fail_line(err, 'restic')}")
+                    raise OperationFailed(f"restic backup of {slug}'s objects failed: {fail_line(err, 'restic')}")
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
         record = BackupRecord(run_id, f"agency:{slug}", "logical", iso(started), iso(finished), total)
@@ -373,160 +374,3 @@ def list_backups(box: Box, slug: str) -> list[BackupRecord]:
     require_storage(box, f"backup list of {slug}")
     return [BackupRecord(r.id, f"agency:{slug}", "logical", r.started, r.finished, r.bytes)
             for r in restic.runs(box, slug, restic.password(box, slug))]
-
-
-# --- restore --------------------------------------------------------------------------------------
-def fetch_files(box: Box, slug: str, pw: str, run: restic.Run, into: Path) -> tuple[dict[str, Any], Path]:
-    """Restore the run's files snapshot into `into`; returns (manifest, directory holding objects/)."""
-    assert run.files is not None
-    result = restic.run(box, slug, pw, "restore", str(run.files["id"]), "--target", str(into))
-    if result.returncode != 0:
-        raise OperationFailed(f"restic restore of {slug}/{run.id} failed: {_fail_line(result.stderr, 'restic')}")
-    base = into / str(run.files["paths"][0]).lstrip("/")
-    return json.loads((base / "manifest.json").read_text()), base
-
-
-def restore_dump(box: Box, slug: str, pw: str, snapshot: str, dump_name: str, dbname: str,
-                 extra: list[str]) -> None:
-    """restic dump | pg_restore into an existing (empty) database, in one transaction."""
-    source = restic.popen(box, slug, pw, "dump", snapshot, f"/{dump_name}.dump", stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE)
-    argv, how = pg_local(box, "pg_restore", "--exit-on-error", "--single-transaction", "-d", dbname, *extra)
-    load = subprocess.Popen(argv, stdin=source.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **how)
-    assert source.stdout is not None
-    source.stdout.close()
-    with StorageWatch(box, [source, load]) as watch:
-        _, load_err = load.communicate()
-        _, source_err = source.communicate()
-    if watch.lost:
-        raise ServiceError("restore failed: object storage stopped answering", hint="run `govcloud up`, then re-run")
-    if source.returncode != 0:
-        raise OperationFailed(f"restic dump of {dump_name} failed: {_fail_line(source_err, 'restic')}")
-    if load.returncode != 0:
-        raise OperationFailed(f"pg_restore into {dbname} failed: {_fail_line(load_err, 'pg_restore')}")
-
-
-def create_database(box: Box, name: str, owner: str = "postgres") -> None:
-    with box.pg_admin() as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {} OWNER {} ENCODING 'UTF8' TEMPLATE template0").format(
-            sql.Identifier(name), sql.Identifier(owner)))
-
-
-def drop_database(box: Box, name: str) -> None:
-    with box.pg_admin() as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-def _swap_in(box: Box, staged: str, target: str) -> None:
-    """Replace database `target` by `staged`: close it, rename it away, rename `staged` in, drop the old one."""
-    old = f"govcloud_old_{secrets.token_hex(4)}"
-    with box.pg_admin() as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (target,)).fetchone()
-        if exists:
-            conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(sql.Identifier(target)))
-            deadline = time.monotonic() + 30
-            while True:
-                conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (target,))
-                try:
-                    conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
-                        sql.Identifier(target), sql.Identifier(old)))
-                    break
-                except Exception:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.2)
-        conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(staged), sql.Identifier(target)))
-        if exists:
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(old)))
-
-
-def _owner_of(box: Box, dbname: str, default: str) -> str:
-    with box.pg_admin() as conn:
-        row = conn.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
-        if row:
-            return str(row[0])
-        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (dbname,)).fetchone():
-            return dbname
-    return default
-
-
-def _restore_objects(box: Box, target: str, objects: dict[str, dict[str, Any]], base: Path, prune: bool) -> int:
-    s3 = box.s3_client()
-    bucket = s3_name(target)
-    for key, meta in objects.items():
-        path = base / meta["file"]
-        digest, _ = mf.sha256_file(path)
-        if digest != meta["sha256"]:
-            raise OperationFailed(f"object {key!r} of the backup does not match its manifest sha256")
-        content_type = meta.get("content_type", "binary/octet-stream")
-        s3.upload_file(str(path), bucket, key, ExtraArgs={"ContentType": content_type})
-    removed = 0
-    if prune:
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-            extra = [{"Key": o["Key"]} for o in page.get("Contents", []) if o["Key"] not in objects]
-            if extra:
-                s3.delete_objects(Bucket=bucket, Delete={"Objects": extra, "Quiet": True})
-                removed += len(extra)
-    return removed
-
-
-def restore(box: Box, slug: str, snapshot: str | None = None, into: str | None = None, actor: str | None = None,
-            progress: Progress = quiet) -> dict[str, Any]:
-    """Restore an agency's backup in place (its databases and bucket become what the backup holds) or into a
-    new agency onboarded for the purpose. Only the target agency's databases and bucket are written."""
-    from govcloud_platform.brokers.database import ensure_database
-    from govcloud_platform.onboarding import AgencyRequest, Onboarding, validate_request
-
-    registry = Registry(box.home)
-    source = agency_record(box, slug)
-    pw = restic.password(box, slug)
-    target = into or slug
-    if into is not None:
-        request = AgencyRequest(into, f"{source.name} (restored from {slug})", source.email, source.quota,
-                                list(source.services))
-        validate_request(box, request)
-        if into == slug:
-            raise InputError("--into names the agency itself", hint="leave --into out to restore in place")
-        if registry.agency(into) is not None:
-            raise ConflictError(f"agency {into!r} exists", hint="choose a new slug for --into")
-    started = time.monotonic()
-    try:
-        require_storage(box, f"restore of {slug}")
-        chosen = restic.pick(restic.runs(box, slug, pw), snapshot, slug)
-        if into is not None:
-            progress(f"onboarding {into}")
-            Onboarding(box, actor=actor).add(request)
-        with backup_lock(box, f"agency:{target}", wait=600), private_dir(box, "restore") as work:
-            progress(f"fetching objects and manifest of {slug}/{chosen.id}")
-            doc, base = fetch_files(box, slug, pw, chosen, work)
-            quota = box.spec.resolve_quota(registry.agency(target).quota)  # type: ignore[union-attr]
-            restored_dbs = []
-            for src_db, snap in chosen.databases.items():
-                dst_db = pg_name(target) + src_db[len(pg_name(slug)):]
-                main = dst_db == pg_name(target)
-                owner = _owner_of(box, dst_db, pg_name(target)) if into is None else pg_name(target)
-                staged = f"govcloud_restore_{secrets.token_hex(4)}"
-                progress(f"restoring {src_db} into {dst_db}")
-                create_database(box, staged, owner)
-                try:
-                    extra = ["--no-owner", f"--role={owner}"] + (["--no-privileges"] if into is not None else [])
-                    restore_dump(box, slug, pw, str(snap["id"]), src_db, staged, extra)
-                    _swap_in(box, staged, dst_db)
-                except BaseException:
-                    drop_database(box, staged)
-                    raise
-                if main:
-                    ensure_database(box, dst_db, owner, [owner + "_ro"], quota.database_connections)
-                restored_dbs.append(dst_db)
-            progress(f"restoring {len(doc['objects'])} objects into {s3_name(target)}")
-            removed = _restore_objects(box, target, doc["objects"], base, prune=True)
-    except Exception as exc:
-        registry.audit("backup restore", target, "failed", actor, f"from {slug}: {exc}")
-        raise
-    report = {"agency": slug, "into": target, "backup": chosen.id, "databases": restored_dbs,
-              "objects": len(doc["objects"]), "objects_removed": removed,
-              "seconds": round(time.monotonic() - started, 2)}
-    registry.audit("backup restore", target, "ok", actor, json.dumps({k: report[k] for k in ("agency", "backup")}))
-    return report
-
-

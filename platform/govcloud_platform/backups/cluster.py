@@ -24,6 +24,7 @@ from govcloud_platform.backups.common import (
     StorageWatch,
     backup_lock,
     backups_dir,
+    fault,
     free_port,
     iso,
     last_line,
@@ -32,6 +33,7 @@ from govcloud_platform.backups.common import (
     require_storage,
     utcnow,
 )
+from govcloud_platform.backups.common import rolled_back as rolled_back_error
 from govcloud_platform.box.context import LOOPBACK, Box
 from govcloud_platform.box.services.backups import pgbackrest, pgbackrest_conf
 from govcloud_platform.box.services.database import PG_BIN, PG_USER, STANZA, as_postgres, chown_tree
@@ -68,8 +70,8 @@ def run_backup(box: Box, kind: str = "full", actor: str | None = None, progress:
             if proc.returncode != 0:
                 raise OperationFailed(f"platform backup failed: {last_line(err or out, 'pgbackrest failed')}")
             record = list_backups(box)[-1]
-    except Exception as exc:
-        registry.audit("backup run", "platform", "failed", actor, str(exc))
+    except Exception as exc:  # recorded like an agency's: {"id", "error"} (no label: pgBackRest keeps none)
+        registry.audit("backup run", "platform", "failed", actor, json.dumps({"id": None, "error": str(exc)}))
         raise
     registry.audit("backup run", "platform", "ok", actor, json.dumps(record.as_dict()))
     return record
@@ -331,6 +333,7 @@ def restore_in_place(box: Box, to: str | None = None, actor: str | None = None,
             try:
                 progress("pgbackrest restore in place" + (f" as of {to}" if to else ""))
                 _pgbackrest_restore(box, data, to)
+                fault("platform")  # half-way: the live data directory is aside, the restored one in its place
                 progress("starting the restored database")
                 sup.ensure_running("database")
                 _wait_promoted(box.pg_conninfo(), 600)
@@ -345,12 +348,14 @@ def restore_in_place(box: Box, to: str | None = None, actor: str | None = None,
         runtime.up(box, progress)
     except Exception as exc:
         registry.audit("backup restore", "platform", "failed", actor, f"in place: {exc}")
-        if rolled_back:  # the box as it was before the command (up takes the box lock: released above)
-            try:
-                runtime.up(box, progress)
-            except Exception as again:  # noqa: BLE001 - the restore's error is the one to report
-                progress(f"could not bring the box back up: {again}")
-        raise
+        if not rolled_back:
+            raise
+        try:  # the box as it was before the command (up takes the box lock: released above)
+            runtime.up(box, progress)
+        except Exception as again:  # noqa: BLE001 - the restore's error is the one to report
+            raise rolled_back_error(exc, "in-place platform restore",
+                                    f"previous data directory back, but `govcloud up` failed: {again}") from None
+        raise rolled_back_error(exc, "in-place platform restore", "previous data directory back, box up") from None
     seconds = time.monotonic() - started
     registry.audit("backup restore", "platform", "ok", actor, f"in place to={to or 'latest'} kept={aside.name}")
     return {"in_place": True, "target": to, "rto_seconds": round(seconds, 2), "stopped": stopped,

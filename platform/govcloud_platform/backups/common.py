@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from govcloud_platform.box.context import LOOPBACK, Box
-from govcloud_platform.errors import ConflictError, ServiceError
+from govcloud_platform.errors import ConflictError, GovCloudError, OperationFailed, ServiceError
 
 Progress = Callable[[str], None]
 
@@ -143,3 +143,20 @@ def last_line(text: str, default: str = "") -> str:
     lines = [line.strip() for line in (text or "").strip().splitlines() if line.strip()]
     errors = [line for line in lines if "ERROR" in line or "Fatal" in line or "error" in line.lower()]
     return ((errors or lines or [default])[-1])[:300]
+
+
+def rolled_back(exc: Exception, what: str, state: str) -> GovCloudError:
+    """The error of a restore that was rolled back: the same kind (same exit code), one line saying so."""
+    if not isinstance(exc, GovCloudError):
+        exc = OperationFailed(f"{type(exc).__name__}: {exc}")
+    exc.message = f"{what} failed and was rolled back ({state}): {exc.message}"
+    exc.hint = exc.hint or "fix the cause, then re-run the restore"
+    exc.args = (exc.message,)
+    return exc
+
+
+def fault(point: str) -> None:
+    """Test hook: GOVCLOUD_TEST_FAULT=restore:fail:<point> makes a restore fail at that point, to prove its
+    rollback. Inert unless set."""
+    if os.environ.get("GOVCLOUD_TEST_FAULT", "") == f"restore:fail:{point}":
+        raise OperationFailed(f"fault injected for a test at {point} (GOVCLOUD_TEST_FAULT)")

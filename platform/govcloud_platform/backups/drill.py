@@ -10,14 +10,8 @@ from typing import Any
 
 from govcloud_platform.backups import cluster, restic
 from govcloud_platform.backups import manifest as mf
-from govcloud_platform.backups.agency import (
-    agency_record,
-    create_database,
-    drop_database,
-    fetch_files,
-    private_dir,
-    restore_dump,
-)
+from govcloud_platform.backups.agency import agency_record, private_dir
+from govcloud_platform.backups.agency_restore import create_database, drop_database, fetch_files, restore_dump
 from govcloud_platform.backups.common import Progress, quiet, require_storage
 from govcloud_platform.box.context import Box
 from govcloud_platform.state.registry import Registry
