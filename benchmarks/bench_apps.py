@@ -1,12 +1,15 @@
 """Apps benchmark: deploy time cold (first agency: installs the app into its shared venv) and warm (second
 agency), an unchanged re-deploy, and RSS per running instance (every supervisord program of the instance,
-e.g. documents' web, worker and redis, with their children).
+e.g. documents' web, worker and redis, with their children). The bench box gets its own, empty virtualenv
+cache (GOVCLOUD_APPS_CACHE under the box's directory), so that cold means a real install even on a host whose
+cache is warm.
 
 Run: .venv/bin/python benchmarks/bench_apps.py [portal opendata messaging documents]"""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -21,8 +24,9 @@ DEFAULT_APPS = ["portal", "opendata", "messaging", "documents"]
 
 def deploy(handle: object, slug: str, app: str) -> tuple[float, int]:
     args = handle.args("--json", "app", "deploy", slug, app)  # type: ignore[attr-defined]
+    env = {**os.environ, "GOVCLOUD_APPS_CACHE": str(handle.root / "venv-cache")}  # type: ignore[attr-defined]
     start = time.perf_counter()
-    out = subprocess.run([GOVCLOUD, *args], check=True, capture_output=True, text=True)
+    out = subprocess.run([GOVCLOUD, *args], check=True, capture_output=True, text=True, env=env)
     return time.perf_counter() - start, int(json.loads(out.stdout)["changed"])
 
 

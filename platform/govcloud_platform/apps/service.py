@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 from psycopg import sql
 
 from govcloud_platform.apps.manifests import CATALOGUE, AppManifest, manifest
-from govcloud_platform.apps.runner import RoleResult, run_role
+from govcloud_platform.apps.runner import RUN_TIMEOUT_S, RoleResult, run_role
 from govcloud_platform.apps.store import READY, Deployment, DeploymentStore
 from govcloud_platform.box import idp_api
 from govcloud_platform.box.context import LOOPBACK, Box
@@ -35,11 +36,12 @@ from govcloud_platform.brokers.database import (
 )
 from govcloud_platform.brokers.identity import group_of
 from govcloud_platform.errors import ConflictError, InputError
-from govcloud_platform.state.lock import box_lock
+from govcloud_platform.state.lock import box_lock, file_lock
 from govcloud_platform.state.registry import Registry
 
 Progress = Callable[[str], None]
 SYSTEM_PYTHON = "/usr/bin/python3"
+DEFAULT_VENV_CACHE = "/var/cache/govcloud/apps"
 
 
 def system_ca_bundle() -> str:
@@ -49,6 +51,14 @@ def system_ca_bundle() -> str:
         if value and Path(value).is_file():
             return value
     return "/etc/ssl/certs/ca-certificates.crt"
+
+
+def venv_cache() -> Path | None:
+    """Where the apps' virtualenvs are shared by every box of this host (one per app, packages and interpreter,
+    built once): GOVCLOUD_APPS_CACHE, or /var/cache/govcloud/apps; an empty GOVCLOUD_APPS_CACHE builds each
+    box's own under <home>/apps/venvs."""
+    value = os.environ.get("GOVCLOUD_APPS_CACHE", DEFAULT_VENV_CACHE)
+    return Path(value) if value else None
 
 
 def _quiet(_: str) -> None:
@@ -176,10 +186,30 @@ class AppService:
             steps.append("certificate issued")
         storage = Onboarding(self.box).credentials(slug).get("storage", {})
         variables = self.role_vars(slug, agency_name, m, deployment, secrets, storage, cert, key, "deploy")
-        result = run_role(self.box, m.role, "deploy", variables, lambda t: self.progress(f"{slug}/{m.name}: {t}"))
+        with self._venv_cache_lock(m.name):
+            result = run_role(self.box, m.role, "deploy", variables,
+                              lambda t: self.progress(f"{slug}/{m.name}: {t}"))
         steps += [f"role: {t}" for t in result.changed_tasks]
         self.store.set_state(slug, m.name, READY)
         return DeployResult(slug, m.name, public_url(self.box, slug, m.name), len(steps), 0.0, steps)
+
+    @contextmanager
+    def _venv_cache_lock(self, app: str) -> Iterator[None]:
+        """Boxes of one host share the cached virtualenvs: one deploy of an app at a time builds or checks
+        them (the box lock only covers this box)."""
+        cache = venv_cache()
+        if cache is None:
+            yield
+            return
+
+        def busy(holder: str) -> ConflictError:
+            return ConflictError(f"the {app} virtualenv cache in {cache} is locked by {holder or 'another deploy'}",
+                                 hint="wait for it to finish, then re-run")
+
+        cache.mkdir(parents=True, exist_ok=True)
+        cache.chmod(0o755)
+        with file_lock(cache / f".{app}.lock", f"pid {os.getpid()} (app deploy {app})", busy, wait=RUN_TIMEOUT_S):
+            yield
 
     def _ensure_database(self, slug: str, m: AppManifest, password: str) -> bool:
         name = db_name(slug, m.name)
@@ -227,6 +257,7 @@ class AppService:
             "python": SYSTEM_PYTHON,
             "pip_ca_bundle": system_ca_bundle(),
             "venv": str(box.home / "apps" / "venvs" / m.name),
+            "venv_cache": str(venv_cache() or ""),
             "agency": slug,
             "agency_name": agency_name,
             "agency_group": group_of(slug),
