@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +16,7 @@ from govcloud_platform.box.context import Box
 from govcloud_platform.brokers import brokers
 from govcloud_platform.brokers.base import Provisioning
 from govcloud_platform.errors import ConflictError, InputError, ServiceError
-from govcloud_platform.spec import SERVICE_NAMES, Agency, check_slug
+from govcloud_platform.spec import SERVICE_NAMES, Agency, Quota, check_slug
 from govcloud_platform.state.lock import box_lock
 from govcloud_platform.state.registry import AgencyRecord, Registry
 
@@ -105,31 +106,27 @@ class Onboarding:
         quota = self.box.spec.resolve_quota(req.quota)
         self.registry.save_agency(req.slug, req.name, req.email, req.quota, req.services, PROVISIONING)
         all_brokers = brokers()
+        steps: list[tuple[str, dict[str, Any]]] = []
         for service in [s for s in all_brokers if s in req.services]:
-            broker = all_brokers[service]
             creds = self.registry.binding(req.slug, service)
             if creds is None:
-                creds = broker.new_credentials(self.box, req.slug)
+                creds = all_brokers[service].new_credentials(self.box, req.slug)
                 self.registry.save_binding(req.slug, service, creds)
             if self._batch is not None:
                 self._batch.setdefault(service, []).append(Provisioning(req.slug, req.name, quota, creds))
-                continue
-            self.progress(f"{req.slug}: {service}")
-            try:
-                broker.provision(self.box, req.slug, req.name, quota, creds)
-            except (OSError, ServiceError) as exc:
-                raise ServiceError(
-                    f"agency {req.slug}: {service} provisioning failed: {exc}",
-                    hint="check `govcloud status`, then re-run the same command: it converges",
-                ) from None
-            except Exception as exc:
-                if type(exc).__module__.startswith(("psycopg", "botocore", "requests", "urllib3")):
-                    raise ServiceError(
-                        f"agency {req.slug}: {service} provisioning failed ({type(exc).__name__})",
-                        hint="check `govcloud status`, then re-run the same command: it converges",
-                    ) from None
-                raise
-            _fault_hook(service, self.box)
+            else:
+                steps.append((service, creds))
+        if steps:
+            # The first service (the database) alone, then the others at once: they share no server, and each
+            # is mostly waiting on its own (a weed shell session, the IdP's API, bcrypt in PostgreSQL).
+            first, rest = steps[0], steps[1:]
+            self._provision_step(req, quota, *first)
+            if rest:
+                self.box.s3_client()  # made here: creating boto3 clients is not thread-safe, using one is
+                with ThreadPoolExecutor(max_workers=len(rest)) as pool:
+                    futures = [pool.submit(self._provision_step, req, quota, *step) for step in rest]
+                for future in futures:
+                    future.result()  # the first failure, in broker order
         for service in [s for s in all_brokers if s not in req.services]:
             if self.registry.binding(req.slug, service) is not None:
                 all_brokers[service].deprovision(self.box, req.slug, purge=False)
@@ -142,6 +139,25 @@ class Onboarding:
         record = self.registry.agency(req.slug)
         assert record is not None
         return record, True
+
+    def _provision_step(self, req: AgencyRequest, quota: Quota, service: str, creds: dict[str, Any]) -> None:
+        """One broker's provisioning of one agency; errors become one line naming the agency and service."""
+        self.progress(f"{req.slug}: {service}")
+        try:
+            brokers()[service].provision(self.box, req.slug, req.name, quota, creds)
+        except (OSError, ServiceError) as exc:
+            raise ServiceError(
+                f"agency {req.slug}: {service} provisioning failed: {exc}",
+                hint="check `govcloud status`, then re-run the same command: it converges",
+            ) from None
+        except Exception as exc:
+            if type(exc).__module__.startswith(("psycopg", "botocore", "requests", "urllib3")):
+                raise ServiceError(
+                    f"agency {req.slug}: {service} provisioning failed ({type(exc).__name__})",
+                    hint="check `govcloud status`, then re-run the same command: it converges",
+                ) from None
+            raise
+        _fault_hook(service, self.box)
 
     def _mark_ready(self, slug: str, action: str) -> None:
         self.registry.set_state(slug, READY)
