@@ -9,7 +9,7 @@ PKGS=(
   libunicode-string-perl libio-socket-timeout-perl libcookie-baker-xs-perl libhttp-parser-xs-perl
   libapache-session-browseable-perl libnet-ldap-perl libauthen-webauthn-perl
   ca-certificates openssl curl
-  libldap2-dev libsasl2-dev redis-server fonts-lato
+  libldap2-dev libsasl2-dev redis-server fonts-lato poppler-utils tesseract-ocr tesseract-ocr-eng
 )
 missing=()
 # A Debian python3 needs python3-venv for `python3 -m venv`.

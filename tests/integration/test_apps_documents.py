@@ -4,6 +4,7 @@ agency's user, document files stored in the agency's bucket, and a removal that 
 
 from __future__ import annotations
 
+import random
 import re
 import subprocess
 import uuid
@@ -80,20 +81,25 @@ dt, _ = DocumentType.objects.get_or_create(label="govcloud-test")
 doc = dt.documents_create(label="{name}")
 try:
     doc.files_upload(file_object=File(BytesIO(b"minutes of the board"), name="{name}"))
-except Exception:  # page images need LibreOffice, which the box does not have; the file is stored first
+except Exception:  # page images of a text file need LibreOffice, which the box does not have
     pass
 print("STORED", *[f.file.name for f in DocumentFile.objects.filter(document=doc)])
 """
 
 
+def _manage_shell(box: BoxHandle, script: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run `script` in Mayan's Django shell as the agency user with the instance's settings."""
+    b = box.box()
+    manage = (f"set -a && . {instance_dir(b, SLUG, APP)}/documents.env && "
+              f"exec {b.home}/apps/venvs/documents/bin/mayan-edms.py shell")
+    return subprocess.run(["runuser", "-u", run_user(SLUG), "--", "/bin/sh", "-c", manage],
+                          input=script, capture_output=True, text=True, timeout=timeout)
+
+
 def test_document_files_are_stored_in_the_agency_bucket(box: BoxHandle, deployed: dict[str, Any]) -> None:
     b = box.box()
-    home = instance_dir(b, SLUG, APP)
     name = f"minutes-{uuid.uuid4().hex[:6]}.txt"
-    manage = (f"set -a && . {home}/documents.env && "
-              f"exec {b.home}/apps/venvs/documents/bin/mayan-edms.py shell")
-    out = subprocess.run(["runuser", "-u", run_user(SLUG), "--", "/bin/sh", "-c", manage],
-                         input=UPLOAD.format(name=name), capture_output=True, text=True, timeout=120)
+    out = _manage_shell(box, UPLOAD.format(name=name), timeout=120)
     stored = re.findall(r"^STORED (.+)$", out.stdout, re.M)
     assert stored and stored[0].strip(), out.stderr[-1500:]
     keys = [o["Key"] for o in b.s3_client().list_objects_v2(Bucket=f"ag-{SLUG}", Prefix="documents/")
@@ -101,6 +107,59 @@ def test_document_files_are_stored_in_the_agency_bucket(box: BoxHandle, deployed
     assert f"documents/{stored[0].split()[0]}" in keys, (stored, keys)
     others = b.s3_client().list_objects_v2(Bucket=f"ag-{OTHER}", Prefix="documents/").get("Contents", [])
     assert not others
+
+
+def _pdf(text: str) -> bytes:
+    """A one-page PDF that shows `text` in large Helvetica: enough for a page image and for OCR."""
+    stream = f"BT /F1 36 Tf 60 700 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out, offsets = b"%PDF-1.4\n", []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return out
+
+
+OCR = """
+import time
+from io import BytesIO
+from django.core.files import File
+from mayan.apps.documents.models import DocumentType
+dt, _ = DocumentType.objects.get_or_create(label="govcloud-ocr")
+doc = dt.documents_create(label="{name}")
+doc.files_upload(file_object=File(BytesIO({pdf!r}), name="{name}"))
+deadline, text = time.monotonic() + 300, ""
+while time.monotonic() < deadline and "{word}" not in text.upper():
+    time.sleep(3)
+    doc.refresh_from_db()
+    text = " ".join(c or "" for c in doc.ocr_content())
+page = doc.file_latest.pages.first()
+print("IMAGE", page.generate_image() if page else None)
+print("OCR", " ".join(text.split()))
+"""
+
+
+def test_pdf_pages_get_images_and_ocr_text(box: BoxHandle, deployed: dict[str, Any]) -> None:
+    """poppler-utils renders the pages (previews), tesseract reads them (OCR): both through the celery worker."""
+    # Letters only, none that OCR takes for a digit (0/O, 1/I): the word must come back exactly.
+    word = "GOVCLOUD" + "".join(random.choice("ABCDEFGHJKMNPRSTUVWXYZ") for _ in range(4))
+    script = OCR.format(name=f"{word.lower()}.pdf", pdf=_pdf(f"{word} MINUTES"), word=word)
+    out = _manage_shell(box, script, timeout=420)
+    image = re.search(r"^IMAGE (.+)$", out.stdout, re.M)
+    assert image and image.group(1) != "None", out.stderr[-1500:]
+    ocr = re.search(r"^OCR (.*)$", out.stdout, re.M)
+    assert ocr and word in ocr.group(1).upper(), (ocr.group(1) if ocr else None, out.stderr[-1500:])
 
 
 def test_remove_leaves_no_process_vhost_or_credentials(box: BoxHandle, deployed: dict[str, Any]) -> None:

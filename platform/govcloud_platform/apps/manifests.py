@@ -85,7 +85,7 @@ CATALOGUE: dict[str, AppManifest] = {
             staff_get="documents and records management with SSO, files in the agency bucket",
             services=("database", "storage", "identity"),
             components=("mayan-edms", "psycopg2-binary", "redis", "redis-server", "libldap2-dev", "libsasl2-dev",
-                        "fonts-lato"),
+                        "fonts-lato", "poppler-utils", "tesseract-ocr"),
             health_path="/authentication/login/",
             memory_mb=900,
             install_s=35,
