@@ -212,6 +212,12 @@ class Onboarding:
 
     def _remove_locked(self, slug: str, purge: bool) -> None:
         self._require_services()
+        from govcloud_platform.apps.service import AppService
+
+        apps = AppService(self.box, self.actor, self.progress)
+        for deployment in apps.store.all(slug):  # an app keeps no access its agency lost
+            self.progress(f"{slug}: app {deployment.app}")
+            apps.remove(slug, deployment.app, purge)
         for service, broker in reversed(list(brokers().items())):
             self.progress(f"{slug}: {service}")
             broker.deprovision(self.box, slug, purge)

@@ -257,3 +257,27 @@ def test_remove_leaves_nothing_behind_and_keeps_data_unless_purged(box: BoxHandl
         assert not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db_name(slug, "portal"),)).fetchone()
     assert not Path(instance_dir(b, slug, "portal")).exists()
     assert not system_user_exists(user)
+
+
+def test_removing_an_agency_removes_its_apps(box: BoxHandle, apps: dict[str, Any]) -> None:
+    """`agency remove` takes the agency's apps with it: an app must keep no access its agency lost."""
+    from govcloud_platform.apps.service import oidc_client_id, program_name
+    from govcloud_platform.box import idp_api
+    from govcloud_platform.box.supervisor import Supervisor
+
+    slug, b = "leaving", box.box()
+    assert box.cli("agency", "add", slug, "--name", "Leaving Office").rc == 0
+    doc = deploy(box, slug, "opendata")
+    assert browser(b).get(doc["url"] + "/", timeout=30).status_code == 200
+    removed = box.cli("agency", "remove", slug, "--purge-data", "--yes", timeout=600)
+    assert removed.rc == 0, removed.stderr[-2000:]
+    assert box.cli("--json", "app", "list", "--agency", slug).json()["apps"] == []
+    assert program_name(slug, "opendata") not in Supervisor(b).info()
+    assert not (b.home / "nginx" / "apps.d" / f"{program_name(slug, 'opendata')}.conf").exists()
+    assert idp_api.get_oidc_client(b, oidc_client_id(slug, "opendata")) is None
+    assert not system_user_exists(run_user(slug))
+    with b.pg_admin() as conn:
+        assert not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                                (db_name(slug, "opendata"),)).fetchone()
+    with pytest.raises(requests.RequestException):
+        browser(b).get(doc["url"] + "/", timeout=10)

@@ -50,5 +50,16 @@ def box_lock(home: Path, command: str, wait: float = 0.0) -> Iterator[None]:
             hint="wait for it to finish, then re-run",
         )
 
-    with file_lock(home / ".lock", f"pid {os.getpid()} ({command})", busy, wait):
+    key = (os.getpid(), str(home.resolve()))
+    if key in _HELD:  # re-entrant within one command (agency remove -> app remove)
         yield
+        return
+    with file_lock(home / ".lock", f"pid {os.getpid()} ({command})", busy, wait):
+        _HELD.add(key)
+        try:
+            yield
+        finally:
+            _HELD.discard(key)
+
+
+_HELD: set[tuple[int, str]] = set()
