@@ -78,5 +78,7 @@ def ensure(box: Box) -> Path:
 def digest(box: Box) -> str:
     """Short digest of security.toml as this govcloud writes it: in the program's environment, so that a new
     content (another govcloud, new keys) makes the section out of date and `up` restarts storage (weed reads
-    the file only at start)."""
+    the file only at start). Creates nothing: "none" before the first `up` made the keys."""
+    if any(box.secrets.get(name) is None for name in JWT_KEYS.values()):
+        return "none"
     return hashlib.sha256(render(box).encode()).hexdigest()[:16]
