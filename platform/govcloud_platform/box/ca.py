@@ -71,8 +71,11 @@ class CertificateAuthority:
         self.cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         self.cert_file.chmod(0o644)
 
-    def issue(self, name: str, dns_names: list[str], ips: list[str] | None = None) -> tuple[Path, Path]:
-        """(cert, key) for a service; reissued only if missing or its names changed."""
+    def issue(
+        self, name: str, dns_names: list[str], ips: list[str] | None = None, client: bool = False
+    ) -> tuple[Path, Path]:
+        """(cert, key) for a service; reissued only if missing or its names or usages changed. `client` adds
+        TLS client authentication (mutual TLS, where one certificate serves both ends)."""
         from cryptography import x509
         from cryptography.hazmat.primitives import hashes, serialization
         from cryptography.hazmat.primitives.asymmetric import rsa
@@ -82,13 +85,15 @@ class CertificateAuthority:
         certs = self.directory / "certs"
         cert_path, key_path = certs / f"{name}.pem", certs / f"{name}.key"
         wanted = sorted(dns_names) + sorted(ips)
+        usages = [ExtendedKeyUsageOID.SERVER_AUTH] + ([ExtendedKeyUsageOID.CLIENT_AUTH] if client else [])
         if cert_path.exists() and key_path.exists():
             existing = x509.load_pem_x509_certificate(cert_path.read_bytes())
             san = existing.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
             have = sorted(san.get_values_for_type(x509.DNSName)) + sorted(
                 str(i) for i in san.get_values_for_type(x509.IPAddress)
             )
-            if have == wanted:
+            eku = list(existing.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
+            if have == wanted and eku == usages:
                 return cert_path, key_path
         self.ensure()
         ca_key = serialization.load_pem_private_key(self.key_file.read_bytes(), password=None)
@@ -107,7 +112,7 @@ class CertificateAuthority:
             .not_valid_after(now + dt.timedelta(days=_VALID_DAYS))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.SubjectAlternativeName(alt), critical=False)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
             .add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()),  # type: ignore[arg-type]
                 critical=False,

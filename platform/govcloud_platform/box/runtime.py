@@ -81,7 +81,7 @@ def up(box: Box, progress: Progress = _quiet, port_base: int | None = None) -> U
         services = all_services()
         info = sup.info()
         # Fast path: every program running and every service healthy -> change nothing.
-        if info and all(_program_names_running(svc, box, info) for svc in services):
+        if info and all(_program_names_running(svc, box, info) and _current(sup, svc, box) for svc in services):
             health = _health_all(box, services, info)
             if all(h.healthy for h in health):
                 return UpResult(health, False, time.monotonic() - start)
@@ -94,7 +94,7 @@ def up(box: Box, progress: Progress = _quiet, port_base: int | None = None) -> U
         sup.start()
         info = sup.info()
         for svc in services:
-            if info and _program_names_running(svc, box, info) and svc.check(box)[0]:
+            if info and _program_names_running(svc, box, info) and _current(sup, svc, box) and svc.check(box)[0]:
                 progress(f"{svc.name}: already up")
                 continue
             progress(f"{svc.name}: preparing")
@@ -113,6 +113,12 @@ def up(box: Box, progress: Progress = _quiet, port_base: int | None = None) -> U
         if bad:
             raise ServiceError(f"{bad[0].name} is unhealthy after up: {bad[0].detail}")
         return UpResult(health, True, time.monotonic() - start)
+
+
+def _current(sup: Supervisor, svc: Service, box: Box) -> bool:
+    """The running programs were started as this govcloud would start them (else `up` prepares and restarts
+    the service: how an existing box picks up new flags or configuration)."""
+    return all(sup.is_current(p) for p in svc.programs(box))
 
 
 def _program_names_running(svc: Service, box: Box, info: dict[str, dict[str, object]]) -> bool:

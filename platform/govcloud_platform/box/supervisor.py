@@ -63,6 +63,14 @@ files={self.programs_dir}/*.conf
 
     def write_program(self, program: Program) -> bool:
         """Write a program's section; True if it changed."""
+        return self._write_if_changed(self.programs_dir / f"{program.name}.conf", self.render_program(program))
+
+    def is_current(self, program: Program) -> bool:
+        """Whether supervisord holds this exact section (a newer govcloud may run a program differently)."""
+        path = self.programs_dir / f"{program.name}.conf"
+        return path.exists() and path.read_text() == self.render_program(program)
+
+    def render_program(self, program: Program) -> str:
         env = ",".join(f'{k}="{v}"' for k, v in sorted(program.environment.items()))
         lines = [
             f"[program:{program.name}]",
@@ -87,7 +95,7 @@ files={self.programs_dir}/*.conf
             lines.append(f"directory={program.directory}")
         if env:
             lines.append(f"environment={env}")
-        return self._write_if_changed(self.programs_dir / f"{program.name}.conf", "\n".join(lines) + "\n")
+        return "\n".join(lines) + "\n"
 
     @staticmethod
     def _write_if_changed(path: Path, text: str) -> bool:

