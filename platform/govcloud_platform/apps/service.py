@@ -331,7 +331,7 @@ class AppService:
         deployment = self.store.get(slug, app)
         if deployment is None and not purge:
             return False
-        with box_lock(self.box.home, f"app remove {slug} {app}"):
+        with box_lock(self.box.home, f"app remove {slug} {app}", reentrant=True):
             if deployment is not None:
                 record = self.registry.agency(slug)
                 variables = self.role_vars(slug, record.name if record else slug, m, deployment, None, None,

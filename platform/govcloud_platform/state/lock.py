@@ -41,8 +41,9 @@ def file_lock(path: Path, holder: str, busy: Callable[[str], ConflictError], wai
 
 
 @contextmanager
-def box_lock(home: Path, command: str, wait: float = 0.0) -> Iterator[None]:
-    """Hold `<home>/.lock` for the duration; fail fast with who holds it."""
+def box_lock(home: Path, command: str, wait: float = 0.0, reentrant: bool = False) -> Iterator[None]:
+    """Hold `<home>/.lock` for the duration; fail fast with who holds it. `reentrant`: a step that may run
+    inside another command of this same process that already holds it (app remove inside agency remove)."""
 
     def busy(current: str) -> ConflictError:
         return ConflictError(
@@ -51,7 +52,7 @@ def box_lock(home: Path, command: str, wait: float = 0.0) -> Iterator[None]:
         )
 
     key = (os.getpid(), str(home.resolve()))
-    if key in _HELD:  # re-entrant within one command (agency remove -> app remove)
+    if reentrant and key in _HELD:
         yield
         return
     with file_lock(home / ".lock", f"pid {os.getpid()} ({command})", busy, wait):
