@@ -14,7 +14,7 @@ from typing import Any
 
 from govcloud_platform.box.context import Box
 from govcloud_platform.brokers import brokers
-from govcloud_platform.brokers.base import Provisioning
+from govcloud_platform.brokers.base import Broker, Provisioning
 from govcloud_platform.errors import ConflictError, InputError, ServiceError
 from govcloud_platform.spec import SERVICE_NAMES, Agency, Quota, check_slug
 from govcloud_platform.state.lock import box_lock
@@ -119,12 +119,14 @@ class Onboarding:
         if steps:
             # The first service (the database) alone, then the others at once: they share no server, and each
             # is mostly waiting on its own (a weed shell session, the IdP's API, bcrypt in PostgreSQL).
+            for service, _ in steps[1:]:
+                all_brokers[service].warm_up(self.box)
             first, rest = steps[0], steps[1:]
-            self._provision_step(req, quota, *first)
+            self._provision_step(req, quota, all_brokers, *first)
             if rest:
                 self.box.s3_client()  # made here: creating boto3 clients is not thread-safe, using one is
                 with ThreadPoolExecutor(max_workers=len(rest)) as pool:
-                    futures = [pool.submit(self._provision_step, req, quota, *step) for step in rest]
+                    futures = [pool.submit(self._provision_step, req, quota, all_brokers, *step) for step in rest]
                 for future in futures:
                     future.result()  # the first failure, in broker order
         for service in [s for s in all_brokers if s not in req.services]:
@@ -140,11 +142,12 @@ class Onboarding:
         assert record is not None
         return record, True
 
-    def _provision_step(self, req: AgencyRequest, quota: Quota, service: str, creds: dict[str, Any]) -> None:
+    def _provision_step(self, req: AgencyRequest, quota: Quota, all_brokers: dict[str, Broker], service: str,
+                        creds: dict[str, Any]) -> None:
         """One broker's provisioning of one agency; errors become one line naming the agency and service."""
         self.progress(f"{req.slug}: {service}")
         try:
-            brokers()[service].provision(self.box, req.slug, req.name, quota, creds)
+            all_brokers[service].provision(self.box, req.slug, req.name, quota, creds)
         except (OSError, ServiceError) as exc:
             raise ServiceError(
                 f"agency {req.slug}: {service} provisioning failed: {exc}",

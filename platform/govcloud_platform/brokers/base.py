@@ -80,6 +80,11 @@ class Broker(ABC):
     def provision(self, box: Box, slug: str, name: str, quota: Quota, creds: dict[str, Any]) -> None:
         """Create or converge the agency's resource with these credentials and quota (idempotent)."""
 
+    def warm_up(self, box: Box) -> None:
+        """Start read-only lookups that `provision` will need, in the background, while other brokers work
+        (one `agency add`). Default: nothing."""
+        return None
+
     def provision_many(self, box: Box, jobs: list[Provisioning]) -> None:
         """Provision many agencies at once (`apply`). Brokers override it to share sessions, connections
         and reloads across agencies; an error names the agency it happened to."""
