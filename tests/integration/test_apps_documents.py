@@ -140,7 +140,7 @@ dt, _ = DocumentType.objects.get_or_create(label="govcloud-ocr")
 doc = dt.documents_create(label="{name}")
 doc.files_upload(file_object=File(BytesIO({pdf!r}), name="{name}"))
 deadline, text = time.monotonic() + 300, ""
-while time.monotonic() < deadline and "{word}" not in text.upper():
+while time.monotonic() < deadline and "{word}" not in "".join(text.upper().split()):
     time.sleep(3)
     doc.refresh_from_db()
     text = " ".join(c or "" for c in doc.ocr_content())
@@ -159,7 +159,8 @@ def test_pdf_pages_get_images_and_ocr_text(box: BoxHandle, deployed: dict[str, A
     image = re.search(r"^IMAGE (.+)$", out.stdout, re.M)
     assert image and image.group(1) != "None", out.stderr[-1500:]
     ocr = re.search(r"^OCR (.*)$", out.stdout, re.M)
-    assert ocr and word in ocr.group(1).upper(), (ocr.group(1) if ocr else None, out.stderr[-1500:])
+    # Tesseract may split a long word ("GOVCLOUDCJ HD"): compare without the spaces it puts in.
+    assert ocr and word in "".join(ocr.group(1).upper().split()), (ocr.group(1) if ocr else None, out.stderr[-1500:])
 
 
 def test_remove_leaves_no_process_vhost_or_credentials(box: BoxHandle, deployed: dict[str, Any]) -> None:
