@@ -14,7 +14,7 @@ from typing import Any
 
 from govcloud_platform.box.context import Box
 from govcloud_platform.brokers import brokers
-from govcloud_platform.brokers.base import Broker, Provisioning
+from govcloud_platform.brokers.base import Broker, Provisioning, is_client_error
 from govcloud_platform.errors import ConflictError, InputError, ServiceError
 from govcloud_platform.spec import SERVICE_NAMES, Agency, Quota, check_slug
 from govcloud_platform.state.lock import box_lock
@@ -154,7 +154,7 @@ class Onboarding:
                 hint="check `govcloud status`, then re-run the same command: it converges",
             ) from None
         except Exception as exc:
-            if type(exc).__module__.startswith(("psycopg", "botocore", "requests", "urllib3")):
+            if is_client_error(exc):
                 raise ServiceError(
                     f"agency {req.slug}: {service} provisioning failed ({type(exc).__name__})",
                     hint="check `govcloud status`, then re-run the same command: it converges",

@@ -49,6 +49,12 @@ def in_parallel(fn: Callable[[list[T]], Iterable[R]], items: list[T], workers: i
         return [r for part in pool.map(lambda c: list(fn(c)), chunks) for r in part]
 
 
+def is_client_error(exc: BaseException) -> bool:
+    """An error raised by a server's client library (driver, SDK, HTTP): its message may quote statements or
+    URLs, so callers report only its type."""
+    return type(exc).__module__.startswith(("psycopg", "botocore", "requests", "urllib3"))
+
+
 @contextmanager
 def naming(slug: str, service: str) -> Iterator[None]:
     """Inside a batch: an error of the servers' clients becomes one ServiceError naming the agency (its type
@@ -64,7 +70,7 @@ def naming(slug: str, service: str) -> Iterator[None]:
     except (OSError, ValueError, RuntimeError) as exc:
         raise ServiceError(f"agency {slug}: {service} provisioning failed ({type(exc).__name__})") from None
     except Exception as exc:
-        if type(exc).__module__.startswith(("psycopg", "botocore", "requests", "urllib3")):
+        if is_client_error(exc):
             raise ServiceError(f"agency {slug}: {service} provisioning failed ({type(exc).__name__})") from None
         raise
 
