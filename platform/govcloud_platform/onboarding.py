@@ -28,12 +28,13 @@ def _quiet(_: str) -> None:
     return None
 
 
-def _fault_hook(step: str, box: Box) -> None:
-    """Test hook: GOVCLOUD_TEST_FAULT=after:<service>:stop:<program> stops a box program after a broker step,
-    to prove that a failure half-way converges on re-run. Inert unless the variable is set."""
+def _fault_hook(when: str, step: str, box: Box) -> None:
+    """Test hook: GOVCLOUD_TEST_FAULT=<before|after>:<service>:stop:<program> stops a box program before or
+    after a broker step, to prove that a failure half-way converges on re-run. Inert unless the variable is
+    set."""
     spec = os.environ.get("GOVCLOUD_TEST_FAULT", "")
     parts = spec.split(":")
-    if len(parts) == 4 and parts[0] == "after" and parts[1] == step and parts[2] == "stop":
+    if len(parts) == 4 and parts[0] == when and parts[1] == step and parts[2] == "stop":
         from govcloud_platform.box.supervisor import Supervisor
 
         Supervisor(box).stop(parts[3])
@@ -106,29 +107,24 @@ class Onboarding:
         quota = self.box.spec.resolve_quota(req.quota)
         self.registry.save_agency(req.slug, req.name, req.email, req.quota, req.services, PROVISIONING)
         all_brokers = brokers()
-        steps: list[tuple[str, dict[str, Any]]] = []
+        steps: list[tuple[str, dict[str, Any], bool]] = []
         for service in [s for s in all_brokers if s in req.services]:
             creds = self.registry.binding(req.slug, service)
+            new = creds is None
             if creds is None:
                 creds = all_brokers[service].new_credentials(self.box, req.slug)
                 self.registry.save_binding(req.slug, service, creds)
             if self._batch is not None:
                 self._batch.setdefault(service, []).append(Provisioning(req.slug, req.name, quota, creds))
             else:
-                steps.append((service, creds))
+                steps.append((service, creds, new))
         if steps:
-            # The first service (the database) alone, then the others at once: they share no server, and each
-            # is mostly waiting on its own (a weed shell session, the IdP's API, bcrypt in PostgreSQL).
-            for service, _ in steps[1:]:
-                all_brokers[service].warm_up(self.box)
-            first, rest = steps[0], steps[1:]
-            self._provision_step(req, quota, all_brokers, *first)
-            if rest:
-                self.box.s3_client()  # made here: creating boto3 clients is not thread-safe, using one is
-                with ThreadPoolExecutor(max_workers=len(rest)) as pool:
-                    futures = [pool.submit(self._provision_step, req, quota, all_brokers, *step) for step in rest]
-                for future in futures:
-                    future.result()  # the first failure, in broker order
+            # Every service at once: they share no server-side object, and each is mostly waiting on its own
+            # server (a weed shell session, the IdP's API, bcrypt and CREATE DATABASE in PostgreSQL).
+            with ThreadPoolExecutor(max_workers=len(steps)) as pool:
+                futures = [pool.submit(self._provision_step, req, quota, all_brokers, *step) for step in steps]
+            for future in futures:
+                future.result()  # the first failure, in broker order
         for service in [s for s in all_brokers if s not in req.services]:
             if self.registry.binding(req.slug, service) is not None:
                 all_brokers[service].deprovision(self.box, req.slug, purge=False)
@@ -143,11 +139,12 @@ class Onboarding:
         return record, True
 
     def _provision_step(self, req: AgencyRequest, quota: Quota, all_brokers: dict[str, Broker], service: str,
-                        creds: dict[str, Any]) -> None:
+                        creds: dict[str, Any], new: bool) -> None:
         """One broker's provisioning of one agency; errors become one line naming the agency and service."""
         self.progress(f"{req.slug}: {service}")
+        _fault_hook("before", service, self.box)
         try:
-            all_brokers[service].provision(self.box, req.slug, req.name, quota, creds)
+            all_brokers[service].provision(self.box, req.slug, req.name, quota, creds, new=new)
         except (OSError, ServiceError) as exc:
             raise ServiceError(
                 f"agency {req.slug}: {service} provisioning failed: {exc}",
@@ -160,7 +157,7 @@ class Onboarding:
                     hint="check `govcloud status`, then re-run the same command: it converges",
                 ) from None
             raise
-        _fault_hook(service, self.box)
+        _fault_hook("after", service, self.box)
 
     def _mark_ready(self, slug: str, action: str) -> None:
         self.registry.set_state(slug, READY)
@@ -175,6 +172,7 @@ class Onboarding:
             if not jobs:
                 continue
             self.progress(f"{service}: {len(jobs)} agencies")
+            _fault_hook("before", service, self.box)
             try:
                 broker.provision_many(self.box, jobs)
             except (OSError, ServiceError) as exc:
@@ -182,7 +180,7 @@ class Onboarding:
                     f"{service} provisioning failed: {exc}",
                     hint="check `govcloud status`, then re-run `govcloud apply`: it converges",
                 ) from None
-            _fault_hook(service, self.box)
+            _fault_hook("after", service, self.box)
         for slug, action in pending:
             self._mark_ready(slug, action)
 

@@ -237,9 +237,10 @@ def test_add_remove_purge_twice_and_doctor_clean(box: BoxHandle, onboarded: dict
 
 @pytest.mark.slow
 def test_service_stopped_between_broker_steps_converges(box: BoxHandle, onboarded: dict[str, Any]) -> None:
-    """Storage stops right after the database step: clear error, exit 1; `up` + `apply` converge, no orphans."""
+    """Storage stops half-way, as its broker step starts (the others run at the same time): clear error, exit 1;
+    `up` + the same `add` converge, no orphans."""
     r = box.cli("agency", "add", "fisheries", "--name", "Fisheries Agency",
-                env={"GOVCLOUD_TEST_FAULT": "after:database:stop:storage"})
+                env={"GOVCLOUD_TEST_FAULT": "before:storage:stop:storage"})
     assert r.rc == 1, r.stderr
     assert "storage" in r.stderr
     assert_one_error(r)
@@ -379,3 +380,31 @@ def test_apply_registers_many_clients_in_one_idp_configuration(box: BoxHandle, o
     finally:
         for slug in slugs:
             run_cli(*args, "agency", "remove", slug, "--purge-data", "--yes")
+
+
+def test_add_replaces_a_leftover_identity_of_the_same_name(box: BoxHandle, onboarded: dict[str, Any]) -> None:
+    """A new agency's storage step deletes blindly, then configures, in one weed shell session: an identity
+    left over under its name (a crash, a hand-made one) loses its keys; only the registry's keys work."""
+    from govcloud_platform.box.services.storage import weed_shell
+    from govcloud_platform.errors import ServiceError
+
+    handle_box = box.box()
+    weed_shell(handle_box, ["s3.configure -user=ag-leftover -access_key=LEFTOVERKEY0000 "
+                            "-secret_key=leftoversecret000000 -buckets=ag-leftover -actions=Read,Write,List -apply"])
+    assert "ag-leftover" in dynamic_identities(handle_box)
+    assert box.cli("agency", "add", "leftover", "--name", "Leftover Office").rc == 0
+    creds = box.cli("--json", "agency", "credentials", "leftover", "--show-secrets").json()["storage"]
+    live = dynamic_identities(handle_box)["ag-leftover"]
+    assert [c["accessKey"] for c in live["credentials"]] == [creds["access_key"]]
+    stale = s3_for({**creds, "access_key": "LEFTOVERKEY0000", "secret_key": "leftoversecret000000"})
+    with pytest.raises(ClientError):
+        stale.list_objects_v2(Bucket="ag-leftover")
+    s3_for(creds).put_object(Bucket="ag-leftover", Key="k", Body=b"v")
+    # the tolerance is for exactly that one answer: any other refusal still fails
+    with pytest.raises(ServiceError):
+        weed_shell(handle_box, ["s3.user.delete -name=ag-nobody-at-all"])
+    weed_shell(handle_box, ["s3.user.delete -name=ag-nobody-at-all"], absent_users=frozenset({"ag-nobody-at-all"}))
+    with pytest.raises(ServiceError):
+        weed_shell(handle_box, ["s3.user.delete -name=ag-nobody-at-all", "s3.bucket.quota -name=ag-no-such-bucket "
+                                "-op=set -sizeMB=1"], absent_users=frozenset({"ag-nobody-at-all"}))
+    assert box.cli("agency", "remove", "leftover", "--purge-data", "--yes").rc == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 LOOPBACK = "127.0.0.1"
 # Variables of these machines that point clients at the system CA bundle; children get the box CA instead.
 CA_ENV_VARS = ("AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE")
+_S3_ADMIN_LOCK = threading.Lock()  # boto3 client creation is not thread-safe
 
 
 @dataclass
@@ -131,13 +133,18 @@ class Box:
 
     def s3_client(self, access_key: str | None = None, secret_key: str | None = None) -> Any:
         """boto3 S3 client verifying the box CA; the admin identity by default (cached: creating a client
-        costs ~0.1 s)."""
+        costs ~0.1 s). Safe to call from several threads: the admin client is made once, under a lock."""
+        if access_key is None:
+            with _S3_ADMIN_LOCK:
+                if self._s3_admin is None:
+                    self._s3_admin = self._new_s3_client(None, None)
+                return self._s3_admin
+        return self._new_s3_client(access_key, secret_key)
+
+    def _new_s3_client(self, access_key: str | None, secret_key: str | None) -> Any:
         import boto3
         from botocore.config import Config
 
-        if access_key is None and self._s3_admin is not None:
-            return self._s3_admin
-        admin = access_key is None
         if access_key is None:
             access_key = self.secrets.get_or_create("s3-admin-access-key", lambda: "admin" + os.urandom(8).hex())
             secret_key = self.secrets.get_or_create("s3-admin-secret-key")
@@ -150,7 +157,7 @@ class Box:
             connect_timeout=5,
             read_timeout=30,
         )
-        client = boto3.session.Session().client(
+        return boto3.session.Session().client(
             "s3",
             endpoint_url=self.s3_endpoint,
             aws_access_key_id=access_key,
@@ -159,9 +166,6 @@ class Box:
             verify=str(self.ca_file),
             config=cfg,
         )
-        if admin:
-            self._s3_admin = client
-        return client
 
     @property
     def issuer(self) -> str:

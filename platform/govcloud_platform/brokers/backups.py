@@ -59,7 +59,7 @@ class BackupsBroker(Broker):
     def new_credentials(self, box: Box, slug: str) -> dict[str, Any]:
         return {"restic_password": new_password(32)}
 
-    def provision(self, box: Box, slug: str, name: str, quota: Quota, creds: dict[str, Any]) -> None:
+    def provision(self, box: Box, slug: str, name: str, quota: Quota, creds: dict[str, Any], new: bool = False) -> None:
         # The key is generated and stored (encrypted) by onboarding; the repository itself is created on the
         # agency's first backup (`ensure_repository`): restic's key derivation costs ~2 s per repository.
         return None

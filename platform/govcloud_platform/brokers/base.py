@@ -83,13 +83,10 @@ class Broker(ABC):
         """Fresh credentials for an agency (stored by the caller before provision)."""
 
     @abstractmethod
-    def provision(self, box: Box, slug: str, name: str, quota: Quota, creds: dict[str, Any]) -> None:
-        """Create or converge the agency's resource with these credentials and quota (idempotent)."""
-
-    def warm_up(self, box: Box) -> None:
-        """Start read-only lookups that `provision` will need, in the background, while other brokers work
-        (one `agency add`). Default: nothing."""
-        return None
+    def provision(self, box: Box, slug: str, name: str, quota: Quota, creds: dict[str, Any], new: bool = False) -> None:
+        """Create or converge the agency's resource with these credentials and quota (idempotent). `new`: the
+        credentials were generated just now, so nothing live can hold them yet; a broker may then replace what
+        it finds without looking it up first."""
 
     def provision_many(self, box: Box, jobs: list[Provisioning]) -> None:
         """Provision many agencies at once (`apply`). Brokers override it to share sessions, connections

@@ -97,7 +97,7 @@ class DatabaseBroker(Broker):
     def new_credentials(self, box: Box, slug: str) -> dict[str, Any]:
         return {"password": new_password(), "readonly_password": new_password()}
 
-    def provision(self, box: Box, slug: str, name: str, quota: Quota, creds: dict[str, Any]) -> None:
+    def provision(self, box: Box, slug: str, name: str, quota: Quota, creds: dict[str, Any], new: bool = False) -> None:
         owner = pg_name(slug)
         reader = owner + "_ro"
         with box.pg_admin() as conn:

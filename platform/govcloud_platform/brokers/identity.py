@@ -3,6 +3,7 @@ for the agency, created through the IdP's manager API while it runs."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from govcloud_platform.box import idp_api
@@ -45,15 +46,17 @@ class IdentityBroker(Broker):
             allow_client_credentials=True,
         )
 
-    def provision(self, box: Box, slug: str, name: str, quota: Quota, creds: dict[str, Any]) -> None:
-        self._add_admin(box, slug, name, creds)
-        body = self._client(box, slug, name, creds)
-        current = idp_api.configured_clients(box).get(body["confKey"])  # from disk: no manager-API round trip
-        if current is not None:
-            if not self._differs(current, body):
-                return
-            idp_api.remove_oidc_client(box, body["confKey"])
-        idp_api.post_oidc_client(box, body)
+    def provision(self, box: Box, slug: str, name: str, quota: Quota, creds: dict[str, Any], new: bool = False) -> None:
+        """The administrator (bcrypt in PostgreSQL) and the OIDC client (the IdP's manager API) at once."""
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            admin = pool.submit(self._add_admin, box, slug, name, creds)
+            body = self._client(box, slug, name, creds)
+            current = idp_api.configured_clients(box).get(body["confKey"])  # from disk: no manager-API round trip
+            if current is None or self._differs(current, body):
+                if current is not None:
+                    idp_api.remove_oidc_client(box, body["confKey"])
+                idp_api.post_oidc_client(box, body)
+            admin.result()
 
     @staticmethod
     def _differs(current: dict[str, Any], body: dict[str, Any]) -> bool:

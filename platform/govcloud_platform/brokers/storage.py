@@ -4,12 +4,17 @@ SeaweedFS (no restart). Bucket quota set in SeaweedFS and enforced by `s3.bucket
 from __future__ import annotations
 
 import os
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.secrets import new_password
-from govcloud_platform.box.services.storage import bucket_actions, dynamic_identities, dynamic_identity, weed_shell
+from govcloud_platform.box.services.storage import (
+    bucket_actions,
+    dynamic_identities,
+    dynamic_identity,
+    open_weed_shell,
+    weed_shell,
+)
 from govcloud_platform.brokers.base import Broker, Provisioning, in_parallel, naming, s3_name
 from govcloud_platform.spec import Quota
 
@@ -109,16 +114,25 @@ class StorageBroker(Broker):
         commands = [quota_command(bucket, quota.storage_gb)]
         return commands + identity_commands(box, bucket, creds["access_key"], creds["secret_key"], [bucket], known)
 
-    def warm_up(self, box: Box) -> None:
-        """The live identities (a weed shell session, ~0.3 s) are read while the database is provisioned."""
-        pool = ThreadPoolExecutor(max_workers=1)
-        self._known: Future[dict[str, dict[str, Any]]] | None = pool.submit(dynamic_identities, box)
-        pool.shutdown(wait=False)
-
-    def provision(self, box: Box, slug: str, name: str, quota: Quota, creds: dict[str, Any]) -> None:
-        pending, self._known = getattr(self, "_known", None), None
-        known = pending.result() if pending is not None else None
-        weed_shell(box, self.commands(box, slug, quota, creds, known))
+    def provision(self, box: Box, slug: str, name: str, quota: Quota, creds: dict[str, Any], new: bool = False) -> None:
+        """One weed shell session (~0.3 s, most of it the session's start). New credentials: a blind delete
+        of any leftover identity of that name, then its configuration; otherwise the live identity is looked
+        up first (another session) so that a converged agency's keys never blink."""
+        bucket = s3_name(slug)
+        if not new:
+            weed_shell(box, self.commands(box, slug, quota, creds))
+            return
+        session = open_weed_shell(box)  # starts while the bucket is made; given commands once it exists
+        try:
+            ensure_bucket(box, bucket)
+        except BaseException:
+            session.kill()
+            session.communicate()
+            raise
+        commands = [f"s3.user.delete -name={bucket}",
+                    *identity_commands(box, bucket, creds["access_key"], creds["secret_key"], [bucket], known={}),
+                    quota_command(bucket, quota.storage_gb)]
+        weed_shell(box, commands, absent_users=frozenset({bucket}), session=session)
 
     def provision_many(self, box: Box, jobs: list[Provisioning]) -> None:
         """The live identities in one weed shell session, buckets by a few workers (each an S3 round trip),
@@ -132,7 +146,6 @@ class StorageBroker(Broker):
                     out.append(self.commands(box, job.slug, job.quota, job.creds, known))
             return out
 
-        box.s3_client()  # made once here: creating boto3 clients is not thread-safe, using one is
         batch = [c for cmds in in_parallel(commands, jobs, workers=4) for c in cmds]
         if batch:
             weed_shell(box, batch, timeout=60 + len(batch))

@@ -77,26 +77,42 @@ class S3Identities:
         return False
 
 
-def weed_shell(box: Box, commands: list[str], timeout: float = 60) -> str:
-    """Run commands in `weed shell` against the box's master, from the directory holding security.toml (its
-    client certificate is the only way into the gRPC ports). Output may hold secrets: never log it."""
+def open_weed_shell(box: Box) -> subprocess.Popen[str]:
+    """Start a `weed shell` against the box's master, from the directory holding security.toml (its client
+    certificate is the only way into the gRPC ports). Its start (~0.2 s, mostly the binary's own
+    initialisation) overlaps whatever the caller does before handing it commands (`weed_shell(session=)`)."""
+    return subprocess.Popen(
+        [weed_binary(), "shell", f"-master={LOOPBACK}:{box.ports.weed_master}"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=weed_security.security_file(box).parent,
+    )
+
+
+def weed_shell(
+    box: Box, commands: list[str], timeout: float = 60, absent_users: frozenset[str] = frozenset(),
+    session: subprocess.Popen[str] | None = None,
+) -> str:
+    """Run commands in `weed shell` (a new one, or `session` from `open_weed_shell`). Output may hold secrets:
+    never log it. `absent_users`: identities a command may delete although they do not exist (a blind
+    delete-then-configure costs no lookup session); their exact "not found" answer is not an error."""
+    proc = session if session is not None else open_weed_shell(box)
+    what = next((c.split()[0] for c in commands if not c.startswith("s3.user.delete")), "weed shell")
     try:
-        result = subprocess.run(
-            [weed_binary(), "shell", f"-master={LOOPBACK}:{box.ports.weed_master}"],
-            input="\n".join([*commands, "exit"]) + "\n", capture_output=True, text=True, timeout=timeout,
-            check=False, cwd=weed_security.security_file(box).parent,
-        )
+        stdout, stderr = proc.communicate("\n".join([*commands, "exit"]) + "\n", timeout=timeout)
     except subprocess.TimeoutExpired:
-        what = commands[0].split()[0] if commands else "weed shell"
+        proc.kill()
+        proc.communicate()
         raise ServiceError(
             f"object storage did not answer {what} within {timeout:.0f}s",
             hint="a weed shell that cannot pass the gRPC mutual TLS retries forever: run `govcloud up`",
         ) from None
-    failed = [line for line in result.stdout.splitlines() if line.startswith("error")]
-    if result.returncode != 0 or failed:
-        what = commands[0].split()[0] if commands else "weed shell"
-        raise ServiceError(f"object storage refused {what}: {(failed or ['exit ' + str(result.returncode)])[0][:200]}")
-    return result.stdout
+    tolerated = {f"error: rpc error: code = NotFound desc = user {name} not found" for name in absent_users}
+    errors = [line for line in (stdout + stderr).splitlines() if line.startswith("error")]
+    failed = [line for line in errors if line not in tolerated]
+    # weed shell exits 1 after any command's error, a tolerated one included
+    if failed or (proc.returncode != 0 and not (proc.returncode == 1 and errors)):
+        raise ServiceError(f"object storage refused {what}: {(failed or ['exit ' + str(proc.returncode)])[0][:200]}")
+    return stdout
 
 
 def dynamic_identity(box: Box, name: str) -> dict[str, Any] | None:
