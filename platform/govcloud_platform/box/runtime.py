@@ -156,22 +156,35 @@ def status(box: Box) -> list[Health]:
 
 
 def down(box: Box, progress: Progress = _quiet) -> list[str]:
-    """Stop every program in reverse start order, then supervisord. Returns what was stopped."""
+    """Stop every program in reverse start order (a band of priorities at a time), then supervisord. Returns
+    what was stopped."""
     stopped: list[str] = []
     with box_lock(box.home, "down", wait=120):
         sup = Supervisor(box)
-        if not sup.running():
-            return stopped
-        info = sup.info()
-        order = sorted(info.values(), key=lambda p: -_priority(sup, str(p["name"])))
-        for proc in order:
-            if proc.get("statename") in ("RUNNING", "STARTING", "BACKOFF"):
-                progress(f"stopping {proc['name']}")
-                sup.stop(str(proc["name"]))
-                stopped.append(str(proc["name"]))
-        progress("stopping supervisord")
-        sup.shutdown()
+        if sup.running():
+            info = sup.info()
+            running = {
+                str(p["name"]): _priority(sup, str(p["name"]))
+                for p in info.values()
+                if p.get("statename") in ("RUNNING", "STARTING", "BACKOFF")
+            }
+            for wave in stop_waves(running):
+                progress(f"stopping {', '.join(wave)}")
+                sup.stop_together(wave)
+                stopped += wave
+            progress("stopping supervisord")
+            sup.shutdown()
     return stopped
+
+
+def stop_waves(priorities: dict[str, int]) -> list[list[str]]:
+    """Programs grouped by band of ten priorities (30-39: the identity service's two), highest band first.
+    A band only needs the lower ones, never its own members, so it stops together; the next band waits until
+    it has (object storage, band 1, stops after PostgreSQL, band 2, whose WAL it archives)."""
+    bands: dict[int, list[str]] = {}
+    for name, priority in priorities.items():
+        bands.setdefault(priority // 10, []).append(name)
+    return [sorted(bands[band], key=lambda n: (-priorities[n], n)) for band in sorted(bands, reverse=True)]
 
 
 def _priority(sup: Supervisor, name: str) -> int:

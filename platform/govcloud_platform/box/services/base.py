@@ -18,7 +18,7 @@ class Program:
 
     name: str
     command: list[str]
-    priority: int  # lower starts first and stops last
+    priority: int  # lower starts first and stops last; one band of ten (30-39) stops together
     user: str | None = None
     directory: str | None = None
     environment: dict[str, str] = field(default_factory=dict)
