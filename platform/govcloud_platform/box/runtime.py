@@ -156,8 +156,8 @@ def status(box: Box) -> list[Health]:
 
 
 def down(box: Box, progress: Progress = _quiet) -> list[str]:
-    """Stop every program in reverse start order (a band of priorities at a time), then supervisord. Returns
-    what was stopped."""
+    """Stop every program in reverse start order (a band of priorities at a time), then supervisord, then
+    clean up what the programs leave outside the box directory. Returns what was stopped."""
     stopped: list[str] = []
     with box_lock(box.home, "down", wait=120):
         sup = Supervisor(box)
@@ -174,6 +174,8 @@ def down(box: Box, progress: Progress = _quiet) -> list[str]:
                 stopped += wave
             progress("stopping supervisord")
             sup.shutdown()
+        for svc in all_services():
+            svc.after_stop(box)
     return stopped
 
 

@@ -86,6 +86,10 @@ class Service(ABC):
     def post_start(self, box: Box) -> None:  # noqa: B027 - optional hook
         """Converge runtime state (users, identities, stanza) once the service is ready."""
 
+    def after_stop(self, box: Box) -> None:  # noqa: B027 - optional hook
+        """Remove what the stopped programs leave outside the box directory (called by `down`, also when
+        supervisord was not running: a box that crashed)."""
+
     @abstractmethod
     def check(self, box: Box) -> tuple[bool, str]:
         """One real readiness probe: (healthy, detail)."""
