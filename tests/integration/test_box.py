@@ -10,6 +10,7 @@ import subprocess
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -266,3 +267,37 @@ def test_operator_logs_in_headless_with_authorization_code(box: BoxHandle) -> No
         assert oidc.code_from(wrong, redirect) is None
     finally:
         idp_api.remove_oidc_client(b, client_id)
+
+
+@pytest.mark.slow
+def test_objects_written_just_before_down_are_there_after_the_next_up() -> None:
+    """`down` lets SeaweedFS close cleanly (SIGTERM: the filer flushes and closes its store, the volume server
+    syncs and closes its volumes) however long that takes: what S3 acknowledged is readable after `up`. And it
+    leaves nothing in /tmp and reports nothing to SeaweedFS's telemetry server."""
+    handle = make_box("durable")
+    try:
+        up = handle.cli("up", "--port-base", str(handle.port_base))
+        assert up.rc == 0, up.stderr
+        s3 = handle.box().s3_client()
+        s3.create_bucket(Bucket="durable")
+        objects = {"small.txt": b"written just before down\n", "big.bin": os.urandom(9 * 1024 * 1024)}  # > 4 MB: chunks
+        for key, body in objects.items():
+            s3.put_object(Bucket="durable", Key=key, Body=body)
+
+        down = handle.cli("--json", "down", timeout=300)
+        assert down.rc == 0, down.stderr
+        assert down.json()["listening_ports"] == [] and _box_processes(str(handle.home)) == []
+        supervisord_log = (handle.home / "logs" / "supervisord.log").read_text()
+        assert "stopped: storage (exit status 0)" in supervisord_log  # its own exit, not supervisord's SIGKILL
+        ports = [port for _, label, port in handle.box().ports.all() if label.startswith(("s3", "weed"))]
+        left = [str(path) for port in ports for path in Path("/tmp").glob(f"seaweedfs-*-{port}.sock")]
+        assert left == []
+        assert "anonymous cluster statistics" not in (handle.home / "logs" / "storage.log").read_text()
+
+        again = handle.cli("up")
+        assert again.rc == 0, again.stderr
+        s3 = handle.box().s3_client()
+        for key, body in objects.items():
+            assert s3.get_object(Bucket="durable", Key=key)["Body"].read() == body, key
+    finally:
+        teardown_box(handle)
