@@ -301,3 +301,49 @@ def test_objects_written_just_before_down_are_there_after_the_next_up() -> None:
             assert s3.get_object(Bucket="durable", Key=key)["Body"].read() == body, key
     finally:
         teardown_box(handle)
+
+
+def test_up_restores_a_stale_nginx_config_and_the_manager_password(box: BoxHandle) -> None:
+    """An old box's nginx may run a configuration without the manager API's password (or a hand-edited one):
+    its supervisord section is unchanged, yet `up` rewrites the file and restarts nginx."""
+    from govcloud_platform.box.ports import port_in_use
+    from govcloud_platform.box.supervisor import Supervisor
+
+    b = box.box()
+    conf, htpasswd = b.home / "nginx" / "nginx.conf", b.home / "nginx" / "manager.htpasswd"
+    original, original_htpasswd = conf.read_text(), htpasswd.read_text()
+    url = f"http://127.0.0.1:{b.ports.idp_manager}/api/v1/providers/oidc/rp/findByConfKey?pattern=*"
+    password = b.secrets.get("idp-manager-password")
+    assert password and "auth_basic " in original
+
+    def status(auth: tuple[str, str] | None = None) -> int:
+        with requests.Session() as s:
+            s.trust_env = False
+            return s.get(url, auth=auth, timeout=10).status_code
+
+    def restart_nginx() -> None:
+        sup = Supervisor(b)
+        sup.stop("nginx")
+        sup.ensure_running("nginx")
+        deadline = time.monotonic() + 10
+        while port_in_use(b.ports.idp_manager) is False and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    try:
+        conf.write_text("".join(line for line in original.splitlines(keepends=True) if "auth_basic" not in line))
+        htpasswd.write_text(original_htpasswd + "intruder:{PLAIN}open\n")
+        restart_nginx()
+        assert status() == 200  # nginx now runs the stale configuration: no password asked
+
+        result = box.cli("--json", "up")
+        assert result.rc == 0, result.stderr
+        assert result.json()["changed"] is True
+        assert conf.read_text() == original and "intruder" not in htpasswd.read_text()
+        assert status() == 401 and status(("govcloud", "wrong")) == 401
+        assert status(("govcloud", password)) == 200
+        assert box.cli("--json", "up").json()["changed"] is False
+    finally:
+        if conf.read_text() != original:
+            conf.write_text(original)
+            htpasswd.write_text(original_htpasswd)
+            restart_nginx()

@@ -1,5 +1,5 @@
 """Pieces of `up` and `down` that need no server: stop order, process liveness, what SeaweedFS leaves in /tmp,
-and its flags."""
+its flags, and the IdP's manager password file."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.ports import GRPC_SHIFT, free_port_base
 from govcloud_platform.box.runtime import stop_waves
+from govcloud_platform.box.services.identity import MANAGER_SECRET, htpasswd_current, write_htpasswd
 from govcloud_platform.box.services.storage import StorageService, leftover_sockets
 from govcloud_platform.box.supervisor import alive
 from govcloud_platform.spec import load_spec_text
@@ -103,3 +104,21 @@ def test_a_socket_whose_port_is_in_use_belongs_to_a_live_weed(weed_sockets: tupl
         listener.listen()
         StorageService().after_stop(box)
     assert [path for path in paths if path.exists()] == [Path(f"/tmp/seaweedfs-filer-grpc-{filer_grpc}.sock")]  # noqa: S108
+
+
+def test_htpasswd_is_current_only_with_exactly_the_secrets_entry(tmp_path: Path) -> None:
+    box = _box(tmp_path / "home")
+    path = box.home / "nginx" / "manager.htpasswd"
+    assert not htpasswd_current(box, path)
+    write_htpasswd(box, path)
+    written = path.read_text()
+    assert htpasswd_current(box, path)
+    write_htpasswd(box, path)
+    assert path.read_text() == written  # kept, salt and all
+    path.write_text(written + "intruder:{PLAIN}open\n")
+    assert not htpasswd_current(box, path)
+    path.write_text(written.replace("govcloud:", "someone:"))
+    assert not htpasswd_current(box, path)
+    box.secrets.put(MANAGER_SECRET, "rotated-" + "z" * 32)
+    path.write_text(written)
+    assert not htpasswd_current(box, path)

@@ -94,13 +94,18 @@ def up(box: Box, progress: Progress = _quiet, port_base: int | None = None) -> U
         sup.start()
         info = sup.info()
         for svc in services:
-            if info and _program_names_running(svc, box, info) and _current(sup, svc, box) and svc.check(box)[0]:
+            running = bool(info) and _program_names_running(svc, box, info)
+            stale = svc.stale_programs(box) if running else []
+            if running and not stale and _current(sup, svc, box) and svc.check(box)[0]:
                 progress(f"{svc.name}: already up")
                 continue
             progress(f"{svc.name}: preparing")
             svc.prepare(box)
             programs = svc.programs(box)
             sup.sync_programs(programs)
+            for name in stale:  # same section, new file: restart to read it
+                progress(f"{svc.name}: restarting {name} (configuration changed)")
+                sup.stop(name)
             for prog in programs:
                 progress(f"{svc.name}: starting {prog.name}")
                 sup.ensure_running(prog.name)
@@ -116,9 +121,9 @@ def up(box: Box, progress: Progress = _quiet, port_base: int | None = None) -> U
 
 
 def _current(sup: Supervisor, svc: Service, box: Box) -> bool:
-    """The running programs were started as this govcloud would start them (else `up` prepares and restarts
-    the service: how an existing box picks up new flags or configuration)."""
-    return all(sup.is_current(p) for p in svc.programs(box))
+    """The running programs were started as this govcloud would start them, and read the files it would write
+    (else `up` prepares and restarts the service: how an existing box picks up new flags or configuration)."""
+    return all(sup.is_current(p) for p in svc.programs(box)) and not svc.stale_programs(box)
 
 
 def _program_names_running(svc: Service, box: Box, info: dict[str, dict[str, object]]) -> bool:
