@@ -48,7 +48,7 @@ def main() -> None:
         print(f"cold up           {cold:8.1f} s    (goal <= 20 s; empty box dir -> all healthy)")
         print(f"warm up           {warm:8.2f} s    (goal <= 2 s; median of 3)")
         print(f"idle RSS          {rss:8.0f} MiB  (goal <= 1024 MiB; supervisord and every child)")
-        print(f"down              {down:8.1f} s    (SeaweedFS takes most of it)")
+        print(f"down              {down:8.1f} s    (15 s of it: SeaweedFS's filer draining its own gRPC streams)")
     finally:
         teardown_box(handle)
 

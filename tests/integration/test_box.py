@@ -10,6 +10,7 @@ import subprocess
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -266,3 +267,83 @@ def test_operator_logs_in_headless_with_authorization_code(box: BoxHandle) -> No
         assert oidc.code_from(wrong, redirect) is None
     finally:
         idp_api.remove_oidc_client(b, client_id)
+
+
+@pytest.mark.slow
+def test_objects_written_just_before_down_are_there_after_the_next_up() -> None:
+    """`down` lets SeaweedFS close cleanly (SIGTERM: the filer flushes and closes its store, the volume server
+    syncs and closes its volumes) however long that takes: what S3 acknowledged is readable after `up`. And it
+    leaves nothing in /tmp and reports nothing to SeaweedFS's telemetry server."""
+    handle = make_box("durable")
+    try:
+        up = handle.cli("up", "--port-base", str(handle.port_base))
+        assert up.rc == 0, up.stderr
+        s3 = handle.box().s3_client()
+        s3.create_bucket(Bucket="durable")
+        objects = {"small.txt": b"written just before down\n", "big.bin": os.urandom(9 * 1024 * 1024)}  # > 4 MB: chunks
+        for key, body in objects.items():
+            s3.put_object(Bucket="durable", Key=key, Body=body)
+
+        down = handle.cli("--json", "down", timeout=300)
+        assert down.rc == 0, down.stderr
+        assert down.json()["listening_ports"] == [] and _box_processes(str(handle.home)) == []
+        supervisord_log = (handle.home / "logs" / "supervisord.log").read_text()
+        assert "stopped: storage (exit status 0)" in supervisord_log  # its own exit, not supervisord's SIGKILL
+        ports = [port for _, label, port in handle.box().ports.all() if label.startswith(("s3", "weed"))]
+        left = [str(path) for port in ports for path in Path("/tmp").glob(f"seaweedfs-*-{port}.sock")]
+        assert left == []
+        assert "anonymous cluster statistics" not in (handle.home / "logs" / "storage.log").read_text()
+
+        again = handle.cli("up")
+        assert again.rc == 0, again.stderr
+        s3 = handle.box().s3_client()
+        for key, body in objects.items():
+            assert s3.get_object(Bucket="durable", Key=key)["Body"].read() == body, key
+    finally:
+        teardown_box(handle)
+
+
+def test_up_restores_a_stale_nginx_config_and_the_manager_password(box: BoxHandle) -> None:
+    """An old box's nginx may run a configuration without the manager API's password (or a hand-edited one):
+    its supervisord section is unchanged, yet `up` rewrites the file and restarts nginx."""
+    from govcloud_platform.box.ports import port_in_use
+    from govcloud_platform.box.supervisor import Supervisor
+
+    b = box.box()
+    conf, htpasswd = b.home / "nginx" / "nginx.conf", b.home / "nginx" / "manager.htpasswd"
+    original, original_htpasswd = conf.read_text(), htpasswd.read_text()
+    url = f"http://127.0.0.1:{b.ports.idp_manager}/api/v1/providers/oidc/rp/findByConfKey?pattern=*"
+    password = b.secrets.get("idp-manager-password")
+    assert password and "auth_basic " in original
+
+    def status(auth: tuple[str, str] | None = None) -> int:
+        with requests.Session() as s:
+            s.trust_env = False
+            return s.get(url, auth=auth, timeout=10).status_code
+
+    def restart_nginx() -> None:
+        sup = Supervisor(b)
+        sup.stop("nginx")
+        sup.ensure_running("nginx")
+        deadline = time.monotonic() + 10
+        while port_in_use(b.ports.idp_manager) is False and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    try:
+        conf.write_text("".join(line for line in original.splitlines(keepends=True) if "auth_basic" not in line))
+        htpasswd.write_text(original_htpasswd + "intruder:{PLAIN}open\n")
+        restart_nginx()
+        assert status() == 200  # nginx now runs the stale configuration: no password asked
+
+        result = box.cli("--json", "up")
+        assert result.rc == 0, result.stderr
+        assert result.json()["changed"] is True
+        assert conf.read_text() == original and "intruder" not in htpasswd.read_text()
+        assert status() == 401 and status(("govcloud", "wrong")) == 401
+        assert status(("govcloud", password)) == 200
+        assert box.cli("--json", "up").json()["changed"] is False
+    finally:
+        if conf.read_text() != original:
+            conf.write_text(original)
+            htpasswd.write_text(original_htpasswd)
+            restart_nginx()

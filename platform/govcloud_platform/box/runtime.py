@@ -94,13 +94,18 @@ def up(box: Box, progress: Progress = _quiet, port_base: int | None = None) -> U
         sup.start()
         info = sup.info()
         for svc in services:
-            if info and _program_names_running(svc, box, info) and _current(sup, svc, box) and svc.check(box)[0]:
+            running = bool(info) and _program_names_running(svc, box, info)
+            stale = svc.stale_programs(box) if running else []
+            if running and not stale and _current(sup, svc, box) and svc.check(box)[0]:
                 progress(f"{svc.name}: already up")
                 continue
             progress(f"{svc.name}: preparing")
             svc.prepare(box)
             programs = svc.programs(box)
             sup.sync_programs(programs)
+            for name in stale:  # same section, new file: restart to read it
+                progress(f"{svc.name}: restarting {name} (configuration changed)")
+                sup.stop(name)
             for prog in programs:
                 progress(f"{svc.name}: starting {prog.name}")
                 sup.ensure_running(prog.name)
@@ -116,9 +121,9 @@ def up(box: Box, progress: Progress = _quiet, port_base: int | None = None) -> U
 
 
 def _current(sup: Supervisor, svc: Service, box: Box) -> bool:
-    """The running programs were started as this govcloud would start them (else `up` prepares and restarts
-    the service: how an existing box picks up new flags or configuration)."""
-    return all(sup.is_current(p) for p in svc.programs(box))
+    """The running programs were started as this govcloud would start them, and read the files it would write
+    (else `up` prepares and restarts the service: how an existing box picks up new flags or configuration)."""
+    return all(sup.is_current(p) for p in svc.programs(box)) and not svc.stale_programs(box)
 
 
 def _program_names_running(svc: Service, box: Box, info: dict[str, dict[str, object]]) -> bool:
@@ -156,22 +161,37 @@ def status(box: Box) -> list[Health]:
 
 
 def down(box: Box, progress: Progress = _quiet) -> list[str]:
-    """Stop every program in reverse start order, then supervisord. Returns what was stopped."""
+    """Stop every program in reverse start order (a band of priorities at a time), then supervisord, then
+    clean up what the programs leave outside the box directory. Returns what was stopped."""
     stopped: list[str] = []
     with box_lock(box.home, "down", wait=120):
         sup = Supervisor(box)
-        if not sup.running():
-            return stopped
-        info = sup.info()
-        order = sorted(info.values(), key=lambda p: -_priority(sup, str(p["name"])))
-        for proc in order:
-            if proc.get("statename") in ("RUNNING", "STARTING", "BACKOFF"):
-                progress(f"stopping {proc['name']}")
-                sup.stop(str(proc["name"]))
-                stopped.append(str(proc["name"]))
-        progress("stopping supervisord")
-        sup.shutdown()
+        if sup.running():
+            info = sup.info()
+            running = {
+                str(p["name"]): _priority(sup, str(p["name"]))
+                for p in info.values()
+                if p.get("statename") in ("RUNNING", "STARTING", "BACKOFF")
+            }
+            for wave in stop_waves(running):
+                progress(f"stopping {', '.join(wave)}")
+                sup.stop_together(wave)
+                stopped += wave
+            progress("stopping supervisord")
+            sup.shutdown()
+        for svc in all_services():
+            svc.after_stop(box)
     return stopped
+
+
+def stop_waves(priorities: dict[str, int]) -> list[list[str]]:
+    """Programs grouped by band of ten priorities (30-39: the identity service's two), highest band first.
+    A band only needs the lower ones, never its own members, so it stops together; the next band waits until
+    it has (object storage, band 1, stops after PostgreSQL, band 2, whose WAL it archives)."""
+    bands: dict[int, list[str]] = {}
+    for name, priority in priorities.items():
+        bands.setdefault(priority // 10, []).append(name)
+    return [sorted(bands[band], key=lambda n: (-priorities[n], n)) for band in sorted(bands, reverse=True)]
 
 
 def _priority(sup: Supervisor, name: str) -> int:

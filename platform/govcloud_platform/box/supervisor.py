@@ -111,11 +111,7 @@ files={self.programs_dir}/*.conf
             pid = int(self.pidfile.read_text().strip())
         except (FileNotFoundError, ValueError):
             return None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        return pid
+        return pid if alive(pid) else None
 
     def running(self) -> bool:
         if self.pid() is None or not self.sock.exists():
@@ -202,6 +198,26 @@ files={self.programs_dir}/*.conf
             if "NOT_RUNNING" not in exc.faultString and "BAD_NAME" not in exc.faultString:
                 raise
 
+    def stop_together(self, names: list[str], timeout: float = 120) -> None:
+        """Signal every program at once and wait until all have stopped. supervisord SIGKILLs each after its
+        own stopwaitsecs; `timeout` only guards against a supervisord that stops answering."""
+        rpc = self.rpc()
+        for name in names:
+            try:
+                rpc.stopProcess(name, False)
+            except xmlrpc.client.Fault as exc:
+                if "NOT_RUNNING" not in exc.faultString and "BAD_NAME" not in exc.faultString:
+                    raise
+        deadline = time.monotonic() + timeout
+        while True:
+            busy = [p["name"] for p in rpc.getAllProcessInfo() if p["name"] in names and p["statename"] in ACTIVE]
+            if not busy:
+                return
+            if time.monotonic() >= deadline:
+                raise ServiceError(f"{', '.join(busy)} did not stop within {timeout:.0f}s",
+                                   hint=f"see `govcloud logs` ({self.box.log_dir})")
+            time.sleep(0.05)
+
     def shutdown(self, timeout: float = 90) -> None:
         pid = self.pid()
         if pid is None:
@@ -212,14 +228,35 @@ files={self.programs_dir}/*.conf
             os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
+            if not alive(pid):
                 break
-            time.sleep(0.05)
+            time.sleep(0.02)
         else:
             os.kill(pid, signal.SIGKILL)
         self.sock.unlink(missing_ok=True)
+
+
+# supervisord states of a program that has not stopped yet
+ACTIVE = ("STARTING", "RUNNING", "BACKOFF", "STOPPING")
+
+
+def alive(pid: int) -> bool:
+    """Whether the process still runs. A zombie does not: it has exited and holds no port, file or memory, but
+    stays in the process table until its parent reaps it. supervisord daemonizes, so its parent is PID 1, which
+    here reaps only every second or two (waiting for that made `down` ~1.5 s slower)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return not Path("/proc/self").exists()  # gone since kill(0); or no /proc, and kill(0) is all we know
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _tail(path: Path, lines: int = 3) -> str:

@@ -18,7 +18,7 @@ class Program:
 
     name: str
     command: list[str]
-    priority: int  # lower starts first and stops last
+    priority: int  # lower starts first and stops last; one band of ten (30-39) stops together
     user: str | None = None
     directory: str | None = None
     environment: dict[str, str] = field(default_factory=dict)
@@ -85,6 +85,16 @@ class Service(ABC):
 
     def post_start(self, box: Box) -> None:  # noqa: B027 - optional hook
         """Converge runtime state (users, identities, stanza) once the service is ready."""
+
+    def stale_programs(self, box: Box) -> list[str]:
+        """Running programs whose configuration file is not what `prepare` writes now (an older govcloud's, a
+        hand edit). They read it only at start and their supervisord sections did not change, so `up`
+        re-prepares the service and restarts them."""
+        return []
+
+    def after_stop(self, box: Box) -> None:  # noqa: B027 - optional hook
+        """Remove what the stopped programs leave outside the box directory (called by `down`, also when
+        supervisord was not running: a box that crashed)."""
 
     @abstractmethod
     def check(self, box: Box) -> tuple[bool, str]:

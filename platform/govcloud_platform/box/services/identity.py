@@ -115,6 +115,20 @@ class IdentityService(Service):
         write_htpasswd(box, p["htpasswd"])
         p["nginx_conf"].write_text(render_nginx_conf(box, p, cert, key))
 
+    def stale_programs(self, box: Box) -> list[str]:
+        """nginx and LLNG read their files at start only: an old box keeps, say, a manager API without its
+        password until they are rewritten and the programs restarted. A wrong htpasswd (nginx reads it per
+        request) needs no restart, but must be rewritten all the same."""
+        p = self._paths(box)
+        certs = box.ca.directory / "certs"
+        nginx = render_nginx_conf(box, p, certs / "idp.pem", certs / "idp.key")
+        stale = []
+        if not _holds(p["ini"], render_ini(box, p)):
+            stale.append("idp-fastcgi")
+        if not _holds(p["nginx_conf"], nginx) or not htpasswd_current(box, p["htpasswd"]):
+            stale.append("nginx")
+        return stale
+
     def programs(self, box: Box) -> list[Program]:
         p = self._paths(box)
         env = {
@@ -192,6 +206,13 @@ class IdentityService(Service):
 
 
 # --- helpers --------------------------------------------------------------------------------------
+def _holds(path: Path, text: str) -> bool:
+    try:
+        return path.read_text() == text
+    except OSError:
+        return False
+
+
 def _daemon_dir(path: Path) -> None:
     """A directory the FastCGI daemon (www-data) writes; nobody else may read it (secrets, sessions)."""
     path.mkdir(parents=True, exist_ok=True)
@@ -391,16 +412,30 @@ MANAGER_USER = "govcloud"
 MANAGER_SECRET = "idp-manager-password"
 
 
+def htpasswd_current(box: Box, path: Path) -> bool:
+    """The file holds exactly the manager secret's entry (its salt is random: compare by checking the hash)."""
+    password = box.secrets.get(MANAGER_SECRET)
+    try:
+        current = path.read_text()
+    except OSError:
+        return False
+    prefix = f"{MANAGER_USER}:{{SSHA}}"
+    if password is None or not current.startswith(prefix) or current.count("\n") != 1:
+        return False
+    try:
+        raw = base64.b64decode(current[len(prefix):].strip(), validate=True)
+    except ValueError:
+        return False
+    return hashlib.sha1(password.encode() + raw[20:]).digest() == raw[:20]  # noqa: S324 - nginx's format
+
+
 def write_htpasswd(box: Box, path: Path) -> None:
     """The manager API's only credential, for nginx's auth_basic: salted SHA-1 ({SSHA}) of a 32-byte random
     secret, readable by nginx's worker user only."""
     password = box.secrets.get_or_create(MANAGER_SECRET, lambda: new_password(32))
+    if htpasswd_current(box, path):  # keep it (and its salt) when it still matches the secret
+        return
     salt = os.urandom(8)
-    current = path.read_text() if path.exists() else ""
-    if current.startswith(f"{MANAGER_USER}:{{SSHA}}"):  # keep it when it still matches the secret
-        raw = base64.b64decode(current.split("}", 1)[1].strip())
-        if hashlib.sha1(password.encode() + raw[20:]).digest() == raw[:20]:  # noqa: S324 - nginx's format
-            return
     digest = hashlib.sha1(password.encode() + salt).digest()  # noqa: S324 - nginx's format
     write_private(path, f"{MANAGER_USER}:{{SSHA}}{base64.b64encode(digest + salt).decode()}\n")
     if os.geteuid() == 0:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from govcloud_platform.box.context import LOOPBACK, Box
+from govcloud_platform.box.ports import GRPC_SHIFT, port_in_use
 from govcloud_platform.box.secrets import write_private
 from govcloud_platform.box.services import weed_security
 from govcloud_platform.box.services.base import Program, Service
@@ -156,7 +157,11 @@ class StorageService(Service):
             f"-master.volumeSizeLimitMB={box.spec.platform.services.storage.volume_size_limit_mb}",
             "-volume.preStopSeconds=0",
             "-disableHttp",  # the master's and the filer's HTTP APIs (S3 and weed shell use gRPC)
+            "-master.telemetry=false",  # on by default: usage reports to telemetry.seaweedfs.com
         ]
+        socket = s3_local_socket(box)
+        if len(str(socket)) <= MAX_SOCKET_PATH:  # else weed's default in /tmp, removed by `after_stop`
+            cmd.append(f"-s3.localSocket={socket}")
         return [Program(
             "storage", cmd, priority=10, stopwaitsecs=45, startsecs=1,
             directory=str(weed_security.security_file(box).parent),
@@ -180,3 +185,31 @@ class StorageService(Service):
 
     def endpoint(self, box: Box) -> str:
         return box.s3_endpoint
+
+    def after_stop(self, box: Box) -> None:
+        for path in leftover_sockets(box):
+            path.unlink(missing_ok=True)
+
+
+# sun_path holds 108 bytes with its NUL; weed exits at start when it cannot listen on -s3.localSocket
+MAX_SOCKET_PATH = 100
+
+
+def s3_local_socket(box: Box) -> Path:
+    """Where weed also serves the S3 API over a Unix socket (created 0755 by root: nobody else may connect)."""
+    return box.home / "s3" / "s3.sock"
+
+
+def leftover_sockets(box: Box) -> list[Path]:
+    """The Unix sockets `weed server` leaves behind: one for the gRPC server of each of its parts, at paths fixed
+    in weed under /tmp (no flag moves them; at exit it removes all but the S3 gateway's), and the S3 listener's,
+    in /tmp too when the box path is too long for it. Only those whose TCP port is free: a port in use means a
+    live weed owns the socket."""
+    p = box.ports
+    grpc = {"master": p.weed_master, "volume": p.weed_volume, "filer": p.weed_filer, "s3": p.s3_http}
+    candidates = [
+        (port + GRPC_SHIFT, Path(f"/tmp/seaweedfs-{part}-grpc-{port + GRPC_SHIFT}.sock"))  # noqa: S108 - weed's
+        for part, port in grpc.items()
+    ]
+    candidates += [(p.s3_http, Path(f"/tmp/seaweedfs-s3-{p.s3_http}.sock")), (p.s3_http, s3_local_socket(box))]  # noqa: S108
+    return [path for port, path in candidates if path.is_socket() and not port_in_use(port)]
