@@ -264,3 +264,23 @@ def test_security_configuration_is_private(box: BoxHandle) -> None:
     assert all(f"[{s}]" in text for s in weed_security.JWT_KEYS) and "[grpc.client]" in text
     for name in [*weed_security.COMPONENTS.values(), weed_security.CLIENT]:
         assert (b.ca.directory / "certs" / f"{name}.key").stat().st_mode & 0o077 == 0
+
+
+def test_the_s3_port_serves_no_iam_api(box: BoxHandle, agency: dict[str, Any]) -> None:
+    """SeaweedFS embeds an IAM API in the S3 port (on by default, read-only by default). Identities are the
+    platform's business (weed shell), so it is off: not even the admin identity can list users or mint keys."""
+    import boto3
+    from botocore.exceptions import BotoCoreError
+    from botocore.parsers import ResponseParserError  # what the S3 port answers an IAM call with: an empty error
+
+    handle_box = box.box()
+    admin = handle_box.s3_client()._request_signer._credentials
+    for access_key, secret_key in ((admin.access_key, admin.secret_key), (agency["access_key"], agency["secret_key"])):
+        iam = boto3.session.Session().client(
+            "iam", endpoint_url=handle_box.s3_endpoint, aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key, region_name="us-east-1", verify=str(handle_box.ca_file))
+        for call in (lambda: iam.list_users(), lambda: iam.get_user(UserName=BUCKET),
+                     lambda: iam.list_access_keys(UserName=BUCKET), lambda: iam.create_access_key(UserName=BUCKET)):
+            with pytest.raises((ClientError, BotoCoreError, ResponseParserError)):
+                call()
+    assert [c["accessKey"] for c in dynamic_identities(handle_box)[BUCKET]["credentials"]] == [agency["access_key"]]

@@ -158,6 +158,7 @@ class StorageService(Service):
             "-volume.preStopSeconds=0",
             "-disableHttp",  # the master's and the filer's HTTP APIs (S3 and weed shell use gRPC)
             "-master.telemetry=false",  # on by default: usage reports to telemetry.seaweedfs.com
+            "-s3.iam=false",  # the IAM API embedded in the S3 port: unused (identities go through weed shell)
         ]
         socket = s3_local_socket(box)
         if len(str(socket)) <= MAX_SOCKET_PATH:  # else weed's default in /tmp, removed by `after_stop`
