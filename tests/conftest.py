@@ -90,7 +90,8 @@ def make_box(prefix: str, spec_text: str = EXAMPLE_SPEC) -> BoxHandle:
 
 
 def teardown_box(handle: BoxHandle) -> None:
-    handle.cli("down", timeout=300)
+    """`box destroy`: a clean stop but for storage, killed (its data goes; `down` itself is tested apart)."""
+    handle.cli("box", "destroy", "--yes", timeout=300)
     shutil.rmtree(handle.root, ignore_errors=True)
 
 

@@ -276,6 +276,12 @@ def test_objects_written_just_before_down_are_there_after_the_next_up() -> None:
     leaves nothing in /tmp and reports nothing to SeaweedFS's telemetry server."""
     handle = make_box("durable")
     try:
+        ports = [port for _, label, port in handle.box().ports.all() if label.startswith(("s3", "weed"))]
+
+        def tmp_sockets() -> set[str]:
+            return {str(path) for port in ports for path in Path("/tmp").glob(f"seaweedfs-*-{port}.sock")}
+
+        stale = tmp_sockets()  # an older box of this host may have used these ports before sockets were cleaned
         up = handle.cli("up", "--port-base", str(handle.port_base))
         assert up.rc == 0, up.stderr
         s3 = handle.box().s3_client()
@@ -289,9 +295,7 @@ def test_objects_written_just_before_down_are_there_after_the_next_up() -> None:
         assert down.json()["listening_ports"] == [] and _box_processes(str(handle.home)) == []
         supervisord_log = (handle.home / "logs" / "supervisord.log").read_text()
         assert "stopped: storage (exit status 0)" in supervisord_log  # its own exit, not supervisord's SIGKILL
-        ports = [port for _, label, port in handle.box().ports.all() if label.startswith(("s3", "weed"))]
-        left = [str(path) for port in ports for path in Path("/tmp").glob(f"seaweedfs-*-{port}.sock")]
-        assert left == []
+        assert tmp_sockets() - stale == set()
         assert "anonymous cluster statistics" not in (handle.home / "logs" / "storage.log").read_text()
 
         again = handle.cli("up")
@@ -299,6 +303,17 @@ def test_objects_written_just_before_down_are_there_after_the_next_up() -> None:
         s3 = handle.box().s3_client()
         for key, body in objects.items():
             assert s3.get_object(Bucket="durable", Key=key)["Body"].read() == body, key
+
+        # `box destroy` of a running box: storage is SIGKILLed (its data goes next), the rest stops cleanly;
+        # nothing is left running, listening, in /tmp or on disk
+        every_port = list(handle.box().ports.all())
+        destroyed = handle.cli("--json", "box", "destroy", "--yes", timeout=300)
+        assert destroyed.rc == 0, destroyed.stderr
+        assert not handle.home.exists() and _box_processes(str(handle.home)) == []
+        for _, label, port in every_port:
+            with socket.socket() as sock:
+                assert sock.connect_ex(("127.0.0.1", port)) != 0, f"{label} port {port} still open"
+        assert tmp_sockets() - stale == set()
     finally:
         teardown_box(handle)
 

@@ -160,10 +160,14 @@ def status(box: Box) -> list[Health]:
     return _health_all(box, all_services(), Supervisor(box).info())
 
 
-def down(box: Box, progress: Progress = _quiet) -> list[str]:
+def down(box: Box, progress: Progress = _quiet, discarding: bool = False) -> list[str]:
     """Stop every program in reverse start order (a band of priorities at a time), then supervisord, then
-    clean up what the programs leave outside the box directory. Returns what was stopped."""
+    clean up what the programs leave outside the box directory. Returns what was stopped. `discarding`
+    (`box destroy`): programs of services `killed_when_discarding` get SIGKILL instead of a clean stop."""
     stopped: list[str] = []
+    kill = frozenset(
+        p.name for svc in all_services() if discarding and svc.killed_when_discarding for p in svc.programs(box)
+    )
     with box_lock(box.home, "down", wait=120):
         sup = Supervisor(box)
         if sup.running():
@@ -175,7 +179,7 @@ def down(box: Box, progress: Progress = _quiet) -> list[str]:
             }
             for wave in stop_waves(running):
                 progress(f"stopping {', '.join(wave)}")
-                sup.stop_together(wave)
+                sup.stop_together(wave, kill=kill)
                 stopped += wave
             progress("stopping supervisord")
             sup.shutdown()
@@ -210,7 +214,7 @@ def listening_ports(box: Box) -> list[int]:
 
 
 def destroy(box: Box, progress: Progress = _quiet) -> None:
-    down(box, progress)
+    down(box, progress, discarding=True)
     if box.home.exists():
         shutil.rmtree(box.home)
 

@@ -198,13 +198,17 @@ files={self.programs_dir}/*.conf
             if "NOT_RUNNING" not in exc.faultString and "BAD_NAME" not in exc.faultString:
                 raise
 
-    def stop_together(self, names: list[str], timeout: float = 120) -> None:
+    def stop_together(self, names: list[str], timeout: float = 120, kill: frozenset[str] = frozenset()) -> None:
         """Signal every program at once and wait until all have stopped. supervisord SIGKILLs each after its
-        own stopwaitsecs; `timeout` only guards against a supervisord that stops answering."""
+        own stopwaitsecs; `timeout` only guards against a supervisord that stops answering. Programs in `kill`
+        get SIGKILL at once (`box destroy`: their data goes next)."""
         rpc = self.rpc()
         for name in names:
             try:
-                rpc.stopProcess(name, False)
+                if name in kill:
+                    rpc.signalProcess(name, "KILL")
+                else:
+                    rpc.stopProcess(name, False)
             except xmlrpc.client.Fault as exc:
                 if "NOT_RUNNING" not in exc.faultString and "BAD_NAME" not in exc.faultString:
                     raise

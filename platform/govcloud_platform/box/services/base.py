@@ -63,6 +63,8 @@ class Service(ABC):
 
     #: seconds between two readiness probes
     ready_interval: float = 0.2
+    #: `box destroy` may SIGKILL its programs: their data is deleted next, so a clean close buys nothing
+    killed_when_discarding: bool = False
 
     def wait_ready(self, box: Box, timeout: float) -> None:
         """Poll the real readiness probe (`check`) until `timeout`; then one line saying why and where to look."""
