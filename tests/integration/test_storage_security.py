@@ -242,11 +242,14 @@ def test_weed_shell_with_a_box_certificate_of_another_name_is_refused(
 
 
 def test_unix_sockets_refuse_other_users(box: BoxHandle, agency: dict[str, Any]) -> None:
-    """weed also serves gRPC (and the filer HTTP) on /tmp/seaweedfs-*.sock, without TLS: root's only."""
+    """weed also serves gRPC on /tmp/seaweedfs-*.sock and the S3 gateway and filer on sockets in the box, without
+    TLS: root's only."""
     b = box.box()
     ports = [p for _, label, p in b.ports.all() if label.startswith(("weed_", "s3_http"))]
     sockets = [s for s in Path("/tmp").glob("seaweedfs-*.sock") if int(s.stem.rsplit("-", 1)[1]) in ports]
-    assert sockets
+    in_box = sorted((b.home / "s3").glob("*.sock"))
+    assert sockets and [s.name for s in in_box] == ["filer.sock", "s3.sock"]
+    sockets += in_box
     probe = "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ntry:\n s.connect(sys.argv[1]); print('open')\n" \
             "except PermissionError:\n print('denied')\n"
     for path in sockets:

@@ -63,10 +63,12 @@ def test_storage_flags_keep_it_quiet_and_its_socket_in_the_box(tmp_path: Path) -
     (program,) = StorageService().programs(box)
     assert "-master.telemetry=false" in program.command
     assert f"-s3.localSocket={box.home / 's3' / 's3.sock'}" in program.command
+    assert f"-filer.localSocket={box.home / 's3' / 'filer.sock'}" in program.command
+    assert "-s3.iam=false" in program.command
     # a Unix socket path longer than sun_path would stop weed at start: keep its default (/tmp) then
     long_box = _box(tmp_path / ("x" * 100) / "home")
     (program,) = StorageService().programs(long_box)
-    assert not any(arg.startswith("-s3.localSocket") for arg in program.command)
+    assert not any(arg.startswith(("-s3.localSocket", "-filer.localSocket")) for arg in program.command)
 
 
 @pytest.fixture
@@ -78,7 +80,8 @@ def weed_sockets(tmp_path: Path) -> Iterator[tuple[Box, list[Path]]]:
     paths = [Path(f"/tmp/seaweedfs-{part}-grpc-{port + GRPC_SHIFT}.sock")  # noqa: S108
              for part, port in (("master", p.weed_master), ("volume", p.weed_volume),
                                 ("filer", p.weed_filer), ("s3", p.s3_http))]
-    paths += [Path(f"/tmp/seaweedfs-s3-{p.s3_http}.sock"), box.home / "s3" / "s3.sock"]  # noqa: S108
+    paths += [Path(f"/tmp/seaweedfs-s3-{p.s3_http}.sock"), box.home / "s3" / "s3.sock",  # noqa: S108
+              Path(f"/tmp/seaweedfs-filer-{p.weed_filer}.sock"), box.home / "s3" / "filer.sock"]  # noqa: S108
     for path in paths:
         with socket.socket(socket.AF_UNIX) as sock:
             sock.bind(str(path))  # left behind as a socket file, as weed's are

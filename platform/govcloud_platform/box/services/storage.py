@@ -160,9 +160,10 @@ class StorageService(Service):
             "-master.telemetry=false",  # on by default: usage reports to telemetry.seaweedfs.com
             "-s3.iam=false",  # the IAM API embedded in the S3 port: unused (identities go through weed shell)
         ]
-        socket = s3_local_socket(box)
-        if len(str(socket)) <= MAX_SOCKET_PATH:  # else weed's default in /tmp, removed by `after_stop`
-            cmd.append(f"-s3.localSocket={socket}")
+        local = (("-s3.localSocket", s3_local_socket(box)), ("-filer.localSocket", filer_local_socket(box)))
+        for flag, socket in local:
+            if len(str(socket)) <= MAX_SOCKET_PATH:  # else weed's default in /tmp, removed by `after_stop`
+                cmd.append(f"{flag}={socket}")
         return [Program(
             "storage", cmd, priority=10, stopwaitsecs=45, startsecs=1,
             directory=str(weed_security.security_file(box).parent),
@@ -204,16 +205,24 @@ def s3_local_socket(box: Box) -> Path:
     return box.home / "s3" / "s3.sock"
 
 
+def filer_local_socket(box: Box) -> Path:
+    """Where weed also serves the filer over a Unix socket (root's only, like the S3 one)."""
+    return box.home / "s3" / "filer.sock"
+
+
 def leftover_sockets(box: Box) -> list[Path]:
     """The Unix sockets `weed server` leaves behind: one for the gRPC server of each of its parts, at paths fixed
-    in weed under /tmp (no flag moves them; at exit it removes all but the S3 gateway's), and the S3 listener's,
-    in /tmp too when the box path is too long for it. Only those whose TCP port is free: a port in use means a
-    live weed owns the socket."""
+    in weed under /tmp (no flag moves them; at a clean exit it removes all but the S3 gateway's; after a SIGKILL,
+    `box destroy`, none), and the S3 and filer listeners', in /tmp too when the box path is too long for them.
+    Only those whose TCP port is free: a port in use means a live weed owns the socket."""
     p = box.ports
     grpc = {"master": p.weed_master, "volume": p.weed_volume, "filer": p.weed_filer, "s3": p.s3_http}
     candidates = [
         (port + GRPC_SHIFT, Path(f"/tmp/seaweedfs-{part}-grpc-{port + GRPC_SHIFT}.sock"))  # noqa: S108 - weed's
         for part, port in grpc.items()
     ]
-    candidates += [(p.s3_http, Path(f"/tmp/seaweedfs-s3-{p.s3_http}.sock")), (p.s3_http, s3_local_socket(box))]  # noqa: S108
+    candidates += [
+        (p.s3_http, Path(f"/tmp/seaweedfs-s3-{p.s3_http}.sock")), (p.s3_http, s3_local_socket(box)),  # noqa: S108
+        (p.weed_filer, Path(f"/tmp/seaweedfs-filer-{p.weed_filer}.sock")), (p.weed_filer, filer_local_socket(box)),  # noqa: S108
+    ]
     return [path for port, path in candidates if path.is_socket() and not port_in_use(port)]
