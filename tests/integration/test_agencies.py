@@ -408,3 +408,38 @@ def test_add_replaces_a_leftover_identity_of_the_same_name(box: BoxHandle, onboa
         weed_shell(handle_box, ["s3.user.delete -name=ag-nobody-at-all", "s3.bucket.quota -name=ag-no-such-bucket "
                                 "-op=set -sizeMB=1"], absent_users=frozenset({"ag-nobody-at-all"}))
     assert box.cli("agency", "remove", "leftover", "--purge-data", "--yes").rc == 0
+
+
+@pytest.mark.slow
+def test_apply_with_storage_stopped_between_two_batches_converges(box: BoxHandle, onboarded: dict[str, Any]) -> None:
+    """`apply` provisions service by service: storage stops after the database batch of two new agencies.
+    Clear error, exit 1, both stay `provisioning`; `up` + `apply` converge; no orphan; both work."""
+    from tests.conftest import run_cli
+
+    spec = box.spec_path.read_text()
+    extra = "".join(f"  - slug: {s}\n    name: {s.title()} Office\n    email: it@{s}.gov.example\n"
+                    for s in ("fault-one", "fault-two"))
+    private = box.root / "fault-spec.yaml"
+    private.write_text(spec + extra)
+    args = ["--home", str(box.home), "--spec", str(private)]
+    failed = run_cli(*args, "apply", env={"GOVCLOUD_TEST_FAULT": "after:database:stop:storage"})
+    assert failed.rc == 1, failed.stderr
+    assert "storage" in failed.stderr
+    assert_one_error(failed)
+    states = {a["slug"]: a["state"] for a in run_cli(*args, "--json", "agency", "list").json()["agencies"]}
+    assert states["fault-one"] == states["fault-two"] == "provisioning"
+    assert box.cli("up").rc == 0
+    again = run_cli(*args, "--json", "apply")
+    assert again.rc == 0, again.stderr
+    assert sorted(again.json()["added"]) == ["fault-one", "fault-two"]
+    doctor = run_cli(*args, "--json", "doctor").json()
+    assert doctor["orphans"] == [] and doctor["unfinished"] == []
+    for slug in ("fault-one", "fault-two"):
+        creds = run_cli(*args, "--json", "agency", "credentials", slug, "--show-secrets").json()
+        s3_for(creds["storage"]).put_object(Bucket=creds["storage"]["bucket"], Key="k", Body=b"v")
+        with psycopg.connect(host=creds["database"]["host"], port=creds["database"]["port"],
+                             dbname=creds["database"]["dbname"], user=creds["database"]["user"],
+                             password=creds["database"]["password"], sslmode="verify-full",
+                             sslrootcert=creds["database"]["sslrootcert"]) as conn:
+            assert conn.execute("select 1").fetchone() == (1,)
+        assert run_cli(*args, "agency", "remove", slug, "--purge-data", "--yes").rc == 0
