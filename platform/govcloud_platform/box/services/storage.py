@@ -4,6 +4,7 @@ gateway serves clients: the rest is locked by `weed_security` (mutual TLS gRPC, 
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -81,7 +82,16 @@ class S3Identities:
 def open_weed_shell(box: Box) -> subprocess.Popen[str]:
     """Start a `weed shell` against the box's master, from the directory holding security.toml (its client
     certificate is the only way into the gRPC ports). Its start (~0.2 s, mostly the binary's own
-    initialisation) overlaps whatever the caller does before handing it commands (`weed_shell(session=)`)."""
+    initialisation) overlaps whatever the caller does before handing it commands (`weed_shell(session=)`).
+    A stopped storage fails at once: weed shell itself would retry until the caller's timeout."""
+    grpc = box.ports.weed_master + GRPC_SHIFT
+    try:
+        socket.create_connection((LOOPBACK, grpc), timeout=2).close()
+    except OSError:
+        raise ServiceError(
+            f"object storage is not running (nothing answers on its master's gRPC port {grpc})",
+            hint="run `govcloud up`, then the same command again: it converges",
+        ) from None
     return subprocess.Popen(
         [weed_binary(), "shell", f"-master={LOOPBACK}:{box.ports.weed_master}"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -161,9 +171,9 @@ class StorageService(Service):
             "-s3.iam=false",  # the IAM API embedded in the S3 port: unused (identities go through weed shell)
         ]
         local = (("-s3.localSocket", s3_local_socket(box)), ("-filer.localSocket", filer_local_socket(box)))
-        for flag, socket in local:
-            if len(str(socket)) <= MAX_SOCKET_PATH:  # else weed's default in /tmp, removed by `after_stop`
-                cmd.append(f"{flag}={socket}")
+        for flag, path in local:
+            if len(str(path)) <= MAX_SOCKET_PATH:  # else weed's default in /tmp, removed by `after_stop`
+                cmd.append(f"{flag}={path}")
         return [Program(
             "storage", cmd, priority=10, stopwaitsecs=45, startsecs=1,
             directory=str(weed_security.security_file(box).parent),
