@@ -81,7 +81,10 @@ def up(box: Box, progress: Progress = _quiet, port_base: int | None = None) -> U
         services = all_services()
         info = sup.info()
         # Fast path: every program running and every service healthy -> change nothing.
-        if info and all(_program_names_running(svc, box, info) and _current(sup, svc, box) for svc in services):
+        if info and all(
+            _program_names_running(svc, box, info) and _sections_current(sup, svc, box) and not svc.stale_programs(box)
+            for svc in services
+        ):
             health = _health_all(box, services, info)
             if all(h.healthy for h in health):
                 return UpResult(health, False, time.monotonic() - start)
@@ -96,7 +99,7 @@ def up(box: Box, progress: Progress = _quiet, port_base: int | None = None) -> U
         for svc in services:
             running = bool(info) and _program_names_running(svc, box, info)
             stale = svc.stale_programs(box) if running else []
-            if running and not stale and _current(sup, svc, box) and svc.check(box)[0]:
+            if running and not stale and _sections_current(sup, svc, box) and svc.check(box)[0]:
                 progress(f"{svc.name}: already up")
                 continue
             progress(f"{svc.name}: preparing")
@@ -120,10 +123,10 @@ def up(box: Box, progress: Progress = _quiet, port_base: int | None = None) -> U
         return UpResult(health, True, time.monotonic() - start)
 
 
-def _current(sup: Supervisor, svc: Service, box: Box) -> bool:
-    """The running programs were started as this govcloud would start them, and read the files it would write
-    (else `up` prepares and restarts the service: how an existing box picks up new flags or configuration)."""
-    return all(sup.is_current(p) for p in svc.programs(box)) and not svc.stale_programs(box)
+def _sections_current(sup: Supervisor, svc: Service, box: Box) -> bool:
+    """The running programs were started as this govcloud would start them (else `up` prepares and restarts the
+    service: how an existing box picks up new flags; `stale_programs` covers the files they read)."""
+    return all(sup.is_current(p) for p in svc.programs(box))
 
 
 def _program_names_running(svc: Service, box: Box, info: dict[str, dict[str, object]]) -> bool:

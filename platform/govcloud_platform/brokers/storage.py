@@ -118,21 +118,19 @@ class StorageBroker(Broker):
         """One weed shell session (~0.3 s, most of it the session's start). New credentials: a blind delete
         of any leftover identity of that name, then its configuration; otherwise the live identity is looked
         up first (another session) so that a converged agency's keys never blink."""
-        bucket = s3_name(slug)
         if not new:
             weed_shell(box, self.commands(box, slug, quota, creds))
             return
+        bucket = s3_name(slug)
         session = open_weed_shell(box)  # starts while the bucket is made; given commands once it exists
         try:
-            ensure_bucket(box, bucket)
+            commands = self.commands(box, slug, quota, creds, known={})  # as if no identity of that name existed
         except BaseException:
             session.kill()
             session.communicate()
             raise
-        commands = [f"s3.user.delete -name={bucket}",
-                    *identity_commands(box, bucket, creds["access_key"], creds["secret_key"], [bucket], known={}),
-                    quota_command(bucket, quota.storage_gb)]
-        weed_shell(box, commands, absent_users=frozenset({bucket}), session=session)
+        weed_shell(box, [f"s3.user.delete -name={bucket}", *commands], absent_users=frozenset({bucket}),
+                   session=session)
 
     def provision_many(self, box: Box, jobs: list[Provisioning]) -> None:
         """The live identities in one weed shell session, buckets by a few workers (each an S3 round trip),
