@@ -15,6 +15,7 @@ from govcloud_platform.backups.schedule import Job, agency_cron, allowed_age, is
 from govcloud_platform.box.context import Box
 from govcloud_platform.spec import load_spec_text
 from govcloud_platform.spec.example import EXAMPLE_SPEC
+from govcloud_platform.state import registry as registry_module
 from govcloud_platform.state.registry import Registry
 
 T0 = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.UTC)  # a Saturday
@@ -76,7 +77,10 @@ def test_manifest_comparison_names_every_difference() -> None:
 
 
 @pytest.fixture
-def offline_box(tmp_path: Path) -> Box:
+def offline_box(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Box:
+    # The registry stamps rows with the wall clock; pin it to the day before T0 so that the plan's arithmetic
+    # (an agency younger than its plan is fine) does not depend on the date the test runs on.
+    monkeypatch.setattr(registry_module, "now", lambda: iso(T0 - dt.timedelta(days=1)))
     box = Box(home=tmp_path / "home", spec=load_spec_text(EXAMPLE_SPEC))
     registry = Registry(box.home)
     for slug in ("health", "revenue"):
