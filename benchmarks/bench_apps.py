@@ -31,10 +31,10 @@ def deploy(handle: object, slug: str, app: str) -> tuple[float, int]:
 
 
 def instance_rss_mb(handle: object, slug: str, app: str) -> float:
-    from govcloud_platform.apps.service import program_name
     from govcloud_platform.box.supervisor import Supervisor
+    from govcloud_platform.names import app_program
 
-    main_program = program_name(slug, app)
+    main_program = app_program(slug, app)
     info = Supervisor(handle.box()).info()  # type: ignore[attr-defined]
     pids = [int(p["pid"]) for name, p in info.items()
             if (name == main_program or name.startswith(main_program + "-")) and p.get("pid")]

@@ -7,7 +7,6 @@ Ansible role (install, instance, supervisord program, nginx vhost, health) -> st
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -25,7 +24,6 @@ from govcloud_platform.box import idp_api
 from govcloud_platform.box.context import LOOPBACK, Box
 from govcloud_platform.box.secrets import new_password
 from govcloud_platform.box.supervisor import Supervisor
-from govcloud_platform.brokers.base import pg_name, s3_name
 from govcloud_platform.brokers.database import (
     allow_in_hba,
     disable_roles,
@@ -34,8 +32,17 @@ from govcloud_platform.brokers.database import (
     ensure_role,
     revoke_in_hba,
 )
-from govcloud_platform.brokers.identity import group_of
 from govcloud_platform.errors import ConflictError, InputError
+from govcloud_platform.names import (
+    admins_group,
+    agency_host,
+    app_host,
+    app_program,
+    group,
+    oidc_app_client,
+    pg_app,
+    system_user,
+)
 from govcloud_platform.state.lock import box_lock, file_lock
 from govcloud_platform.state.registry import Registry
 
@@ -65,40 +72,17 @@ def _quiet(_: str) -> None:
     return None
 
 
-# --- names ------------------------------------------------------------------------------------------
+# --- names (every server-side name comes from govcloud_platform.names) ------------------------------
 def public_host(box: Box, slug: str, app: str) -> str:
-    return f"{app}.{slug}.{box.spec.platform.domain}"
+    return app_host(slug, app, box.spec.platform.domain)
 
 
 def public_url(box: Box, slug: str, app: str) -> str:
     return f"https://{public_host(box, slug, app)}:{box.ports.proxy_https}"
 
 
-def program_name(slug: str, app: str) -> str:
-    return f"app-{slug}-{app}"
-
-
-def db_name(slug: str, app: str) -> str:
-    """Database and role of an app: `<agency pg name>__<app>` (doctor knows these as app objects)."""
-    return f"{pg_name(slug)}__{app}"
-
-
-def oidc_client_id(slug: str, app: str) -> str:
-    return f"{s3_name(slug)}--{app}"
-
-
-def run_user(slug: str) -> str:
-    """The agency's system user (useradd allows 32 characters)."""
-    name = f"gc-{slug}"
-    return name if len(name) <= 32 else f"gc-{slug[:20]}-{hashlib.sha256(slug.encode()).hexdigest()[:8]}"
-
-
 def instance_dir(box: Box, slug: str, app: str) -> Path:
     return box.home / "apps" / "instances" / slug / app
-
-
-def cert_name(slug: str, app: str) -> str:
-    return f"app-{slug}-{app}"
 
 
 # The certificate of the proxy's default server: issued for the platform domain itself, so it is valid for no
@@ -173,11 +157,11 @@ class AppService:
         })
         steps: list[str] = []
         if "database" in m.services:
-            self.progress(f"{slug}/{m.name}: database {db_name(slug, m.name)}")
+            self.progress(f"{slug}/{m.name}: database {pg_app(slug, m.name)}")
             if self._ensure_database(slug, m, secrets["db_password"]):
                 steps.append("database created")
         if "identity" in m.services:
-            self.progress(f"{slug}/{m.name}: OIDC client {oidc_client_id(slug, m.name)}")
+            self.progress(f"{slug}/{m.name}: OIDC client {oidc_app_client(slug, m.name)}")
             if self._ensure_oidc_client(slug, agency_name, m, secrets["oidc_secret"]):
                 steps.append("OIDC client registered")
         self.progress(f"{slug}/{m.name}: certificate for {public_host(self.box, slug, m.name)}")
@@ -212,7 +196,7 @@ class AppService:
             yield
 
     def _ensure_database(self, slug: str, m: AppManifest, password: str) -> bool:
-        name = db_name(slug, m.name)
+        name = pg_app(slug, m.name)
         quota = self.box.spec.resolve_quota(self._agency(slug).quota)
         with self.box.pg_admin() as conn:
             existed = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
@@ -227,7 +211,7 @@ class AppService:
 
     def _ensure_oidc_client(self, slug: str, agency_name: str, m: AppManifest, secret: str) -> bool:
         app = m.name
-        client_id = oidc_client_id(slug, app)
+        client_id = oidc_app_client(slug, app)
         redirects = [f"{public_url(self.box, slug, app)}{m.oidc_callback}"]
         current = idp_api.get_oidc_client(self.box, client_id)
         if current is not None:
@@ -239,7 +223,7 @@ class AppService:
         return True
 
     def _ensure_cert(self, slug: str, app: str) -> tuple[Path, Path, bool]:
-        name = cert_name(slug, app)
+        name = app_program(slug, app)
         existing = self.box.ca.directory / "certs" / f"{name}.pem"
         before = existing.stat().st_mtime_ns if existing.exists() else None
         cert, key = self.box.ca.issue(name, [public_host(self.box, slug, app)])
@@ -260,14 +244,15 @@ class AppService:
             "venv_cache": str(venv_cache() or ""),
             "agency": slug,
             "agency_name": agency_name,
-            "agency_group": group_of(slug),
-            "run_user": run_user(slug),
+            "agency_group": group(slug),
+            "agency_admins_group": admins_group(slug),
+            "run_user": system_user(slug),
             "instance_dir": str(instance_dir(box, slug, m.name)),
             "listen_port": deployment.port,
             "public_host": public_host(box, slug, m.name),
             "proxy_port": box.ports.proxy_https,
             "ca_file": str(box.ca_file),
-            "program": program_name(slug, m.name),
+            "program": app_program(slug, m.name),
             "log_dir": str(box.log_dir),
             "supervisor_conf": str(sup.conf),
             "supervisor_programs_dir": str(sup.programs_dir),
@@ -280,18 +265,20 @@ class AppService:
             common["static_root"] = str(box.home / "apps" / "static" / m.name)
         elif "identity" not in m.services:
             common.pop("agency_group")
+        if m.name != "portal":
+            common.pop("agency_admins_group")
         if m.name == "messaging":
-            common["server_name"] = f"{slug}.{box.spec.platform.domain}"
+            common["server_name"] = agency_host(slug, box.spec.platform.domain)
         if cert is not None and key is not None:
             common["tls_cert"], common["tls_key"] = str(cert), str(key)
         if action == "deploy" and secrets is not None:
             if storage:
                 common["s3"] = {k: storage[k] for k in ("endpoint", "bucket", "access_key", "secret_key")}
             if "database" in m.services:
-                common["db"] = {"host": LOOPBACK, "port": box.ports.postgres, "name": db_name(slug, m.name),
-                                "user": db_name(slug, m.name), "password": secrets["db_password"]}
+                common["db"] = {"host": LOOPBACK, "port": box.ports.postgres, "name": pg_app(slug, m.name),
+                                "user": pg_app(slug, m.name), "password": secrets["db_password"]}
             if "identity" in m.services:
-                common["oidc"] = {"issuer": box.issuer, "client_id": oidc_client_id(slug, m.name),
+                common["oidc"] = {"issuer": box.issuer, "client_id": oidc_app_client(slug, m.name),
                                   "client_secret": secrets["oidc_secret"]}
                 common["secret_key"] = secrets["secret_key"]
         if action == "remove":
@@ -300,7 +287,7 @@ class AppService:
         if action == "deploy":
             variables.update(self._default_vhost_vars())
         elif action == "remove":
-            variables.update(app_common_run_user=run_user(slug),
+            variables.update(app_common_run_user=system_user(slug),
                              app_common_agency_instances_dir=str(instance_dir(box, slug, m.name).parent))
         return variables
 
@@ -338,9 +325,9 @@ class AppService:
                                            None, None, "remove", purge)
                 run_role(self.box, m.role, "remove", variables, lambda t: self.progress(f"{slug}/{app}: {t}"))
             if "identity" in m.services:
-                idp_api.remove_oidc_client(self.box, oidc_client_id(slug, app))
+                idp_api.remove_oidc_client(self.box, oidc_app_client(slug, app))
             if "database" in m.services:
-                name = db_name(slug, app)
+                name = pg_app(slug, app)
                 revoke_in_hba(self.box, name)
                 if purge:
                     drop_database(self.box, name, [name])
@@ -348,7 +335,7 @@ class AppService:
                     disable_roles(self.box, [name])
             certs = self.box.ca.directory / "certs"
             for suffix in (".pem", ".key"):
-                (certs / f"{cert_name(slug, app)}{suffix}").unlink(missing_ok=True)
+                (certs / f"{app_program(slug, app)}{suffix}").unlink(missing_ok=True)
             if purge:
                 import shutil
 
@@ -388,7 +375,7 @@ class AppService:
         from govcloud_platform.apps.probe import fetch
 
         m = manifest(d.app)
-        proc = info.get(program_name(d.agency, d.app), {})
+        proc = info.get(app_program(d.agency, d.app), {})
         running = proc.get("statename") == "RUNNING"
         url = public_url(self.box, d.agency, d.app)
         status, detail = None, proc.get("statename", "not registered")

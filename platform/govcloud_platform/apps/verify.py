@@ -11,17 +11,11 @@ from typing import Any
 
 from govcloud_platform.apps.manifests import manifest
 from govcloud_platform.apps.probe import fetch, peer_certificate_ok
-from govcloud_platform.apps.service import (
-    cert_name,
-    instance_dir,
-    program_name,
-    public_host,
-    public_url,
-    run_user,
-)
+from govcloud_platform.apps.service import instance_dir, public_host, public_url
 from govcloud_platform.apps.store import DeploymentStore
 from govcloud_platform.box.context import LOOPBACK, Box
 from govcloud_platform.box.supervisor import Supervisor
+from govcloud_platform.names import app_program, system_user
 
 SECRET_FILES = {"portal": "portal.env", "opendata": "opendata.env", "messaging": "homeserver.yaml"}
 
@@ -72,7 +66,7 @@ def verify(box: Box, agency: str | None = None, app: str | None = None) -> list[
         def add(check: str, ok: bool, detail: str, _a: str = d.agency, _p: str = d.app) -> None:
             results.append(CheckResult(_a, _p, check, ok, detail))
 
-        program = host.supervisor(program_name(d.agency, d.app), supervisorctl_path=supervisorctl,
+        program = host.supervisor(app_program(d.agency, d.app), supervisorctl_path=supervisorctl,
                                   supervisorctl_conf=str(sup.conf))
         try:
             running = bool(program.is_running)
@@ -90,8 +84,8 @@ def verify(box: Box, agency: str | None = None, app: str | None = None) -> list[
         status, detail = fetch(box, url)
         add(f"health {url}", status == 200, detail)
         secret_files = [
-            (instance_dir(box, d.agency, d.app) / SECRET_FILES.get(d.app, f"{d.app}.env"), run_user(d.agency)),
-            (box.ca.directory / "certs" / f"{cert_name(d.agency, d.app)}.key", "root"),
+            (instance_dir(box, d.agency, d.app) / SECRET_FILES.get(d.app, f"{d.app}.env"), system_user(d.agency)),
+            (box.ca.directory / "certs" / f"{app_program(d.agency, d.app)}.key", "root"),
         ]
         for path, owner in secret_files:
             f = host.file(str(path))

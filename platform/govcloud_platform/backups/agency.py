@@ -45,8 +45,9 @@ from govcloud_platform.backups.common import (
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.services.database import PG_BIN
 from govcloud_platform.brokers.backups import ensure_repository
-from govcloud_platform.brokers.base import pg_name, s3_name
 from govcloud_platform.errors import InputError, OperationFailed, ServiceError
+from govcloud_platform.names import bucket as bucket_of
+from govcloud_platform.names import parse_pg, pg_owner
 from govcloud_platform.state.registry import AgencyRecord, Registry
 
 
@@ -72,13 +73,12 @@ def agency_record(box: Box, slug: str) -> AgencyRecord:
 
 
 def agency_databases(box: Box, slug: str) -> list[str]:
-    """The agency's database and its apps' databases (`<db>__<app>`)."""
-    base = pg_name(slug)
-    pattern = base.replace("_", "\\_") + "\\_\\_%"
+    """The agency's database and its apps' databases (names.py: each parses back to this agency)."""
+    base = pg_owner(slug)
+    pattern = base.replace("_", "\\_") + "%"
     with box.pg_admin() as conn:
-        rows = conn.execute("SELECT datname FROM pg_database WHERE datname = %s OR datname LIKE %s ORDER BY 1",
-                            (base, pattern)).fetchall()
-    return [str(r[0]) for r in rows]
+        rows = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s ORDER BY 1", (pattern,)).fetchall()
+    return [str(r[0]) for r in rows if (owner := parse_pg(str(r[0]))) is not None and owner.slug == slug]
 
 
 @contextmanager
@@ -257,7 +257,7 @@ def _stage_objects(box: Box, slug: str, into: Path, client: threading.Event,
     are dumped: it is network and disk, the dumps are CPU)."""
     client.wait()
     s3 = box.s3_client()
-    bucket = s3_name(slug)
+    bucket = bucket_of(slug)
     objects_dir = into / "objects"
     objects_dir.mkdir()
     out: dict[str, dict[str, Any]] = {}
@@ -315,7 +315,7 @@ def run_backup(box: Box, slug: str, actor: str | None = None, progress: Progress
                 # dumped (pg_dump and the first checksum scan start at once; restic waits for the repository).
                 with ThreadPoolExecutor(2) as pool:
                     repository = pool.submit(_prepare_repository, box, slug, pw, client)
-                    progress(f"{slug}: copying objects of bucket {s3_name(slug)}")
+                    progress(f"{slug}: copying objects of bucket {bucket_of(slug)}")
                     objects = pool.submit(_stage_objects, box, slug, staging, client, cancel)
                     try:
                         parts = _dump_all(box, slug, pw, tags, repository, progress)

@@ -36,8 +36,9 @@ from govcloud_platform.backups.common import (
     rolled_back,
 )
 from govcloud_platform.box.context import Box
-from govcloud_platform.brokers.base import pg_name, s3_name
 from govcloud_platform.errors import ConflictError, InputError, OperationFailed, ServiceError
+from govcloud_platform.names import bucket as bucket_of
+from govcloud_platform.names import parse_pg, pg_app, pg_owner, pg_reader
 from govcloud_platform.state.registry import Registry
 
 CHUNK = 1 << 20
@@ -99,6 +100,14 @@ def _rename_closed(conn: Any, name: str, to: str) -> None:
             time.sleep(0.2)
 
 
+def target_database(src_db: str, target: str) -> str:
+    """The database of agency `target` that stands for `src_db` of a backup (its own, or the same app's)."""
+    owner = parse_pg(src_db)
+    if owner is None:
+        raise OperationFailed(f"database {src_db!r} of the backup is no agency's", hint="restore another backup")
+    return pg_app(target, owner.app) if owner.app else pg_owner(target)
+
+
 def _owner_of(box: Box, dbname: str, default: str) -> str:
     with box.pg_admin() as conn:
         row = conn.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
@@ -154,22 +163,22 @@ class _Restore:
         registry = Registry(self.box.home)
         quota = self.box.spec.resolve_quota(registry.agency(self.target).quota)  # type: ignore[union-attr]
         for src_db, snap in self.chosen.databases.items():
-            dst_db = pg_name(self.target) + src_db[len(pg_name(self.slug)):]
-            owner = pg_name(self.target) if into_new else _owner_of(self.box, dst_db, pg_name(self.target))
+            dst_db = target_database(src_db, self.target)
+            owner = pg_owner(self.target) if into_new else _owner_of(self.box, dst_db, pg_owner(self.target))
             staged = f"govcloud_restore_{secrets.token_hex(4)}"
             self.progress(f"restoring {src_db} into a new database for {dst_db}")
             create_database(self.box, staged, owner)
             self.state.databases.append((dst_db, staged, None))
             extra = ["--no-owner", f"--role={owner}"] + (["--no-privileges"] if into_new else [])
             restore_dump(self.box, self.slug, self.pw, str(snap["id"]), src_db, staged, extra)
-            if dst_db == pg_name(self.target):  # the broker's grants and connection limit, before it goes live
-                ensure_database(self.box, staged, owner, [owner + "_ro"], quota.database_connections)
+            if dst_db == pg_owner(self.target):  # the broker's grants and connection limit, before it goes live
+                ensure_database(self.box, staged, owner, [pg_reader(self.target)], quota.database_connections)
         self._save_bucket(doc["objects"], md5s)
         return doc, base, md5s
 
     def _save_bucket(self, objects: dict[str, dict[str, Any]], md5s: dict[str, str]) -> None:
         """Copy aside every object the restore would overwrite (different content) or delete."""
-        s3, bucket = self.box.s3_client(), s3_name(self.target)
+        s3, bucket = self.box.s3_client(), bucket_of(self.target)
         aside = self.work / "before"
         aside.mkdir(mode=0o700)
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
@@ -204,7 +213,7 @@ class _Restore:
         fault("swap")
 
     def write_bucket(self, objects: dict[str, dict[str, Any]], base: Path, md5s: dict[str, str]) -> int:
-        s3, bucket = self.box.s3_client(), s3_name(self.target)
+        s3, bucket = self.box.s3_client(), bucket_of(self.target)
         self.progress(f"restoring {len(objects)} objects into {bucket}")
         changed = [k for k in objects if k not in self.state.before or k in self.state.saved]
         for n, key in enumerate(changed):
@@ -248,7 +257,7 @@ class _Restore:
                 drop_database(self.box, staged)
         if not self.state.written:
             return
-        s3, bucket = self.box.s3_client(), s3_name(self.target)
+        s3, bucket = self.box.s3_client(), bucket_of(self.target)
         for key, meta in self.state.saved.items():
             s3.upload_file(meta["file"], bucket, key, ExtraArgs={"ContentType": meta["content_type"]})
         added = []

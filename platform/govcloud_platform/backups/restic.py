@@ -13,6 +13,7 @@ from govcloud_platform.box.context import Box
 from govcloud_platform.box.services.storage import backup_keys
 from govcloud_platform.brokers.backups import restic_repo
 from govcloud_platform.errors import InputError, OperationFailed, ServiceError
+from govcloud_platform.names import restic_prefix
 from govcloud_platform.state.registry import Registry
 
 TAG = "govcloud"
@@ -56,7 +57,7 @@ def unlock_stale(box: Box, slug: str, pw: str) -> None:
     the locks is one S3 request; opening the repository costs restic ~0.6 s of key derivation."""
     from govcloud_platform.box.services.storage import BACKUP_BUCKET
 
-    found = box.s3_client().list_objects_v2(Bucket=BACKUP_BUCKET, Prefix=f"restic/{slug}/locks/", MaxKeys=1)
+    found = box.s3_client().list_objects_v2(Bucket=BACKUP_BUCKET, Prefix=restic_prefix(slug) + "locks/", MaxKeys=1)
     if found.get("Contents"):
         run(box, slug, pw, "unlock", timeout=120)
 

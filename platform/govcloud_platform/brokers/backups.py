@@ -11,11 +11,12 @@ from govcloud_platform.box.secrets import new_password
 from govcloud_platform.box.services.storage import BACKUP_BUCKET, backup_keys
 from govcloud_platform.brokers.base import Broker
 from govcloud_platform.errors import ServiceError
+from govcloud_platform.names import restic_prefix
 from govcloud_platform.spec import Quota
 
 
 def restic_repo(box: Box, slug: str) -> str:
-    return f"s3:{box.s3_endpoint}/{BACKUP_BUCKET}/restic/{slug}"
+    return f"s3:{box.s3_endpoint}/{BACKUP_BUCKET}/{restic_prefix(slug).rstrip('/')}"
 
 
 def restic(box: Box, slug: str, password: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -36,7 +37,7 @@ def restic(box: Box, slug: str, password: str, *args: str, timeout: float = 600)
 
 def repository_exists(box: Box, slug: str) -> bool:
     s3 = box.s3_client()
-    resp = s3.list_objects_v2(Bucket=BACKUP_BUCKET, Prefix=f"restic/{slug}/config", MaxKeys=1)
+    resp = s3.list_objects_v2(Bucket=BACKUP_BUCKET, Prefix=restic_prefix(slug) + "config", MaxKeys=1)
     return bool(resp.get("Contents"))
 
 
@@ -72,7 +73,7 @@ class BackupsBroker(Broker):
         if not purge:
             return
         s3 = box.s3_client()
-        prefix = f"restic/{slug}/"
+        prefix = restic_prefix(slug)
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BACKUP_BUCKET, Prefix=prefix):
             keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
             if keys:
@@ -81,7 +82,7 @@ class BackupsBroker(Broker):
     def usage(self, box: Box, slug: str) -> dict[str, Any]:
         s3 = box.s3_client()
         total = 0
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BACKUP_BUCKET, Prefix=f"restic/{slug}/"):
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BACKUP_BUCKET, Prefix=restic_prefix(slug)):
             total += sum(int(o["Size"]) for o in page.get("Contents", []))
         return {"bytes": total}
 

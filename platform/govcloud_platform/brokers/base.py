@@ -13,17 +13,6 @@ from typing import Any, TypeVar
 from govcloud_platform.box.context import Box
 from govcloud_platform.spec import Quota
 
-
-def pg_name(slug: str) -> str:
-    """PostgreSQL name of an agency: `ag_<slug>` with '-' as '_' (injective: slugs have no '_')."""
-    return "ag_" + slug.replace("-", "_")
-
-
-def s3_name(slug: str) -> str:
-    """Bucket and S3 identity name of an agency."""
-    return f"ag-{slug}"
-
-
 T = TypeVar("T")
 R = TypeVar("R")
 

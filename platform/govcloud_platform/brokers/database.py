@@ -11,7 +11,8 @@ from psycopg import sql
 from govcloud_platform.box.context import LOOPBACK, Box
 from govcloud_platform.box.secrets import new_password
 from govcloud_platform.box.services.database import hba_dir, reload, render_hba
-from govcloud_platform.brokers.base import Broker, Provisioning, in_parallel, naming, pg_name
+from govcloud_platform.brokers.base import Broker, Provisioning, in_parallel, naming
+from govcloud_platform.names import parse_pg, pg_owner, pg_reader
 from govcloud_platform.spec import Quota
 
 
@@ -98,8 +99,7 @@ class DatabaseBroker(Broker):
         return {"password": new_password(), "readonly_password": new_password()}
 
     def provision(self, box: Box, slug: str, name: str, quota: Quota, creds: dict[str, Any], new: bool = False) -> None:
-        owner = pg_name(slug)
-        reader = owner + "_ro"
+        owner, reader = pg_owner(slug), pg_reader(slug)
         with box.pg_admin() as conn:
             ensure_role(conn, owner, creds["password"], quota.database_connections)
             ensure_role(conn, reader, creds["readonly_password"], quota.database_connections)
@@ -112,22 +112,23 @@ class DatabaseBroker(Broker):
         with box.pg_admin() as conn:
             for job in jobs:
                 with naming(job.slug, self.service):
-                    owner = pg_name(job.slug)
-                    ensure_role(conn, owner, job.creds["password"], job.quota.database_connections)
-                    ensure_role(conn, owner + "_ro", job.creds["readonly_password"], job.quota.database_connections)
+                    ensure_role(conn, pg_owner(job.slug), job.creds["password"], job.quota.database_connections)
+                    ensure_role(conn, pg_reader(job.slug), job.creds["readonly_password"],
+                                job.quota.database_connections)
 
         def databases(chunk: list[Provisioning]) -> list[None]:
             with box.pg_admin() as admin:
                 for job in chunk:
                     with naming(job.slug, self.service):
-                        owner = pg_name(job.slug)
-                        ensure_database(box, owner, owner, [owner + "_ro"], job.quota.database_connections, admin)
+                        owner = pg_owner(job.slug)
+                        ensure_database(box, owner, owner, [pg_reader(job.slug)], job.quota.database_connections,
+                                        admin)
             return []
 
         in_parallel(databases, jobs, workers=3)
         for job in jobs:
-            owner = pg_name(job.slug)
-            write_hba_part(box, owner, owner, [owner, owner + "_ro"])
+            owner = pg_owner(job.slug)
+            write_hba_part(box, owner, owner, [owner, pg_reader(job.slug)])
         if render_hba(box):
             reload(box)
 
@@ -135,44 +136,42 @@ class DatabaseBroker(Broker):
         return {
             "host": LOOPBACK,
             "port": box.ports.postgres,
-            "dbname": pg_name(slug),
-            "user": pg_name(slug),
+            "dbname": pg_owner(slug),
+            "user": pg_owner(slug),
             "password": creds["password"],
-            "readonly_user": pg_name(slug) + "_ro",
+            "readonly_user": pg_reader(slug),
             "readonly_password": creds["readonly_password"],
             "sslmode": "verify-full",
             "sslrootcert": str(box.ca_file),
         }
 
     def deprovision(self, box: Box, slug: str, purge: bool) -> None:
-        owner = pg_name(slug)
+        owner = pg_owner(slug)
         revoke_in_hba(box, owner)
         if purge:
-            drop_database(box, owner, [owner, owner + "_ro"])
+            drop_database(box, owner, [owner, pg_reader(slug)])
         else:
-            disable_roles(box, [owner, owner + "_ro"])
+            disable_roles(box, [owner, pg_reader(slug)])
 
     def usage(self, box: Box, slug: str) -> dict[str, Any]:
         with box.pg_admin() as conn:
             row = conn.execute(
                 "SELECT pg_database_size(d.oid), d.datconnlimit, "
                 "(SELECT count(*) FROM pg_stat_activity a WHERE a.datname = d.datname) "
-                "FROM pg_database d WHERE d.datname = %s", (pg_name(slug),)).fetchone()
+                "FROM pg_database d WHERE d.datname = %s", (pg_owner(slug),)).fetchone()
         if row is None:
             return {"bytes": 0, "connections": 0, "connection_limit": None, "enforced": True}
         return {"bytes": int(row[0]), "connection_limit": int(row[1]), "connections": int(row[2]), "enforced": True}
 
     def orphans(self, box: Box, known: set[str]) -> list[str]:
-        known_names = {pg_name(s) for s in known}
-        known_names |= {n + "_ro" for n in known_names}
+        """Roles and databases named like an agency's (names.py) whose agency the registry does not know; the
+        agency's own apps' are its own (the app store reports those)."""
         with box.pg_admin() as conn:
             roles = [r[0] for r in conn.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE 'ag\\_%'")]
             dbs = [r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'ag\\_%'")]
-        out = [f"role {r}" for r in roles if r not in known_names and not _is_app_object(r, known_names)]
-        out += [f"database {d}" for d in dbs if d not in known_names and not _is_app_object(d, known_names)]
-        return out
 
+        def foreign(name: str) -> bool:
+            owner = parse_pg(name)
+            return owner is None or owner.slug not in known
 
-def _is_app_object(name: str, known_names: set[str]) -> bool:
-    """Apps own `<agency>__<app>` databases and roles."""
-    return "__" in name and name.split("__", 1)[0] in known_names
+        return [f"role {r}" for r in roles if foreign(r)] + [f"database {d}" for d in dbs if foreign(d)]

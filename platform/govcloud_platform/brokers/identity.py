@@ -9,20 +9,9 @@ from typing import Any
 from govcloud_platform.box import idp_api
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.secrets import new_password
-from govcloud_platform.brokers.base import Broker, Provisioning, in_parallel, naming, s3_name
+from govcloud_platform.brokers.base import Broker, Provisioning, in_parallel, naming
+from govcloud_platform.names import admin_login, admins_group, group, oidc_client, parse_client, parse_login
 from govcloud_platform.spec import Quota
-
-
-def group_of(slug: str) -> str:
-    return f"agency-{slug}"
-
-
-def admin_login(slug: str) -> str:
-    return f"{slug}-admin"
-
-
-def client_id_of(slug: str) -> str:
-    return s3_name(slug)
 
 
 class IdentityBroker(Broker):
@@ -37,12 +26,12 @@ class IdentityBroker(Broker):
     def _add_admin(self, box: Box, slug: str, name: str, creds: dict[str, Any], conn: Any = None) -> None:
         idp_api.add_user(
             box, admin_login(slug), creds["admin_password"], f"admin@{slug}.{box.spec.platform.domain}",
-            f"{name} administrator", [group_of(slug), f"{group_of(slug)}-admins"], conn,
+            f"{name} administrator", [group(slug), admins_group(slug)], conn,
         )
 
     def _client(self, box: Box, slug: str, name: str, creds: dict[str, Any]) -> dict[str, Any]:
         return idp_api.oidc_client(
-            box, client_id_of(slug), creds["client_secret"], self.redirect_uris(box, slug), name,
+            box, oidc_client(slug), creds["client_secret"], self.redirect_uris(box, slug), name,
             allow_client_credentials=True,
         )
 
@@ -84,27 +73,33 @@ class IdentityBroker(Broker):
     def bind(self, box: Box, slug: str, creds: dict[str, Any]) -> dict[str, Any]:
         return {
             "issuer": box.issuer,
-            "client_id": client_id_of(slug),
+            "client_id": oidc_client(slug),
             "client_secret": creds["client_secret"],
             "discovery_url": f"{box.issuer}/.well-known/openid-configuration",
             "admin_user": admin_login(slug),
             "admin_password": creds["admin_password"],
-            "group": group_of(slug),
+            "group": group(slug),
+            "admins_group": admins_group(slug),
             "ca_file": str(box.ca_file),
         }
 
     def deprovision(self, box: Box, slug: str, purge: bool) -> None:
-        idp_api.remove_oidc_client(box, client_id_of(slug))
+        idp_api.remove_oidc_client(box, oidc_client(slug))
         idp_api.remove_user(box, admin_login(slug))
 
     def usage(self, box: Box, slug: str) -> dict[str, Any]:
-        members = [u for u in idp_api.list_users(box) if u.startswith(f"{slug}-")]
-        return {"users": len(members), "client": idp_api.get_oidc_client(box, client_id_of(slug)) is not None}
+        members = [u for u in idp_api.list_users(box) if (parse_login(u) or ("", ""))[0] == slug]
+        return {"users": len(members), "client": idp_api.get_oidc_client(box, oidc_client(slug)) is not None}
 
     def orphans(self, box: Box, known: set[str]) -> list[str]:
-        clients = {client_id_of(s) for s in known}
-        out = [f"OIDC client {c}" for c in idp_api.list_oidc_clients(box)
-               if c.startswith("ag-") and c not in clients and c.split("--", 1)[0] not in clients]
-        admins = {admin_login(s) for s in known}
-        out += [f"IdP user {u}" for u in idp_api.list_users(box) if u.endswith("-admin") and u not in admins]
-        return out
+        """OIDC clients and IdP users named like an agency's whose agency the registry does not know."""
+        def foreign_client(name: str) -> bool:
+            owner = parse_client(name)
+            return name.startswith("ag-") and (owner is None or owner.slug not in known)
+
+        def foreign_user(login: str) -> bool:
+            parsed = parse_login(login)
+            return "@" in login and (parsed is None or parsed[0] not in known)
+
+        out = [f"OIDC client {c}" for c in idp_api.list_oidc_clients(box) if foreign_client(c)]
+        return out + [f"IdP user {u}" for u in idp_api.list_users(box) if foreign_user(u)]

@@ -15,7 +15,9 @@ from govcloud_platform.box.services.storage import (
     open_weed_shell,
     weed_shell,
 )
-from govcloud_platform.brokers.base import Broker, Provisioning, in_parallel, naming, s3_name
+from govcloud_platform.brokers.base import Broker, Provisioning, in_parallel, naming
+from govcloud_platform.names import bucket as bucket_of
+from govcloud_platform.names import parse_bucket, s3_identity
 from govcloud_platform.spec import Quota
 
 
@@ -109,10 +111,11 @@ class StorageBroker(Broker):
     ) -> list[str]:
         """Create the bucket, and return the weed shell commands that set its quota and converge the identity.
         `apply` runs the commands of many agencies in one session (a session costs ~0.3 s)."""
-        bucket = s3_name(slug)
+        bucket = bucket_of(slug)
         ensure_bucket(box, bucket)
         commands = [quota_command(bucket, quota.storage_gb)]
-        return commands + identity_commands(box, bucket, creds["access_key"], creds["secret_key"], [bucket], known)
+        return commands + identity_commands(box, s3_identity(slug), creds["access_key"], creds["secret_key"],
+                                            [bucket], known)
 
     def provision(self, box: Box, slug: str, name: str, quota: Quota, creds: dict[str, Any], new: bool = False) -> None:
         """One weed shell session (~0.3 s, most of it the session's start). New credentials: a blind delete
@@ -121,7 +124,7 @@ class StorageBroker(Broker):
         if not new:
             weed_shell(box, self.commands(box, slug, quota, creds))
             return
-        bucket = s3_name(slug)
+        identity = s3_identity(slug)
         session = open_weed_shell(box)  # starts while the bucket is made; given commands once it exists
         try:
             commands = self.commands(box, slug, quota, creds, known={})  # as if no identity of that name existed
@@ -129,7 +132,7 @@ class StorageBroker(Broker):
             session.kill()
             session.communicate()
             raise
-        weed_shell(box, [f"s3.user.delete -name={bucket}", *commands], absent_users=frozenset({bucket}),
+        weed_shell(box, [f"s3.user.delete -name={identity}", *commands], absent_users=frozenset({identity}),
                    session=session)
 
     def provision_many(self, box: Box, jobs: list[Provisioning]) -> None:
@@ -151,7 +154,7 @@ class StorageBroker(Broker):
     def bind(self, box: Box, slug: str, creds: dict[str, Any]) -> dict[str, Any]:
         return {
             "endpoint": box.s3_endpoint,
-            "bucket": s3_name(slug),
+            "bucket": bucket_of(slug),
             "access_key": creds["access_key"],
             "secret_key": creds["secret_key"],
             "region": "us-east-1",
@@ -160,19 +163,23 @@ class StorageBroker(Broker):
         }
 
     def deprovision(self, box: Box, slug: str, purge: bool) -> None:
-        name = s3_name(slug)
+        name = s3_identity(slug)
         if dynamic_identity(box, name) is not None:
             weed_shell(box, [f"s3.user.delete -name={name}"])
         if purge:
-            delete_bucket(box, name)
+            delete_bucket(box, bucket_of(slug))
 
     def usage(self, box: Box, slug: str) -> dict[str, Any]:
-        used, objects = bucket_bytes(box, s3_name(slug))
+        used, objects = bucket_bytes(box, bucket_of(slug))
         return {"bytes": used, "objects": objects, "enforced": True}
 
     def orphans(self, box: Box, known: set[str]) -> list[str]:
-        names = {s3_name(s) for s in known}
-        return [
-            f"S3 identity {n}" for n in dynamic_identities(box)
-            if n.startswith("ag-") and n not in names and n.split("--", 1)[0] not in names
-        ]
+        """S3 identities and buckets named like an agency's whose agency the registry does not know (or
+        named like no agency's at all under the `ag-` prefix)."""
+        def foreign(name: str) -> bool:
+            owner = parse_bucket(name)
+            return name.startswith("ag-") and (owner is None or owner.slug not in known)
+
+        out = [f"S3 identity {n}" for n in dynamic_identities(box) if foreign(n)]
+        buckets = [b["Name"] for b in box.s3_client().list_buckets().get("Buckets", [])]
+        return out + [f"bucket {b} (data kept)" for b in buckets if foreign(b)]

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from govcloud_platform.spec.openstack import OpenStackSettings
 
-SLUG_PATTERN = r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$"
+SLUG_PATTERN = r"^(?!.*--)[a-z][a-z0-9-]{1,30}[a-z0-9]$"  # no "--": it separates the parts of derived names
 _SLUG_RE = re.compile(SLUG_PATTERN)
 # Names that collide with PostgreSQL, the IdP, S3 or our own objects.
 RESERVED_SLUGS = frozenset(
@@ -33,6 +33,8 @@ _CRON_RE = re.compile(rf"^{_CRON_FIELD}( {_CRON_FIELD}){{4}}$")
 
 def check_slug(slug: str) -> str:
     """Return the slug if it is valid, else raise ValueError saying why."""
+    if isinstance(slug, str) and "--" in slug:
+        raise ValueError(f"invalid slug {slug!r}: '--' is reserved as the separator of derived names")
     if not isinstance(slug, str) or not slug.isascii() or not _SLUG_RE.fullmatch(slug):
         raise ValueError(
             f"invalid slug {slug!r}: use 3-32 lowercase ASCII letters, digits and '-', "
