@@ -62,7 +62,16 @@ def up(
         )
     with progress(opts, "up") as step:
         result = runtime.up(box, step, port_base=port_base)
+        from govcloud_platform.state.lock import box_lock
+        from govcloud_platform.upgrade import migrate_names, names_current
+
+        renamed = []
+        if not names_current(box):
+            with box_lock(box.home, "up: names"):
+                renamed = migrate_names(box, step)
     if not opts.json:
+        if renamed:
+            info(f"names of an earlier release upgraded: {len(renamed)} changes (see above)")
         info(f"box {'is up' if result.changed else 'was already up; nothing changed'} ({result.seconds:.1f}s)")
     _render_health(opts, box, result.services, f"govcloud box at {box.home}", changed=result.changed)
 

@@ -56,6 +56,14 @@ class AgencyRequest:
         return cls(agency.slug, agency.name, agency.email, agency.quota, list(agency.services))
 
 
+def foreign_objects(requests: list[AgencyRequest], found: dict[str, dict[str, list[str]]]) -> list[tuple[str, str]]:
+    """(slug, object) for every server-side object that agencies new to the registry would take although it
+    exists already (`found`: service -> slug -> objects, from the brokers' `taken`), in the requests' order,
+    for the services each agency asks for."""
+    return [(req.slug, obj) for req in requests for service in req.services
+            for obj in found.get(service, {}).get(req.slug, [])]
+
+
 def validate_request(box: Box, req: AgencyRequest) -> AgencyRequest:
     """Every check that needs no server; raises InputError (exit 2) before anything changes."""
     try:
@@ -80,17 +88,21 @@ class Onboarding:
         # (`provision_many`: shared sessions, one IdP configuration, one pg_hba reload).
         self._batch: dict[str, list[Provisioning]] | None = None
         self._pending: list[tuple[str, str]] = []  # (slug, action) marked ready once the batch has run
+        self._brokers: dict[str, Broker] = {}  # one set for a whole `apply` (what `taken` learned serves the batch)
 
     # --- add / converge -----------------------------------------------------------------------
     def add(self, req: AgencyRequest, *, allow_update: bool = False) -> tuple[AgencyRecord, bool]:
         """Onboard (or converge) an agency. Returns (record, changed)."""
         validate_request(self.box, req)
         with box_lock(self.box.home, f"agency add {req.slug}"):
+            self._brokers = brokers()
             try:
                 return self._add_locked(req, allow_update)
             except Exception as exc:
                 self.registry.audit("agency add", req.slug, "failed", self.actor, str(exc))
                 raise
+            finally:
+                self._release(self._brokers)
 
     def _add_locked(self, req: AgencyRequest, allow_update: bool) -> tuple[AgencyRecord, bool]:
         existing = self.registry.agency(req.slug)
@@ -105,8 +117,10 @@ class Onboarding:
                 )
         self._require_services()
         quota = self.box.spec.resolve_quota(req.quota)
+        all_brokers = self._brokers
+        if existing is None and self._batch is None:
+            self._refuse_taken([req], all_brokers)
         self.registry.save_agency(req.slug, req.name, req.email, req.quota, req.services, PROVISIONING)
-        all_brokers = brokers()
         steps: list[tuple[str, dict[str, Any], bool]] = []
         for service in [s for s in all_brokers if s in req.services]:
             creds = self.registry.binding(req.slug, service)
@@ -138,6 +152,36 @@ class Onboarding:
         assert record is not None
         return record, True
 
+    def _refuse_taken(self, requests: list[AgencyRequest], all_brokers: dict[str, Broker]) -> None:
+        """Agencies the registry does not know must find none of their names taken on the servers: each broker
+        looks (all at once), and any object found refuses the whole command before anything changes (exit 4)."""
+        services = [s for s in all_brokers if any(s in r.services for r in requests)]
+        slugs = [r.slug for r in requests]
+        if not slugs or not services:
+            return
+        with ThreadPoolExecutor(max_workers=len(services)) as pool:
+            futures = {s: pool.submit(all_brokers[s].taken, self.box, slugs) for s in services}
+        try:
+            found = {s: f.result() for s, f in futures.items()}
+        except BaseException:
+            self._release(all_brokers)
+            raise
+        refused = foreign_objects(requests, found)
+        if refused:
+            self._release(all_brokers)
+            slug, obj = refused[0]
+            more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+            raise ConflictError(
+                f"agency {slug}: {obj} exists already and the registry records no agency {slug!r}{more}; "
+                "nothing was changed",
+                hint="it is not this agency's: choose another slug, or find its owner (`govcloud doctor`)",
+            )
+
+    @staticmethod
+    def _release(all_brokers: dict[str, Broker]) -> None:
+        for broker in all_brokers.values():
+            broker.release()
+
     def _provision_step(self, req: AgencyRequest, quota: Quota, all_brokers: dict[str, Broker], service: str,
                         creds: dict[str, Any], new: bool) -> None:
         """One broker's provisioning of one agency; errors become one line naming the agency and service."""
@@ -167,7 +211,7 @@ class Onboarding:
         """Run each service's batch (in broker order), then mark the agencies ready."""
         batch, self._batch = self._batch or {}, None
         pending, self._pending = self._pending, []
-        for service, broker in brokers().items():
+        for service, broker in self._brokers.items():
             jobs = batch.get(service, [])
             if not jobs:
                 continue
@@ -185,7 +229,11 @@ class Onboarding:
             self._mark_ready(slug, action)
 
     def _require_services(self) -> None:
-        """Cheap liveness (supervisord states); a service that fails later gives its own clear error."""
+        """Cheap liveness (supervisord states); a service that fails later gives its own clear error. A box
+        upgraded from an earlier release must have renamed its objects first (`govcloud up`)."""
+        from govcloud_platform.upgrade import require_current_names
+
+        require_current_names(self.box)
         from govcloud_platform.box.services import all_services
         from govcloud_platform.box.supervisor import Supervisor
 
@@ -264,8 +312,12 @@ class Onboarding:
         wanted = {a.slug: a for a in self.box.spec.agencies}
         requests = [validate_request(self.box, AgencyRequest.from_spec(a)) for a in self.box.spec.agencies]
         with box_lock(self.box.home, "apply"):
-            self._batch, self._pending = {}, []
+            self._batch, self._pending, self._brokers = {}, [], brokers()
             try:
+                new = [r for r in requests if self.registry.agency(r.slug) is None]
+                if new:
+                    self._require_services()
+                    self._refuse_taken(new, self._brokers)
                 for req in requests:
                     before = self.registry.agency(req.slug)
                     _, changed = self._add_locked(req, allow_update=True)
@@ -280,6 +332,8 @@ class Onboarding:
                 self._batch = None
                 self.registry.audit("apply", "spec", "failed", self.actor, str(exc))
                 raise
+            finally:
+                self._release(self._brokers)
             for record in self.registry.agencies():
                 if record.slug not in wanted and record.state != RETIRED:
                     if prune:

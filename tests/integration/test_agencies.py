@@ -382,16 +382,23 @@ def test_apply_registers_many_clients_in_one_idp_configuration(box: BoxHandle, o
             run_cli(*args, "agency", "remove", slug, "--purge-data", "--yes")
 
 
-def test_add_replaces_a_leftover_identity_of_the_same_name(box: BoxHandle, onboarded: dict[str, Any]) -> None:
-    """A new agency's storage step deletes blindly, then configures, in one weed shell session: an identity
-    left over under its name (a crash, a hand-made one) loses its keys; only the registry's keys work."""
+def test_add_replaces_a_leftover_identity_of_its_own_name(box: BoxHandle, onboarded: dict[str, Any]) -> None:
+    """An agency the registry records, whose storage credentials are new (a re-run after a failure, a service
+    added later), deletes blindly, then configures, in one weed shell session: an identity left over under its
+    own name loses its keys; only the registry's keys work. (An identity under the name of an agency the
+    registry does not know is refused instead: tests/security/test_names.py.)"""
     from govcloud_platform.box.services.storage import weed_shell
     from govcloud_platform.errors import ServiceError
+    from govcloud_platform.state.registry import Registry
 
     handle_box = box.box()
-    weed_shell(handle_box, ["s3.configure -user=ag-leftover -access_key=LEFTOVERKEY0000 "
+    assert box.cli("agency", "add", "leftover", "--name", "Leftover Office").rc == 0
+    registry = Registry(handle_box.home)
+    registry.delete_binding("leftover", "storage")  # as if its storage step had never run
+    registry.set_state("leftover", "provisioning")
+    weed_shell(handle_box, ["s3.user.delete -name=ag-leftover",
+                            "s3.configure -user=ag-leftover -access_key=LEFTOVERKEY0000 "
                             "-secret_key=leftoversecret000000 -buckets=ag-leftover -actions=Read,Write,List -apply"])
-    assert "ag-leftover" in dynamic_identities(handle_box)
     assert box.cli("agency", "add", "leftover", "--name", "Leftover Office").rc == 0
     creds = box.cli("--json", "agency", "credentials", "leftover", "--show-secrets").json()["storage"]
     live = dynamic_identities(handle_box)["ag-leftover"]

@@ -137,6 +137,9 @@ class AppService:
         if missing:
             raise InputError(f"app {app} needs the agency services {sorted(missing)}; {slug} lacks them",
                              hint="add them to the agency's services in the spec and run `govcloud apply`")
+        from govcloud_platform.upgrade import require_current_names
+
+        require_current_names(self.box)
         t0 = time.monotonic()
         with box_lock(self.box.home, f"app deploy {slug} {app}"):
             try:
@@ -149,9 +152,43 @@ class AppService:
                             self.actor, f"changed={result.changed}")
         return result
 
+    def taken(self, slug: str, m: AppManifest) -> list[str]:
+        """For a deployment the registry does not record yet: which server-side objects its names would take
+        exist already (its database and role, its OIDC client, and the agency's system user while no app of the
+        agency is deployed). A deploy refuses them: it never adopts what is not recorded as the agency's."""
+        found: list[str] = []
+        name = pg_app(slug, m.name)
+        if "database" in m.services:
+            with self.box.pg_admin() as conn:
+                for kind, query in (("role", "SELECT 1 FROM pg_roles WHERE rolname = %s"),
+                                    ("database", "SELECT 1 FROM pg_database WHERE datname = %s")):
+                    if conn.execute(query, (name,)).fetchone():
+                        found.append(f"PostgreSQL {kind} {name}")
+        if "identity" in m.services:
+            client = oidc_app_client(slug, m.name)
+            clients = idp_api.configured_clients(self.box)
+            if client in clients or client in {o.get("oidcRPMetaDataOptionsClientID") for o in clients.values()}:
+                found.append(f"OIDC client {client}")
+        if not self.store.all(slug) and not any(self.store.retained(slug, a) for a in CATALOGUE):
+            import pwd
+
+            try:
+                pwd.getpwnam(system_user(slug))
+                found.append(f"system user {system_user(slug)}")
+            except KeyError:
+                pass
+        return found
+
     def _deploy_locked(self, slug: str, agency_name: str, m: AppManifest) -> DeployResult:
         from govcloud_platform.onboarding import Onboarding
 
+        if self.store.get(slug, m.name) is None and not self.store.retained(slug, m.name):
+            found = self.taken(slug, m)
+            if found:
+                raise ConflictError(
+                    f"app {m.name} of {slug}: {found[0]} exists already and the registry records no such "
+                    "deployment; nothing was changed",
+                    hint="it is not this agency's: remove it, or find its owner (`govcloud doctor`)")
         deployment, secrets = self.store.begin(slug, m.name, {
             "db_password": new_password(), "oidc_secret": new_password(32), "secret_key": new_password(40),
         })
@@ -340,7 +377,7 @@ class AppService:
                 import shutil
 
                 shutil.rmtree(instance_dir(self.box, slug, app), ignore_errors=True)
-            self.store.delete(slug, app)
+            self.store.delete(slug, app, keep_data=not purge)
             self.registry.audit("app remove", f"{slug}/{app}", "purged" if purge else "removed (data kept)",
                                 self.actor)
         return True

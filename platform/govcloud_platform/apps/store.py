@@ -80,9 +80,27 @@ class DeploymentStore:
             conn.execute("UPDATE app_deployments SET state = ?, updated_at = ? WHERE agency = ? AND app = ?",
                          (state, now(), agency, app))
 
-    def delete(self, agency: str, app: str) -> None:
+    def delete(self, agency: str, app: str, keep_data: bool = False) -> None:
+        """Forget the deployment; with `keep_data` record that its data stays on the servers (`retained`)."""
         with self.registry.connect() as conn:
-            conn.execute("DELETE FROM app_deployments WHERE agency = ? AND app = ?", (agency, app))
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute("DELETE FROM app_deployments WHERE agency = ? AND app = ?", (agency, app))
+                if keep_data:
+                    conn.execute("INSERT OR REPLACE INTO app_retained (agency, app, since) VALUES (?, ?, ?)",
+                                 (agency, app, now()))
+                else:
+                    conn.execute("DELETE FROM app_retained WHERE agency = ? AND app = ?", (agency, app))
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def retained(self, agency: str, app: str) -> bool:
+        """Whether an earlier removal kept this app's data (its database, role and files are the agency's)."""
+        with self.registry.connect() as conn:
+            row = conn.execute("SELECT 1 FROM app_retained WHERE agency = ? AND app = ?", (agency, app)).fetchone()
+        return row is not None
 
     def _free_port(self) -> int:
         used = {d.port for d in self.all()}

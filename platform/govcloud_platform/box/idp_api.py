@@ -158,6 +158,14 @@ def remove_user(box: Box, login: str) -> bool:
         return cur.rowcount > 0
 
 
+def remove_empty_groups(box: Box, groups: list[str]) -> None:
+    """Delete these groups where nobody is a member any more."""
+    with idp_db(box) as conn:
+        conn.execute("DELETE FROM groups g WHERE g.name = ANY(%s) AND NOT EXISTS "
+                     "(SELECT 1 FROM memberships m WHERE m.group_name = g.name)", (groups,))
+        conn.commit()
+
+
 def get_user(box: Box, login: str) -> dict[str, Any] | None:
     """The directory entry (login, mail, name, groups as a list), never the hash."""
     with idp_db(box) as conn:

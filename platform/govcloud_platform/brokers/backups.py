@@ -86,8 +86,21 @@ class BackupsBroker(Broker):
             total += sum(int(o["Size"]) for o in page.get("Contents", []))
         return {"bytes": total}
 
+    def taken(self, box: Box, slugs: list[str]) -> dict[str, list[str]]:
+        if len(slugs) == 1:
+            found = bool(box.s3_client().list_objects_v2(
+                Bucket=BACKUP_BUCKET, Prefix=restic_prefix(slugs[0]), MaxKeys=1).get("Contents"))
+            repos = set(slugs) if found else set()
+        else:
+            repos = set(_repositories(box))
+        return {s: [f"restic repository {BACKUP_BUCKET}/{restic_prefix(s)}"] for s in slugs if s in repos}
+
     def orphans(self, box: Box, known: set[str]) -> list[str]:
-        s3 = box.s3_client()
-        resp = s3.list_objects_v2(Bucket=BACKUP_BUCKET, Prefix="restic/", Delimiter="/")
-        repos = [p["Prefix"].split("/")[1] for p in resp.get("CommonPrefixes", [])]
-        return [f"restic repository {r} (data kept)" for r in repos if r not in known]
+        return [f"restic repository {r} (data kept)" for r in _repositories(box) if r not in known]
+
+
+def _repositories(box: Box) -> list[str]:
+    """The names under `restic/` in the backup bucket (every page)."""
+    pages = box.s3_client().get_paginator("list_objects_v2").paginate(
+        Bucket=BACKUP_BUCKET, Prefix="restic/", Delimiter="/")
+    return [p["Prefix"].split("/")[1] for page in pages for p in page.get("CommonPrefixes", [])]

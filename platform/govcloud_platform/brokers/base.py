@@ -98,3 +98,14 @@ class Broker(ABC):
     @abstractmethod
     def orphans(self, box: Box, known: set[str]) -> list[str]:
         """Objects of this service that look like an agency's but belong to no known agency."""
+
+    def release(self) -> None:
+        """Close whatever `taken` kept open for the provisioning that was to follow (nothing by default)."""
+        return None
+
+    @abstractmethod
+    def taken(self, box: Box, slugs: list[str]) -> dict[str, list[str]]:
+        """For agencies the registry does not know yet: which of the server-side objects their names
+        (govcloud_platform.names) would take exist already, by slug ("PostgreSQL role ag_x", ...). Onboarding
+        refuses such an agency before changing anything: a broker never adopts or alters what the registry does
+        not record as the agency's."""

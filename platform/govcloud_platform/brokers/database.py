@@ -163,6 +163,17 @@ class DatabaseBroker(Broker):
             return {"bytes": 0, "connections": 0, "connection_limit": None, "enforced": True}
         return {"bytes": int(row[0]), "connection_limit": int(row[1]), "connections": int(row[2]), "enforced": True}
 
+    def taken(self, box: Box, slugs: list[str]) -> dict[str, list[str]]:
+        wanted = {name: slug for slug in slugs for name in (pg_owner(slug), pg_reader(slug))}
+        with box.pg_admin() as conn:
+            roles = conn.execute("SELECT rolname FROM pg_roles WHERE rolname = ANY(%s)", (list(wanted),)).fetchall()
+            dbs = conn.execute("SELECT datname FROM pg_database WHERE datname = ANY(%s)", (list(wanted),)).fetchall()
+        out: dict[str, list[str]] = {}
+        for kind, rows in (("role", roles), ("database", dbs)):
+            for (name,) in rows:
+                out.setdefault(wanted[name], []).append(f"PostgreSQL {kind} {name}")
+        return out
+
     def orphans(self, box: Box, known: set[str]) -> list[str]:
         """Roles and databases named like an agency's (names.py) whose agency the registry does not know; the
         agency's own apps' are its own (the app store reports those)."""

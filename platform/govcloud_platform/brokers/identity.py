@@ -86,10 +86,33 @@ class IdentityBroker(Broker):
     def deprovision(self, box: Box, slug: str, purge: bool) -> None:
         idp_api.remove_oidc_client(box, oidc_client(slug))
         idp_api.remove_user(box, admin_login(slug))
+        if purge:
+            idp_api.remove_empty_groups(box, [group(slug), admins_group(slug)])
 
     def usage(self, box: Box, slug: str) -> dict[str, Any]:
         members = [u for u in idp_api.list_users(box) if (parse_login(u) or ("", ""))[0] == slug]
         return {"users": len(members), "client": idp_api.get_oidc_client(box, oidc_client(slug)) is not None}
+
+    def taken(self, box: Box, slugs: list[str]) -> dict[str, list[str]]:
+        """OIDC clients (by configuration key or client id), the administrator's login, and agency groups that
+        have members (an empty group grants nothing; a purge removes the agency's)."""
+        clients = idp_api.configured_clients(box)
+        ids = set(clients) | {o.get("oidcRPMetaDataOptionsClientID") for o in clients.values()}
+        logins = {admin_login(s): s for s in slugs}
+        groups = {g: s for s in slugs for g in (group(s), admins_group(s))}
+        with idp_api.idp_db(box) as conn:
+            users = conn.execute("SELECT login FROM users WHERE login = ANY(%s)", (list(logins),)).fetchall()
+            used = conn.execute("SELECT DISTINCT group_name FROM memberships WHERE group_name = ANY(%s)",
+                                (list(groups),)).fetchall()
+        out: dict[str, list[str]] = {}
+        for slug in slugs:
+            if oidc_client(slug) in ids:
+                out.setdefault(slug, []).append(f"OIDC client {oidc_client(slug)}")
+        for (login,) in users:
+            out.setdefault(logins[login], []).append(f"IdP user {login}")
+        for (name,) in used:
+            out.setdefault(groups[name], []).append(f"IdP group {name}")
+        return out
 
     def orphans(self, box: Box, known: set[str]) -> list[str]:
         """OIDC clients and IdP users named like an agency's whose agency the registry does not know."""

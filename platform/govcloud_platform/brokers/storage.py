@@ -3,7 +3,11 @@ SeaweedFS (no restart). Bucket quota set in SeaweedFS and enforced by `s3.bucket
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from govcloud_platform.box.context import Box
@@ -16,6 +20,7 @@ from govcloud_platform.box.services.storage import (
     weed_shell,
 )
 from govcloud_platform.brokers.base import Broker, Provisioning, in_parallel, naming
+from govcloud_platform.errors import ServiceError
 from govcloud_platform.names import bucket as bucket_of
 from govcloud_platform.names import parse_bucket, s3_identity
 from govcloud_platform.spec import Quota
@@ -100,8 +105,46 @@ def bucket_bytes(box: Box, bucket: str) -> tuple[int, int]:
     return total, count
 
 
+def live_identities(session: subprocess.Popen[str], timeout: float = 30) -> dict[str, dict[str, Any]]:
+    """`s3.iam.export` in an open weed shell session, read up to the end of its JSON document (weed shell
+    prints no prompt when its input is a pipe): the run-time identities by name. The session stays open for
+    more commands (`weed_shell(session=...)`)."""
+    assert session.stdin is not None and session.stdout is not None
+    out = session.stdout
+    session.stdin.write("s3.iam.export\n")
+    session.stdin.flush()
+
+    def read() -> list[str]:
+        lines: list[str] = []
+        while True:
+            line = out.readline()
+            if not line:
+                raise ServiceError(f"object storage closed its shell: {(lines or ['no output'])[-1][:200]}")
+            if not lines and not line.startswith("{"):
+                raise ServiceError(f"object storage refused s3.iam.export: {line.strip()[:200]}")
+            lines.append(line)
+            if line.rstrip() == "}":
+                return lines
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        try:
+            lines = pool.submit(read).result(timeout=timeout)
+        except FutureTimeout:
+            session.kill()
+            raise ServiceError(f"object storage did not list its identities within {timeout:.0f}s",
+                               hint="run `govcloud status`, then the same command again") from None
+    doc = json.loads("".join(lines))
+    return {i["name"]: i for i in doc.get("identities", []) if not i.get("isStatic")}
+
+
 class StorageBroker(Broker):
     service = "storage"
+
+    def __init__(self) -> None:
+        # What `taken` learned, for the provisioning that follows in the same command: the live identities,
+        # and for a single agency the weed shell session that listed them (its start costs ~0.2 s).
+        self._known: dict[str, dict[str, Any]] | None = None
+        self._session: subprocess.Popen[str] | None = None
 
     def new_credentials(self, box: Box, slug: str) -> dict[str, Any]:
         return {"access_key": "AG" + os.urandom(9).hex().upper(), "secret_key": new_password(30)}
@@ -117,39 +160,76 @@ class StorageBroker(Broker):
         return commands + identity_commands(box, s3_identity(slug), creds["access_key"], creds["secret_key"],
                                             [bucket], known)
 
+    def taken(self, box: Box, slugs: list[str]) -> dict[str, list[str]]:
+        """Buckets and identities of these names. For one agency (`agency add`) the session that listed the
+        identities stays open for its provisioning."""
+        session = open_weed_shell(box)
+        try:
+            buckets = {b["Name"] for b in box.s3_client().list_buckets().get("Buckets", [])}
+            self._known = live_identities(session)
+        except BaseException:
+            _close(session)
+            raise
+        if len(slugs) == 1:
+            self._session = session
+        else:
+            weed_shell(box, [], session=session)
+        out: dict[str, list[str]] = {}
+        for slug in slugs:
+            if bucket_of(slug) in buckets:
+                out.setdefault(slug, []).append(f"S3 bucket {bucket_of(slug)}")
+            if s3_identity(slug) in self._known:
+                out.setdefault(slug, []).append(f"S3 identity {s3_identity(slug)}")
+        return out
+
+    def release(self) -> None:
+        """Close what `taken` kept open (a refused agency is never provisioned)."""
+        session, self._session = self._session, None
+        if session is not None:
+            _close(session)
+
     def provision(self, box: Box, slug: str, name: str, quota: Quota, creds: dict[str, Any], new: bool = False) -> None:
-        """One weed shell session (~0.3 s, most of it the session's start). New credentials: a blind delete
-        of any leftover identity of that name, then its configuration; otherwise the live identity is looked
-        up first (another session) so that a converged agency's keys never blink."""
-        if not new:
+        """One weed shell session (~0.3 s, most of it the session's start): the live identity is looked up first
+        so that a converged agency's keys never blink. After `taken` (a new agency) both the session and the
+        identities are there already. New credentials of an agency the registry records (a service added
+        later, or a re-run after a failure): any leftover identity of its own name is replaced."""
+        session, self._session = self._session, None
+        if not new and session is None:
             weed_shell(box, self.commands(box, slug, quota, creds))
             return
         identity = s3_identity(slug)
-        session = open_weed_shell(box)  # starts while the bucket is made; given commands once it exists
+        known = self._known
+        if session is None:
+            session = open_weed_shell(box)  # starts while the bucket is made; given commands once it exists
         try:
-            commands = self.commands(box, slug, quota, creds, known={})  # as if no identity of that name existed
+            commands = self.commands(box, slug, quota, creds, known=known if known is not None else {})
         except BaseException:
-            session.kill()
-            session.communicate()
+            _close(session)
             raise
-        weed_shell(box, [f"s3.user.delete -name={identity}", *commands], absent_users=frozenset({identity}),
-                   session=session)
+        if known is None:  # the agency's own leftover identity, if any, gives way (the registry records it)
+            commands = [f"s3.user.delete -name={identity}", *commands]
+        weed_shell(box, commands, absent_users=frozenset({identity}), session=session)
 
     def provision_many(self, box: Box, jobs: list[Provisioning]) -> None:
-        """The live identities in one weed shell session, buckets by a few workers (each an S3 round trip),
-        then the quota and identity commands of every agency in ONE more session."""
-        known = dynamic_identities(box)
+        """The live identities (from `taken`, else listed in the session), buckets by a few workers (each an S3
+        round trip), then the quota and identity commands of every agency in ONE session, opened first (a stopped
+        storage fails at once and clearly, not on an S3 call)."""
+        session = open_weed_shell(box)
+        try:
+            known = self._known if self._known is not None else live_identities(session)
 
-        def commands(chunk: list[Provisioning]) -> list[list[str]]:
-            out = []
-            for job in chunk:
-                with naming(job.slug, self.service):
-                    out.append(self.commands(box, job.slug, job.quota, job.creds, known))
-            return out
+            def commands(chunk: list[Provisioning]) -> list[list[str]]:
+                out = []
+                for job in chunk:
+                    with naming(job.slug, self.service):
+                        out.append(self.commands(box, job.slug, job.quota, job.creds, known))
+                return out
 
-        batch = [c for cmds in in_parallel(commands, jobs, workers=4) for c in cmds]
-        if batch:
-            weed_shell(box, batch, timeout=60 + len(batch))
+            batch = [c for cmds in in_parallel(commands, jobs, workers=4) for c in cmds]
+        except BaseException:
+            _close(session)
+            raise
+        weed_shell(box, batch, timeout=60 + len(batch), session=session)
 
     def bind(self, box: Box, slug: str, creds: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -183,3 +263,8 @@ class StorageBroker(Broker):
         out = [f"S3 identity {n}" for n in dynamic_identities(box) if foreign(n)]
         buckets = [b["Name"] for b in box.s3_client().list_buckets().get("Buckets", [])]
         return out + [f"bucket {b} (data kept)" for b in buckets if foreign(b)]
+
+
+def _close(session: subprocess.Popen[str]) -> None:
+    session.kill()
+    session.communicate()

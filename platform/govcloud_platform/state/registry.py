@@ -60,6 +60,16 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (agency, app)
     )
     """,
+    # 3: apps removed with their data kept (govcloud_platform.apps.store): what they left on the servers stays
+    # recorded as the agency's, so a later deploy takes it back while a foreign object of the same name is refused.
+    """
+    CREATE TABLE app_retained (
+        agency TEXT NOT NULL,
+        app TEXT NOT NULL,
+        since TEXT NOT NULL,
+        PRIMARY KEY (agency, app)
+    )
+    """,
 ]
 
 
