@@ -87,16 +87,19 @@ class BackupsBroker(Broker):
         return {"bytes": total}
 
     def taken(self, box: Box, slugs: list[str]) -> dict[str, list[str]]:
-        if len(slugs) == 1:
-            found = bool(box.s3_client().list_objects_v2(
-                Bucket=BACKUP_BUCKET, Prefix=restic_prefix(slugs[0]), MaxKeys=1).get("Contents"))
-            repos = set(slugs) if found else set()
-        else:
-            repos = set(_repositories(box))
-        return {s: [f"restic repository {BACKUP_BUCKET}/{restic_prefix(s)}"] for s in slugs if s in repos}
+        candidates = slugs if len(slugs) == 1 else [s for s in _repositories(box) if s in set(slugs)]
+        return {s: [f"restic repository {BACKUP_BUCKET}/{restic_prefix(s)}"] for s in candidates
+                if _holds_objects(box, s)}
 
     def orphans(self, box: Box, known: set[str]) -> list[str]:
-        return [f"restic repository {r} (data kept)" for r in _repositories(box) if r not in known]
+        return [f"restic repository {r} (data kept)" for r in _repositories(box)
+                if r not in known and _holds_objects(box, r)]
+
+
+def _holds_objects(box: Box, slug: str) -> bool:
+    """SeaweedFS keeps a folder after its last object is deleted: only objects make a repository."""
+    listing = box.s3_client().list_objects_v2(Bucket=BACKUP_BUCKET, Prefix=restic_prefix(slug), MaxKeys=1)
+    return bool(listing.get("Contents"))
 
 
 def _repositories(box: Box) -> list[str]:
