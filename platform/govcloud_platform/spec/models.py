@@ -29,6 +29,7 @@ _EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _DNS_RE = re.compile(r"^(?=.{1,200}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _CRON_FIELD = r"[0-9*/,\-]+"
 _CRON_RE = re.compile(rf"^{_CRON_FIELD}( {_CRON_FIELD}){{4}}$")
+MAX_AGENCIES = 10_000  # one spec, one box or cloud; beyond that, split the platform
 
 
 def check_slug(slug: str) -> str:
@@ -212,7 +213,7 @@ class Spec(StrictModel):
     version: Literal[1] = 1
     platform: Platform
     quota_classes: dict[str, QuotaClass] = Field(default_factory=lambda: {"standard": QuotaClass()})
-    agencies: list[Agency] = Field(default_factory=list)
+    agencies: list[Agency] = Field(default_factory=list, max_length=MAX_AGENCIES)
 
     def cross_check(self) -> list[tuple[tuple[str | int, ...], str]]:
         """Problems that span keys, each with the key path it belongs to."""
