@@ -23,10 +23,32 @@ def _path(loc: Loc) -> str:
     return out
 
 
-def _message(err: Any) -> str:
-    if err["type"] == "extra_forbidden":
+def _describe(value: Any) -> str:
+    """What a YAML value is, for a type error: `got the number 12345`."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the string {value[:40]!r}" + ("..." if len(value) > 40 else "")
+    return "a mapping" if isinstance(value, dict) else "a list" if isinstance(value, list) else type(value).__name__
+
+
+def _message(err: Any, loc: Loc) -> str:
+    """pydantic's message, said in the spec's terms."""
+    kind = err["type"]
+    if kind == "extra_forbidden":
         return "unknown key (check spelling; `govcloud schema` lists the allowed keys)"
-    return str(err["msg"]).removeprefix("Value error, ")
+    if kind == "missing":
+        return "required key is missing" + (" (add `version: 1` as the first line)" if loc == ("version",) else "")
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if kind == "string_type" and isinstance(err.get("input"), bool | int | float):
+        return f"expected a string, got {_describe(err['input'])}; quote it if it is text"
+    if kind.endswith("_type") or kind in ("literal_error", "enum"):
+        return f"{msg}, got {_describe(err.get('input'))}"
+    return msg
 
 
 def _fail(problem: SpecProblem, hint: str | None = None) -> SpecError:
@@ -49,11 +71,11 @@ def load_spec_text(text: str, file: str = "<spec>") -> Spec:
                                              "`quota_classes`, `agencies`"))
     problems: list[SpecProblem] = []
     try:
-        spec = Spec.model_validate(root)
+        spec = Spec.model_validate(root, strict=True)  # YAML types as written: no "18000" for 18000
     except ValidationError as exc:
         for err in exc.errors(include_url=False):
             loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-            problems.append(SpecProblem(file, _path(loc), doc.line_of(loc), _message(err)))
+            problems.append(SpecProblem(file, _path(loc), doc.line_of(loc), _message(err, loc)))
     else:
         for loc, msg in spec.cross_check():
             problems.append(SpecProblem(file, _path(loc), doc.line_of(loc), msg))
