@@ -143,7 +143,8 @@ def test_core_tags_say_what_they_mean() -> None:
         (EXAMPLE_SPEC + "---\nversion: 1\n", "g.yaml:65: more than one YAML document"),
         (EXAMPLE_SPEC.replace("    quota: large\n", "    quota: large\n    quota: standard\n"),
          "g.yaml:54: agencies[0].quota: duplicate key 'quota' (first at line 53)"),
-        (EXAMPLE_SPEC.replace("version: 1", "version: 1\x00"), "g.yaml:3: YAML error: control characters"),
+        (EXAMPLE_SPEC.replace("version: 1", "version: 1\x00"),
+         "g.yaml:3: YAML error: control characters are not allowed (#x0000)"),
         ("platform:\n  name: [unclosed\n", "YAML syntax error"),
     ],
 )
@@ -190,6 +191,20 @@ def test_a_file_that_lies_about_its_size_is_read_only_to_the_limit() -> None:
     assert os.stat("/proc/self/status").st_size == 0
     with pytest.raises(YamlProblem, match="larger than the limit"):
         read_bounded(Path("/proc/self/status"), limit=64)
+
+
+def test_bom_and_crlf_are_fine(tmp_path: Path) -> None:
+    spec = tmp_path / "windows.yaml"
+    spec.write_bytes(b"\xef\xbb\xbf" + EXAMPLE_SPEC.replace("\n", "\r\n").encode())
+    assert len(load_spec(spec).agencies) == 3
+    bad = tmp_path / "bad.yaml"
+    text = EXAMPLE_SPEC.replace("quota: large", "quota: huge").replace("\n", "\r\n")
+    bad.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    assert file_problem(bad).startswith(f"{bad}:53: agencies[0].quota: unknown quota class 'huge'")
+
+
+def test_text_handed_over_directly_is_bounded_too() -> None:
+    assert "longer than the limit" in problem_of("#" * (MAX_BYTES + 1))
 
 
 def test_not_utf8_names_the_line(tmp_path: Path) -> None:

@@ -187,7 +187,8 @@ class _Frame:
 
     __slots__ = ("anchor", "data", "height", "key", "key_line", "limit", "line", "lines", "loc", "merges", "size")
 
-    def __init__(self, data: Any, lines: Any, line: int, anchor: str | None, loc: Loc, limit: int | None) -> None:
+    def __init__(self, data: Any, lines: Any, line: int, anchor: str | None, loc: Loc,
+                 limit: tuple[int, str] | None) -> None:
         self.data = data
         self.lines = lines
         self.line = line
@@ -205,7 +206,7 @@ class _Composer:
     """Builds plain data from parser events with an explicit stack (no recursion), checking every bound as
     each event arrives."""
 
-    def __init__(self, item_limits: dict[Loc, int]) -> None:
+    def __init__(self, item_limits: dict[Loc, tuple[int, str]]) -> None:
         self.item_limits = item_limits
         self.anchors: dict[str, tuple[Any, Any, int, int]] = {}  # name -> (data, lines table, size, height)
         self.lines: dict[int, Any] = {}
@@ -319,8 +320,8 @@ class _Composer:
         if height >= top.height:
             top.height = height + 1
         if isinstance(top.data, list):
-            if top.limit is not None and len(top.data) >= top.limit:
-                raise YamlProblem(line, top.loc, f"more than {top.limit:,} entries (the limit)")
+            if top.limit is not None and len(top.data) >= top.limit[0]:
+                raise YamlProblem(line, top.loc, top.limit[1])
             top.data.append(value)
             top.lines.append(line)
         elif top.key is _MERGE:
@@ -344,11 +345,12 @@ class _Composer:
                                                              "is one document")
 
 
-def compose(text: str, item_limits: dict[Loc, int] | None = None) -> Document:
+def compose(text: str, item_limits: dict[Loc, tuple[int, str]] | None = None) -> Document:
     """Compose one YAML document from `text`. Raises YamlProblem for syntax errors, nesting deeper than
     MAX_DEPTH, more than MAX_NODES nodes after alias expansion, recursive or undefined aliases, tags other
-    than plain data, non-string or duplicate keys, more than one document, and sequences longer than
-    `item_limits[loc]` (checked as items arrive: a spec with 100,000 agencies stops at the limit)."""
+    than plain data, non-string or duplicate keys, more than one document, and a sequence at `loc` with
+    more items than `item_limits[loc] = (limit, message)` (checked as items arrive: a spec with 100,000
+    agencies stops at the first one over)."""
     import yaml
     from yaml import events as ev
 
@@ -382,8 +384,12 @@ def compose(text: str, item_limits: dict[Loc, int] | None = None) -> Document:
             raise YamlProblem(line, composer.where(), _TOO_DEEP) from None
         raise YamlProblem(line, (), f"YAML syntax error: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:  # ReaderError: a character YAML does not allow (NUL, other controls)
+        reason = getattr(exc, "reason", None) or str(exc).splitlines()[0]
+        character = getattr(exc, "character", None)
+        code = ord(character) if isinstance(character, str) and len(character) == 1 else character
+        which = f" (#x{code:04x})" if isinstance(code, int) else ""
         raise YamlProblem(_reader_line(exc, text, loader_cls is not yaml.SafeLoader), (),
-                          f"YAML error: {getattr(exc, 'reason', None) or str(exc).splitlines()[0]}") from None
+                          f"YAML error: {reason}{which}") from None
     finally:
         loader.dispose()
     return Document(composer.root, composer.root_line, composer.lines)

@@ -10,10 +10,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from govcloud_platform.errors import SpecError, SpecProblem
-from govcloud_platform.spec.bounded_yaml import YamlProblem, compose, decode, read_bounded
+from govcloud_platform.spec.bounded_yaml import MAX_BYTES, YamlProblem, compose, decode, read_bounded
 from govcloud_platform.spec.models import MAX_AGENCIES, Spec
 
 Loc = tuple[str | int, ...]
+_TOO_MANY = f"more than {MAX_AGENCIES:,} agencies, the limit of one spec; split the platform"
 
 
 def _path(loc: Loc) -> str:
@@ -57,14 +58,13 @@ def _fail(problem: SpecProblem, hint: str | None = None) -> SpecError:
 
 def load_spec_text(text: str, file: str = "<spec>") -> Spec:
     """Parse and validate spec text; raise SpecError listing every problem."""
+    if len(text) > MAX_BYTES:  # files are bounded when read; this is for text handed over directly
+        raise _fail(SpecProblem(file, "", None, f"the text is longer than the limit of {MAX_BYTES:,} characters"))
     try:
-        doc = compose(text, {("agencies",): MAX_AGENCIES})
+        doc = compose(text, {("agencies",): (MAX_AGENCIES, _TOO_MANY)})
     except YamlProblem as exc:
-        message = exc.message
-        if exc.loc == ("agencies",) and "entries" in message:
-            message = f"more than {MAX_AGENCIES:,} agencies, the limit of one spec; split the platform"
-        hint = "fix the YAML syntax" if message.startswith("YAML syntax") else None
-        raise _fail(SpecProblem(file, _path(exc.loc), exc.line, message), hint) from None
+        hint = "fix the YAML syntax" if exc.message.startswith("YAML syntax") else None
+        raise _fail(SpecProblem(file, _path(exc.loc), exc.line, exc.message), hint) from None
     root = {} if doc.data is None else doc.data
     if not isinstance(root, dict):
         raise _fail(SpecProblem(file, "", 1, "the spec must be a mapping with `version`, `platform`, "
