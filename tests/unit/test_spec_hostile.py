@@ -214,6 +214,26 @@ def test_not_utf8_names_the_line(tmp_path: Path) -> None:
     assert file_problem(bad) == f"{bad}:57: not UTF-8 text (byte 0xe9 at offset {text.index(chr(0xe9))})"
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (LAUGHS, "g.yaml:6: lol5[3]: the document expands to more than 500,000 nodes"),
+        (DEEP_BLOCK, f"g.yaml:{MAX_DEPTH + 1}: a.a."),
+        (EXAMPLE_SPEC.replace("version: 1", "version: 1\x00"), "g.yaml:3: YAML error: special characters are not "
+                                                                "allowed (#x0000)"),
+        (EXAMPLE_SPEC.replace("name: Revenue Board", "name: !!binary aGk="), "g.yaml:57: agencies[1].name: YAML tag"),
+        ("a: [\n", "YAML syntax error"),
+    ],
+)
+def test_the_pure_python_parser_keeps_the_bounds(monkeypatch: pytest.MonkeyPatch, text: str, expected: str) -> None:
+    """Without libyaml, PyYAML's own parser feeds the same composer."""
+    import yaml
+
+    monkeypatch.setattr(yaml, "CSafeLoader", None)
+    assert load_spec_text(EXAMPLE_SPEC).agencies[2].slug == "city-council"
+    assert expected in problem_of(text)
+
+
 # --- through the real CLI -------------------------------------------------------------------------------
 
 

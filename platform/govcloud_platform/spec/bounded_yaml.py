@@ -354,12 +354,9 @@ def compose(text: str, item_limits: dict[Loc, tuple[int, str]] | None = None) ->
     import yaml
     from yaml import events as ev
 
+    # libyaml when PyYAML was built with it (its wheels are); the pure-Python parser, ~20x slower, otherwise
     loader_cls = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
     composer = _Composer(item_limits or {})
-    try:
-        loader = loader_cls(text)
-    except UnicodeEncodeError as exc:  # lone surrogates in a str that did not come from a file
-        raise YamlProblem(text[: exc.start].count("\n") + 1, (), "not valid Unicode text") from None
     handlers = {
         ev.ScalarEvent: composer.scalar,
         ev.MappingStartEvent: lambda e: composer.start({}, {}, e),
@@ -369,7 +366,9 @@ def compose(text: str, item_limits: dict[Loc, tuple[int, str]] | None = None) ->
         ev.AliasEvent: composer.alias,
         ev.DocumentStartEvent: composer.document,
     }
+    loader = None
     try:
+        loader = loader_cls(text)  # the pure parser checks the characters here
         while True:
             event = loader.get_event()
             handler = handlers.get(type(event))
@@ -377,6 +376,8 @@ def compose(text: str, item_limits: dict[Loc, tuple[int, str]] | None = None) ->
                 handler(event)
             elif type(event) is ev.StreamEndEvent:
                 break
+    except UnicodeEncodeError as exc:  # lone surrogates in a str that did not come from a file
+        raise YamlProblem(text[: exc.start].count("\n") + 1, (), "not valid Unicode text") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -391,7 +392,8 @@ def compose(text: str, item_limits: dict[Loc, tuple[int, str]] | None = None) ->
         raise YamlProblem(_reader_line(exc, text, loader_cls is not yaml.SafeLoader), (),
                           f"YAML error: {reason}{which}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return Document(composer.root, composer.root_line, composer.lines)
 
 
