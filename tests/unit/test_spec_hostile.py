@@ -11,8 +11,9 @@ import pytest
 
 from govcloud_platform.errors import SpecError
 from govcloud_platform.spec import load_spec, load_spec_text
-from govcloud_platform.spec.bounded_yaml import MAX_BYTES, MAX_DEPTH, YamlProblem, read_bounded
+from govcloud_platform.spec.bounded_yaml import MAX_DEPTH, YamlProblem
 from govcloud_platform.spec.example import EXAMPLE_SPEC
+from govcloud_platform.spec.reading import MAX_BYTES, read_bounded
 from tests.conftest import Result, assert_one_error, run_cli
 
 HEAD = EXAMPLE_SPEC.split("agencies:")[0] + "agencies:\n"

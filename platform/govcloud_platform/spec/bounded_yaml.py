@@ -8,19 +8,15 @@ round-trip loader, parses at ~100 KB/s (10,000 agencies took 13 s). Here libyaml
 installed with ansible-core) only produces the event stream, which is iterative and fast, and this module
 composes the document itself: one pass, no recursion, and every bound checked while the events arrive, so
 a hostile file fails after reading no more than it must. Scalars are resolved by the YAML 1.2 core schema
-(`yes`/`no`/`on` and dates are strings, as they were with ruamel's YAML 1.2 loader)."""
+(`yes`/`no`/`on` are strings, as with ruamel's YAML 1.2 loader before; dates are strings too)."""
 
 from __future__ import annotations
 
 import math
-import os
 import re
-import stat
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-MAX_BYTES = 8 * 1024 * 1024  # a spec with 10,000 agencies in block style is ~1.6 MiB
 MAX_DEPTH = 32  # the spec itself needs 5 levels (platform.services.backups.schedule)
 MAX_NODES = 500_000  # after alias expansion; 10,000 agencies with every key set are ~250,000 nodes
 
@@ -43,54 +39,14 @@ Loc = tuple[str | int, ...]
 
 
 class YamlProblem(Exception):
-    """The document breaks a rule of this reader; `line` is 1-based, `loc` the key path where it happened."""
+    """The file or document breaks a rule of this reader; `line` is 1-based (None when the whole file is
+    concerned), `loc` the key path where it happened."""
 
     def __init__(self, line: int | None, loc: Loc, message: str) -> None:
         super().__init__(message)
         self.line = line
         self.loc = loc
         self.message = message
-
-
-def read_bounded(path: Path, limit: int = MAX_BYTES) -> bytes:
-    """The bytes of a regular file of at most `limit` bytes. Devices (/dev/zero), FIFOs, sockets and
-    directories are refused before a byte is read (O_NONBLOCK: opening a FIFO does not wait for a writer),
-    and the read stops at limit+1 bytes even if the file grows or lies about its size (/proc)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            kind = "a directory" if stat.S_ISDIR(st.st_mode) else "a device, FIFO or socket"
-            raise YamlProblem(None, (), f"not a regular file ({kind}); write the spec to a file")
-        if st.st_size > limit:
-            raise YamlProblem(None, (), _too_large(st.st_size, limit))
-        chunks: list[bytes] = []
-        total = 0
-        while total <= limit:
-            chunk = os.read(fd, min(1 << 20, limit + 1 - total))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            total += len(chunk)
-        if total > limit:
-            raise YamlProblem(None, (), _too_large(None, limit))
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
-
-
-def _too_large(size: int | None, limit: int) -> str:
-    got = f" ({size:,} bytes)" if size is not None else ""
-    return f"the file is larger than the limit of {limit // (1024 * 1024)} MiB{got}; is this the spec?"
-
-
-def decode(data: bytes) -> str:
-    """UTF-8 text (a leading BOM dropped); a bad byte is reported with its line."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise YamlProblem(line, (), f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
 
 
 @dataclass

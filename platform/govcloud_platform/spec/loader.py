@@ -1,6 +1,7 @@
-"""Load govcloud.yaml within bounds (spec/bounded_yaml.py: size, nesting, alias expansion, tags, agency
-count) and validate it with the pydantic models. Every problem is reported with its file, line and key
-path; a file that breaks a bound is one problem, found before the rest of it is read."""
+"""Load govcloud.yaml within bounds (spec/reading.py: file kind and size; spec/bounded_yaml.py: nesting,
+alias expansion, tags, agency count) and validate it with the pydantic models. Every problem is reported
+with its file, line and key path; a file that breaks a bound is one problem, found before the rest of it
+is read."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from govcloud_platform.errors import SpecError, SpecProblem
-from govcloud_platform.spec.bounded_yaml import MAX_BYTES, YamlProblem, compose, decode, read_bounded
+from govcloud_platform.spec.bounded_yaml import YamlProblem, compose
 from govcloud_platform.spec.models import MAX_AGENCIES, Spec
+from govcloud_platform.spec.reading import MAX_BYTES, decode, read_bounded
 
 Loc = tuple[str | int, ...]
 _TOO_MANY = f"more than {MAX_AGENCIES:,} agencies, the limit of one spec; split the platform"
