@@ -1,5 +1,7 @@
-"""Load govcloud.yaml with ruamel (to keep line numbers) and validate it with the pydantic models.
-Every problem is reported with its file, key path and line."""
+"""Load govcloud.yaml within bounds (spec/reading.py: file kind and size; spec/bounded_yaml.py: nesting,
+alias expansion, tags, agency count) and validate it with the pydantic models. Every problem is reported
+with its file, line and key path; a file that breaks a bound is one problem, found before the rest of it
+is read."""
 
 from __future__ import annotations
 
@@ -9,92 +11,76 @@ from typing import Any
 from pydantic import ValidationError
 
 from govcloud_platform.errors import SpecError, SpecProblem
-from govcloud_platform.spec.models import Spec
+from govcloud_platform.spec.bounded_yaml import YamlProblem, compose
+from govcloud_platform.spec.models import MAX_AGENCIES, Spec
+from govcloud_platform.spec.reading import MAX_BYTES, decode, read_bounded
+
+Loc = tuple[str | int, ...]
+_TOO_MANY = f"more than {MAX_AGENCIES:,} agencies, the limit of one spec; split the platform"
 
 
-def _yaml() -> Any:
-    from ruamel.yaml import YAML
-
-    yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = False
-    return yaml
-
-
-def _plain(node: Any) -> Any:
-    """ruamel's commented containers to plain dicts and lists."""
-    if isinstance(node, dict):
-        return {str(k): _plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plain(v) for v in node]
-    return node
-
-
-def _line_of(root: Any, loc: tuple[str | int, ...]) -> int | None:
-    """1-based line of the deepest node of `loc` that exists in the document."""
-    node = root
-    line: int | None = None
-    for part in loc:
-        lc = getattr(node, "lc", None)
-        if isinstance(node, dict) and part in node:
-            if lc is not None:
-                try:
-                    line = lc.key(part)[0] + 1
-                except (KeyError, TypeError):
-                    pass
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            if lc is not None:
-                try:
-                    line = lc.item(part)[0] + 1
-                except (KeyError, TypeError, IndexError):
-                    pass
-            node = node[part]
-        else:
-            break
-    if line is None and getattr(root, "lc", None) is not None:
-        line = root.lc.line + 1
-    return line
-
-
-def _path(loc: tuple[str | int, ...]) -> str:
+def _path(loc: Loc) -> str:
     out = ""
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
 
 
+def _describe(value: Any) -> str:
+    """What a YAML value is, for a type error: `got the number 12345`."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the string {value[:40]!r}" + ("..." if len(value) > 40 else "")
+    return "a mapping" if isinstance(value, dict) else "a list" if isinstance(value, list) else type(value).__name__
+
+
+def _message(err: Any, loc: Loc) -> str:
+    """pydantic's message, said in the spec's terms."""
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return "unknown key (check spelling; `govcloud schema` lists the allowed keys)"
+    if kind == "missing":
+        return "required key is missing" + (" (add `version: 1` as the first line)" if loc == ("version",) else "")
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if kind == "string_type" and isinstance(err.get("input"), bool | int | float):
+        return f"expected a string, got {_describe(err['input'])}; quote it if it is text"
+    if kind.endswith("_type") or kind in ("literal_error", "enum"):
+        return f"{msg}, got {_describe(err.get('input'))}"
+    return msg
+
+
+def _fail(problem: SpecProblem, hint: str | None = None) -> SpecError:
+    return SpecError(str(problem), [problem], hint=hint)
+
+
 def load_spec_text(text: str, file: str = "<spec>") -> Spec:
     """Parse and validate spec text; raise SpecError listing every problem."""
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
-
+    if len(text) > MAX_BYTES:  # files are bounded when read; this is for text handed over directly
+        raise _fail(SpecProblem(file, "", None, f"the text is longer than the limit of {MAX_BYTES:,} characters"))
     try:
-        root = _yaml().load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        problem = SpecProblem(file, "", line, f"YAML syntax error: {exc.problem or exc.context}")
-        raise SpecError(f"{problem}", [problem], hint="fix the YAML syntax") from None
-    except YAMLError as exc:
-        problem = SpecProblem(file, "", None, f"YAML error: {exc}")
-        raise SpecError(str(problem), [problem]) from None
-    if root is None:
-        root = {}
+        doc = compose(text, {("agencies",): (MAX_AGENCIES, _TOO_MANY)})
+    except YamlProblem as exc:
+        hint = "fix the YAML syntax" if exc.message.startswith("YAML syntax") else None
+        raise _fail(SpecProblem(file, _path(exc.loc), exc.line, exc.message), hint) from None
+    root = {} if doc.data is None else doc.data
     if not isinstance(root, dict):
-        problem = SpecProblem(file, "", 1, "the spec must be a mapping with `platform`, `quota_classes`, `agencies`")
-        raise SpecError(str(problem), [problem])
+        raise _fail(SpecProblem(file, "", 1, "the spec must be a mapping with `version`, `platform`, "
+                                             "`quota_classes`, `agencies`"))
     problems: list[SpecProblem] = []
     try:
-        spec = Spec.model_validate(_plain(root))
+        spec = Spec.model_validate(root, strict=True)  # YAML types as written: no "18000" for 18000
     except ValidationError as exc:
         for err in exc.errors(include_url=False):
             loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-            msg = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                msg = "unknown key (check spelling; `govcloud schema` lists the allowed keys)"
-            problems.append(SpecProblem(file, _path(loc), _line_of(root, loc), msg))
+            problems.append(SpecProblem(file, _path(loc), doc.line_of(loc), _message(err, loc)))
     else:
         for loc, msg in spec.cross_check():
-            problems.append(SpecProblem(file, _path(loc), _line_of(root, loc), msg))
+            problems.append(SpecProblem(file, _path(loc), doc.line_of(loc), msg))
         if not problems:
             return spec
     first = problems[0]
@@ -103,16 +89,17 @@ def load_spec_text(text: str, file: str = "<spec>") -> Spec:
 
 
 def load_spec(path: Path) -> Spec:
-    """Load the spec file; a missing or unreadable file is an input error that says what to do."""
+    """Load the spec file; a missing, unreadable, oversized or non-regular file is an input error that says
+    what to do."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = decode(read_bounded(path))
     except FileNotFoundError:
-        problem = SpecProblem(str(path), "", None, "spec file not found")
         hint = "run `govcloud init` to write an example, or pass --spec PATH"
-        raise SpecError(str(problem), [problem], hint=hint) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        problem = SpecProblem(str(path), "", None, f"cannot read spec: {exc}")
-        raise SpecError(str(problem), [problem]) from None
+        raise _fail(SpecProblem(str(path), "", None, "spec file not found"), hint) from None
+    except YamlProblem as exc:
+        raise _fail(SpecProblem(str(path), "", exc.line, exc.message)) from None
+    except OSError as exc:
+        raise _fail(SpecProblem(str(path), "", None, f"cannot read spec: {exc.strerror or exc}")) from None
     return load_spec_text(text, str(path))
 
 

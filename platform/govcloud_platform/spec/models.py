@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from govcloud_platform.spec.cron import check_cron
 from govcloud_platform.spec.openstack import OpenStackSettings
 
 SLUG_PATTERN = r"^(?!.*--)[a-z][a-z0-9-]{1,30}[a-z0-9]$"  # no "--": it separates the parts of derived names
@@ -27,8 +28,11 @@ ServiceName = Literal["database", "storage", "identity", "backups"]
 AppName = Literal["portal", "opendata", "messaging", "documents"]
 _EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _DNS_RE = re.compile(r"^(?=.{1,200}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-_CRON_FIELD = r"[0-9*/,\-]+"
-_CRON_RE = re.compile(rf"^{_CRON_FIELD}( {_CRON_FIELD}){{4}}$")
+MAX_AGENCIES = 10_000  # one spec, one box or cloud; beyond that, split the platform
+SPEC_VERSION = 1
+# services each app needs on its agency
+APP_NEEDS = {"portal": {"database", "storage", "identity"}, "opendata": {"storage"},
+             "messaging": {"database", "storage", "identity"}, "documents": {"database", "storage", "identity"}}
 
 
 def check_slug(slug: str) -> str:
@@ -50,13 +54,16 @@ Cron = Annotated[str, Field(description="cron schedule: minute hour day-of-month
 
 
 class StrictModel(BaseModel):
+    """Unknown keys are errors. The loader validates the file with strict=True: no type is coerced, so a
+    YAML number or boolean where a name is expected, or a quoted "18000" where a number is expected, is an
+    error instead of a silent guess. (Python callers, such as `agency add`, keep pydantic's lax mode.)"""
+
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 def _check_cron(value: str | None) -> str | None:
-    if value is not None and not _CRON_RE.fullmatch(value.strip()):
-        raise ValueError(f"invalid cron schedule {value!r}: expected five fields like '0 2 * * *'")
-    return value
+    """Five valid cron fields (see spec/cron.py), normalised to single spaces."""
+    return None if value is None else " ".join(check_cron(value).split())
 
 
 class DatabaseSettings(StrictModel):
@@ -177,7 +184,9 @@ class Agency(StrictModel):
     name: str = Field(..., min_length=2, max_length=120, description="display name")
     email: str = Field(..., max_length=254, description="contact email")
     quota: str = Field("standard", description="name of a quota class")
-    services: list[ServiceName] = Field(default_factory=lambda: _all_services())
+    services: list[ServiceName] = Field(
+        default_factory=lambda: _all_services(), description="default: all four", json_schema_extra={"minItems": 1}
+    )
     apps: list[AppName] = Field(default_factory=list)
     backup_schedule: Cron | None = None
 
@@ -207,31 +216,38 @@ class Agency(StrictModel):
             raise ValueError("each entry may appear only once")
         return value
 
+    @field_validator("services")
+    @classmethod
+    def _some(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError(f"an agency needs at least one service ({', '.join(SERVICE_NAMES)}); "
+                             "leave `services` out for all four")
+        return value
+
     _cron = field_validator("backup_schedule")(_check_cron)
 
 
 class Spec(StrictModel):
-    version: Literal[1] = 1
+    version: Literal[1] = Field(..., description="format version of this file: 1")
     platform: Platform
-    quota_classes: dict[str, QuotaClass] = Field(default_factory=lambda: {"standard": QuotaClass()})
-    agencies: list[Agency] = Field(default_factory=list)
+    quota_classes: dict[str, QuotaClass] = Field(
+        default_factory=lambda: {"standard": QuotaClass()},
+        description="when left out, one class `standard` with the built-in defaults",
+    )
+    agencies: list[Agency] = Field(default_factory=list, max_length=MAX_AGENCIES)
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version(cls, value: object) -> object:
+        if type(value) is not int or value != SPEC_VERSION:  # not true, 1.0 or "1"
+            raise ValueError(f"unsupported spec version {value!r}: this govcloud reads `version: {SPEC_VERSION}`")
+        return value
 
     def cross_check(self) -> list[tuple[tuple[str | int, ...], str]]:
-        """Problems that span keys, each with the key path it belongs to."""
-        problems: list[tuple[tuple[str | int, ...], str]] = []
-        for name, qc in self.quota_classes.items():
-            if qc.inherits is not None and qc.inherits not in self.quota_classes:
-                problems.append((("quota_classes", name, "inherits"), f"unknown quota class {qc.inherits!r}"))
-            seen = [name]
-            cur = qc
-            while cur.inherits is not None and cur.inherits in self.quota_classes:
-                if cur.inherits in seen:
-                    cycle = " -> ".join([*seen, cur.inherits])
-                    problems.append((("quota_classes", name, "inherits"), f"inheritance cycle: {cycle}"))
-                    break
-                seen.append(cur.inherits)
-                cur = self.quota_classes[cur.inherits]
+        """Problems that span keys, each with the key path it belongs to. Linear in the spec's size."""
+        problems = self._inheritance_problems()
         slugs: dict[str, int] = {}
+        known = ", ".join(sorted(self.quota_classes)) or "none defined"
         for i, agency in enumerate(self.agencies):
             if agency.slug in slugs:
                 first = slugs[agency.slug]
@@ -239,14 +255,42 @@ class Spec(StrictModel):
                 problems.append((("agencies", i, "slug"), msg))
             slugs.setdefault(agency.slug, i)
             if agency.quota not in self.quota_classes:
-                known = ", ".join(sorted(self.quota_classes)) or "none defined"
-                problems.append((("agencies", i, "quota"), f"unknown quota class {agency.quota!r} (known: {known})"))
-            needs = {"portal": {"database", "storage", "identity"}, "opendata": {"storage"},
-                     "messaging": {"database", "storage", "identity"}, "documents": {"database", "storage", "identity"}}
+                if "quota" in agency.model_fields_set:
+                    msg = f"unknown quota class {agency.quota!r} (known: {known})"
+                else:
+                    msg = (f"no `quota` given and the default class {agency.quota!r} is not defined (known: {known}); "
+                           f"set `quota:` or define quota_classes.{agency.quota}")
+                problems.append((("agencies", i, "quota"), msg))
+            services = set(agency.services)
             for app in agency.apps:
-                missing = needs[app] - set(agency.services)
+                missing = APP_NEEDS[app] - services
                 if missing:
                     problems.append((("agencies", i, "apps"), f"app {app!r} needs services {sorted(missing)}"))
+        return problems
+
+    def _inheritance_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Unknown parents, and each inheritance cycle once (at the class where the walk in file order meets
+        it). Every class is walked once, so a long chain costs linear time."""
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        classes = self.quota_classes
+        for name, qc in classes.items():
+            if qc.inherits is not None and qc.inherits not in classes:
+                problems.append((("quota_classes", name, "inherits"), f"unknown quota class {qc.inherits!r}"))
+        done: set[str] = set()
+        for name in classes:
+            path: list[str] = []
+            on_path: set[str] = set()
+            cur: str | None = name
+            while cur is not None and cur in classes and cur not in done and cur not in on_path:
+                path.append(cur)
+                on_path.add(cur)
+                cur = classes[cur].inherits
+            if cur is not None and cur in on_path:
+                cycle = path[path.index(cur):] + [cur]
+                shown = cycle if len(cycle) <= 12 else [*cycle[:5], "...", *cycle[-5:]]
+                more = "" if len(cycle) <= 12 else f" ({len(cycle) - 1} classes)"
+                problems.append((("quota_classes", cur, "inherits"), f"inheritance cycle: {' -> '.join(shown)}{more}"))
+            done.update(path)
         return problems
 
     def resolve_quota(self, name: str) -> Quota:
