@@ -75,6 +75,7 @@ class IdentityBroker(Broker):
             "issuer": box.issuer,
             "client_id": oidc_client(slug),
             "client_secret": creds["client_secret"],
+            "redirect_uris": self.redirect_uris(box, slug),
             "discovery_url": f"{box.issuer}/.well-known/openid-configuration",
             "admin_user": admin_login(slug),
             "admin_password": creds["admin_password"],
