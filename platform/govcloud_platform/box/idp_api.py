@@ -12,8 +12,10 @@ import hashlib
 import hmac
 import os
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from govcloud_platform import names
 from govcloud_platform.errors import ConflictError, InputError, ServiceError
 
 if TYPE_CHECKING:
@@ -219,6 +221,42 @@ def _check_conf_key(conf_key: str) -> None:
         raise InputError(f"invalid OIDC client id {conf_key!r}", hint="letters, digits, '.', '_', '-'")
 
 
+def access_rule(groups: Sequence[str], *, client_credentials: bool = False) -> str:
+    """The relying party's access rule (`oidcRPMetaDataOptionsRule`, a Perl expression LLNG evaluates over the
+    session's attributes at every authorization, password and client-credentials grant): true for a user one of
+    whose groups IS one of `groups`, and for the client-credentials grant if `client_credentials` (there the
+    session is the client itself, without groups). Nobody else: an empty `groups` admits no user.
+
+    Groups reach LLNG as one string joined by GROUP_SEPARATOR, so membership is a whole-element test: the
+    string is padded with the separator on both sides and searched for `<sep><group><sep>`; `agency-x` never
+    matches `agency-x-y` or `agency-x--admins`. Literals are written as `\\x{..}` escapes because LLNG rewrites
+    words of a rule before compiling it (`skip` becomes a constant, `$word` a session attribute): a group
+    named `agency-skip` written plainly would silently test another name."""
+    bad = [g for g in groups if not _GROUP_RE.fullmatch(g)]
+    if bad:
+        raise InputError(f"invalid group names {bad}", hint="lowercase letters, digits, '.', '_', '-'")
+    sep = _perl_string(GROUP_SEPARATOR)
+    clauses = ['$_oidc_grant_type eq "clientcredentials"'] if client_credentials else []
+    clauses += [f'index({sep} . ($groups // "") . {sep}, {_perl_string(GROUP_SEPARATOR + g + GROUP_SEPARATOR)}) >= 0'
+                for g in groups]
+    return " or ".join(clauses) or "0"
+
+
+def _perl_string(text: str) -> str:
+    """A double-quoted Perl string of hex escapes only: no word in it for LLNG's rule rewriting to touch."""
+    return '"' + "".join(f"\\x{{{ord(c):02x}}}" for c in text) + '"'
+
+
+def admitted_groups(client_id: str) -> list[str] | None:
+    """The platform's policy: whom an agency's clients admit. An agency's own client (`ag-<slug>`) and its apps'
+    clients (`ag-<slug>--<app>`) admit the agency's members (group `agency-<slug>`; its administrators are
+    members too) and nobody else: not another agency's users, not the platform's operators (they work through
+    the CLI and have no business in an agency's applications; an agency client that admitted them would hand
+    the agency an id_token for an operator). None for a client that is no agency's (the platform's own)."""
+    owner = names.parse_client(client_id)
+    return None if owner is None else [names.group(owner.slug)]
+
+
 def oidc_client(
     box: Box,
     client_id: str,
@@ -226,6 +264,7 @@ def oidc_client(
     redirect_uris: list[str],
     display_name: str = "",
     *,
+    admit: Sequence[str],
     extra_claims: dict[str, str] | None = None,
     exported_vars: dict[str, str] | None = None,
     post_logout_redirect_uris: list[str] | None = None,
@@ -235,8 +274,10 @@ def oidc_client(
     options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A confidential client (confKey = client_id) in the manager API's shape: RS256 id_tokens carrying the
-    claims (IDTokenForceClaims), consent bypassed (clients are ours). `extra_claims` maps a scope to the
-    space-separated claims it releases; `exported_vars` maps a claim to a session attribute."""
+    claims (IDTokenForceClaims), consent bypassed (clients are ours). `admit`: the groups whose members may
+    sign in through it (`access_rule`; required: a client without a rule admits every user of the IdP).
+    `extra_claims` maps a scope to the space-separated claims it releases; `exported_vars` maps a claim to a
+    session attribute."""
     _check_conf_key(client_id)
     if not redirect_uris and not allow_client_credentials:
         raise InputError(f"OIDC client {client_id}: at least one redirect URI is needed")
@@ -252,6 +293,7 @@ def oidc_client(
         "refreshToken": refresh_tokens,
         "postLogoutRedirectUris": post_logout_redirect_uris or [],
         "accessTokenExpiration": box.spec.platform.services.identity.access_token_lifetime_s,
+        "rule": access_rule(admit, client_credentials=allow_client_credentials),
     }
     opts.update(options or {})
     return {
@@ -265,9 +307,10 @@ def oidc_client(
 
 
 def add_oidc_client(box: Box, client_id: str, client_secret: str, redirect_uris: list[str],
-                    display_name: str = "", **kwargs: Any) -> None:
+                    display_name: str = "", *, admit: Sequence[str], **kwargs: Any) -> None:
     """Register one client through the manager API (see `oidc_client` for the arguments)."""
-    post_oidc_client(box, oidc_client(box, client_id, client_secret, redirect_uris, display_name, **kwargs))
+    post_oidc_client(box, oidc_client(box, client_id, client_secret, redirect_uris, display_name, admit=admit,
+                                      **kwargs))
 
 
 def post_oidc_client(box: Box, body: dict[str, Any]) -> None:
@@ -320,6 +363,40 @@ def _conf_entries(body: dict[str, Any]) -> dict[str, Any]:
         "oidcRPMetaDataOptionsExtraClaims": dict(body["extraClaims"]),
         "oidcRPMetaDataMacros": {},
     }
+
+
+def _comparable(value: Any) -> str | None:
+    """A configuration value as text (the manager API and our own writer store 1/"1", lists as one string)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, list):
+        return " ".join(value)
+    return str(value)
+
+
+def client_differs(current: dict[str, Any] | None, body: dict[str, Any]) -> bool:
+    """Whether a configured client (its lmConf options, as `configured_clients` reads them) lacks anything
+    `body` sets: its id, redirect URIs, secret, access rule or any other option of ours. A client written by
+    older code (say, one without an access rule) differs, so the next provisioning rewrites it."""
+    if not current:
+        return True
+    wanted = _conf_entries(body)["oidcRPMetaDataOptions"]
+    ours = {f"oidcRPMetaDataOptions{k[0].upper()}{k[1:]}" for k in body["options"]}
+    ours |= {"oidcRPMetaDataOptionsClientID", "oidcRPMetaDataOptionsRedirectUris"}
+    return any(_comparable(current.get(key)) != _comparable(wanted[key]) for key in ours)
+
+
+def enforce_access_rules(conf: dict[str, Any]) -> dict[str, Any]:
+    """`conf` (an lmConf) with every agency client's access rule set as `admitted_groups` says, whatever wrote
+    it: `govcloud up` applies this to the clients of a box made by older code, which admitted every user."""
+    for key, options in conf.get("oidcRPMetaDataOptions", {}).items():
+        groups = admitted_groups(key)
+        if groups is not None:
+            grant = _comparable(options.get("oidcRPMetaDataOptionsAllowClientCredentialsGrant")) == "1"
+            options["oidcRPMetaDataOptionsRule"] = access_rule(groups, client_credentials=grant)
+    return conf
 
 
 def put_oidc_clients(box: Box, bodies: list[dict[str, Any]], probe: dict[str, Any] | None = None,
