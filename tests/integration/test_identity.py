@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from govcloud_platform.box import idp_api
+from govcloud_platform.box import idp_api, oidc_policy
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.ports import free_port_base
 from govcloud_platform.box.services.base import Program
@@ -296,7 +296,7 @@ def agency_clients(idp: RunningIdp) -> Iterator[dict[str, tuple[str, str]]]:
     for slug in sorted({row[0] for row in CRAFTED}):
         client_id, redirect = oidc_client(slug), f"https://{slug}.localhost/cb"
         idp_api.add_oidc_client(idp.box, client_id, uuid.uuid4().hex, [redirect], slug,
-                                admit=idp_api.admitted_groups(client_id) or [])
+                                admit=oidc_policy.admitted_groups(client_id) or [])
         made[slug] = (client_id, redirect)
     yield made
     for client_id, _ in made.values():
@@ -349,7 +349,7 @@ def test_prepare_gives_an_agency_client_made_without_a_rule_its_rule(idp: Runnin
     password = box.secrets.get("idp-operator-password") or ""
     client_id, redirect = oidc_client("legacy"), "https://legacy.localhost/cb"
     idp_api.add_oidc_client(box, client_id, uuid.uuid4().hex, [redirect], "legacy",
-                            admit=idp_api.admitted_groups(client_id) or [])
+                            admit=oidc_policy.admitted_groups(client_id) or [])
 
     def strip(conf: dict[str, object]) -> dict[str, object]:
         del conf["oidcRPMetaDataOptions"][client_id]["oidcRPMetaDataOptionsRule"]  # type: ignore[index]
@@ -365,7 +365,7 @@ def test_prepare_gives_an_agency_client_made_without_a_rule_its_rule(idp: Runnin
         idp.service.prepare(box)
         assert idp.service.stale_programs(box) == []
         rule = idp_api.configured_clients(box)[client_id]["oidcRPMetaDataOptionsRule"]
-        assert rule == idp_api.access_rule([group("legacy")])
+        assert rule == oidc_policy.access_rule([group("legacy")])
         time.sleep(1.2)  # the portal's checkTime
         resp = login(browser(box), box, client_id, redirect, "operator", password)
         assert code_from(resp, redirect) is None and 'trmsg="84"' in resp.text

@@ -1,4 +1,4 @@
-"""Whom an agency's OIDC clients admit: the access rule builder (`idp_api.access_rule`), the policy
+"""Whom an agency's OIDC clients admit: the access rule builder (`oidc_policy.access_rule`), the policy
 (`admitted_groups`), the upgrade of clients made by older code (`enforce_access_rules`) and the check that a
 configured client is current (`client_differs`). The rules are evaluated by LemonLDAP::NG's own rule rewriting
 and Safe jail (Perl, no server), the way the portal compiles them."""
@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from govcloud_platform import names
-from govcloud_platform.box import idp_api
+from govcloud_platform.box import idp_api, oidc_policy
 from govcloud_platform.errors import InputError
 
 # LLNG's handler rewrites a rule (`substitute`), then compiles it in its jail, as the portal does for
@@ -45,7 +45,7 @@ def llng_admits(cases: list[tuple[str, dict[str, Any]]]) -> list[bool]:
 
 
 def session(*groups: str, grant: str = "authorizationcode") -> dict[str, Any]:
-    return {"groups": idp_api.GROUP_SEPARATOR.join(groups), "_oidc_grant_type": grant}
+    return {"groups": oidc_policy.GROUP_SEPARATOR.join(groups), "_oidc_grant_type": grant}
 
 
 VICTIM = names.group("sec-victim")
@@ -78,14 +78,14 @@ CASES: list[tuple[list[str], bool, dict[str, Any], bool]] = [
 
 
 def test_llng_evaluates_each_rule_as_the_policy_says() -> None:
-    rules = [(idp_api.access_rule(admit, client_credentials=cc), sess) for admit, cc, sess, _ in CASES]
+    rules = [(oidc_policy.access_rule(admit, client_credentials=cc), sess) for admit, cc, sess, _ in CASES]
     got = llng_admits(rules)
     wrong = [(admit, cc, sess, want) for (admit, cc, sess, want), have in zip(CASES, got, strict=True) if have != want]
     assert not wrong
 
 
 def test_a_rule_holds_no_word_llng_would_rewrite() -> None:
-    rule = idp_api.access_rule([names.group("skip-date"), "agency-ip"], client_credentials=True)
+    rule = oidc_policy.access_rule([names.group("skip-date"), "agency-ip"], client_credentials=True)
     literals = re.findall(r'"([^"]*)"', rule)
     assert literals and all(re.fullmatch(r"(\\x\{[0-9a-f]{2}\})*|clientcredentials", lit) for lit in literals)
     words = set(re.findall(r"\$?[A-Za-z_]\w*", re.sub(r'"[^"]*"', "", rule)))
@@ -95,7 +95,7 @@ def test_a_rule_holds_no_word_llng_would_rewrite() -> None:
 @pytest.mark.parametrize("bad", ["Agency-x", "agency x", "agency;x", 'a"b', "a$b", ""])
 def test_a_group_name_outside_the_grammar_is_refused(bad: str) -> None:
     with pytest.raises(InputError):
-        idp_api.access_rule([bad])
+        oidc_policy.access_rule([bad])
 
 
 @pytest.mark.parametrize(("client_id", "admitted"), [
@@ -107,7 +107,7 @@ def test_a_group_name_outside_the_grammar_is_refused(bad: str) -> None:
     ("ag-health--Portal", None),
 ])
 def test_agency_and_app_clients_admit_the_agency_members_only(client_id: str, admitted: list[str] | None) -> None:
-    assert idp_api.admitted_groups(client_id) == admitted
+    assert oidc_policy.admitted_groups(client_id) == admitted
 
 
 def _old_conf() -> dict[str, Any]:
@@ -123,20 +123,20 @@ def _old_conf() -> dict[str, Any]:
 
 
 def test_older_clients_get_their_rule_and_others_are_left_alone() -> None:
-    conf = idp_api.enforce_access_rules(_old_conf())
+    conf = oidc_policy.enforce_access_rules(_old_conf())
     rps = conf["oidcRPMetaDataOptions"]
-    assert rps["ag-health"]["oidcRPMetaDataOptionsRule"] == idp_api.access_rule(
+    assert rps["ag-health"]["oidcRPMetaDataOptionsRule"] == oidc_policy.access_rule(
         [names.group("health")], client_credentials=True)
-    assert rps["ag-health--portal"]["oidcRPMetaDataOptionsRule"] == idp_api.access_rule([names.group("health")])
+    assert rps["ag-health--portal"]["oidcRPMetaDataOptionsRule"] == oidc_policy.access_rule([names.group("health")])
     assert "oidcRPMetaDataOptionsRule" not in rps["box-login-test"]
     assert conf["other"] == {"kept": 1}
-    assert idp_api.enforce_access_rules(json.loads(json.dumps(conf))) == conf  # a second pass changes nothing
+    assert oidc_policy.enforce_access_rules(json.loads(json.dumps(conf))) == conf  # a second pass changes nothing
 
 
 def test_an_edited_rule_is_put_back() -> None:
-    conf = idp_api.enforce_access_rules(_old_conf())
+    conf = oidc_policy.enforce_access_rules(_old_conf())
     conf["oidcRPMetaDataOptions"]["ag-health"]["oidcRPMetaDataOptionsRule"] = "1"
-    fixed = idp_api.enforce_access_rules(json.loads(json.dumps(conf)))
+    fixed = oidc_policy.enforce_access_rules(json.loads(json.dumps(conf)))
     assert fixed["oidcRPMetaDataOptions"]["ag-health"]["oidcRPMetaDataOptionsRule"] != "1"
 
 
@@ -156,7 +156,7 @@ class _Box:
 def _body(**kw: Any) -> dict[str, Any]:
     client_id = names.oidc_client("health")
     return idp_api.oidc_client(_Box(), client_id, "s3cret", ["https://health.example/cb"], "Health",  # type: ignore[arg-type]
-                               admit=idp_api.admitted_groups(client_id) or [], allow_client_credentials=True, **kw)
+                               admit=oidc_policy.admitted_groups(client_id) or [], allow_client_credentials=True, **kw)
 
 
 def _configured(body: dict[str, Any]) -> dict[str, Any]:
@@ -180,6 +180,6 @@ def test_a_configured_client_is_current_only_with_its_rule() -> None:
 
 
 def test_every_client_body_carries_its_rule() -> None:
-    assert _body()["options"]["rule"] == idp_api.access_rule([names.group("health")], client_credentials=True)
+    assert _body()["options"]["rule"] == oidc_policy.access_rule([names.group("health")], client_credentials=True)
     with pytest.raises(TypeError):
         idp_api.oidc_client(_Box(), "x-client", "s", ["https://x/cb"])  # type: ignore[arg-type,call-arg]

@@ -22,6 +22,7 @@ from govcloud_platform.apps.runner import RUN_TIMEOUT_S, RoleResult, run_role
 from govcloud_platform.apps.store import READY, Deployment, DeploymentStore
 from govcloud_platform.box import idp_api
 from govcloud_platform.box.context import LOOPBACK, Box
+from govcloud_platform.box.oidc_policy import admitted_groups
 from govcloud_platform.box.secrets import new_password
 from govcloud_platform.box.supervisor import Supervisor
 from govcloud_platform.brokers.database import (
@@ -214,7 +215,7 @@ class AppService:
         client_id = oidc_app_client(slug, app)
         redirects = [f"{public_url(self.box, slug, app)}{m.oidc_callback}"]
         body = idp_api.oidc_client(self.box, client_id, secret, redirects, f"{agency_name}: {app}",
-                                   admit=idp_api.admitted_groups(client_id) or [])  # the agency's members only
+                                   admit=admitted_groups(client_id) or [])  # the agency's members only
         current = idp_api.configured_clients(self.box).get(client_id)
         if not idp_api.client_differs(current, body):
             return False

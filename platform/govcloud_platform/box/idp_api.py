@@ -15,7 +15,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from govcloud_platform import names
+from govcloud_platform.box.oidc_policy import GROUP_RE, GROUP_SEPARATOR, access_rule, option_text
 from govcloud_platform.errors import ConflictError, InputError, ServiceError
 
 if TYPE_CHECKING:
@@ -29,10 +29,7 @@ IDP_ROLE = "idp"
 BCRYPT_COST = 10
 LOGIN_PATTERN = r"^[a-z0-9][a-z0-9._@-]{0,63}$"
 _LOGIN_RE = re.compile(LOGIN_PATTERN)
-_GROUP_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _CONFKEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-# The groups of a user reach LLNG as one string joined by its multiValuesSeparator.
-GROUP_SEPARATOR = "; "
 
 # Run by the superuser in the `idp` database; every statement is idempotent.
 SCHEMA_SQL = f"""
@@ -122,7 +119,7 @@ def add_user(
     `conn`: a connection to the `idp` database to reuse (committed here). Returns True if created."""
     if not _LOGIN_RE.fullmatch(login):
         raise InputError(f"invalid login {login!r}", hint=f"use {LOGIN_PATTERN}")
-    bad = [g for g in groups if not _GROUP_RE.fullmatch(g)]
+    bad = [g for g in groups if not GROUP_RE.fullmatch(g)]
     if bad:
         raise InputError(f"invalid group names {bad}", hint="lowercase letters, digits, '.', '_', '-'")
     if not password:
@@ -219,42 +216,6 @@ def _call(box: Box, method: str, path: str = "", body: Any = None) -> requests.R
 def _check_conf_key(conf_key: str) -> None:
     if not _CONFKEY_RE.fullmatch(conf_key):
         raise InputError(f"invalid OIDC client id {conf_key!r}", hint="letters, digits, '.', '_', '-'")
-
-
-def access_rule(groups: Sequence[str], *, client_credentials: bool = False) -> str:
-    """The relying party's access rule (`oidcRPMetaDataOptionsRule`, a Perl expression LLNG evaluates over the
-    session's attributes at every authorization, password and client-credentials grant): true for a user one of
-    whose groups IS one of `groups`, and for the client-credentials grant if `client_credentials` (there the
-    session is the client itself, without groups). Nobody else: an empty `groups` admits no user.
-
-    Groups reach LLNG as one string joined by GROUP_SEPARATOR, so membership is a whole-element test: the
-    string is padded with the separator on both sides and searched for `<sep><group><sep>`; `agency-x` never
-    matches `agency-x-y` or `agency-x--admins`. Literals are written as `\\x{..}` escapes because LLNG rewrites
-    words of a rule before compiling it (`skip` becomes a constant, `$word` a session attribute): a group
-    named `agency-skip` written plainly would silently test another name."""
-    bad = [g for g in groups if not _GROUP_RE.fullmatch(g)]
-    if bad:
-        raise InputError(f"invalid group names {bad}", hint="lowercase letters, digits, '.', '_', '-'")
-    sep = _perl_string(GROUP_SEPARATOR)
-    clauses = ['$_oidc_grant_type eq "clientcredentials"'] if client_credentials else []
-    clauses += [f'index({sep} . ($groups // "") . {sep}, {_perl_string(GROUP_SEPARATOR + g + GROUP_SEPARATOR)}) >= 0'
-                for g in groups]
-    return " or ".join(clauses) or "0"
-
-
-def _perl_string(text: str) -> str:
-    """A double-quoted Perl string of hex escapes only: no word in it for LLNG's rule rewriting to touch."""
-    return '"' + "".join(f"\\x{{{ord(c):02x}}}" for c in text) + '"'
-
-
-def admitted_groups(client_id: str) -> list[str] | None:
-    """The platform's policy: whom an agency's clients admit. An agency's own client (`ag-<slug>`) and its apps'
-    clients (`ag-<slug>--<app>`) admit the agency's members (group `agency-<slug>`; its administrators are
-    members too) and nobody else: not another agency's users, not the platform's operators (they work through
-    the CLI and have no business in an agency's applications; an agency client that admitted them would hand
-    the agency an id_token for an operator). None for a client that is no agency's (the platform's own)."""
-    owner = names.parse_client(client_id)
-    return None if owner is None else [names.group(owner.slug)]
 
 
 def oidc_client(
@@ -365,17 +326,6 @@ def _conf_entries(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _comparable(value: Any) -> str | None:
-    """A configuration value as text (the manager API and our own writer store 1/"1", lists as one string)."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return str(int(value))
-    if isinstance(value, list):
-        return " ".join(value)
-    return str(value)
-
-
 def client_differs(current: dict[str, Any] | None, body: dict[str, Any]) -> bool:
     """Whether a configured client (its lmConf options, as `configured_clients` reads them) lacks anything
     `body` sets: its id, redirect URIs, secret, access rule or any other option of ours. A client written by
@@ -385,18 +335,7 @@ def client_differs(current: dict[str, Any] | None, body: dict[str, Any]) -> bool
     wanted = _conf_entries(body)["oidcRPMetaDataOptions"]
     ours = {f"oidcRPMetaDataOptions{k[0].upper()}{k[1:]}" for k in body["options"]}
     ours |= {"oidcRPMetaDataOptionsClientID", "oidcRPMetaDataOptionsRedirectUris"}
-    return any(_comparable(current.get(key)) != _comparable(wanted[key]) for key in ours)
-
-
-def enforce_access_rules(conf: dict[str, Any]) -> dict[str, Any]:
-    """`conf` (an lmConf) with every agency client's access rule set as `admitted_groups` says, whatever wrote
-    it: `govcloud up` applies this to the clients of a box made by older code, which admitted every user."""
-    for key, options in conf.get("oidcRPMetaDataOptions", {}).items():
-        groups = admitted_groups(key)
-        if groups is not None:
-            grant = _comparable(options.get("oidcRPMetaDataOptionsAllowClientCredentialsGrant")) == "1"
-            options["oidcRPMetaDataOptionsRule"] = access_rule(groups, client_credentials=grant)
-    return conf
+    return any(option_text(current.get(key)) != option_text(wanted[key]) for key in ours)
 
 
 def put_oidc_clients(box: Box, bodies: list[dict[str, Any]], probe: dict[str, Any] | None = None,

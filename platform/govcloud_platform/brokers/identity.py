@@ -8,6 +8,7 @@ from typing import Any
 
 from govcloud_platform.box import idp_api
 from govcloud_platform.box.context import Box
+from govcloud_platform.box.oidc_policy import admitted_groups
 from govcloud_platform.box.secrets import new_password
 from govcloud_platform.brokers.base import Broker, Provisioning, in_parallel, naming
 from govcloud_platform.names import admin_login, admins_group, group, oidc_client, parse_client, parse_login
@@ -30,11 +31,11 @@ class IdentityBroker(Broker):
         )
 
     def _client(self, box: Box, slug: str, name: str, creds: dict[str, Any]) -> dict[str, Any]:
-        """The agency's client: its members only (`idp_api.admitted_groups`), and client credentials."""
+        """The agency's client: its members only (`admitted_groups`), and client credentials."""
         client_id = oidc_client(slug)
         return idp_api.oidc_client(
             box, client_id, creds["client_secret"], self.redirect_uris(box, slug), name,
-            admit=idp_api.admitted_groups(client_id) or [], allow_client_credentials=True,
+            admit=admitted_groups(client_id) or [], allow_client_credentials=True,
         )
 
     def provision(self, box: Box, slug: str, name: str, quota: Quota, creds: dict[str, Any], new: bool = False) -> None:

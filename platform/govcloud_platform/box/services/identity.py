@@ -21,6 +21,7 @@ from typing import Any
 
 from govcloud_platform.box import idp_api
 from govcloud_platform.box.context import LOOPBACK, Box
+from govcloud_platform.box.oidc_policy import enforce_access_rules
 from govcloud_platform.box.secrets import new_password, write_private
 from govcloud_platform.box.services.base import Program, Service
 from govcloud_platform.errors import MissingDependency
@@ -339,16 +340,16 @@ def latest_conf(conf_dir: Path) -> tuple[int, dict[str, Any]]:
 def save_conf_if_changed(conf_dir: Path, managed: dict[str, Any]) -> int:
     """Overlay `managed` on the newest lmConf and save it as the next number if anything changed.
     Everything else (relying parties, the defaults the manager API fills in) is kept, but every agency client's
-    access rule is set (`idp_api.enforce_access_rules`: clients made by older code admitted every user).
+    access rule is set (`enforce_access_rules`: clients made by older code admitted every user).
     Returns the cfgNum."""
-    return update_conf(conf_dir, lambda current: idp_api.enforce_access_rules({**current, **managed}),
+    return update_conf(conf_dir, lambda current: enforce_access_rules({**current, **managed}),
                        "converged by govcloud box up")
 
 
 def access_rules_current(conf_dir: Path) -> bool:
     """Every agency client of the newest lmConf has the access rule the platform's policy gives it."""
     current = latest_conf(conf_dir)[1]
-    return idp_api.enforce_access_rules(json.loads(json.dumps(current))) == current
+    return enforce_access_rules(json.loads(json.dumps(current))) == current
 
 
 def update_conf(conf_dir: Path, change: Callable[[dict[str, Any]], dict[str, Any]], log: str) -> int:
