@@ -24,7 +24,7 @@ import requests
 
 from govcloud_platform.box import idp_api
 from govcloud_platform.box.services.identity import OPERATOR_SECRET
-from govcloud_platform.names import admins_group, group, login
+from govcloud_platform.names import admins_group, login
 from tests import oidc
 from tests.conftest import BoxHandle
 from tests.security.conftest import INTRUDER, VICTIM, attack
@@ -49,12 +49,7 @@ def idp(tenants: dict[str, dict[str, Any]]) -> oidc.Issuer:
 @pytest.fixture(scope="module")
 def lookalike(box: BoxHandle) -> dict[str, Any]:
     """An agency whose slug extends the victim's (`sec-victim-oidc`): its group must not pass for the victim's."""
-    added = box.cli("agency", "add", LOOKALIKE, "--name", "Look-alike", "--email", f"it@{LOOKALIKE}.example")
-    assert added.rc == 0, added.stderr
-    creds = box.cli("--json", "agency", "credentials", LOOKALIKE, "--show-secrets")
-    assert creds.rc == 0, creds.stderr
-    identity: dict[str, Any] = creds.json()["identity"]
-    return identity
+    return _onboard(box, LOOKALIKE)
 
 
 @pytest.fixture(scope="module")
@@ -76,20 +71,43 @@ def operator(box: BoxHandle) -> dict[str, Any]:
     return {"user": b.spec.platform.services.identity.operator_user, "password": password}
 
 
+def _onboard(box: BoxHandle, slug: str) -> dict[str, Any]:
+    added = box.cli("agency", "add", slug, "--name", f"Security {slug}", "--email", f"it@{slug}.example")
+    assert added.rc == 0, added.stderr
+    creds = box.cli("--json", "agency", "credentials", slug, "--show-secrets")
+    assert creds.rc == 0, creds.stderr
+    identity: dict[str, Any] = creds.json()["identity"]
+    return identity
+
+
 @pytest.fixture(scope="module")
-def victim_app(box: BoxHandle, idp: oidc.Issuer, tenants: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """The victim's portal app, deployed through the CLI; its OIDC client as the app itself asks for it (the
-    IdP authorization request its sign-in page redirects to): {client_id, redirect_uri}."""
-    deployed = box.cli("--json", "app", "deploy", VICTIM, "portal", timeout=900)
+def app_agency(box: BoxHandle) -> dict[str, Any]:
+    """A third agency for the app rows, `sec-victim-<random>`: its group extends the victim's, so the victim's
+    administrator is the look-alike there. A fresh slug per run because an app's system user (`gc-<slug>`) is
+    the host's, not the box's: a fixed one would be shared with any other box that deployed for that slug."""
+    slug = f"{VICTIM}-{uuid.uuid4().hex[:6]}"
+    return {**_onboard(box, slug), "slug": slug}
+
+
+@pytest.fixture(scope="module")
+def app(box: BoxHandle, idp: oidc.Issuer, app_agency: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """That agency's portal app, deployed through the CLI (and removed, with its system user, at the end); its
+    OIDC client as the app itself asks for it (the IdP authorization request its sign-in page redirects to)."""
+    slug = app_agency["slug"]
+    deployed = box.cli("--json", "app", "deploy", slug, "portal", timeout=900)
     assert deployed.rc == 0, deployed.stderr[-2000:]
-    url = deployed.json()["url"]
-    s = oidc.browser(idp)
-    with _resolving_to_loopback(urlparse(url).hostname or ""):
-        resp = s.get(url + "/oidc/authenticate/?next=/", allow_redirects=False, timeout=60)
-    target = urljoin(url, resp.headers.get("location", ""))
-    assert resp.status_code == 302 and target.startswith(f"{idp.issuer}/oauth2/authorize"), (resp.status_code, target)
-    query = parse_qs(urlparse(target).query)
-    return {"client_id": query["client_id"][0], "redirect_uri": query["redirect_uri"][0]}
+    try:
+        url = deployed.json()["url"]
+        with _resolving_to_loopback(urlparse(url).hostname or ""):
+            resp = oidc.browser(idp).get(url + "/oidc/authenticate/?next=/", allow_redirects=False, timeout=60)
+        target = urljoin(url, resp.headers.get("location", ""))
+        assert resp.status_code == 302 and target.startswith(f"{idp.issuer}/oauth2/authorize"), target
+        query = parse_qs(urlparse(target).query)
+        yield {"client_id": query["client_id"][0], "redirect_uri": query["redirect_uri"][0], "secret": None,
+               "group": app_agency["group"]}
+    finally:
+        removed = box.cli("app", "remove", slug, "portal", "--purge-data", timeout=600)
+        assert removed.rc == 0, removed.stderr[-1000:]
 
 
 @contextmanager
@@ -122,6 +140,8 @@ def people(request: pytest.FixtureRequest, tenants: dict[str, dict[str, Any]]) -
             return _agency(tenants[INTRUDER]["identity"])
         if name == "lookalike-admin":
             return _agency(request.getfixturevalue("lookalike"))
+        if name == "app-admin":
+            return _agency(request.getfixturevalue("app_agency"))
         found: dict[str, Any] = request.getfixturevalue(name.replace("-", "_"))
         return found
 
@@ -132,8 +152,8 @@ def people(request: pytest.FixtureRequest, tenants: dict[str, dict[str, Any]]) -
             return _client(tenants[INTRUDER]["identity"])
         if name == "lookalike-client":
             return _client(request.getfixturevalue("lookalike"))
-        app: dict[str, Any] = request.getfixturevalue("victim_app")
-        return {**app, "secret": None, "group": group(VICTIM)}
+        found: dict[str, Any] = request.getfixturevalue("app")
+        return found
 
     return user, client
 
@@ -145,16 +165,16 @@ CROSS_LOGINS = [
     ("lookalike-admin", "victim-client"),   # agency-sec-victim-oidc is not agency-sec-victim
     ("admins-only", "victim-client"),       # agency-sec-victim--admins is not agency-sec-victim
     ("operator", "victim-client"),          # operators are not admitted by agency clients
-    ("intruder-admin", "victim-app"),
-    ("lookalike-admin", "victim-app"),
-    ("operator", "victim-app"),
+    ("intruder-admin", "app"),              # "app": the portal of agency sec-victim-<random>
+    ("victim-admin", "app"),                # agency-sec-victim is not agency-sec-victim-<random>
+    ("operator", "app"),                    # nor are operators admitted by app clients
 ]
 # Positive controls: the owner's own login works, else a refusal above proves nothing.
 OWN_LOGINS = [
     ("victim-admin", "victim-client"),
     ("intruder-admin", "intruder-client"),
     ("lookalike-admin", "lookalike-client"),
-    ("victim-admin", "victim-app"),
+    ("app-admin", "app"),
 ]
 
 
