@@ -327,6 +327,24 @@ def test_introspection_of_victims_token_by_intruder_answers_nothing(
     assert 400 <= resp.status_code < 500, resp.status_code
 
 
+# Spellings LLNG does not route to introspection (its routes are exact, case-sensitive path words): nginx lets
+# them through, LLNG serves its portal page or an error; none may answer about a token.
+NEAR_INTROSPECTION_PATHS = ["/OAUTH2/INTROSPECT", "/oauth2/Introspect", "/oauth2/introspect;x", "/oauth2/introspect.",
+                            "/index.psgi/x.psgi/oauth2/introspect"]
+
+
+@pytest.mark.parametrize("path", NEAR_INTROSPECTION_PATHS)
+def test_near_introspection_paths_answer_about_no_token(
+    idp: oidc.Issuer, tenants: dict[str, dict[str, Any]], victim_tokens: dict[str, Any], path: str
+) -> None:
+    victim = tenants[VICTIM]["identity"]
+    with attack("oidc", f"intruder introspects victim's access token at {path}") as attempt:
+        resp = _post(idp, path, _creds(tenants, INTRUDER), {"token": victim_tokens["access_token"]})
+        attempt.succeeded = '"active"' in resp.text or any(v in resp.text for v in (victim["admin_user"],
+                                                                                     victim["client_id"]))
+        attempt.detail = f"HTTP {resp.status_code} {resp.text[:160]}"
+
+
 def test_introspection_is_off_for_the_owner_too(idp: oidc.Issuer, tenants: dict[str, dict[str, Any]],
                                                  victim_tokens: dict[str, Any]) -> None:
     """Not offered at all (LLNG 2.16 cannot restrict it to the caller's own tokens): the victim's own request is
