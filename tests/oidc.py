@@ -1,5 +1,6 @@
 """A headless browser for LemonLDAP::NG's login form and the OIDC authorization-code flow, shared by the
-identity, box and apps tests."""
+identity, box, apps and security tests. Each function takes the IdP as anything with `issuer` and `ca_file`:
+a `Box`, or an `Issuer` made from an agency's credentials (the client's view)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,33 @@ import html
 import http.cookiejar
 import re
 import ssl
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlparse
 
 import jwt
 import requests
 
-from govcloud_platform.box.context import Box
+
+class Idp(Protocol):
+    @property
+    def issuer(self) -> str: ...
+
+    @property
+    def ca_file(self) -> Path: ...
+
+
+@dataclass(frozen=True)
+class Issuer:
+    """The IdP as an agency's credentials describe it (`identity.issuer`, `identity.ca_file`)."""
+
+    issuer: str
+    ca_file: Path
+
+    @classmethod
+    def of(cls, identity: dict[str, Any]) -> Issuer:
+        return cls(identity["issuer"], Path(identity["ca_file"]))
 
 
 class LocalhostCookies(http.cookiejar.DefaultCookiePolicy):
@@ -42,7 +63,7 @@ def host_only(s: requests.Session) -> None:
             s.cookies.set(cookie.name, cookie.value or "", path=cookie.path, secure=cookie.secure)
 
 
-def browser(box: Box) -> requests.Session:
+def browser(box: Idp) -> requests.Session:
     s = requests.Session()
     s.cookies.set_policy(LocalhostCookies())
     s.trust_env = False  # REQUESTS_CA_BUNDLE would override verify
@@ -50,11 +71,11 @@ def browser(box: Box) -> requests.Session:
     return s
 
 
-def authorize(s: requests.Session, box: Box, client_id: str, redirect_uri: str, state: str = "st",
-               nonce: str = "nc") -> requests.Response:
+def authorize(s: requests.Session, box: Idp, client_id: str, redirect_uri: str, state: str = "st",
+               nonce: str = "nc", response_type: str = "code") -> requests.Response:
     resp = s.get(
         f"{box.issuer}/oauth2/authorize",
-        params={"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri,
+        params={"response_type": response_type, "client_id": client_id, "redirect_uri": redirect_uri,
                 "scope": "openid profile email groups", "state": state, "nonce": nonce},
         verify=str(box.ca_file), allow_redirects=False,
     )
@@ -69,18 +90,20 @@ def login_form(resp: requests.Response) -> dict[str, str]:
 
 
 def code_from(resp: requests.Response, redirect_uri: str, state: str = "st") -> str | None:
+    """The code of a redirect to `redirect_uri`; None for anything else (a page, an error redirect)."""
     location = resp.headers.get("location", "")
     if resp.status_code != 302 or not location.startswith(redirect_uri):
         return None
     query = parse_qs(urlparse(location).query)
     assert query["state"] == [state]
-    return query["code"][0]
+    codes = query.get("code")
+    return codes[0] if codes else None
 
 
-def login(s: requests.Session, box: Box, client_id: str, redirect_uri: str, user: str,
-           password: str) -> requests.Response:
+def login(s: requests.Session, box: Idp, client_id: str, redirect_uri: str, user: str,
+          password: str, response_type: str = "code") -> requests.Response:
     """authorize -> login form -> POST credentials; returns the response to the POST."""
-    first = authorize(s, box, client_id, redirect_uri)
+    first = authorize(s, box, client_id, redirect_uri, response_type=response_type)
     fields = login_form(first)
     fields.update(user=user, password=password)
     resp = s.post(first.url, data=fields, verify=str(box.ca_file), allow_redirects=False)
@@ -88,13 +111,13 @@ def login(s: requests.Session, box: Box, client_id: str, redirect_uri: str, user
     return resp
 
 
-def token(box: Box, code: str, redirect_uri: str, client_id: str, secret: str) -> requests.Response:
+def token(box: Idp, code: str, redirect_uri: str, client_id: str, secret: str) -> requests.Response:
     s = browser(box)
     return s.post(f"{box.issuer}/oauth2/token", auth=(client_id, secret), verify=str(box.ca_file),
                   data={"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri})
 
 
-def verify_id_token(box: Box, id_token: str, audience: str) -> dict[str, object]:
+def verify_id_token(box: Idp, id_token: str, audience: str) -> dict[str, object]:
     ctx = ssl.create_default_context(cafile=str(box.ca_file))
     jwks = jwt.PyJWKClient(f"{box.issuer}/oauth2/jwks", ssl_context=ctx)
     key = jwks.get_signing_key_from_jwt(id_token)

@@ -96,8 +96,9 @@ def test_sso_gives_agency_members_a_matrix_account_and_refuses_other_agencies(
     assert f"messaging/local_content/{media_id[:2]}/{media_id[2:4]}/{media_id[4:]}" in keys, keys
 
     refused = sso(box, base, *members[OTHER])
-    assert refused.status_code in (400, 401, 403), (refused.status_code, refused.headers.get("location"))
-    assert "not allowed to log in" in refused.text and "loginToken" not in refused.headers.get("location", "")
+    # The IdP refuses first: the app's client admits the agency's group only (PE_UNAUTHORIZEDPARTNER).
+    assert refused.status_code == 200 and 'trmsg="84"' in refused.text, (refused.status_code, refused.url)
+    assert "loginToken" not in refused.headers.get("location", "")
 
 
 def test_remove_leaves_no_process_vhost_or_credentials(box: BoxHandle, deployed: dict[str, Any]) -> None:

@@ -251,7 +251,7 @@ def test_operator_logs_in_headless_with_authorization_code(box: BoxHandle) -> No
     assert discovery["issuer"] == b.issuer
     client_id, secret = "box-login-test", uuid.uuid4().hex
     redirect = "https://app.test.example/callback"
-    idp_api.add_oidc_client(b, client_id, secret, [redirect], "login test")
+    idp_api.add_oidc_client(b, client_id, secret, [redirect], "login test", admit=["platform-operators"])
     try:
         operator = b.spec.platform.services.identity.operator_user
         password = b.secrets.get("idp-operator-password")

@@ -8,18 +8,20 @@ import json
 import signal
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from govcloud_platform.box import idp_api
+from govcloud_platform.box import idp_api, oidc_policy
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.ports import free_port_base
 from govcloud_platform.box.services.base import Program
-from govcloud_platform.box.services.identity import IdentityService
+from govcloud_platform.box.services.identity import OPERATOR_GROUPS, IdentityService, conf_dir, update_conf
 from govcloud_platform.errors import ServiceError
+from govcloud_platform.names import admins_group, group, oidc_client
 from govcloud_platform.spec.example import EXAMPLE_SPEC
 from govcloud_platform.spec.loader import load_spec_text
 from tests.integration._pg import running_postgres
@@ -36,6 +38,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 REDIRECT_A = "https://app-a.localhost/oidc/callback"
 REDIRECT_B = "https://app-b.localhost/oidc/callback"
+ADMIT = [*OPERATOR_GROUPS, "health-staff"]  # the test clients' access rule: the operator, and the clerk below
 
 
 @dataclass
@@ -90,7 +93,7 @@ def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningIdp]:
 @pytest.fixture(scope="module")
 def client_a(idp: RunningIdp) -> Iterator[tuple[str, str]]:
     secret = idp.box.secrets.get_or_create("test-client-a")
-    idp_api.add_oidc_client(idp.box, "app-a", secret, [REDIRECT_A], "App A")
+    idp_api.add_oidc_client(idp.box, "app-a", secret, [REDIRECT_A], "App A", admit=ADMIT)
     yield "app-a", secret
     idp_api.remove_oidc_client(idp.box, "app-a")
 
@@ -155,7 +158,7 @@ def test_client_added_through_manager_api_is_live_at_once_and_gone_after_removal
     secret_c = box.secrets.get_or_create("test-client-c")
     redirect_c = "https://app-c.localhost/cb"
     t0 = time.monotonic()
-    idp_api.add_oidc_client(box, "app-c", secret_c, [redirect_c], "App C")
+    idp_api.add_oidc_client(box, "app-c", secret_c, [redirect_c], "App C", admit=ADMIT)
     code = None
     while code is None and time.monotonic() - t0 < 5:
         code = code_from(authorize(s, box, "app-c", redirect_c), redirect_c)  # existing SSO session
@@ -183,7 +186,7 @@ def test_client_added_through_manager_api_is_live_at_once_and_gone_after_removal
 def test_client_secret_of_a_cannot_get_tokens_as_b(idp: RunningIdp, client_a: tuple[str, str]) -> None:
     box = idp.box
     secret_b = box.secrets.get_or_create("test-client-b")
-    idp_api.add_oidc_client(box, "app-b", secret_b, [REDIRECT_B], "App B")
+    idp_api.add_oidc_client(box, "app-b", secret_b, [REDIRECT_B], "App B", admit=ADMIT)
     try:
         s = browser(box)
         password = box.secrets.get("idp-operator-password") or ""
@@ -269,4 +272,102 @@ def test_manager_api_requires_the_platform_password(idp: RunningIdp) -> None:
     assert "intruder" not in idp_api.list_oidc_clients(box)  # the platform's own calls carry the password
     htpasswd = box.home / "nginx" / "manager.htpasswd"
     assert htpasswd.stat().st_mode & 0o077 == 0 and htpasswd.owner() == "www-data"
-    assert box.secrets.get("idp-manager-password") not in htpasswd.read_text()
+    manager_password = box.secrets.get("idp-manager-password")
+    assert manager_password and manager_password not in htpasswd.read_text()
+
+
+# --- who a client admits (its access rule), and what its tokens are good for -----------------------------
+CRAFTED = [  # (the agency whose client it is, the user's groups, admitted?)
+    ("acme", [group("acme")], True),
+    ("acme", [group("acme-x")], False),            # agency-x-y is not agency-x
+    ("acme", [admins_group("acme")], False),       # nor is agency-x--admins
+    ("acme", [group("acm")], False),
+    ("acme", [group("other"), group("acme")], True),
+    ("acme", list(OPERATOR_GROUPS), False),        # operators are not admitted by agency clients
+    ("skip", [group("skip")], True),               # LLNG rewrites the word `skip` in rules: still itself
+    ("skip", [group("ski")], False),
+]
+
+
+@pytest.fixture(scope="module")
+def agency_clients(idp: RunningIdp) -> Iterator[dict[str, tuple[str, str]]]:
+    """An agency client (named and ruled as the broker makes them) per slug of CRAFTED: {slug: (id, redirect)}."""
+    made = {}
+    for slug in sorted({row[0] for row in CRAFTED}):
+        client_id, redirect = oidc_client(slug), f"https://{slug}.localhost/cb"
+        idp_api.add_oidc_client(idp.box, client_id, uuid.uuid4().hex, [redirect], slug,
+                                admit=oidc_policy.admitted_groups(client_id) or [])
+        made[slug] = (client_id, redirect)
+    yield made
+    for client_id, _ in made.values():
+        idp_api.remove_oidc_client(idp.box, client_id)
+
+
+@pytest.mark.parametrize(("slug", "groups", "admitted"), CRAFTED, ids=[f"{r[0]}:{'+'.join(r[1])}" for r in CRAFTED])
+def test_an_agency_client_admits_exactly_its_group(idp: RunningIdp, agency_clients: dict[str, tuple[str, str]],
+                                                    slug: str, groups: list[str], admitted: bool) -> None:
+    box = idp.box
+    client_id, redirect = agency_clients[slug]
+    user, password = f"crafted.{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    idp_api.add_user(box, user, password, f"{user}@example.org", "crafted", groups)
+    try:
+        resp = login(browser(box), box, client_id, redirect, user, password)
+        assert (code_from(resp, redirect) is not None) == admitted, (resp.status_code, resp.headers.get("location"))
+        if not admitted:
+            assert 'trmsg="84"' in resp.text  # PE_UNAUTHORIZEDPARTNER: the rule, after a good password
+    finally:
+        idp_api.remove_user(box, user)
+
+
+def test_a_refresh_token_is_good_for_its_own_client_only(idp: RunningIdp) -> None:
+    """Agency clients get no refresh tokens today; should one be given them, LLNG binds the token to its client."""
+    box = idp.box
+    password = box.secrets.get("idp-operator-password") or ""
+    clients = {name: box.secrets.get_or_create(f"test-{name}") for name in ("refresh-one", "refresh-two")}
+    for name, secret in clients.items():
+        idp_api.add_oidc_client(box, name, secret, [REDIRECT_A], name, admit=ADMIT, refresh_tokens=True)
+    try:
+        code = code_from(login(browser(box), box, "refresh-one", REDIRECT_A, "operator", password), REDIRECT_A)
+        assert code
+        issued = token(box, code, REDIRECT_A, "refresh-one", clients["refresh-one"]).json()
+        refresh = {"grant_type": "refresh_token", "refresh_token": issued["refresh_token"]}
+        stolen = browser(box).post(f"{box.issuer}/oauth2/token", auth=("refresh-two", clients["refresh-two"]),
+                                   data=refresh)
+        assert stolen.status_code == 400 and "access_token" not in stolen.text
+        own = browser(box).post(f"{box.issuer}/oauth2/token", auth=("refresh-one", clients["refresh-one"]),
+                                data=refresh)
+        assert own.status_code == 200 and own.json()["access_token"]
+    finally:
+        for name in clients:
+            idp_api.remove_oidc_client(box, name)
+
+
+def test_prepare_gives_an_agency_client_made_without_a_rule_its_rule(idp: RunningIdp) -> None:
+    """A box made by older code holds agency clients without an access rule (any user got in): `up` sees the
+    configuration as stale and `prepare` sets every agency client's rule; the portal applies it at once."""
+    box = idp.box
+    password = box.secrets.get("idp-operator-password") or ""
+    client_id, redirect = oidc_client("legacy"), "https://legacy.localhost/cb"
+    idp_api.add_oidc_client(box, client_id, uuid.uuid4().hex, [redirect], "legacy",
+                            admit=oidc_policy.admitted_groups(client_id) or [])
+
+    def strip(conf: dict[str, object]) -> dict[str, object]:
+        del conf["oidcRPMetaDataOptions"][client_id]["oidcRPMetaDataOptionsRule"]  # type: ignore[index]
+        return conf
+
+    try:
+        update_conf(conf_dir(box), strip, "as older govcloud wrote it")
+        assert idp.service.stale_programs(box) == ["idp-fastcgi"]
+        deadline = time.monotonic() + 5
+        while not code_from(login(browser(box), box, client_id, redirect, "operator", password), redirect):
+            assert time.monotonic() < deadline, "the rule-less client never admitted the operator"
+            time.sleep(0.2)
+        idp.service.prepare(box)
+        assert idp.service.stale_programs(box) == []
+        rule = idp_api.configured_clients(box)[client_id]["oidcRPMetaDataOptionsRule"]
+        assert rule == oidc_policy.access_rule([group("legacy")])
+        time.sleep(1.2)  # the portal's checkTime
+        resp = login(browser(box), box, client_id, redirect, "operator", password)
+        assert code_from(resp, redirect) is None and 'trmsg="84"' in resp.text
+    finally:
+        idp_api.remove_oidc_client(box, client_id)

@@ -22,6 +22,7 @@ from govcloud_platform.apps.runner import RUN_TIMEOUT_S, RoleResult, run_role
 from govcloud_platform.apps.store import READY, Deployment, DeploymentStore
 from govcloud_platform.box import idp_api
 from govcloud_platform.box.context import LOOPBACK, Box
+from govcloud_platform.box.oidc_policy import admitted_groups
 from govcloud_platform.box.secrets import new_password
 from govcloud_platform.box.supervisor import Supervisor
 from govcloud_platform.brokers.database import (
@@ -250,13 +251,14 @@ class AppService:
         app = m.name
         client_id = oidc_app_client(slug, app)
         redirects = [f"{public_url(self.box, slug, app)}{m.oidc_callback}"]
-        current = idp_api.get_oidc_client(self.box, client_id)
+        body = idp_api.oidc_client(self.box, client_id, secret, redirects, f"{agency_name}: {app}",
+                                   admit=admitted_groups(client_id) or [])  # the agency's members only
+        current = idp_api.configured_clients(self.box).get(client_id)
+        if not idp_api.client_differs(current, body):
+            return False
         if current is not None:
-            if (current.get("options", {}).get("clientSecret") == secret
-                    and current.get("redirectUris") == redirects):
-                return False
             idp_api.remove_oidc_client(self.box, client_id)
-        idp_api.add_oidc_client(self.box, client_id, secret, redirects, f"{agency_name}: {app}")
+        idp_api.post_oidc_client(self.box, body)
         return True
 
     def _ensure_cert(self, slug: str, app: str) -> tuple[Path, Path, bool]:

@@ -12,8 +12,10 @@ import hashlib
 import hmac
 import os
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from govcloud_platform.box.oidc_policy import GROUP_RE, GROUP_SEPARATOR, access_rule, option_text
 from govcloud_platform.errors import ConflictError, InputError, ServiceError
 
 if TYPE_CHECKING:
@@ -27,10 +29,7 @@ IDP_ROLE = "idp"
 BCRYPT_COST = 10
 LOGIN_PATTERN = r"^[a-z0-9][a-z0-9._@-]{0,63}$"
 _LOGIN_RE = re.compile(LOGIN_PATTERN)
-_GROUP_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _CONFKEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-# The groups of a user reach LLNG as one string joined by its multiValuesSeparator.
-GROUP_SEPARATOR = "; "
 
 # Run by the superuser in the `idp` database; every statement is idempotent.
 SCHEMA_SQL = f"""
@@ -120,7 +119,7 @@ def add_user(
     `conn`: a connection to the `idp` database to reuse (committed here). Returns True if created."""
     if not _LOGIN_RE.fullmatch(login):
         raise InputError(f"invalid login {login!r}", hint=f"use {LOGIN_PATTERN}")
-    bad = [g for g in groups if not _GROUP_RE.fullmatch(g)]
+    bad = [g for g in groups if not GROUP_RE.fullmatch(g)]
     if bad:
         raise InputError(f"invalid group names {bad}", hint="lowercase letters, digits, '.', '_', '-'")
     if not password:
@@ -234,6 +233,7 @@ def oidc_client(
     redirect_uris: list[str],
     display_name: str = "",
     *,
+    admit: Sequence[str],
     extra_claims: dict[str, str] | None = None,
     exported_vars: dict[str, str] | None = None,
     post_logout_redirect_uris: list[str] | None = None,
@@ -243,8 +243,10 @@ def oidc_client(
     options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A confidential client (confKey = client_id) in the manager API's shape: RS256 id_tokens carrying the
-    claims (IDTokenForceClaims), consent bypassed (clients are ours). `extra_claims` maps a scope to the
-    space-separated claims it releases; `exported_vars` maps a claim to a session attribute."""
+    claims (IDTokenForceClaims), consent bypassed (clients are ours). `admit`: the groups whose members may
+    sign in through it (`access_rule`; required: a client without a rule admits every user of the IdP).
+    `extra_claims` maps a scope to the space-separated claims it releases; `exported_vars` maps a claim to a
+    session attribute."""
     _check_conf_key(client_id)
     if not redirect_uris and not allow_client_credentials:
         raise InputError(f"OIDC client {client_id}: at least one redirect URI is needed")
@@ -260,6 +262,7 @@ def oidc_client(
         "refreshToken": refresh_tokens,
         "postLogoutRedirectUris": post_logout_redirect_uris or [],
         "accessTokenExpiration": box.spec.platform.services.identity.access_token_lifetime_s,
+        "rule": access_rule(admit, client_credentials=allow_client_credentials),
     }
     opts.update(options or {})
     return {
@@ -273,9 +276,10 @@ def oidc_client(
 
 
 def add_oidc_client(box: Box, client_id: str, client_secret: str, redirect_uris: list[str],
-                    display_name: str = "", **kwargs: Any) -> None:
+                    display_name: str = "", *, admit: Sequence[str], **kwargs: Any) -> None:
     """Register one client through the manager API (see `oidc_client` for the arguments)."""
-    post_oidc_client(box, oidc_client(box, client_id, client_secret, redirect_uris, display_name, **kwargs))
+    post_oidc_client(box, oidc_client(box, client_id, client_secret, redirect_uris, display_name, admit=admit,
+                                      **kwargs))
 
 
 def post_oidc_client(box: Box, body: dict[str, Any]) -> None:
@@ -328,6 +332,18 @@ def _conf_entries(body: dict[str, Any]) -> dict[str, Any]:
         "oidcRPMetaDataOptionsExtraClaims": dict(body["extraClaims"]),
         "oidcRPMetaDataMacros": {},
     }
+
+
+def client_differs(current: dict[str, Any] | None, body: dict[str, Any]) -> bool:
+    """Whether a configured client (its lmConf options, as `configured_clients` reads them) lacks anything
+    `body` sets: its id, redirect URIs, secret, access rule or any other option of ours. A client written by
+    older code (say, one without an access rule) differs, so the next provisioning rewrites it."""
+    if not current:
+        return True
+    wanted = _conf_entries(body)["oidcRPMetaDataOptions"]
+    ours = {f"oidcRPMetaDataOptions{k[0].upper()}{k[1:]}" for k in body["options"]}
+    ours |= {"oidcRPMetaDataOptionsClientID", "oidcRPMetaDataOptionsRedirectUris"}
+    return any(option_text(current.get(key)) != option_text(wanted[key]) for key in ours)
 
 
 def put_oidc_clients(box: Box, bodies: list[dict[str, Any]], probe: dict[str, Any] | None = None,

@@ -8,6 +8,7 @@ from typing import Any
 
 from govcloud_platform.box import idp_api
 from govcloud_platform.box.context import Box
+from govcloud_platform.box.oidc_policy import admitted_groups
 from govcloud_platform.box.secrets import new_password
 from govcloud_platform.brokers.base import Broker, Provisioning, in_parallel, naming
 from govcloud_platform.names import admin_login, admins_group, group, oidc_client, parse_client, parse_login
@@ -30,9 +31,11 @@ class IdentityBroker(Broker):
         )
 
     def _client(self, box: Box, slug: str, name: str, creds: dict[str, Any]) -> dict[str, Any]:
+        """The agency's client: its members only (`admitted_groups`), and client credentials."""
+        client_id = oidc_client(slug)
         return idp_api.oidc_client(
-            box, oidc_client(slug), creds["client_secret"], self.redirect_uris(box, slug), name,
-            allow_client_credentials=True,
+            box, client_id, creds["client_secret"], self.redirect_uris(box, slug), name,
+            admit=admitted_groups(client_id) or [], allow_client_credentials=True,
         )
 
     def provision(self, box: Box, slug: str, name: str, quota: Quota, creds: dict[str, Any], new: bool = False) -> None:
@@ -41,17 +44,17 @@ class IdentityBroker(Broker):
             admin = pool.submit(self._add_admin, box, slug, name, creds)
             body = self._client(box, slug, name, creds)
             current = idp_api.configured_clients(box).get(body["confKey"])  # from disk: no manager-API round trip
-            if current is None or self._differs(current, body):
+            if self._differs(current, body):
                 if current is not None:
                     idp_api.remove_oidc_client(box, body["confKey"])
                 idp_api.post_oidc_client(box, body)
             admin.result()
 
     @staticmethod
-    def _differs(current: dict[str, Any], body: dict[str, Any]) -> bool:
-        """Whether the configured client (lmConf options) lacks this body's secret or redirect URIs."""
-        return (current.get("oidcRPMetaDataOptionsClientSecret") != body["options"]["clientSecret"]
-                or current.get("oidcRPMetaDataOptionsRedirectUris") != " ".join(body["redirectUris"]))
+    def _differs(current: dict[str, Any] | None, body: dict[str, Any]) -> bool:
+        """Whether the configured client (lmConf options) lacks anything of this body: secret, redirect URIs,
+        access rule, options (a client made by older code converges on the next provisioning)."""
+        return idp_api.client_differs(current, body)
 
     def provision_many(self, box: Box, jobs: list[Provisioning]) -> None:
         """Administrators by two workers (bcrypt in the database is CPU-bound), then every missing or
@@ -66,7 +69,7 @@ class IdentityBroker(Broker):
         in_parallel(admins, jobs, workers=2)
         current = idp_api.configured_clients(box)
         bodies = [self._client(box, job.slug, job.name, job.creds) for job in jobs]
-        changed = [body for body in bodies if self._differs(current.get(body["confKey"], {}), body)]
+        changed = [body for body in bodies if self._differs(current.get(body["confKey"]), body)]
         # Even when nothing changed, one token request proves the portal serves these clients.
         idp_api.put_oidc_clients(box, changed, probe=(changed or bodies)[-1])
 
@@ -75,6 +78,7 @@ class IdentityBroker(Broker):
             "issuer": box.issuer,
             "client_id": oidc_client(slug),
             "client_secret": creds["client_secret"],
+            "redirect_uris": self.redirect_uris(box, slug),
             "discovery_url": f"{box.issuer}/.well-known/openid-configuration",
             "admin_user": admin_login(slug),
             "admin_password": creds["admin_password"],

@@ -21,6 +21,7 @@ from typing import Any
 
 from govcloud_platform.box import idp_api
 from govcloud_platform.box.context import LOOPBACK, Box
+from govcloud_platform.box.oidc_policy import enforce_access_rules
 from govcloud_platform.box.secrets import new_password, write_private
 from govcloud_platform.box.services.base import Program, Service
 from govcloud_platform.errors import MissingDependency
@@ -118,12 +119,14 @@ class IdentityService(Service):
     def stale_programs(self, box: Box) -> list[str]:
         """nginx and LLNG read their files at start only: an old box keeps, say, a manager API without its
         password until they are rewritten and the programs restarted. A wrong htpasswd (nginx reads it per
-        request) needs no restart, but must be rewritten all the same."""
+        request) needs no restart, but must be rewritten all the same; so must agency clients without their
+        access rule (a box made by older code), which `prepare` converges (LLNG would reload by itself, but
+        `up` only prepares a service it restarts)."""
         p = self._paths(box)
         certs = box.ca.directory / "certs"
         nginx = render_nginx_conf(box, p, certs / "idp.pem", certs / "idp.key")
         stale = []
-        if not _holds(p["ini"], render_ini(box, p)):
+        if not _holds(p["ini"], render_ini(box, p)) or not access_rules_current(p["conf"]):
             stale.append("idp-fastcgi")
         if not _holds(p["nginx_conf"], nginx) or not htpasswd_current(box, p["htpasswd"]):
             stale.append("nginx")
@@ -336,8 +339,17 @@ def latest_conf(conf_dir: Path) -> tuple[int, dict[str, Any]]:
 
 def save_conf_if_changed(conf_dir: Path, managed: dict[str, Any]) -> int:
     """Overlay `managed` on the newest lmConf and save it as the next number if anything changed.
-    Everything else (relying parties, the defaults the manager API fills in) is kept. Returns the cfgNum."""
-    return update_conf(conf_dir, lambda current: {**current, **managed}, "converged by govcloud box up")
+    Everything else (relying parties, the defaults the manager API fills in) is kept, but every agency client's
+    access rule is set (`enforce_access_rules`: clients made by older code admitted every user).
+    Returns the cfgNum."""
+    return update_conf(conf_dir, lambda current: enforce_access_rules({**current, **managed}),
+                       "converged by govcloud box up")
+
+
+def access_rules_current(conf_dir: Path) -> bool:
+    """Every agency client of the newest lmConf has the access rule the platform's policy gives it."""
+    current = latest_conf(conf_dir)[1]
+    return enforce_access_rules(json.loads(json.dumps(current))) == current
 
 
 def update_conf(conf_dir: Path, change: Callable[[dict[str, Any]], dict[str, Any]], log: str) -> int:
@@ -495,6 +507,14 @@ http {{
         }}
         location ~ ^/index\\.psgi/(adminSessions|proxy|sessions|config|notification) {{
             deny all;
+        }}
+        # Introspection: LLNG 2.16 answers any authenticated client about any token (whose user, which client,
+        # which scopes); nothing of ours uses it, so it is off. Dynamic registration is off in the configuration,
+        # where LLNG answers HTTP 500: a clean 403 here. LLNG routes on the path's first words, so
+        # `/oauth2/introspect/anything` is the endpoint too.
+        location ~ ^/index\\.psgi/+oauth2/+(introspect|register)(/|$) {{
+            default_type application/json;
+            return 403 '{{"error":"access_denied","error_description":"not offered by this IdP"}}';
         }}
         location ~ ^(?<sc>/.*\\.psgi)(?:$|/) {{{fastcgi}
             fastcgi_param HTTPS on;
