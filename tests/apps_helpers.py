@@ -16,10 +16,11 @@ import pytest
 import requests
 
 from govcloud_platform.apps.manifests import manifest
-from govcloud_platform.apps.service import db_name, oidc_client_id, program_name, public_url, run_user
+from govcloud_platform.apps.service import public_url
 from govcloud_platform.box import idp_api
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.supervisor import Supervisor
+from govcloud_platform.names import app_program, oidc_app_client, pg_app, system_user
 from tests.conftest import BoxHandle
 from tests.oidc import browser, host_only, login_form
 
@@ -148,8 +149,8 @@ def remove_and_assert_clean(box: BoxHandle, slug: str, app: str, secrets_file: s
     from govcloud_platform.apps.service import instance_dir
 
     b = box.box()
-    programs = programs or (program_name(slug, app),)
-    vhost = b.home / "nginx" / "apps.d" / f"{program_name(slug, app)}.conf"
+    programs = programs or (app_program(slug, app),)
+    vhost = b.home / "nginx" / "apps.d" / f"{app_program(slug, app)}.conf"
     secrets = instance_dir(b, slug, app) / secrets_file
     assert vhost.exists() and secrets.exists() and oct(secrets.stat().st_mode & 0o777) == "0o600"
     r = box.cli("--json", "app", "remove", slug, app, timeout=600)
@@ -157,14 +158,14 @@ def remove_and_assert_clean(box: BoxHandle, slug: str, app: str, secrets_file: s
     info = Supervisor(b).info()
     assert not [p for p in programs if p in info]
     assert not vhost.exists() and not secrets.exists()
-    assert idp_api.get_oidc_client(b, oidc_client_id(slug, app)) is None
+    assert idp_api.get_oidc_client(b, oidc_app_client(slug, app)) is None
     assert not list((b.ca.directory / "certs").glob(f"app-{slug}-{app}.*"))
     if "database" in manifest(app).services:
         with b.pg_admin() as conn:
             assert conn.execute("SELECT rolcanlogin FROM pg_roles WHERE rolname = %s",
-                                (db_name(slug, app),)).fetchone() == (False,)
+                                (pg_app(slug, app),)).fetchone() == (False,)
     others = box.cli("--json", "app", "list", "--agency", slug).json()["apps"]
     assert app not in {a["app"] for a in others}
-    assert system_user_exists(run_user(slug)) == bool(others), others
+    assert system_user_exists(system_user(slug)) == bool(others), others
     with pytest.raises(requests.RequestException):
         browser(b).get(public_url(b, slug, app) + probe_path, timeout=10)

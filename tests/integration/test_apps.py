@@ -17,7 +17,8 @@ import psycopg
 import pytest
 import requests
 
-from govcloud_platform.apps.service import db_name, instance_dir, run_user
+from govcloud_platform.apps.service import instance_dir
+from govcloud_platform.names import pg_app, system_user
 from tests.apps_helpers import (
     agency_users,
     assert_redeploy_changes_nothing,
@@ -170,7 +171,7 @@ def test_complaint_and_upload_are_stored_for_that_agency_only(box: BoxHandle, ap
     assert resp.status_code == 302 and "/complaints/thanks/" in resp.headers["location"], resp.text[:500]
 
     def subjects(slug: str) -> list[str]:
-        with b.pg_admin(db_name(slug, "portal")) as conn:
+        with b.pg_admin(pg_app(slug, "portal")) as conn:
             return [r[0] for r in conn.execute("SELECT subject FROM govportal_complaint")]
 
     assert subject in subjects("health")
@@ -196,8 +197,8 @@ def test_portal_credentials_cannot_open_another_agencys_database(box: BoxHandle,
     env = _env(box, "health")
     own = b.pg_conninfo(env["DB_NAME"], env["DB_USER"], env["DB_PASSWORD"])
     with psycopg.connect(**own) as conn:
-        assert conn.execute("SELECT current_database()").fetchone() == (db_name("health", "portal"),)
-    for target in (db_name("revenue", "portal"), "ag_revenue"):
+        assert conn.execute("SELECT current_database()").fetchone() == (pg_app("health", "portal"),)
+    for target in (pg_app("revenue", "portal"), "ag_revenue"):
         with pytest.raises(psycopg.OperationalError):
             psycopg.connect(**b.pg_conninfo(target, env["DB_USER"], env["DB_PASSWORD"]))
 
@@ -229,7 +230,7 @@ def _owners(path: Path) -> set[int]:
 
 def test_remove_leaves_nothing_behind_and_keeps_data_unless_purged(box: BoxHandle, apps: dict[str, Any]) -> None:
     slug, b = "city-council", box.box()
-    user = run_user(slug)
+    user = system_user(slug)
     for app in ("opendata", "portal"):
         doc = deploy(box, slug, app)
     home = browser(b).get(doc["url"] + "/", timeout=30)
@@ -241,7 +242,7 @@ def test_remove_leaves_nothing_behind_and_keeps_data_unless_purged(box: BoxHandl
     remove_and_assert_clean(box, slug, "portal", "portal.env")
     assert not system_user_exists(user)
     with b.pg_admin() as conn:
-        assert conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db_name(slug, "portal"),)).fetchone()
+        assert conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (pg_app(slug, "portal"),)).fetchone()
     doctor = box.cli("--json", "doctor")
     assert doctor.rc == 0 and not doctor.json()["orphans"], doctor.stdout
     # The data kept is root's, not a free user id's that the next useradd could hand to somebody else.
@@ -256,16 +257,16 @@ def test_remove_leaves_nothing_behind_and_keeps_data_unless_purged(box: BoxHandl
     r = box.cli("--json", "app", "remove", slug, "portal", "--purge-data", timeout=600)
     assert r.rc == 0, r.stderr[-2000:]
     with b.pg_admin() as conn:
-        assert not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db_name(slug, "portal"),)).fetchone()
+        assert not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (pg_app(slug, "portal"),)).fetchone()
     assert not Path(instance_dir(b, slug, "portal")).exists()
     assert not system_user_exists(user)
 
 
 def test_removing_an_agency_removes_its_apps(box: BoxHandle, apps: dict[str, Any]) -> None:
     """`agency remove` takes the agency's apps with it: an app must keep no access its agency lost."""
-    from govcloud_platform.apps.service import oidc_client_id, program_name
     from govcloud_platform.box import idp_api
     from govcloud_platform.box.supervisor import Supervisor
+    from govcloud_platform.names import app_program, oidc_app_client
 
     slug, b = "leaving", box.box()
     assert box.cli("agency", "add", slug, "--name", "Leaving Office").rc == 0
@@ -274,12 +275,12 @@ def test_removing_an_agency_removes_its_apps(box: BoxHandle, apps: dict[str, Any
     removed = box.cli("agency", "remove", slug, "--purge-data", "--yes", timeout=600)
     assert removed.rc == 0, removed.stderr[-2000:]
     assert box.cli("--json", "app", "list", "--agency", slug).json()["apps"] == []
-    assert program_name(slug, "opendata") not in Supervisor(b).info()
-    assert not (b.home / "nginx" / "apps.d" / f"{program_name(slug, 'opendata')}.conf").exists()
-    assert idp_api.get_oidc_client(b, oidc_client_id(slug, "opendata")) is None
-    assert not system_user_exists(run_user(slug))
+    assert app_program(slug, "opendata") not in Supervisor(b).info()
+    assert not (b.home / "nginx" / "apps.d" / f"{app_program(slug, 'opendata')}.conf").exists()
+    assert idp_api.get_oidc_client(b, oidc_app_client(slug, "opendata")) is None
+    assert not system_user_exists(system_user(slug))
     with b.pg_admin() as conn:
         assert not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
-                                (db_name(slug, "opendata"),)).fetchone()
+                                (pg_app(slug, "opendata"),)).fetchone()
     with pytest.raises(requests.RequestException):
         browser(b).get(doc["url"] + "/", timeout=10)

@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from govcloud_platform.apps.service import instance_dir, program_name, run_user
+from govcloud_platform.apps.service import instance_dir
 from govcloud_platform.box.supervisor import Supervisor
+from govcloud_platform.names import app_program, system_user
 from tests.apps_helpers import (
     agency_users,
     assert_redeploy_changes_nothing,
@@ -27,7 +28,7 @@ from tests.oidc import browser
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SLUG, OTHER, APP = "health", "revenue", "documents"
-PROGRAMS = (program_name(SLUG, APP), f"{program_name(SLUG, APP)}-worker", f"{program_name(SLUG, APP)}-redis")
+PROGRAMS = (app_program(SLUG, APP), f"{app_program(SLUG, APP)}-worker", f"{app_program(SLUG, APP)}-redis")
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +93,7 @@ def _manage_shell(box: BoxHandle, script: str, timeout: float) -> subprocess.Com
     b = box.box()
     manage = (f"set -a && . {instance_dir(b, SLUG, APP)}/documents.env && "
               f"exec {b.home}/apps/venvs/documents/bin/mayan-edms.py shell")
-    return subprocess.run(["runuser", "-u", run_user(SLUG), "--", "/bin/sh", "-c", manage],
+    return subprocess.run(["runuser", "-u", system_user(SLUG), "--", "/bin/sh", "-c", manage],
                           input=script, capture_output=True, text=True, timeout=timeout)
 
 

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, quote, urlparse
 import pytest
 import requests
 
-from govcloud_platform.apps.service import db_name
+from govcloud_platform.names import pg_app
 from tests.apps_helpers import (
     agency_users,
     assert_redeploy_changes_nothing,
@@ -66,7 +66,7 @@ def test_health_through_the_proxy(box: BoxHandle, deployed: dict[str, Any]) -> N
 def test_database_has_the_c_collation_synapse_needs(box: BoxHandle, deployed: dict[str, Any]) -> None:
     with box.box().pg_admin() as conn:
         row = conn.execute("SELECT datcollate, datctype FROM pg_database WHERE datname = %s",
-                           (db_name(SLUG, APP),)).fetchone()
+                           (pg_app(SLUG, APP),)).fetchone()
     assert row == ("C", "C")
 
 
