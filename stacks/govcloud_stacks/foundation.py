@@ -164,8 +164,9 @@ def _pinned_address(role: str, args: PlatformFoundationArgs) -> str | None:
     if cidr is None:
         return None
     net = ipaddress.ip_network(cidr)
-    if role == "bastion" and (net.num_addresses != 1 or not net.subnet_of(ipaddress.ip_network(args.services_cidr))):
-        return None  # admin_cidr names a range, not the bastion itself
+    if role == "bastion" and (net.num_addresses != 1 or net.network_address not in ipaddress.ip_network(
+            args.services_cidr)):
+        return None  # admin_cidr names a range, or an address outside the services network
     return str(net.network_address)
 
 

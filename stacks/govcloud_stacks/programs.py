@@ -4,7 +4,7 @@ The Automation API runner and the offline plan run exactly these functions."""
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from govcloud_platform.spec import Agency, Spec
@@ -74,7 +74,7 @@ def platform_program(spec: Spec) -> Callable[[], None]:
     return program
 
 
-def _first_ipv4(addresses: list[str] | None) -> str | None:
+def _first_ipv4(addresses: Sequence[str] | None) -> str | None:
     return next((a for a in addresses or [] if ipaddress.ip_address(a).version == 4), None)
 
 
