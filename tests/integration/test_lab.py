@@ -341,3 +341,18 @@ def test_spec_written_is_the_labs_and_down_keeps_an_edited_one() -> None:
     assert hashlib.sha256(handle.spec.read_bytes()).hexdigest() == digest
     assert not handle.dir.exists()
     shutil.rmtree(handle.root, ignore_errors=True)
+
+
+def test_up_with_another_count_conflicts_and_commands_without_a_lab_say_so(lab3: LabHandle) -> None:
+    other = lab3.cli("up", "--hosts", "2")
+    assert other.rc == 4 and "has 3 host(s), not 2" in other.stderr, other.stderr
+    assert_one_error(other)
+    root = new_home("lab-none")
+    try:
+        none = run_cli("--spec", str(root / "nothing.yaml"), "lab", "status")
+        assert none.rc == 2 and "no lab 'nothing'" in none.stderr, none.stderr
+        assert_one_error(none)
+        assert run_cli("--spec", str(root / "nothing.yaml"), "lab", "down").rc == 0
+        assert list(root.iterdir()) == []
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

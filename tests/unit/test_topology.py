@@ -144,3 +144,15 @@ def test_problems_map_to_the_line_of_their_key() -> None:
     (loc, msg), = topology_problems(topo)
     assert (_path(loc), _line_of(root, loc), msg) == (
         "platform.topology.hosts[1].address", 11, "duplicate address 10.0.0.11 (also hosts[0])")
+
+
+def test_spec_problems() -> None:
+    from govcloud_platform.spec.topology import spec_problems
+
+    assert spec_problems("local", None, apps_wanted=True) == []
+    (loc, msg), = spec_problems("hosts", None, apps_wanted=False)
+    assert loc == ("platform", "target") and "needs `platform.topology`" in msg
+    no_apps = Topology.model_validate({"hosts": [_edit(ONE, 0, groups=ONE[0]["groups"][:-1])[0]]})
+    assert spec_problems("hosts", no_apps, apps_wanted=False) == []
+    (loc, msg), = spec_problems("hosts", no_apps, apps_wanted=True)
+    assert loc == ("platform", "topology", "hosts") and "no host serves group 'apps'" in msg

@@ -39,12 +39,12 @@ def lab_up(spec_path: Path, hosts: int, *, name: str | None = None, force: bool 
         raise InputError(str(exc)) from None
     Lab.preflight()
     text = lab_spec_text(plan, EXAMPLE_SPEC)
-    if spec_path.exists() and not force and spec_path.read_text(encoding="utf-8", errors="replace") != text:
-        raise ConflictError(f"{spec_path} exists", hint="use --force to overwrite it")
     existing = Lab.load(spec_path, lab_name)
     if existing is not None and len(existing.plan.hosts) != hosts:
         raise ConflictError(f"lab {lab_name} has {len(existing.plan.hosts)} host(s), not {hosts}",
                             hint="run `govcloud lab down` first")
+    if spec_path.exists() and not force and spec_path.read_text(encoding="utf-8", errors="replace") != text:
+        raise ConflictError(f"{spec_path} exists", hint="use --force to overwrite it")
     lab = Lab(plan, say)
     with lab.locked():
         lab.up(text)

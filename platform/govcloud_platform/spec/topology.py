@@ -234,3 +234,18 @@ def _group_problems(topology: Topology, prefix: Loc) -> list[Problem]:
         problems.append((hosts_loc, f"{len(topology.members('database'))} database hosts need a consensus store for "
                                     "failover: add 'dcs' to an odd number of them (1, 3, 5)"))
     return problems
+
+
+def spec_problems(target: str, topology: Topology | None, apps_wanted: bool) -> list[Problem]:
+    """What `Spec.cross_check` adds for the topology: it is needed by (and only meaningful on) the `hosts`
+    target, its own cross-host problems, and a host for the apps the agencies ask for."""
+    if topology is None:
+        if target == "hosts":
+            return [(("platform", "target"), "target 'hosts' needs `platform.topology`: the hosts and their groups "
+                                             "(see docs/topology.md, or `govcloud lab up` for a lab)")]
+        return []
+    problems = topology_problems(topology)
+    if apps_wanted and not topology.members("apps"):
+        problems.append((("platform", "topology", "hosts"), "agencies have apps but no host serves group 'apps': "
+                                                            "add 'apps' to a host's groups"))
+    return problems
