@@ -27,6 +27,7 @@ from govcloud_platform.hosts.inventory import ssh_config_text
 from govcloud_platform.lab import procs
 from govcloud_platform.lab.plan import (
     LAB_DIR,
+    NETNS_ETC,
     SSHD,
     LabHost,
     LabPlan,
@@ -150,7 +151,7 @@ class Lab:
         except (OSError, ValueError):
             return {}
 
-    def _save(self, status: str, spec_sha256: str | None = None) -> None:
+    def _save(self, status: str, spec_sha256: str | None = None, made_etc_netns: bool = False) -> None:
         p = self.plan
         old = self.state()
         state = {
@@ -160,6 +161,8 @@ class Lab:
                 "bridge": p.bridge, "netns": [h.netns for h in p.hosts], "veths": [h.veth for h in p.hosts],
                 "dirs": [str(p.dir), *(str(h.etc_dir) for h in p.hosts)], "spec": str(p.spec_path),
                 "sshd_pid_files": [str(h.pid_file) for h in p.hosts],
+                # /etc/netns itself, when this lab made it (removed once empty)
+                "etc_netns": made_etc_netns or bool(old.get("made", {}).get("etc_netns")),
             },
         }
         _write(p.state_file, json.dumps(state, indent=2) + "\n", 0o600)
@@ -212,7 +215,7 @@ class Lab:
         p = self.plan
         self.check_free()
         p.dir.mkdir(parents=True, mode=0o711, exist_ok=True)
-        self._save("creating")
+        self._save("creating", made_etc_netns=not NETNS_ETC.exists())
         _fault("state")
         self._keys()
         _write(p.sshd_config, sshd_config_text(p))
@@ -322,6 +325,9 @@ class Lab:
             _run(["ip", "link", "del", p.bridge])
             removed.append(f"bridge {p.bridge}")
         state = self.state()
+        if state.get("made", {}).get("etc_netns"):
+            with contextlib.suppress(OSError):  # still holding another lab's hosts: left to that lab
+                NETNS_ETC.rmdir()
         if p.spec_path.exists() and state.get("spec_sha256"):
             if hashlib.sha256(p.spec_path.read_bytes()).hexdigest() == state["spec_sha256"]:
                 p.spec_path.unlink()
