@@ -9,6 +9,7 @@ PKGS=(
   libunicode-string-perl libio-socket-timeout-perl libcookie-baker-xs-perl libhttp-parser-xs-perl
   libapache-session-browseable-perl libnet-ldap-perl libauthen-webauthn-perl
   ca-certificates openssl curl
+  openssh-server openssh-client iproute2 util-linux
   libldap2-dev libsasl2-dev redis-server fonts-lato poppler-utils tesseract-ocr tesseract-ocr-eng
 )
 missing=()

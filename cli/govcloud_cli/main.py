@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from govcloud_cli import agency, app_cmds, backup, box_cmds, iaas, verify_cmd
+from govcloud_cli import agency, app_cmds, backup, box_cmds, iaas, lab, verify_cmd
 from govcloud_cli.output import Options, emit_json, info
 
 HELP = """GovCloud in a box: stand up a government cloud and onboard agencies as tenants.
@@ -95,6 +95,7 @@ app.add_typer(agency.agency_app, name="agency")
 app.add_typer(app_cmds.app_app, name="app")
 app.add_typer(backup.backup_app, name="backup")
 app.add_typer(iaas.iaas_app, name="iaas")
+app.add_typer(lab.lab_app, name="lab")
 
 
 def run() -> None:

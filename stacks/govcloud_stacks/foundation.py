@@ -106,6 +106,7 @@ class PlatformFoundation(pulumi.ComponentResource):
             opts=child,
         )
         self.vms: dict[str, openstack.compute.Instance] = {}
+        self.ports: dict[str, openstack.networking.Port] = {}  # their fixed addresses make the hosts' topology
         for role, vm in args.paas_vms:
             self.vms[role] = self._paas_vm(name, role, vm, args)
         self.register_outputs(
@@ -132,10 +133,10 @@ class PlatformFoundation(pulumi.ComponentResource):
                 remote_ip_prefix=rule.cidr, tenant_id=self.project.id, region=args.region,
                 description=lb.describe(f"{role}: tcp/{rule.port} from {rule.cidr} {ROLE_KEY}={role}"), opts=child,
             )
-        fixed_ip = str(ipaddress.ip_network(args.proxy_cidr).network_address) if role == "proxy" else None
-        port = openstack.networking.Port(
+        port = self.ports[role] = openstack.networking.Port(
             f"{name}-{role}-port", name=f"{lb.platform}-{role}", network_id=self.network.id,
-            fixed_ips=[openstack.networking.PortFixedIpArgs(subnet_id=self.subnet.id, ip_address=fixed_ip)],
+            fixed_ips=[openstack.networking.PortFixedIpArgs(subnet_id=self.subnet.id,
+                                                            ip_address=_pinned_address(role, args))],
             security_group_ids=[sg.id], tenant_id=self.project.id, region=args.region, tags=lb.tags, opts=child,
         )
         volume = openstack.blockstorage.Volume(
@@ -154,6 +155,19 @@ class PlatformFoundation(pulumi.ComponentResource):
             opts=child,
         )
         return instance
+
+
+def _pinned_address(role: str, args: PlatformFoundationArgs) -> str | None:
+    """The proxy's and the bastion's addresses are fixed by the spec (`proxy_cidr`, `admin_cidr`: the security
+    groups trust them), so their ports must get exactly those; the other VMs take what DHCP gives."""
+    cidr = {"proxy": args.proxy_cidr, "bastion": args.admin_cidr}.get(role)
+    if cidr is None:
+        return None
+    net = ipaddress.ip_network(cidr)
+    if role == "bastion" and (net.num_addresses != 1 or net.network_address not in ipaddress.ip_network(
+            args.services_cidr)):
+        return None  # admin_cidr names a range, or an address outside the services network
+    return str(net.network_address)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ The Automation API runner and the offline plan run exactly these functions."""
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from govcloud_platform.spec import Agency, Spec
@@ -64,8 +64,18 @@ def platform_program(spec: Spec) -> Callable[[], None]:
         )
         pulumi.export("project_id", foundation.project.id)
         pulumi.export("network_id", foundation.network.id)
+        # What `govcloud_platform.iaas.topology` makes the `hosts` topology of: each PaaS VM's fixed address
+        # by role (the bastion is the jump host), and the login user of the VMs' image.
+        pulumi.export("paas_hosts", {role: port.all_fixed_ips.apply(_first_ipv4)
+                                     for role, port in foundation.ports.items()})
+        image = next((i for i in os_.images if i.name == os_.app_image), None)
+        pulumi.export("ssh_user", image.original_user if image is not None else "root")
 
     return program
+
+
+def _first_ipv4(addresses: Sequence[str] | None) -> str | None:
+    return next((a for a in addresses or [] if ipaddress.ip_address(a).version == 4), None)
 
 
 def agency_program(spec: Spec, agency: Agency, index: int) -> Callable[[], None]:

@@ -1,0 +1,1 @@
+"""The `hosts` target: hosts reached over SSH, as the spec's topology describes them."""
