@@ -196,6 +196,9 @@ class Lab:
     def check_free(self) -> None:
         """Exit 2 when the lab's subnet, bridge or namespaces are someone else's (no state of ours)."""
         p = self.plan
+        if p.dir == Path("/tmp") or Path("/tmp") in p.dir.parents:  # noqa: S108 - refusing it
+            raise InputError(f"lab {p.name}: its directory {p.dir} is under /tmp, which each lab host replaces "
+                             "with its own", hint="keep the lab's spec outside /tmp (e.g. in /var/tmp or a project)")
         ours = self.plan.state_file.exists()
         if not ours:
             taken = [h.netns for h in p.hosts if h.netns in _netns_list()]

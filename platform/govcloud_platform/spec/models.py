@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from govcloud_platform.spec.cron import check_cron
 from govcloud_platform.spec.openstack import OpenStackSettings
+from govcloud_platform.spec.topology import Topology, spec_problems
 
 SLUG_PATTERN = r"^(?!.*--)[a-z][a-z0-9-]{1,30}[a-z0-9]$"  # no "--": it separates the parts of derived names
 _SLUG_RE = re.compile(SLUG_PATTERN)
@@ -112,12 +113,13 @@ class Services(StrictModel):
 class Platform(StrictModel):
     name: str = Field(..., pattern=r"^[a-z][a-z0-9-]{1,40}[a-z0-9]$", description="platform identifier")
     domain: str = Field(..., description="DNS domain under which apps are published")
-    target: Literal["local", "openstack"] = "local"
+    target: Literal["local", "openstack", "hosts"] = "local"
     port_base: int = Field(
         18000, ge=1024, le=55000, description="first of the ports the box uses on 127.0.0.1 (base..base+99)"
     )
     services: Services = Services()
     openstack: OpenStackSettings = OpenStackSettings()
+    topology: Topology | None = Field(None, description="the hosts of the `hosts` target (docs/topology.md)")
 
     @field_validator("domain")
     @classmethod
@@ -266,6 +268,8 @@ class Spec(StrictModel):
                 missing = APP_NEEDS[app] - services
                 if missing:
                     problems.append((("agencies", i, "apps"), f"app {app!r} needs services {sorted(missing)}"))
+        wants_apps = any(a.apps for a in self.agencies)
+        problems.extend(spec_problems(self.platform.target, self.platform.topology, wants_apps))
         return problems
 
     def _inheritance_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
