@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from govcloud_platform.spec.loader import _line_of, _path, _plain
+from govcloud_platform.spec.bounded_yaml import compose
+from govcloud_platform.spec.loader import _path
 from govcloud_platform.spec.topology import SshSettings, Topology, topology_problems
 
 
@@ -137,12 +138,10 @@ platform:
 
 def test_problems_map_to_the_line_of_their_key() -> None:
     """What the loader will print once `platform.topology` is wired in: file, line and key path."""
-    from ruamel.yaml import YAML
-
-    root = YAML(typ="rt").load(SPEC_YAML)
-    topo = Topology.model_validate(_plain(root)["platform"]["topology"])
+    doc = compose(SPEC_YAML)
+    topo = Topology.model_validate(doc.data["platform"]["topology"])
     (loc, msg), = topology_problems(topo)
-    assert (_path(loc), _line_of(root, loc), msg) == (
+    assert (_path(loc), doc.line_of(loc), msg) == (
         "platform.topology.hosts[1].address", 11, "duplicate address 10.0.0.11 (also hosts[0])")
 
 
