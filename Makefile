@@ -40,7 +40,7 @@ integration: install
 	$(BIN)/pytest -q tests/integration tests/infra
 
 bench: install
-	cd benchmarks && for b in bench_box bench_agencies bench_iaas_plan bench_backups bench_apps; do \
+	cd benchmarks && for b in bench_box bench_agencies bench_spec bench_iaas_plan bench_backups bench_apps; do \
 		echo "== $$b"; ../$(BIN)/python $$b.py || exit 1; done
 
 down: venv
