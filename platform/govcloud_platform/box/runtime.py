@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -218,8 +219,37 @@ def listening_ports(box: Box) -> list[int]:
 
 def destroy(box: Box, progress: Progress = _quiet) -> None:
     down(box, progress, discarding=True)
+    for user in _app_system_users(box):  # the host's, made for this box's apps: they go with it
+        progress(f"removing system user {user}")
+        subprocess.run(["userdel", user], capture_output=True, check=False)
+        subprocess.run(["groupdel", user], capture_output=True, check=False)
     if box.home.exists():
         shutil.rmtree(box.home)
+
+
+def _app_system_users(box: Box) -> list[str]:
+    """The system users this box's app deployments run as (names.system_user of each agency with an app)."""
+    import pwd
+    import sqlite3
+    from contextlib import closing
+
+    from govcloud_platform.names import system_user
+
+    path = box.home / "registry.db"
+    if not path.exists():
+        return []
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+            slugs = {r[0] for r in conn.execute("SELECT DISTINCT agency FROM app_deployments")}
+    except sqlite3.Error:
+        return []
+    users = []
+    for slug in sorted(slugs):
+        try:
+            users.append(pwd.getpwnam(system_user(slug)).pw_name)
+        except (KeyError, ValueError):
+            continue
+    return users
 
 
 def log_file(box: Box, service: str) -> list[Path]:
