@@ -274,12 +274,14 @@ class Onboarding:
         and leaves `removing`, so that neither `add` nor the scheduler take the agency for a live one."""
         try:
             record = self.registry.agency(slug)
-            if record is not None and record.state == REMOVING and not purge and self._removal_purges(slug):
+            resuming = record is not None and record.state == REMOVING
+            purging = resuming and self._removal_purges(slug)
+            if purging and not purge:
                 raise ConflictError(
                     f"the removal of agency {slug!r} was started with --purge-data and is unfinished; part of "
                     "its data may be gone already", hint=f"complete it: {removal_command(slug, True)}")
             self._require_services()
-            if record is not None and record.state != REMOVING:
+            if record is not None and (not resuming or (purge and not purging)):  # a new removal, or now a purge
                 self.registry.set_state(slug, REMOVING)
                 self.registry.audit("agency remove", slug, "started", self.actor, _intent(purge))
             from govcloud_platform.apps.service import AppService
