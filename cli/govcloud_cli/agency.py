@@ -160,7 +160,7 @@ def apply(
 
 
 def doctor(ctx: typer.Context) -> None:
-    """Look for orphaned roles, S3 identities, IdP clients and unfinished onboardings (exit 1 if any)."""
+    """Look for orphaned roles, S3 identities, IdP clients, unfinished onboardings and removals (exit 1 if any)."""
     opts: Options = ctx.obj
     report = _onboarding(opts).doctor()
     if opts.json:
@@ -169,7 +169,10 @@ def doctor(ctx: typer.Context) -> None:
         for line in report["orphans"]:
             info(f"orphan: {line}")
         for slug in report["unfinished"]:
-            info(f"unfinished onboarding: {slug} (run `govcloud apply`)")
+            if slug in report["removing"]:
+                info(f"unfinished removal: {slug} (run `{report['removing'][slug]}`)")
+            else:
+                info(f"unfinished onboarding: {slug} (run `govcloud apply`)")
         if report["healthy"]:
             info("no orphans, nothing unfinished")
     if not report["healthy"]:

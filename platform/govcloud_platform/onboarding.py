@@ -2,7 +2,9 @@
 
 Order of an `add`: validate (no side effect on bad input) -> lock -> registry row and credentials
 (encrypted, before any server is touched) -> each broker provisions -> state `ready`. A crash at any
-point leaves a `provisioning` row whose stored credentials the next run reuses: re-running converges."""
+point leaves a `provisioning` row whose stored credentials the next run reuses: re-running converges.
+A removal saves `removing` before any server is touched; a failure leaves it there, and the same `agency remove`
+run again completes it (`add` and `apply` refuse such an agency; `doctor` lists it)."""
 
 from __future__ import annotations
 
@@ -15,13 +17,16 @@ from typing import Any
 from govcloud_platform.box.context import Box
 from govcloud_platform.brokers import brokers
 from govcloud_platform.brokers.base import Broker, Provisioning, is_client_error
-from govcloud_platform.errors import ConflictError, InputError, ServiceError
+from govcloud_platform.errors import ConflictError, GovCloudError, InputError, ServiceError
 from govcloud_platform.spec import SERVICE_NAMES, Agency, Quota, check_slug
 from govcloud_platform.state.lock import box_lock
 from govcloud_platform.state.registry import AgencyRecord, Registry
 
 Progress = Callable[[str], None]
 READY, PROVISIONING, RETIRED = "ready", "provisioning", "retired"
+# Saved before a removal touches any server and kept until every broker has deprovisioned: a removal that fails
+# half-way leaves the agency `removing` (never a hollow `ready`), and `agency remove` run again completes it.
+REMOVING = "removing"
 
 
 def _quiet(_: str) -> None:
@@ -29,15 +34,18 @@ def _quiet(_: str) -> None:
 
 
 def _fault_hook(when: str, step: str, box: Box) -> None:
-    """Test hook: GOVCLOUD_TEST_FAULT=<before|after>:<service>:stop:<program> stops a box program before or
-    after a broker step, to prove that a failure half-way converges on re-run. Inert unless the variable is
-    set."""
+    """Test hook: GOVCLOUD_TEST_FAULT=<before|after>:<step>:stop:<program> stops a box program before or
+    after a broker step, to prove that a failure half-way converges on re-run; `fail:<step>` fails the step
+    itself (a ServiceError before the broker runs). <step> is a service (`storage`) for add and apply,
+    `remove:<service>` for a removal. Inert unless the variable is set."""
     spec = os.environ.get("GOVCLOUD_TEST_FAULT", "")
     parts = spec.split(":")
-    if len(parts) == 4 and parts[0] == when and parts[1] == step and parts[2] == "stop":
+    if len(parts) >= 4 and parts[0] == when and ":".join(parts[1:-2]) == step and parts[-2] == "stop":
         from govcloud_platform.box.supervisor import Supervisor
 
-        Supervisor(box).stop(parts[3])
+        Supervisor(box).stop(parts[-1])
+    if when == "before" and spec == f"fail:{step}":
+        raise ServiceError(f"test fault before {step} (GOVCLOUD_TEST_FAULT)")
 
 
 @dataclass
@@ -106,6 +114,7 @@ class Onboarding:
 
     def _add_locked(self, req: AgencyRequest, allow_update: bool) -> tuple[AgencyRecord, bool]:
         existing = self.registry.agency(req.slug)
+        self._refuse_removing([req.slug])
         if existing is not None and existing.state == READY:
             if existing.settings() == req.settings():
                 return existing, False
@@ -249,7 +258,8 @@ class Onboarding:
 
     # --- remove ---------------------------------------------------------------------------------
     def remove(self, slug: str, purge: bool) -> bool:
-        """Revoke every access of the agency; with purge also delete its data. False if unknown."""
+        """Revoke every access of the agency; with purge also delete its data. False if unknown. A removal
+        that failed half-way (state `removing`) is completed by the same command run again."""
         existing = self.registry.agency(slug)
         if existing is None:
             raise InputError(f"unknown agency {slug!r}", hint="`govcloud agency list` shows the agencies")
@@ -260,21 +270,77 @@ class Onboarding:
         return True
 
     def _remove_locked(self, slug: str, purge: bool) -> None:
-        self._require_services()
-        from govcloud_platform.apps.service import AppService
+        """`removing` is saved before any server is touched; each step is idempotent; any failure is audited
+        and leaves `removing`, so that neither `add` nor the scheduler take the agency for a live one."""
+        try:
+            record = self.registry.agency(slug)
+            resuming = record is not None and record.state == REMOVING
+            purging = resuming and self._removal_purges(slug)
+            if purging and not purge:
+                raise ConflictError(
+                    f"the removal of agency {slug!r} was started with --purge-data and is unfinished; part of "
+                    "its data may be gone already", hint=f"complete it: {removal_command(slug, True)}")
+            self._require_services()
+            if record is not None and (not resuming or (purge and not purging)):  # a new removal, or now a purge
+                self.registry.set_state(slug, REMOVING)
+                self.registry.audit("agency remove", slug, "started", self.actor, _intent(purge))
+            from govcloud_platform.apps.service import AppService
 
-        apps = AppService(self.box, self.actor, self.progress)
-        for deployment in apps.store.all(slug):  # an app keeps no access its agency lost
-            self.progress(f"{slug}: app {deployment.app}")
-            apps.remove(slug, deployment.app, purge)
-        for service, broker in reversed(list(brokers().items())):
-            self.progress(f"{slug}: {service}")
-            broker.deprovision(self.box, slug, purge)
+            apps = AppService(self.box, self.actor, self.progress)
+            for deployment in apps.store.all(slug):  # an app keeps no access its agency lost
+                self.progress(f"{slug}: app {deployment.app}")
+                apps.remove(slug, deployment.app, purge)
+            for service, broker in reversed(list(brokers().items())):
+                self.progress(f"{slug}: {service}")
+                self._deprovision_step(slug, service, broker, purge)
+        except Exception as exc:
+            self.registry.audit("agency remove", slug, "failed", self.actor, str(exc))
+            raise
         if purge:
             self.registry.delete_agency(slug)
         else:
             self.registry.set_state(slug, RETIRED)
         self.registry.audit("agency remove", slug, "purged" if purge else "retired (data kept)", self.actor)
+
+    def _deprovision_step(self, slug: str, service: str, broker: Broker, purge: bool) -> None:
+        """One broker's deprovisioning; errors become one line naming the agency, the service and the way on."""
+        hint = f"the agency stays `removing`; check `govcloud status`, then run `{removal_command(slug, purge)}` " \
+               "again: it completes the removal"
+        _fault_hook("before", f"remove:{service}", self.box)
+        try:
+            broker.deprovision(self.box, slug, purge)
+        except GovCloudError as exc:
+            raise ServiceError(f"agency {slug}: {service} removal failed: {exc.message}", hint=hint) from None
+        except OSError as exc:
+            raise ServiceError(f"agency {slug}: {service} removal failed: {exc}", hint=hint) from None
+        except Exception as exc:
+            if is_client_error(exc):
+                raise ServiceError(f"agency {slug}: {service} removal failed ({type(exc).__name__})",
+                                   hint=hint) from None
+            raise
+        _fault_hook("after", f"remove:{service}", self.box)
+
+    def _removal_purges(self, slug: str) -> bool:
+        """Whether the unfinished removal of `slug` was started with --purge-data (its `started` audit entry)."""
+        for entry in self.registry.audit_log(limit=200, target=slug):
+            if entry["command"] == "agency remove" and entry["result"] == "started":
+                return bool(entry["detail"] == _intent(True))
+        return False
+
+    def _refuse_removing(self, slugs: list[str]) -> None:
+        """An agency half-way through its removal is neither re-added nor converged (exit 4): its data may be
+        half gone, and only the removal knows how it was started."""
+        for slug in slugs:
+            record = self.registry.agency(slug)
+            if record is not None and record.state == REMOVING:
+                raise ConflictError(
+                    f"agency {slug!r} is being removed (a removal failed half-way); nothing was changed",
+                    hint=f"finish the removal first: {removal_command(slug, self._removal_purges(slug))}")
+
+    def unfinished_removals(self) -> dict[str, str]:
+        """slug -> the command that completes its removal, for every `removing` agency."""
+        return {r.slug: removal_command(r.slug, self._removal_purges(r.slug))
+                for r in self.registry.agencies() if r.state == REMOVING}
 
     # --- read -----------------------------------------------------------------------------------
     def get(self, slug: str) -> AgencyRecord:
@@ -314,6 +380,7 @@ class Onboarding:
         with box_lock(self.box.home, "apply"):
             self._batch, self._pending, self._brokers = {}, [], brokers()
             try:
+                self._refuse_removing([r.slug for r in requests])
                 new = [r for r in requests if self.registry.agency(r.slug) is None]
                 if new:
                     self._require_services()
@@ -336,7 +403,7 @@ class Onboarding:
                 self._release(self._brokers)
             for record in self.registry.agencies():
                 if record.slug not in wanted and record.state != RETIRED:
-                    if prune:
+                    if prune and record.state != REMOVING:  # a half-done removal is finished by its own command
                         self._remove_locked(record.slug, purge=False)
                         report["removed"].append(record.slug)
                     else:
@@ -346,8 +413,17 @@ class Onboarding:
 
     def doctor(self) -> dict[str, Any]:
         known = {r.slug for r in self.registry.agencies()}
-        stuck = [r.slug for r in self.registry.agencies() if r.state == PROVISIONING]
+        stuck = [r.slug for r in self.registry.agencies() if r.state in (PROVISIONING, REMOVING)]
         orphans: list[str] = []
         for broker in brokers().values():
             orphans += broker.orphans(self.box, known)
-        return {"orphans": orphans, "unfinished": stuck, "healthy": not orphans and not stuck}
+        return {"orphans": orphans, "unfinished": stuck, "removing": self.unfinished_removals(),
+                "healthy": not orphans and not stuck}
+
+
+def _intent(purge: bool) -> str:
+    return "purge data" if purge else "keep data"
+
+
+def removal_command(slug: str, purge: bool) -> str:
+    return f"govcloud agency remove {slug}" + (" --purge-data --yes" if purge else "")

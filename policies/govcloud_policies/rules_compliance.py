@@ -8,6 +8,14 @@ from typing import Any
 
 from govcloud_policies.context import PolicyContext
 from govcloud_policies.props import OPENSTACK, labels, text
+from govcloud_policies.scs_0102 import (
+    ARCHITECTURES,
+    HW_DISK_BUSES,
+    MANDATORY_ATTRIBUTES,
+    MANDATORY_PROPERTIES,
+    OS_PURPOSES,
+    REPLACE_FREQUENCIES,
+)
 
 VOLUME = "openstack:blockstorage/volume:Volume"
 INSTANCE = "openstack:compute/instance:Instance"
@@ -31,11 +39,7 @@ SCS_NAME = re.compile(
     r"^SCS-(?P<cpus>[1-9]\d*)(?P<cpu>[LVTC])i?-(?P<ram>[1-9]\d*(\.\d+)?|0\.\d+)u?o?"
     r"(-((?P<ndisks>[1-9]\d*)x)?(?P<disk>[1-9]\d*)(?P<dtype>[nhsp])?)?(_[A-Za-z0-9_.-]+)?$"
 )
-SCS_IMAGE_KEYS = (
-    "architecture", "hw_disk_bus", "hypervisor_type", "os_distro", "os_version", "image_source",
-    "image_build_date", "image_original_user", "replace_frequency", "provided_until", "uuid_validity",
-)
-REPLACE_FREQUENCIES = frozenset({"yearly", "quarterly", "monthly", "weekly", "daily", "critical_bug", "never"})
+
 
 
 def data_residency(ctx: PolicyContext, resource_type: str, props: Mapping[str, Any]) -> list[str]:
@@ -105,22 +109,38 @@ def scs_flavor_names(ctx: PolicyContext, resource_type: str, props: Mapping[str,
     return out
 
 
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?Z?)?$")
+
+
 def scs_image_metadata(ctx: PolicyContext, resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """Every property scs-0102 v1 marks mandatory (govcloud_policies.scs_0102), with the values its own test
+    script accepts."""
     if resource_type != IMAGE:
         return []
     properties = props.get("properties")
     properties = properties if isinstance(properties, Mapping) else {}
-    missing = [k for k in SCS_IMAGE_KEYS if not properties.get(k)]
     out: list[str] = []
+    missing = [k for k in MANDATORY_PROPERTIES if not str(properties.get(k) or "").strip()]
     if missing:
         out.append(f"image lacks scs-0102 properties {missing}: set them in `properties` "
                    "(see platform.openstack.images in the spec)")
-    freq = properties.get("replace_frequency")
-    if freq and freq not in REPLACE_FREQUENCIES:
-        out.append(f"replace_frequency {freq!r} is not one of {sorted(REPLACE_FREQUENCIES)}: fix it")
+    absent = [std for std, field in MANDATORY_ATTRIBUTES.items() if not props.get(field)]
+    if absent:
+        out.append(f"image lacks {' and '.join(absent)} (scs-0102): set min_disk_gb and min_ram_mb")
+    out += [f"{key} {value!r} is not one of {sorted(allowed)}: fix it" for key, allowed in (
+        ("architecture", ARCHITECTURES), ("hw_disk_bus", HW_DISK_BUSES), ("replace_frequency", REPLACE_FREQUENCIES),
+        ("os_purpose", OS_PURPOSES)) if (value := properties.get(key)) and value not in allowed]
     date = properties.get("image_build_date")
-    if date and not re.match(r"^\d{4}-\d{2}-\d{2}", str(date)):
-        out.append(f"image_build_date {date!r} is not YYYY-MM-DD: fix it")
-    if not props.get("minDiskGb") or not props.get("minRamMb"):
-        out.append("image lacks min_disk_gb/min_ram_mb (scs-0102): set both")
+    if date and not DATE.match(str(date)):
+        out.append(f"image_build_date {date!r} is not YYYY-MM-DD or YYYY-MM-DD hh:mm[:ss]: fix it")
+    source = str(properties.get("image_source") or "")
+    if source and source != "private" and not re.match(r"^(https?|ftps?)://", source):
+        out.append(f"image_source {source!r} is neither a URL nor 'private': fix it")
+    until = str(properties.get("provided_until") or "")
+    if until and until not in ("none", "notice") and not DATE.match(until):
+        out.append(f"provided_until {until!r} is not YYYY-MM-DD, 'none' or 'notice': fix it")
+    validity = str(properties.get("uuid_validity") or "")
+    if validity and not (validity in ("none", "notice", "forever") or re.fullmatch(r"last-\d+", validity)
+                         or DATE.match(validity)):
+        out.append(f"uuid_validity {validity!r} is not none, last-<N>, YYYY-MM-DD, notice or forever: fix it")
     return out

@@ -4,6 +4,7 @@ image metadata (scs-0102)."""
 from __future__ import annotations
 
 from govcloud_platform.spec.openstack import FlavorSpec, ImageSpec
+from govcloud_policies.scs_0102 import MANDATORY_PROPERTIES, RECOMMENDED_PROPERTIES
 
 _DISK_LETTER = {"network": "n", "local-hdd": "h", "ssd": "s", "nvme": "p"}
 
@@ -26,22 +27,34 @@ def flavor_extra_specs(flavor: FlavorSpec) -> dict[str, str]:
     return specs
 
 
+def image_description(image: ImageSpec) -> str:
+    """scs-0102's image_description (a URL or text about the image) when the spec's `properties` give none."""
+    return (f"{image.name}: the upstream {image.os_distro} {image.os_version} cloud image ({image.architecture}) "
+            f"as published at {image.source_url}, refreshed {image.replace_frequency}")
+
+
 def image_properties(image: ImageSpec) -> dict[str, str]:
-    """scs-0102 mandatory properties, then the image's own extra properties."""
-    props = {
+    """Every property scs-0102 v1 marks mandatory (one list: govcloud_policies.scs_0102, which the
+    `scs-image-metadata` policy checks), the recommended ones, then the image's own extra properties (which
+    may override a derived value, e.g. an image_description URL)."""
+    derived = {
         "architecture": image.architecture,
-        "hw_disk_bus": image.hw_disk_bus,
-        "hypervisor_type": image.hypervisor_type,
-        "hw_rng_model": "virtio",
-        "os_distro": image.os_distro,
         "os_version": image.os_version,
-        "os_purpose": "generic",
-        "image_source": image.source_url,
-        "image_build_date": image.build_date,
-        "image_original_user": image.original_user,
+        "os_distro": image.os_distro,
+        "hw_disk_bus": image.hw_disk_bus,
         "replace_frequency": image.replace_frequency,
         "provided_until": image.provided_until,
         "uuid_validity": image.uuid_validity,
+        "image_source": image.source_url,
+        "image_description": image_description(image),
+        "image_build_date": image.build_date,
+        "image_original_user": image.original_user,
+        "hypervisor_type": image.hypervisor_type,
+        "os_purpose": "generic",
+        "hw_rng_model": "virtio",
     }
+    # A key the standard's list gains and nothing here derives is a KeyError in every unit test, not an image
+    # that quietly lacks it.
+    props = {key: derived[key] for key in (*MANDATORY_PROPERTIES, *RECOMMENDED_PROPERTIES)}
     props.update(image.properties)
     return props

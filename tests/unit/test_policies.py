@@ -14,6 +14,7 @@ from pulumi_policy import (
 )
 
 from govcloud_policies import RULES, PolicyContext, build_policies
+from govcloud_policies.scs_0102 import MANDATORY_ATTRIBUTES, MANDATORY_PROPERTIES
 
 CTX = PolicyContext(platform="gc", capacity={"cores": 16, "instances": 10})
 POLICIES = {p.name: p for p in build_policies(CTX)}
@@ -29,8 +30,9 @@ GOOD_IMAGE = {
     "architecture": "x86_64", "hw_disk_bus": "scsi", "hypervisor_type": "qemu", "os_distro": "debian",
     "os_version": "12", "image_source": "https://example/img", "image_build_date": "2026-11-01",
     "image_original_user": "debian", "replace_frequency": "monthly", "provided_until": "none",
-    "uuid_validity": "last-3",
+    "uuid_validity": "last-3", "image_description": "https://www.debian.org/releases/bookworm/",
 }
+GOOD_IMAGE_PROPS = {"properties": GOOD_IMAGE, "minDiskGb": 8.0, "minRamMb": 512.0}
 PROXY = "govcloud:role=proxy [govcloud:agency=platform govcloud:platform=gc]"
 
 
@@ -75,12 +77,15 @@ CASES: list[tuple[str, str, dict[str, Any], bool]] = [
     ("scs-flavor-names", FLAVOR, flavor("m1.small", 1, 2048), True),
     ("scs-flavor-names", FLAVOR, flavor("SCS-2V-4", 4, 4096), True),
     ("scs-flavor-names", FLAVOR, {"name": "SCS-2V-4", "vcpus": 2.0, "ram": 4096.0}, True),
-    ("scs-image-metadata", IMAGE, {"properties": GOOD_IMAGE, "minDiskGb": 8.0, "minRamMb": 512.0}, False),
-    ("scs-image-metadata", IMAGE, {"properties": {**GOOD_IMAGE, "os_distro": ""}, "minDiskGb": 8.0,
-                                   "minRamMb": 512.0}, True),
-    ("scs-image-metadata", IMAGE, {"properties": {**GOOD_IMAGE, "replace_frequency": "sometimes"},
-                                   "minDiskGb": 8.0, "minRamMb": 512.0}, True),
-    ("scs-image-metadata", IMAGE, {"properties": GOOD_IMAGE}, True),
+    ("scs-image-metadata", IMAGE, GOOD_IMAGE_PROPS, False),
+    ("scs-image-metadata", IMAGE, {**GOOD_IMAGE_PROPS, "properties": {**GOOD_IMAGE, "image_source": "private",
+                                   "provided_until": "2028-06-30", "uuid_validity": "2028-12-31",
+                                   "image_build_date": "2026-11-01 04:30"}}, False),
+    *[("scs-image-metadata", IMAGE, {**GOOD_IMAGE_PROPS, "properties": {**GOOD_IMAGE, key: value}}, True)
+      for key, value in (("replace_frequency", "sometimes"), ("architecture", "amd64"), ("hw_disk_bus", "ide"),
+                         ("image_source", "cloud.debian.org"), ("uuid_validity", "a while"),
+                         ("provided_until", "soon"), ("image_build_date", "1 Nov 2026"), ("os_purpose", "misc"),
+                         ("image_description", "  "))],
 ]
 
 
@@ -96,6 +101,28 @@ def test_resource_policy(case: tuple[str, str, dict[str, Any], bool]) -> None:
     POLICIES[name].validate(ResourceValidationArgs(typ, props, urn, "r", OPTS, None),
                             lambda message, urn=None: reported.append(message))
     assert bool(reported) == violates, f"{name} on {urn} with {props}: {reported}"
+
+
+@pytest.mark.parametrize("key", [*MANDATORY_PROPERTIES, *MANDATORY_ATTRIBUTES])
+def test_scs_image_metadata_names_each_missing_mandatory_property(key: str) -> None:
+    """scs-0102 v1's list, one property at a time: the image without it is reported, naming it."""
+    props: dict[str, Any] = {**GOOD_IMAGE_PROPS, "properties": {k: v for k, v in GOOD_IMAGE.items() if k != key}}
+    props = {k: v for k, v in props.items() if k != MANDATORY_ATTRIBUTES.get(key)}
+    reported: list[str] = []
+    POLICIES["scs-image-metadata"].validate(ResourceValidationArgs(IMAGE, props, "urn:i", "i", OPTS, None),
+                                            lambda message, urn=None: reported.append(message))
+    assert len(reported) == 1 and key in reported[0], reported
+
+
+def test_scs_0102_list_is_the_standards() -> None:
+    """The v1 mandatory keys (Standards/scs-0102-v1-image-metadata.md; Tests/scs-compatible-iaas.yaml, module
+    scs-0102-v1): a change to the list must be a deliberate change to this test too."""
+    v1_main = {"architecture", "min_disk", "min_ram", "os_version", "os_distro", "hw_disk_bus", "image_build_date",
+               "image_original_user", "image_source", "image_description", "replace_frequency", "provided_until",
+               "uuid_validity"}
+    assert set(MANDATORY_PROPERTIES) | set(MANDATORY_ATTRIBUTES) == v1_main
+    assert len(MANDATORY_PROPERTIES) == len(set(MANDATORY_PROPERTIES))
+    assert set(MANDATORY_ATTRIBUTES) == {"min_disk", "min_ram"}
 
 
 def _quota(cores: float) -> PolicyResource:

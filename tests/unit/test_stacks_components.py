@@ -74,15 +74,19 @@ def test_platform_has_every_scs_mandatory_flavor(platform: list[PlannedResource]
 
 
 def test_platform_images_carry_scs_0102_metadata(platform: list[PlannedResource]) -> None:
+    """Every mandatory property of scs-0102 v1 (the list the policy checks), and the policy passes them."""
+    from govcloud_policies import PolicyContext
+    from govcloud_policies.rules_compliance import scs_image_metadata
+    from govcloud_policies.scs_0102 import MANDATORY_PROPERTIES
+
     images = _of(platform, ":Image")
     assert images
     for img in images:
         props = img.inputs["properties"]
-        for key in ("architecture", "hw_disk_bus", "hypervisor_type", "os_distro", "os_version", "image_source",
-                    "image_build_date", "image_original_user", "replace_frequency", "provided_until",
-                    "uuid_validity"):
+        for key in MANDATORY_PROPERTIES:
             assert props.get(key), f"{img.urn}: {key} missing"
         assert img.inputs["visibility"] == "public", img.urn
+        assert scs_image_metadata(PolicyContext(platform="gc"), img.type, img.inputs) == [], img.urn
 
 
 def test_platform_paas_vms_have_encrypted_volumes(platform: list[PlannedResource]) -> None:

@@ -1,14 +1,18 @@
-"""The backup plan from the spec (cron per agency, platform defaults), when a job is due, and how old a
-backup may be before `backup status` fails."""
+"""The backup plan from the spec (cron per agency, platform defaults), when a job is due, how old a
+backup may be before `backup status` fails, and whether the scheduler that runs the plan is healthy.
+
+A cron that cannot be parsed (a plan written before the spec validated crons) is a problem of its own job
+only: `cron_problem` names it, the scheduler skips and reports that job, and every other job runs."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from croniter import croniter
+from croniter import CroniterError, croniter
 
 from govcloud_platform.backups.common import iso, parse_time, utcnow
 from govcloud_platform.box.context import Box
@@ -16,6 +20,13 @@ from govcloud_platform.spec import Spec
 from govcloud_platform.state.registry import Registry
 
 RETRY_AFTER = dt.timedelta(minutes=10)  # a failed run is retried this long after, until the next fire time
+# The scheduler's health (`govcloud status`, the backups entry): it ticks every 15 s; a tick older than this
+# (and no job running) means it is stuck; a job or the quota enforcement failing this many times in a row is a
+# failure to report, not a passing fault; a freshly started scheduler has this long to record its first tick.
+STALE_AFTER = dt.timedelta(minutes=5)
+FAILING_AFTER = 3
+LONGEST_RUN = dt.timedelta(hours=12)
+START_GRACE = dt.timedelta(seconds=90)
 
 
 @dataclass(frozen=True)
@@ -30,6 +41,21 @@ class Job:
     @property
     def kind(self) -> str:
         return self.name.split(":", 1)[1] if self.name.startswith("platform:") else "logical"
+
+
+def cron_problem(cron: str, now: dt.datetime | None = None) -> str | None:
+    """Why this cron cannot drive a job (None if it can): five fields that croniter parses, firing at some
+    time (`0 0 31 2 *` never does)."""
+    fields = cron.split()
+    if len(fields) != 5:
+        return f"schedule {cron!r} has {len(fields)} fields, not 5 (minute hour day-of-month month day-of-week)"
+    moment = now or dt.datetime.now(dt.UTC)
+    try:
+        croniter(cron, moment).get_prev(dt.datetime)
+        croniter(cron, moment).get_next(dt.datetime)
+    except (CroniterError, ValueError) as exc:
+        return f"schedule {cron!r} cannot be used: {str(exc)[:120]}"
+    return None
 
 
 def previous_fire(cron: str, now: dt.datetime) -> dt.datetime:
@@ -56,23 +82,50 @@ def period(cron: str | list[str], now: dt.datetime) -> dt.timedelta:
     return max(b - a for a, b in zip(kept, kept[1:], strict=False))
 
 
+@dataclass(frozen=True)
+class Schedules:
+    """The crons of a plan as written: the spec's, or those of a plan file an earlier govcloud wrote (which may
+    hold crons the spec would refuse today)."""
+
+    full: str
+    diff: str | None
+    agency_default: str
+    agencies: Mapping[str, str] = field(default_factory=dict)  # slug -> its own cron
+
+    @classmethod
+    def of(cls, spec: Spec) -> Schedules:
+        b = spec.platform.services.backups
+        own = {a.slug: a.backup_schedule for a in spec.agencies if a.backup_schedule}
+        return cls(b.schedule, b.diff_schedule, b.agency_schedule, own)
+
+    @classmethod
+    def of_raw(cls, raw: Mapping[str, Any], fallback: Schedules) -> Schedules:
+        """From a spec document (the plan file's JSON) without validating it; `fallback` for what it lacks."""
+        b = ((raw.get("platform") or {}).get("services") or {}).get("backups") or {}
+        own = {str(a.get("slug")): str(a["backup_schedule"]) for a in raw.get("agencies") or []
+               if isinstance(a, Mapping) and a.get("backup_schedule")}
+        diff = b.get("diff_schedule", fallback.diff)
+        return cls(str(b.get("schedule") or fallback.full), str(diff) if diff else None,
+                   str(b.get("agency_schedule") or fallback.agency_default), own)
+
+    def agency(self, slug: str) -> str:
+        return self.agencies.get(slug) or self.agency_default
+
+
 def agency_cron(spec: Spec, slug: str) -> str:
-    for agency in spec.agencies:
-        if agency.slug == slug and agency.backup_schedule:
-            return agency.backup_schedule
-    return spec.platform.services.backups.agency_schedule
+    return Schedules.of(spec).agency(slug)
 
 
-def jobs(box: Box) -> list[Job]:
+def jobs(box: Box, schedules: Schedules | None = None) -> list[Job]:
     """Platform jobs first (full before diff), then every ready agency with a backup repository."""
-    settings = box.spec.platform.services.backups
-    out = [Job("platform:full", settings.schedule)]
-    if settings.diff_schedule:
-        out.append(Job("platform:diff", settings.diff_schedule))
+    plan = schedules or Schedules.of(box.spec)
+    out = [Job("platform:full", plan.full)]
+    if plan.diff:
+        out.append(Job("platform:diff", plan.diff))
     registry = Registry(box.home)
     for record in registry.agencies():
         if record.state == "ready" and "backups" in record.services:
-            out.append(Job(f"agency:{record.slug}", agency_cron(box.spec, record.slug)))
+            out.append(Job(f"agency:{record.slug}", plan.agency(record.slug)))
     return out
 
 
@@ -115,6 +168,10 @@ class StatusRow:
 
 def _row(scope: str, cron: str | list[str], last: dict[str, Any] | None, since: dt.datetime | None, max_age: int,
          now: dt.datetime) -> StatusRow:
+    problems = [p for one in ([cron] if isinstance(cron, str) else cron) if (p := cron_problem(one, now))]
+    if problems:  # no plan to measure against: a backup that may never run again is not ok
+        shown = cron if isinstance(cron, str) else " + ".join(cron)
+        return StatusRow(scope, shown, None, None, None, 0, False, "; ".join(problems))
     allowed = allowed_age(cron, max_age, now)
     cron = cron if isinstance(cron, str) else " + ".join(cron)
     if last is None:
@@ -160,3 +217,43 @@ def _box_created(box: Box) -> dt.datetime | None:
         return dt.datetime.fromtimestamp((box.home / "ca").stat().st_mtime, dt.UTC)
     except OSError:
         return None
+
+
+def scheduler_health(doc: Mapping[str, Any], current: Mapping[str, str], now: dt.datetime,
+                     pid: int | None = None, started: dt.datetime | None = None) -> tuple[bool, str]:
+    """The scheduler's health from its state file (`doc`, see backups.scheduler.State), judged against the
+    plan it runs now (`current`: job -> cron). `pid`/`started`: the running program's, from supervisord; a
+    scheduler that has not recorded itself yet is healthy only while it is new. Failures recorded under an
+    older cron of a job do not count (the plan changed since)."""
+    me = doc.get("scheduler") or {}
+    if pid is not None and me.get("pid") != pid:
+        if started is not None and now - started <= START_GRACE:
+            return True, "scheduler starting"
+        return False, f"scheduler (pid {pid}) records no tick: restart it with `govcloud up`"
+    problems: list[str] = []
+    running = me.get("running") or {}
+    last_tick = parse_time(me["last_tick"]) if me.get("last_tick") else None
+    if running.get("since"):
+        took = now - parse_time(running["since"])
+        if took > LONGEST_RUN:
+            problems.append(f"{running.get('job')} has been running for {took.total_seconds() / 3600:.0f} h")
+    elif last_tick is None or now - last_tick > STALE_AFTER:
+        problems.append("no tick recorded" if last_tick is None
+                        else f"last tick {int((now - last_tick).total_seconds())} s ago (stuck?)")
+    if me.get("tick_error"):
+        problems.append(f"tick failed: {me['tick_error']}")
+    jobs_state = doc.get("jobs") or {}
+    for name, cron in current.items():
+        entry = jobs_state.get(name) or {}
+        problem = cron_problem(cron, now)
+        if problem:
+            problems.append(f"{name} never runs: {problem}")
+        elif entry.get("cron") == cron and int(entry.get("failures") or 0) >= FAILING_AFTER:
+            problems.append(f"{name} failed {entry['failures']} times in a row: {entry.get('error', '')}")
+    quota = me.get("quota") or {}
+    if int(quota.get("failures") or 0) >= FAILING_AFTER:
+        problems.append(f"quota enforcement failed {quota['failures']} times in a row: {quota.get('error', '')}")
+    if problems:
+        return False, "scheduler: " + "; ".join(problems)
+    ago = f"last tick {int((now - last_tick).total_seconds())} s ago" if last_tick else "running a job"
+    return True, f"scheduler: {ago}, {len(current)} jobs"

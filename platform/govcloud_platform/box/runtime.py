@@ -81,14 +81,18 @@ def up(box: Box, progress: Progress = _quiet, port_base: int | None = None) -> U
             box.port_base = port_base
         services = all_services()
         info = sup.info()
-        # Fast path: every program running and every service healthy -> change nothing.
+        # What running programs re-read by themselves (the backup plan) is applied first, restarting nothing.
+        reconfigured = [svc.name for svc in services if info and svc.reconfigure(box)]
+        for name in reconfigured:
+            progress(f"{name}: configuration applied (no restart)")
+        # Fast path: every program running and every service healthy -> change nothing more.
         if info and all(
             _program_names_running(svc, box, info) and _sections_current(sup, svc, box) and not svc.stale_programs(box)
             for svc in services
         ):
             health = _health_all(box, services, info)
             if all(h.healthy for h in health):
-                return UpResult(health, False, time.monotonic() - start)
+                return UpResult(health, bool(reconfigured), time.monotonic() - start)
         for svc in services:  # binaries and every port of every stopped service, before anything starts
             svc.check_binaries(box)
             _check_ports(box, svc, info)
@@ -259,8 +263,8 @@ def log_file(box: Box, service: str) -> list[Path]:
         raise InputError(f"unknown service {service!r}", hint=f"choose one of: {', '.join([*names, 'supervisord'])}")
     if service == "supervisord":
         return [box.log_dir / "supervisord.log"]
-    if service == "backups":
-        return sorted((box.home / "pgbackrest" / "log").glob("*.log"))
+    if service == "backups":  # the scheduler's own log, then pgBackRest's
+        return [box.log_dir / "backup-scheduler.log", *sorted((box.home / "pgbackrest" / "log").glob("*.log"))]
     return [box.log_dir / f"{n}.log" for n in names[service]]
 
 

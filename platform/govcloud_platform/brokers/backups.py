@@ -8,7 +8,7 @@ from typing import Any
 
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.secrets import new_password
-from govcloud_platform.box.services.storage import BACKUP_BUCKET, backup_keys
+from govcloud_platform.box.services.storage import BACKUP_BUCKET, backup_keys, weed_shell
 from govcloud_platform.brokers.base import Broker
 from govcloud_platform.errors import ServiceError
 from govcloud_platform.names import restic_prefix
@@ -78,6 +78,9 @@ class BackupsBroker(Broker):
             keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
             if keys:
                 s3.delete_objects(Bucket=BACKUP_BUCKET, Delete={"Objects": keys, "Quiet": True})
+        # restic's empty `keys/` directory outlives its objects in the filer (S3 lists it as a prefix, and
+        # `doctor` took it for an orphaned repository); a path already gone is no error.
+        weed_shell(box, [f"fs.rm -r /buckets/{BACKUP_BUCKET}/{prefix.rstrip('/')}"])
 
     def usage(self, box: Box, slug: str) -> dict[str, Any]:
         s3 = box.s3_client()

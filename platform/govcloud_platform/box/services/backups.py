@@ -74,14 +74,21 @@ pg1-user={PG_USER}
 """
         write_private(pgbackrest_conf(box), text)
         chown_tree(base)
+        self.reconfigure(box)
+
+    def reconfigure(self, box: Box) -> bool:
+        """The scheduler reads its plan at every tick: a changed schedule needs the file, not a restart."""
         from govcloud_platform.backups.scheduler import write_plan
 
-        write_plan(box)
+        return write_plan(box)
 
     def programs(self, box: Box) -> list[Program]:
         # Runs the backup plan; starts after and stops before the database and storage it backs up.
-        cmd = [sys.executable, "-m", "govcloud_platform.backups.scheduler", "--home", str(box.home)]
-        return [Program("backup-scheduler", cmd, priority=40, stopwaitsecs=20, directory=str(box.home))]
+        from govcloud_platform.backups.scheduler import PROGRAM, TICK
+
+        cmd = [sys.executable, "-m", "govcloud_platform.backups.scheduler", "--home", str(box.home),
+               "--tick", f"{TICK:g}"]
+        return [Program(PROGRAM, cmd, priority=40, stopwaitsecs=20, directory=str(box.home))]
 
     def wait_ready(self, box: Box, timeout: float) -> None:
         return None
@@ -97,13 +104,18 @@ pg1-user={PG_USER}
             raise ServiceError("restic not found", hint="install the restic package")
 
     def check(self, box: Box) -> tuple[bool, str]:
+        """pgBackRest's own check, and the health of the scheduler that runs the plan (a box whose backups
+        silently stopped is not healthy)."""
+        from govcloud_platform.backups.scheduler import health
+
+        scheduler_ok, scheduler = health(box)
         try:
             result = pgbackrest(box, "check", timeout=60)
         except subprocess.TimeoutExpired:
-            return False, "pgbackrest check timed out after 60 s (is object storage answering?)"
+            return False, f"pgbackrest check timed out after 60 s (is object storage answering?); {scheduler}"
         if result.returncode != 0:
-            return False, f"pgbackrest check failed: {_last_error(result)}"
-        return True, "pgbackrest check ok"
+            return False, f"pgbackrest check failed: {_last_error(result)}; {scheduler}"
+        return scheduler_ok, f"pgbackrest check ok; {scheduler}"
 
     def endpoint(self, box: Box) -> str:
         return f"s3://{BACKUP_BUCKET}/pgbackrest"

@@ -88,6 +88,11 @@ class Service(ABC):
     def post_start(self, box: Box) -> None:  # noqa: B027 - optional hook
         """Converge runtime state (users, identities, stanza) once the service is ready."""
 
+    def reconfigure(self, box: Box) -> bool:
+        """Write the configuration its running programs re-read by themselves; True if it changed. `up` calls it
+        on a running box every time, also when every service is up (nothing restarts)."""
+        return False
+
     def stale_programs(self, box: Box) -> list[str]:
         """Running programs whose configuration file is not what `prepare` writes now (an older govcloud's, a
         hand edit). They read it only at start and their supervisord sections did not change, so `up`
