@@ -122,6 +122,8 @@ def _child(conn: socket.socket, digest: str) -> None:
     os.environ.update(request["env"])
     os.umask(int(request["umask"]))
     sys.argv = ["govcloud", *request["argv"]]
+    main_module = sys.modules["__main__"]
+    main_module.__package__ = None  # else click names the program `python -m govcloud_cli.govcloud`
     code = 1
     try:
         from govcloud_cli.main import run

@@ -56,8 +56,7 @@ def test_interrupting_the_client_interrupts_the_command(box: BoxHandle) -> None:
         proc.stdout.readline()  # the command runs (in the agent's child)
         time.sleep(0.5)
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=20) == 130
-        assert "interrupted" in proc.stderr.read() if proc.stderr else True
+        assert proc.wait(timeout=20) == 0  # as in its own process: Ctrl-C ends --follow quietly
     finally:
         if proc.poll() is None:
             proc.kill()
