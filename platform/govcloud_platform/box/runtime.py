@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from govcloud_platform.box import agent
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.ports import port_in_use
 from govcloud_platform.box.services import Health, Service, all_services
@@ -92,6 +93,7 @@ def up(box: Box, progress: Progress = _quiet, port_base: int | None = None) -> U
         ):
             health = _health_all(box, services, info)
             if all(h.healthy for h in health):
+                agent.ensure(box, sup)
                 return UpResult(health, bool(reconfigured), time.monotonic() - start)
         for svc in services:  # binaries and every port of every stopped service, before anything starts
             svc.check_binaries(box)
@@ -125,6 +127,7 @@ def up(box: Box, progress: Progress = _quiet, port_base: int | None = None) -> U
         bad = [h for h in health if not h.healthy]
         if bad:
             raise ServiceError(f"{bad[0].name} is unhealthy after up: {bad[0].detail}")
+        agent.ensure(box, sup)
         return UpResult(health, True, time.monotonic() - start)
 
 
