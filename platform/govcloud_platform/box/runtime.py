@@ -46,7 +46,7 @@ def _health(box: Box, svc: Service, info: dict[str, dict[str, object]]) -> Healt
             return Health(svc.name, False, svc.endpoint(box), f"{prog.name} is {status}", None)
         if pid is None:
             pid = int(state["pid"])  # type: ignore[call-overload]
-    ok, detail = svc.check(box)
+    ok, detail = svc.probe(box)
     return Health(svc.name, ok, svc.endpoint(box), detail, pid)
 
 

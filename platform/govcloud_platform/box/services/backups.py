@@ -117,6 +117,34 @@ pg1-user={PG_USER}
             return False, f"pgbackrest check failed: {_last_error(result)}; {scheduler}"
         return scheduler_ok, f"pgbackrest check ok; {scheduler}"
 
+    def probe(self, box: Box) -> tuple[bool, str]:
+        """`status`: the scheduler's health, PostgreSQL's own account of WAL archiving (pg_stat_archiver: the
+        last attempt succeeded) and the repository's info files in the bucket; `pgbackrest check` (a WAL
+        switch archived end to end, ~1 s) stays the readiness probe of `up`."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from govcloud_platform.backups.scheduler import health
+
+        scheduler_ok, scheduler = health(box)
+        try:
+            with box.pg_admin() as conn:
+                row = conn.execute("SELECT archived_count, failed_count, last_failed_time > last_archived_time "
+                                   "OR (last_archived_time IS NULL AND failed_count > 0) FROM pg_stat_archiver"
+                                   ).fetchone()
+            s3 = box.s3_client()
+            for info in ("archive/govcloud/archive.info", "backup/govcloud/backup.info"):
+                s3.head_object(Bucket=BACKUP_BUCKET, Key=f"pgbackrest/{info}")
+        except (OSError, BotoCoreError, ClientError) as exc:
+            return False, f"backup repository unreachable ({type(exc).__name__}); {scheduler}"
+        except Exception as exc:  # noqa: BLE001 - psycopg's errors: named by type only
+            if type(exc).__module__.startswith("psycopg"):
+                return False, f"WAL archiving state unreadable ({type(exc).__name__}); {scheduler}"
+            raise
+        archived, failed, failing = row if row else (0, 0, False)
+        if failing:
+            return False, f"WAL archiving failing ({failed} failures; see `govcloud logs database`); {scheduler}"
+        return scheduler_ok, f"WAL archiving ok ({archived} segments); {scheduler}"
+
     def endpoint(self, box: Box) -> str:
         return f"s3://{BACKUP_BUCKET}/pgbackrest"
 
