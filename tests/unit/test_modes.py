@@ -64,6 +64,11 @@ def test_repair_makes_an_old_tree_private_and_is_idempotent(tmp_path: Path) -> N
         (home / rel).chmod(mode)
     for dirpath, _, _ in os.walk(home):
         os.chmod(dirpath, 0o755)
+    for rel in ("pg/data/base", "apps/instances/health/opendata/data"):  # self-managed: only their top
+        (home / rel).mkdir(parents=True)
+        (home / rel / "f").write_text("x")
+        (home / rel / "f").chmod(0o644)
+    (home / "pg" / "data").chmod(0o755)
     (home / "apps" / "venvs").mkdir()
     (home / "apps" / "venvs" / "opendata").symlink_to("/nonexistent")
     changed = repair(home)
@@ -77,6 +82,8 @@ def test_repair_makes_an_old_tree_private_and_is_idempotent(tmp_path: Path) -> N
     assert mode("logs/database.log") == mode("s3/data/1.dat") == 0o640
     assert mode("ca/ca.pem") == 0o644 and mode("apps/code/opendata/plugin.py") == 0o644
     assert mode("apps/code/opendata") == 0o755
+    assert mode("pg/data") == 0o750 and mode("pg/data/base/f") == 0o644  # PostgreSQL's own business
+    assert mode("apps/instances/health/opendata/data/f") == 0o644  # inside the agency's 0750 (was 0755) dir
     assert repair(home) == []
 
 

@@ -36,6 +36,9 @@ TRAVERSED_MODE = 0o711
 #: directories (relative to the home, shell patterns) that other users traverse but never list
 TRAVERSED = ("", "ca", "pg", "nginx", "nginx/tmp", "idp", "backups", "backups/scratch", "apps", "apps/instances",
              "apps/instances/*", "apps/venvs")
+#: trees whose owner keeps its own files private (PostgreSQL refuses to run otherwise; an app's instance is its
+#: agency's, in a 0700 directory): `repair` fixes the directory itself and does not walk its many files
+SELF_MANAGED = ("pg/data", "pg/data.initdb", "backups/scratch/*", "apps/instances/*/*")
 #: public by design: readable by everyone, writable by no one but root
 PUBLIC_FILES = ("ca/ca.pem",)
 PUBLIC_TREES = ("apps/code", "apps/static")
@@ -69,11 +72,15 @@ def wanted_mode(rel: str, mode: int, is_dir: bool) -> int:
 
 
 def repair(home: Path) -> list[str]:
-    """Give every path under `home` its `wanted_mode` (symbolic links are left: their own mode means nothing).
-    Returns the relative paths changed. Safe while the services run: it only ever takes permissions away from
+    """Give every path under `home` its `wanted_mode` (symbolic links are left: their own mode means nothing;
+    SELF_MANAGED trees only at their top). Returns the relative paths changed. Safe while the services run: it only ever takes permissions away from
     others, and the traversed directories keep what the daemons need."""
     changed: list[str] = []
-    for dirpath, _dirnames, filenames in os.walk(home):
+    for dirpath, dirnames, filenames in os.walk(home):
+        here = "" if dirpath == str(home) else os.path.relpath(dirpath, home)
+        if any(_matches(here, pattern) for pattern in SELF_MANAGED):
+            dirnames.clear()
+            filenames = []
         for path in [dirpath, *(os.path.join(dirpath, name) for name in filenames)]:
             try:
                 st = os.lstat(path)
