@@ -73,8 +73,8 @@ def wanted_mode(rel: str, mode: int, is_dir: bool) -> int:
 
 def repair(home: Path) -> list[str]:
     """Give every path under `home` its `wanted_mode` (symbolic links are left: their own mode means nothing;
-    SELF_MANAGED trees only at their top). Returns the relative paths changed. Safe while the services run: it only ever takes permissions away from
-    others, and the traversed directories keep what the daemons need."""
+    SELF_MANAGED trees only at their top). Returns the relative paths changed. Safe while the services run: it
+    only ever takes permissions away from others, and the traversed directories keep what the daemons need."""
     changed: list[str] = []
     for dirpath, dirnames, filenames in os.walk(home):
         here = "" if dirpath == str(home) else os.path.relpath(dirpath, home)
