@@ -36,6 +36,9 @@ def root(
     actor: str = typer.Option(None, "--actor", envvar="GOVCLOUD_ACTOR", help="who acts (audit log)"),
 ) -> None:
     _DEBUG["on"] = debug
+    from govcloud_platform.box.modes import private_umask
+
+    private_umask()  # every file this command and what it starts create is private unless given a mode
     ctx.obj = Options(spec_path=spec, home=home, json=json_out, debug=debug, actor=actor)
 
 

@@ -64,7 +64,7 @@ def running_postgres(box: Box) -> Iterator[None]:
                 "ssl = on\nssl_cert_file = 'server.crt'\n"
                 "ssl_key_file = 'server.key'\nmax_connections = 50\nfsync = off\n"
             )
-    log = box.log_dir / "postgres.log"
+    log = data.parent / "postgres.log"  # postgres's own directory: the box's logs/ is root's (0700)
     log.touch()
     shutil.chown(log, "postgres", "postgres")
     _as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", f"-p {box.ports.postgres}",

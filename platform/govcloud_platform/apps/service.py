@@ -228,8 +228,10 @@ class AppService:
             return ConflictError(f"the {app} virtualenv cache in {cache} is locked by {holder or 'another deploy'}",
                                  hint="wait for it to finish, then re-run")
 
+        made = [p for p in (cache, *cache.parents) if not p.exists()]
         cache.mkdir(parents=True, exist_ok=True)
-        cache.chmod(0o755)
+        for path in [*made, cache]:  # the apps' users read their code there; our umask (077) would hide it
+            path.chmod(0o755)
         with file_lock(cache / f".{app}.lock", f"pid {os.getpid()} (app deploy {app})", busy, wait=RUN_TIMEOUT_S):
             yield
 

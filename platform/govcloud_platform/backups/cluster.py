@@ -239,6 +239,7 @@ def scratch_restore(box: Box, to: str | None = None, progress: Progress = quiet,
     run = Path(tempfile.mkdtemp(prefix="govcloud-pg-"))
     for d in (root, data):
         d.mkdir(parents=True, exist_ok=True)
+    root.parent.chmod(0o711)  # noqa: S103 - postgres traverses to its scratch cluster (made 0700 by box.dir)
     chown_tree(root)
     chown_tree(run)
     root.chmod(0o700)

@@ -24,8 +24,18 @@ class CertificateAuthority:
     def key_file(self) -> Path:
         return self.directory / "ca.key"
 
+    def _layout(self) -> None:
+        """`ca/` is traversed by everyone to the public `ca.pem` (0644) and listed by no one; the key and the
+        service certificates (`certs/`) are root's."""
+        self.directory.mkdir(mode=0o711, parents=True, exist_ok=True)
+        self.directory.chmod(0o711)  # noqa: S103 - traversed to ca.pem only
+        certs = self.directory / "certs"
+        certs.mkdir(mode=0o700, exist_ok=True)
+        certs.chmod(0o700)
+
     def ensure(self) -> None:
         """Create the CA once; an existing CA is kept (clients trust it)."""
+        self._layout()
         if self.cert_file.exists() and self.key_file.exists():
             return
         from cryptography import x509
@@ -61,15 +71,13 @@ class CertificateAuthority:
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
             .sign(key, hashes.SHA256())
         )
-        self.directory.mkdir(parents=True, exist_ok=True)
         write_private(
             self.key_file,
             key.private_bytes(
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
             ),
         )
-        self.cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        self.cert_file.chmod(0o644)
+        write_private(self.cert_file, cert.public_bytes(serialization.Encoding.PEM), mode=0o644)  # public
 
     def issue(
         self, name: str, dns_names: list[str], ips: list[str] | None = None, client: bool = False
@@ -119,7 +127,7 @@ class CertificateAuthority:
             )
             .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
         )
-        certs.mkdir(parents=True, exist_ok=True)
+        self._layout()
         write_private(
             key_path,
             key.private_bytes(
@@ -127,5 +135,5 @@ class CertificateAuthority:
                 serialization.NoEncryption(),
             ),
         )
-        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM) + self.cert_file.read_bytes())
+        write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM) + self.cert_file.read_bytes())
         return cert_path, key_path

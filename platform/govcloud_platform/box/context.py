@@ -10,9 +10,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from govcloud_platform.box import modes
 from govcloud_platform.box.ca import CertificateAuthority
 from govcloud_platform.box.ports import Ports
-from govcloud_platform.box.secrets import SecretStore
+from govcloud_platform.box.secrets import SecretStore, write_private
 from govcloud_platform.errors import InputError
 
 if TYPE_CHECKING:
@@ -56,8 +57,15 @@ class Box:
         return self.ca.cert_file
 
     def dir(self, *parts: str) -> Path:
-        path = self.home.joinpath(*parts)
-        path.mkdir(parents=True, exist_ok=True)
+        """A directory of the box; missing levels are created 0700 whatever the umask (a service that shares
+        one gives it its mode itself: `modes`)."""
+        path = self.home
+        if not path.is_dir():
+            path.mkdir(parents=True, exist_ok=True)
+        for part in Path(*parts).parts if parts else ():
+            path = path / part
+            if not path.is_dir():
+                path.mkdir(mode=0o700, exist_ok=True)
         return path
 
     @property
@@ -79,10 +87,11 @@ class Box:
         if self.state_file.exists():
             data = json.loads(self.state_file.read_text())
         data.update(values)
-        self.state_file.write_text(json.dumps(data, indent=2) + "\n")
+        write_private(self.state_file, json.dumps(data, indent=2) + "\n")
 
     def ensure_home(self) -> None:
-        """Create the box directory, or say clearly why it cannot be used."""
+        """Create the box directory, or say clearly why it cannot be used; give every path in it the mode of
+        the box's permission scheme (`modes`: a box made by an older govcloud has world-readable files)."""
         try:
             self.home.mkdir(parents=True, exist_ok=True)
             probe = self.home / ".write-test"
@@ -93,7 +102,7 @@ class Box:
                 f"box directory {self.home} is not writable ({exc.strerror})",
                 hint="pass --home DIR (or set GOVCLOUD_HOME) to a writable directory",
             ) from None
-        os.chmod(self.home, 0o711)  # noqa: S103 - postgres (another user) must traverse to its data dir
+        modes.repair(self.home)  # the home itself included: 0711, traversed by the daemons, never listed
 
     # --- clients ------------------------------------------------------------------------------
     def child_env(self, extra: dict[str, str] | None = None) -> dict[str, str]:

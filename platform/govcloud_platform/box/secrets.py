@@ -9,8 +9,9 @@ from pathlib import Path
 
 
 def write_private(path: Path, data: str | bytes, mode: int = 0o600) -> None:
-    """Atomically write a file that only its owner can read (created 0600, never world-readable)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Atomically write a file with exactly `mode`: only its owner's (0600) unless it is meant to be shared, and
+    never more open than that while it is written, whatever the umask."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     raw = data.encode() if isinstance(data, str) else data
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from govcloud_platform.box.context import Box
+from govcloud_platform.box.modes import PRIVATE_UMASK
+from govcloud_platform.box.secrets import write_private
 from govcloud_platform.box.services.base import Program
 from govcloud_platform.errors import ServiceError
 
@@ -33,13 +35,18 @@ class Supervisor:
 
     # --- configuration ------------------------------------------------------------------------
     def write_main_config(self) -> None:
-        self.programs_dir.mkdir(parents=True, exist_ok=True)
+        """supervisord's umask (077) is inherited by every program and applies to the logs it writes: what the
+        services and supervisord create is private from the start (each program also says so, for a
+        supervisord that an older govcloud started)."""
+        self.box.dir("supervisor", "programs")
+        self.dir.chmod(0o700)
         text = f"""; written by govcloud; do not edit
 [unix_http_server]
 file={self.sock}
 chmod=0700
 
 [supervisord]
+umask={PRIVATE_UMASK:03o}
 logfile={self.box.log_dir / "supervisord.log"}
 logfile_maxbytes=10MB
 logfile_backups=2
@@ -82,6 +89,7 @@ files={self.programs_dir}/*.conf
             "startretries=1",
             f"stopsignal={program.stopsignal}",
             f"stopwaitsecs={program.stopwaitsecs}",
+            f"umask={program.umask:03o}",
             "stopasgroup=true",
             "killasgroup=true",
             "redirect_stderr=true",
@@ -101,8 +109,7 @@ files={self.programs_dir}/*.conf
     def _write_if_changed(path: Path, text: str) -> bool:
         if path.exists() and path.read_text() == text:
             return False
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+        write_private(path, text)  # root's supervisord reads it; nobody else has to
         return True
 
     # --- lifecycle ----------------------------------------------------------------------------

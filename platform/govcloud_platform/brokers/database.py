@@ -9,6 +9,7 @@ from typing import Any
 from psycopg import sql
 
 from govcloud_platform.box.context import LOOPBACK, Box
+from govcloud_platform.box.idp_api import scram_verifier
 from govcloud_platform.box.secrets import new_password
 from govcloud_platform.box.services.database import hba_dir, reload, render_hba
 from govcloud_platform.brokers.base import Broker, Provisioning, in_parallel, naming
@@ -17,12 +18,14 @@ from govcloud_platform.spec import Quota
 
 
 def ensure_role(conn: Any, role: str, password: str, limit: int) -> None:
+    """The password goes as a SCRAM verifier: a statement the server logs (failing, or with log_statement on)
+    never carries it."""
     exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
     verb = "ALTER" if exists else "CREATE"
     conn.execute(
         sql.SQL(verb + " ROLE {} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
                 "CONNECTION LIMIT {} PASSWORD {}").format(
-            sql.Identifier(role), sql.Literal(limit), sql.Literal(password)
+            sql.Identifier(role), sql.Literal(limit), sql.Literal(scram_verifier(password))
         )
     )
 

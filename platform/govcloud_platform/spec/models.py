@@ -72,6 +72,9 @@ class DatabaseSettings(StrictModel):
 
     max_connections: int = Field(200, ge=20, le=5000)
     shared_buffers_mb: int = Field(128, ge=16, le=65536)
+    log_failed_statements: bool = Field(
+        False, description="log the text, parameters and details of failing statements (they can carry "
+        "citizens' data; the log stays private to root); off by default")
 
 
 class StorageSettings(StrictModel):

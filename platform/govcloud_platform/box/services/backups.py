@@ -74,6 +74,8 @@ pg1-user={PG_USER}
 """
         write_private(pgbackrest_conf(box), text)
         chown_tree(base)
+        for path in (base, *(base / sub for sub in ("log", "lock", "spool"))):
+            path.chmod(0o700)  # postgres's: its configuration holds the repository's keys, its logs paths
         self.reconfigure(box)
 
     def reconfigure(self, box: Box) -> bool:

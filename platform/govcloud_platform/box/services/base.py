@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from govcloud_platform.box.context import Box
+from govcloud_platform.box.modes import PRIVATE_UMASK
 from govcloud_platform.errors import MissingDependency, ServiceError
 
 
@@ -25,6 +26,7 @@ class Program:
     stopsignal: str = "TERM"
     stopwaitsecs: int = 10
     startsecs: int = 1
+    umask: int = PRIVATE_UMASK  # what it creates is its user's only
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,28 @@ def as_postgres(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess
 
 
 def hba_dir(box: Box) -> Path:
-    """Fragments added by the database broker: one file per agency."""
+    """Fragments added by the database broker: one file per agency (root's: they name every agency's roles)."""
     return box.dir("pg", "hba.d")
+
+
+def logging_settings(log_failed_statements: bool) -> dict[str, str]:
+    """What PostgreSQL writes to its log. A statement's text, its parameters and the DETAIL of an error (the
+    failing row, the duplicate key) can carry citizens' data: none of it is logged unless the operator sets
+    `platform.services.database.log_failed_statements`. The line prefix holds role and database names only,
+    never what a client sends (application_name). Errors themselves are logged (an operator needs them), and
+    their message may quote a value (`invalid input syntax for type integer: "..."`): the log is root's."""
+    return {
+        "log_destination": "'stderr'",
+        "logging_collector": "off",
+        "log_line_prefix": "'%m [%p] %q%u@%d '",
+        "log_connections": "off",
+        "log_statement": "'none'",
+        "log_min_duration_statement": "-1",
+        "log_min_error_statement": "error" if log_failed_statements else "panic",
+        "log_error_verbosity": "default" if log_failed_statements else "terse",
+        "log_parameter_max_length": "0",
+        "log_parameter_max_length_on_error": "-1" if log_failed_statements else "0",
+    }
 
 
 def render_hba(box: Box) -> bool:
@@ -65,6 +85,33 @@ def render_hba(box: Box) -> bool:
     os.chown(path, uid, gid)
     os.chmod(path, 0o600)
     return True
+
+
+def render_conf(box: Box) -> str:
+    """`<data>/govcloud.conf`, included by postgresql.conf (an `ALTER SYSTEM` still wins over it)."""
+    db = box.spec.platform.services.database
+    backup = box.spec.platform.services.backups
+    conf_path = box.home / "pgbackrest" / "pgbackrest.conf"
+    settings = {
+        "listen_addresses": f"'{LOOPBACK}'",
+        "port": str(box.ports.postgres),
+        "unix_socket_directories": f"'{box.home / 'pg' / 'run'}'",
+        "max_connections": str(db.max_connections),
+        "shared_buffers": f"'{db.shared_buffers_mb}MB'",
+        "password_encryption": "'scram-sha-256'",
+        "ssl": "on",
+        "ssl_cert_file": "'server.crt'",
+        "ssl_key_file": "'server.key'",
+        "ssl_min_protocol_version": "'TLSv1.2'",
+        "wal_level": "replica",
+        "archive_mode": "on",
+        "archive_command": f"'pgbackrest --config={conf_path} --stanza={STANZA} archive-push %p'",
+        "archive_timeout": str(backup.archive_timeout_s),
+        "max_wal_senders": "3",
+        "unix_socket_permissions": "0700",
+        **logging_settings(db.log_failed_statements),
+    }
+    return "# written by govcloud on every `up`\n" + "".join(f"{k} = {v}\n" for k, v in settings.items())
 
 
 def reload(box: Box) -> None:
@@ -97,40 +144,16 @@ class DatabaseService(Service):
         data = self.data_dir(box)
         run = box.dir("pg", "run")
         chown_tree(run)
+        run.chmod(0o700)  # the socket: postgres's own (pgBackRest, the agencies' dumps); others use TCP and TLS
+        (box.home / "pg").chmod(0o711)  # noqa: S103 - postgres traverses to its data and socket, nobody lists
+        hba_dir(box).chmod(0o700)
         if not (data / "PG_VERSION").exists():
             self._initdb(box, data, password)
         cert, key = box.ca.issue("postgres", ["localhost"], [LOOPBACK])
-        for src, dst in ((cert, data / "server.crt"), (key, data / "server.key")):
+        for src, dst in ((cert, data / "server.crt"), (key, data / "server.key"), (box.ca_file, data / "root.crt")):
             shutil.copyfile(src, dst)
             os.chmod(dst, 0o600)
-        shutil.copyfile(box.ca_file, data / "root.crt")
-        db = box.spec.platform.services.database
-        backup = box.spec.platform.services.backups
-        conf_path = box.home / "pgbackrest" / "pgbackrest.conf"
-        settings = {
-            "listen_addresses": f"'{LOOPBACK}'",
-            "port": str(box.ports.postgres),
-            "unix_socket_directories": f"'{run}'",
-            "max_connections": str(db.max_connections),
-            "shared_buffers": f"'{db.shared_buffers_mb}MB'",
-            "password_encryption": "'scram-sha-256'",
-            "ssl": "on",
-            "ssl_cert_file": "'server.crt'",
-            "ssl_key_file": "'server.key'",
-            "ssl_min_protocol_version": "'TLSv1.2'",
-            "wal_level": "replica",
-            "archive_mode": "on",
-            "archive_command": f"'pgbackrest --config={conf_path} --stanza={STANZA} archive-push %p'",
-            "archive_timeout": str(backup.archive_timeout_s),
-            "max_wal_senders": "3",
-            "logging_collector": "off",
-            "log_destination": "'stderr'",
-            "log_line_prefix": "'%m [%p] %q%u@%d '",
-            "log_connections": "off",
-        }
-        (data / "govcloud.conf").write_text(
-            "# written by govcloud on every `up`\n" + "".join(f"{k} = {v}\n" for k, v in settings.items())
-        )
+        write_private(data / "govcloud.conf", render_conf(box))
         main_conf = data / "postgresql.conf"
         text = main_conf.read_text()
         if "include 'govcloud.conf'" not in text:
@@ -138,6 +161,15 @@ class DatabaseService(Service):
         render_hba(box)
         chown_tree(data)
         os.chmod(data, 0o700)
+
+    def stale_programs(self, box: Box) -> list[str]:
+        """A changed `govcloud.conf` (another govcloud, the spec's settings, log_failed_statements among them)
+        restarts PostgreSQL on `up`: a running cluster would keep the old one."""
+        try:
+            current = (self.data_dir(box) / "govcloud.conf").read_text()
+        except OSError:
+            return []
+        return [] if current == render_conf(box) else ["database"]
 
     def _initdb(self, box: Box, data: Path, password: str) -> None:
         # initdb into a fresh directory and rename: an interrupted initdb never leaves a half-made cluster.

@@ -106,15 +106,18 @@ class IdentityService(Service):
             _daemon_dir(p[name])
         _daemon_dir(p["sessions"] / "lock")
         _daemon_dir(p["psessions"] / "lock")
-        for d in ("apps", "nginx_tmp"):
-            p[d].mkdir(parents=True, exist_ok=True)
-        p["idp"].chmod(0o755)
-        p["ini"].write_text(render_ini(box, p))
-        p["ini"].chmod(0o644)
+        box.dir("nginx", "apps.d").chmod(0o700)  # app vhosts: read by nginx's master (root) only
+        box.dir("nginx", "tmp")
+        # nginx's workers (www-data) traverse to its password file and temp files, the IdP to its own dirs
+        for d in ("idp", "nginx", "nginx_tmp"):
+            p[d].chmod(0o711)  # noqa: S103 - traversed, never listed
+        write_private(p["ini"], render_ini(box, p), mode=0o640)  # no secret, but nobody else's business
+        if os.geteuid() == 0:
+            shutil.chown(p["ini"], "root", DAEMON_USER)
         save_conf_if_changed(p["conf"], managed_conf(box, p, db_password))
         cert, key = box.ca.issue("idp", ["localhost"], [LOOPBACK])
         write_htpasswd(box, p["htpasswd"])
-        p["nginx_conf"].write_text(render_nginx_conf(box, p, cert, key))
+        write_private(p["nginx_conf"], render_nginx_conf(box, p, cert, key))  # read by the master (root)
 
     def stale_programs(self, box: Box) -> list[str]:
         """nginx and LLNG read their files at start only: an old box keeps, say, a manager API without its
@@ -147,10 +150,16 @@ class IdentityService(Service):
                 command=[
                     "/usr/sbin/llng-fastcgi-server", "--foreground", "-u", DAEMON_USER, "-g", DAEMON_USER,
                     "-s", str(p["socket"]), "-p", str(p["pid"]), "-n", "1",
+                    # Plack sets umask 0 to create the socket (0777) unless told to leave ours
+                    "--plackOptions=--leave-umask=1",
                 ],
                 priority=30,
                 environment=env,
                 directory=str(p["idp"]),
+                # Cache::FileBackend makes its files `0666 - umask` (a subtraction: 077 gives 0567, group- and
+                # world-writable); 066 gives 0600. Its other files are 0600 as with 077, the directories it
+                # makes 0711, all inside www-data's 0700 ones.
+                umask=0o066,
             ),
             Program(
                 name="nginx",

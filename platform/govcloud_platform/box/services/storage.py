@@ -145,6 +145,7 @@ class StorageService(Service):
 
     def prepare(self, box: Box) -> None:
         box.dir("s3", "data")
+        (box.home / "s3").chmod(0o700)  # volumes, filer store, identities, sockets: weed runs as root, umask 077
         box.ca.issue("s3", ["localhost"], [LOOPBACK])
         weed_security.ensure(box)
         ids = S3Identities(box)
@@ -211,7 +212,7 @@ MAX_SOCKET_PATH = 100
 
 
 def s3_local_socket(box: Box) -> Path:
-    """Where weed also serves the S3 API over a Unix socket (created 0755 by root: nobody else may connect)."""
+    """Where weed also serves the S3 API over a Unix socket (root's: created under umask 077 in a 0700 directory)."""
     return box.home / "s3" / "s3.sock"
 
 
