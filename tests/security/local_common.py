@@ -36,6 +36,7 @@ AREAS = {
     "CA key and service certificates (ca/)": "ca",
     "backups (backups/: plans, work and staging directories, scratch clusters)": "backups",
     "restic cache (restic-cache/)": "restic-cache",
+    "CLI agent (run/: its socket)": "run",
     "apps (apps/: instances, runs, code, venv links)": "apps",
     f"the victim's app instance (apps/instances/{VICTIM}/)": f"apps/instances/{VICTIM}",
     "registry, box state and lock (files in the home)": "",

@@ -8,8 +8,8 @@ of the service that uses it and is private to it:
 - `.`, `ca/`, `pg/`, `nginx/`, `nginx/tmp/`, `idp/`, `backups/`, `backups/scratch/`, `apps/`,
   `apps/instances/`, `apps/instances/<slug>/`, `apps/venvs/`: root 0711, traversed by a daemon or an app user
   to its own directory below, listed by no one;
-- `secrets/`, `s3/`, `logs/`, `supervisor/`, `restic-cache/`, `ca/certs/`, `nginx/apps.d/`, `pg/hba.d/`: root
-  0700 (root's processes only);
+- `secrets/`, `s3/`, `logs/`, `supervisor/`, `restic-cache/`, `run/` (the CLI agent's socket), `ca/certs/`,
+  `nginx/apps.d/`, `pg/hba.d/`: root 0700 (root's processes only);
 - `pg/data/`, `pg/run/`, `pgbackrest/`: postgres 0700; `idp/{conf,sessions,psessions,cache,run}/`: www-data
   0700 (configuration revisions with every client secret and the signing key, sessions, caches, socket);
   `idp/lemonldap-ng.ini`: root:www-data 0640;
