@@ -350,7 +350,7 @@ def test_apply_registers_many_clients_in_one_idp_configuration(box: BoxHandle, o
     """`apply` writes the OIDC clients of all new agencies as ONE new IdP configuration (not one manager-API
     rewrite each), and the portal serves every one of them at once: each secret gets a token for its own
     client only."""
-    from govcloud_platform.box.services.identity import conf_dir, latest_conf
+    from govcloud_platform.box.llng_store import conf_dir, latest_conf
     from tests.conftest import run_cli
 
     slugs = [f"batch-{i}" for i in range(4)]

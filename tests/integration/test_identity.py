@@ -17,9 +17,10 @@ import pytest
 
 from govcloud_platform.box import idp_api, oidc_policy
 from govcloud_platform.box.context import Box
+from govcloud_platform.box.llng_store import conf_dir, update_conf
 from govcloud_platform.box.ports import free_port_base
 from govcloud_platform.box.services.base import Program
-from govcloud_platform.box.services.identity import OPERATOR_GROUPS, IdentityService, conf_dir, update_conf
+from govcloud_platform.box.services.identity import OPERATOR_GROUPS, IdentityService
 from govcloud_platform.errors import ServiceError
 from govcloud_platform.names import admins_group, group, oidc_client
 from govcloud_platform.spec.example import EXAMPLE_SPEC

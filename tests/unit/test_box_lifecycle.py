@@ -14,7 +14,7 @@ import pytest
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.ports import GRPC_SHIFT, free_port_base
 from govcloud_platform.box.runtime import stop_waves
-from govcloud_platform.box.services.identity import MANAGER_SECRET, htpasswd_current, write_htpasswd
+from govcloud_platform.box.services.nginx import MANAGER_SECRET, htpasswd_current, write_htpasswd
 from govcloud_platform.box.services.storage import StorageService, leftover_sockets
 from govcloud_platform.box.supervisor import alive
 from govcloud_platform.spec import load_spec_text

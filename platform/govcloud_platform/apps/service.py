@@ -24,6 +24,7 @@ from govcloud_platform.box import idp_api
 from govcloud_platform.box.context import LOOPBACK, Box
 from govcloud_platform.box.oidc_policy import admitted_groups
 from govcloud_platform.box.secrets import new_password
+from govcloud_platform.box.services import nginx
 from govcloud_platform.box.supervisor import Supervisor
 from govcloud_platform.brokers.database import (
     allow_in_hba,
@@ -274,8 +275,7 @@ class AppService:
                   secrets: dict[str, Any] | None, storage: dict[str, Any] | None, cert: Path | None,
                   key: Path | None, action: str, purge: bool = False) -> dict[str, Any]:
         """The role's public variables (`<role>_*`); secrets only for deploy."""
-        box, sup = self.box, Supervisor(self.box)
-        nginx = box.home / "nginx"
+        box, sup, front = self.box, Supervisor(self.box), nginx.paths(self.box)
         common: dict[str, Any] = {
             "action": action,
             "purge_data": purge,
@@ -297,9 +297,9 @@ class AppService:
             "log_dir": str(box.log_dir),
             "supervisor_conf": str(sup.conf),
             "supervisor_programs_dir": str(sup.programs_dir),
-            "nginx_conf": str(nginx / "nginx.conf"),
-            "nginx_prefix": str(nginx),
-            "nginx_vhost_dir": str(nginx / "apps.d"),
+            "nginx_conf": str(front.conf),
+            "nginx_prefix": str(front.root),
+            "nginx_vhost_dir": str(front.apps),
         }
         common["code_dir"] = str(box.home / "apps" / "code" / m.name)
         if m.name == "portal":
@@ -338,17 +338,16 @@ class AppService:
 
     def _default_vhost_vars(self) -> dict[str, Any]:
         """Variables of app_common's default_vhost, which every app role includes (the proxy's default server)."""
-        box = self.box
-        nginx = box.home / "nginx"
+        box, front = self.box, nginx.paths(self.box)
         cert, key = box.ca.issue(PROXY_DEFAULT_CERT, [box.spec.platform.domain])
         return {
             "app_common_proxy_port": box.ports.proxy_https,
             "app_common_default_tls_cert": str(cert),
             "app_common_default_tls_key": str(key),
             "app_common_log_dir": str(box.log_dir),
-            "app_common_nginx_conf": str(nginx / "nginx.conf"),
-            "app_common_nginx_prefix": str(nginx),
-            "app_common_nginx_vhost_dir": str(nginx / "apps.d"),
+            "app_common_nginx_conf": str(front.conf),
+            "app_common_nginx_prefix": str(front.root),
+            "app_common_nginx_vhost_dir": str(front.apps),
         }
 
     # --- remove -----------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from croniter import CroniterError, croniter
 
 from govcloud_platform.backups.common import iso, parse_time, utcnow
 from govcloud_platform.box.context import Box
+from govcloud_platform.box.services.backup_plan import liveness
 from govcloud_platform.spec import Spec
 from govcloud_platform.state.registry import Registry
 
@@ -23,10 +24,7 @@ RETRY_AFTER = dt.timedelta(minutes=10)  # a failed run is retried this long afte
 # The scheduler's health (`govcloud status`, the backups entry): it ticks every 15 s; a tick older than this
 # (and no job running) means it is stuck; a job or the quota enforcement failing this many times in a row is a
 # failure to report, not a passing fault; a freshly started scheduler has this long to record its first tick.
-STALE_AFTER = dt.timedelta(minutes=5)
 FAILING_AFTER = 3
-LONGEST_RUN = dt.timedelta(hours=12)
-START_GRACE = dt.timedelta(seconds=90)
 
 
 @dataclass(frozen=True)
@@ -219,29 +217,11 @@ def _box_created(box: Box) -> dt.datetime | None:
         return None
 
 
-def scheduler_health(doc: Mapping[str, Any], current: Mapping[str, str], now: dt.datetime,
-                     pid: int | None = None, started: dt.datetime | None = None) -> tuple[bool, str]:
-    """The scheduler's health from its state file (`doc`, see backups.scheduler.State), judged against the
-    plan it runs now (`current`: job -> cron). `pid`/`started`: the running program's, from supervisord; a
-    scheduler that has not recorded itself yet is healthy only while it is new. Failures recorded under an
-    older cron of a job do not count (the plan changed since)."""
-    me = doc.get("scheduler") or {}
-    if pid is not None and me.get("pid") != pid:
-        if started is not None and now - started <= START_GRACE:
-            return True, "scheduler starting"
-        return False, f"scheduler (pid {pid}) records no tick: restart it with `govcloud up`"
+def jobs_health(doc: Mapping[str, Any], current: Mapping[str, str], now: dt.datetime) -> list[str]:
+    """What the state file (`doc`) says of the plan the scheduler runs now (`current`: job -> cron): jobs that
+    can never run, jobs and the quota enforcement failing again and again. Failures recorded under an older
+    cron of a job do not count (the plan changed since). Pure; the scheduler stores the verdict at each tick."""
     problems: list[str] = []
-    running = me.get("running") or {}
-    last_tick = parse_time(me["last_tick"]) if me.get("last_tick") else None
-    if running.get("since"):
-        took = now - parse_time(running["since"])
-        if took > LONGEST_RUN:
-            problems.append(f"{running.get('job')} has been running for {took.total_seconds() / 3600:.0f} h")
-    elif last_tick is None or now - last_tick > STALE_AFTER:
-        problems.append("no tick recorded" if last_tick is None
-                        else f"last tick {int((now - last_tick).total_seconds())} s ago (stuck?)")
-    if me.get("tick_error"):
-        problems.append(f"tick failed: {me['tick_error']}")
     jobs_state = doc.get("jobs") or {}
     for name, cron in current.items():
         entry = jobs_state.get(name) or {}
@@ -250,10 +230,33 @@ def scheduler_health(doc: Mapping[str, Any], current: Mapping[str, str], now: dt
             problems.append(f"{name} never runs: {problem}")
         elif entry.get("cron") == cron and int(entry.get("failures") or 0) >= FAILING_AFTER:
             problems.append(f"{name} failed {entry['failures']} times in a row: {entry.get('error', '')}")
-    quota = me.get("quota") or {}
+    quota = (doc.get("scheduler") or {}).get("quota") or {}
     if int(quota.get("failures") or 0) >= FAILING_AFTER:
         problems.append(f"quota enforcement failed {quota['failures']} times in a row: {quota.get('error', '')}")
+    return problems
+
+
+def verdict(doc: Mapping[str, Any], current: Mapping[str, str], now: dt.datetime) -> tuple[bool, str]:
+    """The scheduler's own verdict on its jobs, as `status` shows it when the scheduler is alive."""
+    problems = jobs_health(doc, current, now)
     if problems:
         return False, "scheduler: " + "; ".join(problems)
+    me = doc.get("scheduler") or {}
+    last_tick = parse_time(me["last_tick"]) if me.get("last_tick") else None
     ago = f"last tick {int((now - last_tick).total_seconds())} s ago" if last_tick else "running a job"
     return True, f"scheduler: {ago}, {len(current)} jobs"
+
+
+def scheduler_health(doc: Mapping[str, Any], current: Mapping[str, str], now: dt.datetime,
+                     pid: int | None = None, started: dt.datetime | None = None) -> tuple[bool, str]:
+    """The whole judgement in one place (tests, `backup status`): alive (box.services.backup_plan.liveness)
+    and the verdict on the jobs."""
+    alive, problems = liveness(doc.get("scheduler") or {}, now, pid, started)
+    if alive is None:
+        return True, "scheduler starting"
+    if not alive:
+        return False, problems[0]
+    problems += jobs_health(doc, current, now)
+    if problems:
+        return False, "scheduler: " + "; ".join(problems)
+    return verdict(doc, current, now)

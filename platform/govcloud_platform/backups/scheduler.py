@@ -25,36 +25,20 @@ from typing import Any
 from pydantic import ValidationError
 
 from govcloud_platform.backups import agency, cluster
-from govcloud_platform.backups.common import backups_dir, iso, parse_time, utcnow
-from govcloud_platform.backups.schedule import Job, Schedules, cron_problem, is_due, jobs, scheduler_health
+from govcloud_platform.backups.common import iso, parse_time, utcnow
+from govcloud_platform.backups.schedule import Job, Schedules, cron_problem, is_due, jobs, scheduler_health, verdict
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.secrets import write_private
+from govcloud_platform.box.services.backup_plan import PROGRAM, TICK, plan_file, read_state, state_file
 from govcloud_platform.spec import Spec
 
 ACTOR = "scheduler"
-PROGRAM = "backup-scheduler"
-TICK = 15.0
 QUOTA_EVERY = 60.0  # seconds between two bucket-quota enforcements (housekeeping the scheduler also does)
 # The plan's cron keys: a value the spec refuses (a plan written before it validated crons) is set aside to
 # load the rest; the job keeps the raw value and is reported as unable to run.
 CRON_KEYS = ("schedule", "diff_schedule", "agency_schedule", "backup_schedule")
 
 Log = Callable[[str], None]
-
-
-def plan_file(home: Path) -> Path:
-    return home / "backups" / "plan.json"
-
-
-def write_plan(box: Box) -> bool:
-    """Snapshot of the spec for the scheduler (it has no --spec); True if it changed."""
-    path = plan_file(box.home)
-    backups_dir(box)
-    text = json.dumps(box.spec.model_dump(mode="json"), indent=1, sort_keys=True) + "\n"
-    if path.exists() and path.read_text() == text:
-        return False
-    write_private(path, text)
-    return True
 
 
 def load_plan(home: Path) -> tuple[Box, Schedules]:
@@ -97,12 +81,9 @@ class State:
     quota}}."""
 
     def __init__(self, home: Path) -> None:
-        self.path = home / "backups" / "scheduler.json"
-        try:
-            doc = json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            doc = {}
-        jobs_doc, me = (doc.get("jobs"), doc.get("scheduler")) if isinstance(doc, dict) else (None, None)
+        self.path = state_file(home)
+        doc = read_state(home)
+        jobs_doc, me = doc.get("jobs"), doc.get("scheduler")
         self.jobs: dict[str, dict[str, Any]] = jobs_doc if isinstance(jobs_doc, dict) else {}
         self.me: dict[str, Any] = me if isinstance(me, dict) else {}
 
@@ -184,8 +165,10 @@ def run_once_more(home: Path, last_quota: float, log: Log) -> float:
     state = State(home)
     state.me.update(pid=os.getpid(), last_tick=iso(utcnow()))
     box: Box | None = None
+    current: dict[str, str] = {}
     try:
         box, schedules = load_plan(home)
+        current = {job.name: job.cron for job in jobs(box, schedules)}
         tick(box, state, utcnow(), log=log, schedules=schedules)
         state.me["tick_error"] = None
     except Exception as exc:  # noqa: BLE001 - never die on one bad tick (registry busy, plan missing)
@@ -202,6 +185,8 @@ def run_once_more(home: Path, last_quota: float, log: Log) -> float:
                          f"{str(exc)[:200]}")
             log(f"{iso(utcnow())} quota enforcement failed: {quota['error']}")
     state.me["last_tick"] = iso(utcnow())
+    ok, detail = verdict(state.doc(), current, utcnow())  # what `status` shows while this scheduler is alive
+    state.me["verdict"] = {"ok": ok, "detail": detail, "at": iso(utcnow())}
     state.save()
     return last_quota
 
@@ -240,8 +225,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def health(box: Box) -> tuple[bool, str]:
-    """The scheduler's health for `govcloud status`: its state file judged against the plan file it runs and
-    the program supervisord runs."""
+    """The scheduler's health judged here and now against the plan file (`backup status`); `govcloud status`
+    reads the scheduler's own verdict instead (box.services.backup_plan.probe)."""
     from govcloud_platform.box.supervisor import Supervisor
 
     try:

@@ -204,7 +204,7 @@ def _session() -> requests.Session:
 def _call(box: Box, method: str, path: str = "", body: Any = None) -> requests.Response:
     import requests
 
-    from govcloud_platform.box.services.identity import MANAGER_SECRET, MANAGER_USER
+    from govcloud_platform.box.services.nginx import MANAGER_SECRET, MANAGER_USER
 
     auth = (MANAGER_USER, box.secrets.get_or_create(MANAGER_SECRET))
     try:
@@ -295,7 +295,7 @@ def post_oidc_client(box: Box, body: dict[str, Any]) -> None:
 def configured_clients(box: Box) -> dict[str, dict[str, Any]]:
     """The clients of the newest configuration file, by confKey, as lmConf options (secrets included):
     read from disk, which is what the portal serves, without one manager-API call per client."""
-    from govcloud_platform.box.services.identity import conf_dir, latest_conf
+    from govcloud_platform.box.llng_store import conf_dir, latest_conf
 
     options: dict[str, dict[str, Any]] = latest_conf(conf_dir(box))[1].get("oidcRPMetaDataOptions", {})
     return options
@@ -355,7 +355,7 @@ def put_oidc_clients(box: Box, bodies: list[dict[str, Any]], probe: dict[str, An
     Returns the new cfgNum (0 when nothing was written)."""
     import time
 
-    from govcloud_platform.box.services.identity import conf_dir, update_conf
+    from govcloud_platform.box.llng_store import conf_dir, update_conf
 
     keys = [b["confKey"] for b in bodies]
     if len(set(keys)) != len(keys):
@@ -392,7 +392,7 @@ def _wait_until_served(box: Box, probe: dict[str, Any], wait: float) -> None:
 
     import requests
 
-    from govcloud_platform.box.services.identity import conf_dir, purge_conf_cache
+    from govcloud_platform.box.llng_store import conf_dir, purge_conf_cache
 
     auth = (probe["clientId"], probe["options"]["clientSecret"])
     deadline = time.monotonic() + wait

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.secrets import write_private
+from govcloud_platform.box.services import backup_plan
 from govcloud_platform.box.services.base import Program, Service
 from govcloud_platform.box.services.database import PG_USER, STANZA, as_postgres, chown_tree
 from govcloud_platform.box.services.storage import BACKUP_BUCKET, backup_keys
@@ -80,17 +81,13 @@ pg1-user={PG_USER}
 
     def reconfigure(self, box: Box) -> bool:
         """The scheduler reads its plan at every tick: a changed schedule needs the file, not a restart."""
-        from govcloud_platform.backups.scheduler import write_plan
-
-        return write_plan(box)
+        return backup_plan.write_plan(box)
 
     def programs(self, box: Box) -> list[Program]:
         # Runs the backup plan; starts after and stops before the database and storage it backs up.
-        from govcloud_platform.backups.scheduler import PROGRAM, TICK
-
         cmd = [sys.executable, "-m", "govcloud_platform.backups.scheduler", "--home", str(box.home),
-               "--tick", f"{TICK:g}"]
-        return [Program(PROGRAM, cmd, priority=40, stopwaitsecs=20, directory=str(box.home))]
+               "--tick", f"{backup_plan.TICK:g}"]
+        return [Program(backup_plan.PROGRAM, cmd, priority=40, stopwaitsecs=20, directory=str(box.home))]
 
     def wait_ready(self, box: Box, timeout: float) -> None:
         return None
@@ -108,9 +105,7 @@ pg1-user={PG_USER}
     def check(self, box: Box) -> tuple[bool, str]:
         """pgBackRest's own check, and the health of the scheduler that runs the plan (a box whose backups
         silently stopped is not healthy)."""
-        from govcloud_platform.backups.scheduler import health
-
-        scheduler_ok, scheduler = health(box)
+        scheduler_ok, scheduler = backup_plan.probe(box)
         try:
             result = pgbackrest(box, "check", timeout=60)
         except subprocess.TimeoutExpired:
@@ -125,9 +120,7 @@ pg1-user={PG_USER}
         switch archived end to end, ~1 s) stays the readiness probe of `up`."""
         from botocore.exceptions import BotoCoreError, ClientError
 
-        from govcloud_platform.backups.scheduler import health
-
-        scheduler_ok, scheduler = health(box)
+        scheduler_ok, scheduler = backup_plan.probe(box)
         try:
             with box.pg_admin() as conn:
                 row = conn.execute("SELECT archived_count, failed_count, last_failed_time > last_archived_time "

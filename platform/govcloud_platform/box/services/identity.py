@@ -1,4 +1,4 @@
-"""The identity service of the box: LemonLDAP::NG as OIDC provider (FastCGI) behind nginx.
+"""The identity service of the box: LemonLDAP::NG as OIDC provider (FastCGI) behind nginx (box.services.nginx).
 
 Everything lives in the box directory: `LLNG_DEFAULTCONFFILE` points LLNG at `<home>/idp/lemonldap-ng.ini`,
 whose File backend keeps `lmConf-N.json` in `<home>/idp/conf`. The manager REST API writes new numbered
@@ -7,26 +7,23 @@ we own on top of the newest file and saves the result as the next number (only i
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
-import pwd
 import shutil
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from govcloud_platform.box import idp_api
 from govcloud_platform.box.context import LOOPBACK, Box
+from govcloud_platform.box.llng_store import DAEMON_USER, latest_conf, update_conf
 from govcloud_platform.box.oidc_policy import enforce_access_rules
-from govcloud_platform.box.secrets import new_password, write_private
+from govcloud_platform.box.secrets import write_private
+from govcloud_platform.box.services import nginx
 from govcloud_platform.box.services.base import Program, Service
 from govcloud_platform.errors import MissingDependency
 
-DAEMON_USER = "www-data"
 LLNG_SHARE = Path("/usr/share/lemonldap-ng")
 SIGNING_KEY_SECRET = "idp-signing-key"
 OPERATOR_SECRET = "idp-operator-password"
@@ -51,7 +48,6 @@ PERL_MODULES = {
     "Net::LDAP": "libnet-ldap-perl",
     "Authen::WebAuthn": "libauthen-webauthn-perl",
 }
-_BOOKKEEPING = ("cfgNum", "cfgDate", "cfgAuthor", "cfgAuthorIP", "cfgLog", "cfgVersion")
 
 
 class IdentityService(Service):
@@ -79,7 +75,7 @@ class IdentityService(Service):
     # --- layout ---------------------------------------------------------------------------------
     @staticmethod
     def _paths(box: Box) -> dict[str, Path]:
-        idp, ngx = box.home / "idp", box.home / "nginx"
+        idp = box.home / "idp"
         return {
             "idp": idp,
             "ini": idp / "lemonldap-ng.ini",
@@ -90,12 +86,6 @@ class IdentityService(Service):
             "run": idp / "run",
             "socket": idp / "run" / "llng-fastcgi.sock",
             "pid": idp / "run" / "llng-fastcgi.pid",
-            "nginx": ngx,
-            "nginx_conf": ngx / "nginx.conf",
-            "htpasswd": ngx / "manager.htpasswd",
-            "apps": ngx / "apps.d",
-            "nginx_tmp": ngx / "tmp",
-            "nginx_pid": ngx / "nginx.pid",
         }
 
     # --- prepare --------------------------------------------------------------------------------
@@ -106,18 +96,13 @@ class IdentityService(Service):
             _daemon_dir(p[name])
         _daemon_dir(p["sessions"] / "lock")
         _daemon_dir(p["psessions"] / "lock")
-        box.dir("nginx", "apps.d").chmod(0o700)  # app vhosts: read by nginx's master (root) only
-        box.dir("nginx", "tmp")
-        # nginx's workers (www-data) traverse to its password file and temp files, the IdP to its own dirs
-        for d in ("idp", "nginx", "nginx_tmp"):
-            p[d].chmod(0o711)  # noqa: S103 - traversed, never listed
+        p["idp"].chmod(0o711)  # noqa: S103 - the IdP traverses to its own directories, nobody lists them
         write_private(p["ini"], render_ini(box, p), mode=0o640)  # no secret, but nobody else's business
         if os.geteuid() == 0:
             shutil.chown(p["ini"], "root", DAEMON_USER)
         save_conf_if_changed(p["conf"], managed_conf(box, p, db_password))
         cert, key = box.ca.issue("idp", ["localhost"], [LOOPBACK])
-        write_htpasswd(box, p["htpasswd"])
-        write_private(p["nginx_conf"], render_nginx_conf(box, p, cert, key))  # read by the master (root)
+        nginx.prepare(box, idp_servers(box, p, cert, key))
 
     def stale_programs(self, box: Box) -> list[str]:
         """nginx and LLNG read their files at start only: an old box keeps, say, a manager API without its
@@ -127,12 +112,11 @@ class IdentityService(Service):
         `up` only prepares a service it restarts)."""
         p = self._paths(box)
         certs = box.ca.directory / "certs"
-        nginx = render_nginx_conf(box, p, certs / "idp.pem", certs / "idp.key")
         stale = []
         if not _holds(p["ini"], render_ini(box, p)) or not access_rules_current(p["conf"]):
             stale.append("idp-fastcgi")
-        if not _holds(p["nginx_conf"], nginx) or not htpasswd_current(box, p["htpasswd"]):
-            stale.append("nginx")
+        if nginx.stale(box, idp_servers(box, p, certs / "idp.pem", certs / "idp.key")):
+            stale.append(nginx.PROGRAM)
         return stale
 
     def programs(self, box: Box) -> list[Program]:
@@ -161,13 +145,7 @@ class IdentityService(Service):
                 # makes 0711, all inside www-data's 0700 ones.
                 umask=0o066,
             ),
-            Program(
-                name="nginx",
-                command=["/usr/sbin/nginx", "-c", str(p["nginx_conf"]), "-p", f"{p['nginx']}/",
-                         "-e", str(box.log_dir / "nginx-error.log")],
-                priority=31,
-                stopsignal="QUIT",
-            ),
+            nginx.program(box),
         ]
 
     # --- readiness ------------------------------------------------------------------------------
@@ -338,14 +316,6 @@ def managed_conf(box: Box, p: dict[str, Path], db_password: str) -> dict[str, An
     }
 
 
-def latest_conf(conf_dir: Path) -> tuple[int, dict[str, Any]]:
-    nums = [int(f.stem.split("-", 1)[1]) for f in conf_dir.glob("lmConf-*.json") if f.stem.split("-", 1)[1].isdigit()]
-    if not nums:
-        return 0, {}
-    num = max(nums)
-    return num, json.loads((conf_dir / f"lmConf-{num}.json").read_text())
-
-
 def save_conf_if_changed(conf_dir: Path, managed: dict[str, Any]) -> int:
     """Overlay `managed` on the newest lmConf and save it as the next number if anything changed.
     Everything else (relying parties, the defaults the manager API fills in) is kept, but every agency client's
@@ -359,39 +329,6 @@ def access_rules_current(conf_dir: Path) -> bool:
     """Every agency client of the newest lmConf has the access rule the platform's policy gives it."""
     current = latest_conf(conf_dir)[1]
     return enforce_access_rules(json.loads(json.dumps(current))) == current
-
-
-def update_conf(conf_dir: Path, change: Callable[[dict[str, Any]], dict[str, Any]], log: str) -> int:
-    """Apply `change` to a copy of the newest lmConf (bookkeeping keys removed) and save the result as the
-    next number if it differs; the portal picks it up within `checkTime`. Callers hold the box lock, as do
-    all our other writers (the manager API included), so numbers never collide. Returns the cfgNum."""
-    num, current = latest_conf(conf_dir)
-    mine = {k: v for k, v in current.items() if k not in _BOOKKEEPING}
-    wanted = change(json.loads(json.dumps(mine)))
-    if num and mine == wanted:
-        return num
-    num += 1
-    wanted.update(
-        cfgNum=num, cfgDate=str(int(time.time())), cfgAuthor="govcloud", cfgAuthorIP="127.0.0.1",
-        cfgLog=log, cfgVersion="2.16.1",
-    )
-    path = conf_dir / f"lmConf-{num}.json"
-    write_private(path, json.dumps(wanted, indent=1, sort_keys=True) + "\n")
-    if os.geteuid() == 0:
-        uid = pwd.getpwnam(DAEMON_USER).pw_uid
-        os.chown(path, uid, uid)
-    purge_conf_cache(conf_dir)
-    return num
-
-
-def purge_conf_cache(conf_dir: Path) -> None:
-    """The portal reads its configuration from the local cache "without verification" (only the manager's own
-    saves refresh it): drop the cached copy so that its next check loads the newest number from the files."""
-    shutil.rmtree(conf_dir.parent / "cache" / "lemonldap-ng-config", ignore_errors=True)
-
-
-def conf_dir(box: Box) -> Path:
-    return IdentityService._paths(box)["conf"]
 
 
 def render_ini(box: Box, p: dict[str, Path]) -> str:
@@ -429,44 +366,8 @@ enabledModules = api
 """
 
 
-MANAGER_USER = "govcloud"
-MANAGER_SECRET = "idp-manager-password"
-
-
-def htpasswd_current(box: Box, path: Path) -> bool:
-    """The file holds exactly the manager secret's entry (its salt is random: compare by checking the hash)."""
-    password = box.secrets.get(MANAGER_SECRET)
-    try:
-        current = path.read_text()
-    except OSError:
-        return False
-    prefix = f"{MANAGER_USER}:{{SSHA}}"
-    if password is None or not current.startswith(prefix) or current.count("\n") != 1:
-        return False
-    try:
-        raw = base64.b64decode(current[len(prefix):].strip(), validate=True)
-    except ValueError:
-        return False
-    return hashlib.sha1(password.encode() + raw[20:]).digest() == raw[:20]  # noqa: S324 - nginx's format
-
-
-def write_htpasswd(box: Box, path: Path) -> None:
-    """The manager API's only credential, for nginx's auth_basic: salted SHA-1 ({SSHA}) of a 32-byte random
-    secret, readable by nginx's worker user only."""
-    password = box.secrets.get_or_create(MANAGER_SECRET, lambda: new_password(32))
-    if htpasswd_current(box, path):  # keep it (and its salt) when it still matches the secret
-        return
-    salt = os.urandom(8)
-    digest = hashlib.sha1(password.encode() + salt).digest()  # noqa: S324 - nginx's format
-    write_private(path, f"{MANAGER_USER}:{{SSHA}}{base64.b64encode(digest + salt).decode()}\n")
-    if os.geteuid() == 0:
-        uid = pwd.getpwnam(DAEMON_USER).pw_uid
-        os.chown(path, uid, uid)
-
-
-def render_nginx_conf(box: Box, p: dict[str, Path], cert: Path, key: Path) -> str:
-    logs = box.log_dir
-    tmp = p["nginx_tmp"]
+def idp_servers(box: Box, p: dict[str, Path], cert: Path, key: Path) -> str:
+    """The IdP's server blocks in the front door's nginx.conf: the portal (TLS) and the manager API."""
     fastcgi = f"""
         include /etc/nginx/fastcgi_params;
         fastcgi_pass unix:{p['socket']};
@@ -478,31 +379,6 @@ def render_nginx_conf(box: Box, p: dict[str, Path], cert: Path, key: Path) -> st
         fastcgi_buffer_size 32k;
         fastcgi_buffers 16 32k;"""
     return f"""\
-# Written by govcloud (box identity service); rewritten by `govcloud box up`.
-user {DAEMON_USER};
-worker_processes 1;
-daemon off;
-pid {p['nginx_pid']};
-error_log {logs}/nginx-error.log warn;
-
-events {{
-    worker_connections 512;
-}}
-
-http {{
-    include /etc/nginx/mime.types;
-    default_type application/octet-stream;
-    access_log {logs}/nginx-access.log;
-    client_body_temp_path {tmp}/body;
-    fastcgi_temp_path {tmp}/fastcgi;
-    proxy_temp_path {tmp}/proxy;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-    server_tokens off;
-    sendfile on;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    ssl_session_cache shared:SSL:1m;
-
     # The portal: OIDC provider, login form.
     server {{
         listen {LOOPBACK}:{box.ports.idp_https} ssl;
@@ -544,7 +420,7 @@ http {{
         allow 127.0.0.1;
         deny all;
         auth_basic "govcloud IdP manager";
-        auth_basic_user_file {p['htpasswd']};
+        auth_basic_user_file {nginx.paths(box).htpasswd};
         root {LLNG_SHARE}/manager/api/;
         location / {{
             rewrite ^/(.*)$ /api.psgi/$1 last;
@@ -553,7 +429,4 @@ http {{
         }}
     }}
 
-    # Per-app virtual hosts on the proxy port (127.0.0.1:{box.ports.proxy_https}).
-    include {p['apps']}/*.conf;
-}}
 """
