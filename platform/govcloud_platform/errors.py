@@ -85,3 +85,13 @@ EXIT_CODES = {
     3: "policy violation",
     4: "conflict (a lock is held, or the change conflicts with what exists)",
 }
+
+
+def last_line(output: bytes | str | None, default: str = "") -> str:
+    """The line that says why a command failed: its last line naming an error (ERROR, Fatal, error), else its
+    last line, else `default`; at most 300 characters (a message, never a dump). The one helper every adapter
+    of a command line (pgBackRest, restic, pg_dump, weed, pulumi) reports failures with."""
+    text = output.decode(errors="replace") if isinstance(output, bytes) else (output or "")
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    errors = [line for line in lines if "ERROR" in line or "Fatal" in line or "error" in line.lower()]
+    return ((errors or lines or [default])[-1])[:300]

@@ -45,7 +45,7 @@ from govcloud_platform.backups.common import (
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.services.database import PG_BIN
 from govcloud_platform.brokers.backups import ensure_repository
-from govcloud_platform.errors import InputError, OperationFailed, ServiceError
+from govcloud_platform.errors import InputError, OperationFailed, ServiceError, last_line
 from govcloud_platform.names import bucket as bucket_of
 from govcloud_platform.names import parse_pg, pg_owner
 from govcloud_platform.state.registry import AgencyRecord, Registry
@@ -90,12 +90,6 @@ def private_dir(box: Box, kind: str) -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
-
-
-def fail_line(proc_err: bytes | str | None, default: str) -> str:
-    text = proc_err.decode(errors="replace") if isinstance(proc_err, bytes) else (proc_err or "")
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return (lines[-1] if lines else default)[:300]
 
 
 def _fault_hook(box: Box) -> None:
@@ -242,10 +236,10 @@ def _dump_database(box: Box, slug: str, pw: str, dbname: str, tags: list[str],
     if watch.lost or (store.returncode != 0 and _storage_gone(box)):
         raise _storage_lost(f"backup of {slug}")
     if store.returncode != 0:  # first: pg_dump dies of SIGPIPE when restic stops reading
-        raise OperationFailed(f"restic backup of {dbname} failed: {fail_line(err, f'exit {store.returncode}')}")
+        raise OperationFailed(f"restic backup of {dbname} failed: {last_line(err, f'exit {store.returncode}')}")
     if dump.returncode != 0:
         raise OperationFailed(
-            f"pg_dump of {dbname} failed: {fail_line(dump_err.result(), f'exit {dump.returncode}')}")
+            f"pg_dump of {dbname} failed: {last_line(dump_err.result(), f'exit {dump.returncode}')}")
     done = restic.summary(out.decode(errors="replace"))
     return {"snapshot": done["snapshot_id"], "dump_bytes": int(done.get("total_bytes_processed", 0)),
             "tables": tables}
@@ -341,7 +335,7 @@ def run_backup(box: Box, slug: str, actor: str | None = None, progress: Progress
                 if watch.lost or (proc.returncode != 0 and _storage_gone(box)):
                     raise _storage_lost(f"backup of {slug}")
                 if proc.returncode != 0:
-                    raise OperationFailed(f"restic backup of {slug}'s objects failed: {fail_line(err, 'restic')}")
+                    raise OperationFailed(f"restic backup of {slug}'s objects failed: {last_line(err, 'restic')}")
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
         record = BackupRecord(run_id, f"agency:{slug}", "logical", iso(started), iso(finished), total)

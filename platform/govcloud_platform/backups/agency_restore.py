@@ -24,7 +24,7 @@ from typing import Any
 from psycopg import sql
 
 from govcloud_platform.backups import restic
-from govcloud_platform.backups.agency import agency_record, fail_line, pg_local, private_dir
+from govcloud_platform.backups.agency import agency_record, pg_local, private_dir
 from govcloud_platform.backups.common import (
     Progress,
     StorageWatch,
@@ -36,7 +36,7 @@ from govcloud_platform.backups.common import (
     rolled_back,
 )
 from govcloud_platform.box.context import Box
-from govcloud_platform.errors import ConflictError, InputError, OperationFailed, ServiceError
+from govcloud_platform.errors import ConflictError, InputError, OperationFailed, ServiceError, last_line
 from govcloud_platform.names import bucket as bucket_of
 from govcloud_platform.names import parse_pg, pg_app, pg_owner, pg_reader
 from govcloud_platform.state.registry import Registry
@@ -49,7 +49,7 @@ def fetch_files(box: Box, slug: str, pw: str, run: restic.Run, into: Path) -> tu
     assert run.files is not None
     result = restic.run(box, slug, pw, "restore", str(run.files["id"]), "--target", str(into))
     if result.returncode != 0:
-        raise OperationFailed(f"restic restore of {slug}/{run.id} failed: {fail_line(result.stderr, 'restic')}")
+        raise OperationFailed(f"restic restore of {slug}/{run.id} failed: {last_line(result.stderr, 'restic')}")
     base = into / str(run.files["paths"][0]).lstrip("/")
     return json.loads((base / "manifest.json").read_text()), base
 
@@ -69,9 +69,9 @@ def restore_dump(box: Box, slug: str, pw: str, snapshot: str, dump_name: str, db
     if watch.lost:
         raise ServiceError("restore failed: object storage stopped answering", hint="run `govcloud up`, then re-run")
     if source.returncode != 0:
-        raise OperationFailed(f"restic dump of {dump_name} failed: {fail_line(source_err, 'restic')}")
+        raise OperationFailed(f"restic dump of {dump_name} failed: {last_line(source_err, 'restic')}")
     if load.returncode != 0:
-        raise OperationFailed(f"pg_restore into {dbname} failed: {fail_line(load_err, 'pg_restore')}")
+        raise OperationFailed(f"pg_restore into {dbname} failed: {last_line(load_err, 'pg_restore')}")
 
 
 def create_database(box: Box, name: str, owner: str = "postgres") -> None:

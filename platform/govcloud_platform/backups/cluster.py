@@ -27,7 +27,6 @@ from govcloud_platform.backups.common import (
     fault,
     free_port,
     iso,
-    last_line,
     parse_time,
     quiet,
     require_storage,
@@ -37,7 +36,7 @@ from govcloud_platform.backups.common import rolled_back as rolled_back_error
 from govcloud_platform.box.context import LOOPBACK, Box
 from govcloud_platform.box.services.backups import pgbackrest, pgbackrest_conf
 from govcloud_platform.box.services.database import PG_BIN, PG_USER, STANZA, as_postgres, chown_tree
-from govcloud_platform.errors import InputError, OperationFailed, ServiceError
+from govcloud_platform.errors import InputError, OperationFailed, ServiceError, last_line
 from govcloud_platform.state.registry import Registry
 
 TYPES = ("full", "diff", "incr")

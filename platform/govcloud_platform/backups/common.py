@@ -145,12 +145,6 @@ class StorageWatch:
                 return
 
 
-def last_line(text: str, default: str = "") -> str:
-    lines = [line.strip() for line in (text or "").strip().splitlines() if line.strip()]
-    errors = [line for line in lines if "ERROR" in line or "Fatal" in line or "error" in line.lower()]
-    return ((errors or lines or [default])[-1])[:300]
-
-
 def rolled_back(exc: Exception, what: str, state: str) -> GovCloudError:
     """The error of a restore that was rolled back: the same kind (same exit code), one line saying so."""
     if not isinstance(exc, GovCloudError):

@@ -14,6 +14,7 @@ from govcloud_platform.backups.agency import agency_record, private_dir
 from govcloud_platform.backups.agency_restore import create_database, drop_database, fetch_files, restore_dump
 from govcloud_platform.backups.common import Progress, quiet, require_storage
 from govcloud_platform.box.context import Box
+from govcloud_platform.errors import last_line
 from govcloud_platform.state.registry import Registry
 
 VERIFY_BUCKET = "govcloud-verify"  # reused and emptied: every bucket costs SeaweedFS volumes
@@ -23,9 +24,8 @@ def restic_check(box: Box, slug: str, pw: str) -> dict[str, Any]:
     restic.unlock_stale(box, slug, pw)
     result = restic.run(box, slug, pw, "check", timeout=3600)
     text = (result.stderr or "") + (result.stdout or "")
-    lines = [line for line in text.strip().splitlines() if line.strip()]
     return {"ok": result.returncode == 0, "detail": "no errors were found" if result.returncode == 0
-            else (lines[-1][:300] if lines else f"exit {result.returncode}")}
+            else last_line(text, f"exit {result.returncode}")}
 
 
 def _empty_bucket(s3: Any, bucket: str) -> None:

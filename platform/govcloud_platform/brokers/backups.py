@@ -10,7 +10,7 @@ from govcloud_platform.box.context import Box
 from govcloud_platform.box.secrets import new_password
 from govcloud_platform.box.services.storage import BACKUP_BUCKET, backup_keys, weed_shell
 from govcloud_platform.brokers.base import Broker
-from govcloud_platform.errors import ServiceError
+from govcloud_platform.errors import ServiceError, last_line
 from govcloud_platform.names import restic_prefix
 from govcloud_platform.spec import Quota
 
@@ -48,9 +48,7 @@ def ensure_repository(box: Box, slug: str, password: str) -> bool:
         return False
     init = restic(box, slug, password, "init", timeout=120)
     if init.returncode != 0:
-        lines = init.stderr.strip().splitlines()
-        last = lines[-1] if lines else f"exit {init.returncode}"
-        raise ServiceError(f"restic init for {slug} failed: {last[:200]}")
+        raise ServiceError(f"restic init for {slug} failed: {last_line(init.stderr, f'exit {init.returncode}')}")
     return True
 
 

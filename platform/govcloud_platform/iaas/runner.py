@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from govcloud_platform.errors import InputError, MissingDependency, OperationFailed, PolicyViolation
+from govcloud_platform.errors import InputError, MissingDependency, OperationFailed, PolicyViolation, last_line
 from govcloud_platform.iaas.backend import backend_for, ensure_s3_bucket, passphrase
 from govcloud_platform.iaas.providers import provider_for
 from govcloud_platform.spec import Spec
@@ -89,7 +89,7 @@ def run(spec: Spec, home: Path, action: Action, agency: str | None = None,
             if "mandatory policy violation" in text.lower() or "policy violation" in text.lower():
                 raise PolicyViolation(f"{st.name}: {action} blocked by a mandatory policy",
                                       hint="run `govcloud iaas plan --offline` to see which") from None
-            raise OperationFailed(f"{st.name}: pulumi {action} failed: {text.strip().splitlines()[-1]}") from None
+            raise OperationFailed(f"{st.name}: pulumi {action} failed: {last_line(text)}") from None
     return results
 
 

@@ -13,7 +13,7 @@ from govcloud_platform.box.services import backup_plan
 from govcloud_platform.box.services.base import Program, Service
 from govcloud_platform.box.services.database import PG_USER, STANZA, as_postgres, chown_tree
 from govcloud_platform.box.services.storage import BACKUP_BUCKET, backup_keys
-from govcloud_platform.errors import ServiceError
+from govcloud_platform.errors import ServiceError, last_line
 
 
 def pgbackrest_conf(box: Box) -> Path:
@@ -145,6 +145,4 @@ pg1-user={PG_USER}
 
 
 def _last_error(result: subprocess.CompletedProcess[str]) -> str:
-    text = (result.stderr or result.stdout or "").strip().splitlines()
-    errors = [line for line in text if "ERROR" in line]
-    return (errors[-1] if errors else (text[-1] if text else f"exit {result.returncode}"))[-300:]
+    return last_line(result.stderr or result.stdout, f"exit {result.returncode}")
