@@ -94,8 +94,19 @@ def probe(box: Box) -> tuple[bool, str]:
     if alive is None:
         return True, "scheduler starting"
     verdict = me.get("verdict") or {}
+    if alive and not problems and verdict and _older_than_plan(box, verdict.get("at")):
+        # `up` just wrote a new plan (from a validated spec): the scheduler judges it at its next tick
+        return True, "scheduler: a new plan, judged at the next tick"
     if alive and not problems and verdict:
         return bool(verdict.get("ok")), str(verdict.get("detail", "scheduler"))
     if alive and not problems:
         return False, "scheduler: no verdict recorded yet"
     return False, "scheduler: " + "; ".join(problems)
+
+
+def _older_than_plan(box: Box, at: str | None) -> bool:
+    try:
+        written = dt.datetime.fromtimestamp(plan_file(box.home).stat().st_mtime, dt.UTC)
+    except OSError:
+        return False
+    return at is None or _time(at) < written.replace(microsecond=0)
