@@ -2,21 +2,25 @@
 
 `govcloud_cli.launcher` connects to `<home>/run/agent.sock` (root's only: the directory is 0700 and the peer
 must be root), sends its command line, working directory, environment, umask and a digest of its code, and
-passes its stdin, stdout and stderr. The agent forks; the child takes those descriptors as its own 0, 1 and 2
-and runs `govcloud_cli.main.run` exactly as the launcher would have, then reports its exit code. Nothing
-survives from one command to the next: the agent itself holds no connection, no secret and no box state, only
-imported modules (so a fork shares nothing that would break in two processes)."""
+passes its stdin, stdout and stderr. A worker forked ahead of the command (prefork) takes the connection,
+takes those descriptors as its own 0, 1 and 2 and runs `govcloud_cli.main.run` exactly as the launcher would
+have, then reports its exit code. While it waits, the worker starts a `weed shell` on the box's master, which a
+command that talks to object storage then uses instead of paying the binary's start (~0.25 s). Nothing survives
+from one command to the next: the agent holds no connection, no secret and no box state, only imported modules
+(so a fork shares nothing that would break in two processes)."""
 
 from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import socket
 import struct
+import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from govcloud_platform.agent_protocol import PROTOCOL, SOCKET_NAME, code_digest
 
@@ -64,15 +68,81 @@ def serve(home: Path) -> None:
     signal.signal(signal.SIGTERM, stop)
     sys.stderr.write(f"govcloud agent: serving {path} (code {digest})\n")
     sys.stderr.flush()
+    worker = _fork_worker(server, home, digest)
     while True:
         try:
             conn, _ = server.accept()
         except InterruptedError:
             continue
-        if os.fork() == 0:
-            server.close()
-            _child(conn, digest)  # never returns
+        while True:  # hand the connection to the waiting worker (a new one if it died), then fork the next
+            try:
+                socket.send_fds(worker, [b"c"], [conn.fileno()])
+                break
+            except OSError:
+                worker.close()
+                worker = _fork_worker(server, home, digest)
         conn.close()
+        worker.close()
+        worker = _fork_worker(server, home, digest)
+
+
+def _fork_worker(server: socket.socket, home: Path, digest: str) -> socket.socket:
+    """A child forked ahead of the next command (prefork): it starts a `weed shell` while it waits, so a
+    command that talks to object storage does not wait for the binary's start. Returns the parent's end of
+    the socket pair the connection is handed over."""
+    mine, theirs = socket.socketpair()
+    if os.fork() != 0:
+        theirs.close()
+        return mine
+    mine.close()
+    server.close()
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # its weed shell is its own child, to be waited for
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    spare = _start_spare(home)
+    while not select.select([theirs], [], [], REFRESH_SPARE_S)[0]:  # idle: keep the spare fresh
+        _stop(spare)
+        spare = _start_spare(home)
+    try:
+        _, fds, _, _ = socket.recv_fds(theirs, 1, 1)
+    except OSError:
+        fds = []
+    if not fds:  # the agent went away
+        _stop(spare)
+        os._exit(0)
+    if spare is not None:
+        from govcloud_platform.box.services.storage import offer_spare
+
+        offer_spare(*spare)
+    _child(socket.socket(fileno=fds[0]), digest)  # never returns
+
+
+REFRESH_SPARE_S = 60.0
+Spare = tuple[str, Path, "subprocess.Popen[str]", float]
+
+
+def _start_spare(home: Path) -> Spare | None:
+    """A `weed shell` on the box's master, if object storage answers (else commands start their own)."""
+    import time
+
+    from govcloud_platform.box.ports import GRPC_SHIFT, Ports
+    from govcloud_platform.box.services.storage import start_shell
+
+    try:
+        port_base = int(json.loads((home / "box.json").read_text())["port_base"])
+        master = Ports(port_base).weed_master
+        cwd = home / "s3"
+        if not (cwd / "security.toml").exists():
+            return None
+        socket.create_connection(("127.0.0.1", master + GRPC_SHIFT), timeout=1).close()
+        return f"127.0.0.1:{master}", cwd, start_shell(f"127.0.0.1:{master}", cwd), time.monotonic()
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _stop(spare: Spare | None) -> None:
+    if spare is not None:
+        spare[2].kill()
+        spare[2].communicate()
 
 
 def _peer_uid(conn: socket.socket) -> int:
@@ -96,7 +166,7 @@ def _read_request(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
     return json.loads(data), fds
 
 
-def _child(conn: socket.socket, digest: str) -> None:
+def _child(conn: socket.socket, digest: str) -> NoReturn:
     """Become the command: its descriptors, directory, environment, umask, arguments; report the exit code."""
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # subprocess must wait for its own children
     signal.signal(signal.SIGTERM, signal.SIG_DFL)

@@ -79,6 +79,36 @@ class S3Identities:
         return False
 
 
+# A `weed shell` started ahead of need by the CLI agent's waiting worker (govcloud_cli.agent): its ~0.25 s start
+# (the 150 MB Go binary initialising) is then paid before the command arrives. (master, cwd, process, started)
+_SPARE: list[tuple[str, str, subprocess.Popen[str], float]] = []
+SPARE_MAX_AGE_S = 90.0
+
+
+def start_shell(master: str, cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen([weed_binary(), "shell", f"-master={master}"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd)
+
+
+def offer_spare(master: str, cwd: Path, proc: subprocess.Popen[str], started: float) -> None:
+    """Hand this process a shell started ahead of need, for its first `open_weed_shell` on that master."""
+    _SPARE[:] = [(master, str(cwd), proc, started)]
+
+
+def _take_spare(master: str, cwd: Path) -> subprocess.Popen[str] | None:
+    import time
+
+    if not _SPARE:
+        return None
+    (want, where, proc, started), = _SPARE
+    _SPARE.clear()
+    if want == master and where == str(cwd) and proc.poll() is None and time.monotonic() - started < SPARE_MAX_AGE_S:
+        return proc
+    proc.kill()
+    proc.communicate()
+    return None
+
+
 def open_weed_shell(box: Box) -> subprocess.Popen[str]:
     """Start a `weed shell` against the box's master, from the directory holding security.toml (its client
     certificate is the only way into the gRPC ports). Its start (~0.2 s, mostly the binary's own
@@ -92,11 +122,8 @@ def open_weed_shell(box: Box) -> subprocess.Popen[str]:
             f"object storage is not running (nothing answers on its master's gRPC port {grpc})",
             hint="run `govcloud up`, then the same command again: it converges",
         ) from None
-    return subprocess.Popen(
-        [weed_binary(), "shell", f"-master={LOOPBACK}:{box.ports.weed_master}"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        cwd=weed_security.security_file(box).parent,
-    )
+    master, cwd = f"{LOOPBACK}:{box.ports.weed_master}", weed_security.security_file(box).parent
+    return _take_spare(master, cwd) or start_shell(master, cwd)
 
 
 def weed_shell(
