@@ -101,7 +101,7 @@ def usage(ctx: typer.Context, slug: str = typer.Argument(None)) -> None:
     opts: Options = ctx.obj
     ob = _onboarding(opts)
     slugs = [slug] if slug else [r.slug for r in ob.registry.agencies() if r.state == "ready"]
-    docs = [ob.usage(s) for s in slugs]
+    docs = ob.usages(slugs)
     if opts.json:
         emit_json({"usage": docs})
         return
@@ -160,7 +160,8 @@ def apply(
 
 
 def doctor(ctx: typer.Context) -> None:
-    """Look for orphaned roles, S3 identities, IdP clients and unfinished onboardings (exit 1 if any)."""
+    """Look for orphaned roles, S3 identities, IdP clients, unfinished onboardings and limits the servers hold
+    that differ from the applied quota (exit 1 if any)."""
     opts: Options = ctx.obj
     report = _onboarding(opts).doctor()
     if opts.json:
@@ -170,8 +171,12 @@ def doctor(ctx: typer.Context) -> None:
             info(f"orphan: {line}")
         for slug in report["unfinished"]:
             info(f"unfinished onboarding: {slug} (run `govcloud apply`)")
+        for limit in report["limits"]:
+            info(f"limit: {limit['detail']} (`govcloud apply` restores it)")
+        for slug in report["pending"]:
+            info(f"pending: {slug}'s quota values changed in the spec (run `govcloud apply`)")
         if report["healthy"]:
-            info("no orphans, nothing unfinished")
+            info("no orphans, nothing unfinished, every limit as applied")
     if not report["healthy"]:
         raise typer.Exit(1)
 
