@@ -108,10 +108,12 @@ def usage(ctx: typer.Context, slug: str = typer.Argument(None)) -> None:
     rows = []
     for d in docs:
         db, st, bk = d.get("database", {}), d.get("storage", {}), d.get("backups", {})
+        enforced = [s.get("enforced") for s in (db, st) if "enforced" in s]
         rows.append((d["slug"], d["quota"], db.get("bytes"), f"{db.get('connections')}/{db.get('connection_limit')}",
-                     st.get("bytes"), st.get("limit_bytes"), st.get("objects"), bk.get("bytes")))
+                     st.get("bytes"), st.get("limit_bytes"), st.get("objects"), bk.get("bytes"),
+                     "" if not enforced else "yes" if all(enforced) else "NO (see `govcloud doctor`)"))
     table("usage", ["agency", "quota", "db bytes", "connections", "bucket bytes", "bucket limit", "objects",
-                    "backup bytes"], rows)
+                    "backup bytes", "limits enforced"], rows)
 
 
 @agency_app.command("remove")

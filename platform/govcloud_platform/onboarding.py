@@ -15,7 +15,8 @@ from typing import Any
 from govcloud_platform.box.context import Box
 from govcloud_platform.brokers import brokers
 from govcloud_platform.brokers.base import Broker, Provisioning, is_client_error
-from govcloud_platform.brokers.limits import Limit, changed_fields, drifted, outcome, quota_values
+from govcloud_platform.brokers.limits import quota_values
+from govcloud_platform.enforcement import Enforcement
 from govcloud_platform.errors import ConflictError, InputError, ServiceError
 from govcloud_platform.spec import SERVICE_NAMES, Agency, Quota, check_slug
 from govcloud_platform.state.lock import box_lock
@@ -257,43 +258,15 @@ class Onboarding:
         """Measured usage, and the limits the servers enforce (read from them, not from the spec) next to the
         applied quota: `enforced` is true when every limit of the service is the applied one."""
         records = [self.get(slug) for slug in slugs]
-        quotas = {r.slug: q for r in records if r.state == READY and (q := self._applied(r.slug)) is not None}
-        limits = self._limits([r for r in records if r.slug in quotas], quotas)
-        out = []
+        docs = []
         for record in records:
             doc: dict[str, Any] = {"slug": record.slug, "quota": record.quota}
             for service, broker in brokers().items():
                 if service in record.services and record.state == READY:
                     doc[service] = broker.usage(self.box, record.slug)
-                    own = [lim for lim in limits.get(service, []) if lim.slug == record.slug]
-                    if own:
-                        doc[service]["enforced"] = not drifted(own)
-                        doc[service]["limits"] = [lim.as_dict() for lim in own]
-            bucket = [lim for lim in limits.get("storage", []) if lim.slug == record.slug]
-            if bucket and "storage" in doc:
-                doc["storage"]["limit_bytes"] = bucket[0].actual
-            out.append(doc)
-        return out
-
-    def _applied(self, slug: str) -> Quota | None:
-        """The quota last applied to the agency (an older box's agencies: their class as the spec resolves it)."""
-        values = self.registry.applied_quota(slug)
-        if values is not None:
-            return Quota(**values)
-        record = self.registry.agency(slug)
-        if record is not None and record.quota in self.box.spec.quota_classes:
-            return self.box.spec.resolve_quota(record.quota)
-        return None
-
-    def _limits(self, records: list[AgencyRecord], quotas: dict[str, Quota]) -> dict[str, list[Limit]]:
-        """Each service's limits of these agencies (expected from `quotas`), read from the servers: one session
-        per service for all of them."""
-        out: dict[str, list[Limit]] = {}
-        for service, broker in brokers().items():
-            serving = {r.slug: quotas[r.slug] for r in records if service in r.services and r.slug in quotas}
-            if serving:
-                out[service] = broker.limits(self.box, serving)
-        return out
+            docs.append(doc)
+        Enforcement(self.box, self.registry, self.actor, self.progress).annotate(records, docs)
+        return docs
 
     # --- apply / doctor -------------------------------------------------------------------------
     def apply(self, prune: bool) -> dict[str, list[str]]:
@@ -316,7 +289,7 @@ class Onboarding:
                     else:
                         report["updated"].append(req.slug)
                 self._flush_batch()
-                self._converge_limits(report)
+                Enforcement(self.box, self.registry, self.actor, self.progress).converge(report)
             except Exception as exc:
                 self._batch = None
                 self.registry.audit("apply", "spec", "failed", self.actor, str(exc))
@@ -331,77 +304,17 @@ class Onboarding:
         self.registry.audit("apply", "spec", "ok", self.actor, str({k: len(v) for k, v in report.items()}))
         return report
 
-    def _converge_limits(self, report: dict[str, list[str]]) -> None:
-        """Every ready agency's limits, read back from the servers, made what its quota says: the spec's for the
-        spec's agencies (so a changed value of a quota class reaches the servers), the applied one for the
-        others. An agency `unchanged` so far becomes `updated` when its class's values changed since they were
-        applied, `restored` when a server held another value than the applied one (someone changed it)."""
-        from govcloud_platform.box.services.pg_hardening import cluster_current, harden_cluster
-
-        if not cluster_current(self.box):  # a box hardened by an older govcloud, or never
-            self.progress("database: hardening the catalogs of every database")
-            harden_cluster(self.box)
-        wanted = {a.slug: a for a in self.box.spec.agencies}
-        records = [r for r in self.registry.agencies() if r.state == READY]
-        quotas: dict[str, Quota] = {}
-        for record in records:
-            quota = (self.box.spec.resolve_quota(wanted[record.slug].quota) if record.slug in wanted
-                     else self._applied(record.slug))
-            if quota is not None:
-                quotas[record.slug] = quota
-        restored: dict[str, list[Limit]] = {}
-        by_slug = {r.slug: r for r in records}
-        all_brokers = brokers()
-        for service, found in self._limits(records, quotas).items():
-            off = drifted(found)
-            jobs = []
-            for slug in sorted({lim.slug for lim in off}):
-                creds = self.registry.binding(slug, service)
-                if creds is not None:
-                    jobs.append(Provisioning(slug, by_slug[slug].name, quotas[slug], creds))
-            if not jobs:
-                continue
-            self.progress(f"{service}: limits of {len(jobs)} agencies")
-            try:
-                all_brokers[service].restore_limits(self.box, jobs)
-            except (OSError, ServiceError) as exc:
-                raise ServiceError(f"{service}: restoring limits failed: {exc}",
-                                   hint="check `govcloud status`, then re-run `govcloud apply`: it converges") from None
-            for lim in off:
-                restored.setdefault(lim.slug, []).append(lim)
-        for slug, quota in quotas.items():
-            applied = self.registry.applied_quota(slug)
-            changed = changed_fields(applied, quota)
-            result = outcome(changed, restored.get(slug, []), applied is not None)
-            if slug in report["unchanged"] and result != "unchanged":
-                report["unchanged"].remove(slug)
-                report[result].append(slug)
-            elif slug not in wanted and result == "restored":  # kept agencies (drift) have their limits too
-                report["restored"].append(slug)
-            if changed:
-                self.registry.save_applied_quota(slug, quota_values(quota))
-            for lim in restored.get(slug, []):
-                self.registry.audit("apply", slug, "limit restored", self.actor, lim.describe())
-
     def doctor(self) -> dict[str, Any]:
         """Orphans, unfinished onboardings, and every limit a server holds that is not the applied quota's
-        (`limits`: agency, object, setting, expected, actual). `pending`: agencies whose spec quota values
-        differ from the applied ones (`apply` applies them; not a fault)."""
+        (`limits`: agency, object, setting, expected, actual, detail). `pending`: agencies whose spec quota
+        values differ from the applied ones (`apply` applies them; not a fault)."""
         records = self.registry.agencies()
         known = {r.slug for r in records}
         stuck = [r.slug for r in records if r.state == PROVISIONING]
         orphans: list[str] = []
         for broker in brokers().values():
             orphans += broker.orphans(self.box, known)
-        ready = [r for r in records if r.state == READY]
-        quotas = {r.slug: q for r in ready if (q := self._applied(r.slug)) is not None}
-        limits = [lim for found in self._limits(ready, quotas).values() for lim in drifted(found)]
-        pending = []
-        for agency in self.box.spec.agencies:
-            applied = self.registry.applied_quota(agency.slug)
-            if agency.slug in quotas and applied is not None and agency.quota in self.box.spec.quota_classes:
-                if changed_fields(applied, self.box.spec.resolve_quota(agency.quota)):
-                    pending.append(agency.slug)
+        limits, pending = Enforcement(self.box, self.registry, self.actor, self.progress).check()
         return {"orphans": orphans, "unfinished": stuck,
                 "limits": [{**lim.as_dict(), "detail": lim.describe()} for lim in limits],
                 "pending": pending, "healthy": not orphans and not stuck and not limits}
