@@ -101,17 +101,19 @@ def usage(ctx: typer.Context, slug: str = typer.Argument(None)) -> None:
     opts: Options = ctx.obj
     ob = _onboarding(opts)
     slugs = [slug] if slug else [r.slug for r in ob.registry.agencies() if r.state == "ready"]
-    docs = [ob.usage(s) for s in slugs]
+    docs = ob.usages(slugs)
     if opts.json:
         emit_json({"usage": docs})
         return
     rows = []
     for d in docs:
         db, st, bk = d.get("database", {}), d.get("storage", {}), d.get("backups", {})
+        enforced = [s.get("enforced") for s in (db, st) if "enforced" in s]
         rows.append((d["slug"], d["quota"], db.get("bytes"), f"{db.get('connections')}/{db.get('connection_limit')}",
-                     st.get("bytes"), st.get("limit_bytes"), st.get("objects"), bk.get("bytes")))
+                     st.get("bytes"), st.get("limit_bytes"), st.get("objects"), bk.get("bytes"),
+                     "" if not enforced else "yes" if all(enforced) else "NO (see `govcloud doctor`)"))
     table("usage", ["agency", "quota", "db bytes", "connections", "bucket bytes", "bucket limit", "objects",
-                    "backup bytes"], rows)
+                    "backup bytes", "limits enforced"], rows)
 
 
 @agency_app.command("remove")
@@ -160,7 +162,8 @@ def apply(
 
 
 def doctor(ctx: typer.Context) -> None:
-    """Look for orphaned roles, S3 identities, IdP clients, unfinished onboardings and removals (exit 1 if any)."""
+    """Look for orphaned roles, S3 identities, IdP clients, unfinished onboardings and removals, and limits the
+    servers hold that differ from the applied quota (exit 1 if any)."""
     opts: Options = ctx.obj
     report = _onboarding(opts).doctor()
     if opts.json:
@@ -173,8 +176,12 @@ def doctor(ctx: typer.Context) -> None:
                 info(f"unfinished removal: {slug} (run `{report['removing'][slug]}`)")
             else:
                 info(f"unfinished onboarding: {slug} (run `govcloud apply`)")
+        for limit in report["limits"]:
+            info(f"limit: {limit['detail']} (`govcloud apply` restores it)")
+        for slug in report["pending"]:
+            info(f"pending: {slug}'s quota values changed in the spec (run `govcloud apply`)")
         if report["healthy"]:
-            info("no orphans, nothing unfinished")
+            info("no orphans, nothing unfinished, every limit as applied")
     if not report["healthy"]:
         raise typer.Exit(1)
 

@@ -17,6 +17,8 @@ from typing import Any
 from govcloud_platform.box.context import Box
 from govcloud_platform.brokers import brokers
 from govcloud_platform.brokers.base import Broker, Provisioning, is_client_error
+from govcloud_platform.brokers.limits import quota_values
+from govcloud_platform.enforcement import Enforcement
 from govcloud_platform.errors import ConflictError, GovCloudError, InputError, ServiceError
 from govcloud_platform.spec import SERVICE_NAMES, Agency, Quota, check_slug
 from govcloud_platform.state.lock import box_lock
@@ -213,6 +215,9 @@ class Onboarding:
         _fault_hook("after", service, self.box)
 
     def _mark_ready(self, slug: str, action: str) -> None:
+        record = self.registry.agency(slug)
+        if record is not None and record.quota in self.box.spec.quota_classes:  # what was just provisioned
+            self.registry.save_applied_quota(slug, quota_values(self.box.spec.resolve_quota(record.quota)))
         self.registry.set_state(slug, READY)
         self.registry.audit("agency add", slug, action, self.actor)
 
@@ -361,20 +366,28 @@ class Onboarding:
         return out
 
     def usage(self, slug: str) -> dict[str, Any]:
-        record = self.get(slug)
-        quota = self.box.spec.resolve_quota(record.quota) if record.quota in self.box.spec.quota_classes else None
-        out: dict[str, Any] = {"slug": slug, "quota": record.quota}
-        for service, broker in brokers().items():
-            if service in record.services and record.state == READY:
-                out[service] = broker.usage(self.box, slug)
-        if quota is not None and "storage" in out:
-            out["storage"]["limit_bytes"] = int(quota.storage_gb * 1024**3)
-        return out
+        return self.usages([slug])[0]
+
+    def usages(self, slugs: list[str]) -> list[dict[str, Any]]:
+        """Measured usage, and the limits the servers enforce (read from them, not from the spec) next to the
+        applied quota: `enforced` is true when every limit of the service is the applied one."""
+        records = [self.get(slug) for slug in slugs]
+        docs = []
+        for record in records:
+            doc: dict[str, Any] = {"slug": record.slug, "quota": record.quota}
+            for service, broker in brokers().items():
+                if service in record.services and record.state == READY:
+                    doc[service] = broker.usage(self.box, record.slug)
+            docs.append(doc)
+        Enforcement(self.box, self.registry, self.actor, self.progress).annotate(records, docs)
+        return docs
 
     # --- apply / doctor -------------------------------------------------------------------------
     def apply(self, prune: bool) -> dict[str, list[str]]:
-        """Converge the box to the spec: add missing agencies, apply changed settings, report drift."""
-        report: dict[str, list[str]] = {"added": [], "updated": [], "unchanged": [], "drift": [], "removed": []}
+        """Converge the box to the spec: add missing agencies, apply changed settings and quota values, restore
+        limits the servers no longer enforce, report drift."""
+        report: dict[str, list[str]] = {"added": [], "updated": [], "unchanged": [], "drift": [], "removed": [],
+                                        "restored": []}
         wanted = {a.slug: a for a in self.box.spec.agencies}
         requests = [validate_request(self.box, AgencyRequest.from_spec(a)) for a in self.box.spec.agencies]
         with box_lock(self.box.home, "apply"):
@@ -395,6 +408,7 @@ class Onboarding:
                     else:
                         report["updated"].append(req.slug)
                 self._flush_batch()
+                Enforcement(self.box, self.registry, self.actor, self.progress).converge(report)
             except Exception as exc:
                 self._batch = None
                 self.registry.audit("apply", "spec", "failed", self.actor, str(exc))
@@ -412,13 +426,19 @@ class Onboarding:
         return report
 
     def doctor(self) -> dict[str, Any]:
-        known = {r.slug for r in self.registry.agencies()}
-        stuck = [r.slug for r in self.registry.agencies() if r.state in (PROVISIONING, REMOVING)]
+        """Orphans, unfinished onboardings and removals, and every limit a server holds that is not the applied
+        quota's (`limits`: agency, object, setting, expected, actual, detail). `pending`: agencies whose spec
+        quota values differ from the applied ones (`apply` applies them; not a fault)."""
+        records = self.registry.agencies()
+        known = {r.slug for r in records}
+        stuck = [r.slug for r in records if r.state in (PROVISIONING, REMOVING)]
         orphans: list[str] = []
         for broker in brokers().values():
             orphans += broker.orphans(self.box, known)
+        limits, pending = Enforcement(self.box, self.registry, self.actor, self.progress).check()
         return {"orphans": orphans, "unfinished": stuck, "removing": self.unfinished_removals(),
-                "healthy": not orphans and not stuck}
+                "limits": [{**lim.as_dict(), "detail": lim.describe()} for lim in limits],
+                "pending": pending, "healthy": not orphans and not stuck and not limits}
 
 
 def _intent(purge: bool) -> str:

@@ -109,12 +109,18 @@ def target_database(src_db: str, target: str) -> str:
 
 
 def _owner_of(box: Box, dbname: str, default: str) -> str:
+    """The agency's role that owns what is in `dbname`: the role of the same name (names.py: an agency's owner
+    role and an app's role share their database's name), else the database's owner when it is not the platform
+    (an older govcloud's), else `default`. Databases belong to the platform (brokers/database.py), so their
+    owner no longer names the role."""
+    from govcloud_platform.brokers.database import PLATFORM_OWNER
+
     with box.pg_admin() as conn:
-        row = conn.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
-        if row:
-            return str(row[0])
         if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (dbname,)).fetchone():
             return dbname
+        row = conn.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
+        if row and row[0] != PLATFORM_OWNER:
+            return str(row[0])
     return default
 
 
@@ -171,8 +177,9 @@ class _Restore:
             self.state.databases.append((dst_db, staged, None))
             extra = ["--no-owner", f"--role={owner}"] + (["--no-privileges"] if into_new else [])
             restore_dump(self.box, self.slug, self.pw, str(snap["id"]), src_db, staged, extra)
-            if dst_db == pg_owner(self.target):  # the broker's grants and connection limit, before it goes live
-                ensure_database(self.box, staged, owner, [pg_reader(self.target)], quota.database_connections)
+            # the broker's owner, grants and connection limit, before it goes live
+            readers = [pg_reader(self.target)] if dst_db == pg_owner(self.target) else []
+            ensure_database(self.box, staged, owner, readers, quota.database_connections)
         self._save_bucket(doc["objects"], md5s)
         return doc, base, md5s
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from govcloud_platform.box.context import Box
+from govcloud_platform.brokers.limits import Limit
 from govcloud_platform.spec import Quota
 
 T = TypeVar("T")
@@ -94,6 +95,15 @@ class Broker(ABC):
     @abstractmethod
     def usage(self, box: Box, slug: str) -> dict[str, Any]:
         """Measured usage of the agency's resource."""
+
+    def limits(self, box: Box, quotas: dict[str, Quota]) -> list[Limit]:
+        """Every limit this service's server enforces for these agencies (slug -> applied quota): the value the
+        quota asks for and the one read from the server, for all agencies in one session."""
+        return []
+
+    def restore_limits(self, box: Box, jobs: list[Provisioning]) -> None:
+        """Put the server's limits of these agencies back to their quota (a quota change, or drift)."""
+        self.provision_many(box, jobs)
 
     @abstractmethod
     def orphans(self, box: Box, known: set[str]) -> list[str]:

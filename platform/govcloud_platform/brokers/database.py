@@ -1,5 +1,12 @@
 """Database broker: a PostgreSQL database per agency, an owner role and a read-only role, reachable only by
-them, only over TLS, with a connection limit. Identifiers always composed with psycopg.sql."""
+them, only over TLS, with a connection limit. Identifiers always composed with psycopg.sql.
+
+Every agency's and app's database belongs to the platform (PLATFORM_OWNER), not to the agency: the owner of a
+database may change its CONNECTION LIMIT, and an agency that owned its own raised it to -1 (issue 10, item 4).
+The agency's role holds CONNECT, CREATE and TEMPORARY on it and owns its schema `public`, where apps run their
+migrations. The quota's `database_connections` is enforced twice, where the agency cannot change it: as the
+database's CONNECTION LIMIT (every role together: owner, read-only role) and as each role's own (a role without
+CREATEROLE cannot alter it). Each app's database and role get the same limit (docs/database-isolation.md)."""
 
 from __future__ import annotations
 
@@ -11,10 +18,27 @@ from psycopg import sql
 from govcloud_platform.box.context import LOOPBACK, Box
 from govcloud_platform.box.idp_api import scram_verifier
 from govcloud_platform.box.secrets import new_password
-from govcloud_platform.box.services.database import hba_dir, reload, render_hba
+from govcloud_platform.box.services.database import PG_USER, hba_dir, reload, render_hba
+from govcloud_platform.box.services.pg_hardening import harden_database
 from govcloud_platform.brokers.base import Broker, Provisioning, in_parallel, naming
-from govcloud_platform.names import parse_pg, pg_owner, pg_reader
+from govcloud_platform.brokers.limits import Limit
+from govcloud_platform.names import parse_pg, pg_app, pg_owner, pg_reader
 from govcloud_platform.spec import Quota
+
+#: the owner of every agency's and app's database: the bootstrap superuser
+PLATFORM_OWNER = PG_USER
+#: what the agency's role holds on its database (its owner used to hold these implicitly)
+TENANT_PRIVILEGES = "CTc"  # CREATE, TEMPORARY, CONNECT as aclitem letters
+READER_PRIVILEGES = "c"  # CONNECT
+
+
+def expected_acl(tenant: str, readers: list[str]) -> list[str]:
+    """The database's ACL as `datacl::text[]` prints it, sorted: the platform, the agency's role, its readers;
+    no PUBLIC and nobody else."""
+    grantor = PLATFORM_OWNER
+    items = [f"{PLATFORM_OWNER}={TENANT_PRIVILEGES}/{grantor}", f"{tenant}={TENANT_PRIVILEGES}/{grantor}"]
+    items += [f"{reader}={READER_PRIVILEGES}/{grantor}" for reader in readers]
+    return sorted(items)
 
 
 def ensure_role(conn: Any, role: str, password: str, limit: int) -> None:
@@ -30,31 +54,82 @@ def ensure_role(conn: Any, role: str, password: str, limit: int) -> None:
     )
 
 
-def ensure_database(box: Box, dbname: str, owner: str, readers: list[str], limit: int, admin: Any = None) -> None:
-    """Create the database owned by `owner`, closed to PUBLIC, open (CONNECT) to owner and readers only.
-    `admin`: an autocommit superuser connection to reuse (else one is opened)."""
+def ensure_database(box: Box, dbname: str, tenant: str, readers: list[str], limit: int, admin: Any = None) -> None:
+    """Create or converge the database: the platform's, `limit` connections, CONNECT/CREATE/TEMPORARY for
+    `tenant` (owner of schema public) and CONNECT plus SELECT for `readers`, nobody else; catalogs hardened.
+    Only what differs is changed. `admin`: an autocommit superuser connection to reuse (else one is opened)."""
     with nullcontext(admin) if admin is not None else box.pg_admin() as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone():
+        db = sql.Identifier(dbname)
+        row = conn.execute("SELECT pg_get_userbyid(datdba), datconnlimit, datacl::text[] FROM pg_database "
+                           "WHERE datname = %s", (dbname,)).fetchone()
+        if row is None:
             conn.execute(sql.SQL("CREATE DATABASE {} OWNER {} ENCODING 'UTF8' TEMPLATE template0").format(
-                sql.Identifier(dbname), sql.Identifier(owner)))
-        conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(dbname), sql.Identifier(owner)))
-        conn.execute(
-            sql.SQL("ALTER DATABASE {} CONNECTION LIMIT {}").format(sql.Identifier(dbname), sql.Literal(limit))
-        )
-        conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(dbname)))
-        conn.execute(sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(
-            sql.Identifier(dbname), sql.Identifier(owner)))
-        for reader in readers:
-            conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
-                sql.Identifier(dbname), sql.Identifier(reader)))
+                db, sql.Identifier(PLATFORM_OWNER)))
+            row = (PLATFORM_OWNER, -1, None)
+        owner, current_limit, acl = row
+        if owner != PLATFORM_OWNER:  # an older govcloud's database, owned by the agency
+            conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(db, sql.Identifier(PLATFORM_OWNER)))
+        if current_limit != limit:
+            conn.execute(sql.SQL("ALTER DATABASE {} CONNECTION LIMIT {}").format(db, sql.Literal(limit)))
+        if owner != PLATFORM_OWNER or sorted(acl or []) != expected_acl(tenant, readers):
+            with conn.transaction():  # others see the old ACL or the new one, never none
+                grantees = conn.execute(
+                    "SELECT DISTINCT pg_get_userbyid(a.grantee) FROM pg_database d, aclexplode(d.datacl) a "
+                    "WHERE d.datname = %s AND a.grantee <> 0", (dbname,)).fetchall()
+                conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(db))
+                for (grantee,) in grantees:
+                    if grantee != PLATFORM_OWNER:
+                        conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM {} CASCADE").format(
+                            db, sql.Identifier(grantee)))
+                conn.execute(sql.SQL("GRANT CONNECT, CREATE, TEMPORARY ON DATABASE {} TO {}").format(
+                    db, sql.Identifier(tenant)))
+                for reader in readers:
+                    conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(db, sql.Identifier(reader)))
     with box.pg_admin(dbname) as conn:
-        conn.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(sql.Identifier(owner)))
+        conn.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(sql.Identifier(tenant)))
         conn.execute("REVOKE ALL ON SCHEMA public FROM PUBLIC")
         for reader in readers:
             conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(sql.Identifier(reader)))
             conn.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}").format(sql.Identifier(reader)))
             conn.execute(sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA public GRANT SELECT ON TABLES TO {}")
-                         .format(sql.Identifier(owner), sql.Identifier(reader)))
+                         .format(sql.Identifier(tenant), sql.Identifier(reader)))
+        harden_database(conn)
+
+
+def set_role_limit(conn: Any, role: str, limit: int) -> None:
+    """A role's own CONNECTION LIMIT (a role without CREATEROLE cannot change it)."""
+    conn.execute(sql.SQL("ALTER ROLE {} CONNECTION LIMIT {}").format(sql.Identifier(role), sql.Literal(limit)))
+
+
+def agency_databases(slug: str, databases: set[str]) -> dict[str, tuple[str, list[str]]]:
+    """The agency's databases among the server's `databases`: database -> (its tenant role, its read-only
+    roles). The agency's own always (made if missing); each app's that exists (names.py: an app's role and
+    database share one name)."""
+    out = {pg_owner(slug): (pg_owner(slug), [pg_reader(slug)])}
+    for name in sorted(databases):
+        owner = parse_pg(name)
+        if owner is not None and owner.slug == slug and owner.app is not None:
+            out[pg_app(slug, owner.app)] = (pg_app(slug, owner.app), [])
+    return out
+
+
+def database_limits(quotas: dict[str, Quota], dbs: dict[str, tuple[str, int, list[str]]],
+                    roles: dict[str, int]) -> list[Limit]:
+    """Decide, touching nothing: the limits each agency's databases and roles must have (from its quota) next
+    to what the server holds. `dbs`: name -> (owner, connection limit, sorted ACL); `roles`: name -> limit."""
+    out: list[Limit] = []
+    for slug, quota in sorted(quotas.items()):
+        n = quota.database_connections
+        for db, (tenant, readers) in agency_databases(slug, set(dbs)).items():
+            state = dbs.get(db)
+            target = f"database {db}"
+            out.append(Limit(slug, target, "owner", PLATFORM_OWNER, state[0] if state else None))
+            out.append(Limit(slug, target, "connection limit", n, state[1] if state else None))
+            out.append(Limit(slug, target, "access", expected_acl(tenant, readers), state[2] if state else None))
+            for role in [tenant, *readers]:
+                if db == pg_owner(slug) or role in roles:  # an app's role goes with its database
+                    out.append(Limit(slug, f"role {role}", "connection limit", n, roles.get(role)))
+    return out
 
 
 def write_hba_part(box: Box, key: str, dbname: str, roles: list[str]) -> None:
@@ -157,14 +232,43 @@ class DatabaseBroker(Broker):
             disable_roles(box, [owner, pg_reader(slug)])
 
     def usage(self, box: Box, slug: str) -> dict[str, Any]:
+        """Size, open connections and the connection limit the server enforces (not the spec's: `Onboarding.usage`
+        compares it with the applied quota)."""
         with box.pg_admin() as conn:
             row = conn.execute(
                 "SELECT pg_database_size(d.oid), d.datconnlimit, "
                 "(SELECT count(*) FROM pg_stat_activity a WHERE a.datname = d.datname) "
                 "FROM pg_database d WHERE d.datname = %s", (pg_owner(slug),)).fetchone()
         if row is None:
-            return {"bytes": 0, "connections": 0, "connection_limit": None, "enforced": True}
-        return {"bytes": int(row[0]), "connection_limit": int(row[1]), "connections": int(row[2]), "enforced": True}
+            return {"bytes": 0, "connections": 0, "connection_limit": None}
+        return {"bytes": int(row[0]), "connection_limit": int(row[1]), "connections": int(row[2])}
+
+    def limits(self, box: Box, quotas: dict[str, Quota]) -> list[Limit]:
+        """Owner, connection limit and ACL of every agency's and app's database, and its roles' connection
+        limits: one query of each catalog for all agencies."""
+        if not quotas:
+            return []
+        with box.pg_admin() as conn:
+            dbs = {r[0]: (str(r[1]), int(r[2]), sorted(r[3] or [])) for r in conn.execute(
+                "SELECT datname, pg_get_userbyid(datdba), datconnlimit, datacl::text[] FROM pg_database "
+                "WHERE datname LIKE 'ag\\_%'")}
+            roles = {str(r[0]): int(r[1]) for r in conn.execute(
+                "SELECT rolname, rolconnlimit FROM pg_roles WHERE rolname LIKE 'ag\\_%'")}
+        return database_limits(quotas, dbs, roles)
+
+    def restore_limits(self, box: Box, jobs: list[Provisioning]) -> None:
+        """The agency's own database and roles as `provision_many` makes them, then each app's database and role
+        (found on the server) with the same limit."""
+        self.provision_many(box, jobs)
+        with box.pg_admin() as conn:
+            dbs = {r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'ag\\_%'")}
+            roles = {r[0] for r in conn.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE 'ag\\_%'")}
+            for job in jobs:
+                with naming(job.slug, self.service):
+                    for db, (role, _) in agency_databases(job.slug, dbs).items():
+                        if db != pg_owner(job.slug) and role in roles:
+                            set_role_limit(conn, role, job.quota.database_connections)
+                            ensure_database(box, db, role, [], job.quota.database_connections, conn)
 
     def taken(self, box: Box, slugs: list[str]) -> dict[str, list[str]]:
         wanted = {name: slug for slug in slugs for name in (pg_owner(slug), pg_reader(slug))}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -20,6 +21,7 @@ from govcloud_platform.box.services.storage import (
     weed_shell,
 )
 from govcloud_platform.brokers.base import Broker, Provisioning, in_parallel, naming
+from govcloud_platform.brokers.limits import Limit
 from govcloud_platform.errors import ServiceError
 from govcloud_platform.names import bucket as bucket_of
 from govcloud_platform.names import parse_bucket, s3_identity
@@ -68,8 +70,47 @@ def ensure_bucket(box: Box, bucket: str) -> bool:
         return True
 
 
+def quota_mb(quota_gb: float) -> int:
+    """SeaweedFS takes a bucket quota in whole MiB."""
+    return max(1, round(quota_gb * 1024))
+
+
+def quota_bytes(quota_gb: float) -> int:
+    """The bucket quota SeaweedFS holds (and `s3.bucket.list` prints) for `storage_gb`."""
+    return quota_mb(quota_gb) * 1024 * 1024
+
+
 def quota_command(bucket: str, quota_gb: float) -> str:
-    return f"s3.bucket.quota -name={bucket} -op=set -sizeMB={max(1, round(quota_gb * 1024))}"
+    return f"s3.bucket.quota -name={bucket} -op=set -sizeMB={quota_mb(quota_gb)}"
+
+
+_BUCKET_LINE = re.compile(r"^\s*(\S+)\t(.*)$")
+_QUOTA_FIELD = re.compile(r"(?:^|\t)quota:(-?\d+)(?:\t|$)")
+
+
+def parse_bucket_quotas(listing: str) -> dict[str, int | None]:
+    """Bucket -> quota in bytes from `s3.bucket.list` (`  name<TAB>size:..<TAB>quota:N<TAB>...`); None when the
+    bucket has no quota (never set, removed or disabled: SeaweedFS then prints none)."""
+    out: dict[str, int | None] = {}
+    for line in listing.splitlines():
+        match = _BUCKET_LINE.match(line)
+        if match is None or "size:" not in match.group(2):
+            continue
+        quota = _QUOTA_FIELD.search(match.group(2))
+        value = int(quota.group(1)) if quota else None
+        out[match.group(1)] = value if value is not None and value > 0 else None
+    return out
+
+
+def bucket_quotas(box: Box) -> dict[str, int | None]:
+    """Every bucket's quota as SeaweedFS holds it (one weed shell session)."""
+    return parse_bucket_quotas(weed_shell(box, ["s3.bucket.list"]))
+
+
+def storage_limits(quotas: dict[str, Quota], live: dict[str, int | None]) -> list[Limit]:
+    """Decide, touching nothing: each agency's bucket quota (from its quota) next to what SeaweedFS holds."""
+    return [Limit(slug, f"bucket {bucket_of(slug)}", "quota bytes", quota_bytes(q.storage_gb),
+                  live.get(bucket_of(slug))) for slug, q in sorted(quotas.items())]
 
 
 def enforce_quotas(box: Box) -> list[str]:
@@ -250,8 +291,21 @@ class StorageBroker(Broker):
             delete_bucket(box, bucket_of(slug))
 
     def usage(self, box: Box, slug: str) -> dict[str, Any]:
+        """Bytes and objects (`Onboarding.usage` adds the quota SeaweedFS holds, read by `limits`)."""
         used, objects = bucket_bytes(box, bucket_of(slug))
-        return {"bytes": used, "objects": objects, "enforced": True}
+        return {"bytes": used, "objects": objects}
+
+    def limits(self, box: Box, quotas: dict[str, Quota]) -> list[Limit]:
+        return storage_limits(quotas, bucket_quotas(box)) if quotas else []
+
+    def restore_limits(self, box: Box, jobs: list[Provisioning]) -> None:
+        """Only the quota (a missing bucket is made again): the identity has no limit to restore."""
+        for job in jobs:
+            with naming(job.slug, self.service):
+                ensure_bucket(box, bucket_of(job.slug))
+        if jobs:
+            weed_shell(box, [quota_command(bucket_of(j.slug), j.quota.storage_gb) for j in jobs],
+                       timeout=60 + len(jobs))
 
     def orphans(self, box: Box, known: set[str]) -> list[str]:
         """S3 identities and buckets named like an agency's whose agency the registry does not know (or

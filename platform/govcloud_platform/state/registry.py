@@ -70,6 +70,15 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (agency, app)
     )
     """,
+    # 4: the resolved quota values last applied to each agency's servers (`apply` compares the spec's with them,
+    # `doctor` the servers'); JSON of spec.Quota. Gone with its agency.
+    """
+    CREATE TABLE applied_quotas (
+        agency TEXT PRIMARY KEY REFERENCES agencies (slug) ON DELETE CASCADE,
+        quota_values TEXT NOT NULL,
+        applied_at TEXT NOT NULL
+    )
+    """,
 ]
 
 
@@ -221,6 +230,22 @@ class Registry:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+
+    # --- applied quotas ----------------------------------------------------------------------------
+    def applied_quota(self, slug: str) -> dict[str, Any] | None:
+        """The resolved quota values last applied to the agency's servers (None: none recorded yet)."""
+        with self.connect() as conn:
+            row = conn.execute("SELECT quota_values FROM applied_quotas WHERE agency = ?", (slug,)).fetchone()
+        return dict(json.loads(row[0])) if row else None
+
+    def save_applied_quota(self, slug: str, values: dict[str, Any]) -> None:
+        with self.connect() as conn:
+            conn.execute(
+                """INSERT INTO applied_quotas (agency, quota_values, applied_at) VALUES (?, ?, ?)
+                   ON CONFLICT(agency) DO UPDATE SET quota_values = excluded.quota_values,
+                   applied_at = excluded.applied_at""",
+                (slug, json.dumps(values, sort_keys=True), now()),
+            )
 
     # --- bindings (credentials, encrypted) ----------------------------------------------------
     def binding(self, slug: str, service: str) -> dict[str, Any] | None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from govcloud_platform.box.context import LOOPBACK, Box
 from govcloud_platform.box.secrets import write_private
+from govcloud_platform.box.services import pg_hardening
 from govcloud_platform.box.services.base import Program, Service
 from govcloud_platform.errors import InputError, ServiceError
 
@@ -207,6 +208,9 @@ class DatabaseService(Service):
                 directory=str(self.data_dir(box)),
             )
         ]
+
+    def post_start(self, box: Box) -> None:
+        pg_hardening.harden_cluster(box)  # what tenants may read of the catalogs (pg_hardening.py)
 
     def check(self, box: Box) -> tuple[bool, str]:
         import psycopg
