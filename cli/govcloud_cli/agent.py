@@ -45,6 +45,23 @@ def warm() -> None:
     import govcloud_platform.spec  # noqa: F401
 
     botocore.session.get_session().get_service_model("s3")  # the S3 API model: JSON read once
+    import boto3.s3.transfer  # noqa: F401 - what a client's creation imports
+    import supervisor.xmlrpc  # noqa: F401
+    import typer._adapters  # noqa: F401
+    import yaml  # noqa: F401
+
+    import govcloud_platform.brokers.backups  # noqa: F401
+    import govcloud_platform.brokers.identity  # noqa: F401
+    import govcloud_platform.brokers.storage  # noqa: F401
+    import govcloud_platform.upgrade  # noqa: F401
+    from govcloud_platform.box.context import LOOPBACK, Box
+    from govcloud_platform.spec import load_spec_text
+    from govcloud_platform.spec.example import EXAMPLE_SPEC
+
+    # What a command does first, once here: the spec loader's first run (its regular expressions), and the
+    # process's boto3 session with the S3 model loaded by a client's creation (the box's own is made per command).
+    spec = load_spec_text(EXAMPLE_SPEC)
+    Box(home=Path("/nonexistent-govcloud-agent-warmup"), spec=spec)._new_s3_client(LOOPBACK, "warm-up-only")
 
 
 def serve(home: Path) -> None:

@@ -25,6 +25,10 @@ LOOPBACK = "127.0.0.1"
 # Variables of these machines that point clients at the system CA bundle; children get the box CA instead.
 CA_ENV_VARS = ("AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE")
 _S3_ADMIN_LOCK = threading.Lock()  # boto3 client creation is not thread-safe
+# One boto3 session per process: its loader reads the S3 API model once (a new session reads it again, ~50 ms),
+# and the CLI agent's workers inherit it loaded. Clients are made from it under the lock.
+_S3_SESSION: list[Any] = []
+_S3_SESSION_LOCK = threading.Lock()
 
 
 @dataclass
@@ -166,15 +170,18 @@ class Box:
             connect_timeout=5,
             read_timeout=30,
         )
-        return boto3.session.Session().client(
-            "s3",
-            endpoint_url=self.s3_endpoint,
-            aws_access_key_id=access_key,
-            aws_secret_access_key=secret_key,
-            region_name="us-east-1",
-            verify=str(self.ca_file),
-            config=cfg,
-        )
+        with _S3_SESSION_LOCK:
+            if not _S3_SESSION:
+                _S3_SESSION.append(boto3.session.Session())
+            return _S3_SESSION[0].client(
+                "s3",
+                endpoint_url=self.s3_endpoint,
+                aws_access_key_id=access_key,
+                aws_secret_access_key=secret_key,
+                region_name="us-east-1",
+                verify=str(self.ca_file),
+                config=cfg,
+            )
 
     @property
     def issuer(self) -> str:
