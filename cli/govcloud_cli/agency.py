@@ -160,7 +160,8 @@ def apply(
 
 
 def doctor(ctx: typer.Context) -> None:
-    """Look for orphaned roles, S3 identities, IdP clients and unfinished onboardings (exit 1 if any)."""
+    """Look for orphaned roles, S3 identities, IdP clients, unfinished onboardings and buckets that cannot take
+    a write (exit 1 if any)."""
     opts: Options = ctx.obj
     report = _onboarding(opts).doctor()
     if opts.json:
@@ -170,8 +171,10 @@ def doctor(ctx: typer.Context) -> None:
             info(f"orphan: {line}")
         for slug in report["unfinished"]:
             info(f"unfinished onboarding: {slug} (run `govcloud apply`)")
+        for line in report["unwritable"]:
+            info(line)
         if report["healthy"]:
-            info("no orphans, nothing unfinished")
+            info("no orphans, nothing unfinished, every bucket takes a write")
     if not report["healthy"]:
         raise typer.Exit(1)
 

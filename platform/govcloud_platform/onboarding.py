@@ -291,9 +291,15 @@ class Onboarding:
         return report
 
     def doctor(self) -> dict[str, Any]:
+        from govcloud_platform.box.services.storage_probe import describe, unwritable
+
         known = {r.slug for r in self.registry.agencies()}
         stuck = [r.slug for r in self.registry.agencies() if r.state == PROVISIONING]
         orphans: list[str] = []
         for broker in brokers().values():
             orphans += broker.orphans(self.box, known)
-        return {"orphans": orphans, "unfinished": stuck, "healthy": not orphans and not stuck}
+        s3 = self.box.s3_client()  # every bucket, as `status` does: a listing proves no write
+        bad = unwritable(s3, [b["Name"] for b in s3.list_buckets().get("Buckets", [])])
+        unwritable_lines = [describe({name: reason}) for name, reason in sorted(bad.items())]
+        return {"orphans": orphans, "unfinished": stuck, "unwritable": unwritable_lines,
+                "healthy": not orphans and not stuck and not unwritable_lines}

@@ -15,7 +15,9 @@ from govcloud_platform.box.services.storage import (
     open_weed_shell,
     weed_shell,
 )
+from govcloud_platform.box.services.storage_probe import unwritable
 from govcloud_platform.brokers.base import Broker, Provisioning, in_parallel, naming
+from govcloud_platform.errors import ServiceError
 from govcloud_platform.names import bucket as bucket_of
 from govcloud_platform.names import parse_bucket, s3_identity
 from govcloud_platform.spec import Quota
@@ -61,6 +63,23 @@ def ensure_bucket(box: Box, bucket: str) -> bool:
     except s3.exceptions.ClientError:
         s3.create_bucket(Bucket=bucket)
         return True
+
+
+def require_writable(box: Box, slugs: list[str]) -> None:
+    """Each agency's bucket that holds nothing yet takes its first write (a small object put and deleted by the
+    admin identity), or one error naming the first that does not: an agency is never `ready` with a bucket
+    that refuses every upload (a collection that cannot grow its first volume answers listings and reads, and
+    `InternalError` to every PUT). A bucket holding data is left to `status`: over its quota it is read-only
+    by design, which must not fail an `apply` that changes something else."""
+    buckets = {bucket_of(slug): slug for slug in slugs}
+    bad = unwritable(box.s3_client(), buckets, first_write=True)
+    if bad:
+        bucket, reason = sorted(bad.items())[0]
+        raise ServiceError(
+            f"agency {buckets[bucket]}: bucket {bucket} cannot take a write ({reason})",
+            hint="see `govcloud logs storage` (no free volume slot? `govcloud status` probes every bucket), "
+                 "then re-run the same command: it converges",
+        )
 
 
 def quota_command(bucket: str, quota_gb: float) -> str:
@@ -123,6 +142,7 @@ class StorageBroker(Broker):
         up first (another session) so that a converged agency's keys never blink."""
         if not new:
             weed_shell(box, self.commands(box, slug, quota, creds))
+            require_writable(box, [slug])
             return
         identity = s3_identity(slug)
         session = open_weed_shell(box)  # starts while the bucket is made; given commands once it exists
@@ -134,6 +154,7 @@ class StorageBroker(Broker):
             raise
         weed_shell(box, [f"s3.user.delete -name={identity}", *commands], absent_users=frozenset({identity}),
                    session=session)
+        require_writable(box, [slug])
 
     def provision_many(self, box: Box, jobs: list[Provisioning]) -> None:
         """The live identities in one weed shell session, buckets by a few workers (each an S3 round trip),
@@ -150,6 +171,7 @@ class StorageBroker(Broker):
         batch = [c for cmds in in_parallel(commands, jobs, workers=4) for c in cmds]
         if batch:
             weed_shell(box, batch, timeout=60 + len(batch))
+        require_writable(box, [job.slug for job in jobs])
 
     def bind(self, box: Box, slug: str, creds: dict[str, Any]) -> dict[str, Any]:
         return {

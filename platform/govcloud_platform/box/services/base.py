@@ -102,6 +102,12 @@ class Service(ABC):
     def check(self, box: Box) -> tuple[bool, str]:
         """One real readiness probe: (healthy, detail)."""
 
+    def deep_check(self, box: Box) -> tuple[bool, str] | None:
+        """What `status` asks beyond readiness, once `check` passed (object storage: every bucket takes a
+        write); None when readiness says it all. `up` waits only on `check` (one agency's full bucket must not
+        block the box), and a failure here does not hold back the services that depend on this one."""
+        return None
+
     @abstractmethod
     def endpoint(self, box: Box) -> str:
         """What clients connect to."""
