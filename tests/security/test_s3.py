@@ -12,10 +12,8 @@ attacks too and are recorded in the matrix as `owner: ...`."""
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -23,116 +21,35 @@ from botocore.exceptions import ClientError
 
 from govcloud_platform.names import bucket as bucket_of
 from tests.security.conftest import INTRUDER, VICTIM, attack
-from tests.security.s3_callers import Caller, Refused
+from tests.security.s3_kit import (
+    BLOCK,
+    CORS,
+    DENIED,
+    EMPTY,
+    LIFECYCLE,
+    LOCK,
+    OWN_KEY,
+    RETAIN,
+    SSE,
+    TAGS,
+    WEB_TOKEN,
+    Caller,
+    Refused,
+    Row,
+    Target,
+    delete_objects,
+    form,
+    head_oracle,
+    presigned_post,
+    public_policy,
+    stolen_key,
+    table_arn,
+    tables,
+    traversal,
+    upload_part_copy,
+)
 
 pytestmark = pytest.mark.integration
-DENIED = (ClientError, Refused)
-OWN_KEY = "own.txt"  # an object each agency holds in its own bucket: the source of copies INTO the victim
-# what an owner's read of an unset configuration answers: allowed, nothing there
-EMPTY = {"NoSuchBucketPolicy", "NoSuchTagSet", "NoSuchLifecycleConfiguration", "NoSuchCORSConfiguration",
-         "NoSuchTagSetError"}
-PUBLIC = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": ["s3:*"],
-                                                  "Resource": ["arn:aws:s3:::{b}", "arn:aws:s3:::{b}/*"]}]}
-
-
-@dataclass(frozen=True)
-class Target:
-    """A fresh object of the victim and an open multipart upload of it (part 1 uploaded), made for one row."""
-
-    bucket: str
-    key: str
-    body: bytes
-    upload_key: str
-    upload: str
-    part_etag: str
-
-
-Op = Callable[[Caller, Target], Any]
-
-
-@dataclass(frozen=True)
-class Row:
-    name: str
-    op: Op
-    owner: bool | None  # A on its own bucket: True must succeed, False must be refused, None: not asserted
-    anonymous: bool = False  # also tried without any keys
-    leak: Callable[[Any, Target], bool] | None = None  # for answers that are not refusals (listings)
-
-
-def _public(b: str) -> str:
-    return json.dumps(PUBLIC).replace("{b}", b)
-
-
-def _stolen(c: Caller) -> str:
-    return f"stolen/{os.urandom(4).hex()}"
-
-
-def _delete_objects(c: Caller, t: Target, key: str | None = None, bucket: str | None = None) -> Any:
-    out = c.s3.delete_objects(Bucket=bucket or t.bucket, Delete={"Objects": [{"Key": key or t.key}]})
-    if out.get("Errors"):  # 200 with a refusal per key
-        raise Refused(200, json.dumps(out["Errors"]))
-    return out
-
-
-def _upload_part_copy(c: Caller, t: Target) -> Any:
-    """A's object copied as a part of an upload into the caller's own bucket, completed."""
-    assert c.home is not None
-    key = _stolen(c)
-    upload = c.s3.create_multipart_upload(Bucket=c.home, Key=key)["UploadId"]
-    try:
-        part = c.s3.upload_part_copy(Bucket=c.home, Key=key, UploadId=upload, PartNumber=1,
-                                     CopySource={"Bucket": t.bucket, "Key": t.key})
-        parts = [{"PartNumber": 1, "ETag": part["CopyPartResult"]["ETag"]}]
-        return c.s3.complete_multipart_upload(Bucket=c.home, Key=key, UploadId=upload,
-                                              MultipartUpload={"Parts": parts})
-    except BaseException:
-        c.s3.abort_multipart_upload(Bucket=c.home, Key=key, UploadId=upload)
-        raise
-
-
-def _presigned_post(c: Caller, t: Target, key: str | None = None, bucket: str | None = None) -> Any:
-    post = c.s3.generate_presigned_post(Bucket=bucket or t.bucket, Key=key or t.key + ".posted")
-    return c.ok(c.session.post(post["url"], data=post["fields"], files={"file": ("f", b"posted")},
-                               verify=c.ca_file, timeout=15))
-
-
-def _head_oracle(c: Caller, t: Target) -> tuple[int, int]:
-    """HeadBucket's status on A's bucket and on one that does not exist: different answers tell which
-    agencies exist."""
-    def status(b: str) -> int:
-        try:
-            return int(c.s3.head_bucket(Bucket=b)["ResponseMetadata"]["HTTPStatusCode"])
-        except ClientError as exc:
-            return int(exc.response["ResponseMetadata"]["HTTPStatusCode"])
-    return status(t.bucket), status(bucket_of("sec-nobody-here"))
-
-
-def _tables(c: Caller) -> Any:
-    return c.client("s3tables")
-
-
-def _arn(t: Target) -> str:
-    return f"arn:aws:s3tables:us-east-1:000000000000:bucket/{t.bucket}"
-
-
-def _form(service: str, action: str, **params: str) -> Op:
-    version = "2011-06-15" if service == "sts" else "2010-05-08"
-    return lambda c, t: c.post_form(service, {"Action": action, "Version": version, **params})
-
-
-def _traversal(t: Target) -> str:
-    return f"../{t.bucket}/{t.key}"
-
-
-TAGS = {"TagSet": [{"Key": "owner", "Value": "intruder"}]}
-LIFECYCLE = {"Rules": [{"ID": "x", "Status": "Enabled", "Filter": {"Prefix": "tmp/"}, "Expiration": {"Days": 1}}]}
-CORS = {"CORSRules": [{"AllowedMethods": ["GET"], "AllowedOrigins": ["*"]}]}
-SSE = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
-LOCK = {"ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 3650}}}
-RETAIN = {"Mode": "COMPLIANCE", "RetainUntilDate": "2036-01-01T00:00:00Z"}
-BLOCK = {"BlockPublicAcls": False, "IgnorePublicAcls": False, "BlockPublicPolicy": False,
-         "RestrictPublicBuckets": False}
-WEB_TOKEN = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJpbnRydWRlciJ9."
 
 ROWS = [
     # --- objects
@@ -144,7 +61,7 @@ ROWS = [
     Row("PutObject of a new key", lambda c, t: c.s3.put_object(Bucket=t.bucket, Key=t.key + ".new", Body=b"x"),
         True, True),
     Row("DeleteObject", lambda c, t: c.s3.delete_object(Bucket=t.bucket, Key=t.key), True, True),
-    Row("DeleteObjects", _delete_objects, True, True),
+    Row("DeleteObjects", delete_objects, True, True),
     Row("ListObjects (V1)", lambda c, t: c.s3.list_objects(Bucket=t.bucket), True, True),
     Row("ListObjectsV2", lambda c, t: c.s3.list_objects_v2(Bucket=t.bucket), True, True),
     Row("ListObjectVersions", lambda c, t: c.s3.list_object_versions(Bucket=t.bucket), True, True),
@@ -162,11 +79,11 @@ ROWS = [
     Row("AbortMultipartUpload of A's upload", lambda c, t: c.s3.abort_multipart_upload(
         Bucket=t.bucket, Key=t.upload_key, UploadId=t.upload), True),
     # --- copy: A's object as the SOURCE into the caller's own bucket, and into A
-    Row("UploadPartCopy from A's object into the caller's bucket", _upload_part_copy, True),
+    Row("UploadPartCopy from A's object into the caller's bucket", upload_part_copy, True),
     Row("CopyObject from A's object into the caller's bucket", lambda c, t: c.s3.copy_object(
-        Bucket=c.home, Key=_stolen(c), CopySource={"Bucket": t.bucket, "Key": t.key}), True),
+        Bucket=c.home, Key=stolen_key(c), CopySource={"Bucket": t.bucket, "Key": t.key}), True),
     Row("CopyObject from A's object, source as an encoded path", lambda c, t: c.ok(c.raw(
-        "PUT", f"/{c.home}/{_stolen(c)}", headers={"x-amz-copy-source": f"{t.bucket}%2F{t.key}"})), True),
+        "PUT", f"/{c.home}/{stolen_key(c)}", headers={"x-amz-copy-source": f"{t.bucket}%2F{t.key}"})), True),
     Row("CopyObject into A from the caller's own object", lambda c, t: c.s3.copy_object(
         Bucket=t.bucket, Key=t.key + ".copied", CopySource={"Bucket": c.home, "Key": OWN_KEY}), True),
     Row("RenameObject (SeaweedFS) of A's object", lambda c, t: c.ok(c.raw(
@@ -176,26 +93,70 @@ ROWS = [
         "get_object", Params={"Bucket": t.bucket, "Key": t.key})), True),
     Row("presigned PUT URL", lambda c, t: c.put_url(c.s3.generate_presigned_url(
         "put_object", Params={"Bucket": t.bucket, "Key": t.key}), b"x"), True),
-    Row("presigned POST form", _presigned_post, True),
+    Row("presigned POST form", presigned_post, True),
     Row("SigV2 GetObject", lambda c, t: c.s3v2.get_object(Bucket=t.bucket, Key=t.key)["Body"].read(), True),
     Row("SigV2 presigned GET URL", lambda c, t: c.get_url(c.s3v2.generate_presigned_url(
         "get_object", Params={"Bucket": t.bucket, "Key": t.key})), True),
     # --- path traversal from the caller's own bucket
     Row("GetObject ../A/key in the caller's bucket", lambda c, t: c.s3.get_object(
-        Bucket=c.home, Key=_traversal(t))["Body"].read(), None),
+        Bucket=c.home, Key=traversal(t))["Body"].read(), None),
     Row("PutObject ../A/key in the caller's bucket", lambda c, t: c.s3.put_object(
-        Bucket=c.home, Key=_traversal(t), Body=b"x"), None),
-    Row("DeleteObjects ../A/key in the caller's bucket", lambda c, t: _delete_objects(
-        c, t, key=_traversal(t), bucket=c.home), None),
+        Bucket=c.home, Key=traversal(t), Body=b"x"), None),
+    Row("DeleteObjects ../A/key in the caller's bucket", lambda c, t: delete_objects(
+        c, t, key=traversal(t), bucket=c.home), None),
     Row("CopyObject source own/../A/key", lambda c, t: c.s3.copy_object(
-        Bucket=c.home, Key=_stolen(c), CopySource=f"{c.home}/../{t.bucket}/{t.key}"), None),
-    Row("POST form with key ../A/key into the caller's bucket", lambda c, t: _presigned_post(
-        c, t, key=_traversal(t), bucket=c.home), None),
+        Bucket=c.home, Key=stolen_key(c), CopySource=f"{c.home}/../{t.bucket}/{t.key}"), None),
+    Row("POST form with key ../A/key into the caller's bucket", lambda c, t: presigned_post(
+        c, t, key=traversal(t), bucket=c.home), None),
     Row("ListObjectsV2 of the caller's bucket, prefix ../A/", lambda c, t: c.s3.list_objects_v2(
         Bucket=c.home, Prefix=f"../{t.bucket}/"), None, leak=lambda r, t: bool(r.get("KeyCount"))),
+    Row("ListObjectsV2 of the caller's bucket, StartAfter ../A/", lambda c, t: c.s3.list_objects_v2(
+        Bucket=c.home, StartAfter=f"../{t.bucket}/"), None, leak=lambda r, t: t.listed(r)),
+    Row("ListObjectsV2 of the caller's bucket, ContinuationToken ../A/", lambda c, t: c.s3.list_objects_v2(
+        Bucket=c.home, ContinuationToken=f"../{t.bucket}/"), None, leak=lambda r, t: t.listed(r)),
+    Row("ListObjects (V1) of the caller's bucket, Marker ../A/", lambda c, t: c.s3.list_objects(
+        Bucket=c.home, Marker=f"../{t.bucket}/"), None, leak=lambda r, t: t.listed(r)),
+    Row("ListObjectVersions of the caller's bucket, KeyMarker ../A/", lambda c, t: c.s3.list_object_versions(
+        Bucket=c.home, KeyMarker=f"../{t.bucket}/"), None, leak=lambda r, t: t.listed(r)),
+    Row("GetObject in the caller's bucket, versionId ../../A/key", lambda c, t: c.s3.get_object(
+        Bucket=c.home, Key=OWN_KEY, VersionId=f"../../{t.bucket}/{t.key}")["Body"].read(), None),
+    Row("DeleteObject in the caller's bucket, versionId ../../A/key", lambda c, t: c.s3.delete_object(
+        Bucket=c.home, Key=OWN_KEY, VersionId=f"../../{t.bucket}/{t.key}"), None),
+    Row("ListParts in the caller's bucket with A's upload id", lambda c, t: c.s3.list_parts(
+        Bucket=c.home, Key=t.upload_key, UploadId=t.upload), None, leak=lambda r, t: bool(r.get("Parts"))),
+    Row("ListParts with upload id ../../A/.uploads/<A's id>", lambda c, t: c.s3.list_parts(
+        Bucket=c.home, Key=t.upload_key, UploadId=f"../../{t.bucket}/.uploads/{t.upload}"), None),
+    Row("UploadPart with upload id ../../A/.uploads/<A's id>", lambda c, t: c.s3.upload_part(
+        Bucket=c.home, Key=t.upload_key, UploadId=f"../../{t.bucket}/.uploads/{t.upload}", PartNumber=2,
+        Body=b"x"), None),
+    Row("CompleteMultipartUpload of A's upload id in the caller's bucket", lambda c, t: c.s3.complete_multipart_upload(
+        Bucket=c.home, Key=stolen_key(c), UploadId=t.upload,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": t.part_etag}]}), None),
+    # SeaweedFS answers 204 to an abort of an upload it does not hold: what counts is A's upload afterwards
+    Row("AbortMultipartUpload of A's upload id in the caller's bucket", lambda c, t: c.s3.abort_multipart_upload(
+        Bucket=c.home, Key=t.upload_key, UploadId=t.upload), None, leak=lambda r, t: not t.upload_alive()),
+    Row("AbortMultipartUpload with upload id ../../A/.uploads/<A's id>", lambda c, t: c.s3.abort_multipart_upload(
+        Bucket=c.home, Key=t.upload_key, UploadId=f"../../{t.bucket}/.uploads/{t.upload}"), None,
+        leak=lambda r, t: not t.upload_alive()),
+    # a POST form signed for the caller's bucket whose `bucket` field names A: the object lands in the URL's
+    Row("POST form for the caller's bucket with a bucket field naming A", lambda c, t: presigned_post(
+        c, t, key=t.key + ".field", bucket=c.home, fields={"bucket": t.bucket}), None,
+        leak=lambda r, t: t.exists(t.key + ".field")),
+    Row("POST form signed for the caller's bucket, sent to A's URL", lambda c, t: presigned_post(
+        c, t, key=t.key + ".posted", bucket=c.home, url_bucket=t.bucket), None),
+    Row("POST form without a policy or a signature", lambda c, t: c.ok(c.session.post(
+        f"{c.endpoint}/{t.bucket}", data={"key": t.key + ".posted"}, files={"file": ("f", b"posted")},
+        verify=c.ca_file, timeout=15)), None, True),
+    # the path's bucket, spelled otherwise
+    Row("GetObject at /A%2Fkey", lambda c, t: c.ok(c.raw("GET", f"/{t.bucket}%2F{t.key}")), None, True),
+    Row("GetObject at /./A/key", lambda c, t: c.ok(c.raw("GET", f"/./{t.bucket}/{t.key}")), None, True),
+    Row("GetObject at //A/key", lambda c, t: c.ok(c.raw("GET", f"//{t.bucket}/{t.key}")), None, True),
+    Row("GetObject at /A-IN-CAPITALS/key", lambda c, t: c.ok(c.raw("GET", f"/{t.bucket.upper()}/{t.key}")),
+        None, True),
+    Row("GetObject at /own/..;/A/key", lambda c, t: c.ok(c.raw("GET", f"/{c.home}/..;/{t.bucket}/{t.key}")), None),
     # --- buckets
     Row("HeadBucket", lambda c, t: c.s3.head_bucket(Bucket=t.bucket), True, True),
-    Row("HeadBucket answers alike for A's and a missing bucket", _head_oracle, None, True,
+    Row("HeadBucket answers alike for A's and a missing bucket", head_oracle, None, True,
         leak=lambda r, t: r[0] != r[1]),
     Row("GetBucketLocation", lambda c, t: c.s3.get_bucket_location(Bucket=t.bucket), True),
     Row("ListBuckets shows A's bucket", lambda c, t: [b["Name"] for b in c.s3.list_buckets()["Buckets"]], True,
@@ -207,7 +168,7 @@ ROWS = [
     Row("DeleteBucket", lambda c, t: c.s3.delete_bucket(Bucket=t.bucket), False, True),
     # --- bucket and object sub-resources
     Row("GetBucketPolicy", lambda c, t: c.s3.get_bucket_policy(Bucket=t.bucket), True),
-    Row("PutBucketPolicy public", lambda c, t: c.s3.put_bucket_policy(Bucket=t.bucket, Policy=_public(t.bucket)),
+    Row("PutBucketPolicy public", lambda c, t: c.s3.put_bucket_policy(Bucket=t.bucket, Policy=public_policy(t.bucket)),
         False, True),
     Row("DeleteBucketPolicy", lambda c, t: c.s3.delete_bucket_policy(Bucket=t.bucket), False),
     Row("GetBucketPolicyStatus", lambda c, t: c.s3.get_bucket_policy_status(Bucket=t.bucket), True),
@@ -252,35 +213,35 @@ ROWS = [
     Row("PutBucketOwnershipControls", lambda c, t: c.s3.put_bucket_ownership_controls(
         Bucket=t.bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]}), False),
     # --- S3 Tables on the same port (on by default; allowed to all without an IAM configuration)
-    Row("S3 Tables ListTableBuckets shows a table bucket", lambda c, t: _tables(c).list_table_buckets(), None,
+    Row("S3 Tables ListTableBuckets shows a table bucket", lambda c, t: tables(c).list_table_buckets(), None,
         leak=lambda r, t: bool(r.get("tableBuckets"))),
-    Row("S3 Tables CreateTableBucket named like A's bucket", lambda c, t: _tables(c).create_table_bucket(
+    Row("S3 Tables CreateTableBucket named like A's bucket", lambda c, t: tables(c).create_table_bucket(
         name=t.bucket), False),
-    Row("S3 Tables CreateTableBucket named like a future agency's", lambda c, t: _tables(c).create_table_bucket(
+    Row("S3 Tables CreateTableBucket named like a future agency's", lambda c, t: tables(c).create_table_bucket(
         name=bucket_of("sec-future")), False),
-    Row("S3 Tables GetTableBucket of A", lambda c, t: _tables(c).get_table_bucket(tableBucketARN=_arn(t)), None),
-    Row("S3 Tables DeleteTableBucket of A", lambda c, t: _tables(c).delete_table_bucket(
-        tableBucketARN=_arn(t)), None),
-    Row("S3 Tables PutTableBucketPolicy on A", lambda c, t: _tables(c).put_table_bucket_policy(
-        tableBucketARN=_arn(t), resourcePolicy=_public(t.bucket)), None),
-    Row("S3 Tables CreateNamespace in A", lambda c, t: _tables(c).create_namespace(
-        tableBucketARN=_arn(t), namespace=["intruder"]), None),
+    Row("S3 Tables GetTableBucket of A", lambda c, t: tables(c).get_table_bucket(tableBucketARN=table_arn(t)), None),
+    Row("S3 Tables DeleteTableBucket of A", lambda c, t: tables(c).delete_table_bucket(
+        tableBucketARN=table_arn(t)), None),
+    Row("S3 Tables PutTableBucketPolicy on A", lambda c, t: tables(c).put_table_bucket_policy(
+        tableBucketARN=table_arn(t), resourcePolicy=public_policy(t.bucket)), None),
+    Row("S3 Tables CreateNamespace in A", lambda c, t: tables(c).create_namespace(
+        tableBucketARN=table_arn(t), namespace=["intruder"]), None),
     # --- IAM and STS on the S3 port (-s3.iam=false)
-    Row("STS AssumeRole", _form("sts", "AssumeRole", RoleArn="arn:aws:iam::000000000000:role/admin",
+    Row("STS AssumeRole", form("sts", "AssumeRole", RoleArn="arn:aws:iam::000000000000:role/admin",
                                 RoleSessionName="intruder"), False),
-    Row("STS AssumeRoleWithWebIdentity", _form(
+    Row("STS AssumeRoleWithWebIdentity", form(
         "sts", "AssumeRoleWithWebIdentity", RoleArn="arn:aws:iam::000000000000:role/admin",
         RoleSessionName="intruder", WebIdentityToken=WEB_TOKEN), False, True),
-    Row("STS GetCallerIdentity", _form("sts", "GetCallerIdentity"), False),
-    Row("STS GetSessionToken", _form("sts", "GetSessionToken"), False),
-    Row("STS GetFederationToken", _form("sts", "GetFederationToken", Name="intruder"), False),
-    Row("IAM ListUsers", _form("iam", "ListUsers"), False, True),
-    Row("IAM CreateAccessKey for A's identity", lambda c, t: _form("iam", "CreateAccessKey", UserName=t.bucket)(c, t),
+    Row("STS GetCallerIdentity", form("sts", "GetCallerIdentity"), False),
+    Row("STS GetSessionToken", form("sts", "GetSessionToken"), False),
+    Row("STS GetFederationToken", form("sts", "GetFederationToken", Name="intruder"), False),
+    Row("IAM ListUsers", form("iam", "ListUsers"), False, True),
+    Row("IAM CreateAccessKey for A's identity", lambda c, t: form("iam", "CreateAccessKey", UserName=t.bucket)(c, t),
         False, True),
-    Row("IAM CreateUser", _form("iam", "CreateUser", UserName="intruder"), False),
-    Row("IAM PutUserPolicy s3:* on the caller", lambda c, t: _form(
+    Row("IAM CreateUser", form("iam", "CreateUser", UserName="intruder"), False),
+    Row("IAM PutUserPolicy s3:* on the caller", lambda c, t: form(
         "iam", "PutUserPolicy", UserName=c.home or "anonymous", PolicyName="all",
-        PolicyDocument=_public("*"))(c, t), False),
+        PolicyDocument=public_policy("*"))(c, t), False),
 ]
 
 ATTEMPTS = [pytest.param(who, row, id=f"{who}: {row.name}") for row in ROWS
@@ -309,7 +270,7 @@ def target(callers: dict[str, Caller]) -> Target:
     upload_key = key + ".mpu"
     upload = v.s3.create_multipart_upload(Bucket=v.home, Key=upload_key)["UploadId"]
     etag = v.s3.upload_part(Bucket=v.home, Key=upload_key, UploadId=upload, PartNumber=1, Body=body)["ETag"]
-    return Target(v.home, key, body, upload_key, upload, etag)
+    return Target(v, v.home, key, body, upload_key, upload, etag)
 
 
 def _config(call: Callable[[], Any]) -> Any:
