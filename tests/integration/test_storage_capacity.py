@@ -142,7 +142,8 @@ def test_status_and_doctor_name_a_bucket_that_cannot_take_a_write(many: BoxHandl
     s3.put_object(Bucket=bucket, Key="more.txt", Body=b"x")
     assert many.cli("status").rc == 0 and many.cli("doctor").rc == 0
     stray = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=PROBE_PREFIX).get("Contents", [])]
-    assert stray == []
+    uploads = [u["Key"] for u in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])]
+    assert stray == [] and uploads == []  # the probes left nothing behind
 
 
 def test_a_capped_box_refuses_to_onboard_an_agency_whose_bucket_cannot_store() -> None:

@@ -65,37 +65,54 @@ def test_probe_keys_are_fresh_and_under_the_probe_prefix() -> None:
 
 
 class FakeS3:
-    """Records the calls; answers like a versioned bucket (a version id per put)."""
+    """Records the calls; `fail` names the call that answers with an S3 error."""
 
-    def __init__(self, version: str | None = None, keys: int = 0) -> None:
-        self.version, self.keys, self.calls = version, keys, []  # type: ignore[var-annotated]
+    def __init__(self, keys: int = 0, fail: str = "") -> None:
+        self.keys, self.fail, self.calls = keys, fail, []  # type: ignore[var-annotated]
+
+    def _call(self, name: str, kw: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
+        self.calls.append((name, kw))
+        if name == self.fail:
+            raise ClientError({"Error": {"Code": "InternalError"}}, name)
+        return answer
 
     def list_objects_v2(self, **kw: Any) -> dict[str, Any]:
-        return {"KeyCount": min(self.keys, kw.get("MaxKeys", 1000))}
+        return self._call("list", kw, {"KeyCount": min(self.keys, kw.get("MaxKeys", 1000))})
 
-    def put_object(self, **kw: Any) -> dict[str, Any]:
-        self.calls.append(("put", kw))
-        return {"VersionId": self.version} if self.version else {}
+    def create_multipart_upload(self, **kw: Any) -> dict[str, Any]:
+        return self._call("create", kw, {"UploadId": "u1"})
 
-    def delete_object(self, **kw: Any) -> dict[str, Any]:
-        self.calls.append(("delete", kw))
-        return {}
+    def upload_part(self, **kw: Any) -> dict[str, Any]:
+        return self._call("part", kw, {"ETag": "e"})
+
+    def abort_multipart_upload(self, **kw: Any) -> dict[str, Any]:
+        return self._call("abort", kw, {})
 
 
-@pytest.mark.parametrize("version", [None, "v123"])
-def test_the_probe_deletes_exactly_what_it_wrote(version: str | None) -> None:
-    """With versioning on, a plain delete would leave the probe's version and a delete marker behind."""
-    s3 = FakeS3(version)
+def test_the_probe_writes_a_part_and_aborts_its_upload() -> None:
+    """A multipart upload never shows in a listing: an object put and deleted would, to a backup listing the
+    bucket at that moment."""
+    s3 = FakeS3()
     assert write_probe(s3, "ag-a") is None
-    (_, put), (_, delete) = s3.calls
-    assert put["Bucket"] == delete["Bucket"] == "ag-a" and put["Key"] == delete["Key"]
-    assert put["Body"] == PROBE_BODY
-    assert delete.get("VersionId") == version
+    (create, c), (part, p), (abort, a) = s3.calls
+    assert (create, part, abort) == ("create", "part", "abort")
+    assert c["Bucket"] == p["Bucket"] == a["Bucket"] == "ag-a" and c["Key"] == p["Key"] == a["Key"]
+    assert p["Body"] == PROBE_BODY and p["UploadId"] == a["UploadId"] == "u1"
+
+
+@pytest.mark.parametrize(("fail", "calls"), [("create", ["create"]), ("part", ["create", "part", "abort"])])
+def test_a_refused_probe_says_why_and_leaves_no_upload(fail: str, calls: list[str]) -> None:
+    s3 = FakeS3(fail=fail)
+    assert write_probe(s3, "ag-a") == "InternalError"
+    assert [c[0] for c in s3.calls] == calls
 
 
 def test_onboarding_probes_only_a_bucket_that_holds_nothing_yet() -> None:
     """Its first write is the one a server without a free volume slot refuses; a bucket with data may be
     read-only by design (over its quota), which is `status`'s to report."""
     empty, used = FakeS3(), FakeS3(keys=3)
-    assert first_write_probe(empty, "ag-a") is None and [c[0] for c in empty.calls] == ["put", "delete"]
-    assert first_write_probe(used, "ag-b") is None and used.calls == []
+    assert first_write_probe(empty, "ag-a") is None
+    assert [c[0] for c in empty.calls] == ["list", "create", "part", "abort"]
+    assert first_write_probe(used, "ag-b") is None and [c[0] for c in used.calls] == ["list"]

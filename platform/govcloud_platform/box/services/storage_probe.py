@@ -1,12 +1,13 @@
-"""Write probes: whether a bucket can take a write, asked the only way that proves it (a small object put and
-deleted). A listing says nothing about it: a bucket whose collection cannot grow a volume (no free slot), or
-that `s3.bucket.quota.enforce` made read-only, still lists, heads and reads, while every upload fails with
-`InternalError`. `status` and `doctor` probe every bucket; onboarding probes the agency's bucket while it holds
-nothing yet (its first write, the one a volume server without a free slot refuses).
+"""Write probes: whether a bucket can take a write, asked the only way that proves it. A listing says nothing
+about it: a bucket whose collection cannot grow a volume (no free slot), or that `s3.bucket.quota.enforce` made
+read-only, still lists, heads and reads, while every upload fails with `InternalError`. `status` and `doctor`
+probe every bucket; onboarding probes the agency's bucket while it holds nothing yet (its first write, the one
+a volume server without a free slot refuses).
 
-The probe object lives under `.govcloud-probe/` (a prefix agencies never use; an app listing the bucket at that
-very moment may see it), is written with the admin identity and deleted at once: by its version id when the
-agency turned versioning on, so that no version or delete marker stays behind."""
+The probe is a multipart upload of one small part, aborted at once, with the admin identity, under
+`.govcloud-probe/` (a key agencies never use): the part is a real write into the bucket's own volumes, while a
+multipart upload never shows in a listing. A plain object, put and deleted, would: an agency's backup listing its
+bucket at that moment would fail on the vanished key, and a restore drill would count it as an extra object."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 PROBE_PREFIX = ".govcloud-probe/"
-# Not empty: an empty object is kept by the filer alone and needs no volume, so it proves nothing.
+# Not empty: an empty object or part is kept by the filer alone and needs no volume, so it proves nothing.
 PROBE_BODY = b"govcloud write probe\n"
 PROBE_WORKERS = 8
 
@@ -27,15 +28,17 @@ def probe_key() -> str:
 
 
 def write_probe(s3: Any, bucket: str) -> str | None:
-    """None if `bucket` took a small write and its deletion; else why not (the S3 error code, or the client
-    error's type: its message may quote URLs)."""
+    """None if `bucket` took a small write (a part of a multipart upload) and its removal; else why not (the S3
+    error code, or the client error's type: its message may quote URLs)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     key = probe_key()
     try:
-        put = s3.put_object(Bucket=bucket, Key=key, Body=PROBE_BODY)
-        version = put.get("VersionId")
-        s3.delete_object(Bucket=bucket, Key=key, **({"VersionId": version} if version else {}))
+        upload = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+        try:
+            s3.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=1, Body=PROBE_BODY)
+        finally:
+            s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload)
     except ClientError as exc:
         return str(exc.response.get("Error", {}).get("Code") or type(exc).__name__)
     except (BotoCoreError, OSError) as exc:
