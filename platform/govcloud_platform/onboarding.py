@@ -291,15 +291,13 @@ class Onboarding:
         return report
 
     def doctor(self) -> dict[str, Any]:
-        from govcloud_platform.box.services.storage_probe import describe, unwritable
+        from govcloud_platform.box.services.storage_probe import problems
 
         known = {r.slug for r in self.registry.agencies()}
         stuck = [r.slug for r in self.registry.agencies() if r.state == PROVISIONING]
         orphans: list[str] = []
         for broker in brokers().values():
             orphans += broker.orphans(self.box, known)
-        s3 = self.box.s3_client()  # every bucket, as `status` does: a listing proves no write
-        bad = unwritable(s3, [b["Name"] for b in s3.list_buckets().get("Buckets", [])])
-        unwritable_lines = [describe({name: reason}) for name, reason in sorted(bad.items())]
-        return {"orphans": orphans, "unfinished": stuck, "unwritable": unwritable_lines,
-                "healthy": not orphans and not stuck and not unwritable_lines}
+        unwritable = problems(self.box.s3_client())  # every bucket, and a new one: a listing proves no write
+        return {"orphans": orphans, "unfinished": stuck, "unwritable": unwritable,
+                "healthy": not orphans and not stuck and not unwritable}

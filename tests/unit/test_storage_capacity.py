@@ -11,11 +11,16 @@ import pytest
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.services.storage import VOLUME_GROWTH, StorageService
 from govcloud_platform.box.services.storage_probe import (
+    GROWTH_PREFIX,
     PROBE_BODY,
     PROBE_PREFIX,
+    STALE_SECONDS,
     describe,
     first_write_probe,
+    growth_probe,
     probe_key,
+    problems,
+    remove_stale,
     write_probe,
 )
 from govcloud_platform.errors import SpecError
@@ -69,6 +74,7 @@ class FakeS3:
 
     def __init__(self, keys: int = 0, fail: str = "") -> None:
         self.keys, self.fail, self.calls = keys, fail, []  # type: ignore[var-annotated]
+        self.buckets: list[dict[str, Any]] = []
 
     def _call(self, name: str, kw: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
         from botocore.exceptions import ClientError
@@ -89,6 +95,15 @@ class FakeS3:
 
     def abort_multipart_upload(self, **kw: Any) -> dict[str, Any]:
         return self._call("abort", kw, {})
+
+    def create_bucket(self, **kw: Any) -> dict[str, Any]:
+        return self._call("create_bucket", kw, {})
+
+    def delete_bucket(self, **kw: Any) -> dict[str, Any]:
+        return self._call("delete_bucket", kw, {})
+
+    def list_buckets(self) -> dict[str, Any]:
+        return self._call("list_buckets", {}, {"Buckets": self.buckets})
 
 
 def test_the_probe_writes_a_part_and_aborts_its_upload() -> None:
@@ -116,3 +131,44 @@ def test_onboarding_probes_only_a_bucket_that_holds_nothing_yet() -> None:
     assert first_write_probe(empty, "ag-a") is None
     assert [c[0] for c in empty.calls] == ["list", "create", "part", "abort"]
     assert first_write_probe(used, "ag-b") is None and [c[0] for c in used.calls] == ["list"]
+
+
+def test_the_growth_probe_writes_into_a_bucket_of_its_own_and_deletes_it() -> None:
+    s3 = FakeS3()
+    assert growth_probe(s3) is None
+    assert [c[0] for c in s3.calls] == ["create_bucket", "create", "part", "abort", "delete_bucket"]
+    made = {c[1]["Bucket"] for c in s3.calls}
+    assert len(made) == 1 and next(iter(made)).startswith(GROWTH_PREFIX)
+
+
+def test_a_refused_growth_probe_says_new_agencies_cannot_store_and_still_deletes_its_bucket() -> None:
+    s3 = FakeS3(fail="part")
+    line = growth_probe(s3)
+    assert line is not None and line.startswith("a new bucket cannot get a volume (InternalError)")
+    assert "new agencies" in line and "\n" not in line
+    assert s3.calls[-1][0] == "delete_bucket"
+
+
+def test_only_growth_buckets_older_than_any_running_probe_are_removed() -> None:
+    from datetime import UTC, datetime
+
+    now = 1_000_000.0
+    at = lambda age: datetime.fromtimestamp(now - age, tz=UTC)  # noqa: E731
+    listing = [{"Name": GROWTH_PREFIX + "old", "CreationDate": at(STALE_SECONDS + 1)},
+               {"Name": GROWTH_PREFIX + "young", "CreationDate": at(5)},
+               {"Name": "ag-old-agency", "CreationDate": at(10 * STALE_SECONDS)}]
+    s3 = FakeS3()
+    remove_stale(s3, listing, now)
+    assert s3.calls == [("delete_bucket", {"Bucket": GROWTH_PREFIX + "old"})]
+
+
+def test_problems_probe_the_named_buckets_and_growth_once_each() -> None:
+    s3 = FakeS3()
+    s3.buckets = [{"Name": "govcloud-backup"}, {"Name": "ag-a"}]
+    assert problems(s3, only=["govcloud-backup"]) == []
+    probed = {c[1]["Bucket"] for c in s3.calls if c[0] == "part"}
+    assert "govcloud-backup" in probed and "ag-a" not in probed and len(probed) == 2  # and the growth bucket
+    everything = FakeS3()
+    everything.buckets = s3.buckets
+    problems(everything)
+    assert {c[1]["Bucket"] for c in everything.calls if c[0] == "part"} >= {"govcloud-backup", "ag-a"}

@@ -200,20 +200,20 @@ class StorageService(Service):
         return True, "S3 ListBuckets ok"
 
     def deep_check(self, box: Box) -> tuple[bool, str] | None:
-        """`status`: every bucket takes a write (`storage_probe`), not only the gateway's answer."""
+        """`status`: a real write into the backup bucket (PostgreSQL archives its WAL there) and into a new bucket
+        (a volume can still be grown: new agencies and full buckets can store). Every agency's bucket is
+        `doctor`'s: probing each would make `status` grow with the number of agencies (`storage_probe`)."""
         from botocore.exceptions import BotoCoreError, ClientError
 
-        from govcloud_platform.box.services.storage_probe import describe, unwritable
+        from govcloud_platform.box.services.storage_probe import problems
 
-        s3 = box.s3_client()
         try:
-            buckets = [b["Name"] for b in s3.list_buckets().get("Buckets", [])]
+            found = problems(box.s3_client(), only=[BACKUP_BUCKET])
         except (BotoCoreError, ClientError, OSError) as exc:
             return False, f"S3 ListBuckets failed: {type(exc).__name__}"
-        bad = unwritable(s3, buckets)
-        if bad:
-            return False, describe(bad)
-        return True, f"S3 ok; {len(buckets)} buckets take a write"
+        if found:
+            return False, "; ".join(found)
+        return True, f"S3 ok; {BACKUP_BUCKET} and a new bucket take a write"
 
     def endpoint(self, box: Box) -> str:
         return box.s3_endpoint

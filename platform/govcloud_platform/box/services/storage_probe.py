@@ -1,13 +1,20 @@
-"""Write probes: whether a bucket can take a write, asked the only way that proves it. A listing says nothing
-about it: a bucket whose collection cannot grow a volume (no free slot), or that `s3.bucket.quota.enforce` made
-read-only, still lists, heads and reads, while every upload fails with `InternalError`. `status` and `doctor`
-probe every bucket; onboarding probes the agency's bucket while it holds nothing yet (its first write, the one
-a volume server without a free slot refuses).
+"""Write probes: whether storage can take a write, asked the only way that proves it. A listing says nothing
+about it: a bucket whose collection cannot grow a volume (no free slot, no disk), or that
+`s3.bucket.quota.enforce` made read-only, still lists, heads and reads, while every upload fails with
+`InternalError`.
 
-The probe is a multipart upload of one small part, aborted at once, with the admin identity, under
-`.govcloud-probe/` (a key agencies never use): the part is a real write into the bucket's own volumes, while a
-multipart upload never shows in a listing. A plain object, put and deleted, would: an agency's backup listing its
-bucket at that moment would fail on the vanished key, and a restore drill would count it as an extra object."""
+Two probes. The write probe is a multipart upload of one small part into a bucket, aborted at once, with the
+admin identity, under `.govcloud-probe/` (a key agencies never use): the part is a real write into the bucket's
+own volumes, while a multipart upload never shows in a listing (a plain object, put and deleted, would: an
+agency's backup listing its bucket at that moment would fail on the vanished key, and a restore drill would count
+an extra object). The growth probe is the write probe into a bucket made for it and deleted after: its first
+write must grow a new volume, which is what fails first when the volume server runs out of slots or disk (a new
+agency's bucket, a bucket whose volumes are full), while buckets with room left in their volumes still write.
+
+Who probes what: `status` stays independent of the number of agencies (each write probe is three requests,
+≈0.7 s for 26 buckets and ≈3 s for 136 on a loaded 2-core machine): the growth probe and the backup bucket
+(where PostgreSQL archives its WAL). `doctor` adds every bucket and names each that cannot take a write (one over
+its quota, say). Onboarding probes a new agency's bucket while it holds nothing yet."""
 
 from __future__ import annotations
 
@@ -20,6 +27,8 @@ PROBE_PREFIX = ".govcloud-probe/"
 # Not empty: an empty object or part is kept by the filer alone and needs no volume, so it proves nothing.
 PROBE_BODY = b"govcloud write probe\n"
 PROBE_WORKERS = 8
+GROWTH_PREFIX = "govcloud-probe-"  # the growth probe's buckets: no agency's (`ag-`), no platform bucket's
+STALE_SECONDS = 300  # a growth bucket older than this was left by an interrupted probe
 
 
 def probe_key() -> str:
@@ -82,3 +91,61 @@ def describe(bad: dict[str, str]) -> str:
         [(name, reason)] = bad.items()
         return f"bucket {name} cannot take a write ({reason})"
     return "buckets cannot take a write: " + ", ".join(f"{n} ({r})" for n, r in sorted(bad.items()))
+
+
+def growth_probe(s3: Any) -> str | None:
+    """None if a bucket made now takes its first write (a volume could be grown for it); else one line saying
+    why not. The bucket is deleted after, with its volume (SeaweedFS deletes a deleted bucket's collection)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket = GROWTH_PREFIX + os.urandom(6).hex()
+    try:
+        s3.create_bucket(Bucket=bucket)
+    except ClientError as exc:
+        return f"a new bucket cannot be created ({exc.response.get('Error', {}).get('Code') or 'ClientError'})"
+    except (BotoCoreError, OSError) as exc:
+        return f"a new bucket cannot be created ({type(exc).__name__})"
+    try:
+        reason = write_probe(s3, bucket)
+    finally:
+        try:
+            s3.delete_bucket(Bucket=bucket)
+        except (ClientError, BotoCoreError, OSError):
+            pass  # the next probe removes it (`remove_stale`)
+    if reason is None:
+        return None
+    return (f"a new bucket cannot get a volume ({reason}): no free volume slot or disk space, so new agencies and "
+            "buckets whose volumes are full cannot store")
+
+
+def remove_stale(s3: Any, listing: list[dict[str, Any]], now: float) -> None:
+    """Delete growth-probe buckets an interrupted probe left behind (each holds a volume slot); a young one may
+    be another probe's, running now."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    for entry in listing:
+        created = entry.get("CreationDate")
+        if str(entry["Name"]).startswith(GROWTH_PREFIX) and created is not None \
+                and now - created.timestamp() > STALE_SECONDS:
+            try:
+                s3.delete_bucket(Bucket=entry["Name"])
+            except (ClientError, BotoCoreError, OSError):
+                pass
+
+
+def problems(s3: Any, only: list[str] | None = None) -> list[str]:
+    """Every storage problem the probes find, one line each: each bucket that cannot take a write (those of
+    `only`, or every bucket), then the growth probe's. Both probes run at once."""
+    import time
+
+    listing = s3.list_buckets().get("Buckets", [])
+    remove_stale(s3, listing, time.time())
+    names = [str(e["Name"]) for e in listing if not str(e["Name"]).startswith(GROWTH_PREFIX)]
+    if only is not None:
+        names = [n for n in only if n in names] + [n for n in only if n not in names]  # a missing one fails too
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        growth = pool.submit(growth_probe, s3)
+        bad = pool.submit(unwritable, s3, names)
+        lines = [describe({name: reason}) for name, reason in sorted(bad.result().items())]
+        grown = growth.result()
+    return lines + ([grown] if grown else [])
