@@ -162,13 +162,10 @@ def test_only_growth_buckets_older_than_any_running_probe_are_removed() -> None:
     assert s3.calls == [("delete_bucket", {"Bucket": GROWTH_PREFIX + "old"})]
 
 
-def test_problems_probe_the_named_buckets_and_growth_once_each() -> None:
+def test_doctor_probes_every_bucket_once_and_growth_once() -> None:
     s3 = FakeS3()
-    s3.buckets = [{"Name": "govcloud-backup"}, {"Name": "ag-a"}]
-    assert problems(s3, only=["govcloud-backup"]) == []
-    probed = {c[1]["Bucket"] for c in s3.calls if c[0] == "part"}
-    assert "govcloud-backup" in probed and "ag-a" not in probed and len(probed) == 2  # and the growth bucket
-    everything = FakeS3()
-    everything.buckets = s3.buckets
-    problems(everything)
-    assert {c[1]["Bucket"] for c in everything.calls if c[0] == "part"} >= {"govcloud-backup", "ag-a"}
+    s3.buckets = [{"Name": "govcloud-backup"}, {"Name": "ag-a"}, {"Name": GROWTH_PREFIX + "inflight"}]
+    assert problems(s3) == []
+    probed = [c[1]["Bucket"] for c in s3.calls if c[0] == "part"]
+    assert sorted(b for b in probed if not b.startswith(GROWTH_PREFIX)) == ["ag-a", "govcloud-backup"]
+    assert len(probed) == 3  # and one growth bucket of its own, never another probe's

@@ -34,21 +34,18 @@ class UpResult:
 DEPENDS_ON = {"backups": ("storage", "database"), "identity": ("database",)}
 
 
-def _health(box: Box, svc: Service, info: dict[str, dict[str, object]], deep: bool = False) -> tuple[Health, bool]:
-    """The service's health, and whether it is ready (what its dependents wait on)."""
+def _health(box: Box, svc: Service, info: dict[str, dict[str, object]]) -> Health:
     programs = svc.programs(box)
     pid: int | None = None
     for prog in programs:
         state = info.get(prog.name)
         if state is None or state.get("statename") != "RUNNING":
             status = "not started" if state is None else str(state.get("statename", "?")).lower()
-            return Health(svc.name, False, svc.endpoint(box), f"{prog.name} is {status}", None), False
+            return Health(svc.name, False, svc.endpoint(box), f"{prog.name} is {status}", None)
         if pid is None:
             pid = int(state["pid"])  # type: ignore[call-overload]
-    ready, detail = svc.check(box)
-    more = svc.deep_check(box) if deep and ready else None
-    ok, detail = more if more is not None else (ready, detail)
-    return Health(svc.name, ok, svc.endpoint(box), detail, pid), ready
+    ok, detail = svc.probe(box)
+    return Health(svc.name, ok, svc.endpoint(box), detail, pid)
 
 
 # supervisord states in which the process (and the ports it binds) is ours
@@ -119,7 +116,7 @@ def up(box: Box, progress: Progress = _quiet, port_base: int | None = None) -> U
             svc.wait_ready(box, READY_TIMEOUT.get(svc.name, 60.0))
             svc.post_start(box)
             progress(f"{svc.name}: ready at {svc.endpoint(box)}")
-        health = _health_all(box, services, sup.info())
+        health = status(box)
         bad = [h for h in health if not h.healthy]
         if bad:
             raise ServiceError(f"{bad[0].name} is unhealthy after up: {bad[0].detail}")
@@ -136,37 +133,34 @@ def _program_names_running(svc: Service, box: Box, info: dict[str, dict[str, obj
     return all(info.get(p.name, {}).get("statename") == "RUNNING" for p in svc.programs(box))
 
 
-def _health_all(
-    box: Box, services: list[Service], info: dict[str, dict[str, object]], deep: bool = False
-) -> list[Health]:
+def _health_all(box: Box, services: list[Service], info: dict[str, dict[str, object]]) -> list[Health]:
     """Every service's real probe, run in parallel (the slowest, `pgbackrest check`, takes ~1 s). A service
     whose dependency is down is reported as waiting for it; a dependency whose program is not even running
-    keeps its dependents' probes from running (they would hang on it). `deep`: `status`'s probes
-    (`Service.deep_check`), which `up` does not wait on."""
+    keeps its dependents' probes from running (they would hang on it)."""
     from concurrent.futures import ThreadPoolExecutor
 
     not_running = {svc.name for svc in services if not _program_names_running(svc, box, info)}
     box.s3_client()  # build the shared client once, before threads race to
     with ThreadPoolExecutor(max_workers=len(services)) as pool:
         futures = {
-            svc.name: pool.submit(_health, box, svc, info, deep)
+            svc.name: pool.submit(_health, box, svc, info)
             for svc in services
             if not any(d in not_running for d in DEPENDS_ON.get(svc.name, ()))
         }
         results = {name: f.result() for name, f in futures.items()}
-    down = {name for name, (_, ready) in results.items() if not ready} | not_running
+    down = {name for name, h in results.items() if not h.healthy} | not_running
     out = []
     for svc in services:
         blocked = [d for d in DEPENDS_ON.get(svc.name, ()) if d in down]
         if blocked:
             out.append(Health(svc.name, False, svc.endpoint(box), f"waiting for {', '.join(blocked)}", None))
         else:
-            out.append(results[svc.name][0])
+            out.append(results[svc.name])
     return out
 
 
 def status(box: Box) -> list[Health]:
-    return _health_all(box, all_services(), Supervisor(box).info(), deep=True)
+    return _health_all(box, all_services(), Supervisor(box).info())
 
 
 def down(box: Box, progress: Progress = _quiet, discarding: bool = False) -> list[str]:

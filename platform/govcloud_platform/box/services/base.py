@@ -102,11 +102,10 @@ class Service(ABC):
     def check(self, box: Box) -> tuple[bool, str]:
         """One real readiness probe: (healthy, detail)."""
 
-    def deep_check(self, box: Box) -> tuple[bool, str] | None:
-        """What `status` asks beyond readiness, once `check` passed (object storage: every bucket takes a
-        write); None when readiness says it all. `up` waits only on `check` (one agency's full bucket must not
-        block the box), and a failure here does not hold back the services that depend on this one."""
-        return None
+    def probe(self, box: Box) -> tuple[bool, str]:
+        """What `status` asks: the readiness probe, unless a service has a lighter one that still talks to its
+        servers (status should answer in a fraction of a second)."""
+        return self.check(box)
 
     @abstractmethod
     def endpoint(self, box: Box) -> str:

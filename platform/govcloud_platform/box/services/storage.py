@@ -199,21 +199,25 @@ class StorageService(Service):
             return False, f"S3 ListBuckets failed: {type(exc).__name__}"
         return True, "S3 ListBuckets ok"
 
-    def deep_check(self, box: Box) -> tuple[bool, str] | None:
-        """`status`: a real write into the backup bucket (PostgreSQL archives its WAL there) and into a new bucket
-        (a volume can still be grown: new agencies and full buckets can store). Every agency's bucket is
-        `doctor`'s: probing each would make `status` grow with the number of agencies (`storage_probe`)."""
+    def probe(self, box: Box) -> tuple[bool, str]:
+        """`status`: a real write into the backup bucket, where PostgreSQL archives its WAL (≈35 ms), not only the
+        gateway's answer. Every agency's bucket and the growth probe (can a new volume still be grown? ≈0.25 s,
+        most of it the volume server creating the volume) are `doctor`'s: `status` stays a fraction of a second
+        whatever the number of agencies (`storage_probe`)."""
         from botocore.exceptions import BotoCoreError, ClientError
 
-        from govcloud_platform.box.services.storage_probe import problems
+        from govcloud_platform.box.services.storage_probe import describe, unwritable
 
+        ready, detail = self.check(box)
+        if not ready:
+            return ready, detail
         try:
-            found = problems(box.s3_client(), only=[BACKUP_BUCKET])
+            bad = unwritable(box.s3_client(), [BACKUP_BUCKET])
         except (BotoCoreError, ClientError, OSError) as exc:
-            return False, f"S3 ListBuckets failed: {type(exc).__name__}"
-        if found:
-            return False, "; ".join(found)
-        return True, f"S3 ok; {BACKUP_BUCKET} and a new bucket take a write"
+            return False, f"S3 write probe failed: {type(exc).__name__}"
+        if bad:
+            return False, describe(bad)
+        return True, f"S3 ok; {BACKUP_BUCKET} takes a write"
 
     def endpoint(self, box: Box) -> str:
         return box.s3_endpoint
