@@ -200,7 +200,7 @@ class StorageService(Service):
         return True, "S3 ListBuckets ok"
 
     def probe(self, box: Box) -> tuple[bool, str]:
-        """`status`: a real write into the backup bucket, where PostgreSQL archives its WAL (≈35 ms), not only the
+        """`status`: a real write into the backup bucket, where PostgreSQL archives its WAL (≈0.03 s), not only the
         gateway's answer. Every agency's bucket and the growth probe (can a new volume still be grown? ≈0.25 s,
         most of it the volume server creating the volume) are `doctor`'s: `status` stays a fraction of a second
         whatever the number of agencies (`storage_probe`)."""

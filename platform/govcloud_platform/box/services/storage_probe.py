@@ -11,11 +11,11 @@ an extra object). The growth probe is the write probe into a bucket made for it 
 write must grow a new volume, which is what fails first when the volume server runs out of slots or disk (a new
 agency's bucket, a bucket whose volumes are full), while buckets with room left in their volumes still write.
 
-Who probes what: `status` writes into the backup bucket only, where PostgreSQL archives its WAL (≈35 ms), so it
-stays a fraction of a second whatever the number of agencies: a write probe per bucket took ≈0.7 s for 26
-buckets and ≈3 s for 136 on a loaded 2-core machine, and the growth probe ≈0.25 s, most of it the volume server
-creating the volume. `doctor` runs the growth probe and probes every bucket, naming each that cannot take a
-write. Onboarding probes a new agency's bucket while it holds nothing yet (which is the growth probe there)."""
+Who probes what: `status` writes into the backup bucket only, where PostgreSQL archives its WAL (≈0.03 s), so it
+stays a fraction of a second whatever the number of agencies: a write probe per bucket took ≈0.3 s for 26
+buckets and ≈2 s for 136 on a 2-core machine at a load average of 2-3, and the growth probe ≈0.25 s, most of it
+the volume server creating the volume. `doctor` runs the growth probe and probes every bucket, naming each that
+cannot take a write. Onboarding probes a new agency's bucket while it holds nothing yet (its growth probe)."""
 
 from __future__ import annotations
 
