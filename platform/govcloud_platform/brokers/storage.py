@@ -66,19 +66,19 @@ def ensure_bucket(box: Box, bucket: str) -> bool:
 
 
 def require_writable(box: Box, slugs: list[str]) -> None:
-    """Each agency's bucket that holds nothing yet takes its first write (a small object put and deleted by the
-    admin identity), or one error naming the first that does not: an agency is never `ready` with a bucket
-    that refuses every upload (a collection that cannot grow its first volume answers listings and reads, and
-    `InternalError` to every PUT). A bucket holding data is left to `status`: over its quota it is read-only
-    by design, which must not fail an `apply` that changes something else."""
+    """Each agency's bucket that holds nothing yet takes its first write (`storage_probe.first_write_probe`), or
+    one error naming the first that does not: an agency is never `ready` with a bucket that refuses every upload
+    (a collection that cannot grow its first volume answers listings and reads, and `InternalError` to every
+    PUT). A bucket holding data is left to `doctor`: over its quota it is read-only by design, which must not
+    fail an `apply` that changes something else."""
     buckets = {bucket_of(slug): slug for slug in slugs}
     bad = unwritable(box.s3_client(), buckets, first_write=True)
     if bad:
         bucket, reason = sorted(bad.items())[0]
         raise ServiceError(
             f"agency {buckets[bucket]}: bucket {bucket} cannot take a write ({reason})",
-            hint="see `govcloud logs storage` (no free volume slot? `govcloud status` probes every bucket), "
-                 "then re-run the same command: it converges",
+            hint="see `govcloud logs storage` (no free volume slot or disk? `govcloud doctor` probes growth and "
+                 "every bucket), then re-run the same command: it converges",
         )
 
 
