@@ -162,8 +162,8 @@ def apply(
 
 
 def doctor(ctx: typer.Context) -> None:
-    """Look for orphaned roles, S3 identities, IdP clients, unfinished onboardings and removals, and limits the
-    servers hold that differ from the applied quota (exit 1 if any)."""
+    """Look for orphaned roles, S3 identities, IdP clients, unfinished onboardings and removals, limits the
+    servers hold that differ from the applied quota, and buckets that cannot take a write (exit 1 if any)."""
     opts: Options = ctx.obj
     report = _onboarding(opts).doctor()
     if opts.json:
@@ -180,8 +180,10 @@ def doctor(ctx: typer.Context) -> None:
             info(f"limit: {limit['detail']} (`govcloud apply` restores it)")
         for slug in report["pending"]:
             info(f"pending: {slug}'s quota values changed in the spec (run `govcloud apply`)")
+        for line in report["unwritable"]:
+            info(line)
         if report["healthy"]:
-            info("no orphans, nothing unfinished, every limit as applied")
+            info("no orphans, nothing unfinished, every limit as applied, every bucket takes a write")
     if not report["healthy"]:
         raise typer.Exit(1)
 

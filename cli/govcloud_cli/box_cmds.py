@@ -104,6 +104,10 @@ def status(ctx: typer.Context) -> None:
     health = runtime.status(box)
     _render_health(opts, box, health, f"govcloud box at {box.home}")
     if not all(h.healthy for h in health):
+        if not opts.json:  # the table wraps long details: each problem once more on one line
+            for h in health:
+                if not h.healthy:
+                    info(f"{h.name}: {h.detail}")
         raise typer.Exit(1)
 
 

@@ -426,9 +426,12 @@ class Onboarding:
         return report
 
     def doctor(self) -> dict[str, Any]:
-        """Orphans, unfinished onboardings and removals, and every limit a server holds that is not the applied
-        quota's (`limits`: agency, object, setting, expected, actual, detail). `pending`: agencies whose spec
-        quota values differ from the applied ones (`apply` applies them; not a fault)."""
+        """Orphans, unfinished onboardings and removals, every limit a server holds that is not the applied
+        quota's (`limits`: agency, object, setting, expected, actual, detail), and buckets that cannot take a write
+        (`unwritable`: every bucket probed, and a new one). `pending`: agencies whose spec quota values differ from
+        the applied ones (`apply` applies them; not a fault)."""
+        from govcloud_platform.box.services.storage_probe import problems
+
         records = self.registry.agencies()
         known = {r.slug for r in records}
         stuck = [r.slug for r in records if r.state in (PROVISIONING, REMOVING)]
@@ -436,9 +439,11 @@ class Onboarding:
         for broker in brokers().values():
             orphans += broker.orphans(self.box, known)
         limits, pending = Enforcement(self.box, self.registry, self.actor, self.progress).check()
+        unwritable = problems(self.box.s3_client())  # every bucket, and a new one: a listing proves no write
         return {"orphans": orphans, "unfinished": stuck, "removing": self.unfinished_removals(),
                 "limits": [{**lim.as_dict(), "detail": lim.describe()} for lim in limits],
-                "pending": pending, "healthy": not orphans and not stuck and not limits}
+                "pending": pending, "unwritable": unwritable,
+                "healthy": not orphans and not stuck and not limits and not unwritable}
 
 
 def _intent(purge: bool) -> str:

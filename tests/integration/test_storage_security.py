@@ -287,3 +287,42 @@ def test_the_s3_port_serves_no_iam_api(box: BoxHandle, agency: dict[str, Any]) -
             with pytest.raises((ClientError, BotoCoreError, ResponseParserError)):
                 call()
     assert [c["accessKey"] for c in dynamic_identities(handle_box)[BUCKET]["credentials"]] == [agency["access_key"]]
+
+
+def test_seaweedfs_honours_a_public_policy_or_acl_so_no_agency_may_set_one(box: BoxHandle) -> None:
+    """Why the agencies' identities carry no PutBucketPolicy nor WriteAcp (tests/security/test_s3.py proves them
+    refused): set by the admin identity, a public policy or a public-read ACL does open a bucket to anyone
+    without keys. Open data is published through the opendata app, never by a public bucket."""
+    import requests
+
+    b = box.box()
+    admin, bucket = b.s3_client(), "govcloud-test-public"
+    admin.create_bucket(Bucket=bucket)
+    try:
+        admin.put_object(Bucket=bucket, Key="k.txt", Body=b"would be public")
+        url = f"{b.s3_endpoint}/{bucket}/k.txt"
+
+        def anonymous_get(expected: int) -> int:
+            """The status an anonymous GET settles on (a bucket's configuration reaches the gateway within ~1 s)."""
+            for _ in range(20):
+                status = requests.get(url, verify=str(b.ca_file), timeout=10).status_code
+                if status == expected:
+                    break
+                time.sleep(0.25)
+            return status
+
+        assert anonymous_get(403) == 403
+        policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*",
+                                                         "Action": "s3:GetObject",
+                                                         "Resource": f"arn:aws:s3:::{bucket}/*"}]}
+        admin.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+        assert anonymous_get(200) == 200
+        admin.delete_bucket_policy(Bucket=bucket)
+        assert anonymous_get(403) == 403
+        admin.put_bucket_acl(Bucket=bucket, ACL="public-read")
+        assert anonymous_get(200) == 200
+        admin.put_bucket_acl(Bucket=bucket, ACL="private")
+        assert anonymous_get(403) == 403
+    finally:
+        admin.delete_object(Bucket=bucket, Key="k.txt")
+        admin.delete_bucket(Bucket=bucket)

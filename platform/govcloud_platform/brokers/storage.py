@@ -20,6 +20,7 @@ from govcloud_platform.box.services.storage import (
     open_weed_shell,
     weed_shell,
 )
+from govcloud_platform.box.services.storage_probe import unwritable
 from govcloud_platform.brokers.base import Broker, Provisioning, in_parallel, naming
 from govcloud_platform.brokers.limits import Limit
 from govcloud_platform.errors import ServiceError
@@ -78,6 +79,23 @@ def quota_mb(quota_gb: float) -> int:
 def quota_bytes(quota_gb: float) -> int:
     """The bucket quota SeaweedFS holds (and `s3.bucket.list` prints) for `storage_gb`."""
     return quota_mb(quota_gb) * 1024 * 1024
+
+
+def require_writable(box: Box, slugs: list[str]) -> None:
+    """Each agency's bucket that holds nothing yet takes its first write (`storage_probe.first_write_probe`), or
+    one error naming the first that does not: an agency is never `ready` with a bucket that refuses every upload
+    (a collection that cannot grow its first volume answers listings and reads, and `InternalError` to every
+    PUT). A bucket holding data is left to `doctor`: over its quota it is read-only by design, which must not
+    fail an `apply` that changes something else."""
+    buckets = {bucket_of(slug): slug for slug in slugs}
+    bad = unwritable(box.s3_client(), buckets, first_write=True)
+    if bad:
+        bucket, reason = sorted(bad.items())[0]
+        raise ServiceError(
+            f"agency {buckets[bucket]}: bucket {bucket} cannot take a write ({reason})",
+            hint="see `govcloud logs storage` (no free volume slot or disk? `govcloud doctor` probes growth and "
+                 "every bucket), then re-run the same command: it converges",
+        )
 
 
 def quota_command(bucket: str, quota_gb: float) -> str:
@@ -237,6 +255,7 @@ class StorageBroker(Broker):
         session, self._session = self._session, None
         if not new and session is None:
             weed_shell(box, self.commands(box, slug, quota, creds))
+            require_writable(box, [slug])
             return
         identity = s3_identity(slug)
         known = self._known
@@ -250,6 +269,7 @@ class StorageBroker(Broker):
         if known is None:  # the agency's own leftover identity, if any, gives way (the registry records it)
             commands = [f"s3.user.delete -name={identity}", *commands]
         weed_shell(box, commands, absent_users=frozenset({identity}), session=session)
+        require_writable(box, [slug])
 
     def provision_many(self, box: Box, jobs: list[Provisioning]) -> None:
         """The live identities (from `taken`, else listed in the session), buckets by a few workers (each an S3
@@ -271,6 +291,7 @@ class StorageBroker(Broker):
             _close(session)
             raise
         weed_shell(box, batch, timeout=60 + len(batch), session=session)
+        require_writable(box, [job.slug for job in jobs])
 
     def bind(self, box: Box, slug: str, creds: dict[str, Any]) -> dict[str, Any]:
         return {

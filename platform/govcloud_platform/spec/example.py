@@ -14,7 +14,7 @@ platform:
     database:
       max_connections: 200
     storage:
-      volume_max: 100          # each bucket needs its own volumes
+      volume_max: 0            # volume slots: 0 = from free disk space; N caps all storage at N x 64 MB
     identity:
       operator_user: operator  # created on first `up`; its password is in the box's secrets
     backups:

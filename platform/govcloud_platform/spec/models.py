@@ -80,8 +80,20 @@ class DatabaseSettings(StrictModel):
 class StorageSettings(StrictModel):
     """SeaweedFS with the S3 gateway."""
 
-    volume_max: int = Field(100, ge=8, le=10000, description="volumes per volume server (each bucket needs its own)")
+    volume_max: int = Field(
+        0, ge=0, le=100000,
+        description="volume slots of the volume server: 0 = as many as the free disk space holds (grows and shrinks "
+                    "with it); N = a fixed cap: N x volume_size_limit_mb is then all the box stores, every bucket "
+                    "included (each takes one slot at its first write, one more per volume_size_limit_mb of data)",
+    )
     volume_size_limit_mb: int = Field(64, ge=16, le=30000)
+
+    @field_validator("volume_max")
+    @classmethod
+    def _slots(cls, value: int) -> int:
+        if 0 < value < 8:
+            raise ValueError(f"volume_max {value}: use 0 (from free disk space) or at least 8")
+        return value
 
 
 class IdentitySettings(StrictModel):

@@ -19,6 +19,10 @@ from govcloud_platform.errors import ServiceError
 
 BACKUP_BUCKET = "govcloud-backup"
 ADMIN_ACTIONS = ["Admin", "Read", "Write", "List", "Tagging"]
+# The master grows a collection (a bucket) by `copy_1` volumes at once, 7 by default: with 100 volume slots the
+# 14th bucket could never store an object. One at a time, as SeaweedFS's own `weed mini` does (read through
+# viper's WEED_ environment prefix; a master.toml on the host cannot override the environment).
+VOLUME_GROWTH = {"WEED_MASTER_VOLUME_GROWTH_COPY_1": "1"}
 
 
 def weed_binary() -> str:
@@ -191,7 +195,7 @@ class StorageService(Service):
             "-s3", f"-s3.port={p.s3_http}", f"-s3.config={box.home / 's3' / 's3.json'}",
             f"-s3.port.https={p.s3_https}", f"-s3.cert.file={certs / 's3.pem'}", f"-s3.key.file={certs / 's3.key'}",
             "-s3.port.iceberg=0", "-s3.port.lance=0",
-            f"-volume.max={box.spec.platform.services.storage.volume_max}",
+            f"-volume.max={box.spec.platform.services.storage.volume_max}",  # 0: from free disk space
             f"-master.volumeSizeLimitMB={box.spec.platform.services.storage.volume_size_limit_mb}",
             "-volume.preStopSeconds=0",
             "-disableHttp",  # the master's and the filer's HTTP APIs (S3 and weed shell use gRPC)
@@ -205,7 +209,7 @@ class StorageService(Service):
         return [Program(
             "storage", cmd, priority=10, stopwaitsecs=45, startsecs=1,
             directory=str(weed_security.security_file(box).parent),
-            environment={"GOVCLOUD_WEED_SECURITY": weed_security.digest(box)},
+            environment={"GOVCLOUD_WEED_SECURITY": weed_security.digest(box), **VOLUME_GROWTH},
         )]
 
     def post_start(self, box: Box) -> None:
@@ -222,6 +226,26 @@ class StorageService(Service):
         except (BotoCoreError, ClientError, OSError) as exc:
             return False, f"S3 ListBuckets failed: {type(exc).__name__}"
         return True, "S3 ListBuckets ok"
+
+    def probe(self, box: Box) -> tuple[bool, str]:
+        """`status`: a real write into the backup bucket, where PostgreSQL archives its WAL (≈0.03 s), not only the
+        gateway's answer. Every agency's bucket and the growth probe (can a new volume still be grown? ≈0.25 s,
+        most of it the volume server creating the volume) are `doctor`'s: `status` stays a fraction of a second
+        whatever the number of agencies (`storage_probe`)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from govcloud_platform.box.services.storage_probe import describe, unwritable
+
+        ready, detail = self.check(box)
+        if not ready:
+            return ready, detail
+        try:
+            bad = unwritable(box.s3_client(), [BACKUP_BUCKET])
+        except (BotoCoreError, ClientError, OSError) as exc:
+            return False, f"S3 write probe failed: {type(exc).__name__}"
+        if bad:
+            return False, describe(bad)
+        return True, f"S3 ok; {BACKUP_BUCKET} takes a write"
 
     def endpoint(self, box: Box) -> str:
         return box.s3_endpoint
