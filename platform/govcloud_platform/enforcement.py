@@ -5,7 +5,6 @@ the servers, and nothing noticed a limit changed on a server (issue 10 item 4, i
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from govcloud_platform.box.context import Box
@@ -13,14 +12,13 @@ from govcloud_platform.brokers import brokers
 from govcloud_platform.brokers.base import Provisioning, is_client_error
 from govcloud_platform.brokers.limits import Limit, changed_fields, drifted, outcome, quota_values
 from govcloud_platform.errors import ServiceError
+from govcloud_platform.progress import Progress
 from govcloud_platform.spec import Quota
-from govcloud_platform.state.registry import AgencyRecord, Registry
-
-READY = "ready"
+from govcloud_platform.state.registry import READY, AgencyRecord, Registry
 
 
 class Enforcement:
-    def __init__(self, box: Box, registry: Registry, actor: str | None, progress: Callable[[str], None]) -> None:
+    def __init__(self, box: Box, registry: Registry, actor: str | None, progress: Progress) -> None:
         self.box, self.registry, self.actor, self.progress = box, registry, actor, progress
 
     def applied(self, slug: str) -> Quota | None:

@@ -8,46 +8,26 @@ run again completes it (`add` and `apply` refuse such an agency; `doctor` lists 
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from govcloud_platform import faults
 from govcloud_platform.box.context import Box
 from govcloud_platform.brokers import brokers
 from govcloud_platform.brokers.base import Broker, Provisioning, is_client_error
 from govcloud_platform.brokers.limits import quota_values
 from govcloud_platform.enforcement import Enforcement
 from govcloud_platform.errors import ConflictError, GovCloudError, InputError, ServiceError
+from govcloud_platform.progress import Progress, quiet
 from govcloud_platform.spec import SERVICE_NAMES, Agency, Quota, check_slug
 from govcloud_platform.state.lock import box_lock
-from govcloud_platform.state.registry import AgencyRecord, Registry
+from govcloud_platform.state.registry import PROVISIONING, READY, REMOVING, RETIRED, AgencyRecord, Registry
 
-Progress = Callable[[str], None]
-READY, PROVISIONING, RETIRED = "ready", "provisioning", "retired"
-# Saved before a removal touches any server and kept until every broker has deprovisioned: a removal that fails
-# half-way leaves the agency `removing` (never a hollow `ready`), and `agency remove` run again completes it.
-REMOVING = "removing"
+# REMOVING is saved before a removal touches any server and kept until every broker has deprovisioned: a removal
+# that fails half-way leaves the agency `removing` (never a hollow `ready`), and `agency remove` run again
+# completes it.
 
-
-def _quiet(_: str) -> None:
-    return None
-
-
-def _fault_hook(when: str, step: str, box: Box) -> None:
-    """Test hook: GOVCLOUD_TEST_FAULT=<before|after>:<step>:stop:<program> stops a box program before or
-    after a broker step, to prove that a failure half-way converges on re-run; `fail:<step>` fails the step
-    itself (a ServiceError before the broker runs). <step> is a service (`storage`) for add and apply,
-    `remove:<service>` for a removal. Inert unless the variable is set."""
-    spec = os.environ.get("GOVCLOUD_TEST_FAULT", "")
-    parts = spec.split(":")
-    if len(parts) >= 4 and parts[0] == when and ":".join(parts[1:-2]) == step and parts[-2] == "stop":
-        from govcloud_platform.box.supervisor import Supervisor
-
-        Supervisor(box).stop(parts[-1])
-    if when == "before" and spec == f"fail:{step}":
-        raise ServiceError(f"test fault before {step} (GOVCLOUD_TEST_FAULT)")
 
 
 @dataclass
@@ -89,7 +69,7 @@ def validate_request(box: Box, req: AgencyRequest) -> AgencyRequest:
 
 
 class Onboarding:
-    def __init__(self, box: Box, actor: str | None = None, progress: Progress = _quiet) -> None:
+    def __init__(self, box: Box, actor: str | None = None, progress: Progress = quiet) -> None:
         self.box = box
         self.registry = Registry(box.home)
         self.actor = actor
@@ -197,7 +177,7 @@ class Onboarding:
                         creds: dict[str, Any], new: bool) -> None:
         """One broker's provisioning of one agency; errors become one line naming the agency and service."""
         self.progress(f"{req.slug}: {service}")
-        _fault_hook("before", service, self.box)
+        faults.onboarding_step("before", service, self.box)
         try:
             all_brokers[service].provision(self.box, req.slug, req.name, quota, creds, new=new)
         except (OSError, ServiceError) as exc:
@@ -212,7 +192,7 @@ class Onboarding:
                     hint="check `govcloud status`, then re-run the same command: it converges",
                 ) from None
             raise
-        _fault_hook("after", service, self.box)
+        faults.onboarding_step("after", service, self.box)
 
     def _mark_ready(self, slug: str, action: str) -> None:
         record = self.registry.agency(slug)
@@ -230,7 +210,7 @@ class Onboarding:
             if not jobs:
                 continue
             self.progress(f"{service}: {len(jobs)} agencies")
-            _fault_hook("before", service, self.box)
+            faults.onboarding_step("before", service, self.box)
             try:
                 broker.provision_many(self.box, jobs)
             except (OSError, ServiceError) as exc:
@@ -238,7 +218,7 @@ class Onboarding:
                     f"{service} provisioning failed: {exc}",
                     hint="check `govcloud status`, then re-run `govcloud apply`: it converges",
                 ) from None
-            _fault_hook("after", service, self.box)
+            faults.onboarding_step("after", service, self.box)
         for slug, action in pending:
             self._mark_ready(slug, action)
 
@@ -311,7 +291,7 @@ class Onboarding:
         """One broker's deprovisioning; errors become one line naming the agency, the service and the way on."""
         hint = f"the agency stays `removing`; check `govcloud status`, then run `{removal_command(slug, purge)}` " \
                "again: it completes the removal"
-        _fault_hook("before", f"remove:{service}", self.box)
+        faults.onboarding_step("before", f"remove:{service}", self.box)
         try:
             broker.deprovision(self.box, slug, purge)
         except GovCloudError as exc:
@@ -323,7 +303,7 @@ class Onboarding:
                 raise ServiceError(f"agency {slug}: {service} removal failed ({type(exc).__name__})",
                                    hint=hint) from None
             raise
-        _fault_hook("after", f"remove:{service}", self.box)
+        faults.onboarding_step("after", f"remove:{service}", self.box)
 
     def _removal_purges(self, slug: str) -> bool:
         """Whether the unfinished removal of `slug` was started with --purge-data (its `started` audit entry)."""

@@ -15,7 +15,6 @@ up at their next deploy (`govcloud apply`, or `govcloud app deploy`)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from govcloud_platform.box.context import Box
@@ -30,11 +29,11 @@ from govcloud_platform.names import (
     pg_owner,
     pg_reader,
 )
+from govcloud_platform.progress import Progress
 from govcloud_platform.spec import check_slug
 from govcloud_platform.state.registry import Registry
 
 NAMES_VERSION = 2
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)

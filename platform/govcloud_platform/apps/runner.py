@@ -9,7 +9,6 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,8 +16,8 @@ from typing import Any
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.secrets import write_private
 from govcloud_platform.errors import MissingDependency, ProvisioningError, ServiceError
+from govcloud_platform.progress import Progress, quiet
 
-Progress = Callable[[str], None]
 RUN_TIMEOUT_S = 1800
 
 
@@ -42,9 +41,6 @@ class RoleResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def _quiet(_: str) -> None:
-    return None
-
 
 def _playbook(role: str, action: str) -> list[dict[str, Any]]:
     return [{
@@ -55,7 +51,7 @@ def _playbook(role: str, action: str) -> list[dict[str, Any]]:
     }]
 
 
-def run_role(box: Box, role: str, action: str, variables: dict[str, Any], progress: Progress = _quiet,
+def run_role(box: Box, role: str, action: str, variables: dict[str, Any], progress: Progress = quiet,
              timeout: int = RUN_TIMEOUT_S) -> RoleResult:
     """Run `role` with `<role>_action=action` against the box itself (`connection: local`)."""
     import ansible_runner

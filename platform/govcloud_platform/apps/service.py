@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,10 +45,11 @@ from govcloud_platform.names import (
     pg_app,
     system_user,
 )
+from govcloud_platform.progress import Progress, quiet
 from govcloud_platform.state.lock import box_lock, file_lock
+from govcloud_platform.state.registry import READY as AGENCY_READY
 from govcloud_platform.state.registry import Registry
 
-Progress = Callable[[str], None]
 SYSTEM_PYTHON = "/usr/bin/python3"
 DEFAULT_VENV_CACHE = "/var/cache/govcloud/apps"
 
@@ -69,9 +70,6 @@ def venv_cache() -> Path | None:
     value = os.environ.get("GOVCLOUD_APPS_CACHE", DEFAULT_VENV_CACHE)
     return Path(value) if value else None
 
-
-def _quiet(_: str) -> None:
-    return None
 
 
 # --- names (every server-side name comes from govcloud_platform.names) ------------------------------
@@ -107,7 +105,7 @@ class DeployResult:
 
 
 class AppService:
-    def __init__(self, box: Box, actor: str | None = None, progress: Progress = _quiet) -> None:
+    def __init__(self, box: Box, actor: str | None = None, progress: Progress = quiet) -> None:
         self.box = box
         self.actor = actor
         self.progress = progress
@@ -116,10 +114,10 @@ class AppService:
 
     # --- checks -----------------------------------------------------------------------------------
     def _agency(self, slug: str) -> Any:
-        from govcloud_platform.onboarding import READY as AGENCY_READY
-        from govcloud_platform.onboarding import Onboarding
-
-        record = Onboarding(self.box).get(slug)
+        """The agency's record; apps go only to a ready agency."""
+        record = self.registry.agency(slug)
+        if record is None:
+            raise InputError(f"unknown agency {slug!r}", hint="`govcloud agency list` shows the agencies")
         if record.state != AGENCY_READY:
             raise ConflictError(f"agency {slug!r} is {record.state}", hint="run `govcloud apply` to converge it")
         return record
@@ -182,8 +180,6 @@ class AppService:
         return found
 
     def _deploy_locked(self, slug: str, agency_name: str, m: AppManifest) -> DeployResult:
-        from govcloud_platform.onboarding import Onboarding
-
         if self.store.get(slug, m.name) is None and not self.store.retained(slug, m.name):
             found = self.taken(slug, m)
             if found:
@@ -207,7 +203,7 @@ class AppService:
         cert, key, issued = self._ensure_cert(slug, m.name)
         if issued:
             steps.append("certificate issued")
-        storage = Onboarding(self.box).credentials(slug).get("storage", {})
+        storage = self._storage_credentials(slug)
         variables = self.role_vars(slug, agency_name, m, deployment, secrets, storage, cert, key, "deploy")
         with self._venv_cache_lock(m.name):
             result = run_role(self.box, m.role, "deploy", variables,
@@ -215,6 +211,13 @@ class AppService:
         steps += [f"role: {t}" for t in result.changed_tasks]
         self.store.set_state(slug, m.name, READY)
         return DeployResult(slug, m.name, public_url(self.box, slug, m.name), len(steps), 0.0, steps)
+
+    def _storage_credentials(self, slug: str) -> dict[str, Any]:
+        """The agency's S3 credentials as its storage broker hands them out (none if it has no storage)."""
+        from govcloud_platform.brokers.storage import StorageBroker
+
+        creds = self.registry.binding(slug, "storage")
+        return StorageBroker().bind(self.box, slug, creds) if creds is not None else {}
 
     @contextmanager
     def _venv_cache_lock(self, app: str) -> Iterator[None]:
@@ -429,7 +432,7 @@ class AppService:
         }
 
 
-def converge_apps(box: Box, spec: Any = None, progress: Progress = _quiet, actor: str | None = None) -> dict[str, Any]:
+def converge_apps(box: Box, spec: Any = None, progress: Progress = quiet, actor: str | None = None) -> dict[str, Any]:
     """Deploy every app the spec declares for its agencies (idempotent; apps not declared are reported as
     drift, never removed). For `govcloud apply`: {"deployed": [...], "unchanged": [...], "drift": [...]}."""
     spec = spec or box.spec

@@ -28,6 +28,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
 
+from govcloud_platform import faults
 from govcloud_platform.backups import manifest as mf
 from govcloud_platform.backups import restic
 from govcloud_platform.backups.common import (
@@ -90,18 +91,6 @@ def private_dir(box: Box, kind: str) -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
-
-
-def _fault_hook(box: Box) -> None:
-    """Test hook: GOVCLOUD_TEST_FAULT=backup:stop:<program> stops a box program (in the background) as the
-    first dump starts, to prove that a backup interrupted by a failing service fails cleanly. Inert unless set."""
-    parts = os.environ.get("GOVCLOUD_TEST_FAULT", "").split(":")
-    if len(parts) == 3 and parts[0] == "backup" and parts[1] == "stop":
-        import threading
-
-        from govcloud_platform.box.supervisor import Supervisor
-
-        threading.Thread(target=Supervisor(box).stop, args=(parts[2],), daemon=True).start()
 
 
 def _storage_lost(what: str) -> ServiceError:
@@ -225,7 +214,7 @@ def _dump_database(box: Box, slug: str, pw: str, dbname: str, tags: list[str],
             os.close(read_end)
         feeding = threading.Thread(target=relay.drain, args=(write_end,), daemon=True)
         feeding.start()
-        _fault_hook(box)
+        faults.backup_started(box)
         with StorageWatch(box, [dump, store]) as watch:
             out, err = store.communicate()
             relay.abort()  # restic is done: whatever pg_dump still writes goes nowhere

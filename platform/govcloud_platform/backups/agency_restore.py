@@ -23,6 +23,7 @@ from typing import Any
 
 from psycopg import sql
 
+from govcloud_platform import faults
 from govcloud_platform.backups import restic
 from govcloud_platform.backups.agency import agency_record, pg_local, private_dir
 from govcloud_platform.backups.common import (
@@ -30,7 +31,6 @@ from govcloud_platform.backups.common import (
     StorageWatch,
     backup_lock,
     backups_dir,
-    fault,
     quiet,
     require_storage,
     rolled_back,
@@ -217,7 +217,7 @@ class _Restore:
                 conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(staged),
                                                                              sql.Identifier(live)))
                 self.progress(f"{live} swapped in" + (f" (previous one kept as {old})" if old else ""))
-        fault("swap")
+        faults.restore_point("swap")
 
     def write_bucket(self, objects: dict[str, dict[str, Any]], base: Path, md5s: dict[str, str]) -> int:
         s3, bucket = self.box.s3_client(), bucket_of(self.target)
@@ -225,7 +225,7 @@ class _Restore:
         changed = [k for k in objects if k not in self.state.before or k in self.state.saved]
         for n, key in enumerate(changed):
             if n == len(changed) // 2:
-                fault("objects")  # half-way through the bucket
+                faults.restore_point("objects")  # half-way through the bucket
             meta = objects[key]
             self.state.written = True
             s3.upload_file(str(base / meta["file"]), bucket, key,

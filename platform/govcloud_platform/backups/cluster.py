@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from govcloud_platform import faults
 from govcloud_platform.backups.common import (
     BackupRecord,
     Progress,
     StorageWatch,
     backup_lock,
     backups_dir,
-    fault,
     free_port,
     iso,
     parse_time,
@@ -333,7 +333,8 @@ def restore_in_place(box: Box, to: str | None = None, actor: str | None = None,
             try:
                 progress("pgbackrest restore in place" + (f" as of {to}" if to else ""))
                 _pgbackrest_restore(box, data, to)
-                fault("platform")  # half-way: the live data directory is aside, the restored one in its place
+                # half-way: the live data directory is aside, the restored one in its place
+                faults.restore_point("platform")
                 progress("starting the restored database")
                 sup.ensure_running("database")
                 _wait_promoted(box.pg_conninfo(), 600)

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,12 +17,7 @@ from typing import Any
 
 from govcloud_platform.box.context import LOOPBACK, Box
 from govcloud_platform.errors import ConflictError, GovCloudError, OperationFailed, ServiceError
-
-Progress = Callable[[str], None]
-
-
-def quiet(_: str) -> None:
-    return None
+from govcloud_platform.progress import Progress, quiet  # noqa: F401 - the backups modules take them from here
 
 
 @dataclass(frozen=True)
@@ -155,8 +150,3 @@ def rolled_back(exc: Exception, what: str, state: str) -> GovCloudError:
     return exc
 
 
-def fault(point: str) -> None:
-    """Test hook: GOVCLOUD_TEST_FAULT=restore:fail:<point> makes a restore fail at that point, to prove its
-    rollback. Inert unless set."""
-    if os.environ.get("GOVCLOUD_TEST_FAULT", "") == f"restore:fail:{point}":
-        raise OperationFailed(f"fault injected for a test at {point} (GOVCLOUD_TEST_FAULT)")

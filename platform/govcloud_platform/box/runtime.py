@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,14 +15,11 @@ from govcloud_platform.box.ports import port_in_use
 from govcloud_platform.box.services import Health, Service, all_services
 from govcloud_platform.box.supervisor import Supervisor
 from govcloud_platform.errors import InputError, ServiceError
+from govcloud_platform.progress import Progress, quiet
 from govcloud_platform.state.lock import box_lock
 
-Progress = Callable[[str], None]
 READY_TIMEOUT = {"storage": 90.0, "database": 60.0, "identity": 60.0, "backups": 10.0}
 
-
-def _quiet(_: str) -> None:
-    return None
 
 
 @dataclass
@@ -67,7 +64,7 @@ def _check_ports(box: Box, svc: Service, info: dict[str, dict[str, object]]) -> 
             )
 
 
-def up(box: Box, progress: Progress = _quiet, port_base: int | None = None) -> UpResult:
+def up(box: Box, progress: Progress = quiet, port_base: int | None = None) -> UpResult:
     start = time.monotonic()
     box.ensure_home()
     with box_lock(box.home, "up"):
@@ -171,7 +168,7 @@ def status(box: Box) -> list[Health]:
     return _health_all(box, all_services(), Supervisor(box).info())
 
 
-def down(box: Box, progress: Progress = _quiet, discarding: bool = False) -> list[str]:
+def down(box: Box, progress: Progress = quiet, discarding: bool = False) -> list[str]:
     """Stop every program in reverse start order (a band of priorities at a time), then supervisord, then
     clean up what the programs leave outside the box directory. Returns what was stopped. `discarding`
     (`box destroy`): programs of services `killed_when_discarding` get SIGKILL instead of a clean stop."""
@@ -224,7 +221,7 @@ def listening_ports(box: Box) -> list[int]:
     return [port for _, _, port in box.ports.all() if port_in_use(port)]
 
 
-def destroy(box: Box, progress: Progress = _quiet) -> None:
+def destroy(box: Box, progress: Progress = quiet) -> None:
     down(box, progress, discarding=True)
     for user in _app_system_users(box):  # the host's, made for this box's apps: they go with it
         progress(f"removing system user {user}")

@@ -82,6 +82,13 @@ MIGRATIONS: list[str] = [
 ]
 
 
+# An agency's states (table `agencies`): onboarding writes them; apps and backups read them.
+PROVISIONING = "provisioning"  # its credentials are stored; a broker has not finished (a re-run converges)
+READY = "ready"
+REMOVING = "removing"  # a removal started; a re-run of `agency remove` completes it
+RETIRED = "retired"  # removed with its data kept; adding it again restores access
+
+
 def now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
