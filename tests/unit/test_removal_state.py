@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from govcloud_platform import onboarding
+from govcloud_platform import faults
 from govcloud_platform.box.context import Box
 from govcloud_platform.errors import ConflictError, ServiceError
 from govcloud_platform.onboarding import REMOVING, AgencyRequest, Onboarding, removal_command
@@ -64,6 +64,6 @@ def test_removal_command() -> None:
 def test_fault_hook_fails_a_removal_step_and_nothing_else(box: Box, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GOVCLOUD_TEST_FAULT", "fail:remove:identity")
     with pytest.raises(ServiceError, match="remove:identity"):
-        onboarding._fault_hook("before", "remove:identity", box)
+        faults.onboarding_step("before", "remove:identity", box)
     for when, step in (("after", "remove:identity"), ("before", "remove:storage"), ("before", "identity")):
-        onboarding._fault_hook(when, step, box)  # inert
+        faults.onboarding_step(when, step, box)  # inert
