@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from govcloud_platform import faults
+from govcloud_platform import claims, faults
 from govcloud_platform.box.context import Box
 from govcloud_platform.brokers import brokers
 from govcloud_platform.brokers.base import Broker, Provisioning, is_client_error
@@ -44,14 +44,6 @@ class AgencyRequest:
     @classmethod
     def from_spec(cls, agency: Agency) -> AgencyRequest:
         return cls(agency.slug, agency.name, agency.email, agency.quota, list(agency.services))
-
-
-def foreign_objects(requests: list[AgencyRequest], found: dict[str, dict[str, list[str]]]) -> list[tuple[str, str]]:
-    """(slug, object) for every server-side object that agencies new to the registry would take although it
-    exists already (`found`: service -> slug -> objects, from the brokers' `taken`), in the requests' order,
-    for the services each agency asks for."""
-    return [(req.slug, obj) for req in requests for service in req.services
-            for obj in found.get(service, {}).get(req.slug, [])]
 
 
 def validate_request(box: Box, req: AgencyRequest) -> AgencyRequest:
@@ -92,7 +84,7 @@ class Onboarding:
                 self.registry.audit("agency add", req.slug, "failed", self.actor, str(exc))
                 raise
             finally:
-                self._release(self._brokers)
+                claims.release(self._brokers)
 
     def _add_locked(self, req: AgencyRequest, allow_update: bool) -> tuple[AgencyRecord, bool]:
         existing = self.registry.agency(req.slug)
@@ -110,7 +102,7 @@ class Onboarding:
         quota = self.box.spec.resolve_quota(req.quota)
         all_brokers = self._brokers
         if existing is None and self._batch is None:
-            self._refuse_taken([req], all_brokers)
+            claims.refuse_taken(self.box, [req], all_brokers)
         self.registry.save_agency(req.slug, req.name, req.email, req.quota, req.services, PROVISIONING)
         steps: list[tuple[str, dict[str, Any], bool]] = []
         for service in [s for s in all_brokers if s in req.services]:
@@ -142,36 +134,6 @@ class Onboarding:
         record = self.registry.agency(req.slug)
         assert record is not None
         return record, True
-
-    def _refuse_taken(self, requests: list[AgencyRequest], all_brokers: dict[str, Broker]) -> None:
-        """Agencies the registry does not know must find none of their names taken on the servers: each broker
-        looks (all at once), and any object found refuses the whole command before anything changes (exit 4)."""
-        services = [s for s in all_brokers if any(s in r.services for r in requests)]
-        slugs = [r.slug for r in requests]
-        if not slugs or not services:
-            return
-        with ThreadPoolExecutor(max_workers=len(services)) as pool:
-            futures = {s: pool.submit(all_brokers[s].taken, self.box, slugs) for s in services}
-        try:
-            found = {s: f.result() for s, f in futures.items()}
-        except BaseException:
-            self._release(all_brokers)
-            raise
-        refused = foreign_objects(requests, found)
-        if refused:
-            self._release(all_brokers)
-            slug, obj = refused[0]
-            more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
-            raise ConflictError(
-                f"agency {slug}: {obj} exists already and the registry records no agency {slug!r}{more}; "
-                "nothing was changed",
-                hint="it is not this agency's: choose another slug, or find its owner (`govcloud doctor`)",
-            )
-
-    @staticmethod
-    def _release(all_brokers: dict[str, Broker]) -> None:
-        for broker in all_brokers.values():
-            broker.release()
 
     def _provision_step(self, req: AgencyRequest, quota: Quota, all_brokers: dict[str, Broker], service: str,
                         creds: dict[str, Any], new: bool) -> None:
@@ -377,7 +339,7 @@ class Onboarding:
                 new = [r for r in requests if self.registry.agency(r.slug) is None]
                 if new:
                     self._require_services()
-                    self._refuse_taken(new, self._brokers)
+                    claims.refuse_taken(self.box, new, self._brokers)
                 for req in requests:
                     before = self.registry.agency(req.slug)
                     _, changed = self._add_locked(req, allow_update=True)
@@ -394,7 +356,7 @@ class Onboarding:
                 self.registry.audit("apply", "spec", "failed", self.actor, str(exc))
                 raise
             finally:
-                self._release(self._brokers)
+                claims.release(self._brokers)
             for record in self.registry.agencies():
                 if record.slug not in wanted and record.state != RETIRED:
                     if prune and record.state != REMOVING:  # a half-done removal is finished by its own command
