@@ -47,7 +47,7 @@ def check_text(value: str, what: str, *, max_length: int = 200) -> str:
     value itself is shown escaped, so the message is safe to print)."""
     problem = text_problem(value, max_length=max_length)
     if problem:
-        raise ValueError(f"{what} {printable(value, 60)!r} {problem}")
+        raise ValueError(f"{what} '{printable(value, 60)}' {problem}")
     return value
 
 
