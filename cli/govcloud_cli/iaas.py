@@ -3,6 +3,7 @@ and the policy pack's rules; the other verbs need the pulumi CLI."""
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -124,6 +125,8 @@ def destroy(
 
     if not yes:
         what = f"agency {agency!r}" if agency else "the whole platform and every agency"
+        if not sys.stdin.isatty():
+            raise InputError(f"destroying the IaaS of {what} needs confirmation", hint="pass --yes")
         if not typer.confirm(f"destroy the IaaS of {what}?", err=True):
             raise InputError("destroy not confirmed", hint="pass --yes to skip the question")
     _run(ctx, "destroy", agency)

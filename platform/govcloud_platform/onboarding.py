@@ -19,6 +19,7 @@ from govcloud_platform.errors import ConflictError, InputError, ServiceError
 from govcloud_platform.spec import SERVICE_NAMES, Agency, Quota, check_slug
 from govcloud_platform.state.lock import box_lock
 from govcloud_platform.state.registry import AgencyRecord, Registry
+from govcloud_platform.text import check_text
 
 Progress = Callable[[str], None]
 READY, PROVISIONING, RETIRED = "ready", "provisioning", "retired"
@@ -69,6 +70,7 @@ def validate_request(box: Box, req: AgencyRequest) -> AgencyRequest:
     try:
         check_slug(req.slug)
         Agency(slug=req.slug, name=req.name, email=req.email, quota=req.quota, services=req.services)
+        check_text(req.name, "name", max_length=120)  # no blank, control or bidi-override display name
     except ValueError as exc:
         first = exc.errors()[0]["msg"] if hasattr(exc, "errors") else str(exc)  # pydantic or plain
         raise InputError(f"agency {req.slug!r}: {str(first).removeprefix('Value error, ')}") from None

@@ -18,14 +18,20 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def saved_registry(box: BoxHandle, tmp_path: Path) -> Iterator[Path]:
-    """A copy of the registry and its key, put back whatever the test did (the session box stays usable)."""
+    """A copy of the registry and its key, put back if the test left them missing (the session box stays usable).
+    The database goes back only as a whole, with its -wal/-shm: a stale WAL beside a newer database corrupts it."""
     home = box.home
-    files = [home / "secrets" / "registry.key", *home.glob("registry.db*")]
-    for path in files:
+    key = home / "secrets" / "registry.key"
+    database = list(home.glob("registry.db*"))
+    for path in [key, *database]:
         shutil.copy2(path, tmp_path / path.name)
     yield tmp_path
-    for path in files:
-        if not path.exists():
+    if not key.exists():
+        shutil.copy2(tmp_path / key.name, key)
+    if not (home / "registry.db").exists():
+        for path in home.glob("registry.db*"):
+            path.unlink()
+        for path in database:
             shutil.copy2(tmp_path / path.name, path)
 
 
