@@ -80,3 +80,17 @@ def test_user_text_is_shown_literally_and_old_audit_rows_escaped(box: BoxHandle,
     out = shown.stdout + shown.stderr
     assert "\x1b" not in out and "\u202e" not in out
     assert "\\x1b[31mred" in out
+
+
+def test_read_only_commands_create_nothing_in_the_box(box: BoxHandle, agency: str) -> None:
+    def paths() -> set[str]:
+        return {str(p.relative_to(box.home)) for p in box.home.rglob("*")
+                if not p.name.startswith(("registry.db-", ".")) and "/logs/" not in f"/{p.relative_to(box.home)}"
+                and not str(p.relative_to(box.home)).startswith(("pg/data", "s3/", "idp/", "pgbackrest/"))}
+
+    for args in (["agency", "list"], ["agency", "show", agency], ["status"], ["doctor"], ["logs", "database"],
+                 ["app", "list"], ["verify"], ["agency", "usage", agency]):
+        before = paths()
+        result = box.cli(*args)
+        assert result.rc in (0, 1), (args, result.stderr)
+        assert paths() - before == set(), args
