@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from govcloud_cli.box_cmds import load_box
+from govcloud_cli.box_cmds import copy_registry, load_box
 from govcloud_cli.output import Options, emit, emit_json, info, progress, table
 
 if TYPE_CHECKING:
@@ -36,13 +36,24 @@ def add(
     email: str = typer.Option(None, "--email", help="contact email (default it@<slug>.<domain>)"),
 ) -> None:
     """Onboard an agency: database, bucket, SSO identity and backup plan (idempotent)."""
+    from govcloud_platform.errors import InputError
     from govcloud_platform.onboarding import AgencyRequest
+    from govcloud_platform.text import text_problem
 
     opts: Options = ctx.obj
+    problem = text_problem(name, max_length=120)
+    if problem:
+        from govcloud_platform.text import printable
+
+        raise InputError(f"agency {slug!r}: --name '{printable(name, 60)}' {problem}",
+                         hint="give the display name in plain text")
     with progress(opts, f"agency add {slug}") as step:
         ob = _onboarding(opts, step)
-        email = email or f"it@{slug}.{ob.box.spec.platform.domain}"
+        if email is None:  # only an absent --email gets the default; an empty one is refused by validation
+            email = f"it@{slug}.{ob.box.spec.platform.domain}"
         record, changed = ob.add(AgencyRequest(slug, name, email, quota))
+    if changed:
+        copy_registry(ob.box)
     if opts.json:
         emit_json({**record.as_dict(), "changed": changed})
     else:
@@ -131,7 +142,10 @@ def remove(
             raise InputError("refusing to purge an agency's data without confirmation", hint="pass --yes")
         typer.confirm(f"Delete every byte of {slug}'s data?", abort=True)
     with progress(opts, f"agency remove {slug}") as step:
-        changed = _onboarding(opts, step).remove(slug, purge_data)
+        ob = _onboarding(opts, step)
+        changed = ob.remove(slug, purge_data)
+    if changed:
+        copy_registry(ob.box)
     if opts.json:
         emit_json({"slug": slug, "removed": changed, "purged": purge_data})
     else:
@@ -142,15 +156,15 @@ def remove(
 def apply(
     ctx: typer.Context, prune: bool = typer.Option(False, "--prune", help="remove agencies not in the spec")
 ) -> None:
-    """Converge the box to the spec: add agencies, apply quota changes, report drift."""
-    from govcloud_platform.apps import converge_apps
+    """Converge the box to the spec: add agencies, apply quota changes, deploy declared apps, report drift."""
+    from govcloud_platform.converge import apply_spec
 
     opts: Options = ctx.obj
+    box = load_box(opts)
     with progress(opts, "apply") as step:
-        ob = _onboarding(opts, step)
-        report: dict[str, Any] = dict(ob.apply(prune))
-        if ob.box.spec.platform.target == "local":  # deploy declared apps; report undeclared ones as drift
-            report["apps"] = converge_apps(ob.box, ob.box.spec, step, opts.actor)
+        report = apply_spec(box, prune, opts.actor, step)
+    if any(report.get(k) for k in ("added", "updated", "removed")) or report.get("apps", {}).get("deployed"):
+        copy_registry(box)
     if opts.json:
         emit_json(report)
         return

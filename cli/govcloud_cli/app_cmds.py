@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from govcloud_cli.box_cmds import load_box
+from govcloud_cli.box_cmds import copy_registry, load_box
 from govcloud_cli.output import Options, emit, emit_json, info, mark, progress, table
 
 if TYPE_CHECKING:
@@ -19,6 +19,20 @@ def _service(opts: Options, step: Any = None) -> AppService:
     from govcloud_platform.apps import AppService
 
     return AppService(load_box(opts), actor=opts.actor, progress=step or (lambda _: None))
+
+
+def known_agency(service: AppService, slug: str) -> None:
+    """An agency the registry does not know is bad input (exit 2), never "nothing deployed"."""
+    from govcloud_platform.errors import InputError
+
+    if service.registry.agency(slug) is None:
+        raise InputError(f"unknown agency {slug!r}", hint="`govcloud agency list` shows the agencies")
+
+
+def manifest(app: str) -> Any:
+    from govcloud_platform.apps import manifest as find
+
+    return find(app)
 
 
 @app_app.command("catalogue")
@@ -39,7 +53,10 @@ def deploy(ctx: typer.Context, agency: str, app: str) -> None:
     """Deploy (or converge) APP for AGENCY: database, OIDC client, certificate, role; idempotent."""
     opts: Options = ctx.obj
     with progress(opts, f"app deploy {agency} {app}") as step:
-        result = _service(opts, step).deploy(agency, app)
+        service = _service(opts, step)
+        result = service.deploy(agency, app)
+    if result.changed:
+        copy_registry(service.box)
     if opts.json:
         emit_json(result.as_dict())
     else:
@@ -51,7 +68,10 @@ def deploy(ctx: typer.Context, agency: str, app: str) -> None:
 def list_(ctx: typer.Context, agency: str = typer.Option(None, "--agency", help="only this agency")) -> None:
     """Deployed apps with their URL and health. JSON: {"apps": [{"agency", "app", "url", "healthy"}]}."""
     opts: Options = ctx.obj
-    rows = _service(opts).list(agency)
+    service = _service(opts)
+    if agency is not None:
+        known_agency(service, agency)
+    rows = service.list(agency)
     if opts.json:
         emit_json({"apps": rows})
         return
@@ -79,8 +99,14 @@ def remove(
 ) -> None:
     """Stop and unpublish APP for AGENCY and revoke its credentials; data kept unless --purge-data."""
     opts: Options = ctx.obj
+    service = _service(opts)
+    known_agency(service, agency)
+    manifest(app)  # an unknown app: exit 2, not "was not deployed"
     with progress(opts, f"app remove {agency} {app}") as step:
-        removed = _service(opts, step).remove(agency, app, purge_data)
+        service.progress = step
+        removed = service.remove(agency, app, purge_data)
+    if removed:
+        copy_registry(service.box)
     if opts.json:
         emit_json({"agency": agency, "app": app, "removed": removed, "purged": purge_data})
     else:

@@ -87,6 +87,7 @@ def _confirm(opts: Options, question: str, yes: bool) -> None:
 def restore(
     ctx: typer.Context,
     platform: bool = typer.Option(False, "--platform", help="restore the whole cluster (pgBackRest)"),
+    registry: bool = typer.Option(False, "--registry", help="put back a lost registry.db and/or registry.key"),
     to: str = typer.Option(None, "--to", help="point in time to restore to (ISO 8601; platform only)"),
     in_place: bool = typer.Option(False, "--in-place", help="replace the live cluster (platform; needs --yes)"),
     agency: str = typer.Option(None, "--agency", help="restore this agency's latest (or --snapshot) backup"),
@@ -94,13 +95,19 @@ def restore(
     into: str = typer.Option(None, "--into", help="restore into a new agency with this slug (agency)"),
     yes: bool = typer.Option(False, "--yes", help="do not ask for confirmation"),
 ) -> None:
-    """Restore the platform (into a scratch cluster unless --in-place) or an agency (in place or --into)."""
+    """Restore the platform (into a scratch cluster unless --in-place), an agency (in place or --into), or the
+    registry and its key (--registry: only what is missing or not this box's)."""
     from govcloud_platform.backups import agency_restore, cluster
     from govcloud_platform.errors import InputError
 
     opts: Options = ctx.obj
-    if platform == bool(agency):
-        raise InputError("say what to restore", hint="pass either --platform or --agency SLUG")
+    if platform + registry + (agency is not None) != 1:
+        raise InputError("say what to restore", hint="pass one of --platform, --agency SLUG or --registry")
+    if registry:
+        if to or in_place or into:
+            raise InputError("--to, --in-place and --into are not for --registry", hint="use --snapshot ID")
+        _restore_registry(opts, snapshot)
+        return
     if platform and (snapshot or into):
         raise InputError("--snapshot and --into are for --agency", hint="use --to TIME for the platform")
     if agency and (to or in_place):
@@ -118,6 +125,10 @@ def restore(
             if into is None:
                 _confirm(opts, f"replace the databases and bucket of agency {agency} by its backup?", yes)
             report = agency_restore.restore(box, agency, snapshot, into, actor=opts.actor, progress=step)
+    if into is not None:  # a new agency, with new credentials
+        from govcloud_cli.box_cmds import copy_registry
+
+        copy_registry(box)
     if opts.json:
         emit_json(report)
     elif platform:
@@ -128,6 +139,21 @@ def restore(
     else:
         info(f"agency {agency} backup {report['backup']} restored into {report['into']} in {report['seconds']}s: "
              f"{len(report['databases'])} database(s), {report['objects']} object(s)")
+
+
+def _restore_registry(opts: Options, snapshot: str | None) -> None:
+    from govcloud_platform.backups import registry as registry_backups
+
+    box = load_box(opts, registry=False)
+    with progress(opts, "restore") as step:
+        report = registry_backups.restore(box, snapshot, actor=opts.actor, progress=step)
+    if opts.json:
+        emit_json(report)
+        return
+    info(report["detail"])
+    if "registry.db" in report["restored"]:
+        info(f"{report['agencies']} agencies in the restored registry; a change made after {report['taken']} is "
+             "not in it: `govcloud doctor` lists what the servers hold beyond it")
 
 
 @backup_app.command("status")

@@ -3,25 +3,72 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
-from govcloud_cli.output import Options, emit_json, info, mark, progress, table
+from govcloud_cli.output import RUN, Options, emit_json, info, mark, progress, table
 
 if TYPE_CHECKING:
     from govcloud_platform.box.context import Box
     from govcloud_platform.box.services import Health
+    from govcloud_platform.spec import Spec
 
 box_app = typer.Typer(help="The box itself (local target).", no_args_is_help=True)
 
 
-def load_box(opts: Options) -> Box:
-    """The Box for --home and --spec (spec errors exit 2)."""
-    from govcloud_platform.box.context import Box
+def read_spec(path: Path) -> Spec:
+    """The spec at --spec; errors exit 2 (the loader bounds nesting; a RecursionError is caught all the same)."""
+    from govcloud_platform.errors import SpecError, SpecProblem
     from govcloud_platform.spec import load_spec
 
-    return Box(home=opts.home, spec=load_spec(opts.spec_path))
+    try:
+        return load_spec(path)
+    except RecursionError:
+        problem = SpecProblem(str(path), "", None, "nested too deeply to be a spec")
+        raise SpecError(str(problem), [problem]) from None
+
+
+def load_box(opts: Options, *, registry: bool = True) -> Box:
+    """The existing box at --home, for every command but `up`: a --home without a box is refused (exit 2) and
+    nothing is created, not even a secret. `registry`: the command uses the registry, which must be there with
+    its own key (exit 2 otherwise, saying how to restore it); `status`, `logs`, `down`, `box destroy` and the
+    registry's restore work on a box whose registry is lost."""
+    from govcloud_platform.box.context import Box, require_box
+
+    spec = read_spec(opts.spec_path)  # the command's input first: a bad spec is named even where no box is
+    require_box(opts.home)
+    box = Box(home=opts.home, spec=spec, create=False)
+    RUN.box = box
+    if registry:
+        from govcloud_platform.state.registry import check_registry
+
+        check_registry(box.home)
+    return box
+
+
+def copy_registry(box: Box) -> None:
+    """After a command that changed agencies or apps: a copy of the registry into the platform's backups, so that
+    a lost registry.db comes back with this change (backups/registry.py). Best effort: the change is made; a
+    copy that fails says so and the next platform backup takes one."""
+    from govcloud_platform.backups.registry import take_backup
+    from govcloud_platform.text import one_line
+
+    try:
+        take_backup(box)
+    except Exception as exc:  # noqa: BLE001 - never turn a done change into a failure
+        sys.stderr.write(f"warning: the registry was not copied into the platform's backups "
+                         f"({one_line(str(exc) or type(exc).__name__, 200)}); `govcloud backup run` copies it\n")
+
+
+def create_box(opts: Options) -> Box:
+    """The box at --home for `up`, the only command that makes one (directory, secrets, registry and its key)."""
+    from govcloud_platform.box.context import Box
+
+    box = Box(home=opts.home, spec=read_spec(opts.spec_path))
+    RUN.box = box
+    return box
 
 
 def _health_doc(box: Box, health: list[Health], **extra: object) -> dict[str, object]:
@@ -52,7 +99,7 @@ def up(
     from govcloud_platform.box import runtime
 
     opts: Options = ctx.obj
-    box = load_box(opts)
+    box = create_box(opts)
     if box.spec.platform.target != "local":
         from govcloud_platform.errors import InputError
 
@@ -69,6 +116,9 @@ def up(
         if not names_current(box):
             with box_lock(box.home, "up: names"):
                 renamed = migrate_names(box, step)
+        from govcloud_platform.backups.registry import ensure_registry
+
+        ensure_registry(box, step)
     if not opts.json:
         if renamed:
             info(f"names of an earlier release upgraded: {len(renamed)} changes (see above)")
@@ -81,7 +131,7 @@ def down(ctx: typer.Context) -> None:
     from govcloud_platform.box import runtime
 
     opts: Options = ctx.obj
-    box = load_box(opts)
+    box = load_box(opts, registry=False)
     with progress(opts, "down") as step:
         stopped = runtime.down(box, step)
     left = runtime.listening_ports(box)
@@ -100,33 +150,35 @@ def status(ctx: typer.Context) -> None:
     from govcloud_platform.box import runtime
 
     opts: Options = ctx.obj
-    box = load_box(opts)
+    box = load_box(opts, registry=False)
     health = runtime.status(box)
     _render_health(opts, box, health, f"govcloud box at {box.home}")
-    if not all(h.healthy for h in health):
-        if not opts.json:  # the table wraps long details: each problem once more on one line
-            for h in health:
-                if not h.healthy:
-                    info(f"{h.name}: {h.detail}")
-        raise typer.Exit(1)
+    bad = [h for h in health if not h.healthy]
+    if bad:
+        from govcloud_platform.errors import ServiceError
+
+        raise ServiceError(f"{len(bad)} of {len(health)} services unhealthy: "
+                           + "; ".join(f"{h.name} ({h.endpoint}): {h.detail}" for h in bad),
+                           hint="run `govcloud up`: it starts what is stopped and reports")
 
 
 def logs(
     ctx: typer.Context,
     service: str = typer.Argument(..., help="storage, database, identity, backups or supervisord"),
     follow: bool = typer.Option(False, "--follow", "-f", help="keep printing new lines"),
-    lines: int = typer.Option(50, "--lines", "-n", min=1),
+    lines: int = typer.Option(50, "--lines", "-n", min=1, max=100_000, help="how many of the last lines"),
 ) -> None:
     """Show a service's log (to stdout, like `tail`)."""
     from govcloud_platform.box import runtime
+    from govcloud_platform.text import printable
 
     opts: Options = ctx.obj
-    box = load_box(opts)
+    box = load_box(opts, registry=False)
     paths = runtime.log_file(box, service)
     if follow:
         try:
             for line in runtime.follow(paths, lines):
-                sys.stdout.write(line + "\n")
+                sys.stdout.write(printable(line.replace("\t", "    ")) + "\n")  # a log may quote anyone
                 sys.stdout.flush()
         except KeyboardInterrupt:
             return
@@ -138,7 +190,7 @@ def logs(
     if opts.json:
         emit_json({"service": service, "lines": out})
     else:
-        sys.stdout.write("\n".join(out) + ("\n" if out else ""))
+        sys.stdout.write("".join(printable(t.replace("\t", "    ")) + "\n" for t in out))
 
 
 @box_app.command("destroy")
@@ -148,7 +200,7 @@ def destroy(ctx: typer.Context, yes: bool = typer.Option(False, "--yes", help="d
     from govcloud_platform.errors import InputError
 
     opts: Options = ctx.obj
-    box = load_box(opts)
+    box = load_box(opts, registry=False)
     if not yes:
         if not sys.stdin.isatty():
             raise InputError("refusing to destroy the box without confirmation", hint="pass --yes")

@@ -3,6 +3,7 @@ and the policy pack's rules; the other verbs need the pulumi CLI."""
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -18,15 +19,17 @@ AGENCY = typer.Option(None, "--agency", help="only this agency's stacks (agency-
 
 
 def _spec(opts: Options) -> Any:
-    from govcloud_platform.spec import load_spec
+    from govcloud_cli.box_cmds import read_spec
 
-    return load_spec(opts.spec_path)
+    return read_spec(opts.spec_path)
 
 
 def _print_plan(plan: Plan) -> None:
+    from rich.text import Text
     from rich.tree import Tree
 
     from govcloud_cli.output import console
+    from govcloud_platform.text import printable
 
     con = console()
     by_stack: dict[str, Any] = {}
@@ -34,9 +37,9 @@ def _print_plan(plan: Plan) -> None:
     for res in plan.resources:
         root = by_stack.get(res.stack)
         if root is None:
-            root = by_stack[res.stack] = Tree(f"[bold]{res.stack}[/bold]")
+            root = by_stack[res.stack] = Tree(Text(printable(res.stack), style="bold"))
         parent = nodes.get(res.parent, root)
-        nodes[res.urn] = parent.add(f"{res.type} [dim]{res.name}[/dim]")
+        nodes[res.urn] = parent.add(Text.assemble(printable(res.type) + " ", (printable(res.name), "dim")))
     for tree in by_stack.values():
         con.print(tree)
     if plan.violations:
@@ -122,6 +125,8 @@ def destroy(
 
     if not yes:
         what = f"agency {agency!r}" if agency else "the whole platform and every agency"
+        if not sys.stdin.isatty():
+            raise InputError(f"destroying the IaaS of {what} needs confirmation", hint="pass --yes")
         if not typer.confirm(f"destroy the IaaS of {what}?", err=True):
             raise InputError("destroy not confirmed", hint="pass --yes to skip the question")
     _run(ctx, "destroy", agency)

@@ -1,4 +1,8 @@
-"""Rendering: one JSON document on stdout with --json; rich tables and progress on stderr for humans."""
+"""Rendering: one JSON document on stdout with --json; rich tables and progress on stderr for humans.
+
+Text shown to humans may come from users or servers (names, the audit log, error messages): it is never read as
+rich markup and every control or bidi character is shown escaped (`govcloud_platform.text.printable`). Styles
+are given as `rich.text.Text` objects (`mark`), never as markup inside data."""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from govcloud_platform.text import printable
 
 
 @dataclass
@@ -23,6 +29,18 @@ class Options:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class RunState:
+    """What the error funnel needs after Typer has returned: whether to show tracebacks (from --debug) and the
+    box the command opened (to name the service behind a client library's exception)."""
+
+    debug: bool = False
+    box: Any = None
+
+
+RUN = RunState()
+
+
 def console() -> Any:
     from rich.console import Console
 
@@ -34,9 +52,18 @@ def emit_json(data: Any) -> None:
     sys.stdout.flush()
 
 
+def safe(value: Any) -> Any:
+    """A cell or line for rich: Text objects (our own styles) as they are; anything else as literal text."""
+    from rich.text import Text
+
+    if isinstance(value, Text):
+        return value
+    return Text(printable("" if value is None else str(value)))
+
+
 def info(message: str) -> None:
-    """A line for humans on stderr (plain text, markup allowed)."""
-    console().print(message)
+    """A line for humans on stderr (literal text: no markup, controls escaped)."""
+    console().print(safe(message))
 
 
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -46,7 +73,7 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any
     for col in columns:
         t.add_column(col, overflow="fold")  # never cut a value (endpoints, paths) with an ellipsis
     for row in rows:
-        t.add_row(*("" if v is None else str(v) for v in row))
+        t.add_row(*(safe(v) for v in row))
     console().print(t)
 
 
@@ -58,8 +85,10 @@ def emit(opts: Options, data: Any, title: str | None, columns: Sequence[str], ro
         table(title, columns, rows)
 
 
-def mark(ok: bool | None) -> str:
-    return {True: "[green]yes[/green]", False: "[red]NO[/red]", None: "-"}[ok]
+def mark(ok: bool | None) -> Any:
+    from rich.text import Text
+
+    return {True: Text("yes", style="green"), False: Text("NO", style="red"), None: Text("-")}[ok]
 
 
 @contextmanager
@@ -68,17 +97,17 @@ def progress(opts: Options, label: str) -> Iterator[Any]:
     if opts.json or not sys.stderr.isatty():
         def plain(msg: str) -> None:
             if not opts.json:
-                sys.stderr.write(f"{label}: {msg}\n")
+                sys.stderr.write(f"{label}: {printable(msg)}\n")
             else:
-                sys.stderr.write(f"{msg}\n")
+                sys.stderr.write(f"{printable(msg)}\n")
             sys.stderr.flush()
 
         yield plain
         return
     con = console()
-    with con.status(label) as status:
+    with con.status(safe(label)) as status:
         def update(msg: str) -> None:
-            status.update(f"{label}: {msg}")
-            con.print(f"  {msg}")
+            status.update(safe(f"{label}: {msg}"))
+            con.print(safe(f"  {msg}"))
 
         yield update

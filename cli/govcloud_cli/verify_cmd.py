@@ -18,7 +18,18 @@ def verify(
     from govcloud_platform.apps.verify import verify as run_checks
 
     opts: Options = ctx.obj
-    results = run_checks(load_box(opts), agency, app)
+    box = load_box(opts)
+    if app is not None:
+        from govcloud_platform.apps import manifest
+
+        manifest(app)  # unknown app: exit 2
+    if agency is not None:
+        from govcloud_platform.errors import InputError
+        from govcloud_platform.state.registry import Registry
+
+        if Registry(box.home).agency(agency) is None:
+            raise InputError(f"unknown agency {agency!r}", hint="`govcloud agency list` shows the agencies")
+    results = run_checks(box, agency, app)
     ok = all(r.ok for r in results)
     if opts.json:
         emit_json({"ok": ok, "checks": [r.as_dict() for r in results]})

@@ -23,6 +23,7 @@ from govcloud_platform.progress import Progress, quiet
 from govcloud_platform.spec import SERVICE_NAMES, Agency, Quota, check_slug
 from govcloud_platform.state.lock import box_lock
 from govcloud_platform.state.registry import PROVISIONING, READY, REMOVING, RETIRED, AgencyRecord, Registry
+from govcloud_platform.text import check_text
 
 # REMOVING is saved before a removal touches any server and kept until every broker has deprovisioned: a removal
 # that fails half-way leaves the agency `removing` (never a hollow `ready`), and `agency remove` run again
@@ -51,6 +52,7 @@ def validate_request(box: Box, req: AgencyRequest) -> AgencyRequest:
     try:
         check_slug(req.slug)
         Agency(slug=req.slug, name=req.name, email=req.email, quota=req.quota, services=req.services)
+        check_text(req.name, "name", max_length=120)  # no blank, control or bidi-override display name
     except ValueError as exc:
         first = exc.errors()[0]["msg"] if hasattr(exc, "errors") else str(exc)  # pydantic or plain
         raise InputError(f"agency {req.slug!r}: {str(first).removeprefix('Value error, ')}") from None

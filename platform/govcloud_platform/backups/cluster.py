@@ -69,6 +69,10 @@ def run_backup(box: Box, kind: str = "full", actor: str | None = None, progress:
             if proc.returncode != 0:
                 raise OperationFailed(f"platform backup failed: {last_line(err or out, 'pgbackrest failed')}")
             record = list_backups(box)[-1]
+            progress("the registry and its key (backups/registry.py)")
+            from govcloud_platform.backups.registry import take_backup as backup_registry
+
+            backup_registry(box)
     except Exception as exc:  # recorded like an agency's: {"id", "error"} (no label: pgBackRest keeps none)
         registry.audit("backup run", "platform", "failed", actor, json.dumps({"id": None, "error": str(exc)}))
         raise

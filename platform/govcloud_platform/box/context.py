@@ -14,7 +14,7 @@ from govcloud_platform.box import modes
 from govcloud_platform.box.ca import CertificateAuthority
 from govcloud_platform.box.ports import Ports
 from govcloud_platform.box.secrets import SecretStore, write_private
-from govcloud_platform.errors import InputError
+from govcloud_platform.errors import InputError, NoBox
 
 if TYPE_CHECKING:
     import psycopg
@@ -31,11 +31,28 @@ _S3_SESSION: list[Any] = []
 _S3_SESSION_LOCK = threading.Lock()
 
 
+def require_box(home: Path) -> None:
+    """Refuse (NoBox, exit 2) a --home that holds no box, creating nothing. A box is a directory with the
+    box.json that `govcloud up` writes before it starts anything."""
+    if not str(home):
+        raise InputError("--home is empty", hint="pass --home DIR (or set GOVCLOUD_HOME) to the box directory")
+    if not home.exists():
+        raise NoBox(home)
+    if not home.is_dir():
+        raise InputError(f"--home {home} is not a directory", hint="pass the --home of your box (GOVCLOUD_HOME)")
+    if not (home / "box.json").is_file():
+        raise NoBox(home, "the directory has no box.json")
+
+
 @dataclass
 class Box:
+    """One box directory. `create`: whether missing secrets may be generated (only `govcloud up` makes a box;
+    every other command opens an existing one, and a missing secret there is damage, not a first run)."""
+
     home: Path
     spec: Spec
     port_base: int = field(default=0)
+    create: bool = True
     _s3_admin: Any = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -50,7 +67,7 @@ class Box:
 
     @cached_property
     def secrets(self) -> SecretStore:
-        return SecretStore(self.home / "secrets")
+        return SecretStore(self.home / "secrets", create=self.create)
 
     @cached_property
     def ca(self) -> CertificateAuthority:
@@ -91,7 +108,9 @@ class Box:
         if self.state_file.exists():
             data = json.loads(self.state_file.read_text())
         data.update(values)
-        write_private(self.state_file, json.dumps(data, indent=2) + "\n")
+        tmp = self.state_file.with_name(f".box.json.{os.getpid()}.tmp")  # never a half-written box.json
+        write_private(tmp, json.dumps(data, indent=2) + "\n")
+        os.replace(tmp, self.state_file)
 
     def ensure_home(self) -> None:
         """Create the box directory, or say clearly why it cannot be used; give every path in it the mode of

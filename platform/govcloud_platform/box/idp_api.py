@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from govcloud_platform.box.oidc_policy import GROUP_RE, GROUP_SEPARATOR, access_rule, option_text
-from govcloud_platform.errors import ConflictError, InputError, ServiceError
+from govcloud_platform.errors import ConflictError, InputError, ServiceError, service_failure
 
 if TYPE_CHECKING:
     import psycopg
@@ -211,10 +211,7 @@ def _call(box: Box, method: str, path: str = "", body: Any = None) -> requests.R
         with _session() as s:
             resp = s.request(method, _api_url(box, path), json=body, auth=auth, timeout=15)
     except requests.RequestException as exc:
-        raise ServiceError(
-            f"IdP manager API at 127.0.0.1:{box.ports.idp_manager} unreachable ({type(exc).__name__})",
-            hint="is the box up? `govcloud box status`",
-        ) from None
+        raise service_failure("identity", _manager(box), f"is unreachable ({type(exc).__name__})") from None
     if resp.status_code == 401:
         raise ServiceError("the IdP manager API refused the platform's credential",
                            hint="run `govcloud up` to re-converge the identity service")
@@ -289,7 +286,7 @@ def post_oidc_client(box: Box, body: dict[str, Any]) -> None:
     if resp.status_code == 409:
         raise ConflictError(f"OIDC client {client_id} already exists", hint="remove it first, or pick another id")
     if resp.status_code != 201:
-        raise ServiceError(f"IdP refused OIDC client {client_id}: HTTP {resp.status_code} {_error_text(resp)}")
+        raise _http_error(box, resp, f"refused OIDC client {client_id}")
 
 
 def configured_clients(box: Box) -> dict[str, dict[str, Any]]:
@@ -423,7 +420,7 @@ def get_oidc_client(box: Box, client_id: str) -> dict[str, Any] | None:
     if resp.status_code == 404:
         return None
     if resp.status_code != 200:
-        raise ServiceError(f"IdP manager API: HTTP {resp.status_code} {_error_text(resp)}")
+        raise _http_error(box, resp)
     result: dict[str, Any] = resp.json()
     return result
 
@@ -431,7 +428,7 @@ def get_oidc_client(box: Box, client_id: str) -> dict[str, Any] | None:
 def list_oidc_clients(box: Box) -> list[str]:
     resp = _call(box, "GET", "/findByConfKey?pattern=*")
     if resp.status_code != 200:
-        raise ServiceError(f"IdP manager API: HTTP {resp.status_code} {_error_text(resp)}")
+        raise _http_error(box, resp)
     return sorted(rp["confKey"] for rp in resp.json())
 
 
@@ -442,12 +439,26 @@ def remove_oidc_client(box: Box, client_id: str) -> bool:
     if resp.status_code == 404:
         return False
     if resp.status_code != 204:
-        raise ServiceError(f"IdP manager API: HTTP {resp.status_code} {_error_text(resp)}")
+        raise _http_error(box, resp)
     return True
 
 
+def _manager(box: Box) -> str:
+    return f"the IdP manager API at http://127.0.0.1:{box.ports.idp_manager}"
+
+
+def _http_error(box: Box, resp: requests.Response, what: str = "answered") -> ServiceError:
+    """One line naming the identity service: `identity (the IdP manager API at ...) answered HTTP 502 Bad
+    Gateway (run `govcloud status`, ...)`; never the HTML page nginx sends when LemonLDAP::NG is down."""
+    text = _error_text(resp)
+    return service_failure("identity", _manager(box), f"{what}: HTTP {resp.status_code}{f' {text}' if text else ''}")
+
+
 def _error_text(resp: requests.Response) -> str:
+    """The API's own error message, else the HTTP reason phrase (an error page's body is not a message)."""
     try:
-        return str(resp.json().get("error", ""))[:300]
+        doc = resp.json()
+        text = str(doc.get("error", "")) if isinstance(doc, dict) else ""
     except ValueError:
-        return resp.text[:300]
+        text = ""
+    return " ".join((text or str(resp.reason or "")).split())[:200]

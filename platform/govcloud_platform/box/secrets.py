@@ -7,6 +7,8 @@ import secrets as _secrets
 from collections.abc import Callable
 from pathlib import Path
 
+from govcloud_platform.errors import BoxDamaged
+
 
 def write_private(path: Path, data: str | bytes, mode: int = 0o600) -> None:
     """Atomically write a file with exactly `mode`: only its owner's (0600) unless it is meant to be shared, and
@@ -30,8 +32,12 @@ def new_password(nbytes: int = 24) -> str:
 
 
 class SecretStore:
-    def __init__(self, directory: Path) -> None:
+    """`create=False` (a box opened by any command but `up`): a missing secret is refused, never generated; a
+    new value would not match what the services were set up with."""
+
+    def __init__(self, directory: Path, create: bool = True) -> None:
         self.directory = directory
+        self.create = create
 
     def _path(self, name: str) -> Path:
         if not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
@@ -46,6 +52,9 @@ class SecretStore:
 
     def get_or_create(self, name: str, generate: Callable[[], str] = new_password) -> str:
         value = self.get(name)
+        if value is None and not self.create:
+            raise BoxDamaged(f"the box secret {self._path(name)} is missing",
+                             hint="run `govcloud up`: it makes the box's own secrets again")
         if value is None:
             self.directory.mkdir(parents=True, exist_ok=True)
             os.chmod(self.directory, 0o700)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
+import hashlib
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from govcloud_platform.box.secrets import write_private
+from govcloud_platform.errors import BoxDamaged
+from govcloud_platform.text import printable
 
 MIGRATIONS: list[str] = [
     """
@@ -89,6 +92,43 @@ REMOVING = "removing"  # a removal started; a re-run of `agency remove` complete
 RETIRED = "retired"  # removed with its data kept; adding it again restores access
 
 
+# box.json records the fingerprint of the registry's key once `up` has made (or adopted) the registry: from then
+# on a missing registry.db or registry.key, or another key, is damage to refuse, never a reason to start afresh.
+KEY_FIELD = "registry_key"
+RESTORE_HINT = "restore it from the platform's backup: `govcloud backup restore --registry` (docs/backups.md)"
+
+
+def key_fingerprint(key: bytes) -> str:
+    """Identifies a key without revealing it (a truncated SHA-256 of 256 random bits)."""
+    return "sha256:" + hashlib.sha256(key.strip()).hexdigest()[:16]
+
+
+def recorded_fingerprint(home: Path) -> str | None:
+    try:
+        value = json.loads((home / "box.json").read_text()).get(KEY_FIELD)
+    except (OSError, ValueError, AttributeError):
+        return None
+    return str(value) if value else None
+
+
+def registry_problem(recorded: str | None, db_exists: bool, key_fp: str | None, holds_secrets: bool,
+                     opens_secrets: bool | None) -> str | None:
+    """What is wrong with a box's registry, or None. Pure. `recorded`: the key fingerprint box.json holds (None on
+    a box that never recorded one); `key_fp`: the fingerprint of registry.key (None if missing); `holds_secrets`:
+    the registry has encrypted rows; `opens_secrets`: the key decrypts a sample of them (None: nothing to try)."""
+    made = recorded is not None or key_fp is not None  # a key exists only once a registry was made
+    if not db_exists and made:
+        return "the registry registry.db and its key are missing" if key_fp is None else \
+            "the registry registry.db is missing"
+    if db_exists and key_fp is None and (recorded is not None or holds_secrets):
+        return "the registry's key secrets/registry.key is missing"
+    if recorded is not None and key_fp is not None and key_fp != recorded:
+        return "secrets/registry.key is not the key of this box's registry"
+    if opens_secrets is False:
+        return "secrets/registry.key does not open the credentials in registry.db (they are not this box's)"
+    return None
+
+
 def now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
@@ -136,7 +176,9 @@ class Registry:
         """The registry's connection (opened, migrated and made private once per Registry; autocommit:
         every statement is its own transaction unless a caller says BEGIN)."""
         if self._conn is None:
-            self.home.mkdir(parents=True, exist_ok=True)
+            if not self.path.exists():
+                self._refuse_to_make_another()
+                self.home.mkdir(parents=True, exist_ok=True)  # commands reach here only in a box (require_box)
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA busy_timeout=30000")
@@ -148,6 +190,12 @@ class Registry:
                     path.chmod(0o600)
             self._conn = conn
         yield self._conn
+
+    def _refuse_to_make_another(self) -> None:
+        """A missing registry.db is made afresh only where there never was one: not in a box that recorded its
+        key, nor beside a key (an empty registry would hide every agency and orphan their objects)."""
+        if recorded_fingerprint(self.home) is not None or self.key_path.exists():
+            raise BoxDamaged(f"{self.path} is missing", hint=RESTORE_HINT)
 
     def close(self) -> None:
         if self._conn is not None:
@@ -177,12 +225,50 @@ class Registry:
         if self._fernet is None:
             from cryptography.fernet import Fernet
 
+            recorded = recorded_fingerprint(self.home)
             if not self.key_path.exists():
+                if recorded is not None or self.holds_secrets():
+                    raise BoxDamaged(f"the registry's key {self.key_path} is missing: the credentials in "
+                                     f"{self.path} cannot be read", hint=RESTORE_HINT)
                 self.key_path.parent.mkdir(parents=True, exist_ok=True)
                 self.key_path.parent.chmod(0o700)
                 write_private(self.key_path, Fernet.generate_key())
-            self._fernet = Fernet(self.key_path.read_bytes().strip())
+            key = self.key_path.read_bytes().strip()
+            if recorded is not None and key_fingerprint(key) != recorded:
+                raise BoxDamaged(f"{self.key_path} is not the key of this box's registry", hint=RESTORE_HINT)
+            try:
+                self._fernet = Fernet(key)
+            except ValueError:
+                raise BoxDamaged(f"{self.key_path} is not a registry key", hint=RESTORE_HINT) from None
         return self._fernet
+
+    def holds_secrets(self) -> bool:
+        """Whether any row holds something encrypted with the registry's key."""
+        with self.connect() as conn:
+            return any(conn.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone()  # noqa: S608 - constant
+                       for table in ("bindings", "app_deployments"))
+
+    def opens_secrets(self) -> bool | None:
+        """Whether the key decrypts a sample of the encrypted rows (None: there are none). Costs one decrypt."""
+        from cryptography.fernet import Fernet, InvalidToken
+
+        with self.connect() as conn:
+            row = conn.execute("SELECT secret FROM bindings LIMIT 1").fetchone() or \
+                conn.execute("SELECT secret FROM app_deployments LIMIT 1").fetchone()
+        if row is None:
+            return None
+        try:
+            Fernet(self.key_path.read_bytes().strip()).decrypt(row[0])
+        except (InvalidToken, ValueError, OSError):
+            return False
+        return True
+
+    def initialize(self) -> str:
+        """Make the registry and its key where there are none (`govcloud up`), or check those that exist.
+        Returns the key's fingerprint, for box.json."""
+        check_registry(self.home)
+        self._cipher()
+        return key_fingerprint(self.key_path.read_bytes())
 
     def encrypt(self, data: dict[str, Any]) -> bytes:
         token: bytes = self._cipher().encrypt(json.dumps(data).encode())
@@ -279,7 +365,8 @@ class Registry:
         with self.connect() as conn:
             conn.execute(
                 "INSERT INTO audit (at, actor, command, target, result, detail) VALUES (?, ?, ?, ?, ?, ?)",
-                (now(), actor or default_actor(), command, target, result, detail[:500]),
+                (now(), printable(actor or default_actor(), 200), command, printable(target, 200), result,
+                 printable(detail, 500)),
             )
 
     def audit_log(self, limit: int = 100, target: str | None = None) -> list[dict[str, Any]]:
@@ -292,3 +379,31 @@ class Registry:
             rows = conn.execute(query + " ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
         keys = ("id", "at", "actor", "command", "target", "result", "detail")
         return [dict(zip(keys, r, strict=True)) for r in rows]
+
+
+def check_registry(home: Path) -> None:
+    """Refuse (BoxDamaged, exit 2) a box whose registry or key is missing or not its own. Reads box.json, checks
+    two files and decrypts one row: cheap enough for every command that uses the registry."""
+    registry = Registry(home)
+    db_exists = registry.path.exists()
+    try:
+        key: bytes | None = registry.key_path.read_bytes()
+    except FileNotFoundError:
+        key = None
+    holds = opens = None
+    if db_exists:
+        conn = sqlite3.connect(f"file:{registry.path}?mode=ro", uri=True, timeout=30)
+        try:
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError as exc:
+            raise BoxDamaged(f"{registry.path} is not a registry ({exc})", hint=RESTORE_HINT) from None
+        finally:
+            conn.close()
+        if {"bindings", "app_deployments"} <= tables:
+            holds = registry.holds_secrets()
+            opens = registry.opens_secrets() if key is not None else None
+        registry.close()
+    problem = registry_problem(recorded_fingerprint(home), db_exists, key_fingerprint(key) if key else None,
+                               bool(holds), opens)
+    if problem:
+        raise BoxDamaged(f"box at {home}: {problem}", hint=RESTORE_HINT)
