@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -30,10 +30,10 @@ def mask(doc: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
 @agency_app.command("add")
 def add(
     ctx: typer.Context,
-    slug: str = typer.Argument(..., help="agency identifier, e.g. health"),
-    name: str = typer.Option(..., "--name", help="display name"),
-    quota: str = typer.Option("standard", "--quota", help="quota class"),
-    email: str = typer.Option(None, "--email", help="contact email (default it@<slug>.<domain>)"),
+    slug: Annotated[str, typer.Argument(help="agency identifier, e.g. health")],
+    name: Annotated[str, typer.Option("--name", help="display name")],
+    quota: Annotated[str, typer.Option("--quota", help="quota class")] = "standard",
+    email: Annotated[str | None, typer.Option("--email", help="contact email (default it@<slug>.<domain>)")] = None,
 ) -> None:
     """Onboard an agency: database, bucket, SSO identity and backup plan (idempotent)."""
     from govcloud_platform.errors import InputError
@@ -90,7 +90,7 @@ def show(ctx: typer.Context, slug: str) -> None:
 @agency_app.command("credentials")
 def credentials(
     ctx: typer.Context, slug: str,
-    show_secrets: bool = typer.Option(False, "--show-secrets", help="print passwords and keys"),
+    show_secrets: Annotated[bool, typer.Option("--show-secrets", help="print passwords and keys")] = False,
 ) -> None:
     """Connection details of the agency's database, bucket and OIDC client (secrets masked by default)."""
     opts: Options = ctx.obj
@@ -107,7 +107,9 @@ def credentials(
 
 
 @agency_app.command("usage")
-def usage(ctx: typer.Context, slug: str = typer.Argument(None)) -> None:
+def usage(
+    ctx: typer.Context, slug: Annotated[str | None, typer.Argument(help="one agency (default: all)")] = None
+) -> None:
     """Measured usage per agency: database size and connections, bucket bytes and objects, backups."""
     opts: Options = ctx.obj
     ob = _onboarding(opts)
@@ -130,8 +132,10 @@ def usage(ctx: typer.Context, slug: str = typer.Argument(None)) -> None:
 @agency_app.command("remove")
 def remove(
     ctx: typer.Context, slug: str,
-    purge_data: bool = typer.Option(False, "--purge-data", help="also delete the database, bucket and backups"),
-    yes: bool = typer.Option(False, "--yes", help="do not ask"),
+    purge_data: Annotated[
+        bool, typer.Option("--purge-data", help="also delete the database, bucket and backups")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="do not ask")] = False,
 ) -> None:
     """Revoke every access of an agency; its data is kept unless --purge-data."""
     from govcloud_platform.errors import InputError
@@ -154,7 +158,8 @@ def remove(
 
 
 def apply(
-    ctx: typer.Context, prune: bool = typer.Option(False, "--prune", help="remove agencies not in the spec")
+    ctx: typer.Context,
+    prune: Annotated[bool, typer.Option("--prune", help="remove agencies not in the spec")] = False,
 ) -> None:
     """Converge the box to the spec: add agencies, apply quota changes, deploy declared apps, report drift."""
     from govcloud_platform.converge import apply_spec

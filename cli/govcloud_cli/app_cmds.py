@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -65,7 +65,8 @@ def deploy(ctx: typer.Context, agency: str, app: str) -> None:
 
 
 @app_app.command("list")
-def list_(ctx: typer.Context, agency: str = typer.Option(None, "--agency", help="only this agency")) -> None:
+def list_(ctx: typer.Context,
+          agency: Annotated[str | None, typer.Option("--agency", help="only this agency")] = None) -> None:
     """Deployed apps with their URL and health. JSON: {"apps": [{"agency", "app", "url", "healthy"}]}."""
     opts: Options = ctx.obj
     service = _service(opts)
@@ -95,7 +96,7 @@ def status(ctx: typer.Context, agency: str, app: str) -> None:
 @app_app.command("remove")
 def remove(
     ctx: typer.Context, agency: str, app: str,
-    purge_data: bool = typer.Option(False, "--purge-data", help="also delete the app's database and files"),
+    purge_data: Annotated[bool, typer.Option("--purge-data", help="also delete the app's database and files")] = False,
 ) -> None:
     """Stop and unpublish APP for AGENCY and revoke its credentials; data kept unless --purge-data."""
     opts: Options = ctx.obj

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -34,8 +34,10 @@ def _age(seconds: int | None) -> str:
 @backup_app.command("run")
 def run(
     ctx: typer.Context,
-    kind: str = typer.Option("full", "--type", help="platform backup type: full, diff or incr"),
-    agency: str = typer.Option(None, "--agency", help="back up this agency (logical dump + bucket, restic)"),
+    kind: Annotated[str, typer.Option("--type", help="platform backup type: full, diff or incr")] = "full",
+    agency: Annotated[
+        str | None, typer.Option("--agency", help="back up this agency (logical dump + bucket, restic)")
+    ] = None,
 ) -> None:
     """Take a backup now: the whole cluster (pgBackRest), or one agency with --agency."""
     from govcloud_platform.backups import agency as agency_backups
@@ -57,7 +59,9 @@ def run(
 @backup_app.command("list")
 def list_(
     ctx: typer.Context,
-    agency: str = typer.Option(None, "--agency", help="only this agency's backups (default: platform and agencies)"),
+    agency: Annotated[
+        str | None, typer.Option("--agency", help="only this agency's backups (default: platform and agencies)")
+    ] = None,
 ) -> None:
     """Backups, oldest first: the platform's and every agency's (or one agency's). JSON:
     {"backups": [{id, scope, type, started, finished, bytes}]}; scope is `platform` or `agency:<slug>`."""
@@ -86,14 +90,24 @@ def _confirm(opts: Options, question: str, yes: bool) -> None:
 @backup_app.command("restore")
 def restore(
     ctx: typer.Context,
-    platform: bool = typer.Option(False, "--platform", help="restore the whole cluster (pgBackRest)"),
-    registry: bool = typer.Option(False, "--registry", help="put back a lost registry.db and/or registry.key"),
-    to: str = typer.Option(None, "--to", help="point in time to restore to (ISO 8601; platform only)"),
-    in_place: bool = typer.Option(False, "--in-place", help="replace the live cluster (platform; needs --yes)"),
-    agency: str = typer.Option(None, "--agency", help="restore this agency's latest (or --snapshot) backup"),
-    snapshot: str = typer.Option(None, "--snapshot", help="backup id or restic snapshot id (agency)"),
-    into: str = typer.Option(None, "--into", help="restore into a new agency with this slug (agency)"),
-    yes: bool = typer.Option(False, "--yes", help="do not ask for confirmation"),
+    platform: Annotated[bool, typer.Option("--platform", help="restore the whole cluster (pgBackRest)")] = False,
+    registry: Annotated[
+        bool, typer.Option("--registry", help="put back a lost registry.db and/or registry.key")
+    ] = False,
+    to: Annotated[
+        str | None, typer.Option("--to", help="point in time to restore to (ISO 8601; platform only)")
+    ] = None,
+    in_place: Annotated[
+        bool, typer.Option("--in-place", help="replace the live cluster (platform; needs --yes)")
+    ] = False,
+    agency: Annotated[
+        str | None, typer.Option("--agency", help="restore this agency's latest (or --snapshot) backup")
+    ] = None,
+    snapshot: Annotated[str | None, typer.Option("--snapshot", help="backup id or restic snapshot id (agency)")] = None,
+    into: Annotated[
+        str | None, typer.Option("--into", help="restore into a new agency with this slug (agency)")
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="do not ask for confirmation")] = False,
 ) -> None:
     """Restore the platform (into a scratch cluster unless --in-place), an agency (in place or --into), or the
     registry and its key (--registry: only what is missing or not this box's)."""
@@ -122,6 +136,7 @@ def restore(
         elif platform:
             report = cluster.restore_scratch(box, to, actor=opts.actor, progress=step)
         else:
+            assert agency is not None  # exactly one of --platform, --agency, --registry (checked above)
             if into is None:
                 _confirm(opts, f"replace the databases and bucket of agency {agency} by its backup?", yes)
             report = agency_restore.restore(box, agency, snapshot, into, actor=opts.actor, progress=step)
@@ -187,8 +202,10 @@ def status(ctx: typer.Context) -> None:
 @backup_app.command("verify")
 def verify(
     ctx: typer.Context,
-    agency: str = typer.Option(None, "--agency", help="only this agency (default: platform and every agency)"),
-    snapshot: str = typer.Option(None, "--snapshot", help="backup id to drill (default: the latest)"),
+    agency: Annotated[
+        str | None, typer.Option("--agency", help="only this agency (default: platform and every agency)")
+    ] = None,
+    snapshot: Annotated[str | None, typer.Option("--snapshot", help="backup id to drill (default: the latest)")] = None,
 ) -> None:
     """Restore drill into a scratch database and bucket; compare with the manifest; check repositories."""
     from govcloud_platform.backups import drill

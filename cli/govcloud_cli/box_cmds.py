@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -93,7 +93,9 @@ def _render_health(opts: Options, box: Box, health: list[Health], title: str, **
 
 def up(
     ctx: typer.Context,
-    port_base: int = typer.Option(None, "--port-base", min=1024, max=55000, help="first port of the box's range"),
+    port_base: Annotated[
+        int | None, typer.Option("--port-base", min=1024, max=55000, help="first port of the box's range")
+    ] = None,
 ) -> None:
     """Bring the box up (idempotent: on a running, healthy box it changes nothing)."""
     from govcloud_platform.box import runtime
@@ -164,9 +166,9 @@ def status(ctx: typer.Context) -> None:
 
 def logs(
     ctx: typer.Context,
-    service: str = typer.Argument(..., help="storage, database, identity, backups or supervisord"),
-    follow: bool = typer.Option(False, "--follow", "-f", help="keep printing new lines"),
-    lines: int = typer.Option(50, "--lines", "-n", min=1, max=100_000, help="how many of the last lines"),
+    service: Annotated[str, typer.Argument(help="storage, database, identity, backups or supervisord")],
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="keep printing new lines")] = False,
+    lines: Annotated[int, typer.Option("--lines", "-n", min=1, max=100_000, help="how many of the last lines")] = 50,
 ) -> None:
     """Show a service's log (to stdout, like `tail`)."""
     from govcloud_platform.box import runtime
@@ -194,7 +196,7 @@ def logs(
 
 
 @box_app.command("destroy")
-def destroy(ctx: typer.Context, yes: bool = typer.Option(False, "--yes", help="do not ask")) -> None:
+def destroy(ctx: typer.Context, yes: Annotated[bool, typer.Option("--yes", help="do not ask")] = False) -> None:
     """Stop the box and delete its directory: all data, backups and credentials in it are lost."""
     from govcloud_platform.box import runtime
     from govcloud_platform.errors import InputError

@@ -4,7 +4,7 @@ and the policy pack's rules; the other verbs need the pulumi CLI."""
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 iaas_app = typer.Typer(help="IaaS on OpenStack through Pulumi (openstack target).", no_args_is_help=True)
 
-AGENCY = typer.Option(None, "--agency", help="only this agency's stacks (agency-<slug>, app-<slug>-*)")
+Agency = Annotated[str | None, typer.Option("--agency", help="only this agency's stacks (agency-<slug>, app-<slug>-*)")]
 
 
 def _spec(opts: Options) -> Any:
@@ -53,9 +53,11 @@ def _print_plan(plan: Plan) -> None:
 @iaas_app.command()
 def plan(
     ctx: typer.Context,
-    offline: bool = typer.Option(False, "--offline", help="run the programs under Pulumi's mocks (no CLI, no cloud)"),
-    agency: str = AGENCY,
-    strict: bool = typer.Option(False, "--strict", help="advisory violations fail the plan too"),
+    offline: Annotated[
+        bool, typer.Option("--offline", help="run the programs under Pulumi's mocks (no CLI, no cloud)")
+    ] = False,
+    agency: Agency = None,
+    strict: Annotated[bool, typer.Option("--strict", help="advisory violations fail the plan too")] = False,
 ) -> None:
     """Show what the stacks would create and every policy verdict (exit 3 on a mandatory violation)."""
     from govcloud_platform.errors import InputError, PolicyViolation
@@ -97,19 +99,19 @@ def _run(ctx: typer.Context, action: str, agency: str | None) -> None:
 
 
 @iaas_app.command()
-def preview(ctx: typer.Context, agency: str = AGENCY) -> None:
+def preview(ctx: typer.Context, agency: Agency = None) -> None:
     """Preview every stack with the policy pack (needs the pulumi CLI)."""
     _run(ctx, "preview", agency)
 
 
 @iaas_app.command()
-def up(ctx: typer.Context, agency: str = AGENCY) -> None:
+def up(ctx: typer.Context, agency: Agency = None) -> None:
     """Create or update the stacks with the policy pack (needs the pulumi CLI and cloud credentials)."""
     _run(ctx, "up", agency)
 
 
 @iaas_app.command()
-def refresh(ctx: typer.Context, agency: str = AGENCY) -> None:
+def refresh(ctx: typer.Context, agency: Agency = None) -> None:
     """Reconcile the state with what exists in the cloud."""
     _run(ctx, "refresh", agency)
 
@@ -117,8 +119,8 @@ def refresh(ctx: typer.Context, agency: str = AGENCY) -> None:
 @iaas_app.command()
 def destroy(
     ctx: typer.Context,
-    agency: str = AGENCY,
-    yes: bool = typer.Option(False, "--yes", help="do not ask for confirmation"),
+    agency: Agency = None,
+    yes: Annotated[bool, typer.Option("--yes", help="do not ask for confirmation")] = False,
 ) -> None:
     """Delete the stacks' resources (apps first, platform last)."""
     from govcloud_platform.errors import InputError

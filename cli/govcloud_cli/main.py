@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -30,13 +30,13 @@ app = typer.Typer(
 def root(
     ctx: typer.Context,
     # str, not Path: Path("") is ".", and an empty --home must not silently mean the current directory
-    spec: str = typer.Option("govcloud.yaml", "--spec", envvar="GOVCLOUD_SPEC", help="spec file",
-                             metavar="PATH"),
-    home: str = typer.Option(".govcloud", "--home", envvar="GOVCLOUD_HOME", help="box directory",
-                             metavar="PATH"),
-    json_out: bool = typer.Option(False, "--json", help="print one JSON document on stdout"),
-    debug: bool = typer.Option(False, "--debug", help="show tracebacks"),
-    actor: str = typer.Option(None, "--actor", envvar="GOVCLOUD_ACTOR", help="who acts (audit log)"),
+    spec: Annotated[str, typer.Option("--spec", envvar="GOVCLOUD_SPEC", help="spec file", metavar="PATH")]
+    = "govcloud.yaml",
+    home: Annotated[str, typer.Option("--home", envvar="GOVCLOUD_HOME", help="box directory", metavar="PATH")]
+    = ".govcloud",
+    json_out: Annotated[bool, typer.Option("--json", help="print one JSON document on stdout")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="show tracebacks")] = False,
+    actor: Annotated[str | None, typer.Option("--actor", envvar="GOVCLOUD_ACTOR", help="who acts (audit log)")] = None,
 ) -> None:
     from govcloud_platform.box.modes import private_umask
     from govcloud_platform.errors import InputError
@@ -60,7 +60,7 @@ def root(
 
 @app.command()
 def init(
-    ctx: typer.Context, force: bool = typer.Option(False, "--force", help="overwrite an existing spec")
+    ctx: typer.Context, force: Annotated[bool, typer.Option("--force", help="overwrite an existing spec")] = False
 ) -> None:
     """Write a commented example spec (three agencies) to the --spec path."""
     from govcloud_platform.errors import ConflictError, InputError

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from govcloud_cli.box_cmds import load_box
@@ -10,8 +12,8 @@ from govcloud_cli.output import Options, emit_json, info, mark, table
 
 def verify(
     ctx: typer.Context,
-    agency: str = typer.Option(None, "--agency", help="only this agency's apps"),
-    app: str = typer.Option(None, "--app", help="only this app"),
+    agency: Annotated[str | None, typer.Option("--agency", help="only this agency's apps")] = None,
+    app: Annotated[str | None, typer.Option("--app", help="only this app")] = None,
 ) -> None:
     """Check deployed apps on the host: process running, ports on 127.0.0.1 only, TLS certificate valid for
     the name, health URL 200, secret files 0600. Exit 1 on any failure."""
