@@ -113,6 +113,9 @@ def _fork_worker(server: socket.socket, home: Path, digest: str) -> socket.socke
         return mine
     mine.close()
     server.close()
+    # Its own session: supervisord stops the agent's whole process group, and a command that is running when
+    # the agent is restarted (`up` with a new govcloud) must go on, as it would in its own process.
+    os.setsid()
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # its weed shell is its own child, to be waited for
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     spare = _start_spare(home)

@@ -158,8 +158,11 @@ def test_status_and_doctor_name_a_bucket_that_cannot_take_a_write(many: BoxHandl
                        f"s3.bucket.quota -name={bucket} -op=set -sizeMB=100"])
         enforce_quotas(b)
         weed_shell(b, ["s3.bucket.quota -name=govcloud-backup -op=remove"])
-    # under their quotas again: writable, and both commands green
+    # under their quotas again: writable; the big object gone and the applied 1 MB back (`doctor` names a quota
+    # that is not the applied one, and `apply` restores it): both commands green
     s3.put_object(Bucket=bucket, Key="more.txt", Body=b"x")
+    s3.delete_object(Bucket=bucket, Key="big.bin")
+    assert many.cli("--json", "apply").json()["restored"] == [TINY]
     assert many.cli("status").rc == 0 and many.cli("doctor").rc == 0
     stray = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=PROBE_PREFIX).get("Contents", [])]
     uploads = [u["Key"] for u in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])]

@@ -123,7 +123,7 @@ def _identity(b: Box, slug: str) -> None:
 
 def _client(b: Box, slug: str) -> None:
     idp_api.add_oidc_client(b, names.oidc_client(slug), "foreign-secret-0123456789",
-                            [f"https://foreign.example/{slug}"], "foreign")
+                            [f"https://foreign.example/{slug}"], "foreign", admit=[])
 
 
 def _user(b: Box, slug: str) -> None:

@@ -33,6 +33,7 @@ from govcloud_platform.backups.common import (
     utcnow,
 )
 from govcloud_platform.backups.common import rolled_back as rolled_back_error
+from govcloud_platform.box import agent
 from govcloud_platform.box.context import LOOPBACK, Box
 from govcloud_platform.box.services.backups import pgbackrest, pgbackrest_conf
 from govcloud_platform.box.services.database import PG_BIN, PG_USER, STANZA, as_postgres, chown_tree
@@ -325,7 +326,9 @@ def restore_in_place(box: Box, to: str | None = None, actor: str | None = None,
         with box_lock(box.home, "backup restore --platform --in-place", wait=30), backup_lock(box, "platform"):
             progress("archiving the current WAL segment")
             archive_now(box)
-            dependents = [p for p in sup.info().values() if p.get("statename") == "RUNNING"]
+            # what runs on the database (the CLI agent does not: it may be running this very command)
+            dependents = [p for p in sup.info().values()
+                          if p.get("statename") == "RUNNING" and p.get("name") != agent.NAME]
             for proc in sorted(dependents, key=lambda p: -_priority(sup, str(p["name"]))):
                 if _priority(sup, str(proc["name"])) >= DATABASE_PRIORITY:
                     progress(f"stopping {proc['name']}")
