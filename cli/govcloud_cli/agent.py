@@ -61,7 +61,9 @@ def warm() -> None:
     # What a command does first, once here: the spec loader's first run (its regular expressions), and the
     # process's boto3 session with the S3 model loaded by a client's creation (the box's own is made per command).
     spec = load_spec_text(EXAMPLE_SPEC)
-    Box(home=Path("/nonexistent-govcloud-agent-warmup"), spec=spec)._new_s3_client(LOOPBACK, "warm-up-only")
+    client = Box(home=Path("/nonexistent-govcloud-agent-warmup"), spec=spec)._new_s3_client(LOOPBACK, "warm-up")
+    client.get_paginator("list_objects_v2")  # its model, read once
+    govcloud_cli.main.command()  # the click command Typer builds from the app
 
 
 def serve(home: Path) -> None:

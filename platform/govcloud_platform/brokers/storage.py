@@ -268,8 +268,12 @@ class StorageBroker(Broker):
             raise
         if known is None:  # the agency's own leftover identity, if any, gives way (the registry records it)
             commands = [f"s3.user.delete -name={identity}", *commands]
-        weed_shell(box, commands, absent_users=frozenset({identity}), session=session)
-        require_writable(box, [slug])
+        # The bucket exists: its first write (~0.2 s, SeaweedFS growing its first volume) is proved while the
+        # shell sets the quota and the identity.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            probe = pool.submit(require_writable, box, [slug])
+            weed_shell(box, commands, absent_users=frozenset({identity}), session=session)
+            probe.result()
 
     def provision_many(self, box: Box, jobs: list[Provisioning]) -> None:
         """The live identities (from `taken`, else listed in the session), buckets by a few workers (each an S3
