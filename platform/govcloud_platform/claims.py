@@ -5,18 +5,26 @@ does not record as the agency's."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from govcloud_platform.box.context import Box
 from govcloud_platform.brokers.base import Broker
 from govcloud_platform.errors import ConflictError
 
-if TYPE_CHECKING:
-    from govcloud_platform.onboarding import AgencyRequest
+
+class AgencyRequest(Protocol):
+    """What a request for a new agency says that matters here (onboarding.AgencyRequest has it)."""
+
+    @property
+    def slug(self) -> str: ...
+
+    @property
+    def services(self) -> Sequence[str]: ...
 
 
-def foreign_objects(requests: list[AgencyRequest], found: dict[str, dict[str, list[str]]]) -> list[tuple[str, str]]:
+def foreign_objects(requests: Sequence[AgencyRequest], found: dict[str, dict[str, list[str]]]) -> list[tuple[str, str]]:
     """(slug, object) for every server-side object that agencies new to the registry would take although it
     exists already (`found`: service -> slug -> objects, from the brokers' `taken`), in the requests' order,
     for the services each agency asks for."""
@@ -24,7 +32,7 @@ def foreign_objects(requests: list[AgencyRequest], found: dict[str, dict[str, li
             for obj in found.get(service, {}).get(req.slug, [])]
 
 
-def refuse_taken(box: Box, requests: list[AgencyRequest], all_brokers: dict[str, Broker]) -> None:
+def refuse_taken(box: Box, requests: Sequence[AgencyRequest], all_brokers: dict[str, Broker]) -> None:
     """Raise ConflictError (nothing changed) if any object of these new agencies' names exists on a server.
     What the brokers learned (storage's open session) stays with them for the provisioning that follows;
     on a refusal they release it."""
