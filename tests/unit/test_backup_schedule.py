@@ -13,12 +13,10 @@ from govcloud_platform.backups import scheduler
 from govcloud_platform.backups.common import iso, new_run_id, parse_time
 from govcloud_platform.backups.schedule import Job, agency_cron, allowed_age, is_due, jobs, period, status
 from govcloud_platform.box.context import Box
-from govcloud_platform.spec import load_spec_text
-from govcloud_platform.spec.example import EXAMPLE_SPEC
-from govcloud_platform.state import registry as registry_module
 from govcloud_platform.state.registry import Registry
+from tests.unit.offline import T0
+from tests.unit.offline import offline_box as make_offline_box
 
-T0 = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.UTC)  # a Saturday
 DAILY = Job("agency:x", "30 2 * * *")
 
 
@@ -78,15 +76,7 @@ def test_manifest_comparison_names_every_difference() -> None:
 
 @pytest.fixture
 def offline_box(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Box:
-    # The registry stamps rows with the wall clock; pin it to the day before T0 so that the plan's arithmetic
-    # (an agency younger than its plan is fine) does not depend on the date the test runs on.
-    monkeypatch.setattr(registry_module, "now", lambda: iso(T0 - dt.timedelta(days=1)))
-    box = Box(home=tmp_path / "home", spec=load_spec_text(EXAMPLE_SPEC))
-    registry = Registry(box.home)
-    for slug in ("health", "revenue"):
-        registry.save_agency(slug, slug, f"it@{slug}.example", "standard", ["database", "backups"], "ready")
-    registry.save_agency("gone", "gone", "it@gone.example", "standard", ["database", "backups"], "provisioning")
-    return box
+    return make_offline_box(tmp_path, monkeypatch, provisioning=("gone",))
 
 
 def test_jobs_follow_the_spec_and_the_registry(offline_box: Box) -> None:

@@ -22,12 +22,9 @@ from govcloud_platform.backups.schedule import (
 )
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.secrets import write_private
-from govcloud_platform.spec import load_spec_text
-from govcloud_platform.spec.example import EXAMPLE_SPEC
-from govcloud_platform.state import registry as registry_module
-from govcloud_platform.state.registry import Registry
+from tests.unit.offline import T0
+from tests.unit.offline import offline_box as make_offline_box
 
-T0 = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.UTC)
 BAD = "99 99 99 99 99"
 
 
@@ -44,12 +41,7 @@ def test_bad_crons_are_named(cron: str) -> None:
 
 @pytest.fixture
 def offline_box(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Box:
-    monkeypatch.setattr(registry_module, "now", lambda: iso(T0 - dt.timedelta(days=1)))
-    box = Box(home=tmp_path / "home", spec=load_spec_text(EXAMPLE_SPEC))
-    registry = Registry(box.home)
-    for slug in ("health", "revenue"):
-        registry.save_agency(slug, slug, f"it@{slug}.example", "standard", ["database", "backups"], "ready")
-    return box
+    return make_offline_box(tmp_path, monkeypatch)
 
 
 def _plan_with(box: Box, **crons: str) -> None:
