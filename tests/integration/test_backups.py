@@ -181,7 +181,7 @@ def test_platform_point_in_time_restore_between_two_writes(box: BoxHandle, agenc
     with connect(creds) as conn:
         conn.execute("CREATE TABLE pitr (id int PRIMARY KEY, at timestamptz DEFAULT clock_timestamp())")
         conn.execute("INSERT INTO pitr (id) VALUES (1)")
-        time.sleep(0.5)
+        time.sleep(1.1)  # backups end in whole seconds (cluster.backup_set_for): a later second than the backup's
         between = conn.execute("SELECT clock_timestamp()").fetchone()[0]  # type: ignore[index]
         time.sleep(0.5)
         conn.execute("INSERT INTO pitr (id) VALUES (2)")

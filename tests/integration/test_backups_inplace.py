@@ -43,7 +43,7 @@ def test_in_place_restore_to_a_time_between_two_writes(private_box: BoxHandle) -
         conn.execute("INSERT INTO inplace_probe (id) VALUES (1)")
     ok(handle.cli("--json", "backup", "run", "--type", "full"))
     with handle.box().pg_admin() as conn:
-        time.sleep(0.5)
+        time.sleep(1.1)  # backups end in whole seconds (cluster.backup_set_for): a later second than the backup's
         between = conn.execute("SELECT clock_timestamp()").fetchone()[0]  # type: ignore[index]
         time.sleep(0.5)
         conn.execute("INSERT INTO inplace_probe (id) VALUES (2)")

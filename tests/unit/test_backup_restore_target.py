@@ -33,7 +33,8 @@ OLDEST = record("platform", NOW - dt.timedelta(days=2))
         ([OLDEST], iso(NOW + dt.timedelta(hours=1)), "future"),
         ([OLDEST], "not a time", "not a time"),
         ([OLDEST], None, ""),
-        ([OLDEST], OLDEST.finished, ""),
+        ([OLDEST], OLDEST.finished, "oldest backup"),  # it may have ended after the target, in that second
+        ([OLDEST], iso(dt.datetime.fromisoformat(OLDEST.finished) + dt.timedelta(seconds=1)), ""),
         ([OLDEST], iso(NOW - dt.timedelta(hours=1)), ""),
     ],
 )
@@ -45,6 +46,17 @@ def test_check_target(monkeypatch: pytest.MonkeyPatch, backups: list[BackupRecor
             cluster.check_target(object(), to)  # type: ignore[arg-type]
     else:
         cluster.check_target(object(), to)  # type: ignore[arg-type]
+
+
+def test_the_recovery_starts_from_the_newest_backup_that_surely_ended_before_the_target() -> None:
+    base = NOW.replace(microsecond=0) - dt.timedelta(days=1)
+    first, second = record("platform", base, "first"), record("platform", base + dt.timedelta(hours=1), "second")
+    end = dt.datetime.fromisoformat(second.finished)
+    assert cluster.backup_set_for([first, second], end + dt.timedelta(seconds=1, microseconds=5)) == second
+    # a target in the second the backup ended in: that backup may have ended after it, the one before did not
+    assert cluster.backup_set_for([first, second], end + dt.timedelta(microseconds=900_000)) == first
+    assert cluster.backup_set_for([second, first], end + dt.timedelta(hours=1)) == second  # any order
+    assert cluster.backup_set_for([first], dt.datetime.fromisoformat(first.finished)) is None
 
 
 def test_list_all_merges_platform_and_agencies_oldest_first(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -132,22 +132,34 @@ def target_text(to: str) -> str:
     return moment.astimezone(__import__("datetime").UTC).strftime("%Y-%m-%d %H:%M:%S.%f+00")
 
 
-def check_target(box: Box, to: str | None) -> None:
+def backup_set_for(backups: list[BackupRecord], moment: Any) -> BackupRecord | None:
+    """The newest backup a recovery to `moment` starts from: one that surely ended before it. pgBackRest
+    records a backup's end in whole seconds and compares the target at that resolution, so a backup that ended
+    in the target's own second may end after it: only one that ended in an earlier second counts."""
+    whole = moment.replace(microsecond=0)
+    fit = [b for b in backups if parse_time(b.finished) < whole]
+    return max(fit, key=lambda b: parse_time(b.finished)) if fit else None
+
+
+def check_target(box: Box, to: str | None) -> str | None:
     """Refuse, before anything happens, a restore that recovery cannot complete: no backup at all, a target
     before the end of the oldest backup (not consistent yet) or in the future (PostgreSQL 15 stops with
-    "recovery ended before configured recovery target was reached")."""
+    "recovery ended before configured recovery target was reached"). Returns the label of the backup set the
+    recovery starts from (pgBackRest's `--set`; None: the latest, for a restore without a target)."""
     moment = parse_time(target_text(to)) if to else None
     backups = list_backups(box)
     if not backups:
         raise InputError("the platform has no backup to restore", hint="run `govcloud backup run` first")
     if moment is None:
-        return
-    oldest = parse_time(backups[0].finished)
-    if moment < oldest:
-        raise InputError(f"--to {to} is before the end of the oldest backup ({backups[0].finished})",
-                         hint="`govcloud backup list` shows the backups; choose a later time")
+        return None
     if moment > utcnow():
         raise InputError(f"--to {to} is in the future", hint="leave --to out to restore the latest state")
+    chosen = backup_set_for(backups, moment)
+    if chosen is None:
+        raise InputError(f"--to {to} is before the end of the oldest backup ({backups[0].finished}; backups "
+                         "end in whole seconds)",
+                         hint="`govcloud backup list` shows the backups; choose a time at least a second later")
+    return chosen.id
 
 
 @dataclass
@@ -180,14 +192,17 @@ class ScratchCluster:
                 "seconds": round(self.seconds, 2), "databases": self.databases}
 
 
-def _restore_args(to: str | None) -> list[str]:
+def _restore_args(to: str | None, backup_set: str | None) -> list[str]:
     if to:
-        return ["--type=time", f"--target={target_text(to)}", "--target-action=promote"]
+        chosen = [f"--set={backup_set}"] if backup_set else []
+        return ["--type=time", f"--target={target_text(to)}", "--target-action=promote", *chosen]
     return ["--type=default"]
 
 
-def _pgbackrest_restore(box: Box, data: Path, to: str | None) -> None:
-    proc = _pgbackrest_popen(box, "restore", f"--pg1-path={data}", *_restore_args(to))
+def _pgbackrest_restore(box: Box, data: Path, to: str | None, backup_set: str | None = None) -> None:
+    if to and backup_set is None:
+        backup_set = check_target(box, to)
+    proc = _pgbackrest_popen(box, "restore", f"--pg1-path={data}", *_restore_args(to, backup_set))
     with StorageWatch(box, [proc]) as watch:
         out, err = proc.communicate(timeout=6 * 3600)
     if watch.lost:
@@ -231,7 +246,8 @@ def scan(conn: Any) -> dict[str, int]:
 
 @contextmanager
 def scratch_restore(box: Box, to: str | None = None, progress: Progress = quiet,
-                    scan_tables: bool = True, flush: bool = True) -> Iterator[ScratchCluster]:
+                    scan_tables: bool = True, flush: bool = True,
+                    backup_set: str | None = None) -> Iterator[ScratchCluster]:
     """Restore the cluster (latest, or as of `to`) into a scratch directory, start it, yield it, stop it.
     `flush` first archives the current WAL segment; without it the restore shows what a disaster at this
     moment would leave (the RPO measurement)."""
@@ -254,7 +270,7 @@ def scratch_restore(box: Box, to: str | None = None, progress: Progress = quiet,
             progress("archiving the current WAL segment")
             archive_now(box)
         progress(f"pgbackrest restore into {data}" + (f" as of {to}" if to else ""))
-        _pgbackrest_restore(box, data, to)
+        _pgbackrest_restore(box, data, to, backup_set)
         with (data / "postgresql.auto.conf").open("a") as conf:
             # the scratch copy must never archive into the live repository nor take the live port
             conf.write(f"\n# govcloud scratch restore\nport = {cluster.port}\nlisten_addresses = '{LOOPBACK}'\n"
@@ -290,9 +306,9 @@ def restore_scratch(box: Box, to: str | None = None, actor: str | None = None,
     if to:
         target_text(to)  # bad input fails before anything happens
     require_storage(box, "platform restore")
-    check_target(box, to)
+    backup_set = check_target(box, to)
     try:
-        with scratch_restore(box, to, progress) as cluster:
+        with scratch_restore(box, to, progress, backup_set=backup_set) as cluster:
             report = cluster.report()
     except Exception as exc:
         registry.audit("backup restore", "platform", "failed", actor, f"scratch: {exc}")
@@ -315,7 +331,7 @@ def restore_in_place(box: Box, to: str | None = None, actor: str | None = None,
     if to:
         target_text(to)
     require_storage(box, "platform restore")
-    check_target(box, to)  # before anything is stopped: a target recovery cannot reach would leave no database
+    backup_set = check_target(box, to)  # before anything is stopped: a target recovery cannot reach leaves no database
     started = time.monotonic()
     data = box.home / "pg" / "data"
     aside = data.with_name(f"data.before-restore-{utcnow().strftime('%Y%m%dT%H%M%S')}")
@@ -339,7 +355,7 @@ def restore_in_place(box: Box, to: str | None = None, actor: str | None = None,
             chown_tree(data)
             try:
                 progress("pgbackrest restore in place" + (f" as of {to}" if to else ""))
-                _pgbackrest_restore(box, data, to)
+                _pgbackrest_restore(box, data, to, backup_set)
                 # half-way: the live data directory is aside, the restored one in its place
                 faults.restore_point("platform")
                 progress("starting the restored database")
