@@ -11,7 +11,7 @@ from govcloud_platform.box.context import Box
 from govcloud_platform.brokers import brokers
 from govcloud_platform.brokers.base import Provisioning, is_client_error
 from govcloud_platform.brokers.limits import Limit, changed_fields, drifted, outcome, quota_values
-from govcloud_platform.errors import ServiceError
+from govcloud_platform.errors import SERVICE_HINT, ServiceError
 from govcloud_platform.progress import Progress
 from govcloud_platform.spec import Quota
 from govcloud_platform.state.registry import READY, AgencyRecord, Registry
@@ -47,7 +47,7 @@ class Enforcement:
                 if not isinstance(exc, OSError) and not is_client_error(exc):
                     raise
                 raise ServiceError(f"{service}: reading the limits the server enforces failed ({type(exc).__name__})",
-                                   hint="check `govcloud status`") from None
+                                   hint=SERVICE_HINT) from None
         return out
 
     def annotate(self, records: list[AgencyRecord], docs: list[dict[str, Any]]) -> None:

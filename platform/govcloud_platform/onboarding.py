@@ -339,8 +339,9 @@ class Onboarding:
             try:
                 self._refuse_removing([r.slug for r in requests])
                 new = [r for r in requests if self.registry.agency(r.slug) is None]
-                if new:
+                if requests:  # even with nothing new: "unchanged" means the services hold what the spec says
                     self._require_services()
+                if new:
                     claims.refuse_taken(self.box, new, self._brokers)
                 for req in requests:
                     before = self.registry.agency(req.slug)
