@@ -139,7 +139,7 @@ def _fork_worker(server: socket.socket, home: Path, digest: str) -> socket.socke
 
 
 REFRESH_SPARE_S = 60.0
-Spare = tuple[str, Path, "subprocess.Popen[str]", float]
+Spare = tuple[str, Path, "subprocess.Popen[str]", float, int | None]
 
 
 def _start_spare(home: Path) -> Spare | None:
@@ -147,7 +147,7 @@ def _start_spare(home: Path) -> Spare | None:
     import time
 
     from govcloud_platform.box.ports import GRPC_SHIFT, Ports
-    from govcloud_platform.box.services.storage import start_shell
+    from govcloud_platform.box.services.storage import master_listener, start_shell
 
     try:
         port_base = int(json.loads((home / "box.json").read_text())["port_base"])
@@ -156,7 +156,8 @@ def _start_spare(home: Path) -> Spare | None:
         if not (cwd / "security.toml").exists():
             return None
         socket.create_connection(("127.0.0.1", master + GRPC_SHIFT), timeout=1).close()
-        return f"127.0.0.1:{master}", cwd, start_shell(f"127.0.0.1:{master}", cwd), time.monotonic()
+        listener = master_listener(master + GRPC_SHIFT)  # a restarted master makes the spare useless
+        return f"127.0.0.1:{master}", cwd, start_shell(f"127.0.0.1:{master}", cwd), time.monotonic(), listener
     except (OSError, ValueError, KeyError):
         return None
 

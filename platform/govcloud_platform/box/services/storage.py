@@ -84,8 +84,9 @@ class S3Identities:
 
 
 # A `weed shell` started ahead of need by the CLI agent's waiting worker (govcloud_cli.agent): its ~0.25 s start
-# (the 150 MB Go binary initialising) is then paid before the command arrives. (master, cwd, process, started)
-_SPARE: list[tuple[str, str, subprocess.Popen[str], float]] = []
+# (the 150 MB Go binary initialising) is then paid before the command arrives.
+# (master, cwd, process, started, the master's gRPC listener when it started)
+_SPARE: list[tuple[str, str, subprocess.Popen[str], float, int | None]] = []
 SPARE_MAX_AGE_S = 90.0
 
 
@@ -94,19 +95,44 @@ def start_shell(master: str, cwd: Path) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd)
 
 
-def offer_spare(master: str, cwd: Path, proc: subprocess.Popen[str], started: float) -> None:
+def listening_inode(tables: list[str], port: int) -> int | None:
+    """The socket inode listening on `port` in /proc/net/tcp{,6} text (None if nothing listens). It changes
+    when the listener is restarted: a shell connected to the previous master would wait for it forever."""
+    for text in tables:
+        for line in text.splitlines()[1:]:
+            fields = line.split()
+            if len(fields) > 9 and fields[3] == "0A" and fields[1].rsplit(":", 1)[-1] == f"{port:04X}":
+                return int(fields[9])
+    return None
+
+
+def master_listener(grpc_port: int) -> int | None:
+    tables = []
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            tables.append(Path(name).read_text())
+        except OSError:
+            continue
+    return listening_inode(tables, grpc_port)
+
+
+def offer_spare(master: str, cwd: Path, proc: subprocess.Popen[str], started: float,
+                listener: int | None = None) -> None:
     """Hand this process a shell started ahead of need, for its first `open_weed_shell` on that master."""
-    _SPARE[:] = [(master, str(cwd), proc, started)]
+    _SPARE[:] = [(master, str(cwd), proc, started, listener)]
 
 
-def _take_spare(master: str, cwd: Path) -> subprocess.Popen[str] | None:
+def _take_spare(master: str, cwd: Path, grpc_port: int) -> subprocess.Popen[str] | None:
+    """The spare, if it was started for this master, recently, and the master has not restarted since."""
     import time
 
     if not _SPARE:
         return None
-    (want, where, proc, started), = _SPARE
+    (want, where, proc, started, listener), = _SPARE
     _SPARE.clear()
-    if want == master and where == str(cwd) and proc.poll() is None and time.monotonic() - started < SPARE_MAX_AGE_S:
+    fresh = time.monotonic() - started < SPARE_MAX_AGE_S
+    if want == master and where == str(cwd) and proc.poll() is None and fresh and listener is not None \
+            and listener == master_listener(grpc_port):
         return proc
     proc.kill()
     proc.communicate()
@@ -127,7 +153,7 @@ def open_weed_shell(box: Box) -> subprocess.Popen[str]:
             hint="run `govcloud up`, then the same command again: it converges",
         ) from None
     master, cwd = f"{LOOPBACK}:{box.ports.weed_master}", weed_security.security_file(box).parent
-    return _take_spare(master, cwd) or start_shell(master, cwd)
+    return _take_spare(master, cwd, grpc) or start_shell(master, cwd)
 
 
 def weed_shell(
