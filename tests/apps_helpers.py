@@ -15,8 +15,8 @@ from urllib.parse import urljoin
 import pytest
 import requests
 
+from govcloud_platform.apps.layout import public_url
 from govcloud_platform.apps.manifests import manifest
-from govcloud_platform.apps.service import public_url
 from govcloud_platform.box import idp_api
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.supervisor import Supervisor
@@ -146,7 +146,7 @@ def remove_and_assert_clean(box: BoxHandle, slug: str, app: str, secrets_file: s
     """Remove the app (data kept) and check that no process, vhost, credential or certificate is left, the
     database role cannot log in, the public name no longer answers as the app, and the agency's system user
     is gone exactly when this was the agency's last app."""
-    from govcloud_platform.apps.service import instance_dir
+    from govcloud_platform.apps.layout import instance_dir
 
     b = box.box()
     programs = programs or (app_program(slug, app),)

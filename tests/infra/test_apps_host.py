@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from govcloud_platform.apps.service import instance_dir
+from govcloud_platform.apps.layout import instance_dir
 from govcloud_platform.apps.verify import verify
 from govcloud_platform.box.supervisor import Supervisor
 from govcloud_platform.names import app_program, system_user

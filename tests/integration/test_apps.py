@@ -17,7 +17,7 @@ import psycopg
 import pytest
 import requests
 
-from govcloud_platform.apps.service import instance_dir
+from govcloud_platform.apps.layout import instance_dir
 from govcloud_platform.names import pg_app, system_user
 from tests.apps_helpers import (
     agency_users,

@@ -8,8 +8,8 @@ import subprocess
 
 import pytest
 
+from govcloud_platform.apps.layout import SYSTEM_PYTHON, system_ca_bundle
 from govcloud_platform.apps.runner import run_role
-from govcloud_platform.apps.service import SYSTEM_PYTHON, system_ca_bundle
 from tests.conftest import BoxHandle, new_home
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

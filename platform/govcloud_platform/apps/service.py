@@ -17,6 +17,7 @@ from typing import Any
 
 from psycopg import sql
 
+from govcloud_platform.apps.layout import instance_dir, public_host, public_url, role_vars, venv_cache
 from govcloud_platform.apps.manifests import CATALOGUE, AppManifest, manifest
 from govcloud_platform.apps.runner import RUN_TIMEOUT_S, RoleResult, run_role
 from govcloud_platform.apps.store import READY, Deployment, DeploymentStore
@@ -24,7 +25,6 @@ from govcloud_platform.box import idp_api
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.oidc_policy import admitted_groups
 from govcloud_platform.box.secrets import new_password
-from govcloud_platform.box.services import nginx
 from govcloud_platform.box.supervisor import Supervisor
 from govcloud_platform.brokers.database import (
     allow_in_hba,
@@ -36,11 +36,7 @@ from govcloud_platform.brokers.database import (
 )
 from govcloud_platform.errors import ConflictError, InputError
 from govcloud_platform.names import (
-    admins_group,
-    agency_host,
-    app_host,
     app_program,
-    group,
     oidc_app_client,
     pg_app,
     system_user,
@@ -50,45 +46,6 @@ from govcloud_platform.progress import Progress, quiet
 from govcloud_platform.state.lock import box_lock, file_lock
 from govcloud_platform.state.registry import READY as AGENCY_READY
 from govcloud_platform.state.registry import Registry
-
-SYSTEM_PYTHON = "/usr/bin/python3"
-DEFAULT_VENV_CACHE = "/var/cache/govcloud/apps"
-
-
-def system_ca_bundle() -> str:
-    """The bundle that verifies PyPI: what this machine points clients at, else Debian's."""
-    for var in ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
-        value = os.environ.get(var)
-        if value and Path(value).is_file():
-            return value
-    return "/etc/ssl/certs/ca-certificates.crt"
-
-
-def venv_cache() -> Path | None:
-    """Where the apps' virtualenvs are shared by every box of this host (one per app, packages and interpreter,
-    built once): GOVCLOUD_APPS_CACHE, or /var/cache/govcloud/apps; an empty GOVCLOUD_APPS_CACHE builds each
-    box's own under <home>/apps/venvs."""
-    value = os.environ.get("GOVCLOUD_APPS_CACHE", DEFAULT_VENV_CACHE)
-    return Path(value) if value else None
-
-
-
-# --- names (every server-side name comes from govcloud_platform.names) ------------------------------
-def public_host(box: Box, slug: str, app: str) -> str:
-    return app_host(slug, app, box.spec.platform.domain)
-
-
-def public_url(box: Box, slug: str, app: str) -> str:
-    return f"https://{public_host(box, slug, app)}:{box.ports.proxy_https}"
-
-
-def instance_dir(box: Box, slug: str, app: str) -> Path:
-    return box.home / "apps" / "instances" / slug / app
-
-
-# The certificate of the proxy's default server: issued for the platform domain itself, so it is valid for no
-# app's name and a client that asks for an unknown name cannot mistake the answer for an app.
-PROXY_DEFAULT_CERT = "apps-proxy"
 
 
 @dataclass
@@ -205,7 +162,7 @@ class AppService:
         if issued:
             steps.append("certificate issued")
         storage = self._storage_credentials(slug)
-        variables = self.role_vars(slug, agency_name, m, deployment, secrets, storage, cert, key, "deploy")
+        variables = role_vars(self.box, slug, agency_name, m, deployment, secrets, storage, cert, key, "deploy")
         with self._venv_cache_lock(m.name):
             result = run_role(self.box, m.role, "deploy", variables,
                               lambda t: self.progress(f"{slug}/{m.name}: {t}"))
@@ -275,85 +232,9 @@ class AppService:
         cert, key = self.box.ca.issue(name, [public_host(self.box, slug, app)])
         return cert, key, before != cert.stat().st_mtime_ns
 
-    def role_vars(self, slug: str, agency_name: str, m: AppManifest, deployment: Deployment,
-                  secrets: dict[str, Any] | None, storage: dict[str, Any] | None, cert: Path | None,
-                  key: Path | None, action: str, purge: bool = False) -> dict[str, Any]:
-        """The role's public variables (`<role>_*`); secrets only for deploy."""
-        box, sup, front = self.box, Supervisor(self.box), nginx.paths(self.box)
-        common: dict[str, Any] = {
-            "action": action,
-            "purge_data": purge,
-            "python": SYSTEM_PYTHON,
-            "pip_ca_bundle": system_ca_bundle(),
-            "venv": str(box.home / "apps" / "venvs" / m.name),
-            "venv_cache": str(venv_cache() or ""),
-            "agency": slug,
-            "agency_name": agency_name,
-            "agency_group": group(slug),
-            "agency_admins_group": admins_group(slug),
-            "run_user": system_user(slug),
-            "run_user_comment": system_user_mark(str(box.home)),
-            "instance_dir": str(instance_dir(box, slug, m.name)),
-            "listen_port": deployment.port,
-            "public_host": public_host(box, slug, m.name),
-            "proxy_port": box.ports.proxy_https,
-            "ca_file": str(box.ca_file),
-            "program": app_program(slug, m.name),
-            "log_dir": str(box.log_dir),
-            "supervisor_conf": str(sup.conf),
-            "supervisor_programs_dir": str(sup.programs_dir),
-            "nginx_conf": str(front.conf),
-            "nginx_prefix": str(front.root),
-            "nginx_vhost_dir": str(front.apps),
-        }
-        common["code_dir"] = str(box.home / "apps" / "code" / m.name)
-        if m.name == "portal":
-            common["static_root"] = str(box.home / "apps" / "static" / m.name)
-        elif "identity" not in m.services:
-            common.pop("agency_group")
-        if m.name != "portal":
-            common.pop("agency_admins_group")
-        if m.name == "messaging":
-            common["server_name"] = agency_host(slug, box.spec.platform.domain)
-        if cert is not None and key is not None:
-            common["tls_cert"], common["tls_key"] = str(cert), str(key)
-        if action == "deploy" and secrets is not None:
-            if storage:
-                common["s3"] = {k: storage[k] for k in ("endpoint", "bucket", "access_key", "secret_key")}
-            if "database" in m.services:
-                common["db"] = {"host": box.address, "port": box.ports.postgres, "name": pg_app(slug, m.name),
-                                "user": pg_app(slug, m.name), "password": secrets["db_password"]}
-            if "identity" in m.services:
-                common["oidc"] = {"issuer": box.issuer, "client_id": oidc_app_client(slug, m.name),
-                                  "client_secret": secrets["oidc_secret"]}
-                common["secret_key"] = secrets["secret_key"]
-        if action == "remove":
-            common["remove_run_user"] = not self._user_needed_by_others(slug, m.name)
-        variables = {f"{m.role}_{k}": v for k, v in common.items()}
-        if action == "deploy":
-            variables.update(self._default_vhost_vars())
-        elif action == "remove":
-            variables.update(app_common_run_user=system_user(slug),
-                             app_common_agency_instances_dir=str(instance_dir(box, slug, m.name).parent))
-        return variables
-
     def _user_needed_by_others(self, slug: str, app: str) -> bool:
         """Another app of the agency (in whatever state) still runs as the agency's system user."""
         return any(d.app != app for d in self.store.all(slug))
-
-    def _default_vhost_vars(self) -> dict[str, Any]:
-        """Variables of app_common's default_vhost, which every app role includes (the proxy's default server)."""
-        box, front = self.box, nginx.paths(self.box)
-        cert, key = box.ca.issue(PROXY_DEFAULT_CERT, [box.spec.platform.domain])
-        return {
-            "app_common_proxy_port": box.ports.proxy_https,
-            "app_common_default_tls_cert": str(cert),
-            "app_common_default_tls_key": str(key),
-            "app_common_log_dir": str(box.log_dir),
-            "app_common_nginx_conf": str(front.conf),
-            "app_common_nginx_prefix": str(front.root),
-            "app_common_nginx_vhost_dir": str(front.apps),
-        }
 
     # --- remove -----------------------------------------------------------------------------------
     def remove(self, slug: str, app: str, purge: bool) -> bool:
@@ -366,8 +247,9 @@ class AppService:
         with box_lock(self.box.home, f"app remove {slug} {app}", reentrant=True):
             if deployment is not None:
                 record = self.registry.agency(slug)
-                variables = self.role_vars(slug, record.name if record else slug, m, deployment, None, None,
-                                           None, None, "remove", purge)
+                variables = role_vars(self.box, slug, record.name if record else slug, m, deployment, None, None,
+                                      None, None, "remove", purge,
+                                      last_app=not self._user_needed_by_others(slug, m.name))
                 run_role(self.box, m.role, "remove", variables, lambda t: self.progress(f"{slug}/{app}: {t}"))
             if "identity" in m.services:
                 idp_api.remove_oidc_client(self.box, oidc_app_client(slug, app))
@@ -396,8 +278,8 @@ class AppService:
         m = manifest(app)
         deployment = self._deployment(slug, app)
         record = self.registry.agency(slug)
-        variables = self.role_vars(slug, record.name if record else slug, m, deployment, None, None, None, None,
-                                   "check")
+        variables = role_vars(self.box, slug, record.name if record else slug, m, deployment, None, None, None,
+                              None, "check")
         return run_role(self.box, m.role, "check", variables)
 
     def _deployment(self, slug: str, app: str) -> Deployment:

@@ -9,9 +9,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from govcloud_platform.apps.layout import instance_dir, public_host, public_url
 from govcloud_platform.apps.manifests import manifest
 from govcloud_platform.apps.probe import fetch, peer_certificate_ok
-from govcloud_platform.apps.service import instance_dir, public_host, public_url
 from govcloud_platform.apps.store import DeploymentStore
 from govcloud_platform.box.context import LOOPBACK, Box
 from govcloud_platform.box.supervisor import Supervisor
