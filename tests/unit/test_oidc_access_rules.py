@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from govcloud_platform import names
-from govcloud_platform.box import idp_api, oidc_policy
+from govcloud_platform.box import oidc_clients, oidc_policy
 from govcloud_platform.errors import InputError
 
 # LLNG's handler rewrites a rule (`substitute`), then compiles it in its jail, as the portal does for
@@ -155,31 +155,31 @@ class _Box:
 
 def _body(**kw: Any) -> dict[str, Any]:
     client_id = names.oidc_client("health")
-    return idp_api.oidc_client(_Box(), client_id, "s3cret", ["https://health.example/cb"], "Health",  # type: ignore[arg-type]
+    return oidc_clients.oidc_client(_Box(), client_id, "s3cret", ["https://health.example/cb"], "Health",  # type: ignore[arg-type]
                                admit=oidc_policy.admitted_groups(client_id) or [], allow_client_credentials=True, **kw)
 
 
 def _configured(body: dict[str, Any]) -> dict[str, Any]:
     """The body as the lmConf holds it (what `configured_clients` reads), values as the manager API writes."""
-    options: dict[str, Any] = idp_api._conf_entries(body)["oidcRPMetaDataOptions"]
+    options: dict[str, Any] = oidc_clients.conf_entries(body)["oidcRPMetaDataOptions"]
     return options
 
 
 def test_a_configured_client_is_current_only_with_its_rule() -> None:
     body = _body()
     current = _configured(body)
-    assert idp_api.client_differs(None, body)
-    assert not idp_api.client_differs(current, body)
-    assert not idp_api.client_differs({**current, "oidcRPMetaDataOptionsAllowClientCredentialsGrant": "1",
+    assert oidc_clients.client_differs(None, body)
+    assert not oidc_clients.client_differs(current, body)
+    assert not oidc_clients.client_differs({**current, "oidcRPMetaDataOptionsAllowClientCredentialsGrant": "1",
                                        "oidcRPMetaDataOptionsAccessTokenExpiration": "3600"}, body)
     without_rule = {k: v for k, v in current.items() if k != "oidcRPMetaDataOptionsRule"}
-    assert idp_api.client_differs(without_rule, body)
-    assert idp_api.client_differs({**current, "oidcRPMetaDataOptionsRule": "1"}, body)
-    assert idp_api.client_differs({**current, "oidcRPMetaDataOptionsClientSecret": "old"}, body)
-    assert idp_api.client_differs({**current, "oidcRPMetaDataOptionsRedirectUris": "https://other/cb"}, body)
+    assert oidc_clients.client_differs(without_rule, body)
+    assert oidc_clients.client_differs({**current, "oidcRPMetaDataOptionsRule": "1"}, body)
+    assert oidc_clients.client_differs({**current, "oidcRPMetaDataOptionsClientSecret": "old"}, body)
+    assert oidc_clients.client_differs({**current, "oidcRPMetaDataOptionsRedirectUris": "https://other/cb"}, body)
 
 
 def test_every_client_body_carries_its_rule() -> None:
     assert _body()["options"]["rule"] == oidc_policy.access_rule([names.group("health")], client_credentials=True)
     with pytest.raises(TypeError):
-        idp_api.oidc_client(_Box(), "x-client", "s", ["https://x/cb"])  # type: ignore[arg-type,call-arg]
+        oidc_clients.oidc_client(_Box(), "x-client", "s", ["https://x/cb"])  # type: ignore[arg-type,call-arg]

@@ -21,7 +21,7 @@ from govcloud_platform.apps.layout import instance_dir, public_host, public_url,
 from govcloud_platform.apps.manifests import CATALOGUE, AppManifest, manifest
 from govcloud_platform.apps.runner import RUN_TIMEOUT_S, RoleResult, run_role
 from govcloud_platform.apps.store import READY, Deployment, DeploymentStore
-from govcloud_platform.box import idp_api
+from govcloud_platform.box import idp_api, oidc_clients
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.oidc_policy import admitted_groups
 from govcloud_platform.box.secrets import new_password
@@ -215,10 +215,10 @@ class AppService:
         app = m.name
         client_id = oidc_app_client(slug, app)
         redirects = [f"{public_url(self.box, slug, app)}{m.oidc_callback}"]
-        body = idp_api.oidc_client(self.box, client_id, secret, redirects, f"{agency_name}: {app}",
+        body = oidc_clients.oidc_client(self.box, client_id, secret, redirects, f"{agency_name}: {app}",
                                    admit=admitted_groups(client_id) or [])  # the agency's members only
         current = idp_api.configured_clients(self.box).get(client_id)
-        if not idp_api.client_differs(current, body):
+        if not oidc_clients.client_differs(current, body):
             return False
         if current is not None:
             idp_api.remove_oidc_client(self.box, client_id)

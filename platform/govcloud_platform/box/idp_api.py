@@ -15,7 +15,8 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from govcloud_platform.box.oidc_policy import GROUP_RE, GROUP_SEPARATOR, access_rule, option_text
+from govcloud_platform.box.oidc_clients import check_conf_key, conf_entries, oidc_client
+from govcloud_platform.box.oidc_policy import GROUP_RE, GROUP_SEPARATOR
 from govcloud_platform.errors import ConflictError, InputError, ServiceError, service_failure
 
 if TYPE_CHECKING:
@@ -29,7 +30,6 @@ IDP_ROLE = "idp"
 BCRYPT_COST = 10
 LOGIN_PATTERN = r"^[a-z0-9][a-z0-9._@-]{0,63}$"
 _LOGIN_RE = re.compile(LOGIN_PATTERN)
-_CONFKEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 # Run by the superuser in the `idp` database; every statement is idempotent.
 SCHEMA_SQL = f"""
@@ -180,15 +180,6 @@ def list_users(box: Box) -> list[str]:
 
 
 # --- OIDC clients (manager REST API) -------------------------------------------------------------
-DEFAULT_EXPORTED_VARS = {
-    "preferred_username": "uid",
-    "name": "cn",
-    "email": "mail",
-    "groups": "groups;string;always",
-}
-DEFAULT_EXTRA_CLAIMS = {"groups": "groups"}  # scope -> claims it releases
-
-
 def _api_url(box: Box, path: str = "") -> str:
     return f"http://127.0.0.1:{box.ports.idp_manager}/api/v1/providers/oidc/rp{path}"
 
@@ -218,60 +209,6 @@ def _call(box: Box, method: str, path: str = "", body: Any = None) -> requests.R
     return resp
 
 
-def _check_conf_key(conf_key: str) -> None:
-    if not _CONFKEY_RE.fullmatch(conf_key):
-        raise InputError(f"invalid OIDC client id {conf_key!r}", hint="letters, digits, '.', '_', '-'")
-
-
-def oidc_client(
-    box: Box,
-    client_id: str,
-    client_secret: str,
-    redirect_uris: list[str],
-    display_name: str = "",
-    *,
-    admit: Sequence[str],
-    extra_claims: dict[str, str] | None = None,
-    exported_vars: dict[str, str] | None = None,
-    post_logout_redirect_uris: list[str] | None = None,
-    allow_password_grant: bool = False,
-    allow_client_credentials: bool = False,
-    refresh_tokens: bool = False,
-    options: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """A confidential client (confKey = client_id) in the manager API's shape: RS256 id_tokens carrying the
-    claims (IDTokenForceClaims), consent bypassed (clients are ours). `admit`: the groups whose members may
-    sign in through it (`access_rule`; required: a client without a rule admits every user of the IdP).
-    `extra_claims` maps a scope to the space-separated claims it releases; `exported_vars` maps a claim to a
-    session attribute."""
-    _check_conf_key(client_id)
-    if not redirect_uris and not allow_client_credentials:
-        raise InputError(f"OIDC client {client_id}: at least one redirect URI is needed")
-    opts: dict[str, Any] = {
-        "clientSecret": client_secret,
-        "displayName": display_name or client_id,
-        "IDTokenSignAlg": "RS256",
-        "IDTokenForceClaims": True,
-        "bypassConsent": True,
-        "public": False,
-        "allowPasswordGrant": allow_password_grant,
-        "allowClientCredentialsGrant": allow_client_credentials,
-        "refreshToken": refresh_tokens,
-        "postLogoutRedirectUris": post_logout_redirect_uris or [],
-        "accessTokenExpiration": box.spec.platform.services.identity.access_token_lifetime_s,
-        "rule": access_rule(admit, client_credentials=allow_client_credentials),
-    }
-    opts.update(options or {})
-    return {
-        "confKey": client_id,
-        "clientId": client_id,
-        "redirectUris": redirect_uris,
-        "exportedVars": exported_vars if exported_vars is not None else DEFAULT_EXPORTED_VARS,
-        "extraClaims": extra_claims if extra_claims is not None else DEFAULT_EXTRA_CLAIMS,
-        "options": opts,
-    }
-
-
 def add_oidc_client(box: Box, client_id: str, client_secret: str, redirect_uris: list[str],
                     display_name: str = "", *, admit: Sequence[str], **kwargs: Any) -> None:
     """Register one client through the manager API (see `oidc_client` for the arguments)."""
@@ -298,51 +235,6 @@ def configured_clients(box: Box) -> dict[str, dict[str, Any]]:
     return options
 
 
-# The options the manager API fills in for a new client (as LLNG 2.16 writes them), under ours.
-_RP_OPTION_DEFAULTS: dict[str, Any] = {
-    "AccessTokenClaims": 0, "AccessTokenJWT": 0, "AccessTokenSignAlg": "RS256", "AllowOffline": 0,
-    "LogoutBypassConfirm": 0, "LogoutSessionRequired": 0, "LogoutType": "front", "RequirePKCE": 0,
-    "UserInfoSignAlg": "", "PostLogoutRedirectUris": "", "ExtraClaims": {},
-}
-
-
-def _conf_entries(body: dict[str, Any]) -> dict[str, Any]:
-    """A manager-API client body as the lmConf keys the manager itself would write for it."""
-    def conf_value(value: Any) -> Any:
-        if isinstance(value, bool):
-            return int(value)
-        if isinstance(value, list):
-            return " ".join(value)
-        return value
-
-    options = {f"oidcRPMetaDataOptions{k}": v for k, v in _RP_OPTION_DEFAULTS.items()}
-    for key, value in body["options"].items():
-        options[f"oidcRPMetaDataOptions{key[0].upper()}{key[1:]}"] = conf_value(value)
-    options.update({
-        "oidcRPMetaDataOptionsClientID": body["clientId"],
-        "oidcRPMetaDataOptionsRedirectUris": conf_value(body["redirectUris"]),
-        "oidcRPMetaDataScopeRules": {},
-    })
-    return {
-        "oidcRPMetaDataOptions": options,
-        "oidcRPMetaDataExportedVars": dict(body["exportedVars"]),
-        "oidcRPMetaDataOptionsExtraClaims": dict(body["extraClaims"]),
-        "oidcRPMetaDataMacros": {},
-    }
-
-
-def client_differs(current: dict[str, Any] | None, body: dict[str, Any]) -> bool:
-    """Whether a configured client (its lmConf options, as `configured_clients` reads them) lacks anything
-    `body` sets: its id, redirect URIs, secret, access rule or any other option of ours. A client written by
-    older code (say, one without an access rule) differs, so the next provisioning rewrites it."""
-    if not current:
-        return True
-    wanted = _conf_entries(body)["oidcRPMetaDataOptions"]
-    ours = {f"oidcRPMetaDataOptions{k[0].upper()}{k[1:]}" for k in body["options"]}
-    ours |= {"oidcRPMetaDataOptionsClientID", "oidcRPMetaDataOptionsRedirectUris"}
-    return any(option_text(current.get(key)) != option_text(wanted[key]) for key in ours)
-
-
 def put_oidc_clients(box: Box, bodies: list[dict[str, Any]], probe: dict[str, Any] | None = None,
                      wait: float = 15.0) -> int:
     """Create or replace many clients (bodies from `oidc_client`) in ONE new configuration, instead of one
@@ -359,14 +251,14 @@ def put_oidc_clients(box: Box, bodies: list[dict[str, Any]], probe: dict[str, An
         raise InputError(f"duplicate OIDC client ids in {keys}")
 
     def change(conf: dict[str, Any]) -> dict[str, Any]:
-        conf["checkTime"] = 1  # see identity.managed_conf
+        conf["checkTime"] = 1  # see identity_conf.managed_conf
         taken = {opts.get("oidcRPMetaDataOptionsClientID"): key
                  for key, opts in conf.get("oidcRPMetaDataOptions", {}).items()}
         for body in bodies:
             owner = taken.get(body["clientId"])
             if owner is not None and owner != body["confKey"]:
                 raise ConflictError(f"OIDC client id {body['clientId']} is used by {owner}")
-            for section, value in _conf_entries(body).items():
+            for section, value in conf_entries(body).items():
                 conf.setdefault(section, {})[body["confKey"]] = value
         return conf
 
@@ -415,7 +307,7 @@ def _wait_until_served(box: Box, probe: dict[str, Any], wait: float) -> None:
 
 def get_oidc_client(box: Box, client_id: str) -> dict[str, Any] | None:
     """The client as the manager API shows it (options include the secret), or None."""
-    _check_conf_key(client_id)
+    check_conf_key(client_id)
     resp = _call(box, "GET", f"/{client_id}")
     if resp.status_code == 404:
         return None
@@ -434,7 +326,7 @@ def list_oidc_clients(box: Box) -> list[str]:
 
 def remove_oidc_client(box: Box, client_id: str) -> bool:
     """Delete the client; tokens it already holds stay valid until they expire. False if it was absent."""
-    _check_conf_key(client_id)
+    check_conf_key(client_id)
     resp = _call(box, "DELETE", f"/{client_id}")
     if resp.status_code == 404:
         return False

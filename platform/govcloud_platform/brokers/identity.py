@@ -6,7 +6,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from govcloud_platform.box import idp_api
+from govcloud_platform.box import idp_api, oidc_clients
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.oidc_policy import admitted_groups
 from govcloud_platform.box.secrets import new_password
@@ -33,7 +33,7 @@ class IdentityBroker(Broker):
     def _client(self, box: Box, slug: str, name: str, creds: dict[str, Any]) -> dict[str, Any]:
         """The agency's client: its members only (`admitted_groups`), and client credentials."""
         client_id = oidc_client(slug)
-        return idp_api.oidc_client(
+        return oidc_clients.oidc_client(
             box, client_id, creds["client_secret"], self.redirect_uris(box, slug), name,
             admit=admitted_groups(client_id) or [], allow_client_credentials=True,
         )
@@ -54,7 +54,7 @@ class IdentityBroker(Broker):
     def _differs(current: dict[str, Any] | None, body: dict[str, Any]) -> bool:
         """Whether the configured client (lmConf options) lacks anything of this body: secret, redirect URIs,
         access rule, options (a client made by older code converges on the next provisioning)."""
-        return idp_api.client_differs(current, body)
+        return oidc_clients.client_differs(current, body)
 
     def provision_many(self, box: Box, jobs: list[Provisioning]) -> None:
         """Administrators by two workers (bcrypt in the database is CPU-bound), then every missing or
