@@ -313,7 +313,7 @@ def test_the_database_admits_no_network_but_the_allowed_ones(
 def test_an_agency_admin_signs_in_at_the_address(hostbox: HostBox, onboarded: dict[str, dict[str, Any]]) -> None:
     """A browser's authorization-code flow at the issuer on the address, from the operator's machine: the admin
     of alpha gets a code and an id_token whose issuer is the address; the portal's cookie (Domain=.<address>,
-    identity.cookie_domains) comes back, so a second authorization is single sign-on; beta's admin is refused."""
+    identity_conf.cookie_domains) comes back, so a second authorization is single sign-on; beta's admin is refused."""
     from tests import oidc
 
     alpha, beta = onboarded["alpha"]["identity"], onboarded["beta"]["identity"]

@@ -243,7 +243,7 @@ def test_up_refuses_a_bad_address_and_makes_nothing(tmp_path: Path, args: list[s
 # --- every service's configuration ---------------------------------------------------------------------------
 def test_every_service_binds_and_reaches_the_box_address(tmp_path: Path) -> None:
     """What `prepare` and `programs` write for a box on 10.231.5.11: nothing of 127.0.0.1 but the manager API."""
-    from govcloud_platform.box.services import backups, database, identity
+    from govcloud_platform.box.services import backups, database, identity, identity_conf
     from govcloud_platform.box.services.storage import StorageService, master_address
 
     box = Box(home=tmp_path / "home", spec=SPEC, port_base=30000, address="10.231.5.11",
@@ -256,16 +256,16 @@ def test_every_service_binds_and_reaches_the_box_address(tmp_path: Path) -> None
     assert master_address(box) == "10.231.5.11:30005"
 
     paths = identity.IdentityService._paths(box)
-    servers = identity.idp_servers(box, paths, Path("/c.pem"), Path("/c.key"))
+    servers = identity_conf.idp_servers(box, paths, Path("/c.pem"), Path("/c.key"))
     listens = [line.strip() for line in servers.splitlines() if line.strip().startswith("listen ")]
     assert listens == ["listen 10.231.5.11:30001 ssl;", "listen 127.0.0.1:30002;"]  # the manager API: loopback
     assert "server_name 10.231.5.11;" in servers and "allow 127.0.0.1;" in servers
-    managed = identity.managed_conf(box, paths, "pw")
+    managed = identity_conf.managed_conf(box, paths, "pw")
     assert managed["portal"] == "https://10.231.5.11:30001/" == f"{box.issuer}/"
     assert managed["oidcServiceMetaDataIssuer"] == box.issuer
     # the manager API wants a DNS name in the configuration; the portal's own [portal] section names the address
     assert managed["domain"] == "localhost"
-    ini = identity.render_ini(box, paths)
+    ini = identity_conf.render_ini(box, paths)
     assert "\n[portal]\n" in ini and "domain = 10.231.5.11\n" in ini.split("[portal]")[1].split("[handler]")[0]
     assert ";host=10.231.5.11;port=30000;sslmode=verify-full;" in managed["dbiAuthChain"]
 
@@ -279,7 +279,7 @@ def test_every_service_binds_and_reaches_the_box_address(tmp_path: Path) -> None
 
 
 def test_a_loopback_box_writes_what_it_always_wrote(tmp_path: Path) -> None:
-    from govcloud_platform.box.services import backups, database, identity
+    from govcloud_platform.box.services import backups, database, identity, identity_conf
     from govcloud_platform.box.services.storage import StorageService
 
     box = Box(home=tmp_path / "home", spec=SPEC, port_base=30000)
@@ -287,12 +287,12 @@ def test_a_loopback_box_writes_what_it_always_wrote(tmp_path: Path) -> None:
     (cmd,) = [p.command for p in StorageService().programs(box)]
     assert "-ip=127.0.0.1" in cmd and "-ip.bind=127.0.0.1" in cmd
     paths = identity.IdentityService._paths(box)
-    servers = identity.idp_servers(box, paths, Path("/c.pem"), Path("/c.key"))
+    servers = identity_conf.idp_servers(box, paths, Path("/c.pem"), Path("/c.key"))
     assert "listen 127.0.0.1:30001 ssl;" in servers and "server_name localhost;" in servers
-    managed = identity.managed_conf(box, paths, "pw")
+    managed = identity_conf.managed_conf(box, paths, "pw")
     assert (managed["domain"], managed["portal"]) == ("localhost", "https://localhost:30001/")
     assert "repo1-s3-endpoint=localhost" in backups.conf_text(box).splitlines()
-    assert "domain" not in identity.render_ini(box, paths)
+    assert "domain" not in identity_conf.render_ini(box, paths)
 
 
 @pytest.mark.parametrize(("host", "expected"), [
@@ -300,6 +300,6 @@ def test_a_loopback_box_writes_what_it_always_wrote(tmp_path: Path) -> None:
     ("10.231.5.11", ("localhost", "10.231.5.11")),
 ])
 def test_the_portal_cookie_names_the_host_it_is_served_from(host: str, expected: tuple[str, str | None]) -> None:
-    from govcloud_platform.box.services.identity import cookie_domains
+    from govcloud_platform.box.services.identity_conf import cookie_domains
 
     assert cookie_domains(host) == expected
