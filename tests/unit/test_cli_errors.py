@@ -20,7 +20,7 @@ from govcloud_platform.errors import (
     ServiceError,
     translate,
 )
-from govcloud_platform.state.registry import registry_problem
+from govcloud_platform.state.registry_guard import registry_problem
 
 ENDPOINTS = [
     (18000, "database", "PostgreSQL at 127.0.0.1:18000"),

@@ -12,7 +12,8 @@ from cryptography.fernet import Fernet
 
 from govcloud_platform.backups.registry import make_bundle, open_bundle, snapshot
 from govcloud_platform.errors import BoxDamaged, InputError
-from govcloud_platform.state.registry import KEY_FIELD, Registry, check_registry, key_fingerprint
+from govcloud_platform.state.registry import Registry, check_registry
+from govcloud_platform.state.registry_guard import KEY_FIELD, key_fingerprint
 
 SECRET = "hunter2-very-secret"
 

@@ -27,13 +27,8 @@ from govcloud_platform.backups.common import Progress, iso, new_run_id, quiet, r
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.secrets import write_private
 from govcloud_platform.errors import BoxDamaged, ConflictError, InputError
-from govcloud_platform.state.registry import (
-    KEY_FIELD,
-    Registry,
-    check_registry,
-    key_fingerprint,
-    recorded_fingerprint,
-)
+from govcloud_platform.state.registry import Registry, check_registry
+from govcloud_platform.state.registry_guard import KEY_FIELD, key_fingerprint, recorded_fingerprint
 
 PREFIX = "registry/"
 SUFFIX = ".bundle"
