@@ -22,7 +22,10 @@ install: system venv
 system:
 	@bash scripts/install-system.sh
 
+# Bytecode of our own packages, written explicitly: Python reads .pyc files even where PYTHONDONTWRITEBYTECODE
+# keeps it from writing them, and compiling ~70 modules costs every command that runs in its own process ~0.13 s.
 venv: $(STAMP)
+	@$(BIN)/python -m compileall -q -j 0 platform cli stacks policies >/dev/null
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
