@@ -146,17 +146,18 @@ def _start_spare(home: Path) -> Spare | None:
     """A `weed shell` on the box's master, if object storage answers (else commands start their own)."""
     import time
 
+    from govcloud_platform.box.network import LOOPBACK
     from govcloud_platform.box.ports import GRPC_SHIFT, Ports
     from govcloud_platform.box.services.storage import start_shell
 
     try:
-        port_base = int(json.loads((home / "box.json").read_text())["port_base"])
-        master = Ports(port_base).weed_master
+        recorded = json.loads((home / "box.json").read_text())
+        master, address = Ports(int(recorded["port_base"])).weed_master, str(recorded.get("address", LOOPBACK))
         cwd = home / "s3"
         if not (cwd / "security.toml").exists():
             return None
-        socket.create_connection(("127.0.0.1", master + GRPC_SHIFT), timeout=1).close()
-        return f"127.0.0.1:{master}", cwd, start_shell(f"127.0.0.1:{master}", cwd), time.monotonic()
+        socket.create_connection((address, master + GRPC_SHIFT), timeout=1).close()
+        return f"{address}:{master}", cwd, start_shell(f"{address}:{master}", cwd), time.monotonic()
     except (OSError, ValueError, KeyError):
         return None
 

@@ -96,6 +96,15 @@ def up(
     port_base: Annotated[
         int | None, typer.Option("--port-base", min=1024, max=55000, help="first port of the box's range")
     ] = None,
+    address: Annotated[
+        str | None, typer.Option("--address", metavar="IPV4",
+                                 help="the one address every service binds (default 127.0.0.1; recorded)"),
+    ] = None,
+    allow_from: Annotated[
+        list[str] | None, typer.Option("--allow-from", metavar="CIDR",
+                                       help="a network whose clients may connect to PostgreSQL besides the box's "
+                                            "own address (repeatable; with --address; recorded)"),
+    ] = None,
 ) -> None:
     """Bring the box up (idempotent: on a running, healthy box it changes nothing)."""
     from govcloud_platform.box import runtime
@@ -110,7 +119,7 @@ def up(
             hint="use `govcloud iaas up` for the openstack target",
         )
     with progress(opts, "up") as step:
-        result = runtime.up(box, step, port_base=port_base)
+        result = runtime.up(box, step, port_base=port_base, address=address, allow_from=allow_from)
         from govcloud_platform.state.lock import box_lock
         from govcloud_platform.upgrade import migrate_names, names_current
 

@@ -136,14 +136,14 @@ app.add_typer(lab.lab_app, name="lab")
 
 def endpoints(box: Any) -> list[tuple[int, str, str]]:
     """(port, service, where) of the box's endpoints, to name the service behind a client library's error."""
-    p = box.ports
+    p, at = box.ports, box.bind_address
     out = [
-        (p.postgres, "database", f"PostgreSQL at 127.0.0.1:{p.postgres}"),
+        (p.postgres, "database", f"PostgreSQL at {at('postgres')}:{p.postgres}"),
         (p.s3_https, "storage", f"S3 at {box.s3_endpoint}"),
-        (p.s3_http, "storage", f"S3 at http://127.0.0.1:{p.s3_http}"),
+        (p.s3_http, "storage", f"S3 at http://{at('s3_http')}:{p.s3_http}"),
         (p.idp_https, "identity", f"the IdP at {box.issuer}"),
-        (p.idp_manager, "identity", f"the IdP manager API at http://127.0.0.1:{p.idp_manager}"),
-        (p.proxy_https, "apps", f"the apps' proxy at https://127.0.0.1:{p.proxy_https}"),
+        (p.idp_manager, "identity", f"the IdP manager API at http://{at('idp_manager')}:{p.idp_manager}"),
+        (p.proxy_https, "apps", f"the apps' proxy at https://{at('proxy_https')}:{p.proxy_https}"),
     ]
     return out + [(p.base + n, "apps", f"an app at 127.0.0.1:{p.base + n}") for n in range(20, 100)]
 

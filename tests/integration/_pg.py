@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL 15 for integration tests: TLS from the box CA, 127.0.0.1 on the box's port.
+"""A throwaway PostgreSQL 15 for integration tests: TLS from the box CA, the box's address and port.
 
 Kept small on purpose: the shared box fixture will replace it."""
 
@@ -53,14 +53,14 @@ def running_postgres(box: Box) -> Iterator[None]:
                          "--auth-local=peer", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8")
         finally:
             pwfile.unlink()
-        cert, key = box.ca.issue("postgres", ["localhost"], ["127.0.0.1"])
+        cert, key = box.ca.issue("postgres", *box.certificate_names())
         for src, name in ((cert, "server.crt"), (key, "server.key")):
             shutil.copy(src, data / name)
             (data / name).chmod(0o600)
             shutil.chown(data / name, "postgres", "postgres")
         with (data / "postgresql.conf").open("a") as conf:
             conf.write(
-                f"listen_addresses = '127.0.0.1'\nunix_socket_directories = '{run}'\n"
+                f"listen_addresses = '{box.address}'\nunix_socket_directories = '{run}'\n"
                 "ssl = on\nssl_cert_file = 'server.crt'\n"
                 "ssl_key_file = 'server.key'\nmax_connections = 50\nfsync = off\n"
             )

@@ -58,7 +58,7 @@ def test_postgres_over_tls_verify_full(box: BoxHandle) -> None:
     with psycopg.connect(**b.pg_conninfo()) as conn:
         ssl = conn.execute("select ssl, version from pg_stat_ssl where pid = pg_backend_pid()").fetchone()
         assert ssl is not None and ssl[0] is True
-        assert conn.execute("show listen_addresses").fetchone() == ("127.0.0.1",)
+        assert conn.execute("show listen_addresses").fetchone() == (b.address,) == ("127.0.0.1",)
         assert conn.execute("show archive_mode").fetchone() == ("on",)
 
 
@@ -180,7 +180,7 @@ def test_lifecycle_interrupted_up_dead_service_and_clean_down() -> None:
         box = handle.box()
         for _, label, port in box.ports.all():
             with socket.socket() as s:
-                assert s.connect_ex(("127.0.0.1", port)) != 0, f"{label} port {port} still open"
+                assert s.connect_ex((box.bind_address(label), port)) != 0, f"{label} port {port} still open"
 
         refused = handle.cli("box", "destroy")  # no terminal, no --yes: refuse, keep everything
         assert refused.rc == 2 and "--yes" in refused.stderr

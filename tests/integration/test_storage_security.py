@@ -20,7 +20,7 @@ import jwt
 import pytest
 from botocore.exceptions import ClientError
 
-from govcloud_platform.box.context import LOOPBACK, Box
+from govcloud_platform.box.context import Box
 from govcloud_platform.box.ports import GRPC_PORTS, GRPC_SHIFT
 from govcloud_platform.box.services import weed_security
 from govcloud_platform.box.services.storage import dynamic_identities, weed_binary, weed_shell
@@ -89,7 +89,7 @@ def test_agency_s3_keys_still_work(agency: dict[str, Any]) -> None:
 def test_filer_http_refuses_anonymous_clients(box: BoxHandle, agency: dict[str, Any], method: str, path: str) -> None:
     b = box.box()
     data = b"tampered" if method in ("PUT", "POST") else None
-    status, body = http(f"http://{LOOPBACK}:{b.ports.weed_filer}{path}", method, data)
+    status, body = http(f"http://{b.address}:{b.ports.weed_filer}{path}", method, data)
     assert status in REFUSED, (status, body[:200])
     assert b"salary" not in body and agency["secret_key"].encode() not in body
     assert own_object(agency) == BODY
@@ -99,7 +99,7 @@ def test_filer_http_refuses_anonymous_clients(box: BoxHandle, agency: dict[str, 
 def test_filer_http_refuses_a_token_signed_with_another_key(box: BoxHandle, agency: dict[str, Any]) -> None:
     b = box.box()
     forged = jwt.encode({"exp": int(time.time()) + 10}, "x" * 32, algorithm="HS256")
-    status, body = http(f"http://{LOOPBACK}:{b.ports.weed_filer}/etc/iam/identities/{BUCKET}.json", token=forged)
+    status, body = http(f"http://{b.address}:{b.ports.weed_filer}/etc/iam/identities/{BUCKET}.json", token=forged)
     assert status in REFUSED and agency["secret_key"].encode() not in body
 
 
@@ -108,7 +108,7 @@ def test_filer_http_refuses_a_token_signed_with_another_key(box: BoxHandle, agen
 ])
 def test_master_http_api_is_off(box: BoxHandle, agency: dict[str, Any], path: str) -> None:
     """Open, it hands out write JWTs (/dir/assign) and deletes a whole bucket's volumes (/col/delete)."""
-    status, body = http(f"http://{LOOPBACK}:{box.box().ports.weed_master}{path}")
+    status, body = http(f"http://{box.box().address}:{box.box().ports.weed_master}{path}")
     assert status in REFUSED, (status, body[:200])
     assert own_object(agency) == BODY
 
@@ -132,20 +132,20 @@ def test_volume_server_needs_the_client_certificate_and_then_a_jwt(box: BoxHandl
     b = box.box()
     fid = first_fid(b, f"/buckets/{BUCKET}/{KEY}")
     # plain HTTP, and HTTPS without a client certificate: refused before any request is read
-    status, body = http(f"http://{LOOPBACK}:{b.ports.weed_volume}/{fid}")
+    status, body = http(f"http://{b.address}:{b.ports.weed_volume}/{fid}")
     assert status == 400 and b"salary" not in body
     for path in (fid, "status", "ui/index.html"):
         with pytest.raises(OSError):  # URLError, or the TLS alert itself
-            http(f"https://{LOOPBACK}:{b.ports.weed_volume}/{path}", context=tls_client(b, None))
+            http(f"https://{b.address}:{b.ports.weed_volume}/{path}", context=tls_client(b, None))
     # with the box's client certificate (which only root can read): every needle still wants a JWT
-    url, ctx = f"https://{LOOPBACK}:{b.ports.weed_volume}/{fid}", tls_client(b, certs(b) / "weed-client.pem")
+    url, ctx = f"https://{b.address}:{b.ports.weed_volume}/{fid}", tls_client(b, certs(b) / "weed-client.pem")
     forged = jwt.encode({"fid": fid, "exp": int(time.time()) + 10}, "x" * 32, algorithm="HS256")
     for method, data, token in [("GET", None, None), ("GET", None, forged), ("DELETE", None, None),
                                 ("DELETE", None, forged), ("POST", b"tampered", None), ("PUT", b"tampered", forged)]:
         status, body = http(url, method, data, token, ctx)
         assert status in (401, 403), (method, status, body[:200])
         assert b"salary" not in body
-    status, _ = http(f"https://{LOOPBACK}:{b.ports.weed_volume}/ui/index.html", context=ctx)
+    status, _ = http(f"https://{b.address}:{b.ports.weed_volume}/ui/index.html", context=ctx)
     assert status in (401, 403)
     # the fid is real: a token signed with the box's read key gets the object
     read = jwt.encode({"fid": fid, "exp": int(time.time()) + 10},
@@ -158,14 +158,14 @@ def certs(b: Box) -> Path:
     return b.ca.directory / "certs"
 
 
-def grpc_handshake(port: int, ca: Path, cert: Path | None) -> bool:
+def grpc_handshake(address: str, port: int, ca: Path, cert: Path | None) -> bool:
     """True if a TLS client (presenting `cert`, if any) gets the server's HTTP/2 SETTINGS frame."""
     ctx = ssl.create_default_context(cafile=str(ca))
     ctx.check_hostname = False
     ctx.set_alpn_protocols(["h2"])
     if cert is not None:
         ctx.load_cert_chain(cert, cert.with_suffix(".key"))
-    with socket.create_connection((LOOPBACK, port), timeout=5) as raw:
+    with socket.create_connection((address, port), timeout=5) as raw:
         try:
             with ctx.wrap_socket(raw) as tls:
                 tls.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes.fromhex("000000040000000000"))
@@ -174,8 +174,8 @@ def grpc_handshake(port: int, ca: Path, cert: Path | None) -> bool:
             return False
 
 
-def plaintext_grpc_answers(port: int) -> bool:
-    with socket.create_connection((LOOPBACK, port), timeout=5) as raw:
+def plaintext_grpc_answers(address: str, port: int) -> bool:
+    with socket.create_connection((address, port), timeout=5) as raw:
         raw.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes.fromhex("000000040000000000"))
         try:
             return raw.recv(9)[3:4] == b"\x04"
@@ -187,10 +187,10 @@ def plaintext_grpc_answers(port: int) -> bool:
 def test_grpc_ports_need_the_box_client_certificate(box: BoxHandle, agency: dict[str, Any], label: str) -> None:
     b = box.box()
     port = getattr(b.ports, label) + GRPC_SHIFT
-    assert not plaintext_grpc_answers(port)
-    assert not grpc_handshake(port, b.ca_file, None)
-    assert not grpc_handshake(port, b.ca_file, certs(b) / "s3.pem")  # a box certificate, but no client usage
-    assert grpc_handshake(port, b.ca_file, certs(b) / f"{weed_security.CLIENT}.pem")  # the control
+    assert not plaintext_grpc_answers(b.address, port)
+    assert not grpc_handshake(b.address, port, b.ca_file, None)
+    assert not grpc_handshake(b.address, port, b.ca_file, certs(b) / "s3.pem")  # a box certificate, but no client usage
+    assert grpc_handshake(b.address, port, b.ca_file, certs(b) / f"{weed_security.CLIENT}.pem")  # the control
 
 
 def shell_as_outsider(b: Box, workdir: Path, commands: list[str]) -> subprocess.CompletedProcess[str] | None:
@@ -199,7 +199,7 @@ def shell_as_outsider(b: Box, workdir: Path, commands: list[str]) -> subprocess.
     env = {**os.environ, "HOME": str(workdir)}
     try:
         return subprocess.run(
-            [weed_binary(), "shell", f"-master={LOOPBACK}:{b.ports.weed_master}"], cwd=workdir, env=env,
+            [weed_binary(), "shell", f"-master={b.address}:{b.ports.weed_master}"], cwd=workdir, env=env,
             input="\n".join([*commands, "exit"]) + "\n", capture_output=True, text=True, timeout=10, check=False,
         )
     except subprocess.TimeoutExpired:
@@ -231,7 +231,7 @@ def test_weed_shell_with_a_box_certificate_of_another_name_is_refused(
 ) -> None:
     """allowed_commonNames: a certificate of the box CA that is not one of SeaweedFS's own gets nothing."""
     b = box.box()
-    cert, key = b.ca.issue("weed-test-intruder", ["intruder"], [LOOPBACK], client=True)
+    cert, key = b.ca.issue("weed-test-intruder", ["intruder"], [b.address], client=True)
     try:
         (tmp_path / "security.toml").write_text(
             f'[grpc]\nca = "{b.ca_file}"\n[grpc.client]\ncert = "{cert}"\nkey = "{key}"\n')

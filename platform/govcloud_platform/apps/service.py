@@ -21,7 +21,7 @@ from govcloud_platform.apps.manifests import CATALOGUE, AppManifest, manifest
 from govcloud_platform.apps.runner import RUN_TIMEOUT_S, RoleResult, run_role
 from govcloud_platform.apps.store import READY, Deployment, DeploymentStore
 from govcloud_platform.box import idp_api
-from govcloud_platform.box.context import LOOPBACK, Box
+from govcloud_platform.box.context import Box
 from govcloud_platform.box.oidc_policy import admitted_groups
 from govcloud_platform.box.secrets import new_password
 from govcloud_platform.box.services import nginx
@@ -319,7 +319,7 @@ class AppService:
             if storage:
                 common["s3"] = {k: storage[k] for k in ("endpoint", "bucket", "access_key", "secret_key")}
             if "database" in m.services:
-                common["db"] = {"host": LOOPBACK, "port": box.ports.postgres, "name": pg_app(slug, m.name),
+                common["db"] = {"host": box.address, "port": box.ports.postgres, "name": pg_app(slug, m.name),
                                 "user": pg_app(slug, m.name), "password": secrets["db_password"]}
             if "identity" in m.services:
                 common["oidc"] = {"issuer": box.issuer, "client_id": oidc_app_client(slug, m.name),

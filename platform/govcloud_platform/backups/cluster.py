@@ -34,7 +34,7 @@ from govcloud_platform.backups.common import (
 )
 from govcloud_platform.backups.common import rolled_back as rolled_back_error
 from govcloud_platform.box import agent
-from govcloud_platform.box.context import LOOPBACK, Box
+from govcloud_platform.box.context import Box
 from govcloud_platform.box.services.backups import pgbackrest, pgbackrest_conf
 from govcloud_platform.box.services.database import PG_BIN, PG_USER, STANZA, as_postgres, chown_tree
 from govcloud_platform.errors import InputError, OperationFailed, ServiceError, last_line
@@ -248,7 +248,7 @@ def scratch_restore(box: Box, to: str | None = None, progress: Progress = quiet,
     chown_tree(run)
     root.chmod(0o700)
     data.chmod(0o700)
-    cluster = ScratchCluster(box, data, free_port(), to)
+    cluster = ScratchCluster(box, data, free_port(box.address), to)  # where box.pg_conninfo connects
     try:
         if flush:
             progress("archiving the current WAL segment")
@@ -257,7 +257,7 @@ def scratch_restore(box: Box, to: str | None = None, progress: Progress = quiet,
         _pgbackrest_restore(box, data, to)
         with (data / "postgresql.auto.conf").open("a") as conf:
             # the scratch copy must never archive into the live repository nor take the live port
-            conf.write(f"\n# govcloud scratch restore\nport = {cluster.port}\nlisten_addresses = '{LOOPBACK}'\n"
+            conf.write(f"\n# govcloud scratch restore\nport = {cluster.port}\nlisten_addresses = '{box.address}'\n"
                        f"unix_socket_directories = '{run}'\narchive_mode = 'off'\n")
         chown_tree(root)
         progress(f"starting the restored cluster on port {cluster.port}")

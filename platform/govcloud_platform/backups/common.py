@@ -76,9 +76,9 @@ def backup_lock(box: Box, scope: str, wait: float = 120.0) -> Iterator[None]:
         yield
 
 
-def free_port() -> int:
+def free_port(address: str = LOOPBACK) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
+        sock.bind((address, 0))
         return int(sock.getsockname()[1])
 
 
@@ -88,10 +88,10 @@ def storage_alive(box: Box) -> bool:
     import ssl
 
     ctx = ssl.create_default_context(cafile=str(box.ca_file))
-    ctx.check_hostname = False  # the CA is ours and the address is loopback; the chain is still verified
+    ctx.check_hostname = False  # the CA is ours and the address the box's; the chain is still verified
     try:
-        with socket.create_connection((LOOPBACK, box.ports.s3_https), timeout=2) as raw, \
-                ctx.wrap_socket(raw, server_hostname=LOOPBACK):
+        with socket.create_connection((box.address, box.ports.s3_https), timeout=2) as raw, \
+                ctx.wrap_socket(raw, server_hostname=box.address):
             return True
     except OSError:
         return False

@@ -10,18 +10,18 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from govcloud_platform.box import modes
+from govcloud_platform.box import modes, network
 from govcloud_platform.box.ca import CertificateAuthority
+from govcloud_platform.box.network import LOOPBACK
 from govcloud_platform.box.ports import Ports
 from govcloud_platform.box.secrets import SecretStore, write_private
-from govcloud_platform.errors import InputError, NoBox
+from govcloud_platform.errors import BoxDamaged, InputError, NoBox
 
 if TYPE_CHECKING:
     import psycopg
 
     from govcloud_platform.spec import Spec
 
-LOOPBACK = "127.0.0.1"
 # Variables of these machines that point clients at the system CA bundle; children get the box CA instead.
 CA_ENV_VARS = ("AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE")
 _S3_ADMIN_LOCK = threading.Lock()  # boto3 client creation is not thread-safe
@@ -47,18 +47,26 @@ def require_box(home: Path) -> None:
 @dataclass
 class Box:
     """One box directory. `create`: whether missing secrets may be generated (only `govcloud up` makes a box;
-    every other command opens an existing one, and a missing secret there is damage, not a first run)."""
+    every other command opens an existing one, and a missing secret there is damage, not a first run).
+    `address` and `allow_from` (`network`): where its services listen and which other networks may connect to
+    its database; as `up` recorded them in box.json unless given (127.0.0.1 and none for a new box)."""
 
     home: Path
     spec: Spec
     port_base: int = field(default=0)
     create: bool = True
+    address: str = ""
+    allow_from: tuple[str, ...] | None = None
     _s3_admin: Any = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.home = self.home.resolve()
         if not self.port_base:
             self.port_base = self.recorded_port_base() or self.spec.platform.port_base
+        if not self.address or self.allow_from is None:
+            address, allow_from = self.recorded_network()
+            self.address = self.address or address or LOOPBACK
+            self.allow_from = tuple(allow_from) if self.allow_from is None else self.allow_from
 
     # --- layout -------------------------------------------------------------------------------
     @property
@@ -103,6 +111,44 @@ class Box:
         except (OSError, KeyError, ValueError):
             return None
 
+    def recorded_network(self) -> tuple[str | None, list[str]]:
+        """(address, allow_from) as `up` recorded them; a box.json that another hand made wrong is refused
+        rather than bound to whatever it says."""
+        try:
+            data = json.loads(self.state_file.read_text())
+        except (OSError, ValueError):
+            return None, []
+        address, allow_from = data.get("address"), data.get("allow_from", [])
+        try:
+            if address is not None:
+                network.check_address(str(address))
+            if not isinstance(allow_from, list):
+                raise InputError("allow_from is not a list")
+            network.check_allow_from(str(address or LOOPBACK), [str(n) for n in allow_from])
+        except InputError as exc:
+            raise BoxDamaged(f"{self.state_file}: {exc}",
+                             hint="record them again: `govcloud up --address A [--allow-from NET]`") from None
+        return address, [str(n) for n in allow_from]
+
+    # --- where it listens ---------------------------------------------------------------------
+    @property
+    def host_name(self) -> str:
+        """The name clients use for the box: `localhost` on 127.0.0.1, else its address (`network.host_name`)."""
+        return network.host_name(self.address)
+
+    @property
+    def client_networks(self) -> list[str]:
+        """Who may connect to its database: its own address, then `allow_from` (`network.client_networks`)."""
+        return network.client_networks(self.address, self.allow_from or ())
+
+    def bind_address(self, label: str) -> str:
+        """Where the port `label` of the plan listens: the box's address, or loopback for the manager API and
+        the apps' proxy."""
+        return network.bind_address(label, self.address)
+
+    def certificate_names(self, *names: str) -> tuple[list[str], list[str]]:
+        return network.certificate_names(self.address, *names)
+
     def record(self, **values: Any) -> None:
         data: dict[str, Any] = {}
         if self.state_file.exists():
@@ -140,11 +186,11 @@ class Box:
     def pg_conninfo(
         self, dbname: str = "postgres", user: str = "postgres", password: str | None = None
     ) -> dict[str, Any]:
-        """Connection parameters over TLS verifying the box CA (verify-full on 127.0.0.1)."""
+        """Connection parameters over TLS verifying the box CA (verify-full on the box's address)."""
         if password is None and user == "postgres":
             password = self.secrets.get_or_create("postgres-superuser")
         return {
-            "host": LOOPBACK,
+            "host": self.address,
             "port": self.ports.postgres,
             "dbname": dbname,
             "user": user,
@@ -161,7 +207,7 @@ class Box:
 
     @property
     def s3_endpoint(self) -> str:
-        return f"https://{LOOPBACK}:{self.ports.s3_https}"
+        return f"https://{self.address}:{self.ports.s3_https}"
 
     def s3_client(self, access_key: str | None = None, secret_key: str | None = None) -> Any:
         """boto3 S3 client verifying the box CA; the admin identity by default (cached: creating a client
@@ -204,4 +250,5 @@ class Box:
 
     @property
     def issuer(self) -> str:
-        return f"https://localhost:{self.ports.idp_https}"
+        """The OIDC issuer: `https://localhost:<port>` on 127.0.0.1, `https://<address>:<port>` elsewhere."""
+        return f"https://{self.host_name}:{self.ports.idp_https}"

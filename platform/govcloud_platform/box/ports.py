@@ -1,4 +1,4 @@
-"""Port plan of the box: fixed offsets from `port_base`, all on 127.0.0.1."""
+"""Port plan of the box: fixed offsets from `port_base`, on the box's address (`network.bind_address`)."""
 
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from govcloud_platform.box import agent
 from govcloud_platform.box.context import Box
+from govcloud_platform.box.network import network_settings
 from govcloud_platform.box.ports import port_in_use
 from govcloud_platform.box.services import Health, Service, all_services
 from govcloud_platform.box.supervisor import Supervisor
@@ -57,15 +58,56 @@ def _check_ports(box: Box, svc: Service, info: dict[str, dict[str, object]]) -> 
     if any(info.get(p.name, {}).get("statename") in OURS for p in svc.programs(box)):
         return
     for label, port in box.ports.for_service(svc.name):
-        if port_in_use(port):
+        where = box.bind_address(label)
+        if port_in_use(port, where):
             raise InputError(
-                f"port {port} ({svc.name}: {label}) on 127.0.0.1 is already in use",
+                f"port {port} ({svc.name}: {label}) on {where} is already in use",
                 hint="stop what uses it or choose another range with `govcloud up --port-base N`",
             )
 
 
-def up(box: Box, progress: Progress = quiet, port_base: int | None = None) -> UpResult:
+def address_is_local(address: str) -> bool:
+    """Whether this host (its network namespace) holds `address`: binding to it succeeds."""
+    import errno
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((address, 0))
+        except OSError as exc:
+            return exc.errno != errno.EADDRNOTAVAIL
+    return True
+
+
+def _require_local(address: str) -> None:
+    if not address_is_local(address):
+        raise InputError(f"address {address} is not an address of this host",
+                         hint="give one that `ip -br addr` lists (in the network namespace `up` runs in)")
+
+
+def _settle_network(box: Box, sup: Supervisor, address: str | None, allow_from: list[str] | None) -> None:
+    """The address and networks this `up` runs the box with (`network.network_settings`), refused before
+    anything changes when the address is not this host's or the box runs on another one; recorded at once
+    (a changed `allow_from` is applied to a running box by the database's `reconfigure`)."""
+    recorded_address, recorded_allow = box.recorded_network()
+    new_address, new_allow = network_settings(address, allow_from, recorded_address, recorded_allow)
+    _require_local(new_address)
+    if recorded_address is not None and new_address != recorded_address and sup.running():
+        raise InputError(f"the box is running on address {recorded_address}",
+                         hint=f"run `govcloud down` first to move it to {new_address}")
+    box.address, box.allow_from = new_address, new_allow
+    changed = (recorded_address, tuple(recorded_allow)) != (new_address, new_allow)
+    if changed and box.state_file.exists():  # a new box records them with its port base
+        box.record(address=new_address, allow_from=list(new_allow))
+
+
+def up(box: Box, progress: Progress = quiet, port_base: int | None = None, address: str | None = None,
+       allow_from: list[str] | None = None) -> UpResult:
+    """Bring every service up, idempotently. `address`/`allow_from`: `govcloud up --address/--allow-from`
+    (None: as recorded; `network.network_settings`)."""
     start = time.monotonic()
+    if address is not None or allow_from:  # bad input is refused before the box directory is made
+        _require_local(network_settings(address, allow_from, None, ())[0])
     box.ensure_home()
     with box_lock(box.home, "up"):
         sup = Supervisor(box)
@@ -75,6 +117,7 @@ def up(box: Box, progress: Progress = quiet, port_base: int | None = None) -> Up
                 f"the box is running on port base {recorded}",
                 hint=f"run `govcloud down` first to move it to {port_base}",
             )
+        _settle_network(box, sup, address, allow_from)
         if port_base is not None:
             box.port_base = port_base
         services = all_services()
@@ -95,7 +138,8 @@ def up(box: Box, progress: Progress = quiet, port_base: int | None = None) -> Up
         for svc in services:  # binaries and every port of every stopped service, before anything starts
             svc.check_binaries(box)
             _check_ports(box, svc, info)
-        box.record(port_base=box.port_base, platform=box.spec.platform.name)
+        box.record(port_base=box.port_base, platform=box.spec.platform.name, address=box.address,
+                   allow_from=list(box.allow_from or ()))
         progress("certificate authority")
         box.ca.ensure()
         sup.start()
@@ -218,7 +262,7 @@ def _priority(sup: Supervisor, name: str) -> int:
 
 
 def listening_ports(box: Box) -> list[int]:
-    return [port for _, _, port in box.ports.all() if port_in_use(port)]
+    return [port for _, label, port in box.ports.all() if port_in_use(port, box.bind_address(label))]
 
 
 def destroy(box: Box, progress: Progress = quiet) -> None:

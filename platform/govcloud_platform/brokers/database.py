@@ -15,9 +15,10 @@ from typing import Any
 
 from psycopg import sql
 
-from govcloud_platform.box.context import LOOPBACK, Box
+from govcloud_platform.box.context import Box
 from govcloud_platform.box.idp_api import scram_verifier
 from govcloud_platform.box.secrets import new_password
+from govcloud_platform.box.services import pg_hba
 from govcloud_platform.box.services.database import PG_USER, hba_dir, reload, render_hba
 from govcloud_platform.box.services.pg_hardening import harden_database
 from govcloud_platform.brokers.base import Broker, Provisioning, in_parallel, naming
@@ -133,8 +134,9 @@ def database_limits(quotas: dict[str, Quota], dbs: dict[str, tuple[str, int, lis
 
 
 def write_hba_part(box: Box, key: str, dbname: str, roles: list[str]) -> None:
-    """One hostssl line per database and role, in the part of pg_hba.conf named `key` (not yet live)."""
-    text = "".join(f'hostssl "{dbname}" "{role}" {LOOPBACK}/32 scram-sha-256\n' for role in roles)
+    """One hostssl line per database, role and client network, in the part of pg_hba.conf named `key` (not yet
+    live; `pg_hba`)."""
+    text = pg_hba.part_text(dbname, roles, box.client_networks)
     path = hba_dir(box) / f"{key}.conf"
     if not path.exists() or path.read_text() != text:
         path.write_text(text)
@@ -212,7 +214,7 @@ class DatabaseBroker(Broker):
 
     def bind(self, box: Box, slug: str, creds: dict[str, Any]) -> dict[str, Any]:
         return {
-            "host": LOOPBACK,
+            "host": box.address,
             "port": box.ports.postgres,
             "dbname": pg_owner(slug),
             "user": pg_owner(slug),

@@ -28,21 +28,17 @@ def pgbackrest(box: Box, *args: str, timeout: float = 600) -> subprocess.Complet
     )
 
 
-class BackupService(Service):
-    name = "backups"
-    binaries = (("pgbackrest", "pgbackrest"), ("restic", "restic"))
-
-    def prepare(self, box: Box) -> None:
-        base = box.dir("pgbackrest")
-        for sub in ("log", "lock", "spool"):
-            box.dir("pgbackrest", sub)
-        access, secret = backup_keys(box)
-        cipher = box.secrets.get_or_create("pgbackrest-cipher-pass")
-        b = box.spec.platform.services.backups
-        text = f"""# written by govcloud; holds secrets (0600, owner postgres)
+def conf_text(box: Box) -> str:
+    """pgbackrest.conf. Its S3 endpoint is the box's name (`localhost` on 127.0.0.1, else its address):
+    pgBackRest connects to the name it verifies, and matches it against the certificate's DNS SANs only."""
+    base = box.home / "pgbackrest"
+    access, secret = backup_keys(box)
+    cipher = box.secrets.get_or_create("pgbackrest-cipher-pass")
+    b = box.spec.platform.services.backups
+    return f"""# written by govcloud; holds secrets (0600, owner postgres)
 [global]
 repo1-type=s3
-repo1-s3-endpoint=localhost
+repo1-s3-endpoint={box.host_name}
 repo1-storage-port={box.ports.s3_https}
 repo1-storage-ca-file={box.ca_file}
 repo1-s3-uri-style=path
@@ -73,7 +69,17 @@ pg1-port={box.ports.postgres}
 pg1-socket-path={box.home / "pg" / "run"}
 pg1-user={PG_USER}
 """
-        write_private(pgbackrest_conf(box), text)
+
+
+class BackupService(Service):
+    name = "backups"
+    binaries = (("pgbackrest", "pgbackrest"), ("restic", "restic"))
+
+    def prepare(self, box: Box) -> None:
+        base = box.dir("pgbackrest")
+        for sub in ("log", "lock", "spool"):
+            box.dir("pgbackrest", sub)
+        write_private(pgbackrest_conf(box), conf_text(box))
         chown_tree(base)
         for path in (base, *(base / sub for sub in ("log", "lock", "spool"))):
             path.chmod(0o700)  # postgres's: its configuration holds the repository's keys, its logs paths

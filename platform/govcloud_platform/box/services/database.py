@@ -1,4 +1,5 @@
-"""PostgreSQL 15 from Debian, run as user `postgres`: TLS on, 127.0.0.1 only, WAL archived by pgBackRest."""
+"""PostgreSQL 15 from Debian, run as user `postgres`: TLS on, the box's address only (127.0.0.1 by default),
+WAL archived by pgBackRest."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from govcloud_platform.box.context import LOOPBACK, Box
+from govcloud_platform.box.context import Box
 from govcloud_platform.box.secrets import write_private
-from govcloud_platform.box.services import pg_hardening
+from govcloud_platform.box.services import pg_hardening, pg_hba
 from govcloud_platform.box.services.base import Program, Service
 from govcloud_platform.errors import InputError, ServiceError
 
@@ -64,20 +65,11 @@ def logging_settings(log_failed_statements: bool) -> dict[str, str]:
 
 
 def render_hba(box: Box) -> bool:
-    """pg_hba.conf = our base lines + every fragment; True if it changed. TLS required for TCP."""
+    """pg_hba.conf = our base lines + every part, for the box's client networks (`pg_hba`); True if it
+    changed. TLS required for TCP."""
     data = box.home / "pg" / "data"
-    lines = [
-        "# written by govcloud; agency lines come from <box>/pg/hba.d/*.conf",
-        "local   all  postgres                 peer",
-        "hostssl all  postgres  127.0.0.1/32   scram-sha-256",
-        # the IdP's read-only role, on its own database (LemonLDAP::NG's DBI user store)
-        "hostssl idp  idp       127.0.0.1/32   scram-sha-256",
-    ]
-    for frag in sorted(hba_dir(box).glob("*.conf")):
-        lines.append(frag.read_text().strip())
-    lines.append("hostssl all  all       127.0.0.1/32   reject")
-    lines.append("host    all  all       0.0.0.0/0      reject")
-    text = "\n".join(lines) + "\n"
+    parts = [frag.read_text() for frag in sorted(hba_dir(box).glob("*.conf"))]
+    text = pg_hba.hba_text(box.client_networks, parts)
     path = data / "pg_hba.conf"
     if path.exists() and path.read_text() == text:
         return False
@@ -94,7 +86,7 @@ def render_conf(box: Box) -> str:
     backup = box.spec.platform.services.backups
     conf_path = box.home / "pgbackrest" / "pgbackrest.conf"
     settings = {
-        "listen_addresses": f"'{LOOPBACK}'",
+        "listen_addresses": f"'{box.address}'",  # the box's address only (network.py)
         "port": str(box.ports.postgres),
         "unix_socket_directories": f"'{box.home / 'pg' / 'run'}'",
         "max_connections": str(db.max_connections),
@@ -150,7 +142,7 @@ class DatabaseService(Service):
         hba_dir(box).chmod(0o700)
         if not (data / "PG_VERSION").exists():
             self._initdb(box, data, password)
-        cert, key = box.ca.issue("postgres", ["localhost"], [LOOPBACK])
+        cert, key = box.ca.issue("postgres", *box.certificate_names())
         for src, dst in ((cert, data / "server.crt"), (key, data / "server.key"), (box.ca_file, data / "root.crt")):
             shutil.copyfile(src, dst)
             os.chmod(dst, 0o600)
@@ -162,6 +154,19 @@ class DatabaseService(Service):
         render_hba(box)
         chown_tree(data)
         os.chmod(data, 0o700)
+
+    def reconfigure(self, box: Box) -> bool:
+        """pg_hba.conf for the networks of the day (`up --allow-from` on a running box): PostgreSQL re-reads
+        it on a reload, no restart."""
+        if not (self.data_dir(box) / "PG_VERSION").exists() or not render_hba(box):
+            return False
+        import psycopg
+
+        try:
+            reload(box)
+        except psycopg.Error:
+            pass  # not running: it reads the file when it starts
+        return True
 
     def stale_programs(self, box: Box) -> list[str]:
         """A changed `govcloud.conf` (another govcloud, the spec's settings, log_failed_statements among them)
@@ -224,4 +229,4 @@ class DatabaseService(Service):
         return True, "select 1 ok (TLS verify-full)"
 
     def endpoint(self, box: Box) -> str:
-        return f"postgresql://{LOOPBACK}:{box.ports.postgres}"
+        return f"postgresql://{box.address}:{box.ports.postgres}"

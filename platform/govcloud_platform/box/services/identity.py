@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from govcloud_platform.box import idp_api
-from govcloud_platform.box.context import LOOPBACK, Box
+from govcloud_platform.box.context import Box
 from govcloud_platform.box.llng_store import DAEMON_USER, latest_conf, update_conf
 from govcloud_platform.box.oidc_policy import enforce_access_rules
 from govcloud_platform.box.secrets import write_private
@@ -101,7 +101,7 @@ class IdentityService(Service):
         if os.geteuid() == 0:
             shutil.chown(p["ini"], "root", DAEMON_USER)
         save_conf_if_changed(p["conf"], managed_conf(box, p, db_password))
-        cert, key = box.ca.issue("idp", ["localhost"], [LOOPBACK])
+        cert, key = box.ca.issue("idp", *box.certificate_names())
         nginx.prepare(box, idp_servers(box, p, cert, key))
 
     def stale_programs(self, box: Box) -> list[str]:
@@ -238,7 +238,7 @@ def managed_conf(box: Box, p: dict[str, Path], db_password: str) -> dict[str, An
     ident = box.spec.platform.services.identity
     private_pem, public_pem, kid = signing_key(box)
     dsn = (
-        f"dbi:Pg:dbname={idp_api.IDP_DB};host={LOOPBACK};port={box.ports.postgres};"
+        f"dbi:Pg:dbname={idp_api.IDP_DB};host={box.address};port={box.ports.postgres};"
         f"sslmode=verify-full;sslrootcert={box.ca_file}"
     )
     file_storage = "Apache::Session::File"
@@ -248,8 +248,9 @@ def managed_conf(box: Box, p: dict[str, Path], db_password: str) -> dict[str, An
         "checkTime": 1,
         "portal": f"{box.issuer}/",
         # LLNG refuses an empty domain ("Configuration error: no domain"), so its cookie says Domain=localhost,
-        # which Python's cookiejar will not send back to "localhost" (see the tests' cookie policy).
-        "domain": "localhost",
+        # which Python's cookiejar will not send back to "localhost" (see the tests' cookie policy). A box named
+        # by its address: `cookie_domains`.
+        "domain": cookie_domains(box.host_name)[0],
         "cookieName": "govcloud_sso",
         "securedCookie": 1,
         "httpOnly": 1,
@@ -331,7 +332,25 @@ def access_rules_current(conf_dir: Path) -> bool:
     return enforce_access_rules(json.loads(json.dumps(current))) == current
 
 
+def cookie_domains(host: str) -> tuple[str, str | None]:
+    """(the configuration's `domain`, the portal's own `domain` in lemonldap-ng.ini or None). The manager API
+    checks the whole configuration on every change and wants a DNS name there (RFC 2396 hostname: an IP address
+    is `__badDomainName__`), while the portal's cookie must name the host it is served from. For a box named by
+    its address the configuration says `localhost` (checked, never used) and the portal's [portal] section,
+    which LLNG lets override any key locally, says the address: the cookie is `Domain=.<address>`, which
+    browsers and Python's cookiejar keep as a cookie of that host only."""
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return host, None
+    return "localhost", host
+
+
 def render_ini(box: Box, p: dict[str, Path]) -> str:
+    portal_domain = cookie_domains(box.host_name)[1]
+    portal_override = f"domain = {portal_domain}\n" if portal_domain else ""
     return f"""\
 ; Written by govcloud (box identity service); rewritten by `govcloud box up`.
 [all]
@@ -352,7 +371,7 @@ localStorageOptions = {{ 'namespace' => 'lemonldap-ng-config', 'default_expires_
 staticPrefix = /static
 templateDir = {LLNG_SHARE}/portal/templates
 languages = en
-
+{portal_override}
 [handler]
 status = 0
 useRedirectOnError = 1
@@ -381,8 +400,8 @@ def idp_servers(box: Box, p: dict[str, Path], cert: Path, key: Path) -> str:
     return f"""\
     # The portal: OIDC provider, login form.
     server {{
-        listen {LOOPBACK}:{box.ports.idp_https} ssl;
-        server_name localhost;
+        listen {box.bind_address("idp_https")}:{box.ports.idp_https} ssl;
+        server_name {box.host_name};
         ssl_certificate {cert};
         ssl_certificate_key {key};
         root {LLNG_SHARE}/portal/htdocs/;
@@ -415,7 +434,7 @@ def idp_servers(box: Box, p: dict[str, Path], cert: Path, key: Path) -> str:
     # Manager REST API: it has no authentication of its own. Loopback only, never exposed, and behind a
     # password only the platform holds: apps run on this host as their agencies' users.
     server {{
-        listen {LOOPBACK}:{box.ports.idp_manager};
+        listen {box.bind_address("idp_manager")}:{box.ports.idp_manager};
         server_name 127.0.0.1;
         allow 127.0.0.1;
         deny all;

@@ -129,7 +129,7 @@ http {{
     ssl_protocols TLSv1.2 TLSv1.3;
     ssl_session_cache shared:SSL:1m;
 {servers}
-    # Per-app virtual hosts on the proxy port (127.0.0.1:{box.ports.proxy_https}).
+    # Per-app virtual hosts on the proxy port ({box.bind_address("proxy_https")}:{box.ports.proxy_https}).
     include {p.apps}/*.conf;
 }}
 """

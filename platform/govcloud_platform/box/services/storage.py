@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from govcloud_platform.box.context import LOOPBACK, Box
+from govcloud_platform.box.context import Box
 from govcloud_platform.box.ports import GRPC_SHIFT, port_in_use
 from govcloud_platform.box.secrets import write_private
 from govcloud_platform.box.services import weed_security
@@ -89,6 +89,11 @@ _SPARE: list[tuple[str, str, subprocess.Popen[str], float]] = []
 SPARE_MAX_AGE_S = 90.0
 
 
+def master_address(box: Box) -> str:
+    """`weed shell -master=`: the master on the box's address."""
+    return f"{box.address}:{box.ports.weed_master}"
+
+
 def start_shell(master: str, cwd: Path) -> subprocess.Popen[str]:
     return subprocess.Popen([weed_binary(), "shell", f"-master={master}"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd)
@@ -120,13 +125,13 @@ def open_weed_shell(box: Box) -> subprocess.Popen[str]:
     A stopped storage fails at once: weed shell itself would retry until the caller's timeout."""
     grpc = box.ports.weed_master + GRPC_SHIFT
     try:
-        socket.create_connection((LOOPBACK, grpc), timeout=2).close()
+        socket.create_connection((box.address, grpc), timeout=2).close()
     except OSError:
         raise ServiceError(
             f"object storage is not running (nothing answers on its master's gRPC port {grpc})",
             hint="run `govcloud up`, then the same command again: it converges",
         ) from None
-    master, cwd = f"{LOOPBACK}:{box.ports.weed_master}", weed_security.security_file(box).parent
+    master, cwd = master_address(box), weed_security.security_file(box).parent
     return _take_spare(master, cwd) or start_shell(master, cwd)
 
 
@@ -177,7 +182,7 @@ class StorageService(Service):
     def prepare(self, box: Box) -> None:
         box.dir("s3", "data")
         (box.home / "s3").chmod(0o700)  # volumes, filer store, identities, sockets: weed runs as root, umask 077
-        box.ca.issue("s3", ["localhost"], [LOOPBACK])
+        box.ca.issue("s3", *box.certificate_names())
         weed_security.ensure(box)
         ids = S3Identities(box)
         ids.upsert("admin", *admin_keys(box), ADMIN_ACTIONS)
@@ -189,7 +194,7 @@ class StorageService(Service):
         cmd = [
             weed_binary(), "server",
             f"-dir={box.home / 's3' / 'data'}",
-            f"-ip={LOOPBACK}", f"-ip.bind={LOOPBACK}",
+            f"-ip={box.address}", f"-ip.bind={box.address}",  # advertised and bound: the box's address only
             f"-master.port={p.weed_master}", f"-volume.port={p.weed_volume}",
             "-filer", f"-filer.port={p.weed_filer}",
             "-s3", f"-s3.port={p.s3_http}", f"-s3.config={box.home / 's3' / 's3.json'}",
@@ -287,4 +292,4 @@ def leftover_sockets(box: Box) -> list[Path]:
         (p.s3_http, Path(f"/tmp/seaweedfs-s3-{p.s3_http}.sock")), (p.s3_http, s3_local_socket(box)),  # noqa: S108
         (p.weed_filer, Path(f"/tmp/seaweedfs-filer-{p.weed_filer}.sock")), (p.weed_filer, filer_local_socket(box)),  # noqa: S108
     ]
-    return [path for port, path in candidates if path.is_socket() and not port_in_use(port)]
+    return [path for port, path in candidates if path.is_socket() and not port_in_use(port, box.address)]

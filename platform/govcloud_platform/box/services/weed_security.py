@@ -16,7 +16,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from govcloud_platform.box.context import LOOPBACK, Box
+from govcloud_platform.box.context import Box
 from govcloud_platform.box.secrets import new_password, write_private
 
 # security.toml section -> certificate name; each certificate serves its server and is its client identity
@@ -68,7 +68,7 @@ def ensure(box: Box) -> Path:
     """Certificates (CN = the name `allowed_commonNames` checks; client and server use) and security.toml,
     rewritten only when its content changes."""
     for cert in [*COMPONENTS.values(), CLIENT]:
-        box.ca.issue(cert, [cert, "localhost"], [LOOPBACK], client=True)
+        box.ca.issue(cert, *box.certificate_names(cert), client=True)
     path, text = security_file(box), render(box)
     if not path.exists() or path.read_text() != text:
         write_private(path, text)
