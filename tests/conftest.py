@@ -17,6 +17,7 @@ import pytest
 
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.ports import free_port_base
+from govcloud_platform.box.runtime import leftover_system_users
 from govcloud_platform.spec import load_spec
 from govcloud_platform.spec.example import EXAMPLE_SPEC
 
@@ -93,6 +94,15 @@ def teardown_box(handle: BoxHandle) -> None:
     """`box destroy`: a clean stop but for storage, killed (its data goes; `down` itself is tested apart)."""
     handle.cli("box", "destroy", "--yes", timeout=300)
     shutil.rmtree(handle.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_leftover_system_users() -> None:
+    """A killed run leaves the system users its boxes' apps ran as (the host's, not the box's): the names are the
+    agencies', so the next run's deploys would rightly refuse them. Those of test boxes no longer running go."""
+    for user in leftover_system_users(TEST_ROOT):
+        subprocess.run(["userdel", user], capture_output=True, check=False)
+        subprocess.run(["groupdel", user], capture_output=True, check=False)
 
 
 @pytest.fixture(scope="session")

@@ -199,6 +199,26 @@ def system_user(slug: str) -> str:
     return "gc_" + digits.rjust(_LONG_WIDTH, "0")
 
 
+def system_user_mark(home: str) -> str:
+    """The comment (GECOS) of the system users a box makes: `govcloud box <home>`. Users are the host's, shared
+    by every box on it: the mark tells this box's from another's, and a box whose home is gone from a leftover.
+    A home the passwd format cannot hold (`:`, `,`, `=` or a control character) is named by a digest instead."""
+    if any(c in home for c in ":,=") or any(ord(c) < 32 for c in home):
+        import hashlib
+
+        return "govcloud box #" + hashlib.sha256(home.encode()).hexdigest()[:24]
+    return "govcloud box " + home
+
+
+def marked_home(comment: str) -> str | None:
+    """The box home a system user's comment names (system_user_mark's inverse), None for any other comment."""
+    prefix = "govcloud box "
+    if not comment.startswith(prefix) or comment.startswith(prefix + "#"):
+        return None
+    home = comment[len(prefix):]
+    return home if home.startswith("/") else None
+
+
 def parse_system_user(name: str) -> Owner | None:
     if name.startswith("gc-"):
         slug = _slug_or_none(name[3:])

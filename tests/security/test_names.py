@@ -200,13 +200,17 @@ def test_onboarding_refuses_a_foreign_object_and_changes_nothing(box: BoxHandle,
     assert planted not in [a["slug"] for a in box.cli("--json", "agency", "list").json()["agencies"]]
 
 
-def test_an_app_deploy_refuses_a_foreign_system_user(box: BoxHandle, victim: dict[str, Any]) -> None:
+@pytest.mark.parametrize("comment", ["", "govcloud box /var/tmp/another-box/home"], ids=["unmarked", "other-box"])
+def test_an_app_deploy_refuses_a_foreign_system_user(box: BoxHandle, victim: dict[str, Any], comment: str) -> None:
+    """Users are the host's: one nobody marked, or one another box on the host made (names.system_user_mark),
+    is not this agency's."""
     slug = "nm-sysuser"
-    assert box.cli("agency", "add", slug, "--name", "System user", "--email", "it@s.example").rc == 0
+    if slug not in [a["slug"] for a in box.cli("--json", "agency", "list").json()["agencies"]]:
+        assert box.cli("agency", "add", slug, "--name", "System user", "--email", "it@s.example").rc == 0
     user = names.system_user(slug)
-    subprocess.run(["useradd", "--system", "--no-create-home", user], check=True)
+    subprocess.run(["useradd", "--system", "--no-create-home", "--comment", comment, user], check=True)
     try:
-        with attack("names", "deploy an app over a foreign system user") as a:
+        with attack("names", f"deploy an app over a foreign system user ({comment or 'no mark'})") as a:
             result = box.cli("app", "deploy", slug, "opendata", timeout=300)
             a.succeeded = result.rc != 4
             a.detail = result.stderr[-300:]

@@ -98,6 +98,23 @@ def test_system_users_fit_useradd(slug: str) -> None:
     assert names.parse_system_user(user) == names.Owner(slug)
 
 
+@given(st.from_regex(r"/[A-Za-z0-9._/ -]{0,60}", fullmatch=True))
+def test_a_system_users_mark_names_its_box(home: str) -> None:
+    mark = names.system_user_mark(home)
+    assert names.marked_home(mark) == home and ":" not in mark and "\n" not in mark
+
+
+@pytest.mark.parametrize("home", ["/var/tmp/a:b/home", "/x,y", "/a=b", "/tab\there"])
+def test_a_home_the_passwd_format_cannot_hold_is_a_digest(home: str) -> None:
+    mark = names.system_user_mark(home)
+    assert all(c not in mark for c in ":,=\t") and names.marked_home(mark) is None
+
+
+@pytest.mark.parametrize("comment", ["", "govcloud box relative/home", "Debian-exim", "govcloud box #abc"])
+def test_other_comments_name_no_box(comment: str) -> None:
+    assert names.marked_home(comment) is None
+
+
 def test_the_crafted_collisions_of_the_review_are_gone() -> None:
     assert names.pg_reader("alpha") != names.pg_owner("alpha-ro")
     assert names.admins_group("health") != names.group("health-admins")

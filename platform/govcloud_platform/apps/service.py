@@ -44,6 +44,7 @@ from govcloud_platform.names import (
     oidc_app_client,
     pg_app,
     system_user,
+    system_user_mark,
 )
 from govcloud_platform.progress import Progress, quiet
 from govcloud_platform.state.lock import box_lock, file_lock
@@ -172,9 +173,9 @@ class AppService:
         if not self.store.all(slug) and not any(self.store.retained(slug, a) for a in CATALOGUE):
             import pwd
 
-            try:
-                pwd.getpwnam(system_user(slug))
-                found.append(f"system user {system_user(slug)}")
+            try:  # one this box made (its mark) is the agency's: a deploy interrupted before the registry knew
+                if pwd.getpwnam(system_user(slug)).pw_gecos != system_user_mark(str(self.box.home)):
+                    found.append(f"system user {system_user(slug)}")
             except KeyError:
                 pass
         return found
@@ -291,6 +292,7 @@ class AppService:
             "agency_group": group(slug),
             "agency_admins_group": admins_group(slug),
             "run_user": system_user(slug),
+            "run_user_comment": system_user_mark(str(box.home)),
             "instance_dir": str(instance_dir(box, slug, m.name)),
             "listen_port": deployment.port,
             "public_host": public_host(box, slug, m.name),

@@ -281,7 +281,7 @@ def _app_system_users(box: Box) -> list[str]:
     import sqlite3
     from contextlib import closing
 
-    from govcloud_platform.names import system_user
+    from govcloud_platform.names import system_user, system_user_mark
 
     path = box.home / "registry.db"
     if not path.exists():
@@ -297,7 +297,31 @@ def _app_system_users(box: Box) -> list[str]:
             users.append(pwd.getpwnam(system_user(slug)).pw_name)
         except (KeyError, ValueError):
             continue
+    mark = system_user_mark(str(box.home))  # and those a deploy made before the registry recorded it
+    users += [u.pw_name for u in pwd.getpwall() if u.pw_gecos == mark and u.pw_name not in users]
     return users
+
+
+def leftover_system_users(under: Path) -> list[str]:
+    """System users made by a box under `under` that is gone or not running (a box deleted without `box
+    destroy`, a killed test run): names.marked_home names the box in each user's comment."""
+    import pwd
+
+    from govcloud_platform.box.supervisor import alive
+    from govcloud_platform.names import marked_home
+
+    def running(home: Path) -> bool:
+        try:
+            return alive(int((home / "supervisor" / "supervisord.pid").read_text().strip()))
+        except (OSError, ValueError):
+            return False
+
+    found = []
+    for user in pwd.getpwall():
+        home = marked_home(user.pw_gecos)
+        if home and Path(home).is_relative_to(under) and not running(Path(home)):
+            found.append(user.pw_name)
+    return found
 
 
 def log_file(box: Box, service: str) -> list[Path]:
