@@ -128,6 +128,24 @@ def test_a_key_the_hosts_refuse_is_named(lab: LabHandle) -> None:
     assert f"the key file {key} is not accepted for root" in error
 
 
+def test_a_changed_host_key_is_refused_and_named(lab: LabHandle) -> None:
+    other = lab.root / "other_host_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
+    pub = " ".join(other.with_suffix(".pub").read_text().split()[:2])
+    known = lab.root / "changed_known_hosts"  # every host's name and address, with another key
+    known.write_text("".join(f"{h['name']},{h['address']} {pub}\n" for h in lab.doc["hosts"]))
+    spec = spec_variant(lab, "changed-key.yaml",
+                        lambda doc: doc["platform"]["topology"]["ssh"].update(known_hosts=str(known)))
+    result = check(spec)
+    assert result.rc == 1, result.stderr
+    assert_one_error(result)
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.startswith(f"error: host preflight failed on 3 hosts: h1 ({lab.host('h1')['address']}), h2 ("), error
+    assert ("host key not trusted at 'Find Python': its host key differs from the one in known_hosts (REMOTE HOST "
+            "IDENTIFICATION HAS CHANGED)") in error
+    assert f"the known_hosts file {known}" in error and "a changed key may be an attack" in error
+
+
 def test_a_port_in_use_on_one_host_is_named_and_up_writes_nothing(lab: LabHandle) -> None:
     spec = load_spec(lab.spec)
     port, address = spec.platform.port_base, lab.host("h2")["address"]  # PostgreSQL's port on h2

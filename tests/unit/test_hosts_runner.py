@@ -27,7 +27,8 @@ REFUSED_KEY = ("Task failed: Failed to connect to the host via ssh: root@10.231.
 UNKNOWN_KEY = ("Task failed: Failed to connect to the host via ssh: No ED25519 host key is known for 10.231.30.11 "
                "and you have requested strict checking.\r\nHost key verification failed.")
 CHANGED_KEY = ("Failed to connect to the host via ssh: @@@@@@@@@@@ WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED! "
-               "@@@@@@@@@@@ ... Host key verification failed.")
+               "@@@@@@@@@@@ IT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY! " + "Add correct host key. " * 40
+               + "Host key verification failed.")  # longer than what failure_message keeps by default
 
 
 def event(kind: str, host: str, task: str = "t", **res: Any) -> dict[str, Any]:
@@ -55,8 +56,9 @@ def test_why_ssh_could_not_get_in(message: str, kind: str) -> None:
 @pytest.mark.parametrize("message,reason", [
     (TIMED_OUT, "Connection timed out"),
     (REFUSED_KEY, "Permission denied (publickey)"),
-    (UNKNOWN_KEY, "No ED25519 host key is known for it (host keys are checked strictly). Host key verification "
-                  "failed"),
+    (UNKNOWN_KEY, "no host key is known for it (host keys are checked strictly)"),
+    (CHANGED_KEY, "its host key differs from the one in known_hosts (REMOTE HOST IDENTIFICATION HAS CHANGED)"),
+    ("Task failed: " + "x" * 300, "x" * 199 + "…"),
 ])
 def test_ssh_reason_drops_the_wrapping_and_the_host(message: str, reason: str) -> None:
     assert ssh_reason(message) == reason
@@ -81,6 +83,12 @@ def test_outcomes_per_host() -> None:
     assert (out["h3"].kind, out["h3"].step, out["h3"].message) == ("failed", "Look", "boom") and out["h3"].reachable
     assert out["h4"].kind == "no_result" and "failed" in (out["h4"].message or "")
     assert set(out) == {"h1", "h2", "h3", "h4"}
+
+
+def test_a_long_host_key_warning_is_read_whole() -> None:
+    out = host_outcomes(["h1"], events(event("runner_on_unreachable", "h1", "Find Python", msg=CHANGED_KEY)))
+    assert (out["h1"].kind, out["h1"].message) == (
+        "host_key", "its host key differs from the one in known_hosts (REMOTE HOST IDENTIFICATION HAS CHANGED)")
 
 
 def test_a_no_log_failure_shows_no_detail() -> None:

@@ -97,12 +97,12 @@ def trim(event: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
-def failure_message(res: dict[str, Any]) -> str:
-    """Why a task failed, from its result; never what a `no_log` task hid."""
+def failure_message(res: dict[str, Any], limit: int | None = 600) -> str:
+    """Why a task failed, from its result (its last `limit` characters); never what a `no_log` task hid."""
     if res.get("censored"):
         return "details hidden (no_log)"
-    msg = res.get("msg") or res.get("stderr") or res.get("reason") or "failed"
-    return str(msg).strip()[-600:]
+    msg = str(res.get("msg") or res.get("stderr") or res.get("reason") or "failed").strip()
+    return msg[-limit:] if limit else msg
 
 
 def summarise(events: list[dict[str, Any]]) -> Summary:

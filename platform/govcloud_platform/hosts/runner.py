@@ -37,7 +37,7 @@ MAX_FORKS = 32
 # What an ssh failure says -> its kind. Checked in this order: a host key problem or a refused key says
 # "Permission denied"/"verification failed" whatever the network did before.
 _HOST_KEY_SIGNS = ("host key verification failed", "remote host identification has changed",
-                   "host key is known for")
+                   "host key is known for", "man-in-the-middle")
 _AUTH_SIGNS = ("permission denied", "too many authentication failures", "no such identity",
                "load key", "bad permissions", "unprotected private key")
 
@@ -104,17 +104,23 @@ _NOISE = re.compile(r"^(task failed: |failed to connect to the host via ssh: |ss
                     r"|connect to host \S+ port \d+: )", re.IGNORECASE)
 
 
-_UNKNOWN_KEY = re.compile(r"(host key) is known for \S+ and you have requested strict checking", re.IGNORECASE)
+REASON_MAX = 200
 
 
 def ssh_reason(message: str) -> str:
     """Pure: what ssh said, without Ansible's wrapping or the host's own name and address (which the report
-    gives once), so that hosts failing for the same reason read the same: `Connection timed out`."""
+    gives once), so that hosts failing for the same reason read the same: `Connection timed out`. ssh's long
+    host key warnings become one sentence."""
     text = " ".join(message.split())
+    lower = text.lower()
+    if "remote host identification has changed" in lower or "man-in-the-middle" in lower:
+        return "its host key differs from the one in known_hosts (REMOTE HOST IDENTIFICATION HAS CHANGED)"
+    if "host key is known for" in lower:
+        return "no host key is known for it (host keys are checked strictly)"
     while (match := _NOISE.match(text)) is not None:
         text = text[match.end():]
-    text = _UNKNOWN_KEY.sub(r"\1 is known for it (host keys are checked strictly)", text)
-    return text.rstrip(".") or message.strip()
+    text = text.rstrip(".") or message.strip()
+    return text if len(text) <= REASON_MAX else text[: REASON_MAX - 1] + "…"
 
 
 def host_outcomes(names: Sequence[str], events: Iterable[dict[str, Any]], status: str = "successful"
@@ -137,7 +143,7 @@ def host_outcomes(names: Sequence[str], events: Iterable[dict[str, Any]], status
                 facts[host].update(res["ansible_facts"])
         elif host not in failed and not ev.get("ignore_errors"):
             if ev["event"] == "runner_on_unreachable":
-                msg = failure_message(res)
+                msg = failure_message(res, limit=None)  # ssh's warnings start with what matters
                 failed[host] = HostOutcome(host, classify_unreachable(msg), ev["task"], ssh_reason(msg))
             elif ev["event"] == "runner_on_failed":
                 failed[host] = HostOutcome(host, "failed", ev["task"], failure_message(res))
