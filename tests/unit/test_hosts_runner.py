@@ -138,3 +138,14 @@ def test_summary_of_a_role_on_the_box() -> None:
                          event("runner_on_failed", "target", "b", msg="  no space  "),
                          event("runner_on_unreachable", "target", "c", msg="gone", _ignore=True)))
     assert (s.changed_tasks, s.facts, s.failures, s.timings) == (["a"], {"x": 1}, ["b: no space"], {"a": 0.5})
+
+
+def test_a_run_dir_is_private_and_gone_after_and_its_parent_untouched(tmp_path: Any) -> None:
+    from govcloud_platform.apps.runner import private_run_dir
+
+    tmp_path.chmod(0o755)
+    with pytest.raises(RuntimeError), private_run_dir(tmp_path, "x-") as pdd:
+        assert pdd.parent == tmp_path and pdd.stat().st_mode & 0o777 == 0o700
+        (pdd / "env").mkdir()
+        raise RuntimeError("a run that fails")
+    assert not pdd.exists() and tmp_path.stat().st_mode & 0o777 == 0o755

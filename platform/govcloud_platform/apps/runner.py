@@ -124,11 +124,9 @@ def summarise(events: list[dict[str, Any]]) -> Summary:
 
 @contextmanager
 def private_run_dir(parent: Path | None, prefix: str) -> Iterator[Path]:
-    """A fresh 0700 directory for one run (under `parent`, else the system's temporary directory), deleted
-    afterwards whatever happens: it holds the extra vars."""
-    if parent is not None:
-        parent.mkdir(parents=True, exist_ok=True)
-        parent.chmod(0o700)
+    """A fresh 0700 directory for one run (under `parent`, which must exist, else the system's temporary
+    directory), deleted afterwards whatever happens: it holds the extra vars. The parent's mode is the
+    caller's."""
     pdd = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))  # mkdtemp makes it 0700
     try:
         yield pdd
@@ -206,7 +204,9 @@ def run_role(box: Box, role: str, action: str, variables: dict[str, Any], progre
              timeout: int = RUN_TIMEOUT_S) -> RoleResult:
     """Run `role` with `<role>_action=action` against the box itself (`connection: local`)."""
     require_role(role)
-    with private_run_dir(box.dir("apps", "runs"), f"{role}-{action}-") as pdd:
+    runs = box.dir("apps", "runs")
+    runs.chmod(0o700)
+    with private_run_dir(runs, f"{role}-{action}-") as pdd:
         inventory = {"all": {"hosts": {"target": {
             "ansible_connection": "local",
             "ansible_host": "127.0.0.1",

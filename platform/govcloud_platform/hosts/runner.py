@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -230,7 +231,9 @@ def run_on_hosts(topology: Topology, base_dir: Path, role: str, hosts: Sequence[
     into the inventory, shared ones into the 0600 extra vars. Returns every host's outcome; raising is the
     caller's decision."""
     require_role(role)
-    with private_run_dir(None, "govcloud-hosts-") as pdd:
+    # The run dir holds the SSH masters' sockets: keep its path short (a Unix socket path has ~107 bytes).
+    parent = None if len(tempfile.gettempdir()) <= 40 else Path("/tmp")
+    with private_run_dir(parent, "govcloud-hosts-") as pdd:
         config = pdd / "ssh_config"
         config.write_text(ssh_config_text(topology, base_dir))
         inv = inventory(topology, base_dir, config)
