@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from govcloud_cli.output import RUN, Options, emit_json, info, mark, progress, table
+from govcloud_cli.output import RUN, Options, emit_json, info, mark, progress, read_spec, table
 
 if TYPE_CHECKING:
     from govcloud_platform.box.context import Box
@@ -16,18 +15,6 @@ if TYPE_CHECKING:
     from govcloud_platform.spec import Spec
 
 box_app = typer.Typer(help="The box itself (local target).", no_args_is_help=True)
-
-
-def read_spec(path: Path) -> Spec:
-    """The spec at --spec; errors exit 2 (the loader bounds nesting; a RecursionError is caught all the same)."""
-    from govcloud_platform.errors import SpecError, SpecProblem
-    from govcloud_platform.spec import load_spec
-
-    try:
-        return load_spec(path)
-    except RecursionError:
-        problem = SpecProblem(str(path), "", None, "nested too deeply to be a spec")
-        raise SpecError(str(problem), [problem]) from None
 
 
 def load_box(opts: Options, *, registry: bool = True) -> Box:
@@ -62,11 +49,11 @@ def copy_registry(box: Box) -> None:
                          f"({one_line(str(exc) or type(exc).__name__, 200)}); `govcloud backup run` copies it\n")
 
 
-def create_box(opts: Options) -> Box:
+def create_box(opts: Options, spec: Spec | None = None) -> Box:
     """The box at --home for `up`, the only command that makes one (directory, secrets, registry and its key)."""
     from govcloud_platform.box.context import Box
 
-    box = Box(home=opts.home, spec=read_spec(opts.spec_path))
+    box = Box(home=opts.home, spec=spec or read_spec(opts.spec_path))
     RUN.box = box
     return box
 
@@ -110,7 +97,12 @@ def up(
     from govcloud_platform.box import runtime
 
     opts: Options = ctx.obj
-    box = create_box(opts)
+    spec = read_spec(opts.spec_path)
+    if spec.platform.target == "hosts":
+        from govcloud_cli.hosts_cmds import up_on_hosts
+
+        up_on_hosts(opts, spec)  # writes nothing here; raises: the preflight's failures, or "not built yet"
+    box = create_box(opts, spec)
     if box.spec.platform.target != "local":
         from govcloud_platform.errors import InputError
 

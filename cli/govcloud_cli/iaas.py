@@ -19,7 +19,7 @@ Agency = Annotated[str | None, typer.Option("--agency", help="only this agency's
 
 
 def _spec(opts: Options) -> Any:
-    from govcloud_cli.box_cmds import read_spec
+    from govcloud_cli.output import read_spec
 
     return read_spec(opts.spec_path)
 

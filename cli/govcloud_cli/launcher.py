@@ -23,7 +23,7 @@ from govcloud_platform.agent_protocol import PROTOCOL, code_digest, socket_path
 
 # Commands that run in this process: the box's own lifecycle (the agent is one of its programs), and those
 # that need no box at all.
-LOCAL_COMMANDS = frozenset({"up", "down", "box", "init", "validate", "schema", "lab", "iaas", "policy"})
+LOCAL_COMMANDS = frozenset({"up", "down", "box", "init", "validate", "schema", "lab", "hosts", "iaas", "policy"})
 # Global options that take a value (their value is not the command).
 VALUE_OPTIONS = frozenset({"--spec", "--home", "--actor"})
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from govcloud_cli import agency, app_cmds, backup, box_cmds, iaas, lab, verify_cmd
+from govcloud_cli import agency, app_cmds, backup, box_cmds, hosts_cmds, iaas, lab, verify_cmd
 from govcloud_cli.output import RUN, Options, emit_json, info
 
 HELP = """GovCloud in a box: stand up a government cloud and onboard agencies as tenants.
@@ -95,7 +95,7 @@ def validate(ctx: typer.Context) -> None:
     opts: Options = ctx.obj
     try:
         problems = validate_file(opts.spec_path)
-    except RecursionError:  # see box_cmds.read_spec
+    except RecursionError:  # see output.read_spec
         from govcloud_platform.errors import SpecProblem
 
         problems = [SpecProblem(str(opts.spec_path), "", None, "nested too deeply to be a spec")]
@@ -132,6 +132,7 @@ app.add_typer(app_cmds.app_app, name="app")
 app.add_typer(backup.backup_app, name="backup")
 app.add_typer(iaas.iaas_app, name="iaas")
 app.add_typer(lab.lab_app, name="lab")
+app.add_typer(hosts_cmds.hosts_app, name="hosts")
 
 
 def endpoints(box: Any) -> list[tuple[int, str, str]]:

@@ -12,9 +12,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from govcloud_platform.text import printable
+
+if TYPE_CHECKING:
+    from govcloud_platform.spec import Spec
 
 
 @dataclass
@@ -39,6 +42,18 @@ class RunState:
 
 
 RUN = RunState()
+
+
+def read_spec(path: Path) -> Spec:
+    """The spec at --spec; errors exit 2 (the loader bounds nesting; a RecursionError is caught all the same)."""
+    from govcloud_platform.errors import SpecError, SpecProblem
+    from govcloud_platform.spec import load_spec
+
+    try:
+        return load_spec(path)
+    except RecursionError:
+        problem = SpecProblem(str(path), "", None, "nested too deeply to be a spec")
+        raise SpecError(str(problem), [problem]) from None
 
 
 def console() -> Any:

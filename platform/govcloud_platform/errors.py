@@ -47,6 +47,15 @@ class MissingDependency(OperationFailed):
     """A binary or tool we need is not installed; the message names the package."""
 
 
+class HostError(OperationFailed):
+    """Something failed on hosts of the topology (`hosts` target): the message names each host, the step and
+    what to check there; `hosts` lists their names."""
+
+    def __init__(self, message: str, *, hosts: tuple[str, ...] = (), hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.hosts = hosts
+
+
 class InputError(GovCloudError):
     """Bad input from the user: a spec, an argument, a name (exit 2)."""
 

@@ -1,5 +1,10 @@
 """The one adapter over `ansible_runner.run(...)`: a fresh private_data_dir per run (0700, deleted after: it
-holds the extra vars, secrets included), progress from the event stream, typed errors from status and rc."""
+holds the extra vars, secrets included), progress from the event stream, typed errors from status and rc.
+
+`run_playbook` is the adapter itself (any playbook, any inventory: the box with `connection: local`, the
+`hosts` target over SSH); it returns the run's status and a trimmed copy of its per-host events, and the
+callers decide what they mean (`summarise` for a role run on the box, `govcloud_platform.hosts.runner` per
+host)."""
 
 from __future__ import annotations
 
@@ -9,16 +14,23 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from govcloud_platform.box.context import Box
 from govcloud_platform.box.secrets import write_private
 from govcloud_platform.errors import MissingDependency, ProvisioningError, ServiceError
 from govcloud_platform.progress import Progress, quiet
 
+if TYPE_CHECKING:
+    from govcloud_platform.box.context import Box
+
 RUN_TIMEOUT_S = 1800
+# The events a caller may look at, and the keys of their result kept (the rest, e.g. module args, is dropped).
+HOST_EVENTS = frozenset({"runner_on_ok", "runner_on_failed", "runner_on_unreachable", "runner_on_skipped"})
+RESULT_KEYS = ("changed", "msg", "stderr", "reason", "censored", "ansible_facts", "unreachable", "failed")
 
 
 def roles_path() -> Path:
@@ -27,6 +39,12 @@ def roles_path() -> Path:
     if override:
         return Path(override)
     return Path(__file__).resolve().parents[3] / "roles"
+
+
+def require_role(role: str) -> None:
+    if not (roles_path() / role / "tasks" / "main.yml").exists():
+        raise MissingDependency(f"Ansible role {role!r} not found in {roles_path()}",
+                                hint="set GOVCLOUD_ROLES_PATH to the roles/ folder of the checkout")
 
 
 @dataclass
@@ -41,6 +59,137 @@ class RoleResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass
+class PlaybookRun:
+    """What a run left: ansible-runner's status and rc, its stats, and the per-host events (trimmed)."""
+
+    status: str
+    rc: int | None
+    seconds: float
+    stats: dict[str, Any]
+    events: list[dict[str, Any]]
+
+
+@dataclass
+class Summary:
+    """A run's events read for one caller: failures (task: message), changed tasks, facts, time per task."""
+
+    failures: list[str] = field(default_factory=list)
+    changed_tasks: list[str] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def trim(event: dict[str, Any]) -> dict[str, Any] | None:
+    """The part of an ansible-runner event a decision needs, or None for events no decision reads."""
+    kind = event.get("event", "")
+    if kind not in HOST_EVENTS:
+        return None
+    data = event.get("event_data", {}) or {}
+    res = data.get("res", {}) or {}
+    return {
+        "event": kind,
+        "host": str(data.get("host", "")),
+        "task": str(data.get("task", "")),
+        "duration": data.get("duration"),
+        "ignore_errors": bool(data.get("ignore_errors")),
+        "res": {k: res[k] for k in RESULT_KEYS if k in res} if isinstance(res, dict) else {},
+    }
+
+
+def failure_message(res: dict[str, Any], limit: int | None = 600) -> str:
+    """Why a task failed, from its result (its last `limit` characters); never what a `no_log` task hid."""
+    if res.get("censored"):
+        return "details hidden (no_log)"
+    msg = str(res.get("msg") or res.get("stderr") or res.get("reason") or "failed").strip()
+    return msg[-limit:] if limit else msg
+
+
+def summarise(events: list[dict[str, Any]]) -> Summary:
+    """Pure: failures, changed tasks, facts and timings of trimmed events (every host together)."""
+    out = Summary()
+    for ev in events:
+        task, res = ev["task"], ev["res"]
+        if ev["event"] == "runner_on_ok":
+            if ev.get("duration") is not None:
+                out.timings[task] = out.timings.get(task, 0.0) + float(ev["duration"])
+            if res.get("changed"):
+                out.changed_tasks.append(task)
+            if isinstance(res.get("ansible_facts"), dict):
+                out.facts.update(res["ansible_facts"])
+        elif ev["event"] in ("runner_on_failed", "runner_on_unreachable") and not ev["ignore_errors"]:
+            out.failures.append(f"{task}: {failure_message(res)}")
+    return out
+
+
+@contextmanager
+def private_run_dir(parent: Path | None, prefix: str) -> Iterator[Path]:
+    """A fresh 0700 directory for one run (under `parent`, which must exist, else the system's temporary
+    directory), deleted afterwards whatever happens: it holds the extra vars. The parent's mode is the
+    caller's."""
+    pdd = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))  # mkdtemp makes it 0700
+    try:
+        yield pdd
+    finally:
+        shutil.rmtree(pdd, ignore_errors=True)
+
+
+def base_env(extra: dict[str, str] | None = None, env: dict[str, str] | None = None) -> dict[str, str]:
+    """ansible-playbook's environment: quiet, no retry files, the venv's bin on PATH (or rc 127)."""
+    out = dict(os.environ if env is None else env)
+    out.update({
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_LOCALHOST_WARNING": "False",
+        "ANSIBLE_DEPRECATION_WARNINGS": "False",
+        "ANSIBLE_RETRY_FILES_ENABLED": "False",
+        "ANSIBLE_FORCE_HANDLERS": "True",
+        "ANSIBLE_PIPELINING": "True",
+        "ANSIBLE_ROLES_PATH": str(roles_path()),
+    })
+    out.update(extra or {})
+    out["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), out.get("PATH", "")])
+    return out
+
+
+def run_playbook(pdd: Path, playbook: list[dict[str, Any]], inventory: dict[str, Any], variables: dict[str, Any],
+                 env: dict[str, str], *, progress: Progress = quiet, timeout: int = RUN_TIMEOUT_S,
+                 forks: int | None = None) -> PlaybookRun:
+    """Run `playbook` on `inventory` in the private directory `pdd` (see `private_run_dir`). Extra vars go in
+    a 0600 file (`-e @file`), never on ansible-playbook's command line (ps shows it). Raises only when
+    ansible-playbook itself cannot run; what happened on the hosts is in the returned events."""
+    import ansible_runner
+
+    events: list[dict[str, Any]] = []
+    last: list[str] = [""]
+
+    def on_event(event: dict[str, Any]) -> bool:
+        kind = event.get("event", "")
+        task = str((event.get("event_data", {}) or {}).get("task", ""))
+        if kind == "playbook_on_task_start" and task and task != last[0]:  # once, not once per host
+            last[0] = task
+            progress(task)
+        kept = trim(event)
+        if kept is not None:
+            events.append(kept)
+        return True  # keep it: `stats` is computed from the stored events (deleted with the run dir)
+
+    (pdd / "project").mkdir(exist_ok=True)
+    (pdd / "inventory").mkdir(exist_ok=True)
+    (pdd / "project" / "main.yml").write_text(json.dumps(playbook))
+    write_private(pdd / "env" / "extravars", json.dumps(variables))
+    (pdd / "inventory" / "hosts.json").write_text(json.dumps(inventory))
+    t0 = time.monotonic()
+    result = ansible_runner.run(
+        private_data_dir=str(pdd), playbook="main.yml", envvars=env, quiet=True, event_handler=on_event,
+        timeout=timeout, suppress_env_files=True, **({"forks": forks} if forks else {}),
+    )
+    seconds = time.monotonic() - t0
+    if result.rc == 127:
+        raise MissingDependency("ansible-playbook not found (rc 127)",
+                                hint=f"install ansible-core into {Path(sys.executable).parent}")
+    return PlaybookRun(status=str(result.status), rc=result.rc, seconds=seconds, stats=result.stats or {},
+                       events=events)
+
 
 def _playbook(role: str, action: str) -> list[dict[str, Any]]:
     return [{
@@ -54,94 +203,31 @@ def _playbook(role: str, action: str) -> list[dict[str, Any]]:
 def run_role(box: Box, role: str, action: str, variables: dict[str, Any], progress: Progress = quiet,
              timeout: int = RUN_TIMEOUT_S) -> RoleResult:
     """Run `role` with `<role>_action=action` against the box itself (`connection: local`)."""
-    import ansible_runner
-
-    if not (roles_path() / role / "tasks" / "main.yml").exists():
-        raise MissingDependency(f"Ansible role {role!r} not found in {roles_path()}",
-                                hint="set GOVCLOUD_ROLES_PATH to the roles/ folder of the checkout")
+    require_role(role)
     runs = box.dir("apps", "runs")
     runs.chmod(0o700)
-    pdd = Path(tempfile.mkdtemp(prefix=f"{role}-{action}-", dir=runs))
-    failures: list[str] = []
-    changed_tasks: list[str] = []
-    facts: dict[str, Any] = {}
-    timings: dict[str, float] = {}
-
-    def on_event(event: dict[str, Any]) -> bool:
-        kind = event.get("event", "")
-        data = event.get("event_data", {})
-        task = str(data.get("task", ""))
-        if kind == "playbook_on_task_start" and task:
-            progress(task)
-        elif kind == "runner_on_ok":
-            res = data.get("res", {}) or {}
-            if data.get("duration") is not None:
-                timings[task] = timings.get(task, 0.0) + float(data["duration"])
-            if res.get("changed"):
-                changed_tasks.append(task)
-            if isinstance(res.get("ansible_facts"), dict):
-                facts.update(res["ansible_facts"])
-        elif kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
-            res = data.get("res", {}) or {}
-            msg = res.get("msg") or res.get("stderr") or res.get("reason") or "failed"
-            if res.get("censored"):
-                msg = "details hidden (no_log)"
-            failures.append(f"{task}: {str(msg).strip()[-600:]}")
-        return True  # keep it: `stats` is computed from the stored events (deleted with the run dir)
-
-    try:
-        (pdd / "project").mkdir()
-        (pdd / "inventory").mkdir()
-        (pdd / "project" / "main.yml").write_text(json.dumps(_playbook(role, action)))
-        # Extra vars go in a 0600 file (`-e @file`), never on ansible-playbook's command line (ps shows it).
-        write_private(pdd / "env" / "extravars", json.dumps(variables))
-        (pdd / "inventory" / "hosts.json").write_text(json.dumps({
-            "all": {"hosts": {"target": {
-                "ansible_connection": "local",
-                "ansible_host": "127.0.0.1",
-                "ansible_python_interpreter": sys.executable,
-            }}},
-        }))
-        env = box.child_env({
-            "ANSIBLE_ROLES_PATH": str(roles_path()),
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_LOCALHOST_WARNING": "False",
-            "ANSIBLE_DEPRECATION_WARNINGS": "False",
-            "ANSIBLE_RETRY_FILES_ENABLED": "False",
-            "ANSIBLE_LOCAL_TEMP": str(pdd / "tmp"),
-            "ANSIBLE_REMOTE_TEMP": str(pdd / "tmp"),
-            "ANSIBLE_FORCE_HANDLERS": "True",
-            "ANSIBLE_PIPELINING": "True",
-        })
-        # The venv's bin must be on PATH (ansible-playbook, supervisorctl) or the run ends with rc 127.
-        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-        t0 = time.monotonic()
-        result = ansible_runner.run(
-            private_data_dir=str(pdd),
-            playbook="main.yml",
-            envvars=env,
-            quiet=True,
-            event_handler=on_event,
-            timeout=timeout,
-            suppress_env_files=True,
-        )
-        seconds = time.monotonic() - t0
-        status, rc = result.status, result.rc
-        stats = result.stats or {}
-    finally:
-        shutil.rmtree(pdd, ignore_errors=True)
-
-    if rc == 127:
-        raise MissingDependency(f"{role} {action}: ansible-playbook not found (rc 127)",
-                                hint=f"install ansible-core into {Path(sys.executable).parent}")
-    if status == "timeout":
+    with private_run_dir(runs, f"{role}-{action}-") as pdd:
+        inventory = {"all": {"hosts": {"target": {
+            "ansible_connection": "local",
+            "ansible_host": "127.0.0.1",
+            "ansible_python_interpreter": sys.executable,
+        }}}}
+        env = base_env({"ANSIBLE_LOCAL_TEMP": str(pdd / "tmp"), "ANSIBLE_REMOTE_TEMP": str(pdd / "tmp")},
+                       env=box.child_env())
+        try:
+            run = run_playbook(pdd, _playbook(role, action), inventory, variables, env, progress=progress,
+                               timeout=timeout)
+        except MissingDependency as exc:
+            raise MissingDependency(f"{role} {action}: {exc.message}", hint=exc.hint) from None
+    if run.status == "timeout":
         raise ServiceError(f"{role} {action}: timed out after {timeout} s", hint="re-run: the role converges")
-    if status != "successful" or rc != 0:
-        detail = "; ".join(failures) or f"ansible-runner status {status}, rc {rc}"
+    summary = summarise(run.events)
+    if run.status != "successful" or run.rc != 0:
+        detail = "; ".join(summary.failures) or f"ansible-runner status {run.status}, rc {run.rc}"
         raise ProvisioningError(f"{role} {action} failed: {detail}", hint="fix the cause and re-run: it converges")
     return RoleResult(
-        role=role, action=action, seconds=seconds,
-        changed=sum((stats.get("changed") or {}).values()),
-        ok=sum((stats.get("ok") or {}).values()),
-        changed_tasks=changed_tasks, facts=facts, timings=timings,
+        role=role, action=action, seconds=run.seconds,
+        changed=sum((run.stats.get("changed") or {}).values()),
+        ok=sum((run.stats.get("ok") or {}).values()),
+        changed_tasks=summary.changed_tasks, facts=summary.facts, timings=summary.timings,
     )

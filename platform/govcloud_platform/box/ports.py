@@ -22,6 +22,16 @@ GRPC_SHIFT = 10000
 GRPC_PORTS = ("s3_http", "weed_master", "weed_volume", "weed_filer")
 APP_PORT_FIRST = 20  # apps get port_base+20 .. port_base+99
 APP_PORT_LAST = 99
+# On the `hosts` target each port is bound by the hosts of one group: its service's group, but for the apps'
+# proxy, which the box's identity nginx serves and the `proxy` group runs there. (Apps' ports are not fixed:
+# the app store takes the first free one of the range.)
+HOST_GROUP_OF: dict[str, str] = {"proxy_https": "proxy"}
+
+
+def host_group(label: str) -> str:
+    """The host group (spec.topology) whose hosts bind the port `label` of `Ports.all()`."""
+    base = label.removesuffix("_grpc")
+    return HOST_GROUP_OF.get(base, OFFSETS[base][1])
 
 
 @dataclass(frozen=True)
