@@ -16,6 +16,7 @@ from govcloud_platform.lab.plan import (
     MAX_HOSTS,
     host_link_argvs,
     hosts_file_text,
+    kept_under_tmp,
     known_hosts_text,
     lab_name_for,
     plan_lab,
@@ -87,6 +88,17 @@ def test_groups_of_three_and_five_survive_losing_any_one_host() -> None:
                 assert any(group in h.groups for h in left), (n, lost.name, group)
             dcs = len(topo.members("dcs"))
             assert dcs >= 3 and sum("dcs" in h.groups for h in left) > dcs // 2, (n, lost.name)
+
+
+def test_a_lab_host_keeps_the_installation_it_runs_from_under_tmp() -> None:
+    """A lab host's /tmp is its own; a checkout or virtualenv under the machine's /tmp stays at its path."""
+    kept = kept_under_tmp([Path("/tmp/x/.venv"), Path("/tmp/x/platform"), Path("/usr/bin/python3"),
+                           Path("/root/.pyenv/bin/python"), Path("/tmp/y"), Path("/tmp"), Path("/tmp/a b/c")])
+    assert kept == ["x", "y"]
+    plan = plan_lab("lab", 2, SPEC)
+    argv = sshd_argv(plan, plan.hosts[0], kept)
+    assert argv[argv.index("lab-host") + 1:argv.index("lab-host") + 4] == ["h1", str(plan.hosts[0].tmp), "x y"]
+    assert "set -f" in argv[argv.index("-c") + 1] and "mount --rbind" in argv[argv.index("-c") + 1]
 
 
 def test_sshd_argv_is_per_host_and_never_by_name() -> None:

@@ -16,6 +16,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from govcloud_platform.lab.plan import (
     bridge_argvs,
     host_link_argvs,
     hosts_file_text,
+    kept_under_tmp,
     known_hosts_text,
     plan_lab,
     sshd_argv,
@@ -289,7 +291,7 @@ class Lab:
         if self.sshd_pid(host) is not None:
             return
         host.pid_file.unlink(missing_ok=True)
-        _run(sshd_argv(self.plan, host))
+        _run(sshd_argv(self.plan, host, _installation_under_tmp()))
         self.say(f"{host.name}: sshd on {host.address}:22")
 
     def _wait_ready(self, hosts: Sequence[LabHost], timeout_s: float = 15.0) -> None:
@@ -381,3 +383,11 @@ class Lab:
 
 
 __all__ = ["LAB_DIR", "HostStatus", "Lab", "subnet_users"]
+
+
+def _installation_under_tmp() -> list[str]:
+    """The entries of /tmp that hold this govcloud (its virtualenv, its code, its Python)."""
+    import govcloud_platform
+
+    return kept_under_tmp([Path(sys.prefix), Path(sys.executable),
+                           Path(govcloud_platform.__file__).resolve().parent.parent.parent])

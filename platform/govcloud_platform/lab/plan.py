@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -187,12 +188,27 @@ def sshd_config_text(plan: LabPlan) -> str:
     ])
 
 
-def sshd_argv(plan: LabPlan, host: LabHost) -> list[str]:
-    """Start host's sshd in its namespace with its own hostname (UTS namespace) and its own /tmp."""
+def kept_under_tmp(paths: Sequence[Path]) -> list[str]:
+    """The entries of /tmp that hold these paths (govcloud's own installation): a lab host's /tmp is its own,
+    and a checkout or virtualenv under /tmp must still be there, at the same path, for commands run in it."""
+    kept = set()
+    for path in paths:
+        parts = Path(path).parts
+        if len(parts) > 2 and parts[:2] == ("/", "tmp") and parts[2] not in (".", "..") \
+                and not any(c.isspace() for c in parts[2]):
+            kept.add(parts[2])
+    return sorted(kept)
+
+
+def sshd_argv(plan: LabPlan, host: LabHost, keep: Sequence[str] = ()) -> list[str]:
+    """Start host's sshd in its namespace with its own hostname (UTS namespace) and its own /tmp, in which the
+    entries `keep` of the machine's /tmp (kept_under_tmp) are bound at their own paths."""
+    script = ('set -f && hostname "$1" && tmp="$2" && keep="$3" && shift 3 && '
+              'for k in $keep; do mkdir -p "$tmp/$k" && mount --bind "/tmp/$k" "$tmp/$k"; done && '
+              'mount --rbind "$tmp" /tmp && exec "$@"')
     return [
         "ip", "netns", "exec", host.netns, "unshare", "--uts", "--mount", "--propagation", "private",
-        "sh", "-c", 'hostname "$1" && mount --bind "$2" /tmp && shift 2 && exec "$@"', "lab-host",
-        host.name, str(host.tmp),
+        "sh", "-c", script, "lab-host", host.name, str(host.tmp), " ".join(keep),
         SSHD, "-f", str(plan.sshd_config), "-E", str(host.log_file),
         "-o", f"ListenAddress={host.address}:22", "-o", f"PidFile={host.pid_file}",
         "-o", f"HostKey={host.host_key}",
