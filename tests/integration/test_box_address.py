@@ -22,11 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
 import psycopg
 import pytest
 import requests
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from govcloud_platform.box.context import Box
@@ -35,6 +33,7 @@ from govcloud_platform.brokers.backups import ensure_repository, restic
 from govcloud_platform.spec import load_spec
 from govcloud_platform.state.registry import Registry
 from tests.conftest import GOVCLOUD, BoxHandle, Result, make_box
+from tests.integration.test_agencies import s3_for
 from tests.integration.test_lab import LabHandle, start_lab, stop_lab
 
 pytestmark = pytest.mark.integration
@@ -226,14 +225,6 @@ def test_credentials_point_at_the_address(hostbox: HostBox, onboarded: dict[str,
     assert set(masked) == set(onboarded["alpha"]) and masked["database"]["password"] == "********"
 
 
-def _s3(creds: dict[str, Any]) -> Any:
-    cfg = Config(s3={"addressing_style": "path"}, request_checksum_calculation="when_required",
-                 response_checksum_validation="when_required", retries={"max_attempts": 1})
-    return boto3.session.Session().client(
-        "s3", endpoint_url=creds["endpoint"], aws_access_key_id=creds["access_key"],
-        aws_secret_access_key=creds["secret_key"], region_name="us-east-1", verify=creds["ca_file"], config=cfg)
-
-
 def _token(identity: dict[str, Any], client_id: str, secret: str) -> requests.Response:
     with requests.Session() as s:
         s.trust_env = False
@@ -264,7 +255,7 @@ def test_isolation_matrix_over_the_network(hostbox: HostBox, onboarded: dict[str
         with _pg(c["database"], c["database"]["dbname"]) as conn:
             conn.execute("CREATE TABLE secrets (v text)")
             conn.execute("INSERT INTO secrets VALUES (%s)", (f"private data of {slug}",))
-        _s3(c["storage"]).put_object(Bucket=c["storage"]["bucket"], Key="own.txt", Body=slug.encode())
+        s3_for(c["storage"]).put_object(Bucket=c["storage"]["bucket"], Key="own.txt", Body=slug.encode())
         ensure_repository(b, slug, passwords[slug])
 
     for a in AGENCIES:
@@ -277,7 +268,7 @@ def test_isolation_matrix_over_the_network(hostbox: HostBox, onboarded: dict[str
             except psycopg.Error:
                 allowed = False
             record(a, t, "psql", allowed)
-            s3, bucket = _s3(ca["storage"]), ct["storage"]["bucket"]
+            s3, bucket = s3_for(ca["storage"]), ct["storage"]["bucket"]
             for op, call in [
                 ("s3 list", lambda: s3.list_objects_v2(Bucket=bucket)),
                 ("s3 get", lambda: s3.get_object(Bucket=bucket, Key="own.txt")["Body"].read()),
