@@ -152,13 +152,15 @@ def _start_spare(home: Path) -> Spare | None:
 
     try:
         recorded = json.loads((home / "box.json").read_text())
-        master, address = Ports(int(recorded["port_base"])).weed_master, str(recorded.get("address", LOOPBACK))
+        ports, address = Ports(int(recorded["port_base"])), str(recorded.get("address", LOOPBACK))
+        master, filer = ports.weed_master, f"{address}:{ports.weed_filer}"
         cwd = home / "s3"
         if not (cwd / "security.toml").exists():
             return None
         socket.create_connection((address, master + GRPC_SHIFT), timeout=1).close()
         listener = master_listener(master + GRPC_SHIFT)  # a restarted master makes the spare useless
-        return f"{address}:{master}", cwd, start_shell(f"{address}:{master}", cwd), time.monotonic(), listener
+        shell = start_shell(f"{address}:{master}", cwd, filer)
+        return f"{address}:{master}", cwd, shell, time.monotonic(), listener
     except (OSError, ValueError, KeyError):
         return None
 

@@ -164,6 +164,25 @@ def bucket_bytes(box: Box, bucket: str) -> tuple[int, int]:
     return total, count
 
 
+class ListingTimeout(ServiceError):
+    """`s3.iam.export` did not answer in time (its session is killed)."""
+
+
+def listed_identities(box: Box, session: subprocess.Popen[str]) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    """live_identities, asked once more in a new session if the first did not answer in time (a storage
+    restarted a moment ago: its first sessions may wait on a master still settling). Returns the session that
+    answered, open for more commands."""
+    try:
+        return session, live_identities(session)
+    except ListingTimeout:
+        again = open_weed_shell(box)
+        try:
+            return again, live_identities(again)
+        except BaseException:
+            _close(again)
+            raise
+
+
 def live_identities(session: subprocess.Popen[str], timeout: float = 30) -> dict[str, dict[str, Any]]:
     """`s3.iam.export` in an open weed shell session, read up to the end of its JSON document (weed shell
     prints no prompt when its input is a pipe): the run-time identities by name. The session stays open for
@@ -190,7 +209,7 @@ def live_identities(session: subprocess.Popen[str], timeout: float = 30) -> dict
             lines = pool.submit(read).result(timeout=timeout)
         except FutureTimeout:
             session.kill()
-            raise ServiceError(f"object storage did not list its identities within {timeout:.0f}s",
+            raise ListingTimeout(f"object storage did not list its identities within {timeout:.0f}s",
                                hint="run `govcloud status`, then the same command again") from None
     doc = json.loads("".join(lines))
     return {i["name"]: i for i in doc.get("identities", []) if not i.get("isStatic")}
@@ -225,7 +244,7 @@ class StorageBroker(Broker):
         session = open_weed_shell(box)
         try:
             buckets = {b["Name"] for b in box.s3_client().list_buckets().get("Buckets", [])}
-            self._known = live_identities(session)
+            session, self._known = listed_identities(box, session)
         except BaseException:
             _close(session)
             raise
@@ -281,7 +300,10 @@ class StorageBroker(Broker):
         storage fails at once and clearly, not on an S3 call)."""
         session = open_weed_shell(box)
         try:
-            known = self._known if self._known is not None else live_identities(session)
+            if self._known is not None:
+                known = self._known
+            else:
+                session, known = listed_identities(box, session)
 
             def commands(chunk: list[Provisioning]) -> list[list[str]]:
                 out = []

@@ -95,9 +95,17 @@ def master_address(box: Box) -> str:
     return f"{box.address}:{box.ports.weed_master}"
 
 
-def start_shell(master: str, cwd: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen([weed_binary(), "shell", f"-master={master}"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd)
+def filer_address(box: Box) -> str:
+    """`weed shell -filer=`: the filer on the box's address."""
+    return f"{box.address}:{box.ports.weed_filer}"
+
+
+def start_shell(master: str, cwd: Path, filer: str = "") -> subprocess.Popen[str]:
+    """A `weed shell` session. With `filer` it talks to that filer at once: without, it first asks the master
+    which filers there are, and a master restarted a moment ago may not know its filer yet."""
+    argv = [weed_binary(), "shell", f"-master={master}"] + ([f"-filer={filer}"] if filer else [])
+    return subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=cwd)
 
 
 def listening_inode(tables: list[str], port: int) -> int | None:
@@ -158,7 +166,7 @@ def open_weed_shell(box: Box) -> subprocess.Popen[str]:
             hint="run `govcloud up`, then the same command again: it converges",
         ) from None
     master, cwd = master_address(box), weed_security.security_file(box).parent
-    return _take_spare(master, cwd, grpc) or start_shell(master, cwd)
+    return _take_spare(master, cwd, grpc) or start_shell(master, cwd, filer_address(box))
 
 
 def weed_shell(
