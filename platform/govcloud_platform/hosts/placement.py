@@ -1,0 +1,54 @@
+"""Which host of the topology runs each shared service (a pure decision, unit-tested).
+
+This version runs each service once (high availability, several replicas, is issue 13):
+- **storage** on the first `storage` host that runs both a SeaweedFS master and a volume server (one host
+  holds master, volume, filer and S3 gateway);
+- **database** and **identity** each on the host of their group that has the fewest services so far (ties:
+  topology order), so the services spread over the hosts instead of piling onto the first one;
+- **backups** (pgBackRest's stanza and the backup scheduler) with the database: pgBackRest reads PostgreSQL's
+  data directory and WAL locally; its repository is the object storage, wherever that runs.
+"""
+
+from __future__ import annotations
+
+from govcloud_platform.box.placement import SERVICES, Placement, Where
+from govcloud_platform.spec.topology import Host, Topology
+
+
+def _storage_host(topology: Topology) -> Host:
+    masters = {h.name for h in topology.masters()}
+    volumes = {h.name for h in (topology.members("storage_volume") or topology.members("storage"))}
+    both = [h for h in topology.members("storage") if h.name in masters and h.name in volumes]
+    return (both or topology.members("storage"))[0]
+
+
+def place(topology: Topology) -> dict[str, Host]:
+    """service -> the host that runs it. The topology is valid (every required group has a host)."""
+    load: dict[str, int] = {h.name: 0 for h in topology.hosts}
+    chosen: dict[str, Host] = {}
+
+    def take(service: str, host: Host) -> None:
+        chosen[service] = host
+        load[host.name] += 1
+
+    take("storage", _storage_host(topology))
+    for service in ("database", "identity"):
+        members = topology.members(service)
+        take(service, min(members, key=lambda h: (load[h.name], topology.hosts.index(h))))
+    take("backups", chosen["database"])
+    return {s: chosen[s] for s in SERVICES}
+
+
+def placement_for(topology: Topology, here: str | None) -> Placement:
+    """The placement record of the home of host `here` (None: the operator's home, which runs nothing)."""
+    placed = place(topology)
+    return Placement(
+        tuple(s for s in SERVICES if here is not None and placed[s].name == here),
+        {s: Where(h.name, h.address) for s, h in placed.items()},
+    )
+
+
+def hosts_in_use(topology: Topology) -> list[Host]:
+    """The hosts that run at least one service, in topology order."""
+    used = {h.name for h in place(topology).values()}
+    return [h for h in topology.hosts if h.name in used]

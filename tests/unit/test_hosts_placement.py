@@ -1,0 +1,66 @@
+"""Where the shared services run on the hosts target (`hosts.placement`) and the record a home keeps of it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from govcloud_platform.box import placement as record
+from govcloud_platform.errors import BoxDamaged
+from govcloud_platform.hosts.placement import hosts_in_use, place, placement_for
+from govcloud_platform.spec.topology import Topology
+
+
+def topo(*hosts: tuple[str, list[str]]) -> Topology:
+    return Topology.model_validate(
+        {"hosts": [{"name": n, "address": f"10.0.0.{i + 1}", "groups": g} for i, (n, g) in enumerate(hosts)]})
+
+
+def names(t: Topology) -> dict[str, str]:
+    return {s: h.name for s, h in place(t).items()}
+
+
+def test_one_host_runs_everything() -> None:
+    t = topo(("a", ["database", "storage", "identity", "proxy", "backups"]))
+    assert names(t) == {"storage": "a", "database": "a", "identity": "a", "backups": "a"}
+
+
+def test_services_spread_over_the_hosts_of_their_groups() -> None:
+    both = ["database", "dcs", "storage", "identity", "proxy"]
+    t = topo(("h1", both), ("h2", both), ("h3", ["dcs", "storage", "backups", "apps"]))
+    assert names(t) == {"storage": "h1", "database": "h2", "identity": "h1", "backups": "h2"}
+
+
+def test_storage_goes_where_a_master_and_a_volume_run() -> None:
+    t = topo(("a", ["storage", "storage_master", "database", "identity", "proxy", "backups"]),
+             ("b", ["storage", "storage_volume"]), ("c", ["storage", "storage_master", "storage_volume"]))
+    assert names(t)["storage"] == "c"
+
+
+def test_backups_follow_the_database() -> None:
+    t = topo(("a", ["storage", "identity", "proxy", "backups"]), ("b", ["database"]))
+    assert names(t)["backups"] == "b"
+    assert [h.name for h in hosts_in_use(t)] == ["a", "b"]
+
+
+def test_record_of_each_home() -> None:
+    t = topo(("a", ["storage", "identity", "proxy", "backups"]), ("b", ["database"]), ("gw", ["apps"]))
+    control, a, b = placement_for(t, None), placement_for(t, "a"), placement_for(t, "b")
+    assert control.here == () and a.here == ("storage", "identity") and b.here == ("database", "backups")
+    assert a.address_of("database") == "10.0.0.2" and control.host_of("identity") == "a"
+    assert record.Placement.from_json(json.loads(json.dumps(b.to_json()))) == b
+
+
+@pytest.mark.parametrize("data", [
+    [], {"here": ["mail"], "services": {}}, {"here": [], "services": {"storage": {"host": "a", "address": "x"}}},
+    {"here": ["storage", "storage"], "services": {}}, {"here": [], "services": {}, "extra": 1},
+])
+def test_a_damaged_record_is_refused(tmp_path, data) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / record.FILE).write_text(json.dumps(data))
+    with pytest.raises(BoxDamaged):
+        record.read(tmp_path)
+
+
+def test_no_record_is_one_machine(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    assert record.read(tmp_path) is None
