@@ -99,11 +99,13 @@ def up(
     opts: Options = ctx.obj
     spec = read_spec(opts.spec_path)
     if spec.platform.target == "hosts":
-        from govcloud_cli.hosts_cmds import up_on_hosts
+        from govcloud_cli.hosts_cmds import is_host_home, up_on_hosts
 
-        up_on_hosts(opts, spec)  # writes nothing here; raises: the preflight's failures, or "not built yet"
+        if not is_host_home(opts):  # the control home: deploy onto the hosts (a host's home runs below)
+            up_on_hosts(opts, spec, port_base=port_base, address=address, allow_from=allow_from)
+            return
     box = create_box(opts, spec)
-    if box.spec.platform.target != "local":
+    if box.spec.platform.target not in ("local", "hosts"):
         from govcloud_platform.errors import InputError
 
         raise InputError(
@@ -129,11 +131,27 @@ def up(
     _render_health(opts, box, result.services, f"govcloud box at {box.home}", changed=result.changed)
 
 
+def _on_control(opts: Options) -> bool:
+    """The spec is on the `hosts` target and --home is the operator's control home (not a host's): `status` and
+    `down` act on every host over SSH."""
+    spec = read_spec(opts.spec_path)
+    if spec.platform.target != "hosts":
+        return False
+    from govcloud_cli.hosts_cmds import is_host_home
+
+    return not is_host_home(opts)
+
+
 def down(ctx: typer.Context) -> None:
     """Stop every service in order (object storage last); leaves no process and no port."""
     from govcloud_platform.box import runtime
 
     opts: Options = ctx.obj
+    if _on_control(opts):
+        from govcloud_cli.hosts_cmds import down_on_hosts
+
+        down_on_hosts(opts, read_spec(opts.spec_path))
+        return
     box = load_box(opts, registry=False)
     with progress(opts, "down") as step:
         stopped = runtime.down(box, step)
@@ -153,6 +171,11 @@ def status(ctx: typer.Context) -> None:
     from govcloud_platform.box import runtime
 
     opts: Options = ctx.obj
+    if _on_control(opts):
+        from govcloud_cli.hosts_cmds import status_on_hosts
+
+        status_on_hosts(opts, read_spec(opts.spec_path))
+        return
     box = load_box(opts, registry=False)
     health = runtime.status(box)
     _render_health(opts, box, health, f"govcloud box at {box.home}")

@@ -6,9 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from govcloud_cli.output import Options, emit_json, mark, progress, table
+from govcloud_cli.output import Options, emit_json, info, mark, progress, table
 
 if TYPE_CHECKING:
+    from govcloud_platform.box.context import Box
+    from govcloud_platform.box.placement import Placement
     from govcloud_platform.hosts.preflight import HostReport
     from govcloud_platform.spec import Spec
 
@@ -61,16 +63,131 @@ def check(ctx: typer.Context) -> None:
     require_ready(reports)
 
 
-def up_on_hosts(opts: Options, spec: Spec) -> None:
-    """`govcloud up` on the `hosts` target: the preflight first (an unreachable host or a port in use fails fast,
-    naming the host, and nothing is written), then a plain refusal: deploying the services is not built yet."""
-    from govcloud_platform.errors import OperationFailed
-    from govcloud_platform.hosts.preflight import require_ready
+def is_host_home(opts: Options) -> bool:
+    """Whether --home is a HOST's box home (its placement.json runs services: the deploy made it, and `up`,
+    `status`, `down` there act on its own services), rather than the operator's control home."""
+    from govcloud_platform.box.placement import read
 
-    reports = preflight(opts, spec)
+    placement = read(opts.home)
+    return placement is not None and bool(placement.here)
+
+
+def _control(opts: Options, spec: Spec) -> tuple[Box, Placement]:
+    """The control home (it must exist: `up` made it) and its placement record."""
+    from govcloud_cli.box_cmds import load_box
+    from govcloud_platform.box.placement import read
+    from govcloud_platform.errors import BoxDamaged
+
+    box = load_box(opts, registry=False)
+    placement = read(box.home)
+    if placement is None:
+        raise BoxDamaged(f"{box.home} is on the hosts target but has no placement.json",
+                         hint="run `govcloud up`: the hosts deploy writes it")
+    return box, placement
+
+
+def _hosts(opts: Options, spec: Spec, placement: Placement) -> Any:
+    from govcloud_platform.hosts.deploy import govcloud_bin
+    from govcloud_platform.hosts.remote import Hosts
+
+    assert spec.platform.topology is not None
+    return Hosts(spec.platform.topology, opts.spec_path.resolve().parent, placement, govcloud_bin())
+
+
+def _endpoints(box: Box) -> dict[str, str]:
+    """Each service's endpoint as the control knows it (for a host that did not answer)."""
+    from govcloud_platform.box.services import all_services
+
+    out = {}
+    for svc in all_services():
+        try:
+            out[svc.name] = svc.endpoint(box)
+        except Exception:  # noqa: BLE001 - only a fallback for the report
+            out[svc.name] = ""
+    return out
+
+
+def render_status(opts: Options, doc: dict[str, Any], title: str, **extra: object) -> None:
+    if opts.json:
+        emit_json({**extra, **doc})
+        return
+    table(title, ["service", "host", "healthy", "endpoint", "pid", "detail"],
+          [(s["name"], s["host"], mark(s["healthy"]), s["endpoint"], s["pid"], s["detail"]) for s in doc["services"]])
+    info(f"CA certificate for clients: {doc['ca_file']}")
+
+
+def require_healthy(doc: dict[str, Any]) -> None:
+    bad = [s for s in doc["services"] if not s["healthy"]]
+    if bad:
+        from govcloud_platform.errors import ServiceError
+
+        raise ServiceError(f"{len(bad)} of {len(doc['services'])} services unhealthy: "
+                           + "; ".join(f"{s['name']} on {s['host']} ({s['endpoint']}): {s['detail']}" for s in bad),
+                           hint="run `govcloud up`: it starts what is stopped and reports")
+
+
+def up_on_hosts(opts: Options, spec: Spec, *, port_base: int | None = None, address: str | None = None,
+                allow_from: list[str] | None = None) -> None:
+    """`govcloud up` on the `hosts` target, from the control home: the preflight first (an unreachable host or a
+    port in use fails fast, naming the host, and nothing is written), then the deploy (hosts.deploy: the
+    control home prepared, one Ansible run, a play per service), the registry, and every host's status."""
+    from govcloud_cli.box_cmds import create_box
+    from govcloud_platform.backups.registry import ensure_registry
+    from govcloud_platform.errors import InputError
+    from govcloud_platform.hosts.deploy import deploy
+    from govcloud_platform.hosts.preflight import check_hosts, require_ready
+
+    if address is not None or allow_from:
+        raise InputError("--address and --allow-from are for a box on one machine; on the hosts target each host's "
+                         "address is its topology's, and who may connect is decided from the topology",
+                         hint="drop them (docs/topology.md)")
+    topology = spec.platform.topology
+    assert topology is not None
+    box = create_box(opts, spec)  # reads what a control home recorded; writes nothing yet
+    if port_base is not None:
+        box.port_base = port_base
+    base = box.port_base
+    with progress(opts, "hosts check") as step:
+        reports = check_hosts(topology, opts.spec_path.resolve().parent, base, progress=step)
     if not opts.json:
         render(opts, reports)
     require_ready(reports)
-    raise OperationFailed(f"every host of {opts.spec_path} passed the preflight, but deploying the shared services "
-                          "onto hosts is not built yet (issue 12); nothing was changed",
-                          hint="`govcloud hosts check` runs the preflight alone")
+    with progress(opts, "up") as step:
+        result = deploy(box, topology, opts.spec_path, progress=step)
+        ensure_registry(box, step)
+    _box, placement = _control(opts, spec)
+    doc = _hosts(opts, spec, placement).status(str(box.ca_file), _endpoints(box))
+    if not opts.json:
+        hosts = ", ".join(f"{p.name} ({', '.join(p.services)})" for p in result.hosts)
+        info(f"platform {'is up' if result.changed else 'was already up; nothing changed'} on {hosts} "
+             f"({result.seconds:.1f}s)")
+    render_status(opts, doc, f"govcloud platform of {box.home}", changed=result.changed)
+    require_healthy(doc)
+
+
+def status_on_hosts(opts: Options, spec: Spec) -> None:
+    """`govcloud status` from the control home: every host's own `status`, over SSH, merged."""
+    box, placement = _control(opts, spec)
+    doc = _hosts(opts, spec, placement).status(str(box.ca_file), _endpoints(box))
+    render_status(opts, doc, f"govcloud platform of {box.home}")
+    require_healthy(doc)
+
+
+def down_on_hosts(opts: Options, spec: Spec) -> None:
+    """`govcloud down` from the control home: every host's box stopped, in reverse start order."""
+    from govcloud_platform.errors import ServiceError
+
+    box, placement = _control(opts, spec)
+    with progress(opts, "down") as step:
+        result = _hosts(opts, spec, placement).down(step)
+    if opts.json:
+        emit_json({"stopped": result.stopped, "listening_ports": result.listening_ports, "hosts": result.hosts})
+    else:
+        for host in result.hosts:
+            what = ", ".join(host["stopped"]) or "nothing (not running)"
+            info(f"{host['host']}: {'failed: ' + host['error'] if host['error'] else 'stopped ' + what}")
+    if result.errors or result.listening_ports:
+        raise ServiceError("down on the hosts: " + "; ".join(
+            result.errors + ([f"ports still listening: {', '.join(result.listening_ports)}"]
+                             if result.listening_ports else [])),
+                           hint="run `govcloud down` again; `govcloud status` shows what runs")

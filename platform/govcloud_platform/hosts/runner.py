@@ -230,7 +230,19 @@ def run_on_hosts(topology: Topology, base_dir: Path, role: str, hosts: Sequence[
     """Run `role` on `hosts` (names of the topology) in parallel, one fork per host; per-host variables go
     into the inventory, shared ones into the 0600 extra vars. Returns every host's outcome; raising is the
     caller's decision."""
-    require_role(role)
+    play = {"name": role, "hosts": ":".join(hosts), "gather_facts": False, "roles": [role]}
+    return run_plays(topology, base_dir, [play], hosts, host_vars, variables, progress=progress, timeout=timeout)
+
+
+def run_plays(topology: Topology, base_dir: Path, plays: Sequence[dict[str, Any]], hosts: Sequence[str],
+              host_vars: dict[str, dict[str, Any]] | None = None, variables: dict[str, Any] | None = None,
+              *, progress: Progress = quiet, timeout: int = RUN_TIMEOUT_S) -> HostsRun:
+    """Run `plays` (in order, in ONE ansible-playbook run: one SSH connection per host for all of them) on the
+    topology; `hosts` are the names whose outcomes are reported. A host that failed in one play is left out of
+    the later ones by Ansible itself."""
+    for play in plays:
+        for role in play.get("roles", []):
+            require_role(role if isinstance(role, str) else str(role["role"]))
     # The run dir holds the SSH masters' sockets: keep its path short (a Unix socket path has ~107 bytes).
     parent = None if len(tempfile.gettempdir()) <= 40 else Path("/tmp")
     with private_run_dir(parent, "govcloud-hosts-") as pdd:
@@ -239,9 +251,8 @@ def run_on_hosts(topology: Topology, base_dir: Path, role: str, hosts: Sequence[
         inv = inventory(topology, base_dir, config)
         for name, hv in (host_vars or {}).items():
             inv["all"]["hosts"][name].update(hv)
-        play = [{"name": role, "hosts": ":".join(hosts), "gather_facts": False, "roles": [role]}]
         try:
-            run = run_playbook(pdd, play, inv, variables or {}, base_env(ssh_env(pdd)), progress=progress,
+            run = run_playbook(pdd, list(plays), inv, variables or {}, base_env(ssh_env(pdd)), progress=progress,
                                timeout=timeout, forks=min(max(len(hosts), 1), MAX_FORKS))
         finally:
             close_masters(pdd / "cp")

@@ -1,0 +1,191 @@
+"""`govcloud up` on the `hosts` target: the shared services deployed onto the topology's hosts over SSH.
+
+The same box code runs on every host. A host that runs a service gets a box home `<root>/box` holding a copy of
+the spec, its `placement.json` (`hosts.placement.placement_for(topology, host)`), the platform's secrets and
+its CA; there `govcloud up --address <host> --allow-from ... --service NAME` configures and starts the service
+under the host's own supervisord (roles `gc_storage`, `gc_database`, `gc_identity`, `gc_backups`, each a thin
+wrapper of `platform_service`). The roles render nothing of PostgreSQL, SeaweedFS, LemonLDAP::NG or pgBackRest:
+ONE source of truth for how a service is configured, the box's Python, on the laptop and on the hosts alike.
+
+The operator's machine keeps the CONTROL home (the usual --home): registry, the CA's master copy, every
+secret, and a placement.json that runs nothing here (`here: []`); the brokers run there and connect to the
+hosts' addresses. Secrets and the CA are made on the control only, before any host is touched, so every host
+gets the same ones (a host never generates its own).
+
+Decisions (what runs where, who may connect, the plays, what a run's outcome means) are pure functions below;
+`deploy` is the thin adapter: prepare the control home, then ONE ansible-runner run with a play per service
+in start order (storage, database, identity, backups), each on the host `place` chose."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import posixpath
+import socket
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from govcloud_platform.box.placement import FILE as PLACEMENT_FILE
+from govcloud_platform.box.placement import SERVICES
+from govcloud_platform.box.secrets import write_private
+from govcloud_platform.hosts.placement import hosts_in_use, place, placement_for
+from govcloud_platform.hosts.runner import HostsRun, HostSsh, failure_text, hosts_error, run_plays
+from govcloud_platform.progress import Progress, quiet
+from govcloud_platform.spec.topology import Host, Topology
+
+if TYPE_CHECKING:
+    from govcloud_platform.box.context import Box
+
+HOME_DIR = "box"  # a host's box home: <root>/box
+SPEC_FILE = "spec.yaml"  # the spec's copy in a host's home
+ROLES = {service: f"gc_{service}" for service in SERVICES}
+# Files of the control's secrets/ that no host gets: the registry (agencies' credentials) stays on the control.
+CONTROL_ONLY_SECRETS = frozenset({"registry.key"})
+RUN_TIMEOUT_S = 900  # four services, each up to its own READY_TIMEOUT, plus SSH
+
+
+@dataclass(frozen=True)
+class HostPlan:
+    """What one host of the deploy runs and how it is told to."""
+
+    name: str
+    address: str
+    home: str
+    services: tuple[str, ...]
+    allow_from: tuple[str, ...]
+    placement: dict[str, Any]
+
+
+@dataclass
+class DeployResult:
+    changed: bool
+    seconds: float
+    hosts: list[HostPlan]
+    changed_hosts: list[str]
+
+
+def govcloud_bin() -> str:
+    """govcloud's executable on the hosts by default: the control's own (the lab's hosts share its file system;
+    a real host has it installed at the same path, docs/topology.md)."""
+    return str(Path(sys.executable).parent / "govcloud")
+
+
+def host_home(host: Host) -> str:
+    """Pure: the box home of a host (a POSIX path on the host, whatever the control runs)."""
+    return posixpath.join(host.root, HOME_DIR)
+
+
+def allow_from_for(host: Host, in_use: Sequence[Host], control_address: str) -> tuple[str, ...]:
+    """Pure: who may connect to the host's database besides the host itself: the control (its brokers, as the
+    host sees it) and every other host in use (the IdP and pgBackRest connect from theirs), each a /32; the
+    host's own address is the box's already (`network.client_networks`)."""
+    out: list[str] = []
+    for address in [control_address, *(h.address for h in in_use)]:
+        if address == host.address:
+            continue
+        net = f"{ipaddress.ip_address(address)}/32"
+        if net not in out:
+            out.append(net)
+    return tuple(out)
+
+
+def plan(topology: Topology, control_addresses: dict[str, str]) -> list[HostPlan]:
+    """Pure: every host that runs a service, in topology order. `control_addresses`: host name -> the
+    control's address as that host sees it (`control_address`)."""
+    placed = place(topology)
+    in_use = hosts_in_use(topology)
+    return [HostPlan(h.name, h.address, host_home(h), tuple(s for s in SERVICES if placed[s].name == h.name),
+                     allow_from_for(h, in_use, control_addresses[h.name]),
+                     placement_for(topology, h.name).to_json()) for h in in_use]
+
+
+def plays(plans: Sequence[HostPlan]) -> list[dict[str, Any]]:
+    """Pure: one play per service, in start order, on the host that runs it (each needs the ones before)."""
+    where = {s: p.name for p in plans for s in p.services}
+    return [{"name": f"{service} on {where[service]}", "hosts": where[service], "gather_facts": False,
+             "roles": [ROLES[service]]} for service in SERVICES]
+
+
+def host_vars(plans: Sequence[HostPlan]) -> dict[str, dict[str, Any]]:
+    """Pure: what differs per host (inventory variables: nothing secret)."""
+    return {p.name: {"platform_service_home": p.home, "platform_service_address": p.address,
+                     "platform_service_allow_from": list(p.allow_from), "platform_service_placement": p.placement}
+            for p in plans}
+
+
+def shared_vars(*, port_base: int, spec_file: Path, control_home: Path, secrets: Sequence[str],
+                govcloud: str) -> dict[str, Any]:
+    """Pure: what every host gets (the run's 0600 extra vars). Secrets go by NAME: the role copies the files,
+    never their values through a variable."""
+    return {"platform_service_port_base": port_base, "platform_service_spec": str(spec_file),
+            "platform_service_control_home": str(control_home), "platform_service_secrets": list(secrets),
+            "platform_service_govcloud_bin": govcloud}
+
+
+def secrets_to_copy(names: Iterable[str]) -> list[str]:
+    """Pure: the control's secret files a host gets: every platform secret (a known gap: each host gets all of
+    them, not only its services'), never the registry's key, nor a file being written (`.name.pid.tmp`)."""
+    return sorted(n for n in names if n not in CONTROL_ONLY_SECRETS and not n.startswith("."))
+
+
+def outcome(run: HostsRun, ssh: dict[str, HostSsh], seconds: float, plans: list[HostPlan]) -> DeployResult:
+    """Pure: the deploy's result, or the one error naming each failed host with the step and what to check."""
+    failures = [(name, ssh[name].address, failure_text(o, ssh[name])) for name, o in run.outcomes.items()
+                if not o.ok]
+    if failures:
+        raise hosts_error("deploying the shared services", failures)
+    if run.status != "successful" or run.rc not in (0, None):
+        from govcloud_platform.errors import HostError
+
+        raise HostError(f"deploying the shared services: ansible-runner ended {run.status} (rc {run.rc})",
+                        hint="re-run `govcloud up`: it converges")
+    changed = [name for name, o in run.outcomes.items() if o.changed]
+    return DeployResult(bool(changed), seconds, plans, changed)
+
+
+def control_address(address: str) -> str:
+    """The control's own address toward `address`: the source the kernel picks for it (a UDP socket connected
+    to it; no packet is sent), which is what the host sees the brokers' connections come from on a routed
+    network. Not through NAT or a jump host (docs/topology.md, known gaps)."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        sock.connect((address, 9))
+        return str(sock.getsockname()[0])
+
+
+def prepare_control(box: Box, topology: Topology, used: Sequence[Host]) -> list[str]:
+    """The control home, before any host is touched: the CA, every platform secret (made here once, so every
+    host gets the same), the placement (runs nothing here), and box.json (the target's hosts, the port base).
+    Returns the secrets' names the hosts get."""
+    from govcloud_platform.box import platform_secrets
+
+    box.ensure_home()
+    box.ca.ensure()
+    platform_secrets.ensure_all(box)
+    write_private(box.home / PLACEMENT_FILE, json.dumps(placement_for(topology, None).to_json(), indent=2) + "\n")
+    box.record(port_base=box.port_base, platform=box.spec.platform.name, target="hosts",
+               hosts=[h.name for h in used])
+    return secrets_to_copy(p.name for p in (box.home / "secrets").iterdir() if p.is_file())
+
+
+def deploy(box: Box, topology: Topology, spec_file: Path, *, progress: Progress = quiet,
+           govcloud: str | None = None, timeout: int = RUN_TIMEOUT_S) -> DeployResult:
+    """Deploy (or converge) the shared services on the hosts; the hosts passed the preflight already. The
+    control home `box` is prepared first; the hosts are told in ONE run, a play per service in start order."""
+    import time
+
+    started = time.monotonic()
+    used = hosts_in_use(topology)
+    base_dir = spec_file.resolve().parent
+    plans = plan(topology, {h.name: control_address(h.address) for h in used})
+    progress("control home: CA, secrets, placement")
+    secrets = prepare_control(box, topology, used)
+    variables = shared_vars(port_base=box.port_base, spec_file=spec_file.resolve(), control_home=box.home,
+                            secrets=secrets, govcloud=govcloud or govcloud_bin())
+    run = run_plays(topology, base_dir, plays(plans), [p.name for p in plans], host_vars(plans), variables,
+                    progress=progress, timeout=timeout)
+    ssh = {h.name: HostSsh.of(topology, h, base_dir) for h in used}
+    return outcome(run, ssh, time.monotonic() - started, plans)

@@ -1,0 +1,149 @@
+"""The hosts deploy's decisions (`hosts.deploy`): who runs what, who may connect, the plays, what a run means;
+and the roles' contracts (every public variable documented, each service role a thin wrapper of the shared
+one, nothing that kills by name)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from govcloud_platform.apps.runner import roles_path
+from govcloud_platform.errors import HostError
+from govcloud_platform.hosts.deploy import (
+    ROLES,
+    HostPlan,
+    allow_from_for,
+    host_vars,
+    outcome,
+    plan,
+    plays,
+    secrets_to_copy,
+    shared_vars,
+)
+from govcloud_platform.hosts.runner import HostOutcome, HostsRun, HostSsh
+from govcloud_platform.spec.topology import Topology
+
+BOTH = ["database", "dcs", "storage", "identity", "proxy"]
+
+
+def lab3() -> Topology:
+    return Topology.model_validate({"hosts": [
+        {"name": "h1", "address": "10.231.8.11", "groups": BOTH, "root": "/srv/h1"},
+        {"name": "h2", "address": "10.231.8.12", "groups": BOTH},
+        {"name": "h3", "address": "10.231.8.13", "groups": ["dcs", "storage", "backups", "apps"]}]})
+
+
+CONTROL = {"h1": "10.231.8.1", "h2": "10.231.8.1", "h3": "10.231.8.1"}
+
+
+def test_plan_runs_each_service_on_its_host_with_its_home_and_placement() -> None:
+    plans = {p.name: p for p in plan(lab3(), CONTROL)}
+    assert set(plans) == {"h1", "h2"}  # h3 runs nothing: no home, no play
+    assert plans["h1"].services == ("storage", "identity") and plans["h2"].services == ("database", "backups")
+    assert plans["h1"].home == "/srv/h1/box" and plans["h2"].home == "/var/lib/govcloud/box"
+    assert plans["h1"].placement["here"] == ["storage", "identity"]
+    assert plans["h2"].placement["services"]["storage"] == {"host": "h1", "address": "10.231.8.11"}
+
+
+def test_allow_from_is_the_control_and_every_other_host_in_use() -> None:
+    plans = {p.name: p for p in plan(lab3(), CONTROL)}
+    assert plans["h1"].allow_from == ("10.231.8.1/32", "10.231.8.12/32")
+    assert plans["h2"].allow_from == ("10.231.8.1/32", "10.231.8.11/32")
+
+
+def test_allow_from_drops_the_hosts_own_address_and_duplicates() -> None:
+    t = lab3()
+    h1 = t.hosts[0]
+    assert allow_from_for(h1, t.hosts, "10.231.8.11") == ("10.231.8.12/32", "10.231.8.13/32")
+    assert allow_from_for(h1, [h1, h1], "10.231.8.1") == ("10.231.8.1/32",)
+
+
+def test_plays_follow_the_start_order_each_on_its_host() -> None:
+    got = plays(plan(lab3(), CONTROL))
+    assert [(p["hosts"], p["roles"]) for p in got] == [
+        ("h1", ["gc_storage"]), ("h2", ["gc_database"]), ("h1", ["gc_identity"]), ("h2", ["gc_backups"])]
+    assert all(p["gather_facts"] is False for p in got)
+
+
+def test_variables_carry_no_secret_value() -> None:
+    plans = plan(lab3(), CONTROL)
+    hv = host_vars(plans)
+    assert hv["h1"]["platform_service_allow_from"] == ["10.231.8.1/32", "10.231.8.12/32"]
+    assert hv["h2"]["platform_service_address"] == "10.231.8.12"
+    shared = shared_vars(port_base=30000, spec_file=Path("/s/lab.yaml"), control_home=Path("/c"),
+                         secrets=["postgres-superuser"], govcloud="/v/bin/govcloud")
+    assert shared["platform_service_secrets"] == ["postgres-superuser"]  # names; the role copies the files
+    assert shared["platform_service_port_base"] == 30000
+
+
+def test_secrets_to_copy_keep_the_registry_key_on_the_control() -> None:
+    assert secrets_to_copy(["registry.key", "s3-admin-secret-key", ".x.12.tmp", "postgres-superuser"]) == [
+        "postgres-superuser", "s3-admin-secret-key"]
+
+
+def _ssh(name: str) -> HostSsh:
+    return HostSsh(name, f"10.0.0.{name[-1]}", "root", 22, "/k", "/known")
+
+
+def _plans() -> list[HostPlan]:
+    return plan(lab3(), CONTROL)
+
+
+def test_outcome_changed_or_nothing_changed() -> None:
+    ssh = {n: _ssh(n) for n in ("h1", "h2")}
+    run = HostsRun("successful", 0, 3.0, {"h1": HostOutcome("h1", changed=2), "h2": HostOutcome("h2")})
+    result = outcome(run, ssh, 4.0, _plans())
+    assert result.changed and result.changed_hosts == ["h1"]
+    still = HostsRun("successful", 0, 3.0, {"h1": HostOutcome("h1"), "h2": HostOutcome("h2")})
+    assert outcome(still, ssh, 4.0, _plans()).changed is False
+
+
+def test_outcome_names_each_failed_host_and_step() -> None:
+    ssh = {n: _ssh(n) for n in ("h1", "h2")}
+    run = HostsRun("failed", 2, 3.0, {
+        "h1": HostOutcome("h1"),
+        "h2": HostOutcome("h2", "failed", "Bring database up", "govcloud up --service database failed on h2 "
+                          "(exit 1): port 30000 is in use")})
+    with pytest.raises(HostError) as err:
+        outcome(run, ssh, 4.0, _plans())
+    text = str(err.value)
+    assert text.startswith("deploying the shared services failed on 1 host: h2 (10.0.0.2): failed at "
+                           "'Bring database up': govcloud up --service database failed on h2"), text
+    assert err.value.hosts == ("h2",)
+    run = HostsRun("failed", 2, 3.0, {"h1": HostOutcome("h1"), "h2": HostOutcome("h2", "unreachable", "x", "y")})
+    with pytest.raises(HostError, match=r"h2 \(10.0.0.2\): unreachable at 'x': y \(check the host's address"):
+        outcome(run, ssh, 4.0, _plans())
+
+
+ROLE_DIRS = ["platform_service", *ROLES.values()]
+
+
+@pytest.mark.parametrize("role", ROLE_DIRS)
+def test_every_public_variable_is_documented(role: str) -> None:
+    base = roles_path() / role
+    spec = yaml.safe_load((base / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+    defaults_file = base / "defaults" / "main.yml"
+    defaults = yaml.safe_load(defaults_file.read_text()) if defaults_file.exists() else {}
+    assert set(defaults) <= set(spec), set(defaults) - set(spec)
+    used = set(re.findall(r"\b(platform_service_[a-z_]+)\b", "".join(
+        p.read_text() for p in (base / "tasks").glob("*.yml"))))
+    if role == "platform_service":
+        assert {u for u in used if not u.startswith("platform_service_up")} <= set(spec)
+
+
+@pytest.mark.parametrize("service", list(ROLES))
+def test_service_roles_are_thin_wrappers_of_the_shared_role(service: str) -> None:
+    tasks = yaml.safe_load((roles_path() / ROLES[service] / "tasks" / "main.yml").read_text())
+    assert tasks == [{"name": service, "ansible.builtin.include_role": {"name": "platform_service"},
+                      "vars": {"platform_service_name": service}}]
+
+
+def test_no_role_kills_by_name_or_logs_a_secret() -> None:
+    text = "".join(p.read_text() for r in ROLE_DIRS for p in (roles_path() / r).rglob("*.yml"))
+    assert not re.search(r"\b(pkill|killall|pgrep)\b", text)
+    tasks = yaml.safe_load((roles_path() / "platform_service" / "tasks" / "deploy.yml").read_text())
+    secret_tasks = [t for t in tasks if "secrets" in t["name"] or "CA" in t["name"]]
+    assert len(secret_tasks) == 2 and all(t.get("no_log") is True for t in secret_tasks)
