@@ -78,6 +78,15 @@ def _render_health(opts: Options, box: Box, health: list[Health], title: str, **
     info(f"CA certificate for clients: {box.ca_file}")
 
 
+def _host_of_hosts_target(opts: Options) -> bool:
+    """Whether --home is a host's home of the hosts target (its placement.json names services it runs):
+    `up` there starts them (the deploy's roles call it), instead of deploying onto the hosts."""
+    from govcloud_platform.box.placement import read
+
+    placement = read(opts.home) if opts.home.is_dir() else None
+    return placement is not None and bool(placement.here)
+
+
 def up(
     ctx: typer.Context,
     port_base: Annotated[
@@ -92,20 +101,26 @@ def up(
                                        help="a network whose clients may connect to PostgreSQL besides the box's "
                                             "own address (repeatable; with --address; recorded)"),
     ] = None,
+    service: Annotated[
+        list[str] | None, typer.Option("--service", metavar="NAME",
+                                       help="bring up only this service of the box (repeatable; the hosts "
+                                            "target's roles start one service at a time)"),
+    ] = None,
 ) -> None:
     """Bring the box up (idempotent: on a running, healthy box it changes nothing)."""
     from govcloud_platform.box import runtime
 
     opts: Options = ctx.obj
     spec = read_spec(opts.spec_path)
-    if spec.platform.target == "hosts":
-        from govcloud_cli.hosts_cmds import is_host_home, up_on_hosts
+    if spec.platform.target == "hosts" and not _host_of_hosts_target(opts):
+        from govcloud_cli.hosts_cmds import up_on_hosts
 
-        if not is_host_home(opts):  # the control home: deploy onto the hosts (a host's home runs below)
-            up_on_hosts(opts, spec, port_base=port_base, address=address, allow_from=allow_from)
-            return
+        # the control home: deploy onto the hosts (a host's home runs its services below)
+        up_on_hosts(opts, spec, port_base=port_base, address=address, allow_from=allow_from, service=service)
+        return
     box = create_box(opts, spec)
-    if box.spec.platform.target not in ("local", "hosts"):
+    on_host = box.placement is not None and bool(box.placement.here)
+    if box.spec.platform.target != "local" and not on_host:
         from govcloud_platform.errors import InputError
 
         raise InputError(
@@ -113,7 +128,10 @@ def up(
             hint="use `govcloud iaas up` for the openstack target",
         )
     with progress(opts, "up") as step:
-        result = runtime.up(box, step, port_base=port_base, address=address, allow_from=allow_from)
+        result = runtime.up(box, step, port_base=port_base, address=address, allow_from=allow_from, only=service)
+        if on_host:  # the operator's home keeps the registries; a host runs services only
+            _render_health(opts, box, result.services, f"govcloud services at {box.home}", changed=result.changed)
+            return
         from govcloud_platform.state.lock import box_lock
         from govcloud_platform.upgrade import migrate_names, names_current
 
@@ -137,9 +155,7 @@ def _on_control(opts: Options) -> bool:
     spec = read_spec(opts.spec_path)
     if spec.platform.target != "hosts":
         return False
-    from govcloud_cli.hosts_cmds import is_host_home
-
-    return not is_host_home(opts)
+    return not _host_of_hosts_target(opts)
 
 
 def down(ctx: typer.Context) -> None:
@@ -237,6 +253,29 @@ def destroy(ctx: typer.Context, yes: Annotated[bool, typer.Option("--yes", help=
         emit_json({"destroyed": str(box.home)})
     else:
         info(f"destroyed {box.home}")
+
+
+@box_app.command("hba", hidden=True)
+def hba(ctx: typer.Context) -> None:
+    """On the database's host of the hosts target: apply a change of pg_hba parts read as JSON on stdin
+    ({"allow": [[key, database, [roles]]], "revoke": [key]}); the operator's brokers call it over SSH."""
+    import json
+
+    from govcloud_platform.brokers.database import apply_hba, check_hba_change
+    from govcloud_platform.errors import InputError
+
+    opts: Options = ctx.obj
+    box = load_box(opts, registry=False)
+    if not (box.placement is not None and box.runs("database")):
+        raise InputError(f"{box.home} is no database host of the hosts target", hint="see docs/topology.md")
+    try:
+        data = json.loads(sys.stdin.read(1 << 20))
+        allow, revoke = check_hba_change(data.get("allow"), data.get("revoke"))
+    except (ValueError, AttributeError) as exc:
+        raise InputError(f"box hba: bad change on stdin: {exc}") from None
+    apply_hba(box, allow, revoke)
+    if opts.json:
+        emit_json({"allowed": [k for k, _, _ in allow], "revoked": revoke})
 
 
 def register(app: typer.Typer) -> None:

@@ -63,15 +63,6 @@ def check(ctx: typer.Context) -> None:
     require_ready(reports)
 
 
-def is_host_home(opts: Options) -> bool:
-    """Whether --home is a HOST's box home (its placement.json runs services: the deploy made it, and `up`,
-    `status`, `down` there act on its own services), rather than the operator's control home."""
-    from govcloud_platform.box.placement import read
-
-    placement = read(opts.home)
-    return placement is not None and bool(placement.here)
-
-
 def _control(opts: Options, spec: Spec) -> tuple[Box, Placement]:
     """The control home (it must exist: `up` made it) and its placement record."""
     from govcloud_cli.box_cmds import load_box
@@ -127,7 +118,7 @@ def require_healthy(doc: dict[str, Any]) -> None:
 
 
 def up_on_hosts(opts: Options, spec: Spec, *, port_base: int | None = None, address: str | None = None,
-                allow_from: list[str] | None = None) -> None:
+                allow_from: list[str] | None = None, service: list[str] | None = None) -> None:
     """`govcloud up` on the `hosts` target, from the control home: the preflight first (an unreachable host or a
     port in use fails fast, naming the host, and nothing is written), then the deploy (hosts.deploy: the
     control home prepared, one Ansible run, a play per service), the registry, and every host's status."""
@@ -137,9 +128,10 @@ def up_on_hosts(opts: Options, spec: Spec, *, port_base: int | None = None, addr
     from govcloud_platform.hosts.deploy import deploy
     from govcloud_platform.hosts.preflight import check_hosts, require_ready
 
-    if address is not None or allow_from:
-        raise InputError("--address and --allow-from are for a box on one machine; on the hosts target each host's "
-                         "address is its topology's, and who may connect is decided from the topology",
+    if address is not None or allow_from or service:
+        raise InputError("--address, --allow-from and --service are for a box on one machine; on the hosts target "
+                         "each host's address is its topology's, who may connect is decided from it, and `up` "
+                         "brings every service up",
                          hint="drop them (docs/topology.md)")
     topology = spec.platform.topology
     assert topology is not None

@@ -64,3 +64,40 @@ def test_a_damaged_record_is_refused(tmp_path, data) -> None:  # type: ignore[no
 
 def test_no_record_is_one_machine(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert record.read(tmp_path) is None
+
+
+def test_a_box_reaches_each_service_where_it_is_placed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from govcloud_platform.box.context import Box
+    from govcloud_platform.box.runtime import box_services
+    from govcloud_platform.errors import InputError
+    from govcloud_platform.spec.example import EXAMPLE_SPEC
+    from govcloud_platform.spec.loader import load_spec_text
+
+    t = topo(("a", ["storage", "identity", "proxy", "backups"]), ("b", ["database"]))
+    (tmp_path / record.FILE).write_text(json.dumps(placement_for(t, "b").to_json()))
+    box = Box(home=tmp_path, spec=load_spec_text(EXAMPLE_SPEC), create=False)
+    assert [s.name for s in box_services(box)] == ["database", "backups"]
+    assert box.pg_conninfo(password="x")["host"] == "10.0.0.2"
+    assert box.s3_endpoint.startswith("https://10.0.0.1:") and box.issuer.startswith("https://10.0.0.1:")
+    with pytest.raises(InputError, match="does not run storage"):
+        box_services(box, ["storage"])
+    with pytest.raises(InputError, match="unknown service"):
+        box_services(box, ["mail"])
+
+
+@pytest.mark.parametrize(("allow", "revoke"), [
+    ("x", []), ([["k", "d"]], []), ([["k", "d", ["r; drop"]]], []), ([["k", "../x", ["r"]]], []),
+    ([], ["all\nhost"]), ([], [1]), ([["k", "d", "r"]], []),
+])
+def test_a_hostile_hba_change_is_refused(allow, revoke) -> None:  # type: ignore[no-untyped-def]
+    from govcloud_platform.brokers.database import check_hba_change
+
+    with pytest.raises(ValueError):
+        check_hba_change(allow, revoke)
+
+
+def test_an_hba_change_of_ours_passes() -> None:
+    from govcloud_platform.brokers.database import check_hba_change
+
+    assert check_hba_change([["ag_a", "ag_a", ["ag_a", "ag_a__ro"]]], ["ag_b"]) == (
+        [("ag_a", "ag_a", ["ag_a", "ag_a__ro"])], ["ag_b"])

@@ -111,8 +111,9 @@ def role_vars(box: Box, slug: str, agency_name: str, m: AppManifest, deployment:
         if storage:
             common["s3"] = {k: storage[k] for k in ("endpoint", "bucket", "access_key", "secret_key")}
         if "database" in m.services:
-            common["db"] = {"host": box.address, "port": box.ports.postgres, "name": pg_app(slug, m.name),
-                            "user": pg_app(slug, m.name), "password": secrets["db_password"]}
+            common["db"] = {"host": box.address_of("database"), "port": box.ports.postgres,
+                            "name": pg_app(slug, m.name), "user": pg_app(slug, m.name),
+                            "password": secrets["db_password"]}
         if "identity" in m.services:
             common["oidc"] = {"issuer": box.issuer, "client_id": oidc_app_client(slug, m.name),
                               "client_secret": secrets["oidc_secret"]}

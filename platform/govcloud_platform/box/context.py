@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from govcloud_platform.box import modes, network
+from govcloud_platform.box import placement as placement_record
 from govcloud_platform.box.ca import CertificateAuthority
 from govcloud_platform.box.network import LOOPBACK
 from govcloud_platform.box.ports import Ports
@@ -131,6 +132,28 @@ class Box:
         return address, [str(n) for n in allow_from]
 
     # --- where it listens ---------------------------------------------------------------------
+    @cached_property
+    def placement(self) -> placement_record.Placement | None:
+        """Where each service runs when the box is spread over hosts (`placement.json`); None on one machine."""
+        return placement_record.read(self.home)
+
+    def runs(self, service: str) -> bool:
+        """Whether this home runs `service` itself (every service, on one machine)."""
+        return self.placement is None or self.placement.runs(service)
+
+    def address_of(self, service: str) -> str:
+        """Where clients reach `service`: its host's address on the hosts target, else the box's own."""
+        placed = self.placement.address_of(service) if self.placement is not None else None
+        return placed or self.address
+
+    def name_of(self, service: str) -> str:
+        """The name clients use for `service`: `localhost` on 127.0.0.1, else its address (`network.host_name`)."""
+        return network.host_name(self.address_of(service))
+
+    def host_of(self, service: str) -> str | None:
+        """The topology host that runs `service` (None on one machine)."""
+        return self.placement.host_of(service) if self.placement is not None else None
+
     @property
     def host_name(self) -> str:
         """The name clients use for the box: `localhost` on 127.0.0.1, else its address (`network.host_name`)."""
@@ -190,7 +213,7 @@ class Box:
         if password is None and user == "postgres":
             password = self.secrets.get_or_create("postgres-superuser")
         return {
-            "host": self.address,
+            "host": self.address_of("database"),
             "port": self.ports.postgres,
             "dbname": dbname,
             "user": user,
@@ -207,7 +230,7 @@ class Box:
 
     @property
     def s3_endpoint(self) -> str:
-        return f"https://{self.address}:{self.ports.s3_https}"
+        return f"https://{self.address_of('storage')}:{self.ports.s3_https}"
 
     def s3_client(self, access_key: str | None = None, secret_key: str | None = None) -> Any:
         """boto3 S3 client verifying the box CA; the admin identity by default (cached: creating a client
@@ -250,5 +273,6 @@ class Box:
 
     @property
     def issuer(self) -> str:
-        """The OIDC issuer: `https://localhost:<port>` on 127.0.0.1, `https://<address>:<port>` elsewhere."""
-        return f"https://{self.host_name}:{self.ports.idp_https}"
+        """The OIDC issuer: `https://localhost:<port>` on 127.0.0.1, `https://<address>:<port>` elsewhere (the
+        identity host's address on the hosts target)."""
+        return f"https://{self.name_of('identity')}:{self.ports.idp_https}"

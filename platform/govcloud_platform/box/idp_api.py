@@ -198,6 +198,10 @@ def _call(box: Box, method: str, path: str = "", body: Any = None) -> requests.R
     from govcloud_platform.box.services.nginx import MANAGER_SECRET, MANAGER_USER
 
     auth = (MANAGER_USER, box.secrets.get_or_create(MANAGER_SECRET))
+    if not box.runs("identity"):  # on its host's loopback only: reached through an SSH tunnel (`remote`)
+        from govcloud_platform.box import remote
+
+        remote.forward(box, "identity", box.ports.idp_manager)
     try:
         with _session() as s:
             resp = s.request(method, _api_url(box, path), json=body, auth=auth, timeout=15)

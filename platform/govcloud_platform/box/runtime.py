@@ -101,11 +101,29 @@ def _settle_network(box: Box, sup: Supervisor, address: str | None, allow_from: 
         box.record(address=new_address, allow_from=list(new_allow))
 
 
+def box_services(box: Box, only: list[str] | None = None) -> list[Service]:
+    """The services this home runs (all of them on one machine; `placement.here` on a host of the hosts
+    target), in start order; `only` (`up --service`): just those of them."""
+    services = [svc for svc in all_services() if box.runs(svc.name)]
+    if only:
+        known = {svc.name for svc in all_services()}
+        unknown = [name for name in only if name not in known]
+        if unknown:
+            raise InputError(f"unknown service {unknown[0]!r}", hint=f"choose among: {', '.join(sorted(known))}")
+        missing = [name for name in only if not box.runs(name)]
+        if missing:
+            raise InputError(f"this box does not run {missing[0]} (placement.json of {box.home})",
+                             hint=f"it runs: {', '.join(s.name for s in services) or 'nothing'}")
+        services = [svc for svc in services if svc.name in only]
+    return services
+
+
 def up(box: Box, progress: Progress = quiet, port_base: int | None = None, address: str | None = None,
-       allow_from: list[str] | None = None) -> UpResult:
+       allow_from: list[str] | None = None, only: list[str] | None = None) -> UpResult:
     """Bring every service up, idempotently. `address`/`allow_from`: `govcloud up --address/--allow-from`
-    (None: as recorded; `network.network_settings`)."""
+    (None: as recorded; `network.network_settings`). `only`: just these services (`box_services`)."""
     start = time.monotonic()
+    services = box_services(box, only)
     if address is not None or allow_from:  # bad input is refused before the box directory is made
         _require_local(network_settings(address, allow_from, None, ())[0])
     box.ensure_home()
@@ -120,7 +138,6 @@ def up(box: Box, progress: Progress = quiet, port_base: int | None = None, addre
         _settle_network(box, sup, address, allow_from)
         if port_base is not None:
             box.port_base = port_base
-        services = all_services()
         info = sup.info()
         # What running programs re-read by themselves (the backup plan) is applied first, restarting nothing.
         reconfigured = [svc.name for svc in services if info and svc.reconfigure(box)]
@@ -164,7 +181,7 @@ def up(box: Box, progress: Progress = quiet, port_base: int | None = None, addre
             svc.wait_ready(box, READY_TIMEOUT.get(svc.name, 60.0))
             svc.post_start(box)
             progress(f"{svc.name}: ready at {svc.endpoint(box)}")
-        health = status(box)
+        health = _health_all(box, services, sup.info())
         bad = [h for h in health if not h.healthy]
         if bad:
             raise ServiceError(f"{bad[0].name} is unhealthy after up: {bad[0].detail}")
@@ -188,6 +205,8 @@ def _health_all(box: Box, services: list[Service], info: dict[str, dict[str, obj
     keeps its dependents' probes from running (they would hang on it)."""
     from concurrent.futures import ThreadPoolExecutor
 
+    if not services:  # the operator's home on the hosts target runs none
+        return []
     not_running = {svc.name for svc in services if not _program_names_running(svc, box, info)}
     box.s3_client()  # build the shared client once, before threads race to
     with ThreadPoolExecutor(max_workers=len(services)) as pool:
@@ -209,7 +228,7 @@ def _health_all(box: Box, services: list[Service], info: dict[str, dict[str, obj
 
 
 def status(box: Box) -> list[Health]:
-    return _health_all(box, all_services(), Supervisor(box).info())
+    return _health_all(box, box_services(box), Supervisor(box).info())
 
 
 def down(box: Box, progress: Progress = quiet, discarding: bool = False) -> list[str]:
@@ -235,7 +254,7 @@ def down(box: Box, progress: Progress = quiet, discarding: bool = False) -> list
                 stopped += wave
             progress("stopping supervisord")
             sup.shutdown()
-        for svc in all_services():
+        for svc in box_services(box):
             svc.after_stop(box)
     return stopped
 

@@ -10,6 +10,8 @@ CREATEROLE cannot alter it). Each app's database and role get the same limit (do
 
 from __future__ import annotations
 
+import json
+import re
 from contextlib import nullcontext
 from typing import Any
 
@@ -142,17 +144,55 @@ def write_hba_part(box: Box, key: str, dbname: str, roles: list[str]) -> None:
         path.write_text(text)
 
 
-def allow_in_hba(box: Box, key: str, dbname: str, roles: list[str]) -> None:
-    """`write_hba_part`, then reload only when pg_hba.conf changed."""
-    write_hba_part(box, key, dbname, roles)
+HbaGrant = tuple[str, str, list[str]]  # (part's key, database, roles)
+_HBA_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+
+
+def check_hba_change(allow: Any, revoke: Any) -> tuple[list[HbaGrant], list[str]]:
+    """A change of pg_hba parts as the database host receives it (`govcloud box hba`): every name a plain
+    PostgreSQL identifier of ours, or ValueError (nothing else may reach pg_hba.conf or a file name)."""
+    if not isinstance(allow, list) or not isinstance(revoke, list):
+        raise ValueError("expected lists 'allow' and 'revoke'")
+    grants: list[HbaGrant] = []
+    for item in allow:
+        if not (isinstance(item, list) and len(item) == 3 and isinstance(item[2], list)):
+            raise ValueError("an 'allow' entry is [key, database, [roles]]")
+        key, dbname, roles = item
+        for name in (key, dbname, *roles):
+            if not isinstance(name, str) or not _HBA_NAME.fullmatch(name):
+                raise ValueError(f"not a name of ours: {str(name)[:64]!r}")
+        grants.append((key, dbname, list(roles)))
+    for key in revoke:
+        if not isinstance(key, str) or not _HBA_NAME.fullmatch(key):
+            raise ValueError(f"not a name of ours: {str(key)[:64]!r}")
+    return grants, list(revoke)
+
+
+def apply_hba(box: Box, allow: list[HbaGrant], revoke: list[str]) -> None:
+    """Write and remove parts of pg_hba.conf, then reload only when it changed. Where the database runs: here,
+    or on its host of the hosts target (`govcloud box hba` there, the change on stdin; the parts are expanded
+    for that host's client networks)."""
+    if not box.runs("database"):
+        from govcloud_platform.box import remote
+
+        change = {"allow": [[k, d, r] for k, d, r in allow], "revoke": revoke}
+        remote.govcloud(box, "database", ["box", "hba"], stdin=json.dumps(change))
+        return
+    for key, dbname, roles in allow:
+        write_hba_part(box, key, dbname, roles)
+    for key in revoke:
+        (hba_dir(box) / f"{key}.conf").unlink(missing_ok=True)
     if render_hba(box):
         reload(box)
+
+
+def allow_in_hba(box: Box, key: str, dbname: str, roles: list[str]) -> None:
+    """`write_hba_part`, then reload only when pg_hba.conf changed."""
+    apply_hba(box, [(key, dbname, roles)], [])
 
 
 def revoke_in_hba(box: Box, key: str) -> None:
-    (hba_dir(box) / f"{key}.conf").unlink(missing_ok=True)
-    if render_hba(box):
-        reload(box)
+    apply_hba(box, [], [key])
 
 
 def drop_database(box: Box, dbname: str, roles: list[str]) -> None:
@@ -206,15 +246,12 @@ class DatabaseBroker(Broker):
             return []
 
         in_parallel(databases, jobs, workers=3)
-        for job in jobs:
-            owner = pg_owner(job.slug)
-            write_hba_part(box, owner, owner, [owner, pg_reader(job.slug)])
-        if render_hba(box):
-            reload(box)
+        apply_hba(box, [(pg_owner(job.slug), pg_owner(job.slug), [pg_owner(job.slug), pg_reader(job.slug)])
+                        for job in jobs], [])
 
     def bind(self, box: Box, slug: str, creds: dict[str, Any]) -> dict[str, Any]:
         return {
-            "host": box.address,
+            "host": box.address_of("database"),
             "port": box.ports.postgres,
             "dbname": pg_owner(slug),
             "user": pg_owner(slug),

@@ -38,7 +38,7 @@ def conf_text(box: Box) -> str:
     return f"""# written by govcloud; holds secrets (0600, owner postgres)
 [global]
 repo1-type=s3
-repo1-s3-endpoint={box.host_name}
+repo1-s3-endpoint={box.name_of('storage')}
 repo1-storage-port={box.ports.s3_https}
 repo1-storage-ca-file={box.ca_file}
 repo1-s3-uri-style=path

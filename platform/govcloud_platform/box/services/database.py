@@ -229,4 +229,4 @@ class DatabaseService(Service):
         return True, "select 1 ok (TLS verify-full)"
 
     def endpoint(self, box: Box) -> str:
-        return f"postgresql://{box.address}:{box.ports.postgres}"
+        return f"postgresql://{box.address_of('database')}:{box.ports.postgres}"

@@ -44,7 +44,7 @@ def managed_conf(box: Box, p: dict[str, Path], db_password: str) -> dict[str, An
     ident = box.spec.platform.services.identity
     private_pem, public_pem, kid = signing_key(box)
     dsn = (
-        f"dbi:Pg:dbname={idp_api.IDP_DB};host={box.address};port={box.ports.postgres};"
+        f"dbi:Pg:dbname={idp_api.IDP_DB};host={box.address_of('database')};port={box.ports.postgres};"
         f"sslmode=verify-full;sslrootcert={box.ca_file}"
     )
     file_storage = "Apache::Session::File"
@@ -56,7 +56,7 @@ def managed_conf(box: Box, p: dict[str, Path], db_password: str) -> dict[str, An
         # LLNG refuses an empty domain ("Configuration error: no domain"), so its cookie says Domain=localhost,
         # which Python's cookiejar will not send back to "localhost" (see the tests' cookie policy). A box named
         # by its address: `cookie_domains`.
-        "domain": cookie_domains(box.host_name)[0],
+        "domain": cookie_domains(box.name_of('identity'))[0],
         "cookieName": "govcloud_sso",
         "securedCookie": 1,
         "httpOnly": 1,
@@ -140,7 +140,7 @@ def cookie_domains(host: str) -> tuple[str, str | None]:
 
 
 def render_ini(box: Box, p: dict[str, Path]) -> str:
-    portal_domain = cookie_domains(box.host_name)[1]
+    portal_domain = cookie_domains(box.name_of('identity'))[1]
     portal_override = f"domain = {portal_domain}\n" if portal_domain else ""
     return f"""\
 ; Written by govcloud (box identity service); rewritten by `govcloud box up`.
@@ -192,7 +192,7 @@ def idp_servers(box: Box, p: dict[str, Path], cert: Path, key: Path) -> str:
     # The portal: OIDC provider, login form.
     server {{
         listen {box.bind_address("idp_https")}:{box.ports.idp_https} ssl;
-        server_name {box.host_name};
+        server_name {box.name_of('identity')};
         ssl_certificate {cert};
         ssl_certificate_key {key};
         root {LLNG_SHARE}/portal/htdocs/;

@@ -91,13 +91,13 @@ SPARE_MAX_AGE_S = 90.0
 
 
 def master_address(box: Box) -> str:
-    """`weed shell -master=`: the master on the box's address."""
-    return f"{box.address}:{box.ports.weed_master}"
+    """`weed shell -master=`: the master on the storage's address."""
+    return f"{box.address_of('storage')}:{box.ports.weed_master}"
 
 
 def filer_address(box: Box) -> str:
-    """`weed shell -filer=`: the filer on the box's address."""
-    return f"{box.address}:{box.ports.weed_filer}"
+    """`weed shell -filer=`: the filer on the storage's address."""
+    return f"{box.address_of('storage')}:{box.ports.weed_filer}"
 
 
 def start_shell(master: str, cwd: Path, filer: str = "") -> subprocess.Popen[str]:
@@ -159,7 +159,7 @@ def open_weed_shell(box: Box) -> subprocess.Popen[str]:
     A stopped storage fails at once: weed shell itself would retry until the caller's timeout."""
     grpc = box.ports.weed_master + GRPC_SHIFT
     try:
-        socket.create_connection((box.address, grpc), timeout=2).close()
+        socket.create_connection((box.address_of("storage"), grpc), timeout=2).close()
     except OSError:
         raise ServiceError(
             f"object storage is not running (nothing answers on its master's gRPC port {grpc})",

@@ -1,0 +1,137 @@
+"""The operator's home reaching the hosts of the hosts target over SSH: a govcloud command on the host that
+runs a service (the database's pg_hba parts live there), and the tunnel to the IdP's manager API, which
+listens on its host's loopback only.
+
+The hosts deploy records in the operator's home `hosts/hosts.json` and `hosts/ssh_config` (the topology's:
+host keys always checked, `BatchMode yes`, the topology's key only; `hosts.inventory`):
+
+    {"hosts": {"h1": {"address": "10.231.8.11", "home": "/srv/govcloud/box", "spec": "/srv/govcloud/box/govcloud.yaml",
+                      "govcloud": "/opt/govcloud/bin/govcloud"}}}
+
+Every connection goes through one SSH master per host (`ControlPath` in `hosts/cp/`): a command costs one
+round trip, not a handshake. The tunnel's master lives until `govcloud down` (`close_all`). Nothing secret
+goes on a command line: what a remote command needs to read is its home's, or comes on stdin."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from govcloud_platform.errors import BoxDamaged, ServiceError
+
+if TYPE_CHECKING:
+    from govcloud_platform.box.context import Box
+
+DIR = "hosts"
+CONNECT_TIMEOUT_S = 10
+_FORWARDED: set[tuple[str, str, int]] = set()  # (control path, host, port) checked by this process
+
+
+@dataclass(frozen=True)
+class RemoteHost:
+    name: str
+    address: str
+    home: str
+    spec: str
+    govcloud: str
+
+
+def hosts_dir(box: Box) -> Path:
+    return box.home / DIR
+
+
+def ssh_config(box: Box) -> Path:
+    return hosts_dir(box) / "ssh_config"
+
+
+def record(box: Box, config_text: str, hosts: list[RemoteHost]) -> None:
+    """What the deploy writes: the ssh_config and where govcloud and its home are on each host."""
+    from govcloud_platform.box.secrets import write_private
+
+    directory = box.dir(DIR)
+    write_private(directory / "ssh_config", config_text)
+    data = {"hosts": {h.name: {"address": h.address, "home": h.home, "spec": h.spec, "govcloud": h.govcloud}
+                      for h in hosts}}
+    write_private(directory / "hosts.json", json.dumps(data, indent=2) + "\n")
+
+
+def remote_host(box: Box, name: str) -> RemoteHost:
+    path = hosts_dir(box) / "hosts.json"
+    try:
+        entry = json.loads(path.read_text())["hosts"][name]
+        return RemoteHost(name, str(entry["address"]), str(entry["home"]), str(entry["spec"]), str(entry["govcloud"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        raise BoxDamaged(f"{path}: no record of host {name}",
+                         hint="run `govcloud up` again: the hosts deploy writes it") from None
+
+
+def host_for(box: Box, service: str) -> RemoteHost:
+    name = box.host_of(service)
+    if name is None:
+        raise BoxDamaged(f"{box.home}: no placement for {service}", hint="run `govcloud up` again")
+    return remote_host(box, name)
+
+
+def ssh_base(box: Box) -> list[str]:
+    control = box.dir(DIR, "cp")
+    return ["ssh", "-F", str(ssh_config(box)), "-o", f"ConnectTimeout={CONNECT_TIMEOUT_S}",
+            "-o", "ControlMaster=auto", "-o", f"ControlPath={control}/%C", "-o", "ControlPersist=60"]
+
+
+def govcloud(box: Box, service: str, args: list[str], stdin: str | None = None,
+             timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """`govcloud --spec <its spec> --home <host home> <args>` on the host running `service`; its own failure
+    becomes ours with its last `error:` line, naming the host."""
+    host = host_for(box, service)
+    command = shlex.join([host.govcloud, "--spec", host.spec, "--home", host.home, *args])
+    try:
+        done = subprocess.run([*ssh_base(box), host.name, "--", command], input=stdin, capture_output=True,
+                              text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise ServiceError(f"{service} on host {host.name}: `{' '.join(args)}` did not answer in {timeout:.0f}s",
+                           hint=f"check host {host.name} ({host.address}): `govcloud status`") from None
+    if done.returncode != 0:
+        lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+        said = next((ln for ln in reversed(lines) if ln.startswith("error:")), lines[-1] if lines else "")
+        raise ServiceError(f"{service} on host {host.name}: `{' '.join(args)}` failed (exit {done.returncode})"
+                           + (f": {said.removeprefix('error: ')}" if said else ""),
+                           hint=f"check host {host.name} ({host.address}) over ssh; then `govcloud up`")
+    return done
+
+
+def forward(box: Box, service: str, port: int) -> None:
+    """Make 127.0.0.1:`port` here reach 127.0.0.1:`port` on the host running `service` (the IdP's manager
+    API): a dedicated SSH master holding the forward, started once and kept until `govcloud down`."""
+    host = host_for(box, service)
+    control = str(box.dir(DIR, "cp") / f"tunnel-{host.name}-{port}")
+    if (control, host.name, port) in _FORWARDED:
+        return
+    base = ["ssh", "-F", str(ssh_config(box)), "-o", f"ControlPath={control}"]
+    alive = subprocess.run([*base, "-O", "check", host.name], capture_output=True, timeout=10, check=False)
+    if alive.returncode != 0:
+        Path(control).unlink(missing_ok=True)  # a master that died leaves its socket
+        opened = subprocess.run(
+            [*base, "-o", f"ConnectTimeout={CONNECT_TIMEOUT_S}", "-o", "ControlMaster=yes",
+             "-o", "ControlPersist=yes", "-o", "ExitOnForwardFailure=yes", "-f", "-N",
+             "-L", f"127.0.0.1:{port}:127.0.0.1:{port}", host.name],
+            capture_output=True, text=True, timeout=CONNECT_TIMEOUT_S + 20, stdin=subprocess.DEVNULL, check=False)
+        if opened.returncode != 0:
+            said = (opened.stderr.strip().splitlines() or ["ssh failed"])[-1]
+            raise ServiceError(f"{service}: no tunnel to host {host.name} for port {port}: {said}",
+                               hint=f"check host {host.name} ({host.address}) and that port {port} is free here")
+    _FORWARDED.add((control, host.name, port))
+
+
+def close_all(box: Box) -> None:
+    """Tell every SSH master of this home to exit (tunnels included): `govcloud down` on the hosts target."""
+    control = hosts_dir(box) / "cp"
+    if not control.is_dir():
+        return
+    for sock in control.iterdir():
+        subprocess.run(["ssh", "-F", "/dev/null", "-o", f"ControlPath={sock}", "-O", "exit", "govcloud-host"],
+                       capture_output=True, stdin=subprocess.DEVNULL, timeout=10, check=False)
+    _FORWARDED.clear()
