@@ -124,9 +124,10 @@ def up_on_hosts(opts: Options, spec: Spec, *, port_base: int | None = None, addr
     control home prepared, one Ansible run, a play per service), the registry, and every host's status."""
     from govcloud_cli.box_cmds import create_box
     from govcloud_platform.backups.registry import ensure_registry
+    from govcloud_platform.box.placement import read
     from govcloud_platform.errors import InputError
-    from govcloud_platform.hosts.deploy import deploy
-    from govcloud_platform.hosts.preflight import check_hosts, require_ready
+    from govcloud_platform.hosts.deploy import deploy, preflight
+    from govcloud_platform.hosts.preflight import require_ready
 
     if address is not None or allow_from or service:
         raise InputError("--address, --allow-from and --service are for a box on one machine; on the hosts target "
@@ -140,7 +141,8 @@ def up_on_hosts(opts: Options, spec: Spec, *, port_base: int | None = None, addr
         box.port_base = port_base
     base = box.port_base
     with progress(opts, "hosts check") as step:
-        reports = check_hosts(topology, opts.spec_path.resolve().parent, base, progress=step)
+        recorded = read(box.home) if box.home.is_dir() else None
+        reports = preflight(topology, opts.spec_path.resolve().parent, base, recorded, progress=step)
     if not opts.json:
         render(opts, reports)
     require_ready(reports)
@@ -170,8 +172,11 @@ def down_on_hosts(opts: Options, spec: Spec) -> None:
     from govcloud_platform.errors import ServiceError
 
     box, placement = _control(opts, spec)
+    from govcloud_platform.box import remote
+
     with progress(opts, "down") as step:
         result = _hosts(opts, spec, placement).down(step)
+    remote.close_all(box)  # the SSH masters the brokers kept (the IdP manager API's tunnel)
     if opts.json:
         emit_json({"stopped": result.stopped, "listening_ports": result.listening_ports, "hosts": result.hosts})
     else:

@@ -147,3 +147,20 @@ def test_no_role_kills_by_name_or_logs_a_secret() -> None:
     tasks = yaml.safe_load((roles_path() / "platform_service" / "tasks" / "deploy.yml").read_text())
     secret_tasks = [t for t in tasks if "secrets" in t["name"] or "CA" in t["name"]]
     assert len(secret_tasks) == 2 and all(t.get("no_log") is True for t in secret_tasks)
+
+
+def test_a_second_up_leaves_the_ports_of_its_own_services_to_the_hosts() -> None:
+    from govcloud_platform.hosts.deploy import preflight_needs
+    from govcloud_platform.hosts.placement import placement_for
+    from govcloud_platform.hosts.preflight import host_needs
+
+    t = lab3()
+    needs = host_needs(t, 30000)
+    assert preflight_needs(needs, None, t) == needs  # a first deploy checks every port
+    again = {n.name: n for n in preflight_needs(needs, placement_for(t, None), t)}
+    h1 = {p.label for p in again["h1"].ports}  # h1 runs storage and identity: database's port still checked
+    assert "postgres" in h1 and "s3_https" not in h1 and "idp_https" not in h1
+    assert {p.label for p in again["h3"].ports} == {p.label for p in needs[2].ports}  # h3 runs nothing
+    moved = placement_for(lab3(), None)
+    moved.services["database"] = moved.services["storage"]  # another placement: check everything
+    assert preflight_needs(needs, moved, t) == needs

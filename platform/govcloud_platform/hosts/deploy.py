@@ -24,15 +24,17 @@ import posixpath
 import socket
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from govcloud_platform.box.placement import FILE as PLACEMENT_FILE
-from govcloud_platform.box.placement import SERVICES
+from govcloud_platform.box.placement import SERVICES, Placement
+from govcloud_platform.box.ports import host_group
 from govcloud_platform.box.secrets import write_private
 from govcloud_platform.hosts.placement import hosts_in_use, place, placement_for
-from govcloud_platform.hosts.runner import HostsRun, HostSsh, failure_text, hosts_error, run_plays
+from govcloud_platform.hosts.preflight import HostNeed, HostReport
+from govcloud_platform.hosts.runner import HostsRun, HostSsh, failure_text, hosts_error, run_on_hosts, run_plays
 from govcloud_platform.progress import Progress, quiet
 from govcloud_platform.spec.topology import Host, Topology
 
@@ -146,6 +148,35 @@ def outcome(run: HostsRun, ssh: dict[str, HostSsh], seconds: float, plans: list[
     return DeployResult(bool(changed), seconds, plans, changed)
 
 
+def preflight_needs(needs: Sequence[HostNeed], recorded: Placement | None, topology: Topology) -> list[HostNeed]:
+    """Pure: what the preflight checks before a deploy. On a platform this control home deployed already (its
+    placement.json places every service as `place` does today), the ports of the services a host runs are
+    its own box's: they are left to that host's `govcloud up`, which tells its own listeners (its supervisord's
+    programs) from another's and refuses the latter, naming the port. Everything else is checked as ever."""
+    placed = place(topology)
+    if recorded is None or any(recorded.host_of(s) != h.name for s, h in placed.items()):
+        return list(needs)
+    out = []
+    for need in needs:
+        mine = {s for s, h in placed.items() if h.name == need.name}
+        ports = tuple(p for p in need.ports if host_group(p.label) not in mine)
+        out.append(replace(need, ports=ports))
+    return out
+
+
+def preflight(topology: Topology, base_dir: Path, port_base: int, recorded: Placement | None, *,
+              progress: Progress = quiet) -> list[HostReport]:
+    """`hosts.preflight.check_hosts` with `preflight_needs`: a second `up` is not refused for its own ports."""
+    from govcloud_platform.hosts import preflight as pf
+
+    needs = preflight_needs(pf.host_needs(topology, port_base), recorded, topology)
+    run = run_on_hosts(topology, base_dir, pf.ROLE, [n.name for n in needs],
+                       host_vars={n.name: pf.role_vars(n) for n in needs}, progress=progress,
+                       timeout=pf.RUN_TIMEOUT_S)
+    by_name = {h.name: h for h in topology.hosts}
+    return [pf.report(n, HostSsh.of(topology, by_name[n.name], base_dir), run.outcomes[n.name]) for n in needs]
+
+
 def control_address(address: str) -> str:
     """The control's own address toward `address`: the source the kernel picks for it (a UDP socket connected
     to it; no packet is sent), which is what the host sees the brokers' connections come from on a routed
@@ -156,19 +187,24 @@ def control_address(address: str) -> str:
         return str(sock.getsockname()[0])
 
 
-def prepare_control(box: Box, topology: Topology, used: Sequence[Host]) -> list[str]:
+def prepare_control(box: Box, topology: Topology, base_dir: Path, used: Sequence[Host], govcloud: str) -> list[str]:
     """The control home, before any host is touched: the CA, every platform secret (made here once, so every
-    host gets the same), the placement (runs nothing here), and box.json (the target's hosts, the port base).
-    Returns the secrets' names the hosts get."""
-    from govcloud_platform.box import platform_secrets
+    host gets the same), the placement (runs nothing here), how to reach each host (`box.remote`: ssh_config,
+    each host's home and govcloud), and box.json (the target's hosts, the port base). Returns the secrets'
+    names the hosts get."""
+    from govcloud_platform.box import platform_secrets, remote
+    from govcloud_platform.hosts.inventory import ssh_config_text
 
     box.ensure_home()
     box.ca.ensure()
-    platform_secrets.ensure_all(box)
+    names = platform_secrets.ensure_all(box)
     write_private(box.home / PLACEMENT_FILE, json.dumps(placement_for(topology, None).to_json(), indent=2) + "\n")
+    remote.record(box, ssh_config_text(topology, base_dir), [
+        remote.RemoteHost(h.name, h.address, host_home(h), posixpath.join(host_home(h), SPEC_FILE), govcloud)
+        for h in used])
     box.record(port_base=box.port_base, platform=box.spec.platform.name, target="hosts",
                hosts=[h.name for h in used])
-    return secrets_to_copy(p.name for p in (box.home / "secrets").iterdir() if p.is_file())
+    return secrets_to_copy(names)
 
 
 def deploy(box: Box, topology: Topology, spec_file: Path, *, progress: Progress = quiet,
@@ -182,9 +218,10 @@ def deploy(box: Box, topology: Topology, spec_file: Path, *, progress: Progress 
     base_dir = spec_file.resolve().parent
     plans = plan(topology, {h.name: control_address(h.address) for h in used})
     progress("control home: CA, secrets, placement")
-    secrets = prepare_control(box, topology, used)
+    govcloud = govcloud or govcloud_bin()
+    secrets = prepare_control(box, topology, base_dir, used, govcloud)
     variables = shared_vars(port_base=box.port_base, spec_file=spec_file.resolve(), control_home=box.home,
-                            secrets=secrets, govcloud=govcloud or govcloud_bin())
+                            secrets=secrets, govcloud=govcloud)
     run = run_plays(topology, base_dir, plays(plans), [p.name for p in plans], host_vars(plans), variables,
                     progress=progress, timeout=timeout)
     ssh = {h.name: HostSsh.of(topology, h, base_dir) for h in used}
