@@ -289,6 +289,26 @@ def idp_conf(ctx: typer.Context, action: Annotated[str, typer.Argument(help="cli
         raise InputError(f"unknown action {action!r}", hint="clients, put or purge")
 
 
+@box_app.command("restore-drill", hidden=True)
+def restore_drill(
+    ctx: typer.Context,
+    to: Annotated[str | None, typer.Option("--to", help="point in time (ISO 8601)")] = None,
+) -> None:
+    """On the database's host of the hosts target: the platform restore drill (a scratch cluster restored,
+    started, every table read, removed); its report as JSON. The operator's `backup restore --platform`
+    calls it over SSH and keeps the audit."""
+    from govcloud_platform.backups import cluster
+    from govcloud_platform.errors import InputError
+
+    opts: Options = ctx.obj
+    box = load_box(opts, registry=False)
+    if not (box.placement is not None and box.runs("database")):
+        raise InputError(f"{box.home} is no database host of the hosts target", hint="see docs/topology.md")
+    if to:
+        cluster.target_text(to)
+    emit_json(cluster.drill(box, to))
+
+
 def register(app: typer.Typer) -> None:
     app.command()(up)
     app.command()(down)
