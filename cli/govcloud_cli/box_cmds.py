@@ -278,6 +278,58 @@ def hba(ctx: typer.Context) -> None:
         emit_json({"allowed": [k for k, _, _ in allow], "revoked": revoke})
 
 
+@box_app.command("idp-conf", hidden=True)
+def idp_conf(ctx: typer.Context, action: Annotated[str, typer.Argument(help="clients, put or purge")]) -> None:
+    """On the identity's host of the hosts target: the IdP configuration files the operator's brokers read and
+    write over SSH (`clients`: the configured clients as JSON; `put`: OIDC client bodies on stdin, written as
+    one new configuration; `purge`: drop the portal's cached configuration)."""
+    import json
+
+    from govcloud_platform.box import idp_api
+    from govcloud_platform.errors import InputError
+
+    opts: Options = ctx.obj
+    box = load_box(opts, registry=False)
+    if not (box.placement is not None and box.runs("identity")):
+        raise InputError(f"{box.home} is no identity host of the hosts target", hint="see docs/topology.md")
+    if action == "clients":
+        emit_json(idp_api.configured_clients(box))
+    elif action == "put":
+        try:
+            bodies = json.loads(sys.stdin.read(16 << 20))
+            if not isinstance(bodies, list) or not all(isinstance(b, dict) for b in bodies):
+                raise ValueError("expected a list of client bodies")
+            num = idp_api.write_oidc_clients(box, bodies)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise InputError(f"box idp-conf put: bad client bodies on stdin ({type(exc).__name__})") from None
+        emit_json({"cfgNum": num})
+    elif action == "purge":
+        idp_api.purge_cache(box)
+        emit_json({"purged": True})
+    else:
+        raise InputError(f"unknown action {action!r}", hint="clients, put or purge")
+
+
+@box_app.command("restore-drill", hidden=True)
+def restore_drill(
+    ctx: typer.Context,
+    to: Annotated[str | None, typer.Option("--to", help="point in time (ISO 8601)")] = None,
+) -> None:
+    """On the database's host of the hosts target: the platform restore drill (a scratch cluster restored,
+    started, every table read, removed); its report as JSON. The operator's `backup restore --platform`
+    calls it over SSH and keeps the audit."""
+    from govcloud_platform.backups import cluster
+    from govcloud_platform.errors import InputError
+
+    opts: Options = ctx.obj
+    box = load_box(opts, registry=False)
+    if not (box.placement is not None and box.runs("database")):
+        raise InputError(f"{box.home} is no database host of the hosts target", hint="see docs/topology.md")
+    if to:
+        cluster.target_text(to)
+    emit_json(cluster.drill(box, to))
+
+
 def register(app: typer.Typer) -> None:
     app.command()(up)
     app.command()(down)

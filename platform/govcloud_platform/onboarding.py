@@ -30,6 +30,25 @@ from govcloud_platform.text import check_text
 # completes it.
 
 
+# The port that answers when a service placed on another host runs (the hosts target): a TCP connection to it
+# is the cheap liveness check there (its supervisord is on that host).
+_LIVENESS_PORT = {"storage": "s3_https", "database": "postgres", "identity": "idp_https"}
+
+
+def _require_remote_services(box: Box) -> None:
+    import socket
+
+    for service, label in _LIVENESS_PORT.items():
+        if box.runs(service):
+            continue
+        address, port = box.address_of(service), getattr(box.ports, label)
+        try:
+            socket.create_connection((address, port), timeout=3).close()
+        except OSError as exc:
+            raise ServiceError(f"{service} is not answering on host {box.host_of(service)} ({address}:{port}: "
+                               f"{exc.strerror or type(exc).__name__})", hint="run `govcloud status`, then "
+                               "`govcloud up`") from None
+
 
 @dataclass
 class AgencyRequest:
@@ -195,8 +214,11 @@ class Onboarding:
         from govcloud_platform.box.services import all_services
         from govcloud_platform.box.supervisor import Supervisor
 
-        info = Supervisor(self.box).info()
+        _require_remote_services(self.box)
+        info = Supervisor(self.box).info() if any(self.box.runs(svc.name) for svc in all_services()) else {}
         for svc in all_services():
+            if not self.box.runs(svc.name):
+                continue
             for prog in svc.programs(self.box):
                 state = info.get(prog.name, {}).get("statename")
                 if state != "RUNNING":

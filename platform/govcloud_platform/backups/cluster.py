@@ -35,8 +35,8 @@ from govcloud_platform.backups.common import (
 from govcloud_platform.backups.common import rolled_back as rolled_back_error
 from govcloud_platform.box import agent
 from govcloud_platform.box.context import Box
-from govcloud_platform.box.services.backups import pgbackrest, pgbackrest_conf
-from govcloud_platform.box.services.database import PG_BIN, PG_USER, STANZA, as_postgres, chown_tree
+from govcloud_platform.box.services.backups import pgbackrest, pgbackrest_argv
+from govcloud_platform.box.services.database import PG_BIN, as_postgres, chown_tree
 from govcloud_platform.errors import InputError, OperationFailed, ServiceError, last_line
 from govcloud_platform.state.registry import Registry
 
@@ -45,9 +45,7 @@ DATABASE_PRIORITY = 20  # the database program's supervisord priority: higher nu
 
 
 def _pgbackrest_popen(box: Box, *args: str) -> subprocess.Popen[str]:
-    cmd = ["runuser", "-u", PG_USER, "--", "pgbackrest", f"--config={pgbackrest_conf(box)}", f"--stanza={STANZA}",
-           *args]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(pgbackrest_argv(box, *args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def run_backup(box: Box, kind: str = "full", actor: str | None = None, progress: Progress = quiet) -> BackupRecord:
@@ -299,22 +297,37 @@ def scratch_restore(box: Box, to: str | None = None, progress: Progress = quiet,
         shutil.rmtree(run, ignore_errors=True)
 
 
+def drill(box: Box, to: str | None = None, progress: Progress = quiet) -> dict[str, Any]:
+    """The restore drill itself, where the database runs: here, or on its host of the hosts target (`govcloud
+    box restore-drill` there: the scratch cluster is restored and started next to the live one)."""
+    if not box.runs("database"):
+        from govcloud_platform.box import remote
+
+        progress(f"restore drill on host {box.host_of('database')}")
+        done = remote.govcloud(box, "database", ["box", "restore-drill", *(["--to", to] if to else [])],
+                               timeout=3600)
+        report: dict[str, Any] = json.loads(done.stdout)
+        return report
+    require_storage(box, "platform restore")
+    backup_set = check_target(box, to)
+    with scratch_restore(box, to, progress, backup_set=backup_set) as cluster:
+        report = cluster.report()
+    report["in_place"] = False
+    report["rto_seconds"] = report.pop("seconds")
+    return report
+
+
 def restore_scratch(box: Box, to: str | None = None, actor: str | None = None,
                     progress: Progress = quiet) -> dict[str, Any]:
     """Restore drill of the cluster: restored, started, every table read, stopped, removed."""
     registry = Registry(box.home)
     if to:
         target_text(to)  # bad input fails before anything happens
-    require_storage(box, "platform restore")
-    backup_set = check_target(box, to)
     try:
-        with scratch_restore(box, to, progress, backup_set=backup_set) as cluster:
-            report = cluster.report()
+        report = drill(box, to, progress)
     except Exception as exc:
         registry.audit("backup restore", "platform", "failed", actor, f"scratch: {exc}")
         raise
-    report["in_place"] = False
-    report["rto_seconds"] = report.pop("seconds")
     registry.audit("backup restore", "platform", "ok", actor, f"scratch to={to or 'latest'}")
     return report
 

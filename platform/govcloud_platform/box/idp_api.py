@@ -235,6 +235,14 @@ def configured_clients(box: Box) -> dict[str, dict[str, Any]]:
     read from disk, which is what the portal serves, without one manager-API call per client."""
     from govcloud_platform.box.llng_store import conf_dir, latest_conf
 
+    if not box.runs("identity"):  # the files are on the identity's host
+        import json
+
+        from govcloud_platform.box import remote
+
+        remote_options: dict[str, dict[str, Any]] = json.loads(
+            remote.govcloud(box, "identity", ["box", "idp-conf", "clients"]).stdout)
+        return remote_options
     options: dict[str, dict[str, Any]] = latest_conf(conf_dir(box))[1].get("oidcRPMetaDataOptions", {})
     return options
 
@@ -248,11 +256,36 @@ def put_oidc_clients(box: Box, bodies: list[dict[str, Any]], probe: dict[str, An
     Returns the new cfgNum (0 when nothing was written)."""
     import time
 
+    num = 0
+    if bodies:
+        written = time.monotonic()
+        num = write_oidc_clients(box, bodies)
+        time.sleep(max(0.0, written + 1.1 - time.monotonic()))  # the portal's checkTime
+    if probe is None:
+        probe = next((b for b in reversed(bodies) if b["options"].get("allowClientCredentialsGrant")), None)
+    if probe is not None:
+        _wait_until_served(box, probe, wait)
+    return num
+
+
+def write_oidc_clients(box: Box, bodies: list[dict[str, Any]]) -> int:
+    """The new configuration holding `bodies` (`put_oidc_clients`), written where the IdP runs: here, or on
+    its host of the hosts target (`govcloud box idp-conf put` there, the bodies on stdin: they hold the
+    clients' secrets). Returns the cfgNum."""
     from govcloud_platform.box.llng_store import conf_dir, update_conf
 
     keys = [b["confKey"] for b in bodies]
     if len(set(keys)) != len(keys):
         raise InputError(f"duplicate OIDC client ids in {keys}")
+    if not box.runs("identity"):
+        import json
+
+        from govcloud_platform.box import remote
+
+        done = remote.govcloud(box, "identity", ["box", "idp-conf", "put"], stdin=json.dumps(bodies))
+        return int(json.loads(done.stdout)["cfgNum"])
+    for body in bodies:
+        check_conf_key(str(body.get("confKey", "")))
 
     def change(conf: dict[str, Any]) -> dict[str, Any]:
         conf["checkTime"] = 1  # see identity_conf.managed_conf
@@ -266,16 +299,19 @@ def put_oidc_clients(box: Box, bodies: list[dict[str, Any]], probe: dict[str, An
                 conf.setdefault(section, {})[body["confKey"]] = value
         return conf
 
-    num = 0
-    if bodies:
-        written = time.monotonic()
-        num = update_conf(conf_dir(box), change, f"govcloud: {len(bodies)} OIDC clients")
-        time.sleep(max(0.0, written + 1.1 - time.monotonic()))  # the portal's checkTime
-    if probe is None:
-        probe = next((b for b in reversed(bodies) if b["options"].get("allowClientCredentialsGrant")), None)
-    if probe is not None:
-        _wait_until_served(box, probe, wait)
-    return num
+    return update_conf(conf_dir(box), change, f"govcloud: {len(bodies)} OIDC clients")
+
+
+def purge_cache(box: Box) -> None:
+    """Drop the portal's cached configuration (`llng_store.purge_conf_cache`), where the IdP runs."""
+    from govcloud_platform.box.llng_store import conf_dir, purge_conf_cache
+
+    if not box.runs("identity"):
+        from govcloud_platform.box import remote
+
+        remote.govcloud(box, "identity", ["box", "idp-conf", "purge"])
+        return
+    purge_conf_cache(conf_dir(box))
 
 
 def _wait_until_served(box: Box, probe: dict[str, Any], wait: float) -> None:
@@ -284,8 +320,6 @@ def _wait_until_served(box: Box, probe: dict[str, Any], wait: float) -> None:
     import time
 
     import requests
-
-    from govcloud_platform.box.llng_store import conf_dir, purge_conf_cache
 
     auth = (probe["clientId"], probe["options"]["clientSecret"])
     deadline = time.monotonic() + wait
@@ -301,7 +335,7 @@ def _wait_until_served(box: Box, probe: dict[str, Any], wait: float) -> None:
         except requests.RequestException:
             pass
         if not purged:
-            purge_conf_cache(conf_dir(box))
+            purge_cache(box)
             purged = True
         if time.monotonic() > deadline:
             raise ServiceError(f"the IdP portal did not load the new OIDC clients within {wait:.0f} s",

@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 
 
 def ensure_all(box: Box) -> list[str]:
-    """Make every platform secret that is missing (and the CA); returns the names of the secrets directory."""
+    """Make every platform secret that is missing, the CA, and what `weed shell` needs here (its client
+    certificate and security.toml); returns the names of the secrets directory."""
     from govcloud_platform.box.secrets import new_password
     from govcloud_platform.box.services import identity, nginx, storage, weed_security
     from govcloud_platform.box.services.identity_conf import signing_key
@@ -29,4 +30,5 @@ def ensure_all(box: Box) -> list[str]:
         box.secrets.get_or_create(name)
     box.secrets.get_or_create(nginx.MANAGER_SECRET, lambda: new_password(32))  # as nginx.py makes it
     signing_key(box)
+    weed_security.ensure(box)  # the client certificate and security.toml `weed shell` reads here
     return sorted(p.name for p in (box.home / "secrets").iterdir() if p.is_file())

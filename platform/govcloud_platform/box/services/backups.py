@@ -11,7 +11,7 @@ from govcloud_platform.box.context import Box
 from govcloud_platform.box.secrets import write_private
 from govcloud_platform.box.services import backup_plan
 from govcloud_platform.box.services.base import Program, Service
-from govcloud_platform.box.services.database import PG_USER, STANZA, as_postgres, chown_tree
+from govcloud_platform.box.services.database import PG_USER, STANZA, chown_tree
 from govcloud_platform.box.services.storage import BACKUP_BUCKET, backup_keys
 from govcloud_platform.errors import ServiceError, last_line
 
@@ -20,12 +20,27 @@ def pgbackrest_conf(box: Box) -> Path:
     return box.home / "pgbackrest" / "pgbackrest.conf"
 
 
+def pgbackrest_argv(box: Box, *args: str) -> list[str]:
+    """pgbackrest as postgres with the box's configuration, where the backups service runs: here, or on its
+    host of the hosts target (over the operator's SSH master; the configuration, with its secrets, stays on
+    that host: only option names and the backup type travel on the command line)."""
+    if box.runs("backups"):
+        return ["runuser", "-u", PG_USER, "--", "pgbackrest", f"--config={pgbackrest_conf(box)}",
+                f"--stanza={STANZA}", *args]
+    import shlex
+
+    from govcloud_platform.box import remote
+
+    host = remote.host_for(box, "backups")
+    conf = Path(host.home) / pgbackrest_conf(box).relative_to(box.home)
+    command = ["runuser", "-u", PG_USER, "--", "pgbackrest", f"--config={conf}", f"--stanza={STANZA}", *args]
+    return [*remote.ssh_base(box), host.name, "--", shlex.join(command)]
+
+
 def pgbackrest(box: Box, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    """Run pgbackrest as postgres with the box's configuration."""
-    return as_postgres(
-        ["pgbackrest", f"--config={pgbackrest_conf(box)}", f"--stanza={STANZA}", *args],
-        check=False, timeout=timeout,
-    )
+    """Run pgbackrest as postgres with the box's configuration (`pgbackrest_argv`)."""
+    return subprocess.run(pgbackrest_argv(box, *args), text=True, capture_output=True, check=False,
+                          timeout=timeout)
 
 
 def conf_text(box: Box) -> str:
