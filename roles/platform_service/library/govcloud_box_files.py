@@ -96,7 +96,7 @@ def main() -> None:
         for item in module.params["directories"]:
             if _ensure_dir(str(item["path"]), _mode(item["mode"])):
                 changed.append(str(item["path"]))
-        for path, content, mode in zip(paths, contents, modes):
+        for path, content, mode in zip(paths, contents, modes):  # noqa: B905 - lengths checked; hosts may run 3.8
             if _ensure_file(str(path), str(content), _mode(mode)):
                 changed.append(str(path))
     except OSError as exc:
