@@ -1,0 +1,246 @@
+"""The shared services deployed onto a real 3-host lab over SSH (`govcloud up` on the `hosts` target), driven
+from the operator's machine (the root namespace, the control home): every service healthy on the host `place`
+chose and nothing of it listening in the root namespace; a second `up` changes nothing and says so; two
+agencies onboarded from the control and the isolation matrix with real clients against the hosts' addresses;
+`down` leaves no process or listener on the lab's hosts; an unreachable host fails `up` first, naming it, with
+the control's registry untouched. One lab for the module, always taken down."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import requests
+from botocore.exceptions import ClientError
+
+from govcloud_platform.box.ports import free_port_base
+from govcloud_platform.hosts.placement import place
+from govcloud_platform.spec import load_spec
+from tests.conftest import Result, assert_one_error, new_home, run_cli
+from tests.integration.test_agencies import s3_for
+from tests.integration.test_lab import LabHandle, start_lab, stop_lab
+
+pytestmark = pytest.mark.integration
+OUTSIDE = {"GOVCLOUD_NO_AGENT": "1"}
+AGENCIES = ("alpha", "beta")
+
+
+@dataclass
+class Platform:
+    lab: LabHandle
+    home: Path
+    port_base: int
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def cli(self, *args: str, timeout: float = 600, home: Path | None = None) -> Result:
+        return run_cli("--spec", str(self.lab.spec), "--home", str(home or self.home), *args, env=OUTSIDE,
+                       timeout=timeout)
+
+    def timed(self, name: str, *args: str, **kw: Any) -> Result:
+        started = time.monotonic()
+        result = self.cli(*args, **kw)
+        self.timings[name] = round(time.monotonic() - started, 1)
+        return result
+
+    def placed(self) -> dict[str, str]:
+        topology = load_spec(self.lab.spec).platform.topology
+        assert topology is not None
+        return {s: h.name for s, h in place(topology).items()}
+
+
+def traversable(lab: LabHandle) -> None:
+    """The lab makes its directories 0711 but under govcloud's umask 077 they come out 0700: the hosts' daemons
+    (postgres, www-data) could not reach their homes under them. Open them as the lab means them to be."""
+    path = lab.dir
+    while path != lab.root.parent:
+        path.chmod(0o711)
+        path = path.parent
+    for host in (lab.dir / "hosts").iterdir():
+        host.chmod(0o711)
+    (lab.dir / "hosts").chmod(0o711)
+
+
+def _listeners(netns: str | None) -> list[str]:
+    argv = ["ss", "-Htlnp"] if netns is None else ["ip", "netns", "exec", netns, "ss", "-Htlnp"]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=30).stdout
+    return [line for line in out.splitlines() if "sshd" not in line]
+
+
+def _netns_pids(netns: str) -> list[str]:
+    out = subprocess.run(["ip", "netns", "pids", netns], capture_output=True, text=True, check=True).stdout.split()
+    cmds = []
+    for pid in out:
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+        except OSError:
+            continue
+        if "sshd" not in cmd:
+            cmds.append(f"{pid} {cmd}")
+    return cmds
+
+
+@pytest.fixture(scope="module")
+def platform() -> Iterator[Platform]:
+    started = time.monotonic()
+    lab = start_lab("dep", 3)
+    traversable(lab)
+    p = Platform(lab, new_home("deploy-control") / "control", free_port_base())
+    p.timings["lab up"] = round(time.monotonic() - started, 1)
+    try:
+        up = p.timed("up cold", "--json", "up", "--port-base", str(p.port_base))
+        assert up.rc == 0, up.stderr[-3000:]
+        yield p
+    finally:
+        down = p.timed("down", "down", timeout=300)
+        stop_lab(lab)
+        shutil.rmtree(p.home.parent, ignore_errors=True)
+        print(f"\ntimings (s): {json.dumps(p.timings)}")
+        assert down.rc == 0, down.stderr[-2000:]
+
+
+def test_every_service_is_healthy_on_the_host_place_chose(platform: Platform) -> None:
+    result = platform.timed("status", "--json", "status")
+    assert result.rc == 0, result.stderr
+    doc = result.json()
+    assert set(doc) == {"ca_file", "services"}
+    placed, addr = platform.placed(), {h["name"]: h["address"] for h in platform.lab.doc["hosts"]}
+    assert [(s["name"], s["host"], s["healthy"]) for s in doc["services"]] == [
+        (name, placed[name], True) for name in ("storage", "database", "identity", "backups")]
+    for s in doc["services"]:
+        assert set(s) == {"name", "healthy", "endpoint", "pid", "detail", "host"}
+        if s["name"] != "backups":
+            assert addr[s["host"]] in s["endpoint"], s
+    control = json.loads((platform.home / "placement.json").read_text())
+    assert control["here"] == []  # the operator's home runs nothing
+
+
+def test_each_host_runs_only_its_own_services_and_nothing_listens_in_the_root_namespace(platform: Platform) -> None:
+    placed = platform.placed()
+    lab = platform.lab
+    topology = load_spec(lab.spec).platform.topology
+    assert topology is not None
+    for host in lab.doc["hosts"]:
+        mine = {s for s, h in placed.items() if h == host["name"]}
+        home = Path(next(h.root for h in topology.hosts if h.name == host["name"])) / "box"
+        pids = _netns_pids(host["netns"])
+        if not mine:
+            assert pids == [], pids  # h3 runs nothing
+            continue
+        assert pids, host
+        assert json.loads((home / "placement.json").read_text())["here"] == sorted(
+            mine, key=["storage", "database", "identity", "backups"].index)
+    root = [line for line in _listeners(None) if f":{platform.port_base}" in line
+            or any(f":{platform.port_base + i} " in line for i in range(20))]
+    assert root == [], root
+
+
+def test_a_second_up_changes_nothing_and_says_so(platform: Platform) -> None:
+    again = platform.timed("up nothing to change", "--json", "up")
+    assert again.rc == 0, again.stderr[-2000:]
+    assert again.json()["changed"] is False
+    human = platform.cli("up")
+    assert human.rc == 0 and "was already up; nothing changed" in human.stderr, human.stderr[-1000:]
+
+
+@pytest.fixture(scope="module")
+def onboarded(platform: Platform) -> dict[str, dict[str, Any]]:
+    creds = {}
+    for slug in AGENCIES:
+        added = platform.timed(f"agency add {slug}", "--json", "agency", "add", slug, "--name", slug.title())
+        assert added.rc == 0, added.stderr[-2000:]
+        shown = platform.cli("--json", "agency", "credentials", slug, "--show-secrets")
+        assert shown.rc == 0, shown.stderr
+        creds[slug] = shown.json()
+    return creds
+
+
+def _pg(db: dict[str, Any], dbname: str) -> psycopg.Connection[Any]:
+    return psycopg.connect(host=db["host"], port=db["port"], dbname=dbname, user=db["user"],
+                           password=db["password"], sslmode="verify-full", sslrootcert=db["sslrootcert"],
+                           connect_timeout=5, autocommit=True)
+
+
+def _token(identity: dict[str, Any], client_id: str, secret: str) -> requests.Response:
+    with requests.Session() as s:
+        s.trust_env = False
+        discovery = s.get(identity["discovery_url"], verify=identity["ca_file"], timeout=10).json()
+        return s.post(discovery["token_endpoint"], data={"grant_type": "client_credentials", "scope": "openid"},
+                      auth=(client_id, secret), verify=identity["ca_file"], timeout=10)
+
+
+def test_isolation_matrix_across_the_hosts(platform: Platform, onboarded: dict[str, dict[str, Any]]) -> None:
+    """psycopg verify-full to the database's host, boto3 with the CA to the storage's, OIDC client credentials
+    at the issuer on the identity's: own access works, cross access is denied."""
+    addr = {h["name"]: h["address"] for h in platform.lab.doc["hosts"]}
+    placed = platform.placed()
+    for slug, c in onboarded.items():
+        assert c["database"]["host"] == addr[placed["database"]]
+        assert c["storage"]["endpoint"].startswith(f"https://{addr[placed['storage']]}:")
+        assert c["identity"]["issuer"].startswith(f"https://{addr[placed['identity']]}:")
+        with _pg(c["database"], c["database"]["dbname"]) as conn:
+            conn.execute("CREATE TABLE secrets (v text)")
+            conn.execute("INSERT INTO secrets VALUES (%s)", (f"private data of {slug}",))
+        s3_for(c["storage"]).put_object(Bucket=c["storage"]["bucket"], Key="own.txt", Body=slug.encode())
+    matrix = []
+    for a in AGENCIES:
+        ca = onboarded[a]
+        for t in AGENCIES:
+            ct = onboarded[t]
+            try:
+                with _pg(ca["database"], ct["database"]["dbname"]) as conn:
+                    pg_ok = conn.execute("SELECT v FROM secrets").fetchall() == [(f"private data of {t}",)]
+            except psycopg.Error:
+                pg_ok = False
+            try:
+                s3_for(ca["storage"]).get_object(Bucket=ct["storage"]["bucket"], Key="own.txt")["Body"].read()
+                s3_ok = True
+            except ClientError:
+                s3_ok = False
+            resp = _token(ca["identity"], ct["identity"]["client_id"], ca["identity"]["client_secret"])
+            oidc_ok = resp.status_code == 200 and "access_token" in resp.json()
+            matrix.append((a, t, pg_ok, s3_ok, oidc_ok))
+            assert (pg_ok, s3_ok, oidc_ok) == ((a == t),) * 3, matrix[-1]
+    print(f"\nisolation matrix: {matrix}")
+
+
+def test_an_unreachable_host_fails_up_first_naming_it(platform: Platform, onboarded: dict[str, Any]) -> None:
+    registry = platform.home / "registry.db"
+    before = registry.read_bytes()
+    box_json = (platform.home / "box.json").read_text()
+    lab, host = platform.lab, platform.placed()["database"]
+    assert lab.cli("partition", host).rc == 0
+    try:
+        up = platform.timed("up with a host partitioned", "up", timeout=180)
+        assert up.rc == 1, up.stderr[-2000:]
+        assert_one_error(up)
+        error = up.stderr.strip().splitlines()[-1]
+        address = lab.host(host)["address"]
+        assert error.startswith(f"error: host preflight failed on 1 host: {host} ({address}): unreachable"), error
+        fresh = new_home("deploy-fresh") / "control"
+        first = platform.cli("up", home=fresh, timeout=180)
+        assert first.rc == 1 and f"{host} ({address}): unreachable" in first.stderr
+        assert not fresh.exists()  # nothing written for a new control home
+        shutil.rmtree(fresh.parent, ignore_errors=True)
+    finally:
+        assert lab.cli("heal", host).rc == 0
+    assert registry.read_bytes() == before and (platform.home / "box.json").read_text() == box_json
+
+
+def test_down_leaves_nothing_on_the_hosts(platform: Platform) -> None:
+    down = platform.timed("down", "--json", "down", timeout=300)
+    assert down.rc == 0, down.stderr[-2000:]
+    doc = down.json()
+    assert doc["listening_ports"] == [] and doc["stopped"]
+    for host in platform.lab.doc["hosts"]:
+        assert _netns_pids(host["netns"]) == [], host["name"]
+        assert _listeners(host["netns"]) == [], host["name"]
+    status = platform.cli("--json", "status")
+    assert status.rc == 1 and not any(s["healthy"] for s in status.json()["services"])
