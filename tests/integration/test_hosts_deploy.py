@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -90,7 +91,9 @@ def _netns_pids(netns: str) -> list[str]:
 @pytest.fixture(scope="module")
 def platform() -> Iterator[Platform]:
     started = time.monotonic()
-    lab = start_lab("dep", 3)
+    # A short root: the hosts' homes hold Unix sockets (supervisord's, ~40 bytes below the home), and a socket
+    # path has at most 107 bytes.
+    lab = start_lab("dep", 3, root=Path(tempfile.mkdtemp(prefix="gcd-", dir="/var/tmp")))
     traversable(lab)
     p = Platform(lab, new_home("deploy-control") / "control", free_port_base())
     p.timings["lab up"] = round(time.monotonic() - started, 1)

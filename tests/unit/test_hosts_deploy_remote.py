@@ -34,6 +34,19 @@ def test_remote_command_and_ssh_argv() -> None:
     assert own[1:3] == ["-F", "/home/me/.ssh/cfg"]
 
 
+def test_down_runs_only_where_a_home_was_deployed() -> None:
+    import subprocess
+
+    from govcloud_platform.hosts.remote import if_deployed
+
+    line = if_deployed("/nonexistent/my box", ["echo", "ran"])
+    assert line.startswith("if test -f '/nonexistent/my box/spec.yaml'; then exec echo ran; else echo ")
+    out = subprocess.run(["sh", "-c", line], capture_output=True, text=True, check=True).stdout
+    assert json.loads(out) == {"stopped": [], "listening_ports": []}
+    assert subprocess.run(["sh", "-c", if_deployed("/", ["echo", "ran"]).replace("/spec.yaml", "")],
+                          capture_output=True, text=True).stdout == "ran\n"
+
+
 def test_parse_reply() -> None:
     ok = parse_reply("h1", 1, json.dumps({"services": []}), "")
     assert ok.doc == {"services": []} and ok.error is None and ok.rc == 1  # unhealthy, still a report

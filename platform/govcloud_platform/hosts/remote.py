@@ -57,11 +57,22 @@ def remote_command(govcloud: str, home: str, *args: str) -> list[str]:
             "--json", *args]
 
 
-def ssh_argv(ssh: HostSsh, ssh_config: Path, remote: Sequence[str]) -> list[str]:
+NOTHING_STOPPED = '{"stopped": [], "listening_ports": []}'
+
+
+def if_deployed(home: str, remote: Sequence[str]) -> str:
+    """Pure: a shell line that runs `remote` only on a host whose box home exists (`down` on a host the deploy
+    never reached, or an `up` that failed before it, has nothing to stop: it says so in `down`'s shape)."""
+    marker = shlex.quote(posixpath.join(home, SPEC_FILE))
+    return f"if test -f {marker}; then exec {shlex.join(remote)}; else echo {shlex.quote(NOTHING_STOPPED)}; fi"
+
+
+def ssh_argv(ssh: HostSsh, ssh_config: Path, remote: Sequence[str] | str) -> list[str]:
     """Pure: `ssh` to the host with the topology's settings (a host with its own ssh config file through that
     file); the remote command as one quoted string (ssh hands it to the host's shell)."""
     config = ssh.config_file or str(ssh_config)
-    return ["ssh", "-F", config, "-T", "-o", "BatchMode=yes", ssh.name, shlex.join(remote)]
+    line = remote if isinstance(remote, str) else shlex.join(remote)
+    return ["ssh", "-F", config, "-T", "-o", "BatchMode=yes", ssh.name, line]
 
 
 def parse_reply(host: str, rc: int, stdout: str, stderr: str) -> Reply:
@@ -136,7 +147,7 @@ class Hosts:
         self.topology, self.base_dir, self.placement, self.govcloud = topology, base_dir, placement, govcloud
 
     def _run(self, hosts: Sequence[str], args: Sequence[str], timeout: int, parallel: bool,
-             progress: Progress) -> list[Reply]:
+             progress: Progress, only_deployed: bool = False) -> list[Reply]:
         from govcloud_platform.hosts.deploy import host_home
 
         by_name = {h.name: h for h in self.topology.hosts}
@@ -146,8 +157,9 @@ class Hosts:
 
             def one(name: str) -> Reply:
                 host = by_name[name]
-                argv = ssh_argv(HostSsh.of(self.topology, host, self.base_dir), config,
-                                remote_command(self.govcloud, host_home(host), *args))
+                remote = remote_command(self.govcloud, host_home(host), *args)
+                line = if_deployed(host_home(host), remote) if only_deployed else shlex.join(remote)
+                argv = ssh_argv(HostSsh.of(self.topology, host, self.base_dir), config, line)
                 progress(f"{name}: {' '.join(args)}")
                 try:
                     proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
@@ -169,7 +181,7 @@ class Hosts:
     def down(self, progress: Progress = quiet, on_host: Callable[[Reply], None] | None = None) -> DownResult:
         replies = []
         for name in down_order(self.placement):
-            reply = self._run([name], ["down"], DOWN_TIMEOUT_S, False, progress)[0]
+            reply = self._run([name], ["down"], DOWN_TIMEOUT_S, False, progress, only_deployed=True)[0]
             if on_host is not None:
                 on_host(reply)
             replies.append(reply)
