@@ -1,21 +1,27 @@
-"""Hosts benchmark (issue 12), first part: `govcloud hosts check` (the read-only preflight over SSH with Ansible)
-on a 3-host lab: cold (the first run after `lab up`), warm (median of 5), the same in-process (without Python's
-start-up and imports), and with one host crashed (what a failure costs: ssh's connect time-out). The issue's
-other figures (cold `up`, `up` with nothing to change, `apply` of 100 agencies, RSS per host) need the services
-deployed on the hosts, which is not built yet.
+"""Hosts benchmark (issue 12): `govcloud hosts check` (the read-only preflight over SSH with Ansible) on a 3-host
+lab: cold (the first run after `lab up`), warm (median of 5), the same in-process (without Python's start-up and
+imports), and with one host crashed (what a failure costs: ssh's connect time-out); then the shared services
+deployed onto the lab: cold `up`, `up` with nothing to change (median of 3), `status`, `down`, and the RSS of
+each host (the sum over the processes of its network namespace). Not yet: `apply` of 100 agencies on the lab
+vs the box.
 
 Run: .venv/bin/python benchmarks/bench_hosts.py"""
 
 from __future__ import annotations
 
 import os
+import shutil
 import statistics
 import subprocess
+import tempfile
 import time
+from pathlib import Path
 
 import _common  # noqa: F401 - puts the checkout on sys.path (tests.conftest)
 from tests.conftest import GOVCLOUD
-from tests.integration.test_lab import start_lab, stop_lab
+from tests.integration.test_lab import LabHandle, start_lab, stop_lab
+
+from govcloud_platform.box.ports import free_port_base
 
 RUNS = 5
 
@@ -25,7 +31,7 @@ def main() -> None:
     lab = None
     try:
         t0 = time.perf_counter()
-        lab = start_lab("bh", 3)
+        lab = start_lab("bh", 3, root=Path(tempfile.mkdtemp(prefix="gcb-", dir="/var/tmp")))  # short socket paths
         lab_s = time.perf_counter() - t0
         cmd = [GOVCLOUD, "--spec", str(lab.spec), "--json", "hosts", "check"]
 
@@ -63,10 +69,59 @@ def main() -> None:
         print(f"hosts check, warm (in-process, median):  {statistics.median(inproc):6.2f} s "
               f"(min {min(inproc):.2f}, max {max(inproc):.2f})")
         print(f"hosts check, h2 crashed (CLI, exit 1):   {crashed:6.2f} s")
+        deployed(lab)
         print(f"load average at end {os.getloadavg()[0]:.1f}")
     finally:
         if lab is not None:
             stop_lab(lab)
+
+
+def rss_mib(netns: str) -> float:
+    """The resident memory of every process in a network namespace (sshd included), MiB."""
+    pids = subprocess.run(["ip", "netns", "pids", netns], capture_output=True, text=True, check=True).stdout.split()
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
+
+
+def deployed(lab: LabHandle) -> None:
+    """Cold up, up with nothing to change, status, RSS per host, down: on the same lab."""
+    from tests.integration.test_hosts_deploy import traversable
+
+    traversable(lab)
+    home = lab.root / "c"  # short: SSH masters at <home>/hosts/cp/<40 hex>
+    base = [GOVCLOUD, "--spec", str(lab.spec), "--home", str(home), "--json"]
+    env = {**os.environ, "GOVCLOUD_NO_AGENT": "1"}
+
+    def timed(*args: str) -> float:
+        start = time.perf_counter()
+        proc = subprocess.run([*base, *args], capture_output=True, text=True, stdin=subprocess.DEVNULL, env=env)
+        seconds = time.perf_counter() - start
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return seconds
+
+    try:
+        cold = timed("up", "--port-base", str(free_port_base()))
+        again = [timed("up") for _ in range(3)]
+        status = timed("status")
+        rss = {h["name"]: rss_mib(h["netns"]) for h in lab.doc["hosts"]}
+        down = timed("down")
+        print(f"up, cold (CLI, 3-host lab):              {cold:6.2f} s")
+        print(f"up, nothing to change (median of 3):     {statistics.median(again):6.2f} s "
+              f"(min {min(again):.2f}, max {max(again):.2f})")
+        print(f"status (CLI, every host over ssh):       {status:6.2f} s")
+        print(f"down (CLI, every host):                  {down:6.2f} s")
+        print("RSS per host (MiB, all processes of its netns): "
+              + ", ".join(f"{n} {v:.0f}" for n, v in rss.items()))
+    finally:
+        subprocess.run([*base, "down"], capture_output=True, stdin=subprocess.DEVNULL, env=env, check=False)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":
