@@ -148,6 +148,12 @@ def up_on_hosts(opts: Options, spec: Spec, *, port_base: int | None = None, addr
     require_ready(reports)
     with progress(opts, "up") as step:
         result = deploy(box, topology, opts.spec_path, progress=step)
+        from govcloud_platform.state.lock import box_lock
+        from govcloud_platform.upgrade import migrate_names, names_current
+
+        if not names_current(box):  # as on one machine: the names of an earlier release, renamed once
+            with box_lock(box.home, "up: names"):
+                migrate_names(box, step)
         ensure_registry(box, step)
     _box, placement = _control(opts, spec)
     doc = _hosts(opts, spec, placement).status(str(box.ca_file), _endpoints(box))
