@@ -158,7 +158,7 @@ def act(workflow: BpmnWorkflow, task_id: str, action: str, desk: str, fields: Ma
 def advance(workflow: BpmnWorkflow, now: datetime, holidays: Iterable[date] = ()) -> BpmnWorkflow:
     """Let time pass to `now`: timers due by then fire (an SLA escalation moves the task to its supervisor)."""
     workflow.script_engine = SafeScriptEngine(now, holidays)
-    workflow.refresh_waiting_tasks()
+    workflow.refresh_timers()
     workflow.do_engine_steps()
     return workflow
 
