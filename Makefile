@@ -35,6 +35,7 @@ $(STAMP): pyproject.toml
 lint: venv
 	$(BIN)/ruff check platform cli stacks policies tests benchmarks roles
 	$(BIN)/mypy platform/govcloud_platform cli/govcloud_cli
+	$(BIN)/mypy roles/centre/files/app/centre_core
 
 unit: install
 	$(BIN)/pytest -q tests/unit

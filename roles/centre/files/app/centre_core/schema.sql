@@ -1,0 +1,84 @@
+-- The centre's tables in the agency's database (one schema version; store.migrate applies it once).
+CREATE TABLE IF NOT EXISTS centre_schema (version integer NOT NULL);
+
+CREATE TABLE IF NOT EXISTS process_versions (
+  id bigserial PRIMARY KEY,
+  service_id text NOT NULL,
+  process_id text NOT NULL,
+  digest text NOT NULL UNIQUE,          -- sha256 of the BPMN file: its version
+  bpmn bytea NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE IF NOT EXISTS applications (
+  id bigserial PRIMARY KEY,
+  reference text NOT NULL UNIQUE CHECK (reference ~ '^[0-9A-HJKMNP-TV-Z]{12}$'),
+  service_id text NOT NULL,
+  process_version_id bigint NOT NULL REFERENCES process_versions,
+  status text NOT NULL CHECK (status IN ('in_progress', 'action_needed', 'closed')),
+  outcome text,
+  answers jsonb NOT NULL,
+  email text,
+  submitted_at timestamptz NOT NULL,
+  updated_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS applications_service_status ON applications (service_id, status);
+
+CREATE TABLE IF NOT EXISTS workflow_states (
+  application_id bigint PRIMARY KEY REFERENCES applications,
+  state text NOT NULL,                  -- SpiffWorkflow's JSON, spec included: text, as jsonb reorders keys
+                                        -- and the restored task tree depends on their order
+  next_timer timestamptz,               -- the earliest armed SLA timer, for the periodic job
+  updated_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS workflow_states_next_timer ON workflow_states (next_timer) WHERE next_timer IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS tasks (      -- a projection of the workflow's ready user tasks: the desks' inboxes
+  id uuid PRIMARY KEY,
+  application_id bigint NOT NULL REFERENCES applications,
+  step text NOT NULL,
+  name text NOT NULL,
+  desk text NOT NULL,
+  actions text[] NOT NULL,
+  state text NOT NULL CHECK (state IN ('ready', 'done', 'cancelled')),
+  created_at timestamptz NOT NULL,
+  finished_at timestamptz,
+  finished_by text,
+  action text
+);
+CREATE INDEX IF NOT EXISTS tasks_inbox ON tasks (desk, created_at) WHERE state = 'ready';
+CREATE INDEX IF NOT EXISTS tasks_application ON tasks (application_id);
+
+CREATE TABLE IF NOT EXISTS tracking_codes (
+  id bigserial PRIMARY KEY,
+  application_id bigint NOT NULL REFERENCES applications,
+  digest text NOT NULL,                 -- HMAC of the code: the code itself is never stored
+  expires_at timestamptz NOT NULL,
+  attempts integer NOT NULL DEFAULT 0,
+  used_at timestamptz,
+  created_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tracking_codes_application ON tracking_codes (application_id, created_at DESC);
+
+CREATE TABLE IF NOT EXISTS audit (      -- append-only, hash-chained (audit.py); text columns hash exactly
+  seq bigint PRIMARY KEY,
+  at text NOT NULL,
+  actor text NOT NULL,
+  action text NOT NULL,
+  subject text NOT NULL,
+  details text NOT NULL,
+  document_sha256 text,
+  prev_hash text NOT NULL,
+  hash text NOT NULL UNIQUE
+);
+
+CREATE OR REPLACE FUNCTION centre_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'the audit trail is append-only: % is refused', TG_OP USING ERRCODE = 'insufficient_privilege';
+END $$;
+DROP TRIGGER IF EXISTS audit_append_only ON audit;
+CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit
+  FOR EACH ROW EXECUTE FUNCTION centre_audit_append_only();
+DROP TRIGGER IF EXISTS audit_no_truncate ON audit;
+CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit
+  FOR EACH STATEMENT EXECUTE FUNCTION centre_audit_append_only();

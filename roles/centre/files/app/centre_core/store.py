@@ -1,0 +1,203 @@
+"""The centre's state in PostgreSQL (psycopg, plain SQL): applications, their workflow state, the desks' tasks,
+tracking codes and the audit trail. Each public function is one transaction that locks the application's row
+(FOR UPDATE), so two desks acting at once, or a desk and the timer job, are serialised; the decisions are the
+pure functions of engine, tracking and audit. Time is always passed in."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from . import audit, engine, references, tracking
+from .catalogue import Loaded
+from .errors import NotFound
+
+SCHEMA_VERSION = 1
+_AUDIT_LOCK = 0x63656E747265  # "centre": one appender at a time keeps the chain a line
+
+
+@dataclass(frozen=True)
+class Tracked:
+    """What a citizen sees after reference + code: status, outcome and the tasks waiting now."""
+
+    reference: str
+    service_id: str
+    status: str
+    outcome: str | None
+    ready: tuple[engine.TaskView, ...]
+    submitted_at: datetime
+
+
+def migrate(conn: psycopg.Connection[Any]) -> None:
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_AUDIT_LOCK + 1,))
+        conn.execute((Path(__file__).parent / "schema.sql").read_text())
+        if conn.execute("SELECT count(*) FROM centre_schema").fetchone() == (0,):
+            conn.execute("INSERT INTO centre_schema VALUES (%s)", (SCHEMA_VERSION,))
+
+
+def submit(conn: psycopg.Connection[Any], loaded: Loaded, service_id: str, answers: Mapping[str, Any],
+           email: str | None, now: datetime) -> str:
+    """A new application: its process started on the current version of the service's BPMN."""
+    service = loaded.catalogue.service(service_id)
+    if service is None:
+        raise NotFound(f"no service {service_id!r} in the catalogue")
+    process = loaded.processes[service_id]
+    xml = (loaded.folder / service.process).read_bytes()
+    workflow = engine.start(process, {**answers, **service.step_sla_working_days}, now)
+    reference = references.new_reference()
+    with conn.transaction():
+        row = conn.execute(
+            "INSERT INTO process_versions (service_id, process_id, digest, bpmn) VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT (digest) DO UPDATE SET digest = EXCLUDED.digest RETURNING id",
+            (service_id, process.process_id, process.digest, xml)).fetchone()
+        assert row is not None
+        app = conn.execute(
+            "INSERT INTO applications (reference, service_id, process_version_id, status, answers, email, "
+            "submitted_at, updated_at) VALUES (%s, %s, %s, 'in_progress', %s, %s, %s, %s) RETURNING id",
+            (reference, service_id, row[0], Jsonb(dict(answers)), email, now, now)).fetchone()
+        assert app is not None
+        _save(conn, app[0], workflow, now, None, None)
+        _audit(conn, now, "citizen", "submitted", reference, {"service": service_id, "process": process.digest})
+    return reference
+
+
+def act(conn: psycopg.Connection[Any], reference: str, task_id: str, action: str, desk: str, actor: str,
+        fields: Mapping[str, Any], now: datetime) -> engine.Status:
+    with conn.transaction():
+        app_id, workflow = _locked(conn, reference, now)
+        step = next((t.step for t in engine.status(workflow).ready if t.id == task_id), "?")
+        workflow = engine.act(workflow, task_id, action, desk, fields, now)
+        _save(conn, app_id, workflow, now, actor, action)
+        _audit(conn, now, actor, f"task:{step}:{action}", reference, dict(fields))
+        return engine.status(workflow)
+
+
+def run_timers(conn: psycopg.Connection[Any], now: datetime, limit: int = 100) -> list[str]:
+    """Fire the SLA timers due by `now` (the periodic job); returns the references that moved."""
+    moved = []
+    rows = conn.execute("SELECT a.reference FROM workflow_states w JOIN applications a ON a.id = w.application_id "
+                        "WHERE w.next_timer <= %s ORDER BY w.next_timer LIMIT %s", (now, limit)).fetchall()
+    for (reference,) in rows:
+        with conn.transaction():
+            app_id, workflow = _locked(conn, reference, now)
+            before = engine.status(workflow).timers
+            workflow = engine.advance(workflow, now)
+            fired = [t for t, _ in before if t not in dict(engine.status(workflow).timers)]
+            _save(conn, app_id, workflow, now, None, None)
+            for timer in fired:
+                _audit(conn, now, "system", f"timer:{timer}", reference, {})
+            moved.append(reference)
+    return moved
+
+
+def issue_code(conn: psycopg.Connection[Any], key: bytes, reference: str, now: datetime) -> str:
+    """A new one-time code for the application (to send by mail or SMS; only its HMAC is stored)."""
+    with conn.transaction():
+        row = conn.execute("SELECT id FROM applications WHERE reference = %s", (reference,)).fetchone()
+        if row is None:
+            raise NotFound("no such application")
+        code, record = tracking.issue(key, reference, now)
+        conn.execute("INSERT INTO tracking_codes (application_id, digest, expires_at, created_at) "
+                     "VALUES (%s, %s, %s, %s)", (row[0], record.digest, record.expires_at, now))
+    return code
+
+
+def track(conn: psycopg.Connection[Any], key: bytes, typed_reference: str, code: str,
+          now: datetime) -> tuple[tracking.Outcome, Tracked | None]:
+    """Check the latest code of the application under a row lock; the view only when it is right."""
+    reference = references.normalise(typed_reference)
+    if reference is None:
+        return tracking.Outcome.WRONG, None
+    with conn.transaction():
+        row = conn.execute(
+            "SELECT c.id, c.digest, c.expires_at, c.attempts, c.used_at FROM tracking_codes c "
+            "JOIN applications a ON a.id = c.application_id WHERE a.reference = %s "
+            "ORDER BY c.created_at DESC, c.id DESC LIMIT 1 FOR UPDATE OF c", (reference,)).fetchone()
+        if row is None:
+            return tracking.Outcome.WRONG, None
+        record = tracking.CodeRecord(row[1], row[2], row[3], row[4])
+        outcome, after = tracking.check(key, reference, record, code, now)
+        if after != record:
+            conn.execute("UPDATE tracking_codes SET attempts = %s, used_at = %s WHERE id = %s",
+                         (after.attempts, after.used_at, row[0]))
+        if outcome is not tracking.Outcome.OK:
+            return outcome, None
+        return outcome, view(conn, reference)
+
+
+def view(conn: psycopg.Connection[Any], reference: str) -> Tracked:
+    row = conn.execute("SELECT a.service_id, a.status, a.outcome, a.submitted_at, w.state FROM applications a "
+                       "JOIN workflow_states w ON w.application_id = a.id WHERE a.reference = %s",
+                       (reference,)).fetchone()
+    if row is None:
+        raise NotFound("no such application")
+    status = engine.status(engine.restore(row[4], row[3]))
+    return Tracked(reference, row[0], row[1], row[2], status.ready, row[3])
+
+
+def inbox(conn: psycopg.Connection[Any], desk: str, limit: int = 50) -> list[tuple[str, str, str, list[str]]]:
+    """(reference, task id, step name, actions) waiting at a desk, oldest first."""
+    return [(r[0], str(r[1]), r[2], list(r[3])) for r in conn.execute(
+        "SELECT a.reference, t.id, t.name, t.actions FROM tasks t JOIN applications a ON a.id = t.application_id "
+        "WHERE t.desk = %s AND t.state = 'ready' ORDER BY t.created_at, t.id LIMIT %s", (desk, limit))]
+
+
+def audit_entries(conn: psycopg.Connection[Any]) -> list[audit.Entry]:
+    return [audit.Entry(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6], r[7], r[8]) for r in conn.execute(
+        "SELECT seq, at, actor, action, subject, details, document_sha256, prev_hash, hash FROM audit ORDER BY seq")]
+
+
+def _locked(conn: psycopg.Connection[Any], reference: str, now: datetime) -> tuple[int, engine.BpmnWorkflow]:
+    row = conn.execute("SELECT a.id, w.state FROM applications a JOIN workflow_states w ON w.application_id = a.id "
+                       "WHERE a.reference = %s FOR UPDATE OF a, w", (reference,)).fetchone()
+    if row is None:
+        raise NotFound("no such application")
+    return row[0], engine.restore(row[1], now)
+
+
+def _save(conn: psycopg.Connection[Any], app_id: int, workflow: engine.BpmnWorkflow, now: datetime,
+          actor: str | None, action: str | None) -> None:
+    status = engine.status(workflow)
+    next_timer = min((due for _, due in status.timers), default=None)
+    conn.execute("INSERT INTO workflow_states (application_id, state, next_timer, updated_at) "
+                 "VALUES (%s, %s, %s, %s) ON CONFLICT (application_id) DO UPDATE SET state = EXCLUDED.state, "
+                 "next_timer = EXCLUDED.next_timer, updated_at = EXCLUDED.updated_at",
+                 (app_id, engine.dump(workflow), next_timer, now))
+    ready_ids = [t.id for t in status.ready]
+    # Tasks no longer ready: done by this action, or cancelled (an SLA timer took the task away).
+    conn.execute("UPDATE tasks SET state = CASE WHEN %s::text IS NULL THEN 'cancelled' ELSE 'done' END, "
+                 "finished_at = %s, finished_by = %s, action = %s "
+                 "WHERE application_id = %s AND state = 'ready' AND NOT (id::text = ANY(%s))",
+                 (actor, now, actor, action, app_id, ready_ids))
+    for t in status.ready:
+        conn.execute("INSERT INTO tasks (id, application_id, step, name, desk, actions, state, created_at) "
+                     "VALUES (%s, %s, %s, %s, %s, %s, 'ready', %s) ON CONFLICT (id) DO NOTHING",
+                     (t.id, app_id, t.step, t.name, t.desk, list(t.actions), now))
+    app_status = ("closed" if status.finished else
+                  "action_needed" if any(t.desk == "citizen" for t in status.ready) else "in_progress")
+    conn.execute("UPDATE applications SET status = %s, outcome = %s, updated_at = %s WHERE id = %s",
+                 (app_status, status.outcome, now, app_id))
+
+
+def _audit(conn: psycopg.Connection[Any], now: datetime, actor: str, action: str, subject: str,
+           details: Mapping[str, Any], document_sha256: str | None = None) -> audit.Entry:
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_AUDIT_LOCK,))
+    row = conn.execute("SELECT seq, at, actor, action, subject, details, document_sha256, prev_hash, hash "
+                       "FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+    previous = audit.Entry(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), row[6], row[7], row[8]) \
+        if row else None
+    entry = audit.append(previous, now, actor, action, subject, details, document_sha256)
+    conn.execute("INSERT INTO audit (seq, at, actor, action, subject, details, document_sha256, prev_hash, hash) "
+                 "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                 (entry.seq, entry.at, entry.actor, entry.action, entry.subject,
+                  json.dumps(entry.details, sort_keys=True, ensure_ascii=False), entry.document_sha256,
+                  entry.prev_hash, entry.hash))
+    return entry
