@@ -175,15 +175,6 @@ def test_a_port_in_use_on_one_host_is_named_and_up_writes_nothing(lab: LabHandle
         holder.wait(timeout=10)
 
 
-def test_up_on_ready_hosts_says_deploying_is_not_built(lab: LabHandle) -> None:
-    home = lab.root / "up-home"
-    up = run_cli("--spec", str(lab.spec), "--home", str(home), "up", timeout=180)
-    assert up.rc == 1, up.stderr
-    assert_one_error(up)
-    assert "passed the preflight, but deploying the shared services onto hosts is not built yet" in up.stderr
-    assert not home.exists()
-
-
 def test_a_spec_of_another_target_is_refused(lab: LabHandle) -> None:
     spec = spec_variant(lab, "local.yaml", lambda doc: doc["platform"].update(target="local"))
     result = check(spec)

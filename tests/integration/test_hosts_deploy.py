@@ -57,18 +57,6 @@ class Platform:
         return {s: h.name for s, h in place(topology).items()}
 
 
-def traversable(lab: LabHandle) -> None:
-    """The lab makes its directories 0711 but under govcloud's umask 077 they come out 0700: the hosts' daemons
-    (postgres, www-data) could not reach their homes under them. Open them as the lab means them to be."""
-    path = lab.dir
-    while path != lab.root.parent:
-        path.chmod(0o711)
-        path = path.parent
-    for host in (lab.dir / "hosts").iterdir():
-        host.chmod(0o711)
-    (lab.dir / "hosts").chmod(0o711)
-
-
 def _listeners(netns: str | None) -> list[str]:
     argv = ["ss", "-Htlnp"] if netns is None else ["ip", "netns", "exec", netns, "ss", "-Htlnp"]
     out = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=30).stdout
@@ -94,8 +82,7 @@ def platform() -> Iterator[Platform]:
     # A short root: the hosts' homes hold Unix sockets (supervisord's, ~40 bytes below the home), and a socket
     # path has at most 107 bytes.
     lab = start_lab("dep", 3, root=Path(tempfile.mkdtemp(prefix="gcd-", dir="/var/tmp")))
-    traversable(lab)
-    # The control home on the same short root: box.remote keeps SSH masters at <home>/hosts/cp/<%C: 40 hex>.
+    # The control home on the same short root (its SSH masters' sockets are under /run: box.remote.control_dir).
     p = Platform(lab, lab.root / "c", free_port_base())
     p.timings["lab up"] = round(time.monotonic() - started, 1)
     try:
@@ -212,6 +199,29 @@ def test_isolation_matrix_across_the_hosts(platform: Platform, onboarded: dict[s
             matrix.append((a, t, pg_ok, s3_ok, oidc_ok))
             assert (pg_ok, s3_ok, oidc_ok) == ((a == t),) * 3, matrix[-1]
     print(f"\nisolation matrix: {matrix}")
+
+
+def test_backups_and_a_restore_drill_across_the_hosts(platform: Platform,
+                                                      onboarded: dict[str, dict[str, Any]]) -> None:
+    """pgBackRest runs on the backups' host (its repository on the storage's), an agency's pg_dump on the
+    database's host streamed to restic here, and the restore drill restores and reads a scratch cluster on the
+    database's host: the agencies' rows are in it."""
+    full = platform.timed("backup run platform", "--json", "backup", "run", "--type", "full", timeout=900)
+    assert full.rc == 0, full.stderr[-2000:]
+    assert full.json()["scope"] == "platform" and full.json()["bytes"] > 0
+    agency = platform.timed("backup run agency", "--json", "backup", "run", "--agency", "alpha", timeout=900)
+    assert agency.rc == 0, agency.stderr[-2000:]
+    listed = platform.cli("--json", "backup", "list")
+    assert listed.rc == 0, listed.stderr[-2000:]
+    assert "alpha" in listed.stdout and full.json()["id"] in listed.stdout
+    drill = platform.timed("restore drill", "--json", "backup", "restore", "--platform", timeout=900)
+    assert drill.rc == 0, drill.stderr[-2000:]
+    report = drill.json()
+    assert report["in_place"] is False
+    for slug in AGENCIES:
+        assert report["databases"][f"ag_{slug}"]["public.secrets"] == 1, report["databases"].keys()
+    host = platform.lab.host(platform.placed()["database"])
+    assert not any("govcloud scratch" in cmd or "pg-2" in cmd for cmd in _netns_pids(host["netns"]))
 
 
 def test_an_unreachable_host_fails_up_first_naming_it(platform: Platform, onboarded: dict[str, Any]) -> None:

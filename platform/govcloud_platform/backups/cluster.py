@@ -52,7 +52,7 @@ def run_backup(box: Box, kind: str = "full", actor: str | None = None, progress:
     """A pgBackRest backup of the cluster; recorded in the audit log whatever the outcome."""
     if kind not in TYPES:
         raise InputError(f"unknown backup type {kind!r}", hint="use full, diff or incr")
-    registry = Registry(box.home)
+    registry = Registry(box.home) if box.keeps_registry else None  # a host's scheduler: no registry there
     try:
         require_storage(box, "platform backup")
         with backup_lock(box, "platform"):
@@ -68,14 +68,17 @@ def run_backup(box: Box, kind: str = "full", actor: str | None = None, progress:
             if proc.returncode != 0:
                 raise OperationFailed(f"platform backup failed: {last_line(err or out, 'pgbackrest failed')}")
             record = list_backups(box)[-1]
-            progress("the registry and its key (backups/registry.py)")
-            from govcloud_platform.backups.registry import take_backup as backup_registry
+            if registry is not None:
+                progress("the registry and its key (backups/registry.py)")
+                from govcloud_platform.backups.registry import take_backup as backup_registry
 
-            backup_registry(box)
+                backup_registry(box)
     except Exception as exc:  # recorded like an agency's: {"id", "error"} (no label: pgBackRest keeps none)
-        registry.audit("backup run", "platform", "failed", actor, json.dumps({"id": None, "error": str(exc)}))
+        if registry is not None:
+            registry.audit("backup run", "platform", "failed", actor, json.dumps({"id": None, "error": str(exc)}))
         raise
-    registry.audit("backup run", "platform", "ok", actor, json.dumps(record.as_dict()))
+    if registry is not None:
+        registry.audit("backup run", "platform", "ok", actor, json.dumps(record.as_dict()))
     return record
 
 

@@ -120,6 +120,8 @@ def jobs(box: Box, schedules: Schedules | None = None) -> list[Job]:
     out = [Job("platform:full", plan.full)]
     if plan.diff:
         out.append(Job("platform:diff", plan.diff))
+    if not box.keeps_registry:  # a host of the hosts target: the agencies' jobs need the operator's registry
+        return out
     registry = Registry(box.home)
     for record in registry.agencies():
         if record.state == "ready" and "backups" in record.services:

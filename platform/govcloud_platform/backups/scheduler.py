@@ -249,7 +249,8 @@ def enforce_quotas_logged(box: Box) -> list[str]:
     switched = enforce_quotas(box)
     for bucket in switched:
         print(f"{iso(utcnow())} quota: bucket {bucket} switched (over quota: read-only)", flush=True)
-        Registry(box.home).audit("quota enforce", bucket, "switched", ACTOR)
+        if box.keeps_registry:
+            Registry(box.home).audit("quota enforce", bucket, "switched", ACTOR)
     return switched
 
 

@@ -141,6 +141,12 @@ class Box:
         """Whether this home runs `service` itself (every service, on one machine)."""
         return self.placement is None or self.placement.runs(service)
 
+    @property
+    def keeps_registry(self) -> bool:
+        """Whether this home holds the registry: one machine, or the operator's home of the hosts target (a
+        host's home runs services only: nothing there may write, or back up, a registry of its own)."""
+        return self.placement is None or not self.placement.here
+
     def address_of(self, service: str) -> str:
         """Where clients reach `service`: its host's address on the hosts target, else the box's own."""
         placed = self.placement.address_of(service) if self.placement is not None else None

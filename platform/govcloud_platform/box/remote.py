@@ -8,7 +8,7 @@ host keys always checked, `BatchMode yes`, the topology's key only; `hosts.inven
     {"hosts": {"h1": {"address": "10.231.8.11", "home": "/srv/govcloud/box", "spec": "/srv/govcloud/box/govcloud.yaml",
                       "govcloud": "/opt/govcloud/bin/govcloud"}}}
 
-Every connection goes through one SSH master per host (`ControlPath` in `hosts/cp/`): a command costs one
+Every connection goes through one SSH master per host (`ControlPath` in `control_dir`): a command costs one
 round trip, not a handshake. The tunnel's master lives until `govcloud down` (`close_all`). Nothing secret
 goes on a command line: what a remote command needs to read is its home's, or comes on stdin."""
 
@@ -76,8 +76,27 @@ def host_for(box: Box, service: str) -> RemoteHost:
     return remote_host(box, name)
 
 
+def control_dir(box: Box, create: bool = True) -> Path:
+    """Where this home's SSH masters keep their sockets: a short path of its own under /run (a Unix socket's
+    path has at most 107 bytes, and ssh adds 17 while it makes one: a box's home is often too deep), 0700."""
+    import hashlib
+    import os
+    import tempfile
+
+    tag = hashlib.sha256(str(box.home).encode()).hexdigest()[:16]
+    base = Path("/run/govcloud") if os.access("/run", os.W_OK) else Path(tempfile.gettempdir())
+    path = base / f"ssh-{tag}"
+    if create:
+        base.mkdir(mode=0o755, exist_ok=True)
+        path.mkdir(mode=0o700, exist_ok=True)
+        if path.stat().st_uid != os.geteuid():
+            raise ServiceError(f"{path} belongs to another user", hint="remove it, then re-run")
+        path.chmod(0o700)
+    return path
+
+
 def ssh_base(box: Box) -> list[str]:
-    control = box.dir(DIR, "cp")
+    control = control_dir(box)
     return ["ssh", "-F", str(ssh_config(box)), "-o", f"ConnectTimeout={CONNECT_TIMEOUT_S}",
             "-o", "ControlMaster=auto", "-o", f"ControlPath={control}/%C", "-o", "ControlPersist=60"]
 
@@ -107,7 +126,7 @@ def forward(box: Box, service: str, port: int) -> None:
     """Make 127.0.0.1:`port` here reach 127.0.0.1:`port` on the host running `service` (the IdP's manager
     API): a dedicated SSH master holding the forward, started once and kept until `govcloud down`."""
     host = host_for(box, service)
-    control = str(box.dir(DIR, "cp") / f"tunnel-{host.name}-{port}")
+    control = str(control_dir(box) / f"t-{host.name}-{port}")
     if (control, host.name, port) in _FORWARDED:
         return
     base = ["ssh", "-F", str(ssh_config(box)), "-o", f"ControlPath={control}"]
@@ -128,7 +147,7 @@ def forward(box: Box, service: str, port: int) -> None:
 
 def close_all(box: Box) -> None:
     """Tell every SSH master of this home to exit (tunnels included): `govcloud down` on the hosts target."""
-    control = hosts_dir(box) / "cp"
+    control = control_dir(box, create=False)
     if not control.is_dir():
         return
     for sock in control.iterdir():

@@ -48,6 +48,13 @@ FAULT_ENV = "GOVCLOUD_LAB_FAULT"  # tests: SIGKILL ourselves at the named step (
 TOOLS = {"ip": "iproute2", "ssh-keygen": "openssh-client", "unshare": "util-linux", SSHD: "openssh-server"}
 
 
+def _traversable(path: Path) -> None:
+    """A lab directory the hosts' daemons pass through (postgres, www-data: a host's `root` is below): 0711
+    whatever the umask (govcloud runs with 077, which `mkdir(mode=)` would apply)."""
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o711)
+
+
 @dataclass(frozen=True)
 class HostStatus:
     name: str
@@ -173,7 +180,7 @@ class Lab:
     def locked(self) -> Iterator[None]:
         """One operation on the labs of a directory at a time (a flock on `.govcloud-lab`)."""
         root = self.plan.dir.parent
-        root.mkdir(mode=0o711, exist_ok=True)
+        _traversable(root)
         fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
         try:
             try:
@@ -219,7 +226,7 @@ class Lab:
     def up(self, spec_text: str) -> None:
         p = self.plan
         self.check_free()
-        p.dir.mkdir(parents=True, mode=0o711, exist_ok=True)
+        _traversable(p.dir)
         self._save("creating", made_etc_netns=not NETNS_ETC.exists())
         _fault("state")
         self._keys()
@@ -256,8 +263,8 @@ class Lab:
         self._keygen(p.key, f"govcloud-lab-{p.name}")
         _write(p.authorized_keys, Path(f"{p.key}.pub").read_text(encoding="utf-8"), 0o600)
         for h in p.hosts:
-            h.dir.mkdir(parents=True, mode=0o711, exist_ok=True)
-            h.root.mkdir(mode=0o711, exist_ok=True)
+            _traversable(h.dir)
+            _traversable(h.root)
             h.tmp.mkdir(exist_ok=True)
             os.chmod(h.tmp, 0o1777)  # noqa: S103 - the host's /tmp, sticky as every /tmp
             self._keygen(h.host_key, f"{h.name}@lab-{p.name}")

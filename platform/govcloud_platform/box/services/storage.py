@@ -165,6 +165,8 @@ def open_weed_shell(box: Box) -> subprocess.Popen[str]:
             f"object storage is not running (nothing answers on its master's gRPC port {grpc})",
             hint="run `govcloud up`, then the same command again: it converges",
         ) from None
+    if not box.runs("storage") and not weed_security.security_file(box).exists():
+        weed_security.ensure(box)  # a home without storage (a host of the hosts target): its client's files
     master, cwd = master_address(box), weed_security.security_file(box).parent
     return _take_spare(master, cwd, grpc) or start_shell(master, cwd, filer_address(box))
 
