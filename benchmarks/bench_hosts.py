@@ -2,8 +2,8 @@
 lab: cold (the first run after `lab up`), warm (median of 5), the same in-process (without Python's start-up and
 imports), and with one host crashed (what a failure costs: ssh's connect time-out); then the shared services
 deployed onto the lab: cold `up`, `up` with nothing to change (median of 3), `status`, `down`, and the RSS of
-each host (the sum over the processes of its network namespace). Not yet: `apply` of 100 agencies on the lab
-vs the box.
+each host (the sum over the processes of its network namespace), and `apply` of 100 new agencies on the lab
+against the same on a box on this machine (the ratio; goal <= 1.5).
 
 Run: .venv/bin/python benchmarks/bench_hosts.py"""
 
@@ -13,12 +13,12 @@ import os
 import shutil
 import statistics
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 import _common  # noqa: F401 - puts the checkout on sys.path (tests.conftest)
 from tests.conftest import GOVCLOUD
+from tests.integration.test_hosts_deploy import traversable_tmp
 from tests.integration.test_lab import LabHandle, start_lab, stop_lab
 
 from govcloud_platform.box.ports import free_port_base
@@ -31,7 +31,7 @@ def main() -> None:
     lab = None
     try:
         t0 = time.perf_counter()
-        lab = start_lab("bh", 3, root=Path(tempfile.mkdtemp(prefix="gcb-", dir="/var/tmp")))  # short socket paths
+        lab = start_lab("bh", 3, root=traversable_tmp("gcb-"))  # short socket paths
         lab_s = time.perf_counter() - t0
         cmd = [GOVCLOUD, "--spec", str(lab.spec), "--json", "hosts", "check"]
 
@@ -90,12 +90,40 @@ def rss_mib(netns: str) -> float:
     return total / 1024
 
 
+def apply_100(home: Path, spec_path: Path) -> float:
+    """`apply` (in process, as bench_agencies) of 100 new agencies through the box at `home`: the spec's own
+    agencies first, untimed."""
+    from bench_agencies import with_agencies
+
+    from govcloud_platform.box.context import Box
+    from govcloud_platform.onboarding import Onboarding
+    from govcloud_platform.spec import load_spec
+
+    spec = load_spec(spec_path)
+    Onboarding(Box(home=home, spec=spec, create=False)).apply(prune=False)
+    applier = Onboarding(Box(home=home, spec=with_agencies(spec, "hb", 100), create=False))
+    start = time.perf_counter()
+    report = applier.apply(prune=False)
+    seconds = time.perf_counter() - start
+    assert len(report["added"]) == 100, report
+    return seconds
+
+
+def apply_100_on_a_box() -> float:
+    from tests.conftest import make_box, teardown_box
+
+    handle = make_box("bench-hosts-box")
+    try:
+        subprocess.run([GOVCLOUD, *handle.args("up", "--port-base", str(handle.port_base))], check=True,
+                       capture_output=True)
+        return apply_100(handle.home, handle.spec_path)
+    finally:
+        teardown_box(handle)
+
+
 def deployed(lab: LabHandle) -> None:
     """Cold up, up with nothing to change, status, RSS per host, down: on the same lab."""
-    from tests.integration.test_hosts_deploy import traversable
-
-    traversable(lab)
-    home = lab.root / "c"  # short: SSH masters at <home>/hosts/cp/<40 hex>
+    home = lab.root / "c"
     base = [GOVCLOUD, "--spec", str(lab.spec), "--home", str(home), "--json"]
     env = {**os.environ, "GOVCLOUD_NO_AGENT": "1"}
 
@@ -111,6 +139,8 @@ def deployed(lab: LabHandle) -> None:
         again = [timed("up") for _ in range(3)]
         status = timed("status")
         rss = {h["name"]: rss_mib(h["netns"]) for h in lab.doc["hosts"]}
+        on_lab = apply_100(home, lab.spec)
+        rss_after = {h["name"]: rss_mib(h["netns"]) for h in lab.doc["hosts"]}
         down = timed("down")
         print(f"up, cold (CLI, 3-host lab):              {cold:6.2f} s")
         print(f"up, nothing to change (median of 3):     {statistics.median(again):6.2f} s "
@@ -118,7 +148,11 @@ def deployed(lab: LabHandle) -> None:
         print(f"status (CLI, every host over ssh):       {status:6.2f} s")
         print(f"down (CLI, every host):                  {down:6.2f} s")
         print("RSS per host (MiB, all processes of its netns): "
-              + ", ".join(f"{n} {v:.0f}" for n, v in rss.items()))
+              + ", ".join(f"{n} {v:.0f}" for n, v in rss.items()) + "; with 100+ agencies: "
+              + ", ".join(f"{n} {v:.0f}" for n, v in rss_after.items()))
+        on_box = apply_100_on_a_box()
+        print(f"apply +100 agencies: lab {on_lab:.2f} s, box {on_box:.2f} s, ratio {on_lab / on_box:.2f} "
+              "(goal <= 1.5)")
     finally:
         subprocess.run([*base, "down"], capture_output=True, stdin=subprocess.DEVNULL, env=env, check=False)
         shutil.rmtree(home, ignore_errors=True)

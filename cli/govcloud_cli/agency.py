@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from govcloud_cli.box_cmds import copy_registry, load_box
+from govcloud_cli.boxes import copy_registry, load_box
 from govcloud_cli.output import Options, emit, emit_json, info, progress, table
 
 if TYPE_CHECKING:

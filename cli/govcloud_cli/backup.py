@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from govcloud_cli.box_cmds import load_box
+from govcloud_cli.boxes import load_box
 from govcloud_cli.output import Options, emit, emit_json, info, mark, progress, table
 
 backup_app = typer.Typer(help="Backups and restore drills.", no_args_is_help=True)
@@ -141,7 +141,7 @@ def restore(
                 _confirm(opts, f"replace the databases and bucket of agency {agency} by its backup?", yes)
             report = agency_restore.restore(box, agency, snapshot, into, actor=opts.actor, progress=step)
     if into is not None:  # a new agency, with new credentials
-        from govcloud_cli.box_cmds import copy_registry
+        from govcloud_cli.boxes import copy_registry
 
         copy_registry(box)
     if opts.json:

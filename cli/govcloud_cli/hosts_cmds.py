@@ -65,7 +65,7 @@ def check(ctx: typer.Context) -> None:
 
 def _control(opts: Options, spec: Spec) -> tuple[Box, Placement]:
     """The control home (it must exist: `up` made it) and its placement record."""
-    from govcloud_cli.box_cmds import load_box
+    from govcloud_cli.boxes import load_box
     from govcloud_platform.box.placement import read
     from govcloud_platform.errors import BoxDamaged
 
@@ -122,7 +122,7 @@ def up_on_hosts(opts: Options, spec: Spec, *, port_base: int | None = None, addr
     """`govcloud up` on the `hosts` target, from the control home: the preflight first (an unreachable host or a
     port in use fails fast, naming the host, and nothing is written), then the deploy (hosts.deploy: the
     control home prepared, one Ansible run, a play per service), the registry, and every host's status."""
-    from govcloud_cli.box_cmds import create_box
+    from govcloud_cli.boxes import create_box
     from govcloud_platform.backups.registry import ensure_registry
     from govcloud_platform.box.placement import read
     from govcloud_platform.errors import InputError

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from govcloud_cli.box_cmds import load_box
+from govcloud_cli.boxes import load_box
 from govcloud_cli.output import Options, emit_json, info, mark, table
 
 

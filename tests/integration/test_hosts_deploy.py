@@ -57,6 +57,14 @@ class Platform:
         return {s: h.name for s, h in place(topology).items()}
 
 
+def traversable_tmp(prefix: str) -> Path:
+    """A short directory for a lab (the hosts' homes hold Unix sockets: at most 107 bytes of path) that the
+    hosts' daemons (postgres, www-data) can pass through to their homes: mkdtemp makes it 0700."""
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir="/var/tmp"))
+    path.chmod(0o711)
+    return path
+
+
 def _listeners(netns: str | None) -> list[str]:
     argv = ["ss", "-Htlnp"] if netns is None else ["ip", "netns", "exec", netns, "ss", "-Htlnp"]
     out = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=30).stdout
@@ -81,7 +89,7 @@ def platform() -> Iterator[Platform]:
     started = time.monotonic()
     # A short root: the hosts' homes hold Unix sockets (supervisord's, ~40 bytes below the home), and a socket
     # path has at most 107 bytes.
-    lab = start_lab("dep", 3, root=Path(tempfile.mkdtemp(prefix="gcd-", dir="/var/tmp")))
+    lab = start_lab("dep", 3, root=traversable_tmp("gcd-"))
     # The control home on the same short root (its SSH masters' sockets are under /run: box.remote.control_dir).
     p = Platform(lab, lab.root / "c", free_port_base())
     p.timings["lab up"] = round(time.monotonic() - started, 1)
