@@ -51,8 +51,10 @@ TOOLS = {"ip": "iproute2", "ssh-keygen": "openssh-client", "unshare": "util-linu
 def _traversable(path: Path) -> None:
     """A lab directory the hosts' daemons pass through (postgres, www-data: a host's `root` is below): 0711
     whatever the umask (govcloud runs with 077, which `mkdir(mode=)` would apply)."""
-    path.mkdir(parents=True, exist_ok=True)
-    path.chmod(0o711)
+    missing = [path, *(p for p in path.parents if not p.exists())] if not path.exists() else [path]
+    for level in reversed(missing):  # every level this makes, the path itself in any case
+        level.mkdir(exist_ok=True)
+        level.chmod(0o711)
 
 
 @dataclass(frozen=True)
