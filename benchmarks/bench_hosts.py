@@ -18,8 +18,7 @@ from pathlib import Path
 
 import _common  # noqa: F401 - puts the checkout on sys.path (tests.conftest)
 from tests.conftest import GOVCLOUD
-from tests.integration.test_hosts_deploy import traversable_tmp
-from tests.integration.test_lab import LabHandle, start_lab, stop_lab
+from tests.integration.test_lab import LabHandle, start_lab, stop_lab, traversable_tmp
 
 from govcloud_platform.box.ports import free_port_base
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from govcloud_cli.boxes import load_box
+from govcloud_cli.boxes import load_box, refuse_on_hosts
 from govcloud_cli.output import Options, emit_json, info, mark, table
 
 
@@ -21,6 +21,7 @@ def verify(
 
     opts: Options = ctx.obj
     box = load_box(opts)
+    refuse_on_hosts(box, "verify")
     if app is not None:
         from govcloud_platform.apps import manifest
 

@@ -18,14 +18,14 @@ from ruamel.yaml import YAML
 from govcloud_platform.hosts.runner import run_on_hosts
 from govcloud_platform.spec import load_spec
 from tests.conftest import Result, assert_one_error, run_cli
-from tests.integration.test_lab import LabHandle, start_lab, stop_lab
+from tests.integration.test_lab import LabHandle, start_lab, stop_lab, traversable_tmp
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[LabHandle]:
-    handle = start_lab("c", 3)
+    handle = start_lab("c", 3, root=traversable_tmp("gcc-"))
     try:
         yield handle
     finally:

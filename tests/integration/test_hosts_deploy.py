@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from govcloud_platform.hosts.placement import place
 from govcloud_platform.spec import load_spec
 from tests.conftest import Result, assert_one_error, new_home, run_cli
 from tests.integration.test_agencies import s3_for
-from tests.integration.test_lab import LabHandle, start_lab, stop_lab
+from tests.integration.test_lab import LabHandle, start_lab, stop_lab, traversable_tmp
 
 pytestmark = pytest.mark.integration
 OUTSIDE = {"GOVCLOUD_NO_AGENT": "1"}
@@ -55,14 +54,6 @@ class Platform:
         topology = load_spec(self.lab.spec).platform.topology
         assert topology is not None
         return {s: h.name for s, h in place(topology).items()}
-
-
-def traversable_tmp(prefix: str) -> Path:
-    """A short directory for a lab (the hosts' homes hold Unix sockets: at most 107 bytes of path) that the
-    hosts' daemons (postgres, www-data) can pass through to their homes: mkdtemp makes it 0700."""
-    path = Path(tempfile.mkdtemp(prefix=prefix, dir="/var/tmp"))
-    path.chmod(0o711)
-    return path
 
 
 def _listeners(netns: str | None) -> list[str]:
@@ -230,6 +221,15 @@ def test_backups_and_a_restore_drill_across_the_hosts(platform: Platform,
         assert report["databases"][f"ag_{slug}"]["public.secrets"] == 1, report["databases"].keys()
     host = platform.lab.host(platform.placed()["database"])
     assert not any("govcloud scratch" in cmd or "pg-2" in cmd for cmd in _netns_pids(host["netns"]))
+
+
+def test_what_is_not_built_for_the_hosts_yet_is_refused_clearly(platform: Platform,
+                                                                onboarded: dict[str, Any]) -> None:
+    for args in (("app", "deploy", "alpha", "portal"), ("verify",)):
+        refused = platform.cli(*args)
+        assert refused.rc == 2, refused.stderr[-1000:]
+        assert_one_error(refused)
+        assert "not available on the hosts target yet" in refused.stderr
 
 
 def test_an_unreachable_host_fails_up_first_naming_it(platform: Platform, onboarded: dict[str, Any]) -> None:

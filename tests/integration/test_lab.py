@@ -7,6 +7,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,14 @@ def _names(stem: str) -> Iterator[str]:
         if subnet_index(name) not in seen:
             seen.add(subnet_index(name))
             yield name
+
+
+def traversable_tmp(prefix: str) -> Path:
+    """A short directory for a lab (the hosts' homes hold Unix sockets: at most 107 bytes of path) that the
+    hosts' daemons (postgres, www-data) can pass through to their homes: mkdtemp makes it 0700."""
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir="/var/tmp"))
+    path.chmod(0o711)
+    return path
 
 
 def start_lab(stem: str, hosts: int, root: Path | None = None, avoid: tuple[LabHandle, ...] = ()) -> LabHandle:

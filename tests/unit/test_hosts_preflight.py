@@ -169,3 +169,15 @@ def test_require_ready_names_every_failed_host_once() -> None:
 def test_base_dir_resolves_relative_key_paths() -> None:
     t = Topology.model_validate({"ssh": {"key_file": "keys/op"}, "hosts": LAB["hosts"][:1]})
     assert HostSsh.of(t, t.hosts[0], Path("/srv/spec")).key_file == "/srv/spec/keys/op"
+
+
+def test_a_root_too_deep_or_closed_to_the_services_users_is_named() -> None:
+    from govcloud_platform.hosts.preflight import HostNeed, _root_problems
+
+    ok = {"exists": True, "is_dir": True, "probe": "/srv/gc", "writable": True, "free_mb": 99999}
+    short = HostNeed("h1", "10.0.0.1", ("database",), "/srv/gc", (), 1024)
+    assert _root_problems(short, ok) == []
+    deep = HostNeed("h1", "10.0.0.1", ("database",), "/srv/" + "d" * 80, (), 1024)
+    assert "too deep" in _root_problems(deep, ok)[0]
+    closed = _root_problems(short, {**ok, "closed": "/srv"})
+    assert closed and "/srv is closed to other users" in closed[0] and "chmod o+x /srv" in closed[0]

@@ -100,8 +100,20 @@ def _version(text: str) -> tuple[int, ...]:
         return ()
 
 
+# The longest Unix socket path below a host's root (`<root>/box/supervisor/supervisor.sock`, 31 bytes) must fit
+# the kernel's 107.
+SOCKET_TAIL = len("/box/supervisor/supervisor.sock")
+SOCKET_PATH_MAX = 107
+
+
 def _root_problems(need: HostNeed, root: dict[str, Any]) -> list[str]:
     path, probe = need.root, root.get("probe", need.root)
+    if len(path.encode()) + SOCKET_TAIL > SOCKET_PATH_MAX:
+        return [f"root {path} is too deep: the services' Unix sockets below it would pass the 107 bytes of a "
+                f"socket path; choose a `root` of at most {SOCKET_PATH_MAX - SOCKET_TAIL} bytes"]
+    if root.get("closed"):
+        return [f"root {path}: {root['closed']} is closed to other users (no o+x): the services' users "
+                f"(postgres, www-data) must pass through it; `chmod o+x {root['closed']}` or set another `root`"]
     if root.get("exists") and not root.get("is_dir"):
         return [f"root {path} exists and is not a directory: remove it or set another `root` in the topology"]
     if not root.get("probe_is_dir", True):

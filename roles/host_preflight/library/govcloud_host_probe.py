@@ -40,11 +40,26 @@ def nearest_existing(path: str) -> str:
     return path or "/"
 
 
+def closed_ancestor(path: str):
+    """The first directory from `path` up to / that others cannot pass through (no o+x), or None: the
+    services' own users (postgres, www-data) must reach the root's box home."""
+    while True:
+        try:
+            if os.path.isdir(path) and not os.stat(path).st_mode & 0o001:
+                return path
+        except OSError:
+            return None
+        if path in ("", "/"):
+            return None
+        path = os.path.dirname(path)
+
+
 def root_facts(root: str) -> dict:
     exists = os.path.lexists(root)
     probe = root if exists else nearest_existing(root)
     out = {"path": root, "exists": exists, "is_dir": os.path.isdir(root), "probe": probe,
-           "probe_is_dir": os.path.isdir(probe), "writable": os.access(probe, os.W_OK | os.X_OK)}
+           "probe_is_dir": os.path.isdir(probe), "writable": os.access(probe, os.W_OK | os.X_OK),
+           "closed": closed_ancestor(probe)}
     try:
         st = os.statvfs(probe)
         out.update(read_only=bool(st.f_flag & os.ST_RDONLY), free_mb=st.f_bavail * st.f_frsize // 2**20)
