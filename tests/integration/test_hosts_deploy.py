@@ -200,6 +200,16 @@ def test_isolation_matrix_across_the_hosts(platform: Platform, onboarded: dict[s
     print(f"\nisolation matrix: {matrix}")
 
 
+def test_apply_converges_the_spec_across_the_hosts(platform: Platform, onboarded: dict[str, Any]) -> None:
+    first = platform.timed("apply (the spec's agencies)", "--json", "apply", timeout=600)
+    assert first.rc == 0, first.stderr[-2000:]
+    added = first.json()["added"]
+    assert added and set(added).isdisjoint(AGENCIES), added
+    again = platform.timed("apply, nothing to change", "--json", "apply", timeout=600)
+    assert again.rc == 0, again.stderr[-2000:]
+    assert again.json()["added"] == [] and set(added) <= set(again.json()["unchanged"])
+
+
 def test_backups_and_a_restore_drill_across_the_hosts(platform: Platform,
                                                       onboarded: dict[str, dict[str, Any]]) -> None:
     """pgBackRest runs on the backups' host (its repository on the storage's), an agency's pg_dump on the

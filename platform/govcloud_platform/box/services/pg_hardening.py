@@ -119,6 +119,7 @@ def harden_cluster(box: Box) -> list[str]:
         if name != "postgres":
             with box.pg_admin(name) as conn:
                 harden_database(conn)
+    box.dir("pg")  # the operator's home of the hosts target has no cluster of its own, only this record
     _marker(box).write_text(f"{VERSION}\n")
     return names
 
