@@ -43,13 +43,10 @@ def _children() -> dict[int, list[int]]:
     return tree
 
 
-def rss_tree_mb(root_pid: int) -> float:
-    """Resident memory of a process and all its descendants, in MiB."""
-    tree = _children()
-    todo, total = [root_pid], 0
-    while todo:
-        pid = todo.pop()
-        todo += tree.get(pid, [])
+def rss_mb(pids: list[int]) -> float:
+    """Resident memory of these processes (those still alive), in MiB."""
+    total = 0
+    for pid in pids:
         try:
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -57,6 +54,17 @@ def rss_tree_mb(root_pid: int) -> float:
         except OSError:
             pass
     return total / 1024
+
+
+def rss_tree_mb(root_pid: int) -> float:
+    """Resident memory of a process and all its descendants, in MiB."""
+    tree = _children()
+    todo, pids = [root_pid], []
+    while todo:
+        pid = todo.pop()
+        pids.append(pid)
+        todo += tree.get(pid, [])
+    return rss_mb(pids)
 
 
 def box_rss_mb(home: Path) -> float:

@@ -16,7 +16,7 @@ import subprocess
 import time
 from pathlib import Path
 
-import _common  # noqa: F401 - puts the checkout on sys.path (tests.conftest)
+from _common import rss_mb  # also puts the checkout on sys.path (tests.conftest)
 from tests.conftest import GOVCLOUD
 from tests.integration.test_lab import LabHandle, start_lab, stop_lab, traversable_tmp
 
@@ -78,15 +78,7 @@ def main() -> None:
 def rss_mib(netns: str) -> float:
     """The resident memory of every process in a network namespace (sshd included), MiB."""
     pids = subprocess.run(["ip", "netns", "pids", netns], capture_output=True, text=True, check=True).stdout.split()
-    total = 0
-    for pid in pids:
-        try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            continue
-    return total / 1024
+    return rss_mb([int(p) for p in pids])
 
 
 def apply_100(home: Path, spec_path: Path) -> float:

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 import requests
 from botocore.exceptions import ClientError
@@ -33,6 +32,7 @@ from govcloud_platform.brokers.backups import ensure_repository, restic
 from govcloud_platform.spec import load_spec
 from govcloud_platform.state.registry import Registry
 from tests.conftest import GOVCLOUD, BoxHandle, Result, make_box
+from tests.integration._tenants import reads_row, seed
 from tests.integration.test_agencies import s3_for
 from tests.integration.test_lab import LabHandle, start_lab, stop_lab
 
@@ -234,12 +234,6 @@ def _token(identity: dict[str, Any], client_id: str, secret: str) -> requests.Re
                       auth=(client_id, secret), verify=identity["ca_file"], timeout=10)
 
 
-def _pg(db: dict[str, Any], dbname: str) -> psycopg.Connection[Any]:
-    return psycopg.connect(host=db["host"], port=db["port"], dbname=dbname, user=db["user"],
-                           password=db["password"], sslmode="verify-full", sslrootcert=db["sslrootcert"],
-                           connect_timeout=5, autocommit=True)
-
-
 def test_isolation_matrix_over_the_network(hostbox: HostBox, onboarded: dict[str, dict[str, Any]]) -> None:
     """From the operator's machine, with real clients against the address: every own access succeeds and every
     cross-agency one fails."""
@@ -252,21 +246,14 @@ def test_isolation_matrix_over_the_network(hostbox: HostBox, onboarded: dict[str
 
     passwords = {s: str((Registry(b.home).binding(s, "backups") or {})["restic_password"]) for s in AGENCIES}
     for slug, c in onboarded.items():
-        with _pg(c["database"], c["database"]["dbname"]) as conn:
-            conn.execute("CREATE TABLE secrets (v text)")
-            conn.execute("INSERT INTO secrets VALUES (%s)", (f"private data of {slug}",))
-        s3_for(c["storage"]).put_object(Bucket=c["storage"]["bucket"], Key="own.txt", Body=slug.encode())
+        seed(c, slug)
         ensure_repository(b, slug, passwords[slug])
 
     for a in AGENCIES:
         ca = onboarded[a]
         for t in AGENCIES:
             ct = onboarded[t]
-            try:
-                with _pg(ca["database"], ct["database"]["dbname"]) as conn:
-                    allowed = conn.execute("SELECT v FROM secrets").fetchall() == [(f"private data of {t}",)]
-            except psycopg.Error:
-                allowed = False
+            allowed = reads_row(ca, ct, t)
             record(a, t, "psql", allowed)
             s3, bucket = s3_for(ca["storage"]), ct["storage"]["bucket"]
             for op, call in [

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 import requests
 from botocore.exceptions import ClientError
@@ -25,6 +24,7 @@ from govcloud_platform.box.ports import free_port_base
 from govcloud_platform.hosts.placement import place
 from govcloud_platform.spec import load_spec
 from tests.conftest import Result, assert_one_error, new_home, run_cli
+from tests.integration._tenants import reads_row, seed
 from tests.integration.test_agencies import s3_for
 from tests.integration.test_lab import LabHandle, start_lab, stop_lab, traversable_tmp
 
@@ -151,12 +151,6 @@ def onboarded(platform: Platform) -> dict[str, dict[str, Any]]:
     return creds
 
 
-def _pg(db: dict[str, Any], dbname: str) -> psycopg.Connection[Any]:
-    return psycopg.connect(host=db["host"], port=db["port"], dbname=dbname, user=db["user"],
-                           password=db["password"], sslmode="verify-full", sslrootcert=db["sslrootcert"],
-                           connect_timeout=5, autocommit=True)
-
-
 def _token(identity: dict[str, Any], client_id: str, secret: str) -> requests.Response:
     with requests.Session() as s:
         s.trust_env = False
@@ -174,20 +168,13 @@ def test_isolation_matrix_across_the_hosts(platform: Platform, onboarded: dict[s
         assert c["database"]["host"] == addr[placed["database"]]
         assert c["storage"]["endpoint"].startswith(f"https://{addr[placed['storage']]}:")
         assert c["identity"]["issuer"].startswith(f"https://{addr[placed['identity']]}:")
-        with _pg(c["database"], c["database"]["dbname"]) as conn:
-            conn.execute("CREATE TABLE secrets (v text)")
-            conn.execute("INSERT INTO secrets VALUES (%s)", (f"private data of {slug}",))
-        s3_for(c["storage"]).put_object(Bucket=c["storage"]["bucket"], Key="own.txt", Body=slug.encode())
+        seed(c, slug)
     matrix = []
     for a in AGENCIES:
         ca = onboarded[a]
         for t in AGENCIES:
             ct = onboarded[t]
-            try:
-                with _pg(ca["database"], ct["database"]["dbname"]) as conn:
-                    pg_ok = conn.execute("SELECT v FROM secrets").fetchall() == [(f"private data of {t}",)]
-            except psycopg.Error:
-                pg_ok = False
+            pg_ok = reads_row(ca, ct, t)
             try:
                 s3_for(ca["storage"]).get_object(Bucket=ct["storage"]["bucket"], Key="own.txt")["Body"].read()
                 s3_ok = True
