@@ -12,6 +12,7 @@ import re
 import secrets
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -130,9 +131,10 @@ def _code(reference: str) -> str:
 
 @pytest.mark.parametrize(("lang", "service", "answers", "first_step", "words"), [
     ("en", "trade_licence", [("business_name", "Ali Traders"), ("business_kind", "shop"),
-                             ("email", "ali@example.pk")], "Review application", ["Trade licence", "You are here"]),
+                             ("email", "ali@example.pk")], "Review of the application",
+     ["Trade licence", "You are here"]),
     ("ur", "birth_certificate", [("child_name", "عائشہ خان"), ("date_of_birth", "2024-03-31"),
-                                 ("email", "khan@example.pk")], "Verify the registration",
+                                 ("email", "khan@example.pk")], "اندراج کی تصدیق",
      ["پیدائش کا سرٹیفکیٹ", "آپ یہاں ہیں"]),
 ])
 def test_the_whole_journey(site: Box, lang: str, service: str, answers: list[tuple[str, str]],
@@ -161,6 +163,31 @@ def test_the_whole_journey(site: Box, lang: str, service: str, answers: list[tup
     assert all(w in status for w in words[1:])
     css = browser.client.get("/centre.css")
     assert css.status_code == 200 and len(css.content) < 10 * 1024
+
+
+def test_the_status_follows_the_desks(site: Box) -> None:
+    """A desk returns the application: the citizen's step is where the citizen is; approved: the outcome."""
+    browser = Browser("ur")
+    reference = _apply(browser, "ur", "trade_licence", [("business_name", "D"), ("business_kind", "shop"),
+                                                       ("email", "d@example.pk")])
+    canonical = references.normalise(reference) or ""
+    now = datetime.now(UTC)
+    with site.pg_admin("centre") as conn:
+        task = next(r for r in store.inbox(conn, "clerk", 1000) if r[0] == canonical)
+        store.act(conn, canonical, task[1], "return", "clerk", "staff:clerk", {"reason": "lease"}, now)
+    page = _track(browser, "ur", reference, _code(reference))
+    here = re.findall(r'<li class="here" aria-current="step">([^<]+)', page)
+    assert [h.strip() for h in here] == ["نامکمل دستاویز فراہم کریں"] and "آپ کا انتظار ہے" in page
+    assert "نگران" not in page  # the escalation step is shown only while the application is there
+    with site.pg_admin("centre") as conn:
+        citizen = next(t for t in store.view(conn, canonical).ready if t.desk == "citizen")
+        store.act(conn, canonical, citizen.id, "done", "citizen", "citizen", {}, now)
+        task = next(r for r in store.inbox(conn, "clerk", 1000) if r[0] == canonical)
+        store.act(conn, canonical, task[1], "accept", "clerk", "staff:clerk", {}, now)
+        task = next(r for r in store.inbox(conn, "licensing_officer", 1000) if r[0] == canonical)
+        store.act(conn, canonical, task[1], "approve", "licensing_officer", "staff:officer", {}, now)
+    page = _track(browser, "ur", reference, _code(reference))
+    assert "لائسنس جاری کر دیا گیا" in page and "بند" in page and 'aria-current="step"' not in page
 
 
 def test_wrong_code_and_unknown_reference_get_the_same_answer(site: Box) -> None:

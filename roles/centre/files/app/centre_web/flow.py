@@ -1,6 +1,7 @@
 """The flow of steps a citizen sees on the tracking page, drawn from the service's BPMN: the user tasks in the
-order the process reaches them from its start (a step reached only through an SLA timer, e.g. an escalated
-review, comes right after the step it escalates), and the end events (the possible outcomes)."""
+order the process reaches them from its start, and the end events (the possible outcomes). A step reached only
+through an SLA timer (e.g. an escalated review) is marked as such and comes right after the step it escalates:
+the page shows it only while the application is there."""
 
 from __future__ import annotations
 
@@ -15,17 +16,18 @@ _TASKS = {"userTask", "manualTask"}
 
 
 @lru_cache(maxsize=64)
-def _ordered(path: Path, mtime: float) -> tuple[tuple[str, ...], dict[str, str]]:
+def _ordered(path: Path, mtime: float) -> tuple[tuple[tuple[str, bool], ...], dict[str, str]]:
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
     return order(etree.parse(str(path), parser).getroot())
 
 
-def steps_of(path: Path) -> tuple[tuple[str, ...], dict[str, str]]:
-    """(user task ids in order, end event id -> name) of a BPMN file (already checked by centre_core.bpmn)."""
+def steps_of(path: Path) -> tuple[tuple[tuple[str, bool], ...], dict[str, str]]:
+    """((user task id, reached only by a timer) in order, end event id -> name) of a BPMN file (one that
+    centre_core.bpmn loaded)."""
     return _ordered(path, path.stat().st_mtime)
 
 
-def order(root: etree._Element) -> tuple[tuple[str, ...], dict[str, str]]:
+def order(root: etree._Element) -> tuple[tuple[tuple[str, bool], ...], dict[str, str]]:
     process = root.find(f"{BPMN}process")
     if process is None:
         return (), {}
@@ -39,14 +41,14 @@ def order(root: etree._Element) -> tuple[tuple[str, ...], dict[str, str]]:
         boundaries.setdefault(str(event.get("attachedToRef")), []).append(str(event.get("id")))
     starts = [i for i, k in kinds.items() if k == "startEvent"]
     main = _reach(starts, after)
-    tasks: list[str] = []
+    tasks: list[tuple[str, bool]] = []
     for node in main:
-        if kinds.get(node) not in _TASKS or node in tasks:
+        if kinds.get(node) not in _TASKS:
             continue
-        tasks.append(node)
+        tasks.append((node, False))
         for event in boundaries.get(node, []):  # escalation steps follow the step they escalate
-            tasks += [n for n in _reach([event], after) if kinds.get(n) in _TASKS and n not in tasks
-                      and n not in main]
+            tasks += [(n, True) for n in _reach([event], after) if kinds.get(n) in _TASKS and n not in main
+                      and (n, True) not in tasks]
     ends = {node: names[node] for node in _reach(starts + [b for bs in boundaries.values() for b in bs], after)
             if kinds.get(node) == "endEvent"}
     return tuple(tasks), ends

@@ -20,6 +20,7 @@ from centre_core.errors import NotFound
 from centre_core.tracking import Outcome
 
 from . import flow, runtime
+from .templatetags.centre import loc
 from .texts import t
 
 VIEW_FOR = timedelta(minutes=30)
@@ -68,9 +69,14 @@ def status(request: HttpRequest) -> HttpResponse:
     order, ends = flow.steps_of(loaded.folder / service.process) if service else ((), {})
     here = {task.step for task in seen.ready}
     names = {s.id: s.name for s in process.steps.values()} if process else {}
-    steps = [{"name": names.get(step, step), "here": step in here} for step in order]
-    steps += [{"name": task.name, "here": True} for task in seen.ready if task.step not in order]
+    names.update(ends)
+    if service:
+        names.update({step: loc(text) for step, text in service.steps.items()})
+    steps = [{"name": names.get(step, step), "here": step in here} for step, escalation in order
+             if not escalation or step in here]
+    steps += [{"name": names.get(task.step, task.name), "here": True} for task in seen.ready
+              if task.step not in dict(order)]
     return render(request, "centre_web/status.html", {
         "title": t("status_title"), "service": service, "reference": references.display(reference),
         "status": t(f"st_{seen.status}"), "steps": steps, "submitted": seen.submitted_at,
-        "outcome": ends.get(seen.outcome or "", seen.outcome)})
+        "outcome": names.get(seen.outcome, seen.outcome) if seen.outcome else None})
