@@ -161,6 +161,9 @@ def test_the_whole_journey(site: Box, lang: str, service: str, answers: list[tup
     here = re.search(r'<li class="here" aria-current="step">([^<]+)', status)
     assert here and here.group(1).strip() == first_step
     assert all(w in status for w in words[1:])
+    response = browser.client.get(f"/{lang}/track/status/")
+    assert response["Cache-Control"] == "no-store" and "script-src" not in response["Content-Security-Policy"]
+    assert "default-src 'none'" in response["Content-Security-Policy"]
     css = browser.client.get("/centre.css")
     assert css.status_code == 200 and len(css.content) < 10 * 1024
 

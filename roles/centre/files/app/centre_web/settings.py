@@ -46,6 +46,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 INSTALLED_APPS = ["centre_web"]
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "centre_web.middleware.CitizenHeaders",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
