@@ -72,8 +72,8 @@ def status(request: HttpRequest) -> HttpResponse:
     names.update(ends)
     if service:
         names.update({step: loc(text) for step, text in service.steps.items()})
-    steps = [{"name": names.get(step, step), "here": step in here} for step, escalation in order
-             if not escalation or step in here]
+    steps = [{"name": names.get(step, step), "here": step in here, "done": step in seen.done_steps}
+             for step, escalation in order if not escalation or step in here or step in seen.done_steps]
     steps += [{"name": names.get(task.step, task.name), "here": True} for task in seen.ready
               if task.step not in dict(order)]
     return render(request, "centre_web/status.html", {
