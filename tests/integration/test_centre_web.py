@@ -251,6 +251,16 @@ def test_unknown_pages_are_not_found(site: Box) -> None:
     browser.get("/en/services/trade_licence/sent/", status=302)  # nothing sent in this session
 
 
+def test_issue_code_refuses_bad_references(site: Box) -> None:
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="not a reference number") as bad:
+        call_command("centre_issue_code", "1234")
+    assert bad.value.returncode == 2
+    with pytest.raises(CommandError, match="no application"):
+        call_command("centre_issue_code", references.new_reference())
+
+
 def test_store_holds_only_the_code_digest(site: Box) -> None:
     reference = _apply(Browser("en"), "en", "trade_licence", [("business_name", "C"), ("business_kind", "shop"),
                                                              ("email", "c@example.pk")])

@@ -21,7 +21,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         reference = references.normalise(str(options["reference"]))
         if reference is None:
-            raise CommandError("not a reference number (12 letters and digits, e.g. 7K3M-Q9XA-P2DF)")
+            raise CommandError("not a reference number (12 letters and digits, e.g. 7K3M-Q9XA-P2DF)", returncode=2)
         try:
             code = store.issue_code(runtime.connection(), runtime.tracking_key(), reference, runtime.now())
         except NotFound:
