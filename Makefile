@@ -35,7 +35,7 @@ $(STAMP): pyproject.toml
 lint: venv
 	$(BIN)/ruff check platform cli stacks policies tests benchmarks roles
 	$(BIN)/mypy platform/govcloud_platform cli/govcloud_cli
-	$(BIN)/mypy roles/centre/files/app/centre_core
+	$(BIN)/mypy roles/centre/files/app/centre_core roles/centre/files/app/centre_web
 
 unit: install
 	$(BIN)/pytest -q tests/unit

@@ -102,6 +102,9 @@ class Service(Strict):
     office: Office
     retention: RetentionClass
     process: str
+    # What citizens read for the process's steps and outcomes (BPMN task / end event id -> text): the BPMN's
+    # own names are one language only. A step not named here shows the BPMN's name.
+    steps: dict[Slug, Localised] = {}
 
     @field_validator("process")
     @classmethod
@@ -172,6 +175,11 @@ def load(path: Path) -> Loaded:
         if missing:
             raise CatalogueError(f"services.{service.id}.step_sla_working_days: add {', '.join(sorted(missing))} "
                                  f"(working days), read by the timers of {service.process}", where)
+        unknown = set(service.steps) - {str(ts.bpmn_id) for ts in process.spec.task_specs.values()
+                                         if getattr(ts, "bpmn_id", None)}
+        if unknown:
+            raise CatalogueError(f"services.{service.id}.steps: {', '.join(sorted(unknown))} is not a step or "
+                                 f"end event of {service.process}", where)
         processes[service.id] = process
     return Loaded(catalogue=catalogue, processes=processes, folder=path.parent)
 

@@ -33,6 +33,7 @@ class Tracked:
     outcome: str | None
     ready: tuple[engine.TaskView, ...]
     submitted_at: datetime
+    done_steps: frozenset[str] = frozenset()  # steps (BPMN task ids) completed at least once
 
 
 def migrate(conn: psycopg.Connection[Any]) -> None:
@@ -140,7 +141,9 @@ def view(conn: psycopg.Connection[Any], reference: str) -> Tracked:
     if row is None:
         raise NotFound("no such application")
     status = engine.status(engine.restore(row[4], row[3]))
-    return Tracked(reference, row[0], row[1], row[2], status.ready, row[3])
+    done = conn.execute("SELECT DISTINCT t.step FROM tasks t JOIN applications a ON a.id = t.application_id "
+                        "WHERE a.reference = %s AND t.state = 'done'", (reference,)).fetchall()
+    return Tracked(reference, row[0], row[1], row[2], status.ready, row[3], frozenset(r[0] for r in done))
 
 
 def inbox(conn: psycopg.Connection[Any], desk: str, limit: int = 50) -> list[tuple[str, str, str, list[str]]]:

@@ -1,0 +1,67 @@
+"""The flow of steps a citizen sees on the tracking page, drawn from the service's BPMN: the user tasks in the
+order the process reaches them from its start, and the end events (the possible outcomes). A step reached only
+through an SLA timer (e.g. an escalated review) is marked as such and comes right after the step it escalates:
+the page shows it only while the application is there."""
+
+from __future__ import annotations
+
+from collections import deque
+from functools import lru_cache
+from pathlib import Path
+
+from lxml import etree
+
+BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
+_TASKS = {"userTask", "manualTask"}
+
+
+@lru_cache(maxsize=64)
+def _ordered(path: Path, mtime: float) -> tuple[tuple[tuple[str, bool], ...], dict[str, str]]:
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    return order(etree.parse(str(path), parser).getroot())
+
+
+def steps_of(path: Path) -> tuple[tuple[tuple[str, bool], ...], dict[str, str]]:
+    """((user task id, reached only by a timer) in order, end event id -> name) of a BPMN file (one that
+    centre_core.bpmn loaded)."""
+    return _ordered(path, path.stat().st_mtime)
+
+
+def order(root: etree._Element) -> tuple[tuple[tuple[str, bool], ...], dict[str, str]]:
+    process = root.find(f"{BPMN}process")
+    if process is None:
+        return (), {}
+    kinds = {str(el.get("id")): etree.QName(el).localname for el in process}
+    names = {str(el.get("id")): str(el.get("name") or el.get("id")) for el in process}
+    after: dict[str, list[str]] = {}
+    for flow in process.iter(f"{BPMN}sequenceFlow"):
+        after.setdefault(str(flow.get("sourceRef")), []).append(str(flow.get("targetRef")))
+    boundaries: dict[str, list[str]] = {}
+    for event in process.iter(f"{BPMN}boundaryEvent"):
+        boundaries.setdefault(str(event.get("attachedToRef")), []).append(str(event.get("id")))
+    starts = [i for i, k in kinds.items() if k == "startEvent"]
+    main = _reach(starts, after)
+    tasks: list[tuple[str, bool]] = []
+    for node in main:
+        if kinds.get(node) not in _TASKS:
+            continue
+        tasks.append((node, False))
+        for event in boundaries.get(node, []):  # escalation steps follow the step they escalate
+            tasks += [(n, True) for n in _reach([event], after) if kinds.get(n) in _TASKS and n not in main
+                      and (n, True) not in tasks]
+    ends = {node: names[node] for node in _reach(starts + [b for bs in boundaries.values() for b in bs], after)
+            if kinds.get(node) == "endEvent"}
+    return tuple(tasks), ends
+
+
+def _reach(starts: list[str], after: dict[str, list[str]]) -> list[str]:
+    """Breadth-first order of the nodes reached from `starts` along sequence flows."""
+    seen: list[str] = []
+    queue = deque(starts)
+    while queue:
+        node = queue.popleft()
+        if node in seen:
+            continue
+        seen.append(node)
+        queue.extend(after.get(node, []))
+    return seen

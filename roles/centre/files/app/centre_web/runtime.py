@@ -1,0 +1,41 @@
+"""What the views share: the loaded catalogue (read once per process), one database connection per thread,
+the tracking key and the clock (the core never reads the clock; the web side passes it in)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from django.conf import settings
+
+from centre_core import catalogue
+
+_local = threading.local()
+
+
+@lru_cache(maxsize=1)
+def loaded() -> catalogue.Loaded:
+    path = settings.CENTRE_CATALOGUE
+    return catalogue.load(Path(path)) if path else catalogue.load_samples()
+
+
+def connection() -> psycopg.Connection[Any]:
+    """The thread's connection (autocommit: each store function is its own transaction); reopened when lost."""
+    conn: psycopg.Connection[Any] | None = getattr(_local, "conn", None)
+    if conn is None or conn.closed or conn.broken:
+        conn = psycopg.connect(**settings.CENTRE_DB, autocommit=True)
+        _local.conn = conn
+    return conn
+
+
+def tracking_key() -> bytes:
+    key: bytes = settings.CENTRE_TRACKING_KEY
+    return key
+
+
+def now() -> datetime:
+    return datetime.now(UTC)

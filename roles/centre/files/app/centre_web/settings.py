@@ -1,0 +1,94 @@
+"""Settings of one agency's centre. As for the portal, everything agency-specific (and every secret) comes from
+the instance's env file (0600, owned by the instance user) named by CENTRE_ENV_FILE; nothing secret is in the
+process environment or on the command line.
+
+The citizen's side keeps no Django models: applications live in the centre's own tables (centre_core.store,
+plain SQL over psycopg), and the answers being typed live in a signed cookie session until submitted, so no
+Django database, auth or contenttypes app is needed."""
+
+import os
+from pathlib import Path
+
+
+def _read_env(path: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in Path(path).read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            out[key.strip()] = value.strip()
+    return out
+
+
+ENV = _read_env(os.environ["CENTRE_ENV_FILE"])
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+AGENCY_SLUG = ENV["AGENCY_SLUG"]
+AGENCY_NAME = ENV["AGENCY_NAME"]
+PUBLIC_URL = ENV["PUBLIC_URL"]
+SECRET_KEY = ENV["SECRET_KEY"]
+DEBUG = False
+ALLOWED_HOSTS = [ENV["PUBLIC_HOST"], "127.0.0.1"]
+CSRF_TRUSTED_ORIGINS = [PUBLIC_URL]
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_NAME = f"centre_{AGENCY_SLUG.replace('-', '_')}_session"
+CSRF_COOKIE_NAME = f"centre_{AGENCY_SLUG.replace('-', '_')}_csrf"
+SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+SESSION_COOKIE_AGE = 2 * 3600  # an application in progress is kept two hours (save and resume comes later)
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+INSTALLED_APPS = ["centre_web"]
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "centre_web.middleware.CitizenHeaders",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+ROOT_URLCONF = "centre_web.urls"
+WSGI_APPLICATION = "centre_web.wsgi.application"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {"context_processors": ["django.template.context_processors.request",
+                                           "centre_web.views.page_context"]},
+    },
+]
+DATABASES: dict[str, dict[str, str]] = {}  # the centre's tables are reached through centre_core.store
+
+# The centre's own database connection (the agency's database, TLS verifying the box CA).
+CENTRE_DB = {
+    "host": ENV["DB_HOST"],
+    "port": ENV["DB_PORT"],
+    "dbname": ENV["DB_NAME"],
+    "user": ENV["DB_USER"],
+    "password": ENV["DB_PASSWORD"],
+    "sslmode": "verify-full",
+    "sslrootcert": ENV["CA_FILE"],
+    "connect_timeout": "5",
+}
+CENTRE_TRACKING_KEY = bytes.fromhex(ENV["TRACKING_KEY"])  # HMAC key of tracking codes (>= 32 bytes)
+CENTRE_CATALOGUE = ENV.get("CATALOGUE", "")  # a catalogue.yaml; empty: the sample catalogue
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("ur", "اردو")]
+LANGUAGE_COOKIE_NAME = "centre_language"
+USE_I18N = True
+USE_TZ = True
+TIME_ZONE = ENV.get("TIME_ZONE", "Asia/Karachi")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+}

@@ -1,0 +1,90 @@
+"""The citizen pages' own words in English and Urdu. A small table rather than gettext catalogues: two
+languages, a few dozen strings, no compiled .mo files to build and ship; a missing Urdu text fails the unit
+test that compares the keys, not a page."""
+
+from __future__ import annotations
+
+from django.utils.translation import get_language
+
+TEXTS: dict[str, dict[str, str]] = {
+    "services": {"en": "Services", "ur": "خدمات"},
+    "services_intro": {"en": "Apply for a certificate, licence or permit, and follow your application.",
+                       "ur": "سرٹیفکیٹ، لائسنس یا اجازت نامے کے لیے درخواست دیں اور اپنی درخواست کی پیروی کریں۔"},
+    "skip": {"en": "Skip to main content", "ur": "مرکزی مواد پر جائیں"},
+    "other_language": {"en": "اردو", "ur": "English"},
+    "eligibility": {"en": "Who can apply", "ur": "کون درخواست دے سکتا ہے"},
+    "documents": {"en": "Documents you need", "ur": "درکار دستاویزات"},
+    "optional": {"en": "(optional)", "ur": "(اختیاری)"},
+    "fee": {"en": "Fee", "ur": "فیس"},
+    "sla": {"en": "Time to decide", "ur": "فیصلے کا وقت"},
+    "working_days": {"en": "{n} working days", "ur": "{n} کام کے دن"},
+    "office": {"en": "Office in charge", "ur": "ذمہ دار دفتر"},
+    "start": {"en": "Start now", "ur": "ابھی شروع کریں"},
+    "continue": {"en": "Continue", "ur": "جاری رکھیں"},
+    "back": {"en": "Back", "ur": "واپس"},
+    "question_of": {"en": "Question {i} of {n}", "ur": "سوال {i} از {n}"},
+    "check_title": {"en": "Check your answers before sending your application",
+                    "ur": "درخواست بھیجنے سے پہلے اپنے جوابات دیکھ لیں"},
+    "change": {"en": "Change", "ur": "تبدیل کریں"},
+    "not_answered": {"en": "Not answered", "ur": "جواب نہیں دیا گیا"},
+    "submit": {"en": "Accept and send", "ur": "قبول کریں اور بھیجیں"},
+    "declaration": {"en": "By sending this application you confirm that the answers are true.",
+                    "ur": "یہ درخواست بھیج کر آپ تصدیق کرتے ہیں کہ جوابات درست ہیں۔"},
+    "error_title": {"en": "There is a problem", "ur": "ایک مسئلہ ہے"},
+    "error_prefix": {"en": "Error:", "ur": "خرابی:"},
+    "done_title": {"en": "Application sent", "ur": "درخواست بھیج دی گئی"},
+    "your_reference": {"en": "Your reference number", "ur": "آپ کا حوالہ نمبر"},
+    "done_next": {"en": "Keep this number. To follow your application, enter it with the one-time code we send "
+                        "you on the tracking page.",
+                  "ur": "یہ نمبر سنبھال کر رکھیں۔ اپنی درخواست کی پیروی کے لیے اسے ہمارے بھیجے ہوئے ایک بار کے "
+                        "کوڈ کے ساتھ ٹریکنگ کے صفحے پر درج کریں۔"},
+    "track": {"en": "Track an application", "ur": "درخواست کی پیروی کریں"},
+    "track_intro": {"en": "Enter your reference number and the one-time code we sent you.",
+                    "ur": "اپنا حوالہ نمبر اور ہمارا بھیجا ہوا ایک بار کا کوڈ درج کریں۔"},
+    "reference": {"en": "Reference number", "ur": "حوالہ نمبر"},
+    "reference_hint": {"en": "12 letters and digits, for example 7K3M-Q9XA-P2DF",
+                       "ur": "12 حروف اور ہندسے، مثلاً 7K3M-Q9XA-P2DF"},
+    "code": {"en": "One-time code", "ur": "ایک بار کا کوڈ"},
+    "code_hint": {"en": "8 letters and digits. A code works once, for 30 minutes.",
+                  "ur": "8 حروف اور ہندسے۔ ایک کوڈ صرف ایک بار، 30 منٹ تک کام کرتا ہے۔"},
+    "show_status": {"en": "Show the status", "ur": "حالت دکھائیں"},
+    "err_reference": {"en": "Enter the reference number as it was given to you (12 letters and digits)",
+                      "ur": "حوالہ نمبر ویسے ہی درج کریں جیسے آپ کو دیا گیا تھا (12 حروف اور ہندسے)"},
+    "err_code_empty": {"en": "Enter the one-time code", "ur": "ایک بار کا کوڈ درج کریں"},
+    "err_no_match": {"en": "The reference number and code do not match a valid code. A code works once, for 30 "
+                           "minutes, and stops working after 5 wrong tries: ask for a new code if needed.",
+                     "ur": "حوالہ نمبر اور کوڈ کسی درست کوڈ سے مطابقت نہیں رکھتے۔ کوڈ صرف ایک بار، 30 منٹ تک "
+                           "کام کرتا ہے اور 5 غلط کوششوں کے بعد بند ہو جاتا ہے: ضرورت ہو تو نیا کوڈ منگوائیں۔"},
+    "status_title": {"en": "Your application", "ur": "آپ کی درخواست"},
+    "status": {"en": "Status", "ur": "حالت"},
+    "st_in_progress": {"en": "Being processed", "ur": "کارروائی جاری ہے"},
+    "st_action_needed": {"en": "Waiting for you", "ur": "آپ کا انتظار ہے"},
+    "st_closed": {"en": "Closed", "ur": "بند"},
+    "submitted_on": {"en": "Sent on", "ur": "بھیجنے کی تاریخ"},
+    "steps": {"en": "Steps", "ur": "مراحل"},
+    "you_are_here": {"en": "You are here", "ur": "آپ یہاں ہیں"},
+    "done_step": {"en": "done", "ur": "مکمل"},
+    "outcome": {"en": "Decision", "ur": "فیصلہ"},
+    "service": {"en": "Service", "ur": "خدمت"},
+    "not_found": {"en": "Page not found", "ur": "صفحہ نہیں ملا"},
+    # validation of answers
+    "err_required": {"en": "Answer the question: {label}", "ur": "سوال کا جواب دیں: {label}"},
+    "err_too_long": {"en": "{label} must be {n} characters or fewer", "ur": "{label} زیادہ سے زیادہ {n} حروف ہو"},
+    "err_email": {"en": "Enter an e-mail address like name@example.pk",
+                  "ur": "ای میل پتہ اس طرح درج کریں: name@example.pk"},
+    "err_phone": {"en": "Enter a phone number like 0300 1234567", "ur": "فون نمبر اس طرح درج کریں: 0300 1234567"},
+    "err_date": {"en": "Enter a real date as year-month-day, like 2024-03-31",
+                 "ur": "اصل تاریخ سال-مہینہ-دن کی صورت میں درج کریں، مثلاً 2024-03-31"},
+    "err_number": {"en": "Enter a whole number between 0 and 1000000",
+                   "ur": "0 اور 1000000 کے درمیان پورا عدد درج کریں"},
+    "err_choice": {"en": "Select one of the options", "ur": "دیے گئے اختیارات میں سے ایک منتخب کریں"},
+}
+
+
+def lang() -> str:
+    return "ur" if get_language() == "ur" else "en"
+
+
+def t(key: str, **values: object) -> str:
+    text = TEXTS[key][lang()]
+    return text.format(**values) if values else text

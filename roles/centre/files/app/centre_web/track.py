@@ -1,0 +1,82 @@
+"""Tracking: reference + one-time code, then the status page with the service's flow of steps.
+
+An unknown reference and a wrong, expired, used or locked code all get the same answer (nothing tells a guesser
+whether a reference exists); only a reference that is not one at all (wrong length or check symbol, found
+without touching the database) is told apart, so that a typing mistake can be fixed. The attempt limit is the
+core's (5 wrong tries lock the code, checked under a row lock). A right code is used up at once; the status
+then stays readable for 30 minutes in this browser's signed session."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+from centre_core import references, store
+from centre_core.errors import NotFound
+from centre_core.tracking import Outcome
+
+from . import flow, runtime
+from .templatetags.centre import loc
+from .texts import t
+
+VIEW_FOR = timedelta(minutes=30)
+
+
+@require_http_methods(["GET", "POST"])
+def track(request: HttpRequest) -> HttpResponse:
+    typed = {"reference": "", "code": ""}
+    errors: list[tuple[str, str]] = []
+    if request.method == "POST":
+        typed = {k: str(request.POST.get(k, ""))[:40] for k in typed}
+        reference = references.normalise(typed["reference"])
+        if reference is None:
+            errors.append(("#reference", t("err_reference")))
+        if not typed["code"].strip():
+            errors.append(("#code", t("err_code_empty")))
+        if not errors:
+            assert reference is not None
+            outcome, _ = store.track(runtime.connection(), runtime.tracking_key(), reference, typed["code"],
+                                     runtime.now())
+            if outcome is Outcome.OK:
+                request.session["tracked"] = {"reference": reference,
+                                              "until": (runtime.now() + VIEW_FOR).isoformat()}
+                return HttpResponseRedirect(reverse("status"))
+            errors.append(("#reference", t("err_no_match")))
+    field_errors = {href[1:]: message for href, message in errors}
+    return render(request, "centre_web/track.html", {
+        "title": t("track"), "typed": typed, "errors": errors, "field_errors": field_errors},
+        status=400 if errors else 200)
+
+
+def status(request: HttpRequest) -> HttpResponse:
+    tracked = request.session.get("tracked")
+    reference = tracked.get("reference") if isinstance(tracked, dict) else None
+    until = tracked.get("until") if isinstance(tracked, dict) else None
+    if not isinstance(reference, str) or not isinstance(until, str) or \
+            datetime.fromisoformat(until) <= runtime.now():
+        return HttpResponseRedirect(reverse("track"))
+    try:
+        seen = store.view(runtime.connection(), reference)
+    except NotFound:
+        return HttpResponseRedirect(reverse("track"))
+    loaded = runtime.loaded()
+    service = loaded.catalogue.service(seen.service_id)
+    process = loaded.processes.get(seen.service_id)
+    order, ends = flow.steps_of(loaded.folder / service.process) if service else ((), {})
+    here = {task.step for task in seen.ready}
+    names = {s.id: s.name for s in process.steps.values()} if process else {}
+    names.update(ends)
+    if service:
+        names.update({step: loc(text) for step, text in service.steps.items()})
+    steps = [{"name": names.get(step, step), "here": step in here, "done": step in seen.done_steps}
+             for step, escalation in order if not escalation or step in here or step in seen.done_steps]
+    steps += [{"name": names.get(task.step, task.name), "here": True} for task in seen.ready
+              if task.step not in dict(order)]
+    return render(request, "centre_web/status.html", {
+        "title": t("status_title"), "service": service, "reference": references.display(reference),
+        "status": t(f"st_{seen.status}"), "steps": steps, "submitted": seen.submitted_at,
+        "outcome": names.get(seen.outcome, seen.outcome) if seen.outcome else None})

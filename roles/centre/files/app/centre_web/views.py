@@ -1,0 +1,163 @@
+"""The citizen's side: the service list, a service's page, and the apply flow (one question per page, an
+answers check, then the application is started in the store and its reference shown). Answers being typed
+are kept in the signed cookie session, per service, until sent. Everything works without JavaScript."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse, translate_url
+from django.utils.safestring import SafeString, mark_safe
+from django.views.decorators.http import require_http_methods
+
+from centre_core import references, store
+from centre_core.catalogue import Question, Service
+
+from . import answers, runtime
+from .texts import lang, t
+
+CSS = Path(__file__).parent / "static" / "centre.css"
+
+
+def page_context(request: HttpRequest) -> dict[str, Any]:
+    """What every page's layout needs: language, direction, the other language's URL, the agency's name."""
+    current = lang()
+    other = "en" if current == "ur" else "ur"
+    return {"lang": current, "dir": "rtl" if current == "ur" else "ltr", "other_lang": other,
+            "other_url": translate_url(request.path, other), "agency": settings.AGENCY_NAME}
+
+
+def css(request: HttpRequest) -> HttpResponse:
+    response = HttpResponse(CSS.read_bytes(), content_type="text/css; charset=utf-8")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+def services(request: HttpRequest) -> HttpResponse:
+    return render(request, "centre_web/services.html",
+                  {"title": t("services"), "services": runtime.loaded().catalogue.services})
+
+
+def service(request: HttpRequest, service_id: str) -> HttpResponse:
+    found = _service(service_id)
+    first = found.questions[0].id if found.questions else None
+    start = reverse("question", args=[found.id, first]) if first else reverse("check", args=[found.id])
+    return render(request, "centre_web/service.html", {
+        "title": _loc(found.name), "service": found, "start": start,
+        "json_ld": _json_ld(request, found)})
+
+
+@require_http_methods(["GET", "POST"])
+def question(request: HttpRequest, service_id: str, question_id: str) -> HttpResponse:
+    found = _service(service_id)
+    index = next((i for i, q in enumerate(found.questions) if q.id == question_id), None)
+    if index is None:
+        raise Http404
+    asked = found.questions[index]
+    draft = _draft(request, found.id)
+    value, error = draft.get(asked.id, ""), None
+    if request.method == "POST":
+        value, error = answers.check(asked, request.POST.get("answer"))
+        if error is None:
+            draft[asked.id] = value
+            _save_draft(request, found.id, draft)
+            last = index + 1 >= len(found.questions)
+            if last or request.GET.get("change") == "1":
+                return HttpResponseRedirect(reverse("check", args=[found.id]))
+            return HttpResponseRedirect(reverse("question", args=[found.id, found.questions[index + 1].id]))
+    back = (reverse("question", args=[found.id, found.questions[index - 1].id]) if index
+            else reverse("service", args=[found.id]))
+    choices = [(c, answers.shown(asked, c)) for c in asked.choices]
+    return render(request, "centre_web/question.html", {
+        "title": answers.label(asked), "service": found, "question": asked, "value": value, "choices": choices,
+        "errors": [(f"#{_field_id(asked)}", error)] if error else [], "error": error,
+        "field_id": _field_id(asked), "back": back, "number": index + 1, "count": len(found.questions),
+        "max_chars": answers.MAX_CHARS[asked.kind]}, status=400 if error else 200)
+
+
+@require_http_methods(["GET", "POST"])
+def check(request: HttpRequest, service_id: str) -> HttpResponse:
+    found = _service(service_id)
+    draft = _draft(request, found.id)
+    problems = answers.missing(found, draft)
+    errors: list[tuple[str, str]] = []
+    if request.method == "POST":
+        if not problems:
+            email = next((draft[q.id] for q in found.questions if q.kind == "email" and draft.get(q.id)), None)
+            reference = store.submit(runtime.connection(), runtime.loaded(), found.id,
+                                     answers.for_workflow(found, draft), email, runtime.now())
+            request.session.pop(f"draft:{found.id}", None)
+            request.session["sent"] = {"service": found.id, "reference": reference}
+            return HttpResponseRedirect(reverse("done", args=[found.id]))
+        errors = [(reverse("question", args=[found.id, q.id]) + "?change=1", message) for q, message in problems]
+    rows = [(q, answers.shown(q, draft.get(q.id, "")), reverse("question", args=[found.id, q.id]) + "?change=1")
+            for q in found.questions]
+    return render(request, "centre_web/check.html", {
+        "title": t("check_title"), "service": found, "rows": rows, "errors": errors,
+        "back": reverse("question", args=[found.id, found.questions[-1].id]) if found.questions
+        else reverse("service", args=[found.id])}, status=400 if errors else 200)
+
+
+def done(request: HttpRequest, service_id: str) -> HttpResponse:
+    found = _service(service_id)
+    sent = request.session.get("sent")
+    if not isinstance(sent, dict) or sent.get("service") != found.id:
+        return HttpResponseRedirect(reverse("service", args=[found.id]))
+    return render(request, "centre_web/done.html", {
+        "title": t("done_title"), "service": found, "reference": references.display(str(sent["reference"]))})
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return render(request, "centre_web/not_found.html", {"title": t("not_found")}, status=404)
+
+
+def _service(service_id: str) -> Service:
+    found = runtime.loaded().catalogue.service(service_id)
+    if found is None:
+        raise Http404
+    return found
+
+
+def _draft(request: HttpRequest, service_id: str) -> dict[str, str]:
+    draft = request.session.get(f"draft:{service_id}")
+    return {str(k): str(v) for k, v in draft.items()} if isinstance(draft, dict) else {}
+
+
+def _save_draft(request: HttpRequest, service_id: str, draft: dict[str, str]) -> None:
+    request.session[f"draft:{service_id}"] = draft
+
+
+def _field_id(question: Question) -> str:
+    return f"answer-{question.choices[0]}" if question.kind == "choice" else "answer"
+
+
+def _loc(value: Any) -> str:
+    return str(value.ur if lang() == "ur" else value.en)
+
+
+def _json_ld(request: HttpRequest, found: Service) -> SafeString:
+    """schema.org GovernmentService for the service's page (escaped for a <script> element)."""
+    url = request.build_absolute_uri(reverse("service", args=[found.id]))
+    office: dict[str, Any] = {"@type": "GovernmentOffice", "name": _loc(found.office.name)}
+    if found.office.address:
+        office["address"] = _loc(found.office.address)
+    if found.office.email:
+        office["email"] = found.office.email
+    if found.office.phone:
+        office["telephone"] = found.office.phone
+    data = {
+        "@context": "https://schema.org", "@type": "GovernmentService", "@id": url, "url": url,
+        "name": _loc(found.name), "description": _loc(found.description), "inLanguage": lang(),
+        "serviceType": found.id,
+        "provider": {"@type": "GovernmentOrganization", "name": settings.AGENCY_NAME},
+        "availableChannel": {"@type": "ServiceChannel", "serviceUrl": url, "availableLanguage": ["en", "ur"],
+                             "serviceLocation": office},
+        "offers": {"@type": "Offer", "price": str(found.fee.amount), "priceCurrency": found.fee.currency},
+    }
+    text = json.dumps(data, ensure_ascii=False)
+    return mark_safe(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))  # noqa: S308

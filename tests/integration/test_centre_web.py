@@ -1,0 +1,271 @@
+"""The citizen's side of the centre (Django, in-process test client) on a real PostgreSQL 15: the whole journey
+in English and Urdu (apply one question per page, check, send, reference, tracking with a one-time code, the
+flow of steps with "you are here"), refusals (wrong code, unknown reference: the same answer; the attempt
+limit), server-side validation with an error summary, CSRF enforced, every page under 100 KB, RTL in Urdu."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import secrets
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from centre_core import references, store
+from govcloud_platform.box.context import Box
+from govcloud_platform.box.ports import free_port_base
+from govcloud_platform.spec import load_spec_text
+from govcloud_platform.spec.example import EXAMPLE_SPEC
+from tests.conftest import new_home
+from tests.integration._pg import running_postgres
+
+pytestmark = [pytest.mark.integration]
+PAGE_LIMIT = 100 * 1024
+_TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+_REFERENCE = re.compile(r'class="reference" dir="ltr">([0-9A-Z-]{14})<')
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[Box]:
+    """PostgreSQL with the centre's database, and Django configured from an env file as the role will write."""
+    root = new_home("centreweb")
+    box = Box(home=root / "box", spec=load_spec_text(EXAMPLE_SPEC), port_base=free_port_base())
+    try:
+        with running_postgres(box):
+            with box.pg_admin() as admin:
+                admin.execute("CREATE DATABASE centre")
+            info = box.pg_conninfo("centre")
+            env = root / "centre.env"
+            env.write_text("\n".join([
+                "AGENCY_SLUG=health", "AGENCY_NAME=Health Department", "PUBLIC_URL=https://centre.test",
+                "PUBLIC_HOST=centre.test", f"SECRET_KEY={secrets.token_hex(32)}", f"DB_HOST={info['host']}",
+                f"DB_PORT={info['port']}", "DB_NAME=centre", "DB_USER=postgres", f"DB_PASSWORD={info['password']}",
+                f"CA_FILE={info['sslrootcert']}", f"TRACKING_KEY={secrets.token_hex(32)}", ""]))
+            env.chmod(0o600)
+            os.environ["CENTRE_ENV_FILE"] = str(env)
+            os.environ["DJANGO_SETTINGS_MODULE"] = "centre_web.settings"
+            import django
+            from django.core.management import call_command
+
+            django.setup()
+            call_command("centre_migrate")
+            yield box
+            from centre_web import runtime
+
+            runtime.connection().close()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+class Browser:
+    """Django's test client with CSRF enforced, following the forms' tokens like a browser without JavaScript,
+    and checking the size of every page."""
+
+    def __init__(self, language: str) -> None:
+        from django.test import Client
+
+        self.client = Client(enforce_csrf_checks=True, HTTP_HOST="centre.test", HTTP_ACCEPT_LANGUAGE=language)
+        self.token = ""
+
+    def get(self, url: str, status: int = 200) -> str:
+        return self._seen(self.client.get(url), status)
+
+    def post(self, url: str, data: dict[str, str], status: int = 302) -> Any:
+        response = self.client.post(url, {**data, "csrfmiddlewaretoken": self.token})
+        self._seen(response, status)
+        return response
+
+    def _seen(self, response: Any, status: int) -> str:
+        assert response.status_code == status, (response.status_code, response.content[:2000])
+        assert len(response.content) < PAGE_LIMIT
+        text: str = response.content.decode()
+        if (keep := os.environ.get("CENTRE_PAGES_DIR")) and text:  # to look at the pages (or keep them as artifacts)
+            name = re.sub(r"[^a-z0-9]+", "_", response.wsgi_request.path.lower()).strip("_") or "root"
+            (Path(keep) / f"{name}-{response.status_code}.html").write_text(text)
+        if match := _TOKEN.search(text):
+            self.token = match.group(1)
+        return text
+
+
+def _apply(browser: Browser, lang: str, service: str, answers: list[tuple[str, str]]) -> str:
+    """Every question page in turn, the check page, send: returns the reference shown."""
+    page = browser.get(f"/{lang}/services/{service}/")
+    assert f'href="/{lang}/services/{service}/apply/{answers[0][0]}/"' in page
+    for i, (qid, value) in enumerate(answers):
+        browser.get(f"/{lang}/services/{service}/apply/{qid}/")
+        response = browser.post(f"/{lang}/services/{service}/apply/{qid}/", {"answer": value})
+        following = answers[i + 1][0] if i + 1 < len(answers) else None
+        assert response["Location"] == (f"/{lang}/services/{service}/apply/{following}/" if following
+                                        else f"/{lang}/services/{service}/check/")
+    check = browser.get(f"/{lang}/services/{service}/check/")
+    assert answers[0][1] in check and answers[-1][1] in check  # a choice is shown by its label
+    response = browser.post(f"/{lang}/services/{service}/check/", {})
+    assert response["Location"] == f"/{lang}/services/{service}/sent/"
+    done = browser.get(response["Location"])
+    match = _REFERENCE.search(done)
+    assert match, done
+    return match.group(1)
+
+
+def _track(browser: Browser, lang: str, reference: str, code: str) -> str:
+    browser.get(f"/{lang}/track/")
+    response = browser.post(f"/{lang}/track/", {"reference": reference.lower(), "code": code})
+    assert response["Location"] == f"/{lang}/track/status/"
+    return browser.get(response["Location"])
+
+
+def _code(reference: str) -> str:
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("centre_issue_code", reference, stdout=out)
+    return out.getvalue().strip()
+
+
+@pytest.mark.parametrize(("lang", "service", "answers", "first_step", "words"), [
+    ("en", "trade_licence", [("business_name", "Ali Traders"), ("business_kind", "shop"),
+                             ("email", "ali@example.pk")], "Review of the application",
+     ["Trade licence", "You are here"]),
+    ("ur", "birth_certificate", [("child_name", "عائشہ خان"), ("date_of_birth", "2024-03-31"),
+                                 ("email", "khan@example.pk")], "اندراج کی تصدیق",
+     ["پیدائش کا سرٹیفکیٹ", "آپ یہاں ہیں"]),
+])
+def test_the_whole_journey(site: Box, lang: str, service: str, answers: list[tuple[str, str]],
+                           first_step: str, words: list[str]) -> None:
+    browser = Browser(lang)
+    home = browser.client.get("/")
+    assert home.status_code == 302 and home["Location"] == f"/{lang}/"
+    listing = browser.get(f"/{lang}/")
+    assert f'<html lang="{lang}" dir="{"rtl" if lang == "ur" else "ltr"}">' in listing
+    assert words[0] in listing and "<main" in listing and "<nav" in listing and "<header" in listing
+    page = browser.get(f"/{lang}/services/{service}/")
+    ld = json.loads(re.search(r'<script type="application/ld\+json">(.*?)</script>', page, re.S).group(1))  # type: ignore[union-attr]
+    assert ld["@type"] == "GovernmentService" and ld["name"] == words[0] and ld["offers"]["priceCurrency"] == "PKR"
+    reference = _apply(browser, lang, service, answers)
+    canonical = references.normalise(reference)
+    assert canonical is not None
+    with site.pg_admin("centre") as conn:
+        row = conn.execute("SELECT service_id, status, answers, email FROM applications WHERE reference = %s",
+                           (canonical,)).fetchone()
+    assert row is not None and row[0] == service and row[1] == "in_progress"
+    assert row[2] == dict(answers) and row[3] == answers[-1][1]
+    status = _track(browser, lang, reference, _code(reference))
+    assert f'dir="{"rtl" if lang == "ur" else "ltr"}"' in status and reference in status
+    here = re.search(r'<li class="here" aria-current="step">([^<]+)', status)
+    assert here and here.group(1).strip() == first_step
+    assert all(w in status for w in words[1:])
+    response = browser.client.get(f"/{lang}/track/status/")
+    assert response["Cache-Control"] == "no-store" and "script-src" not in response["Content-Security-Policy"]
+    assert "default-src 'none'" in response["Content-Security-Policy"]
+    css = browser.client.get("/centre.css")
+    assert css.status_code == 200 and len(css.content) < 10 * 1024
+
+
+def test_the_status_follows_the_desks(site: Box) -> None:
+    """A desk returns the application: the citizen's step is where the citizen is; approved: the outcome."""
+    browser = Browser("ur")
+    reference = _apply(browser, "ur", "trade_licence", [("business_name", "D"), ("business_kind", "shop"),
+                                                       ("email", "d@example.pk")])
+    canonical = references.normalise(reference) or ""
+    now = datetime.now(UTC)
+    with site.pg_admin("centre") as conn:
+        task = next(r for r in store.inbox(conn, "clerk", 1000) if r[0] == canonical)
+        store.act(conn, canonical, task[1], "return", "clerk", "staff:clerk", {"reason": "lease"}, now)
+    page = _track(browser, "ur", reference, _code(reference))
+    here = re.findall(r'<li class="here" aria-current="step">([^<]+)', page)
+    assert [h.strip() for h in here] == ["نامکمل دستاویز فراہم کریں"] and "آپ کا انتظار ہے" in page
+    assert "نگران" not in page  # the escalation step is shown only while the application is there (or was)
+    assert re.search(r'<li>درخواست کا جائزہ <span class="tag done">مکمل</span></li>', page)
+    with site.pg_admin("centre") as conn:
+        citizen = next(t for t in store.view(conn, canonical).ready if t.desk == "citizen")
+        store.act(conn, canonical, citizen.id, "done", "citizen", "citizen", {}, now)
+        task = next(r for r in store.inbox(conn, "clerk", 1000) if r[0] == canonical)
+        store.act(conn, canonical, task[1], "accept", "clerk", "staff:clerk", {}, now)
+        task = next(r for r in store.inbox(conn, "licensing_officer", 1000) if r[0] == canonical)
+        store.act(conn, canonical, task[1], "approve", "licensing_officer", "staff:officer", {}, now)
+    page = _track(browser, "ur", reference, _code(reference))
+    assert "لائسنس جاری کر دیا گیا" in page and "بند" in page and 'aria-current="step"' not in page
+
+
+def test_wrong_code_and_unknown_reference_get_the_same_answer(site: Box) -> None:
+    browser = Browser("en")
+    reference = _apply(browser, "en", "trade_licence", [("business_name", "B"), ("business_kind", "workshop"),
+                                                       ("email", "b@example.pk")])
+    code = _code(reference)
+    answers = []
+    for ref, typed in ((reference, "WRONGCDE"), (references.display(references.new_reference()), code)):
+        browser.get("/en/track/")
+        page = browser.post("/en/track/", {"reference": ref, "code": typed}, status=400).content.decode()
+        summary = re.search(r'<div class="error-summary".*?</div>', page, re.S)
+        assert summary and 'href="#reference"' in summary.group(0)
+        answers.append(summary.group(0))
+    assert answers[0] == answers[1]
+    for _ in range(4):  # 5 wrong tries in all lock the code: the right one is then refused too
+        browser.post("/en/track/", {"reference": reference, "code": "WRONGCDE"}, status=400)
+    browser.post("/en/track/", {"reference": reference, "code": code}, status=400)
+    assert browser.client.get("/en/track/status/")["Location"] == "/en/track/"
+    _track(browser, "en", reference, _code(reference))  # a new code works
+
+
+def test_missing_answers_give_an_error_summary(site: Box) -> None:
+    browser = Browser("en")
+    browser.get("/en/services/building_permit/apply/floors/")
+    page = browser.post("/en/services/building_permit/apply/floors/", {"answer": "many"}, status=400)
+    text = page.content.decode()
+    assert "<title>Error: " in text and 'href="#answer"' in text and "Enter a whole number" in text
+    assert re.search(r'<input id="answer"[^>]*aria-describedby="error"', text)
+    check = browser.post("/en/services/building_permit/check/", {}, status=400).content.decode()
+    assert check.count("?change=1\">Answer the question") == 3  # plot address, floors, e-mail
+    with site.pg_admin("centre") as conn:
+        assert conn.execute("SELECT count(*) FROM applications WHERE service_id = 'building_permit'").fetchone() \
+            == (0,)
+
+
+def test_malformed_reference_is_told_apart_without_a_query(site: Box) -> None:
+    browser = Browser("ur")
+    browser.get("/ur/track/")
+    page = browser.post("/ur/track/", {"reference": "1234", "code": ""}, status=400).content.decode()
+    assert 'href="#reference"' in page and 'href="#code"' in page and 'dir="rtl"' in page
+
+
+def test_csrf_is_enforced(site: Box) -> None:
+    browser = Browser("en")
+    browser.get("/en/services/trade_licence/apply/business_name/")
+    response = browser.client.post("/en/services/trade_licence/apply/business_name/", {"answer": "X"})
+    assert response.status_code == 403
+    response = browser.client.post("/en/track/", {"reference": "x", "code": "y"})
+    assert response.status_code == 403
+
+
+def test_unknown_pages_are_not_found(site: Box) -> None:
+    browser = Browser("en")
+    browser.get("/en/services/no_such_service/", status=404)
+    browser.get("/en/services/trade_licence/apply/no_such_question/", status=404)
+    browser.get("/en/services/trade_licence/sent/", status=302)  # nothing sent in this session
+
+
+def test_issue_code_refuses_bad_references(site: Box) -> None:
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="not a reference number") as bad:
+        call_command("centre_issue_code", "1234")
+    assert bad.value.returncode == 2
+    with pytest.raises(CommandError, match="no application"):
+        call_command("centre_issue_code", references.new_reference())
+
+
+def test_store_holds_only_the_code_digest(site: Box) -> None:
+    reference = _apply(Browser("en"), "en", "trade_licence", [("business_name", "C"), ("business_kind", "shop"),
+                                                             ("email", "c@example.pk")])
+    code = _code(reference)
+    with site.pg_admin("centre") as conn:
+        rows = conn.execute("SELECT digest FROM tracking_codes").fetchall()
+        assert rows and all(code not in r[0] for r in rows)
+        assert store.view(conn, references.normalise(reference) or "").status == "in_progress"
