@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 from govcloud_platform.box.ports import free_port_base
 from govcloud_platform.hosts.placement import place
 from govcloud_platform.spec import load_spec
-from tests.conftest import Result, assert_one_error, new_home, run_cli
+from tests.conftest import GOVCLOUD, Result, assert_one_error, new_home, run_cli
 from tests.integration._tenants import reads_row, seed
 from tests.integration.test_agencies import s3_for
 from tests.integration.test_lab import LabHandle, start_lab, stop_lab, traversable_tmp
@@ -197,6 +197,15 @@ def test_apply_converges_the_spec_across_the_hosts(platform: Platform, onboarded
     assert again.json()["added"] == [] and set(added) <= set(again.json()["unchanged"])
 
 
+def test_doctor_and_usage_read_the_hosts(platform: Platform, onboarded: dict[str, Any]) -> None:
+    doctor = platform.timed("doctor", "--json", "doctor", timeout=300)
+    assert doctor.rc == 0, (doctor.stdout[-2000:], doctor.stderr[-2000:])
+    assert doctor.json()["healthy"] is True
+    usage = platform.timed("agency usage", "--json", "agency", "usage", "alpha", timeout=300)
+    assert usage.rc == 0, usage.stderr[-2000:]
+    assert "alpha" in usage.stdout
+
+
 def test_backups_and_a_restore_drill_across_the_hosts(platform: Platform,
                                                       onboarded: dict[str, dict[str, Any]]) -> None:
     """pgBackRest runs on the backups' host (its repository on the storage's), an agency's pg_dump on the
@@ -262,3 +271,29 @@ def test_down_leaves_nothing_on_the_hosts(platform: Platform) -> None:
         assert _listeners(host["netns"]) == [], host["name"]
     status = platform.cli("--json", "status")
     assert status.rc == 1 and not any(s["healthy"] for s in status.json()["services"])
+
+
+def test_an_up_killed_half_way_converges_when_run_again(platform: Platform) -> None:
+    """After `down`: an `up` killed (with its Ansible run and SSH sessions) once the database's play began, then
+    `up` again: every service healthy where it belongs."""
+    import os
+    import signal
+
+    argv = [GOVCLOUD, "--spec", str(platform.lab.spec), "--home", str(platform.home), "up"]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **OUTSIDE}, start_new_session=True, stdin=subprocess.DEVNULL)
+    seen = []
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            seen.append(line)
+            if "Bring database up" in line:
+                break
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert any("Bring database up" in line for line in seen), "".join(seen)[-2000:]
+    again = platform.timed("up after an interrupted up", "--json", "up", timeout=900)
+    assert again.rc == 0, again.stderr[-3000:]
+    status = platform.cli("--json", "status")
+    assert status.rc == 0 and all(s["healthy"] for s in status.json()["services"]), status.stdout
