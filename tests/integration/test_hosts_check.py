@@ -8,6 +8,7 @@ from __future__ import annotations
 import glob
 import json
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -52,12 +53,32 @@ def by_name(result: Result) -> dict[str, dict[str, Any]]:
 
 
 def leftovers() -> tuple[list[str], list[str]]:
-    """Run dirs and SSH masters of hosts runs still there (there must be none once a command returned)."""
+    """Run dirs and SSH masters of hosts runs still there (there must be none once a command returned): a dir
+    whose run is over (or that has no owner marker); a live run's (another command on this machine) is its own."""
+    from govcloud_platform.apps.runner import OWNER_FILE, owner_is_gone, process_start
+
+    def over(pdd: str) -> bool:
+        try:
+            return owner_is_gone((Path(pdd) / OWNER_FILE).read_text(), process_start)
+        except OSError:
+            return True
+
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout.splitlines()
-    return glob.glob("/tmp/govcloud-hosts-*"), [p for p in ps if "govcloud-hosts-" in p and p.startswith("ssh")]
+    return ([d for d in glob.glob("/tmp/govcloud-hosts-*") if over(d)],
+            [p for p in ps if "govcloud-hosts-" in p and p.startswith("ssh")])
+
+
+def killed_run_dir() -> Path:
+    """What an `up` killed outright (SIGKILL) leaves: its run dir, its owner gone."""
+    pdd = Path(tempfile.mkdtemp(prefix="govcloud-hosts-", dir="/tmp"))
+    (pdd / "ssh_config").write_text("")
+    (pdd / ".owner").write_text("4194305 1\n")  # above pid_max: no such process
+    return pdd
 
 
 def test_every_host_ready(lab: LabHandle) -> None:
+    """... and the run dir a killed run left behind is swept by this one."""
+    stale = killed_run_dir()
     result = check(lab.spec)
     assert result.rc == 0, result.stderr
     doc = result.json()
@@ -67,7 +88,7 @@ def test_every_host_ready(lab: LabHandle) -> None:
     for host in doc["hosts"]:
         assert set(host) == {"name", "address", "groups", "ok", "reachable", "problems"}
         assert host["ok"] is True and host["reachable"] is True and host["problems"] == []
-    assert leftovers() == ([], [])
+    assert not stale.exists() and leftovers() == ([], [])
     human = check(lab.spec, json_out=False)
     assert human.rc == 0 and human.stdout == "" and "h3" in human.stderr  # the table goes to stderr
 

@@ -3,6 +3,7 @@ and what the operator should check. Pure; real runs over SSH are in tests/integr
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -149,3 +150,37 @@ def test_a_run_dir_is_private_and_gone_after_and_its_parent_untouched(tmp_path: 
         (pdd / "env").mkdir()
         raise RuntimeError("a run that fails")
     assert not pdd.exists() and tmp_path.stat().st_mode & 0o777 == 0o755
+
+
+def test_a_run_killed_outright_has_its_dir_swept_by_the_next_and_nothing_else_is() -> None:
+    """SIGKILL leaves no `finally`: the next run with the same prefix deletes the dirs whose owner is gone (no such
+    pid, or a pid reused by another process), never a live run's, one without a marker or another prefix's."""
+    from govcloud_platform.apps.runner import owner_is_gone, process_start
+
+    starts = {10: "500", 11: "700"}
+    assert owner_is_gone("12 500", starts.get)  # no such process
+    assert owner_is_gone("10 400", starts.get)  # pid 10 reused since
+    assert not owner_is_gone("10 500", starts.get)
+    assert not owner_is_gone("garbage", starts.get) and not owner_is_gone("", starts.get)
+    assert process_start(os.getpid()) is not None and process_start(2**22 + 1) is None
+
+
+def test_private_run_dir_sweeps_only_dead_runs(tmp_path: Any) -> None:
+    from govcloud_platform.apps.runner import OWNER_FILE, private_run_dir, process_start
+
+    def made(name: str, owner: str | None) -> Any:
+        d = tmp_path / name
+        d.mkdir()
+        if owner is not None:
+            (d / OWNER_FILE).write_text(owner)
+        return d
+
+    dead = made("x-dead", "4194305 1")
+    reused = made("x-reused", f"{os.getpid()} 1")
+    alive = made("x-alive", f"{os.getpid()} {process_start(os.getpid())}")
+    unmarked = made("x-unmarked", None)
+    other = made("y-dead", "4194305 1")
+    with private_run_dir(tmp_path, "x-") as pdd:
+        assert (pdd / OWNER_FILE).read_text().split()[0] == str(os.getpid())
+    assert not dead.exists() and not reused.exists()
+    assert alive.exists() and unmarked.exists() and other.exists()

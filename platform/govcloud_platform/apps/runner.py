@@ -14,7 +14,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,13 +122,55 @@ def summarise(events: list[dict[str, Any]]) -> Summary:
     return out
 
 
+OWNER_FILE = ".owner"
+
+
+def process_start(pid: int) -> str | None:
+    """The start time (clock ticks since boot) of process `pid`, or None when there is no such process: with the
+    pid, it names one process even after the pid is reused."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[-1].split()[19]  # field 22; the command name (field 2) may hold spaces and ')'
+
+
+def owner_is_gone(owner: str, start_of: Callable[[int], str | None]) -> bool:
+    """Whether the run that wrote `owner` ("PID START") is over: no such process, or another one on its pid. An
+    unreadable owner is not ours to judge: kept."""
+    parts = owner.split()
+    if len(parts) != 2 or not parts[0].isdigit():
+        return False
+    return start_of(int(parts[0])) != parts[1]
+
+
+def sweep_stale_runs(parent: Path, prefix: str, start_of: Callable[[int], str | None] = process_start) -> list[Path]:
+    """Delete the run dirs under `parent` left by runs that were killed (SIGKILL leaves no `finally`): only those
+    of this user carrying an owner marker whose process is gone. Returns what it deleted."""
+    gone = []
+    for pdd in parent.glob(f"{prefix}*"):
+        try:
+            if pdd.is_symlink() or pdd.stat().st_uid != os.getuid():
+                continue
+            owner = (pdd / OWNER_FILE).read_text()
+        except OSError:
+            continue
+        if owner_is_gone(owner, start_of):
+            shutil.rmtree(pdd, ignore_errors=True)
+            gone.append(pdd)
+    return gone
+
+
 @contextmanager
 def private_run_dir(parent: Path | None, prefix: str) -> Iterator[Path]:
     """A fresh 0700 directory for one run (under `parent`, which must exist, else the system's temporary
-    directory), deleted afterwards whatever happens: it holds the extra vars. The parent's mode is the
+    directory), deleted afterwards whatever happens: it holds the extra vars. A run killed outright cannot
+    delete its own: its owner marker lets the next run with the same prefix do it. The parent's mode is the
     caller's."""
+    sweep_stale_runs(parent or Path(tempfile.gettempdir()), prefix)
     pdd = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))  # mkdtemp makes it 0700
     try:
+        (pdd / OWNER_FILE).write_text(f"{os.getpid()} {process_start(os.getpid())}\n")
         yield pdd
     finally:
         shutil.rmtree(pdd, ignore_errors=True)

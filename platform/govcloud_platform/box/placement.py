@@ -75,7 +75,7 @@ def read(home: Path) -> Placement | None:
     path = home / FILE
     try:
         text = path.read_text()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # no home yet (or a file in its place: ensure_home says so)
         return None
     except OSError as exc:
         raise BoxDamaged(f"{path}: {exc.strerror}") from None
