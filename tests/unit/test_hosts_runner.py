@@ -184,3 +184,15 @@ def test_private_run_dir_sweeps_only_dead_runs(tmp_path: Any) -> None:
         assert (pdd / OWNER_FILE).read_text().split()[0] == str(os.getpid())
     assert not dead.exists() and not reused.exists()
     assert alive.exists() and unmarked.exists() and other.exists()
+
+
+def test_a_failed_command_says_its_last_line_of_stderr() -> None:
+    from govcloud_platform.apps.runner import failure_message
+
+    traceback = "Traceback (most recent call last):\n  File \"manage.py\"\nOperationalError: database is gone\n\n"
+    assert failure_message({"msg": "non-zero return code", "stderr": traceback, "rc": 1}) == (
+        "non-zero return code: OperationalError: database is gone")
+    assert failure_message({"msg": "non-zero return code", "stderr": ""}) == "non-zero return code"
+    assert failure_message({"msg": "boom", "stderr": "x"}) == "boom"
+    assert failure_message({"msg": "non-zero return code", "stderr": "s3cr3t", "censored": "x"}) == (
+        "details hidden (no_log)")

@@ -102,6 +102,9 @@ def failure_message(res: dict[str, Any], limit: int | None = 600) -> str:
     if res.get("censored"):
         return "details hidden (no_log)"
     msg = str(res.get("msg") or res.get("stderr") or res.get("reason") or "failed").strip()
+    last = [line.strip() for line in str(res.get("stderr") or "").splitlines() if line.strip()][-1:]
+    if msg == "non-zero return code" and last:  # a command's own last word says why (a traceback's last line)
+        msg = f"{msg}: {last[0][-300:]}"
     return msg[-limit:] if limit else msg
 
 
