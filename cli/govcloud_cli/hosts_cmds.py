@@ -155,8 +155,12 @@ def up_on_hosts(opts: Options, spec: Spec, *, port_base: int | None = None, addr
             with box_lock(box.home, "up: names"):
                 migrate_names(box, step)
         ensure_registry(box, step)
+    from govcloud_platform.hosts.remote import Reply, merge_status
+
+    # Each host's `up` reported its services' health as `status` would: asking the hosts again costs seconds.
     _box, placement = _control(opts, spec)
-    doc = _hosts(opts, spec, placement).status(str(box.ca_file), _endpoints(box))
+    replies = {host: Reply(host, {"services": entries}) for host, entries in result.reported.items()}
+    doc = merge_status(placement, replies, str(box.ca_file), _endpoints(box))
     if not opts.json:
         hosts = ", ".join(f"{p.name} ({', '.join(p.services)})" for p in result.hosts)
         info(f"platform {'is up' if result.changed else 'was already up; nothing changed'} on {hosts} "

@@ -101,6 +101,24 @@ def test_outcome_changed_or_nothing_changed() -> None:
     assert outcome(still, ssh, 4.0, _plans()).changed is False
 
 
+def test_outcome_keeps_what_each_hosts_up_reported_as_its_status() -> None:
+    """The status `up` shows comes from the hosts' own `up` (no second round over SSH)."""
+    from govcloud_platform.box.placement import Placement, Where
+    from govcloud_platform.hosts.remote import Reply, merge_status
+
+    ssh = {n: _ssh(n) for n in ("h1", "h2")}
+    entry = {"name": "database", "healthy": True, "endpoint": "postgresql://10.0.0.2:1", "pid": 7, "detail": "ok"}
+    run = HostsRun("successful", 0, 3.0, {"h1": HostOutcome("h1"), "h2": HostOutcome(
+        "h2", facts={"_platform_service_reported": [entry, "junk"]})})
+    result = outcome(run, ssh, 4.0, _plans())
+    assert result.reported == {"h1": [], "h2": [entry]}
+    placement = Placement((), {"database": Where("h2", "10.0.0.2"), "storage": Where("h1", "10.0.0.1")})
+    doc = merge_status(placement, {h: Reply(h, {"services": e}) for h, e in result.reported.items()}, "ca", {})
+    by_name = {s["name"]: s for s in doc["services"]}
+    assert by_name["database"] == {**entry, "host": "h2"}
+    assert by_name["storage"]["healthy"] is False and by_name["storage"]["host"] == "h1"
+
+
 def test_outcome_names_each_failed_host_and_step() -> None:
     ssh = {n: _ssh(n) for n in ("h1", "h2")}
     run = HostsRun("failed", 2, 3.0, {

@@ -24,7 +24,7 @@ import posixpath
 import socket
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +67,7 @@ class DeployResult:
     seconds: float
     hosts: list[HostPlan]
     changed_hosts: list[str]
+    reported: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # host -> its services' status entries
 
 
 def govcloud_bin() -> str:
@@ -145,7 +146,9 @@ def outcome(run: HostsRun, ssh: dict[str, HostSsh], seconds: float, plans: list[
         raise HostError(f"deploying the shared services: ansible-runner ended {run.status} (rc {run.rc})",
                         hint="re-run `govcloud up`: it converges")
     changed = [name for name, o in run.outcomes.items() if o.changed]
-    return DeployResult(bool(changed), seconds, plans, changed)
+    reported = {name: [e for e in o.facts.get("_platform_service_reported") or [] if isinstance(e, dict)]
+                for name, o in run.outcomes.items()}
+    return DeployResult(bool(changed), seconds, plans, changed, reported)
 
 
 def preflight_needs(needs: Sequence[HostNeed], recorded: Placement | None, topology: Topology) -> list[HostNeed]:
