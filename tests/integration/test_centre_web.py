@@ -49,12 +49,17 @@ def site() -> Iterator[Box]:
                 f"DB_PORT={info['port']}", "DB_NAME=centre", "DB_USER=postgres", f"DB_PASSWORD={info['password']}",
                 f"CA_FILE={info['sslrootcert']}", f"TRACKING_KEY={secrets.token_hex(32)}", ""]))
             env.chmod(0o600)
-            os.environ["CENTRE_ENV_FILE"] = str(env)
-            os.environ["DJANGO_SETTINGS_MODULE"] = "centre_web.settings"
             import django
             from django.core.management import call_command
 
-            django.setup()
+            # Only while Django reads its settings: the session's later tests start apps (the portal's Django
+            # among them) from this process's environment.
+            os.environ["CENTRE_ENV_FILE"] = str(env)
+            os.environ["DJANGO_SETTINGS_MODULE"] = "centre_web.settings"
+            try:
+                django.setup()
+            finally:
+                del os.environ["CENTRE_ENV_FILE"], os.environ["DJANGO_SETTINGS_MODULE"]
             call_command("centre_migrate")
             yield box
             from centre_web import runtime

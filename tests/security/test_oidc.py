@@ -94,7 +94,10 @@ def app(box: BoxHandle, idp: oidc.Issuer, app_agency: dict[str, Any]) -> Iterato
     """That agency's portal app, deployed through the CLI (and removed, with its system user, at the end); its
     OIDC client as the app itself asks for it (the IdP authorization request its sign-in page redirects to)."""
     slug = app_agency["slug"]
-    deployed = box.cli("--json", "app", "deploy", slug, "portal", timeout=900)
+    # From a shell that carries another Django app's settings (an operator's, or this session's): the portal's
+    # own are used all the same.
+    deployed = box.cli("--json", "app", "deploy", slug, "portal", timeout=900,
+                       env={"DJANGO_SETTINGS_MODULE": "centre_web.settings"})
     assert deployed.rc == 0, deployed.stderr[-2000:]
     try:
         url = deployed.json()["url"]

@@ -2,5 +2,6 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "govportal.settings")
+# Ours, whatever the environment says: an operator's (or a test's) DJANGO_SETTINGS_MODULE is another app's.
+os.environ["DJANGO_SETTINGS_MODULE"] = "govportal.settings"
 application = get_wsgi_application()
