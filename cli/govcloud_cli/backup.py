@@ -1,4 +1,4 @@
-"""`govcloud backup ...`: run, list, restore, status, verify."""
+"""`govcloud backup ...`: run, list, restore, status, verify, tick."""
 
 from __future__ import annotations
 
@@ -195,6 +195,48 @@ def status(ctx: typer.Context) -> None:
          ["scope", "schedule", "last success", "age", "size", "allowed", "ok", "detail"],
          [(r.scope, r.schedule, r.last_success or "-", _age(r.age_seconds), _size(r.bytes), _age(r.allowed_seconds),
            mark(r.ok), r.detail) for r in rows])
+    if not ok:
+        raise typer.Exit(1)
+
+
+@backup_app.command("tick")
+def tick(
+    ctx: typer.Context,
+    now: Annotated[str | None, typer.Option("--now", metavar="ISO",
+                                            help="the time to decide at (ISO 8601, naive = UTC); default now")] = None,
+) -> None:
+    """Run the agencies' backups that are due, once, from the operator's home of the hosts target (the backups
+    host's scheduler takes the platform's; the agencies' need the registry, which is here). Put it in the
+    operator's crontab, every minute. Exit 1 if a backup failed, 4 while another tick runs."""
+    import datetime as dt
+    import os
+
+    from govcloud_platform.backups.common import parse_time, utcnow
+    from govcloud_platform.backups.scheduler import State
+    from govcloud_platform.backups.scheduler import tick as run_due
+    from govcloud_platform.errors import ConflictError, InputError
+    from govcloud_platform.state.lock import file_lock
+
+    opts: Options = ctx.obj
+    box = load_box(opts)
+    if box.placement is None or box.placement.here:
+        raise InputError(f"{box.home} runs its own backup scheduler: `backup tick` is for the operator's home of "
+                         "the hosts target", hint="`govcloud backup status` shows what the scheduler did")
+    try:
+        when = parse_time(now) if now is not None else utcnow()
+    except ValueError:
+        raise InputError(f"--now {now!r} is not an ISO 8601 time", hint="e.g. --now 2026-12-01T02:00:00Z") from None
+    if abs((when - dt.datetime.now(dt.UTC)).days) > 3660:
+        raise InputError(f"--now {now!r} is out of range", hint="a time within ten years of today")
+
+    def busy(holder: str) -> ConflictError:
+        return ConflictError(f"another `backup tick` is running ({holder})", hint="it takes the due jobs; wait")
+
+    with file_lock(box.home / "backups" / ".tick.lock", f"pid {os.getpid()}", busy):
+        ran = run_due(box, State(box.home), when, log=info)
+    ok = all(done for _, done, _ in ran)
+    emit(opts, {"ok": ok, "ran": [{"job": j, "ok": done, "detail": d} for j, done, d in ran]}, "backup tick",
+         ["job", "ok", "detail"], [(j, mark(done), d) for j, done, d in ran])
     if not ok:
         raise typer.Exit(1)
 

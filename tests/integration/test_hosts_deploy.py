@@ -229,6 +229,44 @@ def test_backups_and_a_restore_drill_across_the_hosts(platform: Platform,
     assert not any("govcloud scratch" in cmd or "pg-2" in cmd for cmd in _netns_pids(host["netns"]))
 
 
+def test_the_agencies_scheduled_backups_run_from_the_operators_home(platform: Platform,
+                                                                    onboarded: dict[str, dict[str, Any]]) -> None:
+    """`backup tick` (the operator's crontab, every minute) runs the agencies' due backups from the registry's
+    home, once; the platform's are the backups host's scheduler's, never taken here. A host's home refuses it."""
+    import datetime as dt
+
+    from govcloud_platform.hosts.deploy import host_home
+
+    def tick(at: dt.datetime, home: Path | None = None) -> Result:
+        return platform.timed(f"backup tick {at:%d %H:%M}", "--json", "backup", "tick", "--now", at.isoformat(),
+                              home=home, timeout=900)
+
+    def agency_backups() -> int:
+        listed = platform.cli("--json", "backup", "list")
+        assert listed.rc == 0, listed.stderr[-2000:]
+        return sum(1 for b in listed.json()["backups"] if b["scope"] != "platform")
+
+    start = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    before = agency_backups()
+    first = tick(start)  # first sight of the jobs: their baseline, nothing runs
+    assert first.rc == 0 and first.json() == {"ok": True, "ran": []}, first.stderr[-2000:]
+    due = tick(start + dt.timedelta(days=1))
+    assert due.rc == 0, due.stderr[-2000:]
+    ready = sorted(a["slug"] for a in platform.cli("--json", "agency", "list").json()["agencies"]
+                   if a["state"] == "ready")
+    assert set(AGENCIES) <= set(ready)
+    assert sorted(r["job"] for r in due.json()["ran"]) == [f"agency:{slug}" for slug in ready]
+    assert all(r["ok"] for r in due.json()["ran"]), due.stdout
+    assert tick(start + dt.timedelta(days=1, minutes=1)).json()["ran"] == []  # taken once
+    assert agency_backups() == before + len(ready)
+    topology = load_spec(platform.lab.spec).platform.topology
+    assert topology is not None
+    backups_host = next(h for h in topology.hosts if h.name == platform.placed()["backups"])
+    refused = tick(start, home=Path(host_home(backups_host)))
+    assert refused.rc == 2 and "operator's home" in refused.stderr, refused.stderr[-1000:]
+    assert_one_error(refused)
+
+
 def test_what_is_not_built_for_the_hosts_yet_is_refused_clearly(platform: Platform,
                                                                 onboarded: dict[str, Any]) -> None:
     for args in (("app", "deploy", "alpha", "portal"), ("verify",)):

@@ -86,6 +86,23 @@ def test_jobs_follow_the_spec_and_the_registry(offline_box: Box) -> None:
     assert agency_cron(offline_box.spec, "unknown") == "30 2 * * *"
 
 
+@pytest.mark.parametrize(("here", "expected"), [
+    ((), {"agency:health", "agency:revenue"}),  # the operator's home of the hosts target: the registry is here
+    (("database", "backups"), {"platform:full", "platform:diff"}),  # the backups' host: pgBackRest is here
+    (("storage", "identity"), set()),  # a host without the backups service runs no job
+])
+def test_on_the_hosts_the_platform_and_the_agencies_jobs_run_apart(offline_box: Box, here: tuple[str, ...],
+                                                                   expected: set[str]) -> None:
+    import json
+
+    from govcloud_platform.box.placement import FILE, Placement, Where
+
+    where = {"storage": "h1", "identity": "h1", "database": "h2", "backups": "h2"}
+    placement = Placement(here, {s: Where(h, f"10.0.0.{h[1]}") for s, h in where.items()})
+    (offline_box.home / FILE).write_text(json.dumps(placement.to_json()))
+    assert {j.name for j in jobs(offline_box)} == expected
+
+
 def test_scheduler_tick_runs_due_jobs_once_and_records_state(offline_box: Box, monkeypatch: pytest.MonkeyPatch) -> None:
     ran: list[str] = []
 

@@ -115,11 +115,15 @@ def agency_cron(spec: Spec, slug: str) -> str:
 
 
 def jobs(box: Box, schedules: Schedules | None = None) -> list[Job]:
-    """Platform jobs first (full before diff), then every ready agency with a backup repository."""
+    """Platform jobs first (full before diff), then every ready agency with a backup repository. On the hosts
+    target the two halves run apart: the platform's where the backups service runs (its host's scheduler),
+    the agencies' where the registry is (the operator's home, `govcloud backup tick`)."""
     plan = schedules or Schedules.of(box.spec)
-    out = [Job("platform:full", plan.full)]
-    if plan.diff:
-        out.append(Job("platform:diff", plan.diff))
+    out = []
+    if box.runs("backups"):
+        out.append(Job("platform:full", plan.full))
+        if plan.diff:
+            out.append(Job("platform:diff", plan.diff))
     if not box.keeps_registry:  # a host of the hosts target: the agencies' jobs need the operator's registry
         return out
     registry = Registry(box.home)
