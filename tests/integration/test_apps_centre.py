@@ -147,6 +147,10 @@ def test_runs_as_the_agency_user_on_loopback_only(box: BoxHandle, deployed: dict
                                check=True).stdout.split("\n")
     local = {line.split()[3] for line in listening if line.strip()}
     assert local == {f"127.0.0.1:{port}"}, local
+    code = box.box().home / "apps" / "code" / APP  # shared by every agency's centre: root's, nobody else writes
+    files = [p for p in code.rglob("*")]
+    assert (code / "centre_web" / "wsgi.py") in files and (code / "centre_core" / "samples" / "catalogue.yaml") in files
+    assert all(p.stat().st_uid == 0 and not p.stat().st_mode & 0o022 and p.stat().st_mode & 0o004 for p in files)
     checked = box.cli("--json", "verify", "--agency", SLUG, "--app", APP, timeout=120)
     assert checked.rc == 0, checked.stdout
     assert all(c["ok"] for c in checked.json()["checks"]) and len(checked.json()["checks"]) >= 6
