@@ -34,7 +34,7 @@ _REFERENCE = re.compile(r'class="reference" dir="ltr">([0-9A-Z-]{14})<')
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[Box]:
-    """PostgreSQL with the centre's database, and Django configured from an env file as the role will write."""
+    """PostgreSQL with the centre's database, and Django configured from an env file as the role writes it."""
     root = new_home("centreweb")
     box = Box(home=root / "box", spec=load_spec_text(EXAMPLE_SPEC), port_base=free_port_base())
     try:
