@@ -51,3 +51,11 @@ def test_each_app_gets_only_its_own_keys(app: str, keys: set[str]) -> None:
     out = key_vars(manifest(app), secrets)
     assert set(out) == keys
     assert all(out[k] == secrets[k] for k in out)
+
+
+def test_every_app_has_a_port_on_openstack() -> None:
+    """The `openstack` target opens each app's port on its VM: an app missing there would fail its stack."""
+    from govcloud_stacks.app import APP_PORTS
+
+    assert set(APP_PORTS) == set(CATALOGUE)
+    assert len(set(APP_PORTS.values())) == len(APP_PORTS)
