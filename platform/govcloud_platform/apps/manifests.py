@@ -105,7 +105,7 @@ CATALOGUE: dict[str, AppManifest] = {
             components=("django", "spiffworkflow", "lxml", "psycopg", "pydantic", "pyyaml", "gunicorn"),
             health_path="/healthz",
             memory_mb=95,
-            install_s=38,
+            install_s=52,
             role="centre",
             keys=("secret_key", "tracking_key"),
         ),
