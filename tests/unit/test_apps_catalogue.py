@@ -59,3 +59,19 @@ def test_every_app_has_a_port_on_openstack() -> None:
 
     assert set(APP_PORTS) == set(CATALOGUE)
     assert len(set(APP_PORTS.values())) == len(APP_PORTS)
+
+
+def test_the_spec_declares_a_centre_for_an_agency_with_a_database_only() -> None:
+    from govcloud_platform.errors import SpecError
+    from govcloud_platform.spec import load_spec_text
+    from govcloud_platform.spec.example import EXAMPLE_SPEC
+
+    old = "    services: [database, storage, identity, backups]\n    apps: []"
+    assert old in EXAMPLE_SPEC
+    spec = load_spec_text(EXAMPLE_SPEC.replace(old, "    services: [database]\n    apps: [centre]"), "g.yaml")
+    assert spec.agencies[0].apps == ["centre"]
+    with pytest.raises(SpecError) as refused:  # without a database it has nowhere to keep applications
+        load_spec_text(EXAMPLE_SPEC.replace(old, "    services: [storage]\n    apps: [centre]"), "g.yaml")
+    found = [str(p) for p in refused.value.problems]
+    assert len(found) == 1 and re.fullmatch(r"g\.yaml:\d+: agencies\[0\]\.apps: app 'centre' needs services "
+                                            r"\['database'\]", found[0]), found
