@@ -4,7 +4,7 @@ e.g. documents' web, worker and redis, with their children). The bench box gets 
 cache (GOVCLOUD_APPS_CACHE under the box's directory), so that cold means a real install even on a host whose
 cache is warm.
 
-Run: .venv/bin/python benchmarks/bench_apps.py [portal opendata messaging documents]"""
+Run: .venv/bin/python benchmarks/bench_apps.py [portal opendata messaging documents centre]"""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from _common import rss_tree_mb
 from tests.conftest import GOVCLOUD, make_box, teardown_box
 
 AGENCIES = ("health", "revenue")
-DEFAULT_APPS = ["portal", "opendata", "messaging", "documents"]
+DEFAULT_APPS = ["portal", "opendata", "messaging", "documents", "centre"]
 
 
 def deploy(handle: object, slug: str, app: str) -> tuple[float, int]:

@@ -11,7 +11,7 @@ import pulumi_openstack as openstack
 from govcloud_stacks.labels import Labels
 
 # TCP port each app listens on behind the platform's reverse proxy.
-APP_PORTS: dict[str, int] = {"portal": 8000, "opendata": 8001, "documents": 8002, "messaging": 8008}
+APP_PORTS: dict[str, int] = {"portal": 8000, "opendata": 8001, "documents": 8002, "centre": 8003, "messaging": 8008}
 
 
 @dataclass(frozen=True)

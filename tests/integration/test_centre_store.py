@@ -129,3 +129,20 @@ def test_the_chain_verifies_and_shows_a_row_deleted_behind_the_trigger(pg: Box, 
         conn.execute("ALTER TABLE audit ENABLE TRIGGER audit_append_only")
     breaks = store.audit.verify(store.audit_entries(conn))
     assert {b.seq for b in breaks} >= {victim + 1} and any("altered" in b.reason for b in breaks)
+
+
+def test_a_deploy_converges_the_schema_and_records_the_catalogues_processes_once(pg: Box,
+                                                                                 loaded: catalogue.Loaded) -> None:
+    """What `centre_converge` reports: the first migrate and the first record change something, the next none."""
+    with pg.pg_admin() as admin:
+        admin.execute("CREATE DATABASE centre_fresh")
+    with pg.pg_admin("centre_fresh") as c:
+        assert store.migrate(c) is True
+        assert store.migrate(c) is False
+        assert store.record_processes(c, loaded) == ["birth_certificate", "trade_licence", "building_permit"]
+        assert store.record_processes(c, loaded) == []
+        reference = store.submit(c, loaded, "trade_licence", {}, None, T0)  # starts on the recorded version
+        assert c.execute("SELECT count(*) FROM process_versions").fetchone() == (3,)
+        assert c.execute("SELECT v.service_id FROM applications a JOIN process_versions v "
+                         "ON v.id = a.process_version_id WHERE a.reference = %s", (reference,)).fetchone() \
+            == ("trade_licence",)

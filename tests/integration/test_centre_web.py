@@ -34,7 +34,7 @@ _REFERENCE = re.compile(r'class="reference" dir="ltr">([0-9A-Z-]{14})<')
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[Box]:
-    """PostgreSQL with the centre's database, and Django configured from an env file as the role will write."""
+    """PostgreSQL with the centre's database, and Django configured from an env file as the role writes it."""
     root = new_home("centreweb")
     box = Box(home=root / "box", spec=load_spec_text(EXAMPLE_SPEC), port_base=free_port_base())
     try:
@@ -274,3 +274,19 @@ def test_store_holds_only_the_code_digest(site: Box) -> None:
         rows = conn.execute("SELECT digest FROM tracking_codes").fetchall()
         assert rows and all(code not in r[0] for r in rows)
         assert store.view(conn, references.normalise(reference) or "").status == "in_progress"
+
+
+def test_health_and_the_deploys_converge_command(site: Box) -> None:
+    """What the role waits for and runs: /healthz answers from the database; centre_converge says what it did."""
+    from django.core.management import call_command
+
+    response = Browser("en").client.get("/healthz")
+    assert response.status_code == 200 and response.content == b"ok\n"
+    assert response["Cache-Control"] == "no-store"
+    out = io.StringIO()
+    call_command("centre_converge", stdout=out)  # the schema exists (the fixture migrated); the processes that
+    # no earlier test's application recorded yet are new
+    assert re.fullmatch(r"changed: processes( [a-z_]+)+|unchanged", out.getvalue().strip()), out.getvalue()
+    out = io.StringIO()
+    call_command("centre_converge", stdout=out)
+    assert out.getvalue().strip() == "unchanged"

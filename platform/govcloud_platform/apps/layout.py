@@ -4,12 +4,14 @@ what its Ansible role is told: the role's variables, computed from the box and t
 from __future__ import annotations
 
 import os
+import secrets as _secrets
 from pathlib import Path
 from typing import Any
 
 from govcloud_platform.apps.manifests import AppManifest
 from govcloud_platform.apps.store import Deployment
 from govcloud_platform.box.context import Box
+from govcloud_platform.box.secrets import new_password
 from govcloud_platform.box.services import nginx
 from govcloud_platform.box.supervisor import Supervisor
 from govcloud_platform.names import (
@@ -57,6 +59,27 @@ def public_url(box: Box, slug: str, app: str) -> str:
 
 def instance_dir(box: Box, slug: str, app: str) -> Path:
     return box.home / "apps" / "instances" / slug / app
+
+
+# --- the app's own secrets ---------------------------------------------------------------------------
+def new_secrets(m: AppManifest) -> dict[str, str]:
+    """Fresh secrets for a new deployment (the registry keeps them; a re-deploy adds only missing ones): the
+    database password, the OIDC client secret, Django's secret key, and the keys the manifest asks for."""
+    out = {"db_password": new_password(), "oidc_secret": new_password(32), "secret_key": new_password(40)}
+    if "tracking_key" in m.keys:
+        out["tracking_key"] = _secrets.token_hex(32)
+    return out
+
+
+def key_vars(m: AppManifest, secrets: dict[str, Any]) -> dict[str, Any]:
+    """Pure: the role variables (without the role's prefix) that carry the app's own keys. Django's secret key
+    goes to apps with SSO (their sessions) and to those whose manifest lists it."""
+    out: dict[str, Any] = {}
+    if "identity" in m.services or "secret_key" in m.keys:
+        out["secret_key"] = secrets["secret_key"]
+    if "tracking_key" in m.keys:
+        out["tracking_key"] = secrets["tracking_key"]
+    return out
 
 
 # The certificate of the proxy's default server: issued for the platform domain itself, so it is valid for no
@@ -108,7 +131,7 @@ def role_vars(box: Box, slug: str, agency_name: str, m: AppManifest, deployment:
     if cert is not None and key is not None:
         common["tls_cert"], common["tls_key"] = str(cert), str(key)
     if action == "deploy" and secrets is not None:
-        if storage:
+        if storage and "storage" in m.services:  # an agency's S3 keys only go to an app that uses its bucket
             common["s3"] = {k: storage[k] for k in ("endpoint", "bucket", "access_key", "secret_key")}
         if "database" in m.services:
             common["db"] = {"host": box.address_of("database"), "port": box.ports.postgres,
@@ -117,7 +140,7 @@ def role_vars(box: Box, slug: str, agency_name: str, m: AppManifest, deployment:
         if "identity" in m.services:
             common["oidc"] = {"issuer": box.issuer, "client_id": oidc_app_client(slug, m.name),
                               "client_secret": secrets["oidc_secret"]}
-            common["secret_key"] = secrets["secret_key"]
+        common.update(key_vars(m, secrets))
     if action == "remove":
         common["remove_run_user"] = last_app
     variables = {f"{m.role}_{k}": v for k, v in common.items()}

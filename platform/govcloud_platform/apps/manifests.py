@@ -24,6 +24,9 @@ class AppManifest:
     implemented: bool = True
     oidc_callback: str = "/oidc/callback/"  # path of the redirect URI registered with the IdP
     database_c_locale: bool = False  # create the database with LC_COLLATE/LC_CTYPE 'C' (Synapse refuses otherwise)
+    # The app's own keys besides its services' credentials, generated once and kept in the registry:
+    # "secret_key" (Django's; apps with SSO get it anyway), "tracking_key" (hex, 32 bytes: an HMAC key).
+    keys: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -34,6 +37,7 @@ class AppManifest:
         doc = asdict(self)
         doc["services"] = list(self.services)
         doc["components"] = list(self.components)
+        doc["keys"] = list(self.keys)
         return doc
 
 
@@ -90,6 +94,20 @@ CATALOGUE: dict[str, AppManifest] = {
             memory_mb=900,
             install_s=35,
             role="documents",
+        ),
+        AppManifest(
+            name="centre",
+            product="Citizen's Centre (Django 5.2, SpiffWorkflow 3.2) on gunicorn",
+            citizens_get="the agency's services (certificates, licences, permits) in English and Urdu: apply online, "
+                         "get a reference number, track the application with a one-time code",
+            staff_get="applications moving between desks along each service's BPMN process (staff pages: to come)",
+            services=("database",),
+            components=("django", "spiffworkflow", "lxml", "psycopg", "pydantic", "pyyaml", "gunicorn"),
+            health_path="/healthz",
+            memory_mb=95,
+            install_s=52,
+            role="centre",
+            keys=("secret_key", "tracking_key"),
         ),
     )
 }

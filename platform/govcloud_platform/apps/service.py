@@ -17,14 +17,20 @@ from typing import Any
 
 from psycopg import sql
 
-from govcloud_platform.apps.layout import instance_dir, public_host, public_url, role_vars, venv_cache
+from govcloud_platform.apps.layout import (
+    instance_dir,
+    new_secrets,
+    public_host,
+    public_url,
+    role_vars,
+    venv_cache,
+)
 from govcloud_platform.apps.manifests import CATALOGUE, AppManifest, manifest
 from govcloud_platform.apps.runner import RUN_TIMEOUT_S, RoleResult, run_role
 from govcloud_platform.apps.store import READY, Deployment, DeploymentStore
 from govcloud_platform.box import idp_api, oidc_clients
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.oidc_policy import admitted_groups
-from govcloud_platform.box.secrets import new_password
 from govcloud_platform.box.supervisor import Supervisor
 from govcloud_platform.brokers.database import (
     allow_in_hba,
@@ -145,9 +151,7 @@ class AppService:
                     f"app {m.name} of {slug}: {found[0]} exists already and the registry records no such "
                     "deployment; nothing was changed",
                     hint="it is not this agency's: remove it, or find its owner (`govcloud doctor`)")
-        deployment, secrets = self.store.begin(slug, m.name, {
-            "db_password": new_password(), "oidc_secret": new_password(32), "secret_key": new_password(40),
-        })
+        deployment, secrets = self.store.begin(slug, m.name, new_secrets(m))
         steps: list[str] = []
         if "database" in m.services:
             self.progress(f"{slug}/{m.name}: database {pg_app(slug, m.name)}")

@@ -24,16 +24,17 @@ RESERVED_SLUGS = frozenset(
     }
 )
 SERVICE_NAMES = ("database", "storage", "identity", "backups")
-APP_NAMES = ("portal", "opendata", "messaging", "documents")
+APP_NAMES = ("portal", "opendata", "messaging", "documents", "centre")
 ServiceName = Literal["database", "storage", "identity", "backups"]
-AppName = Literal["portal", "opendata", "messaging", "documents"]
+AppName = Literal["portal", "opendata", "messaging", "documents", "centre"]
 _EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _DNS_RE = re.compile(r"^(?=.{1,200}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 MAX_AGENCIES = 10_000  # one spec, one box or cloud; beyond that, split the platform
 SPEC_VERSION = 1
 # services each app needs on its agency
 APP_NEEDS = {"portal": {"database", "storage", "identity"}, "opendata": {"storage"},
-             "messaging": {"database", "storage", "identity"}, "documents": {"database", "storage", "identity"}}
+             "messaging": {"database", "storage", "identity"}, "documents": {"database", "storage", "identity"},
+             "centre": {"database"}}
 
 
 def check_slug(slug: str) -> str:

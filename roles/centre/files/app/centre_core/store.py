@@ -36,12 +36,33 @@ class Tracked:
     done_steps: frozenset[str] = frozenset()  # steps (BPMN task ids) completed at least once
 
 
-def migrate(conn: psycopg.Connection[Any]) -> None:
+def migrate(conn: psycopg.Connection[Any]) -> bool:
+    """Create the centre's tables (idempotent). True when this call created the schema (a deploy reports it)."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_AUDIT_LOCK + 1,))
         conn.execute((Path(__file__).parent / "schema.sql").read_text())
         if conn.execute("SELECT count(*) FROM centre_schema").fetchone() == (0,):
             conn.execute("INSERT INTO centre_schema VALUES (%s)", (SCHEMA_VERSION,))
+            return True
+    return False
+
+
+def record_processes(conn: psycopg.Connection[Any], loaded: Loaded) -> list[str]:
+    """Keep the current BPMN file of every service of the catalogue in `process_versions` (by its SHA-256), as
+    `submit` does for the version an application starts on: a deploy records what it ships before the first
+    application. Returns the services whose current version was not recorded yet (empty: nothing changed)."""
+    added: list[str] = []
+    with conn.transaction():
+        for service in loaded.catalogue.services:
+            process = loaded.processes[service.id]
+            xml = (loaded.folder / service.process).read_bytes()
+            row = conn.execute(
+                "INSERT INTO process_versions (service_id, process_id, digest, bpmn) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (digest) DO NOTHING RETURNING id",
+                (service.id, process.process_id, process.digest, xml)).fetchone()
+            if row is not None:
+                added.append(service.id)
+    return added
 
 
 def submit(conn: psycopg.Connection[Any], loaded: Loaded, service_id: str, answers: Mapping[str, Any],

@@ -1,5 +1,5 @@
 """Citizen pages under /en/ and /ur/ (i18n_patterns; `/` is redirected by LocaleMiddleware following the
-browser's Accept-Language), and the one stylesheet outside them."""
+browser's Accept-Language), and the stylesheet and the health URL outside them."""
 
 from django.conf.urls.i18n import i18n_patterns
 from django.urls import path
@@ -8,7 +8,7 @@ from . import track, views
 
 handler404 = "centre_web.views.not_found"
 
-urlpatterns = [path("centre.css", views.css, name="css")]
+urlpatterns = [path("centre.css", views.css, name="css"), path("healthz", views.healthz, name="healthz")]
 urlpatterns += i18n_patterns(
     path("", views.services, name="services"),
     path("services/<slug:service_id>/", views.service, name="service"),

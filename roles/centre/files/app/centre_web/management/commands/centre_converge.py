@@ -1,0 +1,26 @@
+"""Converge one agency's centre on deploy: the core's tables, then the catalogue (read and checked: a bad file
+fails the deploy, not the first citizen) and its processes recorded by version. One process, Django loads once.
+Prints "changed: <what>" or "unchanged", so that the Ansible task reports changed=0 on a second deploy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from centre_core import store
+from centre_web import runtime
+
+
+class Command(BaseCommand):
+    help = "Converge this centre: database schema, the catalogue's processes (idempotent)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        conn = runtime.connection()
+        changed = []
+        if store.migrate(conn):
+            changed.append("schema")
+        added = store.record_processes(conn, runtime.loaded())
+        if added:
+            changed.append("processes " + " ".join(added))
+        self.stdout.write(("changed: " + ", ".join(changed)) if changed else "unchanged")

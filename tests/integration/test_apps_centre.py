@@ -1,0 +1,210 @@
+"""The Citizen's Centre (`centre`) on a real box for a fresh agency, deployed once through the CLI: health and the
+citizen's pages in English and Urdu through the TLS proxy under the agency's name, a second deploy that changes
+nothing, the process as the agency's user on loopback only, its secrets in a 0600 file and nowhere else, its
+own database out of another agency's reach, and a purging removal that leaves nothing behind."""
+
+from __future__ import annotations
+
+import pwd
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import requests
+
+from govcloud_platform.apps.layout import instance_dir, public_url
+from govcloud_platform.box.supervisor import Supervisor
+from govcloud_platform.names import app_program, pg_app, system_user
+from tests.apps_helpers import apply_spec, resolve_to_loopback, system_user_exists
+from tests.conftest import BoxHandle
+from tests.oidc import browser
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+SLUG, NAME, OTHER, APP = "civic", "Civic Registry Office", "revenue", "centre"
+_TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+_REFERENCE = re.compile(r'class="reference" dir="ltr">([0-9A-Z-]{14})<')
+
+
+@pytest.fixture(scope="module")
+def deployed(box: BoxHandle) -> Iterator[dict[str, Any]]:
+    """A fresh agency (only its database is used) and ONE centre deploy; the agency and its data go at the end."""
+    apply_spec(box)  # the spec's agencies (OTHER among them) exist
+    added = box.cli("--json", "agency", "add", SLUG, "--name", NAME, timeout=300)
+    assert added.rc == 0, added.stderr[-2000:]
+    try:
+        t0 = time.monotonic()
+        r = box.cli("--json", "app", "deploy", SLUG, APP, timeout=900)
+        assert r.rc == 0, r.stderr[-3000:]
+        doc: dict[str, Any] = r.json()
+        doc["wall_s"] = round(time.monotonic() - t0, 1)
+        doc["output"] = r.stdout + r.stderr
+        print(f"centre cold deploy: {doc['wall_s']} s (role {doc['seconds']} s)")
+        with resolve_to_loopback(box.box().spec.platform.domain):
+            yield doc
+    finally:
+        box.cli("app", "remove", SLUG, APP, "--purge-data", timeout=600)
+        box.cli("agency", "remove", SLUG, "--purge-data", "--yes", timeout=600)
+
+
+def _env(box: BoxHandle) -> dict[str, str]:
+    path = instance_dir(box.box(), SLUG, APP) / "centre.env"
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line and line[0] != "#")
+
+
+def _pids(box: BoxHandle) -> list[int]:
+    """gunicorn's master (supervisord's child) and its workers."""
+    master = int(Supervisor(box.box()).info()[app_program(SLUG, APP)]["pid"])
+    children = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True, check=False).stdout
+    return [master, *(int(p) for p in children.split())]
+
+
+def test_health_through_the_proxy(box: BoxHandle, deployed: dict[str, Any]) -> None:
+    assert deployed["url"] == public_url(box.box(), SLUG, APP) and deployed["url"].startswith(f"https://centre.{SLUG}.")
+    resp = browser(box.box()).get(deployed["url"] + "/healthz", timeout=30)  # verifies the box CA and the name
+    assert resp.status_code == 200 and resp.text.strip() == "ok"
+    status = box.cli("--json", "app", "status", SLUG, APP)
+    assert status.rc == 0 and status.json()["healthy"] is True, status.stdout
+
+
+def test_citizen_pages_in_english_and_urdu_through_the_proxy(box: BoxHandle, deployed: dict[str, Any]) -> None:
+    s = browser(box.box())
+    en = s.get(deployed["url"] + "/en/", timeout=30)
+    assert en.status_code == 200, en.text[:500]
+    assert 'lang="en"' in en.text and 'dir="ltr"' in en.text
+    assert NAME in en.text and "Trade licence" in en.text and "Birth certificate" in en.text
+    ur = s.get(deployed["url"] + "/ur/", timeout=30)
+    assert ur.status_code == 200 and 'lang="ur" dir="rtl"' in ur.text, ur.text[:500]
+    assert "تجارتی لائسنس" in ur.text
+    assert "default-src 'none'" in ur.headers["Content-Security-Policy"]
+    # "/" follows the browser's language; the stylesheet is the app's own
+    root = s.get(deployed["url"] + "/", headers={"Accept-Language": "ur"}, allow_redirects=False, timeout=30)
+    assert root.status_code == 302 and root.headers["Location"].endswith("/ur/")
+    assert s.get(deployed["url"] + "/centre.css", timeout=30).headers["Content-Type"].startswith("text/css")
+
+
+def _post(s: requests.Session, url: str, data: dict[str, str]) -> requests.Response:
+    """A form of the page just read at `url`, sent as a browser does (CSRF token, Referer over HTTPS)."""
+    page = s.get(url, timeout=30)
+    token = _TOKEN.search(page.text)
+    assert page.status_code == 200 and token, page.text[:500]
+    return s.post(url, data={**data, "csrfmiddlewaretoken": token.group(1)}, headers={"Referer": url},
+                  allow_redirects=False, timeout=30)
+
+
+def test_a_citizen_applies_through_the_proxy_into_the_agency_database(
+    box: BoxHandle, deployed: dict[str, Any]
+) -> None:
+    """The deployed app writes with its own credentials: an application sent through the proxy (CSRF on), then
+    found in the centre's database with the process version the deploy recorded."""
+    b = box.box()
+    env = _env(box)
+    conninfo = b.pg_conninfo(env["DB_NAME"], env["DB_USER"], env["DB_PASSWORD"])
+    with psycopg.connect(**conninfo) as conn:  # the deploy's converge recorded the catalogue's processes
+        recorded = {r[0] for r in conn.execute("SELECT service_id FROM process_versions").fetchall()}
+    assert recorded == {"birth_certificate", "trade_licence", "building_permit"}
+    s = browser(b)
+    base = deployed["url"] + "/en/services/trade_licence"
+    for qid, value in (("business_name", "Civic Traders"), ("business_kind", "shop"), ("email", "ct@example.pk")):
+        resp = _post(s, f"{base}/apply/{qid}/", {"answer": value})
+        assert resp.status_code == 302, (qid, resp.status_code, resp.text[:500])
+    sent = _post(s, f"{base}/check/", {})
+    assert sent.status_code == 302 and sent.headers["Location"].endswith("/sent/"), sent.text[:500]
+    done = s.get(deployed["url"] + sent.headers["Location"], timeout=30)
+    match = _REFERENCE.search(done.text)
+    assert match, done.text[:1000]
+    with psycopg.connect(**conninfo) as conn:
+        row = conn.execute("SELECT a.service_id, a.status, a.email, v.service_id FROM applications a "
+                           "JOIN process_versions v ON v.id = a.process_version_id WHERE a.reference = %s",
+                           (match.group(1).replace("-", ""),)).fetchone()
+    assert row == ("trade_licence", "in_progress", "ct@example.pk", "trade_licence")
+
+
+def test_second_deploy_changes_nothing(box: BoxHandle, deployed: dict[str, Any]) -> None:
+    t0 = time.monotonic()
+    r = box.cli("--json", "app", "deploy", SLUG, APP, timeout=600)
+    assert r.rc == 0, r.stderr[-2000:]
+    assert r.json()["changed"] == 0, r.json()["changed_steps"]
+    print(f"centre unchanged re-deploy: {time.monotonic() - t0:.1f} s")
+
+
+def test_runs_as_the_agency_user_on_loopback_only(box: BoxHandle, deployed: dict[str, Any]) -> None:
+    pids = _pids(box)
+    assert len(pids) >= 2  # master and a worker
+    for pid in pids:
+        uid = Path(f"/proc/{pid}").stat().st_uid
+        assert pwd.getpwuid(uid).pw_name == system_user(SLUG), pid
+    rss = sum(int(next(line.split()[1] for line in Path(f"/proc/{p}/status").read_text().splitlines()
+                       if line.startswith("VmRSS:"))) for p in pids)
+    print(f"centre RSS (master + workers): {rss / 1024:.0f} MiB")
+    port = next(a["port"] for a in box.cli("--json", "app", "list", "--agency", SLUG).json()["apps"]
+                if a["app"] == APP)
+    listening = subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True,
+                               check=True).stdout.split("\n")
+    local = {line.split()[3] for line in listening if line.strip()}
+    assert local == {f"127.0.0.1:{port}"}, local
+    code = box.box().home / "apps" / "code" / APP  # shared by every agency's centre: root's, nobody else writes
+    files = [p for p in code.rglob("*")]
+    assert (code / "centre_web" / "wsgi.py") in files and (code / "centre_core" / "samples" / "catalogue.yaml") in files
+    assert all(p.stat().st_uid == 0 and not p.stat().st_mode & 0o022 and p.stat().st_mode & 0o004 for p in files)
+    checked = box.cli("--json", "verify", "--agency", SLUG, "--app", APP, timeout=120)
+    assert checked.rc == 0, checked.stdout
+    assert all(c["ok"] for c in checked.json()["checks"]) and len(checked.json()["checks"]) >= 6
+
+
+def test_secrets_are_in_the_private_settings_file_only(box: BoxHandle, deployed: dict[str, Any]) -> None:
+    path = instance_dir(box.box(), SLUG, APP) / "centre.env"
+    st = path.stat()
+    assert oct(st.st_mode & 0o777) == "0o600" and pwd.getpwuid(st.st_uid).pw_name == system_user(SLUG)
+    env = _env(box)
+    secrets = [env["DB_PASSWORD"], env["SECRET_KEY"], env["TRACKING_KEY"]]
+    assert len(bytes.fromhex(env["TRACKING_KEY"])) >= 32 and env["DB_NAME"] == pg_app(SLUG, APP)
+    cmdlines = [Path(f"/proc/{p}/cmdline").read_bytes().decode(errors="replace") for p in _pids(box)]
+    program = box.box().home / "supervisor" / "programs.d" / f"{app_program(SLUG, APP)}.conf"
+    shown = [deployed["output"], *cmdlines, program.read_text() if program.exists() else ""]
+    log = box.box().log_dir / f"{app_program(SLUG, APP)}.log"
+    shown.append(log.read_text(errors="replace") if log.exists() else "")
+    for secret in secrets:
+        assert not any(secret in text for text in shown)
+
+
+def test_another_agencys_credentials_cannot_reach_this_centres_database(
+    box: BoxHandle, deployed: dict[str, Any]
+) -> None:
+    b = box.box()
+    env = _env(box)
+    with psycopg.connect(**b.pg_conninfo(env["DB_NAME"], env["DB_USER"], env["DB_PASSWORD"])) as conn:
+        assert conn.execute("SELECT current_database()").fetchone() == (pg_app(SLUG, APP),)
+    other = box.cli("--json", "agency", "credentials", OTHER, "--show-secrets")
+    assert other.rc == 0, other.stderr
+    db = other.json()["database"]
+    with psycopg.connect(**b.pg_conninfo(db["dbname"], db["user"], db["password"])):
+        pass  # the other agency's credentials are good for its own database...
+    with pytest.raises(psycopg.OperationalError):  # ...and not for this centre's
+        psycopg.connect(**b.pg_conninfo(pg_app(SLUG, APP), db["user"], db["password"]))
+    for target in (f"ag_{OTHER}", "postgres"):  # nor can the centre's reach beyond its own
+        with pytest.raises(psycopg.OperationalError):
+            psycopg.connect(**b.pg_conninfo(target, env["DB_USER"], env["DB_PASSWORD"]))
+
+
+def test_remove_with_purge_leaves_nothing_behind(box: BoxHandle, deployed: dict[str, Any]) -> None:
+    b = box.box()
+    program, name = app_program(SLUG, APP), pg_app(SLUG, APP)
+    vhost = b.home / "nginx" / "apps.d" / f"{program}.conf"
+    assert vhost.exists()
+    r = box.cli("--json", "app", "remove", SLUG, APP, "--purge-data", timeout=600)
+    assert r.rc == 0 and r.json()["removed"] is True, r.stderr[-2000:]
+    assert program not in Supervisor(b).info()
+    assert not vhost.exists() and not instance_dir(b, SLUG, APP).exists()
+    assert not list((b.ca.directory / "certs").glob(f"{program}.*"))
+    with b.pg_admin() as conn:
+        assert conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None
+        assert conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone() is None
+    assert box.cli("--json", "app", "list", "--agency", SLUG).json()["apps"] == []
+    assert not system_user_exists(system_user(SLUG))  # the agency's only app: its user went with it
+    with pytest.raises(requests.RequestException):
+        browser(b).get(deployed["url"] + "/healthz", timeout=10)

@@ -1,0 +1,77 @@
+"""The app catalogue and what a deploy hands a role: the spec accepts exactly the catalogue's apps with the
+services their manifests need, and the app's own keys (Django's, the centre's tracking key) go to the apps that
+use them and no other."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from govcloud_platform.apps.layout import key_vars, new_secrets
+from govcloud_platform.apps.manifests import CATALOGUE, manifest
+from govcloud_platform.errors import InputError
+from govcloud_platform.spec.models import APP_NAMES, APP_NEEDS
+
+
+def test_the_spec_knows_every_app_of_the_catalogue_and_its_services() -> None:
+    assert set(APP_NAMES) == set(CATALOGUE) == set(APP_NEEDS)
+    for name, m in CATALOGUE.items():
+        assert APP_NEEDS[name] == set(m.services), name
+        assert m.role == name and m.health_path.startswith("/")
+
+
+def test_the_centre_is_in_the_catalogue_with_its_database_only() -> None:
+    centre = manifest("centre")
+    assert centre.services == ("database",) and centre.implemented
+    doc = centre.as_dict()
+    assert doc["keys"] == ["secret_key", "tracking_key"] and doc["services"] == ["database"]
+    with pytest.raises(InputError):
+        manifest("centres")
+
+
+def test_a_new_centre_gets_a_tracking_key_of_32_random_bytes_and_other_apps_none() -> None:
+    first, second = new_secrets(manifest("centre")), new_secrets(manifest("centre"))
+    assert re.fullmatch(r"[0-9a-f]{64}", first["tracking_key"])
+    assert first["tracking_key"] != second["tracking_key"] and first["secret_key"] != second["secret_key"]
+    assert len(first["secret_key"]) >= 32 and first["db_password"]
+    for other in ("portal", "opendata", "messaging", "documents"):
+        assert "tracking_key" not in new_secrets(manifest(other)), other
+
+
+@pytest.mark.parametrize(("app", "keys"), [
+    ("centre", {"secret_key", "tracking_key"}),   # its citizens' signed session and the codes' HMAC
+    ("portal", {"secret_key"}),                   # SSO apps: Django's key
+    ("documents", {"secret_key"}),
+    ("messaging", {"secret_key"}),
+    ("opendata", set()),                          # no session, no key
+])
+def test_each_app_gets_only_its_own_keys(app: str, keys: set[str]) -> None:
+    secrets = {"secret_key": "s" * 40, "tracking_key": "ab" * 32, "db_password": "p", "oidc_secret": "o"}
+    out = key_vars(manifest(app), secrets)
+    assert set(out) == keys
+    assert all(out[k] == secrets[k] for k in out)
+
+
+def test_every_app_has_a_port_on_openstack() -> None:
+    """The `openstack` target opens each app's port on its VM: an app missing there would fail its stack."""
+    from govcloud_stacks.app import APP_PORTS
+
+    assert set(APP_PORTS) == set(CATALOGUE)
+    assert len(set(APP_PORTS.values())) == len(APP_PORTS)
+
+
+def test_the_spec_declares_a_centre_for_an_agency_with_a_database_only() -> None:
+    from govcloud_platform.errors import SpecError
+    from govcloud_platform.spec import load_spec_text
+    from govcloud_platform.spec.example import EXAMPLE_SPEC
+
+    old = "    services: [database, storage, identity, backups]\n    apps: []"
+    assert old in EXAMPLE_SPEC
+    spec = load_spec_text(EXAMPLE_SPEC.replace(old, "    services: [database]\n    apps: [centre]"), "g.yaml")
+    assert spec.agencies[0].apps == ["centre"]
+    with pytest.raises(SpecError) as refused:  # without a database it has nowhere to keep applications
+        load_spec_text(EXAMPLE_SPEC.replace(old, "    services: [storage]\n    apps: [centre]"), "g.yaml")
+    found = [str(p) for p in refused.value.problems]
+    assert len(found) == 1 and re.fullmatch(r"g\.yaml:\d+: agencies\[0\]\.apps: app 'centre' needs services "
+                                            r"\['database'\]", found[0]), found
