@@ -89,7 +89,7 @@ def test_a_crafted_slug_reaches_nothing_of_the_victim(box: BoxHandle, victim: di
     assert not mine_names & theirs_names
 
 
-@pytest.mark.parametrize("slug", [f"{VICTIM}--portal", f"{VICTIM}--ro", "x--admins"])
+@pytest.mark.parametrize("slug", [f"{VICTIM}--portal", f"{VICTIM}--centre", f"{VICTIM}--ro", "x--admins"])
 def test_a_slug_with_the_separator_is_refused_without_side_effect(box: BoxHandle, slug: str) -> None:
     with attack("names", f"onboard {slug}") as a:
         result = box.cli("agency", "add", slug, "--name", "Separator", "--email", "it@sep.example")
