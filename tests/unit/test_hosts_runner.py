@@ -186,13 +186,26 @@ def test_private_run_dir_sweeps_only_dead_runs(tmp_path: Any) -> None:
     assert alive.exists() and unmarked.exists() and other.exists()
 
 
-def test_a_failed_command_says_its_last_line_of_stderr() -> None:
+def test_a_failed_command_says_its_last_line_of_stderr_or_stdout() -> None:
     from govcloud_platform.apps.runner import failure_message
 
     traceback = "Traceback (most recent call last):\n  File \"manage.py\"\nOperationalError: database is gone\n\n"
     assert failure_message({"msg": "non-zero return code", "stderr": traceback, "rc": 1}) == (
         "non-zero return code: OperationalError: database is gone")
     assert failure_message({"msg": "non-zero return code", "stderr": ""}) == "non-zero return code"
+    # a tool that answers on stdout (supervisorctl) is heard when its stderr says nothing
+    assert failure_message({"msg": "non-zero return code", "stderr": "", "stdout": "app: ERROR (spawn error)\n"}) == (
+        "non-zero return code: app: ERROR (spawn error)")
+    assert failure_message({"msg": "non-zero return code", "stderr": "why", "stdout": "noise"}) == (
+        "non-zero return code: why")
+    # a command judged by failed_when has no message of its own: its last word is the reason
+    assert failure_message({"stdout": "app: ERROR (already started)", "rc": 0}) == (
+        "failed: app: ERROR (already started)")
+    # a loop says why each failed item failed, and hides what a no_log item hid
+    loop = {"msg": "One or more items failed", "results": [
+        {"msg": "a: ERROR (spawn error)", "failed": True}, {"changed": True},
+        {"msg": "s3cr3t", "failed": True, "censored": "hidden"}]}
+    assert failure_message(loop) == "a: ERROR (spawn error); details hidden (no_log)"
     assert failure_message({"msg": "boom", "stderr": "x"}) == "boom"
     assert failure_message({"msg": "non-zero return code", "stderr": "s3cr3t", "censored": "x"}) == (
         "details hidden (no_log)")

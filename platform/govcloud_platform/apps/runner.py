@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from govcloud_platform.box.secrets import write_private
 from govcloud_platform.errors import MissingDependency, ProvisioningError, ServiceError
+from govcloud_platform.procfs import START_TIME, stat_fields
 from govcloud_platform.progress import Progress, quiet
 
 if TYPE_CHECKING:
@@ -31,6 +32,8 @@ RUN_TIMEOUT_S = 1800
 # The events a caller may look at, and the keys of their result kept (the rest, e.g. module args, is dropped).
 HOST_EVENTS = frozenset({"runner_on_ok", "runner_on_failed", "runner_on_unreachable", "runner_on_skipped"})
 RESULT_KEYS = ("changed", "msg", "stderr", "reason", "censored", "ansible_facts", "unreachable", "failed")
+# What a failed task says (a loop's items: each its own why), kept only for the failure message.
+FAILURE_KEYS = ("msg", "stderr", "stdout", "censored", "failed")
 
 
 def roles_path() -> Path:
@@ -93,17 +96,33 @@ def trim(event: dict[str, Any]) -> dict[str, Any] | None:
         "task": str(data.get("task", "")),
         "duration": data.get("duration"),
         "ignore_errors": bool(data.get("ignore_errors")),
-        "res": {k: res[k] for k in RESULT_KEYS if k in res} if isinstance(res, dict) else {},
+        "res": _trim_result(res, kind) if isinstance(res, dict) else {},
     }
+
+
+def _trim_result(res: dict[str, Any], kind: str) -> dict[str, Any]:
+    out = {k: res[k] for k in RESULT_KEYS if k in res}
+    if kind == "runner_on_failed":
+        if "stdout" in res:
+            out["stdout"] = str(res["stdout"])[-2000:]
+        out["results"] = [{k: item[k] if k in ("censored", "failed") else str(item[k])[-2000:]
+                           for k in FAILURE_KEYS if k in item}
+                          for item in res.get("results") or [] if isinstance(item, dict) and item.get("failed")]
+    return out
 
 
 def failure_message(res: dict[str, Any], limit: int | None = 600) -> str:
     """Why a task failed, from its result (its last `limit` characters); never what a `no_log` task hid."""
     if res.get("censored"):
         return "details hidden (no_log)"
+    failed_items = [r for r in res.get("results") or [] if isinstance(r, dict) and r.get("failed")]
+    if failed_items:  # a loop: "One or more items failed" says nothing; each failed item says why
+        msg = "; ".join(failure_message(r, None) for r in failed_items)
+        return msg[-limit:] if limit else msg
     msg = str(res.get("msg") or res.get("stderr") or res.get("reason") or "failed").strip()
-    last = [line.strip() for line in str(res.get("stderr") or "").splitlines() if line.strip()][-1:]
-    if msg == "non-zero return code" and last:  # a command's own last word says why (a traceback's last line)
+    said = str(res.get("stderr") or "").strip() or str(res.get("stdout") or "")  # some tools answer on stdout
+    last = [line.strip() for line in said.splitlines() if line.strip()][-1:]
+    if msg in ("non-zero return code", "failed") and last:  # a command's own last word says why (a traceback's)
         msg = f"{msg}: {last[0][-300:]}"
     return msg[-limit:] if limit else msg
 
@@ -135,7 +154,7 @@ def process_start(pid: int) -> str | None:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return stat.rsplit(")", 1)[-1].split()[19]  # field 22; the command name (field 2) may hold spaces and ')'
+    return stat_fields(stat)[START_TIME]
 
 
 def owner_is_gone(owner: str, start_of: Callable[[int], str | None]) -> bool:

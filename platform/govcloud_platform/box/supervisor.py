@@ -16,6 +16,7 @@ from govcloud_platform.box.modes import PRIVATE_UMASK
 from govcloud_platform.box.secrets import write_private
 from govcloud_platform.box.services.base import Program
 from govcloud_platform.errors import ServiceError
+from govcloud_platform.procfs import STATE, stat_fields
 
 
 def _quote(arg: str) -> str:
@@ -267,7 +268,7 @@ def alive(pid: int) -> bool:
         return not Path("/proc/self").exists()  # gone since kill(0); or no /proc, and kill(0) is all we know
     except OSError:
         return True
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    return stat_fields(stat)[STATE] != "Z"
 
 
 def _tail(path: Path, lines: int = 3) -> str:
