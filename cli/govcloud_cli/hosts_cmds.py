@@ -120,14 +120,15 @@ def require_healthy(doc: dict[str, Any]) -> None:
 def up_on_hosts(opts: Options, spec: Spec, *, port_base: int | None = None, address: str | None = None,
                 allow_from: list[str] | None = None, service: list[str] | None = None) -> None:
     """`govcloud up` on the `hosts` target, from the control home: the preflight first (an unreachable host or a
-    port in use fails fast, naming the host, and nothing is written), then the deploy (hosts.deploy: the
-    control home prepared, one Ansible run, a play per service), the registry, and every host's status."""
+    port in use fails fast, naming the host, and nothing is written; on a platform this home deployed, it is the
+    deploy run's first play), then the deploy (hosts.deploy: the control home prepared, one Ansible run, a play
+    per service), the registry, and every host's status."""
     from govcloud_cli.boxes import create_box
     from govcloud_platform.backups.registry import ensure_registry
     from govcloud_platform.box.placement import read
     from govcloud_platform.errors import InputError
-    from govcloud_platform.hosts.deploy import deploy, preflight
-    from govcloud_platform.hosts.preflight import require_ready
+    from govcloud_platform.hosts.deploy import deploy, deployed_here, preflight, preflight_needs
+    from govcloud_platform.hosts.preflight import host_needs, require_ready
 
     if address is not None or allow_from or service:
         raise InputError("--address, --allow-from and --service are for a box on one machine; on the hosts target "
@@ -140,14 +141,18 @@ def up_on_hosts(opts: Options, spec: Spec, *, port_base: int | None = None, addr
     if port_base is not None:
         box.port_base = port_base
     base = box.port_base
-    with progress(opts, "hosts check") as step:
-        recorded = read(box.home) if box.home.is_dir() else None
-        reports = preflight(topology, opts.spec_path.resolve().parent, base, recorded, progress=step)
-    if not opts.json:
-        render(opts, reports)
-    require_ready(reports)
+    recorded = read(box.home) if box.home.is_dir() else None
+    check = []
+    if deployed_here(recorded, topology):  # the preflight is the deploy run's first play: one run, not two
+        check = preflight_needs(host_needs(topology, base), recorded, topology)
+    else:  # the first deploy: nothing is written (not even the control home) before every host is ready
+        with progress(opts, "hosts check") as step:
+            reports = preflight(topology, opts.spec_path.resolve().parent, base, recorded, progress=step)
+        if not opts.json:
+            render(opts, reports)
+        require_ready(reports)
     with progress(opts, "up") as step:
-        result = deploy(box, topology, opts.spec_path, progress=step)
+        result = deploy(box, topology, opts.spec_path, progress=step, check=check)
         from govcloud_platform.state.lock import box_lock
         from govcloud_platform.upgrade import migrate_names, names_current
 
@@ -158,7 +163,8 @@ def up_on_hosts(opts: Options, spec: Spec, *, port_base: int | None = None, addr
     from govcloud_platform.hosts.remote import Reply, merge_status
 
     # Each host's `up` reported its services' health as `status` would: asking the hosts again costs seconds.
-    _box, placement = _control(opts, spec)
+    placement = box.placement  # the deploy just wrote it
+    assert placement is not None
     replies = {host: Reply(host, {"services": entries}) for host, entries in result.reported.items()}
     doc = merge_status(placement, replies, str(box.ca_file), _endpoints(box))
     if not opts.json:

@@ -183,3 +183,15 @@ def test_a_second_up_leaves_the_ports_of_its_own_services_to_the_hosts() -> None
     moved = placement_for(lab3(), None)
     moved.services["database"] = moved.services["storage"]  # another placement: check everything
     assert preflight_needs(needs, moved, t) == needs
+
+
+def test_the_preflight_is_folded_into_the_deploy_only_where_this_home_deployed_as_placed_today() -> None:
+    from govcloud_platform.hosts.deploy import deployed_here
+    from govcloud_platform.hosts.placement import placement_for
+
+    t = lab3()
+    assert not deployed_here(None, t)  # a first deploy: its own preflight run, before anything is written
+    assert deployed_here(placement_for(t, None), t)
+    moved = placement_for(t, None)
+    moved.services["database"] = moved.services["storage"]
+    assert not deployed_here(moved, t)

@@ -181,3 +181,44 @@ def test_a_root_too_deep_or_closed_to_the_services_users_is_named() -> None:
     assert "too deep" in _root_problems(deep, ok)[0]
     closed = _root_problems(short, {**ok, "closed": "/srv"})
     assert closed and "/srv is closed to other users" in closed[0] and "chmod o+x /srv" in closed[0]
+
+
+def test_judged_in_a_run_reports_problems_from_the_facts_and_leaves_later_failures_to_the_caller() -> None:
+    from govcloud_platform.hosts.preflight import judged
+
+    busy = [{"label": "postgres", "port": BASE, "address": "10.0.0.12", "state": "in_use"}]
+    # the role's own gate failed the host: the problems are govcloud's, word for word as `hosts check` says them
+    gated = judged(NEED, SSH, HostOutcome("h2", "failed", "Refuse a host that cannot take its groups (judged in the "
+                                          "run)", "port ... in use", facts={"host_preflight": facts(ports_busy=busy)}))
+    assert gated.problems == problems(NEED, facts(ports_busy=busy)) and gated.reachable
+    # unreachable before any fact: ssh's reason and what to check, as `hosts check` says it
+    down = judged(NEED, SSH, HostOutcome("h2", "unreachable", "Find Python", "Connection timed out"))
+    assert not down.reachable and down.problems[0].startswith("unreachable at 'Find Python'")
+    # stopped before its facts because another host failed (any_errors_fatal): not blamed
+    assert judged(NEED, SSH, HostOutcome("h2")).ok
+    # ready, then a later play failed: the preflight has nothing to say (the deploy's error names that step)
+    later = judged(NEED, SSH, HostOutcome("h2", "failed", "database on h2", "boom", facts={"host_preflight": facts()}))
+    assert later.ok
+
+
+def test_the_folded_play_stops_every_host_and_the_role_judges_with_govcloud_s_own_decision() -> None:
+    import importlib.util
+
+    from govcloud_platform.apps.runner import roles_path
+    from govcloud_platform.hosts.preflight import play
+
+    needs = host_needs(topo(), BASE)
+    p = play(needs)
+    assert p["any_errors_fatal"] is True and p["hosts"] == "h1:h2:h3" and p["roles"] == ["host_preflight"]
+    assert role_vars(needs[0], judge=True)["host_preflight_judge"] is True
+    assert role_vars(needs[0])["host_preflight_judge"] is False
+    spec = importlib.util.spec_from_file_location(
+        "gp", roles_path() / "host_preflight" / "filter_plugins" / "govcloud_preflight.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    judge = module.FilterModule().filters()["govcloud_preflight_problems"]
+    assert judge(facts(), "/var/lib/govcloud", MIN_FREE_MB) == []
+    assert judge(facts(root={"free_mb": 10}), "/var/lib/govcloud", MIN_FREE_MB) == problems(
+        NEED, facts(root={"free_mb": 10}))
+    assert judge(None, "/r", MIN_FREE_MB) == problems(NEED, None)

@@ -32,6 +32,7 @@ from govcloud_platform.box.placement import FILE as PLACEMENT_FILE
 from govcloud_platform.box.placement import SERVICES, Placement
 from govcloud_platform.box.ports import host_group
 from govcloud_platform.box.secrets import write_private
+from govcloud_platform.hosts import preflight as pf
 from govcloud_platform.hosts.placement import hosts_in_use, place, placement_for
 from govcloud_platform.hosts.preflight import HostNeed, HostReport
 from govcloud_platform.hosts.runner import HostsRun, HostSsh, failure_text, hosts_error, run_on_hosts, run_plays
@@ -151,13 +152,23 @@ def outcome(run: HostsRun, ssh: dict[str, HostSsh], seconds: float, plans: list[
     return DeployResult(bool(changed), seconds, plans, changed, reported)
 
 
+def deployed_here(recorded: Placement | None, topology: Topology) -> bool:
+    """Pure: whether this control home deployed the platform already as the topology places it today (its
+    placement.json places every service where `place` does). Then `up` folds the preflight into its deploy
+    run (one Ansible run instead of two): nothing new is created on a host before its preflight passed, since
+    the preflight's play stops every host when one is not ready."""
+    if recorded is None:
+        return False
+    return all(recorded.host_of(s) == h.name for s, h in place(topology).items())
+
+
 def preflight_needs(needs: Sequence[HostNeed], recorded: Placement | None, topology: Topology) -> list[HostNeed]:
     """Pure: what the preflight checks before a deploy. On a platform this control home deployed already (its
     placement.json places every service as `place` does today), the ports of the services a host runs are
     its own box's: they are left to that host's `govcloud up`, which tells its own listeners (its supervisord's
     programs) from another's and refuses the latter, naming the port. Everything else is checked as ever."""
     placed = place(topology)
-    if recorded is None or any(recorded.host_of(s) != h.name for s, h in placed.items()):
+    if not deployed_here(recorded, topology):
         return list(needs)
     out = []
     for need in needs:
@@ -170,8 +181,6 @@ def preflight_needs(needs: Sequence[HostNeed], recorded: Placement | None, topol
 def preflight(topology: Topology, base_dir: Path, port_base: int, recorded: Placement | None, *,
               progress: Progress = quiet) -> list[HostReport]:
     """`hosts.preflight.check_hosts` with `preflight_needs`: a second `up` is not refused for its own ports."""
-    from govcloud_platform.hosts import preflight as pf
-
     needs = preflight_needs(pf.host_needs(topology, port_base), recorded, topology)
     run = run_on_hosts(topology, base_dir, pf.ROLE, [n.name for n in needs],
                        host_vars={n.name: pf.role_vars(n) for n in needs}, progress=progress,
@@ -211,9 +220,12 @@ def prepare_control(box: Box, topology: Topology, base_dir: Path, used: Sequence
 
 
 def deploy(box: Box, topology: Topology, spec_file: Path, *, progress: Progress = quiet,
-           govcloud: str | None = None, timeout: int = RUN_TIMEOUT_S) -> DeployResult:
-    """Deploy (or converge) the shared services on the hosts; the hosts passed the preflight already. The
-    control home `box` is prepared first; the hosts are told in ONE run, a play per service in start order."""
+           govcloud: str | None = None, timeout: int = RUN_TIMEOUT_S,
+           check: Sequence[HostNeed] = ()) -> DeployResult:
+    """Deploy (or converge) the shared services on the hosts. The control home `box` is prepared first; the
+    hosts are told in ONE run, a play per service in start order. The hosts passed the preflight already, or
+    `check` says what the preflight checks, as the run's first play (`hosts.preflight.play`): a host not ready stops
+    the run everywhere, and the error is the preflight's (`require_ready`)."""
     import time
 
     started = time.monotonic()
@@ -225,7 +237,16 @@ def deploy(box: Box, topology: Topology, spec_file: Path, *, progress: Progress 
     secrets = prepare_control(box, topology, base_dir, used, govcloud)
     variables = shared_vars(port_base=box.port_base, spec_file=spec_file.resolve(), control_home=box.home,
                             secrets=secrets, govcloud=govcloud)
-    run = run_plays(topology, base_dir, plays(plans), [p.name for p in plans], host_vars(plans), variables,
-                    progress=progress, timeout=timeout)
-    ssh = {h.name: HostSsh.of(topology, h, base_dir) for h in used}
+    first = [pf.play(list(check))] if check else []
+    per_host = host_vars(plans)
+    for need in check:
+        per_host.setdefault(need.name, {}).update(pf.role_vars(need, judge=True))
+    names = list(dict.fromkeys([p.name for p in plans] + [n.name for n in check]))
+    run = run_plays(topology, base_dir, first + plays(plans), names, per_host, variables, progress=progress,
+                    timeout=timeout)
+    by_name = {h.name: h for h in topology.hosts}
+    ssh = {name: HostSsh.of(topology, by_name[name], base_dir) for name in names}
+    if check:
+        pf.require_ready([pf.judged(n, ssh[n.name], run.outcomes[n.name]) for n in check])
+    run.outcomes = {p.name: run.outcomes[p.name] for p in plans}
     return outcome(run, ssh, time.monotonic() - started, plans)

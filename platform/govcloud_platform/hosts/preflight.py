@@ -87,10 +87,19 @@ def host_needs(topology: Topology, port_base: int, min_free_mb: int = MIN_FREE_M
                      min_free_mb) for h in topology.hosts if h.groups]
 
 
-def role_vars(need: HostNeed) -> dict[str, Any]:
-    """The role's variables for one host (they go into the inventory: they differ per host)."""
-    return {"host_preflight_root": need.root,
+def role_vars(need: HostNeed, *, judge: bool = False) -> dict[str, Any]:
+    """The role's variables for one host (they go into the inventory: they differ per host). With `judge`
+    the role fails a host that is not ready itself, with `problems` (a filter plugin over it)."""
+    return {"host_preflight_root": need.root, "host_preflight_min_free_mb": need.min_free_mb,
+            "host_preflight_judge": judge,
             "host_preflight_ports": [{"label": p.label, "port": p.port, "address": p.address} for p in need.ports]}
+
+
+def play(needs: list[HostNeed]) -> dict[str, Any]:
+    """The preflight as the first play of another run (`role_vars(judge=True)` per host): any host that is
+    unreachable or not ready stops every host, so that nothing of the later plays runs anywhere."""
+    return {"name": "host preflight", "hosts": ":".join(n.name for n in needs), "gather_facts": False,
+            "any_errors_fatal": True, "roles": [ROLE]}
 
 
 def _version(text: str) -> tuple[int, ...]:
@@ -174,6 +183,20 @@ def report(need: HostNeed, ssh: HostSsh, outcome: HostOutcome) -> HostReport:
     facts = outcome.facts.get("host_preflight")
     base.facts = facts if isinstance(facts, dict) else {}
     base.problems = problems(need, base.facts)
+    return base
+
+
+def judged(need: HostNeed, ssh: HostSsh, outcome: HostOutcome) -> HostReport:
+    """Pure: the host's report from a run that began with `play`: not ready when the role's facts show problems,
+    or when it failed before they were known (unreachable, ...). A host the run stopped before its facts
+    because another host failed is not blamed; a failure after the preflight passed is the later plays' (the
+    caller's to report)."""
+    facts = outcome.facts.get("host_preflight")
+    if not isinstance(facts, dict):  # failed before its facts; or stopped, unjudged, by another host's failure
+        return report(need, ssh, outcome) if not outcome.ok else HostReport(
+            need.name, need.address, list(need.groups), reachable=True)
+    base = HostReport(need.name, need.address, list(need.groups), reachable=True, facts=facts)
+    base.problems = problems(need, facts)
     return base
 
 
