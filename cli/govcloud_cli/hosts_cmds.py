@@ -204,3 +204,29 @@ def down_on_hosts(opts: Options, spec: Spec) -> None:
             result.errors + ([f"ports still listening: {', '.join(result.listening_ports)}"]
                              if result.listening_ports else [])),
                            hint="run `govcloud down` again; `govcloud status` shows what runs")
+
+
+def verify_on_hosts(opts: Options, spec: Spec, box: Box) -> None:
+    """`govcloud verify` from the control home: every host in use checked over SSH with testinfra
+    (hosts.verify): its programs running, its ports bound where they must be and nothing else listening
+    outside it, its home's permissions and secret files. Exit 1 on any failed check."""
+    from govcloud_platform.box.remote import remote_host
+    from govcloud_platform.hosts.verify import verify_hosts
+
+    _box, placement = _control(opts, spec)
+    topology = spec.platform.topology
+    assert topology is not None
+    names = list(dict.fromkeys(h for h in (placement.host_of(s) for s in placement.services) if h is not None))
+    homes = {n: (r.home, r.govcloud) for n in names for r in [remote_host(box, n)]}
+    with progress(opts, "verify") as step:
+        results = verify_hosts(topology, opts.spec_path.resolve().parent, placement, box.port_base, homes,
+                               progress=step)
+    ok = all(r.ok for r in results)
+    if opts.json:
+        emit_json({"ok": ok, "checks": [r.as_dict() for r in results]})
+    else:
+        table("verify", ["host", "service", "check", "ok", "detail"],
+              [(r.host or "", r.service or "", r.check, mark(r.ok), r.detail) for r in results])
+        info(f"{sum(r.ok for r in results)}/{len(results)} checks passed on {', '.join(names)}")
+    if not ok:
+        raise typer.Exit(1)

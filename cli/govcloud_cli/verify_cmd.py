@@ -16,12 +16,20 @@ def verify(
     app: Annotated[str | None, typer.Option("--app", help="only this app")] = None,
 ) -> None:
     """Check deployed apps on the host: process running, ports on 127.0.0.1 only, TLS certificate valid for
-    the name, health URL 200, secret files 0600. Exit 1 on any failure."""
+    the name, health URL 200, secret files 0600. On the hosts target: every host over SSH (programs running,
+    ports bound where they must be and nothing else outside, permissions, secret files). Exit 1 on any
+    failure."""
     from govcloud_platform.apps.verify import verify as run_checks
 
     opts: Options = ctx.obj
     box = load_box(opts)
-    refuse_on_hosts(box, "verify")
+    if box.placement is not None and agency is None and app is None:
+        from govcloud_cli.hosts_cmds import verify_on_hosts
+        from govcloud_cli.output import read_spec
+
+        verify_on_hosts(opts, read_spec(opts.spec_path), box)
+        return
+    refuse_on_hosts(box, "verify --agency/--app")
     if app is not None:
         from govcloud_platform.apps import manifest
 

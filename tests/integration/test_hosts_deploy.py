@@ -20,7 +20,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from govcloud_platform.box.ports import free_port_base
+from govcloud_platform.box.ports import Ports, free_port_base
 from govcloud_platform.hosts.placement import place
 from govcloud_platform.spec import load_spec
 from tests.conftest import GOVCLOUD, Result, assert_one_error, new_home, run_cli
@@ -269,11 +269,69 @@ def test_the_agencies_scheduled_backups_run_from_the_operators_home(platform: Pl
 
 def test_what_is_not_built_for_the_hosts_yet_is_refused_clearly(platform: Platform,
                                                                 onboarded: dict[str, Any]) -> None:
-    for args in (("app", "deploy", "alpha", "portal"), ("verify",)):
+    for args in (("app", "deploy", "alpha", "portal"), ("verify", "--app", "portal")):
         refused = platform.cli(*args)
         assert refused.rc == 2, refused.stderr[-1000:]
         assert_one_error(refused)
         assert "not available on the hosts target yet" in refused.stderr
+
+
+STRAY = """
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(); print("ready", flush=True); time.sleep(300)
+"""
+
+
+def test_verify_checks_every_host_over_ssh_and_names_what_is_wrong(platform: Platform,
+                                                                   onboarded: dict[str, Any]) -> None:
+    import sys
+
+    from govcloud_platform.hosts.deploy import host_home
+
+    good = platform.timed("verify", "--json", "verify")
+    checks = good.json()["checks"]
+    assert good.rc == 0, "; ".join(f"{c['host']} {c['check']}: {c['detail']}" for c in checks if not c["ok"])
+    placed = platform.placed()
+    assert {c["host"] for c in checks} == set(placed.values())  # every host in use; h3 runs nothing
+    with_ports = {service for service, _label, _port in Ports(platform.port_base).all()}  # backups has none
+    for service, host in placed.items():  # each service's ports, on its own host
+        assert service not in with_ports or any(
+            c["service"] == service and c["host"] == host and c["check"].startswith("port ") for c in checks)
+    names = {(c["host"], c["check"]) for c in checks}
+    for host in set(placed.values()):
+        assert (host, "nothing else listens outside the host but sshd") in names
+        assert (host, "permissions follow the box's scheme") in names
+        assert any(h == host and check.startswith("secret files 0600") for h, check in names)
+    assert all(c["ok"] for c in checks)
+
+    # A secret readable by others on the database's host; a stray listener on the storage host's address.
+    topology = load_spec(platform.lab.spec).platform.topology
+    assert topology is not None
+    db = next(h for h in topology.hosts if h.name == placed["database"])
+    secret = sorted((Path(host_home(db)) / "secrets").iterdir())[0]
+    storage = platform.lab.host(placed["storage"])
+    stray_port = platform.port_base + 77
+    stray = subprocess.Popen(["ip", "netns", "exec", storage["netns"], sys.executable, "-c", STRAY,
+                              storage["address"], str(stray_port)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert stray.stdout is not None and stray.stdout.readline().strip() == "ready"
+        secret.chmod(0o644)
+        bad = platform.cli("--json", "verify")
+        assert bad.rc == 1, bad.stderr[-2000:]
+        failed = {(c["host"], c["check"]): c["detail"] for c in bad.json()["checks"] if not c["ok"]}
+        outside = failed.get((storage["name"], "nothing else listens outside the host but sshd"), "")
+        assert f"{storage['address']}:{stray_port}" in outside, failed
+        mine = [d for (h, check), d in failed.items() if h == db.name and check.startswith("secret files")]
+        assert mine and f"secrets/{secret.name} 0644 root" in mine[0], failed
+        assert f"secrets/{secret.name} 0644 (want 0640)" in failed[(db.name, "permissions follow the box's scheme")]
+        assert len(failed) == 3, failed  # nothing else is blamed
+        human = platform.cli("verify")
+        assert human.rc == 1 and "checks passed" in human.stderr
+    finally:
+        secret.chmod(0o600)
+        stray.kill()
+        stray.wait(10)
 
 
 def test_an_unreachable_host_fails_up_first_naming_it(platform: Platform, onboarded: dict[str, Any]) -> None:

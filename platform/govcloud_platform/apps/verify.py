@@ -27,6 +27,8 @@ class CheckResult:
     check: str
     ok: bool
     detail: str
+    host: str | None = None  # the hosts target: the host checked (over SSH); None: this machine
+    service: str | None = None  # the hosts target: the shared service the check is about, if one
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterable
 from fnmatch import fnmatchcase
 from pathlib import Path
 
@@ -41,6 +42,9 @@ TRAVERSED = ("", "ca", "pg", "nginx", "nginx/tmp", "idp", "backups", "backups/sc
 SELF_MANAGED = ("pg/data", "pg/data.initdb", "backups/scratch/*", "apps/instances/*/*")
 #: public by design: readable by everyone, writable by no one but root
 PUBLIC_FILES = ("ca/ca.pem",)
+#: files whose program forces their mode whatever the umask, inside a directory no other user enters (accepted,
+#: docs/storage-security.md): SeaweedFS's volume info files (version, replication, sizes; no object data), 0644
+FORCED = ("s3/data/*.vif",)
 PUBLIC_TREES = ("apps/code", "apps/static")
 
 
@@ -97,3 +101,28 @@ def repair(home: Path) -> list[str]:
                     continue
                 changed.append(rel)
     return changed
+
+
+def judged(rel: str) -> bool:
+    """Pure: whether `repair` (and a verify) looks at the path: not when it lies below the top of a SELF_MANAGED
+    tree (whose owner keeps its own files private)."""
+    parts = rel.split("/") if rel else []
+    return not any(_matches("/".join(parts[:i]), pattern) for i in range(1, len(parts)) for pattern in SELF_MANAGED)
+
+
+def forced(rel: str) -> bool:
+    """Pure: whether the path is one whose program forces its mode (FORCED)."""
+    return any(_matches(rel, pattern) for pattern in FORCED)
+
+
+def violations(entries: Iterable[tuple[str, int, bool]]) -> list[tuple[str, int, int]]:
+    """Pure: (rel, mode, wanted) of every judged path whose permission bits are not `wanted_mode`'s (but the
+    FORCED ones); `entries` are (path relative to the home, permission bits, is a directory), as
+    `find -printf '%P %m %y'` gives them."""
+    out = []
+    for rel, mode, is_dir in entries:
+        if judged(rel) and not forced(rel):
+            want = wanted_mode(rel, mode, is_dir)
+            if want != stat.S_IMODE(mode):
+                out.append((rel, stat.S_IMODE(mode), want))
+    return out

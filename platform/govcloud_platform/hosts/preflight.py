@@ -6,6 +6,7 @@ functions here; `check_hosts` is the thin adapter that runs the role."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,15 +65,17 @@ class HostReport:
                 "reachable": self.reachable, "problems": self.problems}
 
 
-def host_ports(topology: Topology, host: Host, port_base: int) -> list[PortNeed]:
+def host_ports(topology: Topology, host: Host, port_base: int,
+               services: Collection[str] | None = None) -> list[PortNeed]:
     """Pure: the TCP ports the host's groups will bind, and on which address (its own, or its loopback for what
-    never leaves the host). SeaweedFS masters and volume servers only where the topology runs them."""
+    never leaves the host). SeaweedFS masters and volume servers only where the topology runs them. With
+    `services`: the ports of those services (the ones a deploy placed on the host) instead of its groups'."""
     masters = {h.name for h in topology.masters()}
     volumes = {h.name for h in (topology.members("storage_volume") or topology.members("storage"))}
     out: list[PortNeed] = []
-    for _service, label, port in Ports(port_base).all():
+    for service, label, port in Ports(port_base).all():
         base = label.removesuffix("_grpc")
-        if host_group(label) not in host.groups:
+        if (service not in services) if services is not None else (host_group(label) not in host.groups):
             continue
         if (base == "weed_master" and host.name not in masters) or (base == "weed_volume" and host.name not in volumes):
             continue
