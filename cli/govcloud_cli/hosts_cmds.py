@@ -213,9 +213,9 @@ def verify_on_hosts(opts: Options, spec: Spec, box: Box) -> None:
     from govcloud_platform.box.remote import remote_host
     from govcloud_platform.hosts.verify import verify_hosts
 
-    _box, placement = _control(opts, spec)
+    placement = box.placement  # the caller's: a control home of the hosts target has one
     topology = spec.platform.topology
-    assert topology is not None
+    assert placement is not None and topology is not None
     names = list(dict.fromkeys(h for h in (placement.host_of(s) for s in placement.services) if h is not None))
     homes = {n: (r.home, r.govcloud) for n in names for r in [remote_host(box, n)]}
     with progress(opts, "verify") as step:
