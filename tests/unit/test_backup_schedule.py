@@ -135,3 +135,22 @@ def test_status_fails_only_when_older_than_the_plan(offline_box: Box) -> None:
                                         platform_last={"finished": iso(T0), "bytes": 1})}
     assert not later["agency:health"].ok and not later["platform"].ok
     assert not later["agency:revenue"].ok  # never backed up, and the plan's time is up
+
+
+def test_a_verdict_from_the_second_the_plan_was_written_counts_as_older(tmp_path: Path) -> None:
+    """The verdict's time has whole seconds: recorded in the very second `up` wrote a new plan, it may judge the
+    plan that was replaced (CI once saw `up` fail on the verdict of the plan it had just corrected)."""
+    import os
+    from types import SimpleNamespace
+
+    from govcloud_platform.box.services.backup_plan import _older_than_plan, plan_file
+
+    plan = plan_file(tmp_path)
+    plan.parent.mkdir(parents=True)
+    plan.write_text("{}")
+    written = dt.datetime(2026, 12, 1, 10, 40, 5, 700_000, tzinfo=dt.UTC)
+    os.utime(plan, (written.timestamp(), written.timestamp()))
+    home = SimpleNamespace(home=tmp_path)
+    assert _older_than_plan(home, "2026-12-01T10:40:05+00:00")  # same second: may be before the write
+    assert _older_than_plan(home, "2026-12-01T10:40:04+00:00") and _older_than_plan(home, None)
+    assert not _older_than_plan(home, "2026-12-01T10:40:06+00:00")

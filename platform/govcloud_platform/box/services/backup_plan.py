@@ -109,4 +109,6 @@ def _older_than_plan(box: Box, at: str | None) -> bool:
         written = dt.datetime.fromtimestamp(plan_file(box.home).stat().st_mtime, dt.UTC)
     except OSError:
         return False
-    return at is None or _time(at) < written.replace(microsecond=0)
+    # The verdict's time has whole seconds: one recorded in the second the plan was written may be older than it
+    # (CI saw `up` judged by the verdict on the plan it had just replaced), so that second counts as older too.
+    return at is None or _time(at) <= written.replace(microsecond=0)
