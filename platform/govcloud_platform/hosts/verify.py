@@ -37,7 +37,6 @@ from govcloud_platform.hosts.runner import HostSsh, close_masters
 from govcloud_platform.progress import Progress, quiet
 from govcloud_platform.spec.topology import Host, Topology
 
-SECRET_FILES = ("secrets/*", "ca/ca.key")
 SECRET_MODE = 0o600
 TIMEOUT_S = 10
 
@@ -121,6 +120,7 @@ def program_checks(programs: dict[str, str]) -> list[tuple[str, str, bool, str]]
 
 
 def _is_secret(rel: str) -> bool:
+    """Pure: a file holding a secret in a box home: `secrets/*` (one level) and the CA's key."""
     return rel == "ca/ca.key" or (rel.startswith("secrets/") and "/" not in rel.removeprefix("secrets/"))
 
 
