@@ -137,20 +137,16 @@ def test_status_fails_only_when_older_than_the_plan(offline_box: Box) -> None:
     assert not later["agency:revenue"].ok  # never backed up, and the plan's time is up
 
 
-def test_a_verdict_from_the_second_the_plan_was_written_counts_as_older(tmp_path: Path) -> None:
-    """The verdict's time has whole seconds: recorded in the very second `up` wrote a new plan, it may judge the
-    plan that was replaced (CI once saw `up` fail on the verdict of the plan it had just corrected)."""
-    import os
-    from types import SimpleNamespace
+def test_status_knows_a_verdict_on_a_replaced_plan_by_the_plan_it_names(tmp_path: Path) -> None:
+    """The verdict names the plan it judged (a digest of the file's bytes), not a time: CI saw a verdict recorded
+    in the second `up` wrote the plan taken for one on the plan before, and the reverse (whole-second times)."""
+    from govcloud_platform.box.services.backup_plan import current_plan_digest, plan_digest, plan_file
 
-    from govcloud_platform.box.services.backup_plan import _older_than_plan, plan_file
-
+    assert current_plan_digest(tmp_path) is None
     plan = plan_file(tmp_path)
     plan.parent.mkdir(parents=True)
-    plan.write_text("{}")
-    written = dt.datetime(2026, 12, 1, 10, 40, 5, 700_000, tzinfo=dt.UTC)
-    os.utime(plan, (written.timestamp(), written.timestamp()))
-    home = SimpleNamespace(home=tmp_path)
-    assert _older_than_plan(home, "2026-12-01T10:40:05+00:00")  # same second: may be before the write
-    assert _older_than_plan(home, "2026-12-01T10:40:04+00:00") and _older_than_plan(home, None)
-    assert not _older_than_plan(home, "2026-12-01T10:40:06+00:00")
+    plan.write_text('{"a": 1}')
+    judged = current_plan_digest(tmp_path)
+    assert judged == plan_digest(b'{"a": 1}')
+    plan.write_text('{"a": 2}')
+    assert current_plan_digest(tmp_path) != judged

@@ -29,7 +29,7 @@ from govcloud_platform.backups.common import iso, parse_time, utcnow
 from govcloud_platform.backups.schedule import Job, Schedules, cron_problem, is_due, jobs, scheduler_health, verdict
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.secrets import write_private
-from govcloud_platform.box.services.backup_plan import PROGRAM, TICK, plan_file, read_state, state_file
+from govcloud_platform.box.services.backup_plan import PROGRAM, TICK, plan_digest, plan_file, read_state, state_file
 from govcloud_platform.spec import Spec
 
 ACTOR = "scheduler"
@@ -41,9 +41,10 @@ CRON_KEYS = ("schedule", "diff_schedule", "agency_schedule", "backup_schedule")
 Log = Callable[[str], None]
 
 
-def load_plan(home: Path) -> tuple[Box, Schedules]:
-    """The box of the plan file, and the crons as the file has them (even those the spec would refuse)."""
-    raw = json.loads(plan_file(home).read_text())
+def load_plan(home: Path, data: bytes | None = None) -> tuple[Box, Schedules]:
+    """The box of the plan file (or of its bytes `data`, already read), and the crons as the file has them (even
+    those the spec would refuse)."""
+    raw = json.loads(plan_file(home).read_bytes() if data is None else data)
     spec = tolerant_spec(raw)
     return Box(home=home, spec=spec), Schedules.of_raw(raw, Schedules.of(spec))
 
@@ -166,8 +167,11 @@ def run_once_more(home: Path, last_quota: float, log: Log) -> float:
     state.me.update(pid=os.getpid(), last_tick=iso(utcnow()))
     box: Box | None = None
     current: dict[str, str] = {}
+    judged: str | None = None
     try:
-        box, schedules = load_plan(home)
+        data = plan_file(home).read_bytes()
+        judged = plan_digest(data)
+        box, schedules = load_plan(home, data)
         current = {job.name: job.cron for job in jobs(box, schedules)}
         tick(box, state, utcnow(), log=log, schedules=schedules)
         state.me["tick_error"] = None
@@ -186,7 +190,8 @@ def run_once_more(home: Path, last_quota: float, log: Log) -> float:
             log(f"{iso(utcnow())} quota enforcement failed: {quota['error']}")
     state.me["last_tick"] = iso(utcnow())
     ok, detail = verdict(state.doc(), current, utcnow())  # what `status` shows while this scheduler is alive
-    state.me["verdict"] = {"ok": ok, "detail": detail, "at": iso(utcnow())}
+    # `plan` names the plan judged: `status` knows a verdict on a plan `up` has since replaced
+    state.me["verdict"] = {"ok": ok, "detail": detail, "at": iso(utcnow()), "plan": judged}
     state.save()
     return last_quota
 

@@ -6,6 +6,7 @@ and never imports the backups package (which uses the box)."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 from collections.abc import Mapping
@@ -28,6 +29,18 @@ def plan_file(home: Path) -> Path:
 
 def state_file(home: Path) -> Path:
     return home / "backups" / "scheduler.json"
+
+
+def plan_digest(data: bytes) -> str:
+    """What names one plan: the scheduler records it with its verdict, `status` compares it with the file's."""
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def current_plan_digest(home: Path) -> str | None:
+    try:
+        return plan_digest(plan_file(home).read_bytes())
+    except OSError:
+        return None
 
 
 def write_plan(box: Box) -> bool:
@@ -94,7 +107,7 @@ def probe(box: Box) -> tuple[bool, str]:
     if alive is None:
         return True, "scheduler starting"
     verdict = me.get("verdict") or {}
-    if alive and not problems and verdict and _older_than_plan(box, verdict.get("at")):
+    if alive and not problems and verdict and verdict.get("plan") != current_plan_digest(box.home):
         # `up` just wrote a new plan (from a validated spec): the scheduler judges it at its next tick
         return True, "scheduler: a new plan, judged at the next tick"
     if alive and not problems and verdict:
@@ -103,12 +116,3 @@ def probe(box: Box) -> tuple[bool, str]:
         return False, "scheduler: no verdict recorded yet"
     return False, "scheduler: " + "; ".join(problems)
 
-
-def _older_than_plan(box: Box, at: str | None) -> bool:
-    try:
-        written = dt.datetime.fromtimestamp(plan_file(box.home).stat().st_mtime, dt.UTC)
-    except OSError:
-        return False
-    # The verdict's time has whole seconds: one recorded in the second the plan was written may be older than it
-    # (CI saw `up` judged by the verdict on the plan it had just replaced), so that second counts as older too.
-    return at is None or _time(at) <= written.replace(microsecond=0)
