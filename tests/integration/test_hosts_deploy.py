@@ -20,6 +20,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
+from govcloud_platform.box.platform_secrets import needed_by
 from govcloud_platform.box.ports import Ports, free_port_base
 from govcloud_platform.hosts.placement import place
 from govcloud_platform.spec import load_spec
@@ -126,15 +127,31 @@ def test_each_host_runs_only_its_own_services_and_nothing_listens_in_the_root_na
         assert pids, host
         assert json.loads((home / "placement.json").read_text())["here"] == sorted(
             mine, key=["storage", "database", "identity", "backups"].index)
+        # only the secrets of its own services: the IdP's host holds no pgBackRest cipher, the database's no
+        # OIDC signing key; the agencies' registry key stays on the control
+        assert sorted(p.name for p in (home / "secrets").iterdir()) == needed_by(mine), host["name"]
     root = [line for line in _listeners(None) if f":{platform.port_base}" in line
             or any(f":{platform.port_base + i} " in line for i in range(20))]
     assert root == [], root
 
 
 def test_a_second_up_changes_nothing_and_says_so(platform: Platform) -> None:
+    from govcloud_platform.hosts.deploy import host_home
+
     again = platform.timed("up nothing to change", "--json", "up")
     assert again.rc == 0, again.stderr[-2000:]
     assert again.json()["changed"] is False
+    # A secret a host does not need (left by an older govcloud that copied all of them, or by a service that
+    # moved): the next `up` takes it away.
+    topology = load_spec(platform.lab.spec).platform.topology
+    assert topology is not None
+    idp_host = next(h for h in topology.hosts if h.name == platform.placed()["identity"])
+    stray = Path(host_home(idp_host)) / "secrets" / "pgbackrest-cipher-pass"
+    assert not stray.exists()
+    shutil.copy(platform.home / "secrets" / stray.name, stray)
+    pruned = platform.cli("--json", "up")
+    assert pruned.rc == 0 and pruned.json()["changed"] is True, pruned.stderr[-2000:]
+    assert not stray.exists()
     human = platform.cli("up")
     assert human.rc == 0 and "was already up; nothing changed" in human.stderr, human.stderr[-1000:]
 

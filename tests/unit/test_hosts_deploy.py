@@ -17,10 +17,10 @@ from govcloud_platform.hosts.deploy import (
     HostPlan,
     allow_from_for,
     host_vars,
+    missing_secrets,
     outcome,
     plan,
     plays,
-    secrets_to_copy,
     shared_vars,
 )
 from govcloud_platform.hosts.runner import HostOutcome, HostsRun, HostSsh
@@ -74,14 +74,20 @@ def test_variables_carry_no_secret_value() -> None:
     assert hv["h1"]["platform_service_allow_from"] == ["10.231.8.1/32", "10.231.8.12/32"]
     assert hv["h2"]["platform_service_address"] == "10.231.8.12"
     shared = shared_vars(port_base=30000, spec_file=Path("/s/lab.yaml"), control_home=Path("/c"),
-                         secrets=["postgres-superuser"], govcloud="/v/bin/govcloud")
-    assert shared["platform_service_secrets"] == ["postgres-superuser"]  # names; the role copies the files
-    assert shared["platform_service_port_base"] == 30000
+                         govcloud="/v/bin/govcloud")
+    assert shared["platform_service_port_base"] == 30000 and "platform_service_secrets" not in shared
+    assert all(isinstance(n, str) and "/" not in n for h in hv.values() for n in h["platform_service_secrets"])
 
 
-def test_secrets_to_copy_keep_the_registry_key_on_the_control() -> None:
-    assert secrets_to_copy(["registry.key", "s3-admin-secret-key", ".x.12.tmp", "postgres-superuser"]) == [
-        "postgres-superuser", "s3-admin-secret-key"]
+def test_each_host_gets_only_its_services_secrets_never_the_registry_key() -> None:
+    by_host = {p.name: (p.services, set(p.secrets)) for p in plan(lab3(), CONTROL)}
+    assert by_host["h1"][0] == ("storage", "identity") and by_host["h2"][0] == ("database", "backups")
+    h1, h2 = by_host["h1"][1], by_host["h2"][1]
+    assert "pgbackrest-cipher-pass" not in h1  # the IdP's and storage's host cannot read the backups
+    assert not h2 & {"idp-signing-key", "idp-manager-password", "idp-db-password", "idp-operator-password"}
+    assert "registry.key" not in h1 | h2  # the agencies' credentials stay on the control
+    assert missing_secrets(plan(lab3(), CONTROL), sorted(h1 | h2)) == []
+    assert missing_secrets(plan(lab3(), CONTROL), sorted(h1)) == sorted(h2 - h1)
 
 
 def _ssh(name: str) -> HostSsh:

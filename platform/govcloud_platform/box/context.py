@@ -76,6 +76,10 @@ class Box:
 
     @cached_property
     def secrets(self) -> SecretStore:
+        if not self.keeps_registry:  # a host's home: the control made every secret and copies what it needs
+            return SecretStore(self.home / "secrets", create=False,
+                               hint="run `govcloud up` on the control: it copies each host the secrets of its "
+                                    "services (govcloud_platform.box.platform_secrets.NEEDS)")
         return SecretStore(self.home / "secrets", create=self.create)
 
     @cached_property
@@ -136,6 +140,10 @@ class Box:
     def placement(self) -> placement_record.Placement | None:
         """Where each service runs when the box is spread over hosts (`placement.json`); None on one machine."""
         return placement_record.read(self.home)
+
+    def placement_written(self) -> None:
+        """The hosts deploy wrote placement.json: read it again (`placement` is read once per Box)."""
+        self.__dict__.pop("placement", None)
 
     def runs(self, service: str) -> bool:
         """Whether this home runs `service` itself (every service, on one machine)."""

@@ -77,8 +77,9 @@ def wanted_mode(rel: str, mode: int, is_dir: bool) -> int:
 
 def repair(home: Path) -> list[str]:
     """Give every path under `home` its `wanted_mode` (symbolic links are left: their own mode means nothing;
-    SELF_MANAGED trees only at their top). Returns the relative paths changed. Safe while the services run: it
-    only ever takes permissions away from others, and the traversed directories keep what the daemons need."""
+    SELF_MANAGED trees only at their top; FORCED files not at all). Returns the relative paths changed. Safe while
+    the services run: it only ever takes permissions away from others, and the traversed directories keep what
+    the daemons need."""
     changed: list[str] = []
     for dirpath, dirnames, filenames in os.walk(home):
         here = "" if dirpath == str(home) else os.path.relpath(dirpath, home)
@@ -93,6 +94,8 @@ def repair(home: Path) -> list[str]:
             if stat.S_ISLNK(st.st_mode):
                 continue
             rel = "" if path == str(home) else os.path.relpath(path, home)
+            if forced(rel):  # its program sets the mode back at once: a chmod at every `up` would be churn
+                continue
             want = wanted_mode(rel, st.st_mode, stat.S_ISDIR(st.st_mode))
             if want != stat.S_IMODE(st.st_mode):
                 try:

@@ -4,14 +4,43 @@ On one machine each service makes its secrets when it first starts. On the hosts
 several hosts, and a secret two of them share (the database's superuser password, the S3 keys pgBackRest signs
 with, the IdP's database password) must be ONE value: the operator's home makes them all here, with the very
 functions the services use, and the deploy copies them to the hosts (0600, never logged), so no host ever
-generates one of its own."""
+generates one of its own. A host gets only the secrets of the services it runs (`needed_by`), and its home
+never makes one (`Box.secrets` is sealed there): a secret a service needs and the map forgot fails that host's
+`up` naming the file, instead of a new value that matches nothing."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from govcloud_platform.box.context import Box
+
+SUPERUSER = "postgres-superuser"
+S3_ADMIN = ("s3-admin-access-key", "s3-admin-secret-key")
+S3_BACKUP = ("s3-backup-access-key", "s3-backup-secret-key")
+WEED_JWT = ("weed-jwt-filer-read", "weed-jwt-filer-write", "weed-jwt-volume-read", "weed-jwt-volume-write")
+IDP = ("idp-db-password", "idp-manager-password", "idp-operator-password", "idp-signing-key")
+PGBACKREST_CIPHER = "pgbackrest-cipher-pass"
+# service -> the secrets its `up`, `status` and programs on a host read (a test checks the names against what
+# `ensure_all` makes and against the constants of the services that read them):
+# - storage: the S3 identities it configures (admin, pgBackRest) and the JWT keys of security.toml;
+# - database: its superuser's password;
+# - identity: the IdP's own (database role, manager API, operator, OIDC signing key) and the superuser, with
+#   which its `up` makes the IdP's role, database and operator account;
+# - backups: pgBackRest's S3 keys and cipher, the superuser (its checks), and the scheduler's bucket-quota
+#   enforcement: `weed shell`, whose security.toml holds the JWT keys, as the S3 admin (docs/topology.md).
+NEEDS: dict[str, frozenset[str]] = {
+    "storage": frozenset({*S3_ADMIN, *S3_BACKUP, *WEED_JWT}),
+    "database": frozenset({SUPERUSER}),
+    "identity": frozenset({SUPERUSER, *IDP}),
+    "backups": frozenset({SUPERUSER, PGBACKREST_CIPHER, *S3_BACKUP, *S3_ADMIN, *WEED_JWT}),
+}
+
+
+def needed_by(services: Iterable[str]) -> list[str]:
+    """Pure: the secret files a host running `services` gets, sorted."""
+    return sorted(set().union(*(NEEDS[s] for s in services)))
 
 
 def ensure_all(box: Box) -> list[str]:
@@ -26,7 +55,7 @@ def ensure_all(box: Box) -> list[str]:
     storage.backup_keys(box)
     for section in weed_security.JWT_KEYS:
         weed_security.jwt_key(box, section)
-    for name in ("postgres-superuser", "idp-db-password", "pgbackrest-cipher-pass", identity.OPERATOR_SECRET):
+    for name in (SUPERUSER, "idp-db-password", PGBACKREST_CIPHER, identity.OPERATOR_SECRET):
         box.secrets.get_or_create(name)
     box.secrets.get_or_create(nginx.MANAGER_SECRET, lambda: new_password(32))  # as nginx.py makes it
     signing_key(box)

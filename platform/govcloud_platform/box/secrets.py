@@ -32,12 +32,15 @@ def new_password(nbytes: int = 24) -> str:
 
 
 class SecretStore:
-    """`create=False` (a box opened by any command but `up`): a missing secret is refused, never generated; a
-    new value would not match what the services were set up with."""
+    """`create=False` (a box opened by any command but `up`, or any home of a host of the hosts target): a
+    missing secret is refused, never generated; a new value would not match what the services were set up
+    with. `hint`: what to do then."""
 
-    def __init__(self, directory: Path, create: bool = True) -> None:
+    def __init__(self, directory: Path, create: bool = True,
+                 hint: str = "run `govcloud up`: it makes the box's own secrets again") -> None:
         self.directory = directory
         self.create = create
+        self.hint = hint
 
     def _path(self, name: str) -> Path:
         if not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
@@ -53,8 +56,7 @@ class SecretStore:
     def get_or_create(self, name: str, generate: Callable[[], str] = new_password) -> str:
         value = self.get(name)
         if value is None and not self.create:
-            raise BoxDamaged(f"the box secret {self._path(name)} is missing",
-                             hint="run `govcloud up`: it makes the box's own secrets again")
+            raise BoxDamaged(f"the box secret {self._path(name)} is missing", hint=self.hint)
         if value is None:
             self.directory.mkdir(parents=True, exist_ok=True)
             os.chmod(self.directory, 0o700)

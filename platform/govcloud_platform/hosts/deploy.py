@@ -1,11 +1,12 @@
 """`govcloud up` on the `hosts` target: the shared services deployed onto the topology's hosts over SSH.
 
 The same box code runs on every host. A host that runs a service gets a box home `<root>/box` holding a copy of
-the spec, its `placement.json` (`hosts.placement.placement_for(topology, host)`), the platform's secrets and
-its CA; there `govcloud up --address <host> --allow-from ... --service NAME` configures and starts the service
-under the host's own supervisord (roles `gc_storage`, `gc_database`, `gc_identity`, `gc_backups`, each a thin
-wrapper of `platform_service`). The roles render nothing of PostgreSQL, SeaweedFS, LemonLDAP::NG or pgBackRest:
-ONE source of truth for how a service is configured, the box's Python, on the laptop and on the hosts alike.
+the spec, its `placement.json` (`hosts.placement.placement_for(topology, host)`), the secrets of its services
+only (`box.platform_secrets.needed_by`) and the CA; there `govcloud up --address <host> --allow-from ...
+--service NAME` configures and starts the service under the host's own supervisord (roles `gc_storage`,
+`gc_database`, `gc_identity`, `gc_backups`, each a thin wrapper of `platform_service`). The roles render
+nothing of PostgreSQL, SeaweedFS, LemonLDAP::NG or pgBackRest: ONE source of truth for how a service is
+configured, the box's Python, on the laptop and on the hosts alike.
 
 The operator's machine keeps the CONTROL home (the usual --home): registry, the CA's master copy, every
 secret, and a placement.json that runs nothing here (`here: []`); the brokers run there and connect to the
@@ -45,8 +46,6 @@ if TYPE_CHECKING:
 HOME_DIR = "box"  # a host's box home: <root>/box
 SPEC_FILE = "spec.yaml"  # the spec's copy in a host's home
 ROLES = {service: f"gc_{service}" for service in SERVICES}
-# Files of the control's secrets/ that no host gets: the registry (agencies' credentials) stays on the control.
-CONTROL_ONLY_SECRETS = frozenset({"registry.key"})
 RUN_TIMEOUT_S = 900  # four services, each up to its own READY_TIMEOUT, plus SSH
 
 
@@ -60,6 +59,7 @@ class HostPlan:
     services: tuple[str, ...]
     allow_from: tuple[str, ...]
     placement: dict[str, Any]
+    secrets: tuple[str, ...] = ()  # the control's secret files the host gets: its services' (never the registry's)
 
 
 @dataclass
@@ -99,11 +99,17 @@ def allow_from_for(host: Host, in_use: Sequence[Host], control_address: str) -> 
 def plan(topology: Topology, control_addresses: dict[str, str]) -> list[HostPlan]:
     """Pure: every host that runs a service, in topology order. `control_addresses`: host name -> the
     control's address as that host sees it (`control_address`)."""
+    from govcloud_platform.box.platform_secrets import needed_by
+
     placed = place(topology)
     in_use = hosts_in_use(topology)
-    return [HostPlan(h.name, h.address, host_home(h), tuple(s for s in SERVICES if placed[s].name == h.name),
-                     allow_from_for(h, in_use, control_addresses[h.name]),
-                     placement_for(topology, h.name).to_json()) for h in in_use]
+    out = []
+    for h in in_use:
+        services = tuple(s for s in SERVICES if placed[s].name == h.name)
+        out.append(HostPlan(h.name, h.address, host_home(h), services,
+                            allow_from_for(h, in_use, control_addresses[h.name]),
+                            placement_for(topology, h.name).to_json(), tuple(needed_by(services))))
+    return out
 
 
 def plays(plans: Sequence[HostPlan]) -> list[dict[str, Any]]:
@@ -116,23 +122,22 @@ def plays(plans: Sequence[HostPlan]) -> list[dict[str, Any]]:
 def host_vars(plans: Sequence[HostPlan]) -> dict[str, dict[str, Any]]:
     """Pure: what differs per host (inventory variables: nothing secret)."""
     return {p.name: {"platform_service_home": p.home, "platform_service_address": p.address,
-                     "platform_service_allow_from": list(p.allow_from), "platform_service_placement": p.placement}
+                     "platform_service_allow_from": list(p.allow_from), "platform_service_placement": p.placement,
+                     "platform_service_secrets": list(p.secrets)}
             for p in plans}
 
 
-def shared_vars(*, port_base: int, spec_file: Path, control_home: Path, secrets: Sequence[str],
-                govcloud: str) -> dict[str, Any]:
-    """Pure: what every host gets (the run's 0600 extra vars). Secrets go by NAME: the role copies the files,
-    never their values through a variable."""
+def shared_vars(*, port_base: int, spec_file: Path, control_home: Path, govcloud: str) -> dict[str, Any]:
+    """Pure: what every host gets (the run's 0600 extra vars). Secrets go by NAME (`host_vars`): the role copies
+    the files, never their values through a variable."""
     return {"platform_service_port_base": port_base, "platform_service_spec": str(spec_file),
-            "platform_service_control_home": str(control_home), "platform_service_secrets": list(secrets),
-            "platform_service_govcloud_bin": govcloud}
+            "platform_service_control_home": str(control_home), "platform_service_govcloud_bin": govcloud}
 
 
-def secrets_to_copy(names: Iterable[str]) -> list[str]:
-    """Pure: the control's secret files a host gets: every platform secret (a known gap: each host gets all of
-    them, not only its services'), never the registry's key, nor a file being written (`.name.pid.tmp`)."""
-    return sorted(n for n in names if n not in CONTROL_ONLY_SECRETS and not n.startswith("."))
+def missing_secrets(plans: Sequence[HostPlan], made: Iterable[str]) -> list[str]:
+    """Pure: the secrets some host needs that the control did not make (a map naming a secret nothing makes)."""
+    have = set(made)
+    return sorted({n for p in plans for n in p.secrets} - have)
 
 
 def outcome(run: HostsRun, ssh: dict[str, HostSsh], seconds: float, plans: list[HostPlan]) -> DeployResult:
@@ -202,21 +207,22 @@ def control_address(address: str) -> str:
 def prepare_control(box: Box, topology: Topology, base_dir: Path, used: Sequence[Host], govcloud: str) -> list[str]:
     """The control home, before any host is touched: the CA, every platform secret (made here once, so every
     host gets the same), the placement (runs nothing here), how to reach each host (`box.remote`: ssh_config,
-    each host's home and govcloud), and box.json (the target's hosts, the port base). Returns the secrets'
-    names the hosts get."""
+    each host's home and govcloud), and box.json (the target's hosts, the port base). Returns the names of
+    the secrets made."""
     from govcloud_platform.box import platform_secrets, remote
     from govcloud_platform.hosts.inventory import ssh_config_text
 
     box.ensure_home()
+    write_private(box.home / PLACEMENT_FILE, json.dumps(placement_for(topology, None).to_json(), indent=2) + "\n")
+    box.placement_written()  # before anything asks where a service is (the S3 client, the secrets' store)
     box.ca.ensure()
     names = platform_secrets.ensure_all(box)
-    write_private(box.home / PLACEMENT_FILE, json.dumps(placement_for(topology, None).to_json(), indent=2) + "\n")
     remote.record(box, ssh_config_text(topology, base_dir), [
         remote.RemoteHost(h.name, h.address, host_home(h), posixpath.join(host_home(h), SPEC_FILE), govcloud)
         for h in used])
     box.record(port_base=box.port_base, platform=box.spec.platform.name, target="hosts",
                hosts=[h.name for h in used])
-    return secrets_to_copy(names)
+    return names
 
 
 def deploy(box: Box, topology: Topology, spec_file: Path, *, progress: Progress = quiet,
@@ -234,9 +240,14 @@ def deploy(box: Box, topology: Topology, spec_file: Path, *, progress: Progress 
     plans = plan(topology, {h.name: control_address(h.address) for h in used})
     progress("control home: CA, secrets, placement")
     govcloud = govcloud or govcloud_bin()
-    secrets = prepare_control(box, topology, base_dir, used, govcloud)
+    missing = missing_secrets(plans, prepare_control(box, topology, base_dir, used, govcloud))
+    if missing:
+        from govcloud_platform.errors import BoxDamaged
+
+        raise BoxDamaged(f"the control home {box.home} lacks the secrets {', '.join(missing)} the hosts need",
+                         hint="a bug of govcloud (platform_secrets.NEEDS names a secret ensure_all does not make)")
     variables = shared_vars(port_base=box.port_base, spec_file=spec_file.resolve(), control_home=box.home,
-                            secrets=secrets, govcloud=govcloud)
+                            govcloud=govcloud)
     first = [pf.play(list(check))] if check else []
     per_host = host_vars(plans)
     for need in check:

@@ -16,7 +16,8 @@ from __future__ import annotations
 import re
 import subprocess
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -224,6 +225,20 @@ def close_masters(control_dir: Path) -> None:
                        capture_output=True, stdin=subprocess.DEVNULL, timeout=10, check=False)
 
 
+@contextmanager
+def ssh_run_dir() -> Iterator[Path]:
+    """`private_run_dir` for a run over SSH: it holds ssh_config and the SSH masters' sockets (`cp/`), so its path
+    is kept short (a Unix socket path has at most ~107 bytes): the system's temporary directory, or /tmp when
+    TMPDIR is long. The masters are closed when it goes."""
+    parent = None if len(tempfile.gettempdir()) <= 40 else Path("/tmp")
+    with private_run_dir(parent, "govcloud-hosts-") as pdd:
+        (pdd / "cp").mkdir(mode=0o700, exist_ok=True)
+        try:
+            yield pdd
+        finally:
+            close_masters(pdd / "cp")
+
+
 def run_on_hosts(topology: Topology, base_dir: Path, role: str, hosts: Sequence[str],
                  host_vars: dict[str, dict[str, Any]] | None = None, variables: dict[str, Any] | None = None,
                  *, progress: Progress = quiet, timeout: int = RUN_TIMEOUT_S) -> HostsRun:
@@ -243,17 +258,12 @@ def run_plays(topology: Topology, base_dir: Path, plays: Sequence[dict[str, Any]
     for play in plays:
         for role in play.get("roles", []):
             require_role(role if isinstance(role, str) else str(role["role"]))
-    # The run dir holds the SSH masters' sockets: keep its path short (a Unix socket path has ~107 bytes).
-    parent = None if len(tempfile.gettempdir()) <= 40 else Path("/tmp")
-    with private_run_dir(parent, "govcloud-hosts-") as pdd:
+    with ssh_run_dir() as pdd:
         config = pdd / "ssh_config"
         config.write_text(ssh_config_text(topology, base_dir))
         inv = inventory(topology, base_dir, config)
         for name, hv in (host_vars or {}).items():
             inv["all"]["hosts"][name].update(hv)
-        try:
-            run = run_playbook(pdd, list(plays), inv, variables or {}, base_env(ssh_env(pdd)), progress=progress,
-                               timeout=timeout, forks=min(max(len(hosts), 1), MAX_FORKS))
-        finally:
-            close_masters(pdd / "cp")
+        run = run_playbook(pdd, list(plays), inv, variables or {}, base_env(ssh_env(pdd)), progress=progress,
+                           timeout=timeout, forks=min(max(len(hosts), 1), MAX_FORKS))
     return HostsRun(run.status, run.rc, run.seconds, host_outcomes(hosts, run.events, run.status))

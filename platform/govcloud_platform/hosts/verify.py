@@ -19,21 +19,19 @@ from __future__ import annotations
 import ipaddress
 import posixpath
 import shlex
-import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from govcloud_platform.apps.runner import private_run_dir
 from govcloud_platform.apps.verify import CheckResult
 from govcloud_platform.box.modes import violations
 from govcloud_platform.box.placement import SERVICES, Placement
 from govcloud_platform.box.ports import OFFSETS
 from govcloud_platform.hosts.inventory import ssh_config_text
 from govcloud_platform.hosts.preflight import EDGE_LABELS, PortNeed, host_ports
-from govcloud_platform.hosts.runner import HostSsh, close_masters
+from govcloud_platform.hosts.runner import HostSsh, ssh_run_dir
 from govcloud_platform.progress import Progress, quiet
 from govcloud_platform.spec.topology import Host, Topology
 
@@ -193,11 +191,9 @@ def verify_hosts(topology: Topology, base_dir: Path, placement: Placement, port_
 
     by_name = {h.name: h for h in topology.hosts}
     names = [n for n in homes if n in by_name]
-    # the run dir holds the SSH masters' sockets: keep its path short (a Unix socket path has ~107 bytes)
-    with private_run_dir(None if len(tempfile.gettempdir()) <= 40 else Path("/tmp"), "govcloud-hosts-") as pdd:
+    with ssh_run_dir() as pdd:
         config = pdd / "ssh_config"
         config.write_text(ssh_config_text(topology, base_dir))
-        (pdd / "cp").mkdir(mode=0o700)
 
         def one(name: str) -> list[CheckResult]:
             home, govcloud = homes[name]
@@ -213,8 +209,5 @@ def verify_hosts(topology: Topology, base_dir: Path, placement: Placement, port_
             expected = expected_ports(topology, placement, port_base, by_name[name])
             return host_checks(name, expected, seen, ssh.port)
 
-        try:
-            with ThreadPoolExecutor(max_workers=max(len(names), 1)) as pool:
-                return [r for rows in pool.map(one, names) for r in rows]
-        finally:
-            close_masters(pdd / "cp")
+        with ThreadPoolExecutor(max_workers=max(len(names), 1)) as pool:
+            return [r for rows in pool.map(one, names) for r in rows]

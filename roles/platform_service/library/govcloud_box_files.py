@@ -37,6 +37,13 @@ options:
     elements: str
     default: []
     description: Each file's mode (an octal string).
+  exclusive:
+    type: list
+    elements: path
+    default: []
+    description: Directories that hold only the files given in C(paths) (e.g. the home's secrets/ when a host
+      runs fewer services than before); any other regular file there is removed. Names starting with a dot
+      (a file being written) are left alone.
 """
 
 
@@ -78,6 +85,21 @@ def _ensure_file(path: str, content: str, mode: int) -> bool:
     return True
 
 
+def _prune(directory: str, keep: set[str]) -> list[str]:
+    removed = []
+    try:
+        names = sorted(os.listdir(directory))
+    except FileNotFoundError:
+        return removed
+    for name in names:
+        path = os.path.join(directory, name)
+        if name.startswith(".") or path in keep or not os.path.isfile(path) or os.path.islink(path):
+            continue
+        os.unlink(path)
+        removed.append(path)
+    return removed
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
@@ -85,6 +107,7 @@ def main() -> None:
             "paths": {"type": "list", "elements": "path", "default": []},
             "contents": {"type": "list", "elements": "str", "default": [], "no_log": True},
             "modes": {"type": "list", "elements": "str", "default": []},
+            "exclusive": {"type": "list", "elements": "path", "default": []},
         },
         supports_check_mode=False,
     )
@@ -92,6 +115,7 @@ def main() -> None:
     if not len(paths) == len(contents) == len(modes):
         module.fail_json(msg=f"{len(paths)} paths, {len(contents)} contents and {len(modes)} modes")
     changed: list[str] = []
+    removed: list[str] = []
     try:
         for item in module.params["directories"]:
             if _ensure_dir(str(item["path"]), _mode(item["mode"])):
@@ -99,9 +123,12 @@ def main() -> None:
         for path, content, mode in zip(paths, contents, modes):  # noqa: B905 - lengths checked; hosts may run 3.8
             if _ensure_file(str(path), str(content), _mode(mode)):
                 changed.append(str(path))
+        keep = {os.path.normpath(str(p)) for p in paths}
+        for directory in module.params["exclusive"]:
+            removed += _prune(os.path.normpath(str(directory)), keep)
     except OSError as exc:
         module.fail_json(msg=f"{exc.filename or ''}: {exc.strerror}")
-    module.exit_json(changed=bool(changed), written=changed)
+    module.exit_json(changed=bool(changed or removed), written=changed, removed=removed)
 
 
 if __name__ == "__main__":
