@@ -20,7 +20,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from govcloud_platform.box.platform_secrets import needed_by
+from govcloud_platform.box.platform_secrets import host_certificates, needed_by
 from govcloud_platform.box.ports import Ports, free_port_base
 from govcloud_platform.hosts.placement import place
 from govcloud_platform.spec import load_spec
@@ -130,6 +130,11 @@ def test_each_host_runs_only_its_own_services_and_nothing_listens_in_the_root_na
         # only the secrets of its own services: the IdP's host holds no pgBackRest cipher, the database's no
         # OIDC signing key; the agencies' registry key stays on the control
         assert sorted(p.name for p in (home / "secrets").iterdir()) == needed_by(mine), host["name"]
+        # the CA's key stays on the control, which issued the host's certificates (those of its services)
+        assert sorted(p.name for p in (home / "ca").iterdir()) == ["ca.pem", "certs"], host["name"]
+        certs = {c.name for c in host_certificates(mine, host["address"])}
+        assert {p.name for p in (home / "ca" / "certs").iterdir()} == {f"{c}.{e}" for c in certs
+                                                                       for e in ("pem", "key")}
     root = [line for line in _listeners(None) if f":{platform.port_base}" in line
             or any(f":{platform.port_base + i} " in line for i in range(20))]
     assert root == [], root

@@ -52,3 +52,52 @@ def test_a_hosts_home_never_makes_a_secret_and_says_where_they_come_from(tmp_pat
     control.mkdir()
     (control / "placement.json").write_text(json.dumps({**placement, "here": []}))
     assert _box(control).secrets.get_or_create("postgres-superuser")  # the control makes them
+
+
+def test_host_certificates_are_those_the_hosts_own_code_would_issue(tmp_path: Path) -> None:
+    """The control issues them with the names the host's `up` asks for (`box.certificate_names` of the host's
+    address): the host then finds each one there and never needs the CA's key."""
+    from govcloud_platform.box.network import certificate_names
+
+    got = {c.name: c for c in platform_secrets.host_certificates(["storage", "identity"], "10.231.8.11")}
+    assert set(got) == {*weed_security.COMPONENTS.values(), weed_security.CLIENT, "s3", "idp"}
+    assert got["weed-volume"].client and not got["idp"].client
+    assert (list(got["weed-volume"].dns), list(got["weed-volume"].ips)) == certificate_names("10.231.8.11",
+                                                                                           "weed-volume")
+    assert (list(got["idp"].dns), list(got["idp"].ips)) == certificate_names("10.231.8.11")
+    assert {c.name for c in platform_secrets.host_certificates(["database", "backups"], "10.0.0.2")} == {
+        "postgres", *weed_security.COMPONENTS.values(), weed_security.CLIENT}
+
+
+def test_a_hosts_ca_issues_nothing_and_makes_no_ca_of_its_own(tmp_path: Path) -> None:
+    """The control issues a host's certificates into ca/hosts/<host>/; the host's sealed CA uses them as they
+    are and refuses, naming the file, a certificate it lacks (it has no key to make one, nor may make a CA)."""
+    control = _box(tmp_path / "control")
+    control.ensure_home()
+    control.ca.ensure()
+    out = platform_secrets.issue_for_host(control, "h1", "10.231.8.11", ["identity"])
+    assert sorted(p.name for p in out.iterdir()) == ["idp.key", "idp.pem"]
+    stale = out / "postgres.pem"
+    stale.write_text("x")
+    platform_secrets.issue_for_host(control, "h1", "10.231.8.11", ["identity"])
+    assert not stale.exists()  # a certificate the host no longer needs goes
+
+    home = tmp_path / "h1"
+    (home / "ca" / "certs").mkdir(parents=True)
+    placement = {"here": ["identity"], "services": {s: {"host": "h1", "address": "10.231.8.11"} for s in SERVICES}}
+    (home / "placement.json").write_text(json.dumps(placement))
+    (home / "ca" / "ca.pem").write_bytes(control.ca.cert_file.read_bytes())
+    for name in ("idp.pem", "idp.key"):
+        (home / "ca" / "certs" / name).write_bytes((out / name).read_bytes())
+    host = Box(home=home, spec=control.spec, address="10.231.8.11", allow_from=())
+    assert host.ca.sealed
+    host.ca.ensure()
+    assert host.ca.issue("idp", *host.certificate_names())[0] == home / "ca" / "certs" / "idp.pem"
+    with pytest.raises(BoxDamaged) as err:
+        host.ca.issue("postgres", *host.certificate_names())
+    assert "postgres.pem" in str(err.value) and "on the control" in (err.value.hint or "")
+    assert not (home / "ca" / "ca.key").exists() and not (home / "ca" / "certs" / "postgres.pem").exists()
+    (home / "ca" / "ca.pem").unlink()
+    with pytest.raises(BoxDamaged):
+        host.ca.ensure()  # never a CA of its own
+    assert not (home / "ca" / "ca.pem").exists()

@@ -11,10 +11,19 @@ from govcloud_platform.box.secrets import write_private
 _VALID_DAYS = 825
 
 
+SEALED_HINT = "run `govcloud up` on the control: it issues each host the certificates of its services"
+
+
 class CertificateAuthority:
-    def __init__(self, directory: Path, platform: str) -> None:
+    """`sealed` (a host's home of the hosts target): the CA's key is not here, only its public certificate; a
+    certificate that is missing or whose names changed is refused, naming it, never issued (nor a new CA made:
+    it would match nothing the clients trust). The control issues the hosts' certificates
+    (`box.platform_secrets.host_certificates`)."""
+
+    def __init__(self, directory: Path, platform: str, sealed: bool = False) -> None:
         self.directory = directory
         self.platform = platform
+        self.sealed = sealed
 
     @property
     def cert_file(self) -> Path:
@@ -36,6 +45,12 @@ class CertificateAuthority:
     def ensure(self) -> None:
         """Create the CA once; an existing CA is kept (clients trust it)."""
         self._layout()
+        if self.sealed:
+            if not self.cert_file.exists():
+                from govcloud_platform.errors import BoxDamaged
+
+                raise BoxDamaged(f"the CA certificate {self.cert_file} is missing", hint=SEALED_HINT)
+            return
         if self.cert_file.exists() and self.key_file.exists():
             return
         from cryptography import x509
@@ -80,17 +95,19 @@ class CertificateAuthority:
         write_private(self.cert_file, cert.public_bytes(serialization.Encoding.PEM), mode=0o644)  # public
 
     def issue(
-        self, name: str, dns_names: list[str], ips: list[str] | None = None, client: bool = False
+        self, name: str, dns_names: list[str], ips: list[str] | None = None, client: bool = False,
+        certs: Path | None = None,
     ) -> tuple[Path, Path]:
         """(cert, key) for a service; reissued only if missing or its names or usages changed. `client` adds
-        TLS client authentication (mutual TLS, where one certificate serves both ends)."""
+        TLS client authentication (mutual TLS, where one certificate serves both ends). `certs`: where to keep
+        them (default: this CA's `certs/`; the control keeps each host's apart)."""
         from cryptography import x509
         from cryptography.hazmat.primitives import hashes, serialization
         from cryptography.hazmat.primitives.asymmetric import rsa
         from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
         ips = ips or []
-        certs = self.directory / "certs"
+        certs = certs or self.directory / "certs"
         cert_path, key_path = certs / f"{name}.pem", certs / f"{name}.key"
         wanted = sorted(dns_names) + sorted(ips)
         usages = [ExtendedKeyUsageOID.SERVER_AUTH] + ([ExtendedKeyUsageOID.CLIENT_AUTH] if client else [])
@@ -103,6 +120,11 @@ class CertificateAuthority:
             eku = list(existing.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
             if have == wanted and eku == usages:
                 return cert_path, key_path
+        if self.sealed:
+            from govcloud_platform.errors import BoxDamaged
+
+            raise BoxDamaged(f"the certificate {cert_path} for {', '.join(wanted)} is missing or names others",
+                             hint=SEALED_HINT)
         self.ensure()
         ca_key = serialization.load_pem_private_key(self.key_file.read_bytes(), password=None)
         ca_cert = x509.load_pem_x509_certificate(self.cert_file.read_bytes())
@@ -128,6 +150,7 @@ class CertificateAuthority:
             .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
         )
         self._layout()
+        certs.mkdir(mode=0o700, parents=True, exist_ok=True)
         write_private(
             key_path,
             key.private_bytes(

@@ -84,7 +84,8 @@ class Box:
 
     @cached_property
     def ca(self) -> CertificateAuthority:
-        return CertificateAuthority(self.home / "ca", self.spec.platform.name)
+        # a host's home: the control keeps the CA's key and issues the host's certificates
+        return CertificateAuthority(self.home / "ca", self.spec.platform.name, sealed=not self.keeps_registry)
 
     @property
     def ca_file(self) -> Path:

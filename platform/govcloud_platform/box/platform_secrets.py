@@ -11,6 +11,8 @@ never makes one (`Box.secrets` is sealed there): a secret a service needs and th
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -41,6 +43,58 @@ NEEDS: dict[str, frozenset[str]] = {
 def needed_by(services: Iterable[str]) -> list[str]:
     """Pure: the secret files a host running `services` gets, sorted."""
     return sorted(set().union(*(NEEDS[s] for s in services)))
+
+
+WEED_CERTS = ("weed-master", "weed-volume", "weed-filer", "weed-s3", "weed-client")  # weed_security's, mutual TLS
+# service -> the certificates (name, whether also a TLS client) its `up` issues on its host with the box's own
+# code (`ca.issue(name, *box.certificate_names(...))`); on a host the control issues them instead, so the CA's
+# key never leaves the control. Backups runs `weed shell` (quota enforcement): security.toml names every weed
+# certificate.
+CERTS: dict[str, tuple[tuple[str, bool], ...]] = {
+    "storage": (*((c, True) for c in WEED_CERTS), ("s3", False)),
+    "database": (("postgres", False),),
+    "identity": (("idp", False),),
+    "backups": tuple((c, True) for c in WEED_CERTS),
+}
+
+
+@dataclass(frozen=True)
+class CertWant:
+    name: str
+    dns: tuple[str, ...]
+    ips: tuple[str, ...]
+    client: bool
+
+
+def host_certificates(services: Iterable[str], address: str) -> list[CertWant]:
+    """Pure: the certificates a host at `address` running `services` needs, with the names its own code would
+    give them (`network.certificate_names`: a weed certificate's CN is its name, the others' the host's)."""
+    from govcloud_platform.box.network import certificate_names
+
+    wanted: dict[str, bool] = {}
+    for service in services:
+        for name, client in CERTS[service]:
+            wanted[name] = wanted.get(name, False) or client
+    out = []
+    for name, client in sorted(wanted.items()):
+        dns, ips = certificate_names(address, name) if name in WEED_CERTS else certificate_names(address)
+        out.append(CertWant(name, tuple(dns), tuple(ips), client))
+    return out
+
+
+def issue_for_host(box: Box, host: str, address: str, services: Iterable[str]) -> Path:
+    """The control issues a host's certificates into `ca/hosts/<host>/` (0700; each reissued only when its names
+    change) and removes those the host no longer needs. Returns the directory (the deploy copies it)."""
+    directory = box.ca.directory / "hosts" / host
+    directory.parent.mkdir(mode=0o700, exist_ok=True)
+    wanted = host_certificates(services, address)
+    for cert in wanted:
+        box.ca.issue(cert.name, list(cert.dns), list(cert.ips), client=cert.client, certs=directory)
+    keep = {f"{c.name}.{ext}" for c in wanted for ext in ("pem", "key")}
+    for path in directory.iterdir():
+        if path.name not in keep and not path.name.startswith("."):
+            path.unlink()
+    return directory
 
 
 def ensure_all(box: Box) -> list[str]:

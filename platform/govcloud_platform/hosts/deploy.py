@@ -2,11 +2,12 @@
 
 The same box code runs on every host. A host that runs a service gets a box home `<root>/box` holding a copy of
 the spec, its `placement.json` (`hosts.placement.placement_for(topology, host)`), the secrets of its services
-only (`box.platform_secrets.needed_by`) and the CA; there `govcloud up --address <host> --allow-from ...
---service NAME` configures and starts the service under the host's own supervisord (roles `gc_storage`,
-`gc_database`, `gc_identity`, `gc_backups`, each a thin wrapper of `platform_service`). The roles render
-nothing of PostgreSQL, SeaweedFS, LemonLDAP::NG or pgBackRest: ONE source of truth for how a service is
-configured, the box's Python, on the laptop and on the hosts alike.
+only (`box.platform_secrets.needed_by`), the CA's certificate and the certificates of its services, which the
+control issues (`host_certificates`: the CA's key never leaves the control); there `govcloud up --address
+<host> --allow-from ... --service NAME` configures and starts the service under the host's own supervisord
+(roles `gc_storage`, `gc_database`, `gc_identity`, `gc_backups`, each a thin wrapper of `platform_service`).
+The roles render nothing of PostgreSQL, SeaweedFS, LemonLDAP::NG or pgBackRest: ONE source of truth for how a
+service is configured, the box's Python, on the laptop and on the hosts alike.
 
 The operator's machine keeps the CONTROL home (the usual --home): registry, the CA's master copy, every
 secret, and a placement.json that runs nothing here (`here: []`); the brokers run there and connect to the
@@ -60,6 +61,7 @@ class HostPlan:
     allow_from: tuple[str, ...]
     placement: dict[str, Any]
     secrets: tuple[str, ...] = ()  # the control's secret files the host gets: its services' (never the registry's)
+    certs: tuple[str, ...] = ()  # its certificates' files (`<name>.pem`, `<name>.key`), issued by the control
 
 
 @dataclass
@@ -99,7 +101,7 @@ def allow_from_for(host: Host, in_use: Sequence[Host], control_address: str) -> 
 def plan(topology: Topology, control_addresses: dict[str, str]) -> list[HostPlan]:
     """Pure: every host that runs a service, in topology order. `control_addresses`: host name -> the
     control's address as that host sees it (`control_address`)."""
-    from govcloud_platform.box.platform_secrets import needed_by
+    from govcloud_platform.box.platform_secrets import host_certificates, needed_by
 
     placed = place(topology)
     in_use = hosts_in_use(topology)
@@ -108,7 +110,9 @@ def plan(topology: Topology, control_addresses: dict[str, str]) -> list[HostPlan
         services = tuple(s for s in SERVICES if placed[s].name == h.name)
         out.append(HostPlan(h.name, h.address, host_home(h), services,
                             allow_from_for(h, in_use, control_addresses[h.name]),
-                            placement_for(topology, h.name).to_json(), tuple(needed_by(services))))
+                            placement_for(topology, h.name).to_json(), tuple(needed_by(services)),
+                            tuple(f"{c.name}.{ext}" for c in host_certificates(services, h.address)
+                                  for ext in ("pem", "key"))))
     return out
 
 
@@ -123,7 +127,7 @@ def host_vars(plans: Sequence[HostPlan]) -> dict[str, dict[str, Any]]:
     """Pure: what differs per host (inventory variables: nothing secret)."""
     return {p.name: {"platform_service_home": p.home, "platform_service_address": p.address,
                      "platform_service_allow_from": list(p.allow_from), "platform_service_placement": p.placement,
-                     "platform_service_secrets": list(p.secrets)}
+                     "platform_service_secrets": list(p.secrets), "platform_service_certs": list(p.certs)}
             for p in plans}
 
 
@@ -246,6 +250,10 @@ def deploy(box: Box, topology: Topology, spec_file: Path, *, progress: Progress 
 
         raise BoxDamaged(f"the control home {box.home} lacks the secrets {', '.join(missing)} the hosts need",
                          hint="a bug of govcloud (platform_secrets.NEEDS names a secret ensure_all does not make)")
+    from govcloud_platform.box.platform_secrets import issue_for_host
+
+    for p in plans:  # the CA's key stays here: each host's certificates are issued on the control
+        issue_for_host(box, p.name, p.address, p.services)
     variables = shared_vars(port_base=box.port_base, spec_file=spec_file.resolve(), control_home=box.home,
                             govcloud=govcloud)
     first = [pf.play(list(check))] if check else []
