@@ -77,10 +77,13 @@ def test_modes_follow_the_box_scheme_and_secrets_are_0600_root() -> None:
                        "idp/run/fcgi.sock\\t711\\ts\\twww-data\n"
                        .replace("\\t", "\t"))
     assert [rel for rel, *_ in found] == ["", "secrets", "secrets/a", "ca/ca.key", "ca/ca.pem"]
-    assert all(ok for _s, _c, ok, _d in mode_checks(found))
+    checks = {c: ok for _s, c, ok, _d in mode_checks(found)}
+    assert checks == {"permissions follow the box's scheme": True, "secret files 0600 and root's (2)": True,
+                      "the CA's key stays on the control": False}  # an older govcloud copied it there
+    assert all(ok for _s, _c, ok, _d in mode_checks([f for f in found if f[0] != "ca/ca.key"]))
     worse = [(rel, 0o644 if rel == "secrets/a" else mode, d, "postgres" if rel == "ca/ca.key" else o)
              for rel, mode, d, o in found]
-    (_s, _c, ok_modes, modes), (_s2, check, ok_secrets, secrets) = mode_checks(worse)
+    (_s, _c, ok_modes, modes), (_s2, check, ok_secrets, secrets), _ca = mode_checks(worse)
     assert not ok_modes and modes == "secrets/a 0644 (want 0640)"
     assert not ok_secrets and check == "secret files 0600 and root's (2)"
     assert secrets == "secrets/a 0644 root; ca/ca.key 0600 postgres"

@@ -123,7 +123,8 @@ def _is_secret(rel: str) -> bool:
 
 
 def mode_checks(paths: Sequence[tuple[str, int, bool, str]]) -> list[tuple[str, str, bool, str]]:
-    """Pure: the home follows the box's permission scheme (`box.modes`); every secret file is 0600 and root's."""
+    """Pure: the home follows the box's permission scheme (`box.modes`); every secret file is 0600 and root's; the
+    CA's key is not there (the control issues the host's certificates)."""
     wrong = violations([(rel, mode, is_dir) for rel, mode, is_dir, _owner in paths])
     out = [("", "permissions follow the box's scheme", not wrong,
             "all" if not wrong else "; ".join(f"{rel or '.'} {mode:04o} (want {want:04o})"
@@ -133,6 +134,10 @@ def mode_checks(paths: Sequence[tuple[str, int, bool, str]]) -> list[tuple[str, 
     bad = [f"{rel} {mode:04o} {owner}" for rel, mode, owner in secrets if mode != SECRET_MODE or owner != "root"]
     out.append(("", f"secret files 0600 and root's ({len(secrets)})", bool(secrets) and not bad,
                 "; ".join(bad) if bad else ("none found" if not secrets else "all")))
+    ca_key = any(rel == "ca/ca.key" for rel, _mode, _is_dir, _owner in paths)
+    out.append(("", "the CA's key stays on the control", not ca_key,
+                "ca/ca.key is on this host: run `govcloud up` on the control (it removes it)" if ca_key
+                else "not on this host"))
     return out
 
 
