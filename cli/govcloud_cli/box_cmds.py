@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from govcloud_cli.boxes import create_box, load_box
-from govcloud_cli.output import Options, emit_json, info, mark, progress, read_spec, table
+from govcloud_cli.output import Options, emit_json, info, mark, platform_spec, progress, table
 
 if TYPE_CHECKING:
     from govcloud_platform.box.context import Box
@@ -70,7 +70,7 @@ def up(
     from govcloud_platform.box import runtime
 
     opts: Options = ctx.obj
-    spec = read_spec(opts.spec_path)
+    spec = platform_spec(opts)
     if spec.platform.target == "hosts" and not _host_of_hosts_target(opts):
         from govcloud_cli.hosts_cmds import up_on_hosts
 
@@ -111,7 +111,7 @@ def up(
 def _on_control(opts: Options) -> bool:
     """The spec is on the `hosts` target and --home is the operator's control home (not a host's): `status` and
     `down` act on every host over SSH."""
-    spec = read_spec(opts.spec_path)
+    spec = platform_spec(opts)
     if spec.platform.target != "hosts":
         return False
     return not _host_of_hosts_target(opts)
@@ -125,7 +125,7 @@ def down(ctx: typer.Context) -> None:
     if _on_control(opts):
         from govcloud_cli.hosts_cmds import down_on_hosts
 
-        down_on_hosts(opts, read_spec(opts.spec_path))
+        down_on_hosts(opts, platform_spec(opts))
         return
     box = load_box(opts, registry=False)
     with progress(opts, "down") as step:
@@ -149,7 +149,7 @@ def status(ctx: typer.Context) -> None:
     if _on_control(opts):
         from govcloud_cli.hosts_cmds import status_on_hosts
 
-        status_on_hosts(opts, read_spec(opts.spec_path))
+        status_on_hosts(opts, platform_spec(opts))
         return
     box = load_box(opts, registry=False)
     health = runtime.status(box)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-from govcloud_cli.output import RUN, Options, read_spec
+from govcloud_cli.output import RUN, Options, platform_spec
 
 if TYPE_CHECKING:
     from govcloud_platform.box.context import Box
@@ -20,7 +20,7 @@ def load_box(opts: Options, *, registry: bool = True) -> Box:
     registry's restore work on a box whose registry is lost."""
     from govcloud_platform.box.context import Box, require_box
 
-    spec = read_spec(opts.spec_path)  # the command's input first: a bad spec is named even where no box is
+    spec = platform_spec(opts)  # the command's input first: a bad spec is named even where no box is
     require_box(opts.home)
     box = Box(home=opts.home, spec=spec, create=False)
     RUN.box = box
@@ -49,7 +49,7 @@ def create_box(opts: Options, spec: Spec | None = None) -> Box:
     """The box at --home for `up`, the only command that makes one (directory, secrets, registry and its key)."""
     from govcloud_platform.box.context import Box
 
-    box = Box(home=opts.home, spec=spec or read_spec(opts.spec_path))
+    box = Box(home=opts.home, spec=spec or platform_spec(opts))
     RUN.box = box
     return box
 

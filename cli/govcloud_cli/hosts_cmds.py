@@ -19,9 +19,9 @@ hosts_app = typer.Typer(help="The hosts of the `hosts` target (platform.topology
 
 def hosts_spec(opts: Options, command: str) -> Spec:
     """The spec at --spec, which must be on the `hosts` target (exit 2 otherwise)."""
-    from govcloud_cli.output import read_spec
+    from govcloud_cli.output import platform_spec
 
-    spec = read_spec(opts.spec_path)
+    spec = platform_spec(opts)
     if spec.platform.target != "hosts" or spec.platform.topology is None:
         from govcloud_platform.errors import InputError
 

@@ -106,6 +106,14 @@ def mark(ok: bool | None) -> Any:
     return {True: Text("yes", style="green"), False: Text("NO", style="red"), None: Text("-")}[ok]
 
 
+def platform_spec(opts: Options) -> Spec:
+    """The spec as the platform's commands see it (`up`, `status`, `agency ...`: all but `iaas`, `lab`, `init`):
+    on the `openstack` target, the `hosts` target made of the VMs `iaas up` recorded in --home."""
+    from govcloud_platform.iaas.topology import hosts_spec
+
+    return hosts_spec(read_spec(opts.spec_path), opts.home)
+
+
 @contextmanager
 def progress(opts: Options, label: str) -> Iterator[Any]:
     """A status spinner on stderr for humans (silent with --json); yields a callback(str)."""

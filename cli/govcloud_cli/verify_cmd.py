@@ -25,9 +25,9 @@ def verify(
     box = load_box(opts)
     if box.placement is not None and agency is None and app is None:
         from govcloud_cli.hosts_cmds import verify_on_hosts
-        from govcloud_cli.output import read_spec
+        from govcloud_cli.output import platform_spec
 
-        verify_on_hosts(opts, read_spec(opts.spec_path), box)
+        verify_on_hosts(opts, platform_spec(opts), box)
         return
     refuse_on_hosts(box, "verify --agency/--app")
     if app is not None:

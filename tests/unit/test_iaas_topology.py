@@ -129,3 +129,44 @@ def test_a_range_for_admin_cidr_pins_no_bastion_address() -> None:
 def test_outputs_that_make_no_topology(outputs: dict[str, Any], error: type[Exception], text: str) -> None:
     with pytest.raises(error, match=text.replace("`", ".").replace("(", ".")):
         topology_from_outputs(outputs)
+
+
+def test_iaas_up_records_the_outputs_and_the_platform_commands_run_on_the_hosts_they_make(
+        outputs: dict[str, Any], tmp_path: Any) -> None:
+    """`iaas up` of the platform stack keeps the outputs the topology is made of (a Pulumi secret output never
+    reaches the file); every platform command of the `openstack` target then sees the `hosts` target."""
+    import json
+    import stat
+    from types import SimpleNamespace
+
+    from govcloud_platform.iaas.runner import plain_outputs
+    from govcloud_platform.iaas.topology import OUTPUTS_FILE, hosts_spec, record_outputs
+
+    api = {name: SimpleNamespace(value=value, secret=False) for name, value in outputs.items()}
+    api["ssh_user"] = SimpleNamespace(value="debian", secret=False)
+    api["admin_password"] = SimpleNamespace(value="s3cr3t", secret=True)
+    api["project_id"] = SimpleNamespace(value="p-1", secret=False)
+    plain = plain_outputs(api)
+    assert "admin_password" not in plain and plain["project_id"] == "p-1"
+    raw = _spec(hosts={"key_file": "keys/operator", "known_hosts": "keys/known_hosts",
+                       "bastion_address": "203.0.113.7", "root": "/srv/{host}/govcloud"}).model_dump()
+    raw["platform"]["target"] = "openstack"
+    spec = Spec.model_validate(raw)
+    home = tmp_path / "home"
+    with pytest.raises(InputError, match="run `govcloud iaas up` first"):
+        hosts_spec(spec, home)
+    path = record_outputs(home, plain)
+    assert path == home / OUTPUTS_FILE and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert set(json.loads(path.read_text())) == {"paas_hosts", "ssh_user"}  # nothing else is kept
+    seen = hosts_spec(spec, home)
+    assert seen.platform.target == "hosts" and seen.platform.topology is not None
+    topo = seen.platform.topology
+    assert topo.host("bastion").address == "203.0.113.7"  # type: ignore[union-attr]
+    assert topo.host("database").address == outputs["paas_hosts"]["database"]  # type: ignore[union-attr]
+    assert {h.name: h.root for h in topo.hosts}["database"] == "/srv/database/govcloud"
+    assert (topo.ssh.key_file, topo.ssh.known_hosts, topo.ssh.user) == ("keys/operator", "keys/known_hosts", "debian")
+    local = load_spec_text(EXAMPLE_SPEC)
+    assert hosts_spec(local, home) is local  # any other target as it is
+    path.write_text("[1, 2")
+    with pytest.raises(InputError, match="unreadable"):
+        hosts_spec(spec, home)

@@ -17,6 +17,7 @@ from govcloud_platform.iaas.providers import provider_for
 from govcloud_platform.spec import Spec
 
 Action = Literal["preview", "up", "destroy", "refresh"]
+PLATFORM_STACK = "platform"  # govcloud_stacks.programs.PLATFORM_STACK (not imported: it pulls in Pulumi)
 POLICY_PACK = Path(__file__).resolve().parents[3] / "policies"
 INSTALL_HINT = (
     "the pulumi CLI is not installed: install it with `curl -fsSL https://get.pulumi.com | sh` "
@@ -81,7 +82,7 @@ def run(spec: Spec, home: Path, action: Action, agency: str | None = None,
             )
             stack.workspace.install_plugin(provider.plugin, f"v{provider.plugin_version}")
             stack.set_all_config({k: auto.ConfigValue(v) for k, v in provider.config(spec).items()})
-            results.append(_act(stack, st.name, action, say))
+            results.append(_act(stack, st.name, action, say, home if st.name == PLATFORM_STACK else None))
         except FileNotFoundError as exc:  # the Automation API's way of saying there is no pulumi binary
             raise MissingDependency(INSTALL_HINT) from exc
         except auto.errors.CommandError as exc:
@@ -93,7 +94,15 @@ def run(spec: Spec, home: Path, action: Action, agency: str | None = None,
     return results
 
 
-def _act(stack: Any, name: str, action: Action, say: Callable[[str], None]) -> StackResult:
+def plain_outputs(outputs: Any) -> dict[str, Any]:
+    """Pure: the Automation API's outputs (name -> OutputValue(value, secret)) as plain values; a secret one is
+    left out (its value never reaches a file of ours)."""
+    return {name: out.value for name, out in (outputs or {}).items() if not getattr(out, "secret", False)}
+
+
+def _act(stack: Any, name: str, action: Action, say: Callable[[str], None], home: Path | None = None) -> StackResult:
+    """One action on one stack. `home`: the platform stack's `up` records its outputs there (the VMs' addresses
+    that `govcloud up` deploys onto: `iaas.topology.record_outputs`)."""
     def on_event(event: Any) -> None:
         pre = getattr(event, "resource_pre_event", None)
         if pre is not None and pre.metadata is not None:
@@ -111,6 +120,10 @@ def _act(stack: Any, name: str, action: Action, say: Callable[[str], None]) -> S
         return StackResult(name, action, dict(res.change_summary))
     if action == "up":
         res = stack.up(on_event=on_event, policy_packs=packs)
+        if home is not None:
+            from govcloud_platform.iaas.topology import record_outputs
+
+            record_outputs(home, plain_outputs(res.outputs))
     elif action == "destroy":
         res = stack.destroy(on_event=on_event)
     else:

@@ -127,6 +127,34 @@ def default_paas_vms() -> dict[str, PaasVm]:
     }
 
 
+class PlatformHostsSsh(_Model):
+    """How this machine reaches the platform's VMs once `govcloud iaas up` made them (`govcloud up` then deploys
+    onto them as onto a `hosts` topology: docs/topology.md). Paths are relative to the spec's directory."""
+
+    key_file: str | None = Field(None, description="the operator's private key (its public half: ssh_public_key)")
+    known_hosts: str | None = Field(None, description="the VMs' host keys (checked strictly; default "
+                                                      "~/.ssh/known_hosts)")
+    bastion_address: str | None = Field(
+        None, description="where this machine reaches the bastion, when not at its fixed address (a floating IP)"
+    )
+    root: str = Field("/var/lib/govcloud", description="the govcloud directory on each VM; `{host}` in it is "
+                      "replaced by the VM's name (its role), for VMs that share a file system")
+
+    @field_validator("bastion_address")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is not None:
+            ipaddress.ip_address(value)  # ValueError names it
+        return value
+
+    @field_validator("key_file", "known_hosts", "root")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or any(c in value for c in '\x00\n\r"')):
+            raise ValueError('a path must be a non-empty single line without \'"\'')
+        return value
+
+
 class OpenStackSettings(_Model):
     cloud: str = Field("govcloud", description="name of the cloud in clouds.yaml (OS_CLOUD)")
     region: str = "RegionOne"
@@ -159,6 +187,8 @@ class OpenStackSettings(_Model):
         "", description="Pulumi state backend: empty for file://<home>/pulumi/state, or s3://bucket[/prefix]"
     )
     s3_endpoint: str | None = Field(None, description="object storage endpoint for an s3:// backend")
+    hosts: PlatformHostsSsh = Field(default_factory=PlatformHostsSsh,
+                                    description="how `govcloud up` reaches the platform's VMs after `iaas up`")
 
     @field_validator("services_cidr", "agency_cidr_pool", "proxy_cidr", "admin_cidr")
     @classmethod
