@@ -16,6 +16,7 @@ from govcloud_platform.hosts.deploy import (
     ROLES,
     HostPlan,
     allow_from_for,
+    control_addresses,
     host_vars,
     missing_secrets,
     outcome,
@@ -52,6 +53,21 @@ def test_allow_from_is_the_control_and_every_other_host_in_use() -> None:
     plans = {p.name: p for p in plan(lab3(), CONTROL)}
     assert plans["h1"].allow_from == ("10.231.8.1/32", "10.231.8.12/32")
     assert plans["h2"].allow_from == ("10.231.8.1/32", "10.231.8.11/32")
+
+
+def test_a_control_behind_nat_is_admitted_at_the_address_the_hosts_see() -> None:
+    probed = control_addresses(lab3(), lab3().hosts, probe=lambda address: "10.231.8.1")
+    assert probed == CONTROL  # by default: the kernel's source address toward each host
+    natted = Topology.model_validate({**lab3().model_dump(), "control_address": "198.51.100.7"})
+
+    def never(address: str) -> str:
+        raise AssertionError("no probe when the topology says where the control is")
+
+    where = control_addresses(natted, natted.hosts, probe=never)
+    assert set(where.values()) == {"198.51.100.7"}
+    assert "198.51.100.7/32" in plan(natted, where)[0].allow_from
+    with pytest.raises(ValueError, match="invalid address 'gateway'"):
+        Topology.model_validate({**lab3().model_dump(), "control_address": "gateway"})
 
 
 def test_allow_from_drops_the_hosts_own_address_and_duplicates() -> None:

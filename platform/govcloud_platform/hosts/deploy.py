@@ -25,7 +25,7 @@ import json
 import posixpath
 import socket
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -201,11 +201,18 @@ def preflight(topology: Topology, base_dir: Path, port_base: int, recorded: Plac
 def control_address(address: str) -> str:
     """The control's own address toward `address`: the source the kernel picks for it (a UDP socket connected
     to it; no packet is sent), which is what the host sees the brokers' connections come from on a routed
-    network. Not through NAT or a jump host (docs/topology.md, known gaps)."""
+    network. Behind NAT the topology's `control_address` says what the hosts see instead."""
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     with socket.socket(family, socket.SOCK_DGRAM) as sock:
         sock.connect((address, 9))
         return str(sock.getsockname()[0])
+
+
+def control_addresses(topology: Topology, used: Sequence[Host],
+                      probe: Callable[[str], str] = control_address) -> dict[str, str]:
+    """host name -> the control's address as that host sees it: the topology's `control_address` (a control
+    behind NAT), else `probe` of the host's address (the kernel's source address toward it)."""
+    return {h.name: topology.control_address or probe(h.address) for h in used}
 
 
 def prepare_control(box: Box, topology: Topology, base_dir: Path, used: Sequence[Host], govcloud: str) -> list[str]:
@@ -241,7 +248,7 @@ def deploy(box: Box, topology: Topology, spec_file: Path, *, progress: Progress 
     started = time.monotonic()
     used = hosts_in_use(topology)
     base_dir = spec_file.resolve().parent
-    plans = plan(topology, {h.name: control_address(h.address) for h in used})
+    plans = plan(topology, control_addresses(topology, used))
     progress("control home: CA, secrets, placement")
     govcloud = govcloud or govcloud_bin()
     missing = missing_secrets(plans, prepare_control(box, topology, base_dir, used, govcloud))

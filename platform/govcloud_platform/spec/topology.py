@@ -140,6 +140,20 @@ class Topology(_Model):
 
     ssh: SshSettings = Field(SshSettings(), description="defaults for every host's `ssh`")
     hosts: list[Host] = Field(..., min_length=1)
+    control_address: str | None = Field(
+        None, description="the address the hosts see this machine's connections come from (its brokers reach "
+                          "the database from it), when it is behind NAT; default: its own source address toward "
+                          "each host")
+
+    @field_validator("control_address")
+    @classmethod
+    def _control_address(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ipaddress.ip_address(value)
+            except ValueError:
+                raise ValueError(f"invalid address {value!r}: an IPv4 or IPv6 address") from None
+        return value
 
     def host(self, name: str) -> Host | None:
         return next((h for h in self.hosts if h.name == name), None)
