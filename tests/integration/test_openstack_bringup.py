@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from govcloud_platform.box.platform_secrets import needed_by
 from govcloud_platform.box.ports import free_port_base
 from govcloud_platform.iaas.topology import record_outputs
 from tests.conftest import Result, run_cli
@@ -89,6 +90,11 @@ def test_up_deploys_onto_the_vms_of_the_outputs_through_the_bastion(cloud: Cloud
         again = cloud.cli("--json", "up")
         assert again.rc == 0 and again.json()["changed"] is False, again.stderr[-2000:]
         assert json.loads((cloud.home / "placement.json").read_text())["here"] == []  # the control runs nothing
+        # the IdP's VM (facing citizens) holds its own secrets only: not the database superuser's password,
+        # with which the database's VM made the IdP's role and operator
+        idp_home = cloud.home.parent / "vm" / "identity" / "box"
+        assert sorted(p.name for p in (idp_home / "secrets").iterdir()) == needed_by(["identity"])
+        assert not (idp_home / "ca" / "ca.key").exists()
     finally:
         down = cloud.cli("--json", "down", timeout=300)
         assert down.rc == 0, down.stderr[-2000:]

@@ -95,12 +95,22 @@ def test_variables_carry_no_secret_value() -> None:
     assert all(isinstance(n, str) and "/" not in n for h in hv.values() for n in h["platform_service_secrets"])
 
 
+def test_the_idps_host_alone_holds_no_superuser_password() -> None:
+    alone = Topology.model_validate({"hosts": [
+        {"name": "db", "address": "10.0.0.1", "groups": ["database", "storage", "backups", "proxy"]},
+        {"name": "idp", "address": "10.0.0.2", "groups": ["identity"]}]})
+    by_host = {p.name: (p.services, set(p.secrets)) for p in plan(alone, {"db": "10.0.0.9", "idp": "10.0.0.9"})}
+    assert by_host["idp"] == (("identity",), {"idp-db-password", "idp-manager-password", "idp-signing-key"})
+
+
 def test_each_host_gets_only_its_services_secrets_never_the_registry_key() -> None:
     by_host = {p.name: (p.services, set(p.secrets)) for p in plan(lab3(), CONTROL)}
     assert by_host["h1"][0] == ("storage", "identity") and by_host["h2"][0] == ("database", "backups")
     h1, h2 = by_host["h1"][1], by_host["h2"][1]
     assert "pgbackrest-cipher-pass" not in h1  # the IdP's and storage's host cannot read the backups
-    assert not h2 & {"idp-signing-key", "idp-manager-password", "idp-db-password", "idp-operator-password"}
+    assert not h2 & {"idp-signing-key", "idp-manager-password"}  # the database's host: no IdP keys
+    # it makes the IdP's role and operator (the IdP's host holds no superuser password: see the next test)
+    assert {"idp-db-password", "idp-operator-password"} <= h2
     assert "registry.key" not in h1 | h2  # the agencies' credentials stay on the control
     assert missing_secrets(plan(lab3(), CONTROL), sorted(h1 | h2)) == []
     assert missing_secrets(plan(lab3(), CONTROL), sorted(h1)) == sorted(h2 - h1)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from govcloud_platform.box import platform_secrets
+from govcloud_platform.box import idp_api, platform_secrets
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.placement import SERVICES
 from govcloud_platform.box.services import identity, nginx, weed_security
@@ -33,7 +33,10 @@ def test_the_map_names_every_secret_the_control_makes_and_nothing_else(tmp_path:
 def test_the_map_uses_the_names_the_services_read() -> None:
     assert set(weed_security.JWT_KEYS.values()) == set(platform_secrets.WEED_JWT)
     assert {identity.OPERATOR_SECRET, nginx.MANAGER_SECRET, SIGNING_KEY_SECRET} < set(platform_secrets.IDP)
-    assert {"database"} == {s for s, names in platform_secrets.NEEDS.items() if names == {"postgres-superuser"}}
+    assert idp_api.IDP_PASSWORD_SECRET == platform_secrets.IDP_DB_PASSWORD
+    # the superuser's password: only where the database runs (and pgBackRest beside it), never the IdP's host
+    assert {s for s, names in platform_secrets.NEEDS.items() if "postgres-superuser" in names} == {"database",
+                                                                                                   "backups"}
     # pgBackRest's S3 identity: storage configures it, backups signs with it
     assert set(platform_secrets.S3_BACKUP) <= platform_secrets.NEEDS["storage"] & platform_secrets.NEEDS["backups"]
 

@@ -78,11 +78,19 @@ def scram_verifier(password: str, iterations: int = 4096) -> str:
     )
 
 
+IDP_PASSWORD_SECRET = "idp-db-password"
+
+
+def idp_password(box: Box) -> str:
+    """The `idp` role's password (the IdP connects with it)."""
+    return box.secrets.get_or_create(IDP_PASSWORD_SECRET)
+
+
 def ensure_database(box: Box) -> str:
     """Create (or converge) the `idp` role, database and schema. Returns the role's password."""
     from psycopg import sql
 
-    password = box.secrets.get_or_create("idp-db-password")
+    password = idp_password(box)
     verifier = sql.Literal(scram_verifier(password))
     with box.pg_admin() as conn:
         exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (IDP_ROLE,)).fetchone()

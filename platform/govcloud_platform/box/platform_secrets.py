@@ -22,20 +22,22 @@ SUPERUSER = "postgres-superuser"
 S3_ADMIN = ("s3-admin-access-key", "s3-admin-secret-key")
 S3_BACKUP = ("s3-backup-access-key", "s3-backup-secret-key")
 WEED_JWT = ("weed-jwt-filer-read", "weed-jwt-filer-write", "weed-jwt-volume-read", "weed-jwt-volume-write")
-IDP = ("idp-db-password", "idp-manager-password", "idp-operator-password", "idp-signing-key")
+IDP_DB_PASSWORD, IDP_OPERATOR = "idp-db-password", "idp-operator-password"
+IDP = (IDP_DB_PASSWORD, "idp-manager-password", IDP_OPERATOR, "idp-signing-key")
 PGBACKREST_CIPHER = "pgbackrest-cipher-pass"
 # service -> the secrets its `up`, `status` and programs on a host read (a test checks the names against what
 # `ensure_all` makes and against the constants of the services that read them):
 # - storage: the S3 identities it configures (admin, pgBackRest) and the JWT keys of security.toml;
-# - database: its superuser's password;
-# - identity: the IdP's own (database role, manager API, operator, OIDC signing key) and the superuser, with
-#   which its `up` makes the IdP's role, database and operator account;
+# - database: its superuser's password; the IdP's role and operator account, which it makes with the
+#   superuser when the IdP runs on another host (`identity.make_idp_store`);
+# - identity: the IdP's own (its database role's password, the manager API's, the OIDC signing key); never the
+#   superuser's (on one host with the database, that service brings it);
 # - backups: pgBackRest's S3 keys and cipher, the superuser (its checks), and the scheduler's bucket-quota
 #   enforcement: `weed shell`, whose security.toml holds the JWT keys, as the S3 admin (docs/topology.md).
 NEEDS: dict[str, frozenset[str]] = {
     "storage": frozenset({*S3_ADMIN, *S3_BACKUP, *WEED_JWT}),
-    "database": frozenset({SUPERUSER}),
-    "identity": frozenset({SUPERUSER, *IDP}),
+    "database": frozenset({SUPERUSER, IDP_DB_PASSWORD, IDP_OPERATOR}),
+    "identity": frozenset({IDP_DB_PASSWORD, "idp-manager-password", "idp-signing-key"}),
     "backups": frozenset({SUPERUSER, PGBACKREST_CIPHER, *S3_BACKUP, *S3_ADMIN, *WEED_JWT}),
 }
 

@@ -216,6 +216,10 @@ class DatabaseService(Service):
 
     def post_start(self, box: Box) -> None:
         pg_hardening.harden_cluster(box)  # what tenants may read of the catalogs (pg_hardening.py)
+        if not box.runs("identity"):  # a host of the hosts target: the IdP's host holds no superuser password
+            from govcloud_platform.box.services.identity import make_idp_store
+
+            make_idp_store(box)
 
     def check(self, box: Box) -> tuple[bool, str]:
         import psycopg

@@ -48,6 +48,21 @@ PERL_MODULES = {
 }
 
 
+def add_operator(box: Box) -> None:
+    """The platform operator's account in the IdP's user store (a superuser connection)."""
+    ident = box.spec.platform.services.identity
+    password = box.secrets.get_or_create(OPERATOR_SECRET)
+    idp_api.add_user(box, ident.operator_user, password, ident.operator_email, "Platform operator",
+                     list(OPERATOR_GROUPS))
+
+
+def make_idp_store(box: Box) -> None:
+    """On the database's host of the hosts target, when the IdP runs on another: its role, database, schema and
+    operator account, with the superuser that only the database's host (and the control) holds."""
+    idp_api.ensure_database(box)
+    add_operator(box)
+
+
 class IdentityService(Service):
     name = "identity"
     binaries = (
@@ -89,7 +104,10 @@ class IdentityService(Service):
     # --- prepare --------------------------------------------------------------------------------
     def prepare(self, box: Box) -> None:
         p = self._paths(box)
-        db_password = idp_api.ensure_database(box)
+        # The IdP's role, database and operator are made with the superuser, where the database runs (on one
+        # machine: here; on the hosts target the database's host makes them: `make_idp_store`), so that the
+        # IdP's host never holds the superuser's password.
+        db_password = idp_api.ensure_database(box) if box.runs("database") else idp_api.idp_password(box)
         for name in ("conf", "sessions", "psessions", "cache", "run"):
             _daemon_dir(p[name])
         _daemon_dir(p["sessions"] / "lock")
@@ -181,10 +199,8 @@ class IdentityService(Service):
         return ""
 
     def post_start(self, box: Box) -> None:
-        ident = box.spec.platform.services.identity
-        password = box.secrets.get_or_create(OPERATOR_SECRET)
-        idp_api.add_user(box, ident.operator_user, password, ident.operator_email, "Platform operator",
-                         list(OPERATOR_GROUPS))
+        if box.runs("database"):
+            add_operator(box)
 
     def check(self, box: Box) -> tuple[bool, str]:
         return self._probe(box)
