@@ -326,6 +326,19 @@ def test_verify_checks_every_host_over_ssh_and_names_what_is_wrong(platform: Pla
         assert (host, "permissions follow the box's scheme") in names
         assert any(h == host and check.startswith("secret files 0600") for h, check in names)
     assert all(c["ok"] for c in checks)
+    # The bucket quotas are enforced on the storage host (the backups' host holds no key to do it): its own
+    # program runs and its record shows a round that worked.
+    topology = load_spec(platform.lab.spec).platform.topology
+    assert topology is not None
+    storage_host = next(h for h in topology.hosts if h.name == placed["storage"])
+    assert placed["backups"] != placed["storage"]
+    assert any(c["host"] == storage_host.name and c["check"] == "program quota-enforcer running" for c in checks), \
+        sorted(c["check"] for c in checks if c["host"] == storage_host.name)
+    quota = Path(host_home(storage_host)) / "s3" / "quota.json"
+    deadline = time.monotonic() + 90
+    while not (quota.exists() and json.loads(quota.read_text()).get("failures") == 0):
+        assert time.monotonic() < deadline, quota.read_text() if quota.exists() else "no quota.json"
+        time.sleep(2)
 
     # A secret readable by others on the database's host; a stray listener on the storage host's address.
     topology = load_spec(platform.lab.spec).platform.topology

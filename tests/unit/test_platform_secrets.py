@@ -68,8 +68,8 @@ def test_host_certificates_are_those_the_hosts_own_code_would_issue(tmp_path: Pa
     assert (list(got["weed-volume"].dns), list(got["weed-volume"].ips)) == certificate_names("10.231.8.11",
                                                                                            "weed-volume")
     assert (list(got["idp"].dns), list(got["idp"].ips)) == certificate_names("10.231.8.11")
-    assert {c.name for c in platform_secrets.host_certificates(["database", "backups"], "10.0.0.2")} == {
-        "postgres", *weed_security.COMPONENTS.values(), weed_security.CLIENT}
+    # the database's and backups' host: its server certificate only (no weed client: quotas stay with storage)
+    assert {c.name for c in platform_secrets.host_certificates(["database", "backups"], "10.0.0.2")} == {"postgres"}
 
 
 def test_a_hosts_ca_issues_nothing_and_makes_no_ca_of_its_own(tmp_path: Path) -> None:
@@ -104,3 +104,40 @@ def test_a_hosts_ca_issues_nothing_and_makes_no_ca_of_its_own(tmp_path: Path) ->
     with pytest.raises(BoxDamaged):
         host.ca.ensure()  # never a CA of its own
     assert not (home / "ca" / "ca.pem").exists()
+
+
+def test_the_backups_host_holds_no_key_to_the_object_storage_but_pgbackrests(tmp_path: Path) -> None:
+    assert not platform_secrets.NEEDS["backups"] & {*platform_secrets.S3_ADMIN, *platform_secrets.WEED_JWT}
+    assert set(platform_secrets.S3_BACKUP) <= platform_secrets.NEEDS["backups"]
+
+
+def test_the_quota_enforcement_runs_where_storage_runs(tmp_path: Path) -> None:
+    """On one machine the scheduler enforces quotas; on the hosts target a storage host whose backups run on
+    another host runs its own quota program, and the backups' host does not."""
+    from govcloud_platform.backups.scheduler import quota_once
+    from govcloud_platform.box.services import backup_plan
+    from govcloud_platform.box.services.storage import StorageService
+
+    one = _box(tmp_path / "one")
+    assert not backup_plan.quota_here(one) and one.runs("storage")
+    names = {}
+    for host, here in (("s", ["storage", "identity"]), ("d", ["database", "backups"]), ("sb", ["storage", "backups"])):
+        home = tmp_path / host
+        home.mkdir()
+        doc = {"here": here, "services": {s: {"host": "h", "address": "10.0.0.1"} for s in SERVICES}}
+        (home / "placement.json").write_text(json.dumps(doc))
+        box = _box(home)
+        names[host] = (backup_plan.quota_here(box), box.runs("storage"))
+    assert names == {"s": (True, True), "d": (False, False), "sb": (False, True)}
+    storage_host = _box(tmp_path / "s")
+    programs = {p.name: p for p in StorageService().programs(storage_host)}
+    assert backup_plan.QUOTA_PROGRAM in programs
+    assert programs[backup_plan.QUOTA_PROGRAM].command[-2:] == ["--quota-only", str(storage_host.home / "spec.yaml")]
+    assert backup_plan.QUOTA_PROGRAM not in {p.name for p in StorageService().programs(one)}
+    # a round that fails (no storage runs here) is counted and said; three in a row make status unhealthy
+    record: dict = {}
+    for _ in range(3):
+        assert backup_plan.quota_problem(record) is None
+        record = quota_once(storage_host, record)
+    assert record["failures"] == 3 and record["error"]
+    assert "failed 3 times in a row" in (backup_plan.quota_problem(record) or "")

@@ -29,7 +29,15 @@ from govcloud_platform.backups.common import iso, parse_time, utcnow
 from govcloud_platform.backups.schedule import Job, Schedules, cron_problem, is_due, jobs, scheduler_health, verdict
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.secrets import write_private
-from govcloud_platform.box.services.backup_plan import PROGRAM, TICK, plan_digest, plan_file, read_state, state_file
+from govcloud_platform.box.services.backup_plan import (
+    PROGRAM,
+    TICK,
+    plan_digest,
+    plan_file,
+    quota_file,
+    read_state,
+    state_file,
+)
 from govcloud_platform.spec import Spec
 
 ACTOR = "scheduler"
@@ -178,7 +186,8 @@ def run_once_more(home: Path, last_quota: float, log: Log) -> float:
     except Exception as exc:  # noqa: BLE001 - never die on one bad tick (registry busy, plan missing)
         state.me["tick_error"] = f"{type(exc).__name__}: {str(exc)[:200]}"
         log(f"{iso(utcnow())} tick failed: {state.me['tick_error']}")
-    if box is not None and time.monotonic() - last_quota >= QUOTA_EVERY:
+    # quotas are enforced where storage runs (on the hosts target its host runs `--quota-only`: quota_here)
+    if box is not None and box.runs("storage") and time.monotonic() - last_quota >= QUOTA_EVERY:
         last_quota = time.monotonic()
         quota = state.me.setdefault("quota", {})
         try:
@@ -196,14 +205,46 @@ def run_once_more(home: Path, last_quota: float, log: Log) -> float:
     return last_quota
 
 
+def quota_once(box: Box, record: dict[str, Any]) -> dict[str, Any]:
+    """One bucket-quota enforcement of the `--quota-only` program; returns its new record (failures in a row,
+    the last error), which it writes to `quota.json` for `status`."""
+    try:
+        enforce_quotas_logged(box)
+        return {"pid": os.getpid(), "last_run": iso(utcnow()), "failures": 0, "error": None}
+    except Exception as exc:  # noqa: BLE001 - reported in status; the next round tries again
+        error = f"{type(exc).__name__}: {str(exc)[:200]}"
+        print(f"{iso(utcnow())} quota enforcement failed: {error}", flush=True)
+        return {**record, "pid": os.getpid(), "failures": int(record.get("failures") or 0) + 1, "error": error}
+
+
+def quota_main(home: Path, spec_file: Path, every: float) -> int:
+    """`--quota-only`: the storage host's own bucket-quota enforcement (`backup_plan.quota_here`), every `every`
+    seconds, with the home's copy of the spec."""
+    from govcloud_platform.spec import load_spec
+
+    box = Box(home=home, spec=load_spec(spec_file), create=False)
+    print(f"{iso(utcnow())} quota enforcement started for {home}", flush=True)
+    record: dict[str, Any] = {}
+    time.sleep(min(every, 10))  # started with storage: let it answer first
+    while True:
+        record = quota_once(box, record)
+        write_private(quota_file(home), json.dumps(record) + "\n")
+        time.sleep(every)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="govcloud-backup-scheduler")
     parser.add_argument("--home", type=Path, required=True)
     parser.add_argument("--once", action="store_true", help="run the due jobs once and exit")
     parser.add_argument("--now", help="pretend it is this time (ISO 8601; with --once)")
     parser.add_argument("--tick", type=float, default=TICK, help="seconds between two looks at the plan")
+    parser.add_argument("--quota-only", type=Path, metavar="SPEC",
+                        help="only enforce the bucket quotas, every QUOTA_EVERY s (a storage host's program)")
     args = parser.parse_args(argv)
     home = args.home.resolve()
+    if args.quota_only is not None:
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        return quota_main(home, args.quota_only, QUOTA_EVERY)
     stopping = {"now": False}
 
     def stop(*_: object) -> None:

@@ -22,6 +22,7 @@ from govcloud_platform.errors import BoxDamaged
 
 SERVICES: tuple[str, ...] = ("storage", "database", "identity", "backups")  # start order, as `all_services`
 FILE = "placement.json"
+SPEC_FILE = "spec.yaml"  # a host's home holds a copy of the spec (the hosts deploy puts it there)
 
 
 @dataclass(frozen=True)

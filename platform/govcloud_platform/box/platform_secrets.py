@@ -32,13 +32,14 @@ PGBACKREST_CIPHER = "pgbackrest-cipher-pass"
 #   superuser when the IdP runs on another host (`identity.make_idp_store`);
 # - identity: the IdP's own (its database role's password, the manager API's, the OIDC signing key); never the
 #   superuser's (on one host with the database, that service brings it);
-# - backups: pgBackRest's S3 keys and cipher, the superuser (its checks), and the scheduler's bucket-quota
-#   enforcement: `weed shell`, whose security.toml holds the JWT keys, as the S3 admin (docs/topology.md).
+# - backups: pgBackRest's S3 keys and cipher, and the superuser (its checks). The bucket-quota enforcement
+#   (`weed shell`, as SeaweedFS's admin) stays with storage: a storage host whose backups run elsewhere runs it
+#   as a program of its own (`backup_plan.quota_here`).
 NEEDS: dict[str, frozenset[str]] = {
     "storage": frozenset({*S3_ADMIN, *S3_BACKUP, *WEED_JWT}),
     "database": frozenset({SUPERUSER, IDP_DB_PASSWORD, IDP_OPERATOR}),
     "identity": frozenset({IDP_DB_PASSWORD, "idp-manager-password", "idp-signing-key"}),
-    "backups": frozenset({SUPERUSER, PGBACKREST_CIPHER, *S3_BACKUP, *S3_ADMIN, *WEED_JWT}),
+    "backups": frozenset({SUPERUSER, PGBACKREST_CIPHER, *S3_BACKUP}),
 }
 
 
@@ -50,13 +51,12 @@ def needed_by(services: Iterable[str]) -> list[str]:
 WEED_CERTS = ("weed-master", "weed-volume", "weed-filer", "weed-s3", "weed-client")  # weed_security's, mutual TLS
 # service -> the certificates (name, whether also a TLS client) its `up` issues on its host with the box's own
 # code (`ca.issue(name, *box.certificate_names(...))`); on a host the control issues them instead, so the CA's
-# key never leaves the control. Backups runs `weed shell` (quota enforcement): security.toml names every weed
-# certificate.
+# key never leaves the control.
 CERTS: dict[str, tuple[tuple[str, bool], ...]] = {
     "storage": (*((c, True) for c in WEED_CERTS), ("s3", False)),
     "database": (("postgres", False),),
     "identity": (("idp", False),),
-    "backups": tuple((c, True) for c in WEED_CERTS),
+    "backups": (),
 }
 
 

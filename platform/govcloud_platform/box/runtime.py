@@ -208,8 +208,8 @@ def _health_all(box: Box, services: list[Service], info: dict[str, dict[str, obj
     if not services:  # the operator's home on the hosts target runs none
         return []
     not_running = {svc.name for svc in services if not _program_names_running(svc, box, info)}
-    if any(svc.name in ("storage", "backups") for svc in services):  # the probes that use the S3 admin client:
-        box.s3_client()  # build it once, before threads race to (a host without them has not its keys)
+    if any(svc.name == "storage" for svc in services):  # the probe that uses the S3 admin client (its keys are
+        box.s3_client()  # on storage's host only): built once, before threads race to
     with ThreadPoolExecutor(max_workers=len(services)) as pool:
         futures = {
             svc.name: pool.submit(_health, box, svc, info)

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from govcloud_platform.box.placement import FILE as PLACEMENT_FILE
-from govcloud_platform.box.placement import SERVICES, Placement
+from govcloud_platform.box.placement import SERVICES, SPEC_FILE, Placement
 from govcloud_platform.box.ports import host_group
 from govcloud_platform.box.secrets import write_private
 from govcloud_platform.hosts import preflight as pf
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
     from govcloud_platform.box.context import Box
 
 HOME_DIR = "box"  # a host's box home: <root>/box
-SPEC_FILE = "spec.yaml"  # the spec's copy in a host's home
 ROLES = {service: f"gc_{service}" for service in SERVICES}
 RUN_TIMEOUT_S = 900  # four services, each up to its own READY_TIMEOUT, plus SSH
 

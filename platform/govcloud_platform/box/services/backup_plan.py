@@ -23,6 +23,31 @@ LONGEST_RUN = dt.timedelta(hours=12)  # a job running longer than this: stuck
 START_GRACE = dt.timedelta(seconds=90)  # a scheduler this young that has not recorded itself yet: starting
 
 
+QUOTA_PROGRAM = "quota-enforcer"
+QUOTA_FAILING_AFTER = 3  # as the scheduler's jobs (`backups.schedule.FAILING_AFTER`)
+
+
+def quota_here(box: Box) -> bool:
+    """Whether this home runs the bucket-quota enforcement as a program of its own: a storage host of the hosts
+    target whose backups (and their scheduler, which enforces quotas elsewhere) run on another host. The
+    enforcement is a `weed shell` as SeaweedFS's admin: it stays with storage, so the backups' host holds
+    neither the S3 admin keys nor SeaweedFS's JWT keys and certificates."""
+    return box.placement is not None and box.runs("storage") and not box.runs("backups")
+
+
+def quota_file(home: Path) -> Path:
+    """The quota program's record: in storage's own directory (root's, 0700), as the program is storage's."""
+    return home / "s3" / "quota.json"
+
+
+def quota_problem(doc: Mapping[str, Any]) -> str | None:
+    """Pure: what `status` says of the quota program's record ({"failures", "error", "last_run"}), or None."""
+    failures = int(doc.get("failures") or 0)
+    if failures >= QUOTA_FAILING_AFTER:
+        return f"quota enforcement failed {failures} times in a row: {doc.get('error', '')}"
+    return None
+
+
 def plan_file(home: Path) -> Path:
     return home / "backups" / "plan.json"
 

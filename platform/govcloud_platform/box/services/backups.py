@@ -147,7 +147,7 @@ class BackupService(Service):
                 row = conn.execute("SELECT archived_count, failed_count, last_failed_time > last_archived_time "
                                    "OR (last_archived_time IS NULL AND failed_count > 0) FROM pg_stat_archiver"
                                    ).fetchone()
-            s3 = box.s3_client()
+            s3 = box.s3_client(*backup_keys(box))  # pgBackRest's own identity: its host has no S3 admin keys
             for info in ("archive/govcloud/archive.info", "backup/govcloud/backup.info"):
                 s3.head_object(Bucket=BACKUP_BUCKET, Key=f"pgbackrest/{info}")
         except (OSError, BotoCoreError, ClientError) as exc:

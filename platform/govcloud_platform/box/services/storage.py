@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from govcloud_platform.box.context import Box
+from govcloud_platform.box.placement import SPEC_FILE
 from govcloud_platform.box.ports import GRPC_SHIFT, port_in_use
 from govcloud_platform.box.secrets import write_private
-from govcloud_platform.box.services import weed_security
+from govcloud_platform.box.services import backup_plan, weed_security
 from govcloud_platform.box.services.base import Program, Service
 from govcloud_platform.errors import ServiceError
 
@@ -211,6 +212,14 @@ def dynamic_identities(box: Box) -> dict[str, dict[str, Any]]:
     return {i["name"]: i for i in doc.get("identities", []) if not i.get("isStatic")}
 
 
+def _quota_problem(box: Box) -> str | None:
+    try:
+        doc = json.loads(backup_plan.quota_file(box.home).read_text())
+    except (OSError, ValueError):
+        return None  # not run yet (it runs a minute apart)
+    return backup_plan.quota_problem(doc if isinstance(doc, dict) else {})
+
+
 class StorageService(Service):
     name = "storage"
     ready_interval = 0.3
@@ -247,11 +256,17 @@ class StorageService(Service):
         for flag, path in local:
             if len(str(path)) <= MAX_SOCKET_PATH:  # else weed's default in /tmp, removed by `after_stop`
                 cmd.append(f"{flag}={path}")
-        return [Program(
+        programs = [Program(
             "storage", cmd, priority=10, stopwaitsecs=45, startsecs=1,
             directory=str(weed_security.security_file(box).parent),
             environment={"GOVCLOUD_WEED_SECURITY": weed_security.digest(box), **VOLUME_GROWTH},
         )]
+        if backup_plan.quota_here(box):  # a storage host whose backups run elsewhere enforces quotas itself
+            quota = [sys.executable, "-m", "govcloud_platform.backups.scheduler", "--home", str(box.home),
+                     "--quota-only", str(box.home / SPEC_FILE)]
+            programs.append(Program(backup_plan.QUOTA_PROGRAM, quota, priority=20, stopwaitsecs=10,
+                                    directory=str(box.home)))
+        return programs
 
     def post_start(self, box: Box) -> None:
         s3 = box.s3_client()
@@ -286,6 +301,10 @@ class StorageService(Service):
             return False, f"S3 write probe failed: {type(exc).__name__}"
         if bad:
             return False, describe(bad)
+        if backup_plan.quota_here(box):
+            problem = _quota_problem(box)
+            if problem is not None:
+                return False, f"S3 ok; {problem}"
         return True, f"S3 ok; {BACKUP_BUCKET} takes a write"
 
     def endpoint(self, box: Box) -> str:
