@@ -104,6 +104,7 @@ def test_a_good_host_has_no_problem() -> None:
 @pytest.mark.parametrize("changes,expected", [
     ({"python": None}, "python3 not found on the host"),
     ({"python": "3.6.9"}, "python 3.6.9 is too old"),
+    ({"python": "command not found"}, "python3 on the host answered no version ('command not found')"),
     ({"root": {"exists": True, "is_dir": False, "probe": "/var/lib/govcloud"}}, "exists and is not a directory"),
     ({"root": {"probe_is_dir": False, "probe": "/var/lib"}}, "cannot be created: /var/lib is not a directory"),
     ({"root": {"read_only": True}}, "read-only file system"),
@@ -118,6 +119,14 @@ def test_a_good_host_has_no_problem() -> None:
 def test_each_problem_is_named(changes: dict[str, Any], expected: str) -> None:
     found = problems(NEED, facts(**changes))
     assert len(found) == 1 and expected in found[0], found
+
+
+def test_what_ssh_merged_before_the_version_is_not_taken_for_it() -> None:
+    """Over SSH the raw command's stderr comes on stdout: a pyenv shim racing another host's rehash said so
+    before the version once, and the host was refused as 'too old'."""
+    noisy = ("rm: cannot remove '/root/.pyenv/shims/tmp.E1': No such file or directory\n"
+             "pyenv: cannot rehash: /root/.pyenv/shims isn't writable\n3.11.2")
+    assert problems(NEED, facts(python=noisy)) == []
 
 
 def test_an_address_the_host_does_not_hold_is_one_problem() -> None:

@@ -6,6 +6,7 @@ functions here; `check_hosts` is the thin adapter that runs the role."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,11 +106,14 @@ def play(needs: list[HostNeed]) -> dict[str, Any]:
             "any_errors_fatal": True, "roles": [ROLE]}
 
 
-def _version(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(x) for x in text.strip().split(".")[:2])
-    except ValueError:
-        return ()
+_VERSION_LINE = re.compile(r"^\s*((\d+)\.(\d+)\.\d+)\s*$", re.MULTILINE)
+
+
+def _version(text: str) -> tuple[str, tuple[int, int]] | None:
+    """Pure: the version and its (major, minor) from the last line that is a version alone (what ssh merged
+    before it, e.g. a pyenv shim's complaint, is not the version); None if there is none."""
+    found = _VERSION_LINE.findall(text)
+    return (found[-1][0], (int(found[-1][1]), int(found[-1][2]))) if found else None
 
 
 # The longest Unix socket path below a host's root (`<root>/box/supervisor/supervisor.sock`, 31 bytes) must fit
@@ -170,8 +174,12 @@ def problems(need: HostNeed, facts: dict[str, Any] | None) -> list[str]:
         return ["python3 not found on the host (Ansible needs it): install python3 (Debian: `apt-get install "
                 "python3`) or set ansible_python_interpreter"]
     out: list[str] = []
-    if _version(str(python)) < MIN_PYTHON:
-        out.append(f"python {python} is too old: Ansible needs {'.'.join(map(str, MIN_PYTHON))} or later")
+    version = _version(str(python))
+    if version is None:
+        out.append(f"python3 on the host answered no version ({str(python)[-120:]!r}): check `python3 --version` "
+                   "there")
+    elif version[1] < MIN_PYTHON:
+        out.append(f"python {version[0]} is too old: Ansible needs {'.'.join(map(str, MIN_PYTHON))} or later")
     out += _root_problems(need, facts.get("root") or {})
     out += _port_problems(list(facts.get("ports_busy") or []))
     return out
