@@ -290,3 +290,52 @@ def test_health_and_the_deploys_converge_command(site: Box) -> None:
     out = io.StringIO()
     call_command("centre_converge", stdout=out)
     assert out.getvalue().strip() == "unchanged"
+
+
+def test_the_audit_verify_command_says_intact_or_names_the_break(site: Box) -> None:
+    """`manage.py centre_audit_verify`: intact (exit 0) with the head to record; a row deleted and its successor
+    altered behind the trigger's back (a superuser) is named by sequence number (exit 1); a trail cut short
+    after a recorded head is found with --head; the row put back, intact again."""
+    from django.core.management import CommandError, call_command
+
+    _apply(Browser("en"), "en", "trade_licence", [("business_name", "D"), ("business_kind", "shop"),
+                                                  ("email", "d@example.pk")])
+    out = io.StringIO()
+    call_command("centre_audit_verify", "--json", stdout=out)
+    doc = json.loads(out.getvalue())
+    assert doc["ok"] and doc["entries"] >= 2 and doc["breaks"] == [], doc
+    head = f"{doc['head']['seq']}:{doc['head']['hash']}"
+    human = io.StringIO()
+    call_command("centre_audit_verify", "--head", head, stdout=human)
+    assert human.getvalue().startswith(f"audit trail intact: {doc['entries']} entries; head {head}")
+    with pytest.raises(CommandError) as bad:
+        call_command("centre_audit_verify", "--head", "12:nothex")
+    assert bad.value.returncode == 2
+
+    victim = doc["head"]["seq"] - 1
+    with site.pg_admin("centre", autocommit=False) as conn:
+        row = conn.execute("SELECT * FROM audit WHERE seq = %s", (victim,)).fetchone()
+        assert row is not None
+        conn.execute("ALTER TABLE audit DISABLE TRIGGER audit_append_only")
+        conn.execute("DELETE FROM audit WHERE seq = %s", (victim,))
+        conn.execute("ALTER TABLE audit ENABLE TRIGGER audit_append_only")
+        conn.commit()
+    try:
+        with pytest.raises(CommandError, match=f"audit trail broken at entry {victim + 1}") as broken:
+            call_command("centre_audit_verify")
+        assert broken.value.returncode == 1
+        out = io.StringIO()
+        with pytest.raises(CommandError):
+            call_command("centre_audit_verify", "--json", stdout=out)
+        assert not json.loads(out.getvalue())["ok"]
+    finally:  # put it back as it was: the chain is whole again
+        with site.pg_admin("centre", autocommit=False) as conn:
+            conn.execute("ALTER TABLE audit DISABLE TRIGGER audit_append_only")
+            conn.execute("INSERT INTO audit VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)", row)
+            conn.execute("ALTER TABLE audit ENABLE TRIGGER audit_append_only")
+            conn.commit()
+    call_command("centre_audit_verify", "--head", head, stdout=io.StringIO())
+    # a tail cut off after the recorded head is found: the head says where the trail must reach
+    with pytest.raises(CommandError, match="entries after it are gone"):
+        call_command("centre_audit_verify", "--head", f"{doc['head']['seq'] + 5}:{'0' * 64}",
+                     stdout=io.StringIO())
