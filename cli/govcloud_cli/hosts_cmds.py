@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -13,6 +14,7 @@ if TYPE_CHECKING:
     from govcloud_platform.box.placement import Placement
     from govcloud_platform.hosts.preflight import HostReport
     from govcloud_platform.spec import Spec
+    from govcloud_platform.spec.topology import Topology
 
 hosts_app = typer.Typer(help="The hosts of the `hosts` target (platform.topology), over SSH.", no_args_is_help=True)
 
@@ -172,7 +174,15 @@ def up_on_hosts(opts: Options, spec: Spec, *, port_base: int | None = None, addr
         info(f"platform {'is up' if result.changed else 'was already up; nothing changed'} on {hosts} "
              f"({result.seconds:.1f}s)")
     render_status(opts, doc, f"govcloud platform of {box.home}", changed=result.changed)
+    _say_resilience(topology)
     require_healthy(doc)
+
+
+def _say_resilience(topology: Topology) -> None:
+    """One line on stderr, for humans and pipelines alike (stdout keeps its one JSON document)."""
+    from govcloud_platform.hosts.placement import resilience_note
+
+    sys.stderr.write(f"note: {resilience_note(topology)}\n")
 
 
 def status_on_hosts(opts: Options, spec: Spec) -> None:
@@ -180,6 +190,8 @@ def status_on_hosts(opts: Options, spec: Spec) -> None:
     box, placement = _control(opts, spec)
     doc = _hosts(opts, spec, placement).status(str(box.ca_file), _endpoints(box))
     render_status(opts, doc, f"govcloud platform of {box.home}")
+    assert spec.platform.topology is not None
+    _say_resilience(spec.platform.topology)
     require_healthy(doc)
 
 

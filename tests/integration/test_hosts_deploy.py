@@ -110,6 +110,9 @@ def test_every_service_is_healthy_on_the_host_place_chose(platform: Platform) ->
             assert addr[s["host"]] in s["endpoint"], s
     control = json.loads((platform.home / "placement.json").read_text())
     assert control["here"] == []  # the operator's home runs nothing
+    # what a host's loss stops, said plainly (stderr: stdout is the one JSON document)
+    notes = [line for line in result.stderr.splitlines() if line.startswith("note: ")]
+    assert len(notes) == 1 and f"losing {placed['database']} stops database" in notes[0], result.stderr
 
 
 def test_each_host_runs_only_its_own_services_and_nothing_listens_in_the_root_namespace(platform: Platform) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from govcloud_platform.box import placement as record
 from govcloud_platform.errors import BoxDamaged
-from govcloud_platform.hosts.placement import hosts_in_use, place, placement_for
+from govcloud_platform.hosts.placement import host_losses, hosts_in_use, place, placement_for, resilience_note
 from govcloud_platform.spec.topology import Topology
 
 
@@ -30,6 +30,17 @@ def test_services_spread_over_the_hosts_of_their_groups() -> None:
     both = ["database", "dcs", "storage", "identity", "proxy"]
     t = topo(("h1", both), ("h2", both), ("h3", ["dcs", "storage", "backups", "apps"]))
     assert names(t) == {"storage": "h1", "database": "h2", "identity": "h1", "backups": "h2"}
+
+
+def test_up_and_status_say_plainly_what_losing_each_host_stops() -> None:
+    """One instance of each service runs in this version: even a topology laid out for failover (three hosts,
+    two database hosts, an etcd quorum) loses what a host runs with that host, and is told so."""
+    both = ["database", "dcs", "storage", "identity", "proxy"]
+    t = topo(("h1", both), ("h2", both), ("h3", ["dcs", "storage", "backups", "apps"]))
+    assert host_losses(t) == [("h1", ["storage", "identity"]), ("h2", ["database", "backups"])]
+    note = resilience_note(t)
+    assert note.startswith("no host may be lost yet")
+    assert "losing h1 stops storage, identity; losing h2 stops database, backups" in note and "h3" not in note
 
 
 def test_storage_goes_where_a_master_and_a_volume_run() -> None:

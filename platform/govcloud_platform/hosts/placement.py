@@ -52,3 +52,17 @@ def hosts_in_use(topology: Topology) -> list[Host]:
     """The hosts that run at least one service, in topology order."""
     used = {h.name for h in place(topology).values()}
     return [h for h in topology.hosts if h.name in used]
+
+
+def host_losses(topology: Topology) -> list[tuple[str, list[str]]]:
+    """Pure: (host, the services whose only instance it runs), for every host in use, in topology order. This
+    version runs each service once, so losing any host in use stops what it runs."""
+    placed = place(topology)
+    return [(h.name, [s for s in SERVICES if placed[s].name == h.name]) for h in hosts_in_use(topology)]
+
+
+def resilience_note(topology: Topology) -> str:
+    """Pure: what `up` and `status` say of a host's loss, plainly."""
+    losses = "; ".join(f"losing {host} stops {', '.join(services)}" for host, services in host_losses(topology))
+    return (f"no host may be lost yet: one instance of each service runs ({losses}); high availability "
+            "(several instances, failover) is not built yet")
