@@ -151,6 +151,10 @@ def test_runs_as_the_agency_user_on_loopback_only(box: BoxHandle, deployed: dict
     files = [p for p in code.rglob("*")]
     assert (code / "centre_web" / "wsgi.py") in files and (code / "centre_core" / "samples" / "catalogue.yaml") in files
     assert all(p.stat().st_uid == 0 and not p.stat().st_mode & 0o022 and p.stat().st_mode & 0o004 for p in files)
+    # the SLA timers' job: its own program, as the agency's user too
+    timers = Supervisor(box.box()).info()[f"{app_program(SLUG, APP)}-timers"]
+    assert timers["statename"] == "RUNNING", timers
+    assert pwd.getpwuid(Path(f"/proc/{timers['pid']}").stat().st_uid).pw_name == system_user(SLUG)
     checked = box.cli("--json", "verify", "--agency", SLUG, "--app", APP, timeout=120)
     assert checked.rc == 0, checked.stdout
     assert all(c["ok"] for c in checked.json()["checks"]) and len(checked.json()["checks"]) >= 6
@@ -198,7 +202,7 @@ def test_remove_with_purge_leaves_nothing_behind(box: BoxHandle, deployed: dict[
     assert vhost.exists()
     r = box.cli("--json", "app", "remove", SLUG, APP, "--purge-data", timeout=600)
     assert r.rc == 0 and r.json()["removed"] is True, r.stderr[-2000:]
-    assert program not in Supervisor(b).info()
+    assert not {program, f"{program}-timers"} & set(Supervisor(b).info())
     assert not vhost.exists() and not instance_dir(b, SLUG, APP).exists()
     assert not list((b.ca.directory / "certs").glob(f"{program}.*"))
     with b.pg_admin() as conn:

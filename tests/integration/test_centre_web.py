@@ -12,7 +12,7 @@ import re
 import secrets
 import shutil
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -339,3 +339,26 @@ def test_the_audit_verify_command_says_intact_or_names_the_break(site: Box) -> N
     with pytest.raises(CommandError, match="entries after it are gone"):
         call_command("centre_audit_verify", "--head", f"{doc['head']['seq'] + 5}:{'0' * 64}",
                      stdout=io.StringIO())
+
+
+def test_the_timers_job_moves_an_application_past_its_sla(site: Box) -> None:
+    """`manage.py centre_run_timers` (once; the role runs it `--every 60` under supervisord): a building permit
+    submitted three weeks ago is past its 5 working days, and moves to the supervisor's desk."""
+    from django.core.management import call_command
+
+    from centre_core import catalogue
+    from centre_web import runtime
+
+    conn = runtime.connection()
+    then = datetime.now(UTC).replace(microsecond=0) - timedelta(days=21)
+    ref = store.submit(conn, catalogue.load_samples(), "building_permit", {"plot_address": "Plot 9"}, None, then)
+    assert not any(r[0] == ref for r in store.inbox(conn, "supervisor"))
+    out = io.StringIO()
+    call_command("centre_run_timers", stdout=out)
+    moved = re.fullmatch(r"timers fired: (\d+) applications moved", out.getvalue().strip())
+    assert moved and int(moved.group(1)) >= 1, out.getvalue()
+    assert any(r[0] == ref for r in store.inbox(conn, "supervisor"))
+    assert ref not in out.getvalue()  # the log says how many, never which
+    again = io.StringIO()
+    call_command("centre_run_timers", stdout=again)
+    assert again.getvalue().strip() == "timers fired: 0 applications moved"

@@ -1,0 +1,47 @@
+"""Fire the SLA timers that are due (`store.run_timers`): a task past its SLA moves along its timer's path (e.g. to
+a supervisor's desk). Once, or with `--every SECONDS` for ever (the role's `-timers` program under supervisord).
+A round that fails (the database restarting) is said on stderr and the next round tries again. References are
+not printed: the log says how many applications moved."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from centre_core import store
+from centre_web import runtime
+
+BATCH = 100  # applications per transaction batch; a round goes on while a batch comes back full
+
+
+class Command(BaseCommand):
+    help = "Fire the SLA timers that are due (once, or every --every seconds)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--every", type=float, default=0.0, help="run for ever, a round every SECONDS")
+
+    def round(self) -> int:
+        moved = 0
+        while True:
+            batch = store.run_timers(runtime.connection(), runtime.now(), limit=BATCH)
+            moved += len(batch)
+            if len(batch) < BATCH:
+                return moved
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        every = float(options.get("every") or 0.0)
+        if every <= 0:
+            self.stdout.write(f"timers fired: {self.round()} applications moved")
+            return
+        while True:
+            try:
+                moved = self.round()
+                if moved:
+                    self.stdout.write(f"timers fired: {moved} applications moved")
+            except Exception as exc:  # noqa: BLE001 - one failed round (database restarting) never stops the job
+                # (a lost connection is opened anew by the next round: runtime.connection)
+                self.stderr.write(f"timers: this round failed ({type(exc).__name__}); the next one tries again")
+            self.stdout.flush()
+            time.sleep(every)
