@@ -19,8 +19,6 @@ import io
 import multiprocessing
 import os
 import re
-import secrets
-import shutil
 import statistics
 import sys
 import time
@@ -32,17 +30,14 @@ from _common import ROOT  # also puts the checkout on sys.path (tests.conftest)
 
 sys.path.insert(0, str(ROOT / "roles" / "centre" / "files" / "app"))
 
-from tests.conftest import new_home  # noqa: E402
-from tests.integration._pg import running_postgres  # noqa: E402
+from tests.integration._centre import centre_database, setup_django  # noqa: E402
 
 from centre_core import catalogue, references, store  # noqa: E402
 from govcloud_platform.box.context import Box  # noqa: E402
-from govcloud_platform.box.ports import free_port_base  # noqa: E402
 from govcloud_platform.spec import load_spec_text  # noqa: E402
 from govcloud_platform.spec.example import EXAMPLE_SPEC  # noqa: E402
 
 SERVICES = ("trade_licence", "birth_certificate", "building_permit")
-ANSWERS: dict[str, dict[str, str]] = {}  # filled from the catalogue: a valid answer to every question
 PAGE_BUDGET = 100 * 1024
 
 
@@ -127,34 +122,13 @@ def main() -> None:
     parser.add_argument("--submissions", type=int, default=150, help="per process")
     args = parser.parse_args()
     print(f"load average at start {os.getloadavg()[0]:.1f}")
-    root = new_home("bench-centre")
-    box = Box(home=root / "box", spec=load_spec_text(EXAMPLE_SPEC), port_base=free_port_base())
-    try:
-        with running_postgres(box):
-            with box.pg_admin() as admin:
-                admin.execute("CREATE DATABASE centre")
-            run(box, root, args)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    with centre_database("bench-centre") as (box, root):
+        run(box, root, args)
     print(f"load average at end {os.getloadavg()[0]:.1f}")
 
 
 def run(box: Box, root: Path, args: argparse.Namespace) -> None:
-    info = box.pg_conninfo("centre")
-    env = root / "centre.env"
-    env.write_text("\n".join([
-        "AGENCY_SLUG=health", "AGENCY_NAME=Health Department", "PUBLIC_URL=https://centre.test",
-        "PUBLIC_HOST=centre.test", f"SECRET_KEY={secrets.token_hex(32)}", f"DB_HOST={info['host']}",
-        f"DB_PORT={info['port']}", "DB_NAME=centre", "DB_USER=postgres", f"DB_PASSWORD={info['password']}",
-        f"CA_FILE={info['sslrootcert']}", f"TRACKING_KEY={secrets.token_hex(32)}", ""]))
-    env.chmod(0o600)
-    os.environ["CENTRE_ENV_FILE"] = str(env)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "centre_web.settings"
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("centre_migrate")
+    setup_django(box, root)
     from centre_web import runtime
 
     for workers in (1, 2):

@@ -4,7 +4,6 @@ refuses UPDATE, DELETE and TRUNCATE, and whose chain shows a row removed behind 
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,11 +15,7 @@ from centre_core import catalogue, store
 from centre_core.errors import ActionError
 from centre_core.tracking import Outcome
 from govcloud_platform.box.context import Box
-from govcloud_platform.box.ports import free_port_base
-from govcloud_platform.spec import load_spec_text
-from govcloud_platform.spec.example import EXAMPLE_SPEC
-from tests.conftest import new_home
-from tests.integration._pg import running_postgres
+from tests.integration._centre import centre_database
 
 pytestmark = [pytest.mark.integration]
 T0 = datetime(2026, 12, 1, 9, tzinfo=UTC)
@@ -29,15 +24,8 @@ KEY = b"t" * 32
 
 @pytest.fixture(scope="module")
 def pg() -> Iterator[Box]:
-    root = new_home("centre")
-    box = Box(home=root / "box", spec=load_spec_text(EXAMPLE_SPEC), port_base=free_port_base())
-    try:
-        with running_postgres(box):
-            with box.pg_admin() as admin:
-                admin.execute("CREATE DATABASE centre")
-            yield box
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    with centre_database("centre") as (box, _root):
+        yield box
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,6 @@ import io
 import json
 import os
 import re
-import secrets
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,11 +18,7 @@ import pytest
 
 from centre_core import references, store
 from govcloud_platform.box.context import Box
-from govcloud_platform.box.ports import free_port_base
-from govcloud_platform.spec import load_spec_text
-from govcloud_platform.spec.example import EXAMPLE_SPEC
-from tests.conftest import new_home
-from tests.integration._pg import running_postgres
+from tests.integration._centre import centre_database, setup_django
 
 pytestmark = [pytest.mark.integration]
 PAGE_LIMIT = 100 * 1024
@@ -35,38 +29,12 @@ _REFERENCE = re.compile(r'class="reference" dir="ltr">([0-9A-Z-]{14})<')
 @pytest.fixture(scope="module")
 def site() -> Iterator[Box]:
     """PostgreSQL with the centre's database, and Django configured from an env file as the role writes it."""
-    root = new_home("centreweb")
-    box = Box(home=root / "box", spec=load_spec_text(EXAMPLE_SPEC), port_base=free_port_base())
-    try:
-        with running_postgres(box):
-            with box.pg_admin() as admin:
-                admin.execute("CREATE DATABASE centre")
-            info = box.pg_conninfo("centre")
-            env = root / "centre.env"
-            env.write_text("\n".join([
-                "AGENCY_SLUG=health", "AGENCY_NAME=Health Department", "PUBLIC_URL=https://centre.test",
-                "PUBLIC_HOST=centre.test", f"SECRET_KEY={secrets.token_hex(32)}", f"DB_HOST={info['host']}",
-                f"DB_PORT={info['port']}", "DB_NAME=centre", "DB_USER=postgres", f"DB_PASSWORD={info['password']}",
-                f"CA_FILE={info['sslrootcert']}", f"TRACKING_KEY={secrets.token_hex(32)}", ""]))
-            env.chmod(0o600)
-            import django
-            from django.core.management import call_command
+    with centre_database("centreweb") as (box, root):
+        setup_django(box, root)
+        yield box
+        from centre_web import runtime
 
-            # Only while Django reads its settings: the session's later tests start apps (the portal's Django
-            # among them) from this process's environment.
-            os.environ["CENTRE_ENV_FILE"] = str(env)
-            os.environ["DJANGO_SETTINGS_MODULE"] = "centre_web.settings"
-            try:
-                django.setup()
-            finally:
-                del os.environ["CENTRE_ENV_FILE"], os.environ["DJANGO_SETTINGS_MODULE"]
-            call_command("centre_migrate")
-            yield box
-            from centre_web import runtime
-
-            runtime.connection().close()
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+        runtime.connection().close()
 
 
 class Browser:

@@ -1,0 +1,56 @@
+"""The Citizen's Centre without a deploy, for its tests and its benchmark: a throwaway PostgreSQL 15 with the
+centre's database, and Django configured from an env file as the role writes it."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from govcloud_platform.box.context import Box
+from govcloud_platform.box.ports import free_port_base
+from govcloud_platform.spec import load_spec_text
+from govcloud_platform.spec.example import EXAMPLE_SPEC
+from tests.conftest import new_home
+from tests.integration._pg import running_postgres
+
+
+@contextmanager
+def centre_database(stem: str) -> Iterator[tuple[Box, Path]]:
+    """(a box whose PostgreSQL runs with an empty `centre` database, the scratch root); removed afterwards."""
+    root = new_home(stem)
+    box = Box(home=root / "box", spec=load_spec_text(EXAMPLE_SPEC), port_base=free_port_base())
+    try:
+        with running_postgres(box):
+            with box.pg_admin() as admin:
+                admin.execute("CREATE DATABASE centre")
+            yield box, root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def setup_django(box: Box, root: Path) -> None:
+    """Django set up from a 0600 env file as the role writes it (the superuser's connection, fresh keys), then
+    the schema migrated. The environment is set only while Django reads its settings: later tests of the same
+    session start apps (the portal's Django among them) from this process's environment."""
+    import django
+    from django.core.management import call_command
+
+    info = box.pg_conninfo("centre")
+    env = root / "centre.env"
+    env.write_text("\n".join([
+        "AGENCY_SLUG=health", "AGENCY_NAME=Health Department", "PUBLIC_URL=https://centre.test",
+        "PUBLIC_HOST=centre.test", f"SECRET_KEY={secrets.token_hex(32)}", f"DB_HOST={info['host']}",
+        f"DB_PORT={info['port']}", "DB_NAME=centre", "DB_USER=postgres", f"DB_PASSWORD={info['password']}",
+        f"CA_FILE={info['sslrootcert']}", f"TRACKING_KEY={secrets.token_hex(32)}", ""]))
+    env.chmod(0o600)
+    os.environ["CENTRE_ENV_FILE"] = str(env)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "centre_web.settings"
+    try:
+        django.setup()
+    finally:
+        del os.environ["CENTRE_ENV_FILE"], os.environ["DJANGO_SETTINGS_MODULE"]
+    call_command("centre_migrate")
