@@ -16,15 +16,15 @@ from croniter import CroniterError, croniter
 
 from govcloud_platform.backups.common import iso, parse_time, utcnow
 from govcloud_platform.box.context import Box
-from govcloud_platform.box.services.backup_plan import liveness
+from govcloud_platform.box.services.backup_plan import FAILING_AFTER, liveness, quota_problem
 from govcloud_platform.spec import Spec
 from govcloud_platform.state.registry import Registry
 
 RETRY_AFTER = dt.timedelta(minutes=10)  # a failed run is retried this long after, until the next fire time
 # The scheduler's health (`govcloud status`, the backups entry): it ticks every 15 s; a tick older than this
 # (and no job running) means it is stuck; a job or the quota enforcement failing this many times in a row is a
-# failure to report, not a passing fault; a freshly started scheduler has this long to record its first tick.
-FAILING_AFTER = 3
+# failure to report, not a passing fault (FAILING_AFTER, backup_plan's: the storage host's quota program uses it
+# too); a freshly started scheduler has this long to record its first tick.
 
 
 @dataclass(frozen=True)
@@ -236,9 +236,9 @@ def jobs_health(doc: Mapping[str, Any], current: Mapping[str, str], now: dt.date
             problems.append(f"{name} never runs: {problem}")
         elif entry.get("cron") == cron and int(entry.get("failures") or 0) >= FAILING_AFTER:
             problems.append(f"{name} failed {entry['failures']} times in a row: {entry.get('error', '')}")
-    quota = (doc.get("scheduler") or {}).get("quota") or {}
-    if int(quota.get("failures") or 0) >= FAILING_AFTER:
-        problems.append(f"quota enforcement failed {quota['failures']} times in a row: {quota.get('error', '')}")
+    quota = quota_problem((doc.get("scheduler") or {}).get("quota") or {})
+    if quota is not None:
+        problems.append(quota)
     return problems
 
 

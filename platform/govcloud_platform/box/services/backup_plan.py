@@ -24,7 +24,7 @@ START_GRACE = dt.timedelta(seconds=90)  # a scheduler this young that has not re
 
 
 QUOTA_PROGRAM = "quota-enforcer"
-QUOTA_FAILING_AFTER = 3  # as the scheduler's jobs (`backups.schedule.FAILING_AFTER`)
+FAILING_AFTER = 3  # a job or the quota enforcement failing this many times in a row is reported (`status`)
 
 
 def quota_here(box: Box) -> bool:
@@ -41,9 +41,10 @@ def quota_file(home: Path) -> Path:
 
 
 def quota_problem(doc: Mapping[str, Any]) -> str | None:
-    """Pure: what `status` says of the quota program's record ({"failures", "error", "last_run"}), or None."""
+    """Pure: what `status` says of a quota enforcement's record ({"failures", "error", ...}: the storage host's
+    program's, or the scheduler's own), or None."""
     failures = int(doc.get("failures") or 0)
-    if failures >= QUOTA_FAILING_AFTER:
+    if failures >= FAILING_AFTER:
         return f"quota enforcement failed {failures} times in a row: {doc.get('error', '')}"
     return None
 
