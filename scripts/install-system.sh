@@ -2,7 +2,7 @@
 # Installs the Debian packages the local box needs. Idempotent: installs only what is missing.
 set -euo pipefail
 PKGS=(
-  postgresql-15 postgresql-client-15 pgbackrest restic nginx-light
+  postgresql-15 postgresql-client-15 pgbackrest restic nginx-light libnginx-mod-stream
   lemonldap-ng-fastcgi-server liblemonldap-ng-portal-perl liblemonldap-ng-manager-perl liblemonldap-ng-common-perl
   libdbd-pg-perl libcrypt-openssl-bignum-perl libemail-sender-perl libstring-random-perl libmime-tools-perl
   libgd-securityimage-perl libimage-magick-perl libio-string-perl libconvert-base32-perl libipc-run-perl

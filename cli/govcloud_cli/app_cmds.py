@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from govcloud_cli.boxes import copy_registry, load_box, refuse_on_hosts
+from govcloud_cli.boxes import copy_registry, load_box
 from govcloud_cli.output import Options, emit, emit_json, info, mark, progress, table
 
 if TYPE_CHECKING:
@@ -54,7 +54,6 @@ def deploy(ctx: typer.Context, agency: str, app: str) -> None:
     opts: Options = ctx.obj
     with progress(opts, f"app deploy {agency} {app}") as step:
         service = _service(opts, step)
-        refuse_on_hosts(service.box, "app deploy")
         result = service.deploy(agency, app)
     if result.changed:
         copy_registry(service.box)

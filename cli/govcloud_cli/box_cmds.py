@@ -269,6 +269,21 @@ def idp_conf(ctx: typer.Context, action: Annotated[str, typer.Argument(help="cli
         raise InputError(f"unknown action {action!r}", hint="clients, put or purge")
 
 
+@box_app.command("programs", hidden=True)
+def programs(ctx: typer.Context) -> None:
+    """On the apps' host of the hosts target: its supervisord's programs and their states as JSON (the operator's
+    `app list`/`status` read the apps' processes through it over SSH)."""
+    from govcloud_platform.box.supervisor import Supervisor
+    from govcloud_platform.errors import InputError
+
+    opts: Options = ctx.obj
+    box = load_box(opts, registry=False)
+    if not (box.placement is not None and box.runs("apps")):
+        raise InputError(f"{box.home} is no apps host of the hosts target", hint="see docs/topology.md")
+    emit_json({name: {"statename": str(p.get("statename", "")), "pid": p.get("pid") or None}
+               for name, p in Supervisor(box).info().items()})
+
+
 @box_app.command("restore-drill", hidden=True)
 def restore_drill(
     ctx: typer.Context,

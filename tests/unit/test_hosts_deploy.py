@@ -42,17 +42,18 @@ CONTROL = {"h1": "10.231.8.1", "h2": "10.231.8.1", "h3": "10.231.8.1"}
 
 def test_plan_runs_each_service_on_its_host_with_its_home_and_placement() -> None:
     plans = {p.name: p for p in plan(lab3(), CONTROL)}
-    assert set(plans) == {"h1", "h2"}  # h3 runs nothing: no home, no play
-    assert plans["h1"].services == ("storage", "identity") and plans["h2"].services == ("database", "backups")
+    assert set(plans) == {"h1", "h2", "h3"}  # h3 runs the apps' front, h1 the edge that publishes it
+    assert plans["h1"].services == ("storage", "identity", "proxy") and plans["h2"].services == ("database", "backups")
+    assert plans["h3"].services == ("apps",) and plans["h3"].secrets == () and plans["h3"].certs == ()
     assert plans["h1"].home == "/srv/h1/box" and plans["h2"].home == "/var/lib/govcloud/box"
-    assert plans["h1"].placement["here"] == ["storage", "identity"]
+    assert plans["h1"].placement["here"] == ["storage", "identity", "proxy"]
     assert plans["h2"].placement["services"]["storage"] == {"host": "h1", "address": "10.231.8.11"}
 
 
 def test_allow_from_is_the_control_and_every_other_host_in_use() -> None:
     plans = {p.name: p for p in plan(lab3(), CONTROL)}
-    assert plans["h1"].allow_from == ("10.231.8.1/32", "10.231.8.12/32")
-    assert plans["h2"].allow_from == ("10.231.8.1/32", "10.231.8.11/32")
+    assert plans["h1"].allow_from == ("10.231.8.1/32", "10.231.8.12/32", "10.231.8.13/32")
+    assert plans["h2"].allow_from == ("10.231.8.1/32", "10.231.8.11/32", "10.231.8.13/32")  # the apps' host too
 
 
 def test_a_control_behind_nat_is_admitted_at_the_address_the_hosts_see() -> None:
@@ -80,14 +81,15 @@ def test_allow_from_drops_the_hosts_own_address_and_duplicates() -> None:
 def test_plays_follow_the_start_order_each_on_its_host() -> None:
     got = plays(plan(lab3(), CONTROL))
     assert [(p["hosts"], p["roles"]) for p in got] == [
-        ("h1", ["gc_storage"]), ("h2", ["gc_database"]), ("h1", ["gc_identity"]), ("h2", ["gc_backups"])]
+        ("h1", ["gc_storage"]), ("h2", ["gc_database"]), ("h1", ["gc_identity"]), ("h2", ["gc_backups"]),
+        ("h3", ["gc_apps"]), ("h1", ["gc_proxy"])]
     assert all(p["gather_facts"] is False for p in got)
 
 
 def test_variables_carry_no_secret_value() -> None:
     plans = plan(lab3(), CONTROL)
     hv = host_vars(plans)
-    assert hv["h1"]["platform_service_allow_from"] == ["10.231.8.1/32", "10.231.8.12/32"]
+    assert hv["h1"]["platform_service_allow_from"] == ["10.231.8.1/32", "10.231.8.12/32", "10.231.8.13/32"]
     assert hv["h2"]["platform_service_address"] == "10.231.8.12"
     shared = shared_vars(port_base=30000, spec_file=Path("/s/lab.yaml"), control_home=Path("/c"),
                          govcloud="/v/bin/govcloud")
@@ -105,7 +107,7 @@ def test_the_idps_host_alone_holds_no_superuser_password() -> None:
 
 def test_each_host_gets_only_its_services_secrets_never_the_registry_key() -> None:
     by_host = {p.name: (p.services, set(p.secrets)) for p in plan(lab3(), CONTROL)}
-    assert by_host["h1"][0] == ("storage", "identity") and by_host["h2"][0] == ("database", "backups")
+    assert by_host["h1"][0] == ("storage", "identity", "proxy") and by_host["h2"][0] == ("database", "backups")
     h1, h2 = by_host["h1"][1], by_host["h2"][1]
     assert "pgbackrest-cipher-pass" not in h1  # the IdP's and storage's host cannot read the backups
     assert not h2 & {"idp-signing-key", "idp-manager-password"}  # the database's host: no IdP keys

@@ -29,7 +29,22 @@ def test_one_host_runs_everything() -> None:
 def test_services_spread_over_the_hosts_of_their_groups() -> None:
     both = ["database", "dcs", "storage", "identity", "proxy"]
     t = topo(("h1", both), ("h2", both), ("h3", ["dcs", "storage", "backups", "apps"]))
-    assert names(t) == {"storage": "h1", "database": "h2", "identity": "h1", "backups": "h2"}
+    assert names(t) == {"storage": "h1", "database": "h2", "identity": "h1", "backups": "h2", "apps": "h3",
+                        "proxy": "h1"}
+
+
+def test_apps_hosts_bring_the_apps_front_and_the_edge() -> None:
+    """Without `apps` hosts neither is placed; where the edge runs on the apps' host itself, the apps' virtual hosts
+    stay on its loopback (the edge binds the host's address); elsewhere they listen on the apps host's address."""
+    t = topo(("a", ["database", "storage", "identity", "proxy", "backups"]))
+    assert "apps" not in place(t) and "proxy" not in place(t) and placement_for(t, "a").placed() == record.SERVICES
+    both = topo(("d", ["database", "storage", "backups"]), ("e", ["identity", "proxy", "apps"]))
+    assert names(both)["apps"] == names(both)["proxy"] == "e"
+    assert record.apps_listen_address(placement_for(both, "e")) == "127.0.0.1"
+    apart = topo(("d", ["database", "storage", "backups", "proxy"]), ("e", ["identity", "apps"]))
+    assert names(apart)["apps"] == "e" and names(apart)["proxy"] == "d"
+    assert record.apps_listen_address(placement_for(apart, "d")) == "10.0.0.2"
+    assert record.apps_listen_address(None) == "127.0.0.1"
 
 
 def test_up_and_status_say_plainly_what_losing_each_host_stops() -> None:
@@ -37,10 +52,11 @@ def test_up_and_status_say_plainly_what_losing_each_host_stops() -> None:
     two database hosts, an etcd quorum) loses what a host runs with that host, and is told so."""
     both = ["database", "dcs", "storage", "identity", "proxy"]
     t = topo(("h1", both), ("h2", both), ("h3", ["dcs", "storage", "backups", "apps"]))
-    assert host_losses(t) == [("h1", ["storage", "identity"]), ("h2", ["database", "backups"])]
+    assert host_losses(t) == [("h1", ["storage", "identity", "proxy"]), ("h2", ["database", "backups"]),
+                              ("h3", ["apps"])]
     note = resilience_note(t)
     assert note.startswith("no host may be lost yet")
-    assert "losing h1 stops storage, identity; losing h2 stops database, backups" in note and "h3" not in note
+    assert "losing h1 stops storage, identity, proxy; losing h2 stops database, backups; losing h3 stops apps" in note
 
 
 def test_storage_goes_where_a_master_and_a_volume_run() -> None:
@@ -58,7 +74,8 @@ def test_backups_follow_the_database() -> None:
 def test_record_of_each_home() -> None:
     t = topo(("a", ["storage", "identity", "proxy", "backups"]), ("b", ["database"]), ("gw", ["apps"]))
     control, a, b = placement_for(t, None), placement_for(t, "a"), placement_for(t, "b")
-    assert control.here == () and a.here == ("storage", "identity") and b.here == ("database", "backups")
+    assert control.here == () and a.here == ("storage", "identity", "proxy") and b.here == ("database", "backups")
+    assert placement_for(t, "gw").here == ("apps",) and control.host_of("proxy") == "a"
     assert a.address_of("database") == "10.0.0.2" and control.host_of("identity") == "a"
     assert record.Placement.from_json(json.loads(json.dumps(b.to_json()))) == b
 
@@ -66,6 +83,8 @@ def test_record_of_each_home() -> None:
 @pytest.mark.parametrize("data", [
     [], {"here": ["mail"], "services": {}}, {"here": [], "services": {"storage": {"host": "a", "address": "x"}}},
     {"here": ["storage", "storage"], "services": {}}, {"here": [], "services": {}, "extra": 1},
+    {"here": [], "services": {s: {"host": "a", "address": "10.0.0.1"} for s in (*record.SERVICES, "apps")}},
+    {"here": ["apps"], "services": {s: {"host": "a", "address": "10.0.0.1"} for s in record.SERVICES}},
 ])
 def test_a_damaged_record_is_refused(tmp_path, data) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / record.FILE).write_text(json.dumps(data))

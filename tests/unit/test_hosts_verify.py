@@ -88,6 +88,7 @@ def test_modes_follow_the_box_scheme_and_secrets_are_0600_root() -> None:
     assert not ok_secrets and check == "secret files 0600 and root's (2)"
     assert secrets == "secrets/a 0644 root; ca/ca.key 0600 postgres"
     assert mode_checks([])[1][2] is False  # a home without any secret is not what the deploy made
+    assert mode_checks([], secrets_expected=False)[1][2] is True  # but the apps' front and the edge need none
     # SeaweedFS forces its volume info files 0644 (inside root's 0700 s3/): accepted, as on the box
     assert mode_checks([("s3", 0o700, True, "root"), ("s3/data/ag-a_2.vif", 0o644, False, "root")])[0][2] is True
 

@@ -4,13 +4,17 @@ what its Ansible role is told: the role's variables, computed from the box and t
 from __future__ import annotations
 
 import os
+import posixpath
 import secrets as _secrets
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from govcloud_platform.apps.manifests import AppManifest
 from govcloud_platform.apps.store import Deployment
 from govcloud_platform.box.context import Box
+from govcloud_platform.box.network import LOOPBACK
+from govcloud_platform.box.placement import apps_listen_address
 from govcloud_platform.box.secrets import new_password
 from govcloud_platform.box.services import nginx
 from govcloud_platform.box.supervisor import Supervisor
@@ -46,6 +50,59 @@ def venv_cache() -> Path | None:
     value = os.environ.get("GOVCLOUD_APPS_CACHE", DEFAULT_VENV_CACHE)
     return Path(value) if value else None
 
+
+
+@dataclass(frozen=True)
+class AppTarget:
+    """Where an agency's apps run. On one machine: the box itself (its home, `connection: local`, its nginx on
+    loopback). On the hosts target: the apps host (`host`, its box home `home` there), reached over SSH; the apps'
+    virtual hosts listen on `listen` and clients reach them through the edge proxy at `connect`."""
+
+    home: Path
+    host: str | None = None
+    listen: str = LOOPBACK
+    connect: str = LOOPBACK
+    supervisorctl: str = "supervisorctl"
+
+    @property
+    def remote(self) -> bool:
+        return self.host is not None
+
+    def rebase(self, box: Box, path: Path) -> Path:
+        """Pure: `path` of the control's home as the same path of the target's home (the layout is the box's)."""
+        return self.home / path.relative_to(box.home) if self.remote else path
+
+
+def app_target(box: Box) -> AppTarget:
+    """The box itself, or on the hosts target the host that runs the apps' front (`placement`'s `apps`): its home
+    and govcloud from the deploy's record (`box.remote`). Raises InputError when the topology has no apps host."""
+    placement = box.placement
+    if placement is None:
+        return AppTarget(box.home)
+    host = placement.host_of("apps")
+    if host is None:
+        from govcloud_platform.errors import InputError
+
+        raise InputError("no host of the topology serves the apps (group 'apps')",
+                         hint="add 'apps' to a host's groups (and 'proxy' to one) in platform.topology, then run "
+                              "`govcloud up`")
+    from govcloud_platform.box.remote import remote_host
+
+    there = remote_host(box, host)
+    return AppTarget(Path(there.home), host, apps_listen_address(placement), placement.address_of("proxy") or LOOPBACK,
+                     posixpath.join(posixpath.dirname(there.govcloud), "supervisorctl"))
+
+
+TLS_DIR = ("apps", "tls")  # on an apps host: the certificates the control issued for its apps (0700)
+
+
+def tls_files(target: AppTarget, files: list[Path]) -> tuple[list[Path], list[dict[str, str]]]:
+    """Pure: the paths the role uses for the certificate files `files` of the control's CA, and what it copies:
+    on the box the files themselves, nothing to copy; on an apps host `<home>/apps/tls/<name>`, copied there."""
+    if not target.remote:
+        return files, []
+    dests = [target.home.joinpath(*TLS_DIR, f.name) for f in files]
+    return dests, [{"src": str(f), "dest": str(d)} for f, d in zip(files, dests, strict=True)]
 
 
 # --- names (every server-side name comes from govcloud_platform.names) ------------------------------
@@ -89,47 +146,58 @@ PROXY_DEFAULT_CERT = "apps-proxy"
 
 def role_vars(box: Box, slug: str, agency_name: str, m: AppManifest, deployment: Deployment,
               secrets: dict[str, Any] | None, storage: dict[str, Any] | None, cert: Path | None,
-              key: Path | None, action: str, purge: bool = False, last_app: bool = False) -> dict[str, Any]:
+              key: Path | None, action: str, purge: bool = False, last_app: bool = False,
+              target: AppTarget | None = None) -> dict[str, Any]:
     """The role's public variables (`<role>_*`); secrets only for deploy. `last_app`: on remove, no other app of
-    the agency runs as its system user any more (the role removes the user)."""
-    sup, front = Supervisor(box), nginx.paths(box)
+    the agency runs as its system user any more (the role removes the user). `target`: where the app runs (the
+    box itself by default); every path is the target's."""
+    target = target or AppTarget(box.home)
+    sup, front = Supervisor(box), nginx.apps_paths(box)
+
+    def at(path: Path) -> str:
+        return str(target.rebase(box, path))
+
     common: dict[str, Any] = {
         "action": action,
         "purge_data": purge,
         "python": SYSTEM_PYTHON,
         "pip_ca_bundle": system_ca_bundle(),
-        "venv": str(box.home / "apps" / "venvs" / m.name),
+        "venv": str(target.home / "apps" / "venvs" / m.name),
         "venv_cache": str(venv_cache() or ""),
         "agency": slug,
         "agency_name": agency_name,
         "agency_group": group(slug),
         "agency_admins_group": admins_group(slug),
         "run_user": system_user(slug),
-        "run_user_comment": system_user_mark(str(box.home)),
-        "instance_dir": str(instance_dir(box, slug, m.name)),
+        "run_user_comment": system_user_mark(str(target.home)),
+        "instance_dir": at(instance_dir(box, slug, m.name)),
         "listen_port": deployment.port,
         "public_host": public_host(box, slug, m.name),
         "proxy_port": box.ports.proxy_https,
-        "ca_file": str(box.ca_file),
+        "proxy_address": target.listen,
+        "ca_file": at(box.ca_file),
         "program": app_program(slug, m.name),
-        "log_dir": str(box.log_dir),
-        "supervisor_conf": str(sup.conf),
-        "supervisor_programs_dir": str(sup.programs_dir),
-        "nginx_conf": str(front.conf),
-        "nginx_prefix": str(front.root),
-        "nginx_vhost_dir": str(front.apps),
+        "log_dir": at(box.log_dir),
+        "supervisor_conf": at(sup.conf),
+        "supervisor_programs_dir": at(sup.programs_dir),
+        "supervisorctl": target.supervisorctl,
+        "nginx_conf": at(front.conf),
+        "nginx_prefix": at(front.root),
+        "nginx_vhost_dir": at(front.apps),
     }
-    common["code_dir"] = str(box.home / "apps" / "code" / m.name)
+    common["code_dir"] = str(target.home / "apps" / "code" / m.name)
     if m.name == "portal":
-        common["static_root"] = str(box.home / "apps" / "static" / m.name)
+        common["static_root"] = str(target.home / "apps" / "static" / m.name)
     elif "identity" not in m.services:
         common.pop("agency_group")
     if m.name != "portal":
         common.pop("agency_admins_group")
     if m.name == "messaging":
         common["server_name"] = agency_host(slug, box.spec.platform.domain)
+    copies: list[dict[str, str]] = []
     if cert is not None and key is not None:
-        common["tls_cert"], common["tls_key"] = str(cert), str(key)
+        (role_cert, role_key), copies = tls_files(target, [cert, key])
+        common["tls_cert"], common["tls_key"] = str(role_cert), str(role_key)
     if action == "deploy" and secrets is not None:
         if storage and "storage" in m.services:  # an agency's S3 keys only go to an app that uses its bucket
             common["s3"] = {k: storage[k] for k in ("endpoint", "bucket", "access_key", "secret_key")}
@@ -145,23 +213,31 @@ def role_vars(box: Box, slug: str, agency_name: str, m: AppManifest, deployment:
         common["remove_run_user"] = last_app
     variables = {f"{m.role}_{k}": v for k, v in common.items()}
     if action == "deploy":
-        variables.update(default_vhost_vars(box))
+        variables.update(default_vhost_vars(box, target, copies))
     elif action == "remove":
         variables.update(app_common_run_user=system_user(slug),
-                         app_common_agency_instances_dir=str(instance_dir(box, slug, m.name).parent))
+                         app_common_agency_instances_dir=at(instance_dir(box, slug, m.name).parent),
+                         app_common_tls_remove=[str(target.home.joinpath(*TLS_DIR, f"{app_program(slug, m.name)}.{x}"))
+                                                for x in ("pem", "key")] if target.remote else [])
     return variables
 
 
-def default_vhost_vars(box: Box) -> dict[str, Any]:
-    """Variables of app_common's default_vhost, which every app role includes (the proxy's default server)."""
-    front = nginx.paths(box)
+def default_vhost_vars(box: Box, target: AppTarget | None = None,
+                       copies: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    """Variables of app_common's default_vhost, which every app role includes (the proxy's default server); on an
+    apps host, also the TLS files it copies there (the app's `copies`, and the default server's)."""
+    target = target or AppTarget(box.home)
+    front = nginx.apps_paths(box)
     cert, key = box.ca.issue(PROXY_DEFAULT_CERT, [box.spec.platform.domain])
+    (cert_at, key_at), own = tls_files(target, [cert, key])
     return {
         "app_common_proxy_port": box.ports.proxy_https,
-        "app_common_default_tls_cert": str(cert),
-        "app_common_default_tls_key": str(key),
-        "app_common_log_dir": str(box.log_dir),
-        "app_common_nginx_conf": str(front.conf),
-        "app_common_nginx_prefix": str(front.root),
-        "app_common_nginx_vhost_dir": str(front.apps),
+        "app_common_proxy_address": target.listen,
+        "app_common_default_tls_cert": str(cert_at),
+        "app_common_default_tls_key": str(key_at),
+        "app_common_tls_files": [*(copies or []), *own],
+        "app_common_log_dir": str(target.rebase(box, box.log_dir)),
+        "app_common_nginx_conf": str(target.rebase(box, front.conf)),
+        "app_common_nginx_prefix": str(target.rebase(box, front.root)),
+        "app_common_nginx_vhost_dir": str(target.rebase(box, front.apps)),
     }

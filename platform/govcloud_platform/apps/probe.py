@@ -1,5 +1,6 @@
-"""HTTPS to an app's public name without DNS: connect to 127.0.0.1 on the proxy port, but send SNI and Host
-for the name and verify the certificate against the box CA for that name."""
+"""HTTPS to an app's public name without DNS: connect to the proxy (127.0.0.1 on the box; the edge's address on
+the hosts target) on the proxy port, but send SNI and Host for the name and verify the certificate against the
+box CA for that name."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from govcloud_platform.box.context import LOOPBACK, Box
 
 
 class _PinnedHTTPS(http.client.HTTPSConnection):
+    connect_to = LOOPBACK
+
     def connect(self) -> None:
-        sock = socket.create_connection((LOOPBACK, self.port), self.timeout)
+        sock = socket.create_connection((self.connect_to, self.port), self.timeout)
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
@@ -21,10 +24,11 @@ def tls_context(box: Box) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(box.ca_file))
 
 
-def fetch(box: Box, url: str, timeout: float = 10) -> tuple[int | None, str]:
-    """(HTTP status or None, detail) of a GET through the proxy."""
+def fetch(box: Box, url: str, timeout: float = 10, connect: str = LOOPBACK) -> tuple[int | None, str]:
+    """(HTTP status or None, detail) of a GET through the proxy at `connect`."""
     parts = urlsplit(url)
     conn = _PinnedHTTPS(parts.hostname or "", parts.port or 443, timeout=timeout, context=tls_context(box))
+    conn.connect_to = connect
     try:
         conn.request("GET", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""))
         resp = conn.getresponse()

@@ -255,10 +255,10 @@ def run_playbook(pdd: Path, playbook: list[dict[str, Any]], inventory: dict[str,
                        events=events)
 
 
-def _playbook(role: str, action: str) -> list[dict[str, Any]]:
+def role_playbook(role: str, action: str, hosts: str = "target") -> list[dict[str, Any]]:
     return [{
         "name": f"{role} {action}",
-        "hosts": "target",
+        "hosts": hosts,
         "gather_facts": False,
         "roles": [{"role": role, f"{role}_action": action}],
     }]
@@ -279,16 +279,22 @@ def run_role(box: Box, role: str, action: str, variables: dict[str, Any], progre
         env = base_env({"ANSIBLE_LOCAL_TEMP": str(pdd / "tmp"), "ANSIBLE_REMOTE_TEMP": str(pdd / "tmp")},
                        env=box.child_env())
         try:
-            run = run_playbook(pdd, _playbook(role, action), inventory, variables, env, progress=progress,
+            run = run_playbook(pdd, role_playbook(role, action), inventory, variables, env, progress=progress,
                                timeout=timeout)
         except MissingDependency as exc:
             raise MissingDependency(f"{role} {action}: {exc.message}", hint=exc.hint) from None
+    return role_result(role, action, run, timeout)
+
+
+def role_result(role: str, action: str, run: PlaybookRun, timeout: int, where: str = "") -> RoleResult:
+    """What a role's run means: its result, or the typed error naming the failed task (`where`: " on <host>")."""
     if run.status == "timeout":
-        raise ServiceError(f"{role} {action}: timed out after {timeout} s", hint="re-run: the role converges")
+        raise ServiceError(f"{role} {action}{where}: timed out after {timeout} s", hint="re-run: the role converges")
     summary = summarise(run.events)
     if run.status != "successful" or run.rc != 0:
         detail = "; ".join(summary.failures) or f"ansible-runner status {run.status}, rc {run.rc}"
-        raise ProvisioningError(f"{role} {action} failed: {detail}", hint="fix the cause and re-run: it converges")
+        raise ProvisioningError(f"{role} {action} failed{where}: {detail}",
+                                hint="fix the cause and re-run: it converges")
     return RoleResult(
         role=role, action=action, seconds=run.seconds,
         changed=sum((run.stats.get("changed") or {}).values()),

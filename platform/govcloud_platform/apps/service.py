@@ -12,12 +12,15 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from psycopg import sql
 
 from govcloud_platform.apps.layout import (
+    AppTarget,
+    app_target,
     instance_dir,
     new_secrets,
     public_host,
@@ -76,6 +79,29 @@ class AppService:
         self.store = DeploymentStore(box)
         self.registry = Registry(box.home)
 
+    @cached_property
+    def target(self) -> AppTarget:
+        """Where the apps run: the box itself, or the apps' host of the hosts target (`layout.app_target`)."""
+        return app_target(self.box)
+
+    def _run_role(self, role: str, action: str, variables: dict[str, Any], progress: Progress = quiet) -> RoleResult:
+        """The app's role on the box (`connection: local`) or over SSH on the apps' host."""
+        if self.target.host is None:
+            return run_role(self.box, role, action, variables, progress)
+        from govcloud_platform.hosts.runner import run_role_on
+
+        return run_role_on(self.box, self.target.host, role, action, variables, progress)
+
+    def _programs(self) -> dict[str, dict[str, Any]]:
+        """supervisord's programs where the apps run: the box's, or the apps' host's (one SSH round trip)."""
+        if self.target.host is None:
+            return Supervisor(self.box).info()
+        import json
+
+        from govcloud_platform.box import remote
+
+        return dict(json.loads(remote.govcloud(self.box, "apps", ["--json", "box", "programs"]).stdout))
+
     # --- checks -----------------------------------------------------------------------------------
     def _agency(self, slug: str) -> Any:
         """The agency's record; apps go only to a ready agency."""
@@ -133,7 +159,8 @@ class AppService:
             clients = idp_api.configured_clients(self.box)
             if client in clients or client in {o.get("oidcRPMetaDataOptionsClientID") for o in clients.values()}:
                 found.append(f"OIDC client {client}")
-        if not self.store.all(slug) and not any(self.store.retained(slug, a) for a in CATALOGUE):
+        if not self.target.remote and not self.store.all(slug) and not any(self.store.retained(slug, a)
+                                                                           for a in CATALOGUE):
             import pwd
 
             try:  # one this box made (its mark) is the agency's: a deploy interrupted before the registry knew
@@ -166,10 +193,10 @@ class AppService:
         if issued:
             steps.append("certificate issued")
         storage = self._storage_credentials(slug)
-        variables = role_vars(self.box, slug, agency_name, m, deployment, secrets, storage, cert, key, "deploy")
+        variables = role_vars(self.box, slug, agency_name, m, deployment, secrets, storage, cert, key, "deploy",
+                              target=self.target)
         with self._venv_cache_lock(m.name):
-            result = run_role(self.box, m.role, "deploy", variables,
-                              lambda t: self.progress(f"{slug}/{m.name}: {t}"))
+            result = self._run_role(m.role, "deploy", variables, lambda t: self.progress(f"{slug}/{m.name}: {t}"))
         steps += [f"role: {t}" for t in result.changed_tasks]
         self.store.set_state(slug, m.name, READY)
         return DeployResult(slug, m.name, public_url(self.box, slug, m.name), len(steps), 0.0, steps)
@@ -184,9 +211,10 @@ class AppService:
     @contextmanager
     def _venv_cache_lock(self, app: str) -> Iterator[None]:
         """Boxes of one host share the cached virtualenvs: one deploy of an app at a time builds or checks
-        them (the box lock only covers this box)."""
+        them (the box lock only covers this box). On the hosts target the apps' host has its own cache, built by
+        the deploys of this control only (under its box lock)."""
         cache = venv_cache()
-        if cache is None:
+        if cache is None or self.target.remote:
             yield
             return
 
@@ -253,8 +281,8 @@ class AppService:
                 record = self.registry.agency(slug)
                 variables = role_vars(self.box, slug, record.name if record else slug, m, deployment, None, None,
                                       None, None, "remove", purge,
-                                      last_app=not self._user_needed_by_others(slug, m.name))
-                run_role(self.box, m.role, "remove", variables, lambda t: self.progress(f"{slug}/{app}: {t}"))
+                                      last_app=not self._user_needed_by_others(slug, m.name), target=self.target)
+                self._run_role(m.role, "remove", variables, lambda t: self.progress(f"{slug}/{app}: {t}"))
             if "identity" in m.services:
                 idp_api.remove_oidc_client(self.box, oidc_app_client(slug, app))
             if "database" in m.services:
@@ -267,7 +295,7 @@ class AppService:
             certs = self.box.ca.directory / "certs"
             for suffix in (".pem", ".key"):
                 (certs / f"{app_program(slug, app)}{suffix}").unlink(missing_ok=True)
-            if purge:
+            if purge and not self.target.remote:  # on an apps host the role's remove deleted it
                 import shutil
 
                 shutil.rmtree(instance_dir(self.box, slug, app), ignore_errors=True)
@@ -283,8 +311,8 @@ class AppService:
         deployment = self._deployment(slug, app)
         record = self.registry.agency(slug)
         variables = role_vars(self.box, slug, record.name if record else slug, m, deployment, None, None, None,
-                              None, "check")
-        return run_role(self.box, m.role, "check", variables)
+                              None, "check", target=self.target)
+        return self._run_role(m.role, "check", variables)
 
     def _deployment(self, slug: str, app: str) -> Deployment:
         manifest(app)
@@ -296,11 +324,12 @@ class AppService:
 
     def status(self, slug: str, app: str) -> dict[str, Any]:
         deployment = self._deployment(slug, app)
-        return self._describe(deployment, Supervisor(self.box).info())
+        return self._describe(deployment, self._programs())
 
     def list(self, agency: str | None = None) -> list[dict[str, Any]]:
-        info = Supervisor(self.box).info()
-        return [self._describe(d, info) for d in self.store.all(agency)]
+        deployments = self.store.all(agency)
+        info = self._programs() if deployments else {}
+        return [self._describe(d, info) for d in deployments]
 
     def _describe(self, d: Deployment, info: dict[str, dict[str, Any]]) -> dict[str, Any]:
         from govcloud_platform.apps.probe import fetch
@@ -311,7 +340,7 @@ class AppService:
         url = public_url(self.box, d.agency, d.app)
         status, detail = None, proc.get("statename", "not registered")
         if running:
-            status, detail = fetch(self.box, url + m.health_path)
+            status, detail = fetch(self.box, url + m.health_path, connect=self.target.connect)
         healthy = running and d.state == READY and status == 200
         return {
             "agency": d.agency, "app": d.app, "url": url, "healthy": healthy, "state": d.state,

@@ -5,9 +5,9 @@ attacker. The box directory is 0711: other users may traverse it (`postgres` and
 directories, each agency's app user to its instance) but never list it. Inside, everything belongs to the user
 of the service that uses it and is private to it:
 
-- `.`, `ca/`, `pg/`, `nginx/`, `nginx/tmp/`, `idp/`, `backups/`, `backups/scratch/`, `apps/`,
-  `apps/instances/`, `apps/instances/<slug>/`, `apps/venvs/`: root 0711, traversed by a daemon or an app user
-  to its own directory below, listed by no one;
+- `.`, `ca/`, `pg/`, `nginx/`, `nginx/tmp/` (and `nginx/tmp-apps/`, the apps' front's on a host), `idp/`,
+  `backups/`, `backups/scratch/`, `apps/`, `apps/instances/`, `apps/instances/<slug>/`, `apps/venvs/`: root 0711,
+  traversed by a daemon or an app user to its own directory below, listed by no one;
 - `secrets/`, `s3/`, `logs/`, `supervisor/`, `restic-cache/`, `run/` (the CLI agent's socket), `ca/certs/`,
   `nginx/apps.d/`, `pg/hba.d/`: root 0700 (root's processes only);
 - `pg/data/`, `pg/run/`, `pgbackrest/`: postgres 0700; `idp/{conf,sessions,psessions,cache,run}/`: www-data
@@ -35,8 +35,8 @@ from pathlib import Path
 PRIVATE_UMASK = 0o077
 TRAVERSED_MODE = 0o711
 #: directories (relative to the home, shell patterns) that other users traverse but never list
-TRAVERSED = ("", "ca", "pg", "nginx", "nginx/tmp", "idp", "backups", "backups/scratch", "apps", "apps/instances",
-             "apps/instances/*", "apps/venvs")
+TRAVERSED = ("", "ca", "pg", "nginx", "nginx/tmp", "nginx/tmp-apps", "idp", "backups", "backups/scratch", "apps",
+             "apps/instances", "apps/instances/*", "apps/venvs")
 #: trees whose owner keeps its own files private (PostgreSQL refuses to run otherwise; an app's instance is its
 #: agency's, in a 0700 directory): `repair` fixes the directory itself and does not walk its many files
 SELF_MANAGED = ("pg/data", "pg/data.initdb", "backups/scratch/*", "apps/instances/*/*")

@@ -40,6 +40,10 @@ NEEDS: dict[str, frozenset[str]] = {
     "database": frozenset({SUPERUSER, IDP_DB_PASSWORD, IDP_OPERATOR}),
     "identity": frozenset({IDP_DB_PASSWORD, "idp-manager-password", "idp-signing-key"}),
     "backups": frozenset({SUPERUSER, PGBACKREST_CIPHER, *S3_BACKUP}),
+    # The apps' front and the edge hold no platform secret: an app's own credentials and certificate reach its
+    # host with its deploy (`apps.service`), the edge passes TLS through without a key.
+    "apps": frozenset(),
+    "proxy": frozenset(),
 }
 
 
@@ -57,6 +61,8 @@ CERTS: dict[str, tuple[tuple[str, bool], ...]] = {
     "database": (("postgres", False),),
     "identity": (("idp", False),),
     "backups": (),
+    "apps": (),
+    "proxy": (),
 }
 
 
@@ -89,6 +95,7 @@ def issue_for_host(box: Box, host: str, address: str, services: Iterable[str]) -
     change) and removes those the host no longer needs. Returns the directory (the deploy copies it)."""
     directory = box.ca.directory / "hosts" / host
     directory.parent.mkdir(mode=0o700, exist_ok=True)
+    directory.mkdir(mode=0o700, exist_ok=True)  # also for a host that needs none (the apps' front, the edge)
     wanted = host_certificates(services, address)
     for cert in wanted:
         box.ca.issue(cert.name, list(cert.dns), list(cert.ips), client=cert.client, certs=directory)

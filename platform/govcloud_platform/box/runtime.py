@@ -13,13 +13,13 @@ from govcloud_platform.box import agent
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.network import network_settings
 from govcloud_platform.box.ports import port_in_use
-from govcloud_platform.box.services import Health, Service, all_services
+from govcloud_platform.box.services import Health, Service, all_services, edge_services
 from govcloud_platform.box.supervisor import Supervisor
 from govcloud_platform.errors import InputError, ServiceError
 from govcloud_platform.progress import Progress, quiet
 from govcloud_platform.state.lock import box_lock
 
-READY_TIMEOUT = {"storage": 90.0, "database": 60.0, "identity": 60.0, "backups": 10.0}
+READY_TIMEOUT = {"storage": 90.0, "database": 60.0, "identity": 60.0, "backups": 10.0, "apps": 10.0, "proxy": 10.0}
 
 
 
@@ -104,9 +104,10 @@ def _settle_network(box: Box, sup: Supervisor, address: str | None, allow_from: 
 def box_services(box: Box, only: list[str] | None = None) -> list[Service]:
     """The services this home runs (all of them on one machine; `placement.here` on a host of the hosts
     target), in start order; `only` (`up --service`): just those of them."""
-    services = [svc for svc in all_services() if box.runs(svc.name)]
+    known_services = all_services() + (edge_services() if box.placement is not None else [])
+    services = [svc for svc in known_services if box.runs(svc.name)]
     if only:
-        known = {svc.name for svc in all_services()}
+        known = {svc.name for svc in known_services}
         unknown = [name for name in only if name not in known]
         if unknown:
             raise InputError(f"unknown service {unknown[0]!r}", hint=f"choose among: {', '.join(sorted(known))}")

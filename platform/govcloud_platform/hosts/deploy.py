@@ -5,7 +5,8 @@ the spec, its `placement.json` (`hosts.placement.placement_for(topology, host)`)
 only (`box.platform_secrets.needed_by`), the CA's certificate and the certificates of its services, which the
 control issues (`host_certificates`: the CA's key never leaves the control); there `govcloud up --address
 <host> --allow-from ... --service NAME` configures and starts the service under the host's own supervisord
-(roles `gc_storage`, `gc_database`, `gc_identity`, `gc_backups`, each a thin wrapper of `platform_service`).
+(roles `gc_storage`, `gc_database`, `gc_identity`, `gc_backups`, and with apps hosts `gc_apps`, `gc_proxy`, each a
+thin wrapper of `platform_service`).
 The roles render nothing of PostgreSQL, SeaweedFS, LemonLDAP::NG or pgBackRest: ONE source of truth for how a
 service is configured, the box's Python, on the laptop and on the hosts alike.
 
@@ -16,7 +17,7 @@ gets the same ones (a host never generates its own).
 
 Decisions (what runs where, who may connect, the plays, what a run's outcome means) are pure functions below;
 `deploy` is the thin adapter: prepare the control home, then ONE ansible-runner run with a play per service
-in start order (storage, database, identity, backups), each on the host `place` chose."""
+in start order (storage, database, identity, backups, apps, proxy), each on the host `place` chose."""
 
 from __future__ import annotations
 
@@ -30,8 +31,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from govcloud_platform.box.placement import ALL, SPEC_FILE, Placement
 from govcloud_platform.box.placement import FILE as PLACEMENT_FILE
-from govcloud_platform.box.placement import SERVICES, SPEC_FILE, Placement
 from govcloud_platform.box.ports import host_group
 from govcloud_platform.box.secrets import write_private
 from govcloud_platform.hosts import preflight as pf
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
     from govcloud_platform.box.context import Box
 
 HOME_DIR = "box"  # a host's box home: <root>/box
-ROLES = {service: f"gc_{service}" for service in SERVICES}
+ROLES = {service: f"gc_{service}" for service in ALL}
 RUN_TIMEOUT_S = 900  # four services, each up to its own READY_TIMEOUT, plus SSH
 
 
@@ -106,7 +107,7 @@ def plan(topology: Topology, control_addresses: dict[str, str]) -> list[HostPlan
     in_use = hosts_in_use(topology)
     out = []
     for h in in_use:
-        services = tuple(s for s in SERVICES if placed[s].name == h.name)
+        services = tuple(s for s in placed if placed[s].name == h.name)
         out.append(HostPlan(h.name, h.address, host_home(h), services,
                             allow_from_for(h, in_use, control_addresses[h.name]),
                             placement_for(topology, h.name).to_json(), tuple(needed_by(services)),
@@ -119,7 +120,7 @@ def plays(plans: Sequence[HostPlan]) -> list[dict[str, Any]]:
     """Pure: one play per service, in start order, on the host that runs it (each needs the ones before)."""
     where = {s: p.name for p in plans for s in p.services}
     return [{"name": f"{service} on {where[service]}", "hosts": where[service], "gather_facts": False,
-             "roles": [ROLES[service]]} for service in SERVICES]
+             "roles": [ROLES[service]]} for service in ALL if service in where]
 
 
 def host_vars(plans: Sequence[HostPlan]) -> dict[str, dict[str, Any]]:

@@ -6,12 +6,14 @@ This version runs each service once (high availability, several replicas, is iss
 - **database** and **identity** each on the host of their group that has the fewest services so far (ties:
   topology order), so the services spread over the hosts instead of piling onto the first one;
 - **backups** (pgBackRest's stanza and the backup scheduler) with the database: pgBackRest reads PostgreSQL's
-  data directory and WAL locally; its repository is the object storage, wherever that runs.
+  data directory and WAL locally; its repository is the object storage, wherever that runs;
+- when the topology has `apps` hosts: **apps** (the apps' front) on the `apps` host with the fewest services, and
+  **proxy** (the edge that publishes them) on the `proxy` host with the fewest.
 """
 
 from __future__ import annotations
 
-from govcloud_platform.box.placement import SERVICES, Placement, Where
+from govcloud_platform.box.placement import ALL, EDGE, Placement, Where
 from govcloud_platform.spec.topology import Host, Topology
 
 
@@ -36,14 +38,18 @@ def place(topology: Topology) -> dict[str, Host]:
         members = topology.members(service)
         take(service, min(members, key=lambda h: (load[h.name], topology.hosts.index(h))))
     take("backups", chosen["database"])
-    return {s: chosen[s] for s in SERVICES}
+    if topology.members("apps"):
+        for service in EDGE:
+            members = topology.members(service)
+            take(service, min(members, key=lambda h: (load[h.name], topology.hosts.index(h))))
+    return {s: chosen[s] for s in ALL if s in chosen}
 
 
 def placement_for(topology: Topology, here: str | None) -> Placement:
     """The placement record of the home of host `here` (None: the operator's home, which runs nothing)."""
     placed = place(topology)
     return Placement(
-        tuple(s for s in SERVICES if here is not None and placed[s].name == here),
+        tuple(s for s in placed if here is not None and placed[s].name == here),
         {s: Where(h.name, h.address) for s, h in placed.items()},
     )
 
@@ -58,7 +64,7 @@ def host_losses(topology: Topology) -> list[tuple[str, list[str]]]:
     """Pure: (host, the services whose only instance it runs), for every host in use, in topology order. This
     version runs each service once, so losing any host in use stops what it runs."""
     placed = place(topology)
-    return [(h.name, [s for s in SERVICES if placed[s].name == h.name]) for h in hosts_in_use(topology)]
+    return [(h.name, [s for s in placed if placed[s].name == h.name]) for h in hosts_in_use(topology)]
 
 
 def resilience_note(topology: Topology) -> str:

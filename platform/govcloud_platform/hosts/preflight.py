@@ -34,6 +34,7 @@ class PortNeed:
     label: str
     port: int
     address: str
+    optional: bool = False  # `verify`: bound only once there is something to serve (the apps' front, no app yet)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from govcloud_platform.box.placement import SERVICES, Placement
+from govcloud_platform.box.placement import Placement
 from govcloud_platform.hosts.deploy import SPEC_FILE
 from govcloud_platform.hosts.inventory import ssh_config_text
 from govcloud_platform.hosts.runner import HostSsh
@@ -99,7 +99,7 @@ def merge_status(placement: Placement, replies: dict[str, Reply], ca_file: str,
     each service's entry as its host reported it, plus `host`. A host that did not answer, or did not report the
     service, makes it unhealthy with why (its endpoint as the control knows it)."""
     services: list[dict[str, Any]] = []
-    for name in SERVICES:
+    for name in placement.placed():
         host = placement.host_of(name) or "?"
         reply = replies.get(host)
         entry = None
@@ -118,7 +118,7 @@ def down_order(placement: Placement) -> list[str]:
     """Pure: the hosts in use, in the order their boxes stop: a host goes after every host whose first service
     comes later in the start order (what needs the database stops before it; object storage stops last)."""
     first: dict[str, int] = {}
-    for index, name in enumerate(SERVICES):
+    for index, name in enumerate(placement.placed()):
         host = placement.host_of(name)
         if host is not None:
             first.setdefault(host, index)
@@ -174,7 +174,7 @@ class Hosts:
                 return list(pool.map(one, hosts))
 
     def status(self, ca_file: str, endpoints: dict[str, str], progress: Progress = quiet) -> dict[str, Any]:
-        hosts = list(dict.fromkeys(h for s in SERVICES if (h := self.placement.host_of(s)) is not None))
+        hosts = list(dict.fromkeys(h for s in self.placement.placed() if (h := self.placement.host_of(s)) is not None))
         replies = self._run(hosts, ["status"], STATUS_TIMEOUT_S, True, progress)
         return merge_status(self.placement, {r.host: r for r in replies}, ca_file, endpoints)
 

@@ -14,25 +14,33 @@ trimmed events; `run_on_hosts` only does the I/O."""
 from __future__ import annotations
 
 import re
+import shlex
 import subprocess
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from govcloud_platform.apps.runner import RUN_TIMEOUT_S as ROLE_TIMEOUT_S
 from govcloud_platform.apps.runner import (
+    RoleResult,
     base_env,
     failure_message,
     private_run_dir,
     require_role,
+    role_playbook,
+    role_result,
     run_playbook,
 )
 from govcloud_platform.errors import HostError
 from govcloud_platform.hosts.inventory import inventory, resolve, ssh_config_text
 from govcloud_platform.progress import Progress, quiet
 from govcloud_platform.spec.topology import Host, Topology
+
+if TYPE_CHECKING:
+    from govcloud_platform.box.context import Box
 
 RUN_TIMEOUT_S = 600
 MAX_FORKS = 32
@@ -267,3 +275,25 @@ def run_plays(topology: Topology, base_dir: Path, plays: Sequence[dict[str, Any]
         run = run_playbook(pdd, list(plays), inv, variables or {}, base_env(ssh_env(pdd)), progress=progress,
                            timeout=timeout, forks=min(max(len(hosts), 1), MAX_FORKS))
     return HostsRun(run.status, run.rc, run.seconds, host_outcomes(hosts, run.events, run.status))
+
+
+def run_role_on(box: Box, host: str, role: str, action: str, variables: dict[str, Any], progress: Progress = quiet,
+                timeout: int = ROLE_TIMEOUT_S) -> RoleResult:
+    """`apps.runner.run_role` on a host of the hosts target (the apps' host), over SSH with what the control's
+    deploy recorded (`box.remote`'s ssh_config: host keys checked, never a prompt). The extra vars stay in the
+    run's 0600 file on the control; the role's `no_log` tasks carry the secrets to the host."""
+    from govcloud_platform.box import remote
+
+    require_role(role)
+    config = remote.ssh_config(box)
+    if not config.is_file():
+        from govcloud_platform.errors import BoxDamaged
+
+        raise BoxDamaged(f"{config}: missing", hint="run `govcloud up`: the hosts deploy writes it")
+    with ssh_run_dir() as pdd:
+        args = f"-F {shlex.quote(str(config))}"
+        inv = {"all": {"vars": {"ansible_python_interpreter": "/usr/bin/python3"},
+                       "hosts": {host: {"ansible_host": host, "ansible_ssh_common_args": args}}}}
+        run = run_playbook(pdd, role_playbook(role, action, host), inv, variables, base_env(ssh_env(pdd)),
+                           progress=progress, timeout=timeout, forks=1)
+    return role_result(role, action, run, timeout, where=f" on {host}")

@@ -27,8 +27,8 @@ from typing import Any
 
 from govcloud_platform.apps.verify import CheckResult
 from govcloud_platform.box.modes import violations
-from govcloud_platform.box.placement import SERVICES, Placement
-from govcloud_platform.box.ports import OFFSETS
+from govcloud_platform.box.placement import Placement, apps_listen_address
+from govcloud_platform.box.ports import OFFSETS, Ports
 from govcloud_platform.hosts.inventory import ssh_config_text
 from govcloud_platform.hosts.preflight import EDGE_LABELS, PortNeed, host_ports
 from govcloud_platform.hosts.runner import HostSsh, ssh_run_dir
@@ -51,15 +51,21 @@ class Observed:
 
 def services_on(placement: Placement, host: str) -> list[str]:
     """Pure: the services placed on `host`, in start order."""
-    return [s for s in SERVICES if placement.host_of(s) == host]
+    return [s for s in placement.placed() if placement.host_of(s) == host]
 
 
 def expected_ports(topology: Topology, placement: Placement, port_base: int, host: Host) -> list[PortNeed]:
-    """Pure: every port the services placed on the host bind, and on which address. Not the apps' proxy port
-    (EDGE_LABELS): nginx binds it once an app is published, and apps are not deployed onto hosts yet (its
-    preflight keeps it free; until then anything on it is "something else listening")."""
-    return [p for p in host_ports(topology, host, port_base, services_on(placement, host.name))
-            if p.label not in EDGE_LABELS]
+    """Pure: every port the services placed on the host bind, and on which address. The apps' proxy port
+    (EDGE_LABELS) is the edge's on its host's address; on an apps host the edge forwards to, the apps' front binds
+    it on the host's address once an app is published (optional: no app yet, nothing listens)."""
+    services = services_on(placement, host.name)
+    out = [p for p in host_ports(topology, host, port_base, services) if p.label not in EDGE_LABELS]
+    port = Ports(port_base).proxy_https
+    if "proxy" in services:
+        out.append(PortNeed("proxy_https", port, host.address))
+    elif "apps" in services and apps_listen_address(placement) == host.address:
+        out.append(PortNeed("proxy_https", port, host.address, optional=True))
+    return out
 
 
 def listener(text: str) -> tuple[str, int] | None:
@@ -82,7 +88,7 @@ def _outside(address: str) -> bool:
 
 
 def _service_of(label: str) -> str:
-    return OFFSETS[label.removesuffix("_grpc")][1]
+    return "proxy" if label in EDGE_LABELS else OFFSETS[label.removesuffix("_grpc")][1]
 
 
 def listener_checks(expected: Sequence[PortNeed], sockets: Sequence[str], ssh_port: int,
@@ -98,8 +104,9 @@ def listener_checks(expected: Sequence[PortNeed], sockets: Sequence[str], ssh_po
     for need in expected:
         where = bound.get(need.port, set())
         stray = sorted(a for a in where if a != need.address and _outside(a))
-        ok = need.address in where and not stray
-        detail = (f"on {need.address} only" if ok else
+        ok = (need.address in where or need.optional) and not stray
+        detail = ("not bound yet (nothing to serve)" if ok and need.address not in where else
+                  f"on {need.address} only" if ok else
                   f"nothing listens on {need.address}" if need.address not in where else
                   f"also on {', '.join(stray)}")
         out.append((_service_of(need.label), f"port {need.port} ({need.label}) on {need.address}", ok, detail))
@@ -122,9 +129,11 @@ def _is_secret(rel: str) -> bool:
     return rel == "ca/ca.key" or (rel.startswith("secrets/") and "/" not in rel.removeprefix("secrets/"))
 
 
-def mode_checks(paths: Sequence[tuple[str, int, bool, str]]) -> list[tuple[str, str, bool, str]]:
-    """Pure: the home follows the box's permission scheme (`box.modes`); every secret file is 0600 and root's; the
-    CA's key is not there (the control issues the host's certificates)."""
+def mode_checks(paths: Sequence[tuple[str, int, bool, str]], secrets_expected: bool = True,
+                ) -> list[tuple[str, str, bool, str]]:
+    """Pure: the home follows the box's permission scheme (`box.modes`); every secret file is 0600 and root's (and
+    there are some, unless the host's services need none: the apps' front, the edge); the CA's key is not there
+    (the control issues the host's certificates)."""
     wrong = violations([(rel, mode, is_dir) for rel, mode, is_dir, _owner in paths])
     out = [("", "permissions follow the box's scheme", not wrong,
             "all" if not wrong else "; ".join(f"{rel or '.'} {mode:04o} (want {want:04o})"
@@ -132,8 +141,9 @@ def mode_checks(paths: Sequence[tuple[str, int, bool, str]]) -> list[tuple[str, 
             + (f"; and {len(wrong) - 5} more" if len(wrong) > 5 else ""))]
     secrets = [(rel, mode, owner) for rel, mode, is_dir, owner in paths if not is_dir and _is_secret(rel)]
     bad = [f"{rel} {mode:04o} {owner}" for rel, mode, owner in secrets if mode != SECRET_MODE or owner != "root"]
-    out.append(("", f"secret files 0600 and root's ({len(secrets)})", bool(secrets) and not bad,
-                "; ".join(bad) if bad else ("none found" if not secrets else "all")))
+    present = bool(secrets) or not secrets_expected
+    out.append(("", f"secret files 0600 and root's ({len(secrets)})", present and not bad,
+                "; ".join(bad) if bad else ("none on this host (its services need none)" if not secrets else "all")))
     ca_key = any(rel == "ca/ca.key" for rel, _mode, _is_dir, _owner in paths)
     out.append(("", "the CA's key stays on the control", not ca_key,
                 "ca/ca.key is on this host: run `govcloud up` on the control (it removes it)" if ca_key
@@ -141,11 +151,13 @@ def mode_checks(paths: Sequence[tuple[str, int, bool, str]]) -> list[tuple[str, 
     return out
 
 
-def host_checks(name: str, expected: Sequence[PortNeed], seen: Observed, ssh_port: int) -> list[CheckResult]:
-    """Pure: every check of one host from what testinfra read there."""
+def host_checks(name: str, expected: Sequence[PortNeed], seen: Observed, ssh_port: int,
+                secrets_expected: bool = True) -> list[CheckResult]:
+    """Pure: every check of one host from what testinfra read there (`secrets_expected`: its services need some)."""
     if seen.error is not None:
         return [CheckResult("", "", "reachable over SSH and checked", False, seen.error, host=name)]
-    rows = program_checks(seen.programs) + listener_checks(expected, seen.sockets, ssh_port) + mode_checks(seen.paths)
+    rows = (program_checks(seen.programs) + listener_checks(expected, seen.sockets, ssh_port)
+            + mode_checks(seen.paths, secrets_expected))
     return [CheckResult("", "", check, ok, detail, host=name, service=service or None)
             for service, check, ok, detail in rows]
 
@@ -194,6 +206,8 @@ def verify_hosts(topology: Topology, base_dir: Path, placement: Placement, port_
     raises for a host: one that cannot be reached is a failed check naming why."""
     import testinfra
 
+    from govcloud_platform.box.platform_secrets import needed_by
+
     by_name = {h.name: h for h in topology.hosts}
     names = [n for n in homes if n in by_name]
     with ssh_run_dir() as pdd:
@@ -212,7 +226,8 @@ def verify_hosts(topology: Topology, base_dir: Path, placement: Placement, port_
             except Exception as exc:  # noqa: BLE001 - one host's failure is its failed check, never the others'
                 seen = Observed(error=observe_error(exc))
             expected = expected_ports(topology, placement, port_base, by_name[name])
-            return host_checks(name, expected, seen, ssh.port)
+            return host_checks(name, expected, seen, ssh.port,
+                               secrets_expected=bool(needed_by(services_on(placement, name))))
 
         with ThreadPoolExecutor(max_workers=max(len(names), 1)) as pool:
             return [r for rows in pool.map(one, names) for r in rows]

@@ -14,4 +14,12 @@ def all_services() -> list[Service]:
     return [StorageService(), DatabaseService(), IdentityService(), BackupService()]
 
 
-__all__ = ["Health", "Program", "Service", "all_services"]
+def edge_services() -> list[Service]:
+    """The hosts target's two services that publish the apps (`placement.EDGE`, in start order): the apps' front and
+    the edge proxy. A box on one machine has neither (its nginx is both)."""
+    from govcloud_platform.box.services.edge import AppsFrontService, EdgeService
+
+    return [AppsFrontService(), EdgeService()]
+
+
+__all__ = ["Health", "Program", "Service", "all_services", "edge_services"]

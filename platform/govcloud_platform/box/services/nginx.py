@@ -35,6 +35,17 @@ def paths(box: Box) -> Paths:
                  root / "nginx.pid")
 
 
+def apps_paths(box: Box) -> Paths:
+    """The nginx that serves the apps' virtual hosts: the box's own on one machine; on the hosts target the apps'
+    front of the apps host (`edge.AppsFrontService`), a master of its own beside the IdP's nginx (same
+    `apps.d/`, its own configuration, pid and temporary files)."""
+    if box.placement is None:
+        return paths(box)
+    root = box.home / "nginx"
+    return Paths(root, root / "apps-nginx.conf", root / "manager.htpasswd", root / "apps.d", root / "tmp-apps",
+                 root / "apps-nginx.pid")
+
+
 def prepare(box: Box, servers: str) -> None:
     p = paths(box)
     box.dir("nginx", "apps.d").chmod(0o700)  # app vhosts: read by nginx's master (root) only
@@ -97,10 +108,16 @@ def write_htpasswd(box: Box, path: Path) -> None:
 
 
 
-def render_conf(box: Box, servers: str) -> str:
-    """nginx.conf: the http settings, the servers given (the IdP's), and every app's virtual host."""
-    p = paths(box)
+def render_conf(box: Box, servers: str, p: Paths | None = None, apps: bool | None = None,
+                error_log: str = "nginx-error.log") -> str:
+    """nginx.conf: the http settings, the servers given (the IdP's), and every app's virtual host (`apps`: on one
+    machine; on the hosts target the apps' front serves them, `apps_paths`)."""
+    p = p or paths(box)
+    apps = box.placement is None if apps is None else apps
     logs = box.log_dir
+    where = f"{box.bind_address('proxy_https')}:{box.ports.proxy_https}" if box.placement is None else "the apps' front"
+    include = (f"    # Per-app virtual hosts on the proxy port ({where}).\n"
+               f"    include {p.apps}/*.conf;\n") if apps else ""
     tmp = p.tmp
 
     return f"""\
@@ -109,7 +126,7 @@ user {DAEMON_USER};
 worker_processes 1;
 daemon off;
 pid {p.pid};
-error_log {logs}/nginx-error.log warn;
+error_log {logs}/{error_log} warn;
 
 events {{
     worker_connections 512;
@@ -129,7 +146,5 @@ http {{
     ssl_protocols TLSv1.2 TLSv1.3;
     ssl_session_cache shared:SSL:1m;
 {servers}
-    # Per-app virtual hosts on the proxy port ({box.bind_address("proxy_https")}:{box.ports.proxy_https}).
-    include {p.apps}/*.conf;
-}}
+{include}}}
 """

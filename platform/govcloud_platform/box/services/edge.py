@@ -1,0 +1,146 @@
+"""The two services of the hosts target that publish the apps (placed only on a topology with `apps` hosts):
+
+- `apps`, the apps' front on the apps host: an nginx master of its own (`apps-nginx`) that serves the apps'
+  virtual hosts (`nginx/apps.d/`, written by the app roles, TLS with each app's certificate from the platform CA)
+  on `apps_listen_address` and the proxy port. The apps' programs run under the same supervisord.
+- `proxy`, the edge: nginx's stream module on the proxy host, listening on its address and the proxy port and
+  passing every TLS connection through, untouched, to the apps' front. The edge holds no key and sees no
+  plaintext: TLS runs from the citizen's browser to the apps host, so the hop between the two hosts is encrypted
+  with the app's own certificate, and a client that verifies against the platform CA checks the app's name.
+
+On one machine neither exists: the box's own nginx (the identity service's) is both. How the apps' nginx is
+configured is `nginx.render_conf`, the same as the box's; only the servers differ."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from govcloud_platform.box.context import Box
+from govcloud_platform.box.llng_store import DAEMON_USER
+from govcloud_platform.box.placement import apps_listen_address
+from govcloud_platform.box.secrets import write_private
+from govcloud_platform.box.services import nginx
+from govcloud_platform.box.services.base import Program, Service
+
+APPS_PROGRAM = "apps-nginx"
+EDGE_PROGRAM = "edge"
+STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so"
+CONNECT_TIMEOUT_S = 2.0
+
+
+def listening(address: str, port: int, timeout: float = CONNECT_TIMEOUT_S) -> tuple[bool, str]:
+    """Whether something accepts TCP connections on address:port (a real connection, closed at once)."""
+    try:
+        with socket.create_connection((address, port), timeout):
+            return True, f"listening on {address}:{port}"
+    except OSError as exc:
+        return False, f"nothing accepts on {address}:{port}: {exc.strerror or exc}"
+
+
+def _current(path: Path, text: str) -> bool:
+    try:
+        return path.read_text() == text
+    except OSError:
+        return False
+
+
+class AppsFrontService(Service):
+    name = "apps"
+    binaries = (("/usr/sbin/nginx", "nginx-light"),)
+
+    def _conf(self, box: Box) -> str:
+        return nginx.render_conf(box, "", nginx.apps_paths(box), apps=True, error_log="apps-nginx-error.log")
+
+    def prepare(self, box: Box) -> None:
+        p = nginx.apps_paths(box)
+        box.dir("nginx", "apps.d").chmod(0o700)  # the apps' vhosts: read by nginx's master (root) only
+        box.dir("nginx", p.tmp.name)
+        for d in (p.root, p.tmp):  # nginx's workers (www-data) write their temporary files there
+            d.chmod(0o711)  # noqa: S103 - traversed, never listed
+        write_private(p.conf, self._conf(box))
+
+    def programs(self, box: Box) -> list[Program]:
+        p = nginx.apps_paths(box)
+        return [Program(name=APPS_PROGRAM, command=["/usr/sbin/nginx", "-c", str(p.conf), "-p", f"{p.root}/",
+                                                    "-e", str(box.log_dir / "apps-nginx-error.log")],
+                        priority=32, stopsignal="QUIT")]
+
+    def stale_programs(self, box: Box) -> list[str]:
+        return [] if _current(nginx.apps_paths(box).conf, self._conf(box)) else [APPS_PROGRAM]
+
+    def published(self, box: Box) -> list[str]:
+        """The apps' virtual hosts (their files, the default server's included)."""
+        return sorted(f.name for f in nginx.apps_paths(box).apps.glob("*.conf"))
+
+    def check(self, box: Box) -> tuple[bool, str]:
+        vhosts = self.published(box)
+        if not vhosts:  # nginx listens on the proxy port once the first app's deploy published its vhost
+            return True, "no app published yet"
+        ok, detail = listening(apps_listen_address(box.placement), box.ports.proxy_https)
+        apps = len([v for v in vhosts if not v.startswith("000-")])
+        return ok, f"{apps} app(s); {detail}" if ok else detail
+
+    def endpoint(self, box: Box) -> str:
+        return f"https://{apps_listen_address(box.placement)}:{box.ports.proxy_https}"
+
+
+def render_edge_conf(*, listen: str, upstream: str, port: int, pid: Path, logs: Path) -> str:
+    """Pure: the edge's nginx.conf: one stream server passing TLS through, by address, to the apps' front (one
+    apps host in this version; several would route by SNI with `ssl_preread`)."""
+    return f"""\
+# Written by govcloud (the edge proxy: TLS passed through to the apps' front); rewritten by `govcloud up`.
+load_module {STREAM_MODULE};
+user {DAEMON_USER};
+worker_processes 1;
+daemon off;
+pid {pid};
+error_log {logs}/edge-error.log warn;
+
+events {{
+    worker_connections 1024;
+}}
+
+stream {{
+    server {{
+        listen {listen}:{port};
+        proxy_pass {upstream}:{port};
+        proxy_connect_timeout 5s;
+        proxy_timeout 10m;
+    }}
+}}
+"""
+
+
+class EdgeService(Service):
+    name = "proxy"
+    binaries = (("/usr/sbin/nginx", "nginx-light"), (STREAM_MODULE, "libnginx-mod-stream"))
+
+    @staticmethod
+    def _root(box: Box) -> Path:
+        return box.home / "edge"
+
+    def _conf(self, box: Box) -> str:
+        return render_edge_conf(listen=box.address, upstream=apps_listen_address(box.placement),
+                                port=box.ports.proxy_https, pid=self._root(box) / "edge.pid", logs=box.log_dir)
+
+    def prepare(self, box: Box) -> None:
+        box.dir("edge")
+        write_private(self._root(box) / "edge.conf", self._conf(box))
+
+    def programs(self, box: Box) -> list[Program]:
+        root = self._root(box)
+        return [Program(name=EDGE_PROGRAM, command=["/usr/sbin/nginx", "-c", str(root / "edge.conf"),
+                                                    "-p", f"{root}/", "-e", str(box.log_dir / "edge-error.log")],
+                        priority=33, stopsignal="QUIT")]
+
+    def stale_programs(self, box: Box) -> list[str]:
+        return [] if _current(self._root(box) / "edge.conf", self._conf(box)) else [EDGE_PROGRAM]
+
+    def check(self, box: Box) -> tuple[bool, str]:
+        ok, detail = listening(box.address, box.ports.proxy_https)
+        upstream = apps_listen_address(box.placement)
+        return ok, f"{detail}, passing TLS through to {upstream}:{box.ports.proxy_https}" if ok else detail
+
+    def endpoint(self, box: Box) -> str:
+        return f"https://{box.address}:{box.ports.proxy_https}"
