@@ -2,7 +2,8 @@
 lab: cold (the first run after `lab up`), warm (median of 5), the same in-process (without Python's start-up and
 imports), and with one host crashed (what a failure costs: ssh's connect time-out); then the shared services
 deployed onto the lab: cold `up`, `up` with nothing to change (median of 5: its preflight is the deploy run's
-first play), `status`, `verify` (testinfra over SSH, median of 3), `down`, and the RSS of
+first play), `status`, `verify` (testinfra over SSH, median of 3), an app (the centre) deployed on the apps' host
+over SSH and published by the edge (first deploy, nothing to change, `app list`, remove), `down`, and the RSS of
 each host (the sum over the processes of its network namespace), and `apply` of 100 new agencies on the lab
 against the same on a box on this machine (the ratio; goal <= 1.5).
 
@@ -113,6 +114,9 @@ def apply_100_on_a_box() -> float:
         teardown_box(handle)
 
 
+BENCH_AGENCY = "bench-hosts"  # no test or other box uses its system user (gc-bench-hosts)
+
+
 def deployed(lab: LabHandle) -> None:
     """Cold up, up with nothing to change, status, RSS per host, down: on the same lab."""
     home = lab.root / "c"
@@ -132,6 +136,13 @@ def deployed(lab: LabHandle) -> None:
         status = timed("status")
         verify = [timed("verify") for _ in range(3)]
         rss = {h["name"]: rss_mib(h["netns"]) for h in lab.doc["hosts"]}
+        # an app on the apps' host over SSH, published by the edge (its virtualenv is in the machine's cache)
+        timed("agency", "add", BENCH_AGENCY, "--name", "Bench Hosts")
+        app_cold = timed("app", "deploy", BENCH_AGENCY, "centre")
+        app_again = timed("app", "deploy", BENCH_AGENCY, "centre")
+        app_list = timed("app", "list")
+        rss_app = {h["name"]: rss_mib(h["netns"]) for h in lab.doc["hosts"]}
+        app_remove = timed("app", "remove", BENCH_AGENCY, "centre", "--purge-data")
         on_lab = apply_100(home, lab.spec)
         rss_after = {h["name"]: rss_mib(h["netns"]) for h in lab.doc["hosts"]}
         down = timed("down")
@@ -145,6 +156,9 @@ def deployed(lab: LabHandle) -> None:
         print("RSS per host (MiB, all processes of its netns): "
               + ", ".join(f"{n} {v:.0f}" for n, v in rss.items()) + "; with 100+ agencies: "
               + ", ".join(f"{n} {v:.0f}" for n, v in rss_after.items()))
+        print(f"app deploy centre over ssh: first {app_cold:.2f} s, nothing to change {app_again:.2f} s, "
+              f"app list {app_list:.2f} s (its health through the edge), remove --purge-data {app_remove:.2f} s; "
+              "RSS with it: " + ", ".join(f"{n} {v:.0f}" for n, v in rss_app.items()))
         on_box = apply_100_on_a_box()
         print(f"apply +100 agencies: lab {on_lab:.2f} s, box {on_box:.2f} s, ratio {on_lab / on_box:.2f} "
               "(goal <= 1.5)")

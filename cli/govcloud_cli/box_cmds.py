@@ -284,6 +284,27 @@ def programs(ctx: typer.Context) -> None:
                for name, p in Supervisor(box).info().items()})
 
 
+@box_app.command("user", hidden=True)
+def user(ctx: typer.Context, name: Annotated[str, typer.Argument(help="a system user's name")]) -> None:
+    """On the apps' host of the hosts target: whether system user NAME exists and its comment (the mark of the box
+    that made it), as JSON; the operator's `app deploy` refuses a user another box made."""
+    import pwd
+
+    from govcloud_platform.errors import InputError
+    from govcloud_platform.names import parse_system_user
+
+    opts: Options = ctx.obj
+    box = load_box(opts, registry=False)
+    if not (box.placement is not None and box.runs("apps")):
+        raise InputError(f"{box.home} is no apps host of the hosts target", hint="see docs/topology.md")
+    if parse_system_user(name) is None:
+        raise InputError(f"{name!r} is not an agency's system user name")
+    try:
+        emit_json({"name": name, "exists": True, "comment": pwd.getpwnam(name).pw_gecos})
+    except KeyError:
+        emit_json({"name": name, "exists": False, "comment": None})
+
+
 @box_app.command("restore-drill", hidden=True)
 def restore_drill(
     ctx: typer.Context,

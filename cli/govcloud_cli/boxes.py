@@ -52,12 +52,3 @@ def create_box(opts: Options, spec: Spec | None = None) -> Box:
     box = Box(home=opts.home, spec=spec or platform_spec(opts))
     RUN.box = box
     return box
-
-
-def refuse_on_hosts(box: Box, command: str) -> None:
-    """Commands not built for the hosts target yet refuse there (exit 2) before they change anything."""
-    if box.placement is not None:
-        from govcloud_platform.errors import InputError
-
-        raise InputError(f"`{command}` is not available on the hosts target yet: the apps are not deployed onto "
-                         "hosts in this version", hint="see docs/topology.md (known gaps)")

@@ -221,7 +221,9 @@ def down_on_hosts(opts: Options, spec: Spec) -> None:
 def verify_on_hosts(opts: Options, spec: Spec, box: Box) -> None:
     """`govcloud verify` from the control home: every host in use checked over SSH with testinfra
     (hosts.verify): its programs running, its ports bound where they must be and nothing else listening
-    outside it, its home's permissions and secret files. Exit 1 on any failed check."""
+    outside it, its home's permissions and secret files; then every deployed app on the apps' host (apps.verify).
+    Exit 1 on any failed check."""
+    from govcloud_platform.apps.verify import verify as verify_apps
     from govcloud_platform.box.remote import remote_host
     from govcloud_platform.hosts.verify import verify_hosts
 
@@ -233,12 +235,15 @@ def verify_on_hosts(opts: Options, spec: Spec, box: Box) -> None:
     with progress(opts, "verify") as step:
         results = verify_hosts(topology, opts.spec_path.resolve().parent, placement, box.port_base, homes,
                                progress=step)
+        step("apps")
+        results += verify_apps(box)  # every deployed app on the apps' host (none: nothing added)
     ok = all(r.ok for r in results)
     if opts.json:
         emit_json({"ok": ok, "checks": [r.as_dict() for r in results]})
     else:
-        table("verify", ["host", "service", "check", "ok", "detail"],
-              [(r.host or "", r.service or "", r.check, mark(r.ok), r.detail) for r in results])
+        table("verify", ["host", "service or app", "check", "ok", "detail"],
+              [(r.host or "", r.service or (f"{r.agency}/{r.app}" if r.app else ""), r.check, mark(r.ok), r.detail)
+               for r in results])
         info(f"{sum(r.ok for r in results)}/{len(results)} checks passed on {', '.join(names)}")
     if not ok:
         raise typer.Exit(1)

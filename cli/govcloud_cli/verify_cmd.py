@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from govcloud_cli.boxes import load_box, refuse_on_hosts
+from govcloud_cli.boxes import load_box
 from govcloud_cli.output import Options, emit_json, info, mark, table
 
 
@@ -17,8 +17,8 @@ def verify(
 ) -> None:
     """Check deployed apps on the host: process running, ports on 127.0.0.1 only, TLS certificate valid for
     the name, health URL 200, secret files 0600. On the hosts target: every host over SSH (programs running,
-    ports bound where they must be and nothing else outside, permissions, secret files). Exit 1 on any
-    failure."""
+    ports bound where they must be and nothing else outside, permissions, secret files), then the apps on the
+    apps' host (with --agency/--app: only those apps). Exit 1 on any failure."""
     from govcloud_platform.apps.verify import verify as run_checks
 
     opts: Options = ctx.obj
@@ -29,7 +29,6 @@ def verify(
 
         verify_on_hosts(opts, platform_spec(opts), box)
         return
-    refuse_on_hosts(box, "verify --agency/--app")
     if app is not None:
         from govcloud_platform.apps import manifest
 

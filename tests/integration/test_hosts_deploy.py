@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -103,7 +104,7 @@ def test_every_service_is_healthy_on_the_host_place_chose(platform: Platform) ->
     assert set(doc) == {"ca_file", "services"}
     placed, addr = platform.placed(), {h["name"]: h["address"] for h in platform.lab.doc["hosts"]}
     assert [(s["name"], s["host"], s["healthy"]) for s in doc["services"]] == [
-        (name, placed[name], True) for name in ("storage", "database", "identity", "backups")]
+        (name, placed[name], True) for name in ("storage", "database", "identity", "backups", "apps", "proxy")]
     for s in doc["services"]:
         assert set(s) == {"name", "healthy", "endpoint", "pid", "detail", "host"}
         if s["name"] != "backups":
@@ -124,12 +125,9 @@ def test_each_host_runs_only_its_own_services_and_nothing_listens_in_the_root_na
         mine = {s for s, h in placed.items() if h == host["name"]}
         home = Path(next(h.root for h in topology.hosts if h.name == host["name"])) / "box"
         pids = _netns_pids(host["netns"])
-        if not mine:
-            assert pids == [], pids  # h3 runs nothing
-            continue
-        assert pids, host
+        assert pids, host  # h3 runs the apps' front
         assert json.loads((home / "placement.json").read_text())["here"] == sorted(
-            mine, key=["storage", "database", "identity", "backups"].index)
+            mine, key=["storage", "database", "identity", "backups", "apps", "proxy"].index)
         # only the secrets of its own services: the IdP's host holds no pgBackRest cipher, the database's no
         # OIDC signing key; the agencies' registry key stays on the control
         assert sorted(p.name for p in (home / "secrets").iterdir()) == needed_by(mine), host["name"]
@@ -292,13 +290,49 @@ def test_the_agencies_scheduled_backups_run_from_the_operators_home(platform: Pl
     assert_one_error(refused)
 
 
-def test_what_is_not_built_for_the_hosts_yet_is_refused_clearly(platform: Platform,
-                                                                onboarded: dict[str, Any]) -> None:
-    for args in (("app", "deploy", "alpha", "portal"), ("verify", "--app", "portal")):
-        refused = platform.cli(*args)
-        assert refused.rc == 2, refused.stderr[-1000:]
-        assert_one_error(refused)
-        assert "not available on the hosts target yet" in refused.stderr
+def _https_status(platform: Platform, url: str, address: str) -> tuple[int, str]:
+    """curl's exit status and HTTP status of a GET of `url` sent to `address` (the app's name in SNI and Host,
+    the certificate verified against the platform CA for that name)."""
+    parts = urlsplit(url)
+    done = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20",
+                           "--cacert", str(platform.home / "ca" / "ca.pem"),
+                           "--resolve", f"{parts.hostname}:{parts.port}:{address}", url],
+                          capture_output=True, text=True, timeout=60, check=False)
+    return done.returncode, done.stdout.strip()
+
+
+def test_an_app_runs_on_the_apps_host_published_by_the_edge(platform: Platform, onboarded: dict[str, Any]) -> None:
+    """`app deploy` over SSH onto the apps' host (h3), its database on the database's host, its certificate issued
+    on the control; published by the edge on the proxy's host (h1), which passes TLS through: reachable there
+    with the platform CA for the app's name, refused around the edge; `app list` reads the apps' host; a second
+    deploy changes nothing."""
+    addr = {h["name"]: h["address"] for h in platform.lab.doc["hosts"]}
+    placed = platform.placed()
+    assert placed["apps"] != placed["proxy"]
+    edge, apps = addr[placed["proxy"]], addr[placed["apps"]]
+    deployed = platform.timed("app deploy (cold, over SSH)", "--json", "app", "deploy", "beta", "centre", timeout=900)
+    assert deployed.rc == 0, deployed.stderr[-3000:]
+    url = deployed.json()["url"]
+    assert _https_status(platform, url + "/healthz", edge) == (0, "200")  # the health URL checks its database
+    assert _https_status(platform, url + "/healthz", apps) == (0, "403")  # around the edge: refused
+    listed = platform.cli("--json", "app", "list")
+    assert listed.rc == 0, listed.stderr[-2000:]
+    app = listed.json()["apps"]
+    assert [(a["agency"], a["app"], a["healthy"], a["process"]) for a in app] == [("beta", "centre", True, "running")]
+    # its processes run in the apps host's namespace; nothing of it listens in the root namespace
+    lab_apps = next(h for h in platform.lab.doc["hosts"] if h["name"] == placed["apps"])
+    assert any("centre" in p and "gunicorn" in p for p in _netns_pids(lab_apps["netns"]))
+    assert not [line for line in _listeners(None) if f":{app[0]['port']} " in line]
+    status = platform.cli("--json", "app", "status", "beta", "centre")
+    assert status.rc == 0 and status.json()["healthy"] is True, status.stderr[-1000:]
+    again = platform.timed("app deploy (nothing to change)", "--json", "app", "deploy", "beta", "centre", timeout=600)
+    assert again.rc == 0 and again.json()["changed"] == 0, (again.stdout[-2000:], again.stderr[-2000:])
+    # the app's own checks, by testinfra over SSH on the apps' host and through the edge
+    checked = platform.timed("verify --app (over SSH)", "--json", "verify", "--app", "centre")
+    rows = checked.json()["checks"]
+    assert checked.rc == 0, [r for r in rows if not r["ok"]]
+    assert {(r["agency"], r["app"], r["host"]) for r in rows} == {("beta", "centre", placed["apps"])}
+    assert {r["check"].split(" ")[0] for r in rows} >= {"process", "app", "proxy", "TLS", "health", "secret"}
 
 
 STRAY = """
@@ -318,7 +352,9 @@ def test_verify_checks_every_host_over_ssh_and_names_what_is_wrong(platform: Pla
     checks = good.json()["checks"]
     assert good.rc == 0, "; ".join(f"{c['host']} {c['check']}: {c['detail']}" for c in checks if not c["ok"])
     placed = platform.placed()
-    assert {c["host"] for c in checks} == set(placed.values())  # every host in use; h3 runs nothing
+    assert {c["host"] for c in checks} == set(placed.values())  # every host in use (h3: the apps' front)
+    assert any(c["host"] == placed["apps"] and c["check"] == "program app-beta-centre running" for c in checks), \
+        sorted(c["check"] for c in checks if c["host"] == placed["apps"])
     with_ports = {service for service, _label, _port in Ports(platform.port_base).all()}  # backups has none
     for service, host in placed.items():  # each service's ports, on its own host
         assert service not in with_ports or any(
@@ -370,6 +406,27 @@ def test_verify_checks_every_host_over_ssh_and_names_what_is_wrong(platform: Pla
         secret.chmod(0o600)
         stray.kill()
         stray.wait(10)
+
+
+def test_an_app_removed_from_the_apps_host_leaves_nothing_of_it_there(platform: Platform,
+                                                                      onboarded: dict[str, Any]) -> None:
+    from govcloud_platform.hosts.deploy import host_home
+
+    topology = load_spec(platform.lab.spec).platform.topology
+    assert topology is not None
+    apps_host = next(h for h in topology.hosts if h.name == platform.placed()["apps"])
+    home = Path(host_home(apps_host))
+    url = platform.cli("--json", "app", "status", "beta", "centre").json()["url"]
+    removed = platform.timed("app remove --purge-data", "--json", "app", "remove", "beta", "centre", "--purge-data")
+    assert removed.rc == 0, removed.stderr[-2000:]
+    edge = next(h["address"] for h in platform.lab.doc["hosts"] if h["name"] == platform.placed()["proxy"])
+    rc, _status = _https_status(platform, url + "/healthz", edge)
+    assert rc == 60  # the default server answers with the platform's own certificate: not valid for the app
+    assert sorted(p.name for p in (home / "apps" / "tls").iterdir()) == ["apps-proxy.key", "apps-proxy.pem"]
+    assert sorted(p.name for p in (home / "nginx" / "apps.d").iterdir()) == ["000-default.conf"]
+    assert not (home / "apps" / "instances" / "beta" / "centre").exists()
+    assert subprocess.run(["getent", "passwd", "gc-beta"], capture_output=True, check=False).returncode == 2
+    assert platform.cli("--json", "app", "list").json()["apps"] == []
 
 
 def test_an_unreachable_host_fails_up_first_naming_it(platform: Platform, onboarded: dict[str, Any]) -> None:

@@ -42,10 +42,11 @@ def fetch(box: Box, url: str, timeout: float = 10, connect: str = LOOPBACK) -> t
         conn.close()
 
 
-def peer_certificate_ok(box: Box, host: str, port: int, timeout: float = 5) -> tuple[bool, str]:
-    """Does the proxy present, for `host`, a certificate the box CA vouches for under that name?"""
+def peer_certificate_ok(box: Box, host: str, port: int, timeout: float = 5,
+                        connect: str = LOOPBACK) -> tuple[bool, str]:
+    """Does the proxy at `connect` present, for `host`, a certificate the box CA vouches for under that name?"""
     try:
-        with socket.create_connection((LOOPBACK, port), timeout) as sock:
+        with socket.create_connection((connect, port), timeout) as sock:
             with tls_context(box).wrap_socket(sock, server_hostname=host) as tls:
                 cert = tls.getpeercert() or {}
         return True, f"valid for {host}, expires {cert.get('notAfter', '?')}"

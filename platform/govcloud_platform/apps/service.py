@@ -159,16 +159,28 @@ class AppService:
             clients = idp_api.configured_clients(self.box)
             if client in clients or client in {o.get("oidcRPMetaDataOptionsClientID") for o in clients.values()}:
                 found.append(f"OIDC client {client}")
-        if not self.target.remote and not self.store.all(slug) and not any(self.store.retained(slug, a)
-                                                                           for a in CATALOGUE):
+        if not self.store.all(slug) and not any(self.store.retained(slug, a) for a in CATALOGUE):
+            # one this box made (its mark) is the agency's: a deploy interrupted before the registry knew
+            comment = self._user_comment(system_user(slug))
+            if comment is not None and comment != system_user_mark(str(self.target.home)):
+                found.append(f"system user {system_user(slug)}")
+        return found
+
+    def _user_comment(self, name: str) -> str | None:
+        """The comment of system user `name` where the apps run (None: no such user)."""
+        if not self.target.remote:
             import pwd
 
-            try:  # one this box made (its mark) is the agency's: a deploy interrupted before the registry knew
-                if pwd.getpwnam(system_user(slug)).pw_gecos != system_user_mark(str(self.box.home)):
-                    found.append(f"system user {system_user(slug)}")
+            try:
+                return pwd.getpwnam(name).pw_gecos
             except KeyError:
-                pass
-        return found
+                return None
+        import json
+
+        from govcloud_platform.box import remote
+
+        doc = json.loads(remote.govcloud(self.box, "apps", ["--json", "box", "user", name]).stdout)
+        return str(doc["comment"]) if doc.get("exists") else None
 
     def _deploy_locked(self, slug: str, agency_name: str, m: AppManifest) -> DeployResult:
         if self.store.get(slug, m.name) is None and not self.store.retained(slug, m.name):

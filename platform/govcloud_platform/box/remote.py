@@ -106,7 +106,9 @@ def govcloud(box: Box, service: str, args: list[str], stdin: str | None = None,
     """`govcloud --spec <its spec> --home <host home> <args>` on the host running `service`; its own failure
     becomes ours with its last `error:` line, naming the host."""
     host = host_for(box, service)
-    command = shlex.join([host.govcloud, "--spec", host.spec, "--home", host.home, *args])
+    # never through a CLI agent: a one-off command must not leave a resident process on the host
+    command = shlex.join(["env", "GOVCLOUD_NO_AGENT=1", host.govcloud, "--spec", host.spec, "--home", host.home,
+                          *args])
     try:
         done = subprocess.run([*ssh_base(box), host.name, "--", command], input=stdin, capture_output=True,
                               text=True, timeout=timeout, check=False)

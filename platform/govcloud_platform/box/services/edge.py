@@ -18,7 +18,8 @@ from pathlib import Path
 
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.llng_store import DAEMON_USER
-from govcloud_platform.box.placement import apps_listen_address
+from govcloud_platform.box.network import LOOPBACK
+from govcloud_platform.box.placement import Placement, apps_listen_address
 from govcloud_platform.box.secrets import write_private
 from govcloud_platform.box.services import nginx
 from govcloud_platform.box.services.base import Program, Service
@@ -45,12 +46,25 @@ def _current(path: Path, text: str) -> bool:
         return False
 
 
+def apps_access(placement: Placement | None) -> str:
+    """Pure: who may talk to the apps' front (nginx access rules of its http block). Where it listens on the apps
+    host's own address (the edge runs on another host), only the edge's host and the host itself: a client that
+    goes around the edge gets 403 (TLS is answered, nothing of an app is). On loopback, nothing to add."""
+    listen = apps_listen_address(placement)
+    edge = placement.address_of("proxy") if placement is not None else None
+    if listen == LOOPBACK or edge is None:
+        return ""
+    return f"    # Only through the edge ({edge}) and from this host.\n    allow {edge};\n    allow {LOOPBACK};\n" \
+           f"    allow {listen};\n    deny all;\n"
+
+
 class AppsFrontService(Service):
     name = "apps"
     binaries = (("/usr/sbin/nginx", "nginx-light"),)
 
     def _conf(self, box: Box) -> str:
-        return nginx.render_conf(box, "", nginx.apps_paths(box), apps=True, error_log="apps-nginx-error.log")
+        return nginx.render_conf(box, apps_access(box.placement), nginx.apps_paths(box), apps=True,
+                                 error_log="apps-nginx-error.log")
 
     def prepare(self, box: Box) -> None:
         p = nginx.apps_paths(box)
