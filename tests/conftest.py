@@ -100,7 +100,8 @@ def teardown_box(handle: BoxHandle) -> None:
 def _no_leftover_system_users() -> None:
     """A killed run leaves the system users its boxes' apps ran as (the host's, not the box's): the names are the
     agencies', so the next run's deploys would rightly refuse them. Those of test boxes no longer running go."""
-    for user in leftover_system_users(TEST_ROOT):
+    labs = [d for d in Path("/var/tmp").glob("gcl*-*") if d.is_dir()]  # tests.integration.test_lab.traversable_tmp
+    for user in [u for root in (TEST_ROOT, *labs) for u in leftover_system_users(root)]:
         subprocess.run(["userdel", user], capture_output=True, check=False)
         subprocess.run(["groupdel", user], capture_output=True, check=False)
 

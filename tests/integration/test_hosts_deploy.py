@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 
 from govcloud_platform.box.platform_secrets import host_certificates, needed_by
 from govcloud_platform.box.ports import Ports, free_port_base
+from govcloud_platform.box.runtime import leftover_system_users
 from govcloud_platform.hosts.placement import place
 from govcloud_platform.spec import load_spec
 from tests.conftest import GOVCLOUD, Result, assert_one_error, new_home, run_cli
@@ -93,6 +94,9 @@ def platform() -> Iterator[Platform]:
     finally:
         down = p.timed("down", "down", timeout=300)
         stop_lab(lab)
+        for user in leftover_system_users(lab.root):  # an app's user, had a test failed before removing it
+            subprocess.run(["userdel", user], capture_output=True, check=False)
+            subprocess.run(["groupdel", user], capture_output=True, check=False)
         print(f"\ntimings (s): {json.dumps(p.timings)}")
         assert down.rc == 0, down.stderr[-2000:]
 

@@ -61,10 +61,14 @@ def _names(stem: str) -> Iterator[str]:
             yield name
 
 
+LAB_TMP_PREFIX = "gcl"  # every lab of the tests and benchmarks: /var/tmp/gcl<x>-..., short for the sockets
+
+
 def traversable_tmp(prefix: str) -> Path:
     """A short directory for a lab (the hosts' homes hold Unix sockets: at most 107 bytes of path) that the
-    hosts' daemons (postgres, www-data) can pass through to their homes: mkdtemp makes it 0700."""
-    path = Path(tempfile.mkdtemp(prefix=prefix, dir="/var/tmp"))
+    hosts' daemons (postgres, www-data) can pass through to their homes: mkdtemp makes it 0700. Its name starts
+    with LAB_TMP_PREFIX, so that the system users its apps ran as can be found after a killed run."""
+    path = Path(tempfile.mkdtemp(prefix=LAB_TMP_PREFIX + prefix, dir="/var/tmp"))
     path.chmod(0o711)
     return path
 
