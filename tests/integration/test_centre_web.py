@@ -330,3 +330,70 @@ def test_the_timers_job_moves_an_application_past_its_sla(site: Box) -> None:
     again = io.StringIO()
     call_command("centre_run_timers", stdout=again)
     assert again.getvalue().strip() == "timers fired: 0 applications moved"
+
+
+_SAVED_LINK = re.compile(r'class="saved-link" href="([^"]+)"')
+
+
+def test_save_and_come_back_later_with_a_link(site: Box) -> None:
+    """"Save and come back later" on a question page: a link (shown once; only its digest stored) brings the answers
+    back in another browser, in the other language too, at the next question; saving again keeps the same
+    link; sending the application deletes the saved answers, and the link then says it is gone; an expired or
+    mangled link is gone as well, and the timers' job deletes expired drafts."""
+    import hashlib
+    from urllib.parse import urlsplit
+
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from centre_web import runtime
+
+    first = Browser("en")
+    first.get("/en/services/trade_licence/apply/business_name/")
+    saved = first.post("/en/services/trade_licence/apply/business_name/", {"answer": "Zara Foods", "save": "1"})
+    assert saved["Location"] == "/en/services/trade_licence/saved/"
+    page = first.get(saved["Location"])
+    match = _SAVED_LINK.search(page)
+    assert match and match.group(1).startswith(settings.PUBLIC_URL.rstrip("/") + "/en/resume/"), page
+    path = urlsplit(match.group(1)).path
+    token = path.rstrip("/").rsplit("/", 1)[-1]
+    assert "Anyone who has the link" in page
+    with site.pg_admin("centre") as conn:
+        rows = conn.execute("SELECT token_digest, answers::text FROM drafts").fetchall()
+    assert (hashlib.sha256(token.encode()).hexdigest(), '{"business_name": "Zara Foods"}') in rows
+    assert not any(token in str(row) for row in rows)  # the link itself is never stored
+
+    other = Browser("ur")  # another browser, no cookie: the link alone brings the answers back
+    back = other.client.get(path.replace("/en/", "/ur/", 1))
+    assert back.status_code == 302 and back["Location"] == "/ur/services/trade_licence/apply/business_kind/"
+    other.get(back["Location"])
+    other.post(back["Location"], {"answer": "shop"})
+    other.get("/ur/services/trade_licence/apply/email/")
+    again = other.post("/ur/services/trade_licence/apply/email/", {"answer": "", "save": "1"})  # nothing typed
+    assert again["Location"] == "/ur/services/trade_licence/saved/"
+    assert _SAVED_LINK.search(other.get(again["Location"])).group(1).endswith(f"/resume/{token}/")  # the same link
+    with site.pg_admin("centre") as conn:
+        kept = conn.execute("SELECT answers FROM drafts WHERE token_digest = %s",
+                            (hashlib.sha256(token.encode()).hexdigest(),)).fetchone()
+    assert kept == ({"business_name": "Zara Foods", "business_kind": "shop"},)
+    other.post("/ur/services/trade_licence/apply/email/", {"answer": "zara@example.pk"})
+    check = other.get("/ur/services/trade_licence/check/")
+    assert "Zara Foods" in check
+    sent = other.post("/ur/services/trade_licence/check/", {})
+    assert sent["Location"] == "/ur/services/trade_licence/sent/"
+    with site.pg_admin("centre") as conn:
+        assert conn.execute("SELECT count(*) FROM drafts WHERE token_digest = %s",
+                            (hashlib.sha256(token.encode()).hexdigest(),)).fetchone() == (0,)
+    gone = Browser("en").get(path, status=404)
+    assert "expired or is not valid" in gone
+    assert "یہ لنک" in Browser("ur").get(path.replace("/en/", "/ur/", 1), status=404)
+    Browser("en").get("/en/resume/not-a-token/", status=404)
+
+    # an expired draft cannot be resumed, and the timers' job deletes it
+    conn = runtime.connection()
+    old, _ = store.save_draft(conn, "trade_licence", {"business_name": "Old"}, datetime.now(UTC) - timedelta(days=30))
+    Browser("en").get(f"/en/resume/{old}/", status=404)
+    out = io.StringIO()
+    call_command("centre_run_timers", stdout=out)
+    assert re.search(r"drafts: [1-9]\d* expired deleted", out.getvalue()), out.getvalue()
+    assert store.load_draft(conn, old, datetime.now(UTC) - timedelta(days=29)) is None  # deleted, not just expired

@@ -60,6 +60,15 @@ CREATE TABLE IF NOT EXISTS tracking_codes (
 );
 CREATE INDEX IF NOT EXISTS tracking_codes_application ON tracking_codes (application_id, created_at DESC);
 
+CREATE TABLE IF NOT EXISTS drafts (     -- "save and come back later" (drafts.py): answers under a link
+  token_digest text PRIMARY KEY,        -- sha256 of the link's token: the token itself is never stored
+  service_id text NOT NULL,
+  answers jsonb NOT NULL,
+  saved_at timestamptz NOT NULL,
+  expires_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS drafts_expires ON drafts (expires_at);
+
 CREATE TABLE IF NOT EXISTS audit (      -- append-only, hash-chained (audit.py); text columns hash exactly
   seq bigint PRIMARY KEY,
   at text NOT NULL,

@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from . import audit, engine, references, tracking
+from . import audit, drafts, engine, references, tracking
 from .catalogue import Loaded
 from .errors import NotFound
 
@@ -153,6 +153,48 @@ def track(conn: psycopg.Connection[Any], key: bytes, typed_reference: str, code:
         if outcome is not tracking.Outcome.OK:
             return outcome, None
         return outcome, view(conn, reference)
+
+
+def save_draft(conn: psycopg.Connection[Any], service_id: str, answers: Mapping[str, str], now: datetime,
+               token: str | None = None) -> tuple[str, datetime]:
+    """Keep the answers so far under a link: the draft of `token` (when it is still there) is replaced, else a
+    new token is made. Returns the token (to show once, never stored) and when the draft expires."""
+    body = {str(k): str(v) for k, v in answers.items()}
+    if len(json.dumps(body)) > drafts.MAX_ANSWERS_BYTES:
+        raise ValueError("the answers are too long to save")
+    expires_at = drafts.expires(now)
+    with conn.transaction():
+        if token is not None and drafts.well_formed(token):
+            updated = conn.execute("UPDATE drafts SET answers = %s, saved_at = %s, expires_at = %s "
+                                   "WHERE token_digest = %s AND service_id = %s AND expires_at > %s",
+                                   (Jsonb(body), now, expires_at, drafts.digest(token), service_id, now))
+            if updated.rowcount == 1:
+                return token, expires_at
+        token = drafts.new_token()
+        conn.execute("INSERT INTO drafts (token_digest, service_id, answers, saved_at, expires_at) "
+                     "VALUES (%s, %s, %s, %s, %s)", (drafts.digest(token), service_id, Jsonb(body), now, expires_at))
+    return token, expires_at
+
+
+def load_draft(conn: psycopg.Connection[Any], token: str, now: datetime) -> tuple[str, dict[str, str], datetime] | None:
+    """(service, answers, expiry) of the draft behind a link, or None (malformed, unknown or expired)."""
+    if not drafts.well_formed(token):
+        return None
+    row = conn.execute("SELECT service_id, answers, expires_at FROM drafts WHERE token_digest = %s "
+                       "AND expires_at > %s", (drafts.digest(token), now)).fetchone()
+    if row is None:
+        return None
+    return str(row[0]), {str(k): str(v) for k, v in dict(row[1]).items()}, row[2]
+
+
+def delete_draft(conn: psycopg.Connection[Any], token: str) -> None:
+    if drafts.well_formed(token):
+        conn.execute("DELETE FROM drafts WHERE token_digest = %s", (drafts.digest(token),))
+
+
+def purge_drafts(conn: psycopg.Connection[Any], now: datetime) -> int:
+    """Delete the drafts past their expiry (the SLA timers' job calls it); returns how many."""
+    return conn.execute("DELETE FROM drafts WHERE expires_at <= %s", (now,)).rowcount
 
 
 def view(conn: psycopg.Connection[Any], reference: str) -> Tracked:

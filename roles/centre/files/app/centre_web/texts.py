@@ -67,6 +67,21 @@ TEXTS: dict[str, dict[str, str]] = {
     "outcome": {"en": "Decision", "ur": "فیصلہ"},
     "service": {"en": "Service", "ur": "خدمت"},
     "not_found": {"en": "Page not found", "ur": "صفحہ نہیں ملا"},
+    # save and come back later
+    "save_later": {"en": "Save and come back later", "ur": "محفوظ کریں اور بعد میں واپس آئیں"},
+    "saved_title": {"en": "Your answers are saved", "ur": "آپ کے جوابات محفوظ ہو گئے"},
+    "saved_link": {"en": "Use this link to come back to your application:",
+                   "ur": "اپنی درخواست پر واپس آنے کے لیے یہ لنک استعمال کریں:"},
+    "saved_keep": {"en": "Copy the link or bookmark it. It works until {date}. Anyone who has the link can see and "
+                         "change your answers: keep it to yourself.",
+                   "ur": "لنک کاپی کر لیں یا بُک مارک کر لیں۔ یہ {date} تک کام کرے گا۔ جس کے پاس بھی یہ لنک ہو وہ آپ "
+                         "کے جوابات دیکھ اور بدل سکتا ہے: اسے اپنے پاس رکھیں۔"},
+    "saved_continue": {"en": "Continue now", "ur": "ابھی جاری رکھیں"},
+    "resume_gone": {"en": "This link has expired or is not valid", "ur": "یہ لنک ختم ہو چکا ہے یا درست نہیں"},
+    "resume_gone_text": {"en": "Saved answers are kept for 28 days after they were last saved, and deleted when "
+                               "the application is sent. You can start again.",
+                         "ur": "محفوظ جوابات آخری بار محفوظ کرنے کے بعد 28 دن تک رکھے جاتے ہیں اور درخواست بھیجنے "
+                               "پر حذف ہو جاتے ہیں۔ آپ دوبارہ شروع کر سکتے ہیں۔"},
     # validation of answers
     "err_required": {"en": "Answer the question: {label}", "ur": "سوال کا جواب دیں: {label}"},
     "err_too_long": {"en": "{label} must be {n} characters or fewer", "ur": "{label} زیادہ سے زیادہ {n} حروف ہو"},

@@ -15,6 +15,8 @@ urlpatterns += i18n_patterns(
     path("services/<slug:service_id>/apply/<slug:question_id>/", views.question, name="question"),
     path("services/<slug:service_id>/check/", views.check, name="check"),
     path("services/<slug:service_id>/sent/", views.done, name="done"),
+    path("services/<slug:service_id>/saved/", views.saved, name="saved"),
+    path("resume/<str:token>/", views.resume, name="resume"),
     path("track/", track.track, name="track"),
     path("track/status/", track.status, name="status"),
 )

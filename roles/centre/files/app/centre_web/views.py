@@ -1,6 +1,8 @@
 """The citizen's side: the service list, a service's page, and the apply flow (one question per page, an
 answers check, then the application is started in the store and its reference shown). Answers being typed
-are kept in the signed cookie session, per service, until sent. Everything works without JavaScript."""
+are kept in the signed cookie session, per service, until sent; "save and come back later" keeps them in the
+agency's database under a link only the citizen holds (`centre_core.drafts`). Everything works without
+JavaScript."""
 
 from __future__ import annotations
 
@@ -76,10 +78,16 @@ def question(request: HttpRequest, service_id: str, question_id: str) -> HttpRes
     draft = _draft(request, found.id)
     value, error = draft.get(asked.id, ""), None
     if request.method == "POST":
-        value, error = answers.check(asked, request.POST.get("answer"))
+        raw = request.POST.get("answer")
+        saving = "save" in request.POST
+        if saving and not (raw or "").strip():  # nothing typed on this page: save the answers so far
+            return _save_for_later(request, found, draft)
+        value, error = answers.check(asked, raw)
         if error is None:
             draft[asked.id] = value
             _save_draft(request, found.id, draft)
+            if saving:
+                return _save_for_later(request, found, draft)
             last = index + 1 >= len(found.questions)
             if last or request.GET.get("change") == "1":
                 return HttpResponseRedirect(reverse("check", args=[found.id]))
@@ -100,12 +108,17 @@ def check(request: HttpRequest, service_id: str) -> HttpResponse:
     draft = _draft(request, found.id)
     problems = answers.missing(found, draft)
     errors: list[tuple[str, str]] = []
+    if request.method == "POST" and "save" in request.POST:
+        return _save_for_later(request, found, draft)
     if request.method == "POST":
         if not problems:
             email = next((draft[q.id] for q in found.questions if q.kind == "email" and draft.get(q.id)), None)
             reference = store.submit(runtime.connection(), runtime.loaded(), found.id,
                                      answers.for_workflow(found, draft), email, runtime.now())
             request.session.pop(f"draft:{found.id}", None)
+            token = request.session.pop(_token_key(found.id), None)
+            if isinstance(token, str):  # sent: the saved answers are not needed any more
+                store.delete_draft(runtime.connection(), token)
             request.session["sent"] = {"service": found.id, "reference": reference}
             return HttpResponseRedirect(reverse("done", args=[found.id]))
         errors = [(reverse("question", args=[found.id, q.id]) + "?change=1", message) for q, message in problems]
@@ -126,6 +139,37 @@ def done(request: HttpRequest, service_id: str) -> HttpResponse:
         "title": t("done_title"), "service": found, "reference": references.display(str(sent["reference"]))})
 
 
+def saved(request: HttpRequest, service_id: str) -> HttpResponse:
+    """The link to come back with, shown once after saving (the session holds it; the database only its digest)."""
+    found = _service(service_id)
+    info = request.session.get("saved")
+    if not isinstance(info, dict) or info.get("service") != found.id:
+        return HttpResponseRedirect(reverse("service", args=[found.id]))
+    link = settings.PUBLIC_URL.rstrip("/") + reverse("resume", args=[str(info["token"])])
+    return render(request, "centre_web/saved.html", {
+        "title": t("saved_title"), "service": found, "link": link, "expires": str(info["expires"]),
+        "back": reverse("check", args=[found.id])})
+
+
+def resume(request: HttpRequest, token: str) -> HttpResponse:
+    """Come back with a saved link: the answers return to this browser's session (those the service still asks,
+    and still valid), and the citizen goes on at the first question not answered (or the check page)."""
+    kept = store.load_draft(runtime.connection(), token, runtime.now())
+    found = runtime.loaded().catalogue.service(kept[0]) if kept is not None else None
+    if kept is None or found is None:
+        return render(request, "centre_web/resume_gone.html", {"title": t("resume_gone")}, status=404)
+    draft = {}
+    for q in found.questions:
+        value, error = answers.check(q, kept[1].get(q.id)) if q.id in kept[1] else ("", "missing")
+        if error is None:
+            draft[q.id] = value
+    _save_draft(request, found.id, draft)
+    request.session[_token_key(found.id)] = token
+    following = next((q for q in found.questions if q.id not in draft), None)
+    return HttpResponseRedirect(reverse("question", args=[found.id, following.id]) if following is not None
+                                else reverse("check", args=[found.id]))
+
+
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     return render(request, "centre_web/not_found.html", {"title": t("not_found")}, status=404)
 
@@ -144,6 +188,19 @@ def _draft(request: HttpRequest, service_id: str) -> dict[str, str]:
 
 def _save_draft(request: HttpRequest, service_id: str, draft: dict[str, str]) -> None:
     request.session[f"draft:{service_id}"] = draft
+
+
+def _token_key(service_id: str) -> str:
+    return f"draft_token:{service_id}"
+
+
+def _save_for_later(request: HttpRequest, found: Service, draft: dict[str, str]) -> HttpResponse:
+    """Keep the answers so far in the database (the same draft again when this browser saved or resumed one)."""
+    token, expires_at = store.save_draft(runtime.connection(), found.id, draft, runtime.now(),
+                                         request.session.get(_token_key(found.id)))
+    request.session[_token_key(found.id)] = token
+    request.session["saved"] = {"service": found.id, "token": token, "expires": expires_at.date().isoformat()}
+    return HttpResponseRedirect(reverse("saved", args=[found.id]))
 
 
 def _field_id(question: Question) -> str:

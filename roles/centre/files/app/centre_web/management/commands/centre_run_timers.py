@@ -1,7 +1,8 @@
 """Fire the SLA timers that are due (`store.run_timers`): a task past its SLA moves along its timer's path (e.g. to
-a supervisor's desk). Once, or with `--every SECONDS` for ever (the role's `-timers` program under supervisord).
-A round that fails (the database restarting) is said on stderr and the next round tries again. References are
-not printed: the log says how many applications moved."""
+a supervisor's desk); and delete the saved answers past their expiry (`store.purge_drafts`). Once, or with
+`--every SECONDS` for ever (the role's `-timers` program under supervisord). A round that fails (the database
+restarting) is said on stderr and the next round tries again. References are not printed: the log says how many
+applications moved."""
 
 from __future__ import annotations
 
@@ -28,7 +29,11 @@ class Command(BaseCommand):
             batch = store.run_timers(runtime.connection(), runtime.now(), limit=BATCH)
             moved += len(batch)
             if len(batch) < BATCH:
-                return moved
+                break
+        purged = store.purge_drafts(runtime.connection(), runtime.now())  # saved answers past their 28 days
+        if purged:
+            self.stdout.write(f"drafts: {purged} expired deleted")
+        return moved
 
     def handle(self, *args: Any, **options: Any) -> None:
         every = float(options.get("every") or 0.0)
