@@ -397,3 +397,33 @@ def test_save_and_come_back_later_with_a_link(site: Box) -> None:
     call_command("centre_run_timers", stdout=out)
     assert re.search(r"drafts: [1-9]\d* expired deleted", out.getvalue()), out.getvalue()
     assert store.load_draft(conn, old, datetime.now(UTC) - timedelta(days=29)) is None  # deleted, not just expired
+
+
+def test_the_status_shows_the_flow_of_the_version_the_application_started_on(site: Box) -> None:
+    """The catalogue's BPMN may change while applications are under way: the tracking page draws each one's flow
+    from the process version it started on (kept in `process_versions`), not from today's file."""
+    import hashlib
+
+    from centre_web import runtime
+
+    conn = runtime.connection()
+    loaded = runtime.loaded()
+    service = loaded.catalogue.service("building_permit")
+    assert service is not None
+    ref = store.submit(conn, loaded, "building_permit", {"plot_address": "Plot 12"}, None, datetime.now(UTC))
+    current = (loaded.folder / service.process).read_bytes()
+    # an older version of the process, with one more step on the way, recorded as the one it started on
+    older = re.sub(rb'(<bpmn:startEvent id="(\w+)"[^>]*/>)',
+                   rb'\1<bpmn:userTask id="counter_intake" name="Intake at the old counter"/>'
+                   rb'<bpmn:sequenceFlow id="to_counter" sourceRef="\2" targetRef="counter_intake"/>', current, count=1)
+    assert older != current
+    with site.pg_admin("centre") as admin:
+        version = admin.execute(
+            "INSERT INTO process_versions (service_id, process_id, digest, bpmn) VALUES (%s, %s, %s, %s) RETURNING id",
+            ("building_permit", "building_permit", hashlib.sha256(older).hexdigest(), older)).fetchone()
+        assert version is not None
+        admin.execute("UPDATE applications SET process_version_id = %s WHERE reference = %s", (version[0], ref))
+    page = _track(Browser("en"), "en", ref, _code(ref))
+    assert "Intake at the old counter" in page
+    today = store.submit(conn, loaded, "building_permit", {"plot_address": "Plot 13"}, None, datetime.now(UTC))
+    assert "Intake at the old counter" not in _track(Browser("en"), "en", today, _code(today))

@@ -34,6 +34,8 @@ class Tracked:
     ready: tuple[engine.TaskView, ...]
     submitted_at: datetime
     done_steps: frozenset[str] = frozenset()  # steps (BPMN task ids) completed at least once
+    process_version: int | None = None  # the process version (its BPMN) the application started on
+    process_digest: str | None = None
 
 
 def migrate(conn: psycopg.Connection[Any]) -> bool:
@@ -198,15 +200,25 @@ def purge_drafts(conn: psycopg.Connection[Any], now: datetime) -> int:
 
 
 def view(conn: psycopg.Connection[Any], reference: str) -> Tracked:
-    row = conn.execute("SELECT a.service_id, a.status, a.outcome, a.submitted_at, w.state FROM applications a "
-                       "JOIN workflow_states w ON w.application_id = a.id WHERE a.reference = %s",
+    row = conn.execute("SELECT a.service_id, a.status, a.outcome, a.submitted_at, w.state, a.process_version_id, "
+                       "p.digest FROM applications a JOIN workflow_states w ON w.application_id = a.id "
+                       "JOIN process_versions p ON p.id = a.process_version_id WHERE a.reference = %s",
                        (reference,)).fetchone()
     if row is None:
         raise NotFound("no such application")
     status = engine.status(engine.restore(row[4], row[3]))
     done = conn.execute("SELECT DISTINCT t.step FROM tasks t JOIN applications a ON a.id = t.application_id "
                         "WHERE a.reference = %s AND t.state = 'done'", (reference,)).fetchall()
-    return Tracked(reference, row[0], row[1], row[2], status.ready, row[3], frozenset(r[0] for r in done))
+    return Tracked(reference, row[0], row[1], row[2], status.ready, row[3], frozenset(r[0] for r in done),
+                   int(row[5]), str(row[6]))
+
+
+def process_bpmn(conn: psycopg.Connection[Any], version: int) -> bytes:
+    """The BPMN of a recorded process version (what an application started on)."""
+    row = conn.execute("SELECT bpmn FROM process_versions WHERE id = %s", (version,)).fetchone()
+    if row is None:
+        raise NotFound("no such process version")
+    return bytes(row[0])
 
 
 def inbox(conn: psycopg.Connection[Any], desk: str, limit: int = 50) -> list[tuple[str, str, str, list[str]]]:

@@ -6,6 +6,7 @@ the page shows it only while the application is there."""
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -13,12 +14,33 @@ from lxml import etree
 
 BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 _TASKS = {"userTask", "manualTask"}
+Steps = tuple[tuple[tuple[str, bool], ...], dict[str, str]]
+_VERSIONS: dict[str, tuple[Steps, dict[str, str]]] = {}  # process digest -> (steps, task names); bounded
+_MAX_VERSIONS = 256
+
+
+def _parser() -> etree.XMLParser:
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
 
 
 @lru_cache(maxsize=64)
-def _ordered(path: Path, mtime: float) -> tuple[tuple[tuple[str, bool], ...], dict[str, str]]:
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
-    return order(etree.parse(str(path), parser).getroot())
+def _ordered(path: Path, mtime: float) -> Steps:
+    return order(etree.parse(str(path), _parser()).getroot())
+
+
+def steps_of_version(digest: str, load: Callable[[], bytes]) -> tuple[Steps, dict[str, str]]:
+    """The steps (as `steps_of`) and the task names of the process version an application started on, which may
+    not be the catalogue's current one: its BPMN (`load`, from the database) is read once per version."""
+    found = _VERSIONS.get(digest)
+    if found is None:
+        root = etree.fromstring(load(), _parser())
+        process = root.find(f"{BPMN}process")
+        names = {str(el.get("id")): str(el.get("name") or el.get("id"))
+                 for el in (process if process is not None else []) if etree.QName(el).localname in _TASKS}
+        if len(_VERSIONS) >= _MAX_VERSIONS:
+            _VERSIONS.clear()
+        found = _VERSIONS[digest] = (order(root), names)
+    return found
 
 
 def steps_of(path: Path) -> tuple[tuple[tuple[str, bool], ...], dict[str, str]]:
