@@ -230,7 +230,7 @@ def verify_on_hosts(opts: Options, spec: Spec, box: Box) -> None:
     placement = box.placement  # the caller's: a control home of the hosts target has one
     topology = spec.platform.topology
     assert placement is not None and topology is not None
-    names = list(dict.fromkeys(h for h in (placement.host_of(s) for s in placement.services) if h is not None))
+    names = list(dict.fromkeys(h for s in placement.placed() for h in placement.hosts_of(s)))
     homes = {n: (r.home, r.govcloud) for n in names for r in [remote_host(box, n)]}
     with progress(opts, "verify") as step:
         results = verify_hosts(topology, opts.spec_path.resolve().parent, placement, box.port_base, homes,

@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 from govcloud_platform.box.platform_secrets import host_certificates, needed_by
 from govcloud_platform.box.ports import Ports, free_port_base
 from govcloud_platform.box.runtime import leftover_system_users
-from govcloud_platform.hosts.placement import place
+from govcloud_platform.hosts.placement import instances, place
 from govcloud_platform.spec import load_spec
 from tests.conftest import GOVCLOUD, Result, assert_one_error, new_home, run_cli
 from tests.integration._tenants import reads_row, seed
@@ -57,6 +57,12 @@ class Platform:
         topology = load_spec(self.lab.spec).platform.topology
         assert topology is not None
         return {s: h.name for s, h in place(topology).items()}
+
+    def instances(self) -> dict[str, list[str]]:
+        """service -> every host running it (the edge: every proxy host but the apps')."""
+        topology = load_spec(self.lab.spec).platform.topology
+        assert topology is not None
+        return {s: [h.name for h in hs] for s, hs in instances(topology).items()}
 
 
 def _listeners(netns: str | None) -> list[str]:
@@ -107,8 +113,11 @@ def test_every_service_is_healthy_on_the_host_place_chose(platform: Platform) ->
     doc = result.json()
     assert set(doc) == {"ca_file", "services"}
     placed, addr = platform.placed(), {h["name"]: h["address"] for h in platform.lab.doc["hosts"]}
+    every = platform.instances()
+    assert every["proxy"] == ["h1", "h2"]  # an edge on each proxy host (h3, the apps' host, is none)
     assert [(s["name"], s["host"], s["healthy"]) for s in doc["services"]] == [
-        (name, placed[name], True) for name in ("storage", "database", "identity", "backups", "apps", "proxy")]
+        (name, host, True) for name in ("storage", "database", "identity", "backups", "apps", "proxy")
+        for host in every[name]]
     for s in doc["services"]:
         assert set(s) == {"name", "healthy", "endpoint", "pid", "detail", "host"}
         if s["name"] != "backups":
@@ -121,12 +130,12 @@ def test_every_service_is_healthy_on_the_host_place_chose(platform: Platform) ->
 
 
 def test_each_host_runs_only_its_own_services_and_nothing_listens_in_the_root_namespace(platform: Platform) -> None:
-    placed = platform.placed()
+    every = platform.instances()
     lab = platform.lab
     topology = load_spec(lab.spec).platform.topology
     assert topology is not None
     for host in lab.doc["hosts"]:
-        mine = {s for s, h in placed.items() if h == host["name"]}
+        mine = {s for s, hs in every.items() if host["name"] in hs}
         home = Path(next(h.root for h in topology.hosts if h.name == host["name"])) / "box"
         pids = _netns_pids(host["netns"])
         assert pids, host  # h3 runs the apps' front
@@ -307,18 +316,19 @@ def _https_status(platform: Platform, url: str, address: str) -> tuple[int, str]
 
 def test_an_app_runs_on_the_apps_host_published_by_the_edge(platform: Platform, onboarded: dict[str, Any]) -> None:
     """`app deploy` over SSH onto the apps' host (h3), its database on the database's host, its certificate issued
-    on the control; published by the edge on the proxy's host (h1), which passes TLS through: reachable there
-    with the platform CA for the app's name, refused around the edge; `app list` reads the apps' host; a second
+    on the control; published by the edges on the proxy hosts (h1, h2), which pass TLS through: reachable through
+    each with the platform CA for the app's name, refused around them; `app list` reads the apps' host; a second
     deploy changes nothing."""
     addr = {h["name"]: h["address"] for h in platform.lab.doc["hosts"]}
     placed = platform.placed()
     assert placed["apps"] != placed["proxy"]
-    edge, apps = addr[placed["proxy"]], addr[placed["apps"]]
+    apps = addr[placed["apps"]]
     deployed = platform.timed("app deploy (cold, over SSH)", "--json", "app", "deploy", "beta", "centre", timeout=900)
     assert deployed.rc == 0, deployed.stderr[-3000:]
     url = deployed.json()["url"]
-    assert _https_status(platform, url + "/healthz", edge) == (0, "200")  # the health URL checks its database
-    assert _https_status(platform, url + "/healthz", apps) == (0, "403")  # around the edge: refused
+    for host in platform.instances()["proxy"]:  # through either edge (a floating address would front both)
+        assert _https_status(platform, url + "/healthz", addr[host]) == (0, "200")  # its health reads its database
+    assert _https_status(platform, url + "/healthz", apps) == (0, "403")  # around the edges: refused
     listed = platform.cli("--json", "app", "list")
     assert listed.rc == 0, listed.stderr[-2000:]
     app = listed.json()["apps"]

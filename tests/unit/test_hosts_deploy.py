@@ -42,8 +42,9 @@ CONTROL = {"h1": "10.231.8.1", "h2": "10.231.8.1", "h3": "10.231.8.1"}
 
 def test_plan_runs_each_service_on_its_host_with_its_home_and_placement() -> None:
     plans = {p.name: p for p in plan(lab3(), CONTROL)}
-    assert set(plans) == {"h1", "h2", "h3"}  # h3 runs the apps' front, h1 the edge that publishes it
-    assert plans["h1"].services == ("storage", "identity", "proxy") and plans["h2"].services == ("database", "backups")
+    assert set(plans) == {"h1", "h2", "h3"}  # h3 runs the apps' front, h1 and h2 the edges that publish it
+    assert plans["h1"].services == ("storage", "identity", "proxy")
+    assert plans["h2"].services == ("database", "backups", "proxy")
     assert plans["h3"].services == ("apps",) and plans["h3"].secrets == () and plans["h3"].certs == ()
     assert plans["h1"].home == "/srv/h1/box" and plans["h2"].home == "/var/lib/govcloud/box"
     assert plans["h1"].placement["here"] == ["storage", "identity", "proxy"]
@@ -82,7 +83,7 @@ def test_plays_follow_the_start_order_each_on_its_host() -> None:
     got = plays(plan(lab3(), CONTROL))
     assert [(p["hosts"], p["roles"]) for p in got] == [
         ("h1", ["gc_storage"]), ("h2", ["gc_database"]), ("h1", ["gc_identity"]), ("h2", ["gc_backups"]),
-        ("h3", ["gc_apps"]), ("h1", ["gc_proxy"])]
+        ("h3", ["gc_apps"]), ("h1:h2", ["gc_proxy"])]  # an edge on every proxy host
     assert all(p["gather_facts"] is False for p in got)
 
 
@@ -107,7 +108,8 @@ def test_the_idps_host_alone_holds_no_superuser_password() -> None:
 
 def test_each_host_gets_only_its_services_secrets_never_the_registry_key() -> None:
     by_host = {p.name: (p.services, set(p.secrets)) for p in plan(lab3(), CONTROL)}
-    assert by_host["h1"][0] == ("storage", "identity", "proxy") and by_host["h2"][0] == ("database", "backups")
+    assert by_host["h1"][0] == ("storage", "identity", "proxy")
+    assert by_host["h2"][0] == ("database", "backups", "proxy")
     h1, h2 = by_host["h1"][1], by_host["h2"][1]
     assert "pgbackrest-cipher-pass" not in h1  # the IdP's and storage's host cannot read the backups
     assert not h2 & {"idp-signing-key", "idp-manager-password"}  # the database's host: no IdP keys

@@ -8,7 +8,14 @@ import pytest
 
 from govcloud_platform.box import placement as record
 from govcloud_platform.errors import BoxDamaged
-from govcloud_platform.hosts.placement import host_losses, hosts_in_use, place, placement_for, resilience_note
+from govcloud_platform.hosts.placement import (
+    host_losses,
+    hosts_in_use,
+    instances,
+    place,
+    placement_for,
+    resilience_note,
+)
 from govcloud_platform.spec.topology import Topology
 
 
@@ -47,16 +54,30 @@ def test_apps_hosts_bring_the_apps_front_and_the_edge() -> None:
     assert record.apps_listen_address(None) == "127.0.0.1"
 
 
+def test_the_edge_runs_on_every_proxy_host_but_the_apps_own() -> None:
+    """Every proxy host runs an edge (one lost leaves the others), except the apps' host when there are others
+    (its edge and the apps' front would share the proxy port). The record keeps them all, the chosen one first."""
+    both = ["database", "dcs", "storage", "identity", "proxy"]
+    t = topo(("h1", both), ("h2", both), ("h3", ["dcs", "storage", "backups", "apps", "proxy"]))
+    assert [h.name for h in instances(t)["proxy"]] == ["h1", "h2"] and names(t)["apps"] == "h3"
+    control = placement_for(t, None)
+    assert control.hosts_of("proxy") == ("h1", "h2") and control.hosts_of("storage") == ("h1",)
+    assert placement_for(t, "h2").here == ("database", "backups", "proxy")
+    assert "proxy" not in placement_for(t, "h3").here
+    assert record.Placement.from_json(json.loads(json.dumps(control.to_json()))) == control
+    assert "instances" not in placement_for(topo(("a", both + ["backups", "apps"])), None).to_json()  # one edge
+    assert record.apps_listen_address(control) == "10.0.0.3"
+
+
 def test_up_and_status_say_plainly_what_losing_each_host_stops() -> None:
     """One instance of each service runs in this version: even a topology laid out for failover (three hosts,
     two database hosts, an etcd quorum) loses what a host runs with that host, and is told so."""
     both = ["database", "dcs", "storage", "identity", "proxy"]
     t = topo(("h1", both), ("h2", both), ("h3", ["dcs", "storage", "backups", "apps"]))
-    assert host_losses(t) == [("h1", ["storage", "identity", "proxy"]), ("h2", ["database", "backups"]),
-                              ("h3", ["apps"])]
-    note = resilience_note(t)
+    assert host_losses(t) == [("h1", ["storage", "identity"]), ("h2", ["database", "backups"]), ("h3", ["apps"])]
+    note = resilience_note(t)  # the edge runs on h1 and h2: losing one of them leaves the other
     assert note.startswith("no host may be lost yet")
-    assert "losing h1 stops storage, identity, proxy; losing h2 stops database, backups; losing h3 stops apps" in note
+    assert "losing h1 stops storage, identity; losing h2 stops database, backups; losing h3 stops apps" in note
 
 
 def test_storage_goes_where_a_master_and_a_volume_run() -> None:
@@ -85,6 +106,10 @@ def test_record_of_each_home() -> None:
     {"here": ["storage", "storage"], "services": {}}, {"here": [], "services": {}, "extra": 1},
     {"here": [], "services": {s: {"host": "a", "address": "10.0.0.1"} for s in (*record.SERVICES, "apps")}},
     {"here": ["apps"], "services": {s: {"host": "a", "address": "10.0.0.1"} for s in record.SERVICES}},
+    {"here": [], "services": {s: {"host": "a", "address": "10.0.0.1"} for s in record.SERVICES},
+     "instances": {"storage": [{"host": "a", "address": "10.0.0.1"}]}},
+    {"here": [], "services": {s: {"host": "a", "address": "10.0.0.1"} for s in record.ALL},
+     "instances": {"proxy": [{"host": "b", "address": "10.0.0.2"}, {"host": "a", "address": "10.0.0.1"}]}},
 ])
 def test_a_damaged_record_is_refused(tmp_path, data) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / record.FILE).write_text(json.dumps(data))

@@ -29,6 +29,7 @@ from govcloud_platform.errors import BoxDamaged
 SERVICES: tuple[str, ...] = ("storage", "database", "identity", "backups")  # start order, as `all_services`
 EDGE: tuple[str, ...] = ("apps", "proxy")  # the hosts target's, when it has apps hosts (after SERVICES)
 ALL: tuple[str, ...] = SERVICES + EDGE
+MULTI: tuple[str, ...] = ("proxy",)  # run on several hosts: the edge, on every proxy host but the apps' own
 FILE = "placement.json"
 SPEC_FILE = "spec.yaml"  # a host's home holds a copy of the spec (the hosts deploy puts it there)
 
@@ -42,7 +43,18 @@ class Where:
 @dataclass(frozen=True)
 class Placement:
     here: tuple[str, ...]
-    services: dict[str, Where] = field(default_factory=dict)
+    services: dict[str, Where] = field(default_factory=dict)  # where clients reach each service (its first instance)
+    instances: dict[str, tuple[Where, ...]] = field(default_factory=dict)  # services that run on several hosts
+
+    def instances_of(self, service: str) -> tuple[Where, ...]:
+        """Every instance of `service` (the edges: one per proxy host), the one in `services` first."""
+        if service in self.instances:
+            return self.instances[service]
+        where = self.services.get(service)
+        return (where,) if where else ()
+
+    def hosts_of(self, service: str) -> tuple[str, ...]:
+        return tuple(w.host for w in self.instances_of(service))
 
     def runs(self, service: str) -> bool:
         return service in self.here
@@ -60,14 +72,18 @@ class Placement:
         return tuple(s for s in ALL if s in self.services)
 
     def to_json(self) -> dict[str, Any]:
-        return {"here": list(self.here),
-                "services": {s: {"host": w.host, "address": w.address} for s, w in self.services.items()}}
+        out: dict[str, Any] = {"here": list(self.here), "services": {s: {"host": w.host, "address": w.address}
+                                                                     for s, w in self.services.items()}}
+        if self.instances:
+            out["instances"] = {s: [{"host": w.host, "address": w.address} for w in ws]
+                                for s, ws in self.instances.items()}
+        return out
 
     @classmethod
     def from_json(cls, data: Any) -> Placement:
         """The record, checked: a placement another hand made wrong is refused, not connected to."""
-        if not isinstance(data, dict) or set(data) - {"here", "services"}:
-            raise ValueError("expected an object with 'here' and 'services'")
+        if not isinstance(data, dict) or set(data) - {"here", "services", "instances"}:
+            raise ValueError("expected an object with 'here', 'services' and optionally 'instances'")
         here, services = data.get("here", []), data.get("services", {})
         if not isinstance(here, list) or any(s not in ALL for s in here) or len(set(here)) != len(here):
             raise ValueError(f"'here' must list services among {', '.join(ALL)}, each once")
@@ -77,22 +93,34 @@ class Placement:
                              "together, or neither)")
         if any(s in EDGE and s not in services for s in here):
             raise ValueError("'here' lists a service that 'services' does not place")
-        placed: dict[str, Where] = {}
-        for name, where in services.items():
-            if not isinstance(where, dict) or not isinstance(where.get("host"), str) \
-                    or not isinstance(where.get("address"), str):
-                raise ValueError(f"services.{name} must be {{'host': NAME, 'address': IP}}")
-            ipaddress.ip_address(where["address"])  # ValueError names the bad address
-            placed[name] = Where(where["host"], where["address"])
-        return cls(tuple(s for s in ALL if s in here), placed)
+        placed = {name: _where(f"services.{name}", where) for name, where in services.items()}
+        several: dict[str, tuple[Where, ...]] = {}
+        instances = data.get("instances", {})
+        if not isinstance(instances, dict) or set(instances) - set(MULTI):
+            raise ValueError(f"'instances' may only list {', '.join(MULTI)}")
+        for name, wheres in instances.items():
+            if name not in placed or not isinstance(wheres, list) or not wheres:
+                raise ValueError(f"instances.{name} must list the hosts of a placed service")
+            several[name] = tuple(_where(f"instances.{name}", w) for w in wheres)
+            if several[name][0] != placed[name] or len(set(several[name])) != len(several[name]):
+                raise ValueError(f"instances.{name} must start with services.{name}, each host once")
+        return cls(tuple(s for s in ALL if s in here), placed, several)
+
+
+def _where(key: str, where: Any) -> Where:
+    if not isinstance(where, dict) or not isinstance(where.get("host"), str) \
+            or not isinstance(where.get("address"), str):
+        raise ValueError(f"{key} must be {{'host': NAME, 'address': IP}}")
+    ipaddress.ip_address(where["address"])  # ValueError names the bad address
+    return Where(where["host"], where["address"])
 
 
 def apps_listen_address(placement: Placement | None) -> str:
     """Pure: where the apps' virtual hosts listen. Loopback on one machine (the box's nginx is the proxy) and where
     the edge runs on the apps' host itself; else the apps host's own address, which the edge forwards to."""
     apps = placement.services.get("apps") if placement is not None else None
-    proxy = placement.services.get("proxy") if placement is not None else None
-    if apps is None or proxy is None or apps.host == proxy.host:
+    edges = placement.hosts_of("proxy") if placement is not None else ()
+    if apps is None or not edges or edges == (apps.host,):
         return LOOPBACK
     return apps.address
 

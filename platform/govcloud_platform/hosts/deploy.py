@@ -36,7 +36,7 @@ from govcloud_platform.box.placement import FILE as PLACEMENT_FILE
 from govcloud_platform.box.ports import host_group
 from govcloud_platform.box.secrets import write_private
 from govcloud_platform.hosts import preflight as pf
-from govcloud_platform.hosts.placement import hosts_in_use, place, placement_for
+from govcloud_platform.hosts.placement import hosts_in_use, instances, place, placement_for
 from govcloud_platform.hosts.preflight import HostNeed, HostReport
 from govcloud_platform.hosts.runner import HostsRun, HostSsh, failure_text, hosts_error, run_on_hosts, run_plays
 from govcloud_platform.progress import Progress, quiet
@@ -103,11 +103,11 @@ def plan(topology: Topology, control_addresses: dict[str, str]) -> list[HostPlan
     control's address as that host sees it (`control_address`)."""
     from govcloud_platform.box.platform_secrets import host_certificates, needed_by
 
-    placed = place(topology)
+    every = instances(topology)
     in_use = hosts_in_use(topology)
     out = []
     for h in in_use:
-        services = tuple(s for s in placed if placed[s].name == h.name)
+        services = tuple(s for s in every if any(x.name == h.name for x in every[s]))
         out.append(HostPlan(h.name, h.address, host_home(h), services,
                             allow_from_for(h, in_use, control_addresses[h.name]),
                             placement_for(topology, h.name).to_json(), tuple(needed_by(services)),
@@ -118,9 +118,12 @@ def plan(topology: Topology, control_addresses: dict[str, str]) -> list[HostPlan
 
 def plays(plans: Sequence[HostPlan]) -> list[dict[str, Any]]:
     """Pure: one play per service, in start order, on the host that runs it (each needs the ones before)."""
-    where = {s: p.name for p in plans for s in p.services}
-    return [{"name": f"{service} on {where[service]}", "hosts": where[service], "gather_facts": False,
-             "roles": [ROLES[service]]} for service in ALL if service in where]
+    where: dict[str, list[str]] = {}
+    for p in plans:
+        for s in p.services:
+            where.setdefault(s, []).append(p.name)
+    return [{"name": f"{service} on {', '.join(where[service])}", "hosts": ":".join(where[service]),
+             "gather_facts": False, "roles": [ROLES[service]]} for service in ALL if service in where]
 
 
 def host_vars(plans: Sequence[HostPlan]) -> dict[str, dict[str, Any]]:

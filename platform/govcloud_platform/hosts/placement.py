@@ -13,7 +13,7 @@ This version runs each service once (high availability, several replicas, is iss
 
 from __future__ import annotations
 
-from govcloud_platform.box.placement import ALL, EDGE, Placement, Where
+from govcloud_platform.box.placement import ALL, Placement, Where
 from govcloud_platform.spec.topology import Host, Topology
 
 
@@ -39,36 +39,61 @@ def place(topology: Topology) -> dict[str, Host]:
         take(service, min(members, key=lambda h: (load[h.name], topology.hosts.index(h))))
     take("backups", chosen["database"])
     if topology.members("apps"):
-        for service in EDGE:
-            members = topology.members(service)
-            take(service, min(members, key=lambda h: (load[h.name], topology.hosts.index(h))))
+        apps = topology.members("apps")
+        take("apps", min(apps, key=lambda h: (load[h.name], topology.hosts.index(h))))
+        take("proxy", min(edge_hosts(topology, chosen["apps"]), key=lambda h: (load[h.name], topology.hosts.index(h))))
     return {s: chosen[s] for s in ALL if s in chosen}
+
+
+def edge_hosts(topology: Topology, apps: Host) -> list[Host]:
+    """Pure: the hosts that run the edge: every `proxy` host but the apps' own, unless it is the only one (an edge
+    and the apps' front on one host share the proxy port: the front stays on loopback, which another host's edge
+    could not reach)."""
+    members = topology.members("proxy")
+    others = [h for h in members if h.name != apps.name]
+    return others or members
+
+
+def instances(topology: Topology) -> dict[str, list[Host]]:
+    """Pure: service -> every host that runs an instance of it, the one `place` chose first (the edge runs on every
+    host `edge_hosts` gives; every other service once)."""
+    placed = place(topology)
+    out = {s: [h] for s, h in placed.items()}
+    if "proxy" in placed:
+        out["proxy"] = [placed["proxy"]] + [h for h in edge_hosts(topology, placed["apps"])
+                                            if h.name != placed["proxy"].name]
+    return out
 
 
 def placement_for(topology: Topology, here: str | None) -> Placement:
     """The placement record of the home of host `here` (None: the operator's home, which runs nothing)."""
     placed = place(topology)
+    every = instances(topology)
     return Placement(
-        tuple(s for s in placed if here is not None and placed[s].name == here),
+        tuple(s for s in placed if here is not None and any(h.name == here for h in every[s])),
         {s: Where(h.name, h.address) for s, h in placed.items()},
+        {s: tuple(Where(h.name, h.address) for h in hs) for s, hs in every.items() if len(hs) > 1},
     )
 
 
 def hosts_in_use(topology: Topology) -> list[Host]:
     """The hosts that run at least one service, in topology order."""
-    used = {h.name for h in place(topology).values()}
+    used = {h.name for hs in instances(topology).values() for h in hs}
     return [h for h in topology.hosts if h.name in used]
 
 
 def host_losses(topology: Topology) -> list[tuple[str, list[str]]]:
     """Pure: (host, the services whose only instance it runs), for every host in use, in topology order. This
-    version runs each service once, so losing any host in use stops what it runs."""
-    placed = place(topology)
-    return [(h.name, [s for s in placed if placed[s].name == h.name]) for h in hosts_in_use(topology)]
+    version runs each service once but the edge (on every proxy host), so losing a host stops what it runs
+    alone."""
+    every = instances(topology)
+    return [(h.name, [s for s, hs in every.items() if [x.name for x in hs] == [h.name]])
+            for h in hosts_in_use(topology)]
 
 
 def resilience_note(topology: Topology) -> str:
     """Pure: what `up` and `status` say of a host's loss, plainly."""
-    losses = "; ".join(f"losing {host} stops {', '.join(services)}" for host, services in host_losses(topology))
+    losses = "; ".join(f"losing {host} stops {', '.join(services)}" for host, services in host_losses(topology)
+                       if services)
     return (f"no host may be lost yet: one instance of each service runs ({losses}); high availability "
             "(several instances, failover) is not built yet")

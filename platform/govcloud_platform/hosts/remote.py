@@ -100,17 +100,17 @@ def merge_status(placement: Placement, replies: dict[str, Reply], ca_file: str,
     service, makes it unhealthy with why (its endpoint as the control knows it)."""
     services: list[dict[str, Any]] = []
     for name in placement.placed():
-        host = placement.host_of(name) or "?"
-        reply = replies.get(host)
-        entry = None
-        if reply is not None and reply.doc is not None:
-            entry = next((s for s in reply.doc.get("services", []) if isinstance(s, dict) and s.get("name") == name),
-                         None)
-        if entry is None:
-            why = reply.error if reply is not None and reply.error else "the host did not report it"
-            entry = {"name": name, "healthy": False, "endpoint": endpoints.get(name, ""), "pid": None,
-                     "detail": f"{host}: {why}"}
-        services.append({**entry, "host": host})
+        for host in placement.hosts_of(name) or ("?",):  # one entry per instance (the edges: per proxy host)
+            reply = replies.get(host)
+            entry = None
+            if reply is not None and reply.doc is not None:
+                entry = next((s for s in reply.doc.get("services", [])
+                              if isinstance(s, dict) and s.get("name") == name), None)
+            if entry is None:
+                why = reply.error if reply is not None and reply.error else "the host did not report it"
+                entry = {"name": name, "healthy": False, "endpoint": endpoints.get(name, ""), "pid": None,
+                         "detail": f"{host}: {why}"}
+            services.append({**entry, "host": host})
     return {"ca_file": ca_file, "services": services}
 
 
@@ -119,8 +119,7 @@ def down_order(placement: Placement) -> list[str]:
     comes later in the start order (what needs the database stops before it; object storage stops last)."""
     first: dict[str, int] = {}
     for index, name in enumerate(placement.placed()):
-        host = placement.host_of(name)
-        if host is not None:
+        for host in placement.hosts_of(name):
             first.setdefault(host, index)
     return sorted(first, key=lambda h: (-first[h], h))
 
@@ -174,7 +173,7 @@ class Hosts:
                 return list(pool.map(one, hosts))
 
     def status(self, ca_file: str, endpoints: dict[str, str], progress: Progress = quiet) -> dict[str, Any]:
-        hosts = list(dict.fromkeys(h for s in self.placement.placed() if (h := self.placement.host_of(s)) is not None))
+        hosts = list(dict.fromkeys(h for s in self.placement.placed() for h in self.placement.hosts_of(s)))
         replies = self._run(hosts, ["status"], STATUS_TIMEOUT_S, True, progress)
         return merge_status(self.placement, {r.host: r for r in replies}, ca_file, endpoints)
 

@@ -51,7 +51,7 @@ class Observed:
 
 def services_on(placement: Placement, host: str) -> list[str]:
     """Pure: the services placed on `host`, in start order."""
-    return [s for s in placement.placed() if placement.host_of(s) == host]
+    return [s for s in placement.placed() if host in placement.hosts_of(s)]
 
 
 def expected_ports(topology: Topology, placement: Placement, port_base: int, host: Host) -> list[PortNeed]:

@@ -51,11 +51,11 @@ def apps_access(placement: Placement | None) -> str:
     host's own address (the edge runs on another host), only the edge's host and the host itself: a client that
     goes around the edge gets 403 (TLS is answered, nothing of an app is). On loopback, nothing to add."""
     listen = apps_listen_address(placement)
-    edge = placement.address_of("proxy") if placement is not None else None
-    if listen == LOOPBACK or edge is None:
+    edges = [w.address for w in placement.instances_of("proxy")] if placement is not None else []
+    if listen == LOOPBACK or not edges:
         return ""
-    return f"    # Only through the edge ({edge}) and from this host.\n    allow {edge};\n    allow {LOOPBACK};\n" \
-           f"    allow {listen};\n    deny all;\n"
+    allow = "".join(f"    allow {address};\n" for address in [*edges, LOOPBACK, listen])
+    return f"    # Only through the edges ({', '.join(edges)}) and from this host.\n{allow}    deny all;\n"
 
 
 class AppsFrontService(Service):
