@@ -215,7 +215,8 @@ def test_a_second_up_leaves_the_ports_of_its_own_services_to_the_hosts() -> None
     again = {n.name: n for n in preflight_needs(needs, placement_for(t, None), t)}
     h1 = {p.label for p in again["h1"].ports}  # h1 runs storage and identity: database's port still checked
     assert "postgres" in h1 and "s3_https" not in h1 and "idp_https" not in h1
-    assert {p.label for p in again["h3"].ports} == {p.label for p in needs[2].ports}  # h3 runs nothing
+    assert {p.label for p in again["h3"].ports} == {p.label for p in needs[2].ports}  # h3: none of its ports run
+    assert all("proxy_https" not in {p.label for p in again[h].ports} for h in ("h1", "h2"))  # each edge's own
     moved = placement_for(lab3(), None)
     moved.services["database"] = moved.services["storage"]  # another placement: check everything
     assert preflight_needs(needs, moved, t) == needs

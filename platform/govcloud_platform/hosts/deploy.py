@@ -36,7 +36,7 @@ from govcloud_platform.box.placement import FILE as PLACEMENT_FILE
 from govcloud_platform.box.ports import host_group
 from govcloud_platform.box.secrets import write_private
 from govcloud_platform.hosts import preflight as pf
-from govcloud_platform.hosts.placement import hosts_in_use, instances, place, placement_for
+from govcloud_platform.hosts.placement import hosts_in_use, instances, placement_for
 from govcloud_platform.hosts.preflight import HostNeed, HostReport
 from govcloud_platform.hosts.runner import HostsRun, HostSsh, failure_text, hosts_error, run_on_hosts, run_plays
 from govcloud_platform.progress import Progress, quiet
@@ -171,7 +171,7 @@ def deployed_here(recorded: Placement | None, topology: Topology) -> bool:
     the preflight's play stops every host when one is not ready."""
     if recorded is None:
         return False
-    return all(recorded.host_of(s) == h.name for s, h in place(topology).items())
+    return all(recorded.hosts_of(s) == tuple(h.name for h in hs) for s, hs in instances(topology).items())
 
 
 def preflight_needs(needs: Sequence[HostNeed], recorded: Placement | None, topology: Topology) -> list[HostNeed]:
@@ -179,12 +179,12 @@ def preflight_needs(needs: Sequence[HostNeed], recorded: Placement | None, topol
     placement.json places every service as `place` does today), the ports of the services a host runs are
     its own box's: they are left to that host's `govcloud up`, which tells its own listeners (its supervisord's
     programs) from another's and refuses the latter, naming the port. Everything else is checked as ever."""
-    placed = place(topology)
+    every = instances(topology)
     if not deployed_here(recorded, topology):
         return list(needs)
     out = []
     for need in needs:
-        mine = {s for s, h in placed.items() if h.name == need.name}
+        mine = {s for s, hs in every.items() if any(h.name == need.name for h in hs)}
         ports = tuple(p for p in need.ports if host_group(p.label) not in mine)
         out.append(replace(need, ports=ports))
     return out
