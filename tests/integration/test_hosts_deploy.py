@@ -314,6 +314,21 @@ def _https_status(platform: Platform, url: str, address: str) -> tuple[int, str]
     return done.returncode, done.stdout.strip()
 
 
+def _forged_proxy_header(platform: Platform, url: str, address: str) -> str:
+    """The status line of a GET sent straight to the apps' front with a PROXY protocol header of our own."""
+    import socket
+    import ssl
+
+    parts = urlsplit(url)
+    port = int(parts.port or 443)
+    context = ssl.create_default_context(cafile=str(platform.home / "ca" / "ca.pem"))
+    with socket.create_connection((address, port), timeout=10) as sock:
+        sock.sendall(f"PROXY TCP4 198.51.100.7 {address} 55555 {port}\r\n".encode())
+        with context.wrap_socket(sock, server_hostname=parts.hostname) as tls:
+            tls.sendall(f"GET {parts.path} HTTP/1.1\r\nHost: {parts.hostname}\r\nConnection: close\r\n\r\n".encode())
+            return tls.recv(4096).decode(errors="replace").splitlines()[0]
+
+
 def test_an_app_runs_on_the_apps_host_published_by_the_edge(platform: Platform, onboarded: dict[str, Any]) -> None:
     """`app deploy` over SSH onto the apps' host (h3), its database on the database's host, its certificate issued
     on the control; published by the edges on the proxy hosts (h1, h2), which pass TLS through: reachable through
@@ -328,7 +343,21 @@ def test_an_app_runs_on_the_apps_host_published_by_the_edge(platform: Platform, 
     url = deployed.json()["url"]
     for host in platform.instances()["proxy"]:  # through either edge (a floating address would front both)
         assert _https_status(platform, url + "/healthz", addr[host]) == (0, "200")  # its health reads its database
-    assert _https_status(platform, url + "/healthz", apps) == (0, "403")  # around the edges: refused
+    # Around the edges: a plain TLS connection to the apps' front is not answered (its socket takes the PROXY
+    # protocol first), and one that forges the header is refused: only an edge may say who the client is.
+    rc, _status = _https_status(platform, url + "/healthz", apps)
+    assert rc != 0
+    assert _forged_proxy_header(platform, url + "/healthz", apps).startswith("HTTP/1.1 403")
+    # The apps see the citizen's address, not the edge's: the apps' front logs both (client first).
+    from govcloud_platform.hosts.deploy import control_address, host_home
+
+    topology = load_spec(platform.lab.spec).platform.topology
+    assert topology is not None
+    front = Path(host_home(next(h for h in topology.hosts if h.name == placed["apps"]))) / "logs"
+    logged = [line.split()[:2] for line in (front / "apps-nginx-access.log").read_text().splitlines()
+              if '"GET /healthz ' in line and " 200 " in line]
+    assert logged and logged[-1][0] == control_address(apps), logged[-3:]
+    assert logged[-1][1] in {addr[h] for h in platform.instances()["proxy"]}
     listed = platform.cli("--json", "app", "list")
     assert listed.rc == 0, listed.stderr[-2000:]
     app = listed.json()["apps"]

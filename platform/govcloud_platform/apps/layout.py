@@ -233,6 +233,7 @@ def default_vhost_vars(box: Box, target: AppTarget | None = None,
     return {
         "app_common_proxy_port": box.ports.proxy_https,
         "app_common_proxy_address": target.listen,
+        "app_common_proxy_protocol": target.remote,  # on the hosts target the apps are always behind an edge
         "app_common_default_tls_cert": str(cert_at),
         "app_common_default_tls_key": str(key_at),
         "app_common_tls_files": [*(copies or []), *own],

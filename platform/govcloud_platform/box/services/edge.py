@@ -64,7 +64,7 @@ class AppsFrontService(Service):
 
     def _conf(self, box: Box) -> str:
         return nginx.render_conf(box, apps_access(box.placement), nginx.apps_paths(box), apps=True,
-                                 error_log="apps-nginx-error.log")
+                                 error_log="apps-nginx-error.log", access_log="apps-nginx-access.log")
 
     def prepare(self, box: Box) -> None:
         p = nginx.apps_paths(box)
@@ -101,7 +101,8 @@ class AppsFrontService(Service):
 
 def render_edge_conf(*, listen: str, upstream: str, port: int, pid: Path, logs: Path) -> str:
     """Pure: the edge's nginx.conf: one stream server passing TLS through, by address, to the apps' front (one
-    apps host in this version; several would route by SNI with `ssl_preread`)."""
+    apps host in this version; several would route by SNI with `ssl_preread`), with the PROXY protocol header
+    first, so that the apps see the client's address."""
     return f"""\
 # Written by govcloud (the edge proxy: TLS passed through to the apps' front); rewritten by `govcloud up`.
 load_module {STREAM_MODULE};
@@ -119,6 +120,7 @@ stream {{
     server {{
         listen {listen}:{port};
         proxy_pass {upstream}:{port};
+        proxy_protocol on;  # tells the apps' front who the client is ($govcloud_client)
         proxy_connect_timeout 5s;
         proxy_timeout 10m;
     }}

@@ -109,7 +109,7 @@ def write_htpasswd(box: Box, path: Path) -> None:
 
 
 def render_conf(box: Box, servers: str, p: Paths | None = None, apps: bool | None = None,
-                error_log: str = "nginx-error.log") -> str:
+                error_log: str = "nginx-error.log", access_log: str = "nginx-access.log") -> str:
     """nginx.conf: the http settings, the servers given (the IdP's), and every app's virtual host (`apps`: on one
     machine; on the hosts target the apps' front serves them, `apps_paths`)."""
     p = p or paths(box)
@@ -135,7 +135,13 @@ events {{
 http {{
     include /etc/nginx/mime.types;
     default_type application/octet-stream;
-    access_log {logs}/nginx-access.log;
+    # The client's address: what an edge said in the PROXY protocol (hosts target), else the connection's.
+    map $proxy_protocol_addr $govcloud_client {{
+        ""      $remote_addr;
+        default $proxy_protocol_addr;
+    }}
+    log_format govcloud '$govcloud_client $remote_addr [$time_local] "$request" $status $body_bytes_sent';
+    access_log {logs}/{access_log} govcloud;
     client_body_temp_path {tmp}/body;
     fastcgi_temp_path {tmp}/fastcgi;
     proxy_temp_path {tmp}/proxy;
