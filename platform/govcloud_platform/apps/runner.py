@@ -4,13 +4,16 @@ holds the extra vars, secrets included), progress from the event stream, typed e
 `run_playbook` is the adapter itself (any playbook, any inventory: the box with `connection: local`, the
 `hosts` target over SSH); it returns the run's status and a trimmed copy of its per-host events, and the
 callers decide what they mean (`summarise` for a role run on the box, `govcloud_platform.hosts.runner` per
-host)."""
+host). A run over SSH keeps its connection masters in its own short run directory (`ssh_run_dir`, `ssh_env`);
+`run_role_on` runs an app's role on the apps' host of the hosts target with the control's recorded ssh_config."""
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -301,3 +304,60 @@ def role_result(role: str, action: str, run: PlaybookRun, timeout: int, where: s
         ok=sum((run.stats.get("ok") or {}).values()),
         changed_tasks=summary.changed_tasks, facts=summary.facts, timings=summary.timings,
     )
+
+
+def ssh_env(pdd: Path) -> dict[str, str]:
+    """SSH settings of a run: masters inside the run dir (closed at its end), host keys checked, no retries."""
+    return {
+        "ANSIBLE_SSH_CONTROL_PATH_DIR": str(pdd / "cp"),
+        "ANSIBLE_SSH_ARGS": "-o ControlMaster=auto -o ControlPersist=30s",
+        "ANSIBLE_HOST_KEY_CHECKING": "True",
+        "ANSIBLE_SSH_RETRIES": "0",
+        "ANSIBLE_TIMEOUT": "10",
+        "ANSIBLE_LOCAL_TEMP": str(pdd / "tmp"),
+    }
+
+
+def close_masters(control_dir: Path) -> None:
+    """Ask every SSH connection master of a run to exit (they would otherwise linger for ControlPersist)."""
+    if not control_dir.is_dir():
+        return
+    for sock in control_dir.iterdir():
+        subprocess.run(["ssh", "-F", "/dev/null", "-o", f"ControlPath={sock}", "-O", "exit", "govcloud-host"],
+                       capture_output=True, stdin=subprocess.DEVNULL, timeout=10, check=False)
+
+
+@contextmanager
+def ssh_run_dir() -> Iterator[Path]:
+    """`private_run_dir` for a run over SSH: it holds ssh_config and the SSH masters' sockets (`cp/`), so its path
+    is kept short (a Unix socket path has at most ~107 bytes): the system's temporary directory, or /tmp when
+    TMPDIR is long. The masters are closed when it goes."""
+    parent = None if len(tempfile.gettempdir()) <= 40 else Path("/tmp")
+    with private_run_dir(parent, "govcloud-hosts-") as pdd:
+        (pdd / "cp").mkdir(mode=0o700, exist_ok=True)
+        try:
+            yield pdd
+        finally:
+            close_masters(pdd / "cp")
+
+
+def run_role_on(box: Box, host: str, role: str, action: str, variables: dict[str, Any], progress: Progress = quiet,
+                timeout: int = RUN_TIMEOUT_S) -> RoleResult:
+    """`apps.runner.run_role` on a host of the hosts target (the apps' host), over SSH with what the control's
+    deploy recorded (`box.remote`'s ssh_config: host keys checked, never a prompt). The extra vars stay in the
+    run's 0600 file on the control; the role's `no_log` tasks carry the secrets to the host."""
+    from govcloud_platform.box import remote
+
+    require_role(role)
+    config = remote.ssh_config(box)
+    if not config.is_file():
+        from govcloud_platform.errors import BoxDamaged
+
+        raise BoxDamaged(f"{config}: missing", hint="run `govcloud up`: the hosts deploy writes it")
+    with ssh_run_dir() as pdd:
+        args = f"-F {shlex.quote(str(config))}"
+        inv = {"all": {"vars": {"ansible_python_interpreter": "/usr/bin/python3"},
+                       "hosts": {host: {"ansible_host": host, "ansible_ssh_common_args": args}}}}
+        run = run_playbook(pdd, role_playbook(role, action, host), inv, variables, base_env(ssh_env(pdd)),
+                           progress=progress, timeout=timeout, forks=1)
+    return role_result(role, action, run, timeout, where=f" on {host}")

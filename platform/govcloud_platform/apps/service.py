@@ -88,7 +88,7 @@ class AppService:
         """The app's role on the box (`connection: local`) or over SSH on the apps' host."""
         if self.target.host is None:
             return run_role(self.box, role, action, variables, progress)
-        from govcloud_platform.hosts.runner import run_role_on
+        from govcloud_platform.apps.runner import run_role_on
 
         return run_role_on(self.box, self.target.host, role, action, variables, progress)
 

@@ -47,8 +47,8 @@ def _host(box: Box, target: AppTarget) -> Iterator[Any]:
     if target.host is None:
         yield testinfra.get_host("local://")
         return
+    from govcloud_platform.apps.runner import ssh_run_dir
     from govcloud_platform.box import remote
-    from govcloud_platform.hosts.runner import ssh_run_dir
 
     with ssh_run_dir() as pdd:
         # testinfra %-formats its ssh command line: ssh's own %C is written %%C

@@ -14,25 +14,18 @@ trimmed events; `run_on_hosts` only does the I/O."""
 from __future__ import annotations
 
 import re
-import shlex
-import subprocess
-import tempfile
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from govcloud_platform.apps.runner import RUN_TIMEOUT_S as ROLE_TIMEOUT_S
-from govcloud_platform.apps.runner import (
-    RoleResult,
+from govcloud_platform.apps.runner import (  # the one ansible-runner adapter; its SSH run helpers too
     base_env,
     failure_message,
-    private_run_dir,
     require_role,
-    role_playbook,
-    role_result,
     run_playbook,
+    ssh_env,
+    ssh_run_dir,
 )
 from govcloud_platform.errors import HostError
 from govcloud_platform.hosts.inventory import inventory, resolve, ssh_config_text
@@ -40,7 +33,7 @@ from govcloud_platform.progress import Progress, quiet
 from govcloud_platform.spec.topology import Host, Topology
 
 if TYPE_CHECKING:
-    from govcloud_platform.box.context import Box
+    pass
 
 RUN_TIMEOUT_S = 600
 MAX_FORKS = 32
@@ -212,41 +205,6 @@ def hosts_error(what: str, failures: Sequence[tuple[str, str, str]]) -> HostErro
                      + "; ".join(f"{', '.join(hosts)}: {text}" for text, hosts in groups.items()), hosts=names)
 
 
-def ssh_env(pdd: Path) -> dict[str, str]:
-    """SSH settings of a run: masters inside the run dir (closed at its end), host keys checked, no retries."""
-    return {
-        "ANSIBLE_SSH_CONTROL_PATH_DIR": str(pdd / "cp"),
-        "ANSIBLE_SSH_ARGS": "-o ControlMaster=auto -o ControlPersist=30s",
-        "ANSIBLE_HOST_KEY_CHECKING": "True",
-        "ANSIBLE_SSH_RETRIES": "0",
-        "ANSIBLE_TIMEOUT": "10",
-        "ANSIBLE_LOCAL_TEMP": str(pdd / "tmp"),
-    }
-
-
-def close_masters(control_dir: Path) -> None:
-    """Ask every SSH connection master of a run to exit (they would otherwise linger for ControlPersist)."""
-    if not control_dir.is_dir():
-        return
-    for sock in control_dir.iterdir():
-        subprocess.run(["ssh", "-F", "/dev/null", "-o", f"ControlPath={sock}", "-O", "exit", "govcloud-host"],
-                       capture_output=True, stdin=subprocess.DEVNULL, timeout=10, check=False)
-
-
-@contextmanager
-def ssh_run_dir() -> Iterator[Path]:
-    """`private_run_dir` for a run over SSH: it holds ssh_config and the SSH masters' sockets (`cp/`), so its path
-    is kept short (a Unix socket path has at most ~107 bytes): the system's temporary directory, or /tmp when
-    TMPDIR is long. The masters are closed when it goes."""
-    parent = None if len(tempfile.gettempdir()) <= 40 else Path("/tmp")
-    with private_run_dir(parent, "govcloud-hosts-") as pdd:
-        (pdd / "cp").mkdir(mode=0o700, exist_ok=True)
-        try:
-            yield pdd
-        finally:
-            close_masters(pdd / "cp")
-
-
 def run_on_hosts(topology: Topology, base_dir: Path, role: str, hosts: Sequence[str],
                  host_vars: dict[str, dict[str, Any]] | None = None, variables: dict[str, Any] | None = None,
                  *, progress: Progress = quiet, timeout: int = RUN_TIMEOUT_S) -> HostsRun:
@@ -276,24 +234,3 @@ def run_plays(topology: Topology, base_dir: Path, plays: Sequence[dict[str, Any]
                            timeout=timeout, forks=min(max(len(hosts), 1), MAX_FORKS))
     return HostsRun(run.status, run.rc, run.seconds, host_outcomes(hosts, run.events, run.status))
 
-
-def run_role_on(box: Box, host: str, role: str, action: str, variables: dict[str, Any], progress: Progress = quiet,
-                timeout: int = ROLE_TIMEOUT_S) -> RoleResult:
-    """`apps.runner.run_role` on a host of the hosts target (the apps' host), over SSH with what the control's
-    deploy recorded (`box.remote`'s ssh_config: host keys checked, never a prompt). The extra vars stay in the
-    run's 0600 file on the control; the role's `no_log` tasks carry the secrets to the host."""
-    from govcloud_platform.box import remote
-
-    require_role(role)
-    config = remote.ssh_config(box)
-    if not config.is_file():
-        from govcloud_platform.errors import BoxDamaged
-
-        raise BoxDamaged(f"{config}: missing", hint="run `govcloud up`: the hosts deploy writes it")
-    with ssh_run_dir() as pdd:
-        args = f"-F {shlex.quote(str(config))}"
-        inv = {"all": {"vars": {"ansible_python_interpreter": "/usr/bin/python3"},
-                       "hosts": {host: {"ansible_host": host, "ansible_ssh_common_args": args}}}}
-        run = run_playbook(pdd, role_playbook(role, action, host), inv, variables, base_env(ssh_env(pdd)),
-                           progress=progress, timeout=timeout, forks=1)
-    return role_result(role, action, run, timeout, where=f" on {host}")
