@@ -146,9 +146,11 @@ def run(box: Box, root: Path, args: argparse.Namespace) -> None:
     sample = [r[0] for r in conn.execute(
         "SELECT reference FROM applications ORDER BY random() LIMIT %s", (args.lookups,)).fetchall()]
     track_only, page = [], []
-    for reference in sample:
+    for i, reference in enumerate(sample):
         code = store.issue_code(conn, key, reference, runtime.now())
-        client = Client(HTTP_HOST="centre.test", HTTP_ACCEPT_LANGUAGE="en", secure=True)
+        # a citizen per lookup (its own address): each lookup is counted by the per-client throttle, as in production
+        client = Client(HTTP_HOST="centre.test", HTTP_ACCEPT_LANGUAGE="en", secure=True,
+                        HTTP_X_FORWARDED_FOR=f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}")
         start = time.perf_counter()
         response = client.post("/en/track/", {"reference": references.display(reference), "code": code})
         assert response.status_code == 302, response.status_code

@@ -41,10 +41,15 @@ class Browser:
     """Django's test client with CSRF enforced, following the forms' tokens like a browser without JavaScript,
     and checking the size of every page."""
 
-    def __init__(self, language: str) -> None:
+    made = 0
+
+    def __init__(self, language: str, address: str | None = None) -> None:
         from django.test import Client
 
-        self.client = Client(enforce_csrf_checks=True, HTTP_HOST="centre.test", HTTP_ACCEPT_LANGUAGE=language)
+        Browser.made += 1  # each browser its own client address, as the proxy reports it (the tracking throttle)
+        self.address = address or f"198.51.100.{Browser.made % 250 + 1}"
+        self.client = Client(enforce_csrf_checks=True, HTTP_HOST="centre.test", HTTP_ACCEPT_LANGUAGE=language,
+                             HTTP_X_FORWARDED_FOR=self.address)
         self.token = ""
 
     def get(self, url: str, status: int = 200) -> str:
@@ -427,3 +432,36 @@ def test_the_status_shows_the_flow_of_the_version_the_application_started_on(sit
     assert "Intake at the old counter" in page
     today = store.submit(conn, loaded, "building_permit", {"plot_address": "Plot 13"}, None, datetime.now(UTC))
     assert "Intake at the old counter" not in _track(Browser("en"), "en", today, _code(today))
+
+
+def test_each_client_may_look_up_20_times_in_15_minutes(site: Box) -> None:
+    """The per-client tracking throttle: 20 lookups from one address, then 429 with Retry-After and the reason in
+    the page's language; another address is not held up; the address is stored only as an HMAC; once the window
+    has passed the client may try again."""
+    import hashlib
+    import hmac
+
+    from centre_web import runtime
+
+    guesser = Browser("en", address="203.0.113.77")
+    for _ in range(20):
+        guesser.get("/en/track/")
+        guesser.post("/en/track/", {"reference": references.display(references.new_reference()),
+                                    "code": "ABCD2345"}, status=400)
+    guesser.get("/en/track/")
+    held = guesser.post("/en/track/", {"reference": references.display(references.new_reference()),
+                                       "code": "ABCD2345"}, status=429)
+    assert 0 < int(held["Retry-After"]) <= 900 and "Too many tries from this connection" in held.content.decode()
+    other = Browser("ur", address="203.0.113.78")
+    other.get("/ur/track/")
+    other.post("/ur/track/", {"reference": references.display(references.new_reference()), "code": "ABCD2345"},
+               status=400)
+    keyed = hmac.new(runtime.tracking_key(), b"client:203.0.113.77", hashlib.sha256).hexdigest()
+    with site.pg_admin("centre") as conn:
+        stored = [r[0] for r in conn.execute("SELECT client FROM tracking_clients").fetchall()]
+        assert keyed in stored and not any("203.0.113" in c for c in stored)
+        conn.execute("UPDATE tracking_clients SET window_start = window_start - interval '16 minutes' "
+                     "WHERE client = %s", (keyed,))
+    guesser.get("/en/track/")
+    guesser.post("/en/track/", {"reference": references.display(references.new_reference()), "code": "ABCD2345"},
+                 status=400)

@@ -60,6 +60,12 @@ CREATE TABLE IF NOT EXISTS tracking_codes (
 );
 CREATE INDEX IF NOT EXISTS tracking_codes_application ON tracking_codes (application_id, created_at DESC);
 
+CREATE TABLE IF NOT EXISTS tracking_clients (  -- lookups per client and window (throttle.py)
+  client text PRIMARY KEY,              -- HMAC of the client's address: the address itself is never stored
+  window_start timestamptz NOT NULL,
+  attempts integer NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS drafts (     -- "save and come back later" (drafts.py): answers under a link
   token_digest text PRIMARY KEY,        -- sha256 of the link's token: the token itself is never stored
   service_id text NOT NULL,

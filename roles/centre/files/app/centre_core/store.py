@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from . import audit, drafts, engine, references, tracking
+from . import audit, drafts, engine, references, throttle, tracking
 from .catalogue import Loaded
 from .errors import NotFound
 
@@ -155,6 +155,26 @@ def track(conn: psycopg.Connection[Any], key: bytes, typed_reference: str, code:
         if outcome is not tracking.Outcome.OK:
             return outcome, None
         return outcome, view(conn, reference)
+
+
+def client_attempt(conn: psycopg.Connection[Any], client: str, now: datetime) -> tuple[bool, int]:
+    """Count one tracking lookup of `client` (`throttle.client_key`) under a row lock: (allowed, seconds until its
+    window ends)."""
+    with conn.transaction():
+        conn.execute("INSERT INTO tracking_clients (client, window_start, attempts) VALUES (%s, %s, 0) "
+                     "ON CONFLICT (client) DO NOTHING", (client, now))
+        row = conn.execute("SELECT window_start, attempts FROM tracking_clients WHERE client = %s FOR UPDATE",
+                           (client,)).fetchone()
+        assert row is not None
+        start, attempts = throttle.counted(row[0] if row[1] else None, int(row[1]), now)
+        conn.execute("UPDATE tracking_clients SET window_start = %s, attempts = %s WHERE client = %s",
+                     (start, attempts, client))
+    return throttle.allowed(attempts), throttle.retry_after(start, now)
+
+
+def purge_clients(conn: psycopg.Connection[Any], now: datetime) -> int:
+    """Forget the clients whose window has ended (the timers' job calls it); returns how many."""
+    return conn.execute("DELETE FROM tracking_clients WHERE window_start <= %s", (now - throttle.WINDOW,)).rowcount
 
 
 def save_draft(conn: psycopg.Connection[Any], service_id: str, answers: Mapping[str, str], now: datetime,

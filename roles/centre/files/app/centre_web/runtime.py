@@ -39,3 +39,14 @@ def tracking_key() -> bytes:
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def client_address(request: Any) -> str:
+    """The client's address: what the proxy says (`X-Forwarded-For`, which nginx sets to one address: the
+    connection's, or the citizen's from an edge's PROXY header) when the request comes from the proxy on this
+    host's loopback; else the connection's own."""
+    remote = str(request.META.get("REMOTE_ADDR", ""))
+    forwarded = str(request.META.get("HTTP_X_FORWARDED_FOR", "")).split(",")[0].strip()
+    if forwarded and remote in ("127.0.0.1", "::1"):
+        return forwarded[:64]
+    return remote

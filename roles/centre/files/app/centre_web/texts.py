@@ -55,6 +55,8 @@ TEXTS: dict[str, dict[str, str]] = {
                            "minutes, and stops working after 5 wrong tries: ask for a new code if needed.",
                      "ur": "حوالہ نمبر اور کوڈ کسی درست کوڈ سے مطابقت نہیں رکھتے۔ کوڈ صرف ایک بار، 30 منٹ تک "
                            "کام کرتا ہے اور 5 غلط کوششوں کے بعد بند ہو جاتا ہے: ضرورت ہو تو نیا کوڈ منگوائیں۔"},
+    "err_too_many": {"en": "Too many tries from this connection. Try again in {minutes} minutes.",
+                     "ur": "اس کنکشن سے بہت زیادہ کوششیں ہو چکی ہیں۔ {minutes} منٹ بعد دوبارہ کوشش کریں۔"},
     "status_title": {"en": "Your application", "ur": "آپ کی درخواست"},
     "status": {"en": "Status", "ur": "حالت"},
     "st_in_progress": {"en": "Being processed", "ur": "کارروائی جاری ہے"},

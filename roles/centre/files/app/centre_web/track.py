@@ -3,8 +3,9 @@
 An unknown reference and a wrong, expired, used or locked code all get the same answer (nothing tells a guesser
 whether a reference exists); only a reference that is not one at all (wrong length or check symbol, found
 without touching the database) is told apart, so that a typing mistake can be fixed. The attempt limit is the
-core's (5 wrong tries lock the code, checked under a row lock). A right code is used up at once; the status
-then stays readable for 30 minutes in this browser's signed session."""
+core's (5 wrong tries lock the code, checked under a row lock), and each client (its address, as the proxy saw
+it) may look up 20 times in 15 minutes (`centre_core.throttle`; then 429 with Retry-After). A right code is used
+up at once; the status then stays readable for 30 minutes in this browser's signed session."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from centre_core import references, store
+from centre_core import references, store, throttle
 from centre_core.errors import NotFound
 from centre_core.tracking import Outcome
 
@@ -39,6 +40,15 @@ def track(request: HttpRequest) -> HttpResponse:
             errors.append(("#code", t("err_code_empty")))
         if not errors:
             assert reference is not None
+            client = throttle.client_key(runtime.tracking_key(), runtime.client_address(request))
+            allowed, wait = store.client_attempt(runtime.connection(), client, runtime.now())
+            if not allowed:
+                response = render(request, "centre_web/track.html", {
+                    "title": t("track"), "typed": typed, "errors": [("#reference", t("err_too_many",
+                                                                                     minutes=(wait + 59) // 60))],
+                    "field_errors": {}}, status=429)
+                response["Retry-After"] = str(wait)
+                return response
             outcome, _ = store.track(runtime.connection(), runtime.tracking_key(), reference, typed["code"],
                                      runtime.now())
             if outcome is Outcome.OK:

@@ -33,6 +33,7 @@ class Command(BaseCommand):
         purged = store.purge_drafts(runtime.connection(), runtime.now())  # saved answers past their 28 days
         if purged:
             self.stdout.write(f"drafts: {purged} expired deleted")
+        store.purge_clients(runtime.connection(), runtime.now())  # the tracking throttle's ended windows
         return moved
 
     def handle(self, *args: Any, **options: Any) -> None:
