@@ -24,7 +24,12 @@ def program(box: Box, digest: str) -> Program:
 
 
 def ensure(box: Box, sup: Supervisor) -> None:
-    """The agent's section as this govcloud writes it, and the agent running (a changed section restarts it)."""
+    """The agent's section as this govcloud writes it, and the agent running (a changed section restarts it). A
+    host's home of the hosts target runs none (an older govcloud's is removed): the control drives it over SSH
+    without an agent, and an agent costs ~160 MiB for what an operator types there now and then."""
+    if not box.keeps_registry:
+        sup.remove(NAME)
+        return
     prog = program(box, code_digest())
     if not sup.is_current(prog):
         sup.sync_programs([prog])

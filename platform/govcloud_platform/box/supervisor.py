@@ -171,6 +171,21 @@ files={self.programs_dir}/*.conf
         for name in added:
             rpc.addProcessGroup(name)
 
+    def remove(self, name: str) -> bool:
+        """Stop program `name` and forget it (its section too). True if there was one to remove."""
+        conf = self.programs_dir / f"{name}.conf"
+        if not conf.exists():
+            return False
+        self.stop(name)
+        conf.unlink()
+        rpc = self.rpc()
+        rpc.reloadConfig()
+        try:
+            rpc.removeProcessGroup(name)
+        except xmlrpc.client.Fault:
+            pass
+        return True
+
     def info(self) -> dict[str, dict[str, Any]]:
         if not self.running():
             return {}
