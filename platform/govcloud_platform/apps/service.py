@@ -223,10 +223,10 @@ class AppService:
     @contextmanager
     def _venv_cache_lock(self, app: str) -> Iterator[None]:
         """Boxes of one host share the cached virtualenvs: one deploy of an app at a time builds or checks
-        them (the box lock only covers this box). On the hosts target the apps' host has its own cache, built by
-        the deploys of this control only (under its box lock)."""
+        them (the box lock only covers this box). On the hosts target the lock is the control's: it keeps its own
+        deploys of an app apart, and in the lab, whose hosts share this machine's cache, every box's."""
         cache = venv_cache()
-        if cache is None or self.target.remote:
+        if cache is None:
             yield
             return
 
