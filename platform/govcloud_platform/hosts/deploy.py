@@ -17,7 +17,7 @@ gets the same ones (a host never generates its own).
 
 Decisions (what runs where, who may connect, the plays, what a run's outcome means) are pure functions below;
 `deploy` is the thin adapter: prepare the control home, then ONE ansible-runner run with a play per service
-in start order (storage, database, identity, backups, apps, proxy), each on the host `place` chose."""
+in start order (storage, database, identity, backups, apps, proxy), each on the hosts that run it."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 HOME_DIR = "box"  # a host's box home: <root>/box
 ROLES = {service: f"gc_{service}" for service in ALL}
-RUN_TIMEOUT_S = 900  # four services, each up to its own READY_TIMEOUT, plus SSH
+RUN_TIMEOUT_S = 900  # up to six services, each up to its own READY_TIMEOUT, plus SSH
 
 
 @dataclass(frozen=True)
