@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from govcloud_platform.apps.runner import (  # the one ansible-runner adapter; its SSH run helpers too
     base_env,
@@ -31,9 +31,6 @@ from govcloud_platform.errors import HostError
 from govcloud_platform.hosts.inventory import inventory, resolve, ssh_config_text
 from govcloud_platform.progress import Progress, quiet
 from govcloud_platform.spec.topology import Host, Topology
-
-if TYPE_CHECKING:
-    pass
 
 RUN_TIMEOUT_S = 600
 MAX_FORKS = 32

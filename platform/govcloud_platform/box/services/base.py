@@ -13,6 +13,14 @@ from govcloud_platform.box.modes import PRIVATE_UMASK
 from govcloud_platform.errors import MissingDependency, ServiceError
 
 
+def file_holds(path: Path, text: str) -> bool:
+    """Whether the file at `path` holds exactly `text` (a missing or unreadable file does not)."""
+    try:
+        return path.read_text() == text
+    except OSError:
+        return False
+
+
 @dataclass(frozen=True)
 class Program:
     """One supervisord [program:...] section."""

@@ -22,7 +22,7 @@ from govcloud_platform.box.network import LOOPBACK
 from govcloud_platform.box.placement import Placement, apps_listen_address
 from govcloud_platform.box.secrets import write_private
 from govcloud_platform.box.services import nginx
-from govcloud_platform.box.services.base import Program, Service
+from govcloud_platform.box.services.base import Program, Service, file_holds
 
 APPS_PROGRAM = "apps-nginx"
 EDGE_PROGRAM = "edge"
@@ -37,13 +37,6 @@ def listening(address: str, port: int, timeout: float = CONNECT_TIMEOUT_S) -> tu
             return True, f"listening on {address}:{port}"
     except OSError as exc:
         return False, f"nothing accepts on {address}:{port}: {exc.strerror or exc}"
-
-
-def _current(path: Path, text: str) -> bool:
-    try:
-        return path.read_text() == text
-    except OSError:
-        return False
 
 
 def apps_access(placement: Placement | None) -> str:
@@ -81,7 +74,7 @@ class AppsFrontService(Service):
                         priority=32, stopsignal="QUIT")]
 
     def stale_programs(self, box: Box) -> list[str]:
-        return [] if _current(nginx.apps_paths(box).conf, self._conf(box)) else [APPS_PROGRAM]
+        return [] if file_holds(nginx.apps_paths(box).conf, self._conf(box)) else [APPS_PROGRAM]
 
     def published(self, box: Box) -> list[str]:
         """The apps' virtual hosts (their files, the default server's included)."""
@@ -151,7 +144,7 @@ class EdgeService(Service):
                         priority=33, stopsignal="QUIT")]
 
     def stale_programs(self, box: Box) -> list[str]:
-        return [] if _current(self._root(box) / "edge.conf", self._conf(box)) else [EDGE_PROGRAM]
+        return [] if file_holds(self._root(box) / "edge.conf", self._conf(box)) else [EDGE_PROGRAM]
 
     def check(self, box: Box) -> tuple[bool, str]:
         ok, detail = listening(box.address, box.ports.proxy_https)

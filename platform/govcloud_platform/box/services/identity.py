@@ -20,7 +20,7 @@ from govcloud_platform.box.llng_store import DAEMON_USER, latest_conf, update_co
 from govcloud_platform.box.oidc_policy import enforce_access_rules
 from govcloud_platform.box.secrets import write_private
 from govcloud_platform.box.services import nginx
-from govcloud_platform.box.services.base import Program, Service
+from govcloud_platform.box.services.base import Program, Service, file_holds
 from govcloud_platform.box.services.identity_conf import idp_servers, managed_conf, render_ini
 from govcloud_platform.errors import MissingDependency
 
@@ -129,7 +129,7 @@ class IdentityService(Service):
         p = self._paths(box)
         certs = box.ca.directory / "certs"
         stale = []
-        if not _holds(p["ini"], render_ini(box, p)) or not access_rules_current(p["conf"]):
+        if not file_holds(p["ini"], render_ini(box, p)) or not access_rules_current(p["conf"]):
             stale.append("idp-fastcgi")
         if nginx.stale(box, idp_servers(box, p, certs / "idp.pem", certs / "idp.key")):
             stale.append(nginx.PROGRAM)
@@ -210,13 +210,6 @@ class IdentityService(Service):
 
 
 # --- helpers --------------------------------------------------------------------------------------
-def _holds(path: Path, text: str) -> bool:
-    try:
-        return path.read_text() == text
-    except OSError:
-        return False
-
-
 def _daemon_dir(path: Path) -> None:
     """A directory the FastCGI daemon (www-data) writes; nobody else may read it (secrets, sessions)."""
     path.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.llng_store import DAEMON_USER
 from govcloud_platform.box.secrets import new_password, write_private
-from govcloud_platform.box.services.base import Program
+from govcloud_platform.box.services.base import Program, file_holds
 
 PROGRAM = "nginx"
 
@@ -59,11 +59,7 @@ def prepare(box: Box, servers: str) -> None:
 def stale(box: Box, servers: str) -> bool:
     """nginx reads its configuration at start only (a wrong password file needs a rewrite, not a restart)."""
     p = paths(box)
-    try:
-        current = p.conf.read_text() == render_conf(box, servers)
-    except OSError:
-        current = False
-    return not current or not htpasswd_current(box, p.htpasswd)
+    return not file_holds(p.conf, render_conf(box, servers)) or not htpasswd_current(box, p.htpasswd)
 
 
 def program(box: Box) -> Program:
