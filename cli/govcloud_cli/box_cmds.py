@@ -214,6 +214,17 @@ def destroy(ctx: typer.Context, yes: Annotated[bool, typer.Option("--yes", help=
         info(f"destroyed {box.home}")
 
 
+def _service_host(opts: Options, service: str) -> Box:
+    """The box of this home, which must be a host of the hosts target running `service` (the hidden commands the
+    operator's home calls over SSH run only there)."""
+    from govcloud_platform.errors import InputError
+
+    box = load_box(opts, registry=False)
+    if not (box.placement is not None and box.runs(service)):
+        raise InputError(f"{box.home} is no {service} host of the hosts target", hint="see docs/topology.md")
+    return box
+
+
 @box_app.command("hba", hidden=True)
 def hba(ctx: typer.Context) -> None:
     """On the database's host of the hosts target: apply a change of pg_hba parts read as JSON on stdin
@@ -224,9 +235,7 @@ def hba(ctx: typer.Context) -> None:
     from govcloud_platform.errors import InputError
 
     opts: Options = ctx.obj
-    box = load_box(opts, registry=False)
-    if not (box.placement is not None and box.runs("database")):
-        raise InputError(f"{box.home} is no database host of the hosts target", hint="see docs/topology.md")
+    box = _service_host(opts, "database")
     try:
         data = json.loads(sys.stdin.read(1 << 20))
         allow, revoke = check_hba_change(data.get("allow"), data.get("revoke"))
@@ -248,9 +257,7 @@ def idp_conf(ctx: typer.Context, action: Annotated[str, typer.Argument(help="cli
     from govcloud_platform.errors import InputError
 
     opts: Options = ctx.obj
-    box = load_box(opts, registry=False)
-    if not (box.placement is not None and box.runs("identity")):
-        raise InputError(f"{box.home} is no identity host of the hosts target", hint="see docs/topology.md")
+    box = _service_host(opts, "identity")
     if action == "clients":
         emit_json(idp_api.configured_clients(box))
     elif action == "put":
@@ -274,12 +281,9 @@ def programs(ctx: typer.Context) -> None:
     """On the apps' host of the hosts target: its supervisord's programs and their states as JSON (the operator's
     `app list`/`status` read the apps' processes through it over SSH)."""
     from govcloud_platform.box.supervisor import Supervisor
-    from govcloud_platform.errors import InputError
 
     opts: Options = ctx.obj
-    box = load_box(opts, registry=False)
-    if not (box.placement is not None and box.runs("apps")):
-        raise InputError(f"{box.home} is no apps host of the hosts target", hint="see docs/topology.md")
+    box = _service_host(opts, "apps")
     emit_json({name: {"statename": str(p.get("statename", "")), "pid": p.get("pid") or None}
                for name, p in Supervisor(box).info().items()})
 
@@ -294,9 +298,7 @@ def user(ctx: typer.Context, name: Annotated[str, typer.Argument(help="a system 
     from govcloud_platform.names import parse_system_user
 
     opts: Options = ctx.obj
-    box = load_box(opts, registry=False)
-    if not (box.placement is not None and box.runs("apps")):
-        raise InputError(f"{box.home} is no apps host of the hosts target", hint="see docs/topology.md")
+    _service_host(opts, "apps")
     if parse_system_user(name) is None:
         raise InputError(f"{name!r} is not an agency's system user name")
     try:
@@ -314,12 +316,9 @@ def restore_drill(
     started, every table read, removed); its report as JSON. The operator's `backup restore --platform`
     calls it over SSH and keeps the audit."""
     from govcloud_platform.backups import cluster
-    from govcloud_platform.errors import InputError
 
     opts: Options = ctx.obj
-    box = load_box(opts, registry=False)
-    if not (box.placement is not None and box.runs("database")):
-        raise InputError(f"{box.home} is no database host of the hosts target", hint="see docs/topology.md")
+    box = _service_host(opts, "database")
     if to:
         cluster.target_text(to)
     emit_json(cluster.drill(box, to))
