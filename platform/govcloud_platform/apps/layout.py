@@ -4,9 +4,9 @@ what its Ansible role is told: the role's variables, computed from the box and t
 from __future__ import annotations
 
 import os
-import posixpath
 import secrets as _secrets
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,12 @@ def venv_cache() -> Path | None:
 
 
 
+def local_supervisorctl() -> str:
+    """The supervisorctl of this machine's govcloud (beside its interpreter), else the one on PATH."""
+    beside = Path(sys.executable).parent / "supervisorctl"
+    return str(beside) if beside.exists() else "supervisorctl"
+
+
 @dataclass(frozen=True)
 class AppTarget:
     """Where an agency's apps run. On one machine: the box itself (its home, `connection: local`, its nginx on
@@ -62,7 +68,7 @@ class AppTarget:
     host: str | None = None
     listen: str = LOOPBACK
     connect: str = LOOPBACK
-    supervisorctl: str = "supervisorctl"
+    supervisorctl: str = field(default_factory=local_supervisorctl)
 
     @property
     def remote(self) -> bool:
@@ -86,14 +92,20 @@ def app_target(box: Box) -> AppTarget:
         raise InputError("no host of the topology serves the apps (group 'apps')",
                          hint="add 'apps' to a host's groups (and 'proxy' to one) in platform.topology, then run "
                               "`govcloud up`")
-    from govcloud_platform.box.remote import remote_host
+    from govcloud_platform.box.remote import remote_host, supervisorctl_of
 
     there = remote_host(box, host)
     return AppTarget(Path(there.home), host, apps_listen_address(placement), placement.address_of("proxy") or LOOPBACK,
-                     posixpath.join(posixpath.dirname(there.govcloud), "supervisorctl"))
+                     supervisorctl_of(there.govcloud))
 
 
 TLS_DIR = ("apps", "tls")  # on an apps host: the certificates the control issued for its apps (0700)
+
+
+def app_tls(box: Box, slug: str, app: str) -> list[Path]:
+    """The app's certificate and key as the control's CA issues them (`AppService._ensure_cert`)."""
+    name = app_program(slug, app)
+    return [box.ca.directory / "certs" / f"{name}.{ext}" for ext in ("pem", "key")]
 
 
 def tls_files(target: AppTarget, files: list[Path]) -> tuple[list[Path], list[dict[str, str]]]:
@@ -217,8 +229,7 @@ def role_vars(box: Box, slug: str, agency_name: str, m: AppManifest, deployment:
     elif action == "remove":
         variables.update(app_common_run_user=system_user(slug),
                          app_common_agency_instances_dir=at(instance_dir(box, slug, m.name).parent),
-                         app_common_tls_remove=[str(target.home.joinpath(*TLS_DIR, f"{app_program(slug, m.name)}.{x}"))
-                                                for x in ("pem", "key")] if target.remote else [])
+                         app_common_tls_remove=[d["dest"] for d in tls_files(target, app_tls(box, slug, m.name))[1]])
     return variables
 
 

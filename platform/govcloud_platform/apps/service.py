@@ -21,6 +21,7 @@ from psycopg import sql
 from govcloud_platform.apps.layout import (
     AppTarget,
     app_target,
+    app_tls,
     instance_dir,
     new_secrets,
     public_host,
@@ -92,15 +93,19 @@ class AppService:
 
         return run_role_on(self.box, self.target.host, role, action, variables, progress)
 
-    def _programs(self) -> dict[str, dict[str, Any]]:
-        """supervisord's programs where the apps run: the box's, or the apps' host's (one SSH round trip)."""
-        if self.target.host is None:
-            return Supervisor(self.box).info()
+    def _ask_apps_host(self, *args: str) -> Any:
+        """The JSON answer of a hidden `govcloud box ...` command on the apps' host (one SSH round trip)."""
         import json
 
         from govcloud_platform.box import remote
 
-        return dict(json.loads(remote.govcloud(self.box, "apps", ["--json", "box", "programs"]).stdout))
+        return json.loads(remote.govcloud(self.box, "apps", ["--json", "box", *args]).stdout)
+
+    def _programs(self) -> dict[str, dict[str, Any]]:
+        """supervisord's programs where the apps run: the box's, or the apps' host's."""
+        if self.target.host is None:
+            return Supervisor(self.box).info()
+        return dict(self._ask_apps_host("programs"))
 
     # --- checks -----------------------------------------------------------------------------------
     def _agency(self, slug: str) -> Any:
@@ -175,11 +180,7 @@ class AppService:
                 return pwd.getpwnam(name).pw_gecos
             except KeyError:
                 return None
-        import json
-
-        from govcloud_platform.box import remote
-
-        doc = json.loads(remote.govcloud(self.box, "apps", ["--json", "box", "user", name]).stdout)
+        doc = self._ask_apps_host("user", name)
         return str(doc["comment"]) if doc.get("exists") else None
 
     def _deploy_locked(self, slug: str, agency_name: str, m: AppManifest) -> DeployResult:
@@ -271,7 +272,7 @@ class AppService:
 
     def _ensure_cert(self, slug: str, app: str) -> tuple[Path, Path, bool]:
         name = app_program(slug, app)
-        existing = self.box.ca.directory / "certs" / f"{name}.pem"
+        existing = app_tls(self.box, slug, app)[0]
         before = existing.stat().st_mtime_ns if existing.exists() else None
         cert, key = self.box.ca.issue(name, [public_host(self.box, slug, app)])
         return cert, key, before != cert.stat().st_mtime_ns
@@ -304,9 +305,8 @@ class AppService:
                     drop_database(self.box, name, [name])
                 else:
                     disable_roles(self.box, [name])
-            certs = self.box.ca.directory / "certs"
-            for suffix in (".pem", ".key"):
-                (certs / f"{app_program(slug, app)}{suffix}").unlink(missing_ok=True)
+            for path in app_tls(self.box, slug, app):
+                path.unlink(missing_ok=True)
             if purge and not self.target.remote:  # on an apps host the role's remove deleted it
                 import shutil
 

@@ -6,14 +6,20 @@ machine, the apps' front's address on an apps host), TLS certificate valid for t
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
-from govcloud_platform.apps.layout import TLS_DIR, AppTarget, app_target, instance_dir, public_host, public_url
+from govcloud_platform.apps.layout import (
+    AppTarget,
+    app_target,
+    app_tls,
+    instance_dir,
+    public_host,
+    public_url,
+    tls_files,
+)
 from govcloud_platform.apps.manifests import manifest
 from govcloud_platform.apps.probe import fetch, peer_certificate_ok
 from govcloud_platform.apps.store import DeploymentStore
@@ -82,11 +88,6 @@ def _checks(box: Box, target: AppTarget, host: Any, deployments: list[Any]) -> l
     sup = Supervisor(box)
     sockets = _listening(host)
     results: list[CheckResult] = []
-    if target.remote:
-        supervisorctl = target.supervisorctl
-    else:
-        beside = Path(sys.executable).parent / "supervisorctl"
-        supervisorctl = str(beside) if beside.exists() else "supervisorctl"
     proxy = box.ports.proxy_https
     for d in deployments:
         m = manifest(d.app)
@@ -94,7 +95,7 @@ def _checks(box: Box, target: AppTarget, host: Any, deployments: list[Any]) -> l
         def add(check: str, ok: bool, detail: str, _a: str = d.agency, _p: str = d.app) -> None:
             results.append(CheckResult(_a, _p, check, ok, detail, host=target.host))
 
-        program = host.supervisor(app_program(d.agency, d.app), supervisorctl_path=supervisorctl,
+        program = host.supervisor(app_program(d.agency, d.app), supervisorctl_path=target.supervisorctl,
                                   supervisorctl_conf=str(target.rebase(box, sup.conf)))
         try:
             running = bool(program.is_running)
@@ -111,11 +112,11 @@ def _checks(box: Box, target: AppTarget, host: Any, deployments: list[Any]) -> l
         url = public_url(box, d.agency, d.app) + m.health_path
         status, detail = fetch(box, url, connect=target.connect)
         add(f"health {url}", status == 200, detail)
-        key = f"{app_program(d.agency, d.app)}.key"
+        _cert, key = tls_files(target, app_tls(box, d.agency, d.app))[0]
         secret_files = [
             (target.rebase(box, instance_dir(box, d.agency, d.app)) / SECRET_FILES.get(d.app, f"{d.app}.env"),
              system_user(d.agency)),
-            (target.home.joinpath(*TLS_DIR, key) if target.remote else box.ca.directory / "certs" / key, "root"),
+            (key, "root"),
         ]
         for path, owner in secret_files:
             f = host.file(str(path))

@@ -15,6 +15,7 @@ goes on a command line: what a remote command needs to read is its home's, or co
 from __future__ import annotations
 
 import json
+import posixpath
 import shlex
 import subprocess
 from dataclasses import dataclass
@@ -38,6 +39,11 @@ class RemoteHost:
     home: str
     spec: str
     govcloud: str
+
+
+def supervisorctl_of(govcloud: str) -> str:
+    """Pure: the supervisorctl of a host, installed beside its govcloud (the same virtualenv)."""
+    return posixpath.join(posixpath.dirname(govcloud), "supervisorctl")
 
 
 def hosts_dir(box: Box) -> Path:

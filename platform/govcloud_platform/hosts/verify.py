@@ -207,6 +207,7 @@ def verify_hosts(topology: Topology, base_dir: Path, placement: Placement, port_
     import testinfra
 
     from govcloud_platform.box.platform_secrets import needed_by
+    from govcloud_platform.box.remote import supervisorctl_of
 
     by_name = {h.name: h for h in topology.hosts}
     names = [n for n in homes if n in by_name]
@@ -222,7 +223,7 @@ def verify_hosts(topology: Topology, base_dir: Path, placement: Placement, port_
             target = testinfra.get_host(f"ssh://{name}", ssh_config=ssh.config_file or str(config),
                                         controlpath=str(pdd / "cp" / "%%C"), controlpersist=30, timeout=TIMEOUT_S)
             try:
-                seen = _observe(target, home, posixpath.join(posixpath.dirname(govcloud), "supervisorctl"))
+                seen = _observe(target, home, supervisorctl_of(govcloud))
             except Exception as exc:  # noqa: BLE001 - one host's failure is its failed check, never the others'
                 seen = Observed(error=observe_error(exc))
             expected = expected_ports(topology, placement, port_base, by_name[name])
