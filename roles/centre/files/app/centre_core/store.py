@@ -33,9 +33,9 @@ class Tracked:
     outcome: str | None
     ready: tuple[engine.TaskView, ...]
     submitted_at: datetime
+    process_version: int  # the process version (its BPMN) the application started on
+    process_digest: str
     done_steps: frozenset[str] = frozenset()  # steps (BPMN task ids) completed at least once
-    process_version: int | None = None  # the process version (its BPMN) the application started on
-    process_digest: str | None = None
 
 
 def migrate(conn: psycopg.Connection[Any]) -> bool:
@@ -229,8 +229,8 @@ def view(conn: psycopg.Connection[Any], reference: str) -> Tracked:
     status = engine.status(engine.restore(row[4], row[3]))
     done = conn.execute("SELECT DISTINCT t.step FROM tasks t JOIN applications a ON a.id = t.application_id "
                         "WHERE a.reference = %s AND t.state = 'done'", (reference,)).fetchall()
-    return Tracked(reference, row[0], row[1], row[2], status.ready, row[3], frozenset(r[0] for r in done),
-                   int(row[5]), str(row[6]))
+    return Tracked(reference, row[0], row[1], row[2], status.ready, row[3], int(row[5]), str(row[6]),
+                   frozenset(r[0] for r in done))
 
 
 def process_bpmn(conn: psycopg.Connection[Any], version: int) -> bytes:

@@ -77,14 +77,9 @@ def status(request: HttpRequest) -> HttpResponse:
     service = loaded.catalogue.service(seen.service_id)
     process = loaded.processes.get(seen.service_id)
     # the flow of the version the application started on (the catalogue's BPMN may have changed since)
-    if seen.process_digest is not None and seen.process_version is not None:
-        version = seen.process_version
-        (order, ends), names = flow.steps_of_version(
-            seen.process_digest, lambda: store.process_bpmn(runtime.connection(), version))
-        names = dict(names)
-    else:
-        order, ends = flow.steps_of(loaded.folder / service.process) if service else ((), {})
-        names = {}
+    (order, ends), version_names = flow.steps_of_version(
+        seen.process_digest, lambda: store.process_bpmn(runtime.connection(), seen.process_version))
+    names = dict(version_names)
     here = {task.step for task in seen.ready}
     names.update({s.id: s.name for s in process.steps.values()} if process else {})
     names.update(ends)
