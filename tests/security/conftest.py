@@ -5,7 +5,8 @@ the goal is 0 successes. A new service or app is covered by adding a row to the 
 
 Classes: names (crafted slugs and app names), local (an unprivileged local user, and each app's system user),
 oidc (cross-client login, code and token exchange, introspection, refresh), database (privilege escalation
-from an agency's roles), s3 (another agency's bucket through every API family)."""
+from an agency's roles), s3 (another agency's bucket through every API family), citizen (the Citizen's Centre
+through the agency's TLS proxy, as a citizen without the link or code: saved answers, the tracking throttle)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import pytest
 
 from tests.conftest import TEST_ROOT, BoxHandle
 
-CLASSES = ("names", "local", "oidc", "database", "s3")
+CLASSES = ("names", "local", "oidc", "database", "s3", "citizen")
 # class -> [(attempt, succeeded)]
 MATRIX: dict[str, list[tuple[str, bool]]] = defaultdict(list)
 
