@@ -10,6 +10,7 @@ PKGS=(
   libapache-session-browseable-perl libnet-ldap-perl libauthen-webauthn-perl
   ca-certificates openssl curl
   openssh-server openssh-client iproute2 util-linux
+  etcd-server patroni python3-etcd python3-idna
   libldap2-dev libsasl2-dev redis-server fonts-lato poppler-utils tesseract-ocr tesseract-ocr-eng
 )
 missing=()

@@ -22,7 +22,8 @@ def _health_doc(box: Box, health: list[Health], **extra: object) -> dict[str, ob
         **extra,
         "ca_file": str(box.ca_file),
         "services": [
-            {"name": h.name, "healthy": h.healthy, "endpoint": h.endpoint, "pid": h.pid, "detail": h.detail}
+            {"name": h.name, "healthy": h.healthy, "endpoint": h.endpoint, "pid": h.pid, "detail": h.detail,
+             "role": h.role or "single"}
             for h in health
         ],
     }

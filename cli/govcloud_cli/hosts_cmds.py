@@ -182,7 +182,8 @@ def _say_resilience(topology: Topology) -> None:
     """One line on stderr, for humans and pipelines alike (stdout keeps its one JSON document)."""
     from govcloud_platform.hosts.placement import resilience_note
 
-    sys.stderr.write(f"note: {resilience_note(topology)}\n")
+    note = resilience_note(topology)
+    sys.stderr.write(f"note: {note or 'any one host may be lost: every service runs on several hosts'}\n")
 
 
 def status_on_hosts(opts: Options, spec: Spec) -> None:

@@ -79,7 +79,11 @@ def status(ctx: typer.Context, name: Name = None) -> None:
 def _fault(ctx: typer.Context, host: str, name: str | None, verb: str) -> None:
     opts: Options = ctx.obj
     lab = _open(opts, name)
-    getattr(lab, verb)(host)
+    if verb == "heal":  # then the host's supervisord and services start again, as after a reboot
+        with progress(opts, f"lab heal {host}"):
+            lab.heal(host, hooks=[lambda lab_, h: lab_.restart_services(h)])
+    else:
+        getattr(lab, verb)(host)
     state = next(s for s in lab.status() if s.name == host)
     if opts.json:
         emit_json(state.as_dict())
@@ -101,5 +105,5 @@ def partition(ctx: typer.Context, host: HostArg, name: Name = None) -> None:
 
 @lab_app.command("heal")
 def heal(ctx: typer.Context, host: HostArg, name: Name = None) -> None:
-    """Bring the host's link back and restart its sshd if it died."""
+    """Bring the host's link back, restart its sshd if it died, then its supervisord and services (its own `up`)."""
     _fault(ctx, host, name, "heal")

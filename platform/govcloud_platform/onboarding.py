@@ -36,18 +36,26 @@ _LIVENESS_PORT = {"storage": "s3_https", "database": "postgres", "identity": "id
 
 
 def _require_remote_services(box: Box) -> None:
+    """Each service answers on one of its hosts at least (the database under Patroni: on any of its hosts, the
+    leader among them; a lost host's instance is not needed)."""
     import socket
 
     for service, label in _LIVENESS_PORT.items():
         if box.runs(service):
             continue
-        address, port = box.address_of(service), getattr(box.ports, label)
-        try:
-            socket.create_connection((address, port), timeout=3).close()
-        except OSError as exc:
-            raise ServiceError(f"{service} is not answering on host {box.host_of(service)} ({address}:{port}: "
-                               f"{exc.strerror or type(exc).__name__})", hint="run `govcloud status`, then "
-                               "`govcloud up`") from None
+        port = getattr(box.ports, label)
+        wheres = box.placement.instances_of(service) if box.placement is not None else ()
+        targets = [(w.host, w.address) for w in wheres] or [(str(box.host_of(service)), box.address_of(service))]
+        tried = []
+        for host, address in targets:
+            try:
+                socket.create_connection((address, port), timeout=3).close()
+                break
+            except OSError as exc:
+                tried.append(f"host {host} ({address}:{port}: {exc.strerror or type(exc).__name__})")
+        else:
+            raise ServiceError(f"{service} is not answering on {'; '.join(tried)}",
+                               hint="run `govcloud status`, then `govcloud up`")
 
 
 @dataclass

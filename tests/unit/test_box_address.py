@@ -243,7 +243,8 @@ def test_up_refuses_a_bad_address_and_makes_nothing(tmp_path: Path, args: list[s
 # --- every service's configuration ---------------------------------------------------------------------------
 def test_every_service_binds_and_reaches_the_box_address(tmp_path: Path) -> None:
     """What `prepare` and `programs` write for a box on 10.231.5.11: nothing of 127.0.0.1 but the manager API."""
-    from govcloud_platform.box.services import backups, database, identity, identity_conf
+    from govcloud_platform.box.services import database, identity, identity_conf
+    from govcloud_platform.box.services import pgbackrest_conf as backups
     from govcloud_platform.box.services.storage import StorageService, master_address
 
     box = Box(home=tmp_path / "home", spec=SPEC, port_base=30000, address="10.231.5.11",
@@ -279,7 +280,8 @@ def test_every_service_binds_and_reaches_the_box_address(tmp_path: Path) -> None
 
 
 def test_a_loopback_box_writes_what_it_always_wrote(tmp_path: Path) -> None:
-    from govcloud_platform.box.services import backups, database, identity, identity_conf
+    from govcloud_platform.box.services import database, identity, identity_conf
+    from govcloud_platform.box.services import pgbackrest_conf as backups
     from govcloud_platform.box.services.storage import StorageService
 
     box = Box(home=tmp_path / "home", spec=SPEC, port_base=30000)

@@ -43,11 +43,13 @@ CONTROL = {"h1": "10.231.8.1", "h2": "10.231.8.1", "h3": "10.231.8.1"}
 def test_plan_runs_each_service_on_its_host_with_its_home_and_placement() -> None:
     plans = {p.name: p for p in plan(lab3(), CONTROL)}
     assert set(plans) == {"h1", "h2", "h3"}  # h3 runs the apps' front, h1 and h2 the edges that publish it
-    assert plans["h1"].services == ("storage", "identity", "proxy")
-    assert plans["h2"].services == ("database", "backups", "proxy")
-    assert plans["h3"].services == ("apps",) and plans["h3"].secrets == () and plans["h3"].certs == ()
+    # two database hosts: PostgreSQL under Patroni on both, etcd on the three dcs hosts
+    assert plans["h1"].services == ("storage", "dcs", "database", "backups", "proxy")
+    assert plans["h2"].services == ("dcs", "database", "identity", "proxy")
+    assert plans["h3"].services == ("dcs", "apps") and plans["h3"].secrets == ()
+    assert sorted(plans["h3"].certs) == ["etcd.key", "etcd.pem"]
     assert plans["h1"].home == "/srv/h1/box" and plans["h2"].home == "/var/lib/govcloud/box"
-    assert plans["h1"].placement["here"] == ["storage", "identity", "proxy"]
+    assert plans["h1"].placement["here"] == ["storage", "dcs", "database", "backups", "proxy"]
     assert plans["h2"].placement["services"]["storage"] == {"host": "h1", "address": "10.231.8.11"}
 
 
@@ -82,8 +84,8 @@ def test_allow_from_drops_the_hosts_own_address_and_duplicates() -> None:
 def test_plays_follow_the_start_order_each_on_its_host() -> None:
     got = plays(plan(lab3(), CONTROL))
     assert [(p["hosts"], p["roles"]) for p in got] == [
-        ("h1", ["gc_storage"]), ("h2", ["gc_database"]), ("h1", ["gc_identity"]), ("h2", ["gc_backups"]),
-        ("h3", ["gc_apps"]), ("h1:h2", ["gc_proxy"])]  # an edge on every proxy host
+        ("h1", ["gc_storage"]), ("h1:h2:h3", ["gc_dcs"]), ("h1:h2", ["gc_database"]), ("h2", ["gc_identity"]),
+        ("h1", ["gc_backups"]), ("h3", ["gc_apps"]), ("h1:h2", ["gc_proxy"])]  # an edge on every proxy host
     assert all(p["gather_facts"] is False for p in got)
 
 
@@ -108,14 +110,15 @@ def test_the_idps_host_alone_holds_no_superuser_password() -> None:
 
 def test_each_host_gets_only_its_services_secrets_never_the_registry_key() -> None:
     by_host = {p.name: (p.services, set(p.secrets)) for p in plan(lab3(), CONTROL)}
-    assert by_host["h1"][0] == ("storage", "identity", "proxy")
-    assert by_host["h2"][0] == ("database", "backups", "proxy")
-    h1, h2 = by_host["h1"][1], by_host["h2"][1]
-    assert "pgbackrest-cipher-pass" not in h1  # the IdP's and storage's host cannot read the backups
-    assert not h2 & {"idp-signing-key", "idp-manager-password"}  # the database's host: no IdP keys
+    assert by_host["h1"][0] == ("storage", "dcs", "database", "backups", "proxy")
+    assert by_host["h3"][0] == ("dcs", "apps")
+    h1, h3 = by_host["h1"][1], by_host["h3"][1]
+    assert not h3  # etcd and the apps' front hold no platform secret
+    assert not h1 & {"idp-signing-key", "idp-manager-password"}  # a database host: no IdP keys
     # it makes the IdP's role and operator (the IdP's host holds no superuser password: see the next test)
-    assert {"idp-db-password", "idp-operator-password"} <= h2
-    assert "registry.key" not in h1 | h2  # the agencies' credentials stay on the control
+    assert {"idp-db-password", "idp-operator-password"} <= h1
+    assert "registry.key" not in h1 | h3  # the agencies' credentials stay on the control
+    h2 = by_host["h2"][1]
     assert missing_secrets(plan(lab3(), CONTROL), sorted(h1 | h2)) == []
     assert missing_secrets(plan(lab3(), CONTROL), sorted(h1)) == sorted(h2 - h1)
 
@@ -151,7 +154,7 @@ def test_outcome_keeps_what_each_hosts_up_reported_as_its_status() -> None:
     placement = Placement((), {"database": Where("h2", "10.0.0.2"), "storage": Where("h1", "10.0.0.1")})
     doc = merge_status(placement, {h: Reply(h, {"services": e}) for h, e in result.reported.items()}, "ca", {})
     by_name = {s["name"]: s for s in doc["services"]}
-    assert by_name["database"] == {**entry, "host": "h2"}
+    assert by_name["database"] == {**entry, "host": "h2", "role": "single"}
     assert by_name["storage"]["healthy"] is False and by_name["storage"]["host"] == "h1"
 
 
@@ -213,12 +216,13 @@ def test_a_second_up_leaves_the_ports_of_its_own_services_to_the_hosts() -> None
     needs = host_needs(t, 30000)
     assert preflight_needs(needs, None, t) == needs  # a first deploy checks every port
     again = {n.name: n for n in preflight_needs(needs, placement_for(t, None), t)}
-    h1 = {p.label for p in again["h1"].ports}  # h1 runs storage and identity: database's port still checked
-    assert "postgres" in h1 and "s3_https" not in h1 and "idp_https" not in h1
-    assert {p.label for p in again["h3"].ports} == {p.label for p in needs[2].ports}  # h3: none of its ports run
+    h1 = {p.label for p in again["h1"].ports}  # h1 runs storage and the database: identity's port still checked
+    assert "idp_https" in h1 and "s3_https" not in h1 and "postgres" not in h1
+    h3 = {p.label for p in again["h3"].ports}  # h3 runs etcd: its ports are its own; storage's are still checked
+    assert "etcd_client" not in h3 and "s3_https" in h3
     assert all("proxy_https" not in {p.label for p in again[h].ports} for h in ("h1", "h2"))  # each edge's own
     moved = placement_for(lab3(), None)
-    moved.services["database"] = moved.services["storage"]  # another placement: check everything
+    moved.services["identity"] = moved.services["storage"]  # another placement: check everything
     assert preflight_needs(needs, moved, t) == needs
 
 
@@ -230,5 +234,5 @@ def test_the_preflight_is_folded_into_the_deploy_only_where_this_home_deployed_a
     assert not deployed_here(None, t)  # a first deploy: its own preflight run, before anything is written
     assert deployed_here(placement_for(t, None), t)
     moved = placement_for(t, None)
-    moved.services["database"] = moved.services["storage"]
+    moved.services["identity"] = moved.services["storage"]
     assert not deployed_here(moved, t)

@@ -70,7 +70,8 @@ def test_merge_status_keeps_the_box_shape_and_adds_the_host() -> None:
     assert set(doc) == {"ca_file", "services"} and doc["ca_file"] == "/c/ca/ca.pem"
     assert [(s["name"], s["host"], s["healthy"]) for s in doc["services"]] == [
         ("storage", "h1", True), ("database", "h2", True), ("identity", "h1", True), ("backups", "h2", False)]
-    assert set(doc["services"][0]) == {"name", "healthy", "endpoint", "pid", "detail", "host"}
+    assert set(doc["services"][0]) == {"name", "healthy", "endpoint", "pid", "detail", "host", "role"}
+    assert doc["services"][0]["role"] == "single"  # a service that runs once, whose host reported no role
 
 
 def test_merge_status_of_a_host_that_did_not_answer() -> None:
@@ -79,7 +80,8 @@ def test_merge_status_of_a_host_that_did_not_answer() -> None:
     doc = merge_status(PLACED, replies, "/c", {"storage": "https://10.0.0.11:1"})
     by = {s["name"]: s for s in doc["services"]}
     assert by["storage"] == {"name": "storage", "healthy": False, "endpoint": "https://10.0.0.11:1", "pid": None,
-                             "detail": "h1: not reachable over SSH: Connection timed out", "host": "h1"}
+                             "detail": "h1: not reachable over SSH: Connection timed out", "host": "h1",
+                             "role": "unknown"}
     assert by["backups"]["detail"] == "h2: the host did not report it" and by["database"]["healthy"]
 
 

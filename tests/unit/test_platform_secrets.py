@@ -68,8 +68,11 @@ def test_host_certificates_are_those_the_hosts_own_code_would_issue(tmp_path: Pa
     assert (list(got["weed-volume"].dns), list(got["weed-volume"].ips)) == certificate_names("10.231.8.11",
                                                                                            "weed-volume")
     assert (list(got["idp"].dns), list(got["idp"].ips)) == certificate_names("10.231.8.11")
-    # the database's and backups' host: its server certificate only (no weed client: quotas stay with storage)
-    assert {c.name for c in platform_secrets.host_certificates(["database", "backups"], "10.0.0.2")} == {"postgres"}
+    # the database's and backups' host: its server certificate and Patroni's (its REST API, its client of etcd);
+    # no weed client: quotas stay with storage
+    db = {c.name: c for c in platform_secrets.host_certificates(["database", "backups"], "10.0.0.2")}
+    assert set(db) == {"postgres", "patroni"} and db["patroni"].client and not db["postgres"].client
+    assert {c.name for c in platform_secrets.host_certificates(["dcs"], "10.0.0.3")} == {"etcd"}
 
 
 def test_a_hosts_ca_issues_nothing_and_makes_no_ca_of_its_own(tmp_path: Path) -> None:

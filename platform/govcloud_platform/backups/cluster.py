@@ -175,7 +175,7 @@ class ScratchCluster:
     databases: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def conninfo(self, dbname: str = "postgres") -> dict[str, Any]:
-        return {**self.box.pg_conninfo(dbname), "port": self.port}
+        return {**self.box.pg_conninfo(dbname, local=True), "port": self.port}
 
     def connect(self, dbname: str = "postgres") -> Any:
         import psycopg

@@ -221,14 +221,29 @@ class Box:
             env.update(extra)
         return env
 
+    @property
+    def pg_hosts(self) -> str:
+        """Where clients reach the database, as libpq's `host`: its host's address, or under Patroni every
+        database host's, comma-separated (with `pg_session_attrs`, libpq keeps the one that accepts writes)."""
+        placement = self.placement
+        if placement is not None and placement.ha_database:
+            return ",".join(w.address for w in placement.instances_of("database"))
+        return self.address_of("database")
+
+    @property
+    def pg_session_attrs(self) -> str | None:
+        """libpq's `target_session_attrs` for `pg_hosts`: `read-write` when they are several, else None."""
+        return "read-write" if "," in self.pg_hosts else None
+
     def pg_conninfo(
-        self, dbname: str = "postgres", user: str = "postgres", password: str | None = None
+        self, dbname: str = "postgres", user: str = "postgres", password: str | None = None, local: bool = False
     ) -> dict[str, Any]:
-        """Connection parameters over TLS verifying the box CA (verify-full on the box's address)."""
+        """Connection parameters over TLS verifying the box CA (verify-full on each host's address): to the
+        database's leader, or with `local` to this host's own server (a replica's under Patroni)."""
         if password is None and user == "postgres":
             password = self.secrets.get_or_create("postgres-superuser")
-        return {
-            "host": self.address_of("database"),
+        info: dict[str, Any] = {
+            "host": self.address if local else self.pg_hosts,
             "port": self.ports.postgres,
             "dbname": dbname,
             "user": user,
@@ -237,11 +252,15 @@ class Box:
             "sslrootcert": str(self.ca_file),
             "connect_timeout": 5,
         }
+        if self.pg_session_attrs and not local:
+            info["target_session_attrs"] = self.pg_session_attrs
+        return info
 
-    def pg_admin(self, dbname: str = "postgres", autocommit: bool = True) -> psycopg.Connection[Any]:
+    def pg_admin(self, dbname: str = "postgres", autocommit: bool = True, local: bool = False
+                 ) -> psycopg.Connection[Any]:
         import psycopg
 
-        return psycopg.connect(**self.pg_conninfo(dbname), autocommit=autocommit)
+        return psycopg.connect(**self.pg_conninfo(dbname, local=local), autocommit=autocommit)
 
     @property
     def s3_endpoint(self) -> str:

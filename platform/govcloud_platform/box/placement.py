@@ -13,7 +13,12 @@ right address. Without the file a box is one machine: every service here, on the
 The hosts target has two services more when the topology has `apps` hosts (`EDGE`, placed only then): `apps`,
 the apps' front on the apps host (the nginx that serves the apps' virtual hosts and the supervisord that runs
 them), and `proxy`, the edge proxy that publishes them (TLS passed through to the apps' front, by SNI). On one
-machine the box's own nginx is both."""
+machine the box's own nginx is both.
+
+With several database hosts the database is highly available (`HA`): `database` runs on each of them (PostgreSQL
+under Patroni, one leader and its replicas) and `dcs`, the consensus store Patroni elects the leader in (etcd),
+on each `dcs` host. `instances` lists every instance of such a service; clients connect to all of the
+database's at once (libpq multi-host, `Box.pg_hosts`) and land on the leader."""
 
 from __future__ import annotations
 
@@ -28,8 +33,11 @@ from govcloud_platform.errors import BoxDamaged
 
 SERVICES: tuple[str, ...] = ("storage", "database", "identity", "backups")  # start order, as `all_services`
 EDGE: tuple[str, ...] = ("apps", "proxy")  # the hosts target's, when it has apps hosts (after SERVICES)
-ALL: tuple[str, ...] = SERVICES + EDGE
-MULTI: tuple[str, ...] = ("proxy",)  # run on several hosts: the edge, on every proxy host but the apps' own
+HA: tuple[str, ...] = ("dcs",)  # the hosts target's, with several database hosts (before the database)
+ALL: tuple[str, ...] = ("storage", "dcs", "database", "identity", "backups", *EDGE)  # start order
+OPTIONAL: tuple[str, ...] = HA + EDGE
+# run on several hosts: the edge (every proxy host but the apps' own), etcd and, with it, the database
+MULTI: tuple[str, ...] = ("proxy", "dcs", "database")
 FILE = "placement.json"
 SPEC_FILE = "spec.yaml"  # a host's home holds a copy of the spec (the hosts deploy puts it there)
 
@@ -67,8 +75,14 @@ class Placement:
         where = self.services.get(service)
         return where.host if where else None
 
+    @property
+    def ha_database(self) -> bool:
+        """Whether the database runs on several hosts under Patroni (with etcd placed)."""
+        return len(self.instances_of("database")) > 1
+
     def placed(self) -> tuple[str, ...]:
-        """Every service placed somewhere, in start order (the EDGE ones only on a topology with apps hosts)."""
+        """Every service placed somewhere, in start order (the EDGE ones only on a topology with apps hosts, `dcs`
+        only with several database hosts)."""
         return tuple(s for s in ALL if s in self.services)
 
     def to_json(self) -> dict[str, Any]:
@@ -91,7 +105,7 @@ class Placement:
                 or (set(services) & set(EDGE) and set(EDGE) - set(services)):
             raise ValueError(f"'services' must place each of {', '.join(SERVICES)} (and {' and '.join(EDGE)} "
                              "together, or neither)")
-        if any(s in EDGE and s not in services for s in here):
+        if any(s in OPTIONAL and s not in services for s in here):
             raise ValueError("'here' lists a service that 'services' does not place")
         placed = {name: _where(f"services.{name}", where) for name, where in services.items()}
         several: dict[str, tuple[Where, ...]] = {}
@@ -104,6 +118,8 @@ class Placement:
             several[name] = tuple(_where(f"instances.{name}", w) for w in wheres)
             if several[name][0] != placed[name] or len(set(several[name])) != len(several[name]):
                 raise ValueError(f"instances.{name} must start with services.{name}, each host once")
+        if ("dcs" in placed) != (len(several.get("database", ())) > 1):
+            raise ValueError("several database instances need 'dcs' placed, and 'dcs' only them")
         return cls(tuple(s for s in ALL if s in here), placed, several)
 
 

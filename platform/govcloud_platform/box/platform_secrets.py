@@ -25,11 +25,15 @@ WEED_JWT = ("weed-jwt-filer-read", "weed-jwt-filer-write", "weed-jwt-volume-read
 IDP_DB_PASSWORD, IDP_OPERATOR = "idp-db-password", "idp-operator-password"
 IDP = (IDP_DB_PASSWORD, "idp-manager-password", IDP_OPERATOR, "idp-signing-key")
 PGBACKREST_CIPHER = "pgbackrest-cipher-pass"
+# Patroni's (a database on several hosts): the replication and pg_rewind roles, and its REST API's unsafe calls
+PATRONI = ("patroni-replication-password", "patroni-rewind-password", "patroni-api-password")
 # service -> the secrets its `up`, `status` and programs on a host read (a test checks the names against what
 # `ensure_all` makes and against the constants of the services that read them):
 # - storage: the S3 identities it configures (admin, pgBackRest) and the JWT keys of security.toml;
 # - database: its superuser's password; the IdP's role and operator account, which it makes with the
-#   superuser when the IdP runs on another host (`identity.make_idp_store`);
+#   superuser when the IdP runs on another host (`identity.make_idp_store`); under Patroni its replication,
+#   rewind and REST API passwords, and pgBackRest's keys (any database host may be the leader that archives WAL);
+# - dcs: none (etcd admits the platform CA's client certificates only);
 # - identity: the IdP's own (its database role's password, the manager API's, the OIDC signing key); never the
 #   superuser's (on one host with the database, that service brings it);
 # - backups: pgBackRest's S3 keys and cipher, and the superuser (its checks). The bucket-quota enforcement
@@ -37,7 +41,8 @@ PGBACKREST_CIPHER = "pgbackrest-cipher-pass"
 #   as a program of its own (`backup_plan.quota_here`).
 NEEDS: dict[str, frozenset[str]] = {
     "storage": frozenset({*S3_ADMIN, *S3_BACKUP, *WEED_JWT}),
-    "database": frozenset({SUPERUSER, IDP_DB_PASSWORD, IDP_OPERATOR}),
+    "database": frozenset({SUPERUSER, IDP_DB_PASSWORD, IDP_OPERATOR, *PATRONI, PGBACKREST_CIPHER, *S3_BACKUP}),
+    "dcs": frozenset(),
     "identity": frozenset({IDP_DB_PASSWORD, "idp-manager-password", "idp-signing-key"}),
     "backups": frozenset({SUPERUSER, PGBACKREST_CIPHER, *S3_BACKUP}),
     # The apps' front and the edge hold no platform secret: an app's own credentials and certificate reach its
@@ -58,7 +63,8 @@ WEED_CERTS = ("weed-master", "weed-volume", "weed-filer", "weed-s3", "weed-clien
 # key never leaves the control.
 CERTS: dict[str, tuple[tuple[str, bool], ...]] = {
     "storage": (*((c, True) for c in WEED_CERTS), ("s3", False)),
-    "database": (("postgres", False),),
+    "database": (("postgres", False), ("patroni", True)),  # Patroni's REST API, and its client cert for etcd
+    "dcs": (("etcd", True),),  # etcd's clients and peers, both ways
     "identity": (("idp", False),),
     "backups": (),
     "apps": (),
@@ -118,7 +124,7 @@ def ensure_all(box: Box) -> list[str]:
     storage.backup_keys(box)
     for section in weed_security.JWT_KEYS:
         weed_security.jwt_key(box, section)
-    for name in (SUPERUSER, "idp-db-password", PGBACKREST_CIPHER, identity.OPERATOR_SECRET):
+    for name in (SUPERUSER, "idp-db-password", PGBACKREST_CIPHER, identity.OPERATOR_SECRET, *PATRONI):
         box.secrets.get_or_create(name)
     box.secrets.get_or_create(nginx.MANAGER_SECRET, lambda: new_password(32))  # as nginx.py makes it
     signing_key(box)

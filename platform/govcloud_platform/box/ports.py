@@ -16,6 +16,10 @@ OFFSETS: dict[str, tuple[int, str]] = {
     "weed_volume": (6, "storage"),
     "weed_filer": (7, "storage"),
     "proxy_https": (8, "identity"),
+    # the hosts target's highly available database (several database hosts): etcd and Patroni's REST API
+    "etcd_client": (9, "dcs"),
+    "etcd_peer": (10, "dcs"),
+    "patroni_api": (11, "database"),
 }
 # SeaweedFS opens a gRPC port at each of its ports + 10000.
 GRPC_SHIFT = 10000

@@ -108,10 +108,10 @@ def ssh_base(box: Box) -> list[str]:
 
 
 def govcloud(box: Box, service: str, args: list[str], stdin: str | None = None,
-             timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """`govcloud --spec <its spec> --home <host home> <args>` on the host running `service`; its own failure
-    becomes ours with its last `error:` line, naming the host."""
-    host = host_for(box, service)
+             timeout: float = 120, on: str | None = None) -> subprocess.CompletedProcess[str]:
+    """`govcloud --spec <its spec> --home <host home> <args>` on the host running `service` (`on`: that one of
+    its hosts); its own failure becomes ours with its last `error:` line, naming the host."""
+    host = remote_host(box, on) if on is not None else host_for(box, service)
     # never through a CLI agent: a one-off command must not leave a resident process on the host
     command = shlex.join(["env", "GOVCLOUD_NO_AGENT=1", host.govcloud, "--spec", host.spec, "--home", host.home,
                           *args])

@@ -13,13 +13,14 @@ from govcloud_platform.box import agent
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.network import network_settings
 from govcloud_platform.box.ports import port_in_use
-from govcloud_platform.box.services import Health, Service, all_services, edge_services
+from govcloud_platform.box.services import Health, Service, all_services, hosts_services
 from govcloud_platform.box.supervisor import Supervisor
 from govcloud_platform.errors import InputError, ServiceError
 from govcloud_platform.progress import Progress, quiet
 from govcloud_platform.state.lock import box_lock
 
-READY_TIMEOUT = {"storage": 90.0, "database": 60.0, "identity": 60.0, "backups": 10.0, "apps": 10.0, "proxy": 10.0}
+READY_TIMEOUT = {"storage": 90.0, "dcs": 60.0, "database": 90.0, "identity": 60.0, "backups": 10.0, "apps": 10.0,
+                 "proxy": 10.0}
 
 
 
@@ -45,7 +46,7 @@ def _health(box: Box, svc: Service, info: dict[str, dict[str, object]]) -> Healt
         if pid is None:
             pid = int(state["pid"])  # type: ignore[call-overload]
     ok, detail = svc.probe(box)
-    return Health(svc.name, ok, svc.endpoint(box), detail, pid)
+    return Health(svc.name, ok, svc.endpoint(box), detail, pid, svc.role(box) if ok else None)
 
 
 # supervisord states in which the process (and the ports it binds) is ours
@@ -104,7 +105,7 @@ def _settle_network(box: Box, sup: Supervisor, address: str | None, allow_from: 
 def box_services(box: Box, only: list[str] | None = None) -> list[Service]:
     """The services this home runs (all of them on one machine; `placement.here` on a host of the hosts
     target), in start order; `only` (`up --service`): just those of them."""
-    known_services = all_services() + (edge_services() if box.placement is not None else [])
+    known_services = hosts_services() if box.placement is not None else all_services()
     services = [svc for svc in known_services if box.runs(svc.name)]
     if only:
         known = {svc.name for svc in known_services}

@@ -214,6 +214,16 @@ files={self.programs_dir}/*.conf
                     hint=_tail(self.box.log_dir / f"{name}.log"),
                 ) from None
 
+    def signal(self, name: str, sig: str) -> bool:
+        """Send `sig` (e.g. HUP) to program `name` if it runs; whether it did."""
+        try:
+            self.rpc().signalProcess(name, sig)
+        except xmlrpc.client.Fault as exc:
+            if "NOT_RUNNING" in exc.faultString or "BAD_NAME" in exc.faultString:
+                return False
+            raise
+        return True
+
     def stop(self, name: str) -> None:
         try:
             self.rpc().stopProcess(name, True)

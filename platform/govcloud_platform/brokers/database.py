@@ -170,13 +170,25 @@ def check_hba_change(allow: Any, revoke: Any) -> tuple[list[HbaGrant], list[str]
 
 def apply_hba(box: Box, allow: list[HbaGrant], revoke: list[str]) -> None:
     """Write and remove parts of pg_hba.conf, then reload only when it changed. Where the database runs: here,
-    or on its host of the hosts target (`govcloud box hba` there, the change on stdin; the parts are expanded
-    for that host's client networks)."""
+    or on its hosts of the hosts target (`govcloud box hba` there, the change on stdin; the parts are expanded
+    for each host's client networks). Under Patroni every database host gets it; one that does not answer (a host
+    lost) is skipped as long as one did, and gets the control's record of every grant on the next `up`
+    (`resync_hba`): the roles themselves replicate with the data."""
     if not box.runs("database"):
         from govcloud_platform.box import remote
 
-        change = {"allow": [[k, d, r] for k, d, r in allow], "revoke": revoke}
-        remote.govcloud(box, "database", ["box", "hba"], stdin=json.dumps(change))
+        _record_hba(box, allow, revoke)
+        change = json.dumps({"allow": [[k, d, r] for k, d, r in allow], "revoke": revoke})
+        hosts = box.placement.hosts_of("database") if box.placement is not None else ()
+        failed: list[Exception] = []
+        for host in hosts:
+            try:
+                remote.govcloud(box, "database", ["box", "hba"], stdin=change, on=host,
+                                timeout=120 if len(hosts) == 1 else 20)
+            except Exception as exc:  # noqa: BLE001 - ServiceError or an SSH failure: judged below
+                failed.append(exc)
+        if failed and (len(failed) == len(hosts) or len(hosts) == 1):
+            raise failed[0]
         return
     for key, dbname, roles in allow:
         write_hba_part(box, key, dbname, roles)
@@ -184,6 +196,39 @@ def apply_hba(box: Box, allow: list[HbaGrant], revoke: list[str]) -> None:
         (hba_dir(box) / f"{key}.conf").unlink(missing_ok=True)
     if render_hba(box):
         reload(box)
+
+
+HBA_RECORD = "hba.json"
+
+
+def _record_hba(box: Box, allow: list[HbaGrant], revoke: list[str]) -> None:
+    """The control's record of every grant it sent the database hosts (`<home>/pg/hba.json`, 0600)."""
+    from govcloud_platform.box.secrets import write_private
+
+    path = box.dir("pg") / HBA_RECORD
+    try:
+        grants = json.loads(path.read_text())
+    except (OSError, ValueError):
+        grants = {}
+    grants = grants if isinstance(grants, dict) else {}
+    grants.update({k: [d, r] for k, d, r in allow})
+    for key in revoke:
+        grants.pop(key, None)
+    write_private(path, json.dumps(grants, indent=1, sort_keys=True) + "\n")
+
+
+def resync_hba(box: Box) -> int:
+    """The control sends its record of grants to every database host again (a host that missed some while it was
+    lost converges on `up`); additive: a revoke a lost host missed leaves a line for a role that no longer
+    exists. Returns how many grants were sent."""
+    try:
+        grants = json.loads((box.home / "pg" / HBA_RECORD).read_text())
+        allow, _ = check_hba_change([[k, d, r] for k, (d, r) in grants.items()], [])
+    except (OSError, ValueError, TypeError, AttributeError):
+        return 0
+    if allow:
+        apply_hba(box, allow, [])
+    return len(allow)
 
 
 def allow_in_hba(box: Box, key: str, dbname: str, roles: list[str]) -> None:
@@ -250,9 +295,11 @@ class DatabaseBroker(Broker):
                         for job in jobs], [])
 
     def bind(self, box: Box, slug: str, creds: dict[str, Any]) -> dict[str, Any]:
+        attrs = {"target_session_attrs": box.pg_session_attrs} if box.pg_session_attrs else {}
         return {
-            "host": box.address_of("database"),
+            "host": box.pg_hosts,  # several, comma-separated, under Patroni (libpq finds the leader)
             "port": box.ports.postgres,
+            **attrs,
             "dbname": pg_owner(slug),
             "user": pg_owner(slug),
             "password": creds["password"],

@@ -278,4 +278,10 @@ def deploy(box: Box, topology: Topology, spec_file: Path, *, progress: Progress 
     if check:
         pf.require_ready([pf.judged(n, ssh[n.name], run.outcomes[n.name]) for n in check])
     run.outcomes = {p.name: run.outcomes[p.name] for p in plans}
-    return outcome(run, ssh, time.monotonic() - started, plans)
+    result = outcome(run, ssh, time.monotonic() - started, plans)
+    if box.placement is not None and box.placement.ha_database:
+        from govcloud_platform.brokers.database import resync_hba
+
+        progress("database hosts: the agencies' pg_hba grants")
+        resync_hba(box)  # a database host that was lost while agencies came or went catches up
+    return result

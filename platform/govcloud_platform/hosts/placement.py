@@ -1,6 +1,6 @@
 """Which host of the topology runs each shared service (a pure decision, unit-tested).
 
-This version runs each service once (high availability, several replicas, is issue 13):
+Every service but the edge and a highly available database runs once:
 - **storage** on the first `storage` host that runs both a SeaweedFS master and a volume server (one host
   holds master, volume, filer and S3 gateway);
 - **database** and **identity** each on the host of their group that has the fewest services so far (ties:
@@ -8,7 +8,9 @@ This version runs each service once (high availability, several replicas, is iss
 - **backups** (pgBackRest's stanza and the backup scheduler) with the database: pgBackRest reads PostgreSQL's
   data directory and WAL locally; its repository is the object storage, wherever that runs;
 - when the topology has `apps` hosts: **apps** (the apps' front) on the `apps` host with the fewest services, and
-  **proxy** (the edge that publishes them) on the `proxy` host with the fewest.
+  **proxy** (the edge that publishes them) on the `proxy` host with the fewest;
+- with several `database` hosts (`ha_database`): **database** on every one of them (PostgreSQL under Patroni;
+  the first is where `services` points, and backups run there) and **dcs** (etcd) on every `dcs` host.
 """
 
 from __future__ import annotations
@@ -24,6 +26,11 @@ def _storage_host(topology: Topology) -> Host:
     return (both or topology.members("storage"))[0]
 
 
+def ha_database(topology: Topology) -> bool:
+    """Pure: whether the database runs on several hosts under Patroni (the spec asks for a `dcs` group then)."""
+    return len(topology.members("database")) > 1
+
+
 def place(topology: Topology) -> dict[str, Host]:
     """service -> the host that runs it. The topology is valid (every required group has a host)."""
     load: dict[str, int] = {h.name: 0 for h in topology.hosts}
@@ -34,7 +41,14 @@ def place(topology: Topology) -> dict[str, Host]:
         load[host.name] += 1
 
     take("storage", _storage_host(topology))
-    for service in ("database", "identity"):
+    singles = ["database", "identity"]
+    if ha_database(topology):  # an instance on every host of the group: each counts as a service of its host
+        for service in ("dcs", "database"):
+            chosen[service] = topology.members(service)[0]
+            for host in topology.members(service):
+                load[host.name] += 1
+        singles.remove("database")
+    for service in singles:
         members = topology.members(service)
         take(service, min(members, key=lambda h: (load[h.name], topology.hosts.index(h))))
     take("backups", chosen["database"])
@@ -59,6 +73,9 @@ def instances(topology: Topology) -> dict[str, list[Host]]:
     host `edge_hosts` gives; every other service once)."""
     placed = place(topology)
     out = {s: [h] for s, h in placed.items()}
+    if "dcs" in placed:
+        out["dcs"] = topology.members("dcs")
+        out["database"] = topology.members("database")
     if "proxy" in placed:
         out["proxy"] = [placed["proxy"]] + [h for h in edge_hosts(topology, placed["apps"])
                                             if h.name != placed["proxy"].name]
@@ -83,17 +100,23 @@ def hosts_in_use(topology: Topology) -> list[Host]:
 
 
 def host_losses(topology: Topology) -> list[tuple[str, list[str]]]:
-    """Pure: (host, the services whose only instance it runs), for every host in use, in topology order. This
-    version runs each service once but the edge (on every proxy host), so losing a host stops what it runs
-    alone."""
+    """Pure: (host, the services whose only instance it runs), for every host in use, in topology order. Losing a
+    host stops what it runs alone; the edge (every proxy host) and a database under Patroni go on elsewhere."""
     every = instances(topology)
-    return [(h.name, [s for s, hs in every.items() if [x.name for x in hs] == [h.name]])
-            for h in hosts_in_use(topology)]
+    out = []
+    for h in hosts_in_use(topology):
+        stops = [s for s, hs in every.items() if [x.name for x in hs] == [h.name]]
+        dcs = [x.name for x in every.get("dcs", [])]
+        if h.name in dcs and len(dcs) - 1 <= len(dcs) // 2:  # etcd loses its quorum: Patroni stops every write
+            stops += [s for s in ("dcs", "database") if s not in stops]
+        out.append((h.name, [s for s in every if s in stops]))
+    return out
 
 
 def resilience_note(topology: Topology) -> str:
-    """Pure: what `up` and `status` say of a host's loss, plainly."""
+    """Pure: what `up` and `status` say of a host's loss, plainly ("" when any one host may be lost)."""
     losses = "; ".join(f"losing {host} stops {', '.join(services)}" for host, services in host_losses(topology)
                        if services)
-    return (f"no host may be lost yet: one instance of each service runs ({losses}); high availability "
-            "(several instances, failover) is not built yet")
+    if not losses:
+        return ""
+    return f"not every host may be lost: {losses}"

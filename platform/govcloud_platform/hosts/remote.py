@@ -96,8 +96,11 @@ def parse_reply(host: str, rc: int, stdout: str, stderr: str) -> Reply:
 def merge_status(placement: Placement, replies: dict[str, Reply], ca_file: str,
                  endpoints: dict[str, str]) -> dict[str, Any]:
     """Pure: `status --json` of the whole platform in the box's shape (`ca_file`, `services` in start order),
-    each service's entry as its host reported it, plus `host`. A host that did not answer, or did not report the
-    service, makes it unhealthy with why (its endpoint as the control knows it)."""
+    each service's entry as its host reported it, plus `host` and `role` (the instance's part in its cluster:
+    `leader`, `sync_replica`, `replica` under Patroni, etcd's `leader`/`follower`; `active` for one of several
+    equal instances such as the edges, `single` for a service that runs once, `unknown` if it did not answer).
+    A host that did not answer, or did not report the service, makes it unhealthy with why (its endpoint as the
+    control knows it)."""
     services: list[dict[str, Any]] = []
     for name in placement.placed():
         for host in placement.hosts_of(name) or ("?",):  # one entry per instance (the edges: per proxy host)
@@ -109,8 +112,11 @@ def merge_status(placement: Placement, replies: dict[str, Reply], ca_file: str,
             if entry is None:
                 why = reply.error if reply is not None and reply.error else "the host did not report it"
                 entry = {"name": name, "healthy": False, "endpoint": endpoints.get(name, ""), "pid": None,
-                         "detail": f"{host}: {why}"}
-            services.append({**entry, "host": host})
+                         "detail": f"{host}: {why}", "role": "unknown"}
+            role = entry.get("role") or "single"
+            if role == "single" and len(placement.hosts_of(name)) > 1:
+                role = "active" if entry.get("healthy") else "unknown"
+            services.append({**entry, "host": host, "role": role})
     return {"ca_file": ca_file, "services": services}
 
 

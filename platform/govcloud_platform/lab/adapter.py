@@ -382,6 +382,26 @@ class Lab:
         for hook in hooks:
             hook(self, host)
 
+    def restart_services(self, host: LabHost, timeout_s: float = 300) -> bool:
+        """The host's own `govcloud up` over SSH, as after a reboot: its supervisord and every service of its box
+        start again (a database host's Patroni rejoins as a replica). False when the host runs no box yet."""
+        home = host.root / "box"
+        if not (home / "placement.json").exists():
+            return False
+        govcloud = str(Path(sys.executable).parent / "govcloud")
+        command = ["env", "GOVCLOUD_NO_AGENT=1", govcloud, "--spec", str(home / "spec.yaml"), "--home", str(home),
+                   "--json", "up"]
+        import shlex
+
+        done = subprocess.run(["ssh", "-F", str(self.plan.ssh_config), host.name, "--", shlex.join(command)],
+                              capture_output=True, text=True, timeout=timeout_s, check=False)
+        if done.returncode != 0:
+            lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+            raise OperationFailed(f"lab {self.plan.name}: {host.name}'s services did not start again: "
+                                  f"{lines[-1] if lines else f'exit {done.returncode}'}",
+                                  hint=f"see `govcloud --home {home} logs` on {host.name}")
+        return True
+
     def status(self) -> list[HostStatus]:
         names = _netns_list()
         return [

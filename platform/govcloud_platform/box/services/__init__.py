@@ -22,4 +22,14 @@ def edge_services() -> list[Service]:
     return [AppsFrontService(), EdgeService()]
 
 
-__all__ = ["Health", "Program", "Service", "all_services", "edge_services"]
+def hosts_services() -> list[Service]:
+    """Every service a host of the hosts target may run, in start order (`placement.ALL`): the box's, etcd (`dcs`,
+    with several database hosts) and the edge's."""
+    from govcloud_platform.box.placement import ALL
+    from govcloud_platform.box.services.dcs import DcsService
+
+    by_name = {svc.name: svc for svc in [*all_services(), DcsService(), *edge_services()]}
+    return [by_name[name] for name in ALL]
+
+
+__all__ = ["Health", "Program", "Service", "all_services", "edge_services", "hosts_services"]

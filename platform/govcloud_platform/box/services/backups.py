@@ -8,16 +8,12 @@ import sys
 from pathlib import Path
 
 from govcloud_platform.box.context import Box
-from govcloud_platform.box.secrets import write_private
 from govcloud_platform.box.services import backup_plan
 from govcloud_platform.box.services.base import Program, Service
-from govcloud_platform.box.services.database import PG_USER, STANZA, chown_tree
+from govcloud_platform.box.services.pg_os import PG_USER, STANZA
+from govcloud_platform.box.services.pgbackrest_conf import pgbackrest_conf, write_pgbackrest_conf
 from govcloud_platform.box.services.storage import BACKUP_BUCKET, backup_keys
 from govcloud_platform.errors import ServiceError, last_line
-
-
-def pgbackrest_conf(box: Box) -> Path:
-    return box.home / "pgbackrest" / "pgbackrest.conf"
 
 
 def pgbackrest_argv(box: Box, *args: str) -> list[str]:
@@ -43,61 +39,12 @@ def pgbackrest(box: Box, *args: str, timeout: float = 600) -> subprocess.Complet
                           timeout=timeout)
 
 
-def conf_text(box: Box) -> str:
-    """pgbackrest.conf. Its S3 endpoint is the box's name (`localhost` on 127.0.0.1, else its address):
-    pgBackRest connects to the name it verifies, and matches it against the certificate's DNS SANs only."""
-    base = box.home / "pgbackrest"
-    access, secret = backup_keys(box)
-    cipher = box.secrets.get_or_create("pgbackrest-cipher-pass")
-    b = box.spec.platform.services.backups
-    return f"""# written by govcloud; holds secrets (0600, owner postgres)
-[global]
-repo1-type=s3
-repo1-s3-endpoint={box.name_of('storage')}
-repo1-storage-port={box.ports.s3_https}
-repo1-storage-ca-file={box.ca_file}
-repo1-s3-uri-style=path
-repo1-s3-bucket={BACKUP_BUCKET}
-repo1-s3-region=us-east-1
-repo1-s3-key={access}
-repo1-s3-key-secret={secret}
-repo1-path=/pgbackrest
-repo1-cipher-type=aes-256-cbc
-repo1-cipher-pass={cipher}
-repo1-retention-full={b.retention_full}
-repo1-retention-diff={b.retention_diff}
-compress-type=lz4
-process-max=2
-start-fast=y
-io-timeout=20
-db-timeout=60
-archive-timeout=30
-log-path={base / "log"}
-lock-path={base / "lock"}
-spool-path={base / "spool"}
-log-level-console=warn
-log-level-file=info
-
-[{STANZA}]
-pg1-path={box.home / "pg" / "data"}
-pg1-port={box.ports.postgres}
-pg1-socket-path={box.home / "pg" / "run"}
-pg1-user={PG_USER}
-"""
-
-
 class BackupService(Service):
     name = "backups"
     binaries = (("pgbackrest", "pgbackrest"), ("restic", "restic"))
 
     def prepare(self, box: Box) -> None:
-        base = box.dir("pgbackrest")
-        for sub in ("log", "lock", "spool"):
-            box.dir("pgbackrest", sub)
-        write_private(pgbackrest_conf(box), conf_text(box))
-        chown_tree(base)
-        for path in (base, *(base / sub for sub in ("log", "lock", "spool"))):
-            path.chmod(0o700)  # postgres's: its configuration holds the repository's keys, its logs paths
+        write_pgbackrest_conf(box)
         self.reconfigure(box)
 
     def reconfigure(self, box: Box) -> bool:
@@ -114,6 +61,8 @@ class BackupService(Service):
         return None
 
     def post_start(self, box: Box) -> None:
+        if leader_elsewhere(box):
+            return  # pgBackRest needs the leader here: it makes and checks the stanza when this host leads again
         created = pgbackrest(box, "stanza-create")
         if created.returncode != 0:
             raise ServiceError(f"pgbackrest stanza-create failed: {_last_error(created)}")
@@ -127,6 +76,9 @@ class BackupService(Service):
         """pgBackRest's own check, and the health of the scheduler that runs the plan (a box whose backups
         silently stopped is not healthy)."""
         scheduler_ok, scheduler = backup_plan.probe(box)
+        elsewhere = leader_elsewhere(box)
+        if elsewhere:
+            return scheduler_ok, paused(elsewhere, scheduler)
         try:
             result = pgbackrest(box, "check", timeout=60)
         except subprocess.TimeoutExpired:
@@ -142,6 +94,9 @@ class BackupService(Service):
         from botocore.exceptions import BotoCoreError, ClientError
 
         scheduler_ok, scheduler = backup_plan.probe(box)
+        elsewhere = leader_elsewhere(box)
+        if elsewhere:
+            return scheduler_ok, paused(elsewhere, scheduler)
         try:
             with box.pg_admin() as conn:
                 row = conn.execute("SELECT archived_count, failed_count, last_failed_time > last_archived_time "
@@ -163,6 +118,26 @@ class BackupService(Service):
 
     def endpoint(self, box: Box) -> str:
         return f"s3://{BACKUP_BUCKET}/pgbackrest"
+
+
+def leader_elsewhere(box: Box) -> str | None:
+    """Under Patroni, the database host that leads when it is not this one (backups run here, beside the first
+    database host); None when this host's database leads, or on one database host."""
+    from govcloud_platform.box.services.database import DatabaseService, ha
+
+    if not ha(box):
+        return None
+    cluster = DatabaseService().cluster(box) or {}
+    leaders = [str(m.get("name")) for m in cluster.get("members", [])
+               if isinstance(m, dict) and m.get("role") in ("leader", "master", "primary")]
+    here = box.host_of("backups")
+    return leaders[0] if leaders and leaders[0] != here else None
+
+
+def paused(leader: str, scheduler: str) -> str:
+    """Pure: what `status` says of backups while another database host leads."""
+    return (f"WAL archived by the leader on {leader}; full and differential backups wait until this host's "
+            f"database leads again (`patronictl switchover`): backup from a standby is not built yet; {scheduler}")
 
 
 def _last_error(result: subprocess.CompletedProcess[str]) -> str:

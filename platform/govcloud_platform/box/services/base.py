@@ -44,6 +44,7 @@ class Health:
     endpoint: str
     detail: str = ""
     pid: int | None = None
+    role: str | None = None  # an instance's part in its cluster (leader, sync_replica, replica, follower), if any
 
 
 class Service(ABC):
@@ -121,6 +122,11 @@ class Service(ABC):
         """What `status` asks: the readiness probe, unless a service has a lighter one that still talks to its
         servers (status should answer in a fraction of a second)."""
         return self.check(box)
+
+    def role(self, box: Box) -> str | None:
+        """This instance's part in its cluster for `status` (the database under Patroni, etcd); None: it runs
+        alone, or as one of equals."""
+        return None
 
     @abstractmethod
     def endpoint(self, box: Box) -> str:

@@ -4,39 +4,43 @@ WAL archived by pgBackRest."""
 from __future__ import annotations
 
 import os
-import pwd
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.secrets import write_private
 from govcloud_platform.box.services import pg_hardening, pg_hba
-from govcloud_platform.box.services.base import Program, Service
+from govcloud_platform.box.services.base import Program, Service, file_holds
+from govcloud_platform.box.services.pg_os import PG_USER, STANZA, chown_tree, pg_ids
 from govcloud_platform.errors import InputError, ServiceError
 
 # Debian's layout; GOVCLOUD_PG_BINDIR points elsewhere (another packaging of PostgreSQL 15).
 PG_BIN = Path(os.environ.get("GOVCLOUD_PG_BINDIR", "/usr/lib/postgresql/15/bin"))
-PG_USER = "postgres"
-STANZA = "govcloud"
-
-
-def pg_ids() -> tuple[int, int]:
-    entry = pwd.getpwnam(PG_USER)
-    return entry.pw_uid, entry.pw_gid
-
-
-def chown_tree(path: Path) -> None:
-    uid, gid = pg_ids()
-    os.chown(path, uid, gid)
-    for root, dirs, files in os.walk(path):
-        for name in dirs + files:
-            os.lchown(os.path.join(root, name), uid, gid)
+# Debian's Patroni, on Debian's own Python (postgres runs it: govcloud's virtualenv may be root's only)
+PATRONI = os.environ.get("GOVCLOUD_PATRONI", "/usr/bin/patroni")
 
 
 def as_postgres(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
     """Run a command as the postgres OS user (initdb refuses root)."""
     return subprocess.run(["runuser", "-u", PG_USER, "--", *cmd], text=True, capture_output=True, **kwargs)  # type: ignore[call-overload]
+
+
+def ha(box: Box) -> bool:
+    """Whether this box's database runs on several hosts under Patroni (`patroni.py`)."""
+    return box.placement is not None and box.placement.ha_database
+
+
+def hba_path(box: Box) -> Path:
+    """pg_hba.conf: in the data directory on one host; beside it under Patroni (a replica's data directory is a
+    copy of the leader's, and Patroni leaves a file it does not own alone)."""
+    return box.home / "pg" / ("pg_hba.conf" if ha(box) else "data/pg_hba.conf")
+
+
+def tls_dir(box: Box) -> Path:
+    """The server's certificate and key: in the data directory on one host, beside it under Patroni."""
+    return box.home / "pg" / ("tls" if ha(box) else "data")
 
 
 def hba_dir(box: Box) -> Path:
@@ -67,10 +71,10 @@ def logging_settings(log_failed_statements: bool) -> dict[str, str]:
 def render_hba(box: Box) -> bool:
     """pg_hba.conf = our base lines + every part, for the box's client networks (`pg_hba`); True if it
     changed. TLS required for TCP."""
-    data = box.home / "pg" / "data"
     parts = [frag.read_text() for frag in sorted(hba_dir(box).glob("*.conf"))]
-    text = pg_hba.hba_text(box.client_networks, parts)
-    path = data / "pg_hba.conf"
+    peers = [w.address for w in box.placement.instances_of("database")] if ha(box) and box.placement else []
+    text = pg_hba.hba_text(box.client_networks, parts, replication=peers)
+    path = hba_path(box)
     if path.exists() and path.read_text() == text:
         return False
     path.write_text(text)
@@ -80,8 +84,9 @@ def render_hba(box: Box) -> bool:
     return True
 
 
-def render_conf(box: Box) -> str:
-    """`<data>/govcloud.conf`, included by postgresql.conf (an `ALTER SYSTEM` still wins over it)."""
+def server_settings(box: Box) -> dict[str, str]:
+    """PostgreSQL's settings, in postgresql.conf's syntax: on one host `govcloud.conf`, under Patroni its
+    `parameters` (`patroni.conf`)."""
     db = box.spec.platform.services.database
     backup = box.spec.platform.services.backups
     conf_path = box.home / "pgbackrest" / "pgbackrest.conf"
@@ -104,11 +109,40 @@ def render_conf(box: Box) -> str:
         "unix_socket_permissions": "0700",
         **logging_settings(db.log_failed_statements),
     }
+    return settings
+
+
+def render_conf(box: Box) -> str:
+    """`<data>/govcloud.conf`, included by postgresql.conf (an `ALTER SYSTEM` still wins over it)."""
+    settings = server_settings(box)
     return "# written by govcloud on every `up`\n" + "".join(f"{k} = {v}\n" for k, v in settings.items())
 
 
+def patroni_file(box: Box) -> Path:
+    return box.home / "pg" / "patroni.yml"
+
+
+def render_patroni(box: Box) -> str:
+    """patroni.yml of this database host (0600, postgres's: it holds the passwords)."""
+    import yaml
+
+    from govcloud_platform.box.services import dcs, patroni
+
+    placement = box.placement
+    assert placement is not None
+    files = {"data": box.home / "pg" / "data", "bin": PG_BIN, "socket": box.home / "pg" / "run",
+             "tls": tls_dir(box), "hba": hba_path(box), "pgpass": box.home / "pg" / "patroni" / "pgpass"}
+    # its own host's member first: Patroni keeps talking to the first member that answers, and a lost host's
+    # member would hold it until a timeout, when the failover is due
+    members = sorted(placement.instances_of("dcs"), key=lambda w: w.address != box.address)
+    etcd = [f"{w.address}:{box.ports.etcd_client}" for w in members]
+    data = patroni.conf(box, dcs.my_name(box, "database"), server_settings(box), files, etcd)
+    return "# written by govcloud on every `up`; holds secrets\n" + yaml.safe_dump(data, sort_keys=False)
+
+
 def reload(box: Box) -> None:
-    with box.pg_admin() as conn:
+    """PostgreSQL re-reads pg_hba.conf: this host's server (under Patroni, a replica's too)."""
+    with box.pg_admin(local=True) as conn:
         conn.execute("select pg_reload_conf()")
 
 
@@ -131,6 +165,14 @@ class DatabaseService(Service):
                 hint="use a --home whose parent directories are traversable (chmod o+x), e.g. under /var/lib",
             )
 
+    def check_binaries(self, box: Box) -> None:
+        super().check_binaries(box)
+        if ha(box) and not Path(PATRONI).exists():
+            from govcloud_platform.errors import MissingDependency
+
+            raise MissingDependency(f"database: {PATRONI} not found (a database on several hosts runs under Patroni)",
+                                    hint="install the patroni package (`scripts/install-system.sh` does it)")
+
     def prepare(self, box: Box) -> None:
         self._check_traversable(box)
         password = box.secrets.get_or_create("postgres-superuser")
@@ -140,6 +182,9 @@ class DatabaseService(Service):
         run.chmod(0o700)  # the socket: postgres's own (pgBackRest, the agencies' dumps); others use TCP and TLS
         (box.home / "pg").chmod(0o711)  # noqa: S103 - postgres traverses to its data and socket, nobody lists
         hba_dir(box).chmod(0o700)
+        if ha(box):
+            self._prepare_patroni(box, data)
+            return
         if not (data / "PG_VERSION").exists():
             self._initdb(box, data, password)
         cert, key = box.ca.issue("postgres", *box.certificate_names())
@@ -155,10 +200,51 @@ class DatabaseService(Service):
         chown_tree(data)
         os.chmod(data, 0o700)
 
+    def _prepare_patroni(self, box: Box, data: Path) -> None:
+        """Under Patroni: an empty data directory for it to fill (initdb on the first leader, a clone of the leader
+        elsewhere), the certificates and pg_hba.conf beside it, pgBackRest's configuration (any database host may
+        be the leader that archives WAL) and patroni.yml."""
+        from govcloud_platform.box.services.pgbackrest_conf import write_pgbackrest_conf
+
+        uid, gid = pg_ids()
+        for path in (data, tls_dir(box), box.home / "pg" / "patroni"):  # patroni/: its pgpass, rewritten at will
+            path.mkdir(mode=0o700, exist_ok=True)
+            os.chown(path, uid, gid)
+            path.chmod(0o700)
+        cert, key = box.ca.issue("postgres", *box.certificate_names())
+        api_cert, api_key = box.ca.issue("patroni", *box.certificate_names(), client=True)
+        tls = tls_dir(box)
+        for src, dst in ((cert, tls / "server.crt"), (key, tls / "server.key"), (api_cert, tls / "patroni.pem"),
+                         (api_key, tls / "patroni.key")):
+            shutil.copyfile(src, dst)
+            os.chown(dst, uid, gid)
+            os.chmod(dst, 0o600)
+        render_hba(box)
+        if not box.runs("backups"):
+            write_pgbackrest_conf(box)
+        write_private(patroni_file(box), render_patroni(box))
+        os.chown(patroni_file(box), uid, gid)
+
     def reconfigure(self, box: Box) -> bool:
         """pg_hba.conf for the networks of the day (`up --allow-from` on a running box): PostgreSQL re-reads
-        it on a reload, no restart."""
-        if not (self.data_dir(box) / "PG_VERSION").exists() or not render_hba(box):
+        it on a reload, no restart. Under Patroni also patroni.yml, which Patroni re-reads on SIGHUP (its
+        PostgreSQL settings included, restarting PostgreSQL itself only for those that need it)."""
+        if ha(box):
+            if not patroni_file(box).exists():
+                return False  # not prepared yet: `up` prepares it next
+            changed = not file_holds(patroni_file(box), render_patroni(box))
+            if changed:
+                self._prepare_patroni(box, self.data_dir(box))
+                from govcloud_platform.box.supervisor import Supervisor
+
+                Supervisor(box).signal("database", "HUP")
+            return self._reload_hba(box) or changed
+        if not (self.data_dir(box) / "PG_VERSION").exists():
+            return False
+        return self._reload_hba(box)
+
+    def _reload_hba(self, box: Box) -> bool:
+        if not render_hba(box):
             return False
         import psycopg
 
@@ -170,7 +256,10 @@ class DatabaseService(Service):
 
     def stale_programs(self, box: Box) -> list[str]:
         """A changed `govcloud.conf` (another govcloud, the spec's settings, log_failed_statements among them)
-        restarts PostgreSQL on `up`: a running cluster would keep the old one."""
+        restarts PostgreSQL on `up`: a running cluster would keep the old one. (Under Patroni, `reconfigure`
+        reloads it instead: restarting the leader's Patroni would fail the database over.)"""
+        if ha(box):
+            return []
         try:
             current = (self.data_dir(box) / "govcloud.conf").read_text()
         except OSError:
@@ -202,6 +291,10 @@ class DatabaseService(Service):
         staging.rename(data)
 
     def programs(self, box: Box) -> list[Program]:
+        if ha(box):  # Patroni runs PostgreSQL; on TERM it stops it and hands the leader key over
+            return [Program("database", [PATRONI, str(patroni_file(box))], priority=20,
+                            user=PG_USER, stopwaitsecs=60, directory=str(box.home / "pg"), startsecs=2,
+                            environment={"HOME": str(box.home / "pg")})]
         return [
             Program(
                 "database",
@@ -215,6 +308,8 @@ class DatabaseService(Service):
         ]
 
     def post_start(self, box: Box) -> None:
+        if ha(box) and not self.leads_once_elected(box):
+            return  # what follows writes: the leader's host does it, and its replicas receive it
         pg_hardening.harden_cluster(box)  # what tenants may read of the catalogs (pg_hardening.py)
         if not box.runs("identity"):  # a host of the hosts target: the IdP's host holds no superuser password
             from govcloud_platform.box.services.identity import make_idp_store
@@ -222,15 +317,71 @@ class DatabaseService(Service):
             make_idp_store(box)
 
     def check(self, box: Box) -> tuple[bool, str]:
+        """This host's server answers over TLS (under Patroni, a replica as well as the leader)."""
         import psycopg
 
         try:
-            with psycopg.connect(**{**box.pg_conninfo(), "connect_timeout": 2}) as conn:
+            with psycopg.connect(**{**box.pg_conninfo(local=True), "connect_timeout": 2}) as conn:
                 conn.execute("select 1")
         except psycopg.Error as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             return False, f"select 1 failed: {first}"
-        return True, "select 1 ok (TLS verify-full)"
+        if not ha(box):
+            return True, "select 1 ok (TLS verify-full)"
+        member = self.member(box)
+        if member is None:
+            return False, "select 1 ok, but Patroni does not list this host in its cluster"
+        from govcloud_platform.box.services import patroni
+
+        role, lag = patroni.role_of(member), patroni.lag_of(member)
+        return True, f"select 1 ok (TLS verify-full); {role}" + (f", lag {lag} B" if lag is not None else "")
+
+    def cluster(self, box: Box) -> dict[str, Any] | None:
+        """Patroni's /cluster answer from this host's REST API (None when it does not answer)."""
+        import requests
+
+        try:
+            reply = requests.get(f"https://{box.address}:{box.ports.patroni_api}/cluster", verify=str(box.ca_file),
+                                 timeout=2)
+            data = reply.json()
+        except (requests.RequestException, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def member(self, box: Box) -> dict[str, Any] | None:
+        from govcloud_platform.box.services.dcs import my_name
+
+        name = my_name(box, "database")
+        cluster = self.cluster(box) or {}
+        return next((m for m in cluster.get("members", []) if isinstance(m, dict) and m.get("name") == name), None)
+
+    def is_leader(self, box: Box) -> bool:
+        member = self.member(box)
+        return member is not None and member.get("role") in ("leader", "master", "primary")
+
+    def leads_once_elected(self, box: Box, timeout: float = 60) -> bool:
+        """Whether this host leads, asked once the cluster has a leader (a new cluster elects one within seconds
+        of its members' start; until then neither host could tell)."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            members = (self.cluster(box) or {}).get("members", [])
+            if any(isinstance(m, dict) and m.get("role") in ("leader", "master", "primary") for m in members):
+                return self.is_leader(box)
+            if time.monotonic() > deadline:
+                raise ServiceError(f"no database leader elected after {timeout:.0f}s",
+                                   hint="see `govcloud logs database` and `govcloud logs dcs` on each database host")
+            time.sleep(0.5)
+
+    def role(self, box: Box) -> str | None:
+        """leader, sync_replica or replica under Patroni; None on one host."""
+        if not ha(box):
+            return None
+        from govcloud_platform.box.services import patroni
+
+        member = self.member(box)
+        return patroni.role_of(member) if member is not None else None
 
     def endpoint(self, box: Box) -> str:
-        return f"postgresql://{box.address_of('database')}:{box.ports.postgres}"
+        return f"postgresql://{box.address if ha(box) else box.address_of('database')}:{box.ports.postgres}"

@@ -44,8 +44,12 @@ def managed_conf(box: Box, p: dict[str, Path], db_password: str) -> dict[str, An
     ident = box.spec.platform.services.identity
     private_pem, public_pem, kid = signing_key(box)
     dsn = (
-        f"dbi:Pg:dbname={idp_api.IDP_DB};host={box.address_of('database')};port={box.ports.postgres};"
+        f"dbi:Pg:dbname={idp_api.IDP_DB};host={box.pg_hosts};port={box.ports.postgres};"
         f"sslmode=verify-full;sslrootcert={box.ca_file}"
+        # several hosts under Patroni: libpq keeps the leader, gives up connecting to a lost host after 3 s, and
+        # drops a connection to it (the portal's and manager's are kept open) once 5 s of data go unacknowledged
+        + (f";target_session_attrs={box.pg_session_attrs};connect_timeout=3;tcp_user_timeout=5000;keepalives_idle=5;"
+           "keepalives_interval=2;keepalives_count=2" if box.pg_session_attrs else "")
     )
     file_storage = "Apache::Session::File"
     return {

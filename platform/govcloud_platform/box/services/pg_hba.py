@@ -43,10 +43,16 @@ def _column(net: str) -> str:
     return f"{net:<14} "
 
 
-def hba_text(networks: Sequence[str], parts: Iterable[str]) -> str:
+def hba_text(networks: Sequence[str], parts: Iterable[str], replication: Sequence[str] = ()) -> str:
     """pg_hba.conf: the superuser over the local socket (peer) and over TLS, the IdP's role on its database,
-    every part's roles on their databases, each from every client network; then reject everything else."""
+    every part's roles on their databases, each from every client network; then reject everything else.
+    `replication`: the database hosts' addresses under Patroni, whose replicas stream from the leader and whose
+    pg_rewind reads it (their own roles, from those hosts only)."""
     lines = [HEADER, "local   all  postgres                 peer"]
+    for address in replication:
+        net = f"{address}/{128 if ':' in address else 32}"
+        lines += [f"hostssl replication replicator {net} scram-sha-256",
+                  f"hostssl postgres    rewinder   {net} scram-sha-256"]
     lines += [f"hostssl all  postgres  {_column(net)}scram-sha-256" for net in networks]
     # the IdP's read-only role, on its own database (LemonLDAP::NG's DBI user store)
     lines += [f"hostssl idp  idp       {_column(net)}scram-sha-256" for net in networks]

@@ -1,0 +1,147 @@
+"""The database's failover on a real 3-host lab (issue 13): PostgreSQL under Patroni on two database hosts, etcd on
+all three. The lab's topology is rewritten so that the database hosts run nothing else that agency onboarding
+needs (h1: storage, identity, proxy; h2 and h3: database): losing the leader's host must then leave the platform
+writable with no operator step. Real faults (`govcloud lab fail`: every process of the host SIGKILLed at once and
+its link cut), real clients (psycopg with the agency's own multi-host credentials). One lab for the module."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from ruamel.yaml import YAML
+
+from govcloud_platform.box.ports import free_port_base
+from tests.conftest import Result, run_cli
+from tests.integration.test_lab import LabHandle, start_lab, stop_lab, traversable_tmp
+
+pytestmark = pytest.mark.integration
+OUTSIDE = {"GOVCLOUD_NO_AGENT": "1"}
+GROUPS = {"h1": ["storage", "identity", "proxy", "backups", "dcs"], "h2": ["database", "dcs"],
+          "h3": ["database", "dcs"]}
+
+
+class HaLab:
+    def __init__(self, lab: LabHandle, home: Path, port_base: int) -> None:
+        self.lab, self.home, self.port_base = lab, home, port_base
+        self.figures: dict[str, float] = {}
+        self.state: dict[str, Any] = {}
+
+    def cli(self, *args: str, timeout: float = 600) -> Result:
+        return run_cli("--spec", str(self.lab.spec), "--home", str(self.home), *args, env=OUTSIDE, timeout=timeout)
+
+    def status(self) -> list[dict[str, Any]]:
+        result = self.cli("--json", "status", timeout=120)
+        return list(result.json()["services"])
+
+    def roles(self, service: str) -> dict[str, str]:
+        return {s["host"]: s["role"] for s in self.status() if s["name"] == service}
+
+    def creds(self, slug: str) -> dict[str, Any]:
+        shown = self.cli("--json", "agency", "credentials", slug, "--show-secrets")
+        assert shown.rc == 0, shown.stderr
+        return dict(shown.json()["database"])
+
+
+def conninfo(db: dict[str, Any], **over: Any) -> dict[str, Any]:
+    keys = ("host", "port", "dbname", "user", "password", "sslmode", "sslrootcert", "target_session_attrs")
+    return {**{k: db[k] for k in keys if k in db}, "connect_timeout": 2, **over}
+
+
+@pytest.fixture(scope="module")
+def ha() -> Iterator[HaLab]:
+    lab = start_lab("ha", 3, root=traversable_tmp("gch-"))
+    yaml = YAML()
+    doc = yaml.load(lab.spec.read_text())
+    for host in doc["platform"]["topology"]["hosts"]:
+        host["groups"] = GROUPS[host["name"]]
+    with lab.spec.open("w") as out:
+        yaml.dump(doc, out)
+    p = HaLab(lab, lab.root / "c", free_port_base())
+    try:
+        started = time.monotonic()
+        up = p.cli("--json", "up", "--port-base", str(p.port_base))
+        p.figures["up cold"] = round(time.monotonic() - started, 1)
+        assert up.rc == 0, up.stderr[-3000:]
+        yield p
+    finally:
+        down = p.cli("down", timeout=300)
+        stop_lab(lab)
+        print(f"\nfigures (s): {json.dumps(p.figures)}")
+        assert down.rc == 0, down.stderr[-2000:]
+
+
+def test_status_names_each_instances_role(ha: HaLab) -> None:
+    """One leader and one synchronous replica of the database, one raft leader among three etcd members; every
+    entry has its `role` next to its `host`."""
+    services = ha.status()
+    assert all({"host", "role"} <= set(s) for s in services)
+    db = {s["host"]: s["role"] for s in services if s["name"] == "database"}
+    assert sorted(db.values()) == ["leader", "sync_replica"], services
+    dcs = sorted(s["role"] for s in services if s["name"] == "dcs")
+    assert dcs == ["follower", "follower", "leader"], services
+    assert {s["role"] for s in services if s["name"] in ("storage", "identity")} == {"single"}
+    creds = ha.cli("--json", "agency", "add", "alpha", "--name", "Alpha")
+    assert creds.rc == 0, creds.stderr[-2000:]
+    db_creds = ha.creds("alpha")
+    assert db_creds["host"].count(",") == 1 and db_creds["target_session_attrs"] == "read-write"
+
+
+def test_the_leaders_host_dies_and_a_replica_takes_over_without_losing_a_commit(ha: HaLab) -> None:
+    leader = next(h for h, r in ha.roles("database").items() if r == "leader")
+    db = ha.creds("alpha")
+    with psycopg.connect(**conninfo(db), autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS counter (n int PRIMARY KEY)")
+        conn.execute("INSERT INTO counter VALUES (1)")  # acknowledged: synchronous commit on both hosts
+    killed = time.monotonic()
+    fail = ha.lab.cli("fail", leader)
+    assert fail.rc == 0, fail.stderr
+    wrote_at = None
+    while time.monotonic() - killed < 120:
+        try:
+            with psycopg.connect(**conninfo(db), autocommit=True) as conn:
+                assert conn.execute("SELECT max(n) FROM counter").fetchone() == (1,)  # the commit survived
+                conn.execute("INSERT INTO counter VALUES (2)")
+            wrote_at = time.monotonic()
+            break
+        except psycopg.OperationalError:
+            time.sleep(0.5)
+    assert wrote_at is not None, "no leader took writes within 120 s"
+    ha.figures["database failover (first write after the kill)"] = round(wrote_at - killed, 1)
+    ha.state["failed"] = leader
+    other = next(h for h in ("h2", "h3") if h != leader)
+    assert ha.roles("database")[other] == "leader"
+    # onboarding needs no operator step: the lost host's pg_hba grant waits for its return (`resync_hba`)
+    added = ha.cli("--json", "agency", "add", "beta", "--name", "Beta")
+    assert added.rc == 0, added.stderr[-2000:]
+    with psycopg.connect(**conninfo(ha.creds("beta")), autocommit=True) as conn:
+        conn.execute("CREATE TABLE t (x int)")
+
+
+def test_the_returning_host_rejoins_as_a_replica_and_catches_up(ha: HaLab) -> None:
+    host = ha.state.get("failed")
+    assert host, "the failover test did not run"
+    healed = ha.lab.cli("heal", host, timeout=600)
+    assert healed.rc == 0, healed.stderr[-2000:]
+    deadline, role = time.monotonic() + 90, None
+    while time.monotonic() < deadline:
+        role = ha.roles("database").get(host)
+        if role == "sync_replica":
+            break
+        time.sleep(1)
+    assert role == "sync_replica", role
+    up = ha.cli("--json", "up")  # converges: the returned host gets beta's pg_hba grant
+    assert up.rc == 0, up.stderr[-2000:]
+    address = ha.lab.host(host)["address"]
+    for slug, rows in (("alpha", [(1,), (2,)]), ("beta", [])):
+        db = ha.creds(slug)
+        # straight to the returned host, a replica now: it has every row, and admits beta
+        with psycopg.connect(**conninfo(db, host=address, target_session_attrs="any")) as conn:
+            assert conn.execute("SELECT pg_is_in_recovery()").fetchone() == (True,)
+            table = "counter" if slug == "alpha" else "t"
+            assert conn.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall() == rows  # noqa: S608
