@@ -116,17 +116,20 @@ def test_every_service_is_healthy_on_the_host_place_chose(platform: Platform) ->
     every = platform.instances()
     assert every["proxy"] == ["h1", "h2"]  # an edge on each proxy host (h3, the apps' host, is none)
     assert [(s["name"], s["host"], s["healthy"]) for s in doc["services"]] == [
-        (name, host, True) for name in ("storage", "database", "identity", "backups", "apps", "proxy")
+        (name, host, True) for name in ("storage", "dcs", "database", "identity", "backups", "apps", "proxy")
         for host in every[name]]
     for s in doc["services"]:
-        assert set(s) == {"name", "healthy", "endpoint", "pid", "detail", "host"}
+        assert set(s) == {"name", "healthy", "endpoint", "pid", "detail", "host", "role"}
         if s["name"] != "backups":
             assert addr[s["host"]] in s["endpoint"], s
     control = json.loads((platform.home / "placement.json").read_text())
     assert control["here"] == []  # the operator's home runs nothing
     # what a host's loss stops, said plainly (stderr: stdout is the one JSON document)
     notes = [line for line in result.stderr.splitlines() if line.startswith("note: ")]
-    assert len(notes) == 1 and f"losing {placed['database']} stops database" in notes[0], result.stderr
+    assert len(notes) == 1 and f"losing {placed['identity']} stops identity" in notes[0], result.stderr
+    assert "stops database" not in notes[0]  # under Patroni on two hosts, with an etcd quorum of three
+    # `up` keeps the database's leader on the backups' host (pgBackRest backs up from the leader)
+    assert {s["host"]: s["role"] for s in doc["services"] if s["name"] == "database"}[placed["backups"]] == "leader"
 
 
 def test_each_host_runs_only_its_own_services_and_nothing_listens_in_the_root_namespace(platform: Platform) -> None:
@@ -140,7 +143,7 @@ def test_each_host_runs_only_its_own_services_and_nothing_listens_in_the_root_na
         pids = _netns_pids(host["netns"])
         assert pids, host  # h3 runs the apps' front
         assert json.loads((home / "placement.json").read_text())["here"] == sorted(
-            mine, key=["storage", "database", "identity", "backups", "apps", "proxy"].index)
+            mine, key=["storage", "dcs", "database", "identity", "backups", "apps", "proxy"].index)
         # only the secrets of its own services: the IdP's host holds no pgBackRest cipher, the database's no
         # OIDC signing key; the agencies' registry key stays on the control
         assert sorted(p.name for p in (home / "secrets").iterdir()) == needed_by(mine), host["name"]
@@ -164,8 +167,8 @@ def test_a_second_up_changes_nothing_and_says_so(platform: Platform) -> None:
     # moved): the next `up` takes it away.
     topology = load_spec(platform.lab.spec).platform.topology
     assert topology is not None
-    idp_host = next(h for h in topology.hosts if h.name == platform.placed()["identity"])
-    stray = Path(host_home(idp_host)) / "secrets" / "pgbackrest-cipher-pass"
+    apps_host = next(h for h in topology.hosts if h.name == platform.placed()["apps"])  # etcd and the apps' front
+    stray = Path(host_home(apps_host)) / "secrets" / "pgbackrest-cipher-pass"
     assert not stray.exists()
     shutil.copy(platform.home / "secrets" / stray.name, stray)
     pruned = platform.cli("--json", "up")
@@ -201,7 +204,7 @@ def test_isolation_matrix_across_the_hosts(platform: Platform, onboarded: dict[s
     addr = {h["name"]: h["address"] for h in platform.lab.doc["hosts"]}
     placed = platform.placed()
     for slug, c in onboarded.items():
-        assert c["database"]["host"] == addr[placed["database"]]
+        assert c["database"]["host"] == ",".join(addr[h] for h in platform.instances()["database"])
         assert c["storage"]["endpoint"].startswith(f"https://{addr[placed['storage']]}:")
         assert c["identity"]["issuer"].startswith(f"https://{addr[placed['identity']]}:")
         seed(c, slug)

@@ -90,6 +90,9 @@ def test_status_names_each_instances_role(ha: HaLab) -> None:
     assert creds.rc == 0, creds.stderr[-2000:]
     db_creds = ha.creds("alpha")
     assert db_creds["host"].count(",") == 1 and db_creds["target_session_attrs"] == "read-write"
+    # pgBackRest backs up from the standby (through each database host's TLS server), whichever host leads
+    full = ha.cli("--json", "backup", "run", "--type", "full", timeout=900)
+    assert full.rc == 0, full.stderr[-2000:]
 
 
 def test_the_leaders_host_dies_and_a_replica_takes_over_without_losing_a_commit(ha: HaLab) -> None:
@@ -108,6 +111,7 @@ def test_the_leaders_host_dies_and_a_replica_takes_over_without_losing_a_commit(
                 assert conn.execute("SELECT max(n) FROM counter").fetchone() == (1,)  # the commit survived
                 conn.execute("INSERT INTO counter VALUES (2)")
             wrote_at = time.monotonic()
+            ha.state["after failover"] = time.time()
             break
         except psycopg.OperationalError:
             time.sleep(0.5)
@@ -137,6 +141,14 @@ def test_the_returning_host_rejoins_as_a_replica_and_catches_up(ha: HaLab) -> No
     assert role == "sync_replica", role
     up = ha.cli("--json", "up")  # converges: the returned host gets beta's pg_hba grant
     assert up.rc == 0, up.stderr[-2000:]
+    # WAL archiving went on across the failover: a point-in-time restore to a moment after it has row 2, which
+    # only the new leader's timeline holds (the full backup predates the failover)
+    import datetime as dt
+
+    moment = dt.datetime.fromtimestamp(ha.state["after failover"] + 1, dt.UTC).isoformat(timespec="seconds")
+    drill = ha.cli("--json", "backup", "restore", "--platform", "--to", moment, timeout=900)
+    assert drill.rc == 0, drill.stderr[-2000:]
+    assert drill.json()["databases"]["ag_alpha"]["public.counter"] == 2
     address = ha.lab.host(host)["address"]
     for slug, rows in (("alpha", [(1,), (2,)]), ("beta", [])):
         db = ha.creds(slug)
@@ -145,3 +157,76 @@ def test_the_returning_host_rejoins_as_a_replica_and_catches_up(ha: HaLab) -> No
             assert conn.execute("SELECT pg_is_in_recovery()").fetchone() == (True,)
             table = "counter" if slug == "alpha" else "t"
             assert conn.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall() == rows  # noqa: S608
+
+
+# A client on the isolated host itself: commits numbered rows to its own database, printing each acknowledged one.
+ISOLATED_WRITER = """
+import json, sys, time, psycopg
+info = json.loads(sys.argv[1])
+n = 1_000_000
+while True:
+    try:
+        with psycopg.connect(**info, autocommit=True) as conn:
+            while True:
+                n += 1
+                conn.execute("INSERT INTO counter VALUES (%s)", (n,))
+                print(n, flush=True)
+                time.sleep(0.05)
+    except psycopg.Error:
+        time.sleep(0.2)
+"""
+
+
+def test_a_partition_never_lets_two_leaders_acknowledge_writes(ha: HaLab) -> None:
+    """The leader's host keeps running but is cut off: the other side elects a leader and takes writes; the
+    isolated one cannot have a write acknowledged (its synchronous replica is out of reach, and it demotes itself
+    once it reaches no other member). Every write either side acknowledged is there after the partition heals."""
+    import subprocess
+    import sys
+    import threading
+
+    leader = next(h for h, r in ha.roles("database").items() if r == "leader")
+    host = ha.lab.host(leader)
+    db = ha.creds("alpha")
+    acked: dict[str, list[int]] = {"outside": [], "isolated": []}
+    local = conninfo(db, host=host["address"], target_session_attrs="any")
+    inside = subprocess.Popen(["ip", "netns", "exec", host["netns"], sys.executable, "-c", ISOLATED_WRITER,
+                               json.dumps(local)], stdout=subprocess.PIPE, text=True)
+
+    def read_isolated() -> None:
+        assert inside.stdout is not None
+        for line in inside.stdout:
+            acked["isolated"].append(int(line))
+
+    reader = threading.Thread(target=read_isolated, daemon=True)
+    reader.start()
+    time.sleep(2)
+    assert acked["isolated"], "the isolated side's writer took no write before the partition"
+    cut = time.monotonic()
+    assert ha.lab.cli("partition", leader).rc == 0
+    before_cut = len(acked["isolated"])
+    n = 100
+    try:
+        while time.monotonic() - cut < 60:  # the outside writes through a new leader
+            try:
+                with psycopg.connect(**conninfo(db), autocommit=True) as conn:
+                    n += 1
+                    conn.execute("INSERT INTO counter VALUES (%s)", (n,))
+                    acked["outside"].append(n)
+            except psycopg.OperationalError:
+                time.sleep(0.5)
+        assert acked["outside"], "the majority side took no write in 60 s"
+    finally:
+        healed = ha.lab.cli("heal", leader, timeout=600)
+        inside.kill()
+        inside.wait(10)
+    assert healed.rc == 0, healed.stderr[-2000:]
+    ha.figures["partition: isolated side's acknowledged writes after the cut"] = len(acked["isolated"]) - before_cut
+    deadline = time.monotonic() + 90
+    while ha.roles("database").get(leader) not in ("sync_replica", "leader"):
+        assert time.monotonic() < deadline, ha.roles("database")
+        time.sleep(1)
+    with psycopg.connect(**conninfo(db), autocommit=True) as conn:
+        have = {r[0] for r in conn.execute("SELECT n FROM counter").fetchall()}
+    missing = [x for x in acked["outside"] + acked["isolated"] if x not in have]
+    assert missing == [], f"{len(missing)} acknowledged writes lost: {missing[:10]}"

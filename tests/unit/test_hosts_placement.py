@@ -36,12 +36,12 @@ def test_one_host_runs_everything() -> None:
 def test_services_spread_over_the_hosts_of_their_groups() -> None:
     both = ["database", "dcs", "storage", "identity", "proxy"]
     t = topo(("h1", both), ("h2", both), ("h3", ["dcs", "storage", "backups", "apps"]))
-    # two database hosts: the database on both (under Patroni; clients reach the first listed), etcd on the dcs
-    # hosts; identity where fewest services run then, backups beside the first database host
-    assert names(t) == {"storage": "h1", "dcs": "h1", "database": "h1", "identity": "h2", "backups": "h1",
-                        "apps": "h3", "proxy": "h2"}
+    # two database hosts: the database on both (under Patroni), etcd on the dcs hosts; the chosen database
+    # instance (where backups run and `up` keeps the leader) where fewest services run
+    assert names(t) == {"storage": "h1", "dcs": "h2", "database": "h2", "identity": "h2", "backups": "h2",
+                        "apps": "h3", "proxy": "h1"}
     every = {s: [h.name for h in hs] for s, hs in instances(t).items()}
-    assert every["database"] == ["h1", "h2"] and every["dcs"] == ["h1", "h2", "h3"]
+    assert every["database"] == ["h2", "h1"] and every["dcs"] == ["h2", "h1", "h3"]
 
 
 def test_apps_hosts_bring_the_apps_front_and_the_edge() -> None:
@@ -63,10 +63,10 @@ def test_the_edge_runs_on_every_proxy_host_but_the_apps_own() -> None:
     (its edge and the apps' front would share the proxy port). The record keeps them all, the chosen one first."""
     both = ["database", "dcs", "storage", "identity", "proxy"]
     t = topo(("h1", both), ("h2", both), ("h3", ["dcs", "storage", "backups", "apps", "proxy"]))
-    assert [h.name for h in instances(t)["proxy"]] == ["h2", "h1"] and names(t)["apps"] == "h3"
+    assert [h.name for h in instances(t)["proxy"]] == ["h1", "h2"] and names(t)["apps"] == "h3"
     control = placement_for(t, None)
-    assert control.hosts_of("proxy") == ("h2", "h1") and control.hosts_of("storage") == ("h1",)
-    assert placement_for(t, "h2").here == ("dcs", "database", "identity", "proxy")
+    assert control.hosts_of("proxy") == ("h1", "h2") and control.hosts_of("storage") == ("h1",)
+    assert placement_for(t, "h2").here == ("dcs", "database", "identity", "backups", "proxy")
     assert "proxy" not in placement_for(t, "h3").here
     assert record.Placement.from_json(json.loads(json.dumps(control.to_json()))) == control
     assert "instances" not in placement_for(topo(("a", both + ["backups", "apps"])), None).to_json()  # one edge
@@ -78,12 +78,12 @@ def test_up_and_status_say_plainly_what_losing_each_host_stops() -> None:
     runs once does not, and is told so. An etcd of one member takes the database's writes with it."""
     both = ["database", "dcs", "storage", "identity", "proxy"]
     t = topo(("h1", both), ("h2", both), ("h3", ["dcs", "storage", "backups", "apps"]))
-    assert host_losses(t) == [("h1", ["storage", "backups"]), ("h2", ["identity"]), ("h3", ["apps"])]
+    assert host_losses(t) == [("h1", ["storage"]), ("h2", ["identity", "backups"]), ("h3", ["apps"])]
     note = resilience_note(t)
-    assert note == ("not every host may be lost: losing h1 stops storage, backups; losing h2 stops identity; "
+    assert note == ("not every host may be lost: losing h1 stops storage; losing h2 stops identity, backups; "
                     "losing h3 stops apps")
     one = topo(("h1", both), ("h2", ["database", "storage", "identity", "proxy", "backups"]))
-    assert host_losses(one)[0] == ("h1", ["storage", "dcs", "database", "backups"])
+    assert host_losses(one)[0] == ("h1", ["storage", "dcs", "database"])
     assert resilience_note(topo(("a", ["database", "storage", "identity", "proxy", "backups"]))).startswith(
         "not every host may be lost: losing a stops storage, database, identity, backups")
 

@@ -48,6 +48,13 @@ def _pgbackrest_popen(box: Box, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(pgbackrest_argv(box, *args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def _standby_option(box: Box) -> list[str]:
+    """Under Patroni pgBackRest copies from a standby (`backup-standby=y`); with none running, from the leader."""
+    from govcloud_platform.box.services.database import DatabaseService, ha
+
+    return ["--backup-standby=n"] if ha(box) and not DatabaseService().standby_runs(box) else []
+
+
 def run_backup(box: Box, kind: str = "full", actor: str | None = None, progress: Progress = quiet) -> BackupRecord:
     """A pgBackRest backup of the cluster; recorded in the audit log whatever the outcome."""
     if kind not in TYPES:
@@ -57,7 +64,7 @@ def run_backup(box: Box, kind: str = "full", actor: str | None = None, progress:
         require_storage(box, "platform backup")
         with backup_lock(box, "platform"):
             progress(f"pgbackrest backup --type={kind}")
-            proc = _pgbackrest_popen(box, "backup", f"--type={kind}")
+            proc = _pgbackrest_popen(box, "backup", f"--type={kind}", *_standby_option(box))
             with StorageWatch(box, [proc]) as watch:
                 out, err = proc.communicate(timeout=6 * 3600)
             if watch.lost:
@@ -245,6 +252,18 @@ def scan(conn: Any) -> dict[str, int]:
     return counts
 
 
+def _host_files(box: Box) -> str:
+    """Under Patroni the restored postgresql.conf is the leader's at backup time, naming that host's certificate and
+    pg_hba.conf: this host's own instead ("" on one database host, where they live in the data directory)."""
+    from govcloud_platform.box.services.database import ha, hba_path, tls_dir
+
+    if not ha(box):
+        return ""
+    tls = tls_dir(box)
+    return (f"ssl_cert_file = '{tls / 'server.crt'}'\nssl_key_file = '{tls / 'server.key'}'\n"
+            f"hba_file = '{hba_path(box)}'\n")
+
+
 @contextmanager
 def scratch_restore(box: Box, to: str | None = None, progress: Progress = quiet,
                     scan_tables: bool = True, flush: bool = True,
@@ -275,7 +294,7 @@ def scratch_restore(box: Box, to: str | None = None, progress: Progress = quiet,
         with (data / "postgresql.auto.conf").open("a") as conf:
             # the scratch copy must never archive into the live repository nor take the live port
             conf.write(f"\n# govcloud scratch restore\nport = {cluster.port}\nlisten_addresses = '{box.address}'\n"
-                       f"unix_socket_directories = '{run}'\narchive_mode = 'off'\n")
+                       f"unix_socket_directories = '{run}'\narchive_mode = 'off'\n" + _host_files(box))
         chown_tree(root)
         progress(f"starting the restored cluster on port {cluster.port}")
         log = root / "postgres.log"

@@ -20,6 +20,7 @@ OFFSETS: dict[str, tuple[int, str]] = {
     "etcd_client": (9, "dcs"),
     "etcd_peer": (10, "dcs"),
     "patroni_api": (11, "database"),
+    "pgbackrest_tls": (12, "database"),  # pgBackRest's TLS server on each database host (the backups' host's client)
 }
 # SeaweedFS opens a gRPC port at each of its ports + 10000.
 GRPC_SHIFT = 10000

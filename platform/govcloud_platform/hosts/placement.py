@@ -44,8 +44,9 @@ def place(topology: Topology) -> dict[str, Host]:
     singles = ["database", "identity"]
     if ha_database(topology):  # an instance on every host of the group: each counts as a service of its host
         for service in ("dcs", "database"):
-            chosen[service] = topology.members(service)[0]
-            for host in topology.members(service):
+            members = topology.members(service)
+            chosen[service] = min(members, key=lambda h: (load[h.name], topology.hosts.index(h)))
+            for host in members:
                 load[host.name] += 1
         singles.remove("database")
     for service in singles:
@@ -73,9 +74,9 @@ def instances(topology: Topology) -> dict[str, list[Host]]:
     host `edge_hosts` gives; every other service once)."""
     placed = place(topology)
     out = {s: [h] for s, h in placed.items()}
-    if "dcs" in placed:
-        out["dcs"] = topology.members("dcs")
-        out["database"] = topology.members("database")
+    if "dcs" in placed:  # the chosen instance first (where backups run, and where `up` puts the leader)
+        for service in ("dcs", "database"):
+            out[service] = [placed[service]] + [h for h in topology.members(service) if h.name != placed[service].name]
     if "proxy" in placed:
         out["proxy"] = [placed["proxy"]] + [h for h in edge_hosts(topology, placed["apps"])
                                             if h.name != placed["proxy"].name]

@@ -61,8 +61,6 @@ class BackupService(Service):
         return None
 
     def post_start(self, box: Box) -> None:
-        if leader_elsewhere(box):
-            return  # pgBackRest needs the leader here: it makes and checks the stanza when this host leads again
         created = pgbackrest(box, "stanza-create")
         if created.returncode != 0:
             raise ServiceError(f"pgbackrest stanza-create failed: {_last_error(created)}")
@@ -76,9 +74,6 @@ class BackupService(Service):
         """pgBackRest's own check, and the health of the scheduler that runs the plan (a box whose backups
         silently stopped is not healthy)."""
         scheduler_ok, scheduler = backup_plan.probe(box)
-        elsewhere = leader_elsewhere(box)
-        if elsewhere:
-            return scheduler_ok, paused(elsewhere, scheduler)
         try:
             result = pgbackrest(box, "check", timeout=60)
         except subprocess.TimeoutExpired:
@@ -94,9 +89,6 @@ class BackupService(Service):
         from botocore.exceptions import BotoCoreError, ClientError
 
         scheduler_ok, scheduler = backup_plan.probe(box)
-        elsewhere = leader_elsewhere(box)
-        if elsewhere:
-            return scheduler_ok, paused(elsewhere, scheduler)
         try:
             with box.pg_admin() as conn:
                 row = conn.execute("SELECT archived_count, failed_count, last_failed_time > last_archived_time "
@@ -118,26 +110,6 @@ class BackupService(Service):
 
     def endpoint(self, box: Box) -> str:
         return f"s3://{BACKUP_BUCKET}/pgbackrest"
-
-
-def leader_elsewhere(box: Box) -> str | None:
-    """Under Patroni, the database host that leads when it is not this one (backups run here, beside the first
-    database host); None when this host's database leads, or on one database host."""
-    from govcloud_platform.box.services.database import DatabaseService, ha
-
-    if not ha(box):
-        return None
-    cluster = DatabaseService().cluster(box) or {}
-    leaders = [str(m.get("name")) for m in cluster.get("members", [])
-               if isinstance(m, dict) and m.get("role") in ("leader", "master", "primary")]
-    here = box.host_of("backups")
-    return leaders[0] if leaders and leaders[0] != here else None
-
-
-def paused(leader: str, scheduler: str) -> str:
-    """Pure: what `status` says of backups while another database host leads."""
-    return (f"WAL archived by the leader on {leader}; full and differential backups wait until this host's "
-            f"database leads again (`patronictl switchover`): backup from a standby is not built yet; {scheduler}")
 
 
 def _last_error(result: subprocess.CompletedProcess[str]) -> str:

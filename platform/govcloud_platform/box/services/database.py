@@ -13,7 +13,7 @@ from govcloud_platform.box.context import Box
 from govcloud_platform.box.secrets import write_private
 from govcloud_platform.box.services import pg_hardening, pg_hba
 from govcloud_platform.box.services.base import Program, Service, file_holds
-from govcloud_platform.box.services.pg_os import PG_USER, STANZA, chown_tree, pg_ids
+from govcloud_platform.box.services.pg_os import PG_USER, STANZA, chown_tree, ha, pg_ids, tls_dir
 from govcloud_platform.errors import InputError, ServiceError
 
 # Debian's layout; GOVCLOUD_PG_BINDIR points elsewhere (another packaging of PostgreSQL 15).
@@ -27,20 +27,10 @@ def as_postgres(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess
     return subprocess.run(["runuser", "-u", PG_USER, "--", *cmd], text=True, capture_output=True, **kwargs)  # type: ignore[call-overload]
 
 
-def ha(box: Box) -> bool:
-    """Whether this box's database runs on several hosts under Patroni (`patroni.py`)."""
-    return box.placement is not None and box.placement.ha_database
-
-
 def hba_path(box: Box) -> Path:
     """pg_hba.conf: in the data directory on one host; beside it under Patroni (a replica's data directory is a
     copy of the leader's, and Patroni leaves a file it does not own alone)."""
     return box.home / "pg" / ("pg_hba.conf" if ha(box) else "data/pg_hba.conf")
-
-
-def tls_dir(box: Box) -> Path:
-    """The server's certificate and key: in the data directory on one host, beside it under Patroni."""
-    return box.home / "pg" / ("tls" if ha(box) else "data")
 
 
 def hba_dir(box: Box) -> Path:
@@ -220,8 +210,7 @@ class DatabaseService(Service):
             os.chown(dst, uid, gid)
             os.chmod(dst, 0o600)
         render_hba(box)
-        if not box.runs("backups"):
-            write_pgbackrest_conf(box)
+        write_pgbackrest_conf(box)  # archive_command's, and its TLS server's (on the backups' host: the same file)
         write_private(patroni_file(box), render_patroni(box))
         os.chown(patroni_file(box), uid, gid)
 
@@ -292,9 +281,14 @@ class DatabaseService(Service):
 
     def programs(self, box: Box) -> list[Program]:
         if ha(box):  # Patroni runs PostgreSQL; on TERM it stops it and hands the leader key over
+            from govcloud_platform.box.services.pgbackrest_conf import pgbackrest_conf
+
             return [Program("database", [PATRONI, str(patroni_file(box))], priority=20,
                             user=PG_USER, stopwaitsecs=60, directory=str(box.home / "pg"), startsecs=2,
-                            environment={"HOME": str(box.home / "pg")})]
+                            environment={"HOME": str(box.home / "pg")}),
+                    # pgBackRest's TLS server: the backups' host backs up and checks through it, whichever host leads
+                    Program("pgbackrest-server", ["pgbackrest", f"--config={pgbackrest_conf(box)}", "server"],
+                            priority=21, user=PG_USER, directory=str(box.home / "pg"), stopwaitsecs=10)]
         return [
             Program(
                 "database",
@@ -336,17 +330,29 @@ class DatabaseService(Service):
         role, lag = patroni.role_of(member), patroni.lag_of(member)
         return True, f"select 1 ok (TLS verify-full); {role}" + (f", lag {lag} B" if lag is not None else "")
 
-    def cluster(self, box: Box) -> dict[str, Any] | None:
-        """Patroni's /cluster answer from this host's REST API (None when it does not answer)."""
+    def cluster(self, box: Box, anywhere: bool = False) -> dict[str, Any] | None:
+        """Patroni's /cluster answer from this host's REST API, or with `anywhere` from the first database host
+        that answers (from the control too); None when none does."""
         import requests
 
-        try:
-            reply = requests.get(f"https://{box.address}:{box.ports.patroni_api}/cluster", verify=str(box.ca_file),
-                                 timeout=2)
-            data = reply.json()
-        except (requests.RequestException, ValueError):
-            return None
-        return data if isinstance(data, dict) else None
+        placement = box.placement
+        addresses = [w.address for w in placement.instances_of("database")] if anywhere and placement else []
+        for address in addresses or [box.address]:
+            try:
+                reply = requests.get(f"https://{address}:{box.ports.patroni_api}/cluster", verify=str(box.ca_file),
+                                     timeout=2)
+                data = reply.json()
+            except (requests.RequestException, ValueError):
+                continue
+            if isinstance(data, dict):
+                return data
+        return None
+
+    def standby_runs(self, box: Box) -> bool:
+        """Whether a replica runs that pgBackRest can back up from (`backup-standby`)."""
+        members = (self.cluster(box, anywhere=True) or {}).get("members", [])
+        return any(isinstance(m, dict) and m.get("role") in ("sync_standby", "replica")
+                   and m.get("state") in ("running", "streaming") for m in members)
 
     def member(self, box: Box) -> dict[str, Any] | None:
         from govcloud_platform.box.services.dcs import my_name
