@@ -10,7 +10,7 @@ PKGS=(
   libapache-session-browseable-perl libnet-ldap-perl libauthen-webauthn-perl
   ca-certificates openssl curl
   openssh-server openssh-client iproute2 util-linux
-  etcd-server patroni python3-etcd python3-idna
+  etcd-server python3-venv
   libldap2-dev libsasl2-dev redis-server fonts-lato poppler-utils tesseract-ocr tesseract-ocr-eng
 )
 missing=()
@@ -21,18 +21,36 @@ for p in "${PKGS[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "system packages: all present" >&2
-  exit 0
+else
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "error: missing Debian packages (${missing[*]}); run as root or install them with apt-get" >&2
+    exit 1
+  fi
+  echo "system packages: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  # policy-rc.d keeps packages from starting their own services: the box supervises its own servers.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
+  fi
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  echo "system packages: done" >&2
 fi
-if [ "$(id -u)" -ne 0 ]; then
-  echo "error: missing Debian packages (${missing[*]}); run as root or install them with apt-get" >&2
-  exit 1
+
+# Patroni (a database on several hosts of the hosts target) in a virtualenv of Debian's own Python: it runs as
+# user postgres, who may not reach govcloud's own virtualenv (whose Python may be root's only). From PyPI, at a
+# pinned version: Debian's 3.0.2 can overwrite the leader key a partitioned leader held when it returns (etcd3).
+PATRONI_VENV=/opt/govcloud/patroni
+PATRONI_VERSION=4.1.5
+if ! "$PATRONI_VENV/bin/patroni" --version 2>/dev/null | grep -qx "patroni $PATRONI_VERSION"; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "error: Patroni $PATRONI_VERSION is not in $PATRONI_VENV; run as root" >&2
+    exit 1
+  fi
+  echo "patroni: installing $PATRONI_VERSION into $PATRONI_VENV" >&2
+  mkdir -p "$(dirname "$PATRONI_VENV")" && chmod 755 "$(dirname "$PATRONI_VENV")"
+  (umask 022 && /usr/bin/python3 -m venv --clear "$PATRONI_VENV" \
+    && "$PATRONI_VENV/bin/pip" install -q --disable-pip-version-check --no-input \
+       "patroni[etcd3]==$PATRONI_VERSION" "psycopg[binary]>=3.2,<3.4")
+  echo "patroni: done" >&2
 fi
-echo "system packages: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-# policy-rc.d keeps packages from starting their own services: the box supervises its own servers.
-if [ ! -e /usr/sbin/policy-rc.d ]; then
-  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
-fi
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-echo "system packages: done" >&2

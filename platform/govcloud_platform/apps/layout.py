@@ -214,7 +214,9 @@ def role_vars(box: Box, slug: str, agency_name: str, m: AppManifest, deployment:
         if storage and "storage" in m.services:  # an agency's S3 keys only go to an app that uses its bucket
             common["s3"] = {k: storage[k] for k in ("endpoint", "bucket", "access_key", "secret_key")}
         if "database" in m.services:
-            common["db"] = {"host": box.address_of("database"), "port": box.ports.postgres,
+            # every database host under Patroni (libpq keeps the one that takes writes), else the one
+            common["db"] = {"host": box.pg_hosts, "port": box.ports.postgres,
+                            "target_session_attrs": box.pg_session_attrs or "any",
                             "name": pg_app(slug, m.name), "user": pg_app(slug, m.name),
                             "password": secrets["db_password"]}
         if "identity" in m.services:

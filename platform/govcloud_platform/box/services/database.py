@@ -18,8 +18,9 @@ from govcloud_platform.errors import InputError, ServiceError
 
 # Debian's layout; GOVCLOUD_PG_BINDIR points elsewhere (another packaging of PostgreSQL 15).
 PG_BIN = Path(os.environ.get("GOVCLOUD_PG_BINDIR", "/usr/lib/postgresql/15/bin"))
-# Debian's Patroni, on Debian's own Python (postgres runs it: govcloud's virtualenv may be root's only)
-PATRONI = os.environ.get("GOVCLOUD_PATRONI", "/usr/bin/patroni")
+# Patroni from PyPI in a virtualenv of Debian's own Python (`scripts/install-system.sh`): postgres runs it, and
+# govcloud's own virtualenv may be root's only
+PATRONI = os.environ.get("GOVCLOUD_PATRONI", "/opt/govcloud/patroni/bin/patroni")
 
 
 def as_postgres(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
@@ -161,7 +162,8 @@ class DatabaseService(Service):
             from govcloud_platform.errors import MissingDependency
 
             raise MissingDependency(f"database: {PATRONI} not found (a database on several hosts runs under Patroni)",
-                                    hint="install the patroni package (`scripts/install-system.sh` does it)")
+                                    hint="run `scripts/install-system.sh` (it installs Patroni there) or set "
+                                         "GOVCLOUD_PATRONI")
 
     def prepare(self, box: Box) -> None:
         self._check_traversable(box)
@@ -327,7 +329,9 @@ class DatabaseService(Service):
             return False, "select 1 ok, but Patroni does not list this host in its cluster"
         from govcloud_platform.box.services import patroni
 
-        role, lag = patroni.role_of(member), patroni.lag_of(member)
+        role, lag, state = patroni.role_of(member), patroni.lag_of(member), str(member.get("state", "?"))
+        if role != "leader" and state != "streaming":  # a returning host: rewinding, or not caught up yet
+            return False, f"{role} answers but is {state}, not streaming from the leader yet"
         return True, f"select 1 ok (TLS verify-full); {role}" + (f", lag {lag} B" if lag is not None else "")
 
     def cluster(self, box: Box, anywhere: bool = False) -> dict[str, Any] | None:

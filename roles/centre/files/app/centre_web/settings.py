@@ -76,6 +76,8 @@ CENTRE_DB = {
     "sslmode": "verify-full",
     "sslrootcert": ENV["CA_FILE"],
     "connect_timeout": "5",
+    # `read-write` when the host list names several database hosts (Patroni): libpq keeps the leader
+    "target_session_attrs": ENV.get("DB_TARGET_SESSION_ATTRS", "any"),
 }
 CENTRE_TRACKING_KEY = bytes.fromhex(ENV["TRACKING_KEY"])  # HMAC key of tracking codes (>= 32 bytes)
 CENTRE_CATALOGUE = ENV.get("CATALOGUE", "")  # a catalogue.yaml; empty: the sample catalogue

@@ -101,7 +101,9 @@ DATABASES = {
         "USER": ENV["DB_USER"],
         "PASSWORD": ENV["DB_PASSWORD"],
         "CONN_MAX_AGE": 60,
-        "OPTIONS": {"sslmode": "verify-full", "sslrootcert": ENV["CA_FILE"]},
+        "OPTIONS": {"sslmode": "verify-full", "sslrootcert": ENV["CA_FILE"],
+                    # `read-write` with several database hosts (Patroni): libpq keeps the leader
+                    "target_session_attrs": ENV.get("DB_TARGET_SESSION_ATTRS", "any")},
     }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
