@@ -22,11 +22,8 @@ import time
 import psycopg
 from _common import rss_mb  # noqa: F401 - also puts the checkout on sys.path (tests.conftest)
 from bench_hosts import rss_mib
-from ruamel.yaml import YAML
-from tests.integration.test_hosts_ha import GROUPS, HaLab, conninfo
-from tests.integration.test_lab import start_lab, stop_lab, traversable_tmp
-
-from govcloud_platform.box.ports import free_port_base
+from tests.integration.test_hosts_ha import conninfo, ha_lab
+from tests.integration.test_lab import stop_lab
 
 RUNS = 5
 
@@ -62,14 +59,8 @@ class Writer(threading.Thread):
 
 def main() -> None:
     print(f"load average at start {os.getloadavg()[0]:.1f}")
-    lab = start_lab("bha", 3, root=traversable_tmp("gcb-"))
-    yaml = YAML()
-    doc = yaml.load(lab.spec.read_text())
-    for host in doc["platform"]["topology"]["hosts"]:
-        host["groups"] = GROUPS[host["name"]]
-    with lab.spec.open("w") as out:
-        yaml.dump(doc, out)
-    ha = HaLab(lab, lab.root / "c", free_port_base())
+    ha = ha_lab("bha", "gcb-")
+    lab = ha.lab
     try:
         t0 = time.monotonic()
         assert ha.cli("--json", "up", "--port-base", str(ha.port_base)).rc == 0

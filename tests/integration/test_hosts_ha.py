@@ -49,20 +49,28 @@ class HaLab:
 
 
 def conninfo(db: dict[str, Any], **over: Any) -> dict[str, Any]:
+    """libpq settings from the agency's credentials; a connection to a host that dies fails within 3 s (a crashed
+    host answers nothing: without tcp_user_timeout a statement would wait for TCP's retransmissions)."""
     keys = ("host", "port", "dbname", "user", "password", "sslmode", "sslrootcert", "target_session_attrs")
-    return {**{k: db[k] for k in keys if k in db}, "connect_timeout": 2, **over}
+    return {**{k: db[k] for k in keys if k in db}, "connect_timeout": 2, "tcp_user_timeout": 3000, **over}
 
 
-@pytest.fixture(scope="module")
-def ha() -> Iterator[HaLab]:
-    lab = start_lab("ha", 3, root=traversable_tmp("gch-"))
+def ha_lab(stem: str, prefix: str) -> HaLab:
+    """A 3-host lab whose topology is GROUPS (the tests' and bench_ha's), and its control home (not up yet)."""
+    lab = start_lab(stem, 3, root=traversable_tmp(prefix))
     yaml = YAML()
     doc = yaml.load(lab.spec.read_text())
     for host in doc["platform"]["topology"]["hosts"]:
         host["groups"] = GROUPS[host["name"]]
     with lab.spec.open("w") as out:
         yaml.dump(doc, out)
-    p = HaLab(lab, lab.root / "c", free_port_base())
+    return HaLab(lab, lab.root / "c", free_port_base())
+
+
+@pytest.fixture(scope="module")
+def ha() -> Iterator[HaLab]:
+    p = ha_lab("ha", "gch-")
+    lab = p.lab
     try:
         started = time.monotonic()
         up = p.cli("--json", "up", "--port-base", str(p.port_base))
