@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import statistics
+import sys
 import threading
 import time
 
@@ -58,6 +59,7 @@ class Writer(threading.Thread):
 
 
 def main() -> None:
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
     print(f"load average at start {os.getloadavg()[0]:.1f}")
     ha = ha_lab("bha", "gcb-")
     lab = ha.lab
@@ -77,8 +79,8 @@ def main() -> None:
         for run in range(RUNS):
             time.sleep(3)
             leader = next(h for h, r in ha.roles("database").items() if r == "leader")
-            killed = time.monotonic()
             assert lab.cli("fail", leader).rc == 0
+            killed = time.monotonic()  # the host is dead once the command returns (writes before it still land)
             while not any(t > killed for t in writer.times):
                 assert time.monotonic() - killed < 180, "no write within 180 s"
                 time.sleep(0.2)

@@ -93,3 +93,19 @@ def test_the_placement_record_places_etcd_exactly_with_several_database_instance
                 {**good, "instances": {"dcs": good["instances"]["dcs"]}}):
         with pytest.raises(ValueError, match="dcs"):
             record.Placement.from_json(bad)
+
+
+def test_verify_expects_patronis_and_pgbackrests_ports_only_under_ha() -> None:
+    from govcloud_platform.hosts.placement import placement_for
+    from govcloud_platform.hosts.verify import expected_ports
+    from govcloud_platform.spec.topology import Topology
+
+    groups = ["database", "dcs", "storage", "identity", "proxy", "backups"]
+    two = Topology.model_validate({"hosts": [{"name": "a", "address": "10.0.0.1", "groups": groups},
+                                             {"name": "b", "address": "10.0.0.2", "groups": ["database", "dcs"]},
+                                             {"name": "c", "address": "10.0.0.3", "groups": ["dcs"]}]})
+    one = Topology.model_validate({"hosts": [{"name": "a", "address": "10.0.0.1", "groups": groups}]})
+    labels = {p.label for p in expected_ports(two, placement_for(two, None), 30000, two.hosts[1])}
+    assert {"postgres", "patroni_api", "pgbackrest_tls", "etcd_client", "etcd_peer"} <= labels
+    single = {p.label for p in expected_ports(one, placement_for(one, None), 30000, one.hosts[0])}
+    assert "postgres" in single and not single & {"patroni_api", "pgbackrest_tls"}

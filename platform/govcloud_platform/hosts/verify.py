@@ -54,12 +54,17 @@ def services_on(placement: Placement, host: str) -> list[str]:
     return [s for s in placement.placed() if host in placement.hosts_of(s)]
 
 
+HA_LABELS = ("patroni_api", "pgbackrest_tls")  # a database host's ports under Patroni only
+
+
 def expected_ports(topology: Topology, placement: Placement, port_base: int, host: Host) -> list[PortNeed]:
     """Pure: every port the services placed on the host bind, and on which address. The apps' proxy port
     (EDGE_LABELS) is the edge's on its host's address; on an apps host the edge forwards to, the apps' front binds
     it on the host's address once an app is published (optional: no app yet, nothing listens)."""
     services = services_on(placement, host.name)
-    out = [p for p in host_ports(topology, host, port_base, services) if p.label not in EDGE_LABELS]
+    ha_only = () if placement.ha_database else HA_LABELS  # Patroni's and pgBackRest's servers run only under HA
+    out = [p for p in host_ports(topology, host, port_base, services)
+           if p.label not in EDGE_LABELS and p.label not in ha_only]
     port = Ports(port_base).proxy_https
     if "proxy" in services:
         out.append(PortNeed("proxy_https", port, host.address))
