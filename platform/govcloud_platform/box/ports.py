@@ -22,6 +22,9 @@ OFFSETS: dict[str, tuple[int, str]] = {
     "patroni_api": (11, "database"),
     "pgbackrest_tls": (12, "database"),  # pgBackRest's TLS server on each database host (the backups' host's client)
 }
+# Bound only by a database on several hosts (Patroni's REST API, pgBackRest's TLS server) and its etcd: a box on
+# one machine, or one database host, leaves them free.
+HA_ONLY: tuple[str, ...] = ("etcd_client", "etcd_peer", "patroni_api", "pgbackrest_tls")
 # SeaweedFS opens a gRPC port at each of its ports + 10000.
 GRPC_SHIFT = 10000
 GRPC_PORTS = ("s3_http", "weed_master", "weed_volume", "weed_filer")

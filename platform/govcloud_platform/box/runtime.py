@@ -12,7 +12,7 @@ from pathlib import Path
 from govcloud_platform.box import agent
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.network import network_settings
-from govcloud_platform.box.ports import port_in_use
+from govcloud_platform.box.ports import HA_ONLY, port_in_use
 from govcloud_platform.box.services import Health, Service, all_services, hosts_services
 from govcloud_platform.box.supervisor import Supervisor
 from govcloud_platform.errors import InputError, ServiceError
@@ -58,7 +58,10 @@ def _check_ports(box: Box, svc: Service, info: dict[str, dict[str, object]]) -> 
     e.g. still STARTING after an `up` that was interrupted)."""
     if any(info.get(p.name, {}).get("statename") in OURS for p in svc.programs(box)):
         return
+    ha = box.placement is not None and box.placement.ha_database
     for label, port in box.ports.for_service(svc.name):
+        if label in HA_ONLY and not ha:
+            continue  # not bound by this box: its database runs alone
         where = box.bind_address(label)
         if port_in_use(port, where):
             raise InputError(
