@@ -14,6 +14,7 @@ from tests.integration.test_agencies import s3_for
 def pg(db: dict[str, Any], dbname: str) -> psycopg.Connection[Any]:
     return psycopg.connect(host=db["host"], port=db["port"], dbname=dbname, user=db["user"],
                            password=db["password"], sslmode="verify-full", sslrootcert=db["sslrootcert"],
+                           target_session_attrs=db.get("target_session_attrs", "any"),  # several hosts: the leader
                            connect_timeout=5, autocommit=True)
 
 

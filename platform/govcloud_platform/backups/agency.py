@@ -64,7 +64,9 @@ def pg_local(box: Box, program: str, *args: str) -> tuple[list[str], dict[str, A
 
         from govcloud_platform.box import remote
 
-        host = remote.host_for(box, "database")
+        # under Patroni the leader's host: a restore writes, and a parallel dump's workers share its snapshot
+        leader = DatabaseService().leader_name(box)
+        host = remote.remote_host(box, leader) if leader else remote.host_for(box, "database")
         sockets = Path(host.home) / DatabaseService().socket_dir(box).relative_to(box.home)
         command = ["runuser", "-u", PG_USER, "--", "env", f"PGHOST={sockets}", f"PGPORT={box.ports.postgres}",
                    f"PGUSER={PG_USER}", "PGCONNECT_TIMEOUT=10", str(PG_BIN / program), *args]

@@ -352,6 +352,15 @@ class DatabaseService(Service):
                 return data
         return None
 
+    def leader_name(self, box: Box) -> str | None:
+        """Under Patroni the host whose database leads (asked of any database host); None on one database host
+        or when no host answers."""
+        if not ha(box):
+            return None
+        members = (self.cluster(box, anywhere=True) or {}).get("members", [])
+        return next((str(m["name"]) for m in members if isinstance(m, dict)
+                     and m.get("role") in ("leader", "master", "primary")), None)
+
     def standby_runs(self, box: Box) -> bool:
         """Whether a replica runs that pgBackRest can back up from (`backup-standby`)."""
         members = (self.cluster(box, anywhere=True) or {}).get("members", [])
