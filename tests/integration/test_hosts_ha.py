@@ -87,9 +87,14 @@ def ha() -> Iterator[HaLab]:
 def test_status_names_each_instances_role(ha: HaLab) -> None:
     """One leader and one synchronous replica of the database, one raft leader among three etcd members; every
     entry has its `role` next to its `host`."""
-    services = ha.status()
+    deadline = time.monotonic() + 30  # Patroni makes a streaming replica synchronous within a loop or two
+    while True:
+        services = ha.status()
+        db = {s["host"]: s["role"] for s in services if s["name"] == "database"}
+        if sorted(db.values()) == ["leader", "sync_replica"] or time.monotonic() > deadline:
+            break
+        time.sleep(1)
     assert all({"host", "role"} <= set(s) for s in services)
-    db = {s["host"]: s["role"] for s in services if s["name"] == "database"}
     assert sorted(db.values()) == ["leader", "sync_replica"], services
     dcs = sorted(s["role"] for s in services if s["name"] == "dcs")
     assert dcs == ["follower", "follower", "leader"], services
