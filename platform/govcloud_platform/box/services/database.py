@@ -11,7 +11,7 @@ from typing import Any
 
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.secrets import write_private
-from govcloud_platform.box.services import pg_hardening, pg_hba
+from govcloud_platform.box.services import patroni, pg_hardening, pg_hba
 from govcloud_platform.box.services.base import Program, Service, file_holds
 from govcloud_platform.box.services.pg_os import PG_USER, STANZA, chown_tree, ha, pg_ids, tls_dir
 from govcloud_platform.errors import InputError, ServiceError
@@ -327,8 +327,6 @@ class DatabaseService(Service):
         member = self.member(box)
         if member is None:
             return False, "select 1 ok, but Patroni does not list this host in its cluster"
-        from govcloud_platform.box.services import patroni
-
         role, lag, state = patroni.role_of(member), patroni.lag_of(member), str(member.get("state", "?"))
         if role != "leader" and state != "streaming":  # a returning host: rewinding, or not caught up yet
             return False, f"{role} answers but is {state}, not streaming from the leader yet"
@@ -358,8 +356,7 @@ class DatabaseService(Service):
         if not ha(box):
             return None
         members = (self.cluster(box, anywhere=True) or {}).get("members", [])
-        return next((str(m["name"]) for m in members if isinstance(m, dict)
-                     and m.get("role") in ("leader", "master", "primary")), None)
+        return next((str(m["name"]) for m in members if isinstance(m, dict) and patroni.role_of(m) == "leader"), None)
 
     def standby_runs(self, box: Box) -> bool:
         """Whether a replica runs that pgBackRest can back up from (`backup-standby`)."""
@@ -376,7 +373,7 @@ class DatabaseService(Service):
 
     def is_leader(self, box: Box) -> bool:
         member = self.member(box)
-        return member is not None and member.get("role") in ("leader", "master", "primary")
+        return member is not None and patroni.role_of(member) == "leader"
 
     def leads_once_elected(self, box: Box, timeout: float = 60) -> bool:
         """Whether this host leads, asked once the cluster has a leader (a new cluster elects one within seconds
@@ -386,7 +383,7 @@ class DatabaseService(Service):
         deadline = time.monotonic() + timeout
         while True:
             members = (self.cluster(box) or {}).get("members", [])
-            if any(isinstance(m, dict) and m.get("role") in ("leader", "master", "primary") for m in members):
+            if any(isinstance(m, dict) and patroni.role_of(m) == "leader" for m in members):
                 return self.is_leader(box)
             if time.monotonic() > deadline:
                 raise ServiceError(f"no database leader elected after {timeout:.0f}s",
@@ -397,7 +394,6 @@ class DatabaseService(Service):
         """leader, sync_replica or replica under Patroni; None on one host."""
         if not ha(box):
             return None
-        from govcloud_platform.box.services import patroni
 
         member = self.member(box)
         return patroni.role_of(member) if member is not None else None
