@@ -116,3 +116,22 @@ def box() -> Iterator[BoxHandle]:
         yield handle
     finally:
         teardown_box(handle)
+
+
+# --- where the suite's time goes: seconds per test file (setup + call + teardown), printed at the end -------
+FILE_SECONDS: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    path = report.nodeid.split("::", 1)[0]
+    FILE_SECONDS[path] = FILE_SECONDS.get(path, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if len(FILE_SECONDS) < 2:
+        return
+    terminalreporter.section("slowest files (s: setup + call + teardown)")
+    ranked = sorted(FILE_SECONDS.items(), key=lambda kv: -kv[1])
+    for path, seconds in ranked[:20]:
+        terminalreporter.write_line(f"{seconds:8.1f}  {path}")
+    terminalreporter.write_line(f"{sum(FILE_SECONDS.values()):8.1f}  all {len(FILE_SECONDS)} files")

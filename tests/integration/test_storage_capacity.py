@@ -55,7 +55,7 @@ def storage_of(handle: BoxHandle, slug: str) -> dict[str, Any]:
 
 def storage_health(result: Result) -> dict[str, Any]:
     doc = result.json()
-    assert all(set(s) == {"name", "healthy", "endpoint", "pid", "detail"} for s in doc["services"])  # the shape
+    assert all(set(s) == {"name", "healthy", "endpoint", "pid", "detail", "role"} for s in doc["services"])  # the shape
     [storage] = [s for s in doc["services"] if s["name"] == "storage"]
     out: dict[str, Any] = storage
     return out
