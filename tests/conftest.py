@@ -87,7 +87,24 @@ def make_box(prefix: str, spec_text: str = EXAMPLE_SPEC) -> BoxHandle:
     root = new_home(prefix)
     spec_path = root / "govcloud.yaml"
     spec_path.write_text(spec_text)
+    (root / OWNER_FILE).write_text(f"{os.getpid()}\n")  # whose box: a killed run's is destroyed by the next
     return BoxHandle(root=root, spec_path=spec_path, port_base=free_port_base())
+
+
+OWNER_FILE = "pytest.pid"
+
+
+def _orphaned_boxes() -> list[BoxHandle]:
+    """Test boxes whose pytest is gone (a killed run): still running, their apps' users block the next run."""
+    found = []
+    for root in TEST_ROOT.glob("*-*"):
+        try:
+            owner = int((root / OWNER_FILE).read_text())
+        except (OSError, ValueError):
+            continue
+        if owner != os.getpid() and not Path(f"/proc/{owner}").exists():
+            found.append(BoxHandle(root=root, spec_path=root / "govcloud.yaml", port_base=0))
+    return found
 
 
 def teardown_box(handle: BoxHandle) -> None:
@@ -99,7 +116,10 @@ def teardown_box(handle: BoxHandle) -> None:
 @pytest.fixture(scope="session", autouse=True)
 def _no_leftover_system_users() -> None:
     """A killed run leaves the system users its boxes' apps ran as (the host's, not the box's): the names are the
-    agencies', so the next run's deploys would rightly refuse them. Those of test boxes no longer running go."""
+    agencies', so the next run's deploys would rightly refuse them. Boxes of a run that is gone are destroyed, and
+the users of test boxes no longer running go."""
+    for orphan in _orphaned_boxes():
+        teardown_box(orphan)
     labs = [d for d in Path("/var/tmp").glob("gcl*-*") if d.is_dir()]  # tests.integration.test_lab.traversable_tmp
     for user in [u for root in (TEST_ROOT, *labs) for u in leftover_system_users(root)]:
         subprocess.run(["userdel", user], capture_output=True, check=False)

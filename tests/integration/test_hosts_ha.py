@@ -7,6 +7,7 @@ its link cut), real clients (psycopg with the agency's own multi-host credential
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,11 +15,16 @@ from typing import Any
 
 import psycopg
 import pytest
+import requests
 from ruamel.yaml import YAML
 
-from govcloud_platform.box.ports import free_port_base
+from govcloud_platform.box.ports import Ports, free_port_base
+from govcloud_platform.box.services.patroni import API_USER, REPLICATOR
+from govcloud_platform.box.services.pg_os import STANZA
+from govcloud_platform.spec import load_spec
 from tests.conftest import Result, run_cli
 from tests.integration.test_lab import LabHandle, start_lab, stop_lab, traversable_tmp
+from tests.security.matrix import attack
 
 pytestmark = pytest.mark.integration
 OUTSIDE = {"GOVCLOUD_NO_AGENT": "1"}
@@ -108,6 +114,83 @@ def test_status_names_each_instances_role(ha: HaLab) -> None:
     assert full.rc == 0, full.stderr[-2000:]
 
 
+def _pgbackrest_as(ha: HaLab, target: str, cert: Path, key: Path) -> subprocess.CompletedProcess[str]:
+    """pgBackRest's client on the operator's machine, as the backups' host would call `target`'s TLS server, with
+    the given client certificate: `check` opens the remote first (and there the server admits or refuses it)."""
+    home = _home(ha, target)
+    scratch = ha.lab.root / "pgbr-attack"
+    scratch.mkdir(exist_ok=True)
+    argv = ["pgbackrest", f"--config={scratch / 'none.conf'}", f"--stanza={STANZA}", f"--log-path={scratch}",
+            f"--lock-path={scratch}", "--log-level-console=error", "--log-level-file=off", "--io-timeout=5",
+            f"--pg1-host={ha.lab.host(target)['address']}", "--pg1-host-type=tls",
+            f"--pg1-host-port={Ports(ha.port_base).pgbackrest_tls}", f"--pg1-host-ca-file={ha.home / 'ca' / 'ca.pem'}",
+            f"--pg1-host-cert-file={cert}", f"--pg1-host-key-file={key}", f"--pg1-path={home / 'pg' / 'data'}",
+            "--repo1-path=/nowhere", "check"]
+    (scratch / "none.conf").touch()
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+
+
+def _home(ha: HaLab, host: str) -> Path:
+    topology = load_spec(ha.lab.spec).platform.topology
+    assert topology is not None
+    where = topology.host(host)
+    assert where is not None
+    return Path(where.root) / "box"
+
+
+def test_the_clusters_own_ports_admit_only_the_platform(ha: HaLab) -> None:
+    """The attacker's `cluster` class (tests/security/matrix.py), on this lab: etcd without a client certificate or
+    with a server-only one from the platform CA (what an app's TLS proxy holds), Patroni's unsafe REST calls without
+    its password, pgBackRest's TLS server with another host's valid certificate, and replication as an agency's
+    role. Each beside a control that the same call, made as the platform makes it, is answered."""
+    ports, ca = Ports(ha.port_base), str(ha.home / "ca" / "ca.pem")
+    db_host = next(h for h, r in ha.roles("database").items() if r == "leader")
+    address = ha.lab.host(db_host)["address"]
+    etcd = f"https://{address}:{ports.etcd_client}/v3/maintenance/status"
+    own = _home(ha, db_host) / "dcs" / "tls"
+    control = requests.post(etcd, json={}, cert=(str(own / "etcd.pem"), str(own / "etcd.key")), verify=ca, timeout=10)
+    assert control.status_code == 200, control.text  # the member's own certificate is answered
+    s3 = _home(ha, "h1") / "ca" / "certs"  # h1's S3 gateway's: signed by the platform CA, for servers only
+    refused = (requests.exceptions.SSLError, requests.exceptions.ConnectionError)
+    for what, cert in (("etcd's client port without a certificate", None),
+                       ("etcd's client port with a server-only platform certificate (an S3 gateway's)",
+                        (str(s3 / "s3.pem"), str(s3 / "s3.key")))):
+        with attack("cluster", what, denied=refused) as attempt:
+            reply = requests.post(etcd, json={}, cert=cert, verify=ca, timeout=10)
+            attempt.detail = f"HTTP {reply.status_code}"
+    with attack("cluster", "etcd's peer port without a certificate", denied=refused) as attempt:
+        reply = requests.get(f"https://{address}:{ports.etcd_peer}/members", verify=ca, timeout=10)
+        attempt.detail = f"HTTP {reply.status_code}"
+
+    api = f"https://{address}:{ports.patroni_api}"
+    assert requests.get(f"{api}/patroni", verify=ca, timeout=10).status_code == 200  # read-only calls: open
+    for method, path, body in (("POST", "/restart", {}), ("POST", "/switchover", {"leader": db_host}),
+                               ("PATCH", "/config", {"ttl": 1000}), ("POST", "/reinitialize", {})):
+        for auth in (None, (API_USER, "guessed")):
+            with attack("cluster", f"Patroni's {method} {path} {'with a guessed password' if auth else 'anonymously'}"
+                        ) as attempt:
+                reply = requests.request(method, f"{api}{path}", json=body, auth=auth, verify=ca, timeout=10)
+                attempt.succeeded, attempt.detail = reply.status_code != 401, f"HTTP {reply.status_code}"
+    assert ha.roles("database")[db_host] == "leader"  # nothing above moved it
+
+    other = next(h for h in ("h2", "h3") if h != db_host)  # a database host's own valid client certificate
+    tls = _home(ha, other) / "pg" / "tls"
+    backups = _home(ha, "h1") / "pg" / "tls"  # the backups' host's, which the server admits
+    admitted = _pgbackrest_as(ha, db_host, backups / "patroni.pem", backups / "patroni.key")
+    assert "not authorized" not in admitted.stderr + admitted.stdout, admitted.stderr
+    with attack("cluster", "pgBackRest's TLS server with another database host's certificate") as attempt:
+        run = _pgbackrest_as(ha, db_host, tls / "patroni.pem", tls / "patroni.key")
+        attempt.succeeded = run.returncode == 0 or run.stderr == admitted.stderr
+        attempt.detail = run.stderr.strip()[-300:]
+
+    db = ha.creds("alpha")
+    with attack("database", "replication as an agency's role (HA lab)", denied=(psycopg.OperationalError,)):
+        psycopg.connect(**conninfo(db, replication="database")).close()
+    with attack("database", "the replicator role with an agency's password (HA lab)",
+                denied=(psycopg.OperationalError,)):
+        psycopg.connect(**conninfo(db, user=REPLICATOR, replication="database")).close()
+
+
 def test_the_leaders_host_dies_and_a_replica_takes_over_without_losing_a_commit(ha: HaLab) -> None:
     leader = next(h for h, r in ha.roles("database").items() if r == "leader")
     db = ha.creds("alpha")
@@ -194,7 +277,6 @@ def test_a_partition_never_lets_two_leaders_acknowledge_writes(ha: HaLab) -> Non
     """The leader's host keeps running but is cut off: the other side elects a leader and takes writes; the
     isolated one cannot have a write acknowledged (its synchronous replica is out of reach, and it demotes itself
     once it reaches no other member). Every write either side acknowledged is there after the partition heals."""
-    import subprocess
     import sys
     import threading
 

@@ -6,60 +6,20 @@ the goal is 0 successes. A new service or app is covered by adding a row to the 
 Classes: names (crafted slugs and app names), local (an unprivileged local user, and each app's system user),
 oidc (cross-client login, code and token exchange, introspection, refresh), database (privilege escalation
 from an agency's roles), s3 (another agency's bucket through every API family), citizen (the Citizen's Centre
-through the agency's TLS proxy, as a citizen without the link or code: saved answers, the tracking throttle)."""
+through the agency's TLS proxy, as a citizen without the link or code: saved answers, the tracking throttle),
+cluster (the highly available database's own ports on the hosts target: etcd, Patroni's REST API, pgBackRest's
+TLS server, replication; run on test_hosts_ha's lab)."""
 
 from __future__ import annotations
 
 import json
 import os
-from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from tests.conftest import TEST_ROOT, BoxHandle
-
-CLASSES = ("names", "local", "oidc", "database", "s3", "citizen")
-# class -> [(attempt, succeeded)]
-MATRIX: dict[str, list[tuple[str, bool]]] = defaultdict(list)
-
-
-@dataclass
-class Attempt:
-    """What one attack did: `succeeded` is set by the body when the server's answer is not an exception (an
-    HTTP status, a row count); left unset, a body that returns counts as a success and one that raises one
-    of the `denied` exceptions as a denial."""
-
-    succeeded: bool | None = None
-    detail: str = ""
-
-
-@contextmanager
-def attack(cls: str, what: str, denied: tuple[type[BaseException], ...] = (Exception,)) -> Iterator[Attempt]:
-    """Run one attack, record it in the matrix, and fail the test if it succeeded. An AssertionError inside
-    the body is the test's own failure, never a denial."""
-    assert cls in CLASSES, cls
-    attempt = Attempt()
-    try:
-        yield attempt
-    except AssertionError:
-        raise
-    except denied as exc:
-        attempt.succeeded = False
-        attempt.detail = attempt.detail or type(exc).__name__
-    else:
-        if attempt.succeeded is None:
-            attempt.succeeded = True
-    MATRIX[cls].append((what, bool(attempt.succeeded)))
-    assert not attempt.succeeded, f"attack succeeded [{cls}] {what}: {attempt.detail}"
-
-
-def matrix_rows() -> list[dict[str, Any]]:
-    return [{"class": cls, "attempts": len(MATRIX[cls]), "successes": sum(ok for _, ok in MATRIX[cls]),
-             "succeeded": [what for what, ok in MATRIX[cls] if ok]} for cls in CLASSES]
+from tests.security.matrix import MATRIX, matrix_rows
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

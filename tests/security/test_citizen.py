@@ -19,7 +19,8 @@ import requests
 from centre_core import references
 from tests.apps_helpers import resolve_to_loopback
 from tests.conftest import BoxHandle
-from tests.security.conftest import VICTIM, attack
+from tests.security.conftest import VICTIM
+from tests.security.matrix import attack
 
 pytestmark = pytest.mark.integration
 APP = "centre"

@@ -17,7 +17,8 @@ import pytest
 from psycopg import sql
 
 from tests.conftest import BoxHandle
-from tests.security.conftest import INTRUDER, VICTIM, attack
+from tests.security.conftest import INTRUDER, VICTIM
+from tests.security.matrix import attack
 
 pytestmark = pytest.mark.integration
 ROLES = ("owner", "reader")

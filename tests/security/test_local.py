@@ -35,7 +35,7 @@ from govcloud_platform.names import system_user
 from tests.conftest import BoxHandle, make_box, teardown_box
 from tests.integration.test_agencies import s3_for
 from tests.integration.test_storage_security import REFUSED, grpc_handshake, http, plaintext_grpc_answers
-from tests.security.conftest import INTRUDER, VICTIM, attack
+from tests.security.conftest import INTRUDER, VICTIM
 from tests.security.local_common import (
     APP,
     AREAS,
@@ -49,6 +49,7 @@ from tests.security.local_common import (
     run_probe,
     walk,
 )
+from tests.security.matrix import attack
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -18,7 +18,7 @@ from govcloud_platform.box import idp_api
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.services.storage import BACKUP_BUCKET, weed_shell
 from tests.conftest import BoxHandle, assert_one_error
-from tests.security.conftest import attack
+from tests.security.matrix import attack
 
 pytestmark = pytest.mark.integration
 VICTIM = "nm-echo"

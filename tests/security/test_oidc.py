@@ -27,7 +27,8 @@ from govcloud_platform.box.services.identity import OPERATOR_SECRET
 from govcloud_platform.names import admins_group, login
 from tests import oidc
 from tests.conftest import BoxHandle
-from tests.security.conftest import INTRUDER, VICTIM, attack
+from tests.security.conftest import INTRUDER, VICTIM
+from tests.security.matrix import attack
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -20,7 +20,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from govcloud_platform.names import bucket as bucket_of
-from tests.security.conftest import INTRUDER, VICTIM, attack
+from tests.security.conftest import INTRUDER, VICTIM
+from tests.security.matrix import attack
 from tests.security.s3_kit import (
     BLOCK,
     CORS,

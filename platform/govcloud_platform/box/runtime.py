@@ -45,8 +45,8 @@ def _health(box: Box, svc: Service, info: dict[str, dict[str, object]]) -> Healt
             return Health(svc.name, False, svc.endpoint(box), f"{prog.name} is {status}", None)
         if pid is None:
             pid = int(state["pid"])  # type: ignore[call-overload]
-    ok, detail = svc.probe(box)
-    return Health(svc.name, ok, svc.endpoint(box), detail, pid, svc.role(box) if ok else None)
+    ok, detail, role = svc.probe_role(box)
+    return Health(svc.name, ok, svc.endpoint(box), detail, pid, role if ok else None)
 
 
 # supervisord states in which the process (and the ports it binds) is ours

@@ -180,13 +180,23 @@ def apply_hba(box: Box, allow: list[HbaGrant], revoke: list[str]) -> None:
         _record_hba(box, allow, revoke)
         change = json.dumps({"allow": [[k, d, r] for k, d, r in allow], "revoke": revoke})
         hosts = box.placement.hosts_of("database") if box.placement is not None else ()
-        failed: list[Exception] = []
-        for host in hosts:
+
+        def push(host: str) -> Exception | None:
             try:
                 remote.govcloud(box, "database", ["box", "hba"], stdin=change, on=host,
                                 timeout=120 if len(hosts) == 1 else 20)
             except Exception as exc:  # noqa: BLE001 - ServiceError or an SSH failure: judged below
-                failed.append(exc)
+                return exc
+            return None
+
+        if len(hosts) <= 1:
+            outcomes = [push(host) for host in hosts]
+        else:  # at once: a lost host costs its timeout once, not once per host before it
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(len(hosts)) as pool:
+                outcomes = list(pool.map(push, hosts))
+        failed = [exc for exc in outcomes if exc is not None]
         if failed and (len(failed) == len(hosts) or len(hosts) == 1):
             raise failed[0]
         return

@@ -123,10 +123,10 @@ class Service(ABC):
         servers (status should answer in a fraction of a second)."""
         return self.check(box)
 
-    def role(self, box: Box) -> str | None:
-        """This instance's part in its cluster for `status` (the database under Patroni, etcd); None: it runs
-        alone, or as one of equals."""
-        return None
+    def probe_role(self, box: Box) -> tuple[bool, str, str | None]:
+        """`probe` and, when healthy, this instance's part in its cluster for `status` (the database under Patroni,
+        etcd; from the same answer of its server); None: it runs alone, or as one of equals."""
+        return (*self.probe(box), None)
 
     @abstractmethod
     def endpoint(self, box: Box) -> str:

@@ -223,13 +223,22 @@ class DatabaseService(Service):
         if ha(box):
             if not patroni_file(box).exists():
                 return False  # not prepared yet: `up` prepares it next
+            from govcloud_platform.box.services.pgbackrest_conf import conf_text, pgbackrest_conf, write_pgbackrest_conf
+            from govcloud_platform.box.supervisor import Supervisor
+
+            backrest = not file_holds(pgbackrest_conf(box), conf_text(box))
             changed = not file_holds(patroni_file(box), render_patroni(box))
             if changed:
                 self._prepare_patroni(box, self.data_dir(box))
-                from govcloud_platform.box.supervisor import Supervisor
-
                 Supervisor(box).signal("database", "HUP")
-            return self._reload_hba(box) or changed
+            elif backrest:
+                write_pgbackrest_conf(box)
+            if backrest:  # its TLS server reads the file once: restarted (it serves backups only: no failover)
+                sup = Supervisor(box)
+                if "pgbackrest-server" in sup.info():
+                    sup.stop("pgbackrest-server")
+                    sup.ensure_running("pgbackrest-server")
+            return self._reload_hba(box) or changed or backrest
         if not (self.data_dir(box) / "PG_VERSION").exists():
             return False
         return self._reload_hba(box)
@@ -313,7 +322,11 @@ class DatabaseService(Service):
             make_idp_store(box)
 
     def check(self, box: Box) -> tuple[bool, str]:
-        """This host's server answers over TLS (under Patroni, a replica as well as the leader)."""
+        return self.probe_role(box)[:2]
+
+    def probe_role(self, box: Box) -> tuple[bool, str, str | None]:
+        """This host's server answers over TLS (under Patroni, a replica as well as the leader); its role under
+        Patroni (leader, sync_replica, replica), from one answer of its REST API."""
         import psycopg
 
         try:
@@ -321,16 +334,16 @@ class DatabaseService(Service):
                 conn.execute("select 1")
         except psycopg.Error as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            return False, f"select 1 failed: {first}"
+            return False, f"select 1 failed: {first}", None
         if not ha(box):
-            return True, "select 1 ok (TLS verify-full)"
+            return True, "select 1 ok (TLS verify-full)", None
         member = self.member(box)
         if member is None:
-            return False, "select 1 ok, but Patroni does not list this host in its cluster"
+            return False, "select 1 ok, but Patroni does not list this host in its cluster", None
         role, lag, state = patroni.role_of(member), patroni.lag_of(member), str(member.get("state", "?"))
         if role != "leader" and state != "streaming":  # a returning host: rewinding, or not caught up yet
-            return False, f"{role} answers but is {state}, not streaming from the leader yet"
-        return True, f"select 1 ok (TLS verify-full); {role}" + (f", lag {lag} B" if lag is not None else "")
+            return False, f"{role} answers but is {state}, not streaming from the leader yet", role
+        return True, f"select 1 ok (TLS verify-full); {role}" + (f", lag {lag} B" if lag is not None else ""), role
 
     def cluster(self, box: Box, anywhere: bool = False) -> dict[str, Any] | None:
         """Patroni's /cluster answer from this host's REST API, or with `anywhere` from the first database host
@@ -389,14 +402,6 @@ class DatabaseService(Service):
                 raise ServiceError(f"no database leader elected after {timeout:.0f}s",
                                    hint="see `govcloud logs database` and `govcloud logs dcs` on each database host")
             time.sleep(0.5)
-
-    def role(self, box: Box) -> str | None:
-        """leader, sync_replica or replica under Patroni; None on one host."""
-        if not ha(box):
-            return None
-
-        member = self.member(box)
-        return patroni.role_of(member) if member is not None else None
 
     def endpoint(self, box: Box) -> str:
         return f"postgresql://{box.address if ha(box) else box.address_of('database')}:{box.ports.postgres}"

@@ -136,25 +136,21 @@ class DcsService(Service):
                         user=ETCD_USER, directory=str(base), stopwaitsecs=20, startsecs=2)]
 
     def check(self, box: Box) -> tuple[bool, str]:
+        return self.probe_role(box)[:2]
+
+    def probe_role(self, box: Box) -> tuple[bool, str, str | None]:
         """The member's own view: it answers, and its cluster has a raft leader (a member without quorum has
-        none)."""
+        none); its raft role."""
         import requests
 
         try:
             status = etcd_post(box, url(box.address, box.ports.etcd_client), "/v3/maintenance/status", {})
         except (requests.RequestException, ValueError) as exc:
-            return False, f"etcd unreachable ({type(exc).__name__})"
+            return False, f"etcd unreachable ({type(exc).__name__})", None
         if not status.get("leader") or status.get("leader") == "0":
-            return False, "no raft leader (fewer than a quorum of members up)"
-        return True, f"raft {raft_role(status)}, {len(members(box))} members"
-
-    def role(self, box: Box) -> str | None:
-        import requests
-
-        try:
-            return raft_role(etcd_post(box, url(box.address, box.ports.etcd_client), "/v3/maintenance/status", {}))
-        except (requests.RequestException, ValueError):
-            return None
+            return False, "no raft leader (fewer than a quorum of members up)", None
+        role = raft_role(status)
+        return True, f"raft {role}, {len(members(box))} members", role
 
     def endpoint(self, box: Box) -> str:
         return url(box.address, box.ports.etcd_client)
