@@ -88,7 +88,16 @@ def up(
             hint="use `govcloud iaas up` for the openstack target",
         )
     with progress(opts, "up") as step:
-        result = runtime.up(box, step, port_base=port_base, address=address, allow_from=allow_from, only=service)
+        from govcloud_platform.errors import ServiceError
+
+        try:
+            result = runtime.up(box, step, port_base=port_base, address=address, allow_from=allow_from, only=service)
+        except ServiceError:
+            if not on_host:  # a lost registry is the cause to name (the backup scheduler fails on it: unhealthy)
+                from govcloud_platform.state.registry import check_registry
+
+                check_registry(box.home)
+            raise
         if on_host:  # the operator's home keeps the registries; a host runs services only
             _render_health(opts, box, result.services, f"govcloud services at {box.home}", changed=result.changed)
             return
@@ -139,7 +148,7 @@ def down(ctx: typer.Context) -> None:
     if left:
         from govcloud_platform.errors import ServiceError
 
-        raise ServiceError(f"ports still listening after down: {left}")
+        raise ServiceError(f"ports still listening after down: {'; '.join(runtime.port_holders(left))}")
 
 
 def status(ctx: typer.Context) -> None:

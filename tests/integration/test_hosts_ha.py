@@ -237,6 +237,14 @@ def test_the_returning_host_rejoins_as_a_replica_and_catches_up(ha: HaLab) -> No
     assert role == "sync_replica", role
     up = ha.cli("--json", "up")  # converges: the returned host gets beta's pg_hba grant
     assert up.rc == 0, up.stderr[-2000:]
+    doctor = ha.cli("--json", "doctor", timeout=300)
+    assert doctor.rc == 0 and doctor.json()["healthy"] is True, (doctor.stdout[-2000:], doctor.stderr[-2000:])
+    address = ha.lab.host(host)["address"]
+    for actor, target in (("alpha", "beta"), ("beta", "alpha")):  # the isolation holds on the leader and the host back
+        mine, theirs = ha.creds(actor), ha.creds(target)
+        for over in ({}, {"host": address, "target_session_attrs": "any"}):
+            with pytest.raises(psycopg.OperationalError):
+                psycopg.connect(**conninfo(mine, dbname=theirs["dbname"], **over)).close()
     # WAL archiving went on across the failover: a point-in-time restore to a moment after it has row 2, which
     # only the new leader's timeline holds (the full backup predates the failover)
     import datetime as dt
@@ -245,7 +253,6 @@ def test_the_returning_host_rejoins_as_a_replica_and_catches_up(ha: HaLab) -> No
     drill = ha.cli("--json", "backup", "restore", "--platform", "--to", moment, timeout=900)
     assert drill.rc == 0, drill.stderr[-2000:]
     assert drill.json()["databases"]["ag_alpha"]["public.counter"] == 2
-    address = ha.lab.host(host)["address"]
     for slug, rows in (("alpha", [(1,), (2,)]), ("beta", [])):
         db = ha.creds(slug)
         # straight to the returned host, a replica now: it has every row, and admits beta

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
@@ -288,6 +289,41 @@ def _priority(sup: Supervisor, name: str) -> int:
 
 def listening_ports(box: Box) -> list[int]:
     return [port for _, label, port in box.ports.all() if port_in_use(port, box.bind_address(label))]
+
+
+def port_holders(ports: list[int]) -> list[str]:
+    """`port: pid (command)` for each port listened on in this network namespace: what `down` names when a port
+    is still taken after it (a process no supervisord of this box knows)."""
+    from govcloud_platform.box.services.storage import listening_inode
+
+    tables = [t for t in (_read(f"/proc/net/{n}") for n in ("tcp", "tcp6")) if t]
+    inodes = {port: listening_inode(tables, port) for port in ports}
+    owners: dict[int, str] = {}
+    wanted = {f"socket:[{i}]": port for port, i in inodes.items() if i}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or not wanted:
+            continue
+        try:
+            fds = list((proc / "fd").iterdir())
+        except OSError:
+            continue
+        links = set()
+        for fd in fds:
+            try:
+                links.add(os.readlink(fd))
+            except OSError:  # closed meanwhile (the listing's own descriptor among them)
+                continue
+        for link in links & set(wanted):
+            cmd = (_read(str(proc / "cmdline")) or "").replace("\0", " ").strip()
+            owners[wanted.pop(link)] = f"pid {proc.name} ({cmd[:80]})"
+    return [f"{port}: {owners.get(port, 'held by no process found')}" for port in ports]
+
+
+def _read(path: str) -> str | None:
+    try:
+        return Path(path).read_text(errors="replace")
+    except OSError:
+        return None
 
 
 def destroy(box: Box, progress: Progress = quiet) -> None:

@@ -26,6 +26,8 @@ def _quote(arg: str) -> str:
 
 
 class Supervisor:
+    answer_wait_s = 30.0  # how long `start` waits for a running supervisord that does not answer yet
+
     def __init__(self, box: Box) -> None:
         self.box = box
         self.dir = box.home / "supervisor"
@@ -133,6 +135,16 @@ files={self.programs_dir}/*.conf
     def start(self) -> None:
         if self.running():
             return
+        pid = self.pid()
+        if pid is not None:  # alive but not answering yet (a loaded host): never a second one beside it
+            deadline = time.monotonic() + self.answer_wait_s
+            while time.monotonic() < deadline:
+                if self.running():
+                    return
+                time.sleep(0.2)
+            raise ServiceError(f"supervisord (pid {pid}) runs but does not answer on {self.sock}",
+                               hint=f"see {self.box.log_dir / 'supervisord.log'}; stop it (`kill {pid}`), then "
+                                    "`govcloud up` again")
         self.write_main_config()
         self.sock.unlink(missing_ok=True)
         supervisord = Path(sys.executable).parent / "supervisord"
