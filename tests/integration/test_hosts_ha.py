@@ -18,6 +18,7 @@ import pytest
 import requests
 from ruamel.yaml import YAML
 
+from govcloud_platform.box.placement import read as read_placement
 from govcloud_platform.box.ports import Ports, free_port_base
 from govcloud_platform.box.services.patroni import API_USER, REPLICATOR
 from govcloud_platform.box.services.pg_os import STANZA
@@ -144,17 +145,17 @@ def test_the_clusters_own_ports_admit_only_the_platform(ha: HaLab) -> None:
     its password, pgBackRest's TLS server with another host's valid certificate, and replication as an agency's
     role. Each beside a control that the same call, made as the platform makes it, is answered."""
     ports, ca = Ports(ha.port_base), str(ha.home / "ca" / "ca.pem")
+    certs = ha.home / "ca" / "hosts"  # each host's certificates, as the control issued them (`issue_for_host`)
     db_host = next(h for h, r in ha.roles("database").items() if r == "leader")
     address = ha.lab.host(db_host)["address"]
     etcd = f"https://{address}:{ports.etcd_client}/v3/maintenance/status"
-    own = _home(ha, db_host) / "dcs" / "tls"
-    control = requests.post(etcd, json={}, cert=(str(own / "etcd.pem"), str(own / "etcd.key")), verify=ca, timeout=10)
+    own = (str(certs / db_host / "etcd.pem"), str(certs / db_host / "etcd.key"))
+    control = requests.post(etcd, json={}, cert=own, verify=ca, timeout=10)
     assert control.status_code == 200, control.text  # the member's own certificate is answered
-    s3 = _home(ha, "h1") / "ca" / "certs"  # h1's S3 gateway's: signed by the platform CA, for servers only
     refused = (requests.exceptions.SSLError, requests.exceptions.ConnectionError)
     for what, cert in (("etcd's client port without a certificate", None),
                        ("etcd's client port with a server-only platform certificate (an S3 gateway's)",
-                        (str(s3 / "s3.pem"), str(s3 / "s3.key")))):
+                        (str(certs / "h1" / "s3.pem"), str(certs / "h1" / "s3.key")))):
         with attack("cluster", what, denied=refused) as attempt:
             reply = requests.post(etcd, json={}, cert=cert, verify=ca, timeout=10)
             attempt.detail = f"HTTP {reply.status_code}"
@@ -173,15 +174,18 @@ def test_the_clusters_own_ports_admit_only_the_platform(ha: HaLab) -> None:
                 attempt.succeeded, attempt.detail = reply.status_code != 401, f"HTTP {reply.status_code}"
     assert ha.roles("database")[db_host] == "leader"  # nothing above moved it
 
-    other = next(h for h in ("h2", "h3") if h != db_host)  # a database host's own valid client certificate
-    tls = _home(ha, other) / "pg" / "tls"
-    backups = _home(ha, "h1") / "pg" / "tls"  # the backups' host's, which the server admits
-    admitted = _pgbackrest_as(ha, db_host, backups / "patroni.pem", backups / "patroni.key")
-    assert "not authorized" not in admitted.stderr + admitted.stdout, admitted.stderr
+    # pgBackRest's TLS servers admit the backups' host only (backups run with the database: `place`)
+    placement = read_placement(ha.home)
+    assert placement is not None
+    backups = placement.services["backups"].host
+    other = next(h for h in ("h2", "h3") if h != backups)
+    admitted = _pgbackrest_as(ha, other, certs / backups / "patroni.pem", certs / backups / "patroni.key")
     with attack("cluster", "pgBackRest's TLS server with another database host's certificate") as attempt:
-        run = _pgbackrest_as(ha, db_host, tls / "patroni.pem", tls / "patroni.key")
+        run = _pgbackrest_as(ha, backups, certs / other / "patroni.pem", certs / other / "patroni.key")
         attempt.succeeded = run.returncode == 0 or run.stderr == admitted.stderr
         attempt.detail = run.stderr.strip()[-300:]
+    print(f"\npgBackRest as the backups' host: rc {admitted.returncode} {admitted.stderr.strip()[-200:]}"
+          f"\npgBackRest as another database host: rc {run.returncode} {run.stderr.strip()[-200:]}")
 
     db = ha.creds("alpha")
     with attack("database", "replication as an agency's role (HA lab)", denied=(psycopg.OperationalError,)):
