@@ -294,9 +294,9 @@ def listening_ports(box: Box) -> list[int]:
 def port_holders(ports: list[int]) -> list[str]:
     """`port: pid (command)` for each port listened on in this network namespace: what `down` names when a port
     is still taken after it (a process no supervisord of this box knows)."""
-    from govcloud_platform.box.services.storage import listening_inode
+    from govcloud_platform.box.services.storage import listening_inode, listening_tables
 
-    tables = [t for t in (_read(f"/proc/net/{n}") for n in ("tcp", "tcp6")) if t]
+    tables = listening_tables()
     inodes = {port: listening_inode(tables, port) for port in ports}
     owners: dict[int, str] = {}
     wanted = {f"socket:[{i}]": port for port, i in inodes.items() if i}
@@ -314,16 +314,12 @@ def port_holders(ports: list[int]) -> list[str]:
             except OSError:  # closed meanwhile (the listing's own descriptor among them)
                 continue
         for link in links & set(wanted):
-            cmd = (_read(str(proc / "cmdline")) or "").replace("\0", " ").strip()
+            try:
+                cmd = (proc / "cmdline").read_text(errors="replace").replace("\0", " ").strip()
+            except OSError:  # exited meanwhile
+                cmd = "?"
             owners[wanted.pop(link)] = f"pid {proc.name} ({cmd[:80]})"
     return [f"{port}: {owners.get(port, 'held by no process found')}" for port in ports]
-
-
-def _read(path: str) -> str | None:
-    try:
-        return Path(path).read_text(errors="replace")
-    except OSError:
-        return None
 
 
 def destroy(box: Box, progress: Progress = quiet) -> None:

@@ -137,11 +137,8 @@ files={self.programs_dir}/*.conf
             return
         pid = self.pid()
         if pid is not None:  # alive but not answering yet (a loaded host): never a second one beside it
-            deadline = time.monotonic() + self.answer_wait_s
-            while time.monotonic() < deadline:
-                if self.running():
-                    return
-                time.sleep(0.2)
+            if self._answers_within(self.answer_wait_s, 0.2):
+                return
             raise ServiceError(f"supervisord (pid {pid}) runs but does not answer on {self.sock}",
                                hint=f"see {self.box.log_dir / 'supervisord.log'}; stop it (`kill {pid}`), then "
                                     "`govcloud up` again")
@@ -152,12 +149,16 @@ files={self.programs_dir}/*.conf
         result = subprocess.run(cmd, env=self.box.child_env(), capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise ServiceError(f"supervisord failed to start: {(result.stderr or result.stdout).strip()[-300:]}")
-        deadline = time.monotonic() + 10
+        if not self._answers_within(10, 0.05):
+            raise ServiceError(f"supervisord did not answer on {self.sock}; see {self.box.log_dir / 'supervisord.log'}")
+
+    def _answers_within(self, seconds: float, every: float) -> bool:
+        deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if self.running():
-                return
-            time.sleep(0.05)
-        raise ServiceError(f"supervisord did not answer on {self.sock}; see {self.box.log_dir / 'supervisord.log'}")
+                return True
+            time.sleep(every)
+        return False
 
     def rpc(self) -> Any:
         from supervisor.xmlrpc import SupervisorTransport

@@ -226,15 +226,15 @@ class DatabaseService(Service):
             from govcloud_platform.box.services.pgbackrest_conf import conf_text, pgbackrest_conf, write_pgbackrest_conf
             from govcloud_platform.box.supervisor import Supervisor
 
+            sup = Supervisor(box)
             backrest = not file_holds(pgbackrest_conf(box), conf_text(box))
             changed = not file_holds(patroni_file(box), render_patroni(box))
             if changed:
                 self._prepare_patroni(box, self.data_dir(box))
-                Supervisor(box).signal("database", "HUP")
+                sup.signal("database", "HUP")
             elif backrest:
                 write_pgbackrest_conf(box)
             if backrest:  # its TLS server reads the file once: restarted (it serves backups only: no failover)
-                sup = Supervisor(box)
                 if "pgbackrest-server" in sup.info():
                     sup.stop("pgbackrest-server")
                     sup.ensure_running("pgbackrest-server")

@@ -120,14 +120,19 @@ def listening_inode(tables: list[str], port: int) -> int | None:
     return None
 
 
-def master_listener(grpc_port: int) -> int | None:
+def listening_tables() -> list[str]:
+    """This network namespace's /proc/net/tcp and tcp6 (those that can be read), for `listening_inode`."""
     tables = []
     for name in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
             tables.append(Path(name).read_text())
         except OSError:
             continue
-    return listening_inode(tables, grpc_port)
+    return tables
+
+
+def master_listener(grpc_port: int) -> int | None:
+    return listening_inode(listening_tables(), grpc_port)
 
 
 def offer_spare(master: str, cwd: Path, proc: subprocess.Popen[str], started: float,
