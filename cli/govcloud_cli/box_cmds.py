@@ -91,7 +91,8 @@ def up(
         from govcloud_platform.errors import ServiceError
 
         try:
-            result = runtime.up(box, step, port_base=port_base, address=address, allow_from=allow_from, only=service)
+            result = runtime.up(box, step, port_base=port_base, address=address, allow_from=allow_from, only=service,
+                                lock_wait=runtime.HOST_LOCK_WAIT_S if on_host else 0.0)
         except ServiceError:
             if not on_host:  # a lost registry is the cause to name (the backup scheduler fails on it: unhealthy)
                 from govcloud_platform.state.registry import check_registry

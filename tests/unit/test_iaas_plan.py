@@ -187,6 +187,29 @@ def test_parallel_plan_is_identical_to_the_sequential_one(monkeypatch: pytest.Mo
     assert len({v.resource.split("::")[0] for v in sequential.mandatory}) > agencies // 4  # many stacks
 
 
+def test_a_stuck_worker_costs_its_grace_not_the_plan(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A forked worker that never answers (a lock copied held) is killed after its grace, and its share is
+    recorded in this process: the plan is the same, and nothing is left running."""
+    import multiprocessing
+    import time
+
+    from govcloud_platform.iaas import offline
+    from govcloud_platform.spec import Spec
+
+    spec = Spec.model_validate(_generated(8))
+    sequential = offline.plan(spec, workers=1)
+
+    def stuck(chunk: list[int], send: Any) -> None:
+        time.sleep(3600)
+
+    monkeypatch.setattr(offline, "_worker", stuck)
+    monkeypatch.setattr(offline, "CHILD_GRACE_S", 0.5)
+    parallel = offline.plan(spec, workers=3)
+
+    assert json.dumps(parallel.as_json()) == json.dumps(sequential.as_json())
+    assert multiprocessing.active_children() == []
+
+
 def _env_without_pulumi(tmp_path: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["PATH"] = f"{GOVCLOUD.parent}:/usr/bin:/bin"

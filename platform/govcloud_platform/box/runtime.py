@@ -124,16 +124,23 @@ def box_services(box: Box, only: list[str] | None = None) -> list[Service]:
     return services
 
 
+HOST_LOCK_WAIT_S = 120.0
+"""A host's box is driven by the control's deploy alone (the control home's lock keeps deploys one at a time):
+a hold on it is an earlier deploy's `up` still finishing there, the control's run having been killed (its
+SSH session gone, the host's command carries on). It is waited for, within the role's 300 s."""
+
+
 def up(box: Box, progress: Progress = quiet, port_base: int | None = None, address: str | None = None,
-       allow_from: list[str] | None = None, only: list[str] | None = None) -> UpResult:
+       allow_from: list[str] | None = None, only: list[str] | None = None, lock_wait: float = 0.0) -> UpResult:
     """Bring every service up, idempotently. `address`/`allow_from`: `govcloud up --address/--allow-from`
-    (None: as recorded; `network.network_settings`). `only`: just these services (`box_services`)."""
+    (None: as recorded; `network.network_settings`). `only`: just these services (`box_services`).
+    `lock_wait`: seconds to wait for another command's hold on the box (a host's box: `HOST_LOCK_WAIT_S`)."""
     start = time.monotonic()
     services = box_services(box, only)
     if address is not None or allow_from:  # bad input is refused before the box directory is made
         _require_local(network_settings(address, allow_from, None, ())[0])
     box.ensure_home()
-    with box_lock(box.home, "up"):
+    with box_lock(box.home, "up", wait=lock_wait):
         sup = Supervisor(box)
         recorded = box.recorded_port_base()
         if port_base is not None and recorded is not None and port_base != recorded and sup.running():

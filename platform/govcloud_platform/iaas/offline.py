@@ -208,8 +208,13 @@ def record(project: str, stacks: Sequence[tuple[str, Callable[[], None]]]) -> li
 def _record_parallel(project: str, stacks: Sequence[tuple[str, Callable[[], None]]], workers: int,
                      ) -> list[PlannedResource]:
     """Split stacks over forked workers (programs are closures: fork, not spawn). This process records the
-    first stack before forking, which imports the provider SDK's modules once for all, then takes a share."""
+    first stack before forking, which imports the provider SDK's modules once for all, then takes a share.
+
+    A worker that has not answered `CHILD_GRACE_S` plus three times this process's own share after is
+    killed and its share recorded here (a worker is a copy of a process that may hold threads and locks):
+    a plan is never left hanging."""
     import multiprocessing
+    import time
 
     first = record(project, stacks[:1])
     rest = list(range(1, len(stacks)))
@@ -217,16 +222,55 @@ def _record_parallel(project: str, stacks: Sequence[tuple[str, Callable[[], None
     ctx = multiprocessing.get_context("fork")
     global _FORK_STACKS
     _FORK_STACKS = (project, stacks)
+    workers_: list[tuple[list[int], Any, Any]] = []
     try:
-        with ctx.Pool(workers - 1) as pool:
-            others = pool.map_async(_record_chunk, chunks[1:])
-            parts = [first, _record_chunk(chunks[0]), *others.get()]
+        for chunk in chunks[1:]:
+            receive, send = ctx.Pipe(duplex=False)
+            proc = ctx.Process(target=_worker, args=(chunk, send), daemon=True)
+            proc.start()
+            send.close()
+            workers_.append((chunk, proc, receive))
+        began = time.monotonic()
+        own = _record_chunk(chunks[0])
+        deadline = time.monotonic() + CHILD_GRACE_S + 3 * (time.monotonic() - began)
+        others = [_answer(chunk, receive, deadline) for chunk, _, receive in workers_]
     finally:
         _FORK_STACKS = None
+        for _, proc, receive in workers_:
+            receive.close()
+            if proc.is_alive():
+                proc.kill()
+            proc.join()
     order = {name: i for i, (name, _) in enumerate(stacks)}
-    merged = [r for part in parts for r in part]
+    merged = [r for part in (first, own, *others) for r in part]
     merged.sort(key=lambda r: order[r.stack])  # stable: keeps registration order within a stack
     return merged
+
+
+CHILD_GRACE_S = 60.0
+
+
+def _worker(chunk: list[int], send: Any) -> None:
+    """A forked worker: the parent's event loop shares its epoll and self-pipe with the parent (and every
+    sibling), so it records on a loop of its own, and sends its share back."""
+    import asyncio
+
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    send.send(_record_chunk(chunk))
+    send.close()
+
+
+def _answer(chunk: list[int], receive: Any, deadline: float) -> list[PlannedResource]:
+    """A worker's share, or, from a worker dead or silent past the deadline, the share recorded here."""
+    import time
+
+    try:
+        if receive.poll(max(0.0, deadline - time.monotonic())):
+            answer: list[PlannedResource] = receive.recv()
+            return answer
+    except (EOFError, OSError):
+        pass
+    return _record_chunk(chunk)
 
 
 PARALLEL_MIN_STACKS = 64  # below this, forking workers does not pay (small specs stay in-process)
