@@ -15,15 +15,55 @@ from typing import Any
 
 import pytest
 
+from govcloud_platform.box import ports
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.ports import free_port_base
 from govcloud_platform.box.runtime import leftover_system_users
 from govcloud_platform.spec import load_spec
 from govcloud_platform.spec.example import EXAMPLE_SPEC
+from tests.security.matrix import MATRIX, matrix_rows
 
 GOVCLOUD = str(Path(sys.executable).parent / "govcloud")
 # Box directories must be traversable by the postgres user; pytest's own tmp dirs are 0700.
 TEST_ROOT = Path(os.environ.get("GOVCLOUD_TEST_ROOT", "/var/tmp/govcloud-tests"))
+
+# --- two workers side by side (`make test`: pytest-xdist, -n 2 --dist loadgroup) -----------------------------
+# Most of the suite waits on servers (measured: the CPUs idle ~65% of a sequential run), so it runs as two
+# pytest workers. Each test module goes whole to one of two groups: "box", the modules on the session box (one
+# box: its agencies' apps run as host-wide users named after them), and "apart", the modules that bring up
+# their own boxes or labs (every lab in the one worker: `lab` tests compare the machine's namespaces). Boxes
+# chosen by the two workers at once take disjoint port stripes.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if WORKER:
+    ports.STRIPE = (int(WORKER.removeprefix("gw")) % 2, 2)
+
+
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    if not WORKER:
+        return
+    on_box = {item.nodeid.split("::")[0] for item in items if "box" in getattr(item, "fixturenames", ())}
+    for item in items:
+        group = "box" if item.nodeid.split("::")[0] in on_box else "apart"
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
+def pytest_sessionfinish(session: Any) -> None:
+    """A worker hands its attacker's matrix to the controller, which prints the whole suite's."""
+    out = getattr(session.config, "workeroutput", None)
+    if out is not None:
+        out["matrix"] = json.dumps(MATRIX)
+
+
+class _Controller:
+    @pytest.hookimpl
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        for cls, rows in json.loads(getattr(node, "workeroutput", {}).get("matrix", "{}")).items():
+            MATRIX[cls].extend((what, ok) for what, ok in rows)
+
+
+def pytest_configure(config: Any) -> None:
+    if config.pluginmanager.hasplugin("xdist") and not WORKER:
+        config.pluginmanager.register(_Controller(), "govcloud-matrix-controller")
 
 
 @dataclass
@@ -148,6 +188,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
+    _matrix_summary(terminalreporter)
     if len(FILE_SECONDS) < 2:
         return
     terminalreporter.section("slowest files (s: setup + call + teardown)")
@@ -155,3 +196,22 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     for path, seconds in ranked[:20]:
         terminalreporter.write_line(f"{seconds:8.1f}  {path}")
     terminalreporter.write_line(f"{sum(FILE_SECONDS.values()):8.1f}  all {len(FILE_SECONDS)} files")
+
+
+def _matrix_summary(terminalreporter: Any) -> None:
+    if not any(MATRIX.values()):
+        return
+    rows = matrix_rows()
+    terminalreporter.section("attacker's matrix (goal: 0 successes)")
+    terminalreporter.write_line(f"{'class':<10} {'attempts':>9} {'successes':>10}")
+    for row in rows:
+        terminalreporter.write_line(f"{row['class']:<10} {row['attempts']:>9} {row['successes']:>10}")
+        for what in row["succeeded"]:
+            terminalreporter.write_line(f"    succeeded: {what}")
+    total = sum(r["attempts"] for r in rows), sum(r["successes"] for r in rows)
+    terminalreporter.write_line(f"{'all':<10} {total[0]:>9} {total[1]:>10}")
+    try:
+        TEST_ROOT.mkdir(parents=True, exist_ok=True)
+        (TEST_ROOT / f"security-matrix-{os.getpid()}.json").write_text(json.dumps(rows, indent=1) + "\n")
+    except OSError:
+        pass

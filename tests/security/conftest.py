@@ -1,7 +1,7 @@
 """The attacker's suite: real clients try to cross from one agency (or an unprivileged local user, or a
 citizen without a code or token) into what another agency owns. Every attempt is recorded in a matrix of
-attempts and successes per class, printed at the end of the run (and written as JSON next to the test boxes):
-the goal is 0 successes. A new service or app is covered by adding a row to the class's parametrized table.
+attempts and successes per class, printed at the end of the run (tests/conftest.py; written as JSON next to the
+test boxes): the goal is 0 successes. A new service or app is covered by adding a row to the class's parametrized table.
 
 Classes: names (crafted slugs and app names), local (an unprivileged local user, and each app's system user),
 oidc (cross-client login, code and token exchange, introspection, refresh), database (privilege escalation
@@ -12,34 +12,11 @@ TLS server, replication; run on test_hosts_ha's lab)."""
 
 from __future__ import annotations
 
-import json
-import os
 from typing import Any
 
 import pytest
 
-from tests.conftest import TEST_ROOT, BoxHandle
-from tests.security.matrix import MATRIX, matrix_rows
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not any(MATRIX.values()):
-        return
-    rows = matrix_rows()
-    terminalreporter.section("attacker's matrix (goal: 0 successes)")
-    terminalreporter.write_line(f"{'class':<10} {'attempts':>9} {'successes':>10}")
-    for row in rows:
-        terminalreporter.write_line(f"{row['class']:<10} {row['attempts']:>9} {row['successes']:>10}")
-        for what in row["succeeded"]:
-            terminalreporter.write_line(f"    succeeded: {what}")
-    total = sum(r["attempts"] for r in rows), sum(r["successes"] for r in rows)
-    terminalreporter.write_line(f"{'all':<10} {total[0]:>9} {total[1]:>10}")
-    try:
-        TEST_ROOT.mkdir(parents=True, exist_ok=True)
-        (TEST_ROOT / f"security-matrix-{os.getpid()}.json").write_text(json.dumps(rows, indent=1) + "\n")
-    except OSError:
-        pass
-
+from tests.conftest import BoxHandle
 
 # --- shared targets: two agencies on the session box, the attacker and the victim ----------------------
 VICTIM, INTRUDER = "sec-victim", "sec-intruder"

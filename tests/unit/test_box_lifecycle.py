@@ -125,3 +125,17 @@ def test_htpasswd_is_current_only_with_exactly_the_secrets_entry(tmp_path: Path)
     box.secrets.put(MANAGER_SECRET, "rotated-" + "z" * 32)
     path.write_text(written)
     assert not htpasswd_current(box, path)
+
+
+@pytest.mark.parametrize("stripe", [(0, 2), (1, 2)])
+def test_side_by_side_runs_take_port_bases_that_share_no_port(monkeypatch: pytest.MonkeyPatch,
+                                                              stripe: tuple[int, int]) -> None:
+    """Two test workers choose boxes at once: each takes its own stripe of bases, and every port of a box (its
+    gRPC shifts too) falls in spans of its stripe, so no two boxes of different workers share one."""
+    from govcloud_platform.box import ports
+
+    monkeypatch.setattr(ports, "STRIPE", stripe)
+    for _ in range(20):
+        base = free_port_base()
+        spans = {port // 100 % 2 for _, _, port in ports.Ports(base).all()}
+        assert spans == {stripe[0]}

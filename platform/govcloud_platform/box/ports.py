@@ -74,11 +74,19 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
     return False
 
 
+STRIPE: tuple[int, int] = (0, 1)  # (index, count): see free_port_base
+
+
 def free_port_base(span: int = 100, start: int = 20000, stop: int = 50000) -> int:
-    """A port_base whose whole span (and gRPC shifts) is free now. For tests and benchmarks."""
+    """A port_base whose whole span (and gRPC shifts) is free now. For tests and benchmarks. Of `STRIPE`'s
+    (index, count), only bases whose span number is `index` modulo `count`: runs side by side (the test suite's
+    workers) take disjoint stripes, so two boxes chosen at once never share a port (the gRPC shift is a number
+    of spans that the count divides)."""
     import random
 
-    candidates = list(range(start, stop, span))
+    index, count = STRIPE
+    assert (GRPC_SHIFT // span) % count == 0, STRIPE
+    candidates = [b for b in range(start, stop, span) if (b // span) % count == index]
     random.shuffle(candidates)
     for base in candidates:
         ports = Ports(base)
