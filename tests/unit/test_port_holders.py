@@ -22,3 +22,11 @@ def test_a_port_nobody_listens_on_says_so() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # bound, never listening
     assert port_holders([port]) == [f"{port}: held by no process found"]
+
+
+def test_a_database_alone_binds_none_of_the_clusters_ports() -> None:
+    from govcloud_platform.box.ports import HA_ONLY, Ports, unbound_labels
+
+    assert unbound_labels(True) == ()
+    assert set(unbound_labels(False)) == {"etcd_client", "etcd_peer", "patroni_api", "pgbackrest_tls"} == set(HA_ONLY)
+    assert set(unbound_labels(False)) <= {label for _, label, _ in Ports(30000).all()}

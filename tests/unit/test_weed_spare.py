@@ -4,7 +4,7 @@ shell of the old one would wait for it forever (an `apply` timed out after 30 s)
 
 from __future__ import annotations
 
-from govcloud_platform.box.services.storage import listening_inode
+from govcloud_platform.box.ports import listening_inode
 
 HEADER = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
 TCP = HEADER + (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass
+from pathlib import Path
 
 # offset from port_base -> (name, owning service)
 OFFSETS: dict[str, tuple[int, str]] = {
@@ -72,6 +73,35 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
         except OSError:
             return True
     return False
+
+
+def listening_inode(tables: list[str], port: int) -> int | None:
+    """The socket inode listening on `port` in /proc/net/tcp{,6} text (None if nothing listens). It changes
+    when the listener is restarted (storage: a shell connected to the previous master would wait for it
+    forever; `down`: who holds a port left behind)."""
+    for text in tables:
+        for line in text.splitlines()[1:]:
+            fields = line.split()
+            if len(fields) > 9 and fields[3] == "0A" and fields[1].rsplit(":", 1)[-1] == f"{port:04X}":
+                return int(fields[9])
+    return None
+
+
+def listening_tables() -> list[str]:
+    """This network namespace's /proc/net/tcp and tcp6 (those that can be read), for `listening_inode`."""
+    tables = []
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            tables.append(Path(name).read_text())
+        except OSError:
+            continue
+    return tables
+
+
+def unbound_labels(ha_database: bool) -> tuple[str, ...]:
+    """Pure: the labels of `Ports.all()` that no host binds: Patroni's, pgBackRest's and etcd's ports when the
+    database runs alone (a box on one machine, or one database host)."""
+    return () if ha_database else HA_ONLY
 
 
 STRIPE: tuple[int, int] = (0, 1)  # (index, count): see free_port_base

@@ -13,7 +13,7 @@ from pathlib import Path
 from govcloud_platform.box import agent
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.network import network_settings
-from govcloud_platform.box.ports import HA_ONLY, port_in_use
+from govcloud_platform.box.ports import listening_inode, listening_tables, port_in_use, unbound_labels
 from govcloud_platform.box.services import Health, Service, all_services, hosts_services
 from govcloud_platform.box.supervisor import Supervisor
 from govcloud_platform.errors import InputError, ServiceError
@@ -59,10 +59,10 @@ def _check_ports(box: Box, svc: Service, info: dict[str, dict[str, object]]) -> 
     e.g. still STARTING after an `up` that was interrupted)."""
     if any(info.get(p.name, {}).get("statename") in OURS for p in svc.programs(box)):
         return
-    ha = box.placement is not None and box.placement.ha_database
+    unbound = unbound_labels(box.placement is not None and box.placement.ha_database)
     for label, port in box.ports.for_service(svc.name):
-        if label in HA_ONLY and not ha:
-            continue  # not bound by this box: its database runs alone
+        if label in unbound:
+            continue
         where = box.bind_address(label)
         if port_in_use(port, where):
             raise InputError(
@@ -301,7 +301,6 @@ def listening_ports(box: Box) -> list[int]:
 def port_holders(ports: list[int]) -> list[str]:
     """`port: pid (command)` for each port listened on in this network namespace: what `down` names when a port
     is still taken after it (a process no supervisord of this box knows)."""
-    from govcloud_platform.box.services.storage import listening_inode, listening_tables
 
     tables = listening_tables()
     inodes = {port: listening_inode(tables, port) for port in ports}

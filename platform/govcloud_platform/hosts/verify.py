@@ -28,7 +28,7 @@ from typing import Any
 from govcloud_platform.apps.verify import CheckResult
 from govcloud_platform.box.modes import violations
 from govcloud_platform.box.placement import Placement, apps_listen_address
-from govcloud_platform.box.ports import HA_ONLY, OFFSETS, Ports
+from govcloud_platform.box.ports import OFFSETS, Ports, unbound_labels
 from govcloud_platform.hosts.inventory import ssh_config_text
 from govcloud_platform.hosts.preflight import EDGE_LABELS, PortNeed, host_ports
 from govcloud_platform.hosts.runner import HostSsh, ssh_run_dir
@@ -59,9 +59,9 @@ def expected_ports(topology: Topology, placement: Placement, port_base: int, hos
     (EDGE_LABELS) is the edge's on its host's address; on an apps host the edge forwards to, the apps' front binds
     it on the host's address once an app is published (optional: no app yet, nothing listens)."""
     services = services_on(placement, host.name)
-    ha_only = () if placement.ha_database else HA_ONLY  # Patroni's and pgBackRest's servers run only under HA
+    unbound = unbound_labels(placement.ha_database)
     out = [p for p in host_ports(topology, host, port_base, services)
-           if p.label not in EDGE_LABELS and p.label not in ha_only]
+           if p.label not in EDGE_LABELS and p.label not in unbound]
     port = Ports(port_base).proxy_https
     if "proxy" in services:
         out.append(PortNeed("proxy_https", port, host.address))

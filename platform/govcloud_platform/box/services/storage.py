@@ -12,7 +12,7 @@ from typing import Any
 
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.placement import SPEC_FILE
-from govcloud_platform.box.ports import GRPC_SHIFT, port_in_use
+from govcloud_platform.box.ports import GRPC_SHIFT, listening_inode, listening_tables, port_in_use
 from govcloud_platform.box.secrets import write_private
 from govcloud_platform.box.services import backup_plan, weed_security
 from govcloud_platform.box.services.base import Program, Service
@@ -107,28 +107,6 @@ def start_shell(master: str, cwd: Path, filer: str = "") -> subprocess.Popen[str
     argv = [weed_binary(), "shell", f"-master={master}"] + ([f"-filer={filer}"] if filer else [])
     return subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, cwd=cwd)
-
-
-def listening_inode(tables: list[str], port: int) -> int | None:
-    """The socket inode listening on `port` in /proc/net/tcp{,6} text (None if nothing listens). It changes
-    when the listener is restarted: a shell connected to the previous master would wait for it forever."""
-    for text in tables:
-        for line in text.splitlines()[1:]:
-            fields = line.split()
-            if len(fields) > 9 and fields[3] == "0A" and fields[1].rsplit(":", 1)[-1] == f"{port:04X}":
-                return int(fields[9])
-    return None
-
-
-def listening_tables() -> list[str]:
-    """This network namespace's /proc/net/tcp and tcp6 (those that can be read), for `listening_inode`."""
-    tables = []
-    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            tables.append(Path(name).read_text())
-        except OSError:
-            continue
-    return tables
 
 
 def master_listener(grpc_port: int) -> int | None:
