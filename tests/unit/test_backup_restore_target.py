@@ -37,6 +37,9 @@ OLDEST = record("platform", NOW - dt.timedelta(days=2))
         ([OLDEST], iso(dt.datetime.fromisoformat(OLDEST.finished) + dt.timedelta(seconds=1)), ""),
         ([OLDEST], iso(NOW - dt.timedelta(hours=1)), ""),
     ],
+    # ids without the times (relative to now): every worker of a parallel run collects the same tests
+    ids=["none", "none-an-hour-ago", "before-the-oldest", "future", "not-a-time", "latest", "in-the-oldests-second",
+         "a-second-after-the-oldest", "an-hour-ago"],
 )
 def test_check_target(monkeypatch: pytest.MonkeyPatch, backups: list[BackupRecord], to: str | None,
                       refused: str) -> None:
