@@ -27,24 +27,34 @@ GOVCLOUD = str(Path(sys.executable).parent / "govcloud")
 # Box directories must be traversable by the postgres user; pytest's own tmp dirs are 0700.
 TEST_ROOT = Path(os.environ.get("GOVCLOUD_TEST_ROOT", "/var/tmp/govcloud-tests"))
 
-# --- two workers side by side (`make test`: pytest-xdist, -n 2 --dist loadgroup) -----------------------------
+# --- two workers side by side (`make test`: pytest-xdist, -n 2) ------------------------------------------------
 # Most of the suite waits on servers (measured: the CPUs idle ~65% of a sequential run), so it runs as two
-# pytest workers. Each test module goes whole to one of two groups: "box", the modules on the session box (one
-# box: its agencies' apps run as host-wide users named after them), and "apart", the modules that bring up
-# their own boxes or labs (every lab in the one worker: `lab` tests compare the machine's namespaces). Boxes
-# chosen by the two workers at once take disjoint port stripes.
-WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
-if WORKER:
-    ports.STRIPE = (int(WORKER.removeprefix("gw")) % 2, 2)
+# pytest workers, and each test module goes whole to one of two groups: "box", the modules on the session box
+# (one box: its agencies' apps run as host-wide users named after them), and "apart", the unit tests and the
+# modules that bring up boxes or labs of their own (every lab in one worker: `lab` tests compare the machine's
+# namespaces). The controller, which collects nothing, groups by path (APART); each worker checks that no
+# module of APART asks for the session box. Boxes chosen by both workers at once take disjoint port stripes.
+APART = ("tests/unit/", *(f"tests/integration/test_{name}.py" for name in (
+    "backups_inplace", "box_address", "centre_store", "centre_web", "hosts_check", "hosts_deploy", "hosts_ha",
+    "iaas_cloud", "identity", "lab", "openstack_bringup", "scheduler", "storage_capacity")))
+
+
+def group_of(nodeid: str) -> str:
+    return "apart" if nodeid.startswith(APART) else "box"
+
+
+def _worker(config: Any) -> str | None:
+    """This process's worker id (gw0, gw1) under pytest-xdist; None in the controller or a plain run."""
+    return getattr(config, "workerinput", {}).get("workerid")
 
 
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
-    if not WORKER:
+    if _worker(config) is None:
         return
-    on_box = {item.nodeid.split("::")[0] for item in items if "box" in getattr(item, "fixturenames", ())}
-    for item in items:
-        group = "box" if item.nodeid.split("::")[0] in on_box else "apart"
-        item.add_marker(pytest.mark.xdist_group(group))
+    wrong = sorted({item.nodeid.split("::")[0] for item in items
+                    if group_of(item.nodeid) == "apart" and "box" in getattr(item, "fixturenames", ())})
+    if wrong:
+        raise pytest.UsageError(f"tests/conftest.py: APART lists {', '.join(wrong)}, which use the session box")
 
 
 def pytest_sessionfinish(session: Any) -> None:
@@ -56,14 +66,27 @@ def pytest_sessionfinish(session: Any) -> None:
 
 class _Controller:
     @pytest.hookimpl
+    def pytest_xdist_make_scheduler(self, config: Any, log: Any) -> Any:
+        from xdist.scheduler import LoadScopeScheduling
+
+        class ByGroup(LoadScopeScheduling):  # type: ignore[misc]
+            def _split_scope(self, nodeid: str) -> str:
+                return group_of(nodeid)
+
+        return ByGroup(config, log)
+
+    @pytest.hookimpl
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         for cls, rows in json.loads(getattr(node, "workeroutput", {}).get("matrix", "{}")).items():
             MATRIX[cls].extend((what, ok) for what, ok in rows)
 
 
 def pytest_configure(config: Any) -> None:
-    if config.pluginmanager.hasplugin("xdist") and not WORKER:
-        config.pluginmanager.register(_Controller(), "govcloud-matrix-controller")
+    worker = _worker(config)
+    if worker is not None:
+        ports.STRIPE = (int(worker.removeprefix("gw")) % 2, 2)
+    elif config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_Controller(), "govcloud-xdist-controller")
 
 
 @dataclass
