@@ -185,3 +185,21 @@ def test_backup_status_row_of_a_bad_cron_is_not_ok(offline_box: Box) -> None:
     assert not rows["agency:health"].ok and "cannot be used" in rows["agency:health"].detail
     assert rows["platform"].ok
 
+
+
+REGISTRY_ERROR = "BoxDamaged: box at /b: registry.db is missing (restore it from the platform's backup: ...)"
+
+
+@pytest.mark.parametrize(
+    ("cause", "restored_after_the_tick", "healthy"),
+    [("registry", True, True), ("registry", False, False), (None, True, False)],
+)
+def test_a_tick_that_failed_on_the_registry_is_judged_again_once_it_is_restored(
+        cause: str | None, restored_after_the_tick: bool, healthy: bool) -> None:
+    """`backup restore --registry` then `up` at once: the scheduler's last tick failed on the missing registry;
+    the registry put in place after it is judged at the next tick, not reported as still missing."""
+    doc = _doc(tick_error=REGISTRY_ERROR, tick_error_cause=cause)
+    since = T0 - dt.timedelta(seconds=5 if restored_after_the_tick else 60)
+    ok, detail = scheduler_health(doc, CURRENT, T0, 42, None, registry_since=since)
+    assert ok == healthy, detail
+    assert ("tick failed" in detail) == (not healthy)

@@ -254,10 +254,11 @@ def verdict(doc: Mapping[str, Any], current: Mapping[str, str], now: dt.datetime
 
 
 def scheduler_health(doc: Mapping[str, Any], current: Mapping[str, str], now: dt.datetime,
-                     pid: int | None = None, started: dt.datetime | None = None) -> tuple[bool, str]:
+                     pid: int | None = None, started: dt.datetime | None = None,
+                     registry_since: dt.datetime | None = None) -> tuple[bool, str]:
     """The whole judgement in one place (tests, `backup status`): alive (box.services.backup_plan.liveness)
     and the verdict on the jobs."""
-    alive, problems = liveness(doc.get("scheduler") or {}, now, pid, started)
+    alive, problems = liveness(doc.get("scheduler") or {}, now, pid, started, registry_since)
     if alive is None:
         return True, "scheduler starting"
     if not alive:

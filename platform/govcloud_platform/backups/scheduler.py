@@ -36,9 +36,11 @@ from govcloud_platform.box.services.backup_plan import (
     plan_file,
     quota_file,
     read_state,
+    registry_written,
     state_file,
 )
 from govcloud_platform.spec import Spec
+from govcloud_platform.state.registry_guard import RESTORE_HINT
 
 ACTOR = "scheduler"
 QUOTA_EVERY = 60.0  # seconds between two bucket-quota enforcements (housekeeping the scheduler also does)
@@ -182,9 +184,11 @@ def run_once_more(home: Path, last_quota: float, log: Log) -> float:
         box, schedules = load_plan(home, data)
         current = {job.name: job.cron for job in jobs(box, schedules)}
         tick(box, state, utcnow(), log=log, schedules=schedules)
-        state.me["tick_error"] = None
+        state.me.update(tick_error=None, tick_error_cause=None)
     except Exception as exc:  # noqa: BLE001 - never die on one bad tick (registry busy, plan missing)
         state.me["tick_error"] = f"{type(exc).__name__}: {str(exc)[:200]}"
+        # a missing or foreign registry (check_registry, or sqlite's error translated): what a restore repairs
+        state.me["tick_error_cause"] = "registry" if RESTORE_HINT in str(getattr(exc, "hint", "")) else None
         log(f"{iso(utcnow())} tick failed: {state.me['tick_error']}")
     # quotas are enforced where storage runs (on the hosts target its host runs `--quota-only`: quota_here)
     if box is not None and box.runs("storage") and time.monotonic() - last_quota >= QUOTA_EVERY:
@@ -284,7 +288,7 @@ def health(box: Box) -> tuple[bool, str]:
     info = Supervisor(box).info().get(PROGRAM) or {}
     pid = int(info["pid"]) if info.get("pid") else None
     started = dt.datetime.fromtimestamp(int(info["start"]), dt.UTC) if info.get("start") else None
-    return scheduler_health(State(box.home).doc(), current, utcnow(), pid, started)
+    return scheduler_health(State(box.home).doc(), current, utcnow(), pid, started, registry_written(box.home))
 
 
 def enforce_quotas_logged(box: Box) -> list[str]:

@@ -96,11 +96,13 @@ def _time(text: str) -> dt.datetime:
 
 
 def liveness(me: Mapping[str, Any], now: dt.datetime, pid: int | None = None,
-             started: dt.datetime | None = None) -> tuple[bool | None, list[str]]:
+             started: dt.datetime | None = None,
+             registry_since: dt.datetime | None = None) -> tuple[bool | None, list[str]]:
     """Whether the scheduler's own record (`me`: the state's "scheduler") shows it alive (pure). `pid` and
     `started` are the running program's, from supervisord. (None, []) while a new scheduler has not recorded
     itself yet; (False, [why]) when it does not run (records no tick, is stuck); (True, [problems]) when it
-    runs, with what its record says went wrong."""
+    runs, with what its record says went wrong. `registry_since`: when the registry now in place was written
+    (`backup restore --registry`): a tick that failed on the registry before that is judged again at the next."""
     if pid is not None and me.get("pid") != pid:
         if started is not None and now - started <= START_GRACE:
             return None, []
@@ -115,9 +117,20 @@ def liveness(me: Mapping[str, Any], now: dt.datetime, pid: int | None = None,
     elif last_tick is None or now - last_tick > STALE_AFTER:
         problems.append("no tick recorded" if last_tick is None
                         else f"last tick {int((now - last_tick).total_seconds())} s ago (stuck?)")
-    if me.get("tick_error"):
+    restored = (me.get("tick_error_cause") == "registry" and registry_since is not None and last_tick is not None
+                and registry_since > last_tick)
+    if me.get("tick_error") and not restored:
         problems.append(f"tick failed: {me['tick_error']}")
     return True, problems
+
+
+def registry_written(home: Path) -> dt.datetime | None:
+    """When the registry in the home was last written or put in place (its ctime: a restore may keep the backup's
+    mtime); None: there is none."""
+    try:
+        return dt.datetime.fromtimestamp((home / "registry.db").stat().st_ctime, dt.UTC)
+    except OSError:
+        return None
 
 
 def probe(box: Box) -> tuple[bool, str]:
@@ -129,7 +142,7 @@ def probe(box: Box) -> tuple[bool, str]:
     pid = int(info["pid"]) if info.get("pid") else None
     started = dt.datetime.fromtimestamp(int(info["start"]), dt.UTC) if info.get("start") else None
     now = dt.datetime.now(dt.UTC)
-    alive, problems = liveness(me, now, pid, started)
+    alive, problems = liveness(me, now, pid, started, registry_written(box.home))
     if alive is None:
         return True, "scheduler starting"
     verdict = me.get("verdict") or {}
