@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import re
 
+# What to do about a registry that is missing, damaged or not the box's own (state/registry_guard.py, the sqlite
+# errors translated below); the backup scheduler recognises a registry failure by it.
+RESTORE_HINT = "restore it from the platform's backup: `govcloud backup restore --registry` (docs/backups.md)"
+
 
 class GovCloudError(Exception):
     """Base error: one clear line for the user, and a documented exit code."""
@@ -199,9 +203,7 @@ def translate(exc: BaseException, endpoints: list[Endpoint], registry: str = "re
         if "locked" in text or "busy" in text:
             return ConflictError(f"the registry {registry} is busy ({_first_line(text)})",
                                  hint="another govcloud command holds it: wait for it, then re-run")
-        return BoxDamaged(f"the registry {registry} cannot be used: {_first_line(text)}",
-                          hint="restore it from the platform's backup: `govcloud backup restore --registry` "
-                               "(docs/backups.md)")
+        return BoxDamaged(f"the registry {registry} cannot be used: {_first_line(text)}", hint=RESTORE_HINT)
     if isinstance(exc, OSError) and exc.strerror:
         where = f": {exc.filename}" if exc.filename else ""
         return OperationFailed(f"{exc.strerror}{where}")

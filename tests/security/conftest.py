@@ -1,7 +1,8 @@
 """The attacker's suite: real clients try to cross from one agency (or an unprivileged local user, or a
 citizen without a code or token) into what another agency owns. Every attempt is recorded in a matrix of
-attempts and successes per class, printed at the end of the run (tests/conftest.py; written as JSON next to the
-test boxes): the goal is 0 successes. A new service or app is covered by adding a row to the class's parametrized table.
+attempts and successes per class, printed at the end of the run (tests/conftest.py; written as JSON next to
+the test boxes): the goal is 0 successes. A new service or app is covered by adding a row to the class's
+parametrized table.
 
 Classes: names (crafted slugs and app names), local (an unprivileged local user, and each app's system user),
 oidc (cross-client login, code and token exchange, introspection, refresh), database (privilege escalation

@@ -186,7 +186,6 @@ def test_backup_status_row_of_a_bad_cron_is_not_ok(offline_box: Box) -> None:
     assert rows["platform"].ok
 
 
-
 REGISTRY_ERROR = "BoxDamaged: box at /b: registry.db is missing (restore it from the platform's backup: ...)"
 
 

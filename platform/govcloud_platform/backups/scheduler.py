@@ -39,8 +39,8 @@ from govcloud_platform.box.services.backup_plan import (
     registry_written,
     state_file,
 )
+from govcloud_platform.errors import RESTORE_HINT
 from govcloud_platform.spec import Spec
-from govcloud_platform.state.registry_guard import RESTORE_HINT
 
 ACTOR = "scheduler"
 QUOTA_EVERY = 60.0  # seconds between two bucket-quota enforcements (housekeeping the scheduler also does)

@@ -301,7 +301,6 @@ def listening_ports(box: Box) -> list[int]:
 def port_holders(ports: list[int]) -> list[str]:
     """`port: pid (command)` for each port listened on in this network namespace: what `down` names when a port
     is still taken after it (a process no supervisord of this box knows)."""
-
     tables = listening_tables()
     inodes = {port: listening_inode(tables, port) for port in ports}
     owners: dict[int, str] = {}

@@ -222,21 +222,21 @@ def _record_parallel(project: str, stacks: Sequence[tuple[str, Callable[[], None
     ctx = multiprocessing.get_context("fork")
     global _FORK_STACKS
     _FORK_STACKS = (project, stacks)
-    workers_: list[tuple[list[int], Any, Any]] = []
+    spawned: list[tuple[list[int], Any, Any]] = []
     try:
         for chunk in chunks[1:]:
             receive, send = ctx.Pipe(duplex=False)
             proc = ctx.Process(target=_worker, args=(chunk, send), daemon=True)
             proc.start()
             send.close()
-            workers_.append((chunk, proc, receive))
+            spawned.append((chunk, proc, receive))
         began = time.monotonic()
         own = _record_chunk(chunks[0])
         deadline = time.monotonic() + CHILD_GRACE_S + 3 * (time.monotonic() - began)
-        others = [_answer(chunk, receive, deadline) for chunk, _, receive in workers_]
+        others = [_answer(chunk, receive, deadline) for chunk, _, receive in spawned]
     finally:
         _FORK_STACKS = None
-        for _, proc, receive in workers_:
+        for _, proc, receive in spawned:
             receive.close()
             if proc.is_alive():
                 proc.kill()

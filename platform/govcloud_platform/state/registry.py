@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from govcloud_platform.box.secrets import write_private
-from govcloud_platform.errors import BoxDamaged
+from govcloud_platform.errors import RESTORE_HINT, BoxDamaged
 from govcloud_platform.state.registry_guard import (
-    RESTORE_HINT,
     key_fingerprint,
     recorded_fingerprint,
     registry_problem,

@@ -11,7 +11,6 @@ from pathlib import Path
 # box.json records the fingerprint of the registry's key once `up` has made (or adopted) the registry: from then
 # on a missing registry.db or registry.key, or another key, is damage to refuse, never a reason to start afresh.
 KEY_FIELD = "registry_key"
-RESTORE_HINT = "restore it from the platform's backup: `govcloud backup restore --registry` (docs/backups.md)"
 
 
 def key_fingerprint(key: bytes) -> str:
