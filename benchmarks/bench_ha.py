@@ -1,19 +1,26 @@
 """High-availability benchmark (issue 13) on a 3-host lab laid out as tests/integration/test_hosts_ha.py does (h1:
-storage, identity, proxy; h2 and h3: PostgreSQL under Patroni; etcd on all three): the database's failover when
-the leader's host dies (`govcloud lab fail`: every process SIGKILLed at once and its link cut), median of 5.
+identity, proxy, backups; h2 and h3: PostgreSQL under Patroni; etcd and the SeaweedFS cluster on all three): the
+database's failover when the leader's host dies (`govcloud lab fail`: every process SIGKILLed at once and its link
+cut), median of 5. That host also runs a SeaweedFS master, a volume server, a filer and a gateway.
 
 A writer commits numbered rows in a loop through the agency's own multi-host credentials the whole time (libpq
 finds the leader); for each fault it prints the window without an acknowledged write (the last commit before the
 kill to the first after it), the time until the new leader took a write, how long the failed host took to return
 as a synchronous replica after `lab heal`, and at the end how many acknowledged rows are missing (goal 0).
 
-What this version cannot measure, and says so: the S3 write window when a volume host dies and the login
-unavailability when an identity host dies (object storage and identity still run once on the hosts target).
+An S3 writer puts numbered objects the whole time through the agency's own credentials (the first storage host's
+gateway) and the bench prints, per fault, the window without an acknowledged S3 write, how long after `lab heal`
+every volume has its two copies again, and at the end how many acknowledged objects are missing or differ (sha256;
+goal 0).
+
+What this version cannot measure, and says so: the login unavailability when an identity host dies (identity
+still runs once on the hosts target).
 
 Run: .venv/bin/python benchmarks/bench_ha.py"""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import statistics
 import sys
@@ -23,10 +30,50 @@ import time
 import psycopg
 from _common import rss_mb  # noqa: F401 - also puts the checkout on sys.path (tests.conftest)
 from bench_hosts import rss_mib
-from tests.integration.test_hosts_ha import conninfo, ha_lab
+from tests.integration.test_hosts_ha import HaLab, conninfo, ha_lab
 from tests.integration.test_lab import stop_lab
 
 RUNS = 5
+
+
+class S3Writer(threading.Thread):
+    """Puts objects 1, 2, 3, ... into the agency's bucket and remembers which were acknowledged (and their sha256)."""
+
+    def __init__(self, ha: HaLab) -> None:
+        super().__init__(daemon=True)
+        self.s3, self.bucket = ha.s3("bench")
+        self.acked: dict[str, str] = {}
+        self.times: list[float] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        n = 0
+        while not self.stop.is_set():
+            n += 1
+            body = os.urandom(256 + n % 4096)
+            try:
+                self.s3.put_object(Bucket=self.bucket, Key=f"w/{n}", Body=body)
+            except Exception:  # noqa: BLE001 - refused or timed out: not acknowledged
+                time.sleep(0.2)
+                continue
+            self.acked[f"w/{n}"] = hashlib.sha256(body).hexdigest()
+            self.times.append(time.monotonic())
+            time.sleep(0.1)
+
+    def first_after(self, moment: float) -> float:
+        return next((t for t in self.times if t > moment), float("nan")) - moment
+
+    def lost(self) -> list[str]:
+        bad = []
+        for key, digest in self.acked.items():
+            try:
+                body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            except Exception:  # noqa: BLE001 - any failure to read it back counts
+                bad.append(key)
+                continue
+            if hashlib.sha256(body).hexdigest() != digest:
+                bad.append(key)
+        return bad
 
 
 class Writer(threading.Thread):
@@ -73,9 +120,10 @@ def main() -> None:
             conn.execute("CREATE TABLE acked (n int PRIMARY KEY)")
         rss = {h["name"]: round(rss_mib(h["netns"])) for h in lab.doc["hosts"]}
         print(f"RSS per host (MiB): {rss}")
-        writer = Writer(info)
+        writer, s3_writer = Writer(info), S3Writer(ha)
         writer.start()
-        failovers, windows, rejoins = [], [], []
+        s3_writer.start()
+        failovers, windows, rejoins, s3_windows, repairs = [], [], [], [], []
         for run in range(RUNS):
             time.sleep(3)
             leader = next(h for h, r in ha.roles("database").items() if r == "leader")
@@ -86,16 +134,32 @@ def main() -> None:
                 time.sleep(0.2)
             failovers.append(next(t for t in writer.times if t > killed) - killed)
             windows.append(writer.gap_around(killed))
+            while not any(t > killed for t in s3_writer.times):
+                assert time.monotonic() - killed < 240, "no S3 write within 240 s"
+                time.sleep(0.2)
+            s3_windows.append(s3_writer.first_after(killed))
             healed = time.monotonic()
             assert lab.cli("heal", leader, timeout=600).rc == 0
             while ha.roles("database").get(leader) != "sync_replica":
                 assert time.monotonic() - healed < 300, "the failed host did not return"
                 time.sleep(1)
             rejoins.append(time.monotonic() - healed)
+            while True:
+                copies, _ = ha.copies()
+                if copies and min(copies.values()) >= 2:
+                    break
+                assert time.monotonic() - healed < 300, f"volumes with one copy 300 s after the heal: {copies}"
+                time.sleep(2)
+            repairs.append(time.monotonic() - healed)
             print(f"run {run + 1}: {leader} failed; first write {failovers[-1]:.1f} s after the kill, no write "
-                  f"for {windows[-1]:.1f} s; back as sync replica {rejoins[-1]:.1f} s after `lab heal`")
+                  f"for {windows[-1]:.1f} s; back as sync replica {rejoins[-1]:.1f} s after `lab heal`; first S3 "
+                  f"write {s3_windows[-1]:.1f} s after the kill; two copies of every volume {repairs[-1]:.1f} s "
+                  "after `lab heal`")
         writer.stop.set()
+        s3_writer.stop.set()
         writer.join(10)
+        s3_writer.join(30)
+        s3_lost = s3_writer.lost()
         with psycopg.connect(**info, autocommit=True) as conn:
             have = {r[0] for r in conn.execute("SELECT n FROM acked").fetchall()}
         lost = [n for n in writer.acked if n not in have]
@@ -104,7 +168,11 @@ def main() -> None:
         print(f"write unavailability window: median {statistics.median(windows):.1f} s")
         print(f"failed host back as a synchronous replica after `lab heal`: median {statistics.median(rejoins):.1f} s")
         print(f"acknowledged writes: {len(writer.acked)}, lost: {len(lost)} (goal 0)")
-        print("S3 write window when a volume host dies: not measured (object storage runs once on the hosts target)")
+        print(f"S3 writes after a volume host's crash (link cut: the host falls silent): first acknowledged write "
+              f"median {statistics.median(s3_windows):.1f} s (min {min(s3_windows):.1f}, max {max(s3_windows):.1f}; "
+              "goal <= 5 s)")
+        print(f"two copies of every volume again after `lab heal`: median {statistics.median(repairs):.1f} s")
+        print(f"acknowledged S3 objects: {len(s3_writer.acked)}, lost or differing: {len(s3_lost)} (goal 0)")
         print("login unavailability when an identity host dies: not measured (identity runs once)")
     finally:
         ha.cli("down", timeout=300)

@@ -6,6 +6,7 @@ its link cut), real clients (psycopg with the agency's own multi-host credential
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import time
@@ -29,8 +30,8 @@ from tests.security.matrix import attack
 
 pytestmark = pytest.mark.integration
 OUTSIDE = {"GOVCLOUD_NO_AGENT": "1"}
-GROUPS = {"h1": ["storage", "identity", "proxy", "backups", "dcs"], "h2": ["database", "dcs"],
-          "h3": ["database", "dcs"]}
+GROUPS = {"h1": ["storage", "identity", "proxy", "backups", "dcs"], "h2": ["database", "dcs", "storage"],
+          "h3": ["database", "dcs", "storage"]}
 
 
 class HaLab:
@@ -49,10 +50,39 @@ class HaLab:
     def roles(self, service: str) -> dict[str, str]:
         return {s["host"]: s["role"] for s in self.status() if s["name"] == service}
 
-    def creds(self, slug: str) -> dict[str, Any]:
+    def creds(self, slug: str, kind: str = "database") -> dict[str, Any]:
         shown = self.cli("--json", "agency", "credentials", slug, "--show-secrets")
         assert shown.rc == 0, shown.stderr
-        return dict(shown.json()["database"])
+        return dict(shown.json()[kind])
+
+    def s3(self, slug: str) -> tuple[Any, str]:
+        """The agency's own S3 client (one attempt per call, a dead gateway fails within seconds) and its bucket."""
+        import boto3
+        from botocore.config import Config
+
+        st = self.creds(slug, "storage")
+        cfg = Config(s3={"addressing_style": "path"}, request_checksum_calculation="when_required",
+                     response_checksum_validation="when_required", retries={"max_attempts": 1},
+                     connect_timeout=3, read_timeout=10)
+        client = boto3.session.Session().client(
+            "s3", endpoint_url=st["endpoint"], aws_access_key_id=st["access_key"],
+            aws_secret_access_key=st["secret_key"], region_name="us-east-1", verify=st["ca_file"], config=cfg)
+        return client, str(st["bucket"])
+
+    def copies(self) -> tuple[dict[int, int], str]:
+        """volume id -> how many volume servers hold a copy of it, and the listing (`weed shell volume.list`, from
+        the control)."""
+        import re
+
+        from govcloud_platform.box.context import Box
+        from govcloud_platform.box.services.storage import weed_shell
+
+        box = Box(home=self.home, spec=load_spec(self.lab.spec), create=False)
+        out = weed_shell(box, ["volume.list"], timeout=60)
+        counts: dict[int, int] = {}
+        for vid in re.findall(r"volume Id:(\d+),", out):
+            counts[int(vid)] = counts.get(int(vid), 0) + 1
+        return counts, out
 
 
 def conninfo(db: dict[str, Any], **over: Any) -> dict[str, Any]:
@@ -105,7 +135,9 @@ def test_status_names_each_instances_role(ha: HaLab) -> None:
     assert sorted(db.values()) == ["leader", "sync_replica"], services
     dcs = sorted(s["role"] for s in services if s["name"] == "dcs")
     assert dcs == ["follower", "follower", "leader"], services
-    assert {s["role"] for s in services if s["name"] in ("storage", "identity")} == {"single"}
+    assert [s["role"] for s in services if s["name"] == "identity"] == ["single"]
+    # the object storage, a SeaweedFS cluster on the three hosts: one raft leader among its three masters
+    assert sorted(s["role"] for s in services if s["name"] == "storage") == ["follower", "follower", "leader"]
     creds = ha.cli("--json", "agency", "add", "alpha", "--name", "Alpha")
     assert creds.rc == 0, creds.stderr[-2000:]
     db_creds = ha.creds("alpha")
@@ -197,25 +229,56 @@ def test_the_clusters_own_ports_admit_only_the_platform(ha: HaLab) -> None:
 
 
 def test_the_leaders_host_dies_and_a_replica_takes_over_without_losing_a_commit(ha: HaLab) -> None:
+    """The host dies whole: the database's leader, a SeaweedFS master, a volume server, a filer and a gateway. The
+    database fails over; every object written before reads back intact from the copies on the other hosts, and
+    the first gateway (h1) takes writes again (the figure: how long after the kill)."""
     leader = next(h for h, r in ha.roles("database").items() if r == "leader")
     db = ha.creds("alpha")
     with psycopg.connect(**conninfo(db), autocommit=True) as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS counter (n int PRIMARY KEY)")
         conn.execute("INSERT INTO counter VALUES (1)")  # acknowledged: synchronous commit on both hosts
+    s3, bucket = ha.s3("alpha")
+    objects = {f"before/{i}": hashlib.sha256(str(i).encode()).hexdigest().encode() * (i + 1) for i in range(24)}
+    for key, body in objects.items():
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
+    errors: list[str] = []
+
+    def first_s3_write() -> float | None:  # in a thread of its own: the database's figure is measured alongside
+        while time.monotonic() - killed < 150:
+            try:
+                s3.put_object(Bucket=bucket, Key="after/first", Body=b"written while a host is lost")
+                return time.monotonic()
+            except Exception as exc:  # noqa: BLE001 - any refusal or timeout of the gateway: try again
+                errors.append(f"{time.monotonic() - killed:.1f}s {type(exc).__name__}: {str(exc)[:120]}")
+                time.sleep(0.2)
+        return None
+
+    from concurrent.futures import ThreadPoolExecutor
+
     killed = time.monotonic()
     fail = ha.lab.cli("fail", leader)
     assert fail.rc == 0, fail.stderr
-    wrote_at = None
-    while time.monotonic() - killed < 120:
-        try:
-            with psycopg.connect(**conninfo(db), autocommit=True) as conn:
-                assert conn.execute("SELECT max(n) FROM counter").fetchone() == (1,)  # the commit survived
-                conn.execute("INSERT INTO counter VALUES (2)")
-            wrote_at = time.monotonic()
-            ha.state["after failover"] = time.time()
-            break
-        except psycopg.OperationalError:
-            time.sleep(0.5)
+    with ThreadPoolExecutor(1) as pool:
+        s3_write = pool.submit(first_s3_write)
+        wrote_at = None
+        while time.monotonic() - killed < 120:
+            try:
+                with psycopg.connect(**conninfo(db), autocommit=True) as conn:
+                    assert conn.execute("SELECT max(n) FROM counter").fetchone() == (1,)  # the commit survived
+                    conn.execute("INSERT INTO counter VALUES (2)")
+                wrote_at = time.monotonic()
+                ha.state["after failover"] = time.time()
+                break
+            except psycopg.OperationalError:
+                time.sleep(0.5)
+        s3_ok = s3_write.result()
+    print(f"\nS3 write attempts that failed after the kill: {len(errors)}: {errors[:3]} ... {errors[-3:]}")
+    assert s3_ok is not None, f"no S3 write went through within 150 s of the host's loss: {errors[-3:]}"
+    ha.figures["S3 writes refused after a volume host's loss"] = round(s3_ok - killed, 1)
+    for key, body in objects.items():  # every object, from the copy on a host that lives
+        got = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        assert hashlib.sha256(got).hexdigest() == hashlib.sha256(body).hexdigest(), key
+    ha.state["objects"] = objects
     assert wrote_at is not None, "no leader took writes within 120 s"
     ha.figures["database failover (first write after the kill)"] = round(wrote_at - killed, 1)
     ha.state["failed"] = leader
@@ -242,6 +305,17 @@ def test_the_returning_host_rejoins_as_a_replica_and_catches_up(ha: HaLab) -> No
     assert role == "sync_replica", role
     up = ha.cli("--json", "up")  # converges: the returned host gets beta's pg_hba grant
     assert up.rc == 0, up.stderr[-2000:]
+    # the returned volume server gets its copies back: every volume on two hosts again (the leading master's
+    # repair, every storage_cluster.REPAIR_MINUTES)
+    started, (copies, listing) = time.monotonic(), ha.copies()
+    while (not copies or min(copies.values()) < 2) and time.monotonic() - started < 180:
+        time.sleep(3)
+        copies, listing = ha.copies()
+    assert copies and min(copies.values()) == 2 == max(copies.values()), (copies, listing[-3000:])
+    ha.figures["volumes with two copies again after the heal"] = round(time.monotonic() - started, 1)
+    s3, bucket = ha.s3("alpha")
+    for key, body in ha.state["objects"].items():
+        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == body, key
     doctor = ha.cli("--json", "doctor", timeout=300)
     assert doctor.rc == 0 and doctor.json()["healthy"] is True, (doctor.stdout[-2000:], doctor.stderr[-2000:])
     address = ha.lab.host(host)["address"]
@@ -268,6 +342,63 @@ def test_the_returning_host_rejoins_as_a_replica_and_catches_up(ha: HaLab) -> No
 
 
 # A client on the isolated host itself: commits numbered rows to its own database, printing each acknowledged one.
+def _pids_of(netns: str, *argv_parts: str) -> list[int]:
+    """The processes of one lab host (its network namespace) whose command line holds every part."""
+    own = Path(f"/run/netns/{netns}").stat().st_ino
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if (proc / "ns" / "net").stat().st_ino != own:
+                continue
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if all(part.encode() in argv for part in argv_parts):
+            pids.append(int(proc.name))
+    return pids
+
+
+def test_a_storage_master_dies_and_another_leads_while_objects_go_on(ha: HaLab) -> None:
+    """The raft leader among the three SeaweedFS masters is killed (SIGKILL, its host stays up): another master
+    leads, reads never stop, writes resume (the figure), and `up` brings the killed master back as a follower."""
+    import os
+    import signal
+
+    roles = ha.roles("storage")
+    leader = next(h for h, r in roles.items() if r == "leader")
+    host = ha.lab.host(leader)
+    pids = _pids_of(host["netns"], "master", f"-ip={host['address']}")
+    assert len(pids) == 1, pids
+    s3, bucket = ha.s3("alpha")
+    objects = ha.state.get("objects") or {}
+    killed = time.monotonic()
+    os.kill(pids[0], signal.SIGKILL)
+    wrote, new_leader = None, None
+    while time.monotonic() - killed < 120 and (wrote is None or new_leader is None):
+        if wrote is None:
+            try:
+                s3.put_object(Bucket=bucket, Key="after/master", Body=b"written under a new raft leader")
+                wrote = time.monotonic()
+            except Exception:  # noqa: BLE001 - refused while the new leader warms up: try again
+                time.sleep(0.5)
+        for key, body in list(objects.items())[:3]:  # reads go on all along
+            assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == body
+        if new_leader is None:
+            now = ha.roles("storage")
+            new_leader = next((h for h, r in now.items() if r == "leader" and h != leader), None)
+    assert new_leader is not None, ha.roles("storage")
+    assert wrote is not None, "no S3 write within 120 s of the raft leader's loss"
+    ha.figures["S3 writes refused after the raft leader master's loss"] = round(wrote - killed, 1)
+    up = ha.cli("--json", "up")  # converges: the killed master starts again and follows
+    assert up.rc == 0, up.stderr[-2000:]
+    deadline = time.monotonic() + 60
+    while ha.roles("storage").get(leader) != "follower":
+        assert time.monotonic() < deadline, ha.roles("storage")
+        time.sleep(1)
+
+
 ISOLATED_WRITER = """
 import json, sys, time, psycopg
 info = json.loads(sys.argv[1])
@@ -307,7 +438,9 @@ def test_a_partition_never_lets_two_leaders_acknowledge_writes(ha: HaLab) -> Non
 
     reader = threading.Thread(target=read_isolated, daemon=True)
     reader.start()
-    time.sleep(2)
+    started = time.monotonic()
+    while not acked["isolated"] and time.monotonic() - started < 30:  # its Python, psycopg and TLS: a loaded host
+        time.sleep(0.2)
     assert acked["isolated"], "the isolated side's writer took no write before the partition"
     cut = time.monotonic()
     assert ha.lab.cli("partition", leader).rc == 0

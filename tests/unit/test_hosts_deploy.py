@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from govcloud_platform.apps.runner import roles_path
+from govcloud_platform.box.platform_secrets import S3_ADMIN, S3_BACKUP, WEED_JWT
 from govcloud_platform.errors import HostError
 from govcloud_platform.hosts.deploy import (
     ROLES,
@@ -45,9 +46,9 @@ def test_plan_runs_each_service_on_its_host_with_its_home_and_placement() -> Non
     assert set(plans) == {"h1", "h2", "h3"}  # h3 runs the apps' front, h1 and h2 the edges that publish it
     # two database hosts: PostgreSQL under Patroni on both, etcd on the three dcs hosts
     assert plans["h1"].services == ("storage", "dcs", "database", "proxy")
-    assert plans["h2"].services == ("dcs", "database", "identity", "backups", "proxy")
-    assert plans["h3"].services == ("dcs", "apps") and plans["h3"].secrets == ()
-    assert sorted(plans["h3"].certs) == ["etcd.key", "etcd.pem"]
+    assert plans["h2"].services == ("storage", "dcs", "database", "identity", "backups", "proxy")  # storage: a cluster
+    assert plans["h3"].services == ("storage", "dcs", "apps")
+    assert {c for c in plans["h3"].certs if not c.startswith(("weed-", "s3."))} == {"etcd.key", "etcd.pem"}
     assert plans["h1"].home == "/srv/h1/box" and plans["h2"].home == "/var/lib/govcloud/box"
     assert plans["h1"].placement["here"] == ["storage", "dcs", "database", "proxy"]
     assert plans["h2"].placement["services"]["storage"] == {"host": "h1", "address": "10.231.8.11"}
@@ -82,9 +83,9 @@ def test_allow_from_drops_the_hosts_own_address_and_duplicates() -> None:
 
 
 def test_plays_follow_the_start_order_each_on_its_host() -> None:
-    got = plays(plan(lab3(), CONTROL))
+    got = plays(plan(lab3(), CONTROL))  # three storage hosts: a storage cluster on all three
     assert [(p["hosts"], p["roles"]) for p in got] == [
-        ("h1", ["gc_storage"]), ("h1:h2:h3", ["gc_dcs"]), ("h1:h2", ["gc_database"]), ("h2", ["gc_identity"]),
+        ("h1:h2:h3", ["gc_storage"]), ("h1:h2:h3", ["gc_dcs"]), ("h1:h2", ["gc_database"]), ("h2", ["gc_identity"]),
         ("h2", ["gc_backups"]), ("h3", ["gc_apps"]), ("h1:h2", ["gc_proxy"])]  # an edge on every proxy host
     assert all(p["gather_facts"] is False for p in got)
 
@@ -111,9 +112,9 @@ def test_the_idps_host_alone_holds_no_superuser_password() -> None:
 def test_each_host_gets_only_its_services_secrets_never_the_registry_key() -> None:
     by_host = {p.name: (p.services, set(p.secrets)) for p in plan(lab3(), CONTROL)}
     assert by_host["h1"][0] == ("storage", "dcs", "database", "proxy")
-    assert by_host["h3"][0] == ("dcs", "apps")
+    assert by_host["h3"][0] == ("storage", "dcs", "apps")
     h1, h3 = by_host["h1"][1], by_host["h3"][1]
-    assert not h3  # etcd and the apps' front hold no platform secret
+    assert h3 == {*S3_ADMIN, *S3_BACKUP, *WEED_JWT}  # storage's only (etcd and the apps' front hold none)
     assert not h1 & {"idp-signing-key", "idp-manager-password"}  # a database host: no IdP keys
     # it makes the IdP's role and operator (the IdP's host holds no superuser password: see the next test)
     assert {"idp-db-password", "idp-operator-password"} <= h1
@@ -218,8 +219,8 @@ def test_a_second_up_leaves_the_ports_of_its_own_services_to_the_hosts() -> None
     again = {n.name: n for n in preflight_needs(needs, placement_for(t, None), t)}
     h1 = {p.label for p in again["h1"].ports}  # h1 runs storage and the database: identity's port still checked
     assert "idp_https" in h1 and "s3_https" not in h1 and "postgres" not in h1
-    h3 = {p.label for p in again["h3"].ports}  # h3 runs etcd: its ports are its own; storage's are still checked
-    assert "etcd_client" not in h3 and "s3_https" in h3
+    h3 = {p.label for p in again["h3"].ports}  # h3 runs etcd and storage (a cluster): its ports are its own
+    assert "etcd_client" not in h3 and "s3_https" not in h3
     assert all("proxy_https" not in {p.label for p in again[h].ports} for h in ("h1", "h2"))  # each edge's own
     moved = placement_for(lab3(), None)
     moved.services["identity"] = moved.services["storage"]  # another placement: check everything

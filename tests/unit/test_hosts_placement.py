@@ -65,8 +65,8 @@ def test_the_edge_runs_on_every_proxy_host_but_the_apps_own() -> None:
     t = topo(("h1", both), ("h2", both), ("h3", ["dcs", "storage", "backups", "apps", "proxy"]))
     assert [h.name for h in instances(t)["proxy"]] == ["h1", "h2"] and names(t)["apps"] == "h3"
     control = placement_for(t, None)
-    assert control.hosts_of("proxy") == ("h1", "h2") and control.hosts_of("storage") == ("h1",)
-    assert placement_for(t, "h2").here == ("dcs", "database", "identity", "backups", "proxy")
+    assert control.hosts_of("proxy") == ("h1", "h2") and control.hosts_of("storage") == ("h1", "h2", "h3")
+    assert placement_for(t, "h2").here == ("storage", "dcs", "database", "identity", "backups", "proxy")
     assert "proxy" not in placement_for(t, "h3").here
     assert record.Placement.from_json(json.loads(json.dumps(control.to_json()))) == control
     assert "instances" not in placement_for(topo(("a", both + ["backups", "apps"])), None).to_json()  # one edge

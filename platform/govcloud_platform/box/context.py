@@ -276,7 +276,12 @@ class Box:
                 return self._s3_admin
         return self._new_s3_client(access_key, secret_key)
 
-    def _new_s3_client(self, access_key: str | None, secret_key: str | None) -> Any:
+    def own_s3_client(self) -> Any:
+        """An admin S3 client of this home's own gateway (a storage host of a cluster: `s3_endpoint` is the first
+        host's), not cached."""
+        return self._new_s3_client(None, None, f"https://{network.host_name(self.address)}:{self.ports.s3_https}")
+
+    def _new_s3_client(self, access_key: str | None, secret_key: str | None, endpoint: str | None = None) -> Any:
         import boto3
         from botocore.config import Config
 
@@ -297,7 +302,7 @@ class Box:
                 _S3_SESSION.append(boto3.session.Session())
             return _S3_SESSION[0].client(
                 "s3",
-                endpoint_url=self.s3_endpoint,
+                endpoint_url=endpoint or self.s3_endpoint,
                 aws_access_key_id=access_key,
                 aws_secret_access_key=secret_key,
                 region_name="us-east-1",

@@ -44,7 +44,7 @@ SELF_MANAGED = ("pg/data", "pg/data.initdb", "backups/scratch/*", "apps/instance
 PUBLIC_FILES = ("ca/ca.pem",)
 #: files whose program forces their mode whatever the umask, inside a directory no other user enters (accepted,
 #: docs/storage-security.md): SeaweedFS's volume info files (version, replication, sizes; no object data), 0644
-FORCED = ("s3/data/*.vif",)
+FORCED = ("s3/data/*.vif", "s3/volume/*.vif")  # the second: a storage cluster's volume server
 PUBLIC_TREES = ("apps/code", "apps/static")
 
 

@@ -18,7 +18,10 @@ machine the box's own nginx is both.
 With several database hosts the database is highly available (`HA`): `database` runs on each of them (PostgreSQL
 under Patroni, one leader and its replicas) and `dcs`, the consensus store Patroni elects the leader in (etcd),
 on each `dcs` host. `instances` lists every instance of such a service; clients connect to all of the
-database's at once (libpq multi-host, `Box.pg_hosts`) and land on the leader."""
+database's at once (libpq multi-host, `Box.pg_hosts`) and land on the leader.
+
+With three SeaweedFS masters or more the object storage is a cluster (`storage_cluster`): `storage` runs on every
+`storage` host (each its part: master, volume server, filer and S3 gateway, `storage_cluster.py`)."""
 
 from __future__ import annotations
 
@@ -36,8 +39,9 @@ EDGE: tuple[str, ...] = ("apps", "proxy")  # the hosts target's, when it has app
 HA: tuple[str, ...] = ("dcs",)  # the hosts target's, with several database hosts (before the database)
 ALL: tuple[str, ...] = ("storage", "dcs", "database", "identity", "backups", *EDGE)  # start order
 OPTIONAL: tuple[str, ...] = HA + EDGE
-# run on several hosts: the edge (every proxy host but the apps' own), etcd and, with it, the database
-MULTI: tuple[str, ...] = ("proxy", "dcs", "database")
+# run on several hosts: the edge (every proxy host but the apps' own), etcd and, with it, the database; the object
+# storage as a cluster
+MULTI: tuple[str, ...] = ("storage", "proxy", "dcs", "database")
 FILE = "placement.json"
 SPEC_FILE = "spec.yaml"  # a host's home holds a copy of the spec (the hosts deploy puts it there)
 
@@ -80,6 +84,11 @@ class Placement:
         """Whether the database runs on several hosts under Patroni (with etcd placed)."""
         return len(self.instances_of("database")) > 1
 
+    @property
+    def storage_cluster(self) -> bool:
+        """Whether the object storage is a SeaweedFS cluster over several hosts (`storage_cluster.py`)."""
+        return len(self.instances_of("storage")) > 1
+
     def placed(self) -> tuple[str, ...]:
         """Every service placed somewhere, in start order (the EDGE ones only on a topology with apps hosts, `dcs`
         only with several database hosts)."""
@@ -113,8 +122,8 @@ class Placement:
         if not isinstance(instances, dict) or set(instances) - set(MULTI):
             raise ValueError(f"'instances' may only list {', '.join(MULTI)}")
         for name, wheres in instances.items():
-            if name not in placed or not isinstance(wheres, list) or not wheres:
-                raise ValueError(f"instances.{name} must list the hosts of a placed service")
+            if name not in placed or not isinstance(wheres, list) or len(wheres) < 2:
+                raise ValueError(f"instances.{name} must list the hosts (two or more) of a placed service")
             several[name] = tuple(_where(f"instances.{name}", w) for w in wheres)
             if several[name][0] != placed[name] or len(set(several[name])) != len(several[name]):
                 raise ValueError(f"instances.{name} must start with services.{name}, each host once")

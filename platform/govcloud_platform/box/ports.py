@@ -87,6 +87,30 @@ def listening_inode(tables: list[str], port: int) -> int | None:
     return None
 
 
+def listens(tables: list[str], port: int, address: str) -> bool:
+    """Pure: whether a socket LISTENs on address:port (or on the wildcard address) in /proc/net/tcp{,6} text. Not a
+    bind test: an outgoing connection whose ephemeral source port happens to be `port` makes a bind fail, but
+    listens on nothing (what `down` must tell apart from a server left running)."""
+    import ipaddress
+
+    want = ipaddress.ip_address(address)
+    for text in tables:
+        for line in text.splitlines()[1:]:
+            fields = line.split()
+            if len(fields) < 4 or fields[3] != "0A":
+                continue
+            hex_ip, hex_port = fields[1].rsplit(":", 1)
+            if int(hex_port, 16) != port:
+                continue
+            raw = bytes.fromhex(hex_ip)  # the kernel's words, each in host (little-endian) order
+            ip = ipaddress.ip_address(b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4)))
+            if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+                ip = ip.ipv4_mapped
+            if ip == want or ip.is_unspecified:
+                return True
+    return False
+
+
 def listening_tables() -> list[str]:
     """This network namespace's /proc/net/tcp and tcp6 (those that can be read), for `listening_inode`."""
     tables = []

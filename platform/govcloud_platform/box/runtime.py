@@ -13,7 +13,7 @@ from pathlib import Path
 from govcloud_platform.box import agent
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.network import network_settings
-from govcloud_platform.box.ports import listening_inode, listening_tables, port_in_use, unbound_labels
+from govcloud_platform.box.ports import listening_inode, listening_tables, listens, port_in_use, unbound_labels
 from govcloud_platform.box.services import Health, Service, all_services, hosts_services
 from govcloud_platform.box.supervisor import Supervisor
 from govcloud_platform.errors import InputError, ServiceError
@@ -295,7 +295,9 @@ def _priority(sup: Supervisor, name: str) -> int:
 
 
 def listening_ports(box: Box) -> list[int]:
-    return [port for _, label, port in box.ports.all() if port_in_use(port, box.bind_address(label))]
+    """The box's ports that something still listens on (after `down`: a server no supervisord of ours stopped)."""
+    tables = listening_tables()
+    return [port for _, label, port in box.ports.all() if listens(tables, port, box.bind_address(label))]
 
 
 def port_holders(ports: list[int]) -> list[str]:

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import subprocess
+import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
@@ -81,6 +82,9 @@ def quota_bytes(quota_gb: float) -> int:
     return quota_mb(quota_gb) * 1024 * 1024
 
 
+CLUSTER_GRACE_S = 25.0  # how long a storage cluster's new bucket may refuse its first write (a master election)
+
+
 def require_writable(box: Box, slugs: list[str]) -> None:
     """Each agency's bucket that holds nothing yet takes its first write (`storage_probe.first_write_probe`), or
     one error naming the first that does not: an agency is never `ready` with a bucket that refuses every upload
@@ -89,6 +93,13 @@ def require_writable(box: Box, slugs: list[str]) -> None:
     fail an `apply` that changes something else."""
     buckets = {bucket_of(slug): slug for slug in slugs}
     bad = unwritable(box.s3_client(), buckets, first_write=True)
+    if bad and box.placement is not None and box.placement.storage_cluster:
+        # a storage cluster whose masters have just elected a leader: it refuses every assignment for its first
+        # ~16 s (SeaweedFS's warm-up), and a new bucket's first write answers InternalError meanwhile
+        deadline = time.monotonic() + CLUSTER_GRACE_S
+        while bad and time.monotonic() < deadline:
+            time.sleep(1)
+            bad = unwritable(box.s3_client(), bad, first_write=True)
     if bad:
         bucket, reason = sorted(bad.items())[0]
         raise ServiceError(

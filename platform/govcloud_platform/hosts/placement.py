@@ -10,7 +10,10 @@ Every service but the edge and a highly available database runs once:
 - when the topology has `apps` hosts: **apps** (the apps' front) on the `apps` host with the fewest services, and
   **proxy** (the edge that publishes them) on the `proxy` host with the fewest;
 - with several `database` hosts (`ha_database`): **database** on every one of them (PostgreSQL under Patroni;
-  the first is where `services` points, and backups run there) and **dcs** (etcd) on every `dcs` host.
+  the first is where `services` points, and backups run there) and **dcs** (etcd) on every `dcs` host;
+- with three SeaweedFS masters or more (`storage_cluster`): **storage** on every `storage` host, as a cluster
+  (each host its part, `box.services.storage_cluster.parts_of`); the host `_storage_host` picks comes first (its
+  S3 gateway is where clients connect).
 """
 
 from __future__ import annotations
@@ -29,6 +32,12 @@ def _storage_host(topology: Topology) -> Host:
 def ha_database(topology: Topology) -> bool:
     """Pure: whether the database runs on several hosts under Patroni (the spec asks for a `dcs` group then)."""
     return len(topology.members("database")) > 1
+
+
+def storage_cluster(topology: Topology) -> bool:
+    """Pure: whether the object storage is a SeaweedFS cluster (three masters or more, a raft that survives the
+    loss of one; validation refuses an even number)."""
+    return len(topology.masters()) >= 3
 
 
 def place(topology: Topology) -> dict[str, Host]:
@@ -77,6 +86,9 @@ def instances(topology: Topology) -> dict[str, list[Host]]:
     if "dcs" in placed:  # the chosen instance first (where backups run, and where `up` puts the leader)
         for service in ("dcs", "database"):
             out[service] = [placed[service]] + [h for h in topology.members(service) if h.name != placed[service].name]
+    if storage_cluster(topology):
+        out["storage"] = [placed["storage"]] + [h for h in topology.members("storage")
+                                                if h.name != placed["storage"].name]
     if "proxy" in placed:
         out["proxy"] = [placed["proxy"]] + [h for h in edge_hosts(topology, placed["apps"])
                                             if h.name != placed["proxy"].name]
@@ -102,11 +114,17 @@ def hosts_in_use(topology: Topology) -> list[Host]:
 
 def host_losses(topology: Topology) -> list[tuple[str, list[str]]]:
     """Pure: (host, the services whose only instance it runs), for every host in use, in topology order. Losing a
-    host stops what it runs alone; the edge (every proxy host) and a database under Patroni go on elsewhere."""
+    host stops what it runs alone; the edge (every proxy host) and a database under Patroni go on elsewhere. A
+    storage cluster survives a master's or a volume server's loss while two volume servers remain (two copies on
+    two hosts), but its clients connect to the first host's S3 gateway (the edge does not front them yet)."""
     every = instances(topology)
+    volumes = [h.name for h in (topology.members("storage_volume") or topology.members("storage"))]
     out = []
     for h in hosts_in_use(topology):
         stops = [s for s, hs in every.items() if [x.name for x in hs] == [h.name]]
+        cluster = [x.name for x in every["storage"]]
+        if len(cluster) > 1 and (h.name == cluster[0] or (h.name in volumes and len(volumes) < 3)):
+            stops.append("storage")
         dcs = [x.name for x in every.get("dcs", [])]
         if h.name in dcs and len(dcs) - 1 <= len(dcs) // 2:  # etcd loses its quorum: Patroni stops every write
             stops += [s for s in ("dcs", "database") if s not in stops]

@@ -122,12 +122,22 @@ def merge_status(placement: Placement, replies: dict[str, Reply], ca_file: str,
 
 def down_order(placement: Placement) -> list[str]:
     """Pure: the hosts in use, in the order their boxes stop: a host goes after every host whose first service
-    comes later in the start order (what needs the database stops before it; object storage stops last)."""
+    comes later in the start order (what needs the database stops before it; object storage stops last).
+    A storage cluster runs on every storage host, and PostgreSQL archives its last WAL into it as it stops (through
+    the first storage host's gateway, onto two volume servers): the database's hosts stop first, the first storage
+    host last of them, while the volume servers of the hosts still up take that WAL."""
+    cluster = placement.storage_cluster
     first: dict[str, int] = {}
     for index, name in enumerate(placement.placed()):
         for host in placement.hosts_of(name):
-            first.setdefault(host, index)
-    return sorted(first, key=lambda h: (-first[h], h))
+            if not (cluster and name == "storage"):
+                first.setdefault(host, index)
+    for host in placement.hosts_of("storage"):
+        first.setdefault(host, 0)
+    if not cluster:
+        return sorted(first, key=lambda h: (-first[h], h))
+    database, endpoint = set(placement.hosts_of("database")), placement.host_of("storage")
+    return sorted(first, key=lambda h: (h not in database, h == endpoint, -first[h], h))
 
 
 def merge_down(replies: Sequence[Reply]) -> DownResult:

@@ -31,8 +31,13 @@ def quota_here(box: Box) -> bool:
     """Whether this home runs the bucket-quota enforcement as a program of its own: a storage host of the hosts
     target whose backups (and their scheduler, which enforces quotas elsewhere) run on another host. The
     enforcement is a `weed shell` as SeaweedFS's admin: it stays with storage, so the backups' host holds
-    neither the S3 admin keys nor SeaweedFS's JWT keys and certificates."""
-    return box.placement is not None and box.runs("storage") and not box.runs("backups")
+    neither the S3 admin keys nor SeaweedFS's JWT keys and certificates. Of a storage cluster, only the first
+    storage host enforces them (one enforcement for the whole cluster)."""
+    placement = box.placement
+    if placement is None or not box.runs("storage") or box.runs("backups"):
+        return False
+    first = placement.services["storage"]
+    return not placement.storage_cluster or first.address == box.address
 
 
 def quota_file(home: Path) -> Path:

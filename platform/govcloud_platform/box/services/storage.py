@@ -3,6 +3,7 @@ gateway serves clients: the rest is locked by `weed_security` (mutual TLS gRPC, 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import socket
 import subprocess
@@ -14,9 +15,10 @@ from govcloud_platform.box.context import Box
 from govcloud_platform.box.placement import SPEC_FILE
 from govcloud_platform.box.ports import GRPC_SHIFT, listening_inode, listening_tables, port_in_use
 from govcloud_platform.box.secrets import write_private
-from govcloud_platform.box.services import backup_plan, weed_security
+from govcloud_platform.box.services import backup_plan, storage_cluster, weed_security
 from govcloud_platform.box.services.base import Program, Service
 from govcloud_platform.errors import ServiceError
+from govcloud_platform.spec.topology import Topology
 
 BACKUP_BUCKET = "govcloud-backup"
 ADMIN_ACTIONS = ["Admin", "Read", "Write", "List", "Tagging"]
@@ -91,13 +93,31 @@ _SPARE: list[tuple[str, str, subprocess.Popen[str], float, int | None]] = []
 SPARE_MAX_AGE_S = 90.0
 
 
+def clustered(box: Box) -> bool:
+    """Whether the box's object storage is a SeaweedFS cluster over several hosts (`storage_cluster.py`)."""
+    return box.placement is not None and box.placement.storage_cluster
+
+
+def topology_of(box: Box) -> Topology:
+    """The topology of a clustered box's spec (a storage cluster exists only on the hosts target)."""
+    topology = box.spec.platform.topology
+    if topology is None:
+        raise ServiceError("storage: placement.json places a storage cluster but the spec has no topology",
+                           hint="run `govcloud up` from the control: the hosts deploy gives each host its spec")
+    return topology
+
+
 def master_address(box: Box) -> str:
-    """`weed shell -master=`: the master on the storage's address."""
+    """`weed shell -master=`: the master on the storage's address; of a cluster, every master (a dead one is
+    skipped)."""
+    if clustered(box):
+        return storage_cluster.masters(topology_of(box), box.ports.weed_master)
     return f"{box.address_of('storage')}:{box.ports.weed_master}"
 
 
 def filer_address(box: Box) -> str:
-    """`weed shell -filer=`: the filer on the storage's address."""
+    """`weed shell -filer=`: the filer on the storage's address (of a cluster: the first host's; each filer holds all
+    the metadata)."""
     return f"{box.address_of('storage')}:{box.ports.weed_filer}"
 
 
@@ -142,9 +162,9 @@ def open_weed_shell(box: Box) -> subprocess.Popen[str]:
     initialisation) overlaps whatever the caller does before handing it commands (`weed_shell(session=)`).
     A stopped storage fails at once: weed shell itself would retry until the caller's timeout."""
     grpc = box.ports.weed_master + GRPC_SHIFT
-    try:
-        socket.create_connection((box.address_of("storage"), grpc), timeout=2).close()
-    except OSError:
+    hosts = [h.address for h in topology_of(box).masters()] if clustered(box) \
+        else [box.address_of("storage")]
+    if _answering(hosts, grpc) is None:  # of a cluster, any master: weed shell finds the leader
         raise ServiceError(
             f"object storage is not running (nothing answers on its master's gRPC port {grpc})",
             hint="run `govcloud up`, then the same command again: it converges",
@@ -152,7 +172,23 @@ def open_weed_shell(box: Box) -> subprocess.Popen[str]:
     if not box.runs("storage") and not weed_security.security_file(box).exists():
         weed_security.ensure(box)  # a home without storage (a host of the hosts target): its client's files
     master, cwd = master_address(box), weed_security.security_file(box).parent
-    return _take_spare(master, cwd, grpc) or start_shell(master, cwd, filer_address(box))
+    filer = filer_address(box)
+    if clustered(box) and box.placement is not None:  # the first filer that answers (each holds all the metadata)
+        port = box.ports.weed_filer
+        live = _answering([w.address for w in box.placement.instances_of("storage")], port + GRPC_SHIFT)
+        filer = f"{live}:{port}" if live else filer
+    return _take_spare(master, cwd, grpc) or start_shell(master, cwd, filer)
+
+
+def _answering(hosts: list[str], port: int) -> str | None:
+    """The first of `hosts` that accepts a TCP connection on `port` (2 s each), or None."""
+    for host in hosts:
+        try:
+            socket.create_connection((host, port), timeout=2).close()
+            return host
+        except OSError:
+            continue
+    return None
 
 
 def weed_shell(
@@ -215,8 +251,62 @@ class StorageService(Service):
         ids = S3Identities(box)
         ids.upsert("admin", *admin_keys(box), ADMIN_ACTIONS)
         ids.upsert("pgbackrest", *backup_keys(box), bucket_actions(BACKUP_BUCKET))
+        if clustered(box):
+            self._prepare_cluster(box)
+
+    def _prepare_cluster(self, box: Box) -> None:
+        """This host's part of the cluster: its data directories and master.toml (the repair) beside
+        security.toml."""
+        for sub in ("master", "volume", "filer"):
+            (box.home / "s3" / sub).mkdir(mode=0o700, exist_ok=True)
+        path, text = weed_security.security_file(box).parent / "master.toml", storage_cluster.master_toml()
+        if not path.exists() or path.read_text() != text:
+            write_private(path, text)
+
+    def _layout(self, box: Box) -> storage_cluster.Layout:
+        settings = box.spec.platform.services.storage
+        host = storage_cluster.host_named(topology_of(box), box.address)
+        if host is None:
+            raise ServiceError(f"storage: no host of the topology has this box's address {box.address}",
+                               hint="run `govcloud up` from the control: the hosts deploy gives each host its box")
+        p = box.ports
+        return storage_cluster.Layout(
+            host, box.address, box.home / "s3", box.home / "ca" / "certs", box.home / "s3" / "s3.json",
+            p.weed_master, p.weed_volume, p.weed_filer, p.s3_http, p.s3_https, settings.volume_max,
+            settings.volume_size_limit_mb)
+
+    def _cluster_programs(self, box: Box) -> list[Program]:
+        topology = topology_of(box)
+        lay = self._layout(box)
+        parts = storage_cluster.parts_of(topology, lay.host)
+        peers = storage_cluster.masters(topology, box.ports.weed_master)
+        weed = weed_binary()
+        cwd = str(weed_security.security_file(box).parent)
+        env = {"GOVCLOUD_WEED_SECURITY": weed_security.digest(box)}
+
+        def prog(name: str, cmd: list[str], priority: int, **extra: str) -> Program:
+            return Program(name, cmd, priority=priority, stopwaitsecs=45, startsecs=1, directory=cwd,
+                           environment={**env, **extra})
+
+        out = []
+        if parts.master:  # two copies: volumes grow one at a time, as on one machine (VOLUME_GROWTH)
+            # master.toml is read at start only: its digest in the environment restarts the master when it changes
+            toml = hashlib.sha256(storage_cluster.master_toml().encode()).hexdigest()[:16]
+            out.append(prog("storage-master", storage_cluster.master_command(weed, lay, peers), 10,
+                            WEED_MASTER_VOLUME_GROWTH_COPY_2="1", GOVCLOUD_MASTER_TOML=toml))
+        if parts.volume:
+            out.append(prog("storage-volume", storage_cluster.volume_command(weed, lay, peers), 11))
+        if parts.gateway:
+            filer_socket = filer_local_socket(box) if len(str(filer_local_socket(box))) <= MAX_SOCKET_PATH else None
+            s3_socket = s3_local_socket(box) if len(str(s3_local_socket(box))) <= MAX_SOCKET_PATH else None
+            filer_list = storage_cluster.filers(topology, box.ports.weed_filer, lay.host)
+            out.append(prog("storage-filer", storage_cluster.filer_command(weed, lay, peers, filer_socket), 12))
+            out.append(prog("storage-s3", storage_cluster.s3_command(weed, lay, filer_list, s3_socket), 13))
+        return out
 
     def programs(self, box: Box) -> list[Program]:
+        if clustered(box):
+            return self._cluster_programs(box) + self._quota_programs(box)
         p = box.ports
         certs = box.home / "ca" / "certs"
         cmd = [
@@ -239,11 +329,15 @@ class StorageService(Service):
         for flag, path in local:
             if len(str(path)) <= MAX_SOCKET_PATH:  # else weed's default in /tmp, removed by `after_stop`
                 cmd.append(f"{flag}={path}")
-        programs = [Program(
+        return [Program(
             "storage", cmd, priority=10, stopwaitsecs=45, startsecs=1,
             directory=str(weed_security.security_file(box).parent),
             environment={"GOVCLOUD_WEED_SECURITY": weed_security.digest(box), **VOLUME_GROWTH},
-        )]
+        ), *self._quota_programs(box)]
+
+    @staticmethod
+    def _quota_programs(box: Box) -> list[Program]:
+        programs = []
         if backup_plan.quota_here(box):  # a storage host whose backups run elsewhere enforces quotas itself
             quota = [sys.executable, "-m", "govcloud_platform.backups.scheduler", "--home", str(box.home),
                      "--quota-only", str(box.home / SPEC_FILE)]
@@ -252,19 +346,36 @@ class StorageService(Service):
         return programs
 
     def post_start(self, box: Box) -> None:
-        s3 = box.s3_client()
+        s3 = box.own_s3_client() if clustered(box) else box.s3_client()
         names = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
         if BACKUP_BUCKET not in names:
-            s3.create_bucket(Bucket=BACKUP_BUCKET)
+            from botocore.exceptions import ClientError
+
+            try:
+                s3.create_bucket(Bucket=BACKUP_BUCKET)
+            except ClientError as exc:  # of a cluster, another host's gateway made it a moment ago
+                if exc.response.get("Error", {}).get("Code") != "BucketAlreadyOwnedByYou":
+                    raise
 
     def check(self, box: Box) -> tuple[bool, str]:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            box.s3_client().list_buckets()
+            (box.own_s3_client() if clustered(box) else box.s3_client()).list_buckets()
         except (BotoCoreError, ClientError, OSError) as exc:
             return False, f"S3 ListBuckets failed: {type(exc).__name__}"
         return True, "S3 ListBuckets ok"
+
+    def probe_role(self, box: Box) -> tuple[bool, str, str | None]:
+        """Of a cluster: its master's raft role on a master host (`leader`, `follower`), else `active` (one of
+        equal gateways); None on one machine."""
+        ok, detail = self.probe(box)
+        if not ok or not clustered(box):
+            return ok, detail, None
+        if not storage_cluster.parts_of(topology_of(box), self._layout(box).host).master:
+            return ok, detail, "active"
+        role = master_role(box.address, box.ports.weed_master)
+        return ok, detail + (f"; master {role}" if role else "; master not answering"), role or "unknown"
 
     def probe(self, box: Box) -> tuple[bool, str]:
         """`status`: a real write into the backup bucket, where PostgreSQL archives its WAL (≈0.03 s), not only the
@@ -279,7 +390,7 @@ class StorageService(Service):
         if not ready:
             return ready, detail
         try:
-            bad = unwritable(box.s3_client(), [BACKUP_BUCKET])
+            bad = unwritable(box.own_s3_client() if clustered(box) else box.s3_client(), [BACKUP_BUCKET])
         except (BotoCoreError, ClientError, OSError) as exc:
             return False, f"S3 write probe failed: {type(exc).__name__}"
         if bad:
@@ -291,6 +402,9 @@ class StorageService(Service):
         return True, f"S3 ok; {BACKUP_BUCKET} takes a write"
 
     def endpoint(self, box: Box) -> str:
+        """The S3 endpoint; of a cluster, this host's own gateway (clients are given the first one's)."""
+        if clustered(box) and box.runs("storage"):
+            return f"https://{box.address}:{box.ports.s3_https}"
         return box.s3_endpoint
 
     # Its SIGTERM always waits 15 s for the filer's own gRPC streams; `box destroy` has no data to keep.
@@ -299,6 +413,19 @@ class StorageService(Service):
     def after_stop(self, box: Box) -> None:
         for path in leftover_sockets(box):
             path.unlink(missing_ok=True)
+
+
+def master_role(address: str, port: int) -> str | None:
+    """A master's raft role from its /cluster/status (served even with -disableHttp): leader, follower, or None
+    when it does not answer."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://{address}:{port}/cluster/status", timeout=2) as resp:  # noqa: S310
+            doc = json.loads(resp.read())
+    except (OSError, ValueError):
+        return None
+    return "leader" if doc.get("IsLeader") else "follower"
 
 
 # sun_path holds 108 bytes with its NUL; weed exits at start when it cannot listen on -s3.localSocket
