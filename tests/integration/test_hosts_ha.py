@@ -344,19 +344,16 @@ def test_the_returning_host_rejoins_as_a_replica_and_catches_up(ha: HaLab) -> No
 # A client on the isolated host itself: commits numbered rows to its own database, printing each acknowledged one.
 def _pids_of(netns: str, *argv_parts: str) -> list[int]:
     """The processes of one lab host (its network namespace) whose command line holds every part."""
-    own = Path(f"/run/netns/{netns}").stat().st_ino
+    from govcloud_platform.lab.procs import netns_pids
+
     pids = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
+    for pid in netns_pids(netns):
         try:
-            if (proc / "ns" / "net").stat().st_ino != own:
-                continue
-            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
         if all(part.encode() in argv for part in argv_parts):
-            pids.append(int(proc.name))
+            pids.append(pid)
     return pids
 
 

@@ -59,6 +59,7 @@ class Box:
     address: str = ""
     allow_from: tuple[str, ...] | None = None
     _s3_admin: Any = field(default=None, init=False, repr=False, compare=False)
+    _s3_own: Any = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.home = self.home.resolve()
@@ -276,10 +277,17 @@ class Box:
                 return self._s3_admin
         return self._new_s3_client(access_key, secret_key)
 
+    @property
+    def own_s3_endpoint(self) -> str:
+        """This home's own S3 gateway (a storage host of a cluster: `s3_endpoint` is the first host's)."""
+        return f"https://{network.host_name(self.address)}:{self.ports.s3_https}"
+
     def own_s3_client(self) -> Any:
-        """An admin S3 client of this home's own gateway (a storage host of a cluster: `s3_endpoint` is the first
-        host's), not cached."""
-        return self._new_s3_client(None, None, f"https://{network.host_name(self.address)}:{self.ports.s3_https}")
+        """The admin S3 client of this home's own gateway (cached, as `s3_client`'s)."""
+        with _S3_ADMIN_LOCK:
+            if self._s3_own is None:
+                self._s3_own = self._new_s3_client(None, None, self.own_s3_endpoint)
+            return self._s3_own
 
     def _new_s3_client(self, access_key: str | None, secret_key: str | None, endpoint: str | None = None) -> Any:
         import boto3

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,12 +80,18 @@ def listening_inode(tables: list[str], port: int) -> int | None:
     """The socket inode listening on `port` in /proc/net/tcp{,6} text (None if nothing listens). It changes
     when the listener is restarted (storage: a shell connected to the previous master would wait for it
     forever; `down`: who holds a port left behind)."""
+    return next((inode for _, listen_port, inode in _listeners(tables) if listen_port == port), None)
+
+
+def _listeners(tables: list[str]) -> Iterator[tuple[str, int, int]]:
+    """Pure: (local address in the kernel's hex, port, socket inode) of every LISTEN socket in /proc/net/tcp{,6}
+    text."""
     for text in tables:
         for line in text.splitlines()[1:]:
             fields = line.split()
-            if len(fields) > 9 and fields[3] == "0A" and fields[1].rsplit(":", 1)[-1] == f"{port:04X}":
-                return int(fields[9])
-    return None
+            if len(fields) > 9 and fields[3] == "0A":
+                hex_ip, hex_port = fields[1].rsplit(":", 1)
+                yield hex_ip, int(hex_port, 16), int(fields[9])
 
 
 def listens(tables: list[str], port: int, address: str) -> bool:
@@ -94,20 +101,15 @@ def listens(tables: list[str], port: int, address: str) -> bool:
     import ipaddress
 
     want = ipaddress.ip_address(address)
-    for text in tables:
-        for line in text.splitlines()[1:]:
-            fields = line.split()
-            if len(fields) < 4 or fields[3] != "0A":
-                continue
-            hex_ip, hex_port = fields[1].rsplit(":", 1)
-            if int(hex_port, 16) != port:
-                continue
-            raw = bytes.fromhex(hex_ip)  # the kernel's words, each in host (little-endian) order
-            ip = ipaddress.ip_address(b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4)))
-            if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-                ip = ip.ipv4_mapped
-            if ip == want or ip.is_unspecified:
-                return True
+    for hex_ip, listen_port, _ in _listeners(tables):
+        if listen_port != port:
+            continue
+        raw = bytes.fromhex(hex_ip)  # the kernel's words, each in host (little-endian) order
+        ip = ipaddress.ip_address(b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4)))
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        if ip == want or ip.is_unspecified:
+            return True
     return False
 
 

@@ -24,7 +24,7 @@ from govcloud_platform.spec.topology import Host, Topology
 
 def _storage_host(topology: Topology) -> Host:
     masters = {h.name for h in topology.masters()}
-    volumes = {h.name for h in (topology.members("storage_volume") or topology.members("storage"))}
+    volumes = {h.name for h in topology.volumes()}
     both = [h for h in topology.members("storage") if h.name in masters and h.name in volumes]
     return (both or topology.members("storage"))[0]
 
@@ -118,7 +118,7 @@ def host_losses(topology: Topology) -> list[tuple[str, list[str]]]:
     storage cluster survives a master's or a volume server's loss while two volume servers remain (two copies on
     two hosts), but its clients connect to the first host's S3 gateway (the edge does not front them yet)."""
     every = instances(topology)
-    volumes = [h.name for h in (topology.members("storage_volume") or topology.members("storage"))]
+    volumes = [h.name for h in topology.volumes()]
     out = []
     for h in hosts_in_use(topology):
         stops = [s for s, hs in every.items() if [x.name for x in hs] == [h.name]]

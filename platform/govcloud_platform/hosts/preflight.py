@@ -73,7 +73,7 @@ def host_ports(topology: Topology, host: Host, port_base: int,
     never leaves the host). SeaweedFS masters and volume servers only where the topology runs them. With
     `services`: the ports of those services (the ones a deploy placed on the host) instead of its groups'."""
     masters = {h.name for h in topology.masters()}
-    volumes = {h.name for h in (topology.members("storage_volume") or topology.members("storage"))}
+    volumes = {h.name for h in topology.volumes()}
     out: list[PortNeed] = []
     for service, label, port in Ports(port_base).all():
         base = label.removesuffix("_grpc")

@@ -169,6 +169,10 @@ class Topology(_Model):
         """The hosts running SeaweedFS masters: `storage_master` if named, else every storage host."""
         return self.members("storage_master") or self.members("storage")
 
+    def volumes(self) -> list[Host]:
+        """The hosts running SeaweedFS volume servers: `storage_volume` if named, else every storage host."""
+        return self.members("storage_volume") or self.members("storage")
+
 
 def _jump_chain(topology: Topology, start: Host) -> tuple[list[str], bool]:
     """The names visited following `jump` from `start`, and whether it loops."""

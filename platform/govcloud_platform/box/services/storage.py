@@ -98,6 +98,11 @@ def clustered(box: Box) -> bool:
     return box.placement is not None and box.placement.storage_cluster
 
 
+def _admin_s3(box: Box) -> Any:
+    """The admin S3 client storage's own checks use: of a cluster, this host's gateway (the one it runs)."""
+    return box.own_s3_client() if clustered(box) else box.s3_client()
+
+
 def topology_of(box: Box) -> Topology:
     """The topology of a clustered box's spec (a storage cluster exists only on the hosts target)."""
     topology = box.spec.platform.topology
@@ -297,8 +302,7 @@ class StorageService(Service):
         if parts.volume:
             out.append(prog("storage-volume", storage_cluster.volume_command(weed, lay, peers), 11))
         if parts.gateway:
-            filer_socket = filer_local_socket(box) if len(str(filer_local_socket(box))) <= MAX_SOCKET_PATH else None
-            s3_socket = s3_local_socket(box) if len(str(s3_local_socket(box))) <= MAX_SOCKET_PATH else None
+            filer_socket, s3_socket = _fits(filer_local_socket(box)), _fits(s3_local_socket(box))
             filer_list = storage_cluster.filers(topology, box.ports.weed_filer, lay.host)
             out.append(prog("storage-filer", storage_cluster.filer_command(weed, lay, peers, filer_socket), 12))
             out.append(prog("storage-s3", storage_cluster.s3_command(weed, lay, filer_list, s3_socket), 13))
@@ -326,9 +330,7 @@ class StorageService(Service):
             "-s3.iam=false",  # the IAM API embedded in the S3 port: unused (identities go through weed shell)
         ]
         local = (("-s3.localSocket", s3_local_socket(box)), ("-filer.localSocket", filer_local_socket(box)))
-        for flag, path in local:
-            if len(str(path)) <= MAX_SOCKET_PATH:  # else weed's default in /tmp, removed by `after_stop`
-                cmd.append(f"{flag}={path}")
+        cmd += [f"{flag}={path}" for flag, path in local if _fits(path) is not None]
         return [Program(
             "storage", cmd, priority=10, stopwaitsecs=45, startsecs=1,
             directory=str(weed_security.security_file(box).parent),
@@ -346,7 +348,7 @@ class StorageService(Service):
         return programs
 
     def post_start(self, box: Box) -> None:
-        s3 = box.own_s3_client() if clustered(box) else box.s3_client()
+        s3 = _admin_s3(box)
         names = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
         if BACKUP_BUCKET not in names:
             from botocore.exceptions import ClientError
@@ -361,7 +363,7 @@ class StorageService(Service):
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            (box.own_s3_client() if clustered(box) else box.s3_client()).list_buckets()
+            _admin_s3(box).list_buckets()
         except (BotoCoreError, ClientError, OSError) as exc:
             return False, f"S3 ListBuckets failed: {type(exc).__name__}"
         return True, "S3 ListBuckets ok"
@@ -390,7 +392,7 @@ class StorageService(Service):
         if not ready:
             return ready, detail
         try:
-            bad = unwritable(box.own_s3_client() if clustered(box) else box.s3_client(), [BACKUP_BUCKET])
+            bad = unwritable(_admin_s3(box), [BACKUP_BUCKET])
         except (BotoCoreError, ClientError, OSError) as exc:
             return False, f"S3 write probe failed: {type(exc).__name__}"
         if bad:
@@ -404,7 +406,7 @@ class StorageService(Service):
     def endpoint(self, box: Box) -> str:
         """The S3 endpoint; of a cluster, this host's own gateway (clients are given the first one's)."""
         if clustered(box) and box.runs("storage"):
-            return f"https://{box.address}:{box.ports.s3_https}"
+            return box.own_s3_endpoint
         return box.s3_endpoint
 
     # Its SIGTERM always waits 15 s for the filer's own gRPC streams; `box destroy` has no data to keep.
@@ -430,6 +432,11 @@ def master_role(address: str, port: int) -> str | None:
 
 # sun_path holds 108 bytes with its NUL; weed exits at start when it cannot listen on -s3.localSocket
 MAX_SOCKET_PATH = 100
+
+
+def _fits(path: Path) -> Path | None:
+    """The socket path, if it fits sun_path (else None: weed takes its default in /tmp, removed by `after_stop`)."""
+    return path if len(str(path)) <= MAX_SOCKET_PATH else None
 
 
 def s3_local_socket(box: Box) -> Path:

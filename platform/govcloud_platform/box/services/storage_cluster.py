@@ -47,7 +47,7 @@ def parts_of(topology: Topology, host: str) -> Parts:
     """Pure: the parts `host` runs (nothing for a host outside the `storage` group)."""
     storage = {h.name for h in topology.members("storage")}
     masters = {h.name for h in topology.masters()}
-    volumes = {h.name for h in (topology.members("storage_volume") or topology.members("storage"))}
+    volumes = {h.name for h in topology.volumes()}
     return Parts(host in masters, host in volumes, host in storage)
 
 
