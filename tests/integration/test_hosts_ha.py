@@ -306,13 +306,22 @@ def test_the_returning_host_rejoins_as_a_replica_and_catches_up(ha: HaLab) -> No
     up = ha.cli("--json", "up")  # converges: the returned host gets beta's pg_hba grant
     assert up.rc == 0, up.stderr[-2000:]
     # the returned volume server gets its copies back: every volume on two hosts again (the leading master's
-    # repair, every storage_cluster.REPAIR_MINUTES)
+    # repair, every storage_cluster.REPAIR_MINUTES). A volume repaired onto the third host while this one was away
+    # has three copies once it returns; a later pass of the repair trims the surplus (volume.fix.replication
+    # deletes over-replicated copies after checking they hold the same needles), so wait for exactly two.
     started, (copies, listing) = time.monotonic(), ha.copies()
-    while (not copies or min(copies.values()) < 2) and time.monotonic() - started < 180:
+    two_at = None
+    while time.monotonic() - started < 300:
+        if copies and min(copies.values()) >= 2:
+            two_at = two_at or time.monotonic() - started
+            if max(copies.values()) == 2:
+                break
         time.sleep(3)
         copies, listing = ha.copies()
-    assert copies and min(copies.values()) == 2 == max(copies.values()), (copies, listing[-3000:])
-    ha.figures["volumes with two copies again after the heal"] = round(time.monotonic() - started, 1)
+    assert copies and min(copies.values()) >= 2, (copies, listing[-3000:])
+    assert max(copies.values()) == 2, ("a surplus copy was never trimmed", copies, listing[-3000:])
+    ha.figures["volumes with two copies again after the heal"] = round(two_at or 0.0, 1)
+    ha.figures["surplus copies trimmed after the heal"] = round(time.monotonic() - started, 1)
     s3, bucket = ha.s3("alpha")
     for key, body in ha.state["objects"].items():
         assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == body, key
