@@ -141,6 +141,7 @@ def endpoints(box: Any) -> list[tuple[int, str, str]]:
     out = [
         (p.postgres, "database", f"PostgreSQL at {at('postgres')}:{p.postgres}"),
         (p.s3_https, "storage", f"S3 at {box.s3_endpoint}"),
+        (p.s3_edge, "storage", f"S3 at {box.s3_endpoint}"),
         (p.s3_http, "storage", f"S3 at http://{at('s3_http')}:{p.s3_http}"),
         (p.idp_https, "identity", f"the IdP at {box.issuer}"),
         (p.idp_manager, "identity", f"the IdP manager API at http://{at('idp_manager')}:{p.idp_manager}"),

@@ -116,7 +116,7 @@ def test_every_service_is_healthy_on_the_host_place_chose(platform: Platform) ->
     every = platform.instances()
     assert every["proxy"] == ["h1", "h2"]  # an edge on each proxy host (h3, the apps' host, is none)
     assert [(s["name"], s["host"], s["healthy"]) for s in doc["services"]] == [
-        (name, host, True) for name in ("storage", "dcs", "database", "identity", "backups", "apps", "proxy")
+        (name, host, True) for name in ("storage", "proxy", "dcs", "database", "identity", "backups", "apps")
         for host in every[name]]
     for s in doc["services"]:
         assert set(s) == {"name", "healthy", "endpoint", "pid", "detail", "host", "role"}
@@ -145,7 +145,7 @@ def test_each_host_runs_only_its_own_services_and_nothing_listens_in_the_root_na
         pids = _netns_pids(host["netns"])
         assert pids, host  # h3 runs the apps' front
         assert json.loads((home / "placement.json").read_text())["here"] == sorted(
-            mine, key=["storage", "dcs", "database", "identity", "backups", "apps", "proxy"].index)
+            mine, key=["storage", "proxy", "dcs", "database", "identity", "backups", "apps"].index)
         # only the secrets of its own services: the IdP's host holds no pgBackRest cipher, the database's no
         # OIDC signing key; the agencies' registry key stays on the control
         assert sorted(p.name for p in (home / "secrets").iterdir()) == needed_by(mine), host["name"]
@@ -204,7 +204,7 @@ def test_isolation_matrix_across_the_hosts(platform: Platform, onboarded: dict[s
     placed = platform.placed()
     for slug, c in onboarded.items():
         assert c["database"]["host"] == ",".join(addr[h] for h in platform.instances()["database"])
-        assert c["storage"]["endpoint"].startswith(f"https://{addr[placed['storage']]}:")
+        assert c["storage"]["endpoint"].startswith(f"https://{addr[placed['proxy']]}:")  # the edge, before S3
         assert c["identity"]["issuer"].startswith(f"https://{addr[placed['identity']]}:")
         seed(c, slug)
     matrix = []

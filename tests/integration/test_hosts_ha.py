@@ -30,7 +30,7 @@ from tests.security.matrix import attack
 
 pytestmark = pytest.mark.integration
 OUTSIDE = {"GOVCLOUD_NO_AGENT": "1"}
-GROUPS = {"h1": ["storage", "identity", "proxy", "backups", "dcs"], "h2": ["database", "dcs", "storage"],
+GROUPS = {"h1": ["storage", "identity", "proxy", "backups", "dcs"], "h2": ["database", "dcs", "storage", "proxy"],
           "h3": ["database", "dcs", "storage"]}
 
 
@@ -55,8 +55,9 @@ class HaLab:
         assert shown.rc == 0, shown.stderr
         return dict(shown.json()[kind])
 
-    def s3(self, slug: str) -> tuple[Any, str]:
-        """The agency's own S3 client (one attempt per call, a dead gateway fails within seconds) and its bucket."""
+    def s3(self, slug: str, endpoint: str | None = None) -> tuple[Any, str]:
+        """The agency's own S3 client (one attempt per call, a dead gateway fails within seconds) and its bucket;
+        `endpoint` instead of the one its credentials give (an edge reached directly)."""
         import boto3
         from botocore.config import Config
 
@@ -65,7 +66,7 @@ class HaLab:
                      response_checksum_validation="when_required", retries={"max_attempts": 1},
                      connect_timeout=3, read_timeout=10)
         client = boto3.session.Session().client(
-            "s3", endpoint_url=st["endpoint"], aws_access_key_id=st["access_key"],
+            "s3", endpoint_url=endpoint or st["endpoint"], aws_access_key_id=st["access_key"],
             aws_secret_access_key=st["secret_key"], region_name="us-east-1", verify=st["ca_file"], config=cfg)
         return client, str(st["bucket"])
 
@@ -138,6 +139,9 @@ def test_status_names_each_instances_role(ha: HaLab) -> None:
     assert [s["role"] for s in services if s["name"] == "identity"] == ["single"]
     # the object storage, a SeaweedFS cluster on the three hosts: one raft leader among its three masters
     assert sorted(s["role"] for s in services if s["name"] == "storage") == ["follower", "follower", "leader"]
+    # and in front of its gateways an edge on each proxy host (no apps here: the edges front S3 alone)
+    edges = [s for s in services if s["name"] == "proxy"]
+    assert sorted(s["host"] for s in edges) == ["h1", "h2"] and all(s["healthy"] for s in edges), edges
     creds = ha.cli("--json", "agency", "add", "alpha", "--name", "Alpha")
     assert creds.rc == 0, creds.stderr[-2000:]
     db_creds = ha.creds("alpha")
@@ -403,6 +407,49 @@ def test_a_storage_master_dies_and_another_leads_while_objects_go_on(ha: HaLab) 
     while ha.roles("storage").get(leader) != "follower":
         assert time.monotonic() < deadline, ha.roles("storage")
         time.sleep(1)
+
+
+def test_s3_goes_through_every_edge_and_on_when_the_first_gateway_dies(ha: HaLab) -> None:
+    """The agencies' S3 endpoint is the first edge, which passes TLS through to the first storage host's gateway
+    while it answers, else to another. Each edge serves the agency directly (the gateways' certificate names both
+    edges) and keeps its isolation; the gateway the edges prefer is SIGKILLed and S3 goes on through the edge (the
+    figure); `up` brings it back."""
+    import os
+    import signal
+
+    from botocore.exceptions import ClientError
+
+    ports, (s3, bucket) = Ports(ha.port_base), ha.s3("alpha")
+    first, second = ha.lab.host("h1")["address"], ha.lab.host("h2")["address"]
+    assert ha.creds("alpha", "storage")["endpoint"] == f"https://{first}:{ports.s3_edge}"
+    for edge in (first, second):  # each edge directly, as a floating address in front of them would reach it
+        direct, _ = ha.s3("alpha", f"https://{edge}:{ports.s3_edge}")
+        direct.put_object(Bucket=bucket, Key=f"edge/{edge}", Body=edge.encode())
+        assert direct.get_object(Bucket=bucket, Key=f"edge/{edge}")["Body"].read() == edge.encode()
+        other, _ = ha.s3("beta", f"https://{edge}:{ports.s3_edge}")  # beta: added by the failover test
+        with attack("s3", f"another agency's bucket through the edge at {edge}", denied=(ClientError,)):
+            other.get_object(Bucket=bucket, Key=f"edge/{edge}")
+    h1 = ha.lab.host("h1")
+    pids = _pids_of(h1["netns"], "s3", f"-ip={first}")
+    assert len(pids) == 1, pids
+    killed = time.monotonic()
+    os.kill(pids[0], signal.SIGKILL)
+    wrote = None
+    while time.monotonic() - killed < 60:
+        try:
+            s3.put_object(Bucket=bucket, Key="edge/after-gateway", Body=b"through another gateway")
+            wrote = time.monotonic()
+            break
+        except Exception:  # noqa: BLE001 - the edge tries the next gateway: try again
+            time.sleep(0.2)
+    assert wrote is not None, "no S3 write through the edge within 60 s of its first gateway's loss"
+    ha.figures["S3 writes refused through the edge after its first gateway's loss"] = round(wrote - killed, 1)
+    assert s3.get_object(Bucket=bucket, Key="edge/after-gateway")["Body"].read() == b"through another gateway"
+    for key, body in list((ha.state.get("objects") or {}).items())[:5]:
+        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == body
+    up = ha.cli("--json", "up")  # converges: the gateway starts again
+    assert up.rc == 0, up.stderr[-2000:]
+    assert len(_pids_of(h1["netns"], "s3", f"-ip={first}")) == 1
 
 
 ISOLATED_WRITER = """

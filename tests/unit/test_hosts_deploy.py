@@ -45,12 +45,12 @@ def test_plan_runs_each_service_on_its_host_with_its_home_and_placement() -> Non
     plans = {p.name: p for p in plan(lab3(), CONTROL)}
     assert set(plans) == {"h1", "h2", "h3"}  # h3 runs the apps' front, h1 and h2 the edges that publish it
     # two database hosts: PostgreSQL under Patroni on both, etcd on the three dcs hosts
-    assert plans["h1"].services == ("storage", "dcs", "database", "proxy")
-    assert plans["h2"].services == ("storage", "dcs", "database", "identity", "backups", "proxy")  # storage: a cluster
+    assert plans["h1"].services == ("storage", "proxy", "dcs", "database")
+    assert plans["h2"].services == ("storage", "proxy", "dcs", "database", "identity", "backups")  # storage: a cluster
     assert plans["h3"].services == ("storage", "dcs", "apps")
     assert {c for c in plans["h3"].certs if not c.startswith(("weed-", "s3."))} == {"etcd.key", "etcd.pem"}
     assert plans["h1"].home == "/srv/h1/box" and plans["h2"].home == "/var/lib/govcloud/box"
-    assert plans["h1"].placement["here"] == ["storage", "dcs", "database", "proxy"]
+    assert plans["h1"].placement["here"] == ["storage", "proxy", "dcs", "database"]
     assert plans["h2"].placement["services"]["storage"] == {"host": "h1", "address": "10.231.8.11"}
 
 
@@ -85,8 +85,9 @@ def test_allow_from_drops_the_hosts_own_address_and_duplicates() -> None:
 def test_plays_follow_the_start_order_each_on_its_host() -> None:
     got = plays(plan(lab3(), CONTROL))  # three storage hosts: a storage cluster on all three
     assert [(p["hosts"], p["roles"]) for p in got] == [
-        ("h1:h2:h3", ["gc_storage"]), ("h1:h2:h3", ["gc_dcs"]), ("h1:h2", ["gc_database"]), ("h2", ["gc_identity"]),
-        ("h2", ["gc_backups"]), ("h3", ["gc_apps"]), ("h1:h2", ["gc_proxy"])]  # an edge on every proxy host
+        ("h1:h2:h3", ["gc_storage"]), ("h1:h2", ["gc_proxy"]),  # an edge on every proxy host, before the S3 clients
+        ("h1:h2:h3", ["gc_dcs"]), ("h1:h2", ["gc_database"]), ("h2", ["gc_identity"]), ("h2", ["gc_backups"]),
+        ("h3", ["gc_apps"])]
     assert all(p["gather_facts"] is False for p in got)
 
 
@@ -111,7 +112,7 @@ def test_the_idps_host_alone_holds_no_superuser_password() -> None:
 
 def test_each_host_gets_only_its_services_secrets_never_the_registry_key() -> None:
     by_host = {p.name: (p.services, set(p.secrets)) for p in plan(lab3(), CONTROL)}
-    assert by_host["h1"][0] == ("storage", "dcs", "database", "proxy")
+    assert by_host["h1"][0] == ("storage", "proxy", "dcs", "database")
     assert by_host["h3"][0] == ("storage", "dcs", "apps")
     h1, h3 = by_host["h1"][1], by_host["h3"][1]
     assert h3 == {*S3_ADMIN, *S3_BACKUP, *WEED_JWT}  # storage's only (etcd and the apps' front hold none)

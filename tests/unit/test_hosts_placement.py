@@ -66,7 +66,7 @@ def test_the_edge_runs_on_every_proxy_host_but_the_apps_own() -> None:
     assert [h.name for h in instances(t)["proxy"]] == ["h1", "h2"] and names(t)["apps"] == "h3"
     control = placement_for(t, None)
     assert control.hosts_of("proxy") == ("h1", "h2") and control.hosts_of("storage") == ("h1", "h2", "h3")
-    assert placement_for(t, "h2").here == ("storage", "dcs", "database", "identity", "backups", "proxy")
+    assert placement_for(t, "h2").here == ("storage", "proxy", "dcs", "database", "identity", "backups")
     assert "proxy" not in placement_for(t, "h3").here
     assert record.Placement.from_json(json.loads(json.dumps(control.to_json()))) == control
     assert "instances" not in placement_for(topo(("a", both + ["backups", "apps"])), None).to_json()  # one edge
@@ -103,7 +103,7 @@ def test_backups_follow_the_database() -> None:
 def test_record_of_each_home() -> None:
     t = topo(("a", ["storage", "identity", "proxy", "backups"]), ("b", ["database"]), ("gw", ["apps"]))
     control, a, b = placement_for(t, None), placement_for(t, "a"), placement_for(t, "b")
-    assert control.here == () and a.here == ("storage", "identity", "proxy") and b.here == ("database", "backups")
+    assert control.here == () and a.here == ("storage", "proxy", "identity") and b.here == ("database", "backups")
     assert placement_for(t, "gw").here == ("apps",) and control.host_of("proxy") == "a"
     assert a.address_of("database") == "10.0.0.2" and control.host_of("identity") == "a"
     assert record.Placement.from_json(json.loads(json.dumps(b.to_json()))) == b

@@ -90,8 +90,8 @@ def storage_alive(box: Box) -> bool:
     ctx = ssl.create_default_context(cafile=str(box.ca_file))
     ctx.check_hostname = False  # the CA is ours and the address the box's; the chain is still verified
     try:
-        storage = box.address_of("storage")
-        with socket.create_connection((storage, box.ports.s3_https), timeout=2) as raw, \
+        storage, port = box.s3_front
+        with socket.create_connection((storage, port), timeout=2) as raw, \
                 ctx.wrap_socket(raw, server_hostname=storage):
             return True
     except OSError:

@@ -264,8 +264,22 @@ class Box:
         return psycopg.connect(**self.pg_conninfo(dbname, local=local), autocommit=autocommit)
 
     @property
+    def s3_front(self) -> tuple[str, int]:
+        """(address, port) where this home's clients of the object storage connect. When the edges front a storage
+        cluster
+        (`Placement.s3_edge`): this host's own edge if it runs one (a database host's archiving then outlives any
+        other host), else the first edge (what agencies are given; in production a floating address in front of
+        the edges). Otherwise the storage host's gateway."""
+        placement = self.placement
+        if placement is not None and placement.s3_edge:
+            edge = self.address if placement.runs("proxy") else placement.instances_of("proxy")[0].address
+            return edge, self.ports.s3_edge
+        return self.address_of("storage"), self.ports.s3_https
+
+    @property
     def s3_endpoint(self) -> str:
-        return f"https://{self.address_of('storage')}:{self.ports.s3_https}"
+        name, port = self.s3_front
+        return f"https://{name}:{port}"
 
     def s3_client(self, access_key: str | None = None, secret_key: str | None = None) -> Any:
         """boto3 S3 client verifying the box CA; the admin identity by default (cached: creating a client
@@ -279,7 +293,7 @@ class Box:
 
     @property
     def own_s3_endpoint(self) -> str:
-        """This home's own S3 gateway (a storage host of a cluster: `s3_endpoint` is the first host's)."""
+        """This home's own S3 gateway (a storage host of a cluster: `s3_endpoint` is the edge's)."""
         return f"https://{network.host_name(self.address)}:{self.ports.s3_https}"
 
     def own_s3_client(self) -> Any:

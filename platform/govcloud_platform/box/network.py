@@ -129,3 +129,15 @@ def certificate_names(address: str, *names: str) -> tuple[list[str], list[str]]:
     if host_name(address) not in dns:
         dns.append(host_name(address))
     return dns, [address]
+
+
+def s3_certificate_names(address: str, edges: Sequence[str] = ()) -> tuple[list[str], list[str]]:
+    """Pure: (DNS names, IP addresses) of an S3 gateway's certificate: its host's, and every edge's in front of it
+    (the edge passes TLS through: a client checks the name of the edge it connected to)."""
+    dns, ips = certificate_names(address)
+    for edge in edges:
+        if host_name(edge) not in dns:
+            dns.append(host_name(edge))
+        if edge not in ips:
+            ips.append(edge)
+    return dns, ips

@@ -10,10 +10,11 @@ these); the operator's home (the control) runs none. `services`: where every ser
 in any home (a broker on the operator's machine, the IdP on its host reaching the database) connects to the
 right address. Without the file a box is one machine: every service here, on the box's address.
 
-The hosts target has two services more when the topology has `apps` hosts (`EDGE`, placed only then): `apps`,
-the apps' front on the apps host (the nginx that serves the apps' virtual hosts and the supervisord that runs
-them), and `proxy`, the edge proxy that publishes them (TLS passed through to the apps' front, by SNI). On one
-machine the box's own nginx is both.
+The hosts target has two services more when the topology has `apps` hosts (`EDGE`): `apps`, the apps' front on
+the apps host (the nginx that serves the apps' virtual hosts and the supervisord that runs them), and `proxy`, the
+edge proxy that publishes them (TLS passed through to the apps' front, by SNI). On one machine the box's own nginx
+is both. The edge is also placed, without `apps`, in front of a storage cluster (`s3_edge`): every client of the
+object storage then connects to an edge, which passes TLS through to whichever S3 gateway answers.
 
 With several database hosts the database is highly available (`HA`): `database` runs on each of them (PostgreSQL
 under Patroni, one leader and its replicas) and `dcs`, the consensus store Patroni elects the leader in (etcd),
@@ -35,9 +36,11 @@ from govcloud_platform.box.network import LOOPBACK
 from govcloud_platform.errors import BoxDamaged
 
 SERVICES: tuple[str, ...] = ("storage", "database", "identity", "backups")  # start order, as `all_services`
-EDGE: tuple[str, ...] = ("apps", "proxy")  # the hosts target's, when it has apps hosts (after SERVICES)
+EDGE: tuple[str, ...] = ("apps", "proxy")  # the hosts target's, with apps hosts (proxy also before a storage cluster)
 HA: tuple[str, ...] = ("dcs",)  # the hosts target's, with several database hosts (before the database)
-ALL: tuple[str, ...] = ("storage", "dcs", "database", "identity", "backups", *EDGE)  # start order
+# start order: the edge right after the storage, whose S3 gateways it may front for every later service (the
+# database archives its WAL through it); it needs nothing of the apps to start (it passes connections on)
+ALL: tuple[str, ...] = ("storage", "proxy", "dcs", "database", "identity", "backups", "apps")
 OPTIONAL: tuple[str, ...] = HA + EDGE
 # run on several hosts: the edge (every proxy host but the apps' own), etcd and, with it, the database; the object
 # storage as a cluster
@@ -89,6 +92,17 @@ class Placement:
         """Whether the object storage is a SeaweedFS cluster over several hosts (`storage_cluster.py`)."""
         return len(self.instances_of("storage")) > 1
 
+    @property
+    def s3_edge(self) -> bool:
+        """Whether the edges front the storage cluster's S3 gateways (clients reach S3 through an edge)."""
+        return self.storage_cluster and "proxy" in self.services
+
+    @property
+    def s3_edge_addresses(self) -> tuple[str, ...]:
+        """The edges' addresses when they front the storage cluster (the S3 gateways' certificate names them all:
+        a client verifies the edge it connected to), else none."""
+        return tuple(w.address for w in self.instances_of("proxy")) if self.s3_edge else ()
+
     def placed(self) -> tuple[str, ...]:
         """Every service placed somewhere, in start order (the EDGE ones only on a topology with apps hosts, `dcs`
         only with several database hosts)."""
@@ -111,9 +125,8 @@ class Placement:
         if not isinstance(here, list) or any(s not in ALL for s in here) or len(set(here)) != len(here):
             raise ValueError(f"'here' must list services among {', '.join(ALL)}, each once")
         if not isinstance(services, dict) or not set(SERVICES) <= set(services) <= set(ALL) \
-                or (set(services) & set(EDGE) and set(EDGE) - set(services)):
-            raise ValueError(f"'services' must place each of {', '.join(SERVICES)} (and {' and '.join(EDGE)} "
-                             "together, or neither)")
+                or ("apps" in services and "proxy" not in services):
+            raise ValueError(f"'services' must place each of {', '.join(SERVICES)} (and 'apps' only with 'proxy')")
         if any(s in OPTIONAL and s not in services for s in here):
             raise ValueError("'here' lists a service that 'services' does not place")
         placed = {name: _where(f"services.{name}", where) for name, where in services.items()}

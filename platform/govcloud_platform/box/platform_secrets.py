@@ -10,7 +10,7 @@ never makes one (`Box.secrets` is sealed there): a secret a service needs and th
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -80,10 +80,11 @@ class CertWant:
     client: bool
 
 
-def host_certificates(services: Iterable[str], address: str) -> list[CertWant]:
+def host_certificates(services: Iterable[str], address: str, s3_edges: Sequence[str] = ()) -> list[CertWant]:
     """Pure: the certificates a host at `address` running `services` needs, with the names its own code would
-    give them (`network.certificate_names`: a weed certificate's CN is its name, the others' the host's)."""
-    from govcloud_platform.box.network import certificate_names
+    give them (`network.certificate_names`: a weed certificate's CN is its name, the others' the host's; the S3
+    gateway's names every edge in front of it too, `s3_edges`)."""
+    from govcloud_platform.box.network import certificate_names, s3_certificate_names
 
     wanted: dict[str, bool] = {}
     for service in services:
@@ -91,18 +92,23 @@ def host_certificates(services: Iterable[str], address: str) -> list[CertWant]:
             wanted[name] = wanted.get(name, False) or client
     out = []
     for name, client in sorted(wanted.items()):
-        dns, ips = certificate_names(address, name) if name in WEED_CERTS else certificate_names(address)
+        if name in WEED_CERTS:
+            dns, ips = certificate_names(address, name)
+        elif name == "s3":
+            dns, ips = s3_certificate_names(address, s3_edges)
+        else:
+            dns, ips = certificate_names(address)
         out.append(CertWant(name, tuple(dns), tuple(ips), client))
     return out
 
 
-def issue_for_host(box: Box, host: str, address: str, services: Iterable[str]) -> Path:
+def issue_for_host(box: Box, host: str, address: str, services: Iterable[str], s3_edges: Sequence[str] = ()) -> Path:
     """The control issues a host's certificates into `ca/hosts/<host>/` (0700; each reissued only when its names
     change) and removes those the host no longer needs. Returns the directory (the deploy copies it)."""
     directory = box.ca.directory / "hosts" / host
     directory.parent.mkdir(mode=0o700, exist_ok=True)
     directory.mkdir(mode=0o700, exist_ok=True)  # also for a host that needs none (the apps' front, the edge)
-    wanted = host_certificates(services, address)
+    wanted = host_certificates(services, address, s3_edges)
     for cert in wanted:
         box.ca.issue(cert.name, list(cert.dns), list(cert.ips), client=cert.client, certs=directory)
     keep = {f"{c.name}.{ext}" for c in wanted for ext in ("pem", "key")}

@@ -59,7 +59,9 @@ def _check_ports(box: Box, svc: Service, info: dict[str, dict[str, object]]) -> 
     e.g. still STARTING after an `up` that was interrupted)."""
     if any(info.get(p.name, {}).get("statename") in OURS for p in svc.programs(box)):
         return
-    unbound = unbound_labels(box.placement is not None and box.placement.ha_database)
+    placement = box.placement
+    unbound = unbound_labels(placement is not None and placement.ha_database,
+                             placement is not None and placement.s3_edge)
     for label, port in box.ports.for_service(svc.name):
         if label in unbound:
             continue

@@ -108,10 +108,12 @@ def plan(topology: Topology, control_addresses: dict[str, str]) -> list[HostPlan
     out = []
     for h in in_use:
         services = tuple(s for s in every if any(x.name == h.name for x in every[s]))
+        placement = placement_for(topology, h.name)
         out.append(HostPlan(h.name, h.address, host_home(h), services,
                             allow_from_for(h, in_use, control_addresses[h.name]),
-                            placement_for(topology, h.name).to_json(), tuple(needed_by(services)),
-                            tuple(f"{c.name}.{ext}" for c in host_certificates(services, h.address)
+                            placement.to_json(), tuple(needed_by(services)),
+                            tuple(f"{c.name}.{ext}" for c in host_certificates(services, h.address,
+                                                                               placement.s3_edge_addresses)
                                   for ext in ("pem", "key"))))
     return out
 
@@ -262,8 +264,9 @@ def deploy(box: Box, topology: Topology, spec_file: Path, *, progress: Progress 
                          hint="a bug of govcloud (platform_secrets.NEEDS names a secret ensure_all does not make)")
     from govcloud_platform.box.platform_secrets import issue_for_host
 
+    edges = placement_for(topology, None).s3_edge_addresses
     for p in plans:  # the CA's key stays here: each host's certificates are issued on the control
-        issue_for_host(box, p.name, p.address, p.services)
+        issue_for_host(box, p.name, p.address, p.services, edges)
     variables = shared_vars(port_base=box.port_base, spec_file=spec_file.resolve(), control_home=box.home,
                             govcloud=govcloud)
     first = [pf.play(list(check))] if check else []

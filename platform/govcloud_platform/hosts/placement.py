@@ -8,7 +8,8 @@ Every service but the edge and a highly available database runs once:
 - **backups** (pgBackRest's stanza and the backup scheduler) with the database: pgBackRest reads PostgreSQL's
   data directory and WAL locally; its repository is the object storage, wherever that runs;
 - when the topology has `apps` hosts: **apps** (the apps' front) on the `apps` host with the fewest services, and
-  **proxy** (the edge that publishes them) on the `proxy` host with the fewest;
+  **proxy** (the edge that publishes them) on the `proxy` host with the fewest; the edge also when the storage is a
+  cluster, apps or not: it fronts the S3 gateways of every storage host (`box.placement.Placement.s3_edge`);
 - with several `database` hosts (`ha_database`): **database** on every one of them (PostgreSQL under Patroni;
   the first is where `services` points, and backups run there) and **dcs** (etcd) on every `dcs` host;
 - with three SeaweedFS masters or more (`storage_cluster`): **storage** on every `storage` host, as a cluster
@@ -65,16 +66,18 @@ def place(topology: Topology) -> dict[str, Host]:
     if topology.members("apps"):
         apps = topology.members("apps")
         take("apps", min(apps, key=lambda h: (load[h.name], topology.hosts.index(h))))
-        take("proxy", min(edge_hosts(topology, chosen["apps"]), key=lambda h: (load[h.name], topology.hosts.index(h))))
+    if topology.members("apps") or storage_cluster(topology):
+        take("proxy", min(edge_hosts(topology, chosen.get("apps")),
+                          key=lambda h: (load[h.name], topology.hosts.index(h))))
     return {s: chosen[s] for s in ALL if s in chosen}
 
 
-def edge_hosts(topology: Topology, apps: Host) -> list[Host]:
+def edge_hosts(topology: Topology, apps: Host | None) -> list[Host]:
     """Pure: the hosts that run the edge: every `proxy` host but the apps' own, unless it is the only one (an edge
     and the apps' front on one host share the proxy port: the front stays on loopback, which another host's edge
-    could not reach)."""
+    could not reach); every `proxy` host when there are no apps (the edge then fronts only the S3 gateways)."""
     members = topology.members("proxy")
-    others = [h for h in members if h.name != apps.name]
+    others = [h for h in members if apps is None or h.name != apps.name]
     return others or members
 
 
@@ -90,7 +93,7 @@ def instances(topology: Topology) -> dict[str, list[Host]]:
         out["storage"] = [placed["storage"]] + [h for h in topology.members("storage")
                                                 if h.name != placed["storage"].name]
     if "proxy" in placed:
-        out["proxy"] = [placed["proxy"]] + [h for h in edge_hosts(topology, placed["apps"])
+        out["proxy"] = [placed["proxy"]] + [h for h in edge_hosts(topology, placed.get("apps"))
                                             if h.name != placed["proxy"].name]
     return out
 
@@ -116,15 +119,17 @@ def host_losses(topology: Topology) -> list[tuple[str, list[str]]]:
     """Pure: (host, the services whose only instance it runs), for every host in use, in topology order. Losing a
     host stops what it runs alone; the edge (every proxy host) and a database under Patroni go on elsewhere. A
     storage cluster survives a master's or a volume server's loss while two volume servers remain (two copies on
-    two hosts), but its clients connect to the first host's S3 gateway (the edge does not front them yet)."""
+    two hosts); its clients reach the S3 gateways through the edges (the first edge's address, in production a
+    floating address in front of them all: `docs/topology.md`)."""
     every = instances(topology)
     volumes = [h.name for h in topology.volumes()]
     out = []
     for h in hosts_in_use(topology):
         stops = [s for s, hs in every.items() if [x.name for x in hs] == [h.name]]
         cluster = [x.name for x in every["storage"]]
-        if len(cluster) > 1 and (h.name == cluster[0] or (h.name in volumes and len(volumes) < 3)):
-            stops.append("storage")
+        edges = [x.name for x in every.get("proxy", [])]
+        if len(cluster) > 1 and ((h.name in volumes and len(volumes) < 3) or (edges and h.name == edges[0])):
+            stops.append("storage")  # a volume server of two, or the edge the clients connect to
         dcs = [x.name for x in every.get("dcs", [])]
         if h.name in dcs and len(dcs) - 1 <= len(dcs) // 2:  # etcd loses its quorum: Patroni stops every write
             stops += [s for s in ("dcs", "database") if s not in stops]

@@ -57,13 +57,14 @@ def services_on(placement: Placement, host: str) -> list[str]:
 def expected_ports(topology: Topology, placement: Placement, port_base: int, host: Host) -> list[PortNeed]:
     """Pure: every port the services placed on the host bind, and on which address. The apps' proxy port
     (EDGE_LABELS) is the edge's on its host's address; on an apps host the edge forwards to, the apps' front binds
-    it on the host's address once an app is published (optional: no app yet, nothing listens)."""
+    it on the host's address once an app is published (optional: no app yet, nothing listens). In front of a
+    storage cluster the edge binds its S3 port (`s3_edge`) too."""
     services = services_on(placement, host.name)
-    unbound = unbound_labels(placement.ha_database)
+    unbound = unbound_labels(placement.ha_database, placement.s3_edge)
     out = [p for p in host_ports(topology, host, port_base, services)
            if p.label not in EDGE_LABELS and p.label not in unbound]
     port = Ports(port_base).proxy_https
-    if "proxy" in services:
+    if "proxy" in services and "apps" in placement.services:  # an edge without apps fronts only S3 (s3_edge)
         out.append(PortNeed("proxy_https", port, host.address))
     elif "apps" in services and apps_listen_address(placement) == host.address:
         out.append(PortNeed("proxy_https", port, host.address, optional=True))

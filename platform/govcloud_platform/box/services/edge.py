@@ -1,10 +1,12 @@
-"""The two services of the hosts target that publish the apps (placed only on a topology with `apps` hosts):
+"""The two services of the hosts target that publish the apps (on a topology with `apps` hosts), the second of which
+also fronts a storage cluster's S3 gateways (`s3_gateways`, with or without apps):
 
 - `apps`, the apps' front on the apps host: an nginx master of its own (`apps-nginx`) that serves the apps'
   virtual hosts (`nginx/apps.d/`, written by the app roles, TLS with each app's certificate from the platform CA)
   on `apps_listen_address` and the proxy port. The apps' programs run under the same supervisord.
 - `proxy`, the edge: nginx's stream module on the proxy host, listening on its address and the proxy port and
-  passing every TLS connection through, untouched, to the apps' front. The edge holds no key and sees no
+  passing every TLS connection through, untouched, to the apps' front; and on the `s3_edge` port to the S3
+  gateways (the gateways' certificate names every edge: `hosts.deploy`). The edge holds no key and sees no
   plaintext: TLS runs from the citizen's browser to the apps host, so the hop between the two hosts is encrypted
   with the app's own certificate, and a client that verifies against the platform CA checks the app's name.
 
@@ -92,12 +94,46 @@ class AppsFrontService(Service):
         return f"https://{apps_listen_address(box.placement)}:{box.ports.proxy_https}"
 
 
-def render_edge_conf(*, listen: str, upstream: str, port: int, pid: Path, logs: Path) -> str:
-    """Pure: the edge's nginx.conf: one stream server passing TLS through, by address, to the apps' front (one
-    apps host in this version; several would route by SNI with `ssl_preread`), with the PROXY protocol header
-    first, so that the apps see the client's address."""
+def render_edge_conf(*, listen: str, upstream: str | None, port: int, pid: Path, logs: Path,
+                     s3: tuple[str, ...] = (), s3_port: int = 0, s3_upstream_port: int = 0) -> str:
+    """Pure: the edge's nginx.conf: stream servers passing TLS through, untouched, to
+
+    - the apps' front (`upstream`, on `port`; none without apps), by address (one apps host in this version;
+      several would route by SNI with `ssl_preread`), with the PROXY protocol header first, so that the apps see
+      the client's address;
+    - the storage cluster's S3 gateways (`s3`, on `s3_upstream_port`; listening on `s3_port`): every client to the
+      first gateway while it answers, the others as backups. One gateway at a time, not a round robin: each
+      gateway reads its own host's filer, whose metadata follows the others' asynchronously, so an object just
+      written through one gateway could be missing, for a moment, through another. A gateway that refuses, or does
+      not answer within 1 s, is skipped for 10 s (the next client tries the next one)."""
+    servers = []
+    if upstream is not None:
+        servers.append(f"""\
+    server {{
+        listen {listen}:{port};
+        proxy_pass {upstream}:{port};
+        proxy_protocol on;  # tells the apps' front who the client is ($govcloud_client)
+        proxy_connect_timeout 5s;
+        proxy_timeout 10m;
+    }}
+""")
+    if s3:
+        gateways = "".join(f"        server {address}:{s3_upstream_port} max_fails=1 fail_timeout=10s"
+                           f"{'' if i == 0 else ' backup'};\n" for i, address in enumerate(s3))
+        servers.append(f"""\
+    upstream s3_gateways {{
+{gateways}    }}
+    server {{
+        listen {listen}:{s3_port};
+        proxy_pass s3_gateways;
+        proxy_connect_timeout 1s;
+        proxy_next_upstream on;
+        proxy_timeout 10m;
+    }}
+""")
+    what = " and ".join(w for w, on in (("the apps' front", upstream is not None), ("the S3 gateways", bool(s3))) if on)
     return f"""\
-# Written by govcloud (the edge proxy: TLS passed through to the apps' front); rewritten by `govcloud up`.
+# Written by govcloud (the edge proxy: TLS passed through to {what}); rewritten by `govcloud up`.
 load_module {STREAM_MODULE};
 user {DAEMON_USER};
 worker_processes 1;
@@ -110,15 +146,17 @@ events {{
 }}
 
 stream {{
-    server {{
-        listen {listen}:{port};
-        proxy_pass {upstream}:{port};
-        proxy_protocol on;  # tells the apps' front who the client is ($govcloud_client)
-        proxy_connect_timeout 5s;
-        proxy_timeout 10m;
-    }}
-}}
+{"".join(servers)}}}
 """
+
+
+def s3_gateways(box: Box) -> tuple[str, ...]:
+    """The addresses of the S3 gateways the edges front (every storage host's, the first storage host's first),
+    or none (no storage cluster: the clients connect to the one gateway)."""
+    placement = box.placement
+    if placement is None or not placement.s3_edge:
+        return ()
+    return tuple(w.address for w in placement.instances_of("storage"))
 
 
 class EdgeService(Service):
@@ -129,9 +167,15 @@ class EdgeService(Service):
     def _root(box: Box) -> Path:
         return box.home / "edge"
 
+    @staticmethod
+    def _apps(box: Box) -> str | None:
+        """The apps' front the edge passes to, or None (an edge that fronts only the S3 gateways)."""
+        return apps_listen_address(box.placement) if box.placement and "apps" in box.placement.services else None
+
     def _conf(self, box: Box) -> str:
-        return render_edge_conf(listen=box.address, upstream=apps_listen_address(box.placement),
-                                port=box.ports.proxy_https, pid=self._root(box) / "edge.pid", logs=box.log_dir)
+        return render_edge_conf(listen=box.address, upstream=self._apps(box), port=box.ports.proxy_https,
+                                pid=self._root(box) / "edge.pid", logs=box.log_dir, s3=s3_gateways(box),
+                                s3_port=box.ports.s3_edge, s3_upstream_port=box.ports.s3_https)
 
     def prepare(self, box: Box) -> None:
         box.dir("edge")
@@ -141,15 +185,30 @@ class EdgeService(Service):
         root = self._root(box)
         return [Program(name=EDGE_PROGRAM, command=["/usr/sbin/nginx", "-c", str(root / "edge.conf"),
                                                     "-p", f"{root}/", "-e", str(box.log_dir / "edge-error.log")],
-                        priority=33, stopsignal="QUIT")]
+                        # right after the storage's programs (10-13), before the database's: it may carry the
+                        # WAL PostgreSQL archives as it stops, so it stops after it
+                        priority=14, stopsignal="QUIT")]
 
     def stale_programs(self, box: Box) -> list[str]:
         return [] if file_holds(self._root(box) / "edge.conf", self._conf(box)) else [EDGE_PROGRAM]
 
     def check(self, box: Box) -> tuple[bool, str]:
-        ok, detail = listening(box.address, box.ports.proxy_https)
-        upstream = apps_listen_address(box.placement)
-        return ok, f"{detail}, passing TLS through to {upstream}:{box.ports.proxy_https}" if ok else detail
+        details = []
+        upstream = self._apps(box)
+        if upstream is not None:
+            ok, detail = listening(box.address, box.ports.proxy_https)
+            if not ok:
+                return ok, detail
+            details.append(f"{detail}, passing TLS through to {upstream}:{box.ports.proxy_https}")
+        gateways = s3_gateways(box)
+        if gateways:
+            ok, detail = listening(box.address, box.ports.s3_edge)
+            if not ok:
+                return ok, detail
+            details.append(f"S3 {detail}, passing TLS through to {len(gateways)} gateways")
+        return True, "; ".join(details) or "nothing to front"
 
     def endpoint(self, box: Box) -> str:
-        return f"https://{box.address}:{box.ports.proxy_https}"
+        """The apps' published port on this edge, or its S3 port when it fronts only the storage."""
+        port = box.ports.proxy_https if self._apps(box) is not None else box.ports.s3_edge
+        return f"https://{box.address}:{port}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from govcloud_platform.box.context import Box
+from govcloud_platform.box.network import host_name
 from govcloud_platform.box.secrets import write_private
 from govcloud_platform.box.services.pg_os import PG_USER, STANZA, chown_tree, ha, tls_dir
 from govcloud_platform.box.services.storage import BACKUP_BUCKET, backup_keys
@@ -22,7 +23,7 @@ def pgbackrest_conf(box: Box) -> Path:
 
 
 def conf_text(box: Box) -> str:
-    """pgbackrest.conf. Its S3 endpoint is the box's name (`localhost` on 127.0.0.1, else its address):
+    """pgbackrest.conf. Its S3 endpoint is the box's S3 front by name (`localhost` on 127.0.0.1, else its address):
     pgBackRest connects to the name it verifies, and matches it against the certificate's DNS SANs only."""
     base = box.home / "pgbackrest"
     access, secret = backup_keys(box)
@@ -31,8 +32,8 @@ def conf_text(box: Box) -> str:
     return f"""# written by govcloud; holds secrets (0600, owner postgres)
 [global]
 repo1-type=s3
-repo1-s3-endpoint={box.name_of('storage')}
-repo1-storage-port={box.ports.s3_https}
+repo1-s3-endpoint={host_name(box.s3_front[0])}
+repo1-storage-port={box.s3_front[1]}
 repo1-storage-ca-file={box.ca_file}
 repo1-s3-uri-style=path
 repo1-s3-bucket={BACKUP_BUCKET}

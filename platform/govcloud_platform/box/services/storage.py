@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from govcloud_platform.box.context import Box
+from govcloud_platform.box.network import s3_certificate_names
 from govcloud_platform.box.placement import SPEC_FILE
 from govcloud_platform.box.ports import GRPC_SHIFT, listening_inode, listening_tables, port_in_use
 from govcloud_platform.box.secrets import write_private
@@ -251,7 +252,8 @@ class StorageService(Service):
     def prepare(self, box: Box) -> None:
         box.dir("s3", "data")
         (box.home / "s3").chmod(0o700)  # volumes, filer store, identities, sockets: weed runs as root, umask 077
-        box.ca.issue("s3", *box.certificate_names())
+        edges = box.placement.s3_edge_addresses if box.placement is not None else ()
+        box.ca.issue("s3", *s3_certificate_names(box.address, edges))  # the edges' names too: they pass TLS through
         weed_security.ensure(box)
         ids = S3Identities(box)
         ids.upsert("admin", *admin_keys(box), ADMIN_ACTIONS)
@@ -305,7 +307,10 @@ class StorageService(Service):
             filer_socket, s3_socket = _fits(filer_local_socket(box)), _fits(s3_local_socket(box))
             filer_list = storage_cluster.filers(topology, box.ports.weed_filer, lay.host)
             out.append(prog("storage-filer", storage_cluster.filer_command(weed, lay, peers, filer_socket), 12))
-            out.append(prog("storage-s3", storage_cluster.s3_command(weed, lay, filer_list, s3_socket), 13))
+            # its certificate is read at start only: the names it must hold (the edges') restart it when they change
+            names = s3_certificate_names(box.address, box.placement.s3_edge_addresses if box.placement else ())
+            out.append(prog("storage-s3", storage_cluster.s3_command(weed, lay, filer_list, s3_socket), 13,
+                            GOVCLOUD_S3_NAMES=hashlib.sha256(repr(names).encode()).hexdigest()[:16]))
         return out
 
     def programs(self, box: Box) -> list[Program]:
