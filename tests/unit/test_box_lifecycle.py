@@ -139,3 +139,18 @@ def test_side_by_side_runs_take_port_bases_that_share_no_port(monkeypatch: pytes
         base = free_port_base()
         spans = {port // 100 % 2 for _, _, port in ports.Ports(base).all()}
         assert spans == {stripe[0]}
+
+
+def test_test_boxes_take_ports_clear_of_the_ephemeral_range() -> None:
+    """A port of the plan inside the kernel's ephemeral range can be any outgoing connection's source port when a
+    server restarts (a failover test) or `down` checks what still listens: test and benchmark boxes avoid it."""
+    from govcloud_platform.box.ports import Ports, clear_of_ephemeral, ephemeral_range
+
+    assert clear_of_ephemeral(10000, 100, (32768, 60999)) and clear_of_ephemeral(22600, 100, (32768, 60999))
+    assert not clear_of_ephemeral(22700, 100, (32768, 60999))  # its gRPC twin reaches 32799
+    assert not clear_of_ephemeral(40000, 100, (32768, 60999)) and clear_of_ephemeral(61000, 100, (1024, 60999))
+    low, high = ephemeral_range()
+    assert 0 < low <= high < 65536
+    for _ in range(20):
+        base = free_port_base()
+        assert all(not low <= port <= high for _, _, port in Ports(base).all()), base

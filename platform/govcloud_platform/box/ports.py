@@ -137,16 +137,42 @@ def unbound_labels(ha_database: bool, s3_edge: bool = False) -> tuple[str, ...]:
 STRIPE: tuple[int, int] = (0, 1)  # (index, count): see free_port_base
 
 
-def free_port_base(span: int = 100, start: int = 20000, stop: int = 50000) -> int:
+EPHEMERAL_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
+def ephemeral_range() -> tuple[int, int]:
+    """The kernel's range of ephemeral ports (the source ports of outgoing connections), Linux's default if it
+    cannot be read."""
+    try:
+        low, high = (int(n) for n in EPHEMERAL_FILE.read_text().split())
+    except (OSError, ValueError):
+        return 32768, 60999
+    return low, high
+
+
+def clear_of_ephemeral(base: int, span: int, ephemeral: tuple[int, int]) -> bool:
+    """Pure: whether the plan's ports from `base` (a span, and its gRPC twin) all lie outside the ephemeral range.
+    Inside it, any outgoing connection may take one of them as its source port for a while, and a server that
+    restarts then cannot bind it (or `down` finds it taken)."""
+    low, high = ephemeral
+    return all(last < low or first > high
+               for first, last in ((base, base + span - 1), (base + GRPC_SHIFT, base + GRPC_SHIFT + span - 1)))
+
+
+def free_port_base(span: int = 100, start: int = 10000, stop: int = 50000) -> int:
     """A port_base whose whole span (and gRPC shifts) is free now. For tests and benchmarks. Of `STRIPE`'s
     (index, count), only bases whose span number is `index` modulo `count`: runs side by side (the test suite's
     workers) take disjoint stripes, so two boxes chosen at once never share a port (the gRPC shift is a number
-    of spans that the count divides)."""
+    of spans that the count divides). Bases clear of the ephemeral range (`clear_of_ephemeral`) when there are any:
+    10000-22600 with Linux's default range."""
     import random
 
     index, count = STRIPE
     assert (GRPC_SHIFT // span) % count == 0, STRIPE
     candidates = [b for b in range(start, stop, span) if (b // span) % count == index]
+    ephemeral = ephemeral_range()
+    clear = [b for b in candidates if clear_of_ephemeral(b, span, ephemeral)]
+    candidates = clear or candidates
     random.shuffle(candidates)
     for base in candidates:
         ports = Ports(base)
