@@ -166,7 +166,9 @@ def _restore_registry(opts: Options, snapshot: str | None) -> None:
         emit_json(report)
         return
     info(report["detail"])
-    if "registry.db" in report["restored"]:
+    from govcloud_platform.state.registry import FILE as REGISTRY_FILE
+
+    if REGISTRY_FILE in report["restored"]:
         info(f"{report['agencies']} agencies in the restored registry; a change made after {report['taken']} is "
              "not in it: `govcloud doctor` lists what the servers hold beyond it")
 

@@ -153,13 +153,15 @@ def endpoints(box: Any) -> list[tuple[int, str, str]]:
 def error_line(exc: BaseException) -> tuple[str, int] | None:
     """The one stderr line and exit code for an exception, or None for a bug (shown as `unexpected`)."""
     from govcloud_platform.errors import SERVICE_HINT, GovCloudError, ServiceError, translate
+    from govcloud_platform.state.registry import FILE as REGISTRY_FILE
+    from govcloud_platform.state.registry import registry_path
     from govcloud_platform.text import one_line
 
     if not isinstance(exc, GovCloudError):
         box = RUN.box
         try:
             known = translate(exc, endpoints(box) if box is not None else [],
-                              str(box.home / "registry.db") if box is not None else "registry.db")
+                              str(registry_path(box.home)) if box is not None else REGISTRY_FILE)
         except Exception:  # noqa: BLE001 - naming the failure must never fail itself
             known = None
         if known is None:

@@ -79,6 +79,14 @@ class BoxDamaged(InputError):
     than make a new one (which would orphan every credential) (exit 2)."""
 
 
+class RegistryDamaged(BoxDamaged):
+    """The agencies' registry (or its key) is missing, foreign or unreadable: what `backup restore --registry`
+    repairs, and what the backup scheduler tells apart from its other failures (exit 2)."""
+
+    def __init__(self, message: str, *, hint: str | None = RESTORE_HINT) -> None:
+        super().__init__(message, hint=hint)
+
+
 class SpecError(InputError):
     """The spec file is invalid. `problems` lists every problem with its key path and line."""
 
@@ -203,7 +211,7 @@ def translate(exc: BaseException, endpoints: list[Endpoint], registry: str = "re
         if "locked" in text or "busy" in text:
             return ConflictError(f"the registry {registry} is busy ({_first_line(text)})",
                                  hint="another govcloud command holds it: wait for it, then re-run")
-        return BoxDamaged(f"the registry {registry} cannot be used: {_first_line(text)}", hint=RESTORE_HINT)
+        return RegistryDamaged(f"the registry {registry} cannot be used: {_first_line(text)}")
     if isinstance(exc, OSError) and exc.strerror:
         where = f": {exc.filename}" if exc.filename else ""
         return OperationFailed(f"{exc.strerror}{where}")

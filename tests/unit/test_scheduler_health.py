@@ -202,3 +202,17 @@ def test_a_tick_that_failed_on_the_registry_is_judged_again_once_it_is_restored(
     ok, detail = scheduler_health(doc, CURRENT, T0, 42, None, registry_since=since)
     assert ok == healthy, detail
     assert ("tick failed" in detail) == (not healthy)
+
+
+def test_a_registry_failure_is_told_apart_by_its_type_not_its_words() -> None:
+    from govcloud_platform.backups.scheduler import error_cause
+    from govcloud_platform.errors import RESTORE_HINT, BoxDamaged, RegistryDamaged, translate
+
+    assert error_cause(RegistryDamaged("registry.db is missing")) == "registry"
+    assert RegistryDamaged("x").hint == RESTORE_HINT and isinstance(RegistryDamaged("x"), BoxDamaged)  # exit 2
+    assert error_cause(BoxDamaged("box.json is damaged", hint=RESTORE_HINT)) is None  # same words, not the registry
+    assert error_cause(OSError("no space left")) is None
+    import sqlite3
+
+    translated = translate(sqlite3.DatabaseError("file is not a database"), [], "/b/registry.db")
+    assert translated is not None and error_cause(translated) == "registry"

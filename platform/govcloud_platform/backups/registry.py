@@ -208,7 +208,7 @@ def restore(box: Box, snapshot_id: str | None = None, actor: str | None = None,
             for suffix in ("", "-wal", "-shm"):  # a WAL left by another database must never be replayed
                 _set_aside(f"{registry.path}{suffix}", stamp)
             write_private(registry.path, doc["db"])
-            restored.append("registry.db")
+            restored.append(registry.path.name)
         if recorded is None:
             box.record(**{KEY_FIELD: doc["key_fingerprint"]})
         check_registry(box.home)

@@ -39,7 +39,7 @@ from govcloud_platform.box.services.backup_plan import (
     registry_written,
     state_file,
 )
-from govcloud_platform.errors import RESTORE_HINT
+from govcloud_platform.errors import RegistryDamaged
 from govcloud_platform.spec import Spec
 
 ACTOR = "scheduler"
@@ -188,7 +188,7 @@ def run_once_more(home: Path, last_quota: float, log: Log) -> float:
     except Exception as exc:  # noqa: BLE001 - never die on one bad tick (registry busy, plan missing)
         state.me["tick_error"] = f"{type(exc).__name__}: {str(exc)[:200]}"
         # a missing or foreign registry (check_registry, or sqlite's error translated): what a restore repairs
-        state.me["tick_error_cause"] = "registry" if RESTORE_HINT in str(getattr(exc, "hint", "")) else None
+        state.me["tick_error_cause"] = error_cause(exc)
         log(f"{iso(utcnow())} tick failed: {state.me['tick_error']}")
     # quotas are enforced where storage runs (on the hosts target its host runs `--quota-only`: quota_here)
     if box is not None and box.runs("storage") and time.monotonic() - last_quota >= QUOTA_EVERY:
@@ -234,6 +234,12 @@ def quota_main(home: Path, spec_file: Path, every: float) -> int:
         record = quota_once(box, record)
         write_private(quota_file(home), json.dumps(record) + "\n")
         time.sleep(every)
+
+
+def error_cause(exc: BaseException) -> str | None:
+    """Pure: what a failed tick's error is about, where that matters: "registry" for a missing or foreign registry
+    (`check_registry`, or sqlite's error translated), which a restore repairs (`liveness` judges it again then)."""
+    return "registry" if isinstance(exc, RegistryDamaged) else None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -348,8 +348,9 @@ def _app_system_users(box: Box) -> list[str]:
     from contextlib import closing
 
     from govcloud_platform.names import system_user, system_user_mark
+    from govcloud_platform.state.registry import registry_path
 
-    path = box.home / "registry.db"
+    path = registry_path(box.home)
     if not path.exists():
         return []
     try:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from govcloud_platform.box.secrets import write_private
-from govcloud_platform.errors import RESTORE_HINT, BoxDamaged
+from govcloud_platform.errors import RegistryDamaged
 from govcloud_platform.state.registry_guard import (
     key_fingerprint,
     recorded_fingerprint,
@@ -129,10 +129,18 @@ class AgencyRecord:
         }
 
 
+FILE = "registry.db"
+
+
+def registry_path(home: Path) -> Path:
+    """The agencies' registry of a box home (the control's, on the hosts target)."""
+    return home / FILE
+
+
 class Registry:
     def __init__(self, home: Path) -> None:
         self.home = home
-        self.path = home / "registry.db"
+        self.path = registry_path(home)
         self.key_path = home / "secrets" / "registry.key"
         self._fernet: Any = None
         self._conn: sqlite3.Connection | None = None
@@ -162,7 +170,7 @@ class Registry:
         """A missing registry.db is made afresh only where there never was one: not in a box that recorded its
         key, nor beside a key (an empty registry would hide every agency and orphan their objects)."""
         if recorded_fingerprint(self.home) is not None or self.key_path.exists():
-            raise BoxDamaged(f"{self.path} is missing", hint=RESTORE_HINT)
+            raise RegistryDamaged(f"{self.path} is missing")
 
     def close(self) -> None:
         if self._conn is not None:
@@ -195,18 +203,18 @@ class Registry:
             recorded = recorded_fingerprint(self.home)
             if not self.key_path.exists():
                 if recorded is not None or self.holds_secrets():
-                    raise BoxDamaged(f"the registry's key {self.key_path} is missing: the credentials in "
-                                     f"{self.path} cannot be read", hint=RESTORE_HINT)
+                    raise RegistryDamaged(f"the registry's key {self.key_path} is missing: the credentials in "
+                                          f"{self.path} cannot be read")
                 self.key_path.parent.mkdir(parents=True, exist_ok=True)
                 self.key_path.parent.chmod(0o700)
                 write_private(self.key_path, Fernet.generate_key())
             key = self.key_path.read_bytes().strip()
             if recorded is not None and key_fingerprint(key) != recorded:
-                raise BoxDamaged(f"{self.key_path} is not the key of this box's registry", hint=RESTORE_HINT)
+                raise RegistryDamaged(f"{self.key_path} is not the key of this box's registry")
             try:
                 self._fernet = Fernet(key)
             except ValueError:
-                raise BoxDamaged(f"{self.key_path} is not a registry key", hint=RESTORE_HINT) from None
+                raise RegistryDamaged(f"{self.key_path} is not a registry key") from None
         return self._fernet
 
     def holds_secrets(self) -> bool:
@@ -349,7 +357,7 @@ class Registry:
 
 
 def check_registry(home: Path) -> None:
-    """Refuse (BoxDamaged, exit 2) a box whose registry or key is missing or not its own. Reads box.json, checks
+    """Refuse (RegistryDamaged, exit 2) a box whose registry or key is missing or not its own. Reads box.json, checks
     two files and decrypts one row: cheap enough for every command that uses the registry."""
     registry = Registry(home)
     db_exists = registry.path.exists()
@@ -363,7 +371,7 @@ def check_registry(home: Path) -> None:
         try:
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         except sqlite3.DatabaseError as exc:
-            raise BoxDamaged(f"{registry.path} is not a registry ({exc})", hint=RESTORE_HINT) from None
+            raise RegistryDamaged(f"{registry.path} is not a registry ({exc})") from None
         finally:
             conn.close()
         if {"bindings", "app_deployments"} <= tables:
@@ -373,4 +381,4 @@ def check_registry(home: Path) -> None:
     problem = registry_problem(recorded_fingerprint(home), db_exists, key_fingerprint(key) if key else None,
                                bool(holds), opens)
     if problem:
-        raise BoxDamaged(f"box at {home}: {problem}", hint=RESTORE_HINT)
+        raise RegistryDamaged(f"box at {home}: {problem}")

@@ -132,8 +132,10 @@ def liveness(me: Mapping[str, Any], now: dt.datetime, pid: int | None = None,
 def registry_written(home: Path) -> dt.datetime | None:
     """When the registry in the home was last written or put in place (its ctime: a restore may keep the backup's
     mtime); None: there is none."""
+    from govcloud_platform.state.registry import registry_path
+
     try:
-        return dt.datetime.fromtimestamp((home / "registry.db").stat().st_ctime, dt.UTC)
+        return dt.datetime.fromtimestamp(registry_path(home).stat().st_ctime, dt.UTC)
     except OSError:
         return None
 
