@@ -228,6 +228,10 @@ def role_vars(box: Box, slug: str, agency_name: str, m: AppManifest, deployment:
     variables = {f"{m.role}_{k}": v for k, v in common.items()}
     if action == "deploy":
         variables.update(default_vhost_vars(box, target, copies))
+        if target.remote:  # the apps host installs the app's packages from wheels the control builds
+            variables.update(app_common_wheelhouse=str(target.home / "apps" / "wheels"),
+                             app_common_control_wheelhouse=str(box.home / "apps" / "wheels"),
+                             app_common_control_python=sys.executable)
     elif action == "remove":
         variables.update(app_common_run_user=system_user(slug),
                          app_common_agency_instances_dir=at(instance_dir(box, slug, m.name).parent),
