@@ -83,6 +83,18 @@ def test_role_paths_are_the_apps_hosts(tmp_path: Path) -> None:
     assert not any(str(control) in str(value) for value in v.values())  # nothing of the control's home
 
 
+def test_the_controls_wheels_live_in_the_shared_cache_unless_there_is_none(tmp_path: Path, monkeypatch) -> None:
+    from govcloud_platform.apps.layout import control_wheelhouse
+
+    class Home:
+        home = tmp_path / "control"
+
+    monkeypatch.setenv("GOVCLOUD_APPS_CACHE", str(tmp_path / "cache"))
+    assert control_wheelhouse(Home()) == tmp_path / "cache" / "wheels"  # type: ignore[arg-type]
+    monkeypatch.setenv("GOVCLOUD_APPS_CACHE", "")
+    assert control_wheelhouse(Home()) == tmp_path / "control" / "apps" / "wheels"  # type: ignore[arg-type]
+
+
 def test_verify_expects_the_edges_port_and_the_apps_fronts_when_bound() -> None:
     t = lab3()
     h1, h3 = t.hosts[0], t.hosts[2]

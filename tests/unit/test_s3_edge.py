@@ -33,10 +33,14 @@ def test_a_storage_cluster_brings_the_edges_even_without_apps() -> None:
     assert "apps" not in place(t) and [h.name for h in instances(t)["proxy"]] == ["h1", "h2"]
     control = placement_for(t, None)
     assert control.s3_edge and control.s3_edge_addresses == ("10.0.0.1", "10.0.0.2")
+    assert control.s3_gateway_addresses == ("10.0.0.1", "10.0.0.2", "10.0.0.3")  # the first storage host's first
+    assert "s3_edge" not in record.unbound_ports(control) and "patroni_api" not in record.unbound_ports(control)
+    assert {"s3_edge", "patroni_api"} <= set(record.unbound_ports(None))  # one machine: neither
     assert record.Placement.from_json(json.loads(json.dumps(control.to_json()))) == control
     # one storage host: no cluster, no edge without apps (nothing to front)
     single = topo({"a": ["database", "storage", "identity", "proxy", "backups"], "b": ["storage_volume", "storage"]})
     assert "proxy" not in place(single) and not placement_for(single, None).s3_edge
+    assert placement_for(single, None).s3_gateway_addresses == ()
 
 
 def test_apps_need_the_edge_but_the_edge_no_longer_needs_apps() -> None:

@@ -51,6 +51,13 @@ def venv_cache() -> Path | None:
     return Path(value) if value else None
 
 
+def control_wheelhouse(box: Box) -> Path:
+    """Where the control keeps the wheels it builds for apps hosts (hosts target): beside the shared virtualenvs,
+    so that every control home of this machine builds an app's wheels once (under the same per-app lock); without
+    a cache, in the control's own home."""
+    cache = venv_cache()
+    return cache / "wheels" if cache is not None else box.home / "apps" / "wheels"
+
 
 def local_supervisorctl() -> str:
     """The supervisorctl of this machine's govcloud (beside its interpreter), else the one on PATH."""
@@ -230,7 +237,7 @@ def role_vars(box: Box, slug: str, agency_name: str, m: AppManifest, deployment:
         variables.update(default_vhost_vars(box, target, copies))
         if target.remote:  # the apps host installs the app's packages from wheels the control builds
             variables.update(app_common_wheelhouse=str(target.home / "apps" / "wheels"),
-                             app_common_control_wheelhouse=str(box.home / "apps" / "wheels"),
+                             app_common_control_wheelhouse=str(control_wheelhouse(box)),
                              app_common_control_python=sys.executable)
     elif action == "remove":
         variables.update(app_common_run_user=system_user(slug),

@@ -265,11 +265,10 @@ class Box:
 
     @property
     def s3_front(self) -> tuple[str, int]:
-        """(address, port) where this home's clients of the object storage connect. When the edges front a storage
-        cluster
-        (`Placement.s3_edge`): this host's own edge if it runs one (a database host's archiving then outlives any
-        other host), else the first edge (what agencies are given; in production a floating address in front of
-        the edges). Otherwise the storage host's gateway."""
+        """(address, port) where this home's clients of the object storage connect. When the edges front a
+        storage cluster (`Placement.s3_edge`): this host's own edge if it runs one (a database host's archiving
+        then outlives any other host), else the first edge (what agencies are given; in production a floating
+        address in front of the edges). Otherwise the storage host's gateway."""
         placement = self.placement
         if placement is not None and placement.s3_edge:
             edge = self.address if placement.runs("proxy") else placement.instances_of("proxy")[0].address

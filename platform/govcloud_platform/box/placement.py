@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from govcloud_platform.box.network import LOOPBACK
+from govcloud_platform.box.ports import unbound_labels
 from govcloud_platform.errors import BoxDamaged
 
 SERVICES: tuple[str, ...] = ("storage", "database", "identity", "backups")  # start order, as `all_services`
@@ -103,6 +104,12 @@ class Placement:
         a client verifies the edge it connected to), else none."""
         return tuple(w.address for w in self.instances_of("proxy")) if self.s3_edge else ()
 
+    @property
+    def s3_gateway_addresses(self) -> tuple[str, ...]:
+        """The S3 gateways the edges front (every storage host's, the first storage host's first), or none (no
+        storage cluster: the clients connect to the one gateway)."""
+        return tuple(w.address for w in self.instances_of("storage")) if self.s3_edge else ()
+
     def placed(self) -> tuple[str, ...]:
         """Every service placed somewhere, in start order (the EDGE ones only on a topology with apps hosts, `dcs`
         only with several database hosts)."""
@@ -151,6 +158,14 @@ def _where(key: str, where: Any) -> Where:
         raise ValueError(f"{key} must be {{'host': NAME, 'address': IP}}")
     ipaddress.ip_address(where["address"])  # ValueError names the bad address
     return Where(where["host"], where["address"])
+
+
+def unbound_ports(placement: Placement | None) -> tuple[str, ...]:
+    """The labels of `Ports.all()` no host of this placement binds (`ports.unbound_labels`); a box on one machine
+    (no placement) runs no database cluster and no edge."""
+    if placement is None:
+        return unbound_labels(False)
+    return unbound_labels(placement.ha_database, placement.s3_edge)
 
 
 def apps_listen_address(placement: Placement | None) -> str:

@@ -13,7 +13,8 @@ from pathlib import Path
 from govcloud_platform.box import agent
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.network import network_settings
-from govcloud_platform.box.ports import listening_inode, listening_tables, listens, port_in_use, unbound_labels
+from govcloud_platform.box.placement import unbound_ports
+from govcloud_platform.box.ports import listening_inode, listening_tables, listens, port_in_use
 from govcloud_platform.box.services import Health, Service, all_services, hosts_services
 from govcloud_platform.box.supervisor import Supervisor
 from govcloud_platform.errors import InputError, ServiceError
@@ -59,9 +60,7 @@ def _check_ports(box: Box, svc: Service, info: dict[str, dict[str, object]]) -> 
     e.g. still STARTING after an `up` that was interrupted)."""
     if any(info.get(p.name, {}).get("statename") in OURS for p in svc.programs(box)):
         return
-    placement = box.placement
-    unbound = unbound_labels(placement is not None and placement.ha_database,
-                             placement is not None and placement.s3_edge)
+    unbound = unbound_ports(box.placement)
     for label, port in box.ports.for_service(svc.name):
         if label in unbound:
             continue

@@ -27,8 +27,8 @@ from typing import Any
 
 from govcloud_platform.apps.verify import CheckResult
 from govcloud_platform.box.modes import violations
-from govcloud_platform.box.placement import Placement, apps_listen_address
-from govcloud_platform.box.ports import OFFSETS, Ports, unbound_labels
+from govcloud_platform.box.placement import Placement, apps_listen_address, unbound_ports
+from govcloud_platform.box.ports import OFFSETS, Ports
 from govcloud_platform.hosts.inventory import ssh_config_text
 from govcloud_platform.hosts.preflight import EDGE_LABELS, PortNeed, host_ports
 from govcloud_platform.hosts.runner import HostSsh, ssh_run_dir
@@ -60,7 +60,7 @@ def expected_ports(topology: Topology, placement: Placement, port_base: int, hos
     it on the host's address once an app is published (optional: no app yet, nothing listens). In front of a
     storage cluster the edge binds its S3 port (`s3_edge`) too."""
     services = services_on(placement, host.name)
-    unbound = unbound_labels(placement.ha_database, placement.s3_edge)
+    unbound = unbound_ports(placement)
     out = [p for p in host_ports(topology, host, port_base, services)
            if p.label not in EDGE_LABELS and p.label not in unbound]
     port = Ports(port_base).proxy_https

@@ -151,12 +151,8 @@ stream {{
 
 
 def s3_gateways(box: Box) -> tuple[str, ...]:
-    """The addresses of the S3 gateways the edges front (every storage host's, the first storage host's first),
-    or none (no storage cluster: the clients connect to the one gateway)."""
-    placement = box.placement
-    if placement is None or not placement.s3_edge:
-        return ()
-    return tuple(w.address for w in placement.instances_of("storage"))
+    """The S3 gateways this edge fronts (`Placement.s3_gateway_addresses`), or none."""
+    return box.placement.s3_gateway_addresses if box.placement is not None else ()
 
 
 class EdgeService(Service):

@@ -245,6 +245,12 @@ def _quota_problem(box: Box) -> str | None:
     return backup_plan.quota_problem(doc if isinstance(doc, dict) else {})
 
 
+def _s3_names(box: Box) -> tuple[list[str], list[str]]:
+    """The names the gateway's certificate holds (its host's and every edge's, which pass TLS through): `prepare`
+    issues it with them and the gateway's restart digest is made of them, so the two can never differ."""
+    return s3_certificate_names(box.address, box.placement.s3_edge_addresses if box.placement is not None else ())
+
+
 class StorageService(Service):
     name = "storage"
     ready_interval = 0.3
@@ -252,8 +258,7 @@ class StorageService(Service):
     def prepare(self, box: Box) -> None:
         box.dir("s3", "data")
         (box.home / "s3").chmod(0o700)  # volumes, filer store, identities, sockets: weed runs as root, umask 077
-        edges = box.placement.s3_edge_addresses if box.placement is not None else ()
-        box.ca.issue("s3", *s3_certificate_names(box.address, edges))  # the edges' names too: they pass TLS through
+        box.ca.issue("s3", *_s3_names(box))  # the edges' names too: they pass TLS through
         weed_security.ensure(box)
         ids = S3Identities(box)
         ids.upsert("admin", *admin_keys(box), ADMIN_ACTIONS)
@@ -308,7 +313,7 @@ class StorageService(Service):
             filer_list = storage_cluster.filers(topology, box.ports.weed_filer, lay.host)
             out.append(prog("storage-filer", storage_cluster.filer_command(weed, lay, peers, filer_socket), 12))
             # its certificate is read at start only: the names it must hold (the edges') restart it when they change
-            names = s3_certificate_names(box.address, box.placement.s3_edge_addresses if box.placement else ())
+            names = _s3_names(box)
             out.append(prog("storage-s3", storage_cluster.s3_command(weed, lay, filer_list, s3_socket), 13,
                             GOVCLOUD_S3_NAMES=hashlib.sha256(repr(names).encode()).hexdigest()[:16]))
         return out
