@@ -350,7 +350,8 @@ def test_apply_registers_many_clients_in_one_idp_configuration(box: BoxHandle, o
     """`apply` writes the OIDC clients of all new agencies as ONE new IdP configuration (not one manager-API
     rewrite each), and the portal serves every one of them at once: each secret gets a token for its own
     client only."""
-    from govcloud_platform.box.llng_store import conf_dir, latest_conf
+    from govcloud_platform.box.idp_api import conf_store
+    from govcloud_platform.box.llng_store import latest_conf
     from tests.conftest import run_cli
 
     slugs = [f"batch-{i}" for i in range(4)]
@@ -358,12 +359,12 @@ def test_apply_registers_many_clients_in_one_idp_configuration(box: BoxHandle, o
     private.write_text(box.spec_path.read_text() + "".join(
         f"  - slug: {s}\n    name: Batch Office {s}\n    email: it@{s}.gov.example\n" for s in slugs))
     args = ["--home", str(box.home), "--spec", str(private)]
-    before = latest_conf(conf_dir(box.box()))[0]
+    before = latest_conf(conf_store(box.box()))[0]
     try:
         result = run_cli(*args, "--json", "apply")
         assert result.rc == 0, result.stderr
         assert sorted(result.json()["added"]) == slugs
-        assert latest_conf(conf_dir(box.box()))[0] == before + 1
+        assert latest_conf(conf_store(box.box()))[0] == before + 1
         identities = {s: run_cli(*args, "--json", "agency", "credentials", s, "--show-secrets").json()["identity"]
                       for s in slugs}
         for slug, ident in identities.items():
@@ -376,7 +377,7 @@ def test_apply_registers_many_clients_in_one_idp_configuration(box: BoxHandle, o
             assert cross.status_code in (400, 401), (slug, cross.status_code)
         again = run_cli(*args, "--json", "apply")
         assert again.rc == 0 and set(again.json()["unchanged"]) >= set(slugs)
-        assert latest_conf(conf_dir(box.box()))[0] == before + 1  # nothing changed, nothing written
+        assert latest_conf(conf_store(box.box()))[0] == before + 1  # nothing changed, nothing written
     finally:
         for slug in slugs:
             run_cli(*args, "agency", "remove", slug, "--purge-data", "--yes")

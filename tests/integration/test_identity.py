@@ -17,7 +17,8 @@ import pytest
 
 from govcloud_platform.box import idp_api, oidc_policy
 from govcloud_platform.box.context import Box
-from govcloud_platform.box.llng_store import conf_dir, update_conf
+from govcloud_platform.box.idp_api import conf_store
+from govcloud_platform.box.llng_store import update_conf
 from govcloud_platform.box.ports import free_port_base
 from govcloud_platform.box.services.base import Program
 from govcloud_platform.box.services.identity import OPERATOR_GROUPS, IdentityService
@@ -357,7 +358,7 @@ def test_prepare_gives_an_agency_client_made_without_a_rule_its_rule(idp: Runnin
         return conf
 
     try:
-        update_conf(conf_dir(box), strip, "as older govcloud wrote it")
+        update_conf(conf_store(box), strip, "as older govcloud wrote it")
         assert idp.service.stale_programs(box) == ["idp-fastcgi"]
         deadline = time.monotonic() + 5
         while not code_from(login(browser(box), box, client_id, redirect, "operator", password), redirect):

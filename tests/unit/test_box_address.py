@@ -266,7 +266,7 @@ def test_every_service_binds_and_reaches_the_box_address(tmp_path: Path) -> None
     assert managed["oidcServiceMetaDataIssuer"] == box.issuer
     # the manager API wants a DNS name in the configuration; the portal's own [portal] section names the address
     assert managed["domain"] == "localhost"
-    ini = identity_conf.render_ini(box, paths)
+    ini = identity_conf.render_ini(box, paths, "pw")
     assert "\n[portal]\n" in ini and "domain = 10.231.5.11\n" in ini.split("[portal]")[1].split("[handler]")[0]
     assert ";host=10.231.5.11;port=30000;sslmode=verify-full;" in managed["dbiAuthChain"]
 
@@ -294,7 +294,7 @@ def test_a_loopback_box_writes_what_it_always_wrote(tmp_path: Path) -> None:
     managed = identity_conf.managed_conf(box, paths, "pw")
     assert (managed["domain"], managed["portal"]) == ("localhost", "https://localhost:30001/")
     assert "repo1-s3-endpoint=localhost" in backups.conf_text(box).splitlines()
-    assert "domain" not in identity_conf.render_ini(box, paths)
+    assert "domain" not in identity_conf.render_ini(box, paths, "pw")
 
 
 @pytest.mark.parametrize(("host", "expected"), [

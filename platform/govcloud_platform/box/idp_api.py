@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import requests
 
     from govcloud_platform.box.context import Box
+    from govcloud_platform.box.llng_store import ConfStore
 
 IDP_DB = "idp"
 IDP_ROLE = "idp"
@@ -57,9 +58,33 @@ CREATE OR REPLACE VIEW directory AS
     GROUP BY u.login, u.mail, u.name;
 CREATE OR REPLACE FUNCTION encrypt(password text, stored text) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT crypt(password, stored) $$;
-REVOKE ALL ON users, groups, memberships, directory FROM PUBLIC;
+-- The IdP's configuration and sessions when the database is a cluster (llng_store.in_database): LLNG's CDBI
+-- table (one JSON revision per row) and Apache::Session::Browseable::PgJSON's tables, LOGGED (the documented ones
+-- are UNLOGGED: a promoted replica would have them empty), with the index expressions its searches use.
+CREATE TABLE IF NOT EXISTS lmconfig (cfgnum integer NOT NULL PRIMARY KEY, data text);
+CREATE TABLE IF NOT EXISTS sessions (id varchar(64) NOT NULL PRIMARY KEY, a_session jsonb);
+CREATE INDEX IF NOT EXISTS i_s__whatToTrace ON sessions ((a_session ->> '_whatToTrace'));
+CREATE INDEX IF NOT EXISTS i_s__session_kind ON sessions ((a_session ->> '_session_kind'));
+CREATE INDEX IF NOT EXISTS i_s__utime ON sessions ((cast(a_session ->> '_utime' as bigint)));
+CREATE INDEX IF NOT EXISTS i_s_ipAddr ON sessions ((a_session ->> 'ipAddr'));
+CREATE INDEX IF NOT EXISTS i_s__httpSessionType ON sessions ((a_session ->> '_httpSessionType'));
+CREATE INDEX IF NOT EXISTS i_s_user ON sessions ((a_session ->> 'user'));
+CREATE INDEX IF NOT EXISTS i_s_mail ON sessions ((a_session ->> 'mail'));
+CREATE INDEX IF NOT EXISTS i_s__session_uid ON sessions ((a_session ->> '_session_uid'));
+CREATE TABLE IF NOT EXISTS psessions (id varchar(64) NOT NULL PRIMARY KEY, a_session jsonb);
+CREATE INDEX IF NOT EXISTS i_p__session_kind ON psessions ((a_session ->> '_session_kind'));
+CREATE INDEX IF NOT EXISTS i_p__httpSessionType ON psessions ((a_session ->> '_httpSessionType'));
+CREATE INDEX IF NOT EXISTS i_p__session_uid ON psessions ((a_session ->> '_session_uid'));
+CREATE INDEX IF NOT EXISTS i_p_ipAddr ON psessions ((a_session ->> 'ipAddr'));
+CREATE INDEX IF NOT EXISTS i_p__whatToTrace ON psessions ((a_session ->> '_whatToTrace'));
+CREATE TABLE IF NOT EXISTS oidcsessions (id varchar(64) NOT NULL PRIMARY KEY, a_session jsonb);
+CREATE INDEX IF NOT EXISTS i_o__session_kind ON oidcsessions ((a_session ->> '_session_kind'));
+CREATE INDEX IF NOT EXISTS i_o__utime ON oidcsessions ((cast(a_session ->> '_utime' as bigint)));
+CREATE INDEX IF NOT EXISTS i_o_user_session_id ON oidcsessions ((a_session ->> 'user_session_id'));
+REVOKE ALL ON users, groups, memberships, directory, lmconfig, sessions, psessions, oidcsessions FROM PUBLIC;
 GRANT USAGE ON SCHEMA public TO {IDP_ROLE};
 GRANT SELECT ON users, directory TO {IDP_ROLE};
+GRANT SELECT, INSERT, UPDATE, DELETE ON lmconfig, sessions, psessions, oidcsessions TO {IDP_ROLE};
 """  # noqa: S608 - module constants only
 
 
@@ -111,6 +136,17 @@ def ensure_database(box: Box) -> str:
         conn.execute(SCHEMA_SQL)  # constant DDL, no user input
         conn.commit()
     return password
+
+
+def conf_store(box: Box) -> ConfStore:
+    """This home's view of the IdP's configuration store (`llng_store`): its files, or with `in_database` the
+    `lmconfig` table reached as the IdP's role (on the IdP's host: its password is there)."""
+    from govcloud_platform.box.llng_store import FileStore, PgStore, in_database
+
+    idp = box.home / "idp"
+    if not in_database(box):
+        return FileStore(idp / "conf")
+    return PgStore(box.pg_conninfo(IDP_DB, user=IDP_ROLE, password=idp_password(box)), idp)
 
 
 def idp_db(box: Box) -> psycopg.Connection[Any]:
@@ -241,7 +277,7 @@ def post_oidc_client(box: Box, body: dict[str, Any]) -> None:
 def configured_clients(box: Box) -> dict[str, dict[str, Any]]:
     """The clients of the newest configuration file, by confKey, as lmConf options (secrets included):
     read from disk, which is what the portal serves, without one manager-API call per client."""
-    from govcloud_platform.box.llng_store import conf_dir, latest_conf
+    from govcloud_platform.box.llng_store import latest_conf
 
     if not box.runs("identity"):  # the files are on the identity's host
         import json
@@ -251,7 +287,7 @@ def configured_clients(box: Box) -> dict[str, dict[str, Any]]:
         remote_options: dict[str, dict[str, Any]] = json.loads(
             remote.govcloud(box, "identity", ["box", "idp-conf", "clients"]).stdout)
         return remote_options
-    options: dict[str, dict[str, Any]] = latest_conf(conf_dir(box))[1].get("oidcRPMetaDataOptions", {})
+    options: dict[str, dict[str, Any]] = latest_conf(conf_store(box))[1].get("oidcRPMetaDataOptions", {})
     return options
 
 
@@ -280,7 +316,7 @@ def write_oidc_clients(box: Box, bodies: list[dict[str, Any]]) -> int:
     """The new configuration holding `bodies` (`put_oidc_clients`), written where the IdP runs: here, or on
     its host of the hosts target (`govcloud box idp-conf put` there, the bodies on stdin: they hold the
     clients' secrets). Returns the cfgNum."""
-    from govcloud_platform.box.llng_store import conf_dir, update_conf
+    from govcloud_platform.box.llng_store import update_conf
 
     keys = [b["confKey"] for b in bodies]
     if len(set(keys)) != len(keys):
@@ -307,19 +343,19 @@ def write_oidc_clients(box: Box, bodies: list[dict[str, Any]]) -> int:
                 conf.setdefault(section, {})[body["confKey"]] = value
         return conf
 
-    return update_conf(conf_dir(box), change, f"govcloud: {len(bodies)} OIDC clients")
+    return update_conf(conf_store(box), change, f"govcloud: {len(bodies)} OIDC clients")
 
 
 def purge_cache(box: Box) -> None:
     """Drop the portal's cached configuration (`llng_store.purge_conf_cache`), where the IdP runs."""
-    from govcloud_platform.box.llng_store import conf_dir, purge_conf_cache
+    from govcloud_platform.box.llng_store import purge_conf_cache
 
     if not box.runs("identity"):
         from govcloud_platform.box import remote
 
         remote.govcloud(box, "identity", ["box", "idp-conf", "purge"])
         return
-    purge_conf_cache(conf_dir(box))
+    purge_conf_cache(conf_store(box))
 
 
 def _wait_until_served(box: Box, probe: dict[str, Any], wait: float) -> None:

@@ -16,7 +16,16 @@ from typing import Any
 
 from govcloud_platform.box import idp_api
 from govcloud_platform.box.context import Box
-from govcloud_platform.box.llng_store import DAEMON_USER, latest_conf, update_conf
+from govcloud_platform.box.idp_api import conf_store
+from govcloud_platform.box.llng_store import (
+    DAEMON_USER,
+    ConfStore,
+    FileStore,
+    PgStore,
+    latest_conf,
+    seed_from_files,
+    update_conf,
+)
 from govcloud_platform.box.oidc_policy import enforce_access_rules
 from govcloud_platform.box.secrets import write_private
 from govcloud_platform.box.services import nginx
@@ -113,10 +122,13 @@ class IdentityService(Service):
         _daemon_dir(p["sessions"] / "lock")
         _daemon_dir(p["psessions"] / "lock")
         p["idp"].chmod(0o711)  # noqa: S103 - the IdP traverses to its own directories, nobody lists them
-        write_private(p["ini"], render_ini(box, p), mode=0o640)  # no secret, but nobody else's business
+        write_private(p["ini"], render_ini(box, p, db_password), mode=0o640)  # the daemon's group reads it
         if os.geteuid() == 0:
             shutil.chown(p["ini"], "root", DAEMON_USER)
-        save_conf_if_changed(p["conf"], managed_conf(box, p, db_password))
+        store = conf_store(box)
+        if isinstance(store, PgStore):  # the relying parties of a box that kept files come along
+            seed_from_files(store, FileStore(p["conf"]))
+        save_conf_if_changed(store, managed_conf(box, p, db_password))
         cert, key = box.ca.issue("idp", *box.certificate_names())
         nginx.prepare(box, idp_servers(box, p, cert, key))
 
@@ -129,7 +141,8 @@ class IdentityService(Service):
         p = self._paths(box)
         certs = box.ca.directory / "certs"
         stale = []
-        if not file_holds(p["ini"], render_ini(box, p)) or not access_rules_current(p["conf"]):
+        ini = render_ini(box, p, idp_api.idp_password(box))
+        if not file_holds(p["ini"], ini) or not access_rules_current(conf_store(box)):
             stale.append("idp-fastcgi")
         if nginx.stale(box, idp_servers(box, p, certs / "idp.pem", certs / "idp.key")):
             stale.append(nginx.PROGRAM)
@@ -218,16 +231,16 @@ def _daemon_dir(path: Path) -> None:
         shutil.chown(path, DAEMON_USER, DAEMON_USER)
 
 
-def save_conf_if_changed(conf_dir: Path, managed: dict[str, Any]) -> int:
+def save_conf_if_changed(store: ConfStore, managed: dict[str, Any]) -> int:
     """Overlay `managed` on the newest lmConf and save it as the next number if anything changed.
     Everything else (relying parties, the defaults the manager API fills in) is kept, but every agency client's
     access rule is set (`enforce_access_rules`: clients made by older code admitted every user).
     Returns the cfgNum."""
-    return update_conf(conf_dir, lambda current: enforce_access_rules({**current, **managed}),
+    return update_conf(store, lambda current: enforce_access_rules({**current, **managed}),
                        "converged by govcloud box up")
 
 
-def access_rules_current(conf_dir: Path) -> bool:
+def access_rules_current(store: ConfStore) -> bool:
     """Every agency client of the newest lmConf has the access rule the platform's policy gives it."""
-    current = latest_conf(conf_dir)[1]
+    current = latest_conf(store)[1]
     return enforce_access_rules(json.loads(json.dumps(current))) == current

@@ -11,6 +11,7 @@ from typing import Any
 
 from govcloud_platform.box import idp_api
 from govcloud_platform.box.context import Box
+from govcloud_platform.box.llng_store import TABLE, in_database
 from govcloud_platform.box.services import nginx
 
 LLNG_SHARE = Path("/usr/share/lemonldap-ng")
@@ -39,11 +40,10 @@ def signing_key(box: Box) -> tuple[str, str, str]:
     return private_pem + "\n", public_pem + "\n", hashlib.sha256(der).hexdigest()[:16]
 
 
-def managed_conf(box: Box, p: dict[str, Path], db_password: str) -> dict[str, Any]:
-    """The lmConf keys we own: everything but the relying parties."""
-    ident = box.spec.platform.services.identity
-    private_pem, public_pem, kid = signing_key(box)
-    dsn = (
+def idp_dsn(box: Box) -> str:
+    """The DBI data source of the IdP's database: its users, and with `llng_store.in_database` its configuration and
+    sessions."""
+    return (
         f"dbi:Pg:dbname={idp_api.IDP_DB};host={box.pg_hosts};port={box.ports.postgres};"
         f"sslmode=verify-full;sslrootcert={box.ca_file}"
         # several hosts under Patroni: libpq keeps the leader, gives up connecting to a lost host after 3 s, and
@@ -51,7 +51,55 @@ def managed_conf(box: Box, p: dict[str, Path], db_password: str) -> dict[str, An
         + (f";target_session_attrs={box.pg_session_attrs};connect_timeout=3;tcp_user_timeout=5000;keepalives_idle=5;"
            "keepalives_interval=2;keepalives_count=2" if box.pg_session_attrs else "")
     )
-    file_storage = "Apache::Session::File"
+
+
+def session_storage(box: Box, p: dict[str, Path], db_password: str) -> dict[str, Any]:
+    """Where the portal keeps SSO sessions, OIDC codes and tokens, and one-time tokens. In files of the IdP's host,
+    with a local cache; or, with `llng_store.in_database`, in the IdP's database (Apache::Session::Browseable's
+    PgJSON, the tables of `idp_api.SCHEMA_SQL`: LOGGED, unlike the documented ones, so that a replica has them when
+    it is promoted), without a local cache (a cache only this host drops would keep a logged-out session or a
+    used code alive on another), and every one-time token there too (`tokenUseGlobalStorage`)."""
+    sha256 = "Lemonldap::NG::Common::Apache::Session::Generate::SHA256"
+    if not in_database(box):
+        file_storage = "Apache::Session::File"
+        return {
+            "globalStorage": file_storage,
+            "globalStorageOptions": {"Directory": str(p["sessions"]), "LockDirectory": str(p["sessions"] / "lock"),
+                                     "generateModule": sha256},
+            "persistentStorage": file_storage,
+            "persistentStorageOptions": {"Directory": str(p["psessions"]),
+                                         "LockDirectory": str(p["psessions"] / "lock")},
+            "localSessionStorage": "Cache::FileCache",
+            "localSessionStorageOptions": {
+                "cache_root": str(p["cache"]),
+                "cache_depth": 3,
+                "default_expires_in": 600,
+                "directory_umask": 0o077,  # Cache::FileCache reads a number: "077" would mean 0o115
+                "namespace": "lemonldap-ng-sessions",
+            },
+        }
+    pg = "Apache::Session::Browseable::PgJSON"
+
+    def table(name: str) -> dict[str, Any]:
+        # Commit: the store opens its connection with AutoCommit off and commits only when told (else every write
+        # is rolled back); no Index: PgJSON searches the JSON
+        return {"DataSource": idp_dsn(box), "UserName": idp_api.IDP_ROLE, "Password": db_password,
+                "TableName": name, "Commit": 1, "generateModule": sha256}
+
+    return {
+        "globalStorage": pg, "globalStorageOptions": table("sessions"),
+        "persistentStorage": pg, "persistentStorageOptions": table("psessions"),
+        "oidcStorage": pg, "oidcStorageOptions": table("oidcsessions"),
+        "localSessionStorage": "",
+        "localSessionStorageOptions": {},
+        "tokenUseGlobalStorage": 1,
+    }
+
+
+def managed_conf(box: Box, p: dict[str, Path], db_password: str) -> dict[str, Any]:
+    """The lmConf keys we own: everything but the relying parties."""
+    ident = box.spec.platform.services.identity
+    private_pem, public_pem, kid = signing_key(box)
     return {
         # The conf's checkTime wins over the ini's once the manager has saved (it writes every default, 600 s):
         # 1 s lets the portal see a configuration we write ourselves (`idp_api.put_oidc_clients`) at once.
@@ -69,7 +117,7 @@ def managed_conf(box: Box, p: dict[str, Path], db_password: str) -> dict[str, An
         "userDB": "Same",
         "passwordDB": "Null",
         "registerDB": "Null",
-        "dbiAuthChain": dsn,
+        "dbiAuthChain": idp_dsn(box),
         "dbiAuthUser": idp_api.IDP_ROLE,
         "dbiAuthPassword": db_password,
         "dbiAuthTable": "users",
@@ -85,32 +133,14 @@ def managed_conf(box: Box, p: dict[str, Path], db_password: str) -> dict[str, An
         "groups": {},
         "whatToTrace": "_user",
         "multiValuesSeparator": idp_api.GROUP_SEPARATOR,
-        "globalStorage": file_storage,
-        "globalStorageOptions": {
-            "Directory": str(p["sessions"]),
-            "LockDirectory": str(p["sessions"] / "lock"),
-            "generateModule": "Lemonldap::NG::Common::Apache::Session::Generate::SHA256",
-        },
-        "persistentStorage": file_storage,
-        "persistentStorageOptions": {
-            "Directory": str(p["psessions"]),
-            "LockDirectory": str(p["psessions"] / "lock"),
-        },
-        "localSessionStorage": "Cache::FileCache",
-        "localSessionStorageOptions": {
-            "cache_root": str(p["cache"]),
-            "cache_depth": 3,
-            "default_expires_in": 600,
-            "directory_umask": 0o077,  # Cache::FileCache reads a number: "077" would mean 0o115
-            "namespace": "lemonldap-ng-sessions",
-        },
+        **session_storage(box, p, db_password),
         "notification": 0,
         "loginHistoryEnabled": 0,
         "portalSkin": "bootstrap",
         "applicationList": {},
         "locationRules": {"localhost": {"default": "accept"}},
         "exportedHeaders": {},
-        "reloadUrls": {},  # the portal re-reads the File backend itself (checkTime in the ini)
+        "reloadUrls": {},  # the portal re-reads its store itself (checkTime in the ini) once we drop its cache
         "issuerDBOpenIDConnectActivation": 1,
         "oidcServiceMetaDataIssuer": box.issuer,
         "oidcServicePrivateKeySig": private_pem,
@@ -143,9 +173,13 @@ def cookie_domains(host: str) -> tuple[str, str | None]:
     return "localhost", host
 
 
-def render_ini(box: Box, p: dict[str, Path]) -> str:
+def render_ini(box: Box, p: dict[str, Path], db_password: str) -> str:
+    """LLNG's ini: where its configuration is (`llng_store`: files here, or the database's `lmconfig` with the IdP
+    role's password: the file is the daemon's group's only), and what this host's portal overrides."""
     portal_domain = cookie_domains(box.name_of('identity'))[1]
     portal_override = f"domain = {portal_domain}\n" if portal_domain else ""
+    store = (f"type = CDBI\ndbiChain = {idp_dsn(box)}\ndbiUser = {idp_api.IDP_ROLE}\ndbiPassword = {db_password}\n"
+             f"dbiTable = {TABLE}" if in_database(box) else f"type = File\ndirName = {p['conf']}\nprettyPrint = 1")
     return f"""\
 ; Written by govcloud (box identity service); rewritten by `govcloud box up`.
 [all]
@@ -155,9 +189,7 @@ userLogger = Lemonldap::NG::Common::Logger::Std
 checkTime = 1
 
 [configuration]
-type = File
-dirName = {p['conf']}
-prettyPrint = 1
+{store}
 localStorage = Cache::FileCache
 localStorageOptions = {{ 'namespace' => 'lemonldap-ng-config', 'default_expires_in' => 600, \\
     'directory_umask' => 077, 'cache_root' => '{p['cache']}', 'cache_depth' => 3 }}
