@@ -1,5 +1,6 @@
 """High-availability benchmark (issue 13) on a 3-host lab laid out as tests/integration/test_hosts_ha.py does (h1:
-identity, proxy, backups; h2 and h3: PostgreSQL under Patroni; etcd and the SeaweedFS cluster on all three): the
+an edge, backups; h2 and h3: PostgreSQL under Patroni and an IdP portal each, h2 also an edge; etcd and the
+SeaweedFS cluster on all three): the
 database's failover when the leader's host dies (`govcloud lab fail`: every process SIGKILLed at once and its link
 cut), median of 5. That host also runs a SeaweedFS master, a volume server, a filer and a gateway.
 
@@ -13,8 +14,10 @@ gateway) and the bench prints, per fault, the window without an acknowledged S3 
 every volume has its two copies again, and at the end how many acknowledged objects are missing or differ (sha256;
 goal 0).
 
-What this version cannot measure, and says so: the login unavailability when an identity host dies (identity
-still runs once on the hosts target).
+An OIDC client asks the issuer (the first edge, in front of both portals) for a client-credentials token the whole
+time (each token is a row of the IdP's database); per fault the bench prints the window without a token. The host
+that dies runs the database's leader and a portal, so the window is the database's failover, not the portal's (the
+edge passes to the other portal within a second: `test_hosts_ha` measures a portal stopped alone).
 
 Run: .venv/bin/python benchmarks/bench_ha.py"""
 
@@ -76,6 +79,38 @@ class S3Writer(threading.Thread):
         return bad
 
 
+class TokenProber(threading.Thread):
+    """Asks the issuer for a client-credentials token every 0.2 s with the agency's own client, and remembers when
+    one was given."""
+
+    def __init__(self, identity: dict[str, object]) -> None:
+        super().__init__(daemon=True)
+        self.identity, self.times = identity, []  # type: ignore[var-annotated]
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        import requests
+
+        ident = self.identity
+        with requests.Session() as s:
+            s.trust_env = False
+            while not self.stop.is_set():
+                try:
+                    resp = s.post(f"{ident['issuer']}/oauth2/token", timeout=5, verify=str(ident["ca_file"]),
+                                  auth=(str(ident["client_id"]), str(ident["client_secret"])),
+                                  data={"grant_type": "client_credentials", "scope": "openid"})
+                    if resp.status_code == 200:
+                        self.times.append(time.monotonic())
+                except requests.RequestException:
+                    pass
+                time.sleep(0.2)
+
+    def gap_around(self, moment: float) -> float:
+        before = max((t for t in self.times if t <= moment), default=moment)
+        after = min((t for t in self.times if t > moment), default=float("nan"))
+        return after - before
+
+
 class Writer(threading.Thread):
     """Commits rows 1, 2, 3, ... and remembers which were acknowledged, and when."""
 
@@ -120,10 +155,11 @@ def main() -> None:
             conn.execute("CREATE TABLE acked (n int PRIMARY KEY)")
         rss = {h["name"]: round(rss_mib(h["netns"])) for h in lab.doc["hosts"]}
         print(f"RSS per host (MiB): {rss}")
-        writer, s3_writer = Writer(info), S3Writer(ha)
+        writer, s3_writer, tokens = Writer(info), S3Writer(ha), TokenProber(ha.creds("bench", "identity"))
         writer.start()
         s3_writer.start()
-        failovers, windows, rejoins, s3_windows, repairs = [], [], [], [], []
+        tokens.start()
+        failovers, windows, rejoins, s3_windows, repairs, token_windows = [], [], [], [], [], []
         for run in range(RUNS):
             time.sleep(3)
             leader = next(h for h, r in ha.roles("database").items() if r == "leader")
@@ -138,6 +174,10 @@ def main() -> None:
                 assert time.monotonic() - killed < 240, "no S3 write within 240 s"
                 time.sleep(0.2)
             s3_windows.append(s3_writer.first_after(killed))
+            while not any(t > killed for t in tokens.times):
+                assert time.monotonic() - killed < 180, "no OIDC token within 180 s"
+                time.sleep(0.2)
+            token_windows.append(tokens.gap_around(killed))
             healed = time.monotonic()
             assert lab.cli("heal", leader, timeout=600).rc == 0
             while ha.roles("database").get(leader) != "sync_replica":
@@ -154,9 +194,10 @@ def main() -> None:
             print(f"run {run + 1}: {leader} failed; first write {failovers[-1]:.1f} s after the kill, no write "
                   f"for {windows[-1]:.1f} s; back as sync replica {rejoins[-1]:.1f} s after `lab heal`; first S3 "
                   f"write {s3_windows[-1]:.1f} s after the kill; two copies of every volume {repairs[-1]:.1f} s "
-                  "after `lab heal`")
+                  f"after `lab heal`; no OIDC token for {token_windows[-1]:.1f} s")
         writer.stop.set()
         s3_writer.stop.set()
+        tokens.stop.set()
         writer.join(10)
         s3_writer.join(30)
         s3_lost = s3_writer.lost()
@@ -173,7 +214,9 @@ def main() -> None:
               "goal <= 5 s)")
         print(f"two copies of every volume again after `lab heal`: median {statistics.median(repairs):.1f} s")
         print(f"acknowledged S3 objects: {len(s3_writer.acked)}, lost or differing: {len(s3_lost)} (goal 0)")
-        print("login unavailability when an identity host dies: not measured (identity runs once)")
+        print(f"OIDC tokens through the edge when the host of the database's leader and a portal dies: no token for "
+              f"median {statistics.median(token_windows):.1f} s (min {min(token_windows):.1f}, "
+              f"max {max(token_windows):.1f}: the database's failover; a portal alone: test_hosts_ha's figure)")
     finally:
         ha.cli("down", timeout=300)
         stop_lab(lab)

@@ -118,15 +118,18 @@ def test_every_service_is_healthy_on_the_host_place_chose(platform: Platform) ->
     assert [(s["name"], s["host"], s["healthy"]) for s in doc["services"]] == [
         (name, host, True) for name in ("storage", "proxy", "dcs", "database", "identity", "backups", "apps")
         for host in every[name]]
+    issuer = f"https://{addr[placed['proxy']]}:{Ports(platform.port_base).idp_edge}"
     for s in doc["services"]:
         assert set(s) == {"name", "healthy", "endpoint", "pid", "detail", "host", "role"}
-        if s["name"] != "backups":
+        if s["name"] == "identity":  # a portal on each identity host (beside Patroni), one issuer: the first edge
+            assert s["endpoint"] == issuer and s["role"] == "active", s
+        elif s["name"] != "backups":
             assert addr[s["host"]] in s["endpoint"], s
     control = json.loads((platform.home / "placement.json").read_text())
     assert control["here"] == []  # the operator's home runs nothing
     # what a host's loss stops, said plainly (stderr: stdout is the one JSON document)
     notes = [line for line in result.stderr.splitlines() if line.startswith("note: ")]
-    assert len(notes) == 1 and f"losing {placed['identity']} stops identity" in notes[0], result.stderr
+    assert len(notes) == 1 and f"losing {placed['proxy']} stops storage, identity" in notes[0], result.stderr
     assert "stops database" not in notes[0]  # under Patroni on two hosts, with an etcd quorum of three
     # under Patroni one leader and a replica (made synchronous within a loop of Patroni's), whichever host won the
     # first election
@@ -205,7 +208,7 @@ def test_isolation_matrix_across_the_hosts(platform: Platform, onboarded: dict[s
     for slug, c in onboarded.items():
         assert c["database"]["host"] == ",".join(addr[h] for h in platform.instances()["database"])
         assert c["storage"]["endpoint"].startswith(f"https://{addr[placed['proxy']]}:")  # the edge, before S3
-        assert c["identity"]["issuer"].startswith(f"https://{addr[placed['identity']]}:")
+        assert c["identity"]["issuer"].startswith(f"https://{addr[placed['proxy']]}:")  # the edge, before the portals
         seed(c, slug)
     matrix = []
     for a in AGENCIES:

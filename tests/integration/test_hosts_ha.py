@@ -1,8 +1,9 @@
 """The database's failover on a real 3-host lab (issue 13): PostgreSQL under Patroni on two database hosts, etcd on
-all three. The lab's topology is rewritten so that the database hosts run nothing else that agency onboarding
-needs (h1: storage, identity, proxy; h2 and h3: database): losing the leader's host must then leave the platform
-writable with no operator step. Real faults (`govcloud lab fail`: every process of the host SIGKILLed at once and
-its link cut), real clients (psycopg with the agency's own multi-host credentials). One lab for the module."""
+all three, an IdP portal beside each database (their configuration and sessions in it) behind the edges (h1, h2),
+the object storage a SeaweedFS cluster on all three. Losing the leader's host (h2: also the preferred portal's, an
+edge's and a volume server's) must leave the platform writable, signed-in users signed in, with no operator step.
+Real faults (`govcloud lab fail`: every process of the host SIGKILLed at once and its link cut), real clients
+(psycopg with the agency's own multi-host credentials, boto3, an OIDC sign-in). One lab for the module."""
 
 from __future__ import annotations
 
@@ -30,8 +31,10 @@ from tests.security.matrix import attack
 
 pytestmark = pytest.mark.integration
 OUTSIDE = {"GOVCLOUD_NO_AGENT": "1"}
-GROUPS = {"h1": ["storage", "identity", "proxy", "backups", "dcs"], "h2": ["database", "dcs", "storage", "proxy"],
-          "h3": ["database", "dcs", "storage"]}
+# h1: the first edge (the agencies' S3 endpoint and the OIDC issuer); h2 and h3: PostgreSQL under Patroni and an
+# IdP portal each (h2 first: the database's first leader and the portal the edges prefer)
+GROUPS = {"h1": ["storage", "proxy", "backups", "dcs"], "h2": ["database", "dcs", "storage", "proxy", "identity"],
+          "h3": ["database", "dcs", "storage", "identity"]}
 
 
 class HaLab:
@@ -136,7 +139,11 @@ def test_status_names_each_instances_role(ha: HaLab) -> None:
     assert sorted(db.values()) == ["leader", "sync_replica"], services
     dcs = sorted(s["role"] for s in services if s["name"] == "dcs")
     assert dcs == ["follower", "follower", "leader"], services
-    assert [s["role"] for s in services if s["name"] == "identity"] == ["single"]
+    # an IdP portal on each identity host, both healthy, behind the edges' one issuer
+    portals = [s for s in services if s["name"] == "identity"]
+    assert [(s["host"], s["role"]) for s in portals] == [("h2", "active"), ("h3", "active")], portals
+    issuer = f"https://{ha.lab.host('h1')['address']}:{Ports(ha.port_base).idp_edge}"
+    assert all(s["endpoint"] == issuer for s in portals), portals
     # the object storage, a SeaweedFS cluster on the three hosts: one raft leader among its three masters
     assert sorted(s["role"] for s in services if s["name"] == "storage") == ["follower", "follower", "leader"]
     # and in front of its gateways an edge on each proxy host (no apps here: the edges front S3 alone)
@@ -182,6 +189,8 @@ def _still_signed_in(signed: dict[str, Any]) -> None:
     from tests import oidc
 
     idp, client = signed["idp"], signed["client"]
+    signed["browser"].close()  # its kept-alive connection went through the edge to a portal that may be gone: a
+    # browser whose connection stalls opens another (the edge closes one that is silent for 30 s)
     again = oidc.authorize(signed["browser"], idp, client["id"], client["redirect"])
     assert oidc.code_from(again, client["redirect"]), (again.status_code, again.text[:300])
     info = oidc.browser(idp).get(f"{idp.issuer}/oauth2/userinfo", timeout=30,
@@ -336,7 +345,11 @@ def test_the_leaders_host_dies_and_a_replica_takes_over_without_losing_a_commit(
     ha.state["failed"] = leader
     other = next(h for h in ("h2", "h3") if h != leader)
     assert ha.roles("database")[other] == "leader"
-    _still_signed_in(signed_in)  # the IdP's sessions and tokens are rows the new leader has (LOGGED tables)
+    # the IdP's sessions and tokens are rows the new leader has (LOGGED tables), and whichever portal died with the
+    # leader's host (h2's is the one the edges prefer; Patroni's first election picks either host), the other serves
+    # behind the same issuer: the old session, and a new sign-in
+    _still_signed_in(signed_in)
+    _still_signed_in(_sign_in(ha, "alpha"))
     # onboarding needs no operator step: the lost host's pg_hba grant waits for its return (`resync_hba`)
     added = ha.cli("--json", "agency", "add", "beta", "--name", "Beta")
     assert added.rc == 0, added.stderr[-2000:]
@@ -417,6 +430,35 @@ def _pids_of(netns: str, *argv_parts: str) -> list[int]:
         if all(part.encode() in argv for part in argv_parts):
             pids.append(pid)
     return pids
+
+
+def test_the_preferred_portal_stops_and_sign_in_goes_on_through_the_edge(ha: HaLab) -> None:
+    """The IdP's portal the edges prefer (h2's) stops; a member signs in and gets a token through the edge at once
+    (the other portal, h3's, with the same configuration and sessions from the database: the figure), and an SSO
+    session opened before still answers; `up` starts it again."""
+    import sys
+
+    signed_in = _sign_in(ha, "alpha")
+    ctl = [str(Path(sys.executable).parent / "supervisorctl"), "-c", str(_home(ha, "h2") / "supervisor" /
+                                                                         "supervisord.conf")]
+    stopped = subprocess.run([*ctl, "stop", "nginx", "idp-fastcgi"], capture_output=True, text=True, timeout=60,
+                             check=False)
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    gone = time.monotonic()
+    signed_again = None
+    while time.monotonic() - gone < 60:
+        try:
+            signed_again = _sign_in(ha, "alpha")
+            break
+        except (AssertionError, requests.RequestException):
+            time.sleep(0.2)
+    assert signed_again is not None, "no sign-in through the edge within 60 s of the preferred portal's stop"
+    ha.figures["sign-in refused through the edge after the preferred portal stopped"] = round(
+        time.monotonic() - gone, 1)
+    _still_signed_in(signed_in)
+    up = ha.cli("--json", "up")  # converges: h2's portal runs again
+    assert up.rc == 0, up.stderr[-2000:]
+    assert all(s["healthy"] for s in ha.status() if s["name"] == "identity")
 
 
 def test_a_storage_master_dies_and_another_leads_while_objects_go_on(ha: HaLab) -> None:

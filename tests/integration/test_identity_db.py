@@ -103,14 +103,30 @@ def test_a_client_the_manager_api_adds_is_a_new_revision_in_the_table(idp: Runni
                                                                        client_a: tuple[str, str]) -> None:
     box = idp.box
     num, conf = latest_conf(conf_store(box))
-    assert "app-a" in conf["oidcRPMetaDataOptions"]  # LLNG's manager (CDBI) wrote it, not we
+    assert "app-a" in conf["oidcRPMetaDataOptions"]  # written to the table (no manager API: a host may be lost)
     assert _rows(box, "SELECT max(cfgnum) FROM lmconfig") == [(num,)]
+    # LLNG's own manager reads the same table
+    shown = idp_api._call(box, "GET", "/app-a")
+    assert shown.status_code == 200 and shown.json()["clientId"] == "app-a"
+    assert idp_api.get_oidc_client(box, "app-a")["clientId"] == "app-a"  # type: ignore[index]
+    assert "app-a" in idp_api.list_oidc_clients(box)
     # and ours: a client written by our writer is served (a client-credentials token proves it)
     secret = box.secrets.get_or_create("test-client-b")
     body = oidc_client(box, "app-b", secret, ["https://app-b.localhost/cb"], "App B", admit=ADMIT,
                                allow_client_credentials=True)
     assert idp_api.put_oidc_clients(box, [body]) == num + 1
     assert idp_api.configured_clients(box)["app-b"]["oidcRPMetaDataOptionsClientID"] == "app-b"
+    # removed: a revision without it, and its token refused once the portal reloads
+    assert idp_api.remove_oidc_client(box, "app-b") and not idp_api.remove_oidc_client(box, "app-b")
+    assert "app-b" not in idp_api.list_oidc_clients(box)
+    deadline = time.monotonic() + 10
+    while True:
+        tok = browser(box).post(f"{box.issuer}/oauth2/token", auth=("app-b", secret),
+                                data={"grant_type": "client_credentials", "scope": "openid"})
+        if tok.status_code != 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert tok.status_code in (400, 401), tok.text
 
 
 def test_a_login_is_a_session_row_and_the_row_is_the_truth(idp: RunningIdp, client_a: tuple[str, str]) -> None:

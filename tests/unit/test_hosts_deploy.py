@@ -45,12 +45,13 @@ def test_plan_runs_each_service_on_its_host_with_its_home_and_placement() -> Non
     plans = {p.name: p for p in plan(lab3(), CONTROL)}
     assert set(plans) == {"h1", "h2", "h3"}  # h3 runs the apps' front, h1 and h2 the edges that publish it
     # two database hosts: PostgreSQL under Patroni on both, etcd on the three dcs hosts
-    assert plans["h1"].services == ("storage", "proxy", "dcs", "database")
+    # and, with the database under Patroni, an IdP portal on both identity hosts (sharing it)
+    assert plans["h1"].services == ("storage", "proxy", "dcs", "database", "identity")
     assert plans["h2"].services == ("storage", "proxy", "dcs", "database", "identity", "backups")  # storage: a cluster
     assert plans["h3"].services == ("storage", "dcs", "apps")
     assert {c for c in plans["h3"].certs if not c.startswith(("weed-", "s3."))} == {"etcd.key", "etcd.pem"}
     assert plans["h1"].home == "/srv/h1/box" and plans["h2"].home == "/var/lib/govcloud/box"
-    assert plans["h1"].placement["here"] == ["storage", "proxy", "dcs", "database"]
+    assert plans["h1"].placement["here"] == ["storage", "proxy", "dcs", "database", "identity"]
     assert plans["h2"].placement["services"]["storage"] == {"host": "h1", "address": "10.231.8.11"}
 
 
@@ -86,7 +87,7 @@ def test_plays_follow_the_start_order_each_on_its_host() -> None:
     got = plays(plan(lab3(), CONTROL))  # three storage hosts: a storage cluster on all three
     assert [(p["hosts"], p["roles"]) for p in got] == [
         ("h1:h2:h3", ["gc_storage"]), ("h1:h2", ["gc_proxy"]),  # an edge on every proxy host, before the S3 clients
-        ("h1:h2:h3", ["gc_dcs"]), ("h1:h2", ["gc_database"]), ("h2", ["gc_identity"]), ("h2", ["gc_backups"]),
+        ("h1:h2:h3", ["gc_dcs"]), ("h1:h2", ["gc_database"]), ("h1:h2", ["gc_identity"]), ("h2", ["gc_backups"]),
         ("h3", ["gc_apps"])]
     assert all(p["gather_facts"] is False for p in got)
 
@@ -112,11 +113,11 @@ def test_the_idps_host_alone_holds_no_superuser_password() -> None:
 
 def test_each_host_gets_only_its_services_secrets_never_the_registry_key() -> None:
     by_host = {p.name: (p.services, set(p.secrets)) for p in plan(lab3(), CONTROL)}
-    assert by_host["h1"][0] == ("storage", "proxy", "dcs", "database")
+    assert by_host["h1"][0] == ("storage", "proxy", "dcs", "database", "identity")
     assert by_host["h3"][0] == ("storage", "dcs", "apps")
     h1, h3 = by_host["h1"][1], by_host["h3"][1]
     assert h3 == {*S3_ADMIN, *S3_BACKUP, *WEED_JWT}  # storage's only (etcd and the apps' front hold none)
-    assert not h1 & {"idp-signing-key", "idp-manager-password"}  # a database host: no IdP keys
+    assert {"idp-signing-key", "idp-manager-password"} <= h1  # a portal of two: the same keys as the other
     # it makes the IdP's role and operator (the IdP's host holds no superuser password: see the next test)
     assert {"idp-db-password", "idp-operator-password"} <= h1
     assert "registry.key" not in h1 | h3  # the agencies' credentials stay on the control
@@ -218,13 +219,13 @@ def test_a_second_up_leaves_the_ports_of_its_own_services_to_the_hosts() -> None
     needs = host_needs(t, 30000)
     assert preflight_needs(needs, None, t) == needs  # a first deploy checks every port
     again = {n.name: n for n in preflight_needs(needs, placement_for(t, None), t)}
-    h1 = {p.label for p in again["h1"].ports}  # h1 runs storage and the database: identity's port still checked
-    assert "idp_https" in h1 and "s3_https" not in h1 and "postgres" not in h1
+    h1 = {p.label for p in again["h1"].ports}  # h1 runs storage, the database, an IdP portal: its ports its own
+    assert "idp_https" not in h1 and "s3_https" not in h1 and "postgres" not in h1
     h3 = {p.label for p in again["h3"].ports}  # h3 runs etcd and storage (a cluster): its ports are its own
     assert "etcd_client" not in h3 and "s3_https" not in h3
     assert all("proxy_https" not in {p.label for p in again[h].ports} for h in ("h1", "h2"))  # each edge's own
     moved = placement_for(lab3(), None)
-    moved.services["identity"] = moved.services["storage"]  # another placement: check everything
+    moved.services["apps"] = moved.services["storage"]  # another placement: check everything
     assert preflight_needs(needs, moved, t) == needs
 
 
@@ -236,5 +237,5 @@ def test_the_preflight_is_folded_into_the_deploy_only_where_this_home_deployed_a
     assert not deployed_here(None, t)  # a first deploy: its own preflight run, before anything is written
     assert deployed_here(placement_for(t, None), t)
     moved = placement_for(t, None)
-    moved.services["identity"] = moved.services["storage"]
+    moved.services["apps"] = moved.services["storage"]
     assert not deployed_here(moved, t)

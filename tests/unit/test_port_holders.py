@@ -27,10 +27,10 @@ def test_a_port_nobody_listens_on_says_so() -> None:
 def test_a_database_alone_binds_none_of_the_clusters_ports() -> None:
     from govcloud_platform.box.ports import HA_ONLY, Ports, unbound_labels
 
-    assert unbound_labels(True, s3_edge=True) == ()
-    assert unbound_labels(True) == ("s3_edge",)  # the edge's S3 port: only in front of a storage cluster
-    assert set(unbound_labels(False, s3_edge=True)) == {"etcd_client", "etcd_peer", "patroni_api", "pgbackrest_tls"} \
-        == set(HA_ONLY)
+    assert unbound_labels(True, s3_edge=True, idp_edge=True) == ()
+    assert unbound_labels(True) == ("s3_edge", "idp_edge")  # the edge's ports: only in front of clusters
+    assert set(unbound_labels(False, s3_edge=True, idp_edge=True)) == set(HA_ONLY) \
+        == {"etcd_client", "etcd_peer", "patroni_api", "pgbackrest_tls"}
     assert set(unbound_labels(False)) <= {label for _, label, _ in Ports(30000).all()}
 
 

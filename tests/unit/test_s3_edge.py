@@ -9,7 +9,7 @@ from pathlib import Path
 
 from govcloud_platform.box import placement as record
 from govcloud_platform.box.context import Box
-from govcloud_platform.box.network import s3_certificate_names
+from govcloud_platform.box.network import edge_certificate_names
 from govcloud_platform.box.platform_secrets import host_certificates
 from govcloud_platform.box.services.edge import render_edge_conf
 from govcloud_platform.hosts.placement import host_losses, instances, place, placement_for
@@ -69,12 +69,12 @@ def test_the_edge_passes_s3_to_one_gateway_at_a_time_the_others_as_backups() -> 
     both = render_edge_conf(listen="10.0.0.2", upstream="10.0.0.3", port=30008, pid=Path("/p"), logs=Path("/l"),
                             s3=("10.0.0.1", "10.0.0.3"), s3_port=30013, s3_upstream_port=30003)
     assert "proxy_pass 10.0.0.3:30008;" in both and "proxy_pass s3_gateways;" in both
-    assert "the apps' front and the S3 gateways" in both.splitlines()[0]
+    assert "the apps' front, the S3 gateways)" in both.splitlines()[0]
 
 
 def test_the_gateways_certificate_names_every_edge() -> None:
-    assert s3_certificate_names("10.0.0.3") == (["10.0.0.3"], ["10.0.0.3"])
-    dns, ips = s3_certificate_names("10.0.0.3", ("10.0.0.1", "10.0.0.3"))
+    assert edge_certificate_names("10.0.0.3") == (["10.0.0.3"], ["10.0.0.3"])
+    dns, ips = edge_certificate_names("10.0.0.3", ("10.0.0.1", "10.0.0.3"))
     assert dns == ["10.0.0.3", "10.0.0.1"] and ips == ["10.0.0.3", "10.0.0.1"]
     s3 = next(c for c in host_certificates(["storage"], "10.0.0.3", ("10.0.0.1", "10.0.0.2")) if c.name == "s3")
     assert set(s3.ips) == {"10.0.0.1", "10.0.0.2", "10.0.0.3"}

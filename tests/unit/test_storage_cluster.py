@@ -86,7 +86,7 @@ def test_a_cluster_deploys_storage_on_every_storage_host_first() -> None:
 def test_what_losing_a_storage_host_stops() -> None:
     """Three volume servers keep two copies while one is lost; the first host's gateway is where clients connect.
     With two volume servers a write needs both."""
-    assert dict(host_losses(THREE))["h1"] == ["storage"]
+    assert dict(host_losses(THREE))["h1"] == ["storage", "identity"]  # the first edge: S3 and issuer clients
     assert "storage" not in dict(host_losses(THREE))["h2"] and "storage" not in dict(host_losses(THREE))["h3"]
     two = topo(("h1", CORE), ("h2", [*CORE, "storage_volume"]), ("h3", ["dcs", "storage", "storage_volume", "backups"]))
     assert dict(host_losses(two))["h3"] == ["storage"]

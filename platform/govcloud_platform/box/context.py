@@ -334,5 +334,17 @@ class Box:
     @property
     def issuer(self) -> str:
         """The OIDC issuer: `https://localhost:<port>` on 127.0.0.1, `https://<address>:<port>` elsewhere (the
-        identity host's address on the hosts target)."""
-        return f"https://{self.name_of('identity')}:{self.ports.idp_https}"
+        identity host's address on the hosts target; with portals on several hosts the first edge's, on its IdP
+        port: `Placement.idp_edge`). One name everywhere: every client and every portal says the same."""
+        placement = self.placement
+        if placement is not None and placement.idp_edge:
+            return f"https://{self.issuer_host}:{self.ports.idp_edge}"
+        return f"https://{self.issuer_host}:{self.ports.idp_https}"
+
+    @property
+    def issuer_host(self) -> str:
+        """The issuer's host name (the portal's cookie domain): the identity host's, or the first edge's."""
+        placement = self.placement
+        if placement is not None and placement.idp_edge:
+            return network.host_name(placement.idp_edge_addresses[0])
+        return self.name_of("identity")

@@ -15,6 +15,15 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from govcloud_platform.box.llng_store import (
+    DB_CONF_CACHE_S,
+    FileStore,
+    PgStore,
+    in_database,
+    latest_conf,
+    purge_conf_cache,
+    update_conf,
+)
 from govcloud_platform.box.oidc_clients import check_conf_key, conf_entries, oidc_client
 from govcloud_platform.box.oidc_policy import GROUP_RE, GROUP_SEPARATOR
 from govcloud_platform.errors import ConflictError, InputError, ServiceError, service_failure
@@ -24,7 +33,6 @@ if TYPE_CHECKING:
     import requests
 
     from govcloud_platform.box.context import Box
-    from govcloud_platform.box.llng_store import ConfStore
 
 IDP_DB = "idp"
 IDP_ROLE = "idp"
@@ -118,6 +126,8 @@ def ensure_database(box: Box) -> str:
     password = idp_password(box)
     verifier = sql.Literal(scram_verifier(password))
     with box.pg_admin() as conn:
+        # IdP portals on several hosts converge at once: one at a time (released with the connection)
+        conn.execute("SELECT pg_advisory_lock(hashtext('govcloud-idp-role'))")
         exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (IDP_ROLE,)).fetchone()
         verb = "ALTER" if exists else "CREATE"
         conn.execute(
@@ -138,15 +148,20 @@ def ensure_database(box: Box) -> str:
     return password
 
 
-def conf_store(box: Box) -> ConfStore:
+def conf_store(box: Box) -> FileStore | PgStore:
     """This home's view of the IdP's configuration store (`llng_store`): its files, or with `in_database` the
     `lmconfig` table reached as the IdP's role (on the IdP's host: its password is there)."""
-    from govcloud_platform.box.llng_store import FileStore, PgStore, in_database
-
     idp = box.home / "idp"
     if not in_database(box):
         return FileStore(idp / "conf")
     return PgStore(box.pg_conninfo(IDP_DB, user=IDP_ROLE, password=idp_password(box)), idp)
+
+
+def writes_conf_here(box: Box) -> bool:
+    """Whether this home reads and writes the IdP's configuration itself: where the IdP runs, and anywhere when the
+    database holds it (`llng_store.in_database`: the operator's home then goes to the table, not to a portal's host
+    over SSH, and the manager API is not needed: a portal's host may be lost)."""
+    return box.runs("identity") or in_database(box)
 
 
 def idp_db(box: Box) -> psycopg.Connection[Any]:
@@ -265,8 +280,14 @@ def add_oidc_client(box: Box, client_id: str, client_secret: str, redirect_uris:
 
 
 def post_oidc_client(box: Box, body: dict[str, Any]) -> None:
-    """Register one client (a body from `oidc_client`) through the manager API, live without a restart."""
+    """Register one client (a body from `oidc_client`) through the manager API, live without a restart; with the
+    configuration in the database, as a revision of the table (live once the portals reload it)."""
     client_id = body["confKey"]
+    if in_database(box):
+        if client_id in configured_clients(box):
+            raise ConflictError(f"OIDC client {client_id} already exists", hint="remove it first, or pick another id")
+        put_oidc_clients(box, [body])
+        return
     resp = _call(box, "POST", "", body)
     if resp.status_code == 409:
         raise ConflictError(f"OIDC client {client_id} already exists", hint="remove it first, or pick another id")
@@ -277,9 +298,7 @@ def post_oidc_client(box: Box, body: dict[str, Any]) -> None:
 def configured_clients(box: Box) -> dict[str, dict[str, Any]]:
     """The clients of the newest configuration file, by confKey, as lmConf options (secrets included):
     read from disk, which is what the portal serves, without one manager-API call per client."""
-    from govcloud_platform.box.llng_store import latest_conf
-
-    if not box.runs("identity"):  # the files are on the identity's host
+    if not writes_conf_here(box):  # the files are on the identity's host
         import json
 
         from govcloud_platform.box import remote
@@ -304,7 +323,8 @@ def put_oidc_clients(box: Box, bodies: list[dict[str, Any]], probe: dict[str, An
     if bodies:
         written = time.monotonic()
         num = write_oidc_clients(box, bodies)
-        time.sleep(max(0.0, written + 1.1 - time.monotonic()))  # the portal's checkTime
+        settle = 1.1 + (DB_CONF_CACHE_S if in_database(box) else 0)  # checkTime, and a cache no writer drops
+        time.sleep(max(0.0, written + settle - time.monotonic()))
     if probe is None:
         probe = next((b for b in reversed(bodies) if b["options"].get("allowClientCredentialsGrant")), None)
     if probe is not None:
@@ -316,12 +336,10 @@ def write_oidc_clients(box: Box, bodies: list[dict[str, Any]]) -> int:
     """The new configuration holding `bodies` (`put_oidc_clients`), written where the IdP runs: here, or on
     its host of the hosts target (`govcloud box idp-conf put` there, the bodies on stdin: they hold the
     clients' secrets). Returns the cfgNum."""
-    from govcloud_platform.box.llng_store import update_conf
-
     keys = [b["confKey"] for b in bodies]
     if len(set(keys)) != len(keys):
         raise InputError(f"duplicate OIDC client ids in {keys}")
-    if not box.runs("identity"):
+    if not writes_conf_here(box):
         import json
 
         from govcloud_platform.box import remote
@@ -347,9 +365,10 @@ def write_oidc_clients(box: Box, bodies: list[dict[str, Any]]) -> int:
 
 
 def purge_cache(box: Box) -> None:
-    """Drop the portal's cached configuration (`llng_store.purge_conf_cache`), where the IdP runs."""
-    from govcloud_platform.box.llng_store import purge_conf_cache
-
+    """Drop the portal's cached configuration (`llng_store.purge_conf_cache`), where the IdP runs. With the
+    configuration in the database the portals reload it by themselves within `DB_CONF_CACHE_S`: nothing to do."""
+    if in_database(box):
+        return
     if not box.runs("identity"):
         from govcloud_platform.box import remote
 
@@ -388,8 +407,13 @@ def _wait_until_served(box: Box, probe: dict[str, Any], wait: float) -> None:
 
 
 def get_oidc_client(box: Box, client_id: str) -> dict[str, Any] | None:
-    """The client as the manager API shows it (options include the secret), or None."""
+    """The client as the manager API shows it (options include the secret), or None; with the configuration in
+    the database, its confKey, clientId and lmConf options from the table."""
     check_conf_key(client_id)
+    if in_database(box):
+        options = configured_clients(box).get(client_id)
+        return None if options is None else {"confKey": client_id, "options": options,
+                                             "clientId": options.get("oidcRPMetaDataOptionsClientID")}
     resp = _call(box, "GET", f"/{client_id}")
     if resp.status_code == 404:
         return None
@@ -400,6 +424,8 @@ def get_oidc_client(box: Box, client_id: str) -> dict[str, Any] | None:
 
 
 def list_oidc_clients(box: Box) -> list[str]:
+    if in_database(box):
+        return sorted(configured_clients(box))
     resp = _call(box, "GET", "/findByConfKey?pattern=*")
     if resp.status_code != 200:
         raise _http_error(box, resp)
@@ -409,6 +435,18 @@ def list_oidc_clients(box: Box) -> list[str]:
 def remove_oidc_client(box: Box, client_id: str) -> bool:
     """Delete the client; tokens it already holds stay valid until they expire. False if it was absent."""
     check_conf_key(client_id)
+    if in_database(box):
+        found: list[bool] = []
+
+        def change(conf: dict[str, Any]) -> dict[str, Any]:
+            found.append(client_id in conf.get("oidcRPMetaDataOptions", {}))
+            for section, clients in conf.items():
+                if section.startswith("oidcRPMetaData") and isinstance(clients, dict):
+                    clients.pop(client_id, None)
+            return conf
+
+        update_conf(conf_store(box), change, f"govcloud: OIDC client {client_id} removed")
+        return found[-1]
     resp = _call(box, "DELETE", f"/{client_id}")
     if resp.status_code == 404:
         return False

@@ -37,6 +37,10 @@ if TYPE_CHECKING:
 DAEMON_USER = "www-data"  # the FastCGI daemon and nginx's workers: the revisions are theirs
 _BOOKKEEPING = ("cfgNum", "cfgDate", "cfgAuthor", "cfgAuthorIP", "cfgLog", "cfgVersion")
 TABLE = "lmconfig"  # LLNG's SQL is unquoted: its `lmConfig` and `cfgNum` fold to these names
+# How long a portal trusts its cached configuration when the database holds it: whoever writes a revision (the
+# operator's home, any portal's manager) drops no other host's cache, so each portal loads a new revision within
+# this, plus its `checkTime` (1 s). On files it is 600 s: the one writer drops the one cache.
+DB_CONF_CACHE_S = 2
 
 
 class Revisions(Protocol):

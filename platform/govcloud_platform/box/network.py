@@ -131,9 +131,10 @@ def certificate_names(address: str, *names: str) -> tuple[list[str], list[str]]:
     return dns, [address]
 
 
-def s3_certificate_names(address: str, edges: Sequence[str] = ()) -> tuple[list[str], list[str]]:
-    """Pure: (DNS names, IP addresses) of an S3 gateway's certificate: its host's, and every edge's in front of it
-    (the edge passes TLS through: a client checks the name of the edge it connected to)."""
+def edge_certificate_names(address: str, edges: Sequence[str] = ()) -> tuple[list[str], list[str]]:
+    """Pure: (DNS names, IP addresses) of the certificate of a server the edges front (an S3 gateway, an IdP
+    portal): its host's, and every edge's in front of it (the edge passes TLS through: a client checks the name of
+    the edge it connected to)."""
     dns, ips = certificate_names(address)
     for edge in edges:
         if host_name(edge) not in dns:

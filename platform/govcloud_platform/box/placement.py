@@ -44,8 +44,8 @@ HA: tuple[str, ...] = ("dcs",)  # the hosts target's, with several database host
 ALL: tuple[str, ...] = ("storage", "proxy", "dcs", "database", "identity", "backups", "apps")
 OPTIONAL: tuple[str, ...] = HA + EDGE
 # run on several hosts: the edge (every proxy host but the apps' own), etcd and, with it, the database; the object
-# storage as a cluster
-MULTI: tuple[str, ...] = ("storage", "proxy", "dcs", "database")
+# storage as a cluster; the IdP's portals beside a database under Patroni
+MULTI: tuple[str, ...] = ("storage", "proxy", "dcs", "database", "identity")
 FILE = "placement.json"
 SPEC_FILE = "spec.yaml"  # a host's home holds a copy of the spec (the hosts deploy puts it there)
 
@@ -110,6 +110,23 @@ class Placement:
         storage cluster: the clients connect to the one gateway)."""
         return tuple(w.address for w in self.instances_of("storage")) if self.s3_edge else ()
 
+    @property
+    def idp_edge(self) -> bool:
+        """Whether the IdP's portal runs on several hosts (`hosts.placement`: with a database under Patroni, which
+        holds their shared configuration and sessions), fronted by the edges: the issuer is the first edge's
+        address on the `idp_edge` port, whichever portal answers behind it."""
+        return len(self.instances_of("identity")) > 1 and "proxy" in self.services
+
+    @property
+    def idp_edge_addresses(self) -> tuple[str, ...]:
+        """The edges' addresses when they front the portals (the portals' certificate names them all), else none."""
+        return tuple(w.address for w in self.instances_of("proxy")) if self.idp_edge else ()
+
+    @property
+    def idp_addresses(self) -> tuple[str, ...]:
+        """The portals the edges front (the placed one first), or none."""
+        return tuple(w.address for w in self.instances_of("identity")) if self.idp_edge else ()
+
     def placed(self) -> tuple[str, ...]:
         """Every service placed somewhere, in start order (the EDGE ones only on a topology with apps hosts, `dcs`
         only with several database hosts)."""
@@ -165,7 +182,7 @@ def unbound_ports(placement: Placement | None) -> tuple[str, ...]:
     (no placement) runs no database cluster and no edge."""
     if placement is None:
         return unbound_labels(False)
-    return unbound_labels(placement.ha_database, placement.s3_edge)
+    return unbound_labels(placement.ha_database, placement.s3_edge, placement.idp_edge)
 
 
 def apps_listen_address(placement: Placement | None) -> str:

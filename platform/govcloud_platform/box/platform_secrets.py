@@ -80,11 +80,12 @@ class CertWant:
     client: bool
 
 
-def host_certificates(services: Iterable[str], address: str, s3_edges: Sequence[str] = ()) -> list[CertWant]:
+def host_certificates(services: Iterable[str], address: str, s3_edges: Sequence[str] = (),
+                      idp_edges: Sequence[str] = ()) -> list[CertWant]:
     """Pure: the certificates a host at `address` running `services` needs, with the names its own code would
     give them (`network.certificate_names`: a weed certificate's CN is its name, the others' the host's; the S3
-    gateway's names every edge in front of it too, `s3_edges`)."""
-    from govcloud_platform.box.network import certificate_names, s3_certificate_names
+    gateway's and the IdP portal's name every edge in front of them too, `s3_edges`, `idp_edges`)."""
+    from govcloud_platform.box.network import certificate_names, edge_certificate_names
 
     wanted: dict[str, bool] = {}
     for service in services:
@@ -95,20 +96,23 @@ def host_certificates(services: Iterable[str], address: str, s3_edges: Sequence[
         if name in WEED_CERTS:
             dns, ips = certificate_names(address, name)
         elif name == "s3":
-            dns, ips = s3_certificate_names(address, s3_edges)
+            dns, ips = edge_certificate_names(address, s3_edges)
+        elif name == "idp":
+            dns, ips = edge_certificate_names(address, idp_edges)
         else:
             dns, ips = certificate_names(address)
         out.append(CertWant(name, tuple(dns), tuple(ips), client))
     return out
 
 
-def issue_for_host(box: Box, host: str, address: str, services: Iterable[str], s3_edges: Sequence[str] = ()) -> Path:
+def issue_for_host(box: Box, host: str, address: str, services: Iterable[str], s3_edges: Sequence[str] = (),
+                   idp_edges: Sequence[str] = ()) -> Path:
     """The control issues a host's certificates into `ca/hosts/<host>/` (0700; each reissued only when its names
     change) and removes those the host no longer needs. Returns the directory (the deploy copies it)."""
     directory = box.ca.directory / "hosts" / host
     directory.parent.mkdir(mode=0o700, exist_ok=True)
     directory.mkdir(mode=0o700, exist_ok=True)  # also for a host that needs none (the apps' front, the edge)
-    wanted = host_certificates(services, address, s3_edges)
+    wanted = host_certificates(services, address, s3_edges, idp_edges)
     for cert in wanted:
         box.ca.issue(cert.name, list(cert.dns), list(cert.ips), client=cert.client, certs=directory)
     keep = {f"{c.name}.{ext}" for c in wanted for ext in ("pem", "key")}

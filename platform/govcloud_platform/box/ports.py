@@ -26,6 +26,8 @@ OFFSETS: dict[str, tuple[int, str]] = {
     # the hosts target's edge in front of a SeaweedFS cluster's S3 gateways (a port of its own: an edge host may run
     # a gateway on s3_https)
     "s3_edge": (13, "proxy"),
+    # and in front of the IdP's portals on several identity hosts (the OIDC issuer's one address)
+    "idp_edge": (14, "proxy"),
 }
 # Bound only by a database on several hosts (Patroni's REST API, pgBackRest's TLS server) and its etcd: a box on
 # one machine, or one database host, leaves them free.
@@ -127,11 +129,11 @@ def listening_tables() -> list[str]:
     return tables
 
 
-def unbound_labels(ha_database: bool, s3_edge: bool = False) -> tuple[str, ...]:
+def unbound_labels(ha_database: bool, s3_edge: bool = False, idp_edge: bool = False) -> tuple[str, ...]:
     """Pure: the labels of `Ports.all()` that no host binds: Patroni's, pgBackRest's and etcd's ports when the
     database runs alone (a box on one machine, or one database host); the edge's S3 port unless edges front a
-    storage cluster."""
-    return (() if ha_database else HA_ONLY) + (() if s3_edge else ("s3_edge",))
+    storage cluster; its IdP port unless they front several portals."""
+    return (() if ha_database else HA_ONLY) + (() if s3_edge else ("s3_edge",)) + (() if idp_edge else ("idp_edge",))
 
 
 STRIPE: tuple[int, int] = (0, 1)  # (index, count): see free_port_base

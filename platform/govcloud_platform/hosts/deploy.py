@@ -112,8 +112,8 @@ def plan(topology: Topology, control_addresses: dict[str, str]) -> list[HostPlan
         out.append(HostPlan(h.name, h.address, host_home(h), services,
                             allow_from_for(h, in_use, control_addresses[h.name]),
                             placement.to_json(), tuple(needed_by(services)),
-                            tuple(f"{c.name}.{ext}" for c in host_certificates(services, h.address,
-                                                                               placement.s3_edge_addresses)
+                            tuple(f"{c.name}.{ext}" for c in host_certificates(
+                                services, h.address, placement.s3_edge_addresses, placement.idp_edge_addresses)
                                   for ext in ("pem", "key"))))
     return out
 
@@ -264,9 +264,9 @@ def deploy(box: Box, topology: Topology, spec_file: Path, *, progress: Progress 
                          hint="a bug of govcloud (platform_secrets.NEEDS names a secret ensure_all does not make)")
     from govcloud_platform.box.platform_secrets import issue_for_host
 
-    edges = placement_for(topology, None).s3_edge_addresses
+    control = placement_for(topology, None)
     for p in plans:  # the CA's key stays here: each host's certificates are issued on the control
-        issue_for_host(box, p.name, p.address, p.services, edges)
+        issue_for_host(box, p.name, p.address, p.services, control.s3_edge_addresses, control.idp_edge_addresses)
     variables = shared_vars(port_base=box.port_base, spec_file=spec_file.resolve(), control_home=box.home,
                             govcloud=govcloud)
     first = [pf.play(list(check))] if check else []

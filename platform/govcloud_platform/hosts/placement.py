@@ -12,6 +12,9 @@ Every service but the edge and a highly available database runs once:
   cluster, apps or not: it fronts the S3 gateways of every storage host (`box.placement.Placement.s3_edge`);
 - with several `database` hosts (`ha_database`): **database** on every one of them (PostgreSQL under Patroni;
   the first is where `services` points, and backups run there) and **dcs** (etcd) on every `dcs` host;
+- with a database under Patroni and several `identity` hosts (`ha_identity`): **identity** on every one of them (the
+  portals share their configuration and sessions in the database: `box.llng_store.in_database`), fronted by the
+  edges, which are then placed too: the issuer is the first edge's address (`box.placement.Placement.idp_edge`);
 - with three SeaweedFS masters or more (`storage_cluster`): **storage** on every `storage` host, as a cluster
   (each host its part, `box.services.storage_cluster.parts_of`); the host `_storage_host` picks comes first (its
   S3 gateway is where clients connect).
@@ -33,6 +36,13 @@ def _storage_host(topology: Topology) -> Host:
 def ha_database(topology: Topology) -> bool:
     """Pure: whether the database runs on several hosts under Patroni (the spec asks for a `dcs` group then)."""
     return len(topology.members("database")) > 1
+
+
+def ha_identity(topology: Topology) -> bool:
+    """Pure: whether the IdP's portal runs on every `identity` host: several of them, and a database under Patroni
+    to share their configuration and sessions (with one database host the portal runs once: its files are its
+    own, and the database would be the single point of failure anyway)."""
+    return ha_database(topology) and len(topology.members("identity")) > 1
 
 
 def storage_cluster(topology: Topology) -> bool:
@@ -66,7 +76,7 @@ def place(topology: Topology) -> dict[str, Host]:
     if topology.members("apps"):
         apps = topology.members("apps")
         take("apps", min(apps, key=lambda h: (load[h.name], topology.hosts.index(h))))
-    if topology.members("apps") or storage_cluster(topology):
+    if topology.members("apps") or storage_cluster(topology) or ha_identity(topology):
         take("proxy", min(edge_hosts(topology, chosen.get("apps")),
                           key=lambda h: (load[h.name], topology.hosts.index(h))))
     return {s: chosen[s] for s in ALL if s in chosen}
@@ -92,6 +102,9 @@ def instances(topology: Topology) -> dict[str, list[Host]]:
     if storage_cluster(topology):
         out["storage"] = [placed["storage"]] + [h for h in topology.members("storage")
                                                 if h.name != placed["storage"].name]
+    if ha_identity(topology):
+        out["identity"] = [placed["identity"]] + [h for h in topology.members("identity")
+                                                  if h.name != placed["identity"].name]
     if "proxy" in placed:
         out["proxy"] = [placed["proxy"]] + [h for h in edge_hosts(topology, placed.get("apps"))
                                             if h.name != placed["proxy"].name]
@@ -130,6 +143,8 @@ def host_losses(topology: Topology) -> list[tuple[str, list[str]]]:
         edges = [x.name for x in every.get("proxy", [])]
         if len(cluster) > 1 and ((h.name in volumes and len(volumes) < 3) or (edges and h.name == edges[0])):
             stops.append("storage")  # a volume server of two, or the edge the clients connect to
+        if len(every["identity"]) > 1 and edges and h.name == edges[0]:
+            stops.append("identity")  # the issuer's address
         dcs = [x.name for x in every.get("dcs", [])]
         if h.name in dcs and len(dcs) - 1 <= len(dcs) // 2:  # etcd loses its quorum: Patroni stops every write
             stops += [s for s in ("dcs", "database") if s not in stops]

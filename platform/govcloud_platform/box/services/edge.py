@@ -1,5 +1,6 @@
 """The two services of the hosts target that publish the apps (on a topology with `apps` hosts), the second of which
-also fronts a storage cluster's S3 gateways (`s3_gateways`, with or without apps):
+also fronts a storage cluster's S3 gateways (`s3_gateways`, with or without apps) and the IdP's portals on several
+hosts (`idp_edge`):
 
 - `apps`, the apps' front on the apps host: an nginx master of its own (`apps-nginx`) that serves the apps'
   virtual hosts (`nginx/apps.d/`, written by the app roles, TLS with each app's certificate from the platform CA)
@@ -94,8 +95,30 @@ class AppsFrontService(Service):
         return f"https://{apps_listen_address(box.placement)}:{box.ports.proxy_https}"
 
 
+def _failover(name: str, listen: str, port: int, servers: tuple[str, ...], upstream_port: int,
+              idle: str = "10m") -> str:
+    """Pure: a stream server on listen:port passing TLS through to the first of `servers` while it answers, the
+    others as backups (one that refuses, or does not answer within 1 s, is skipped for 10 s). A connection already
+    passed to a server that dies stays with it: `idle` closes it once nothing moves for that long, and the client
+    reconnects (to the next server)."""
+    members = "".join(f"        server {address}:{upstream_port} max_fails=1 fail_timeout=10s"
+                      f"{'' if i == 0 else ' backup'};\n" for i, address in enumerate(servers))
+    return f"""\
+    upstream {name} {{
+{members}    }}
+    server {{
+        listen {listen}:{port};
+        proxy_pass {name};
+        proxy_connect_timeout 1s;
+        proxy_next_upstream on;
+        proxy_timeout {idle};
+    }}
+"""
+
+
 def render_edge_conf(*, listen: str, upstream: str | None, port: int, pid: Path, logs: Path,
-                     s3: tuple[str, ...] = (), s3_port: int = 0, s3_upstream_port: int = 0) -> str:
+                     s3: tuple[str, ...] = (), s3_port: int = 0, s3_upstream_port: int = 0,
+                     idp: tuple[str, ...] = (), idp_port: int = 0, idp_upstream_port: int = 0) -> str:
     """Pure: the edge's nginx.conf: stream servers passing TLS through, untouched, to
 
     - the apps' front (`upstream`, on `port`; none without apps), by address (one apps host in this version;
@@ -105,7 +128,10 @@ def render_edge_conf(*, listen: str, upstream: str | None, port: int, pid: Path,
       first gateway while it answers, the others as backups. One gateway at a time, not a round robin: each
       gateway reads its own host's filer, whose metadata follows the others' asynchronously, so an object just
       written through one gateway could be missing, for a moment, through another. A gateway that refuses, or does
-      not answer within 1 s, is skipped for 10 s (the next client tries the next one)."""
+      not answer within 1 s, is skipped for 10 s (the next client tries the next one);
+    - the IdP's portals on several hosts (`idp`, on `idp_upstream_port`; listening on `idp_port`), the same way:
+      their configuration and sessions are in the database, so any of them serves any session, and the first
+      one keeps every host's configuration cache warm on one portal."""
     servers = []
     if upstream is not None:
         servers.append(f"""\
@@ -118,20 +144,12 @@ def render_edge_conf(*, listen: str, upstream: str | None, port: int, pid: Path,
     }}
 """)
     if s3:
-        gateways = "".join(f"        server {address}:{s3_upstream_port} max_fails=1 fail_timeout=10s"
-                           f"{'' if i == 0 else ' backup'};\n" for i, address in enumerate(s3))
-        servers.append(f"""\
-    upstream s3_gateways {{
-{gateways}    }}
-    server {{
-        listen {listen}:{s3_port};
-        proxy_pass s3_gateways;
-        proxy_connect_timeout 1s;
-        proxy_next_upstream on;
-        proxy_timeout 10m;
-    }}
-""")
-    what = " and ".join(w for w, on in (("the apps' front", upstream is not None), ("the S3 gateways", bool(s3))) if on)
+        servers.append(_failover("s3_gateways", listen, s3_port, s3, s3_upstream_port))
+    if idp:
+        # a portal answers within seconds: a browser's connection to a lost portal is closed after 30 s of silence
+        servers.append(_failover("idp_portals", listen, idp_port, idp, idp_upstream_port, idle="30s"))
+    what = ", ".join(w for w, on in (("the apps' front", upstream is not None), ("the S3 gateways", bool(s3)),
+                                     ("the IdP's portals", bool(idp))) if on)
     return f"""\
 # Written by govcloud (the edge proxy: TLS passed through to {what}); rewritten by `govcloud up`.
 load_module {STREAM_MODULE};
@@ -168,10 +186,16 @@ class EdgeService(Service):
         """The apps' front the edge passes to, or None (an edge that fronts only the S3 gateways)."""
         return apps_listen_address(box.placement) if box.placement and "apps" in box.placement.services else None
 
+    @staticmethod
+    def _portals(box: Box) -> tuple[str, ...]:
+        return box.placement.idp_addresses if box.placement is not None else ()
+
     def _conf(self, box: Box) -> str:
         return render_edge_conf(listen=box.address, upstream=self._apps(box), port=box.ports.proxy_https,
                                 pid=self._root(box) / "edge.pid", logs=box.log_dir, s3=s3_gateways(box),
-                                s3_port=box.ports.s3_edge, s3_upstream_port=box.ports.s3_https)
+                                s3_port=box.ports.s3_edge, s3_upstream_port=box.ports.s3_https,
+                                idp=self._portals(box), idp_port=box.ports.idp_edge,
+                                idp_upstream_port=box.ports.idp_https)
 
     def prepare(self, box: Box) -> None:
         box.dir("edge")
@@ -202,6 +226,12 @@ class EdgeService(Service):
             if not ok:
                 return ok, detail
             details.append(f"S3 {detail}, passing TLS through to {len(gateways)} gateways")
+        portals = self._portals(box)
+        if portals:
+            ok, detail = listening(box.address, box.ports.idp_edge)
+            if not ok:
+                return ok, detail
+            details.append(f"IdP {detail}, passing TLS through to {len(portals)} portals")
         return True, "; ".join(details) or "nothing to front"
 
     def endpoint(self, box: Box) -> str:

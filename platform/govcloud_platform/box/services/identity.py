@@ -26,6 +26,7 @@ from govcloud_platform.box.llng_store import (
     seed_from_files,
     update_conf,
 )
+from govcloud_platform.box.network import edge_certificate_names
 from govcloud_platform.box.oidc_policy import enforce_access_rules
 from govcloud_platform.box.secrets import write_private
 from govcloud_platform.box.services import nginx
@@ -70,6 +71,11 @@ def make_idp_store(box: Box) -> None:
     operator account, with the superuser that only the database's host (and the control) holds."""
     idp_api.ensure_database(box)
     add_operator(box)
+
+
+def _idp_names(box: Box) -> tuple[list[str], list[str]]:
+    """The names the portal's certificate holds: its host's, and every edge's in front of the portals."""
+    return edge_certificate_names(box.address, box.placement.idp_edge_addresses if box.placement is not None else ())
 
 
 class IdentityService(Service):
@@ -129,7 +135,7 @@ class IdentityService(Service):
         if isinstance(store, PgStore):  # the relying parties of a box that kept files come along
             seed_from_files(store, FileStore(p["conf"]))
         save_conf_if_changed(store, managed_conf(box, p, db_password))
-        cert, key = box.ca.issue("idp", *box.certificate_names())
+        cert, key = box.ca.issue("idp", *_idp_names(box))  # and the edges' names: they pass TLS through
         nginx.prepare(box, idp_servers(box, p, cert, key))
 
     def stale_programs(self, box: Box) -> list[str]:
@@ -179,9 +185,11 @@ class IdentityService(Service):
 
     # --- readiness ------------------------------------------------------------------------------
     def _probe(self, box: Box) -> tuple[bool, str]:
+        """This host's own portal answers discovery with the issuer (the box's on one machine; through the edges
+        another host's portal could answer for it)."""
         import requests
 
-        url = f"{box.issuer}/.well-known/openid-configuration"
+        url = f"https://{box.host_name}:{box.ports.idp_https}/.well-known/openid-configuration"
         try:
             with requests.Session() as s:
                 s.trust_env = False  # REQUESTS_CA_BUNDLE would override verify

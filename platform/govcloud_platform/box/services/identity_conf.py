@@ -11,7 +11,7 @@ from typing import Any
 
 from govcloud_platform.box import idp_api
 from govcloud_platform.box.context import Box
-from govcloud_platform.box.llng_store import TABLE, in_database
+from govcloud_platform.box.llng_store import DB_CONF_CACHE_S, TABLE, in_database
 from govcloud_platform.box.services import nginx
 
 LLNG_SHARE = Path("/usr/share/lemonldap-ng")
@@ -108,7 +108,7 @@ def managed_conf(box: Box, p: dict[str, Path], db_password: str) -> dict[str, An
         # LLNG refuses an empty domain ("Configuration error: no domain"), so its cookie says Domain=localhost,
         # which Python's cookiejar will not send back to "localhost" (see the tests' cookie policy). A box named
         # by its address: `cookie_domains`.
-        "domain": cookie_domains(box.name_of('identity'))[0],
+        "domain": cookie_domains(box.issuer_host)[0],
         "cookieName": "govcloud_sso",
         "securedCookie": 1,
         "httpOnly": 1,
@@ -173,10 +173,15 @@ def cookie_domains(host: str) -> tuple[str, str | None]:
     return "localhost", host
 
 
+def conf_cache_s(box: Box) -> int:
+    """How long a portal trusts its cached configuration (`llng_store.DB_CONF_CACHE_S`)."""
+    return DB_CONF_CACHE_S if in_database(box) else 600
+
+
 def render_ini(box: Box, p: dict[str, Path], db_password: str) -> str:
     """LLNG's ini: where its configuration is (`llng_store`: files here, or the database's `lmconfig` with the IdP
     role's password: the file is the daemon's group's only), and what this host's portal overrides."""
-    portal_domain = cookie_domains(box.name_of('identity'))[1]
+    portal_domain = cookie_domains(box.issuer_host)[1]
     portal_override = f"domain = {portal_domain}\n" if portal_domain else ""
     store = (f"type = CDBI\ndbiChain = {idp_dsn(box)}\ndbiUser = {idp_api.IDP_ROLE}\ndbiPassword = {db_password}\n"
              f"dbiTable = {TABLE}" if in_database(box) else f"type = File\ndirName = {p['conf']}\nprettyPrint = 1")
@@ -191,7 +196,7 @@ checkTime = 1
 [configuration]
 {store}
 localStorage = Cache::FileCache
-localStorageOptions = {{ 'namespace' => 'lemonldap-ng-config', 'default_expires_in' => 600, \\
+localStorageOptions = {{ 'namespace' => 'lemonldap-ng-config', 'default_expires_in' => {conf_cache_s(box)}, \\
     'directory_umask' => 077, 'cache_root' => '{p['cache']}', 'cache_depth' => 3 }}
 
 [portal]
@@ -228,7 +233,7 @@ def idp_servers(box: Box, p: dict[str, Path], cert: Path, key: Path) -> str:
     # The portal: OIDC provider, login form.
     server {{
         listen {box.bind_address("idp_https")}:{box.ports.idp_https} ssl;
-        server_name {box.name_of('identity')};
+        server_name {box.issuer_host};
         ssl_certificate {cert};
         ssl_certificate_key {key};
         root {LLNG_SHARE}/portal/htdocs/;

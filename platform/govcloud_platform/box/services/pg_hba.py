@@ -54,7 +54,7 @@ def hba_text(networks: Sequence[str], parts: Iterable[str], replication: Sequenc
         lines += [f"hostssl replication replicator {net} scram-sha-256",
                   f"hostssl postgres    rewinder   {net} scram-sha-256"]
     lines += [f"hostssl all  postgres  {_column(net)}scram-sha-256" for net in networks]
-    # the IdP's read-only role, on its own database (LemonLDAP::NG's DBI user store)
+    # the IdP's role, on its own database (its user store; with a database cluster its configuration and sessions)
     lines += [f"hostssl idp  idp       {_column(net)}scram-sha-256" for net in networks]
     for part in parts:
         entries, other = part_entries(part)

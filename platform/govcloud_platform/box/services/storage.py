@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from govcloud_platform.box.context import Box
-from govcloud_platform.box.network import s3_certificate_names
+from govcloud_platform.box.network import edge_certificate_names
 from govcloud_platform.box.placement import SPEC_FILE
 from govcloud_platform.box.ports import GRPC_SHIFT, listening_inode, listening_tables, port_in_use
 from govcloud_platform.box.secrets import write_private
@@ -248,7 +248,7 @@ def _quota_problem(box: Box) -> str | None:
 def _s3_names(box: Box) -> tuple[list[str], list[str]]:
     """The names the gateway's certificate holds (its host's and every edge's, which pass TLS through): `prepare`
     issues it with them and the gateway's restart digest is made of them, so the two can never differ."""
-    return s3_certificate_names(box.address, box.placement.s3_edge_addresses if box.placement is not None else ())
+    return edge_certificate_names(box.address, box.placement.s3_edge_addresses if box.placement is not None else ())
 
 
 class StorageService(Service):
