@@ -39,7 +39,7 @@ TABLES = ("lmconfig", "sessions", "psessions", "oidcsessions")
 @pytest.fixture(scope="module")
 def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningIdp]:
     with pytest.MonkeyPatch.context() as mp:
-        for module in (llng_store, identity_conf):
+        for module in (llng_store, identity_conf, idp_api):  # every module that imported it by name
             mp.setattr(module, "in_database", lambda box: True)
         box = Box(home=tmp_path_factory.mktemp("idpdb") / "box", spec=load_spec_text(EXAMPLE_SPEC),
                   port_base=free_port_base())

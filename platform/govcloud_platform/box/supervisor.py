@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -309,9 +310,22 @@ def alive(pid: int) -> bool:
     return stat_fields(stat)[STATE] != "Z"
 
 
+# The line that says why a program died, where its last lines would only be a stack trace: glog's fatal line
+# (weed: "F1202 15:43:38.123456 filer.go:335] Filer listener error: ..."), a Go panic, a Python exception.
+_FATAL = re.compile(r"^(F\d{4} \d\d:\d\d:\d\d|panic: |FATAL|[A-Za-z_.]+(Error|Exception): )")
+
+
+def log_tail(text: str, lines: int = 3) -> str:
+    """The last lines of a program's log, after its last fatal line if there is one."""
+    rows = [row.strip() for row in text.strip().splitlines()]
+    tail = "last log lines: " + " | ".join(rows[-lines:])
+    fatal = [row for row in rows if _FATAL.match(row)]
+    return f"{fatal[-1][:300]}; {tail}" if fatal and fatal[-1] not in rows[-lines:] else tail
+
+
 def _tail(path: Path, lines: int = 3) -> str:
     try:
-        text = path.read_text(errors="replace").strip().splitlines()
+        text = path.read_text(errors="replace")
     except FileNotFoundError:
         return "no log yet"
-    return "last log lines: " + " | ".join(t.strip() for t in text[-lines:])
+    return log_tail(text, lines)
