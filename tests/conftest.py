@@ -27,24 +27,28 @@ GOVCLOUD = str(Path(sys.executable).parent / "govcloud")
 # Box directories must be traversable by the postgres user; pytest's own tmp dirs are 0700.
 TEST_ROOT = Path(os.environ.get("GOVCLOUD_TEST_ROOT", "/var/tmp/govcloud-tests"))
 
-# --- two workers side by side (`make test`: pytest-xdist, -n 2) ------------------------------------------------
-# Most of the suite waits on servers (measured: the CPUs idle ~65% of a sequential run), so it runs as two
-# pytest workers, and each test module goes whole to one of two groups: "box", the modules on the session box
-# (one box: its agencies' apps run as host-wide users named after them), and "apart", the unit tests and the
-# modules that bring up boxes or labs of their own (every lab in one worker: `lab` tests compare the machine's
-# namespaces). The controller, which collects nothing, groups by path (APART); a test of APART that asks for
-# the session box fails, saying so. Boxes chosen by both workers at once take disjoint port stripes.
+# --- three workers side by side (`make test`: pytest-xdist, -n 3) ----------------------------------------------
+# Most of the suite waits on servers (measured: the CPUs idle ~60% of a two-worker run), so it runs as three pytest
+# workers, and each test module goes whole to one of three groups: "box", the modules on the session box (one box:
+# its agencies' apps run as host-wide users named after them); "labs", the modules that bring up labs of network
+# namespaces (every lab in one worker: `lab` tests compare the machine's namespaces, and two labs at once would
+# starve each other's Patroni and SeaweedFS); and "apart", the unit tests and the modules with boxes or servers of
+# their own. The controller, which collects nothing, groups by path; a test of LABS or APART that asks for the
+# session box fails, saying so. Boxes chosen by several workers at once take disjoint port stripes.
+LABS = tuple(f"tests/integration/test_{name}.py" for name in (
+    "box_address", "hosts_check", "hosts_deploy", "hosts_ha", "lab", "openstack_bringup"))
 APART = ("tests/unit/", *(f"tests/integration/test_{name}.py" for name in (
-    "backups_inplace", "box_address", "centre_store", "centre_web", "hosts_check", "hosts_deploy", "hosts_ha",
-    "iaas_cloud", "identity", "lab", "openstack_bringup", "scheduler", "storage_capacity")))
+    "backups_inplace", "centre_store", "centre_web", "iaas_cloud", "identity", "identity_db", "scheduler",
+    "storage_capacity")))
+GROUPS = ("box", "labs", "apart")
 
 
 def group_of(nodeid: str) -> str:
-    return "apart" if nodeid.startswith(APART) else "box"
+    return "labs" if nodeid.startswith(LABS) else "apart" if nodeid.startswith(APART) else "box"
 
 
 def _worker(config: Any) -> str | None:
-    """This process's worker id (gw0, gw1) under pytest-xdist; None in the controller or a plain run."""
+    """This process's worker id (gw0, gw1, gw2) under pytest-xdist; None in the controller or a plain run."""
     return getattr(config, "workerinput", {}).get("workerid")
 
 
@@ -58,14 +62,15 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     if _worker(config) is None:
         return
     for item in items:
-        if group_of(item.nodeid) == "apart" and _on_session_box(item):
+        if group_of(item.nodeid) != "box" and _on_session_box(item):
             item.add_marker(pytest.mark.usefixtures("_misgrouped"))
 
 
 @pytest.fixture
 def _misgrouped(request: pytest.FixtureRequest) -> None:
-    pytest.fail(f"tests/conftest.py: APART lists {request.node.nodeid.split('::')[0]}, which uses the session box: "
-                "its tests would bring up a second one in the other worker", pytrace=False)
+    module = request.node.nodeid.split("::")[0]
+    pytest.fail(f"tests/conftest.py: LABS or APART lists {module}, which uses the session box: "
+                "its tests would bring up a second one in another worker", pytrace=False)
 
 
 def pytest_sessionfinish(session: Any) -> None:
@@ -95,7 +100,8 @@ class _Controller:
 def pytest_configure(config: Any) -> None:
     worker = _worker(config)
     if worker is not None:
-        ports.STRIPE = (int(worker.removeprefix("gw")) % 2, 2)
+        # a stripe per worker; four stripes, as the count must divide the gRPC shift's spans (100)
+        ports.STRIPE = (int(worker.removeprefix("gw")) % 4, 4)
     elif config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_Controller(), "govcloud-xdist-controller")
 
@@ -230,6 +236,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     for path, seconds in ranked[:20]:
         terminalreporter.write_line(f"{seconds:8.1f}  {path}")
     terminalreporter.write_line(f"{sum(FILE_SECONDS.values()):8.1f}  all {len(FILE_SECONDS)} files")
+    groups = {g: sum(sec for path, sec in FILE_SECONDS.items() if group_of(path) == g) for g in GROUPS}
+    terminalreporter.write_line("groups (one worker each): " + ", ".join(f"{g} {s:.0f} s" for g, s in groups.items()))
 
 
 def _matrix_summary(terminalreporter: Any) -> None:
