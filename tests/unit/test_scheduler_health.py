@@ -216,3 +216,22 @@ def test_a_registry_failure_is_told_apart_by_its_type_not_its_words() -> None:
 
     translated = translate(sqlite3.DatabaseError("file is not a database"), [], "/b/registry.db")
     assert translated is not None and error_cause(translated) == "registry"
+
+
+@pytest.mark.parametrize(
+    ("started_ago", "verdict", "healthy", "says"),
+    [
+        # `up` on a loaded machine: the scheduler recorded itself, its first tick not yet done (a fault before)
+        (20, None, True, "scheduler starting"),
+        (600, None, False, "no verdict recorded yet"),
+        (20, {"ok": False, "detail": "agency:health failed", "plan": "p1"}, False, "agency:health failed"),
+        (20, {"ok": True, "detail": "2 jobs", "plan": "p0"}, True, "a new plan"),
+    ],
+)
+def test_probe_judges_a_scheduler_without_a_verdict_by_its_age(started_ago: int, verdict: dict[str, Any] | None,
+                                                               healthy: bool, says: str) -> None:
+    from govcloud_platform.box.services.backup_plan import judge
+
+    me = _doc(**({"verdict": verdict} if verdict else {}))["scheduler"]
+    ok, detail = judge(me, T0, 42, T0 - dt.timedelta(seconds=started_ago), None, "p1")
+    assert (ok, says in detail) == (healthy, True), detail

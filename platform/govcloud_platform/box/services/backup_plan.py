@@ -144,21 +144,29 @@ def probe(box: Box) -> tuple[bool, str]:
     """`status`: the scheduler alive (its program's pid and ticks) and its own verdict on its jobs."""
     from govcloud_platform.box.supervisor import Supervisor
 
-    me = read_state(box.home).get("scheduler") or {}
     info = Supervisor(box).info().get(PROGRAM) or {}
     pid = int(info["pid"]) if info.get("pid") else None
     started = dt.datetime.fromtimestamp(int(info["start"]), dt.UTC) if info.get("start") else None
-    now = dt.datetime.now(dt.UTC)
-    alive, problems = liveness(me, now, pid, started, registry_written(box.home))
+    return judge(read_state(box.home).get("scheduler") or {}, dt.datetime.now(dt.UTC), pid, started,
+                 registry_written(box.home), current_plan_digest(box.home))
+
+
+def judge(me: Mapping[str, Any], now: dt.datetime, pid: int | None, started: dt.datetime | None,
+          registry_since: dt.datetime | None, plan: str | None) -> tuple[bool, str]:
+    """Pure: `probe`'s judgement of the scheduler's own record (`me`), its running program (`pid`, `started`) and
+    the plan now in place (`plan`: its digest)."""
+    alive, problems = liveness(me, now, pid, started, registry_since)
     if alive is None:
         return True, "scheduler starting"
     verdict = me.get("verdict") or {}
-    if alive and not problems and verdict and verdict.get("plan") != current_plan_digest(box.home):
+    if alive and not problems and verdict and verdict.get("plan") != plan:
         # `up` just wrote a new plan (from a validated spec): the scheduler judges it at its next tick
         return True, "scheduler: a new plan, judged at the next tick"
     if alive and not problems and verdict:
         return bool(verdict.get("ok")), str(verdict.get("detail", "scheduler"))
     if alive and not problems:
+        if started is not None and now - started <= START_GRACE:  # recorded itself; judges at its first tick
+            return True, "scheduler starting (its first verdict at its first tick)"
         return False, "scheduler: no verdict recorded yet"
     return False, "scheduler: " + "; ".join(problems)
 
