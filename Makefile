@@ -15,7 +15,7 @@ up: install
 	$(BIN)/govcloud status
 
 test: install lint
-	$(BIN)/pytest -q --durations=15 -n 3
+	$(BIN)/pytest -q --durations=15 -n 2
 
 install: system venv
 

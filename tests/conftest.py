@@ -27,28 +27,27 @@ GOVCLOUD = str(Path(sys.executable).parent / "govcloud")
 # Box directories must be traversable by the postgres user; pytest's own tmp dirs are 0700.
 TEST_ROOT = Path(os.environ.get("GOVCLOUD_TEST_ROOT", "/var/tmp/govcloud-tests"))
 
-# --- three workers side by side (`make test`: pytest-xdist, -n 3) ----------------------------------------------
-# Most of the suite waits on servers (measured: the CPUs idle ~60% of a two-worker run), so it runs as three pytest
-# workers, and each test module goes whole to one of three groups: "box", the modules on the session box (one box:
-# its agencies' apps run as host-wide users named after them); "labs", the modules that bring up labs of network
+# --- two workers side by side (`make test`: pytest-xdist, -n 2) ------------------------------------------------
+# Most of the suite waits on servers (measured: the CPUs idle ~60% of a two-worker run), so it runs as two pytest
+# workers, and each test module goes whole to one of two groups: "apart", the modules that bring up labs of network
 # namespaces (every lab in one worker: `lab` tests compare the machine's namespaces, and two labs at once would
-# starve each other's Patroni and SeaweedFS); and "apart", the unit tests and the modules with boxes or servers of
-# their own. The controller, which collects nothing, groups by path; a test of LABS or APART that asks for the
-# session box fails, saying so. Boxes chosen by several workers at once take disjoint port stripes.
-LABS = tuple(f"tests/integration/test_{name}.py" for name in (
-    "box_address", "hosts_check", "hosts_deploy", "hosts_ha", "lab", "openstack_bringup"))
+# starve each other's Patroni and SeaweedFS), and the unit tests; and "box", the modules on the session box (one
+# box: its agencies' apps run as host-wide users named after them) with the modules that bring up boxes or servers
+# of their own, as a plain run does. The labs are ~2,300 s of the suite, the session box's modules as many: a third
+# worker was tried and made both slower (2 cores: the box group went from ~2,300 to 3,289 s). The controller, which
+# collects nothing, groups by path; a test of APART that asks for the session box fails, saying so. Boxes chosen by
+# both workers at once take disjoint port stripes.
 APART = ("tests/unit/", *(f"tests/integration/test_{name}.py" for name in (
-    "backups_inplace", "centre_store", "centre_web", "iaas_cloud", "identity", "identity_db", "scheduler",
-    "storage_capacity")))
-GROUPS = ("box", "labs", "apart")
+    "box_address", "hosts_check", "hosts_deploy", "hosts_ha", "lab", "openstack_bringup")))
+GROUPS = ("box", "apart")
 
 
 def group_of(nodeid: str) -> str:
-    return "labs" if nodeid.startswith(LABS) else "apart" if nodeid.startswith(APART) else "box"
+    return "apart" if nodeid.startswith(APART) else "box"
 
 
 def _worker(config: Any) -> str | None:
-    """This process's worker id (gw0, gw1, gw2) under pytest-xdist; None in the controller or a plain run."""
+    """This process's worker id (gw0, gw1) under pytest-xdist; None in the controller or a plain run."""
     return getattr(config, "workerinput", {}).get("workerid")
 
 
@@ -62,15 +61,15 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     if _worker(config) is None:
         return
     for item in items:
-        if group_of(item.nodeid) != "box" and _on_session_box(item):
+        if group_of(item.nodeid) == "apart" and _on_session_box(item):
             item.add_marker(pytest.mark.usefixtures("_misgrouped"))
 
 
 @pytest.fixture
 def _misgrouped(request: pytest.FixtureRequest) -> None:
     module = request.node.nodeid.split("::")[0]
-    pytest.fail(f"tests/conftest.py: LABS or APART lists {module}, which uses the session box: "
-                "its tests would bring up a second one in another worker", pytrace=False)
+    pytest.fail(f"tests/conftest.py: APART lists {module}, which uses the session box: "
+                "its tests would bring up a second one in the other worker", pytrace=False)
 
 
 def pytest_sessionfinish(session: Any) -> None:
@@ -100,8 +99,7 @@ class _Controller:
 def pytest_configure(config: Any) -> None:
     worker = _worker(config)
     if worker is not None:
-        # a stripe per worker; four stripes, as the count must divide the gRPC shift's spans (100)
-        ports.STRIPE = (int(worker.removeprefix("gw")) % 4, 4)
+        ports.STRIPE = (int(worker.removeprefix("gw")) % 2, 2)
     elif config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_Controller(), "govcloud-xdist-controller")
 
