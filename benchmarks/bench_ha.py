@@ -7,7 +7,8 @@ cut), median of 5. That host also runs a SeaweedFS master, a volume server, a fi
 A writer commits numbered rows in a loop through the agency's own multi-host credentials the whole time (libpq
 finds the leader); for each fault it prints the window without an acknowledged write (the last commit before the
 kill to the first after it), the time until the new leader took a write, how long the failed host took to return
-as a synchronous replica after `lab heal`, and at the end how many acknowledged rows are missing (goal 0).
+as a synchronous replica after `lab heal`, and at the end how many acknowledged rows are missing (goal 0). Then the
+synchronous replica's host is cut off (silent, up to 3 times) and it prints how long commits stalled.
 
 An S3 writer puts numbered objects the whole time through the agency's own credentials (the first storage host's
 gateway) and the bench prints, per fault, the window without an acknowledged S3 write, how long after `lab heal`
@@ -195,6 +196,25 @@ def main() -> None:
                   f"for {windows[-1]:.1f} s; back as sync replica {rejoins[-1]:.1f} s after `lab heal`; first S3 "
                   f"write {s3_windows[-1]:.1f} s after the kill; two copies of every volume {repairs[-1]:.1f} s "
                   f"after `lab heal`; no OIDC token for {token_windows[-1]:.1f} s")
+        # the synchronous replica's host falls silent (its link cut, its processes left running): every commit
+        # waits for it until the leader's WAL sender gives it up (patroni.WAL_SENDER_TIMEOUT), then goes on alone
+        stalls = []
+        for run in range(min(RUNS, 3)):
+            time.sleep(3)
+            replica = next(h for h, r in ha.roles("database").items() if r == "sync_replica")
+            assert lab.cli("partition", replica).rc == 0
+            cut = time.monotonic()
+            while not any(t > cut for t in writer.times):
+                assert time.monotonic() - cut < 180, "no write within 180 s of the replica's cut"
+                time.sleep(0.2)
+            stalls.append(writer.gap_around(cut))
+            healed = time.monotonic()
+            assert lab.cli("heal", replica, timeout=600).rc == 0
+            while ha.roles("database").get(replica) != "sync_replica":
+                assert time.monotonic() - healed < 300, "the cut replica did not return"
+                time.sleep(1)
+            print(f"replica run {run + 1}: {replica} cut; no write for {stalls[-1]:.1f} s; back as sync replica "
+                  f"{time.monotonic() - healed:.1f} s after `lab heal`")
         writer.stop.set()
         s3_writer.stop.set()
         tokens.stop.set()
@@ -208,6 +228,8 @@ def main() -> None:
               f"(min {min(failovers):.1f}, max {max(failovers):.1f}; goal <= 30 s, repmgr's documented ~60 s)")
         print(f"write unavailability window: median {statistics.median(windows):.1f} s")
         print(f"failed host back as a synchronous replica after `lab heal`: median {statistics.median(rejoins):.1f} s")
+        print(f"write stall when the synchronous replica's host falls silent: median {statistics.median(stalls):.1f} s "
+              f"(max {max(stalls):.1f}; PostgreSQL's default wal_sender_timeout would make it ~60 s)")
         print(f"acknowledged writes: {len(writer.acked)}, lost: {len(lost)} (goal 0)")
         print(f"S3 writes after a volume host's crash (link cut: the host falls silent): first acknowledged write "
               f"median {statistics.median(s3_windows):.1f} s (min {min(s3_windows):.1f}, max {max(s3_windows):.1f}; "

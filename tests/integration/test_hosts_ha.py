@@ -616,3 +616,48 @@ def test_a_partition_never_lets_two_leaders_acknowledge_writes(ha: HaLab) -> Non
         have = {r[0] for r in conn.execute("SELECT n FROM counter").fetchall()}
     missing = [x for x in acked["outside"] + acked["isolated"] if x not in have]
     assert missing == [], f"{len(missing)} acknowledged writes lost: {missing[:10]}"
+
+
+def test_the_synchronous_replica_falls_silent_and_the_leader_goes_on_alone(ha: HaLab) -> None:
+    """The synchronous replica's host is cut off (no RST: its packets vanish). A commit waits for that replica
+    until the leader's WAL sender gives it up (`patroni.WAL_SENDER_TIMEOUT`), then Patroni lets the leader go on
+    alone (synchronous_mode, not strict): writes stall for seconds, not for good. Healed, the host returns as the
+    synchronous replica with every row."""
+    roles = ha.roles("database")
+    leader = next(h for h, r in roles.items() if r == "leader")
+    replica = next(h for h, r in roles.items() if r == "sync_replica")
+    db = ha.creds("alpha")
+    acked: list[tuple[int, float]] = []
+    with psycopg.connect(**conninfo(db, host=ha.lab.host(leader)["address"], target_session_attrs="any"),
+                         autocommit=True) as conn:
+        n = 10_000
+        for _ in range(5):  # the replica still answers: commits are synchronous
+            n += 1
+            conn.execute("INSERT INTO counter VALUES (%s)", (n,))
+        assert ha.lab.cli("partition", replica).rc == 0
+        cut = time.monotonic()
+        try:
+            while time.monotonic() - cut < 120 and (not acked or acked[-1][1] - cut < 3 or len(acked) < 20):
+                n += 1
+                conn.execute("INSERT INTO counter VALUES (%s)", (n,))  # blocks while the leader waits for it
+                acked.append((n, time.monotonic()))
+        finally:
+            healed = ha.lab.cli("heal", replica, timeout=600)
+    assert healed.rc == 0, healed.stderr[-2000:]
+    assert acked, "no commit in 120 s once the synchronous replica fell silent"
+    ha.figures["sync replica cut: first commit after the cut (s)"] = round(acked[0][1] - cut, 1)
+    deadline = time.monotonic() + 120
+    while ha.roles("database").get(replica) != "sync_replica":
+        assert time.monotonic() < deadline, ha.roles("database")
+        time.sleep(1)
+    # every row the leader acknowledged alone reached the returning replica (its own host, read-only)
+    local = conninfo(db, host=ha.lab.host(replica)["address"], target_session_attrs="any")
+    deadline = time.monotonic() + 60
+    while True:
+        with psycopg.connect(**local, autocommit=True) as conn:
+            have = {r[0] for r in conn.execute("SELECT n FROM counter WHERE n > 10000").fetchall()}
+        missing = [x for x, _ in acked if x not in have]
+        if not missing or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert missing == [], f"{len(missing)} acknowledged rows not on the returning replica: {missing[:10]}"

@@ -36,6 +36,9 @@ def test_patroni_keeps_every_acknowledged_commit_and_fails_over_in_about_ttl() -
     assert dcs_conf["failsafe_mode"] is True and dcs_conf["postgresql"]["use_pg_rewind"] is True
     assert dcs_conf["loop_wait"] + 2 * dcs_conf["retry_timeout"] <= dcs_conf["ttl"] == 20  # Patroni's rule, minimum
     assert c["postgresql"]["remove_data_directory_on_rewind_failure"] is True
+    # a silent synchronous replica holds commits until the WAL sender gives it up: seconds, not PostgreSQL's minute
+    timeout = c["postgresql"]["parameters"]["wal_sender_timeout"]
+    assert timeout.endswith("s") and 10 <= int(timeout[:-1]) <= 15
 
 
 def test_patroni_listens_on_the_hosts_address_only_with_tls_and_a_password_for_unsafe_calls() -> None:

@@ -34,6 +34,10 @@ SECRETS = {"replication": "patroni-replication-password", "rewind": "patroni-rew
 # Failover timing: the leader's key lives `ttl` s unless renewed every `loop_wait` s, so a lost leader is replaced
 # in about `ttl` s; Patroni accepts no ttl under 20, and requires loop_wait + 2 * retry_timeout <= ttl.
 TTL, LOOP_WAIT, RETRY_TIMEOUT = 20, 2, 4
+# A synchronous replica that falls silent (its host lost, no RST) holds every commit until the leader's WAL sender
+# gives it up; Patroni then lets the leader go on alone. PostgreSQL's default is 60 s: a minute without writes.
+# The sender asks the replica for a reply at half of it, so 15 s still leaves a loaded replica 7.5 s to answer.
+WAL_SENDER_TIMEOUT = "15s"
 
 
 def scope(box: Box) -> str:
@@ -57,6 +61,7 @@ def conf(box: Box, name: str, server: dict[str, str], files: dict[str, Path], et
         "hba_file": str(files["hba"]),
         "unix_socket_directories": str(files["socket"]),
         "hot_standby": "on", "max_wal_senders": "10", "max_replication_slots": "10", "wal_keep_size": "256MB",
+        "wal_sender_timeout": WAL_SENDER_TIMEOUT,
     })
     return {
         "scope": scope(box),
