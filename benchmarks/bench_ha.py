@@ -141,6 +141,23 @@ class Writer(threading.Thread):
         return after - before
 
 
+def wait_for(times: list[float], moment: float, limit: float, what: str) -> None:
+    """Until one of `times` (a prober's successes) is after `moment`; `limit` s at most."""
+    while not any(t > moment for t in times):
+        assert time.monotonic() - moment < limit, f"no {what} within {limit:.0f} s"
+        time.sleep(0.2)
+
+
+def heal_as_sync_replica(ha: HaLab, host: str) -> tuple[float, float]:
+    """`lab heal` the host, then wait until it is the synchronous replica again; (when healed, seconds it took)."""
+    healed = time.monotonic()
+    assert ha.lab.cli("heal", host, timeout=600).rc == 0
+    while ha.roles("database").get(host) != "sync_replica":
+        assert time.monotonic() - healed < 300, f"{host} did not return as the synchronous replica"
+        time.sleep(1)
+    return healed, time.monotonic() - healed
+
+
 def main() -> None:
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
     print(f"load average at start {os.getloadavg()[0]:.1f}")
@@ -166,25 +183,15 @@ def main() -> None:
             leader = next(h for h, r in ha.roles("database").items() if r == "leader")
             assert lab.cli("fail", leader).rc == 0
             killed = time.monotonic()  # the host is dead once the command returns (writes before it still land)
-            while not any(t > killed for t in writer.times):
-                assert time.monotonic() - killed < 180, "no write within 180 s"
-                time.sleep(0.2)
+            wait_for(writer.times, killed, 180, "write")
             failovers.append(next(t for t in writer.times if t > killed) - killed)
             windows.append(writer.gap_around(killed))
-            while not any(t > killed for t in s3_writer.times):
-                assert time.monotonic() - killed < 240, "no S3 write within 240 s"
-                time.sleep(0.2)
+            wait_for(s3_writer.times, killed, 240, "S3 write")
             s3_windows.append(s3_writer.first_after(killed))
-            while not any(t > killed for t in tokens.times):
-                assert time.monotonic() - killed < 180, "no OIDC token within 180 s"
-                time.sleep(0.2)
+            wait_for(tokens.times, killed, 180, "OIDC token")
             token_windows.append(tokens.gap_around(killed))
-            healed = time.monotonic()
-            assert lab.cli("heal", leader, timeout=600).rc == 0
-            while ha.roles("database").get(leader) != "sync_replica":
-                assert time.monotonic() - healed < 300, "the failed host did not return"
-                time.sleep(1)
-            rejoins.append(time.monotonic() - healed)
+            healed, took = heal_as_sync_replica(ha, leader)
+            rejoins.append(took)
             while True:
                 copies, _ = ha.copies()
                 if copies and min(copies.values()) >= 2:
@@ -204,17 +211,11 @@ def main() -> None:
             replica = next(h for h, r in ha.roles("database").items() if r == "sync_replica")
             assert lab.cli("partition", replica).rc == 0
             cut = time.monotonic()
-            while not any(t > cut for t in writer.times):
-                assert time.monotonic() - cut < 180, "no write within 180 s of the replica's cut"
-                time.sleep(0.2)
+            wait_for(writer.times, cut, 180, "write after the replica's cut")
             stalls.append(writer.gap_around(cut))
-            healed = time.monotonic()
-            assert lab.cli("heal", replica, timeout=600).rc == 0
-            while ha.roles("database").get(replica) != "sync_replica":
-                assert time.monotonic() - healed < 300, "the cut replica did not return"
-                time.sleep(1)
+            _, took = heal_as_sync_replica(ha, replica)
             print(f"replica run {run + 1}: {replica} cut; no write for {stalls[-1]:.1f} s; back as sync replica "
-                  f"{time.monotonic() - healed:.1f} s after `lab heal`")
+                  f"{took:.1f} s after `lab heal`")
         writer.stop.set()
         s3_writer.stop.set()
         tokens.stop.set()
