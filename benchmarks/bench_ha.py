@@ -165,7 +165,8 @@ def main() -> None:
     lab = ha.lab
     try:
         t0 = time.monotonic()
-        assert ha.cli("--json", "up", "--port-base", str(ha.port_base)).rc == 0
+        up = ha.cli("--json", "up", "--port-base", str(ha.port_base))
+        assert up.rc == 0, up.stderr[-2000:]
         print(f"cold up with Patroni and etcd: {time.monotonic() - t0:.1f} s")
         assert ha.cli("--json", "agency", "add", "bench", "--name", "Bench").rc == 0
         info = conninfo(ha.creds("bench"))
