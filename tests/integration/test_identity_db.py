@@ -23,7 +23,6 @@ from govcloud_platform.box.idp_api import conf_store
 from govcloud_platform.box.llng_store import PgStore, latest_conf, update_conf
 from govcloud_platform.box.oidc_clients import conf_entries, oidc_client
 from govcloud_platform.box.ports import free_port_base
-from govcloud_platform.box.services import identity_conf
 from govcloud_platform.box.services.base import Program
 from govcloud_platform.box.services.identity import IdentityService
 from govcloud_platform.spec.example import EXAMPLE_SPEC
@@ -39,8 +38,7 @@ TABLES = ("lmconfig", "sessions", "psessions", "oidcsessions")
 @pytest.fixture(scope="module")
 def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningIdp]:
     with pytest.MonkeyPatch.context() as mp:
-        for module in (llng_store, identity_conf, idp_api):  # every module that imported it by name
-            mp.setattr(module, "in_database", lambda box: True)
+        mp.setattr(llng_store, "in_database", lambda box: True)  # callers ask `llng_store.in_database`
         box = Box(home=tmp_path_factory.mktemp("idpdb") / "box", spec=load_spec_text(EXAMPLE_SPEC),
                   port_base=free_port_base())
         service = IdentityService()

@@ -15,11 +15,11 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from govcloud_platform.box import llng_store
 from govcloud_platform.box.llng_store import (
     DB_CONF_CACHE_S,
     FileStore,
     PgStore,
-    in_database,
     latest_conf,
     purge_conf_cache,
     update_conf,
@@ -152,7 +152,7 @@ def conf_store(box: Box) -> FileStore | PgStore:
     """This home's view of the IdP's configuration store (`llng_store`): its files, or with `in_database` the
     `lmconfig` table reached as the IdP's role (on the IdP's host: its password is there)."""
     idp = box.home / "idp"
-    if not in_database(box):
+    if not llng_store.in_database(box):
         return FileStore(idp / "conf")
     return PgStore(box.pg_conninfo(IDP_DB, user=IDP_ROLE, password=idp_password(box)), idp)
 
@@ -161,7 +161,7 @@ def writes_conf_here(box: Box) -> bool:
     """Whether this home reads and writes the IdP's configuration itself: where the IdP runs, and anywhere when the
     database holds it (`llng_store.in_database`: the operator's home then goes to the table, not to a portal's host
     over SSH, and the manager API is not needed: a portal's host may be lost)."""
-    return box.runs("identity") or in_database(box)
+    return box.runs("identity") or llng_store.in_database(box)
 
 
 def idp_db(box: Box) -> psycopg.Connection[Any]:
@@ -283,7 +283,7 @@ def post_oidc_client(box: Box, body: dict[str, Any]) -> None:
     """Register one client (a body from `oidc_client`) through the manager API, live without a restart; with the
     configuration in the database, as a revision of the table (live once the portals reload it)."""
     client_id = body["confKey"]
-    if in_database(box):
+    if llng_store.in_database(box):
         if client_id in configured_clients(box):
             raise ConflictError(f"OIDC client {client_id} already exists", hint="remove it first, or pick another id")
         put_oidc_clients(box, [body])
@@ -323,7 +323,7 @@ def put_oidc_clients(box: Box, bodies: list[dict[str, Any]], probe: dict[str, An
     if bodies:
         written = time.monotonic()
         num = write_oidc_clients(box, bodies)
-        settle = 1.1 + (DB_CONF_CACHE_S if in_database(box) else 0)  # checkTime, and a cache no writer drops
+        settle = 1.1 + (DB_CONF_CACHE_S if llng_store.in_database(box) else 0)  # checkTime, and a cache no writer drops
         time.sleep(max(0.0, written + settle - time.monotonic()))
     if probe is None:
         probe = next((b for b in reversed(bodies) if b["options"].get("allowClientCredentialsGrant")), None)
@@ -367,7 +367,7 @@ def write_oidc_clients(box: Box, bodies: list[dict[str, Any]]) -> int:
 def purge_cache(box: Box) -> None:
     """Drop the portal's cached configuration (`llng_store.purge_conf_cache`), where the IdP runs. With the
     configuration in the database the portals reload it by themselves within `DB_CONF_CACHE_S`: nothing to do."""
-    if in_database(box):
+    if llng_store.in_database(box):
         return
     if not box.runs("identity"):
         from govcloud_platform.box import remote
@@ -410,7 +410,7 @@ def get_oidc_client(box: Box, client_id: str) -> dict[str, Any] | None:
     """The client as the manager API shows it (options include the secret), or None; with the configuration in
     the database, its confKey, clientId and lmConf options from the table."""
     check_conf_key(client_id)
-    if in_database(box):
+    if llng_store.in_database(box):
         options = configured_clients(box).get(client_id)
         return None if options is None else {"confKey": client_id, "options": options,
                                              "clientId": options.get("oidcRPMetaDataOptionsClientID")}
@@ -424,7 +424,7 @@ def get_oidc_client(box: Box, client_id: str) -> dict[str, Any] | None:
 
 
 def list_oidc_clients(box: Box) -> list[str]:
-    if in_database(box):
+    if llng_store.in_database(box):
         return sorted(configured_clients(box))
     resp = _call(box, "GET", "/findByConfKey?pattern=*")
     if resp.status_code != 200:
@@ -435,7 +435,7 @@ def list_oidc_clients(box: Box) -> list[str]:
 def remove_oidc_client(box: Box, client_id: str) -> bool:
     """Delete the client; tokens it already holds stay valid until they expire. False if it was absent."""
     check_conf_key(client_id)
-    if in_database(box):
+    if llng_store.in_database(box):
         found: list[bool] = []
 
         def change(conf: dict[str, Any]) -> dict[str, Any]:

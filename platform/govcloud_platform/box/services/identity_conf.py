@@ -9,9 +9,9 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from govcloud_platform.box import idp_api
+from govcloud_platform.box import idp_api, llng_store
 from govcloud_platform.box.context import Box
-from govcloud_platform.box.llng_store import DB_CONF_CACHE_S, TABLE, in_database
+from govcloud_platform.box.llng_store import DB_CONF_CACHE_S, TABLE
 from govcloud_platform.box.services import nginx
 
 LLNG_SHARE = Path("/usr/share/lemonldap-ng")
@@ -60,7 +60,7 @@ def session_storage(box: Box, p: dict[str, Path], db_password: str) -> dict[str,
     it is promoted), without a local cache (a cache only this host drops would keep a logged-out session or a
     used code alive on another), and every one-time token there too (`tokenUseGlobalStorage`)."""
     sha256 = "Lemonldap::NG::Common::Apache::Session::Generate::SHA256"
-    if not in_database(box):
+    if not llng_store.in_database(box):
         file_storage = "Apache::Session::File"
         return {
             "globalStorage": file_storage,
@@ -175,7 +175,7 @@ def cookie_domains(host: str) -> tuple[str, str | None]:
 
 def conf_cache_s(box: Box) -> int:
     """How long a portal trusts its cached configuration (`llng_store.DB_CONF_CACHE_S`)."""
-    return DB_CONF_CACHE_S if in_database(box) else 600
+    return DB_CONF_CACHE_S if llng_store.in_database(box) else 600
 
 
 def render_ini(box: Box, p: dict[str, Path], db_password: str) -> str:
@@ -183,8 +183,9 @@ def render_ini(box: Box, p: dict[str, Path], db_password: str) -> str:
     role's password: the file is the daemon's group's only), and what this host's portal overrides."""
     portal_domain = cookie_domains(box.issuer_host)[1]
     portal_override = f"domain = {portal_domain}\n" if portal_domain else ""
+    files = f"type = File\ndirName = {p['conf']}\nprettyPrint = 1"
     store = (f"type = CDBI\ndbiChain = {idp_dsn(box)}\ndbiUser = {idp_api.IDP_ROLE}\ndbiPassword = {db_password}\n"
-             f"dbiTable = {TABLE}" if in_database(box) else f"type = File\ndirName = {p['conf']}\nprettyPrint = 1")
+             f"dbiTable = {TABLE}" if llng_store.in_database(box) else files)
     return f"""\
 ; Written by govcloud (box identity service); rewritten by `govcloud box up`.
 [all]
