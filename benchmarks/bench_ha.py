@@ -152,9 +152,7 @@ def heal_as_sync_replica(ha: HaLab, host: str) -> tuple[float, float]:
     """`lab heal` the host, then wait until it is the synchronous replica again; (when healed, seconds it took)."""
     healed = time.monotonic()
     assert ha.lab.cli("heal", host, timeout=600).rc == 0
-    while ha.roles("database").get(host) != "sync_replica":
-        assert time.monotonic() - healed < 300, f"{host} did not return as the synchronous replica"
-        time.sleep(1)
+    ha.until_role(host, 300)
     return healed, time.monotonic() - healed
 
 

@@ -53,6 +53,15 @@ class HaLab:
     def roles(self, service: str) -> dict[str, str]:
         return {s["host"]: s["role"] for s in self.status() if s["name"] == service}
 
+    def until_role(self, host: str, limit: float, *roles: str) -> float:
+        """Wait until the host's database instance has one of `roles` (default: the synchronous replica); the seconds
+        it took. Fails after `limit` s, naming every host's role."""
+        started, wanted = time.monotonic(), roles or ("sync_replica",)
+        while (now := self.roles("database")).get(host) not in wanted:
+            assert time.monotonic() - started < limit, f"{host} not {' or '.join(wanted)} after {limit:.0f} s: {now}"
+            time.sleep(1)
+        return time.monotonic() - started
+
     def creds(self, slug: str, kind: str = "database") -> dict[str, Any]:
         shown = self.cli("--json", "agency", "credentials", slug, "--show-secrets")
         assert shown.rc == 0, shown.stderr
@@ -362,13 +371,7 @@ def test_the_returning_host_rejoins_as_a_replica_and_catches_up(ha: HaLab) -> No
     assert host, "the failover test did not run"
     healed = ha.lab.cli("heal", host, timeout=600)
     assert healed.rc == 0, healed.stderr[-2000:]
-    deadline, role = time.monotonic() + 90, None
-    while time.monotonic() < deadline:
-        role = ha.roles("database").get(host)
-        if role == "sync_replica":
-            break
-        time.sleep(1)
-    assert role == "sync_replica", role
+    ha.until_role(host, 90)
     up = ha.cli("--json", "up")  # converges: the returned host gets beta's pg_hba grant
     assert up.rc == 0, up.stderr[-2000:]
     # the returned volume server gets its copies back: every volume on two hosts again (the leading master's
@@ -608,10 +611,7 @@ def test_a_partition_never_lets_two_leaders_acknowledge_writes(ha: HaLab) -> Non
         inside.wait(10)
     assert healed.rc == 0, healed.stderr[-2000:]
     ha.figures["partition: isolated side's acknowledged writes after the cut"] = len(acked["isolated"]) - before_cut
-    deadline = time.monotonic() + 90
-    while ha.roles("database").get(leader) not in ("sync_replica", "leader"):
-        assert time.monotonic() < deadline, ha.roles("database")
-        time.sleep(1)
+    ha.until_role(leader, 90, "sync_replica", "leader")
     with psycopg.connect(**conninfo(db), autocommit=True) as conn:
         have = {r[0] for r in conn.execute("SELECT n FROM counter").fetchall()}
     missing = [x for x in acked["outside"] + acked["isolated"] if x not in have]
@@ -646,10 +646,7 @@ def test_the_synchronous_replica_falls_silent_and_the_leader_goes_on_alone(ha: H
     assert healed.rc == 0, healed.stderr[-2000:]
     assert acked, "no commit in 120 s once the synchronous replica fell silent"
     ha.figures["sync replica cut: first commit after the cut (s)"] = round(acked[0][1] - cut, 1)
-    deadline = time.monotonic() + 120
-    while ha.roles("database").get(replica) != "sync_replica":
-        assert time.monotonic() < deadline, ha.roles("database")
-        time.sleep(1)
+    ha.until_role(replica, 120)
     # every row the leader acknowledged alone reached the returning replica (its own host, read-only)
     local = conninfo(db, host=ha.lab.host(replica)["address"], target_session_attrs="any")
     deadline = time.monotonic() + 60
