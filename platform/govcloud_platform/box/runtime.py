@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from govcloud_platform.box import agent
+from govcloud_platform.box import agent, fence
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.network import network_settings
 from govcloud_platform.box.placement import unbound_ports
@@ -164,6 +164,7 @@ def up(box: Box, progress: Progress = quiet, port_base: int | None = None, addre
         ):
             health = _health_all(box, services, info)
             if all(h.healthy for h in health):
+                fence.ensure(box, sup)
                 agent.ensure(box, sup)
                 return UpResult(health, bool(reconfigured), time.monotonic() - start)
         for svc in services:  # binaries and every port of every stopped service, before anything starts
@@ -174,6 +175,7 @@ def up(box: Box, progress: Progress = quiet, port_base: int | None = None, addre
         progress("certificate authority")
         box.ca.ensure()
         sup.start()
+        fence.ensure(box, sup)  # first: a service that starts beside a silent peer is spared its timeouts
         info = sup.info()
         for svc in services:
             running = bool(info) and _program_names_running(svc, box, info)
