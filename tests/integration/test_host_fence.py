@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from govcloud_platform.box.fence import MARK, RULE_PRIORITY, SILENT_S, TABLE
+from govcloud_platform.box.fence import ICMP_RULE_PRIORITY, MARK, RULE_PRIORITY, SILENT_S, TABLE
 from tests.integration.test_lab import LabHandle, start_lab, stop_lab
 
 pytestmark = pytest.mark.integration
@@ -92,13 +92,16 @@ def lab2() -> Iterator[LabHandle]:
 def test_a_silent_peer_is_fenced_then_let_back(lab2: LabHandle, tmp_path: Path) -> None:
     h2 = lab2.host("h2")["address"]
     server = in_host(lab2, "h2", sys.executable, "-c", SERVER)
-    log = (tmp_path / "fence.log").open("w+")
-    fence = subprocess.Popen(["ip", "netns", "exec", lab2.host("h1")["netns"], sys.executable, "-m",
-                              "govcloud_platform.box.fence", "--peer", f"h2={h2}"], text=True, stdout=log,
-                             stderr=subprocess.STDOUT)
+    fences = {}  # each host fences the other, as on a cluster: a partition makes both sides fence
+    for host, peer in (("h1", "h2"), ("h2", "h1")):
+        with (tmp_path / f"{host}.log").open("w") as log:
+            fences[host] = subprocess.Popen(
+                ["ip", "netns", "exec", lab2.host(host)["netns"], sys.executable, "-m", "govcloud_platform.box.fence",
+                 "--peer", f"{peer}={lab2.host(peer)['address']}"], text=True, stdout=log, stderr=subprocess.STDOUT)
     client = None
     try:
-        wait_log(tmp_path / "fence.log", "watching", 20)
+        for host in fences:
+            wait_log(tmp_path / f"{host}.log", "watching", 20)
         assert f"{RULE_PRIORITY}:\tnot from all fwmark {hex(MARK)} lookup {TABLE}" in ip(lab2, "h1", "rule")
         time.sleep(0.5)
         client = in_host(lab2, "h1", sys.executable, "-c", CLIENT, h2)
@@ -111,14 +114,15 @@ def test_a_silent_peer_is_fenced_then_let_back(lab2: LabHandle, tmp_path: Path) 
         attempt = json.loads(wait_line(client, "attempt", 15))
         assert attempt["error"] == "No route to host" and attempt["attempt"] < 0.5, attempt
         assert f"unreachable {h2}" in ip(lab2, "h1", "route", "show", "table", str(TABLE))
-        text = wait_log(tmp_path / "fence.log", "fenced h2", 5)  # it says so once it acted
+        text = wait_log(tmp_path / "h1.log", "fenced h2", 5)  # it says so once it acted
         assert "1 connections closed" in text, text
         print(f"\nfigure: connection to the silent host closed {ended['ended'] - cut:.1f} s after the cut; "
               f"a new connection refused in {attempt['attempt'] * 1000:.0f} ms")
 
         healed = lab2.cli("heal", "h2", timeout=120)
         assert healed.rc == 0, healed.stderr
-        wait_log(tmp_path / "fence.log", "let h2", 20)
+        wait_log(tmp_path / "h1.log", "let h2", 20)
+        wait_log(tmp_path / "h2.log", "let h1", 20)  # the cut-off side fenced the other and lets it back too
         assert ip(lab2, "h1", "route", "show", "table", str(TABLE)).strip() == ""
         back = in_host(lab2, "h1", sys.executable, "-c", CLIENT, h2)
         try:
@@ -131,9 +135,11 @@ def test_a_silent_peer_is_fenced_then_let_back(lab2: LabHandle, tmp_path: Path) 
             if proc is not None:
                 proc.kill()
                 proc.wait(5)
-        fence.send_signal(signal.SIGTERM)
-        fence.wait(10)
-        log.close()
-    assert f"{RULE_PRIORITY}:" not in ip(lab2, "h1", "rule")
-    assert ip(lab2, "h1", "route", "show", "table", str(TABLE)).strip() == ""
-    assert "every fence lifted" in (tmp_path / "fence.log").read_text()
+        for fence in fences.values():
+            fence.send_signal(signal.SIGTERM)
+            fence.wait(10)
+    for host in fences:
+        rules = ip(lab2, host, "rule")
+        assert f"{RULE_PRIORITY}:" not in rules and f"{ICMP_RULE_PRIORITY}:" not in rules, rules
+        assert ip(lab2, host, "route", "show", "table", str(TABLE)).strip() == ""
+        assert "every fence lifted" in (tmp_path / f"{host}.log").read_text()

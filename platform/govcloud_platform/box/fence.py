@@ -59,6 +59,9 @@ BACK_S = 1.0  # a fenced peer that has answered for this long is let back
 MARK = 0x6763  # the fence's probes carry this firewall mark: the fence's routes never apply to them
 TABLE = 6763  # the routing table of the fence's routes
 RULE_PRIORITY = 6763  # its rule, before `main` (32766)
+# ICMP never goes through the fence's table: the kernel's echo replies carry no mark, and two hosts that fenced
+# each other (a partition) would otherwise never hear each other again
+ICMP_RULE_PRIORITY = RULE_PRIORITY - 1
 
 
 @dataclass
@@ -172,20 +175,22 @@ class Routes:
         self.versions = versions
 
     def setup(self) -> None:
-        """A clean table and exactly one rule (a fence SIGKILLed before left its own)."""
+        """A clean table and exactly its two rules (a fence SIGKILLed before left its own)."""
+        self.teardown()
         for v in self.versions:
-            _ip(v, "route", "flush", "table", str(TABLE))
-            while _ip(v, "rule", "del", "priority", str(RULE_PRIORITY)).returncode == 0:
-                pass
-            done = _ip(v, "rule", "add", "not", "fwmark", hex(MARK), "lookup", str(TABLE),
-                       "priority", str(RULE_PRIORITY))
-            if done.returncode != 0:
-                raise SystemExit(f"host-fence: ip -{v} rule add failed: {done.stderr.strip()}")
+            icmp = "icmp" if v == 4 else "ipv6-icmp"
+            for rule in (["ipproto", icmp, "lookup", "main", "priority", str(ICMP_RULE_PRIORITY)],
+                         ["not", "fwmark", hex(MARK), "lookup", str(TABLE), "priority", str(RULE_PRIORITY)]):
+                done = _ip(v, "rule", "add", *rule)
+                if done.returncode != 0:
+                    raise SystemExit(f"host-fence: ip -{v} rule add {' '.join(rule)} failed: {done.stderr.strip()}")
 
     def teardown(self) -> None:
         for v in self.versions:
             _ip(v, "route", "flush", "table", str(TABLE))
-            _ip(v, "rule", "del", "priority", str(RULE_PRIORITY))
+            for priority in (ICMP_RULE_PRIORITY, RULE_PRIORITY):
+                while _ip(v, "rule", "del", "priority", str(priority)).returncode == 0:
+                    pass
 
     @staticmethod
     def fence(address: str) -> str:
