@@ -395,6 +395,7 @@ def leftover_system_users(under: Path) -> list[str]:
 def log_file(box: Box, service: str) -> list[Path]:
     names = {svc.name: [p.name for p in svc.programs(box)] for svc in all_services()}
     names["backups"] = ["pgbackrest"]
+    names["fence"] = [fence.NAME]  # a host's of the hosts target (`box.fence`)
     if service not in names and service != "supervisord":
         raise InputError(f"unknown service {service!r}", hint=f"choose one of: {', '.join([*names, 'supervisord'])}")
     if service == "supervisord":

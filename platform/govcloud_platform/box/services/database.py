@@ -313,8 +313,28 @@ class DatabaseService(Service):
         ]
 
     def post_start(self, box: Box) -> None:
-        if ha(box) and not self.leads_once_elected(box):
-            return  # what follows writes: the leader's host does it, and its replicas receive it
+        if not ha(box):
+            return self._converge(box)
+        import time
+
+        import psycopg
+
+        # Under Patroni, this host's server may be restarted under our feet: a former leader that returns from a
+        # partition is still "leader" in its own view for a moment, then is demoted and rewound ("the database
+        # system is shutting down"). Asked again once it answers, it knows it is a replica.
+        deadline = time.monotonic() + 90
+        while self.leads_once_elected(box):  # what follows writes: the leader's host does it, its replicas get it
+            try:
+                return self._converge(box)
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(1)
+            self.wait_ready(box, max(1.0, deadline - time.monotonic()))
+        return None
+
+    @staticmethod
+    def _converge(box: Box) -> None:
         pg_hardening.harden_cluster(box)  # what tenants may read of the catalogs (pg_hardening.py)
         if not box.runs("identity"):  # a host of the hosts target: the IdP's host holds no superuser password
             from govcloud_platform.box.services.identity import make_idp_store

@@ -104,6 +104,10 @@ def _admin_s3(box: Box) -> Any:
     return box.own_s3_client() if clustered(box) else box.s3_client()
 
 
+# CreateBucket's answers while another gateway of the cluster makes the same bucket
+BUCKET_RACE = ("BucketAlreadyOwnedByYou", "BucketAlreadyExists", "NoSuchBucket", "OperationAborted")
+
+
 def topology_of(box: Box) -> Topology:
     """The topology of a clustered box's spec (a storage cluster exists only on the hosts target)."""
     topology = box.spec.platform.topology
@@ -358,16 +362,24 @@ class StorageService(Service):
         return programs
 
     def post_start(self, box: Box) -> None:
-        s3 = _admin_s3(box)
-        names = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
-        if BACKUP_BUCKET not in names:
-            from botocore.exceptions import ClientError
+        """The backups' bucket. Of a cluster every storage host's `up` runs at once, each through its own gateway:
+        the gateways race to make it, and the loser's filer may not have the winner's entry yet (measured: a
+        NoSuchBucket answer to CreateBucket), so a refusal is asked again until the bucket shows."""
+        import time
 
+        from botocore.exceptions import ClientError
+
+        s3 = _admin_s3(box)
+        deadline = time.monotonic() + 30
+        while BACKUP_BUCKET not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
             try:
                 s3.create_bucket(Bucket=BACKUP_BUCKET)
-            except ClientError as exc:  # of a cluster, another host's gateway made it a moment ago
-                if exc.response.get("Error", {}).get("Code") != "BucketAlreadyOwnedByYou":
+                return
+            except ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code")
+                if code not in BUCKET_RACE or time.monotonic() > deadline:
                     raise
+            time.sleep(0.5)
 
     def check(self, box: Box) -> tuple[bool, str]:
         from botocore.exceptions import BotoCoreError, ClientError
