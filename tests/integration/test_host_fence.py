@@ -72,6 +72,10 @@ def wait_line(proc: subprocess.Popen[str], want: str, limit: float) -> str:
     raise AssertionError(f"no {want!r} within {limit:.0f} s")
 
 
+def fenced_now_in(state: Path) -> list[str]:
+    return list(json.loads(state.read_text())["fenced"])
+
+
 def wait_log(path: Path, want: str, limit: float) -> str:
     deadline = time.monotonic() + limit
     while want not in (text := path.read_text()):
@@ -97,7 +101,8 @@ def test_a_silent_peer_is_fenced_then_let_back(lab2: LabHandle, tmp_path: Path) 
         with (tmp_path / f"{host}.log").open("w") as log:
             fences[host] = subprocess.Popen(
                 ["ip", "netns", "exec", lab2.host(host)["netns"], sys.executable, "-m", "govcloud_platform.box.fence",
-                 "--peer", f"{peer}={lab2.host(peer)['address']}"], text=True, stdout=log, stderr=subprocess.STDOUT)
+                 "--peer", f"{peer}={lab2.host(peer)['address']}", "--state", str(tmp_path / f"{host}.json")],
+                text=True, stdout=log, stderr=subprocess.STDOUT)
     client = None
     try:
         for host in fences:
@@ -116,6 +121,7 @@ def test_a_silent_peer_is_fenced_then_let_back(lab2: LabHandle, tmp_path: Path) 
         assert f"unreachable {h2}" in ip(lab2, "h1", "route", "show", "table", str(TABLE))
         text = wait_log(tmp_path / "h1.log", "fenced h2", 5)  # it says so once it acted
         assert "1 connections closed" in text, text
+        assert fenced_now_in(tmp_path / "h1.json") == ["h2"]  # what `up` on h1 would wait for
         print(f"\nfigure: connection to the silent host closed {ended['ended'] - cut:.1f} s after the cut; "
               f"a new connection refused in {attempt['attempt'] * 1000:.0f} ms")
 
@@ -123,6 +129,7 @@ def test_a_silent_peer_is_fenced_then_let_back(lab2: LabHandle, tmp_path: Path) 
         assert healed.rc == 0, healed.stderr
         wait_log(tmp_path / "h1.log", "let h2", 20)
         wait_log(tmp_path / "h2.log", "let h1", 20)  # the cut-off side fenced the other and lets it back too
+        assert fenced_now_in(tmp_path / "h1.json") == fenced_now_in(tmp_path / "h2.json") == []
         assert ip(lab2, "h1", "route", "show", "table", str(TABLE)).strip() == ""
         back = in_host(lab2, "h1", sys.executable, "-c", CLIENT, h2)
         try:
@@ -143,3 +150,4 @@ def test_a_silent_peer_is_fenced_then_let_back(lab2: LabHandle, tmp_path: Path) 
         assert f"{RULE_PRIORITY}:" not in rules and f"{ICMP_RULE_PRIORITY}:" not in rules, rules
         assert ip(lab2, host, "route", "show", "table", str(TABLE)).strip() == ""
         assert "every fence lifted" in (tmp_path / f"{host}.log").read_text()
+        assert not (tmp_path / f"{host}.json").exists()

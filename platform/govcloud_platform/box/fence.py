@@ -17,8 +17,9 @@ not answered for SILENT_S is fenced, on this host only:
 - `ss -K dst <peer>`: every established socket to the peer is destroyed, so a server's end of a stream (the
   SeaweedFS master's heartbeat stream from the volume server over there) ends now and its server gives up the
   peer at once (the master stops assigning its volumes), and a client's pool reconnects elsewhere.
-When the peer has answered again for BACK_S, its route goes and its servers reconnect by themselves (the volume
-server's heartbeat, the replica's streaming), as after any restart.
+At the peer's first reply its route goes and its servers reconnect by themselves (the volume server's heartbeat,
+the replica's streaming), as after any restart. The fence keeps what it fenced in a state file, so that `up` on a
+host that returns waits (at most RETURN_WAIT_S) until its own fence let its peers back before it talks to them.
 
 The decisions are `Watch.observe` (pure, unit-tested); the I/O is `Pinger` and `Routes`. A false alarm (a peer
 silent for SILENT_S on a congested link) costs that peer's connections from this host, which its clients
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import json
 import os
 import select
 import signal
@@ -42,6 +44,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -55,10 +58,15 @@ NAME = "host-fence"
 PRIORITY = 1  # starts before every service and stops after them: a service starting beside a dead peer is helped
 PROBE_S = 0.5  # one echo request to every peer this often
 SILENT_S = 2.5  # a peer without an echo reply for this long is fenced (five probes missed)
-BACK_S = 1.0  # a fenced peer that has answered for this long is let back
+# A fenced peer is let back at its first reply: while it is fenced, neither side's new connections get through
+# (this host's answers to it are routed away too), so a host returning from a partition would find its peers
+# unreachable for as long as this waited (measured: its own `up` failed with "No route to host" at 1 s).
+BACK_S = 0.0
 MARK = 0x6763  # the fence's probes carry this firewall mark: the fence's routes never apply to them
 TABLE = 6763  # the routing table of the fence's routes
 RULE_PRIORITY = 6763  # its rule, before `main` (32766)
+RETURN_WAIT_S = 3.0  # how long `up` waits for the fence to let answering peers back
+STATE_FILE = "fence.json"  # in the home: the peers fenced now
 # ICMP never goes through the fence's table: the kernel's echo replies carry no mark, and two hosts that fenced
 # each other (a partition) would otherwise never hear each other again
 ICMP_RULE_PRIORITY = RULE_PRIORITY - 1
@@ -210,8 +218,24 @@ def _say(line: str) -> None:
     print(time.strftime("%Y-%m-%dT%H:%M:%S"), line, flush=True)
 
 
-def run(peers: Sequence[tuple[str, str]]) -> None:
+def _record(state: Path | None, watches: Sequence[Watch]) -> None:
+    if state is not None:
+        tmp = state.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"fenced": sorted(w.name for w in watches if w.fenced)}))
+        tmp.replace(state)
+
+
+def fenced_now(home: Path) -> list[str]:
+    """The peers the host's fence holds fenced now (none without a running fence's state)."""
+    try:
+        return list(json.loads((home / STATE_FILE).read_text()).get("fenced", []))
+    except (OSError, ValueError, AttributeError):
+        return []
+
+
+def run(peers: Sequence[tuple[str, str]], state: Path | None = None) -> None:
     watches = [Watch(name, address, time.monotonic()) for name, address in peers]
+    _record(state, watches)
     pinger = Pinger([w.address for w in watches])
     routes = Routes({ipaddress.ip_address(w.address).version for w in watches})
     routes.setup()
@@ -234,8 +258,12 @@ def run(peers: Sequence[tuple[str, str]]) -> None:
                 elif action == "lift":
                     routes.lift(w.address)
                     _say(f"let {w.name} ({w.address}) back: answering again")
+                if action:
+                    _record(state, watches)
     finally:
         routes.teardown()
+        if state is not None:
+            state.unlink(missing_ok=True)
         _say("stopped; every fence lifted")
 
 
@@ -260,7 +288,7 @@ def peers_of(box: Box) -> list[tuple[str, str]]:
 def program(box: Box, peers: Sequence[tuple[str, str]]) -> Program:
     from govcloud_platform.box.services.base import Program
 
-    command = [sys.executable, "-m", "govcloud_platform.box.fence"]
+    command = [sys.executable, "-m", "govcloud_platform.box.fence", "--state", str(box.home / STATE_FILE)]
     for name, address in peers:
         command += ["--peer", f"{name}={address}"]
     return Program(NAME, command, priority=PRIORITY, stopsignal="TERM", stopwaitsecs=5, startsecs=1)
@@ -276,12 +304,20 @@ def ensure(box: Box, sup: Supervisor) -> None:
     if not sup.is_current(prog):
         sup.sync_programs([prog])
     sup.ensure_running(prog.name)
+    # a host back from a partition: its peers answer again, and each fence lets the other back at its next reply
+    deadline = time.monotonic() + RETURN_WAIT_S
+    if fenced_now(box.home):
+        while fenced_now(box.home) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(PROBE_S)  # the peers' fences probe as often as this one
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="host-fence", description=__doc__.split("\n\n")[0])
     parser.add_argument("--peer", action="append", type=parse_peer, required=True, metavar="NAME=ADDRESS")
-    run(parser.parse_args(argv).peer)
+    parser.add_argument("--state", type=Path, help="a file that lists the peers fenced now (JSON)")
+    args = parser.parse_args(argv)
+    run(args.peer, args.state)
 
 
 if __name__ == "__main__":
