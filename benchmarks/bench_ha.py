@@ -20,6 +20,10 @@ time (each token is a row of the IdP's database); per fault the bench prints the
 that dies runs the database's leader and a portal, so the window is the database's failover, not the portal's (the
 edge passes to the other portal within a second: `test_hosts_ha` measures a portal stopped alone).
 
+Every host runs the host fence (`box.fence`): a peer silent for 2.5 s is routed away and its connections closed on
+every survivor, so the S3 and token windows are the fence's detection plus the services' own failover, not their
+clients' timeouts (before the fence: ~70 s without an S3 write, ~88 s without a token).
+
 Run: .venv/bin/python benchmarks/bench_ha.py"""
 
 from __future__ import annotations

@@ -304,12 +304,18 @@ def ensure(box: Box, sup: Supervisor) -> None:
     if not sup.is_current(prog):
         sup.sync_programs([prog])
     sup.ensure_running(prog.name)
-    # a host back from a partition: its peers answer again, and each fence lets the other back at its next reply
+    settle(box)
+
+
+def settle(box: Box) -> None:
+    """A host back from a partition: its peers answer again, and each fence lets the other back at its next reply;
+    wait for that (RETURN_WAIT_S at most: a peer still fenced then is silent). Nothing to wait for without a fence."""
+    if not fenced_now(box.home):
+        return
     deadline = time.monotonic() + RETURN_WAIT_S
-    if fenced_now(box.home):
-        while fenced_now(box.home) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        time.sleep(PROBE_S)  # the peers' fences probe as often as this one
+    while fenced_now(box.home) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(PROBE_S)  # the peers' fences probe as often as this one
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -142,6 +142,7 @@ def up(box: Box, progress: Progress = quiet, port_base: int | None = None, addre
         _require_local(network_settings(address, allow_from, None, ())[0])
     box.ensure_home()
     with box_lock(box.home, "up", wait=lock_wait):
+        fence.settle(box)  # a host back from a partition: its peers reachable before anything talks to them
         sup = Supervisor(box)
         recorded = box.recorded_port_base()
         if port_base is not None and recorded is not None and port_base != recorded and sup.running():
