@@ -23,7 +23,7 @@ host that returns waits (at most RETURN_WAIT_S) until its own fence let its peer
 
 The decisions are `Watch.observe` (pure, unit-tested); the I/O is `Pinger` and `Routes`. A false alarm (a peer
 silent for SILENT_S on a congested link) costs that peer's connections from this host, which its clients
-re-open after BACK_S: every service here is a cluster that survives losing a member. A host that is only
+re-open at the peer's next reply: every service here is a cluster that survives losing a member. A host that is only
 stopped (SIGSTOP) answers pings and is not fenced. The fence leaves its table and rule behind only if it is
 SIGKILLed (a dead host: nothing of it runs); it clears them at its next start.
 
@@ -58,10 +58,9 @@ NAME = "host-fence"
 PRIORITY = 1  # starts before every service and stops after them: a service starting beside a dead peer is helped
 PROBE_S = 0.5  # one echo request to every peer this often
 SILENT_S = 2.5  # a peer without an echo reply for this long is fenced (five probes missed)
-# A fenced peer is let back at its first reply: while it is fenced, neither side's new connections get through
-# (this host's answers to it are routed away too), so a host returning from a partition would find its peers
-# unreachable for as long as this waited (measured: its own `up` failed with "No route to host" at 1 s).
-BACK_S = 0.0
+# A fenced peer is let back at its first reply, not later: while it is fenced, neither side's new connections get
+# through (this host's answers to it are routed away too), so a host returning from a partition would find its
+# peers unreachable for as long as a delay lasted (measured with 1 s: its own `up` failed with "No route to host").
 MARK = 0x6763  # the fence's probes carry this firewall mark: the fence's routes never apply to them
 TABLE = 6763  # the routing table of the fence's routes
 RULE_PRIORITY = 6763  # its rule, before `main` (32766)
@@ -80,7 +79,6 @@ class Watch:
     address: str
     last_reply: float
     fenced: bool = False
-    answering_since: float | None = None
 
     def observe(self, now: float, replied: bool) -> str | None:
         """Pure: one probe round's outcome -> "fence", "lift" or None (nothing to do)."""
@@ -88,12 +86,8 @@ class Watch:
             self.last_reply = now
             if not self.fenced:
                 return None
-            self.answering_since = self.answering_since if self.answering_since is not None else now
-            if now - self.answering_since >= BACK_S:
-                self.fenced, self.answering_since = False, None
-                return "lift"
-            return None
-        self.answering_since = None
+            self.fenced = False
+            return "lift"
         if not self.fenced and now - self.last_reply >= SILENT_S:
             self.fenced = True
             return "fence"
@@ -304,7 +298,6 @@ def ensure(box: Box, sup: Supervisor) -> None:
     if not sup.is_current(prog):
         sup.sync_programs([prog])
     sup.ensure_running(prog.name)
-    settle(box)
 
 
 def settle(box: Box) -> None:
