@@ -170,6 +170,14 @@ def _endpoint(endpoints: list[Endpoint], *, port: int | None = None, service: st
     return None
 
 
+_PG_SERVER_RE = re.compile(r'server at "([^"]+)", port (\d+)')
+
+
+def _pg_servers(text: str) -> list[str]:
+    """Every `host:port` libpq names in its message, in order, once each (a multi-host conninfo tries several)."""
+    return list(dict.fromkeys(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in _PG_SERVER_RE.findall(text)))
+
+
 def _port_in(text: str) -> int | None:
     match = _PORT_RE.search(text)
     return int(match.group(1)) if match else None
@@ -184,6 +192,9 @@ def translate(exc: BaseException, endpoints: list[Endpoint], registry: str = "re
     if module == "psycopg":
         ep = _endpoint(endpoints, port=_port_in(text)) or _endpoint(endpoints, service="database")
         service, where = (ep[1], ep[2]) if ep else ("database", "PostgreSQL")
+        servers = _pg_servers(text)  # the hosts libpq tried, not the port's endpoint on the first host
+        if servers:
+            where = f"{where.split(' at ')[0]} at {', '.join(servers)}"
         reason = _first_line(text).rsplit(" failed: ", 1)[-1] or type(exc).__name__
         verb = "is unreachable" if type(exc).__name__ in ("OperationalError", "InterfaceError") else "answered"
         return service_failure(service, where, f"{verb}: {reason}")

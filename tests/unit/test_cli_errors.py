@@ -47,6 +47,14 @@ CASES = [
                               "Connection refused\n\tIs the server running on that host and accepting TCP/IP "
                               "connections?"),
      ServiceError, "database (PostgreSQL at 127.0.0.1:18000) is unreachable: Connection refused"),
+    (psycopg.OperationalError(  # a multi-host conninfo (the hosts target): every host libpq tried, as it names them
+        'connection failed: connection to server at "10.0.0.3", port 18000 failed: Connection refused\n\tIs the '
+        "server running on that host and accepting TCP/IP connections?\nMultiple connection attempts failed. All "
+        "failures were:\n- host: '10.0.0.2', port: '18000', hostaddr: '10.0.0.2': connection failed: connection to "
+        'server at "10.0.0.2", port 18000 failed: timeout expired\n- host: \'10.0.0.3\', port: \'18000\', '
+        "hostaddr: '10.0.0.3': connection failed: connection to server at \"10.0.0.3\", port 18000 failed: "
+        "Connection refused"),
+     ServiceError, "database (PostgreSQL at 10.0.0.3:18000, 10.0.0.2:18000) is unreachable: Connection refused"),
     (psycopg.OperationalError("consuming input failed: terminating connection due to administrator command"),
      ServiceError, "database (PostgreSQL at 127.0.0.1:18000) is unreachable"),
     (EndpointConnectionError(endpoint_url="https://127.0.0.1:18003/govcloud-backup"),
