@@ -182,9 +182,14 @@ def apply(
 
 def doctor(ctx: typer.Context) -> None:
     """Look for orphaned roles, S3 identities, IdP clients, unfinished onboardings and removals, limits the
-    servers hold that differ from the applied quota, and buckets that cannot take a write (exit 1 if any)."""
+    servers hold that differ from the applied quota, buckets that cannot take a write, and on the hosts target a
+    host fence that does not run or holds a host fenced (exit 1 if any)."""
+    from govcloud_cli.hosts_cmds import fence_problems
+
     opts: Options = ctx.obj
     report = _onboarding(opts).doctor()
+    report["fences"] = fence_problems(opts)
+    report["healthy"] = report["healthy"] and not report["fences"]
     if opts.json:
         emit_json(report)
     else:
@@ -199,7 +204,7 @@ def doctor(ctx: typer.Context) -> None:
             info(f"limit: {limit['detail']} (`govcloud apply` restores it)")
         for slug in report["pending"]:
             info(f"pending: {slug}'s quota values changed in the spec (run `govcloud apply`)")
-        for line in report["unwritable"]:
+        for line in report["unwritable"] + report["fences"]:
             info(line)
         if report["healthy"]:
             info("no orphans, nothing unfinished, every limit as applied, every bucket takes a write")

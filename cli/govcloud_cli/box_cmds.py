@@ -164,13 +164,23 @@ def status(ctx: typer.Context) -> None:
         return
     box = load_box(opts, registry=False)
     health = runtime.status(box)
-    _render_health(opts, box, health, f"govcloud box at {box.home}")
+    from govcloud_platform.box import fence
+    from govcloud_platform.box.supervisor import Supervisor
+
+    watch = fence.report(box, Supervisor(box))
+    _render_health(opts, box, health, f"govcloud box at {box.home}", **({"fence": watch} if watch else {}))
+    if watch is not None and not opts.json:
+        fenced = f"; fenced now: {', '.join(watch['fenced'])}" if watch["fenced"] else ""
+        info(f"host fence: {'watching' if watch['running'] else 'NOT RUNNING; it should watch'} "
+             f"{', '.join(watch['peers'])}{fenced}")
     bad = [h for h in health if not h.healthy]
-    if bad:
+    wrong = fence.problems([{"host": "this host", **watch}] if watch else [])
+    if bad or wrong:
         from govcloud_platform.errors import ServiceError
 
-        raise ServiceError(f"{len(bad)} of {len(health)} services unhealthy: "
-                           + "; ".join(f"{h.name} ({h.endpoint}): {h.detail}" for h in bad),
+        raise ServiceError("; ".join(([f"{len(bad)} of {len(health)} services unhealthy: "
+                                       + "; ".join(f"{h.name} ({h.endpoint}): {h.detail}" for h in bad)] if bad else [])
+                                     + wrong),
                            hint="run `govcloud up`: it starts what is stopped and reports")
 
 

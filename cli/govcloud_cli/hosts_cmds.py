@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from govcloud_cli.output import Options, emit_json, info, mark, progress, table
+from govcloud_cli.output import Options, emit_json, info, mark, platform_spec, progress, table
 
 if TYPE_CHECKING:
     from govcloud_platform.box.context import Box
@@ -21,8 +21,6 @@ hosts_app = typer.Typer(help="The hosts of the `hosts` target (platform.topology
 
 def hosts_spec(opts: Options, command: str) -> Spec:
     """The spec at --spec, which must be on the `hosts` target (exit 2 otherwise)."""
-    from govcloud_cli.output import platform_spec
-
     spec = platform_spec(opts)
     if spec.platform.target != "hosts" or spec.platform.topology is None:
         from govcloud_platform.errors import InputError
@@ -106,16 +104,24 @@ def render_status(opts: Options, doc: dict[str, Any], title: str, **extra: objec
         return
     table(title, ["service", "host", "healthy", "endpoint", "pid", "detail"],
           [(s["name"], s["host"], mark(s["healthy"]), s["endpoint"], s["pid"], s["detail"]) for s in doc["services"]])
+    if doc.get("fences"):
+        table("host fences", ["host", "running", "watching", "fenced now"],
+              [(f["host"], mark(f["running"]), ", ".join(f["peers"]), ", ".join(f["fenced"]) or "-")
+               for f in doc["fences"]])
     info(f"CA certificate for clients: {doc['ca_file']}")
 
 
 def require_healthy(doc: dict[str, Any]) -> None:
+    from govcloud_platform.box.fence import problems
+
     bad = [s for s in doc["services"] if not s["healthy"]]
-    if bad:
+    wrong = problems(doc.get("fences", []))
+    if bad or wrong:
         from govcloud_platform.errors import ServiceError
 
-        raise ServiceError(f"{len(bad)} of {len(doc['services'])} services unhealthy: "
-                           + "; ".join(f"{s['name']} on {s['host']} ({s['endpoint']}): {s['detail']}" for s in bad),
+        raise ServiceError("; ".join(([f"{len(bad)} of {len(doc['services'])} services unhealthy: "
+                                       + "; ".join(f"{s['name']} on {s['host']} ({s['endpoint']}): {s['detail']}"
+                                                   for s in bad)] if bad else []) + wrong),
                            hint="run `govcloud up`: it starts what is stopped and reports")
 
 
@@ -194,6 +200,20 @@ def status_on_hosts(opts: Options, spec: Spec) -> None:
     assert spec.platform.topology is not None
     _say_resilience(spec.platform.topology)
     require_healthy(doc)
+
+
+def fence_problems(opts: Options) -> list[str]:
+    """For `doctor` from the control home of the hosts target: every host's fence asked over SSH (`status`), and
+    what is wrong with them (`box.fence.problems`: one not running, a peer held fenced); none elsewhere."""
+    from govcloud_cli.box_cmds import _on_control
+    from govcloud_platform.box.fence import problems
+
+    if not _on_control(opts):
+        return []
+    spec = platform_spec(opts)
+    box, placement = _control(opts, spec)
+    doc = _hosts(opts, spec, placement).status(str(box.ca_file), _endpoints(box))
+    return problems(doc.get("fences", []), fenced_too=True)
 
 
 def down_on_hosts(opts: Options, spec: Spec) -> None:

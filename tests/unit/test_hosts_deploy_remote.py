@@ -85,6 +85,20 @@ def test_merge_status_of_a_host_that_did_not_answer() -> None:
     assert by["backups"]["detail"] == "h2: the host did not report it" and by["database"]["healthy"]
 
 
+def test_merge_status_lists_each_hosts_fence() -> None:
+    """Each answering host's fence (`box.fence.describe`) under `fences`, with its host; none without fences."""
+    from govcloud_platform.box.fence import describe, problems
+
+    replies = {"h1": Reply("h1", {"services": [_entry("storage")], "fence": describe(["h2"], True, ["h2"])}),
+               "h2": Reply("h2", {"services": [_entry("database")], "fence": describe(["h1"], False, ["h1"])})}
+    doc = merge_status(PLACED, replies, "/c", {})
+    assert doc["fences"] == [{"host": "h1", "running": True, "peers": ["h2"], "fenced": ["h2"]},
+                             {"host": "h2", "running": False, "peers": ["h1"], "fenced": []}]  # a dead fence: none
+    assert problems(doc["fences"]) == ["h2: the host fence is not running (`govcloud up` starts it)"]
+    assert problems(doc["fences"], fenced_too=True)[1] == "h1: holds h2 fenced (it has not answered for 2.5 s)"
+    assert "fences" not in merge_status(PLACED, {"h1": Reply("h1", {"services": []})}, "/c", {})
+
+
 def test_down_order_stops_dependents_first() -> None:
     assert down_order(PLACED) == ["h2", "h1"]  # h1 runs storage: last
     three = Placement((), {"storage": Where("a", "1.1.1.1"), "database": Where("b", "1.1.1.2"),

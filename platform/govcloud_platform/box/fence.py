@@ -45,7 +45,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from govcloud_platform.box.context import Box
@@ -147,8 +147,12 @@ class Pinger:
     def replies(self, until: float) -> set[str]:
         """The addresses whose echo reply to this process arrived before `until` (monotonic)."""
         seen: set[str] = set()
-        while (left := until - time.monotonic()) > 0:
+        while True:  # at least one look, even past `until`: a fence that was not scheduled for a while (a loaded
+            # host) reads the replies that queued meanwhile instead of taking its peers for silent
+            left = max(0.0, until - time.monotonic())
             ready, _, _ = select.select(list(self.socks.values()), [], [], left)
+            if not ready and left == 0:
+                break
             for sock in ready:
                 try:
                     data, (source, *_) = sock.recvfrom(2048)
@@ -298,6 +302,32 @@ def ensure(box: Box, sup: Supervisor) -> None:
     if not sup.is_current(prog):
         sup.sync_programs([prog])
     sup.ensure_running(prog.name)
+
+
+def describe(peers: Sequence[str], running: bool, fenced: Sequence[str]) -> dict[str, Any]:
+    """Pure: a host's fence as `status --json` shows it: whether it runs, the peers it watches, those it holds
+    fenced now (a fence that does not run fences nothing)."""
+    return {"running": running, "peers": list(peers), "fenced": sorted(fenced) if running else []}
+
+
+def problems(fences: Sequence[dict[str, Any]], fenced_too: bool = False) -> list[str]:
+    """Pure: what is wrong with the hosts' fences (`describe`'s, each with its `host`): a fence that does not run;
+    with `fenced_too` (`doctor`), a peer held fenced (silent now, or its fence not yet let it back)."""
+    out = [f"{f['host']}: the host fence is not running (`govcloud up` starts it)" for f in fences
+           if not f["running"]]
+    if fenced_too:
+        out += [f"{f['host']}: holds {peer} fenced (it has not answered for {SILENT_S} s)" for f in fences
+                for peer in f["fenced"]]
+    return out
+
+
+def report(box: Box, sup: Supervisor) -> dict[str, Any] | None:
+    """This host's fence for `status` (`describe`), from its supervisord; None where no fence belongs."""
+    watched = peers_of(box)
+    if not watched:
+        return None
+    return describe([name for name, _ in watched], sup.info().get(NAME, {}).get("statename") == "RUNNING",
+                    fenced_now(box.home))
 
 
 def settle(box: Box) -> None:

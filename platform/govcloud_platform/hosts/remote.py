@@ -100,7 +100,7 @@ def merge_status(placement: Placement, replies: dict[str, Reply], ca_file: str,
     `leader`, `sync_replica`, `replica` under Patroni, etcd's `leader`/`follower`; `active` for one of several
     equal instances such as the edges, `single` for a service that runs once, `unknown` if it did not answer).
     A host that did not answer, or did not report the service, makes it unhealthy with why (its endpoint as the
-    control knows it)."""
+    control knows it). `fences`: each answering host's host fence (`box.fence.describe`), where it has one."""
     services: list[dict[str, Any]] = []
     for name in placement.placed():
         for host in placement.hosts_of(name) or ("?",):  # one entry per instance (the edges: per proxy host)
@@ -117,7 +117,9 @@ def merge_status(placement: Placement, replies: dict[str, Reply], ca_file: str,
             if role == "single" and len(placement.hosts_of(name)) > 1:
                 role = "active" if entry.get("healthy") else "unknown"
             services.append({**entry, "host": host, "role": role})
-    return {"ca_file": ca_file, "services": services}
+    fences = [{"host": host, **reply.doc["fence"]} for host, reply in replies.items()
+              if reply.doc is not None and isinstance(reply.doc.get("fence"), dict)]
+    return {"ca_file": ca_file, "services": services, **({"fences": fences} if fences else {})}
 
 
 def down_order(placement: Placement) -> list[str]:
