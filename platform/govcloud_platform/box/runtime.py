@@ -129,6 +129,7 @@ HOST_LOCK_WAIT_S = 120.0
 """A host's box is driven by the control's deploy alone (the control home's lock keeps deploys one at a time):
 a hold on it is an earlier deploy's `up` still finishing there, the control's run having been killed (its
 SSH session gone, the host's command carries on). It is waited for, within the role's 300 s."""
+SETTLE_S = 20.0  # how long `up` waits for a service that was ready and is not at its last look
 
 
 def up(box: Box, progress: Progress = quiet, port_base: int | None = None, address: str | None = None,
@@ -199,6 +200,13 @@ def up(box: Box, progress: Progress = quiet, port_base: int | None = None, addre
             svc.post_start(box)
             progress(f"{svc.name}: ready at {svc.endpoint(box)}")
         health = _health_all(box, services, sup.info())
+        if not all(h.healthy for h in health):
+            # a service that was ready a moment ago and is not now is given a short while before `up` fails: a
+            # replica whose streaming reconnects as its peers let it back (`fence`) reports "running" for a second
+            for svc in services:
+                if not next((h.healthy for h in health if h.name == svc.name), True):
+                    svc.wait_ready(box, SETTLE_S)
+            health = _health_all(box, services, sup.info())
         bad = [h for h in health if not h.healthy]
         if bad:
             raise ServiceError(f"{bad[0].name} is unhealthy after up: {bad[0].detail}")
