@@ -168,6 +168,7 @@ def up_on_hosts(opts: Options, spec: Spec, *, port_base: int | None = None, addr
             with box_lock(box.home, "up: names"):
                 migrate_names(box, step)
         ensure_registry(box, step)
+        _heal_storage_limits(box, step, opts.actor)
     from govcloud_platform.hosts.remote import Reply, merge_status
 
     # Each host's `up` reported its services' health as `status` would: asking the hosts again costs seconds.
@@ -182,6 +183,21 @@ def up_on_hosts(opts: Options, spec: Spec, *, port_base: int | None = None, addr
     render_status(opts, doc, f"govcloud platform of {box.home}", changed=result.changed)
     _say_resilience(topology)
     require_healthy(doc)
+
+
+def _heal_storage_limits(box: Box, step: Any, actor: str | None) -> None:
+    """A storage cluster's filers each keep their own store and catch up with each other asynchronously: a filer
+    back from a crash can hold an older bucket quota than the others (measured on the lab). `up` reads every
+    filer's and sets again the ones that differ (through the first filer: the change reaches every other)."""
+    placement = box.placement
+    if placement is None or not placement.storage_cluster:
+        return
+    from govcloud_platform.enforcement import Enforcement
+    from govcloud_platform.state.registry import Registry
+
+    healed = Enforcement(box, Registry(box.home), actor, step).heal("storage")
+    for lim in healed:
+        step(f"storage: restored {lim.describe()}")
 
 
 def _say_resilience(topology: Topology) -> None:

@@ -31,11 +31,14 @@ class Enforcement:
             return self.box.spec.resolve_quota(record.quota)
         return None
 
-    def read(self, records: list[AgencyRecord], quotas: dict[str, Quota]) -> dict[str, list[Limit]]:
-        """Each service's limits of these agencies (expected from `quotas`), read from the servers: one session
-        per service for all of them."""
+    def read(self, records: list[AgencyRecord], quotas: dict[str, Quota],
+             only: str | None = None) -> dict[str, list[Limit]]:
+        """Each service's limits (`only` that one's) of these agencies (expected from `quotas`), read from the
+        servers: one session per service for all of them."""
         out: dict[str, list[Limit]] = {}
         for service, broker in brokers().items():
+            if only is not None and service != only:
+                continue
             serving = {r.slug: quotas[r.slug] for r in records if service in r.services and r.slug in quotas}
             if not serving:
                 continue
@@ -111,12 +114,26 @@ class Enforcement:
             for lim in restored.get(slug, []):
                 self.registry.audit("apply", slug, "limit restored", self.actor, lim.describe())
 
-    def _restore(self, records: list[AgencyRecord], quotas: dict[str, Quota]) -> dict[str, list[Limit]]:
-        """Re-provision, service by service, the agencies whose server holds another limit: slug -> those."""
+    def heal(self, service: str) -> list[Limit]:
+        """`up` on the hosts target with a storage cluster: one service's limits, read from the servers, made the
+        applied quota's again where one differs (a filer back from a crash can hold an older value:
+        `brokers.storage.cluster_limits`); each restored limit audited. Returns those."""
+        records = [r for r in self.registry.agencies() if r.state == READY and service in r.services]
+        quotas = {r.slug: q for r in records if (q := self.applied(r.slug)) is not None}
+        restored = self._restore([r for r in records if r.slug in quotas], quotas, only=service)
+        for slug, limits in restored.items():
+            for lim in limits:
+                self.registry.audit("up", slug, "limit restored", self.actor, lim.describe())
+        return [lim for limits in restored.values() for lim in limits]
+
+    def _restore(self, records: list[AgencyRecord], quotas: dict[str, Quota],
+                 only: str | None = None) -> dict[str, list[Limit]]:
+        """Re-provision, service by service (`only` that one), the agencies whose server holds another limit:
+        slug -> those."""
         restored: dict[str, list[Limit]] = {}
         by_slug = {r.slug: r for r in records}
         all_brokers = brokers()
-        for service, found in self.read(records, quotas).items():
+        for service, found in self.read(records, quotas, only).items():
             off = drifted(found)
             jobs = []
             for slug in sorted({lim.slug for lim in off}):

@@ -11,7 +11,13 @@ import pytest
 from govcloud_platform.box.services import pg_hardening
 from govcloud_platform.brokers.database import PLATFORM_OWNER, agency_databases, database_limits, expected_acl
 from govcloud_platform.brokers.limits import Limit, changed_fields, drifted, outcome, quota_values
-from govcloud_platform.brokers.storage import parse_bucket_quotas, quota_bytes, quota_command, storage_limits
+from govcloud_platform.brokers.storage import (
+    cluster_limits,
+    parse_bucket_quotas,
+    quota_bytes,
+    quota_command,
+    storage_limits,
+)
 from govcloud_platform.spec import load_spec_text
 from govcloud_platform.spec.example import EXAMPLE_SPEC
 from govcloud_platform.state.registry import MIGRATIONS, Registry
@@ -99,6 +105,21 @@ def test_bucket_listing_is_parsed_and_compared() -> None:
     assert live == {"ag-health": 10 * 1024**3, "ag-revenue": None, "govcloud-backup": None, "ag-off": None}
     limits = storage_limits({"health": STANDARD, "revenue": STANDARD, "gone": STANDARD}, live)
     assert [(lim.slug, lim.drifted) for lim in limits] == [("gone", True), ("health", False), ("revenue", True)]
+
+
+def test_a_cluster_names_the_filer_that_holds_another_quota() -> None:
+    """A storage cluster's filers each keep their own store: when they agree, one limit per agency as on one
+    machine; when one returned from a crash with an older value (measured on the lab: the quota gone), a limit for
+    that filer, naming its host, and none for the filers that hold the right value."""
+    live = parse_bucket_quotas(LISTING)
+    stale = {**live, "ag-health": None}
+    agree = cluster_limits({"health": STANDARD}, {"h2": live, "h3": live, "h4": live})
+    assert [(lim.target, lim.drifted) for lim in agree] == [("bucket ag-health", False)]
+    one_off = cluster_limits({"health": STANDARD, "revenue": STANDARD}, {"h2": stale, "h3": live, "h4": live})
+    assert [(lim.slug, lim.target, lim.actual) for lim in one_off] == [
+        ("health", "bucket ag-health (the filer on h2)", None), ("revenue", "bucket ag-revenue", None)]
+    assert all(lim.drifted for lim in one_off)
+    assert cluster_limits({"health": STANDARD}, {}) == storage_limits({"health": STANDARD}, {})  # none answered
 
 
 @pytest.mark.parametrize("gb", [0.001, 0.5, 0.75, 10, 100, 1234.5])

@@ -16,6 +16,7 @@ from govcloud_platform.box.context import Box
 from govcloud_platform.box.secrets import new_password
 from govcloud_platform.box.services.storage import (
     bucket_actions,
+    clustered,
     dynamic_identities,
     dynamic_identity,
     open_weed_shell,
@@ -136,10 +137,41 @@ def bucket_quotas(box: Box) -> dict[str, int | None]:
     return parse_bucket_quotas(weed_shell(box, ["s3.bucket.list"]))
 
 
+def bucket_quotas_by_filer(box: Box) -> dict[str, dict[str, int | None]]:
+    """Of a cluster: every answering storage host's filer -> its buckets' quotas (one weed shell each, at once);
+    a filer that does not answer is left out (`status` tells of its host)."""
+    from govcloud_platform.box.services.storage import answering_filers, filer_shell
+
+    def one(where: tuple[str, str]) -> tuple[str, dict[str, int | None]]:
+        return where[0], parse_bucket_quotas(weed_shell(box, ["s3.bucket.list"], session=filer_shell(box, where[1])))
+
+    hosts = answering_filers(box)
+    with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
+        return dict(pool.map(one, hosts))
+
+
 def storage_limits(quotas: dict[str, Quota], live: dict[str, int | None]) -> list[Limit]:
     """Decide, touching nothing: each agency's bucket quota (from its quota) next to what SeaweedFS holds."""
     return [Limit(slug, f"bucket {bucket_of(slug)}", "quota bytes", quota_bytes(q.storage_gb),
                   live.get(bucket_of(slug))) for slug, q in sorted(quotas.items())]
+
+
+def cluster_limits(quotas: dict[str, Quota], by_filer: dict[str, dict[str, int | None]]) -> list[Limit]:
+    """Decide, touching nothing, on a SeaweedFS cluster whose filers each keep their own store (host -> what its
+    filer holds): one limit per agency when every filer holds the same quota; otherwise one per filer that holds
+    another value than the expected one, naming its host. (Filers keep in step asynchronously: one that returns
+    from a crash replays its peers' changes from where it last recorded, and an older change can overwrite a newer
+    one: measured on the lab, a bucket's quota lost on the returning host's filer.)"""
+    out: list[Limit] = []
+    for slug, q in sorted(quotas.items()):
+        bucket, expected = bucket_of(slug), quota_bytes(q.storage_gb)
+        held = {host: live.get(bucket) for host, live in sorted(by_filer.items())}
+        if len(set(held.values())) <= 1:
+            out.append(Limit(slug, f"bucket {bucket}", "quota bytes", expected, next(iter(held.values()), None)))
+            continue
+        out += [Limit(slug, f"bucket {bucket} (the filer on {host})", "quota bytes", expected, value)
+                for host, value in held.items() if value != expected]
+    return out
 
 
 def enforce_quotas(box: Box) -> list[str]:
@@ -354,7 +386,11 @@ class StorageBroker(Broker):
         return {"bytes": used, "objects": objects}
 
     def limits(self, box: Box, quotas: dict[str, Quota]) -> list[Limit]:
-        return storage_limits(quotas, bucket_quotas(box)) if quotas else []
+        if not quotas:
+            return []
+        if clustered(box):  # every filer's own view: one that returned stale is told, and `apply` restores it
+            return cluster_limits(quotas, bucket_quotas_by_filer(box))
+        return storage_limits(quotas, bucket_quotas(box))
 
     def restore_limits(self, box: Box, jobs: list[Provisioning]) -> None:
         """Only the quota (a missing bucket is made again): the identity has no limit to restore."""

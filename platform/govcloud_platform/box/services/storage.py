@@ -190,6 +190,23 @@ def open_weed_shell(box: Box) -> subprocess.Popen[str]:
     return _take_spare(master, cwd, grpc) or start_shell(master, cwd, filer)
 
 
+def answering_filers(box: Box) -> list[tuple[str, str]]:
+    """Of a cluster: (host, filer address) of every storage host whose filer accepts a connection (2 s each)."""
+    port = box.ports.weed_filer
+    out = []
+    for where in (box.placement.instances_of("storage") if box.placement is not None else ()):
+        if _answering([where.address], port + GRPC_SHIFT) is not None:
+            out.append((where.host, f"{where.address}:{port}"))
+    return out
+
+
+def filer_shell(box: Box, filer: str) -> subprocess.Popen[str]:
+    """A `weed shell` that talks to this filer (`host:port`), not to the first that answers (`open_weed_shell`)."""
+    if not box.runs("storage") and not weed_security.security_file(box).exists():
+        weed_security.ensure(box)
+    return start_shell(master_address(box), weed_security.security_file(box).parent, filer)
+
+
 def _answering(hosts: list[str], port: int) -> str | None:
     """The first of `hosts` that accepts a TCP connection on `port` (2 s each), or None."""
     for host in hosts:
