@@ -41,7 +41,7 @@ TEST_ROOT = Path(os.environ.get("GOVCLOUD_TEST_ROOT", "/var/tmp/govcloud-tests")
 APART = ("tests/unit/", *(f"tests/integration/test_{name}.py" for name in (
     "box_address", "host_fence", "hosts_check", "hosts_deploy", "hosts_ha", "lab", "openstack_bringup",
     # boxes and servers of their own (~500 s), which evens the two groups out (~2,750 s each)
-    "backups_inplace", "centre_store", "centre_web", "iaas_cloud", "identity", "identity_db", "scheduler",
+    "backups_inplace", "centre_api", "centre_store", "centre_web", "iaas_cloud", "identity", "identity_db", "scheduler",
     "storage_capacity")))
 GROUPS = ("box", "apart")
 
