@@ -190,7 +190,6 @@ def service_json(loaded: Loaded, service: Service) -> dict[str, Any]:
     process = loaded.processes.get(service.id)
     names = {s.id: s.name for s in process.steps.values()} if process else {}
     names.update(ends)
-    office = service.office
     return {
         "id": service.id, "name": _text(service.name), "description": _text(service.description),
         "eligibility": [_text(e) for e in service.eligibility],
@@ -203,8 +202,7 @@ def service_json(loaded: Loaded, service: Service) -> dict[str, Any]:
                       for q in service.questions],
         "fee": {"amount": str(service.fee.amount), "currency": service.fee.currency},
         "slaWorkingDays": service.sla_working_days,
-        "office": {"name": _text(office.name), "address": _text(office.address) if office.address else None,
-                   "email": office.email, "phone": office.phone},
+        "office": _office(service),
         "steps": [{"id": step, "name": flow.name_of(step, names, service.steps, step), "escalation": escalation}
                   for step, escalation in order],
         "outcomes": [{"id": end, "name": flow.name_of(end, names, service.steps, end)} for end in ends],
@@ -219,8 +217,7 @@ def file_json(seen: store.Tracked, next_code: dict[str, str] | None) -> dict[str
         "service": _text(service.name) if service else None, "status": seen.status,
         "statusText": dict(TEXTS[f"st_{seen.status}"]), "outcome": seen.outcome, "outcomeText": outcome,
         "submittedAt": _iso(seen.submitted_at),
-        "office": {"name": _text(service.office.name), "email": service.office.email,
-                   "phone": service.office.phone} if service else None,
+        "office": _office(service) if service else None,
         "slaWorkingDays": service.sla_working_days if service else None,
         "steps": [{"id": s.id, "name": s.names, "state": "here" if s.here else "done" if s.done else "pending"}
                   for s in steps],
@@ -228,6 +225,12 @@ def file_json(seen: store.Tracked, next_code: dict[str, str] | None) -> dict[str
     if next_code is not None:
         out["nextAccessCode"] = next_code
     return out
+
+
+def _office(service: Service) -> dict[str, Any]:
+    office = service.office
+    return {"name": _text(office.name), "address": _text(office.address) if office.address else None,
+            "email": office.email, "phone": office.phone}
 
 
 def _staff(request: HttpRequest) -> staff.Staff:

@@ -13,7 +13,7 @@ MAX_FIELDS = 20  # a task action's text fields (the engine's own limit)
 ACCESS_CODE_HEADER = "X-Access-Code"
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed by identity, as exceptions are
 class Problem(Exception):
     """A refusal: the HTTP status, a stable machine code, a sentence, and the field of the body it concerns."""
 
