@@ -37,6 +37,7 @@ def setup_django(box: Box, root: Path) -> None:
     the schema migrated. The environment is set only while Django reads its settings: later tests of the same
     session start apps (the portal's Django among them) from this process's environment."""
     import django
+    from django.apps import apps
     from django.core.management import call_command
 
     info = box.pg_conninfo("centre")
@@ -50,7 +51,27 @@ def setup_django(box: Box, root: Path) -> None:
     os.environ["CENTRE_ENV_FILE"] = str(env)
     os.environ["DJANGO_SETTINGS_MODULE"] = "centre_web.settings"
     try:
-        django.setup()
+        if apps.ready:  # a second module of the session: Django reads its settings once, so point them here
+            _reread_settings()
+        else:
+            django.setup()
     finally:
         del os.environ["CENTRE_ENV_FILE"], os.environ["DJANGO_SETTINGS_MODULE"]
     call_command("centre_migrate")
+
+
+def _reread_settings() -> None:
+    """Read the settings module again (from the new env file) into Django's settings, and drop this thread's
+    connection to the previous module's database (each module has its own, removed with it)."""
+    import importlib
+
+    from django.conf import settings
+
+    import centre_web.settings as module
+    from centre_web import runtime
+
+    importlib.reload(module)
+    for name in dir(module):
+        if name.isupper():
+            setattr(settings, name, getattr(module, name))
+    runtime.connection().close()

@@ -124,6 +124,26 @@ def test_a_citizen_applies_through_the_proxy_into_the_agency_database(
     assert row == ("trade_licence", "in_progress", "ct@example.pk", "trade_licence")
 
 
+def test_the_interface_for_integrations_through_the_proxy(box: BoxHandle, deployed: dict[str, Any]) -> None:
+    """The deployed API (its packages installed, nginx in front): the catalogue, an application sent as JSON
+    without any cookie or CSRF token, read back with its one-time code; a staff call without a token: 401."""
+    s = browser(box.box())
+    api = deployed["url"] + "/api"
+    listed = s.get(api + "/services", timeout=30)
+    assert listed.status_code == 200 and {x["id"] for x in listed.json()} >= {"trade_licence"}, listed.text[:500]
+    sent = s.post(api + "/applications", json={"serviceKey": "trade_licence", "answers": {
+        "business_name": "Civic API", "business_kind": "shop", "email": "api@example.pk"}}, timeout=30)
+    assert sent.status_code == 201 and not sent.cookies, sent.text[:500]
+    doc = sent.json()
+    status = s.get(f"{api}/applications/{doc['reference']}", headers={"X-Access-Code": doc["accessCode"]["code"]},
+                   timeout=30)
+    assert status.status_code == 200 and status.json()["status"] == "in_progress", status.text[:500]
+    assert [x["id"] for x in status.json()["steps"] if x["state"] == "here"] == ["review"]
+    staff = s.get(api + "/tasks", timeout=30)
+    assert staff.status_code == 401 and staff.headers["WWW-Authenticate"].startswith("Bearer")
+    assert s.get(api + "/openapi.json", timeout=30).json()["openapi"] == "3.1.0"
+
+
 def test_second_deploy_changes_nothing(box: BoxHandle, deployed: dict[str, Any]) -> None:
     t0 = time.monotonic()
     r = box.cli("--json", "app", "deploy", SLUG, APP, timeout=600)

@@ -6,6 +6,7 @@ pure functions of engine, tracking and audit. Time is always passed in."""
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -246,6 +247,17 @@ def inbox(conn: psycopg.Connection[Any], desk: str, limit: int = 50) -> list[tup
     return [(r[0], str(r[1]), r[2], list(r[3])) for r in conn.execute(
         "SELECT a.reference, t.id, t.name, t.actions FROM tasks t JOIN applications a ON a.id = t.application_id "
         "WHERE t.desk = %s AND t.state = 'ready' ORDER BY t.created_at, t.id LIMIT %s", (desk, limit))]
+
+
+def task_at(conn: psycopg.Connection[Any], task_id: str) -> tuple[str, str] | None:
+    """(reference, desk) of a task still waiting, or None (unknown, finished, or not a task id at all)."""
+    try:
+        uuid.UUID(task_id)
+    except ValueError:
+        return None
+    row = conn.execute("SELECT a.reference, t.desk FROM tasks t JOIN applications a ON a.id = t.application_id "
+                       "WHERE t.id = %s AND t.state = 'ready'", (task_id,)).fetchone()
+    return (str(row[0]), str(row[1])) if row else None
 
 
 def audit_entries(conn: psycopg.Connection[Any]) -> list[audit.Entry]:

@@ -6,11 +6,15 @@ the page shows it only while the application is there."""
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from lxml import etree
+
+from centre_core.engine import TaskView
 
 BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 _TASKS = {"userTask", "manualTask"}
@@ -87,3 +91,36 @@ def _reach(starts: list[str], after: dict[str, list[str]]) -> list[str]:
         seen.append(node)
         queue.extend(after.get(node, []))
     return seen
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A step as the tracking page and the API show it: its id, its name in each language, where it stands."""
+
+    id: str
+    names: dict[str, str]  # "en", "ur"
+    here: bool
+    done: bool
+
+
+def progress(order: tuple[tuple[str, bool], ...], ready: tuple[TaskView, ...], done: frozenset[str],
+             names: Mapping[str, str], localised: Mapping[str, Any]) -> list[Shown]:
+    """Pure: the steps shown for an application: its process version's steps in order (an escalation step only
+    while the application is there, or was), then any task waiting that the order lacks. `names` are the BPMN's
+    (one language), `localised` the catalogue's `steps` ({en, ur}), which win."""
+    here = {task.step for task in ready}
+    shown = [Shown(step, name_of(step, names, localised, step), step in here, step in done)
+             for step, escalation in order if not escalation or step in here or step in done]
+    steps = dict(order)
+    shown += [Shown(task.step, name_of(task.step, names, localised, task.name), True, False) for task in ready
+              if task.step not in steps]
+    return shown
+
+
+def name_of(step: str, names: Mapping[str, str], localised: Mapping[str, Any], fallback: str) -> dict[str, str]:
+    """A step's or an outcome's name in each language: the catalogue's text, else the BPMN's name in both."""
+    text = localised.get(step)
+    if text is not None:
+        return {"en": str(text.en), "ur": str(text.ur)}
+    plain = names.get(step, fallback)
+    return {"en": plain, "ur": plain}

@@ -81,6 +81,15 @@ CENTRE_DB = {
 }
 CENTRE_TRACKING_KEY = bytes.fromhex(ENV["TRACKING_KEY"])  # HMAC key of tracking codes (>= 32 bytes)
 CENTRE_CATALOGUE = ENV.get("CATALOGUE", "")  # a catalogue.yaml; empty: the sample catalogue
+# Staff on the API (`centre_web.staff`): the agency's OIDC provider; absent, every staff token is refused.
+CENTRE_OIDC = {
+    "issuer": ENV.get("OIDC_ISSUER", ""),
+    "audience": ENV.get("OIDC_AUDIENCE", ""),  # the agency's OIDC client for the centre
+    "jwks_url": ENV.get("OIDC_JWKS_URL", ""),
+    "groups_claim": ENV.get("OIDC_GROUPS_CLAIM", "groups"),
+    "desk_prefix": ENV.get("OIDC_DESK_PREFIX", ""),  # group "<prefix><desk>" -> the desk
+    "ca_file": ENV["CA_FILE"],
+}
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("ur", "اردو")]

@@ -17,12 +17,12 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from centre_core import references, store, throttle
+from centre_core.catalogue import Service
 from centre_core.errors import NotFound
 from centre_core.tracking import Outcome
 
 from . import flow, runtime
-from .templatetags.centre import loc
-from .texts import t
+from .texts import lang, t
 
 VIEW_FOR = timedelta(minutes=30)
 
@@ -73,23 +73,28 @@ def status(request: HttpRequest) -> HttpResponse:
         seen = store.view(runtime.connection(), reference)
     except NotFound:
         return HttpResponseRedirect(reverse("track"))
+    service, steps, outcome = described(seen)
+    language = lang()
+    return render(request, "centre_web/status.html", {
+        "title": t("status_title"), "service": service, "reference": references.display(reference),
+        "status": t(f"st_{seen.status}"), "submitted": seen.submitted_at,
+        "steps": [{"name": s.names[language], "here": s.here, "done": s.done} for s in steps],
+        "outcome": outcome[language] if outcome else None})
+
+
+def described(seen: store.Tracked) -> tuple[Service | None, list[flow.Shown], dict[str, str] | None]:
+    """(the service, the steps shown, the outcome's names) of a tracked application: what the status page and
+    the API's `GET /api/applications/<ref>` show. The flow is the one of the version the application started on
+    (the catalogue's BPMN may have changed since), its BPMN read from the database once per version."""
     loaded = runtime.loaded()
     service = loaded.catalogue.service(seen.service_id)
     process = loaded.processes.get(seen.service_id)
-    # the flow of the version the application started on (the catalogue's BPMN may have changed since)
     (order, ends), version_names = flow.steps_of_version(
         seen.process_digest, lambda: store.process_bpmn(runtime.connection(), seen.process_version))
     names = dict(version_names)
-    here = {task.step for task in seen.ready}
     names.update({s.id: s.name for s in process.steps.values()} if process else {})
     names.update(ends)
-    if service:
-        names.update({step: loc(text) for step, text in service.steps.items()})
-    steps = [{"name": names.get(step, step), "here": step in here, "done": step in seen.done_steps}
-             for step, escalation in order if not escalation or step in here or step in seen.done_steps]
-    steps += [{"name": names.get(task.step, task.name), "here": True} for task in seen.ready
-              if task.step not in dict(order)]
-    return render(request, "centre_web/status.html", {
-        "title": t("status_title"), "service": service, "reference": references.display(reference),
-        "status": t(f"st_{seen.status}"), "steps": steps, "submitted": seen.submitted_at,
-        "outcome": names.get(seen.outcome, seen.outcome) if seen.outcome else None})
+    localised = service.steps if service else {}
+    steps = flow.progress(order, seen.ready, seen.done_steps, names, localised)
+    outcome = flow.name_of(seen.outcome, names, localised, seen.outcome) if seen.outcome else None
+    return service, steps, outcome

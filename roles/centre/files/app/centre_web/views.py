@@ -112,9 +112,7 @@ def check(request: HttpRequest, service_id: str) -> HttpResponse:
         return _save_for_later(request, found, draft)
     if request.method == "POST":
         if not problems:
-            email = next((draft[q.id] for q in found.questions if q.kind == "email" and draft.get(q.id)), None)
-            reference = store.submit(runtime.connection(), runtime.loaded(), found.id,
-                                     answers.for_workflow(found, draft), email, runtime.now())
+            reference = send(found, draft)
             request.session.pop(f"draft:{found.id}", None)
             token = request.session.pop(_token_key(found.id), None)
             if isinstance(token, str):  # sent: the saved answers are not needed any more
@@ -128,6 +126,14 @@ def check(request: HttpRequest, service_id: str) -> HttpResponse:
         "title": t("check_title"), "service": found, "rows": rows, "errors": errors,
         "back": reverse("question", args=[found.id, found.questions[-1].id]) if found.questions
         else reverse("service", args=[found.id])}, status=400 if errors else 200)
+
+
+def send(found: Service, checked: dict[str, str]) -> str:
+    """Start the application of answers that passed `answers.check` (the check page's and the API's way in):
+    numbers go to the process as int, the first e-mail answer is the application's e-mail. Its reference."""
+    email = next((checked[q.id] for q in found.questions if q.kind == "email" and checked.get(q.id)), None)
+    return store.submit(runtime.connection(), runtime.loaded(), found.id, answers.for_workflow(found, checked),
+                        email, runtime.now())
 
 
 def done(request: HttpRequest, service_id: str) -> HttpResponse:

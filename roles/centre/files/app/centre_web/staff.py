@@ -1,0 +1,69 @@
+"""Staff on the interface for integrations: an OIDC access token (a JWT) of the agency's identity provider,
+verified here: the signature against the issuer's JWKS (fetched over HTTPS with the box CA, cached, refetched
+when a new key id appears), the issuer, the audience (the agency's client for the centre), the expiry. The groups
+claim gives the desks (`api_rules.desks_of`). Without OIDC settings (`OIDC_ISSUER`, `OIDC_AUDIENCE`,
+`OIDC_JWKS_URL` in the env file) every token is refused: nothing is ever let through unverified."""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import jwt
+from django.conf import settings
+
+from .api_rules import desks_of
+
+ALGORITHMS = ["RS256", "PS256", "ES256"]  # asymmetric only: a shared-secret (HS*) token is refused
+_clients: dict[str, jwt.PyJWKClient] = {}
+_lock = threading.Lock()
+
+
+class Refused(Exception):
+    """The token is missing, malformed, unsigned by the issuer, for another audience, or expired."""
+
+
+@dataclass(frozen=True)
+class Staff:
+    subject: str
+    desks: frozenset[str]
+
+
+def oidc() -> dict[str, str] | None:
+    found: dict[str, str] | None = getattr(settings, "CENTRE_OIDC", None)
+    return found if found and found.get("issuer") and found.get("audience") and found.get("jwks_url") else None
+
+
+def verify(token: str, known_desks: set[str]) -> Staff:
+    config = oidc()
+    if config is None:
+        raise Refused("the centre has no OIDC provider configured")
+    try:
+        key = _client(config["jwks_url"], config.get("ca_file", "")).get_signing_key_from_jwt(token)
+        claims: dict[str, Any] = jwt.decode(
+            token, key.key, algorithms=ALGORITHMS, audience=config["audience"], issuer=config["issuer"],
+            leeway=30, options={"require": ["exp", "iss", "aud", "sub"]})
+    except jwt.PyJWTError as error:
+        raise Refused(type(error).__name__) from None
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not subject or len(subject) > 200:
+        raise Refused("no subject")
+    groups = claims.get(config.get("groups_claim") or "groups")
+    return Staff(subject, desks_of(groups, config.get("desk_prefix", ""), known_desks))
+
+
+def _client(url: str, ca_file: str) -> jwt.PyJWKClient:
+    """One JWKS client per URL (its key cache shared by the threads). HTTPS only, but for loopback."""
+    with _lock:
+        found = _clients.get(url)
+        if found is None:
+            parts = urlsplit(url)
+            if parts.scheme != "https" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+                raise Refused("the JWKS URL must be https")
+            context = ssl.create_default_context(cafile=ca_file or None) if parts.scheme == "https" else None
+            found = _clients[url] = jwt.PyJWKClient(url, cache_keys=True, lifespan=300, timeout=5,
+                                                    ssl_context=context)
+        return found
