@@ -1,8 +1,8 @@
-"""High-availability benchmark (issue 13) on a 3-host lab laid out as tests/integration/test_hosts_ha.py does (h1:
-an edge, backups; h2 and h3: PostgreSQL under Patroni and an IdP portal each, h2 also an edge; etcd and the
-SeaweedFS cluster on all three): the
-database's failover when the leader's host dies (`govcloud lab fail`: every process SIGKILLed at once and its link
-cut), median of 5. That host also runs a SeaweedFS master, a volume server, a filer and a gateway.
+"""High-availability benchmark (issue 13) on the 5-host lab of tests/integration/test_hosts_ha.py (h1: the first
+edge; h2 and h3: PostgreSQL under Patroni; h2, h3, h4: etcd and the SeaweedFS cluster; h5 and h4: an IdP portal
+each, h5 also the second edge): the database's failover when the leader's host dies (`govcloud lab fail`: every
+process SIGKILLed at once and its link cut), median of 5. That host also runs a SeaweedFS master, a volume server,
+a filer and a gateway.
 
 A writer commits numbered rows in a loop through the agency's own multi-host credentials the whole time (libpq
 finds the leader); for each fault it prints the window without an acknowledged write (the last commit before the
@@ -10,19 +10,22 @@ kill to the first after it), the time until the new leader took a write, how lon
 as a synchronous replica after `lab heal`, and at the end how many acknowledged rows are missing (goal 0). Then the
 synchronous replica's host is cut off (silent, up to 3 times) and it prints how long commits stalled.
 
-An S3 writer puts numbered objects the whole time through the agency's own credentials (the first storage host's
-gateway) and the bench prints, per fault, the window without an acknowledged S3 write, how long after `lab heal`
-every volume has its two copies again, and at the end how many acknowledged objects are missing or differ (sha256;
-goal 0).
+An S3 writer puts numbered objects the whole time through the agency's own credentials (the first edge, in front
+of the gateways) and the bench prints, per fault, the window without an acknowledged S3 write, how long after
+`lab heal` every volume has its two copies again, and at the end how many acknowledged objects are missing or
+differ (sha256; goal 0).
 
 An OIDC client asks the issuer (the first edge, in front of both portals) for a client-credentials token the whole
-time (each token is a row of the IdP's database); per fault the bench prints the window without a token. The host
-that dies runs the database's leader and a portal, so the window is the database's failover, not the portal's (the
-edge passes to the other portal within a second: `test_hosts_ha` measures a portal stopped alone).
+time over one kept-alive connection (each token is a row of the IdP's database): per database fault the bench
+prints the window without a token (the database's failover). Then the identity host the edges prefer (h5: a portal
+and an edge) dies, median of 5, while members sign in (the code flow: the form, the code, the token) one after
+the other, each as a browser of its own: the bench prints the login unavailability (from the kill to the end of
+the last sign-in that failed; goal 0 s through the edge), the slowest sign-in meanwhile, and the kept-alive
+client's window without a token.
 
 Every host runs the host fence (`box.fence`): a peer silent for 2.5 s is routed away and its connections closed on
-every survivor, so the S3 and token windows are the fence's detection plus the services' own failover, not their
-clients' timeouts (before the fence: ~70 s without an S3 write, ~88 s without a token).
+every survivor, so the windows are the fence's detection plus the services' own failover, not their clients'
+timeouts (before the fence: ~70 s without an S3 write, ~88 s without a token).
 
 Run: .venv/bin/python benchmarks/bench_ha.py"""
 
@@ -40,6 +43,8 @@ from _common import rss_mb  # noqa: F401 - also puts the checkout on sys.path (t
 from bench_hosts import rss_mib
 from tests.integration.test_hosts_ha import HaLab, conninfo, ha_lab
 from tests.integration.test_lab import stop_lab
+
+from govcloud_platform.box.placement import read as read_placement
 
 RUNS = int(os.environ.get("BENCH_HA_RUNS", "5"))  # the issue asks for the median of 5
 
@@ -114,6 +119,56 @@ class TokenProber(threading.Thread):
         before = max((t for t in self.times if t <= moment), default=moment)
         after = min((t for t in self.times if t > moment), default=float("nan"))
         return after - before
+
+
+class LoginProber(threading.Thread):
+    """A member signs in (authorize, the login form, the code, the token) again and again, each time as a new
+    browser (new connections through the edge); remembers each attempt's (start, end, succeeded)."""
+
+    def __init__(self, ha: HaLab) -> None:
+        import uuid
+
+        from govcloud_platform.box import idp_api
+        from govcloud_platform.box.context import Box
+        from govcloud_platform.names import group
+        from govcloud_platform.spec import load_spec
+
+        super().__init__(daemon=True)
+        self.ident = ha.creds("bench", "identity")
+        self.user, self.password = "bench-clerk", uuid.uuid4().hex
+        idp_api.add_user(Box(home=ha.home, spec=load_spec(ha.lab.spec), create=False), self.user, self.password,
+                         f"{self.user}@example.org", "Clerk", [group("bench")])
+        self.attempts: list[tuple[float, float, bool]] = []
+        self.stop = threading.Event()
+
+    def sign_in(self) -> bool:
+        from tests import oidc
+
+        idp, ident = oidc.Issuer.of(self.ident), self.ident
+        redirect = str(ident["redirect_uris"][0])  # type: ignore[index]
+        with oidc.browser(idp) as browser:
+            code = oidc.code_from(oidc.login(browser, idp, str(ident["client_id"]), redirect, self.user,
+                                             self.password), redirect)
+        return bool(code) and oidc.token(idp, code or "", redirect, str(ident["client_id"]),
+                                         str(ident["client_secret"])).status_code == 200
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            started = time.monotonic()
+            try:
+                ok = self.sign_in()
+            except Exception:  # noqa: BLE001 - a refused or broken sign-in: a failed attempt
+                ok = False
+            self.attempts.append((started, time.monotonic(), ok))
+            time.sleep(0.2)
+
+    def around(self, moment: float, span: float) -> tuple[float, float, int]:
+        """(login unavailability: from `moment` to the end of the last failed attempt within `span` s, 0 if none;
+        the slowest attempt that succeeded; how many failed)."""
+        window = [a for a in self.attempts if a[1] > moment and a[0] < moment + span]
+        failed = [a for a in window if not a[2]]
+        slowest = max((end - start for start, end, ok in window if ok), default=float("nan"))
+        return (max(end for _, end, _ in failed) - moment if failed else 0.0), slowest, len(failed)
 
 
 class Writer(threading.Thread):
@@ -219,6 +274,33 @@ def main() -> None:
             _, took = heal_as_sync_replica(ha, replica)
             print(f"replica run {run + 1}: {replica} cut; no write for {stalls[-1]:.1f} s; back as sync replica "
                   f"{took:.1f} s after `lab heal`")
+        # the identity host the edges prefer dies (a portal and the second edge), members signing in all along
+        prober = LoginProber(ha)
+        prober.start()
+        logins, slowest, login_failures, kept = [], [], [], []
+        preferred = read_placement(ha.home).services["identity"].host  # type: ignore[union-attr]
+        for run in range(RUNS):
+            time.sleep(5)
+            assert lab.cli("fail", preferred).rc == 0
+            killed = time.monotonic()
+            time.sleep(15)  # the edge's fail_timeout (10 s) and the fence's 2.5 s, with room
+            wait_for([a[1] for a in prober.attempts if a[2]], killed, 60, "sign-in")
+            wait_for(tokens.times, killed, 60, "OIDC token")
+            unavailable, slow, failed = prober.around(killed, 15)
+            logins.append(unavailable)
+            slowest.append(slow)
+            login_failures.append(failed)
+            kept.append(tokens.gap_around(killed))
+            healed = time.monotonic()
+            assert lab.cli("heal", preferred, timeout=600).rc == 0
+            while not all(s["healthy"] for s in ha.status() if s["host"] == preferred):
+                assert time.monotonic() - healed < 180, f"{preferred} not healthy 180 s after `lab heal`"
+                time.sleep(2)
+            print(f"identity run {run + 1}: {preferred} failed; sign-ins unavailable for {unavailable:.1f} s "
+                  f"({failed} failed), slowest sign-in {slow:.1f} s; the kept-alive token client's window "
+                  f"{kept[-1]:.1f} s; healthy again {time.monotonic() - healed:.1f} s after `lab heal`")
+        prober.stop.set()
+        login_count = len(prober.attempts)
         writer.stop.set()
         s3_writer.stop.set()
         tokens.stop.set()
@@ -240,9 +322,13 @@ def main() -> None:
               "goal <= 5 s)")
         print(f"two copies of every volume again after `lab heal`: median {statistics.median(repairs):.1f} s")
         print(f"acknowledged S3 objects: {len(s3_writer.acked)}, lost or differing: {len(s3_lost)} (goal 0)")
-        print(f"OIDC tokens through the edge when the host of the database's leader and a portal dies: no token for "
+        print(f"OIDC tokens through the edge when the host of the database's leader dies: no token for "
               f"median {statistics.median(token_windows):.1f} s (min {min(token_windows):.1f}, "
-              f"max {max(token_windows):.1f}: the database's failover; a portal alone: test_hosts_ha's figure)")
+              f"max {max(token_windows):.1f}: the database's failover)")
+        print(f"sign-ins through the edge when the identity host the edges prefer dies: unavailable for median "
+              f"{statistics.median(logins):.1f} s (max {max(logins):.1f}; goal 0 s), {sum(login_failures)} failed "
+              f"of {login_count}; slowest sign-in median {statistics.median(slowest):.1f} s (max {max(slowest):.1f}); "
+              f"the kept-alive token client's window median {statistics.median(kept):.1f} s (max {max(kept):.1f})")
     finally:
         ha.cli("down", timeout=300)
         stop_lab(lab)

@@ -90,6 +90,23 @@ def test_up_and_status_say_plainly_what_losing_each_host_stops() -> None:
         "not every host may be lost: losing a stops storage, database, identity, backups")
 
 
+def test_the_ha_labs_layout() -> None:
+    """The 5-host lab of test_hosts_ha and bench_ha: every service survives any one host's loss but the first
+    edge's (the clients' one address: a floating address in production) and the backups'; the database, the
+    storage's first host (its preferred gateway and first raft leader) and the preferred portal each on a host of
+    their own."""
+    from tests.integration.test_hosts_ha import GROUPS
+
+    t = topo(*GROUPS.items())
+    assert names(t) == {"storage": "h2", "proxy": "h1", "dcs": "h3", "database": "h3", "identity": "h5",
+                        "backups": "h3"}
+    every = {s: [h.name for h in hs] for s, hs in instances(t).items()}
+    assert every["identity"] == ["h5", "h2"] and every["proxy"] == ["h1", "h5"]
+    assert every["storage"] == ["h2", "h3", "h4"] and every["database"] == ["h3", "h4"]
+    assert host_losses(t) == [("h1", ["storage", "identity"]), ("h2", []), ("h3", ["backups"]), ("h4", []),
+                              ("h5", [])]
+
+
 def test_storage_goes_where_a_master_and_a_volume_run() -> None:
     t = topo(("a", ["storage", "storage_master", "database", "identity", "proxy", "backups"]),
              ("b", ["storage", "storage_volume"]), ("c", ["storage", "storage_master", "storage_volume"]))
