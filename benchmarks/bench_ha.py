@@ -134,7 +134,7 @@ class LoginProber(threading.Thread):
         from govcloud_platform.spec import load_spec
 
         super().__init__(daemon=True)
-        self.ident = ha.creds("bench", "identity")
+        self.identity = ha.creds("bench", "identity")
         self.user, self.password = "bench-clerk", uuid.uuid4().hex
         idp_api.add_user(Box(home=ha.home, spec=load_spec(ha.lab.spec), create=False), self.user, self.password,
                          f"{self.user}@example.org", "Clerk", [group("bench")])
@@ -144,7 +144,7 @@ class LoginProber(threading.Thread):
     def sign_in(self) -> bool:
         from tests import oidc
 
-        idp, ident = oidc.Issuer.of(self.ident), self.ident
+        idp, ident = oidc.Issuer.of(self.identity), self.identity
         redirect = str(ident["redirect_uris"][0])  # type: ignore[index]
         with oidc.browser(idp) as browser:
             code = oidc.code_from(oidc.login(browser, idp, str(ident["client_id"]), redirect, self.user,
@@ -280,7 +280,7 @@ def main() -> None:
         logins, slowest, login_failures, kept = [], [], [], []
         preferred = read_placement(ha.home).services["identity"].host  # type: ignore[union-attr]
         for run in range(RUNS):
-            time.sleep(5)
+            time.sleep(12)  # the edges prefer the healed portal again once its fail_timeout (10 s) is over
             assert lab.cli("fail", preferred).rc == 0
             killed = time.monotonic()
             time.sleep(15)  # the edge's fail_timeout (10 s) and the fence's 2.5 s, with room

@@ -184,11 +184,12 @@ def doctor(ctx: typer.Context) -> None:
     """Look for orphaned roles, S3 identities, IdP clients, unfinished onboardings and removals, limits the
     servers hold that differ from the applied quota, buckets that cannot take a write, and on the hosts target a
     host fence that does not run or holds a host fenced (exit 1 if any)."""
+    from govcloud_cli.box_cmds import _on_control
     from govcloud_cli.hosts_cmds import fence_problems
 
     opts: Options = ctx.obj
     report = _onboarding(opts).doctor()
-    report["fences"] = fence_problems(opts)
+    report["fences"] = fence_problems(opts) if _on_control(opts) else []
     report["healthy"] = report["healthy"] and not report["fences"]
     if opts.json:
         emit_json(report)

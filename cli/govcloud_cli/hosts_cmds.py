@@ -220,12 +220,9 @@ def status_on_hosts(opts: Options, spec: Spec) -> None:
 
 def fence_problems(opts: Options) -> list[str]:
     """For `doctor` from the control home of the hosts target: every host's fence asked over SSH (`status`), and
-    what is wrong with them (`box.fence.problems`: one not running, a peer held fenced); none elsewhere."""
-    from govcloud_cli.box_cmds import _on_control
+    what is wrong with them (`box.fence.problems`: one not running, a peer held fenced)."""
     from govcloud_platform.box.fence import problems
 
-    if not _on_control(opts):
-        return []
     spec = platform_spec(opts)
     box, placement = _control(opts, spec)
     doc = _hosts(opts, spec, placement).status(str(box.ca_file), _endpoints(box))
