@@ -358,7 +358,8 @@ def test_staff_tokens_are_verified_and_give_their_desks(site: Box, issuer: Issue
 
 
 def test_without_oidc_settings_staff_tokens_are_refused(site: Box) -> None:
-    """The role passes no OIDC provider yet: every token is refused, none is trusted unverified."""
+    """A centre without an OIDC provider (as the role wrote it before it had one): every token is refused, none
+    is trusted unverified."""
     from django.conf import settings
 
     assert not settings.CENTRE_OIDC["issuer"]

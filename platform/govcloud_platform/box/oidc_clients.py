@@ -51,7 +51,7 @@ def oidc_client(
     userinfo claims of the granted scopes (`groups` among them) and `aud` = [client_id]: LLNG's default is an
     opaque session id that only its userinfo endpoint can read, so an app that serves an API (the centre) could
     not check a token without a round trip to the IdP per call. The IdP still knows the token (its `jti` is the
-    session), so userinfo, introspection and revocation work as before. `admit`: the groups whose members may
+    session): the userinfo endpoint answers for it as before. `admit`: the groups whose members may
     sign in through it (`access_rule`; required: a client without a rule admits every user of the IdP).
     `extra_claims` maps a scope to the space-separated claims it releases; `exported_vars` maps a claim to a
     session attribute."""
