@@ -6,7 +6,9 @@ owner role of an agency named `X-ro`, and onboarding `X-ro` reset that role's pa
 
 Grammar. `s` is a slug (`^[a-z][a-z0-9-]{1,30}[a-z0-9]$`, no `--`, not reserved; `spec.models.check_slug`),
 `u` is `s` with `-` written `_` (so `u` never holds `__`), `a` is an app name (`^[a-z][a-z0-9]{1,15}$`, not
-`ro`). `--` and `__` are separators that no slug contains, as IDNA reserves `xn--` in DNS labels.
+`ro`), `d` is a desk (a lane id of the centre's processes: `^[a-z][a-z0-9_]{0,39}$`, the whole group
+at most 64 characters). `--` and `__` are separators that no slug contains, as IDNA reserves `xn--` in DNS
+labels.
 
 | namespace                      | kind                    | name                 |
 |--------------------------------|-------------------------|----------------------|
@@ -18,6 +20,7 @@ Grammar. `s` is a slug (`^[a-z][a-z0-9-]{1,30}[a-z0-9]$`, no `--`, not reserved;
 |                                | app client              | `ag-<s>--<a>`        |
 | IdP groups                     | agency members          | `agency-<s>`         |
 |                                | agency administrators   | `agency-<s>--admins` |
+|                                | staff at desk `d`       | `agency-<s>--desk-<d>` |
 | IdP logins                     | agency user `l`         | `<l>@<s>`; the administrator `admin@<s>` |
 | system users (≤ 32 characters) | an agency's apps        | `gc-<s>`; `gc_<s in base 62>` if `s` > 29 |
 | supervisord programs, certs    | an app instance         | `app-<s>-<a>` (app names hold no `-`) |
@@ -41,6 +44,10 @@ APP_NAME_PATTERN = r"^[a-z][a-z0-9]{1,15}$"
 _APP_RE = re.compile(APP_NAME_PATTERN)
 READER = "ro"  # the suffix of the read-only role; never an app name
 ADMINS = "admins"
+DESK = "desk-"  # the tail of a desk group before the desk's id
+MAX_GROUP = 64  # the IdP's group names (oidc_policy.GROUP_PATTERN)
+DESK_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
+_DESK_RE = re.compile(DESK_PATTERN)
 ADMIN_LOCAL = "admin"
 MAX_SYSTEM_USER = 32  # useradd's limit
 _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -155,14 +162,34 @@ def admins_group(slug: str) -> str:
     return f"{group(slug)}--{ADMINS}"
 
 
+def desk_group_prefix(slug: str) -> str:
+    """What the agency's desk groups begin with (the centre's `OIDC_DESK_PREFIX`): `agency-<s>--desk-`."""
+    return f"{group(slug)}--{DESK}"
+
+
+def desk_group(slug: str, desk: str) -> str:
+    """The agency's staff at desk `desk` (a lane of the centre's processes): `agency-<s>--desk-<d>`."""
+    if not isinstance(desk, str) or not _DESK_RE.fullmatch(desk):
+        raise ValueError(f"invalid desk {desk!r}: use {DESK_PATTERN}")
+    name = desk_group_prefix(slug) + desk
+    if len(name) > MAX_GROUP:
+        raise ValueError(f"desk group {name!r} is longer than the IdP's {MAX_GROUP} characters: shorten the lane id")
+    return name
+
+
 def parse_group(name: str) -> Owner | None:
+    """The agency of a group, with its role: None (members), `admins`, or `desk-<d>`."""
     if not name.startswith("agency-"):
         return None
     head, sep, tail = name[len("agency-"):].partition("--")
     slug = _slug_or_none(head)
-    if slug is None or (sep and tail != ADMINS):
+    if slug is None:
         return None
-    return Owner(slug, role=ADMINS if sep else None)
+    if not sep:
+        return Owner(slug)
+    if tail == ADMINS or (tail.startswith(DESK) and _DESK_RE.fullmatch(tail[len(DESK):])):
+        return Owner(slug, role=tail)
+    return None
 
 
 def login(slug: str, local: str) -> str:

@@ -1,25 +1,45 @@
 """The Citizen's Centre (`centre`) on a real box for a fresh agency, deployed once through the CLI: health and the
-citizen's pages in English and Urdu through the TLS proxy under the agency's name, a second deploy that changes
-nothing, the process as the agency's user on loopback only, its secrets in a 0600 file and nowhere else, its
-own database out of another agency's reach, and a purging removal that leaves nothing behind."""
+citizen's pages in English and Urdu through the TLS proxy under the agency's name, staff acting on the API with
+access tokens of the box's real IdP (another agency's, a desk-less member's, an expired and a forged token
+refused), a second deploy that changes nothing, the process as the agency's user on loopback only, its secrets in
+a 0600 file and nowhere else, its own database out of another agency's reach, and a purging removal that leaves
+nothing behind."""
 
 from __future__ import annotations
 
+import base64
+import json
 import pwd
 import re
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jwt
 import psycopg
 import pytest
 import requests
 
 from govcloud_platform.apps.layout import instance_dir, public_url
+from govcloud_platform.apps.manifests import manifest
+from govcloud_platform.apps.store import DeploymentStore
+from govcloud_platform.box import idp_api, llng_store
+from govcloud_platform.box.context import Box
 from govcloud_platform.box.supervisor import Supervisor
-from govcloud_platform.names import app_program, pg_app, system_user
+from govcloud_platform.names import (
+    app_program,
+    desk_group,
+    desk_group_prefix,
+    group,
+    login,
+    oidc_app_client,
+    pg_app,
+    system_user,
+)
+from tests import oidc
 from tests.apps_helpers import apply_spec, resolve_to_loopback, system_user_exists
 from tests.conftest import BoxHandle
 from tests.oidc import browser
@@ -144,6 +164,120 @@ def test_the_interface_for_integrations_through_the_proxy(box: BoxHandle, deploy
     assert s.get(api + "/openapi.json", timeout=30).json()["openapi"] == "3.1.0"
 
 
+def _access_token(idp: oidc.Idp, client_id: str, secret: str, redirect: str, user: str, password: str) -> str:
+    """The OIDC code flow as a staff tool runs it: the IdP's login form, the code from the redirect, the token."""
+    s = oidc.browser(idp)
+    code = oidc.code_from(oidc.login(s, idp, client_id, redirect, user, password), redirect)
+    assert code, f"{user} could not sign in through {client_id}"
+    tokens = oidc.token(idp, code, redirect, client_id, secret)
+    assert tokens.status_code == 200, tokens.text[:300]
+    found: str = tokens.json()["access_token"]
+    return found
+
+
+def _idp_signed(b: Box, claims: dict[str, Any]) -> str:
+    """A token signed with the IdP's own key (read from its configuration, as only the box can): what an expired
+    token of the IdP looks like, without waiting for one to expire."""
+    conf = llng_store.latest_conf(idp_api.conf_store(b))[1]
+    return jwt.encode(claims, conf["oidcServicePrivateKeySig"], algorithm="RS256",
+                      headers={"kid": conf["oidcServiceKeyIdSig"], "typ": "JWT"})
+
+
+def test_staff_act_on_the_api_with_access_tokens_of_the_agencys_idp(box: BoxHandle, deployed: dict[str, Any]) -> None:
+    """The deployed centre is told its agency's client for the centre (issuer, audience, JWKS, desk groups). A
+    member of the agency in the clerk's and the licensing officer's desk groups signs in through that client (the
+    real LemonLDAP::NG code flow), sees the application sent through the API at the clerk's desk, accepts and
+    approves it, and the citizen reads it closed `issued` with the code. Refused: a member of another agency
+    (its own client's token, even with this agency's desk group names: 401; this centre's client: refused by the
+    IdP), a member of this agency in no desk group (403), an expired token signed by the IdP's key and a token
+    whose claims were changed (401)."""
+    b = box.box()
+    env = _env(box)
+    client_id = oidc_app_client(SLUG, APP)
+    assert (env["OIDC_ISSUER"], env["OIDC_AUDIENCE"], env["OIDC_JWKS_URL"], env["OIDC_GROUPS_CLAIM"],
+            env["OIDC_DESK_PREFIX"]) == (b.issuer, client_id, f"{b.issuer}/oauth2/jwks", "groups",
+                                         desk_group_prefix(SLUG))
+    assert not any(k.startswith("OIDC_CLIENT") for k in env)  # the centre verifies tokens: it holds no secret
+    secret = DeploymentStore(b).secrets(SLUG, APP)["oidc_secret"]  # type: ignore[index]
+    redirect = deployed["url"] + manifest(APP).oidc_callback
+    other = box.cli("--json", "agency", "credentials", OTHER, "--show-secrets")
+    assert other.rc == 0, other.stderr
+    theirs = other.json()["identity"]
+    users = {  # login -> groups
+        login(SLUG, "desk"): [group(SLUG), desk_group(SLUG, "clerk"), desk_group(SLUG, "licensing_officer")],
+        login(SLUG, "nodesk"): [group(SLUG)],
+        login(OTHER, "desk"): [group(OTHER), desk_group(OTHER, "clerk"), desk_group(SLUG, "clerk")],
+    }
+    password = uuid.uuid4().hex
+    for user, groups in users.items():
+        idp_api.add_user(b, user, password, f"{user.replace('@', '.')}@example.org", "Staff", groups)
+    try:
+        staff = _access_token(b, client_id, secret, redirect, login(SLUG, "desk"), password)
+        header, claims = jwt.get_unverified_header(staff), jwt.decode(staff, options={"verify_signature": False})
+        print(f"LLNG access token: header {header}, claims {sorted(claims)}, aud {claims['aud']!r}, "
+              f"groups {claims.get('groups')!r}")
+        assert header["alg"] == "RS256" and claims["aud"] == [client_id] and claims["iss"] == b.issuer
+        assert set(users[login(SLUG, "desk")]) <= set(claims["groups"])
+        nodesk = _access_token(b, client_id, secret, redirect, login(SLUG, "nodesk"), password)
+        stranger = _access_token(oidc.Issuer.of(theirs), theirs["client_id"], theirs["client_secret"],
+                                 theirs["redirect_uris"][0], login(OTHER, "desk"), password)
+        assert jwt.decode(stranger, options={"verify_signature": False})["aud"] == [theirs["client_id"]]
+        refused = oidc.login(oidc.browser(b), b, client_id, redirect, login(OTHER, "desk"), password)
+        assert oidc.code_from(refused, redirect) is None  # the centre's client admits this agency's members only
+
+        s = browser(b)
+        api = deployed["url"] + "/api"
+        sent = s.post(api + "/applications", json={"serviceKey": "trade_licence", "answers": {
+            "business_name": "Civic Desk", "business_kind": "shop", "email": "desk@example.pk"}}, timeout=30)
+        assert sent.status_code == 201, sent.text[:500]
+        doc = sent.json()
+
+        def bearer(token: str) -> dict[str, str]:
+            return {"Authorization": f"Bearer {token}"}
+
+        expired = _idp_signed(b, {**claims, "exp": int(time.time()) - 300, "iat": int(time.time()) - 4000})
+        forged = staff.split(".")
+        changed = json.dumps({**claims, "sub": "someone-else"}).encode()
+        forged[1] = base64.urlsafe_b64encode(changed).decode().rstrip("=")  # the IdP's signature over other claims
+        for name, token in (("another agency's", stranger), ("expired", expired), ("forged", ".".join(forged))):
+            for method, path in (("GET", "/tasks"), ("GET", f"/applications/{doc['reference']}")):
+                answer = s.request(method, api + path, headers=bearer(token), timeout=30)
+                assert answer.status_code == 401, (name, path, answer.status_code, answer.text[:300])
+                assert answer.headers["WWW-Authenticate"].startswith("Bearer")
+        assert s.get(api + "/tasks", headers=bearer(nodesk), timeout=30).status_code == 403
+        fresh = _idp_signed(b, {**claims, "exp": int(time.time()) + 300})  # the control: only the expiry differs
+        assert s.get(api + "/tasks", headers=bearer(fresh), timeout=30).status_code == 200
+
+        listed = s.get(api + "/tasks", headers=bearer(staff), timeout=30)
+        assert listed.status_code == 200, listed.text[:500]
+        task = next(x for x in listed.json() if x["reference"] == doc["reference"])
+        assert task["desk"] == "clerk" and "accept" in task["actions"]
+        for token in (stranger, nodesk):  # nobody else acts on it
+            assert s.post(f"{api}/tasks/{task['id']}/accept", headers=bearer(token), timeout=30).status_code in (
+                401, 403)
+        accepted = s.post(f"{api}/tasks/{task['id']}/accept", headers=bearer(staff),
+                          json={"fields": {"comment": "premises seen"}}, timeout=30)
+        assert accepted.status_code == 200, accepted.text[:500]
+        following = accepted.json()["next"]
+        assert [x["desk"] for x in following] == ["licensing_officer"]
+        approved = s.post(f"{api}/tasks/{following[0]['id']}/approve", headers=bearer(staff), timeout=30)
+        assert approved.status_code == 200 and approved.json()["status"] == "closed", approved.text[:500]
+
+        seen = s.get(f"{api}/applications/{doc['reference']}", headers={"X-Access-Code": doc["accessCode"]["code"]},
+                     timeout=30)
+        assert seen.status_code == 200, seen.text[:500]
+        assert (seen.json()["status"], seen.json()["outcome"]) == ("closed", "issued")
+        conninfo = b.pg_conninfo(env["DB_NAME"], env["DB_USER"], env["DB_PASSWORD"])
+        with psycopg.connect(**conninfo) as conn:
+            actors = [r[0] for r in conn.execute("SELECT actor FROM audit WHERE subject = %s ORDER BY seq",
+                                                 (doc["reference"],))]
+        assert actors == ["citizen", f"staff:{claims['sub']}", f"staff:{claims['sub']}"]
+    finally:
+        for user in users:
+            idp_api.remove_user(b, user)
+        idp_api.remove_empty_groups(b, sorted({g for gs in users.values() for g in gs} - {group(SLUG), group(OTHER)}))
+
+
 def test_second_deploy_changes_nothing(box: BoxHandle, deployed: dict[str, Any]) -> None:
     t0 = time.monotonic()
     r = box.cli("--json", "app", "deploy", SLUG, APP, timeout=600)
@@ -225,6 +359,7 @@ def test_remove_with_purge_leaves_nothing_behind(box: BoxHandle, deployed: dict[
     assert not {program, f"{program}-timers"} & set(Supervisor(b).info())
     assert not vhost.exists() and not instance_dir(b, SLUG, APP).exists()
     assert not list((b.ca.directory / "certs").glob(f"{program}.*"))
+    assert idp_api.get_oidc_client(b, oidc_app_client(SLUG, APP)) is None  # the centre's client went with it
     with b.pg_admin() as conn:
         assert conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None
         assert conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone() is None

@@ -5,6 +5,7 @@ use them and no other."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -21,11 +22,11 @@ def test_the_spec_knows_every_app_of_the_catalogue_and_its_services() -> None:
         assert m.role == name and m.health_path.startswith("/")
 
 
-def test_the_centre_is_in_the_catalogue_with_its_database_only() -> None:
+def test_the_centre_is_in_the_catalogue_with_its_database_and_identity() -> None:
     centre = manifest("centre")
-    assert centre.services == ("database",) and centre.implemented
+    assert centre.services == ("database", "identity") and centre.implemented  # staff tokens: the agency's client
     doc = centre.as_dict()
-    assert doc["keys"] == ["secret_key", "tracking_key"] and doc["services"] == ["database"]
+    assert doc["keys"] == ["secret_key", "tracking_key"] and doc["services"] == ["database", "identity"]
     with pytest.raises(InputError):
         manifest("centres")
 
@@ -61,17 +62,35 @@ def test_every_app_has_a_port_on_openstack() -> None:
     assert len(set(APP_PORTS.values())) == len(APP_PORTS)
 
 
-def test_the_spec_declares_a_centre_for_an_agency_with_a_database_only() -> None:
+def test_the_spec_declares_a_centre_for_an_agency_with_a_database_and_identity() -> None:
     from govcloud_platform.errors import SpecError
     from govcloud_platform.spec import load_spec_text
     from govcloud_platform.spec.example import EXAMPLE_SPEC
 
     old = "    services: [database, storage, identity, backups]\n    apps: []"
     assert old in EXAMPLE_SPEC
-    spec = load_spec_text(EXAMPLE_SPEC.replace(old, "    services: [database]\n    apps: [centre]"), "g.yaml")
+    spec = load_spec_text(EXAMPLE_SPEC.replace(old, "    services: [database, identity]\n    apps: [centre]"), "g.yaml")
     assert spec.agencies[0].apps == ["centre"]
-    with pytest.raises(SpecError) as refused:  # without a database it has nowhere to keep applications
+    with pytest.raises(SpecError) as refused:  # no database to keep applications in, no IdP for staff tokens
         load_spec_text(EXAMPLE_SPEC.replace(old, "    services: [storage]\n    apps: [centre]"), "g.yaml")
     found = [str(p) for p in refused.value.problems]
     assert len(found) == 1 and re.fullmatch(r"g\.yaml:\d+: agencies\[0\]\.apps: app 'centre' needs services "
-                                            r"\['database'\]", found[0]), found
+                                            r"\['database', 'identity'\]", found[0]), found
+
+
+def test_the_centre_is_told_its_agencys_client_and_desk_groups_and_no_client_secret(tmp_path: Path) -> None:
+    """Staff tokens: the issuer and the audience (the agency's client for the centre), the desk groups' prefix;
+    the centre only verifies tokens, so the client's secret is not handed to it."""
+    from govcloud_platform.apps.layout import role_vars
+    from govcloud_platform.apps.store import Deployment
+    from govcloud_platform.box.context import Box
+    from govcloud_platform.spec.example import EXAMPLE_SPEC
+    from govcloud_platform.spec.loader import load_spec_text
+
+    box = Box(home=tmp_path, spec=load_spec_text(EXAMPLE_SPEC))
+    d = Deployment(agency="alpha", app="centre", state="ready", port=box.port_base + 20, created_at="", updated_at="")
+    secrets = {"db_password": "p" * 20, "oidc_secret": "s" * 32, "secret_key": "k" * 40, "tracking_key": "ab" * 32}
+    v = role_vars(box, "alpha", "Alpha", manifest("centre"), d, secrets, None, None, None, "deploy")
+    assert v["centre_oidc"] == {"issuer": box.issuer, "client_id": "ag-alpha--centre"}
+    assert v["centre_desk_group_prefix"] == "agency-alpha--desk-" and v["centre_agency_group"] == "agency-alpha"
+    assert "s" * 32 not in repr(v)

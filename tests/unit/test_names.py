@@ -41,7 +41,8 @@ NAMESPACES: dict[str, list[tuple[str, Builder]]] = {
                  ("app", names.pg_app)],
     "s3": [("bucket", lambda s, a: names.bucket(s))],
     "oidc": [("agency", lambda s, a: names.oidc_client(s)), ("app", names.oidc_app_client)],
-    "groups": [("members", lambda s, a: names.group(s)), ("admins", lambda s, a: names.admins_group(s))],
+    "groups": [("members", lambda s, a: names.group(s)), ("admins", lambda s, a: names.admins_group(s)),
+               ("desk", names.desk_group)],
     "logins": [("admin", lambda s, a: names.admin_login(s))],
     "system users": [("user", lambda s, a: names.system_user(s))],
     "programs": [("app", names.app_program)],
@@ -50,7 +51,7 @@ NAMESPACES: dict[str, list[tuple[str, Builder]]] = {
             ("agency", lambda s, a: names.agency_host(s, "gov.example"))],
 }
 # What the name of each kind says about its owner: the identity a builder must keep.
-KEEPS = {("postgres", "app"), ("oidc", "app"), ("programs", "app"), ("dns", "app")}
+KEEPS = {("postgres", "app"), ("oidc", "app"), ("programs", "app"), ("dns", "app"), ("groups", "desk")}
 
 
 def _identity(space: str, kind: str, slug: str, app: str) -> tuple[str, str, str]:
@@ -80,6 +81,8 @@ def test_every_name_parses_back_to_its_owner(slug: str, app: str) -> None:
     assert names.parse_client(names.oidc_app_client(slug, app)) == names.Owner(slug, app=app)
     assert names.parse_group(names.group(slug)) == names.Owner(slug)
     assert names.parse_group(names.admins_group(slug)) == names.Owner(slug, role=names.ADMINS)
+    assert names.parse_group(names.desk_group(slug, app)) == names.Owner(slug, role=names.DESK + app)
+    assert names.desk_group(slug, app).startswith(names.desk_group_prefix(slug))
     assert names.parse_login(names.admin_login(slug)) == (slug, names.ADMIN_LOCAL)
     assert names.parse_system_user(names.system_user(slug)) == names.Owner(slug)
     assert names.parse_app_program(names.app_program(slug, app)) == names.Owner(slug, app=app)
@@ -139,7 +142,8 @@ def test_double_hyphen_slugs_are_refused(slug: str) -> None:
     + [(names.parse_bucket, n) for n in ("govcloud-backup", "ag-", "ag-a--b", "ag-admin")]
     + [(names.parse_client, n) for n in ("ag-ab--", "ag-ab--ro", "ag-ab--x-y", "platform-console")]
     + [(names.parse_group, n)
-       for n in ("platform-operators", "agency-ab--ro", "agency-ab--admins--admins", "agency-postgres")]
+       for n in ("platform-operators", "agency-ab--ro", "agency-ab--admins--admins", "agency-postgres",
+                 "agency-ab--desk-", "agency-ab--desk-Clerk", "agency-ab--desk-x-y")]
     + [(names.parse_system_user, n) for n in ("root", "www-data", "gc-", "gc_" + "0" * 29, "gc_short")],
 )
 def test_platform_and_malformed_names_are_no_agencys(parse: Callable[[str], object], name: str) -> None:

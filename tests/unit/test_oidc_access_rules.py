@@ -183,3 +183,13 @@ def test_every_client_body_carries_its_rule() -> None:
     assert _body()["options"]["rule"] == oidc_policy.access_rule([names.group("health")], client_credentials=True)
     with pytest.raises(TypeError):
         oidc_clients.oidc_client(_Box(), "x-client", "s", ["https://x/cb"])  # type: ignore[arg-type,call-arg]
+
+
+def test_access_tokens_are_signed_jwts_with_the_claims() -> None:
+    """An app's API (the centre's) checks a token itself: LLNG's JWT access tokens, the scopes' claims in them."""
+    options = oidc_clients.conf_entries(_body())["oidcRPMetaDataOptions"]
+    assert options["oidcRPMetaDataOptionsAccessTokenJWT"] == 1
+    assert options["oidcRPMetaDataOptionsAccessTokenClaims"] == 1
+    assert options["oidcRPMetaDataOptionsAccessTokenSignAlg"] == "RS256"
+    older = {**options, "oidcRPMetaDataOptionsAccessTokenJWT": 0}  # a client written before: rewritten
+    assert oidc_clients.client_differs(older, _body())

@@ -23,6 +23,7 @@ from govcloud_platform.names import (
     agency_host,
     app_host,
     app_program,
+    desk_group_prefix,
     group,
     oidc_app_client,
     pg_app,
@@ -211,6 +212,8 @@ def role_vars(box: Box, slug: str, agency_name: str, m: AppManifest, deployment:
         common.pop("agency_group")
     if m.name != "portal":
         common.pop("agency_admins_group")
+    if m.name == "centre":  # staff tokens: desks from the agency's desk groups
+        common["desk_group_prefix"] = desk_group_prefix(slug)
     if m.name == "messaging":
         common["server_name"] = agency_host(slug, box.spec.platform.domain)
     copies: list[dict[str, str]] = []
@@ -229,6 +232,8 @@ def role_vars(box: Box, slug: str, agency_name: str, m: AppManifest, deployment:
         if "identity" in m.services:
             common["oidc"] = {"issuer": box.issuer, "client_id": oidc_app_client(slug, m.name),
                               "client_secret": secrets["oidc_secret"]}
+            if m.name == "centre":  # it verifies its client's access tokens (JWKS) and signs nobody in: no secret
+                del common["oidc"]["client_secret"]
         common.update(key_vars(m, secrets))
     if action == "remove":
         common["remove_run_user"] = last_app

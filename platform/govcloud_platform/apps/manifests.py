@@ -100,9 +100,11 @@ CATALOGUE: dict[str, AppManifest] = {
             product="Citizen's Centre (Django 5.2, SpiffWorkflow 3.2) on gunicorn",
             citizens_get="the agency's services (certificates, licences, permits) in English and Urdu: apply online, "
                          "get a reference number, track the application with a one-time code",
-            staff_get="applications moving between desks along each service's BPMN process (staff pages: to come)",
-            services=("database",),
-            components=("django", "spiffworkflow", "lxml", "psycopg", "pydantic", "pyyaml", "gunicorn"),
+            staff_get="applications moving between desks along each service's BPMN process, on the API with an "
+                      "access token of the agency's client for the centre (desk groups agency-<slug>--desk-<lane>; "
+                      "staff pages: to come)",
+            services=("database", "identity"),
+            components=("django", "spiffworkflow", "lxml", "psycopg", "pydantic", "pyyaml", "gunicorn", "pyjwt"),
             health_path="/healthz",
             memory_mb=95,
             install_s=52,

@@ -47,7 +47,11 @@ def oidc_client(
     options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A confidential client (confKey = client_id) in the manager API's shape: RS256 id_tokens carrying the
-    claims (IDTokenForceClaims), consent bypassed (clients are ours). `admit`: the groups whose members may
+    claims (IDTokenForceClaims), consent bypassed (clients are ours). Access tokens are RS256 JWTs with the
+    userinfo claims of the granted scopes (`groups` among them) and `aud` = [client_id]: LLNG's default is an
+    opaque session id that only its userinfo endpoint can read, so an app that serves an API (the centre) could
+    not check a token without a round trip to the IdP per call. The IdP still knows the token (its `jti` is the
+    session): the userinfo endpoint answers for it as before. `admit`: the groups whose members may
     sign in through it (`access_rule`; required: a client without a rule admits every user of the IdP).
     `extra_claims` maps a scope to the space-separated claims it releases; `exported_vars` maps a claim to a
     session attribute."""
@@ -66,6 +70,9 @@ def oidc_client(
         "refreshToken": refresh_tokens,
         "postLogoutRedirectUris": post_logout_redirect_uris or [],
         "accessTokenExpiration": box.spec.platform.services.identity.access_token_lifetime_s,
+        "accessTokenJWT": True,
+        "accessTokenClaims": True,
+        "accessTokenSignAlg": "RS256",
         "rule": access_rule(admit, client_credentials=allow_client_credentials),
     }
     opts.update(options or {})

@@ -117,9 +117,7 @@ def application(request: HttpRequest, reference: str) -> HttpResponse:
                                                   "symbol, e.g. ABCD-EFGH-JK12).", "reference")
     conn = runtime.connection()
     if "HTTP_AUTHORIZATION" in request.META:
-        who = _staff(request)
-        if not who.desks:
-            raise Problem(403, "forbidden", "The token gives no desk of this centre.")
+        _staff(request)
         try:
             return _json(file_json(store.view(conn, canonical), None))
         except NotFound:
@@ -234,6 +232,15 @@ def _office(service: Service) -> dict[str, Any]:
 
 
 def _staff(request: HttpRequest) -> staff.Staff:
+    """The staff member of the request's bearer token, at one desk of this centre at least: 401 without a valid
+    token, 403 with a valid one that names no desk (a member of the agency who is no staff of the centre)."""
+    who = _token_holder(request)
+    if not who.desks:
+        raise Problem(403, "forbidden", "The token gives no desk of this centre.")
+    return who
+
+
+def _token_holder(request: HttpRequest) -> staff.Staff:
     header = request.META.get("HTTP_AUTHORIZATION")
     token = bearer_token(header)
     if token is None:

@@ -156,7 +156,8 @@ PATHS: dict[str, Any] = {
         "operationId": "getTasks", "tags": ["Operator"], "security": _BEARER,
         "summary": "The tasks waiting at the caller's desks (the token's groups), oldest first.",
         "responses": {"200": _json({"type": "array", "items": _ref("Task")}, "Tasks"),
-                      "401": _error("No valid staff bearer token (WWW-Authenticate: Bearer)")}}},
+                      "401": _error("No valid staff bearer token (WWW-Authenticate: Bearer)"),
+                      "403": _error("A valid staff token that gives no desk of this centre")}}},
     "/api/tasks/{taskId}/{action}": {"post": {
         "operationId": "completeTaskById", "tags": ["Operator"], "security": _BEARER,
         "summary": "Act on a task at one of the caller's desks with one of its actions (e.g. accept, return, "
@@ -168,6 +169,7 @@ PATHS: dict[str, Any] = {
             "200": _json(_ref("TaskCompleted"), "Done: the application moved on"),
             "400": _error("A malformed body"),
             "401": _error("No valid staff bearer token (WWW-Authenticate: Bearer)"),
+            "403": _error("A valid staff token that gives no desk of this centre"),
             "404": _error("No such task waiting at the caller's desks"),
             "409": _error("The task does not offer this action now"),
             "413": _error(f"Body over {MAX_BODY} bytes"),
