@@ -111,7 +111,8 @@ def test_every_service_is_healthy_on_the_host_place_chose(platform: Platform) ->
     result = platform.timed("status", "--json", "status")
     assert result.rc == 0, result.stderr
     doc = result.json()
-    assert set(doc) == {"ca_file", "services"}
+    assert set(doc) == {"ca_file", "services", "fences"}  # the box's shape, and each host's fence (two portals)
+    assert all(f["running"] and not f["fenced"] for f in doc["fences"]), doc["fences"]
     placed, addr = platform.placed(), {h["name"]: h["address"] for h in platform.lab.doc["hosts"]}
     every = platform.instances()
     assert every["proxy"] == ["h1", "h2"]  # an edge on each proxy host (h3, the apps' host, is none)
