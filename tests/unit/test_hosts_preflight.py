@@ -173,6 +173,13 @@ def test_require_ready_names_every_failed_host_once() -> None:
     assert text.startswith("host preflight failed on 2 hosts: h1 (10.0.0.11), h3 (10.0.0.13): SSH login refused "
                            "at 'Find Python': Permission denied (publickey) (the key file /k is not accepted for root")
     assert text.count("Permission denied") == 1  # the same failure is said once for both hosts
+    busy = report(NEED, SSH, HostOutcome("h2", facts={"host_preflight": facts()}))
+    busy.problems = [f"port {p} (x) on 10.0.0.12 is in use: stop what holds it" for p in range(5)]
+    with pytest.raises(HostError) as err:
+        require_ready([busy, down[1]])
+    text = str(err.value)  # every host named, each with its first problems: the line is not cut before h3
+    assert "port 1 " in text and "port 2 " not in text and "and 3 more (`govcloud hosts check`" in text
+    assert "h3 (10.0.0.13): SSH login refused" in text
 
 
 def test_base_dir_resolves_relative_key_paths() -> None:

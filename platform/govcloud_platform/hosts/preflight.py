@@ -212,9 +212,18 @@ def judged(need: HostNeed, ssh: HostSsh, outcome: HostOutcome) -> HostReport:
     return base
 
 
+SAID_PROBLEMS = 2  # a host's problems the one error line names; `hosts check` lists them all
+
+
 def require_ready(reports: list[HostReport]) -> None:
-    """Raise the one error naming every host that is not ready, with its problems."""
-    failures = [(r.name, r.address, "; ".join(r.problems)) for r in reports if not r.ok]
+    """Raise the one error naming every host that is not ready, with its first problems (a host whose every port
+    is taken has a dozen: the line would be cut before it named the next host)."""
+    def said(problems: list[str]) -> str:
+        more = len(problems) - SAID_PROBLEMS
+        return "; ".join(problems[:SAID_PROBLEMS]) + (
+            f"; and {more} more (`govcloud hosts check` lists them)" if more > 0 else "")
+
+    failures = [(r.name, r.address, said(r.problems)) for r in reports if not r.ok]
     if failures:
         raise hosts_error("host preflight", failures)
 
