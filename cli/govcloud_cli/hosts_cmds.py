@@ -192,12 +192,16 @@ def _heal_storage_limits(box: Box, step: Any, actor: str | None) -> None:
     placement = box.placement
     if placement is None or not placement.storage_cluster:
         return
-    from govcloud_platform.enforcement import Enforcement
+    from govcloud_platform.enforcement import Enforcement, settle
     from govcloud_platform.state.registry import Registry
 
-    healed = Enforcement(box, Registry(box.home), actor, step).heal("storage")
-    for lim in healed:
+    enforcement = Enforcement(box, Registry(box.home), actor, step)
+    done = settle(lambda: enforcement.heal("storage"))
+    for lim in done.restored:
         step(f"storage: restored {lim.describe()}")
+    if not done.steady:
+        sys.stderr.write(f"warning: storage: a filer still went back to an older limit after {done.rounds} heals; "
+                         "run `govcloud doctor` in a minute and `govcloud up` again if it lists one\n")
 
 
 def _say_resilience(topology: Topology) -> None:

@@ -5,6 +5,9 @@ the servers, and nothing noticed a limit changed on a server (issue 10 item 4, i
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from govcloud_platform.box.context import Box
@@ -15,6 +18,37 @@ from govcloud_platform.errors import SERVICE_HINT, ServiceError
 from govcloud_platform.progress import Progress
 from govcloud_platform.spec import Quota
 from govcloud_platform.state.registry import READY, AgencyRecord, Registry
+
+
+@dataclass
+class Settled:
+    """What `settle` did: every limit it restored (over all rounds), and whether the last reads were clean."""
+
+    restored: list[Limit] = field(default_factory=list)
+    steady: bool = True
+    rounds: int = 0
+
+
+def settle(heal: Callable[[], list[Limit]], *, clean_reads: int = 2, every_s: float = 3.0, max_s: float = 45.0,
+           sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> Settled:
+    """Heal, and when something had to be restored, read again every `every_s` until `clean_reads` reads in a row
+    find nothing to restore (at most `max_s`). A SeaweedFS filer back from a crash replays its peers' changes for a
+    while after it answers, and a replayed older change can undo a heal (seen once on the lab: a bucket quota drifted
+    again after `up` healed it). A first read that finds nothing is trusted: nothing was drifting."""
+    done = Settled()
+    deadline = clock() + max_s
+    clean = 0
+    while True:
+        restored = heal()
+        done.rounds += 1
+        done.restored += restored
+        clean = 0 if restored else clean + 1
+        if not done.restored or clean >= clean_reads:
+            return done
+        if clock() + every_s > deadline:
+            done.steady = False
+            return done
+        sleep(every_s)
 
 
 class Enforcement:
