@@ -173,15 +173,12 @@ def status(ctx: typer.Context) -> None:
         fenced = f"; fenced now: {', '.join(watch['fenced'])}" if watch["fenced"] else ""
         info(f"host fence: {'watching' if watch['running'] else 'NOT RUNNING; it should watch'} "
              f"{', '.join(watch['peers'])}{fenced}")
-    bad = [h for h in health if not h.healthy]
-    wrong = fence.problems([{"host": "this host", **watch}] if watch else [])
-    if bad or wrong:
-        from govcloud_platform.errors import ServiceError
+    from govcloud_platform.errors import unhealthy
 
-        raise ServiceError("; ".join(([f"{len(bad)} of {len(health)} services unhealthy: "
-                                       + "; ".join(f"{h.name} ({h.endpoint}): {h.detail}" for h in bad)] if bad else [])
-                                     + wrong),
-                           hint="run `govcloud up`: it starts what is stopped and reports")
+    error = unhealthy(len(health), [f"{h.name} ({h.endpoint}): {h.detail}" for h in health if not h.healthy],
+                      fence.problems([{"host": "this host", **watch}] if watch else []))
+    if error is not None:
+        raise error
 
 
 def logs(

@@ -113,16 +113,12 @@ def render_status(opts: Options, doc: dict[str, Any], title: str, **extra: objec
 
 def require_healthy(doc: dict[str, Any]) -> None:
     from govcloud_platform.box.fence import problems
+    from govcloud_platform.errors import unhealthy
 
-    bad = [s for s in doc["services"] if not s["healthy"]]
-    wrong = problems(doc.get("fences", []))
-    if bad or wrong:
-        from govcloud_platform.errors import ServiceError
-
-        raise ServiceError("; ".join(([f"{len(bad)} of {len(doc['services'])} services unhealthy: "
-                                       + "; ".join(f"{s['name']} on {s['host']} ({s['endpoint']}): {s['detail']}"
-                                                   for s in bad)] if bad else []) + wrong),
-                           hint="run `govcloud up`: it starts what is stopped and reports")
+    bad = [f"{s['name']} on {s['host']} ({s['endpoint']}): {s['detail']}" for s in doc["services"] if not s["healthy"]]
+    error = unhealthy(len(doc["services"]), bad, problems(doc.get("fences", [])))
+    if error is not None:
+        raise error
 
 
 def up_on_hosts(opts: Options, spec: Spec, *, port_base: int | None = None, address: str | None = None,

@@ -43,6 +43,15 @@ def service_failure(service: str, where: str, what: str) -> ServiceError:
     return ServiceError(f"{service} ({where}) {what}", hint=SERVICE_HINT)
 
 
+def unhealthy(total: int, bad: list[str], problems: list[str]) -> ServiceError | None:
+    """`status`'s one error line, on one machine and from the control home alike: "N of M services unhealthy:" with
+    each bad service's line, then the fence's problems; None when there is nothing to say."""
+    parts = ([f"{len(bad)} of {total} services unhealthy: " + "; ".join(bad)] if bad else []) + problems
+    if not parts:
+        return None
+    return ServiceError("; ".join(parts), hint="run `govcloud up`: it starts what is stopped and reports")
+
+
 class ProvisioningError(OperationFailed):
     """A broker could not provision or bind."""
 

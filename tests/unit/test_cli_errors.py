@@ -120,3 +120,16 @@ def test_registry_damage_is_told_apart_from_a_first_run(
         assert found is None
     else:
         assert found is not None and problem in found
+
+
+def test_status_says_each_unhealthy_service_then_the_fence_in_one_line() -> None:
+    from govcloud_platform.errors import ServiceError, unhealthy
+
+    assert unhealthy(4, [], []) is None
+    error = unhealthy(4, ["database on h3 (h3:5432): not answering"], ["fence on h2 is not running"])
+    assert isinstance(error, ServiceError)
+    assert error.message == ("1 of 4 services unhealthy: database on h3 (h3:5432): not answering; "
+                             "fence on h2 is not running")
+    assert "govcloud up" in (error.hint or "")
+    only_fence = unhealthy(4, [], ["h4 holds h2 fenced"])
+    assert only_fence is not None and only_fence.message == "h4 holds h2 fenced"
