@@ -15,10 +15,12 @@ from typing import Any
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.secrets import new_password
 from govcloud_platform.box.services.storage import (
+    answering_filers,
     bucket_actions,
     clustered,
     dynamic_identities,
     dynamic_identity,
+    filer_shell,
     open_weed_shell,
     weed_shell,
 )
@@ -140,8 +142,6 @@ def bucket_quotas(box: Box) -> dict[str, int | None]:
 def bucket_quotas_by_filer(box: Box) -> dict[str, dict[str, int | None]]:
     """Of a cluster: every answering storage host's filer -> its buckets' quotas (one weed shell each, at once);
     a filer that does not answer is left out (`status` tells of its host)."""
-    from govcloud_platform.box.services.storage import answering_filers, filer_shell
-
     def one(where: tuple[str, str]) -> tuple[str, dict[str, int | None]]:
         return where[0], parse_bucket_quotas(weed_shell(box, ["s3.bucket.list"], session=filer_shell(box, where[1])))
 

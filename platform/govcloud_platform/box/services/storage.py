@@ -179,15 +179,15 @@ def open_weed_shell(box: Box) -> subprocess.Popen[str]:
             f"object storage is not running (nothing answers on its master's gRPC port {grpc})",
             hint="run `govcloud up`, then the same command again: it converges",
         ) from None
-    if not box.runs("storage") and not weed_security.security_file(box).exists():
-        weed_security.ensure(box)  # a home without storage (a host of the hosts target): its client's files
-    master, cwd = master_address(box), weed_security.security_file(box).parent
+    spare = _take_spare(master_address(box), _shell_dir(box), grpc)
+    if spare is not None:
+        return spare
     filer = filer_address(box)
     if clustered(box) and box.placement is not None:  # the first filer that answers (each holds all the metadata)
         port = box.ports.weed_filer
         live = _answering([w.address for w in box.placement.instances_of("storage")], port + GRPC_SHIFT)
         filer = f"{live}:{port}" if live else filer
-    return _take_spare(master, cwd, grpc) or start_shell(master, cwd, filer)
+    return filer_shell(box, filer)
 
 
 def answering_filers(box: Box) -> list[tuple[str, str]]:
@@ -202,9 +202,15 @@ def answering_filers(box: Box) -> list[tuple[str, str]]:
 
 def filer_shell(box: Box, filer: str) -> subprocess.Popen[str]:
     """A `weed shell` that talks to this filer (`host:port`), not to the first that answers (`open_weed_shell`)."""
+    return start_shell(master_address(box), _shell_dir(box), filer)
+
+
+def _shell_dir(box: Box) -> Path:
+    """Where a `weed shell` starts: the directory of security.toml (its client certificate is the only way into the
+    gRPC ports), written first on a home without storage (a host of the hosts target: its client's files)."""
     if not box.runs("storage") and not weed_security.security_file(box).exists():
         weed_security.ensure(box)
-    return start_shell(master_address(box), weed_security.security_file(box).parent, filer)
+    return weed_security.security_file(box).parent
 
 
 def _answering(hosts: list[str], port: int) -> str | None:
