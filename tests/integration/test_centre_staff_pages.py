@@ -217,6 +217,8 @@ def test_sign_in_inbox_claim_act_comment_and_sign_out(site: tuple[Box, Provider]
                                         "comment", "task:review:accept"]
     assert trail[4][0] == "staff:ayesha" and json.loads(trail[4][2]) == {"text": "Lease seen at the counter."}
     history = ayesha.get(f"/staff/applications/{older}/").content.decode()
+    print(f"staff pages: inbox {len(inbox.content)} B, application {len(history.encode())} B")
+    assert len(history.encode()) < 100_000
     assert "Lease seen at the counter." in history and "This task waits at another desk." in history
 
     # the licensing officer approves: the same store.act as the API, closed issued
