@@ -276,3 +276,21 @@ def test_isolation_and_refusals(site: tuple[Box, Provider]) -> None:
     assert clerk.post(f"/staff/tasks/{task}/claim/").status_code == 403
     assert clerk.post("/staff/signout/").status_code == 403
     assert tasks_of(box, reference)[0][3] is None
+
+
+def test_a_session_past_its_end_is_signed_out(site: tuple[Box, Provider]) -> None:
+    """The session ends with the access token: past its end, pages ask for a sign-in and forms are refused."""
+    from django.contrib.sessions.backends.signed_cookies import SessionStore
+
+    box, provider = site
+    reference = send()
+    task = tasks_of(box, reference)[0][0]
+    b, _ = sign_in(provider, "ayesha", CLERK)
+    token = csrf(b)
+    session = SessionStore()
+    session["staff"] = {"sub": "ayesha", "name": "Ayesha", "desks": ["clerk"], "end": int(time.time()) - 1}
+    session.save()
+    b.cookies["centre_health_session"] = session.session_key
+    assert b.get("/staff/")["Location"] == "/staff/signin/?next=%2Fstaff%2F"
+    assert b.post(f"/staff/tasks/{task}/claim/", {"csrfmiddlewaretoken": token}).status_code == 403
+    assert tasks_of(box, reference)[0][3] is None
