@@ -197,8 +197,9 @@ def test_staff_act_on_the_api_with_access_tokens_of_the_agencys_idp(box: BoxHand
     assert (env["OIDC_ISSUER"], env["OIDC_AUDIENCE"], env["OIDC_JWKS_URL"], env["OIDC_GROUPS_CLAIM"],
             env["OIDC_DESK_PREFIX"]) == (b.issuer, client_id, f"{b.issuer}/oauth2/jwks", "groups",
                                          desk_group_prefix(SLUG))
-    assert not any(k.startswith("OIDC_CLIENT") for k in env)  # the centre verifies tokens: it holds no secret
     secret = DeploymentStore(b).secrets(SLUG, APP)["oidc_secret"]  # type: ignore[index]
+    # the staff pages sign staff in with the client's code flow: its id and secret are in the 0600 file
+    assert (env["OIDC_CLIENT_ID"], env["OIDC_CLIENT_SECRET"]) == (client_id, secret)
     redirect = deployed["url"] + manifest(APP).oidc_callback
     other = box.cli("--json", "agency", "credentials", OTHER, "--show-secrets")
     assert other.rc == 0, other.stderr
@@ -278,6 +279,97 @@ def test_staff_act_on_the_api_with_access_tokens_of_the_agencys_idp(box: BoxHand
         idp_api.remove_empty_groups(b, sorted({g for gs in users.values() for g in gs} - {group(SLUG), group(OTHER)}))
 
 
+_TASK_FORM = re.compile(r'action="/staff/tasks/([0-9a-f-]{36})/(claim|act)/"')
+
+
+def _token(page: str) -> str:
+    found = _TOKEN.search(page)
+    assert found, page[:500]
+    return found.group(1)
+
+
+def test_staff_sign_in_on_the_staff_pages_through_the_idp(box: BoxHandle, deployed: dict[str, Any]) -> None:
+    """The staff pages with the box's real LemonLDAP::NG: /staff/ sends the browser to the IdP with the centre's
+    own client (state, nonce, PKCE), the member signs in on the IdP's form, the callback exchanges the code with
+    the client's secret and verifies the tokens; the inbox lists the application at the clerk's desk, the clerk
+    claims it and accepts it, then (at the licensing officer's desk too) approves it: closed `issued`, audited as
+    `staff:<login>`. A member of this agency in no desk group gets 403 at the callback."""
+    b = box.box()
+    c = deployed["url"]
+    users = {login(SLUG, "pages"): [group(SLUG), desk_group(SLUG, "clerk"), desk_group(SLUG, "licensing_officer")],
+             login(SLUG, "nodesk2"): [group(SLUG)]}
+    password = uuid.uuid4().hex
+    for user, groups in users.items():
+        idp_api.add_user(b, user, password, f"{user.replace('@', '.')}@example.org", "Pages Staff", groups)
+
+    def sign_in(user: str) -> tuple[requests.Session, requests.Response]:
+        s = browser(b)
+        first = s.get(c + "/staff/", allow_redirects=False, timeout=30)
+        assert first.status_code == 302 and first.headers["Location"].startswith("/staff/signin/"), first.text[:300]
+        out = s.get(c + first.headers["Location"], allow_redirects=False, timeout=30)
+        assert out.status_code == 302 and out.headers["Location"].startswith(f"{b.issuer}/oauth2/authorize?")
+        assert "code_challenge_method=S256" in out.headers["Location"]
+        form_page = s.get(out.headers["Location"], allow_redirects=False, timeout=30)
+        oidc.host_only(s)
+        fields = oidc.login_form(form_page)
+        fields.update(user=user, password=password)
+        back = s.post(form_page.url, data=fields, allow_redirects=False, timeout=30)
+        oidc.host_only(s)
+        assert back.status_code == 302 and back.headers["Location"].startswith(c + "/oidc/callback/?"), back.text[:300]
+        return s, s.get(back.headers["Location"], allow_redirects=False, timeout=30)
+
+    try:
+        s = browser(b)
+        sent = s.post(c + "/api/applications", json={"serviceKey": "trade_licence", "answers": {
+            "business_name": "Pages Desk", "business_kind": "shop", "email": "pages@example.pk"}}, timeout=30)
+        assert sent.status_code == 201, sent.text[:500]
+        doc = sent.json()
+        t0 = time.monotonic()
+        clerk, answer = sign_in(login(SLUG, "pages"))
+        assert answer.status_code == 302 and answer.headers["Location"] == "/staff/", answer.text[:500]
+        print(f"centre staff sign-in through the IdP: {time.monotonic() - t0:.2f} s")
+        cookie = next(k for k in clerk.cookies if k.name.endswith("_session") and k.name.startswith("centre_"))
+        assert cookie.secure and cookie.has_nonstandard_attr("HttpOnly")
+        inbox = clerk.get(c + "/staff/", timeout=30)
+        assert inbox.status_code == 200 and doc["display"] in inbox.text, inbox.text[:500]
+        row = inbox.text[inbox.text.index(doc["display"]):]
+        task = _TASK_FORM.search(row)
+        assert task and task.group(2) == "claim", row[:800]
+        claimed = clerk.post(f"{c}/staff/tasks/{task.group(1)}/claim/", headers={"Referer": c + "/staff/"},
+                             data={"csrfmiddlewaretoken": _token(inbox.text)}, allow_redirects=False, timeout=30)
+        assert claimed.status_code == 302, claimed.text[:500]
+        file_url = f"{c}/staff/applications/{doc['reference']}/"
+        page = clerk.get(file_url, timeout=30)
+        assert page.status_code == 200 and "Pages Desk" in page.text and "held by you" in page.text
+        act = clerk.post(f"{c}/staff/tasks/{task.group(1)}/act/", headers={"Referer": file_url},
+                         data={"csrfmiddlewaretoken": _token(page.text),
+                               "action": "accept", "comment": "premises seen"}, allow_redirects=False, timeout=30)
+        assert act.status_code == 302, act.text[:500]
+        page = clerk.get(file_url, timeout=30)
+        following = _TASK_FORM.search(page.text[page.text.index("Current task"):])
+        assert following, page.text[:1500]
+        approved = clerk.post(f"{c}/staff/tasks/{following.group(1)}/act/", headers={"Referer": file_url},
+                              data={"csrfmiddlewaretoken": _token(page.text),
+                                    "action": "approve"}, allow_redirects=False, timeout=30)
+        assert approved.status_code == 302, approved.text[:500]
+        env = _env(box)
+        with psycopg.connect(**b.pg_conninfo(env["DB_NAME"], env["DB_USER"], env["DB_PASSWORD"])) as conn:
+            row_db = conn.execute("SELECT status, outcome FROM applications WHERE reference = %s",
+                                  (doc["reference"],)).fetchone()
+            actions = [tuple(r) for r in conn.execute("SELECT actor, action FROM audit WHERE subject = %s ORDER BY seq",
+                                                      (doc["reference"],))]
+        assert row_db == ("closed", "issued")
+        who = f"staff:{login(SLUG, 'pages')}"
+        assert actions == [("citizen", "submitted"), (who, "task:review:claim"), (who, "task:review:accept"),
+                           (who, "task:approve:approve")], actions
+        _, refused = sign_in(login(SLUG, "nodesk2"))
+        assert refused.status_code == 403 and "not at any desk" in refused.text
+    finally:
+        for user in users:
+            idp_api.remove_user(b, user)
+        idp_api.remove_empty_groups(b, sorted({g for gs in users.values() for g in gs} - {group(SLUG)}))
+
+
 def test_second_deploy_changes_nothing(box: BoxHandle, deployed: dict[str, Any]) -> None:
     t0 = time.monotonic()
     r = box.cli("--json", "app", "deploy", SLUG, APP, timeout=600)
@@ -319,7 +411,7 @@ def test_secrets_are_in_the_private_settings_file_only(box: BoxHandle, deployed:
     st = path.stat()
     assert oct(st.st_mode & 0o777) == "0o600" and pwd.getpwuid(st.st_uid).pw_name == system_user(SLUG)
     env = _env(box)
-    secrets = [env["DB_PASSWORD"], env["SECRET_KEY"], env["TRACKING_KEY"]]
+    secrets = [env["DB_PASSWORD"], env["SECRET_KEY"], env["TRACKING_KEY"], env["OIDC_CLIENT_SECRET"]]
     assert len(bytes.fromhex(env["TRACKING_KEY"])) >= 32 and env["DB_NAME"] == pg_app(SLUG, APP)
     cmdlines = [Path(f"/proc/{p}/cmdline").read_bytes().decode(errors="replace") for p in _pids(box)]
     program = box.box().home / "supervisor" / "programs.d" / f"{app_program(SLUG, APP)}.conf"

@@ -78,9 +78,9 @@ def test_the_spec_declares_a_centre_for_an_agency_with_a_database_and_identity()
                                             r"\['database', 'identity'\]", found[0]), found
 
 
-def test_the_centre_is_told_its_agencys_client_and_desk_groups_and_no_client_secret(tmp_path: Path) -> None:
+def test_the_centre_is_told_its_agencys_client_and_desk_groups(tmp_path: Path) -> None:
     """Staff tokens: the issuer and the audience (the agency's client for the centre), the desk groups' prefix;
-    the centre only verifies tokens, so the client's secret is not handed to it."""
+    the staff pages sign staff in with the client's code flow, so its secret goes to the role (only on deploy)."""
     from govcloud_platform.apps.layout import role_vars
     from govcloud_platform.apps.store import Deployment
     from govcloud_platform.box.context import Box
@@ -91,6 +91,7 @@ def test_the_centre_is_told_its_agencys_client_and_desk_groups_and_no_client_sec
     d = Deployment(agency="alpha", app="centre", state="ready", port=box.port_base + 20, created_at="", updated_at="")
     secrets = {"db_password": "p" * 20, "oidc_secret": "s" * 32, "secret_key": "k" * 40, "tracking_key": "ab" * 32}
     v = role_vars(box, "alpha", "Alpha", manifest("centre"), d, secrets, None, None, None, "deploy")
-    assert v["centre_oidc"] == {"issuer": box.issuer, "client_id": "ag-alpha--centre"}
+    assert v["centre_oidc"] == {"issuer": box.issuer, "client_id": "ag-alpha--centre", "client_secret": "s" * 32}
     assert v["centre_desk_group_prefix"] == "agency-alpha--desk-" and v["centre_agency_group"] == "agency-alpha"
-    assert "s" * 32 not in repr(v)
+    removing = role_vars(box, "alpha", "Alpha", manifest("centre"), d, None, None, None, None, "remove")
+    assert "s" * 32 not in repr(removing)

@@ -230,10 +230,10 @@ def role_vars(box: Box, slug: str, agency_name: str, m: AppManifest, deployment:
                             "name": pg_app(slug, m.name), "user": pg_app(slug, m.name),
                             "password": secrets["db_password"]}
         if "identity" in m.services:
+            # the centre too: its staff pages sign staff in with the code flow of its client (the secret goes
+            # only to the 0600 env file, as the portal's)
             common["oidc"] = {"issuer": box.issuer, "client_id": oidc_app_client(slug, m.name),
                               "client_secret": secrets["oidc_secret"]}
-            if m.name == "centre":  # it verifies its client's access tokens (JWKS) and signs nobody in: no secret
-                del common["oidc"]["client_secret"]
         common.update(key_vars(m, secrets))
     if action == "remove":
         common["remove_run_user"] = last_app

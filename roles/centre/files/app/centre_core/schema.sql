@@ -97,3 +97,13 @@ CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit
 DROP TRIGGER IF EXISTS audit_no_truncate ON audit;
 CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit
   FOR EACH STATEMENT EXECUTE FUNCTION centre_audit_append_only();
+
+-- The staff pages (desks.py, desk_store.py): who holds a task, who works at which desk, history by reference.
+ALTER TABLE tasks ADD COLUMN IF NOT EXISTS assigned_to text;  -- the staff member's subject; NULL: the whole desk
+CREATE TABLE IF NOT EXISTS staff_members (  -- staff as their last sign-in to the staff pages saw them
+  subject text PRIMARY KEY,
+  name text NOT NULL,
+  desks text[] NOT NULL,
+  seen_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_subject ON audit (subject, seq);

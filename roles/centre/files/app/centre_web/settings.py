@@ -88,6 +88,12 @@ CENTRE_OIDC = {
     "jwks_url": ENV.get("OIDC_JWKS_URL", ""),
     "groups_claim": ENV.get("OIDC_GROUPS_CLAIM", "groups"),
     "desk_prefix": ENV.get("OIDC_DESK_PREFIX", ""),  # group "<prefix><desk>" -> the desk
+    # The staff pages' sign-in (authorization code flow of the same client; `desk.py`): without a client secret
+    # the staff pages only say that sign-in is not configured.
+    "client_id": ENV.get("OIDC_CLIENT_ID", ENV.get("OIDC_AUDIENCE", "")),
+    "client_secret": ENV.get("OIDC_CLIENT_SECRET", ""),
+    "authorize_url": ENV.get("OIDC_AUTHORIZE_URL", ENV.get("OIDC_ISSUER", "") + "/oauth2/authorize"),
+    "token_url": ENV.get("OIDC_TOKEN_URL", ENV.get("OIDC_ISSUER", "") + "/oauth2/token"),
     "ca_file": ENV["CA_FILE"],
 }
 

@@ -6,6 +6,7 @@ claim gives the desks (`api_rules.desks_of`). Without OIDC settings (`OIDC_ISSUE
 
 from __future__ import annotations
 
+import hmac
 import ssl
 import threading
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ class Refused(Exception):
 class Staff:
     subject: str
     desks: frozenset[str]
+    name: str = ""  # the token's `name` (or `preferred_username`), for colleagues to read
 
 
 def oidc() -> dict[str, str] | None:
@@ -38,6 +40,25 @@ def oidc() -> dict[str, str] | None:
 
 
 def verify(token: str, known_desks: set[str]) -> Staff:
+    """An access token: the staff member and the desks its groups give."""
+    config, claims = _claims(token)
+    subject = claims["sub"]
+    groups = claims.get(config.get("groups_claim") or "groups")
+    name = claims.get("name") or claims.get("preferred_username") or subject
+    return Staff(subject, desks_of(groups, config.get("desk_prefix", ""), known_desks),
+                 name[:200] if isinstance(name, str) else subject)
+
+
+def verify_id_token(token: str, nonce: str) -> str:
+    """An id_token of the staff pages' sign-in (the code flow): verified exactly as an access token (the same
+    key set, algorithms, issuer, audience, expiry), plus the nonce the sign-in sent. Returns its subject."""
+    _, claims = _claims(token)
+    if not isinstance(claims.get("nonce"), str) or not hmac.compare_digest(claims["nonce"], nonce):
+        raise Refused("the id_token's nonce is not this sign-in's")
+    return str(claims["sub"])
+
+
+def _claims(token: str) -> tuple[dict[str, str], dict[str, Any]]:
     config = oidc()
     if config is None:
         raise Refused("the centre has no OIDC provider configured")
@@ -51,8 +72,7 @@ def verify(token: str, known_desks: set[str]) -> Staff:
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject or len(subject) > 200:
         raise Refused("no subject")
-    groups = claims.get(config.get("groups_claim") or "groups")
-    return Staff(subject, desks_of(groups, config.get("desk_prefix", ""), known_desks))
+    return config, claims
 
 
 def _client(url: str, ca_file: str) -> jwt.PyJWKClient:

@@ -5,7 +5,7 @@ described by `openapi.PATHS`: a test keeps the two the same) outside them."""
 from django.conf.urls.i18n import i18n_patterns
 from django.urls import path, re_path
 
-from . import api, track, views
+from . import api, desk, track, views
 
 handler404 = "centre_web.views.not_found"
 
@@ -18,7 +18,19 @@ api_patterns = [
     path("api/tasks", api.tasks, name="api-tasks"),
     path("api/tasks/<str:taskId>/<str:action>", api.task_action, name="api-task-action"),
 ]
-urlpatterns += api_patterns + [re_path(r"^api/(?P<rest>.*)$", api.unknown, name="api-unknown")]
+staff_patterns = [  # the staff pages (English only, desk.py), outside the language prefixes
+    path("oidc/callback/", desk.callback, name="staff-callback"),
+    path("staff/", desk.inbox, name="staff-inbox"),
+    path("staff/signin/", desk.signin, name="staff-signin"),
+    path("staff/signout/", desk.signout, name="staff-signout"),
+    path("staff/applications/<str:reference>/", desk.file, name="staff-file"),
+    path("staff/applications/<str:reference>/comment/", desk.comment, name="staff-comment"),
+    path("staff/tasks/<str:task_id>/claim/", desk.claim, name="staff-claim"),
+    path("staff/tasks/<str:task_id>/assign/", desk.assign, name="staff-assign"),
+    path("staff/tasks/<str:task_id>/release/", desk.release, name="staff-release"),
+    path("staff/tasks/<str:task_id>/act/", desk.act, name="staff-act"),
+]
+urlpatterns += staff_patterns + api_patterns + [re_path(r"^api/(?P<rest>.*)$", api.unknown, name="api-unknown")]
 urlpatterns += i18n_patterns(
     path("", views.services, name="services"),
     path("services/<slug:service_id>/", views.service, name="service"),

@@ -22,3 +22,9 @@ def loc(value: Any) -> str:
     if value is None:
         return ""
     return str(value.ur if texts.lang() == "ur" else value.en)
+
+
+@register.filter
+def get(mapping: Any, key: Any) -> Any:
+    """`names|get:subject`: a dictionary's value in a template (the staff pages' names of colleagues)."""
+    return mapping.get(key) if isinstance(mapping, dict) else None

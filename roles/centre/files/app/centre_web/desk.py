@@ -1,0 +1,382 @@
+"""The staff pages (`/staff/`, English): sign-in through the agency's IdP (the authorization code flow of the
+centre's own client, with state, nonce and PKCE; the tokens verified by `staff.py`, as the API's), an inbox per
+desk, holding tasks (claim, assign to a colleague of the desk, release), an application's answers and history,
+comments, and the actions of its current task through `store.act`, the function behind
+`POST /api/tasks/<id>/<action>`.
+
+Who is signed in lives in the signed session cookie (Secure, HttpOnly, SameSite=Lax): subject, name, desks and
+the session's end (the access token's). Every form has Django's CSRF token. An id in a URL that is unknown, not
+a task or application of the member's desks, or malformed, gets the same 404 page."""
+
+from __future__ import annotations
+
+import json
+import logging
+import ssl
+import time
+import urllib.error
+import urllib.request
+from base64 import b64encode
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote, urlencode, urlsplit
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import translation
+from django.views.decorators.http import require_http_methods, require_POST
+
+from centre_core import desk_store, desks, references, store
+from centre_core.errors import ActionError, NotFound
+
+from . import runtime, signin_rules, staff
+
+log = logging.getLogger(__name__)
+View = Callable[..., HttpResponse]
+SESSION = "staff"
+PENDING = "staff_signin"
+
+
+class Me:
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.subject: str = data["sub"]
+        self.name: str = data["name"]
+        self.desks: frozenset[str] = frozenset(data["desks"])
+        self.actor = f"staff:{self.subject}"
+
+
+def _me(request: HttpRequest) -> Me | None:
+    data = request.session.get(SESSION)
+    if not isinstance(data, dict) or not isinstance(data.get("end"), int) or data["end"] <= int(time.time()):
+        return None
+    return Me(data)
+
+
+def page(*methods: str) -> Callable[[View], View]:
+    """A staff page: English, only these methods, a signed-in member at one desk at least (GET without a session
+    goes to the sign-in; a POST gets 403)."""
+    def wrap(view: View) -> View:
+        @require_http_methods(list(methods))
+        def run(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            with translation.override("en"):
+                me = _me(request)
+                if me is None:
+                    if request.method == "GET":
+                        return HttpResponseRedirect(reverse("staff-signin") + "?" + urlencode({"next": request.path}))
+                    return _render(request, "centre_web/staff/message.html", {
+                        "title": "Signed out", "message": "Your session has ended: sign in again."}, 403)
+                return view(request, me, *args, **kwargs)
+        run.__name__ = view.__name__
+        return run
+    return wrap
+
+
+def _render(request: HttpRequest, template: str, context: dict[str, Any], status: int = 200) -> HttpResponse:
+    context.setdefault("me", _me(request))
+    context["other_url"] = reverse("services")  # the citizen pages (the staff pages are English only)
+    return render(request, template, context, status=status)
+
+
+def _gone(request: HttpRequest) -> HttpResponse:
+    """One answer for an unknown id, another desk's task or application, a malformed id."""
+    return _render(request, "centre_web/staff/message.html", {
+        "title": "Not found", "message": "There is nothing here for your desks."}, 404)
+
+
+def _refused(request: HttpRequest, message: str, status: int = 409) -> HttpResponse:
+    return _render(request, "centre_web/staff/message.html", {"title": "Not done", "message": message}, status)
+
+
+# --- sign-in -----------------------------------------------------------------------------------------------------
+def _redirect_uri() -> str:
+    return f"{settings.PUBLIC_URL}/oidc/callback/"
+
+
+def _signin_config() -> dict[str, str] | None:
+    config = staff.oidc()
+    if config is None or not config.get("client_secret") or not config.get("token_url"):
+        return None
+    return config
+
+
+@require_http_methods(["GET"])
+def signin(request: HttpRequest) -> HttpResponse:
+    with translation.override("en"):
+        config = _signin_config()
+        if config is None:
+            return _render(request, "centre_web/staff/message.html", {
+                "title": "Staff sign-in is not configured",
+                "message": "This centre has no OIDC client secret: the operator deploys it again."}, 503)
+        pending = signin_rules.new_pending(int(time.time()))
+        target = request.GET.get("next", "")
+        pending["next"] = target if target.startswith("/staff/") and "//" not in target else reverse("staff-inbox")
+        request.session[PENDING] = pending
+        return HttpResponseRedirect(signin_rules.authorize_url(config["authorize_url"], config["client_id"],
+                                                               _redirect_uri(), pending))
+
+
+@require_http_methods(["GET"])
+def callback(request: HttpRequest) -> HttpResponse:
+    with translation.override("en"):
+        pending = request.session.pop(PENDING, None)
+        code = signin_rules.callback_code(pending, {k: v for k, v in request.GET.items()}, int(time.time()))
+        config = _signin_config()
+        if code is None or config is None:
+            return _render(request, "centre_web/staff/message.html", {
+                "title": "Sign-in failed", "message": "This sign-in is not one this browser started, or it took "
+                                                      "too long. Start again.", "again": True}, 400)
+        assert isinstance(pending, dict)
+        try:
+            tokens = _exchange(config, code, pending["verifier"])
+            subject = staff.verify_id_token(str(tokens.get("id_token", "")), pending["nonce"])
+            known = {d for p in runtime.loaded().processes.values() for d in p.desks} - {"citizen"}
+            who = staff.verify(str(tokens.get("access_token", "")), known)
+        except (staff.Refused, OSError, ValueError) as error:
+            log.warning("staff sign-in refused: %s", type(error).__name__ if not isinstance(error, staff.Refused)
+                        else error)
+            return _render(request, "centre_web/staff/message.html", {
+                "title": "Sign-in failed", "message": "The identity provider's answer could not be verified.",
+                "again": True}, 400)
+        if who.subject != subject:
+            return _render(request, "centre_web/staff/message.html", {
+                "title": "Sign-in failed", "message": "The tokens do not name the same person.", "again": True}, 400)
+        if not who.desks:
+            return _render(request, "centre_web/staff/message.html", {
+                "title": "No desk", "message": "You are not at any desk of this centre. Ask your administrator "
+                                               "to add you to a desk group."}, 403)
+        request.session.cycle_key()
+        request.session[SESSION] = {"sub": who.subject, "name": who.name or who.subject, "desks": sorted(who.desks),
+                                    "end": signin_rules.session_end(tokens.get("expires_in"), int(time.time()))}
+        desk_store.seen(runtime.connection(), who.subject, who.name or who.subject, who.desks, runtime.now())
+        return HttpResponseRedirect(pending.get("next") or reverse("staff-inbox"))
+
+
+def _exchange(config: dict[str, str], code: str, verifier: str) -> dict[str, Any]:
+    """POST the code to the token endpoint (client_secret_basic; https with the box CA, http only on loopback)."""
+    url = config["token_url"]
+    parts = urlsplit(url)
+    if parts.scheme != "https" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise ValueError("the token URL must be https")
+    body = urlencode({"grant_type": "authorization_code", "code": code, "redirect_uri": _redirect_uri(),
+                      "code_verifier": verifier}).encode()
+    basic = b64encode(f"{quote(config['client_id'], safe='')}:{quote(config['client_secret'], safe='')}".encode())
+    req = urllib.request.Request(url, data=body, method="POST", headers={  # noqa: S310 - scheme checked above
+        "Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json",
+        "Authorization": f"Basic {basic.decode()}"})
+    context = ssl.create_default_context(cafile=config.get("ca_file") or None) if parts.scheme == "https" else None
+    try:
+        with urllib.request.urlopen(req, timeout=10, context=context) as answer:  # noqa: S310 - scheme checked
+            data = json.loads(answer.read(65536))
+    except urllib.error.HTTPError as error:
+        raise ValueError(f"token endpoint answered {error.code}") from None
+    if not isinstance(data, dict):
+        raise ValueError("token endpoint answered no object")
+    return data
+
+
+@require_POST
+def signout(request: HttpRequest) -> HttpResponse:
+    request.session.flush()
+    with translation.override("en"):
+        return _render(request, "centre_web/staff/message.html", {
+            "title": "Signed out", "message": "You are signed out of the staff pages.", "me": None, "again": True})
+
+
+# --- inbox -------------------------------------------------------------------------------------------------------
+@page("GET")
+def inbox(request: HttpRequest, me: Me) -> HttpResponse:
+    conn = runtime.connection()
+    loaded = runtime.loaded()
+    now = runtime.now()
+    holders: set[str] = set()
+    lanes = {d: n for p in loaded.processes.values() for d, n in p.desks.items()}
+    boxes = []
+    for desk in sorted(me.desks):
+        rows = []
+        for task in desk_store.desk_tasks(conn, desk):
+            service = loaded.catalogue.service(task.service_id)
+            due_at = desks.due(task.submitted_at, service.sla_working_days) if service else None
+            rows.append({"task": task, "display": references.display(task.reference),
+                         "service": service.name.en if service else task.service_id, "due": due_at,
+                         "overdue": due_at is not None and desks.overdue(due_at, now)})
+            if task.assigned_to:
+                holders.add(task.assigned_to)
+        boxes.append({"desk": desk, "name": lanes.get(desk, desk), "rows": rows})
+    return _render(request, "centre_web/staff/inbox.html", {
+        "title": "Your desks' tasks", "boxes": boxes, "names": desk_store.names(conn, holders) if holders else {}})
+
+
+def _task(request: HttpRequest, me: Me, task_id: str) -> desk_store.DeskTask | None:
+    found = desk_store.ready_task(runtime.connection(), task_id)
+    return found if found is not None and found.desk in me.desks else None
+
+
+def _back(request: HttpRequest, task: desk_store.DeskTask) -> HttpResponse:
+    target = request.POST.get("back", "")
+    if target != "file":
+        return HttpResponseRedirect(reverse("staff-inbox"))
+    return HttpResponseRedirect(reverse("staff-file", args=[task.reference]))
+
+
+@page("POST")
+def claim(request: HttpRequest, me: Me, task_id: str) -> HttpResponse:
+    task = _task(request, me, task_id)
+    if task is None:
+        return _gone(request)
+    refusal = desks.may_act(task.assigned_to, me.subject)
+    if refusal is not None:
+        return _refused(request, refusal.message)
+    _hold(task, me.subject, me, "claim")
+    return _back(request, task)
+
+
+@page("POST")
+def assign(request: HttpRequest, me: Me, task_id: str) -> HttpResponse:
+    task = _task(request, me, task_id)
+    if task is None:
+        return _gone(request)
+    to = request.POST.get("to", "")[:200]
+    refusal = desks.may_assign(task.desk, to, desk_store.desks_of_member(runtime.connection(), to) if to else None)
+    if refusal is not None:
+        return _refused(request, refusal.message, 400)
+    _hold(task, to, me, "assign")
+    return _back(request, task)
+
+
+@page("POST")
+def release(request: HttpRequest, me: Me, task_id: str) -> HttpResponse:
+    task = _task(request, me, task_id)
+    if task is None:
+        return _gone(request)
+    refusal = desks.may_act(task.assigned_to, me.subject)
+    if refusal is not None:
+        return _refused(request, refusal.message)
+    _hold(task, None, me, "release")
+    return _back(request, task)
+
+
+def _hold(task: desk_store.DeskTask, holder: str | None, me: Me, verb: str) -> None:
+    try:
+        desk_store.hold(runtime.connection(), task.id, task.desk, holder, me.actor, verb, runtime.now())
+    except NotFound:
+        pass  # acted on meanwhile: the inbox shows where it is now
+
+
+@page("POST")
+def act(request: HttpRequest, me: Me, task_id: str) -> HttpResponse:
+    """One action of the task's current BPMN step: `store.act`, as `POST /api/tasks/<id>/<action>`."""
+    task = _task(request, me, task_id)
+    if task is None:
+        return _gone(request)
+    action = request.POST.get("action", "")
+    refusal = desks.may_act(task.assigned_to, me.subject)
+    if refusal is None and action not in task.actions:
+        refusal = desks.Refusal("This action is not offered for the task now.")
+    fields = desks.action_fields(action, request.POST.get("reason", ""), request.POST.get("comment", ""))
+    if isinstance(fields, desks.Refusal):
+        return _file_page(request, me, task.reference, errors={task.id: fields.message}, status=400)
+    if refusal is not None:
+        return _refused(request, refusal.message)
+    try:
+        store.act(runtime.connection(), task.reference, task.id, action, task.desk, me.actor, fields, runtime.now())
+    except ActionError as error:
+        return _refused(request, error.message)
+    except NotFound:
+        return _gone(request)
+    return HttpResponseRedirect(reverse("staff-file", args=[task.reference]))
+
+
+# --- an application ----------------------------------------------------------------------------------------------
+@page("GET")
+def file(request: HttpRequest, me: Me, reference: str) -> HttpResponse:
+    return _file_page(request, me, reference)
+
+
+@page("POST")
+def comment(request: HttpRequest, me: Me, reference: str) -> HttpResponse:
+    canonical = references.normalise(reference)
+    conn = runtime.connection()
+    try:
+        if canonical is None:
+            raise NotFound("not a reference")
+        desk_store.file(conn, canonical, me.desks)  # only an application of the member's desks
+        text = desks.comment_text(request.POST.get("text", ""))
+        if isinstance(text, desks.Refusal):
+            return _file_page(request, me, canonical, comment_error=text.message, status=400)
+        desk_store.comment(conn, canonical, me.actor, text, runtime.now())
+    except NotFound:
+        return _gone(request)
+    return HttpResponseRedirect(reverse("staff-file", args=[canonical]) + "#history")
+
+
+def _file_page(request: HttpRequest, me: Me, reference: str, errors: dict[str, str] | None = None,
+               comment_error: str = "", status: int = 200) -> HttpResponse:
+    canonical = references.normalise(reference)
+    conn = runtime.connection()
+    try:
+        if canonical is None:
+            raise NotFound("not a reference")
+        found = desk_store.file(conn, canonical, me.desks)
+    except NotFound:
+        return _gone(request)
+    loaded = runtime.loaded()
+    service = loaded.catalogue.service(found.service_id)
+    questions = {q.id: q.label.en for q in service.questions} if service else {}
+    now = runtime.now()
+    due_at = desks.due(found.submitted_at, service.sla_working_days) if service else None
+    people = {t.assigned_to for t in found.tasks if t.assigned_to}
+    people |= {e.actor.removeprefix("staff:") for e in found.history if e.actor.startswith("staff:")}
+    names = desk_store.names(conn, people) if people else {}
+    current = []
+    for t in found.tasks:
+        if t.state != "ready":
+            continue
+        mine = t.desk in me.desks
+        current.append({"task": t, "mine": mine, "free": mine and t.assigned_to in (None, me.subject),
+                        "colleagues": [c for c in desk_store.colleagues(conn, t.desk) if c[0] != me.subject]
+                        if mine else [],
+                        "actions": [{"id": a, "reason": desks.needs_reason(a)} for a in t.actions]
+                        if mine and t.desk != "citizen" else [],
+                        "error": (errors or {}).get(t.id, "")})
+    history = [{"entry": e, "who": _who(e.actor, names), "text": _entry_text(e)} for e in reversed(found.history)]
+    all_errors = [("#task-" + k, v) for k, v in (errors or {}).items()]
+    if comment_error:
+        all_errors.append(("#comment-text", comment_error))
+    return _render(request, "centre_web/staff/file.html", {
+        "title": f"Application {references.display(found.reference)}", "file": found,
+        "display": references.display(found.reference),
+        "service": service.name.en if service else found.service_id,
+        "answers": [(questions.get(k, k), v) for k, v in found.answers.items()],
+        "due": due_at, "overdue": due_at is not None and found.status != "closed" and desks.overdue(due_at, now),
+        "current": current, "tasks": found.tasks, "history": history, "names": names, "errors": all_errors,
+        "comment_error": comment_error, "back": reverse("staff-inbox")}, status)
+
+
+def _who(actor: str, names: dict[str, str]) -> str:
+    if actor.startswith("staff:"):
+        subject = actor.removeprefix("staff:")
+        return names.get(subject, subject)
+    return {"citizen": "The applicant", "system": "The centre (SLA timer)"}.get(actor, actor)
+
+
+def _entry_text(entry: Any) -> str:
+    """A line of the history for people: the audit action and its details."""
+    action: str = entry.action
+    details = dict(entry.details)
+    if action == "comment":
+        return f"Comment: {details.get('text', '')}"
+    if action == "submitted":
+        return "Application sent"
+    if action.startswith("task:"):
+        _, step, verb = action.split(":", 2)
+        extra = "; ".join(f"{k}: {v}" for k, v in sorted(details.items()) if k != "holder")
+        if verb in ("claim", "assign"):
+            return f"{step}: {verb}ed" + (f" to {details['holder']}" if verb == "assign" else "")
+        if verb == "release":
+            return f"{step}: released to the desk"
+        return f"{step}: {verb}" + (f" ({extra})" if extra else "")
+    if action.startswith("timer:"):
+        return f"SLA timer {action.removeprefix('timer:')} fired"
+    return action
