@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from centre_core import store
-from django.conf import settings
-
 from centre_web import housekeeping, runtime
 
 
