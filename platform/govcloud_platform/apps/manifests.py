@@ -103,8 +103,9 @@ CATALOGUE: dict[str, AppManifest] = {
             staff_get="applications moving between desks along each service's BPMN process, on the API with an "
                       "access token of the agency's client for the centre (desk groups agency-<slug>--desk-<lane>; "
                       "staff pages: to come)",
-            services=("database", "identity"),
-            components=("django", "spiffworkflow", "lxml", "psycopg", "pydantic", "pyyaml", "gunicorn", "pyjwt"),
+            services=("database", "storage", "identity"),
+            components=("django", "spiffworkflow", "lxml", "psycopg", "pydantic", "pyyaml", "gunicorn", "pyjwt",
+                        "boto3"),
             health_path="/healthz",
             memory_mb=95,
             install_s=52,
