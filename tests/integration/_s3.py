@@ -68,7 +68,8 @@ def running_s3(root: Path) -> Iterator[dict[str, Any]]:
         [_weed(), "server", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
          f"-master.port={base}", f"-master.port.grpc={base + 1}", f"-volume.port={base + 2}",
          f"-volume.port.grpc={base + 3}", "-filer", f"-filer.port={base + 4}", f"-filer.port.grpc={base + 5}",
-         "-s3", f"-s3.port={s3_port}", f"-s3.port.grpc={base + 7}", "-s3.port.iceberg=0", "-s3.port.lance=0", f"-s3.config={config}", "-volume.max=20",
+         "-s3", f"-s3.port={s3_port}", f"-s3.port.grpc={base + 7}", "-s3.port.iceberg=0", "-s3.port.lance=0",
+         f"-s3.config={config}", "-volume.max=20",
          "-master.volumeSizeLimitMB=64"],
         stdout=(root / "weed.log").open("w"), stderr=subprocess.STDOUT, env={**os.environ, **VOLUME_GROWTH})
     endpoint = f"http://127.0.0.1:{s3_port}"
