@@ -33,6 +33,12 @@ def connection() -> psycopg.Connection[Any]:
     return conn
 
 
+def has_bucket() -> bool:
+    """Whether the centre has the agency's bucket (without making its client: boto3's costs ~35 MiB, so a
+    process makes it at its first use of the bucket)."""
+    return bool(getattr(settings, "CENTRE_BUCKET", None))
+
+
 def bucket() -> Bucket | None:
     """The agency's bucket (one client per process: boto3's clients are thread-safe), or None without one."""
     conf = getattr(settings, "CENTRE_BUCKET", None)

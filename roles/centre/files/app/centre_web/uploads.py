@@ -33,7 +33,7 @@ STORE_ERRORS = (BotoCoreError, ClientError)
 
 def asked(found: Service) -> tuple[Document, ...]:
     """The documents the journey asks for: the service's, when the centre has a bucket."""
-    return found.documents if runtime.bucket() is not None else ()
+    return found.documents if runtime.has_bucket() else ()
 
 
 def first_page(found: Service) -> str:
