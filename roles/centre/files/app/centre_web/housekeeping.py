@@ -4,13 +4,17 @@ uploads of applications never sent deleted (the timers' job, `centre_run_timers`
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from centre_core import documents, store
 from centre_core.catalogue import Loaded
 from centre_core.objects import Bucket
 
+log = logging.getLogger(__name__)
 OPENDATA_TYPES = {".csv": "text/csv; charset=utf-8", ".json": "application/json"}
 
 
@@ -35,7 +39,12 @@ def archive_closed(conn: Any, bucket: Bucket, loaded: Loaded, now: datetime, lim
         service = loaded.catalogue.service(service_id)
         retention = service.retention.value if service else "permanent"
         target = documents.archive_key(retention, key)
-        bucket.copy(key, target, {"retention": retention, "reference": reference})
+        try:
+            bucket.copy(key, target, {"retention": retention, "reference": reference})
+        except (BotoCoreError, ClientError) as exc:  # one document's trouble does not hold up the others
+            log.warning("archive: a document could not be copied (%s); the next round tries again",
+                        type(exc).__name__)
+            continue
         store.mark_archived(conn, row, target, retention, now)
         done += 1
     return done
