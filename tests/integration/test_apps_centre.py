@@ -139,6 +139,13 @@ def test_a_citizen_applies_through_the_proxy_into_the_agency_database(
     for qid, value in (("business_name", "Civic Traders"), ("business_kind", "shop"), ("email", "ct@example.pk")):
         resp = _post(s, f"{base}/apply/{qid}/", {"answer": value})
         assert resp.status_code == 302, (qid, resp.status_code, resp.text[:500])
+    # nginx lets an upload page take more than 1m, so a file too large gets the app's error page; 12m is the end
+    too_large = _post(s, f"{base}/documents/owner_cnic/", {},
+                      files={"file": ("big.pdf", b"%PDF-1.4\n" + b"0" * (6 * 1024 * 1024), "application/pdf")})
+    assert too_large.status_code == 400 and "must be smaller than 5 MB" in too_large.text, too_large.text[:500]
+    beyond = _post(s, f"{base}/documents/owner_cnic/", {},
+                   files={"file": ("huge.pdf", b"%PDF-1.4\n" + b"0" * (13 * 1024 * 1024), "application/pdf")})
+    assert beyond.status_code == 413
     for doc, name, body in (("owner_cnic", "cnic.pdf", PDF), ("premises_proof", "lease.png", PNG)):
         resp = _post(s, f"{base}/documents/{doc}/", {}, files={"file": (name, body, "application/octet-stream")})
         assert resp.status_code == 302, (doc, resp.status_code, resp.text[:500])

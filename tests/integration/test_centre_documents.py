@@ -269,3 +269,20 @@ def test_the_catalogue_is_published_as_open_data_by_the_deploy(site: dict[str, A
     # schema.org on the service page is still there
     page = Browser().get("/en/services/trade_licence/")
     assert '"@type": "GovernmentService"' in page
+
+
+def test_pending_uploads_of_an_application_never_sent_go_after_a_day(site: dict[str, Any]) -> None:
+    from datetime import timedelta
+
+    from centre_web import housekeeping, runtime
+    b = Browser()
+    b.get("/en/services/birth_certificate/")
+    b.get("/en/services/birth_certificate/documents/parent_cnic/")
+    b.post("/en/services/birth_certificate/documents/parent_cnic/", {"file": upload("cnic.png", PNG)})
+    pending = keys(site, "centre/pending/")
+    assert len(pending) == 1 and pending[0].endswith("/parent_cnic")
+    bucket = runtime.bucket()
+    assert bucket is not None
+    assert housekeeping.purge_pending(bucket, datetime.now(UTC)) == 0  # not a day old yet
+    assert housekeeping.purge_pending(bucket, datetime.now(UTC) + timedelta(days=1, minutes=1)) == 1
+    assert keys(site, "centre/pending/") == []
