@@ -89,6 +89,7 @@ def apply_trade_licence(b: Browser, files: dict[str, tuple[str, bytes]], lang: s
     assert r["Location"] == f"/{lang}/services/trade_licence/documents/owner_cnic/"  # documents after the questions
     for doc, (name, body) in files.items():
         page = b.get(f"/{lang}/services/trade_licence/documents/{doc}/")
+        print(f"upload page {lang}/{doc}: {len(page.encode())} bytes")
         assert 'enctype="multipart/form-data"' in page and 'type="file"' in page and "<script" not in page
         b.post(f"/{lang}/services/trade_licence/documents/{doc}/", {"file": upload(name, body)})
     check = b.get(f"/{lang}/services/trade_licence/check/")
@@ -202,6 +203,7 @@ def test_the_citizen_sends_the_missing_document_and_the_process_goes_on(site: di
     b.get("/en/track/")
     r = b.post("/en/track/", {"reference": reference, "code": code})
     page = b.get(r["Location"])
+    print(f"status page with the citizen's task: {len(page.encode())} bytes")
     assert "Send the missing document" in page and 'action="/en/track/status/document/"' in page
     assert 'enctype="multipart/form-data"' in page and "cnic.jpg" in page  # the documents sent so far
 
