@@ -206,6 +206,7 @@ def test_the_citizen_sends_the_missing_document_and_the_process_goes_on(site: di
     print(f"status page with the citizen's task: {len(page.encode())} bytes")
     assert "Send the missing document" in page and 'action="/en/track/status/document/"' in page
     assert 'enctype="multipart/form-data"' in page and "cnic.jpg" in page  # the documents sent so far
+    assert "The office wrote:" in page and "the lease is unsigned" in page  # the desk's reason
 
     # refused: no document chosen, a file that is not one
     r = b.post("/en/track/status/document/", {"file": upload("lease2.pdf", PDF)}, status=400)

@@ -104,6 +104,8 @@ CREATE TABLE IF NOT EXISTS audit (      -- append-only, hash-chained (audit.py);
   hash text NOT NULL UNIQUE
 );
 
+CREATE INDEX IF NOT EXISTS audit_subject ON audit (subject, seq);  -- an application's history
+
 CREATE OR REPLACE FUNCTION centre_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   RAISE EXCEPTION 'the audit trail is append-only: % is refused', TG_OP USING ERRCODE = 'insufficient_privilege';

@@ -130,6 +130,18 @@ def citizen_task(conn: psycopg.Connection[Any], reference: str) -> engine.TaskVi
     return next((t for t in seen.ready if t.desk == CITIZEN_DESK), None)
 
 
+def return_reason(conn: psycopg.Connection[Any], reference: str) -> str | None:
+    """What the desk wrote when it last returned the application to the applicant (its `reason`, else its
+    `comment`), from the audit trail; None when it wrote nothing."""
+    row = conn.execute("SELECT details FROM audit WHERE subject = %s AND action LIKE 'task:%%:return' "
+                       "ORDER BY seq DESC LIMIT 1", (reference,)).fetchone()
+    if row is None:
+        return None
+    details = json.loads(row[0])
+    text = details.get("reason") or details.get("comment") if isinstance(details, dict) else None
+    return str(text)[:2000] if text else None
+
+
 def provide_document(conn: psycopg.Connection[Any], reference: str, upload: Upload, key: str,
                      now: datetime) -> engine.Status:
     """The citizen's task done with a document (already in the bucket under `key`): the document recorded and

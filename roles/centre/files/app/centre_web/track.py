@@ -118,6 +118,7 @@ def _status_page(request: HttpRequest, reference: str, errors: list[tuple[str, s
         "outcome": outcome[language] if outcome else None,
         "ask_document": waiting is not None and service is not None and bool(service.documents)
         and runtime.has_bucket(),
+        "reason": store.return_reason(runtime.connection(), reference) if waiting is not None else None,
         "chosen": chosen, "provided": provided, "errors": errors, "error": errors[0][1] if errors else None,
         "error_on": errors[0][0] if errors else None,
         "sent_documents": [(d, uploads.size_text(d.size)) for d in sent],
