@@ -32,7 +32,7 @@ def centre_database(stem: str) -> Iterator[tuple[Box, Path]]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def setup_django(box: Box, root: Path) -> None:
+def setup_django(box: Box, root: Path, extra: dict[str, str] | None = None) -> None:
     """Django set up from a 0600 env file as the role writes it (the superuser's connection, fresh keys), then
     the schema migrated. The environment is set only while Django reads its settings: later tests of the same
     session start apps (the portal's Django among them) from this process's environment."""
@@ -46,7 +46,8 @@ def setup_django(box: Box, root: Path) -> None:
         "AGENCY_SLUG=health", "AGENCY_NAME=Health Department", "PUBLIC_URL=https://centre.test",
         "PUBLIC_HOST=centre.test", f"SECRET_KEY={secrets.token_hex(32)}", f"DB_HOST={info['host']}",
         f"DB_PORT={info['port']}", "DB_NAME=centre", "DB_USER=postgres", f"DB_PASSWORD={info['password']}",
-        f"CA_FILE={info['sslrootcert']}", f"TRACKING_KEY={secrets.token_hex(32)}", ""]))
+        f"CA_FILE={info['sslrootcert']}", f"TRACKING_KEY={secrets.token_hex(32)}",
+        *(f"{k}={v}" for k, v in (extra or {}).items()), ""]))
     env.chmod(0o600)
     os.environ["CENTRE_ENV_FILE"] = str(env)
     os.environ["DJANGO_SETTINGS_MODULE"] = "centre_web.settings"

@@ -8,6 +8,7 @@ nothing behind."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import pwd
 import re
@@ -22,6 +23,7 @@ import jwt
 import psycopg
 import pytest
 import requests
+from botocore.exceptions import ClientError
 
 from govcloud_platform.apps.layout import instance_dir, public_url
 from govcloud_platform.apps.manifests import manifest
@@ -42,17 +44,20 @@ from govcloud_platform.names import (
 from tests import oidc
 from tests.apps_helpers import apply_spec, resolve_to_loopback, system_user_exists
 from tests.conftest import BoxHandle
+from tests.integration.test_agencies import s3_for
 from tests.oidc import browser
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SLUG, NAME, OTHER, APP = "civic", "Civic Registry Office", "revenue", "centre"
 _TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 _REFERENCE = re.compile(r'class="reference" dir="ltr">([0-9A-Z-]{14})<')
+PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n" + b"0" * 2000
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"1" * 2000
 
 
 @pytest.fixture(scope="module")
 def deployed(box: BoxHandle) -> Iterator[dict[str, Any]]:
-    """A fresh agency (only its database is used) and ONE centre deploy; the agency and its data go at the end."""
+    """A fresh agency (its database, bucket and IdP) and ONE centre deploy; the agency and its data go at the end."""
     apply_spec(box)  # the spec's agencies (OTHER among them) exist
     added = box.cli("--json", "agency", "add", SLUG, "--name", NAME, timeout=300)
     assert added.rc == 0, added.stderr[-2000:]
@@ -107,13 +112,15 @@ def test_citizen_pages_in_english_and_urdu_through_the_proxy(box: BoxHandle, dep
     assert s.get(deployed["url"] + "/centre.css", timeout=30).headers["Content-Type"].startswith("text/css")
 
 
-def _post(s: requests.Session, url: str, data: dict[str, str]) -> requests.Response:
-    """A form of the page just read at `url`, sent as a browser does (CSRF token, Referer over HTTPS)."""
+def _post(s: requests.Session, url: str, data: dict[str, str], files: dict[str, Any] | None = None
+          ) -> requests.Response:
+    """A form of the page just read at `url`, sent as a browser does (CSRF token, Referer over HTTPS); with
+    `files`, as multipart/form-data."""
     page = s.get(url, timeout=30)
     token = _TOKEN.search(page.text)
     assert page.status_code == 200 and token, page.text[:500]
     return s.post(url, data={**data, "csrfmiddlewaretoken": token.group(1)}, headers={"Referer": url},
-                  allow_redirects=False, timeout=30)
+                  files=files, allow_redirects=False, timeout=30)
 
 
 def test_a_citizen_applies_through_the_proxy_into_the_agency_database(
@@ -132,6 +139,16 @@ def test_a_citizen_applies_through_the_proxy_into_the_agency_database(
     for qid, value in (("business_name", "Civic Traders"), ("business_kind", "shop"), ("email", "ct@example.pk")):
         resp = _post(s, f"{base}/apply/{qid}/", {"answer": value})
         assert resp.status_code == 302, (qid, resp.status_code, resp.text[:500])
+    # nginx lets an upload page take more than 1m, so a file too large gets the app's error page; 12m is the end
+    too_large = _post(s, f"{base}/documents/owner_cnic/", {},
+                      files={"file": ("big.pdf", b"%PDF-1.4\n" + b"0" * (6 * 1024 * 1024), "application/pdf")})
+    assert too_large.status_code == 400 and "must be smaller than 5 MB" in too_large.text, too_large.text[:500]
+    beyond = _post(s, f"{base}/documents/owner_cnic/", {},
+                   files={"file": ("huge.pdf", b"%PDF-1.4\n" + b"0" * (13 * 1024 * 1024), "application/pdf")})
+    assert beyond.status_code == 413
+    for doc, name, body in (("owner_cnic", "cnic.pdf", PDF), ("premises_proof", "lease.png", PNG)):
+        resp = _post(s, f"{base}/documents/{doc}/", {}, files={"file": (name, body, "application/octet-stream")})
+        assert resp.status_code == 302, (doc, resp.status_code, resp.text[:500])
     sent = _post(s, f"{base}/check/", {})
     assert sent.status_code == 302 and sent.headers["Location"].endswith("/sent/"), sent.text[:500]
     done = s.get(deployed["url"] + sent.headers["Location"], timeout=30)
@@ -142,6 +159,39 @@ def test_a_citizen_applies_through_the_proxy_into_the_agency_database(
                            "JOIN process_versions v ON v.id = a.process_version_id WHERE a.reference = %s",
                            (match.group(1).replace("-", ""),)).fetchone()
     assert row == ("trade_licence", "in_progress", "ct@example.pk", "trade_licence")
+    reference = match.group(1).replace("-", "")
+    with psycopg.connect(**conninfo) as conn:
+        docs = conn.execute("SELECT d.document, d.sha256, d.object_key FROM documents d JOIN applications a "
+                            "ON a.id = d.application_id WHERE a.reference = %s ORDER BY d.id", (reference,)).fetchall()
+    assert [(d[0], d[1]) for d in docs] == [("owner_cnic", hashlib.sha256(PDF).hexdigest()),
+                                           ("premises_proof", hashlib.sha256(PNG).hexdigest())]
+    # in the agency's real bucket, under the application's private prefix: the agency's keys read them...
+    creds = box.cli("--json", "agency", "credentials", SLUG, "--show-secrets")
+    assert creds.rc == 0, creds.stderr
+    storage = creds.json()["storage"]
+    own = s3_for(storage)
+    for (_, _sha, key), body in zip(docs, (PDF, PNG), strict=True):
+        assert key.startswith(f"centre/applications/{reference}/")
+        assert own.get_object(Bucket=storage["bucket"], Key=key)["Body"].read() == body
+    assert own.list_objects_v2(Bucket=storage["bucket"], Prefix="centre/pending/").get("KeyCount", 0) == 0
+    # ...an anonymous request and another agency's keys do not
+    anonymous = requests.get(f"{storage['endpoint']}/{storage['bucket']}/{docs[0][2]}", verify=storage["ca_file"],
+                             timeout=30)
+    assert anonymous.status_code == 403 and PDF[:8] not in anonymous.content
+    listing = requests.get(f"{storage['endpoint']}/{storage['bucket']}?list-type=2&prefix=centre/",
+                           verify=storage["ca_file"], timeout=30)
+    assert listing.status_code == 403 and reference not in listing.text
+    other = box.cli("--json", "agency", "credentials", OTHER, "--show-secrets")
+    assert other.rc == 0, other.stderr
+    theirs = s3_for(other.json()["storage"])
+    for call in (lambda: theirs.get_object(Bucket=storage["bucket"], Key=docs[0][2]),
+                 lambda: theirs.list_objects_v2(Bucket=storage["bucket"], Prefix="centre/")):
+        with pytest.raises(ClientError) as denied:
+            call()
+        assert denied.value.response["Error"]["Code"] in ("AccessDenied", "403")
+    # the deploy published the catalogue as open data (the opendata app's prefix)
+    published = own.get_object(Bucket=storage["bucket"], Key="opendata/centre-services.csv")["Body"].read().decode()
+    assert published.startswith("id,name_en,name_ur,") and "trade_licence" in published
 
 
 def test_the_interface_for_integrations_through_the_proxy(box: BoxHandle, deployed: dict[str, Any]) -> None:
@@ -411,7 +461,9 @@ def test_secrets_are_in_the_private_settings_file_only(box: BoxHandle, deployed:
     st = path.stat()
     assert oct(st.st_mode & 0o777) == "0o600" and pwd.getpwuid(st.st_uid).pw_name == system_user(SLUG)
     env = _env(box)
-    secrets = [env["DB_PASSWORD"], env["SECRET_KEY"], env["TRACKING_KEY"], env["OIDC_CLIENT_SECRET"]]
+    secrets = [env["DB_PASSWORD"], env["SECRET_KEY"], env["TRACKING_KEY"], env["OIDC_CLIENT_SECRET"],
+               env["S3_SECRET_KEY"]]
+    assert env["S3_BUCKET"] == f"ag-{SLUG}" and env["S3_ENDPOINT"].startswith("https://")
     assert len(bytes.fromhex(env["TRACKING_KEY"])) >= 32 and env["DB_NAME"] == pg_app(SLUG, APP)
     cmdlines = [Path(f"/proc/{p}/cmdline").read_bytes().decode(errors="replace") for p in _pids(box)]
     program = box.box().home / "supervisor" / "programs.d" / f"{app_program(SLUG, APP)}.conf"

@@ -22,11 +22,11 @@ def test_the_spec_knows_every_app_of_the_catalogue_and_its_services() -> None:
         assert m.role == name and m.health_path.startswith("/")
 
 
-def test_the_centre_is_in_the_catalogue_with_its_database_and_identity() -> None:
-    centre = manifest("centre")
-    assert centre.services == ("database", "identity") and centre.implemented  # staff tokens: the agency's client
+def test_the_centre_is_in_the_catalogue_with_its_database_bucket_and_identity() -> None:
+    centre = manifest("centre")  # documents in the agency's bucket; staff tokens: the agency's client
+    assert centre.services == ("database", "storage", "identity") and centre.implemented
     doc = centre.as_dict()
-    assert doc["keys"] == ["secret_key", "tracking_key"] and doc["services"] == ["database", "identity"]
+    assert doc["keys"] == ["secret_key", "tracking_key"] and doc["services"] == ["database", "storage", "identity"]
     with pytest.raises(InputError):
         manifest("centres")
 
@@ -69,13 +69,14 @@ def test_the_spec_declares_a_centre_for_an_agency_with_a_database_and_identity()
 
     old = "    services: [database, storage, identity, backups]\n    apps: []"
     assert old in EXAMPLE_SPEC
-    spec = load_spec_text(EXAMPLE_SPEC.replace(old, "    services: [database, identity]\n    apps: [centre]"), "g.yaml")
+    spec = load_spec_text(EXAMPLE_SPEC.replace(old, "    services: [database, storage, identity]\n    apps: [centre]"),
+                          "g.yaml")
     assert spec.agencies[0].apps == ["centre"]
-    with pytest.raises(SpecError) as refused:  # no database to keep applications in, no IdP for staff tokens
-        load_spec_text(EXAMPLE_SPEC.replace(old, "    services: [storage]\n    apps: [centre]"), "g.yaml")
+    with pytest.raises(SpecError) as refused:  # no database for applications, no bucket for documents, no IdP
+        load_spec_text(EXAMPLE_SPEC.replace(old, "    services: [backups]\n    apps: [centre]"), "g.yaml")
     found = [str(p) for p in refused.value.problems]
     assert len(found) == 1 and re.fullmatch(r"g\.yaml:\d+: agencies\[0\]\.apps: app 'centre' needs services "
-                                            r"\['database', 'identity'\]", found[0]), found
+                                            r"\['database', 'identity', 'storage'\]", found[0]), found
 
 
 def test_the_centre_is_told_its_agencys_client_and_desk_groups(tmp_path: Path) -> None:
@@ -90,8 +91,11 @@ def test_the_centre_is_told_its_agencys_client_and_desk_groups(tmp_path: Path) -
     box = Box(home=tmp_path, spec=load_spec_text(EXAMPLE_SPEC))
     d = Deployment(agency="alpha", app="centre", state="ready", port=box.port_base + 20, created_at="", updated_at="")
     secrets = {"db_password": "p" * 20, "oidc_secret": "s" * 32, "secret_key": "k" * 40, "tracking_key": "ab" * 32}
-    v = role_vars(box, "alpha", "Alpha", manifest("centre"), d, secrets, None, None, None, "deploy")
+    storage = {"endpoint": "https://s3.test:8333", "bucket": "ag-alpha", "access_key": "AK", "secret_key": "x" * 40,
+               "ca_file": "/ca.pem"}
+    v = role_vars(box, "alpha", "Alpha", manifest("centre"), d, secrets, storage, None, None, "deploy")
     assert v["centre_oidc"] == {"issuer": box.issuer, "client_id": "ag-alpha--centre", "client_secret": "s" * 32}
+    assert v["centre_s3"] == {k: storage[k] for k in ("endpoint", "bucket", "access_key", "secret_key")}
     assert v["centre_desk_group_prefix"] == "agency-alpha--desk-" and v["centre_agency_group"] == "agency-alpha"
     removing = role_vars(box, "alpha", "Alpha", manifest("centre"), d, None, None, None, None, "remove")
     assert "s" * 32 not in repr(removing)

@@ -103,10 +103,11 @@ CATALOGUE: dict[str, AppManifest] = {
             staff_get="applications moving between desks along each service's BPMN process, on the API with an "
                       "access token of the agency's client for the centre (desk groups agency-<slug>--desk-<lane>; "
                       "staff pages: to come)",
-            services=("database", "identity"),
-            components=("django", "spiffworkflow", "lxml", "psycopg", "pydantic", "pyyaml", "gunicorn", "pyjwt"),
+            services=("database", "storage", "identity"),
+            components=("django", "spiffworkflow", "lxml", "psycopg", "pydantic", "pyyaml", "gunicorn", "pyjwt",
+                        "boto3"),
             health_path="/healthz",
-            memory_mb=95,
+            memory_mb=135,  # 133 MiB measured (master + worker) after an upload: boto3's client
             install_s=52,
             role="centre",
             keys=("secret_key", "tracking_key"),

@@ -34,7 +34,7 @@ SPEC_VERSION = 1
 # services each app needs on its agency
 APP_NEEDS = {"portal": {"database", "storage", "identity"}, "opendata": {"storage"},
              "messaging": {"database", "storage", "identity"}, "documents": {"database", "storage", "identity"},
-             "centre": {"database", "identity"}}  # the centre: staff tokens of the agency's client
+             "centre": {"database", "storage", "identity"}}  # the centre: documents in the bucket, staff tokens
 
 
 def check_slug(slug: str) -> str:

@@ -75,6 +75,23 @@ CREATE TABLE IF NOT EXISTS drafts (     -- "save and come back later" (drafts.py
 );
 CREATE INDEX IF NOT EXISTS drafts_expires ON drafts (expires_at);
 
+CREATE TABLE IF NOT EXISTS documents (  -- a citizen's uploads (documents.py), kept in the agency's bucket
+  id bigserial PRIMARY KEY,
+  application_id bigint NOT NULL REFERENCES applications,
+  document text NOT NULL,               -- the catalogue's document id (e.g. owner_cnic)
+  filename text NOT NULL,               -- the citizen's file name, cleaned: shown, never used as a path
+  media_type text NOT NULL CHECK (media_type IN ('application/pdf', 'image/jpeg', 'image/png')),
+  size bigint NOT NULL CHECK (size > 0),
+  sha256 text NOT NULL CHECK (sha256 ~ '^[0-9a-f]{64}$'),
+  object_key text NOT NULL UNIQUE,      -- centre/applications/<reference>/...
+  uploaded_at timestamptz NOT NULL,
+  uploaded_by text NOT NULL,            -- citizen (applying, or the citizen's task)
+  archived_key text,                    -- centre/archive/<retention>/... once the application closed
+  archived_at timestamptz
+);
+CREATE INDEX IF NOT EXISTS documents_application ON documents (application_id, id);
+CREATE INDEX IF NOT EXISTS documents_to_archive ON documents (application_id) WHERE archived_key IS NULL;
+
 CREATE TABLE IF NOT EXISTS audit (      -- append-only, hash-chained (audit.py); text columns hash exactly
   seq bigint PRIMARY KEY,
   at text NOT NULL,
@@ -86,6 +103,8 @@ CREATE TABLE IF NOT EXISTS audit (      -- append-only, hash-chained (audit.py);
   prev_hash text NOT NULL,
   hash text NOT NULL UNIQUE
 );
+
+CREATE INDEX IF NOT EXISTS audit_subject ON audit (subject, seq);  -- an application's history
 
 CREATE OR REPLACE FUNCTION centre_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -17,8 +17,10 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from . import audit, drafts, engine, references, throttle, tracking
+from .bpmn import CITIZEN_DESK
 from .catalogue import Loaded
-from .errors import NotFound
+from .documents import Upload
+from .errors import ActionError, NotFound
 
 SCHEMA_VERSION = 1
 _AUDIT_LOCK = 0x63656E747265  # "centre": one appender at a time keeps the chain a line
@@ -69,15 +71,18 @@ def record_processes(conn: psycopg.Connection[Any], loaded: Loaded) -> list[str]
 
 
 def submit(conn: psycopg.Connection[Any], loaded: Loaded, service_id: str, answers: Mapping[str, Any],
-           email: str | None, now: datetime) -> str:
-    """A new application: its process started on the current version of the service's BPMN."""
+           email: str | None, now: datetime, reference: str | None = None,
+           uploads: Sequence[tuple[Upload, str]] = ()) -> str:
+    """A new application: its process started on the current version of the service's BPMN. `uploads`: its
+    documents (each with its object key, already in the bucket), recorded with it and audited with their hash;
+    `reference`: one made beforehand (the documents' keys name it), else a new one."""
     service = loaded.catalogue.service(service_id)
     if service is None:
         raise NotFound(f"no service {service_id!r} in the catalogue")
     process = loaded.processes[service_id]
     xml = (loaded.folder / service.process).read_bytes()
     workflow = engine.start(process, {**answers, **service.step_sla_working_days}, now)
-    reference = references.new_reference()
+    reference = reference or references.new_reference()
     with conn.transaction():
         row = conn.execute(
             "INSERT INTO process_versions (service_id, process_id, digest, bpmn) VALUES (%s, %s, %s, %s) "
@@ -91,7 +96,97 @@ def submit(conn: psycopg.Connection[Any], loaded: Loaded, service_id: str, answe
         assert app is not None
         _save(conn, app[0], workflow, now, None, None)
         _audit(conn, now, "citizen", "submitted", reference, {"service": service_id, "process": process.digest})
+        for upload, key in uploads:
+            _add_document(conn, app[0], reference, upload, key, "citizen", now)
     return reference
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """A document of an application as staff (and the API) see it."""
+
+    document: str  # the catalogue's document id
+    filename: str
+    media_type: str
+    size: int
+    sha256: str
+    object_key: str
+    uploaded_at: datetime
+    uploaded_by: str
+    archived_key: str | None
+
+
+def documents(conn: psycopg.Connection[Any], reference: str) -> list[StoredDocument]:
+    """The documents of an application, in the order they came (a document sent again is listed again)."""
+    return [StoredDocument(*r) for r in conn.execute(
+        "SELECT d.document, d.filename, d.media_type, d.size, d.sha256, d.object_key, d.uploaded_at, d.uploaded_by, "
+        "d.archived_key FROM documents d JOIN applications a ON a.id = d.application_id WHERE a.reference = %s "
+        "ORDER BY d.id", (reference,))]
+
+
+def citizen_task(conn: psycopg.Connection[Any], reference: str) -> engine.TaskView | None:
+    """The task waiting for the applicant (e.g. provide the missing document), or None."""
+    seen = view(conn, reference)
+    return next((t for t in seen.ready if t.desk == CITIZEN_DESK), None)
+
+
+def return_reason(conn: psycopg.Connection[Any], reference: str) -> str | None:
+    """What the desk wrote when it last returned the application to the applicant (its `reason`, else its
+    `comment`), from the audit trail; None when it wrote nothing."""
+    row = conn.execute("SELECT details FROM audit WHERE subject = %s AND action LIKE 'task:%%:return' "
+                       "ORDER BY seq DESC LIMIT 1", (reference,)).fetchone()
+    if row is None:
+        return None
+    details = json.loads(row[0])
+    text = details.get("reason") or details.get("comment") if isinstance(details, dict) else None
+    return str(text)[:2000] if text else None
+
+
+def provide_document(conn: psycopg.Connection[Any], reference: str, upload: Upload, key: str,
+                     now: datetime) -> engine.Status:
+    """The citizen's task done with a document (already in the bucket under `key`): the document recorded and
+    audited with its hash, then the task completed (its one action) through the engine, as a desk's is."""
+    with conn.transaction():
+        app_id, workflow = _locked(conn, reference, now)
+        task = next((t for t in engine.status(workflow).ready if t.desk == CITIZEN_DESK), None)
+        if task is None:
+            raise ActionError("nothing is waiting for the applicant")
+        _add_document(conn, app_id, reference, upload, key, "citizen", now)
+        action = task.actions[0]
+        workflow = engine.act(workflow, task.id, action, CITIZEN_DESK, {"document": upload.document}, now)
+        _save(conn, app_id, workflow, now, "citizen", action)
+        _audit(conn, now, "citizen", f"task:{task.step}:{action}", reference, {"document": upload.document},
+               upload.sha256)
+        return engine.status(workflow)
+
+
+def to_archive(conn: psycopg.Connection[Any], limit: int = 100) -> list[tuple[int, str, str, str]]:
+    """(document row id, reference, service id, object key) of documents of closed applications not archived."""
+    return [(int(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in conn.execute(
+        "SELECT d.id, a.reference, a.service_id, d.object_key FROM documents d JOIN applications a "
+        "ON a.id = d.application_id WHERE a.status = 'closed' AND d.archived_key IS NULL ORDER BY d.id LIMIT %s",
+        (limit,))]
+
+
+def mark_archived(conn: psycopg.Connection[Any], document_row: int, archived_key: str, retention: str,
+                  now: datetime) -> None:
+    with conn.transaction():
+        row = conn.execute("UPDATE documents d SET archived_key = %s, archived_at = %s FROM applications a "
+                           "WHERE d.id = %s AND a.id = d.application_id AND d.archived_key IS NULL "
+                           "RETURNING a.reference, d.document, d.sha256", (archived_key, now, document_row)).fetchone()
+        if row is not None:
+            _audit(conn, now, "system", f"archived:{row[1]}", row[0], {"retention": retention, "key": archived_key},
+                   row[2])
+
+
+def _add_document(conn: psycopg.Connection[Any], app_id: int, reference: str, upload: Upload, key: str, actor: str,
+                  now: datetime) -> None:
+    conn.execute("INSERT INTO documents (application_id, document, filename, media_type, size, sha256, object_key, "
+                 "uploaded_at, uploaded_by) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                 (app_id, upload.document, upload.filename, upload.media_type, upload.size, upload.sha256, key, now,
+                  actor))
+    _audit(conn, now, actor, f"document:{upload.document}", reference,
+           {"filename": upload.filename, "type": upload.media_type, "size": upload.size, "key": key}, upload.sha256)
 
 
 def act(conn: psycopg.Connection[Any], reference: str, task_id: str, action: str, desk: str, actor: str,

@@ -219,6 +219,9 @@ def file_json(seen: store.Tracked, next_code: dict[str, str] | None) -> dict[str
         "slaWorkingDays": service.sla_working_days if service else None,
         "steps": [{"id": s.id, "name": s.names, "state": "here" if s.here else "done" if s.done else "pending"}
                   for s in steps],
+        "documents": [{"document": d.document, "name": d.filename, "type": d.media_type, "size": d.size,
+                       "sha256": d.sha256, "uploadedAt": _iso(d.uploaded_at)}
+                      for d in store.documents(runtime.connection(), seen.reference)],
     }
     if next_code is not None:
         out["nextAccessCode"] = next_code

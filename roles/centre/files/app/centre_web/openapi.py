@@ -101,6 +101,15 @@ SCHEMAS: dict[str, Any] = {
             "id": {"type": "string"}, "name": _ref("Text"),
             "state": {"enum": ["here", "done", "pending"], "description": "here: the application is there now "
                                                                          "(the page's \"you are here\")."}}}},
+        "documents": {"type": "array", "description": "The citizen's documents, in the order they came (the file "
+                                                      "itself is never served by the API).",
+                      "items": {"type": "object", "required": ["document", "name", "type", "size", "sha256"],
+                                "properties": {
+            "document": {"type": "string", "description": "The catalogue's document id."},
+            "name": {"type": "string", "description": "The file's name as sent (cleaned)."},
+            "type": {"enum": ["application/pdf", "image/jpeg", "image/png"], "description": "By content."},
+            "size": {"type": "integer"}, "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+            "uploadedAt": {"type": "string", "format": "date-time"}}}},
         "nextAccessCode": {"oneOf": [_ref("AccessCode"), {"type": "null"}], "description": (
             "With an access code: a new one-time code for the next lookup (the one sent is used up). Absent "
             "with a staff token.")}}},

@@ -13,6 +13,7 @@ import psycopg
 from django.conf import settings
 
 from centre_core import catalogue
+from centre_core.objects import Bucket, BucketSettings
 
 _local = threading.local()
 
@@ -30,6 +31,25 @@ def connection() -> psycopg.Connection[Any]:
         conn = psycopg.connect(**settings.CENTRE_DB, autocommit=True)
         _local.conn = conn
     return conn
+
+
+def has_bucket() -> bool:
+    """Whether the centre has the agency's bucket (without making its client: boto3's costs ~35 MiB, so a
+    process makes it at its first use of the bucket)."""
+    return bool(getattr(settings, "CENTRE_BUCKET", None))
+
+
+def bucket() -> Bucket | None:
+    """The agency's bucket (one client per process: boto3's clients are thread-safe), or None without one."""
+    conf = getattr(settings, "CENTRE_BUCKET", None)
+    if not conf:
+        return None
+    key = tuple(sorted(conf.items()))
+    cached: tuple[Any, Bucket] | None = getattr(bucket, "cached", None)
+    if cached is None or cached[0] != key:
+        cached = (key, Bucket(BucketSettings(**conf)))
+        bucket.cached = cached  # type: ignore[attr-defined]
+    return cached[1]
 
 
 def tracking_key() -> bytes:

@@ -80,6 +80,13 @@ CENTRE_DB = {
     "target_session_attrs": ENV.get("DB_TARGET_SESSION_ATTRS", "any"),
 }
 CENTRE_TRACKING_KEY = bytes.fromhex(ENV["TRACKING_KEY"])  # HMAC key of tracking codes (>= 32 bytes)
+# The agency's bucket (documents under centre/, the catalogue's open data under opendata/). Without it the
+# application journey asks for no documents (a centre deployed by the role always has it).
+CENTRE_BUCKET = {"endpoint": ENV["S3_ENDPOINT"], "bucket": ENV["S3_BUCKET"], "access_key": ENV["S3_ACCESS_KEY"],
+                 "secret_key": ENV["S3_SECRET_KEY"], "ca_file": ENV["CA_FILE"]} if ENV.get("S3_ENDPOINT") else None
+# Uploads larger than this go to a temporary file (0600, deleted after the request) while the request is read;
+# nginx takes at most 12m (centre_core.documents.NGINX_BODY_LIMIT) and the page refuses a file over 10 MiB.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 CENTRE_CATALOGUE = ENV.get("CATALOGUE", "")  # a catalogue.yaml; empty: the sample catalogue
 # Staff on the API (`centre_web.staff`): the agency's OIDC provider; absent, every staff token is refused.
 CENTRE_OIDC = {

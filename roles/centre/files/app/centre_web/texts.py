@@ -105,3 +105,8 @@ def lang() -> str:
 def t(key: str, **values: object) -> str:
     text = TEXTS[key][lang()]
     return text.format(**values) if values else text
+
+
+from .texts_documents import DOCUMENT_TEXTS  # noqa: E402 - the upload pages' words, kept apart
+
+TEXTS.update(DOCUMENT_TEXTS)

@@ -17,11 +17,12 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from centre_core import references, store, throttle
+from centre_core.bpmn import CITIZEN_DESK
 from centre_core.catalogue import Service
 from centre_core.errors import NotFound
 from centre_core.tracking import Outcome
 
-from . import flow, runtime
+from . import flow, runtime, uploads
 from .texts import lang, t
 
 VIEW_FOR = timedelta(minutes=30)
@@ -62,24 +63,68 @@ def track(request: HttpRequest) -> HttpResponse:
         status=400 if errors else 200)
 
 
-def status(request: HttpRequest) -> HttpResponse:
+def _tracked(request: HttpRequest) -> str | None:
+    """The reference this browser tracked with a right code, while it may still be read (30 minutes)."""
     tracked = request.session.get("tracked")
     reference = tracked.get("reference") if isinstance(tracked, dict) else None
     until = tracked.get("until") if isinstance(tracked, dict) else None
     if not isinstance(reference, str) or not isinstance(until, str) or \
             datetime.fromisoformat(until) <= runtime.now():
+        return None
+    return reference
+
+
+def status(request: HttpRequest) -> HttpResponse:
+    reference = _tracked(request)
+    if reference is None:
         return HttpResponseRedirect(reverse("track"))
+    return _status_page(request, reference, [], request.session.pop("provided", None) == reference)
+
+
+@require_http_methods(["POST"])
+def provide(request: HttpRequest) -> HttpResponse:
+    """The citizen's task: send the missing document (multipart form on the status page)."""
+    reference = _tracked(request)
+    if reference is None:
+        return HttpResponseRedirect(reverse("track"))
+    try:
+        seen = store.view(runtime.connection(), reference)
+    except NotFound:
+        return HttpResponseRedirect(reverse("track"))
+    service = runtime.loaded().catalogue.service(seen.service_id)
+    error = uploads.provide(request, reference, service) if service else t("err_provide_nothing")
+    if error is None:
+        request.session["provided"] = reference
+        return HttpResponseRedirect(reverse("status"))
+    target = "#document-" + service.documents[0].id if service and service.documents and \
+        error == t("err_provide_which") else "#file"
+    return _status_page(request, reference, [(target, error)], False, chosen=str(request.POST.get("document", "")))
+
+
+def _status_page(request: HttpRequest, reference: str, errors: list[tuple[str, str]], provided: bool,
+                 chosen: str = "") -> HttpResponse:
     try:
         seen = store.view(runtime.connection(), reference)
     except NotFound:
         return HttpResponseRedirect(reverse("track"))
     service, steps, outcome = described(seen)
     language = lang()
+    waiting = next((task for task in seen.ready if task.desk == CITIZEN_DESK), None)
+    sent = store.documents(runtime.connection(), reference)
     return render(request, "centre_web/status.html", {
         "title": t("status_title"), "service": service, "reference": references.display(reference),
         "status": t(f"st_{seen.status}"), "submitted": seen.submitted_at,
         "steps": [{"name": s.names[language], "here": s.here, "done": s.done} for s in steps],
-        "outcome": outcome[language] if outcome else None})
+        "outcome": outcome[language] if outcome else None,
+        "ask_document": waiting is not None and service is not None and bool(service.documents)
+        and runtime.has_bucket(),
+        "reason": store.return_reason(runtime.connection(), reference) if waiting is not None else None,
+        "chosen": chosen, "provided": provided, "errors": errors, "error": errors[0][1] if errors else None,
+        "error_on": errors[0][0] if errors else None,
+        "sent_documents": [(d, uploads.size_text(d.size)) for d in sent],
+        "hint": t("doc_hint", types="PDF, JPEG" + t("doc_types_or") + "PNG",
+                  mb=uploads.megabytes(service.documents[0])) if service and service.documents else ""},
+        status=400 if errors else 200)
 
 
 def described(seen: store.Tracked) -> tuple[Service | None, list[flow.Shown], dict[str, str] | None]:

@@ -5,7 +5,7 @@ described by `openapi.PATHS`: a test keeps the two the same) outside them."""
 from django.conf.urls.i18n import i18n_patterns
 from django.urls import path, re_path
 
-from . import api, desk, track, views
+from . import api, desk, track, uploads, views
 
 handler404 = "centre_web.views.not_found"
 
@@ -35,10 +35,12 @@ urlpatterns += i18n_patterns(
     path("", views.services, name="services"),
     path("services/<slug:service_id>/", views.service, name="service"),
     path("services/<slug:service_id>/apply/<slug:question_id>/", views.question, name="question"),
+    path("services/<slug:service_id>/documents/<slug:document_id>/", uploads.document_page, name="document"),
     path("services/<slug:service_id>/check/", views.check, name="check"),
     path("services/<slug:service_id>/sent/", views.done, name="done"),
     path("services/<slug:service_id>/saved/", views.saved, name="saved"),
     path("resume/<str:token>/", views.resume, name="resume"),
     path("track/", track.track, name="track"),
     path("track/status/", track.status, name="status"),
+    path("track/status/document/", track.provide, name="provide"),
 )

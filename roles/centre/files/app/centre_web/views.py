@@ -22,7 +22,7 @@ from django.views.decorators.http import require_http_methods
 from centre_core import references, store
 from centre_core.catalogue import Question, Service
 
-from . import answers, runtime
+from . import answers, runtime, uploads
 from .texts import lang, t
 
 CSS = Path(__file__).parent / "static" / "centre.css"
@@ -62,7 +62,7 @@ def services(request: HttpRequest) -> HttpResponse:
 def service(request: HttpRequest, service_id: str) -> HttpResponse:
     found = _service(service_id)
     first = found.questions[0].id if found.questions else None
-    start = reverse("question", args=[found.id, first]) if first else reverse("check", args=[found.id])
+    start = reverse("question", args=[found.id, first]) if first else uploads.first_page(found)
     return render(request, "centre_web/service.html", {
         "title": _loc(found.name), "service": found, "start": start,
         "json_ld": _json_ld(request, found)})
@@ -88,9 +88,10 @@ def question(request: HttpRequest, service_id: str, question_id: str) -> HttpRes
             _save_draft(request, found.id, draft)
             if saving:
                 return _save_for_later(request, found, draft)
-            last = index + 1 >= len(found.questions)
-            if last or request.GET.get("change") == "1":
+            if request.GET.get("change") == "1":
                 return HttpResponseRedirect(reverse("check", args=[found.id]))
+            if index + 1 >= len(found.questions):  # the documents' pages next, if any, then the check page
+                return HttpResponseRedirect(uploads.first_page(found))
             return HttpResponseRedirect(reverse("question", args=[found.id, found.questions[index + 1].id]))
     back = (reverse("question", args=[found.id, found.questions[index - 1].id]) if index
             else reverse("service", args=[found.id]))
@@ -107,12 +108,15 @@ def check(request: HttpRequest, service_id: str) -> HttpResponse:
     found = _service(service_id)
     draft = _draft(request, found.id)
     problems = answers.missing(found, draft)
+    doc_rows, doc_missing = uploads.check_rows(request, found)
     errors: list[tuple[str, str]] = []
     if request.method == "POST" and "save" in request.POST:
         return _save_for_later(request, found, draft)
     if request.method == "POST":
-        if not problems:
-            reference = send(found, draft)
+        pending, gone = uploads.pending_uploads(request, found) if not problems and not doc_missing else ([], [])
+        if not problems and not doc_missing and not gone:
+            reference = send(found, draft, pending)
+            uploads.forget(request, found.id)
             request.session.pop(f"draft:{found.id}", None)
             token = request.session.pop(_token_key(found.id), None)
             if isinstance(token, str):  # sent: the saved answers are not needed any more
@@ -120,20 +124,26 @@ def check(request: HttpRequest, service_id: str) -> HttpResponse:
             request.session["sent"] = {"service": found.id, "reference": reference}
             return HttpResponseRedirect(reverse("done", args=[found.id]))
         errors = [(reverse("question", args=[found.id, q.id]) + "?change=1", message) for q, message in problems]
+        errors += doc_missing + gone
     rows = [(q, answers.shown(q, draft.get(q.id, "")), reverse("question", args=[found.id, q.id]) + "?change=1")
             for q in found.questions]
     return render(request, "centre_web/check.html", {
-        "title": t("check_title"), "service": found, "rows": rows, "errors": errors,
-        "back": reverse("question", args=[found.id, found.questions[-1].id]) if found.questions
-        else reverse("service", args=[found.id])}, status=400 if errors else 200)
+        "title": t("check_title"), "service": found, "rows": rows, "doc_rows": doc_rows, "errors": errors,
+        "back": uploads.last_page(found) or (reverse("question", args=[found.id, found.questions[-1].id])
+                                             if found.questions else reverse("service", args=[found.id]))},
+        status=400 if errors else 200)
 
 
-def send(found: Service, checked: dict[str, str]) -> str:
+def send(found: Service, checked: dict[str, str], pending: list[tuple[Any, str]] | None = None) -> str:
     """Start the application of answers that passed `answers.check` (the check page's and the API's way in):
-    numbers go to the process as int, the first e-mail answer is the application's e-mail. Its reference."""
+    numbers go to the process as int, the first e-mail answer is the application's e-mail. Its reference.
+    `pending`: the documents uploaded on the way (`uploads.pending_uploads`), moved under the reference."""
     email = next((checked[q.id] for q in found.questions if q.kind == "email" and checked.get(q.id)), None)
-    return store.submit(runtime.connection(), runtime.loaded(), found.id, answers.for_workflow(found, checked),
-                        email, runtime.now())
+    variables = answers.for_workflow(found, checked)
+    if not pending:
+        return store.submit(runtime.connection(), runtime.loaded(), found.id, variables, email, runtime.now())
+    return uploads.send_with(found, pending, lambda reference, placed: store.submit(
+        runtime.connection(), runtime.loaded(), found.id, variables, email, runtime.now(), reference, placed))
 
 
 def done(request: HttpRequest, service_id: str) -> HttpResponse:

@@ -1,15 +1,18 @@
 """Converge one agency's centre on deploy: the core's tables, then the catalogue (read and checked: a bad file
 fails the deploy, not the first citizen) and its processes recorded by version. One process, Django loads once.
+With the agency's bucket, the catalogue is also
+published as open data (`opendata/centre-services.csv` and `.json`, written only when they changed).
 Prints "changed: <what>" or "unchanged", so that the Ansible task reports changed=0 on a second deploy."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from centre_core import store
-from centre_web import runtime
+from centre_web import housekeeping, runtime
 
 
 class Command(BaseCommand):
@@ -23,4 +26,9 @@ class Command(BaseCommand):
         added = store.record_processes(conn, runtime.loaded())
         if added:
             changed.append("processes " + " ".join(added))
+        bucket = runtime.bucket()
+        if bucket is not None:
+            published = housekeeping.publish_opendata(bucket, runtime.loaded(), settings.PUBLIC_URL)
+            if published:
+                changed.append("open data " + " ".join(published))
         self.stdout.write(("changed: " + ", ".join(changed)) if changed else "unchanged")

@@ -1,5 +1,6 @@
 """Fire the SLA timers that are due (`store.run_timers`): a task past its SLA moves along its timer's path (e.g. to
-a supervisor's desk); and delete the saved answers past their expiry (`store.purge_drafts`). Once, or with
+a supervisor's desk); delete the saved answers past their expiry (`store.purge_drafts`); archive the documents of closed
+applications with their retention class and delete pending uploads a day old (`housekeeping`). Once, or with
 `--every SECONDS` for ever (the role's `-timers` program under supervisord). A round that fails (the database
 restarting) is said on stderr and the next round tries again. References are not printed: the log says how many
 applications moved."""
@@ -12,7 +13,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from centre_core import store
-from centre_web import runtime
+from centre_web import housekeeping, runtime
 
 BATCH = 100  # applications per transaction batch; a round goes on while a batch comes back full
 
@@ -34,6 +35,14 @@ class Command(BaseCommand):
         if purged:
             self.stdout.write(f"drafts: {purged} expired deleted")
         store.purge_clients(runtime.connection(), runtime.now())  # the tracking throttle's ended windows
+        bucket = runtime.bucket()
+        if bucket is not None:
+            archived = housekeeping.archive_closed(runtime.connection(), bucket, runtime.loaded(), runtime.now())
+            if archived:
+                self.stdout.write(f"documents: {archived} archived")
+            pending = housekeeping.purge_pending(bucket, runtime.now())
+            if pending:
+                self.stdout.write(f"uploads: {pending} pending past a day deleted")
         return moved
 
     def handle(self, *args: Any, **options: Any) -> None:
