@@ -107,6 +107,16 @@ def comment(conn: psycopg.Connection[Any], reference: str, actor: str, text: str
         _audit(conn, now, actor, "comment", reference, {"text": text})
 
 
+def downloaded(conn: psycopg.Connection[Any], reference: str, actor: str, document: str, sha256: str,
+               now: datetime) -> None:
+    """A staff member took a copy of an application's document: an entry of the audit chain (who, when, which
+    document, its hash)."""
+    with conn.transaction():
+        if conn.execute("SELECT 1 FROM applications WHERE reference = %s FOR UPDATE", (reference,)).fetchone() is None:
+            raise NotFound("no such application")
+        _audit(conn, now, actor, f"download:{document}", reference, {"sha256": sha256})
+
+
 def seen(conn: psycopg.Connection[Any], subject: str, name: str, at_desks: frozenset[str], now: datetime) -> None:
     """Record a staff member's sign-in: their name and desks (so colleagues can assign them a task)."""
     conn.execute("INSERT INTO staff_members (subject, name, desks, seen_at) VALUES (%s, %s, %s, %s) "

@@ -28,7 +28,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.views.decorators.http import require_http_methods, require_POST
 
-from centre_core import desk_store, desks, references, store
+from centre_core import desk_store, desks, documents, references, store
 from centre_core.errors import ActionError, NotFound
 
 from . import runtime, signin_rules, staff
@@ -311,6 +311,38 @@ def comment(request: HttpRequest, me: Me, reference: str) -> HttpResponse:
     return HttpResponseRedirect(reverse("staff-file", args=[canonical]) + "#history")
 
 
+@page("GET")
+def document(request: HttpRequest, me: Me, reference: str, number: int) -> HttpResponse:
+    """One document of an application of the member's desks, from the agency's bucket, as an attachment; its
+    SHA-256 checked against the one recorded when it came (a changed object is refused, not served), and the
+    download recorded in the audit trail."""
+    canonical = references.normalise(reference)
+    conn = runtime.connection()
+    try:
+        if canonical is None:
+            raise NotFound("not a reference")
+        desk_store.file(conn, canonical, me.desks)
+        found = store.documents(conn, canonical)
+        if not 1 <= number <= len(found):
+            raise NotFound("no such document")
+    except NotFound:
+        return _gone(request)
+    doc, bucket = found[number - 1], runtime.bucket()
+    if bucket is None:
+        return _refused(request, "This centre has no bucket for documents.", 503)
+    body = bucket.get(doc.object_key)
+    if documents.digest(body) != doc.sha256:
+        log.error("document %s of %s does not match its recorded SHA-256", doc.object_key, canonical)
+        return _refused(request, "This document no longer matches what the applicant sent: it is not shown. "
+                                  "Tell the centre's operators.", 409)
+    desk_store.downloaded(conn, canonical, me.actor, doc.document, doc.sha256, runtime.now())
+    response = HttpResponse(body, content_type=doc.media_type)
+    response["Content-Disposition"] = "attachment; filename*=UTF-8''" + quote(doc.filename)
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
 def _file_page(request: HttpRequest, me: Me, reference: str, errors: dict[str, str] | None = None,
                comment_error: str = "", status: int = 200) -> HttpResponse:
     canonical = references.normalise(reference)
@@ -351,7 +383,15 @@ def _file_page(request: HttpRequest, me: Me, reference: str, errors: dict[str, s
         "answers": [(questions.get(k, k), v) for k, v in found.answers.items()],
         "due": due_at, "overdue": due_at is not None and found.status != "closed" and desks.overdue(due_at, now),
         "current": current, "tasks": found.tasks, "history": history, "names": names, "errors": all_errors,
+        "documents": [{"doc": d, "label": _document_label(service, d.document)}
+                      for d in store.documents(conn, canonical)],
         "comment_error": comment_error, "back": reverse("staff-inbox")}, status)
+
+
+def _document_label(service: Any, document_id: str) -> str:
+    """The catalogue's name of a document (English: the staff pages' language), else its id."""
+    names = {d.id: d.name.en for d in service.documents} if service is not None else {}
+    return str(names.get(document_id) or document_id)
 
 
 def _who(actor: str, names: dict[str, str]) -> str:
@@ -377,6 +417,10 @@ def _entry_text(entry: Any) -> str:
         if verb == "release":
             return f"{step}: released to the desk"
         return f"{step}: {verb}" + (f" ({extra})" if extra else "")
+    if action.startswith("document:"):
+        return f"Document received: {action.removeprefix('document:')}"
+    if action.startswith("download:"):
+        return f"Document downloaded: {action.removeprefix('download:')}"
     if action.startswith("timer:"):
         return f"SLA timer {action.removeprefix('timer:')} fired"
     return action

@@ -25,6 +25,7 @@ staff_patterns = [  # the staff pages (English only, desk.py), outside the langu
     path("staff/signout/", desk.signout, name="staff-signout"),
     path("staff/applications/<str:reference>/", desk.file, name="staff-file"),
     path("staff/applications/<str:reference>/comment/", desk.comment, name="staff-comment"),
+    path("staff/applications/<str:reference>/documents/<int:number>/", desk.document, name="staff-document"),
     path("staff/tasks/<str:task_id>/claim/", desk.claim, name="staff-claim"),
     path("staff/tasks/<str:task_id>/assign/", desk.assign, name="staff-assign"),
     path("staff/tasks/<str:task_id>/release/", desk.release, name="staff-release"),
