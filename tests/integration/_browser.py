@@ -8,7 +8,9 @@ driven by Playwright over the DevTools protocol, started once per pytest process
   same address, to a page of a second context with JavaScript on and the content security policy bypassed: the
   same document and stylesheet (fetched from the server), the colours and layout computed by the same browser.
 - `Meter.total()`: bytes received (headers and bodies, as the network saw them: `encodedDataLength`, redirects
-  included) since the last `reset()`.
+  included) since the last `reset()`; `Meter.requests` the URLs asked for, `Meter.errors` what went wrong
+  meanwhile (the browser's error log, e.g. a content-security-policy refusal; a sub-resource answered >= 400 or
+  failed).
 - `Chromium.slow_link(page)`: CDP `Network.emulateNetworkConditions` at `SLOW_LINK` (400 kbit/s each way, 400 ms
   round trip); `first_view_seconds(page, url)` loads a URL and returns the time until the load event (the
   document and its stylesheet arrived and laid out) and the first contentful paint.
@@ -65,9 +67,14 @@ class Meter:
         self.cdp = page.context.new_cdp_session(page)
         self.received = 0
         self.requests: list[str] = []
+        self.errors: list[str] = []  # the browser's errors and failed or refused sub-resources (see `_answered`)
         self.cdp.on("Network.requestWillBeSent", self._sent)
         self.cdp.on("Network.loadingFinished", self._finished)
+        self.cdp.on("Network.responseReceived", self._answered)
+        self.cdp.on("Network.loadingFailed", self._failed)
+        self.cdp.on("Log.entryAdded", self._logged)
         self.cdp.send("Network.enable")
+        self.cdp.send("Log.enable")
         self.cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
 
     def _sent(self, event: dict[str, Any]) -> None:
@@ -78,10 +85,22 @@ class Meter:
     def _finished(self, event: dict[str, Any]) -> None:
         self.received += int(event["encodedDataLength"])
 
+    def _answered(self, event: dict[str, Any]) -> None:
+        if event["type"] != "Document" and int(event["response"]["status"]) >= 400:  # a missing stylesheet, icon
+            self.errors.append(f"{event['response']['status']} {event['response']['url']}")
+
+    def _failed(self, event: dict[str, Any]) -> None:
+        self.errors.append(f"failed: {event.get('errorText')} {event.get('blockedReason', '')}".strip())
+
+    def _logged(self, event: dict[str, Any]) -> None:  # the browser's own errors: a CSP violation, a bad request
+        if event["entry"]["level"] == "error" and event["entry"]["source"] != "network":  # those: `_answered`
+            self.errors.append(f"{event['entry']['source']}: {event['entry']['text']}")
+
     def reset(self) -> None:
         self.cdp.send("Runtime.evaluate", {"expression": "0"})  # a round trip: earlier events are in
         self.received = 0
         self.requests = []
+        self.errors = []
 
     def total(self) -> int:
         self.cdp.send("Runtime.evaluate", {"expression": "0"})
@@ -135,20 +154,26 @@ class Chromium:
         self.meter(page).cdp.send("Network.emulateNetworkConditions", SLOW_LINK)
 
     def first_view_seconds(self, page: Any, url: str) -> tuple[float, float]:
-        """(seconds to the load event, seconds to the first contentful paint) of a fresh load of `url`, from the
-        page's own navigation and paint timings (read after the load: reading needs no script of the page)."""
+        """`first_view` of a fresh load of `url`."""
         page.goto(url, wait_until="load")
-        load, paint = page.evaluate("""() => {
+        return self.first_view(page)
+
+    def first_view(self, page: Any) -> tuple[float, float]:
+        """(seconds to the load event, seconds to the first contentful paint) of the page's current document,
+        from its navigation start (a form's POST and its redirect included), read from the page's own navigation
+        and paint timings after the load (reading them runs no script of the page: it works with JavaScript
+        off)."""
+        page.wait_for_load_state("load")
+        read = """() => {
             const nav = performance.getEntriesByType('navigation')[0];
             const fcp = performance.getEntriesByName('first-contentful-paint')[0];
-            return [nav.loadEventStart, fcp ? fcp.startTime : -1];
-        }""")
-        if paint < 0:  # painted after the load event: wait for it (within the test's timeout)
-            deadline = time.monotonic() + 10
-            while paint < 0 and time.monotonic() < deadline:
-                page.wait_for_timeout(50)
-                paint = page.evaluate("(performance.getEntriesByName('first-contentful-paint')[0]||{}).startTime"
-                                      " ?? -1")
+            return [nav ? nav.loadEventStart : -1, fcp ? fcp.startTime : -1];
+        }"""
+        load, paint = page.evaluate(read)
+        deadline = time.monotonic() + 10
+        while (load <= 0 or paint < 0) and time.monotonic() < deadline:  # painted (or ended) after the read
+            time.sleep(0.05)
+            load, paint = page.evaluate(read)
         return load / 1000, paint / 1000
 
     def close(self) -> None:
@@ -209,10 +234,12 @@ def _close_shared() -> None:
 def say(config: pytest.Config, line: str) -> None:
     """A line on pytest's terminal even without -s (the directory of the artifacts)."""
     reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(line)
-    else:
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None or capture is None:  # a pytest-xdist worker: its controller shows the captured output
         print(line, file=sys.stderr)
+        return
+    with capture.global_and_fixture_disabled():
+        reporter.write_line(line)
 
 
 @pytest.fixture(scope="session")

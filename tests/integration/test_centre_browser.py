@@ -2,7 +2,8 @@
 on 127.0.0.1 from a real PostgreSQL: applying for the trade licence in English and the birth certificate in Urdu
 (right to left, the layout mirrored), the reference shown, tracking with a one-time code, the status page with
 "you are here". On every page visited: no WCAG 2.2 AA violation found by axe-core, at most 100 KB received (the
-page and its stylesheet, the browser's cache off), and a screenshot kept (the directory is printed). Timings on a
+page and its stylesheet, the browser's cache off), no error in the browser's log (a content-security-policy
+refusal, a missing resource), and a screenshot kept (the directory is printed). Timings on a
 slow link are measured by benchmarks/bench_centre_pages.py, not asserted here."""
 
 from __future__ import annotations
@@ -56,7 +57,9 @@ class Visit:
         WEIGHTS.append((name, size))
         self.shots.take(self.page, name)
         if size > PAGE_LIMIT:
-            self.problems.append(f"{name}: {size} bytes received, over {PAGE_LIMIT}")
+            self.problems.append(f"{name}: {size} bytes received, over {PAGE_LIMIT}: {self.meter.requests}")
+        if self.meter.errors:
+            self.problems.append(f"{name}: the browser reported {self.meter.errors}")
         if violations := self.chromium.axe(self.page):
             self.problems.append(f"{name} ({self.page.url}):\n{describe(violations)}")
         self.meter.reset()
