@@ -14,6 +14,8 @@ driven by Playwright over the DevTools protocol, started once per pytest process
 - `Chromium.slow_link(page)`: CDP `Network.emulateNetworkConditions` at `SLOW_LINK` (400 kbit/s each way, 400 ms
   round trip); `first_view_seconds(page, url)` loads a URL and returns the time until the load event (the
   document and its stylesheet arrived and laid out) and the first contentful paint.
+- `Visit(chromium, shots, page, label)`: all of the above on each page a test reaches (`seen(name)`), asserted
+  together at the end (`check()`).
 - `Shots`: screenshots (full page) kept as test artifacts in `$CENTRE_SHOTS`, or a fresh temporary directory;
   the directory is printed.
 
@@ -207,6 +209,36 @@ class Shots:
         path = self.folder / f"{self.taken:02d}-{re.sub(r'[^a-z0-9]+', '-', name.lower()).strip('-')}.png"
         page.screenshot(path=str(path), full_page=True)
         return path
+
+
+class Visit:
+    """The checks of every page a test reaches: axe (no WCAG 2.2 AA violation), the bytes received (at most
+    `limit`), no error in the browser's log, a screenshot. `seen(name)` after each page; problems are gathered and
+    asserted by `check()` at the end (every page is looked at and photographed even when an early one fails)."""
+
+    def __init__(self, chromium: Chromium, shots: Shots, page: Any, label: str, limit: int = 100 * 1024,
+                 weights: list[tuple[str, int]] | None = None) -> None:
+        self.chromium, self.shots, self.page, self.label, self.limit = chromium, shots, page, label, limit
+        self.weights = weights if weights is not None else []
+        self.problems: list[str] = []
+        self.meter = chromium.meter(page)
+
+    def seen(self, name: str) -> None:
+        self.page.wait_for_load_state("load")
+        size = self.meter.total()
+        name = f"{self.label}-{name}"
+        self.weights.append((name, size))
+        self.shots.take(self.page, name)
+        if size > self.limit:
+            self.problems.append(f"{name}: {size} bytes received, over {self.limit}: {self.meter.requests}")
+        if self.meter.errors:
+            self.problems.append(f"{name}: the browser reported {self.meter.errors}")
+        if violations := self.chromium.axe(self.page):
+            self.problems.append(f"{name} ({self.page.url}):\n{describe(violations)}")
+        self.meter.reset()
+
+    def check(self) -> None:
+        assert not self.problems, "\n".join(self.problems)
 
 
 _SHARED: Chromium | None = None

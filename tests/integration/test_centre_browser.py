@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration._browser import Chromium, Shots, describe, say
+from tests.integration._browser import Chromium, Shots, Visit, say
 from tests.integration._centre import centre_database, setup_django
 from tests.integration._centre_server import centre_server
 
@@ -39,33 +39,6 @@ def site(request: pytest.FixtureRequest) -> Iterator[str]:
             if WEIGHTS:
                 say(request.config, "\npage weights (bytes received, cache off): "
                     + ", ".join(f"{name} {size}" for name, size in WEIGHTS))
-
-
-class Visit:
-    """Checks every page a test reaches: axe, the weight, a screenshot. Problems are gathered, then asserted once
-    (every page is looked at and photographed even when an early one fails)."""
-
-    def __init__(self, chromium: Chromium, shots: Shots, page: Any, label: str) -> None:
-        self.chromium, self.shots, self.page, self.label = chromium, shots, page, label
-        self.problems: list[str] = []
-        self.meter = chromium.meter(page)
-
-    def seen(self, name: str) -> None:
-        self.page.wait_for_load_state("load")
-        size = self.meter.total()
-        name = f"{self.label}-{name}"
-        WEIGHTS.append((name, size))
-        self.shots.take(self.page, name)
-        if size > PAGE_LIMIT:
-            self.problems.append(f"{name}: {size} bytes received, over {PAGE_LIMIT}: {self.meter.requests}")
-        if self.meter.errors:
-            self.problems.append(f"{name}: the browser reported {self.meter.errors}")
-        if violations := self.chromium.axe(self.page):
-            self.problems.append(f"{name} ({self.page.url}):\n{describe(violations)}")
-        self.meter.reset()
-
-    def check(self) -> None:
-        assert not self.problems, "\n".join(self.problems)
 
 
 def _code(reference: str) -> str:
@@ -122,7 +95,7 @@ def test_apply_and_track_without_javascript(site: str, chromium: Chromium, shots
                                             name: str, answers: list[tuple[str, str]], first_step: str,
                                             here_words: str) -> None:
     page = chromium.page(javascript=False, locale=lang)
-    visit = Visit(chromium, shots, page, lang)
+    visit = Visit(chromium, shots, page, lang, limit=PAGE_LIMIT, weights=WEIGHTS)
     rtl = lang == "ur"
     try:
         page.goto(f"{site}/")  # the browser's language chooses
