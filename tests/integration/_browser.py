@@ -14,8 +14,9 @@ driven by Playwright over the DevTools protocol, started once per pytest process
 - `Chromium.slow_link(page)`: CDP `Network.emulateNetworkConditions` at `SLOW_LINK` (400 kbit/s each way, 400 ms
   round trip); `first_view_seconds(page, url)` loads a URL and returns the time until the load event (the
   document and its stylesheet arrived and laid out) and the first contentful paint.
-- `Visit(chromium, shots, page, label)`: all of the above on each page a test reaches (`seen(name)`), asserted
-  together at the end (`check()`).
+- `Visit(chromium, shots, page, label)`: all of the above on each page a test reaches (`seen(name)`), and the
+  page's reflow at 320 CSS px (`reflow_width`: WCAG 1.4.10, which axe does not check), asserted together at the
+  end (`check()`).
 - `Shots`: screenshots (full page) kept as test artifacts in `$CENTRE_SHOTS`, or a fresh temporary directory;
   the directory is printed.
 
@@ -47,6 +48,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 WCAG_TAGS = ("wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa")
 SLOW_LINK = {"offline": False, "latency": 400, "downloadThroughput": 400_000 / 8, "uploadThroughput": 400_000 / 8}
 VIEWPORT: ViewportSize = {"width": 1024, "height": 768}
+NARROW: ViewportSize = {"width": 320, "height": 640}
 
 
 def missing() -> str | None:
@@ -211,6 +213,17 @@ class Shots:
         return path
 
 
+def reflow_width(page: Any) -> int:
+    """The page's width, in CSS pixels, in a window `NARROW` wide (WCAG 1.4.10: content reflows at 320 px without
+    scrolling sideways); the viewport is put back after. A screenshot of the narrow page is not kept."""
+    size = page.viewport_size
+    page.set_viewport_size(NARROW)
+    try:
+        return int(page.evaluate("document.documentElement.scrollWidth"))
+    finally:
+        page.set_viewport_size(size)
+
+
 class Visit:
     """The checks of every page a test reaches: axe (no WCAG 2.2 AA violation), the bytes received (at most
     `limit`), no error in the browser's log, a screenshot. `seen(name)` after each page; problems are gathered and
@@ -233,6 +246,8 @@ class Visit:
             self.problems.append(f"{name}: {size} bytes received, over {self.limit}: {self.meter.requests}")
         if self.meter.errors:
             self.problems.append(f"{name}: the browser reported {self.meter.errors}")
+        if (wide := reflow_width(self.page)) > NARROW["width"]:
+            self.problems.append(f"{name}: {wide} CSS px wide at {NARROW['width']} (WCAG 1.4.10 reflow)")
         if violations := self.chromium.axe(self.page):
             self.problems.append(f"{name} ({self.page.url}):\n{describe(violations)}")
         self.meter.reset()

@@ -3,7 +3,8 @@ on 127.0.0.1 from a real PostgreSQL: applying for the trade licence in English a
 (right to left, the layout mirrored), the reference shown, tracking with a one-time code, the status page with
 "you are here". On every page visited: no WCAG 2.2 AA violation found by axe-core, at most 100 KB received (the
 page and its stylesheet, the browser's cache off), no error in the browser's log (a content-security-policy
-refusal, a missing resource), and a screenshot kept (the directory is printed). Timings on a
+refusal, a missing resource), reflow at 320 CSS px, and a screenshot kept (the directory is printed); the skip
+link is the first Tab stop. Timings on a
 slow link are measured by benchmarks/bench_centre_pages.py, not asserted here."""
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration._browser import Chromium, Shots, Visit, say
+from tests.integration._browser import Chromium, Shots, Visit, reflow_width, say
 from tests.integration._centre import centre_database, setup_django
 from tests.integration._centre_server import centre_server
 
@@ -104,6 +105,13 @@ def test_apply_and_track_without_javascript(site: str, chromium: Chromium, shots
         assert page.locator("html").get_attribute("lang") == lang
         visit.seen("services")
         _mirrored(page, rtl)
+        page.keyboard.press("Tab")  # the first stop: the skip link, shown when focused, to the main content
+        skip = page.locator("a.skip")
+        assert skip.evaluate("e => e === document.activeElement") and skip.is_visible()
+        box = skip.bounding_box()
+        assert box is not None and 0 <= box["x"] and box["x"] + box["width"] <= 1024, box
+        page.keyboard.press("Enter")
+        assert page.url.endswith("#main")
 
         page.get_by_role("link", name=name, exact=True).click()
         visit.seen("service")
@@ -174,3 +182,15 @@ def test_axe_finds_what_it_should(site: str, chromium: Chromium) -> None:
               .replace("</main>", '<img src="/centre.css"><input name="x"><p style="color:#bbb">faint</p></main>'))
     found = {v["id"] for v in chromium.axe_html(f"{site}/en/", spoilt)}
     assert {"html-has-lang", "image-alt", "label", "color-contrast"} <= found, found
+
+
+def test_reflow_is_measured(chromium: Chromium) -> None:
+    """`reflow_width` sees a page that would scroll sideways at 320 px, and puts the window back."""
+    page = chromium.page(javascript=False)
+    try:
+        page.goto("data:text/html,<meta name=viewport content='width=device-width'><p>fits</p>")
+        assert reflow_width(page) == 320
+        page.goto("data:text/html,<meta name=viewport content='width=device-width'><div style='width:600px'>x</div>")
+        assert reflow_width(page) >= 600 and page.viewport_size == {"width": 1024, "height": 768}
+    finally:
+        page.context.close()
