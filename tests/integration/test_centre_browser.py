@@ -194,3 +194,35 @@ def test_reflow_is_measured(chromium: Chromium) -> None:
         assert reflow_width(page) >= 600 and page.viewport_size == {"width": 1024, "height": 768}
     finally:
         page.context.close()
+
+
+@pytest.mark.parametrize("lang", ["en", "ur"])
+def test_save_resume_and_the_not_found_pages(site: str, chromium: Chromium, shots: Shots, lang: str) -> None:
+    """"Save and come back later": the saved page with its link, the link opened in another browser (a fresh
+    context) going on at the next question; an unknown link and an unknown page: the same checks on each."""
+    page = chromium.page(javascript=False, locale=lang)
+    other = chromium.page(javascript=False, locale=lang)
+    visit, later = (Visit(chromium, shots, p, f"{lang}-{n}", limit=PAGE_LIMIT, weights=WEIGHTS)
+                    for p, n in ((page, "save"), (other, "resume")))
+    try:
+        page.goto(f"{site}/{lang}/services/trade_licence/apply/business_name/")
+        visit.meter.reset()
+        page.locator("#answer").fill("Ali Traders")
+        page.locator("main form button[name=save]").click()
+        assert page.url.endswith(f"/{lang}/services/trade_licence/saved/")
+        link = page.locator("a.saved-link").inner_text().strip()
+        assert link.startswith(f"https://centre.test/{lang}/resume/"), link
+        visit.seen("saved")
+        other.goto(site + link.removeprefix("https://centre.test"))
+        assert other.url.endswith(f"/{lang}/services/trade_licence/apply/business_kind/"), other.url
+        later.seen("question")
+        other.goto(f"{site}/{lang}/resume/{'x' * 43}/")
+        assert other.locator("h1").count() == 1
+        later.seen("gone")
+        other.goto(f"{site}/{lang}/no-such-page/")
+        later.seen("not-found")
+    finally:
+        page.context.close()
+        other.context.close()
+    visit.check()
+    later.check()
