@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.govcloud-installed
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: up test install system venv lint unit integration bench clean down
+.PHONY: up test install system venv axe lint unit integration bench clean down
 
 up: install
 	@test -f govcloud.yaml || $(BIN)/govcloud init
@@ -17,7 +17,18 @@ up: install
 test: install lint
 	$(BIN)/pytest -q --durations=15 -n 2
 
-install: system venv
+install: system venv axe
+
+# axe-core (the accessibility rules the browser tests run in Chromium) from npm, at a pinned version, into .cache/
+# (not committed); tests/integration/_browser.py reads it from there (keep AXE_VERSION the same in both).
+AXE_VERSION := 4.14.1
+AXE_JS := .cache/axe-core-$(AXE_VERSION)/node_modules/axe-core/axe.min.js
+axe: $(AXE_JS)
+
+$(AXE_JS):
+	npm install --prefix .cache/axe-core-$(AXE_VERSION) --no-save --no-package-lock --no-audit --no-fund \
+		--ignore-scripts --loglevel=error axe-core@$(AXE_VERSION)
+	@test -s $@
 
 system:
 	@bash scripts/install-system.sh

@@ -12,10 +12,15 @@ PKGS=(
   openssh-server openssh-client iproute2 util-linux
   etcd-server python3-venv
   libldap2-dev libsasl2-dev redis-server fonts-lato poppler-utils tesseract-ocr tesseract-ocr-eng
+  # the browser tests (tests/integration/_browser.py): Debian's Chromium, driven by Playwright (never downloading
+  # a browser), its chromedriver for WebDriver clients, fonts for Urdu's Nastaliq (and npm: below)
+  chromium chromium-driver fonts-noto-core
 )
 missing=()
 # A Debian python3 needs python3-venv for `python3 -m venv`.
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+# npm fetches axe-core for the browser tests (the Makefile); any npm will do (Node's own packages provide one).
+command -v npm >/dev/null || missing+=(npm)
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done

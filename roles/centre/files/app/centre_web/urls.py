@@ -9,7 +9,8 @@ from . import api, desk, track, uploads, views
 
 handler404 = "centre_web.views.not_found"
 
-urlpatterns = [path("centre.css", views.css, name="css"), path("healthz", views.healthz, name="healthz")]
+urlpatterns = [path("centre.css", views.css, name="css"), path("favicon.ico", views.favicon, name="favicon"),
+               path("healthz", views.healthz, name="healthz")]
 api_patterns = [
     path("api/openapi.json", api.openapi_json, name="api-openapi"),
     path("api/services", api.services, name="api-services"),

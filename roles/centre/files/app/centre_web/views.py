@@ -42,6 +42,14 @@ def css(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def favicon(request: HttpRequest) -> HttpResponse:
+    """No icon, said in a few bytes: browsers ask for /favicon.ico on a first visit, and the not-found page (1.3 KB)
+    would be the answer (and an error in the browser's log); kept for a week."""
+    response = HttpResponse(status=204)
+    response["Cache-Control"] = "public, max-age=604800"
+    return response
+
+
 def healthz(request: HttpRequest) -> HttpResponse:
     """200 when the catalogue is loaded and the database answers (the deploy waits for it; `app status` reads
     it through the proxy); 503 otherwise, without saying why (the log says)."""
@@ -162,8 +170,9 @@ def saved(request: HttpRequest, service_id: str) -> HttpResponse:
     if not isinstance(info, dict) or info.get("service") != found.id:
         return HttpResponseRedirect(reverse("service", args=[found.id]))
     link = settings.PUBLIC_URL.rstrip("/") + reverse("resume", args=[str(info["token"])])
+    expires = "\u2066" + str(info["expires"]) + "\u2069"  # LRI..PDI: the date keeps its order in an Urdu sentence
     return render(request, "centre_web/saved.html", {
-        "title": t("saved_title"), "service": found, "link": link, "expires": str(info["expires"]),
+        "title": t("saved_title"), "service": found, "link": link, "expires": expires,
         "back": reverse("check", args=[found.id])})
 
 
