@@ -12,6 +12,7 @@ PKGS=(
   openssh-server openssh-client iproute2 util-linux
   etcd-server python3-venv
   libldap2-dev libsasl2-dev redis-server fonts-lato poppler-utils tesseract-ocr tesseract-ocr-eng
+  postfix sasl2-bin libsasl2-modules libsasl2-modules-db
 )
 missing=()
 # A Debian python3 needs python3-venv for `python3 -m venv`.
@@ -32,6 +33,9 @@ else
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
   fi
+  # Postfix: the box runs its own instance (<home>/mail); Debian's is left unconfigured (no /etc/postfix/main.cf)
+  # and, through policy-rc.d above, never started.
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   echo "system packages: done" >&2
