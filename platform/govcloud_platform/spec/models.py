@@ -24,6 +24,7 @@ RESERVED_SLUGS = frozenset(
     }
 )
 SERVICE_NAMES = ("database", "storage", "identity", "backups", "mail")
+DEFAULT_SERVICES = ("database", "storage", "identity", "backups")  # an agency's when it names none (not mail)
 APP_NAMES = ("portal", "opendata", "messaging", "documents", "centre")
 ServiceName = Literal["database", "storage", "identity", "backups", "mail"]
 AppName = Literal["portal", "opendata", "messaging", "documents", "centre"]
@@ -234,7 +235,7 @@ DEFAULT_QUOTA = {
 def _all_services() -> list[ServiceName]:
     """The default services of an agency. Not `mail`: it is asked for by name (an agency that sends no mail holds
     no SMTP login), existing specs and registries keep their meaning, and the hosts target does not place it yet."""
-    return ["database", "storage", "identity", "backups"]
+    return ["database", "storage", "identity", "backups"]  # DEFAULT_SERVICES
 
 
 class Agency(StrictModel):
@@ -243,7 +244,8 @@ class Agency(StrictModel):
     email: str = Field(..., max_length=254, description="contact email")
     quota: str = Field("standard", description="name of a quota class")
     services: list[ServiceName] = Field(
-        default_factory=lambda: _all_services(), description="default: all four", json_schema_extra={"minItems": 1}
+        default_factory=lambda: _all_services(), json_schema_extra={"minItems": 1},
+        description="default: database, storage, identity, backups (mail is asked for by name)",
     )
     apps: list[AppName] = Field(default_factory=list)
     backup_schedule: Cron | None = None
@@ -279,7 +281,7 @@ class Agency(StrictModel):
     def _some(cls, value: list[str]) -> list[str]:
         if not value:
             raise ValueError(f"an agency needs at least one service ({', '.join(SERVICE_NAMES)}); "
-                             "leave `services` out for all four")
+                             "leave `services` out for the default four")
         return value
 
     _cron = field_validator("backup_schedule")(_check_cron)

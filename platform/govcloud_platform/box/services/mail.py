@@ -75,6 +75,7 @@ def files(box: Box) -> dict[Path, tuple[str, int, str]]:
         p.etc / "master.cf": (mail_conf.master_cf(box.address, box.ports.smtp), 0o640, USER),
         p.etc / "senders.regexp": (mail_conf.senders_regexp(domain), 0o640, USER),
         p.etc / "mailboxes.regexp": (mail_conf.mailboxes_regexp(), 0o640, USER),
+        p.etc / "null_sender": (mail_conf.null_sender(), 0o640, USER),
         p.etc / SASL_SUBDIR / "smtpd.conf": (mail_conf.sasl_conf(p), 0o600, "root"),
     }
     if password:

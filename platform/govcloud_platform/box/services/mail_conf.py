@@ -81,6 +81,11 @@ def mailboxes_regexp() -> str:
     return f"/^/ {MAILDIR}/\n"
 
 
+def null_sender() -> str:
+    """The null sender (`MAIL FROM:<>`, looked up as `<>`) is nobody's: an agency sends from its own address."""
+    return "<> REJECT the null sender is refused on submission\n"
+
+
 def relay_map(settings: MailSettings, password: str) -> str:
     """texthash: `[host]:port login:password` (the relay's SASL login), or empty."""
     relay = settings.relay
@@ -133,7 +138,8 @@ def main_cf(paths: MailPaths, *, address: str, port: int, domain: str, settings:
         "smtpd_sasl_tls_security_options = noanonymous",
         "broken_sasl_auth_clients = no",
         f"smtpd_sender_login_maps = regexp:{etc / 'senders.regexp'}",
-        "smtpd_sender_restrictions = reject_non_fqdn_sender, reject_sender_login_mismatch",
+        "smtpd_sender_restrictions = reject_non_fqdn_sender, reject_sender_login_mismatch, "
+        f"check_sender_access texthash:{etc / 'null_sender'}",
         "smtpd_relay_restrictions = permit_sasl_authenticated, reject",
         "smtpd_recipient_restrictions = reject_non_fqdn_recipient",
     ]
