@@ -36,6 +36,8 @@ def onboard(box: BoxHandle, slug: str, services: list[str]) -> dict[str, Any]:
 def agencies(box: BoxHandle) -> Iterator[dict[str, dict[str, Any]]]:
     yield {FULL: onboard(box, FULL, [*DEFAULT_SERVICES, "mail"]), SMALL: onboard(box, SMALL, ["mail"]),
            GONE: onboard(box, GONE, ["mail"])}
+    for slug in (FULL, SMALL):  # the session box's later modules meet only their own agencies
+        box.cli("agency", "remove", slug, "--purge-data", "--yes")
 
 
 def rcpt() -> str:

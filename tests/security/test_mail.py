@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import smtplib
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -25,7 +25,7 @@ Mail = dict[str, Any]
 
 
 @pytest.fixture(scope="module")
-def mail(box: BoxHandle) -> dict[str, Mail]:
+def mail(box: BoxHandle) -> Iterator[dict[str, Mail]]:
     out = {}
     for slug in (VICTIM, INTRUDER):
         Onboarding(box.box(), actor="security").add(
@@ -33,7 +33,9 @@ def mail(box: BoxHandle) -> dict[str, Mail]:
         creds = box.cli("--json", "agency", "credentials", slug, "--show-secrets")
         assert creds.rc == 0, creds.stderr
         out[slug] = creds.json()["mail"]
-    return out
+    yield out
+    for slug in (VICTIM, INTRUDER):
+        box.cli("agency", "remove", slug, "--purge-data", "--yes")
 
 
 # (what, attack: (intruder's mail document, victim's, recipient) -> None)
