@@ -15,6 +15,8 @@ PKGS=(
   # the browser tests (tests/integration/_browser.py): Debian's Chromium, driven by Playwright (never downloading
   # a browser), its chromedriver for WebDriver clients, fonts for Urdu's Nastaliq (and npm: below)
   chromium chromium-driver fonts-noto-core
+  # the box's mail service (docs/mail.md): our own Postfix instance, SASL logins in a sasldb
+  postfix sasl2-bin libsasl2-modules libsasl2-modules-db
 )
 missing=()
 # A Debian python3 needs python3-venv for `python3 -m venv`.
@@ -37,6 +39,9 @@ else
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
   fi
+  # Postfix: the box runs its own instance (<home>/mail); Debian's is left unconfigured (no /etc/postfix/main.cf)
+  # and, through policy-rc.d above, never started.
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   echo "system packages: done" >&2

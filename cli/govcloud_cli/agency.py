@@ -92,7 +92,7 @@ def credentials(
     ctx: typer.Context, slug: str,
     show_secrets: Annotated[bool, typer.Option("--show-secrets", help="print passwords and keys")] = False,
 ) -> None:
-    """Connection details of the agency's database, bucket and OIDC client (secrets masked by default)."""
+    """Connection details of the agency's database, bucket, OIDC client and SMTP login (secrets masked by default)."""
     opts: Options = ctx.obj
     ob = _onboarding(opts)
     doc = ob.credentials(slug)

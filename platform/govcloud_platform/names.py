@@ -26,6 +26,8 @@ labels.
 | supervisord programs, certs    | an app instance         | `app-<s>-<a>` (app names hold no `-`) |
 | object prefixes                | restic repository       | `restic/<s>/` in the backup bucket |
 | DNS names                      | an app; an agency       | `<a>.<s>.<domain>`; `<s>.<domain>` |
+| SMTP logins (Postfix SASL)     | agency sender           | `ag-<s>` (realm: the mail domain) |
+| mail addresses                 | agency senders          | `<any>@<s>.<mail domain>` (given: `noreply@...`) |
 
 Operators' logins hold no `@`. Platform objects never take these forms (`postgres`, `idp`, `admin`,
 `pgbackrest`, `govcloud-backup`, `platform-operators`, supervisord's `storage`, `database`, ...). Each builder
@@ -123,6 +125,21 @@ def bucket(slug: str) -> str:
 
 
 s3_identity = bucket
+
+
+def smtp_login(slug: str) -> str:
+    """The agency's SMTP submission login (Postfix's SASL database holds it in the mail domain's realm)."""
+    return "ag-" + check_slug(slug)
+
+
+def parse_smtp_login(name: str) -> Owner | None:
+    slug = _slug_or_none(name[3:]) if name.startswith("ag-") else None
+    return Owner(slug) if slug else None
+
+
+def sender_domain(slug: str, mail_domain: str) -> str:
+    """The domain the agency's mail comes from: only its SMTP login may use addresses in it."""
+    return f"{check_slug(slug)}.{mail_domain}"
 
 
 def parse_bucket(name: str) -> Owner | None:

@@ -20,7 +20,7 @@ from govcloud_platform.brokers.limits import quota_values
 from govcloud_platform.enforcement import Enforcement
 from govcloud_platform.errors import ConflictError, GovCloudError, InputError, ServiceError
 from govcloud_platform.progress import Progress, quiet
-from govcloud_platform.spec import SERVICE_NAMES, Agency, Quota, check_slug
+from govcloud_platform.spec import DEFAULT_SERVICES, Agency, Quota, check_slug
 from govcloud_platform.state.lock import box_lock
 from govcloud_platform.state.registry import PROVISIONING, READY, REMOVING, RETIRED, AgencyRecord, Registry
 from govcloud_platform.text import check_text
@@ -64,7 +64,7 @@ class AgencyRequest:
     name: str
     email: str
     quota: str = "standard"
-    services: list[str] = field(default_factory=lambda: list(SERVICE_NAMES))
+    services: list[str] = field(default_factory=lambda: list(DEFAULT_SERVICES))  # `agency add`: not mail
 
     def settings(self) -> dict[str, Any]:
         return {"name": self.name, "email": self.email, "quota": self.quota, "services": sorted(self.services)}

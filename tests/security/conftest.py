@@ -9,7 +9,8 @@ oidc (cross-client login, code and token exchange, introspection, refresh), data
 from an agency's roles), s3 (another agency's bucket through every API family), citizen (the Citizen's Centre
 through the agency's TLS proxy, as a citizen without the link or code: saved answers, the tracking throttle),
 cluster (the highly available database's own ports on the hosts target: etcd, Patroni's REST API, pgBackRest's
-TLS server, replication; run on test_hosts_ha's lab)."""
+TLS server, replication; run on test_hosts_ha's lab), mail (the box's SMTP submission: sending as another agency,
+relaying without AUTH, another agency's login)."""
 
 from __future__ import annotations
 

@@ -36,10 +36,10 @@ PRIVATE_UMASK = 0o077
 TRAVERSED_MODE = 0o711
 #: directories (relative to the home, shell patterns) that other users traverse but never list
 TRAVERSED = ("", "ca", "pg", "nginx", "nginx/tmp", "nginx/tmp-apps", "idp", "backups", "backups/scratch", "apps",
-             "apps/instances", "apps/instances/*", "apps/venvs")
+             "apps/instances", "apps/instances/*", "apps/venvs", "mail")
 #: trees whose owner keeps its own files private (PostgreSQL refuses to run otherwise; an app's instance is its
 #: agency's, in a 0700 directory): `repair` fixes the directory itself and does not walk its many files
-SELF_MANAGED = ("pg/data", "pg/data.initdb", "backups/scratch/*", "apps/instances/*/*")
+SELF_MANAGED = ("pg/data", "pg/data.initdb", "backups/scratch/*", "apps/instances/*/*", "mail/queue", "mail/maildir")
 #: public by design: readable by everyone, writable by no one but root
 PUBLIC_FILES = ("ca/ca.pem",)
 #: files whose program forces their mode whatever the umask, inside a directory no other user enters (accepted,

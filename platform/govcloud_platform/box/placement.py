@@ -33,10 +33,10 @@ from pathlib import Path
 from typing import Any
 
 from govcloud_platform.box.network import LOOPBACK
-from govcloud_platform.box.ports import unbound_labels
+from govcloud_platform.box.ports import NOT_ON_HOSTS, unbound_labels
 from govcloud_platform.errors import BoxDamaged
 
-SERVICES: tuple[str, ...] = ("storage", "database", "identity", "backups")  # start order, as `all_services`
+SERVICES: tuple[str, ...] = ("storage", "database", "identity", "backups")  # start order, as `all_services` (not mail)
 EDGE: tuple[str, ...] = ("apps", "proxy")  # the hosts target's, with apps hosts (proxy also before a storage cluster)
 HA: tuple[str, ...] = ("dcs",)  # the hosts target's, with several database hosts (before the database)
 # start order: the edge right after the storage, whose S3 gateways it may front for every later service (the
@@ -182,7 +182,7 @@ def unbound_ports(placement: Placement | None) -> tuple[str, ...]:
     (no placement) runs no database cluster and no edge."""
     if placement is None:
         return unbound_labels(False)
-    return unbound_labels(placement.ha_database, placement.s3_edge, placement.idp_edge)
+    return unbound_labels(placement.ha_database, placement.s3_edge, placement.idp_edge) + NOT_ON_HOSTS
 
 
 def apps_listen_address(placement: Placement | None) -> str:

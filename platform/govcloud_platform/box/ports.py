@@ -28,7 +28,12 @@ OFFSETS: dict[str, tuple[int, str]] = {
     "s3_edge": (13, "proxy"),
     # and in front of the IdP's portals on several identity hosts (the OIDC issuer's one address)
     "idp_edge": (14, "proxy"),
+    # Postfix's SMTP submission (STARTTLS required, AUTH for every sender): the box's shared mail service
+    "smtp": (15, "mail"),
 }
+# Never bound on the hosts target: the mail service is not placed on hosts yet (spec.models refuses an agency with
+# `mail` there), so no host group owns it.
+NOT_ON_HOSTS: tuple[str, ...] = ("smtp",)
 # Bound only by a database on several hosts (Patroni's REST API, pgBackRest's TLS server) and its etcd: a box on
 # one machine, or one database host, leaves them free.
 HA_ONLY: tuple[str, ...] = ("etcd_client", "etcd_peer", "patroni_api", "pgbackrest_tls")

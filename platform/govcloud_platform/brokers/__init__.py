@@ -11,9 +11,10 @@ def brokers() -> dict[str, Broker]:
     from govcloud_platform.brokers.backups import BackupsBroker
     from govcloud_platform.brokers.database import DatabaseBroker
     from govcloud_platform.brokers.identity import IdentityBroker
+    from govcloud_platform.brokers.mail import MailBroker
     from govcloud_platform.brokers.storage import StorageBroker
 
-    return {b.service: b for b in (DatabaseBroker(), StorageBroker(), IdentityBroker(), BackupsBroker())}
+    return {b.service: b for b in (DatabaseBroker(), StorageBroker(), IdentityBroker(), BackupsBroker(), MailBroker())}
 
 
 __all__ = ["Broker", "brokers"]

@@ -3,6 +3,7 @@
 from govcloud_platform.spec.loader import load_spec, load_spec_text, validate_file
 from govcloud_platform.spec.models import (
     APP_NAMES,
+    DEFAULT_SERVICES,
     RESERVED_SLUGS,
     SERVICE_NAMES,
     SLUG_PATTERN,
@@ -17,6 +18,7 @@ from govcloud_platform.spec.models import (
 __all__ = [
     "APP_NAMES",
     "RESERVED_SLUGS",
+    "DEFAULT_SERVICES",
     "SERVICE_NAMES",
     "SLUG_PATTERN",
     "Agency",

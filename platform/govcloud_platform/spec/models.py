@@ -23,9 +23,10 @@ RESERVED_SLUGS = frozenset(
         "pg-catalog", "information-schema", "replication", "all", "none", "null", "test",
     }
 )
-SERVICE_NAMES = ("database", "storage", "identity", "backups")
+SERVICE_NAMES = ("database", "storage", "identity", "backups", "mail")
+DEFAULT_SERVICES = ("database", "storage", "identity", "backups")  # an agency's when it names none (not mail)
 APP_NAMES = ("portal", "opendata", "messaging", "documents", "centre")
-ServiceName = Literal["database", "storage", "identity", "backups"]
+ServiceName = Literal["database", "storage", "identity", "backups", "mail"]
 AppName = Literal["portal", "opendata", "messaging", "documents", "centre"]
 _EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _DNS_RE = re.compile(r"^(?=.{1,200}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -119,11 +120,49 @@ class BackupSettings(StrictModel):
     _cron = field_validator("schedule", "diff_schedule", "agency_schedule")(_check_cron)
 
 
+class MailRelay(StrictModel):
+    """Where the box's Postfix sends mail instead of its own Maildir (off: `host` empty, the default)."""
+
+    host: str = Field("", description="relay host name or address; empty (the default): deliver into the box's "
+                                      "Maildir, nothing leaves the box")
+    port: int = Field(587, ge=1, le=65535)
+    tls: Literal["encrypt", "verify", "may"] = Field(
+        "encrypt", description="TLS to the relay: encrypt (required), verify (required, certificate checked "
+                               "against the system's CAs) or may (opportunistic)")
+    username: str = Field("", max_length=254, description="SASL login at the relay (empty: no AUTH)")
+    password_file: str = Field("", max_length=4096, description="file holding the relay password (one line, "
+                                                                "0600); never in the spec itself")
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        if value and not re.fullmatch(r"[A-Za-z0-9.:-]{1,253}", value):
+            raise ValueError(f"invalid relay host {value!r}: a DNS name or an IP address")
+        return value
+
+
+class MailSettings(StrictModel):
+    """Postfix: SMTP submission for the agencies, delivered into the box's Maildir unless a relay is set."""
+
+    domain: str = Field("", description="the mail domain; empty (the default): the platform's domain. Agency "
+                                        "<slug> sends as <anything>@<slug>.<domain>")
+    max_message_kb: int = Field(10240, ge=64, le=102400, description="largest message accepted")
+    relay: MailRelay = MailRelay()
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str) -> str:
+        if value and not _DNS_RE.fullmatch(value):
+            raise ValueError(f"invalid mail domain {value!r}: lowercase labels separated by dots")
+        return value
+
+
 class Services(StrictModel):
     database: DatabaseSettings = DatabaseSettings()
     storage: StorageSettings = StorageSettings()
     identity: IdentitySettings = IdentitySettings()
     backups: BackupSettings = BackupSettings()
+    mail: MailSettings = MailSettings()
 
 
 class Platform(StrictModel):
@@ -194,7 +233,9 @@ DEFAULT_QUOTA = {
 
 
 def _all_services() -> list[ServiceName]:
-    return ["database", "storage", "identity", "backups"]
+    """The default services of an agency. Not `mail`: it is asked for by name (an agency that sends no mail holds
+    no SMTP login), existing specs and registries keep their meaning, and the hosts target does not place it yet."""
+    return ["database", "storage", "identity", "backups"]  # DEFAULT_SERVICES
 
 
 class Agency(StrictModel):
@@ -203,7 +244,8 @@ class Agency(StrictModel):
     email: str = Field(..., max_length=254, description="contact email")
     quota: str = Field("standard", description="name of a quota class")
     services: list[ServiceName] = Field(
-        default_factory=lambda: _all_services(), description="default: all four", json_schema_extra={"minItems": 1}
+        default_factory=lambda: _all_services(), json_schema_extra={"minItems": 1},
+        description="default: database, storage, identity, backups (mail is asked for by name)",
     )
     apps: list[AppName] = Field(default_factory=list)
     backup_schedule: Cron | None = None
@@ -239,7 +281,7 @@ class Agency(StrictModel):
     def _some(cls, value: list[str]) -> list[str]:
         if not value:
             raise ValueError(f"an agency needs at least one service ({', '.join(SERVICE_NAMES)}); "
-                             "leave `services` out for all four")
+                             "leave `services` out for the default four")
         return value
 
     _cron = field_validator("backup_schedule")(_check_cron)
@@ -280,6 +322,9 @@ class Spec(StrictModel):
                            f"set `quota:` or define quota_classes.{agency.quota}")
                 problems.append((("agencies", i, "quota"), msg))
             services = set(agency.services)
+            if "mail" in services and self.platform.target == "hosts":
+                problems.append((("agencies", i, "services"), "the mail service is not yet placed on hosts "
+                                 "(the hosts target); use it on the local box, or leave `mail` out"))
             for app in agency.apps:
                 missing = APP_NEEDS[app] - services
                 if missing:

@@ -9,9 +9,11 @@ def all_services() -> list[Service]:
     from govcloud_platform.box.services.backups import BackupService
     from govcloud_platform.box.services.database import DatabaseService
     from govcloud_platform.box.services.identity import IdentityService
+    from govcloud_platform.box.services.mail import MailService
     from govcloud_platform.box.services.storage import StorageService
 
-    return [StorageService(), DatabaseService(), IdentityService(), BackupService()]
+    # mail last: it needs none of the others (a host of the hosts target never runs it: not in placement.ALL)
+    return [StorageService(), DatabaseService(), IdentityService(), BackupService(), MailService()]
 
 
 def edge_services() -> list[Service]:
