@@ -75,6 +75,12 @@ CREATE TABLE IF NOT EXISTS drafts (     -- "save and come back later" (drafts.py
 );
 CREATE INDEX IF NOT EXISTS drafts_expires ON drafts (expires_at);
 
+CREATE TABLE IF NOT EXISTS ratings (   -- a citizen's satisfaction with a closed application (grievances)
+  application_id bigint PRIMARY KEY REFERENCES applications,
+  rating smallint NOT NULL CHECK (rating BETWEEN 1 AND 5),
+  rated_at timestamptz NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS audit (      -- append-only, hash-chained (audit.py); text columns hash exactly
   seq bigint PRIMARY KEY,
   at text NOT NULL,

@@ -81,6 +81,10 @@ CENTRE_DB = {
 }
 CENTRE_TRACKING_KEY = bytes.fromhex(ENV["TRACKING_KEY"])  # HMAC key of tracking codes (>= 32 bytes)
 CENTRE_CATALOGUE = ENV.get("CATALOGUE", "")  # a catalogue.yaml; empty: the sample catalogue
+# The instance's installed catalogues (centre_core.installed: `current` -> the version in use); when set, it wins
+# over CATALOGUE, and `centre_catalogue_import` / a deploy switch it.
+CENTRE_CATALOGUE_ROOT = ENV.get("CATALOGUE_ROOT", "")
+CENTRE_HOLIDAYS = ENV.get("HOLIDAYS", "")  # the agency's holidays, YYYY-MM-DD comma-separated (SLA working days)
 # Staff on the API (`centre_web.staff`): the agency's OIDC provider; absent, every staff token is refused.
 CENTRE_OIDC = {
     "issuer": ENV.get("OIDC_ISSUER", ""),

@@ -29,4 +29,6 @@ urlpatterns += i18n_patterns(
     path("resume/<str:token>/", views.resume, name="resume"),
     path("track/", track.track, name="track"),
     path("track/status/", track.status, name="status"),
+    path("track/status/rate/", track.rate, name="status-rate"),
+    path("track/status/reopen/", track.reopen, name="status-reopen"),
 )

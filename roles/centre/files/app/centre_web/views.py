@@ -133,7 +133,7 @@ def send(found: Service, checked: dict[str, str]) -> str:
     numbers go to the process as int, the first e-mail answer is the application's e-mail. Its reference."""
     email = next((checked[q.id] for q in found.questions if q.kind == "email" and checked.get(q.id)), None)
     return store.submit(runtime.connection(), runtime.loaded(), found.id, answers.for_workflow(found, checked),
-                        email, runtime.now())
+                        email, runtime.now(), runtime.calendar())
 
 
 def done(request: HttpRequest, service_id: str) -> HttpResponse:
