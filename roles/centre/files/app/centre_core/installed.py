@@ -64,6 +64,8 @@ def install(loaded: Loaded, root: Path, owner: tuple[int, int] | None = None) ->
     """Write `loaded` as a version folder under `root` (not switched to yet): (its folder, whether it differs
     from the current one). `owner` (uid, gid): who the files are given to when written by root."""
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if owner is not None:
+        os.chown(root, *owner)
     staging = Path(tempfile.mkdtemp(prefix=".incoming-", dir=root))
     try:
         export(loaded, staging)
