@@ -93,14 +93,16 @@ def test_an_export_from_one_agency_imports_into_another_unchanged(site: tuple[Bo
     agency B (its own database) and exported again gives the same files, byte for byte."""
     box, root = site
     assert _run("centre_catalogue_import", str(catalogue.SAMPLES)) == "unchanged"
-    assert _run("centre_catalogue_export", str(tmp_path / "a.tar.gz")) == f"exported 4 services to {tmp_path / 'a.tar.gz'}"
+    archive = tmp_path / "a.tar.gz"
+    assert _run("centre_catalogue_export", str(archive)) == f"exported 4 services to {archive}"
     _run("centre_catalogue_export", str(tmp_path / "a"))
     with tarfile.open(tmp_path / "a.tar.gz") as tar:
         assert sorted(tar.getnames()) == sorted(p.name for p in (tmp_path / "a").iterdir())
     with Agency(box, root, "b"):
         changed = _run("centre_catalogue_import", str(tmp_path / "a.tar.gz"))
         assert re.fullmatch(r"changed: catalogue v-[0-9a-f]{16} \(birth_certificate, trade_licence, building_permit, "
-                            r"grievance\), processes birth_certificate trade_licence building_permit grievance", changed)
+                            r"grievance\), processes birth_certificate trade_licence building_permit grievance",
+                            changed)
         _run("centre_catalogue_export", str(tmp_path / "b"))
         assert _run("centre_catalogue_import", str(tmp_path / "a")) == "unchanged"
         assert _versions(box, "centre_b") == 4
