@@ -8,9 +8,11 @@ nothing behind."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import pwd
 import re
+import shutil
 import subprocess
 import time
 import uuid
@@ -22,7 +24,9 @@ import jwt
 import psycopg
 import pytest
 import requests
+import yaml
 
+from centre_core import catalogue
 from govcloud_platform.apps.layout import instance_dir, public_url
 from govcloud_platform.apps.manifests import manifest
 from govcloud_platform.apps.store import DeploymentStore
@@ -50,11 +54,51 @@ _TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 _REFERENCE = re.compile(r'class="reference" dir="ltr">([0-9A-Z-]{14})<')
 
 
+SESSION_BOX: list[BoxHandle] = []
+ZONE, HOLIDAYS = "Asia/Dubai", ["2026-12-25", "2027-03-23"]
+SERVICES = {"birth_certificate", "trade_licence", "grievance"}  # the civic catalogue: the samples less one
+
+
+def _spec_with_civic(box: BoxHandle, folder: str) -> Path:
+    """The session box's spec plus the agency with its centre block (its catalogue `folder`, beside the spec)."""
+    doc = yaml.safe_load(box.spec_path.read_text())
+    doc["agencies"].append({"slug": SLUG, "name": NAME, "email": "it@civic.gov.example", "apps": [APP],
+                            "centre": {"catalogue": f"{folder}/catalogue.yaml", "time_zone": ZONE,
+                                       "holidays": HOLIDAYS}})
+    path = box.root / f"govcloud-{folder}.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False))
+    return path
+
+
+def _civic_catalogue(box: BoxHandle, folder: str, bad: bool = False) -> None:
+    target = box.root / folder
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(catalogue.SAMPLES, target)
+    (target / "building_permit.bpmn").unlink()
+    doc = yaml.safe_load((target / "catalogue.yaml").read_text())
+    doc["services"] = [x for x in doc["services"] if x["id"] != "building_permit"]
+    (target / "catalogue.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False))
+    if bad:  # a script task: refused by the centre's allow-list
+        bpmn = target / "grievance.bpmn"
+        bpmn.write_text(bpmn.read_text().replace(
+            '<bpmn:userTask id="examine" name="Look into the complaint"/>',
+            '<bpmn:scriptTask id="examine" name="x"><bpmn:script>1</bpmn:script></bpmn:scriptTask>'))
+
+
+@pytest.fixture(scope="module")
+def box(box: BoxHandle) -> BoxHandle:
+    """The session box, its CLI reading a copy of its spec that also lists this agency with a `centre:` block
+    (its own catalogue, time zone and holidays); the session's spec itself is not changed."""
+    SESSION_BOX[:] = [box]
+    _civic_catalogue(box, "civic-catalogue")
+    return dataclasses.replace(box, spec_path=_spec_with_civic(box, "civic-catalogue"))
+
+
 @pytest.fixture(scope="module")
 def deployed(box: BoxHandle) -> Iterator[dict[str, Any]]:
     """A fresh agency (only its database is used) and ONE centre deploy; the agency and its data go at the end."""
-    apply_spec(box)  # the spec's agencies (OTHER among them) exist
-    added = box.cli("--json", "agency", "add", SLUG, "--name", NAME, timeout=300)
+    apply_spec(SESSION_BOX[0])  # the spec's agencies (OTHER among them) exist
+    added = SESSION_BOX[0].cli("--json", "agency", "add", SLUG, "--name", NAME, timeout=300)
     assert added.rc == 0, added.stderr[-2000:]
     try:
         t0 = time.monotonic()
@@ -68,7 +112,7 @@ def deployed(box: BoxHandle) -> Iterator[dict[str, Any]]:
             yield doc
     finally:
         box.cli("app", "remove", SLUG, APP, "--purge-data", timeout=600)
-        box.cli("agency", "remove", SLUG, "--purge-data", "--yes", timeout=600)
+        SESSION_BOX[0].cli("agency", "remove", SLUG, "--purge-data", "--yes", timeout=600)
 
 
 def _env(box: BoxHandle) -> dict[str, str]:
@@ -97,6 +141,7 @@ def test_citizen_pages_in_english_and_urdu_through_the_proxy(box: BoxHandle, dep
     assert en.status_code == 200, en.text[:500]
     assert 'lang="en"' in en.text and 'dir="ltr"' in en.text
     assert NAME in en.text and "Trade licence" in en.text and "Birth certificate" in en.text
+    assert "Complaint or suggestion" in en.text and "Building permit" not in en.text  # the spec's catalogue
     ur = s.get(deployed["url"] + "/ur/", timeout=30)
     assert ur.status_code == 200 and 'lang="ur" dir="rtl"' in ur.text, ur.text[:500]
     assert "تجارتی لائسنس" in ur.text
@@ -284,6 +329,36 @@ def test_second_deploy_changes_nothing(box: BoxHandle, deployed: dict[str, Any])
     assert r.rc == 0, r.stderr[-2000:]
     assert r.json()["changed"] == 0, r.json()["changed_steps"]
     print(f"centre unchanged re-deploy: {time.monotonic() - t0:.1f} s")
+
+
+def test_the_catalogue_time_zone_and_holidays_come_from_the_spec(box: BoxHandle, deployed: dict[str, Any]) -> None:
+    """The agency's `centre:` block: its catalogue (the samples less the building permit) is what the centre
+    serves, installed as a version under the instance; its time zone and holidays are in the settings. A deploy
+    with a catalogue that does not validate (a script task) fails naming the file and changes nothing: the
+    running catalogue stays; the good one deploys again."""
+    env = _env(box)
+    assert env["TIME_ZONE"] == ZONE and env["HOLIDAYS"] == ",".join(HOLIDAYS)
+    root = Path(env["CATALOGUE_ROOT"])
+    current = (root / "current").resolve()
+    assert current.name.startswith("v-") and (current / "catalogue.yaml").is_file()
+    assert root.stat().st_uid == current.stat().st_uid == pwd.getpwnam(system_user(SLUG)).pw_uid
+    api = deployed["url"] + "/api/services"
+    s = browser(box.box())
+    assert {x["id"] for x in s.get(api, timeout=30).json()} == SERVICES
+    _civic_catalogue(box, "civic-bad", bad=True)
+    bad = dataclasses.replace(box, spec_path=_spec_with_civic(SESSION_BOX[0], "civic-bad"))
+    t0 = time.monotonic()
+    r = bad.cli("--json", "app", "deploy", SLUG, APP, timeout=600)
+    output = r.stdout + r.stderr
+    assert r.rc != 0 and "the catalogue is refused, the running one stays" in output, output[-3000:]
+    assert "grievance.bpmn" in output and "scriptTask" in output, output[-3000:]
+    print(f"centre deploy refused for its catalogue: {time.monotonic() - t0:.1f} s")
+    assert (root / "current").resolve() == current
+    assert {x["id"] for x in s.get(api, timeout=30).json()} == SERVICES
+    assert s.get(deployed["url"] + "/healthz", timeout=30).status_code == 200
+    again = box.cli("--json", "app", "deploy", SLUG, APP, timeout=600)
+    assert again.rc == 0, again.stderr[-2000:]
+    assert (root / "current").resolve() == current
 
 
 def test_runs_as_the_agency_user_on_loopback_only(box: BoxHandle, deployed: dict[str, Any]) -> None:
