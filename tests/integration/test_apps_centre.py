@@ -361,6 +361,27 @@ def test_the_catalogue_time_zone_and_holidays_come_from_the_spec(box: BoxHandle,
     assert (root / "current").resolve() == current
 
 
+def test_an_agency_user_is_put_at_a_desk_of_its_catalogue(box: BoxHandle, deployed: dict[str, Any]) -> None:
+    """`govcloud agency desk`: a member of the agency put at the grievance officer's desk (the IdP group), once;
+    a desk of the samples that this agency's catalogue lacks (the building permit's intake) refused in one line;
+    taken off again."""
+    b = box.box()
+    user = f"desk-{uuid.uuid4().hex[:6]}@{SLUG}"
+    idp_api.add_user(b, user, uuid.uuid4().hex, f"{user.replace('@', '.')}@example.org", "Desk", [group(SLUG)])
+    put = box.cli("--json", "agency", "desk", SLUG, user, "grievance_officer")
+    assert put.rc == 0, put.stderr[-1000:]
+    assert put.json() == {"agency": SLUG, "login": user, "desk": "grievance_officer",
+                          "group": desk_group(SLUG, "grievance_officer"), "changed": True}
+    assert desk_group(SLUG, "grievance_officer") in (idp_api.get_user(b, user) or {})["groups"]
+    assert box.cli("--json", "agency", "desk", SLUG, user, "grievance_officer").json()["changed"] is False
+    refused = box.cli("agency", "desk", SLUG, user, "intake")
+    assert refused.rc != 0 and f"no desk 'intake' in the catalogue of {SLUG}'s centre" in refused.stderr
+    off = box.cli("--json", "agency", "desk", SLUG, user, "grievance_officer", "--remove")
+    assert off.rc == 0 and off.json()["changed"] is True
+    assert desk_group(SLUG, "grievance_officer") not in (idp_api.get_user(b, user) or {})["groups"]
+    idp_api.remove_user(b, user)
+
+
 def test_runs_as_the_agency_user_on_loopback_only(box: BoxHandle, deployed: dict[str, Any]) -> None:
     pids = _pids(box)
     assert len(pids) >= 2  # master and a worker
