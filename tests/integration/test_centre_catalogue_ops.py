@@ -158,8 +158,10 @@ def test_a_refused_catalogue_changes_nothing(site: tuple[Box, Path], tmp_path: P
     with pytest.raises(CommandError) as err:
         _run("centre_catalogue_import", str(folder))
     assert expected in str(err.value) and "\n" not in str(err.value), str(err.value)
-    with pytest.raises(CommandError, match="the catalogue is refused, the running one stays: .*" + re.escape(expected)):
+    with pytest.raises(CommandError, match="catalogue refused, the running one stays: .*" + re.escape(expected)) \
+            as converged:
         _run("centre_converge", "--catalogue", str(folder / "catalogue.yaml"))
+    assert str(folder) not in str(converged.value)  # the files by name (the deploy's copies)
     archive = tmp_path / "bad.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
         for path in folder.iterdir():

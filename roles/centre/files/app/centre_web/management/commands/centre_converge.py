@@ -29,8 +29,9 @@ class Command(BaseCommand):
         if options.get("catalogue"):
             try:
                 imported = catalogue_ops.import_catalogue(Path(options["catalogue"]))
-            except (CentreError, catalogue_ops.NoRoot) as exc:
-                raise CommandError(f"the catalogue is refused, the running one stays: {exc}") from None
+            except (CentreError, catalogue_ops.NoRoot) as exc:  # its files by name: the deploy copied them
+                why = str(exc).replace(f"{Path(options['catalogue']).parent}/", "")
+                raise CommandError(f"catalogue refused, the running one stays: {why}") from None
             if imported:
                 changed.append(imported)
         else:
