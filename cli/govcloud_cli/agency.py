@@ -157,6 +157,28 @@ def remove(
              f"{' and its data purged' if purge_data else ' (data kept)'}")
 
 
+@agency_app.command("desk")
+def desk(
+    ctx: typer.Context, slug: str,
+    login: Annotated[str, typer.Argument(help="the agency user's login, <name>@<agency>")],
+    desk_id: Annotated[str, typer.Argument(metavar="DESK", help="a lane of the agency's centre catalogue")],
+    remove: Annotated[bool, typer.Option("--remove", help="take the user off the desk")] = False,
+) -> None:
+    """Put an agency's user at a desk of its Citizen's Centre (IdP group agency-<slug>--desk-<desk>)."""
+    from govcloud_platform.centre_desks import put_at_desk
+    from govcloud_platform.onboarding import Onboarding
+
+    opts: Options = ctx.obj
+    box = load_box(opts)
+    Onboarding(box, actor=opts.actor).get(slug)  # an unknown agency: one clear line
+    doc = put_at_desk(box, slug, login, desk_id, remove=remove)
+    if opts.json:
+        emit_json(doc)
+    else:
+        verb = ("taken off" if remove else "put at") if doc["changed"] else ("was not at" if remove else "already at")
+        info(f"{login} {verb} desk {desk_id} ({doc['group']})")
+
+
 def apply(
     ctx: typer.Context,
     prune: Annotated[bool, typer.Option("--prune", help="remove agencies not in the spec")] = False,

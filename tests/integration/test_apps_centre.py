@@ -8,10 +8,12 @@ nothing behind."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 import pwd
 import re
+import shutil
 import subprocess
 import time
 import uuid
@@ -23,8 +25,10 @@ import jwt
 import psycopg
 import pytest
 import requests
+import yaml
 from botocore.exceptions import ClientError
 
+from centre_core import catalogue
 from govcloud_platform.apps.layout import instance_dir, public_url
 from govcloud_platform.apps.manifests import manifest
 from govcloud_platform.apps.store import DeploymentStore
@@ -55,11 +59,51 @@ PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n" + b"0" * 2000
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"1" * 2000
 
 
+SESSION_BOX: list[BoxHandle] = []
+ZONE, HOLIDAYS = "Asia/Dubai", ["2026-12-25", "2027-03-23"]
+SERVICES = {"birth_certificate", "trade_licence", "grievance"}  # the civic catalogue: the samples less one
+
+
+def _spec_with_civic(box: BoxHandle, folder: str) -> Path:
+    """The session box's spec plus the agency with its centre block (its catalogue `folder`, beside the spec)."""
+    doc = yaml.safe_load(box.spec_path.read_text())
+    doc["agencies"].append({"slug": SLUG, "name": NAME, "email": "it@civic.gov.example", "apps": [APP],
+                            "centre": {"catalogue": f"{folder}/catalogue.yaml", "time_zone": ZONE,
+                                       "holidays": HOLIDAYS}})
+    path = box.root / f"govcloud-{folder}.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False))
+    return path
+
+
+def _civic_catalogue(box: BoxHandle, folder: str, bad: bool = False) -> None:
+    target = box.root / folder
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(catalogue.SAMPLES, target)
+    (target / "building_permit.bpmn").unlink()
+    doc = yaml.safe_load((target / "catalogue.yaml").read_text())
+    doc["services"] = [x for x in doc["services"] if x["id"] != "building_permit"]
+    (target / "catalogue.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False))
+    if bad:  # a script task: refused by the centre's allow-list
+        bpmn = target / "grievance.bpmn"
+        bpmn.write_text(bpmn.read_text().replace(
+            '<bpmn:userTask id="examine" name="Look into the complaint"/>',
+            '<bpmn:scriptTask id="examine" name="x"><bpmn:script>1</bpmn:script></bpmn:scriptTask>'))
+
+
+@pytest.fixture(scope="module")
+def box(box: BoxHandle) -> BoxHandle:
+    """The session box, its CLI reading a copy of its spec that also lists this agency with a `centre:` block
+    (its own catalogue, time zone and holidays); the session's spec itself is not changed."""
+    SESSION_BOX[:] = [box]
+    _civic_catalogue(box, "civic-catalogue")
+    return dataclasses.replace(box, spec_path=_spec_with_civic(box, "civic-catalogue"))
+
+
 @pytest.fixture(scope="module")
 def deployed(box: BoxHandle) -> Iterator[dict[str, Any]]:
     """A fresh agency (its database, bucket and IdP) and ONE centre deploy; the agency and its data go at the end."""
-    apply_spec(box)  # the spec's agencies (OTHER among them) exist
-    added = box.cli("--json", "agency", "add", SLUG, "--name", NAME, timeout=300)
+    apply_spec(SESSION_BOX[0])  # the spec's agencies (OTHER among them) exist
+    added = SESSION_BOX[0].cli("--json", "agency", "add", SLUG, "--name", NAME, timeout=300)
     assert added.rc == 0, added.stderr[-2000:]
     try:
         t0 = time.monotonic()
@@ -73,7 +117,7 @@ def deployed(box: BoxHandle) -> Iterator[dict[str, Any]]:
             yield doc
     finally:
         box.cli("app", "remove", SLUG, APP, "--purge-data", timeout=600)
-        box.cli("agency", "remove", SLUG, "--purge-data", "--yes", timeout=600)
+        SESSION_BOX[0].cli("agency", "remove", SLUG, "--purge-data", "--yes", timeout=600)
 
 
 def _env(box: BoxHandle) -> dict[str, str]:
@@ -102,6 +146,7 @@ def test_citizen_pages_in_english_and_urdu_through_the_proxy(box: BoxHandle, dep
     assert en.status_code == 200, en.text[:500]
     assert 'lang="en"' in en.text and 'dir="ltr"' in en.text
     assert NAME in en.text and "Trade licence" in en.text and "Birth certificate" in en.text
+    assert "Complaint or suggestion" in en.text and "Building permit" not in en.text  # the spec's catalogue
     ur = s.get(deployed["url"] + "/ur/", timeout=30)
     assert ur.status_code == 200 and 'lang="ur" dir="rtl"' in ur.text, ur.text[:500]
     assert "تجارتی لائسنس" in ur.text
@@ -133,7 +178,7 @@ def test_a_citizen_applies_through_the_proxy_into_the_agency_database(
     conninfo = b.pg_conninfo(env["DB_NAME"], env["DB_USER"], env["DB_PASSWORD"])
     with psycopg.connect(**conninfo) as conn:  # the deploy's converge recorded the catalogue's processes
         recorded = {r[0] for r in conn.execute("SELECT service_id FROM process_versions").fetchall()}
-    assert recorded == {"birth_certificate", "trade_licence", "building_permit"}
+    assert recorded == SERVICES  # the spec's catalogue (the samples less the building permit)
     s = browser(b)
     base = deployed["url"] + "/en/services/trade_licence"
     for qid, value in (("business_name", "Civic Traders"), ("business_kind", "shop"), ("email", "ct@example.pk")):
@@ -426,6 +471,57 @@ def test_second_deploy_changes_nothing(box: BoxHandle, deployed: dict[str, Any])
     assert r.rc == 0, r.stderr[-2000:]
     assert r.json()["changed"] == 0, r.json()["changed_steps"]
     print(f"centre unchanged re-deploy: {time.monotonic() - t0:.1f} s")
+
+
+def test_the_catalogue_time_zone_and_holidays_come_from_the_spec(box: BoxHandle, deployed: dict[str, Any]) -> None:
+    """The agency's `centre:` block: its catalogue (the samples less the building permit) is what the centre
+    serves, installed as a version under the instance; its time zone and holidays are in the settings. A deploy
+    with a catalogue that does not validate (a script task) fails naming the file and changes nothing: the
+    running catalogue stays; the good one deploys again."""
+    env = _env(box)
+    assert env["TIME_ZONE"] == ZONE and env["HOLIDAYS"] == ",".join(HOLIDAYS)
+    root = Path(env["CATALOGUE_ROOT"])
+    current = (root / "current").resolve()
+    assert current.name.startswith("v-") and (current / "catalogue.yaml").is_file()
+    assert root.stat().st_uid == current.stat().st_uid == pwd.getpwnam(system_user(SLUG)).pw_uid
+    api = deployed["url"] + "/api/services"
+    s = browser(box.box())
+    assert {x["id"] for x in s.get(api, timeout=30).json()} == SERVICES
+    _civic_catalogue(box, "civic-bad", bad=True)
+    bad = dataclasses.replace(box, spec_path=_spec_with_civic(SESSION_BOX[0], "civic-bad"))
+    t0 = time.monotonic()
+    r = bad.cli("--json", "app", "deploy", SLUG, APP, timeout=600)
+    output = r.stdout + r.stderr
+    assert r.rc != 0 and "catalogue refused, the running one stays" in output, output[-3000:]
+    assert "grievance.bpmn" in output and "scriptTask" in output, output[-3000:]
+    print(f"centre deploy refused for its catalogue: {time.monotonic() - t0:.1f} s")
+    assert (root / "current").resolve() == current
+    assert {x["id"] for x in s.get(api, timeout=30).json()} == SERVICES
+    assert s.get(deployed["url"] + "/healthz", timeout=30).status_code == 200
+    again = box.cli("--json", "app", "deploy", SLUG, APP, timeout=600)
+    assert again.rc == 0, again.stderr[-2000:]
+    assert (root / "current").resolve() == current
+
+
+def test_an_agency_user_is_put_at_a_desk_of_its_catalogue(box: BoxHandle, deployed: dict[str, Any]) -> None:
+    """`govcloud agency desk`: a member of the agency put at the grievance officer's desk (the IdP group), once;
+    a desk of the samples that this agency's catalogue lacks (the building permit's intake) refused in one line;
+    taken off again."""
+    b = box.box()
+    user = f"desk-{uuid.uuid4().hex[:6]}@{SLUG}"
+    idp_api.add_user(b, user, uuid.uuid4().hex, f"{user.replace('@', '.')}@example.org", "Desk", [group(SLUG)])
+    put = box.cli("--json", "agency", "desk", SLUG, user, "grievance_officer")
+    assert put.rc == 0, put.stderr[-1000:]
+    assert put.json() == {"agency": SLUG, "login": user, "desk": "grievance_officer",
+                          "group": desk_group(SLUG, "grievance_officer"), "changed": True}
+    assert desk_group(SLUG, "grievance_officer") in (idp_api.get_user(b, user) or {})["groups"]
+    assert box.cli("--json", "agency", "desk", SLUG, user, "grievance_officer").json()["changed"] is False
+    refused = box.cli("agency", "desk", SLUG, user, "intake")
+    assert refused.rc != 0 and f"no desk 'intake' in the catalogue of {SLUG}'s centre" in refused.stderr
+    off = box.cli("--json", "agency", "desk", SLUG, user, "grievance_officer", "--remove")
+    assert off.rc == 0 and off.json()["changed"] is True
+    assert desk_group(SLUG, "grievance_officer") not in (idp_api.get_user(b, user) or {})["groups"]
+    idp_api.remove_user(b, user)
 
 
 def test_runs_as_the_agency_user_on_loopback_only(box: BoxHandle, deployed: dict[str, Any]) -> None:

@@ -132,7 +132,7 @@ def test_the_catalogue_lists_the_samples(site: Box) -> None:
     assert response.status_code == 200 and response["Content-Type"] == "application/json"
     assert "Set-Cookie" not in response and not response.cookies
     services = {s["id"]: s for s in response.json()}
-    assert set(services) == {"birth_certificate", "trade_licence", "building_permit"}
+    assert set(services) == {"birth_certificate", "trade_licence", "building_permit", "grievance"}
     trade = services["trade_licence"]
     assert trade["name"] == {"en": "Trade licence", "ur": "تجارتی لائسنس"}
     assert trade["fee"]["currency"] == "PKR" and trade["slaWorkingDays"] > 0 and trade["office"]["name"]["en"]

@@ -260,7 +260,7 @@ def test_the_catalogue_is_published_as_open_data_by_the_deploy(site: dict[str, A
     assert "open data opendata/centre-services.csv opendata/centre-services.json" in out.getvalue()
     body = site["own"].get_object(Bucket="ag-health", Key="opendata/centre-services.csv")["Body"].read().decode()
     rows = list(csv.DictReader(io.StringIO(body)))
-    assert [r["id"] for r in rows] == ["birth_certificate", "trade_licence", "building_permit"]
+    assert [r["id"] for r in rows] == ["birth_certificate", "trade_licence", "building_permit", "grievance"]
     trade = rows[1]
     assert trade["name_ur"] == "تجارتی لائسنس" and trade["fee_amount"] == "1500.00" and trade["retention"] == "standard"
     assert trade["url"] == "https://centre.test/en/services/trade_licence/"

@@ -127,10 +127,11 @@ def test_a_deploy_converges_the_schema_and_records_the_catalogues_processes_once
     with pg.pg_admin("centre_fresh") as c:
         assert store.migrate(c) is True
         assert store.migrate(c) is False
-        assert store.record_processes(c, loaded) == ["birth_certificate", "trade_licence", "building_permit"]
+        assert store.record_processes(c, loaded) == ["birth_certificate", "trade_licence", "building_permit",
+                                                      "grievance"]
         assert store.record_processes(c, loaded) == []
         reference = store.submit(c, loaded, "trade_licence", {}, None, T0)  # starts on the recorded version
-        assert c.execute("SELECT count(*) FROM process_versions").fetchone() == (3,)
+        assert c.execute("SELECT count(*) FROM process_versions").fetchone() == (4,)
         assert c.execute("SELECT v.service_id FROM applications a JOIN process_versions v "
                          "ON v.id = a.process_version_id WHERE a.reference = %s", (reference,)).fetchone() \
             == ("trade_licence",)

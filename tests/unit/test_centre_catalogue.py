@@ -30,9 +30,10 @@ def edit(folder: Path, change: object) -> Path:
     return path
 
 
-def test_the_sample_has_the_three_services_with_their_processes() -> None:
+def test_the_sample_has_the_four_services_with_their_processes() -> None:
     loaded = catalogue.load_samples()
-    assert [s.id for s in loaded.catalogue.services] == ["birth_certificate", "trade_licence", "building_permit"]
+    assert [s.id for s in loaded.catalogue.services] == ["birth_certificate", "trade_licence", "building_permit",
+                                                         "grievance"]
     for service in loaded.catalogue.services:
         assert service.name.ur and service.description.ur and service.questions
         assert loaded.processes[service.id].steps

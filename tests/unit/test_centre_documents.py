@@ -113,7 +113,7 @@ def test_the_open_data_is_one_row_per_service_in_csv_and_json() -> None:
     assert set(files) == {"opendata/centre-services.csv", "opendata/centre-services.json"}
     rows = list(csv.DictReader(io.StringIO(files["opendata/centre-services.csv"].decode("utf-8"))))
     assert tuple(rows[0]) == documents.OPENDATA_COLUMNS
-    assert [r["id"] for r in rows] == ["birth_certificate", "trade_licence", "building_permit"]
+    assert [r["id"] for r in rows] == ["birth_certificate", "trade_licence", "building_permit", "grievance"]
     birth = rows[0]
     assert birth["documents_en"] == "A parent's CNIC | Hospital birth record (optional)"
     assert birth["retention"] == "permanent" and birth["sla_working_days"] == "5"

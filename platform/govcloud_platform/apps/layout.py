@@ -30,6 +30,7 @@ from govcloud_platform.names import (
     system_user,
     system_user_mark,
 )
+from govcloud_platform.spec.models import CentreSettings, Spec
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 DEFAULT_VENV_CACHE = "/var/cache/govcloud/apps"
@@ -148,6 +149,17 @@ def new_secrets(m: AppManifest) -> dict[str, str]:
     return out
 
 
+def centre_settings(spec: Spec, slug: str) -> dict[str, Any]:
+    """Pure: the centre role's per-agency settings from the spec's `centre:` block (defaults without one): the
+    catalogue to install (a file on the controller; "" = the sample catalogue the role ships), the time zone and
+    the holidays its SLA working days count with."""
+    agency = next((a for a in spec.agencies if a.slug == slug), None)
+    settings = agency.centre if agency is not None and agency.centre is not None else CentreSettings()
+    catalogue = spec.centre_catalogue(slug)
+    return {"catalogue_src": str(catalogue) if catalogue else "", "time_zone": settings.time_zone,
+            "holidays": list(settings.holidays)}
+
+
 def key_vars(m: AppManifest, secrets: dict[str, Any]) -> dict[str, Any]:
     """Pure: the role variables (without the role's prefix) that carry the app's own keys. Django's secret key
     goes to apps with SSO (their sessions) and to those whose manifest lists it."""
@@ -214,6 +226,7 @@ def role_vars(box: Box, slug: str, agency_name: str, m: AppManifest, deployment:
         common.pop("agency_admins_group")
     if m.name == "centre":  # staff tokens: desks from the agency's desk groups
         common["desk_group_prefix"] = desk_group_prefix(slug)
+        common.update(centre_settings(box.spec, slug))
     if m.name == "messaging":
         common["server_name"] = agency_host(slug, box.spec.platform.domain)
     copies: list[dict[str, str]] = []

@@ -224,6 +224,39 @@ def remove_empty_groups(box: Box, groups: list[str]) -> None:
         conn.commit()
 
 
+def add_membership(box: Box, login: str, group_name: str) -> bool:
+    """Make an existing user a member of the group (created if needed); True when it was not one yet."""
+    if not GROUP_RE.fullmatch(group_name):
+        raise InputError(f"invalid group name {group_name!r}", hint="lowercase letters, digits, '.', '_', '-'")
+    with idp_db(box) as conn:
+        conn.execute("INSERT INTO groups (name) VALUES (%s) ON CONFLICT DO NOTHING", (group_name,))
+        cur = conn.execute("INSERT INTO memberships (login, group_name) SELECT login, %s FROM users "
+                           "WHERE login = %s ON CONFLICT DO NOTHING", (group_name, login))
+        conn.commit()
+        return cur.rowcount > 0
+
+
+def remove_membership(box: Box, login: str, group_name: str) -> bool:
+    """End the user's membership of the group; True when there was one."""
+    with idp_db(box) as conn:
+        cur = conn.execute("DELETE FROM memberships WHERE login = %s AND group_name = %s", (login, group_name))
+        conn.commit()
+        return cur.rowcount > 0
+
+
+def remove_groups_with_prefix(box: Box, prefix: str) -> int:
+    """Delete every group whose name begins with `prefix`, memberships first (an agency's desk groups when its
+    data is purged). Returns how many groups went."""
+    if not GROUP_RE.fullmatch(prefix):
+        raise InputError(f"invalid group prefix {prefix!r}")
+    pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    with idp_db(box) as conn:
+        conn.execute("DELETE FROM memberships WHERE group_name LIKE %s", (pattern,))
+        cur = conn.execute("DELETE FROM groups WHERE name LIKE %s", (pattern,))
+        conn.commit()
+        return cur.rowcount
+
+
 def get_user(box: Box, login: str) -> dict[str, Any] | None:
     """The directory entry (login, mail, name, groups as a list), never the hash."""
     with idp_db(box) as conn:

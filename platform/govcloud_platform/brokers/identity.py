@@ -11,7 +11,15 @@ from govcloud_platform.box.context import Box
 from govcloud_platform.box.oidc_policy import admitted_groups
 from govcloud_platform.box.secrets import new_password
 from govcloud_platform.brokers.base import Broker, Provisioning, in_parallel, naming
-from govcloud_platform.names import admin_login, admins_group, group, oidc_client, parse_client, parse_login
+from govcloud_platform.names import (
+    admin_login,
+    admins_group,
+    desk_group_prefix,
+    group,
+    oidc_client,
+    parse_client,
+    parse_login,
+)
 from govcloud_platform.spec import Quota
 
 
@@ -92,6 +100,7 @@ class IdentityBroker(Broker):
         idp_api.remove_user(box, admin_login(slug))
         if purge:
             idp_api.remove_empty_groups(box, [group(slug), admins_group(slug)])
+            idp_api.remove_groups_with_prefix(box, desk_group_prefix(slug))  # the centre's desks
 
     def usage(self, box: Box, slug: str) -> dict[str, Any]:
         members = [u for u in idp_api.list_users(box) if (parse_login(u) or ("", ""))[0] == slug]

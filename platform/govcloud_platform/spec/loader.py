@@ -79,13 +79,26 @@ def load_spec_text(text: str, file: str = "<spec>") -> Spec:
             loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
             problems.append(SpecProblem(file, _path(loc), doc.line_of(loc), _message(err, loc)))
     else:
-        for loc, msg in spec.cross_check():
+        spec._folder = Path(file).resolve().parent if file != "<spec>" else None
+        for loc, msg in [*spec.cross_check(), *_file_problems(spec)]:
             problems.append(SpecProblem(file, _path(loc), doc.line_of(loc), msg))
         if not problems:
             return spec
     first = problems[0]
     more = f" (and {len(problems) - 1} more problem(s); run `govcloud validate`)" if len(problems) > 1 else ""
     raise SpecError(f"{first}{more}", problems)
+
+
+def _file_problems(spec: Spec) -> list[tuple[tuple[str | int, ...], str]]:
+    """Files the spec names that are not there (a centre's catalogue), each at its key. Their content is
+    checked where it is used (a catalogue by the deploy: the running one stays when it is refused)."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    for i, agency in enumerate(spec.agencies):
+        path = spec.centre_catalogue(agency.slug)
+        if path is not None and not path.is_file():
+            problems.append((("agencies", i, "centre", "catalogue"),
+                             f"no catalogue file {str(path)!r} (the path is relative to the spec file)"))
+    return problems
 
 
 def load_spec(path: Path) -> Spec:

@@ -4,9 +4,12 @@ references (quota classes, duplicates) live in `Spec.cross_check` so they can na
 from __future__ import annotations
 
 import re
+from datetime import date
+from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from govcloud_platform.spec.cron import check_cron
 from govcloud_platform.spec.openstack import OpenStackSettings
@@ -238,6 +241,52 @@ def _all_services() -> list[ServiceName]:
     return ["database", "storage", "identity", "backups"]  # DEFAULT_SERVICES
 
 
+_CATALOGUE_RE = re.compile(r"^[^\x00-\x1f]{1,1000}\.(yaml|yml|json)$")
+
+
+class CentreSettings(StrictModel):
+    """The agency's Citizen's Centre (app `centre`): its catalogue, and the calendar its SLAs count in."""
+
+    catalogue: str | None = Field(
+        None, description="the centre's catalogue.yaml (its BPMN files beside it), relative to this spec file; "
+        "default: the sample catalogue")
+    time_zone: str = Field("Asia/Karachi", description="IANA time zone in which working days are counted")
+    holidays: list[str] = Field(default_factory=list, max_length=1000,
+                                description="the agency's holidays, YYYY-MM-DD (SLA working days skip them)")
+
+    @field_validator("catalogue")
+    @classmethod
+    def _catalogue(cls, value: str | None) -> str | None:
+        if value is not None and not _CATALOGUE_RE.fullmatch(value):
+            raise ValueError(f"{value!r} is not the path of a catalogue file (a .yaml, .yml or .json)")
+        return value
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            if "." in value or value.startswith("/"):
+                raise ValueError(value)
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Asia/Karachi)") from None
+        return value
+
+    @field_validator("holidays")
+    @classmethod
+    def _holidays(cls, value: list[str]) -> list[str]:
+        for day in value:
+            try:
+                if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day):
+                    raise ValueError(day)
+                date.fromisoformat(day)
+            except ValueError:
+                raise ValueError(f"holiday {day!r} is not a date YYYY-MM-DD") from None
+        if len(set(value)) != len(value):
+            raise ValueError("each holiday may appear only once")
+        return value
+
+
 class Agency(StrictModel):
     slug: Slug
     name: str = Field(..., min_length=2, max_length=120, description="display name")
@@ -249,6 +298,7 @@ class Agency(StrictModel):
     )
     apps: list[AppName] = Field(default_factory=list)
     backup_schedule: Cron | None = None
+    centre: CentreSettings | None = Field(None, description="settings of the `centre` app (default: samples)")
 
     @field_validator("slug")
     @classmethod
@@ -295,6 +345,7 @@ class Spec(StrictModel):
         description="when left out, one class `standard` with the built-in defaults",
     )
     agencies: list[Agency] = Field(default_factory=list, max_length=MAX_AGENCIES)
+    _folder: Path | None = PrivateAttr(default=None)  # the spec file's folder: relative paths start there
 
     @field_validator("version", mode="before")
     @classmethod
@@ -321,6 +372,8 @@ class Spec(StrictModel):
                     msg = (f"no `quota` given and the default class {agency.quota!r} is not defined (known: {known}); "
                            f"set `quota:` or define quota_classes.{agency.quota}")
                 problems.append((("agencies", i, "quota"), msg))
+            if agency.centre is not None and "centre" not in agency.apps:
+                problems.append((("agencies", i, "centre"), "centre settings given but `centre` is not in `apps`"))
             services = set(agency.services)
             if "mail" in services and self.platform.target == "hosts":
                 problems.append((("agencies", i, "services"), "the mail service is not yet placed on hosts "
@@ -357,6 +410,14 @@ class Spec(StrictModel):
                 problems.append((("quota_classes", cur, "inherits"), f"inheritance cycle: {' -> '.join(shown)}{more}"))
             done.update(path)
         return problems
+
+    def centre_catalogue(self, slug: str) -> Path | None:
+        """The catalogue file of an agency's centre (a path relative to the spec file resolved), or None for
+        the sample catalogue."""
+        agency = next((a for a in self.agencies if a.slug == slug), None)
+        if agency is None or agency.centre is None or agency.centre.catalogue is None:
+            return None
+        return (self._folder or Path.cwd()) / agency.centre.catalogue
 
     def resolve_quota(self, name: str) -> Quota:
         """Resolve a quota class through `inherits`, falling back to built-in defaults."""

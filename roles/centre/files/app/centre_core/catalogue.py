@@ -105,6 +105,10 @@ class Service(Strict):
     # What citizens read for the process's steps and outcomes (BPMN task / end event id -> text): the BPMN's
     # own names are one language only. A step not named here shows the BPMN's name.
     steps: dict[Slug, Localised] = {}
+    # After it closes: the citizen may reopen it within this many days (none: never), and is asked for a
+    # satisfaction rating 1-5 (the grievance service: centre_core.grievance).
+    reopen_within_days: int | None = Field(default=None, ge=1, le=90)
+    satisfaction_rating: bool = False
 
     @field_validator("process")
     @classmethod

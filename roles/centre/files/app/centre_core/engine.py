@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from functools import lru_cache
 from typing import Any
 
@@ -56,12 +56,13 @@ class SafeEnvironment(BasePythonScriptEngineEnvironment):
 class SafeScriptEngine(PythonScriptEngine):
     """The engine of every workflow the centre runs; `now` is the time of the operation, passed in."""
 
-    def __init__(self, now: datetime, holidays: Iterable[date] = ()) -> None:
+    def __init__(self, now: datetime, holidays: Iterable[date] = (), zone: tzinfo | None = None) -> None:
         super().__init__(environment=SafeEnvironment())
         if now.tzinfo is None:
             raise ProcessError("the time given to a workflow must be timezone-aware")
         self.now = now
         self.holidays = tuple(holidays)
+        self.zone = zone  # working days are counted in the agency's time zone (None: the time's own)
 
     def validate(self, expression: str) -> None:
         expressions.parse(expression)
@@ -106,9 +107,9 @@ class Status:
 
 
 def start(process: Process, variables: Mapping[str, Any], now: datetime,
-          holidays: Iterable[date] = ()) -> BpmnWorkflow:
+          holidays: Iterable[date] = (), zone: tzinfo | None = None) -> BpmnWorkflow:
     """A new workflow of `process`, its first steps run, with `variables` (answers, SLA days) as data."""
-    workflow = BpmnWorkflow(process.spec, process.subprocess_specs, script_engine=SafeScriptEngine(now, holidays))
+    workflow = BpmnWorkflow(process.spec, process.subprocess_specs, script_engine=SafeScriptEngine(now, holidays, zone))
     workflow.data["centre"] = {
         "process": process.process_id, "digest": process.digest,
         "steps": {s.id: {"name": s.name, "desk": s.desk, "actions": list(s.actions)} for s in process.steps.values()},
@@ -136,9 +137,9 @@ def status(workflow: BpmnWorkflow) -> Status:
 
 
 def act(workflow: BpmnWorkflow, task_id: str, action: str, desk: str, fields: Mapping[str, Any],
-        now: datetime, holidays: Iterable[date] = ()) -> BpmnWorkflow:
+        now: datetime, holidays: Iterable[date] = (), zone: tzinfo | None = None) -> BpmnWorkflow:
     """Complete a ready task of `desk` with one of its actions; `fields` (comment, reason...) go to its data."""
-    workflow.script_engine = SafeScriptEngine(now, holidays)
+    workflow.script_engine = SafeScriptEngine(now, holidays, zone)
     view = next((t for t in status(workflow).ready if t.id == task_id), None)
     if view is None:
         raise NotFound("no such task waiting in this application")
@@ -155,9 +156,10 @@ def act(workflow: BpmnWorkflow, task_id: str, action: str, desk: str, fields: Ma
     return workflow
 
 
-def advance(workflow: BpmnWorkflow, now: datetime, holidays: Iterable[date] = ()) -> BpmnWorkflow:
+def advance(workflow: BpmnWorkflow, now: datetime, holidays: Iterable[date] = (),
+            zone: tzinfo | None = None) -> BpmnWorkflow:
     """Let time pass to `now`: timers due by then fire (an SLA escalation moves the task to its supervisor)."""
-    workflow.script_engine = SafeScriptEngine(now, holidays)
+    workflow.script_engine = SafeScriptEngine(now, holidays, zone)
     workflow.refresh_timers()
     workflow.do_engine_steps()
     return workflow
@@ -167,12 +169,12 @@ def dump(workflow: BpmnWorkflow) -> str:
     return str(serializer().serialize_json(workflow))
 
 
-def restore(state: str, now: datetime, holidays: Iterable[date] = ()) -> BpmnWorkflow:
+def restore(state: str, now: datetime, holidays: Iterable[date] = (), zone: tzinfo | None = None) -> BpmnWorkflow:
     """A saved workflow, with the centre's engine (never SpiffWorkflow's default one)."""
     if len(state) > MAX_STATE_BYTES:
         raise ProcessError(f"workflow state larger than {MAX_STATE_BYTES} bytes")
     workflow = serializer().deserialize_json(state)
-    workflow.script_engine = SafeScriptEngine(now, holidays)
+    workflow.script_engine = SafeScriptEngine(now, holidays, zone)
     return workflow
 
 

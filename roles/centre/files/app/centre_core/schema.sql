@@ -91,6 +91,11 @@ CREATE TABLE IF NOT EXISTS documents (  -- a citizen's uploads (documents.py), k
 );
 CREATE INDEX IF NOT EXISTS documents_application ON documents (application_id, id);
 CREATE INDEX IF NOT EXISTS documents_to_archive ON documents (application_id) WHERE archived_key IS NULL;
+CREATE TABLE IF NOT EXISTS ratings (   -- a citizen's satisfaction with a closed application (grievances)
+  application_id bigint PRIMARY KEY REFERENCES applications,
+  rating smallint NOT NULL CHECK (rating BETWEEN 1 AND 5),
+  rated_at timestamptz NOT NULL
+);
 
 CREATE TABLE IF NOT EXISTS audit (      -- append-only, hash-chained (audit.py); text columns hash exactly
   seq bigint PRIMARY KEY,

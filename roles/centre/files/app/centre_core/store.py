@@ -16,11 +16,14 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from . import audit, drafts, engine, references, throttle, tracking
-from .bpmn import CITIZEN_DESK
+from . import audit, drafts, engine, grievance, references, throttle, tracking
+from .bpmn import CITIZEN_DESK, Process, load_process
 from .catalogue import Loaded
 from .documents import Upload
 from .errors import ActionError, NotFound
+from .timers import Calendar
+
+NO_CALENDAR = Calendar()
 
 SCHEMA_VERSION = 1
 _AUDIT_LOCK = 0x63656E747265  # "centre": one appender at a time keeps the chain a line
@@ -39,6 +42,8 @@ class Tracked:
     process_version: int  # the process version (its BPMN) the application started on
     process_digest: str
     done_steps: frozenset[str] = frozenset()  # steps (BPMN task ids) completed at least once
+    updated_at: datetime | None = None  # when it last moved (for a closed one: when it closed)
+    rating: int | None = None  # the citizen's satisfaction rating (1-5) once closed, if given
 
 
 def migrate(conn: psycopg.Connection[Any]) -> bool:
@@ -72,7 +77,7 @@ def record_processes(conn: psycopg.Connection[Any], loaded: Loaded) -> list[str]
 
 def submit(conn: psycopg.Connection[Any], loaded: Loaded, service_id: str, answers: Mapping[str, Any],
            email: str | None, now: datetime, reference: str | None = None,
-           uploads: Sequence[tuple[Upload, str]] = ()) -> str:
+           uploads: Sequence[tuple[Upload, str]] = (), calendar: Calendar = NO_CALENDAR) -> str:
     """A new application: its process started on the current version of the service's BPMN. `uploads`: its
     documents (each with its object key, already in the bucket), recorded with it and audited with their hash;
     `reference`: one made beforehand (the documents' keys name it), else a new one."""
@@ -81,7 +86,8 @@ def submit(conn: psycopg.Connection[Any], loaded: Loaded, service_id: str, answe
         raise NotFound(f"no service {service_id!r} in the catalogue")
     process = loaded.processes[service_id]
     xml = (loaded.folder / service.process).read_bytes()
-    workflow = engine.start(process, {**answers, **service.step_sla_working_days}, now)
+    workflow = engine.start(process, {**answers, **service.step_sla_working_days}, now, calendar.holidays,
+                            calendar.zone)
     reference = reference or references.new_reference()
     with conn.transaction():
         row = conn.execute(
@@ -190,26 +196,27 @@ def _add_document(conn: psycopg.Connection[Any], app_id: int, reference: str, up
 
 
 def act(conn: psycopg.Connection[Any], reference: str, task_id: str, action: str, desk: str, actor: str,
-        fields: Mapping[str, Any], now: datetime) -> engine.Status:
+        fields: Mapping[str, Any], now: datetime, calendar: Calendar = NO_CALENDAR) -> engine.Status:
     with conn.transaction():
-        app_id, workflow = _locked(conn, reference, now)
+        app_id, workflow = _locked(conn, reference, now, calendar)
         step = next((t.step for t in engine.status(workflow).ready if t.id == task_id), "?")
-        workflow = engine.act(workflow, task_id, action, desk, fields, now)
+        workflow = engine.act(workflow, task_id, action, desk, fields, now, calendar.holidays, calendar.zone)
         _save(conn, app_id, workflow, now, actor, action)
         _audit(conn, now, actor, f"task:{step}:{action}", reference, dict(fields))
         return engine.status(workflow)
 
 
-def run_timers(conn: psycopg.Connection[Any], now: datetime, limit: int = 100) -> list[str]:
+def run_timers(conn: psycopg.Connection[Any], now: datetime, limit: int = 100,
+               calendar: Calendar = NO_CALENDAR) -> list[str]:
     """Fire the SLA timers due by `now` (the periodic job); returns the references that moved."""
     moved = []
     rows = conn.execute("SELECT a.reference FROM workflow_states w JOIN applications a ON a.id = w.application_id "
                         "WHERE w.next_timer <= %s ORDER BY w.next_timer LIMIT %s", (now, limit)).fetchall()
     for (reference,) in rows:
         with conn.transaction():
-            app_id, workflow = _locked(conn, reference, now)
+            app_id, workflow = _locked(conn, reference, now, calendar)
             before = engine.status(workflow).timers
-            workflow = engine.advance(workflow, now)
+            workflow = engine.advance(workflow, now, calendar.holidays, calendar.zone)
             fired = [t for t, _ in before if t not in dict(engine.status(workflow).timers)]
             _save(conn, app_id, workflow, now, None, None)
             for timer in fired:
@@ -317,8 +324,10 @@ def purge_drafts(conn: psycopg.Connection[Any], now: datetime) -> int:
 
 def view(conn: psycopg.Connection[Any], reference: str) -> Tracked:
     row = conn.execute("SELECT a.service_id, a.status, a.outcome, a.submitted_at, w.state, a.process_version_id, "
-                       "p.digest FROM applications a JOIN workflow_states w ON w.application_id = a.id "
-                       "JOIN process_versions p ON p.id = a.process_version_id WHERE a.reference = %s",
+                       "p.digest, a.updated_at, r.rating FROM applications a "
+                       "JOIN workflow_states w ON w.application_id = a.id "
+                       "JOIN process_versions p ON p.id = a.process_version_id "
+                       "LEFT JOIN ratings r ON r.application_id = a.id WHERE a.reference = %s",
                        (reference,)).fetchone()
     if row is None:
         raise NotFound("no such application")
@@ -326,7 +335,61 @@ def view(conn: psycopg.Connection[Any], reference: str) -> Tracked:
     done = conn.execute("SELECT DISTINCT t.step FROM tasks t JOIN applications a ON a.id = t.application_id "
                         "WHERE a.reference = %s AND t.state = 'done'", (reference,)).fetchall()
     return Tracked(reference, row[0], row[1], row[2], status.ready, row[3], int(row[5]), str(row[6]),
-                   frozenset(r[0] for r in done))
+                   frozenset(r[0] for r in done), row[7], row[8])
+
+
+def reopen(conn: psycopg.Connection[Any], loaded: Loaded, reference: str, now: datetime,
+           calendar: Calendar = NO_CALENDAR) -> engine.Status:
+    """The citizen reopens a closed application of a service that allows it (`reopen_within_days` after it
+    closed): its process starts again from the beginning, on the version it started on, with the same answers;
+    the tasks done before stay in its history. ActionError when the service or the time does not allow it."""
+    with conn.transaction():
+        row = conn.execute(
+            "SELECT a.id, a.service_id, a.status, a.updated_at, a.answers, p.bpmn, p.digest FROM applications a "
+            "JOIN process_versions p ON p.id = a.process_version_id WHERE a.reference = %s FOR UPDATE OF a",
+            (reference,)).fetchone()
+        if row is None:
+            raise NotFound("no such application")
+        service = loaded.catalogue.service(row[1])
+        refusal = grievance.reopen_refusal(service.reopen_within_days if service else None, row[2], row[3], now)
+        if refusal or service is None:
+            raise ActionError(refusal or "this service is no longer offered")
+        process = _process_of(bytes(row[5]), str(row[6]))
+        variables = {**dict(row[4]), **service.step_sla_working_days}
+        workflow = engine.start(process, variables, now, calendar.holidays, calendar.zone)
+        conn.execute("DELETE FROM ratings WHERE application_id = %s", (row[0],))
+        _save(conn, row[0], workflow, now, None, None)
+        _audit(conn, now, "citizen", "reopened", reference, {})
+        return engine.status(workflow)
+
+
+def rate(conn: psycopg.Connection[Any], loaded: Loaded, reference: str, rating: int, now: datetime) -> None:
+    """The citizen's satisfaction rating (1-5) of a closed application whose service asks for one; given again,
+    it replaces the first. ActionError when not closed, not asked for, or not 1-5."""
+    with conn.transaction():
+        row = conn.execute("SELECT id, service_id, status FROM applications WHERE reference = %s FOR UPDATE",
+                           (reference,)).fetchone()
+        if row is None:
+            raise NotFound("no such application")
+        service = loaded.catalogue.service(row[1])
+        refusal = grievance.rating_refusal(bool(service and service.satisfaction_rating), row[2], rating)
+        if refusal:
+            raise ActionError(refusal)
+        conn.execute("INSERT INTO ratings (application_id, rating, rated_at) VALUES (%s, %s, %s) "
+                     "ON CONFLICT (application_id) DO UPDATE SET rating = EXCLUDED.rating, "
+                     "rated_at = EXCLUDED.rated_at",
+                     (row[0], rating, now))
+        _audit(conn, now, "citizen", "rated", reference, {"rating": rating})
+
+
+_PROCESSES: dict[str, Process] = {}
+
+
+def _process_of(xml: bytes, digest: str) -> Process:
+    """A recorded process version, parsed (and checked) once per process."""
+    if digest not in _PROCESSES:
+        _PROCESSES[digest] = load_process(xml, f"process version {digest[:12]}")
+    return _PROCESSES[digest]
 
 
 def process_bpmn(conn: psycopg.Connection[Any], version: int) -> bytes:
@@ -360,12 +423,13 @@ def audit_entries(conn: psycopg.Connection[Any]) -> list[audit.Entry]:
         "SELECT seq, at, actor, action, subject, details, document_sha256, prev_hash, hash FROM audit ORDER BY seq")]
 
 
-def _locked(conn: psycopg.Connection[Any], reference: str, now: datetime) -> tuple[int, engine.BpmnWorkflow]:
+def _locked(conn: psycopg.Connection[Any], reference: str, now: datetime,
+            calendar: Calendar = NO_CALENDAR) -> tuple[int, engine.BpmnWorkflow]:
     row = conn.execute("SELECT a.id, w.state FROM applications a JOIN workflow_states w ON w.application_id = a.id "
                        "WHERE a.reference = %s FOR UPDATE OF a, w", (reference,)).fetchone()
     if row is None:
         raise NotFound("no such application")
-    return row[0], engine.restore(row[1], now)
+    return row[0], engine.restore(row[1], now, calendar.holidays, calendar.zone)
 
 
 def _save(conn: psycopg.Connection[Any], app_id: int, workflow: engine.BpmnWorkflow, now: datetime,

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import DurationTimerEventDefinition
@@ -20,6 +21,15 @@ from .errors import ExpressionError
 MAX_DAYS = 3650
 WEEKEND = frozenset({5, 6})  # Saturday and Sunday (Python's weekday numbers)
 _DURATION = re.compile(r"P(?:(\d{1,4})D)?(?:T(?:(\d{1,5})H)?(?:(\d{1,6})M)?(?:(\d{1,8})S)?)?")
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """An agency's working calendar: its holidays (besides the weekend) and its time zone, in which a working
+    day is counted (a deadline set at 23:00 UTC on a Friday falls on a Saturday in Karachi)."""
+
+    holidays: frozenset[date] = field(default_factory=frozenset)
+    zone: tzinfo = UTC
 
 
 def add_working_days(start: datetime, days: int, holidays: Iterable[date] = (),
@@ -76,7 +86,8 @@ class ClockedDurationTimer(DurationTimerEventDefinition):
         if due is None:
             value = my_task.workflow.script_engine.evaluate(my_task, self.expression)
             holidays = getattr(my_task.workflow.script_engine, "holidays", ())
-            due = deadline(now, value, holidays).isoformat()
+            zone = getattr(my_task.workflow.script_engine, "zone", None)
+            due = deadline(now.astimezone(zone) if zone else now, value, holidays).isoformat()
             my_task._set_internal_data(event_value=due)
         if datetime.fromisoformat(due) <= now:
             my_task._set_internal_data(event_fired=True)

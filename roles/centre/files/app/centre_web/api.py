@@ -164,7 +164,8 @@ def task_action(request: HttpRequest, taskId: str, action: str) -> HttpResponse:
         raise Problem(404, "not_found", "No such task waiting at your desks.")
     reference, desk = found
     try:
-        after = store.act(conn, reference, task_id, action, desk, f"staff:{who.subject}", fields, runtime.now())
+        after = store.act(conn, reference, task_id, action, desk, f"staff:{who.subject}", fields, runtime.now(),
+                          runtime.calendar())
     except ActionError as error:
         raise Problem(409, "conflict", error.message) from None
     except NotFound:

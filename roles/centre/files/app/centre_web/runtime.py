@@ -4,24 +4,42 @@ the tracking key and the clock (the core never reads the clock; the web side pas
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 from django.conf import settings
 
-from centre_core import catalogue
+from centre_core import catalogue, installed
 from centre_core.objects import Bucket, BucketSettings
+from centre_core.timers import Calendar
 
 _local = threading.local()
 
 
-@lru_cache(maxsize=1)
 def loaded() -> catalogue.Loaded:
-    path = settings.CENTRE_CATALOGUE
+    """The catalogue in use: the installed version `current` points at (read again only when an import or a
+    deploy switched it: one readlink per call), else CATALOGUE, else the samples."""
+    root = settings.CENTRE_CATALOGUE_ROOT
+    version = installed.current(Path(root)) if root else None
+    if version is not None:
+        return _load(str(version / "catalogue.yaml"))
+    return _load(settings.CENTRE_CATALOGUE or "")
+
+
+@lru_cache(maxsize=2)
+def _load(path: str) -> catalogue.Loaded:
     return catalogue.load(Path(path)) if path else catalogue.load_samples()
+
+
+@lru_cache(maxsize=1)
+def calendar() -> Calendar:
+    """The agency's holidays and time zone, in which SLA working days are counted."""
+    holidays = frozenset(date.fromisoformat(d.strip()) for d in settings.CENTRE_HOLIDAYS.split(",") if d.strip())
+    return Calendar(holidays, ZoneInfo(settings.TIME_ZONE))
 
 
 def connection() -> psycopg.Connection[Any]:

@@ -88,6 +88,10 @@ CENTRE_BUCKET = {"endpoint": ENV["S3_ENDPOINT"], "bucket": ENV["S3_BUCKET"], "ac
 # nginx takes at most 12m (centre_core.documents.NGINX_BODY_LIMIT) and the page refuses a file over 10 MiB.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 CENTRE_CATALOGUE = ENV.get("CATALOGUE", "")  # a catalogue.yaml; empty: the sample catalogue
+# The instance's installed catalogues (centre_core.installed: `current` -> the version in use); when set, it wins
+# over CATALOGUE, and `centre_catalogue_import` / a deploy switch it.
+CENTRE_CATALOGUE_ROOT = ENV.get("CATALOGUE_ROOT", "")
+CENTRE_HOLIDAYS = ENV.get("HOLIDAYS", "")  # the agency's holidays, YYYY-MM-DD comma-separated (SLA working days)
 # Staff on the API (`centre_web.staff`): the agency's OIDC provider; absent, every staff token is refused.
 CENTRE_OIDC = {
     "issuer": ENV.get("OIDC_ISSUER", ""),

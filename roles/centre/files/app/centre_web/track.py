@@ -16,10 +16,10 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from centre_core import references, store, throttle
+from centre_core import grievance, references, store, throttle
 from centre_core.bpmn import CITIZEN_DESK
 from centre_core.catalogue import Service
-from centre_core.errors import NotFound
+from centre_core.errors import ActionError, NotFound
 from centre_core.tracking import Outcome
 
 from . import flow, runtime, uploads
@@ -123,7 +123,8 @@ def _status_page(request: HttpRequest, reference: str, errors: list[tuple[str, s
         "error_on": errors[0][0] if errors else None,
         "sent_documents": [(d, uploads.size_text(d.size)) for d in sent],
         "hint": t("doc_hint", types="PDF, JPEG" + t("doc_types_or") + "PNG",
-                  mb=uploads.megabytes(service.documents[0])) if service and service.documents else ""},
+                  mb=uploads.megabytes(service.documents[0])) if service and service.documents else "",
+        **after_close(request, seen, service)},
         status=400 if errors else 200)
 
 
@@ -143,3 +144,57 @@ def described(seen: store.Tracked) -> tuple[Service | None, list[flow.Shown], di
     steps = flow.progress(order, seen.ready, seen.done_steps, names, localised)
     outcome = flow.name_of(seen.outcome, names, localised, seen.outcome) if seen.outcome else None
     return service, steps, outcome
+
+
+# After closing (the grievance service): a satisfaction rating and reopening, offered on the status page when
+# the service asks for them (`satisfaction_rating`, `reopen_within_days`); template after_close.html.
+
+def after_close(request: HttpRequest, seen: store.Tracked, service: Service | None) -> dict[str, object]:
+    """The status page's part after closing: what may be done now, and the error of a refused form."""
+    if service is None or seen.status != "closed":
+        return {}
+    until = grievance.reopen_until(service.reopen_within_days, seen.status, seen.updated_at)
+    open_until = until.astimezone(runtime.calendar().zone).date().isoformat() \
+        if until and until > runtime.now() else None
+    after = {"rate": service.satisfaction_rating, "rating": seen.rating,
+             "ratings": [(n, t(f"rate_{n}")) for n in grievance.RATINGS], "reopen_until": open_until}
+    error = getattr(request, "centre_after_error", None)
+    return {"after": after, **({"errors": [error]} if error else {}), "after_error": error[1] if error else None}
+
+
+@require_http_methods(["POST"])
+def rate(request: HttpRequest) -> HttpResponse:
+    return _after_action(request, "rating")
+
+
+@require_http_methods(["POST"])
+def reopen(request: HttpRequest) -> HttpResponse:
+    return _after_action(request, "reopen")
+
+
+def _after_action(request: HttpRequest, what: str) -> HttpResponse:
+    """Rate or reopen the application this browser tracks (its session, as the status page); a refusal shows
+    the status page again with the error (400)."""
+    tracked = request.session.get("tracked")
+    reference = tracked.get("reference") if isinstance(tracked, dict) else None
+    until = tracked.get("until") if isinstance(tracked, dict) else None
+    if not isinstance(reference, str) or not isinstance(until, str) or \
+            datetime.fromisoformat(until) <= runtime.now():
+        return HttpResponseRedirect(reverse("track"))
+    try:
+        if what == "rating":
+            rating = grievance.parse_rating(request.POST.get("rating", ""))
+            if rating is None:
+                raise ActionError(t("err_rating"))
+            store.rate(runtime.connection(), runtime.loaded(), reference, rating, runtime.now())
+        else:
+            store.reopen(runtime.connection(), runtime.loaded(), reference, runtime.now(), runtime.calendar())
+    except ActionError:  # the citizen reads the page's own words
+        message = t("err_rating") if what == "rating" else t("err_reopen")
+        request.centre_after_error = ("#rating-1" if what == "rating" else "#reopen", message)
+        response = status(request)
+        response.status_code = 400
+        return response
+    except NotFound:
+        return HttpResponseRedirect(reverse("track"))
+    return HttpResponseRedirect(reverse("status"))

@@ -45,4 +45,6 @@ urlpatterns += i18n_patterns(
     path("track/", track.track, name="track"),
     path("track/status/", track.status, name="status"),
     path("track/status/document/", track.provide, name="provide"),
+    path("track/status/rate/", track.rate, name="status-rate"),
+    path("track/status/reopen/", track.reopen, name="status-reopen"),
 )

@@ -6,26 +6,41 @@ Prints "changed: <what>" or "unchanged", so that the Ansible task reports change
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from centre_core import store
-from centre_web import housekeeping, runtime
+from centre_core.errors import CentreError
+from centre_web import catalogue_ops, housekeeping, runtime
 
 
 class Command(BaseCommand):
     help = "Converge this centre: database schema, the catalogue's processes (idempotent)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--catalogue", help="the catalogue to install (a deploy's copy of the spec's; "
+                            "as centre_catalogue_import: checked whole, a refused one changes nothing)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         conn = runtime.connection()
         changed = []
         if store.migrate(conn):
             changed.append("schema")
-        added = store.record_processes(conn, runtime.loaded())
-        if added:
-            changed.append("processes " + " ".join(added))
+        if options.get("catalogue"):
+            try:
+                imported = catalogue_ops.import_catalogue(Path(options["catalogue"]))
+            except (CentreError, catalogue_ops.NoRoot) as exc:  # its files by name: the deploy copied them
+                why = str(exc).replace(f"{Path(options['catalogue']).parent}/", "")
+                raise CommandError(f"catalogue refused, the running one stays: {why}") from None
+            if imported:
+                changed.append(imported)
+        else:
+            added = store.record_processes(conn, runtime.loaded())
+            if added:
+                changed.append("processes " + " ".join(added))
         bucket = runtime.bucket()
         if bucket is not None:
             published = housekeeping.publish_opendata(bucket, runtime.loaded(), settings.PUBLIC_URL)

@@ -27,7 +27,8 @@ class Command(BaseCommand):
     def round(self) -> int:
         moved = 0
         while True:
-            batch = store.run_timers(runtime.connection(), runtime.now(), limit=BATCH)
+            batch = store.run_timers(runtime.connection(), runtime.now(), limit=BATCH,
+                                     calendar=runtime.calendar())
             moved += len(batch)
             if len(batch) < BATCH:
                 break

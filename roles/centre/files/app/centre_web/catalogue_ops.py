@@ -1,0 +1,49 @@
+"""Import a catalogue into this centre (what `centre_catalogue_import` and a deploy's `centre_converge` do): read
+and check it whole, write it as a new version beside the running one, record its processes by digest in one
+database transaction, then switch `current` to it (one rename). Anything refused on the way changes nothing:
+the running catalogue stays."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from django.conf import settings
+
+from centre_core import installed, store
+
+from . import runtime
+
+
+class NoRoot(Exception):
+    """This centre has no catalogue root (CATALOGUE_ROOT) to install into."""
+
+
+def root() -> Path:
+    if not settings.CENTRE_CATALOGUE_ROOT:
+        raise NoRoot("this centre has no CATALOGUE_ROOT in its settings: nothing to import into")
+    return Path(settings.CENTRE_CATALOGUE_ROOT)
+
+
+def import_catalogue(source: Path) -> str | None:
+    """Install and switch to the catalogue at `source` (a folder, a catalogue.yaml or a .tar.gz). Returns what
+    changed ("catalogue v-...: services a, b"), or None when it is the one in use already."""
+    target = root()
+    owner = _owner(target)
+    with installed.read_source(source) as loaded:
+        version, differs = installed.install(loaded, target, owner)
+    here = loaded.model_copy(update={"folder": version})
+    added = store.record_processes(runtime.connection(), here)  # one transaction
+    if not differs:
+        return None
+    installed.switch(target, version, owner=owner)
+    services = ", ".join(s.id for s in loaded.catalogue.services)
+    return f"catalogue {version.name} ({services})" + (f", processes {' '.join(added)}" if added else "")
+
+
+def _owner(target: Path) -> tuple[int, int] | None:
+    """Run as root (a deploy), the files go to the instance's user: the owner of the instance folder."""
+    if os.geteuid() != 0:
+        return None
+    info = target.parent.stat()
+    return info.st_uid, info.st_gid
