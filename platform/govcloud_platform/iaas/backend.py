@@ -23,7 +23,8 @@ class Backend:
 
 def backend_for(spec: Spec, home: Path) -> Backend:
     root = home.resolve() / "pulumi"
-    url = spec.platform.openstack.backend_url or f"file://{root / 'state'}"
+    settings = spec.platform.ec2 if spec.platform.target == "ec2" else spec.platform.openstack
+    url = settings.backend_url or f"file://{root / 'state'}"
     if url.startswith("file://"):
         Path(url.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
     return Backend(url=url, passphrase_file=root / "passphrase", work_root=root / "work")

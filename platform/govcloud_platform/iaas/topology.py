@@ -106,7 +106,8 @@ def hosts_spec(spec: Spec, home: Path) -> Spec:
     `iaas up` recorded in `home` and `platform.openstack.hosts`; any other spec (or a VM's own home) as it is."""
     from govcloud_platform.box.placement import read as read_placement
 
-    if spec.platform.target != "openstack":
+    target = spec.platform.target
+    if target not in ("openstack", "ec2"):
         return spec
     placed = read_placement(home)
     if placed is not None and placed.here:  # a VM's own home: it runs its services and needs no topology
@@ -115,14 +116,14 @@ def hosts_spec(spec: Spec, home: Path) -> Spec:
     try:
         outputs = json.loads(path.read_text())
     except FileNotFoundError:
-        raise InputError(f"{path}: no platform VMs recorded in this home (platform.target is 'openstack')",
+        raise InputError(f"{path}: no platform VMs recorded in this home (platform.target is {target!r})",
                          hint="run `govcloud iaas up` first: it makes the VMs and records their addresses") from None
     except (OSError, ValueError) as exc:
         raise InputError(f"{path}: unreadable ({type(exc).__name__})",
                          hint="run `govcloud iaas up` again: it writes the file anew") from None
     if not isinstance(outputs, dict):
         raise InputError(f"{path}: not an object", hint="run `govcloud iaas up` again: it writes the file anew")
-    ssh = spec.platform.openstack.hosts
+    ssh = spec.platform.ec2.hosts if target == "ec2" else spec.platform.openstack.hosts
     topology = topology_from_outputs(outputs, key_file=ssh.key_file, known_hosts=ssh.known_hosts,
                                      bastion_address=ssh.bastion_address, root=ssh.root)
     platform = spec.platform.model_copy(update={"target": "hosts", "topology": topology})
