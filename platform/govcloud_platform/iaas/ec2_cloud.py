@@ -24,7 +24,8 @@ def client(settings: Ec2Settings, service: str = "ec2") -> Any:
     from botocore.config import Config
 
     session = boto3.session.Session(profile_name=settings.profile) if settings.profile else boto3.session.Session()
-    return session.client(
+    make: Any = session.client  # the service is a runtime name: boto3-stubs' overloads want a literal
+    return make(
         service, endpoint_url=getattr(settings.endpoints, service), region_name=settings.region,
         config=Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=10, read_timeout=30,
                       s3={"addressing_style": "path" if settings.s3_use_path_style else "auto"}),
@@ -103,7 +104,14 @@ def import_operator_key(ec2: Any, name: str, public_key: str) -> bool:
     except ClientError as exc:
         if "NotFound" not in exc.response.get("Error", {}).get("Code", ""):
             raise
-    ec2.import_key_pair(KeyName=name, PublicKeyMaterial=public_key.encode())
+    try:
+        ec2.import_key_pair(KeyName=name, PublicKeyMaterial=public_key.encode())
+    except ClientError as exc:
+        if "Format" in exc.response.get("Error", {}).get("Code", ""):
+            raise InputError(f"platform.ec2.ssh_public_key: the cloud refuses it as an OpenSSH public key "
+                             f"({exc.response['Error'].get('Message', '')})",
+                             hint="put the operator's real public key there (the default is a placeholder)") from None
+        raise
     return True
 
 
