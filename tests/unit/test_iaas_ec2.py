@@ -365,3 +365,17 @@ def test_hosts_spec_reads_the_ec2_hosts_block(tmp_path: Path) -> None:
     seen = hosts_spec(spec, tmp_path)
     assert seen.platform.target == "hosts" and seen.platform.topology is not None
     assert seen.platform.topology.host("bastion").address == "203.0.113.9"  # type: ignore[union-attr]
+
+
+def test_parallel_ec2_plan_is_identical_to_the_sequential_one() -> None:
+    """Enough agencies for the forked workers: the merged plan is the sequential one, as on OpenStack."""
+    from govcloud_platform.iaas import offline
+
+    raw = _raw(capacity={"cores": 10})  # and a stack-level violation over all stacks
+    raw["agencies"] = [{"slug": f"gen-{i:03d}", "name": f"Agency {i}", "email": f"it@a{i}.gov.example",
+                        "apps": ["portal"] if i % 4 == 0 else []} for i in range(52)]
+    spec = Spec.model_validate(raw)
+    sequential = offline.plan(spec, workers=1)
+    assert len(sequential.stacks) >= offline.PARALLEL_MIN_STACKS
+    assert json.dumps(offline.plan(spec, workers=2).as_json()) == json.dumps(sequential.as_json())
+    assert {v.policy for v in sequential.violations} == {"quota-fits-capacity"}
