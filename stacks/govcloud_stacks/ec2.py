@@ -20,23 +20,16 @@ import pulumi_aws as aws
 
 from govcloud_platform.spec.models import Quota
 from govcloud_platform.spec.openstack import PaasVm
+from govcloud_policies.aws import QUOTA_KEYS as CAPACITY_QUOTA_KEYS
 from govcloud_stacks.cloud_init import APP_PORTS
 from govcloud_stacks.labels import Labels
 from govcloud_stacks.paas import ROLE_KEY, paas_rules, pinned_address
 
 ROLES = ("admin", "member", "reader")
 SERVICES_ROLE = "services"  # govcloud:role of the platform's VPC and route table (the agencies look them up)
-# Eucalyptus' quota keys (IAM policy statements with Effect `Limit`) -> the Quota field they carry.
-QUOTA_KEYS: dict[str, str] = {
-    "ec2:quota-vminstancenumber": "instances",
-    "ec2:quota-cputotalsize": "cores",
-    "ec2:quota-memorytotalsize": "ram_mb",
-    "ec2:quota-volumenumber": "volumes",
-    "ec2:quota-volumetotalsize": "volume_gb",
-    "ec2:quota-addressnumber": "floating_ips",
-    "ec2:quota-vpcnumber": "networks",
-    "ec2:quota-securitygroupnumber": "security_groups",
-}
+# Eucalyptus' quota keys (IAM policy statements with Effect `Limit`) -> the Quota field they carry: those the
+# `quota-fits-capacity` policy sums (govcloud_policies.aws.QUOTA_KEYS), and the security groups.
+QUOTA_KEYS: dict[str, str] = {**CAPACITY_QUOTA_KEYS, "ec2:quota-securitygroupnumber": "security_groups"}
 # What each role may do in the agency's own resources (attribute-based: the resource's govcloud:agency tag).
 ROLE_ACTIONS: dict[str, list[str]] = {
     "admin": ["ec2:*"],

@@ -88,15 +88,16 @@ def _settings(url: str, **changes: Any) -> Ec2Settings:
 @pytest.fixture(scope="module")
 def images(moto_url: str) -> dict[str, str]:
     """Two images registered in the emulator under the names the spec uses (as an operator would upload them)."""
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-    ec2 = client(_settings(moto_url))
-    base = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    instance = ec2.run_instances(ImageId=base, MinCount=1, MaxCount=1, InstanceType="t2.micro")
-    instance_id = instance["Instances"][0]["InstanceId"]
-    made = {name: ec2.create_image(InstanceId=instance_id, Name=name)["ImageId"]
-            for name in ("Debian 12", "Ubuntu 24.04")}
-    ec2.terminate_instances(InstanceIds=[instance_id])
+    with pytest.MonkeyPatch.context() as mp:  # before the per-test credentials fixture runs
+        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
+        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        ec2 = client(_settings(moto_url))
+        base = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+        instance = ec2.run_instances(ImageId=base, MinCount=1, MaxCount=1, InstanceType="t2.micro")
+        instance_id = instance["Instances"][0]["InstanceId"]
+        made = {name: ec2.create_image(InstanceId=instance_id, Name=name)["ImageId"]
+                for name in ("Debian 12", "Ubuntu 24.04")}
+        ec2.terminate_instances(InstanceIds=[instance_id])
     return made
 
 
