@@ -161,3 +161,22 @@ def test_the_state_bucket_is_made_on_the_clouds_object_storage(moto_url: str) ->
     ensure_s3_bucket("s3://govcloud-state/demo", moto_url)  # idempotent
     s3 = client(_settings(moto_url), "s3")
     assert "govcloud-state" in {b["Name"] for b in s3.list_buckets()["Buckets"]}
+
+
+def test_the_runner_checks_the_cloud_before_pulumi_runs(
+        moto_url: str, images: dict[str, str], tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`iaas preview` on the ec2 target: a spec naming an image the cloud lacks stops at the check, before any
+    stack is touched (a stand-in `pulumi` on PATH that fails if it is ever run)."""
+    from govcloud_platform.iaas.runner import run
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "pulumi").write_text("#!/bin/sh\necho 'pulumi must not run' >&2\nexit 99\n")
+    (bin_dir / "pulumi").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    events: list[str] = []
+    with pytest.raises(InputError, match=r"platform\.ec2\.amis\.Debian 12"):
+        run(_spec(moto_url, amis={**images, "Debian 12": "emi-0000d012"}), tmp_path / "home", "preview",
+            progress=events.append)
+    assert events == []  # no stack was started
+    assert not (tmp_path / "home" / "pulumi" / "work" / "platform").exists()
