@@ -43,7 +43,7 @@ APART = ("tests/unit/", *(f"tests/integration/test_{name}.py" for name in (
     # boxes and servers of their own (~500 s), which evens the two groups out (measured at e6ff76c: box 2,015 s,
     # apart 1,911 s)
     "backups_inplace", "centre_api", "centre_browser", "centre_store", "centre_web", "iaas_cloud", "identity",
-    "identity_db", "scheduler", "storage_capacity")))
+    "identity_db", "scheduler", "storage_capacity", "ec2_cloud")))
 GROUPS = ("box", "apart")
 
 

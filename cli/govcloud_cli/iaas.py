@@ -1,5 +1,5 @@
-"""`govcloud iaas`: Pulumi stacks on OpenStack. `plan --offline` runs the programs under Pulumi's mocks
-and the policy pack's rules; the other verbs need the pulumi CLI."""
+"""`govcloud iaas`: Pulumi stacks on OpenStack or an EC2-compatible cloud. `plan --offline` runs the programs under
+Pulumi's mocks and the policy pack's rules; the other verbs need the pulumi CLI."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from govcloud_cli.output import Options, emit_json, info, progress, table
 if TYPE_CHECKING:
     from govcloud_platform.iaas.plan import Plan
 
-iaas_app = typer.Typer(help="IaaS on OpenStack through Pulumi (openstack target).", no_args_is_help=True)
+iaas_app = typer.Typer(help="IaaS on OpenStack or an EC2-compatible cloud through Pulumi (openstack, ec2 targets).",
+                       no_args_is_help=True)
 
 Agency = Annotated[str | None, typer.Option("--agency", help="only this agency's stacks (agency-<slug>, app-<slug>-*)")]
 

@@ -24,9 +24,20 @@ class PolicyContext:
     proxy_cidr: str = "10.10.0.10/32"
     encrypted_volume_type: str = "encrypted"
     capacity: dict[str, int] = field(default_factory=dict)
+    settings: str = "openstack"  # the spec block the allowlists come from (`platform.<settings>`): openstack | ec2
 
     @classmethod
     def from_spec(cls, spec: Spec) -> PolicyContext:
+        if spec.platform.target == "ec2":
+            ec2 = spec.platform.ec2
+            return cls(
+                platform=spec.platform.name,
+                allowed_regions=tuple(ec2.allowed_regions),
+                allowed_zones=tuple(ec2.allowed_availability_zones),
+                proxy_cidr=ec2.proxy_cidr,
+                capacity=ec2.capacity.model_dump(),
+                settings="ec2",
+            )
         os_ = spec.platform.openstack
         return cls(
             platform=spec.platform.name,
@@ -50,6 +61,7 @@ class PolicyContext:
             proxy_cidr=str(raw["proxy_cidr"]),
             encrypted_volume_type=str(raw["encrypted_volume_type"]),
             capacity={str(k): int(v) for k, v in raw.get("capacity", {}).items()},
+            settings=str(raw.get("settings", "openstack")),
         )
 
     @classmethod

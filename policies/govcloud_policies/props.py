@@ -22,6 +22,8 @@ def labels(props: Mapping[str, Any]) -> dict[str, str]:
     tags = props.get("tags")
     if isinstance(tags, list):
         words += [t for t in tags if isinstance(t, str)]
+    elif isinstance(tags, Mapping):  # aws: a map of tags
+        found.update({str(k): str(v) for k, v in tags.items() if str(k).startswith("govcloud:")})
     desc = text(props, "description")
     if desc:
         words += desc.replace("[", " ").replace("]", " ").split()

@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from govcloud_policies import aws
 from govcloud_policies.context import PolicyContext
 from govcloud_policies.props import OPENSTACK, labels, text
 from govcloud_policies.scs_0102 import (
@@ -47,7 +48,7 @@ def data_residency(ctx: PolicyContext, resource_type: str, props: Mapping[str, A
     region = text(props, "region")
     if region is not None and region not in ctx.allowed_regions:
         out.append(f"region {region!r} is outside the allowlist {list(ctx.allowed_regions)}: use one of them "
-                   "or add the region to platform.openstack.allowed_regions after a data-residency review")
+                   f"or add the region to platform.{ctx.settings}.allowed_regions after a data-residency review")
     zones = [text(props, "availabilityZone")]
     for bd in props.get("blockDevices") or []:
         if isinstance(bd, Mapping):
@@ -55,11 +56,13 @@ def data_residency(ctx: PolicyContext, resource_type: str, props: Mapping[str, A
     for zone in zones:
         if zone is not None and zone not in ctx.allowed_zones:
             out.append(f"availability zone {zone!r} is outside the allowlist {list(ctx.allowed_zones)}: use one "
-                       "of them or extend platform.openstack.allowed_availability_zones")
+                       f"of them or extend platform.{ctx.settings}.allowed_availability_zones")
     return out
 
 
 def encrypted_volumes_only(ctx: PolicyContext, resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    if resource_type.startswith(aws.AWS):
+        return aws.unencrypted(resource_type, props)
     fix = f"set volume_type={ctx.encrypted_volume_type!r} (the platform's encrypted type)"
     if resource_type == VOLUME:
         vt = props.get("volumeType")
@@ -75,7 +78,10 @@ def encrypted_volumes_only(ctx: PolicyContext, resource_type: str, props: Mappin
 
 
 def resources_tagged(ctx: PolicyContext, resource_type: str, props: Mapping[str, Any]) -> list[str]:
-    if not resource_type.startswith(OPENSTACK) or resource_type in UNLABELLED_TYPES:
+    if resource_type.startswith(aws.AWS):
+        if resource_type in aws.UNLABELLED_TYPES:
+            return []
+    elif not resource_type.startswith(OPENSTACK) or resource_type in UNLABELLED_TYPES:
         return []
     found = labels(props)
     missing = [k for k in ("govcloud:agency", "govcloud:platform") if not found.get(k)]

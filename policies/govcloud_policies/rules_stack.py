@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from govcloud_policies import aws
 from govcloud_policies.context import PolicyContext
 
 # quota resource type -> {quota property: capacity field}
@@ -24,10 +25,14 @@ def quota_fits_capacity(ctx: PolicyContext, resources: Iterable[tuple[str, Mappi
             value = props.get(prop)
             if isinstance(value, int | float) and value > 0:
                 totals[cap_field] = totals.get(cap_field, 0) + int(value)
+        for cap_field, number in aws.quotas(resource_type, props).items():
+            if number > 0:
+                totals[cap_field] = totals.get(cap_field, 0) + number
     out = []
     for cap_field, total in sorted(totals.items()):
         cap = ctx.capacity.get(cap_field)
         if cap is not None and total > cap:
             out.append(f"agencies' quotas grant {total} {cap_field} but the platform declares a capacity of {cap}: "
-                       f"raise platform.openstack.capacity.{cap_field} (after adding hardware) or lower quota classes")
+                       f"raise platform.{ctx.settings}.capacity.{cap_field} (after adding hardware) "
+                       "or lower quota classes")
     return out

@@ -3,7 +3,6 @@ agency uses, the encrypted volume type, the shared services network and the PaaS
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 
 import pulumi
@@ -11,17 +10,9 @@ import pulumi_openstack as openstack
 
 from govcloud_platform.spec.openstack import FlavorSpec, ImageSpec, PaasVm
 from govcloud_stacks.labels import Labels
+from govcloud_stacks.paas import ROLE_KEY, paas_rules, pinned_address
+from govcloud_stacks.paas import Rule as _Rule
 from govcloud_stacks.scs import flavor_extra_specs, image_properties
-
-# Ports each PaaS VM serves to agencies' networks (TCP), besides SSH from the bastion.
-PAAS_PORTS: dict[str, tuple[int, ...]] = {
-    "database": (5432,),
-    "storage": (443,),
-    "identity": (443,),
-    "backup": (),
-    "bastion": (22,),
-}
-ROLE_KEY = "govcloud:role"
 
 
 @dataclass(frozen=True)
@@ -158,37 +149,11 @@ class PlatformFoundation(pulumi.ComponentResource):
 
 
 def _pinned_address(role: str, args: PlatformFoundationArgs) -> str | None:
-    """The proxy's and the bastion's addresses are fixed by the spec (`proxy_cidr`, `admin_cidr`: the security
-    groups trust them), so their ports must get exactly those; the other VMs take what DHCP gives."""
-    cidr = {"proxy": args.proxy_cidr, "bastion": args.admin_cidr}.get(role)
-    if cidr is None:
-        return None
-    net = ipaddress.ip_network(cidr)
-    if role == "bastion" and (net.num_addresses != 1 or net.network_address not in ipaddress.ip_network(
-            args.services_cidr)):
-        return None  # admin_cidr names a range, or an address outside the services network
-    return str(net.network_address)
-
-
-@dataclass(frozen=True)
-class _Rule:
-    name: str
-    port: int
-    cidr: str
-    ethertype: str = "IPv4"
+    return pinned_address(role, args.proxy_cidr, args.admin_cidr, args.services_cidr)
 
 
 def _paas_rules(role: str, args: PlatformFoundationArgs) -> list[_Rule]:
-    """Ingress of each PaaS VM. Only the proxy faces the internet, and only on 80/443."""
-    if role == "proxy":
-        return [_Rule(f"web-{p}-v{v}", p, cidr, f"IPv{v}") for p in (80, 443)
-                for v, cidr in (("4", "0.0.0.0/0"), ("6", "::/0"))] + [_Rule("ssh", 22, args.admin_cidr)]
-    if role == "bastion":
-        return [_Rule("ssh", 22, args.services_cidr)]
-    # Agencies reach the shared services over their routers: from the agency pool, never from the internet.
-    return [_Rule("ssh", 22, args.admin_cidr)] + [
-        _Rule(f"svc-{p}", p, args.agency_cidr_pool) for p in PAAS_PORTS.get(role, ())
-    ]
+    return paas_rules(role, args.admin_cidr, args.services_cidr, args.agency_cidr_pool)
 
 
 def _slug(text: str) -> str:

@@ -108,7 +108,8 @@ def app_program(spec: Spec, agency: Agency, app: str) -> Callable[[], None]:
     def program() -> None:
         import pulumi
 
-        from govcloud_stacks.app import AppDeployment, AppDeploymentArgs, cloud_init
+        from govcloud_stacks.app import AppDeployment, AppDeploymentArgs
+        from govcloud_stacks.cloud_init import cloud_init
         from govcloud_stacks.labels import Labels
 
         os_ = spec.platform.openstack
@@ -131,14 +132,21 @@ def app_program(spec: Spec, agency: Agency, app: str) -> Callable[[], None]:
 
 
 def stack_defs(spec: Spec, agency: str | None = None) -> list[StackDef]:
-    """Stacks in dependency order; with `agency`, only that agency's stacks (no platform)."""
+    """Stacks in dependency order; with `agency`, only that agency's stacks (no platform). The programs are the
+    `ec2` target's (govcloud_stacks.ec2_programs) when `platform.target` is `ec2`, else OpenStack's."""
+    platform_of, agency_of, app_of = platform_program, agency_program, app_program
+    if spec.platform.target == "ec2":
+        from govcloud_stacks import ec2_programs
+
+        platform_of, agency_of, app_of = (ec2_programs.platform_program, ec2_programs.agency_program,
+                                          ec2_programs.app_program)
     out: list[StackDef] = []
     if agency is None:
-        out.append(StackDef(PLATFORM_STACK, "platform", None, platform_program(spec)))
+        out.append(StackDef(PLATFORM_STACK, "platform", None, platform_of(spec)))
     for index, a in enumerate(spec.agencies):
         if agency is not None and a.slug != agency:
             continue
-        out.append(StackDef(agency_stack(a.slug), "agency", a.slug, agency_program(spec, a, index)))
+        out.append(StackDef(agency_stack(a.slug), "agency", a.slug, agency_of(spec, a, index)))
         for app in a.apps:
-            out.append(StackDef(app_stack(a.slug, app), "app", a.slug, app_program(spec, a, app)))
+            out.append(StackDef(app_stack(a.slug, app), "app", a.slug, app_of(spec, a, app)))
     return out

@@ -89,6 +89,73 @@ CASES: list[tuple[str, str, dict[str, Any], bool]] = [
 ]
 
 
+# The ec2 target's resource types (pulumi-aws): a pass and a fail for each rule.
+AWS_INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+AWS_SG_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
+AWS_SG = "aws:ec2/securityGroup:SecurityGroup"
+AWS_DEFAULT_SG = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
+AWS_VOLUME = "aws:ebs/volume:Volume"
+AWS_INSTANCE = "aws:ec2/instance:Instance"
+AWS_VPC = "aws:ec2/vpc:Vpc"
+AWS_TAGS = {"govcloud:agency": "health", "govcloud:platform": "gc"}
+AWS_PROXY = {"govcloud:agency": "platform", "govcloud:platform": "gc", "govcloud:role": "proxy"}
+
+
+def aws_rule(port: int, cidr: str | None, protocol: str = "tcp", **extra: Any) -> dict[str, Any]:
+    props: dict[str, Any] = {"ipProtocol": protocol, "fromPort": float(port), "toPort": float(port), **extra}
+    if cidr is not None:
+        props["cidrIpv6" if ":" in cidr else "cidrIpv4"] = cidr
+    return props
+
+
+def aws_block(port: int, cidrs: list[str], **extra: Any) -> dict[str, Any]:
+    return {"protocol": "tcp", "fromPort": float(port), "toPort": float(port), "cidrBlocks": cidrs, **extra}
+
+
+AWS_CASES: list[tuple[str, str, dict[str, Any], bool]] = [
+    ("no-public-ingress", AWS_INGRESS, aws_rule(8000, "10.10.0.10/32"), False),
+    ("no-public-ingress", AWS_INGRESS, aws_rule(443, "0.0.0.0/0", tags=AWS_PROXY), False),
+    ("no-public-ingress", AWS_INGRESS, aws_rule(443, "::/0", tags=AWS_PROXY), False),
+    ("no-public-ingress", AWS_INGRESS, aws_rule(443, "0.0.0.0/0", tags=AWS_TAGS), True),
+    ("no-public-ingress", AWS_INGRESS, aws_rule(8080, "::/0", tags=AWS_PROXY), True),
+    ("no-public-ingress", AWS_INGRESS, {"ipProtocol": "-1"}, True),  # no source at all
+    ("no-public-ingress", AWS_INGRESS, aws_rule(0, None, "-1", referencedSecurityGroupId="sg-1"), False),
+    ("no-public-ingress", AWS_SG, {"ingress": [aws_block(8000, ["10.10.0.10/32"])]}, False),
+    ("no-public-ingress", AWS_SG, {"ingress": [aws_block(8000, ["10.10.0.10/32"]),
+                                               aws_block(8000, [], ipv6CidrBlocks=["::/0"])]}, True),
+    ("no-public-ingress", AWS_DEFAULT_SG, {"ingress": [{"protocol": "-1", "fromPort": 0.0, "toPort": 0.0,
+                                                        "self": True}]}, False),
+    ("no-public-ingress", AWS_DEFAULT_SG, {"ingress": [{"protocol": "-1", "fromPort": 0.0, "toPort": 0.0,
+                                                        "cidrBlocks": ["0.0.0.0/0"]}]}, True),
+    ("no-public-ingress", AWS_SG_RULE, {"type": "egress", "protocol": "-1", "cidrBlocks": ["0.0.0.0/0"]}, False),
+    ("no-public-ingress", AWS_SG_RULE, {"type": "ingress", "protocol": "tcp", "fromPort": 8000.0,
+                                        "toPort": 8000.0, "cidrBlocks": ["0.0.0.0/0"]}, True),
+    ("no-public-admin-ports", AWS_INGRESS, aws_rule(22, "10.10.0.5/32"), False),
+    ("no-public-admin-ports", AWS_INGRESS, aws_rule(443, "0.0.0.0/0", tags=AWS_PROXY), False),
+    ("no-public-admin-ports", AWS_INGRESS, aws_rule(22, "0.0.0.0/0", tags=AWS_PROXY), True),
+    ("no-public-admin-ports", AWS_INGRESS, aws_rule(0, "::/0", "-1"), True),  # every port, 22 included
+    ("no-public-admin-ports", AWS_SG, {"ingress": [aws_block(5432, ["0.0.0.0/0"])]}, True),
+    ("no-public-admin-ports", AWS_SG_RULE, {"type": "ingress", "protocol": "tcp", "fromPort": 3000.0,
+                                            "toPort": 6000.0, "cidrBlocks": ["0.0.0.0/0"]}, True),
+    ("encrypted-volumes-only", AWS_VOLUME, {"size": 10.0, "encrypted": True}, False),
+    ("encrypted-volumes-only", AWS_VOLUME, {"size": 10.0, "encrypted": False}, True),
+    ("encrypted-volumes-only", AWS_VOLUME, {"size": 10.0}, True),
+    ("encrypted-volumes-only", AWS_INSTANCE, {"rootBlockDevice": {"encrypted": True}}, False),
+    ("encrypted-volumes-only", AWS_INSTANCE, {"ami": "emi-1"}, True),  # root disk without encryption
+    ("encrypted-volumes-only", AWS_INSTANCE, {"rootBlockDevice": {"encrypted": True},
+                                              "ebsBlockDevices": [{"deviceName": "/dev/sdg"}]}, True),
+    ("data-residency", AWS_VOLUME, {"region": "RegionOne", "availabilityZone": "nova"}, False),
+    ("data-residency", AWS_VOLUME, {"region": "us-east-1"}, True),
+    ("data-residency", AWS_INSTANCE, {"region": "RegionOne", "availabilityZone": "eu-central-1a"}, True),
+    ("resources-tagged", AWS_VPC, {"cidrBlock": "10.64.0.0/24", "tags": AWS_TAGS}, False),
+    ("resources-tagged", "aws:ec2/routeTableAssociation:RouteTableAssociation", {"subnetId": "s"}, False),
+    ("resources-tagged", AWS_VPC, {"cidrBlock": "10.64.0.0/24", "tags": {"govcloud:agency": "health"}}, True),
+    ("resources-tagged", AWS_INSTANCE, {"ami": "emi-1"}, True),
+    ("resources-tagged", AWS_VPC, {"tags": {"govcloud:agency": "health", "govcloud:platform": "other"}}, True),
+]
+CASES += AWS_CASES
+
+
 def _ids(case: tuple[str, str, dict[str, Any], bool]) -> str:
     return f"{case[0]}-{'fail' if case[3] else 'pass'}"
 
@@ -130,6 +197,29 @@ def _quota(cores: float) -> PolicyResource:
                           None, [], {})
 
 
+def _limit(cores: int) -> PolicyResource:
+    """An agency's quota on the ec2 target: Eucalyptus' IAM `Limit` statements in a user policy."""
+    import json
+
+    document = {"Statement": [{"Effect": "Limit", "Action": "ec2:*", "Resource": "*", "Condition": {
+        "NumericLessThanEquals": {"ec2:quota-cputotalsize": str(cores), "ec2:quota-vminstancenumber": "1"}}},
+        {"Effect": "Allow", "Action": "ec2:*", "Resource": "*",
+         "Condition": {"NumericLessThanEquals": {"ec2:quota-cputotalsize": "1000"}}}]}  # not a quota: ignored
+    return PolicyResource("aws:iam/userPolicy:UserPolicy", {"policy": json.dumps(document)}, f"urn:u{cores}", "u",
+                          OPTS, None, None, [], {})
+
+
+@pytest.mark.parametrize(("cores", "violates"), [((8, 8), False), ((8, 9), True)])
+def test_quota_fits_capacity_on_ec2(cores: tuple[int, ...], violates: bool) -> None:
+    reported: list[str] = []
+    ec2 = PolicyContext(platform="gc", capacity={"cores": 16, "instances": 10}, settings="ec2")
+    policy = next(p for p in build_policies(ec2) if p.name == "quota-fits-capacity")
+    policy.validate(StackValidationArgs([_limit(c) for c in cores]), lambda message, urn=None: reported.append(message))
+    assert bool(reported) == violates, reported
+    if violates:
+        assert "platform.ec2.capacity.cores" in reported[0]
+
+
 @pytest.mark.parametrize(("cores", "violates"), [((8.0, 8.0), False), ((8.0, 9.0), True)])
 def test_quota_fits_capacity(cores: tuple[float, ...], violates: bool) -> None:
     reported: list[str] = []
@@ -149,3 +239,12 @@ def test_every_rule_is_tested_and_named_in_kebab_case() -> None:
 
 def test_context_round_trips_as_json() -> None:
     assert PolicyContext.from_json(CTX.to_json()) == CTX
+
+
+def test_every_rule_has_an_aws_pass_and_fail() -> None:
+    """The ec2 target's rules: public ingress, admin ports, unencrypted volumes, data residency, tags (and the
+    quota, above), each with a passing and a failing aws resource."""
+    expected = {"no-public-ingress", "no-public-admin-ports", "encrypted-volumes-only", "data-residency",
+                "resources-tagged"}
+    for verdict in (True, False):
+        assert {c[0] for c in AWS_CASES if c[3] is verdict} == expected, verdict

@@ -61,8 +61,8 @@ def test_version_is_required_and_is_1(new: str, expected: str) -> None:
                                                     "got the string '18000'"),
         ("storage_gb: 100", "storage_gb: yes", "g.yaml:44: quota_classes.large.storage_gb: Input should be a valid "
                                                "number, got the string 'yes'"),
-        ("target: local", "target: true", "g.yaml:8: platform.target: Input should be 'local', 'openstack' or "
-                                          "'hosts', got the boolean true"),
+        ("target: local", "target: true", "g.yaml:8: platform.target: Input should be 'local', 'openstack', "
+                                          "'hosts' or 'ec2', got the boolean true"),
     ],
 )
 def test_no_coercion_between_yaml_types(old: str, new: str, expected: str) -> None:

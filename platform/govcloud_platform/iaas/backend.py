@@ -23,7 +23,9 @@ class Backend:
 
 def backend_for(spec: Spec, home: Path) -> Backend:
     root = home.resolve() / "pulumi"
-    url = spec.platform.openstack.backend_url or f"file://{root / 'state'}"
+    from govcloud_platform.iaas.providers import iaas_settings
+
+    url = iaas_settings(spec).backend_url or f"file://{root / 'state'}"
     if url.startswith("file://"):
         Path(url.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
     return Backend(url=url, passphrase_file=root / "passphrase", work_root=root / "work")

@@ -36,6 +36,8 @@ _R = TypeVar("_R")
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
+# What app stacks read from their agency's stack (openstack: project, network; ec2: the VPC).
+REFERENCED_OUTPUTS = ("project_id", "network_id", "subnet_id", "keypair", "vpc_id")
 
 
 class _Recorder:
@@ -86,7 +88,7 @@ def _mocks(recorder: _Recorder) -> Any:
         def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
             if args.typ == STACK_REFERENCE:
                 name = str(args.inputs.get("name", args.name)).rsplit("/", 1)[-1]
-                outputs = {k: f"{name}-{k}" for k in ("project_id", "network_id", "subnet_id", "keypair")}
+                outputs = {k: f"{name}-{k}" for k in REFERENCED_OUTPUTS}
                 return f"{args.name}", {"name": args.inputs.get("name", args.name), "outputs": outputs}
             recorder.record(args.typ, args.name, args.inputs, bool(getattr(args, "custom", True)))
             return f"{args.name}-id", args.inputs  # outputs are the inputs (the monitor reuses their wire form)

@@ -49,9 +49,14 @@ def run(spec: Spec, home: Path, action: Action, agency: str | None = None,
 
     provider = provider_for(spec)
     backend = backend_for(spec, home)
+    ec2 = provider.name == "ec2"
     if backend.url.startswith("s3://"):
-        ensure_s3_bucket(backend.url, spec.platform.openstack.s3_endpoint)
+        ensure_s3_bucket(backend.url, spec.platform.ec2.endpoints.s3 if ec2 else spec.platform.openstack.s3_endpoint)
     say = progress or (lambda _m: None)
+    if ec2 and action in ("preview", "up"):
+        from govcloud_platform.iaas.ec2_cloud import prepare
+
+        prepare(spec, say)  # images, instance types and zones exist; the operator key is imported
     context_file = backend.work_root / "policy-context.json"
     context_file.parent.mkdir(parents=True, exist_ok=True)
     context_file.write_text(PolicyContext.from_spec(spec).to_json(), encoding="utf-8")

@@ -36,13 +36,13 @@ ROLE_GROUPS: dict[str, tuple[str, ...]] = {
 }
 
 
-def groups_of(role: str) -> tuple[str, ...]:
+def groups_of(role: str, settings: str = "openstack") -> tuple[str, ...]:
     if role in ROLE_GROUPS:
         return ROLE_GROUPS[role]
     if role in HOST_GROUPS:
         return (role,)
     known = ", ".join(sorted({*ROLE_GROUPS, *HOST_GROUPS}))
-    raise InputError(f"platform.openstack.paas_vms.{role}: no group serves role {role!r}",
+    raise InputError(f"platform.{settings}.paas_vms.{role}: no group serves role {role!r}",
                      hint=f"name PaaS VMs after a role or group ({known})")
 
 
@@ -53,6 +53,7 @@ def topology_from_outputs(
     known_hosts: str | None = None,
     bastion_address: str | None = None,
     root: str = DEFAULT_ROOT,
+    settings: str = "openstack",
 ) -> Topology:
     """The topology of the platform stack's `outputs` (`paas_hosts`: role -> fixed address, `ssh_user`).
 
@@ -72,7 +73,7 @@ def topology_from_outputs(
     for role in sorted(paas, key=lambda r: (r != BASTION, r)):
         address = bastion_address if role == BASTION and bastion_address else paas[role]
         ssh = {"jump": BASTION} if has_bastion and role != BASTION else {}
-        hosts.append({"name": role, "address": address, "groups": list(groups_of(role)),
+        hosts.append({"name": role, "address": address, "groups": list(groups_of(role, settings)),
                       "root": root.replace("{host}", role), "ssh": ssh})
     ssh_defaults = {k: v for k, v in (("user", outputs.get("ssh_user") or "root"), ("key_file", key_file),
                                       ("known_hosts", known_hosts)) if v}
@@ -82,10 +83,10 @@ def topology_from_outputs(
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"])
         raise OperationFailed(f"the platform stack's outputs make no valid topology: {where}: {first['msg']}") from None
-    problems = topology_problems(topology, prefix=("platform", "openstack", "paas_vms"))
+    problems = topology_problems(topology, prefix=("platform", settings, "paas_vms"))
     if problems:
         raise InputError(f"the platform's VMs make no complete topology: {problems[0][1]}",
-                         hint="give platform.openstack.paas_vms a VM for each required role")
+                         hint=f"give platform.{settings}.paas_vms a VM for each required role")
     return topology
 
 
@@ -106,7 +107,8 @@ def hosts_spec(spec: Spec, home: Path) -> Spec:
     `iaas up` recorded in `home` and `platform.openstack.hosts`; any other spec (or a VM's own home) as it is."""
     from govcloud_platform.box.placement import read as read_placement
 
-    if spec.platform.target != "openstack":
+    target = spec.platform.target
+    if target not in ("openstack", "ec2"):
         return spec
     placed = read_placement(home)
     if placed is not None and placed.here:  # a VM's own home: it runs its services and needs no topology
@@ -115,15 +117,15 @@ def hosts_spec(spec: Spec, home: Path) -> Spec:
     try:
         outputs = json.loads(path.read_text())
     except FileNotFoundError:
-        raise InputError(f"{path}: no platform VMs recorded in this home (platform.target is 'openstack')",
+        raise InputError(f"{path}: no platform VMs recorded in this home (platform.target is {target!r})",
                          hint="run `govcloud iaas up` first: it makes the VMs and records their addresses") from None
     except (OSError, ValueError) as exc:
         raise InputError(f"{path}: unreadable ({type(exc).__name__})",
                          hint="run `govcloud iaas up` again: it writes the file anew") from None
     if not isinstance(outputs, dict):
         raise InputError(f"{path}: not an object", hint="run `govcloud iaas up` again: it writes the file anew")
-    ssh = spec.platform.openstack.hosts
+    ssh = spec.platform.ec2.hosts if target == "ec2" else spec.platform.openstack.hosts
     topology = topology_from_outputs(outputs, key_file=ssh.key_file, known_hosts=ssh.known_hosts,
-                                     bastion_address=ssh.bastion_address, root=ssh.root)
+                                     bastion_address=ssh.bastion_address, root=ssh.root, settings=target)
     platform = spec.platform.model_copy(update={"target": "hosts", "topology": topology})
     return spec.model_copy(update={"platform": platform})

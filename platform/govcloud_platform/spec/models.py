@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from govcloud_platform.spec.cron import check_cron
+from govcloud_platform.spec.ec2 import Ec2Settings
 from govcloud_platform.spec.openstack import OpenStackSettings
 from govcloud_platform.spec.topology import Topology, spec_problems
 
@@ -171,12 +172,13 @@ class Services(StrictModel):
 class Platform(StrictModel):
     name: str = Field(..., pattern=r"^[a-z][a-z0-9-]{1,40}[a-z0-9]$", description="platform identifier")
     domain: str = Field(..., description="DNS domain under which apps are published")
-    target: Literal["local", "openstack", "hosts"] = "local"
+    target: Literal["local", "openstack", "hosts", "ec2"] = "local"
     port_base: int = Field(
         18000, ge=1024, le=55000, description="first of the ports the box uses on 127.0.0.1 (base..base+99)"
     )
     services: Services = Services()
     openstack: OpenStackSettings = OpenStackSettings()
+    ec2: Ec2Settings = Ec2Settings()
     topology: Topology | None = Field(None, description="the hosts of the `hosts` target (docs/topology.md)")
 
     @field_validator("domain")
