@@ -149,9 +149,11 @@ def send(found: Service, checked: dict[str, str], pending: list[tuple[Any, str]]
     email = next((checked[q.id] for q in found.questions if q.kind == "email" and checked.get(q.id)), None)
     variables = answers.for_workflow(found, checked)
     if not pending:
-        return store.submit(runtime.connection(), runtime.loaded(), found.id, variables, email, runtime.now())
+        return store.submit(runtime.connection(), runtime.loaded(), found.id, variables, email, runtime.now(),
+                            language=lang())
     return uploads.send_with(found, pending, lambda reference, placed: store.submit(
-        runtime.connection(), runtime.loaded(), found.id, variables, email, runtime.now(), reference, placed))
+        runtime.connection(), runtime.loaded(), found.id, variables, email, runtime.now(), reference, placed,
+        language=lang()))
 
 
 def done(request: HttpRequest, service_id: str) -> HttpResponse:
