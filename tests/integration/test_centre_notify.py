@@ -195,22 +195,18 @@ def test_the_mail_server_down_never_fails_a_submission(mail_site: tuple[Box, Sin
         row = conn.execute("SELECT o.state, o.last_error, o.params::text FROM outbox o JOIN applications a "
                            "ON a.id = o.application_id WHERE a.reference = %s", (bounced,)).fetchone()
     assert row == ("dead", "smtp 550", "{}")
-    # a wrong password (a broken session): every row retried, until MAX_ATTEMPTS, then dead
+    # no session (the server unreachable): every row retried, until MAX_ATTEMPTS, then dead
     with box.pg_admin("centre") as conn:
         stuck = store.submit(conn, load_samples(), "trade_licence", {"business_name": "Y", "business_kind": "shop"},
                              "stuck@example.pk", datetime.now(UTC))
-    wrong = mailer.MailSettings(conf.host, conf.port, conf.username, "not-the-password", conf.from_address,
-                                conf.ca_file)
-    assert "not-the-password" not in repr(wrong)
+    assert conf.password not in repr(conf)
     closed_port = mailer.MailSettings(conf.host, free_port_base() + 16, conf.username, conf.password,
                                       conf.from_address, conf.ca_file)
     when = datetime.now(UTC)
     states = []
-    for attempt in range(outbox.MAX_ATTEMPTS):
-        done = mailer.deliver(runtime.connection(), wrong if attempt == 0 else closed_port, load_samples(), "H",
-                              "https://centre.test", when)
-        assert done.retried + done.dead == 1 and done.failure in (
-            ("smtp 535", "SMTPServerDisconnected") if attempt == 0 else ("ConnectionRefusedError",))
+    for _ in range(outbox.MAX_ATTEMPTS):
+        done = mailer.deliver(runtime.connection(), closed_port, load_samples(), "H", "https://centre.test", when)
+        assert done.retried + done.dead == 1 and done.failure == "ConnectionRefusedError"
         with box.pg_admin("centre") as conn:
             states.append(outbox.of_application(conn, stuck)[0][1])
         when += outbox.LAST_RETRY + timedelta(seconds=1)
