@@ -14,6 +14,7 @@ import json
 import pwd
 import re
 import shutil
+import smtplib
 import subprocess
 import time
 import uuid
@@ -35,6 +36,7 @@ from govcloud_platform.apps.store import DeploymentStore
 from govcloud_platform.box import idp_api, llng_store
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.supervisor import Supervisor
+from govcloud_platform.mailbox import wait_for
 from govcloud_platform.names import (
     app_program,
     desk_group,
@@ -45,10 +47,13 @@ from govcloud_platform.names import (
     pg_app,
     system_user,
 )
+from govcloud_platform.onboarding import AgencyRequest, Onboarding
+from govcloud_platform.spec import DEFAULT_SERVICES
 from tests import oidc
 from tests.apps_helpers import apply_spec, resolve_to_loopback, system_user_exists
 from tests.conftest import BoxHandle
 from tests.integration.test_agencies import s3_for
+from tests.mail_kit import send
 from tests.oidc import browser
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -68,6 +73,7 @@ def _spec_with_civic(box: BoxHandle, folder: str) -> Path:
     """The session box's spec plus the agency with its centre block (its catalogue `folder`, beside the spec)."""
     doc = yaml.safe_load(box.spec_path.read_text())
     doc["agencies"].append({"slug": SLUG, "name": NAME, "email": "it@civic.gov.example", "apps": [APP],
+                            "services": [*DEFAULT_SERVICES, "mail"],
                             "centre": {"catalogue": f"{folder}/catalogue.yaml", "time_zone": ZONE,
                                        "holidays": HOLIDAYS}})
     path = box.root / f"govcloud-{folder}.yaml"
@@ -101,10 +107,11 @@ def box(box: BoxHandle) -> BoxHandle:
 
 @pytest.fixture(scope="module")
 def deployed(box: BoxHandle) -> Iterator[dict[str, Any]]:
-    """A fresh agency (its database, bucket and IdP) and ONE centre deploy; the agency and its data go at the end."""
+    """A fresh agency (its database, bucket, IdP and mail login: the centre's notifications) and ONE centre
+    deploy; the agency and its data go at the end."""
     apply_spec(SESSION_BOX[0])  # the spec's agencies (OTHER among them) exist
-    added = SESSION_BOX[0].cli("--json", "agency", "add", SLUG, "--name", NAME, timeout=300)
-    assert added.rc == 0, added.stderr[-2000:]
+    Onboarding(SESSION_BOX[0].box(), actor="test").add(AgencyRequest(SLUG, NAME, f"it@{SLUG}.example", "standard",
+                                                                      [*DEFAULT_SERVICES, "mail"]))
     try:
         t0 = time.monotonic()
         r = box.cli("--json", "app", "deploy", SLUG, APP, timeout=900)
@@ -166,6 +173,59 @@ def _post(s: requests.Session, url: str, data: dict[str, str], files: dict[str, 
     assert page.status_code == 200 and token, page.text[:500]
     return s.post(url, data={**data, "csrfmiddlewaretoken": token.group(1)}, headers={"Referer": url},
                   files=files, allow_redirects=False, timeout=30)
+
+
+def test_the_citizen_is_mailed_through_the_box_mail_service_and_a_mailed_code_tracks(
+    box: BoxHandle, deployed: dict[str, Any]
+) -> None:
+    """Notifications on the deployed centre: the agency's SMTP login in the 0600 env file (its password in no log);
+    an application sent through the proxy is mailed (the reference and how to track) through the box's Postfix
+    into its Maildir, from centre@ the agency's own domain; "send me a code" mails a new code that tracks. The
+    login cannot send as another agency (the mail service's sender rule)."""
+    b = box.box()
+    env = _env(box)
+    creds = box.cli("--json", "agency", "credentials", SLUG, "--show-secrets").json()["mail"]
+    assert (env["SMTP_USERNAME"], env["SMTP_PASSWORD"], env["SMTP_FROM"]) == (
+        creds["username"], creds["password"], creds["from_address"])
+    own_domain = creds["sender_domain"]
+    assert own_domain == f"{SLUG}.{b.spec.platform.domain}" and env["SMTP_FROM"].endswith("@" + own_domain)
+    to = f"citizen-{uuid.uuid4().hex[:10]}@example.org"
+    s = browser(b)
+    base = deployed["url"] + "/en/services/trade_licence"
+    for qid, value in (("business_name", "Mailed Traders"), ("business_kind", "shop"), ("email", to)):
+        assert _post(s, f"{base}/apply/{qid}/", {"answer": value}).status_code == 302
+    for doc, name, body in (("owner_cnic", "cnic.pdf", PDF), ("premises_proof", "lease.png", PNG)):
+        assert _post(s, f"{base}/documents/{doc}/", {}, files={"file": (name, body, "application/pdf")}
+                     ).status_code == 302
+    t0 = time.monotonic()
+    sent = _post(s, f"{base}/check/", {})
+    assert sent.status_code == 302, sent.text[:500]
+    shown = _REFERENCE.search(s.get(deployed["url"] + sent.headers["Location"], timeout=30).text)
+    assert shown
+    reference = shown.group(1)
+    received = wait_for(b.home, to, lambda m: reference in str(m["Subject"]), timeout=60)
+    print(f"centre: submission mail in the Maildir {time.monotonic() - t0:.1f} s after the page")
+    assert str(received["Return-Path"]) == f"<centre@{own_domain}>"
+    assert received["From"].addresses[0].addr_spec == f"centre@{own_domain}"
+    text = str(received.get_body(("plain",)).get_content())  # type: ignore[union-attr]
+    assert reference in text and deployed["url"] + "/en/track/code/" in text
+    # "send me a code": the same answer as for any reference; the code arrives and tracks
+    asked = _post(s, deployed["url"] + "/en/track/code/", {"reference": reference})
+    assert asked.status_code == 302
+    assert "If this reference number exists" in s.get(deployed["url"] + "/en/track/code/", timeout=30).text
+    mailed = wait_for(b.home, to, lambda m: "code" in str(m["Subject"]), timeout=60)
+    code = re.findall(r": ([0-9A-Z]{8})$", str(mailed.get_body(("plain",)).get_content()),  # type: ignore[union-attr]
+                      re.M)[0]
+    tracked = _post(s, deployed["url"] + "/en/track/", {"reference": reference, "code": code})
+    assert tracked.status_code == 302 and tracked.headers["Location"].endswith("/en/track/status/"), tracked.text[:500]
+    assert reference in s.get(deployed["url"] + "/en/track/status/", timeout=30).text
+    # the login sends as its own agency only: the mail service refuses another agency's domain
+    with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:  # Postfix says it at RCPT (553 5.7.1)
+        send(creds, f"check-{uuid.uuid4().hex[:8]}@example.org",
+             sender=f"centre@{OTHER}.{b.spec.platform.domain}")
+    assert [code for code, _ in refused.value.recipients.values()] == [553]
+    logs = "".join(p.read_text(errors="replace") for p in b.log_dir.glob(f"{app_program(SLUG, APP)}*.log"))
+    assert creds["password"] not in logs and code not in logs and to not in logs
 
 
 def test_a_citizen_applies_through_the_proxy_into_the_agency_database(
@@ -558,7 +618,7 @@ def test_secrets_are_in_the_private_settings_file_only(box: BoxHandle, deployed:
     assert oct(st.st_mode & 0o777) == "0o600" and pwd.getpwuid(st.st_uid).pw_name == system_user(SLUG)
     env = _env(box)
     secrets = [env["DB_PASSWORD"], env["SECRET_KEY"], env["TRACKING_KEY"], env["OIDC_CLIENT_SECRET"],
-               env["S3_SECRET_KEY"]]
+               env["S3_SECRET_KEY"], env["SMTP_PASSWORD"]]
     assert env["S3_BUCKET"] == f"ag-{SLUG}" and env["S3_ENDPOINT"].startswith("https://")
     assert len(bytes.fromhex(env["TRACKING_KEY"])) >= 32 and env["DB_NAME"] == pg_app(SLUG, APP)
     cmdlines = [Path(f"/proc/{p}/cmdline").read_bytes().decode(errors="replace") for p in _pids(box)]

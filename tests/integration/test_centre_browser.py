@@ -29,7 +29,9 @@ def site(request: pytest.FixtureRequest) -> Iterator[str]:
     """The centre's base URL: PostgreSQL with its database, Django set up in this process (to issue tracking
     codes) and gunicorn serving the pages from the same env file."""
     with centre_database("centrebrowser") as (box, root):
-        setup_django(box, root)
+        # an SMTP login (its server never reached: nothing here runs the outbox) shows "send me a code"'s form
+        setup_django(box, root, {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": "9", "SMTP_USERNAME": "ag-health",
+                                 "SMTP_PASSWORD": "unused", "SMTP_FROM": "noreply@health.gov.example"})
         try:
             with centre_server(root) as base:
                 yield base
@@ -226,3 +228,28 @@ def test_save_resume_and_the_not_found_pages(site: str, chromium: Chromium, shot
         other.context.close()
     visit.check()
     later.check()
+
+
+@pytest.mark.parametrize("lang", ["en", "ur"])
+def test_send_me_a_code(site: str, chromium: Chromium, shots: Shots, lang: str) -> None:
+    """"Send me a code" (notify.py), reached from the tracking page's link: the form, a mistyped reference
+    (the error summary), then the answer that is the same for every reference; the same checks on each."""
+    page = chromium.page(javascript=False, locale=lang)
+    visit = Visit(chromium, shots, page, f"{lang}-code", limit=PAGE_LIMIT, weights=WEIGHTS)
+    try:
+        page.goto(f"{site}/{lang}/track/")
+        visit.meter.reset()
+        page.locator('main a[href$="/track/code/"]').click()
+        assert page.url.endswith(f"/{lang}/track/code/")
+        visit.seen("send-code")
+        page.locator("#reference").fill("not a reference")
+        _submit(page)
+        assert page.locator(".error-summary").count() == 1 and page.locator("#reference-error").count() == 1
+        visit.seen("send-code-error")
+        page.locator("#reference").fill("2H9N-DNJ3-DBWV")
+        _submit(page)
+        assert page.url.endswith(f"/{lang}/track/code/") and page.locator('[role="status"]').count() == 1
+        visit.seen("send-code-sent")
+    finally:
+        page.context.close()
+    visit.check()

@@ -99,3 +99,32 @@ def test_the_centre_is_told_its_agencys_client_and_desk_groups(tmp_path: Path) -
     assert v["centre_desk_group_prefix"] == "agency-alpha--desk-" and v["centre_agency_group"] == "agency-alpha"
     removing = role_vars(box, "alpha", "Alpha", manifest("centre"), d, None, None, None, None, "remove")
     assert "s" * 32 not in repr(removing)
+    assert "centre_mail" not in v  # the agency has no mail service: notifications are off
+
+
+def test_the_centre_gets_the_agencys_smtp_login_when_the_agency_has_mail(tmp_path: Path) -> None:
+    """Mail is optional for the centre (not in APP_NEEDS): with the agency's login it goes to the role (only on
+    deploy; the password into the 0600 env file only), without it the role gets none; other apps never get it."""
+    from govcloud_platform.apps.layout import role_vars
+    from govcloud_platform.apps.store import Deployment
+    from govcloud_platform.box.context import Box
+    from govcloud_platform.spec.example import EXAMPLE_SPEC
+    from govcloud_platform.spec.loader import load_spec_text
+    from govcloud_platform.spec.models import APP_NEEDS
+
+    box = Box(home=tmp_path, spec=load_spec_text(EXAMPLE_SPEC))
+    d = Deployment(agency="alpha", app="centre", state="ready", port=box.port_base + 20, created_at="", updated_at="")
+    secrets = {"db_password": "p" * 20, "oidc_secret": "s" * 32, "secret_key": "k" * 40, "tracking_key": "ab" * 32}
+    mail = {"host": "localhost", "port": 18015, "username": "ag-alpha", "password": "m" * 24,
+            "from_address": "noreply@alpha.gov.example", "sender_domain": "alpha.gov.example", "tls": "starttls",
+            "ca_file": str(tmp_path / "ca" / "ca.pem")}
+    v = role_vars(box, "alpha", "Alpha", manifest("centre"), d, secrets, None, None, None, "deploy", mail=mail)
+    assert v["centre_mail"] == {k: mail[k] for k in ("host", "port", "username", "password", "from_address",
+                                                     "ca_file")}
+    assert "mail" not in APP_NEEDS["centre"] and manifest("centre").optional_services == ("mail",)
+    assert manifest("centre").as_dict()["optional_services"] == ["mail"]
+    removing = role_vars(box, "alpha", "Alpha", manifest("centre"), d, None, None, None, None, "remove", mail=mail)
+    assert "m" * 24 not in repr(removing)
+    portal = role_vars(box, "alpha", "Alpha", manifest("portal"), d, {**secrets, "oidc_secret": "s" * 32}, None,
+                       None, None, "deploy", mail=mail)
+    assert "m" * 24 not in repr(portal)

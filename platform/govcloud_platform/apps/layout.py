@@ -179,10 +179,11 @@ PROXY_DEFAULT_CERT = "apps-proxy"
 def role_vars(box: Box, slug: str, agency_name: str, m: AppManifest, deployment: Deployment,
               secrets: dict[str, Any] | None, storage: dict[str, Any] | None, cert: Path | None,
               key: Path | None, action: str, purge: bool = False, last_app: bool = False,
-              target: AppTarget | None = None) -> dict[str, Any]:
+              target: AppTarget | None = None, mail: dict[str, Any] | None = None) -> dict[str, Any]:
     """The role's public variables (`<role>_*`); secrets only for deploy. `last_app`: on remove, no other app of
     the agency runs as its system user any more (the role removes the user). `target`: where the app runs (the
-    box itself by default); every path is the target's."""
+    box itself by default); every path is the target's. `mail`: the agency's SMTP login (its mail broker's
+    credentials), passed to an app that lists `mail` among its services or optional services."""
     target = target or AppTarget(box.home)
     sup, front = Supervisor(box), nginx.apps_paths(box)
 
@@ -236,6 +237,10 @@ def role_vars(box: Box, slug: str, agency_name: str, m: AppManifest, deployment:
     if action == "deploy" and secrets is not None:
         if storage and "storage" in m.services:  # an agency's S3 keys only go to an app that uses its bucket
             common["s3"] = {k: storage[k] for k in ("endpoint", "bucket", "access_key", "secret_key")}
+        if mail and "mail" in (*m.services, *m.optional_services):  # its notifications (0600 env file only)
+            common["mail"] = {"host": mail["host"], "port": mail["port"], "username": mail["username"],
+                              "password": mail["password"], "from_address": mail["from_address"],
+                              "ca_file": at(Path(mail["ca_file"]))}
         if "database" in m.services:
             # every database host under Patroni (libpq keeps the one that takes writes), else the one
             common["db"] = {"host": box.pg_hosts, "port": box.ports.postgres,

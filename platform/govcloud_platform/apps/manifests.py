@@ -27,6 +27,9 @@ class AppManifest:
     # The app's own keys besides its services' credentials, generated once and kept in the registry:
     # "secret_key" (Django's; apps with SSO get it anyway), "tracking_key" (hex, 32 bytes: an HMAC key).
     keys: tuple[str, ...] = ()
+    # Agency services the app uses when the agency has them, and does without otherwise (not in APP_NEEDS):
+    # the centre's notifications go out through `mail`, and are off without it.
+    optional_services: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -38,6 +41,7 @@ class AppManifest:
         doc["services"] = list(self.services)
         doc["components"] = list(self.components)
         doc["keys"] = list(self.keys)
+        doc["optional_services"] = list(self.optional_services)
         return doc
 
 
@@ -111,6 +115,7 @@ CATALOGUE: dict[str, AppManifest] = {
             install_s=52,
             role="centre",
             keys=("secret_key", "tracking_key"),
+            optional_services=("mail",),  # notifications (docs/centre.md): off when the agency has no mail
         ),
     )
 }

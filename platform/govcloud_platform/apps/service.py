@@ -206,8 +206,9 @@ class AppService:
         if issued:
             steps.append("certificate issued")
         storage = self._storage_credentials(slug)
+        mail = self._mail_credentials(slug) if "mail" in (*m.services, *m.optional_services) else {}
         variables = role_vars(self.box, slug, agency_name, m, deployment, secrets, storage, cert, key, "deploy",
-                              target=self.target)
+                              target=self.target, mail=mail)
         with self._venv_cache_lock(m.name):
             result = self._run_role(m.role, "deploy", variables, lambda t: self.progress(f"{slug}/{m.name}: {t}"))
         steps += [f"role: {t}" for t in result.changed_tasks]
@@ -220,6 +221,13 @@ class AppService:
 
         creds = self.registry.binding(slug, "storage")
         return StorageBroker().bind(self.box, slug, creds) if creds is not None else {}
+
+    def _mail_credentials(self, slug: str) -> dict[str, Any]:
+        """The agency's SMTP login as its mail broker hands it out (none if it has no mail service)."""
+        from govcloud_platform.brokers.mail import MailBroker
+
+        creds = self.registry.binding(slug, "mail")
+        return MailBroker().bind(self.box, slug, creds) if creds is not None else {}
 
     @contextmanager
     def _venv_cache_lock(self, app: str) -> Iterator[None]:

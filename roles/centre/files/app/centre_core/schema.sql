@@ -131,3 +131,27 @@ CREATE TABLE IF NOT EXISTS staff_members (  -- staff as their last sign-in to th
   seen_at timestamptz NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_subject ON audit (subject, seq);
+
+-- Notifications (outbox.py): mail to the applicant, queued in the same transaction as the change it tells of and
+-- delivered by the timers' job (centre_run_timers), with retries and a dead-letter state.
+ALTER TABLE applications ADD COLUMN IF NOT EXISTS language text NOT NULL DEFAULT 'en';  -- the citizen's: en | ur
+CREATE TABLE IF NOT EXISTS outbox (
+  id bigserial PRIMARY KEY,
+  application_id bigint NOT NULL REFERENCES applications,
+  kind text NOT NULL,                   -- submitted | returned | closed | code
+  language text NOT NULL,
+  params jsonb NOT NULL,                -- what the message says; emptied once sent or dead (a mailed code goes)
+  state text NOT NULL CHECK (state IN ('pending', 'sent', 'dead', 'off')),
+  attempts integer NOT NULL DEFAULT 0,
+  next_attempt_at timestamptz NOT NULL,
+  last_error text,                      -- the SMTP reply's code and class only: never an address or a code
+  created_at timestamptz NOT NULL,
+  finished_at timestamptz
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (next_attempt_at, id) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS outbox_application ON outbox (application_id, id);
+CREATE TABLE IF NOT EXISTS code_requests (  -- "send me a code", per reference and per client (outbox.py)
+  key text PRIMARY KEY,                 -- HMAC of "reference:<ref>" or "client:<address>": neither is stored
+  window_start timestamptz NOT NULL,
+  attempts integer NOT NULL
+);

@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from . import audit, drafts, engine, grievance, references, throttle, tracking
+from . import audit, drafts, engine, grievance, outbox, references, throttle, tracking
 from .bpmn import CITIZEN_DESK, Process, load_process
 from .catalogue import Loaded
 from .documents import Upload
@@ -77,10 +77,12 @@ def record_processes(conn: psycopg.Connection[Any], loaded: Loaded) -> list[str]
 
 def submit(conn: psycopg.Connection[Any], loaded: Loaded, service_id: str, answers: Mapping[str, Any],
            email: str | None, now: datetime, reference: str | None = None,
-           uploads: Sequence[tuple[Upload, str]] = (), calendar: Calendar = NO_CALENDAR) -> str:
+           uploads: Sequence[tuple[Upload, str]] = (), calendar: Calendar = NO_CALENDAR,
+           language: str = "en") -> str:
     """A new application: its process started on the current version of the service's BPMN. `uploads`: its
     documents (each with its object key, already in the bucket), recorded with it and audited with their hash;
-    `reference`: one made beforehand (the documents' keys name it), else a new one."""
+    `reference`: one made beforehand (the documents' keys name it), else a new one. `language`: the citizen's
+    (en or ur), for the messages the application sends (with an e-mail, "submitted" is queued at once)."""
     service = loaded.catalogue.service(service_id)
     if service is None:
         raise NotFound(f"no service {service_id!r} in the catalogue")
@@ -97,9 +99,11 @@ def submit(conn: psycopg.Connection[Any], loaded: Loaded, service_id: str, answe
         assert row is not None
         app = conn.execute(
             "INSERT INTO applications (reference, service_id, process_version_id, status, answers, email, "
-            "submitted_at, updated_at) VALUES (%s, %s, %s, 'in_progress', %s, %s, %s, %s) RETURNING id",
-            (reference, service_id, row[0], Jsonb(dict(answers)), email, now, now)).fetchone()
+            "submitted_at, updated_at, language) VALUES (%s, %s, %s, 'in_progress', %s, %s, %s, %s, %s) RETURNING id",
+            (reference, service_id, row[0], Jsonb(dict(answers)), email, now, now,
+             language if language in ("en", "ur") else "en")).fetchone()
         assert app is not None
+        outbox.queue(conn, app[0], "submitted", {}, now)
         _save(conn, app[0], workflow, now, None, None)
         _audit(conn, now, "citizen", "submitted", reference, {"service": service_id, "process": process.digest})
         for upload, key in uploads:
@@ -201,7 +205,7 @@ def act(conn: psycopg.Connection[Any], reference: str, task_id: str, action: str
         app_id, workflow = _locked(conn, reference, now, calendar)
         step = next((t.step for t in engine.status(workflow).ready if t.id == task_id), "?")
         workflow = engine.act(workflow, task_id, action, desk, fields, now, calendar.holidays, calendar.zone)
-        _save(conn, app_id, workflow, now, actor, action)
+        _save(conn, app_id, workflow, now, actor, action, fields)
         _audit(conn, now, actor, f"task:{step}:{action}", reference, dict(fields))
         return engine.status(workflow)
 
@@ -433,8 +437,11 @@ def _locked(conn: psycopg.Connection[Any], reference: str, now: datetime,
 
 
 def _save(conn: psycopg.Connection[Any], app_id: int, workflow: engine.BpmnWorkflow, now: datetime,
-          actor: str | None, action: str | None) -> None:
+          actor: str | None, action: str | None, fields: Mapping[str, Any] | None = None) -> None:
+    """Store the workflow and its projections; a status change the applicant should hear of queues its message
+    (`outbox.notice_for`) in the same transaction. `fields`: what the acting desk sent (its reason)."""
     status = engine.status(workflow)
+    before = conn.execute("SELECT status FROM applications WHERE id = %s", (app_id,)).fetchone()
     next_timer = min((due for _, due in status.timers), default=None)
     conn.execute("INSERT INTO workflow_states (application_id, state, next_timer, updated_at) "
                  "VALUES (%s, %s, %s, %s) ON CONFLICT (application_id) DO UPDATE SET state = EXCLUDED.state, "
@@ -454,6 +461,9 @@ def _save(conn: psycopg.Connection[Any], app_id: int, workflow: engine.BpmnWorkf
                   "action_needed" if any(t.desk == "citizen" for t in status.ready) else "in_progress")
     conn.execute("UPDATE applications SET status = %s, outcome = %s, updated_at = %s WHERE id = %s",
                  (app_status, status.outcome, now, app_id))
+    notice = outbox.notice_for(before[0] if before else None, app_status, status.outcome, fields or {})
+    if notice is not None:
+        outbox.queue(conn, app_id, notice[0], notice[1], now)
 
 
 def _audit(conn: psycopg.Connection[Any], now: datetime, actor: str, action: str, subject: str,

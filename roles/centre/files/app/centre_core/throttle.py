@@ -20,9 +20,10 @@ def client_key(key: bytes, address: str) -> str:
     return hmac.new(key, f"client:{address}".encode(), hashlib.sha256).hexdigest()
 
 
-def counted(window_start: datetime | None, attempts: int, now: datetime) -> tuple[datetime, int]:
+def counted(window_start: datetime | None, attempts: int, now: datetime,
+            window: timedelta = WINDOW) -> tuple[datetime, int]:
     """Pure: the window and its count once this attempt is counted (a window past its end starts anew)."""
-    if window_start is None or now - window_start >= WINDOW:
+    if window_start is None or now - window_start >= window:
         return now, 1
     return window_start, attempts + 1
 
@@ -31,6 +32,6 @@ def allowed(attempts: int) -> bool:
     return attempts <= LIMIT
 
 
-def retry_after(window_start: datetime, now: datetime) -> int:
+def retry_after(window_start: datetime, now: datetime, window: timedelta = WINDOW) -> int:
     """Pure: whole seconds until the window ends (at least 1)."""
-    return max(1, int((window_start + WINDOW - now).total_seconds() + 0.999))
+    return max(1, int((window_start + window - now).total_seconds() + 0.999))

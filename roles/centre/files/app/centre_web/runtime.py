@@ -70,6 +70,12 @@ def bucket() -> Bucket | None:
     return cached[1]
 
 
+def mail() -> dict[str, Any] | None:
+    """The agency's SMTP login (`settings.CENTRE_MAIL`), or None: notifications are off."""
+    conf: dict[str, Any] | None = getattr(settings, "CENTRE_MAIL", None)
+    return conf or None
+
+
 def tracking_key() -> bytes:
     key: bytes = settings.CENTRE_TRACKING_KEY
     return key

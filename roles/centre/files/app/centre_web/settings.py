@@ -87,6 +87,12 @@ CENTRE_BUCKET = {"endpoint": ENV["S3_ENDPOINT"], "bucket": ENV["S3_BUCKET"], "ac
 # Uploads larger than this go to a temporary file (0600, deleted after the request) while the request is read;
 # nginx takes at most 12m (centre_core.documents.NGINX_BODY_LIMIT) and the page refuses a file over 10 MiB.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# Notifications (`centre_web.mailer`): the agency's login on the platform's mail service (STARTTLS verifying the box
+# CA, AUTH). Without it (an agency without the `mail` service) notifications are off: the timers' job sends
+# nothing and marks what was queued `off`, and "send me a code" says the office does not send codes.
+CENTRE_MAIL = {"host": ENV["SMTP_HOST"], "port": int(ENV.get("SMTP_PORT", "587")), "username": ENV["SMTP_USERNAME"],
+               "password": ENV["SMTP_PASSWORD"], "from_address": ENV.get("SMTP_FROM", ""),
+               "ca_file": ENV.get("SMTP_CA_FILE", ENV["CA_FILE"])} if ENV.get("SMTP_HOST") else None
 CENTRE_CATALOGUE = ENV.get("CATALOGUE", "")  # a catalogue.yaml; empty: the sample catalogue
 # The instance's installed catalogues (centre_core.installed: `current` -> the version in use); when set, it wins
 # over CATALOGUE, and `centre_catalogue_import` / a deploy switch it.

@@ -128,3 +128,6 @@ def t(key: str, **values: object) -> str:
 from .texts_documents import DOCUMENT_TEXTS  # noqa: E402 - the upload pages' words, kept apart
 
 TEXTS.update(DOCUMENT_TEXTS)
+from .texts_notify import NOTIFY_TEXTS  # noqa: E402 - "send me a code"'s words, kept apart
+
+TEXTS.update(NOTIFY_TEXTS)

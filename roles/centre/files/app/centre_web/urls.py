@@ -5,7 +5,7 @@ described by `openapi.PATHS`: a test keeps the two the same) outside them."""
 from django.conf.urls.i18n import i18n_patterns
 from django.urls import path, re_path
 
-from . import api, desk, track, uploads, views
+from . import api, desk, notify, track, uploads, views
 
 handler404 = "centre_web.views.not_found"
 
@@ -47,4 +47,5 @@ urlpatterns += i18n_patterns(
     path("track/status/document/", track.provide, name="provide"),
     path("track/status/rate/", track.rate, name="status-rate"),
     path("track/status/reopen/", track.reopen, name="status-reopen"),
+    path("track/code/", notify.send_code, name="send-code"),  # "send me a code" (notify.py)
 )

@@ -150,10 +150,10 @@ def send(found: Service, checked: dict[str, str], pending: list[tuple[Any, str]]
     variables = answers.for_workflow(found, checked)
     if not pending:
         return store.submit(runtime.connection(), runtime.loaded(), found.id, variables, email, runtime.now(),
-                            calendar=runtime.calendar())
+                            calendar=runtime.calendar(), language=lang())
     return uploads.send_with(found, pending, lambda reference, placed: store.submit(
         runtime.connection(), runtime.loaded(), found.id, variables, email, runtime.now(), reference, placed,
-        runtime.calendar()))
+        runtime.calendar(), language=lang()))
 
 
 def done(request: HttpRequest, service_id: str) -> HttpResponse:

@@ -1,19 +1,22 @@
 """Fire the SLA timers that are due (`store.run_timers`): a task past its SLA moves along its timer's path (e.g. to
 a supervisor's desk); delete the saved answers past their expiry (`store.purge_drafts`); archive the documents of closed
-applications with their retention class and delete pending uploads a day old (`housekeeping`). Once, or with
-`--every SECONDS` for ever (the role's `-timers` program under supervisord). A round that fails (the database
-restarting) is said on stderr and the next round tries again. References are not printed: the log says how many
-applications moved."""
+applications with their retention class and delete pending uploads a day old (`housekeeping`); send the
+notifications' outbox through the agency's mail service (`mailer`; without one, mark what was queued `off`).
+Once, or with `--every SECONDS` for ever (the role's `-timers` program under supervisord); the outbox is looked
+at more often, every `--mail-every` seconds (5), so a code asked for arrives within seconds. A round that fails
+(the database restarting) is said on stderr and the next round tries again. References and addresses are not
+printed: the log says how many applications moved and how many messages went."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from centre_core import store
-from centre_web import housekeeping, runtime
+from centre_core import outbox, store
+from centre_web import housekeeping, mailer, runtime
 
 BATCH = 100  # applications per transaction batch; a round goes on while a batch comes back full
 
@@ -23,6 +26,26 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--every", type=float, default=0.0, help="run for ever, a round every SECONDS")
+        parser.add_argument("--mail-every", type=float, default=5.0,
+                            help="with --every: send the outbox every SECONDS (default 5)")
+
+    def mail_round(self) -> None:
+        """Send what is due in the outbox (in batches while they come back full); say counts, never addresses."""
+        conf = runtime.mail()
+        if conf is None:
+            off = outbox.switch_off(runtime.connection(), runtime.now())
+            if off:
+                self.stdout.write(f"mail: notifications are off (no mail service): {off} not sent")
+            return
+        smtp = mailer.settings_of(conf, settings.AGENCY_SLUG)
+        while True:
+            done = mailer.deliver(runtime.connection(), smtp, runtime.loaded(), settings.AGENCY_NAME,
+                                  settings.PUBLIC_URL, runtime.now())
+            if done.sent or done.retried or done.dead:
+                why = f" ({done.failure})" if done.failure else ""
+                self.stdout.write(f"mail: {done.sent} sent, {done.retried} to retry, {done.dead} dead{why}")
+            if done.failure or done.sent + done.retried + done.dead < 50:
+                break
 
     def round(self) -> int:
         moved = 0
@@ -36,6 +59,7 @@ class Command(BaseCommand):
         if purged:
             self.stdout.write(f"drafts: {purged} expired deleted")
         store.purge_clients(runtime.connection(), runtime.now())  # the tracking throttle's ended windows
+        outbox.purge_requests(runtime.connection(), runtime.now())  # "send me a code"'s ended windows
         bucket = runtime.bucket()
         if bucket is not None:
             archived = housekeeping.archive_closed(runtime.connection(), bucket, runtime.loaded(), runtime.now())
@@ -50,14 +74,23 @@ class Command(BaseCommand):
         every = float(options.get("every") or 0.0)
         if every <= 0:
             self.stdout.write(f"timers fired: {self.round()} applications moved")
+            self.mail_round()
             return
+        mail_every = max(0.5, min(float(options.get("mail_every") or 5.0), every))
+        next_round = 0.0
         while True:
+            if time.monotonic() >= next_round:
+                next_round = time.monotonic() + every
+                try:
+                    moved = self.round()
+                    if moved:
+                        self.stdout.write(f"timers fired: {moved} applications moved")
+                except Exception as exc:  # noqa: BLE001 - one failed round (database restarting) never stops the job
+                    # (a lost connection is opened anew by the next round: runtime.connection)
+                    self.stderr.write(f"timers: this round failed ({type(exc).__name__}); the next one tries again")
             try:
-                moved = self.round()
-                if moved:
-                    self.stdout.write(f"timers fired: {moved} applications moved")
-            except Exception as exc:  # noqa: BLE001 - one failed round (database restarting) never stops the job
-                # (a lost connection is opened anew by the next round: runtime.connection)
-                self.stderr.write(f"timers: this round failed ({type(exc).__name__}); the next one tries again")
+                self.mail_round()
+            except Exception as exc:  # noqa: BLE001 - the database restarting: the rows wait for the next round
+                self.stderr.write(f"mail: this round failed ({type(exc).__name__}); the next one tries again")
             self.stdout.flush()
-            time.sleep(every)
+            time.sleep(mail_every)
