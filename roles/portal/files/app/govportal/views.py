@@ -5,12 +5,13 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 
 from govportal.forms import ComplaintForm
+from govportal.i18n import STRINGS
 from govportal.models import Complaint
 
 
 def agency(request):
     """Template context: which agency this portal belongs to."""
-    return {"agency_name": settings.AGENCY_NAME, "agency_slug": settings.AGENCY_SLUG}
+    return {"agency_name": settings.AGENCY_NAME, "agency_slug": settings.AGENCY_SLUG, "t": STRINGS["en"]}
 
 
 def healthz(request):
