@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from govcloud_platform.spec.brand import Brand
 from govcloud_platform.spec.cron import check_cron
 from govcloud_platform.spec.openstack import OpenStackSettings
 from govcloud_platform.spec.topology import Topology, spec_problems
@@ -207,6 +208,7 @@ class Agency(StrictModel):
     )
     apps: list[AppName] = Field(default_factory=list)
     backup_schedule: Cron | None = None
+    brand: Brand = Field(default_factory=Brand, description="colour and logo of its citizen pages (docs/design.md)")
 
     @field_validator("slug")
     @classmethod

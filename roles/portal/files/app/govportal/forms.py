@@ -2,8 +2,8 @@ from django import forms
 
 from govportal.models import Complaint
 
-_CLASSES = {forms.Select: "govuk-select", forms.Textarea: "govuk-textarea", forms.ClearableFileInput: "govuk-file-upload",
-            forms.FileInput: "govuk-file-upload"}
+_CLASSES = {forms.Select: "govuk-select", forms.Textarea: "govuk-textarea",
+            forms.ClearableFileInput: "govuk-file-upload", forms.FileInput: "govuk-file-upload"}
 
 
 class ComplaintForm(forms.ModelForm):
