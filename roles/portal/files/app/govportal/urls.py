@@ -4,10 +4,12 @@ from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
 
+from design.views import brand_css
 from govportal import views
 
 urlpatterns = [
     path("healthz", views.healthz),
+    path("brand.css", brand_css),  # the agency's colour (docs/design.md)
     path("oidc/", include("mozilla_django_oidc.urls")),
     path("complaints/", views.complaint, name="complaint"),
     path("complaints/thanks/", views.complaint_thanks),
