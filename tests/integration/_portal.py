@@ -37,9 +37,9 @@ def portal_database(stem: str) -> Iterator[tuple[Box, Path]]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def setup_django(box: Box, root: Path, name: str, colour: str) -> None:
+def setup_django(box: Box, root: Path, name: str, colour: str, smtp_port: int = 0) -> None:
     """Django set up from a 0600 env file as the role writes it, then `portal_converge` (migrate, static files,
-    the site and its first content)."""
+    the site and its first content). `smtp_port`: a local SMTP server for the newsletter (none: no newsletter)."""
     import django
     from django.core.management import call_command
 
@@ -55,7 +55,9 @@ def setup_django(box: Box, root: Path, name: str, colour: str) -> None:
         f"DB_HOST={info['host']}", f"DB_PORT={info['port']}", "DB_NAME=portal", "DB_USER=postgres",
         f"DB_PASSWORD={info['password']}", "S3_ENDPOINT=https://s3.invalid", "S3_BUCKET=none", "S3_ACCESS_KEY=none",
         "S3_SECRET_KEY=none", "OIDC_ISSUER=https://auth.invalid", "OIDC_CLIENT_ID=none", "OIDC_CLIENT_SECRET=none",
-        f"BRAND_COLOUR={colour}", "LOGO_URL=/static/brand/health.svg", ""]))
+        f"BRAND_COLOUR={colour}", "LOGO_URL=/static/brand/health.svg",
+        *(["SMTP_HOST=127.0.0.1", f"SMTP_PORT={smtp_port}", "MAIL_FROM=news@health.gov.example"]
+          if smtp_port else []), ""]))
     env.chmod(0o600)
     os.environ["PORTAL_ENV_FILE"] = str(env)
     os.environ["DJANGO_SETTINGS_MODULE"] = "govportal.settings"

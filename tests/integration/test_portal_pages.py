@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import datetime
 import re
+import socket
 from collections.abc import Iterator
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default as default_policy
 from pathlib import Path
 from typing import Any
 
@@ -20,21 +24,52 @@ NAME, COLOUR = "Health Department", "#00703C"
 BUDGET = 100 * 1024
 
 
+class Mailbox:
+    """aiosmtpd handler: every message the local SMTP server receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
+        self.messages.append(message_from_bytes(envelope.content, policy=default_policy))  # type: ignore[arg-type]
+        return "250 OK"
+
+
 @pytest.fixture(scope="module")
-def portal() -> Iterator[Path]:
+def mailbox() -> Iterator[tuple[Mailbox, int]]:
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as probe:  # a free port (aiosmtpd checks its server by connecting to the port given)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    box = Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield box, port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture(scope="module")
+def portal(mailbox: tuple[Mailbox, int]) -> Iterator[Path]:
     from django.apps import apps
 
     if apps.ready:  # Django reads one project's settings per process (the centre's tests load theirs)
         pytest.skip("Django is already set up for another project in this process: run this module on its own")
     with portal_database("portal-pages") as (box, root):
-        setup_django(box, root, NAME, COLOUR)
+        setup_django(box, root, NAME, COLOUR, smtp_port=mailbox[1])
         yield root
 
 
-def get(path: str, **headers: str) -> Any:
+def client(**headers: str) -> Any:
     from django.test import Client
 
-    return Client(HTTP_HOST="portal.test", headers=headers).get(path, secure=True)
+    return Client(HTTP_HOST="portal.test", headers=headers)
+
+
+def get(path: str, **headers: str) -> Any:
+    return client(**headers).get(path, secure=True)
 
 
 def test_root_follows_the_browsers_language(portal: Path) -> None:
@@ -101,7 +136,7 @@ def _weight(path: str, static_root: Path) -> tuple[int, dict[str, int]]:
 
 
 @pytest.mark.parametrize("path", ["/en/", "/ur/", "/en/news/", "/en/news/our-new-website/", "/en/about/",
-                                  "/en/contact/", "/complaints/"])
+                                  "/en/contact/", "/complaints/", "/en/newsletter/", "/ur/newsletter/"])
 def test_every_citizen_page_is_within_budget_and_needs_no_script(portal: Path, path: str) -> None:
     total, parts = _weight(path, portal / "static")
     logo_limit = 16 * 1024  # the spec refuses a larger logo (govcloud_platform.spec.models.Brand)
@@ -137,3 +172,59 @@ def test_forms_and_health_still_answer(portal: Path) -> None:
     html = get("/complaints/").content.decode()
     assert 'class="govuk-input"' in html and 'class="govuk-button"' in html
     assert get("/contact/").headers["location"] == "/en/contact/"
+
+
+def _link(message: EmailMessage, kind: str) -> str:
+    body = message.get_content()
+    found = re.search(rf"https://portal\.test(/(?:en|ur)/newsletter/{kind}/[A-Za-z0-9_-]+/)", body)
+    assert found, body
+    return found.group(1)
+
+
+def test_newsletter_double_opt_in_then_an_issue_with_unsubscribe(portal: Path, mailbox: tuple[Any, int]) -> None:
+    from govportal.models import NewsPage, Subscriber
+
+    box, _ = mailbox
+    box.messages.clear()
+    c = client()
+    page = c.get("/ur/newsletter/", secure=True).content.decode()
+    assert '<html lang="ur" dir="rtl"' in page and "خبرنامہ" in page
+    bad = c.post("/ur/newsletter/", {"email": "not-an-address"}, secure=True).content.decode()
+    assert "govuk-error-summary" in bad and not box.messages
+    resp = c.post("/ur/newsletter/", {"email": "Citizen@Example.org"}, secure=True)
+    assert resp.status_code == 200 and "اپنی ای میل دیکھیں" in resp.content.decode()
+    assert len(box.messages) == 1 and box.messages[0]["To"] == "citizen@example.org"
+    sub = Subscriber.objects.get(email="citizen@example.org")
+    assert sub.confirmed_at is None and sub.language == "ur"
+    # Asking again at once sends nothing more and answers the same (no mail bombing, no enumeration).
+    again = c.post("/ur/newsletter/", {"email": "citizen@example.org"}, secure=True)
+    assert again.content == resp.content and len(box.messages) == 1
+    link = _link(box.messages[0], "confirm")
+    assert c.get(link, secure=True).status_code == 200  # a GET (a mail scanner) confirms nothing
+    assert Subscriber.objects.get(pk=sub.pk).confirmed_at is None
+    assert "آپ کی رکنیت ہو گئی" in c.post(link, secure=True).content.decode()
+    assert Subscriber.objects.get(pk=sub.pk).confirmed_at is not None
+    # A pending subscriber in English gets nothing from an Urdu issue, nor from the English one (not confirmed).
+    c.post("/en/newsletter/", {"email": "pending@example.org"}, secure=True)
+    box.messages.clear()
+
+    from govportal import newsletter
+    from govportal.i18n import STRINGS
+
+    news = NewsPage.objects.get(slug="our-new-website", url_path__startswith="/root/ur/")
+    assert newsletter.send_issue(news, STRINGS["ur"]) == 1
+    assert newsletter.send_issue(news, STRINGS["ur"]) == 0  # once only
+    assert [m["To"] for m in box.messages] == ["citizen@example.org"]
+    assert news.title in box.messages[0]["Subject"]
+    unsubscribe = _link(box.messages[0], "unsubscribe")
+    forged = re.sub(r"-[0-9a-f]{8}", "-00000000", unsubscribe, count=1)
+    assert "یہ لنک کام نہیں کرتا" in c.post(forged, secure=True).content.decode()
+    assert Subscriber.objects.filter(email="citizen@example.org").exists()
+    c.post(unsubscribe, secure=True)
+    assert not Subscriber.objects.filter(email="citizen@example.org").exists()
+    assert "یہ لنک کام نہیں کرتا" in c.post(unsubscribe, secure=True).content.decode()
+
+
+def test_staff_newsletter_page_needs_a_sign_in(portal: Path) -> None:
+    resp = get("/staff/newsletter/")
+    assert resp.status_code == 302 and "/oidc/authenticate/" in resp.headers["location"]

@@ -130,3 +130,21 @@ class Complaint(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+
+class Subscriber(models.Model):
+    """A newsletter subscription: pending until the citizen follows the confirmation link (double opt-in)."""
+
+    email = models.EmailField(unique=True)
+    language = models.CharField(max_length=8, default="en")
+    token_hash = models.CharField(max_length=64, unique=True)  # SHA-256 of the token in the citizen's link
+    requested_at = models.DateTimeField()
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+
+class NewsletterIssue(models.Model):
+    """A news page sent as the newsletter (once)."""
+
+    page = models.OneToOneField(NewsPage, on_delete=models.CASCADE)
+    sent_at = models.DateTimeField(auto_now_add=True)
+    recipients = models.IntegerField(default=0)

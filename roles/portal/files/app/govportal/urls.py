@@ -1,10 +1,10 @@
-from django.urls import include, path
+from design.views import brand_css
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
 
-from design.views import brand_css
 from govportal import views
 
 urlpatterns = [
@@ -16,6 +16,10 @@ urlpatterns = [
     path("staff/complaints/", views.complaints, name="complaints"),
     path("staff/refused/", views.refused),
     path("contact/", RedirectView.as_view(url="/en/contact/")),  # before /en/ and /ur/
+    path("staff/newsletter/", views.staff_newsletter),
+    re_path(r"^(?P<lang>en|ur)/newsletter/$", views.newsletter),
+    re_path(r"^(?P<lang>en|ur)/newsletter/(?P<action>confirm|unsubscribe)/(?P<token>[A-Za-z0-9_-]{20,64})/$",
+            views.newsletter_link),
     path("admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
     path("", include(wagtail_urls)),
