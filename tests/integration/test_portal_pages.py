@@ -73,10 +73,14 @@ def get(path: str, **headers: str) -> Any:
 
 
 def test_root_follows_the_browsers_language(portal: Path) -> None:
-    assert get("/").headers["location"] == "/en/"
+    plain = get("/")
+    assert plain.status_code == 200 and '<html lang="en" dir="ltr"' in plain.content.decode()
+    assert "Accept-Language" in plain.headers["Vary"]
     resp = get("/", **{"Accept-Language": "ur-PK,ur;q=0.9,en;q=0.8"})
-    assert resp.status_code == 302 and resp.headers["location"] == "/ur/"
-    assert get("/", **{"Accept-Language": "fr, en;q=0.5, ur;q=0.7"}).headers["location"] == "/ur/"
+    assert resp.status_code == 200 and '<html lang="ur" dir="rtl"' in resp.content.decode()
+    assert resp.headers["Content-Language"] == "ur"
+    assert get("/", **{"Accept-Language": "fr, en;q=0.5, ur;q=0.7"}).headers["Content-Language"] == "ur"
+    assert get("/", **{"Accept-Language": "fr"}).headers["Content-Language"] == "en"
 
 
 def test_english_home_has_the_agency_name_colour_and_first_content(portal: Path) -> None:

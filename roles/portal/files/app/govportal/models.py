@@ -11,6 +11,7 @@ from typing import Any
 from django.db import models
 from django.http import HttpResponseRedirect
 from django.utils import translation
+from django.utils.cache import patch_vary_headers
 from wagtail.fields import RichTextField
 from wagtail.models import Page
 
@@ -49,15 +50,20 @@ class LocalisedPage(Page):
 
 
 class LanguageRootPage(Page):
-    """The site's root: no content of its own; `/` goes to the home page of the browser's language."""
+    """The site's root: no content of its own; `/` answers with the home page of the browser's language (the
+    same page as `/en/` or `/ur/`, `Vary: Accept-Language`), so `/` keeps answering 200 as it always did."""
 
     subpage_types = ["govportal.HomePage"]
     max_count = 1
 
     def serve(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         lang = pick_language(request.headers.get("Accept-Language", ""))
-        response = HttpResponseRedirect(f"/{lang}/")
-        response.headers["Vary"] = "Accept-Language"
+        homes = HomePage.objects.child_of(self).live()
+        home = homes.filter(language=lang).first() or homes.first()
+        if home is None:
+            return HttpResponseRedirect("/admin/")
+        response = home.serve(request, *args, **kwargs)
+        patch_vary_headers(response, ["Accept-Language"])
         return response
 
 
