@@ -254,3 +254,27 @@ def test_newsletter_double_opt_in_then_an_issue_with_unsubscribe(portal: Path, m
 def test_staff_newsletter_page_needs_a_sign_in(portal: Path) -> None:
     resp = get("/staff/newsletter/")
     assert resp.status_code == 302 and "/oidc/authenticate/" in resp.headers["location"]
+
+
+def test_a_portal_of_the_earlier_layout_is_moved_under_the_language_root(portal: Path) -> None:
+    """Last of the module: it replaces the tree. An earlier portal had its home page at the site's root (no
+    languages); the bootstrap keeps that home and its pages as the English tree and adds the Urdu one."""
+    from django.core.management import call_command
+    from wagtail.models import Page, Site
+
+    from govportal.models import ContactPage, HomePage, LanguageRootPage
+
+    LanguageRootPage.objects.get().delete()
+    wagtail_root = Page.get_first_root_node()
+    old = wagtail_root.add_child(instance=HomePage(title=NAME, slug="home", intro="<p>Our old welcome.</p>"))
+    old.add_child(instance=ContactPage(title="Contact", slug="contact", phone="+1 555 0100"))
+    Site.objects.update(root_page=old)
+    out = __import__("io").StringIO()
+    call_command("portal_bootstrap", stdout=out)
+    assert out.getvalue().strip() == "changed"
+    en = get("/en/").content.decode()
+    assert "Our old welcome." in en and "Our new website" in en  # kept, and what it lacked added
+    assert "+1 555 0100" in get("/en/contact/").content.decode()
+    assert get("/contact/").headers["location"] == "/en/contact/"
+    assert '<html lang="ur" dir="rtl"' in get("/ur/").content.decode()
+    assert HomePage.objects.get(pk=old.pk).slug == "en"
