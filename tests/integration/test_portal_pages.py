@@ -260,9 +260,8 @@ def test_a_portal_of_the_earlier_layout_is_moved_under_the_language_root(portal:
     """Last of the module: it replaces the tree. An earlier portal had its home page at the site's root (no
     languages); the bootstrap keeps that home and its pages as the English tree and adds the Urdu one."""
     from django.core.management import call_command
-    from wagtail.models import Page, Site
-
     from govportal.models import ContactPage, HomePage, LanguageRootPage
+    from wagtail.models import Page, Site
 
     LanguageRootPage.objects.get().delete()
     wagtail_root = Page.get_first_root_node()
