@@ -30,6 +30,7 @@ from govcloud_platform.names import (
     system_user,
     system_user_mark,
 )
+from govcloud_platform.spec.brand import Brand
 from govcloud_platform.spec.models import CentreSettings, Spec
 
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -176,6 +177,16 @@ def key_vars(m: AppManifest, secrets: dict[str, Any]) -> dict[str, Any]:
 PROXY_DEFAULT_CERT = "apps-proxy"
 
 
+def brand_vars(box: Box, slug: str) -> dict[str, Any]:
+    """The role variables of the agency's brand: its colour, and its logo file on the controller ("" for none;
+    the role copies it to `/static/brand/<agency>.<ext>`)."""
+    agency = box.spec.agency(slug)
+    brand = agency.brand if agency is not None else Brand()
+    logo = brand.logo_file
+    return {"brand_colour": brand.colour, "brand_logo_src": str(logo) if logo else "",
+            "brand_logo_ext": logo.suffix.lower().lstrip(".") if logo else ""}
+
+
 def role_vars(box: Box, slug: str, agency_name: str, m: AppManifest, deployment: Deployment,
               secrets: dict[str, Any] | None, storage: dict[str, Any] | None, cert: Path | None,
               key: Path | None, action: str, purge: bool = False, last_app: bool = False,
@@ -225,6 +236,8 @@ def role_vars(box: Box, slug: str, agency_name: str, m: AppManifest, deployment:
         common.pop("agency_group")
     if m.name != "portal":
         common.pop("agency_admins_group")
+    elif action == "deploy":  # the agency's brand on its citizen pages (spec `brand:`, defaults otherwise)
+        common.update(brand_vars(box, slug))
     if m.name == "centre":  # staff tokens: desks from the agency's desk groups
         common["desk_group_prefix"] = desk_group_prefix(slug)
         common.update(centre_settings(box.spec, slug))

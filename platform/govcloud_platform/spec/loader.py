@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from govcloud_platform.errors import SpecError, SpecProblem
 from govcloud_platform.spec.bounded_yaml import YamlProblem, compose
+from govcloud_platform.spec.brand import read_logo
 from govcloud_platform.spec.models import MAX_AGENCIES, Spec
 from govcloud_platform.spec.reading import MAX_BYTES, decode, read_bounded
 
@@ -113,7 +114,14 @@ def load_spec(path: Path) -> Spec:
         raise _fail(SpecProblem(str(path), "", exc.line, exc.message)) from None
     except OSError as exc:
         raise _fail(SpecProblem(str(path), "", None, f"cannot read spec: {exc.strerror or exc}")) from None
-    return load_spec_text(text, str(path))
+    spec = load_spec_text(text, str(path))
+    for i, agency in enumerate(spec.agencies):  # the logo files: relative to the spec, checked once here
+        if agency.brand.logo is not None:
+            try:
+                agency.brand._logo_file = read_logo(path.parent, agency.brand.logo)
+            except ValueError as exc:
+                raise _fail(SpecProblem(str(path), f"agencies[{i}].brand.logo", None, str(exc))) from None
+    return spec
 
 
 def validate_file(path: Path) -> list[SpecProblem]:

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
+from govcloud_platform.spec.brand import Brand
 from govcloud_platform.spec.cron import check_cron
 from govcloud_platform.spec.ec2 import Ec2Settings
 from govcloud_platform.spec.openstack import OpenStackSettings
@@ -301,6 +302,7 @@ class Agency(StrictModel):
     apps: list[AppName] = Field(default_factory=list)
     backup_schedule: Cron | None = None
     centre: CentreSettings | None = Field(None, description="settings of the `centre` app (default: samples)")
+    brand: Brand = Field(default_factory=Brand, description="colour and logo of its citizen pages (docs/design.md)")
 
     @field_validator("slug")
     @classmethod

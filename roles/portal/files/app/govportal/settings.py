@@ -34,6 +34,10 @@ SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SESSION_COOKIE_NAME = f"portal_{AGENCY_SLUG.replace('-', '_')}_session"
 WAGTAIL_SITE_NAME = AGENCY_NAME
+# The shared design's brand (the spec's `brand:` of the agency; checked there)
+DESIGN_AGENCY_NAME = AGENCY_NAME
+DESIGN_BRAND_COLOUR = ENV.get("BRAND_COLOUR", "")
+DESIGN_LOGO_URL = ENV.get("LOGO_URL", "")
 WAGTAILADMIN_BASE_URL = PUBLIC_URL
 WAGTAILADMIN_LOGIN_URL = "/oidc/authenticate/"
 WAGTAIL_PASSWORD_MANAGEMENT_ENABLED = False
@@ -41,6 +45,7 @@ WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.databa
 
 INSTALLED_APPS = [
     "govportal",
+    "design",  # the shared design (roles/app_common/files/design): base template, stylesheet
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",
     "wagtail.embeds",
@@ -87,6 +92,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "govportal.views.agency",
+                "design.context.brand",
             ],
         },
     },
@@ -101,7 +107,7 @@ DATABASES = {
         "USER": ENV["DB_USER"],
         "PASSWORD": ENV["DB_PASSWORD"],
         "CONN_MAX_AGE": 60,
-        "OPTIONS": {"sslmode": "verify-full", "sslrootcert": ENV["CA_FILE"],
+        "OPTIONS": {"sslmode": ENV.get("DB_SSLMODE", "verify-full"), "sslrootcert": ENV["CA_FILE"],
                     # `read-write` with several database hosts (Patroni): libpq keeps the leader
                     "target_session_attrs": ENV.get("DB_TARGET_SESSION_ATTRS", "any")},
     }
@@ -152,7 +158,19 @@ LOGIN_REDIRECT_URL = "/staff/complaints/"
 LOGIN_REDIRECT_URL_FAILURE = "/staff/refused/"
 LOGOUT_REDIRECT_URL = "/"
 
+# The newsletter's mail (govportal/newsletter.py): plain SMTP, filled from the platform's mail service; no host, no
+# newsletter.
+EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+EMAIL_HOST = ENV.get("SMTP_HOST", "")
+EMAIL_PORT = int(ENV.get("SMTP_PORT", "25") or 25)
+EMAIL_HOST_USER = ENV.get("SMTP_USER", "")
+EMAIL_HOST_PASSWORD = ENV.get("SMTP_PASSWORD", "")
+EMAIL_USE_TLS = ENV.get("SMTP_STARTTLS", "") == "true"
+EMAIL_TIMEOUT = 20
+MAIL_FROM = ENV.get("MAIL_FROM", f"no-reply@{ENV['PUBLIC_HOST']}")
+
 LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("ur", "Urdu")]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
