@@ -125,6 +125,39 @@ def test_the_centre_gets_the_agencys_smtp_login_when_the_agency_has_mail(tmp_pat
     assert manifest("centre").as_dict()["optional_services"] == ["mail"]
     removing = role_vars(box, "alpha", "Alpha", manifest("centre"), d, None, None, None, None, "remove", mail=mail)
     assert "m" * 24 not in repr(removing)
-    portal = role_vars(box, "alpha", "Alpha", manifest("portal"), d, {**secrets, "oidc_secret": "s" * 32}, None,
-                       None, None, "deploy", mail=mail)
-    assert "m" * 24 not in repr(portal)
+    for other in ("documents", "messaging", "opendata"):  # apps that send no mail never get the login
+        got = role_vars(box, "alpha", "Alpha", manifest(other), d, secrets, None, None, None, "deploy", mail=mail)
+        assert "m" * 24 not in repr(got), other
+
+
+def test_the_portal_newsletter_gets_the_agencys_smtp_login_when_the_agency_has_mail(tmp_path: Path) -> None:
+    """The portal's newsletter (docs/apps.md) sends through the platform's mail service like the centre: mail is
+    optional for it, the login goes to the role as `portal_smtp` only on deploy (the password into the 0600 env
+    file only), STARTTLS against the box CA, sent as newsletter@ the agency's sender domain; none without mail."""
+    from govcloud_platform.apps.layout import portal_smtp, role_vars
+    from govcloud_platform.apps.store import Deployment
+    from govcloud_platform.box.context import Box
+    from govcloud_platform.spec.example import EXAMPLE_SPEC
+    from govcloud_platform.spec.loader import load_spec_text
+    from govcloud_platform.spec.models import APP_NEEDS
+
+    box = Box(home=tmp_path, spec=load_spec_text(EXAMPLE_SPEC))
+    d = Deployment(agency="alpha", app="portal", state="ready", port=box.port_base + 21, created_at="", updated_at="")
+    secrets = {"db_password": "p" * 20, "oidc_secret": "s" * 32, "secret_key": "k" * 40}
+    mail = {"host": "localhost", "port": 18015, "username": "ag-alpha", "password": "m" * 24,
+            "from_address": "noreply@alpha.gov.example", "sender_domain": "alpha.gov.example", "tls": "starttls",
+            "ca_file": str(tmp_path / "ca" / "ca.pem")}
+    assert "mail" not in APP_NEEDS["portal"] and manifest("portal").optional_services == ("mail",)
+    assert manifest("portal").as_dict()["optional_services"] == ["mail"]
+    v = role_vars(box, "alpha", "Alpha", manifest("portal"), d, secrets, None, None, None, "deploy", mail=mail)
+    assert v["portal_smtp"] == {"host": "localhost", "port": 18015, "user": "ag-alpha", "password": "m" * 24,
+                                "starttls": True, "from": "newsletter@alpha.gov.example",
+                                "ca_file": str(tmp_path / "ca" / "ca.pem")}
+    assert "portal_mail" not in v and "centre_mail" not in v
+    without = role_vars(box, "alpha", "Alpha", manifest("portal"), d, secrets, None, None, None, "deploy", mail={})
+    assert "portal_smtp" not in without  # the role's default {}: the newsletter says it is not available
+    removing = role_vars(box, "alpha", "Alpha", manifest("portal"), d, None, None, None, None, "remove", mail=mail)
+    assert "m" * 24 not in repr(removing)
+    # a login without sender_domain: the domain of its from_address (any local part there is the agency's)
+    bare = {k: mail[k] for k in mail if k != "sender_domain"}
+    assert portal_smtp(bare, "/ca.pem")["from"] == "newsletter@alpha.gov.example"

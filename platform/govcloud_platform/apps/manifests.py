@@ -59,6 +59,7 @@ CATALOGUE: dict[str, AppManifest] = {
             memory_mb=125,
             install_s=16,
             role="portal",
+            optional_services=("mail",),  # the newsletter (docs/apps.md): unavailable when the agency has no mail
         ),
         AppManifest(
             name="opendata",

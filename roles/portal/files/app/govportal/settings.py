@@ -160,13 +160,14 @@ LOGOUT_REDIRECT_URL = "/"
 
 # The newsletter's mail (govportal/newsletter.py): plain SMTP, filled from the platform's mail service; no host, no
 # newsletter.
-EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+EMAIL_BACKEND = "govportal.mailbackend.VerifiedSMTPBackend"  # STARTTLS verified against SMTP_CA_FILE
 EMAIL_HOST = ENV.get("SMTP_HOST", "")
 EMAIL_PORT = int(ENV.get("SMTP_PORT", "25") or 25)
 EMAIL_HOST_USER = ENV.get("SMTP_USER", "")
 EMAIL_HOST_PASSWORD = ENV.get("SMTP_PASSWORD", "")
 EMAIL_USE_TLS = ENV.get("SMTP_STARTTLS", "") == "true"
 EMAIL_TIMEOUT = 20
+SMTP_CA_FILE = ENV.get("SMTP_CA_FILE", "")
 MAIL_FROM = ENV.get("MAIL_FROM", f"no-reply@{ENV['PUBLIC_HOST']}")
 
 LANGUAGE_CODE = "en"
