@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 APP = Path(__file__).resolve().parents[2] / "roles" / "centre" / "files" / "app"
+DESIGN_PARENT = APP.parents[2] / "app_common" / "files"  # the shared design, installed beside the code by the role
 
 
 def _free_port() -> int:
@@ -34,7 +35,8 @@ def centre_server(root: Path, threads: int = 4) -> Iterator[str]:
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads",
-             str(threads), "--forwarded-allow-ips", "127.0.0.1", "--chdir", str(APP), "centre_web.wsgi:application"],
+             str(threads), "--forwarded-allow-ips", "127.0.0.1", "--chdir", str(APP),
+             "--pythonpath", str(DESIGN_PARENT), "centre_web.wsgi:application"],
             env=env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -58,14 +58,16 @@ def _submit(page: Any) -> None:
 
 
 def _layout(page: Any) -> dict[str, Any]:
-    """Where the header's parts and the heading's text are (synchronous DOM reads: no page script runs)."""
+    """Where the header's agency name, the menu's first link and the heading's text are (synchronous DOM reads:
+    no page script runs)."""
     return page.evaluate("""() => {
         const box = e => { const r = e.getBoundingClientRect(); return {left: r.left, right: r.right}; };
         const h1 = document.querySelector('main h1'), range = document.createRange();
         range.selectNodeContents(h1);
         const main = document.querySelector('main'), style = getComputedStyle(main);
         return {dir: getComputedStyle(document.body).direction,
-                brand: box(document.querySelector('.brand')), nav: box(document.querySelector('header nav')),
+                brand: box(document.querySelector('.govuk-header__homepage-link')),
+                nav: box(document.querySelector('.govuk-service-navigation__link')),
                 text: box(range), start: main.getBoundingClientRect().left + parseFloat(style.paddingLeft),
                 end: main.getBoundingClientRect().right - parseFloat(style.paddingRight)};
     }""")
@@ -74,11 +76,13 @@ def _layout(page: Any) -> dict[str, Any]:
 def _mirrored(page: Any, rtl: bool) -> None:
     at = _layout(page)
     assert at["dir"] == ("rtl" if rtl else "ltr"), at
-    if rtl:  # the agency's name at the right, the menu at the left; the heading starts at the right edge
-        assert at["brand"]["left"] > at["nav"]["right"], at
+    # the shared design: the agency's name above the menu (service navigation), both starting where the page's
+    # text starts: at the right edge in Urdu, the left in English
+    if rtl:
+        assert abs(at["brand"]["right"] - at["end"]) < 16 and abs(at["nav"]["right"] - at["end"]) < 16, at
         assert abs(at["text"]["right"] - at["end"]) < 2 and at["text"]["left"] > at["start"] + 8, at
     else:
-        assert at["brand"]["right"] < at["nav"]["left"], at
+        assert abs(at["brand"]["left"] - at["start"]) < 16 and abs(at["nav"]["left"] - at["start"]) < 16, at
         assert abs(at["text"]["left"] - at["start"]) < 2 and at["text"]["right"] < at["end"] - 8, at
 
 
@@ -108,19 +112,19 @@ def test_apply_and_track_without_javascript(site: str, chromium: Chromium, shots
         visit.seen("services")
         _mirrored(page, rtl)
         page.keyboard.press("Tab")  # the first stop: the skip link, shown when focused, to the main content
-        skip = page.locator("a.skip")
+        skip = page.locator("a.govuk-skip-link")
         assert skip.evaluate("e => e === document.activeElement") and skip.is_visible()
         box = skip.bounding_box()
         assert box is not None and 0 <= box["x"] and box["x"] + box["width"] <= 1024, box
         page.keyboard.press("Enter")
-        assert page.url.endswith("#main")
+        assert page.url.endswith("#main-content")
 
         page.get_by_role("link", name=name, exact=True).click()
         visit.seen("service")
         page.locator("main a.start").click()
         visit.seen(f"question-{answers[0][0]}")
         _submit(page)  # nothing typed: the error summary, then the same question again
-        assert page.locator(".error-summary").count() == 1
+        assert page.locator(".govuk-error-summary").count() == 1
         visit.seen("question-error")
         for i, (qid, value) in enumerate(answers):
             assert page.url.endswith(f"/{lang}/services/{service}/apply/{qid}/"), page.url
@@ -142,7 +146,7 @@ def test_apply_and_track_without_javascript(site: str, chromium: Chromium, shots
         assert len(reference) == 14 and page.locator(".reference").get_attribute("dir") == "ltr"
         visit.seen("sent")
 
-        page.locator("header nav a").nth(1).click()  # the menu's "track" link
+        page.locator(".govuk-service-navigation nav a").nth(1).click()  # the menu's "track" link
         assert page.url.endswith(f"/{lang}/track/")
         visit.seen("track")
         page.locator("#reference").fill(reference.lower())
@@ -180,7 +184,7 @@ def test_axe_finds_what_it_should(site: str, chromium: Chromium) -> None:
     finally:
         page.context.close()
     assert chromium.axe_html(f"{site}/en/", html) == []
-    spoilt = (html.replace('<html lang="en" dir="ltr">', "<html>")
+    spoilt = (html.replace('<html lang="en" dir="ltr" class="govuk-template">', '<html class="govuk-template">')
               .replace("</main>", '<img src="/centre.css"><input name="x"><p style="color:#bbb">faint</p></main>'))
     found = {v["id"] for v in chromium.axe_html(f"{site}/en/", spoilt)}
     assert {"html-has-lang", "image-alt", "label", "color-contrast"} <= found, found
@@ -244,7 +248,7 @@ def test_send_me_a_code(site: str, chromium: Chromium, shots: Shots, lang: str) 
         visit.seen("send-code")
         page.locator("#reference").fill("not a reference")
         _submit(page)
-        assert page.locator(".error-summary").count() == 1 and page.locator("#reference-error").count() == 1
+        assert page.locator(".govuk-error-summary").count() == 1 and page.locator("#reference-error").count() == 1
         visit.seen("send-code-error")
         page.locator("#reference").fill("2H9N-DNJ3-DBWV")
         _submit(page)

@@ -178,7 +178,7 @@ def test_bad_uploads_get_an_error_summary_and_nothing_is_stored(site: dict[str, 
     for case, file in cases.items():
         r = b.post(url, {"file": file} if file is not None else {}, status=400)
         page = r.content.decode()
-        assert 'class="error-summary" role="alert"' in page and 'href="#file"' in page, case
+        assert 'class="govuk-error-summary" role="alert"' in page and 'href="#file"' in page, case
         assert expected[case] in page, (case, page[:3000])
         assert 'aria-invalid="true"' in page and "<title>" + ("Error:" if lang == "en" else "خرابی:") in page
         if lang == "ur":

@@ -121,7 +121,7 @@ def test_the_whole_journey(site: Box, lang: str, service: str, answers: list[tup
     home = browser.client.get("/")
     assert home.status_code == 302 and home["Location"] == f"/{lang}/"
     listing = browser.get(f"/{lang}/")
-    assert f'<html lang="{lang}" dir="{"rtl" if lang == "ur" else "ltr"}">' in listing
+    assert f'<html lang="{lang}" dir="{"rtl" if lang == "ur" else "ltr"}" class="govuk-template">' in listing
     assert words[0] in listing and "<main" in listing and "<nav" in listing and "<header" in listing
     page = browser.get(f"/{lang}/services/{service}/")
     ld = json.loads(re.search(r'<script type="application/ld\+json">(.*?)</script>', page, re.S).group(1))  # type: ignore[union-attr]
@@ -142,8 +142,17 @@ def test_the_whole_journey(site: Box, lang: str, service: str, answers: list[tup
     response = browser.client.get(f"/{lang}/track/status/")
     assert response["Cache-Control"] == "no-store" and "script-src" not in response["Content-Security-Policy"]
     assert "default-src 'none'" in response["Content-Security-Policy"]
-    css = browser.client.get("/centre.css")
+    css = browser.client.get("/centre.css")  # what the shared design does not cover
     assert css.status_code == 200 and len(css.content) < 10 * 1024
+    # the shared design (docs/design.md): its stylesheet, byte for byte the one in roles/app_common, and the
+    # agency's colour; both linked from every page
+    design = browser.client.get("/static/design/govcloud.min.css")
+    shared = Path(__file__).resolve().parents[2] / "roles/app_common/files/design/static/design/govcloud.min.css"
+    assert design.status_code == 200 and design.content == shared.read_bytes()
+    brand = browser.client.get("/brand.css")
+    assert brand.status_code == 200 and brand.content.decode() == ":root{--govuk-brand-colour:#1d70b8}\n"
+    assert '<link rel="stylesheet" href="/static/design/govcloud.min.css">' in status
+    assert '<link rel="stylesheet" href="/brand.css">' in status
 
 
 def test_the_status_follows_the_desks(site: Box) -> None:
@@ -160,7 +169,7 @@ def test_the_status_follows_the_desks(site: Box) -> None:
     here = re.findall(r'<li class="here" aria-current="step">([^<]+)', page)
     assert [h.strip() for h in here] == ["نامکمل دستاویز فراہم کریں"] and "آپ کا انتظار ہے" in page
     assert "نگران" not in page  # the escalation step is shown only while the application is there (or was)
-    assert re.search(r'<li>درخواست کا جائزہ <span class="tag done">مکمل</span></li>', page)
+    assert re.search(r'<li>درخواست کا جائزہ <span class="govuk-tag govuk-tag--green">مکمل</span></li>', page)
     with site.pg_admin("centre") as conn:
         citizen = next(t for t in store.view(conn, canonical).ready if t.desk == "citizen")
         store.act(conn, canonical, citizen.id, "done", "citizen", "citizen", {}, now)
@@ -181,7 +190,7 @@ def test_wrong_code_and_unknown_reference_get_the_same_answer(site: Box) -> None
     for ref, typed in ((reference, "WRONGCDE"), (references.display(references.new_reference()), code)):
         browser.get("/en/track/")
         page = browser.post("/en/track/", {"reference": ref, "code": typed}, status=400).content.decode()
-        summary = re.search(r'<div class="error-summary".*?</div>', page, re.S)
+        summary = re.search(r'<div class="govuk-error-summary".*?</div>', page, re.S)
         assert summary and 'href="#reference"' in summary.group(0)
         answers.append(summary.group(0))
     assert answers[0] == answers[1]

@@ -100,6 +100,9 @@ def test_the_centre_is_told_its_agencys_client_and_desk_groups(tmp_path: Path) -
     removing = role_vars(box, "alpha", "Alpha", manifest("centre"), d, None, None, None, None, "remove")
     assert "s" * 32 not in repr(removing)
     assert "centre_mail" not in v  # the agency has no mail service: notifications are off
+    # the shared design (docs/design.md): the agency's brand, as the portal's (the example's agency has no `brand:`)
+    assert v["centre_brand_colour"] == "#1d70b8" and v["centre_brand_logo_src"] == ""
+    assert "centre_brand_colour" not in removing
 
 
 def test_the_centre_gets_the_agencys_smtp_login_when_the_agency_has_mail(tmp_path: Path) -> None:

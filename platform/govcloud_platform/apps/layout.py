@@ -34,6 +34,7 @@ from govcloud_platform.spec.brand import Brand
 from govcloud_platform.spec.models import CentreSettings, Spec
 
 SYSTEM_PYTHON = "/usr/bin/python3"
+DESIGNED_APPS = ("portal", "centre")  # their citizen pages are on the shared design (docs/design.md)
 DEFAULT_VENV_CACHE = "/var/cache/govcloud/apps"
 
 
@@ -245,7 +246,7 @@ def role_vars(box: Box, slug: str, agency_name: str, m: AppManifest, deployment:
         common.pop("agency_group")
     if m.name != "portal":
         common.pop("agency_admins_group")
-    elif action == "deploy":  # the agency's brand on its citizen pages (spec `brand:`, defaults otherwise)
+    if m.name in DESIGNED_APPS and action == "deploy":  # the agency's brand on the shared design (spec `brand:`)
         common.update(brand_vars(box, slug))
     if m.name == "centre":  # staff tokens: desks from the agency's desk groups
         common["desk_group_prefix"] = desk_group_prefix(slug)

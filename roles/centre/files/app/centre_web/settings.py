@@ -43,7 +43,14 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
-INSTALLED_APPS = ["centre_web"]
+# The shared citizen design (roles/app_common/files/design, installed beside the code by the role; docs/design.md):
+# its base template, its compiled stylesheet (served by `views.design_css`) and `/brand.css` with the agency's colour.
+INSTALLED_APPS = ["centre_web", "design"]
+DESIGN_AGENCY_NAME = AGENCY_NAME
+DESIGN_BRAND_COLOUR = ENV.get("BRAND_COLOUR", "")  # checked by the spec; the design's default otherwise
+DESIGN_LOGO_URL = ENV.get("LOGO_URL", "")  # "/static/brand/<agency>.<ext>" (views.brand_logo), "" for none
+DESIGN_LOGO_FILE = ENV.get("LOGO_FILE", "")  # where the role put the agency's logo
+STATIC_URL = "/static/"  # no staticfiles app: the two files under it are served by views
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "centre_web.middleware.CitizenHeaders",
@@ -61,7 +68,7 @@ TEMPLATES = [
         "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {"context_processors": ["django.template.context_processors.request",
-                                           "centre_web.views.page_context"]},
+                                           "centre_web.views.page_context", "design.context.brand"]},
     },
 ]
 DATABASES: dict[str, dict[str, str]] = {}  # the centre's tables are reached through centre_core.store

@@ -1,7 +1,9 @@
 """Citizen pages under /en/ and /ur/ (i18n_patterns; `/` is redirected by LocaleMiddleware following the
 browser's Accept-Language); the stylesheet, the health URL and the interface for integrations (`/api/`, JSON,
-described by `openapi.PATHS`: a test keeps the two the same) outside them."""
+described by `openapi.PATHS`: a test keeps the two the same) outside them, as are the shared design's stylesheet,
+`/brand.css` and the agency's logo."""
 
+from design.views import brand_css
 from django.conf.urls.i18n import i18n_patterns
 from django.urls import path, re_path
 
@@ -10,7 +12,11 @@ from . import api, desk, notify, track, uploads, views
 handler404 = "centre_web.views.not_found"
 
 urlpatterns = [path("centre.css", views.css, name="css"), path("favicon.ico", views.favicon, name="favicon"),
-               path("healthz", views.healthz, name="healthz")]
+               path("healthz", views.healthz, name="healthz"),
+               # the shared design (docs/design.md): its stylesheet, the agency's colour, the agency's logo
+               path("static/design/govcloud.min.css", views.design_css, name="design-css"),
+               path("brand.css", brand_css, name="brand-css"),
+               path("static/brand/<str:name>", views.brand_logo, name="brand-logo")]
 api_patterns = [
     path("api/openapi.json", api.openapi_json, name="api-openapi"),
     path("api/services", api.services, name="api-services"),

@@ -26,6 +26,7 @@ from . import answers, runtime, uploads
 from .texts import lang, t
 
 CSS = Path(__file__).parent / "static" / "centre.css"
+_DESIGN_CSS: bytes | None = None
 
 
 def page_context(request: HttpRequest) -> dict[str, Any]:
@@ -39,6 +40,30 @@ def page_context(request: HttpRequest) -> dict[str, Any]:
 def css(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(CSS.read_bytes(), content_type="text/css; charset=utf-8")
     response["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+def design_css(request: HttpRequest) -> HttpResponse:
+    """The shared design's compiled stylesheet (installed beside the code as the package `design`), read once."""
+    global _DESIGN_CSS
+    if _DESIGN_CSS is None:
+        import design
+
+        _DESIGN_CSS = (Path(design.__file__).parent / "static" / "design" / "govcloud.min.css").read_bytes()
+    response = HttpResponse(_DESIGN_CSS, content_type="text/css; charset=utf-8")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+def brand_logo(request: HttpRequest, name: str) -> HttpResponse:
+    """The agency's logo (the spec checked it: .svg without script, or .png) at the URL the design's header
+    shows; anything else is not found."""
+    url, path = settings.DESIGN_LOGO_URL, settings.DESIGN_LOGO_FILE
+    if not url or not path or request.path != url:
+        raise Http404
+    kind = "image/svg+xml" if path.endswith(".svg") else "image/png"
+    response = HttpResponse(Path(path).read_bytes(), content_type=kind)
+    response["Cache-Control"] = "public, max-age=3600"
     return response
 
 
