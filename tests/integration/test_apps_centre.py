@@ -162,6 +162,16 @@ def test_citizen_pages_in_english_and_urdu_through_the_proxy(box: BoxHandle, dep
     root = s.get(deployed["url"] + "/", headers={"Accept-Language": "ur"}, allow_redirects=False, timeout=30)
     assert root.status_code == 302 and root.headers["Location"].endswith("/ur/")
     assert s.get(deployed["url"] + "/centre.css", timeout=30).headers["Content-Type"].startswith("text/css")
+    # the shared design (docs/design.md), installed beside the code by the role: its stylesheet byte for byte,
+    # gzipped by the vhost, and the agency's colour
+    assert 'href="/static/design/govcloud.min.css"' in en.text and 'href="/brand.css"' in en.text
+    design = s.get(deployed["url"] + "/static/design/govcloud.min.css", headers={"Accept-Encoding": "gzip"},
+                   timeout=30)
+    shared = Path(__file__).resolve().parents[2] / "roles/app_common/files/design/static/design/govcloud.min.css"
+    assert design.status_code == 200 and design.headers.get("Content-Encoding") == "gzip", design.headers
+    assert design.content == shared.read_bytes()
+    brand = s.get(deployed["url"] + "/brand.css", timeout=30)
+    assert brand.status_code == 200 and brand.text.startswith(":root{--govuk-brand-colour:#"), brand.text
 
 
 def _post(s: requests.Session, url: str, data: dict[str, str], files: dict[str, Any] | None = None
