@@ -58,7 +58,8 @@ def test_catalogue_lists_the_five_apps(box: BoxHandle) -> None:
     doc = box.cli("--json", "app", "catalogue").json()
     assert {a["name"] for a in doc["apps"]} == {"portal", "opendata", "messaging", "documents", "centre"}
     centre = next(a for a in doc["apps"] if a["name"] == "centre")
-    assert centre["services"] == ["database", "identity"]  # staff tokens: the agency's client for the centre
+    assert centre["services"] == ["database", "storage", "identity"]  # documents in the bucket; staff tokens
+    assert centre["optional_services"] == ["mail"]  # notifications, when the agency has the mail service
     assert centre["health_path"] == "/healthz" and centre["implemented"]
     portal = next(a for a in doc["apps"] if a["name"] == "portal")
     assert set(portal["services"]) == {"database", "storage", "identity"} and portal["health_path"]
