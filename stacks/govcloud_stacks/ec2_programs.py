@@ -4,10 +4,10 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable
 
 from govcloud_platform.spec import Agency, Spec
+from govcloud_stacks.paas import agency_subnet
 
 OPERATOR_KEY = "{platform}-operator"  # the key pair govcloud imports with boto3 before Pulumi runs
 
@@ -18,11 +18,7 @@ def operator_key_name(spec: Spec) -> str:
 
 def agency_cidr(spec: Spec, index: int) -> str:
     """The index-th /24 of the pool (the agency's VPC); appending agencies keeps the others'."""
-    pool = ipaddress.ip_network(spec.platform.ec2.agency_cidr_pool)
-    subnet = ipaddress.ip_network((int(pool.network_address) + index * 256, 24))
-    if not subnet.subnet_of(pool):  # type: ignore[arg-type]
-        raise ValueError(f"agency_cidr_pool {pool} has no room for agency number {index + 1}")
-    return str(subnet)
+    return agency_subnet(spec.platform.ec2.agency_cidr_pool, index)
 
 
 def platform_program(spec: Spec) -> Callable[[], None]:

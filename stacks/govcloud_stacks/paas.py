@@ -47,3 +47,13 @@ def pinned_address(role: str, proxy_cidr: str, admin_cidr: str, services_cidr: s
             services_cidr)):
         return None  # admin_cidr names a range, or an address outside the services network
     return str(net.network_address)
+
+
+def agency_subnet(pool: str, index: int) -> str:
+    """The index-th /24 of the agencies' pool (on openstack the agency's subnet, on ec2 its VPC); appending
+    agencies to the spec keeps the others'."""
+    network = ipaddress.ip_network(pool)
+    subnet = ipaddress.ip_network((int(network.network_address) + index * 256, 24))
+    if not subnet.subnet_of(network):  # type: ignore[arg-type]
+        raise ValueError(f"agency_cidr_pool {network} has no room for agency number {index + 1}")
+    return str(subnet)

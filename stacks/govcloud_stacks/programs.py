@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from govcloud_platform.spec import Agency, Spec
+from govcloud_stacks.paas import agency_subnet
 
 PLATFORM_STACK = "platform"
 ORGANIZATION = "organization"  # the file:// and s3:// backends' fixed organization
@@ -35,11 +36,7 @@ def app_stack(slug: str, app: str) -> str:
 
 def agency_cidr(spec: Spec, index: int) -> str:
     """The index-th /24 of the pool; appending agencies to the spec keeps the others' subnets."""
-    pool = ipaddress.ip_network(spec.platform.openstack.agency_cidr_pool)
-    subnet = ipaddress.ip_network((int(pool.network_address) + index * 256, 24))
-    if not subnet.subnet_of(pool):  # type: ignore[arg-type]
-        raise ValueError(f"agency_cidr_pool {pool} has no room for agency number {index + 1}")
-    return str(subnet)
+    return agency_subnet(spec.platform.openstack.agency_cidr_pool, index)
 
 
 def platform_program(spec: Spec) -> Callable[[], None]:

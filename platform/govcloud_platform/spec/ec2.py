@@ -11,7 +11,14 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from govcloud_platform.spec.openstack import Capacity, PaasVm, PlatformHostsSsh, default_paas_vms
+from govcloud_platform.spec.openstack import (
+    Capacity,
+    PaasVm,
+    PlatformHostsSsh,
+    check_backend_url,
+    check_cidr,
+    default_paas_vms,
+)
 
 _AMI = re.compile(r"^[ae]mi-[0-9a-f]{8,17}$")  # ami- on AWS and its clones, emi- on Eucalyptus
 _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
@@ -96,18 +103,12 @@ class Ec2Settings(_Model):
     @field_validator("services_cidr", "agency_cidr_pool", "proxy_cidr", "admin_cidr")
     @classmethod
     def _cidr(cls, value: str) -> str:
-        try:
-            ipaddress.ip_network(value, strict=True)
-        except ValueError as exc:
-            raise ValueError(f"invalid CIDR {value!r}: {exc}") from None
-        return value
+        return check_cidr(value)
 
     @field_validator("backend_url")
     @classmethod
     def _backend(cls, value: str) -> str:
-        if value and not value.startswith(("file://", "s3://")):
-            raise ValueError("backend_url must be empty, file://<path> or s3://<bucket>[/<prefix>]")
-        return value
+        return check_backend_url(value)
 
     @field_validator("amis")
     @classmethod

@@ -10,6 +10,21 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
+def check_cidr(value: str) -> str:
+    """A settings CIDR (both IaaS targets): a network address with its prefix, else a clear error."""
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"invalid CIDR {value!r}: {exc}") from None
+    return value
+
+
+def check_backend_url(value: str) -> str:
+    """The Pulumi state backend of both IaaS targets: empty (the home's file backend), file:// or s3://."""
+    if value and not value.startswith(("file://", "s3://")):
+        raise ValueError("backend_url must be empty, file://<path> or s3://<bucket>[/<prefix>]")
+    return value
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -193,18 +208,12 @@ class OpenStackSettings(_Model):
     @field_validator("services_cidr", "agency_cidr_pool", "proxy_cidr", "admin_cidr")
     @classmethod
     def _cidr(cls, value: str) -> str:
-        try:
-            ipaddress.ip_network(value, strict=True)
-        except ValueError as exc:
-            raise ValueError(f"invalid CIDR {value!r}: {exc}") from None
-        return value
+        return check_cidr(value)
 
     @field_validator("backend_url")
     @classmethod
     def _backend(cls, value: str) -> str:
-        if value and not value.startswith(("file://", "s3://")):
-            raise ValueError("backend_url must be empty, file://<path> or s3://<bucket>[/<prefix>]")
-        return value
+        return check_backend_url(value)
 
     @model_validator(mode="after")
     def _references(self) -> OpenStackSettings:
