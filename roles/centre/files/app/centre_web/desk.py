@@ -222,14 +222,7 @@ def _back(request: HttpRequest, task: desk_store.DeskTask) -> HttpResponse:
 
 @page("POST")
 def claim(request: HttpRequest, me: Me, task_id: str) -> HttpResponse:
-    task = _task(request, me, task_id)
-    if task is None:
-        return _gone(request)
-    refusal = desks.may_act(task.assigned_to, me.subject)
-    if refusal is not None:
-        return _refused(request, refusal.message)
-    _hold(task, me.subject, me, "claim")
-    return _back(request, task)
+    return _take(request, me, task_id, me.subject, "claim")
 
 
 @page("POST")
@@ -247,13 +240,18 @@ def assign(request: HttpRequest, me: Me, task_id: str) -> HttpResponse:
 
 @page("POST")
 def release(request: HttpRequest, me: Me, task_id: str) -> HttpResponse:
+    return _take(request, me, task_id, None, "release")
+
+
+def _take(request: HttpRequest, me: Me, task_id: str, holder: str | None, verb: str) -> HttpResponse:
+    """Claim (`holder`: the member) or release (None) a task of the member's desks that is free or theirs."""
     task = _task(request, me, task_id)
     if task is None:
         return _gone(request)
     refusal = desks.may_act(task.assigned_to, me.subject)
     if refusal is not None:
         return _refused(request, refusal.message)
-    _hold(task, None, me, "release")
+    _hold(task, holder, me, verb)
     return _back(request, task)
 
 
