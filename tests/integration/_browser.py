@@ -17,6 +17,7 @@ driven by Playwright over the DevTools protocol, started once per pytest process
 - `Visit(chromium, shots, page, label)`: all of the above on each page a test reaches (`seen(name)`), and the
   page's reflow at 320 CSS px (`reflow_width`: WCAG 1.4.10, which axe does not check), asserted together at the
   end (`check()`).
+- `follow(page, locator)`: a click that leads to another page, waiting for that page to load.
 - `Shots`: screenshots (full page) kept as test artifacts in `$CENTRE_SHOTS`, or a fresh temporary directory;
   the directory is printed.
 
@@ -109,6 +110,14 @@ class Meter:
     def total(self) -> int:
         self.cdp.send("Runtime.evaluate", {"expression": "0"})
         return self.received
+
+
+def follow(page: Any, target: Any) -> None:
+    """Click a link or a form's button and wait for the page it leads to to load. Playwright's click returns once
+    the navigation has committed: the address is the new one, but on a loaded machine the document may not be
+    parsed yet (CI, stop 31: a status page's steps not there yet right after the address had changed)."""
+    with page.expect_navigation(wait_until="load"):
+        target.click()
 
 
 class Chromium:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration._browser import Chromium, Shots, Visit, reflow_width, say
+from tests.integration._browser import Chromium, Shots, Visit, follow, reflow_width, say
 from tests.integration._centre import centre_database, setup_django
 from tests.integration._centre_server import centre_server
 
@@ -55,7 +55,7 @@ def _code(reference: str) -> str:
 
 def _submit(page: Any) -> None:
     """The form's first button (Continue, Accept and send, Show the status), as a keyboard user would press it."""
-    page.locator("main form button[type=submit]").first.click()
+    follow(page, page.locator("main form button[type=submit]").first)
 
 
 def _layout(page: Any) -> dict[str, Any]:
@@ -123,9 +123,9 @@ def test_apply_and_track_without_javascript(site: str, chromium: Chromium, shots
             page.wait_for_timeout(50)
         assert page.url.endswith("#main-content"), page.url
 
-        page.get_by_role("link", name=name, exact=True).click()
+        follow(page, page.get_by_role("link", name=name, exact=True))
         visit.seen("service")
-        page.locator("main a.start").click()
+        follow(page, page.locator("main a.start"))
         visit.seen(f"question-{answers[0][0]}")
         _submit(page)  # nothing typed: the error summary, then the same question again
         assert page.locator(".govuk-error-summary").count() == 1
@@ -150,7 +150,7 @@ def test_apply_and_track_without_javascript(site: str, chromium: Chromium, shots
         assert len(reference) == 14 and page.locator(".reference").get_attribute("dir") == "ltr"
         visit.seen("sent")
 
-        page.locator(".govuk-service-navigation nav a").nth(1).click()  # the menu's "track" link
+        follow(page, page.locator(".govuk-service-navigation nav a").nth(1))  # the menu's "track" link
         assert page.url.endswith(f"/{lang}/track/")
         visit.seen("track")
         page.locator("#reference").fill(reference.lower())
@@ -218,7 +218,7 @@ def test_save_resume_and_the_not_found_pages(site: str, chromium: Chromium, shot
         page.goto(f"{site}/{lang}/services/trade_licence/apply/business_name/")
         visit.meter.reset()
         page.locator("#answer").fill("Ali Traders")
-        page.locator("main form button[name=save]").click()
+        follow(page, page.locator("main form button[name=save]"))
         assert page.url.endswith(f"/{lang}/services/trade_licence/saved/")
         link = page.locator("a.saved-link").inner_text().strip()
         assert link.startswith(f"https://centre.test/{lang}/resume/"), link
@@ -247,7 +247,7 @@ def test_send_me_a_code(site: str, chromium: Chromium, shots: Shots, lang: str) 
     try:
         page.goto(f"{site}/{lang}/track/")
         visit.meter.reset()
-        page.locator('main a[href$="/track/code/"]').click()
+        follow(page, page.locator('main a[href$="/track/code/"]'))
         assert page.url.endswith(f"/{lang}/track/code/")
         visit.seen("send-code")
         page.locator("#reference").fill("not a reference")

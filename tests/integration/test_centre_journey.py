@@ -23,7 +23,7 @@ import requests
 
 from centre_core.references import ALPHABET
 from govcloud_platform.box.ports import free_port_base
-from tests.integration._browser import Chromium, Shots, Visit
+from tests.integration._browser import Chromium, Shots, Visit, follow
 from tests.integration._centre import centre_database, setup_django
 from tests.integration._centre_server import centre_server
 from tests.integration._s3 import running_s3
@@ -100,7 +100,7 @@ def _desk(journey: dict[str, Any], desk: str, reference: str, action: str, **fie
 
 
 def _submit(page: Any) -> None:
-    page.locator("main form button[type=submit]").first.click()
+    follow(page, page.locator("main form button[type=submit]").first)
 
 
 JOURNEYS = [
@@ -122,7 +122,7 @@ def test_apply_with_uploads_returned_document_sent_approved_each_step_seen_and_m
         # apply: the questions, then one page per document (a multipart form), the check page, the reference
         page.goto(f"{base}/{lang}/services/trade_licence/")
         visit.seen("service")
-        page.locator("main a.start").click()
+        follow(page, page.locator("main a.start"))
         for qid, value in [*answers, ("email", email)]:
             assert page.url.endswith(f"/{lang}/services/trade_licence/apply/{qid}/"), page.url
             if (radio := page.locator(f'input[type=radio][value="{value}"]')).count():
