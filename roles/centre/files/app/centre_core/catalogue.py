@@ -40,12 +40,18 @@ class Localised(Strict):
 
 
 class RetentionClass(StrEnum):
-    """How long a closed application's records are kept (the archive's lifecycle rules follow these)."""
+    """How long a closed application's records are kept (RETENTION_YEARS)."""
 
-    short = "short"  # 2 years
-    standard = "standard"  # 7 years
-    long = "long"  # 25 years
+    short = "short"
+    standard = "standard"
+    long = "long"
     permanent = "permanent"
+
+
+# How many years after its application closed a document of each class is kept (None: for ever). The archive's
+# deletion (centre_core.retention, the timers' job) reads these; docs/centre.md says them to citizens' offices.
+RETENTION_YEARS: dict[RetentionClass, int | None] = {
+    RetentionClass.short: 2, RetentionClass.standard: 7, RetentionClass.long: 25, RetentionClass.permanent: None}
 
 
 class Document(Strict):

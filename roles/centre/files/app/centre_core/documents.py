@@ -123,6 +123,15 @@ def archive_key(retention: str, object_key: str) -> str:
     return f"{PREFIX}archive/{retention}/{object_key[len(marker):]}"
 
 
+def archived_class(archived_key: str) -> str | None:
+    """The retention class an archived document's key names (`centre/archive/<class>/...`), or None."""
+    marker = f"{PREFIX}archive/"
+    if not archived_key.startswith(marker):
+        return None
+    retention, _, rest = archived_key[len(marker):].partition("/")
+    return retention if retention and rest else None
+
+
 def pending_expired(last_modified: datetime, now: datetime) -> bool:
     return last_modified <= now - PENDING_FOR
 

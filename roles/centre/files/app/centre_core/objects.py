@@ -50,7 +50,7 @@ class Bucket:
         try:
             head = self.client.head_object(Bucket=self.name, Key=key)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            if _missing(exc):
                 return None
             raise
         value = head.get("Metadata", {}).get("sha256")
@@ -64,8 +64,17 @@ class Bucket:
         self.client.copy_object(Bucket=self.name, Key=target, CopySource={"Bucket": self.name, "Key": source},
                                 MetadataDirective="COPY", **extra)
 
-    def tags(self, key: str) -> dict[str, str]:
-        return {t["Key"]: t["Value"] for t in self.client.get_object_tagging(Bucket=self.name, Key=key)["TagSet"]}
+    def tags(self, key: str) -> dict[str, str] | None:
+        """The object's tags, or None when there is no such object."""
+        from botocore.exceptions import ClientError
+
+        try:
+            found = self.client.get_object_tagging(Bucket=self.name, Key=key)["TagSet"]
+        except ClientError as exc:
+            if _missing(exc):
+                return None
+            raise
+        return {t["Key"]: t["Value"] for t in found}
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.name, Key=key)
@@ -75,3 +84,7 @@ class Bucket:
         for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.name, Prefix=prefix):
             for item in page.get("Contents", []):
                 yield str(item["Key"]), item["LastModified"]
+
+
+def _missing(exc: Any) -> bool:
+    return exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")

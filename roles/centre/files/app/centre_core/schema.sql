@@ -155,3 +155,9 @@ CREATE TABLE IF NOT EXISTS code_requests (  -- "send me a code", per reference a
   window_start timestamptz NOT NULL,
   attempts integer NOT NULL
 );
+
+-- Retention (retention.py, retention_store.py): an archived document deleted from the bucket when its class's
+-- years since the application closed are over; the row stays (what it was), `deleted_at` says it is gone.
+ALTER TABLE documents ADD COLUMN IF NOT EXISTS deleted_at timestamptz;
+CREATE INDEX IF NOT EXISTS documents_to_delete ON documents (application_id)
+  WHERE archived_key IS NOT NULL AND deleted_at IS NULL;

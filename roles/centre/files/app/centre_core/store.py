@@ -124,14 +124,15 @@ class StoredDocument:
     uploaded_at: datetime
     uploaded_by: str
     archived_key: str | None
+    deleted_at: datetime | None = None  # its retention ended: the bucket's objects are gone
 
 
 def documents(conn: psycopg.Connection[Any], reference: str) -> list[StoredDocument]:
     """The documents of an application, in the order they came (a document sent again is listed again)."""
     return [StoredDocument(*r) for r in conn.execute(
         "SELECT d.document, d.filename, d.media_type, d.size, d.sha256, d.object_key, d.uploaded_at, d.uploaded_by, "
-        "d.archived_key FROM documents d JOIN applications a ON a.id = d.application_id WHERE a.reference = %s "
-        "ORDER BY d.id", (reference,))]
+        "d.archived_key, d.deleted_at FROM documents d JOIN applications a ON a.id = d.application_id "
+        "WHERE a.reference = %s ORDER BY d.id", (reference,))]
 
 
 def citizen_task(conn: psycopg.Connection[Any], reference: str) -> engine.TaskView | None:

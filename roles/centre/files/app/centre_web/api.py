@@ -221,7 +221,8 @@ def file_json(seen: store.Tracked, next_code: dict[str, str] | None) -> dict[str
         "steps": [{"id": s.id, "name": s.names, "state": "here" if s.here else "done" if s.done else "pending"}
                   for s in steps],
         "documents": [{"document": d.document, "name": d.filename, "type": d.media_type, "size": d.size,
-                       "sha256": d.sha256, "uploadedAt": _iso(d.uploaded_at)}
+                       "sha256": d.sha256, "uploadedAt": _iso(d.uploaded_at),
+                       "deletedAt": _iso(d.deleted_at) if d.deleted_at else None}
                       for d in store.documents(runtime.connection(), seen.reference)],
     }
     if next_code is not None:

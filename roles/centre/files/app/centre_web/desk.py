@@ -326,6 +326,8 @@ def document(request: HttpRequest, me: Me, reference: str, number: int) -> HttpR
     except NotFound:
         return _gone(request)
     doc, bucket = found[number - 1], runtime.bucket()
+    if doc.deleted_at is not None:
+        return _refused(request, "This document was deleted at the end of its retention period.", 410)
     if bucket is None:
         return _refused(request, "This centre has no bucket for documents.", 503)
     body = bucket.get(doc.object_key)

@@ -1,16 +1,18 @@
 """The centre's work on the agency's bucket outside a citizen's request: the catalogue's open data (the deploy,
 `centre_converge`), documents of closed applications archived with their service's retention class, and pending
-uploads of applications never sent deleted (the timers' job, `centre_run_timers`)."""
+uploads of applications never sent deleted, and archived documents deleted when their retention ends (the timers'
+job, `centre_run_timers`)."""
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from centre_core import documents, store
+from centre_core import documents, retention, retention_store, store
 from centre_core.catalogue import Loaded
 from centre_core.objects import Bucket
 
@@ -57,3 +59,52 @@ def purge_pending(bucket: Bucket, now: datetime) -> int:
     for key in old:
         bucket.delete(key)
     return len(old)
+
+
+@dataclass(frozen=True)
+class Deleted:
+    """What a round of `delete_expired` did (counts only: the log names no application)."""
+
+    deleted: int = 0
+    held: int = 0  # the object's own `retention` tag disagrees with its prefix: kept, for people to look at
+    failed: int = 0  # the bucket refused or was away: the next round tries again
+
+
+def delete_expired(conn: Any, bucket: Bucket, now: datetime, zone: tzinfo, limit: int = 100) -> Deleted:
+    """Delete the archived documents whose retention has ended (`retention.is_due`, in the agency's time zone),
+    each class in batches of `limit`, the longest closed first: the archived object and the one it was copied
+    from, then the row marked and the deletion audited. The archived object's `retention` tag must agree with the
+    class its prefix names (an object re-tagged, e.g. `permanent` for a legal hold, is kept); an object already
+    gone (a round that stopped between the deletion and the record) is recorded as deleted."""
+    deleted = held = failed = 0
+    for klass in retention.finite_classes():
+        bound = retention.closed_before(klass, now)
+        assert bound is not None
+        kept: set[int] = set()  # held or failed this round: not asked for again
+        while True:
+            asked = limit + len(kept)
+            fetched = retention_store.archived_of_class(conn, klass, bound, asked)
+            batch = [d for d in fetched if d.row not in kept]
+            due = [d for d in batch if retention.is_due(klass, d.closed_at, now, zone)]
+            trouble = False
+            for doc in due:
+                try:
+                    tags = bucket.tags(doc.archived_key)
+                    if tags is not None and tags.get("retention") != klass:
+                        held += 1
+                        kept.add(doc.row)
+                        continue
+                    bucket.delete(doc.archived_key)
+                    bucket.delete(doc.object_key)
+                except (BotoCoreError, ClientError) as exc:  # the next round tries again
+                    log.warning("retention: a document could not be deleted (%s)", type(exc).__name__)
+                    failed += 1
+                    kept.add(doc.row)
+                    trouble = True
+                    continue
+                if retention_store.mark_deleted(conn, doc.row, klass, now):
+                    deleted += 1
+            # ordered by closing time: once one is not due, none after it is; a short batch was the last
+            if trouble or len(due) < len(batch) or len(fetched) < asked:
+                break
+    return Deleted(deleted, held, failed)

@@ -109,7 +109,10 @@ SCHEMAS: dict[str, Any] = {
             "name": {"type": "string", "description": "The file's name as sent (cleaned)."},
             "type": {"enum": ["application/pdf", "image/jpeg", "image/png"], "description": "By content."},
             "size": {"type": "integer"}, "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-            "uploadedAt": {"type": "string", "format": "date-time"}}}},
+            "uploadedAt": {"type": "string", "format": "date-time"},
+            "deletedAt": {"type": ["string", "null"], "format": "date-time", "description": (
+                "When the document was deleted from the agency's bucket at the end of its service's retention "
+                "period (null: it is kept).")}}}},
         "nextAccessCode": {"oneOf": [_ref("AccessCode"), {"type": "null"}], "description": (
             "With an access code: a new one-time code for the next lookup (the one sent is used up). Absent "
             "with a staff token.")}}},

@@ -40,4 +40,6 @@ DOCUMENT_TEXTS: dict[str, dict[str, str]] = {
     "err_provide_nothing": {"en": "Nothing is waiting for a document from you now.",
                             "ur": "اس وقت آپ سے کسی دستاویز کا انتظار نہیں ہے۔"},
     "your_documents": {"en": "Your documents", "ur": "آپ کی دستاویزات"},
+    "doc_deleted": {"en": "deleted on {date}, at the end of the period the office keeps its records",
+                    "ur": "{date} کو حذف کر دی گئی، دفتر کے ریکارڈ رکھنے کی مدت ختم ہونے پر"},
 }

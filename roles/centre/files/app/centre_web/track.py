@@ -121,11 +121,16 @@ def _status_page(request: HttpRequest, reference: str, errors: list[tuple[str, s
         "reason": store.return_reason(runtime.connection(), reference) if waiting is not None else None,
         "chosen": chosen, "provided": provided, "errors": errors, "error": errors[0][1] if errors else None,
         "error_on": errors[0][0] if errors else None,
-        "sent_documents": [(d, uploads.size_text(d.size)) for d in sent],
+        "sent_documents": [(d, uploads.size_text(d.size), _local_day(d.deleted_at)) for d in sent],
         "hint": t("doc_hint", types="PDF, JPEG" + t("doc_types_or") + "PNG",
                   mb=uploads.megabytes(service.documents[0])) if service and service.documents else "",
         **after_close(request, seen, service)},
         status=400 if errors else 200)
+
+
+def _local_day(moment: datetime | None) -> str | None:
+    """A day in the agency's time zone (the one retention and SLAs are counted in), ISO: 2033-12-04."""
+    return moment.astimezone(runtime.calendar().zone).date().isoformat() if moment else None
 
 
 def described(seen: store.Tracked) -> tuple[Service | None, list[flow.Shown], dict[str, str] | None]:

@@ -1,6 +1,7 @@
 """Fire the SLA timers that are due (`store.run_timers`): a task past its SLA moves along its timer's path (e.g. to
 a supervisor's desk); delete the saved answers past their expiry (`store.purge_drafts`); archive the documents of closed
-applications with their retention class and delete pending uploads a day old (`housekeeping`); send the
+applications with their retention class, delete the archived ones whose retention has ended, and delete pending
+uploads a day old (`housekeeping`); send the
 notifications' outbox through the agency's mail service (`mailer`; without one, mark what was queued `off`).
 Once, or with `--every SECONDS` for ever (the role's `-timers` program under supervisord); the outbox is looked
 at more often, every `--mail-every` seconds (5), so a code asked for arrives within seconds. A round that fails
@@ -65,6 +66,11 @@ class Command(BaseCommand):
             archived = housekeeping.archive_closed(runtime.connection(), bucket, runtime.loaded(), runtime.now())
             if archived:
                 self.stdout.write(f"documents: {archived} archived")
+            gone = housekeeping.delete_expired(runtime.connection(), bucket, runtime.now(), runtime.calendar().zone)
+            if gone.deleted or gone.failed:
+                self.stdout.write(f"documents: {gone.deleted} deleted at the end of their retention"
+                                  + (f", {gone.held} held by their tag" if gone.held else "")
+                                  + (f", {gone.failed} to retry" if gone.failed else ""))
             pending = housekeeping.purge_pending(bucket, runtime.now())
             if pending:
                 self.stdout.write(f"uploads: {pending} pending past a day deleted")

@@ -1,0 +1,137 @@
+"""Archived documents deleted when their retention ends, on a real PostgreSQL 15 and a real S3 server (SeaweedFS,
+real boto3), the centre in process: one round of `centre_run_timers` archives the documents of closed applications
+and deletes, from the agency's bucket, the archived copy and the original of those whose class's years since
+closing are over (standard: 7), each deletion audited with the document's hash; a document not yet due, one of a
+`permanent` service and one re-tagged `permanent` stay; another agency's bucket is untouched; the status page (in
+English and Urdu) and the API say the documents were deleted; the log says counts, never a reference."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from centre_core import documents, references, store
+from centre_core.documents import Upload
+from tests.integration._centre import centre_database, setup_django
+from tests.integration._s3 import client, running_s3
+from tests.integration.test_centre_documents import PDF, Browser
+
+pytestmark = [pytest.mark.integration]
+YEAR = timedelta(days=365)
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[dict[str, Any]]:
+    with centre_database("centreretention") as (box, root), running_s3(root) as s3:
+        own, other = s3["health"], s3["revenue"]
+        setup_django(box, root, {"S3_ENDPOINT": s3["endpoint"], "S3_BUCKET": own["bucket"],
+                                 "S3_ACCESS_KEY": own["access_key"], "S3_SECRET_KEY": own["secret_key"]})
+        yield {**s3, "own": client(s3["endpoint"], own["access_key"], own["secret_key"]),
+               "other": client(s3["endpoint"], other["access_key"], other["secret_key"])}
+        from centre_web import runtime
+        runtime.connection().close()
+
+
+def closed_application(service: str, document: str, closed_at: datetime) -> str:
+    """An application of `service` with one document, sent and rejected (closed) at `closed_at`."""
+    from centre_web import runtime
+    conn, bucket = runtime.connection(), runtime.bucket()
+    assert bucket is not None
+    reference = references.new_reference()
+    body = PDF + reference.encode()
+    upload = Upload(document, f"{document}.pdf", "application/pdf", len(body), documents.digest(body))
+    key = documents.application_key(reference, upload)
+    bucket.put(key, body, "application/pdf", upload.sha256)
+    store.submit(conn, runtime.loaded(), service, {}, "someone@example.pk", closed_at, reference=reference,
+                 uploads=[(upload, key)])
+    while store.view(conn, reference).status != "closed":
+        task = next(t for t in store.view(conn, reference).ready if "reject" in t.actions)
+        store.act(conn, reference, task.id, "reject", task.desk, "staff:clerk1", {"reason": "test"}, closed_at)
+    return reference
+
+
+def objects(c: Any, bucket: str, prefix: str = "centre/") -> set[str]:
+    return {o["Key"] for o in c.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])}
+
+
+def run_timers() -> str:
+    from django.core.management import call_command
+    out = io.StringIO()
+    call_command("centre_run_timers", stdout=out)
+    return out.getvalue()
+
+
+def test_archived_documents_past_their_retention_are_deleted_and_the_others_kept(site: dict[str, Any]) -> None:
+    from django.test import Client
+
+    from centre_web import housekeeping, runtime
+    conn, now = runtime.connection(), datetime.now(UTC)
+    # due, but archived already and then re-tagged `permanent` by hand (a hold): kept
+    held = closed_application("trade_licence", "premises_proof", now - 9 * YEAR)
+    bucket = runtime.bucket()
+    assert bucket is not None and housekeeping.archive_closed(conn, bucket, runtime.loaded(), now) == 1
+    held_doc = store.documents(conn, held)[0]
+    assert held_doc.archived_key is not None
+    site["own"].put_object_tagging(Bucket="ag-health", Key=held_doc.archived_key,
+                                   Tagging={"TagSet": [{"Key": "retention", "Value": "permanent"}]})
+    past = closed_application("trade_licence", "owner_cnic", now - 8 * YEAR)  # standard (7 years): due
+    young = closed_application("trade_licence", "owner_cnic", now - 6 * YEAR)  # standard: not yet
+    kept = closed_application("birth_certificate", "parent_cnic", now - 30 * YEAR)  # permanent
+    # another agency keeps an object under the same key as ours, with the same tag
+    first = store.documents(conn, past)[0]
+    theirs = documents.archive_key("standard", first.object_key)
+    site["other"].put_object(Bucket="ag-revenue", Key=theirs, Body=b"revenue's own", Tagging="retention=standard")
+
+    # one round archives (as before) and deletes what is due
+    out = run_timers()
+    assert "documents: 3 archived" in out, out
+    assert "documents: 1 deleted at the end of their retention, 1 held by their tag" in out, out
+    for reference in (past, young, held, kept):
+        assert reference not in out  # counts only
+
+    gone = store.documents(conn, past)[0]
+    assert gone.deleted_at is not None and gone.archived_key == theirs
+    left = objects(site["own"], "ag-health")
+    assert gone.archived_key not in left and gone.object_key not in left  # the archived copy and the original
+    for reference in (young, kept, held):
+        d = store.documents(conn, reference)[0]
+        assert d.deleted_at is None and {d.archived_key, d.object_key} <= left, reference
+    assert store.documents(conn, kept)[0].archived_key.startswith("centre/archive/permanent/")
+    # the other agency's bucket: untouched
+    assert site["other"].get_object(Bucket="ag-revenue", Key=theirs)["Body"].read() == b"revenue's own"
+
+    # audited in the application's history, with the document's hash; the chain still verifies
+    trail = [e for e in store.audit_entries(conn) if e.subject == past]
+    assert (trail[-1].action, trail[-1].actor, trail[-1].document_sha256) == (
+        "deleted:owner_cnic", "system", gone.sha256)
+    assert trail[-1].details == {"retention": "standard", "why": "retention ended"}
+    from django.core.management import call_command
+    verified = io.StringIO()
+    call_command("centre_audit_verify", stdout=verified)
+    assert "intact" in verified.getvalue()
+
+    # the next round: the held one stays (its tag says permanent), nothing else is due
+    out = run_timers()
+    assert "deleted at the end of their retention" not in out, out
+    assert store.documents(conn, held)[0].deleted_at is None
+    assert held_doc.archived_key in objects(site["own"], "ag-health")
+
+    # the citizen's status page and the API say it
+    for lang, words in (("en", "deleted on"), ("ur", "حذف کر دی گئی")):
+        b = Browser(lang)
+        code = store.issue_code(conn, runtime.tracking_key(), past, now)
+        b.get(f"/{lang}/track/")
+        r = b.post(f"/{lang}/track/", {"reference": past, "code": code})
+        page = b.get(r["Location"])
+        day = gone.deleted_at.astimezone(runtime.calendar().zone).date().isoformat()
+        assert words in page and day in page and "owner_cnic.pdf" in page
+    code = store.issue_code(conn, runtime.tracking_key(), past, now)
+    doc = Client(HTTP_HOST="centre.test").get(f"/api/applications/{past}", HTTP_X_ACCESS_CODE=code).json()
+    assert doc["documents"][0]["deletedAt"] == gone.deleted_at.isoformat().replace("+00:00", "Z")
+    code = store.issue_code(conn, runtime.tracking_key(), young, now)
+    doc = Client(HTTP_HOST="centre.test").get(f"/api/applications/{young}", HTTP_X_ACCESS_CODE=code).json()
+    assert doc["documents"][0]["deletedAt"] is None
