@@ -188,13 +188,18 @@ def brand_vars(box: Box, slug: str) -> dict[str, Any]:
             "brand_logo_ext": logo.suffix.lower().lstrip(".") if logo else ""}
 
 
-def portal_smtp(mail: dict[str, Any], ca_file: str) -> dict[str, Any]:
-    """Pure: the portal's `portal_smtp` from the agency's SMTP login (docs/mail.md): STARTTLS verified against the
-    box CA, AUTH with the login, sent as `newsletter@` the agency's sender domain (any local part of it is the
-    agency's; the domain of the login's from_address when the broker names none)."""
+MAIL_KEYS = ("host", "port", "username", "password", "from_address", "sender_domain", "starttls", "ca_file")
+
+
+def mail_vars(mail: dict[str, Any], ca_file: str) -> dict[str, Any]:
+    """Pure: the one shape of mail settings every app's role receives as `<role>_mail` (MAIL_KEYS), from the
+    agency's SMTP login (its mail broker's credentials, docs/mail.md): `starttls` (verified against `ca_file`, the
+    path on the app's host) unless the login says otherwise; `sender_domain`, any local part of which is the
+    agency's (the domain of `from_address` when the broker names none). Each role picks its sender from it."""
     domain = mail.get("sender_domain") or str(mail["from_address"]).rpartition("@")[2]
-    return {"host": mail["host"], "port": mail["port"], "user": mail["username"], "password": mail["password"],
-            "starttls": True, "from": f"newsletter@{domain}", "ca_file": ca_file}
+    return {"host": mail["host"], "port": mail["port"], "username": mail["username"], "password": mail["password"],
+            "from_address": mail["from_address"], "sender_domain": domain,
+            "starttls": mail.get("tls", "starttls") == "starttls", "ca_file": ca_file}
 
 
 def role_vars(box: Box, slug: str, agency_name: str, m: AppManifest, deployment: Deployment,
@@ -260,13 +265,8 @@ def role_vars(box: Box, slug: str, agency_name: str, m: AppManifest, deployment:
     if action == "deploy" and secrets is not None:
         if storage and "storage" in m.services:  # an agency's S3 keys only go to an app that uses its bucket
             common["s3"] = {k: storage[k] for k in ("endpoint", "bucket", "access_key", "secret_key")}
-        if mail and "mail" in (*m.services, *m.optional_services):  # its notifications (0600 env file only)
-            if m.name == "portal":  # the newsletter: the role's `portal_smtp` (user, starttls, from)
-                common["smtp"] = portal_smtp(mail, at(Path(mail["ca_file"])))
-            else:
-                common["mail"] = {"host": mail["host"], "port": mail["port"], "username": mail["username"],
-                                  "password": mail["password"], "from_address": mail["from_address"],
-                                  "ca_file": at(Path(mail["ca_file"]))}
+        if mail and "mail" in (*m.services, *m.optional_services):  # its mail (0600 env file only)
+            common["mail"] = mail_vars(mail, at(Path(mail["ca_file"])))
         if "database" in m.services:
             # every database host under Patroni (libpq keeps the one that takes writes), else the one
             common["db"] = {"host": box.pg_hosts, "port": box.ports.postgres,
