@@ -135,3 +135,34 @@ def test_archived_documents_past_their_retention_are_deleted_and_the_others_kept
     code = store.issue_code(conn, runtime.tracking_key(), young, now)
     doc = Client(HTTP_HOST="centre.test").get(f"/api/applications/{young}", HTTP_X_ACCESS_CODE=code).json()
     assert doc["documents"][0]["deletedAt"] is None
+
+
+def test_staff_see_a_deleted_document_without_a_link_and_its_download_is_gone(site: dict[str, Any]) -> None:
+    """The staff pages list a document deleted at the end of its retention without a download link, and its
+    address answers 410 Gone (the bucket is not asked), no download recorded."""
+    from django.conf import settings
+
+    from centre_web import runtime
+    from tests.integration.test_centre_staff_pages import CLERK, CLIENT, ISSUER, SECRET, Provider, sign_in
+
+    conn = runtime.connection()
+    reference = closed_application("trade_licence", "owner_cnic", datetime.now(UTC) - 8 * YEAR)
+    assert "1 deleted at the end of their retention" in run_timers()
+    assert store.documents(conn, reference)[0].deleted_at is not None
+    provider, before = Provider(), settings.CENTRE_OIDC
+    settings.CENTRE_OIDC = {**before, "issuer": ISSUER, "audience": CLIENT, "jwks_url": provider.base + "/jwks",
+                            "desk_prefix": "agency-health--desk-", "client_id": CLIENT, "client_secret": SECRET,
+                            "authorize_url": ISSUER + "/oauth2/authorize", "token_url": provider.base + "/token"}
+    try:
+        clerk, _ = sign_in(provider, "ayesha", CLERK)
+        page = clerk.get(f"/staff/applications/{reference}/")
+        text = page.content.decode()
+        assert page.status_code == 200 and "owner_cnic.pdf" in text and "its retention ended" in text
+        assert f"/staff/applications/{reference}/documents/1/" not in text
+        trail = len(store.audit_entries(conn))
+        gone = clerk.get(f"/staff/applications/{reference}/documents/1/")
+        assert gone.status_code == 410 and "deleted at the end of its retention period" in gone.content.decode()
+        assert len(store.audit_entries(conn)) == trail
+    finally:
+        settings.CENTRE_OIDC = before
+        provider.server.shutdown()
