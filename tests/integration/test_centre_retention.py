@@ -166,3 +166,18 @@ def test_staff_see_a_deleted_document_without_a_link_and_its_download_is_gone(si
     finally:
         settings.CENTRE_OIDC = before
         provider.server.shutdown()
+
+
+def test_batches_of_one_delete_every_due_document_and_stop_at_the_first_not_due(site: dict[str, Any]) -> None:
+    from centre_web import housekeeping, runtime
+    conn, now, bucket = runtime.connection(), datetime.now(UTC), runtime.bucket()
+    assert bucket is not None
+    due = [closed_application("trade_licence", "owner_cnic", now - years * YEAR) for years in (12, 10, 8)]
+    young = closed_application("trade_licence", "owner_cnic", now - 7 * YEAR + timedelta(days=3))
+    housekeeping.archive_closed(conn, bucket, runtime.loaded(), now)
+    done = housekeeping.delete_expired(conn, bucket, now, runtime.calendar().zone, limit=1)
+    # (the first test's held document, when it ran, is the oldest: stepped over, batch after batch)
+    assert (done.deleted, done.failed) == (3, 0) and done.held in (0, 1)
+    assert all(store.documents(conn, r)[0].deleted_at is not None for r in due)
+    assert store.documents(conn, young)[0].deleted_at is None
+    assert housekeeping.delete_expired(conn, bucket, now, runtime.calendar().zone, limit=1).deleted == 0
