@@ -298,13 +298,12 @@ def test_staff_of_the_desk_download_the_documents_checked_against_their_hash(sit
     from django.conf import settings
 
     from centre_web import runtime
-    from tests.integration.test_centre_staff_pages import CLERK, CLIENT, ISSUER, SECRET, Provider, sign_in
+    from tests.integration._oidc_issuer import ISSUER, Issuer
+    from tests.integration.test_centre_staff_pages import CLERK, CLIENT, SECRET, sign_in
 
     reference = apply_trade_licence(Browser(), {"owner_cnic": ("cnic.pdf", PDF), "premises_proof": ("lease.png", PNG)})
-    provider, before = Provider(), settings.CENTRE_OIDC
-    settings.CENTRE_OIDC = {**before, "issuer": ISSUER, "audience": CLIENT, "jwks_url": provider.base + "/jwks",
-                            "desk_prefix": "agency-health--desk-", "client_id": CLIENT, "client_secret": SECRET,
-                            "authorize_url": ISSUER + "/oauth2/authorize", "token_url": provider.base + "/token"}
+    provider, before = Issuer(ISSUER, CLIENT, SECRET), settings.CENTRE_OIDC
+    settings.CENTRE_OIDC = {**before, **provider.settings("agency-health--desk-")}
     try:
         clerk, _ = sign_in(provider, "ayesha", CLERK)
         page = clerk.get(f"/staff/applications/{reference}/")
@@ -332,4 +331,4 @@ def test_staff_of_the_desk_download_the_documents_checked_against_their_hash(sit
         assert len(after) == len(trail)
     finally:
         settings.CENTRE_OIDC = before
-        provider.server.shutdown()
+        provider.close()

@@ -5,99 +5,38 @@ access tokens). The deployed centre with the box's real LemonLDAP::NG is `test_a
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import re
 import secrets
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from govcloud_platform.box.context import Box
 from tests.integration._centre import centre_database, setup_django
+from tests.integration._oidc_issuer import ISSUER, Issuer
 
 pytestmark = [pytest.mark.integration]
-ISSUER = "https://auth.health.test"
 CLIENT = "ag-health--centre"
 SECRET = secrets.token_urlsafe(24)
 TRADE = {"business_name": "Ali Traders", "business_kind": "shop", "email": "ali@example.pk"}
 
 
-class Provider:
-    """A test OIDC provider: RSA key, JWKS, and a token endpoint for codes the test 'logs in' (`grant`)."""
-
-    def __init__(self) -> None:
-        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
-        jwks = json.dumps({"keys": [{**public, "kid": "k1", "use": "sig", "alg": "RS256"}]}).encode()
-        self.codes: dict[str, dict[str, Any]] = {}
-        self.exchanges = 0
-        provider = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
-                self._answer(200, jwks)
-
-            def do_POST(self) -> None:  # noqa: N802
-                form = {k: v[0] for k, v in parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
-                        .items()}
-                basic = base64.b64encode(f"{CLIENT}:{SECRET}".encode()).decode()
-                grant = provider.codes.pop(form.get("code", ""), None)
-                verifier = form.get("code_verifier", "")
-                challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-                if (self.headers.get("Authorization") != f"Basic {basic}" or grant is None
-                        or form.get("redirect_uri") != grant["redirect_uri"] or challenge != grant["challenge"]):
-                    self._answer(400, b'{"error": "invalid_grant"}')
-                    return
-                provider.exchanges += 1
-                self._answer(200, json.dumps(provider.tokens(grant)).encode())
-
-            def _answer(self, status: int, body: bytes) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def tokens(self, grant: dict[str, Any]) -> dict[str, Any]:
-        now = int(time.time())
-        common = {"iss": grant.get("iss", ISSUER), "aud": grant.get("aud", CLIENT), "sub": grant["sub"], "iat": now,
-                  "exp": now + 600}
-        id_token = jwt.encode({**common, "nonce": grant["nonce"]}, self.key, "RS256", headers={"kid": "k1"})
-        access = jwt.encode({**common, "groups": grant["groups"], "name": grant["name"]}, self.key, "RS256",
-                            headers={"kid": "k1"})
-        return {"access_token": access, "id_token": id_token, "token_type": "Bearer", "expires_in": 600}
-
-
 @pytest.fixture(scope="module")
-def site() -> Iterator[tuple[Box, Provider]]:
+def site() -> Iterator[tuple[Box, Issuer]]:
     with centre_database("centrestaff") as (box, root):
         setup_django(box, root)
         from django.conf import settings
 
-        provider = Provider()
+        provider = Issuer(ISSUER, CLIENT, SECRET)
         before = settings.CENTRE_OIDC
-        settings.CENTRE_OIDC = {**before, "issuer": ISSUER, "audience": CLIENT, "jwks_url": provider.base + "/jwks",
-                                "desk_prefix": "agency-health--desk-", "client_id": CLIENT, "client_secret": SECRET,
-                                "authorize_url": ISSUER + "/oauth2/authorize", "token_url": provider.base + "/token"}
+        settings.CENTRE_OIDC = {**before, **provider.settings("agency-health--desk-")}
         yield box, provider
         settings.CENTRE_OIDC = before
-        provider.server.shutdown()
+        provider.close()
         from centre_web import runtime
 
         runtime.connection().close()
@@ -109,7 +48,7 @@ def browser() -> Any:
     return Client(enforce_csrf_checks=True, HTTP_HOST="centre.test", HTTP_X_FORWARDED_FOR="192.0.2.9")
 
 
-def sign_in(provider: Provider, sub: str, groups: list[str], **grant: Any) -> tuple[Any, Any]:
+def sign_in(provider: Issuer, sub: str, groups: list[str], **grant: Any) -> tuple[Any, Any]:
     """A browser through the code flow: /staff/ -> sign-in -> the IdP (played here: it checks what the centre
     asks for and hands a code out) -> /oidc/callback/. Returns (browser, the callback's answer)."""
     b = browser()
@@ -123,9 +62,8 @@ def sign_in(provider: Provider, sub: str, groups: list[str], **grant: Any) -> tu
     assert q["client_id"] == CLIENT and q["response_type"] == "code" and q["code_challenge_method"] == "S256"
     assert q["redirect_uri"] == "https://centre.test/oidc/callback/" and "groups" in q["scope"].split()
     assert len(q["state"]) >= 40 and len(q["nonce"]) >= 40 and len(q["code_challenge"]) == 43
-    code = secrets.token_urlsafe(16)
-    provider.codes[code] = {"sub": sub, "groups": groups, "name": sub.title(), "nonce": q["nonce"],
-                            "challenge": q["code_challenge"], "redirect_uri": q["redirect_uri"], **grant}
+    code = provider.grant(sub=sub, groups=groups, name=sub.title(), nonce=q["nonce"], challenge=q["code_challenge"],
+                          redirect_uri=q["redirect_uri"], **grant)
     answer = b.get("/oidc/callback/", {"code": code, "state": q["state"]})
     if answer.status_code == 302:
         b.get(answer["Location"])  # the inbox (and the CSRF cookie of its forms)
@@ -167,7 +105,7 @@ CLERK = ["agency-health", "agency-health--desk-clerk"]
 OFFICER = ["agency-health", "agency-health--desk-licensing_officer"]
 
 
-def test_sign_in_inbox_claim_act_comment_and_sign_out(site: tuple[Box, Provider]) -> None:
+def test_sign_in_inbox_claim_act_comment_and_sign_out(site: tuple[Box, Issuer]) -> None:
     box, provider = site
     older, newer = send(), send()
     ayesha, answer = sign_in(provider, "ayesha", CLERK)
@@ -239,7 +177,7 @@ def test_sign_in_inbox_claim_act_comment_and_sign_out(site: tuple[Box, Provider]
                        {"csrfmiddlewaretoken": csrf(ayesha)}).status_code == 403
 
 
-def test_isolation_and_refusals(site: tuple[Box, Provider]) -> None:
+def test_isolation_and_refusals(site: tuple[Box, Issuer]) -> None:
     box, provider = site
     reference = send()
     task = tasks_of(box, reference)[0][0]
@@ -278,7 +216,7 @@ def test_isolation_and_refusals(site: tuple[Box, Provider]) -> None:
     assert tasks_of(box, reference)[0][3] is None
 
 
-def test_a_session_past_its_end_is_signed_out(site: tuple[Box, Provider]) -> None:
+def test_a_session_past_its_end_is_signed_out(site: tuple[Box, Issuer]) -> None:
     """The session ends with the access token: past its end, pages ask for a sign-in and forms are refused."""
     from django.contrib.sessions.backends.signed_cookies import SessionStore
 
