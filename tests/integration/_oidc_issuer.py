@@ -5,9 +5,13 @@ sign-out): a real HTTP server with an RSA key (RS256) and
 - `GET /.well-known/openid-configuration`: the discovery document (its `end_session_endpoint` is the server's own);
 - `POST /token`: the token endpoint of the code flow, for the codes a test hands out with `grant` (it checks the
   client's secret by HTTP basic, the redirect URI and the PKCE verifier, and answers RS256 id and access tokens);
+- `GET /oauth2/authorize`: for a browser (`signed_in`: who is signed in at the IdP, as `grant` takes it): back to
+  the redirect URI with a code and the state at once, as an IdP with a session does; with nobody signed in, the
+  IdP's own sign-in page (a form that is never sent: `asked_to_sign_in` counts them);
 - `GET /oauth2/logout`: the end-session endpoint (OpenID Connect RP-Initiated Logout 1.0): every call is kept in
   `logouts` (its query); it redirects to `post_logout_redirect_uri` (with `state`) when that URI is one of
-  `post_logout_redirect_uris`, and answers 400 otherwise, as LemonLDAP::NG refuses an unregistered one.
+  `post_logout_redirect_uris`, and answers 400 otherwise, as LemonLDAP::NG refuses an unregistered one. An
+  `id_token_hint` that is one of the id_tokens it handed out ends the IdP's session (`signed_in` is None after).
 
 `token(...)` mints an access token directly (the API's tests, with a wrong key, audience or issuer on demand).
 The issuer is a name only (`https://auth.health.test`): nothing fetches it, the URLs are the server's."""
@@ -44,6 +48,8 @@ class Issuer:
         self.id_tokens: list[str] = []  # every id_token handed out, in order
         self.logouts: list[dict[str, str]] = []  # the end-session endpoint's calls, their query
         self.post_logout_redirect_uris: list[str] = []
+        self.signed_in: dict[str, Any] | None = None  # the IdP's session of the browser tests (sub, groups, name)
+        self.asked_to_sign_in = 0
         provider = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -53,9 +59,13 @@ class Issuer:
                     self._answer(200, jwks)
                 elif url.path == "/.well-known/openid-configuration":
                     self._answer(200, json.dumps(provider.discovery()).encode())
+                elif url.path == "/oauth2/authorize":
+                    self._authorize({k: v[0] for k, v in parse_qs(url.query).items()})
                 elif url.path == "/oauth2/logout":
                     query = {k: v[0] for k, v in parse_qs(url.query).items()}
                     provider.logouts.append(query)
+                    if query.get("id_token_hint") in provider.id_tokens:
+                        provider.signed_in = None
                     target = query.get("post_logout_redirect_uri", "")
                     if target not in provider.post_logout_redirect_uris:
                         self._answer(400, b'{"error": "invalid_request"}')
@@ -82,6 +92,26 @@ class Issuer:
                     return
                 provider.exchanges += 1
                 self._answer(200, json.dumps(provider.tokens(grant)).encode())
+
+            def _authorize(self, query: dict[str, str]) -> None:
+                who = provider.signed_in
+                if who is None:
+                    provider.asked_to_sign_in += 1
+                    page = (b'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign in - IdP</title>'
+                            b'</head><body><main><h1>Sign in to the agency</h1></main></body></html>')
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/html; charset=utf-8")
+                    self.send_header("Content-Length", str(len(page)))
+                    self.end_headers()
+                    self.wfile.write(page)
+                    return
+                code = provider.grant(**who, nonce=query["nonce"], challenge=query["code_challenge"],
+                                      redirect_uri=query["redirect_uri"])
+                self.send_response(302)
+                back = f"{query['redirect_uri']}?{urlencode({'code': code, 'state': query['state']})}"
+                self.send_header("Location", back)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
             def _answer(self, status: int, body: bytes) -> None:
                 self.send_response(status)
