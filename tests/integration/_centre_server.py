@@ -18,17 +18,18 @@ APP = Path(__file__).resolve().parents[2] / "roles" / "centre" / "files" / "app"
 DESIGN_PARENT = APP.parents[2] / "app_common" / "files"  # the shared design, installed beside the code by the role
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
 @contextmanager
-def centre_server(root: Path, threads: int = 4) -> Iterator[str]:
-    """gunicorn serving the centre configured by `root/centre.env`; yields its base URL (http://127.0.0.1:port).
-    Its log goes to `root/gunicorn.log` (quoted when it does not come up)."""
-    port = _free_port()
+def centre_server(root: Path, threads: int = 4, port: int | None = None) -> Iterator[str]:
+    """gunicorn serving the centre configured by `root/centre.env`; yields its base URL (http://127.0.0.1:port,
+    on `port` when given: a centre whose PUBLIC_URL is its own address). Its log goes to `root/gunicorn.log`
+    (quoted when it does not come up)."""
+    port = port or free_port()
     log = root / "gunicorn.log"
     env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "PYTHONPATH")}
     env["CENTRE_ENV_FILE"] = str(root / "centre.env")

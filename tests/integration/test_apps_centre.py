@@ -444,7 +444,7 @@ def test_staff_act_on_the_api_with_access_tokens_of_the_agencys_idp(box: BoxHand
         idp_api.remove_empty_groups(b, sorted({g for gs in users.values() for g in gs} - {group(SLUG), group(OTHER)}))
 
 
-_TASK_FORM = re.compile(r'action="/staff/tasks/([0-9a-f-]{36})/(claim|act)/"')
+_TASK_FORM = re.compile(r'action="/en/staff/tasks/([0-9a-f-]{36})/(claim|act)/"')
 
 
 def _token(page: str) -> str:
@@ -454,11 +454,13 @@ def _token(page: str) -> str:
 
 
 def test_staff_sign_in_on_the_staff_pages_through_the_idp(box: BoxHandle, deployed: dict[str, Any]) -> None:
-    """The staff pages with the box's real LemonLDAP::NG: /staff/ sends the browser to the IdP with the centre's
+    """The staff pages with the box's real LemonLDAP::NG: /en/staff/ sends the browser to the IdP with the centre's
     own client (state, nonce, PKCE), the member signs in on the IdP's form, the callback exchanges the code with
     the client's secret and verifies the tokens; the inbox lists the application at the clerk's desk, the clerk
     claims it and accepts it, then (at the licensing officer's desk too) approves it: closed `issued`, audited as
-    `staff:<login>`. A member of this agency in no desk group gets 403 at the callback."""
+    `staff:<login>`. The sign-out ends LemonLDAP::NG's session too (RP-initiated logout: the client's registered
+    post-logout redirect URI, no confirmation): the IdP's login form comes again. A member of this agency in no
+    desk group gets 403 at the callback."""
     b = box.box()
     c = deployed["url"]
     users = {login(SLUG, "pages"): [group(SLUG), desk_group(SLUG, "clerk"), desk_group(SLUG, "licensing_officer")],
@@ -469,8 +471,8 @@ def test_staff_sign_in_on_the_staff_pages_through_the_idp(box: BoxHandle, deploy
 
     def sign_in(user: str) -> tuple[requests.Session, requests.Response]:
         s = browser(b)
-        first = s.get(c + "/staff/", allow_redirects=False, timeout=30)
-        assert first.status_code == 302 and first.headers["Location"].startswith("/staff/signin/"), first.text[:300]
+        first = s.get(c + "/en/staff/", allow_redirects=False, timeout=30)
+        assert first.status_code == 302 and first.headers["Location"].startswith("/en/staff/signin/"), first.text[:300]
         out = s.get(c + first.headers["Location"], allow_redirects=False, timeout=30)
         assert out.status_code == 302 and out.headers["Location"].startswith(f"{b.issuer}/oauth2/authorize?")
         assert "code_challenge_method=S256" in out.headers["Location"]
@@ -491,29 +493,29 @@ def test_staff_sign_in_on_the_staff_pages_through_the_idp(box: BoxHandle, deploy
         doc = sent.json()
         t0 = time.monotonic()
         clerk, answer = sign_in(login(SLUG, "pages"))
-        assert answer.status_code == 302 and answer.headers["Location"] == "/staff/", answer.text[:500]
+        assert answer.status_code == 302 and answer.headers["Location"] == "/en/staff/", answer.text[:500]
         print(f"centre staff sign-in through the IdP: {time.monotonic() - t0:.2f} s")
         cookie = next(k for k in clerk.cookies if k.name.endswith("_session") and k.name.startswith("centre_"))
         assert cookie.secure and cookie.has_nonstandard_attr("HttpOnly")
-        inbox = clerk.get(c + "/staff/", timeout=30)
+        inbox = clerk.get(c + "/en/staff/", timeout=30)
         assert inbox.status_code == 200 and doc["display"] in inbox.text, inbox.text[:500]
         row = inbox.text[inbox.text.index(doc["display"]):]
         task = _TASK_FORM.search(row)
         assert task and task.group(2) == "claim", row[:800]
-        claimed = clerk.post(f"{c}/staff/tasks/{task.group(1)}/claim/", headers={"Referer": c + "/staff/"},
+        claimed = clerk.post(f"{c}/en/staff/tasks/{task.group(1)}/claim/", headers={"Referer": c + "/en/staff/"},
                              data={"csrfmiddlewaretoken": _token(inbox.text)}, allow_redirects=False, timeout=30)
         assert claimed.status_code == 302, claimed.text[:500]
-        file_url = f"{c}/staff/applications/{doc['reference']}/"
+        file_url = f"{c}/en/staff/applications/{doc['reference']}/"
         page = clerk.get(file_url, timeout=30)
         assert page.status_code == 200 and "Pages Desk" in page.text and "held by you" in page.text
-        act = clerk.post(f"{c}/staff/tasks/{task.group(1)}/act/", headers={"Referer": file_url},
+        act = clerk.post(f"{c}/en/staff/tasks/{task.group(1)}/act/", headers={"Referer": file_url},
                          data={"csrfmiddlewaretoken": _token(page.text),
                                "action": "accept", "comment": "premises seen"}, allow_redirects=False, timeout=30)
         assert act.status_code == 302, act.text[:500]
         page = clerk.get(file_url, timeout=30)
         following = _TASK_FORM.search(page.text[page.text.index("Current task"):])
         assert following, page.text[:1500]
-        approved = clerk.post(f"{c}/staff/tasks/{following.group(1)}/act/", headers={"Referer": file_url},
+        approved = clerk.post(f"{c}/en/staff/tasks/{following.group(1)}/act/", headers={"Referer": file_url},
                               data={"csrfmiddlewaretoken": _token(page.text),
                                     "action": "approve"}, allow_redirects=False, timeout=30)
         assert approved.status_code == 302, approved.text[:500]
@@ -527,6 +529,22 @@ def test_staff_sign_in_on_the_staff_pages_through_the_idp(box: BoxHandle, deploy
         who = f"staff:{login(SLUG, 'pages')}"
         assert actions == [("citizen", "submitted"), (who, "task:review:claim"), (who, "task:review:accept"),
                            (who, "task:approve:approve")], actions
+
+        # sign out: the centre's session is cleared, the browser goes to LemonLDAP::NG's end-session endpoint with
+        # the id_token, which ends the IdP's session and sends it back to the signed-out page
+        out = clerk.post(f"{c}/en/staff/signout/", headers={"Referer": file_url},
+                         data={"csrfmiddlewaretoken": _token(page.text)}, allow_redirects=False, timeout=30)
+        assert out.status_code == 303 and out.headers["Location"].startswith(f"{b.issuer}/oauth2/logout?"), \
+            out.text[:500]
+        assert "id_token_hint=" in out.headers["Location"]
+        ended = clerk.get(out.headers["Location"], allow_redirects=False, timeout=30)
+        oidc.host_only(clerk)
+        assert ended.status_code == 302 and ended.headers["Location"] == f"{c}/en/staff/signed-out/", ended.text[:500]
+        assert "signed out" in clerk.get(ended.headers["Location"], timeout=30).text
+        again = clerk.get(c + "/en/staff/", allow_redirects=False, timeout=30)
+        assert again.status_code == 302 and again.headers["Location"].startswith("/en/staff/signin/")
+        to_idp = clerk.get(c + again.headers["Location"], allow_redirects=False, timeout=30)
+        oidc.login_form(clerk.get(to_idp.headers["Location"], allow_redirects=False, timeout=30))  # asked again
         _, refused = sign_in(login(SLUG, "nodesk2"))
         assert refused.status_code == 403 and "not at any desk" in refused.text
     finally:

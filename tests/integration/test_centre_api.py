@@ -10,10 +10,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import jwt
@@ -23,42 +21,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from centre_core import references
 from govcloud_platform.box.context import Box
 from tests.integration._centre import centre_database, setup_django
+from tests.integration._oidc_issuer import ISSUER, Issuer
 
 pytestmark = [pytest.mark.integration]
-ISSUER = "https://auth.health.test"
 AUDIENCE = "health-centre"
 TRADE = {"business_name": "Ali Traders", "business_kind": "shop", "email": "ali@example.pk"}
-
-
-class Issuer:
-    """A test OIDC provider's keys: an RSA key whose public half a local JWKS server serves; mints tokens."""
-
-    def __init__(self) -> None:
-        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
-        body = json.dumps({"keys": [{**public, "kid": "k1", "use": "sig", "alg": "RS256"}]}).encode()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/jwks"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def token(self, groups: list[str], key: Any = None, kid: str = "k1", algorithm: str = "RS256",
-              **claims: Any) -> str:
-        now = int(time.time())
-        body = {"iss": ISSUER, "aud": AUDIENCE, "sub": "staff-7", "iat": now, "exp": now + 300, "groups": groups,
-                **claims}
-        return jwt.encode(body, key if key is not None else self.key, algorithm=algorithm, headers={"kid": kid})
 
 
 @pytest.fixture(scope="module")
@@ -78,13 +45,13 @@ def issuer(site: Box) -> Iterator[Issuer]:
     """The agency's OIDC provider as the centre's settings name it (issuer, audience, JWKS URL, desk groups)."""
     from django.conf import settings
 
-    found = Issuer()
+    found = Issuer(ISSUER, AUDIENCE)
     before = settings.CENTRE_OIDC
     settings.CENTRE_OIDC = {**before, "issuer": ISSUER, "audience": AUDIENCE, "jwks_url": found.url,
                             "desk_prefix": "centre-"}
     yield found
     settings.CENTRE_OIDC = before
-    found.server.shutdown()
+    found.close()
 
 
 _address = iter(range(1, 250))

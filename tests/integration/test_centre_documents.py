@@ -298,38 +298,37 @@ def test_staff_of_the_desk_download_the_documents_checked_against_their_hash(sit
     from django.conf import settings
 
     from centre_web import runtime
-    from tests.integration.test_centre_staff_pages import CLERK, CLIENT, ISSUER, SECRET, Provider, sign_in
+    from tests.integration._oidc_issuer import ISSUER, Issuer
+    from tests.integration.test_centre_staff_pages import CLERK, CLIENT, SECRET, sign_in
 
     reference = apply_trade_licence(Browser(), {"owner_cnic": ("cnic.pdf", PDF), "premises_proof": ("lease.png", PNG)})
-    provider, before = Provider(), settings.CENTRE_OIDC
-    settings.CENTRE_OIDC = {**before, "issuer": ISSUER, "audience": CLIENT, "jwks_url": provider.base + "/jwks",
-                            "desk_prefix": "agency-health--desk-", "client_id": CLIENT, "client_secret": SECRET,
-                            "authorize_url": ISSUER + "/oauth2/authorize", "token_url": provider.base + "/token"}
+    provider, before = Issuer(ISSUER, CLIENT, SECRET), settings.CENTRE_OIDC
+    settings.CENTRE_OIDC = {**before, **provider.settings("agency-health--desk-")}
     try:
         clerk, _ = sign_in(provider, "ayesha", CLERK)
-        page = clerk.get(f"/staff/applications/{reference}/")
+        page = clerk.get(f"/en/staff/applications/{reference}/")
         text = page.content.decode()
         assert page.status_code == 200 and "cnic.pdf" in text and "lease.png" in text
-        assert f"/staff/applications/{reference}/documents/1/" in text and "No documents are attached" not in text
-        got = clerk.get(f"/staff/applications/{reference}/documents/1/")
+        assert f"/en/staff/applications/{reference}/documents/1/" in text and "No documents are attached" not in text
+        got = clerk.get(f"/en/staff/applications/{reference}/documents/1/")
         assert got.status_code == 200 and got.content == PDF and got["Content-Type"] == "application/pdf"
         assert got["Content-Disposition"] == "attachment; filename*=UTF-8''cnic.pdf"
         assert "sandbox" in got["Content-Security-Policy"] and got["X-Content-Type-Options"] == "nosniff"
         trail = [e for e in store.audit_entries(runtime.connection()) if e.subject == reference]
         assert trail[-1].action == "download:owner_cnic" and trail[-1].actor == "staff:ayesha"
-        assert clerk.get(f"/staff/applications/{reference}/documents/3/").status_code == 404
+        assert clerk.get(f"/en/staff/applications/{reference}/documents/3/").status_code == 404
 
         # another desk (no task of this application ever reached it): the same 404 as an unknown document
         officer, _ = sign_in(provider, "zara", ["agency-health", "agency-health--desk-licensing_officer"])
-        assert officer.get(f"/staff/applications/{reference}/documents/1/").status_code == 404
+        assert officer.get(f"/en/staff/applications/{reference}/documents/1/").status_code == 404
 
         # the object changed behind the centre's back: refused, and no download is recorded
         second = store.documents(runtime.connection(), reference)[1]
         site["own"].put_object(Bucket="ag-health", Key=second.object_key, Body=PNG + b"tampered")
-        refused = clerk.get(f"/staff/applications/{reference}/documents/2/")
+        refused = clerk.get(f"/en/staff/applications/{reference}/documents/2/")
         assert refused.status_code == 409 and PNG not in refused.content
         after = [e for e in store.audit_entries(runtime.connection()) if e.subject == reference]
         assert len(after) == len(trail)
     finally:
         settings.CENTRE_OIDC = before
-        provider.server.shutdown()
+        provider.close()

@@ -26,8 +26,9 @@ from govcloud_platform.box.ports import free_port_base
 from tests.integration._browser import Chromium, Shots, Visit, follow
 from tests.integration._centre import centre_database, setup_django
 from tests.integration._centre_server import centre_server
+from tests.integration._oidc_issuer import ISSUER, Issuer
 from tests.integration._s3 import running_s3
-from tests.integration.test_centre_api import AUDIENCE, ISSUER, Issuer
+from tests.integration.test_centre_api import AUDIENCE
 from tests.integration.test_centre_notify import LOGIN, PASSWORD, Server, Sink
 
 pytestmark = [pytest.mark.integration]
@@ -42,7 +43,7 @@ def journey(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
         cert, key = box.ca.issue("smtp-journey", ["localhost"], ["127.0.0.1"])
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(cert, key)
-        sink, issuer = Sink(), Issuer()
+        sink, issuer = Sink(), Issuer(ISSUER, AUDIENCE)
         server = Server(sink, context, free_port_base() + 15)
         server.start()
         own = s3["health"]
@@ -62,7 +63,7 @@ def journey(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
                 yield {"base": base, "sink": sink, "issuer": issuer, "files": files}
         finally:
             server.stop()
-            issuer.server.shutdown()
+            issuer.close()
             from centre_web import runtime
 
             runtime.connection().close()

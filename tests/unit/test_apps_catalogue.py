@@ -103,3 +103,32 @@ def test_the_centre_is_told_its_agencys_client_and_desk_groups(tmp_path: Path) -
     # the shared design (docs/design.md): the agency's brand, as the portal's (the example's agency has no `brand:`)
     assert v["centre_brand_colour"] == "#1d70b8" and v["centre_brand_logo_src"] == ""
     assert "centre_brand_colour" not in removing
+
+
+def test_the_centres_client_registers_its_signed_out_pages_for_the_idps_logout(tmp_path: Path) -> None:
+    """LemonLDAP::NG sends a browser back after ending its session only to a post-logout redirect URI registered
+    (exactly) for the client: the centre's client registers its staff pages' signed-out page in each language,
+    and skips the IdP's logout confirmation (the sign-out is a form with a CSRF token in the centre); a client
+    registered before without them differs, so the next deploy rewrites it. Other apps register none."""
+    from govcloud_platform.apps.layout import app_oidc_client, public_url
+    from govcloud_platform.box import oidc_clients
+    from govcloud_platform.box.context import Box
+    from govcloud_platform.spec.example import EXAMPLE_SPEC
+    from govcloud_platform.spec.loader import load_spec_text
+
+    box = Box(home=tmp_path, spec=load_spec_text(EXAMPLE_SPEC))
+    body = app_oidc_client(box, "alpha", "Alpha", manifest("centre"), "s" * 32)
+    base = public_url(box, "alpha", "centre")
+    assert body["clientId"] == "ag-alpha--centre" and body["redirectUris"] == [f"{base}/oidc/callback/"]
+    back = [f"{base}/en/staff/signed-out/", f"{base}/ur/staff/signed-out/"]
+    assert body["options"]["postLogoutRedirectUris"] == back and body["options"]["logoutBypassConfirm"] is True
+    conf = oidc_clients.conf_entries(body)["oidcRPMetaDataOptions"]
+    assert conf["oidcRPMetaDataOptionsPostLogoutRedirectUris"] == " ".join(back)
+    assert conf["oidcRPMetaDataOptionsLogoutBypassConfirm"] == 1
+    assert not oidc_clients.client_differs(conf, body)
+    older = {**conf, "oidcRPMetaDataOptionsPostLogoutRedirectUris": "", "oidcRPMetaDataOptionsLogoutBypassConfirm": 0}
+    assert oidc_clients.client_differs(older, body)
+    for app in ("portal", "messaging", "documents"):
+        other = app_oidc_client(box, "alpha", "Alpha", manifest(app), "s" * 32)
+        assert other["options"]["postLogoutRedirectUris"] == [] and "logoutBypassConfirm" not in other["options"]
+        assert other["redirectUris"] == [f"{public_url(box, 'alpha', app)}{manifest(app).oidc_callback}"]

@@ -12,8 +12,10 @@ from typing import Any
 
 from govcloud_platform.apps.manifests import AppManifest
 from govcloud_platform.apps.store import Deployment
+from govcloud_platform.box import oidc_clients
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.network import LOOPBACK
+from govcloud_platform.box.oidc_policy import admitted_groups
 from govcloud_platform.box.placement import apps_listen_address
 from govcloud_platform.box.secrets import new_password
 from govcloud_platform.box.services import nginx
@@ -135,6 +137,21 @@ def public_host(box: Box, slug: str, app: str) -> str:
 
 def public_url(box: Box, slug: str, app: str) -> str:
     return f"https://{public_host(box, slug, app)}:{box.ports.proxy_https}"
+
+
+def app_oidc_client(box: Box, slug: str, agency_name: str, m: AppManifest, secret: str) -> dict[str, Any]:
+    """The app's OIDC client of the agency (the IdP's manager-API body): its redirect URI (the manifest's callback
+    at the app's public URL), the agency's members only, and for an app that signs out at the IdP (RP-initiated
+    logout: the centre's staff pages) its post-logout redirect URIs, which LemonLDAP::NG requires to be
+    registered (exactly) before it sends a browser back; its logout confirmation is skipped for such a client, the
+    sign-out being a form with a CSRF token in the app already."""
+    client_id = oidc_app_client(slug, m.name)
+    base = public_url(box, slug, m.name)
+    back = [f"{base}{path}" for path in m.oidc_post_logout]
+    return oidc_clients.oidc_client(box, client_id, secret, [f"{base}{m.oidc_callback}"], f"{agency_name}: {m.name}",
+                                    admit=admitted_groups(client_id) or [],  # the agency's members only
+                                    post_logout_redirect_uris=back,
+                                    options={"logoutBypassConfirm": True} if back else None)
 
 
 def instance_dir(box: Box, slug: str, app: str) -> Path:

@@ -23,6 +23,9 @@ class AppManifest:
     role: str
     implemented: bool = True
     oidc_callback: str = "/oidc/callback/"  # path of the redirect URI registered with the IdP
+    # Paths the IdP may send the browser back to after ending its session (OpenID Connect RP-Initiated Logout:
+    # an app that signs out at the IdP registers them as the client's post-logout redirect URIs).
+    oidc_post_logout: tuple[str, ...] = ()
     database_c_locale: bool = False  # create the database with LC_COLLATE/LC_CTYPE 'C' (Synapse refuses otherwise)
     # The app's own keys besides its services' credentials, generated once and kept in the registry:
     # "secret_key" (Django's; apps with SSO get it anyway), "tracking_key" (hex, 32 bytes: an HMAC key).
@@ -42,6 +45,7 @@ class AppManifest:
         doc["components"] = list(self.components)
         doc["keys"] = list(self.keys)
         doc["optional_services"] = list(self.optional_services)
+        doc["oidc_post_logout"] = list(self.oidc_post_logout)
         return doc
 
 
@@ -105,9 +109,10 @@ CATALOGUE: dict[str, AppManifest] = {
             product="Citizen's Centre (Django 5.2, SpiffWorkflow 3.2) on gunicorn",
             citizens_get="the agency's services (certificates, licences, permits) in English and Urdu: apply online, "
                          "get a reference number, track the application with a one-time code",
-            staff_get="applications moving between desks along each service's BPMN process, on the API with an "
-                      "access token of the agency's client for the centre (desk groups agency-<slug>--desk-<lane>; "
-                      "staff pages: to come)",
+            staff_get="applications moving between desks along each service's BPMN process: the staff pages "
+                      "(English and Urdu, SSO through the agency's client for the centre, sign-out ending the IdP's "
+                      "session too) and the API with an access token of that client (desk groups "
+                      "agency-<slug>--desk-<lane>)",
             services=("database", "storage", "identity"),
             components=("django", "spiffworkflow", "lxml", "psycopg", "pydantic", "pyyaml", "gunicorn", "pyjwt",
                         "boto3"),
@@ -117,6 +122,7 @@ CATALOGUE: dict[str, AppManifest] = {
             role="centre",
             keys=("secret_key", "tracking_key"),
             optional_services=("mail",),  # notifications (docs/centre.md): off when the agency has no mail
+            oidc_post_logout=("/en/staff/signed-out/", "/ur/staff/signed-out/"),  # the staff pages' sign-out
         ),
     )
 }

@@ -20,6 +20,7 @@ from psycopg import sql
 
 from govcloud_platform.apps.layout import (
     AppTarget,
+    app_oidc_client,
     app_target,
     app_tls,
     instance_dir,
@@ -34,7 +35,6 @@ from govcloud_platform.apps.runner import RUN_TIMEOUT_S, RoleResult, run_role
 from govcloud_platform.apps.store import READY, Deployment, DeploymentStore
 from govcloud_platform.box import idp_api, oidc_clients
 from govcloud_platform.box.context import Box
-from govcloud_platform.box.oidc_policy import admitted_groups
 from govcloud_platform.box.supervisor import Supervisor
 from govcloud_platform.brokers.database import (
     allow_in_hba,
@@ -265,11 +265,8 @@ class AppService:
         return not existed
 
     def _ensure_oidc_client(self, slug: str, agency_name: str, m: AppManifest, secret: str) -> bool:
-        app = m.name
-        client_id = oidc_app_client(slug, app)
-        redirects = [f"{public_url(self.box, slug, app)}{m.oidc_callback}"]
-        body = oidc_clients.oidc_client(self.box, client_id, secret, redirects, f"{agency_name}: {app}",
-                                   admit=admitted_groups(client_id) or [])  # the agency's members only
+        client_id = oidc_app_client(slug, m.name)
+        body = app_oidc_client(self.box, slug, agency_name, m, secret)
         current = idp_api.configured_clients(self.box).get(client_id)
         if not oidc_clients.client_differs(current, body):
             return False

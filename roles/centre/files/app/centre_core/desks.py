@@ -17,9 +17,11 @@ MAX_REASON = 1000
 
 @dataclass(frozen=True)
 class Refusal:
-    """Why a desk operation is refused, in one line (shown as it is)."""
+    """Why a desk operation is refused: a code (the staff pages show their text `refusal_<code>` in the page's
+    language) and the values that text names."""
 
-    message: str
+    code: str
+    values: tuple[tuple[str, str], ...] = ()
 
 
 def due(submitted_at: datetime, sla_working_days: int, holidays: Iterable[date] = ()) -> datetime:
@@ -40,9 +42,9 @@ def action_fields(action: str, reason: str, comment: str) -> dict[str, str] | Re
     `fields`): a reason where the action needs one, an optional comment."""
     reason, comment = reason.strip(), comment.strip()
     if needs_reason(action) and not reason:
-        return Refusal(f"Give the reason for '{action}': the applicant reads it.")
+        return Refusal("reason_needed", (("action", action),))
     if len(reason) > MAX_REASON or len(comment) > MAX_REASON:
-        return Refusal(f"A reason or comment is at most {MAX_REASON} characters.")
+        return Refusal("reason_too_long", (("n", str(MAX_REASON)),))
     out = {}
     if reason:
         out["reason"] = reason
@@ -54,21 +56,21 @@ def action_fields(action: str, reason: str, comment: str) -> dict[str, str] | Re
 def comment_text(text: str) -> str | Refusal:
     text = text.strip()
     if not text:
-        return Refusal("Write the comment first.")
+        return Refusal("comment_empty")
     if len(text) > MAX_COMMENT:
-        return Refusal(f"A comment is at most {MAX_COMMENT} characters.")
+        return Refusal("comment_too_long", (("n", str(MAX_COMMENT)),))
     return text
 
 
 def may_act(holder: str | None, me: str) -> Refusal | None:
     """A task held by a colleague is theirs to act on (the desk's tasks nobody holds are anyone's at the desk)."""
     if holder is not None and holder != me:
-        return Refusal("A colleague holds this task: they act on it, or it is released or assigned to you first.")
+        return Refusal("held")
     return None
 
 
 def may_assign(desk: str, to: str, colleagues_desks: Iterable[str] | None) -> Refusal | None:
     """Assign a task of `desk` to `to`, who must be known to work at the same desk (seen at a sign-in)."""
     if colleagues_desks is None or desk not in set(colleagues_desks):
-        return Refusal("Assign the task to someone who works at its desk.")
+        return Refusal("assign_desk")
     return None

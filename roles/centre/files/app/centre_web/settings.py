@@ -118,6 +118,8 @@ CENTRE_OIDC = {
     "client_secret": ENV.get("OIDC_CLIENT_SECRET", ""),
     "authorize_url": ENV.get("OIDC_AUTHORIZE_URL", ENV.get("OIDC_ISSUER", "") + "/oauth2/authorize"),
     "token_url": ENV.get("OIDC_TOKEN_URL", ENV.get("OIDC_ISSUER", "") + "/oauth2/token"),
+    # The sign-out ends the IdP's session too (RP-initiated logout): its end_session_endpoint is read from here.
+    "discovery_url": ENV.get("OIDC_DISCOVERY_URL", ENV.get("OIDC_ISSUER", "") + "/.well-known/openid-configuration"),
     "ca_file": ENV["CA_FILE"],
 }
 

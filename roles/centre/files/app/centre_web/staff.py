@@ -7,8 +7,11 @@ claim gives the desks (`api_rules.desks_of`). Without OIDC settings (`OIDC_ISSUE
 from __future__ import annotations
 
 import hmac
+import json
 import ssl
 import threading
+import time
+import urllib.request
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,10 +20,13 @@ import jwt
 from django.conf import settings
 
 from .api_rules import desks_of
+from .signin_rules import end_session_endpoint, trusted_url
 
 ALGORITHMS = ["RS256", "PS256", "ES256"]  # asymmetric only: a shared-secret (HS*) token is refused
 _clients: dict[str, jwt.PyJWKClient] = {}
 _lock = threading.Lock()
+DISCOVERY_SECONDS = 3600  # an end-session endpoint found is kept this long per process (a failure is not kept)
+_ends: dict[str, tuple[str, float]] = {}
 
 
 class Refused(Exception):
@@ -87,3 +93,29 @@ def _client(url: str, ca_file: str) -> jwt.PyJWKClient:
             found = _clients[url] = jwt.PyJWKClient(url, cache_keys=True, lifespan=300, timeout=5,
                                                     ssl_context=context)
         return found
+
+
+def end_session(config: dict[str, str]) -> str | None:
+    """The IdP's end-session endpoint from its discovery document (`discovery_url`: https with the box CA, http on
+    loopback only; 5 s at most), kept an hour; None when the IdP does not answer or offers none. The sign-out
+    never waits on it for longer: the local session is cleared before this is asked."""
+    url = config.get("discovery_url", "")
+    with _lock:
+        found = _ends.get(url)
+    if found is not None and found[1] > time.monotonic():
+        return found[0]
+    if not trusted_url(url):
+        return None
+    parts = urlsplit(url)
+    context = ssl.create_default_context(cafile=config.get("ca_file") or None) if parts.scheme == "https" else None
+    try:
+        req = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310 - scheme checked
+        with urllib.request.urlopen(req, timeout=5, context=context) as answer:  # noqa: S310 - scheme checked
+            document = json.loads(answer.read(65536))
+    except (OSError, ValueError):
+        return None
+    endpoint = end_session_endpoint(document, config.get("issuer", ""))
+    if endpoint is not None:
+        with _lock:
+            _ends[url] = (endpoint, time.monotonic() + DISCOVERY_SECONDS)
+    return endpoint

@@ -131,3 +131,6 @@ TEXTS.update(DOCUMENT_TEXTS)
 from .texts_notify import NOTIFY_TEXTS  # noqa: E402 - "send me a code"'s words, kept apart
 
 TEXTS.update(NOTIFY_TEXTS)
+from .texts_staff import STAFF_TEXTS  # noqa: E402 - the staff pages' words, kept apart
+
+TEXTS.update(STAFF_TEXTS)

@@ -1,5 +1,6 @@
-"""Citizen pages under /en/ and /ur/ (i18n_patterns; `/` is redirected by LocaleMiddleware following the
-browser's Accept-Language); the stylesheet, the health URL and the interface for integrations (`/api/`, JSON,
+"""Citizen pages and the staff pages under /en/ and /ur/ (i18n_patterns; `/` and `/staff/` are redirected by
+LocaleMiddleware following the browser's Accept-Language; the IdP's callback stays outside, at the one address
+registered for the centre's client); the stylesheet, the health URL and the interface for integrations (`/api/`, JSON,
 described by `openapi.PATHS`: a test keeps the two the same) outside them, as are the shared design's stylesheet,
 `/brand.css` and the agency's logo."""
 
@@ -25,11 +26,11 @@ api_patterns = [
     path("api/tasks", api.tasks, name="api-tasks"),
     path("api/tasks/<str:taskId>/<str:action>", api.task_action, name="api-task-action"),
 ]
-staff_patterns = [  # the staff pages (English only, desk.py), outside the language prefixes
-    path("oidc/callback/", desk.callback, name="staff-callback"),
+staff_patterns = [  # the staff pages (desk.py), under the language prefixes as the citizen pages
     path("staff/", desk.inbox, name="staff-inbox"),
     path("staff/signin/", desk.signin, name="staff-signin"),
     path("staff/signout/", desk.signout, name="staff-signout"),
+    path("staff/signed-out/", desk.signed_out, name="staff-signed-out"),  # the IdP's post-logout redirect URI
     path("staff/applications/<str:reference>/", desk.file, name="staff-file"),
     path("staff/applications/<str:reference>/comment/", desk.comment, name="staff-comment"),
     path("staff/applications/<str:reference>/documents/<int:number>/", desk.document, name="staff-document"),
@@ -38,8 +39,10 @@ staff_patterns = [  # the staff pages (English only, desk.py), outside the langu
     path("staff/tasks/<str:task_id>/release/", desk.release, name="staff-release"),
     path("staff/tasks/<str:task_id>/act/", desk.act, name="staff-act"),
 ]
-urlpatterns += staff_patterns + api_patterns + [re_path(r"^api/(?P<rest>.*)$", api.unknown, name="api-unknown")]
+urlpatterns += [path("oidc/callback/", desk.callback, name="staff-callback")]  # the redirect URI registered
+urlpatterns += api_patterns + [re_path(r"^api/(?P<rest>.*)$", api.unknown, name="api-unknown")]
 urlpatterns += i18n_patterns(
+    *staff_patterns,
     path("", views.services, name="services"),
     path("services/<slug:service_id>/", views.service, name="service"),
     path("services/<slug:service_id>/apply/<slug:question_id>/", views.question, name="question"),
