@@ -143,29 +143,29 @@ def test_staff_see_a_deleted_document_without_a_link_and_its_download_is_gone(si
     from django.conf import settings
 
     from centre_web import runtime
-    from tests.integration.test_centre_staff_pages import CLERK, CLIENT, ISSUER, SECRET, Provider, sign_in
+    from tests.integration._oidc_issuer import ISSUER, Issuer
+    from tests.integration.test_centre_staff_pages import CLERK, CLIENT, SECRET, sign_in
 
     conn = runtime.connection()
     reference = closed_application("trade_licence", "owner_cnic", datetime.now(UTC) - 8 * YEAR)
     assert "1 deleted at the end of their retention" in run_timers()
     assert store.documents(conn, reference)[0].deleted_at is not None
-    provider, before = Provider(), settings.CENTRE_OIDC
-    settings.CENTRE_OIDC = {**before, "issuer": ISSUER, "audience": CLIENT, "jwks_url": provider.base + "/jwks",
-                            "desk_prefix": "agency-health--desk-", "client_id": CLIENT, "client_secret": SECRET,
-                            "authorize_url": ISSUER + "/oauth2/authorize", "token_url": provider.base + "/token"}
+    provider, before = Issuer(ISSUER, CLIENT, SECRET), settings.CENTRE_OIDC
+    settings.CENTRE_OIDC = {**before, **provider.settings("agency-health--desk-")}
     try:
         clerk, _ = sign_in(provider, "ayesha", CLERK)
-        page = clerk.get(f"/staff/applications/{reference}/")
+        page = clerk.get(f"/en/staff/applications/{reference}/")
         text = page.content.decode()
-        assert page.status_code == 200 and "owner_cnic.pdf" in text and "its retention ended" in text
-        assert f"/staff/applications/{reference}/documents/1/" not in text
+        assert page.status_code == 200 and "owner_cnic.pdf" in text
+        assert "at the end of the period the office keeps its records" in text
+        assert f"/en/staff/applications/{reference}/documents/1/" not in text
         trail = len(store.audit_entries(conn))
-        gone = clerk.get(f"/staff/applications/{reference}/documents/1/")
+        gone = clerk.get(f"/en/staff/applications/{reference}/documents/1/")
         assert gone.status_code == 410 and "deleted at the end of its retention period" in gone.content.decode()
         assert len(store.audit_entries(conn)) == trail
     finally:
         settings.CENTRE_OIDC = before
-        provider.server.shutdown()
+        provider.close()
 
 
 def test_batches_of_one_delete_every_due_document_and_stop_at_the_first_not_due(site: dict[str, Any]) -> None:

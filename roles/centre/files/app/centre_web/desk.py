@@ -386,7 +386,7 @@ def document(request: HttpRequest, me: Me, reference: str, number: int) -> HttpR
         return _gone(request)
     doc, bucket = found[number - 1], runtime.bucket()
     if doc.deleted_at is not None:
-        return _refused(request, "This document was deleted at the end of its retention period.", 410)
+        return _refused(request, desks.Refusal("document_deleted"), 410)
     if bucket is None:
         return _refused(request, desks.Refusal("no_bucket"), 503)
     body = bucket.get(doc.object_key)

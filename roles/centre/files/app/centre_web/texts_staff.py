@@ -60,6 +60,8 @@ STAFF_TEXTS: dict[str, dict[str, str]] = {
                          "ur": "اس دوران درخواست آگے بڑھ چکی ہے: یہ کارروائی اب نہیں ہو سکتی۔"},
     "refusal_no_bucket": {"en": "This centre has no bucket for documents.",
                           "ur": "اس مرکز کے پاس دستاویزات کے لیے کوئی بکٹ نہیں ہے۔"},
+    "refusal_document_deleted": {"en": "This document was deleted at the end of its retention period.",
+                                 "ur": "یہ دستاویز ریکارڈ رکھنے کی مدت ختم ہونے پر حذف کر دی گئی۔"},
     "refusal_document_changed": {"en": "This document no longer matches what the applicant sent: it is not shown. "
                                        "Tell the centre's operators.",
                                  "ur": "یہ دستاویز اب وہ نہیں رہی جو درخواست گزار نے بھیجی تھی: اسے نہیں دکھایا جاتا۔ "
