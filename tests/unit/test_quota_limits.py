@@ -13,6 +13,7 @@ from govcloud_platform.brokers.database import PLATFORM_OWNER, agency_databases,
 from govcloud_platform.brokers.limits import Limit, changed_fields, drifted, outcome, quota_values
 from govcloud_platform.brokers.storage import (
     cluster_limits,
+    lagging_filers,
     parse_bucket_quotas,
     quota_bytes,
     quota_command,
@@ -120,6 +121,17 @@ def test_a_cluster_names_the_filer_that_holds_another_quota() -> None:
         ("health", "bucket ag-health (the filer on h2)", None), ("revenue", "bucket ag-revenue", None)]
     assert all(lim.drifted for lim in one_off)
     assert cluster_limits({"health": STANDARD}, {}) == storage_limits({"health": STANDARD}, {})  # none answered
+
+
+def test_a_filer_lacking_a_bucket_another_holds_lags_and_a_quota_alone_does_not() -> None:
+    """`restore_limits` restarts a filer that lacks a bucket its peers hold (one not following a peer); a bucket
+    with another quota, or without one, is set again through it instead; a bucket no filer holds lags nowhere."""
+    both = {"ag-alpha": 10, "ag-beta": None}
+    assert lagging_filers({"h2": both, "h3": both}, ["ag-alpha", "ag-beta"]) == []
+    assert lagging_filers({"h2": both, "h3": {"ag-alpha": 5}, "h4": {}}, ["ag-beta"]) == ["h3", "h4"]
+    assert lagging_filers({"h2": both, "h3": {"ag-alpha": 5}}, ["ag-alpha"]) == []
+    assert lagging_filers({"h2": both, "h3": both}, ["ag-gamma"]) == []
+    assert lagging_filers({}, ["ag-alpha"]) == []
 
 
 @pytest.mark.parametrize("gb", [0.001, 0.5, 0.75, 10, 100, 1234.5])

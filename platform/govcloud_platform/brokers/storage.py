@@ -15,6 +15,7 @@ from typing import Any
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.secrets import new_password
 from govcloud_platform.box.services.storage import (
+    FILER_CATCH_UP_S,
     answering_filers,
     bucket_actions,
     clustered,
@@ -22,6 +23,7 @@ from govcloud_platform.box.services.storage import (
     dynamic_identity,
     filer_shell,
     open_weed_shell,
+    restart_filer,
     weed_shell,
 )
 from govcloud_platform.box.services.storage_probe import unwritable
@@ -172,6 +174,26 @@ def cluster_limits(quotas: dict[str, Quota], by_filer: dict[str, dict[str, int |
         out += [Limit(slug, f"bucket {bucket} (the filer on {host})", "quota bytes", expected, value)
                 for host, value in held.items() if value != expected]
     return out
+
+
+def lagging_filers(by_filer: dict[str, dict[str, int | None]], buckets: list[str]) -> list[str]:
+    """Pure: the hosts whose filer lacks one of `buckets` that another filer holds (a filer not following a peer:
+    `restore_limits` restarts it). A bucket no filer holds yet lags nowhere."""
+    held = {b for live in by_filer.values() for b in live}
+    return sorted(host for host, live in by_filer.items() if any(b in held and b not in live for b in buckets))
+
+
+def wait_for_filers(box: Box, hosts: list[str], buckets: list[str], limit_s: float | None = None) -> list[str]:
+    """Of `hosts` (filers just restarted): those that hold every one of `buckets` within `limit_s`, read every 2 s."""
+    if not hosts:
+        return []
+    deadline = time.monotonic() + (FILER_CATCH_UP_S if limit_s is None else limit_s)
+    while True:
+        held = bucket_quotas_by_filer(box)
+        done = [h for h in hosts if h in held and h not in lagging_filers(held, buckets)]
+        if len(done) == len(hosts) or time.monotonic() >= deadline:
+            return done
+        time.sleep(2)
 
 
 def enforce_quotas(box: Box) -> list[str]:
@@ -403,15 +425,28 @@ class StorageBroker(Broker):
         if not clustered(box):
             weed_shell(box, commands, timeout=60 + len(jobs))
             return
-        # Through every filer, each into its own store: a filer back from a crash may not take its peers' changes
-        # for minutes (the CI run of stop 31: a quota set through the first filer still missing on the returned
-        # one's after two `up`s), and setting the same value again where it already holds is harmless.
+        # A filer back from a crash can stop following a peer (seen on the lab and in CI: the returned host's filer
+        # lacked buckets every other filer held, for minutes and through two `up`s, so a quota set through a peer
+        # never reached it). Restarted, it subscribes to every peer again and replays what it missed.
+        wanted = [bucket_of(j.slug) for j in jobs]
+        behind = lagging_filers(bucket_quotas_by_filer(box), wanted)
+        for host in behind:
+            restart_filer(box, host)
+        caught_up = wait_for_filers(box, behind, wanted)
+        # then through every filer holding the buckets, each into its own store (an older change replayed into one
+        # filer can undo a value set through another; the same value set again where it holds is harmless)
+        filers = [(host, where) for host, where in answering_filers(box) if host not in behind or host in caught_up]
+
         def one(where: tuple[str, str]) -> str:
             return weed_shell(box, commands, timeout=60 + len(jobs), session=filer_shell(box, where[1]))
 
-        filers = answering_filers(box)
         with ThreadPoolExecutor(max_workers=max(1, len(filers))) as pool:
             list(pool.map(one, filers))
+        if len(caught_up) < len(behind):
+            late = ", ".join(h for h in behind if h not in caught_up)
+            raise ServiceError(f"the object storage's filer on {late} still lacks buckets the other filers hold "
+                               f"{FILER_CATCH_UP_S:.0f} s after a restart",
+                               hint=f"see `govcloud logs storage` on {late}; then run `govcloud up` again")
 
     def orphans(self, box: Box, known: set[str]) -> list[str]:
         """S3 identities and buckets named like an agency's whose agency the registry does not know (or

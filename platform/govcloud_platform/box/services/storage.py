@@ -200,6 +200,35 @@ def answering_filers(box: Box) -> list[tuple[str, str]]:
     return out
 
 
+FILER_CATCH_UP_S = 60.0  # a restarted filer's replay of what it missed: seconds of metadata on the lab
+
+
+def restart_filer(box: Box, host: str) -> None:
+    """Of a cluster: restart the filer of this storage host (its supervisord's `storage-filer`, over SSH from the
+    control home), then wait until it accepts connections again (`FILER_CATCH_UP_S` at most). On start a filer
+    subscribes to every peer again, from where it last recorded (all of it where it has no record)."""
+    import shlex
+    import time
+
+    from govcloud_platform.box import remote
+
+    target = remote.remote_host(box, host)
+    conf = f"{target.home}/supervisor/supervisord.conf"
+    command = shlex.join([remote.supervisorctl_of(target.govcloud), "-c", conf, "restart", "storage-filer"])
+    try:
+        done = subprocess.run([*remote.ssh_base(box), host, "--", command], capture_output=True, text=True,
+                              timeout=120, check=False)
+    except subprocess.TimeoutExpired:
+        done = None
+    if done is None or done.returncode != 0:
+        raise ServiceError(f"the object storage's filer on {host} lags its peers and could not be restarted",
+                           hint=f"check host {host} over ssh (`govcloud status`); then `govcloud up` again")
+    port = box.ports.weed_filer + GRPC_SHIFT
+    deadline = time.monotonic() + FILER_CATCH_UP_S
+    while _answering([target.address], port) is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+
+
 def filer_shell(box: Box, filer: str) -> subprocess.Popen[str]:
     """A `weed shell` that talks to this filer (`host:port`), not to the first that answers (`open_weed_shell`)."""
     return start_shell(master_address(box), _shell_dir(box), filer)
