@@ -22,7 +22,7 @@ from govcloud_platform.progress import Progress, quiet
 from govcloud_platform.state.lock import box_lock
 
 READY_TIMEOUT = {"storage": 90.0, "dcs": 60.0, "database": 90.0, "identity": 60.0, "backups": 10.0, "apps": 10.0,
-                 "proxy": 10.0}
+                 "proxy": 10.0, "console": 30.0}
 
 
 
@@ -34,7 +34,7 @@ class UpResult:
 
 
 # A service whose check needs another one: its probe would hang on a dead dependency.
-DEPENDS_ON = {"backups": ("storage", "database"), "identity": ("database",)}
+DEPENDS_ON = {"backups": ("storage", "database"), "identity": ("database",), "console": ("identity",)}
 
 
 def _health(box: Box, svc: Service, info: dict[str, dict[str, object]]) -> Health:

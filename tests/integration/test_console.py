@@ -1,0 +1,154 @@
+"""The web console on a real box (storage, database, identity, backups, mail and the console, `govcloud up`): the
+service in `status` with its HTTPS URL; the JSON API refuses a missing or bad token with 401 and WWW-Authenticate;
+an operator's token lists every agency, an agency member's only their own, and another agency's slug answers 404
+exactly as an unknown one does, in the API and in the pages; a browser session signs in through the IdP (code flow
+with PKCE) and reads the pages in English and Urdu, each under 150 KB. (The attacker's rows: tests/security/
+test_console.py.)"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from govcloud_platform.onboarding import AgencyRequest, Onboarding
+from tests import console_kit as kit
+from tests.conftest import BoxHandle, make_box, teardown_box
+from tests.unit.test_console import ENABLED
+
+pytestmark = pytest.mark.integration
+A, B = "con-alpha", "con-beta"
+PAGE_LIMIT = 150 * 1024
+
+
+@pytest.fixture(scope="module")
+def cbox() -> Iterator[BoxHandle]:
+    handle = make_box("console", ENABLED)
+    try:
+        result = handle.cli("--json", "up", "--port-base", str(handle.port_base), timeout=600)
+        assert result.rc == 0, f"govcloud up failed: {result.stderr[-2000:]}"
+        box = handle.box()
+        for slug in (A, B):
+            Onboarding(box, actor="test").add(AgencyRequest(slug, f"Agency {slug}", f"it@{slug}.example",
+                                                            "standard", ["identity"]))
+        yield handle
+    finally:
+        teardown_box(handle)
+
+
+def admin(handle: BoxHandle, slug: str) -> tuple[str, str]:
+    creds = handle.cli("--json", "agency", "credentials", slug, "--show-secrets")
+    assert creds.rc == 0, creds.stderr
+    identity = creds.json()["identity"]
+    return identity["admin_user"], identity["admin_password"]
+
+
+def operator(handle: BoxHandle) -> tuple[str, str]:
+    box = handle.box()
+    password = box.secrets.get("idp-operator-password")
+    assert password
+    return box.spec.platform.services.identity.operator_user, password
+
+
+@pytest.fixture(scope="module")
+def tokens(cbox: BoxHandle) -> dict[str, str]:
+    box = cbox.box()
+    return {"operator": kit.access_token(box, *operator(cbox)), A: kit.access_token(box, *admin(cbox, A)),
+            B: kit.access_token(box, *admin(cbox, B))}
+
+
+def test_status_lists_the_console_with_its_https_url(cbox: BoxHandle) -> None:
+    result = cbox.cli("--json", "status")
+    assert result.rc == 0, result.stderr
+    services = {s["name"]: s for s in result.json()["services"]}
+    assert services["console"]["healthy"] is True
+    assert services["console"]["endpoint"] == kit.url(cbox.box(), "/")
+    assert kit.api(cbox.box(), "/healthz").json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize("token", [None, "", "not-a-jwt", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."])
+def test_the_api_answers_401_without_a_valid_token(cbox: BoxHandle, token: str | None) -> None:
+    resp = kit.api(cbox.box(), "/api/agencies", token)
+    assert resp.status_code == 401 and resp.headers["WWW-Authenticate"].startswith("Bearer")
+    assert set(resp.json()) == {"error", "message"}
+
+
+def test_a_token_for_another_client_is_refused(cbox: BoxHandle) -> None:
+    """An agency's own client gets tokens from the same IdP (client credentials): not for the console."""
+    box = cbox.box()
+    identity = cbox.cli("--json", "agency", "credentials", A, "--show-secrets").json()["identity"]
+    s = kit.oidc.browser(box)
+    resp = s.post(f"{box.issuer}/oauth2/token", auth=(identity["client_id"], identity["client_secret"]),
+                  data={"grant_type": "client_credentials", "scope": "openid"}, timeout=10)
+    assert resp.status_code == 200, resp.text[:200]
+    refused = kit.api(box, "/api/agencies", resp.json()["access_token"])
+    assert refused.status_code == 401 and 'error="invalid_token"' in refused.headers["WWW-Authenticate"]
+
+
+def test_an_operator_sees_every_agency(cbox: BoxHandle, tokens: dict[str, str]) -> None:
+    resp = kit.api(cbox.box(), "/api/agencies", tokens["operator"])
+    assert resp.status_code == 200, resp.text[:300]
+    listed = {a["slug"]: a for a in resp.json()["agencies"]}
+    assert {A, B} <= set(listed)
+    assert listed[A] == {"slug": A, "name": f"Agency {A}", "state": "ready", "quota_class": "standard",
+                         "services": ["identity"]}
+    one = kit.api(cbox.box(), f"/api/agencies/{B}", tokens["operator"])
+    assert one.status_code == 200 and one.json()["email"] == f"it@{B}.example"
+
+
+def test_a_member_sees_only_their_agency_and_404_for_another(cbox: BoxHandle, tokens: dict[str, str]) -> None:
+    box = cbox.box()
+    listed = kit.api(box, "/api/agencies", tokens[A])
+    assert listed.status_code == 200 and [a["slug"] for a in listed.json()["agencies"]] == [A]
+    assert kit.api(box, f"/api/agencies/{A}", tokens[A]).status_code == 200
+    other = kit.api(box, f"/api/agencies/{B}", tokens[A])
+    unknown = kit.api(box, "/api/agencies/no-such-agency", tokens[A])
+    assert other.status_code == unknown.status_code == 404 and other.json() == unknown.json()
+
+
+def test_the_openapi_document_is_served(cbox: BoxHandle) -> None:
+    doc = kit.api(cbox.box(), "/api/openapi.json").json()
+    assert doc["openapi"] == "3.1.0" and "/api/agencies/{slug}" in doc["paths"]
+
+
+def _page(s: Any, box: Any, path: str) -> Any:
+    return s.get(kit.url(box, path), allow_redirects=False, timeout=20)
+
+
+def test_an_operator_signs_in_and_reads_every_page_in_both_languages(cbox: BoxHandle) -> None:
+    box = cbox.box()
+    s, landed = kit.sign_in(box, *operator(cbox))
+    assert landed.status_code == 200 and landed.url.endswith("/en/agencies"), (landed.status_code, landed.url)
+    assert f'href="/en/agencies/{A}"' in landed.text and f'href="/en/agencies/{B}"' in landed.text
+    for lang, direction in (("en", "ltr"), ("ur", "rtl")):
+        for path in ("/", "/agencies", f"/agencies/{A}"):
+            resp = _page(s, box, f"/{lang}{path}")
+            assert resp.status_code == 200, (lang, path, resp.status_code)
+            assert f'<html lang="{lang}" dir="{direction}">' in resp.text
+            assert len(resp.content) <= PAGE_LIMIT
+    overview = _page(s, box, "/en/")
+    assert "console" in overview.text and kit.url(box, "/") in overview.text and 'href="/ca.pem"' in overview.text
+    assert _page(s, box, "/ca.pem").content == box.ca_file.read_bytes()
+
+
+def test_a_member_signs_in_and_another_agencys_page_is_404(cbox: BoxHandle) -> None:
+    box = cbox.box()
+    s, landed = kit.sign_in(box, *admin(cbox, A))
+    assert landed.status_code == 200 and f"/en/agencies/{A}" in landed.text and f"/en/agencies/{B}" not in landed.text
+    assert _page(s, box, f"/en/agencies/{A}").status_code == 200
+    other, unknown = _page(s, box, f"/en/agencies/{B}"), _page(s, box, "/ur/agencies/no-such-agency")
+    assert other.status_code == unknown.status_code == 404
+    # the same page but for the address itself (the language link names it)
+    assert _page(s, box, "/ur/agencies/no-such-agency").text == \
+        _page(s, box, f"/ur/agencies/{B}").text.replace(B, "no-such-agency")
+
+
+def test_a_page_without_a_session_starts_the_sign_in(cbox: BoxHandle) -> None:
+    box = cbox.box()
+    s = kit.oidc.browser(box)
+    first = _page(s, box, f"/en/agencies/{A}")
+    assert first.status_code == 302 and first.headers["location"].startswith("/auth/signin?lang=en")
+    start = s.get(kit.url(box, first.headers["location"]), allow_redirects=False, timeout=10)
+    assert start.status_code == 302 and start.headers["location"].startswith(f"{box.issuer}/oauth2/authorize?")
+    assert "code_challenge_method=S256" in start.headers["location"]
