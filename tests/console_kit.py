@@ -7,13 +7,59 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import requests
 
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.services import console_conf
+from govcloud_platform.onboarding import AgencyRequest, Onboarding
+from govcloud_platform.spec.example import EXAMPLE_SPEC
 from tests import oidc
+from tests.conftest import BoxHandle, make_box, teardown_box
+
+# the example spec with the console enabled
+ENABLED = EXAMPLE_SPEC.replace("  openstack:                   # used", "    console:\n      enabled: true\n"
+                                                                       "  openstack:                   # used")
+
+
+@contextmanager
+def console_box(prefix: str, slugs: tuple[str, ...]) -> Iterator[BoxHandle]:
+    """A box of its own with the console enabled (`govcloud up`), and these agencies onboarded with the identity
+    service only (an administrator in the IdP, the agency's group); always destroyed."""
+    handle = make_box(prefix, ENABLED)
+    try:
+        result = handle.cli("--json", "up", "--port-base", str(handle.port_base), timeout=600)
+        assert result.rc == 0, f"govcloud up failed: {result.stderr[-2000:]}"
+        box = handle.box()
+        for slug in slugs:
+            Onboarding(box, actor="test").add(AgencyRequest(slug, f"Agency {slug}", f"it@{slug}.example",
+                                                            "standard", ["identity"]))
+        yield handle
+    finally:
+        teardown_box(handle)
+
+
+def identity(handle: BoxHandle, slug: str) -> dict[str, str]:
+    creds = handle.cli("--json", "agency", "credentials", slug, "--show-secrets")
+    assert creds.rc == 0, creds.stderr
+    found: dict[str, str] = creds.json()["identity"]
+    return found
+
+
+def admin(handle: BoxHandle, slug: str) -> tuple[str, str]:
+    """The agency administrator's login and password (a member of the agency's group)."""
+    found = identity(handle, slug)
+    return found["admin_user"], found["admin_password"]
+
+
+def operator(handle: BoxHandle) -> tuple[str, str]:
+    box = handle.box()
+    password = box.secrets.get("idp-operator-password")
+    assert password
+    return box.spec.platform.services.identity.operator_user, password
 
 
 def url(box: Box, path: str = "/") -> str:

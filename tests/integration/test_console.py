@@ -12,10 +12,9 @@ from typing import Any
 
 import pytest
 
-from govcloud_platform.onboarding import AgencyRequest, Onboarding
 from tests import console_kit as kit
-from tests.conftest import BoxHandle, make_box, teardown_box
-from tests.unit.test_console import ENABLED
+from tests.conftest import BoxHandle
+from tests.console_kit import admin, operator
 
 pytestmark = pytest.mark.integration
 A, B = "con-alpha", "con-beta"
@@ -24,31 +23,8 @@ PAGE_LIMIT = 150 * 1024
 
 @pytest.fixture(scope="module")
 def cbox() -> Iterator[BoxHandle]:
-    handle = make_box("console", ENABLED)
-    try:
-        result = handle.cli("--json", "up", "--port-base", str(handle.port_base), timeout=600)
-        assert result.rc == 0, f"govcloud up failed: {result.stderr[-2000:]}"
-        box = handle.box()
-        for slug in (A, B):
-            Onboarding(box, actor="test").add(AgencyRequest(slug, f"Agency {slug}", f"it@{slug}.example",
-                                                            "standard", ["identity"]))
+    with kit.console_box("console", (A, B)) as handle:
         yield handle
-    finally:
-        teardown_box(handle)
-
-
-def admin(handle: BoxHandle, slug: str) -> tuple[str, str]:
-    creds = handle.cli("--json", "agency", "credentials", slug, "--show-secrets")
-    assert creds.rc == 0, creds.stderr
-    identity = creds.json()["identity"]
-    return identity["admin_user"], identity["admin_password"]
-
-
-def operator(handle: BoxHandle) -> tuple[str, str]:
-    box = handle.box()
-    password = box.secrets.get("idp-operator-password")
-    assert password
-    return box.spec.platform.services.identity.operator_user, password
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +53,7 @@ def test_the_api_answers_401_without_a_valid_token(cbox: BoxHandle, token: str |
 def test_a_token_for_another_client_is_refused(cbox: BoxHandle) -> None:
     """An agency's own client gets tokens from the same IdP (client credentials): not for the console."""
     box = cbox.box()
-    identity = cbox.cli("--json", "agency", "credentials", A, "--show-secrets").json()["identity"]
+    identity = kit.identity(cbox, A)
     s = kit.oidc.browser(box)
     resp = s.post(f"{box.issuer}/oauth2/token", auth=(identity["client_id"], identity["client_secret"]),
                   data={"grant_type": "client_credentials", "scope": "openid"}, timeout=10)

@@ -23,9 +23,9 @@ from govcloud_platform.console.texts import LANGUAGES, TEXTS
 from govcloud_platform.errors import SpecError
 from govcloud_platform.spec import load_spec_text
 from govcloud_platform.spec.example import EXAMPLE_SPEC
+from tests.console_kit import ENABLED
 
-ENABLED = EXAMPLE_SPEC.replace("  openstack:                   # used", "    console:\n      enabled: true\n"
-                                                                       "  openstack:                   # used")
+assert ENABLED != EXAMPLE_SPEC
 OPS = OPERATOR_GROUPS
 
 
