@@ -15,6 +15,7 @@ import pytest
 from tests import console_kit as kit
 from tests.conftest import BoxHandle
 from tests.console_kit import admin, operator
+from tests.integration._browser import Chromium, Shots, Visit, follow
 
 pytestmark = pytest.mark.integration
 A, B = "con-alpha", "con-beta"
@@ -128,3 +129,37 @@ def test_a_page_without_a_session_starts_the_sign_in(cbox: BoxHandle) -> None:
     start = s.get(kit.url(box, first.headers["location"]), allow_redirects=False, timeout=10)
     assert start.status_code == 302 and start.headers["location"].startswith(f"{box.issuer}/oauth2/authorize?")
     assert "code_challenge_method=S256" in start.headers["location"]
+
+
+@pytest.mark.parametrize("lang", ["en", "ur"])
+def test_a_browser_signs_in_through_the_idp_and_every_page_passes_axe(cbox: BoxHandle, chromium: Chromium,
+                                                                     shots: Shots, lang: str) -> None:
+    """Debian's Chromium, JavaScript off: an agency member opens the console, signs in on the IdP's form, and reads
+    the overview, the agencies and their agency's page: no WCAG 2.2 AA violation (axe-core), each page at most
+    150 KB received, reflow at 320 px, a screenshot each; another agency's page is the not-found page."""
+    box = cbox.box()
+    user, password = admin(cbox, A)
+    page = chromium.page(javascript=False, locale=lang, box_tls=True)
+    visit = Visit(chromium, shots, page, f"console-{lang}", limit=PAGE_LIMIT)
+    try:
+        page.goto(kit.url(box, f"/{lang}/"))
+        assert page.url.startswith(f"{box.issuer}/"), page.url  # the IdP's login form
+        page.locator("input[name=user]").fill(user)
+        page.locator("input[name=password]").fill(password)
+        page.locator("input[name=password]").press("Enter")
+        page.wait_for_url(kit.url(box, f"/{lang}/"), timeout=20_000)
+        visit.meter.reset()  # the IdP's own pages are not the console's
+        page.goto(kit.url(box, f"/{lang}/"))
+        assert page.locator("html").get_attribute("dir") == ("rtl" if lang == "ur" else "ltr")
+        visit.seen("overview")
+        follow(page, page.locator(f'header a[href="/{lang}/agencies"]'))
+        visit.seen("agencies")
+        follow(page, page.locator(f'main a[href="/{lang}/agencies/{A}"]'))
+        assert page.locator("h1").inner_text() == f"Agency {A}"
+        visit.seen("agency")
+        response = page.goto(kit.url(box, f"/{lang}/agencies/{B}"))
+        assert response is not None and response.status == 404
+        visit.seen("other-agency")
+    finally:
+        page.context.close()
+    visit.check()

@@ -86,6 +86,10 @@ def create_app(settings: Settings) -> Flask:
         return Response(platform.ca_pem(), content_type="application/x-pem-file",
                         headers={"Content-Disposition": 'attachment; filename="govcloud-ca.pem"'})
 
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        return Response(status=204, headers={"Cache-Control": "max-age=86400"})
+
     @app.get("/static/console.css")
     def stylesheet() -> Response:
         return Response(render_template("console.css.j2"), content_type="text/css; charset=utf-8",
