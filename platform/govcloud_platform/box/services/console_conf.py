@@ -22,8 +22,8 @@ SESSION_KEY = "console-session-key"
 #: agency each sees is the console's own decision (console/authz.py)
 ADMIT_PREFIXES = ("agency-",)
 CALLBACK = "/auth/callback"
-WORKERS = 2
-THREADS = 4  # a page that shows `status` probes the console itself through nginx: never one thread per process
+WORKERS = 1  # one process: pages take a few ms; a second would double the memory (bench_console.py)
+THREADS = 8  # a page that shows `status` probes the console itself through nginx: never one thread per process
 
 
 def public_url(box: Box) -> str:
