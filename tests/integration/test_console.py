@@ -163,3 +163,30 @@ def test_a_browser_signs_in_through_the_idp_and_every_page_passes_axe(cbox: BoxH
     finally:
         page.context.close()
     visit.check()
+
+
+def test_a_second_up_changes_nothing_and_logs_show_the_console(cbox: BoxHandle) -> None:
+    """`up` on a running box with the console: the fast path (nothing restarted: the same pids), and `logs console`
+    reads gunicorn's log (its access lines)."""
+    before = {s["name"]: s["pid"] for s in cbox.cli("--json", "status").json()["services"]}
+    again = cbox.cli("--json", "up", timeout=300)
+    assert again.rc == 0, again.stderr
+    assert again.json()["changed"] is False
+    after = {s["name"]: s["pid"] for s in cbox.cli("--json", "status").json()["services"]}
+    assert after["console"] == before["console"] and after["identity"] == before["identity"]
+    logs = cbox.cli("--json", "logs", "console", "--lines", "200")
+    assert logs.rc == 0 and any("/healthz" in line for line in logs.json()["lines"])
+
+
+def test_a_token_without_standing_is_403_everywhere(cbox: BoxHandle) -> None:
+    """A user whose only group is an agency's administrators' (the IdP's rule admits any `agency-` group through the
+    console's client) is no member: the API answers 403 for the list and for that agency alike."""
+    from govcloud_platform.box import idp_api
+
+    box = cbox.box()
+    login, password = "stray@" + A, "Stray-password-1234"
+    idp_api.add_user(box, login, password, "stray@example.org", "Stray", [f"agency-{A}--admins"])
+    token = kit.access_token(box, login, password)
+    for path in ("/api/agencies", f"/api/agencies/{A}"):
+        resp = kit.api(box, path, token)
+        assert resp.status_code == 403 and resp.json()["error"] == "forbidden", (path, resp.status_code)
