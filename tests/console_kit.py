@@ -89,6 +89,13 @@ def sign_in(box: Box, user: str, password: str, start: str = "/en/agencies") -> 
 
 def access_token(box: Box, user: str, password: str) -> str:
     """An access token of the console's client for `user` (authorization code with PKCE S256)."""
+    token: str = token_answer(box, user, password)["access_token"]
+    return token
+
+
+def token_answer(box: Box, user: str, password: str) -> dict[str, str]:
+    """The token endpoint's answer (access_token, id_token...) to the console's client for `user` (authorization
+    code with PKCE S256)."""
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
     redirect = url(box, console_conf.CALLBACK)
@@ -109,8 +116,8 @@ def access_token(box: Box, user: str, password: str) -> str:
     tokens = s.post(f"{box.issuer}/oauth2/token", auth=(console_conf.CLIENT_ID, secret), timeout=10, data={
         "grant_type": "authorization_code", "code": code, "redirect_uri": redirect, "code_verifier": verifier})
     assert tokens.status_code == 200, tokens.text[:300]
-    token: str = tokens.json()["access_token"]
-    return token
+    answer: dict[str, str] = tokens.json()
+    return answer
 
 
 def api(box: Box, path: str, token: str | None = None) -> requests.Response:

@@ -133,6 +133,8 @@ TOKEN_ROWS: list[tuple[str, Callable[[BoxHandle, str], str]]] = [
     ("own claims unsigned (alg none) as an operator", lambda c, t: unsigned(t)),
     ("HS256 keyed with the IdP's public key, as an operator", lambda c, t: hs256_with_public_key(c.box(), t)),
     ("own agency client's token (another audience)", lambda c, t: agency_client_token(c)),
+    ("own id_token of the console's client as a bearer token, not an access token",
+     lambda c, t: kit.token_answer(c.box(), *kit.admin(c, INTRUDER))["id_token"]),
 ]
 
 
@@ -141,7 +143,7 @@ def test_forged_or_foreign_tokens_are_refused(cbox: BoxHandle, own: dict[str, An
                                              forge: Callable[[BoxHandle, str], str]) -> None:
     token = forge(cbox, own["token"])
     with attack("console", f"API: {what}") as attempt:
-        resp = _get(cbox.box(), f"/api/agencies/{VICTIM}", token)
+        resp = _get(cbox.box(), f"/api/agencies/{INTRUDER}", token)  # even its own agency: the token is no key
         attempt.succeeded = resp.status_code != 401
         attempt.detail = f"HTTP {resp.status_code}"
 

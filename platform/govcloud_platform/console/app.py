@@ -117,7 +117,7 @@ def create_app(settings: Settings) -> Flask:
         try:
             answer = _exchange(settings, code, pending["verifier"])
             verifier.id_token_subject(str(answer.get("id_token", "")), pending["nonce"])
-            claims = verifier.claims(str(answer.get("access_token", "")))
+            claims = verifier.access_claims(str(answer.get("access_token", "")))
         except (Refused, requests.RequestException, ValueError):
             return page("message.j2", lang, 400, heading=TEXTS[lang]["signin"], text=TEXTS[lang]["signin_failed"])
         session.clear()
@@ -174,7 +174,7 @@ def create_app(settings: Settings) -> Flask:
             abort(_problem(401, "unauthorised", "A bearer token of the box's identity provider is needed.",
                            {"WWW-Authenticate": REALM}))
         try:
-            claims = verifier.claims(token)
+            claims = verifier.access_claims(token)
         except Refused:
             abort(_problem(401, "invalid_token", "The token is not valid for the console.",
                            {"WWW-Authenticate": f'{REALM}, error="invalid_token"'}))

@@ -56,6 +56,14 @@ class Verifier:
             raise Refused("no subject")
         return claims
 
+    def access_claims(self, token: str) -> dict[str, Any]:
+        """The claims of an access token: as `claims`, and made as one (LemonLDAP::NG's JWT access tokens carry the
+        granted `scope` and the `client_id`; an id_token has neither, and is never accepted as a bearer token)."""
+        claims = self.claims(token)
+        if not isinstance(claims.get("scope"), str) or claims.get("client_id") != self.audience:
+            raise Refused("not an access token of the console's client")
+        return claims
+
     def id_token_subject(self, token: str, nonce: str) -> str:
         """An id_token of the sign-in: verified as an access token is, plus the nonce the sign-in sent."""
         claims = self.claims(token)
