@@ -121,6 +121,16 @@ def test_a_member_signs_in_and_another_agencys_page_is_404(cbox: BoxHandle) -> N
         _page(s, box, f"/ur/agencies/{B}").text.replace(B, "no-such-agency")
 
 
+def test_sign_out_ends_the_session(cbox: BoxHandle) -> None:
+    box = cbox.box()
+    s, landed = kit.sign_in(box, *admin(cbox, B))
+    assert landed.status_code == 200
+    out = s.post(kit.url(box, "/auth/signout"), data={"lang": "ur"}, allow_redirects=False, timeout=10)
+    assert out.status_code == 302 and out.headers["location"] == "/ur/signed-out"
+    again = _page(s, box, f"/en/agencies/{B}")
+    assert again.status_code == 302 and again.headers["location"].startswith("/auth/signin")
+
+
 def test_a_page_without_a_session_starts_the_sign_in(cbox: BoxHandle) -> None:
     box = cbox.box()
     s = kit.oidc.browser(box)

@@ -104,6 +104,18 @@ def test_a_session_ends_with_its_token_and_within_a_working_day() -> None:
     assert signin.session_end(True, 0) == signin.session_end(None, 0) == 3600
 
 
+@pytest.mark.parametrize(("header", "token"), [
+    ("Bearer abc.def.ghi", "abc.def.ghi"),
+    ("bearer  abc ", "abc"),
+    (None, None), ("", None), ("Bearer", None), ("Bearer ", None), ("Basic dXNlcjpwdw==", None),
+    ("Bearer " + "a" * 8193, None),
+])
+def test_only_a_bearer_header_carries_a_token(header: str | None, token: str | None) -> None:
+    from govcloud_platform.console.tokens import bearer_token
+
+    assert bearer_token(header) == token
+
+
 # --- languages and the OpenAPI document -------------------------------------------------------------------
 def test_english_and_urdu_have_the_same_words_and_urdu_is_right_to_left() -> None:
     assert set(TEXTS["en"]) == set(TEXTS["ur"]) and LANGUAGES["ur"][1] == "rtl" and LANGUAGES["en"][1] == "ltr"
