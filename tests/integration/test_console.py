@@ -200,3 +200,20 @@ def test_a_token_without_standing_is_403_everywhere(cbox: BoxHandle) -> None:
     for path in ("/api/agencies", f"/api/agencies/{A}"):
         resp = kit.api(box, path, token)
         assert resp.status_code == 403 and resp.json()["error"] == "forbidden", (path, resp.status_code)
+
+
+def test_onboarding_works_while_the_console_is_down_and_up_heals_it(cbox: BoxHandle) -> None:
+    """The brokers never need the console: with its program stopped, `status` says so (exit 1), an agency is still
+    onboarded, and `up` starts the console again."""
+    from govcloud_platform.box.supervisor import Supervisor
+    from govcloud_platform.onboarding import AgencyRequest, Onboarding
+
+    box = cbox.box()
+    Supervisor(box).stop("console")
+    status = cbox.cli("--json", "status")
+    assert status.rc == 1 and "console" in status.stderr
+    Onboarding(box, actor="test").add(AgencyRequest("con-gamma", "Agency con-gamma", "it@con-gamma.example",
+                                                    "standard", ["identity"]))
+    up = cbox.cli("--json", "up", timeout=300)
+    assert up.rc == 0, up.stderr
+    assert {s["name"]: s["healthy"] for s in up.json()["services"]}["console"] is True

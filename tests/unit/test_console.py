@@ -144,7 +144,7 @@ def test_the_console_is_opt_in_and_runs_last(tmp_path: Path) -> None:
     assert not Box(home=tmp_path / "a", spec=load_spec_text(EXAMPLE_SPEC)).runs("console")
     assert Box(home=tmp_path / "b", spec=load_spec_text(ENABLED)).runs("console")
     assert "console" not in record.ALL
-    assert OFFSETS["console_https"] == (16, "console") and Ports(18000).console_app == 18017
+    assert OFFSETS["console_https"] == (16, "identity") and Ports(18000).console_app == 18017
     assert {"console_https", "console_app"} <= set(NOT_ON_HOSTS) and "console_app" in LOOPBACK_ONLY
     assert {"console_https", "console_app"} <= set(record.unbound_ports(record.Placement(())))
 

@@ -30,9 +30,9 @@ OFFSETS: dict[str, tuple[int, str]] = {
     "idp_edge": (14, "proxy"),
     # Postfix's SMTP submission (STARTTLS required, AUTH for every sender): the box's shared mail service
     "smtp": (15, "mail"),
-    # the web console (opt-in: platform.services.console.enabled): nginx's TLS server on the box's address, and the
-    # console's own gunicorn behind it on loopback
-    "console_https": (16, "console"),
+    # the web console (opt-in: platform.services.console.enabled): nginx's TLS server on the box's address (bound by
+    # the identity service's nginx, like the apps' proxy), and the console's own gunicorn behind it on loopback
+    "console_https": (16, "identity"),
     "console_app": (17, "console"),
 }
 # Never bound on the hosts target: the mail service and the console are not placed on hosts yet (spec.models refuses
