@@ -217,3 +217,27 @@ def test_onboarding_works_while_the_console_is_down_and_up_heals_it(cbox: BoxHan
     up = cbox.cli("--json", "up", timeout=300)
     assert up.rc == 0, up.stderr
     assert {s["name"]: s["healthy"] for s in up.json()["services"]}["console"] is True
+
+
+def test_turning_the_console_off_and_on_again(cbox: BoxHandle) -> None:
+    """`enabled: false` then `up`: the console's program is stopped and forgotten, nginx serves its port no more,
+    `status` does not list it; `enabled: true` then `up`: it is back, healthy, and signs in."""
+    from govcloud_platform.box.ports import port_in_use
+    from govcloud_platform.box.supervisor import Supervisor
+
+    original = cbox.spec_path.read_text()
+    cbox.spec_path.write_text(original.replace("      enabled: true\n", "      enabled: false\n"))
+    try:
+        off = cbox.cli("--json", "up", timeout=300)
+        assert off.rc == 0, off.stderr
+        assert "console" not in {s["name"] for s in off.json()["services"]}
+        box = cbox.box()
+        assert "console" not in Supervisor(box).info()
+        assert not port_in_use(box.ports.console_https) and not port_in_use(box.ports.console_app)
+    finally:
+        cbox.spec_path.write_text(original)
+    on = cbox.cli("--json", "up", timeout=300)
+    assert on.rc == 0, on.stderr
+    assert {s["name"]: s["healthy"] for s in on.json()["services"]}["console"] is True
+    s, landed = kit.sign_in(cbox.box(), *admin(cbox, A))
+    assert landed.status_code == 200

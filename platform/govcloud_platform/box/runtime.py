@@ -155,6 +155,8 @@ def up(box: Box, progress: Progress = quiet, port_base: int | None = None, addre
         if port_base is not None:
             box.port_base = port_base
         info = sup.info()
+        if info and _retire_opted_out(box, sup, info, progress):
+            info = sup.info()
         # What running programs re-read by themselves (the backup plan) is applied first, restarting nothing.
         reconfigured = [svc.name for svc in services if info and svc.reconfigure(box)]
         for name in reconfigured:
@@ -212,6 +214,21 @@ def up(box: Box, progress: Progress = quiet, port_base: int | None = None, addre
             raise ServiceError(f"{bad[0].name} is unhealthy after up: {bad[0].detail}")
         agent.ensure(box, sup)
         return UpResult(health, True, time.monotonic() - start)
+
+
+def _retire_opted_out(box: Box, sup: Supervisor, info: dict[str, dict[str, object]], progress: Progress) -> bool:
+    """Stop and forget the programs of an opt-in service the spec no longer turns on (the console after
+    `enabled: false`); True if there were any. (Its nginx server goes with the identity service's next prepare.)"""
+    retired = False
+    for svc in all_services():
+        if not svc.opt_in or box.runs(svc.name):
+            continue
+        for prog in svc.programs(box):
+            if prog.name in info:
+                progress(f"{svc.name}: turned off in the spec, stopping {prog.name}")
+                sup.remove(prog.name)
+                retired = True
+    return retired
 
 
 def _sections_current(sup: Supervisor, svc: Service, box: Box) -> bool:

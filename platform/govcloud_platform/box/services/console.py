@@ -26,6 +26,7 @@ def _settings_text(box: Box) -> str:
 class ConsoleService(Service):
     name = "console"
     serves_brokers = False  # `agency add` works while the console is down
+    opt_in = True
 
     def prepare(self, box: Box) -> None:
         directory = box.dir("console")
