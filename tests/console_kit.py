@@ -26,9 +26,11 @@ ENABLED = EXAMPLE_SPEC.replace("  openstack:                   # used", "    con
 
 
 @contextmanager
-def console_box(prefix: str, slugs: tuple[str, ...]) -> Iterator[BoxHandle]:
+def console_box(prefix: str, slugs: tuple[str, ...], services: dict[str, list[str]] | None = None
+                ) -> Iterator[BoxHandle]:
     """A box of its own with the console enabled (`govcloud up`), and these agencies onboarded with the identity
-    service only (an administrator in the IdP, the agency's group); always destroyed."""
+    service only (an administrator in the IdP, the agency's group), or the services given for a slug; always
+    destroyed."""
     handle = make_box(prefix, ENABLED)
     try:
         result = handle.cli("--json", "up", "--port-base", str(handle.port_base), timeout=600)
@@ -36,7 +38,7 @@ def console_box(prefix: str, slugs: tuple[str, ...]) -> Iterator[BoxHandle]:
         box = handle.box()
         for slug in slugs:
             Onboarding(box, actor="test").add(AgencyRequest(slug, f"Agency {slug}", f"it@{slug}.example",
-                                                            "standard", ["identity"]))
+                                                            "standard", (services or {}).get(slug, ["identity"])))
         yield handle
     finally:
         teardown_box(handle)

@@ -24,7 +24,7 @@ PAGE_LIMIT = 150 * 1024
 
 @pytest.fixture(scope="module")
 def cbox() -> Iterator[BoxHandle]:
-    with kit.console_box("console", (A, B)) as handle:
+    with kit.console_box("console", (A, B), {A: ["database", "storage", "identity"]}) as handle:
         yield handle
 
 
@@ -69,7 +69,7 @@ def test_an_operator_sees_every_agency(cbox: BoxHandle, tokens: dict[str, str]) 
     listed = {a["slug"]: a for a in resp.json()["agencies"]}
     assert {A, B} <= set(listed)
     assert listed[A] == {"slug": A, "name": f"Agency {A}", "state": "ready", "quota_class": "standard",
-                         "services": ["identity"]}
+                         "services": ["database", "identity", "storage"]}
     one = kit.api(cbox.box(), f"/api/agencies/{B}", tokens["operator"])
     assert one.status_code == 200 and one.json()["email"] == f"it@{B}.example"
 
@@ -81,6 +81,22 @@ def test_a_member_sees_only_their_agency_and_404_for_another(cbox: BoxHandle, to
     assert kit.api(box, f"/api/agencies/{A}", tokens[A]).status_code == 200
     other = kit.api(box, f"/api/agencies/{B}", tokens[A])
     unknown = kit.api(box, "/api/agencies/no-such-agency", tokens[A])
+    assert other.status_code == unknown.status_code == 404 and other.json() == unknown.json()
+
+
+def test_usage_is_the_agencys_and_its_members(cbox: BoxHandle, tokens: dict[str, str]) -> None:
+    """`GET /api/agencies/{slug}/usage`: what `agency usage --json` measures, for the agency's member and the
+    operators; another agency's member gets the unknown agency's 404."""
+    box = cbox.box()
+    mine = kit.api(box, f"/api/agencies/{A}/usage", tokens[A])
+    assert mine.status_code == 200, mine.text[:300]
+    doc = mine.json()
+    cli = cbox.cli("--json", "agency", "usage", A).json()["usage"][0]
+    assert doc["slug"] == A and set(doc) == set(cli)
+    assert doc["database"]["connection_limit"] == cli["database"]["connection_limit"] > 0
+    assert doc["storage"]["limit_bytes"] == cli["storage"]["limit_bytes"] > 0
+    assert kit.api(box, f"/api/agencies/{A}/usage", tokens["operator"]).status_code == 200
+    other, unknown = (kit.api(box, f"/api/agencies/{s}/usage", tokens[B]) for s in (A, "no-such-agency"))
     assert other.status_code == unknown.status_code == 404 and other.json() == unknown.json()
 
 
@@ -99,7 +115,7 @@ def test_an_operator_signs_in_and_reads_every_page_in_both_languages(cbox: BoxHa
     assert landed.status_code == 200 and landed.url.endswith("/en/agencies"), (landed.status_code, landed.url)
     assert f'href="/en/agencies/{A}"' in landed.text and f'href="/en/agencies/{B}"' in landed.text
     for lang, direction in (("en", "ltr"), ("ur", "rtl")):
-        for path in ("/", "/agencies", f"/agencies/{A}"):
+        for path in ("/", "/agencies", f"/agencies/{A}", f"/agencies/{A}/usage"):
             resp = _page(s, box, f"/{lang}{path}")
             assert resp.status_code == 200, (lang, path, resp.status_code)
             assert f'<html lang="{lang}" dir="{direction}">' in resp.text
@@ -167,6 +183,9 @@ def test_a_browser_signs_in_through_the_idp_and_every_page_passes_axe(cbox: BoxH
         follow(page, page.locator(f'main a[href="/{lang}/agencies/{A}"]'))
         assert page.locator("h1").inner_text() == f"Agency {A}"
         visit.seen("agency")
+        follow(page, page.locator(f'main a[href="/{lang}/agencies/{A}/usage"]'))
+        assert page.locator("meter").count() == 2  # the connections and the bucket against their limits
+        visit.seen("usage")
         response = page.goto(kit.url(box, f"/{lang}/agencies/{B}"))
         assert response is not None and response.status == 404
         visit.seen("other-agency")

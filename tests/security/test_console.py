@@ -104,6 +104,7 @@ SLUG_ROWS = [
     ("the victim's slug percent-encoded", "/api/agencies/" + "".join(f"%{b:02x}" for b in VICTIM.encode())),
     ("the victim's slug through a dot segment", f"/api/agencies/{INTRUDER}/..%2f{VICTIM}"),
     ("the victim's slug with a query", f"/api/agencies/{VICTIM}?agency={INTRUDER}"),
+    ("the victim's usage", f"/api/agencies/{VICTIM}/usage"),
 ]
 
 
@@ -153,6 +154,7 @@ PAGE_ROWS = [
     ("the victim's page in Urdu", f"/ur/agencies/{VICTIM}"),
     ("the victim's page with a trailing slash", f"/en/agencies/{VICTIM}/"),
     ("the victim's page percent-encoded", "/en/agencies/" + "".join(f"%{b:02x}" for b in VICTIM.encode())),
+    ("the victim's usage page", f"/en/agencies/{VICTIM}/usage"),
 ]
 
 

@@ -180,3 +180,30 @@ def test_the_cli_does_not_import_the_console() -> None:
             "if m.startswith(('flask', 'govcloud_platform.console', 'jwt'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+@pytest.mark.parametrize(("n", "text"), [(0, "0 B"), (1023, "1023 B"), (1536, "1.5 KB"), (20 * 1024**2, "20.0 MB"),
+                                         (3 * 1024**5, "3072.0 TB")])
+def test_bytes_for_people(n: int, text: str) -> None:
+    from govcloud_platform.console.data import human_bytes
+
+    assert human_bytes(n) == text
+
+
+def test_usage_rows_bar_only_what_a_server_limits() -> None:
+    from govcloud_platform.console.data import usage_rows
+
+    doc = {"slug": "health", "quota": "standard",
+           "database": {"bytes": 7_500_000, "connections": 3, "connection_limit": 20, "enforced": True},
+           "storage": {"bytes": 2048, "objects": 2, "limit_bytes": 10 * 1024**3},
+           "backups": {"bytes": 0}, "identity": {"users": 1, "client": True}}
+    rows = {r["measure"]: r for r in usage_rows(doc)}
+    assert list(rows) == ["db_bytes", "db_connections", "storage_bytes", "storage_objects", "backup_bytes",
+                          "idp_users"]
+    assert (rows["db_connections"]["value"], rows["db_connections"]["max"]) == (3, 20)
+    assert (rows["storage_bytes"]["value"], rows["storage_bytes"]["limit"]) == (2048, "10.0 GB")
+    assert rows["db_bytes"]["max"] is None and rows["idp_users"]["used"] == "1"
+    unlimited = {r["measure"]: r for r in usage_rows({"database": {"connections": 1, "connection_limit": -1},
+                                                      "storage": {"bytes": 1}})}
+    assert unlimited["db_connections"]["max"] is None and unlimited["storage_bytes"]["max"] is None
+    assert usage_rows({"slug": "x", "quota": "standard"}) == []

@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 
 from govcloud_platform.box.services.identity import OPERATOR_GROUPS
 from govcloud_platform.console import authz, signin
-from govcloud_platform.console.data import Platform, agency_detail, agency_summary
+from govcloud_platform.console.data import Platform, agency_detail, agency_summary, usage_rows
 from govcloud_platform.console.openapi import document
 from govcloud_platform.console.settings import Settings
 from govcloud_platform.console.texts import LANGUAGES, TEXTS
@@ -167,6 +167,18 @@ def create_app(settings: Settings) -> Flask:
             abort(404)  # the same page for another agency's and an unknown slug (authz)
         return page("agency.j2", lang, agency=agency_detail(record))
 
+    @app.get("/<lang>/agencies/<slug>/usage")
+    def usage_page(lang: str, slug: str) -> Response:
+        check_lang(lang)
+        who = signed_in(lang)
+        if isinstance(who, Response):
+            return who
+        record = platform.agency(slug) if authz.may_see(who, slug) else None
+        if record is None:
+            abort(404)
+        return page("usage.j2", lang, agency=agency_summary(record),
+                    rows=usage_rows(platform.usage(slug, f"console:{who.subject}")))
+
     # --- API ------------------------------------------------------------------------------------
     def api_principal() -> authz.Principal:
         token = bearer_token(request.headers.get("Authorization"))
@@ -195,6 +207,14 @@ def create_app(settings: Settings) -> Flask:
         if record is None:
             abort(404)
         return jsonify(agency_detail(record))
+
+    @app.get("/api/agencies/<slug>/usage")
+    def api_usage(slug: str) -> Response:
+        who = api_principal()
+        record = platform.agency(slug) if authz.may_see(who, slug) else None
+        if record is None:
+            abort(404)
+        return jsonify(platform.usage(slug, f"console:{who.subject}"))
 
     @app.get("/api/openapi.json")
     def openapi() -> Response:

@@ -27,6 +27,45 @@ def agency_detail(record: AgencyRecord) -> dict[str, Any]:
             "updated_at": record.updated_at}
 
 
+def human_bytes(n: int) -> str:
+    """Bytes for people: 1023 B, 1.5 KB, 20.0 MB ... (binary multiples, one decimal)."""
+    value, unit = float(n), "B"
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1024 or unit == "TB":
+            break
+        value /= 1024
+    return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
+
+
+def usage_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The usage page's rows from `Onboarding.usage`'s document (what `agency usage --json` prints): each measure
+    (a key of `texts`), what is used and, where the server enforces one, the limit (the page draws a bar)."""
+    rows: list[dict[str, Any]] = []
+    db, storage = doc.get("database"), doc.get("storage")
+    if isinstance(db, dict):
+        rows.append({"measure": "db_bytes", "used": human_bytes(int(db.get("bytes") or 0)), "value": None})
+        limit = db.get("connection_limit")
+        rows.append({"measure": "db_connections", "used": str(db.get("connections", 0)),
+                     "value": int(db.get("connections") or 0), "max": limit if isinstance(limit, int) and limit > 0
+                     else None, "limit": str(limit) if isinstance(limit, int) and limit > 0 else None})
+    if isinstance(storage, dict):
+        used, limit = int(storage.get("bytes") or 0), storage.get("limit_bytes")
+        if not isinstance(limit, int) or limit <= 0:
+            limit = None
+        rows.append({"measure": "storage_bytes", "used": human_bytes(used), "value": used, "max": limit,
+                     "limit": human_bytes(limit) if limit is not None else None})
+        rows.append({"measure": "storage_objects", "used": str(storage.get("objects", 0)), "value": None})
+    if isinstance(doc.get("backups"), dict):
+        rows.append({"measure": "backup_bytes", "used": human_bytes(int(doc["backups"].get("bytes") or 0)),
+                     "value": None})
+    if isinstance(doc.get("identity"), dict):
+        rows.append({"measure": "idp_users", "used": str(doc["identity"].get("users", 0)), "value": None})
+    for row in rows:
+        row.setdefault("max", None)
+        row.setdefault("limit", None)
+    return rows
+
+
 @dataclass
 class Platform:
     box: Box
@@ -46,6 +85,17 @@ class Platform:
             return registry.agency(slug)
         finally:
             registry.close()
+
+    def usage(self, slug: str, actor: str) -> dict[str, Any]:
+        """What `govcloud agency usage SLUG` measures (`Onboarding.usage`: read from the servers, with the limits
+        they enforce)."""
+        from govcloud_platform.onboarding import Onboarding
+
+        onboarding = Onboarding(self.box, actor=actor)
+        try:
+            return onboarding.usage(slug)
+        finally:
+            onboarding.registry.close()
 
     def services(self) -> list[dict[str, Any]]:
         """Every service's health as `status` gives it (cached for STATUS_TTL_S)."""

@@ -54,6 +54,17 @@ def document(server_url: str) -> dict[str, Any]:
                 "responses": {"200": {"description": "the agency", "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/Agency"}}}},
                     **_REFUSALS, "404": _error("no such agency, or not the principal's")}}},
+            "/api/agencies/{slug}/usage": {"get": {
+                "operationId": "getAgencyUsage",
+                "summary": "What `govcloud agency usage` measures: per service, from the servers, with the limits "
+                           "they enforce",
+                "parameters": [{"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "usage by service", "content": {"application/json": {
+                    "schema": {"type": "object", "required": ["slug", "quota"], "properties": {
+                        "slug": {"type": "string"}, "quota": {"type": "string"},
+                        "database": {"type": "object"}, "storage": {"type": "object"},
+                        "identity": {"type": "object"}, "backups": {"type": "object"}}}}}},
+                    **_REFUSALS, "404": _error("no such agency, or not the principal's")}}},
             "/api/openapi.json": {"get": {
                 "operationId": "openapi", "summary": "This document", "security": [],
                 "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}}}},
