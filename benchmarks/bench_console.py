@@ -1,11 +1,11 @@
 """Web console benchmark on a box of its own with the console enabled (`govcloud up`): bytes of every page (as an
 operator signed in through the IdP, English and Urdu), p50/p95 of the time one request takes over a kept-alive
 HTTPS connection through nginx (the client's wall time on the same machine: the server's time and the loopback) for
-`GET /api/agencies` with an operator's bearer token and for the agencies page, with `--agencies N` agencies in the
-registry (100 by default; written into the registry directly, as `agency add` records them: the console reads only
-the registry for these, and onboarding 100 agencies' services would take minutes), and the RSS of the console's
-processes (gunicorn's master and workers).
-Run: .venv/bin/python benchmarks/bench_console.py [--agencies 100] [--requests 200]  (about 60 s)"""
+`GET /api/agencies` with an operator's bearer token, the agencies page, the overview and one agency's usage, with
+`--agencies N` agencies in the registry (100 by default; but for the first, written into the registry directly, as
+`agency add` records them: the console reads only the registry for these, and onboarding 100 agencies' services
+would take minutes), and the RSS of the console's processes (gunicorn's master and workers).
+Run: .venv/bin/python benchmarks/bench_console.py [--agencies 100] [--requests 200]  (about 90 s)"""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def main() -> None:
         print(f"govcloud up (every service and the console): {time.perf_counter() - start:.1f} s")
         box = handle.box()
         Onboarding(box, actor="bench").add(AgencyRequest("bench-first", "Bench first", "it@bench.example",
-                                                         "standard", ["identity"]))
+                                                         "standard", ["database", "storage", "identity"]))
         registry = Registry(box.home)
         for i in range(args.agencies - 1):
             registry.save_agency(f"bench-{i:04d}", f"Bench agency {i}", f"it@bench-{i}.example", "standard",
@@ -51,7 +51,7 @@ def main() -> None:
         print(f"agencies in the registry: {args.agencies}")
         for lang in ("en", "ur"):
             sizes = []
-            for path in ("/", "/agencies", "/agencies/bench-first"):
+            for path in ("/", "/agencies", "/agencies/bench-first", "/agencies/bench-first/usage"):
                 resp = session.get(kit.url(box, f"/{lang}{path}"), timeout=10)
                 assert resp.status_code == 200
                 sizes.append(f"{path} {len(resp.content) / 1024:.1f} KB")
@@ -60,7 +60,9 @@ def main() -> None:
         token = kit.access_token(box, *kit.operator(handle))
         session.headers["Authorization"] = f"Bearer {token}"
         for label, path in (("GET /api/agencies", "/api/agencies"), ("agencies page /en/agencies", "/en/agencies"),
-                            ("overview /en/ (status cached 10 s)", "/en/")):
+                            ("overview /en/ (status cached 10 s)", "/en/"),
+                            ("GET /api/agencies/bench-first/usage (measured on the servers)",
+                             "/api/agencies/bench-first/usage")):
             samples = []
             for _ in range(args.requests):
                 t0 = time.perf_counter()
