@@ -183,7 +183,8 @@ def status(ctx: typer.Context) -> None:
 
 def logs(
     ctx: typer.Context,
-    service: Annotated[str, typer.Argument(help="storage, database, identity, backups, mail, fence or supervisord")],
+    service: Annotated[str, typer.Argument(
+        help="storage, database, identity, backups, mail, console, fence or supervisord")],
     follow: Annotated[bool, typer.Option("--follow", "-f", help="keep printing new lines")] = False,
     lines: Annotated[int, typer.Option("--lines", "-n", min=1, max=100_000, help="how many of the last lines")] = 50,
 ) -> None:

@@ -225,7 +225,7 @@ class Onboarding:
         _require_remote_services(self.box)
         info = Supervisor(self.box).info() if any(self.box.runs(svc.name) for svc in all_services()) else {}
         for svc in all_services():
-            if not self.box.runs(svc.name):
+            if not self.box.runs(svc.name) or not svc.serves_brokers:
                 continue
             for prog in svc.programs(self.box):
                 state = info.get(prog.name, {}).get("statename")

@@ -128,14 +128,19 @@ class Chromium:
         self.browser = self._playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
         self.version = self.browser.version
         self._axe_source = AXE_JS.read_text()
-        self._axe_context = self.browser.new_context(java_script_enabled=True, bypass_csp=True, viewport=VIEWPORT)
+        # (a box's HTTPS page's stylesheet comes from a server the box CA vouches for, which this browser does not know)
+        self._axe_context = self.browser.new_context(java_script_enabled=True, bypass_csp=True, viewport=VIEWPORT,
+                                                     ignore_https_errors=True)
         self._axe_page = self._axe_context.new_page()
         self.meters: dict[int, Meter] = {}
 
-    def page(self, *, javascript: bool = False, locale: str = "en") -> Any:
-        """A page in a context of its own (fresh cookies), JavaScript off unless asked, its bytes metered."""
+    def page(self, *, javascript: bool = False, locale: str = "en", box_tls: bool = False) -> Any:
+        """A page in a context of its own (fresh cookies), JavaScript off unless asked, its bytes metered. `box_tls`:
+        the page visits a box's HTTPS servers, whose CA this browser does not hold (the tests' HTTP clients check
+        it; here certificate errors are ignored)."""
         context = self.browser.new_context(java_script_enabled=javascript, viewport=VIEWPORT, locale=locale,
-                                           extra_http_headers={"Accept-Language": locale})
+                                           extra_http_headers={"Accept-Language": locale},
+                                           ignore_https_errors=box_tls)
         context.set_default_timeout(20_000)
         page = context.new_page()
         self.meters[id(page)] = Meter(page)

@@ -10,7 +10,8 @@ from an agency's roles), s3 (another agency's bucket through every API family), 
 through the agency's TLS proxy, as a citizen without the link or code: saved answers, the tracking throttle),
 cluster (the highly available database's own ports on the hosts target: etcd, Patroni's REST API, pgBackRest's
 TLS server, replication; run on test_hosts_ha's lab), mail (the box's SMTP submission: sending as another agency,
-relaying without AUTH, another agency's login)."""
+relaying without AUTH, another agency's login), console (the web console's API and pages as another agency's
+member: its slug tampered with, forged or foreign tokens, a forged session)."""
 
 from __future__ import annotations
 

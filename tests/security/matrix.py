@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-CLASSES = ("names", "local", "oidc", "database", "s3", "citizen", "cluster", "mail")
+CLASSES = ("names", "local", "oidc", "database", "s3", "citizen", "cluster", "mail", "console")
 # class -> [(attempt, succeeded)]
 MATRIX: dict[str, list[tuple[str, bool]]] = defaultdict(list)
 

@@ -83,7 +83,7 @@ def test_allow_from_without_address_is_refused() -> None:
 
 # --- where ports bind, the names clients use ------------------------------------------------------------------
 @pytest.mark.parametrize("address", ["127.0.0.1", "10.231.5.11"])
-def test_every_port_binds_the_address_but_the_manager_api_and_the_proxy(address: str) -> None:
+def test_every_port_binds_the_address_but_the_manager_api_the_proxy_and_the_console_app(address: str) -> None:
     box = Box(home=Path("/nonexistent-box"), spec=SPEC, port_base=30000, address=address)
     binds = {label: box.bind_address(label) for _, label, _ in box.ports.all()}
     assert set(binds) == {*OFFSETS, "s3_http_grpc", "weed_master_grpc", "weed_volume_grpc", "weed_filer_grpc"}
@@ -91,7 +91,7 @@ def test_every_port_binds_the_address_but_the_manager_api_and_the_proxy(address:
     if address == "127.0.0.1":
         assert loopback == set(binds)
     else:
-        assert loopback == {"idp_manager", "proxy_https"}
+        assert loopback == {"idp_manager", "proxy_https", "console_app"}  # the console's gunicorn: behind its nginx
         assert {binds[label] for label in set(binds) - loopback} == {address}
 
 

@@ -84,6 +84,28 @@ def test_llng_evaluates_each_rule_as_the_policy_says() -> None:
     assert not wrong
 
 
+# The console's client: the operators, and every member of any agency (a group beginning `agency-`)
+CONSOLE = (["platform-operators"], ["agency-"])
+PREFIX_CASES: list[tuple[dict[str, Any], bool]] = [
+    (session("platform-operators"), True),
+    (session(VICTIM), True),
+    (session("staff", names.group("skip")), True),
+    (session(names.admins_group("sec-victim")), True),
+    (session("xagency-a"), False),                 # a group that merely holds the prefix
+    (session("staff", "agencyx"), False),
+    (session("platform-operators-x"), False),
+    (session(), False),
+    ({"_oidc_grant_type": "authorizationcode"}, False),
+    ({"_oidc_grant_type": "clientcredentials"}, False),
+]
+
+
+def test_llng_evaluates_a_prefix_rule_as_the_policy_says() -> None:
+    rule = oidc_policy.access_rule(CONSOLE[0], prefixes=CONSOLE[1])
+    got = llng_admits([(rule, sess) for sess, _ in PREFIX_CASES])
+    assert [want for _, want in PREFIX_CASES] == got
+
+
 def test_a_rule_holds_no_word_llng_would_rewrite() -> None:
     rule = oidc_policy.access_rule([names.group("skip-date"), "agency-ip"], client_credentials=True)
     literals = re.findall(r'"([^"]*)"', rule)

@@ -148,7 +148,10 @@ class Box:
         self.__dict__.pop("placement", None)
 
     def runs(self, service: str) -> bool:
-        """Whether this home runs `service` itself (every service, on one machine)."""
+        """Whether this home runs `service` itself (every service on one machine, but the console only when the spec
+        enables it)."""
+        if service == "console":
+            return self.placement is None and self.spec.platform.services.console.enabled
         return self.placement is None or self.placement.runs(service)
 
     @property

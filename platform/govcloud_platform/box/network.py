@@ -31,7 +31,7 @@ from govcloud_platform.errors import InputError
 LOOPBACK = "127.0.0.1"
 LOCAL_NAME = "localhost"
 # Ports of the plan (box.ports.OFFSETS) that stay on the host's loopback whatever the box's address.
-LOOPBACK_ONLY = frozenset({"idp_manager", "proxy_https"})
+LOOPBACK_ONLY = frozenset({"idp_manager", "proxy_https", "console_app"})
 
 
 def address_problem(text: str) -> str | None:

@@ -18,7 +18,7 @@ GROUP_RE = re.compile(GROUP_PATTERN)
 GROUP_SEPARATOR = "; "
 
 
-def access_rule(groups: Sequence[str], *, client_credentials: bool = False) -> str:
+def access_rule(groups: Sequence[str], *, client_credentials: bool = False, prefixes: Sequence[str] = ()) -> str:
     """The relying party's access rule (`oidcRPMetaDataOptionsRule`, a Perl expression LLNG evaluates over the
     session's attributes at every authorization, password and client-credentials grant): true for a user one of
     whose groups IS one of `groups`, and for the client-credentials grant if `client_credentials` (there the
@@ -28,14 +28,19 @@ def access_rule(groups: Sequence[str], *, client_credentials: bool = False) -> s
     string is padded with the separator on both sides and searched for `<sep><group><sep>`; `agency-x` never
     matches `agency-x-y` or `agency-x--admins`. Literals are written as `\\x{..}` escapes because LLNG rewrites
     words of a rule before compiling it (`skip` becomes a constant, `$word` a session attribute): a group
-    named `agency-skip` written plainly would silently test another name."""
-    bad = [g for g in groups if not GROUP_RE.fullmatch(g)]
+    named `agency-skip` written plainly would silently test another name.
+
+    `prefixes`: also true for a user one of whose groups BEGINS with one of them (the platform's console admits
+    every agency's members, `agency-`, whichever agencies exist when they sign in): the string is searched for
+    `<sep><prefix>`."""
+    bad = [g for g in [*groups, *prefixes] if not GROUP_RE.fullmatch(g)]
     if bad:
         raise InputError(f"invalid group names {bad}", hint="lowercase letters, digits, '.', '_', '-'")
     sep = _perl_string(GROUP_SEPARATOR)
     clauses = ['$_oidc_grant_type eq "clientcredentials"'] if client_credentials else []
     clauses += [f'index({sep} . ($groups // "") . {sep}, {_perl_string(GROUP_SEPARATOR + g + GROUP_SEPARATOR)}) >= 0'
                 for g in groups]
+    clauses += [f'index({sep} . ($groups // ""), {_perl_string(GROUP_SEPARATOR + p)}) >= 0' for p in prefixes]
     return " or ".join(clauses) or "0"
 
 

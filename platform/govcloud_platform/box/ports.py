@@ -30,10 +30,14 @@ OFFSETS: dict[str, tuple[int, str]] = {
     "idp_edge": (14, "proxy"),
     # Postfix's SMTP submission (STARTTLS required, AUTH for every sender): the box's shared mail service
     "smtp": (15, "mail"),
+    # the web console (opt-in: platform.services.console.enabled): nginx's TLS server on the box's address (bound by
+    # the identity service's nginx, like the apps' proxy), and the console's own gunicorn behind it on loopback
+    "console_https": (16, "identity"),
+    "console_app": (17, "console"),
 }
-# Never bound on the hosts target: the mail service is not placed on hosts yet (spec.models refuses an agency with
-# `mail` there), so no host group owns it.
-NOT_ON_HOSTS: tuple[str, ...] = ("smtp",)
+# Never bound on the hosts target: the mail service and the console are not placed on hosts yet (spec.models refuses
+# an agency with `mail`, and an enabled console, there), so no host group owns them.
+NOT_ON_HOSTS: tuple[str, ...] = ("smtp", "console_https", "console_app")
 # Bound only by a database on several hosts (Patroni's REST API, pgBackRest's TLS server) and its etcd: a box on
 # one machine, or one database host, leaves them free.
 HA_ONLY: tuple[str, ...] = ("etcd_client", "etcd_peer", "patroni_api", "pgbackrest_tls")

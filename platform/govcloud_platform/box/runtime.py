@@ -22,7 +22,7 @@ from govcloud_platform.progress import Progress, quiet
 from govcloud_platform.state.lock import box_lock
 
 READY_TIMEOUT = {"storage": 90.0, "dcs": 60.0, "database": 90.0, "identity": 60.0, "backups": 10.0, "apps": 10.0,
-                 "proxy": 10.0}
+                 "proxy": 10.0, "console": 30.0}
 
 
 
@@ -34,7 +34,7 @@ class UpResult:
 
 
 # A service whose check needs another one: its probe would hang on a dead dependency.
-DEPENDS_ON = {"backups": ("storage", "database"), "identity": ("database",)}
+DEPENDS_ON = {"backups": ("storage", "database"), "identity": ("database",), "console": ("identity",)}
 
 
 def _health(box: Box, svc: Service, info: dict[str, dict[str, object]]) -> Health:
@@ -155,6 +155,8 @@ def up(box: Box, progress: Progress = quiet, port_base: int | None = None, addre
         if port_base is not None:
             box.port_base = port_base
         info = sup.info()
+        if info and _retire_opted_out(box, sup, info, progress):
+            info = sup.info()
         # What running programs re-read by themselves (the backup plan) is applied first, restarting nothing.
         reconfigured = [svc.name for svc in services if info and svc.reconfigure(box)]
         for name in reconfigured:
@@ -212,6 +214,21 @@ def up(box: Box, progress: Progress = quiet, port_base: int | None = None, addre
             raise ServiceError(f"{bad[0].name} is unhealthy after up: {bad[0].detail}")
         agent.ensure(box, sup)
         return UpResult(health, True, time.monotonic() - start)
+
+
+def _retire_opted_out(box: Box, sup: Supervisor, info: dict[str, dict[str, object]], progress: Progress) -> bool:
+    """Stop and forget the programs of an opt-in service the spec no longer turns on (the console after
+    `enabled: false`); True if there were any. (Its nginx server goes with the identity service's next prepare.)"""
+    retired = False
+    for svc in all_services():
+        if not svc.opt_in or box.runs(svc.name):
+            continue
+        for prog in svc.programs(box):
+            if prog.name in info:
+                progress(f"{svc.name}: turned off in the spec, stopping {prog.name}")
+                sup.remove(prog.name)
+                retired = True
+    return retired
 
 
 def _sections_current(sup: Supervisor, svc: Service, box: Box) -> bool:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from govcloud_platform.box.network import LOOPBACK, LOOPBACK_ONLY
-from govcloud_platform.box.ports import Ports, host_group
+from govcloud_platform.box.ports import NOT_ON_HOSTS, Ports, host_group
 from govcloud_platform.hosts.runner import HostOutcome, HostSsh, failure_text, hosts_error, run_on_hosts
 from govcloud_platform.progress import Progress, quiet
 from govcloud_platform.spec.topology import Host, Topology
@@ -77,6 +77,8 @@ def host_ports(topology: Topology, host: Host, port_base: int,
     out: list[PortNeed] = []
     for service, label, port in Ports(port_base).all():
         base = label.removesuffix("_grpc")
+        if base in NOT_ON_HOSTS:  # what no host binds yet (the mail service, the console)
+            continue
         if (service not in services) if services is not None else (host_group(label) not in host.groups):
             continue
         if (base == "weed_master" and host.name not in masters) or (base == "weed_volume" and host.name not in volumes):

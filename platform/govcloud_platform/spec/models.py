@@ -162,12 +162,20 @@ class MailSettings(StrictModel):
         return value
 
 
+class ConsoleSettings(StrictModel):
+    """The web console (docs/console.md): the platform's own web app behind the box's nginx, signed in through the
+    box's IdP. Off unless enabled; not placed on the hosts target yet."""
+
+    enabled: bool = Field(False, description="run the console (`govcloud up` starts it, `status` lists it)")
+
+
 class Services(StrictModel):
     database: DatabaseSettings = DatabaseSettings()
     storage: StorageSettings = StorageSettings()
     identity: IdentitySettings = IdentitySettings()
     backups: BackupSettings = BackupSettings()
     mail: MailSettings = MailSettings()
+    console: ConsoleSettings = ConsoleSettings()
 
 
 class Platform(StrictModel):
@@ -386,6 +394,9 @@ class Spec(StrictModel):
                 missing = APP_NEEDS[app] - services
                 if missing:
                     problems.append((("agencies", i, "apps"), f"app {app!r} needs services {sorted(missing)}"))
+        if self.platform.services.console.enabled and self.platform.target == "hosts":
+            problems.append((("platform", "services", "console", "enabled"), "the console is not yet placed on "
+                             "hosts (the hosts target); enable it on the local box only"))
         wants_apps = any(a.apps for a in self.agencies)
         problems.extend(spec_problems(self.platform.target, self.platform.topology, wants_apps))
         return problems

@@ -7,13 +7,16 @@ from govcloud_platform.box.services.base import Health, Program, Service
 
 def all_services() -> list[Service]:
     from govcloud_platform.box.services.backups import BackupService
+    from govcloud_platform.box.services.console import ConsoleService
     from govcloud_platform.box.services.database import DatabaseService
     from govcloud_platform.box.services.identity import IdentityService
     from govcloud_platform.box.services.mail import MailService
     from govcloud_platform.box.services.storage import StorageService
 
-    # mail last: it needs none of the others (a host of the hosts target never runs it: not in placement.ALL)
-    return [StorageService(), DatabaseService(), IdentityService(), BackupService(), MailService()]
+    # mail: it needs none of the others (a host of the hosts target never runs it: not in placement.ALL); the
+    # console last, behind the identity's nginx and its IdP, reading every other's health (only where enabled:
+    # `Box.runs`)
+    return [StorageService(), DatabaseService(), IdentityService(), BackupService(), MailService(), ConsoleService()]
 
 
 def edge_services() -> list[Service]:

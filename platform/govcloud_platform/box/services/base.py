@@ -76,6 +76,10 @@ class Service(ABC):
     ready_interval: float = 0.2
     #: `box destroy` may SIGKILL its programs: their data is deleted next, so a clean close buys nothing
     killed_when_discarding: bool = False
+    #: onboarding and removal need it running (the brokers talk to it); the web console they do not
+    serves_brokers: bool = True
+    #: the spec turns it on (`Box.runs`): once turned off, `up` stops its programs and forgets them
+    opt_in: bool = False
 
     def wait_ready(self, box: Box, timeout: float) -> None:
         """Poll the real readiness probe (`check`) until `timeout`; then one line saying why and where to look."""

@@ -136,7 +136,7 @@ class IdentityService(Service):
             seed_from_files(store, FileStore(p["conf"]))
         save_conf_if_changed(store, managed_conf(box, p, db_password))
         cert, key = box.ca.issue("idp", *_idp_names(box))  # and the edges' names: they pass TLS through
-        nginx.prepare(box, idp_servers(box, p, cert, key))
+        nginx.prepare(box, front_servers(box, p, cert, key, issue=True))
 
     def stale_programs(self, box: Box) -> list[str]:
         """nginx and LLNG read their files at start only: an old box keeps, say, a manager API without its
@@ -150,7 +150,7 @@ class IdentityService(Service):
         ini = render_ini(box, p, idp_api.idp_password(box))
         if not file_holds(p["ini"], ini) or not access_rules_current(conf_store(box)):
             stale.append("idp-fastcgi")
-        if nginx.stale(box, idp_servers(box, p, certs / "idp.pem", certs / "idp.key")):
+        if nginx.stale(box, front_servers(box, p, certs / "idp.pem", certs / "idp.key")):
             stale.append(nginx.PROGRAM)
         return stale
 
@@ -231,6 +231,20 @@ class IdentityService(Service):
 
 
 # --- helpers --------------------------------------------------------------------------------------
+def front_servers(box: Box, p: dict[str, Path], cert: Path, key: Path, issue: bool = False) -> str:
+    """The server blocks of the front door's nginx: the IdP's, and the web console's when the box runs it (its
+    certificate issued first with `issue`: nginx refuses to start on a missing one)."""
+    servers = idp_servers(box, p, cert, key)
+    if box.runs("console"):
+        from govcloud_platform.box.services import console_conf
+
+        if issue:
+            box.ca.issue("console", *box.certificate_names())
+        certs = box.ca.directory / "certs"
+        servers += console_conf.nginx_server(box, certs / "console.pem", certs / "console.key")
+    return servers
+
+
 def _daemon_dir(path: Path) -> None:
     """A directory the FastCGI daemon (www-data) writes; nobody else may read it (secrets, sessions)."""
     path.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,86 @@
+"""The web console of the box (docs/console.md): the platform's own WSGI app (govcloud_platform.console) under
+gunicorn on loopback, behind the front door's nginx (its TLS server block is written with the identity service's,
+`identity.front_servers`), signed in through the box's IdP with its own OIDC client. Opt-in
+(`platform.services.console.enabled`, `Box.runs`); not on the hosts target yet (the spec refuses it there)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+from govcloud_platform.box import idp_api
+from govcloud_platform.box.context import CA_ENV_VARS, Box
+from govcloud_platform.box.oidc_clients import client_differs
+from govcloud_platform.box.secrets import new_password, write_private
+from govcloud_platform.box.services import console_conf
+from govcloud_platform.box.services.base import Program, Service, file_holds
+
+PROGRAM = "console"
+
+
+def _settings_text(box: Box) -> str:
+    return json.dumps(console_conf.settings_document(box), indent=2, sort_keys=True) + "\n"
+
+
+class ConsoleService(Service):
+    name = "console"
+    serves_brokers = False  # `agency add` works while the console is down
+    opt_in = True
+
+    def prepare(self, box: Box) -> None:
+        directory = box.dir("console")
+        if os.geteuid() == 0:
+            shutil.chown(directory, "root", "root")
+        box.secrets.get_or_create(console_conf.CLIENT_SECRET, lambda: new_password(32))
+        box.secrets.get_or_create(console_conf.SESSION_KEY, lambda: new_password(48))
+        path = console_conf.settings_file(box)
+        text = _settings_text(box)
+        if not file_holds(path, text):
+            write_private(path, text)
+
+    def stale_programs(self, box: Box) -> list[str]:
+        """The workers read the settings at start."""
+        return [] if file_holds(console_conf.settings_file(box), _settings_text(box)) else [PROGRAM]
+
+    def programs(self, box: Box) -> list[Program]:
+        env = {k: str(box.ca_file) for k in CA_ENV_VARS}  # every client of the box verifies its CA
+        return [Program(PROGRAM, console_conf.gunicorn_argv(box, console_conf.settings_file(box)), priority=50,
+                        directory=str(box.home / "console"), environment=env, stopwaitsecs=10)]
+
+    def post_start(self, box: Box) -> None:
+        """The console's OIDC client at the IdP, written only when missing or different (under `up`'s lock)."""
+        from govcloud_platform.box.services.identity import OPERATOR_GROUPS
+
+        secret = box.secrets.get_or_create(console_conf.CLIENT_SECRET, lambda: new_password(32))
+        body = console_conf.client_body(box, secret, OPERATOR_GROUPS)
+        if client_differs(idp_api.configured_clients(box).get(console_conf.CLIENT_ID), body):
+            idp_api.put_oidc_clients(box, [body])
+
+    ready_interval = 0.2
+
+    def check(self, box: Box) -> tuple[bool, str]:
+        """The console's health page through nginx, over TLS checked against the box CA."""
+        import requests
+
+        url = f"{console_conf.public_url(box)}/healthz"
+        try:
+            with requests.Session() as s:
+                s.trust_env = False  # REQUESTS_CA_BUNDLE would override verify
+                resp = s.get(url, verify=str(box.ca_file), timeout=5)
+        except requests.RequestException as exc:
+            return False, f"{url}: {type(exc).__name__}"
+        if resp.status_code != 200:
+            return False, f"{url}: HTTP {resp.status_code}"
+        return True, "web console (HTTPS), API at /api/openapi.json"
+
+    def failure_cause(self, box: Box) -> str:
+        log = box.log_dir / f"{PROGRAM}.log"
+        if log.exists():
+            for line in log.read_text(errors="replace").splitlines():
+                if "Error" in line or "[ERROR]" in line:
+                    return f"{log.name}: {line.strip()[:200]}"
+        return ""
+
+    def endpoint(self, box: Box) -> str:
+        return console_conf.public_url(box) + "/"

@@ -1,0 +1,116 @@
+"""What the console shows, read through the platform's own functions (never a copy of their logic or data): the
+agencies from the registry (`state.registry.Registry`), the services' health from `box.runtime.status` (what
+`govcloud status` prints), the CA certificate from the box."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from govcloud_platform.box.context import Box
+from govcloud_platform.state.registry import AgencyRecord, Registry
+
+STATUS_TTL_S = 10.0  # probing every service takes up to a second: a page shows an answer at most this old
+
+
+def agency_summary(record: AgencyRecord) -> dict[str, Any]:
+    """An agency as the API's list gives it (`GET /api/agencies`)."""
+    return {"slug": record.slug, "name": record.name, "state": record.state, "quota_class": record.quota,
+            "services": list(record.services)}
+
+
+def agency_detail(record: AgencyRecord) -> dict[str, Any]:
+    """One agency (`GET /api/agencies/<slug>`): the summary, its contact and its dates."""
+    return {**agency_summary(record), "email": record.email, "created_at": record.created_at,
+            "updated_at": record.updated_at}
+
+
+def human_bytes(n: int) -> str:
+    """Bytes for people: 1023 B, 1.5 KB, 20.0 MB ... (binary multiples, one decimal)."""
+    value, unit = float(n), "B"
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1024 or unit == "TB":
+            break
+        value /= 1024
+    return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
+
+
+def usage_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The usage page's rows from `Onboarding.usage`'s document (what `agency usage --json` prints): each measure
+    (a key of `texts`), what is used and, where the server enforces one, the limit (the page draws a bar)."""
+    rows: list[dict[str, Any]] = []
+    db, storage = doc.get("database"), doc.get("storage")
+    if isinstance(db, dict):
+        rows.append({"measure": "db_bytes", "used": human_bytes(int(db.get("bytes") or 0)), "value": None})
+        limit = db.get("connection_limit")
+        rows.append({"measure": "db_connections", "used": str(db.get("connections", 0)),
+                     "value": int(db.get("connections") or 0), "max": limit if isinstance(limit, int) and limit > 0
+                     else None, "limit": str(limit) if isinstance(limit, int) and limit > 0 else None})
+    if isinstance(storage, dict):
+        used, limit = int(storage.get("bytes") or 0), storage.get("limit_bytes")
+        if not isinstance(limit, int) or limit <= 0:
+            limit = None
+        rows.append({"measure": "storage_bytes", "used": human_bytes(used), "value": used, "max": limit,
+                     "limit": human_bytes(limit) if limit is not None else None})
+        rows.append({"measure": "storage_objects", "used": str(storage.get("objects", 0)), "value": None})
+    if isinstance(doc.get("backups"), dict):
+        rows.append({"measure": "backup_bytes", "used": human_bytes(int(doc["backups"].get("bytes") or 0)),
+                     "value": None})
+    if isinstance(doc.get("identity"), dict):
+        rows.append({"measure": "idp_users", "used": str(doc["identity"].get("users", 0)), "value": None})
+    for row in rows:
+        row.setdefault("max", None)
+        row.setdefault("limit", None)
+    return rows
+
+
+@dataclass
+class Platform:
+    box: Box
+    _status: tuple[float, list[dict[str, Any]]] | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def agencies(self) -> list[AgencyRecord]:
+        registry = Registry(self.box.home)
+        try:
+            return registry.agencies()
+        finally:
+            registry.close()
+
+    def agency(self, slug: str) -> AgencyRecord | None:
+        registry = Registry(self.box.home)
+        try:
+            return registry.agency(slug)
+        finally:
+            registry.close()
+
+    def usage(self, slug: str, actor: str) -> dict[str, Any]:
+        """What `govcloud agency usage SLUG` measures (`Onboarding.usage`: read from the servers, with the limits
+        they enforce)."""
+        from govcloud_platform.onboarding import Onboarding
+
+        onboarding = Onboarding(self.box, actor=actor)
+        try:
+            return onboarding.usage(slug)
+        finally:
+            onboarding.registry.close()
+
+    def services(self) -> list[dict[str, Any]]:
+        """Every service's health as `status` gives it (cached for STATUS_TTL_S)."""
+        from govcloud_platform.box import runtime
+
+        with self._lock:
+            if self._status is not None and time.monotonic() - self._status[0] < STATUS_TTL_S:
+                return self._status[1]
+            try:
+                found = [{"name": h.name, "healthy": h.healthy, "endpoint": h.endpoint, "detail": h.detail}
+                         for h in runtime.status(self.box)]
+            except Exception as exc:  # noqa: BLE001 - the page says the probe failed, it does not fail itself
+                found = [{"name": "supervisord", "healthy": False, "endpoint": "", "detail": type(exc).__name__}]
+            self._status = (time.monotonic(), found)
+            return found
+
+    def ca_pem(self) -> bytes:
+        return self.box.ca_file.read_bytes()

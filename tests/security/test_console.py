@@ -1,0 +1,188 @@
+"""Class "console": agency B's member (`sec-con-intruder`'s administrator), with only what B holds (its own access
+token of the console's client, its own signed-in browser session), against agency A (`sec-con-victim`) through the
+web console: A's slug in the API and the pages under every spelling, tokens forged from B's (A's group written
+in, `alg: none`, HS256 keyed with the IdP's public key), a token of another client, a forged session cookie. A
+refusal of another agency's id must be the 404 an unknown id gets (a 403 would confirm that A exists). Positive
+control: B reads its own agency."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import jwt
+import pytest
+import requests
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from tests import console_kit as kit
+from tests.conftest import BoxHandle
+from tests.security.matrix import attack
+
+pytestmark = pytest.mark.integration
+VICTIM, INTRUDER = "sec-con-victim", "sec-con-intruder"
+
+
+@pytest.fixture(scope="module")
+def cbox() -> Iterator[BoxHandle]:
+    with kit.console_box("secconsole", (VICTIM, INTRUDER)) as handle:
+        yield handle
+
+
+@pytest.fixture(scope="module")
+def own(cbox: BoxHandle) -> dict[str, Any]:
+    """The intruder's own: an access token of the console's client, and a signed-in browser session."""
+    box = cbox.box()
+    session, landed = kit.sign_in(box, *kit.admin(cbox, INTRUDER))
+    assert landed.status_code == 200
+    return {"token": kit.access_token(box, *kit.admin(cbox, INTRUDER)), "session": session}
+
+
+def _b64(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def _parts(token: str) -> tuple[dict[str, Any], dict[str, Any], str]:
+    head, body, signature = token.split(".")
+    return (json.loads(base64.urlsafe_b64decode(head + "==")), json.loads(base64.urlsafe_b64decode(body + "==")),
+            signature)
+
+
+def with_victims_group(token: str) -> str:
+    head, claims, signature = _parts(token)
+    return f"{_b64(head)}.{_b64({**claims, 'groups': [f'agency-{VICTIM}', 'platform-operators']})}.{signature}"
+
+
+def unsigned(token: str) -> str:
+    _, claims, _ = _parts(token)
+    return f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64({**claims, 'groups': ['platform-operators']})}."
+
+
+def hs256_with_public_key(box: Any, token: str) -> str:
+    """The algorithm confusion: an HMAC token keyed with the IdP's public RSA key (which anyone can fetch)."""
+    _, claims, _ = _parts(token)
+    s = kit.oidc.browser(box)
+    jwk = s.get(f"{box.issuer}/oauth2/jwks", timeout=10).json()["keys"][0]
+    public = jwt.PyJWK(jwk).key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    header = {"alg": "HS256", "typ": "JWT", "kid": jwk.get("kid", "")}
+    signing = f"{_b64(header)}.{_b64({**claims, 'groups': ['platform-operators']})}"
+    mac = hmac.new(public, signing.encode(), hashlib.sha256).digest()
+    return f"{signing}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+
+
+def agency_client_token(cbox: BoxHandle) -> str:
+    """The intruder agency's own OIDC client's token (client credentials): the same IdP, another audience."""
+    box = cbox.box()
+    ident = kit.identity(cbox, INTRUDER)
+    resp = kit.oidc.browser(box).post(f"{box.issuer}/oauth2/token", timeout=10,
+                                      auth=(ident["client_id"], ident["client_secret"]),
+                                      data={"grant_type": "client_credentials", "scope": "openid"})
+    assert resp.status_code == 200, resp.text[:200]
+    token: str = resp.json()["access_token"]
+    return token
+
+
+def _get(box: Any, path: str, token: str | None = None, session: requests.Session | None = None) -> requests.Response:
+    url = kit.url(box, path)
+    if session is not None:
+        return session.get(url, allow_redirects=False, timeout=10)
+    with requests.Session() as s:
+        s.trust_env = False
+        return s.get(url, headers={"Authorization": f"Bearer {token}"} if token else {}, verify=str(box.ca_file),
+                     timeout=10, allow_redirects=False)
+
+
+# (what, the path asked for with the intruder's own token)
+SLUG_ROWS = [
+    ("the victim's slug", f"/api/agencies/{VICTIM}"),
+    ("the victim's slug with a trailing slash", f"/api/agencies/{VICTIM}/"),
+    ("the victim's slug in upper case", f"/api/agencies/{VICTIM.upper()}"),
+    ("the victim's slug percent-encoded", "/api/agencies/" + "".join(f"%{b:02x}" for b in VICTIM.encode())),
+    ("the victim's slug through a dot segment", f"/api/agencies/{INTRUDER}/..%2f{VICTIM}"),
+    ("the victim's slug with a query", f"/api/agencies/{VICTIM}?agency={INTRUDER}"),
+    ("the victim's usage", f"/api/agencies/{VICTIM}/usage"),
+]
+
+
+@pytest.mark.parametrize(("what", "path"), SLUG_ROWS, ids=[r[0] for r in SLUG_ROWS])
+def test_intruder_cannot_read_the_victim_through_the_api(cbox: BoxHandle, own: dict[str, Any], what: str,
+                                                         path: str) -> None:
+    box = cbox.box()
+    unknown = _get(box, "/api/agencies/no-such-agency", own["token"])
+    with attack("console", f"API: {what}") as attempt:
+        resp = _get(box, path, own["token"])
+        attempt.succeeded = resp.status_code not in (404, 308) or VICTIM in resp.text.replace(path, "")
+        attempt.detail = f"HTTP {resp.status_code}"
+    if resp.status_code == 404:
+        assert resp.json() == unknown.json()  # not even the body tells the victim from nothing
+
+
+def test_intruder_list_holds_only_itself(cbox: BoxHandle, own: dict[str, Any]) -> None:
+    with attack("console", "API: list the agencies") as attempt:
+        resp = _get(cbox.box(), "/api/agencies", own["token"])
+        slugs = [a["slug"] for a in resp.json()["agencies"]]
+        attempt.succeeded = slugs != [INTRUDER]
+        attempt.detail = str(slugs)
+
+
+TOKEN_ROWS: list[tuple[str, Callable[[BoxHandle, str], str]]] = [
+    ("own token with the victim's and the operators' groups written in", lambda c, t: with_victims_group(t)),
+    ("own claims unsigned (alg none) as an operator", lambda c, t: unsigned(t)),
+    ("HS256 keyed with the IdP's public key, as an operator", lambda c, t: hs256_with_public_key(c.box(), t)),
+    ("own agency client's token (another audience)", lambda c, t: agency_client_token(c)),
+    ("own id_token of the console's client as a bearer token, not an access token",
+     lambda c, t: kit.token_answer(c.box(), *kit.admin(c, INTRUDER))["id_token"]),
+]
+
+
+@pytest.mark.parametrize(("what", "forge"), TOKEN_ROWS, ids=[r[0] for r in TOKEN_ROWS])
+def test_forged_or_foreign_tokens_are_refused(cbox: BoxHandle, own: dict[str, Any], what: str,
+                                             forge: Callable[[BoxHandle, str], str]) -> None:
+    token = forge(cbox, own["token"])
+    with attack("console", f"API: {what}") as attempt:
+        resp = _get(cbox.box(), f"/api/agencies/{INTRUDER}", token)  # even its own agency: the token is no key
+        attempt.succeeded = resp.status_code != 401
+        attempt.detail = f"HTTP {resp.status_code}"
+
+
+PAGE_ROWS = [
+    ("the victim's page", f"/en/agencies/{VICTIM}"),
+    ("the victim's page in Urdu", f"/ur/agencies/{VICTIM}"),
+    ("the victim's page with a trailing slash", f"/en/agencies/{VICTIM}/"),
+    ("the victim's page percent-encoded", "/en/agencies/" + "".join(f"%{b:02x}" for b in VICTIM.encode())),
+    ("the victim's usage page", f"/en/agencies/{VICTIM}/usage"),
+]
+
+
+@pytest.mark.parametrize(("what", "path"), PAGE_ROWS, ids=[r[0] for r in PAGE_ROWS])
+def test_intruder_cannot_read_the_victims_page(cbox: BoxHandle, own: dict[str, Any], what: str, path: str) -> None:
+    with attack("console", f"page: {what}") as attempt:
+        resp = _get(cbox.box(), path, session=own["session"])
+        attempt.succeeded = resp.status_code != 404 or f"Agency {VICTIM}" in resp.text
+        attempt.detail = f"HTTP {resp.status_code}"
+
+
+def test_a_forged_session_cookie_is_no_session(cbox: BoxHandle, own: dict[str, Any]) -> None:
+    box = cbox.box()
+    cookie = next(c for c in own["session"].cookies if c.name == "govcloud_console")
+    payload, stamp, signature = (cookie.value or "").rsplit(".", 2)  # itsdangerous: payload.timestamp.signature
+    forged = base64.urlsafe_b64encode(json.dumps({"p": {"sub": "x", "groups": ["platform-operators"],
+                                                        "exp": 4_000_000_000}}).encode()).rstrip(b"=").decode()
+    with attack("console", "page: a session cookie rewritten to an operator's") as attempt:
+        with requests.Session() as s:
+            s.trust_env = False
+            resp = s.get(kit.url(box, f"/en/agencies/{VICTIM}"), verify=str(box.ca_file), allow_redirects=False,
+                         timeout=10, headers={"Cookie": f"govcloud_console={forged}.{stamp}.{signature}"})
+        attempt.succeeded = resp.status_code == 200
+        attempt.detail = f"HTTP {resp.status_code}"
+    assert resp.status_code == 302 and payload
+
+
+def test_positive_control_the_intruder_reads_its_own_agency(cbox: BoxHandle, own: dict[str, Any]) -> None:
+    box = cbox.box()
+    assert _get(box, f"/api/agencies/{INTRUDER}", own["token"]).json()["slug"] == INTRUDER
+    assert _get(box, f"/en/agencies/{INTRUDER}", session=own["session"]).status_code == 200
