@@ -7,10 +7,14 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.modes import PRIVATE_UMASK
 from govcloud_platform.errors import MissingDependency, ServiceError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
 
 
 def file_holds(path: Path, text: str) -> bool:
@@ -135,3 +139,30 @@ class Service(ABC):
     @abstractmethod
     def endpoint(self, box: Box) -> str:
         """What clients connect to."""
+
+
+def first_log_line(box: Box, names: Iterable[str], picked: Callable[[str], bool]) -> str:
+    """A service's `failure_cause`: the first line of these logs (in the box's log directory) that `picked` picks, as
+    `<log>: <line>` (200 characters at most), or "" when none does."""
+    for name in names:
+        path = box.log_dir / name
+        if path.exists():
+            for line in path.read_text(errors="replace").splitlines():
+                if picked(line):
+                    return f"{name}: {line.strip()[:200]}"
+    return ""
+
+
+def https_ok(box: Box, url: str, timeout: float = 5.0) -> tuple[Any, str]:
+    """A readiness probe's GET over TLS checked against the box CA: (the 200 response, "") or (None, why not)."""
+    import requests
+
+    try:
+        with requests.Session() as s:
+            s.trust_env = False  # REQUESTS_CA_BUNDLE would override verify
+            resp = s.get(url, verify=str(box.ca_file), timeout=timeout)
+    except requests.RequestException as exc:
+        return None, f"{url}: {type(exc).__name__}"
+    if resp.status_code != 200:
+        return None, f"{url}: HTTP {resp.status_code}"
+    return resp, ""

@@ -14,7 +14,7 @@ from govcloud_platform.box.context import CA_ENV_VARS, Box
 from govcloud_platform.box.oidc_clients import client_differs
 from govcloud_platform.box.secrets import new_password, write_private
 from govcloud_platform.box.services import console_conf
-from govcloud_platform.box.services.base import Program, Service, file_holds
+from govcloud_platform.box.services.base import Program, Service, file_holds, first_log_line, https_ok
 
 PROGRAM = "console"
 
@@ -61,26 +61,11 @@ class ConsoleService(Service):
 
     def check(self, box: Box) -> tuple[bool, str]:
         """The console's health page through nginx, over TLS checked against the box CA."""
-        import requests
-
-        url = f"{console_conf.public_url(box)}/healthz"
-        try:
-            with requests.Session() as s:
-                s.trust_env = False  # REQUESTS_CA_BUNDLE would override verify
-                resp = s.get(url, verify=str(box.ca_file), timeout=5)
-        except requests.RequestException as exc:
-            return False, f"{url}: {type(exc).__name__}"
-        if resp.status_code != 200:
-            return False, f"{url}: HTTP {resp.status_code}"
-        return True, "web console (HTTPS), API at /api/openapi.json"
+        resp, why = https_ok(box, f"{console_conf.public_url(box)}/healthz")
+        return (True, "web console (HTTPS), API at /api/openapi.json") if resp is not None else (False, why)
 
     def failure_cause(self, box: Box) -> str:
-        log = box.log_dir / f"{PROGRAM}.log"
-        if log.exists():
-            for line in log.read_text(errors="replace").splitlines():
-                if "Error" in line or "[ERROR]" in line:
-                    return f"{log.name}: {line.strip()[:200]}"
-        return ""
+        return first_log_line(box, [f"{PROGRAM}.log"], lambda line: "Error" in line or "[ERROR]" in line)
 
     def endpoint(self, box: Box) -> str:
         return console_conf.public_url(box) + "/"

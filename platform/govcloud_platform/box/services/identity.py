@@ -30,7 +30,7 @@ from govcloud_platform.box.network import edge_certificate_names
 from govcloud_platform.box.oidc_policy import enforce_access_rules
 from govcloud_platform.box.secrets import write_private
 from govcloud_platform.box.services import nginx
-from govcloud_platform.box.services.base import Program, Service, file_holds
+from govcloud_platform.box.services.base import Program, Service, file_holds, first_log_line, https_ok
 from govcloud_platform.box.services.identity_conf import idp_servers, managed_conf, render_ini
 from govcloud_platform.errors import MissingDependency
 
@@ -187,17 +187,10 @@ class IdentityService(Service):
     def _probe(self, box: Box) -> tuple[bool, str]:
         """This host's own portal answers discovery with the issuer (the box's on one machine; through the edges
         another host's portal could answer for it)."""
-        import requests
-
         url = f"https://{box.host_name}:{box.ports.idp_https}/.well-known/openid-configuration"
-        try:
-            with requests.Session() as s:
-                s.trust_env = False  # REQUESTS_CA_BUNDLE would override verify
-                resp = s.get(url, verify=str(box.ca_file), timeout=5)
-        except requests.RequestException as exc:
-            return False, f"{url}: {type(exc).__name__}"
-        if resp.status_code != 200:
-            return False, f"{url}: HTTP {resp.status_code}"
+        resp, why = https_ok(box, url)
+        if resp is None:
+            return False, why
         try:
             issuer = resp.json().get("issuer")
         except ValueError:
@@ -211,13 +204,7 @@ class IdentityService(Service):
     def failure_cause(self, box: Box) -> str:
         """The first distinct error of LLNG's or nginx's log: usually the cause ("Configuration error: ...");
         the last lines only repeat "Initialization failed"."""
-        for name in ("idp-fastcgi.log", "nginx-error.log"):
-            path = box.log_dir / name
-            if path.exists():
-                for line in path.read_text(errors="replace").splitlines():
-                    if "[error]" in line or "error" in line.lower():
-                        return f"{name}: {line.strip()[:200]}"
-        return ""
+        return first_log_line(box, ("idp-fastcgi.log", "nginx-error.log"), lambda line: "error" in line.lower())
 
     def post_start(self, box: Box) -> None:
         if box.runs("database"):

@@ -21,7 +21,7 @@ from govcloud_platform.box.context import Box
 from govcloud_platform.box.network import certificate_names
 from govcloud_platform.box.secrets import write_private
 from govcloud_platform.box.services import mail_conf
-from govcloud_platform.box.services.base import Program, Service, file_holds
+from govcloud_platform.box.services.base import Program, Service, file_holds, first_log_line
 from govcloud_platform.box.services.mail_conf import DAEMON_DIR, SASL_SUBDIR, MailPaths
 from govcloud_platform.errors import InputError, ServiceError
 
@@ -169,12 +169,7 @@ class MailService(Service):
             (False, f"smtp://{box.host_name}:{box.ports.smtp}: banner {banner[:40]!r}")
 
     def failure_cause(self, box: Box) -> str:
-        log = box.log_dir / f"{PROGRAM}.log"
-        if log.exists():
-            for line in log.read_text(errors="replace").splitlines():
-                if "fatal:" in line or "error:" in line:
-                    return f"{log.name}: {line.strip()[:200]}"
-        return ""
+        return first_log_line(box, [f"{PROGRAM}.log"], lambda line: "fatal:" in line or "error:" in line)
 
     def endpoint(self, box: Box) -> str:
         return f"smtp://{box.host_name}:{box.ports.smtp}"
