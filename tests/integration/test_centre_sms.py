@@ -143,6 +143,8 @@ def test_apply_with_a_mobile_number_then_texted_a_code_that_tracks(
     assert submitted["encoding"] == ("GSM-7" if lang == "en" else "UCS-2")
     assert re.fullmatch(r"health-[0-9]+", Provider.keys[-1])  # the idempotency key: agency and outbox row
     # "send me a code": by text message, the page shows the last two digits only
+    assert ("by text message or e-mail" if lang == "en" else "ایس ایم ایس یا ای میل") in Browser(lang).get(
+        f"/{lang}/track/")
     asker = Browser(lang)
     intro = asker.get(f"/{lang}/track/code/")
     assert ("by text message" if lang == "en" else "ایس ایم ایس") in intro
@@ -250,5 +252,11 @@ def test_without_a_provider_nothing_is_sent_and_the_option_is_hidden(sms_site: t
         assert "sms: text messages are off (no SMS provider): 1 not sent" in _timers()
         assert outbox.of_application(conn, off, "sms") == [("submitted", "off", 0)]
         assert len(Provider.messages) == sent_before
-        page = Browser("en").get("/en/track/code/")
+        browser = Browser("en")
+        page = browser.get("/en/track/code/")
         assert "does not send codes" in page and 'name="reference"' not in page  # no mail service either
+        assert "text message" not in browser.get("/en/track/")
+        browser.get("/en/services/building_permit/apply/email/")  # the mobile question is not asked
+        assert browser.post("/en/services/building_permit/apply/email/", {"answer": "o@example.pk"})["Location"] \
+            == "/en/services/building_permit/check/"
+        browser.get("/en/services/building_permit/apply/mobile/", status=404)

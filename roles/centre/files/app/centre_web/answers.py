@@ -52,6 +52,14 @@ def check(question: Question, raw: str | None) -> tuple[str, str | None]:
     return value, None
 
 
+def asked(service: Service, sms_on: bool) -> Service:
+    """The service as the pages ask it: without its `mobile` questions when the agency has no SMS provider (a number
+    nothing would be sent to is not asked for). The API takes them either way."""
+    if sms_on or not any(q.kind == "mobile" for q in service.questions):
+        return service
+    return service.model_copy(update={"questions": tuple(q for q in service.questions if q.kind != "mobile")})
+
+
 def missing(service: Service, answers: Mapping[str, str]) -> list[tuple[Question, str]]:
     """Every question whose stored answer does not pass (unanswered or changed catalogue), in order."""
     out = []

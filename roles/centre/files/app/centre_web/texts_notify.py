@@ -9,6 +9,8 @@ NOTIFY_TEXTS: dict[str, dict[str, str]] = {
     "send_code": {"en": "Send me a code", "ur": "مجھے کوڈ بھیجیں"},
     "send_code_link": {"en": "No code, or it has expired? Get a new code by e-mail",
                        "ur": "کوڈ نہیں ملا یا اس کی مدت ختم ہو گئی؟ ای میل پر نیا کوڈ حاصل کریں"},
+    "send_code_link_sms": {"en": "No code, or it has expired? Get a new code by text message or e-mail",
+                           "ur": "کوڈ نہیں ملا یا اس کی مدت ختم ہو گئی؟ ایس ایم ایس یا ای میل پر نیا کوڈ حاصل کریں"},
     "send_code_intro": {"en": "Enter your reference number. If you gave an e-mail address when you applied, we send "
                               "a new one-time code to it. The code you had before stops working.",
                         "ur": "اپنا حوالہ نمبر درج کریں۔ اگر آپ نے درخواست دیتے وقت ای میل پتہ دیا تھا تو ہم اس پر "

@@ -34,7 +34,8 @@ def page_context(request: HttpRequest) -> dict[str, Any]:
     current = lang()
     other = "en" if current == "ur" else "ur"
     return {"lang": current, "dir": "rtl" if current == "ur" else "ltr", "other_lang": other,
-            "other_url": translate_url(request.path, other), "agency": settings.AGENCY_NAME}
+            "other_url": translate_url(request.path, other), "agency": settings.AGENCY_NAME,
+            "sms_on": bool(getattr(settings, "CENTRE_SMS", None))}  # codes by text message too (notify.py)
 
 
 def css(request: HttpRequest) -> HttpResponse:
@@ -242,7 +243,7 @@ def _service(service_id: str) -> Service:
     found = runtime.loaded().catalogue.service(service_id)
     if found is None:
         raise Http404
-    return found
+    return answers.asked(found, runtime.sms() is not None)
 
 
 def _draft(request: HttpRequest, service_id: str) -> dict[str, str]:
