@@ -77,7 +77,7 @@ def to(number: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def sms_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Box, str]]:
+def sms_site() -> Iterator[tuple[Box, str]]:
     """The centre with an SMS provider and no mail service; the provider's certificate from a CA of its own."""
     with centre_database("centresms") as (box, root):
         ca = CertificateAuthority(root / "provider-ca", "sms-provider-test")

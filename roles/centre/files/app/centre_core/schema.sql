@@ -144,7 +144,7 @@ CREATE TABLE IF NOT EXISTS outbox (
   state text NOT NULL CHECK (state IN ('pending', 'sent', 'dead', 'off')),
   attempts integer NOT NULL DEFAULT 0,
   next_attempt_at timestamptz NOT NULL,
-  last_error text,                      -- the SMTP reply's code and class only: never an address or a code
+  last_error text,                      -- the SMTP reply's code, the SMS provider's HTTP status, or a class only
   created_at timestamptz NOT NULL,
   finished_at timestamptz
 );
