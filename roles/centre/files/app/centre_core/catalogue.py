@@ -69,7 +69,9 @@ class Question(Strict):
     id: Slug
     label: Localised
     hint: Localised | None = None
-    kind: Literal["text", "long_text", "email", "phone", "date", "number", "choice"] = "text"
+    # `mobile`: a mobile number in E.164 that the centre's text messages go to (the first such answer); `phone`:
+    # any phone number, kept as an answer only
+    kind: Literal["text", "long_text", "email", "phone", "mobile", "date", "number", "choice"] = "text"
     choices: tuple[Slug, ...] = ()
     choice_labels: dict[str, Localised] = {}
     required: bool = True

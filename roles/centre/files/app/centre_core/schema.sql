@@ -144,11 +144,10 @@ CREATE TABLE IF NOT EXISTS outbox (
   state text NOT NULL CHECK (state IN ('pending', 'sent', 'dead', 'off')),
   attempts integer NOT NULL DEFAULT 0,
   next_attempt_at timestamptz NOT NULL,
-  last_error text,                      -- the SMTP reply's code and class only: never an address or a code
+  last_error text,                      -- the SMTP reply's code, the SMS provider's HTTP status, or a class only
   created_at timestamptz NOT NULL,
   finished_at timestamptz
 );
-CREATE INDEX IF NOT EXISTS outbox_due ON outbox (next_attempt_at, id) WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS outbox_application ON outbox (application_id, id);
 CREATE TABLE IF NOT EXISTS code_requests (  -- "send me a code", per reference and per client (outbox.py)
   key text PRIMARY KEY,                 -- HMAC of "reference:<ref>" or "client:<address>": neither is stored
@@ -161,3 +160,9 @@ CREATE TABLE IF NOT EXISTS code_requests (  -- "send me a code", per reference a
 ALTER TABLE documents ADD COLUMN IF NOT EXISTS deleted_at timestamptz;
 CREATE INDEX IF NOT EXISTS documents_to_delete ON documents (application_id)
   WHERE archived_key IS NOT NULL AND deleted_at IS NULL;
+
+-- Text messages (outbox.py, centre_web/texter.py): the applicant's mobile number (E.164) and each message's channel.
+ALTER TABLE applications ADD COLUMN IF NOT EXISTS mobile text CHECK (mobile ~ '^\+[1-9][0-9]{7,14}$');
+ALTER TABLE outbox ADD COLUMN IF NOT EXISTS channel text NOT NULL DEFAULT 'email' CHECK (channel IN ('email', 'sms'));
+DROP INDEX IF EXISTS outbox_due;
+CREATE INDEX IF NOT EXISTS outbox_due_channel ON outbox (channel, next_attempt_at, id) WHERE state = 'pending';

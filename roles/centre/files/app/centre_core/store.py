@@ -78,11 +78,12 @@ def record_processes(conn: psycopg.Connection[Any], loaded: Loaded) -> list[str]
 def submit(conn: psycopg.Connection[Any], loaded: Loaded, service_id: str, answers: Mapping[str, Any],
            email: str | None, now: datetime, reference: str | None = None,
            uploads: Sequence[tuple[Upload, str]] = (), calendar: Calendar = NO_CALENDAR,
-           language: str = "en") -> str:
+           language: str = "en", mobile: str | None = None) -> str:
     """A new application: its process started on the current version of the service's BPMN. `uploads`: its
     documents (each with its object key, already in the bucket), recorded with it and audited with their hash;
     `reference`: one made beforehand (the documents' keys name it), else a new one. `language`: the citizen's
-    (en or ur), for the messages the application sends (with an e-mail, "submitted" is queued at once)."""
+    (en or ur), for the messages the application sends (with an e-mail or a `mobile` number in E.164, "submitted" is
+    queued at once to each)."""
     service = loaded.catalogue.service(service_id)
     if service is None:
         raise NotFound(f"no service {service_id!r} in the catalogue")
@@ -99,9 +100,9 @@ def submit(conn: psycopg.Connection[Any], loaded: Loaded, service_id: str, answe
         assert row is not None
         app = conn.execute(
             "INSERT INTO applications (reference, service_id, process_version_id, status, answers, email, "
-            "submitted_at, updated_at, language) VALUES (%s, %s, %s, 'in_progress', %s, %s, %s, %s, %s) RETURNING id",
-            (reference, service_id, row[0], Jsonb(dict(answers)), email, now, now,
-             language if language in ("en", "ur") else "en")).fetchone()
+            "submitted_at, updated_at, language, mobile) VALUES (%s, %s, %s, 'in_progress', %s, %s, %s, %s, %s, %s) "
+            "RETURNING id", (reference, service_id, row[0], Jsonb(dict(answers)), email, now, now,
+                             language if language in ("en", "ur") else "en", mobile or None)).fetchone()
         assert app is not None
         outbox.queue(conn, app[0], "submitted", {}, now)
         _save(conn, app[0], workflow, now, None, None)

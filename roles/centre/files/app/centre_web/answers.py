@@ -9,10 +9,12 @@ from collections.abc import Mapping
 from datetime import date
 
 from centre_core.catalogue import Question, Service
+from centre_core.sms import e164
 
 from .texts import lang, t
 
-MAX_CHARS = {"text": 200, "long_text": 1000, "email": 200, "phone": 30, "date": 10, "number": 7, "choice": 40}
+MAX_CHARS = {"text": 200, "long_text": 1000, "email": 200, "phone": 30, "mobile": 30, "date": 10, "number": 7,
+             "choice": 40}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 _PHONE = re.compile(r"^\+?[0-9 ()-]{7,20}$")
 
@@ -33,6 +35,9 @@ def check(question: Question, raw: str | None) -> tuple[str, str | None]:
         return value, t("err_email")
     if question.kind == "phone" and not _PHONE.match(value):
         return value, t("err_phone")
+    if question.kind == "mobile":  # kept as E.164: what the SMS provider takes
+        number = e164(value)
+        return (number, None) if number else (value, t("err_mobile"))
     if question.kind == "date":
         try:
             date.fromisoformat(value)
@@ -45,6 +50,14 @@ def check(question: Question, raw: str | None) -> tuple[str, str | None]:
     if question.kind == "choice" and value not in question.choices:
         return "", t("err_choice")
     return value, None
+
+
+def asked(service: Service, sms_on: bool) -> Service:
+    """The service as the pages ask it: without its `mobile` questions when the agency has no SMS provider (a number
+    nothing would be sent to is not asked for). The API takes them either way."""
+    if sms_on or not any(q.kind == "mobile" for q in service.questions):
+        return service
+    return service.model_copy(update={"questions": tuple(q for q in service.questions if q.kind != "mobile")})
 
 
 def missing(service: Service, answers: Mapping[str, str]) -> list[tuple[Question, str]]:

@@ -50,7 +50,7 @@ SCHEMAS: dict[str, Any] = {
         "field": {"type": "string", "description": "The body's field concerned, e.g. answers.floors."}}},
     "Question": {"type": "object", "required": ["id", "label", "kind", "required"], "properties": {
         "id": {"type": "string"}, "label": _ref("Text"), "hint": {"oneOf": [_ref("Text"), {"type": "null"}]},
-        "kind": {"enum": ["text", "long_text", "email", "phone", "date", "number", "choice"]},
+        "kind": {"enum": ["text", "long_text", "email", "phone", "mobile", "date", "number", "choice"]},
         "required": {"type": "boolean"}, "maxLength": {"type": "integer"},
         "choices": {"type": "array", "items": {"type": "object", "properties": {
             "id": {"type": "string"}, "label": _ref("Text")}}}}},

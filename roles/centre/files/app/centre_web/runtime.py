@@ -76,6 +76,17 @@ def mail() -> dict[str, Any] | None:
     return conf or None
 
 
+def sms() -> dict[str, Any] | None:
+    """The agency's SMS provider (`settings.CENTRE_SMS`), or None: no text messages."""
+    conf: dict[str, Any] | None = getattr(settings, "CENTRE_SMS", None)
+    return conf or None
+
+
+def channels() -> tuple[str, ...]:
+    """The channels the agency sends codes and notices on (`email` with a mail service, `sms` with a provider)."""
+    return tuple(c for c, on in (("email", mail() is not None), ("sms", sms() is not None)) if on)
+
+
 def tracking_key() -> bytes:
     key: bytes = settings.CENTRE_TRACKING_KEY
     return key

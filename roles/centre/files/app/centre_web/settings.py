@@ -100,6 +100,12 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 CENTRE_MAIL = {"host": ENV["SMTP_HOST"], "port": int(ENV.get("SMTP_PORT", "587")), "username": ENV["SMTP_USERNAME"],
                "password": ENV["SMTP_PASSWORD"], "from_address": ENV.get("SMTP_FROM", ""),
                "ca_file": ENV.get("SMTP_CA_FILE", ENV["CA_FILE"])} if ENV.get("SMTP_HOST") else None
+# Text messages (`centre_web.texter`, `sms_provider`): the agency's SMS provider, a generic HTTP JSON API (POST to
+# SMS_URL, https only, with the bearer SMS_KEY; verified against SMS_CA_FILE, else the box CA). Without SMS_URL no
+# text is sent, a mobile number's rows are marked `off`, and codes go by e-mail only.
+CENTRE_SMS = {"kind": ENV.get("SMS_KIND", "http-json"), "url": ENV["SMS_URL"], "key": ENV["SMS_KEY"],
+              "sender": ENV.get("SMS_SENDER", ""), "ca_file": ENV.get("SMS_CA_FILE") or ENV["CA_FILE"],
+              "timeout_s": float(ENV.get("SMS_TIMEOUT_S", "10"))} if ENV.get("SMS_URL") else None
 CENTRE_CATALOGUE = ENV.get("CATALOGUE", "")  # a catalogue.yaml; empty: the sample catalogue
 # The instance's installed catalogues (centre_core.installed: `current` -> the version in use); when set, it wins
 # over CATALOGUE, and `centre_catalogue_import` / a deploy switch it.

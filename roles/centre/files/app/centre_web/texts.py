@@ -107,6 +107,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "err_too_long": {"en": "{label} must be {n} characters or fewer", "ur": "{label} زیادہ سے زیادہ {n} حروف ہو"},
     "err_email": {"en": "Enter an e-mail address like name@example.pk",
                   "ur": "ای میل پتہ اس طرح درج کریں: name@example.pk"},
+    "err_mobile": {"en": "Enter a mobile number with its country code, like +92 300 1234567",
+                   "ur": "موبائل نمبر ملک کے کوڈ کے ساتھ اس طرح درج کریں: \u2066+92 300 1234567\u2069"},
     "err_phone": {"en": "Enter a phone number like 0300 1234567", "ur": "فون نمبر اس طرح درج کریں: 0300 1234567"},
     "err_date": {"en": "Enter a real date as year-month-day, like 2024-03-31",
                  "ur": "اصل تاریخ سال-مہینہ-دن کی صورت میں درج کریں، مثلاً 2024-03-31"},

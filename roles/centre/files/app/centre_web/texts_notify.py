@@ -9,6 +9,8 @@ NOTIFY_TEXTS: dict[str, dict[str, str]] = {
     "send_code": {"en": "Send me a code", "ur": "مجھے کوڈ بھیجیں"},
     "send_code_link": {"en": "No code, or it has expired? Get a new code by e-mail",
                        "ur": "کوڈ نہیں ملا یا اس کی مدت ختم ہو گئی؟ ای میل پر نیا کوڈ حاصل کریں"},
+    "send_code_link_sms": {"en": "No code, or it has expired? Get a new code by text message or e-mail",
+                           "ur": "کوڈ نہیں ملا یا اس کی مدت ختم ہو گئی؟ ایس ایم ایس یا ای میل پر نیا کوڈ حاصل کریں"},
     "send_code_intro": {"en": "Enter your reference number. If you gave an e-mail address when you applied, we send "
                               "a new one-time code to it. The code you had before stops working.",
                         "ur": "اپنا حوالہ نمبر درج کریں۔ اگر آپ نے درخواست دیتے وقت ای میل پتہ دیا تھا تو ہم اس پر "
@@ -21,6 +23,16 @@ NOTIFY_TEXTS: dict[str, dict[str, str]] = {
                             "application for a new code.",
                       "ur": "یہ دفتر ای میل پر کوڈ نہیں بھیجتا۔ نئے کوڈ کے لیے اپنی درخواست کے ذمہ دار دفتر سے "
                             "رابطہ کریں۔"},
+    "send_code_intro_sms": {"en": "Enter your reference number. If you gave a mobile number when you applied, we send "
+                                  "a new one-time code to it by text message; if not, to your e-mail address. The "
+                                  "code you had before stops working.",
+                            "ur": "اپنا حوالہ نمبر درج کریں۔ اگر آپ نے درخواست دیتے وقت موبائل نمبر دیا تھا تو ہم "
+                                  "اس پر ایس ایم ایس کے ذریعے نیا ایک بار کا کوڈ بھیجیں گے، ورنہ آپ کے ای میل پتے "
+                                  "پر۔ پچھلا کوڈ کام کرنا بند کر دے گا۔"},
+    "send_code_sent_sms": {"en": "A new code was sent by text message to your mobile number ending in {digits}. It "
+                                 "works once, for 30 minutes.",
+                           "ur": "نیا کوڈ ایس ایم ایس کے ذریعے آپ کے اس موبائل نمبر پر بھیج دیا گیا ہے جس کے آخری "
+                                 "ہندسے \u2066{digits}\u2069 ہیں۔ یہ 30 منٹ کے لیے ایک بار کام کرتا ہے۔"},
     "send_code_go_track": {"en": "Enter the code on the tracking page", "ur": "ٹریکنگ کے صفحے پر کوڈ درج کریں"},
     "err_send_code_too_many": {"en": "Too many codes were asked for from this connection. Try again in {minutes} "
                                      "minutes.",

@@ -34,7 +34,8 @@ def page_context(request: HttpRequest) -> dict[str, Any]:
     current = lang()
     other = "en" if current == "ur" else "ur"
     return {"lang": current, "dir": "rtl" if current == "ur" else "ltr", "other_lang": other,
-            "other_url": translate_url(request.path, other), "agency": settings.AGENCY_NAME}
+            "other_url": translate_url(request.path, other), "agency": settings.AGENCY_NAME,
+            "sms_on": bool(getattr(settings, "CENTRE_SMS", None))}  # codes by text message too (notify.py)
 
 
 def css(request: HttpRequest) -> HttpResponse:
@@ -179,16 +180,18 @@ def check(request: HttpRequest, service_id: str) -> HttpResponse:
 
 def send(found: Service, checked: dict[str, str], pending: list[tuple[Any, str]] | None = None) -> str:
     """Start the application of answers that passed `answers.check` (the check page's and the API's way in):
-    numbers go to the process as int, the first e-mail answer is the application's e-mail. Its reference.
+    numbers go to the process as int, the first e-mail answer is the application's e-mail, the first mobile answer
+    (E.164, `answers.check`) its mobile number for text messages. Its reference.
     `pending`: the documents uploaded on the way (`uploads.pending_uploads`), moved under the reference."""
     email = next((checked[q.id] for q in found.questions if q.kind == "email" and checked.get(q.id)), None)
+    mobile = next((checked[q.id] for q in found.questions if q.kind == "mobile" and checked.get(q.id)), None)
     variables = answers.for_workflow(found, checked)
     if not pending:
         return store.submit(runtime.connection(), runtime.loaded(), found.id, variables, email, runtime.now(),
-                            calendar=runtime.calendar(), language=lang())
+                            calendar=runtime.calendar(), language=lang(), mobile=mobile)
     return uploads.send_with(found, pending, lambda reference, placed: store.submit(
         runtime.connection(), runtime.loaded(), found.id, variables, email, runtime.now(), reference, placed,
-        runtime.calendar(), language=lang()))
+        runtime.calendar(), language=lang(), mobile=mobile))
 
 
 def done(request: HttpRequest, service_id: str) -> HttpResponse:
@@ -240,7 +243,7 @@ def _service(service_id: str) -> Service:
     found = runtime.loaded().catalogue.service(service_id)
     if found is None:
         raise Http404
-    return found
+    return answers.asked(found, runtime.sms() is not None)
 
 
 def _draft(request: HttpRequest, service_id: str) -> dict[str, str]:

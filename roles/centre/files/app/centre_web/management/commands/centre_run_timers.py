@@ -2,7 +2,8 @@
 a supervisor's desk); delete the saved answers past their expiry (`store.purge_drafts`); archive the documents of closed
 applications with their retention class, delete the archived ones whose retention has ended, and delete pending
 uploads a day old (`housekeeping`); send the
-notifications' outbox through the agency's mail service (`mailer`; without one, mark what was queued `off`).
+notifications' outbox through the agency's mail service (`mailer`) and its SMS provider (`texter`; without one or
+the other, mark what was queued for it `off`).
 Once, or with `--every SECONDS` for ever (the role's `-timers` program under supervisord); the outbox is looked
 at more often, every `--mail-every` seconds (5), so a code asked for arrives within seconds. A round that fails
 (the database restarting) is said on stderr and the next round tries again. References and addresses are not
@@ -17,7 +18,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from centre_core import outbox, store
-from centre_web import housekeeping, mailer, runtime
+from centre_web import housekeeping, mailer, runtime, texter
+from centre_web.sms_provider import provider_of
 
 BATCH = 100  # applications per transaction batch; a round goes on while a batch comes back full
 
@@ -45,6 +47,24 @@ class Command(BaseCommand):
             if done.sent or done.retried or done.dead:
                 why = f" ({done.failure})" if done.failure else ""
                 self.stdout.write(f"mail: {done.sent} sent, {done.retried} to retry, {done.dead} dead{why}")
+            if done.failure or done.sent + done.retried + done.dead < 50:
+                break
+
+    def sms_round(self) -> None:
+        """Send what is due to mobile numbers (in batches while they come back full); counts only."""
+        conf = runtime.sms()
+        if conf is None:
+            off = outbox.switch_off(runtime.connection(), runtime.now(), "sms")
+            if off:
+                self.stdout.write(f"sms: text messages are off (no SMS provider): {off} not sent")
+            return
+        provider = provider_of(conf)
+        while True:
+            done = texter.deliver(runtime.connection(), provider, runtime.loaded(), settings.AGENCY_SLUG,
+                                  settings.PUBLIC_URL, runtime.now())
+            if done.sent or done.retried or done.dead:
+                why = f" ({done.failure})" if done.failure else ""
+                self.stdout.write(f"sms: {done.sent} sent, {done.retried} to retry, {done.dead} dead{why}")
             if done.failure or done.sent + done.retried + done.dead < 50:
                 break
 
@@ -81,6 +101,7 @@ class Command(BaseCommand):
         if every <= 0:
             self.stdout.write(f"timers fired: {self.round()} applications moved")
             self.mail_round()
+            self.sms_round()
             return
         mail_every = max(0.5, min(float(options.get("mail_every") or 5.0), every))
         next_round = 0.0
@@ -98,5 +119,9 @@ class Command(BaseCommand):
                 self.mail_round()
             except Exception as exc:  # noqa: BLE001 - the database restarting: the rows wait for the next round
                 self.stderr.write(f"mail: this round failed ({type(exc).__name__}); the next one tries again")
+            try:
+                self.sms_round()
+            except Exception as exc:  # noqa: BLE001 - as for mail
+                self.stderr.write(f"sms: this round failed ({type(exc).__name__}); the next one tries again")
             self.stdout.flush()
             time.sleep(mail_every)
