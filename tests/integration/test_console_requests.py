@@ -178,3 +178,44 @@ def test_a_browser_files_a_request_and_reads_the_pages(cbox: BoxHandle, chromium
     finally:
         page.context.close()
     visit.check()
+
+
+@pytest.mark.parametrize("lang", ["en", "ur"])
+def test_an_operator_decides_in_the_browser(cbox: BoxHandle, chromium: Chromium, shots: Shots, lang: str) -> None:
+    """The issue's journey's first step, JavaScript off: an operator signs in through the IdP, opens the request the
+    member filed in the browser (the test above), and approves it (English: the agency is onboarded, its page
+    opens) or declines it with a reason (Urdu); the request pages with the operator's forms pass axe."""
+    box = cbox.box()
+    user, password = operator(cbox)
+    slug = f"{BROWSER}-{lang}"
+    page = chromium.page(javascript=False, locale=lang, box_tls=True)
+    visit = Visit(chromium, shots, page, f"console-decide-{lang}", limit=PAGE_LIMIT)
+    try:
+        page.goto(kit.url(box, f"/{lang}/requests"))
+        page.locator("input[name=user]").fill(user)
+        page.locator("input[name=password]").fill(password)
+        page.locator("input[name=password]").press("Enter")
+        page.wait_for_url(kit.url(box, f"/{lang}/requests"), timeout=20_000)
+        visit.meter.reset()
+        page.goto(kit.url(box, f"/{lang}/requests"))
+        visit.seen("requests")
+        follow(page, page.locator("main tr", has_text=slug).locator("a"))
+        assert page.locator("textarea#reason").count() == 1
+        visit.seen("request")
+        if lang == "en":
+            with page.expect_navigation(wait_until="load", timeout=120_000):
+                page.locator('form[action$="/approve"] button').click()
+            visit.seen("approved")
+            follow(page, page.locator(f'main a[href="/{lang}/agencies/{slug}"]'))
+            assert page.locator("h1").inner_text() == f"Agency {slug}"
+            listed = {a["slug"]: a for a in cbox.cli("--json", "agency", "list").json()["agencies"]}
+            assert listed[slug]["state"] == "ready"
+        else:
+            page.locator("#reason").fill("نام وزارت کے ذریعے بھیجیں")
+            follow(page, page.locator('form[action$="/decline"] button'))
+            assert "نام وزارت کے ذریعے بھیجیں" in page.locator("main").inner_text()
+            assert page.locator("main form").count() == 0  # decided: no approve or decline any more
+            visit.seen("declined")
+    finally:
+        page.context.close()
+    visit.check()
