@@ -6,22 +6,20 @@ from __future__ import annotations
 
 import time
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import requests
 from flask import Flask, abort, g, jsonify, redirect, render_template, request, session
 from werkzeug.wrappers import Response
 
 from govcloud_platform.box.services.identity import OPERATOR_GROUPS
-from govcloud_platform.console import auditlog, authz, intake, signin
+from govcloud_platform.console import authz, signin, work
 from govcloud_platform.console.data import Platform, agency_detail, agency_summary, usage_rows
 from govcloud_platform.console.openapi import document
 from govcloud_platform.console.settings import Settings
 from govcloud_platform.console.texts import LANGUAGES, TEXTS
 from govcloud_platform.console.tokens import Refused, Verifier, bearer_token
-from govcloud_platform.errors import ConflictError, GovCloudError, InputError
-from govcloud_platform.spec import APP_NAMES
-from govcloud_platform.state.onboarding_requests import OnboardingRequest
+from govcloud_platform.console.work import problem
 
 REALM = 'Bearer realm="govcloud console"'
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; "
@@ -74,7 +72,7 @@ def create_app(settings: Settings) -> Flask:
     @app.errorhandler(404)
     def not_found(_: Exception) -> Response:
         if request.path.startswith("/api/"):
-            return _problem(404, "not_found", "No such resource, or not yours to see.")
+            return problem(404, "not_found", "No such resource, or not yours to see.")
         lang = request.path.split("/")[1] if request.path.split("/")[1:2] in (["en"], ["ur"]) else "en"
         return page("message.j2", lang, 404, heading=TEXTS[lang]["not_found"], text=TEXTS[lang]["not_found_text"])
 
@@ -185,141 +183,20 @@ def create_app(settings: Settings) -> Flask:
         return page("usage.j2", lang, agency=agency_summary(record),
                     rows=usage_rows(platform.usage(slug, f"console:{who.subject}")))
 
-    # --- onboarding requests (pages) ------------------------------------------------------------
-    def visible_request(who: authz.Principal, raw_id: str) -> OnboardingRequest | None:
-        found = intake.request_id(raw_id)
-        req = platform.onboarding_request(found) if found is not None else None
-        return req if req is not None and intake.may_see(who, req.filed_by, req.slug) else None
-
-    def form_checked(lang: str) -> Response | None:
-        """A POST form's CSRF token against the session's: the refusal page, or None when it matches."""
-        if signin.csrf_matches(session.get("csrf"), request.form.get("csrf")):
-            return None
-        return page("message.j2", lang, 400, heading=TEXTS[lang]["refused"], text=TEXTS[lang]["csrf_failed"])
-
-    @app.get("/<lang>/requests")
-    def requests_page(lang: str) -> Response:
-        check_lang(lang)
-        who = signed_in(lang)
-        if isinstance(who, Response):
-            return who
-        shown = [r.as_dict() for r in platform.onboarding_requests() if intake.may_see(who, r.filed_by, r.slug)]
-        return page("requests.j2", lang, requests=shown)
-
-    @app.get("/<lang>/requests/new")
-    def new_request_page(lang: str) -> Response:
-        check_lang(lang)
-        who = signed_in(lang)
-        if isinstance(who, Response):
-            return who
-        return page("request_form.j2", lang, values={"quota_class": "standard", "apps": []}, error=None,
-                    quota_classes=sorted(settings.box.spec.quota_classes), app_names=APP_NAMES)
-
-    @app.post("/<lang>/requests")
-    def file_request_page(lang: str) -> Response:
-        check_lang(lang)
-        who = signed_in(lang)
-        if isinstance(who, Response):
-            return who
-        refused = form_checked(lang)
-        if refused is not None:
-            return refused
-        data = {k: request.form.get(k, "") for k in ("slug", "name", "email", "quota_class")}
-        fields = intake.fields({**data, "apps": request.form.getlist("apps")})
-        try:
-            if isinstance(fields, str):
-                raise InputError(fields)
-            filed = platform.file_request(fields, who.subject, f"console:{who.subject}")
-        except (InputError, ConflictError) as exc:
-            status = 409 if isinstance(exc, ConflictError) else 400
-            return page("request_form.j2", lang, status, values={**data, "apps": request.form.getlist("apps")},
-                        error=str(exc), quota_classes=sorted(settings.box.spec.quota_classes), app_names=APP_NAMES)
-        return redirect(f"/{lang}/requests/{filed.id}", 303)
-
-    @app.get("/<lang>/requests/<request_id>")
-    def request_page(lang: str, request_id: str) -> Response:
-        check_lang(lang)
-        who = signed_in(lang)
-        if isinstance(who, Response):
-            return who
-        req = visible_request(who, request_id)
-        if req is None:
-            abort(404)
-        return page("request.j2", lang, req=req.as_dict())
-
-    @app.post("/<lang>/requests/<request_id>/approve", defaults={"verb": "approve"})
-    @app.post("/<lang>/requests/<request_id>/decline", defaults={"verb": "decline"})
-    def decide_page(lang: str, request_id: str, verb: str) -> Response:
-        check_lang(lang)
-        who = signed_in(lang)
-        if isinstance(who, Response):
-            return who
-        req = visible_request(who, request_id)
-        if req is None:
-            abort(404)
-        refused = form_checked(lang)
-        if refused is not None:
-            return refused
-        t = TEXTS[lang]
-        status = intake.decision_status(who, req.state)
-        if status != 200:
-            return page("message.j2", lang, status, heading=t["refused"],
-                        text=t["decide_forbidden"] if status == 403 else t["decided_already"])
-        actor = f"console:{who.subject}"
-        if verb == "decline":
-            reason = request.form.get("reason", "")
-            problem = intake.reason_problem(reason)
-            if problem:
-                return page("request.j2", lang, 400, req=req.as_dict(), error=problem)
-            done = platform.decline(req.id, actor, reason)
-        else:
-            try:
-                done = platform.approve(req.id, actor) is not None
-            except GovCloudError as exc:
-                return page("request.j2", lang, 502, req=req.as_dict(), error=str(exc))
-        if not done:
-            return page("message.j2", lang, 409, heading=t["refused"], text=t["decided_already"])
-        return redirect(f"/{lang}/requests/{req.id}", 303)
-
-    # --- the audit log (page and CSV) -------------------------------------------------------------
-    def audit_entries(who: authz.Principal) -> tuple[auditlog.AuditQuery, list[dict[str, Any]]] | str:
-        """The entries the query string asks for and the principal may read, or why not (400); 404 for another
-        agency's filter."""
-        q = auditlog.query(request.args.to_dict())
-        if isinstance(q, str):
-            return q
-        agencies = auditlog.scope(who, q.agency)
-        if isinstance(agencies, int):
-            abort(404)  # another agency's, exactly as an unknown one
-        return q, platform.audit(q, agencies)
-
-    @app.get("/<lang>/audit")
-    def audit_page(lang: str) -> Response:
-        check_lang(lang)
-        who = signed_in(lang)
-        if isinstance(who, Response):
-            return who
-        found = audit_entries(who)
-        if isinstance(found, str):
-            return page("audit.j2", lang, 400, entries=[], args=request.args.to_dict(), error=found, csv_query="")
-        q, entries = found
-        return page("audit.j2", lang, entries=entries, args=q.as_args(), error=None,
-                    csv_query=urlencode(q.as_args()))
-
     # --- API ------------------------------------------------------------------------------------
     def api_principal() -> authz.Principal:
         token = bearer_token(request.headers.get("Authorization"))
         if token is None:
-            abort(_problem(401, "unauthorised", "A bearer token of the box's identity provider is needed.",
+            abort(problem(401, "unauthorised", "A bearer token of the box's identity provider is needed.",
                            {"WWW-Authenticate": REALM}))
         try:
             claims = verifier.access_claims(token)
         except Refused:
-            abort(_problem(401, "invalid_token", "The token is not valid for the console.",
+            abort(problem(401, "invalid_token", "The token is not valid for the console.",
                            {"WWW-Authenticate": f'{REALM}, error="invalid_token"'}))
         who = authz.principal(claims["sub"], claims.get("groups"), OPERATOR_GROUPS)
         if not who.has_standing:
-            abort(_problem(403, "forbidden", "Neither a directorate operator nor an agency member."))
+            abort(problem(403, "forbidden", "Neither a directorate operator nor an agency member."))
         return who
 
     @app.get("/api/agencies")
@@ -343,113 +220,14 @@ def create_app(settings: Settings) -> Flask:
             abort(404)
         return jsonify(platform.usage(slug, f"console:{who.subject}"))
 
-    @app.get("/api/requests")
-    def api_requests() -> Response:
-        who = api_principal()
-        return jsonify(requests=[r.as_dict() for r in platform.onboarding_requests()
-                                 if intake.may_see(who, r.filed_by, r.slug)])
-
-    @app.post("/api/requests")
-    def api_file_request() -> Response:
-        who = api_principal()
-        body = request.get_json(silent=True)
-        fields = intake.fields(body) if isinstance(body, dict) else "a JSON object is needed"
-        if isinstance(fields, str):
-            return _problem(400, "invalid", fields)
-        try:
-            filed = platform.file_request(fields, who.subject, f"console:{who.subject}")
-        except InputError as exc:
-            return _problem(400, "invalid", str(exc))
-        except ConflictError as exc:
-            return _problem(409, "conflict", str(exc))
-        resp = jsonify(filed.as_dict())
-        resp.status_code = 201
-        resp.headers["Location"] = f"/api/requests/{filed.id}"
-        return resp
-
-    @app.get("/api/requests/<request_id>")
-    def api_request(request_id: str) -> Response:
-        who = api_principal()
-        req = visible_request(who, request_id)
-        if req is None:
-            abort(404)
-        return jsonify(req.as_dict())
-
-    @app.post("/api/requests/<request_id>/approve", defaults={"verb": "approve"})
-    @app.post("/api/requests/<request_id>/decline", defaults={"verb": "decline"})
-    def api_decide(request_id: str, verb: str) -> Response:
-        who = api_principal()
-        req = visible_request(who, request_id)
-        if req is None:
-            abort(404)
-        status = intake.decision_status(who, req.state)
-        if status == 403:
-            return _problem(403, "forbidden", "Only a directorate operator decides onboarding requests.")
-        if status == 409:
-            return _problem(409, "conflict", f"The request was {req.state} already.")
-        actor = f"console:{who.subject}"
-        if verb == "decline":
-            body = request.get_json(silent=True)
-            reason = body.get("reason") if isinstance(body, dict) else None
-            problem = intake.reason_problem(reason)
-            if problem:
-                return _problem(400, "invalid", problem)
-            assert isinstance(reason, str)
-            if not platform.decline(req.id, actor, reason):
-                return _problem(409, "conflict", "The request was decided already.")
-            decided = platform.onboarding_request(req.id)
-            assert decided is not None
-            return jsonify(request=decided.as_dict())
-        try:
-            record = platform.approve(req.id, actor)
-        except GovCloudError as exc:
-            return _problem(502, "onboarding_failed", f"{exc} (the request is pending again)")
-        if record is None:
-            return _problem(409, "conflict", "The request was decided already.")
-        decided = platform.onboarding_request(req.id)
-        assert decided is not None
-        return jsonify(request=decided.as_dict(), agency=agency_detail(record))
-
-    def session_principal() -> authz.Principal | None:
-        """The signed-in session's principal when it has standing (no redirect: for the CSV the page links to)."""
-        held = session.get("p")
-        if request.headers.get("Authorization") or not isinstance(held, dict):
-            return None
-        if not isinstance(held.get("exp"), int) or held["exp"] <= time.time():
-            return None
-        who = authz.principal(str(held.get("sub", "")), held.get("groups"), OPERATOR_GROUPS)
-        return who if who.has_standing else None
-
-    @app.get("/api/audit")
-    def api_audit() -> Response:
-        found = audit_entries(api_principal())
-        if isinstance(found, str):
-            return _problem(400, "invalid", found)
-        return jsonify(entries=found[1])
-
-    @app.get("/api/audit.csv")
-    def api_audit_csv() -> Response:
-        """The CSV export: a bearer token, or the page's session (the page links here; a GET changes nothing)."""
-        who = session_principal() or api_principal()
-        found = audit_entries(who)
-        if isinstance(found, str):
-            return _problem(400, "invalid", found)
-        return Response(auditlog.csv_text(found[1]), content_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": 'attachment; filename="govcloud-audit.csv"'})
+    # --- onboarding requests and the audit log (pages and API: console/work.py) ----------------------
+    work.register(app, work.Views(settings, platform, page, signed_in, check_lang, api_principal))
 
     @app.get("/api/openapi.json")
     def openapi() -> Response:
         return jsonify(document(settings.public_url))
 
     return app
-
-
-def _problem(status: int, error: str, message: str, headers: dict[str, str] | None = None) -> Response:
-    resp = jsonify(error=error, message=message)
-    resp.status_code = status
-    for key, value in (headers or {}).items():
-        resp.headers[key] = value
-    return resp
 
 
 def _exchange(settings: Settings, code: str, verifier: str) -> dict[str, Any]:
