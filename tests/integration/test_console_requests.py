@@ -93,6 +93,19 @@ def test_a_decline_carries_its_reason_and_is_final(cbox: BoxHandle, tokens: dict
     assert DECLINED not in {a["slug"] for a in cbox.cli("--json", "agency", "list").json()["agencies"]}
 
 
+def test_an_agency_added_otherwise_meanwhile_is_409_and_the_request_waits(cbox: BoxHandle,
+                                                                          tokens: dict[str, str]) -> None:
+    """`agency add` (the CLI) made the agency with another name after the request was filed: the approval is
+    `agency add`'s own refusal (409, the settings that differ), and the request is pending again."""
+    box = cbox.box()
+    filed = _file(cbox, tokens[A], "cr-late")
+    added = cbox.cli("--json", "agency", "add", "cr-late", "--name", "Made by the CLI", timeout=300)
+    assert added.rc == 0, added.stderr[-500:]
+    resp = kit.api_post(box, f"/api/requests/{filed['id']}/approve", tokens["operator"])
+    assert resp.status_code == 409 and "exists with different" in resp.json()["message"], resp.text[:300]
+    assert kit.api(box, f"/api/requests/{filed['id']}", tokens[A]).json()["state"] == "pending"
+
+
 @pytest.mark.parametrize(("body", "said"), [
     ({"slug": "Bad Slug", "name": "x y", "email": "a@b.cd"}, "agency 'Bad Slug'"),
     ({"slug": "cr-x", "name": "x y", "email": "a@b.cd", "quota_class": "unlimited"}, "unknown quota class"),

@@ -149,7 +149,8 @@ def document(server_url: str) -> dict[str, Any]:
                     "properties": {"request": _ref("OnboardingRequest"), "agency": _ref("Agency")}}),
                     **_REFUSALS, "403": _error("not a directorate operator"),
                     "404": _error("no such request, or not the principal's"),
-                    "409": _error("decided already"),
+                    "409": _error("decided already, or `agency add` refused (the agency exists with other settings; "
+                                  "the request is pending again)"),
                     "502": _error("the onboarding failed (the request is pending again; the audit log says why)")}}},
             "/api/requests/{request_id}/decline": {"post": {
                 "operationId": "declineRequest", "summary": "Decline with a reason (operators only)",

@@ -135,8 +135,9 @@ def register(app: Flask, v: Views) -> None:
         else:
             try:
                 done = v.platform.approve(req.id, actor) is not None
-            except GovCloudError as exc:
-                return v.page("request.j2", lang, 502, req=req.as_dict(), error=str(exc))
+            except GovCloudError as exc:  # e.g. the agency was added otherwise meanwhile (409): pending again
+                return v.page("request.j2", lang, 409 if isinstance(exc, ConflictError) else 502,
+                              req=req.as_dict(), error=str(exc))
         if not done:
             return v.page("message.j2", lang, 409, heading=t["refused"], text=t["decided_already"])
         return redirect(f"/{lang}/requests/{req.id}", 303)
@@ -225,6 +226,8 @@ def register(app: Flask, v: Views) -> None:
             return jsonify(request=decided.as_dict())
         try:
             record = v.platform.approve(req.id, actor)
+        except ConflictError as exc:  # `agency add` refused: the agency exists with other settings, or a lock
+            return problem(409, "conflict", f"{exc} (the request is pending again)")
         except GovCloudError as exc:
             return problem(502, "onboarding_failed", f"{exc} (the request is pending again)")
         if record is None:
