@@ -4,8 +4,11 @@ HTTPS connection through nginx (the client's wall time on the same machine: the 
 `GET /api/agencies` with an operator's bearer token, the agencies page, the overview and one agency's usage, with
 `--agencies N` agencies in the registry (100 by default; but for the first, written into the registry directly, as
 `agency add` records them: the console reads only the registry for these, and onboarding 100 agencies' services
-would take minutes), and the RSS of the console's processes (gunicorn's master and workers).
-Run: .venv/bin/python benchmarks/bench_console.py [--agencies 100] [--requests 200]  (about 90 s)"""
+would take minutes), and the RSS of the console's processes (gunicorn's master and workers). The second slice:
+`--audit N` audit entries (10,000 by default, one agency's in 100) and 100 onboarding requests in the registry; the
+requests' and the audit log's pages' bytes; p50/p95 of `GET /api/requests`, `GET /api/audit` (the newest 200),
+`GET /api/audit?agency=` (one agency's, through the whole table) and `GET /api/audit.csv`.
+Run: .venv/bin/python benchmarks/bench_console.py [--agencies 100] [--requests 200] [--audit 10000]  (about 2 min)"""
 
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from tests.conftest import make_box, teardown_box
 
 from govcloud_platform.box.supervisor import Supervisor
 from govcloud_platform.onboarding import AgencyRequest, Onboarding
+from govcloud_platform.state import onboarding_requests
 from govcloud_platform.state.registry import READY, Registry
 
 
@@ -31,6 +35,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--agencies", type=int, default=100)
     parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--audit", type=int, default=10_000)
     args = parser.parse_args()
     handle = make_box("bench-console", kit.ENABLED)
     try:
@@ -45,13 +50,23 @@ def main() -> None:
         for i in range(args.agencies - 1):
             registry.save_agency(f"bench-{i:04d}", f"Bench agency {i}", f"it@bench-{i}.example", "standard",
                                  ["database", "storage", "identity", "backups"], READY)
+        with registry.connect() as conn:  # one transaction: the entries as `Registry.audit` writes them
+            conn.execute("BEGIN")
+            for i in range(args.audit):
+                registry.audit("agency credentials", "bench-first" if i % 100 == 0 else f"bench-{i % 90:04d}",
+                               "shown masked", f"console:user-{i % 7}")
+            conn.execute("COMMIT")
+        for i in range(100):
+            onboarding_requests.file(registry, f"bench-req-{i:03d}", f"Requested {i}", "it@req.example", "standard",
+                                     ["portal"], "operator")
         registry.close()
         session, landed = kit.sign_in(box, *kit.operator(handle))
         assert landed.status_code == 200
         print(f"agencies in the registry: {args.agencies}")
         for lang in ("en", "ur"):
             sizes = []
-            for path in ("/", "/agencies", "/agencies/bench-first", "/agencies/bench-first/usage"):
+            for path in ("/", "/agencies", "/agencies/bench-first", "/agencies/bench-first/usage", "/requests",
+                         "/requests/new", "/requests/1", "/audit"):
                 resp = session.get(kit.url(box, f"/{lang}{path}"), timeout=10)
                 assert resp.status_code == 200
                 sizes.append(f"{path} {len(resp.content) / 1024:.1f} KB")
@@ -61,6 +76,12 @@ def main() -> None:
         session.headers["Authorization"] = f"Bearer {token}"
         for label, path in (("GET /api/agencies", "/api/agencies"), ("agencies page /en/agencies", "/en/agencies"),
                             ("overview /en/ (status cached 10 s)", "/en/"),
+                            ("GET /api/requests (100)", "/api/requests"),
+                            ("GET /api/audit (the newest 200)", "/api/audit"),
+                            ("GET /api/audit?agency=bench-first (one agency's, 1 in 100)",
+                             "/api/audit?agency=bench-first"),
+                            ("GET /api/audit.csv (the newest 200)", "/api/audit.csv"),
+                            ("audit page /en/audit", "/en/audit"),
                             ("GET /api/agencies/bench-first/usage (measured on the servers)",
                              "/api/agencies/bench-first/usage")):
             samples = []

@@ -127,3 +127,10 @@ def api(box: Box, path: str, token: str | None = None) -> requests.Response:
     with requests.Session() as s:
         s.trust_env = False
         return s.get(url(box, path), headers=headers, verify=str(box.ca_file), timeout=10)
+
+
+def api_post(box: Box, path: str, token: str | None, body: object = None) -> requests.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+    with requests.Session() as s:
+        s.trust_env = False
+        return s.post(url(box, path), headers=headers, json=body, verify=str(box.ca_file), timeout=120)

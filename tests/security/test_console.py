@@ -2,8 +2,11 @@
 token of the console's client, its own signed-in browser session), against agency A (`sec-con-victim`) through the
 web console: A's slug in the API and the pages under every spelling, tokens forged from B's (A's group written
 in, `alg: none`, HS256 keyed with the IdP's public key), a token of another client, a forged session cookie. A
-refusal of another agency's id must be the 404 an unknown id gets (a 403 would confirm that A exists). Positive
-control: B reads its own agency."""
+refusal of another agency's id must be the 404 an unknown id gets (a 403 would confirm that A exists). The second
+slice's rows: A's onboarding request (read, approved or declined by B: 404 as an unknown id), A's audit entries (the
+filter under several spellings, the CSV export, the unfiltered list), and a form posted without the session's CSRF
+token (what a cross-site form sends). Positive control: B reads its own agency, files a request and cannot approve
+it."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -186,3 +190,114 @@ def test_positive_control_the_intruder_reads_its_own_agency(cbox: BoxHandle, own
     box = cbox.box()
     assert _get(box, f"/api/agencies/{INTRUDER}", own["token"]).json()["slug"] == INTRUDER
     assert _get(box, f"/en/agencies/{INTRUDER}", session=own["session"]).status_code == 200
+
+
+# --- the second slice: onboarding requests and the audit log ------------------------------------------------------
+@pytest.fixture(scope="module")
+def victims_request(cbox: BoxHandle) -> int:
+    """A request filed by the victim's administrator (for an annex of the victim)."""
+    box = cbox.box()
+    token = kit.access_token(box, *kit.admin(cbox, VICTIM))
+    resp = kit.api_post(box, "/api/requests", token, {"slug": f"{VICTIM}-annex", "name": "Victim annex",
+                                                      "email": "it@annex.example"})
+    assert resp.status_code == 201, resp.text[:300]
+    found: int = resp.json()["id"]
+    return found
+
+
+REQUEST_ROWS = [("read the victim's request", "GET", ""), ("approve the victim's request", "POST", "/approve"),
+                ("decline the victim's request", "POST", "/decline")]
+
+
+@pytest.mark.parametrize(("what", "method", "tail"), REQUEST_ROWS, ids=[r[0] for r in REQUEST_ROWS])
+def test_intruder_cannot_touch_the_victims_request(cbox: BoxHandle, own: dict[str, Any], victims_request: int,
+                                                  what: str, method: str, tail: str) -> None:
+    box = cbox.box()
+    unknown = kit.api_post(box, "/api/requests/999999" + tail, own["token"], {"reason": "x"}) if method == "POST" \
+        else _get(box, "/api/requests/999999", own["token"])
+    with attack("console", f"API: {what}") as attempt:
+        path = f"/api/requests/{victims_request}{tail}"
+        resp = kit.api_post(box, path, own["token"], {"reason": "mine now"}) if method == "POST" \
+            else _get(box, path, own["token"])
+        attempt.succeeded = resp.status_code != 404 or "annex" in resp.text
+        attempt.detail = f"HTTP {resp.status_code}"
+    assert resp.json() == unknown.json()
+    victim = kit.access_token(box, *kit.admin(cbox, VICTIM))
+    assert _get(box, f"/api/requests/{victims_request}", victim).json()["state"] == "pending"
+
+
+def test_intruder_list_of_requests_holds_none_of_the_victims(cbox: BoxHandle, own: dict[str, Any],
+                                                            victims_request: int) -> None:
+    with attack("console", "API: list the onboarding requests") as attempt:
+        resp = _get(cbox.box(), "/api/requests", own["token"])
+        ids = [r["id"] for r in resp.json()["requests"]]
+        attempt.succeeded = victims_request in ids or "annex" in resp.text
+        attempt.detail = str(ids)
+
+
+AUDIT_ROWS = [
+    ("the victim's audit entries", f"/api/audit?agency={VICTIM}"),
+    ("the victim's audit entries in upper case", f"/api/audit?agency={VICTIM.upper()}"),
+    ("the victim's app's audit entries", f"/api/audit?agency={VICTIM}/portal"),
+    ("the victim's audit entries twice over", f"/api/audit?agency={INTRUDER}&agency={VICTIM}"),
+    ("the victim's audit entries as CSV", f"/api/audit.csv?agency={VICTIM}"),
+]
+
+
+@pytest.mark.parametrize(("what", "path"), AUDIT_ROWS, ids=[r[0] for r in AUDIT_ROWS])
+def test_intruder_cannot_read_the_victims_audit_entries(cbox: BoxHandle, own: dict[str, Any], what: str,
+                                                       path: str) -> None:
+    box = cbox.box()
+    with attack("console", f"API: {what}") as attempt:
+        resp = _get(box, path, own["token"])
+        body = resp.text.replace(path.split("?")[1], "")
+        attempt.succeeded = VICTIM in body or (resp.status_code != 404 and INTRUDER not in body)
+        attempt.detail = f"HTTP {resp.status_code}"
+
+
+def test_intruder_unfiltered_audit_holds_only_itself(cbox: BoxHandle, own: dict[str, Any]) -> None:
+    with attack("console", "API and page: the audit log without a filter") as attempt:
+        resp = _get(cbox.box(), "/api/audit", own["token"])
+        targets = {e["target"].split("/")[0] for e in resp.json()["entries"]}
+        page = _get(cbox.box(), "/en/audit", session=own["session"])
+        attempt.succeeded = targets != {INTRUDER} or VICTIM in page.text
+        attempt.detail = str(sorted(targets))
+
+
+def _csrf(session: requests.Session, box: Any) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', _get(box, "/en/requests/new", session=session).text)
+    assert found
+    return found.group(1)
+
+
+def test_intruder_pages_cannot_touch_the_victims_request(cbox: BoxHandle, own: dict[str, Any],
+                                                        victims_request: int) -> None:
+    box = cbox.box()
+    token = _csrf(own["session"], box)
+    with attack("console", "page: the victim's request, and approving it with the intruder's own form token") as at:
+        read = _get(box, f"/en/requests/{victims_request}", session=own["session"])
+        post = own["session"].post(kit.url(box, f"/ur/requests/{victims_request}/approve"), data={"csrf": token},
+                                   allow_redirects=False, timeout=60)
+        at.succeeded = read.status_code != 404 or post.status_code != 404 or "annex" in read.text + post.text
+        at.detail = f"HTTP {read.status_code}, {post.status_code}"
+
+
+def test_a_form_without_the_sessions_token_files_nothing(cbox: BoxHandle, own: dict[str, Any]) -> None:
+    """What a cross-site form would post in the intruder's signed-in browser: the fields without the token."""
+    box = cbox.box()
+    before = _get(box, "/api/requests", own["token"]).json()["requests"]
+    with attack("console", "page: a form posted without the session's CSRF token") as attempt:
+        resp = own["session"].post(kit.url(box, "/en/requests"), allow_redirects=False, timeout=30, data={
+            "slug": "sec-con-csrf", "name": "CSRF", "email": "a@b.cd", "quota_class": "standard"})
+        after = _get(box, "/api/requests", own["token"]).json()["requests"]
+        attempt.succeeded = resp.status_code != 400 or after != before
+        attempt.detail = f"HTTP {resp.status_code}"
+
+
+def test_positive_control_the_intruder_files_but_cannot_approve(cbox: BoxHandle, own: dict[str, Any]) -> None:
+    box = cbox.box()
+    filed = kit.api_post(box, "/api/requests", own["token"], {"slug": f"{INTRUDER}-annex", "name": "Intruder annex",
+                                                              "email": "it@annex.example"})
+    assert filed.status_code == 201, filed.text[:300]
+    refused = kit.api_post(box, f"/api/requests/{filed.json()['id']}/approve", own["token"])
+    assert refused.status_code == 403

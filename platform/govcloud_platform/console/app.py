@@ -13,12 +13,13 @@ from flask import Flask, abort, g, jsonify, redirect, render_template, request, 
 from werkzeug.wrappers import Response
 
 from govcloud_platform.box.services.identity import OPERATOR_GROUPS
-from govcloud_platform.console import authz, signin
+from govcloud_platform.console import authz, signin, work
 from govcloud_platform.console.data import Platform, agency_detail, agency_summary, usage_rows
 from govcloud_platform.console.openapi import document
 from govcloud_platform.console.settings import Settings
 from govcloud_platform.console.texts import LANGUAGES, TEXTS
 from govcloud_platform.console.tokens import Refused, Verifier, bearer_token
+from govcloud_platform.console.work import problem
 
 REALM = 'Bearer realm="govcloud console"'
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; "
@@ -37,7 +38,8 @@ def create_app(settings: Settings) -> Flask:
 
     def page(template: str, lang: str, status: int = 200, **values: Any) -> Response:
         html = render_template(template, lang=lang, dir=LANGUAGES[lang][1], t=TEXTS[lang], languages=LANGUAGES,
-                               who=g.get("who"), path_rest=request.path[len(lang) + 2:], **values)
+                               who=g.get("who"), path_rest=request.path[len(lang) + 2:],
+                               csrf=session.get("csrf", ""), **values)
         return Response(html, status, content_type="text/html; charset=utf-8")
 
     def signed_in(lang: str) -> authz.Principal | Response:
@@ -48,6 +50,8 @@ def create_app(settings: Settings) -> Flask:
             return redirect(f"/auth/signin?lang={lang}&next={quote(request.path)}")
         who = authz.principal(str(held.get("sub", "")), held.get("groups"), OPERATOR_GROUPS)
         g.who = who
+        if not isinstance(session.get("csrf"), str):
+            session["csrf"] = signin.new_csrf()
         if not who.has_standing:
             return page("message.j2", lang, 403, heading=TEXTS[lang]["forbidden"], text=TEXTS[lang]["forbidden_text"])
         return who
@@ -68,7 +72,7 @@ def create_app(settings: Settings) -> Flask:
     @app.errorhandler(404)
     def not_found(_: Exception) -> Response:
         if request.path.startswith("/api/"):
-            return _problem(404, "not_found", "No such resource, or not yours to see.")
+            return problem(404, "not_found", "No such resource, or not yours to see.")
         lang = request.path.split("/")[1] if request.path.split("/")[1:2] in (["en"], ["ur"]) else "en"
         return page("message.j2", lang, 404, heading=TEXTS[lang]["not_found"], text=TEXTS[lang]["not_found_text"])
 
@@ -183,16 +187,16 @@ def create_app(settings: Settings) -> Flask:
     def api_principal() -> authz.Principal:
         token = bearer_token(request.headers.get("Authorization"))
         if token is None:
-            abort(_problem(401, "unauthorised", "A bearer token of the box's identity provider is needed.",
+            abort(problem(401, "unauthorised", "A bearer token of the box's identity provider is needed.",
                            {"WWW-Authenticate": REALM}))
         try:
             claims = verifier.access_claims(token)
         except Refused:
-            abort(_problem(401, "invalid_token", "The token is not valid for the console.",
+            abort(problem(401, "invalid_token", "The token is not valid for the console.",
                            {"WWW-Authenticate": f'{REALM}, error="invalid_token"'}))
         who = authz.principal(claims["sub"], claims.get("groups"), OPERATOR_GROUPS)
         if not who.has_standing:
-            abort(_problem(403, "forbidden", "Neither a directorate operator nor an agency member."))
+            abort(problem(403, "forbidden", "Neither a directorate operator nor an agency member."))
         return who
 
     @app.get("/api/agencies")
@@ -216,19 +220,14 @@ def create_app(settings: Settings) -> Flask:
             abort(404)
         return jsonify(platform.usage(slug, f"console:{who.subject}"))
 
+    # --- onboarding requests and the audit log (pages and API: console/work.py) ----------------------
+    work.register(app, work.Views(settings, platform, page, signed_in, check_lang, api_principal))
+
     @app.get("/api/openapi.json")
     def openapi() -> Response:
         return jsonify(document(settings.public_url))
 
     return app
-
-
-def _problem(status: int, error: str, message: str, headers: dict[str, str] | None = None) -> Response:
-    resp = jsonify(error=error, message=message)
-    resp.status_code = status
-    for key, value in (headers or {}).items():
-        resp.headers[key] = value
-    return resp
 
 
 def _exchange(settings: Settings, code: str, verifier: str) -> dict[str, Any]:

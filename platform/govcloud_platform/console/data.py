@@ -4,12 +4,17 @@ agencies from the registry (`state.registry.Registry`), the services' health fro
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from govcloud_platform.box.context import Box
+from govcloud_platform.console import intake
+from govcloud_platform.console.auditlog import AuditQuery
+from govcloud_platform.state import onboarding_requests as store
+from govcloud_platform.state.onboarding_requests import OnboardingRequest
 from govcloud_platform.state.registry import AgencyRecord, Registry
 
 STATUS_TTL_S = 10.0  # probing every service takes up to a second: a page shows an answer at most this old
@@ -96,6 +101,104 @@ class Platform:
             return onboarding.usage(slug)
         finally:
             onboarding.registry.close()
+
+    # --- onboarding requests (console.intake decides; the registry stores; Onboarding.add onboards) -------------
+    def onboarding_requests(self) -> list[OnboardingRequest]:
+        registry = Registry(self.box.home)
+        try:
+            return store.every(registry)
+        finally:
+            registry.close()
+
+    def onboarding_request(self, request_id: int) -> OnboardingRequest | None:
+        registry = Registry(self.box.home)
+        try:
+            return store.get(registry, request_id)
+        finally:
+            registry.close()
+
+    def file_request(self, fields: intake.Fields, subject: str, actor: str) -> OnboardingRequest:
+        """Validate with `agency add`'s own validator (InputError: nothing stored), refuse a slug that exists or
+        waits (ConflictError), store it pending and audit it."""
+        from govcloud_platform.errors import ConflictError
+        from govcloud_platform.onboarding import AgencyRequest, validate_request
+
+        validate_request(self.box, AgencyRequest(fields.slug, fields.name, fields.email, fields.quota))
+        registry = Registry(self.box.home)
+        try:
+            conflict = intake.filing_conflict(fields.slug, [r.slug for r in registry.agencies()],
+                                              [r.slug for r in store.every(registry) if r.state == store.PENDING])
+            if conflict:
+                raise ConflictError(conflict)
+            filed = store.file(registry, fields.slug, fields.name.strip(), fields.email, fields.quota,
+                               list(fields.apps), subject)
+            registry.audit("request file", fields.slug, "filed", actor, f"request {filed.id}")
+            return filed
+        finally:
+            registry.close()
+
+    def decline(self, request_id: int, actor: str, reason: str) -> bool:
+        """False when it was decided meanwhile (409)."""
+        registry = Registry(self.box.home)
+        try:
+            if not store.decide(registry, request_id, store.DECLINED, actor, reason):
+                return False
+            found = store.get(registry, request_id)
+            registry.audit("request decline", found.slug if found else "", "declined", actor,
+                           f"request {request_id}: {reason}")
+            return True
+        finally:
+            registry.close()
+
+    def approve(self, request_id: int, actor: str) -> AgencyRecord | None:
+        """Claim the request (None when it was decided meanwhile: 409), then onboard it exactly as `agency add`
+        does (`Onboarding.add`, audited `agency add` with the operator as actor) and copy the registry into the
+        platform's backups as the CLI does after a change. A failed onboarding puts the request back to pending
+        and raises (its cause is in the audit log)."""
+        from govcloud_platform.onboarding import AgencyRequest, Onboarding
+
+        registry = Registry(self.box.home)
+        try:
+            if not store.decide(registry, request_id, store.APPROVED, actor):
+                return None
+            found = store.get(registry, request_id)
+            assert found is not None
+            registry.audit("request approve", found.slug, "approved", actor, f"request {request_id}")
+            onboarding = Onboarding(self.box, actor=actor)
+            try:
+                record, _ = onboarding.add(AgencyRequest(found.slug, found.name, found.email, found.quota))
+            except Exception:
+                store.reopen(registry, request_id)
+                registry.audit("request approve", found.slug, "failed, pending again", actor,
+                               f"request {request_id}")
+                raise
+            finally:
+                onboarding.registry.close()
+        finally:
+            registry.close()
+        self._copy_registry()
+        return record
+
+    def _copy_registry(self) -> None:
+        """What `govcloud_cli.boxes.copy_registry` does after a change: best effort (the change is made)."""
+        from govcloud_platform.backups.registry import take_backup
+
+        try:
+            take_backup(self.box)
+        except Exception as exc:  # noqa: BLE001 - never turn a done change into a failure
+            logging.getLogger(__name__).warning(
+                "the registry was not copied into the platform's backups (%s); `govcloud backup run` copies it",
+                type(exc).__name__)
+
+    # --- the audit log --------------------------------------------------------------------------
+    def audit(self, q: AuditQuery, agencies: list[str] | None) -> list[dict[str, Any]]:
+        """The registry's entries (`Registry.audit_log`, what `agency show` lists) under the filters."""
+        registry = Registry(self.box.home)
+        try:
+            return registry.audit_log(limit=q.limit, agencies=agencies, actor=q.actor, command=q.command,
+                                      since=q.since, until=q.until)
+        finally:
+            registry.close()
 
     def services(self) -> list[dict[str, Any]]:
         """Every service's health as `status` gives it (cached for STATUS_TTL_S)."""

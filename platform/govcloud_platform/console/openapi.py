@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from govcloud_platform.spec import APP_NAMES
+
 _ERROR = {"type": "object", "required": ["error", "message"],
           "properties": {"error": {"type": "string"}, "message": {"type": "string"}}}
 _SUMMARY = {
@@ -22,6 +24,59 @@ _DETAIL = {"allOf": [{"$ref": "#/components/schemas/AgencySummary"}, {
                    "updated_at": {"type": "string", "format": "date-time"}}}]}
 
 
+_REQUEST_NEW = {
+    "type": "object", "required": ["slug", "name", "email"],
+    "properties": {
+        "slug": {"type": "string", "description": "the agency's id, as `govcloud agency add` takes it (names.py)"},
+        "name": {"type": "string", "maxLength": 120}, "email": {"type": "string", "maxLength": 254},
+        "quota_class": {"type": "string", "description": "a quota class of the spec (default standard)"},
+        "apps": {"type": "array", "items": {"type": "string", "enum": list(APP_NAMES)}},
+    },
+}
+_REQUEST = {
+    "type": "object",
+    "required": ["id", "slug", "name", "email", "quota_class", "apps", "state", "filed_by", "filed_at",
+                 "decided_by", "decided_at", "reason"],
+    "properties": {
+        "id": {"type": "integer"}, "slug": {"type": "string"}, "name": {"type": "string"},
+        "email": {"type": "string"}, "quota_class": {"type": "string"},
+        "apps": {"type": "array", "items": {"type": "string"}},
+        "state": {"type": "string", "enum": ["pending", "approved", "declined"]},
+        "filed_by": {"type": "string"}, "filed_at": {"type": "string", "format": "date-time"},
+        "decided_by": {"type": ["string", "null"]}, "decided_at": {"type": ["string", "null"], "format": "date-time"},
+        "reason": {"type": ["string", "null"]},
+    },
+}
+_ENTRY = {
+    "type": "object", "required": ["id", "at", "actor", "command", "target", "result", "detail"],
+    "properties": {"id": {"type": "integer"}, "at": {"type": "string", "format": "date-time"},
+                   "actor": {"type": "string"}, "command": {"type": "string"}, "target": {"type": "string"},
+                   "result": {"type": "string"}, "detail": {"type": "string"}},
+}
+
+
+def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+_ID = [{"name": "request_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+_AUDIT_FILTERS = [
+    {"name": "agency", "in": "query", "schema": {"type": "string"},
+     "description": "an agency's slug: entries about it and its apps (another agency's answers 404 to a member)"},
+    {"name": "actor", "in": "query", "schema": {"type": "string"}},
+    {"name": "command", "in": "query", "schema": {"type": "string"}, "description": "e.g. `agency add`"},
+    {"name": "since", "in": "query", "schema": {"type": "string"},
+     "description": "ISO 8601 date or time (UTC unless it says); a date means its first second"},
+    {"name": "until", "in": "query", "schema": {"type": "string"},
+     "description": "ISO 8601 date or time (UTC unless it says); a date means its last second"},
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 200}},
+]
+
+
 def _error(description: str) -> dict[str, Any]:
     return {"description": description,
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
@@ -36,7 +91,8 @@ def document(server_url: str) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "govcloud console API", "version": "1",
-                 "description": "Read what the signed-in principal may see: a directorate operator every agency, an "
+                 "description": "Read (and, for onboarding requests, change) what the signed-in principal may see: a "
+                                "directorate operator every agency, an "
                                 "agency member their own agency. Another agency's slug answers 404, as an unknown "
                                 "one does (docs/console.md)."},
         "servers": [{"url": server_url}],
@@ -65,6 +121,67 @@ def document(server_url: str) -> dict[str, Any]:
                         "database": {"type": "object"}, "storage": {"type": "object"},
                         "identity": {"type": "object"}, "backups": {"type": "object"}}}}}},
                     **_REFUSALS, "404": _error("no such agency, or not the principal's")}}},
+            "/api/requests": {
+                "get": {"operationId": "listRequests",
+                        "summary": "Onboarding requests: an operator's every one, anyone else's their own and their "
+                                   "agencies'",
+                        "responses": {"200": _json("the newest first", {
+                            "type": "object", "required": ["requests"],
+                            "properties": {"requests": {"type": "array", "items": _ref("OnboardingRequest")}}}),
+                            **_REFUSALS}},
+                "post": {"operationId": "fileRequest",
+                         "summary": "Ask for an agency's onboarding (validated as `govcloud agency add` validates)",
+                         "requestBody": {"required": True, "content": {"application/json": {
+                             "schema": _ref("NewOnboardingRequest")}}},
+                         "responses": {"201": _json("filed, pending", _ref("OnboardingRequest")),
+                                       "400": _error("a field is not valid (nothing is stored)"), **_REFUSALS,
+                                       "409": _error("the agency exists, or a request for it is pending")}}},
+            "/api/requests/{request_id}": {"get": {
+                "operationId": "getRequest", "summary": "One onboarding request", "parameters": _ID,
+                "responses": {"200": _json("the request", _ref("OnboardingRequest")), **_REFUSALS,
+                              "404": _error("no such request, or not the principal's")}}},
+            "/api/requests/{request_id}/approve": {"post": {
+                "operationId": "approveRequest",
+                "summary": "Approve: onboard the agency now, as `govcloud agency add` does (operators only)",
+                "parameters": _ID,
+                "responses": {"200": _json("approved and onboarded", {
+                    "type": "object", "required": ["request", "agency"],
+                    "properties": {"request": _ref("OnboardingRequest"), "agency": _ref("Agency")}}),
+                    **_REFUSALS, "403": _error("not a directorate operator"),
+                    "404": _error("no such request, or not the principal's"),
+                    "409": _error("decided already, or `agency add` refused (the agency exists with other settings; "
+                                  "the request is pending again)"),
+                    "502": _error("the onboarding failed (the request is pending again; the audit log says why)")}}},
+            "/api/requests/{request_id}/decline": {"post": {
+                "operationId": "declineRequest", "summary": "Decline with a reason (operators only)",
+                "parameters": _ID,
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["reason"],
+                    "properties": {"reason": {"type": "string", "maxLength": 500}}}}}},
+                "responses": {"200": _json("declined", {
+                    "type": "object", "required": ["request"], "properties": {"request": _ref("OnboardingRequest")}}),
+                    "400": _error("no reason, or not plain text"), **_REFUSALS,
+                    "403": _error("not a directorate operator"),
+                    "404": _error("no such request, or not the principal's"), "409": _error("decided already")}}},
+            "/api/audit": {"get": {
+                "operationId": "listAudit",
+                "summary": "The audit log (what `agency show` lists): an operator's every entry, a member's their "
+                           "agencies'",
+                "parameters": _AUDIT_FILTERS,
+                "responses": {"200": _json("the newest first", {
+                    "type": "object", "required": ["entries"],
+                    "properties": {"entries": {"type": "array", "items": _ref("AuditEntry")}}}),
+                    "400": _error("a filter is not valid"), **_REFUSALS,
+                    "404": _error("an agency filter that is not the principal's")}}},
+            "/api/audit.csv": {"get": {
+                "operationId": "exportAudit",
+                "summary": "The same entries as CSV (RFC 4180; a cell a spreadsheet would read as a formula starts "
+                           "with ')",
+                "parameters": _AUDIT_FILTERS,
+                "responses": {"200": {"description": "CSV with a header row",
+                                      "content": {"text/csv": {"schema": {"type": "string"}}}},
+                              "400": _error("a filter is not valid"), **_REFUSALS,
+                              "404": _error("an agency filter that is not the principal's")}}},
             "/api/openapi.json": {"get": {
                 "operationId": "openapi", "summary": "This document", "security": [],
                 "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}}}},
@@ -73,6 +190,7 @@ def document(server_url: str) -> dict[str, Any]:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                                            "description": "an RS256 access token of the box's IdP issued to the "
                                                           "console's client (platform-console)"}},
-            "schemas": {"Error": _ERROR, "AgencySummary": _SUMMARY, "Agency": _DETAIL},
+            "schemas": {"Error": _ERROR, "AgencySummary": _SUMMARY, "Agency": _DETAIL,
+                        "NewOnboardingRequest": _REQUEST_NEW, "OnboardingRequest": _REQUEST, "AuditEntry": _ENTRY},
         },
     }

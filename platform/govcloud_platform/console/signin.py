@@ -64,3 +64,14 @@ def session_end(expires_in: Any, now: int) -> int:
     if isinstance(expires_in, bool) or not isinstance(expires_in, int) or expires_in <= 0:
         expires_in = 3600
     return now + min(expires_in, MAX_SESSION_SECONDS)
+
+
+def new_csrf() -> str:
+    """The session's token for its forms (a hidden field each POST form carries back)."""
+    return secrets.token_urlsafe(32)
+
+
+def csrf_matches(held: object, sent: object) -> bool:
+    """Whether a form's token is the session's (constant time; a session without one matches nothing)."""
+    return (isinstance(held, str) and isinstance(sent, str) and len(held) >= 32
+            and hmac.compare_digest(held.encode(), sent.encode()))

@@ -86,6 +86,24 @@ MIGRATIONS: list[str] = [
         applied_at TEXT NOT NULL
     )
     """,
+    # 5: onboarding requests filed in the console (state.onboarding_requests): an agency asks, an operator approves
+    # (then `Onboarding.add` onboards it, as `agency add` does) or declines with a reason. Kept after the decision.
+    """
+    CREATE TABLE onboarding_requests (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        slug TEXT NOT NULL,
+        name TEXT NOT NULL,
+        email TEXT NOT NULL,
+        quota TEXT NOT NULL,
+        apps TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'declined')),
+        filed_by TEXT NOT NULL,
+        filed_at TEXT NOT NULL,
+        decided_by TEXT NOT NULL DEFAULT '',
+        decided_at TEXT NOT NULL DEFAULT '',
+        reason TEXT NOT NULL DEFAULT ''
+    )
+    """,
 ]
 
 
@@ -344,12 +362,29 @@ class Registry:
                  printable(detail, 500)),
             )
 
-    def audit_log(self, limit: int = 100, target: str | None = None) -> list[dict[str, Any]]:
-        query = "SELECT id, at, actor, command, target, result, detail FROM audit"
-        args: tuple[Any, ...] = ()
+    def audit_log(self, limit: int = 100, target: str | None = None, *, agencies: list[str] | None = None,
+                  actor: str | None = None, command: str | None = None, since: str | None = None,
+                  until: str | None = None) -> list[dict[str, Any]]:
+        """The newest entries first. `agencies`: only entries about these agencies (the target is the slug, or
+        `<slug>/<app>`); an empty list matches none. `since`/`until` are ISO times in UTC, as `at` is stored."""
+        where: list[str] = []
+        args: list[Any] = []
         if target:
-            query += " WHERE target = ?"
-            args = (target,)
+            where.append("target = ?")
+            args.append(target)
+        if agencies is not None:
+            ors = ["target = ? OR substr(target, 1, length(?) + 1) = ? || '/'"] * len(agencies)
+            where.append("(" + " OR ".join(ors) + ")" if ors else "0")
+            for slug in agencies:
+                args += [slug, slug, slug]
+        for clause, value in (("actor = ?", actor), ("command = ?", command), ("at >= ?", since),
+                              ("at <= ?", until)):
+            if value:
+                where.append(clause)
+                args.append(value)
+        query = "SELECT id, at, actor, command, target, result, detail FROM audit"
+        if where:
+            query += " WHERE " + " AND ".join(where)
         with self.connect() as conn:
             rows = conn.execute(query + " ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
         keys = ("id", "at", "actor", "command", "target", "result", "detail")

@@ -1,0 +1,92 @@
+"""Onboarding requests in the console, as pure decisions (no I/O): who may file, see and decide a request, what a
+submitted form or JSON body says, and what answers a decision gets. The adapter (`data.Platform`) validates the
+fields with the platform's own validator (`onboarding.validate_request`, what `agency add` runs) and onboards an
+approved request through `Onboarding.add`, as `agency add` does.
+
+Who may file: anyone the console admits (a directorate operator, or a member of some agency: for instance a
+ministry's IT filing for a new directorate). Someone in no group cannot sign in at all (the IdP's access rule for
+the console's client), so a new agency asks through an operator, who may file on its behalf.
+Who sees a request: an operator every one; anyone else the requests they filed themselves and those for an agency
+they are a member of. Another's request answers 404, as an unknown id does.
+Who decides: operators only (a member who sees a request gets 403); a decided request cannot be decided again (409)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from govcloud_platform.console.authz import Principal
+from govcloud_platform.spec import APP_NAMES
+from govcloud_platform.text import text_problem
+
+PENDING = "pending"
+REASON_MAX = 500
+
+
+@dataclass(frozen=True)
+class Fields:
+    slug: str
+    name: str
+    email: str
+    quota: str
+    apps: tuple[str, ...]
+
+
+def may_file(who: Principal) -> bool:
+    return who.has_standing
+
+
+def may_see(who: Principal, filed_by: str, slug: str) -> bool:
+    return who.operator or filed_by == who.subject or slug in who.agencies
+
+
+def decision_status(who: Principal, state: str) -> int:
+    """The answer to approving or declining a request the principal may see: 403 unless an operator, 409 once
+    decided, else 200 (then the adapter decides it)."""
+    if not who.operator:
+        return 403
+    if state != PENDING:
+        return 409
+    return 200
+
+
+def fields(data: Mapping[str, object], quota_default: str = "standard") -> Fields | str:
+    """The request's fields from a form or a JSON object, or why not (one line). Only their shapes: their values are
+    the platform validator's (`validate_request`). `apps` is a list of names in JSON, repeated fields in a form."""
+    values: dict[str, str] = {}
+    for key in ("slug", "name", "email", "quota_class"):
+        value = data.get(key, quota_default if key == "quota_class" else None)
+        if not isinstance(value, str):
+            return f"{key}: a text is needed"
+        values[key] = value if key == "name" else value.strip()
+    apps = data.get("apps", [])
+    if isinstance(apps, str):
+        apps = [apps] if apps else []
+    if not isinstance(apps, list) or not all(isinstance(a, str) for a in apps):
+        return "apps: a list of app names is needed"
+    unknown = sorted(set(apps) - set(APP_NAMES))
+    if unknown:
+        return f"apps: unknown app {unknown[0][:40]!r} (known: {', '.join(APP_NAMES)})"
+    return Fields(values["slug"], values["name"], values["email"], values["quota_class"], tuple(sorted(set(apps))))
+
+
+def filing_conflict(slug: str, agencies: Iterable[str], pending: Iterable[str]) -> str | None:
+    """Why a request for `slug` cannot be filed now (409), or None: the agency exists, or a request for it waits."""
+    if slug in set(agencies):
+        return f"agency {slug!r} exists already"
+    if slug in set(pending):
+        return f"a request for agency {slug!r} is waiting for a decision"
+    return None
+
+
+def reason_problem(reason: object) -> str | None:
+    """Why a decline's reason is not acceptable, or None (it is shown to the agency: plain text, at most 500)."""
+    if not isinstance(reason, str):
+        return "reason: a text is needed"
+    problem = text_problem(reason, max_length=REASON_MAX)
+    return f"reason {problem}" if problem else None
+
+
+def request_id(raw: str) -> int | None:
+    """A request's id from a URL, or None (then 404): digits only, as the registry gives them."""
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 12 else None

@@ -1,0 +1,265 @@
+"""The console's onboarding requests and audit log, pages and API (registered by `app.create_app`). Views only
+fetch (`data.Platform`), decide (`intake`, `auditlog`, `authz`) and answer; the pages' POST forms carry the
+session's CSRF token (`signin.csrf_matches`)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Flask, abort, jsonify, redirect, request, session
+from werkzeug.wrappers import Response
+
+from govcloud_platform.box.services.identity import OPERATOR_GROUPS
+from govcloud_platform.console import auditlog, authz, intake, signin
+from govcloud_platform.console.data import Platform, agency_detail
+from govcloud_platform.console.settings import Settings
+from govcloud_platform.console.texts import TEXTS
+from govcloud_platform.errors import ConflictError, GovCloudError, InputError
+from govcloud_platform.spec import APP_NAMES
+from govcloud_platform.state.onboarding_requests import OnboardingRequest
+
+
+@dataclass(frozen=True)
+class Views:
+    """What the views share with the app's own (made in `create_app`)."""
+
+    settings: Settings
+    platform: Platform
+    page: Callable[..., Response]
+    signed_in: Callable[[str], authz.Principal | Response]
+    check_lang: Callable[[str], None]
+    api_principal: Callable[[], authz.Principal]
+
+
+def problem(status: int, error: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    """The API's error answer: `{"error", "message"}`."""
+    resp = jsonify(error=error, message=message)
+    resp.status_code = status
+    for key, value in (headers or {}).items():
+        resp.headers[key] = value
+    return resp
+
+
+def register(app: Flask, v: Views) -> None:
+    # --- onboarding requests (pages) ------------------------------------------------------------
+    def visible_request(who: authz.Principal, raw_id: str) -> OnboardingRequest | None:
+        found = intake.request_id(raw_id)
+        req = v.platform.onboarding_request(found) if found is not None else None
+        return req if req is not None and intake.may_see(who, req.filed_by, req.slug) else None
+
+    def form_checked(lang: str) -> Response | None:
+        """A POST form's CSRF token against the session's: the refusal page, or None when it matches."""
+        if signin.csrf_matches(session.get("csrf"), request.form.get("csrf")):
+            return None
+        return v.page("message.j2", lang, 400, heading=TEXTS[lang]["refused"], text=TEXTS[lang]["csrf_failed"])
+
+    @app.get("/<lang>/requests")
+    def requests_page(lang: str) -> Response:
+        v.check_lang(lang)
+        who = v.signed_in(lang)
+        if isinstance(who, Response):
+            return who
+        shown = [r.as_dict() for r in v.platform.onboarding_requests() if intake.may_see(who, r.filed_by, r.slug)]
+        return v.page("requests.j2", lang, requests=shown)
+
+    @app.get("/<lang>/requests/new")
+    def new_request_page(lang: str) -> Response:
+        v.check_lang(lang)
+        who = v.signed_in(lang)
+        if isinstance(who, Response):
+            return who
+        return v.page("request_form.j2", lang, values={"quota_class": "standard", "apps": []}, error=None,
+                    quota_classes=sorted(v.settings.box.spec.quota_classes), app_names=APP_NAMES)
+
+    @app.post("/<lang>/requests")
+    def file_request_page(lang: str) -> Response:
+        v.check_lang(lang)
+        who = v.signed_in(lang)
+        if isinstance(who, Response):
+            return who
+        refused = form_checked(lang)
+        if refused is not None:
+            return refused
+        data = {k: request.form.get(k, "") for k in ("slug", "name", "email", "quota_class")}
+        fields = intake.fields({**data, "apps": request.form.getlist("apps")})
+        try:
+            if isinstance(fields, str):
+                raise InputError(fields)
+            filed = v.platform.file_request(fields, who.subject, f"console:{who.subject}")
+        except (InputError, ConflictError) as exc:
+            status = 409 if isinstance(exc, ConflictError) else 400
+            return v.page("request_form.j2", lang, status, values={**data, "apps": request.form.getlist("apps")},
+                        error=str(exc), quota_classes=sorted(v.settings.box.spec.quota_classes), app_names=APP_NAMES)
+        return redirect(f"/{lang}/requests/{filed.id}", 303)
+
+    @app.get("/<lang>/requests/<request_id>")
+    def request_page(lang: str, request_id: str) -> Response:
+        v.check_lang(lang)
+        who = v.signed_in(lang)
+        if isinstance(who, Response):
+            return who
+        req = visible_request(who, request_id)
+        if req is None:
+            abort(404)
+        return v.page("request.j2", lang, req=req.as_dict())
+
+    @app.post("/<lang>/requests/<request_id>/approve", defaults={"verb": "approve"})
+    @app.post("/<lang>/requests/<request_id>/decline", defaults={"verb": "decline"})
+    def decide_page(lang: str, request_id: str, verb: str) -> Response:
+        v.check_lang(lang)
+        who = v.signed_in(lang)
+        if isinstance(who, Response):
+            return who
+        req = visible_request(who, request_id)
+        if req is None:
+            abort(404)
+        refused = form_checked(lang)
+        if refused is not None:
+            return refused
+        t = TEXTS[lang]
+        status = intake.decision_status(who, req.state)
+        if status != 200:
+            return v.page("message.j2", lang, status, heading=t["refused"],
+                        text=t["decide_forbidden"] if status == 403 else t["decided_already"])
+        actor = f"console:{who.subject}"
+        if verb == "decline":
+            reason = request.form.get("reason", "")
+            why = intake.reason_problem(reason)
+            if why:
+                return v.page("request.j2", lang, 400, req=req.as_dict(), error=why)
+            done = v.platform.decline(req.id, actor, reason)
+        else:
+            try:
+                done = v.platform.approve(req.id, actor) is not None
+            except GovCloudError as exc:  # e.g. the agency was added otherwise meanwhile (409): pending again
+                return v.page("request.j2", lang, 409 if isinstance(exc, ConflictError) else 502,
+                              req=req.as_dict(), error=str(exc))
+        if not done:
+            return v.page("message.j2", lang, 409, heading=t["refused"], text=t["decided_already"])
+        return redirect(f"/{lang}/requests/{req.id}", 303)
+
+    # --- the audit log (page and CSV) -------------------------------------------------------------
+    def audit_entries(who: authz.Principal) -> tuple[auditlog.AuditQuery, list[dict[str, Any]]] | str:
+        """The entries the query string asks for and the principal may read, or why not (400); 404 for another
+        agency's filter."""
+        q = auditlog.query(request.args.to_dict())
+        if isinstance(q, str):
+            return q
+        agencies = auditlog.scope(who, q.agency)
+        if isinstance(agencies, int):
+            abort(404)  # another agency's, exactly as an unknown one
+        return q, v.platform.audit(q, agencies)
+
+    @app.get("/<lang>/audit")
+    def audit_page(lang: str) -> Response:
+        v.check_lang(lang)
+        who = v.signed_in(lang)
+        if isinstance(who, Response):
+            return who
+        found = audit_entries(who)
+        if isinstance(found, str):
+            return v.page("audit.j2", lang, 400, entries=[], args=request.args.to_dict(), error=found, csv_query="")
+        q, entries = found
+        return v.page("audit.j2", lang, entries=entries, args=q.as_args(), error=None,
+                    csv_query=urlencode(q.as_args()))
+
+    @app.get("/api/requests")
+    def api_requests() -> Response:
+        who = v.api_principal()
+        return jsonify(requests=[r.as_dict() for r in v.platform.onboarding_requests()
+                                 if intake.may_see(who, r.filed_by, r.slug)])
+
+    @app.post("/api/requests")
+    def api_file_request() -> Response:
+        who = v.api_principal()
+        body = request.get_json(silent=True)
+        fields = intake.fields(body) if isinstance(body, dict) else "a JSON object is needed"
+        if isinstance(fields, str):
+            return problem(400, "invalid", fields)
+        try:
+            filed = v.platform.file_request(fields, who.subject, f"console:{who.subject}")
+        except InputError as exc:
+            return problem(400, "invalid", str(exc))
+        except ConflictError as exc:
+            return problem(409, "conflict", str(exc))
+        resp = jsonify(filed.as_dict())
+        resp.status_code = 201
+        resp.headers["Location"] = f"/api/requests/{filed.id}"
+        return resp
+
+    @app.get("/api/requests/<request_id>")
+    def api_request(request_id: str) -> Response:
+        who = v.api_principal()
+        req = visible_request(who, request_id)
+        if req is None:
+            abort(404)
+        return jsonify(req.as_dict())
+
+    @app.post("/api/requests/<request_id>/approve", defaults={"verb": "approve"})
+    @app.post("/api/requests/<request_id>/decline", defaults={"verb": "decline"})
+    def api_decide(request_id: str, verb: str) -> Response:
+        who = v.api_principal()
+        req = visible_request(who, request_id)
+        if req is None:
+            abort(404)
+        status = intake.decision_status(who, req.state)
+        if status == 403:
+            return problem(403, "forbidden", "Only a directorate operator decides onboarding requests.")
+        if status == 409:
+            return problem(409, "conflict", f"The request was {req.state} already.")
+        actor = f"console:{who.subject}"
+        if verb == "decline":
+            body = request.get_json(silent=True)
+            reason = body.get("reason") if isinstance(body, dict) else None
+            why = intake.reason_problem(reason)
+            if why:
+                return problem(400, "invalid", why)
+            assert isinstance(reason, str)
+            if not v.platform.decline(req.id, actor, reason):
+                return problem(409, "conflict", "The request was decided already.")
+            decided = v.platform.onboarding_request(req.id)
+            assert decided is not None
+            return jsonify(request=decided.as_dict())
+        try:
+            record = v.platform.approve(req.id, actor)
+        except ConflictError as exc:  # `agency add` refused: the agency exists with other settings, or a lock
+            return problem(409, "conflict", f"{exc} (the request is pending again)")
+        except GovCloudError as exc:
+            return problem(502, "onboarding_failed", f"{exc} (the request is pending again)")
+        if record is None:
+            return problem(409, "conflict", "The request was decided already.")
+        decided = v.platform.onboarding_request(req.id)
+        assert decided is not None
+        return jsonify(request=decided.as_dict(), agency=agency_detail(record))
+
+    def session_principal() -> authz.Principal | None:
+        """The signed-in session's principal when it has standing (no redirect: for the CSV the page links to)."""
+        held = session.get("p")
+        if request.headers.get("Authorization") or not isinstance(held, dict):
+            return None
+        if not isinstance(held.get("exp"), int) or held["exp"] <= time.time():
+            return None
+        who = authz.principal(str(held.get("sub", "")), held.get("groups"), OPERATOR_GROUPS)
+        return who if who.has_standing else None
+
+    @app.get("/api/audit")
+    def api_audit() -> Response:
+        found = audit_entries(v.api_principal())
+        if isinstance(found, str):
+            return problem(400, "invalid", found)
+        return jsonify(entries=found[1])
+
+    @app.get("/api/audit.csv")
+    def api_audit_csv() -> Response:
+        """The CSV export: a bearer token, or the page's session (the page links here; a GET changes nothing)."""
+        who = session_principal() or v.api_principal()
+        found = audit_entries(who)
+        if isinstance(found, str):
+            return problem(400, "invalid", found)
+        return Response(auditlog.csv_text(found[1]), content_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": 'attachment; filename="govcloud-audit.csv"'})
+

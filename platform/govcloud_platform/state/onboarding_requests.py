@@ -1,0 +1,92 @@
+"""Onboarding requests in the registry (table `onboarding_requests`, migration 5): filed in the console, decided by
+an operator. Only storage: who may file or decide, and what a decision does, is `console.intake`'s and the
+console's; an approval onboards through `Onboarding.add` as `agency add` does."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from govcloud_platform.state.registry import Registry, now
+from govcloud_platform.text import printable
+
+PENDING, APPROVED, DECLINED = "pending", "approved", "declined"
+
+
+@dataclass(frozen=True)
+class OnboardingRequest:
+    id: int
+    slug: str
+    name: str
+    email: str
+    quota: str
+    apps: tuple[str, ...]
+    state: str
+    filed_by: str
+    filed_at: str
+    decided_by: str
+    decided_at: str
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "slug": self.slug, "name": self.name, "email": self.email, "quota_class": self.quota,
+                "apps": list(self.apps), "state": self.state, "filed_by": self.filed_by, "filed_at": self.filed_at,
+                "decided_by": self.decided_by or None, "decided_at": self.decided_at or None,
+                "reason": self.reason or None}
+
+
+_SELECT = ("SELECT id, slug, name, email, quota, apps, state, filed_by, filed_at, decided_by, decided_at, reason "
+           "FROM onboarding_requests")
+
+
+def _request(row: tuple[Any, ...]) -> OnboardingRequest:
+    values = list(row)
+    values[5] = tuple(json.loads(values[5]))
+    return OnboardingRequest(*values)
+
+
+def file(registry: Registry, slug: str, name: str, email: str, quota: str, apps: list[str],
+         filed_by: str) -> OnboardingRequest:
+    """Store a validated request as pending (the caller validated every field)."""
+    with registry.connect() as conn:
+        cur = conn.execute(
+            "INSERT INTO onboarding_requests (slug, name, email, quota, apps, state, filed_by, filed_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (slug, name, email, quota, json.dumps(sorted(set(apps))), PENDING, printable(filed_by, 200), now()))
+        found = get(registry, int(cur.lastrowid or 0))
+    assert found is not None
+    return found
+
+
+def get(registry: Registry, request_id: int) -> OnboardingRequest | None:
+    with registry.connect() as conn:
+        row = conn.execute(_SELECT + " WHERE id = ?", (request_id,)).fetchone()
+    return _request(row) if row else None
+
+
+def every(registry: Registry) -> list[OnboardingRequest]:
+    """Every request, the newest first."""
+    with registry.connect() as conn:
+        rows = conn.execute(_SELECT + " ORDER BY id DESC").fetchall()
+    return [_request(r) for r in rows]
+
+
+def decide(registry: Registry, request_id: int, state: str, decided_by: str, reason: str = "") -> bool:
+    """Mark a pending request approved or declined; False when it was no longer pending (decided meanwhile: the
+    update and its condition are one statement, so two deciders cannot both win)."""
+    assert state in (APPROVED, DECLINED)
+    with registry.connect() as conn:
+        cur = conn.execute(
+            "UPDATE onboarding_requests SET state = ?, decided_by = ?, decided_at = ?, reason = ? "
+            "WHERE id = ? AND state = ?",
+            (state, printable(decided_by, 200), now(), printable(reason, 500), request_id, PENDING))
+    return cur.rowcount == 1
+
+
+def reopen(registry: Registry, request_id: int) -> None:
+    """An approval whose onboarding failed goes back to pending (the failure is in the audit log; it may be
+    approved again once the cause is fixed)."""
+    with registry.connect() as conn:
+        conn.execute("UPDATE onboarding_requests SET state = ?, decided_by = '', decided_at = '', reason = '' "
+                     "WHERE id = ? AND state = ?", (PENDING, request_id, APPROVED))
