@@ -40,7 +40,10 @@ def read_source(source: Path) -> Iterator[Loaded]:
             try:
                 loaded = load(Path(tmp) / "catalogue.yaml")
             except CentreError as exc:  # name the archive, not the temporary folder
-                raise type(exc)(exc.message, exc.where.replace(tmp, f"{source}:")) from None
+                where = exc.where.replace(tmp, f"{source}:")
+                if isinstance(exc, CatalogueError):
+                    raise CatalogueError(exc.message, where, exc.problems) from None
+                raise type(exc)(exc.message, where) from None
             yield loaded
     else:
         yield load(source)

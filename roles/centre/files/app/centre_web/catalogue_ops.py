@@ -6,6 +6,7 @@ the running catalogue stays."""
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 from django.conf import settings
@@ -25,9 +26,10 @@ def root() -> Path:
     return Path(settings.CENTRE_CATALOGUE_ROOT)
 
 
-def import_catalogue(source: Path) -> str | None:
+def import_catalogue(source: Path, actor: str = "system", origin: str = "command") -> str | None:
     """Install and switch to the catalogue at `source` (a folder, a catalogue.yaml or a .tar.gz). Returns what
-    changed ("catalogue v-...: services a, b"), or None when it is the one in use already."""
+    changed ("catalogue v-...: services a, b"), or None when it is the one in use already. A switch is recorded
+    in the audit trail: by `actor` (a staff member's `staff:<subject>`, else `system`), from `origin`."""
     target = root()
     owner = _owner(target)
     with installed.read_source(source) as loaded:
@@ -37,8 +39,20 @@ def import_catalogue(source: Path) -> str | None:
     if not differs:
         return None
     installed.switch(target, version, owner=owner)
+    store.record_catalogue_change(runtime.connection(), runtime.now(), actor, {
+        "version": version.name, "services": [s.id for s in loaded.catalogue.services], "processes_added": added,
+        "origin": origin})
     services = ", ".join(s.id for s in loaded.catalogue.services)
     return f"catalogue {version.name} ({services})" + (f", processes {' '.join(added)}" if added else "")
+
+
+def export_bytes() -> bytes:
+    """The catalogue in use as the .tar.gz that `centre_catalogue_export <name>.tar.gz` writes (the same
+    function writes it), for the staff pages' download."""
+    with tempfile.TemporaryDirectory(prefix="centre-download-") as tmp:
+        target = Path(tmp) / "catalogue.tar.gz"
+        installed.export_archive(runtime.loaded(), target)
+        return target.read_bytes()
 
 
 def _owner(target: Path) -> tuple[int, int] | None:

@@ -1,0 +1,109 @@
+"""The catalogue's pages among the staff pages (`/<lang>/staff/catalogue/`), for its managers only: the members of
+the IdP group `<desk prefix>catalogue` (`agency-<slug>--desk-catalogue`); anyone else signed in gets 403.
+
+They show the catalogue in use, hand it out as the very .tar.gz that `centre_catalogue_export` writes
+(`catalogue_ops.export_bytes`), and take one back: an uploaded file goes through `catalogue_ops.import_catalogue`,
+the import command's own path (read and checked whole, installed beside the running version, processes recorded,
+switched with one rename, the switch recorded in the audit trail with the manager's subject). A refused file
+changes nothing and the page lists every problem found (file, key, what to do). Applications under way keep the
+process version they started on: the engine restores each from the BPMN recorded by digest (store.py)."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+
+from centre_core.errors import CatalogueError, CentreError
+
+from . import catalogue_ops, catalogue_rules, runtime
+from .desk import Me, _message, _render, page
+from .texts import lang, t
+
+log = logging.getLogger(__name__)
+
+
+def _manager(view: Any) -> Any:
+    """A page of the catalogue's managers: anyone else signed in gets the same 403 page."""
+    def run(request: HttpRequest, me: Me, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not me.manager:
+            return _message(request, "staff_forbidden", "cat_not_manager", 403, here=reverse("staff-inbox"))
+        return view(request, me, *args, **kwargs)
+    run.__name__ = view.__name__
+    return run
+
+
+@page("GET")
+@_manager
+def overview(request: HttpRequest, me: Me) -> HttpResponse:
+    return _page(request)
+
+
+@page("GET")
+@_manager
+def download(request: HttpRequest, me: Me) -> HttpResponse:
+    """The catalogue in use as a .tar.gz (catalogue.yaml and its BPMN files, flat)."""
+    body = catalogue_ops.export_bytes()
+    response = HttpResponse(body, content_type="application/gzip")
+    response["Content-Disposition"] = f'attachment; filename="{catalogue_rules.download_name(_version())}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@page("POST")
+@_manager
+def upload(request: HttpRequest, me: Me) -> HttpResponse:
+    """A catalogue file: refused before reading it when not a .tar.gz within the size limit; then the import
+    command's path. Every problem goes back on the page, nothing changed; a switch goes to the catalogue page."""
+    sent = request.FILES.get("catalogue")
+    refusal = catalogue_rules.check_upload(
+        sent.name if sent is not None else None, sent.size if sent is not None else None,
+        next(sent.chunks(16), b"")[:2] if sent is not None else b"")
+    if refusal is not None:
+        return _page(request, [t(refusal.key, **refusal.values)], status=400)
+    assert sent is not None
+    with tempfile.TemporaryDirectory(prefix="centre-upload-") as tmp:
+        path = Path(tmp) / "upload.tar.gz"
+        with path.open("wb") as out:
+            for chunk in sent.chunks():
+                out.write(chunk)
+        try:
+            changed = catalogue_ops.import_catalogue(path, actor=me.actor, origin=f"upload:{_shown(sent.name)}")
+        except CentreError as error:
+            problems = error.problems if isinstance(error, CatalogueError) else (error.message,)
+            where = catalogue_rules.where_shown(error.where, str(path), _shown(sent.name))
+            log.info("catalogue upload refused: %s", error)
+            return _page(request, [f"{where}: {p}" if where else p for p in problems], status=400)
+        except catalogue_ops.NoRoot:
+            return _message(request, "staff_not_done", "cat_no_root", 503, here=reverse("staff-catalogue"))
+    done = "installed" if changed else "unchanged"
+    return HttpResponseRedirect(reverse("staff-catalogue") + f"?done={done}")
+
+
+def _shown(name: str) -> str:
+    return catalogue_rules.plain_name(name)
+
+
+def _version() -> str:
+    return runtime.loaded().folder.name
+
+
+def _page(request: HttpRequest, problems: list[str] | None = None, status: int = 200) -> HttpResponse:
+    loaded = runtime.loaded()
+    here = lang()
+    rows = [{"service": s, "name": getattr(s.name, here), "office": getattr(s.office.name, here),
+             "process_version": loaded.processes[s.id].digest[:12], "process": s.process,
+             "retention": t(f"cat_retention_{s.retention.value}")}
+            for s in loaded.catalogue.services]
+    done = request.GET.get("done", "") if request.method == "GET" else ""
+    return _render(request, "centre_web/staff/catalogue.html", {
+        "title": t("cat_title"), "rows": rows, "version": _version(),
+        "errors": [("#catalogue-file", p) for p in problems or []], "problems": problems or [],
+        "done": t(f"cat_done_{done}") if done in ("installed", "unchanged") else "",
+        "limit_mib": catalogue_rules.MAX_UPLOAD // (1024 * 1024)}, status, here=reverse("staff-catalogue"))
+

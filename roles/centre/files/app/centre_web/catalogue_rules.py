@@ -1,0 +1,60 @@
+"""Pure decisions of the catalogue's pages (catalogue_pages.py): what an uploaded file is worth before it is read,
+how a problem's place is shown to the manager, the download's file name. No I/O."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from centre_core.installed import MAX_ARCHIVE_BYTES
+
+# What the page takes (and nginx lets through: 12m). A catalogue's own limits (catalogue.yaml and each BPMN file
+# 1 MiB, 501 files) are checked again when it is read; this one is on the compressed file as sent.
+MAX_UPLOAD = min(8 * 1024 * 1024, MAX_ARCHIVE_BYTES)
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz")
+GZIP_MAGIC = b"\x1f\x8b"
+_PLAIN = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A file refused before it is read: the key of its text (texts_staff.py) and the values it names."""
+
+    key: str
+    values: dict[str, object] = field(default_factory=dict)
+
+
+def check_upload(name: str | None, size: int | None, head: bytes) -> Refusal | None:
+    """None when the upload may be read as a catalogue archive: a file was sent, not empty, at most MAX_UPLOAD
+    bytes, named .tar.gz (what the download and `centre_catalogue_export` write) and starting as gzip does."""
+    if name is None or size is None:
+        return Refusal("cat_no_file")
+    if size == 0:
+        return Refusal("cat_empty")
+    if size > MAX_UPLOAD:
+        return Refusal("cat_too_large", {"mib": MAX_UPLOAD // (1024 * 1024)})
+    if not name.lower().endswith(ARCHIVE_SUFFIXES) or head[:2] != GZIP_MAGIC:
+        return Refusal("cat_wrong_type")
+    return None
+
+
+def plain_name(name: str) -> str:
+    """The uploaded file's name as shown and recorded: its last part, plain characters, at most 80."""
+    last = name.replace("\\", "/").rsplit("/", 1)[-1]
+    return (_PLAIN.sub("_", last).strip("._") or "catalogue.tar.gz")[:80]
+
+
+def where_shown(where: str, saved_at: str, shown: str) -> str:
+    """A problem's place with the server's temporary path replaced by the uploaded file's name: `trade.tar.gz:
+    catalogue.yaml`, `trade.tar.gz: trade_licence.bpmn` (a place outside the upload is dropped)."""
+    if not where:
+        return ""
+    if where.startswith(saved_at):
+        rest = where[len(saved_at):].lstrip(":").lstrip("/")
+        return f"{shown}: {rest.rsplit('/', 1)[-1]}" if rest else shown
+    return ""
+
+
+def download_name(version: str) -> str:
+    """`catalogue-<version>.tar.gz` (the version folder's name, e.g. v-0123abcd...; plain characters only)."""
+    return f"catalogue-{plain_name(version)}.tar.gz" if version else "catalogue.tar.gz"
