@@ -295,6 +295,63 @@ def test_a_manager_without_a_desk_signs_in_and_a_group_of_another_prefix_gives_n
     assert answer.status_code == 403  # no desk here, and not this agency's managers
 
 
+def test_a_manager_edits_one_services_texts_through_the_same_install(centre: tuple[Box, Issuer, Path]) -> None:
+    """The form: a refusal per field in the page's language (nothing changed), a form shown before another change
+    refused (409), then a new version installed with the texts changed, the processes the same, audited."""
+    from django.test import Client
+
+    box, provider, root = centre
+    b = manager(provider, lang="ur")
+    form = b.get("/ur/staff/catalogue/services/trade_licence/")
+    assert form.status_code == 200
+    html = form.content.decode()
+    version = re.search(r'name="version" value="([^"]+)"', html)
+    assert version is not None and 'name="description_ur"' in html and 'lang="ur" dir="rtl"' in html
+    downloaded = members(b.get("/ur/staff/catalogue/download/").content)
+    processes = {n: d for n, d in downloaded.items() if n != "catalogue.yaml"}
+    before = state(box, root)
+    good = {"version": version[1], "description_en": "Licence for a business.",
+            "description_ur": "کاروبار کے لیے نیا لائسنس۔", "fee": "3,100.50", "sla": "12"}
+
+    bad = b.post("/ur/staff/catalogue/services/trade_licence/", {
+        **good, "description_en": " ", "fee": "-5", "sla": "1.5", "csrfmiddlewaretoken": csrf(b)})
+    text = bad.content.decode()
+    assert bad.status_code == 400 and text.count('aria-invalid="true"') == 3
+    from centre_web.texts import TEXTS
+
+    for key, field in (("description", "description_en"), ("fee", "fee"), ("sla", "sla")):
+        assert TEXTS[f"cat_edit_err_{key}"]["ur"] in text and f'href="#{field}"' in text
+    assert "کاروبار کے لیے نیا لائسنس۔" in text  # what was typed stays in the form
+    assert state(box, root) == before
+
+    stale = b.post("/ur/staff/catalogue/services/trade_licence/", {
+        **good, "version": "v-0000000000000000", "csrfmiddlewaretoken": csrf(b)})
+    assert stale.status_code == 409 and "اس دوران کیٹلاگ بدل چکا ہے" in stale.content.decode()
+    assert state(box, root) == before
+
+    done = b.post("/ur/staff/catalogue/services/trade_licence/", {**good, "csrfmiddlewaretoken": csrf(b)})
+    assert done.status_code == 302 and done["Location"] == "/ur/staff/catalogue/?done=installed"
+    after, entries = state(box, root)
+    assert after != before[0] and entries == before[1] + 1
+    citizen = Client(HTTP_HOST="centre.test").get("/ur/services/trade_licence/").content.decode()
+    assert "کاروبار کے لیے نیا لائسنس۔" in citizen and "3100.50" in citizen and "12" in citizen
+    files = members(b.get("/ur/staff/catalogue/download/").content)
+    assert {n: d for n, d in files.items() if n != "catalogue.yaml"} == processes  # the processes untouched
+    with box.pg_admin("centre") as conn:
+        actor, text = conn.execute("SELECT actor, details FROM audit WHERE subject = 'catalogue' "
+                                   "ORDER BY seq DESC LIMIT 1").fetchone()
+    assert actor == "staff:farah" and json.loads(text)["origin"] == "edit:trade_licence"
+    assert json.loads(text)["processes_added"] == []
+
+    assert b.get("/ur/staff/catalogue/services/no_such/").status_code == 404
+    clerk, _ = sign_in(provider, "sana", CLERK)
+    assert clerk.get("/en/staff/catalogue/services/trade_licence/").status_code == 403
+    assert clerk.post("/en/staff/catalogue/services/trade_licence/", {
+        **good, "fee": "1.00", "csrfmiddlewaretoken": csrf(clerk)}).status_code == 403
+    assert b.post("/ur/staff/catalogue/services/trade_licence/", {**good, "fee": "1.00"}).status_code == 403  # CSRF
+    assert state(box, root) == (after, entries)
+
+
 @pytest.fixture(scope="module")
 def served(centre: tuple[Box, Issuer, Path]) -> Iterator[tuple[str, Issuer]]:
     """The same centre under gunicorn at its own address (its PUBLIC_URL), for the browser."""
@@ -356,6 +413,14 @@ def test_the_catalogue_pages_in_a_browser(served: tuple[str, Issuer], chromium: 
         follow(page, page.locator("button", has_text=words["install"]))
         assert words["done"] in page.locator("main").inner_text()
         visit.seen("installed")
+        follow(page, page.locator('a[href$="/staff/catalogue/services/birth_certificate/"]'))
+        page.locator("#sla").fill("many")
+        follow(page, page.locator("button[type=submit].govuk-button"))
+        assert page.locator("#sla").get_attribute("aria-invalid") == "true"
+        visit.seen("edit-refused")
+        page.locator("#sla").fill("6" if lang == "en" else "7")
+        follow(page, page.locator("button[type=submit].govuk-button"))
+        assert words["done"] in page.locator("main").inner_text()
         page.goto(f"{base}/{lang}/services/trade_licence/")
         assert f"Changed in the {lang} browser test." in page.content() or lang == "ur"
         assert f"{len(lang)}00.00" in page.content()

@@ -74,3 +74,44 @@ def test_a_catalogue_error_lists_every_problem() -> None:
     assert "services.xy.name.ur: Field required" in problems
     assert refused.value.message.startswith(problems[0]) and f"(and {len(problems) - 1} more)" in refused.value.message
     assert CatalogueError("one", "w").problems == ("one",)
+
+
+GOOD = {"description_en": "A licence.", "description_ur": "ایک لائسنس۔", "fee": "1,700.50", "sla": "12"}
+
+
+def test_an_edit_changes_the_four_texts_of_one_service_only() -> None:
+    from centre_core.catalogue import load_samples
+
+    current = load_samples().catalogue
+    edited, wrong = catalogue_rules.edit(current, "trade_licence", GOOD)
+    assert wrong == [] and edited is not None
+    service = edited.service("trade_licence")
+    assert service is not None and service.description.en == "A licence." and service.description.ur == "ایک لائسنس۔"
+    assert str(service.fee.amount) == "1700.50" and service.sla_working_days == 12
+    before = current.model_dump()
+    after = edited.model_dump()
+    for one in (before, after):
+        trade = next(s for s in one["services"] if s["id"] == "trade_licence")
+        for key in ("description", "fee", "sla_working_days"):
+            trade.pop(key)
+    assert before == after  # nothing else changed
+
+
+@pytest.mark.parametrize(("changes", "wrong"), [
+    ({"description_en": "  "}, ["description_en"]), ({"description_ur": "x" * 2001}, ["description_ur"]),
+    ({"fee": "-1"}, ["fee"]), ({"fee": "1.555"}, ["fee"]), ({"fee": "abc"}, ["fee"]), ({"fee": "10000001"}, ["fee"]),
+    ({"sla": "0"}, ["sla"]), ({"sla": "366"}, ["sla"]), ({"sla": "1.5"}, ["sla"]), ({"sla": ""}, ["sla"]),
+    ({"description_en": "", "fee": "x", "sla": "x"}, ["description_en", "fee", "sla"]),
+])
+def test_an_edit_is_refused_by_the_catalogues_own_rules_per_field(changes: dict[str, str], wrong: list[str]) -> None:
+    from centre_core.catalogue import load_samples
+
+    edited, found = catalogue_rules.edit(load_samples().catalogue, "trade_licence", {**GOOD, **changes})
+    assert edited is None and found == wrong
+
+
+def test_an_edit_of_an_unknown_service_is_a_key_error() -> None:
+    from centre_core.catalogue import load_samples
+
+    with pytest.raises(KeyError):
+        catalogue_rules.edit(load_samples().catalogue, "no_such", GOOD)

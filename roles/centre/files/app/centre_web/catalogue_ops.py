@@ -11,7 +11,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from centre_core import installed, store
+from centre_core import catalogue, installed, store
 
 from . import runtime
 
@@ -44,6 +44,17 @@ def import_catalogue(source: Path, actor: str = "system", origin: str = "command
         "origin": origin})
     services = ", ".join(s.id for s in loaded.catalogue.services)
     return f"catalogue {version.name} ({services})" + (f", processes {' '.join(added)}" if added else "")
+
+
+def install_edited(edited: catalogue.Catalogue, actor: str, origin: str) -> str | None:
+    """Install `edited` (the catalogue in use with some of its texts changed; the same processes) exactly as an
+    import: written with its BPMN files to a private folder, then `import_catalogue` reads it back, checks it whole,
+    installs and switches to it."""
+    current = runtime.loaded()
+    with tempfile.TemporaryDirectory(prefix="centre-edit-") as tmp:
+        catalogue.export(catalogue.Loaded(catalogue=edited, processes=current.processes, folder=current.folder),
+                         Path(tmp))
+        return import_catalogue(Path(tmp), actor, origin)
 
 
 def export_bytes() -> bytes:

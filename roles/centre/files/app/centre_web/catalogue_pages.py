@@ -85,6 +85,45 @@ def upload(request: HttpRequest, me: Me) -> HttpResponse:
     return HttpResponseRedirect(reverse("staff-catalogue") + f"?done={done}")
 
 
+@page("GET", "POST")
+@_manager
+def edit(request: HttpRequest, me: Me, service_id: str) -> HttpResponse:
+    """One service's plain-language texts (English and Urdu description, fee, SLA): the form, and on POST a new
+    catalogue version built from it and installed through the import's path. A form shown before another change
+    was installed is refused (its `version`), not applied over that change."""
+    loaded = runtime.loaded()
+    service = loaded.catalogue.service(service_id)
+    if service is None:
+        return _message(request, "staff_not_found", "staff_nothing_here", 404, here=reverse("staff-catalogue"))
+    values = {"description_en": service.description.en, "description_ur": service.description.ur,
+              "fee": str(service.fee.amount), "sla": str(service.sla_working_days)}
+    if request.method == "GET":
+        return _edit_page(request, service, values)
+    sent = {name: request.POST.get(name, "")[:4000] for name in catalogue_rules.EDIT_FIELDS}
+    if request.POST.get("version", "") != _version():
+        return _edit_page(request, service, values, stale=True, status=409)
+    edited, wrong = catalogue_rules.edit(loaded.catalogue, service.id, sent)
+    if edited is None:
+        return _edit_page(request, service, sent, wrong, status=400)
+    try:
+        changed = catalogue_ops.install_edited(edited, me.actor, f"edit:{service.id}")
+    except CentreError as error:  # not expected: the same rules were checked above
+        log.error("an edited catalogue was refused: %s", error)
+        return _edit_page(request, service, sent, list(catalogue_rules.EDIT_FIELDS), status=400)
+    except catalogue_ops.NoRoot:
+        return _message(request, "staff_not_done", "cat_no_root", 503, here=reverse("staff-catalogue"))
+    return HttpResponseRedirect(reverse("staff-catalogue") + f"?done={'installed' if changed else 'unchanged'}")
+
+
+def _edit_page(request: HttpRequest, service: Any, values: dict[str, str], wrong: list[str] | None = None,
+               stale: bool = False, status: int = 200) -> HttpResponse:
+    errors = {name: t(f"cat_edit_err_{name.split('_')[0]}") for name in wrong or []}
+    return _render(request, "centre_web/staff/catalogue_edit.html", {
+        "title": t("cat_edit_title", service=getattr(service.name, lang())), "service": service,
+        "values": values, "field_errors": errors, "errors": [(f"#{k}", v) for k, v in errors.items()],
+        "stale": stale, "version": _version()}, status, here=reverse("staff-catalogue-edit", args=[service.id]))
+
+
 def _shown(name: str) -> str:
     return catalogue_rules.plain_name(name)
 

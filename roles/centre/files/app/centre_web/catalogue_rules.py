@@ -1,11 +1,17 @@
 """Pure decisions of the catalogue's pages (catalogue_pages.py): what an uploaded file is worth before it is read,
-how a problem's place is shown to the manager, the download's file name. No I/O."""
+how a problem's place is shown to the manager, the download's file name, and the catalogue one service's edited
+texts make. No I/O."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+from pydantic import ValidationError
+
+from centre_core.catalogue import Catalogue
 from centre_core.installed import MAX_ARCHIVE_BYTES
 
 # What the page takes (and nginx lets through: 12m). A catalogue's own limits (catalogue.yaml and each BPMN file
@@ -58,3 +64,36 @@ def where_shown(where: str, saved_at: str, shown: str) -> str:
 def download_name(version: str) -> str:
     """`catalogue-<version>.tar.gz` (the version folder's name, e.g. v-0123abcd...; plain characters only)."""
     return f"catalogue-{plain_name(version)}.tar.gz" if version else "catalogue.tar.gz"
+
+
+# The texts a manager may change in the page (the form's fields) and where each sits in a service.
+EDIT_FIELDS: dict[str, tuple[str, ...]] = {
+    "description_en": ("description", "en"), "description_ur": ("description", "ur"),
+    "fee": ("fee", "amount"), "sla": ("sla_working_days",)}
+
+
+def edit(current: Catalogue, service_id: str, form: Mapping[str, str]) -> tuple[Catalogue | None, list[str]]:
+    """The catalogue with one service's plain-language texts (English and Urdu description, fee, SLA) as the form
+    gives them: (the new catalogue, []) or (None, the fields refused, in the form's order). The rules are the
+    catalogue model's own (the same as a file's): the form's values are put into the catalogue's data and it is
+    validated whole."""
+    data: dict[str, Any] = current.model_dump(mode="json")
+    index = next((i for i, s in enumerate(data["services"]) if s["id"] == service_id), None)
+    if index is None:
+        raise KeyError(service_id)
+    service = data["services"][index]
+    for name, path in EDIT_FIELDS.items():
+        node = service
+        for key in path[:-1]:
+            node = node[key]
+        value = str(form.get(name, "")).strip()
+        node[path[-1]] = value.replace(",", "") if name in ("fee", "sla") else value
+    try:
+        return Catalogue.model_validate(data), []
+    except ValidationError as exc:
+        wrong = set()
+        for error in exc.errors():
+            loc = tuple(error["loc"])
+            if loc[:2] == ("services", index):
+                wrong |= {name for name, path in EDIT_FIELDS.items() if loc[2:2 + len(path)] == path}
+        return None, [name for name in EDIT_FIELDS if name in wrong] or list(EDIT_FIELDS)

@@ -196,4 +196,30 @@ STAFF_TEXTS: dict[str, dict[str, str]] = {
                            "ur": "نیا کیٹلاگ نصب ہو گیا اور زیرِ استعمال ہے۔"},
     "cat_done_unchanged": {"en": "This catalogue is the one in use already: nothing changed.",
                            "ur": "یہی کیٹلاگ پہلے سے زیرِ استعمال ہے: کچھ نہیں بدلا۔"},
+    # editing one service's texts
+    "cat_col_edit": {"en": "Change", "ur": "تبدیلی"},
+    "cat_edit": {"en": "Change texts", "ur": "عبارت بدلیں"},
+    "cat_edit_title": {"en": "Change {service}", "ur": "{service} میں تبدیلی"},
+    "cat_edit_intro": {"en": "What citizens read about this service. Saving installs a new version of the catalogue "
+                             "(checked as an uploaded file is); applications under way are not affected.",
+                       "ur": "شہری اس خدمت کے بارے میں جو پڑھتے ہیں۔ محفوظ کرنے سے کیٹلاگ کا نیا ورژن نصب ہوتا ہے "
+                             "(اپ لوڈ کی گئی فائل کی طرح جانچ کے بعد)؛ جاری درخواستوں پر اثر نہیں پڑتا۔"},
+    "cat_description_en": {"en": "Description in English", "ur": "انگریزی میں تفصیل"},
+    "cat_description_ur": {"en": "Description in Urdu", "ur": "اردو میں تفصیل"},
+    "cat_fee_label": {"en": "Fee in rupees (PKR)", "ur": "فیس روپوں میں (PKR)"},
+    "cat_fee_hint": {"en": "For example 1500.00; 0 for a free service.", "ur": "مثلاً 1500.00؛ مفت خدمت کے لیے 0۔"},
+    "cat_sla_label": {"en": "Time to decide, in working days", "ur": "فیصلے کا وقت، کام کے دنوں میں"},
+    "cat_save": {"en": "Save and install", "ur": "محفوظ اور نصب کریں"},
+    "cat_cancel": {"en": "Back to the catalogue", "ur": "کیٹلاگ پر واپس"},
+    "cat_edit_err_description": {"en": "Write the description, at most 2000 characters.",
+                                 "ur": "تفصیل لکھیں، زیادہ سے زیادہ 2000 حروف۔"},
+    "cat_edit_err_fee": {"en": "Give the fee as an amount in rupees from 0 to 10,000,000, with at most 2 decimals.",
+                         "ur": "فیس 0 سے 10,000,000 روپے کے درمیان رقم کے طور پر لکھیں، زیادہ سے زیادہ 2 اعشاریہ کے "
+                               "ساتھ۔"},
+    "cat_edit_err_sla": {"en": "Give the time to decide as a whole number of working days from 1 to 365.",
+                         "ur": "فیصلے کا وقت 1 سے 365 تک کام کے دنوں کی پوری تعداد میں لکھیں۔"},
+    "cat_edit_stale": {"en": "The catalogue was changed meanwhile: nothing was saved. Here is the service as it is "
+                             "now; make your change again.",
+                       "ur": "اس دوران کیٹلاگ بدل چکا ہے: کچھ محفوظ نہیں ہوا۔ خدمت اپنی موجودہ حالت میں یہاں ہے؛ "
+                             "اپنی تبدیلی دوبارہ کریں۔"},
 }
