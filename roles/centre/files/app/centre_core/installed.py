@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import shutil
 import tarfile
 import tempfile
@@ -25,6 +26,7 @@ MAX_ARCHIVE_BYTES = 32 * 1024 * 1024
 MAX_MEMBERS = 501  # catalogue.yaml and at most one process per service
 MAX_MEMBER_BYTES = 1024 * 1024
 CURRENT = "current"
+VERSION_NAME = re.compile(r"v-[0-9a-f]{16}")  # a version folder's name (`install`)
 
 
 @contextmanager
