@@ -79,6 +79,17 @@ def upload(b: Any, data: bytes, name: str = "catalogue.tar.gz", token: bool = Tr
     return b.post(f"/{lang}/staff/catalogue/upload/", form)
 
 
+def install(b: Any, data: bytes, name: str = "catalogue.tar.gz", lang: str = "en") -> tuple[Any, str]:
+    """Upload, see the preview (nothing switched yet), confirm: (the confirmation's answer, the preview's HTML)."""
+    preview = upload(b, data, name, lang=lang)
+    html = preview.content.decode()
+    assert preview.status_code == 200 and 'action="/' + lang + '/staff/catalogue/install/"' in html, html[:500]
+    version = re.search(r'name="version" value="(v-[0-9a-f]{16})"', html)
+    assert version is not None
+    return b.post(f"/{lang}/staff/catalogue/install/", {"version": version[1], "file": name,
+                                                       "csrfmiddlewaretoken": csrf(b)}), html
+
+
 def state(box: Box, root: Path) -> tuple[str | None, int]:
     """(the version `current` points at, the number of catalogue entries in the audit trail)."""
     link = root / "catalogue" / "current"
@@ -148,8 +159,14 @@ def test_a_manager_downloads_uploads_a_change_and_citizens_see_it(centre: tuple[
     old_digest = process_of(box, before)
 
     assert state(box, root) == (None, 0)
-    answer = upload(b, archive(edited(files, "2750.00", "A licence for any business in the district.",
-                                      task_name="Check the application")))
+    changed = archive(edited(files, "2750.00", "A licence for any business in the district.",
+                             task_name="Check the application"))
+    preview = upload(b, changed).content.decode()  # the preview: nothing switched yet
+    assert "Check the changes" in preview and state(box, root) == (None, 0)
+    assert re.search(r"Trade licence <bdi dir=\"ltr\">\(trade_licence\)</bdi></td><td>changed</td>"
+                     r"<td><bdi dir=\"ltr\">description, fee, process</bdi>", preview), preview
+    assert "Birth certificate" not in preview  # unchanged services are not listed
+    answer, _ = install(b, changed)
     assert answer.status_code == 302 and answer["Location"] == "/en/staff/catalogue/?done=installed"
     assert "The new catalogue is installed and in use." in b.get(answer["Location"]).content.decode()
     version, entries = state(box, root)
@@ -277,6 +294,15 @@ def test_a_clerk_gets_403_and_csrf_is_enforced(centre: tuple[Box, Issuer, Path])
     before = state(box, root)
     assert upload(clerk, changed).status_code == 403
     assert upload(b, changed, token=False).status_code == 403  # no CSRF token: Django's refusal
+    preview = upload(b, changed).content.decode()
+    version = re.search(r'name="version" value="(v-[0-9a-f]{16})"', preview)
+    assert version is not None
+    for who, token in ((clerk, True), (b, False)):  # the confirmation: a manager's, with the token
+        form = {"version": version[1], "file": "x.tar.gz", **({"csrfmiddlewaretoken": csrf(who)} if token else {})}
+        assert who.post("/en/staff/catalogue/install/", form).status_code == 403
+    for bogus in ("v-0000000000000000", "../catalogue", "current", ""):
+        gone = b.post("/en/staff/catalogue/install/", {"version": bogus, "csrfmiddlewaretoken": csrf(b)})
+        assert gone.status_code == 409 and "upload the file again" in gone.content.decode()
     from django.test import Client
 
     anonymous = Client(enforce_csrf_checks=True, HTTP_HOST="centre.test")
@@ -372,9 +398,9 @@ def served(centre: tuple[Box, Issuer, Path]) -> Iterator[tuple[str, Issuer]]:
 
 
 WORDS = {"en": {"title": "Service catalogue", "install": "Check and install", "refused": "nothing has changed",
-                "done": "The new catalogue is installed"},
+                "done": "The new catalogue is installed", "confirm": "Install this catalogue"},
          "ur": {"title": "خدمات کی فہرست", "install": "جانچیں اور نصب کریں", "refused": "کچھ نہیں بدلا",
-                "done": "نیا کیٹلاگ نصب ہو گیا"}}
+                "done": "نیا کیٹلاگ نصب ہو گیا", "confirm": "یہ کیٹلاگ نصب کریں"}}
 
 
 @pytest.mark.parametrize("lang", ["en", "ur"])
@@ -411,6 +437,9 @@ def test_the_catalogue_pages_in_a_browser(served: tuple[str, Issuer], chromium: 
         good.write_bytes(archive(edited(files, f"{len(lang)}00.00", f"Changed in the {lang} browser test.")))
         page.set_input_files("#catalogue-file", str(good))
         follow(page, page.locator("button", has_text=words["install"]))
+        assert "trade_licence" in page.locator("table").inner_text()
+        visit.seen("preview")
+        follow(page, page.locator("button", has_text=words["confirm"]))
         assert words["done"] in page.locator("main").inner_text()
         visit.seen("installed")
         follow(page, page.locator('a[href$="/staff/catalogue/services/birth_certificate/"]'))

@@ -115,3 +115,25 @@ def test_an_edit_of_an_unknown_service_is_a_key_error() -> None:
 
     with pytest.raises(KeyError):
         catalogue_rules.edit(load_samples().catalogue, "no_such", GOOD)
+
+
+def test_the_preview_lists_added_removed_and_changed_services_with_their_keys() -> None:
+    from centre_core.catalogue import load_samples
+
+    old = load_samples().catalogue
+    digests = {s.id: f"d-{s.id}" for s in old.services}
+    edited, _ = catalogue_rules.edit(old, "trade_licence", {**GOOD, "sla": "10"})
+    assert edited is not None
+    data = edited.model_dump(mode="json")
+    born = next(s for s in data["services"] if s["id"] == "birth_certificate")
+    data["services"] = [s for s in data["services"] if s["id"] != "building_permit"]
+    data["services"].append({**born, "id": "death_certificate"})
+    new = type(old).model_validate(data)
+    new_digests = {**digests, "birth_certificate": "d-other", "death_certificate": "d-birth_certificate"}
+    found = catalogue_rules.changes(old, digests, new, new_digests)
+    assert found == [
+        catalogue_rules.Change("birth_certificate", "changed", ("process",)),
+        catalogue_rules.Change("trade_licence", "changed", ("description", "fee")),
+        catalogue_rules.Change("death_certificate", "added"),
+        catalogue_rules.Change("building_permit", "removed")]
+    assert catalogue_rules.changes(old, digests, old, digests) == []

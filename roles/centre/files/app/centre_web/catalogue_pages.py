@@ -18,6 +18,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
+from centre_core import catalogue
 from centre_core.errors import CatalogueError, CentreError
 
 from . import catalogue_ops, catalogue_rules, runtime
@@ -67,22 +68,59 @@ def upload(request: HttpRequest, me: Me) -> HttpResponse:
     if refusal is not None:
         return _page(request, [t(refusal.key, **refusal.values)], status=400)
     assert sent is not None
+    shown = _shown(sent.name)
     with tempfile.TemporaryDirectory(prefix="centre-upload-") as tmp:
         path = Path(tmp) / "upload.tar.gz"
         with path.open("wb") as out:
             for chunk in sent.chunks():
                 out.write(chunk)
         try:
-            changed = catalogue_ops.import_catalogue(path, actor=me.actor, origin=f"upload:{_shown(sent.name)}")
+            version = catalogue_ops.prepare(path)
         except CentreError as error:
             problems = error.problems if isinstance(error, CatalogueError) else (error.message,)
-            where = catalogue_rules.where_shown(error.where, str(path), _shown(sent.name))
+            where = catalogue_rules.where_shown(error.where, str(path), shown)
             log.info("catalogue upload refused: %s", error)
             return _page(request, [f"{where}: {p}" if where else p for p in problems], status=400)
         except catalogue_ops.NoRoot:
             return _message(request, "staff_not_done", "cat_no_root", 503, here=reverse("staff-catalogue"))
-    done = "installed" if changed else "unchanged"
-    return HttpResponseRedirect(reverse("staff-catalogue") + f"?done={done}")
+    if version.name == _version():
+        return HttpResponseRedirect(reverse("staff-catalogue") + "?done=unchanged")
+    return _preview(request, version, shown)
+
+
+@page("POST")
+@_manager
+def confirm(request: HttpRequest, me: Me) -> HttpResponse:
+    """Switch to a version an upload prepared and the manager saw (the preview's form: its name, and the file's
+    name for the audit trail). Gone meanwhile (removed by other switches): the manager uploads it again."""
+    try:
+        version = catalogue_ops.staged(request.POST.get("version", ""))
+        if version is None:
+            return _page(request, [t("cat_preview_gone")], status=409)
+        changed = catalogue_ops.switch_to(version, me.actor, f"upload:{_shown(request.POST.get('file', ''))}")
+    except CentreError as error:  # checked when uploaded; not expected unless the folder was altered since
+        log.error("a prepared catalogue was refused at its switch: %s", error)
+        return _page(request, [t("cat_preview_gone")], status=409)
+    except catalogue_ops.NoRoot:
+        return _message(request, "staff_not_done", "cat_no_root", 503, here=reverse("staff-catalogue"))
+    return HttpResponseRedirect(reverse("staff-catalogue") + f"?done={'installed' if changed else 'unchanged'}")
+
+
+def _preview(request: HttpRequest, version: Path, shown: str) -> HttpResponse:
+    """What the prepared catalogue changes, service by service, with the form that installs it."""
+    current, new = runtime.loaded(), catalogue.load(version / "catalogue.yaml")
+    found = catalogue_rules.changes(current.catalogue, {k: p.digest for k, p in current.processes.items()},
+                                    new.catalogue, {k: p.digest for k, p in new.processes.items()})
+    here = lang()
+    rows = []
+    for change in found:
+        service = new.catalogue.service(change.service_id) or current.catalogue.service(change.service_id)
+        assert service is not None
+        rows.append({"name": getattr(service.name, here), "id": change.service_id,
+                     "what": t(f"cat_change_{change.kind}"), "keys": ", ".join(change.keys)})
+    return _render(request, "centre_web/staff/catalogue_preview.html", {
+        "title": t("cat_preview_title"), "rows": rows, "version": version.name, "file": shown,
+        "current": _version()}, here=reverse("staff-catalogue"))
 
 
 @page("GET", "POST")

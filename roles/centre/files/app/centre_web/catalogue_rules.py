@@ -97,3 +97,35 @@ def edit(current: Catalogue, service_id: str, form: Mapping[str, str]) -> tuple[
             if loc[:2] == ("services", index):
                 wrong |= {name for name, path in EDIT_FIELDS.items() if loc[2:2 + len(path)] == path}
         return None, [name for name in EDIT_FIELDS if name in wrong] or list(EDIT_FIELDS)
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a new catalogue does to one service: `added`, `removed`, or `changed` with the keys of the catalogue
+    file that differ (`process` when its BPMN file's content differs, whatever its name)."""
+
+    service_id: str
+    kind: str
+    keys: tuple[str, ...] = ()
+
+
+def changes(old: Catalogue, old_processes: Mapping[str, str], new: Catalogue,
+            new_processes: Mapping[str, str]) -> list[Change]:
+    """The services a new catalogue adds, removes or changes, in the new catalogue's order then the removed ones
+    (`*_processes`: service id -> the digest of its BPMN file)."""
+    found: list[Change] = []
+    before = {s.id: s for s in old.services}
+    for service in new.services:
+        was = before.get(service.id)
+        if was is None:
+            found.append(Change(service.id, "added"))
+            continue
+        a, b = was.model_dump(mode="json"), service.model_dump(mode="json")
+        keys = [k for k in b if k != "process" and a.get(k) != b.get(k)]
+        if old_processes.get(service.id) != new_processes.get(service.id):
+            keys.append("process")
+        if keys:
+            found.append(Change(service.id, "changed", tuple(keys)))
+    ids = {s.id for s in new.services}
+    found += [Change(s.id, "removed") for s in old.services if s.id not in ids]
+    return found

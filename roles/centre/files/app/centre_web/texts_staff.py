@@ -222,4 +222,22 @@ STAFF_TEXTS: dict[str, dict[str, str]] = {
                              "now; make your change again.",
                        "ur": "اس دوران کیٹلاگ بدل چکا ہے: کچھ محفوظ نہیں ہوا۔ خدمت اپنی موجودہ حالت میں یہاں ہے؛ "
                              "اپنی تبدیلی دوبارہ کریں۔"},
+    # the preview of an upload
+    "cat_preview_title": {"en": "Check the changes", "ur": "تبدیلیاں جانچیں"},
+    "cat_preview_text": {"en": "The file {file} is a valid catalogue. Installing it makes these changes for new "
+                               "applications; applications already under way keep the process they started with.",
+                         "ur": "فائل {file} ایک درست کیٹلاگ ہے۔ اسے نصب کرنے سے نئی درخواستوں کے لیے یہ تبدیلیاں "
+                               "ہوں گی؛ جاری درخواستیں اسی طریقۂ کار پر چلتی رہیں گی جس پر شروع ہوئی تھیں۔"},
+    "cat_preview_none": {"en": "No service changes (only the file's layout differs).",
+                         "ur": "کسی خدمت میں تبدیلی نہیں (صرف فائل کی ترتیب مختلف ہے)۔"},
+    "cat_col_change": {"en": "Change", "ur": "تبدیلی"},
+    "cat_col_keys": {"en": "What changes (catalogue keys)", "ur": "کیا بدلتا ہے (کیٹلاگ کی کلیدیں)"},
+    "cat_change_added": {"en": "new service", "ur": "نئی خدمت"},
+    "cat_change_removed": {"en": "removed (citizens can no longer apply)",
+                           "ur": "ختم (شہری اب درخواست نہیں دے سکتے)"},
+    "cat_change_changed": {"en": "changed", "ur": "تبدیل شدہ"},
+    "cat_confirm": {"en": "Install this catalogue", "ur": "یہ کیٹلاگ نصب کریں"},
+    "cat_preview_cancel": {"en": "Cancel: keep the catalogue in use", "ur": "منسوخ کریں: موجودہ کیٹلاگ رہنے دیں"},
+    "cat_preview_gone": {"en": "The checked catalogue is no longer there to install: upload the file again.",
+                         "ur": "جانچا گیا کیٹلاگ نصب کرنے کے لیے اب موجود نہیں: فائل دوبارہ اپ لوڈ کریں۔"},
 }

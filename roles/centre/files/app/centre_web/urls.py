@@ -42,6 +42,7 @@ staff_patterns = [  # the staff pages (desk.py), under the language prefixes as 
     path("staff/catalogue/", catalogue_pages.overview, name="staff-catalogue"),
     path("staff/catalogue/download/", catalogue_pages.download, name="staff-catalogue-download"),
     path("staff/catalogue/upload/", catalogue_pages.upload, name="staff-catalogue-upload"),
+    path("staff/catalogue/install/", catalogue_pages.confirm, name="staff-catalogue-install"),
     path("staff/catalogue/services/<slug:service_id>/", catalogue_pages.edit, name="staff-catalogue-edit"),
 ]
 urlpatterns += [path("oidc/callback/", desk.callback, name="staff-callback")]  # the redirect URI registered
