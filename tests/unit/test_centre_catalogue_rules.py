@@ -137,3 +137,9 @@ def test_the_preview_lists_added_removed_and_changed_services_with_their_keys() 
         catalogue_rules.Change("death_certificate", "added"),
         catalogue_rules.Change("building_permit", "removed")]
     assert catalogue_rules.changes(old, digests, old, digests) == []
+
+
+def test_the_page_s_limit_fits_within_what_nginx_takes_on_the_upload_url() -> None:
+    from centre_core import documents
+
+    assert MAX_UPLOAD < int(documents.NGINX_BODY_LIMIT.removesuffix("m")) * 1024 * 1024
