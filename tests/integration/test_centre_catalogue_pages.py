@@ -101,6 +101,7 @@ def state(box: Box, root: Path) -> tuple[str | None, int]:
 def manager(provider: Issuer, lang: str = "en") -> Any:
     b, answer = sign_in(provider, "farah", MANAGER, lang=lang)
     assert answer.status_code == 302
+    assert b.get(f"/{lang}/staff/catalogue/").status_code == 200  # (and the CSRF cookie of its forms)
     return b
 
 
@@ -140,7 +141,9 @@ def test_a_manager_downloads_uploads_a_change_and_citizens_see_it(centre: tuple[
                   "Licensing office", "standard (7 years)", "trade_licence.bpmn · "):
         assert words in html, words
     assert 'enctype="multipart/form-data"' in html and "csrfmiddlewaretoken" in html
-    assert 'href="/en/staff/catalogue/"' in b.get("/en/staff/").content.decode()  # the bar links to it
+    desk_and_manager, _ = sign_in(provider, "zara", [*CLERK, "agency-health--desk-catalogue"])
+    inbox = desk_and_manager.get("/en/staff/")
+    assert inbox.status_code == 200 and 'href="/en/staff/catalogue/"' in inbox.content.decode()  # the bar links
 
     # the download is the export command's archive: the same files, byte for byte
     got = b.get("/en/staff/catalogue/download/")
@@ -314,6 +317,7 @@ def test_a_manager_without_a_desk_signs_in_and_a_group_of_another_prefix_gives_n
         centre: tuple[Box, Issuer, Path]) -> None:
     _, provider, _ = centre
     b = manager(provider, lang="ur")
+    assert b.get("/ur/staff/")["Location"] == "/ur/staff/catalogue/"  # at no desk: the inbox leads here
     page = b.get("/ur/staff/catalogue/")
     assert page.status_code == 200 and 'dir="rtl"' in page.content.decode()
     assert "خدمات کی فہرست" in page.content.decode()

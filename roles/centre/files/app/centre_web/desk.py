@@ -246,6 +246,8 @@ def signed_out(request: HttpRequest) -> HttpResponse:
 # --- inbox -------------------------------------------------------------------------------------------------------
 @page("GET")
 def inbox(request: HttpRequest, me: Me) -> HttpResponse:
+    if not me.desks and me.manager:  # a catalogue manager at no desk: their pages are the catalogue's
+        return HttpResponseRedirect(reverse("staff-catalogue"))
     conn = runtime.connection()
     loaded = runtime.loaded()
     now = runtime.now()
