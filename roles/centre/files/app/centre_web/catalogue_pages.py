@@ -2,10 +2,12 @@
 the IdP group `<desk prefix>catalogue` (`agency-<slug>--desk-catalogue`); anyone else signed in gets 403.
 
 They show the catalogue in use, hand it out as the very .tar.gz that `centre_catalogue_export` writes
-(`catalogue_ops.export_bytes`), and take one back: an uploaded file goes through `catalogue_ops.import_catalogue`,
-the import command's own path (read and checked whole, installed beside the running version, processes recorded,
+(`catalogue_ops.export_bytes`), and take one back through the import command's own path in its two halves:
+`catalogue_ops.prepare` (read and checked whole, written beside the running version), a preview of what it
+changes service by service, and on the manager's confirmation `catalogue_ops.switch_to` (processes recorded,
 switched with one rename, the switch recorded in the audit trail with the manager's subject). A refused file
-changes nothing and the page lists every problem found (file, key, what to do). Applications under way keep the
+changes nothing and the page lists every problem found (file, key, what to do). A form changes one service's
+plain-language texts through the same path (`install_edited`). Applications under way keep the
 process version they started on: the engine restores each from the BPMN recorded by digest (store.py)."""
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ def download(request: HttpRequest, me: Me) -> HttpResponse:
 @_manager
 def upload(request: HttpRequest, me: Me) -> HttpResponse:
     """A catalogue file: refused before reading it when not a .tar.gz within the size limit; then the import
-    command's path. Every problem goes back on the page, nothing changed; a switch goes to the catalogue page."""
+    command's first half. Every problem goes back on the page, nothing changed; a valid file gets its preview."""
     sent = request.FILES.get("catalogue")
     refusal = catalogue_rules.check_upload(
         sent.name if sent is not None else None, sent.size if sent is not None else None,
