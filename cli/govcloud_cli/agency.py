@@ -161,7 +161,8 @@ def remove(
 def desk(
     ctx: typer.Context, slug: str,
     login: Annotated[str, typer.Argument(help="the agency user's login, <name>@<agency>")],
-    desk_id: Annotated[str, typer.Argument(metavar="DESK", help="a lane of the agency's centre catalogue")],
+    desk_id: Annotated[str, typer.Argument(
+        metavar="DESK", help="a lane of the agency's centre catalogue, or `catalogue`: its managers")],
     remove: Annotated[bool, typer.Option("--remove", help="take the user off the desk")] = False,
 ) -> None:
     """Put an agency's user at a desk of its Citizen's Centre (IdP group agency-<slug>--desk-<desk>)."""

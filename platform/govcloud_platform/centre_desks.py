@@ -23,6 +23,9 @@ from govcloud_platform.names import desk_group, group, parse_login
 
 BPMN_NS = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 CITIZEN = "citizen"
+# Not a desk: the group `agency-<slug>--desk-catalogue` makes its members the managers of the centre's catalogue
+# (its staff pages under /staff/catalogue/; the centre's api_rules.CATALOGUE_MANAGER). No lane may take the name.
+CATALOGUE_MANAGERS = "catalogue"
 MAX_BYTES = 1024 * 1024
 
 
@@ -48,7 +51,7 @@ def lanes(catalogue: Path) -> list[str]:
         if not isinstance(process, str) or "/" in process or not process.endswith(".bpmn"):
             raise InputError(f"{catalogue}: services.{_id(service)}.process: not a .bpmn file name")
         found |= bpmn_lanes(_read(catalogue.parent / process), str(catalogue.parent / process))
-    return sorted(found - {CITIZEN})
+    return sorted(found - {CITIZEN, CATALOGUE_MANAGERS})
 
 
 def bpmn_lanes(xml: bytes, where: str) -> set[str]:
@@ -62,11 +65,12 @@ def bpmn_lanes(xml: bytes, where: str) -> set[str]:
 
 
 def put_at_desk(box: Box, slug: str, login: str, desk: str, remove: bool = False) -> dict[str, Any]:
-    """Add (or remove) the user's membership of the desk group. Returns {agency, login, desk, group, changed}."""
+    """Add (or remove) the user's membership of the desk group (`catalogue`: of the catalogue managers' group).
+    Returns {agency, login, desk, group, changed}."""
     known = lanes(catalogue_of(box, slug))
-    if desk not in known:
+    if desk not in known and desk != CATALOGUE_MANAGERS:
         raise InputError(f"no desk {desk!r} in the catalogue of {slug}'s centre",
-                         hint=f"its desks: {', '.join(known) or 'none'}")
+                         hint=f"its desks: {', '.join(known) or 'none'} (and `{CATALOGUE_MANAGERS}`: its managers)")
     owner = parse_login(login)
     if owner is None or owner[0] != slug:
         raise InputError(f"{login!r} is not a login of agency {slug} (<name>@{slug})")

@@ -453,6 +453,25 @@ def _token(page: str) -> str:
     return found.group(1)
 
 
+def _staff_sign_in(b: Box, c: str, user: str, password: str) -> tuple[requests.Session, requests.Response]:
+    """A browser signed in on the staff pages through LemonLDAP::NG's own login form: (the session, the answer
+    of the centre's callback)."""
+    s = browser(b)
+    first = s.get(c + "/en/staff/", allow_redirects=False, timeout=30)
+    assert first.status_code == 302 and first.headers["Location"].startswith("/en/staff/signin/"), first.text[:300]
+    out = s.get(c + first.headers["Location"], allow_redirects=False, timeout=30)
+    assert out.status_code == 302 and out.headers["Location"].startswith(f"{b.issuer}/oauth2/authorize?")
+    assert "code_challenge_method=S256" in out.headers["Location"]
+    form_page = s.get(out.headers["Location"], allow_redirects=False, timeout=30)
+    oidc.host_only(s)
+    fields = oidc.login_form(form_page)
+    fields.update(user=user, password=password)
+    back = s.post(form_page.url, data=fields, allow_redirects=False, timeout=30)
+    oidc.host_only(s)
+    assert back.status_code == 302 and back.headers["Location"].startswith(c + "/oidc/callback/?"), back.text[:300]
+    return s, s.get(back.headers["Location"], allow_redirects=False, timeout=30)
+
+
 def test_staff_sign_in_on_the_staff_pages_through_the_idp(box: BoxHandle, deployed: dict[str, Any]) -> None:
     """The staff pages with the box's real LemonLDAP::NG: /en/staff/ sends the browser to the IdP with the centre's
     own client (state, nonce, PKCE), the member signs in on the IdP's form, the callback exchanges the code with
@@ -470,20 +489,7 @@ def test_staff_sign_in_on_the_staff_pages_through_the_idp(box: BoxHandle, deploy
         idp_api.add_user(b, user, password, f"{user.replace('@', '.')}@example.org", "Pages Staff", groups)
 
     def sign_in(user: str) -> tuple[requests.Session, requests.Response]:
-        s = browser(b)
-        first = s.get(c + "/en/staff/", allow_redirects=False, timeout=30)
-        assert first.status_code == 302 and first.headers["Location"].startswith("/en/staff/signin/"), first.text[:300]
-        out = s.get(c + first.headers["Location"], allow_redirects=False, timeout=30)
-        assert out.status_code == 302 and out.headers["Location"].startswith(f"{b.issuer}/oauth2/authorize?")
-        assert "code_challenge_method=S256" in out.headers["Location"]
-        form_page = s.get(out.headers["Location"], allow_redirects=False, timeout=30)
-        oidc.host_only(s)
-        fields = oidc.login_form(form_page)
-        fields.update(user=user, password=password)
-        back = s.post(form_page.url, data=fields, allow_redirects=False, timeout=30)
-        oidc.host_only(s)
-        assert back.status_code == 302 and back.headers["Location"].startswith(c + "/oidc/callback/?"), back.text[:300]
-        return s, s.get(back.headers["Location"], allow_redirects=False, timeout=30)
+        return _staff_sign_in(b, c, user, password)
 
     try:
         s = browser(b)
@@ -551,6 +557,48 @@ def test_staff_sign_in_on_the_staff_pages_through_the_idp(box: BoxHandle, deploy
         for user in users:
             idp_api.remove_user(b, user)
         idp_api.remove_empty_groups(b, sorted({g for gs in users.values() for g in gs} - {group(SLUG)}))
+
+
+def test_a_catalogue_manager_through_the_idp_and_the_proxy(box: BoxHandle, deployed: dict[str, Any]) -> None:
+    """`govcloud agency desk <agency> <login> catalogue` puts a member in the catalogue managers' group; through
+    LemonLDAP::NG and nginx the manager reaches /staff/catalogue/ at no desk, downloads the catalogue, sends a file
+    over 1 MB to the upload URL (nginx lets it through to the page, which refuses it in its own words: not 413) and
+    the same catalogue back (nothing changes); a clerk gets 403."""
+    b = box.box()
+    c = deployed["url"]
+    password = uuid.uuid4().hex
+    manager, clerk = f"cat-{uuid.uuid4().hex[:6]}@{SLUG}", f"catclerk-{uuid.uuid4().hex[:6]}@{SLUG}"
+    idp_api.add_user(b, manager, password, f"{manager.replace('@', '.')}@example.org", "Catalogue", [group(SLUG)])
+    idp_api.add_user(b, clerk, password, f"{clerk.replace('@', '.')}@example.org", "Clerk",
+                     [group(SLUG), desk_group(SLUG, "clerk")])
+    try:
+        put = box.cli("--json", "agency", "desk", SLUG, manager, "catalogue")
+        assert put.rc == 0 and put.json()["group"] == desk_group(SLUG, "catalogue"), put.stderr[-1000:]
+        s, answer = _staff_sign_in(b, c, manager, password)
+        assert answer.status_code == 302, answer.text[:500]
+        inbox = s.get(c + "/en/staff/", allow_redirects=False, timeout=30)
+        assert inbox.status_code == 302 and inbox.headers["Location"] == "/en/staff/catalogue/"
+        page = s.get(c + "/en/staff/catalogue/", timeout=30)
+        assert page.status_code == 200 and "Trade licence" in page.text, page.text[:500]
+        got = s.get(c + "/en/staff/catalogue/download/", timeout=30)
+        assert got.status_code == 200 and got.headers["Content-Type"] == "application/gzip"
+        headers = {"Referer": c + "/en/staff/catalogue/"}
+        big = s.post(c + "/en/staff/catalogue/upload/", headers=headers,
+                     data={"csrfmiddlewaretoken": _token(page.text)},
+                     files={"catalogue": ("catalogue.tar.gz", b"\x1f\x8b" + b"0" * (3 * 1024 * 1024))}, timeout=60)
+        assert big.status_code == 400 and "not a readable archive" in big.text, big.text[:500]
+        same = s.post(c + "/en/staff/catalogue/upload/", headers=headers,
+                      data={"csrfmiddlewaretoken": _token(page.text)},
+                      files={"catalogue": ("catalogue.tar.gz", got.content)}, allow_redirects=False, timeout=60)
+        assert same.status_code == 302 and same.headers["Location"] == "/en/staff/catalogue/?done=unchanged", \
+            same.text[:500]
+        other, answer = _staff_sign_in(b, c, clerk, password)
+        assert answer.status_code == 302
+        assert other.get(c + "/en/staff/catalogue/", timeout=30).status_code == 403
+    finally:
+        for user in (manager, clerk):
+            idp_api.remove_user(b, user)
+        idp_api.remove_empty_groups(b, [desk_group(SLUG, "catalogue"), desk_group(SLUG, "clerk")])
 
 
 def test_second_deploy_changes_nothing(box: BoxHandle, deployed: dict[str, Any]) -> None:

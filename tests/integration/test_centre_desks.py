@@ -78,6 +78,19 @@ def test_a_member_is_put_at_a_desk_and_taken_off(idp: Box) -> None:
     assert _groups(idp, "ayesha@health") == ["agency-health"]
 
 
+def test_the_catalogue_managers_group_is_not_a_desk_and_a_member_is_put_in_it(idp: Box) -> None:
+    """`catalogue` is no lane (never a desk, whatever a BPMN names its lanes) but is taken: the group that makes
+    its members the managers of the centre's catalogue (the staff pages' /staff/catalogue/)."""
+    assert "catalogue" not in centre_desks.lanes(centre_desks.samples())
+    idp_api.add_user(idp, "farah@health", "pw-1234567890", "farah@example.org", "Farah", [group("health")])
+    doc = centre_desks.put_at_desk(idp, "health", "farah@health", "catalogue")
+    assert doc["group"] == "agency-health--desk-catalogue" and doc["changed"] is True
+    assert sorted(_groups(idp, "farah@health")) == ["agency-health", "agency-health--desk-catalogue"]
+    assert centre_desks.put_at_desk(idp, "health", "farah@health", "catalogue", remove=True)["changed"] is True
+    assert _groups(idp, "farah@health") == ["agency-health"]
+    # the agency's purge takes it with the desks' groups (it begins with the desk prefix)
+    assert idp_api.remove_groups_with_prefix(idp, desk_group_prefix("health") + "catalogue") == 1
+
 @pytest.mark.parametrize(("login", "desk", "expected"), [
     ("ayesha@health", "intake", "no desk 'intake' in the catalogue of health's centre"),  # the samples have it
     ("ayesha@health", "citizen", "no desk 'citizen'"),

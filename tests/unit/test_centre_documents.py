@@ -57,7 +57,7 @@ def test_the_limit_is_the_documents_own_but_never_over_10_mib() -> None:
 
 
 def test_the_role_s_nginx_takes_the_largest_upload_on_the_upload_pages_only() -> None:
-    """12m on the two upload URLs (a 10 MiB file and the form around it), 1m everywhere else (checked with a real
+    """12m on the three upload URLs (a 10 MiB file and the form around it), 1m everywhere else (checked with a real
     nginx while building it: 11 MB passes to the upload pages, 13 MB gets 413, 11 MB to /en/track/ 413)."""
     vhost = (ROLE / "templates" / "vhost.conf.j2").read_text()
     assert re.findall(r"client_max_body_size (\d+m);", vhost) == ["1m", documents.NGINX_BODY_LIMIT]
@@ -65,9 +65,11 @@ def test_the_role_s_nginx_takes_the_largest_upload_on_the_upload_pages_only() ->
     assert documents.MAX_UPLOAD_BYTES < body_limit <= documents.MAX_UPLOAD_BYTES + 2 * 1024 * 1024
     pattern = re.search(r"location ~ (\S+) \{\n\s+client_max_body_size 12m;", vhost)
     assert pattern is not None
-    upload_urls = ["/en/services/trade_licence/documents/owner_cnic/", "/ur/track/status/document/"]
+    upload_urls = ["/en/services/trade_licence/documents/owner_cnic/", "/ur/track/status/document/",
+                   "/ur/staff/catalogue/upload/"]  # a catalogue file (catalogue_rules.MAX_UPLOAD: 8 MB)
     others = ["/en/track/", "/en/services/trade_licence/check/", "/en/services/trade_licence/apply/email/",
-              "/api/applications", "/en/services/trade_licence/documents/owner_cnic/x", "/de/track/status/document/"]
+              "/api/applications", "/en/services/trade_licence/documents/owner_cnic/x", "/de/track/status/document/",
+              "/en/staff/catalogue/", "/en/staff/catalogue/install/", "/en/staff/catalogue/services/x/"]
     assert all(re.search(pattern.group(1), u) for u in upload_urls)
     assert not any(re.search(pattern.group(1), u) for u in others)
 

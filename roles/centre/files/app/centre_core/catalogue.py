@@ -163,10 +163,9 @@ def parse(data: Any, where: str) -> Catalogue:
     try:
         return Catalogue.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        key = _key(data, first["loc"])
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise CatalogueError(f"{key}: {first['msg']}{more}", where) from None
+        problems = tuple(f"{_key(data, e['loc'])}: {e['msg']}" for e in exc.errors())
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise CatalogueError(f"{problems[0]}{more}", where, problems) from None
 
 
 def load(path: Path) -> Loaded:

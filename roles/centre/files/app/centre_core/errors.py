@@ -14,7 +14,12 @@ class CentreError(Exception):
 
 
 class CatalogueError(CentreError):
-    """A catalogue file breaks a rule: nothing of it is used."""
+    """A catalogue file breaks a rule: nothing of it is used. `problems`: every rule it breaks that was found in
+    one reading (each "key: what to do"), where the message shows the first."""
+
+    def __init__(self, message: str, where: str = "", problems: tuple[str, ...] = ()) -> None:
+        super().__init__(message, where)
+        self.problems = problems or (message,)
 
 
 class ProcessError(CentreError):

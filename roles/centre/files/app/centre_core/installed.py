@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import shutil
 import tarfile
 import tempfile
@@ -25,6 +26,7 @@ MAX_ARCHIVE_BYTES = 32 * 1024 * 1024
 MAX_MEMBERS = 501  # catalogue.yaml and at most one process per service
 MAX_MEMBER_BYTES = 1024 * 1024
 CURRENT = "current"
+VERSION_NAME = re.compile(r"v-[0-9a-f]{16}")  # a version folder's name (`install`)
 
 
 @contextmanager
@@ -40,7 +42,10 @@ def read_source(source: Path) -> Iterator[Loaded]:
             try:
                 loaded = load(Path(tmp) / "catalogue.yaml")
             except CentreError as exc:  # name the archive, not the temporary folder
-                raise type(exc)(exc.message, exc.where.replace(tmp, f"{source}:")) from None
+                where = exc.where.replace(tmp, f"{source}:")
+                if isinstance(exc, CatalogueError):
+                    raise CatalogueError(exc.message, where, exc.problems) from None
+                raise type(exc)(exc.message, where) from None
             yield loaded
     else:
         yield load(source)

@@ -75,6 +75,16 @@ def record_processes(conn: psycopg.Connection[Any], loaded: Loaded) -> list[str]
     return added
 
 
+CATALOGUE_SUBJECT = "catalogue"  # the audit trail's subject of the catalogue's changes (not an application)
+
+
+def record_catalogue_change(conn: psycopg.Connection[Any], now: datetime, actor: str,
+                            details: Mapping[str, Any]) -> audit.Entry:
+    """One entry in the audit trail for a catalogue switched to (`details`: its version, services, source)."""
+    with conn.transaction():
+        return _audit(conn, now, actor, "catalogue:install", CATALOGUE_SUBJECT, details)
+
+
 def submit(conn: psycopg.Connection[Any], loaded: Loaded, service_id: str, answers: Mapping[str, Any],
            email: str | None, now: datetime, reference: str | None = None,
            uploads: Sequence[tuple[Upload, str]] = (), calendar: Calendar = NO_CALENDAR,

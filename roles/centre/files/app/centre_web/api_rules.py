@@ -120,10 +120,20 @@ def bearer_token(authorization: str | None) -> str | None:
     return token.strip()
 
 
+CATALOGUE_MANAGER = "catalogue"  # the group `<desk prefix>catalogue`: the catalogue's managers (never a desk)
+
+
+def is_catalogue_manager(groups: Any, prefix: str) -> bool:
+    """Whether the token's groups make its holder a manager of the catalogue: the group named `<prefix>catalogue`
+    (`agency-<slug>--desk-catalogue` on the platform; `catalogue` is therefore never a desk: `desks_of`)."""
+    return isinstance(groups, list) and f"{prefix}{CATALOGUE_MANAGER}" in groups
+
+
 def desks_of(groups: Any, prefix: str, known: set[str]) -> frozenset[str]:
     """The desks a staff member works at: the groups of the token's groups claim named `<prefix><desk>` where
     the desk is a lane of a process of the catalogue (other groups are the IdP's business)."""
     if not isinstance(groups, list):
         return frozenset()
     return frozenset(g[len(prefix):] for g in groups
-                     if isinstance(g, str) and g.startswith(prefix) and g[len(prefix):] in known)
+                     if isinstance(g, str) and g.startswith(prefix) and g[len(prefix):] in known
+                     and g[len(prefix):] != CATALOGUE_MANAGER)

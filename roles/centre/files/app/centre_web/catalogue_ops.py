@@ -6,11 +6,12 @@ the running catalogue stays."""
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 from django.conf import settings
 
-from centre_core import installed, store
+from centre_core import catalogue, installed, store
 
 from . import runtime
 
@@ -25,20 +26,66 @@ def root() -> Path:
     return Path(settings.CENTRE_CATALOGUE_ROOT)
 
 
-def import_catalogue(source: Path) -> str | None:
+def import_catalogue(source: Path, actor: str = "system", origin: str = "command") -> str | None:
     """Install and switch to the catalogue at `source` (a folder, a catalogue.yaml or a .tar.gz). Returns what
-    changed ("catalogue v-...: services a, b"), or None when it is the one in use already."""
+    changed ("catalogue v-...: services a, b"), or None when it is the one in use already. A switch is recorded
+    in the audit trail: by `actor` (a staff member's `staff:<subject>`, else `system`), from `origin`."""
+    return switch_to(prepare(source), actor, origin)
+
+
+def prepare(source: Path) -> Path:
+    """The first half of an import: the catalogue at `source` read and checked whole, then written as a version
+    folder beside the one in use (not switched to: the staff pages show what it changes first). Returns its
+    folder (the one in use when it is the same catalogue)."""
     target = root()
-    owner = _owner(target)
     with installed.read_source(source) as loaded:
-        version, differs = installed.install(loaded, target, owner)
-    here = loaded.model_copy(update={"folder": version})
-    added = store.record_processes(runtime.connection(), here)  # one transaction
-    if not differs:
+        version, _ = installed.install(loaded, target, _owner(target))
+    return version
+
+
+def switch_to(version: Path, actor: str, origin: str) -> str | None:
+    """The second half: the version folder read and checked again, its processes recorded (one transaction), then
+    switched to and the switch audited. None when it is the one in use already."""
+    target = root()
+    loaded = catalogue.load(version / "catalogue.yaml")
+    added = store.record_processes(runtime.connection(), loaded)  # one transaction
+    if installed.current(target) == version.resolve():
         return None
-    installed.switch(target, version, owner=owner)
+    installed.switch(target, version, owner=_owner(target))
+    store.record_catalogue_change(runtime.connection(), runtime.now(), actor, {
+        "version": version.name, "services": [s.id for s in loaded.catalogue.services], "processes_added": added,
+        "origin": origin})
     services = ", ".join(s.id for s in loaded.catalogue.services)
     return f"catalogue {version.name} ({services})" + (f", processes {' '.join(added)}" if added else "")
+
+
+def staged(name: str) -> Path | None:
+    """A version folder written by `prepare` (its name as the preview page sent it back: `v-` and 16 hex digits),
+    still there; None for anything else."""
+    if not installed.VERSION_NAME.fullmatch(name):
+        return None
+    folder = root() / name
+    return folder if folder.is_dir() and not folder.is_symlink() else None
+
+
+def install_edited(edited: catalogue.Catalogue, actor: str, origin: str) -> str | None:
+    """Install `edited` (the catalogue in use with some of its texts changed; the same processes) exactly as an
+    import: written with its BPMN files to a private folder, then `import_catalogue` reads it back, checks it whole,
+    installs and switches to it."""
+    current = runtime.loaded()
+    with tempfile.TemporaryDirectory(prefix="centre-edit-") as tmp:
+        catalogue.export(catalogue.Loaded(catalogue=edited, processes=current.processes, folder=current.folder),
+                         Path(tmp))
+        return import_catalogue(Path(tmp), actor, origin)
+
+
+def export_bytes() -> bytes:
+    """The catalogue in use as the .tar.gz that `centre_catalogue_export <name>.tar.gz` writes (the same
+    function writes it), for the staff pages' download."""
+    with tempfile.TemporaryDirectory(prefix="centre-download-") as tmp:
+        target = Path(tmp) / "catalogue.tar.gz"
+        installed.export_archive(runtime.loaded(), target)
+        return target.read_bytes()
 
 
 def _owner(target: Path) -> tuple[int, int] | None:

@@ -51,6 +51,7 @@ class Me:
         self.subject: str = data["sub"]
         self.name: str = data["name"]
         self.desks: frozenset[str] = frozenset(data["desks"])
+        self.manager: bool = data.get("manager") is True  # manages the catalogue (catalogue_pages.py)
         self.actor = f"staff:{self.subject}"
 
 
@@ -179,11 +180,12 @@ def _callback(request: HttpRequest, pending: Any) -> HttpResponse:
         return _message(request, "staff_signin_failed", "staff_signin_unverified", 400, again=True)
     if who.subject != subject:
         return _message(request, "staff_signin_failed", "staff_signin_two_people", 400, again=True)
-    if not who.desks:
+    if not who.desks and not who.manager:
         return _message(request, "staff_no_desk", "staff_no_desk_text", 403)
     request.session.cycle_key()
     # the id_token stays for the sign-out: the IdP's end-session endpoint takes it as `id_token_hint`
     request.session[SESSION] = {"sub": who.subject, "name": who.name or who.subject, "desks": sorted(who.desks),
+                                "manager": who.manager,
                                 "end": signin_rules.session_end(tokens.get("expires_in"), int(time.time())),
                                 "id_token": str(tokens.get("id_token", ""))}
     desk_store.seen(runtime.connection(), who.subject, who.name or who.subject, who.desks, runtime.now())
@@ -244,6 +246,8 @@ def signed_out(request: HttpRequest) -> HttpResponse:
 # --- inbox -------------------------------------------------------------------------------------------------------
 @page("GET")
 def inbox(request: HttpRequest, me: Me) -> HttpResponse:
+    if not me.desks and me.manager:  # a catalogue manager at no desk: their pages are the catalogue's
+        return HttpResponseRedirect(reverse("staff-catalogue"))
     conn = runtime.connection()
     loaded = runtime.loaded()
     now = runtime.now()

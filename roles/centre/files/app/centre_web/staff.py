@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import jwt
 from django.conf import settings
 
-from .api_rules import desks_of
+from .api_rules import desks_of, is_catalogue_manager
 from .signin_rules import end_session_endpoint, trusted_url
 
 ALGORITHMS = ["RS256", "PS256", "ES256"]  # asymmetric only: a shared-secret (HS*) token is refused
@@ -38,6 +38,7 @@ class Staff:
     subject: str
     desks: frozenset[str]
     name: str = ""  # the token's `name` (or `preferred_username`), for colleagues to read
+    manager: bool = False  # may manage the catalogue (the group `<desk prefix>catalogue`)
 
 
 def oidc() -> dict[str, str] | None:
@@ -51,8 +52,9 @@ def verify(token: str, known_desks: set[str]) -> Staff:
     subject = claims["sub"]
     groups = claims.get(config.get("groups_claim") or "groups")
     name = claims.get("name") or claims.get("preferred_username") or subject
-    return Staff(subject, desks_of(groups, config.get("desk_prefix", ""), known_desks),
-                 name[:200] if isinstance(name, str) else subject)
+    prefix = config.get("desk_prefix", "")
+    return Staff(subject, desks_of(groups, prefix, known_desks), name[:200] if isinstance(name, str) else subject,
+                 is_catalogue_manager(groups, prefix))
 
 
 def verify_id_token(token: str, nonce: str) -> str:

@@ -149,4 +149,95 @@ STAFF_TEXTS: dict[str, dict[str, str]] = {
     "h_document": {"en": "Document received: {doc}", "ur": "دستاویز موصول ہوئی: {doc}"},
     "h_download": {"en": "Document downloaded: {doc}", "ur": "دستاویز ڈاؤن لوڈ کی گئی: {doc}"},
     "h_timer": {"en": "SLA timer {timer} fired", "ur": "SLA ٹائمر {timer} چلا"},
+    # the catalogue's pages (catalogue_pages.py), for its managers
+    "staff_forbidden": {"en": "Not allowed", "ur": "اجازت نہیں"},
+    "cat_not_manager": {"en": "Only the catalogue's managers may use these pages. Ask your administrator to add you "
+                              "to the catalogue managers' group.",
+                        "ur": "یہ صفحات صرف کیٹلاگ کے منتظمین استعمال کر سکتے ہیں۔ اپنے منتظم سے کہیں کہ آپ کو کیٹلاگ "
+                              "کے منتظمین کے گروپ میں شامل کرے۔"},
+    "cat_no_root": {"en": "This centre has no folder to install a catalogue into: the operator deploys it again.",
+                    "ur": "اس مرکز میں کیٹلاگ نصب کرنے کا فولڈر نہیں ہے: آپریٹر اسے دوبارہ نصب کرے۔"},
+    "cat_title": {"en": "Service catalogue", "ur": "خدمات کی فہرست"},
+    "cat_intro": {"en": "The services citizens can apply for now. Version in use:",
+                  "ur": "وہ خدمات جن کے لیے شہری اب درخواست دے سکتے ہیں۔ زیرِ استعمال ورژن:"},
+    "cat_services": {"en": "Services", "ur": "خدمات"},
+    "cat_col_office": {"en": "Office in charge", "ur": "ذمہ دار دفتر"},
+    "cat_col_retention": {"en": "Records kept", "ur": "ریکارڈ کی مدت"},
+    "cat_col_process": {"en": "Process (version)", "ur": "طریقۂ کار (ورژن)"},
+    "cat_retention_short": {"en": "short (2 years)", "ur": "مختصر (2 سال)"},
+    "cat_retention_standard": {"en": "standard (7 years)", "ur": "معیاری (7 سال)"},
+    "cat_retention_long": {"en": "long (25 years)", "ur": "طویل (25 سال)"},
+    "cat_retention_permanent": {"en": "permanent", "ur": "مستقل"},
+    "cat_download": {"en": "Download the catalogue", "ur": "کیٹلاگ ڈاؤن لوڈ کریں"},
+    "cat_download_text": {"en": "One .tar.gz file: catalogue.yaml and the process (BPMN) of each service. Edit it, "
+                                "or send it to another agency's centre.",
+                          "ur": "ایک ‎.tar.gz‎ فائل: catalogue.yaml اور ہر خدمت کا طریقۂ کار (BPMN)۔ اس میں ترمیم "
+                                "کریں، یا کسی دوسرے ادارے کے مرکز کو بھیجیں۔"},
+    "cat_download_link": {"en": "Download the catalogue (.tar.gz)", "ur": "کیٹلاگ ڈاؤن لوڈ کریں (‎.tar.gz‎)"},
+    "cat_upload": {"en": "Install a catalogue", "ur": "کیٹلاگ نصب کریں"},
+    "cat_upload_text": {"en": "The file is checked whole first. If anything in it is wrong, nothing changes and every "
+                              "problem found is listed here. Applications already under way keep the process they "
+                              "started with.",
+                        "ur": "پہلے پوری فائل کی جانچ ہوتی ہے۔ اگر اس میں کچھ غلط ہو تو کچھ نہیں بدلتا اور ہر ملنے "
+                              "والا مسئلہ یہاں درج کیا جاتا ہے۔ جو درخواستیں پہلے سے جاری ہیں وہ اسی طریقۂ کار پر "
+                              "چلتی رہتی ہیں جس پر شروع ہوئی تھیں۔"},
+    "cat_file_label": {"en": "Catalogue file", "ur": "کیٹلاگ فائل"},
+    "cat_file_hint": {"en": "A .tar.gz file as downloaded above, at most {mib} MB.",
+                      "ur": "اوپر سے ڈاؤن لوڈ کی گئی جیسی ‎.tar.gz‎ فائل، زیادہ سے زیادہ {mib} MB۔"},
+    "cat_install": {"en": "Check and install", "ur": "جانچیں اور نصب کریں"},
+    "cat_refused": {"en": "The catalogue was not installed; nothing has changed. Correct these and send it again:",
+                    "ur": "کیٹلاگ نصب نہیں ہوا؛ کچھ نہیں بدلا۔ یہ درست کر کے دوبارہ بھیجیں:"},
+    "cat_no_file": {"en": "Choose a catalogue file.", "ur": "کیٹلاگ فائل منتخب کریں۔"},
+    "cat_empty": {"en": "The file is empty.", "ur": "فائل خالی ہے۔"},
+    "cat_too_large": {"en": "The file is larger than {mib} MB.", "ur": "فائل {mib} MB سے بڑی ہے۔"},
+    "cat_wrong_type": {"en": "The file must be a .tar.gz catalogue file, as downloaded from this page.",
+                       "ur": "فائل ‎.tar.gz‎ کیٹلاگ فائل ہونی چاہیے، جیسی اس صفحے سے ڈاؤن لوڈ کی جاتی ہے۔"},
+    "cat_done_installed": {"en": "The new catalogue is installed and in use.",
+                           "ur": "نیا کیٹلاگ نصب ہو گیا اور زیرِ استعمال ہے۔"},
+    "cat_done_unchanged": {"en": "This catalogue is the one in use already: nothing changed.",
+                           "ur": "یہی کیٹلاگ پہلے سے زیرِ استعمال ہے: کچھ نہیں بدلا۔"},
+    # editing one service's texts
+    "cat_col_edit": {"en": "Change", "ur": "تبدیلی"},
+    "cat_edit": {"en": "Change texts", "ur": "عبارت بدلیں"},
+    "cat_edit_title": {"en": "Change {service}", "ur": "{service} میں تبدیلی"},
+    "cat_edit_intro": {"en": "What citizens read about this service. Saving installs a new version of the catalogue "
+                             "(checked as an uploaded file is); applications under way are not affected.",
+                       "ur": "شہری اس خدمت کے بارے میں جو پڑھتے ہیں۔ محفوظ کرنے سے کیٹلاگ کا نیا ورژن نصب ہوتا ہے "
+                             "(اپ لوڈ کی گئی فائل کی طرح جانچ کے بعد)؛ جاری درخواستوں پر اثر نہیں پڑتا۔"},
+    "cat_description_en": {"en": "Description in English", "ur": "انگریزی میں تفصیل"},
+    "cat_description_ur": {"en": "Description in Urdu", "ur": "اردو میں تفصیل"},
+    "cat_fee_label": {"en": "Fee in rupees (PKR)", "ur": "فیس روپوں میں (PKR)"},
+    "cat_fee_hint": {"en": "For example 1500.00; 0 for a free service.", "ur": "مثلاً 1500.00؛ مفت خدمت کے لیے 0۔"},
+    "cat_sla_label": {"en": "Time to decide, in working days", "ur": "فیصلے کا وقت، کام کے دنوں میں"},
+    "cat_save": {"en": "Save and install", "ur": "محفوظ اور نصب کریں"},
+    "cat_cancel": {"en": "Back to the catalogue", "ur": "کیٹلاگ پر واپس"},
+    "cat_edit_err_description": {"en": "Write the description, at most 2000 characters.",
+                                 "ur": "تفصیل لکھیں، زیادہ سے زیادہ 2000 حروف۔"},
+    "cat_edit_err_fee": {"en": "Give the fee as an amount in rupees from 0 to 10,000,000, with at most 2 decimals.",
+                         "ur": "فیس 0 سے 10,000,000 روپے کے درمیان رقم کے طور پر لکھیں، زیادہ سے زیادہ 2 اعشاریہ کے "
+                               "ساتھ۔"},
+    "cat_edit_err_sla": {"en": "Give the time to decide as a whole number of working days from 1 to 365.",
+                         "ur": "فیصلے کا وقت 1 سے 365 تک کام کے دنوں کی پوری تعداد میں لکھیں۔"},
+    "cat_edit_stale": {"en": "The catalogue was changed meanwhile: nothing was saved. Here is the service as it is "
+                             "now; make your change again.",
+                       "ur": "اس دوران کیٹلاگ بدل چکا ہے: کچھ محفوظ نہیں ہوا۔ خدمت اپنی موجودہ حالت میں یہاں ہے؛ "
+                             "اپنی تبدیلی دوبارہ کریں۔"},
+    # the preview of an upload
+    "cat_preview_title": {"en": "Check the changes", "ur": "تبدیلیاں جانچیں"},
+    "cat_preview_text": {"en": "The file {file} is a valid catalogue. Installing it makes these changes for new "
+                               "applications; applications already under way keep the process they started with.",
+                         "ur": "فائل {file} ایک درست کیٹلاگ ہے۔ اسے نصب کرنے سے نئی درخواستوں کے لیے یہ تبدیلیاں "
+                               "ہوں گی؛ جاری درخواستیں اسی طریقۂ کار پر چلتی رہیں گی جس پر شروع ہوئی تھیں۔"},
+    "cat_preview_none": {"en": "No service changes (only the file's layout differs).",
+                         "ur": "کسی خدمت میں تبدیلی نہیں (صرف فائل کی ترتیب مختلف ہے)۔"},
+    "cat_col_change": {"en": "Change", "ur": "تبدیلی"},
+    "cat_col_keys": {"en": "What changes (catalogue keys)", "ur": "کیا بدلتا ہے (کیٹلاگ کی کلیدیں)"},
+    "cat_change_added": {"en": "new service", "ur": "نئی خدمت"},
+    "cat_change_removed": {"en": "removed (citizens can no longer apply)",
+                           "ur": "ختم (شہری اب درخواست نہیں دے سکتے)"},
+    "cat_change_changed": {"en": "changed", "ur": "تبدیل شدہ"},
+    "cat_confirm": {"en": "Install this catalogue", "ur": "یہ کیٹلاگ نصب کریں"},
+    "cat_preview_cancel": {"en": "Cancel: keep the catalogue in use", "ur": "منسوخ کریں: موجودہ کیٹلاگ رہنے دیں"},
+    "cat_preview_gone": {"en": "The checked catalogue is no longer there to install: upload the file again.",
+                         "ur": "جانچا گیا کیٹلاگ نصب کرنے کے لیے اب موجود نہیں: فائل دوبارہ اپ لوڈ کریں۔"},
 }

@@ -8,7 +8,7 @@ from design.views import brand_css
 from django.conf.urls.i18n import i18n_patterns
 from django.urls import path, re_path
 
-from . import api, desk, notify, track, uploads, views
+from . import api, catalogue_pages, desk, notify, track, uploads, views
 
 handler404 = "centre_web.views.not_found"
 
@@ -38,6 +38,12 @@ staff_patterns = [  # the staff pages (desk.py), under the language prefixes as 
     path("staff/tasks/<str:task_id>/assign/", desk.assign, name="staff-assign"),
     path("staff/tasks/<str:task_id>/release/", desk.release, name="staff-release"),
     path("staff/tasks/<str:task_id>/act/", desk.act, name="staff-act"),
+    # the catalogue, for its managers (catalogue_pages.py)
+    path("staff/catalogue/", catalogue_pages.overview, name="staff-catalogue"),
+    path("staff/catalogue/download/", catalogue_pages.download, name="staff-catalogue-download"),
+    path("staff/catalogue/upload/", catalogue_pages.upload, name="staff-catalogue-upload"),
+    path("staff/catalogue/install/", catalogue_pages.confirm, name="staff-catalogue-install"),
+    path("staff/catalogue/services/<slug:service_id>/", catalogue_pages.edit, name="staff-catalogue-edit"),
 ]
 urlpatterns += [path("oidc/callback/", desk.callback, name="staff-callback")]  # the redirect URI registered
 urlpatterns += api_patterns + [re_path(r"^api/(?P<rest>.*)$", api.unknown, name="api-unknown")]
