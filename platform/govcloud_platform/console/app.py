@@ -4,7 +4,9 @@ answer."""
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -59,6 +61,17 @@ def create_app(settings: Settings) -> Flask:
     def check_lang(lang: str) -> None:
         if lang not in LANGUAGES:
             abort(404)
+
+    def signed_page(view: Callable[..., Response]) -> Callable[..., Response]:
+        """A page for the signed-in, called with `who`: the language checked first; a browser not signed in is sent
+        to sign in (and back), one without standing gets the 403 page."""
+        @functools.wraps(view)
+        def checked(lang: str, **values: Any) -> Response:
+            check_lang(lang)
+            who = signed_in(lang)
+            return who if isinstance(who, Response) else view(lang, who, **values)
+
+        return checked
 
     @app.after_request
     def headers(resp: Response) -> Response:
@@ -144,39 +157,27 @@ def create_app(settings: Settings) -> Flask:
         return page("message.j2", lang, heading=TEXTS[lang]["signout"], text="", signin_link=True)
 
     @app.get("/<lang>/")
-    def overview(lang: str) -> Response:
-        check_lang(lang)
-        who = signed_in(lang)
-        if isinstance(who, Response):
-            return who
+    @signed_page
+    def overview(lang: str, who: authz.Principal) -> Response:
         return page("overview.j2", lang, services=platform.services())
 
     @app.get("/<lang>/agencies")
-    def agencies_page(lang: str) -> Response:
-        check_lang(lang)
-        who = signed_in(lang)
-        if isinstance(who, Response):
-            return who
+    @signed_page
+    def agencies_page(lang: str, who: authz.Principal) -> Response:
         records = [r for r in platform.agencies() if authz.may_see(who, r.slug)]
         return page("agencies.j2", lang, agencies=[agency_summary(r) for r in records])
 
     @app.get("/<lang>/agencies/<slug>")
-    def agency_page(lang: str, slug: str) -> Response:
-        check_lang(lang)
-        who = signed_in(lang)
-        if isinstance(who, Response):
-            return who
+    @signed_page
+    def agency_page(lang: str, who: authz.Principal, slug: str) -> Response:
         record = platform.agency(slug) if authz.may_see(who, slug) else None
         if record is None:
             abort(404)  # the same page for another agency's and an unknown slug (authz)
         return page("agency.j2", lang, agency=agency_detail(record))
 
     @app.get("/<lang>/agencies/<slug>/usage")
-    def usage_page(lang: str, slug: str) -> Response:
-        check_lang(lang)
-        who = signed_in(lang)
-        if isinstance(who, Response):
-            return who
+    @signed_page
+    def usage_page(lang: str, who: authz.Principal, slug: str) -> Response:
         record = platform.agency(slug) if authz.may_see(who, slug) else None
         if record is None:
             abort(404)
@@ -221,7 +222,7 @@ def create_app(settings: Settings) -> Flask:
         return jsonify(platform.usage(slug, f"console:{who.subject}"))
 
     # --- onboarding requests and the audit log (pages and API: console/work.py) ----------------------
-    work.register(app, work.Views(settings, platform, page, signed_in, check_lang, api_principal))
+    work.register(app, work.Views(settings, platform, page, signed_page, api_principal))
 
     @app.get("/api/openapi.json")
     def openapi() -> Response:

@@ -30,8 +30,7 @@ class Views:
     settings: Settings
     platform: Platform
     page: Callable[..., Response]
-    signed_in: Callable[[str], authz.Principal | Response]
-    check_lang: Callable[[str], None]
+    signed_page: Callable[[Callable[..., Response]], Callable[..., Response]]  # a page's view, called with `who`
     api_principal: Callable[[], authz.Principal]
 
 
@@ -58,29 +57,20 @@ def register(app: Flask, v: Views) -> None:
         return v.page("message.j2", lang, 400, heading=TEXTS[lang]["refused"], text=TEXTS[lang]["csrf_failed"])
 
     @app.get("/<lang>/requests")
-    def requests_page(lang: str) -> Response:
-        v.check_lang(lang)
-        who = v.signed_in(lang)
-        if isinstance(who, Response):
-            return who
+    @v.signed_page
+    def requests_page(lang: str, who: authz.Principal) -> Response:
         shown = [r.as_dict() for r in v.platform.onboarding_requests() if intake.may_see(who, r.filed_by, r.slug)]
         return v.page("requests.j2", lang, requests=shown)
 
     @app.get("/<lang>/requests/new")
-    def new_request_page(lang: str) -> Response:
-        v.check_lang(lang)
-        who = v.signed_in(lang)
-        if isinstance(who, Response):
-            return who
+    @v.signed_page
+    def new_request_page(lang: str, who: authz.Principal) -> Response:
         return v.page("request_form.j2", lang, values={"quota_class": "standard", "apps": []}, error=None,
                     quota_classes=sorted(v.settings.box.spec.quota_classes), app_names=APP_NAMES)
 
     @app.post("/<lang>/requests")
-    def file_request_page(lang: str) -> Response:
-        v.check_lang(lang)
-        who = v.signed_in(lang)
-        if isinstance(who, Response):
-            return who
+    @v.signed_page
+    def file_request_page(lang: str, who: authz.Principal) -> Response:
         refused = form_checked(lang)
         if refused is not None:
             return refused
@@ -97,11 +87,8 @@ def register(app: Flask, v: Views) -> None:
         return redirect(f"/{lang}/requests/{filed.id}", 303)
 
     @app.get("/<lang>/requests/<request_id>")
-    def request_page(lang: str, request_id: str) -> Response:
-        v.check_lang(lang)
-        who = v.signed_in(lang)
-        if isinstance(who, Response):
-            return who
+    @v.signed_page
+    def request_page(lang: str, who: authz.Principal, request_id: str) -> Response:
         req = visible_request(who, request_id)
         if req is None:
             abort(404)
@@ -109,11 +96,8 @@ def register(app: Flask, v: Views) -> None:
 
     @app.post("/<lang>/requests/<request_id>/approve", defaults={"verb": "approve"})
     @app.post("/<lang>/requests/<request_id>/decline", defaults={"verb": "decline"})
-    def decide_page(lang: str, request_id: str, verb: str) -> Response:
-        v.check_lang(lang)
-        who = v.signed_in(lang)
-        if isinstance(who, Response):
-            return who
+    @v.signed_page
+    def decide_page(lang: str, who: authz.Principal, request_id: str, verb: str) -> Response:
         req = visible_request(who, request_id)
         if req is None:
             abort(404)
@@ -155,11 +139,8 @@ def register(app: Flask, v: Views) -> None:
         return q, v.platform.audit(q, agencies)
 
     @app.get("/<lang>/audit")
-    def audit_page(lang: str) -> Response:
-        v.check_lang(lang)
-        who = v.signed_in(lang)
-        if isinstance(who, Response):
-            return who
+    @v.signed_page
+    def audit_page(lang: str, who: authz.Principal) -> Response:
         found = audit_entries(who)
         if isinstance(found, str):
             return v.page("audit.j2", lang, 400, entries=[], args=request.args.to_dict(), error=found, csv_query="")
