@@ -27,7 +27,6 @@ import requests
 from botocore.exceptions import ClientError
 
 from govcloud_platform.box.context import Box
-from govcloud_platform.box.ports import unbound_labels
 from govcloud_platform.box.supervisor import Supervisor
 from govcloud_platform.brokers.backups import ensure_repository, restic
 from govcloud_platform.spec import load_spec
@@ -162,7 +161,7 @@ def test_nothing_of_the_box_listens_but_on_the_hosts_address(hostbox: HostBox) -
              and not (r[1] == "127.0.0.1" and r[2] in twins and weed in r[3])]
     assert not wrong, f"listening elsewhere than {a} in h1: {wrong}"
     ports = {port for _, host, port, _ in inside if host == a}
-    unbound = unbound_labels(False)  # a box on one machine: no cluster, no edge
+    unbound = b.unbound_ports()  # a box on one machine: no cluster, no edge, and the console is not enabled
     expected = {port for _, label, port in b.ports.all() if b.bind_address(label) == a and label not in unbound}
     assert expected <= ports, f"not listening on {a}: {sorted(expected - ports)}"
     assert ("127.0.0.1", b.ports.idp_manager) in {(r[1], r[2]) for r in inside}  # h1's own loopback only

@@ -207,3 +207,13 @@ def test_usage_rows_bar_only_what_a_server_limits() -> None:
                                                       "storage": {"bytes": 1}})}
     assert unlimited["db_connections"]["max"] is None and unlimited["storage_bytes"]["max"] is None
     assert usage_rows({"slug": "x", "quota": "standard"}) == []
+
+
+def test_the_consoles_ports_are_bound_only_where_the_spec_enables_it(tmp_path: Path) -> None:
+    """`Box.unbound_ports`: what `up` does not check and `test_box_address` does not expect to listen. The console's
+    HTTPS port belongs to the identity service's nginx, which serves it only while the console is enabled."""
+    off = Box(home=tmp_path / "off", spec=load_spec_text(EXAMPLE_SPEC))
+    on = Box(home=tmp_path / "on", spec=load_spec_text(ENABLED))
+    assert {"console_https", "console_app"} <= set(off.unbound_ports())
+    assert not {"console_https", "console_app"} & set(on.unbound_ports())
+    assert set(off.unbound_ports()) - {"console_https", "console_app"} == set(on.unbound_ports())

@@ -14,7 +14,7 @@ from govcloud_platform.box import modes, network
 from govcloud_platform.box import placement as placement_record
 from govcloud_platform.box.ca import CertificateAuthority
 from govcloud_platform.box.network import LOOPBACK
-from govcloud_platform.box.ports import Ports
+from govcloud_platform.box.ports import CONSOLE_PORTS, Ports
 from govcloud_platform.box.secrets import SecretStore, write_private
 from govcloud_platform.errors import BoxDamaged, InputError, NoBox
 
@@ -153,6 +153,12 @@ class Box:
         if service == "console":
             return self.placement is None and self.spec.platform.services.console.enabled
         return self.placement is None or self.placement.runs(service)
+
+    def unbound_ports(self) -> tuple[str, ...]:
+        """The labels of `ports.all()` nothing of this home binds: its placement's (`placement.unbound_ports`), and
+        the console's ports while the spec does not enable it."""
+        off = () if self.runs("console") else CONSOLE_PORTS
+        return tuple(dict.fromkeys(placement_record.unbound_ports(self.placement) + off))
 
     @property
     def keeps_registry(self) -> bool:

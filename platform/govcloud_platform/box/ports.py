@@ -37,7 +37,8 @@ OFFSETS: dict[str, tuple[int, str]] = {
 }
 # Never bound on the hosts target: the mail service and the console are not placed on hosts yet (spec.models refuses
 # an agency with `mail`, and an enabled console, there), so no host group owns them.
-NOT_ON_HOSTS: tuple[str, ...] = ("smtp", "console_https", "console_app")
+CONSOLE_PORTS: tuple[str, ...] = ("console_https", "console_app")  # bound only where the console is enabled
+NOT_ON_HOSTS: tuple[str, ...] = ("smtp", *CONSOLE_PORTS)
 # Bound only by a database on several hosts (Patroni's REST API, pgBackRest's TLS server) and its etcd: a box on
 # one machine, or one database host, leaves them free.
 HA_ONLY: tuple[str, ...] = ("etcd_client", "etcd_peer", "patroni_api", "pgbackrest_tls")

@@ -13,7 +13,6 @@ from pathlib import Path
 from govcloud_platform.box import agent, fence
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.network import network_settings
-from govcloud_platform.box.placement import unbound_ports
 from govcloud_platform.box.ports import listening_inode, listening_tables, listens, port_in_use
 from govcloud_platform.box.services import Health, Service, all_services, hosts_services
 from govcloud_platform.box.supervisor import Supervisor
@@ -60,7 +59,7 @@ def _check_ports(box: Box, svc: Service, info: dict[str, dict[str, object]]) -> 
     e.g. still STARTING after an `up` that was interrupted)."""
     if any(info.get(p.name, {}).get("statename") in OURS for p in svc.programs(box)):
         return
-    unbound = unbound_ports(box.placement)
+    unbound = box.unbound_ports()
     for label, port in box.ports.for_service(svc.name):
         if label in unbound:
             continue
