@@ -12,6 +12,7 @@ printed: the log says how many applications moved and how many messages went."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -41,12 +42,16 @@ class Command(BaseCommand):
                 self.stdout.write(f"mail: notifications are off (no mail service): {off} not sent")
             return
         smtp = mailer.settings_of(conf, settings.AGENCY_SLUG)
+        self.drain("mail", lambda: mailer.deliver(runtime.connection(), smtp, runtime.loaded(), settings.AGENCY_NAME,
+                                                  settings.PUBLIC_URL, runtime.now()))
+
+    def drain(self, channel: str, deliver: Callable[[], Any]) -> None:
+        """Deliver batches while they come back full (50) and nothing failed; say counts, never addresses."""
         while True:
-            done = mailer.deliver(runtime.connection(), smtp, runtime.loaded(), settings.AGENCY_NAME,
-                                  settings.PUBLIC_URL, runtime.now())
+            done = deliver()
             if done.sent or done.retried or done.dead:
                 why = f" ({done.failure})" if done.failure else ""
-                self.stdout.write(f"mail: {done.sent} sent, {done.retried} to retry, {done.dead} dead{why}")
+                self.stdout.write(f"{channel}: {done.sent} sent, {done.retried} to retry, {done.dead} dead{why}")
             if done.failure or done.sent + done.retried + done.dead < 50:
                 break
 
@@ -59,14 +64,8 @@ class Command(BaseCommand):
                 self.stdout.write(f"sms: text messages are off (no SMS provider): {off} not sent")
             return
         provider = provider_of(conf)
-        while True:
-            done = texter.deliver(runtime.connection(), provider, runtime.loaded(), settings.AGENCY_SLUG,
-                                  settings.PUBLIC_URL, runtime.now())
-            if done.sent or done.retried or done.dead:
-                why = f" ({done.failure})" if done.failure else ""
-                self.stdout.write(f"sms: {done.sent} sent, {done.retried} to retry, {done.dead} dead{why}")
-            if done.failure or done.sent + done.retried + done.dead < 50:
-                break
+        self.drain("sms", lambda: texter.deliver(runtime.connection(), provider, runtime.loaded(),
+                                                 settings.AGENCY_SLUG, settings.PUBLIC_URL, runtime.now()))
 
     def round(self) -> int:
         moved = 0
