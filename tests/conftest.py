@@ -224,6 +224,17 @@ def box() -> Iterator[BoxHandle]:
         teardown_box(handle)
 
 
+@pytest.fixture(scope="session")
+def console_session() -> Iterator[BoxHandle]:
+    """One box with the web console enabled, shared by the console's modules (all in the "apart" group, so in one
+    worker): each onboards its own agencies on it (`tests.console_kit.onboard`, slugs no other module uses). A box
+    per module cost ~65 s each."""
+    from tests import console_kit  # it imports this module
+
+    with console_kit.console_box("console", ()) as handle:
+        yield handle
+
+
 # --- where the suite's time goes: seconds per test file (setup + call + teardown), printed at the end -------
 FILE_SECONDS: dict[str, float] = {}
 

@@ -35,13 +35,21 @@ def console_box(prefix: str, slugs: tuple[str, ...], services: dict[str, list[st
     try:
         result = handle.cli("--json", "up", "--port-base", str(handle.port_base), timeout=600)
         assert result.rc == 0, f"govcloud up failed: {result.stderr[-2000:]}"
-        box = handle.box()
-        for slug in slugs:
-            Onboarding(box, actor="test").add(AgencyRequest(slug, f"Agency {slug}", f"it@{slug}.example",
-                                                            "standard", (services or {}).get(slug, ["identity"])))
+        onboard(handle, slugs, services)
         yield handle
     finally:
         teardown_box(handle)
+
+
+def onboard(handle: BoxHandle, slugs: tuple[str, ...], services: dict[str, list[str]] | None = None) -> BoxHandle:
+    """These agencies onboarded on the box (`agency add` by actor `test`), with the identity service only (an
+    administrator in the IdP, the agency's group) or the services given for a slug. A module on the shared console
+    box (`console_session` of tests/conftest.py) onboards its own agencies so, under slugs no other module uses."""
+    box = handle.box()
+    for slug in slugs:
+        Onboarding(box, actor="test").add(AgencyRequest(slug, f"Agency {slug}", f"it@{slug}.example", "standard",
+                                                        (services or {}).get(slug, ["identity"])))
+    return handle
 
 
 def identity(handle: BoxHandle, slug: str) -> dict[str, str]:

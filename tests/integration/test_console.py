@@ -7,7 +7,6 @@ test_console.py.)"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,9 +22,8 @@ PAGE_LIMIT = 150 * 1024
 
 
 @pytest.fixture(scope="module")
-def cbox() -> Iterator[BoxHandle]:
-    with kit.console_box("console", (A, B), {A: ["database", "storage", "identity"]}) as handle:
-        yield handle
+def cbox(console_session: BoxHandle) -> BoxHandle:
+    return kit.onboard(console_session, (A, B), {A: ["database", "storage", "identity"]})
 
 
 @pytest.fixture(scope="module")

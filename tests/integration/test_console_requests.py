@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 
 import pytest
 
@@ -26,9 +25,8 @@ PAGE_LIMIT = 150 * 1024
 
 
 @pytest.fixture(scope="module")
-def cbox() -> Iterator[BoxHandle]:
-    with kit.console_box("conreq", (A, B)) as handle:
-        yield handle
+def cbox(console_session: BoxHandle) -> BoxHandle:
+    return kit.onboard(console_session, (A, B))
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import jwt
@@ -32,9 +32,8 @@ VICTIM, INTRUDER = "sec-con-victim", "sec-con-intruder"
 
 
 @pytest.fixture(scope="module")
-def cbox() -> Iterator[BoxHandle]:
-    with kit.console_box("secconsole", (VICTIM, INTRUDER)) as handle:
-        yield handle
+def cbox(console_session: BoxHandle) -> BoxHandle:
+    return kit.onboard(console_session, (VICTIM, INTRUDER))
 
 
 @pytest.fixture(scope="module")
