@@ -29,7 +29,7 @@ from typing import Any
 
 from _common import ROOT  # also puts the checkout on sys.path (tests.conftest)
 
-sys.path.insert(0, str(ROOT / "roles" / "centre" / "files" / "app"))
+sys.path[:0] = [str(ROOT / "roles" / "centre" / "files" / "app"), str(ROOT / "roles" / "app_common" / "files")]  # as pytest has them
 
 from tests.integration._centre import centre_database, setup_django  # noqa: E402
 

@@ -23,7 +23,7 @@ import sys
 
 from _common import ROOT  # also puts the checkout on sys.path (tests.conftest)
 
-sys.path.insert(0, str(ROOT / "roles" / "centre" / "files" / "app"))
+sys.path[:0] = [str(ROOT / "roles" / "centre" / "files" / "app"), str(ROOT / "roles" / "app_common" / "files")]  # as pytest has them
 
 from tests.integration._browser import SLOW_LINK, Chromium, missing  # noqa: E402
 from tests.integration._centre import centre_database, setup_django  # noqa: E402
