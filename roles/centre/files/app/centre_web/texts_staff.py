@@ -238,6 +238,12 @@ STAFF_TEXTS: dict[str, dict[str, str]] = {
     "cat_change_changed": {"en": "changed", "ur": "تبدیل شدہ"},
     "cat_confirm": {"en": "Install this catalogue", "ur": "یہ کیٹلاگ نصب کریں"},
     "cat_preview_cancel": {"en": "Cancel: keep the catalogue in use", "ur": "منسوخ کریں: موجودہ کیٹلاگ رہنے دیں"},
+    "cat_preview_stale": {"en": "Another catalogue was installed since you checked these changes: nothing was "
+                                "installed. Here are the changes this file makes to the catalogue in use now; "
+                                "install it again if they are still what you want.",
+                          "ur": "آپ کے تبدیلیاں جانچنے کے بعد ایک اور کیٹلاگ نصب ہو چکا ہے: کچھ نصب نہیں ہوا۔ یہ فائل "
+                                "موجودہ کیٹلاگ میں جو تبدیلیاں کرے گی وہ یہاں ہیں؛ اگر یہی مطلوب ہیں تو اسے دوبارہ "
+                                "نصب کریں۔"},
     "cat_preview_gone": {"en": "The checked catalogue is no longer there to install: upload the file again.",
                          "ur": "جانچا گیا کیٹلاگ نصب کرنے کے لیے اب موجود نہیں: فائل دوبارہ اپ لوڈ کریں۔"},
 }
