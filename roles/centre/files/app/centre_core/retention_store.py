@@ -1,16 +1,18 @@
 """The archive's part of the store: the archived documents a retention class may have done with, and a deletion
 recorded (the row keeps what the document was, its `deleted_at` says it is gone) and audited in the application's
-history with the document's hash, in one transaction. What is due is decided by `retention`, not here."""
+history with the document's hash, in one transaction; then the closed applications whose answers and contact
+addresses are erased the same way (`erase`). What is due is decided by `retention`, not here."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import psycopg
 
-from . import documents
+from . import documents, engine
 from .store import _audit
 
 
@@ -48,4 +50,55 @@ def mark_deleted(conn: psycopg.Connection[Any], document_row: int, retention: st
             return False
         _audit(conn, now, "system", f"deleted:{row[1]}", row[0], {"retention": retention, "why": "retention ended"},
                row[2])
+    return True
+
+
+@dataclass(frozen=True)
+class Closed:
+    """A closed application whose answers and contact addresses are still kept."""
+
+    row: int
+    reference: str
+    service_id: str
+    closed_at: datetime
+
+
+def closed_to_erase(conn: psycopg.Connection[Any], service_ids: Sequence[str], closed_before: datetime,
+                    limit: int = 100) -> list[Closed]:
+    """Closed applications of `service_ids` (one retention class) closed before `closed_before`, not erased yet and
+    with every document deleted (an application goes after its documents: one held by its tag keeps it too), the
+    longest closed first."""
+    return [Closed(int(r[0]), str(r[1]), str(r[2]), r[3]) for r in conn.execute(
+        "SELECT a.id, a.reference, a.service_id, a.updated_at FROM applications a "
+        "WHERE a.status = 'closed' AND a.erased_at IS NULL AND NOT EXISTS (SELECT 1 FROM documents d "
+        "WHERE d.application_id = a.id AND d.deleted_at IS NULL) "
+        "AND a.service_id = ANY(%s) AND a.updated_at < %s ORDER BY a.updated_at, a.id LIMIT %s",
+        (list(service_ids), closed_before, limit))]
+
+
+def erase(conn: psycopg.Connection[Any], row: int, retention: str, now: datetime) -> bool:
+    """Erase a closed application's answers, e-mail address and mobile number at the end of its retention, in one
+    transaction under its row lock: the answers from its row and from its workflow's stored state (the process's
+    own data stays, so its status and steps are still shown), the messages' parameters, and audited `erased`
+    (actor `system`, the names of what went, never a value). The reference, status, outcome, tasks, documents' rows
+    and audit entries stay: the chain is only appended to. False when it no longer qualifies (another round erased
+    it, or it was reopened)."""
+    with conn.transaction():
+        found = conn.execute(
+            "SELECT a.reference, a.answers, a.email, a.mobile, w.state FROM applications a "
+            "JOIN workflow_states w ON w.application_id = a.id "
+            "WHERE a.id = %s AND a.status = 'closed' AND a.erased_at IS NULL AND NOT EXISTS (SELECT 1 FROM documents d "
+            "WHERE d.application_id = a.id AND d.deleted_at IS NULL) FOR UPDATE OF a, w", (row,)).fetchone()
+        if found is None:
+            return False
+        reference, answers = str(found[0]), dict(found[1] or {})
+        names = sorted(str(k) for k in answers)
+        state = engine.dump(engine.forget(engine.restore(str(found[4]), now), names))
+        conn.execute("UPDATE applications SET answers = '{}'::jsonb, email = NULL, mobile = NULL, erased_at = %s "
+                     "WHERE id = %s", (now, row))
+        conn.execute("UPDATE workflow_states SET state = %s WHERE application_id = %s", (state, row))
+        conn.execute("UPDATE outbox SET params = '{}'::jsonb WHERE application_id = %s", (row,))
+        contacts = [name for name, value in (("email", found[2]), ("mobile", found[3])) if value]
+        _audit(conn, now, "system", "erased", reference,
+               {"retention": retention, "why": "retention ended", "answers": names, "contacts": contacts})
     return True

@@ -108,3 +108,24 @@ def delete_expired(conn: Any, bucket: Bucket, now: datetime, zone: tzinfo, limit
             if trouble or len(due) < len(batch) or len(fetched) < asked:
                 break
     return Deleted(deleted, held, failed)
+
+
+def erase_expired(conn: Any, loaded: Loaded, now: datetime, zone: tzinfo, limit: int = 100) -> int:
+    """Erase the answers, e-mail address and mobile number of closed applications whose retention has ended
+    (`retention.is_due` over the service's class, in the agency's time zone, as for documents), in batches of
+    `limit`, the longest closed first, once their documents are deleted: `retention_store.erase`. A service no
+    longer in the catalogue keeps its applications' data (`permanent`, as its documents). How many were erased."""
+    erased = 0
+    for klass in retention.finite_classes():
+        services = [s.id for s in loaded.catalogue.services if s.retention.value == klass]
+        bound = retention.closed_before(klass, now)
+        if not services or bound is None:
+            continue
+        while True:
+            batch = retention_store.closed_to_erase(conn, services, bound, limit)
+            due = [a for a in batch if retention.is_due(klass, a.closed_at, now, zone)]
+            erased += sum(retention_store.erase(conn, a.row, klass, now) for a in due)
+            # ordered by closing time: once one is not due, none after it is; a short batch was the last
+            if len(due) < len(batch) or len(batch) < limit:
+                break
+    return erased
