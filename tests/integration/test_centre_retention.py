@@ -258,3 +258,82 @@ def test_answers_and_contact_addresses_are_erased_after_the_documents_and_the_ch
     b.get("/en/track/")
     page = b.get(b.post("/en/track/", {"reference": without, "code": code})["Location"])
     assert "Closed" in page and "Qureshi" not in page
+
+
+def test_a_legal_hold_keeps_everything_until_released_and_is_audited(site: dict[str, Any]) -> None:
+    """Held by the operator's command: past its retention, neither its document nor its answers go, round after
+    round; `--show` says so; released: the next round deletes and erases. Held from the staff pages by a supervisor
+    (a clerk gets 403, an empty reason 400 in the page's language); every hold and release in the chain, which
+    verifies."""
+    from django.conf import settings
+    from django.core.management import CommandError, call_command
+
+    from centre_core import audit
+    from centre_web import housekeeping, runtime
+    from tests.integration._oidc_issuer import ISSUER, Issuer
+    from tests.integration.test_centre_staff_pages import CLERK, CLIENT, SECRET, post, sign_in
+
+    conn, now = runtime.connection(), datetime.now(UTC)
+    secret = {"business_name": "Held Secret Traders", "business_kind": "shop"}
+    by_operator = closed_application("trade_licence", "owner_cnic", now - 10 * YEAR, secret)
+    by_staff = closed_application("trade_licence", None, now - 10 * YEAR, secret)
+    bucket = runtime.bucket()
+    assert bucket is not None
+    housekeeping.archive_closed(conn, bucket, runtime.loaded(), now)
+
+    def say(*args: str) -> str:
+        out = io.StringIO()
+        call_command("centre_legal_hold", *args, stdout=out)
+        return out.getvalue().strip()
+
+    with pytest.raises(CommandError, match="--reason"):
+        say(by_operator)
+    assert say(by_operator, "--reason", "court order 2031/17") == f"held: {references.display(by_operator)}"
+    assert "is held already" in say(by_operator, "--reason", "again")
+    assert "on legal hold since" in say(by_operator, "--show")
+
+    provider, before = Issuer(ISSUER, CLIENT, SECRET), settings.CENTRE_OIDC
+    settings.CENTRE_OIDC = {**before, **provider.settings("agency-health--desk-")}
+    try:
+        clerk, _ = sign_in(provider, "ayesha", CLERK)
+        page = clerk.get(f"/en/staff/applications/{by_staff}/").content.decode()
+        assert "Not on hold" in page and "Put on legal hold" not in page  # a clerk has no form
+        assert post(clerk, f"/en/staff/applications/{by_staff}/hold/", {"reason": "x"}).status_code == 403
+        boss, _ = sign_in(provider, "imran", [*CLERK, "agency-health--desk-supervisor"], lang="ur")
+        refused = post(boss, f"/ur/staff/applications/{by_staff}/hold/", {"reason": " "})
+        assert refused.status_code == 400 and "وجہ لکھیں" in refused.content.decode()
+        placed = post(boss, f"/ur/staff/applications/{by_staff}/hold/", {"do": "place", "reason": "inquiry 12"})
+        assert placed.status_code == 302 and placed["Location"].endswith("#legal-hold")
+        page = boss.get(f"/ur/staff/applications/{by_staff}/").content.decode()
+        assert "روک پر" in page and "قانونی روک لگائی گئی: inquiry 12" in page and "روک ختم کریں" in page
+    finally:
+        settings.CENTRE_OIDC = before
+        provider.close()
+
+    for _ in range(2):  # held: nothing of either goes, round after round
+        out = run_timers()
+        assert "erased" not in out or all(personal(r)[3] is None for r in (by_operator, by_staff)), out
+    assert store.documents(conn, by_operator)[0].deleted_at is None
+    assert store.documents(conn, by_operator)[0].archived_key in objects(site["own"], "ag-health")
+    for reference in (by_operator, by_staff):
+        answers, email, _, erased_at, _, _ = personal(reference)
+        assert erased_at is None and answers["business_name"] == "Held Secret Traders" and email, reference
+    trail = [e for e in store.audit_entries(conn) if e.subject == by_operator]
+    assert (trail[-1].action, trail[-1].actor, trail[-1].details) == (
+        "hold:placed", "operator", {"reason": "court order 2031/17"})
+    assert [e for e in store.audit_entries(conn) if e.subject == by_staff][-1].actor == "staff:imran"
+
+    # released: the next round deletes the document and erases both
+    assert say(by_operator, "--release", "--reason", "case closed") == f"released: {references.display(by_operator)}"
+    assert "was not held" in say(by_operator, "--release", "--reason", "again")
+    assert "released" in say(by_staff, "--release", "--reason", "inquiry over")
+    assert "not held" in say(by_staff, "--show")
+    out = run_timers()
+    assert "1 deleted at the end of their retention" in out and "erased" in out, out
+    assert store.documents(conn, by_operator)[0].deleted_at is not None
+    assert all(personal(r)[3] is not None for r in (by_operator, by_staff))
+    actions = [e.action for e in store.audit_entries(conn) if e.subject == by_operator]
+    assert actions[-4:] == ["hold:placed", "hold:released", "deleted:owner_cnic", "erased"], actions
+    assert audit.verify(store.audit_entries(conn)) == []
+    with pytest.raises(CommandError, match="no application"):
+        say(references.new_reference(), "--reason", "x")

@@ -172,3 +172,5 @@ CREATE INDEX IF NOT EXISTS outbox_due_channel ON outbox (channel, next_attempt_a
 ALTER TABLE applications ADD COLUMN IF NOT EXISTS erased_at timestamptz;
 CREATE INDEX IF NOT EXISTS applications_to_erase ON applications (updated_at, id)
   WHERE status = 'closed' AND erased_at IS NULL;
+-- A legal hold (retention_store.hold / release): retention deletes nothing of a held application until released.
+ALTER TABLE applications ADD COLUMN IF NOT EXISTS held_since timestamptz;
