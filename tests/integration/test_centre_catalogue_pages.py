@@ -84,10 +84,16 @@ def install(b: Any, data: bytes, name: str = "catalogue.tar.gz", lang: str = "en
     preview = upload(b, data, name, lang=lang)
     html = preview.content.decode()
     assert preview.status_code == 200 and 'action="/' + lang + '/staff/catalogue/install/"' in html, html[:500]
-    version = re.search(r'name="version" value="(v-[0-9a-f]{16})"', html)
-    assert version is not None
-    return b.post(f"/{lang}/staff/catalogue/install/", {"version": version[1], "file": name,
-                                                       "csrfmiddlewaretoken": csrf(b)}), html
+    return confirm(b, html, name, lang), html
+
+
+def confirm(b: Any, preview: str, name: str = "catalogue.tar.gz", lang: str = "en") -> Any:
+    """The preview's "Install this catalogue": its form as the page gave it (the version, the one in use then)."""
+    version = re.search(r'name="version" value="(v-[0-9a-f]{16})"', preview)
+    base = re.search(r'name="base" value="([^"]+)"', preview)
+    assert version is not None and base is not None
+    return b.post(f"/{lang}/staff/catalogue/install/", {"version": version[1], "base": base[1], "file": name,
+                                                       "csrfmiddlewaretoken": csrf(b)})
 
 
 def state(box: Box, root: Path) -> tuple[str | None, int]:
@@ -323,6 +329,41 @@ def test_a_manager_without_a_desk_signs_in_and_a_group_of_another_prefix_gives_n
     assert "خدمات کی فہرست" in page.content.decode()
     _, answer = sign_in(provider, "omar", ["agency-health", "agency-revenue--desk-catalogue"])
     assert answer.status_code == 403  # no desk here, and not this agency's managers
+
+
+def test_a_confirmation_after_another_install_is_refused_and_shown_again(centre: tuple[Box, Issuer, Path]) -> None:
+    """Two previews of the same base; the first confirmed; the second's confirmation is stale: 409, nothing
+    installed, the preview shown again (in Urdu) against the catalogue in use now, the prepared version kept: the
+    manager confirms that page and it is installed. A form without its base is stale too."""
+    box, provider, root = centre
+    b = manager(provider, lang="ur")
+    files = members(b.get("/ur/staff/catalogue/download/").content)
+    first = archive(edited(files, "4100.00", "First manager's licence."))
+    second = archive(edited(files, "4200.00", "Second manager's licence."))
+    seen_first = upload(b, first, "first.tar.gz", lang="ur").content.decode()
+    seen_second = upload(b, second, "second.tar.gz", lang="ur").content.decode()
+    assert confirm(b, seen_first, "first.tar.gz", "ur").status_code == 302
+    after_first = state(box, root)
+
+    stale = confirm(b, seen_second, "second.tar.gz", "ur")
+    from centre_web.texts import TEXTS
+
+    html = stale.content.decode()
+    assert stale.status_code == 409 and TEXTS["cat_preview_stale"]["ur"] in html and 'href="#install"' in html
+    assert 'id="install"' in html and "second.tar.gz" in html and "<title>خرابی:" in html
+    assert f'name="base" value="{after_first[0]}"' in html  # the changes now counted from the first's version
+    assert re.search(r"<bdi dir=\"ltr\">description, fee</bdi>", html), html
+    assert state(box, root) == after_first  # nothing installed, nothing audited
+    without_base = b.post("/ur/staff/catalogue/install/", {
+        "version": re.search(r'name="version" value="(v-[0-9a-f]{16})"', html)[1],  # type: ignore[index]
+        "file": "second.tar.gz", "csrfmiddlewaretoken": csrf(b)})
+    assert without_base.status_code == 409 and state(box, root) == after_first
+
+    done = confirm(b, html, "second.tar.gz", "ur")
+    assert done.status_code == 302 and done["Location"] == "/ur/staff/catalogue/?done=installed"
+    version, entries = state(box, root)
+    assert version != after_first[0] and entries == after_first[1] + 1
+    assert "4200.00" in b.get("/ur/staff/catalogue/").content.decode()
 
 
 def test_a_manager_edits_one_services_texts_through_the_same_install(centre: tuple[Box, Issuer, Path]) -> None:

@@ -8,6 +8,7 @@ English and Urdu) and the API say the documents were deleted; the log says count
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -36,18 +37,22 @@ def site() -> Iterator[dict[str, Any]]:
         runtime.connection().close()
 
 
-def closed_application(service: str, document: str, closed_at: datetime) -> str:
-    """An application of `service` with one document, sent and rejected (closed) at `closed_at`."""
+def closed_application(service: str, document: str | None, closed_at: datetime,
+                       answers: dict[str, Any] | None = None, mobile: str | None = None) -> str:
+    """An application of `service` with one document (or none), sent and rejected (closed) at `closed_at`."""
     from centre_web import runtime
     conn, bucket = runtime.connection(), runtime.bucket()
     assert bucket is not None
     reference = references.new_reference()
-    body = PDF + reference.encode()
-    upload = Upload(document, f"{document}.pdf", "application/pdf", len(body), documents.digest(body))
-    key = documents.application_key(reference, upload)
-    bucket.put(key, body, "application/pdf", upload.sha256)
-    store.submit(conn, runtime.loaded(), service, {}, "someone@example.pk", closed_at, reference=reference,
-                 uploads=[(upload, key)])
+    uploads = []
+    if document is not None:
+        body = PDF + reference.encode()
+        upload = Upload(document, f"{document}.pdf", "application/pdf", len(body), documents.digest(body))
+        key = documents.application_key(reference, upload)
+        bucket.put(key, body, "application/pdf", upload.sha256)
+        uploads = [(upload, key)]
+    store.submit(conn, runtime.loaded(), service, answers or {}, "someone@example.pk", closed_at,
+                 reference=reference, uploads=uploads, mobile=mobile)
     while store.view(conn, reference).status != "closed":
         task = next(t for t in store.view(conn, reference).ready if "reject" in t.actions)
         store.act(conn, reference, task.id, "reject", task.desk, "staff:clerk1", {"reason": "test"}, closed_at)
@@ -106,9 +111,10 @@ def test_archived_documents_past_their_retention_are_deleted_and_the_others_kept
 
     # audited in the application's history, with the document's hash; the chain still verifies
     trail = [e for e in store.audit_entries(conn) if e.subject == past]
-    assert (trail[-1].action, trail[-1].actor, trail[-1].document_sha256) == (
+    assert (trail[-2].action, trail[-2].actor, trail[-2].document_sha256) == (
         "deleted:owner_cnic", "system", gone.sha256)
-    assert trail[-1].details == {"retention": "standard", "why": "retention ended"}
+    assert trail[-2].details == {"retention": "standard", "why": "retention ended"}
+    assert trail[-1].action == "erased"  # then its answers and e-mail (the last test)
     from django.core.management import call_command
     verified = io.StringIO()
     call_command("centre_audit_verify", stdout=verified)
@@ -181,3 +187,153 @@ def test_batches_of_one_delete_every_due_document_and_stop_at_the_first_not_due(
     assert all(store.documents(conn, r)[0].deleted_at is not None for r in due)
     assert store.documents(conn, young)[0].deleted_at is None
     assert housekeeping.delete_expired(conn, bucket, now, runtime.calendar().zone, limit=1).deleted == 0
+
+
+def personal(reference: str) -> tuple[Any, ...]:
+    """(answers, e-mail, mobile, erased_at, the workflow's stored state, the messages' parameters) of an application."""
+    from centre_web import runtime
+    row = runtime.connection().execute(
+        "SELECT a.answers, a.email, a.mobile, a.erased_at, w.state, "
+        "(SELECT coalesce(jsonb_agg(o.params), '[]'::jsonb) FROM outbox o WHERE o.application_id = a.id) "
+        "FROM applications a JOIN workflow_states w ON w.application_id = a.id WHERE a.reference = %s",
+        (reference,)).fetchone()
+    assert row is not None
+    return tuple(row)
+
+
+def test_answers_and_contact_addresses_are_erased_after_the_documents_and_the_chain_still_verifies(
+        site: dict[str, Any]) -> None:
+    """A closed application past its retention loses its answers (row and workflow state), e-mail and mobile number,
+    in the round that deletes its documents (or with none); its reference, status, outcome, steps and history stay,
+    audited `erased` with names only; one not yet due, one whose document is held by its tag, and a `permanent` one
+    keep theirs; the status page still shows it; the audit chain verifies."""
+    from django.core.management import call_command
+
+    from centre_core import audit
+    from centre_web import housekeeping, runtime
+    conn, now = runtime.connection(), datetime.now(UTC)
+    secret = {"business_name": "Qureshi Secret Traders", "business_kind": "shop", "email": "qureshi@example.pk"}
+    with_doc = closed_application("trade_licence", "owner_cnic", now - 8 * YEAR, secret, "+923001234567")
+    without = closed_application("trade_licence", None, now - 8 * YEAR, secret)
+    young = closed_application("trade_licence", None, now - 6 * YEAR, secret)
+    permanent = closed_application("birth_certificate", None, now - 30 * YEAR, {"child_name": "Zainab Secret"})
+    held = closed_application("trade_licence", "owner_cnic", now - 9 * YEAR, secret)
+    bucket = runtime.bucket()
+    assert bucket is not None and housekeeping.archive_closed(conn, bucket, runtime.loaded(), now) >= 2
+    held_doc = store.documents(conn, held)[0]
+    site["own"].put_object_tagging(Bucket="ag-health", Key=held_doc.archived_key,
+                                   Tagging={"TagSet": [{"Key": "retention", "Value": "permanent"}]})
+
+    out = run_timers()  # documents first, then the applications whose documents are all gone
+    assert "answers and contact addresses erased at the end of their retention" in out, out
+    for reference in (with_doc, without, young, permanent, held):
+        assert reference not in out
+    for reference in (with_doc, without):
+        answers, email, mobile, erased_at, state, params = personal(reference)
+        assert (answers, email, mobile) == ({}, None, None) and erased_at is not None, reference
+        for value in ("Qureshi Secret Traders", "qureshi@example.pk", "someone@example.pk", "+923001234567"):
+            assert value not in state and value not in json.dumps(params), (reference, value)
+        seen = store.view(conn, reference)  # the stored state still restores: status, outcome, steps
+        assert (seen.status, seen.outcome) == ("closed", "rejected") and seen.done_steps
+        entry = [e for e in store.audit_entries(conn) if e.subject == reference][-1]
+        assert (entry.action, entry.actor) == ("erased", "system")
+        assert entry.details["answers"] == sorted(secret) and entry.details["retention"] == "standard"
+    assert [e for e in store.audit_entries(conn) if e.subject == with_doc][-1].details["contacts"] == \
+        ["email", "mobile"]
+    assert store.documents(conn, with_doc)[0].deleted_at is not None
+    for reference, name in ((young, "Qureshi Secret Traders"), (held, "Qureshi Secret Traders"),
+                            (permanent, "Zainab Secret")):
+        answers, email, _, erased_at, state, _ = personal(reference)
+        assert erased_at is None and name in json.dumps(answers, ensure_ascii=False) and name in state, reference
+        assert email == "someone@example.pk"
+    assert audit.verify(store.audit_entries(conn)) == []
+    verified = io.StringIO()
+    call_command("centre_audit_verify", stdout=verified)
+    assert "intact" in verified.getvalue()
+
+    # the next round erases nothing more; the citizen still follows the erased one by reference and code
+    assert "erased" not in run_timers()
+    b = Browser("en")
+    code = store.issue_code(conn, runtime.tracking_key(), without, now)
+    b.get("/en/track/")
+    page = b.get(b.post("/en/track/", {"reference": without, "code": code})["Location"])
+    assert "Closed" in page and "Qureshi" not in page
+
+
+def test_a_legal_hold_keeps_everything_until_released_and_is_audited(site: dict[str, Any]) -> None:
+    """Held by the operator's command: past its retention, neither its document nor its answers go, round after
+    round; `--show` says so; released: the next round deletes and erases. Held from the staff pages by a supervisor
+    (a clerk gets 403, an empty reason 400 in the page's language); every hold and release in the chain, which
+    verifies."""
+    from django.conf import settings
+    from django.core.management import CommandError, call_command
+
+    from centre_core import audit
+    from centre_web import housekeeping, runtime
+    from tests.integration._oidc_issuer import ISSUER, Issuer
+    from tests.integration.test_centre_staff_pages import CLERK, CLIENT, SECRET, post, sign_in
+
+    conn, now = runtime.connection(), datetime.now(UTC)
+    secret = {"business_name": "Held Secret Traders", "business_kind": "shop"}
+    by_operator = closed_application("trade_licence", "owner_cnic", now - 10 * YEAR, secret)
+    by_staff = closed_application("trade_licence", None, now - 10 * YEAR, secret)
+    bucket = runtime.bucket()
+    assert bucket is not None
+    housekeeping.archive_closed(conn, bucket, runtime.loaded(), now)
+
+    def say(*args: str) -> str:
+        out = io.StringIO()
+        call_command("centre_legal_hold", *args, stdout=out)
+        return out.getvalue().strip()
+
+    with pytest.raises(CommandError, match="--reason"):
+        say(by_operator)
+    assert say(by_operator, "--reason", "court order 2031/17") == f"held: {references.display(by_operator)}"
+    assert "is held already" in say(by_operator, "--reason", "again")
+    assert "on legal hold since" in say(by_operator, "--show")
+
+    provider, before = Issuer(ISSUER, CLIENT, SECRET), settings.CENTRE_OIDC
+    settings.CENTRE_OIDC = {**before, **provider.settings("agency-health--desk-")}
+    try:
+        clerk, _ = sign_in(provider, "ayesha", CLERK)
+        page = clerk.get(f"/en/staff/applications/{by_staff}/").content.decode()
+        assert "Not on hold" in page and "Put on legal hold" not in page  # a clerk has no form
+        assert post(clerk, f"/en/staff/applications/{by_staff}/hold/", {"reason": "x"}).status_code == 403
+        boss, _ = sign_in(provider, "imran", [*CLERK, "agency-health--desk-supervisor"], lang="ur")
+        refused = post(boss, f"/ur/staff/applications/{by_staff}/hold/", {"reason": " "})
+        assert refused.status_code == 400 and "وجہ لکھیں" in refused.content.decode()
+        placed = post(boss, f"/ur/staff/applications/{by_staff}/hold/", {"do": "place", "reason": "inquiry 12"})
+        assert placed.status_code == 302 and placed["Location"].endswith("#legal-hold")
+        page = boss.get(f"/ur/staff/applications/{by_staff}/").content.decode()
+        assert "روک پر" in page and "قانونی روک لگائی گئی: inquiry 12" in page and "روک ختم کریں" in page
+    finally:
+        settings.CENTRE_OIDC = before
+        provider.close()
+
+    for _ in range(2):  # held: nothing of either goes, round after round
+        out = run_timers()
+        assert "erased" not in out or all(personal(r)[3] is None for r in (by_operator, by_staff)), out
+    assert store.documents(conn, by_operator)[0].deleted_at is None
+    assert store.documents(conn, by_operator)[0].archived_key in objects(site["own"], "ag-health")
+    for reference in (by_operator, by_staff):
+        answers, email, _, erased_at, _, _ = personal(reference)
+        assert erased_at is None and answers["business_name"] == "Held Secret Traders" and email, reference
+    trail = [e for e in store.audit_entries(conn) if e.subject == by_operator]
+    assert (trail[-1].action, trail[-1].actor, trail[-1].details) == (
+        "hold:placed", "operator", {"reason": "court order 2031/17"})
+    assert [e for e in store.audit_entries(conn) if e.subject == by_staff][-1].actor == "staff:imran"
+
+    # released: the next round deletes the document and erases both
+    assert say(by_operator, "--release", "--reason", "case closed") == f"released: {references.display(by_operator)}"
+    assert "was not held" in say(by_operator, "--release", "--reason", "again")
+    assert "released" in say(by_staff, "--release", "--reason", "inquiry over")
+    assert "not held" in say(by_staff, "--show")
+    out = run_timers()
+    assert "1 deleted at the end of their retention" in out and "erased" in out, out
+    assert store.documents(conn, by_operator)[0].deleted_at is not None
+    assert all(personal(r)[3] is not None for r in (by_operator, by_staff))
+    actions = [e.action for e in store.audit_entries(conn) if e.subject == by_operator]
+    assert actions[-4:] == ["hold:placed", "hold:released", "deleted:owner_cnic", "erased"], actions
+    assert audit.verify(store.audit_entries(conn)) == []
+    with pytest.raises(CommandError, match="no application"):
+        say(references.new_reference(), "--reason", "x")

@@ -205,15 +205,30 @@ def test_wrong_code_and_unknown_reference_get_the_same_answer(site: Box) -> None
     _track(browser, "en", reference, _code(reference))  # a new code works
 
 
-def test_missing_answers_give_an_error_summary(site: Box) -> None:
-    browser = Browser("en")
-    browser.get("/en/services/building_permit/apply/floors/")
-    page = browser.post("/en/services/building_permit/apply/floors/", {"answer": "many"}, status=400)
+@pytest.mark.parametrize("lang", ["en", "ur"])
+def test_missing_answers_give_an_error_summary(site: Box, lang: str) -> None:
+    """The answers check speaks the page's language: the title's prefix, the summary's heading, each field's
+    message and the check page's list, with none of the other language's words."""
+    from centre_web.texts import TEXTS
+
+    said = {key: texts[lang] for key, texts in TEXTS.items()}
+    other = {key: texts["ur" if lang == "en" else "en"] for key, texts in TEXTS.items()}
+    browser = Browser(lang)
+    base = f"/{lang}/services/building_permit"
+    browser.get(f"{base}/apply/floors/")
+    page = browser.post(f"{base}/apply/floors/", {"answer": "many"}, status=400)
     text = page.content.decode()
-    assert "<title>Error: " in text and 'href="#answer"' in text and "Enter a whole number" in text
+    assert f"<title>{said['error_prefix']} " in text and 'href="#answer"' in text and said["err_number"] in text
+    assert said["error_title"] in text and other["err_number"] not in text
     assert re.search(r'<input id="answer"[^>]*aria-describedby="error"', text)
-    check = browser.post("/en/services/building_permit/check/", {}, status=400).content.decode()
-    assert check.count("?change=1\">Answer the question") == 3  # plot address, floors, e-mail
+    for kind, typed, key in [("email", "not an address", "err_email"), ("floors", "3" * 8, "err_too_long")]:
+        text = browser.post(f"{base}/apply/{kind}/", {"answer": typed}, status=400).content.decode()
+        expected = said[key] if key != "err_too_long" else said[key].split("{")[-1].split("}")[-1].strip()
+        assert expected in text and (key == "err_too_long" or other[key] not in text), (kind, text[:3000])
+    check = browser.post(f"{base}/check/", {}, status=400).content.decode()
+    required = said["err_required"].split("{")[0]  # "Answer the question: " / "سوال کا جواب دیں: "
+    assert check.count(f'?change=1">{required}') == 3  # plot address, floors, e-mail
+    assert other["err_required"].split("{")[0] not in check and said["error_title"] in check
     with site.pg_admin("centre") as conn:
         assert conn.execute("SELECT count(*) FROM applications WHERE service_id = 'building_permit'").fetchone() \
             == (0,)

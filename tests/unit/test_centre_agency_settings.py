@@ -167,3 +167,112 @@ def test_an_archive_holds_only_flat_small_files(tmp_path: Path, member: tuple[st
     with pytest.raises(CatalogueError, match="not a readable archive"):
         with installed.read_source(tmp_path / "junk.tar.gz"):
             pass
+
+
+SMS_KEY = "sk_live_0123456789abcdefXYZ"
+
+
+def sms_spec(tmp_path: Path, block: str | None = None, key: str = SMS_KEY + "\n", mode: int = 0o600) -> Path:
+    """A spec whose agency `health` has the centre with an SMS provider; its key in `secrets/sms.key` (mode)."""
+    (tmp_path / "secrets").mkdir(exist_ok=True)
+    key_file = tmp_path / "secrets" / "sms.key"
+    key_file.write_text(key)
+    key_file.chmod(mode)
+    return spec_with(tmp_path, block if block is not None else (
+        "    centre:\n      sms:\n        url: https://sms.example.pk:8443/v1/send\n"
+        "        key_file: secrets/sms.key\n        sender: CIVIC\n        timeout_s: 7\n"))
+
+
+def test_the_sms_provider_has_its_place_in_the_spec_and_reaches_the_role(tmp_path: Path) -> None:
+    """The block is read, its key taken from the 0600 file (never from the spec), handed to the role on deploy
+    only as `centre_sms`, and written by the role's env template as the adapter's settings."""
+    from govcloud_platform.apps.layout import centre_sms_vars
+    from govcloud_platform.box.context import Box
+    from tests.unit.test_apps_mail_vars import render_env
+
+    path = sms_spec(tmp_path)
+    assert SMS_KEY not in path.read_text()  # the spec holds the file's name, not the key
+    spec = load_spec(path)
+    assert spec.centre_sms_files("health") == (tmp_path.resolve() / "secrets" / "sms.key", None)
+    assert spec.centre_sms_files("revenue") is None
+    expected = {"url": "https://sms.example.pk:8443/v1/send", "key": SMS_KEY, "sender": "CIVIC", "ca_file": "",
+                "timeout_s": 7}
+    assert centre_sms_vars(spec, "health") == expected and centre_sms_vars(spec, "revenue") == {}
+
+    from govcloud_platform.apps.layout import role_vars
+    from govcloud_platform.apps.manifests import manifest
+    from govcloud_platform.apps.store import Deployment
+    from tests.unit.test_apps_mail_vars import SECRETS
+
+    box = Box(home=tmp_path / "home", spec=spec)
+    d = Deployment(agency="health", app="centre", state="ready", port=box.port_base + 20, created_at="",
+                   updated_at="")
+    storage = {"endpoint": "https://s3.test:8333", "bucket": "ag-health", "access_key": "AK", "secret_key": "x" * 40}
+    variables = role_vars(box, "health", "Health", manifest("centre"), d, SECRETS, storage, None, None, "deploy")
+    assert variables["centre_sms"] == expected
+    lines = render_env("centre", variables)
+    assert {k: v for k, v in lines.items() if k.startswith("SMS_")} == {
+        "SMS_URL": "https://sms.example.pk:8443/v1/send", "SMS_KEY": SMS_KEY, "SMS_SENDER": "CIVIC",
+        "SMS_CA_FILE": "", "SMS_TIMEOUT_S": "7"}
+    removing = role_vars(box, "health", "Health", manifest("centre"), d, None, None, None, None, "remove")
+    assert SMS_KEY not in repr(removing) and "centre_sms" not in removing
+    other = Deployment(agency="revenue", app="centre", state="ready", port=box.port_base + 21, created_at="",
+                       updated_at="")
+    off = role_vars(box, "revenue", "Revenue", manifest("centre"), other, SECRETS, storage, None, None, "deploy")
+    assert "centre_sms" not in off and not any(k.startswith("SMS_") for k in render_env("centre", off))
+
+
+def test_the_sms_ca_file_is_relative_to_the_spec(tmp_path: Path) -> None:
+    from govcloud_platform.apps.layout import centre_sms_vars
+
+    (tmp_path / "certs").mkdir()
+    (tmp_path / "certs" / "sms-ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    spec = load_spec(sms_spec(tmp_path, "    centre:\n      sms:\n        url: https://sms.example.pk/send\n"
+                                        "        key_file: secrets/sms.key\n        ca_file: certs/sms-ca.pem\n"))
+    got = centre_sms_vars(spec, "health")
+    assert got["ca_file"] == str(tmp_path.resolve() / "certs" / "sms-ca.pem") and got["timeout_s"] == 10
+    assert got["sender"] == ""
+
+
+_SMS = "    centre:\n      sms:\n"
+_GOOD = "        url: https://sms.example.pk/send\n        key_file: secrets/sms.key\n"
+
+
+@pytest.mark.parametrize(("block", "key", "mode", "expected"), [
+    (_SMS + "        url: http://sms.example.pk/send\n        key_file: secrets/sms.key\n", SMS_KEY, 0o600,
+     "agencies[0].centre.sms.url: 'http://sms.example.pk/send' is not an https URL"),
+    (_SMS + "        url: https://sms.example.pk/a b\n        key_file: secrets/sms.key\n", SMS_KEY, 0o600,
+     "agencies[0].centre.sms.url: "),
+    (_SMS + "        key_file: secrets/sms.key\n", SMS_KEY, 0o600, "agencies[0].centre.sms.url: "),
+    (_SMS + "        url: https://sms.example.pk/send\n", SMS_KEY, 0o600, "agencies[0].centre.sms.key_file: "),
+    (_SMS + _GOOD + "        sender: THE-CIVIC-REGISTRY\n", SMS_KEY, 0o600,
+     "agencies[0].centre.sms.sender: the sender is up to 15"),
+    (_SMS + _GOOD + "        timeout_s: 0\n", SMS_KEY, 0o600, "agencies[0].centre.sms.timeout_s: "),
+    (_SMS + _GOOD + "        timeout_s: '10'\n", SMS_KEY, 0o600, "agencies[0].centre.sms.timeout_s: "),
+    (_SMS + _GOOD + "        key: sk_live_in_the_spec_itself\n", SMS_KEY, 0o600,
+     "agencies[0].centre.sms.key: unknown key"),
+    (_SMS + _GOOD, SMS_KEY, 0o644, "agencies[0].centre.sms.key_file: "),
+    (_SMS + _GOOD, SMS_KEY, 0o640, "may be read by others (mode 0640): chmod 600 it"),
+    (_SMS + _GOOD, "short", 0o600, "agencies[0].centre.sms.key_file: "),
+    (_SMS + _GOOD, "two words in a key file", 0o600, "does not hold one key of 16 or more characters"),
+    (_SMS + "        url: https://sms.example.pk/send\n        key_file: secrets/none.key\n", SMS_KEY, 0o600,
+     "agencies[0].centre.sms.key_file: no key file"),
+    (_SMS + _GOOD + "        ca_file: certs/none.pem\n", SMS_KEY, 0o600, "agencies[0].centre.sms.ca_file: no CA file"),
+])
+def test_a_bad_sms_block_is_one_line_naming_the_key_and_never_the_key(
+        tmp_path: Path, block: str, key: str, mode: int, expected: str) -> None:
+    path = sms_spec(tmp_path, block, key, mode)
+    with pytest.raises(SpecError) as err:
+        load_spec(path)
+    message = str(err.value)
+    assert expected in message and str(path) in message and "\n" not in message, message
+    assert key not in message and SMS_KEY not in message
+
+
+def test_a_key_file_that_is_a_link_is_refused(tmp_path: Path) -> None:
+    path = sms_spec(tmp_path)
+    real = tmp_path / "secrets" / "real.key"
+    (tmp_path / "secrets" / "sms.key").rename(real)
+    (tmp_path / "secrets" / "sms.key").symlink_to(real)
+    with pytest.raises(SpecError, match=r"agencies\[0\]\.centre\.sms\.key_file: .* is not a regular file"):
+        load_spec(path)

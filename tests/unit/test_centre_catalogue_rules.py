@@ -48,6 +48,13 @@ def test_a_problem_names_the_uploaded_file_not_the_server_path(where: str, shown
     assert catalogue_rules.where_shown(where, "/tmp/u/upload.tar.gz", "mine.tar.gz") == shown
 
 
+@pytest.mark.parametrize(("seen", "in_use", "expected"), [
+    ("v-0123456789abcdef", "v-0123456789abcdef", False), ("v-0123456789abcdef", "v-fedcba9876543210", True),
+    ("", "v-0123456789abcdef", True), ("samples", "samples", False), ("samples", "v-0123456789abcdef", True)])
+def test_a_confirmation_after_another_install_is_stale(seen: str, in_use: str, expected: bool) -> None:
+    assert catalogue_rules.stale(seen, in_use) is expected
+
+
 def test_the_download_is_named_by_the_version() -> None:
     assert catalogue_rules.download_name("v-0123456789abcdef") == "catalogue-v-0123456789abcdef.tar.gz"
     assert catalogue_rules.download_name("") == "catalogue.tar.gz"

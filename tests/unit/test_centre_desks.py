@@ -8,6 +8,8 @@ import hashlib
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+
 from centre_core import desks
 from centre_web import signin_rules
 
@@ -137,3 +139,10 @@ def test_forms_may_lead_to_the_idps_origins_only() -> None:
     assert signin_rules.form_origins(config) == ["http://127.0.0.1:9", ISSUER]
     assert signin_rules.form_origins({"issuer": "http://idp.test", "discovery_url": ""}) == []
     assert signin_rules.form_origins(None) == []
+
+
+@pytest.mark.parametrize(("member_of", "expected"), [
+    ({"supervisor"}, True), ({"clerk", "grievance_supervisor"}, True), ({"clerk"}, False), (set(), False),
+    ({"_supervisor"}, False), ({"supervisors"}, False), ({"supervisor_x"}, False)])
+def test_a_supervisor_is_at_a_supervisor_desk(member_of: set[str], expected: bool) -> None:
+    assert desks.is_supervisor(frozenset(member_of)) is expected

@@ -44,6 +44,20 @@ def test_trade_licence_returned_for_a_document_then_issued() -> None:
     assert st.finished and st.outcome == "issued" and st.ready == ()
 
 
+def test_forgetting_the_answers_leaves_a_state_that_restores_with_its_status() -> None:
+    """The end of a closed application's retention: its answers go from every task's data and the workflow's,
+    the process's own data stays, the state still restores with the same status."""
+    wf = engine.start(load(), {"sla_review": 3, "business_name": "Ali Secret Traders", "email": "ali@example.pk"},
+                      T0)
+    wf = engine.act(wf, only(wf).id, "reject", "clerk", {"reason": "no premises"}, T0)
+    before = engine.dump(wf)
+    assert "Ali Secret Traders" in before and "ali@example.pk" in before
+    after = engine.dump(engine.forget(engine.restore(before, T0), ["business_name", "email", "centre"]))
+    assert "Ali Secret Traders" not in after and "ali@example.pk" not in after
+    again = engine.status(engine.restore(after, T0))
+    assert (again.finished, again.outcome) == (True, "rejected") and '"digest"' in after and "no premises" in after
+
+
 def test_building_permit_runs_its_checks_in_parallel() -> None:
     wf = engine.start(load("building_permit"), {"sla_intake": 5}, T0)
     wf = engine.act(wf, only(wf).id, "accept", "intake", {}, T0)

@@ -20,6 +20,7 @@ from govcloud_platform.box.placement import apps_listen_address
 from govcloud_platform.box.secrets import new_password
 from govcloud_platform.box.services import nginx
 from govcloud_platform.box.supervisor import Supervisor
+from govcloud_platform.errors import SpecError
 from govcloud_platform.names import (
     admins_group,
     agency_host,
@@ -34,6 +35,7 @@ from govcloud_platform.names import (
 )
 from govcloud_platform.spec.brand import Brand
 from govcloud_platform.spec.models import CentreSettings, Spec
+from govcloud_platform.spec.sms import key_file_problem, read_key
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 DESIGNED_APPS = ("portal", "centre")  # their citizen pages are on the shared design (docs/design.md)
@@ -179,6 +181,23 @@ def centre_settings(spec: Spec, slug: str) -> dict[str, Any]:
             "holidays": list(settings.holidays)}
 
 
+def centre_sms_vars(spec: Spec, slug: str) -> dict[str, Any]:
+    """The role's `centre_sms` from the spec's `centre.sms` block: the provider's URL, sender, CA file and timeout,
+    and its key read from the key file the spec names (checked when the spec was loaded). Only for a deploy's
+    private variables (0600): never a command line, never printed. {} without a provider (the role's default:
+    no text messages)."""
+    agency = next((a for a in spec.agencies if a.slug == slug), None)
+    files = spec.centre_sms_files(slug)
+    if agency is None or agency.centre is None or agency.centre.sms is None or files is None:
+        return {}
+    sms, (key_file, ca_file) = agency.centre.sms, files
+    key = read_key(key_file)
+    if key is None:  # changed since the spec was loaded
+        raise SpecError(f"agencies.{slug}.centre.sms.key_file: {key_file_problem(key_file) or 'not a key'}")
+    return {"url": sms.url, "key": key, "sender": sms.sender, "ca_file": str(ca_file) if ca_file else "",
+            "timeout_s": sms.timeout_s}
+
+
 def key_vars(m: AppManifest, secrets: dict[str, Any]) -> dict[str, Any]:
     """Pure: the role variables (without the role's prefix) that carry the app's own keys. Django's secret key
     goes to apps with SSO (their sessions) and to those whose manifest lists it."""
@@ -296,6 +315,8 @@ def role_vars(box: Box, slug: str, agency_name: str, m: AppManifest, deployment:
             common["oidc"] = {"issuer": box.issuer, "client_id": oidc_app_client(slug, m.name),
                               "client_secret": secrets["oidc_secret"]}
         common.update(key_vars(m, secrets))
+        if m.name == "centre" and (sms := centre_sms_vars(box.spec, slug)):  # its SMS provider's key: 0600 only
+            common["sms"] = sms
     if action == "remove":
         common["remove_run_user"] = last_app
     variables = {f"{m.role}_{k}": v for k, v in common.items()}

@@ -15,6 +15,7 @@ from govcloud_platform.spec.bounded_yaml import YamlProblem, compose
 from govcloud_platform.spec.brand import read_logo
 from govcloud_platform.spec.models import MAX_AGENCIES, Spec
 from govcloud_platform.spec.reading import MAX_BYTES, decode, read_bounded
+from govcloud_platform.spec.sms import key_file_problem
 
 Loc = tuple[str | int, ...]
 _TOO_MANY = f"more than {MAX_AGENCIES:,} agencies, the limit of one spec; split the platform"
@@ -91,14 +92,24 @@ def load_spec_text(text: str, file: str = "<spec>") -> Spec:
 
 
 def _file_problems(spec: Spec) -> list[tuple[tuple[str | int, ...], str]]:
-    """Files the spec names that are not there (a centre's catalogue), each at its key. Their content is
-    checked where it is used (a catalogue by the deploy: the running one stays when it is refused)."""
+    """Files the spec names that are not there (a centre's catalogue, its SMS provider's key and CA), each at its
+    key. A catalogue's content is checked where it is used (by the deploy: the running one stays when it is
+    refused); the SMS key file here (only its owner may read it, one key), never quoting it."""
     problems: list[tuple[tuple[str | int, ...], str]] = []
     for i, agency in enumerate(spec.agencies):
         path = spec.centre_catalogue(agency.slug)
         if path is not None and not path.is_file():
             problems.append((("agencies", i, "centre", "catalogue"),
                              f"no catalogue file {str(path)!r} (the path is relative to the spec file)"))
+        sms = spec.centre_sms_files(agency.slug)
+        if sms is not None:
+            key, ca = sms
+            problem = key_file_problem(key)
+            if problem is not None:
+                problems.append((("agencies", i, "centre", "sms", "key_file"), problem))
+            if ca is not None and not ca.is_file():
+                problems.append((("agencies", i, "centre", "sms", "ca_file"),
+                                 f"no CA file {str(ca)!r} (the path is relative to the spec file)"))
     return problems
 
 

@@ -15,6 +15,7 @@ from govcloud_platform.spec.brand import Brand
 from govcloud_platform.spec.cron import check_cron
 from govcloud_platform.spec.ec2 import Ec2Settings
 from govcloud_platform.spec.openstack import OpenStackSettings
+from govcloud_platform.spec.sms import CentreSms
 from govcloud_platform.spec.topology import Topology, spec_problems
 
 SLUG_PATTERN = r"^(?!.*--)[a-z][a-z0-9-]{1,30}[a-z0-9]$"  # no "--": it separates the parts of derived names
@@ -264,6 +265,7 @@ class CentreSettings(StrictModel):
     time_zone: str = Field("Asia/Karachi", description="IANA time zone in which working days are counted")
     holidays: list[str] = Field(default_factory=list, max_length=1000,
                                 description="the agency's holidays, YYYY-MM-DD (SLA working days skip them)")
+    sms: CentreSms | None = Field(None, description="the agency's SMS provider (default: no text messages)")
 
     @field_validator("catalogue")
     @classmethod
@@ -433,6 +435,15 @@ class Spec(StrictModel):
         if agency is None or agency.centre is None or agency.centre.catalogue is None:
             return None
         return (self._folder or Path.cwd()) / agency.centre.catalogue
+
+    def centre_sms_files(self, slug: str) -> tuple[Path, Path | None] | None:
+        """(the key file, the CA file or None) of an agency centre's SMS provider, relative paths resolved against
+        the spec file's folder; None without a provider."""
+        agency = next((a for a in self.agencies if a.slug == slug), None)
+        if agency is None or agency.centre is None or agency.centre.sms is None:
+            return None
+        folder, sms = self._folder or Path.cwd(), agency.centre.sms
+        return folder / sms.key_file, (folder / sms.ca_file) if sms.ca_file else None
 
     def resolve_quota(self, name: str) -> Quota:
         """Resolve a quota class through `inherits`, falling back to built-in defaults."""

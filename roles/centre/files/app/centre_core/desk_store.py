@@ -59,6 +59,8 @@ class File:
     submitted_at: datetime
     tasks: tuple[TaskRow, ...]
     history: tuple[audit.Entry, ...]
+    erased_at: datetime | None = None  # its answers and contact addresses erased at the end of its retention
+    held_since: datetime | None = None  # on legal hold since (retention_store.hold)
 
 
 _TASK = ("SELECT t.id, a.reference, a.service_id, t.step, t.name, t.desk, t.actions, t.created_at, a.submitted_at, "
@@ -144,8 +146,8 @@ def file(conn: psycopg.Connection[Any], reference: str, at_desks: frozenset[str]
     """An application as a desk sees it: answers, tasks, and its audit entries. NotFound unless one of its tasks
     is or was at one of `at_desks` (a desk sees the applications that reached it, and nothing else; the same
     answer as for an unknown reference)."""
-    row = conn.execute("SELECT id, service_id, status, outcome, answers, email, submitted_at FROM applications "
-                       "WHERE reference = %s", (reference,)).fetchone()
+    row = conn.execute("SELECT id, service_id, status, outcome, answers, email, submitted_at, erased_at, held_since "
+                       "FROM applications WHERE reference = %s", (reference,)).fetchone()
     if row is None:
         raise NotFound("no such application")
     tasks = tuple(TaskRow(str(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], tuple(r[10]))
@@ -158,5 +160,5 @@ def file(conn: psycopg.Connection[Any], reference: str, at_desks: frozenset[str]
     history = tuple(audit.Entry(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6], r[7], r[8]) for r in
                     conn.execute("SELECT seq, at, actor, action, subject, details, document_sha256, prev_hash, hash "
                                  "FROM audit WHERE subject = %s ORDER BY seq", (reference,)))
-    return File(reference, row[1], row[2], row[3], dict(row[4]), row[5], row[6], tasks, history)
+    return File(reference, row[1], row[2], row[3], dict(row[4]), row[5], row[6], tasks, history, row[7], row[8])
 

@@ -74,3 +74,9 @@ def may_assign(desk: str, to: str, colleagues_desks: Iterable[str] | None) -> Re
     if colleagues_desks is None or desk not in set(colleagues_desks):
         return Refusal("assign_desk")
     return None
+
+
+def is_supervisor(desks: frozenset[str] | set[str]) -> bool:
+    """Whether a member's desks make them a supervisor (who may put an application on legal hold): the desk
+    `supervisor` or one named `<something>_supervisor` (the samples' escalation lanes)."""
+    return any(d == "supervisor" or (d.endswith("_supervisor") and len(d) > len("_supervisor")) for d in desks)

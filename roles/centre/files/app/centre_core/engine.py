@@ -165,6 +165,19 @@ def advance(workflow: BpmnWorkflow, now: datetime, holidays: Iterable[date] = ()
     return workflow
 
 
+def forget(workflow: BpmnWorkflow, names: Iterable[str]) -> BpmnWorkflow:
+    """Remove the variables `names` (a closed application's answers, at the end of its retention) from the data of
+    every task and of the workflow, so the stored state no longer holds them; the rest (the centre's view of the
+    process, the decisions, the SLA days) stays, so the state is still restored and its status read."""
+    gone = set(names) - {"centre"}
+    for task in workflow.get_tasks():
+        for name in gone:
+            task.data.pop(name, None)
+    for name in gone:
+        workflow.data.pop(name, None)
+    return workflow
+
+
 def dump(workflow: BpmnWorkflow) -> str:
     return str(serializer().serialize_json(workflow))
 

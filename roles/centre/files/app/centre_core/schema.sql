@@ -166,3 +166,11 @@ ALTER TABLE applications ADD COLUMN IF NOT EXISTS mobile text CHECK (mobile ~ '^
 ALTER TABLE outbox ADD COLUMN IF NOT EXISTS channel text NOT NULL DEFAULT 'email' CHECK (channel IN ('email', 'sms'));
 DROP INDEX IF EXISTS outbox_due;
 CREATE INDEX IF NOT EXISTS outbox_due_channel ON outbox (channel, next_attempt_at, id) WHERE state = 'pending';
+
+-- Retention of the answers and contact addresses (retention_store.erase): a closed application past its service's
+-- retention keeps its reference, status, outcome, tasks and audit entries; its answers, e-mail and mobile number go.
+ALTER TABLE applications ADD COLUMN IF NOT EXISTS erased_at timestamptz;
+CREATE INDEX IF NOT EXISTS applications_to_erase ON applications (updated_at, id)
+  WHERE status = 'closed' AND erased_at IS NULL;
+-- A legal hold (retention_store.hold / release): retention deletes nothing of a held application until released.
+ALTER TABLE applications ADD COLUMN IF NOT EXISTS held_since timestamptz;

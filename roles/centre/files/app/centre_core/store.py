@@ -361,11 +361,13 @@ def reopen(conn: psycopg.Connection[Any], loaded: Loaded, reference: str, now: d
     the tasks done before stay in its history. ActionError when the service or the time does not allow it."""
     with conn.transaction():
         row = conn.execute(
-            "SELECT a.id, a.service_id, a.status, a.updated_at, a.answers, p.bpmn, p.digest FROM applications a "
-            "JOIN process_versions p ON p.id = a.process_version_id WHERE a.reference = %s FOR UPDATE OF a",
-            (reference,)).fetchone()
+            "SELECT a.id, a.service_id, a.status, a.updated_at, a.answers, p.bpmn, p.digest, a.erased_at "
+            "FROM applications a JOIN process_versions p ON p.id = a.process_version_id WHERE a.reference = %s "
+            "FOR UPDATE OF a", (reference,)).fetchone()
         if row is None:
             raise NotFound("no such application")
+        if row[7] is not None:  # its answers are gone at the end of its retention: nothing to start again with
+            raise ActionError("its answers were erased at the end of its retention")
         service = loaded.catalogue.service(row[1])
         refusal = grievance.reopen_refusal(service.reopen_within_days if service else None, row[2], row[3], now)
         if refusal or service is None:

@@ -93,12 +93,21 @@ def upload(request: HttpRequest, me: Me) -> HttpResponse:
 @page("POST")
 @_manager
 def confirm(request: HttpRequest, me: Me) -> HttpResponse:
-    """Switch to a version an upload prepared and the manager saw (the preview's form: its name, and the file's
-    name for the audit trail). Gone meanwhile (removed by other switches): the manager uploads it again."""
+    """Switch to a version an upload prepared and the manager saw (the preview's form: its name, the version in use
+    when the preview was shown, and the file's name for the audit trail). Gone meanwhile (removed by other
+    switches): the manager uploads it again. Stale (another catalogue was installed since the preview: what it
+    listed is no longer what installing would change): nothing is installed, and the preview is shown again
+    against the catalogue in use now (409), the prepared version kept, so a second confirmation installs it."""
     try:
         version = catalogue_ops.staged(request.POST.get("version", ""))
         if version is None:
             return _page(request, [t("cat_preview_gone")], status=409)
+        if catalogue_rules.stale(request.POST.get("base", ""), _version()):
+            if version.name == _version():  # the same catalogue was installed meanwhile: nothing left to do
+                return HttpResponseRedirect(reverse("staff-catalogue") + "?done=unchanged")
+            log.info("a stale catalogue confirmation was refused: %s seen, %s in use",
+                     catalogue_rules.plain_name(request.POST.get("base", ""))[:40], _version())
+            return _preview(request, version, _shown(request.POST.get("file", "")), stale=True)
         changed = catalogue_ops.switch_to(version, me.actor, f"upload:{_shown(request.POST.get('file', ''))}")
     except CentreError as error:  # checked when uploaded; not expected unless the folder was altered since
         log.error("a prepared catalogue was refused at its switch: %s", error)
@@ -108,8 +117,9 @@ def confirm(request: HttpRequest, me: Me) -> HttpResponse:
     return HttpResponseRedirect(reverse("staff-catalogue") + f"?done={'installed' if changed else 'unchanged'}")
 
 
-def _preview(request: HttpRequest, version: Path, shown: str) -> HttpResponse:
-    """What the prepared catalogue changes, service by service, with the form that installs it."""
+def _preview(request: HttpRequest, version: Path, shown: str, stale: bool = False) -> HttpResponse:
+    """What the prepared catalogue changes, service by service, with the form that installs it (carrying the
+    version in use now: its `base`). `stale`: shown again after a confirmation came too late (409)."""
     current, new = runtime.loaded(), catalogue.load(version / "catalogue.yaml")
     found = catalogue_rules.changes(current.catalogue, {k: p.digest for k, p in current.processes.items()},
                                     new.catalogue, {k: p.digest for k, p in new.processes.items()})
@@ -122,7 +132,8 @@ def _preview(request: HttpRequest, version: Path, shown: str) -> HttpResponse:
                      "what": t(f"cat_change_{change.kind}"), "keys": ", ".join(change.keys)})
     return _render(request, "centre_web/staff/catalogue_preview.html", {
         "title": t("cat_preview_title"), "rows": rows, "version": version.name, "file": shown,
-        "current": _version()}, here=reverse("staff-catalogue"))
+        "current": _version(), "stale": stale, "errors": [("#install", t("cat_preview_stale"))] if stale else []},
+        409 if stale else 200, here=reverse("staff-catalogue"))
 
 
 @page("GET", "POST")

@@ -50,6 +50,13 @@ def plain_name(name: str) -> str:
     return (_PLAIN.sub("_", last).strip("._") or "catalogue.tar.gz")[:80]
 
 
+def stale(seen: str, in_use: str) -> bool:
+    """Whether a preview's confirmation comes too late: the version in use when the preview was shown (the form's
+    `base`; missing in a form from before this check) is no longer the one in use, so the changes the manager
+    saw are not the ones installing would make."""
+    return not seen or seen != in_use
+
+
 def where_shown(where: str, saved_at: str, shown: str) -> str:
     """A problem's place with the server's temporary path replaced by the uploaded file's name: `trade.tar.gz:
     catalogue.yaml`, `trade.tar.gz: trade_licence.bpmn` (a place outside the upload is dropped)."""

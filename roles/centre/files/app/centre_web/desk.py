@@ -406,7 +406,7 @@ def document(request: HttpRequest, me: Me, reference: str, number: int) -> HttpR
 
 
 def _file_page(request: HttpRequest, me: Me, reference: str, errors: dict[str, str] | None = None,
-               comment_error: str = "", status: int = 200) -> HttpResponse:
+               comment_error: str = "", status: int = 200, hold_error: str = "") -> HttpResponse:
     canonical = references.normalise(reference)
     conn = runtime.connection()
     try:
@@ -441,6 +441,8 @@ def _file_page(request: HttpRequest, me: Me, reference: str, errors: dict[str, s
     all_errors = [("#task-" + k, v) for k, v in (errors or {}).items()]
     if comment_error:
         all_errors.append(("#comment-text", comment_error))
+    if hold_error:
+        all_errors.append(("#hold-reason", hold_error))
     return _render(request, "centre_web/staff/file.html", {
         "title": t("staff_application", display=references.display(found.reference)), "file": found,
         "display": references.display(found.reference),
@@ -456,7 +458,8 @@ def _file_page(request: HttpRequest, me: Me, reference: str, errors: dict[str, s
         "history": history, "names": names, "errors": all_errors,
         "documents": [{"doc": d, "label": _document_label(service, d.document)}
                       for d in store.documents(conn, canonical)],
-        "comment_error": comment_error, "back": reverse("staff-inbox")}, status,
+        "comment_error": comment_error, "back": reverse("staff-inbox"), "hold_error": hold_error,
+        "supervisor": desks.is_supervisor(me.desks)}, status,
         here=reverse("staff-file", args=[found.reference]))
 
 
@@ -507,4 +510,6 @@ def _entry_text(entry: Any, service: Any = None, names: dict[str, str] | None = 
         return t("h_download", doc=_document_label(service, action.removeprefix("download:")))
     if action.startswith("timer:"):
         return t("h_timer", timer=action.removeprefix("timer:"))
+    if action in ("hold:placed", "hold:released", "erased"):
+        return t(f"h_{action.replace(':', '_')}", reason=details.get("reason", ""))
     return action

@@ -66,7 +66,7 @@ class Deleted:
     """What a round of `delete_expired` did (counts only: the log names no application)."""
 
     deleted: int = 0
-    held: int = 0  # the object's own `retention` tag disagrees with its prefix: kept, for people to look at
+    held: int = 0  # the object's own `retention` tag disagrees with its prefix, or a legal hold came meanwhile: kept
     failed: int = 0  # the bucket refused or was away: the next round tries again
 
 
@@ -75,7 +75,9 @@ def delete_expired(conn: Any, bucket: Bucket, now: datetime, zone: tzinfo, limit
     each class in batches of `limit`, the longest closed first: the archived object and the one it was copied
     from, then the row marked and the deletion audited. The archived object's `retention` tag must agree with the
     class its prefix names (an object re-tagged, e.g. `permanent` for a legal hold, is kept); an object already
-    gone (a round that stopped between the deletion and the record) is recorded as deleted."""
+    gone (a round that stopped between the deletion and the record) is recorded as deleted. An application on legal
+    hold (`retention_store.hold`) is not asked for, and is checked again under its row's share lock before each
+    deletion."""
     deleted = held = failed = 0
     for klass in retention.finite_classes():
         bound = retention.closed_before(klass, now)
@@ -88,23 +90,49 @@ def delete_expired(conn: Any, bucket: Bucket, now: datetime, zone: tzinfo, limit
             due = [d for d in batch if retention.is_due(klass, d.closed_at, now, zone)]
             trouble = False
             for doc in due:
-                try:
-                    tags = bucket.tags(doc.archived_key)
-                    if tags is not None and tags.get("retention") != klass:
+                with conn.transaction():  # a legal hold placed meanwhile wins; one placed now waits for this one
+                    if retention_store.on_hold(conn, doc.reference):
                         held += 1
                         kept.add(doc.row)
                         continue
-                    bucket.delete(doc.archived_key)
-                    bucket.delete(doc.object_key)
-                except (BotoCoreError, ClientError) as exc:  # the next round tries again
-                    log.warning("retention: a document could not be deleted (%s)", type(exc).__name__)
-                    failed += 1
-                    kept.add(doc.row)
-                    trouble = True
-                    continue
-                if retention_store.mark_deleted(conn, doc.row, klass, now):
-                    deleted += 1
+                    try:
+                        tags = bucket.tags(doc.archived_key)
+                        if tags is not None and tags.get("retention") != klass:
+                            held += 1
+                            kept.add(doc.row)
+                            continue
+                        bucket.delete(doc.archived_key)
+                        bucket.delete(doc.object_key)
+                    except (BotoCoreError, ClientError) as exc:  # the next round tries again
+                        log.warning("retention: a document could not be deleted (%s)", type(exc).__name__)
+                        failed += 1
+                        kept.add(doc.row)
+                        trouble = True
+                        continue
+                    if retention_store.mark_deleted(conn, doc.row, klass, now):
+                        deleted += 1
             # ordered by closing time: once one is not due, none after it is; a short batch was the last
             if trouble or len(due) < len(batch) or len(fetched) < asked:
                 break
     return Deleted(deleted, held, failed)
+
+
+def erase_expired(conn: Any, loaded: Loaded, now: datetime, zone: tzinfo, limit: int = 100) -> int:
+    """Erase the answers, e-mail address and mobile number of closed applications whose retention has ended
+    (`retention.is_due` over the service's class, in the agency's time zone, as for documents), in batches of
+    `limit`, the longest closed first, once their documents are deleted: `retention_store.erase`. A service no
+    longer in the catalogue keeps its applications' data (`permanent`, as its documents). How many were erased."""
+    erased = 0
+    for klass in retention.finite_classes():
+        services = [s.id for s in loaded.catalogue.services if s.retention.value == klass]
+        bound = retention.closed_before(klass, now)
+        if not services or bound is None:
+            continue
+        while True:
+            batch = retention_store.closed_to_erase(conn, services, bound, limit)
+            due = [a for a in batch if retention.is_due(klass, a.closed_at, now, zone)]
+            erased += sum(retention_store.erase(conn, a.row, klass, now) for a in due)
+            # ordered by closing time: once one is not due, none after it is; a short batch was the last
+            if len(due) < len(batch) or len(batch) < limit:
+                break
+    return erased

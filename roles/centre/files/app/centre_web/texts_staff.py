@@ -238,6 +238,34 @@ STAFF_TEXTS: dict[str, dict[str, str]] = {
     "cat_change_changed": {"en": "changed", "ur": "تبدیل شدہ"},
     "cat_confirm": {"en": "Install this catalogue", "ur": "یہ کیٹلاگ نصب کریں"},
     "cat_preview_cancel": {"en": "Cancel: keep the catalogue in use", "ur": "منسوخ کریں: موجودہ کیٹلاگ رہنے دیں"},
+    "cat_preview_stale": {"en": "Another catalogue was installed since you checked these changes: nothing was "
+                                "installed. Here are the changes this file makes to the catalogue in use now; "
+                                "install it again if they are still what you want.",
+                          "ur": "آپ کے تبدیلیاں جانچنے کے بعد ایک اور کیٹلاگ نصب ہو چکا ہے: کچھ نصب نہیں ہوا۔ یہ فائل "
+                                "موجودہ کیٹلاگ میں جو تبدیلیاں کرے گی وہ یہاں ہیں؛ اگر یہی مطلوب ہیں تو اسے دوبارہ "
+                                "نصب کریں۔"},
     "cat_preview_gone": {"en": "The checked catalogue is no longer there to install: upload the file again.",
                          "ur": "جانچا گیا کیٹلاگ نصب کرنے کے لیے اب موجود نہیں: فائل دوبارہ اپ لوڈ کریں۔"},
+    # legal hold and erasure (holds.py, retention_store)
+    "hold_title": {"en": "Legal hold", "ur": "قانونی روک"},
+    "hold_on": {"en": "On hold", "ur": "روک پر"},
+    "hold_since": {"en": "since {date}: nothing of it is deleted at the end of its retention until released.",
+                   "ur": "{date} سے: رہائی تک مدتِ حفاظت ختم ہونے پر اس کا کچھ بھی حذف نہیں ہوگا۔"},
+    "hold_off": {"en": "Not on hold: its records are deleted at the end of their retention.",
+                 "ur": "روک پر نہیں: اس کے ریکارڈ مدتِ حفاظت ختم ہونے پر حذف ہو جائیں گے۔"},
+    "hold_reason": {"en": "Reason (kept in the audit trail)", "ur": "وجہ (آڈٹ ریکارڈ میں محفوظ رہے گی)"},
+    "hold_place": {"en": "Put on legal hold", "ur": "قانونی روک لگائیں"},
+    "hold_release": {"en": "Release the hold", "ur": "روک ختم کریں"},
+    "hold_reason_needed": {"en": "Write the reason (at most {n} characters).",
+                           "ur": "وجہ لکھیں (زیادہ سے زیادہ {n} حروف)۔"},
+    "hold_not_supervisor": {"en": "Only supervisors may put an application on legal hold or release it.",
+                            "ur": "صرف نگران کسی درخواست پر قانونی روک لگا یا ختم کر سکتے ہیں۔"},
+    "h_hold_placed": {"en": "Put on legal hold: {reason}", "ur": "قانونی روک لگائی گئی: {reason}"},
+    "h_hold_released": {"en": "Legal hold released: {reason}", "ur": "قانونی روک ختم کی گئی: {reason}"},
+    "h_erased": {"en": "Answers and contact addresses erased at the end of the retention period{reason}",
+                 "ur": "مدتِ حفاظت ختم ہونے پر جوابات اور رابطے کے پتے مٹا دیے گئے{reason}"},
+    "staff_erased": {"en": "The answers and contact addresses were erased on {date}, at the end of the period the "
+                           "office keeps its records.",
+                     "ur": "جوابات اور رابطے کے پتے {date} کو مٹا دیے گئے، اس مدت کے اختتام پر جس تک دفتر اپنا "
+                           "ریکارڈ رکھتا ہے۔"},
 }

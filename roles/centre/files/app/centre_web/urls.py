@@ -8,7 +8,7 @@ from design.views import brand_css
 from django.conf.urls.i18n import i18n_patterns
 from django.urls import path, re_path
 
-from . import api, catalogue_pages, desk, notify, track, uploads, views
+from . import api, catalogue_pages, desk, holds, notify, track, uploads, views
 
 handler404 = "centre_web.views.not_found"
 
@@ -33,6 +33,7 @@ staff_patterns = [  # the staff pages (desk.py), under the language prefixes as 
     path("staff/signed-out/", desk.signed_out, name="staff-signed-out"),  # the IdP's post-logout redirect URI
     path("staff/applications/<str:reference>/", desk.file, name="staff-file"),
     path("staff/applications/<str:reference>/comment/", desk.comment, name="staff-comment"),
+    path("staff/applications/<str:reference>/hold/", holds.hold, name="staff-hold"),
     path("staff/applications/<str:reference>/documents/<int:number>/", desk.document, name="staff-document"),
     path("staff/tasks/<str:task_id>/claim/", desk.claim, name="staff-claim"),
     path("staff/tasks/<str:task_id>/assign/", desk.assign, name="staff-assign"),

@@ -1,7 +1,8 @@
 """Fire the SLA timers that are due (`store.run_timers`): a task past its SLA moves along its timer's path (e.g. to
 a supervisor's desk); delete the saved answers past their expiry (`store.purge_drafts`); archive the documents of closed
 applications with their retention class, delete the archived ones whose retention has ended, and delete pending
-uploads a day old (`housekeeping`); send the
+uploads a day old, then erase the answers and contact addresses of closed applications past their retention
+(`housekeeping`); send the
 notifications' outbox through the agency's mail service (`mailer`) and its SMS provider (`texter`; without one or
 the other, mark what was queued for it `off`).
 Once, or with `--every SECONDS` for ever (the role's `-timers` program under supervisord); the outbox is looked
@@ -93,6 +94,11 @@ class Command(BaseCommand):
             pending = housekeeping.purge_pending(bucket, runtime.now())
             if pending:
                 self.stdout.write(f"uploads: {pending} pending past a day deleted")
+        erased = housekeeping.erase_expired(runtime.connection(), runtime.loaded(), runtime.now(),
+                                            runtime.calendar().zone)  # after the documents: an application goes last
+        if erased:
+            self.stdout.write(f"applications: {erased} answers and contact addresses erased at the end of their "
+                              "retention")
         return moved
 
     def handle(self, *args: Any, **options: Any) -> None:
