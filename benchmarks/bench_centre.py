@@ -29,7 +29,8 @@ from typing import Any
 
 from _common import ROOT  # also puts the checkout on sys.path (tests.conftest)
 
-sys.path[:0] = [str(ROOT / "roles" / "centre" / "files" / "app"), str(ROOT / "roles" / "app_common" / "files")]  # as pytest has them
+# the centre's code as the role ships it and the shared design beside it, as pyproject.toml gives them to pytest
+sys.path[:0] = [str(ROOT / "roles" / "centre" / "files" / "app"), str(ROOT / "roles" / "app_common" / "files")]
 
 from tests.integration._centre import centre_database, setup_django  # noqa: E402
 
