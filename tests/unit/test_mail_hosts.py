@@ -152,3 +152,30 @@ def test_the_controls_broker_goes_to_the_mail_host_and_hands_out_its_address(tmp
         "10.0.0.12", "ag-health", "noreply@health.gov.example")
     assert not on_a_host(SimpleNamespace(placement=placement_for(t, "h2"), runs=placement_for(t, "h2").runs))
     assert not on_a_host(SimpleNamespace(placement=None, runs=lambda s: True))  # one machine
+
+
+def test_smtp_logins_runs_only_in_a_mail_hosts_home_and_never_echoes_its_input(tmp_path: Path) -> None:
+    """The hidden command the control calls over SSH: refused in a home that is not the mail host's (one machine,
+    the control, another host), and on the mail host's, bad input is refused without the password in the error."""
+    import json
+
+    from govcloud_platform.box.placement import FILE
+    from tests.conftest import assert_one_error, run_cli
+
+    t = topo(CORE, ["mail"])
+    spec = tmp_path / "g.yaml"
+    spec.write_text(EXAMPLE_SPEC)
+    env = {"GOVCLOUD_NO_AGENT": "1"}
+    for name, here in (("one-machine", None), ("control", None), ("h1", "h1"), ("h2", "h2")):
+        home = tmp_path / name
+        home.mkdir()
+        (home / "box.json").write_text(json.dumps({"port_base": 18000}))
+        if name != "one-machine":
+            (home / FILE).write_text(json.dumps(placement_for(t, here).to_json()))
+        result = run_cli("--spec", str(spec), "--home", str(home), "box", "smtp-logins", "set", env=env, timeout=60,
+                         input=json.dumps({"slug": "Bad Slug", "password": "hunter2-secret"}))
+        assert result.rc == 2, (name, result.stderr)
+        assert_one_error(result)
+        assert "hunter2" not in result.stderr + result.stdout
+        wanted = "bad input on stdin: invalid slug" if name == "h2" else "is no mail host of the hosts target"
+        assert wanted in result.stderr, (name, result.stderr)
