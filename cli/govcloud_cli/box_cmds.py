@@ -295,6 +295,35 @@ def idp_conf(ctx: typer.Context, action: Annotated[str, typer.Argument(help="cli
         raise InputError(f"unknown action {action!r}", hint="clients, put or purge")
 
 
+@box_app.command("smtp-logins", hidden=True)
+def smtp_logins(ctx: typer.Context,
+                action: Annotated[str, typer.Argument(help="list, set or delete")]) -> None:
+    """On the mail's host of the hosts target: the agencies' SMTP logins in Postfix's SASL database, which the
+    operator's mail broker reads and writes over SSH (`list`: the logins as JSON; `set`: {"slug", "password"} on
+    stdin; `delete`: {"slug"} on stdin)."""
+    import json
+
+    from govcloud_platform.brokers import mail
+    from govcloud_platform.errors import InputError
+
+    opts: Options = ctx.obj
+    box = _service_host(opts, "mail")
+    if action == "list":
+        emit_json(sorted(mail.logins(box)))
+        return
+    if action not in ("set", "delete"):
+        raise InputError(f"unknown action {action!r}", hint="list, set or delete")
+    try:
+        slug, password = mail.check_login_change(json.loads(sys.stdin.read(4096)), password=action == "set")
+    except ValueError as exc:  # never echoes the password: the messages name the slug or the rule only
+        raise InputError(f"box smtp-logins {action}: bad input on stdin: {exc}") from None
+    if action == "set":
+        mail.set_login(box, slug, password)
+        emit_json({"set": slug})
+    else:
+        emit_json({"deleted": slug if mail.delete_login(box, slug) else None})
+
+
 @box_app.command("programs", hidden=True)
 def programs(ctx: typer.Context) -> None:
     """On the apps' host of the hosts target: its supervisord's programs and their states as JSON (the operator's

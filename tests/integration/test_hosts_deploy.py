@@ -3,7 +3,8 @@ from the operator's machine (the root namespace, the control home): every servic
 chose and nothing of it listening in the root namespace; a second `up` changes nothing and says so; two
 agencies onboarded from the control and the isolation matrix with real clients against the hosts' addresses;
 `down` leaves no process or listener on the lab's hosts; an unreachable host fails `up` first, naming it, with
-the control's registry untouched. One lab for the module, always taken down."""
+the control's registry untouched; the mail host's Postfix takes an agency's mail as its own sender only. One lab for
+the module, always taken down."""
 
 from __future__ import annotations
 
@@ -34,6 +35,8 @@ from tests.integration.test_lab import LabHandle, start_lab, stop_lab, traversab
 pytestmark = pytest.mark.integration
 OUTSIDE = {"GOVCLOUD_NO_AGENT": "1"}
 AGENCIES = ("alpha", "beta")
+MAILERS = ("health", "revenue")  # the spec's agencies that `apply` adds with the mail service (`_with_mail`)
+ORDER = ["storage", "proxy", "dcs", "database", "identity", "backups", "mail", "apps"]  # placement.ALL
 
 
 @dataclass
@@ -84,12 +87,26 @@ def _netns_pids(netns: str) -> list[str]:
     return cmds
 
 
+def _with_mail(spec: Path) -> None:
+    """The lab's spec with the mail service for two of its agencies (the lab's layout has a `mail` host)."""
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="rt")
+    doc = yaml.load(spec.read_text())
+    for agency in doc["agencies"]:
+        if agency["slug"] in MAILERS:
+            agency["services"] = ["database", "storage", "identity", "backups", "mail"]
+    with spec.open("w") as out:
+        yaml.dump(doc, out)
+
+
 @pytest.fixture(scope="module")
 def platform() -> Iterator[Platform]:
     started = time.monotonic()
     # A short root: the hosts' homes hold Unix sockets (supervisord's, ~40 bytes below the home), and a socket
     # path has at most 107 bytes.
     lab = start_lab("dep", 3, root=traversable_tmp("gcd-"))
+    _with_mail(lab.spec)
     # The control home on the same short root (its SSH masters' sockets are under /run: box.remote.control_dir).
     p = Platform(lab, lab.root / "c", free_port_base())
     p.timings["lab up"] = round(time.monotonic() - started, 1)
@@ -117,8 +134,7 @@ def test_every_service_is_healthy_on_the_host_place_chose(platform: Platform) ->
     every = platform.instances()
     assert every["proxy"] == ["h1", "h2"]  # an edge on each proxy host (h3, the apps' host, is none)
     assert [(s["name"], s["host"], s["healthy"]) for s in doc["services"]] == [
-        (name, host, True) for name in ("storage", "proxy", "dcs", "database", "identity", "backups", "apps")
-        for host in every[name]]
+        (name, host, True) for name in ORDER for host in every[name]]
     issuer = f"https://{addr[placed['proxy']]}:{Ports(platform.port_base).idp_edge}"
     for s in doc["services"]:
         assert set(s) == {"name", "healthy", "endpoint", "pid", "detail", "host", "role"}
@@ -148,8 +164,7 @@ def test_each_host_runs_only_its_own_services_and_nothing_listens_in_the_root_na
         home = Path(next(h.root for h in topology.hosts if h.name == host["name"])) / "box"
         pids = _netns_pids(host["netns"])
         assert pids, host  # h3 runs the apps' front
-        assert json.loads((home / "placement.json").read_text())["here"] == sorted(
-            mine, key=["storage", "proxy", "dcs", "database", "identity", "backups", "apps"].index)
+        assert json.loads((home / "placement.json").read_text())["here"] == sorted(mine, key=ORDER.index)
         # only the secrets of its own services: the IdP's host holds no pgBackRest cipher, the database's no
         # OIDC signing key; the agencies' registry key stays on the control
         assert sorted(p.name for p in (home / "secrets").iterdir()) == needed_by(mine), host["name"]
@@ -237,6 +252,50 @@ def test_apply_converges_the_spec_across_the_hosts(platform: Platform, onboarded
     again = platform.timed("apply, nothing to change", "--json", "apply", timeout=600)
     assert again.rc == 0, again.stderr[-2000:]
     assert again.json()["added"] == [] and set(added) <= set(again.json()["unchanged"])
+
+
+def test_mail_runs_on_its_host_and_an_agency_sends_only_as_itself(platform: Platform,
+                                                                   onboarded: dict[str, Any]) -> None:
+    """Postfix runs on the mail host (h3) under its supervisord; `apply` gave the spec's agencies their SMTP logins
+    there (the control's broker, over SSH); health's login sends as health through that host's address (STARTTLS
+    verified against the platform CA, then AUTH), as revenue it is refused, and the message lands in the mail
+    host's Maildir."""
+    import smtplib
+
+    from govcloud_platform.hosts.deploy import host_home
+    from govcloud_platform.mailbox import delivered, wait_for
+    from tests.mail_kit import send
+
+    started = time.monotonic()
+    placed, addr = platform.placed(), {h["name"]: h["address"] for h in platform.lab.doc["hosts"]}
+    host = placed["mail"]
+    assert host == "h3" and platform.instances()["mail"] == ["h3"]
+    assert any("/usr/lib/postfix/sbin/master" in cmd for cmd in _netns_pids(platform.lab.host(host)["netns"]))
+    topology = load_spec(platform.lab.spec).platform.topology
+    assert topology is not None
+    home = Path(host_home(next(h for h in topology.hosts if h.name == host)))
+    creds = {}
+    for slug in MAILERS:
+        shown = platform.cli("--json", "agency", "credentials", slug, "--show-secrets")
+        assert shown.rc == 0, shown.stderr
+        creds[slug] = shown.json()["mail"]
+    health, revenue = creds["health"], creds["revenue"]
+    assert (health["host"], health["port"], health["username"]) == (
+        addr[host], Ports(platform.port_base).smtp, "ag-health")
+    assert health["ca_file"] == str(platform.home / "ca" / "ca.pem")  # the platform CA, the control's copy
+    to = "citizen@example.org"
+    msg = send(health, to)  # as noreply@health.gov.example
+    with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:  # the sender rule answers at RCPT
+        send(health, to, sender=revenue["from_address"])
+    code, text = refused.value.recipients[to]
+    assert code == 553 and b"not owned by user ag-health" in text, (code, text)
+    with pytest.raises(smtplib.SMTPAuthenticationError):  # revenue's login with health's password
+        send(health, to, login=(revenue["username"], health["password"]))
+    got = wait_for(home, to, lambda m: m["Subject"] == msg["Subject"], timeout=15)
+    assert got["From"] == health["from_address"] and got["Return-Path"] == f"<{health['from_address']}>"
+    assert all(m["From"] != revenue["from_address"] for m in delivered(home, to))
+    assert not (platform.home / "mail").exists()  # the control runs no Postfix
+    platform.timings["mail on its host"] = round(time.monotonic() - started, 1)
 
 
 def test_doctor_and_usage_read_the_hosts(platform: Platform, onboarded: dict[str, Any]) -> None:

@@ -163,8 +163,10 @@ def test_a_box_reaches_each_service_where_it_is_placed(tmp_path) -> None:  # typ
     assert box.s3_endpoint.startswith("https://10.0.0.1:") and box.issuer.startswith("https://10.0.0.1:")
     with pytest.raises(InputError, match="does not run storage"):
         box_services(box, ["storage"])
-    with pytest.raises(InputError, match="unknown service"):
+    with pytest.raises(InputError, match="does not run mail"):  # a host service, placed on a `mail` host only
         box_services(box, ["mail"])
+    with pytest.raises(InputError, match="unknown service"):
+        box_services(box, ["console"])
 
 
 @pytest.mark.parametrize(("allow", "revoke"), [

@@ -1,5 +1,5 @@
 """The mail service's pure parts: Postfix's files (the submission and sender rules, local delivery or the relay),
-the spec's `mail` service and settings (kept off the hosts target), the SMTP login names and the Maildir reader.
+the spec's `mail` service and settings, the SMTP login names and the Maildir reader.
 The real Postfix: tests/integration/test_mail.py."""
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def test_no_recipient_chooses_a_path() -> None:
     assert mailboxes_regexp() == "/^/ all/\n"
 
 
-def test_mail_is_opt_in_and_refused_on_the_hosts_target() -> None:
+def test_mail_is_opt_in_and_needs_a_mail_host_on_the_hosts_target() -> None:
     assert "mail" not in Agency(slug="health", name="Health", email="it@health.gov.example").services
     spec = load_spec_text(EXAMPLE_SPEC.replace("services: [database, storage, identity, backups]",
                                                "services: [database, identity, mail]"), "g.yaml")
@@ -104,7 +104,8 @@ def test_mail_is_opt_in_and_refused_on_the_hosts_target() -> None:
         "services: [database, storage, identity, backups]", "services: [database, mail]")
     with pytest.raises(SpecError) as info:
         load_spec_text(text, "g.yaml")
-    assert any("the mail service is not yet placed on hosts" in str(p) for p in info.value.problems)
+    assert not any("mail" in str(p) for p in info.value.problems)  # no topology at all: that problem only
+    # with a topology: one host must serve `mail` (tests/unit/test_mail_hosts.py)
 
 
 def test_mail_settings_have_defaults_and_refuse_bad_values() -> None:
@@ -116,12 +117,12 @@ def test_mail_settings_have_defaults_and_refuse_bad_values() -> None:
         MailSettings.model_validate({"domain": "Not A Domain"})
 
 
-def test_the_mail_service_runs_on_the_box_only() -> None:
+def test_the_mail_service_runs_on_the_box_and_on_a_mail_host() -> None:
     assert [s.name for s in all_services()][-2:] == ["mail", "console"] and "mail" in brokers()
-    assert "mail" not in record.ALL  # a host of the hosts target never runs it
+    assert "mail" in record.ALL and "mail" in record.OPTIONAL  # on the hosts target: the `mail` host's
     assert OFFSETS["smtp"] == (15, "mail") and Ports(18000).smtp == 18015
-    assert "smtp" in record.unbound_ports(record.Placement(()))  # nothing binds it on hosts
-    assert "smtp" not in record.unbound_ports(None) and "smtp" in NOT_ON_HOSTS
+    assert "smtp" in record.unbound_ports(record.Placement(()))  # nothing binds it on hosts without a mail host
+    assert "smtp" not in record.unbound_ports(None) and "smtp" not in NOT_ON_HOSTS
 
 
 def test_smtp_login_names_round_trip() -> None:

@@ -87,7 +87,7 @@ def test_a_jump_host_may_serve_no_group() -> None:
         (_host("h1", "10.0.0.300", "apps"), "invalid address"),
         (_host("h1", "0.0.0.0", "apps"), "cannot reach a host"),
         (_host("h1", "fe80::1", "apps"), "cannot reach a host"),
-        (_host("h1", "10.0.0.1", "apps", "mail"), "Input should be 'database'"),
+        (_host("h1", "10.0.0.1", "apps", "smtp"), "Input should be 'database'"),
         (_host("h1", "10.0.0.1", "apps", "apps"), "each group may appear only once"),
         (_host("h1", "10.0.0.1", "apps", root="var/lib"), "absolute path"),
         (_host("h1", "10.0.0.1", "apps", root="/var/../etc"), "absolute path"),

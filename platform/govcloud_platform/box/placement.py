@@ -22,7 +22,10 @@ on each `dcs` host. `instances` lists every instance of such a service; clients 
 database's at once (libpq multi-host, `Box.pg_hosts`) and land on the leader.
 
 With three SeaweedFS masters or more the object storage is a cluster (`storage_cluster`): `storage` runs on every
-`storage` host (each its part: master, volume server, filer and S3 gateway, `storage_cluster.py`)."""
+`storage` host (each its part: master, volume server, filer and S3 gateway, `storage_cluster.py`).
+
+With a `mail` host the mail service (`MAIL`: Postfix, docs/mail.md) runs there, once; the agencies' apps on other
+hosts reach it at that host's address (`Box.name_of("mail")`). Without one, no host binds the SMTP port."""
 
 from __future__ import annotations
 
@@ -33,16 +36,18 @@ from pathlib import Path
 from typing import Any
 
 from govcloud_platform.box.network import LOOPBACK
-from govcloud_platform.box.ports import NOT_ON_HOSTS, unbound_labels
+from govcloud_platform.box.ports import MAIL_PORTS, NOT_ON_HOSTS, unbound_labels
 from govcloud_platform.errors import BoxDamaged
 
-SERVICES: tuple[str, ...] = ("storage", "database", "identity", "backups")  # start order, as `all_services` (not mail)
+SERVICES: tuple[str, ...] = ("storage", "database", "identity", "backups")  # placed on every topology (not mail)
 EDGE: tuple[str, ...] = ("apps", "proxy")  # the hosts target's, with apps hosts (proxy also before a storage cluster)
 HA: tuple[str, ...] = ("dcs",)  # the hosts target's, with several database hosts (before the database)
 # start order: the edge right after the storage, whose S3 gateways it may front for every later service (the
 # database archives its WAL through it); it needs nothing of the apps to start (it passes connections on)
-ALL: tuple[str, ...] = ("storage", "proxy", "dcs", "database", "identity", "backups", "apps")
-OPTIONAL: tuple[str, ...] = HA + EDGE
+# the mail service (Postfix) needs none of the others: placed only on a topology with a `mail` host
+ALL: tuple[str, ...] = ("storage", "proxy", "dcs", "database", "identity", "backups", "mail", "apps")
+MAIL: tuple[str, ...] = ("mail",)  # the hosts target's, with a `mail` host (one)
+OPTIONAL: tuple[str, ...] = HA + EDGE + MAIL
 # run on several hosts: the edge (every proxy host but the apps' own), etcd and, with it, the database; the object
 # storage as a cluster; the IdP's portals beside a database under Patroni
 MULTI: tuple[str, ...] = ("storage", "proxy", "dcs", "database", "identity")
@@ -182,7 +187,8 @@ def unbound_ports(placement: Placement | None) -> tuple[str, ...]:
     (no placement) runs no database cluster and no edge."""
     if placement is None:
         return unbound_labels(False)
-    return unbound_labels(placement.ha_database, placement.s3_edge, placement.idp_edge) + NOT_ON_HOSTS
+    no_mail = () if "mail" in placement.services else MAIL_PORTS
+    return unbound_labels(placement.ha_database, placement.s3_edge, placement.idp_edge) + no_mail + NOT_ON_HOSTS
 
 
 def apps_listen_address(placement: Placement | None) -> str:

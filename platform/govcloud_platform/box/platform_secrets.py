@@ -49,6 +49,9 @@ NEEDS: dict[str, frozenset[str]] = {
     # host with its deploy (`apps.service`), the edge passes TLS through without a key.
     "apps": frozenset(),
     "proxy": frozenset(),
+    # Postfix holds no platform secret: the agencies' SMTP logins are set in its SASL database by the control's
+    # mail broker over SSH (`box smtp-logins`), the password on stdin.
+    "mail": frozenset(),
 }
 
 
@@ -69,6 +72,7 @@ CERTS: dict[str, tuple[tuple[str, bool], ...]] = {
     "backups": (),
     "apps": (),
     "proxy": (),
+    "mail": (("mail", False),),  # smtpd's STARTTLS certificate (`mail.prepare`: the host's names)
 }
 
 

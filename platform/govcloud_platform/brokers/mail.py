@@ -2,10 +2,15 @@
 sender addresses `<anything>@<slug>.<mail domain>` (the sender rule is in Postfix's config: mail_conf.py).
 
 The password goes to `saslpasswd2` on its standard input, never on a command line; the database is the postfix
-user's 0600 file. Postfix's smtpd reads it at each AUTH, so a new or removed login counts at once."""
+user's 0600 file. Postfix's smtpd reads it at each AUTH, so a new or removed login counts at once.
+
+On the hosts target the SASL database is the mail host's: the broker (on the operator's machine) calls `govcloud box
+smtp-logins list|set|delete` there over SSH (`box.remote`, as the database's `box hba`), the login's slug and
+password as JSON on stdin (`check_login_change`); the host runs the same functions below on its own home."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from typing import Any
 
@@ -17,6 +22,7 @@ from govcloud_platform.brokers.base import Broker
 from govcloud_platform.errors import ServiceError
 from govcloud_platform.names import parse_smtp_login, sender_domain, smtp_login
 from govcloud_platform.spec import Quota
+from govcloud_platform.spec.models import check_slug
 
 SASLPASSWD = "/usr/sbin/saslpasswd2"
 SASLLIST = "/usr/sbin/sasldblistusers2"
@@ -27,8 +33,49 @@ def _run(argv: list[str], stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, input=stdin, capture_output=True, text=True, check=False, timeout=30)
 
 
+MAX_PASSWORD = 256
+
+
+def on_a_host(box: Box) -> bool:
+    """Whether the mail service runs on a host of the hosts target other than this home (the control's brokers
+    then reach its SASL database over SSH)."""
+    return box.placement is not None and not box.runs("mail") and "mail" in box.placement.services
+
+
+def _remote(box: Box, action: str, change: dict[str, str] | None = None) -> Any:
+    from govcloud_platform.box import remote
+
+    done = remote.govcloud(box, "mail", ["box", "smtp-logins", action],
+                           stdin=json.dumps(change) if change is not None else "")
+    try:
+        return json.loads(done.stdout)
+    except ValueError:
+        raise ServiceError(f"mail: `box smtp-logins {action}` on its host answered no JSON") from None
+
+
+def check_login_change(data: Any, *, password: bool) -> tuple[str, str]:
+    """Pure: (slug, password) from what `box smtp-logins set|delete` read on stdin, checked: a slug of ours only
+    (its login is derived from it, `names.smtp_login`), a password of one line (saslpasswd2 reads one)."""
+    if not isinstance(data, dict) or set(data) != ({"slug", "password"} if password else {"slug"}):
+        raise ValueError("expected {\"slug\"" + (", \"password\"}" if password else "}"))
+    slug = data["slug"]
+    if not isinstance(slug, str):
+        raise ValueError("the slug must be a string")
+    check_slug(slug)  # ValueError names it
+    secret = data.get("password", "")
+    if password and (not isinstance(secret, str) or not secret or len(secret) > MAX_PASSWORD
+                     or any(c in secret for c in "\r\n\x00")):
+        raise ValueError("the password must be one line of 1 to 256 characters")
+    return slug, secret
+
+
 def logins(box: Box) -> set[str]:
     """The logins of the SASL database (`login`, without the realm), in the mail domain's realm."""
+    if on_a_host(box):
+        found = _remote(box, "list")
+        if not isinstance(found, list) or not all(isinstance(x, str) for x in found):
+            raise ServiceError("mail: `box smtp-logins list` on its host answered no list of logins")
+        return set(found)
     db = mail_service.paths(box).sasldb
     if not db.exists():
         return set()
@@ -44,6 +91,30 @@ def logins(box: Box) -> set[str]:
     return found
 
 
+def set_login(box: Box, slug: str, password: str) -> None:
+    """In this home's SASL database: the login of `slug` with `password` (made if missing)."""
+    p = mail_service.paths(box)
+    if not p.sasl.is_dir():
+        raise ServiceError("mail: the mail service is not set up on this box", hint="run `govcloud up`")
+    out = _run([SASLPASSWD, "-p", "-c", "-f", str(p.sasldb), "-u", mail_domain(box.spec), smtp_login(slug)],
+               stdin=password)
+    if out.returncode != 0:
+        raise ServiceError(f"mail: cannot set the SMTP login of {slug} (saslpasswd2: "
+                           f"{out.stderr.strip()[-120:] or out.returncode})")
+    mail_service.own_sasldb(box)
+
+
+def delete_login(box: Box, slug: str) -> bool:
+    """In this home's SASL database: remove the login of `slug`; False when there was none."""
+    if smtp_login(slug) not in logins(box):
+        return False
+    out = _run([SASLPASSWD, "-d", "-f", str(mail_service.paths(box).sasldb), "-u", mail_domain(box.spec),
+                smtp_login(slug)])
+    if out.returncode != 0:
+        raise ServiceError(f"mail: cannot remove the SMTP login of {slug} (saslpasswd2 failed)")
+    return True
+
+
 class MailBroker(Broker):
     service = "mail"
 
@@ -52,15 +123,10 @@ class MailBroker(Broker):
 
     def provision(self, box: Box, slug: str, name: str, quota: Quota, creds: dict[str, Any], new: bool = False) -> None:
         """Set the login's password (creating it if needed): a re-run converges, a changed password replaces."""
-        p = mail_service.paths(box)
-        if not p.sasl.is_dir():
-            raise ServiceError("mail: the mail service is not set up on this box", hint="run `govcloud up`")
-        out = _run([SASLPASSWD, "-p", "-c", "-f", str(p.sasldb), "-u", mail_domain(box.spec), smtp_login(slug)],
-                   stdin=creds["password"])
-        if out.returncode != 0:
-            raise ServiceError(f"mail: cannot set the SMTP login of {slug} (saslpasswd2: "
-                               f"{out.stderr.strip()[-120:] or out.returncode})")
-        mail_service.own_sasldb(box)
+        if on_a_host(box):
+            _remote(box, "set", {"slug": slug, "password": creds["password"]})
+            return
+        set_login(box, slug, creds["password"])
 
     def bind(self, box: Box, slug: str, creds: dict[str, Any]) -> dict[str, Any]:
         domain = mail_domain(box.spec)
@@ -77,12 +143,10 @@ class MailBroker(Broker):
 
     def deprovision(self, box: Box, slug: str, purge: bool) -> None:
         """Remove the login (its next AUTH fails). Delivered mail is the recipients', not the agency's: kept."""
-        db = mail_service.paths(box).sasldb
-        if smtp_login(slug) not in logins(box):
+        if on_a_host(box):
+            _remote(box, "delete", {"slug": slug})
             return
-        out = _run([SASLPASSWD, "-d", "-f", str(db), "-u", mail_domain(box.spec), smtp_login(slug)])
-        if out.returncode != 0:
-            raise ServiceError(f"mail: cannot remove the SMTP login of {slug} (saslpasswd2 failed)")
+        delete_login(box, slug)
 
     def usage(self, box: Box, slug: str) -> dict[str, Any]:
         return {"login": smtp_login(slug) in logins(box)}

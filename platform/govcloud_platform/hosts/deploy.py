@@ -5,7 +5,8 @@ the spec, its `placement.json` (`hosts.placement.placement_for(topology, host)`)
 only (`box.platform_secrets.needed_by`), the CA's certificate and the certificates of its services, which the
 control issues (`host_certificates`: the CA's key never leaves the control); there `govcloud up --address
 <host> --allow-from ... --service NAME` configures and starts the service under the host's own supervisord
-(roles `gc_storage`, `gc_database`, `gc_identity`, `gc_backups`, and with apps hosts `gc_apps`, `gc_proxy`, each a
+(roles `gc_storage`, `gc_database`, `gc_identity`, `gc_backups`, with a mail host `gc_mail`, with apps hosts
+`gc_apps`, `gc_proxy`, each a
 thin wrapper of `platform_service`).
 The roles render nothing of PostgreSQL, SeaweedFS, LemonLDAP::NG or pgBackRest: ONE source of truth for how a
 service is configured, the box's Python, on the laptop and on the hosts alike.

@@ -10,6 +10,7 @@ Every service but the edge and a highly available database runs once:
 - when the topology has `apps` hosts: **apps** (the apps' front) on the `apps` host with the fewest services, and
   **proxy** (the edge that publishes them) on the `proxy` host with the fewest; the edge also when the storage is a
   cluster, apps or not: it fronts the S3 gateways of every storage host (`box.placement.Placement.s3_edge`);
+- with a `mail` host (one at most, validation): **mail** (Postfix, docs/mail.md) there;
 - with several `database` hosts (`ha_database`): **database** on every one of them (PostgreSQL under Patroni;
   the first is where `services` points, and backups run there) and **dcs** (etcd) on every `dcs` host;
 - with a database under Patroni and several `identity` hosts (`ha_identity`): **identity** on every one of them (the
@@ -73,6 +74,8 @@ def place(topology: Topology) -> dict[str, Host]:
         members = topology.members(service)
         take(service, min(members, key=lambda h: (load[h.name], topology.hosts.index(h))))
     take("backups", chosen["database"])
+    if topology.members("mail"):  # one host (validation): the mail service runs there, once
+        take("mail", topology.members("mail")[0])
     if topology.members("apps"):
         apps = topology.members("apps")
         take("apps", min(apps, key=lambda h: (load[h.name], topology.hosts.index(h))))

@@ -130,6 +130,7 @@ def lab_dir(spec_path: Path, name: str) -> Path:
 
 def spread_groups(n: int) -> list[tuple[str, ...]]:
     """Which groups each of n hosts serves.
+    Each layout has one `mail` host (the shared mail service, Postfix), on the host with the fewest services.
     - 1 host: everything.
     - 2 hosts: a data host (database, storage, backups) and an edge host (identity, proxy, apps).
     - 3-4 hosts: the smallest layout that survives losing a host: three SeaweedFS masters and etcd members
@@ -137,14 +138,14 @@ def spread_groups(n: int) -> list[tuple[str, ...]]:
     - 5+ hosts: a data tier (h1-h3: storage, etcd; database on h1-h2; backups on h3) apart from an edge tier
       (h4-h5: identity, proxy, apps); more hosts serve apps."""
     if n == 1:
-        return [("database", "storage", "identity", "proxy", "backups", "apps")]
+        return [("database", "storage", "identity", "proxy", "backups", "apps", "mail")]
     if n == 2:
-        return [("database", "storage", "backups"), ("identity", "proxy", "apps")]
+        return [("database", "storage", "backups"), ("identity", "proxy", "apps", "mail")]
     if n < 5:
         pair = ("database", "dcs", "storage", "identity", "proxy")
-        core = [pair, pair, ("dcs", "storage", "backups", "apps")]
+        core = [pair, pair, ("dcs", "storage", "backups", "apps", "mail")]
         return core + [("apps",)] * (n - 3)
-    tiers = [("database", "dcs", "storage"), ("database", "dcs", "storage"), ("dcs", "storage", "backups"),
+    tiers = [("database", "dcs", "storage"), ("database", "dcs", "storage"), ("dcs", "storage", "backups", "mail"),
              ("identity", "proxy", "apps"), ("identity", "proxy", "apps")]
     return tiers + [("apps",)] * (n - 5)
 

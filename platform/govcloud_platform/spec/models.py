@@ -389,9 +389,6 @@ class Spec(StrictModel):
             if agency.centre is not None and "centre" not in agency.apps:
                 problems.append((("agencies", i, "centre"), "centre settings given but `centre` is not in `apps`"))
             services = set(agency.services)
-            if "mail" in services and self.platform.target == "hosts":
-                problems.append((("agencies", i, "services"), "the mail service is not yet placed on hosts "
-                                 "(the hosts target); use it on the local box, or leave `mail` out"))
             for app in agency.apps:
                 missing = APP_NEEDS[app] - services
                 if missing:
@@ -400,7 +397,8 @@ class Spec(StrictModel):
             problems.append((("platform", "services", "console", "enabled"), "the console is not yet placed on "
                              "hosts (the hosts target); enable it on the local box only"))
         wants_apps = any(a.apps for a in self.agencies)
-        problems.extend(spec_problems(self.platform.target, self.platform.topology, wants_apps))
+        wants_mail = any("mail" in a.services for a in self.agencies)
+        problems.extend(spec_problems(self.platform.target, self.platform.topology, wants_apps, wants_mail))
         return problems
 
     def _inheritance_problems(self) -> list[tuple[tuple[str | int, ...], str]]:

@@ -18,13 +18,16 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 # What a host can serve. The first five are required (each needs at least one host); `apps` is optional.
 # The finer groups refine one of them: `storage_master` / `storage_volume` choose which `storage` hosts run
 # SeaweedFS masters / volume servers (default: every storage host runs both), `dcs` names the hosts of the
-# consensus store (etcd) that Patroni needs once there is more than one database host.
+# consensus store (etcd) that Patroni needs once there is more than one database host. `mail` (optional, one
+# host) runs the shared mail service (Postfix); agencies with the `mail` service need it.
 HostGroup = Literal[
-    "database", "storage", "identity", "proxy", "backups", "apps", "storage_master", "storage_volume", "dcs"
+    "database", "storage", "identity", "proxy", "backups", "apps", "storage_master", "storage_volume", "dcs", "mail"
 ]
 HOST_GROUPS: tuple[str, ...] = (
-    "database", "storage", "identity", "proxy", "backups", "apps", "storage_master", "storage_volume", "dcs"
+    "database", "storage", "identity", "proxy", "backups", "apps", "storage_master", "storage_volume", "dcs", "mail"
 )
+# Served by one host at most: the mail service (Postfix, its queue, SASL logins and Maildir) runs once.
+SINGLE_GROUPS: tuple[str, ...] = ("mail",)
 REQUIRED_GROUPS: tuple[str, ...] = ("database", "storage", "identity", "proxy", "backups")
 # A finer group and the group its hosts must also be in.
 PART_OF: dict[str, str] = {"storage_master": "storage", "storage_volume": "storage"}
@@ -239,6 +242,11 @@ def _group_problems(topology: Topology, prefix: Loc) -> list[Problem]:
     for group in REQUIRED_GROUPS:
         if not topology.members(group) and not (group == "proxy" and topology.members("apps")):
             problems.append((hosts_loc, f"no host serves group {group!r}: add it to a host's groups"))
+    for group in SINGLE_GROUPS:
+        served = topology.members(group)
+        if len(served) > 1:
+            problems.append((hosts_loc, f"{len(served)} hosts in group {group!r} ({_names(served)}): the {group} "
+                                        "service runs on one host; keep it in one host's groups"))
     for group, what in (("dcs", "etcd members"), ("storage_master", "SeaweedFS masters")):
         count = len(topology.members(group))
         if count % 2 == 0 and count:
@@ -254,9 +262,10 @@ def _group_problems(topology: Topology, prefix: Loc) -> list[Problem]:
     return problems
 
 
-def spec_problems(target: str, topology: Topology | None, apps_wanted: bool) -> list[Problem]:
+def spec_problems(target: str, topology: Topology | None, apps_wanted: bool,
+                  mail_wanted: bool = False) -> list[Problem]:
     """What `Spec.cross_check` adds for the topology: it is needed by (and only meaningful on) the `hosts`
-    target, its own cross-host problems, and a host for the apps the agencies ask for."""
+    target, its own cross-host problems, a host for the apps the agencies ask for, and one for their mail."""
     if topology is None:
         if target == "hosts":
             return [(("platform", "target"), "target 'hosts' needs `platform.topology`: the hosts and their groups "
@@ -266,4 +275,7 @@ def spec_problems(target: str, topology: Topology | None, apps_wanted: bool) -> 
     if apps_wanted and not topology.members("apps"):
         problems.append((("platform", "topology", "hosts"), "agencies have apps but no host serves group 'apps': "
                                                             "add 'apps' to a host's groups"))
+    if mail_wanted and not topology.members("mail"):
+        problems.append((("platform", "topology", "hosts"), "agencies have the mail service but no host serves "
+                                                            "group 'mail': add 'mail' to one host's groups"))
     return problems

@@ -13,7 +13,7 @@ def all_services() -> list[Service]:
     from govcloud_platform.box.services.mail import MailService
     from govcloud_platform.box.services.storage import StorageService
 
-    # mail: it needs none of the others (a host of the hosts target never runs it: not in placement.ALL); the
+    # mail: it needs none of the others (on the hosts target it runs on the `mail` host, where there is one); the
     # console last, behind the identity's nginx and its IdP, reading every other's health (only where enabled:
     # `Box.runs`)
     return [StorageService(), DatabaseService(), IdentityService(), BackupService(), MailService(), ConsoleService()]
