@@ -192,3 +192,14 @@ def test_only_operators_get_the_chargeback_report(console: tuple[FlaskClient, Bo
     refused = client.get("/api/chargeback.csv?month=2026-11")
     assert refused.status_code == 403 and refused.json == {"error": "forbidden", "message": refused.json["message"]}
     assert "chargeback" not in client.get("/en/requests").text  # no link for a member
+
+
+def test_the_month_merged_in_sql_is_what_merge_makes(tmp_path: Path) -> None:
+    reg = Registry(tmp_path)
+    rows = [sample("health", NOW + dt.timedelta(hours=i), storage=7 * i + 1, database=3 * i, backup=i, conns=i,
+                   n=1 + i % 3) for i in range(10)] + [sample("revenue", NOW, storage=5)]
+    for row in rows:
+        us.record(reg, row)
+    merged = us.per_agency(reg, us.iso(NOW), us.iso(NOW + dt.timedelta(days=1)))
+    assert merged == [us.merge(rows[:10], rows[0].at), rows[10]]
+    assert chargeback.report("2026-12", merged, {}, None) == chargeback.report("2026-12", rows, {}, None)

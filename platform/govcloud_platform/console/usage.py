@@ -121,7 +121,7 @@ def register(app: Flask, v: Views) -> None:
         assert bounds is not None
         registry = Registry(v.platform.box.home)
         try:
-            samples = usage_samples.history(registry, None, *bounds)
+            samples = usage_samples.per_agency(registry, *bounds)  # one row an agency, merged in SQL
             names = {r.slug: r.name for r in registry.agencies()}
         finally:
             registry.close()

@@ -121,7 +121,8 @@ MIGRATIONS: list[str] = [
         connections INTEGER NOT NULL,
         objects INTEGER NOT NULL,
         PRIMARY KEY (agency, at)
-    )
+    );
+    CREATE INDEX usage_samples_at ON usage_samples (at)
     """,
 ]
 

@@ -123,6 +123,18 @@ def history(registry: Registry, agency: str | None, since: str, until: str) -> l
     return [Sample(*row) for row in rows]
 
 
+def per_agency(registry: Registry, since: str, until: str) -> list[Sample]:
+    """Each agency's rows from `since` to `until` merged into one (what `merge` makes of them, in SQL: the month's
+    chargeback reads one row an agency, not every sample), by slug."""
+    with registry.connect() as conn:
+        rows = conn.execute(
+            "SELECT agency, MIN(at), SUM(n), SUM(storage_bytes * n) * 1.0 / SUM(n), MAX(storage_peak), "
+            "SUM(database_bytes * n) * 1.0 / SUM(n), MAX(database_peak), SUM(backup_bytes * n) * 1.0 / SUM(n), "
+            "MAX(backup_peak), SUM(connections * n) * 1.0 / SUM(n), SUM(objects * n) * 1.0 / SUM(n) "
+            "FROM usage_samples WHERE at >= ? AND at <= ? GROUP BY agency ORDER BY agency", (since, until)).fetchall()
+    return [Sample(r[0], r[1], r[2], *(round(v) for v in r[3:])) for r in rows]
+
+
 def compact(registry: Registry, now: dt.datetime) -> tuple[int, int]:
     """Apply `compaction` to the rows it can change: those past the retention and those of the last days before
     HOURLY_DAYS + 7 (a row once merged per day is never read again). Returns (deleted, written)."""
