@@ -91,17 +91,6 @@ class Platform:
         finally:
             registry.close()
 
-    def usage(self, slug: str, actor: str) -> dict[str, Any]:
-        """What `govcloud agency usage SLUG` measures (`Onboarding.usage`: read from the servers, with the limits
-        they enforce)."""
-        from govcloud_platform.onboarding import Onboarding
-
-        onboarding = Onboarding(self.box, actor=actor)
-        try:
-            return onboarding.usage(slug)
-        finally:
-            onboarding.registry.close()
-
     def credentials(self, slug: str) -> dict[str, dict[str, Any]] | None:
         """What `govcloud agency credentials SLUG --show-secrets` gives (`Onboarding.credentials`: each service's
         credential document), or None when the agency is not ready. The caller masks or audits."""
