@@ -203,3 +203,19 @@ def test_the_month_merged_in_sql_is_what_merge_makes(tmp_path: Path) -> None:
     merged = us.per_agency(reg, us.iso(NOW), us.iso(NOW + dt.timedelta(days=1)))
     assert merged == [us.merge(rows[:10], rows[0].at), rows[10]]
     assert chargeback.report("2026-12", merged, {}, None) == chargeback.report("2026-12", rows, {}, None)
+
+
+def test_the_spec_sets_the_interval_and_the_rates() -> None:
+    from govcloud_platform.errors import GovCloudError
+
+    base = ENABLED.replace("      enabled: true\n", "      enabled: true\n      usage_interval_minutes: 5\n"
+                           "      chargeback: {currency: PKR, storage_gib_month: 25}\n", 1)
+    console = load_spec_text(base).platform.services.console
+    assert console.usage_interval_minutes == 5 and console.chargeback is not None
+    assert console.chargeback.model_dump() == {"currency": "PKR", "storage_gib_month": 25.0,
+                                               "database_gib_month": 0.0, "backup_gib_month": 0.0}
+    assert load_spec_text(ENABLED).platform.services.console.usage_interval_minutes == 15
+    for bad in ("usage_interval_minutes: 0", "chargeback: {currency: rupees}", "chargeback: {currency: PKR, "
+                "storage_gib_month: -1}"):
+        with pytest.raises((GovCloudError, ValueError)):
+            load_spec_text(ENABLED.replace("      enabled: true\n", f"      enabled: true\n      {bad}\n", 1))
