@@ -7,12 +7,16 @@ HTTPS connection through nginx (the client's wall time on the same machine: the 
 would take minutes), and the RSS of the console's processes (gunicorn's master and workers). The second slice:
 `--audit N` audit entries (10,000 by default, one agency's in 100) and 100 onboarding requests in the registry; the
 requests' and the audit log's pages' bytes; p50/p95 of `GET /api/requests`, `GET /api/audit` (the newest 200),
-`GET /api/audit?agency=` (one agency's, through the whole table) and `GET /api/audit.csv`.
+`GET /api/audit?agency=` (one agency's, through the whole table) and `GET /api/audit.csv`. Usage over time: every
+agency's last 31 days of samples as the sampler leaves them (every 15 minutes for 2 days, hourly before: ~900 rows
+an agency), then p50/p95 of `GET /api/agencies/<a>/usage` (the background figures; the first request measures once),
+`.../usage/history` (30 days), the usage page (charts and table) and `GET /api/chargeback.csv` (every agency's month).
 Run: .venv/bin/python benchmarks/bench_console.py [--agencies 100] [--requests 200] [--audit 10000]  (about 2 min)"""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import statistics
 import time
 
@@ -22,7 +26,7 @@ from tests.conftest import make_box, teardown_box
 
 from govcloud_platform.box.supervisor import Supervisor
 from govcloud_platform.onboarding import AgencyRequest, Onboarding
-from govcloud_platform.state import onboarding_requests
+from govcloud_platform.state import onboarding_requests, usage_samples
 from govcloud_platform.state.registry import READY, Registry
 
 
@@ -59,6 +63,21 @@ def main() -> None:
         for i in range(100):
             onboarding_requests.file(registry, f"bench-req-{i:03d}", f"Requested {i}", "it@req.example", "standard",
                                      ["portal"], "operator")
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        times = [now - dt.timedelta(minutes=15 * i) for i in range(2 * 96)]
+        times += [now.replace(minute=0, second=0) - dt.timedelta(hours=h) for h in range(49, 31 * 24)]
+        slugs = ["bench-first", *(f"bench-{i:04d}" for i in range(args.agencies - 1))]
+        with registry.connect() as conn:
+            conn.execute("BEGIN")
+            for k, slug in enumerate(slugs):
+                for j, at in enumerate(times):
+                    b = 2 ** 30 + k * 2 ** 20 + j * 1000
+                    usage_samples.record(registry, usage_samples.Sample(
+                        slug, usage_samples.iso(at), 1 if j < 192 else 4, b, b + 10, b // 2, b // 2, b // 4,
+                        b // 4, j % 9, j))
+            conn.execute("COMMIT")
+        month = (now - dt.timedelta(days=10)).strftime("%Y-%m")
+        print(f"usage samples: {len(times)} an agency, {len(times) * len(slugs)} in all; chargeback month {month}")
         registry.close()
         session, landed = kit.sign_in(box, *kit.operator(handle))
         assert landed.status_code == 200
@@ -82,9 +101,20 @@ def main() -> None:
                              "/api/audit?agency=bench-first"),
                             ("GET /api/audit.csv (the newest 200)", "/api/audit.csv"),
                             ("audit page /en/audit", "/en/audit"),
-                            ("GET /api/agencies/bench-first/usage (measured on the servers)",
-                             "/api/agencies/bench-first/usage")):
+                            ("GET /api/agencies/bench-first/usage (the background figures)",
+                             "/api/agencies/bench-first/usage"),
+                            ("GET /api/agencies/bench-first/usage/history (30 days)",
+                             "/api/agencies/bench-first/usage/history"),
+                            ("usage page /en/agencies/bench-first/usage (3 charts, 48-row table)",
+                             "/en/agencies/bench-first/usage"),
+                            ("usage page, 400 days", "/en/agencies/bench-first/usage?days=400"),
+                            (f"GET /api/chargeback.csv?month={month} ({len(slugs)} agencies)",
+                             f"/api/chargeback.csv?month={month}")):
             samples = []
+            first = time.perf_counter()
+            session.get(kit.url(box, path), timeout=60)  # a first request (the usage API measures once)
+            if "usage" in path:
+                print(f"  first request of {path}: {(time.perf_counter() - first) * 1000:.0f} ms")
             for _ in range(args.requests):
                 t0 = time.perf_counter()
                 resp = session.get(kit.url(box, path), timeout=10)

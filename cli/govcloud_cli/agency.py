@@ -14,7 +14,6 @@ if TYPE_CHECKING:
     from govcloud_platform.onboarding import Onboarding
 
 agency_app = typer.Typer(help="Agencies (tenants): onboarding, credentials, usage.", no_args_is_help=True)
-SECRET_KEYS = ("password", "readonly_password", "secret_key", "client_secret", "admin_password")
 
 
 def _onboarding(opts: Options, step: Any = None) -> Onboarding:
@@ -24,7 +23,9 @@ def _onboarding(opts: Options, step: Any = None) -> Onboarding:
 
 
 def mask(doc: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {svc: {k: ("********" if k in SECRET_KEYS else v) for k, v in creds.items()} for svc, creds in doc.items()}
+    from govcloud_platform.brokers import masked
+
+    return masked(doc)
 
 
 @agency_app.command("add")

@@ -108,6 +108,8 @@ SLUG_ROWS = [
     ("the victim's slug through a dot segment", f"/api/agencies/{INTRUDER}/..%2f{VICTIM}"),
     ("the victim's slug with a query", f"/api/agencies/{VICTIM}?agency={INTRUDER}"),
     ("the victim's usage", f"/api/agencies/{VICTIM}/usage"),
+    ("the victim's usage history", f"/api/agencies/{VICTIM}/usage/history"),
+    ("the victim's credentials (masked)", f"/api/agencies/{VICTIM}/credentials"),
 ]
 
 
@@ -130,6 +132,35 @@ def test_intruder_list_holds_only_itself(cbox: BoxHandle, own: dict[str, Any]) -
         slugs = [a["slug"] for a in resp.json()["agencies"]]
         attempt.succeeded = slugs != [INTRUDER]
         attempt.detail = str(slugs)
+
+
+def test_intruder_cannot_reveal_the_victims_secrets_nor_read_the_chargeback(cbox: BoxHandle,
+                                                                           own: dict[str, Any]) -> None:
+    """The intruder is its own agency's administrator: it may reveal its own secrets, never the victim's (API, and
+    the page's form with the intruder's own CSRF token), and the chargeback report is the operators'."""
+    box = cbox.box()
+    headers = {"Authorization": f"Bearer {own['token']}"}
+    with requests.Session() as s:
+        s.trust_env = False
+        unknown = s.post(kit.url(box, "/api/agencies/no-such-agency/credentials/reveal"), headers=headers,
+                         verify=str(box.ca_file), timeout=30)
+        with attack("console", "API: reveal the victim's secrets") as attempt:
+            resp = s.post(kit.url(box, f"/api/agencies/{VICTIM}/credentials/reveal"), headers=headers,
+                          verify=str(box.ca_file), timeout=30)
+            attempt.succeeded = resp.status_code != 404 or resp.json() != unknown.json()
+            attempt.detail = f"HTTP {resp.status_code}"
+    page = own["session"].get(kit.url(box, f"/en/agencies/{INTRUDER}"), timeout=10)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert csrf, "the intruder's own page offers it the reveal form"
+    with attack("console", "page: reveal the victim's secrets with the intruder's own CSRF token") as attempt:
+        resp = own["session"].post(kit.url(box, f"/en/agencies/{VICTIM}/credentials/reveal"),
+                                   data={"csrf": csrf.group(1)}, allow_redirects=False, timeout=30)
+        attempt.succeeded = resp.status_code != 404 or f"Agency {VICTIM}" in resp.text
+        attempt.detail = f"HTTP {resp.status_code}"
+    with attack("console", "API: the directorate's chargeback report") as attempt:
+        resp = _get(box, "/api/chargeback.csv", own["token"])
+        attempt.succeeded = resp.status_code != 403 or VICTIM in resp.text
+        attempt.detail = f"HTTP {resp.status_code}"
 
 
 TOKEN_ROWS: list[tuple[str, Callable[[BoxHandle, str], str]]] = [

@@ -3,7 +3,19 @@ Each is an adapter over the real service's own API, idempotent, and the same on 
 
 from __future__ import annotations
 
+from typing import Any
+
 from govcloud_platform.brokers.base import Broker
+
+# the keys of a credential document (`Broker.bind`) that are secrets: `agency credentials` masks them unless asked,
+# the console shows them only on an audited reveal
+SECRET_KEYS = ("password", "readonly_password", "secret_key", "client_secret", "admin_password")
+MASK = "********"
+
+
+def masked(doc: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The credential documents (service -> keys) with every secret replaced by MASK."""
+    return {svc: {k: (MASK if k in SECRET_KEYS else v) for k, v in creds.items()} for svc, creds in doc.items()}
 
 
 def brokers() -> dict[str, Broker]:

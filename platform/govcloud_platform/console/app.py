@@ -15,9 +15,10 @@ from flask import Flask, abort, g, jsonify, redirect, render_template, request, 
 from werkzeug.wrappers import Response
 
 from govcloud_platform.box.services.identity import OPERATOR_GROUPS
-from govcloud_platform.console import authz, signin, work
-from govcloud_platform.console.data import Platform, agency_detail, agency_summary, usage_rows
+from govcloud_platform.console import authz, credentials, signin, usage, work
+from govcloud_platform.console.data import Platform, agency_detail, agency_summary
 from govcloud_platform.console.openapi import document
+from govcloud_platform.console.sampler import Sampler
 from govcloud_platform.console.settings import Settings
 from govcloud_platform.console.texts import LANGUAGES, TEXTS
 from govcloud_platform.console.tokens import Refused, Verifier, bearer_token
@@ -35,8 +36,11 @@ def create_app(settings: Settings) -> Flask:
                       SESSION_COOKIE_SECURE=True, SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       MAX_CONTENT_LENGTH=64 * 1024)
     platform = Platform(settings.box)
+    # measures in the background once started (wsgi.py starts it; the unit tests' apps never do)
+    sampler = Sampler(settings.box, settings.box.spec.platform.services.console.usage_interval_minutes * 60.0)
     verifier = Verifier(settings.issuer, settings.client_id, settings.ca_file)
-    app.extensions["govcloud"] = {"settings": settings, "platform": platform, "verifier": verifier}
+    app.extensions["govcloud"] = {"settings": settings, "platform": platform, "verifier": verifier,
+                                   "sampler": sampler}
 
     def page(template: str, lang: str, status: int = 200, **values: Any) -> Response:
         html = render_template(template, lang=lang, dir=LANGUAGES[lang][1], t=TEXTS[lang], languages=LANGUAGES,
@@ -167,23 +171,6 @@ def create_app(settings: Settings) -> Flask:
         records = [r for r in platform.agencies() if authz.may_see(who, r.slug)]
         return page("agencies.j2", lang, agencies=[agency_summary(r) for r in records])
 
-    @app.get("/<lang>/agencies/<slug>")
-    @signed_page
-    def agency_page(lang: str, who: authz.Principal, slug: str) -> Response:
-        record = platform.agency(slug) if authz.may_see(who, slug) else None
-        if record is None:
-            abort(404)  # the same page for another agency's and an unknown slug (authz)
-        return page("agency.j2", lang, agency=agency_detail(record))
-
-    @app.get("/<lang>/agencies/<slug>/usage")
-    @signed_page
-    def usage_page(lang: str, who: authz.Principal, slug: str) -> Response:
-        record = platform.agency(slug) if authz.may_see(who, slug) else None
-        if record is None:
-            abort(404)
-        return page("usage.j2", lang, agency=agency_summary(record),
-                    rows=usage_rows(platform.usage(slug, f"console:{who.subject}")))
-
     # --- API ------------------------------------------------------------------------------------
     def api_principal() -> authz.Principal:
         token = bearer_token(request.headers.get("Authorization"))
@@ -213,16 +200,13 @@ def create_app(settings: Settings) -> Flask:
             abort(404)
         return jsonify(agency_detail(record))
 
-    @app.get("/api/agencies/<slug>/usage")
-    def api_usage(slug: str) -> Response:
-        who = api_principal()
-        record = platform.agency(slug) if authz.may_see(who, slug) else None
-        if record is None:
-            abort(404)
-        return jsonify(platform.usage(slug, f"console:{who.subject}"))
-
     # --- onboarding requests and the audit log (pages and API: console/work.py) ----------------------
     work.register(app, work.Views(settings, platform, page, signed_page, api_principal))
+    # --- an agency's page with its credentials; usage, its history and the chargeback report ---------------
+    credentials.register(app, credentials.Views(platform, page, signed_page, api_principal))
+    rates = settings.box.spec.platform.services.console.chargeback
+    usage.register(app, usage.Views(platform, sampler, page, signed_page, api_principal,
+                                    rates.model_dump() if rates is not None else None))
 
     @app.get("/api/openapi.json")
     def openapi() -> Response:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,19 +38,19 @@ class AuditQuery:
                                   ("since", self.since), ("until", self.until)) if v}
 
 
-def _time(raw: str, end_of_day: bool) -> str | None:
+def moment(raw: str, end_of_day: bool) -> str | None:
     """An ISO date or time as `at` is stored (UTC, seconds), or None if it is not one. A date alone means its
     first second (since) or its last (until); a time without an offset is UTC."""
     try:
         if len(raw) == 10:
             day = dt.date.fromisoformat(raw)
-            moment = dt.datetime.combine(day, dt.time(23, 59, 59) if end_of_day else dt.time(0), dt.UTC)
+            at = dt.datetime.combine(day, dt.time(23, 59, 59) if end_of_day else dt.time(0), dt.UTC)
         else:
-            moment = dt.datetime.fromisoformat(raw)
-            moment = moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+            at = dt.datetime.fromisoformat(raw)
+            at = at.replace(tzinfo=dt.UTC) if at.tzinfo is None else at.astimezone(dt.UTC)
     except ValueError:
         return None
-    return moment.isoformat(timespec="seconds")
+    return at.isoformat(timespec="seconds")
 
 
 def query(args: Mapping[str, str]) -> AuditQuery | str:
@@ -66,10 +66,10 @@ def query(args: Mapping[str, str]) -> AuditQuery | str:
     for key in ("since", "until"):
         raw = args.get(key, "").strip()
         if raw:
-            moment = _time(raw, key == "until")
-            if moment is None:
+            found = moment(raw, key == "until")
+            if found is None:
                 return f"{key}: an ISO 8601 date or time is needed (2026-12-03 or 2026-12-03T10:00:00Z)"
-            values[key] = moment
+            values[key] = found
     raw_limit = args.get("limit", "")
     if raw_limit:
         if not (raw_limit.isascii() and raw_limit.isdigit()) or not 1 <= int(raw_limit) <= LIMIT_MAX:
@@ -91,12 +91,17 @@ def _cell(value: object) -> str:
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
-def csv_text(entries: Iterable[Mapping[str, Any]]) -> str:
-    """The entries as RFC 4180 CSV (a header row; quotes where needed; CRLF), each cell that a spreadsheet would
-    read as a formula prefixed with `'`."""
+def csv_table(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
+    """Rows as RFC 4180 CSV (a header row; quotes where needed; CRLF), each cell that a spreadsheet would read as a
+    formula prefixed with `'`. The console's every CSV export (the audit log, the chargeback report) is this."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    for entry in entries:
-        writer.writerow([_cell(entry.get(column)) for column in COLUMNS])
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_cell(row.get(column)) for column in columns])
     return out.getvalue()
+
+
+def csv_text(entries: Iterable[Mapping[str, Any]]) -> str:
+    """The audit entries as CSV (`csv_table`)."""
+    return csv_table(COLUMNS, entries)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from govcloud_platform.names import parse_group
+from govcloud_platform.names import ADMINS, parse_group
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class Principal:
     subject: str
     operator: bool
     agencies: frozenset[str]  # the slugs whose group the principal is a member of
+    administers: frozenset[str] = frozenset()  # the slugs whose administrators' group (`names.admins_group`) too
 
     @property
     def has_standing(self) -> bool:
@@ -33,17 +34,27 @@ class Principal:
 def principal(subject: str, groups: object, operator_groups: Sequence[str]) -> Principal:
     """The principal of a token's `sub` and `groups` claim (anything but a list of strings counts as no group)."""
     names = [g for g in groups if isinstance(g, str)] if isinstance(groups, list) else []
-    agencies = set()
+    agencies, admins = set(), set()
     for name in names:
         owner = parse_group(name)
         if owner is not None and owner.role is None:
             agencies.add(owner.slug)
-    return Principal(subject, any(g in operator_groups for g in names), frozenset(agencies))
+        elif owner is not None and owner.role == ADMINS:
+            admins.add(owner.slug)
+    return Principal(subject, any(g in operator_groups for g in names), frozenset(agencies),
+                     frozenset(admins & agencies))
 
 
 def may_see(who: Principal, slug: str) -> bool:
     """Whether the agency `slug` is the principal's to see (whether it exists is the caller's question)."""
     return who.operator or slug in who.agencies
+
+
+def may_reveal(who: Principal, slug: str) -> bool:
+    """Whether the agency's secrets (its services' passwords and keys) are the principal's to see: an operator, or
+    one of the agency's administrators (a member of `agency-<slug>` and of `agency-<slug>--admins`). A plain member
+    sees the credentials without their secrets."""
+    return who.operator or (slug in who.agencies and slug in who.administers)
 
 
 def visible(who: Principal, slugs: Iterable[str]) -> list[str]:

@@ -91,16 +91,26 @@ class Platform:
         finally:
             registry.close()
 
-    def usage(self, slug: str, actor: str) -> dict[str, Any]:
-        """What `govcloud agency usage SLUG` measures (`Onboarding.usage`: read from the servers, with the limits
-        they enforce)."""
+    def credentials(self, slug: str) -> dict[str, dict[str, Any]] | None:
+        """What `govcloud agency credentials SLUG --show-secrets` gives (`Onboarding.credentials`: each service's
+        credential document), or None when the agency is not ready. The caller masks or audits."""
+        from govcloud_platform.errors import ConflictError
         from govcloud_platform.onboarding import Onboarding
 
-        onboarding = Onboarding(self.box, actor=actor)
+        onboarding = Onboarding(self.box, actor="console")
         try:
-            return onboarding.usage(slug)
+            return onboarding.credentials(slug)
+        except ConflictError:
+            return None
         finally:
             onboarding.registry.close()
+
+    def audit_event(self, command: str, target: str, result: str, actor: str, detail: str) -> None:
+        registry = Registry(self.box.home)
+        try:
+            registry.audit(command, target, result, actor, detail)
+        finally:
+            registry.close()
 
     # --- onboarding requests (console.intake decides; the registry stores; Onboarding.add onboards) -------------
     def onboarding_requests(self) -> list[OnboardingRequest]:

@@ -87,6 +87,67 @@ _REFUSALS = {"401": _error("no bearer token, or one the IdP did not sign for the
              "403": _error("a valid token of someone who is neither an operator nor an agency member")}
 
 
+_SLUG = [{"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}]
+_NOT_YOURS = _error("no such agency, or not the principal's")
+_SAMPLE = {
+    "type": "object",
+    "required": ["at", "samples", "storage_bytes", "database_bytes", "backup_bytes", "connections", "objects",
+                 "storage_peak", "database_peak", "backup_peak"],
+    "description": "one measurement, or (older than 2 days) the means of an hour's or (older than 31) a day's "
+                   "`samples` with the peaks of the bytes",
+    "properties": {"at": {"type": "string", "format": "date-time"}, "samples": {"type": "integer"},
+                   **{k: {"type": "integer"} for k in ("storage_bytes", "database_bytes", "backup_bytes",
+                                                       "connections", "objects", "storage_peak", "database_peak",
+                                                       "backup_peak")}},
+}
+_CREDENTIALS = {"type": "object", "required": ["slug", "credentials"], "properties": {
+    "slug": {"type": "string"},
+    "credentials": {"type": "object", "additionalProperties": {"type": "object"},
+                    "description": "service -> its credential document, as `govcloud agency credentials` gives it"}}}
+
+
+def _usage_paths() -> dict[str, Any]:
+    """Usage over time, the chargeback report and an agency's credentials (console/usage.py, credentials.py)."""
+    window = [{"name": key, "in": "query", "schema": {"type": "string"},
+               "description": f"ISO 8601 date or time (UTC unless it says); default {default}"}
+              for key, default in (("since", "30 days ago"), ("until", "now"))]
+    return {
+        "/api/agencies/{slug}/usage/history": {"get": {
+            "operationId": "getAgencyUsageHistory", "summary": "The agency's usage samples, oldest first",
+            "parameters": _SLUG + window,
+            "responses": {"200": _json("samples", {"type": "object", "required": ["slug", "since", "until", "samples"],
+                                                   "properties": {"slug": {"type": "string"},
+                                                                  "since": {"type": "string"},
+                                                                  "until": {"type": "string"},
+                                                                  "samples": {"type": "array", "items": _SAMPLE}}}),
+                          "400": _error("since or until is not a date or time"), **_REFUSALS, "404": _NOT_YOURS}}},
+        "/api/chargeback.csv": {"get": {
+            "operationId": "exportChargeback",
+            "summary": "The month's chargeback report as CSV (operators only): per agency the average and peak "
+                       "bucket, database and backup bytes, and a cost where the spec sets rates",
+            "parameters": [{"name": "month", "in": "query", "schema": {"type": "string", "pattern": r"^\d{4}-\d{2}$"},
+                            "description": "YYYY-MM (UTC); default last month"}],
+            "responses": {"200": {"description": "CSV with a header row (RFC 4180; formula cells start with ')",
+                                  "content": {"text/csv": {"schema": {"type": "string"}}}},
+                          "400": _error("month is not YYYY-MM"), **_REFUSALS,
+                          "403": _error("not a directorate operator")}}},
+        "/api/agencies/{slug}/credentials": {"get": {
+            "operationId": "getAgencyCredentials",
+            "summary": "The agency's services' credentials with every secret masked (********)",
+            "parameters": _SLUG,
+            "responses": {"200": _json("masked credentials", _CREDENTIALS), **_REFUSALS, "404": _NOT_YOURS,
+                          "409": _error("the agency is not ready")}}},
+        "/api/agencies/{slug}/credentials/reveal": {"post": {
+            "operationId": "revealAgencyCredentials",
+            "summary": "The credentials with their secrets (the agency's administrators and operators; audited, "
+                       "answered Cache-Control: no-store)",
+            "parameters": _SLUG,
+            "responses": {"200": _json("the credentials", _CREDENTIALS), **_REFUSALS,
+                          "403": _error("a member who is not one of the agency's administrators"),
+                          "404": _NOT_YOURS, "409": _error("the agency is not ready")}}},
+    }
+
+
 def document(server_url: str) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
@@ -113,14 +174,16 @@ def document(server_url: str) -> dict[str, Any]:
             "/api/agencies/{slug}/usage": {"get": {
                 "operationId": "getAgencyUsage",
                 "summary": "What `govcloud agency usage` measures: per service, from the servers, with the limits "
-                           "they enforce",
+                           "they enforce; the console's last background measurement (`measured_at`, `age_s`)",
                 "parameters": [{"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}],
                 "responses": {"200": {"description": "usage by service", "content": {"application/json": {
                     "schema": {"type": "object", "required": ["slug", "quota"], "properties": {
                         "slug": {"type": "string"}, "quota": {"type": "string"},
                         "database": {"type": "object"}, "storage": {"type": "object"},
-                        "identity": {"type": "object"}, "backups": {"type": "object"}}}}}},
+                        "identity": {"type": "object"}, "backups": {"type": "object"},
+                        "measured_at": {"type": "string", "format": "date-time"}, "age_s": {"type": "integer"}}}}}},
                     **_REFUSALS, "404": _error("no such agency, or not the principal's")}}},
+            **_usage_paths(),
             "/api/requests": {
                 "get": {"operationId": "listRequests",
                         "summary": "Onboarding requests: an operator's every one, anyone else's their own and their "

@@ -43,6 +43,18 @@ def problem(status: int, error: str, message: str, headers: dict[str, str] | Non
     return resp
 
 
+def session_principal() -> authz.Principal | None:
+    """The signed-in session's principal when it has standing (no redirect: for a CSV a page links to; a GET
+    changes nothing)."""
+    held = session.get("p")
+    if request.headers.get("Authorization") or not isinstance(held, dict):
+        return None
+    if not isinstance(held.get("exp"), int) or held["exp"] <= time.time():
+        return None
+    who = authz.principal(str(held.get("sub", "")), held.get("groups"), OPERATOR_GROUPS)
+    return who if who.has_standing else None
+
+
 def register(app: Flask, v: Views) -> None:
     # --- onboarding requests (pages) ------------------------------------------------------------
     def visible_request(who: authz.Principal, raw_id: str) -> OnboardingRequest | None:
@@ -216,16 +228,6 @@ def register(app: Flask, v: Views) -> None:
         decided = v.platform.onboarding_request(req.id)
         assert decided is not None
         return jsonify(request=decided.as_dict(), agency=agency_detail(record))
-
-    def session_principal() -> authz.Principal | None:
-        """The signed-in session's principal when it has standing (no redirect: for the CSV the page links to)."""
-        held = session.get("p")
-        if request.headers.get("Authorization") or not isinstance(held, dict):
-            return None
-        if not isinstance(held.get("exp"), int) or held["exp"] <= time.time():
-            return None
-        who = authz.principal(str(held.get("sub", "")), held.get("groups"), OPERATOR_GROUPS)
-        return who if who.has_standing else None
 
     @app.get("/api/audit")
     def api_audit() -> Response:

@@ -1,6 +1,8 @@
-"""gunicorn's entry point (`govcloud_platform.console.wsgi:app`): the settings the console service wrote."""
+"""gunicorn's entry point (`govcloud_platform.console.wsgi:app`): the settings the console service wrote; the usage
+sampler started (one process: `console_conf.WORKERS`)."""
 
 from govcloud_platform.console.app import create_app
 from govcloud_platform.console.settings import load
 
 app = create_app(load())
+app.extensions["govcloud"]["sampler"].start()

@@ -163,11 +163,24 @@ class MailSettings(StrictModel):
         return value
 
 
+class ChargebackRates(StrictModel):
+    """Prices per GiB-month of the month's average use (the chargeback report's `cost`)."""
+
+    currency: str = Field(..., pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. PKR")
+    storage_gib_month: float = Field(0, ge=0, description="per GiB of bucket bytes")
+    database_gib_month: float = Field(0, ge=0, description="per GiB of database bytes")
+    backup_gib_month: float = Field(0, ge=0, description="per GiB of backup bytes")
+
+
 class ConsoleSettings(StrictModel):
     """The web console (docs/console.md): the platform's own web app behind the box's nginx, signed in through the
     box's IdP. Off unless enabled; not placed on the hosts target yet."""
 
     enabled: bool = Field(False, description="run the console (`govcloud up` starts it, `status` lists it)")
+    usage_interval_minutes: int = Field(
+        15, ge=1, le=1440, description="how often the console measures every agency's usage in the background")
+    chargeback: ChargebackRates | None = Field(
+        None, description="rates for the monthly chargeback report's cost column (none: quantities only)")
 
 
 class Services(StrictModel):

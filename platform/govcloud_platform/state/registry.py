@@ -104,6 +104,26 @@ MIGRATIONS: list[str] = [
         reason TEXT NOT NULL DEFAULT ''
     )
     """,
+    # 6: usage over time (state.usage_samples): what the console's sampler measured per agency. A row is one sample
+    # or, once old, the merge of `n` samples of an hour or a day (means, and the peaks of the bytes); pruned after
+    # the retention. No foreign key: a removed agency's history stays for the month's chargeback.
+    """
+    CREATE TABLE usage_samples (
+        agency TEXT NOT NULL,
+        at TEXT NOT NULL,
+        n INTEGER NOT NULL DEFAULT 1,
+        storage_bytes INTEGER NOT NULL,
+        storage_peak INTEGER NOT NULL,
+        database_bytes INTEGER NOT NULL,
+        database_peak INTEGER NOT NULL,
+        backup_bytes INTEGER NOT NULL,
+        backup_peak INTEGER NOT NULL,
+        connections INTEGER NOT NULL,
+        objects INTEGER NOT NULL,
+        PRIMARY KEY (agency, at)
+    );
+    CREATE INDEX usage_samples_at ON usage_samples (at)
+    """,
 ]
 
 
