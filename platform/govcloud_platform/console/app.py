@@ -15,7 +15,7 @@ from flask import Flask, abort, g, jsonify, redirect, render_template, request, 
 from werkzeug.wrappers import Response
 
 from govcloud_platform.box.services.identity import OPERATOR_GROUPS
-from govcloud_platform.console import authz, signin, work
+from govcloud_platform.console import apps_backups, authz, jobs, signin, work
 from govcloud_platform.console.data import Platform, agency_detail, agency_summary, usage_rows
 from govcloud_platform.console.openapi import document
 from govcloud_platform.console.settings import Settings
@@ -222,7 +222,13 @@ def create_app(settings: Settings) -> Flask:
         return jsonify(platform.usage(slug, f"console:{who.subject}"))
 
     # --- onboarding requests and the audit log (pages and API: console/work.py) ----------------------
-    work.register(app, work.Views(settings, platform, page, signed_page, api_principal))
+    views = work.Views(settings, platform, page, signed_page, api_principal)
+    work.register(app, views)
+
+    # --- apps, backups and the jobs that change them (console/apps_backups.py, console/jobs.py) ------------------
+    runner = jobs.Runner(settings.box.home)  # marks jobs a previous process left unfinished failed
+    app.extensions["govcloud"]["jobs"] = runner
+    apps_backups.register(app, views, runner)
 
     @app.get("/api/openapi.json")
     def openapi() -> Response:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from govcloud_platform.names import parse_group
+from govcloud_platform.names import ADMINS, parse_group
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class Principal:
     subject: str
     operator: bool
     agencies: frozenset[str]  # the slugs whose group the principal is a member of
+    admin_of: frozenset[str] = frozenset()  # the slugs whose administrators' group (`names.admins_group`) it is in
 
     @property
     def has_standing(self) -> bool:
@@ -33,17 +34,28 @@ class Principal:
 def principal(subject: str, groups: object, operator_groups: Sequence[str]) -> Principal:
     """The principal of a token's `sub` and `groups` claim (anything but a list of strings counts as no group)."""
     names = [g for g in groups if isinstance(g, str)] if isinstance(groups, list) else []
-    agencies = set()
+    agencies, admins = set(), set()
     for name in names:
         owner = parse_group(name)
         if owner is not None and owner.role is None:
             agencies.add(owner.slug)
-    return Principal(subject, any(g in operator_groups for g in names), frozenset(agencies))
+        elif owner is not None and owner.role == ADMINS:
+            admins.add(owner.slug)
+    # an administrator is one only of an agency whose member it is (the IdP puts its administrators in both groups)
+    return Principal(subject, any(g in operator_groups for g in names), frozenset(agencies),
+                     frozenset(admins & agencies))
 
 
 def may_see(who: Principal, slug: str) -> bool:
     """Whether the agency `slug` is the principal's to see (whether it exists is the caller's question)."""
     return who.operator or slug in who.agencies
+
+
+def may_act(who: Principal, slug: str) -> bool:
+    """Whether the principal may start the agency's long operations (deploy or remove an app, run a backup or a
+    restore drill): an operator, or one of the agency's administrators; its plain members only read. Ask `may_see`
+    first: another agency's slug answers 404, not 403."""
+    return who.operator or slug in who.admin_of
 
 
 def visible(who: Principal, slugs: Iterable[str]) -> list[str]:
