@@ -285,3 +285,33 @@ def test_an_administrator_needs_the_form_token_and_another_agency_sees_no_job(co
                      "exp": int(time.time()) + 600}
     assert client.get(f"/en/jobs/{job.id}").status_code == client.get("/en/jobs/99999").status_code == 404
     assert client.get("/en/jobs/x1").status_code == 404
+
+
+def test_the_api_answers_json_for_apps_backups_and_jobs(console: tuple[FlaskClient, Box],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from govcloud_platform.console.tokens import Verifier
+
+    groups = {"ha": ["agency-health", "agency-health--admins"], "hm": ["agency-health"], "ra": ["agency-revenue"]}
+    monkeypatch.setattr(Verifier, "access_claims", lambda self, token: {"sub": token, "groups": groups[token]})
+    client, box = console
+
+    def get(path: str, who: str) -> tuple[int, object]:
+        resp = client.get(path, headers={"Authorization": f"Bearer {who}"})
+        return resp.status_code, resp.get_json()
+
+    status, apps = get("/api/agencies/health/apps", "ha")
+    assert status == 200 and isinstance(apps, dict) and apps["apps"] == [] and apps["may_act"] is True
+    assert get("/api/agencies/health/backups", "hm") == (200, {"service": False, "status": None, "backups": [],
+                                                               "error": None, "last_drill": None, "may_act": False})
+    refused = client.post("/api/agencies/health/apps/opendata/deploy", headers={"Authorization": "Bearer hm"})
+    assert refused.status_code == 403 and refused.get_json()["error"] == "forbidden"
+    assert client.post("/api/agencies/health/apps/nosuch/deploy",
+                       headers={"Authorization": "Bearer ha"}).status_code == 404
+    job = store.create(Registry(box.home), "deploy", "health", "opendata", "console:ha")
+    busy = client.post("/api/agencies/health/apps/opendata/remove", headers={"Authorization": "Bearer ha"})
+    assert busy.status_code == 409 and busy.get_json()["error"] == "conflict"
+    status, found = get(f"/api/jobs/{job.id}", "hm")
+    assert status == 200 and isinstance(found, dict) and found["state"] == "queued" and found["steps"] == []
+    assert get(f"/api/jobs/{job.id}", "ra") == get("/api/jobs/424242", "ra") == get("/api/agencies/health/jobs", "ra")
+    status, listed = get("/api/agencies/health/jobs", "hm")
+    assert status == 200 and isinstance(listed, dict) and [j["id"] for j in listed["jobs"]] == [job.id]

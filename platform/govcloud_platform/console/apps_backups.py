@@ -38,7 +38,7 @@ def deploy_work(v: Views, actor: str, slug: str, app: str) -> Callable[[Progress
             service.registry.close()
             service.store.registry.close()
         if result.changed:  # as `app deploy` does after a change
-            v.platform._copy_registry()
+            v.platform.copy_registry()
         return result.as_dict()
 
     return work
@@ -55,7 +55,7 @@ def remove_work(v: Views, actor: str, slug: str, app: str) -> Callable[[Progress
             service.registry.close()
             service.store.registry.close()
         if removed:
-            v.platform._copy_registry()
+            v.platform.copy_registry()
         return {"agency": slug, "app": app, "removed": removed, "purged": False}
 
     return work
@@ -202,7 +202,7 @@ def register(app: Flask, v: Views, runner: Runner) -> None:
     def api_backups(slug: str) -> Response:
         who = v.api_principal()
         record = agency_of(who, slug)
-        return jsonify(backups_doc(v, record), may_act=authz.may_act(who, record.slug))
+        return jsonify({**backups_doc(v, record), "may_act": authz.may_act(who, record.slug)})
 
     @app.post("/api/agencies/<slug>/backups", defaults={"kind": "backup"})
     @app.post("/api/agencies/<slug>/backups/drill", defaults={"kind": "drill"})

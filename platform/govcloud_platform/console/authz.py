@@ -7,6 +7,9 @@ A principal is what a verified token (or the signed-in session made from one) sa
   members of it too). They see that agency only. Other groups of the agency (`--admins`, `--desk-...`) give no
   standing of their own: membership is the agency group itself.
 - Anyone else (a valid token of the IdP without either) has no standing: 403 everywhere but the sign-in.
+- Who may act on an agency (start its long operations: deploy or remove an app, run a backup or a restore drill):
+  an operator, or an agency member who is also in the agency's administrators' group (`names.admins_group`,
+  `agency-<slug>--admins`; the IdP puts the agency's administrator in both). Plain members read (403 on a start).
 
 Another agency's id answers exactly what an unknown id answers: 404 with the same body, never 403. A 403 would
 confirm that the agency exists, so a member could probe the registry for other agencies' slugs."""
