@@ -48,7 +48,9 @@ APART = ("tests/unit/", *(f"tests/integration/test_{name}.py" for name in (
     # modules (own servers): the box group had ~190 s more than this one in the last whole run
     "console", "console_requests", "centre_sms", "centre_retention",
     # the console's usage over time, chargeback and credentials: on the shared console box (console_session)
-    "console_usage")), "tests/security/test_console.py")
+    "console_usage",
+    # the console's apps, backups and jobs (issue 15), on the shared console box
+    "console_jobs")), "tests/security/test_console.py")
 GROUPS = ("box", "apart")
 
 

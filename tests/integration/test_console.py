@@ -159,8 +159,9 @@ def test_a_page_without_a_session_starts_the_sign_in(cbox: BoxHandle) -> None:
 def test_a_browser_signs_in_through_the_idp_and_every_page_passes_axe(cbox: BoxHandle, chromium: Chromium,
                                                                      shots: Shots, lang: str) -> None:
     """Debian's Chromium, JavaScript off: an agency member opens the console, signs in on the IdP's form, and reads
-    the overview, the agencies and their agency's page: no WCAG 2.2 AA violation (axe-core), each page at most
-    150 KB received, reflow at 320 px, a screenshot each; another agency's page is the not-found page."""
+    the overview, the agencies, their agency's page, its usage, apps and backups: no WCAG 2.2 AA violation
+    (axe-core), each page at most 150 KB received, reflow at 320 px, a screenshot each; another agency's page is the
+    not-found page."""
     box = cbox.box()
     user, password = admin(cbox, A)
     page = chromium.page(javascript=False, locale=lang, box_tls=True)
@@ -184,6 +185,10 @@ def test_a_browser_signs_in_through_the_idp_and_every_page_passes_axe(cbox: BoxH
         follow(page, page.locator(f'main a[href="/{lang}/agencies/{A}/usage"]'))
         assert page.locator("meter").count() == 2  # the connections and the bucket against their limits
         visit.seen("usage")
+        for part in ("apps", "backups"):  # linked from the agency's page (console/apps_backups.py)
+            page.goto(kit.url(box, f"/{lang}/agencies/{A}"))
+            follow(page, page.locator(f'main a[href="/{lang}/agencies/{A}/{part}"]'))
+            visit.seen(part)
         response = page.goto(kit.url(box, f"/{lang}/agencies/{B}"))
         assert response is not None and response.status == 404
         visit.seen("other-agency")

@@ -5,8 +5,9 @@ in, `alg: none`, HS256 keyed with the IdP's public key), a token of another clie
 refusal of another agency's id must be the 404 an unknown id gets (a 403 would confirm that A exists). The second
 slice's rows: A's onboarding request (read, approved or declined by B: 404 as an unknown id), A's audit entries (the
 filter under several spellings, the CSV export, the unfiltered list), and a form posted without the session's CSRF
-token (what a cross-site form sends). Positive control: B reads its own agency, files a request and cannot approve
-it."""
+token (what a cross-site form sends). The jobs' rows: starting A's deploys, removals, backups and drills through the
+API and the pages (with B's own form token), and reading A's job by its id. Positive control: B reads its own
+agency, files a request and cannot approve it."""
 
 from __future__ import annotations
 
@@ -110,6 +111,9 @@ SLUG_ROWS = [
     ("the victim's usage", f"/api/agencies/{VICTIM}/usage"),
     ("the victim's usage history", f"/api/agencies/{VICTIM}/usage/history"),
     ("the victim's credentials (masked)", f"/api/agencies/{VICTIM}/credentials"),
+    ("the victim's apps", f"/api/agencies/{VICTIM}/apps"),
+    ("the victim's backups", f"/api/agencies/{VICTIM}/backups"),
+    ("the victim's jobs", f"/api/agencies/{VICTIM}/jobs"),
 ]
 
 
@@ -331,3 +335,47 @@ def test_positive_control_the_intruder_files_but_cannot_approve(cbox: BoxHandle,
     assert filed.status_code == 201, filed.text[:300]
     refused = kit.api_post(box, f"/api/requests/{filed.json()['id']}/approve", own["token"])
     assert refused.status_code == 403
+
+
+# --- the jobs (console/jobs.py, console/apps_backups.py): starting the victim's, reading the victim's --------------
+JOB_STARTS = [("deploy an app", "apps/opendata/deploy"), ("remove an app", "apps/opendata/remove"),
+              ("run a backup", "backups"), ("run a restore drill", "backups/drill")]
+
+
+@pytest.fixture(scope="module")
+def victims_job(cbox: BoxHandle) -> int:
+    """A job of the victim's, recorded as the console records one (it never runs: nothing is started here)."""
+    from govcloud_platform.state import jobs
+    from govcloud_platform.state.registry import Registry
+
+    registry = Registry(cbox.box().home)
+    try:
+        job = jobs.create(registry, "drill", VICTIM, "backups", "console:victim")
+        jobs.move(registry, job.id, jobs.FAILED, error="never run: a test's record")
+        return job.id
+    finally:
+        registry.close()
+
+
+@pytest.mark.parametrize(("what", "tail"), JOB_STARTS, ids=[r[0] for r in JOB_STARTS])
+def test_intruder_cannot_start_the_victims_jobs(cbox: BoxHandle, own: dict[str, Any], what: str, tail: str) -> None:
+    box = cbox.box()
+    unknown = kit.api_post(box, f"/api/agencies/no-such-agency/{tail}", own["token"])
+    token = _csrf(own["session"], box)
+    with attack("console", f"start the victim's job: {what} (API, and the page with the intruder's form token)") as at:
+        api = kit.api_post(box, f"/api/agencies/{VICTIM}/{tail}", own["token"])
+        page = own["session"].post(kit.url(box, f"/en/agencies/{VICTIM}/{tail}"), data={"csrf": token},
+                                   allow_redirects=False, timeout=30)
+        at.succeeded = api.status_code != 404 or page.status_code != 404 or api.json() != unknown.json()
+        at.detail = f"HTTP {api.status_code}, {page.status_code}"
+
+
+def test_intruder_cannot_read_the_victims_job(cbox: BoxHandle, own: dict[str, Any], victims_job: int) -> None:
+    box = cbox.box()
+    unknown = _get(box, "/api/jobs/987654321", own["token"])
+    with attack("console", "read the victim's job by its id (API and page)") as attempt:
+        api = _get(box, f"/api/jobs/{victims_job}", own["token"])
+        page = _get(box, f"/en/jobs/{victims_job}", session=own["session"])
+        attempt.succeeded = (api.status_code != 404 or page.status_code != 404 or api.json() != unknown.json()
+                             or VICTIM in api.text + page.text)
+        attempt.detail = f"HTTP {api.status_code}, {page.status_code}"

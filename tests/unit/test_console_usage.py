@@ -47,7 +47,7 @@ def test_a_registry_of_version_5_gains_the_samples_table_and_keeps_its_rows(tmp_
     us.record(reg, sample("health", NOW, storage=5))
     us.record(reg, sample("health", NOW, storage=7))  # the same second: replaced
     with reg.connect() as c:
-        assert c.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 6
+        assert c.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     assert [s.storage_bytes for s in us.history(reg, "health", us.iso(NOW), us.iso(NOW))] == [7]
 
 

@@ -127,3 +127,37 @@ def verify(box: Box, slug: str | None = None, snapshot: str | None = None, actor
     registry.audit("backup verify", slug or "all", "ok" if ok else "mismatch", actor,
                    json.dumps([{"scope": r["scope"], "ok": r["ok"]} for r in reports]))
     return {"ok": ok, "reports": reports}
+
+
+def drill_outcome(entries: list[dict[str, Any]], slug: str) -> dict[str, Any] | None:
+    """The agency's last restore drill from audit entries of `backup verify` (the newest first, pure): its time,
+    whether it passed, who ran it. A drill of every agency (target `all`) counts when its report names the agency.
+    None: never drilled."""
+    for entry in entries:
+        if entry["command"] != "backup verify":
+            continue
+        if entry["target"] == slug:
+            ok: bool | None = entry["result"] == "ok"
+        elif entry["target"] == "all":
+            try:
+                scopes = {r["scope"]: r["ok"] for r in json.loads(entry["detail"])}
+            except (ValueError, TypeError, KeyError):
+                continue
+            if f"agency:{slug}" not in scopes:
+                continue
+            ok = bool(scopes[f"agency:{slug}"])
+        else:
+            continue
+        return {"at": entry["at"], "ok": ok, "result": entry["result"], "actor": entry["actor"]}
+    return None
+
+
+def last_drill(box: Box, slug: str) -> dict[str, Any] | None:
+    """The agency's last restore drill (`backup verify`, recorded in the audit log whatever its outcome)."""
+    registry = Registry(box.home)
+    try:
+        own = registry.audit_log(limit=20, target=slug, command="backup verify")
+        every = registry.audit_log(limit=20, target="all", command="backup verify")
+    finally:
+        registry.close()
+    return drill_outcome(sorted(own + every, key=lambda e: -int(e["id"])), slug)

@@ -18,7 +18,7 @@ from govcloud_platform.backups.common import iso, parse_time, utcnow
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.services.backup_plan import FAILING_AFTER, liveness, quota_problem
 from govcloud_platform.spec import Spec
-from govcloud_platform.state.registry import Registry
+from govcloud_platform.state.registry import AgencyRecord, Registry
 
 RETRY_AFTER = dt.timedelta(minutes=10)  # a failed run is retried this long after, until the next fire time
 # The scheduler's health (`govcloud status`, the backups entry): it ticks every 15 s; a tick older than this
@@ -210,10 +210,15 @@ def status(box: Box, now: dt.datetime | None = None, platform_last: dict[str, An
     for record in Registry(box.home).agencies():
         if record.state != "ready" or "backups" not in record.services:
             continue
-        cron = agency_cron(box.spec, record.slug)
-        rows.append(_row(f"agency:{record.slug}", cron, last_successes(box, record.slug),
-                         parse_time(record.created_at), settings.max_age_hours, now))
+        rows.append(agency_status(box, record, now))
     return rows
+
+
+def agency_status(box: Box, record: AgencyRecord, now: dt.datetime | None = None) -> StatusRow:
+    """One agency's row of `status` (`backup status`, and the console's backups page): its newest successful run
+    (the audit log's), its age against what the agency's plan allows."""
+    return _row(f"agency:{record.slug}", agency_cron(box.spec, record.slug), last_successes(box, record.slug),
+                parse_time(record.created_at), box.spec.platform.services.backups.max_age_hours, now or utcnow())
 
 
 def _box_created(box: Box) -> dt.datetime | None:

@@ -8,4 +8,5 @@ console process imports this package (`wsgi.py`, under gunicorn): the CLI never 
 
 Layout: `authz` (who sees what: pure), `signin` (the OIDC code flow with PKCE: pure), `tokens` (verifying the IdP's
 JWTs: a thin adapter over PyJWT), `data` (the registry and `status`, read through the platform's functions),
-`openapi`, `texts` (English and Urdu), `app` (the routes)."""
+`openapi`, `texts` (English and Urdu), `app` (the routes), `work` (onboarding requests, the audit log),
+`jobs` (long operations run by the console's worker threads) and `apps_backups` (an agency's apps and backups)."""

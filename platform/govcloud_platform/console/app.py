@@ -15,7 +15,7 @@ from flask import Flask, abort, g, jsonify, redirect, render_template, request, 
 from werkzeug.wrappers import Response
 
 from govcloud_platform.box.services.identity import OPERATOR_GROUPS
-from govcloud_platform.console import authz, credentials, signin, usage, work
+from govcloud_platform.console import apps_backups, authz, credentials, jobs, signin, usage, work
 from govcloud_platform.console.data import Platform, agency_detail, agency_summary
 from govcloud_platform.console.openapi import document
 from govcloud_platform.console.sampler import Sampler
@@ -201,12 +201,18 @@ def create_app(settings: Settings) -> Flask:
         return jsonify(agency_detail(record))
 
     # --- onboarding requests and the audit log (pages and API: console/work.py) ----------------------
-    work.register(app, work.Views(settings, platform, page, signed_page, api_principal))
+    views = work.Views(settings, platform, page, signed_page, api_principal)
+    work.register(app, views)
     # --- an agency's page with its credentials; usage, its history and the chargeback report ---------------
     credentials.register(app, credentials.Views(platform, page, signed_page, api_principal))
     rates = settings.box.spec.platform.services.console.chargeback
     usage.register(app, usage.Views(platform, sampler, page, signed_page, api_principal,
                                     rates.model_dump() if rates is not None else None))
+
+    # --- apps, backups and the jobs that change them (console/apps_backups.py, console/jobs.py) ------------------
+    runner = jobs.Runner(settings.box.home)  # marks jobs a previous process left unfinished failed
+    app.extensions["govcloud"]["jobs"] = runner
+    apps_backups.register(app, views, runner)
 
     @app.get("/api/openapi.json")
     def openapi() -> Response:

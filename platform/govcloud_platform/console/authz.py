@@ -7,6 +7,9 @@ A principal is what a verified token (or the signed-in session made from one) sa
   members of it too). They see that agency only. Other groups of the agency (`--admins`, `--desk-...`) give no
   standing of their own: membership is the agency group itself.
 - Anyone else (a valid token of the IdP without either) has no standing: 403 everywhere but the sign-in.
+- Who may act on an agency (start its long operations: deploy or remove an app, run a backup or a restore drill):
+  an operator, or an agency member who is also in the agency's administrators' group (`names.admins_group`,
+  `agency-<slug>--admins`; the IdP puts the agency's administrator in both). Plain members read (403 on a start).
 
 Another agency's id answers exactly what an unknown id answers: 404 with the same body, never 403. A 403 would
 confirm that the agency exists, so a member could probe the registry for other agencies' slugs."""
@@ -41,6 +44,7 @@ def principal(subject: str, groups: object, operator_groups: Sequence[str]) -> P
             agencies.add(owner.slug)
         elif owner is not None and owner.role == ADMINS:
             admins.add(owner.slug)
+    # an administrator is one only of an agency whose member it is (the IdP puts its administrators in both groups)
     return Principal(subject, any(g in operator_groups for g in names), frozenset(agencies),
                      frozenset(admins & agencies))
 
@@ -55,6 +59,13 @@ def may_reveal(who: Principal, slug: str) -> bool:
     one of the agency's administrators (a member of `agency-<slug>` and of `agency-<slug>--admins`). A plain member
     sees the credentials without their secrets."""
     return who.operator or (slug in who.agencies and slug in who.administers)
+
+
+def may_act(who: Principal, slug: str) -> bool:
+    """Whether the principal may start the agency's long operations (deploy or remove an app, run a backup or a
+    restore drill): an operator, or one of the agency's administrators; its plain members only read. Ask `may_see`
+    first: another agency's slug answers 404, not 403."""
+    return who.operator or slug in who.administers
 
 
 def visible(who: Principal, slugs: Iterable[str]) -> list[str]:

@@ -186,10 +186,10 @@ class Platform:
                 onboarding.registry.close()
         finally:
             registry.close()
-        self._copy_registry()
+        self.copy_registry()
         return record
 
-    def _copy_registry(self) -> None:
+    def copy_registry(self) -> None:
         """What `govcloud_cli.boxes.copy_registry` does after a change: best effort (the change is made)."""
         from govcloud_platform.backups.registry import take_backup
 

@@ -54,6 +54,32 @@ _ENTRY = {
                    "result": {"type": "string"}, "detail": {"type": "string"}},
 }
 
+_JOB = {
+    "type": "object",
+    "required": ["id", "kind", "agency", "target", "state", "actor", "created_at", "started_at", "ended_at", "result",
+                 "error", "steps"],
+    "properties": {
+        "id": {"type": "integer"},
+        "kind": {"type": "string", "enum": ["deploy", "remove", "backup", "drill"]},
+        "agency": {"type": "string"},
+        "target": {"type": "string", "description": "the app's name, or `backups`"},
+        "state": {"type": "string", "enum": ["queued", "running", "succeeded", "failed"]},
+        "actor": {"type": "string"}, "created_at": {"type": "string", "format": "date-time"},
+        "started_at": {"type": ["string", "null"], "format": "date-time"},
+        "ended_at": {"type": ["string", "null"], "format": "date-time"},
+        "result": {"description": "what the platform's function returned (`app deploy --json`, `backup run --json` "
+                                  "...), once succeeded"},
+        "error": {"type": ["string", "null"]},
+        "steps": {"type": "array", "items": {"type": "object", "required": ["at", "message"], "properties": {
+            "at": {"type": "string", "format": "date-time"}, "message": {"type": "string"}}}},
+    },
+}
+_STARTED = {"type": "object", "required": ["job", "url"],
+            "properties": {"job": {"$ref": "#/components/schemas/Job"}, "url": {"type": "string"}}}
+_SLUG = [{"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}]
+_SLUG_APP = [*_SLUG, {"name": "name", "in": "path", "required": True,
+                      "schema": {"type": "string", "enum": list(APP_NAMES)}}]
+
 
 def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
@@ -148,14 +174,22 @@ def _usage_paths() -> dict[str, Any]:
     }
 
 
+def _start(operation: str, summary: str, parameters: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"operationId": operation, "summary": summary, "parameters": parameters,
+            "responses": {"202": _json("queued: follow the job at `url` (also the Location header)", _ref("Started")),
+                          **_REFUSALS, "403": _error("a member of the agency who is not one of its administrators"),
+                          "404": _error("no such agency or app, or not the principal's"),
+                          "409": _error("a job for the same app (or the agency's backups) is queued or running; or "
+                                        "the agency has no backups service")}}
+
+
 def document(server_url: str) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "govcloud console API", "version": "1",
-                 "description": "Read (and, for onboarding requests, change) what the signed-in principal may see: a "
-                                "directorate operator every agency, an "
-                                "agency member their own agency. Another agency's slug answers 404, as an unknown "
-                                "one does (docs/console.md)."},
+                 "description": "Read (and, for onboarding requests, apps and backups, change) what the signed-in "
+                                "principal may see: a directorate operator every agency, an agency member their own "
+                                "agency. Another agency's slug answers 404, as an unknown one does (docs/console.md)."},
         "servers": [{"url": server_url}],
         "security": [{"bearer": []}],
         "paths": {
@@ -245,6 +279,46 @@ def document(server_url: str) -> dict[str, Any]:
                                       "content": {"text/csv": {"schema": {"type": "string"}}}},
                               "400": _error("a filter is not valid"), **_REFUSALS,
                               "404": _error("an agency filter that is not the principal's")}}},
+            "/api/agencies/{slug}/apps": {"get": {
+                "operationId": "listApps",
+                "summary": "The catalogue (`app catalogue`) and the agency's deployed apps with URL and health "
+                           "(`app list --agency`)",
+                "parameters": _SLUG,
+                "responses": {"200": _json("catalogue and deployed apps", {
+                    "type": "object", "required": ["catalogue", "apps", "may_act"],
+                    "properties": {"catalogue": {"type": "array", "items": {"type": "object"}},
+                                   "apps": {"type": "array", "items": {"type": "object"}},
+                                   "may_act": {"type": "boolean"}}}),
+                    **_REFUSALS, "404": _error("no such agency, or not the principal's")}}},
+            "/api/agencies/{slug}/apps/{name}/deploy": {"post": _start(
+                "deployApp", "Deploy (or converge) the app as `govcloud app deploy` does, as a job", _SLUG_APP)},
+            "/api/agencies/{slug}/apps/{name}/remove": {"post": _start(
+                "removeApp", "Remove the app, its data kept, as `govcloud app remove` does, as a job", _SLUG_APP)},
+            "/api/agencies/{slug}/backups": {
+                "get": {"operationId": "getBackups",
+                        "summary": "The last successful backup and its age against the plan (`backup status`), the "
+                                   "runs in the repository (`backup list --agency`), the last restore drill",
+                        "parameters": _SLUG,
+                        "responses": {"200": _json("the agency's backups", {"type": "object", "required": [
+                            "service", "status", "backups", "error", "last_drill", "may_act"]}),
+                            **_REFUSALS, "404": _error("no such agency, or not the principal's")}},
+                "post": _start("runBackup", "Take a backup now, as `govcloud backup run --agency` does, as a job",
+                               _SLUG)},
+            "/api/agencies/{slug}/backups/drill": {"post": _start(
+                "runDrill", "A restore drill of the latest backup, as `govcloud backup verify --agency` does, as a "
+                            "job", _SLUG)},
+            "/api/agencies/{slug}/jobs": {"get": {
+                "operationId": "listJobs", "summary": "The agency's newest jobs (without their steps)",
+                "parameters": _SLUG,
+                "responses": {"200": _json("the newest first", {
+                    "type": "object", "required": ["jobs"],
+                    "properties": {"jobs": {"type": "array", "items": _ref("Job")}}}),
+                    **_REFUSALS, "404": _error("no such agency, or not the principal's")}}},
+            "/api/jobs/{job_id}": {"get": {
+                "operationId": "getJob", "summary": "A job: its state and its progress steps",
+                "parameters": [{"name": "job_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                "responses": {"200": _json("the job", _ref("Job")), **_REFUSALS,
+                              "404": _error("no such job, or not the principal's agency's")}}},
             "/api/openapi.json": {"get": {
                 "operationId": "openapi", "summary": "This document", "security": [],
                 "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}}}},
@@ -254,6 +328,7 @@ def document(server_url: str) -> dict[str, Any]:
                                            "description": "an RS256 access token of the box's IdP issued to the "
                                                           "console's client (platform-console)"}},
             "schemas": {"Error": _ERROR, "AgencySummary": _SUMMARY, "Agency": _DETAIL,
-                        "NewOnboardingRequest": _REQUEST_NEW, "OnboardingRequest": _REQUEST, "AuditEntry": _ENTRY},
+                        "NewOnboardingRequest": _REQUEST_NEW, "OnboardingRequest": _REQUEST, "AuditEntry": _ENTRY,
+                        "Job": _JOB, "Started": _STARTED},
         },
     }

@@ -124,6 +124,32 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX usage_samples_at ON usage_samples (at)
     """,
+    # 7: the console's long operations (state.jobs): a deploy, removal, backup or restore drill started in the
+    # console, run by its job runner, with its progress steps. One job per agency and target at a time (the partial
+    # unique index: a second start while one is queued or running fails, 409).
+    """
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,
+        agency TEXT NOT NULL,
+        target TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'succeeded', 'failed')),
+        actor TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        started_at TEXT NOT NULL DEFAULT '',
+        ended_at TEXT NOT NULL DEFAULT '',
+        result TEXT NOT NULL DEFAULT '',
+        error TEXT NOT NULL DEFAULT ''
+    );
+    CREATE UNIQUE INDEX jobs_one_at_a_time ON jobs (agency, target) WHERE state IN ('queued', 'running');
+    CREATE TABLE job_steps (
+        job INTEGER NOT NULL REFERENCES jobs (id),
+        n INTEGER NOT NULL,
+        at TEXT NOT NULL,
+        message TEXT NOT NULL,
+        PRIMARY KEY (job, n)
+    )
+    """,
 ]
 
 
