@@ -7,6 +7,9 @@ A principal is what a verified token (or the signed-in session made from one) sa
   members of it too). They see that agency only. Other groups of the agency (`--admins`, `--desk-...`) give no
   standing of their own: membership is the agency group itself.
 - Anyone else (a valid token of the IdP without either) has no standing: 403 everywhere but the sign-in.
+- A script (an access token of a script client, client credentials: `console_scripts`) has the standing the
+  registry records for its client, not any group: an operator's, or one agency's. Its subject is `script:<name>`
+  (the audit log's actor `console:script:<name>`).
 
 Another agency's id answers exactly what an unknown id answers: 404 with the same body, never 403. A 403 would
 confirm that the agency exists, so a member could probe the registry for other agencies' slugs."""
@@ -39,6 +42,19 @@ def principal(subject: str, groups: object, operator_groups: Sequence[str]) -> P
         if owner is not None and owner.role is None:
             agencies.add(owner.slug)
     return Principal(subject, any(g in operator_groups for g in names), frozenset(agencies))
+
+
+SCRIPT = "script:"
+
+
+def script_principal(name: str, role: str, agency: str | None) -> Principal:
+    """The principal of a script client's token: the standing recorded for the client (`state.console_clients`):
+    role `operator`, or an agency's `member`/`admin` with its slug. Anything else has no standing."""
+    if role == "operator" and agency is None:
+        return Principal(SCRIPT + name, True, frozenset())
+    if role in ("member", "admin") and agency:
+        return Principal(SCRIPT + name, False, frozenset({agency}))
+    return Principal(SCRIPT + name, False, frozenset())
 
 
 def may_see(who: Principal, slug: str) -> bool:

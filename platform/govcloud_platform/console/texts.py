@@ -97,6 +97,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "show": "Show",
         "csv": "Download these entries (CSV)",
         "no_entries": "No entry matches.",
+        "older_entries": "Older entries",
+        "newest_entries": "Newest entries",
     },
     "ur": {
         "title": "گو کلاؤڈ کنسول",
@@ -188,5 +190,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "show": "دکھائیں",
         "csv": "یہ اندراجات ڈاؤن لوڈ کریں (CSV)",
         "no_entries": "کوئی اندراج نہیں ملا۔",
+        "older_entries": "پرانے اندراجات",
+        "newest_entries": "تازہ ترین اندراجات",
     },
 }
