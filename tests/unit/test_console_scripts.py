@@ -127,7 +127,8 @@ KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 def token(client_id: str, sub: str | None = None, *, aud: object = None, scope: object = "openid", key: Any = KEY,
           ttl: int = 300, **extra: object) -> str:
     claims = {"iss": ISSUER, "aud": [client_id] if aud is None else aud, "client_id": client_id,
-              "sub": sub or client_id, "exp": int(time.time()) + ttl, "iat": int(time.time()), **({"scope": scope} if scope else {}), **extra}
+              "sub": sub or client_id, "exp": int(time.time()) + ttl, "iat": int(time.time()),
+              **({"scope": scope} if scope else {}), **extra}
     return jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k"})
 
 
