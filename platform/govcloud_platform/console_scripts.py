@@ -47,11 +47,20 @@ def decide_standing(operator: bool, agency: str | None, role: str | None, agenci
     return role, agency
 
 
+NO_SIGN_IN = "/auth/no-sign-in"  # a path of the console that answers 404
+
+
 def client_body(box: Box, name: str, secret: str) -> dict[str, object]:
-    """The IdP client: confidential, client credentials only (no redirect URI; the access rule admits the grant
-    and no user), JWT access tokens (`oidc_clients.oidc_client`)."""
-    return oidc_clients.oidc_client(box, script_client(name), secret, [], f"govcloud console script {name}",
-                                    admit=[], allow_client_credentials=True)
+    """The IdP client: confidential, client credentials only: the access rule admits that grant and no user's
+    sign-in (`access_rule([], client_credentials=True)`), the password grant is off; JWT access tokens
+    (`oidc_clients.oidc_client`). LemonLDAP::NG's manager refuses a configuration with a client without a redirect
+    URI (its test `oidcRPRedirectURINotEmpty`: every later change through its API would fail), so the client has
+    one that leads nowhere: a path of the console that answers 404, where no code ever arrives, since no user
+    passes the rule."""
+    from govcloud_platform.box.services.console_conf import public_url
+
+    return oidc_clients.oidc_client(box, script_client(name), secret, [public_url(box) + NO_SIGN_IN],
+                                    f"govcloud console script {name}", admit=[], allow_client_credentials=True)
 
 
 class ScriptClients:
@@ -62,6 +71,9 @@ class ScriptClients:
         """Register the client in the IdP and record it; returns it and its secret (shown once, never stored by
         us: the IdP keeps it). Bad input (InputError) and a taken name (ConflictError) change nothing."""
         check_script_name(name)
+        if not self.box.spec.platform.services.console.enabled:
+            raise InputError("the console is not enabled in the spec: a script client would have no API to call",
+                             hint="set platform.services.console.enabled: true, then `govcloud up`")
         registry = Registry(self.box.home)
         try:
             standing = decide_standing(operator, agency, role, {r.slug: r.state for r in registry.agencies()})

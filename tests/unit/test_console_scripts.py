@@ -240,3 +240,18 @@ def test_the_api_and_the_page_go_back_by_id(console: tuple[FlaskClient, Box]) ->
     second = client.get("/en/audit?" + older.group(1).replace("&amp;", "&"))
     assert second.status_code == 200 and "n1" in second.text and "n2" not in second.text
     assert 'rel="next"' not in second.text and 'href="/en/audit?actor=alice"' in second.text  # the newest again
+
+
+def test_the_idp_client_takes_client_credentials_only_and_has_a_redirect_uri(tmp_path: Path) -> None:
+    """A redirect URI because LemonLDAP::NG's manager refuses any later change to a configuration holding a client
+    without one (`oidcRPRedirectURINotEmpty`): the console's 404 path, where no code arrives."""
+    from govcloud_platform.console_scripts import NO_SIGN_IN, client_body
+
+    box = Box(home=tmp_path, spec=load_spec_text(ENABLED))
+    body: Any = client_body(box, "ci", "s" * 40)
+    assert body["confKey"] == body["clientId"] == "console-script-ci"
+    assert [u.endswith(NO_SIGN_IN) for u in body["redirectUris"]] == [True]
+    opts = body["options"]
+    assert opts["allowClientCredentialsGrant"] is True and opts["allowPasswordGrant"] is False
+    assert opts["public"] is False and opts["accessTokenJWT"] is True and opts["accessTokenSignAlg"] == "RS256"
+    assert opts["rule"] == '$_oidc_grant_type eq "clientcredentials"'  # no user's sign-in passes it
