@@ -2,7 +2,8 @@
 (`govcloud console client add`), a script gets an access token from the box's IdP (LemonLDAP::NG) by the
 client-credentials grant, and the console's API answers with the standing the registry records for the client: an
 agency's script sees that agency only (another agency's slug 404 as an unknown one), the operators' every agency.
-A removed client's token is refused at once, before it expires, and the IdP gives it no new one. An agency's own
+A removed client's token is refused at once, before it expires, and the IdP gives it no new one; so are an
+agency's clients when the agency is removed. An agency's own
 OIDC client (client credentials too) is no script client: its token is refused. Bad input is one line, exit 2,
 nothing changed; the secret is shown once or written to a 0600 file, and is in no log. The audit log pages back by
 id. (Pure parts: tests/unit/test_console_scripts.py.)"""
@@ -85,6 +86,18 @@ def test_agencies_are_still_onboarded_beside_script_clients(cbox: BoxHandle,
     without a redirect URI) made every later `agency add` fail."""
     kit.onboard(cbox, ("scr-gamma",))
     assert slugs(cbox, token(cbox, clients["agency"])) == [A]
+
+
+def test_an_agencys_removal_removes_its_script_clients(cbox: BoxHandle, clients: dict[str, dict[str, Any]]) -> None:
+    kit.onboard(cbox, ("scr-delta",))
+    client = add(cbox, "scr-delta-ci", "--agency", "scr-delta")
+    bearer = token(cbox, client)
+    assert slugs(cbox, bearer) == ["scr-delta"]
+    removed = cbox.cli("--actor", "test", "agency", "remove", "scr-delta", "--yes")
+    assert removed.rc == 0, removed.stderr
+    assert "scr-delta-ci" not in [c["name"] for c in cbox.cli("--json", "console", "client", "list").json()["clients"]]
+    assert kit.api(cbox.box(), "/api/agencies", bearer).status_code == 401
+    assert token_response(cbox, client["client_id"], client["client_secret"]).status_code in (400, 401)
 
 
 def test_an_agencys_own_client_is_no_script_client(cbox: BoxHandle) -> None:
