@@ -50,7 +50,9 @@ APART = ("tests/unit/", *(f"tests/integration/test_{name}.py" for name in (
     # the console's usage over time, chargeback and credentials: on the shared console box (console_session)
     "console_usage",
     # the console's apps, backups and jobs (issue 15), on the shared console box
-    "console_jobs")), "tests/security/test_console.py")
+    "console_jobs",
+    # the console's script clients (on the shared console box: ~9 s of its own)
+    "console_scripts")), "tests/security/test_console.py")
 GROUPS = ("box", "apart")
 
 

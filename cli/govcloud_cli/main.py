@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from govcloud_cli import agency, app_cmds, backup, box_cmds, hosts_cmds, iaas, lab, verify_cmd
+from govcloud_cli import agency, app_cmds, backup, box_cmds, console_cmds, hosts_cmds, iaas, lab, verify_cmd
 from govcloud_cli.output import RUN, Options, emit_json, info
 
 HELP = """GovCloud in a box: stand up a government cloud and onboard agencies as tenants.
@@ -133,6 +133,7 @@ app.add_typer(backup.backup_app, name="backup")
 app.add_typer(iaas.iaas_app, name="iaas")
 app.add_typer(lab.lab_app, name="lab")
 app.add_typer(hosts_cmds.hosts_app, name="hosts")
+app.add_typer(console_cmds.console_app, name="console")
 
 
 def endpoints(box: Any) -> list[tuple[int, str, str]]:

@@ -18,6 +18,7 @@ labels.
 | S3 buckets and identities      | agency bucket, identity | `ag-<s>`             |
 | OIDC clients                   | agency client           | `ag-<s>`             |
 |                                | app client              | `ag-<s>--<a>`        |
+|                                | console script client   | `console-script-<n>` (not an agency's) |
 | IdP groups                     | agency members          | `agency-<s>`         |
 |                                | agency administrators   | `agency-<s>--admins` |
 |                                | staff at desk `d`       | `agency-<s>--desk-<d>` |
@@ -40,6 +41,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from govcloud_platform.errors import InputError
 from govcloud_platform.spec.models import check_slug
 
 APP_NAME_PATTERN = r"^[a-z][a-z0-9]{1,15}$"
@@ -167,6 +169,33 @@ def parse_client(name: str) -> Owner | None:
         return Owner(slug)
     app = _app_or_none(tail)
     return Owner(slug, app=app) if app else None
+
+
+SCRIPT_CLIENT_PREFIX = "console-script-"
+SCRIPT_NAME_PATTERN = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"  # a script client's name `n` (no `--`), as a slug's shape
+_SCRIPT_RE = re.compile(SCRIPT_NAME_PATTERN)
+
+
+def check_script_name(name: str) -> str:
+    """A console script client's name (chosen by an operator: `govcloud console client add NAME`)."""
+    if not _SCRIPT_RE.fullmatch(name) or "--" in name:
+        raise InputError(f"invalid script client name {name[:80]!r}",
+                         hint="2 to 32 of a-z, 0-9 and '-', beginning with a letter, not ending with '-', no '--'")
+    return name
+
+
+def script_client(name: str) -> str:
+    """The IdP's OIDC client of a console script client: never an agency's (`parse_client` gives None, so the
+    agencies' access policy leaves its rule alone) nor the platform's own (`platform-...`)."""
+    return SCRIPT_CLIENT_PREFIX + check_script_name(name)
+
+
+def parse_script_client(client_id: str) -> str | None:
+    """The script client's name of an OIDC client id, or None."""
+    if not client_id.startswith(SCRIPT_CLIENT_PREFIX):
+        return None
+    name = client_id[len(SCRIPT_CLIENT_PREFIX):]
+    return name if _SCRIPT_RE.fullmatch(name) and "--" not in name else None
 
 
 # --- IdP groups and logins -------------------------------------------------------------------------

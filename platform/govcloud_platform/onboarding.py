@@ -269,6 +269,9 @@ class Onboarding:
             for deployment in apps.store.all(slug):  # an app keeps no access its agency lost
                 self.progress(f"{slug}: app {deployment.app}")
                 apps.remove(slug, deployment.app, purge)
+            from govcloud_platform.console_scripts import ScriptClients
+
+            ScriptClients(self.box, self.actor).remove_agency(self.registry, slug)  # the console's script clients
             for service, broker in reversed(list(brokers().items())):
                 self.progress(f"{slug}: {service}")
                 self._deprovision_step(slug, service, broker, purge)

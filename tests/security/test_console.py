@@ -7,7 +7,9 @@ slice's rows: A's onboarding request (read, approved or declined by B: 404 as an
 filter under several spellings, the CSV export, the unfiltered list), and a form posted without the session's CSRF
 token (what a cross-site form sends). The jobs' rows: starting A's deploys, removals, backups and drills through the
 API and the pages (with B's own form token), and reading A's job by its id. Positive control: B reads its own
-agency, files a request and cannot approve it."""
+agency, files a request and cannot approve it. Scripts: B's own script client's token (client credentials)
+against A's slug, that token rewritten to the operators' script client, and a removed script client's token that
+has not expired."""
 
 from __future__ import annotations
 
@@ -379,3 +381,56 @@ def test_intruder_cannot_read_the_victims_job(cbox: BoxHandle, own: dict[str, An
         attempt.succeeded = (api.status_code != 404 or page.status_code != 404 or api.json() != unknown.json()
                              or VICTIM in api.text + page.text)
         attempt.detail = f"HTTP {api.status_code}, {page.status_code}"
+
+
+# --- scripts: the intruder's own script client (client credentials), made for it by an operator -----------------
+def _script(cbox: BoxHandle, name: str, *args: str) -> tuple[dict[str, Any], str]:
+    """A script client made with the CLI and an access token of it (client credentials at the IdP)."""
+    made = cbox.cli("--json", "console", "client", "add", name, *args)
+    assert made.rc == 0, made.stderr
+    client = made.json()
+    box = cbox.box()
+    resp = kit.oidc.browser(box).post(f"{box.issuer}/oauth2/token", timeout=10,
+                                      auth=(client["client_id"], client["client_secret"]),
+                                      data={"grant_type": "client_credentials", "scope": "openid"})
+    assert resp.status_code == 200, resp.text[:200]
+    return client, resp.json()["access_token"]
+
+
+@pytest.fixture(scope="module")
+def script(cbox: BoxHandle) -> dict[str, str]:
+    """The intruder's own script token; an operators' script client exists too (its id is worth forging)."""
+    _, own_token = _script(cbox, "sec-con-intruder-ci", "--agency", INTRUDER)
+    ops, _ = _script(cbox, "sec-con-ops", "--operator")
+    return {"token": own_token, "operators_client": ops["client_id"]}
+
+
+def test_intruders_script_cannot_read_the_victim(cbox: BoxHandle, script: dict[str, str]) -> None:
+    box = cbox.box()
+    unknown = _get(box, "/api/agencies/no-such-agency", script["token"])
+    with attack("console", "API: the victim's slug with the intruder's own script client's token") as attempt:
+        resp = _get(box, f"/api/agencies/{VICTIM}", script["token"])
+        listed = _get(box, "/api/agencies", script["token"])
+        attempt.succeeded = resp.status_code != 404 or resp.json() != unknown.json() or VICTIM in listed.text
+        attempt.detail = f"HTTP {resp.status_code}, list {listed.status_code}"
+    assert [a["slug"] for a in listed.json()["agencies"]] == [INTRUDER]  # positive control: its own
+
+
+def test_a_script_token_rewritten_to_the_operators_client_is_refused(cbox: BoxHandle, script: dict[str, str]) -> None:
+    head, claims, signature = _parts(script["token"])
+    ops = script["operators_client"]
+    forged = f"{_b64(head)}.{_b64({**claims, 'client_id': ops, 'sub': ops, 'aud': [ops]})}.{signature}"
+    with attack("console", "API: own script token rewritten to the operators' script client") as attempt:
+        resp = _get(cbox.box(), f"/api/agencies/{VICTIM}", forged)
+        attempt.succeeded = resp.status_code != 401
+        attempt.detail = f"HTTP {resp.status_code}"
+
+
+def test_a_removed_script_clients_token_is_refused(cbox: BoxHandle) -> None:
+    _, live = _script(cbox, "sec-con-gone", "--agency", INTRUDER)
+    assert _get(cbox.box(), f"/api/agencies/{INTRUDER}", live).status_code == 200
+    assert cbox.cli("console", "client", "remove", "sec-con-gone").rc == 0
+    with attack("console", "API: a removed script client's unexpired token") as attempt:
+        resp = _get(cbox.box(), f"/api/agencies/{INTRUDER}", live)
+        attempt.succeeded = resp.status_code != 401
+        attempt.detail = f"HTTP {resp.status_code}"

@@ -292,7 +292,10 @@ def test_the_api_answers_json_for_apps_backups_and_jobs(console: tuple[FlaskClie
     from govcloud_platform.console.tokens import Verifier
 
     groups = {"ha": ["agency-health", "agency-health--admins"], "hm": ["agency-health"], "ra": ["agency-revenue"]}
-    monkeypatch.setattr(Verifier, "access_claims", lambda self, token: {"sub": token, "groups": groups[token]})
+    from govcloud_platform.box.services.console_conf import CLIENT_ID
+
+    monkeypatch.setattr(Verifier, "bearer_claims", lambda self, token: {"sub": token, "groups": groups[token],
+                                                                        "client_id": CLIENT_ID})
     client, box = console
 
     def get(path: str, who: str) -> tuple[int, object]:

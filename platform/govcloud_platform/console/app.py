@@ -177,12 +177,19 @@ def create_app(settings: Settings) -> Flask:
         if token is None:
             abort(problem(401, "unauthorised", "A bearer token of the box's identity provider is needed.",
                            {"WWW-Authenticate": REALM}))
+        refused = problem(401, "invalid_token", "The token is not valid for the console.",
+                          {"WWW-Authenticate": f'{REALM}, error="invalid_token"'})
         try:
-            claims = verifier.access_claims(token)
+            claims = verifier.bearer_claims(token)
         except Refused:
-            abort(problem(401, "invalid_token", "The token is not valid for the console.",
-                           {"WWW-Authenticate": f'{REALM}, error="invalid_token"'}))
-        who = authz.principal(claims["sub"], claims.get("groups"), OPERATOR_GROUPS)
+            abort(refused)
+        if claims["client_id"] == settings.client_id:  # a person's, through the console's own client
+            who = authz.principal(claims["sub"], claims.get("groups"), OPERATOR_GROUPS)
+        else:  # a script's (client credentials) while the registry holds its client; any other client's: 401
+            script = platform.script_client(claims["client_id"])
+            if script is None:
+                abort(refused)
+            who = authz.script_principal(script.name, script.role, script.agency)
         if not who.has_standing:
             abort(problem(403, "forbidden", "Neither a directorate operator nor an agency member."))
         return who

@@ -31,11 +31,33 @@ class AuditQuery:
     since: str | None = None
     until: str | None = None
     limit: int = LIMIT_DEFAULT
+    before: int | None = None  # only entries older than this id (keyset paging)
 
     def as_args(self) -> dict[str, str]:
-        """The query's filters as URL parameters (the page's CSV link carries them)."""
+        """The query's filters as URL parameters (the page's form shows them)."""
         return {k: v for k, v in (("agency", self.agency), ("actor", self.actor), ("command", self.command),
                                   ("since", self.since), ("until", self.until)) if v}
+
+    def page_args(self) -> dict[str, str]:
+        """The filters, the page size asked for and the page's start: the CSV link exports this page's entries."""
+        return {**self.as_args(), **({"limit": str(self.limit)} if self.limit != LIMIT_DEFAULT else {}),
+                **({"before": str(self.before)} if self.before is not None else {})}
+
+    def older_args(self, before: int) -> dict[str, str]:
+        """The next page's: the same filters and size, the entries older than `before` (this page's last id)."""
+        return {**self.page_args(), "before": str(before)}
+
+
+Page = tuple[list[dict[str, Any]], int | None]  # the entries, and the id the older page starts before (None: last)
+
+
+def older_than(entries: list[dict[str, Any]], limit: int) -> Page:
+    """A page of `limit` entries from `limit + 1` read (newest first), and the id the next page starts before (None
+    when this page is the last): keyset paging by id, stable while entries are appended."""
+    if len(entries) > limit:
+        page = entries[:limit]
+        return page, int(page[-1]["id"])
+    return entries, None
 
 
 def moment(raw: str, end_of_day: bool) -> str | None:
@@ -75,6 +97,11 @@ def query(args: Mapping[str, str]) -> AuditQuery | str:
         if not (raw_limit.isascii() and raw_limit.isdigit()) or not 1 <= int(raw_limit) <= LIMIT_MAX:
             return f"limit: a number from 1 to {LIMIT_MAX} is needed"
         values["limit"] = int(raw_limit)
+    raw_before = args.get("before", "")
+    if raw_before:
+        if not (raw_before.isascii() and raw_before.isdigit()) or not 1 <= int(raw_before) <= 2**63 - 1:
+            return "before: an entry's id (a positive number) is needed"
+        values["before"] = int(raw_before)
     return AuditQuery(**values)
 
 

@@ -10,6 +10,9 @@ A principal is what a verified token (or the signed-in session made from one) sa
 - Who may act on an agency (start its long operations: deploy or remove an app, run a backup or a restore drill):
   an operator, or an agency member who is also in the agency's administrators' group (`names.admins_group`,
   `agency-<slug>--admins`; the IdP puts the agency's administrator in both). Plain members read (403 on a start).
+- A script (an access token of a script client, client credentials: `console_scripts`) has the standing the
+  registry records for its client, not any group: an operator's, or one agency's. Its subject is `script:<name>`
+  (the audit log's actor `console:script:<name>`).
 
 Another agency's id answers exactly what an unknown id answers: 404 with the same body, never 403. A 403 would
 confirm that the agency exists, so a member could probe the registry for other agencies' slugs."""
@@ -47,6 +50,19 @@ def principal(subject: str, groups: object, operator_groups: Sequence[str]) -> P
     # an administrator is one only of an agency whose member it is (the IdP puts its administrators in both groups)
     return Principal(subject, any(g in operator_groups for g in names), frozenset(agencies),
                      frozenset(admins & agencies))
+
+
+SCRIPT = "script:"
+
+
+def script_principal(name: str, role: str, agency: str | None) -> Principal:
+    """The principal of a script client's token: the standing recorded for the client (`state.console_clients`):
+    role `operator`, or an agency's `member`/`admin` with its slug. Anything else has no standing."""
+    if role == "operator" and agency is None:
+        return Principal(SCRIPT + name, True, frozenset())
+    if role in ("member", "admin") and agency:
+        return Principal(SCRIPT + name, False, frozenset({agency}))
+    return Principal(SCRIPT + name, False, frozenset())
 
 
 def may_see(who: Principal, slug: str) -> bool:

@@ -12,8 +12,10 @@ from typing import Any
 
 from govcloud_platform.box.context import Box
 from govcloud_platform.console import intake
-from govcloud_platform.console.auditlog import AuditQuery
+from govcloud_platform.console.auditlog import AuditQuery, older_than
+from govcloud_platform.state import console_clients
 from govcloud_platform.state import onboarding_requests as store
+from govcloud_platform.state.console_clients import ScriptClient
 from govcloud_platform.state.onboarding_requests import OnboardingRequest
 from govcloud_platform.state.registry import AgencyRecord, Registry
 
@@ -88,6 +90,14 @@ class Platform:
         registry = Registry(self.box.home)
         try:
             return registry.agency(slug)
+        finally:
+            registry.close()
+
+    def script_client(self, client_id: str) -> ScriptClient | None:
+        """The script client of a token's `client_id` (`console_scripts`), None when it is none (or removed)."""
+        registry = Registry(self.box.home)
+        try:
+            return console_clients.by_client_id(registry, client_id)
         finally:
             registry.close()
 
@@ -201,14 +211,16 @@ class Platform:
                 type(exc).__name__)
 
     # --- the audit log --------------------------------------------------------------------------
-    def audit(self, q: AuditQuery, agencies: list[str] | None) -> list[dict[str, Any]]:
-        """The registry's entries (`Registry.audit_log`, what `agency show` lists) under the filters."""
+    def audit(self, q: AuditQuery, agencies: list[str] | None) -> tuple[list[dict[str, Any]], int | None]:
+        """The registry's entries (`Registry.audit_log`, what `agency show` lists) under the filters, a page of
+        `q.limit` older than `q.before`, and the id the next (older) page starts before, None at the last."""
         registry = Registry(self.box.home)
         try:
-            return registry.audit_log(limit=q.limit, agencies=agencies, actor=q.actor, command=q.command,
-                                      since=q.since, until=q.until)
+            found = registry.audit_log(limit=q.limit + 1, agencies=agencies, actor=q.actor, command=q.command,
+                                       since=q.since, until=q.until, before=q.before)
         finally:
             registry.close()
+        return older_than(found, q.limit)
 
     def services(self) -> list[dict[str, Any]]:
         """Every service's health as `status` gives it (cached for STATUS_TTL_S)."""

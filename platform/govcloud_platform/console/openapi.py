@@ -100,6 +100,8 @@ _AUDIT_FILTERS = [
     {"name": "until", "in": "query", "schema": {"type": "string"},
      "description": "ISO 8601 date or time (UTC unless it says); a date means its last second"},
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 200}},
+    {"name": "before", "in": "query", "schema": {"type": "integer", "minimum": 1},
+     "description": "only entries older than this id: the `next_before` of the previous page (keyset paging)"},
 ]
 
 
@@ -108,8 +110,8 @@ def _error(description: str) -> dict[str, Any]:
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
 
-_REFUSALS = {"401": _error("no bearer token, or one the IdP did not sign for the console (WWW-Authenticate says "
-                           "which)"),
+_REFUSALS = {"401": _error("no bearer token, or one the IdP did not sign for the console or for a script client "
+                           "the registry holds (WWW-Authenticate says which)"),
              "403": _error("a valid token of someone who is neither an operator nor an agency member")}
 
 
@@ -266,8 +268,11 @@ def document(server_url: str) -> dict[str, Any]:
                            "agencies'",
                 "parameters": _AUDIT_FILTERS,
                 "responses": {"200": _json("the newest first", {
-                    "type": "object", "required": ["entries"],
-                    "properties": {"entries": {"type": "array", "items": _ref("AuditEntry")}}}),
+                    "type": "object", "required": ["entries", "next_before"],
+                    "properties": {"entries": {"type": "array", "items": _ref("AuditEntry")},
+                                   "next_before": {"type": ["integer", "null"],
+                                                   "description": "pass as `before` for the older entries; null "
+                                                                  "when these are the oldest"}}}),
                     "400": _error("a filter is not valid"), **_REFUSALS,
                     "404": _error("an agency filter that is not the principal's")}}},
             "/api/audit.csv": {"get": {
@@ -326,7 +331,9 @@ def document(server_url: str) -> dict[str, Any]:
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                                            "description": "an RS256 access token of the box's IdP issued to the "
-                                                          "console's client (platform-console)"}},
+                                                          "console's client (platform-console), or one a "
+                                                          "script client (`govcloud console client add`) got by "
+                                                          "the client-credentials grant"}},
             "schemas": {"Error": _ERROR, "AgencySummary": _SUMMARY, "Agency": _DETAIL,
                         "NewOnboardingRequest": _REQUEST_NEW, "OnboardingRequest": _REQUEST, "AuditEntry": _ENTRY,
                         "Job": _JOB, "Started": _STARTED},

@@ -173,6 +173,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "finished": "Finished",
         "size": "Size",
         "no_backups": "No backup yet.",
+        "older_entries": "Older entries",
+        "newest_entries": "Newest entries",
     },
     "ur": {
         "title": "گو کلاؤڈ کنسول",
@@ -340,5 +342,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "finished": "اختتام",
         "size": "حجم",
         "no_backups": "ابھی کوئی بیک اپ نہیں۔",
+        "older_entries": "پرانے اندراجات",
+        "newest_entries": "تازہ ترین اندراجات",
     },
 }

@@ -36,8 +36,9 @@ class Verifier:
         self._lock = threading.Lock()
         self._jwks: jwt.PyJWKClient | None = None  # made at the first token (the CA file is read then)
 
-    def claims(self, token: str) -> dict[str, Any]:
-        """The verified claims of a JWT of the IdP for the console's client; Refused otherwise."""
+    def claims(self, token: str, audience: str | None = "") -> dict[str, Any]:
+        """The verified claims of a JWT of the IdP for the console's client (`audience` ""), or for any client
+        (None: the caller checks the audience); Refused otherwise."""
         if not token or len(token) > MAX_TOKEN:
             raise Refused("no token")
         try:
@@ -47,8 +48,9 @@ class Verifier:
                                                  timeout=5, ssl_context=ssl.create_default_context(cafile=self.ca_file))
                 key = self._jwks.get_signing_key_from_jwt(token)
             claims: dict[str, Any] = jwt.decode(
-                token, key.key, algorithms=ALGORITHMS, audience=self.audience, issuer=self.issuer, leeway=30,
-                options={"require": ["exp", "iss", "aud", "sub"]})
+                token, key.key, algorithms=ALGORITHMS, audience=self.audience if audience == "" else audience,
+                issuer=self.issuer, leeway=30,
+                options={"require": ["exp", "iss", "aud", "sub"], "verify_aud": audience is not None})
         except (jwt.PyJWTError, ValueError) as error:
             raise Refused(type(error).__name__) from None
         subject = claims.get("sub")
@@ -62,6 +64,20 @@ class Verifier:
         claims = self.claims(token)
         if not isinstance(claims.get("scope"), str) or claims.get("client_id") != self.audience:
             raise Refused("not an access token of the console's client")
+        return claims
+
+    def bearer_claims(self, token: str) -> dict[str, Any]:
+        """The claims of a bearer token of the API: an access token of the console's client (`access_claims`), or
+        one the IdP gave a client by the client-credentials grant (its `client_id` among its audiences and its
+        subject: LemonLDAP::NG's client-credentials session traces the client itself). Whether that client is a
+        script's the caller asks the registry (`state.console_clients`): any other client's token is no key."""
+        claims = self.claims(token, None)
+        client, audience = claims.get("client_id"), claims.get("aud")
+        audiences = [audience] if isinstance(audience, str) else audience if isinstance(audience, list) else []
+        if not isinstance(claims.get("scope"), str) or not isinstance(client, str) or client not in audiences:
+            raise Refused("not an access token")
+        if client != self.audience and claims["sub"] != client:
+            raise Refused("not a client-credentials token")
         return claims
 
     def id_token_subject(self, token: str, nonce: str) -> str:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlencode
 
 from flask import Flask, abort, jsonify, redirect, request, session
@@ -139,9 +138,9 @@ def register(app: Flask, v: Views) -> None:
         return redirect(f"/{lang}/requests/{req.id}", 303)
 
     # --- the audit log (page and CSV) -------------------------------------------------------------
-    def audit_entries(who: authz.Principal) -> tuple[auditlog.AuditQuery, list[dict[str, Any]]] | str:
-        """The entries the query string asks for and the principal may read, or why not (400); 404 for another
-        agency's filter."""
+    def audit_entries(who: authz.Principal) -> tuple[auditlog.AuditQuery, auditlog.Page] | str:
+        """The entries the query string asks for and the principal may read (a page, and the id the older page
+        starts before), or why not (400); 404 for another agency's filter."""
         q = auditlog.query(request.args.to_dict())
         if isinstance(q, str):
             return q
@@ -155,10 +154,13 @@ def register(app: Flask, v: Views) -> None:
     def audit_page(lang: str, who: authz.Principal) -> Response:
         found = audit_entries(who)
         if isinstance(found, str):
-            return v.page("audit.j2", lang, 400, entries=[], args=request.args.to_dict(), error=found, csv_query="")
-        q, entries = found
+            return v.page("audit.j2", lang, 400, entries=[], args=request.args.to_dict(), error=found, csv_query="",
+                          older_query=None, newest_query=None)
+        q, (entries, older) = found
         return v.page("audit.j2", lang, entries=entries, args=q.as_args(), error=None,
-                    csv_query=urlencode(q.as_args()))
+                    csv_query=urlencode(q.page_args()),
+                    older_query=urlencode(q.older_args(older)) if older is not None else None,
+                    newest_query=urlencode(q.as_args()) if q.before is not None else None)
 
     @app.get("/api/requests")
     def api_requests() -> Response:
@@ -234,7 +236,8 @@ def register(app: Flask, v: Views) -> None:
         found = audit_entries(v.api_principal())
         if isinstance(found, str):
             return problem(400, "invalid", found)
-        return jsonify(entries=found[1])
+        entries, older = found[1]
+        return jsonify(entries=entries, next_before=older)
 
     @app.get("/api/audit.csv")
     def api_audit_csv() -> Response:
@@ -243,6 +246,6 @@ def register(app: Flask, v: Views) -> None:
         found = audit_entries(who)
         if isinstance(found, str):
             return problem(400, "invalid", found)
-        return Response(auditlog.csv_text(found[1]), content_type="text/csv; charset=utf-8",
+        return Response(auditlog.csv_text(found[1][0]), content_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": 'attachment; filename="govcloud-audit.csv"'})
 

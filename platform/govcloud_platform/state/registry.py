@@ -150,6 +150,20 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (job, n)
     )
     """,
+    # 8: the console's script clients (state.console_clients): confidential OIDC clients of the IdP with the
+    # client-credentials grant only, and the standing each has in the console (an operator's, or an agency's member
+    # or administrator). The console refuses a client's tokens once its row is gone; gone with its agency.
+    """
+    CREATE TABLE console_clients (
+        name TEXT PRIMARY KEY,
+        client_id TEXT NOT NULL UNIQUE,
+        role TEXT NOT NULL CHECK (role IN ('operator', 'admin', 'member')),
+        agency TEXT REFERENCES agencies (slug) ON DELETE CASCADE,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        CHECK ((role = 'operator') = (agency IS NULL))
+    )
+    """,
 ]
 
 
@@ -410,9 +424,10 @@ class Registry:
 
     def audit_log(self, limit: int = 100, target: str | None = None, *, agencies: list[str] | None = None,
                   actor: str | None = None, command: str | None = None, since: str | None = None,
-                  until: str | None = None) -> list[dict[str, Any]]:
+                  until: str | None = None, before: int | None = None) -> list[dict[str, Any]]:
         """The newest entries first. `agencies`: only entries about these agencies (the target is the slug, or
-        `<slug>/<app>`); an empty list matches none. `since`/`until` are ISO times in UTC, as `at` is stored."""
+        `<slug>/<app>`); an empty list matches none. `since`/`until` are ISO times in UTC, as `at` is stored.
+        `before`: only entries older than this id (keyset paging: the id of a page's last entry gives the next)."""
         where: list[str] = []
         args: list[Any] = []
         if target:
@@ -424,7 +439,7 @@ class Registry:
             for slug in agencies:
                 args += [slug, slug, slug]
         for clause, value in (("actor = ?", actor), ("command = ?", command), ("at >= ?", since),
-                              ("at <= ?", until)):
+                              ("at <= ?", until), ("id < ?", before)):
             if value:
                 where.append(clause)
                 args.append(value)
