@@ -44,7 +44,7 @@ def test_a_registry_of_version_4_gains_the_requests_table_and_keeps_its_rows(tmp
     assert [r.slug for r in reg.agencies()] == ["health"]
     filed = store.file(reg, "water", "Water Board", "it@water.example", "standard", ["portal", "portal"], "hm")
     with reg.connect() as c:
-        assert c.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 5
+        assert c.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) >= 5
         with pytest.raises(sqlite3.IntegrityError):  # the state is one of three
             c.execute("UPDATE onboarding_requests SET state = 'maybe' WHERE id = ?", (filed.id,))
     assert filed.state == store.PENDING and filed.apps == ("portal",) and filed.filed_by == "hm"

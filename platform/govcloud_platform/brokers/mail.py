@@ -12,7 +12,7 @@ from typing import Any
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.secrets import new_password
 from govcloud_platform.box.services import mail as mail_service
-from govcloud_platform.box.services.mail_conf import mail_domain
+from govcloud_platform.box.services.mail_conf import PLATFORM_LOGINS, mail_domain
 from govcloud_platform.brokers.base import Broker
 from govcloud_platform.errors import ServiceError
 from govcloud_platform.names import parse_smtp_login, sender_domain, smtp_login
@@ -52,15 +52,7 @@ class MailBroker(Broker):
 
     def provision(self, box: Box, slug: str, name: str, quota: Quota, creds: dict[str, Any], new: bool = False) -> None:
         """Set the login's password (creating it if needed): a re-run converges, a changed password replaces."""
-        p = mail_service.paths(box)
-        if not p.sasl.is_dir():
-            raise ServiceError("mail: the mail service is not set up on this box", hint="run `govcloud up`")
-        out = _run([SASLPASSWD, "-p", "-c", "-f", str(p.sasldb), "-u", mail_domain(box.spec), smtp_login(slug)],
-                   stdin=creds["password"])
-        if out.returncode != 0:
-            raise ServiceError(f"mail: cannot set the SMTP login of {slug} (saslpasswd2: "
-                               f"{out.stderr.strip()[-120:] or out.returncode})")
-        mail_service.own_sasldb(box)
+        mail_service.set_login(box, smtp_login(slug), creds["password"])
 
     def bind(self, box: Box, slug: str, creds: dict[str, Any]) -> dict[str, Any]:
         domain = mail_domain(box.spec)
@@ -93,7 +85,7 @@ class MailBroker(Broker):
 
     def orphans(self, box: Box, known: set[str]) -> list[str]:
         out = []
-        for login in sorted(logins(box)):
+        for login in sorted(logins(box) - set(PLATFORM_LOGINS)):  # the platform's own (the console's) are no orphans
             owner = parse_smtp_login(login)
             if owner is None or owner.slug not in known:
                 out.append(f"SMTP login {login}")

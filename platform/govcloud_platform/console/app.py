@@ -15,7 +15,7 @@ from flask import Flask, abort, g, jsonify, redirect, render_template, request, 
 from werkzeug.wrappers import Response
 
 from govcloud_platform.box.services.identity import OPERATOR_GROUPS
-from govcloud_platform.console import authz, signin, work
+from govcloud_platform.console import authz, members, signin, work
 from govcloud_platform.console.data import Platform, agency_detail, agency_summary, usage_rows
 from govcloud_platform.console.openapi import document
 from govcloud_platform.console.settings import Settings
@@ -223,6 +223,8 @@ def create_app(settings: Settings) -> Flask:
 
     # --- onboarding requests and the audit log (pages and API: console/work.py) ----------------------
     work.register(app, work.Views(settings, platform, page, signed_page, api_principal))
+    # --- an agency's members and invitations (console/members.py) -------------------------------------
+    members.register(app, work.Views(settings, platform, page, signed_page, api_principal))
 
     @app.get("/api/openapi.json")
     def openapi() -> Response:

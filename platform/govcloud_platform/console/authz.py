@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from govcloud_platform.names import parse_group
+from govcloud_platform.names import ADMINS, parse_group
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class Principal:
     subject: str
     operator: bool
     agencies: frozenset[str]  # the slugs whose group the principal is a member of
+    admin_of: frozenset[str] = frozenset()  # the slugs whose administrators' group they are in (`--admins`)
 
     @property
     def has_standing(self) -> bool:
@@ -33,12 +34,14 @@ class Principal:
 def principal(subject: str, groups: object, operator_groups: Sequence[str]) -> Principal:
     """The principal of a token's `sub` and `groups` claim (anything but a list of strings counts as no group)."""
     names = [g for g in groups if isinstance(g, str)] if isinstance(groups, list) else []
-    agencies = set()
+    agencies, admins = set(), set()
     for name in names:
         owner = parse_group(name)
         if owner is not None and owner.role is None:
             agencies.add(owner.slug)
-    return Principal(subject, any(g in operator_groups for g in names), frozenset(agencies))
+        elif owner is not None and owner.role == ADMINS:
+            admins.add(owner.slug)
+    return Principal(subject, any(g in operator_groups for g in names), frozenset(agencies), frozenset(admins))
 
 
 def may_see(who: Principal, slug: str) -> bool:

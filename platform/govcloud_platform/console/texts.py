@@ -97,6 +97,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "show": "Show",
         "csv": "Download these entries (CSV)",
         "no_entries": "No entry matches.",
+        "members": "Members",
     },
     "ur": {
         "title": "گو کلاؤڈ کنسول",
@@ -188,5 +189,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "show": "دکھائیں",
         "csv": "یہ اندراجات ڈاؤن لوڈ کریں (CSV)",
         "no_entries": "کوئی اندراج نہیں ملا۔",
+        "members": "اراکین",
     },
 }

@@ -1,6 +1,10 @@
 """gunicorn's entry point (`govcloud_platform.console.wsgi:app`): the settings the console service wrote."""
 
+import logging
+
 from govcloud_platform.console.app import create_app
+from govcloud_platform.console.members import RedactJoinLinks
 from govcloud_platform.console.settings import load
 
+logging.getLogger("gunicorn.access").addFilter(RedactJoinLinks())  # an invitation's token is never logged
 app = create_app(load())
