@@ -46,7 +46,9 @@ APART = ("tests/unit/", *(f"tests/integration/test_{name}.py" for name in (
     "identity_db", "scheduler", "storage_capacity", "ec2_cloud",
     # added at 69a55bc with the console's own box (~65 s with its attacker's rows) and the centre's SMS and retention
     # modules (own servers): the box group had ~190 s more than this one in the last whole run
-    "console", "console_requests", "centre_sms", "centre_retention")), "tests/security/test_console.py")
+    "console", "console_requests", "centre_sms", "centre_retention",
+    # the console's members (shares `console_session` with the two above)
+    "console_members")), "tests/security/test_console.py")
 GROUPS = ("box", "apart")
 
 
