@@ -3,8 +3,10 @@ page and by the API; the invitation is read from the box's Maildir (Postfix, sub
 login); the link's page creates the IdP user in the agency's group; the new member signs in through the IdP and sees
 the agency, cannot invite (403); the administrator makes them an administrator and removes them (their sign-in then
 fails); the agency's own administrator is neither demoted nor removed (409); a used, expired or withdrawn link gives
-a clear page and creates nothing; every change is in the audit log with the console's actor. (Another agency's
-attempts: tests/security/test_console.py.)"""
+a clear page and creates nothing; every change is in the audit log with the console's actor; in Debian's Chromium
+(JavaScript off) the administrator invites through the form and the invitee joins through the link's page in Urdu,
+every page without a WCAG 2.2 AA violation (axe-core), reflowing at 320 px, under 150 KB. (Another agency's attempts:
+tests/security/test_console.py.)"""
 
 from __future__ import annotations
 
@@ -20,10 +22,12 @@ from govcloud_platform.state.registry import Registry
 from tests import console_kit as kit
 from tests.conftest import BoxHandle
 from tests.console_kit import admin
+from tests.integration._browser import Chromium, Shots, Visit, follow
 
 pytestmark = pytest.mark.integration
 A, B = "mem-alpha", "mem-beta"
 PASSWORD = "correct horse battery staple"
+PAGE_LIMIT = 150 * 1024
 LINK = re.compile(r"https://\S+/(en|ur)/join\?t=[A-Za-z0-9_-]{43}")
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -176,3 +180,59 @@ def test_an_expired_or_withdrawn_link_creates_nothing(cbox: BoxHandle, tokens: d
                                                       tokens[A]).json()["invitations"]}
     assert states["late@example.org"] == "pending" and states["gone@example.org"] == "revoked"
     assert "token" not in str(kit.api(box, f"/api/agencies/{A}/invitations", tokens[A]).json())
+
+
+def test_a_browser_invites_and_the_invitee_joins_in_urdu(cbox: BoxHandle, chromium: Chromium, shots: Shots) -> None:
+    box = cbox.box()
+    user, password = admin(cbox, A)
+    page = chromium.page(javascript=False, locale="en", box_tls=True)
+    visit = Visit(chromium, shots, page, "console-members", limit=PAGE_LIMIT)
+    members = kit.url(box, f"/en/agencies/{A}/members")
+    try:
+        page.goto(members)
+        page.locator("input[name=user]").fill(user)
+        page.locator("input[name=password]").fill(password)
+        page.locator("input[name=password]").press("Enter")
+        page.wait_for_url(members, timeout=20_000)
+        visit.meter.reset()
+        page.goto(members)
+        visit.seen("list")
+        page.locator("#email").fill("not an address")
+        follow(page, page.locator('form[action$="/invitations"] button[type=submit]'))
+        assert page.locator("[role=alert]").count() == 1
+        visit.seen("invite-error")
+        page.locator("#email").fill("sam@example.org")
+        page.locator("#role").select_option("admin")
+        follow(page, page.locator('form[action$="/invitations"] button[type=submit]'))
+        assert "sam@example.org" in page.locator("main").inner_text()
+        visit.seen("invited")
+        page.goto(kit.url(box, f"/ur/agencies/{A}/members"))
+        visit.seen("list-ur")
+    finally:
+        page.context.close()
+    link = _link(cbox, "sam@example.org").replace("/en/join", "/ur/join")
+    guest = chromium.page(javascript=False, locale="ur", box_tls=True)
+    joining = Visit(chromium, shots, guest, "console-join", limit=PAGE_LIMIT)
+    try:
+        guest.goto(link)
+        joining.seen("form-ur")
+        guest.locator("#login").fill("sam")
+        guest.locator("#password").fill(PASSWORD)
+        guest.locator("#repeat").fill(PASSWORD + "!")
+        follow(guest, guest.locator("main button[type=submit]"))
+        assert guest.locator("[role=alert]").count() == 1 and guest.locator("#login").input_value() == "sam"
+        joining.seen("form-error-ur")
+        guest.locator("#password").fill(PASSWORD)
+        guest.locator("#repeat").fill(PASSWORD)
+        follow(guest, guest.locator("main button[type=submit]"))
+        assert f"sam@{A}" in guest.locator("main").inner_text()
+        joining.seen("joined-ur")
+        guest.goto(link)
+        assert "استعمال ہو چکا" in guest.locator("main").inner_text()
+        joining.seen("used-ur")
+    finally:
+        guest.context.close()
+    visit.check()
+    joining.check()
+    user_made = idp_api.get_user(box, f"sam@{A}")
+    assert user_made is not None and sorted(user_made["groups"]) == [f"agency-{A}", f"agency-{A}--admins"]
