@@ -236,3 +236,17 @@ def test_a_browser_invites_and_the_invitee_joins_in_urdu(cbox: BoxHandle, chromi
     joining.check()
     user_made = idp_api.get_user(box, f"sam@{A}")
     assert user_made is not None and sorted(user_made["groups"]) == [f"agency-{A}", f"agency-{A}--admins"]
+
+
+def test_purging_an_agency_deletes_the_members_its_invitations_made(cbox: BoxHandle, tokens: dict[str, str]) -> None:
+    """`agency remove --purge-data` deletes the agency's IdP users `<local>@<slug>` with its groups: otherwise the
+    group would keep members and `agency add` of the slug again would be refused (`taken`)."""
+    box = cbox.box()
+    made = kit.api_post(box, f"/api/agencies/{B}/invitations", tokens["operator"], {"email": "ben@example.org"})
+    assert made.status_code == 201, made.text[:300]
+    assert _join(cbox, _link(cbox, "ben@example.org"), "ben").status_code == 201
+    assert idp_api.get_user(box, f"ben@{B}") is not None
+    assert cbox.cli("agency", "remove", B, "--purge-data", "--yes").rc == 0
+    assert idp_api.get_user(box, f"ben@{B}") is None and idp_api.get_user(box, f"admin@{B}") is None
+    assert idp_api.group_members(box, f"agency-{B}") == []
+    assert kit.api(box, f"/api/agencies/{B}/members", tokens["operator"]).status_code == 404
