@@ -52,7 +52,9 @@ APART = ("tests/unit/", *(f"tests/integration/test_{name}.py" for name in (
     # the console's apps, backups and jobs (issue 15), on the shared console box
     "console_jobs",
     # the console's script clients (on the shared console box: ~9 s of its own)
-    "console_scripts")), "tests/security/test_console.py")
+    "console_scripts",
+    # the console's members (shares `console_session` with the two above)
+    "console_members")), "tests/security/test_console.py")
 GROUPS = ("box", "apart")
 
 

@@ -6,10 +6,11 @@ refusal of another agency's id must be the 404 an unknown id gets (a 403 would c
 slice's rows: A's onboarding request (read, approved or declined by B: 404 as an unknown id), A's audit entries (the
 filter under several spellings, the CSV export, the unfiltered list), and a form posted without the session's CSRF
 token (what a cross-site form sends). The jobs' rows: starting A's deploys, removals, backups and drills through the
-API and the pages (with B's own form token), and reading A's job by its id. Positive control: B reads its own
-agency, files a request and cannot approve it. Scripts: B's own script client's token (client credentials)
-against A's slug, that token rewritten to the operators' script client, and a removed script client's token that
-has not expired."""
+API and the pages (with B's own form token), and reading A's job by its id. The members' rows: A's members and
+invitations (listed, demoted, removed, invited into, withdrawn; by the API and the pages with B's own form token):
+404 as an unknown agency, nothing changed. Positive control: B reads its own agency, files a request and cannot
+approve it, lists its own members. Scripts: B's own script client's token (client credentials) against A's slug,
+that token rewritten to the operators' script client, and a removed script client's token that has not expired."""
 
 from __future__ import annotations
 
@@ -434,3 +435,90 @@ def test_a_removed_script_clients_token_is_refused(cbox: BoxHandle) -> None:
         resp = _get(cbox.box(), f"/api/agencies/{INTRUDER}", live)
         attempt.succeeded = resp.status_code != 401
         attempt.detail = f"HTTP {resp.status_code}"
+
+
+# --- the third slice: the victim's members and invitations ----------------------------------------------------------
+@pytest.fixture(scope="module")
+def victims_invitation(cbox: BoxHandle) -> int:
+    """An invitation the victim's administrator sent (waiting)."""
+    box = cbox.box()
+    token = kit.access_token(box, *kit.admin(cbox, VICTIM))
+    resp = kit.api_post(box, f"/api/agencies/{VICTIM}/invitations", token, {"email": "staff@victim.example"})
+    assert resp.status_code == 201, resp.text[:300]
+    made: int = resp.json()["id"]
+    return made
+
+
+def _call(box: Any, method: str, path: str, token: str, body: object = None) -> requests.Response:
+    with requests.Session() as s:
+        s.trust_env = False
+        return s.request(method, kit.url(box, path), headers={"Authorization": f"Bearer {token}"}, json=body,
+                         verify=str(box.ca_file), timeout=30, allow_redirects=False)
+
+
+VICTIMS_ADMIN = f"admin@{VICTIM}"
+MEMBER_ROWS = [
+    ("the victim's members", "GET", f"/api/agencies/{VICTIM}/members", None),
+    ("demoting the victim's administrator", "POST", f"/api/agencies/{VICTIM}/members/{VICTIMS_ADMIN}/role",
+     {"role": "member"}),
+    ("removing the victim's administrator", "DELETE", f"/api/agencies/{VICTIM}/members/{VICTIMS_ADMIN}", None),
+    ("the victim's invitations", "GET", f"/api/agencies/{VICTIM}/invitations", None),
+    ("inviting oneself into the victim", "POST", f"/api/agencies/{VICTIM}/invitations",
+     {"email": "spy@intruder.example", "role": "admin"}),
+    ("withdrawing the victim's invitation", "DELETE", f"/api/agencies/{VICTIM}/invitations/{{id}}", None),
+    ("the victim's members in upper case", "GET", f"/api/agencies/{VICTIM.upper()}/members", None),
+    ("the victim's administrator under the intruder's slug", "DELETE",
+     f"/api/agencies/{INTRUDER}/members/{VICTIMS_ADMIN}", None),
+]
+
+
+def _victim_intact(cbox: BoxHandle, invitation: int) -> bool:
+    from govcloud_platform.box import idp_api
+    from govcloud_platform.state import invitations
+    from govcloud_platform.state.registry import Registry
+
+    box = cbox.box()
+    user = idp_api.get_user(box, VICTIMS_ADMIN)
+    registry = Registry(cbox.home)
+    try:
+        held = invitations.of_agency(registry, VICTIM)
+    finally:
+        registry.close()
+    return (user is not None and f"agency-{VICTIM}--admins" in user["groups"]
+            and [(i.id, i.state) for i in held] == [(invitation, "pending")])
+
+
+@pytest.mark.parametrize(("what", "method", "path", "body"), MEMBER_ROWS, ids=[r[0] for r in MEMBER_ROWS])
+def test_intruder_cannot_touch_the_victims_members(cbox: BoxHandle, own: dict[str, Any], victims_invitation: int,
+                                                   what: str, method: str, path: str, body: object) -> None:
+    box = cbox.box()
+    with attack("console", f"API: {what}") as attempt:
+        resp = _call(box, method, path.replace("{id}", str(victims_invitation)), own["token"], body)
+        attempt.succeeded = (resp.status_code != 404 or "victim.example" in resp.text
+                             or not _victim_intact(cbox, victims_invitation))
+        attempt.detail = f"HTTP {resp.status_code}"
+
+
+def test_intruder_pages_cannot_touch_the_victims_members(cbox: BoxHandle, own: dict[str, Any],
+                                                        victims_invitation: int) -> None:
+    box = cbox.box()
+    token = _csrf(own["session"], box)
+    base = f"/en/agencies/{VICTIM}"
+    with attack("console", "pages: the victim's members, invite, demote, remove, withdraw with the intruder's "
+                           "own form token") as attempt:
+        codes = [_get(box, f"{base}/members", session=own["session"]).status_code]
+        for path, data in ((f"{base}/invitations", {"email": "spy@intruder.example", "role": "admin"}),
+                           (f"{base}/members/{VICTIMS_ADMIN}/role", {"role": "member"}),
+                           (f"{base}/members/{VICTIMS_ADMIN}/remove", {}),
+                           (f"{base}/invitations/{victims_invitation}/revoke", {})):
+            codes.append(own["session"].post(kit.url(box, path), data={"csrf": token, **data},
+                                             allow_redirects=False, timeout=30).status_code)
+        attempt.succeeded = codes != [404] * 5 or not _victim_intact(cbox, victims_invitation)
+        attempt.detail = f"HTTP {codes}"
+
+
+def test_positive_control_the_intruder_manages_its_own_members(cbox: BoxHandle, own: dict[str, Any]) -> None:
+    box = cbox.box()
+    listed = _get(box, f"/api/agencies/{INTRUDER}/members", own["token"])
+    assert listed.status_code == 200 and [m["login"] for m in listed.json()["members"]] == [f"admin@{INTRUDER}"]
+    assert _get(box, f"/api/agencies/{INTRUDER}/invitations", own["token"]).status_code == 200

@@ -72,16 +72,22 @@ def test_every_daemon_runs_without_chroot_and_smtpd_listens_on_the_box_port() ->
 
 def _owner(domain: str, sender: str) -> str | None:
     """Postfix's regexp map, read with Python's re (the pattern uses only what both understand)."""
-    pattern, result = senders_regexp(domain).strip().split(" ", 1)
-    found = re.match(pattern.strip("/"), sender, re.IGNORECASE)
-    return result.replace("${1}", found.group(1)) if found else None
+    for line in senders_regexp(domain).splitlines():  # the first match wins, as in Postfix
+        pattern, result = line.split(" ", 1)
+        found = re.match(pattern.strip("/"), sender, re.IGNORECASE)
+        if found:
+            return result.replace("${1}", found.group(1)) if found.groups() else result
+    return None
 
 
 @pytest.mark.parametrize(("sender", "owner"), [
     ("noreply@health.gov.example", "ag-health@gov.example"),
     ("notices@city-council.gov.example", "ag-city-council@gov.example"),
     ("x@revenue.gov.example", "ag-revenue@gov.example"),
-    ("noreply@gov.example", None),  # the platform's own domain: nobody's, so no agency may use it
+    ("noreply@gov.example", None),  # the platform's own domain: no agency's, so no agency may use it
+    ("console@gov.example", "platform-console@gov.example"),  # the console's one address there (invitations)
+    ("console@health.gov.example", "ag-health@gov.example"),
+    ("xconsole@gov.example", None),
     ("noreply@a.health.gov.example", None),  # a sub-domain of an agency's is not the agency's
     ("noreply@health.gov.example.evil.org", None),
     ("noreply@healthxgovxexample", None),  # the dots are literal

@@ -208,6 +208,39 @@ def add_user(
     return bool(row and row[0])
 
 
+def create_user(box: Box, login: str, password: str, mail: str, name: str, groups: Sequence[str]) -> bool:
+    """Create a new user with these groups; False (nothing changed) when the login exists. Unlike `add_user`, never
+    converges an existing user: an invitee choosing a taken login must not reset its password."""
+    if not _LOGIN_RE.fullmatch(login):
+        raise InputError(f"invalid login {login!r}", hint=f"use {LOGIN_PATTERN}")
+    bad = [g for g in groups if not GROUP_RE.fullmatch(g)]
+    if bad or not password:
+        raise InputError("invalid group names or an empty password")
+    with idp_db(box) as conn:
+        row = conn.execute(
+            """INSERT INTO users (login, password_hash, mail, name)
+               VALUES (%s, crypt(%s, gen_salt('bf', %s)), %s, %s) ON CONFLICT (login) DO NOTHING RETURNING login""",
+            (login, password, BCRYPT_COST, mail, name)).fetchone()
+        if row is None:
+            conn.rollback()
+            return False
+        for group in groups:
+            conn.execute("INSERT INTO groups (name) VALUES (%s) ON CONFLICT DO NOTHING", (group,))
+            conn.execute("INSERT INTO memberships (login, group_name) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                         (login, group))
+        conn.commit()
+        return True
+
+
+def group_members(box: Box, group_name: str) -> list[dict[str, Any]]:
+    """The members of a group with their directory entries (login, mail, name, groups), by login."""
+    with idp_db(box) as conn:
+        rows = conn.execute("SELECT d.login, d.mail, d.name, d.groups FROM directory d JOIN memberships m "
+                            "ON m.login = d.login WHERE m.group_name = %s ORDER BY d.login", (group_name,)).fetchall()
+    return [{"login": r[0], "mail": r[1], "name": r[2], "groups": [g for g in r[3].split(GROUP_SEPARATOR) if g]}
+            for r in rows]
+
+
 def remove_user(box: Box, login: str) -> bool:
     """Delete the user (memberships go with it). Sessions already open live until they expire."""
     with idp_db(box) as conn:

@@ -98,7 +98,10 @@ class IdentityBroker(Broker):
     def deprovision(self, box: Box, slug: str, purge: bool) -> None:
         idp_api.remove_oidc_client(box, oidc_client(slug))
         idp_api.remove_user(box, admin_login(slug))
-        if purge:
+        if purge:  # the members the console's invitations made (`<local>@<slug>`) go with the agency's data
+            for login in idp_api.list_users(box):
+                if (parse_login(login) or ("", ""))[0] == slug:
+                    idp_api.remove_user(box, login)
             idp_api.remove_empty_groups(box, [group(slug), admins_group(slug)])
             idp_api.remove_groups_with_prefix(box, desk_group_prefix(slug))  # the centre's desks
 

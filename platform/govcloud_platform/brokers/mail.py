@@ -17,7 +17,7 @@ from typing import Any
 from govcloud_platform.box.context import Box
 from govcloud_platform.box.secrets import new_password
 from govcloud_platform.box.services import mail as mail_service
-from govcloud_platform.box.services.mail_conf import mail_domain
+from govcloud_platform.box.services.mail_conf import PLATFORM_LOGINS, mail_domain
 from govcloud_platform.brokers.base import Broker
 from govcloud_platform.errors import ServiceError
 from govcloud_platform.names import parse_smtp_login, sender_domain, smtp_login
@@ -93,15 +93,7 @@ def logins(box: Box) -> set[str]:
 
 def set_login(box: Box, slug: str, password: str) -> None:
     """In this home's SASL database: the login of `slug` with `password` (made if missing)."""
-    p = mail_service.paths(box)
-    if not p.sasl.is_dir():
-        raise ServiceError("mail: the mail service is not set up on this box", hint="run `govcloud up`")
-    out = _run([SASLPASSWD, "-p", "-c", "-f", str(p.sasldb), "-u", mail_domain(box.spec), smtp_login(slug)],
-               stdin=password)
-    if out.returncode != 0:
-        raise ServiceError(f"mail: cannot set the SMTP login of {slug} (saslpasswd2: "
-                           f"{out.stderr.strip()[-120:] or out.returncode})")
-    mail_service.own_sasldb(box)
+    mail_service.set_login(box, smtp_login(slug), password)
 
 
 def delete_login(box: Box, slug: str) -> bool:
@@ -157,7 +149,7 @@ class MailBroker(Broker):
 
     def orphans(self, box: Box, known: set[str]) -> list[str]:
         out = []
-        for login in sorted(logins(box)):
+        for login in sorted(logins(box) - set(PLATFORM_LOGINS)):  # the platform's own (the console's) are no orphans
             owner = parse_smtp_login(login)
             if owner is None or owner.slug not in known:
                 out.append(f"SMTP login {login}")

@@ -15,7 +15,7 @@ from flask import Flask, abort, g, jsonify, redirect, render_template, request, 
 from werkzeug.wrappers import Response
 
 from govcloud_platform.box.services.identity import OPERATOR_GROUPS
-from govcloud_platform.console import apps_backups, authz, credentials, jobs, signin, usage, work
+from govcloud_platform.console import apps_backups, authz, credentials, jobs, members, signin, usage, work
 from govcloud_platform.console.data import Platform, agency_detail, agency_summary
 from govcloud_platform.console.openapi import document
 from govcloud_platform.console.sampler import Sampler
@@ -220,6 +220,8 @@ def create_app(settings: Settings) -> Flask:
     runner = jobs.Runner(settings.box.home)  # marks jobs a previous process left unfinished failed
     app.extensions["govcloud"]["jobs"] = runner
     apps_backups.register(app, views, runner)
+    # --- an agency's members and invitations (console/members.py) -------------------------------------
+    members.register(app, views)
 
     @app.get("/api/openapi.json")
     def openapi() -> Response:

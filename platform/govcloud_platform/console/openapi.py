@@ -115,7 +115,6 @@ _REFUSALS = {"401": _error("no bearer token, or one the IdP did not sign for the
              "403": _error("a valid token of someone who is neither an operator nor an agency member")}
 
 
-_SLUG = [{"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}]
 _NOT_YOURS = _error("no such agency, or not the principal's")
 _SAMPLE = {
     "type": "object",
@@ -183,6 +182,83 @@ def _start(operation: str, summary: str, parameters: list[dict[str, Any]]) -> di
                           "404": _error("no such agency or app, or not the principal's"),
                           "409": _error("a job for the same app (or the agency's backups) is queued or running; or "
                                         "the agency has no backups service")}}
+
+
+_MEMBER_SLUG = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
+_LOGIN = {"name": "login", "in": "path", "required": True, "schema": {"type": "string"},
+          "description": "a member's IdP login, e.g. `jane@health`"}
+_MEMBER = {"type": "object", "required": ["login", "email", "name", "role"],
+           "properties": {"login": {"type": "string"}, "email": {"type": "string"}, "name": {"type": "string"},
+                          "role": {"type": "string", "enum": ["member", "admin"]}}}
+_INVITATION = {
+    "type": "object",
+    "required": ["id", "agency", "email", "role", "state", "invited_by", "created_at", "expires_at", "login",
+                 "closed_by", "closed_at"],
+    "properties": {"id": {"type": "integer"}, "agency": {"type": "string"}, "email": {"type": "string"},
+                   "role": {"type": "string", "enum": ["member", "admin"]},
+                   "state": {"type": "string", "enum": ["pending", "accepted", "revoked"],
+                             "description": "pending after expires_at means expired"},
+                   "invited_by": {"type": "string"}, "created_at": {"type": "string", "format": "date-time"},
+                   "expires_at": {"type": "string", "format": "date-time"},
+                   "login": {"type": ["string", "null"], "description": "the login the invitee chose"},
+                   "closed_by": {"type": ["string", "null"]},
+                   "closed_at": {"type": ["string", "null"], "format": "date-time"}},
+}
+_MEMBER_NOT_YOURS = "no such agency (or member, invitation), or not the principal's"
+_NOT_ADMIN = "a member who is not one of the agency's administrators (nor an operator)"
+_MEMBER_PATHS: dict[str, Any] = {
+    "/api/agencies/{slug}/members": {"get": {
+        "operationId": "listMembers", "summary": "The agency's members (its IdP group), with their role",
+        "parameters": [_MEMBER_SLUG],
+        "responses": {"200": _json("by login", {"type": "object", "required": ["members"], "properties": {
+            "members": {"type": "array", "items": _ref("Member")}}}),
+            **_REFUSALS, "404": _error(_MEMBER_NOT_YOURS)}}},
+    "/api/agencies/{slug}/members/{login}/role": {"post": {
+        "operationId": "setMemberRole",
+        "summary": "Make a member an administrator (`agency-<slug>--admins`) or a plain member",
+        "parameters": [_MEMBER_SLUG, _LOGIN],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["role"],
+            "properties": {"role": {"type": "string", "enum": ["member", "admin"]}}}}}},
+        "responses": {"200": _json("the member with the role", _ref("Member")), "400": _error("no such role"),
+                      **_REFUSALS, "403": _error(_NOT_ADMIN), "404": _error(_MEMBER_NOT_YOURS),
+                      "409": _error("the agency's own administrator, or its last one")}}},
+    "/api/agencies/{slug}/members/{login}": {"delete": {
+        "operationId": "removeMember",
+        "summary": "Remove a member (the agency's own users are deleted from the IdP: their sign-in fails)",
+        "parameters": [_MEMBER_SLUG, _LOGIN],
+        "responses": {"204": {"description": "removed"}, **_REFUSALS, "403": _error(_NOT_ADMIN),
+                      "404": _error(_MEMBER_NOT_YOURS),
+                      "409": _error("the agency's own administrator, or its last one")}}},
+    "/api/agencies/{slug}/invitations": {
+        "get": {"operationId": "listInvitations", "summary": "The agency's invitations, the newest first",
+                "parameters": [_MEMBER_SLUG],
+                "responses": {"200": _json("invitations", {"type": "object", "required": ["invitations"],
+                                                           "properties": {"invitations": {
+                                                               "type": "array", "items": _ref("Invitation")}}}),
+                              **_REFUSALS, "403": _error(_NOT_ADMIN), "404": _error(_MEMBER_NOT_YOURS)}},
+        "post": {"operationId": "invite",
+                 "summary": "Invite someone by e-mail: a link valid once for 7 days creates their IdP user in the "
+                            "agency's group",
+                 "parameters": [_MEMBER_SLUG],
+                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                     "type": "object", "required": ["email"],
+                     "properties": {"email": {"type": "string", "maxLength": 254},
+                                    "role": {"type": "string", "enum": ["member", "admin"], "default": "member"},
+                                    "lang": {"type": "string", "enum": ["en", "ur"], "default": "en",
+                                             "description": "the language of the link's page"}}}}}},
+                 "responses": {"201": _json("stored and mailed", _ref("Invitation")),
+                               "400": _error("no valid e-mail address or role"), **_REFUSALS,
+                               "403": _error(_NOT_ADMIN), "404": _error(_MEMBER_NOT_YOURS),
+                               "409": _error("an invitation for this address is waiting"),
+                               "502": _error("the mail server did not take it (the invitation is withdrawn)")}}},
+    "/api/agencies/{slug}/invitations/{invitation_id}": {"delete": {
+        "operationId": "revokeInvitation", "summary": "Withdraw a waiting invitation (its link stops working)",
+        "parameters": [_MEMBER_SLUG, {"name": "invitation_id", "in": "path", "required": True,
+                               "schema": {"type": "integer"}}],
+        "responses": {"204": {"description": "withdrawn"}, **_REFUSALS, "403": _error(_NOT_ADMIN),
+                      "404": _error(_MEMBER_NOT_YOURS), "409": _error("used or withdrawn already")}}},
+}
 
 
 def document(server_url: str) -> dict[str, Any]:
@@ -324,6 +400,7 @@ def document(server_url: str) -> dict[str, Any]:
                 "parameters": [{"name": "job_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
                 "responses": {"200": _json("the job", _ref("Job")), **_REFUSALS,
                               "404": _error("no such job, or not the principal's agency's")}}},
+            **_MEMBER_PATHS,
             "/api/openapi.json": {"get": {
                 "operationId": "openapi", "summary": "This document", "security": [],
                 "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}}}},
@@ -336,6 +413,6 @@ def document(server_url: str) -> dict[str, Any]:
                                                           "the client-credentials grant"}},
             "schemas": {"Error": _ERROR, "AgencySummary": _SUMMARY, "Agency": _DETAIL,
                         "NewOnboardingRequest": _REQUEST_NEW, "OnboardingRequest": _REQUEST, "AuditEntry": _ENTRY,
-                        "Job": _JOB, "Started": _STARTED},
+                        "Job": _JOB, "Started": _STARTED, "Member": _MEMBER, "Invitation": _INVITATION},
         },
     }

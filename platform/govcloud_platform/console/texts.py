@@ -175,6 +175,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "no_backups": "No backup yet.",
         "older_entries": "Older entries",
         "newest_entries": "Newest entries",
+        "members": "Members",
     },
     "ur": {
         "title": "گو کلاؤڈ کنسول",
@@ -344,5 +345,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "no_backups": "ابھی کوئی بیک اپ نہیں۔",
         "older_entries": "پرانے اندراجات",
         "newest_entries": "تازہ ترین اندراجات",
+        "members": "اراکین",
     },
 }

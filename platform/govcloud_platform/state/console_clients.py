@@ -1,4 +1,4 @@
-"""The console's script clients in the registry (table `console_clients`, migration 6): which OIDC client of the IdP
+"""The console's script clients in the registry (table `console_clients`, migration 8): which OIDC client of the IdP
 is a script's, and the standing the console gives its tokens. Only storage: `console_scripts` registers the clients
 in the IdP and decides what may be recorded; the console (`console/app.py`) reads a token's client here at every
 API call, so a removed client's tokens are refused at once, before they expire."""

@@ -1,4 +1,4 @@
-"""The console's long operations in the registry (tables `jobs` and `job_steps`, migration 6). Only storage and the
+"""The console's long operations in the registry (tables `jobs` and `job_steps`, migration 7). Only storage and the
 states' rules: what a job does is the console's runner's (`console.jobs`), which calls the platform's functions.
 
 A job is queued when it is started, running while a worker runs it, then succeeded or failed; a queued job may also

@@ -164,6 +164,25 @@ MIGRATIONS: list[str] = [
         CHECK ((role = 'operator') = (agency IS NULL))
     )
     """,
+    # 9: invitations of staff to an agency (state.invitations): an agency administrator invites an e-mail address;
+    # the mailed link (its token is stored only as its SHA-256) creates the IdP user once, before it expires.
+    """
+    CREATE TABLE invitations (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        agency TEXT NOT NULL,
+        email TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('member', 'admin')),
+        token_hash TEXT NOT NULL UNIQUE,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'accepted', 'revoked')),
+        invited_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        login TEXT NOT NULL DEFAULT '',
+        closed_by TEXT NOT NULL DEFAULT '',
+        closed_at TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX invitations_agency ON invitations (agency)
+    """,
 ]
 
 

@@ -13,8 +13,9 @@ from govcloud_platform.box import idp_api
 from govcloud_platform.box.context import CA_ENV_VARS, Box
 from govcloud_platform.box.oidc_clients import client_differs
 from govcloud_platform.box.secrets import new_password, write_private
-from govcloud_platform.box.services import console_conf
+from govcloud_platform.box.services import console_conf, mail
 from govcloud_platform.box.services.base import Program, Service, file_holds, first_log_line, https_ok
+from govcloud_platform.box.services.mail_conf import CONSOLE_LOGIN
 
 PROGRAM = "console"
 
@@ -34,14 +35,18 @@ class ConsoleService(Service):
             shutil.chown(directory, "root", "root")
         box.secrets.get_or_create(console_conf.CLIENT_SECRET, lambda: new_password(32))
         box.secrets.get_or_create(console_conf.SESSION_KEY, lambda: new_password(48))
+        if box.runs("mail"):  # the console mails invitations as `console@<mail domain>` (prepared after mail's)
+            mail.set_login(box, CONSOLE_LOGIN, box.secrets.get_or_create(console_conf.SMTP_PASSWORD))
         path = console_conf.settings_file(box)
         text = _settings_text(box)
         if not file_holds(path, text):
             write_private(path, text)
 
     def stale_programs(self, box: Box) -> list[str]:
-        """The workers read the settings at start."""
-        return [] if file_holds(console_conf.settings_file(box), _settings_text(box)) else [PROGRAM]
+        """The workers read the settings at start; a console made before it mailed invitations has no SMTP login yet
+        (prepare makes it)."""
+        no_login = box.runs("mail") and box.secrets.get(console_conf.SMTP_PASSWORD) is None
+        return [] if file_holds(console_conf.settings_file(box), _settings_text(box)) and not no_login else [PROGRAM]
 
     def programs(self, box: Box) -> list[Program]:
         env = {k: str(box.ca_file) for k in CA_ENV_VARS}  # every client of the box verifies its CA

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 CLIENT_ID = "platform-console"  # not an agency's client (names.parse_client: None): the policy leaves its rule alone
 CLIENT_SECRET = "console-oidc-secret"
 SESSION_KEY = "console-session-key"
+SMTP_PASSWORD = "console-smtp-password"  # the console's SMTP login (mail_conf.CONSOLE_LOGIN): it mails invitations
 #: who may sign in at the IdP through the console's client: the operators, and a member of any agency; which
 #: agency each sees is the console's own decision (console/authz.py)
 ADMIT_PREFIXES = ("agency-",)
@@ -69,6 +70,13 @@ def nginx_server(box: Box, cert: Path, key: Path) -> str:
         ssl_certificate_key {key};
         client_max_body_size 64k;
         add_header Strict-Transport-Security "max-age=31536000" always;
+        location ~ ^/(en|ur)/join$ {{
+            access_log off;  # an invitation's link: its token is in the query string, which no log may hold
+            proxy_pass http://127.0.0.1:{box.ports.console_app};
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-Proto https;
+            proxy_set_header X-Forwarded-For $govcloud_client;
+        }}
         location / {{
             proxy_pass http://127.0.0.1:{box.ports.console_app};
             proxy_set_header Host $http_host;

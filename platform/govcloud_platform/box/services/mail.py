@@ -90,6 +90,21 @@ def own_sasldb(box: Box) -> None:
         _own(db, 0o600, USER, USER)
 
 
+def set_login(box: Box, login: str, password: str) -> None:
+    """Set an SMTP login's password in the SASL database (creating it if needed), the password on saslpasswd2's
+    standard input, never on its command line; a re-run converges."""
+    p = paths(box)
+    if not p.sasl.is_dir():
+        raise ServiceError("mail: the mail service is not set up on this box", hint="run `govcloud up`")
+    out = subprocess.run(["/usr/sbin/saslpasswd2", "-p", "-c", "-f", str(p.sasldb), "-u",
+                          mail_conf.mail_domain(box.spec), login], input=password, capture_output=True, text=True,
+                         check=False, timeout=30)
+    if out.returncode != 0:
+        raise ServiceError(f"mail: cannot set the SMTP login {login} (saslpasswd2: "
+                           f"{out.stderr.strip()[-120:] or out.returncode})")
+    own_sasldb(box)
+
+
 class MailService(Service):
     name = "mail"
     binaries = (

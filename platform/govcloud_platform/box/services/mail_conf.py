@@ -68,10 +68,21 @@ def sasl_conf(paths: MailPaths) -> str:
             "mech_list: PLAIN LOGIN\n")
 
 
+# The platform's own senders: login -> the one address at the mail domain itself it sends from (no agency owns an
+# address there). The console mails invitations as `console@<domain>` (docs/console.md, "Members").
+CONSOLE_LOGIN = "platform-console"
+CONSOLE_SENDER = "console"
+PLATFORM_LOGINS = {CONSOLE_LOGIN: CONSOLE_SENDER}
+
+
 def senders_regexp(domain: str) -> str:
     """The sender login map: `<anything>@<slug>.<domain>` is owned by `ag-<slug>@<domain>` (the login as Cyrus
-    names it: login@realm). A slug is one DNS label; the local part may not hold `@`."""
-    return f"/^[^@]+@([a-z][a-z0-9-]*[a-z0-9])\\.{re.escape(domain)}$/ ag-${{1}}@{domain}\n"
+    names it: login@realm). A slug is one DNS label; the local part may not hold `@`. Then each platform login's
+    one address at the domain itself (`PLATFORM_LOGINS`)."""
+    lines = [f"/^[^@]+@([a-z][a-z0-9-]*[a-z0-9])\\.{re.escape(domain)}$/ ag-${{1}}@{domain}"]
+    lines += [f"/^{re.escape(local)}@{re.escape(domain)}$/ {login}@{domain}"
+              for login, local in PLATFORM_LOGINS.items()]
+    return "\n".join(lines) + "\n"
 
 
 def mailboxes_regexp() -> str:
