@@ -54,7 +54,9 @@ APART = ("tests/unit/", *(f"tests/integration/test_{name}.py" for name in (
     # the console's script clients (on the shared console box: ~9 s of its own)
     "console_scripts",
     # the console's members (shares `console_session` with the two above)
-    "console_members")), "tests/security/test_console.py")
+    "console_members",
+    # the whole journey in Chromium (shares `console_session`)
+    "console_journey")), "tests/security/test_console.py")
 GROUPS = ("box", "apart")
 
 
