@@ -28,6 +28,7 @@ from govcloud_platform.spec import load_spec_text
 from govcloud_platform.state import jobs as store
 from govcloud_platform.state.registry import MIGRATIONS, Registry
 from tests.console_kit import ENABLED
+from tests.registry_kit import older_registry
 from tests.unit.offline import T0
 from tests.unit.offline import offline_box as make_offline_box
 
@@ -39,16 +40,7 @@ OTHER = authz.principal("ra", ["agency-revenue", "agency-revenue--admins"], ["pl
 
 # --- the registry's tables and the states' rules ----------------------------------------------------------------
 def test_a_registry_of_version_5_gains_the_job_tables_and_keeps_its_rows(tmp_path: Path) -> None:
-    conn = sqlite3.connect(tmp_path / "registry.db")
-    for script in MIGRATIONS[:5]:
-        for statement in script.split(";\n"):
-            if statement.strip():
-                conn.execute(statement)
-    conn.execute("PRAGMA user_version = 5")
-    conn.execute("INSERT INTO agencies VALUES ('health', 'H', 'a@b.cd', 'standard', '[]', 'ready', 'x', 'x')")
-    conn.commit()
-    conn.close()
-    reg = Registry(tmp_path)
+    reg = older_registry(tmp_path, 5)
     assert [r.slug for r in reg.agencies()] == ["health"]
     job = store.create(reg, "backup", "health", "backups", "console:op")
     with reg.connect() as c:

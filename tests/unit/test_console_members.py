@@ -17,7 +17,8 @@ from govcloud_platform.console.members import RedactJoinLinks
 from govcloud_platform.console.members_texts import MEMBER_TEXTS
 from govcloud_platform.console.membership import ADMIN, MEMBER, Member
 from govcloud_platform.state import invitations as store
-from govcloud_platform.state.registry import MIGRATIONS, Registry
+from govcloud_platform.state.registry import MIGRATIONS
+from tests.registry_kit import older_registry
 
 OPS = ("platform-operators",)
 
@@ -122,16 +123,7 @@ def test_bad_email_addresses(email: object) -> None:
 
 
 def test_a_version_5_registry_gains_the_invitations_table_and_a_token_is_used_once(tmp_path: Path) -> None:
-    conn = sqlite3.connect(tmp_path / "registry.db")
-    for script in MIGRATIONS[:5]:
-        for statement in script.split(";\n"):
-            if statement.strip():
-                conn.execute(statement)
-    conn.execute("PRAGMA user_version = 5")
-    conn.execute("INSERT INTO agencies VALUES ('health', 'H', 'a@b.cd', 'standard', '[]', 'ready', 'x', 'x')")
-    conn.commit()
-    conn.close()
-    reg = Registry(tmp_path)
+    reg = older_registry(tmp_path, 5)
     try:
         assert [r.slug for r in reg.agencies()] == ["health"]
         token, digest = membership.new_token()

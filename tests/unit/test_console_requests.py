@@ -23,6 +23,7 @@ from govcloud_platform.spec import load_spec_text
 from govcloud_platform.state import onboarding_requests as store
 from govcloud_platform.state.registry import MIGRATIONS, Registry
 from tests.console_kit import ENABLED
+from tests.registry_kit import older_registry
 
 OPERATOR = authz.Principal("op", True, frozenset())
 HEALTH = authz.Principal("hm", False, frozenset({"health"}))
@@ -31,16 +32,7 @@ REVENUE = authz.Principal("rm", False, frozenset({"revenue"}))
 
 # --- the registry's table ----------------------------------------------------------------------------------
 def test_a_registry_of_version_4_gains_the_requests_table_and_keeps_its_rows(tmp_path: Path) -> None:
-    conn = sqlite3.connect(tmp_path / "registry.db")
-    for script in MIGRATIONS[:4]:
-        for statement in script.split(";\n"):
-            if statement.strip():
-                conn.execute(statement)
-    conn.execute("PRAGMA user_version = 4")
-    conn.execute("INSERT INTO agencies VALUES ('health', 'H', 'a@b.cd', 'standard', '[]', 'ready', 'x', 'x')")
-    conn.commit()
-    conn.close()
-    reg = Registry(tmp_path)
+    reg = older_registry(tmp_path, 4)
     assert [r.slug for r in reg.agencies()] == ["health"]
     filed = store.file(reg, "water", "Water Board", "it@water.example", "standard", ["portal", "portal"], "hm")
     with reg.connect() as c:

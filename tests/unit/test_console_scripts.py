@@ -28,22 +28,14 @@ from govcloud_platform.spec import load_spec_text
 from govcloud_platform.state import console_clients as store
 from govcloud_platform.state.registry import MIGRATIONS, Registry
 from tests.console_kit import ENABLED
+from tests.registry_kit import older_registry
 
 ISSUER, CONSOLE = "https://localhost:2", "platform-console"
 
 
 # --- the registry's table ----------------------------------------------------------------------------------
 def test_a_registry_of_version_5_gains_the_clients_table_and_keeps_its_rows(tmp_path: Path) -> None:
-    conn = sqlite3.connect(tmp_path / "registry.db")
-    for script in MIGRATIONS[:5]:
-        for statement in script.split(";\n"):
-            if statement.strip():
-                conn.execute(statement)
-    conn.execute("PRAGMA user_version = 5")
-    conn.execute("INSERT INTO agencies VALUES ('health', 'H', 'a@b.cd', 'standard', '[]', 'ready', 'x', 'x')")
-    conn.commit()
-    conn.close()
-    reg = Registry(tmp_path)
+    reg = older_registry(tmp_path, 5)
     assert [a.slug for a in reg.agencies()] == ["health"]
     with reg.connect() as c:
         assert c.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import sqlite3
 import time
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from govcloud_platform.spec import load_spec_text
 from govcloud_platform.state import usage_samples as us
 from govcloud_platform.state.registry import MIGRATIONS, Registry
 from tests.console_kit import ENABLED
+from tests.registry_kit import older_registry
 
 NOW = dt.datetime(2026, 12, 3, 12, 0, tzinfo=dt.UTC)
 
@@ -33,16 +33,7 @@ def sample(agency: str, at: dt.datetime, storage: int = 0, database: int = 0, ba
 
 
 def test_a_registry_of_version_5_gains_the_samples_table_and_keeps_its_rows(tmp_path: Path) -> None:
-    conn = sqlite3.connect(tmp_path / "registry.db")
-    for script in MIGRATIONS[:5]:
-        for statement in script.split(";\n"):
-            if statement.strip():
-                conn.execute(statement)
-    conn.execute("PRAGMA user_version = 5")
-    conn.execute("INSERT INTO agencies VALUES ('health', 'H', 'a@b.cd', 'standard', '[]', 'ready', 'x', 'x')")
-    conn.commit()
-    conn.close()
-    reg = Registry(tmp_path)
+    reg = older_registry(tmp_path, 5)
     assert [r.slug for r in reg.agencies()] == ["health"]
     us.record(reg, sample("health", NOW, storage=5))
     us.record(reg, sample("health", NOW, storage=7))  # the same second: replaced

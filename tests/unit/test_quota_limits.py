@@ -3,7 +3,6 @@ what `apply` reports, how SeaweedFS's bucket listing is read, and the registry's
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,8 @@ from govcloud_platform.brokers.storage import (
 )
 from govcloud_platform.spec import load_spec_text
 from govcloud_platform.spec.example import EXAMPLE_SPEC
-from govcloud_platform.state.registry import MIGRATIONS, Registry
+from govcloud_platform.state.registry import Registry
+from tests.registry_kit import older_registry
 
 SPEC = load_spec_text(EXAMPLE_SPEC)
 STANDARD = SPEC.resolve_quota("standard")
@@ -167,16 +167,7 @@ def test_applied_quotas_are_recorded_and_go_with_their_agency(tmp_path: Path) ->
 
 
 def test_a_registry_of_version_2_gains_the_table_and_keeps_its_rows(tmp_path: Path) -> None:
-    conn = sqlite3.connect(tmp_path / "registry.db")
-    for script in MIGRATIONS[:2]:
-        for statement in script.split(";\n"):
-            if statement.strip():
-                conn.execute(statement)
-    conn.execute("PRAGMA user_version = 2")
-    conn.execute("INSERT INTO agencies VALUES ('health', 'H', 'a@b.cd', 'standard', '[]', 'ready', 'x', 'x')")
-    conn.commit()
-    conn.close()
-    reg = Registry(tmp_path)
+    reg = older_registry(tmp_path, 2)
     assert [r.slug for r in reg.agencies()] == ["health"]
     assert reg.applied_quota("health") is None
     reg.save_applied_quota("health", quota_values(STANDARD))
