@@ -71,7 +71,7 @@ def test_the_issues_journey_in_a_browser(cbox: BoxHandle, chromium: Chromium, sh
         operator.seen("approved")
         follow(page, page.locator(f'main a[href="/en/agencies/{NEW}"]'))
         assert page.locator("h1").inner_text() == "Civic Journeys Office"
-        assert "database, storage, identity, backups" in page.locator("main dl").inner_text()
+        assert "backups, database, identity, storage" in page.locator("main dl").inner_text()
         operator.seen("agency")
     finally:
         page.context.close()
