@@ -1,4 +1,5 @@
-"""The issue's whole journey through the console in Debian's Chromium, JavaScript off, on the shared console box: an
+"""The issue's whole journey through the console in Debian's Chromium (JavaScript off but where a job's page follows
+the job live), on the shared console box: an
 operator signs in through the IdP and approves an onboarding request (the agency appears, with its services); the
 new agency's administrator signs in and invites a colleague as an administrator (the mail is read from the box's
 Maildir, where the box's Postfix delivered it); the colleague joins through the link, signs in through the IdP,
@@ -100,8 +101,9 @@ def test_the_issues_journey_in_a_browser(cbox: BoxHandle, chromium: Chromium, sh
     link = LINK.search(body.get_content())
     assert link, body.get_content()[:500]
 
-    # 3. the colleague joins, signs in through the IdP, deploys an app and runs a backup
-    page = chromium.page(javascript=False, locale="en", box_tls=True)
+    # 3. the colleague joins, signs in through the IdP, deploys an app and runs a backup; JavaScript on, so the job's
+    # page follows it live (its own script; without it, a link checks again: tests/integration/test_console_jobs.py)
+    page = chromium.page(javascript=True, locale="en", box_tls=True)
     member = Visit(chromium, shots, page, "console-journey-member", limit=PAGE_LIMIT)
     try:
         page.goto(link.group(0))
@@ -121,6 +123,7 @@ def test_the_issues_journey_in_a_browser(cbox: BoxHandle, chromium: Chromium, sh
         assert "/en/jobs/" in page.url
         member.seen("deploy-job")
         assert _until_done(page) == "ok", page.locator("main").inner_text()[:800]
+        member.meter.reset()  # the script's fetches of the page while it waited are not the page's weight
         member.seen("deploy-done")
         page.goto(apps)
         row = page.locator("main tr", has_text="opendata")
@@ -130,6 +133,7 @@ def test_the_issues_journey_in_a_browser(cbox: BoxHandle, chromium: Chromium, sh
         member.seen("backups-none")
         follow(page, page.locator(f'form[action="/en/agencies/{NEW}/backups"] button'))
         assert _until_done(page) == "ok", page.locator("main").inner_text()[:800]
+        member.meter.reset()
         member.seen("backup-done")
         page.goto(kit.url(box, f"/en/agencies/{NEW}/backups"))
         assert page.locator("main table tbody tr").count() >= 1  # the backup is in the list

@@ -116,6 +116,11 @@ def create_app(settings: Settings) -> Flask:
         return Response(render_template("console.css.j2"), content_type="text/css; charset=utf-8",
                         headers={"Cache-Control": "max-age=3600"})
 
+    @app.get("/static/job.js")
+    def job_script() -> Response:  # a running job's page follows it live with this (templates/job.js.j2)
+        return Response(render_template("job.js.j2"), content_type="text/javascript; charset=utf-8",
+                        headers={"Cache-Control": "max-age=3600"})
+
     # --- sign-in (OIDC code flow with PKCE) -------------------------------------------------------
     @app.get("/auth/signin")
     def start_signin() -> Response:
