@@ -92,7 +92,7 @@ def test_an_administrator_deploys_and_removes_an_app_as_jobs(cbox: BoxHandle, to
     status, seconds = timed_get(cbox, url, tokens[A])
     assert status == 200 and seconds < 2.0, seconds
     job = wait_for(cbox, tokens[A], url, 600)
-    assert job["state"] == "succeeded", job
+    assert job["state"] == "succeeded", (job["error"], job["steps"][-8:])
     assert len(job["steps"]) > 3 and job["result"]["url"].startswith("https://")
     apps = kit.api(box, f"/api/agencies/{A}/apps", tokens[A]).json()["apps"]  # healthy: its health page probed
     assert [(a["app"], a["healthy"], a["url"]) for a in apps] == [("opendata", True, job["result"]["url"])]

@@ -317,3 +317,49 @@ def test_the_api_answers_json_for_apps_backups_and_jobs(console: tuple[FlaskClie
     assert get(f"/api/jobs/{job.id}", "ra") == get("/api/jobs/424242", "ra") == get("/api/agencies/health/jobs", "ra")
     status, listed = get("/api/agencies/health/jobs", "hm")
     assert status == 200 and isinstance(listed, dict) and [j["id"] for j in listed["jobs"]] == [job.id]
+
+
+def test_a_job_waits_while_the_box_is_locked_by_another_command(tmp_path: Path) -> None:
+    """A deploy finding the box's lock held (an operator's `apply`) waits, saying so, instead of failing; past its
+    wait it fails with the lock's message."""
+    from govcloud_platform.state.lock import box_lock
+
+    Registry(tmp_path).agencies()
+    runner = jobs.Runner(tmp_path, lock_wait_s=5.0, lock_poll_s=0.05)
+
+    def deploy(progress: Progress) -> dict[str, str]:
+        with box_lock(tmp_path, "app deploy health portal"):
+            progress("deployed")
+        return {"url": "https://health-portal"}
+
+    try:
+        held = threading.Event()
+        done_holding = threading.Event()
+
+        def operator() -> None:
+            with box_lock(tmp_path, "apply"):
+                held.set()
+                done_holding.wait(10)
+
+        holder = threading.Thread(target=operator)
+        holder.start()
+        held.wait(5)
+        job = runner.start("deploy", "health", "portal", "console:ha", deploy)
+        deadline = time.monotonic() + 5
+        while not any("waiting: the box at" in m for _, m in (runner.get(job.id) or job).steps):
+            assert time.monotonic() < deadline, "the job did not say it waits"
+            time.sleep(0.02)
+        done_holding.set()
+        holder.join()
+        done = _wait(runner, job.id)
+        assert done.state == store.SUCCEEDED and [m for _, m in done.steps][-1] == "deployed"
+        assert "apply" in [m for _, m in done.steps][0]  # who held it
+    finally:
+        runner.shutdown()
+    quick = jobs.Runner(tmp_path, lock_wait_s=0.0)
+    try:
+        with box_lock(tmp_path, "apply"):
+            failed = _wait(quick, quick.start("deploy", "health", "opendata", "console:ha", deploy).id)
+        assert failed.state == store.FAILED and "locked by" in failed.error
+    finally:
+        quick.shutdown()

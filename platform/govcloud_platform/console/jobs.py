@@ -16,6 +16,7 @@ queued or running at a time: a second start answers 409 (the registry's unique i
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from govcloud_platform.console import authz
 from govcloud_platform.errors import GovCloudError
 from govcloud_platform.progress import Progress
 from govcloud_platform.state import jobs as store
+from govcloud_platform.state.lock import LockHeld
 from govcloud_platform.state.registry import Registry, registry_path
 
 LOG = logging.getLogger(__name__)
@@ -34,6 +36,8 @@ LOG = logging.getLogger(__name__)
 KINDS: dict[str, str] = {"deploy": "box", "remove": "box", "backup": "backups", "drill": "backups"}
 LANES: dict[str, int] = {"box": 1, "backups": 2}  # worker threads per lane: at most 3 jobs run at once
 BACKUPS_TARGET = "backups"
+LOCK_WAIT_S = 300.0  # a job finding the box's lock held (an operator's `apply`, another command) waits this long
+LOCK_POLL_S = 5.0
 REFRESH_S = 2  # the job page reloads itself this often while the job is queued or running
 
 Work = Callable[[Progress], Any]  # the platform's function, given the job's progress callback; returns the result
@@ -73,6 +77,8 @@ class Runner:
     """The console process's job runner (one per process, made by `create_app`)."""
 
     home: Path
+    lock_wait_s: float = LOCK_WAIT_S
+    lock_poll_s: float = LOCK_POLL_S
 
     def __post_init__(self) -> None:
         self.pools = {lane: ThreadPoolExecutor(n, thread_name_prefix=f"job-{lane}") for lane, n in LANES.items()}
@@ -105,7 +111,7 @@ class Runner:
                 return
             registry.audit(f"job {job.kind}", where, "running", job.actor, f"job {job.id}")
             try:
-                result = work(lambda line: store.step(registry, job.id, line))
+                result = self._work(registry, job, work)
             except Exception as exc:  # noqa: BLE001 - a job's failure is its record's, never the console's
                 if not isinstance(exc, GovCloudError):
                     LOG.error("job %s (%s %s) failed: %s", job.id, job.kind, where, type(exc).__name__)
@@ -120,6 +126,19 @@ class Runner:
             LOG.error("job %s: its record could not be written (%s)", job.id, type(exc).__name__)
         finally:
             registry.close()
+
+    def _work(self, registry: Registry, job: store.Job, work: Work) -> Any:
+        """The job's work; while the box's lock is held by another command (a conflict of the moment, not of the
+        job), it waits, saying so in its steps, up to LOCK_WAIT_S."""
+        deadline = time.monotonic() + self.lock_wait_s
+        while True:
+            try:
+                return work(lambda line: store.step(registry, job.id, line))
+            except LockHeld as held:
+                if time.monotonic() >= deadline:
+                    raise
+                store.step(registry, job.id, f"waiting: {held}")
+                time.sleep(self.lock_poll_s)
 
     def get(self, job_id: int) -> store.Job | None:
         registry = Registry(self.home)

@@ -12,6 +12,11 @@ from pathlib import Path
 from govcloud_platform.errors import ConflictError
 
 
+class LockHeld(ConflictError):
+    """The box's lock is held by another command: a conflict of the moment (exit 4 as every conflict), which a
+    caller that may wait (the console's jobs) can tell from the others."""
+
+
 @contextmanager
 def file_lock(path: Path, holder: str, busy: Callable[[str], ConflictError], wait: float = 0.0,
               poll: float = 0.1) -> Iterator[None]:
@@ -46,7 +51,7 @@ def box_lock(home: Path, command: str, wait: float = 0.0, reentrant: bool = Fals
     inside another command of this same process that already holds it (app remove inside agency remove)."""
 
     def busy(current: str) -> ConflictError:
-        return ConflictError(
+        return LockHeld(
             f"the box at {home} is locked by {current or 'another govcloud command'}",
             hint="wait for it to finish, then re-run",
         )
