@@ -46,11 +46,19 @@ class Tracked:
     rating: int | None = None  # the citizen's satisfaction rating (1-5) once closed, if given
 
 
+def schema_files() -> list[Path]:
+    """The centre's schema: `schema.sql`, then each part's own `schema_<part>.sql` (signing, payments, ...) in name
+    order. Every file is idempotent (CREATE ... IF NOT EXISTS), so a deploy applies them all every time."""
+    here = Path(__file__).parent
+    return [here / "schema.sql", *sorted(here.glob("schema_*.sql"))]
+
+
 def migrate(conn: psycopg.Connection[Any]) -> bool:
     """Create the centre's tables (idempotent). True when this call created the schema (a deploy reports it)."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_AUDIT_LOCK + 1,))
-        conn.execute((Path(__file__).parent / "schema.sql").read_text())
+        for part in schema_files():
+            conn.execute(part.read_text())
         if conn.execute("SELECT count(*) FROM centre_schema").fetchone() == (0,):
             conn.execute("INSERT INTO centre_schema VALUES (%s)", (SCHEMA_VERSION,))
             return True
