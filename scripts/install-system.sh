@@ -17,6 +17,8 @@ PKGS=(
   chromium chromium-driver fonts-noto-core
   # the box's mail service (docs/mail.md): our own Postfix instance, SASL logins in a sasldb
   postfix sasl2-bin libsasl2-modules libsasl2-modules-db
+  # issue 16: certificates rendered to PDF by WeasyPrint (Pango), an agency key in SoftHSM through PKCS#11 (tests)
+  libpango-1.0-0 libpangoft2-1.0-0 softhsm2
 )
 missing=()
 # A Debian python3 needs python3-venv for `python3 -m venv`.
