@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from govcloud_platform.spec import Agency, Spec
+from govcloud_stacks.naming import ORGANIZATION, agency_stack, project_name
 from govcloud_stacks.paas import agency_subnet
 
 OPERATOR_KEY = "{platform}-operator"  # the key pair govcloud imports with boto3 before Pulumi runs
@@ -79,7 +80,6 @@ def app_program(spec: Spec, agency: Agency, app: str) -> Callable[[], None]:
         from govcloud_stacks.cloud_init import cloud_init
         from govcloud_stacks.ec2 import Ec2App, Ec2AppArgs
         from govcloud_stacks.labels import Labels
-        from govcloud_stacks.programs import ORGANIZATION, agency_stack, project_name
 
         ec2 = spec.platform.ec2
         ref = pulumi.StackReference(f"{ORGANIZATION}/{project_name(spec)}/{agency_stack(agency.slug)}")

@@ -8,10 +8,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from govcloud_platform.spec import Agency, Spec
+from govcloud_stacks.naming import ORGANIZATION, PLATFORM_STACK, agency_stack, app_stack, project_name
 from govcloud_stacks.paas import agency_subnet
-
-PLATFORM_STACK = "platform"
-ORGANIZATION = "organization"  # the file:// and s3:// backends' fixed organization
 
 
 @dataclass(frozen=True)
@@ -20,18 +18,6 @@ class StackDef:
     kind: str  # platform | agency | app
     agency: str | None
     program: Callable[[], None]
-
-
-def project_name(spec: Spec) -> str:
-    return spec.platform.name
-
-
-def agency_stack(slug: str) -> str:
-    return f"agency-{slug}"
-
-
-def app_stack(slug: str, app: str) -> str:
-    return f"app-{slug}-{app}"
 
 
 def agency_cidr(spec: Spec, index: int) -> str:

@@ -331,7 +331,8 @@ def plan(spec: Spec, agency: str | None = None, workers: int | None = None,
          extra: Sequence[tuple[str, Callable[[], None]]] = ()) -> Plan:
     """The offline plan of the spec (or of one agency's stacks)."""
     from govcloud_policies import PolicyContext
-    from govcloud_stacks.programs import project_name, stack_defs
+    from govcloud_stacks.naming import project_name
+    from govcloud_stacks.programs import stack_defs
 
     defs = [(d.name, d.program) for d in stack_defs(spec, agency)] + list(extra)
     if workers is None:

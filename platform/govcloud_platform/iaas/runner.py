@@ -15,9 +15,9 @@ from govcloud_platform.errors import InputError, MissingDependency, OperationFai
 from govcloud_platform.iaas.backend import backend_for, ensure_s3_bucket, passphrase
 from govcloud_platform.iaas.providers import provider_for
 from govcloud_platform.spec import Spec
+from govcloud_stacks.naming import PLATFORM_STACK
 
 Action = Literal["preview", "up", "destroy", "refresh"]
-PLATFORM_STACK = "platform"  # govcloud_stacks.programs.PLATFORM_STACK (not imported: it pulls in Pulumi)
 POLICY_PACK = Path(__file__).resolve().parents[3] / "policies"
 INSTALL_HINT = (
     "the pulumi CLI is not installed: install it with `curl -fsSL https://get.pulumi.com | sh` "
