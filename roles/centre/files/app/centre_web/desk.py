@@ -350,6 +350,15 @@ def act(request: HttpRequest, me: Me, task_id: str) -> HttpResponse:
 
 
 # --- an application ----------------------------------------------------------------------------------------------
+def opened(me: Me, reference: str) -> tuple[str, desk_store.File]:
+    """The canonical reference and the application as the member's desks see it; NotFound for a malformed reference
+    or an application of none of their desks (the views answer both alike: `_gone`)."""
+    canonical = references.normalise(reference)
+    if canonical is None:
+        raise NotFound("not a reference")
+    return canonical, desk_store.file(runtime.connection(), canonical, me.desks)
+
+
 @page("GET")
 def file(request: HttpRequest, me: Me, reference: str) -> HttpResponse:
     return _file_page(request, me, reference)
@@ -357,12 +366,9 @@ def file(request: HttpRequest, me: Me, reference: str) -> HttpResponse:
 
 @page("POST")
 def comment(request: HttpRequest, me: Me, reference: str) -> HttpResponse:
-    canonical = references.normalise(reference)
     conn = runtime.connection()
     try:
-        if canonical is None:
-            raise NotFound("not a reference")
-        desk_store.file(conn, canonical, me.desks)  # only an application of the member's desks
+        canonical, _ = opened(me, reference)  # only an application of the member's desks
         text = desks.comment_text(request.POST.get("text", ""))
         if isinstance(text, desks.Refusal):
             return _file_page(request, me, canonical, comment_error=_refusal_text(text), status=400)
@@ -377,12 +383,9 @@ def document(request: HttpRequest, me: Me, reference: str, number: int) -> HttpR
     """One document of an application of the member's desks, from the agency's bucket, as an attachment; its
     SHA-256 checked against the one recorded when it came (a changed object is refused, not served), and the
     download recorded in the audit trail."""
-    canonical = references.normalise(reference)
     conn = runtime.connection()
     try:
-        if canonical is None:
-            raise NotFound("not a reference")
-        desk_store.file(conn, canonical, me.desks)
+        canonical, _ = opened(me, reference)
         found = store.documents(conn, canonical)
         if not 1 <= number <= len(found):
             raise NotFound("no such document")
@@ -407,12 +410,9 @@ def document(request: HttpRequest, me: Me, reference: str, number: int) -> HttpR
 
 def _file_page(request: HttpRequest, me: Me, reference: str, errors: dict[str, str] | None = None,
                comment_error: str = "", status: int = 200, hold_error: str = "") -> HttpResponse:
-    canonical = references.normalise(reference)
     conn = runtime.connection()
     try:
-        if canonical is None:
-            raise NotFound("not a reference")
-        found = desk_store.file(conn, canonical, me.desks)
+        canonical, found = opened(me, reference)
     except NotFound:
         return _gone(request)
     loaded = runtime.loaded()

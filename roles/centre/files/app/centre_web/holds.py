@@ -8,22 +8,19 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
-from centre_core import desk_store, desks, references, retention_store
+from centre_core import desks, retention_store
 from centre_core.errors import NotFound
 
 from . import runtime
-from .desk import Me, _file_page, _gone, _message, page
+from .desk import Me, _file_page, _gone, _message, opened, page
 from .texts import t
 
 
 @page("POST")
 def hold(request: HttpRequest, me: Me, reference: str) -> HttpResponse:
-    canonical = references.normalise(reference)
     conn = runtime.connection()
     try:
-        if canonical is None:
-            raise NotFound("not a reference")
-        desk_store.file(conn, canonical, me.desks)  # only an application of the member's desks
+        canonical, _ = opened(me, reference)  # only an application of the member's desks
         if not desks.is_supervisor(me.desks):
             return _message(request, "staff_forbidden", "hold_not_supervisor", 403,
                             here=reverse("staff-file", args=[canonical]))
