@@ -135,12 +135,6 @@ def age_text(seconds: int | None) -> str:
 
 
 def register(app: Flask, v: Views, runner: Runner) -> None:
-    def agency_of(who: authz.Principal, slug: str) -> AgencyRecord:
-        record = v.platform.agency(slug) if authz.may_see(who, slug) else None
-        if record is None:
-            abort(404)  # another agency's exactly as an unknown one
-        return record
-
     def known_app(name: str) -> str:
         from govcloud_platform.apps import CATALOGUE
 
@@ -191,7 +185,7 @@ def register(app: Flask, v: Views, runner: Runner) -> None:
     @app.get("/api/agencies/<slug>/apps")
     def api_apps(slug: str) -> Response:
         who = v.api_principal()
-        record = agency_of(who, slug)
+        record = v.platform.visible_agency(who, slug)
         return jsonify(catalogue=catalogue(), apps=deployed(v, record.slug),
                        may_act=authz.may_act(who, record.slug))
 
@@ -199,26 +193,26 @@ def register(app: Flask, v: Views, runner: Runner) -> None:
     @app.post("/api/agencies/<slug>/apps/<name>/remove", defaults={"kind": "remove"})
     def api_app_job(slug: str, name: str, kind: str) -> Response:
         who = v.api_principal()
-        agency_of(who, slug)
+        v.platform.visible_agency(who, slug)
         return started(start(who, slug, kind, known_app(name)), "app")
 
     @app.get("/api/agencies/<slug>/backups")
     def api_backups(slug: str) -> Response:
         who = v.api_principal()
-        record = agency_of(who, slug)
+        record = v.platform.visible_agency(who, slug)
         return jsonify({**backups_doc(v, record), "may_act": authz.may_act(who, record.slug)})
 
     @app.post("/api/agencies/<slug>/backups", defaults={"kind": "backup"})
     @app.post("/api/agencies/<slug>/backups/drill", defaults={"kind": "drill"})
     def api_backup_job(slug: str, kind: str) -> Response:
         who = v.api_principal()
-        agency_of(who, slug)
+        v.platform.visible_agency(who, slug)
         return started(start(who, slug, kind, BACKUPS_TARGET), "agency's backups")
 
     @app.get("/api/agencies/<slug>/jobs")
     def api_agency_jobs(slug: str) -> Response:
         who = v.api_principal()
-        record = agency_of(who, slug)
+        record = v.platform.visible_agency(who, slug)
         return jsonify(jobs=[j.as_dict() for j in runner.recent(record.slug, 50)])
 
     @app.get("/api/jobs/<job_id>")
@@ -243,7 +237,7 @@ def register(app: Flask, v: Views, runner: Runner) -> None:
     @app.get("/<lang>/agencies/<slug>/apps")
     @v.signed_page
     def apps_page(lang: str, who: authz.Principal, slug: str) -> Response:
-        record = agency_of(who, slug)
+        record = v.platform.visible_agency(who, slug)
         found = {d["app"]: d for d in deployed(v, record.slug)}
         rows = [{**m, "deployed": found.get(m["app"]), "missing": sorted(set(m["needs"]) - set(record.services))}
                 for m in catalogue()]
@@ -254,14 +248,14 @@ def register(app: Flask, v: Views, runner: Runner) -> None:
     @app.post("/<lang>/agencies/<slug>/apps/<name>/remove", defaults={"kind": "remove"})
     @v.signed_page
     def app_job_page(lang: str, who: authz.Principal, slug: str, name: str, kind: str) -> Response:
-        agency_of(who, slug)
+        v.platform.visible_agency(who, slug)
         refused = form_refused(lang)
         return refused or page_started(lang, start(who, slug, kind, known_app(name)))
 
     @app.get("/<lang>/agencies/<slug>/backups")
     @v.signed_page
     def backups_page(lang: str, who: authz.Principal, slug: str) -> Response:
-        record = agency_of(who, slug)
+        record = v.platform.visible_agency(who, slug)
         doc = backups_doc(v, record)
         status = doc["status"] or {}
         return v.page("backups.j2", lang, agency=record, doc=doc, age=age_text(status.get("age_seconds")),
@@ -273,7 +267,7 @@ def register(app: Flask, v: Views, runner: Runner) -> None:
     @app.post("/<lang>/agencies/<slug>/backups/drill", defaults={"kind": "drill"})
     @v.signed_page
     def backup_job_page(lang: str, who: authz.Principal, slug: str, kind: str) -> Response:
-        agency_of(who, slug)
+        v.platform.visible_agency(who, slug)
         refused = form_refused(lang)
         return refused or page_started(lang, start(who, slug, kind, BACKUPS_TARGET))
 

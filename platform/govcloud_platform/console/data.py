@@ -10,9 +10,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask import abort
+
 from govcloud_platform.box.context import Box
 from govcloud_platform.console import intake
 from govcloud_platform.console.auditlog import AuditQuery, older_than
+from govcloud_platform.console.authz import Principal, may_see
 from govcloud_platform.state import console_clients
 from govcloud_platform.state import onboarding_requests as store
 from govcloud_platform.state.console_clients import ScriptClient
@@ -92,6 +95,14 @@ class Platform:
             return registry.agency(slug)
         finally:
             registry.close()
+
+    def visible_agency(self, who: Principal, slug: str) -> AgencyRecord:
+        """The agency `slug` when the principal may see it; otherwise the 404 an unknown slug gets, exactly (a 403
+        would confirm that another agency exists: `authz`). Every view of an agency's URL starts with this."""
+        record = self.agency(slug) if may_see(who, slug) else None
+        if record is None:
+            abort(404)
+        return record
 
     def script_client(self, client_id: str) -> ScriptClient | None:
         """The script client of a token's `client_id` (`console_scripts`), None when it is none (or removed)."""

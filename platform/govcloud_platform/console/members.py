@@ -6,7 +6,9 @@ signing in through the mailed link. Views only fetch (`staff.Staff`), decide (`m
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, abort, jsonify, redirect, request, session
@@ -37,13 +39,6 @@ class RedactJoinLinks(logging.Filter):
 def register(app: Flask, v: Views) -> None:
     staff = Staff(v.settings.box)
 
-    def agency_of(who: authz.Principal, slug: str) -> AgencyRecord:
-        """The agency when the principal may see it; 404 otherwise, as for an unknown slug (authz)."""
-        record = v.platform.agency(slug) if authz.may_see(who, slug) else None
-        if record is None:
-            abort(404)
-        return record
-
     def member_of(slug: str, login: str) -> tuple[membership.Member, list[membership.Member]]:
         members = staff.members(slug)
         found = next((m for m in members if m.login == login), None)
@@ -64,7 +59,7 @@ def register(app: Flask, v: Views) -> None:
                       members=[x.as_dict() for x in staff.members(record.slug)],
                       invitations=[i.as_dict() for i in staff.invitations(record.slug)
                                    if membership.invitation_status(i.state, i.expires_at, now()) == "usable"],
-                      manages=membership.may_manage(who, record.slug), roles=membership.ROLES,
+                      manages=authz.may_act(who, record.slug), roles=membership.ROLES,
                       **{"error": None, "notice": None, "values": {"role": membership.MEMBER}, **values})
 
     def refused(lang: str, status: int, text: str) -> Response:
@@ -75,28 +70,32 @@ def register(app: Flask, v: Views) -> None:
             return None
         return refused(lang, 400, TEXTS[lang]["csrf_failed"])
 
-    def managed(lang: str, who: authz.Principal, slug: str) -> AgencyRecord | Response:
-        """A change's checks, in order: 404 (not the principal's), the CSRF token, 403 (a plain member)."""
-        record = agency_of(who, slug)
-        bad = form_checked(lang)
-        if bad is not None:
-            return bad
-        if not membership.may_manage(who, slug):
-            return refused(lang, 403, MEMBER_TEXTS[lang]["forbidden"])
-        return record
+    def managing(view: Callable[..., Response]) -> Callable[..., Response]:
+        """A change's page (a POST form, under `signed_page`), called with the agency's record once its checks
+        pass, in order: 404 (not the principal's), the CSRF token (400), 403 (a plain member)."""
+        @functools.wraps(view)
+        def checked(lang: str, who: authz.Principal, slug: str, **values: Any) -> Response:
+            record = v.platform.visible_agency(who, slug)
+            bad = form_checked(lang)
+            if bad is not None:
+                return bad
+            if not authz.may_act(who, slug):
+                return refused(lang, 403, MEMBER_TEXTS[lang]["forbidden"])
+            return view(lang, who, record, **values)
+
+        return checked
 
     @app.get("/<lang>/agencies/<slug>/members")
     @v.signed_page
     def members_view(lang: str, who: authz.Principal, slug: str) -> Response:
-        return members_page(lang, who, agency_of(who, slug),
+        return members_page(lang, who, v.platform.visible_agency(who, slug),
                             notice=MEMBER_TEXTS[lang]["sent"] if request.args.get("sent") == "1" else None)
 
     @app.post("/<lang>/agencies/<slug>/invitations")
     @v.signed_page
-    def invite_page(lang: str, who: authz.Principal, slug: str) -> Response:
-        record = managed(lang, who, slug)
-        if isinstance(record, Response):
-            return record
+    @managing
+    def invite_page(lang: str, who: authz.Principal, record: AgencyRecord) -> Response:
+        slug = record.slug
         email, role = request.form.get("email", "").strip(), request.form.get("role", "")
         why = membership.email_problem(email) or (None if membership.check_role(role) else "no such role")
         values = {"email": email, "role": role}
@@ -112,10 +111,9 @@ def register(app: Flask, v: Views) -> None:
 
     @app.post("/<lang>/agencies/<slug>/invitations/<invitation_id>/revoke")
     @v.signed_page
-    def revoke_page(lang: str, who: authz.Principal, slug: str, invitation_id: str) -> Response:
-        record = managed(lang, who, slug)
-        if isinstance(record, Response):
-            return record
+    @managing
+    def revoke_page(lang: str, who: authz.Principal, record: AgencyRecord, invitation_id: str) -> Response:
+        slug = record.slug
         found = staff.invitation(slug, int(invitation_id)) if invitation_id.isdigit() else None
         if found is None:
             abort(404)
@@ -124,10 +122,9 @@ def register(app: Flask, v: Views) -> None:
 
     @app.post("/<lang>/agencies/<slug>/members/<login>/role")
     @v.signed_page
-    def role_page(lang: str, who: authz.Principal, slug: str, login: str) -> Response:
-        record = managed(lang, who, slug)
-        if isinstance(record, Response):
-            return record
+    @managing
+    def role_page(lang: str, who: authz.Principal, record: AgencyRecord, login: str) -> Response:
+        slug = record.slug
         _, members = member_of(slug, login)
         role = membership.check_role(request.form.get("role"))
         why = membership.change_problem(slug, login, role, members) if role else "no such role"
@@ -139,10 +136,9 @@ def register(app: Flask, v: Views) -> None:
 
     @app.post("/<lang>/agencies/<slug>/members/<login>/remove")
     @v.signed_page
-    def remove_page(lang: str, who: authz.Principal, slug: str, login: str) -> Response:
-        record = managed(lang, who, slug)
-        if isinstance(record, Response):
-            return record
+    @managing
+    def remove_page(lang: str, who: authz.Principal, record: AgencyRecord, login: str) -> Response:
+        slug = record.slug
         _, members = member_of(slug, login)
         why = membership.removal_problem(slug, login, members)
         if why:
@@ -202,25 +198,30 @@ def register(app: Flask, v: Views) -> None:
                       signin_link=True)
 
     # --- API --------------------------------------------------------------------------------------
-    def api_managed(slug: str) -> tuple[authz.Principal, AgencyRecord] | Response:
-        who = v.api_principal()
-        record = agency_of(who, slug)
-        if not membership.may_manage(who, slug):
-            return problem(403, "forbidden", "Only the agency's administrators and the operators change its members.")
-        return who, record
+    def api_managing(view: Callable[..., Response]) -> Callable[..., Response]:
+        """A change through the API, called with the principal and the agency's record once its checks pass:
+        401 (no token), 404 (not the principal's), 403 (a plain member)."""
+        @functools.wraps(view)
+        def checked(slug: str, **values: Any) -> Response:
+            who = v.api_principal()
+            record = v.platform.visible_agency(who, slug)
+            if not authz.may_act(who, slug):
+                return problem(403, "forbidden",
+                               "Only the agency's administrators and the operators change its members.")
+            return view(who, record, **values)
+
+        return checked
 
     @app.get("/api/agencies/<slug>/members")
     def api_members(slug: str) -> Response:
         who = v.api_principal()
-        agency_of(who, slug)
+        v.platform.visible_agency(who, slug)
         return jsonify(members=[x.as_dict() for x in staff.members(slug)])
 
     @app.post("/api/agencies/<slug>/members/<login>/role")
-    def api_role(slug: str, login: str) -> Response:
-        found = api_managed(slug)
-        if isinstance(found, Response):
-            return found
-        who, _ = found
+    @api_managing
+    def api_role(who: authz.Principal, record: AgencyRecord, login: str) -> Response:
+        slug = record.slug
         _, members = member_of(slug, login)
         body = request.get_json(silent=True)
         role = membership.check_role(body.get("role") if isinstance(body, dict) else None)
@@ -234,11 +235,9 @@ def register(app: Flask, v: Views) -> None:
         return jsonify(changed.as_dict())
 
     @app.delete("/api/agencies/<slug>/members/<login>")
-    def api_remove(slug: str, login: str) -> Response:
-        found = api_managed(slug)
-        if isinstance(found, Response):
-            return found
-        who, _ = found
+    @api_managing
+    def api_remove(who: authz.Principal, record: AgencyRecord, login: str) -> Response:
+        slug = record.slug
         _, members = member_of(slug, login)
         why = membership.removal_problem(slug, login, members)
         if why:
@@ -249,17 +248,14 @@ def register(app: Flask, v: Views) -> None:
     @app.get("/api/agencies/<slug>/invitations")
     def api_invitations(slug: str) -> Response:
         who = v.api_principal()
-        agency_of(who, slug)
-        if not membership.may_manage(who, slug):
+        v.platform.visible_agency(who, slug)
+        if not authz.may_act(who, slug):
             return problem(403, "forbidden", "Only the agency's administrators and the operators see its invitations.")
         return jsonify(invitations=[i.as_dict() for i in staff.invitations(slug)])
 
     @app.post("/api/agencies/<slug>/invitations")
-    def api_invite(slug: str) -> Response:
-        found = api_managed(slug)
-        if isinstance(found, Response):
-            return found
-        who, record = found
+    @api_managing
+    def api_invite(who: authz.Principal, record: AgencyRecord) -> Response:
         body = request.get_json(silent=True)
         body = body if isinstance(body, dict) else {}
         email, role = body.get("email"), body.get("role", membership.MEMBER)
@@ -280,11 +276,9 @@ def register(app: Flask, v: Views) -> None:
         return resp
 
     @app.delete("/api/agencies/<slug>/invitations/<invitation_id>")
-    def api_revoke(slug: str, invitation_id: str) -> Response:
-        found = api_managed(slug)
-        if isinstance(found, Response):
-            return found
-        who, _ = found
+    @api_managing
+    def api_revoke(who: authz.Principal, record: AgencyRecord, invitation_id: str) -> Response:
+        slug = record.slug
         invitation = staff.invitation(slug, int(invitation_id)) if invitation_id.isdigit() else None
         if invitation is None:
             abort(404)
