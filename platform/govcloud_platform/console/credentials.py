@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Flask, jsonify, request, session
 from werkzeug.wrappers import Response
 
 from govcloud_platform.brokers import SECRET_KEYS, masked
-from govcloud_platform.console import authz, signin
+from govcloud_platform.console import auditlog, authz, signin
 from govcloud_platform.console.data import Platform, agency_detail
 from govcloud_platform.console.texts import TEXTS
 from govcloud_platform.console.work import problem
@@ -54,8 +55,11 @@ def register(app: Flask, v: Views) -> None:
     def agency_view(lang: str, who: authz.Principal, record: AgencyRecord, revealed: bool, status: int = 200
                     ) -> Response:
         doc = reveal(who, record.slug) if revealed else v.platform.credentials(record.slug)
+        recent = auditlog.of_agency(record.slug)  # after the reveal: its own entry is the newest
+        entries, _ = v.platform.audit(recent, [record.slug])  # the audit log's reading (its `agency` filter)
         resp = v.page("agency.j2", lang, status, agency=agency_detail(record), credentials=rows(doc, revealed),
-                      ready=doc is not None, may_reveal=authz.may_act(who, record.slug), revealed=revealed)
+                      ready=doc is not None, may_reveal=authz.may_act(who, record.slug), revealed=revealed,
+                      audit_entries=entries, audit_query=urlencode(recent.as_args()))
         resp.headers["Cache-Control"] = "no-store"
         return resp
 

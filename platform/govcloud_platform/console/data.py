@@ -9,6 +9,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import abort
 
@@ -32,9 +33,10 @@ def agency_summary(record: AgencyRecord) -> dict[str, Any]:
 
 
 def agency_detail(record: AgencyRecord) -> dict[str, Any]:
-    """One agency (`GET /api/agencies/<slug>`): the summary, its contact and its dates."""
+    """One agency (`GET /api/agencies/<slug>`): the summary, its contact, its dates and the URL of its audit entries
+    (the audit log's `agency` filter: the agency's page shows the newest of them)."""
     return {**agency_summary(record), "email": record.email, "created_at": record.created_at,
-            "updated_at": record.updated_at}
+            "updated_at": record.updated_at, "audit": f"/api/audit?{urlencode({'agency': record.slug})}"}
 
 
 def human_bytes(n: int) -> str:
