@@ -46,6 +46,12 @@ def register(app: Flask, v: Views) -> None:
             abort(404)
         return found, members
 
+    def invitation_of(slug: str, raw_id: str) -> Invitation:
+        found = staff.invitation(slug, int(raw_id)) if raw_id.isascii() and raw_id.isdigit() else None
+        if found is None:
+            abort(404)  # unknown, or another agency's
+        return found
+
     def link_base(lang: str) -> str:
         return f"{v.settings.public_url}/{lang}/join?t="
 
@@ -114,11 +120,21 @@ def register(app: Flask, v: Views) -> None:
     @managing
     def revoke_page(lang: str, who: authz.Principal, record: AgencyRecord, invitation_id: str) -> Response:
         slug = record.slug
-        found = staff.invitation(slug, int(invitation_id)) if invitation_id.isdigit() else None
-        if found is None:
-            abort(404)
-        staff.revoke(slug, found.id, f"console:{who.subject}")
+        staff.revoke(slug, invitation_of(slug, invitation_id).id, f"console:{who.subject}")
         return redirect(f"/{lang}/agencies/{slug}/members", 303)
+
+    @app.post("/<lang>/agencies/<slug>/invitations/<invitation_id>/resend")
+    @v.signed_page
+    @managing
+    def resend_page(lang: str, who: authz.Principal, record: AgencyRecord, invitation_id: str) -> Response:
+        found = invitation_of(record.slug, invitation_id)
+        try:
+            staff.resend(record, found, who.subject, f"console:{who.subject}", link_base(lang))
+        except ConflictError as exc:
+            return members_page(lang, who, record, 409, error=str(exc))
+        except MailFailed as exc:
+            return members_page(lang, who, record, 502, error=str(exc))
+        return redirect(f"/{lang}/agencies/{record.slug}/members?sent=1", 303)
 
     @app.post("/<lang>/agencies/<slug>/members/<login>/role")
     @v.signed_page
@@ -279,9 +295,21 @@ def register(app: Flask, v: Views) -> None:
     @api_managing
     def api_revoke(who: authz.Principal, record: AgencyRecord, invitation_id: str) -> Response:
         slug = record.slug
-        invitation = staff.invitation(slug, int(invitation_id)) if invitation_id.isdigit() else None
-        if invitation is None:
-            abort(404)
+        invitation = invitation_of(slug, invitation_id)
         if not staff.revoke(slug, invitation.id, f"console:{who.subject}"):
             return problem(409, "conflict", f"The invitation was {invitation.state} already.")
         return Response(status=204)
+
+    @app.post("/api/agencies/<slug>/invitations/<invitation_id>/resend")
+    @api_managing
+    def api_resend(who: authz.Principal, record: AgencyRecord, invitation_id: str) -> Response:
+        found = invitation_of(record.slug, invitation_id)
+        body = request.get_json(silent=True)
+        lang = body.get("lang") if isinstance(body, dict) and body.get("lang") in MEMBER_TEXTS else "en"
+        try:
+            made = staff.resend(record, found, who.subject, f"console:{who.subject}", link_base(str(lang)))
+        except ConflictError as exc:
+            return problem(409, "conflict", str(exc))
+        except MailFailed as exc:
+            return problem(502, "mail_failed", str(exc))
+        return jsonify(made.as_dict())
