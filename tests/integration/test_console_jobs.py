@@ -57,6 +57,7 @@ def timed_get(cbox: BoxHandle, path: str, token: str) -> tuple[int, float]:
 
 def test_an_administrator_runs_a_backup_as_a_job(cbox: BoxHandle, tokens: dict[str, str]) -> None:
     box = cbox.box()
+    before = kit.api(box, f"/api/agencies/{A}/backups", tokens[A]).json()  # the console keeps the list from here
     started = kit.api_post(box, f"/api/agencies/{A}/backups", tokens[A])
     assert started.status_code == 202, started.text[:300]
     url = started.json()["url"]
@@ -70,7 +71,9 @@ def test_an_administrator_runs_a_backup_as_a_job(cbox: BoxHandle, tokens: dict[s
     assert job["kind"] == "backup" and job["actor"].startswith("console:") and job["steps"]
     assert job["started_at"] and job["ended_at"] and job["result"]["scope"] == f"agency:{A}"
     doc = kit.api(box, f"/api/agencies/{A}/backups", tokens[A]).json()
-    assert job["result"]["id"] in [b["id"] for b in doc["backups"]]
+    assert job["result"]["id"] in [b["id"] for b in doc["backups"]]  # the job read the kept list again
+    assert job["result"]["id"] not in [b["id"] for b in before["backups"]] and before["backups_read_at"]
+    assert doc["backups_read_at"] >= before["backups_read_at"] and doc["backups_age_s"] < 240
     assert doc["status"]["ok"] and doc["status"]["last_success"] and doc["status"]["age_seconds"] < 600
     assert doc["may_act"] is True and doc["last_drill"] is None
     entries = kit.api(box, f"/api/audit?agency={A}", tokens[A]).json()["entries"]

@@ -51,9 +51,15 @@ def _delete(cbox: BoxHandle, path: str, token: str) -> requests.Response:
                         timeout=30)
 
 
-def _link(cbox: BoxHandle, to: str) -> str:
-    """The link of the newest invitation mailed to `to` (read from the box's Maildir)."""
-    msg: EmailMessage = wait_for(cbox.home, to, lambda m: "Invitation to" in str(m["Subject"]), timeout=30)
+def _link(cbox: BoxHandle, to: str, besides: tuple[str, ...] = ()) -> str:
+    """The link of an invitation mailed to `to` (read from the box's Maildir): the first one, or the first whose link
+    is none of `besides` (an invitation sent again)."""
+    def fits(m: EmailMessage) -> bool:
+        body = m.get_body(("plain",))
+        return "Invitation to" in str(m["Subject"]) and not any(
+            old in (body.get_content() if body is not None else "") for old in besides)
+
+    msg: EmailMessage = wait_for(cbox.home, to, fits, timeout=30)
     assert str(msg["From"]).endswith(f"<console@{cbox.box().spec.platform.domain}>")
     body = msg.get_body(("plain",))
     assert body is not None
@@ -180,6 +186,37 @@ def test_an_expired_or_withdrawn_link_creates_nothing(cbox: BoxHandle, tokens: d
                                                       tokens[A]).json()["invitations"]}
     assert states["late@example.org"] == "pending" and states["gone@example.org"] == "revoked"
     assert "token" not in str(kit.api(box, f"/api/agencies/{A}/invitations", tokens[A]).json())
+
+
+def test_an_invitation_sent_again_has_a_new_link_and_the_old_one_stops(cbox: BoxHandle,
+                                                                       tokens: dict[str, str]) -> None:
+    box = cbox.box()
+    made = _invite(cbox, tokens[A], "again@example.org")
+    first = _link(cbox, "again@example.org")
+    session, landed = kit.sign_in(box, *admin(cbox, A), start=f"/en/agencies/{A}/members")
+    resend = f"/en/agencies/{A}/invitations/{made['id']}/resend"
+    csrf = CSRF.search(landed.text)
+    assert csrf and f'action="{resend}"' in landed.text and "Send again" in landed.text
+    sent = session.post(kit.url(box, resend), data={"csrf": csrf.group(1)}, allow_redirects=False, timeout=30)
+    assert sent.status_code == 303 and sent.headers["location"].endswith("members?sent=1"), sent.text[:300]
+    second = _link(cbox, "again@example.org", (first,))
+    assert _join(cbox, first, "again").status_code == 404  # the old link opens nothing
+
+    again = kit.api_post(box, f"/api/agencies/{A}/invitations/{made['id']}/resend", tokens["operator"],
+                         {"lang": "ur"})
+    assert again.status_code == 200 and again.json()["id"] == made["id"], again.text[:300]
+    third = _link(cbox, "again@example.org", (first, second))
+    assert "/ur/join?t=" in third and _join(cbox, second, "again").status_code == 404
+    assert _join(cbox, third, "again").status_code == 201
+    used = kit.api_post(box, f"/api/agencies/{A}/invitations/{made['id']}/resend", tokens[A])
+    assert used.status_code == 409  # used: nothing to send again
+    registry = Registry(cbox.home)
+    try:
+        sent_again = registry.audit_log(target=A, command="member reinvite")
+    finally:
+        registry.close()
+    assert [e["result"] for e in sent_again] == ["mailed", "mailed"]  # the operator's by the API, the page's
+    assert sent_again[1]["actor"] == f"console:admin@{A}" and str(made["id"]) in sent_again[1]["detail"]
 
 
 def test_a_browser_invites_and_the_invitee_joins_in_urdu(cbox: BoxHandle, chromium: Chromium, shots: Shots) -> None:

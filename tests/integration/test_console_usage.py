@@ -110,6 +110,9 @@ def test_an_administrator_reveals_the_secrets_audited_without_them(cbox: BoxHand
     # the page: hidden, then revealed by the POST form with the session's CSRF token (audited again)
     s, page = kit.sign_in(box, *admin(cbox, A), start=f"/en/agencies/{A}")
     assert page.status_code == 200 and password not in page.text and "hidden" in page.text
+    # its newest audit entries (the API's reveal above among them, never another agency's) and the whole log's link
+    assert "Recent audit entries" in page.text and f'href="/en/audit?agency={A}"' in page.text
+    assert ">agency credentials</th>" in page.text and ">revealed</td>" in page.text and B not in page.text
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
     assert csrf and f'action="/en/agencies/{A}/credentials/reveal"' in page.text
     reveal_url = kit.url(box, f"/en/agencies/{A}/credentials/reveal")

@@ -466,6 +466,9 @@ MEMBER_ROWS = [
     ("inviting oneself into the victim", "POST", f"/api/agencies/{VICTIM}/invitations",
      {"email": "spy@intruder.example", "role": "admin"}),
     ("withdrawing the victim's invitation", "DELETE", f"/api/agencies/{VICTIM}/invitations/{{id}}", None),
+    ("sending the victim's invitation again", "POST", f"/api/agencies/{VICTIM}/invitations/{{id}}/resend", None),
+    ("sending the victim's invitation again under the intruder's slug", "POST",
+     f"/api/agencies/{INTRUDER}/invitations/{{id}}/resend", None),
     ("the victim's members in upper case", "GET", f"/api/agencies/{VICTIM.upper()}/members", None),
     ("the victim's administrator under the intruder's slug", "DELETE",
      f"/api/agencies/{INTRUDER}/members/{VICTIMS_ADMIN}", None),
@@ -482,10 +485,11 @@ def _victim_intact(cbox: BoxHandle, invitation: int) -> bool:
     registry = Registry(cbox.home)
     try:
         held = invitations.of_agency(registry, VICTIM)
+        resent = registry.audit_log(target=VICTIM, command="member reinvite")
     finally:
         registry.close()
     return (user is not None and f"agency-{VICTIM}--admins" in user["groups"]
-            and [(i.id, i.state) for i in held] == [(invitation, "pending")])
+            and [(i.id, i.state) for i in held] == [(invitation, "pending")] and not resent)
 
 
 @pytest.mark.parametrize(("what", "method", "path", "body"), MEMBER_ROWS, ids=[r[0] for r in MEMBER_ROWS])
@@ -504,16 +508,17 @@ def test_intruder_pages_cannot_touch_the_victims_members(cbox: BoxHandle, own: d
     box = cbox.box()
     token = _csrf(own["session"], box)
     base = f"/en/agencies/{VICTIM}"
-    with attack("console", "pages: the victim's members, invite, demote, remove, withdraw with the intruder's "
-                           "own form token") as attempt:
+    with attack("console", "pages: the victim's members, invite, demote, remove, withdraw, send again with the "
+                           "intruder's own form token") as attempt:
         codes = [_get(box, f"{base}/members", session=own["session"]).status_code]
         for path, data in ((f"{base}/invitations", {"email": "spy@intruder.example", "role": "admin"}),
                            (f"{base}/members/{VICTIMS_ADMIN}/role", {"role": "member"}),
                            (f"{base}/members/{VICTIMS_ADMIN}/remove", {}),
-                           (f"{base}/invitations/{victims_invitation}/revoke", {})):
+                           (f"{base}/invitations/{victims_invitation}/revoke", {}),
+                           (f"{base}/invitations/{victims_invitation}/resend", {})):
             codes.append(own["session"].post(kit.url(box, path), data={"csrf": token, **data},
                                              allow_redirects=False, timeout=30).status_code)
-        attempt.succeeded = codes != [404] * 5 or not _victim_intact(cbox, victims_invitation)
+        attempt.succeeded = codes != [404] * 6 or not _victim_intact(cbox, victims_invitation)
         attempt.detail = f"HTTP {codes}"
 
 

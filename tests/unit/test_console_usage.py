@@ -137,7 +137,7 @@ def test_last_month() -> None:
     (["agency-health", "agency-revenue--admins"], "revenue", False),
 ])
 def test_who_reveals_secrets(groups: list[str], slug: str, reveals: bool) -> None:
-    assert authz.may_reveal(authz.principal("x", groups, ("platform-operators",)), slug) is reveals
+    assert authz.may_act(authz.principal("x", groups, ("platform-operators",)), slug) is reveals
 
 
 def test_secrets_are_hidden_until_revealed() -> None:

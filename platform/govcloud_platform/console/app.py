@@ -206,11 +206,7 @@ def create_app(settings: Settings) -> Flask:
 
     @app.get("/api/agencies/<slug>")
     def api_agency(slug: str) -> Response:
-        who = api_principal()
-        record = platform.agency(slug) if authz.may_see(who, slug) else None
-        if record is None:
-            abort(404)
-        return jsonify(agency_detail(record))
+        return jsonify(agency_detail(platform.visible_agency(api_principal(), slug)))
 
     # --- onboarding requests and the audit log (pages and API: console/work.py) ----------------------
     views = work.Views(settings, platform, page, signed_page, api_principal)

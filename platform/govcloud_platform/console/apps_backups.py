@@ -9,6 +9,9 @@ agency's slug or job answers 404 as an unknown one)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +19,7 @@ from flask import Flask, abort, jsonify, redirect, request, session
 from werkzeug.wrappers import Response
 
 from govcloud_platform.console import authz, jobs, signin
+from govcloud_platform.console.backup_runs import REFRESHED_BY, RunsCache, read_runs
 from govcloud_platform.console.jobs import BACKUPS_TARGET, REFRESH_S, Runner
 from govcloud_platform.console.texts import TEXTS
 from govcloud_platform.console.work import Views, problem
@@ -106,24 +110,21 @@ def deployed(v: Views, slug: str) -> list[dict[str, Any]]:
         service.store.registry.close()
 
 
-def backups_doc(v: Views, record: AgencyRecord) -> dict[str, Any]:
+def backups_doc(v: Views, runs: RunsCache, record: AgencyRecord) -> dict[str, Any]:
     """The agency's backups: `backup status`'s row (the last run, its age against the plan), `backup list
-    --agency`'s runs (from the repository: `error` says why not when it cannot be read) and the last restore drill."""
-    from govcloud_platform.backups import agency as agency_backups
+    --agency`'s runs (from the repository, as last read: `backup_runs`; `error` says why not when it cannot be read;
+    `backups_read_at` and `backups_age_s` when) and the last restore drill."""
     from govcloud_platform.backups import drill, schedule
-    from govcloud_platform.errors import GovCloudError
 
     if BACKUPS_SERVICE not in record.services:
-        return {"service": False, "status": None, "backups": [], "error": None, "last_drill": None}
+        return {"service": False, "status": None, "backups": [], "error": None, "last_drill": None,
+                "backups_read_at": None, "backups_age_s": None}
     status = schedule.agency_status(v.settings.box, record).as_dict()
-    runs: list[dict[str, Any]] = []
-    error = None
-    try:
-        runs = [r.as_dict() for r in reversed(agency_backups.list_backups(v.settings.box, record.slug))]
-    except GovCloudError as exc:
-        error = str(exc)
-    return {"service": True, "status": status, "backups": runs, "error": error,
-            "last_drill": drill.last_drill(v.settings.box, record.slug)}
+    listing = runs.get(record.slug)
+    return {"service": True, "status": status, "backups": listing.runs, "error": listing.error,
+            "last_drill": drill.last_drill(v.settings.box, record.slug),
+            "backups_read_at": dt.datetime.fromtimestamp(listing.read_at, dt.UTC).isoformat(timespec="seconds"),
+            "backups_age_s": listing.age_s(time.time())}
 
 
 def age_text(seconds: int | None) -> str:
@@ -135,11 +136,9 @@ def age_text(seconds: int | None) -> str:
 
 
 def register(app: Flask, v: Views, runner: Runner) -> None:
-    def agency_of(who: authz.Principal, slug: str) -> AgencyRecord:
-        record = v.platform.agency(slug) if authz.may_see(who, slug) else None
-        if record is None:
-            abort(404)  # another agency's exactly as an unknown one
-        return record
+    # the agencies' backup lists, kept fresh by the jobs below and a thread wsgi.py starts (never a unit test's app)
+    runs = RunsCache(functools.partial(read_runs, v.settings.box))
+    app.extensions["govcloud"]["backup_runs"] = runs
 
     def known_app(name: str) -> str:
         from govcloud_platform.apps import CATALOGUE
@@ -161,6 +160,8 @@ def register(app: Flask, v: Views, runner: Runner) -> None:
                 "remove": lambda: remove_work(v, actor, slug, target),
                 "backup": lambda: backup_work(v, actor, slug),
                 "drill": lambda: drill_work(v, actor, slug)}[kind]()
+        if kind in REFRESHED_BY:  # the hook: a job that changes the agency's backups reads its list again at its end
+            work = runs.after(slug, work)
         try:
             return runner.start(kind, slug, target, actor, work)
         except Busy:
@@ -191,7 +192,7 @@ def register(app: Flask, v: Views, runner: Runner) -> None:
     @app.get("/api/agencies/<slug>/apps")
     def api_apps(slug: str) -> Response:
         who = v.api_principal()
-        record = agency_of(who, slug)
+        record = v.platform.visible_agency(who, slug)
         return jsonify(catalogue=catalogue(), apps=deployed(v, record.slug),
                        may_act=authz.may_act(who, record.slug))
 
@@ -199,26 +200,26 @@ def register(app: Flask, v: Views, runner: Runner) -> None:
     @app.post("/api/agencies/<slug>/apps/<name>/remove", defaults={"kind": "remove"})
     def api_app_job(slug: str, name: str, kind: str) -> Response:
         who = v.api_principal()
-        agency_of(who, slug)
+        v.platform.visible_agency(who, slug)
         return started(start(who, slug, kind, known_app(name)), "app")
 
     @app.get("/api/agencies/<slug>/backups")
     def api_backups(slug: str) -> Response:
         who = v.api_principal()
-        record = agency_of(who, slug)
-        return jsonify({**backups_doc(v, record), "may_act": authz.may_act(who, record.slug)})
+        record = v.platform.visible_agency(who, slug)
+        return jsonify({**backups_doc(v, runs, record), "may_act": authz.may_act(who, record.slug)})
 
     @app.post("/api/agencies/<slug>/backups", defaults={"kind": "backup"})
     @app.post("/api/agencies/<slug>/backups/drill", defaults={"kind": "drill"})
     def api_backup_job(slug: str, kind: str) -> Response:
         who = v.api_principal()
-        agency_of(who, slug)
+        v.platform.visible_agency(who, slug)
         return started(start(who, slug, kind, BACKUPS_TARGET), "agency's backups")
 
     @app.get("/api/agencies/<slug>/jobs")
     def api_agency_jobs(slug: str) -> Response:
         who = v.api_principal()
-        record = agency_of(who, slug)
+        record = v.platform.visible_agency(who, slug)
         return jsonify(jobs=[j.as_dict() for j in runner.recent(record.slug, 50)])
 
     @app.get("/api/jobs/<job_id>")
@@ -243,7 +244,7 @@ def register(app: Flask, v: Views, runner: Runner) -> None:
     @app.get("/<lang>/agencies/<slug>/apps")
     @v.signed_page
     def apps_page(lang: str, who: authz.Principal, slug: str) -> Response:
-        record = agency_of(who, slug)
+        record = v.platform.visible_agency(who, slug)
         found = {d["app"]: d for d in deployed(v, record.slug)}
         rows = [{**m, "deployed": found.get(m["app"]), "missing": sorted(set(m["needs"]) - set(record.services))}
                 for m in catalogue()]
@@ -254,18 +255,19 @@ def register(app: Flask, v: Views, runner: Runner) -> None:
     @app.post("/<lang>/agencies/<slug>/apps/<name>/remove", defaults={"kind": "remove"})
     @v.signed_page
     def app_job_page(lang: str, who: authz.Principal, slug: str, name: str, kind: str) -> Response:
-        agency_of(who, slug)
+        v.platform.visible_agency(who, slug)
         refused = form_refused(lang)
         return refused or page_started(lang, start(who, slug, kind, known_app(name)))
 
     @app.get("/<lang>/agencies/<slug>/backups")
     @v.signed_page
     def backups_page(lang: str, who: authz.Principal, slug: str) -> Response:
-        record = agency_of(who, slug)
-        doc = backups_doc(v, record)
+        record = v.platform.visible_agency(who, slug)
+        doc = backups_doc(v, runs, record)
         status = doc["status"] or {}
         return v.page("backups.j2", lang, agency=record, doc=doc, age=age_text(status.get("age_seconds")),
                       allowed=age_text(status.get("allowed_seconds")) if status else "-",
+                      runs_age=age_text(doc["backups_age_s"]),
                       may_act=authz.may_act(who, record.slug),
                       jobs=[j.as_dict() for j in runner.recent(record.slug, 10) if j.target == BACKUPS_TARGET])
 
@@ -273,7 +275,7 @@ def register(app: Flask, v: Views, runner: Runner) -> None:
     @app.post("/<lang>/agencies/<slug>/backups/drill", defaults={"kind": "drill"})
     @v.signed_page
     def backup_job_page(lang: str, who: authz.Principal, slug: str, kind: str) -> Response:
-        agency_of(who, slug)
+        v.platform.visible_agency(who, slug)
         refused = form_refused(lang)
         return refused or page_started(lang, start(who, slug, kind, BACKUPS_TARGET))
 

@@ -19,6 +19,7 @@ from govcloud_platform.console.authz import Principal
 from govcloud_platform.text import text_problem
 
 LIMIT_DEFAULT, LIMIT_MAX = 200, 1000
+AGENCY_PAGE = 8  # an agency's page shows its newest entries; its link opens the log filtered by the agency
 COLUMNS = ("id", "at", "actor", "command", "target", "result", "detail")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet reads these as a formula (OWASP: CSV injection)
 
@@ -46,6 +47,12 @@ class AuditQuery:
     def older_args(self, before: int) -> dict[str, str]:
         """The next page's: the same filters and size, the entries older than `before` (this page's last id)."""
         return {**self.page_args(), "before": str(before)}
+
+
+def of_agency(slug: str) -> AuditQuery:
+    """The query of an agency's page: its newest entries (about it and its apps), the log's own `agency` filter,
+    so the page's link to the whole log (`as_args`) shows the same entries and the older ones."""
+    return AuditQuery(agency=slug, limit=AGENCY_PAGE)
 
 
 Page = tuple[list[dict[str, Any]], int | None]  # the entries, and the id the older page starts before (None: last)

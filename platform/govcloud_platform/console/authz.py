@@ -70,17 +70,12 @@ def may_see(who: Principal, slug: str) -> bool:
     return who.operator or slug in who.agencies
 
 
-def may_reveal(who: Principal, slug: str) -> bool:
-    """Whether the agency's secrets (its services' passwords and keys) are the principal's to see: an operator, or
-    one of the agency's administrators (a member of `agency-<slug>` and of `agency-<slug>--admins`). A plain member
-    sees the credentials without their secrets."""
-    return who.operator or (slug in who.agencies and slug in who.administers)
-
-
 def may_act(who: Principal, slug: str) -> bool:
-    """Whether the principal may start the agency's long operations (deploy or remove an app, run a backup or a
-    restore drill): an operator, or one of the agency's administrators; its plain members only read. Ask `may_see`
-    first: another agency's slug answers 404, not 403."""
+    """Whether the principal may act on the agency: start its long operations (deploy or remove an app, run a
+    backup or a restore drill), reveal its secrets (its services' passwords and keys), invite, change and remove its
+    members. An operator, or one of the agency's administrators (`administers`: `principal` keeps only the agencies
+    whose member it is too); its plain members only read. Ask `may_see` first: another agency's slug answers 404,
+    not 403."""
     return who.operator or slug in who.administers
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
-from flask import Flask, abort, jsonify, request, session
+from flask import Flask, jsonify, request, session
 from werkzeug.wrappers import Response
 
 from govcloud_platform.brokers import SECRET_KEYS, masked
-from govcloud_platform.console import authz, signin
+from govcloud_platform.console import auditlog, authz, signin
 from govcloud_platform.console.data import Platform, agency_detail
 from govcloud_platform.console.texts import TEXTS
 from govcloud_platform.console.work import problem
@@ -44,12 +45,6 @@ def rows(doc: dict[str, dict[str, Any]] | None, revealed: bool) -> list[dict[str
 
 
 def register(app: Flask, v: Views) -> None:
-    def visible(who: authz.Principal, slug: str) -> AgencyRecord:
-        record = v.platform.agency(slug) if authz.may_see(who, slug) else None
-        if record is None:
-            abort(404)  # the same for another agency's and an unknown slug (authz)
-        return record
-
     def reveal(who: authz.Principal, slug: str) -> dict[str, dict[str, Any]] | None:
         doc = v.platform.credentials(slug)
         if doc is not None:
@@ -60,23 +55,26 @@ def register(app: Flask, v: Views) -> None:
     def agency_view(lang: str, who: authz.Principal, record: AgencyRecord, revealed: bool, status: int = 200
                     ) -> Response:
         doc = reveal(who, record.slug) if revealed else v.platform.credentials(record.slug)
+        recent = auditlog.of_agency(record.slug)  # after the reveal: its own entry is the newest
+        entries, _ = v.platform.audit(recent, [record.slug])  # the audit log's reading (its `agency` filter)
         resp = v.page("agency.j2", lang, status, agency=agency_detail(record), credentials=rows(doc, revealed),
-                      ready=doc is not None, may_reveal=authz.may_reveal(who, record.slug), revealed=revealed)
+                      ready=doc is not None, may_reveal=authz.may_act(who, record.slug), revealed=revealed,
+                      audit_entries=entries, audit_query=urlencode(recent.as_args()))
         resp.headers["Cache-Control"] = "no-store"
         return resp
 
     @app.get("/<lang>/agencies/<slug>")
     @v.signed_page
     def agency_page(lang: str, who: authz.Principal, slug: str) -> Response:
-        return agency_view(lang, who, visible(who, slug), revealed=False)
+        return agency_view(lang, who, v.platform.visible_agency(who, slug), revealed=False)
 
     @app.post("/<lang>/agencies/<slug>/credentials/reveal")
     @v.signed_page
     def reveal_page(lang: str, who: authz.Principal, slug: str) -> Response:
-        record = visible(who, slug)
+        record = v.platform.visible_agency(who, slug)
         if not signin.csrf_matches(session.get("csrf"), request.form.get("csrf")):
             return v.page("message.j2", lang, 400, heading=TEXTS[lang]["refused"], text=TEXTS[lang]["csrf_failed"])
-        if not authz.may_reveal(who, slug):
+        if not authz.may_act(who, slug):
             return v.page("message.j2", lang, 403, heading=TEXTS[lang]["forbidden"],
                           text=TEXTS[lang]["secrets_admins_only"])
         return agency_view(lang, who, record, revealed=True)
@@ -84,7 +82,7 @@ def register(app: Flask, v: Views) -> None:
     @app.get("/api/agencies/<slug>/credentials")
     def api_credentials(slug: str) -> Response:
         """The credentials with every secret masked: anyone who sees the agency."""
-        visible(v.api_principal(), slug)
+        v.platform.visible_agency(v.api_principal(), slug)
         doc = v.platform.credentials(slug)
         if doc is None:
             return problem(409, "conflict", f"The agency {slug} is not ready: it has no credentials yet.")
@@ -93,8 +91,8 @@ def register(app: Flask, v: Views) -> None:
     @app.post("/api/agencies/<slug>/credentials/reveal")
     def api_reveal(slug: str) -> Response:
         who = v.api_principal()
-        visible(who, slug)
-        if not authz.may_reveal(who, slug):
+        v.platform.visible_agency(who, slug)
+        if not authz.may_act(who, slug):
             return problem(403, "forbidden", "Only the agency's administrators and operators reveal its secrets.")
         doc = reveal(who, slug)
         if doc is None:

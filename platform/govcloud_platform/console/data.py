@@ -9,10 +9,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
+
+from flask import abort
 
 from govcloud_platform.box.context import Box
 from govcloud_platform.console import intake
 from govcloud_platform.console.auditlog import AuditQuery, older_than
+from govcloud_platform.console.authz import Principal, may_see
 from govcloud_platform.state import console_clients
 from govcloud_platform.state import onboarding_requests as store
 from govcloud_platform.state.console_clients import ScriptClient
@@ -29,9 +33,10 @@ def agency_summary(record: AgencyRecord) -> dict[str, Any]:
 
 
 def agency_detail(record: AgencyRecord) -> dict[str, Any]:
-    """One agency (`GET /api/agencies/<slug>`): the summary, its contact and its dates."""
+    """One agency (`GET /api/agencies/<slug>`): the summary, its contact, its dates and the URL of its audit entries
+    (the audit log's `agency` filter: the agency's page shows the newest of them)."""
     return {**agency_summary(record), "email": record.email, "created_at": record.created_at,
-            "updated_at": record.updated_at}
+            "updated_at": record.updated_at, "audit": f"/api/audit?{urlencode({'agency': record.slug})}"}
 
 
 def human_bytes(n: int) -> str:
@@ -92,6 +97,14 @@ class Platform:
             return registry.agency(slug)
         finally:
             registry.close()
+
+    def visible_agency(self, who: Principal, slug: str) -> AgencyRecord:
+        """The agency `slug` when the principal may see it; otherwise the 404 an unknown slug gets, exactly (a 403
+        would confirm that another agency exists: `authz`). Every view of an agency's URL starts with this."""
+        record = self.agency(slug) if may_see(who, slug) else None
+        if record is None:
+            abort(404)
+        return record
 
     def script_client(self, client_id: str) -> ScriptClient | None:
         """The script client of a token's `client_id` (`console_scripts`), None when it is none (or removed)."""

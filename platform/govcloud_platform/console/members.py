@@ -6,7 +6,9 @@ signing in through the mailed link. Views only fetch (`staff.Staff`), decide (`m
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, abort, jsonify, redirect, request, session
@@ -37,19 +39,18 @@ class RedactJoinLinks(logging.Filter):
 def register(app: Flask, v: Views) -> None:
     staff = Staff(v.settings.box)
 
-    def agency_of(who: authz.Principal, slug: str) -> AgencyRecord:
-        """The agency when the principal may see it; 404 otherwise, as for an unknown slug (authz)."""
-        record = v.platform.agency(slug) if authz.may_see(who, slug) else None
-        if record is None:
-            abort(404)
-        return record
-
     def member_of(slug: str, login: str) -> tuple[membership.Member, list[membership.Member]]:
         members = staff.members(slug)
         found = next((m for m in members if m.login == login), None)
         if found is None:
             abort(404)
         return found, members
+
+    def invitation_of(slug: str, raw_id: str) -> Invitation:
+        found = staff.invitation(slug, int(raw_id)) if raw_id.isascii() and raw_id.isdigit() else None
+        if found is None:
+            abort(404)  # unknown, or another agency's
+        return found
 
     def link_base(lang: str) -> str:
         return f"{v.settings.public_url}/{lang}/join?t="
@@ -64,7 +65,7 @@ def register(app: Flask, v: Views) -> None:
                       members=[x.as_dict() for x in staff.members(record.slug)],
                       invitations=[i.as_dict() for i in staff.invitations(record.slug)
                                    if membership.invitation_status(i.state, i.expires_at, now()) == "usable"],
-                      manages=membership.may_manage(who, record.slug), roles=membership.ROLES,
+                      manages=authz.may_act(who, record.slug), roles=membership.ROLES,
                       **{"error": None, "notice": None, "values": {"role": membership.MEMBER}, **values})
 
     def refused(lang: str, status: int, text: str) -> Response:
@@ -75,28 +76,32 @@ def register(app: Flask, v: Views) -> None:
             return None
         return refused(lang, 400, TEXTS[lang]["csrf_failed"])
 
-    def managed(lang: str, who: authz.Principal, slug: str) -> AgencyRecord | Response:
-        """A change's checks, in order: 404 (not the principal's), the CSRF token, 403 (a plain member)."""
-        record = agency_of(who, slug)
-        bad = form_checked(lang)
-        if bad is not None:
-            return bad
-        if not membership.may_manage(who, slug):
-            return refused(lang, 403, MEMBER_TEXTS[lang]["forbidden"])
-        return record
+    def managing(view: Callable[..., Response]) -> Callable[..., Response]:
+        """A change's page (a POST form, under `signed_page`), called with the agency's record once its checks
+        pass, in order: 404 (not the principal's), the CSRF token (400), 403 (a plain member)."""
+        @functools.wraps(view)
+        def checked(lang: str, who: authz.Principal, slug: str, **values: Any) -> Response:
+            record = v.platform.visible_agency(who, slug)
+            bad = form_checked(lang)
+            if bad is not None:
+                return bad
+            if not authz.may_act(who, slug):
+                return refused(lang, 403, MEMBER_TEXTS[lang]["forbidden"])
+            return view(lang, who, record, **values)
+
+        return checked
 
     @app.get("/<lang>/agencies/<slug>/members")
     @v.signed_page
     def members_view(lang: str, who: authz.Principal, slug: str) -> Response:
-        return members_page(lang, who, agency_of(who, slug),
+        return members_page(lang, who, v.platform.visible_agency(who, slug),
                             notice=MEMBER_TEXTS[lang]["sent"] if request.args.get("sent") == "1" else None)
 
     @app.post("/<lang>/agencies/<slug>/invitations")
     @v.signed_page
-    def invite_page(lang: str, who: authz.Principal, slug: str) -> Response:
-        record = managed(lang, who, slug)
-        if isinstance(record, Response):
-            return record
+    @managing
+    def invite_page(lang: str, who: authz.Principal, record: AgencyRecord) -> Response:
+        slug = record.slug
         email, role = request.form.get("email", "").strip(), request.form.get("role", "")
         why = membership.email_problem(email) or (None if membership.check_role(role) else "no such role")
         values = {"email": email, "role": role}
@@ -112,22 +117,30 @@ def register(app: Flask, v: Views) -> None:
 
     @app.post("/<lang>/agencies/<slug>/invitations/<invitation_id>/revoke")
     @v.signed_page
-    def revoke_page(lang: str, who: authz.Principal, slug: str, invitation_id: str) -> Response:
-        record = managed(lang, who, slug)
-        if isinstance(record, Response):
-            return record
-        found = staff.invitation(slug, int(invitation_id)) if invitation_id.isdigit() else None
-        if found is None:
-            abort(404)
-        staff.revoke(slug, found.id, f"console:{who.subject}")
+    @managing
+    def revoke_page(lang: str, who: authz.Principal, record: AgencyRecord, invitation_id: str) -> Response:
+        slug = record.slug
+        staff.revoke(slug, invitation_of(slug, invitation_id).id, f"console:{who.subject}")
         return redirect(f"/{lang}/agencies/{slug}/members", 303)
+
+    @app.post("/<lang>/agencies/<slug>/invitations/<invitation_id>/resend")
+    @v.signed_page
+    @managing
+    def resend_page(lang: str, who: authz.Principal, record: AgencyRecord, invitation_id: str) -> Response:
+        found = invitation_of(record.slug, invitation_id)
+        try:
+            staff.resend(record, found, who.subject, f"console:{who.subject}", link_base(lang))
+        except ConflictError as exc:
+            return members_page(lang, who, record, 409, error=str(exc))
+        except MailFailed as exc:
+            return members_page(lang, who, record, 502, error=str(exc))
+        return redirect(f"/{lang}/agencies/{record.slug}/members?sent=1", 303)
 
     @app.post("/<lang>/agencies/<slug>/members/<login>/role")
     @v.signed_page
-    def role_page(lang: str, who: authz.Principal, slug: str, login: str) -> Response:
-        record = managed(lang, who, slug)
-        if isinstance(record, Response):
-            return record
+    @managing
+    def role_page(lang: str, who: authz.Principal, record: AgencyRecord, login: str) -> Response:
+        slug = record.slug
         _, members = member_of(slug, login)
         role = membership.check_role(request.form.get("role"))
         why = membership.change_problem(slug, login, role, members) if role else "no such role"
@@ -139,10 +152,9 @@ def register(app: Flask, v: Views) -> None:
 
     @app.post("/<lang>/agencies/<slug>/members/<login>/remove")
     @v.signed_page
-    def remove_page(lang: str, who: authz.Principal, slug: str, login: str) -> Response:
-        record = managed(lang, who, slug)
-        if isinstance(record, Response):
-            return record
+    @managing
+    def remove_page(lang: str, who: authz.Principal, record: AgencyRecord, login: str) -> Response:
+        slug = record.slug
         _, members = member_of(slug, login)
         why = membership.removal_problem(slug, login, members)
         if why:
@@ -202,25 +214,30 @@ def register(app: Flask, v: Views) -> None:
                       signin_link=True)
 
     # --- API --------------------------------------------------------------------------------------
-    def api_managed(slug: str) -> tuple[authz.Principal, AgencyRecord] | Response:
-        who = v.api_principal()
-        record = agency_of(who, slug)
-        if not membership.may_manage(who, slug):
-            return problem(403, "forbidden", "Only the agency's administrators and the operators change its members.")
-        return who, record
+    def api_managing(view: Callable[..., Response]) -> Callable[..., Response]:
+        """A change through the API, called with the principal and the agency's record once its checks pass:
+        401 (no token), 404 (not the principal's), 403 (a plain member)."""
+        @functools.wraps(view)
+        def checked(slug: str, **values: Any) -> Response:
+            who = v.api_principal()
+            record = v.platform.visible_agency(who, slug)
+            if not authz.may_act(who, slug):
+                return problem(403, "forbidden",
+                               "Only the agency's administrators and the operators change its members.")
+            return view(who, record, **values)
+
+        return checked
 
     @app.get("/api/agencies/<slug>/members")
     def api_members(slug: str) -> Response:
         who = v.api_principal()
-        agency_of(who, slug)
+        v.platform.visible_agency(who, slug)
         return jsonify(members=[x.as_dict() for x in staff.members(slug)])
 
     @app.post("/api/agencies/<slug>/members/<login>/role")
-    def api_role(slug: str, login: str) -> Response:
-        found = api_managed(slug)
-        if isinstance(found, Response):
-            return found
-        who, _ = found
+    @api_managing
+    def api_role(who: authz.Principal, record: AgencyRecord, login: str) -> Response:
+        slug = record.slug
         _, members = member_of(slug, login)
         body = request.get_json(silent=True)
         role = membership.check_role(body.get("role") if isinstance(body, dict) else None)
@@ -234,11 +251,9 @@ def register(app: Flask, v: Views) -> None:
         return jsonify(changed.as_dict())
 
     @app.delete("/api/agencies/<slug>/members/<login>")
-    def api_remove(slug: str, login: str) -> Response:
-        found = api_managed(slug)
-        if isinstance(found, Response):
-            return found
-        who, _ = found
+    @api_managing
+    def api_remove(who: authz.Principal, record: AgencyRecord, login: str) -> Response:
+        slug = record.slug
         _, members = member_of(slug, login)
         why = membership.removal_problem(slug, login, members)
         if why:
@@ -249,17 +264,14 @@ def register(app: Flask, v: Views) -> None:
     @app.get("/api/agencies/<slug>/invitations")
     def api_invitations(slug: str) -> Response:
         who = v.api_principal()
-        agency_of(who, slug)
-        if not membership.may_manage(who, slug):
+        v.platform.visible_agency(who, slug)
+        if not authz.may_act(who, slug):
             return problem(403, "forbidden", "Only the agency's administrators and the operators see its invitations.")
         return jsonify(invitations=[i.as_dict() for i in staff.invitations(slug)])
 
     @app.post("/api/agencies/<slug>/invitations")
-    def api_invite(slug: str) -> Response:
-        found = api_managed(slug)
-        if isinstance(found, Response):
-            return found
-        who, record = found
+    @api_managing
+    def api_invite(who: authz.Principal, record: AgencyRecord) -> Response:
         body = request.get_json(silent=True)
         body = body if isinstance(body, dict) else {}
         email, role = body.get("email"), body.get("role", membership.MEMBER)
@@ -280,14 +292,24 @@ def register(app: Flask, v: Views) -> None:
         return resp
 
     @app.delete("/api/agencies/<slug>/invitations/<invitation_id>")
-    def api_revoke(slug: str, invitation_id: str) -> Response:
-        found = api_managed(slug)
-        if isinstance(found, Response):
-            return found
-        who, _ = found
-        invitation = staff.invitation(slug, int(invitation_id)) if invitation_id.isdigit() else None
-        if invitation is None:
-            abort(404)
+    @api_managing
+    def api_revoke(who: authz.Principal, record: AgencyRecord, invitation_id: str) -> Response:
+        slug = record.slug
+        invitation = invitation_of(slug, invitation_id)
         if not staff.revoke(slug, invitation.id, f"console:{who.subject}"):
             return problem(409, "conflict", f"The invitation was {invitation.state} already.")
         return Response(status=204)
+
+    @app.post("/api/agencies/<slug>/invitations/<invitation_id>/resend")
+    @api_managing
+    def api_resend(who: authz.Principal, record: AgencyRecord, invitation_id: str) -> Response:
+        found = invitation_of(record.slug, invitation_id)
+        body = request.get_json(silent=True)
+        lang = body.get("lang") if isinstance(body, dict) and body.get("lang") in MEMBER_TEXTS else "en"
+        try:
+            made = staff.resend(record, found, who.subject, f"console:{who.subject}", link_base(str(lang)))
+        except ConflictError as exc:
+            return problem(409, "conflict", str(exc))
+        except MailFailed as exc:
+            return problem(502, "mail_failed", str(exc))
+        return jsonify(made.as_dict())

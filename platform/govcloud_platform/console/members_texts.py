@@ -31,6 +31,8 @@ MEMBER_TEXTS: dict[str, dict[str, str]] = {
         "accepted": "accepted",
         "revoked": "withdrawn",
         "revoke": "Withdraw",
+        "resend": "Send again",
+        "resend_hint": "Send again mails a new link: the earlier one stops working, the new one is valid for 7 days.",
         "no_invitations": "No invitation waiting.",
         "sent": "The invitation is sent.",
         "forbidden": "Only the agency's administrators and the directorate's operators change its members.",
@@ -78,6 +80,9 @@ MEMBER_TEXTS: dict[str, dict[str, str]] = {
         "accepted": "قبول شدہ",
         "revoked": "واپس لیا گیا",
         "revoke": "واپس لیں",
+        "resend": "دوبارہ بھیجیں",
+        "resend_hint": ("دوبارہ بھیجنے سے نیا ربط ای میل ہوتا ہے: پہلا ربط کام کرنا بند کر دیتا ہے، نیا 7 دن کے لیے "
+                        "درست ہے۔"),
         "no_invitations": "کوئی دعوت نامہ منتظر نہیں۔",
         "sent": "دعوت نامہ بھیج دیا گیا۔",
         "forbidden": "ادارے کے اراکین صرف اس کے منتظمین اور ڈائریکٹوریٹ کے آپریٹر بدلتے ہیں۔",

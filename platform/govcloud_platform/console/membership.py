@@ -1,11 +1,12 @@
-"""An agency's members, as pure decisions (no I/O): who may manage them, which role change or removal is refused,
+"""An agency's members, as pure decisions (no I/O): which role change or removal is refused,
 what a login and a password must be, what an invitation's token is and whether it may still be used. The views
 (`console/members.py`) only fetch, ask these and answer.
 
 - Roles: a **member** is in the agency's IdP group `agency-<slug>`; an **administrator** also in
   `agency-<slug>--admins` (`names.admins_group`).
-- Who manages an agency's members: a directorate operator, or an administrator of that agency (a member of both
-  groups). A plain member sees the list and changes nothing (403); anyone who may not see the agency gets 404.
+- Who manages an agency's members: whoever may act on it (`authz.may_act`: a directorate operator, or an
+  administrator of that agency). A plain member sees the list and changes nothing (403); anyone who may not see the
+  agency gets 404.
 - The agency's own administrator (`names.admin_login`, made by `agency add`) is neither demoted nor removed here,
   and nobody demotes or removes the last administrator.
 - An invitation's token is 256 random bits (URL-safe), stored only as its SHA-256; it is used once, before it
@@ -21,7 +22,6 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from govcloud_platform.box.idp_api import LOGIN_PATTERN
-from govcloud_platform.console.authz import Principal
 from govcloud_platform.names import ADMIN_LOCAL, admin_login, login
 from govcloud_platform.state.invitations import ACCEPTED, PENDING, REVOKED
 
@@ -45,11 +45,6 @@ class Member:
 
     def as_dict(self) -> dict[str, str]:
         return {"login": self.login, "email": self.email, "name": self.name, "role": self.role}
-
-
-def may_manage(who: Principal, slug: str) -> bool:
-    """Whether the principal invites, changes and removes the agency's members (seeing them is `authz.may_see`)."""
-    return who.operator or (slug in who.agencies and slug in who.administers)
 
 
 def role_of(groups: Collection[str], group: str, admins_group: str) -> str | None:

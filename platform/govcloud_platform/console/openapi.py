@@ -21,7 +21,9 @@ _SUMMARY = {
 _DETAIL = {"allOf": [{"$ref": "#/components/schemas/AgencySummary"}, {
     "type": "object", "required": ["email", "created_at", "updated_at"],
     "properties": {"email": {"type": "string"}, "created_at": {"type": "string", "format": "date-time"},
-                   "updated_at": {"type": "string", "format": "date-time"}}}]}
+                   "updated_at": {"type": "string", "format": "date-time"},
+                   "audit": {"type": "string", "description": "the URL of the agency's audit entries, the newest "
+                             "first (`GET /api/audit?agency=<slug>`)"}}}]}
 
 
 _REQUEST_NEW = {
@@ -258,6 +260,19 @@ _MEMBER_PATHS: dict[str, Any] = {
                                "schema": {"type": "integer"}}],
         "responses": {"204": {"description": "withdrawn"}, **_REFUSALS, "403": _error(_NOT_ADMIN),
                       "404": _error(_MEMBER_NOT_YOURS), "409": _error("used or withdrawn already")}}},
+    "/api/agencies/{slug}/invitations/{invitation_id}/resend": {"post": {
+        "operationId": "resendInvitation",
+        "summary": "Mail a waiting invitation again with a new link, valid 7 days from now (the earlier link stops "
+                   "working)",
+        "parameters": [_MEMBER_SLUG, {"name": "invitation_id", "in": "path", "required": True,
+                               "schema": {"type": "integer"}}],
+        "requestBody": {"required": False, "content": {"application/json": {"schema": {
+            "type": "object", "properties": {"lang": {"type": "string", "enum": ["en", "ur"], "default": "en",
+                                                      "description": "the language of the link's page"}}}}}},
+        "responses": {"200": _json("mailed again", _ref("Invitation")), **_REFUSALS, "403": _error(_NOT_ADMIN),
+                      "404": _error(_MEMBER_NOT_YOURS),
+                      "409": _error("used, withdrawn or expired (invite again)"),
+                      "502": _error("the mail server did not take it (the earlier link still works)")}}},
 }
 
 
@@ -381,7 +396,11 @@ def document(server_url: str) -> dict[str, Any]:
                                    "runs in the repository (`backup list --agency`), the last restore drill",
                         "parameters": _SLUG,
                         "responses": {"200": _json("the agency's backups", {"type": "object", "required": [
-                            "service", "status", "backups", "error", "last_drill", "may_act"]}),
+                            "service", "status", "backups", "error", "last_drill", "may_act"], "properties": {
+                            "backups_read_at": {"type": ["string", "null"], "format": "date-time",
+                                                "description": "when `backups` was read from the repository (the "
+                                                               "console keeps it: docs/console.md)"},
+                            "backups_age_s": {"type": ["integer", "null"]}}}),
                             **_REFUSALS, "404": _error("no such agency, or not the principal's")}},
                 "post": _start("runBackup", "Take a backup now, as `govcloud backup run --agency` does, as a job",
                                _SLUG)},

@@ -110,6 +110,35 @@ class Staff:
         finally:
             registry.close()
 
+    def resend(self, agency: AgencyRecord, invitation: Invitation, inviter: str, actor: str, link_base: str
+               ) -> Invitation:
+        """Send a waiting invitation again with a new link (a new token, valid INVITATION_DAYS from now; the old link
+        opens nothing any more), mailed as `invite` mails it. ConflictError when it is no longer usable (used,
+        withdrawn or expired: invite again); a mail that cannot be submitted puts the old link back (nothing
+        changed) and raises MailFailed."""
+        now = dt.datetime.now(dt.UTC)
+        token, digest = membership.new_token()
+        registry = Registry(self.box.home)
+        try:
+            old = store.reissue(registry, invitation.id, digest, membership.expiry(now), membership.stamp(now))
+            made = store.get(registry, invitation.id)
+            if old is None or made is None:
+                raise ConflictError(f"the invitation for {invitation.email} was used, withdrawn or has expired: "
+                                    "invite again")
+            try:
+                self._mail(made.email, *membership.mail_text(agency.name, link_base + token, inviter, made.expires_at))
+            except (OSError, smtplib.SMTPException, ssl.SSLError, ServiceError) as exc:
+                store.put_back(registry, made.id, digest, old)
+                registry.audit("member reinvite", agency.slug, "mail failed", actor,
+                               f"invitation {made.id} to {made.email}: {type(exc).__name__}")
+                raise MailFailed(f"the invitation could not be mailed again ({type(exc).__name__}); its earlier link "
+                                 "still works", hint="see `govcloud logs mail`") from None
+            registry.audit("member reinvite", agency.slug, "mailed", actor,
+                           f"invitation {made.id} to {made.email}: a new link, the earlier one void")
+            return made
+        finally:
+            registry.close()
+
     def revoke(self, slug: str, invitation_id: int, actor: str) -> bool:
         registry = Registry(self.box.home)
         try:

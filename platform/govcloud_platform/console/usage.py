@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, abort, jsonify, request
+from flask import Flask, jsonify, request
 from werkzeug.wrappers import Response
 
 from govcloud_platform.console import authz, chargeback, chart
@@ -74,12 +74,6 @@ def table(samples: list[usage_samples.Sample]) -> list[dict[str, Any]]:
 
 
 def register(app: Flask, v: Views) -> None:
-    def visible(who: authz.Principal, slug: str) -> dict[str, Any]:
-        record = v.platform.agency(slug) if authz.may_see(who, slug) else None
-        if record is None:
-            abort(404)  # the same for another agency's and an unknown slug (authz)
-        return agency_summary(record)
-
     def history(slug: str, since: str, until: str) -> list[usage_samples.Sample]:
         registry = Registry(v.platform.box.home)
         try:
@@ -90,7 +84,7 @@ def register(app: Flask, v: Views) -> None:
     @app.get("/<lang>/agencies/<slug>/usage")
     @v.signed_page
     def usage_page(lang: str, who: authz.Principal, slug: str) -> Response:
-        agency = visible(who, slug)
+        agency = agency_summary(v.platform.visible_agency(who, slug))
         raw = request.args.get("days", "")
         days = int(raw) if raw.isascii() and raw.isdigit() and int(raw) in PERIODS else HISTORY_DEFAULT_DAYS
         doc = v.sampler.usage(slug)
@@ -103,12 +97,12 @@ def register(app: Flask, v: Views) -> None:
 
     @app.get("/api/agencies/<slug>/usage")
     def api_usage(slug: str) -> Response:
-        visible(v.api_principal(), slug)
+        v.platform.visible_agency(v.api_principal(), slug)
         return jsonify(v.sampler.usage(slug))
 
     @app.get("/api/agencies/<slug>/usage/history")
     def api_usage_history(slug: str) -> Response:
-        visible(v.api_principal(), slug)
+        v.platform.visible_agency(v.api_principal(), slug)
         window = history_window(request.args.to_dict(), dt.datetime.now(dt.UTC))
         if isinstance(window, str):
             return problem(400, "invalid", window)

@@ -1,5 +1,5 @@
 """gunicorn's entry point (`govcloud_platform.console.wsgi:app`): the settings the console service wrote; the usage
-sampler started (one process: `console_conf.WORKERS`)."""
+sampler and the backup lists' refresher started (one process: `console_conf.WORKERS`)."""
 
 import logging
 
@@ -10,3 +10,4 @@ from govcloud_platform.console.settings import load
 logging.getLogger("gunicorn.access").addFilter(RedactJoinLinks())  # an invitation's token is never logged
 app = create_app(load())
 app.extensions["govcloud"]["sampler"].start()
+app.extensions["govcloud"]["backup_runs"].start()

@@ -96,3 +96,30 @@ def revoke(registry: Registry, invitation_id: int, by: str) -> bool:
         cur = conn.execute("UPDATE invitations SET state = ?, closed_by = ?, closed_at = ? WHERE id = ? AND state = ?",
                            (REVOKED, printable(by, 200), now(), invitation_id, PENDING))
     return cur.rowcount == 1
+
+
+def reissue(registry: Registry, invitation_id: int, token_hash: str, expires_at: str, at: str
+            ) -> tuple[str, str] | None:
+    """Give a usable invitation (pending, not expired at `at`) a new token and expiry: the old token opens nothing
+    any more. Its old hash and expiry (to put them back if the new link cannot be mailed), or None when it was not
+    usable (one transaction: a use or a withdrawal at once wins or loses whole)."""
+    with registry.connect() as conn:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute("SELECT token_hash, expires_at FROM invitations WHERE id = ? AND state = ? "
+                               "AND expires_at > ?", (invitation_id, PENDING, at)).fetchone()
+            if row is not None:
+                conn.execute("UPDATE invitations SET token_hash = ?, expires_at = ? WHERE id = ?",
+                             (token_hash, expires_at, invitation_id))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return (str(row[0]), str(row[1])) if row is not None else None
+
+
+def put_back(registry: Registry, invitation_id: int, token_hash: str, old: tuple[str, str]) -> None:
+    """Undo `reissue` (its new link was not mailed): the old token and expiry again, if nothing changed since."""
+    with registry.connect() as conn:
+        conn.execute("UPDATE invitations SET token_hash = ?, expires_at = ? WHERE id = ? AND token_hash = ? "
+                     "AND state = ?", (*old, invitation_id, token_hash, PENDING))
