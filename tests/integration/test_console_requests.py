@@ -100,7 +100,7 @@ def test_an_approved_requests_apps_are_deployed_and_its_contact_mailed(cbox: Box
     assert [a["app"] for a in cbox.cli("--json", "app", "list", "--agency", NEW).json()["apps"]] == ["opendata"]
     entries = kit.api(box, f"/api/audit?agency={NEW}", tokens["operator"]).json()["entries"]
     audited = {(e["command"], e["result"]) for e in entries if e["actor"] == req["decided_by"]}
-    assert {("job deploy", "queued"), ("job deploy", "succeeded"), ("app deploy", "ok"),
+    assert {("job deploy", "queued"), ("job deploy", "succeeded"), ("app deploy", "changed"),
             ("request mail", "mailed")} <= audited, audited
     s, page = kit.sign_in(box, *operator(cbox), start=f"/en/requests/{req['id']}")
     assert page.status_code == 200 and f'href="/en/jobs/{job["id"]}"' in page.text
