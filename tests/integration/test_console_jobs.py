@@ -165,3 +165,78 @@ def test_the_pages_show_apps_backups_and_a_running_job(cbox: BoxHandle, tokens: 
     assert final.status_code == 200 and "<script" not in final.text and 'id="job-check"' not in final.text
     drill = kit.api(box, f"/api/agencies/{A}/backups", tokens[A]).json()["last_drill"]
     assert drill is not None and drill["ok"] is True
+
+
+def test_an_administrator_restores_a_backup_after_confirming(cbox: BoxHandle, tokens: dict[str, str]) -> None:
+    """A restore of the agency's newest backup (taken by the first test): its page asks first, the confirmed form
+    starts the job, which replaces the bucket by the backup's (an object written since is gone); a plain member gets
+    403, another agency's administrator the 404 of an unknown agency, and of an unknown job on it; no token 401."""
+    from govcloud_platform.names import bucket
+
+    box = cbox.box()
+    doc = kit.api(box, f"/api/agencies/{A}/backups", tokens[A]).json()
+    assert doc["may_restore"] is True and doc["backups"], doc
+    chosen = doc["backups"][0]["id"]
+    since = f"after-{secrets.token_hex(4)}.txt"
+    box.s3_client().put_object(Bucket=bucket(A), Key=since, Body=b"written after the backup")
+    path = f"/api/agencies/{A}/backups/restore"
+    body = {"backup": chosen, "confirm": True}
+    assert kit.api_post(box, path, None, body).status_code == 401
+    refused = kit.api_post(box, path, tokens["member"], body)
+    assert refused.status_code == 403 and refused.json()["error"] == "forbidden"
+    assert kit.api(box, f"/api/agencies/{A}/backups", tokens["member"]).json()["may_restore"] is False
+    unknown = kit.api_post(box, "/api/agencies/no-such-agency/backups/restore", tokens[B], body)
+    other = kit.api_post(box, path, tokens[B], body)
+    assert (other.status_code, other.json()) == (404, unknown.json())
+    assert kit.api_post(box, path, tokens[A], {"backup": chosen}).json()["error"] == "confirmation_needed"
+
+    s, _ = kit.sign_in(box, *admin(cbox, A), start=f"/en/agencies/{A}/backups")
+    listed = s.get(kit.url(box, f"/en/agencies/{A}/backups"), timeout=30).text
+    assert f"/en/agencies/{A}/backups/restore?backup={chosen}" in listed
+    ask = s.get(kit.url(box, f"/ur/agencies/{A}/backups/restore?backup={chosen}"), timeout=10)
+    assert ask.status_code == 200 and chosen in ask.text and "<script" not in ask.text
+    csrf = ask.text.split('name="csrf" value="')[1].split('"')[0]
+    t0 = time.monotonic()
+    started = s.post(kit.url(box, f"/ur/agencies/{A}/backups/restore"), allow_redirects=False, timeout=30,
+                     data={"csrf": csrf, "backup": chosen, "confirm": "yes"})
+    assert started.status_code == 303 and "/ur/jobs/" in started.headers["location"], started.text[:300]
+    job_id = started.headers["location"].rsplit("/", 1)[1]
+    job = wait_for(cbox, tokens[A], f"/api/jobs/{job_id}", 240)
+    seconds = time.monotonic() - t0
+    assert job["state"] == "succeeded", (job["error"], job["steps"][-6:])
+    assert job["kind"] == "restore" and job["result"]["backup"] == chosen and job["result"]["into"] == A
+    assert since not in [o["Key"] for o in box.s3_client().list_objects_v2(Bucket=bucket(A)).get("Contents", [])]
+    gone = kit.api(box, f"/api/jobs/{job_id}", tokens[B])
+    assert (gone.status_code, gone.json()) == (404, kit.api(box, "/api/jobs/987654321", tokens[B]).json())
+    entries = kit.api(box, f"/api/audit?agency={A}", tokens[A]).json()["entries"]
+    audited = {(e["command"], e["result"]) for e in entries if e["actor"] == job["actor"]}
+    assert {("job restore", "queued"), ("job restore", "succeeded"), ("backup restore", "ok")} <= audited
+    print(f"restore job: {seconds:.1f} s")
+
+
+def test_an_operator_runs_apply_as_a_job(cbox: BoxHandle, tokens: dict[str, str]) -> None:
+    """`apply` from the console (the CLI's `apply_spec`, never --prune): the console's spec is the platform's part,
+    so the agencies are the registry's, kept and reported as drift; audited as `apply` on `spec`. Only operators."""
+    box = cbox.box()
+    op = kit.access_token(box, *kit.operator(cbox))
+    assert kit.api_post(box, "/api/apply", None).status_code == 401
+    refused = kit.api_post(box, "/api/apply", tokens[A])
+    assert refused.status_code == 403 and refused.json()["error"] == "forbidden"
+    t0 = time.monotonic()
+    started = kit.api_post(box, "/api/apply", op)
+    assert started.status_code == 202, started.text[:300]
+    job = wait_for(cbox, op, started.json()["url"], 300)
+    seconds = time.monotonic() - t0
+    assert job["state"] == "succeeded", (job["error"], job["steps"][-6:])
+    assert job["kind"] == "apply" and job["agency"] == "" and job["result"]["removed"] == []
+    assert {A, B} <= set(job["result"]["drift"]) and job["result"]["added"] == []
+    listed = {a["slug"]: a["state"] for a in cbox.cli("--json", "agency", "list").json()["agencies"]}
+    assert listed[A] == listed[B] == "ready"
+    hidden = kit.api(box, f"/api/jobs/{job['id']}", tokens[A])
+    assert (hidden.status_code, hidden.json()) == (404, kit.api(box, "/api/jobs/987654321", tokens[A]).json())
+    assert [j["id"] for j in kit.api(box, "/api/apply", op).json()["jobs"]][0] == job["id"]
+    entries = kit.api(box, "/api/audit?command=apply", op).json()["entries"]
+    assert (entries[0]["actor"], entries[0]["target"], entries[0]["result"]) == (job["actor"], "spec", "ok")
+    s, page = kit.sign_in(box, *kit.operator(cbox), start="/en/")
+    assert page.status_code == 200 and 'action="/en/apply"' in page.text and f"/en/jobs/{job['id']}" in page.text
+    print(f"apply job: {seconds:.1f} s")

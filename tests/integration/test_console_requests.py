@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 
 import pytest
 
+from govcloud_platform.mailbox import wait_for
 from tests import console_kit as kit
 from tests.conftest import BoxHandle
 from tests.console_kit import admin, operator
@@ -47,8 +49,8 @@ def _file(cbox: BoxHandle, token: str, slug: str, **extra: object) -> dict[str, 
 def test_an_operator_approves_a_members_request_and_the_agency_is_onboarded(cbox: BoxHandle,
                                                                             tokens: dict[str, str]) -> None:
     box = cbox.box()
-    filed = _file(cbox, tokens[A], NEW, quota_class="standard", apps=["portal"])
-    assert filed["state"] == "pending" and filed["apps"] == ["portal"]
+    filed = _file(cbox, tokens[A], NEW, quota_class="standard", apps=["opendata"])
+    assert filed["state"] == "pending" and filed["apps"] == ["opendata"] and filed["lang"] == "en"
     path = f"/api/requests/{filed['id']}"
     listed = kit.api(box, "/api/requests", tokens["operator"]).json()["requests"]
     assert [r["slug"] for r in listed if r["slug"].startswith("cr-")] == [NEW]  # the box is shared: others' aside
@@ -80,9 +82,39 @@ def test_an_operator_approves_a_members_request_and_the_agency_is_onboarded(cbox
     assert dup.status_code == 409
 
 
+def test_an_approved_requests_apps_are_deployed_and_its_contact_mailed(cbox: BoxHandle,
+                                                                        tokens: dict[str, str]) -> None:
+    """After the approval above: one deploy job per requested app (the console's runner, as a Deploy button starts
+    one), linked from the request's page and audited; the contact got the decision by e-mail (English)."""
+    box = cbox.box()
+    req = next(r for r in kit.api(box, "/api/requests", tokens["operator"]).json()["requests"] if r["slug"] == NEW)
+    assert len(req["jobs"]) == 1
+    url = f"/api/jobs/{req['jobs'][0]}"
+    t0 = time.monotonic()
+    while (job := kit.api(box, url, tokens["operator"]).json())["state"] in ("queued", "running"):
+        assert time.monotonic() - t0 < 600, job["steps"][-5:]
+        time.sleep(0.5)
+    assert (job["kind"], job["agency"], job["target"], job["actor"]) == ("deploy", NEW, "opendata",
+                                                                          req["decided_by"])
+    assert job["state"] == "succeeded", (job["error"], job["steps"][-6:])
+    assert [a["app"] for a in cbox.cli("--json", "app", "list", "--agency", NEW).json()["apps"]] == ["opendata"]
+    entries = kit.api(box, f"/api/audit?agency={NEW}", tokens["operator"]).json()["entries"]
+    audited = {(e["command"], e["result"]) for e in entries if e["actor"] == req["decided_by"]}
+    assert {("job deploy", "queued"), ("job deploy", "succeeded"), ("app deploy", "changed"),
+            ("request mail", "mailed")} <= audited, audited
+    s, page = kit.sign_in(box, *operator(cbox), start=f"/en/requests/{req['id']}")
+    assert page.status_code == 200 and f'href="/en/jobs/{job["id"]}"' in page.text
+    msg = wait_for(cbox.home, f"it@{NEW}.example", lambda m: "approved" in str(m["Subject"]), timeout=30)
+    assert str(msg["From"]).endswith(f"<console@{box.spec.platform.domain}>")
+    body = msg.get_body(("plain",))
+    assert body is not None and f"/en/requests/{req['id']}" in body.get_content()
+    print(f"the approved request's deploy: {time.monotonic() - t0:.1f} s after the approval's test")
+
+
 def test_a_decline_carries_its_reason_and_is_final(cbox: BoxHandle, tokens: dict[str, str]) -> None:
     box = cbox.box()
-    filed = _file(cbox, tokens[B], DECLINED)
+    filed = _file(cbox, tokens[B], DECLINED, lang="ur")
+    assert filed["lang"] == "ur"
     path = f"/api/requests/{filed['id']}"
     assert kit.api_post(box, f"{path}/decline", tokens["operator"], {}).status_code == 400
     declined = kit.api_post(box, f"{path}/decline", tokens["operator"], {"reason": "ask through the ministry"})
@@ -90,6 +122,10 @@ def test_a_decline_carries_its_reason_and_is_final(cbox: BoxHandle, tokens: dict
     assert kit.api(box, path, tokens[B]).json()["state"] == "declined"
     assert kit.api_post(box, f"{path}/approve", tokens["operator"]).status_code == 409
     assert DECLINED not in {a["slug"] for a in cbox.cli("--json", "agency", "list").json()["agencies"]}
+    # its contact is told, in the language it was filed in (Urdu), with the reason
+    msg = wait_for(cbox.home, f"it@{DECLINED}.example", lambda m: DECLINED in str(m["Subject"]), timeout=30)
+    body = msg.get_body(("plain",))
+    assert body is not None and "نامنظور" in str(msg["Subject"]) and "ask through the ministry" in body.get_content()
 
 
 def test_an_agency_added_otherwise_meanwhile_is_409_and_the_request_waits(cbox: BoxHandle,
@@ -170,7 +206,8 @@ def test_a_browser_files_a_request_and_reads_the_pages(cbox: BoxHandle, chromium
         page.locator("#name").fill(f"Agency {slug}")
         page.locator("#slug").fill("Not A Slug")
         page.locator("#email").fill(f"it@{slug}.example")
-        page.locator("#app-portal").check()
+        if lang == "ur":  # declined below: an approved request's apps are deployed (the English one asks none)
+            page.locator("#app-portal").check()
         follow(page, page.locator("main button[type=submit]"))
         assert page.locator("[role=alert]").count() == 1 and page.locator("#name").input_value() == f"Agency {slug}"
         visit.seen("form-error")

@@ -6,7 +6,8 @@ refusal of another agency's id must be the 404 an unknown id gets (a 403 would c
 slice's rows: A's onboarding request (read, approved or declined by B: 404 as an unknown id), A's audit entries (the
 filter under several spellings, the CSV export, the unfiltered list), and a form posted without the session's CSRF
 token (what a cross-site form sends). The jobs' rows: starting A's deploys, removals, backups and drills through the
-API and the pages (with B's own form token), and reading A's job by its id. The members' rows: A's members and
+API and the pages (with B's own form token), and reading A's job by its id; restoring A's backup (confirmed, API and
+page) and running `apply` or reading an operator's apply job. The members' rows: A's members and
 invitations (listed, demoted, removed, invited into, withdrawn; by the API and the pages with B's own form token):
 404 as an unknown agency, nothing changed. Positive control: B reads its own agency, files a request and cannot
 approve it, lists its own members. Scripts: B's own script client's token (client credentials) against A's slug,
@@ -382,6 +383,64 @@ def test_intruder_cannot_read_the_victims_job(cbox: BoxHandle, own: dict[str, An
         attempt.succeeded = (api.status_code != 404 or page.status_code != 404 or api.json() != unknown.json()
                              or VICTIM in api.text + page.text)
         attempt.detail = f"HTTP {api.status_code}, {page.status_code}"
+
+
+def test_intruder_cannot_restore_the_victims_backup(cbox: BoxHandle, own: dict[str, Any]) -> None:
+    """A restore replaces the victim's data: the intruder confirms it as the API and the page ask, with its own form
+    token, and opens the confirmation page; each answers what an unknown agency gets, and no job is recorded."""
+    from govcloud_platform.state import jobs
+    from govcloud_platform.state.registry import Registry
+
+    box = cbox.box()
+    body = {"confirm": True, "backup": None}
+    unknown = kit.api_post(box, "/api/agencies/no-such-agency/backups/restore", own["token"], body)
+    token = _csrf(own["session"], box)
+    with attack("console", "restore the victim's backup (API confirmed, the page's form with the intruder's form "
+                           "token, the confirmation page)") as at:
+        api = kit.api_post(box, f"/api/agencies/{VICTIM}/backups/restore", own["token"], body)
+        page = own["session"].post(kit.url(box, f"/en/agencies/{VICTIM}/backups/restore"), allow_redirects=False,
+                                   data={"csrf": token, "backup": "latest", "confirm": "yes"}, timeout=30)
+        ask = _get(box, f"/ur/agencies/{VICTIM}/backups/restore?backup=latest", session=own["session"])
+        registry = Registry(box.home)
+        try:
+            started = [j for j in jobs.recent(registry, VICTIM, 50) if j.kind == "restore"]
+        finally:
+            registry.close()
+        at.succeeded = (api.status_code != 404 or page.status_code != 404 or ask.status_code != 404
+                        or api.json() != unknown.json() or bool(started))
+        at.detail = f"HTTP {api.status_code}, {page.status_code}, {ask.status_code}"
+
+
+def test_intruder_cannot_run_apply_nor_read_its_job(cbox: BoxHandle, own: dict[str, Any]) -> None:
+    """`apply` converges every agency: an agency's administrator gets 403 (API and page) and the 404 of an unknown
+    job on an operator's apply job."""
+    from govcloud_platform.state import jobs
+    from govcloud_platform.state.registry import Registry
+
+    box = cbox.box()
+    registry = Registry(box.home)
+    try:
+        before = [j.id for j in jobs.recent(registry, "", 50)]
+        job = jobs.create(registry, "apply", "", "apply", "console:operator")
+        jobs.move(registry, job.id, jobs.FAILED, error="never run: a test's record")
+    finally:
+        registry.close()
+    unknown = _get(box, "/api/jobs/987654321", own["token"])
+    token = _csrf(own["session"], box)
+    with attack("console", "run apply (API, the overview's form with the intruder's form token), list and read an "
+                           "operator's apply job") as at:
+        api = kit.api_post(box, "/api/apply", own["token"])
+        page = own["session"].post(kit.url(box, "/en/apply"), data={"csrf": token}, allow_redirects=False, timeout=30)
+        listed = _get(box, "/api/apply", own["token"])
+        read = _get(box, f"/api/jobs/{job.id}", own["token"])
+        registry = Registry(box.home)
+        try:
+            after = [j.id for j in jobs.recent(registry, "", 50)]
+        finally:
+            registry.close()
+        at.succeeded = (api.status_code != 403 or page.status_code != 403 or listed.status_code != 403
+                        or read.status_code != 404 or read.json() != unknown.json() or after != [job.id, *before])
+        at.detail = f"HTTP {api.status_code}, {page.status_code}, {listed.status_code}, {read.status_code}"
 
 
 # --- scripts: the intruder's own script client (client credentials), made for it by an operator -----------------

@@ -305,7 +305,8 @@ def test_the_api_answers_json_for_apps_backups_and_jobs(console: tuple[FlaskClie
     assert status == 200 and isinstance(apps, dict) and apps["apps"] == [] and apps["may_act"] is True
     assert get("/api/agencies/health/backups", "hm") == (200, {"service": False, "status": None, "backups": [],
                                                                "error": None, "last_drill": None, "may_act": False,
-                                                               "backups_read_at": None, "backups_age_s": None})
+                                                               "backups_read_at": None, "backups_age_s": None,
+                                                               "may_restore": False})
     refused = client.post("/api/agencies/health/apps/opendata/deploy", headers={"Authorization": "Bearer hm"})
     assert refused.status_code == 403 and refused.get_json()["error"] == "forbidden"
     assert client.post("/api/agencies/health/apps/nosuch/deploy",

@@ -15,7 +15,7 @@ from flask import Flask, abort, g, jsonify, redirect, render_template, request, 
 from werkzeug.wrappers import Response
 
 from govcloud_platform.box.services.identity import OPERATOR_GROUPS
-from govcloud_platform.console import apps_backups, authz, credentials, jobs, members, signin, usage, work
+from govcloud_platform.console import apps_backups, authz, credentials, jobs, members, operations, signin, usage, work
 from govcloud_platform.console.data import Platform, agency_detail, agency_summary
 from govcloud_platform.console.openapi import document
 from govcloud_platform.console.sampler import Sampler
@@ -165,10 +165,14 @@ def create_app(settings: Settings) -> Flask:
         check_lang(lang)
         return page("message.j2", lang, heading=TEXTS[lang]["signout"], text="", signin_link=True)
 
+    runner = jobs.Runner(settings.box.home)  # marks jobs a previous process left unfinished failed
+    app.extensions["govcloud"]["jobs"] = runner
+
     @app.get("/<lang>/")
     @signed_page
-    def overview(lang: str, who: authz.Principal) -> Response:
-        return page("overview.j2", lang, services=platform.services())
+    def overview(lang: str, who: authz.Principal) -> Response:  # with `apply` and its jobs for operators
+        return page("overview.j2", lang, services=platform.services(),
+                    jobs=[j.as_dict() for j in runner.recent(jobs.PLATFORM, 5)] if authz.may_apply(who) else [])
 
     @app.get("/<lang>/agencies")
     @signed_page
@@ -210,7 +214,7 @@ def create_app(settings: Settings) -> Flask:
 
     # --- onboarding requests and the audit log (pages and API: console/work.py) ----------------------
     views = work.Views(settings, platform, page, signed_page, api_principal)
-    work.register(app, views)
+    work.register(app, views, runner)
     # --- an agency's page with its credentials; usage, its history and the chargeback report ---------------
     credentials.register(app, credentials.Views(platform, page, signed_page, api_principal))
     rates = settings.box.spec.platform.services.console.chargeback
@@ -218,9 +222,8 @@ def create_app(settings: Settings) -> Flask:
                                     rates.model_dump() if rates is not None else None))
 
     # --- apps, backups and the jobs that change them (console/apps_backups.py, console/jobs.py) ------------------
-    runner = jobs.Runner(settings.box.home)  # marks jobs a previous process left unfinished failed
-    app.extensions["govcloud"]["jobs"] = runner
     apps_backups.register(app, views, runner)
+    operations.register(app, views, runner)  # `apply` and restores as jobs
     # --- an agency's members and invitations (console/members.py) -------------------------------------
     members.register(app, views)
 

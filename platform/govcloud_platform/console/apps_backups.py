@@ -207,7 +207,8 @@ def register(app: Flask, v: Views, runner: Runner) -> None:
     def api_backups(slug: str) -> Response:
         who = v.api_principal()
         record = v.platform.visible_agency(who, slug)
-        return jsonify({**backups_doc(v, runs, record), "may_act": authz.may_act(who, record.slug)})
+        return jsonify({**backups_doc(v, runs, record), "may_act": authz.may_act(who, record.slug),
+                        "may_restore": authz.may_restore(who, record.slug)})
 
     @app.post("/api/agencies/<slug>/backups", defaults={"kind": "backup"})
     @app.post("/api/agencies/<slug>/backups/drill", defaults={"kind": "drill"})
@@ -268,7 +269,7 @@ def register(app: Flask, v: Views, runner: Runner) -> None:
         return v.page("backups.j2", lang, agency=record, doc=doc, age=age_text(status.get("age_seconds")),
                       allowed=age_text(status.get("allowed_seconds")) if status else "-",
                       runs_age=age_text(doc["backups_age_s"]),
-                      may_act=authz.may_act(who, record.slug),
+                      may_act=authz.may_act(who, record.slug), may_restore=authz.may_restore(who, record.slug),
                       jobs=[j.as_dict() for j in runner.recent(record.slug, 10) if j.target == BACKUPS_TARGET])
 
     @app.post("/<lang>/agencies/<slug>/backups", defaults={"kind": "backup"})

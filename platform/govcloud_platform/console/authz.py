@@ -79,6 +79,20 @@ def may_act(who: Principal, slug: str) -> bool:
     return who.operator or slug in who.administers
 
 
+def may_restore(who: Principal, slug: str) -> bool:
+    """Whether the principal may restore the agency's backup in place (its databases and bucket replaced by what
+    the backup holds: destructive, so the page asks to confirm and the API wants `"confirm": true`): an operator, or
+    one of the agency's administrators, who own its data and answer for it; never a plain member, nor a script of the
+    agency (a script client's role gives no administrator's standing yet). Ask `may_see` first (404, not 403)."""
+    return who.operator or (slug in who.agencies and slug in who.administers)
+
+
+def may_apply(who: Principal) -> bool:
+    """Whether the principal may run `apply` (converge the whole platform: every agency's limits): operators only;
+    an agency's administrators act on their own agency alone."""
+    return who.operator
+
+
 def visible(who: Principal, slugs: Iterable[str]) -> list[str]:
     """The slugs of `slugs` the principal may see, in their order."""
     return [s for s in slugs if may_see(who, s)]

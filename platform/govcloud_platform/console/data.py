@@ -164,7 +164,7 @@ class Platform:
             if conflict:
                 raise ConflictError(conflict)
             filed = store.file(registry, fields.slug, fields.name.strip(), fields.email, fields.quota,
-                               list(fields.apps), subject)
+                               list(fields.apps), subject, fields.lang)
             registry.audit("request file", fields.slug, "filed", actor, f"request {filed.id}")
             return filed
         finally:
@@ -211,6 +211,38 @@ class Platform:
             registry.close()
         self.copy_registry()
         return record
+
+    def mail_decision(self, request_id: int, link: str, actor: str) -> bool:
+        """Mail the decided request's contact (`intake.decision_mail`, in the request's language) through the
+        console's mailer (`staff.send_mail`, as invitations). The decision stands whatever the mail does: a mail
+        Postfix does not take is audited (`request mail`, `mail failed`) and False."""
+        import smtplib
+        import ssl
+
+        from govcloud_platform.console.staff import send_mail
+        from govcloud_platform.errors import ServiceError
+
+        found = self.onboarding_request(request_id)
+        if found is None or found.state == store.PENDING:
+            return False
+        subject, body = intake.decision_mail(found.state, found.lang, found.name, found.slug, found.reason, link)
+        try:
+            send_mail(self.box, found.email, subject, body)
+            result = "mailed"
+        except (OSError, smtplib.SMTPException, ssl.SSLError, ServiceError) as exc:
+            result = "mail failed"
+            logging.getLogger(__name__).warning("request %s: the decision was not mailed (%s)", request_id,
+                                                type(exc).__name__)
+        self.audit_event("request mail", found.slug, result, actor, f"request {request_id} {found.state} to "
+                                                                    f"{found.email}")
+        return result == "mailed"
+
+    def set_request_jobs(self, request_id: int, job_ids: list[int]) -> None:
+        registry = Registry(self.box.home)
+        try:
+            store.set_jobs(registry, request_id, job_ids)
+        finally:
+            registry.close()
 
     def copy_registry(self) -> None:
         """What `govcloud_cli.boxes.copy_registry` does after a change: best effort (the change is made)."""

@@ -21,6 +21,7 @@ from govcloud_platform.text import text_problem
 
 PENDING = "pending"
 REASON_MAX = 500
+LANGS = ("en", "ur")
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class Fields:
     email: str
     quota: str
     apps: tuple[str, ...]
+    lang: str = "en"  # the language its decision is mailed in (the form's page; the API's optional `lang`)
 
 
 def may_file(who: Principal) -> bool:
@@ -50,9 +52,10 @@ def decision_status(who: Principal, state: str) -> int:
     return 200
 
 
-def fields(data: Mapping[str, object], quota_default: str = "standard") -> Fields | str:
+def fields(data: Mapping[str, object], quota_default: str = "standard", lang: str = "en") -> Fields | str:
     """The request's fields from a form or a JSON object, or why not (one line). Only their shapes: their values are
-    the platform validator's (`validate_request`). `apps` is a list of names in JSON, repeated fields in a form."""
+    the platform validator's (`validate_request`). `apps` is a list of names in JSON, repeated fields in a form;
+    `lang` (en or ur, default the page's) is the language its decision is mailed in."""
     values: dict[str, str] = {}
     for key in ("slug", "name", "email", "quota_class"):
         value = data.get(key, quota_default if key == "quota_class" else None)
@@ -67,7 +70,11 @@ def fields(data: Mapping[str, object], quota_default: str = "standard") -> Field
     unknown = sorted(set(apps) - set(APP_NAMES))
     if unknown:
         return f"apps: unknown app {unknown[0][:40]!r} (known: {', '.join(APP_NAMES)})"
-    return Fields(values["slug"], values["name"], values["email"], values["quota_class"], tuple(sorted(set(apps))))
+    chosen = data.get("lang", lang)
+    if chosen not in LANGS:
+        return "lang: en or ur"
+    return Fields(values["slug"], values["name"], values["email"], values["quota_class"], tuple(sorted(set(apps))),
+                  str(chosen))
 
 
 def filing_conflict(slug: str, agencies: Iterable[str], pending: Iterable[str]) -> str | None:
@@ -90,3 +97,25 @@ def reason_problem(reason: object) -> str | None:
 def request_id(raw: str) -> int | None:
     """A request's id from a URL, or None (then 404): digits only, as the registry gives them."""
     return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 12 else None
+
+
+def decision_mail(state: str, lang: str, name: str, slug: str, reason: str, link: str) -> tuple[str, str]:
+    """The e-mail to a request's contact once it is decided (approved or declined), in the request's language
+    (English unless it was filed in Urdu): its subject and plain-text body. The reason of a decline is the
+    operator's own text (plain, at most 500 characters: `reason_problem`)."""
+    approved = state == "approved"
+    if lang == "ur":
+        if approved:
+            return (f"govcloud: {name} ({slug}) کی درخواست منظور ہو گئی",
+                    f"{name} ({slug}) کی سرکاری کلاؤڈ پر شمولیت کی درخواست منظور ہو گئی ہے۔ ایجنسی بنا دی گئی ہے؛ "
+                    f"درخواست کردہ ایپس انسٹال کی جا رہی ہیں۔\n\nدرخواست:\n\n{link}\n")
+        return (f"govcloud: {name} ({slug}) کی درخواست نامنظور",
+                f"{name} ({slug}) کی سرکاری کلاؤڈ پر شمولیت کی درخواست نامنظور کر دی گئی ہے۔\n\nوجہ:\n{reason}\n\n"
+                f"درخواست:\n\n{link}\n")
+    if approved:
+        return (f"govcloud: the request for {name} ({slug}) is approved",
+                f"The request to onboard {name} ({slug}) on the government cloud is approved. The agency is made; "
+                f"the apps it asked for are being deployed.\n\nThe request:\n\n{link}\n")
+    return (f"govcloud: the request for {name} ({slug}) is declined",
+            f"The request to onboard {name} ({slug}) on the government cloud is declined.\n\nThe reason:\n{reason}\n\n"
+            f"The request:\n\n{link}\n")

@@ -10,8 +10,10 @@ running failed ("interrupted"), since the process that ran them is gone.
 
 Bounded: two lanes of worker threads. Deploys and removals take the box's lock (`box_lock`, which fails at once when
 held), so they run one at a time in the `box` lane, the others waiting queued; backups and drills (their own lock per
-agency) run two at a time in the `backups` lane. One job per agency and target (an app, or the agency's backups) is
-queued or running at a time: a second start answers 409 (the registry's unique index, `state.jobs`)."""
+agency) run two at a time in the `backups` lane, with restores of an agency's backup. `apply` (the whole
+platform, an operator's) runs in the `box` lane; its agency is `PLATFORM`. One job per agency and target (an app,
+or the agency's backups) is queued or running at a time: a second start answers 409
+(the registry's unique index, `state.jobs`)."""
 
 from __future__ import annotations
 
@@ -33,9 +35,12 @@ from govcloud_platform.state.registry import Registry, registry_path
 LOG = logging.getLogger(__name__)
 
 # kind -> its lane; what it acts on is an app (target = the app's name) or the agency's backups
-KINDS: dict[str, str] = {"deploy": "box", "remove": "box", "backup": "backups", "drill": "backups"}
+KINDS: dict[str, str] = {"deploy": "box", "remove": "box", "apply": "box", "backup": "backups", "drill": "backups",
+                         "restore": "backups"}
 LANES: dict[str, int] = {"box": 1, "backups": 2}  # worker threads per lane: at most 3 jobs run at once
-BACKUPS_TARGET = "backups"
+BACKUPS_TARGET = "backups"  # an agency's backups, drills and restores: one at a time per agency
+PLATFORM = ""  # the agency of a job on the whole platform (`apply`): only operators see it (authz.may_see)
+APPLY_TARGET = "apply"
 LOCK_WAIT_S = 300.0  # a job finding the box's lock held (an operator's `apply`, another command) waits this long
 LOCK_POLL_S = 5.0
 REFRESH_S = 2  # the job page reloads itself this often while the job is queued or running
@@ -51,8 +56,24 @@ def start_status(who: authz.Principal, slug: str, exists: bool) -> int:
     return 202 if authz.may_act(who, slug) else 403
 
 
+def restore_status(who: authz.Principal, slug: str, exists: bool) -> int:
+    """The answer to starting a restore of agency `slug`'s backup (pure): 404 as `start_status`, 403 unless
+    `authz.may_restore`, else 202."""
+    if not exists or not authz.may_see(who, slug):
+        return 404
+    return 202 if authz.may_restore(who, slug) else 403
+
+
+def apply_status(who: authz.Principal) -> int:
+    """The answer to starting `apply` (pure): 202 for an operator, 403 for anyone else with standing."""
+    return 202 if authz.may_apply(who) else 403
+
+
 def audit_target(kind: str, agency: str, target: str) -> str:
-    """What the audit log names: `<slug>/<app>` for an app's job, the slug for a backup's (auditlog's scopes)."""
+    """What the audit log names: `<slug>/<app>` for an app's job, the slug for a backup's (auditlog's scopes), and
+    `spec` for `apply` (what `govcloud apply` audits: the operators' entries)."""
+    if agency == PLATFORM:
+        return "spec"
     return agency if target == BACKUPS_TARGET else f"{agency}/{target}"
 
 

@@ -32,13 +32,16 @@ _REQUEST_NEW = {
         "slug": {"type": "string", "description": "the agency's id, as `govcloud agency add` takes it (names.py)"},
         "name": {"type": "string", "maxLength": 120}, "email": {"type": "string", "maxLength": 254},
         "quota_class": {"type": "string", "description": "a quota class of the spec (default standard)"},
-        "apps": {"type": "array", "items": {"type": "string", "enum": list(APP_NAMES)}},
+        "apps": {"type": "array", "items": {"type": "string", "enum": list(APP_NAMES)},
+                 "description": "deployed as jobs once the request is approved"},
+        "lang": {"type": "string", "enum": ["en", "ur"], "default": "en",
+                 "description": "the language the decision is mailed to `email` in"},
     },
 }
 _REQUEST = {
     "type": "object",
     "required": ["id", "slug", "name", "email", "quota_class", "apps", "state", "filed_by", "filed_at",
-                 "decided_by", "decided_at", "reason"],
+                 "decided_by", "decided_at", "reason", "lang", "jobs"],
     "properties": {
         "id": {"type": "integer"}, "slug": {"type": "string"}, "name": {"type": "string"},
         "email": {"type": "string"}, "quota_class": {"type": "string"},
@@ -47,6 +50,9 @@ _REQUEST = {
         "filed_by": {"type": "string"}, "filed_at": {"type": "string", "format": "date-time"},
         "decided_by": {"type": ["string", "null"]}, "decided_at": {"type": ["string", "null"], "format": "date-time"},
         "reason": {"type": ["string", "null"]},
+        "lang": {"type": "string", "enum": ["en", "ur"]},
+        "jobs": {"type": "array", "items": {"type": "integer"},
+                 "description": "the deploy jobs the approval started for its apps (`/api/jobs/{id}`)"},
     },
 }
 _ENTRY = {
@@ -62,7 +68,7 @@ _JOB = {
                  "error", "steps"],
     "properties": {
         "id": {"type": "integer"},
-        "kind": {"type": "string", "enum": ["deploy", "remove", "backup", "drill"]},
+        "kind": {"type": "string", "enum": ["deploy", "remove", "backup", "drill", "restore", "apply"]},
         "agency": {"type": "string"},
         "target": {"type": "string", "description": "the app's name, or `backups`"},
         "state": {"type": "string", "enum": ["queued", "running", "succeeded", "failed"]},
@@ -334,9 +340,12 @@ def document(server_url: str) -> dict[str, Any]:
                 "operationId": "approveRequest",
                 "summary": "Approve: onboard the agency now, as `govcloud agency add` does (operators only)",
                 "parameters": _ID,
-                "responses": {"200": _json("approved and onboarded", {
-                    "type": "object", "required": ["request", "agency"],
-                    "properties": {"request": _ref("OnboardingRequest"), "agency": _ref("Agency")}}),
+                "responses": {"200": _json("approved and onboarded; a deploy job started for each requested app; "
+                                           "the contact mailed", {
+                    "type": "object", "required": ["request", "agency", "jobs"],
+                    "properties": {"request": _ref("OnboardingRequest"), "agency": _ref("Agency"),
+                                   "jobs": {"type": "array", "items": {"type": "string"},
+                                            "description": "the deploy jobs' URLs"}}}),
                     **_REFUSALS, "403": _error("not a directorate operator"),
                     "404": _error("no such request, or not the principal's"),
                     "409": _error("decided already, or `agency add` refused (the agency exists with other settings; "
@@ -407,6 +416,32 @@ def document(server_url: str) -> dict[str, Any]:
             "/api/agencies/{slug}/backups/drill": {"post": _start(
                 "runDrill", "A restore drill of the latest backup, as `govcloud backup verify --agency` does, as a "
                             "job", _SLUG)},
+            "/api/agencies/{slug}/backups/restore": {"post": {
+                **_start("restoreBackup", "Restore a backup of the agency in place (its databases and bucket replaced "
+                                          "by the backup's), as `govcloud backup restore --agency SLUG [--snapshot "
+                                          "ID] --yes` does, as a job; operators and the agency's administrators",
+                         _SLUG),
+                "responses": {**_start("", "", [])["responses"],
+                              "400": _error("`confirm` is not true, or `backup` is not a backup's id"),
+                              "403": _error("neither an operator nor one of the agency's administrators")},
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["confirm"],
+                    "properties": {"backup": {"type": ["string", "null"],
+                                              "description": "a backup's id (`backups[].id`); null: the latest"},
+                                   "confirm": {"const": True, "description": "the data is replaced: say so"}}}}}}}},
+            "/api/apply": {
+                "get": {"operationId": "listApplyJobs", "summary": "The newest `apply` jobs (operators only)",
+                        "responses": {"200": _json("the newest first", {
+                            "type": "object", "required": ["jobs"],
+                            "properties": {"jobs": {"type": "array", "items": _ref("Job")}}}),
+                            **_REFUSALS, "403": _error("not a directorate operator")}},
+                "post": {"operationId": "apply",
+                         "summary": "Converge the platform as `govcloud apply` does (never --prune), as a job: the "
+                                    "console's spec is the platform's part, so every ready agency's limits are "
+                                    "restored and drift reported (operators only)",
+                         "responses": {"202": _json("queued: follow the job at `url`", _ref("Started")),
+                                       **_REFUSALS, "403": _error("not a directorate operator"),
+                                       "409": _error("an apply is queued or running")}}},
             "/api/agencies/{slug}/jobs": {"get": {
                 "operationId": "listJobs", "summary": "The agency's newest jobs (without their steps)",
                 "parameters": _SLUG,

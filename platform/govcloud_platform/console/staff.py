@@ -182,17 +182,22 @@ class Staff:
             registry.close()
 
     def _mail(self, to: str, subject: str, body: str) -> None:
-        """Submit through the box's Postfix: STARTTLS checked against the box CA, then AUTH as the console."""
-        password = self.box.secrets.get(SMTP_PASSWORD)
-        if not password:
-            raise ServiceError("the console has no SMTP login yet", hint="run `govcloud up`")
-        domain = mail_domain(self.box.spec)
-        msg = EmailMessage()
-        msg["From"] = f"govcloud console <{CONSOLE_SENDER}@{domain}>"
-        msg["To"] = to
-        msg["Subject"] = subject
-        msg.set_content(body)
-        with smtplib.SMTP(self.box.name_of("mail"), self.box.ports.smtp, timeout=15) as smtp:
-            smtp.starttls(context=ssl.create_default_context(cafile=str(self.box.ca_file)))
-            smtp.login(CONSOLE_LOGIN, password)
-            smtp.send_message(msg, from_addr=f"{CONSOLE_SENDER}@{domain}", to_addrs=[to])
+        send_mail(self.box, to, subject, body)
+
+
+def send_mail(box: Box, to: str, subject: str, body: str) -> None:
+    """Submit a message from the console through the box's Postfix: STARTTLS checked against the box CA, then AUTH
+    as the console (`console@<mail domain>`). Invitations and the decisions on onboarding requests use it."""
+    password = box.secrets.get(SMTP_PASSWORD)
+    if not password:
+        raise ServiceError("the console has no SMTP login yet", hint="run `govcloud up`")
+    domain = mail_domain(box.spec)
+    msg = EmailMessage()
+    msg["From"] = f"govcloud console <{CONSOLE_SENDER}@{domain}>"
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg.set_content(body)
+    with smtplib.SMTP(box.name_of("mail"), box.ports.smtp, timeout=15) as smtp:
+        smtp.starttls(context=ssl.create_default_context(cafile=str(box.ca_file)))
+        smtp.login(CONSOLE_LOGIN, password)
+        smtp.send_message(msg, from_addr=f"{CONSOLE_SENDER}@{domain}", to_addrs=[to])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from flask import Flask, abort, jsonify, redirect, request, session
@@ -20,6 +21,9 @@ from govcloud_platform.console.texts import TEXTS
 from govcloud_platform.errors import ConflictError, GovCloudError, InputError
 from govcloud_platform.spec import APP_NAMES
 from govcloud_platform.state.onboarding_requests import OnboardingRequest
+
+if TYPE_CHECKING:
+    from govcloud_platform.console.jobs import Runner
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,21 @@ def session_principal() -> authz.Principal | None:
     return who if who.has_standing else None
 
 
-def register(app: Flask, v: Views) -> None:
+def register(app: Flask, v: Views, runner: Runner) -> None:
+    def decided(req_id: int, actor: str) -> OnboardingRequest:
+        """After a decision: an approval's deploy jobs for the request's apps (`operations.deploy_requested`), then
+        the mail to its contact in its language (`Platform.mail_decision`); the request as it is then."""
+        from govcloud_platform.console.operations import deploy_requested
+
+        found = v.platform.onboarding_request(req_id)
+        assert found is not None
+        if found.state == "approved" and found.apps:
+            deploy_requested(v, runner, found, actor)
+        v.platform.mail_decision(req_id, f"{v.settings.public_url}/{found.lang}/requests/{req_id}", actor)
+        again = v.platform.onboarding_request(req_id)
+        assert again is not None
+        return again
+
     # --- onboarding requests (pages) ------------------------------------------------------------
     def visible_request(who: authz.Principal, raw_id: str) -> OnboardingRequest | None:
         found = intake.request_id(raw_id)
@@ -86,7 +104,7 @@ def register(app: Flask, v: Views) -> None:
         if refused is not None:
             return refused
         data = {k: request.form.get(k, "") for k in ("slug", "name", "email", "quota_class")}
-        fields = intake.fields({**data, "apps": request.form.getlist("apps")})
+        fields = intake.fields({**data, "apps": request.form.getlist("apps")}, lang=lang)
         try:
             if isinstance(fields, str):
                 raise InputError(fields)
@@ -135,6 +153,7 @@ def register(app: Flask, v: Views) -> None:
                               req=req.as_dict(), error=str(exc))
         if not done:
             return v.page("message.j2", lang, 409, heading=t["refused"], text=t["decided_already"])
+        decided(req.id, actor)
         return redirect(f"/{lang}/requests/{req.id}", 303)
 
     # --- the audit log (page and CSV) -------------------------------------------------------------
@@ -216,9 +235,7 @@ def register(app: Flask, v: Views) -> None:
             assert isinstance(reason, str)
             if not v.platform.decline(req.id, actor, reason):
                 return problem(409, "conflict", "The request was decided already.")
-            decided = v.platform.onboarding_request(req.id)
-            assert decided is not None
-            return jsonify(request=decided.as_dict())
+            return jsonify(request=decided(req.id, actor).as_dict())
         try:
             record = v.platform.approve(req.id, actor)
         except ConflictError as exc:  # `agency add` refused: the agency exists with other settings, or a lock
@@ -227,9 +244,9 @@ def register(app: Flask, v: Views) -> None:
             return problem(502, "onboarding_failed", f"{exc} (the request is pending again)")
         if record is None:
             return problem(409, "conflict", "The request was decided already.")
-        decided = v.platform.onboarding_request(req.id)
-        assert decided is not None
-        return jsonify(request=decided.as_dict(), agency=agency_detail(record))
+        after = decided(req.id, actor)
+        return jsonify(request=after.as_dict(), agency=agency_detail(record),
+                       jobs=[f"/api/jobs/{j}" for j in after.jobs])
 
     @app.get("/api/audit")
     def api_audit() -> Response:

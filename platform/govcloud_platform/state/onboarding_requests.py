@@ -28,32 +28,36 @@ class OnboardingRequest:
     decided_by: str
     decided_at: str
     reason: str
+    lang: str = "en"  # the language of the page it was filed on (its decision is mailed in it)
+    jobs: tuple[int, ...] = ()  # the deploy jobs its approval started for its apps
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "slug": self.slug, "name": self.name, "email": self.email, "quota_class": self.quota,
                 "apps": list(self.apps), "state": self.state, "filed_by": self.filed_by, "filed_at": self.filed_at,
                 "decided_by": self.decided_by or None, "decided_at": self.decided_at or None,
-                "reason": self.reason or None}
+                "reason": self.reason or None, "lang": self.lang, "jobs": list(self.jobs)}
 
 
-_SELECT = ("SELECT id, slug, name, email, quota, apps, state, filed_by, filed_at, decided_by, decided_at, reason "
-           "FROM onboarding_requests")
+_SELECT = ("SELECT id, slug, name, email, quota, apps, state, filed_by, filed_at, decided_by, decided_at, reason, "
+           "lang, jobs FROM onboarding_requests")
 
 
 def _request(row: tuple[Any, ...]) -> OnboardingRequest:
     values = list(row)
     values[5] = tuple(json.loads(values[5]))
+    values[13] = tuple(int(j) for j in json.loads(values[13]))
     return OnboardingRequest(*values)
 
 
 def file(registry: Registry, slug: str, name: str, email: str, quota: str, apps: list[str],
-         filed_by: str) -> OnboardingRequest:
+         filed_by: str, lang: str = "en") -> OnboardingRequest:
     """Store a validated request as pending (the caller validated every field)."""
     with registry.connect() as conn:
         cur = conn.execute(
-            "INSERT INTO onboarding_requests (slug, name, email, quota, apps, state, filed_by, filed_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (slug, name, email, quota, json.dumps(sorted(set(apps))), PENDING, printable(filed_by, 200), now()))
+            "INSERT INTO onboarding_requests (slug, name, email, quota, apps, state, filed_by, filed_at, lang) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (slug, name, email, quota, json.dumps(sorted(set(apps))), PENDING, printable(filed_by, 200), now(),
+             lang))
         found = get(registry, int(cur.lastrowid or 0))
     assert found is not None
     return found
@@ -90,3 +94,10 @@ def reopen(registry: Registry, request_id: int) -> None:
     with registry.connect() as conn:
         conn.execute("UPDATE onboarding_requests SET state = ?, decided_by = '', decided_at = '', reason = '' "
                      "WHERE id = ? AND state = ?", (PENDING, request_id, APPROVED))
+
+
+def set_jobs(registry: Registry, request_id: int, job_ids: list[int]) -> None:
+    """Record the deploy jobs an approval started for the request's apps."""
+    with registry.connect() as conn:
+        conn.execute("UPDATE onboarding_requests SET jobs = ? WHERE id = ?",
+                     (json.dumps([int(j) for j in job_ids]), request_id))

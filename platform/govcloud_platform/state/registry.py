@@ -183,6 +183,12 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX invitations_agency ON invitations (agency)
     """,
+    # 10: an onboarding request's language (the console's page it was filed on: its decision is mailed in it) and
+    # the deploy jobs its approval started for its apps (state.onboarding_requests; the request's page links them)
+    """
+    ALTER TABLE onboarding_requests ADD COLUMN lang TEXT NOT NULL DEFAULT 'en';
+    ALTER TABLE onboarding_requests ADD COLUMN jobs TEXT NOT NULL DEFAULT '[]'
+    """,
 ]
 
 
