@@ -406,9 +406,6 @@ class Spec(StrictModel):
                 missing = APP_NEEDS[app] - services
                 if missing:
                     problems.append((("agencies", i, "apps"), f"app {app!r} needs services {sorted(missing)}"))
-        if self.platform.services.console.enabled and self.platform.target == "hosts":
-            problems.append((("platform", "services", "console", "enabled"), "the console is not yet placed on "
-                             "hosts (the hosts target); enable it on the local box only"))
         wants_apps = any(a.apps for a in self.agencies)
         wants_mail = any("mail" in a.services for a in self.agencies)
         problems.extend(spec_problems(self.platform.target, self.platform.topology, wants_apps, wants_mail))
