@@ -98,7 +98,8 @@ def _with_mail(spec: Path) -> None:
     for agency in doc["agencies"]:
         if agency["slug"] in MAILERS:
             agency["services"] = ["database", "storage", "identity", "backups", "mail"]
-    doc["platform"]["services"]["console"] = {"enabled": True}
+    # the usage sampler measures once at start, not again within the module (a test compares the registry's bytes)
+    doc["platform"]["services"]["console"] = {"enabled": True, "usage_interval_minutes": 1440}
     with spec.open("w") as out:
         yaml.dump(doc, out)
 
@@ -530,6 +531,10 @@ def test_verify_checks_every_host_over_ssh_and_names_what_is_wrong(platform: Pla
         assert service not in with_ports or any(
             c["service"] == service and c["host"] == host and c["check"].startswith("port ") for c in checks)
     names = {(c["host"], c["check"]) for c in checks}
+    # the console's front: its HTTPS port on the placed identity host's address (its loopback end is the tunnel's)
+    front = platform.lab.host(placed["identity"])
+    assert (placed["identity"], f"port {Ports(platform.port_base).console_https} (console_https) on "
+                                f"{front['address']}") in names
     for host in set(placed.values()):
         assert (host, "nothing else listens outside the host but sshd") in names
         assert (host, "permissions follow the box's scheme") in names

@@ -174,7 +174,8 @@ class ChargebackRates(StrictModel):
 
 class ConsoleSettings(StrictModel):
     """The web console (docs/console.md): the platform's own web app behind the box's nginx, signed in through the
-    box's IdP. Off unless enabled; not placed on the hosts target yet."""
+    box's IdP. Off unless enabled; on the hosts target its process runs on the control, fronted by the placed
+    identity host's nginx (docs/console.md "On the hosts target")."""
 
     enabled: bool = Field(False, description="run the console (`govcloud up` starts it, `status` lists it)")
     usage_interval_minutes: int = Field(
