@@ -45,11 +45,12 @@ def up(box: Box, progress: Progress = quiet) -> bool:
         if running and all(sup.is_current(p) for p in programs) and not svc.stale_programs(box) \
                 and svc.check(box)[0]:
             return False
+        stale = svc.stale_programs(box) if running else []  # before prepare rewrites what they read
         progress("console: preparing (on the control)")
         svc.prepare(box)
         sup.start()
         sup.sync_programs(programs)
-        for name in svc.stale_programs(box) if running else []:
+        for name in stale:  # same section, new settings: restart to read them
             sup.stop(name)
         for prog in programs:
             progress(f"console: starting {prog.name}")
