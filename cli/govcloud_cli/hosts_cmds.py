@@ -165,20 +165,34 @@ def up_on_hosts(opts: Options, spec: Spec, *, port_base: int | None = None, addr
                 migrate_names(box, step)
         ensure_registry(box, step)
         _heal_storage_limits(box, step, opts.actor)
+        from govcloud_platform.hosts import console
+
+        console_changed = console.up(box, step)  # its process on the control, behind the identity host's nginx
     from govcloud_platform.hosts.remote import Reply, merge_status
 
     # Each host's `up` reported its services' health as `status` would: asking the hosts again costs seconds.
     placement = box.placement  # the deploy just wrote it
     assert placement is not None
     replies = {host: Reply(host, {"services": entries}) for host, entries in result.reported.items()}
-    doc = merge_status(placement, replies, str(box.ca_file), _endpoints(box))
+    doc = _with_console(box, merge_status(placement, replies, str(box.ca_file), _endpoints(box)))
+    changed = result.changed or console_changed
     if not opts.json:
         hosts = ", ".join(f"{p.name} ({', '.join(p.services)})" for p in result.hosts)
-        info(f"platform {'is up' if result.changed else 'was already up; nothing changed'} on {hosts} "
+        info(f"platform {'is up' if changed else 'was already up; nothing changed'} on {hosts} "
              f"({result.seconds:.1f}s)")
-    render_status(opts, doc, f"govcloud platform of {box.home}", changed=result.changed)
+    render_status(opts, doc, f"govcloud platform of {box.home}", changed=changed)
     _say_resilience(topology)
     require_healthy(doc)
+
+
+def _with_console(box: Box, doc: dict[str, Any]) -> dict[str, Any]:
+    """`status`'s document with the console's row last (its process runs on the control: `hosts.console`)."""
+    from govcloud_platform.hosts import console
+
+    row = console.health(box)
+    if row is not None:
+        doc["services"].append(row)
+    return doc
 
 
 def _heal_storage_limits(box: Box, step: Any, actor: str | None) -> None:
@@ -211,7 +225,7 @@ def _say_resilience(topology: Topology) -> None:
 def status_on_hosts(opts: Options, spec: Spec) -> None:
     """`govcloud status` from the control home: every host's own `status`, over SSH, merged."""
     box, placement = _control(opts, spec)
-    doc = _hosts(opts, spec, placement).status(str(box.ca_file), _endpoints(box))
+    doc = _with_console(box, _hosts(opts, spec, placement).status(str(box.ca_file), _endpoints(box)))
     render_status(opts, doc, f"govcloud platform of {box.home}")
     assert spec.platform.topology is not None
     _say_resilience(spec.platform.topology)
@@ -235,9 +249,12 @@ def down_on_hosts(opts: Options, spec: Spec) -> None:
 
     box, placement = _control(opts, spec)
     from govcloud_platform.box import remote
+    from govcloud_platform.hosts import console
 
     with progress(opts, "down") as step:
+        on_control = console.down(box, step)  # first: the console reads every other service
         result = _hosts(opts, spec, placement).down(step)
+    result.stopped[:0] = [f"control: {name}" for name in on_control]
     remote.close_all(box)  # the SSH masters the brokers kept (the IdP manager API's tunnel)
     if opts.json:
         emit_json({"stopped": result.stopped, "listening_ports": result.listening_ports, "hosts": result.hosts})
@@ -268,7 +285,7 @@ def verify_on_hosts(opts: Options, spec: Spec, box: Box) -> None:
     homes = {n: (r.home, r.govcloud) for n in names for r in [remote_host(box, n)]}
     with progress(opts, "verify") as step:
         results = verify_hosts(topology, opts.spec_path.resolve().parent, placement, box.port_base, homes,
-                               progress=step)
+                               progress=step, console=spec.platform.services.console.enabled)
         step("apps")
         results += verify_apps(box)  # every deployed app on the apps' host (none: nothing added)
     ok = all(r.ok for r in results)

@@ -9,6 +9,7 @@ the module, always taken down."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -45,6 +46,7 @@ class Platform:
     home: Path
     port_base: int
     timings: dict[str, float] = field(default_factory=dict)
+    down_tested: bool = False  # `down` passed test_down_leaves_nothing_on_the_hosts: the teardown need not run it
 
     def cli(self, *args: str, timeout: float = 600, home: Path | None = None) -> Result:
         return run_cli("--spec", str(self.lab.spec), "--home", str(home or self.home), *args, env=OUTSIDE,
@@ -88,7 +90,8 @@ def _netns_pids(netns: str) -> list[str]:
 
 
 def _with_mail(spec: Path) -> None:
-    """The lab's spec with the mail service for two of its agencies (the lab's layout has a `mail` host)."""
+    """The lab's spec with the mail service for two of its agencies (the lab's layout has a `mail` host), and the web
+    console enabled (its process on the control, fronted by the placed identity host's nginx)."""
     from ruamel.yaml import YAML
 
     yaml = YAML(typ="rt")
@@ -96,6 +99,8 @@ def _with_mail(spec: Path) -> None:
     for agency in doc["agencies"]:
         if agency["slug"] in MAILERS:
             agency["services"] = ["database", "storage", "identity", "backups", "mail"]
+    # the usage sampler measures once at start, not again within the module (a test compares the registry's bytes)
+    doc["platform"]["services"]["console"] = {"enabled": True, "usage_interval_minutes": 1440}
     with spec.open("w") as out:
         yaml.dump(doc, out)
 
@@ -115,13 +120,33 @@ def platform() -> Iterator[Platform]:
         assert up.rc == 0, up.stderr[-3000:]
         yield p
     finally:
-        down = p.timed("down", "down", timeout=300)
-        stop_lab(lab)
+        started = time.monotonic()
+        down = None
+        if p.down_tested:  # `down` is tested already: what runs on the control is stopped, the lab kills the rest
+            _stop_the_control(p)
+        else:
+            down = p.timed("down", "down", timeout=300)
+        stop_lab(lab)  # every process of the hosts' namespaces SIGTERMed (SIGKILLed after 10 s), then the namespaces
         for user in leftover_system_users(lab.root):  # an app's user, had a test failed before removing it
             subprocess.run(["userdel", user], capture_output=True, check=False)
             subprocess.run(["groupdel", user], capture_output=True, check=False)
+        p.timings["teardown"] = round(time.monotonic() - started, 1)
         print(f"\ntimings (s): {json.dumps(p.timings)}")
-        assert down.rc == 0, down.stderr[-2000:]
+        assert down is None or down.rc == 0, down.stderr[-2000:]
+
+
+def _stop_the_control(p: Platform) -> None:
+    """What the platform runs outside the lab's namespaces: the console's process and tunnel (the control home's
+    supervisord) and the control's SSH masters. Nothing of it may outlive the module."""
+    from govcloud_platform.box import remote
+    from govcloud_platform.box.context import Box
+    from govcloud_platform.hosts import console
+
+    box = Box(home=p.home, spec=load_spec(p.lab.spec), create=False)
+    console.down(box)
+    remote.close_all(box)
+    app = f"127.0.0.1:{Ports(p.port_base).console_app} "
+    assert not [line for line in _listeners(None) if app in line]
 
 
 def test_every_service_is_healthy_on_the_host_place_chose(platform: Platform) -> None:
@@ -133,8 +158,9 @@ def test_every_service_is_healthy_on_the_host_place_chose(platform: Platform) ->
     placed, addr = platform.placed(), {h["name"]: h["address"] for h in platform.lab.doc["hosts"]}
     every = platform.instances()
     assert every["proxy"] == ["h1", "h2"]  # an edge on each proxy host (h3, the apps' host, is none)
+    # the console last: its process on the control, its front (and so its row's host) the placed identity host
     assert [(s["name"], s["host"], s["healthy"]) for s in doc["services"]] == [
-        (name, host, True) for name in ORDER for host in every[name]]
+        (name, host, True) for name in ORDER for host in every[name]] + [("console", placed["identity"], True)]
     issuer = f"https://{addr[placed['proxy']]}:{Ports(platform.port_base).idp_edge}"
     for s in doc["services"]:
         assert set(s) == {"name", "healthy", "endpoint", "pid", "detail", "host", "role"}
@@ -170,12 +196,16 @@ def test_each_host_runs_only_its_own_services_and_nothing_listens_in_the_root_na
         assert sorted(p.name for p in (home / "secrets").iterdir()) == needed_by(mine), host["name"]
         # the CA's key stays on the control, which issued the host's certificates (those of its services)
         assert sorted(p.name for p in (home / "ca").iterdir()) == ["ca.pem", "certs"], host["name"]
-        certs = {c.name for c in host_certificates(mine, host["address"])}
+        front = {"console"} if host["name"] == platform.placed()["identity"] else set()  # its nginx fronts it
+        certs = {c.name for c in host_certificates(mine | front, host["address"])}
         assert {p.name for p in (home / "ca" / "certs").iterdir()} == {f"{c}.{e}" for c in certs
                                                                        for e in ("pem", "key")}
     root = [line for line in _listeners(None) if f":{platform.port_base}" in line
             or any(f":{platform.port_base + i} " in line for i in range(20))]
-    assert root == [], root
+    # but the console's gunicorn on the control's loopback (its process is the control's: docs/console.md)
+    app = f"127.0.0.1:{Ports(platform.port_base).console_app} "
+    assert [line for line in root if app not in line] == [], root
+    assert [line for line in root if app in line], root
 
 
 def test_a_second_up_changes_nothing_and_says_so(platform: Platform) -> None:
@@ -242,6 +272,60 @@ def test_isolation_matrix_across_the_hosts(platform: Platform, onboarded: dict[s
             matrix.append((a, t, pg_ok, s3_ok, oidc_ok))
             assert (pg_ok, s3_ok, oidc_ok) == ((a == t),) * 3, matrix[-1]
     print(f"\nisolation matrix: {matrix}")
+
+
+def test_the_console_runs_on_the_control_behind_the_identity_hosts_nginx(platform: Platform,
+                                                                         onboarded: dict[str, Any]) -> None:
+    """The console's /healthz through the placed identity host's nginx (TLS checked against the platform CA, from
+    the root namespace), its API refusing a request without a token (401), a script's client-credentials token
+    reading the control's registry through it, its process in the root namespace (the control's) and the tunnel's
+    end on the front host's loopback."""
+    addr = {h["name"]: h["address"] for h in platform.lab.doc["hosts"]}
+    front = platform.placed()["identity"]
+    ports = Ports(platform.port_base)
+    base = f"https://{addr[front]}:{ports.console_https}"
+    ca = str(platform.home / "ca" / "ca.pem")
+    with requests.Session() as s:
+        s.trust_env = False
+        assert s.get(f"{base}/healthz", verify=ca, timeout=10).status_code == 200
+        bare = s.get(f"{base}/api/agencies", verify=ca, timeout=10)
+        assert bare.status_code == 401 and bare.headers["WWW-Authenticate"].startswith("Bearer"), bare.text[:200]
+        added = platform.timed("console client add", "--json", "console", "client", "add", "lab-report",
+                               "--operator")
+        assert added.rc == 0, added.stderr[-2000:]
+        doc = added.json()
+        token = s.post(doc["token_endpoint"], data={"grant_type": "client_credentials", "scope": "openid"},
+                       auth=(doc["client_id"], doc["client_secret"]), verify=ca, timeout=10)
+        assert token.status_code == 200, token.text[:300]
+        listed = s.get(f"{base}/api/agencies", verify=ca, timeout=10,
+                       headers={"Authorization": f"Bearer {token.json()['access_token']}"})
+        assert listed.status_code == 200, listed.text[:300]
+        assert set(AGENCIES) <= {a["slug"] for a in listed.json()["agencies"]}  # the control's registry
+    status = platform.cli("--json", "status").json()
+    row = next(r for r in status["services"] if r["name"] == "console")
+    assert row["healthy"] and row["endpoint"] == f"{base}/" and row["host"] == front, row
+    # the process is the control's: in the root namespace, not the front host's
+    assert os.readlink(f"/proc/{row['pid']}/ns/net") == os.readlink("/proc/self/ns/net")
+    front_netns = next(h["netns"] for h in platform.lab.doc["hosts"] if h["name"] == front)
+    tunnel = subprocess.run(["ip", "netns", "exec", front_netns, "ss", "-Htlnp"], capture_output=True, text=True,
+                            check=True, timeout=30).stdout
+    assert any(f"127.0.0.1:{ports.console_app} " in ln and "sshd" in ln for ln in tunnel.splitlines()), tunnel
+
+
+def test_an_operator_signs_in_to_the_console_on_the_hosts(platform: Platform, onboarded: dict[str, Any]) -> None:
+    """A person's sign-in (authorization code with PKCE, through the issuer on the edge) lands on the agencies'
+    page, which lists the agencies of the control's registry."""
+    from govcloud_platform.box.context import Box
+    from tests.console_kit import sign_in
+
+    box = Box(home=platform.home, spec=load_spec(platform.lab.spec), create=False)
+    password = box.secrets.get("idp-operator-password")
+    assert password
+    started = time.monotonic()
+    _, page = sign_in(box, box.spec.platform.services.identity.operator_user, password)
+    platform.timings["console sign-in"] = round(time.monotonic() - started, 1)
+    assert page.status_code == 200, (page.status_code, page.text[:300])
+    assert all(slug in page.text for slug in AGENCIES), page.text[:500]
 
 
 def test_apply_converges_the_spec_across_the_hosts(platform: Platform, onboarded: dict[str, Any]) -> None:
@@ -468,6 +552,10 @@ def test_verify_checks_every_host_over_ssh_and_names_what_is_wrong(platform: Pla
         assert service not in with_ports or any(
             c["service"] == service and c["host"] == host and c["check"].startswith("port ") for c in checks)
     names = {(c["host"], c["check"]) for c in checks}
+    # the console's front: its HTTPS port on the placed identity host's address (its loopback end is the tunnel's)
+    front = platform.lab.host(placed["identity"])
+    assert (placed["identity"], f"port {Ports(platform.port_base).console_https} (console_https) on "
+                                f"{front['address']}") in names
     for host in set(placed.values()):
         assert (host, "nothing else listens outside the host but sshd") in names
         assert (host, "permissions follow the box's scheme") in names
@@ -568,8 +656,12 @@ def test_down_leaves_nothing_on_the_hosts(platform: Platform) -> None:
     for host in platform.lab.doc["hosts"]:
         assert _netns_pids(host["netns"]) == [], host["name"]
         assert _listeners(host["netns"]) == [], host["name"]
+    assert "control: console" in doc["stopped"], doc["stopped"]  # the console's process on the control, first
+    app = f"127.0.0.1:{Ports(platform.port_base).console_app} "
+    assert not [line for line in _listeners(None) if app in line]
     status = platform.cli("--json", "status")
     assert status.rc == 1 and not any(s["healthy"] for s in status.json()["services"])
+    platform.down_tested = True
 
 
 def test_an_up_killed_half_way_converges_when_run_again(platform: Platform) -> None:

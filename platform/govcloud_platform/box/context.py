@@ -149,16 +149,34 @@ class Box:
 
     def runs(self, service: str) -> bool:
         """Whether this home runs `service` itself (every service on one machine, but the console only when the spec
-        enables it)."""
+        enables it). The console's process runs where the registry is (`keeps_registry`): one machine, or the
+        control of the hosts target (its front is the placed identity host's nginx: `fronts_console`)."""
         if service == "console":
-            return self.placement is None and self.spec.platform.services.console.enabled
+            return self.keeps_registry and self.spec.platform.services.console.enabled
         return self.placement is None or self.placement.runs(service)
+
+    @property
+    def fronts_console(self) -> bool:
+        """Whether this home's nginx serves the console's TLS server block: one machine's when the spec enables the
+        console; on the hosts target the placed identity host's (`placement.console_front`), whose loopback reaches
+        the console's process on the control through the control's SSH tunnel (docs/console.md)."""
+        if not self.spec.platform.services.console.enabled:
+            return False
+        if self.placement is None:
+            return True
+        return placement_record.console_front(self.placement) == self.address and self.placement.runs("identity")
 
     def unbound_ports(self) -> tuple[str, ...]:
         """The labels of `ports.all()` nothing of this home binds: its placement's (`placement.unbound_ports`), and
-        the console's ports while the spec does not enable it."""
-        off = () if self.runs("console") else CONSOLE_PORTS
-        return tuple(dict.fromkeys(placement_record.unbound_ports(self.placement) + off))
+        the console's ports while the spec does not enable it; on the hosts target the control binds the console's
+        app port (its loopback), the front host its HTTPS port."""
+        if self.placement is None:
+            off = () if self.runs("console") else CONSOLE_PORTS
+            return tuple(dict.fromkeys(placement_record.unbound_ports(None) + off))
+        placed = placement_record.unbound_ports(self.placement, console_front=self.fronts_console)
+        if self.runs("console"):
+            return tuple(p for p in placed if p != "console_app")
+        return placed
 
     @property
     def keeps_registry(self) -> bool:

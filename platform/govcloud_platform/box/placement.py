@@ -182,13 +182,23 @@ def _where(key: str, where: Any) -> Where:
     return Where(where["host"], where["address"])
 
 
-def unbound_ports(placement: Placement | None) -> tuple[str, ...]:
+def unbound_ports(placement: Placement | None, console_front: bool = False) -> tuple[str, ...]:
     """The labels of `Ports.all()` no host of this placement binds (`ports.unbound_labels`); a box on one machine
-    (no placement) runs no database cluster and no edge."""
+    (no placement) runs no database cluster and no edge. `console_front`: this host's nginx serves the console's
+    HTTPS port (`Box.fronts_console`); its app port is never a host's (the control's tunnel ends there)."""
     if placement is None:
         return unbound_labels(False)
     no_mail = () if "mail" in placement.services else MAIL_PORTS
-    return unbound_labels(placement.ha_database, placement.s3_edge, placement.idp_edge) + no_mail + NOT_ON_HOSTS
+    no_console = () if console_front else ("console_https",)
+    return (unbound_labels(placement.ha_database, placement.s3_edge, placement.idp_edge) + no_mail + no_console
+            + NOT_ON_HOSTS)
+
+
+def console_front(placement: Placement) -> str | None:
+    """Pure: the address whose nginx fronts the web console on the hosts target, when the spec enables it: the
+    placed identity host's (with several portals, the first: the console's process is one, on the control, and its
+    URL one, its OIDC client's redirect URI; the IdP edge passes the issuer's port only). None: no identity placed."""
+    return placement.address_of("identity")
 
 
 def apps_listen_address(placement: Placement | None) -> str:

@@ -73,6 +73,8 @@ CERTS: dict[str, tuple[tuple[str, bool], ...]] = {
     "apps": (),
     "proxy": (),
     "mail": (("mail", False),),  # smtpd's STARTTLS certificate (`mail.prepare`: the host's names)
+    # the web console's TLS server in the front host's nginx (`hosts.deploy.cert_services`: the placed identity host)
+    "console": (("console", False),),
 }
 
 

@@ -35,10 +35,11 @@ OFFSETS: dict[str, tuple[int, str]] = {
     "console_https": (16, "identity"),
     "console_app": (17, "console"),
 }
-# Never bound on the hosts target: the console is not placed on hosts yet (spec.models refuses an enabled console
-# there), so no host group owns its ports. The mail service's port is bound by the `mail` host, where there is one.
+# Never bound by a host's own services on the hosts target: the console's app port. The console's process runs on
+# the control (where the registry is); on the placed identity host, whose nginx serves `console_https`, the port is
+# the end of the control's SSH tunnel (sshd binds it). The mail service's port is bound by the `mail` host.
 CONSOLE_PORTS: tuple[str, ...] = ("console_https", "console_app")  # bound only where the console is enabled
-NOT_ON_HOSTS: tuple[str, ...] = CONSOLE_PORTS
+NOT_ON_HOSTS: tuple[str, ...] = ("console_app",)
 MAIL_PORTS: tuple[str, ...] = ("smtp",)  # bound on the hosts target only by a `mail` host (`placement.unbound_ports`)
 # Bound only by a database on several hosts (Patroni's REST API, pgBackRest's TLS server) and its etcd: a box on
 # one machine, or one database host, leaves them free.

@@ -275,8 +275,15 @@ class Platform:
             if self._status is not None and time.monotonic() - self._status[0] < STATUS_TTL_S:
                 return self._status[1]
             try:
-                found = [{"name": h.name, "healthy": h.healthy, "endpoint": h.endpoint, "detail": h.detail}
-                         for h in runtime.status(self.box)]
+                if self.box.placement is not None:  # the hosts target: the console runs on the control
+                    from govcloud_platform.hosts.console import platform_status
+
+                    found = [{"name": s["name"], "healthy": s["healthy"], "endpoint": s["endpoint"],
+                              "detail": f"{s['host']}: {s['detail']}" if s.get("detail") else s["host"]}
+                             for s in platform_status(self.box)]
+                else:
+                    found = [{"name": h.name, "healthy": h.healthy, "endpoint": h.endpoint, "detail": h.detail}
+                             for h in runtime.status(self.box)]
             except Exception as exc:  # noqa: BLE001 - the page says the probe failed, it does not fail itself
                 found = [{"name": "supervisord", "healthy": False, "endpoint": "", "detail": type(exc).__name__}]
             self._status = (time.monotonic(), found)

@@ -99,9 +99,10 @@ def allow_from_for(host: Host, in_use: Sequence[Host], control_address: str) -> 
     return tuple(out)
 
 
-def plan(topology: Topology, control_addresses: dict[str, str]) -> list[HostPlan]:
+def plan(topology: Topology, control_addresses: dict[str, str], console: bool = False) -> list[HostPlan]:
     """Pure: every host that runs a service, in topology order. `control_addresses`: host name -> the
-    control's address as that host sees it (`control_address`)."""
+    control's address as that host sees it (`control_address`). `console`: the spec enables the web console,
+    whose front (its TLS server in nginx) is the placed identity host's (`cert_services`)."""
     from govcloud_platform.box.platform_secrets import host_certificates, needed_by
 
     every = instances(topology)
@@ -114,9 +115,20 @@ def plan(topology: Topology, control_addresses: dict[str, str]) -> list[HostPlan
                             allow_from_for(h, in_use, control_addresses[h.name]),
                             placement.to_json(), tuple(needed_by(services)),
                             tuple(f"{c.name}.{ext}" for c in host_certificates(
-                                services, h.address, placement.s3_edge_addresses, placement.idp_edge_addresses)
+                                cert_services(services, placement, h.address, console), h.address,
+                                placement.s3_edge_addresses, placement.idp_edge_addresses)
                                   for ext in ("pem", "key"))))
     return out
+
+
+def cert_services(services: Sequence[str], placement: Placement, address: str, console: bool) -> tuple[str, ...]:
+    """Pure: what a host's certificates are for: its services, and the console where its nginx fronts the console
+    (`box.placement.console_front`: the placed identity host; the console's process is the control's). No secret
+    goes with it: the console's are the control's."""
+    from govcloud_platform.box.placement import console_front
+
+    front = console and "identity" in services and console_front(placement) == address
+    return (*services, "console") if front else tuple(services)
 
 
 def plays(plans: Sequence[HostPlan]) -> list[dict[str, Any]]:
@@ -254,7 +266,7 @@ def deploy(box: Box, topology: Topology, spec_file: Path, *, progress: Progress 
     started = time.monotonic()
     used = hosts_in_use(topology)
     base_dir = spec_file.resolve().parent
-    plans = plan(topology, control_addresses(topology, used))
+    plans = plan(topology, control_addresses(topology, used), box.spec.platform.services.console.enabled)
     progress("control home: CA, secrets, placement")
     govcloud = govcloud or govcloud_bin()
     missing = missing_secrets(plans, prepare_control(box, topology, base_dir, used, govcloud))
@@ -267,7 +279,8 @@ def deploy(box: Box, topology: Topology, spec_file: Path, *, progress: Progress 
 
     control = placement_for(topology, None)
     for p in plans:  # the CA's key stays here: each host's certificates are issued on the control
-        issue_for_host(box, p.name, p.address, p.services, control.s3_edge_addresses, control.idp_edge_addresses)
+        issue_for_host(box, p.name, p.address, cert_services(p.services, control, p.address, "console.pem" in p.certs),
+                       control.s3_edge_addresses, control.idp_edge_addresses)
     variables = shared_vars(port_base=box.port_base, spec_file=spec_file.resolve(), control_home=box.home,
                             govcloud=govcloud)
     first = [pf.play(list(check))] if check else []

@@ -77,7 +77,7 @@ def host_ports(topology: Topology, host: Host, port_base: int,
     out: list[PortNeed] = []
     for service, label, port in Ports(port_base).all():
         base = label.removesuffix("_grpc")
-        if base in NOT_ON_HOSTS:  # what no host binds yet (the console)
+        if base in NOT_ON_HOSTS:  # the console's app port: the control's SSH tunnel ends there (sshd binds it)
             continue
         if (service not in services) if services is not None else (host_group(label) not in host.groups):
             continue

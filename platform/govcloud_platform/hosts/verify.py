@@ -27,7 +27,7 @@ from typing import Any
 
 from govcloud_platform.apps.verify import CheckResult
 from govcloud_platform.box.modes import violations
-from govcloud_platform.box.placement import Placement, apps_listen_address, unbound_ports
+from govcloud_platform.box.placement import Placement, apps_listen_address, console_front, unbound_ports
 from govcloud_platform.box.ports import OFFSETS, Ports
 from govcloud_platform.hosts.inventory import ssh_config_text
 from govcloud_platform.hosts.preflight import EDGE_LABELS, PortNeed, host_ports
@@ -54,13 +54,16 @@ def services_on(placement: Placement, host: str) -> list[str]:
     return [s for s in placement.placed() if host in placement.hosts_of(s)]
 
 
-def expected_ports(topology: Topology, placement: Placement, port_base: int, host: Host) -> list[PortNeed]:
+def expected_ports(topology: Topology, placement: Placement, port_base: int, host: Host,
+                   console: bool = False) -> list[PortNeed]:
     """Pure: every port the services placed on the host bind, and on which address. The apps' proxy port
     (EDGE_LABELS) is the edge's on its host's address; on an apps host the edge forwards to, the apps' front binds
     it on the host's address once an app is published (optional: no app yet, nothing listens). In front of a
-    storage cluster the edge binds its S3 port (`s3_edge`) too."""
+    storage cluster the edge binds its S3 port (`s3_edge`) too. `console` (the spec enables it): the console's HTTPS
+    port on the placed identity host, whose nginx fronts it (`placement.console_front`)."""
     services = services_on(placement, host.name)
-    unbound = unbound_ports(placement)
+    front = console and "identity" in services and console_front(placement) == host.address
+    unbound = unbound_ports(placement, console_front=front)
     out = [p for p in host_ports(topology, host, port_base, services)
            if p.label not in EDGE_LABELS and p.label not in unbound]
     port = Ports(port_base).proxy_https
@@ -204,7 +207,8 @@ def _observe(target: Any, home: str, supervisorctl: str) -> Observed:
 
 
 def verify_hosts(topology: Topology, base_dir: Path, placement: Placement, port_base: int,
-                 homes: dict[str, tuple[str, str]], *, progress: Progress = quiet) -> list[CheckResult]:
+                 homes: dict[str, tuple[str, str]], *, progress: Progress = quiet,
+                 console: bool = False) -> list[CheckResult]:
     """Check every host in use over SSH (all at once); `homes`: host -> (its box home, its govcloud). Never
     raises for a host: one that cannot be reached is a failed check naming why."""
     import testinfra
@@ -229,7 +233,7 @@ def verify_hosts(topology: Topology, base_dir: Path, placement: Placement, port_
                 seen = _observe(target, home, supervisorctl_of(govcloud))
             except Exception as exc:  # noqa: BLE001 - one host's failure is its failed check, never the others'
                 seen = Observed(error=observe_error(exc))
-            expected = expected_ports(topology, placement, port_base, by_name[name])
+            expected = expected_ports(topology, placement, port_base, by_name[name], console)
             return host_checks(name, expected, seen, ssh.port,
                                secrets_expected=bool(needed_by(services_on(placement, name))))
 

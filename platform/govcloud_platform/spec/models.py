@@ -174,7 +174,8 @@ class ChargebackRates(StrictModel):
 
 class ConsoleSettings(StrictModel):
     """The web console (docs/console.md): the platform's own web app behind the box's nginx, signed in through the
-    box's IdP. Off unless enabled; not placed on the hosts target yet."""
+    box's IdP. Off unless enabled; on the hosts target its process runs on the control, fronted by the placed
+    identity host's nginx (docs/console.md "On the hosts target")."""
 
     enabled: bool = Field(False, description="run the console (`govcloud up` starts it, `status` lists it)")
     usage_interval_minutes: int = Field(
@@ -406,9 +407,6 @@ class Spec(StrictModel):
                 missing = APP_NEEDS[app] - services
                 if missing:
                     problems.append((("agencies", i, "apps"), f"app {app!r} needs services {sorted(missing)}"))
-        if self.platform.services.console.enabled and self.platform.target == "hosts":
-            problems.append((("platform", "services", "console", "enabled"), "the console is not yet placed on "
-                             "hosts (the hosts target); enable it on the local box only"))
         wants_apps = any(a.apps for a in self.agencies)
         wants_mail = any("mail" in a.services for a in self.agencies)
         problems.extend(spec_problems(self.platform.target, self.platform.topology, wants_apps, wants_mail))

@@ -1,7 +1,9 @@
 """The web console of the box (docs/console.md): the platform's own WSGI app (govcloud_platform.console) under
 gunicorn on loopback, behind the front door's nginx (its TLS server block is written with the identity service's,
 `identity.front_servers`), signed in through the box's IdP with its own OIDC client. Opt-in
-(`platform.services.console.enabled`, `Box.runs`); not on the hosts target yet (the spec refuses it there)."""
+(`platform.services.console.enabled`, `Box.runs`). On the hosts target its process runs on the control, where the
+registry, the secrets and the brokers are, and the placed identity host's nginx fronts it through the control's SSH
+tunnel (`console_conf.tunnel_argv`; docs/console.md "On the hosts target"); `hosts.console` starts and stops it."""
 
 from __future__ import annotations
 
@@ -50,8 +52,16 @@ class ConsoleService(Service):
 
     def programs(self, box: Box) -> list[Program]:
         env = {k: str(box.ca_file) for k in CA_ENV_VARS}  # every client of the box verifies its CA
-        return [Program(PROGRAM, console_conf.gunicorn_argv(box, console_conf.settings_file(box)), priority=50,
-                        directory=str(box.home / "console"), environment=env, stopwaitsecs=10)]
+        out = [Program(PROGRAM, console_conf.gunicorn_argv(box, console_conf.settings_file(box)), priority=50,
+                       directory=str(box.home / "console"), environment=env, stopwaitsecs=10)]
+        front = box.host_of("identity")
+        if box.placement is not None and front is not None:  # the control of the hosts target: its front's tunnel
+            from govcloud_platform.box.remote import ssh_config
+
+            out.append(Program(console_conf.TUNNEL_PROGRAM,
+                               console_conf.tunnel_argv(ssh_config(box), front, box.ports.console_app), priority=50,
+                               stopwaitsecs=5, startsecs=2))
+        return out
 
     def post_start(self, box: Box) -> None:
         """The console's OIDC client at the IdP, written only when missing or different (under `up`'s lock)."""

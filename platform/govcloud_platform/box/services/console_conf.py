@@ -28,8 +28,9 @@ THREADS = 8  # a page that shows `status` probes the console itself through ngin
 
 
 def public_url(box: Box) -> str:
-    """Where browsers and scripts reach the console (its HTTPS URL: `status`'s endpoint)."""
-    return f"https://{box.host_name}:{box.ports.console_https}"
+    """Where browsers and scripts reach the console (its HTTPS URL: `status`'s endpoint): the box's nginx, on the
+    hosts target the placed identity host's (`Box.fronts_console`), whichever home asks."""
+    return f"https://{box.name_of('identity')}:{box.ports.console_https}"
 
 
 def settings_file(box: Box) -> Path:
@@ -57,6 +58,21 @@ def gunicorn_argv(box: Box, settings: Path) -> list[str]:
             "--workers", str(WORKERS), "--threads", str(THREADS), "--worker-class", "gthread",
             "--access-logfile", "-", "--error-logfile", "-", "--timeout", "30", "--graceful-timeout", "5",
             "--env", f"GOVCLOUD_CONSOLE_SETTINGS={settings}", "govcloud_platform.console.wsgi:app"]
+
+
+TUNNEL_PROGRAM = "console-tunnel"
+TUNNEL_ALIVE_S = 5  # ssh's keep-alive: a front host lost is noticed within 3 of these, and the tunnel made again
+
+
+def tunnel_argv(ssh_config: Path, host: str, port: int) -> list[str]:
+    """The control's SSH tunnel to the console's front (the hosts target): the front host's loopback `port`, where
+    its nginx passes the console's requests, reaches the console's gunicorn on the control's loopback `port`. Its
+    own connection (never a shared master, which `down` and the brokers close), host keys checked by the
+    topology's ssh_config; it fails at once when the port is taken there, and supervisord makes it again."""
+    return ["ssh", "-F", str(ssh_config), "-N", "-T", "-o", "ControlMaster=no", "-o", "ControlPath=none",
+            "-o", "ExitOnForwardFailure=yes", "-o", f"ServerAliveInterval={TUNNEL_ALIVE_S}",
+            "-o", "ServerAliveCountMax=3", "-o", "ConnectTimeout=10",
+            "-R", f"127.0.0.1:{port}:127.0.0.1:{port}", host]
 
 
 def nginx_server(box: Box, cert: Path, key: Path) -> str:

@@ -219,10 +219,11 @@ class IdentityService(Service):
 
 # --- helpers --------------------------------------------------------------------------------------
 def front_servers(box: Box, p: dict[str, Path], cert: Path, key: Path, issue: bool = False) -> str:
-    """The server blocks of the front door's nginx: the IdP's, and the web console's when the box runs it (its
-    certificate issued first with `issue`: nginx refuses to start on a missing one)."""
+    """The server blocks of the front door's nginx: the IdP's, and the web console's where the box fronts it (one
+    machine, or the placed identity host: `Box.fronts_console`; its certificate issued first with `issue`, on a
+    host's sealed CA the one the control issued: nginx refuses to start on a missing one)."""
     servers = idp_servers(box, p, cert, key)
-    if box.runs("console"):
+    if box.fronts_console:
         from govcloud_platform.box.services import console_conf
 
         if issue:
