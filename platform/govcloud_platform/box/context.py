@@ -14,7 +14,7 @@ from govcloud_platform.box import modes, network
 from govcloud_platform.box import placement as placement_record
 from govcloud_platform.box.ca import CertificateAuthority
 from govcloud_platform.box.network import LOOPBACK
-from govcloud_platform.box.ports import CONSOLE_PORTS, Ports
+from govcloud_platform.box.ports import CONSOLE_PORTS, SIGNING_PORTS, Ports
 from govcloud_platform.box.secrets import SecretStore, write_private
 from govcloud_platform.errors import BoxDamaged, InputError, NoBox
 
@@ -152,12 +152,14 @@ class Box:
         enables it)."""
         if service == "console":
             return self.placement is None and self.spec.platform.services.console.enabled
+        if service == "signing":  # not placed on the hosts target yet
+            return self.placement is None
         return self.placement is None or self.placement.runs(service)
 
     def unbound_ports(self) -> tuple[str, ...]:
         """The labels of `ports.all()` nothing of this home binds: its placement's (`placement.unbound_ports`), and
         the console's ports while the spec does not enable it."""
-        off = () if self.runs("console") else CONSOLE_PORTS
+        off = (() if self.runs("console") else CONSOLE_PORTS) + (() if self.runs("signing") else SIGNING_PORTS)
         return tuple(dict.fromkeys(placement_record.unbound_ports(self.placement) + off))
 
     @property
