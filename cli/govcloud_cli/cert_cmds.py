@@ -71,3 +71,45 @@ def verify(
         info("valid" if valid else "NOT valid: " + "; ".join(f"{r.field}: {r.problem}" for r in reports if not r.valid))
     if not valid:
         raise typer.Exit(1)
+
+
+@cert_app.command("request")
+def request(ctx: typer.Context, slug: str) -> None:
+    """A certificate request (PKCS#10, PEM on stdout) for the agency's signing key, to have it signed by the agency's
+    own or a national CA instead of the platform CA (docs/signing.md). The key never leaves its backend."""
+    from govcloud_cli.boxes import load_box
+    from govcloud_platform.brokers.signing import certificate_request
+
+    opts: Options = ctx.obj
+    pem = certificate_request(load_box(opts), slug).decode()
+    if opts.json:
+        emit_json({"agency": slug, "request": pem})
+    else:
+        typer.echo(pem, nl=False)
+
+
+@cert_app.command("install")
+def install(
+    ctx: typer.Context, slug: str,
+    file: Annotated[Path, typer.Argument(help="PEM: the agency's certificate, then its issuers up to the root")],
+) -> None:
+    """Sign for the agency with a certificate its own or a national CA issued for the request of `cert request`
+    (checked: for the agency's key, valid now, each certificate issued by the next). Verifiers then trust that
+    CA's root (`cert verify --ca`)."""
+    from govcloud_cli.boxes import load_box
+    from govcloud_platform.brokers.signing import install_certificate
+    from govcloud_platform.errors import InputError
+    from govcloud_platform.state.registry import Registry
+
+    opts: Options = ctx.obj
+    box = load_box(opts)
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{file}: cannot read it ({exc.strerror})") from None
+    doc = install_certificate(box, slug, data)
+    Registry(box.home).audit("cert install", slug, "installed", opts.actor, f"issuer {doc['issuer']}")
+    if opts.json:
+        emit_json(doc)
+    else:
+        info(f"agency {slug} now signs as {doc['subject']} (issued by {doc['issuer']})")

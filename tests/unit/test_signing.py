@@ -285,3 +285,35 @@ def test_a_key_in_softhsm_signs(softhsm: Pkcs11Keys, tmp_path: Path) -> None:
     assert cert is not None and public == cert.public_key()
     softhsm.delete(key_name("health"))
     assert softhsm.public_key(key_name("health")) is None
+
+
+# --- an agency's (or a national) CA instead of the platform CA ---------------------------------------------
+def test_an_agency_ca_issues_the_signing_certificate(kit: Kit, tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from govcloud_platform.signing import pki
+    from govcloud_platform.signing.store import to_asn1
+
+    national = make_kit(tmp_path)  # its CA stands for the national one
+    kit.agency("lands")
+    request = x509.load_pem_x509_csr(kit.home.certificate_request(kit.backend, "lands", "Lands Board", "test"))
+    assert request.is_signature_valid  # signed by the key in the backend
+    issued = pki.issue_signing(national.issuer, request.public_key(), "lands", "Lands Board", "national")
+    with pytest.raises(ValueError, match="not for the signing key"):
+        kit.home.install_certificate(kit.backend, "health", pki.pem(issued) + pki.pem(national.issuer.cert))
+    with pytest.raises(ValueError, match="issuing CA"):
+        kit.home.install_certificate(kit.backend, "lands", pki.pem(issued))
+    with pytest.raises(ValueError, match="not issued by"):
+        kit.home.install_certificate(kit.backend, "lands", pki.pem(issued) + pki.pem(kit.issuer.cert))
+    kit.home.install_certificate(kit.backend, "lands", pki.pem(issued) + pki.pem(national.issuer.cert))
+    # a re-run of `agency add` keeps the agency CA's certificate
+    kept = kit.home.ensure_agency(kit.backend, kit.issuer, "lands", "Lands Board", "test", "l" * 32)
+    assert kept.public_bytes(Encoding.DER) == issued.public_bytes(Encoding.DER)
+    chain = kit.home.chain(key_name("lands"), kit.issuer.cert)
+    assert chain == [national.issuer.cert]
+    signer = pades.BackendSigner(kit.backend, key_name("lands"), to_asn1(kept), [to_asn1(c) for c in chain])
+    signed = pades.sign_pdf(minimal_pdf(), signer, kit.timestamper())
+    [report] = pades.verify_pdf(signed, [national.ca_asn1, kit.ca_asn1])  # the national root, the platform's TSA
+    assert report.valid, report
+    [untrusted] = pades.verify_pdf(signed, [kit.ca_asn1])
+    assert not untrusted.trusted

@@ -57,3 +57,39 @@ class SigningBroker(Broker):
 
     def orphans(self, box: Box, known: set[str]) -> list[str]:
         return [f"signing key {key_name(s)}" for s in signing_service.home(box).agencies() if s not in known]
+
+
+def _ready_agency(box: Box, slug: str) -> str:
+    """The agency's name; InputError unless it is a ready agency with a signing key on this box."""
+    from govcloud_platform.errors import InputError
+    from govcloud_platform.state.registry import READY, Registry
+
+    record = Registry(box.home).agency(slug)
+    if record is None or record.state != READY:
+        raise InputError(f"unknown or not ready agency {slug!r}", hint="`govcloud agency list` shows the agencies")
+    if signing_service.home(box).certificate(key_name(slug)) is None:
+        raise InputError(f"agency {slug} has no signing key on this box", hint="run `govcloud apply`")
+    return record.name
+
+
+def certificate_request(box: Box, slug: str) -> bytes:
+    """A PKCS#10 request (PEM) for the agency's signing key, for an agency's or a national CA (docs/signing.md)."""
+    name = _ready_agency(box, slug)
+    sh = signing_service.home(box)
+    return sh.certificate_request(sh.backend(signing_service.settings_document(box)), slug, name,
+                                  box.spec.platform.name)
+
+
+def install_certificate(box: Box, slug: str, chain_pem: bytes) -> dict[str, Any]:
+    """Sign for the agency with a certificate from its own or a national CA (the certificate, then its chain); the
+    service picks it up at the next request. InputError when it does not fit the agency's key."""
+    from govcloud_platform.errors import InputError
+
+    _ready_agency(box, slug)
+    sh = signing_service.home(box)
+    try:
+        cert = sh.install_certificate(sh.backend(signing_service.settings_document(box)), slug, chain_pem)
+    except ValueError as exc:
+        raise InputError(f"agency {slug}: {exc}") from None
+    return {"agency": slug, "subject": cert.subject.rfc4514_string(), "issuer": cert.issuer.rfc4514_string(),
+            "serial": format(cert.serial_number, "x"), "not_after": cert.not_valid_after_utc.isoformat()}

@@ -37,6 +37,7 @@ class _Signer:
     mtime: float
     cert: x509.Certificate
     pades: pades.BackendSigner
+    chain: list[x509.Certificate]
 
 
 class Signing:
@@ -68,8 +69,9 @@ class Signing:
         cert = self.home.certificate(key_name(slug))
         if cert is None:
             return None
+        chain = self.home.chain(key_name(slug), self.ca)  # the platform CA, or an agency's or national CA's chain
         made = _Signer(mtime, cert, pades.BackendSigner(self.backend, key_name(slug), to_asn1(cert),
-                                                        [to_asn1(self.ca)]))
+                                                        [to_asn1(c) for c in chain]), chain)
         with self._lock:
             self._signers[slug] = made
         return made
@@ -214,7 +216,7 @@ def create_app(root: Path, ca_file: Path) -> Flask:
             return _error(400, "the body is not JSON")
         s = signing()
         try:
-            token = jws.sign(body, slug, [got.cert, s.ca], lambda data: s.backend.sign(key_name(slug), data))
+            token = jws.sign(body, slug, [got.cert, *got.chain], lambda data: s.backend.sign(key_name(slug), data))
         except KeyUnavailable:
             return _error(503, "the signing key is unavailable")
         log.info("signed a JWS for %s (%d bytes)", slug, len(body))
@@ -228,6 +230,6 @@ def create_app(root: Path, ca_file: Path) -> Flask:
             return _error(404, "unknown agency")
         from govcloud_platform.signing.pki import pem
 
-        return Response(pem(signer.cert) + pem(s.ca), mimetype="application/x-pem-file")
+        return Response(pem(signer.cert) + b"".join(pem(c) for c in signer.chain), mimetype="application/x-pem-file")
 
     return app

@@ -54,6 +54,18 @@ class SigningHome:
     def cert_file(self, name: str) -> Path:
         return self.certs / f"{name}.pem"
 
+    def chain_file(self, name: str) -> Path:
+        """The issuing chain of a certificate from another CA (an agency's or a national CA): its intermediates and
+        root, PEM. Absent: the platform CA issued it."""
+        return self.certs / f"{name}.chain.pem"
+
+    def chain(self, name: str, platform_ca: x509.Certificate) -> list[x509.Certificate]:
+        """The certificates a signature of `name` carries after its own: the external chain, else the platform CA."""
+        try:
+            return x509.load_pem_x509_certificates(self.chain_file(name).read_bytes())
+        except (OSError, ValueError):
+            return [platform_ca]
+
     def secret_file(self, slug: str) -> Path:
         return self.secrets / f"{slug}.sha256"
 
@@ -95,6 +107,8 @@ class SigningHome:
         public = backend.public_key(name, create=True)
         assert public is not None
         cert = self.certificate(name)
+        if cert is not None and self.chain_file(name).exists() and cert.public_key() == public:
+            return cert  # issued by an agency's or a national CA (`install_certificate`): theirs to renew
         if cert is None or cert.public_key() != public or not pki.still_good(cert, issuer.cert):
             cert = issue(public)
             self.certs.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -112,7 +126,7 @@ class SigningHome:
             return pki.issue_signing(issuer, pub, slug, name, platform)
 
         cert = self.ensure_certificate(backend, key_name(slug), issuer, issue)
-        if cert.subject != pki.agency_subject(slug, name, platform):
+        if cert.subject != pki.agency_subject(slug, name, platform) and not self.chain_file(key_name(slug)).exists():
             cert = issue(cert.public_key())
             write_private(self.cert_file(key_name(slug)), pki.pem(cert), mode=0o644)
         self.secrets.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -131,6 +145,63 @@ class SigningHome:
         self.revoke_secret(slug)
         backend.delete(key_name(slug))
         self.cert_file(key_name(slug)).unlink(missing_ok=True)
+        self.chain_file(key_name(slug)).unlink(missing_ok=True)
+
+    # --- an agency's or a national CA ----------------------------------------------------------
+    def certificate_request(self, backend: KeyBackend, slug: str, name: str, platform: str) -> bytes:
+        """A PKCS#10 request (PEM) for the agency's key, signed by the backend (the key never leaves it, an HSM's
+        included): what the agency's or the national CA signs instead of the platform CA."""
+        from asn1crypto import csr, keys, pem
+
+        public = backend.public_key(key_name(slug))
+        if public is None:
+            raise ValueError(f"agency {slug} has no signing key yet")
+        info = csr.CertificationRequestInfo({
+            "version": "v1",
+            "subject": asn1_x509.Name.load(pki.agency_subject(slug, name, platform).public_bytes()),
+            "subject_pk_info": keys.PublicKeyInfo.load(public.public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)),
+            "attributes": [],
+        })
+        request = csr.CertificationRequest({
+            "certification_request_info": info,
+            "signature_algorithm": {"algorithm": "sha256_rsa"},
+            "signature": backend.sign(key_name(slug), info.dump()),
+        })
+        return pem.armor("CERTIFICATE REQUEST", request.dump())
+
+    def install_certificate(self, backend: KeyBackend, slug: str, chain_pem: bytes) -> x509.Certificate:
+        """Use the agency's certificate from another CA: `chain_pem` holds it first, then its issuers up to the root.
+        Refused (ValueError) unless it is for the agency's key, valid now, for signing (digitalSignature or
+        nonRepudiation), and each certificate is issued by the next."""
+        import datetime as dt
+
+        try:
+            certs = x509.load_pem_x509_certificates(chain_pem)
+        except ValueError:
+            raise ValueError("not PEM certificates") from None
+        leaf, issuers = certs[0], certs[1:]
+        if not issuers:
+            raise ValueError("give the certificate followed by its issuing CA's chain (at least the root)")
+        if leaf.public_key() != backend.public_key(key_name(slug)):
+            raise ValueError(f"the certificate is not for the signing key of agency {slug}")
+        now = dt.datetime.now(dt.UTC)
+        if not leaf.not_valid_before_utc <= now <= leaf.not_valid_after_utc:
+            raise ValueError("the certificate is not valid now")
+        try:
+            usage = leaf.extensions.get_extension_for_class(x509.KeyUsage).value
+            if not (usage.digital_signature or usage.content_commitment):
+                raise ValueError("the certificate's keyUsage allows no signature")
+        except x509.ExtensionNotFound:
+            pass
+        for cert, parent in zip(certs, issuers, strict=False):
+            try:
+                cert.verify_directly_issued_by(parent)
+            except (ValueError, TypeError, Exception):  # noqa: BLE001 - any mismatch is the same refusal
+                raise ValueError(f"{cert.subject.rfc4514_string()} is not issued by the next certificate") from None
+        write_private(self.chain_file(key_name(slug)), b"".join(pki.pem(c) for c in issuers), mode=0o644)
+        write_private(self.cert_file(key_name(slug)), pki.pem(leaf), mode=0o644)
+        return leaf
 
     def agencies(self) -> list[str]:
         """Slugs whose certificate is here."""
