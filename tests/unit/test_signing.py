@@ -317,3 +317,30 @@ def test_an_agency_ca_issues_the_signing_certificate(kit: Kit, tmp_path: Path) -
     assert report.valid, report
     [untrusted] = pades.verify_pdf(signed, [kit.ca_asn1])
     assert not untrusted.trusted
+
+
+# --- the centre role's settings ----------------------------------------------------------------------------
+def test_the_centre_gets_the_signing_url_and_a_secret_file(tmp_path: Path) -> None:
+    from govcloud_platform.apps.layout import role_vars
+    from govcloud_platform.apps.manifests import manifest
+    from govcloud_platform.apps.store import Deployment
+    from govcloud_platform.box.context import Box
+    from govcloud_platform.spec.example import EXAMPLE_SPEC
+    from govcloud_platform.spec.loader import load_spec_text
+    from tests.unit.test_apps_mail_vars import SECRETS, render_env
+
+    box = Box(home=tmp_path, spec=load_spec_text(EXAMPLE_SPEC))
+    creds = {"sign_url": "https://localhost:18018/sign/alpha", "secret": "z" * 43, "url": "https://localhost:18018"}
+
+    def variables(app: str, signing: dict[str, str] | None) -> dict[str, object]:
+        d = Deployment(agency="alpha", app=app, state="ready", port=box.port_base + 20, created_at="", updated_at="")
+        return role_vars(box, "alpha", "Alpha", manifest(app), d, SECRETS, None, None, None, "deploy",
+                         signing=signing)
+
+    v = variables("centre", creds)
+    assert v["centre_signing"] == {"sign_url": creds["sign_url"], "secret": "z" * 43}
+    lines = render_env("centre", {**v, "_centre_signing_secret_file": "/i/signing.secret"})
+    assert lines["SIGNING_URL"] == creds["sign_url"] and lines["SIGNING_SECRET_FILE"] == "/i/signing.secret"
+    assert "z" * 43 not in "".join(lines.values())  # the secret is in its own 0600 file, never the env file
+    assert "SIGNING_URL" not in render_env("centre", variables("centre", None))
+    assert "portal_signing" not in variables("portal", creds)

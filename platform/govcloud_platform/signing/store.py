@@ -112,7 +112,7 @@ class SigningHome:
         if cert is None or cert.public_key() != public or not pki.still_good(cert, issuer.cert):
             cert = issue(public)
             self.certs.mkdir(mode=0o700, parents=True, exist_ok=True)
-            write_private(self.cert_file(name), pki.pem(cert), mode=0o644)
+            write_private(self.cert_file(name), pki.pem(cert))
         return cert
 
     def ensure_tsa(self, backend: KeyBackend, issuer: pki.Issuer, platform: str) -> x509.Certificate:
@@ -128,7 +128,7 @@ class SigningHome:
         cert = self.ensure_certificate(backend, key_name(slug), issuer, issue)
         if cert.subject != pki.agency_subject(slug, name, platform) and not self.chain_file(key_name(slug)).exists():
             cert = issue(cert.public_key())
-            write_private(self.cert_file(key_name(slug)), pki.pem(cert), mode=0o644)
+            write_private(self.cert_file(key_name(slug)), pki.pem(cert))
         self.secrets.mkdir(mode=0o700, parents=True, exist_ok=True)
         digest = secret_digest(secret)
         path = self.secret_file(slug)
@@ -199,8 +199,8 @@ class SigningHome:
                 cert.verify_directly_issued_by(parent)
             except (ValueError, TypeError, Exception):  # noqa: BLE001 - any mismatch is the same refusal
                 raise ValueError(f"{cert.subject.rfc4514_string()} is not issued by the next certificate") from None
-        write_private(self.chain_file(key_name(slug)), b"".join(pki.pem(c) for c in issuers), mode=0o644)
-        write_private(self.cert_file(key_name(slug)), pki.pem(leaf), mode=0o644)
+        write_private(self.chain_file(key_name(slug)), b"".join(pki.pem(c) for c in issuers))
+        write_private(self.cert_file(key_name(slug)), pki.pem(leaf))
         return leaf
 
     def agencies(self) -> list[str]:
