@@ -141,3 +141,32 @@ def test_removal_revokes_then_purges(box: BoxHandle, agencies: dict[str, dict[st
     assert box.cli("agency", "remove", BRAVO, "--purge-data", "--yes").rc == 0
     assert not (box.home / "signing" / "keys" / f"agency-{BRAVO}.key").exists()
     assert not (box.home / "signing" / "certs" / f"agency-{BRAVO}.pem").exists()
+
+
+def test_a_national_ca_certificate_through_the_cli(box: BoxHandle, agencies: dict[str, dict[str, Any]],
+                                                   tmp_path: Path) -> None:
+    """`cert request` for A's key, a certificate from another CA (the national one), `cert install`: the service
+    signs with it at once and the signature is trusted against that CA's root (the timestamp against the box's)."""
+    from govcloud_platform.signing import pki
+    from tests.signing_kit import make_kit
+
+    national = make_kit(tmp_path / "national")
+    request = box.cli("cert", "request", ALPHA)
+    assert request.rc == 0, request.stderr
+    csr = x509.load_pem_x509_csr(request.stdout.encode())
+    assert csr.is_signature_valid
+    issued = pki.issue_signing(national.issuer, csr.public_key(), ALPHA, "Signing A", "national")
+    chain = tmp_path / "chain.pem"
+    chain.write_bytes(pki.pem(issued) + pki.pem(national.issuer.cert))
+    installed = box.cli("--json", "cert", "install", ALPHA, str(chain))
+    assert installed.rc == 0, installed.stderr
+    assert "national" in installed.json()["subject"]
+    wrong = box.cli("cert", "install", ALPHA, str(tmp_path / "missing.pem"))
+    assert wrong.rc == 2
+    a = agencies[ALPHA]
+    resp = post(a["sign_url"], a["ca_file"], minimal_pdf("national"), "application/pdf", a["secret"])
+    assert resp.status_code == 200, resp.text
+    [report] = pades.verify_pdf(resp.content, [national.ca_asn1, root(box)])
+    assert report.valid and "national" in report.signer, report
+    [platform_only] = pades.verify_pdf(resp.content, [root(box)])
+    assert not platform_only.trusted

@@ -234,6 +234,8 @@ def test_a_revoked_secret_stops_at_once(client, kit: Kit) -> None:  # type: igno
 
 # --- govcloud cert verify (the CLI) ------------------------------------------------------------------------
 def test_cert_verify_cli(kit: Kit, tmp_path: Path) -> None:
+    """Valid: exit 0 and the JSON report; bad input: exit 2, one line (a changed byte's exit 1: the integration
+    test, on a PDF the service signed)."""
     good = tmp_path / "good.pdf"
     good.write_bytes(pades.sign_pdf(minimal_pdf("cli"), kit.agency("health"), kit.timestamper()))
     ca = str(kit.ca.cert_file)
@@ -241,12 +243,6 @@ def test_cert_verify_cli(kit: Kit, tmp_path: Path) -> None:
     assert ok.rc == 0, ok.stderr
     doc = ok.json()
     assert doc["valid"] and doc["signatures"][0]["timestamped"] and doc["signatures"][0]["trusted"]
-    changed = bytearray(good.read_bytes())
-    changed[changed.index(b"(cli)") + 1] ^= 0x01
-    bad = tmp_path / "bad.pdf"
-    bad.write_bytes(bytes(changed))
-    refused = run_cli("--json", "cert", "verify", str(bad), "--ca", ca, timeout=120)
-    assert refused.rc == 1 and not refused.json()["valid"]
     junk = tmp_path / "junk.pdf"
     junk.write_bytes(b"hello")
     for path in (junk, tmp_path / "missing.pdf"):
