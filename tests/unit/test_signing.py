@@ -5,6 +5,7 @@ a subprocess) and a key in a SoftHSM token."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import subprocess
@@ -189,6 +190,19 @@ def test_app_signs_for_the_secrets_agency(client, kit: Kit) -> None:  # type: ig
     assert report.valid and "alpha" in report.signer
 
 
+def test_app_signs_b_lt_with_the_validation_information(client, kit: Kit) -> None:  # type: ignore[no-untyped-def]
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    resp = _sign(client, "alpha", SECRET_A, query="?level=b-lt")
+    assert resp.status_code == 200, resp.get_json()
+    assert "/DSS" in PdfFileReader(io.BytesIO(resp.data)).root  # the document security store
+    [report] = pades.verify_pdf(resp.data, [kit.ca_asn1])
+    assert report.valid and report.coverage == "ENTIRE_REVISION", report  # the DSS update after it is allowed
+    changed = bytearray(resp.data)
+    changed[resp.data.index(b"govcloud signing test")] ^= 0x01
+    assert not pades.verify_pdf(bytes(changed), [kit.ca_asn1])[0].valid
+
+
 @pytest.mark.parametrize(("slug", "secret", "ctype", "query", "status"), [
     ("alpha", None, "application/pdf", "", 401),
     ("alpha", "C" * 40, "application/pdf", "", 401),
@@ -196,6 +210,7 @@ def test_app_signs_for_the_secrets_agency(client, kit: Kit) -> None:  # type: ig
     ("charlie", SECRET_A, "application/pdf", "", 403),
     ("alpha", SECRET_A, "text/plain", "", 415),
     ("alpha", SECRET_A, "application/pdf", "?field=bad%20name", 400),
+    ("alpha", SECRET_A, "application/pdf", "?level=B-LTA", 400),
 ])
 def test_app_refuses(client, slug: str, secret: str | None, ctype: str, query: str, status: int) -> None:  # type: ignore[no-untyped-def]
     resp = _sign(client, slug, secret, ctype=ctype, query=query)

@@ -179,6 +179,9 @@ def create_app(root: Path, ca_file: Path) -> Flask:
         if request.mimetype != "application/pdf":
             return _error(415, "Content-Type must be application/pdf")
         field = request.args.get("field", "Signature1")
+        level = request.args.get("level", "B-T").upper()
+        if level not in pades.LEVELS:
+            return _error(400, f"level: one of {', '.join(pades.LEVELS)}")
         reason, location = request.args.get("reason"), request.args.get("location")
         if not _FIELD_RE.fullmatch(field):
             return _error(400, "field: 1-64 letters, digits, '_' or '-'")
@@ -188,7 +191,8 @@ def create_app(root: Path, ca_file: Path) -> Flask:
         body = request.get_data()
         try:
             signed = pades.sign_pdf(body, got.pades, signing().timestamper, field=field, reason=reason,
-                                    location=location)
+                                    location=location, level=level,
+                                    roots=[to_asn1(c) for c in got.chain[-1:]] + [to_asn1(signing().ca)])
         except ValueError as exc:
             return _error(400, str(exc))
         except KeyUnavailable as exc:
