@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from govcloud_cli import agency, app_cmds, backup, box_cmds, console_cmds, hosts_cmds, iaas, lab, verify_cmd
+from govcloud_cli import agency, app_cmds, backup, box_cmds, cert_cmds, console_cmds, hosts_cmds, iaas, lab, verify_cmd
 from govcloud_cli.output import RUN, Options, emit_json, info
 
 HELP = """GovCloud in a box: stand up a government cloud and onboard agencies as tenants.
@@ -134,6 +134,7 @@ app.add_typer(iaas.iaas_app, name="iaas")
 app.add_typer(lab.lab_app, name="lab")
 app.add_typer(hosts_cmds.hosts_app, name="hosts")
 app.add_typer(console_cmds.console_app, name="console")
+app.add_typer(cert_cmds.cert_app, name="cert")
 
 
 def endpoints(box: Any) -> list[tuple[int, str, str]]:
@@ -147,6 +148,7 @@ def endpoints(box: Any) -> list[tuple[int, str, str]]:
         (p.idp_https, "identity", f"the IdP at {box.issuer}"),
         (p.idp_manager, "identity", f"the IdP manager API at http://{at('idp_manager')}:{p.idp_manager}"),
         (p.proxy_https, "apps", f"the apps' proxy at https://{at('proxy_https')}:{p.proxy_https}"),
+        (p.signing_https, "signing", f"the signing service at https://{at('signing_https')}:{p.signing_https}"),
     ]
     return out + [(p.base + n, "apps", f"an app at 127.0.0.1:{p.base + n}") for n in range(20, 100)]
 

@@ -25,6 +25,8 @@ from govcloud_platform.state.lock import box_lock
 from govcloud_platform.state.registry import PROVISIONING, READY, REMOVING, RETIRED, AgencyRecord, Registry
 from govcloud_platform.text import check_text
 
+IMPLICIT_SERVICES = ("signing",)  # every agency's where the box runs them, whatever its `services` list says
+
 # REMOVING is saved before a removal touches any server and kept until every broker has deprovisioned: a removal
 # that fails half-way leaves the agency `removing` (never a hollow `ready`), and `agency remove` run again
 # completes it.
@@ -118,8 +120,9 @@ class Onboarding:
     def _add_locked(self, req: AgencyRequest, allow_update: bool) -> tuple[AgencyRecord, bool]:
         existing = self.registry.agency(req.slug)
         self._refuse_removing([req.slug])
+        wanted = self._services_of(req)
         if existing is not None and existing.state == READY:
-            if existing.settings() == req.settings():
+            if existing.settings() == req.settings() and not self._missing_implicit(req.slug, wanted):
                 return existing, False
             if not allow_update:
                 diff = sorted(k for k, v in req.settings().items() if existing.settings()[k] != v)
@@ -134,7 +137,7 @@ class Onboarding:
             claims.refuse_taken(self.box, [req], all_brokers)
         self.registry.save_agency(req.slug, req.name, req.email, req.quota, req.services, PROVISIONING)
         steps: list[tuple[str, dict[str, Any], bool]] = []
-        for service in [s for s in all_brokers if s in req.services]:
+        for service in [s for s in all_brokers if s in wanted]:
             creds = self.registry.binding(req.slug, service)
             new = creds is None
             if creds is None:
@@ -151,7 +154,7 @@ class Onboarding:
                 futures = [pool.submit(self._provision_step, req, quota, all_brokers, *step) for step in steps]
             for future in futures:
                 future.result()  # the first failure, in broker order
-        for service in [s for s in all_brokers if s not in req.services]:
+        for service in [s for s in all_brokers if s not in wanted]:
             if self.registry.binding(req.slug, service) is not None:
                 all_brokers[service].deprovision(self.box, req.slug, purge=False)
                 self.registry.delete_binding(req.slug, service)
@@ -163,6 +166,16 @@ class Onboarding:
         record = self.registry.agency(req.slug)
         assert record is not None
         return record, True
+
+    def _services_of(self, req: AgencyRequest) -> list[str]:
+        """The services an agency gets: those it asks for, and signing wherever the box runs it (every agency's:
+        brokers/signing.py)."""
+        return [*req.services, *IMPLICIT_SERVICES] if self.box.runs("signing") else list(req.services)
+
+    def _missing_implicit(self, slug: str, wanted: list[str]) -> bool:
+        """Whether a ready agency lacks a service it gets without asking (one added before the box ran signing):
+        `add` and `apply` then give it, instead of reporting it unchanged."""
+        return any(self.registry.binding(slug, s) is None for s in IMPLICIT_SERVICES if s in wanted)
 
     def _provision_step(self, req: AgencyRequest, quota: Quota, all_brokers: dict[str, Broker], service: str,
                         creds: dict[str, Any], new: bool) -> None:

@@ -28,7 +28,7 @@ def test_status_json_reports_every_service_healthy(box: BoxHandle) -> None:
     doc = result.json()
     assert os.path.exists(doc["ca_file"])
     names = {s["name"]: s for s in doc["services"]}
-    assert set(names) == {"storage", "database", "identity", "backups", "mail"}
+    assert set(names) == {"storage", "database", "identity", "backups", "mail", "signing"}
     for svc in doc["services"]:
         assert svc["healthy"] is True, svc
         assert set(svc) >= {"name", "healthy", "endpoint", "pid"}

@@ -112,6 +112,7 @@ def test_status_from_the_operators_machine_is_healthy_at_the_address(hostbox: Ho
         "identity": (True, f"https://{a}:{b.ports.idp_https}"),
         "backups": (True, "s3://govcloud-backup/pgbackrest"),
         "mail": (True, f"smtp://{a}:{b.ports.smtp}"),
+        "signing": (True, f"https://{a}:{b.ports.signing_https}"),
     }, doc
     assert set(doc) == {"ca_file", "services"}
     recorded = json.loads((hostbox.handle.home / "box.json").read_text())

@@ -47,12 +47,12 @@ def rcpt() -> str:
 def test_onboarding_with_mail_adds_a_mail_key_and_keeps_the_others(box: BoxHandle,
                                                                      agencies: dict[str, dict[str, Any]]) -> None:
     full = agencies[FULL]
-    assert set(full) == {"database", "storage", "identity", "backups", "mail"}
+    assert set(full) == {"database", "storage", "identity", "backups", "mail", "signing"}  # signing: every agency's
     mail = full["mail"]
     assert set(mail) == {"host", "port", "username", "password", "from_address", "sender_domain", "tls", "ca_file"}
     assert mail["username"] == "ag-mail-full" and mail["tls"] == "starttls"
     assert mail["from_address"] == "noreply@mail-full.gov.example" and mail["port"] == box.box().ports.smtp
-    assert set(agencies[SMALL]) == {"mail"}
+    assert set(agencies[SMALL]) == {"mail", "signing"}
     masked = box.cli("--json", "agency", "credentials", FULL).json()
     assert masked["mail"]["password"] == "********" and masked["mail"]["username"] == mail["username"]
     # the password: in the registry (encrypted) and Postfix's SASL database only; never in a log

@@ -207,8 +207,9 @@ class AppService:
             steps.append("certificate issued")
         storage = self._storage_credentials(slug)
         mail = self._mail_credentials(slug) if "mail" in (*m.services, *m.optional_services) else {}
+        signing = self._signing_credentials(slug) if m.name == "centre" else {}
         variables = role_vars(self.box, slug, agency_name, m, deployment, secrets, storage, cert, key, "deploy",
-                              target=self.target, mail=mail)
+                              target=self.target, mail=mail, signing=signing)
         with self._venv_cache_lock(m.name):
             result = self._run_role(m.role, "deploy", variables, lambda t: self.progress(f"{slug}/{m.name}: {t}"))
         steps += [f"role: {t}" for t in result.changed_tasks]
@@ -228,6 +229,14 @@ class AppService:
 
         creds = self.registry.binding(slug, "mail")
         return MailBroker().bind(self.box, slug, creds) if creds is not None else {}
+
+    def _signing_credentials(self, slug: str) -> dict[str, Any]:
+        """The agency's signing credentials as its signing broker hands them out (none where the box runs no signing
+        service)."""
+        from govcloud_platform.brokers.signing import SigningBroker
+
+        creds = self.registry.binding(slug, "signing")
+        return SigningBroker().bind(self.box, slug, creds) if creds is not None else {}
 
     @contextmanager
     def _venv_cache_lock(self, app: str) -> Iterator[None]:

@@ -14,7 +14,7 @@ from govcloud_platform.box import modes, network
 from govcloud_platform.box import placement as placement_record
 from govcloud_platform.box.ca import CertificateAuthority
 from govcloud_platform.box.network import LOOPBACK
-from govcloud_platform.box.ports import CONSOLE_PORTS, Ports
+from govcloud_platform.box.ports import CONSOLE_PORTS, SIGNING_PORTS, Ports
 from govcloud_platform.box.secrets import SecretStore, write_private
 from govcloud_platform.errors import BoxDamaged, InputError, NoBox
 
@@ -153,6 +153,8 @@ class Box:
         control of the hosts target (its front is the placed identity host's nginx: `fronts_console`)."""
         if service == "console":
             return self.keeps_registry and self.spec.platform.services.console.enabled
+        if service == "signing":  # not placed on the hosts target yet
+            return self.placement is None
         return self.placement is None or self.placement.runs(service)
 
     @property
@@ -171,7 +173,7 @@ class Box:
         the console's ports while the spec does not enable it; on the hosts target the control binds the console's
         app port (its loopback), the front host its HTTPS port."""
         if self.placement is None:
-            off = () if self.runs("console") else CONSOLE_PORTS
+            off = (() if self.runs("console") else CONSOLE_PORTS) + (() if self.runs("signing") else SIGNING_PORTS)
             return tuple(dict.fromkeys(placement_record.unbound_ports(None) + off))
         placed = placement_record.unbound_ports(self.placement, console_front=self.fronts_console)
         if self.runs("console"):

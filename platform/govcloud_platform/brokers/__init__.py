@@ -9,7 +9,7 @@ from govcloud_platform.brokers.base import Broker
 
 # the keys of a credential document (`Broker.bind`) that are secrets: `agency credentials` masks them unless asked,
 # the console shows them only on an audited reveal
-SECRET_KEYS = ("password", "readonly_password", "secret_key", "client_secret", "admin_password")
+SECRET_KEYS = ("password", "readonly_password", "secret_key", "client_secret", "admin_password", "secret")
 MASK = "********"
 
 
@@ -24,9 +24,11 @@ def brokers() -> dict[str, Broker]:
     from govcloud_platform.brokers.database import DatabaseBroker
     from govcloud_platform.brokers.identity import IdentityBroker
     from govcloud_platform.brokers.mail import MailBroker
+    from govcloud_platform.brokers.signing import SigningBroker
     from govcloud_platform.brokers.storage import StorageBroker
 
-    return {b.service: b for b in (DatabaseBroker(), StorageBroker(), IdentityBroker(), BackupsBroker(), MailBroker())}
+    return {b.service: b for b in (DatabaseBroker(), StorageBroker(), IdentityBroker(), BackupsBroker(), MailBroker(),
+                                         SigningBroker())}
 
 
 __all__ = ["Broker", "brokers"]

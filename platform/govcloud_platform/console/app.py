@@ -214,7 +214,7 @@ def create_app(settings: Settings) -> Flask:
 
     # --- onboarding requests and the audit log (pages and API: console/work.py) ----------------------
     views = work.Views(settings, platform, page, signed_page, api_principal)
-    work.register(app, views, runner)
+    work.register(app, views, runner, operations.deploy_requested)
     # --- an agency's page with its credentials; usage, its history and the chargeback report ---------------
     credentials.register(app, credentials.Views(platform, page, signed_page, api_principal))
     rates = settings.box.spec.platform.services.console.chargeback

@@ -58,12 +58,15 @@ def session_principal() -> authz.Principal | None:
     return who if who.has_standing else None
 
 
-def register(app: Flask, v: Views, runner: Runner) -> None:
-    def decided(req_id: int, actor: str) -> OnboardingRequest:
-        """After a decision: an approval's deploy jobs for the request's apps (`operations.deploy_requested`), then
-        the mail to its contact in its language (`Platform.mail_decision`); the request as it is then."""
-        from govcloud_platform.console.operations import deploy_requested
+DeployRequested = Callable[["Views", "Runner", OnboardingRequest, str], list[int]]
 
+
+def register(app: Flask, v: Views, runner: Runner, deploy_requested: DeployRequested) -> None:
+    """The onboarding requests' views; `deploy_requested` (`operations.deploy_requested`, handed in by `create_app`:
+    this module is below the jobs' views) starts an approved request's deploy jobs."""
+    def decided(req_id: int, actor: str) -> OnboardingRequest:
+        """After a decision: an approval's deploy jobs for the request's apps (`deploy_requested`), then the mail to
+        its contact in its language (`Platform.mail_decision`); the request as it is then."""
         found = v.platform.onboarding_request(req_id)
         assert found is not None
         if found.state == "approved" and found.apps:

@@ -77,8 +77,8 @@ def host_ports(topology: Topology, host: Host, port_base: int,
     out: list[PortNeed] = []
     for service, label, port in Ports(port_base).all():
         base = label.removesuffix("_grpc")
-        if base in NOT_ON_HOSTS:  # the console's app port: the control's SSH tunnel ends there (sshd binds it)
-            continue
+        if base in NOT_ON_HOSTS:  # the console's app port (the control's SSH tunnel ends there: sshd binds it), and
+            continue  # the signing service's (not placed on hosts yet)
         if (service not in services) if services is not None else (host_group(label) not in host.groups):
             continue
         if (base == "weed_master" and host.name not in masters) or (base == "weed_volume" and host.name not in volumes):

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from govcloud_platform.spec.brand import Brand
 from govcloud_platform.spec.cron import check_cron
@@ -184,6 +184,32 @@ class ConsoleSettings(StrictModel):
         None, description="rates for the monthly chargeback report's cost column (none: quantities only)")
 
 
+class Pkcs11Settings(StrictModel):
+    """A PKCS#11 token (an HSM) that holds the agencies' signing keys and the TSA's (docs/signing.md)."""
+
+    module: str = Field(..., min_length=1, max_length=1000,
+                        description="the token's PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so")
+    token: str = Field(..., min_length=1, max_length=32, description="the token's label")
+    pin_file: str = Field(..., min_length=1, max_length=1000,
+                          description="a 0600 file holding the token's user PIN (never the PIN itself)")
+    environment: dict[str, str] = Field(
+        default_factory=dict, description="environment the library needs, e.g. SOFTHSM2_CONF for SoftHSM")
+
+
+class SigningSettings(StrictModel):
+    """The signing and timestamp service (docs/signing.md): each agency's signing key, PAdES, RFC 3161, JWS."""
+
+    backend: Literal["files", "pkcs11"] = Field(
+        "files", description="where the signing keys live: files of the box (0600), or a PKCS#11 token")
+    pkcs11: Pkcs11Settings | None = Field(None, description="the token, when backend is pkcs11")
+
+    @model_validator(mode="after")
+    def _token(self) -> SigningSettings:
+        if self.backend == "pkcs11" and self.pkcs11 is None:
+            raise ValueError("backend pkcs11 needs the `pkcs11` block (module, token, pin_file)")
+        return self
+
+
 class Services(StrictModel):
     database: DatabaseSettings = DatabaseSettings()
     storage: StorageSettings = StorageSettings()
@@ -191,6 +217,7 @@ class Services(StrictModel):
     backups: BackupSettings = BackupSettings()
     mail: MailSettings = MailSettings()
     console: ConsoleSettings = ConsoleSettings()
+    signing: SigningSettings = SigningSettings()
 
 
 class Platform(StrictModel):
