@@ -120,9 +120,9 @@ def test_the_http_signer_refuses_other_schemes_and_says_when_unreachable(tmp_pat
     secret.write_text("s3cret")
     secret.chmod(0o600)
     with pytest.raises(signing.SigningError, match="http"):
-        signing.HttpSigner("file:///etc/passwd", "health", str(secret)).sign(b"%PDF-1.7")
+        signing.HttpSigner("file:///etc/passwd", str(secret)).sign(b"%PDF-1.7")
     with pytest.raises(signing.SigningError, match="cannot be reached") as caught:
-        signing.HttpSigner("http://127.0.0.1:9", "health", str(secret), timeout=2).sign(b"%PDF-1.7")
+        signing.HttpSigner("http://127.0.0.1:9/sign/health", str(secret), timeout=2).sign(b"%PDF-1.7")
     assert "s3cret" not in str(caught.value)
 
 

@@ -1,7 +1,8 @@
 """Signing a certificate PAdES with the agency's key, which the platform holds (issue 16): the centre never sees
 the key. `Signer` is what the centre needs; `HttpSigner` asks the platform's signing service (`POST
-/sign/<agency>`, the PDF in, the signed PDF with its RFC 3161 timestamp out; docs/signing.md), authenticated by the
-agency's shared secret read from a 0600 file. Tests use a stand-in that signs in process (tests/).
+/sign/<agency>`, the PDF in, the signed PDF with its RFC 3161 timestamp out; docs/signing.md, "The Citizen's
+Centre"), authenticated by the agency's secret (`Authorization: Bearer`) read from a 0600 file at each call.
+Tests use a stand-in that signs in process (tests/signing_kit.py).
 
 `verify` is the offline check (`manage.py centre_verify`): pyHanko validates every signature against the trust
 roots given (the platform CA), with no network (no fetching of CRLs or OCSP)."""
@@ -12,11 +13,13 @@ import io
 import ssl
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
+
+T = TypeVar("T")
 
 MAX_SIGNED_BYTES = 8 * 1024 * 1024
 
@@ -33,8 +36,7 @@ class Signer(Protocol):
 
 @dataclass(frozen=True)
 class HttpSigner:
-    url: str  # the service's base URL, e.g. https://sign.<box domain>:<port>
-    agency: str
+    url: str  # the agency's full signing URL (SIGNING_URL), e.g. https://localhost:18018/sign/health
     secret_file: str  # the agency's secret for the service (0600)
     ca_file: str | None = None  # verifies an https service (the box CA)
     timeout: float = 30.0
@@ -44,7 +46,7 @@ class HttpSigner:
             raise SigningError("the signing service's URL is not http(s)")
         secret = Path(self.secret_file).read_text().strip()
         request = urllib.request.Request(  # noqa: S310 - http(s) only, checked above
-            f"{self.url.rstrip('/')}/sign/{self.agency}", data=pdf, method="POST",
+            self.url, data=pdf, method="POST",
             headers={"Content-Type": "application/pdf", "Authorization": f"Bearer {secret}"})
         context = ssl.create_default_context(cafile=self.ca_file) if self.url.startswith("https:") else None
         try:
@@ -76,8 +78,26 @@ class Verdict:
         return self.signed and self.intact and self.trusted and self.timestamped and self.covers_whole_file
 
 
+def off_loop(work: Callable[[], T]) -> T:
+    """Run `work` (pyHanko calls asyncio.run) in a thread of its own when this thread already runs an event loop
+    (a caller inside asyncio, or Playwright's sync API in tests); else here."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return work()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(work).result()
+
+
 def verify(pdf: bytes, trust_roots_pem: Sequence[bytes]) -> Verdict:
     """Validate the PDF's last signature with pyHanko against the given roots, offline."""
+    return off_loop(lambda: _verify(pdf, trust_roots_pem))
+
+
+def _verify(pdf: bytes, trust_roots_pem: Sequence[bytes]) -> Verdict:
     from asn1crypto import pem, x509
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation import validate_pdf_signature

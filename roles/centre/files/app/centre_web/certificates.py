@@ -39,7 +39,7 @@ def signer() -> Signer | None:
         return OVERRIDE
     if not settings.CENTRE_SIGNING_URL or not settings.CENTRE_SIGNING_SECRET_FILE:
         return None
-    return HttpSigner(settings.CENTRE_SIGNING_URL, settings.AGENCY_SLUG, settings.CENTRE_SIGNING_SECRET_FILE,
+    return HttpSigner(settings.CENTRE_SIGNING_URL, settings.CENTRE_SIGNING_SECRET_FILE,
                       settings.CENTRE_SIGNING_TLS_CA_FILE or None)
 
 
