@@ -207,3 +207,36 @@ def test_the_verification_page_in_chromium(site: dict[str, Any], chromium: Any, 
             assert page.locator("html").get_attribute("dir") == ("rtl" if lang == "ur" else "ltr")
             visit.check()
             page.context.close()
+
+
+class DjangoTransport:
+    """The demo's transport over Django's test client (the deployed demo uses HTTPS to the centre)."""
+
+    def __init__(self) -> None:
+        self.client = client()
+
+    def request(self, method: str, path: str, body: Any | None = None,
+                headers: dict[str, str] | None = None) -> tuple[int, Any]:
+        extra = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in (headers or {}).items()}
+        if method == "GET":
+            answer = self.client.get(path, **extra)
+        else:
+            answer = self.client.post(path, json.dumps(body) if body is not None else b"",
+                                      content_type="application/json" if body is not None else "", **extra)
+        return answer.status_code, answer.json()
+
+
+def test_the_demo_drives_an_application_to_its_signed_certificate(site: dict[str, Any]) -> None:
+    """Item 6's in-process part: `centre_demo.run` through the API with one token holding every desk; its
+    certificate_url serves the signed PDF with the code it prints, its verify_url says valid."""
+    from govcloud_platform import centre_demo
+
+    token = site["issuer"].token(["centre-clerk", "centre-licensing_officer", "centre-supervisor"])
+    result = centre_demo.run(DjangoTransport(), token, "https://centre.test", wait_s=0)
+    doc = json.loads(centre_demo.dumps(result))
+    assert set(doc) == {"reference", "access_code", "certificate_url", "verify_url"}
+    assert doc["certificate_url"] == f"https://centre.test/en/certificate/{doc['reference']}?code={doc['access_code']}"
+    pdf = client().get(doc["certificate_url"].removeprefix("https://centre.test"))
+    assert pdf.status_code == 200 and signing.verify(pdf.content, [site["signer"].root_pem]).ok
+    page = client().get(doc["verify_url"].removeprefix("https://centre.test")).content.decode()
+    assert "This certificate is valid" in page

@@ -228,6 +228,9 @@ def file_json(seen: store.Tracked, next_code: dict[str, str] | None) -> dict[str
                        "deletedAt": _iso(d.deleted_at) if d.deleted_at else None}
                       for d in store.documents(runtime.connection(), seen.reference)],
     }
+    from .certificates import certificate_json  # the signed certificate, once issued (certificates.py)
+
+    out["certificate"] = certificate_json(seen.reference) if seen.status == "closed" else None
     if next_code is not None:
         out["nextAccessCode"] = next_code
     return out

@@ -202,6 +202,15 @@ def status_context(reference: str) -> dict[str, Any]:
     return {"certificate_pending": core.issues_certificate(status, outcome)}
 
 
+def certificate_json(reference: str) -> dict[str, Any] | None:
+    """The API's `certificate` of an application: None until issued."""
+    found = certificate_store.of_reference(runtime.connection(), reference)
+    if found is None:
+        return None
+    return {"id": found.certificate_id, "verifyUrl": core.verify_url(settings.PUBLIC_URL, found.certificate_id),
+            "path": f"/en/certificate/{reference}", "revoked": found.revoked_at is not None}
+
+
 def revoke(reference: str, reason: str, note: str, actor: str) -> certificate_store.Stored:
     """Staff revoke (ValueError: not a reason; ActionError: already revoked; NotFound: no certificate)."""
     return certificate_store.revoke(runtime.connection(), reference, reason, note, actor, runtime.now())

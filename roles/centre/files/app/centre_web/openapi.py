@@ -97,6 +97,12 @@ SCHEMAS: dict[str, Any] = {
         "outcomeText": {"oneOf": [_ref("Text"), {"type": "null"}]},
         "submittedAt": {"type": "string", "format": "date-time"}, "office": _ref("Office"),
         "slaWorkingDays": {"type": "integer"},
+        "certificate": {"description": "The signed certificate of an application closed with an issuing outcome, "
+                                       "once issued: its id, the public verification page, and the PDF's path "
+                                       "(GET it with ?code=<an access code>).",
+                        "oneOf": [{"type": "null"}, {"type": "object", "properties": {
+                            "id": {"type": "string"}, "verifyUrl": {"type": "string"}, "path": {"type": "string"},
+                            "revoked": {"type": "boolean"}}}]},
         "steps": {"type": "array", "items": {"type": "object", "required": ["id", "name", "state"], "properties": {
             "id": {"type": "string"}, "name": _ref("Text"),
             "state": {"enum": ["here", "done", "pending"], "description": "here: the application is there now "
