@@ -141,3 +141,25 @@ def test_every_certificate_text_is_in_both_languages() -> None:
         assert set(value) == {"en", "ur"} and all(v.strip() for v in value.values()), key
     for reason in certificates.REVOCATION_REASONS:
         assert f"reason_{reason}" in module.CERTIFICATE_TEXTS
+
+
+def test_the_role_names_the_signing_service_and_keeps_its_secret_in_a_0600_file_only() -> None:
+    from pathlib import Path
+
+    import jinja2
+
+    role = Path(__file__).parents[2] / "roles" / "centre"
+    template = jinja2.Environment(undefined=jinja2.ChainableUndefined).from_string(
+        (role / "templates" / "centre.env.j2").read_text())
+    on = template.render(centre_signing={"url": "https://localhost:18018/sign/health", "secret": "s3cret"},
+                         centre_instance_dir="/srv/health-centre", centre_s3={}, centre_mail={}, centre_sms={},
+                         centre_oidc={"issuer": "i", "client_id": "c"})
+    assert "\nSIGNING_URL=https://localhost:18018/sign/health\n" in on
+    assert "\nSIGNING_SECRET_FILE=/srv/health-centre/signing.secret\n" in on and "s3cret" not in on
+    off = template.render(centre_signing={}, centre_instance_dir="/srv/x", centre_s3={}, centre_mail={},
+                          centre_sms={}, centre_oidc={"issuer": "i", "client_id": "c"})
+    assert "SIGNING_" not in off
+    deploy = (role / "tasks" / "deploy.yml").read_text()
+    block = deploy[deploy.index("- name: Write the agency's signing secret"):][:400]
+    assert 'mode: "0600"' in block and "no_log: true" in block and "signing.secret" in block
+    assert "SIGNING" not in (role / "templates" / "program.conf.j2").read_text()
