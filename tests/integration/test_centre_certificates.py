@@ -240,3 +240,48 @@ def test_the_demo_drives_an_application_to_its_signed_certificate(site: dict[str
     assert pdf.status_code == 200 and signing.verify(pdf.content, [site["signer"].root_pem]).ok
     page = client().get(doc["verify_url"].removeprefix("https://centre.test")).content.decode()
     assert "This certificate is valid" in page
+
+
+def staff_browser(desks: list[str]) -> Any:
+    """A staff member's browser with a signed-in session (the sign-in itself is test_centre_staff_pages.py's)."""
+    import time
+
+    from django.conf import settings
+    from django.contrib.sessions.backends.signed_cookies import SessionStore
+
+    b = client()
+    session = SessionStore()
+    session["staff"] = {"sub": "bilal", "name": "Bilal", "desks": desks, "end": int(time.time()) + 600}
+    session.save()
+    b.cookies[settings.SESSION_COOKIE_NAME] = session.session_key
+    return b
+
+
+def test_a_supervisor_revokes_from_the_staff_pages_a_clerk_cannot(site: dict[str, Any]) -> None:
+    import re
+
+    app = issued(site)
+    cert_id, _, _ = certificate_row(site, app["reference"])
+    url = f"/en/staff/applications/{app['reference']}/certificate/"
+    clerk = staff_browser(["clerk"])
+    page = clerk.get(url).content.decode()
+    assert cert_id in page and 'name="reason"' not in page  # no form for a clerk
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', clerk.get(f"/en/staff/applications/"
+                                                                              f"{app['reference']}/").content.decode())
+    assert token is not None
+    refused = clerk.post(url, {"csrfmiddlewaretoken": token.group(1), "reason": "withdrawn", "note": "x"})
+    assert refused.status_code == 403
+    boss = staff_browser(["licensing_officer", "supervisor"])
+    form = boss.get(f"/ur/staff/applications/{app['reference']}/certificate/").content.decode()
+    assert 'dir="rtl"' in form and 'name="reason"' in form and "سند منسوخ کریں" in form
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form)
+    assert csrf is not None
+    empty = boss.post(url, {"csrfmiddlewaretoken": csrf.group(1), "reason": "withdrawn", "note": ""})
+    assert empty.status_code == 400 and "govuk-error-summary" in empty.content.decode()
+    done = boss.post(url, {"csrfmiddlewaretoken": csrf.group(1), "reason": "superseded", "note": "new licence"})
+    assert done.status_code == 302
+    assert "Replaced by a new certificate" in client().get(f"/en/verify/{cert_id}").content.decode()
+    with site["box"].pg_admin("centre") as conn:
+        row = conn.execute("SELECT actor, details FROM audit WHERE subject = %s AND action = 'certificate:revoked'",
+                           (app["reference"],)).fetchone()
+    assert row is not None and row[0] == "staff:bilal" and json.loads(row[1])["reason"] == "superseded"
