@@ -161,6 +161,7 @@ def test_the_public_page_says_valid_then_revoked_after_a_supervisor_revokes(site
     assert "This certificate has been revoked" in page and "Obtained by fraud" in page
     assert done.json()["revokedAt"][:10] in page and "NTN" not in page
     urdu = c.get(f"/ur/verify/{cert_id}").content.decode()
+    print(f"verify page HTML: en {len(page.encode())} bytes, ur {len(urdu.encode())} bytes (revoked)")
     assert 'lang="ur" dir="rtl"' in urdu and "یہ سند منسوخ کر دی گئی ہے" in urdu and len(urdu.encode()) < 100 * 1024
     with site["box"].pg_admin("centre") as conn:
         entries = store.audit_entries(conn)
