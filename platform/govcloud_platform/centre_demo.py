@@ -45,6 +45,44 @@ class DemoResult:
                 "certificate_url": self.certificate_url, "verify_url": self.verify_url}
 
 
+@dataclass(frozen=True)
+class HttpTransport:
+    """The demo's transport to a deployed centre: JSON over HTTPS verified with the box CA (plain http only on
+    loopback, for tests). Answers that are not JSON come back as None."""
+
+    base_url: str
+    ca_file: str | None = None
+    timeout: float = 30.0
+
+    def request(self, method: str, path: str, body: Any | None = None,
+                headers: Mapping[str, str] | None = None) -> tuple[int, Any]:
+        import ssl
+        import urllib.error
+        import urllib.request
+        from urllib.parse import urlsplit
+
+        url = self.base_url.rstrip("/") + path
+        parts = urlsplit(url)
+        if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost")):
+            raise ServiceError(f"the centre's address must be https: {self.base_url}")
+        data = json.dumps(body).encode() if body is not None else (b"" if method == "POST" else None)
+        sent = {"Accept": "application/json", **({"Content-Type": "application/json"} if body is not None else {}),
+                **(headers or {})}
+        request = urllib.request.Request(url, data=data, method=method, headers=sent)  # noqa: S310 - checked above
+        context = ssl.create_default_context(cafile=self.ca_file) if parts.scheme == "https" else None
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout, context=context) as answer:  # noqa: S310
+                status, raw = answer.status, answer.read()
+        except urllib.error.HTTPError as exc:
+            status, raw = exc.code, exc.read()
+        except OSError as exc:
+            raise ServiceError(f"the centre at {self.base_url} cannot be reached ({type(exc).__name__})") from None
+        try:
+            return status, json.loads(raw) if raw else None
+        except ValueError:
+            return status, None
+
+
 def pick_service(services: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
     """A service whose process can end issuing a certificate, the samples' trade licence first."""
     issuing = [s for s in services if any(o.get("id") in ISSUING for o in s.get("outcomes", ()))]
