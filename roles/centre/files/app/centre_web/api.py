@@ -170,6 +170,9 @@ def task_action(request: HttpRequest, taskId: str, action: str) -> HttpResponse:
         raise Problem(409, "conflict", error.message) from None
     except NotFound:
         raise Problem(404, "not_found", "No such task waiting at your desks.") from None
+    from .certificates import after_act  # the certificate of an application this closed with an issuing outcome
+
+    after_act(reference, "closed" if after.finished else None, after.outcome)
     seen = store.view(conn, reference)
     return _json({"id": task_id, "action": action, "reference": reference, "status": seen.status,
                   "outcome": after.outcome,
@@ -225,6 +228,9 @@ def file_json(seen: store.Tracked, next_code: dict[str, str] | None) -> dict[str
                        "deletedAt": _iso(d.deleted_at) if d.deleted_at else None}
                       for d in store.documents(runtime.connection(), seen.reference)],
     }
+    from .certificates import certificate_json  # the signed certificate, once issued (certificates.py)
+
+    out["certificate"] = certificate_json(seen.reference) if seen.status == "closed" else None
     if next_code is not None:
         out["nextAccessCode"] = next_code
     return out

@@ -340,12 +340,16 @@ def act(request: HttpRequest, me: Me, task_id: str) -> HttpResponse:
     if refusal is not None:
         return _refused(request, refusal)
     try:
-        store.act(runtime.connection(), task.reference, task.id, action, task.desk, me.actor, fields, runtime.now())
+        after = store.act(runtime.connection(), task.reference, task.id, action, task.desk, me.actor, fields,
+                          runtime.now())
     except ActionError as error:
         log.warning("staff action refused by the process: %s", error.message)
         return _refused(request, desks.Refusal("moved_on"))
     except NotFound:
         return _gone(request)
+    from .certificates import after_act  # the certificate of an application this closed with an issuing outcome
+
+    after_act(task.reference, "closed" if after.finished else None, after.outcome)
     return HttpResponseRedirect(reverse("staff-file", args=[task.reference]))
 
 

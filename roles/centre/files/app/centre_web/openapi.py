@@ -97,6 +97,12 @@ SCHEMAS: dict[str, Any] = {
         "outcomeText": {"oneOf": [_ref("Text"), {"type": "null"}]},
         "submittedAt": {"type": "string", "format": "date-time"}, "office": _ref("Office"),
         "slaWorkingDays": {"type": "integer"},
+        "certificate": {"description": "The signed certificate of an application closed with an issuing outcome, "
+                                       "once issued: its id, the public verification page, and the PDF's path "
+                                       "(GET it with ?code=<an access code>).",
+                        "oneOf": [{"type": "null"}, {"type": "object", "properties": {
+                            "id": {"type": "string"}, "verifyUrl": {"type": "string"}, "path": {"type": "string"},
+                            "revoked": {"type": "boolean"}}}]},
         "steps": {"type": "array", "items": {"type": "object", "required": ["id", "name", "state"], "properties": {
             "id": {"type": "string"}, "name": _ref("Text"),
             "state": {"enum": ["here", "done", "pending"], "description": "here: the application is there now "
@@ -164,6 +170,26 @@ PATHS: dict[str, Any] = {
             "404": _error("Unknown reference, or a wrong, missing, used, expired or locked code: one answer for "
                           "all"),
             "429": _THROTTLED}}},
+    "/api/applications/{reference}/certificate/revoke": {"post": {
+        "operationId": "revokeCertificate", "tags": ["Operator"], "security": _BEARER,
+        "summary": "Revoke the application's signed certificate (a supervisor of the caller's desks): the reason's "
+                   "category is shown on the public verification page, the note goes to the audit trail only.",
+        "parameters": [_REFERENCE_PARAM],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["reason", "note"], "additionalProperties": False, "properties": {
+                "reason": {"enum": ["issued_in_error", "superseded", "obtained_by_fraud", "withdrawn"]},
+                "note": {"type": "string", "minLength": 1, "maxLength": 500}}}}}},
+        "responses": {
+            "200": _json({"type": "object", "properties": {
+                "certificate": {"type": "string"}, "reference": {"type": "string"},
+                "revokedAt": {"type": "string", "format": "date-time"}, "reason": {"type": "string"},
+                "verifyUrl": {"type": "string"}}}, "Revoked"),
+            "400": _error("No such reason, or no note"),
+            "401": _error("No valid staff bearer token (WWW-Authenticate: Bearer)"),
+            "403": _error("Not a supervisor, or a token that gives no desk of this centre"),
+            "404": _error("No such application at the caller's desks, or it has no certificate"),
+            "409": _error("Already revoked"),
+            "415": _error("A body that is not application/json")}}},
     "/api/tasks": {"get": {
         "operationId": "getTasks", "tags": ["Operator"], "security": _BEARER,
         "summary": "The tasks waiting at the caller's desks (the token's groups), oldest first.",

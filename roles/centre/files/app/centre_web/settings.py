@@ -141,3 +141,11 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
 }
+# Signed certificates (issue 16; centre_web.certificates): the platform's signing service holds the agency's key.
+# SIGNING_URL (the agency's full URL, .../sign/<agency>: docs/signing.md) and SIGNING_SECRET_FILE (the agency's
+# secret for it, 0600); absent, certificates wait (the timers' job issues them once it is set).
+# SIGNING_CA_FILE: the roots `centre_verify` trusts (else CA_FILE).
+CENTRE_SIGNING_URL = ENV.get("SIGNING_URL", "")
+CENTRE_SIGNING_SECRET_FILE = ENV.get("SIGNING_SECRET_FILE", "")
+CENTRE_SIGNING_CA_FILE = ENV.get("SIGNING_CA_FILE", "") or ENV.get("CA_FILE", "")
+CENTRE_SIGNING_TLS_CA_FILE = ENV.get("CA_FILE", "")  # verifies an https signing service (the box CA)

@@ -136,3 +136,6 @@ TEXTS.update(NOTIFY_TEXTS)
 from .texts_staff import STAFF_TEXTS  # noqa: E402 - the staff pages' words, kept apart
 
 TEXTS.update(STAFF_TEXTS)
+from .texts_certificates import CERTIFICATE_TEXTS  # noqa: E402 - the certificates' words, kept apart
+
+TEXTS.update(CERTIFICATE_TEXTS)

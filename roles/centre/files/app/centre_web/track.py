@@ -124,8 +124,14 @@ def _status_page(request: HttpRequest, reference: str, errors: list[tuple[str, s
         "sent_documents": [(d, uploads.size_text(d.size), _local_day(d.deleted_at)) for d in sent],
         "hint": t("doc_hint", types="PDF, JPEG" + t("doc_types_or") + "PNG",
                   mb=uploads.megabytes(service.documents[0])) if service and service.documents else "",
-        **after_close(request, seen, service)},
+        **after_close(request, seen, service), **_certificate(reference, seen.status)},
         status=400 if errors else 200)
+
+
+def _certificate(reference: str, status: str) -> dict[str, object]:
+    from .certificates import status_context  # the signed certificate's link (certificates.py)
+
+    return status_context(reference) if status == "closed" else {}
 
 
 def _local_day(moment: datetime | None) -> str | None:

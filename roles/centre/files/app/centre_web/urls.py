@@ -8,7 +8,7 @@ from design.views import brand_css
 from django.conf.urls.i18n import i18n_patterns
 from django.urls import path, re_path
 
-from . import api, catalogue_pages, desk, holds, notify, track, uploads, views
+from . import api, catalogue_pages, certificate_staff, certificates, desk, holds, notify, track, uploads, views
 
 handler404 = "centre_web.views.not_found"
 
@@ -23,6 +23,8 @@ api_patterns = [
     path("api/services", api.services, name="api-services"),
     path("api/applications", api.applications, name="api-applications"),
     path("api/applications/<str:reference>", api.application, name="api-application"),
+    path("api/applications/<str:reference>/certificate/revoke", certificate_staff.revoke,
+         name="api-certificate-revoke"),
     path("api/tasks", api.tasks, name="api-tasks"),
     path("api/tasks/<str:taskId>/<str:action>", api.task_action, name="api-task-action"),
 ]
@@ -34,6 +36,7 @@ staff_patterns = [  # the staff pages (desk.py), under the language prefixes as 
     path("staff/applications/<str:reference>/", desk.file, name="staff-file"),
     path("staff/applications/<str:reference>/comment/", desk.comment, name="staff-comment"),
     path("staff/applications/<str:reference>/hold/", holds.hold, name="staff-hold"),
+    path("staff/applications/<str:reference>/certificate/", certificate_staff.certificate, name="staff-certificate"),
     path("staff/applications/<str:reference>/documents/<int:number>/", desk.document, name="staff-document"),
     path("staff/tasks/<str:task_id>/claim/", desk.claim, name="staff-claim"),
     path("staff/tasks/<str:task_id>/assign/", desk.assign, name="staff-assign"),
@@ -64,4 +67,6 @@ urlpatterns += i18n_patterns(
     path("track/status/rate/", track.rate, name="status-rate"),
     path("track/status/reopen/", track.reopen, name="status-reopen"),
     path("track/code/", notify.send_code, name="send-code"),  # "send me a code" (notify.py)
+    path("verify/<str:certificate_id>", certificates.verify, name="verify"),  # the QR code's page (certificates.py)
+    path("certificate/<str:reference>", certificates.download, name="certificate"),
 )

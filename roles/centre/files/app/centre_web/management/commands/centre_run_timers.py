@@ -20,7 +20,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from centre_core import outbox, store
-from centre_web import housekeeping, mailer, runtime, texter
+from centre_web import certificates, housekeeping, mailer, runtime, texter
 from centre_web.sms_provider import provider_of
 
 BATCH = 100  # applications per transaction batch; a round goes on while a batch comes back full
@@ -94,6 +94,9 @@ class Command(BaseCommand):
             pending = housekeeping.purge_pending(bucket, runtime.now())
             if pending:
                 self.stdout.write(f"uploads: {pending} pending past a day deleted")
+        issued = certificates.issue_due()  # certificates not signed when their application closed
+        if issued:
+            self.stdout.write(f"certificates: {issued} issued")
         erased = housekeeping.erase_expired(runtime.connection(), runtime.loaded(), runtime.now(),
                                             runtime.calendar().zone)  # after the documents: an application goes last
         if erased:

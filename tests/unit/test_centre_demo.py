@@ -1,0 +1,125 @@
+"""The demo's decisions (`govcloud_platform.centre_demo`, issue 16 item 6) and its HTTP transport against a fake
+centre on loopback answering as the centre's API does (the real API drives it in test_centre_certificates.py)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from govcloud_platform import centre_demo
+from govcloud_platform.errors import ServiceError
+
+SERVICES = [
+    {"id": "grievance", "questions": [], "outcomes": [{"id": "resolved"}]},
+    {"id": "building_permit", "outcomes": [{"id": "granted"}, {"id": "rejected"}],
+     "questions": [{"id": "floors", "kind": "number"}, {"id": "plot", "kind": "text", "maxLength": 2},
+                   {"id": "kind", "kind": "choice", "choices": [{"id": "house"}, {"id": "shop"}]},
+                   {"id": "mail", "kind": "email"}, {"id": "born", "kind": "date"}]},
+    {"id": "trade_licence", "questions": [], "outcomes": [{"id": "issued"}, {"id": "rejected"}]},
+]
+
+
+def test_the_trade_licence_is_picked_first_and_a_centre_without_certificates_is_said() -> None:
+    assert centre_demo.pick_service(SERVICES)["id"] == "trade_licence"
+    assert centre_demo.pick_service(SERVICES[:2])["id"] == "building_permit"
+    with pytest.raises(ServiceError, match="ends with a certificate"):
+        centre_demo.pick_service(SERVICES[:1])
+
+
+def test_sample_answers_fit_each_kind() -> None:
+    assert centre_demo.sample_answers(SERVICES[1]) == {"floors": 1, "plot": "De", "kind": "house",
+                                                       "mail": "demo@example.invalid", "born": "2000-01-01"}
+
+
+@pytest.mark.parametrize(("actions", "picked"), [
+    (["accept", "return", "reject"], "accept"), (["approve", "reject"], "approve"), (["done"], "done"),
+    (["issue", "return"], "issue")])
+def test_the_forward_action_is_picked_never_reject_or_return(actions: list[str], picked: str) -> None:
+    assert centre_demo.pick_action(actions) == picked
+
+
+def test_a_task_offering_only_backward_actions_stops_the_demo() -> None:
+    with pytest.raises(ServiceError, match="reject, return"):
+        centre_demo.pick_action(["reject", "return"])
+
+
+class FakeCentre(BaseHTTPRequestHandler):
+    """Just enough of the centre's API: one trade licence, two desks' tasks, then its certificate."""
+
+    state: dict[str, Any] = {}
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def _answer(self, status: int, body: Any) -> None:
+        raw = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        s = self.state
+        if self.path == "/api/services":
+            return self._answer(200, SERVICES)
+        if self.path == "/api/tasks":
+            if self.headers.get("Authorization") != "Bearer T":
+                return self._answer(401, {"error": "unauthorised", "message": "no token"})
+            step = s.get("step", 0)
+            return self._answer(200, [] if step >= 2 else [
+                {"id": f"t{step}", "reference": "REF", "desk": ["clerk", "licensing_officer"][step],
+                 "actions": [["accept", "reject"], ["approve", "reject"]][step]}])
+        if self.path == "/api/applications/REF":
+            s.setdefault("codes", []).append(self.headers.get("X-Access-Code"))
+            n = len(s["codes"])
+            certificate = {"id": "x" * 20, "verifyUrl": "https://centre.test/en/verify/" + "x" * 20,
+                           "path": "/en/certificate/REF"}
+            return self._answer(200, {"nextAccessCode": {"code": f"C{n}"}, "certificate": certificate})
+        return self._answer(404, {"error": "not_found", "message": "no"})
+
+    def do_POST(self) -> None:  # noqa: N802
+        s = self.state
+        length = int(self.headers.get("Content-Length") or 0)
+        body = json.loads(self.rfile.read(length)) if length else None
+        if self.path == "/api/applications":
+            s["sent"] = body
+            return self._answer(201, {"reference": "REF", "accessCode": {"code": "C0"}})
+        step = s.get("step", 0)
+        s["step"] = step + 1
+        s.setdefault("acted", []).append(self.path)
+        return self._answer(200, {"status": "closed" if step == 1 else "in_progress",
+                                  "outcome": "issued" if step == 1 else None})
+
+
+@pytest.fixture
+def centre() -> Iterator[str]:
+    FakeCentre.state = {}
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeCentre)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_demo_over_http_prints_the_four_fields_with_an_unused_code(centre: str) -> None:
+    result = centre_demo.run(centre_demo.HttpTransport(centre), "T", "https://centre.test", wait_s=0)
+    assert json.loads(centre_demo.dumps(result)) == {
+        "reference": "REF", "access_code": "C1", "certificate_url": "https://centre.test/en/certificate/REF?code=C1",
+        "verify_url": "https://centre.test/en/verify/" + "x" * 20}
+    assert FakeCentre.state["sent"] == {"serviceKey": "trade_licence", "answers": {}}
+    assert FakeCentre.state["acted"] == ["/api/tasks/t0/accept", "/api/tasks/t1/approve"]
+    assert FakeCentre.state["codes"] == ["C0"]  # the printed code C1 was never used
+
+
+def test_a_refusal_and_an_address_that_is_not_https_are_said(centre: str) -> None:
+    with pytest.raises(ServiceError, match="HTTP 401"):
+        centre_demo.run(centre_demo.HttpTransport(centre), "wrong", "https://centre.test", wait_s=0)
+    with pytest.raises(ServiceError, match="must be https"):
+        centre_demo.HttpTransport("http://centre.example").request("GET", "/api/services")
