@@ -136,3 +136,6 @@ TEXTS.update(NOTIFY_TEXTS)
 from .texts_staff import STAFF_TEXTS  # noqa: E402 - the staff pages' words, kept apart
 
 TEXTS.update(STAFF_TEXTS)
+from .texts_payments import PAYMENT_TEXTS  # noqa: E402 - the payment pages' words, kept apart
+
+TEXTS.update(PAYMENT_TEXTS)

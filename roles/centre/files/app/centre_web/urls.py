@@ -8,7 +8,7 @@ from design.views import brand_css
 from django.conf.urls.i18n import i18n_patterns
 from django.urls import path, re_path
 
-from . import api, catalogue_pages, desk, holds, notify, track, uploads, views
+from . import api, catalogue_pages, desk, holds, notify, pay, track, uploads, views
 
 handler404 = "centre_web.views.not_found"
 
@@ -25,6 +25,11 @@ api_patterns = [
     path("api/applications/<str:reference>", api.application, name="api-application"),
     path("api/tasks", api.tasks, name="api-tasks"),
     path("api/tasks/<str:taskId>/<str:action>", api.task_action, name="api-task-action"),
+    # e-payments (pay.py): bill inquiry, pay/confirm, the provider's notification, the receipts' keys
+    path("api/bills/<str:billReference>", pay.inquiry, name="api-bill"),
+    path("api/bills/<str:billReference>/payments", pay.confirm, name="api-bill-payments"),
+    path("api/payments/notify", pay.notify, name="api-payments-notify"),
+    path("api/payments/receipt-keys", pay.receipt_keys, name="api-receipt-keys"),
 ]
 staff_patterns = [  # the staff pages (desk.py), under the language prefixes as the citizen pages
     path("staff/", desk.inbox, name="staff-inbox"),
@@ -39,6 +44,8 @@ staff_patterns = [  # the staff pages (desk.py), under the language prefixes as 
     path("staff/tasks/<str:task_id>/assign/", desk.assign, name="staff-assign"),
     path("staff/tasks/<str:task_id>/release/", desk.release, name="staff-release"),
     path("staff/tasks/<str:task_id>/act/", desk.act, name="staff-act"),
+    path("staff/payments/", pay.counter, name="staff-payments"),
+    path("staff/payments/report.csv", pay.report_csv, name="staff-payments-report"),
     # the catalogue, for its managers (catalogue_pages.py)
     path("staff/catalogue/", catalogue_pages.overview, name="staff-catalogue"),
     path("staff/catalogue/download/", catalogue_pages.download, name="staff-catalogue-download"),
@@ -63,5 +70,8 @@ urlpatterns += i18n_patterns(
     path("track/status/document/", track.provide, name="provide"),
     path("track/status/rate/", track.rate, name="status-rate"),
     path("track/status/reopen/", track.reopen, name="status-reopen"),
-    path("track/code/", notify.send_code, name="send-code"),  # "send me a code" (notify.py)
+    path("track/code/", notify.send_code, name="send-code"),
+    path("track/status/pay/", pay.start, name="pay-start"),
+    path("payments/<str:bill_ref>/return/", pay.returned, name="pay-return"),
+    path("receipts/<str:bill_ref>/", pay.receipt, name="receipt"),  # "send me a code" (notify.py)
 )

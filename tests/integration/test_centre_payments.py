@@ -1,0 +1,252 @@
+"""E-payments end to end: a real PostgreSQL 15, the centre served by gunicorn, the demo payment provider
+(`govcloud_platform.box.services.paydemo`) on 127.0.0.1, and Debian's Chromium with JavaScript off. A citizen
+tracks an application whose fee is billed at submission, presses Pay, pays on the provider's page and comes back
+to a signed receipt (axe, weight, Urdu). Then a replayed notification, a forged one, a stale one and a second
+payment (online and at the counter) are each refused, and the database is byte-for-byte as it was."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from centre_core import payments, references, store
+from centre_core.catalogue import SAMPLES, load
+from govcloud_platform.box.services.paydemo import PayDemo, serve, sign
+from tests.integration._browser import Chromium, Shots, Visit, follow
+from tests.integration._centre import centre_database, setup_django
+from tests.integration._centre_server import centre_server, free_port
+
+pytestmark = [pytest.mark.integration]
+SECRET = b"paydemo-secret-" + b"k" * 24
+
+
+def _catalogue(folder: Path) -> Path:
+    """The samples with the trade licence's fee billed at submission."""
+    shutil.copytree(SAMPLES, folder)
+    path = folder / "catalogue.yaml"
+    text = path.read_text()
+    path.write_text(text.replace('fee: {amount: "1500.00", currency: PKR}',
+                                 'fee: {amount: "1500.00", currency: PKR, billed_at: submission}', 1))
+    return path
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[dict[str, Any]]:
+    with centre_database("centrepay") as (box, root):
+        from centre_web import receipts, runtime
+
+        key = root / "receipt.pem"
+        key.write_bytes(receipts.new_key_pem())
+        key.chmod(0o600)
+        provider = PayDemo({"health": SECRET})
+        server, provider_url = serve(provider)
+        port = free_port()
+        catalogue = _catalogue(root / "catalogue")
+        try:
+            setup_django(box, root, {"PUBLIC_URL": f"http://127.0.0.1:{port}", "CATALOGUE": str(catalogue),
+                                     "RECEIPT_KEY_FILE": str(key), "PAY_URL": f"{provider_url}/m/health",
+                                     "PAY_SECRET": SECRET.decode()})
+            with centre_server(root, port=port) as base:
+                yield {"base": base, "provider": provider, "loaded": load(catalogue), "root": root}
+        finally:
+            server.shutdown()
+            server.server_close()
+            runtime.connection().close()
+
+
+def _apply(site: dict[str, Any]) -> str:
+    from centre_web import runtime
+
+    return store.submit(runtime.connection(), site["loaded"], "trade_licence",
+                        {"business_name": "Ali Traders", "business_kind": "shop", "email": "ali@example.pk"},
+                        "ali@example.pk", datetime.now(UTC))
+
+
+def _code(reference: str) -> str:
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("centre_issue_code", reference, stdout=out)
+    return out.getvalue().strip()
+
+
+def _snapshot() -> dict[str, Any]:
+    """Every row of the payment tables and the audit trail (nothing may change on a refusal)."""
+    from centre_web import runtime
+
+    conn = runtime.connection()
+    return {table: conn.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()  # noqa: S608 - fixed names
+            for table in ("bills", "payments", "payment_nonces", "payment_notices", "audit")}
+
+
+def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json", **headers},
+                                     method="POST")
+    try:
+        with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=10) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+@pytest.fixture(scope="module")
+def paid(site: dict[str, Any], chromium: Chromium, shots: Shots) -> dict[str, Any]:
+    """The payment through the provider's page in Chromium (JavaScript off), checked page by page."""
+    reference = _apply(site)
+    page = chromium.page(javascript=False, locale="en")
+    visit = Visit(chromium, shots, page, "pay-en")
+    try:
+        page.goto(f"{site['base']}/en/track/")
+        page.locator("#reference").fill(references.display(reference))
+        page.locator("#code").fill(_code(reference))
+        follow(page, page.locator("main form button[type=submit]").first)
+        assert "/en/track/status/" in page.url
+        visit.seen("status-bill")
+        assert "Fee to pay" in page.content() and "PKR 1500.00" in page.content()
+        assert page.locator("#pay").count() == 1
+        follow(page, page.locator("#pay"))
+        assert page.url.startswith(site["provider"] and "http://127.0.0.1") and "/pay/" in page.url, page.url
+        assert "PKR 1500.00" in page.content()
+        visit.meter.reset()  # the provider's page is not the centre's (its own weight and design)
+        follow(page, page.locator("#pay"))
+        assert "/en/payments/" in page.url and "/return/" in page.url, page.url
+        visit.seen("return")
+        assert "Your payment was received" in page.content(), page.content()
+        follow(page, page.get_by_role("link", name="Your receipt"))
+        visit.seen("receipt")
+        jws = page.locator("pre.jws").inner_text().strip()
+        receipt_url = page.url
+        page.goto(receipt_url.replace("/en/", "/ur/"))
+        html = page.content()
+        assert 'lang="ur"' in html and 'dir="rtl"' in html and "ادائیگی کی رسید" in html
+        visit.seen("receipt-ur")
+        page.goto(f"{site['base']}/en/track/status/")
+        visit.seen("status-paid")
+        assert "Paid" in page.content() and page.locator("#pay").count() == 0
+        visit.check()
+    finally:
+        page.context.close()
+    checkout = next(c for c in site["provider"].checkouts.values() if c.paid)
+    return {"reference": reference, "jws": jws, "checkout": checkout}
+
+
+def test_paid_through_the_providers_page(site: dict[str, Any], paid: dict[str, Any]) -> None:
+    from centre_web import receipts
+
+    checkout = paid["checkout"]
+    assert checkout.notified == [200]
+    with urllib.request.urlopen(f"{site['base']}/api/payments/receipt-keys") as answer:
+        jwks = json.loads(answer.read())
+    claims = receipts.verify(paid["jws"], jwks)
+    assert claims["bill"] == checkout.bill and claims["amount"] == "1500.00" and claims["channel"] == "online"
+    assert claims["application"] == paid["reference"] and claims["transaction"] == checkout.paid
+    with urllib.request.urlopen(f"{site['base']}/api/bills/{checkout.bill}") as answer:
+        bill = json.loads(answer.read())
+    assert bill["status"] == "paid" and bill["amount"] == "1500.00" and bill["currency"] == "PKR"
+    forged = paid["jws"][:-4] + ("AAAA" if not paid["jws"].endswith("AAAA") else "BBBB")
+    with pytest.raises(Exception):  # noqa: B017, PT011 - any JOSE failure
+        receipts.verify(forged, jwks)
+
+
+def test_a_replayed_notification_is_refused(site: dict[str, Any], paid: dict[str, Any]) -> None:
+    body, headers = paid["checkout"].sent[0]
+    before = _snapshot()
+    status, answer = _post(paid["checkout"].notify_url, body, headers)
+    assert (status, answer["error"]) == (409, "replay")
+    assert _snapshot() == before
+
+
+@pytest.mark.parametrize("forgery", ["other_secret", "body_changed", "no_signature", "stale"])
+def test_a_forged_notification_changes_nothing(site: dict[str, Any], forgery: str) -> None:
+    """On an open bill (another application): a forged 'paid' notification is refused and the bill stays open."""
+    from centre_core import payments_store
+    from centre_web import runtime
+
+    reference = _apply(site)
+    service = site["loaded"].catalogue.service("trade_licence")
+    bill = payments_store.ensure_bill(runtime.connection(), reference, service, datetime.now(UTC))
+    body = payments.notice_body(payments.Notice(bill.bill_ref, "forged-1", 150000, "PKR", "paid"))
+    headers = {"other_secret": sign(b"not-the-agency-secret-000000", body),
+               "body_changed": sign(SECRET, body.replace(b"forged-1", b"forged-2")),
+               "no_signature": {},
+               "stale": sign(SECRET, body, now=(datetime.now(UTC) - timedelta(minutes=10)).timestamp())}[forgery]
+    before = _snapshot()
+    status, answer = _post(f"{site['base']}/api/payments/notify", body, headers)
+    assert status == 401, answer
+    assert _snapshot() == before
+    assert payments_store.bill(runtime.connection(), bill.bill_ref).state is payments.BillState.OPEN
+
+
+def test_a_second_payment_is_refused(site: dict[str, Any], paid: dict[str, Any]) -> None:
+    """A paid bill: another provider transaction (kept for the reconciliation, the bill untouched), the counter,
+    and the database itself (a second payments row, a paid bill set open again) all refuse."""
+    import psycopg
+
+    from centre_core import payments_store
+    from centre_core.payments import Channel, Refused
+    from centre_web import pay, runtime
+
+    checkout = paid["checkout"]
+    body = payments.notice_body(payments.Notice(checkout.bill, "pd-second", 150000, "PKR", "paid"))
+    before = _snapshot()
+    status, answer = _post(checkout.notify_url, body, sign(SECRET, body))
+    assert (status, answer["error"]) == (409, "already_paid")
+    after = _snapshot()
+    assert {k: v for k, v in after.items() if k not in ("payment_nonces", "payment_notices")} == \
+        {k: v for k, v in before.items() if k not in ("payment_nonces", "payment_notices")}
+    assert [row[-1] for row in after["payment_notices"][len(before["payment_notices"]):]] == ["duplicate"]
+
+    before = _snapshot()
+    conn = runtime.connection()
+    with pytest.raises(Refused) as refused:
+        payments_store.pay(conn, checkout.bill, Channel.COUNTER, "counter:R-1", 150000, "PKR", "staff:ayesha",
+                           datetime.now(UTC), lambda claims: "x", "health")
+    assert refused.value.code == "already_paid"
+    with pytest.raises(psycopg.errors.CheckViolation):
+        conn.execute("UPDATE bills SET state = 'open', closed_at = NULL WHERE bill_ref = %s", (checkout.bill,))
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        conn.execute("INSERT INTO payments (bill_id, channel, transaction, amount_minor, currency, paid_at, actor, "
+                     "receipt) SELECT id, 'counter', 'x-2', 150000, 'PKR', now(), 'staff:x', 'x' FROM bills "
+                     "WHERE bill_ref = %s", (checkout.bill,))
+    assert _snapshot() == before
+    text = pay.report_text(datetime.now(UTC).astimezone(runtime.calendar().zone).date())
+    lines = [line.split(",") for line in text.splitlines() if checkout.bill in line]
+    assert [(row[0], row[4], row[7]) for row in lines] == [("payment", checkout.paid, "provider:paydemo"),
+                                                          ("unmatched", "pd-second", "duplicate")]
+    assert "total_online" in text
+
+
+def test_counter_payment_is_audited_and_signed(site: dict[str, Any]) -> None:
+    from django.core.management import call_command
+
+    from centre_core import payments_store
+    from centre_web import pay, receipts, runtime
+
+    reference = _apply(site)
+    service = site["loaded"].catalogue.service("trade_licence")
+    conn = runtime.connection()
+    bill = payments_store.ensure_bill(conn, reference, service, datetime.now(UTC))
+    assert payments_store.ensure_bill(conn, reference, service, datetime.now(UTC)) == bill  # idempotent
+    made = payments_store.pay(conn, bill.bill_ref, payments.Channel.COUNTER, "counter:R-77", 150000, "PKR",
+                              "staff:ayesha", datetime.now(UTC), pay._sign, "health")
+    again = payments_store.pay(conn, bill.bill_ref, payments.Channel.COUNTER, "counter:R-77", 150000, "PKR",
+                               "staff:ayesha", datetime.now(UTC), pay._sign, "health")
+    assert again == made  # the same confirmation again: the same receipt, nothing new
+    signer = receipts.signer()
+    assert signer is not None
+    assert receipts.verify(made.receipt, signer.jwks())["channel"] == "counter"
+    entry = store.audit_entries(conn)[-1]
+    assert (entry.actor, entry.action, entry.subject) == ("staff:ayesha", "payment:counter", reference)
+    out = io.StringIO()
+    call_command("centre_payments_report", "--day",
+                 datetime.now(UTC).astimezone(runtime.calendar().zone).date().isoformat(), stdout=out)
+    assert "counter:R-77" in out.getvalue() and "total_counter" in out.getvalue()
