@@ -113,6 +113,11 @@ def paid(site: dict[str, Any], chromium: Chromium, shots: Shots) -> dict[str, An
         visit.seen("status-bill")
         assert "Fee to pay" in page.content() and "PKR 1500.00" in page.content()
         assert page.locator("#pay").count() == 1
+        page.goto(f"{site['base']}/ur/track/status/")
+        assert "ادا کرنے کی فیس" in page.content() and page.locator("#pay").inner_text() == "آن لائن ادا کریں"
+        visit.seen("status-bill-ur")
+        page.goto(f"{site['base']}/en/track/status/")
+        visit.meter.reset()
         follow(page, page.locator("#pay"))
         assert page.url.startswith(site["provider"] and "http://127.0.0.1") and "/pay/" in page.url, page.url
         assert "PKR 1500.00" in page.content()
@@ -250,3 +255,100 @@ def test_counter_payment_is_audited_and_signed(site: dict[str, Any]) -> None:
     call_command("centre_payments_report", "--day",
                  datetime.now(UTC).astimezone(runtime.calendar().zone).date().isoformat(), stdout=out)
     assert "counter:R-77" in out.getvalue() and "total_counter" in out.getvalue()
+
+
+def _staff_browser() -> Any:
+    """Django's test client holding a staff session at the clerk's desk (the signed-cookie session the sign-in
+    writes; the sign-in itself is test_centre_staff_pages.py's)."""
+    import time
+
+    from django.conf import settings
+    from django.contrib.sessions.backends.signed_cookies import SessionStore
+    from django.test import Client
+
+    session = SessionStore()
+    session["staff"] = {"sub": "ayesha", "name": "Ayesha", "desks": ["clerk"], "end": int(time.time()) + 600}
+    session.save()
+    browser = Client(HTTP_HOST="centre.test")
+    browser.cookies[settings.SESSION_COOKIE_NAME] = session.session_key
+    return browser
+
+
+def test_the_counter_page_and_the_report(site: dict[str, Any]) -> None:
+    from centre_core import payments_store
+    from centre_web import runtime
+
+    reference = _apply(site)
+    service = site["loaded"].catalogue.service("trade_licence")
+    bill = payments_store.ensure_bill(runtime.connection(), reference, service, datetime.now(UTC))
+    staff = _staff_browser()
+    for lang in ("en", "ur"):
+        page = staff.get(f"/{lang}/staff/payments/", {"bill": references.display(bill.bill_ref).lower()})
+        assert page.status_code == 200 and "1500.00" in page.content.decode()
+    assert "ادائیگیاں" in page.content.decode()
+    assert staff.post("/en/staff/payments/", {"bill": bill.bill_ref, "receipt_no": "bad no"}).status_code == 400
+    done = staff.post("/en/staff/payments/", {"bill": bill.bill_ref, "receipt_no": "R-900"})
+    assert done.status_code == 200 and "The payment is recorded." in done.content.decode()
+    entry = store.audit_entries(runtime.connection())[-1]
+    assert (entry.actor, entry.action, entry.subject) == ("staff:ayesha", "payment:counter", reference)
+    before = _snapshot()
+    again = staff.post("/en/staff/payments/", {"bill": bill.bill_ref, "receipt_no": "R-901"})
+    assert again.status_code == 409 and "paid already" in again.content.decode()
+    assert _snapshot() == before
+    day = datetime.now(UTC).astimezone(runtime.calendar().zone).date().isoformat()
+    report = staff.get("/en/staff/payments/report.csv", {"day": day})
+    assert report.status_code == 200 and report["Content-Type"].startswith("text/csv")
+    assert "counter:R-900" in report.content.decode() and "staff:ayesha" in report.content.decode()
+    assert staff.get("/en/staff/payments/report.csv", {"day": "someday"}).status_code == 400
+    from django.test import Client
+
+    assert Client(HTTP_HOST="centre.test").post("/en/staff/payments/", {"bill": bill.bill_ref,
+                                                                       "receipt_no": "R-1"}).status_code == 403
+
+
+def test_the_bill_api_inquiry_and_confirm(site: dict[str, Any]) -> None:
+    """GovStack-style: inquiry by reference, then pay/confirm with a staff token; the same transaction again is
+    the same answer (idempotent), another one 409 and nothing changed."""
+    from django.conf import settings
+    from django.test import Client
+
+    from centre_core import payments_store
+    from centre_web import runtime
+    from tests.integration._oidc_issuer import ISSUER, Issuer
+
+    reference = _apply(site)
+    service = site["loaded"].catalogue.service("trade_licence")
+    bill = payments_store.ensure_bill(runtime.connection(), reference, service, datetime.now(UTC))
+    api = Client(HTTP_HOST="centre.test")
+    assert api.get(f"/api/bills/{references.display(bill.bill_ref)}").json()["status"] == "open"
+    assert api.get("/api/bills/not-a-bill").status_code == 400
+    assert api.get(f"/api/bills/{payments.new_bill_reference()}").status_code == 404
+    issuer = Issuer(ISSUER, "health-centre")
+    before_oidc = settings.CENTRE_OIDC
+    settings.CENTRE_OIDC = {**before_oidc, "issuer": ISSUER, "audience": "health-centre", "jwks_url": issuer.url,
+                            "desk_prefix": "centre-"}
+    try:
+        auth = {"HTTP_AUTHORIZATION": f"Bearer {issuer.token(['centre-clerk'])}"}
+        url = f"/api/bills/{bill.bill_ref}/payments"
+
+        def confirm(body: dict[str, Any], **extra: Any) -> Any:
+            return api.post(url, json.dumps(body), content_type="application/json", **extra)
+
+        body = {"transactionId": "bank-42", "amount": "1500.00", "currency": "PKR"}
+        assert confirm(body).status_code == 401
+        assert confirm({**body, "amount": 1500}, **auth).status_code == 400
+        before = _snapshot()
+        assert confirm({**body, "amount": "1499.00"}, **auth).status_code == 409
+        assert _snapshot() == before
+        first = confirm(body, **auth)
+        assert first.status_code == 201, first.content
+        assert first.json()["status"] == "paid" and first.json()["receipt"].count(".") == 2
+        before = _snapshot()
+        second = confirm(body, **auth)
+        assert second.status_code == 200 and second.json()["receipt"] == first.json()["receipt"]
+        other = confirm({**body, "transactionId": "bank-43"}, **auth)
+        assert (other.status_code, other.json()["error"]) == (409, "already_paid")
+        assert _snapshot() == before
+    finally:
+        settings.CENTRE_OIDC = before_oidc
+        issuer.close()
