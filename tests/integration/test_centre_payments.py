@@ -21,7 +21,7 @@ import pytest
 from centre_core import payments, references, store
 from centre_core.catalogue import SAMPLES, load
 from govcloud_platform.box.services.paydemo import PayDemo, serve, sign
-from tests.integration._browser import Chromium, Shots, Visit, follow
+from tests.integration._browser import Chromium, Shots, Visit, follow, say
 from tests.integration._centre import centre_database, setup_django
 from tests.integration._centre_server import centre_server, free_port
 
@@ -99,7 +99,7 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str
 
 
 @pytest.fixture(scope="module")
-def paid(site: dict[str, Any], chromium: Chromium, shots: Shots) -> dict[str, Any]:
+def paid(site: dict[str, Any], chromium: Chromium, shots: Shots, request: pytest.FixtureRequest) -> dict[str, Any]:
     """The payment through the provider's page in Chromium (JavaScript off), checked page by page."""
     reference = _apply(site)
     page = chromium.page(javascript=False, locale="en")
@@ -137,6 +137,8 @@ def paid(site: dict[str, Any], chromium: Chromium, shots: Shots) -> dict[str, An
         page.goto(f"{site['base']}/en/track/status/")
         visit.seen("status-paid")
         assert "Paid" in page.content() and page.locator("#pay").count() == 0
+        say(request.config, "\npayment pages (bytes received, cache off): "
+            + ", ".join(f"{name} {size}" for name, size in visit.weights))
         visit.check()
     finally:
         page.context.close()

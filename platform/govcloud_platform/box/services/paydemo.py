@@ -80,6 +80,9 @@ class PayDemo:
         except ValueError:
             length = 0
         body = environ["wsgi.input"].read(min(length, 16 * 1024)) if length else b""
+        if path == "/favicon.ico":  # browsers ask on a first visit: no icon, no error in their log
+            start_response("204 No Content", [("Cache-Control", "max-age=604800")])
+            return [b""]
         if method == "POST" and len(parts) == 4 and parts[0] == "m" and parts[2:] == ["v1", "checkouts"]:
             return self._create(parts[1], body, environ, start_response)
         if len(parts) == 2 and parts[0] == "pay" and parts[1] in self.checkouts:

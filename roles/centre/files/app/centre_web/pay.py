@@ -122,7 +122,7 @@ def receipt(request: HttpRequest, bill_ref: str) -> HttpResponse:
         "amount": payments.amount_text(paid.amount_minor, paid.currency), "currency": paid.currency,
         "paid_on": paid.paid_at.astimezone(runtime.calendar().zone).strftime("%Y-%m-%d %H:%M"),
         "channel": t(f"channel_{paid.channel}"), "transaction": paid.transaction, "jws": paid.receipt,
-        "verify": t("receipt_verify", url=_public("/api/payments/receipt-keys"))})
+        "verify": t("receipt_verify"), "keys_url": _public("/api/payments/receipt-keys")})
 
 
 def _bill_or_none(typed: str) -> payments_store.Bill | None:

@@ -33,9 +33,9 @@ PAYMENT_TEXTS: dict[str, dict[str, str]] = {
     "receipt_transaction": {"en": "Transaction", "ur": "لین دین"},
     "receipt_signature": {"en": "Digital signature", "ur": "ڈیجیٹل دستخط"},
     "receipt_verify": {"en": "This receipt is signed by the office (a JSON Web Signature, ES256). Anyone can check "
-                             "it with the office's public key at {url}.",
+                             "it with the office's public key:",
                        "ur": "اس رسید پر دفتر کے دستخط ہیں (JSON Web Signature، ES256)۔ کوئی بھی اسے دفتر کی "
-                             "عوامی کلید سے جانچ سکتا ہے: {url}"},
+                             "عوامی کلید سے جانچ سکتا ہے:"},
     "receipt_print": {"en": "Print this page or save it: it is your proof of payment.",
                       "ur": "یہ صفحہ پرنٹ کریں یا محفوظ کریں: یہ آپ کی ادائیگی کا ثبوت ہے۔"},
     "staff_pay_title": {"en": "Payments", "ur": "ادائیگیاں"},
