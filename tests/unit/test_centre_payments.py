@@ -216,3 +216,101 @@ def test_a_receipt_signed_and_verified() -> None:
     with pytest.raises(jwt.InvalidTokenError):
         verify(forged, signer.jwks())
     assert "PRIVATE" not in repr(signer)
+
+
+@pytest.mark.parametrize(("billed_at", "ready", "done", "due"), [
+    (None, "review", (), False),
+    ("submission", "review", (), True),
+    ("approve", "review", (), False),
+    ("approve", "approve", (), True),
+    ("approve", None, ("approve",), True),
+])
+def test_when_a_bill_is_due(billed_at: str | None, ready: str | None, done: tuple[str, ...], due: bool) -> None:
+    from centre_core import engine, store
+    from centre_core.catalogue import Fee
+    from centre_core.payments_store import bill_due
+
+    service = load(SAMPLES / "catalogue.yaml").catalogue.service("trade_licence")
+    assert service is not None
+    service = service.model_copy(update={"fee": Fee(amount=Decimal("1500.00"), billed_at=billed_at)})
+    seen = store.Tracked("A" * 12, "trade_licence", "in_progress", None,
+                         (engine.TaskView("t1", ready, ready, "clerk", ("accept",)),) if ready else (), NOW, 1, "d",
+                         frozenset(done))
+    assert bill_due(service, seen) is due
+    assert bill_due(None, seen) is False
+
+
+def _stub_signing_service(secret: str) -> tuple[object, str, list[str]]:
+    """A stand-in for the platform's signing service (docs/signing.md) on loopback: `POST /jws/<agency>` with the
+    bearer secret answers an RS256 JWS with `kid` and `x5c`; `GET /certificate/<agency>` the PEM."""
+    import base64
+    import threading
+    from datetime import timedelta as td
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import jwt
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "health")])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(NOW - td(days=1)).not_valid_after(NOW + td(days=365))
+            .sign(key, hashes.SHA256()))
+    der = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            seen.append(self.headers.get("Authorization", ""))
+            if self.path != "/jws/health" or self.headers.get("Authorization") != f"Bearer {secret}":
+                return self._send(403, b'{"error": "no"}')
+            token = jwt.api_jws.PyJWS().encode(body, key, algorithm="RS256", headers={"kid": "health", "x5c": [der]})
+            self._send(200, json.dumps({"jws": token, "alg": "RS256", "kid": "health"}).encode())
+
+        def do_GET(self) -> None:  # noqa: N802
+            self._send(200, cert.public_bytes(serialization.Encoding.PEM))
+
+        def _send(self, status: int, raw: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}", seen
+
+
+def test_the_receipt_signed_by_the_platforms_signing_service(tmp_path: Path) -> None:
+    import jwt
+
+    from centre_web.receipts import ServiceSigner, SigningUnavailable, verify
+
+    secret = "s3cret-" + "x" * 30
+    server, base, seen = _stub_signing_service(secret)
+    try:
+        secret_file = tmp_path / "signing.secret"
+        secret_file.write_text(secret + "\n")
+        secret_file.chmod(0o600)
+        signer = ServiceSigner(f"{base}/sign/health", str(secret_file), "")
+        claims = payments.receipt_claims("health", "B" * 12, "A" * 12, "trade_licence", 150000, "PKR", "online",
+                                         "pd-1", NOW)
+        token = signer.sign(claims)
+        assert jwt.get_unverified_header(token)["alg"] == "RS256"
+        assert verify(token, signer.jwks()) == claims
+        assert seen == [f"Bearer {secret}"] and secret not in repr(signer)
+        secret_file.write_text("another agency's secret\n")
+        with pytest.raises(SigningUnavailable):
+            signer.sign(claims)
+        for url in (f"{base}/jws/health", "http://signing.example/sign/health", f"{base}/health"):
+            with pytest.raises(ValueError):
+                ServiceSigner(url, str(secret_file), "")
+    finally:
+        server.shutdown()  # type: ignore[attr-defined]

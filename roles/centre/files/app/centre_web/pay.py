@@ -159,6 +159,8 @@ def counter(request: HttpRequest, me: desk.Me) -> HttpResponse:
             except Refused as refused:
                 why = t("staff_pay_already") if refused.code == "already_paid" else refused.code
                 message, status = t("staff_pay_refused", why=why), 409
+            except receipts.SigningUnavailable:
+                message, status = t("staff_pay_refused", why="signing_unavailable"), 503
             found = _bill_or_none(found.bill_ref)
     context: dict[str, Any] = {"title": t("staff_pay_title"), "typed": typed, "message": message,
                "today": runtime.now().astimezone(runtime.calendar().zone).date().isoformat()}
@@ -254,6 +256,8 @@ def confirm(request: HttpRequest, billReference: str) -> HttpResponse:  # noqa: 
     except Refused as refused:
         status = 400 if refused.code in ("amount", "currency") else 409
         raise Problem(status, refused.code, str(refused)) from None
+    except receipts.SigningUnavailable:
+        raise Problem(503, "signing_unavailable", "The receipt cannot be signed now; try again later.") from None
     body = {**bill_json(_api_bill(found.bill_ref)), "transactionId": txn, "receipt": paid.receipt,
             "receiptUrl": _public(reverse("receipt", args=[found.bill_ref]).replace("/ur/", "/en/"))}
     return api._json(body, status=200 if before is not None else 201)
@@ -283,6 +287,9 @@ def notify(request: HttpRequest) -> HttpResponse:
     except Refused as refused:
         log.warning("payments: notification not applied (%s)", refused.code)
         raise Problem(409, refused.code, str(refused)) from None
+    except receipts.SigningUnavailable:  # nothing kept, the nonce neither: the provider's retry is welcome
+        log.warning("payments: the receipt could not be signed; notification not applied")
+        raise Problem(503, "signing_unavailable", "The receipt cannot be signed now; send it again later.") from None
     return api._json({"billReference": paid.bill_ref, "status": "paid", "transactionId": paid.transaction})
 
 
