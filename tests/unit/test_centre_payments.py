@@ -314,3 +314,23 @@ def test_the_receipt_signed_by_the_platforms_signing_service(tmp_path: Path) -> 
                 ServiceSigner(url, str(secret_file), "")
     finally:
         server.shutdown()  # type: ignore[attr-defined]
+
+
+def test_the_roles_env_file_carries_the_payment_settings() -> None:
+    """The role's `centre_payments` becomes the env file's RECEIPT_KEY_FILE and PAY_ lines; without it, none."""
+    import yaml
+
+    from tests.unit.test_apps_mail_vars import render_env
+
+    root = Path(__file__).resolve().parents[2] / "roles" / "centre"
+    secret = "p" * 40
+    lines = render_env("centre", {"centre_payments": {"receipt_key_file": "/srv/centre/receipt.pem",
+                                                      "url": "https://pay.example.pk/m/civic", "secret": secret}})
+    assert {k: v for k, v in lines.items() if k.startswith(("PAY_", "RECEIPT_"))} == {
+        "RECEIPT_KEY_FILE": "/srv/centre/receipt.pem", "PAY_URL": "https://pay.example.pk/m/civic",
+        "PAY_SECRET": secret, "PAY_KIND": "paydemo", "PAY_CA_FILE": "", "PAY_TIMEOUT_S": "10"}
+    assert not any(k.startswith(("PAY_", "RECEIPT_")) for k in render_env("centre", {}))
+    spec = yaml.safe_load((root / "meta" / "argument_specs.yml").read_text())
+    options = spec["argument_specs"]["main"]["options"]["centre_payments"]["options"]
+    assert options["secret"]["no_log"] is True
+    assert "centre_payments.secret" in (root / "tasks" / "preflight.yml").read_text()
