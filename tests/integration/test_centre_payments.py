@@ -20,6 +20,7 @@ import pytest
 
 from centre_core import payments, references, store
 from centre_core.catalogue import SAMPLES, load
+from centre_core.payments import Refused
 from govcloud_platform.box.services.paydemo import PayDemo, serve, sign
 from tests.integration._browser import Chromium, Shots, Visit, follow, say
 from tests.integration._centre import centre_database, setup_django
@@ -354,3 +355,68 @@ def test_the_bill_api_inquiry_and_confirm(site: dict[str, Any]) -> None:
     finally:
         settings.CENTRE_OIDC = before_oidc
         issuer.close()
+
+
+def test_the_demo_provider_over_tls(tmp_path: Path) -> None:
+    """The demo provider served over TLS with a certificate of a CA (as the box's would be): the centre's client
+    creates a checkout verifying it, an unsigned or wrongly signed checkout is refused, Pay sends a notification
+    that the agency's secret verifies, then redirects back."""
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from centre_web.payment_provider import DemoProvider
+    from govcloud_platform.box.ca import CertificateAuthority
+
+    ca = CertificateAuthority(tmp_path / "ca", "paydemo-test")
+    ca.ensure()
+    cert, key = ca.issue("paydemo", ["localhost"], ["127.0.0.1"])
+    got: list[tuple[bytes, dict[str, str]]] = []
+
+    class Centre(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            got.append((self.rfile.read(int(self.headers["Content-Length"])), dict(self.headers)))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    centre = ThreadingHTTPServer(("127.0.0.1", 0), Centre)
+    threading.Thread(target=centre.serve_forever, daemon=True).start()
+    provider = PayDemo({"civic": SECRET})
+    server, base = serve(provider, cert=cert, key=key)
+    try:
+        assert base.startswith("https://")
+        client = DemoProvider(f"{base}/m/civic", SECRET.decode(), str(ca.cert_file))
+        bill = payments.new_bill_reference()
+        url = client.start(payments.Checkout(bill, 150000, "PKR", "Trade licence", "https://centre.test/back",
+                                             f"http://127.0.0.1:{centre.server_address[1]}/api/payments/notify"))
+        assert url.startswith(f"{base}/pay/")
+        context = ssl.create_default_context(cafile=str(ca.cert_file))
+        with urllib.request.urlopen(url, context=context) as answer:  # noqa: S310 - https, our test server
+            assert "PKR 1500.00" in answer.read().decode()
+        with pytest.raises(Refused):
+            DemoProvider(f"{base}/m/civic", "another-secret-" + "x" * 30, str(ca.cert_file)).start(
+                payments.Checkout(bill, 150000, "PKR", "x", "https://c/b", "https://c/n"))
+        with pytest.raises(Refused):
+            DemoProvider(f"{base}/m/civic", SECRET.decode(), str(tmp_path / "ca" / "missing.pem")).start(
+                payments.Checkout(bill, 150000, "PKR", "x", "https://c/b", "https://c/n"))
+
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args: Any) -> None:
+                return None
+
+        opener = urllib.request.build_opener(NoRedirect, urllib.request.HTTPSHandler(context=context))
+        with pytest.raises(urllib.error.HTTPError) as moved:
+            opener.open(urllib.request.Request(url, data=b"", method="POST"))
+        assert moved.value.code == 303 and moved.value.headers["Location"] == "https://centre.test/back"
+        (body, headers), = got
+        notice = payments.parse_notice(body)
+        assert (notice.bill, notice.amount_minor, notice.status) == (bill, 150000, "paid")
+        assert payments.verify(SECRET, body, headers["X-Pay-Timestamp"], headers["X-Pay-Nonce"],
+                               headers["X-Pay-Signature"], datetime.now(UTC))
+    finally:
+        server.shutdown()
+        centre.shutdown()

@@ -17,6 +17,7 @@ import html
 import json
 import os
 import secrets
+import ssl
 import stat
 import threading
 import time
@@ -133,7 +134,9 @@ class PayDemo:
         request = urllib.request.Request(checkout.notify_url, data=body, headers=headers,  # noqa: S310 - checked
                                          method="POST")
         try:
-            opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+            context = ssl.create_default_context(cafile=self._ca_file)  # the centre's TLS: the box CA
+            opener = urllib.request.build_opener(urllib.request.ProxyHandler({}),
+                                                 urllib.request.HTTPSHandler(context=context))
             with opener.open(request, timeout=10) as answer:
                 status = int(answer.status)
         except urllib.error.HTTPError as exc:
@@ -175,11 +178,20 @@ class _Quiet(WSGIRequestHandler):
         pass
 
 
-def serve(app: PayDemo, host: str = "127.0.0.1", port: int = 0) -> tuple[WSGIServer, str]:
-    """The app served in a thread; (the server, its base URL). Stop with `server.shutdown()`."""
+def serve(app: PayDemo, host: str = "127.0.0.1", port: int = 0, cert: Path | None = None,
+          key: Path | None = None) -> tuple[WSGIServer, str]:
+    """The app served in a thread (over TLS with `cert` and `key`, e.g. from the box CA); (the server, its base
+    URL). Stop with `server.shutdown()`."""
     server = make_server(host, port, app, server_class=_Server, handler_class=_Quiet)
+    scheme = "http"
+    if cert is not None and key is not None:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert, key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        server.base_environ["HTTPS"] = "on"  # wsgiref's wsgi.url_scheme: the page's address is https
+        scheme = "https"
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://{host}:{server.server_address[1]}"
+    return server, f"{scheme}://{host}:{server.server_address[1]}"
 
 
 def read_merchants(path: Path) -> dict[str, bytes]:
@@ -195,10 +207,13 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--merchants", type=Path, required=True)
+    parser.add_argument("--cert", type=Path, help="TLS certificate (PEM); with --key, serve HTTPS")
+    parser.add_argument("--key", type=Path, help="TLS private key (PEM)")
+    parser.add_argument("--ca-file", default=None, help="CA that verifies the centres' TLS (the box CA)")
     args = parser.parse_args()
-    server = make_server(args.host, args.port, PayDemo(read_merchants(args.merchants)), server_class=_Server,
-                         handler_class=_Quiet)
-    server.serve_forever()
+    server, _ = serve(PayDemo(read_merchants(args.merchants), args.ca_file), args.host, args.port, args.cert,
+                      args.key)
+    threading.Event().wait()
 
 
 if __name__ == "__main__":

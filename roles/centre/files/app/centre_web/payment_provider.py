@@ -49,13 +49,12 @@ class DemoProvider:
     def start(self, checkout: Checkout) -> str:
         path, body, headers = self.request(checkout)
         port = self._parts.port
-        if self._parts.scheme == "https":
-            context = ssl.create_default_context(cafile=self._ca_file)
-            conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-                self._parts.hostname or "", port, timeout=self._timeout, context=context)
-        else:
-            conn = http.client.HTTPConnection(self._parts.hostname or "", port, timeout=self._timeout)
+        conn: http.client.HTTPConnection = http.client.HTTPConnection(self._parts.hostname or "", port,
+                                                                      timeout=self._timeout)
         try:
+            if self._parts.scheme == "https":  # a missing or unreadable CA file is the provider unreachable too
+                conn = http.client.HTTPSConnection(self._parts.hostname or "", port, timeout=self._timeout,
+                                                   context=ssl.create_default_context(cafile=self._ca_file))
             conn.request("POST", path, body, headers)
             answer = conn.getresponse()
             raw = answer.read(16 * 1024)
