@@ -420,3 +420,28 @@ def test_the_demo_provider_over_tls(tmp_path: Path) -> None:
     finally:
         server.shutdown()
         centre.shutdown()
+
+
+def test_the_timers_job_bills_what_is_due(site: dict[str, Any]) -> None:
+    """Submitted to a service billed at submission: the timers' job makes the bill; billed at a step: once the
+    application has a task at that step (waiting or done), not before."""
+    from django.core.management import call_command
+
+    from centre_core import payments_store
+    from centre_core.catalogue import Fee
+    from centre_web import runtime
+
+    conn = runtime.connection()
+    reference = _apply(site)
+    out = io.StringIO()
+    call_command("centre_run_timers", stdout=out)
+    assert "bills made" in out.getvalue() and payments_store.bill_of_application(conn, reference) is not None
+    loaded = site["loaded"]
+    trade = loaded.catalogue.service("trade_licence")
+    for step, due in (("approve", False), ("review", True)):
+        other = _apply(site)
+        billed_at_step = trade.model_copy(update={"fee": Fee(amount=trade.fee.amount, billed_at=step)})
+        at_step = loaded.model_copy(update={"catalogue": loaded.catalogue.model_copy(update={"services": tuple(
+            billed_at_step if s.id == "trade_licence" else s for s in loaded.catalogue.services)})})
+        payments_store.make_due_bills(conn, at_step, datetime.now(UTC))
+        assert (payments_store.bill_of_application(conn, other) is not None) is due, step

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from . import payments, store
-from .catalogue import Service
+from .catalogue import Loaded, Service
 from .errors import NotFound
 from .payments import BillState, Channel, Decision, Notice, Refused
 
@@ -77,6 +77,26 @@ def ensure_bill(conn: psycopg.Connection[Any], reference: str, service: Service,
     if found is None:
         raise NotFound(f"no application {reference}")
     return found
+
+
+def make_due_bills(conn: psycopg.Connection[Any], loaded: Loaded, now: datetime, limit: int = 100) -> int:
+    """The timers' job: a bill for each application that owes its fee and has none yet (submitted to a service
+    billed at submission, or with a task, waiting or done, at the step it is billed at), at most `limit` a round.
+    The status page makes a due bill too (`ensure_bill`); this is so that staff and the API see it at once."""
+    made = 0
+    for service in loaded.catalogue.services:
+        at = service.fee.billed_at
+        if at is None or service.fee.amount <= 0 or made >= limit:
+            continue
+        rows = conn.execute(
+            "SELECT a.reference FROM applications a WHERE a.service_id = %s AND NOT EXISTS "
+            "(SELECT 1 FROM bills b WHERE b.application_id = a.id) AND (%s OR EXISTS (SELECT 1 FROM tasks t WHERE "
+            "t.application_id = a.id AND t.step = %s AND t.state IN ('ready', 'done'))) ORDER BY a.id LIMIT %s",
+            (service.id, at == "submission", at, limit - made)).fetchall()
+        for (reference,) in rows:
+            ensure_bill(conn, reference, service, now)
+            made += 1
+    return made
 
 
 def bill_of_application(conn: psycopg.Connection[Any], reference: str) -> Bill | None:
