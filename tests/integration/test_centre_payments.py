@@ -298,6 +298,16 @@ def test_the_counter_page_and_the_report(site: dict[str, Any]) -> None:
     again = staff.post("/en/staff/payments/", {"bill": bill.bill_ref, "receipt_no": "R-901"})
     assert again.status_code == 409 and "paid already" in again.content.decode()
     assert _snapshot() == before
+    other = payments_store.ensure_bill(runtime.connection(), _apply(site), service, datetime.now(UTC))
+    before = _snapshot()
+    reused = staff.post("/en/staff/payments/", {"bill": other.bill_ref, "receipt_no": "R-900"})
+    assert reused.status_code == 409 and "used for another bill" in reused.content.decode()
+    assert _snapshot() == before
+    citizen = _staff_browser()
+    assert citizen.get(f"/en/receipts/{other.bill_ref}/").status_code == 404  # not paid: no receipt
+    assert citizen.get(f"/en/payments/{payments.new_bill_reference()}/return/").status_code == 404
+    waiting = citizen.get(f"/ur/payments/{other.bill_ref}/return/")
+    assert waiting.status_code == 200 and "ابھی آپ کی ادائیگی کی تصدیق نہیں کی" in waiting.content.decode()
     day = datetime.now(UTC).astimezone(runtime.calendar().zone).date().isoformat()
     report = staff.get("/en/staff/payments/report.csv", {"day": day})
     assert report.status_code == 200 and report["Content-Type"].startswith("text/csv")

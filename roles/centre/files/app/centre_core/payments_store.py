@@ -146,7 +146,8 @@ def apply_notice(conn: psycopg.Connection[Any], notice: Notice, nonce: str, now:
             except Refused as refused:
                 kept = refused.code
                 _notice(conn, notice, {"no_bill": "unknown_bill", "already_paid": "duplicate",
-                                       "bill_cancelled": "cancelled"}.get(kept, "mismatch"), now)
+                                       "transaction_used": "duplicate", "bill_cancelled": "cancelled"}.get(
+                                           kept, "mismatch"), now)
     # committed: the nonce and the notice stay for the reconciliation; the bill is untouched
     raise Refused(kept, "The notification matches no open bill; it is kept for the reconciliation.")
 
@@ -181,6 +182,8 @@ def _pay(conn: psycopg.Connection[Any], bill_ref: str, channel: Channel, transac
     if decision is Decision.MISMATCH:
         raise Refused("mismatch", "The amount or currency is not the bill's.")
     payments.move(BillState(state), "pay")
+    if conn.execute("SELECT 1 FROM payments WHERE transaction = %s", (transaction,)).fetchone():
+        raise Refused("transaction_used", "This transaction id paid another bill.")  # (UNIQUE holds it too)
     receipt = sign(payments.receipt_claims(agency, bill_ref, application, service_id, amount_minor, currency,
                                            channel.value, transaction, now))
     conn.execute("UPDATE bills SET state = 'paid', closed_at = %s WHERE id = %s", (now, bill_id))

@@ -157,7 +157,8 @@ def counter(request: HttpRequest, me: desk.Me) -> HttpResponse:
                                    settings.AGENCY_SLUG)
                 message = t("staff_pay_recorded")
             except Refused as refused:
-                why = t("staff_pay_already") if refused.code == "already_paid" else refused.code
+                why = t("staff_pay_already") if refused.code == "already_paid" else \
+                    t("staff_pay_receipt_no_used") if refused.code == "transaction_used" else refused.code
                 message, status = t("staff_pay_refused", why=why), 409
             except receipts.SigningUnavailable:
                 message, status = t("staff_pay_refused", why="signing_unavailable"), 503
@@ -270,8 +271,8 @@ def notify(request: HttpRequest) -> HttpResponse:
     conf = runtime.payments()
     if not conf.get("secret"):
         raise Problem(404, "not_found", "This centre has no payment provider.")
-    raw = request.body if int(request.META.get("CONTENT_LENGTH") or 0) <= payments.MAX_BODY else b"x" * (
-        payments.MAX_BODY + 1)
+    length = content_length(request.META.get("CONTENT_LENGTH"))
+    raw = request.body if length is not None and length <= payments.MAX_BODY else b"x" * (payments.MAX_BODY + 1)
     try:
         nonce = payments.verify(conf["secret"].encode(), raw, request.META.get("HTTP_X_PAY_TIMESTAMP"),
                                 request.META.get("HTTP_X_PAY_NONCE"), request.META.get("HTTP_X_PAY_SIGNATURE"),

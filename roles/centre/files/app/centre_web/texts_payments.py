@@ -50,6 +50,8 @@ PAYMENT_TEXTS: dict[str, dict[str, str]] = {
     "staff_pay_no_bill": {"en": "no bill has this reference", "ur": "اس حوالے کا کوئی بل نہیں"},
     "staff_pay_bad_receipt_no": {"en": "enter the counter receipt number (letters, digits, - and _)",
                                  "ur": "کاؤنٹر رسید نمبر درج کریں (حروف، ہندسے، - اور _)"},
+    "staff_pay_receipt_no_used": {"en": "this counter receipt number was used for another bill",
+                                  "ur": "یہ کاؤنٹر رسید نمبر کسی اور بل کے لیے استعمال ہو چکا ہے"},
     "staff_pay_report": {"en": "Daily reconciliation", "ur": "روزانہ مطابقت"},
     "staff_pay_day": {"en": "Day (YYYY-MM-DD)", "ur": "دن (YYYY-MM-DD)"},
     "staff_pay_download": {"en": "Download the CSV", "ur": "CSV ڈاؤن لوڈ کریں"},
