@@ -446,6 +446,10 @@ def test_the_timers_job_bills_what_is_due(site: dict[str, Any]) -> None:
     out = io.StringIO()
     call_command("centre_run_timers", stdout=out)
     assert "bills made" in out.getvalue() and payments_store.bill_of_application(conn, reference) is not None
+    conn.execute("INSERT INTO payment_nonces VALUES ('old-nonce-0123456789', now() - interval '2 hours'), "
+                 "('new-nonce-0123456789', now() - interval '10 minutes')")
+    assert payments_store.purge_nonces(conn, datetime.now(UTC)) == 1
+    assert conn.execute("SELECT count(*) FROM payment_nonces WHERE nonce LIKE '%%-nonce-%%'").fetchone() == (1,)
     loaded = site["loaded"]
     trade = loaded.catalogue.service("trade_licence")
     for step, due in (("approve", False), ("review", True)):

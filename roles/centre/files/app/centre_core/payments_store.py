@@ -99,6 +99,13 @@ def make_due_bills(conn: psycopg.Connection[Any], loaded: Loaded, now: datetime,
     return made
 
 
+def purge_nonces(conn: psycopg.Connection[Any], now: datetime) -> int:
+    """Forget the nonces seen over an hour ago: a notification that old is refused as stale anyway (its timestamp
+    is checked first, `payments.TOLERANCE_S`), so the replay check needs only the recent ones."""
+    horizon = now - timedelta(seconds=max(3600, 4 * payments.TOLERANCE_S))
+    return conn.execute("DELETE FROM payment_nonces WHERE seen_at < %s", (horizon,)).rowcount
+
+
 def bill_of_application(conn: psycopg.Connection[Any], reference: str) -> Bill | None:
     row = conn.execute(_BILL + "WHERE a.reference = %s", (reference,)).fetchone()
     return _bill(row) if row else None

@@ -80,6 +80,7 @@ class Command(BaseCommand):
             billed = payments_store.make_due_bills(runtime.connection(), runtime.loaded(), runtime.now())
             if billed:
                 self.stdout.write(f"payments: {billed} bills made")
+            payments_store.purge_nonces(runtime.connection(), runtime.now())
         purged = store.purge_drafts(runtime.connection(), runtime.now())  # saved answers past their 28 days
         if purged:
             self.stdout.write(f"drafts: {purged} expired deleted")
