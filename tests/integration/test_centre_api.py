@@ -350,7 +350,8 @@ def test_the_openapi_document_matches_the_routes(site: Box) -> None:
     assert doc["openapi"] == "3.1.0" and doc["servers"] == [{"url": "https://centre.test"}]
     routes = {"/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", str(p.pattern)) for p in api_patterns}
     assert routes == set(doc["paths"])
-    names = {"reference": references.new_reference(), "taskId": "x", "action": "y"}
+    names = {"reference": references.new_reference(), "taskId": "x", "action": "y",
+             "billReference": references.new_reference()}
     for path, operations in doc["paths"].items():
         url = re.sub(r"\{(\w+)\}", lambda m: names[m.group(1)], path)
         documented = {m.upper() for m in operations}

@@ -88,6 +88,15 @@ class Question(Strict):
 class Fee(Strict):
     amount: Decimal = Field(ge=0, le=10_000_000, decimal_places=2)
     currency: Literal["PKR"] = "PKR"
+    # When the fee becomes a bill to pay (centre_core.payments): `submission`, or the id of a step (BPMN user task)
+    # of the process: the bill is made once the application reaches it. None: the fee is only shown.
+    billed_at: Slug | None = None
+
+    @model_validator(mode="after")
+    def _billed(self) -> Fee:
+        if self.billed_at is not None and self.amount <= 0:
+            raise ValueError("billed_at needs an amount above 0")
+        return self
 
 
 class Office(Strict):
@@ -191,6 +200,10 @@ def load(path: Path) -> Loaded:
         if unknown:
             raise CatalogueError(f"services.{service.id}.steps: {', '.join(sorted(unknown))} is not a step or "
                                  f"end event of {service.process}", where)
+        steps = {str(ts.bpmn_id) for ts in process.spec.task_specs.values() if getattr(ts, "bpmn_id", None)}
+        if service.fee.billed_at not in (None, "submission") and service.fee.billed_at not in steps:
+            raise CatalogueError(f"services.{service.id}.fee.billed_at: {service.fee.billed_at} is not "
+                                 f"'submission' nor a step of {service.process}", where)
         processes[service.id] = process
     return Loaded(catalogue=catalogue, processes=processes, folder=path.parent)
 

@@ -218,6 +218,10 @@ PATHS: dict[str, Any] = {
         "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}}}},
 }
 
+from .openapi_payments import PAYMENT_PATHS  # noqa: E402 - the e-payment endpoints, kept apart
+
+PATHS.update(PAYMENT_PATHS)
+
 
 def document(agency: str, public_url: str) -> dict[str, Any]:
     """The whole document for one agency's centre."""

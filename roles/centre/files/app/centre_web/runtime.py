@@ -105,3 +105,9 @@ def client_address(request: Any) -> str:
     if forwarded and remote in ("127.0.0.1", "::1"):
         return forwarded[:64]
     return remote
+
+
+def payments() -> dict[str, Any]:
+    """The e-payments settings (`settings.CENTRE_PAYMENTS`): receipt key file, provider URL and secret."""
+    conf: dict[str, Any] = getattr(settings, "CENTRE_PAYMENTS", None) or {"receipt_key_file": "", "url": ""}
+    return conf

@@ -106,6 +106,16 @@ CENTRE_MAIL = {"host": ENV["SMTP_HOST"], "port": int(ENV.get("SMTP_PORT", "587")
 CENTRE_SMS = {"kind": ENV.get("SMS_KIND", "http-json"), "url": ENV["SMS_URL"], "key": ENV["SMS_KEY"],
               "sender": ENV.get("SMS_SENDER", ""), "ca_file": ENV.get("SMS_CA_FILE") or ENV["CA_FILE"],
               "timeout_s": float(ENV.get("SMS_TIMEOUT_S", "10"))} if ENV.get("SMS_URL") else None
+# E-payments (`centre_web.pay`, `payment_provider`, `receipts`): receipts signed with RECEIPT_KEY_FILE (an EC P-256
+# PEM, 0600); the provider at PAY_URL (https, or http on loopback) with the webhook secret PAY_SECRET. Without a
+# receipt key, fees are only shown; without PAY_URL, bills are paid at the counter only.
+CENTRE_PAYMENTS = {"receipt_key_file": ENV.get("RECEIPT_KEY_FILE", ""), "url": ENV.get("PAY_URL", ""),
+                   "secret": ENV.get("PAY_SECRET", ""), "kind": ENV.get("PAY_KIND", "paydemo"),
+                   "ca_file": ENV.get("PAY_CA_FILE") or ENV["CA_FILE"],
+                   "timeout_s": float(ENV.get("PAY_TIMEOUT_S", "10")),
+                   # without a receipt key: the platform's signing service (docs/signing.md), verified with CA_FILE
+                   "signing_url": ENV.get("SIGNING_URL", ""), "signing_secret_file": ENV.get("SIGNING_SECRET_FILE", ""),
+                   "signing_ca_file": ENV["CA_FILE"]}
 CENTRE_CATALOGUE = ENV.get("CATALOGUE", "")  # a catalogue.yaml; empty: the sample catalogue
 # The instance's installed catalogues (centre_core.installed: `current` -> the version in use); when set, it wins
 # over CATALOGUE, and `centre_catalogue_import` / a deploy switch it.

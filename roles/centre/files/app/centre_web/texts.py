@@ -139,3 +139,7 @@ TEXTS.update(STAFF_TEXTS)
 from .texts_certificates import CERTIFICATE_TEXTS  # noqa: E402 - the certificates' words, kept apart
 
 TEXTS.update(CERTIFICATE_TEXTS)
+
+from .texts_payments import PAYMENT_TEXTS  # noqa: E402 - the payment pages' words, kept apart
+
+TEXTS.update(PAYMENT_TEXTS)

@@ -111,7 +111,8 @@ def _status_page(request: HttpRequest, reference: str, errors: list[tuple[str, s
     language = lang()
     waiting = next((task for task in seen.ready if task.desk == CITIZEN_DESK), None)
     sent = store.documents(runtime.connection(), reference)
-    return render(request, "centre_web/status.html", {
+    from . import pay  # e-payments: the bill and its Pay button (pay.py imports this module)
+    return pay.with_provider_csp(render(request, "centre_web/status.html", {
         "title": t("status_title"), "service": service, "reference": references.display(reference),
         "status": t(f"st_{seen.status}"), "submitted": seen.submitted_at,
         "steps": [{"name": s.names[language], "here": s.here, "done": s.done} for s in steps],
@@ -124,8 +125,9 @@ def _status_page(request: HttpRequest, reference: str, errors: list[tuple[str, s
         "sent_documents": [(d, uploads.size_text(d.size), _local_day(d.deleted_at)) for d in sent],
         "hint": t("doc_hint", types="PDF, JPEG" + t("doc_types_or") + "PNG",
                   mb=uploads.megabytes(service.documents[0])) if service and service.documents else "",
-        **after_close(request, seen, service), **_certificate(reference, seen.status)},
-        status=400 if errors else 200)
+        **after_close(request, seen, service), **_certificate(reference, seen.status),
+        **pay.bill_part(seen, service)},
+        status=400 if errors else 200))
 
 
 def _certificate(reference: str, status: str) -> dict[str, object]:

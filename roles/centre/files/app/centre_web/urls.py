@@ -8,7 +8,7 @@ from design.views import brand_css
 from django.conf.urls.i18n import i18n_patterns
 from django.urls import path, re_path
 
-from . import api, catalogue_pages, certificate_staff, certificates, desk, holds, notify, track, uploads, views
+from . import api, catalogue_pages, certificate_staff, certificates, desk, holds, notify, pay, track, uploads, views
 
 handler404 = "centre_web.views.not_found"
 
@@ -27,6 +27,11 @@ api_patterns = [
          name="api-certificate-revoke"),
     path("api/tasks", api.tasks, name="api-tasks"),
     path("api/tasks/<str:taskId>/<str:action>", api.task_action, name="api-task-action"),
+    # e-payments (pay.py): bill inquiry, pay/confirm, the provider's notification, the receipts' keys
+    path("api/bills/<str:billReference>", pay.inquiry, name="api-bill"),
+    path("api/bills/<str:billReference>/payments", pay.confirm, name="api-bill-payments"),
+    path("api/payments/notify", pay.notify, name="api-payments-notify"),
+    path("api/payments/receipt-keys", pay.receipt_keys, name="api-receipt-keys"),
 ]
 staff_patterns = [  # the staff pages (desk.py), under the language prefixes as the citizen pages
     path("staff/", desk.inbox, name="staff-inbox"),
@@ -42,6 +47,8 @@ staff_patterns = [  # the staff pages (desk.py), under the language prefixes as 
     path("staff/tasks/<str:task_id>/assign/", desk.assign, name="staff-assign"),
     path("staff/tasks/<str:task_id>/release/", desk.release, name="staff-release"),
     path("staff/tasks/<str:task_id>/act/", desk.act, name="staff-act"),
+    path("staff/payments/", pay.counter, name="staff-payments"),
+    path("staff/payments/report.csv", pay.report_csv, name="staff-payments-report"),
     # the catalogue, for its managers (catalogue_pages.py)
     path("staff/catalogue/", catalogue_pages.overview, name="staff-catalogue"),
     path("staff/catalogue/download/", catalogue_pages.download, name="staff-catalogue-download"),
@@ -69,4 +76,7 @@ urlpatterns += i18n_patterns(
     path("track/code/", notify.send_code, name="send-code"),  # "send me a code" (notify.py)
     path("verify/<str:certificate_id>", certificates.verify, name="verify"),  # the QR code's page (certificates.py)
     path("certificate/<str:reference>", certificates.download, name="certificate"),
+    path("track/status/pay/", pay.start, name="pay-start"),  # e-payments (pay.py)
+    path("payments/<str:bill_ref>/return/", pay.returned, name="pay-return"),
+    path("receipts/<str:bill_ref>/", pay.receipt, name="receipt"),
 )

@@ -19,8 +19,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from centre_core import outbox, store
-from centre_web import certificates, housekeeping, mailer, runtime, texter
+from centre_core import outbox, payments_store, store
+from centre_web import certificates, housekeeping, mailer, receipts, runtime, texter
 from centre_web.sms_provider import provider_of
 
 BATCH = 100  # applications per transaction batch; a round goes on while a batch comes back full
@@ -76,6 +76,11 @@ class Command(BaseCommand):
             moved += len(batch)
             if len(batch) < BATCH:
                 break
+        if receipts.signer() is not None:  # e-payments: the fees now owed become bills (payments_store)
+            billed = payments_store.make_due_bills(runtime.connection(), runtime.loaded(), runtime.now())
+            if billed:
+                self.stdout.write(f"payments: {billed} bills made")
+            payments_store.purge_nonces(runtime.connection(), runtime.now())
         purged = store.purge_drafts(runtime.connection(), runtime.now())  # saved answers past their 28 days
         if purged:
             self.stdout.write(f"drafts: {purged} expired deleted")
