@@ -15,7 +15,7 @@ import base64
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -82,6 +82,8 @@ class Directory:
     agency: str
     offers: Mapping[str, Offer]  # service -> what this agency answers, and to whom
     asks: Mapping[str, Grant]  # service -> what this agency may ask, of whom, where
+    names: Mapping[str, str] = field(default_factory=dict)  # agency slug -> its name (for the citizen's page)
+    titles: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # service -> {en, ur}
 
 
 def directory(doc: Mapping[str, Any]) -> Directory:
@@ -100,9 +102,11 @@ def directory(doc: Mapping[str, Any]) -> Directory:
         asks = {_ident(a["service"], "asks.service"): Grant(
             str(a["service"]), agency, str(a["agency"]), str(a["purpose"]), bool(a["consent"]),
             _ident(a["identifier"], "asks.identifier"), str(a["url"])) for a in doc.get("asks", [])}
-    except (KeyError, TypeError, AttributeError) as exc:
+        names = {str(k): str(v) for k, v in dict(doc.get("names", {})).items()}
+        titles = {str(k): {"en": str(v["en"]), "ur": str(v["ur"])} for k, v in dict(doc.get("titles", {})).items()}
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise CentreError(f"G2G directory: missing or malformed key {exc}") from None
-    return Directory(agency, offers, asks)
+    return Directory(agency, offers, asks, names, titles)
 
 
 def _ident(value: Any, key: str) -> str:

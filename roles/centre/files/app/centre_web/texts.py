@@ -136,3 +136,6 @@ TEXTS.update(NOTIFY_TEXTS)
 from .texts_staff import STAFF_TEXTS  # noqa: E402 - the staff pages' words, kept apart
 
 TEXTS.update(STAFF_TEXTS)
+from .texts_g2g import G2G_TEXTS  # noqa: E402 - the tracking page's G2G part, kept apart
+
+TEXTS.update(G2G_TEXTS)

@@ -8,7 +8,7 @@ from design.views import brand_css
 from django.conf.urls.i18n import i18n_patterns
 from django.urls import path, re_path
 
-from . import api, catalogue_pages, desk, holds, notify, track, uploads, views
+from . import api, catalogue_pages, desk, g2g, holds, notify, track, uploads, views
 
 handler404 = "centre_web.views.not_found"
 
@@ -25,6 +25,7 @@ api_patterns = [
     path("api/applications/<str:reference>", api.application, name="api-application"),
     path("api/tasks", api.tasks, name="api-tasks"),
     path("api/tasks/<str:taskId>/<str:action>", api.task_action, name="api-task-action"),
+    path("api/g2g/requests", g2g.requests, name="api-g2g-requests"),  # another agency asks (g2g.py)
 ]
 staff_patterns = [  # the staff pages (desk.py), under the language prefixes as the citizen pages
     path("staff/", desk.inbox, name="staff-inbox"),

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from centre_core import outbox, store
-from centre_web import housekeeping, mailer, runtime, texter
+from centre_web import g2g, housekeeping, mailer, runtime, texter
 from centre_web.sms_provider import provider_of
 
 BATCH = 100  # applications per transaction batch; a round goes on while a batch comes back full
@@ -76,6 +76,9 @@ class Command(BaseCommand):
             moved += len(batch)
             if len(batch) < BATCH:
                 break
+        asked = g2g.run_steps()  # the G2G steps waiting: ask the other agency, go on with its answer (g2g.py)
+        if asked:
+            self.stdout.write(f"g2g: {asked} steps done")
         purged = store.purge_drafts(runtime.connection(), runtime.now())  # saved answers past their 28 days
         if purged:
             self.stdout.write(f"drafts: {purged} expired deleted")
