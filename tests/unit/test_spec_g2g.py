@@ -67,7 +67,8 @@ def test_valid_and_rendered_per_agency() -> None:
 
 
 @pytest.mark.parametrize(("old", "new", "expected"), [
-    ("      - from: trade", "      - from: customs", "g.yaml:12: platform.g2g.grants[0].from: unknown agency 'customs'"),
+    ("      - from: trade", "      - from: customs",
+     "g.yaml:12: platform.g2g.grants[0].from: unknown agency 'customs'"),
     ("        to: health", "        to: nobody", "g.yaml:13: platform.g2g.grants[0].to: unknown agency 'nobody'"),
     ("        to: health", "        to: archive", "platform.g2g.grants[0].to: agency 'archive' has no `centre` app"),
     ("        to: health", "        to: trade", "platform.g2g.grants[0].to: 'trade' cannot be granted its own service"),
@@ -94,7 +95,6 @@ def test_each_problem_is_one_line(old: str, new: str, expected: str) -> None:
 def test_twice_offered_and_twice_granted() -> None:
     text = SPEC.replace("    grants:\n", "      police:\n        - id: business_registered\n"
                         "          query: {service: x_y, outcome: issued, match: name}\n    grants:\n")
-    text += ""
     found = problems_of(text)
     assert any("platform.g2g.offers.police[0].id: service 'business_registered' is offered by 'trade' already" in p
                for p in found), found
