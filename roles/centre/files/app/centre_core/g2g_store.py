@@ -16,6 +16,7 @@ from typing import Any
 
 import psycopg
 from cryptography import x509
+from psycopg.types.json import Jsonb
 
 from . import g2g, store
 from .g2g import Directory, G2GError, Grant
@@ -94,8 +95,8 @@ def answer(conn: psycopg.Connection[Any], mine: Directory, ca: x509.Certificate,
             return 403, json.dumps({"error": "replay", "detail": "this request was seen already"})
         row = conn.execute(
             "SELECT id, updated_at FROM applications WHERE service_id = %s AND status = 'closed' AND outcome = %s "
-            "AND erased_at IS NULL AND answers->>%s = %s ORDER BY updated_at DESC LIMIT 1",
-            (query.service, query.outcome, query.match, request.subject)).fetchone()
+            "AND erased_at IS NULL AND answers @> %s ORDER BY updated_at DESC LIMIT 1",  # the GIN index of schema_g2g
+            (query.service, query.outcome, Jsonb({query.match: request.subject}))).fetchone()
         result: dict[str, Any] = {"found": row is not None}
         if row is not None:
             result["since"] = row[1].date().isoformat()

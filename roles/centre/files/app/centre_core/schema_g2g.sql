@@ -25,3 +25,7 @@ CREATE TABLE IF NOT EXISTS g2g_nonces (   -- requests seen, until they expire: a
   PRIMARY KEY (issuer, nonce)
 );
 CREATE INDEX IF NOT EXISTS g2g_nonces_expiry ON g2g_nonces (expires_at);
+
+-- The declared queries (`answers @> {match: identifier}` over closed applications) find their record by this index.
+CREATE INDEX IF NOT EXISTS applications_closed_answers ON applications USING gin (answers jsonb_path_ops)
+  WHERE status = 'closed';
