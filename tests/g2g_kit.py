@@ -26,13 +26,14 @@ class TestCA:
                      .sign(self.key, hashes.SHA256()))
 
     def issue(self, folder: Path, slug: str, kind: str = "ec", cn: str | None = None,
-              days: int = 10) -> tuple[Path, Path]:
-        """(key file, certificate file) for agency `slug` in `folder`."""
+              days: int = 10, subject: x509.Name | None = None) -> tuple[Path, Path]:
+        """(key file, certificate file) for agency `slug` in `folder` (`subject`: another subject than the CN)."""
         key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey = (
             ec.generate_private_key(ec.SECP256R1()) if kind == "ec" else rsa.generate_private_key(65537, 2048))
         now = dt.datetime.now(dt.UTC)
         name = cn or f"{slug}.g2g.govcloud"
-        cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        cert = (x509.CertificateBuilder()
+                .subject_name(subject or x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
                 .issuer_name(self.cert.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
                 .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=days))
                 .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)

@@ -141,3 +141,70 @@ def test_key_file_must_be_private(tmp_path: Path) -> None:
     other_key, _ = TestCA().issue(tmp_path / "b", "health")
     with pytest.raises(CentreError, match="not the key's"):
         FileSigner(other_key, cert)
+
+
+def test_the_platforms_signing_service_as_the_key(tmp_path: Path) -> None:
+    """`ServiceSigner` against a stand-in for the signing service's `POST /jws/<agency>` (docs/signing.md: bearer
+    secret, JSON body, `{"jws"}` back, header with kid and x5c of the agency's certificate and the platform CA; the
+    certificate names the agency as `OU=<slug>, O=govcloud <platform>`): the request it signs passes the answering
+    agency's checks; a wrong secret is an error, not a token."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.x509.oid import NameOID
+
+    from centre_core.g2g_keys import ServiceSigner
+
+    ca = TestCA()
+    subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "govcloud demo"),
+                         x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "health"),
+                         x509.NameAttribute(NameOID.COMMON_NAME, "Health Department")])
+    key_file, cert_file = ca.issue(tmp_path, "health", "rsa", subject=subject)
+    inner = FileSigner(key_file, cert_file)
+    ca_der = ca.cert.public_bytes(serialization.Encoding.DER)
+    secret = "s" * 40
+    seen: list[bytes] = []
+
+    class Service(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            if self.path != "/jws/health" or self.headers["Authorization"] != f"Bearer {secret}":
+                self.send_response(403)
+                self.end_headers()
+                return
+            seen.append(body)
+            header = {"alg": "RS256", "kid": "health",
+                      "x5c": [base64.b64encode(c).decode() for c in (*inner.chain, ca_der)]}
+            signing_input = (base64.urlsafe_b64encode(json.dumps(header).encode()).rstrip(b"=") + b"."
+                             + base64.urlsafe_b64encode(body).rstrip(b"="))
+            sig = base64.urlsafe_b64encode(inner.sign(signing_input)).rstrip(b"=")
+            answer = json.dumps({"jws": (signing_input + b"." + sig).decode(), "alg": "RS256", "kid": "health"})
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(answer.encode())
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Service)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        secret_file = tmp_path / "signing.secret"
+        secret_file.write_text(secret + "\n")
+        secret_file.chmod(0o600)
+        url = f"http://127.0.0.1:{server.server_port}/jws/health"
+        token = g2g.sign(claims(), ServiceSigner(url, secret_file, ""))
+        assert len(seen) == 1 and json.loads(seen[0])["iss"] == "health"
+        by, got = g2g.verify(token, ca.cert, NOW)
+        assert by == "health" and g2g.check_request(DIRS["trade"], by, got, NOW).subject == "Ali Traders"
+        secret_file.write_text("wrong" * 8)
+        with pytest.raises(CentreError, match="did not sign"):
+            g2g.sign(claims(), ServiceSigner(url, secret_file, ""))
+        with pytest.raises(CentreError, match="must be https"):
+            ServiceSigner("http://signing.example/jws/health", secret_file, "")
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -128,6 +128,11 @@ def _unb64(text: str) -> bytes:
 
 
 def sign(claims: Mapping[str, Any], signer: Signer) -> str:
+    """A compact JWS of `claims`: by the signer's key here, or whole by the platform's signing service (a signer with
+    `jws`, g2g_keys.ServiceSigner)."""
+    jws = getattr(signer, "jws", None)
+    if jws is not None:
+        return str(jws(_json(dict(claims))))
     header = {"alg": signer.alg, "typ": "g2g+jwt", "x5c": [base64.b64encode(c).decode() for c in signer.chain]}
     signing_input = f"{_b64(_json(header))}.{_b64(_json(dict(claims)))}"
     return f"{signing_input}.{_b64(signer.sign(signing_input.encode()))}"
@@ -180,10 +185,16 @@ def verify(token: str, ca: x509.Certificate, now: datetime) -> tuple[str, dict[s
 
 
 def cert_agency(cert: x509.Certificate) -> str:
-    """The agency a G2G certificate names (its CN `<slug>.g2g.govcloud`), or '' for any other certificate."""
-    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    cn = str(names[0].value) if names else ""
+    """The agency a G2G certificate names, or '' for any other certificate: its CN `<slug>.g2g.govcloud` (the key
+    a deploy issues), or `OU=<slug>, O=govcloud <platform>` (the agency's key in the platform's signing service)."""
+    def first(oid: x509.ObjectIdentifier) -> str:
+        found = cert.subject.get_attributes_for_oid(oid)
+        return str(found[0].value) if len(found) == 1 else ""
+
+    cn = first(NameOID.COMMON_NAME)
     slug = cn[:-len(CERT_SUFFIX)] if cn.endswith(CERT_SUFFIX) else ""
+    if not slug and first(NameOID.ORGANIZATION_NAME).startswith("govcloud "):
+        slug = first(NameOID.ORGANIZATIONAL_UNIT_NAME)
     return slug if _SLUG.fullmatch(slug) else ""
 
 

@@ -8,8 +8,12 @@ from 0600 files: the key is held in memory, never logged."""
 
 from __future__ import annotations
 
+import json
+import ssl
+import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -53,3 +57,36 @@ class FileSigner:
         assert isinstance(key, ec.EllipticCurvePrivateKey)
         r, s = decode_dss_signature(key.sign(data, ec.ECDSA(hashes.SHA256())))
         return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+class ServiceSigner:
+    """The platform's signing service (docs/signing.md, `POST /jws/<agency>` with the agency's bearer secret): it
+    holds the key and builds the whole compact JWS (header `alg`, `kid`, `x5c` with the agency's certificate and the
+    platform CA), so this signer signs claims, not bytes (`g2g.sign` asks it for `jws`). The secret is read from its
+    0600 file, sent only in the Authorization header, never logged."""
+
+    alg = "RS256"
+    chain: tuple[bytes, ...] = ()
+
+    def __init__(self, jws_url: str, secret_file: Path, ca_file: str, timeout: float = 10.0) -> None:
+        if not (jws_url.startswith("https://") or jws_url.startswith("http://127.0.0.1:")):
+            raise CentreError(f"the signing service's URL {jws_url!r} must be https")
+        self.url, self._secret_file, self.timeout = jws_url, secret_file, timeout
+        self._context = ssl.create_default_context(cafile=ca_file) if jws_url.startswith("https://") else None
+
+    def sign(self, data: bytes) -> bytes:
+        raise CentreError("the signing service signs whole claims (jws), not bytes")
+
+    def jws(self, payload: bytes) -> str:
+        secret = self._secret_file.read_text().strip()
+        request = urllib.request.Request(self.url, data=payload, method="POST", headers={  # noqa: S310 - checked
+            "Content-Type": "application/json", "Authorization": f"Bearer {secret}"})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout, context=self._context) as answer:  # noqa: S310
+                doc: Any = json.loads(answer.read(256 * 1024))
+        except (OSError, ValueError) as exc:
+            raise CentreError(f"the signing service did not sign: {exc.__class__.__name__}") from None
+        token = doc.get("jws") if isinstance(doc, Mapping) else None
+        if not isinstance(token, str) or token.count(".") != 2:
+            raise CentreError("the signing service's answer holds no compact JWS")
+        return token

@@ -23,7 +23,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from centre_core import g2g, g2g_store
-from centre_core.g2g_keys import FileSigner, Signer
+from centre_core.g2g_keys import FileSigner, ServiceSigner, Signer
 
 from . import runtime
 
@@ -43,18 +43,22 @@ def _env(name: str) -> str:
 
 
 @lru_cache(maxsize=4)
-def _setup(directory: str, key: str, cert: str, ca: str) -> Setup:
+def _setup(directory: str, key: str, cert: str, ca: str, signing_url: str, secret_file: str) -> Setup:
     doc = json.loads(Path(directory).read_text())
-    return Setup(g2g.directory(doc), FileSigner(Path(key), Path(cert)),
-                 x509.load_pem_x509_certificate(Path(ca).read_bytes()), ca)
+    signer: Signer = FileSigner(Path(key), Path(cert)) if key else \
+        ServiceSigner(signing_url.replace("/sign/", "/jws/"), Path(secret_file), ca)
+    return Setup(g2g.directory(doc), signer, x509.load_pem_x509_certificate(Path(ca).read_bytes()), ca)
 
 
 def setup() -> Setup | None:
-    """This agency's G2G setup, or None when the spec gives it none (read once per process and files)."""
+    """This agency's G2G setup, or None when the spec gives it none (read once per process and files). The key: the
+    files a deploy wrote (`G2G_KEY_FILE`), else the platform's signing service (`SIGNING_URL`, `SIGNING_SECRET_FILE`:
+    its `/jws/<agency>`)."""
     directory = _env("G2G_DIRECTORY")
     if not directory:
         return None
-    return _setup(directory, _env("G2G_KEY_FILE"), _env("G2G_CERT_FILE"), _env("G2G_CA_FILE") or _env("CA_FILE"))
+    return _setup(directory, _env("G2G_KEY_FILE"), _env("G2G_CERT_FILE"), _env("G2G_CA_FILE") or _env("CA_FILE"),
+                  _env("SIGNING_URL"), _env("SIGNING_SECRET_FILE"))
 
 
 @csrf_exempt  # a peer agency's server, authenticated by its signature, not a browser
