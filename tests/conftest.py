@@ -56,7 +56,9 @@ APART = ("tests/unit/", *(f"tests/integration/test_{name}.py" for name in (
     # the console's members (shares `console_session` with the two above)
     "console_members",
     # the whole journey in Chromium (shares `console_session`)
-    "console_journey")), "tests/security/test_console.py")
+    "console_journey",
+    # G2G between two centres (its own PostgreSQL and gunicorn, ~40 s)
+    "centre_g2g")), "tests/security/test_console.py")
 GROUPS = ("box", "apart")
 
 
