@@ -102,12 +102,13 @@ def main() -> None:
                 with centre_server(root / "trade", port=port):
                     send = transport(str(box.ca.cert_file))
                     for _ in range(20):  # warm-up: the worker's first requests load the app
-                        g2g_store.ask(a, mine, ca, signer, grant, a_ref, app_id, answers, send, datetime.now(UTC))
+                        g2g_store.ask(a, b"k" * 32, mine, ca, signer, grant, a_ref, app_id, answers, send,
+                                      datetime.now(UTC))
                     trips = []
                     for i in range(args.requests):
                         asked = answers if i % 2 == 0 else {**answers, "business_name": f"Business {i * 7 % 9999}"}
                         start = time.perf_counter()
-                        result = g2g_store.ask(a, mine, ca, signer, grant, a_ref, app_id, asked, send,
+                        result = g2g_store.ask(a, b"k" * 32, mine, ca, signer, grant, a_ref, app_id, asked, send,
                                                datetime.now(UTC))
                         trips.append((time.perf_counter() - start) * 1000)
                         assert result["found"] is True

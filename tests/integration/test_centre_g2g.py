@@ -8,6 +8,8 @@ without consent are refused and logged on both sides; A's and B's tracking pages
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import io
 import json
 import secrets
@@ -153,8 +155,9 @@ def test_a_step_gets_the_other_agencys_answer(site: Site) -> None:
     b_app = site.trade_conn.execute("SELECT id FROM applications WHERE reference = %s", (site.trade_ref,)).fetchone()
     assert b_log[0]["application_id"] == b_app[0] and b_log[1]["application_id"] is None
     assert all(e["purpose"] == PURPOSE and e["consent"] for e in b_log)
-    raw = site.trade_conn.execute("SELECT subject_sha256 FROM g2g_log ORDER BY id DESC LIMIT 3").fetchall()
-    assert all(len(r[0]) == 64 and "Traders" not in r[0] for r in raw)  # the identifier is not kept in the log
+    raw = site.trade_conn.execute("SELECT subject_hmac FROM g2g_log ORDER BY id DESC LIMIT 3").fetchall()
+    digest = hmac.new(site.trade_key, b"Ali Traders", hashlib.sha256).hexdigest()  # under B's key, no identifier
+    assert raw[-1][0] == digest and all(len(r[0]) == 64 and "Traders" not in r[0] for r in raw)
     # the answer is on the application: the step's field and the audit trail
     trail = [e for e in store.audit_entries(runtime.connection()) if e.subject == found]
     assert trail[-1].action == "task:check_registration:found" and trail[-1].actor == "g2g:health"
@@ -245,8 +248,8 @@ def test_the_asker_logs_refusals_too(site: Site) -> None:
     for use_grant, signer, reason in ((replace(grant, service="tax_clearance"), setup.signer, "not_granted"),
                                       (grant, police, "agency_mismatch")):
         with pytest.raises(g2g.G2GError) as caught:
-            g2g_store.ask(conn, setup.directory, setup.ca, signer, use_grant, app[1], app[0], answers,
-                          web.transport(setup.ca_file), datetime.now(UTC))
+            g2g_store.ask(conn, runtime.tracking_key(), setup.directory, setup.ca, signer, use_grant, app[1], app[0],
+                          answers, web.transport(setup.ca_file), datetime.now(UTC))
         assert caught.value.reason == reason
     assert _new(before, _log(conn)) == [("asked", "trade", "tax_clearance", "refused", "not_granted", None),
                                         ("asked", "trade", "business_registered", "refused", "agency_mismatch", None)]

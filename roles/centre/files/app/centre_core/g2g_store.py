@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import secrets
 from collections.abc import Callable
@@ -44,17 +45,20 @@ class Access:
     found: bool | None
 
 
-def _digest(subject: str) -> str:
-    return hashlib.sha256(subject.encode()).hexdigest()
+def _digest(key: bytes, subject: str) -> str:
+    """The identifier as the log keeps it: an HMAC under the agency's key (a short identifier cannot be guessed back
+    from the log without the key)."""
+    return hmac.new(key, subject.encode(), hashlib.sha256).hexdigest()
 
 
-def log(conn: psycopg.Connection[Any], now: datetime, side: str, peer: str, service: str, purpose: str,
+def log(conn: psycopg.Connection[Any], key: bytes, now: datetime, side: str, peer: str, service: str, purpose: str,
         reference: str, application_id: int | None, subject: str, consent: bool, outcome: str,
         reason: str | None = None, found: bool | None = None, nonce: str | None = None) -> None:
-    conn.execute("INSERT INTO g2g_log (at, side, peer, service, purpose, reference, application_id, subject_sha256, "
+    """One line of the log; `key`: the agency's HMAC key for the identifier (the tracking key)."""
+    conn.execute("INSERT INTO g2g_log (at, side, peer, service, purpose, reference, application_id, subject_hmac, "
                  "consent, outcome, reason, found, nonce) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                 (now, side, peer[:64], service[:64], purpose[:300], reference[:32], application_id, _digest(subject),
-                  consent, outcome, reason, found, nonce))
+                 (now, side, peer[:64], service[:64], purpose[:300], reference[:32], application_id,
+                  _digest(key, subject), consent, outcome, reason, found, nonce))
 
 
 def _peek(token: str) -> dict[str, Any]:
@@ -71,8 +75,8 @@ def _text(claims: dict[str, Any], key: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-def answer(conn: psycopg.Connection[Any], mine: Directory, ca: x509.Certificate, signer: Signer, token: str,
-           now: datetime) -> tuple[int, str]:
+def answer(conn: psycopg.Connection[Any], key: bytes, mine: Directory, ca: x509.Certificate, signer: Signer,
+           token: str, now: datetime) -> tuple[int, str]:
     """(HTTP status, body) for a peer's request: 200 and the signed answer, or 400/403 and the reason's code."""
     try:
         signed_by, claims = g2g.verify(token, ca, now)
@@ -80,7 +84,7 @@ def answer(conn: psycopg.Connection[Any], mine: Directory, ca: x509.Certificate,
     except G2GError as exc:
         peek = _peek(token)
         claimed = _text(peek, "iss")
-        log(conn, now, "answered", claimed or "?", _text(peek, "service") or "?", _text(peek, "purpose"),
+        log(conn, key, now, "answered", claimed or "?", _text(peek, "service") or "?", _text(peek, "purpose"),
             _text(peek, "ref"), None, _text(peek, "sub"), peek.get("consent") is True, "refused", exc.reason,
             nonce=_text(peek, "nonce")[:64] or None)
         return (400 if exc.reason == "malformed" else 403), json.dumps({"error": exc.reason, "detail": exc.message})
@@ -90,8 +94,8 @@ def answer(conn: psycopg.Connection[Any], mine: Directory, ca: x509.Certificate,
                              "ON CONFLICT DO NOTHING RETURNING 1",
                              (request.asker, request.nonce, request.expires)).fetchone()
         if fresh is None:
-            log(conn, now, "answered", request.asker, request.service, request.purpose, request.reference, None,
-                request.subject, request.consent, "refused", "replay", nonce=request.nonce)
+            log(conn, key, now, "answered", request.asker, request.service, request.purpose, request.reference,
+                None, request.subject, request.consent, "refused", "replay", nonce=request.nonce)
             return 403, json.dumps({"error": "replay", "detail": "this request was seen already"})
         row = conn.execute(
             "SELECT id, updated_at FROM applications WHERE service_id = %s AND status = 'closed' AND outcome = %s "
@@ -100,7 +104,7 @@ def answer(conn: psycopg.Connection[Any], mine: Directory, ca: x509.Certificate,
         result: dict[str, Any] = {"found": row is not None}
         if row is not None:
             result["since"] = row[1].date().isoformat()
-        log(conn, now, "answered", request.asker, request.service, request.purpose, request.reference,
+        log(conn, key, now, "answered", request.asker, request.service, request.purpose, request.reference,
             row[0] if row else None, request.subject, request.consent, "answered", found=row is not None,
             nonce=request.nonce)
     return 200, g2g.sign(g2g.answer_claims(mine, request, result, secrets.token_urlsafe(18), now), signer)
@@ -110,8 +114,8 @@ def purge_nonces(conn: psycopg.Connection[Any], now: datetime) -> int:
     return conn.execute("DELETE FROM g2g_nonces WHERE expires_at < %s", (now,)).rowcount
 
 
-def ask(conn: psycopg.Connection[Any], mine: Directory, ca: x509.Certificate, signer: Signer, grant: Grant,
-        reference: str, application_id: int, answers: dict[str, Any], send: Transport,
+def ask(conn: psycopg.Connection[Any], key: bytes, mine: Directory, ca: x509.Certificate, signer: Signer,
+        grant: Grant, reference: str, application_id: int, answers: dict[str, Any], send: Transport,
         now: datetime) -> dict[str, Any]:
     """Ask `grant.answerer` for `grant.service` about this application; the verified result, or `G2GError` (logged
     here either way: refused before sending without consent, refused by the peer, or a bad answer)."""
@@ -120,7 +124,7 @@ def ask(conn: psycopg.Connection[Any], mine: Directory, ca: x509.Certificate, si
     nonce = secrets.token_urlsafe(18)
 
     def logged(outcome: str, reason: str | None = None, found: bool | None = None) -> None:
-        log(conn, now, "asked", grant.answerer, grant.service, grant.purpose, reference, application_id, subject,
+        log(conn, key, now, "asked", grant.answerer, grant.service, grant.purpose, reference, application_id, subject,
             consent, outcome, reason, found, nonce)
 
     try:
@@ -160,8 +164,8 @@ def pending(conn: psycopg.Connection[Any], limit: int = 50) -> list[tuple[str, s
     return [(r[0], r[1], r[2], int(r[3]), dict(r[4])) for r in rows]
 
 
-def run_steps(conn: psycopg.Connection[Any], mine: Directory, ca: x509.Certificate, signer: Signer, send: Transport,
-              now: datetime, calendar: Calendar = NO_CALENDAR) -> list[tuple[str, str]]:
+def run_steps(conn: psycopg.Connection[Any], key: bytes, mine: Directory, ca: x509.Certificate, signer: Signer,
+              send: Transport, now: datetime, calendar: Calendar = NO_CALENDAR) -> list[tuple[str, str]]:
     """Do the G2G steps waiting: ask, then complete the step with the action named by the outcome (`found`,
     `not_found`, `refused`, when the process has it; else `done`), the result in the step's fields
     (`g2g_<service>`: found / not_found / refused). A step whose service this agency may not ask is completed as
@@ -171,11 +175,11 @@ def run_steps(conn: psycopg.Connection[Any], mine: Directory, ca: x509.Certifica
         service = desk[len(DESK_PREFIX):]
         grant = mine.asks.get(service)
         if grant is None:
-            log(conn, now, "asked", "?", service, "", reference, app_id, "", False, "refused", "not_granted")
+            log(conn, key, now, "asked", "?", service, "", reference, app_id, "", False, "refused", "not_granted")
             outcome = "refused"
         else:
             try:
-                outcome = "found" if ask(conn, mine, ca, signer, grant, reference, app_id, answers, send,
+                outcome = "found" if ask(conn, key, mine, ca, signer, grant, reference, app_id, answers, send,
                                          now)["found"] else "not_found"
             except G2GError as exc:
                 if exc.reason in ("unreachable", "failed"):

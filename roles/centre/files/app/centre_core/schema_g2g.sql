@@ -8,7 +8,7 @@ CREATE TABLE IF NOT EXISTS g2g_log (
   purpose text NOT NULL,
   reference text NOT NULL,                -- the asking application's reference (the asker's, on both sides)
   application_id bigint REFERENCES applications,  -- ours: the asking application, or the record that was read
-  subject_sha256 text NOT NULL,           -- the identifier asked about, hashed (the log keeps no identifier)
+  subject_hmac text NOT NULL,             -- HMAC of the identifier asked about (the log keeps no identifier)
   consent boolean NOT NULL,
   outcome text NOT NULL CHECK (outcome IN ('answered', 'refused', 'failed')),
   reason text,                            -- why refused or failed (a short code)

@@ -69,8 +69,8 @@ def requests(request: HttpRequest) -> HttpResponse:
         return JsonResponse({"error": "not_found", "detail": "this agency takes no G2G requests"}, status=404)
     if request.content_type != JOSE or len(request.body) > g2g.MAX_TOKEN:
         return JsonResponse({"error": "malformed", "detail": f"send one compact JWS as {JOSE}"}, status=415)
-    status, body = g2g_store.answer(runtime.connection(), found.directory, found.ca, found.signer,
-                                    request.body.decode("ascii", "replace").strip(), runtime.now())
+    status, body = g2g_store.answer(runtime.connection(), runtime.tracking_key(), found.directory, found.ca,
+                                    found.signer, request.body.decode("ascii", "replace").strip(), runtime.now())
     if status == 200:
         return HttpResponse(body, content_type=JOSE)
     return HttpResponse(body, status=status, content_type="application/json")
@@ -100,8 +100,8 @@ def run_steps() -> int:
     if found is None:
         return 0
     g2g_store.purge_nonces(runtime.connection(), runtime.now())
-    return len(g2g_store.run_steps(runtime.connection(), found.directory, found.ca, found.signer,
-                                   transport(found.ca_file), runtime.now(), runtime.calendar()))
+    return len(g2g_store.run_steps(runtime.connection(), runtime.tracking_key(), found.directory, found.ca,
+                                   found.signer, transport(found.ca_file), runtime.now(), runtime.calendar()))
 
 
 def access_rows(reference: str, language: str) -> list[dict[str, str]] | None:
