@@ -106,3 +106,14 @@ def test_twice_offered_and_twice_granted() -> None:
 def test_no_g2g_is_the_default() -> None:
     spec = load_spec_text(SPEC[:SPEC.index("  g2g:")] + SPEC[SPEC.index("agencies:"):], "g.yaml")
     assert spec.platform.g2g.grants == [] and directory(spec.platform.g2g, "trade", {}, str) is None
+
+
+def test_the_spec_survives_the_consoles_round_trip() -> None:
+    """The console hands the platform part of the spec to its process as JSON (`model_dump(mode="json")`, field
+    names: `from_`) and validates it back: the grants come through."""
+    from govcloud_platform.spec.models import Spec
+
+    spec = load_spec_text(SPEC, "g.yaml")
+    again = Spec.model_validate(spec.model_dump(mode="json"))
+    assert again.platform.g2g == spec.platform.g2g and again.platform.g2g.grants[0].from_ == "trade"
+    assert Spec.model_validate(spec.model_dump(mode="json", by_alias=True)).platform.g2g == spec.platform.g2g
