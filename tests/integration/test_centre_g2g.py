@@ -179,6 +179,20 @@ def test_without_consent_nothing_is_sent(site: Site) -> None:
     assert _log(site.trade_conn) == b_before  # never reached B
 
 
+def test_the_timers_job_does_the_steps(site: Site) -> None:
+    """What the role's `-timers` program runs (every few seconds, with the outbox): the step is done by it."""
+    from django.core.management import call_command
+
+    from centre_core import store
+    from centre_web import runtime
+
+    ref = _apply_food("en", "Ali Traders", "yes")
+    out = io.StringIO()
+    call_command("centre_run_timers", stdout=out)
+    assert "g2g: 1 steps done" in out.getvalue(), out.getvalue()
+    assert [t.step for t in store.view(runtime.connection(), ref).ready] == ["inspect"]
+
+
 def _request(site: Site, signer_slug: str, **changes: Any) -> str:
     from centre_core import g2g
     from centre_core.g2g_keys import FileSigner
