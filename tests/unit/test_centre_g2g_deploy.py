@@ -10,6 +10,7 @@ from typing import Any
 import jinja2
 import yaml
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from centre_core import g2g
 from centre_core.g2g_keys import FileSigner
@@ -62,3 +63,54 @@ def test_the_env_file_names_the_g2g_files_only_when_the_agency_takes_part(tmp_pa
     assert 'mode: "0600"' in block and "no_log: true" in block
     spec = yaml.safe_load((ROLE / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
     assert {"centre_g2g_directory", "centre_g2g_cert_src", "centre_g2g_key_src"} <= set(spec)
+
+
+def test_peers_are_reached_through_the_edge_proxy_by_name(tmp_path: Path) -> None:
+    """The directory says where the apps host reaches the platform's public names (the proxy: the box's own), and the
+    centre's transport connects there with the peer's name for SNI, Host and the certificate check (no DNS for the
+    platform's names); a certificate for another name is refused."""
+    import http.server
+    import ssl
+    import threading
+
+    from centre_web.g2g import transport
+    from tests.g2g_kit import TestCA
+
+    box = Box(home=tmp_path / "box", spec=load_spec_text(SPEC))
+    assert deploy_vars(box, "health")["centre_g2g_directory"]["connect"] == "127.0.0.1"
+    assert g2g.directory(deploy_vars(box, "health")["centre_g2g_directory"]).connect == "127.0.0.1"
+    ca = TestCA()
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_bytes(ca.cert.public_bytes(serialization.Encoding.PEM))
+    key, cert = ca.issue(tmp_path / "web", "trade", cn="centre.trade.gov.example")
+    seen: list[tuple[str, str, bytes]] = []
+
+    class Peer(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            seen.append((self.path, self.headers["Host"], self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/jose")
+            self.end_headers()
+            self.wfile.write(b"a.b.c")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Peer)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_port
+        send = transport(str(ca_file), timeout=5, connect="127.0.0.1")
+        assert send(f"https://centre.trade.gov.example:{port}/api/g2g/requests", "x.y.z") == (200, "a.b.c")
+        assert seen == [("/api/g2g/requests", f"centre.trade.gov.example:{port}", b"x.y.z")]
+        try:
+            send(f"https://centre.police.gov.example:{port}/api/g2g/requests", "x.y.z")
+            raise AssertionError("a certificate for another name was accepted")
+        except OSError:
+            pass
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from govcloud_platform.box.context import Box
+from govcloud_platform.box.context import LOOPBACK, Box
 from govcloud_platform.spec.g2g import directory
 
 CERT_SUFFIX = ".g2g.govcloud"  # as centre_core.g2g.CERT_SUFFIX
@@ -16,9 +16,10 @@ def g2g_cert_name(slug: str) -> str:
     return f"{slug}{CERT_SUFFIX}"
 
 
-def centre_g2g_vars(box: Box, slug: str) -> dict[str, Any]:
+def centre_g2g_vars(box: Box, slug: str, connect: str = LOOPBACK) -> dict[str, Any]:
     """{} when the agency takes no part; else its directory, and its key and certificate on the controller (issued
-    once by the box CA, reissued only when missing), which the role copies to the instance (0600)."""
+    once by the box CA, reissued only when missing), which the role copies to the instance (0600). `connect`: where
+    the apps host reaches the peers' public names (the edge proxy: the box's own on one machine), without DNS."""
     from govcloud_platform.apps.layout import public_url
 
     spec = box.spec
@@ -28,4 +29,4 @@ def centre_g2g_vars(box: Box, slug: str) -> dict[str, Any]:
     if found is None:
         return {}
     cert, key = box.ca.issue(f"g2g-{slug}", [g2g_cert_name(slug)], client=True)
-    return {"g2g_directory": found, "g2g_cert_src": str(cert), "g2g_key_src": str(key)}
+    return {"g2g_directory": {**found, "connect": connect}, "g2g_cert_src": str(cert), "g2g_key_src": str(key)}

@@ -84,6 +84,7 @@ class Directory:
     asks: Mapping[str, Grant]  # service -> what this agency may ask, of whom, where
     names: Mapping[str, str] = field(default_factory=dict)  # agency slug -> its name (for the citizen's page)
     titles: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # service -> {en, ur}
+    connect: str = ""  # where peers' public names are reached (the edge proxy's address; "" = by DNS)
 
 
 def directory(doc: Mapping[str, Any]) -> Directory:
@@ -106,7 +107,7 @@ def directory(doc: Mapping[str, Any]) -> Directory:
         titles = {str(k): {"en": str(v["en"]), "ur": str(v["ur"])} for k, v in dict(doc.get("titles", {})).items()}
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise CentreError(f"G2G directory: missing or malformed key {exc}") from None
-    return Directory(agency, offers, asks, names, titles)
+    return Directory(agency, offers, asks, names, titles, str(doc.get("connect", "")))
 
 
 def _ident(value: Any, key: str) -> str:

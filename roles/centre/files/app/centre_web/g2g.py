@@ -8,13 +8,16 @@ runs."""
 
 from __future__ import annotations
 
+import http.client
 import json
+import socket
 import ssl
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from cryptography import x509
 from django.conf import settings
@@ -76,13 +79,27 @@ def requests(request: HttpRequest) -> HttpResponse:
     return HttpResponse(body, status=status, content_type="application/json")
 
 
-def transport(ca_file: str, timeout: float = 10.0) -> g2g_store.Transport:
-    """POST a token to a peer over HTTPS verified with the platform CA (plain http only to loopback, for tests)."""
-    context = ssl.create_default_context(cafile=ca_file)
+class _Pinned(http.client.HTTPSConnection):
+    """HTTPS to a peer's public name through the edge proxy at `connect_to`: SNI, Host and the certificate's name
+    are the peer's (as govcloud_platform.apps.probe does), without DNS for the platform's names."""
+
+    connect_to = ""
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self.connect_to, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
+def transport(ca_file: str, timeout: float = 10.0, connect: str = "") -> g2g_store.Transport:
+    """POST a token to a peer over HTTPS verified with the platform CA (plain http only to loopback, for tests);
+    `connect`: the address the peers' public names are reached at (the edge proxy), else DNS."""
+    context = ssl.create_default_context(cafile=ca_file) if ca_file else ssl.create_default_context()
 
     def send(url: str, token: str) -> tuple[int, str]:
         if not (url.startswith("https://") or url.startswith("http://127.0.0.1:")):
             raise OSError(f"refusing to send a G2G request to {url!r} (https only)")
+        if connect and url.startswith("https://"):
+            return _pinned_post(url, token, context, timeout, connect)
         req = urllib.request.Request(url, data=token.encode(), method="POST",  # noqa: S310 - scheme checked
                                      headers={"Content-Type": JOSE})
         try:
@@ -94,6 +111,20 @@ def transport(ca_file: str, timeout: float = 10.0) -> g2g_store.Transport:
     return send
 
 
+def _pinned_post(url: str, token: str, context: ssl.SSLContext, timeout: float, connect: str) -> tuple[int, str]:
+    parts = urlsplit(url)
+    conn = _Pinned(parts.hostname or "", parts.port or 443, timeout=timeout, context=context)
+    conn.connect_to = connect
+    try:
+        conn.request("POST", parts.path or "/", body=token.encode(), headers={"Content-Type": JOSE})
+        answer = conn.getresponse()
+        return answer.status, answer.read(g2g.MAX_TOKEN + 1).decode("utf-8", "replace")
+    except http.client.HTTPException as exc:
+        raise OSError(str(exc)) from None
+    finally:
+        conn.close()
+
+
 def run_steps() -> int:
     """Do the G2G steps waiting (the timers' job, each round); how many were done."""
     found = setup()
@@ -101,7 +132,8 @@ def run_steps() -> int:
         return 0
     g2g_store.purge_nonces(runtime.connection(), runtime.now())
     return len(g2g_store.run_steps(runtime.connection(), runtime.tracking_key(), found.directory, found.ca,
-                                   found.signer, transport(found.ca_file), runtime.now(), runtime.calendar()))
+                                   found.signer, transport(found.ca_file, connect=found.directory.connect),
+                                   runtime.now(), runtime.calendar()))
 
 
 def access_rows(reference: str, language: str) -> list[dict[str, str]] | None:
