@@ -58,7 +58,9 @@ APART = ("tests/unit/", *(f"tests/integration/test_{name}.py" for name in (
     # the issue's whole journey in Chromium (shares `console_session`)
     "console_journey",
     # the centre's signed certificates (issue 16): its own PostgreSQL and SeaweedFS, no box (~70 s)
-    "centre_certificates")), "tests/security/test_console.py")
+    "centre_certificates",
+    # G2G between two centres (its own PostgreSQL and gunicorn, ~40 s)
+    "centre_g2g")), "tests/security/test_console.py")
 GROUPS = ("box", "apart")
 
 

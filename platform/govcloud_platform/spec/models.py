@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 from govcloud_platform.spec.brand import Brand
 from govcloud_platform.spec.cron import check_cron
 from govcloud_platform.spec.ec2 import Ec2Settings
+from govcloud_platform.spec.g2g import G2GSettings
+from govcloud_platform.spec.g2g import problems as g2g_problems
 from govcloud_platform.spec.openstack import OpenStackSettings
 from govcloud_platform.spec.sms import CentreSms
 from govcloud_platform.spec.topology import Topology, spec_problems
@@ -231,6 +233,7 @@ class Platform(StrictModel):
     openstack: OpenStackSettings = OpenStackSettings()
     ec2: Ec2Settings = Ec2Settings()
     topology: Topology | None = Field(None, description="the hosts of the `hosts` target (docs/topology.md)")
+    g2g: G2GSettings = Field(G2GSettings(), description="data sharing between agencies' centres (docs/centre.md)")
 
     @field_validator("domain")
     @classmethod
@@ -437,6 +440,8 @@ class Spec(StrictModel):
         wants_apps = any(a.apps for a in self.agencies)
         wants_mail = any("mail" in a.services for a in self.agencies)
         problems.extend(spec_problems(self.platform.target, self.platform.topology, wants_apps, wants_mail))
+        problems.extend(g2g_problems(self.platform.g2g, [a.slug for a in self.agencies if "centre" in a.apps],
+                                     [a.slug for a in self.agencies]))
         return problems
 
     def _inheritance_problems(self) -> list[tuple[tuple[str | int, ...], str]]:

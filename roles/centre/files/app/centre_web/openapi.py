@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from .api_rules import ACCESS_CODE_HEADER, MAX_BODY
+from .openapi_g2g import G2G_PATHS
 
 VERSION = "1.0.0"
 
@@ -217,6 +218,7 @@ PATHS: dict[str, Any] = {
         "summary": "This document.",
         "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}}}},
 }
+PATHS.update(G2G_PATHS)  # data sharing between agencies (openapi_g2g.py)
 
 from .openapi_payments import PAYMENT_PATHS  # noqa: E402 - the e-payment endpoints, kept apart
 

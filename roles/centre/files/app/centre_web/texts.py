@@ -143,3 +143,7 @@ TEXTS.update(CERTIFICATE_TEXTS)
 from .texts_payments import PAYMENT_TEXTS  # noqa: E402 - the payment pages' words, kept apart
 
 TEXTS.update(PAYMENT_TEXTS)
+
+from .texts_g2g import G2G_TEXTS  # noqa: E402 - the tracking page's G2G part, kept apart
+
+TEXTS.update(G2G_TEXTS)

@@ -22,7 +22,7 @@ from centre_core.catalogue import Service
 from centre_core.errors import ActionError, NotFound
 from centre_core.tracking import Outcome
 
-from . import flow, runtime, uploads
+from . import flow, g2g, runtime, uploads
 from .texts import lang, t
 
 VIEW_FOR = timedelta(minutes=30)
@@ -125,6 +125,7 @@ def _status_page(request: HttpRequest, reference: str, errors: list[tuple[str, s
         "sent_documents": [(d, uploads.size_text(d.size), _local_day(d.deleted_at)) for d in sent],
         "hint": t("doc_hint", types="PDF, JPEG" + t("doc_types_or") + "PNG",
                   mb=uploads.megabytes(service.documents[0])) if service and service.documents else "",
+        "g2g_access": g2g.access_rows(reference, language),  # data sharing between agencies (g2g.py)
         **after_close(request, seen, service), **_certificate(reference, seen.status),
         **pay.bill_part(seen, service)},
         status=400 if errors else 200))

@@ -8,7 +8,20 @@ from design.views import brand_css
 from django.conf.urls.i18n import i18n_patterns
 from django.urls import path, re_path
 
-from . import api, catalogue_pages, certificate_staff, certificates, desk, holds, notify, pay, track, uploads, views
+from . import (
+               api,
+               catalogue_pages,
+               certificate_staff,
+               certificates,
+               desk,
+               g2g,
+               holds,
+               notify,
+               pay,
+               track,
+               uploads,
+               views,
+)
 
 handler404 = "centre_web.views.not_found"
 
@@ -32,6 +45,7 @@ api_patterns = [
     path("api/bills/<str:billReference>/payments", pay.confirm, name="api-bill-payments"),
     path("api/payments/notify", pay.notify, name="api-payments-notify"),
     path("api/payments/receipt-keys", pay.receipt_keys, name="api-receipt-keys"),
+    path("api/g2g/requests", g2g.requests, name="api-g2g-requests"),  # another agency asks (g2g.py)
 ]
 staff_patterns = [  # the staff pages (desk.py), under the language prefixes as the citizen pages
     path("staff/", desk.inbox, name="staff-inbox"),

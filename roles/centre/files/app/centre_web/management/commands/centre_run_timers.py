@@ -20,7 +20,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from centre_core import outbox, payments_store, store
-from centre_web import certificates, housekeeping, mailer, receipts, runtime, texter
+from centre_web import certificates, g2g, housekeeping, mailer, receipts, runtime, texter
 from centre_web.sms_provider import provider_of
 
 BATCH = 100  # applications per transaction batch; a round goes on while a batch comes back full
@@ -68,6 +68,13 @@ class Command(BaseCommand):
         self.drain("sms", lambda: texter.deliver(runtime.connection(), provider, runtime.loaded(),
                                                  settings.AGENCY_SLUG, settings.PUBLIC_URL, runtime.now()))
 
+    def g2g_round(self) -> None:
+        """The G2G steps waiting: ask the other agency, go on with its answer (g2g.py); as often as the outbox, so a
+        step waits seconds, not a timers' round."""
+        asked = g2g.run_steps()
+        if asked:
+            self.stdout.write(f"g2g: {asked} steps done")
+
     def round(self) -> int:
         moved = 0
         while True:
@@ -113,6 +120,7 @@ class Command(BaseCommand):
         every = float(options.get("every") or 0.0)
         if every <= 0:
             self.stdout.write(f"timers fired: {self.round()} applications moved")
+            self.g2g_round()
             self.mail_round()
             self.sms_round()
             return
@@ -128,6 +136,10 @@ class Command(BaseCommand):
                 except Exception as exc:  # noqa: BLE001 - one failed round (database restarting) never stops the job
                     # (a lost connection is opened anew by the next round: runtime.connection)
                     self.stderr.write(f"timers: this round failed ({type(exc).__name__}); the next one tries again")
+            try:
+                self.g2g_round()
+            except Exception as exc:  # noqa: BLE001 - as for mail (a peer's answers wait for the next round)
+                self.stderr.write(f"g2g: this round failed ({type(exc).__name__}); the next one tries again")
             try:
                 self.mail_round()
             except Exception as exc:  # noqa: BLE001 - the database restarting: the rows wait for the next round
