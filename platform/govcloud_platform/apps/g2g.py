@@ -4,6 +4,7 @@ directory (`spec.g2g.directory`) and its signing key with a certificate from the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from govcloud_platform.box.context import LOOPBACK, Box
@@ -16,16 +17,15 @@ def g2g_cert_name(slug: str) -> str:
     return f"{slug}{CERT_SUFFIX}"
 
 
-def centre_g2g_vars(box: Box, slug: str, connect: str = LOOPBACK) -> dict[str, Any]:
+def centre_g2g_vars(box: Box, slug: str, centre_url: Callable[[str], str], connect: str = LOOPBACK) -> dict[str, Any]:
     """{} when the agency takes no part; else its directory, and its key and certificate on the controller (issued
     once by the box CA, reissued only when missing), which the role copies to the instance (0600). `connect`: where
-    the apps host reaches the peers' public names (the edge proxy: the box's own on one machine), without DNS."""
-    from govcloud_platform.apps.layout import public_url
-
+    the apps host reaches the peers' public names (the edge proxy: the box's own on one machine), without DNS.
+    `centre_url`: an agency's centre's public URL (`layout.public_url`, handed in: layout calls this module)."""
     spec = box.spec
     names = {a.slug: a.name for a in spec.agencies}
     found = directory(spec.platform.g2g, slug, names,
-                      lambda agency: public_url(box, agency, "centre") + "/api/g2g/requests")
+                      lambda agency: centre_url(agency) + "/api/g2g/requests")
     if found is None:
         return {}
     cert, key = box.ca.issue(f"g2g-{slug}", [g2g_cert_name(slug)], client=True)

@@ -297,7 +297,7 @@ def role_vars(box: Box, slug: str, agency_name: str, m: AppManifest, deployment:
         if action == "deploy":  # data sharing between agencies: its directory and G2G key (apps/g2g.py)
             from govcloud_platform.apps.g2g import centre_g2g_vars
 
-            common.update(centre_g2g_vars(box, slug, target.connect))
+            common.update(centre_g2g_vars(box, slug, lambda agency: public_url(box, agency, "centre"), target.connect))
     if m.name == "messaging":
         common["server_name"] = agency_host(slug, box.spec.platform.domain)
     copies: list[dict[str, str]] = []

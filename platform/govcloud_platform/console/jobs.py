@@ -137,12 +137,13 @@ class Runner:
                 if not isinstance(exc, GovCloudError):
                     LOG.error("job %s (%s %s) failed: %s", job.id, job.kind, where, type(exc).__name__)
                 error = error_text(exc)
-                store.move(registry, job.id, store.FAILED, error=error)
+                # audited first: a job seen ended has its entry already (a reader polls the job, then the log)
                 registry.audit(f"job {job.kind}", where, "failed", job.actor, f"job {job.id}: {error}")
+                store.move(registry, job.id, store.FAILED, error=error)
                 return
             state, error = outcome(result)
-            store.move(registry, job.id, state, result=result, error=error)
             registry.audit(f"job {job.kind}", where, state, job.actor, f"job {job.id}")
+            store.move(registry, job.id, state, result=result, error=error)
         except Exception as exc:  # noqa: BLE001 - the registry itself failed: the log says so
             LOG.error("job %s: its record could not be written (%s)", job.id, type(exc).__name__)
         finally:
