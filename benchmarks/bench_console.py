@@ -11,6 +11,11 @@ requests' and the audit log's pages' bytes; p50/p95 of `GET /api/requests`, `GET
 agency's last 31 days of samples as the sampler leaves them (every 15 minutes for 2 days, hourly before: ~900 rows
 an agency), then p50/p95 of `GET /api/agencies/<a>/usage` (the background figures; the first request measures once),
 `.../usage/history` (30 days), the usage page (charts and table) and `GET /api/chargeback.csv` (every agency's month).
+The agency's page (its credentials and its newest audit entries) and its backups page: the first agency has a
+backups service and one backup run; the cost of reading its runs from restic (what every request of the backups
+page paid before the console kept the list: `backup_runs.read_runs`), the first request (it reads them) and then
+p50/p95 of the page and `GET /api/agencies/<a>/backups` (the kept list); the agency page's audit reading alone for an
+agency with no entry (a scan of the whole table: there is no index on `target`).
 Run: .venv/bin/python benchmarks/bench_console.py [--agencies 100] [--requests 200] [--audit 10000]  (about 2 min)"""
 
 from __future__ import annotations
@@ -24,7 +29,10 @@ from _common import rss_tree_mb
 from tests import console_kit as kit
 from tests.conftest import make_box, teardown_box
 
+from govcloud_platform.backups.agency import run_backup
 from govcloud_platform.box.supervisor import Supervisor
+from govcloud_platform.console import auditlog, backup_runs
+from govcloud_platform.console.data import Platform
 from govcloud_platform.onboarding import AgencyRequest, Onboarding
 from govcloud_platform.state import onboarding_requests, usage_samples
 from govcloud_platform.state.registry import READY, Registry
@@ -49,7 +57,10 @@ def main() -> None:
         print(f"govcloud up (every service and the console): {time.perf_counter() - start:.1f} s")
         box = handle.box()
         Onboarding(box, actor="bench").add(AgencyRequest("bench-first", "Bench first", "it@bench.example",
-                                                         "standard", ["database", "storage", "identity"]))
+                                                         "standard", ["database", "storage", "identity", "backups"]))
+        t0 = time.perf_counter()
+        run_backup(box, "bench-first", actor="bench")
+        print(f"one backup of bench-first: {time.perf_counter() - t0:.1f} s")
         registry = Registry(box.home)
         for i in range(args.agencies - 1):
             registry.save_agency(f"bench-{i:04d}", f"Bench agency {i}", f"it@bench-{i}.example", "standard",
@@ -84,13 +95,32 @@ def main() -> None:
         print(f"agencies in the registry: {args.agencies}")
         for lang in ("en", "ur"):
             sizes = []
-            for path in ("/", "/agencies", "/agencies/bench-first", "/agencies/bench-first/usage", "/requests",
-                         "/requests/new", "/requests/1", "/audit"):
+            for path in ("/", "/agencies", "/agencies/bench-first", "/agencies/bench-first/usage",
+                         "/agencies/bench-first/backups", "/requests", "/requests/new", "/requests/1", "/audit"):
                 resp = session.get(kit.url(box, f"/{lang}{path}"), timeout=10)
                 assert resp.status_code == 200
                 sizes.append(f"{path} {len(resp.content) / 1024:.1f} KB")
             print(f"page bytes ({lang}): " + ", ".join(sizes) + "; stylesheet "
                   f"{len(session.get(kit.url(box, '/static/console.css'), timeout=10).content) / 1024:.1f} KB")
+        reads = []
+        for _ in range(20):  # what each request of the backups page paid before the console kept the list
+            t0 = time.perf_counter()
+            listing = backup_runs.read_runs(box, "bench-first")
+            reads.append(time.perf_counter() - t0)
+        assert listing.error is None and listing.runs, listing
+        p50, p95 = percentiles(reads)
+        print(f"reading bench-first's runs from restic (backup list --agency): p50 {p50:.1f} ms, p95 {p95:.1f} ms")
+        platform = Platform(box)
+        for slug in ("bench-first", "bench-0095"):
+            q = auditlog.of_agency(slug)
+            took = []
+            for _ in range(50):
+                t0 = time.perf_counter()
+                found, _ = platform.audit(q, [slug])
+                took.append(time.perf_counter() - t0)
+            p50, p95 = percentiles(took)
+            print(f"the agency page's audit reading of {slug} ({len(found)} entries of {args.audit}): "
+                  f"p50 {p50:.2f} ms, p95 {p95:.2f} ms")
         token = kit.access_token(box, *kit.operator(handle))
         session.headers["Authorization"] = f"Bearer {token}"
         for label, path in (("GET /api/agencies", "/api/agencies"), ("agencies page /en/agencies", "/en/agencies"),
@@ -108,12 +138,18 @@ def main() -> None:
                             ("usage page /en/agencies/bench-first/usage (3 charts, 48-row table)",
                              "/en/agencies/bench-first/usage"),
                             ("usage page, 400 days", "/en/agencies/bench-first/usage?days=400"),
+                            ("agency page /en/agencies/bench-first (credentials, newest audit entries)",
+                             "/en/agencies/bench-first"),
+                            ("backups page /en/agencies/bench-first/backups (the kept list)",
+                             "/en/agencies/bench-first/backups"),
+                            ("GET /api/agencies/bench-first/backups (the kept list)",
+                             "/api/agencies/bench-first/backups"),
                             (f"GET /api/chargeback.csv?month={month} ({len(slugs)} agencies)",
                              f"/api/chargeback.csv?month={month}")):
             samples = []
             first = time.perf_counter()
             session.get(kit.url(box, path), timeout=60)  # a first request (the usage API measures once)
-            if "usage" in path:
+            if "usage" in path or "backups" in path:
                 print(f"  first request of {path}: {(time.perf_counter() - first) * 1000:.0f} ms")
             for _ in range(args.requests):
                 t0 = time.perf_counter()

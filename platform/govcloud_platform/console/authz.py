@@ -7,9 +7,10 @@ A principal is what a verified token (or the signed-in session made from one) sa
   members of it too). They see that agency only. Other groups of the agency (`--admins`, `--desk-...`) give no
   standing of their own: membership is the agency group itself.
 - Anyone else (a valid token of the IdP without either) has no standing: 403 everywhere but the sign-in.
-- Who may act on an agency (start its long operations: deploy or remove an app, run a backup or a restore drill):
-  an operator, or an agency member who is also in the agency's administrators' group (`names.admins_group`,
-  `agency-<slug>--admins`; the IdP puts the agency's administrator in both). Plain members read (403 on a start).
+- Who may act on an agency (start its long operations: deploy or remove an app, run a backup or a restore drill;
+  reveal its secrets; manage its members), one rule, `may_act`: an operator, or an agency member who is also in the
+  agency's administrators' group (`names.admins_group`, `agency-<slug>--admins`; the IdP puts the agency's
+  administrator in both). Plain members read (403 on a start or a change).
 - A script (an access token of a script client, client credentials: `console_scripts`) has the standing the
   registry records for its client, not any group: an operator's, or one agency's. Its subject is `script:<name>`
   (the audit log's actor `console:script:<name>`).
