@@ -8,7 +8,7 @@ from design.views import brand_css
 from django.conf.urls.i18n import i18n_patterns
 from django.urls import path, re_path
 
-from . import api, catalogue_pages, desk, holds, notify, track, uploads, views
+from . import api, catalogue_pages, desk, holds, notify, participation, participation_staff, track, uploads, views
 
 handler404 = "centre_web.views.not_found"
 
@@ -45,6 +45,7 @@ staff_patterns = [  # the staff pages (desk.py), under the language prefixes as 
     path("staff/catalogue/upload/", catalogue_pages.upload, name="staff-catalogue-upload"),
     path("staff/catalogue/install/", catalogue_pages.confirm, name="staff-catalogue-install"),
     path("staff/catalogue/services/<slug:service_id>/", catalogue_pages.edit, name="staff-catalogue-edit"),
+    *participation_staff.patterns(),  # e-participation's moderation (participation_staff.py)
 ]
 urlpatterns += [path("oidc/callback/", desk.callback, name="staff-callback")]  # the redirect URI registered
 urlpatterns += api_patterns + [re_path(r"^api/(?P<rest>.*)$", api.unknown, name="api-unknown")]
@@ -64,4 +65,5 @@ urlpatterns += i18n_patterns(
     path("track/status/rate/", track.rate, name="status-rate"),
     path("track/status/reopen/", track.reopen, name="status-reopen"),
     path("track/code/", notify.send_code, name="send-code"),  # "send me a code" (notify.py)
+    *participation.patterns(),  # e-participation (participation.py)
 )

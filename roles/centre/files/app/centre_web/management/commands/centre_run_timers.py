@@ -19,8 +19,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from centre_core import outbox, store
-from centre_web import housekeeping, mailer, runtime, texter
+from centre_core import outbox, participation_store, store
+from centre_web import housekeeping, mailer, publishing, runtime, texter
 from centre_web.sms_provider import provider_of
 
 BATCH = 100  # applications per transaction batch; a round goes on while a batch comes back full
@@ -81,6 +81,7 @@ class Command(BaseCommand):
             self.stdout.write(f"drafts: {purged} expired deleted")
         store.purge_clients(runtime.connection(), runtime.now())  # the tracking throttle's ended windows
         outbox.purge_requests(runtime.connection(), runtime.now())  # "send me a code"'s ended windows
+        participation_store.purge_clients(runtime.connection(), runtime.now())  # e-participation's throttle
         bucket = runtime.bucket()
         if bucket is not None:
             archived = housekeeping.archive_closed(runtime.connection(), bucket, runtime.loaded(), runtime.now())
@@ -94,6 +95,10 @@ class Command(BaseCommand):
             pending = housekeeping.purge_pending(bucket, runtime.now())
             if pending:
                 self.stdout.write(f"uploads: {pending} pending past a day deleted")
+            published = publishing.round(runtime.connection(), bucket, runtime.loaded(), runtime.now(),
+                                         runtime.calendar())  # participation hourly, transparency daily
+            if published:
+                self.stdout.write(f"open data: {len(published)} files published")
         erased = housekeeping.erase_expired(runtime.connection(), runtime.loaded(), runtime.now(),
                                             runtime.calendar().zone)  # after the documents: an application goes last
         if erased:
