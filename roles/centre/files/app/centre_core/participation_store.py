@@ -248,7 +248,7 @@ def paragraph_rows(conn: psycopg.Connection[Any]) -> list[dict[str, str]]:
         "count(c.id) FILTER (WHERE c.state = 'approved'), count(c.id) FILTER (WHERE c.state = 'pending'), "
         "count(c.id) FILTER (WHERE c.state = 'rejected') FROM consultations k JOIN consultation_paragraphs p ON "
         "p.consultation_id = k.id LEFT JOIN consultation_comments c ON c.consultation_id = k.id AND c.paragraph = "
-        "p.n GROUP BY k.id, p.n ORDER BY k.id, p.n").fetchall()
+        "p.n GROUP BY k.id, p.consultation_id, p.n ORDER BY k.id, p.n").fetchall()
     return [dict(zip(participation.PARAGRAPH_COLUMNS, map(str, r), strict=True)) for r in rows]
 
 
