@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from . import transparency
 from .catalogue import Catalogue
@@ -18,14 +19,13 @@ def records(conn: psycopg.Connection[Any], catalogue: Catalogue, start: datetime
     """Applications sent before `end` and open at or after `start` (the window's bounds, aware)."""
     questions = {s.id: q for s in catalogue.services if (q := transparency.category_question(s)) is not None}
     out = []
-    with conn.cursor() as cur:
+    with conn.cursor() as cur:  # only the category's answer is read (service -> question id, as jsonb)
         cur.execute(
-            "SELECT service_id, submitted_at, CASE WHEN status = 'closed' THEN updated_at END, answers "
-            "FROM applications WHERE submitted_at < %s AND (status <> 'closed' OR updated_at >= %s)",
-            (end, start))
-        for service_id, submitted_at, closed_at, answers in cur:
-            qid = questions.get(service_id)
-            category = answers.get(qid) if qid and isinstance(answers, dict) else None
+            "SELECT service_id, submitted_at, CASE WHEN status = 'closed' THEN updated_at END, "
+            "answers ->> (%s::jsonb ->> service_id) FROM applications "
+            "WHERE submitted_at < %s AND (status <> 'closed' OR updated_at >= %s)",
+            (Jsonb(questions), end, start))
+        for service_id, submitted_at, closed_at, category in cur:
             out.append(transparency.Record(service_id, submitted_at, closed_at,
                                            str(category) if category is not None else None))
     return out
