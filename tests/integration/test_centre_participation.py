@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration._browser import Chromium, Shots, Visit
+from tests.integration._browser import Chromium, Shots, Visit, describe
 from tests.integration._centre import centre_database, setup_django
 from tests.integration._centre_server import centre_server
 from tests.integration._oidc_issuer import ISSUER, Issuer
@@ -280,7 +280,8 @@ def served(centre: dict[str, Any]) -> Iterator[str]:
 def test_the_participation_pages_in_a_browser(centre: dict[str, Any], served: str, chromium: Chromium,
                                               shots: Shots, lang: str) -> None:
     """Chromium with JavaScript off: the participation page, a consultation, a comment refused then sent, a poll
-    voted and its results, the proposals; each axe-clean (WCAG 2.2 AA), at most 100 KB, reflowing at 320 px."""
+    voted and its results, the proposal form; each axe-clean (WCAG 2.2 AA), at most 100 KB, reflowing at 320 px;
+    and the staff's participation page (pending items, a refused form) checked by axe."""
     farah = manager(centre["provider"])
     slug = f"browser-{lang}"
     consultation(farah, slug, closes=today())
@@ -312,5 +313,13 @@ def test_the_participation_pages_in_a_browser(centre: dict[str, Any], served: st
         page.goto(f"{served}/{lang}/participate/proposals/new/", wait_until="load")
         visit.seen("propose")
         visit.check()
+        # the staff page (the comment above pending, a refused form) as the manager's browser gets it, laid out
+        # by Chromium with the server's stylesheets and checked by axe (its sign-in is the staff pages' tests')
+        for shown in (farah.get(f"/{lang}/staff/participation/"),
+                      staff_post(farah, f"/{lang}/staff/participation/polls/", {"slug": "x", "opens": today()})):
+            html = shown.content.decode()
+            assert len(shown.content) < 100 * 1024 and f'lang="{lang}"' in html
+            violations = chromium.axe_html(f"{served}/{lang}/staff/participation/", html)
+            assert not violations, describe(violations)
     finally:
         page.context.close()
