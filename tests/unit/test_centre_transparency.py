@@ -119,3 +119,16 @@ def test_when_each_part_of_the_scheduled_open_data_is_due() -> None:
     assert not publishing.due("transparency", (now, date(2026, 12, 4)), now + timedelta(hours=23), KHI)
     assert publishing.due("participation", (now - timedelta(hours=1), date(2026, 12, 4)), now, KHI)
     assert not publishing.due("participation", (now - timedelta(minutes=59), date(2026, 12, 4)), now, KHI)
+
+
+def test_the_due_time_is_the_staff_pages_one() -> None:
+    """The cached calendar-day shift gives what `timers.add_working_days` gives, holidays and zone included."""
+    from centre_core.timers import add_working_days
+
+    holidays = frozenset({date(2026, 12, 25), date(2027, 1, 1)})
+    service = CAT.service("trade_licence")
+    assert service is not None
+    for hours in range(0, 24 * 40, 7):
+        sent = datetime(2026, 12, 1, tzinfo=UTC) + timedelta(hours=hours)
+        expected = add_working_days(sent.astimezone(KHI), service.sla_working_days, holidays)
+        assert tr.due_at(tr.Record("trade_licence", sent, None), service, KHI, holidays) == expected

@@ -18,6 +18,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
+from functools import lru_cache
 
 from .catalogue import Catalogue, Service
 from .timers import add_working_days
@@ -64,8 +65,17 @@ def local_day(moment: datetime, zone: tzinfo) -> date:
     return moment.astimezone(zone).date()
 
 
-def due_at(record: Record, service: Service, zone: tzinfo, holidays: Iterable[date] = ()) -> datetime:
-    return add_working_days(record.submitted_at.astimezone(zone), service.sla_working_days, holidays)
+def due_at(record: Record, service: Service, zone: tzinfo, holidays: frozenset[date] = frozenset()) -> datetime:
+    """`timers.add_working_days` from the time it was sent, in the agency's zone: the calendar days it adds depend
+    only on the day it starts from, so they are computed once per (day, SLA) and the same wall-clock shift applied."""
+    start = record.submitted_at.astimezone(zone)
+    return start + timedelta(days=_calendar_days(start.date(), service.sla_working_days, holidays))
+
+
+@lru_cache(maxsize=4096)
+def _calendar_days(day: date, working_days: int, holidays: frozenset[date]) -> int:
+    noon = datetime.combine(day, time(12))
+    return (add_working_days(noon, working_days, holidays) - noon).days
 
 
 def _day_end_after(moment: datetime, zone: tzinfo) -> date:
