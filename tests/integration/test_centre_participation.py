@@ -119,7 +119,7 @@ def test_a_consultation_commented_in_urdu_moderated_and_published(centre: dict[s
     assert empty.status_code == 400 and "پہلے کچھ لکھیں" in empty.content.decode()
     sent = form(ali, "/ur/participate/consultations/water-tariff/2/", {"comment": URDU})
     assert sent.status_code == 200 and "آپ کا تبصرہ موصول ہو گیا" in sent.content.decode()
-    assert URDU not in ali.get("/ur/participate/consultations/water-tariff/").content.decode()  # pending
+    assert URDU not in ali.get("/ur/participate/consultations/water-tariff/2/").content.decode()  # pending
     assert "not found" in ali.get("/en/participate/consultations/water-tariff/9/").content.decode().lower() or \
         ali.get("/en/participate/consultations/water-tariff/9/").status_code == 404
     publish()
@@ -139,8 +139,16 @@ def test_a_consultation_commented_in_urdu_moderated_and_published(centre: dict[s
                       {"kind": "comment", "id": item[1], "action": "approve"}).status_code == 200
     assert staff_post(farah, "/en/staff/participation/moderate/",
                       {"kind": "comment", "id": item[1], "action": "reject"}).status_code == 404  # decided already
-    shown = ali.get("/ur/participate/consultations/water-tariff/").content.decode()
-    assert URDU in shown and "1 تبصرے" in shown
+    assert "1 تبصرے" in ali.get("/ur/participate/consultations/water-tariff/").content.decode()
+    assert URDU in ali.get("/ur/participate/consultations/water-tariff/2/").content.decode()
+    with centre["box"].pg_admin("centre") as conn:  # a paragraph's comments come ten a page
+        conn.execute("INSERT INTO consultation_comments (consultation_id, paragraph, text, language, state, "
+                     "created_at) SELECT id, 3, 'comment ' || n, 'en', 'approved', now() FROM consultations, "
+                     "generate_series(1, 11) n WHERE slug = 'water-tariff'")
+    first_page = ali.get("/en/participate/consultations/water-tariff/3/").content.decode()
+    second_page = ali.get("/en/participate/consultations/water-tariff/3/?page=2").content.decode()
+    assert "comment 10<" in first_page and "comment 11<" not in first_page and "Page 1 of 2" in first_page
+    assert "comment 11<" in second_page and "comment 1<" not in second_page and "?page=1" in second_page
 
     assert "centre-consultations.csv" in publish()
     second = next(r for r in published(centre, "opendata/centre-consultations.csv")
@@ -148,8 +156,9 @@ def test_a_consultation_commented_in_urdu_moderated_and_published(centre: dict[s
     assert (second["comments_approved"], second["comments_pending"], second["text_ur"]) == \
         ("1", "0", "کتنا: 500 روپے ماہانہ۔")
     comments = published(centre, "opendata/centre-consultation-comments.csv")
-    assert [(c["consultation"], c["paragraph"], c["language"], c["text"]) for c in comments] == \
-        [("water-tariff", "2", "ur", URDU)]
+    assert [(c["consultation"], c["paragraph"], c["language"], c["text"]) for c in comments][0] == \
+        ("water-tariff", "2", "ur", URDU)
+    assert len(comments) == 12
     assert publish() == "unchanged\n"  # the same bytes are not written again
     with centre["box"].pg_admin("centre") as conn:
         actions = [r[0] for r in conn.execute("SELECT action FROM audit WHERE subject = 'participation' ORDER BY seq")]

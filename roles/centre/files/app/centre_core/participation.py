@@ -25,7 +25,8 @@ from datetime import date
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$")
 MAX_TITLE = 200
-MAX_DRAFT = 60_000  # characters of a draft text (each language)
+MAX_DRAFT = 30_000  # characters of a draft text (each language): ~60 KB of Urdu, under the pages' 100 KB
+COMMENTS_PER_PAGE = 10  # a paragraph's page shows this many comments (at most ~40 KB of Urdu)
 MAX_PARAGRAPHS = 200
 MAX_COMMENT = 2000
 MAX_PROPOSAL_TITLE = 150

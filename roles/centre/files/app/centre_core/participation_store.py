@@ -124,6 +124,15 @@ def consultation(conn: psycopg.Connection[Any], slug: str, comments: bool = True
     return found, paragraphs
 
 
+def paragraph_comments(conn: psycopg.Connection[Any], consultation_id: int, paragraph: int, page: int,
+                       per_page: int = participation.COMMENTS_PER_PAGE) -> list[tuple[str, str, datetime]]:
+    """A page (from 1) of a paragraph's approved comments, oldest first: (text, language, when)."""
+    return [(str(t), str(lang), at) for t, lang, at in conn.execute(
+        "SELECT text, language, created_at FROM consultation_comments WHERE consultation_id = %s AND paragraph = %s "
+        "AND state = 'approved' ORDER BY id LIMIT %s OFFSET %s",
+        (consultation_id, paragraph, per_page, (max(page, 1) - 1) * per_page))]
+
+
 def comment(conn: psycopg.Connection[Any], consultation_id: int, paragraph: int, text: str, language: str,
             now: datetime) -> int:
     """A citizen's comment on a paragraph, pending moderation."""

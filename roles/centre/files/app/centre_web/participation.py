@@ -86,9 +86,10 @@ def index(request: HttpRequest) -> HttpResponse:
         "title": t("p_title"), "consultations": consultations, "polls": polls})
 
 
-def _consultation(slug: str) -> tuple[participation_store.Consultation, list[participation_store.Paragraph]]:
+def _consultation(slug: str, comments: bool = False) -> tuple[participation_store.Consultation,
+                                                               list[participation_store.Paragraph]]:
     try:
-        found, paragraphs = participation_store.consultation(runtime.connection(), slug)
+        found, paragraphs = participation_store.consultation(runtime.connection(), slug, comments)
     except NotFound:
         raise Http404 from None
     if _today() < found.opens_on:
@@ -98,10 +99,10 @@ def _consultation(slug: str) -> tuple[participation_store.Consultation, list[par
 
 @require_http_methods(["GET"])
 def consultation(request: HttpRequest, slug: str) -> HttpResponse:
-    found, paragraphs = _consultation(slug)
-    shown = [{"n": p.n, "body": _shown(p.text_en, p.text_ur), "approved": p.approved,
-              "comments": [{"text": c[0], "lang": c[1], "dir": "rtl" if c[1] == "ur" else "ltr"} for c in p.comments]}
-             for p in paragraphs]
+    """The draft paragraph by paragraph with each one's count of comments (their texts are on the paragraph's own
+    page, ten at a time, so that no page grows past the 100 KB the pages are held to)."""
+    found, paragraphs = _consultation(slug, comments=False)
+    shown = [{"n": p.n, "body": _shown(p.text_en, p.text_ur), "approved": p.approved} for p in paragraphs]
     return render(request, "centre_web/participate/consultation.html", {
         "title": _shown(found.title_en, found.title_ur)["text"], "heading": _shown(found.title_en, found.title_ur),
         "slug": slug, "paragraphs": shown, **_dates(found.opens_on, found.closes_on),
@@ -115,7 +116,16 @@ def comment(request: HttpRequest, slug: str, n: int) -> HttpResponse:
     if paragraph is None:
         raise Http404
     dates = _dates(found.opens_on, found.closes_on)
-    context: dict[str, Any] = {"title": t("p_comment_on", n=n), "slug": slug, "n": n,
+    try:
+        page = max(1, min(int(str(request.GET.get("page", "1"))), 10_000))
+    except ValueError:
+        page = 1
+    pages = max(1, -(-paragraph.approved // participation.COMMENTS_PER_PAGE))
+    comments = [{"text": c[0], "lang": c[1], "dir": "rtl" if c[1] == "ur" else "ltr"}
+                for c in participation_store.paragraph_comments(runtime.connection(), found.id, n, page)]
+    context: dict[str, Any] = {"title": t("p_paragraph", n=n), "slug": slug, "n": n, "comments": comments,
+                               "approved": paragraph.approved, "page": page, "pages": pages,
+                               "previous": page - 1 if page > 1 else None, "next": page + 1 if page < pages else None,
                                "heading": _shown(found.title_en, found.title_ur),
                                "body": _shown(paragraph.text_en, paragraph.text_ur), "typed": "", "errors": [],
                                "back": reverse("consultation", args=[slug]), **dates}

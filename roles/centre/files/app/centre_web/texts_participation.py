@@ -18,6 +18,11 @@ PARTICIPATION_TEXTS: dict[str, dict[str, str]] = {
     "p_paragraph": {"en": "Paragraph {n}", "ur": "پیراگراف {n}"},
     "p_comments_n": {"en": "{n} comments", "ur": "{n} تبصرے"},
     "p_comment_on": {"en": "Comment on paragraph {n}", "ur": "پیراگراف {n} پر تبصرہ کریں"},
+    "p_read_comments": {"en": "Read the comments on paragraph {n}", "ur": "پیراگراف {n} پر تبصرے پڑھیں"},
+    "p_comments_title": {"en": "Comments", "ur": "تبصرے"},
+    "p_page_of": {"en": "Page {i} of {n}", "ur": "صفحہ {i} از {n}"},
+    "p_previous": {"en": "Previous comments", "ur": "پچھلے تبصرے"},
+    "p_next": {"en": "More comments", "ur": "مزید تبصرے"},
     "p_your_comment": {"en": "Your comment", "ur": "آپ کا تبصرہ"},
     "p_comment_hint": {"en": "Up to 2,000 characters, in English or Urdu. Do not write your name, address or "
                              "telephone number: comments are published.",
