@@ -176,7 +176,11 @@ def test_a_consultation_commented_in_urdu_moderated_and_published(centre: dict[s
     first = ali.post(f"/ur/participate/proposals/{proposal[1]}/support/", {"csrfmiddlewaretoken": csrf(ali)})
     again = ali.post(f"/ur/participate/proposals/{proposal[1]}/support/", {"csrfmiddlewaretoken": csrf(ali)})
     assert (first.status_code, again.status_code) == (200, 409)
-    assert "1 حامی" in again.content.decode()
+    assert "1 حامی" in again.content.decode() and "شہر میں نئی بسیں۔" in again.content.decode()
+    listed = ali.get("/ur/participate/proposals/").content.decode()
+    assert f'href="/ur/participate/proposals/{proposal[1]}/"' in listed and "1 حامی" in listed
+    assert ali.get(f"/ur/participate/proposals/{proposal[1]}/").status_code == 200
+    assert ali.get("/ur/participate/proposals/999999/").status_code == 404
     publish()
     assert [(p["title"], p["supports"]) for p in published(centre, "opendata/centre-proposals.csv")] == \
         [("بسوں کے نئے راستے", "1")]
@@ -289,8 +293,8 @@ def served(centre: dict[str, Any]) -> Iterator[str]:
 def test_the_participation_pages_in_a_browser(centre: dict[str, Any], served: str, chromium: Chromium,
                                               shots: Shots, lang: str) -> None:
     """Chromium with JavaScript off: the participation page, a consultation, a comment refused then sent, a poll
-    voted and its results, the proposal form; each axe-clean (WCAG 2.2 AA), at most 100 KB, reflowing at 320 px;
-    and the staff's participation page (pending items, a refused form) checked by axe."""
+    voted and its results, the proposals and the proposal form; each axe-clean (WCAG 2.2 AA), at most 100 KB,
+    reflowing at 320 px; and the staff's participation page (pending items, a refused form) checked by axe."""
     farah = manager(centre["provider"])
     slug = f"browser-{lang}"
     consultation(farah, slug, closes=today())
@@ -319,6 +323,8 @@ def test_the_participation_pages_in_a_browser(centre: dict[str, Any], served: st
         page.locator("button.govuk-button").click()
         assert page.locator("dl.govuk-summary-list").count() == 1
         visit.seen("poll-results")
+        page.goto(f"{served}/{lang}/participate/proposals/", wait_until="load")
+        visit.seen("proposals")
         page.goto(f"{served}/{lang}/participate/proposals/new/", wait_until="load")
         visit.seen("propose")
         visit.check()

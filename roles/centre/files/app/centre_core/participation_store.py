@@ -186,12 +186,20 @@ def propose(conn: psycopg.Connection[Any], title: str, text: str, language: str,
     return int(row[0])
 
 
-def proposals(conn: psycopg.Connection[Any]) -> list[tuple[int, str, str, str, datetime, int]]:
-    """The approved proposals, most supported first: (id, title, text, language, received, supports)."""
+def proposals(conn: psycopg.Connection[Any], limit: int = 100_000, offset: int = 0,
+              only: int | None = None) -> list[tuple[int, str, str, str, datetime, int]]:
+    """The approved proposals (or the one `only`), most supported first: (id, title, text, language, received,
+    supports)."""
     return [(int(r[0]), str(r[1]), str(r[2]), str(r[3]), r[4], int(r[5])) for r in conn.execute(
         "SELECT p.id, p.title, p.text, p.language, p.created_at, count(s.voter) FROM proposals p LEFT JOIN "
-        "proposal_supports s ON s.proposal_id = p.id WHERE p.state = 'approved' GROUP BY p.id "
-        "ORDER BY count(s.voter) DESC, p.id LIMIT 500")]
+        "proposal_supports s ON s.proposal_id = p.id WHERE p.state = 'approved' AND (%s::bigint IS NULL OR "
+        "p.id = %s) GROUP BY p.id ORDER BY count(s.voter) DESC, p.id LIMIT %s OFFSET %s",
+        (only, only, limit, offset))]
+
+
+def approved_proposals(conn: psycopg.Connection[Any]) -> int:
+    row = conn.execute("SELECT count(*) FROM proposals WHERE state = 'approved'").fetchone()
+    return int(row[0]) if row else 0
 
 
 def support(conn: psycopg.Connection[Any], proposal_id: int, voter: str, now: datetime) -> bool:

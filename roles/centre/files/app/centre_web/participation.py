@@ -193,12 +193,32 @@ def proposals(request: HttpRequest) -> HttpResponse:
     return _proposals_page(request)
 
 
-def _proposals_page(request: HttpRequest, status: int = 200, note: str = "") -> HttpResponse:
+PROPOSALS_PER_PAGE = 10  # each cut to 500 characters on the list (its own page has it whole): well under 100 KB
+
+
+def _proposals_page(request: HttpRequest, status: int = 200, note: str = "", only: int | None = None) -> HttpResponse:
+    conn = runtime.connection()
+    try:
+        page = max(1, min(int(str(request.GET.get("page", "1"))), 10_000))
+    except ValueError:
+        page = 1
+    found = participation_store.proposals(conn, PROPOSALS_PER_PAGE, (page - 1) * PROPOSALS_PER_PAGE, only)
+    if only is not None and not found:
+        raise Http404
+    pages = max(1, -(-participation_store.approved_proposals(conn) // PROPOSALS_PER_PAGE))
     shown = [{"id": i, "title": title, "text": text, "lang": language, "dir": "rtl" if language == "ur" else "ltr",
               "received": at.astimezone(runtime.calendar().zone).date().isoformat(), "supports": n}
-             for i, title, text, language, at, n in participation_store.proposals(runtime.connection())]
+             for i, title, text, language, at, n in found]
     return render(request, "centre_web/participate/proposals.html", {
-        "title": t("p_proposals"), "proposals": shown, "note": note, "back": reverse("participate")}, status=status)
+        "title": shown[0]["title"] if only is not None else t("p_proposals"), "proposals": shown, "note": note,
+        "whole": only is not None, "page": page, "pages": pages, "previous": page - 1 if page > 1 else None,
+        "next": page + 1 if page < pages and only is None else None,
+        "back": reverse("proposals") if only is not None else reverse("participate")}, status=status)
+
+
+@require_http_methods(["GET"])
+def proposal(request: HttpRequest, proposal: int) -> HttpResponse:
+    return _proposals_page(request, only=proposal)
 
 
 @require_http_methods(["POST"])
@@ -213,7 +233,7 @@ def support(request: HttpRequest, proposal: int) -> HttpResponse:
     except NotFound:
         raise Http404 from None
     response = _proposals_page(request, 200 if counted else 409,
-                               t("p_supported") if counted else t("p_already_supported"))
+                               t("p_supported") if counted else t("p_already_supported"), proposal)
     return _keep_voter(response, token, new)
 
 
@@ -247,5 +267,6 @@ def patterns() -> list[Any]:
             path("participate/polls/<slug:slug>/", poll, name="poll"),
             path("participate/proposals/", proposals, name="proposals"),
             path("participate/proposals/new/", propose, name="propose"),
+            path("participate/proposals/<int:proposal>/", proposal, name="proposal"),
             path("participate/proposals/<int:proposal>/support/", support, name="proposal-support")]
 

@@ -23,6 +23,8 @@ PARTICIPATION_TEXTS: dict[str, dict[str, str]] = {
     "p_page_of": {"en": "Page {i} of {n}", "ur": "صفحہ {i} از {n}"},
     "p_previous": {"en": "Previous comments", "ur": "پچھلے تبصرے"},
     "p_next": {"en": "More comments", "ur": "مزید تبصرے"},
+    "p_previous_page": {"en": "Previous page", "ur": "پچھلا صفحہ"},
+    "p_next_page": {"en": "Next page", "ur": "اگلا صفحہ"},
     "p_your_comment": {"en": "Your comment", "ur": "آپ کا تبصرہ"},
     "p_comment_hint": {"en": "Up to 2,000 characters, in English or Urdu. Do not write your name, address or "
                              "telephone number: comments are published.",
