@@ -1,7 +1,8 @@
 """Fire the SLA timers that are due (`store.run_timers`): a task past its SLA moves along its timer's path (e.g. to
 a supervisor's desk); delete the saved answers past their expiry (`store.purge_drafts`); archive the documents of closed
 applications with their retention class, delete the archived ones whose retention has ended, and delete pending
-uploads a day old, then erase the answers and contact addresses of closed applications past their retention
+uploads a day old, publish the scheduled open data (e-participation's results hourly, the transparency figures
+daily: `publishing`), then erase the answers and contact addresses of closed applications past their retention
 (`housekeeping`); send the
 notifications' outbox through the agency's mail service (`mailer`) and its SMS provider (`texter`; without one or
 the other, mark what was queued for it `off`).
