@@ -82,9 +82,17 @@ def new_poll(request: HttpRequest, me: Me) -> HttpResponse:
     return _create(request, me, typed, draft, "poll")
 
 
+FIELD_OF = {"p_err_title": "title-en", "p_err_draft": "text-en", "p_err_paragraphs": "text-ur",
+            "p_err_too_many": "text-en", "p_err_too_long": "text-en", "p_err_empty": "text-en", "p_err_dates": "opens",
+            "p_err_dates_order": "closes", "p_err_options": "options-en"}  # the field a refusal's summary links to
+
+
 def _create(request: HttpRequest, me: Me, typed: dict[str, str], draft: Any, form: str) -> HttpResponse:
     if isinstance(draft, participation.Refusal):
-        return _page(request, 400, errors=[(f"#{form}-slug", t(draft.key, **dict(draft.values)))], typed=typed,
+        field = FIELD_OF.get(draft.key, "slug")
+        if form == "poll" and field in ("title-en", "text-en", "text-ur"):
+            field = "question-en"
+        return _page(request, 400, errors=[(f"#{form}-{field}", t(draft.key, **dict(draft.values)))], typed=typed,
                      form=form)
     try:
         if form == "consultation":
