@@ -226,6 +226,26 @@ def test_opendata_publishes_a_csv_from_the_bucket_as_json(box: BoxHandle, apps: 
                     {"rowid": 2, "name": "Riverside", "district": "South", "beds": 12}], rows
     revenue = box.cli("--json", "app", "list", "--agency", "revenue").json()["apps"]
     assert "opendata" not in {a["app"] for a in revenue}
+    # the centre's transparency figures (docs/centre.md) as the opendata app shows them: a table, Urdu kept, typed
+    from datetime import UTC, date, datetime
+
+    from centre_core import catalogue, transparency
+
+    figures = transparency.opendata_files(
+        [transparency.Record("grievance", datetime(2026, 12, 1, 5, tzinfo=UTC), datetime(2026, 12, 2, 5, tzinfo=UTC),
+                             "complaint")], [transparency.Rating("grievance", 4, datetime(2026, 12, 2, 6, tzinfo=UTC))],
+        catalogue.load_samples().catalogue, date(2026, 12, 3), UTC, days=2)
+    sla = f"centre_sla_{uuid.uuid4().hex[:6]}"
+    b.s3_client().put_object(Bucket="ag-health", Key=f"opendata/{sla.replace('_', '-')}.csv",
+                             Body=figures[transparency.OPENDATA_SLA])
+    endpoint = f"{url(apps, 'health', 'opendata')}/opendata/{sla}.json?_shape=array&service=grievance"
+    deadline = time.monotonic() + 45
+    while time.monotonic() < deadline and (resp := s.get(endpoint, timeout=10)).status_code != 200:
+        time.sleep(1)
+    shown = resp.json()
+    assert [(r["day"], r["service_ur"], r["closed"], r["closed_within_sla"]) for r in shown] == \
+        [("2026-12-01", "شکایت یا تجویز", 0, 0), ("2026-12-02", "شکایت یا تجویز", 1, 1)], shown
+    assert shown[0]["compliance_pct"] in ("", None) and float(shown[1]["compliance_pct"]) == 100.0
 
 
 def _owners(path: Path) -> set[int]:

@@ -147,3 +147,7 @@ TEXTS.update(PAYMENT_TEXTS)
 from .texts_g2g import G2G_TEXTS  # noqa: E402 - the tracking page's G2G part, kept apart
 
 TEXTS.update(G2G_TEXTS)
+
+from .texts_participation import PARTICIPATION_TEXTS  # noqa: E402 - e-participation's words, kept apart
+
+TEXTS.update(PARTICIPATION_TEXTS)

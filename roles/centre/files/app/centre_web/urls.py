@@ -17,6 +17,8 @@ from . import (
                g2g,
                holds,
                notify,
+               participation,
+               participation_staff,
                pay,
                track,
                uploads,
@@ -69,6 +71,7 @@ staff_patterns = [  # the staff pages (desk.py), under the language prefixes as 
     path("staff/catalogue/upload/", catalogue_pages.upload, name="staff-catalogue-upload"),
     path("staff/catalogue/install/", catalogue_pages.confirm, name="staff-catalogue-install"),
     path("staff/catalogue/services/<slug:service_id>/", catalogue_pages.edit, name="staff-catalogue-edit"),
+    *participation_staff.patterns(),  # e-participation's moderation (participation_staff.py)
 ]
 urlpatterns += [path("oidc/callback/", desk.callback, name="staff-callback")]  # the redirect URI registered
 urlpatterns += api_patterns + [re_path(r"^api/(?P<rest>.*)$", api.unknown, name="api-unknown")]
@@ -93,4 +96,5 @@ urlpatterns += i18n_patterns(
     path("track/status/pay/", pay.start, name="pay-start"),  # e-payments (pay.py)
     path("payments/<str:bill_ref>/return/", pay.returned, name="pay-return"),
     path("receipts/<str:bill_ref>/", pay.receipt, name="receipt"),
+    *participation.patterns(),  # e-participation (participation.py)
 )

@@ -1,7 +1,8 @@
 """Fire the SLA timers that are due (`store.run_timers`): a task past its SLA moves along its timer's path (e.g. to
 a supervisor's desk); delete the saved answers past their expiry (`store.purge_drafts`); archive the documents of closed
 applications with their retention class, delete the archived ones whose retention has ended, and delete pending
-uploads a day old, then erase the answers and contact addresses of closed applications past their retention
+uploads a day old, publish the scheduled open data (e-participation's results hourly, the transparency figures
+daily: `publishing`), then erase the answers and contact addresses of closed applications past their retention
 (`housekeeping`); send the
 notifications' outbox through the agency's mail service (`mailer`) and its SMS provider (`texter`; without one or
 the other, mark what was queued for it `off`).
@@ -19,8 +20,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from centre_core import outbox, payments_store, store
-from centre_web import certificates, g2g, housekeeping, mailer, receipts, runtime, texter
+from centre_core import outbox, participation_store, payments_store, store
+from centre_web import certificates, g2g, housekeeping, mailer, publishing, receipts, runtime, texter
 from centre_web.sms_provider import provider_of
 
 BATCH = 100  # applications per transaction batch; a round goes on while a batch comes back full
@@ -93,6 +94,7 @@ class Command(BaseCommand):
             self.stdout.write(f"drafts: {purged} expired deleted")
         store.purge_clients(runtime.connection(), runtime.now())  # the tracking throttle's ended windows
         outbox.purge_requests(runtime.connection(), runtime.now())  # "send me a code"'s ended windows
+        participation_store.purge_clients(runtime.connection(), runtime.now())  # e-participation's throttle
         bucket = runtime.bucket()
         if bucket is not None:
             archived = housekeeping.archive_closed(runtime.connection(), bucket, runtime.loaded(), runtime.now())
@@ -106,6 +108,10 @@ class Command(BaseCommand):
             pending = housekeeping.purge_pending(bucket, runtime.now())
             if pending:
                 self.stdout.write(f"uploads: {pending} pending past a day deleted")
+            published = publishing.round(runtime.connection(), bucket, runtime.loaded(), runtime.now(),
+                                         runtime.calendar())  # participation hourly, transparency daily
+            if published:
+                self.stdout.write(f"open data: {len(published)} files published")
         issued = certificates.issue_due()  # certificates not signed when their application closed
         if issued:
             self.stdout.write(f"certificates: {issued} issued")
