@@ -82,6 +82,35 @@ def test_an_operator_approves_a_members_request_and_the_agency_is_onboarded(cbox
     assert dup.status_code == 409
 
 
+def test_an_approved_requests_apps_are_deployed_and_its_contact_mailed(cbox: BoxHandle,
+                                                                        tokens: dict[str, str]) -> None:
+    """After the approval above: one deploy job per requested app (the console's runner, as a Deploy button starts
+    one), linked from the request's page and audited; the contact got the decision by e-mail (English)."""
+    box = cbox.box()
+    req = next(r for r in kit.api(box, "/api/requests", tokens["operator"]).json()["requests"] if r["slug"] == NEW)
+    assert len(req["jobs"]) == 1
+    url = f"/api/jobs/{req['jobs'][0]}"
+    t0 = time.monotonic()
+    while (job := kit.api(box, url, tokens["operator"]).json())["state"] in ("queued", "running"):
+        assert time.monotonic() - t0 < 600, job["steps"][-5:]
+        time.sleep(0.5)
+    assert (job["kind"], job["agency"], job["target"], job["actor"]) == ("deploy", NEW, "opendata",
+                                                                          req["decided_by"])
+    assert job["state"] == "succeeded", (job["error"], job["steps"][-6:])
+    assert [a["app"] for a in cbox.cli("--json", "app", "list", "--agency", NEW).json()["apps"]] == ["opendata"]
+    entries = kit.api(box, f"/api/audit?agency={NEW}", tokens["operator"]).json()["entries"]
+    audited = {(e["command"], e["result"]) for e in entries if e["actor"] == req["decided_by"]}
+    assert {("job deploy", "queued"), ("job deploy", "succeeded"), ("app deploy", "changed"),
+            ("request mail", "mailed")} <= audited, audited
+    s, page = kit.sign_in(box, *operator(cbox), start=f"/en/requests/{req['id']}")
+    assert page.status_code == 200 and f'href="/en/jobs/{job["id"]}"' in page.text
+    msg = wait_for(cbox.home, f"it@{NEW}.example", lambda m: "approved" in str(m["Subject"]), timeout=30)
+    assert str(msg["From"]).endswith(f"<console@{box.spec.platform.domain}>")
+    body = msg.get_body(("plain",))
+    assert body is not None and f"/en/requests/{req['id']}" in body.get_content()
+    print(f"the approved request's deploy: {time.monotonic() - t0:.1f} s after the approval's test")
+
+
 def test_a_decline_carries_its_reason_and_is_final(cbox: BoxHandle, tokens: dict[str, str]) -> None:
     box = cbox.box()
     filed = _file(cbox, tokens[B], DECLINED, lang="ur")
@@ -239,33 +268,3 @@ def test_an_operator_decides_in_the_browser(cbox: BoxHandle, chromium: Chromium,
     finally:
         page.context.close()
     visit.check()
-
-
-def test_an_approved_requests_apps_are_deployed_and_its_contact_mailed(cbox: BoxHandle,
-                                                                        tokens: dict[str, str]) -> None:
-    """After the approval (the module's first test): one deploy job per requested app (the console's runner, as a
-    Deploy button starts one), linked from the request's page and audited; the contact got the decision by e-mail
-    (English). Last in the module: the deploy runs while the tests above do (the console stays responsive)."""
-    box = cbox.box()
-    req = next(r for r in kit.api(box, "/api/requests", tokens["operator"]).json()["requests"] if r["slug"] == NEW)
-    assert len(req["jobs"]) == 1
-    url = f"/api/jobs/{req['jobs'][0]}"
-    t0 = time.monotonic()
-    while (job := kit.api(box, url, tokens["operator"]).json())["state"] in ("queued", "running"):
-        assert time.monotonic() - t0 < 600, job["steps"][-5:]
-        time.sleep(0.5)
-    assert (job["kind"], job["agency"], job["target"], job["actor"]) == ("deploy", NEW, "opendata",
-                                                                          req["decided_by"])
-    assert job["state"] == "succeeded", (job["error"], job["steps"][-6:])
-    assert [a["app"] for a in cbox.cli("--json", "app", "list", "--agency", NEW).json()["apps"]] == ["opendata"]
-    entries = kit.api(box, f"/api/audit?agency={NEW}", tokens["operator"]).json()["entries"]
-    audited = {(e["command"], e["result"]) for e in entries if e["actor"] == req["decided_by"]}
-    assert {("job deploy", "queued"), ("job deploy", "succeeded"), ("app deploy", "changed"),
-            ("request mail", "mailed")} <= audited, audited
-    s, page = kit.sign_in(box, *operator(cbox), start=f"/en/requests/{req['id']}")
-    assert page.status_code == 200 and f'href="/en/jobs/{job["id"]}"' in page.text
-    msg = wait_for(cbox.home, f"it@{NEW}.example", lambda m: "approved" in str(m["Subject"]), timeout=30)
-    assert str(msg["From"]).endswith(f"<console@{box.spec.platform.domain}>")
-    body = msg.get_body(("plain",))
-    assert body is not None and f"/en/requests/{req['id']}" in body.get_content()
-    print(f"the approved request's deploy: waited {time.monotonic() - t0:.1f} s at the module's end")
