@@ -228,3 +228,22 @@ def test_an_app_without_a_demo_is_bad_input() -> None:
     assert result.rc == 2 and result.stdout == "", result.stderr
     assert_one_error(result)
     assert "app 'portal' has no demo" in result.stderr
+
+
+@pytest.mark.parametrize("signing", [{"sign_url": "https://localhost:18018/sign/civic", "secret": "s"}, {}])
+def test_the_roles_signing_tasks_have_boolean_conditions(signing: dict[str, str]) -> None:
+    """ansible-core 2.19 fails a task whose `when` gives a string (every deploy with signing credentials failed at
+    "Write the signing secret", hidden by no_log): each of the two tasks' conditions evaluates to a boolean, and
+    exactly one of them runs, with and without the agency's signing credentials."""
+    from pathlib import Path
+
+    import yaml
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar, trust_as_template
+
+    tasks = yaml.safe_load((Path(__file__).resolve().parents[2] / "roles/centre/tasks/deploy.yml").read_text())
+    conditions = [t["when"] for t in tasks if "centre_signing" in str(t.get("when", ""))]
+    templar = Templar(loader=DataLoader(), variables={"centre_signing": signing})
+    runs = [templar.evaluate_conditional(trust_as_template(c)) for c in conditions]
+    assert len(runs) == 2 and all(isinstance(r, bool) for r in runs) and runs.count(True) == 1
+    assert runs[0] is bool(signing)  # the first writes the secret, the second removes it
