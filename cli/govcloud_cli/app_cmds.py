@@ -113,3 +113,30 @@ def remove(
     else:
         info(f"{app} for {agency} " + ("removed" + (" and its data purged" if purge_data else " (data kept)")
                                        if removed else "was not deployed; nothing changed"))
+
+
+@app_app.command("demo")
+def demo(ctx: typer.Context, agency: str, app: str) -> None:
+    """Run one application of APP (`centre`) for AGENCY through every step to its issued, signed certificate, through
+    the centre's API as a client would (a temporary staff member at every desk, signed in through the box's IdP,
+    removed at the end). JSON: {"reference", "access_code", "certificate_url", "verify_url"}; the access code is
+    unused, `certificate_url` carries it as ?code=. Exit 0 done; 1 the centre, the IdP or the signing service
+    failed; 2 unknown agency or app, an app without a demo, or the centre not deployed (nothing changed); 4 the
+    centre is not ready."""
+    from govcloud_platform.errors import InputError
+
+    opts: Options = ctx.obj
+    manifest(app)  # an unknown app: exit 2
+    if app != "centre":
+        raise InputError(f"app {app!r} has no demo", hint="`govcloud app demo AGENCY centre`")
+    from govcloud_platform.centre_demo import run_on_box
+
+    box = load_box(opts)
+    with progress(opts, f"app demo {agency} {app}") as step:
+        result = run_on_box(box, agency, step)
+    if opts.json:
+        emit_json(result.as_dict())
+    else:
+        info(f"application {result.reference} of {agency}'s centre: issued and signed")
+        info(f"certificate (PDF, with its access code): {result.certificate_url}")
+        info(f"verification page: {result.verify_url}")

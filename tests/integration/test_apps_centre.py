@@ -437,7 +437,8 @@ def test_staff_act_on_the_api_with_access_tokens_of_the_agencys_idp(box: BoxHand
         with psycopg.connect(**conninfo) as conn:
             actors = [r[0] for r in conn.execute("SELECT actor FROM audit WHERE subject = %s ORDER BY seq",
                                                  (doc["reference"],))]
-        assert actors == ["citizen", f"staff:{claims['sub']}", f"staff:{claims['sub']}"]
+        # the certificate, signed by the box's signing service when the application closed issued
+        assert actors == ["citizen", f"staff:{claims['sub']}", f"staff:{claims['sub']}", "system"]
     finally:
         for user in users:
             idp_api.remove_user(b, user)
@@ -534,7 +535,7 @@ def test_staff_sign_in_on_the_staff_pages_through_the_idp(box: BoxHandle, deploy
         assert row_db == ("closed", "issued")
         who = f"staff:{login(SLUG, 'pages')}"
         assert actions == [("citizen", "submitted"), (who, "task:review:claim"), (who, "task:review:accept"),
-                           (who, "task:approve:approve")], actions
+                           (who, "task:approve:approve"), ("system", "certificate:issued")], actions
 
         # sign out: the centre's session is cleared, the browser goes to LemonLDAP::NG's end-session endpoint with
         # the id_token, which ends the IdP's session and sends it back to the signed-out page
@@ -723,6 +724,77 @@ def test_another_agencys_credentials_cannot_reach_this_centres_database(
     for target in (f"ag_{OTHER}", "postgres"):  # nor can the centre's reach beyond its own
         with pytest.raises(psycopg.OperationalError):
             psycopg.connect(**b.pg_conninfo(target, env["DB_USER"], env["DB_PASSWORD"]))
+
+
+def _pyhanko(pdf: bytes, ca_file: Path) -> Any:
+    """pyHanko's status of the PDF's last signature, trusting the platform CA only, offline; None when pyHanko
+    refuses the file outright (a changed byte may break the structure as well as the digest)."""
+    import io
+
+    from asn1crypto import pem
+    from asn1crypto import x509 as asn1_x509
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+
+    root = asn1_x509.Certificate.load(pem.unarmor(ca_file.read_bytes())[2])
+    context = ValidationContext(trust_roots=[root], allow_fetching=False, revocation_mode="soft-fail")
+    try:
+        sig = PdfFileReader(io.BytesIO(pdf), strict=False).embedded_signatures[-1]
+        return validate_pdf_signature(sig, context, ts_validation_context=context)
+    except Exception:  # noqa: BLE001 - any refusal is "not valid" here
+        return None
+
+
+def test_the_demo_issues_a_certificate_signed_by_the_platform(box: BoxHandle, deployed: dict[str, Any]) -> None:
+    """`govcloud --json app demo <agency> centre` (issue 16, item 6): a temporary staff member at every desk signs
+    in through the IdP, one application goes through every step to its certificate, signed by the box's signing
+    service with the agency's key and timestamped by the box's TSA. The printed certificate URL serves the PDF
+    through the proxy; pyHanko finds it intact, trusted against the platform CA alone and timestamped; one changed
+    byte fails it, as `govcloud cert verify` says too; the verification page says valid; the URL without the code
+    is refused; the demo member is gone. An unknown agency and one without the centre: exit 2, one line."""
+    b = box.box()
+    t0 = time.monotonic()
+    r = box.cli("--json", "app", "demo", SLUG, APP, timeout=300)
+    wall = time.monotonic() - t0
+    assert r.rc == 0, r.stderr[-3000:]
+    doc = r.json()
+    print(f"centre demo (sign-in, 1 application, 2 desks, signed certificate): {wall:.1f} s")
+    assert set(doc) == {"reference", "access_code", "certificate_url", "verify_url"}
+    assert doc["certificate_url"] == (f"{deployed['url']}/en/certificate/{doc['reference']}?code={doc['access_code']}")
+    assert doc["verify_url"].startswith(deployed["url"] + "/en/verify/")
+    assert not [u for u in idp_api.list_users(b) if u.startswith("demo-") and u.endswith("@" + SLUG)]
+    assert "password" not in r.stderr.lower()
+
+    pdf = browser(b).get(doc["certificate_url"], timeout=60)  # TLS through the proxy, the box CA, the public name
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF"), pdf.text[:300]
+    status = _pyhanko(pdf.content, b.ca_file)
+    assert status is not None and status.intact and status.valid and status.trusted, status
+    assert status.coverage is not None and status.coverage.name == "ENTIRE_FILE"
+    assert SLUG in status.signing_cert.subject.human_friendly  # the agency's key: OU=<slug>
+    ts = status.timestamp_validity
+    assert ts is not None and ts.intact and ts.valid and ts.trusted  # the box TSA's token, its chain to the CA
+    assert ts.signing_cert.subject != status.signing_cert.subject
+    changed = bytearray(pdf.content)
+    at = changed.index(b"/Producer") if b"/Producer" in changed else len(changed) // 4
+    changed[at + 2] ^= 0x01
+    broken = _pyhanko(bytes(changed), b.ca_file)
+    assert broken is None or not (broken.intact and broken.valid)
+    for name, body, rc in (("demo.pdf", pdf.content, 0), ("demo-changed.pdf", bytes(changed), 1)):
+        path = box.root / name
+        path.write_bytes(body)
+        checked = box.cli("--json", "cert", "verify", str(path))
+        assert checked.rc == rc, (name, checked.stdout, checked.stderr[-500:])
+        assert checked.json()["valid"] is (rc == 0)
+
+    page = browser(b).get(doc["verify_url"], timeout=30)
+    assert page.status_code == 200 and "This certificate is valid" in page.text, page.text[:500]
+    bare = browser(b).get(doc["certificate_url"].split("?")[0], timeout=30)  # a fresh browser: no tracking session
+    assert bare.status_code == 404 and not bare.content.startswith(b"%PDF")
+    for agency in ["no-such-agency", *([OTHER] if DeploymentStore(b).get(OTHER, APP) is None else [])]:
+        refused = box.cli("--json", "app", "demo", agency, APP)
+        assert refused.rc == 2 and refused.stdout == "" and len(refused.stderr.strip().splitlines()) == 1, \
+            refused.stderr
 
 
 def test_remove_with_purge_leaves_nothing_behind(box: BoxHandle, deployed: dict[str, Any]) -> None:

@@ -17,7 +17,7 @@ BOX_COMMANDS = [
     ["agency", "list"], ["agency", "show", "health"], ["agency", "credentials", "health"], ["agency", "usage"],
     ["agency", "add", "health", "--name", "Health"], ["agency", "remove", "health"],
     ["app", "list"], ["app", "status", "health", "portal"], ["app", "deploy", "health", "portal"],
-    ["app", "remove", "health", "portal"],
+    ["app", "remove", "health", "portal"], ["app", "demo", "health", "centre"],
     ["backup", "list"], ["backup", "status"], ["backup", "run"], ["backup", "verify"],
     ["backup", "restore", "--registry"], ["backup", "restore", "--agency", "health", "--yes"],
 ]
