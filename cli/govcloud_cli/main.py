@@ -149,6 +149,7 @@ def endpoints(box: Any) -> list[tuple[int, str, str]]:
         (p.idp_manager, "identity", f"the IdP manager API at http://{at('idp_manager')}:{p.idp_manager}"),
         (p.proxy_https, "apps", f"the apps' proxy at https://{at('proxy_https')}:{p.proxy_https}"),
         (p.signing_https, "signing", f"the signing service at https://{at('signing_https')}:{p.signing_https}"),
+        (p.paydemo_https, "paydemo", f"the demo payment provider at https://{at('paydemo_https')}:{p.paydemo_https}"),
     ]
     return out + [(p.base + n, "apps", f"an app at 127.0.0.1:{p.base + n}") for n in range(20, 100)]
 

@@ -25,7 +25,9 @@ from govcloud_platform.state.lock import box_lock
 from govcloud_platform.state.registry import PROVISIONING, READY, REMOVING, RETIRED, AgencyRecord, Registry
 from govcloud_platform.text import check_text
 
-IMPLICIT_SERVICES = ("signing",)  # every agency's where the box runs them, whatever its `services` list says
+# every agency's where the box runs them, whatever its `services` list says (the demo payment provider's merchant
+# account: where the spec enables it)
+IMPLICIT_SERVICES = ("signing", "paydemo")
 
 # REMOVING is saved before a removal touches any server and kept until every broker has deprovisioned: a removal
 # that fails half-way leaves the agency `removing` (never a hollow `ready`), and `agency remove` run again
@@ -168,9 +170,9 @@ class Onboarding:
         return record, True
 
     def _services_of(self, req: AgencyRequest) -> list[str]:
-        """The services an agency gets: those it asks for, and signing wherever the box runs it (every agency's:
-        brokers/signing.py)."""
-        return [*req.services, *IMPLICIT_SERVICES] if self.box.runs("signing") else list(req.services)
+        """The services an agency gets: those it asks for, and signing and the demo payment provider wherever the box
+        runs them (every agency's: brokers/signing.py, brokers/paydemo.py)."""
+        return [*req.services, *(s for s in IMPLICIT_SERVICES if self.box.runs(s) and s not in req.services)]
 
     def _missing_implicit(self, slug: str, wanted: list[str]) -> bool:
         """Whether a ready agency lacks a service it gets without asking (one added before the box ran signing):

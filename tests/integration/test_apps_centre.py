@@ -19,6 +19,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -65,13 +66,16 @@ PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"1" * 2000
 
 
 SESSION_BOX: list[BoxHandle] = []
+PAYDEMO_UP_S: list[float] = []  # `up` starting the demo payment provider on the running session box
 ZONE, HOLIDAYS = "Asia/Dubai", ["2026-12-25", "2027-03-23"]
 SERVICES = {"birth_certificate", "trade_licence", "grievance"}  # the civic catalogue: the samples less one
 
 
 def _spec_with_civic(box: BoxHandle, folder: str) -> Path:
-    """The session box's spec plus the agency with its centre block (its catalogue `folder`, beside the spec)."""
+    """The session box's spec plus the agency with its centre block (its catalogue `folder`, beside the spec), and the
+    demo payment provider enabled (the centre's e-payments through the box's provider)."""
     doc = yaml.safe_load(box.spec_path.read_text())
+    doc["platform"]["services"]["paydemo"] = {"enabled": True}
     doc["agencies"].append({"slug": SLUG, "name": NAME, "email": "it@civic.gov.example", "apps": [APP],
                             "services": [*DEFAULT_SERVICES, "mail"],
                             "centre": {"catalogue": f"{folder}/catalogue.yaml", "time_zone": ZONE,
@@ -110,7 +114,11 @@ def deployed(box: BoxHandle) -> Iterator[dict[str, Any]]:
     """A fresh agency (its database, bucket, IdP and mail login: the centre's notifications) and ONE centre
     deploy; the agency and its data go at the end."""
     apply_spec(SESSION_BOX[0])  # the spec's agencies (OTHER among them) exist
-    Onboarding(SESSION_BOX[0].box(), actor="test").add(AgencyRequest(SLUG, NAME, f"it@{SLUG}.example", "standard",
+    t0 = time.monotonic()
+    up = box.cli("--json", "up", timeout=300)  # this spec enables the demo payment provider: `up` starts it
+    assert up.rc == 0 and "paydemo" in {h["name"] for h in up.json()["services"]}, up.stderr[-2000:]
+    PAYDEMO_UP_S.append(round(time.monotonic() - t0, 1))
+    Onboarding(box.box(), actor="test").add(AgencyRequest(SLUG, NAME, f"it@{SLUG}.example", "standard",
                                                                       [*DEFAULT_SERVICES, "mail"]))
     try:
         t0 = time.monotonic()
@@ -795,6 +803,86 @@ def test_the_demo_issues_a_certificate_signed_by_the_platform(box: BoxHandle, de
         refused = box.cli("--json", "app", "demo", agency, APP)
         assert refused.rc == 2 and refused.stdout == "" and len(refused.stderr.strip().splitlines()) == 1, \
             refused.stderr
+
+
+def test_a_bill_is_paid_through_the_boxs_demo_provider(box: BoxHandle, deployed: dict[str, Any]) -> None:
+    """The box's demo payment provider (`platform.services.paydemo`): the deploy handed the centre its merchant
+    account (the URL and secret `agency credentials` shows, the box CA) and signs its receipts through the signing
+    service. A checkout made as the centre's adapter makes it, over HTTPS checked against the box CA; Pay on the
+    provider's page sends the signed notification through the box's proxy to the deployed centre, which pays the bill
+    (not to the `notifyUrl` the checkout names: the platform's). The receipt's JWS verifies with the centre's
+    published key, issued by the box CA; a forged notification is refused."""
+    from cryptography import x509
+
+    from centre_core import payments, payments_store
+    from govcloud_platform.box.services import paydemo
+
+    t0 = time.monotonic()
+    b = box.box()
+    creds = box.cli("--json", "agency", "credentials", SLUG, "--show-secrets")
+    assert creds.rc == 0, creds.stderr
+    account = creds.json()["paydemo"]
+    env = _env(box)
+    assert (env["PAY_URL"], env["PAY_SECRET"], env["PAY_KIND"]) == (account["url"], account["secret"], "paydemo")
+    assert env["PAY_CA_FILE"] == str(b.ca_file) and env["SIGNING_URL"].endswith(f"/sign/{SLUG}")
+    assert "RECEIPT_KEY_FILE" not in env  # receipts through the signing service
+    masked = box.cli("--json", "agency", "credentials", SLUG)
+    assert account["secret"] not in masked.stdout
+    # an application owing its fee, and its bill (as the status page or the timers' job would make it)
+    s = browser(b)
+    base = deployed["url"] + "/en/services/trade_licence"
+    for qid, value in (("business_name", "Paid Traders"), ("business_kind", "shop"), ("email", "pt@example.pk")):
+        assert _post(s, f"{base}/apply/{qid}/", {"answer": value}).status_code == 302
+    for doc, name, body in (("owner_cnic", "cnic.pdf", PDF), ("premises_proof", "lease.png", PNG)):
+        assert _post(s, f"{base}/documents/{doc}/", {}, files={"file": (name, body, "application/octet-stream")}
+                     ).status_code == 302
+    sent = _post(s, f"{base}/check/", {})
+    match = _REFERENCE.search(s.get(deployed["url"] + sent.headers["Location"], timeout=30).text)
+    assert match
+    service = catalogue.load(box.root / "civic-catalogue" / "catalogue.yaml").catalogue.service("trade_licence")
+    assert service is not None
+    conninfo = b.pg_conninfo(env["DB_NAME"], env["DB_USER"], env["DB_PASSWORD"])
+    with psycopg.connect(**conninfo) as conn:
+        bill = payments_store.ensure_bill(conn, match.group(1).replace("-", ""), service, datetime.now(UTC))
+    amount = payments.amount_text(bill.amount_minor, bill.currency)
+    # the checkout, as the centre's adapter sends it (centre_web.payment_provider)
+    body = json.dumps({"bill": bill.bill_ref, "amount": amount, "currency": bill.currency, "description": "Fee",
+                       "returnUrl": f"{deployed['url']}/en/payments/{bill.bill_ref}/return/",
+                       "notifyUrl": "https://elsewhere.example/steal"}, sort_keys=True).encode()
+    pay = requests.Session()
+    pay.trust_env = False
+    made = pay.post(env["PAY_URL"] + "/v1/checkouts", data=body, verify=str(b.ca_file), timeout=30,
+                    headers={"Content-Type": "application/json", **paydemo.sign(env["PAY_SECRET"].encode(), body)})
+    assert made.status_code == 201, made.text
+    page = made.json()["url"]
+    assert page.startswith(f"https://{b.host_name}:{b.ports.paydemo_https}/pay/")
+    assert bill.bill_ref in pay.get(page, verify=str(b.ca_file), timeout=30).text
+    paid = pay.post(page, verify=str(b.ca_file), allow_redirects=False, timeout=30)  # Pay: the notification first
+    assert paid.status_code == 303 and paid.headers["Location"].endswith(f"/payments/{bill.bill_ref}/return/")
+    with psycopg.connect(**conninfo) as conn:
+        state = conn.execute("SELECT state FROM bills WHERE bill_ref = %s", (bill.bill_ref,)).fetchone()
+        row = conn.execute("SELECT p.channel, p.actor, p.amount_minor, p.receipt FROM payments p JOIN bills b "
+                           "ON b.id = p.bill_id WHERE b.bill_ref = %s", (bill.bill_ref,)).fetchone()
+    assert state == ("paid",) and row is not None and row[:3] == ("online", "provider:paydemo", bill.amount_minor)
+    # the receipt: signed by the agency's key at the signing service, its certificate from the box CA
+    keys = browser(b).get(deployed["url"] + "/api/payments/receipt-keys", timeout=30).json()["keys"]
+    header = jwt.get_unverified_header(row[3])
+    jwk = next(k for k in keys if k["kid"] == header["kid"])
+    claims = jwt.decode(row[3], jwt.PyJWK(jwk).key, algorithms=[header["alg"]], options={"verify_aud": False})
+    assert (claims["bill"], claims["amount"], claims["channel"], claims["iss"]) == (bill.bill_ref, amount, "online",
+                                                                                   SLUG)
+    cert = x509.load_der_x509_certificate(base64.b64decode(jwk["x5c"][0]))
+    ca = x509.load_pem_x509_certificate(b.ca_file.read_bytes())
+    cert.verify_directly_issued_by(ca)
+    # a forged notification (another secret) through the proxy: refused, nothing changes
+    forged = json.dumps({"bill": bill.bill_ref, "transaction": "pd-forged", "amount": amount,
+                         "currency": bill.currency, "status": "paid"}, sort_keys=True).encode()
+    refused = browser(b).post(deployed["url"] + "/api/payments/notify", data=forged, timeout=30,
+                              headers={"Content-Type": "application/json", **paydemo.sign(b"f" * 43, forged)})
+    assert refused.status_code == 401
+    with psycopg.connect(**conninfo) as conn:
+        assert conn.execute("SELECT count(*) FROM payments WHERE transaction = 'pd-forged'").fetchone() == (0,)
+    print(f"paydemo: up {PAYDEMO_UP_S} s, paid and checked in {time.monotonic() - t0:.1f} s")
 
 
 def test_remove_with_purge_leaves_nothing_behind(box: BoxHandle, deployed: dict[str, Any]) -> None:

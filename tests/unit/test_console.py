@@ -146,7 +146,7 @@ def test_the_console_is_opt_in_and_runs_last(tmp_path: Path) -> None:
     assert OFFSETS["console_https"] == (16, "identity") and Ports(18000).console_app == 18017
     # on the hosts target no host's own service binds the app port (the control's tunnel ends there), and only the
     # console's front binds its HTTPS port (tests/unit/test_console_hosts.py)
-    assert NOT_ON_HOSTS == ("console_app", "signing_https") and "console_app" in LOOPBACK_ONLY
+    assert NOT_ON_HOSTS == ("console_app", "signing_https", "paydemo_https") and "console_app" in LOOPBACK_ONLY
     assert {"console_https", "console_app"} <= set(record.unbound_ports(record.Placement(())))
     assert "console_https" not in record.unbound_ports(record.Placement(()), console_front=True)
 

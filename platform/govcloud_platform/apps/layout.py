@@ -242,12 +242,14 @@ def role_vars(box: Box, slug: str, agency_name: str, m: AppManifest, deployment:
               secrets: dict[str, Any] | None, storage: dict[str, Any] | None, cert: Path | None,
               key: Path | None, action: str, purge: bool = False, last_app: bool = False,
               target: AppTarget | None = None, mail: dict[str, Any] | None = None,
-              signing: dict[str, Any] | None = None) -> dict[str, Any]:
+              signing: dict[str, Any] | None = None, payments: dict[str, Any] | None = None) -> dict[str, Any]:
     """The role's public variables (`<role>_*`); secrets only for deploy. `last_app`: on remove, no other app of
     the agency runs as its system user any more (the role removes the user). `target`: where the app runs (the
     box itself by default); every path is the target's. `mail`: the agency's SMTP login (its mail broker's
     credentials), passed to an app that lists `mail` among its services or optional services. `signing`: the agency's
-    signing credentials (brokers/signing.py), passed to the centre."""
+    signing credentials (brokers/signing.py), passed to the centre. `payments`: its merchant account at the box's demo
+    payment provider (brokers/paydemo.py), the centre's `centre_payments`; its receipts are then signed by the signing
+    service (the `signing` credentials above)."""
     target = target or AppTarget(box.home)
     sup, front = Supervisor(box), nginx.apps_paths(box)
 
@@ -323,6 +325,9 @@ def role_vars(box: Box, slug: str, agency_name: str, m: AppManifest, deployment:
         common.update(key_vars(m, secrets))
         if m.name == "centre" and signing:  # its signing secret: a 0600 file of the app's user (docs/signing.md)
             common["signing"] = {"sign_url": signing["sign_url"], "secret": signing["secret"]}
+        if m.name == "centre" and payments:  # the demo provider's webhook secret: the 0600 env file only
+            common["payments"] = {"url": payments["url"], "secret": payments["secret"], "kind": payments["kind"],
+                                  "ca_file": at(Path(payments["ca_file"]))}
         if m.name == "centre" and (sms := centre_sms_vars(box.spec, slug)):  # its SMS provider's key: 0600 only
             common["sms"] = sms
     if action == "remove":

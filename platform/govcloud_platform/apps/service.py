@@ -208,8 +208,9 @@ class AppService:
         storage = self._storage_credentials(slug)
         mail = self._mail_credentials(slug) if "mail" in (*m.services, *m.optional_services) else {}
         signing = self._signing_credentials(slug) if m.name == "centre" else {}
+        payments = self._payments_credentials(slug) if m.name == "centre" else {}
         variables = role_vars(self.box, slug, agency_name, m, deployment, secrets, storage, cert, key, "deploy",
-                              target=self.target, mail=mail, signing=signing)
+                              target=self.target, mail=mail, signing=signing, payments=payments)
         with self._venv_cache_lock(m.name):
             result = self._run_role(m.role, "deploy", variables, lambda t: self.progress(f"{slug}/{m.name}: {t}"))
         steps += [f"role: {t}" for t in result.changed_tasks]
@@ -237,6 +238,14 @@ class AppService:
 
         creds = self.registry.binding(slug, "signing")
         return SigningBroker().bind(self.box, slug, creds) if creds is not None else {}
+
+    def _payments_credentials(self, slug: str) -> dict[str, Any]:
+        """The agency's merchant account at the box's demo payment provider (brokers/paydemo.py), where the box runs
+        it; else none (the centre then takes payments at the counter only, or from a provider the spec names)."""
+        from govcloud_platform.brokers.paydemo import PaydemoBroker
+
+        creds = self.registry.binding(slug, "paydemo") if self.box.runs("paydemo") else None
+        return PaydemoBroker().bind(self.box, slug, creds) if creds is not None else {}
 
     @contextmanager
     def _venv_cache_lock(self, app: str) -> Iterator[None]:

@@ -14,7 +14,7 @@ from govcloud_platform.box import modes, network
 from govcloud_platform.box import placement as placement_record
 from govcloud_platform.box.ca import CertificateAuthority
 from govcloud_platform.box.network import LOOPBACK
-from govcloud_platform.box.ports import CONSOLE_PORTS, SIGNING_PORTS, Ports
+from govcloud_platform.box.ports import CONSOLE_PORTS, PAYDEMO_PORTS, SIGNING_PORTS, Ports
 from govcloud_platform.box.secrets import SecretStore, write_private
 from govcloud_platform.errors import BoxDamaged, InputError, NoBox
 
@@ -155,6 +155,8 @@ class Box:
             return self.keeps_registry and self.spec.platform.services.console.enabled
         if service == "signing":  # not placed on the hosts target yet
             return self.placement is None
+        if service == "paydemo":  # the demo payment provider: only when the spec enables it, on one machine
+            return self.placement is None and self.spec.platform.services.paydemo.enabled
         return self.placement is None or self.placement.runs(service)
 
     @property
@@ -173,7 +175,8 @@ class Box:
         the console's ports while the spec does not enable it; on the hosts target the control binds the console's
         app port (its loopback), the front host its HTTPS port."""
         if self.placement is None:
-            off = (() if self.runs("console") else CONSOLE_PORTS) + (() if self.runs("signing") else SIGNING_PORTS)
+            off = ((() if self.runs("console") else CONSOLE_PORTS) + (() if self.runs("signing") else SIGNING_PORTS)
+                   + (() if self.runs("paydemo") else PAYDEMO_PORTS))
             return tuple(dict.fromkeys(placement_record.unbound_ports(None) + off))
         placed = placement_record.unbound_ports(self.placement, console_front=self.fronts_console)
         if self.runs("console"):

@@ -36,13 +36,16 @@ OFFSETS: dict[str, tuple[int, str]] = {
     "console_app": (17, "console"),
     # the signing and timestamp service (docs/signing.md): its own gunicorn serving HTTPS on the box's address
     "signing_https": (18, "signing"),
+    # the demo payment provider (opt-in: platform.services.paydemo.enabled): its own HTTPS server on the box's address
+    "paydemo_https": (19, "paydemo"),
 }
 # Never bound by a host's own services on the hosts target: the console's app port. The console's process runs on
 # the control (where the registry is); on the placed identity host, whose nginx serves `console_https`, the port is
 # the end of the control's SSH tunnel (sshd binds it). The mail service's port is bound by the `mail` host.
 CONSOLE_PORTS: tuple[str, ...] = ("console_https", "console_app")  # bound only where the console is enabled
 SIGNING_PORTS: tuple[str, ...] = ("signing_https",)  # the signing service: on a box on one machine only, for now
-NOT_ON_HOSTS: tuple[str, ...] = ("console_app",) + SIGNING_PORTS
+PAYDEMO_PORTS: tuple[str, ...] = ("paydemo_https",)  # the demo payment provider: where enabled, on one machine only
+NOT_ON_HOSTS: tuple[str, ...] = ("console_app",) + SIGNING_PORTS + PAYDEMO_PORTS
 MAIL_PORTS: tuple[str, ...] = ("smtp",)  # bound on the hosts target only by a `mail` host (`placement.unbound_ports`)
 # Bound only by a database on several hosts (Patroni's REST API, pgBackRest's TLS server) and its etcd: a box on
 # one machine, or one database host, leaves them free.

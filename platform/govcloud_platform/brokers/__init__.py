@@ -24,11 +24,12 @@ def brokers() -> dict[str, Broker]:
     from govcloud_platform.brokers.database import DatabaseBroker
     from govcloud_platform.brokers.identity import IdentityBroker
     from govcloud_platform.brokers.mail import MailBroker
+    from govcloud_platform.brokers.paydemo import PaydemoBroker
     from govcloud_platform.brokers.signing import SigningBroker
     from govcloud_platform.brokers.storage import StorageBroker
 
     return {b.service: b for b in (DatabaseBroker(), StorageBroker(), IdentityBroker(), BackupsBroker(), MailBroker(),
-                                         SigningBroker())}
+                                         SigningBroker(), PaydemoBroker())}
 
 
 __all__ = ["Broker", "brokers"]

@@ -212,6 +212,14 @@ class SigningSettings(StrictModel):
         return self
 
 
+class PaydemoSettings(StrictModel):
+    """The demo payment provider (docs/centre.md "E-payments"): a provider that runs on the box for tests and demos,
+    no money moves. Off unless enabled: a demo provider never runs by surprise. On a box on one machine only."""
+
+    enabled: bool = Field(False, description="run the demo payment provider (`govcloud up` starts it, `status` "
+                                             "lists it; every agency gets a webhook secret, its centre is wired to it)")
+
+
 class Services(StrictModel):
     database: DatabaseSettings = DatabaseSettings()
     storage: StorageSettings = StorageSettings()
@@ -220,6 +228,7 @@ class Services(StrictModel):
     mail: MailSettings = MailSettings()
     console: ConsoleSettings = ConsoleSettings()
     signing: SigningSettings = SigningSettings()
+    paydemo: PaydemoSettings = PaydemoSettings()
 
 
 class Platform(StrictModel):

@@ -11,14 +11,16 @@ def all_services() -> list[Service]:
     from govcloud_platform.box.services.database import DatabaseService
     from govcloud_platform.box.services.identity import IdentityService
     from govcloud_platform.box.services.mail import MailService
+    from govcloud_platform.box.services.paydemo_service import PaydemoService
     from govcloud_platform.box.services.signing import SigningService
     from govcloud_platform.box.services.storage import StorageService
 
     # signing: it needs only the CA (on one machine only: `Box.runs`); mail: it needs none of the others (on the
     # hosts target it runs on the `mail` host, where there is one); the console last, behind the identity's nginx and
-    # its IdP, reading every other's health (only where enabled: `Box.runs`)
-    return [StorageService(), DatabaseService(), IdentityService(), BackupService(), SigningService(), MailService(),
-            ConsoleService()]
+    # its IdP, reading every other's health (only where enabled: `Box.runs`); the demo payment provider, like
+    # signing, needs only the CA (where enabled, on one machine)
+    return [StorageService(), DatabaseService(), IdentityService(), BackupService(), SigningService(),
+            PaydemoService(), MailService(), ConsoleService()]
 
 
 def edge_services() -> list[Service]:

@@ -6,7 +6,13 @@ The protocol is the centre's (`centre_core.payments`, `centre_web.payment_provid
 with `POST /m/<agency>/v1/checkouts` (signed with the agency's secret like the notifications), the citizen is sent
 to `GET /pay/<id>`, presses Pay (a form, no JavaScript), the provider POSTs a signed notification
 (`X-Pay-Timestamp`, `X-Pay-Nonce`, `X-Pay-Signature: v1=HMAC-SHA256(secret, "<ts>.<nonce>." + body)`) to the
-centre's `notifyUrl`, then redirects the citizen to `returnUrl`. Secrets are never logged."""
+centre's `notifyUrl`, then redirects the citizen to `returnUrl`. Secrets are never logged.
+
+On a box whose spec enables it (`platform.services.paydemo.enabled`) it runs as the box service `paydemo`
+(paydemo_service.py): HTTPS on the box's address, the merchants file written by the paydemo broker (each agency's
+secret and the notification URL of its centre, which then wins over a checkout's `notifyUrl`: the provider posts only
+where the platform says), re-read when it changes; `--connect` the address of the box's proxy, where the centres'
+public names are reached without DNS (SNI and Host the name, the certificate checked against the box CA)."""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ import argparse
 import hashlib
 import hmac
 import html
+import http.client
 import json
 import os
 import secrets
@@ -21,8 +28,7 @@ import ssl
 import stat
 import threading
 import time
-import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from socketserver import ThreadingMixIn
@@ -64,14 +70,51 @@ class Checkout:
     sent: list[tuple[bytes, dict[str, str]]] = field(default_factory=list)  # what was sent (tests replay it)
 
 
-class PayDemo:
-    """The WSGI app. `merchants`: agency slug -> its webhook secret."""
+@dataclass(frozen=True)
+class Merchant:
+    """An agency as the provider knows it: its webhook secret and, on the box, where its notifications go."""
 
-    def __init__(self, merchants: dict[str, bytes], ca_file: str | None = None) -> None:
-        self._merchants = merchants
+    secret: bytes = field(repr=False)
+    notify_url: str = ""
+
+
+class MerchantsFile:
+    """The merchants file (JSON `{agency: secret}` or `{agency: {"secret", "notify_url"}}`, 0600), read again when it
+    changes: the broker adds an agency while the provider runs."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._seen: tuple[int, int] | None = None
+        self._merchants: dict[str, Merchant] = {}
+        self._lock = threading.Lock()
+
+    def get(self) -> dict[str, Merchant]:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return {}
+        with self._lock:
+            if (st.st_mtime_ns, st.st_size) != self._seen:
+                self._merchants, self._seen = read_merchants(self.path), (st.st_mtime_ns, st.st_size)
+            return self._merchants
+
+
+class PayDemo:
+    """The WSGI app. `merchants`: agency slug -> its webhook secret (or its Merchant), or the box's merchants file.
+    `connect`: the address where the centres' names are reached (the box's proxy), else DNS."""
+
+    def __init__(self, merchants: Mapping[str, bytes | Merchant] | MerchantsFile, ca_file: str | None = None,
+                 connect: str | None = None) -> None:
+        self._source = merchants
         self._ca_file = ca_file
+        self._connect = connect
         self.checkouts: dict[str, Checkout] = {}
         self._lock = threading.Lock()
+
+    def merchant(self, agency: str) -> Merchant | None:
+        found = self._source.get().get(agency) if isinstance(self._source, MerchantsFile) else \
+            self._source.get(agency)
+        return Merchant(found) if isinstance(found, bytes) else found
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
@@ -81,6 +124,8 @@ class PayDemo:
         except ValueError:
             length = 0
         body = environ["wsgi.input"].read(min(length, 16 * 1024)) if length else b""
+        if path == "/healthz":
+            return _answer(start_response, "200 OK", "text/plain", b"ok")
         if path == "/favicon.ico":  # browsers ask on a first visit: no icon, no error in their log
             start_response("204 No Content", [("Cache-Control", "max-age=604800")])
             return [b""]
@@ -95,16 +140,16 @@ class PayDemo:
 
     def _create(self, agency: str, body: bytes, environ: dict[str, Any], start_response: StartResponse
                 ) -> Iterable[bytes]:
-        secret = self._merchants.get(agency)
+        merchant = self.merchant(agency)
         headers = {"timestamp": environ.get("HTTP_X_PAY_TIMESTAMP", ""), "nonce": environ.get("HTTP_X_PAY_NONCE", ""),
                    "signature": environ.get("HTTP_X_PAY_SIGNATURE", "")}
-        if secret is None or not _valid(secret, body, headers):
+        if merchant is None or not _valid(merchant.secret, body, headers):
             return _answer(start_response, "401 Unauthorized", "application/json", b'{"error": "signature"}')
         try:
             data = json.loads(body)
             checkout = Checkout(secrets.token_urlsafe(12), agency, str(data["bill"]), str(data["amount"]),
                                 str(data["currency"]), str(data.get("description", ""))[:200],
-                                str(data["returnUrl"]), str(data["notifyUrl"]))
+                                str(data["returnUrl"]), merchant.notify_url or str(data["notifyUrl"]))
         except (ValueError, KeyError, TypeError):
             return _answer(start_response, "400 Bad Request", "application/json", b'{"error": "body"}')
         with self._lock:
@@ -126,25 +171,56 @@ class PayDemo:
         """Send the signed notification of a paid checkout to the centre; its HTTP status (0: no answer)."""
         body = json.dumps({"bill": checkout.bill, "transaction": checkout.paid, "amount": checkout.amount,
                            "currency": checkout.currency, "status": "paid"}, sort_keys=True).encode()
-        headers = {"Content-Type": "application/json", **sign(self._merchants[checkout.agency], body, nonce=nonce)}
-        checkout.sent.append((body, headers))
-        if urlsplit(checkout.notify_url).scheme not in ("https", "http"):
+        merchant = self.merchant(checkout.agency)
+        if merchant is None:  # removed from the merchants file since the checkout
             checkout.notified.append(0)
             return 0
-        request = urllib.request.Request(checkout.notify_url, data=body, headers=headers,  # noqa: S310 - checked
-                                         method="POST")
-        try:
-            context = ssl.create_default_context(cafile=self._ca_file)  # the centre's TLS: the box CA
-            opener = urllib.request.build_opener(urllib.request.ProxyHandler({}),
-                                                 urllib.request.HTTPSHandler(context=context))
-            with opener.open(request, timeout=10) as answer:
-                status = int(answer.status)
-        except urllib.error.HTTPError as exc:
-            status = exc.code
-        except OSError:
-            status = 0
+        headers = {"Content-Type": "application/json", **sign(merchant.secret, body, nonce=nonce)}
+        checkout.sent.append((body, headers))
+        status = post(checkout.notify_url, body, headers, self._ca_file, self._connect)
         checkout.notified.append(status)
         return status
+
+
+class _Connection(http.client.HTTPSConnection):
+    """HTTPS to `connect` (the box's proxy) for a name DNS may not know: SNI and Host stay the URL's name."""
+
+    def __init__(self, host: str, port: int | None, connect: str, context: ssl.SSLContext, timeout: float) -> None:
+        super().__init__(host, port, context=context, timeout=timeout)
+        self._connect_to = connect
+        self._tls = context
+
+    def connect(self) -> None:
+        import socket
+
+        raw = socket.create_connection((self._connect_to, self.port), self.timeout)
+        self.sock = self._tls.wrap_socket(raw, server_hostname=self.host)
+
+
+def post(url: str, body: bytes, headers: dict[str, str], ca_file: str | None, connect: str | None = None) -> int:
+    """POST a notification; the answer's HTTP status, 0 when there is none (unreachable, TLS refused, not a web
+    address). https is checked against `ca_file` (the box CA); `connect`: where to reach the URL's host."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return 0
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    conn: http.client.HTTPConnection
+    try:
+        if parts.scheme == "https":
+            context = ssl.create_default_context(cafile=ca_file)  # the centre's TLS: the box CA
+            conn = (_Connection(parts.hostname, parts.port, connect, context, 10) if connect else
+                    http.client.HTTPSConnection(parts.hostname, parts.port, context=context, timeout=10))
+        else:
+            conn = http.client.HTTPConnection(connect or parts.hostname, parts.port, timeout=10)
+        try:
+            conn.request("POST", path, body, {**headers, "Host": parts.netloc})
+            answer = conn.getresponse()
+            answer.read(16 * 1024)
+            return int(answer.status)
+        finally:
+            conn.close()
+    except (OSError, http.client.HTTPException):
+        return 0
 
 
 def _page(checkout: Checkout) -> str:
@@ -194,12 +270,19 @@ def serve(app: PayDemo, host: str = "127.0.0.1", port: int = 0, cert: Path | Non
     return server, f"{scheme}://{host}:{server.server_address[1]}"
 
 
-def read_merchants(path: Path) -> dict[str, bytes]:
-    """{agency: secret} from a JSON file only its owner may read."""
+def read_merchants(path: Path) -> dict[str, Merchant]:
+    """{agency: Merchant} from a JSON file only its owner may read (`{agency: secret}` or `{agency: {"secret",
+    "notify_url"}}`)."""
     mode = os.stat(path).st_mode
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise SystemExit(f"{path}: may be read by others: chmod 600 it")
-    return {str(k): str(v).encode() for k, v in json.loads(path.read_text()).items()}
+    out: dict[str, Merchant] = {}
+    for agency, value in json.loads(path.read_text()).items():
+        if isinstance(value, dict):
+            out[str(agency)] = Merchant(str(value["secret"]).encode(), str(value.get("notify_url", "")))
+        else:
+            out[str(agency)] = Merchant(str(value).encode())
+    return out
 
 
 def main() -> None:
@@ -210,9 +293,11 @@ def main() -> None:
     parser.add_argument("--cert", type=Path, help="TLS certificate (PEM); with --key, serve HTTPS")
     parser.add_argument("--key", type=Path, help="TLS private key (PEM)")
     parser.add_argument("--ca-file", default=None, help="CA that verifies the centres' TLS (the box CA)")
+    parser.add_argument("--connect", default=None, help="address where the centres' names are reached (the proxy)")
     args = parser.parse_args()
-    server, _ = serve(PayDemo(read_merchants(args.merchants), args.ca_file), args.host, args.port, args.cert,
-                      args.key)
+    read_merchants(args.merchants)  # refused at start unless 0600
+    server, _ = serve(PayDemo(MerchantsFile(args.merchants), args.ca_file, args.connect), args.host, args.port,
+                      args.cert, args.key)
     threading.Event().wait()
 
 
