@@ -137,16 +137,24 @@ def platform() -> Iterator[Platform]:
 
 def _stop_the_control(p: Platform) -> None:
     """What the platform runs outside the lab's namespaces: the console's process and tunnel (the control home's
-    supervisord) and the control's SSH masters. Nothing of it may outlive the module."""
+    supervisord) and the control's SSH masters; then every host's processes, all hosts at once. Nothing may outlive
+    the module."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from govcloud_platform.box import remote
     from govcloud_platform.box.context import Box
     from govcloud_platform.hosts import console
+    from govcloud_platform.lab.procs import stop_netns
 
     box = Box(home=p.home, spec=load_spec(p.lab.spec), create=False)
     console.down(box)
     remote.close_all(box)
     app = f"127.0.0.1:{Ports(p.port_base).console_app} "
     assert not [line for line in _listeners(None) if app in line]
+    # every host's processes at once (`lab down` stops one host after the other, each given 10 s after SIGTERM)
+    with ThreadPoolExecutor(max_workers=len(p.lab.doc["hosts"])) as pool:
+        left = list(pool.map(stop_netns, [h["netns"] for h in p.lab.doc["hosts"]]))
+    assert left == [[]] * len(left), left
 
 
 def test_every_service_is_healthy_on_the_host_place_chose(platform: Platform) -> None:
