@@ -133,6 +133,10 @@ def deployed(box: BoxHandle) -> Iterator[dict[str, Any]]:
     finally:
         box.cli("app", "remove", SLUG, APP, "--purge-data", timeout=600)
         SESSION_BOX[0].cli("agency", "remove", SLUG, "--purge-data", "--yes", timeout=600)
+        # the session box as its own spec has it again: `up` stops the demo provider this module's spec turned on
+        # (the shared box's later modules, test_box's `up twice is a no-op` among them, expect nothing to change)
+        again = SESSION_BOX[0].cli("--json", "up", timeout=300)
+        assert again.rc == 0 and "paydemo" not in {h["name"] for h in again.json()["services"]}, again.stderr[-2000:]
 
 
 def _env(box: BoxHandle) -> dict[str, str]:
