@@ -39,6 +39,8 @@ AREAS = {
     "CLI agent (run/: its socket)": "run",
     "mail (mail/: Postfix's configuration, queue and data, the SASL logins, the Maildir)": "mail",
     "apps (apps/: instances, runs, code, venv links)": "apps",
+    "signing (signing/: the agencies' keys and certificates, the digests of their secrets, the TSA's key)": "signing",
+    "demo payment provider (paydemo/: its merchants file, each agency's webhook secret)": "paydemo",
     f"the victim's app instance (apps/instances/{VICTIM}/)": f"apps/instances/{VICTIM}",
     "registry, box state and lock (files in the home)": "",
 }

@@ -127,6 +127,19 @@ def test_sign_and_verify_a_pdf(kit: Kit) -> None:
     assert not bad.valid and not bad.intact
 
 
+def test_signing_and_verifying_work_inside_a_running_event_loop(kit: Kit) -> None:
+    """pyHanko's sync calls use asyncio.run, which refuses a thread that already runs a loop (Playwright's sync API
+    in the same test process did: the fresh-clone run at fb690b8 failed 10 signing tests so): `pades.off_loop`."""
+    import asyncio
+
+    async def inside() -> list[pades.SignatureReport]:
+        signed = pades.sign_pdf(minimal_pdf("loop"), kit.agency("health"), kit.timestamper())
+        return pades.verify_pdf(signed, [kit.ca_asn1])
+
+    [report] = asyncio.run(inside())
+    assert report.valid and report.timestamped, report
+
+
 def test_a_foreign_root_does_not_trust_it(kit: Kit, tmp_path: Path) -> None:
     other = make_kit(tmp_path)
     signed = pades.sign_pdf(minimal_pdf(), kit.agency("health"), kit.timestamper())

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import io
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from asn1crypto import algos, tsp
 from asn1crypto import x509 as asn1_x509
@@ -20,6 +22,7 @@ from govcloud_platform.signing import tsa
 if TYPE_CHECKING:
     from govcloud_platform.signing.keys import KeyBackend
 
+T = TypeVar("T")
 DIGEST = "sha256"  # the backends sign SHA-256 with RSA
 SIGNATURE_SIZE = 256  # RSA-2048: the size pyHanko reserves on a dry run
 
@@ -57,9 +60,29 @@ class BackendSigner(signers.Signer):
 LEVELS = ("B-T", "B-LT")
 
 
+def off_loop(work: Callable[[], T]) -> T:
+    """Run `work` in a thread of its own when this thread already runs an event loop, else here: pyHanko's sync calls
+    use `asyncio.run`, which refuses to start inside a running loop (a caller inside asyncio, Playwright's sync API
+    in the same process)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return work()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(work).result()
+
+
 def sign_pdf(pdf: bytes, signer: signers.Signer, timestamper: TimeStamper, *, field: str = "Signature1",
              reason: str | None = None, location: str | None = None, level: str = "B-T",
              roots: list[asn1_x509.Certificate] | None = None) -> bytes:
+    """The signed PDF (`_sign_pdf`, off any running event loop: `off_loop`)."""
+    return off_loop(lambda: _sign_pdf(pdf, signer, timestamper, field=field, reason=reason, location=location,
+                                      level=level, roots=roots))
+
+
+def _sign_pdf(pdf: bytes, signer: signers.Signer, timestamper: TimeStamper, *, field: str,
+              reason: str | None, location: str | None, level: str,
+              roots: list[asn1_x509.Certificate] | None) -> bytes:
     """The signed PDF (an incremental update of `pdf`). ValueError for a PDF pyHanko cannot read. `level` B-LT adds
     the validation information (a DSS with the chains of the signer and the TSA, validated against `roots`) in a
     second incremental update: about four times the work of B-T (docs/signing.md)."""
@@ -107,6 +130,10 @@ def validation_context(roots: list[asn1_x509.Certificate]) -> Any:
 
 def verify_pdf(data: bytes, roots: list[asn1_x509.Certificate]) -> list[SignatureReport]:
     """A report per embedded signature. ValueError when it is not a PDF, or has no signature."""
+    return off_loop(lambda: _verify_pdf(data, roots))
+
+
+def _verify_pdf(data: bytes, roots: list[asn1_x509.Certificate]) -> list[SignatureReport]:
     from pyhanko.pdf_utils.misc import PdfError
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.diff_analysis import ModificationLevel
