@@ -1,7 +1,7 @@
 """The interface for integrations: JSON under `/api/` (outside the language prefixes), described by
 `/api/openapi.json` (`openapi.py`). It reuses the citizen side's own code: answers are checked by
 `answers.check` and sent by `views.send`; lookups go through the same per-client throttle and `store.track` as
-the tracking page, and the status is `track.described`, what the status page shows.
+the tracking page, and the status is `tracked.described`, what the status page shows.
 
 No cookie is read or set here: CSRF does not apply (`csrf_exempt`), and a browser's tracking session gives
 nothing; an application is read with its one-time access code (`X-Access-Code`) or a staff bearer token.
@@ -23,7 +23,7 @@ from centre_core.catalogue import Loaded, Service
 from centre_core.errors import ActionError, NotFound
 from centre_core.tracking import DEFAULT_TTL, Outcome
 
-from . import answers, flow, openapi, runtime, staff, track, views
+from . import answers, certificates, flow, openapi, runtime, staff, tracked, views
 from .api_rules import (
     MAX_BODY,
     NO_TOKEN,
@@ -170,9 +170,8 @@ def task_action(request: HttpRequest, taskId: str, action: str) -> HttpResponse:
         raise Problem(409, "conflict", error.message) from None
     except NotFound:
         raise Problem(404, "not_found", "No such task waiting at your desks.") from None
-    from .certificates import after_act  # the certificate of an application this closed with an issuing outcome
 
-    after_act(reference, "closed" if after.finished else None, after.outcome)
+    certificates.after_act(reference, "closed" if after.finished else None, after.outcome)
     seen = store.view(conn, reference)
     return _json({"id": task_id, "action": action, "reference": reference, "status": seen.status,
                   "outcome": after.outcome,
@@ -213,7 +212,7 @@ def service_json(loaded: Loaded, service: Service) -> dict[str, Any]:
 
 def file_json(seen: store.Tracked, next_code: dict[str, str] | None) -> dict[str, Any]:
     """An application as GET /api/applications/<ref> gives it: what the tracking page shows."""
-    service, steps, outcome = track.described(seen)
+    service, steps, outcome = tracked.described(seen)
     out: dict[str, Any] = {
         "reference": seen.reference, "display": references.display(seen.reference), "serviceKey": seen.service_id,
         "service": _text(service.name) if service else None, "status": seen.status,
@@ -228,9 +227,8 @@ def file_json(seen: store.Tracked, next_code: dict[str, str] | None) -> dict[str
                        "deletedAt": _iso(d.deleted_at) if d.deleted_at else None}
                       for d in store.documents(runtime.connection(), seen.reference)],
     }
-    from .certificates import certificate_json  # the signed certificate, once issued (certificates.py)
 
-    out["certificate"] = certificate_json(seen.reference) if seen.status == "closed" else None
+    out["certificate"] = certificates.certificate_json(seen.reference) if seen.status == "closed" else None
     if next_code is not None:
         out["nextAccessCode"] = next_code
     return out

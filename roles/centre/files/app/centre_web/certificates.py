@@ -27,7 +27,7 @@ from centre_core.errors import NotFound
 from centre_core.signing import HttpSigner, Signer, SigningError
 from centre_core.tracking import Outcome
 
-from . import runtime
+from . import runtime, tracked
 from .texts import lang, t
 
 log = logging.getLogger("centre.certificates")
@@ -50,9 +50,7 @@ def facts(reference: str, certificate_id: str) -> core.Facts:
     loaded = runtime.loaded()
     service = loaded.catalogue.service(service_id)
     seen = store.view(conn, reference)
-    from .track import described  # the status page's names of the outcome (the version it started on)
-
-    _, _, outcome_names = described(seen)
+    _, _, outcome_names = tracked.described(seen)
     questions = [(q.id, q.kind, {"en": str(q.label.en), "ur": str(q.label.ur)})
                  for q in (service.questions if service else ())]
     name = {"en": str(service.name.en), "ur": str(service.name.ur)} if service else {"en": service_id,
@@ -157,8 +155,6 @@ def download(request: HttpRequest, reference: str) -> HttpResponse:
     """The signed PDF, for whoever has the application's access code (`?code=`: the tracking code, used up as on
     the tracking page; this browser may then read it, and the status, for 30 minutes) or tracks it in this
     browser's session. Anything else, an unknown reference included, is the same 404."""
-    from .track import VIEW_FOR, _tracked
-
     canonical = references.normalise(reference)
     if canonical is None:
         raise Http404
@@ -173,8 +169,8 @@ def download(request: HttpRequest, reference: str) -> HttpResponse:
         outcome, _ = store.track(runtime.connection(), runtime.tracking_key(), canonical, code, runtime.now())
         if outcome is not Outcome.OK:
             raise Http404
-        request.session["tracked"] = {"reference": canonical, "until": (runtime.now() + VIEW_FOR).isoformat()}
-    elif _tracked(request) != canonical:
+        tracked.remember(request, canonical)
+    elif tracked.reference(request) != canonical:
         raise Http404
     found = certificate_store.of_reference(runtime.connection(), canonical)
     if found is None:

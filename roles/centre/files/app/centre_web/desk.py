@@ -36,7 +36,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from centre_core import desk_store, desks, documents, references, store
 from centre_core.errors import ActionError, NotFound
 
-from . import flow, runtime, signin_rules, staff
+from . import certificates, flow, runtime, signin_rules, staff
 from .middleware import CSP
 from .texts import TEXTS, lang, t
 
@@ -347,9 +347,8 @@ def act(request: HttpRequest, me: Me, task_id: str) -> HttpResponse:
         return _refused(request, desks.Refusal("moved_on"))
     except NotFound:
         return _gone(request)
-    from .certificates import after_act  # the certificate of an application this closed with an issuing outcome
 
-    after_act(task.reference, "closed" if after.finished else None, after.outcome)
+    certificates.after_act(task.reference, "closed" if after.finished else None, after.outcome)
     return HttpResponseRedirect(reverse("staff-file", args=[task.reference]))
 
 

@@ -26,7 +26,7 @@ from centre_core import payments, payments_store, references, store
 from centre_core.catalogue import Service
 from centre_core.payments import Channel, Checkout, Refused
 
-from . import api, desk, payment_provider, receipts, runtime, track
+from . import api, desk, payment_provider, receipts, runtime, tracked
 from .api_rules import Problem, check_json_request, content_length, json_object
 from .middleware import CSP
 from .texts import t
@@ -77,7 +77,7 @@ def with_provider_csp(response: HttpResponse) -> HttpResponse:
 @require_http_methods(["POST"])
 def start(request: HttpRequest) -> HttpResponse:
     """The Pay button: the tracked application's open bill sent to the provider, the citizen redirected there."""
-    reference = track._tracked(request)
+    reference = tracked.reference(request)
     if reference is None:
         return HttpResponseRedirect(reverse("track"))
     bill = payments_store.bill_of_application(runtime.connection(), reference)

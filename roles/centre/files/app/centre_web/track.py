@@ -9,7 +9,7 @@ up at once; the status then stays readable for 30 minutes in this browser's sign
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -22,10 +22,10 @@ from centre_core.catalogue import Service
 from centre_core.errors import ActionError, NotFound
 from centre_core.tracking import Outcome
 
-from . import flow, g2g, runtime, uploads
+from . import certificates, g2g, pay, runtime, uploads
 from .texts import lang, t
-
-VIEW_FOR = timedelta(minutes=30)
+from .tracked import described, remember
+from .tracked import reference as tracked_reference
 
 
 @require_http_methods(["GET", "POST"])
@@ -53,8 +53,7 @@ def track(request: HttpRequest) -> HttpResponse:
             outcome, _ = store.track(runtime.connection(), runtime.tracking_key(), reference, typed["code"],
                                      runtime.now())
             if outcome is Outcome.OK:
-                request.session["tracked"] = {"reference": reference,
-                                              "until": (runtime.now() + VIEW_FOR).isoformat()}
+                remember(request, reference)
                 return HttpResponseRedirect(reverse("status"))
             errors.append(("#reference", t("err_no_match")))
     field_errors = {href[1:]: message for href, message in errors}
@@ -63,19 +62,8 @@ def track(request: HttpRequest) -> HttpResponse:
         status=400 if errors else 200)
 
 
-def _tracked(request: HttpRequest) -> str | None:
-    """The reference this browser tracked with a right code, while it may still be read (30 minutes)."""
-    tracked = request.session.get("tracked")
-    reference = tracked.get("reference") if isinstance(tracked, dict) else None
-    until = tracked.get("until") if isinstance(tracked, dict) else None
-    if not isinstance(reference, str) or not isinstance(until, str) or \
-            datetime.fromisoformat(until) <= runtime.now():
-        return None
-    return reference
-
-
 def status(request: HttpRequest) -> HttpResponse:
-    reference = _tracked(request)
+    reference = tracked_reference(request)
     if reference is None:
         return HttpResponseRedirect(reverse("track"))
     return _status_page(request, reference, [], request.session.pop("provided", None) == reference)
@@ -84,7 +72,7 @@ def status(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["POST"])
 def provide(request: HttpRequest) -> HttpResponse:
     """The citizen's task: send the missing document (multipart form on the status page)."""
-    reference = _tracked(request)
+    reference = tracked_reference(request)
     if reference is None:
         return HttpResponseRedirect(reverse("track"))
     try:
@@ -111,7 +99,6 @@ def _status_page(request: HttpRequest, reference: str, errors: list[tuple[str, s
     language = lang()
     waiting = next((task for task in seen.ready if task.desk == CITIZEN_DESK), None)
     sent = store.documents(runtime.connection(), reference)
-    from . import pay  # e-payments: the bill and its Pay button (pay.py imports this module)
     return pay.with_provider_csp(render(request, "centre_web/status.html", {
         "title": t("status_title"), "service": service, "reference": references.display(reference),
         "status": t(f"st_{seen.status}"), "submitted": seen.submitted_at,
@@ -132,32 +119,12 @@ def _status_page(request: HttpRequest, reference: str, errors: list[tuple[str, s
 
 
 def _certificate(reference: str, status: str) -> dict[str, object]:
-    from .certificates import status_context  # the signed certificate's link (certificates.py)
-
-    return status_context(reference) if status == "closed" else {}
+    return certificates.status_context(reference) if status == "closed" else {}
 
 
 def _local_day(moment: datetime | None) -> str | None:
     """A day in the agency's time zone (the one retention and SLAs are counted in), ISO: 2033-12-04."""
     return moment.astimezone(runtime.calendar().zone).date().isoformat() if moment else None
-
-
-def described(seen: store.Tracked) -> tuple[Service | None, list[flow.Shown], dict[str, str] | None]:
-    """(the service, the steps shown, the outcome's names) of a tracked application: what the status page and
-    the API's `GET /api/applications/<ref>` show. The flow is the one of the version the application started on
-    (the catalogue's BPMN may have changed since), its BPMN read from the database once per version."""
-    loaded = runtime.loaded()
-    service = loaded.catalogue.service(seen.service_id)
-    process = loaded.processes.get(seen.service_id)
-    (order, ends), version_names = flow.steps_of_version(
-        seen.process_digest, lambda: store.process_bpmn(runtime.connection(), seen.process_version))
-    names = dict(version_names)
-    names.update({s.id: s.name for s in process.steps.values()} if process else {})
-    names.update(ends)
-    localised = service.steps if service else {}
-    steps = flow.progress(order, seen.ready, seen.done_steps, names, localised)
-    outcome = flow.name_of(seen.outcome, names, localised, seen.outcome) if seen.outcome else None
-    return service, steps, outcome
 
 
 # After closing (the grievance service): a satisfaction rating and reopening, offered on the status page when
@@ -189,11 +156,8 @@ def reopen(request: HttpRequest) -> HttpResponse:
 def _after_action(request: HttpRequest, what: str) -> HttpResponse:
     """Rate or reopen the application this browser tracks (its session, as the status page); a refusal shows
     the status page again with the error (400)."""
-    tracked = request.session.get("tracked")
-    reference = tracked.get("reference") if isinstance(tracked, dict) else None
-    until = tracked.get("until") if isinstance(tracked, dict) else None
-    if not isinstance(reference, str) or not isinstance(until, str) or \
-            datetime.fromisoformat(until) <= runtime.now():
+    reference = tracked_reference(request)
+    if reference is None:
         return HttpResponseRedirect(reverse("track"))
     try:
         if what == "rating":
