@@ -1,6 +1,7 @@
 """What a deploy hands the centre's role for data sharing between agencies: the agency's part of the spec's G2G
-directory, and its key with a certificate from the box's platform CA naming `<slug>.g2g.govcloud` (which the centre
-reads as the agency); the env file's G2G lines; nothing for an agency that takes no part."""
+directory; where the platform runs the signing service, no key (the centre signs through it: one key home), else (the
+hosts target) a key with a certificate from the box's platform CA naming `<slug>.g2g.govcloud` (which the centre reads
+as the agency); the env file's G2G lines; nothing for an agency that takes no part."""
 
 from __future__ import annotations
 
@@ -25,9 +26,15 @@ ROLE = Path(__file__).resolve().parents[2] / "roles" / "centre"
 SECRETS = {"db_password": "p" * 20, "oidc_secret": "s" * 32, "secret_key": "k" * 40, "tracking_key": "ab" * 32}
 
 
-def deploy_vars(box: Box, slug: str) -> dict[str, Any]:
+def deploy_vars(box: Box, slug: str, signing: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Without `signing`: as on the hosts target, where the platform runs no signing service."""
     d = Deployment(agency=slug, app="centre", state="ready", port=box.port_base + 20, created_at="", updated_at="")
-    return role_vars(box, slug, slug.title(), manifest("centre"), d, SECRETS, None, None, None, "deploy")
+    return role_vars(box, slug, slug.title(), manifest("centre"), d, SECRETS, None, None, None, "deploy",
+                     signing=signing)
+
+
+def _signing(slug: str) -> dict[str, Any]:
+    return {"sign_url": f"https://localhost:18018/sign/{slug}", "secret": "s" * 40}
 
 
 def test_each_agency_gets_its_part_and_a_key_naming_it(tmp_path: Path) -> None:
@@ -48,6 +55,22 @@ def test_each_agency_gets_its_part_and_a_key_naming_it(tmp_path: Path) -> None:
     assert "centre_g2g_directory" not in removing
 
 
+def test_where_the_signing_service_runs_no_g2g_key_is_issued_or_copied(tmp_path: Path) -> None:
+    """The box runs the signing service: the agency's G2G key is the service's; the deploy issues none, removes one
+    an earlier deploy issued from the controller, and the role is told no key source (it removes the instance's)."""
+    box = Box(home=tmp_path, spec=load_spec_text(SPEC))
+    earlier = deploy_vars(box, "health")  # as a deploy before the signing service held the key
+    old_key = Path(earlier["centre_g2g_key_src"])
+    assert old_key.exists()
+    v = deploy_vars(box, "health", _signing("health"))
+    assert v["centre_g2g_directory"] == earlier["centre_g2g_directory"]
+    assert "centre_g2g_key_src" not in v and "centre_g2g_cert_src" not in v
+    assert not old_key.exists() and not Path(earlier["centre_g2g_cert_src"]).exists()
+    assert v["centre_signing"]["sign_url"].endswith("/sign/health")
+    assert not list((box.ca.directory / "certs").glob("g2g-*"))
+    assert deploy_vars(box, "police", _signing("police")).get("centre_g2g_directory") is None
+
+
 def test_the_env_file_names_the_g2g_files_only_when_the_agency_takes_part(tmp_path: Path) -> None:
     box = Box(home=tmp_path, spec=load_spec_text(SPEC))
     defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
@@ -58,9 +81,21 @@ def test_the_env_file_names_the_g2g_files_only_when_the_agency_takes_part(tmp_pa
         lines = [line for line in text.splitlines() if line.startswith("G2G_")]
         assert lines == (["G2G_DIRECTORY=/srv/i/g2g.json", "G2G_CERT_FILE=/srv/i/g2g.pem",
                           "G2G_KEY_FILE=/srv/i/g2g.key", f"G2G_CA_FILE={box.ca_file}"] if present else []), slug
+        text = template.render({**defaults, **deploy_vars(box, slug, _signing(slug)), "centre_instance_dir": "/srv/i",
+                                "_centre_signing_secret_file": "/srv/i/signing.secret"})
+        lines = [line for line in text.splitlines() if line.startswith(("G2G_", "SIGNING_"))]
+        assert lines == (["SIGNING_URL=https://localhost:18018/sign/health",  # the key is the signing service's
+                          "SIGNING_SECRET_FILE=/srv/i/signing.secret", "G2G_DIRECTORY=/srv/i/g2g.json",
+                          f"G2G_CA_FILE={box.ca_file}"] if present else [
+                          "SIGNING_URL=https://localhost:18018/sign/police",
+                          "SIGNING_SECRET_FILE=/srv/i/signing.secret"]), slug
     deploy = (ROLE / "tasks" / "deploy.yml").read_text()
     block = deploy[deploy.index("- name: Copy the G2G key and certificate"):][:700]
-    assert 'mode: "0600"' in block and "no_log: true" in block
+    assert 'mode: "0600"' in block and "no_log: true" in block and "centre_g2g_key_src | length > 0" in block
+    removal = deploy[deploy.index("- name: Remove a G2G key file the signing service replaced"):][:400]
+    assert "centre_g2g_key_src | length == 0" in removal and "loop: [g2g.key, g2g.pem]" in removal
+    preflight = (ROLE / "tasks" / "preflight.yml").read_text()
+    assert "(centre_g2g_key_src | length > 0)" in preflight  # one of the two key homes, never both
     spec = yaml.safe_load((ROLE / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
     assert {"centre_g2g_directory", "centre_g2g_cert_src", "centre_g2g_key_src"} <= set(spec)
 
