@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import pytest
 import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -149,3 +150,24 @@ def test_peers_are_reached_through_the_edge_proxy_by_name(tmp_path: Path) -> Non
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.parametrize(("directory", "signing", "key_src", "ok"), [
+    ({}, {}, "", True),  # takes no part
+    ({"agency": "health"}, {"sign_url": "https://localhost:18018/sign/health"}, "", True),  # the signing service's key
+    ({"agency": "health"}, {}, "/ca/certs/g2g-health.key", True),  # the hosts target: a key file
+    ({"agency": "health"}, {}, "", False),  # no key at all
+    ({"agency": "health"}, {"sign_url": "https://localhost:18018/sign/health"}, "/k", False),  # two key homes
+])
+def test_the_preflight_wants_one_key_home(directory: dict[str, str], signing: dict[str, str], key_src: str,
+                                          ok: bool) -> None:
+    """The role's preflight assertion on G2G, evaluated as ansible-core does (a boolean, or the deploy fails)."""
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar, trust_as_template
+
+    tasks = yaml.safe_load((ROLE / "tasks" / "preflight.yml").read_text())
+    [condition] = [c for t in tasks for c in t.get("ansible.builtin.assert", {}).get("that", [])
+                   if "centre_g2g_key_src" in c]
+    templar = Templar(loader=DataLoader(), variables={"centre_g2g_directory": directory, "centre_signing": signing,
+                                                      "centre_g2g_key_src": key_src})
+    assert templar.evaluate_conditional(trust_as_template(condition)) is ok
