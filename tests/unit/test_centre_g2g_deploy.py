@@ -72,6 +72,30 @@ def test_where_the_signing_service_runs_no_g2g_key_is_issued_or_copied(tmp_path:
     assert deploy_vars(box, "police", _signing("police")).get("centre_g2g_directory") is None
 
 
+def test_on_the_hosts_target_the_key_file_is_the_one_place(tmp_path: Path) -> None:
+    """The hosts target places no signing service (`ports.NOT_ON_HOSTS`): there, and only there, the deploy issues
+    the agency's G2G key from the control's platform CA, even if signing credentials were handed in."""
+    import json
+
+    from govcloud_platform.apps.layout import AppTarget
+    from govcloud_platform.hosts.placement import placement_for
+    from tests.unit.test_apps_on_hosts import lab3
+
+    control = tmp_path / "control"
+    control.mkdir()
+    (control / "placement.json").write_text(json.dumps(placement_for(lab3(), None).to_json()))
+    box = Box(home=control, spec=load_spec_text(SPEC))
+    assert not box.runs("signing")
+    there = AppTarget(Path("/srv/h3/box"), "h3", "10.231.8.13", "10.231.8.11", "/opt/govcloud/bin/supervisorctl")
+    d = Deployment(agency="health", app="centre", state="ready", port=box.port_base + 20, created_at="", updated_at="")
+    for signing in (None, _signing("health")):
+        v = role_vars(box, "health", "Health", manifest("centre"), d, SECRETS, None, None, None, "deploy",
+                      target=there, signing=signing)
+        key = Path(v["centre_g2g_key_src"])
+        assert key.is_relative_to(control / "ca") and key.exists() and Path(v["centre_g2g_cert_src"]).exists()
+        assert v["centre_g2g_directory"]["connect"] == there.connect
+
+
 def test_the_env_file_names_the_g2g_files_only_when_the_agency_takes_part(tmp_path: Path) -> None:
     box = Box(home=tmp_path, spec=load_spec_text(SPEC))
     defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())

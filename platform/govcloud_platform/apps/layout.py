@@ -300,7 +300,7 @@ def role_vars(box: Box, slug: str, agency_name: str, m: AppManifest, deployment:
             from govcloud_platform.apps.g2g import centre_g2g_vars  # signing service's where the box runs it
 
             common.update(centre_g2g_vars(box, slug, lambda agency: public_url(box, agency, "centre"), target.connect,
-                                          key_in_service=bool((signing or {}).get("sign_url"))))
+                                          key_in_service=box.runs("signing") and bool((signing or {}).get("sign_url"))))
     if m.name == "messaging":
         common["server_name"] = agency_host(slug, box.spec.platform.domain)
     copies: list[dict[str, str]] = []
