@@ -139,6 +139,29 @@ def test_an_issued_certificate_is_signed_kept_served_with_its_code_and_verifies(
     assert f'href="/en/certificate/{app["reference"]}"' in status and f'href="/en/verify/{cert_id}"' in status
 
 
+def test_the_one_client_signs_with_the_agencys_key_in_the_real_signing_service(site: dict[str, Any]) -> None:
+    """The certificates' real signer (`signing.HttpSigner`, as `certificates.signer()` builds it from SIGNING_URL)
+    against the platform's real signing service (`tests/signing_kit.signing_service`, keys from the box CA): the PDF
+    comes back PAdES B-T by the agency's key and verifies offline against the platform CA; `certificate()` is that
+    key's; the trade office's secret signs nothing for the health department (403), and no error quotes it."""
+    from govcloud_platform.signing.sample import minimal_pdf
+    from tests.signing_kit import signing_service
+
+    box, root = site["box"], site["root"] / "service"
+    root.mkdir()
+    with signing_service(root, box.ca, {"health": "Health Department", "trade": "Trade Office"}) as (url, secrets):
+        client = signing.HttpSigner(f"{url}/sign/health", str(secrets["health"]), str(box.ca.cert_file))
+        signed = client.sign(minimal_pdf("certificate"))
+        verdict = signing.verify(signed, [box.ca.cert_file.read_bytes()])
+        assert verdict.ok and "Health Department" in verdict.signer, verdict
+        chain = client.certificate()
+        assert chain[0].subject.rfc4514_string().startswith("CN=Health Department,OU=health")
+        stolen = signing.HttpSigner(f"{url}/sign/health", str(secrets["trade"]), str(box.ca.cert_file))
+        with pytest.raises(signing.SigningError, match="HTTP 403") as caught:
+            stolen.sign(minimal_pdf("certificate"))
+        assert secrets["trade"].read_text().strip() not in str(caught.value)
+
+
 def test_the_public_page_says_valid_then_revoked_after_a_supervisor_revokes(site: dict[str, Any]) -> None:
     app = issued(site)
     cert_id, _, _ = certificate_row(site, app["reference"])

@@ -1,19 +1,24 @@
 """Data sharing between agencies (G2G) with real servers: the trade office's centre (B) served by gunicorn over HTTP,
-the health department's (A) in this process through Django, both on one real PostgreSQL 15 (a database each), keys
-and certificates issued by the box's platform CA (`box/ca.py`) for A, B and the police (C). A citizen applies to A
-for a food shop permit, ticking consent; A's G2G step asks B whether the business is registered and goes on with
-B's signed answer. A request for a service not granted, one signed with C's key claiming to be A, a replay and one
-without consent are refused and logged on both sides; A's and B's tracking pages list who looked at the data and why
-(English and Urdu), B's in Chromium with axe-core."""
+the health department's (A) in this process through Django, both on one real PostgreSQL 15 (a database each), and
+the platform's real signing service (`signing/app.py` over HTTPS on loopback, `tests/signing_kit.signing_service`)
+holding A's, B's and the police's (C) keys, certificates from the box's platform CA: each centre signs its requests
+and answers there (`SIGNING_URL`, one key home: no G2G key file). A citizen applies to A for a food shop permit,
+ticking consent; A's G2G step asks B whether the business is registered and goes on with B's signed answer. A
+request for a service not granted, one signed by C's key in the service claiming to be A, one by a key file the
+platform CA issued to C (the hosts target's kind), one by a key of another CA, a replay and one without consent are
+refused and logged on both sides; B's secret signs nothing for A (`/jws`, `/sign`); A's and B's tracking pages list
+who looked at the data and why (English and Urdu), B's in Chromium with axe-core."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import io
 import json
 import secrets
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,11 +28,12 @@ import psycopg
 import pytest
 
 from govcloud_platform.box.context import Box
-from tests.g2g_kit import directory_docs
+from tests.g2g_kit import TestCA, directory_docs
 from tests.integration._browser import Chromium, Shots, Visit, follow
 from tests.integration._centre import centre_database, setup_django
 from tests.integration._centre_server import centre_server, free_port
 from tests.integration.test_centre_web import Browser, _apply
+from tests.signing_kit import signing_service
 
 pytestmark = [pytest.mark.integration]
 CATALOGUE = Path(__file__).parent / "g2g_catalogue" / "catalogue.yaml"
@@ -40,7 +46,9 @@ class Site:
     trade_url: str
     trade_conn: psycopg.Connection[Any]
     trade_key: bytes
-    keys: dict[str, tuple[Path, Path]]  # agency -> (cert, key) from the platform CA
+    keys: dict[str, tuple[Path, Path]]  # key files: (cert, key) from the platform CA ("police"), another CA ("rogue")
+    signing_url: str  # the signing service's base URL
+    secret_files: dict[str, Path]  # agency -> its bearer secret at the signing service (0600)
     trade_ref: str  # B's issued trade licence for "Ali Traders"
 
 
@@ -60,16 +68,19 @@ def _directories(root: Path, trade_url: str) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[Site]:
-    with centre_database("centreg2g") as (box, root):
+    with centre_database("centreg2g") as (box, root), ExitStack() as stack:
         with box.pg_admin() as admin:
             admin.execute("CREATE DATABASE trade")
-        keys = {slug: box.ca.issue(f"g2g-{slug}", [f"{slug}.g2g.govcloud"], client=True)
-                for slug in ("health", "trade", "police")}
+        keys = {"police": box.ca.issue("g2g-police", ["police.g2g.govcloud"], client=True),
+                "rogue": tuple(reversed(TestCA().issue(root / "rogue", "health")))}
+        names = {"health": "Health Department", "trade": "Trade Office", "police": "Police"}
+        signing, secret_files = stack.enter_context(signing_service(root, box.ca, names))
         port = free_port()
         trade_url = f"http://127.0.0.1:{port}"
         dirs = _directories(root, trade_url)
         setup_django(box, root, {"CATALOGUE": str(CATALOGUE), "G2G_DIRECTORY": str(dirs["health"]),
-                                 "G2G_CERT_FILE": str(keys["health"][0]), "G2G_KEY_FILE": str(keys["health"][1]),
+                                 "SIGNING_URL": f"{signing}/sign/health",
+                                 "SIGNING_SECRET_FILE": str(secret_files["health"]),
                                  "G2G_CA_FILE": str(box.ca.cert_file), "TIME_ZONE": "Asia/Karachi"})
         info = box.pg_conninfo("trade")
         trade_key = secrets.token_bytes(32)
@@ -80,8 +91,8 @@ def site() -> Iterator[Site]:
             "AGENCY_SLUG=trade", "AGENCY_NAME=Trade Office", "PUBLIC_URL=http://127.0.0.1", "PUBLIC_HOST=127.0.0.1",
             f"SECRET_KEY={secrets.token_hex(32)}", f"DB_HOST={info['host']}", f"DB_PORT={info['port']}",
             "DB_NAME=trade", "DB_USER=postgres", f"DB_PASSWORD={info['password']}", f"CA_FILE={info['sslrootcert']}",
-            f"TRACKING_KEY={trade_key.hex()}", f"G2G_DIRECTORY={dirs['trade']}", f"G2G_CERT_FILE={keys['trade'][0]}",
-            f"G2G_KEY_FILE={keys['trade'][1]}", f"G2G_CA_FILE={box.ca.cert_file}", ""]))
+            f"TRACKING_KEY={trade_key.hex()}", f"G2G_DIRECTORY={dirs['trade']}", f"SIGNING_URL={signing}/sign/trade",
+            f"SIGNING_SECRET_FILE={secret_files['trade']}", f"G2G_CA_FILE={box.ca.cert_file}", ""]))
         env.chmod(0o600)
         from centre_core import catalogue, store
 
@@ -99,7 +110,7 @@ def site() -> Iterator[Site]:
             assert store.view(conn, ref).outcome == "issued" and store.view(conn, other).outcome == "rejected"
             with centre_server(trade_root, port=port) as base:
                 assert base == trade_url
-                yield Site(box, trade_url, conn, trade_key, keys, ref)
+                yield Site(box, trade_url, conn, trade_key, dict(keys), signing, secret_files, ref)
         from centre_web import runtime
 
         runtime.connection().close()
@@ -193,14 +204,27 @@ def test_the_timers_job_does_the_steps(site: Site) -> None:
     assert [t.step for t in store.view(runtime.connection(), ref).ready] == ["inspect"]
 
 
-def _request(site: Site, signer_slug: str, **changes: Any) -> str:
+def _service_signer(site: Site, agency: str, secret_of: str | None = None) -> Any:
+    """`agency`'s key in the signing service through the centre's one client, with `secret_of`'s secret."""
+    from centre_core.g2g_keys import ServiceSigner
+    from centre_core.signing import HttpSigner
+
+    return ServiceSigner(HttpSigner(f"{site.signing_url}/sign/{agency}", str(site.secret_files[secret_of or agency]),
+                                    str(site.box.ca.cert_file), 10.0))
+
+
+def _request(site: Site, signer: str, **changes: Any) -> str:
+    """A request claiming to be A's, signed by `signer`: an agency's key in the signing service, or a key file
+    (`police-file`: from the platform CA, as on the hosts target; `rogue`: another CA's, naming health)."""
     from centre_core import g2g
     from centre_core.g2g_keys import FileSigner
 
     grant = g2g.Grant("business_registered", "health", "trade", PURPOSE, True, "business_name", "")
     claims = g2g.request_claims(grant, "7K3M9Q2XJH4B", "Ali Traders", True, secrets.token_urlsafe(18),
                                 datetime.now(UTC))
-    cert, key = site.keys[signer_slug]
+    if signer in site.secret_files:
+        return g2g.sign({**claims, **changes}, _service_signer(site, signer))
+    cert, key = site.keys[signer.removesuffix("-file")]
     return g2g.sign({**claims, **changes}, FileSigner(key, cert))
 
 
@@ -214,11 +238,13 @@ def _post(site: Site, token: str) -> tuple[int, dict[str, Any]]:
 @pytest.mark.parametrize(("signer", "changes", "status", "reason"), [
     ("health", {"service": "tax_clearance"}, 403, "not_granted"),  # offered by B, not granted to A
     ("health", {"service": "land_record"}, 403, "not_offered"),
-    ("police", {}, 403, "agency_mismatch"),  # C's key, claiming to be A
+    ("police", {}, 403, "agency_mismatch"),  # C's key in the signing service, claiming to be A
+    ("police-file", {}, 403, "agency_mismatch"),  # a G2G key file the platform CA issued to C, claiming to be A
+    ("rogue", {}, 403, "untrusted"),  # a key of another CA whose certificate names A
     ("police", {"iss": "police"}, 403, "not_granted"),  # C as itself
     ("health", {"purpose": "curiosity"}, 403, "purpose"),
     ("health", {"consent": False}, 403, "no_consent"),
-], ids=["not-granted", "not-offered", "c-key", "c-itself", "other-purpose", "no-consent"])
+], ids=["not-granted", "not-offered", "c-key", "c-key-file", "other-ca", "c-itself", "other-purpose", "no-consent"])
 def test_refused_and_logged_by_the_answering_agency(site: Site, signer: str, changes: dict[str, Any], status: int,
                                                      reason: str) -> None:
     before = _log(site.trade_conn)
@@ -243,11 +269,63 @@ def test_replay_and_garbage_refused(site: Site) -> None:
     assert _log(site.trade_conn)[-1]["outcome"] == "refused"
 
 
+def test_both_centres_sign_with_the_agencys_key_in_the_signing_service(site: Site) -> None:
+    """One key home: A's requests and B's answers are JWS the signing service made with each agency's key (header
+    `kid` = the agency, `x5c` its certificate from the platform CA: `OU=<slug>`), and no G2G key file is configured."""
+    from cryptography import x509
+
+    from centre_core import g2g
+    from centre_core.g2g_keys import ServiceSigner
+    from centre_web import g2g as web
+
+    setup = web.setup()
+    assert setup is not None and isinstance(setup.signer, ServiceSigner)
+    root = site.secret_files["trade"].parent
+    for env in (root / "centre.env", root / "trade" / "centre.env"):  # A's and B's, as the role writes them
+        text = env.read_text()
+        assert "SIGNING_URL=" in text and "G2G_KEY_FILE" not in text and "G2G_CERT_FILE" not in text
+    status, body = _post(site, _request(site, "health"))
+    assert status == 200
+    header = json.loads(g2g._unb64(body["token"].split(".")[0]))
+    assert header["kid"] == "trade" and header["alg"] == "RS256"
+    leaf = x509.load_der_x509_certificate(base64.b64decode(header["x5c"][0]))
+    leaf.verify_directly_issued_by(x509.load_pem_x509_certificate(site.box.ca.cert_file.read_bytes()))
+    assert g2g.cert_agency(leaf) == "trade" and leaf.subject.rfc4514_string().startswith("CN=Trade Office,OU=trade")
+
+
+def test_another_agencys_secret_signs_nothing_for_it(site: Site) -> None:
+    """B's (the trade office's) secret on A's `/jws` and `/sign` is refused by the service (403): B cannot make a
+    request that A's key signed; no error quotes the secret."""
+    from centre_core.errors import CentreError
+    from centre_core.signing import HttpSigner, SigningError
+
+    with pytest.raises(CentreError, match="HTTP 403") as caught:
+        _request_with(site, _service_signer(site, "health", secret_of="trade"))
+    secret = site.secret_files["trade"].read_text().strip()
+    assert secret not in str(caught.value)
+    pdf = (Path(__file__).parent / "g2g_catalogue" / "catalogue.yaml").read_bytes()  # any body: refused before
+    client = HttpSigner(f"{site.signing_url}/sign/health", str(site.secret_files["trade"]), str(site.box.ca.cert_file))
+    for call in (lambda: client.sign(b"%PDF-1.7\n" + pdf), lambda: client.jws({"iss": "health"})):
+        with pytest.raises(SigningError, match="HTTP 403") as refused:
+            call()
+        assert secret not in str(refused.value)
+    own = HttpSigner(f"{site.signing_url}/sign/trade", str(site.secret_files["trade"]), str(site.box.ca.cert_file))
+    assert own.jws({"iss": "trade"}).count(".") == 2  # the control: B's secret signs for B
+    assert own.certificate()[0].subject.rfc4514_string().startswith("CN=Trade Office,OU=trade")
+
+
+def _request_with(site: Site, signer: Any) -> str:
+    from centre_core import g2g
+
+    grant = g2g.Grant("business_registered", "health", "trade", PURPOSE, True, "business_name", "")
+    return g2g.sign(g2g.request_claims(grant, "7K3M9Q2XJH4B", "Ali Traders", True, secrets.token_urlsafe(18),
+                                       datetime.now(UTC)), signer)
+
+
 def test_the_asker_logs_refusals_too(site: Site) -> None:
     """A's own side: asking with a grant the directorate did not give (B refuses), and with C's key (B refuses),
     each logged by A as refused, with B's reason."""
     from centre_core import g2g, g2g_store
-    from centre_core.g2g_keys import FileSigner
     from centre_web import g2g as web
     from centre_web import runtime
 
@@ -257,7 +335,7 @@ def test_the_asker_logs_refusals_too(site: Site) -> None:
     conn = runtime.connection()
     app = conn.execute("SELECT id, reference FROM applications ORDER BY id LIMIT 1").fetchone()
     answers = {"business_name": "Ali Traders", "g2g_consent": "yes"}
-    police = FileSigner(site.keys["police"][1], site.keys["police"][0])
+    police = _service_signer(site, "police")
     before = _log(conn)
     for use_grant, signer, reason in ((replace(grant, service="tax_clearance"), setup.signer, "not_granted"),
                                       (grant, police, "agency_mismatch")):

@@ -57,7 +57,7 @@ def site() -> Iterator[dict[str, Any]]:
                                      "RECEIPT_KEY_FILE": str(key), "PAY_URL": f"{provider_url}/m/health",
                                      "PAY_SECRET": SECRET.decode()})
             with centre_server(root, port=port) as base:
-                yield {"base": base, "provider": provider, "loaded": load(catalogue), "root": root}
+                yield {"base": base, "provider": provider, "loaded": load(catalogue), "root": root, "box": box}
         finally:
             server.shutdown()
             server.server_close()
@@ -275,6 +275,34 @@ def _staff_browser() -> Any:
     browser = Client(HTTP_HOST="centre.test")
     browser.cookies[settings.SESSION_COOKIE_NAME] = session.session_key
     return browser
+
+
+def test_receipts_signed_by_the_agencys_key_in_the_real_signing_service(site: dict[str, Any]) -> None:
+    """The receipts' signer when no receipt key is set (`receipts.ServiceSigner`, over the centre's one client of
+    the signing service) against the platform's real signing service (`tests/signing_kit.signing_service`): the
+    receipt is RS256 by the agency's key, verifies with the published JWKS, whose `x5c` chains to the platform CA;
+    with another agency's secret nothing is signed (the payment would not be recorded)."""
+    import base64
+
+    from cryptography import x509
+
+    from centre_web import receipts
+    from tests.signing_kit import signing_service
+
+    box, root = site["box"], site["root"] / "service"
+    root.mkdir()
+    with signing_service(root, box.ca, {"health": "Health Department", "trade": "Trade Office"}) as (url, secrets):
+        signer = receipts.ServiceSigner(f"{url}/sign/health", str(secrets["health"]), str(box.ca.cert_file))
+        claims = payments.receipt_claims("health", "B" * 12, "A" * 12, "trade_licence", 150000, "PKR", "online",
+                                         "pd-1", datetime.now(UTC))
+        jwks = signer.jwks()
+        assert receipts.verify(signer.sign(claims), jwks) == claims
+        leaf = x509.load_der_x509_certificate(base64.b64decode(jwks["keys"][0]["x5c"][0]))
+        leaf.verify_directly_issued_by(x509.load_pem_x509_certificate(box.ca.cert_file.read_bytes()))
+        assert jwks["keys"][0]["kid"] == "health" and "OU=health" in leaf.subject.rfc4514_string()
+        stolen = receipts.ServiceSigner(f"{url}/sign/health", str(secrets["trade"]), str(box.ca.cert_file))
+        with pytest.raises(receipts.SigningUnavailable, match="HTTP 403"):
+            stolen.sign(claims)
 
 
 def test_the_counter_page_and_the_report(site: dict[str, Any]) -> None:

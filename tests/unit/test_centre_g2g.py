@@ -156,6 +156,7 @@ def test_the_platforms_signing_service_as_the_key(tmp_path: Path) -> None:
     from cryptography.x509.oid import NameOID
 
     from centre_core.g2g_keys import ServiceSigner
+    from centre_core.signing import HttpSigner
 
     ca = TestCA()
     subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "govcloud demo"),
@@ -195,16 +196,18 @@ def test_the_platforms_signing_service_as_the_key(tmp_path: Path) -> None:
         secret_file = tmp_path / "signing.secret"
         secret_file.write_text(secret + "\n")
         secret_file.chmod(0o600)
-        url = f"http://127.0.0.1:{server.server_port}/jws/health"
-        token = g2g.sign(claims(), ServiceSigner(url, secret_file, ""))
+        url = f"http://127.0.0.1:{server.server_port}/sign/health"  # SIGNING_URL: the client derives /jws/health
+        token = g2g.sign(claims(), ServiceSigner(HttpSigner(url, str(secret_file))))
         assert len(seen) == 1 and json.loads(seen[0])["iss"] == "health"
         by, got = g2g.verify(token, ca.cert, NOW)
         assert by == "health" and g2g.check_request(DIRS["trade"], by, got, NOW).subject == "Ali Traders"
         secret_file.write_text("wrong" * 8)
-        with pytest.raises(CentreError, match="did not sign"):
-            g2g.sign(claims(), ServiceSigner(url, secret_file, ""))
-        with pytest.raises(CentreError, match="must be https"):
-            ServiceSigner("http://signing.example/jws/health", secret_file, "")
+        with pytest.raises(CentreError, match="did not sign: .*HTTP 403") as caught:
+            g2g.sign(claims(), ServiceSigner(HttpSigner(url, str(secret_file))))
+        assert "wrong" not in str(caught.value)
+        for bad in ("http://signing.example/sign/health", f"http://127.0.0.1:{server.server_port}/jws/health"):
+            with pytest.raises(CentreError, match="must be https"):
+                ServiceSigner(HttpSigner(bad, str(secret_file)))
     finally:
         server.shutdown()
         server.server_close()

@@ -1,6 +1,7 @@
 """What a deploy hands the centre's role for data sharing between agencies: the agency's part of the spec's G2G
-directory, and its key with a certificate from the box's platform CA naming `<slug>.g2g.govcloud` (which the centre
-reads as the agency); the env file's G2G lines; nothing for an agency that takes no part."""
+directory; where the platform runs the signing service, no key (the centre signs through it: one key home), else (the
+hosts target) a key with a certificate from the box's platform CA naming `<slug>.g2g.govcloud` (which the centre reads
+as the agency); the env file's G2G lines; nothing for an agency that takes no part."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import pytest
 import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -25,9 +27,15 @@ ROLE = Path(__file__).resolve().parents[2] / "roles" / "centre"
 SECRETS = {"db_password": "p" * 20, "oidc_secret": "s" * 32, "secret_key": "k" * 40, "tracking_key": "ab" * 32}
 
 
-def deploy_vars(box: Box, slug: str) -> dict[str, Any]:
+def deploy_vars(box: Box, slug: str, signing: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Without `signing`: as on the hosts target, where the platform runs no signing service."""
     d = Deployment(agency=slug, app="centre", state="ready", port=box.port_base + 20, created_at="", updated_at="")
-    return role_vars(box, slug, slug.title(), manifest("centre"), d, SECRETS, None, None, None, "deploy")
+    return role_vars(box, slug, slug.title(), manifest("centre"), d, SECRETS, None, None, None, "deploy",
+                     signing=signing)
+
+
+def _signing(slug: str) -> dict[str, Any]:
+    return {"sign_url": f"https://localhost:18018/sign/{slug}", "secret": "s" * 40}
 
 
 def test_each_agency_gets_its_part_and_a_key_naming_it(tmp_path: Path) -> None:
@@ -48,6 +56,46 @@ def test_each_agency_gets_its_part_and_a_key_naming_it(tmp_path: Path) -> None:
     assert "centre_g2g_directory" not in removing
 
 
+def test_where_the_signing_service_runs_no_g2g_key_is_issued_or_copied(tmp_path: Path) -> None:
+    """The box runs the signing service: the agency's G2G key is the service's; the deploy issues none, removes one
+    an earlier deploy issued from the controller, and the role is told no key source (it removes the instance's)."""
+    box = Box(home=tmp_path, spec=load_spec_text(SPEC))
+    earlier = deploy_vars(box, "health")  # as a deploy before the signing service held the key
+    old_key = Path(earlier["centre_g2g_key_src"])
+    assert old_key.exists()
+    v = deploy_vars(box, "health", _signing("health"))
+    assert v["centre_g2g_directory"] == earlier["centre_g2g_directory"]
+    assert "centre_g2g_key_src" not in v and "centre_g2g_cert_src" not in v
+    assert not old_key.exists() and not Path(earlier["centre_g2g_cert_src"]).exists()
+    assert v["centre_signing"]["sign_url"].endswith("/sign/health")
+    assert not list((box.ca.directory / "certs").glob("g2g-*"))
+    assert deploy_vars(box, "police", _signing("police")).get("centre_g2g_directory") is None
+
+
+def test_on_the_hosts_target_the_key_file_is_the_one_place(tmp_path: Path) -> None:
+    """The hosts target places no signing service (`ports.NOT_ON_HOSTS`): there, and only there, the deploy issues
+    the agency's G2G key from the control's platform CA, even if signing credentials were handed in."""
+    import json
+
+    from govcloud_platform.apps.layout import AppTarget
+    from govcloud_platform.hosts.placement import placement_for
+    from tests.unit.test_apps_on_hosts import lab3
+
+    control = tmp_path / "control"
+    control.mkdir()
+    (control / "placement.json").write_text(json.dumps(placement_for(lab3(), None).to_json()))
+    box = Box(home=control, spec=load_spec_text(SPEC))
+    assert not box.runs("signing")
+    there = AppTarget(Path("/srv/h3/box"), "h3", "10.231.8.13", "10.231.8.11", "/opt/govcloud/bin/supervisorctl")
+    d = Deployment(agency="health", app="centre", state="ready", port=box.port_base + 20, created_at="", updated_at="")
+    for signing in (None, _signing("health")):
+        v = role_vars(box, "health", "Health", manifest("centre"), d, SECRETS, None, None, None, "deploy",
+                      target=there, signing=signing)
+        key = Path(v["centre_g2g_key_src"])
+        assert key.is_relative_to(control / "ca") and key.exists() and Path(v["centre_g2g_cert_src"]).exists()
+        assert v["centre_g2g_directory"]["connect"] == there.connect
+
+
 def test_the_env_file_names_the_g2g_files_only_when_the_agency_takes_part(tmp_path: Path) -> None:
     box = Box(home=tmp_path, spec=load_spec_text(SPEC))
     defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
@@ -58,9 +106,21 @@ def test_the_env_file_names_the_g2g_files_only_when_the_agency_takes_part(tmp_pa
         lines = [line for line in text.splitlines() if line.startswith("G2G_")]
         assert lines == (["G2G_DIRECTORY=/srv/i/g2g.json", "G2G_CERT_FILE=/srv/i/g2g.pem",
                           "G2G_KEY_FILE=/srv/i/g2g.key", f"G2G_CA_FILE={box.ca_file}"] if present else []), slug
+        text = template.render({**defaults, **deploy_vars(box, slug, _signing(slug)), "centre_instance_dir": "/srv/i",
+                                "_centre_signing_secret_file": "/srv/i/signing.secret"})
+        lines = [line for line in text.splitlines() if line.startswith(("G2G_", "SIGNING_"))]
+        assert lines == (["SIGNING_URL=https://localhost:18018/sign/health",  # the key is the signing service's
+                          "SIGNING_SECRET_FILE=/srv/i/signing.secret", "G2G_DIRECTORY=/srv/i/g2g.json",
+                          f"G2G_CA_FILE={box.ca_file}"] if present else [
+                          "SIGNING_URL=https://localhost:18018/sign/police",
+                          "SIGNING_SECRET_FILE=/srv/i/signing.secret"]), slug
     deploy = (ROLE / "tasks" / "deploy.yml").read_text()
     block = deploy[deploy.index("- name: Copy the G2G key and certificate"):][:700]
-    assert 'mode: "0600"' in block and "no_log: true" in block
+    assert 'mode: "0600"' in block and "no_log: true" in block and "centre_g2g_key_src | length > 0" in block
+    removal = deploy[deploy.index("- name: Remove a G2G key file the signing service replaced"):][:400]
+    assert "centre_g2g_key_src | length == 0" in removal and "loop: [g2g.key, g2g.pem]" in removal
+    preflight = (ROLE / "tasks" / "preflight.yml").read_text()
+    assert "(centre_g2g_key_src | length > 0)" in preflight  # one of the two key homes, never both
     spec = yaml.safe_load((ROLE / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
     assert {"centre_g2g_directory", "centre_g2g_cert_src", "centre_g2g_key_src"} <= set(spec)
 
@@ -114,3 +174,24 @@ def test_peers_are_reached_through_the_edge_proxy_by_name(tmp_path: Path) -> Non
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.parametrize(("directory", "signing", "key_src", "ok"), [
+    ({}, {}, "", True),  # takes no part
+    ({"agency": "health"}, {"sign_url": "https://localhost:18018/sign/health"}, "", True),  # the signing service's key
+    ({"agency": "health"}, {}, "/ca/certs/g2g-health.key", True),  # the hosts target: a key file
+    ({"agency": "health"}, {}, "", False),  # no key at all
+    ({"agency": "health"}, {"sign_url": "https://localhost:18018/sign/health"}, "/k", False),  # two key homes
+])
+def test_the_preflight_wants_one_key_home(directory: dict[str, str], signing: dict[str, str], key_src: str,
+                                          ok: bool) -> None:
+    """The role's preflight assertion on G2G, evaluated as ansible-core does (a boolean, or the deploy fails)."""
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar, trust_as_template
+
+    tasks = yaml.safe_load((ROLE / "tasks" / "preflight.yml").read_text())
+    [condition] = [c for t in tasks for c in t.get("ansible.builtin.assert", {}).get("that", [])
+                   if "centre_g2g_key_src" in c]
+    templar = Templar(loader=DataLoader(), variables={"centre_g2g_directory": directory, "centre_signing": signing,
+                                                      "centre_g2g_key_src": key_src})
+    assert templar.evaluate_conditional(trust_as_template(condition)) is ok

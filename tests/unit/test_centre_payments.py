@@ -291,6 +291,7 @@ def _stub_signing_service(secret: str) -> tuple[object, str, list[str]]:
 def test_the_receipt_signed_by_the_platforms_signing_service(tmp_path: Path) -> None:
     import jwt
 
+    from centre_core.signing import SigningError
     from centre_web.receipts import ServiceSigner, SigningUnavailable, verify
 
     secret = "s3cret-" + "x" * 30
@@ -306,11 +307,12 @@ def test_the_receipt_signed_by_the_platforms_signing_service(tmp_path: Path) -> 
         assert jwt.get_unverified_header(token)["alg"] == "RS256"
         assert verify(token, signer.jwks()) == claims
         assert seen == [f"Bearer {secret}"] and secret not in repr(signer)
-        secret_file.write_text("another agency's secret\n")
-        with pytest.raises(SigningUnavailable):
+        secret_file.write_text("another-agencys-secret\n")
+        with pytest.raises(SigningUnavailable, match="HTTP 403") as caught:
             signer.sign(claims)
+        assert "another-agencys-secret" not in str(caught.value)
         for url in (f"{base}/jws/health", "http://signing.example/sign/health", f"{base}/health"):
-            with pytest.raises(ValueError):
+            with pytest.raises(SigningError, match="SIGNING_URL"):
                 ServiceSigner(url, str(secret_file), "")
     finally:
         server.shutdown()  # type: ignore[attr-defined]

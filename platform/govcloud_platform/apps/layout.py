@@ -296,10 +296,11 @@ def role_vars(box: Box, slug: str, agency_name: str, m: AppManifest, deployment:
     if m.name == "centre":  # staff tokens: desks from the agency's desk groups
         common["desk_group_prefix"] = desk_group_prefix(slug)
         common.update(centre_settings(box.spec, slug))
-        if action == "deploy":  # data sharing between agencies: its directory and G2G key (apps/g2g.py)
-            from govcloud_platform.apps.g2g import centre_g2g_vars
+        if action == "deploy":  # data sharing between agencies: its directory, and its key (apps/g2g.py): the
+            from govcloud_platform.apps.g2g import centre_g2g_vars  # signing service's where the box runs it
 
-            common.update(centre_g2g_vars(box, slug, lambda agency: public_url(box, agency, "centre"), target.connect))
+            common.update(centre_g2g_vars(box, slug, lambda agency: public_url(box, agency, "centre"), target.connect,
+                                          key_in_service=box.runs("signing") and bool((signing or {}).get("sign_url"))))
     if m.name == "messaging":
         common["server_name"] = agency_host(slug, box.spec.platform.domain)
     copies: list[dict[str, str]] = []

@@ -2,12 +2,13 @@
 may ask and where, rendered from the platform's spec at deploy), compact JWS in and out, and the decisions on a
 request and an answer. Nothing here reads the clock, the network or the database: the caller passes them in.
 
-A request is a JWS signed by the asking agency's key, whose certificate (header `x5c`) the platform CA issued for
-`<agency>.g2g.govcloud`; its claims: `iss` (the asking agency), `aud` (the answering one), `service`, `purpose`,
-`ref` (the asking application's reference), `sub` (the citizen's identifier the record is looked up by),
-`consent` (the citizen ticked it), `nonce`, `iat`, `exp`. The answer is a JWS of the answering agency with `iss`,
-`aud`, `service`, `inReplyTo` (the request's nonce), `result`, `iat`, `exp`. Each side checks that the certificate
-names the agency the token claims, and the grant."""
+A request is a JWS signed by the asking agency's key, whose certificate (header `x5c`) the platform CA issued for the
+agency: `OU=<agency>, O=govcloud <platform>` (its key in the platform's signing service, wherever there is one) or
+CN `<agency>.g2g.govcloud` (a key file, on the hosts target only); its claims: `iss` (the asking agency), `aud` (the
+answering one), `service`, `purpose`, `ref` (the asking application's reference), `sub` (the citizen's identifier
+the record is looked up by), `consent` (the citizen ticked it), `nonce`, `iat`, `exp`. The answer is a JWS of the
+answering agency with `iss`, `aud`, `service`, `inReplyTo` (the request's nonce), `result`, `iat`, `exp`. Each side
+checks that the certificate names the agency the token claims, and the grant."""
 
 from __future__ import annotations
 

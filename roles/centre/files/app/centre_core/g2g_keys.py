@@ -1,5 +1,6 @@
-"""An agency's G2G signing key behind one small interface, so that where the key lives (a file today; the platform's
-signing service or an HSM later) does not change the centre.
+"""An agency's G2G signing key behind one small interface, so that where the key lives does not change the centre:
+in the platform's signing service wherever the platform runs one (`ServiceSigner`, over the centre's one client of
+the service), else in files a deploy wrote (`FileSigner`: the hosts target, which has no signing service yet).
 
 `Signer.sign(data)` returns the JWS signature of `data` (raw, as JWS wants it: ES256 is r||s, not DER);
 `Signer.alg` names the algorithm (RS256 or ES256) and `Signer.chain` is the certificate chain (DER, the agency's
@@ -8,12 +9,8 @@ from 0600 files: the key is held in memory, never logged."""
 
 from __future__ import annotations
 
-import json
-import ssl
-import urllib.request
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -21,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from .errors import CentreError
+from .signing import HttpSigner, SigningError
 
 
 class Signer(Protocol):
@@ -60,33 +58,26 @@ class FileSigner:
 
 
 class ServiceSigner:
-    """The platform's signing service (docs/signing.md, `POST /jws/<agency>` with the agency's bearer secret): it
-    holds the key and builds the whole compact JWS (header `alg`, `kid`, `x5c` with the agency's certificate and the
-    platform CA), so this signer signs claims, not bytes (`g2g.sign` asks it for `jws`). The secret is read from its
-    0600 file, sent only in the Authorization header, never logged."""
+    """The agency's key in the platform's signing service (docs/signing.md), where the platform runs one: a thin
+    adapter over the centre's one client of it (`signing.HttpSigner.jws`, `POST /jws/<agency>`). The service builds
+    the whole compact JWS (header `alg`, `kid`, `x5c` with the agency's certificate and the platform CA), so this
+    signer signs claims, not bytes (`g2g.sign` asks it for `jws`); the service's failures are `CentreError`s."""
 
     alg = "RS256"
     chain: tuple[bytes, ...] = ()
 
-    def __init__(self, jws_url: str, secret_file: Path, ca_file: str, timeout: float = 10.0) -> None:
-        if not (jws_url.startswith("https://") or jws_url.startswith("http://127.0.0.1:")):
-            raise CentreError(f"the signing service's URL {jws_url!r} must be https")
-        self.url, self._secret_file, self.timeout = jws_url, secret_file, timeout
-        self._context = ssl.create_default_context(cafile=ca_file) if jws_url.startswith("https://") else None
+    def __init__(self, client: HttpSigner) -> None:
+        try:
+            client.urls  # noqa: B018 - refuses a bad SIGNING_URL now, not at the first request
+        except SigningError as exc:
+            raise CentreError(f"G2G through the signing service: {exc}") from None
+        self.client = client
 
     def sign(self, data: bytes) -> bytes:
         raise CentreError("the signing service signs whole claims (jws), not bytes")
 
     def jws(self, payload: bytes) -> str:
-        secret = self._secret_file.read_text().strip()
-        request = urllib.request.Request(self.url, data=payload, method="POST", headers={  # noqa: S310 - checked
-            "Content-Type": "application/json", "Authorization": f"Bearer {secret}"})
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout, context=self._context) as answer:  # noqa: S310
-                doc: Any = json.loads(answer.read(256 * 1024))
-        except (OSError, ValueError) as exc:
-            raise CentreError(f"the signing service did not sign: {exc.__class__.__name__}") from None
-        token = doc.get("jws") if isinstance(doc, Mapping) else None
-        if not isinstance(token, str) or token.count(".") != 2:
-            raise CentreError("the signing service's answer holds no compact JWS")
-        return token
+            return self.client.jws(payload)
+        except SigningError as exc:
+            raise CentreError(f"the signing service did not sign: {exc}") from None

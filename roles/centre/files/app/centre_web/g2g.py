@@ -2,9 +2,10 @@
 request (`application/jose` in, `application/jose` out; refusals as JSON `{"error", "detail"}`), `run_steps` does
 this agency's own G2G process steps (called by `centre_run_timers` each round), and `accesses` gives the tracking
 page what it lists. Configured from the env file: `G2G_DIRECTORY` (the directory the role renders from the spec,
-JSON), `G2G_KEY_FILE` and `G2G_CERT_FILE` (the agency's key, 0600, and its certificate from the platform CA),
-`G2G_CA_FILE` (the platform CA; default `CA_FILE`). Without `G2G_DIRECTORY` the endpoint answers 404 and no step
-runs."""
+JSON), the agency's key in the platform's signing service (`SIGNING_URL`, `SIGNING_SECRET_FILE`), or where the
+platform runs none (the hosts target) `G2G_KEY_FILE` and `G2G_CERT_FILE` (a key, 0600, and its certificate from the
+platform CA), `G2G_CA_FILE` (the platform CA; default `CA_FILE`). Without `G2G_DIRECTORY` the endpoint answers 404
+and no step runs."""
 
 from __future__ import annotations
 
@@ -26,7 +27,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from centre_core import g2g, g2g_store
+from centre_core.errors import CentreError
 from centre_core.g2g_keys import FileSigner, ServiceSigner, Signer
+from centre_core.signing import HttpSigner
 
 from . import runtime
 
@@ -46,22 +49,27 @@ def _env(name: str) -> str:
 
 
 @lru_cache(maxsize=4)
-def _setup(directory: str, key: str, cert: str, ca: str, signing_url: str, secret_file: str) -> Setup:
+def _setup(directory: str, key: str, cert: str, ca: str, signing_url: str, secret_file: str, tls_ca: str) -> Setup:
     doc = json.loads(Path(directory).read_text())
-    signer: Signer = FileSigner(Path(key), Path(cert)) if key else \
-        ServiceSigner(signing_url.replace("/sign/", "/jws/"), Path(secret_file), ca)
+    if signing_url and secret_file:  # wherever the platform runs one: the agency's key in the signing service
+        signer: Signer = ServiceSigner(HttpSigner(signing_url, secret_file, tls_ca or ca or None, 10.0))
+    elif key:  # the hosts target: the key a deploy wrote (no signing service there yet)
+        signer = FileSigner(Path(key), Path(cert))
+    else:
+        raise CentreError("G2G needs the signing service (SIGNING_URL, SIGNING_SECRET_FILE) or G2G_KEY_FILE")
     return Setup(g2g.directory(doc), signer, x509.load_pem_x509_certificate(Path(ca).read_bytes()), ca)
 
 
 def setup() -> Setup | None:
     """This agency's G2G setup, or None when the spec gives it none (read once per process and files). The key: the
-    files a deploy wrote (`G2G_KEY_FILE`), else the platform's signing service (`SIGNING_URL`, `SIGNING_SECRET_FILE`:
-    its `/jws/<agency>`)."""
+    agency's in the platform's signing service (`SIGNING_URL`, `SIGNING_SECRET_FILE`: its `/jws/<agency>` through
+    the one client, `centre_core.signing.HttpSigner`), or the files a deploy wrote where there is no signing service
+    (`G2G_KEY_FILE`, `G2G_CERT_FILE`: the hosts target)."""
     directory = _env("G2G_DIRECTORY")
     if not directory:
         return None
     return _setup(directory, _env("G2G_KEY_FILE"), _env("G2G_CERT_FILE"), _env("G2G_CA_FILE") or _env("CA_FILE"),
-                  _env("SIGNING_URL"), _env("SIGNING_SECRET_FILE"))
+                  _env("SIGNING_URL"), _env("SIGNING_SECRET_FILE"), _env("CA_FILE"))
 
 
 @csrf_exempt  # a peer agency's server, authenticated by its signature, not a browser

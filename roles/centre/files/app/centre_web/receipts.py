@@ -1,30 +1,28 @@
 """The receipt's signature: a compact JWS (ES256) by the agency, through a small adapter so that the platform's
 signing service can take over from a local key. `LocalKeySigner` signs with an EC P-256 key in a PEM file (0600,
 `RECEIPT_KEY_FILE`); its public key is published as a JWKS at `/api/payments/receipt-keys`, where anyone holding a
-receipt can check it (`verify`, or any JOSE library)."""
+receipt can check it (`verify`, or any JOSE library). `ServiceSigner` is the platform's signing service through
+the centre's one client of it (`centre_core.signing.HttpSigner`)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import http.client
 import json
-import ssl
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 import jwt
-from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
+from centre_core.signing import HttpSigner, SigningError, service_urls
+
 from . import runtime
 
 TYP = "centre-receipt+jws"
-LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
 class ReceiptSigner(Protocol):
@@ -70,58 +68,31 @@ def verify(token: str, jwks: dict[str, Any]) -> dict[str, Any]:
 
 
 class ServiceSigner:
-    """The platform's signing service (docs/signing.md): `POST <base>/jws/<agency>` with the agency's bearer secret
-    (read from its 0600 file at each use, never logged), the claims as the JSON body; the answer's `jws` is RS256
-    with `kid` = the agency and `x5c` (its certificate, the platform CA). The receipts' keys are the agency's
-    certificate (`GET <base>/certificate/<agency>`), published as a JWK with its `x5c`."""
+    """The platform's signing service as the receipts' signer: a thin adapter over the centre's one client
+    (`centre_core.signing.HttpSigner`, docs/signing.md): `sign` is its `jws` (RS256, `kid` = the agency, `x5c`), the
+    receipts' keys are the agency's certificate from its `certificate()`, published as a JWK with its `x5c`. A bad
+    `SIGNING_URL` is refused here (`SigningError`); the service's failures become `SigningUnavailable`."""
 
     def __init__(self, sign_url: str, secret_file: str, ca_file: str, timeout_s: float = 10.0) -> None:
-        parts = urlsplit(sign_url)
-        segments = parts.path.rstrip("/").split("/")
-        if parts.scheme not in ("https", "http") or not parts.hostname or len(segments) < 3 or \
-                segments[-2] != "sign" or (parts.scheme == "http" and parts.hostname not in LOOPBACK):
-            raise ValueError("SIGNING_URL must be https://host[:port]/sign/<agency> (http only on loopback)")
-        self._parts, self.agency = parts, segments[-1]
-        self._base = "/".join(segments[:-2])
-        self._secret_file, self._ca_file, self._timeout = secret_file, ca_file, timeout_s
+        self.agency = service_urls(sign_url).agency
+        self._client = HttpSigner(sign_url, secret_file, ca_file or None, timeout_s)
         self._jwks: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
-        return f"ServiceSigner({self._parts.geturl()!r})"
-
-    def _call(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
-        host, port = self._parts.hostname or "", self._parts.port
-        conn = http.client.HTTPSConnection(host, port, timeout=self._timeout, context=ssl.create_default_context(
-            cafile=self._ca_file)) if self._parts.scheme == "https" else \
-            http.client.HTTPConnection(host, port, timeout=self._timeout)
-        headers = {"Content-Type": "application/json"} if body is not None else {}
-        if body is not None:
-            headers["Authorization"] = "Bearer " + Path(self._secret_file).read_text().strip()
-        try:
-            conn.request(method, path, body, headers)
-            answer = conn.getresponse()
-            return answer.status, answer.read(256 * 1024)
-        except (OSError, http.client.HTTPException) as exc:
-            raise SigningUnavailable(type(exc).__name__) from None
-        finally:
-            conn.close()
+        return f"ServiceSigner({self._client.url!r})"
 
     def sign(self, claims: dict[str, Any]) -> str:
-        body = json.dumps(claims, sort_keys=True, ensure_ascii=False).encode()
-        status, raw = self._call("POST", f"{self._base}/jws/{self.agency}", body)
-        if status != 200:
-            raise SigningUnavailable(f"the signing service answered {status}")
-        token = json.loads(raw).get("jws")
-        if not isinstance(token, str) or token.count(".") != 2:
-            raise SigningUnavailable("the signing service's answer has no jws")
-        return token
+        try:
+            return self._client.jws(claims)
+        except SigningError as exc:
+            raise SigningUnavailable(str(exc)) from None
 
     def jwks(self) -> dict[str, Any]:
         if self._jwks is None:
-            status, raw = self._call("GET", f"{self._base}/certificate/{self.agency}")
-            if status != 200:
-                raise SigningUnavailable(f"the signing service answered {status}")
-            chain = x509.load_pem_x509_certificates(raw)
+            try:
+                chain = self._client.certificate()
+            except SigningError as exc:
+                raise SigningUnavailable(str(exc)) from None
             public = chain[0].public_key()
             if not isinstance(public, rsa.RSAPublicKey):
                 raise SigningUnavailable("the agency's signing certificate is not RSA")
