@@ -60,7 +60,9 @@ def console(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[F
     def add(self: Onboarding, req: AgencyRequest, *, allow_update: bool = False) -> tuple[AgencyRecord, bool]:
         if fakes.held.is_set():
             raise LockHeld("the box is locked by pid 1 (app deploy health/opendata)")
-        self.progress(f"{req.slug}: database")
+        step = threading.Thread(target=self.progress, args=(f"{req.slug}: database",))  # as `add` provisions
+        step.start()
+        step.join()
         if fakes.failing:
             self.registry.save_agency(req.slug, req.name, req.email, req.quota, ["database"], "provisioning")
             raise ServiceError(fakes.failing)
@@ -151,6 +153,7 @@ def test_an_approval_answers_at_once_waits_for_the_lock_then_onboards_deploys_an
     assert ended["result"]["agency"]["slug"] == "water" and ended["result"]["jobs"] == [f"/api/jobs/{req['jobs'][0]}"]
     assert _ended(client, f"/api/jobs/{req['jobs'][0]}")["state"] == "succeeded"
     assert fakes.added == ["water"] and fakes.deployed == [("water", "opendata")] and fakes.mailed == [rid]
+    assert "water: database" in [s["message"] for s in ended["steps"]]  # a step from the work's own thread
     audited = _audited(box, "water")
     assert audited[:4] == [("request file", "filed"), ("request approve", "approved"), ("job onboard", "queued"),
                            ("job onboard", "running")], audited

@@ -21,6 +21,7 @@ did), e.g. an approval's request put back to pending."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -168,9 +169,23 @@ class Runner:
         """The job's work; while the box's lock is held by another command (a conflict of the moment, not of the
         job), it waits, saying so in its steps, up to LOCK_WAIT_S."""
         deadline = time.monotonic() + self.lock_wait_s
+        owner = threading.get_ident()
+
+        def progress(line: str) -> None:
+            """A step, from the job's thread or from one the work made (`Onboarding.add` provisions its services
+            at once on threads of its own): a sqlite connection serves only the thread that opened it."""
+            if threading.get_ident() == owner:
+                store.step(registry, job.id, line)
+                return
+            elsewhere = Registry(self.home)
+            try:
+                store.step(elsewhere, job.id, line)
+            finally:
+                elsewhere.close()
+
         while True:
             try:
-                return work(lambda line: store.step(registry, job.id, line))
+                return work(progress)
             except LockHeld as held:
                 if time.monotonic() >= deadline:
                     raise
