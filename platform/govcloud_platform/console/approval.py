@@ -9,50 +9,50 @@ made is the agency's `provisioning` record and bindings, which the next approval
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from govcloud_platform.console.data import agency_detail
+from govcloud_platform.console.data import Platform, agency_detail
 from govcloud_platform.console.jobs import Runner, request_target
 from govcloud_platform.progress import Progress
 from govcloud_platform.state.jobs import Busy, Job
 from govcloud_platform.state.onboarding_requests import OnboardingRequest
 
-if TYPE_CHECKING:
-    from govcloud_platform.console.work import DeployRequested, Views
+Deploy = Callable[[OnboardingRequest], list[int]]  # starts the request's apps' deploy jobs: their ids
 
 
-def onboard_work(v: Views, runner: Runner, req: OnboardingRequest, actor: str,
-                 deploy_requested: DeployRequested) -> Callable[[Progress], Any]:
+def onboard_work(platform: Platform, public_url: str, req: OnboardingRequest, actor: str, deploy: Deploy
+                 ) -> Callable[[Progress], Any]:
     def work(progress: Progress) -> Any:
-        record = v.platform.onboard_approved(req, actor, progress)
+        record = platform.onboard_approved(req, actor, progress)
         progress(f"{req.slug}: onboarded")
-        started = deploy_requested(v, runner, req, actor) if req.apps else []
+        started = deploy(req) if req.apps else []
         if started:
             progress(f"{req.slug}: deploy jobs {', '.join(str(j) for j in started)}")
-        v.platform.mail_decision(req.id, f"{v.settings.public_url}/{req.lang}/requests/{req.id}", actor)
+        platform.mail_decision(req.id, f"{public_url}/{req.lang}/requests/{req.id}", actor)
         return {"request": req.id, "agency": agency_detail(record), "jobs": [f"/api/jobs/{j}" for j in started]}
 
     return work
 
 
-def start(v: Views, runner: Runner, req: OnboardingRequest, actor: str,
-          deploy_requested: DeployRequested) -> Job | None:
+def start(platform: Platform, runner: Runner, public_url: str, req: OnboardingRequest, actor: str, deploy: Deploy
+          ) -> Job | None:
     """Claim the request and start its onboarding job: the job, or None when the request was decided or is being
     approved meanwhile (409). The job is recorded on the request (its page follows it)."""
-    claimed = v.platform.claim_approval(req.id, actor)
+    claimed = platform.claim_approval(req.id, actor)
     if claimed is None:
         return None
+
     def failed(error: str) -> None:  # before the job is recorded failed: its reader sees the request pending
-        v.platform.reopen_approval(claimed.id, actor)
+        platform.reopen_approval(claimed.id, actor)
 
     try:
         job = runner.start("onboard", claimed.slug, request_target(claimed.id), actor,
-                           onboard_work(v, runner, claimed, actor, deploy_requested), failed=failed)
+                           onboard_work(platform, public_url, claimed, actor, deploy), failed=failed)
     except Busy:  # a job of the request's left running: cannot be, as it was pending; never leave it claimed
-        v.platform.reopen_approval(claimed.id, actor)
+        platform.reopen_approval(claimed.id, actor)
         return None
     except Exception:
-        v.platform.reopen_approval(claimed.id, actor)
+        platform.reopen_approval(claimed.id, actor)
         raise
-    v.platform.set_approval_job(claimed.id, job.id)
+    platform.set_approval_job(claimed.id, job.id)
     return job

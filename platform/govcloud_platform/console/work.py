@@ -24,6 +24,7 @@ from govcloud_platform.state.onboarding_requests import OnboardingRequest
 
 if TYPE_CHECKING:
     from govcloud_platform.console.jobs import Runner
+    from govcloud_platform.state.jobs import Job
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,12 @@ def register(app: Flask, v: Views, runner: Runner, deploy_requested: DeployReque
         assert found is not None
         v.platform.mail_decision(req_id, f"{v.settings.public_url}/{found.lang}/requests/{req_id}", actor)
         return found
+
+    def approve(req: OnboardingRequest, actor: str) -> Job | None:
+        """Claim it and start its onboarding job (console/approval.py), which deploys its apps with
+        `deploy_requested` once the agency is made."""
+        return approval.start(v.platform, runner, v.settings.public_url, req, actor,
+                              lambda claimed: deploy_requested(v, runner, claimed, actor))
 
     def approval_of(req: OnboardingRequest) -> dict[str, Any] | None:
         """The request's last approval job (its state, error and steps), for its page."""
@@ -156,7 +163,7 @@ def register(app: Flask, v: Views, runner: Runner, deploy_requested: DeployReque
             if done:
                 declined(req.id, actor)
         else:  # a job: the request's page follows it
-            done = approval.start(v, runner, req, actor, deploy_requested) is not None
+            done = approve(req, actor) is not None
         if not done:
             return v.page("message.j2", lang, 409, heading=t["refused"], text=t["decided_already"])
         return redirect(f"/{lang}/requests/{req.id}", 303)
@@ -241,7 +248,7 @@ def register(app: Flask, v: Views, runner: Runner, deploy_requested: DeployReque
             if not v.platform.decline(req.id, actor, reason):
                 return problem(409, "conflict", "The request was decided already.")
             return jsonify(request=declined(req.id, actor).as_dict())
-        job = approval.start(v, runner, req, actor, deploy_requested)
+        job = approve(req, actor)
         after = v.platform.onboarding_request(req.id)
         if job is None or after is None:
             return problem(409, "conflict", intake.decided_text(after.state if after else req.state,
