@@ -145,6 +145,16 @@ def test_an_approval_answers_at_once_waits_for_the_lock_then_onboards_deploys_an
     assert _call(client, "POST", f"{path}/decline", "op", {"reason": "late"})[0] == 409
     assert _call(client, "POST", "/api/requests", "ha", {"slug": "water", "name": "x y", "email": "a@b.cd"})[0] == 409
     assert _call(client, "GET", path, "ha")[1]["state"] == "approving" and fakes.mailed == []
+    with client.session_transaction() as sess:
+        sess["p"] = {"sub": "op", "groups": GROUPS["op"], "name": "op", "exp": int(time.time()) + 600}
+    client.get("/en/requests")
+    with client.session_transaction() as sess:
+        csrf = str(sess["csrf"])
+    for lang, said in (("en", "is being approved"), ("ur", "منظوری جاری ہے")):
+        page = client.get(f"/{lang}/requests/{rid}")
+        assert page.status_code == 200 and 'id="approval-check"' in page.text and "/approve" not in page.text
+        form = client.post(f"/{lang}/requests/{rid}/approve", data={"csrf": csrf})
+        assert form.status_code == 409 and said in form.text
     fakes.held.clear()
     ended = _ended(client, doc["url"])
     assert ended["state"] == "succeeded", ended
@@ -177,7 +187,8 @@ def test_a_failing_onboarding_puts_the_request_back_to_pending_and_a_second_appr
     for lang, said in (("en", "The onboarding failed"), ("ur", "شمولیت ناکام ہو گئی")):
         page = client.get(f"/{lang}/requests/{rid}")
         assert page.status_code == 200 and said in page.text and "the server said no" in page.text
-        assert f'href="/{lang}/jobs/{ended["id"]}"' in page.text and 'action="/' in page.text  # approvable again
+        assert f'href="/{lang}/jobs/{ended["id"]}"' in page.text
+        assert f'action="/{lang}/requests/{rid}/approve"' in page.text  # approvable again
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
     assert csrf is not None
     fakes.failing = ""

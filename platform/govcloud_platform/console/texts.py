@@ -187,6 +187,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "request_jobs": "Deploys of its apps",
         "approving": "being approved (its onboarding job runs)",
         "kind_onboard": "onboarding",
+        "approving_already": "This request is being approved: its onboarding job runs. Its page follows it.",
         "approval_job": "The approval's onboarding",
         "approval_failed": ("The onboarding failed: the request waits for a decision again. Fix the cause, then "
                             "approve it again (the approval completes what the failed one made)."),
@@ -385,6 +386,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "request_jobs": "اس کی ایپس کی تنصیب",
         "approving": "منظوری جاری ہے (شمولیت کا کام چل رہا ہے)",
         "kind_onboard": "شمولیت",
+        "approving_already": ("اس درخواست کی منظوری جاری ہے: اس کا شمولیت کا کام چل رہا ہے۔ اس کا صفحہ اس کی پیش "
+                              "رفت دکھاتا ہے۔"),
         "approval_job": "منظوری کے بعد شمولیت",
         "approval_failed": ("شمولیت ناکام ہو گئی: درخواست دوبارہ فیصلے کی منتظر ہے۔ وجہ درست کریں، پھر اسے دوبارہ "
                             "منظور کریں (نئی منظوری وہ مکمل کر دے گی جو ناکام منظوری نے بنایا تھا)۔"),

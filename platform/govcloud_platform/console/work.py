@@ -80,6 +80,11 @@ def register(app: Flask, v: Views, runner: Runner, deploy_requested: DeployReque
         return approval.start(v.platform, runner, v.settings.public_url, req, actor,
                               lambda claimed: deploy_requested(v, runner, claimed, actor))
 
+    def decided_already(t: dict[str, str], req_id: int) -> str:
+        """Why a decision is 409: the request is being approved (its job runs), or was decided."""
+        now = v.platform.onboarding_request(req_id)
+        return t["approving_already"] if now is not None and now.state == intake.APPROVING else t["decided_already"]
+
     def approval_of(req: OnboardingRequest) -> dict[str, Any] | None:
         """The request's last approval job (its state, error and steps), for its page."""
         job = runner.get(req.approval_job) if req.approval_job else None
@@ -151,7 +156,7 @@ def register(app: Flask, v: Views, runner: Runner, deploy_requested: DeployReque
         status = intake.decision_status(who, req.state)
         if status != 200:
             return v.page("message.j2", lang, status, heading=t["refused"],
-                        text=t["decide_forbidden"] if status == 403 else t["decided_already"])
+                          text=t["decide_forbidden"] if status == 403 else decided_already(t, req.id))
         actor = f"console:{who.subject}"
         if verb == "decline":
             reason = request.form.get("reason", "")
@@ -165,7 +170,7 @@ def register(app: Flask, v: Views, runner: Runner, deploy_requested: DeployReque
         else:  # a job: the request's page follows it
             done = approve(req, actor) is not None
         if not done:
-            return v.page("message.j2", lang, 409, heading=t["refused"], text=t["decided_already"])
+            return v.page("message.j2", lang, 409, heading=t["refused"], text=decided_already(t, req.id))
         return redirect(f"/{lang}/requests/{req.id}", 303)
 
     # --- the audit log (page and CSV) -------------------------------------------------------------
