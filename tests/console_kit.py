@@ -142,3 +142,17 @@ def api_post(box: Box, path: str, token: str | None, body: object = None) -> req
     with requests.Session() as s:
         s.trust_env = False
         return s.post(url(box, path), headers=headers, json=body, verify=str(box.ca_file), timeout=120)
+
+
+def until_approved(page: object, timeout: float = 300) -> None:
+    """A request's page (a browser's, JavaScript off) after its Approve button: follow its "check the progress" link
+    (the page says the approval's job runs) until the request is approved or its job failed."""
+    import time
+
+    from tests.integration._browser import follow
+
+    t0 = time.monotonic()
+    while (check := page.locator("#approval-check a")).count():  # type: ignore[attr-defined]
+        assert time.monotonic() - t0 < timeout, page.locator("#approval").inner_text()  # type: ignore[attr-defined]
+        time.sleep(1)
+        follow(page, check)

@@ -67,8 +67,9 @@ def test_the_issues_journey_in_a_browser(cbox: BoxHandle, chromium: Chromium, sh
         operator.seen("requests")
         follow(page, page.locator("main tr", has_text=NEW).locator("a"))
         operator.seen("request")
-        with page.expect_navigation(wait_until="load", timeout=120_000):
-            page.locator('form[action$="/approve"] button').click()
+        follow(page, page.locator('form[action$="/approve"] button'))  # its page follows the approval's job
+        operator.seen("approving")
+        kit.until_approved(page)
         operator.seen("approved")
         follow(page, page.locator(f'main a[href="/en/agencies/{NEW}"]'))
         assert page.locator("h1").inner_text() == "Civic Journeys Office"

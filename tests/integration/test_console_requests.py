@@ -1,10 +1,14 @@
 """The console's onboarding requests and audit log on a real box (`govcloud up` with the console): an agency's
-member files a request through the API, cannot approve it (403); an operator approves it and the agency is onboarded
-exactly as `agency add` onboards (`agency list --json` shows it ready with its services; the audit log has `agency
-add` with the operator as actor); a second approval is 409; a decline carries its reason; hostile fields are 400
-with nothing stored; the audit API filters and exports CSV, a member's only their agency's, another agency's filter
-404; a browser with JavaScript off files a request through the form and reads the pages in English and Urdu (axe,
-≤ 150 KB). (The attacker's rows: tests/security/test_console.py.)"""
+member files a request through the API, cannot approve it (403); an operator approves it while another command holds
+the box's lock (held here as the product holds it, `state.lock.box_lock`): the approval answers 202 with its job at
+once, the request is `approving` (a second approval and a decline are 409), the job waits for the lock and then
+onboards the agency exactly as `agency add` onboards (`agency list --json` shows it ready with its services; the audit
+log has `agency add` with the operator as actor); an onboarding that fails (`agency add` refuses) puts the request
+back to pending with the job's error, and a second approval once the cause is gone succeeds; a decline carries its
+reason; hostile fields are 400 with nothing stored; the audit API filters and exports CSV, a member's only their
+agency's, another agency's filter 404; a browser with JavaScript off files a request through the form and reads the
+pages in English and Urdu (axe, ≤ 150 KB), and an operator approves one there (the request's page following its job)
+or declines one. (The attacker's rows: tests/security/test_console.py.)"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ import time
 import pytest
 
 from govcloud_platform.mailbox import wait_for
+from govcloud_platform.state.lock import box_lock
 from tests import console_kit as kit
 from tests.conftest import BoxHandle
 from tests.console_kit import admin, operator
@@ -46,8 +51,18 @@ def _file(cbox: BoxHandle, token: str, slug: str, **extra: object) -> dict[str, 
     return filed
 
 
-def test_an_operator_approves_a_members_request_and_the_agency_is_onboarded(cbox: BoxHandle,
-                                                                            tokens: dict[str, str]) -> None:
+def _ended(cbox: BoxHandle, token: str, url: str, timeout: float = 300) -> dict[str, object]:
+    """The job at `url` once it has ended (polled as its page does)."""
+    t0 = time.monotonic()
+    while (job := kit.api(cbox.box(), url, token).json())["state"] in ("queued", "running"):
+        assert time.monotonic() - t0 < timeout, job["steps"][-5:]
+        time.sleep(0.5)
+    found: dict[str, object] = job
+    return found
+
+
+def test_an_approval_waits_for_the_box_lock_then_onboards_the_agency(cbox: BoxHandle, tokens: dict[str, str]
+                                                                     ) -> None:
     box = cbox.box()
     filed = _file(cbox, tokens[A], NEW, quota_class="standard", apps=["opendata"])
     assert filed["state"] == "pending" and filed["apps"] == ["opendata"] and filed["lang"] == "en"
@@ -59,10 +74,33 @@ def test_an_operator_approves_a_members_request_and_the_agency_is_onboarded(cbox
     assert refused.status_code == 403 and refused.json()["error"] == "forbidden"
     assert kit.api(box, path, tokens[A]).json()["state"] == "pending"
 
-    approved = kit.api_post(box, f"{path}/approve", tokens["operator"])
-    assert approved.status_code == 200, approved.text[:500]
-    doc = approved.json()
-    assert doc["request"]["state"] == "approved" and doc["agency"]["state"] == "ready"
+    with box_lock(cbox.home, "a test holding the box (as a deploy does)"):  # another command holds the box
+        t0 = time.monotonic()
+        approved = kit.api_post(box, f"{path}/approve", tokens["operator"])
+        answered = time.monotonic() - t0
+        assert approved.status_code == 202, approved.text[:500]
+        started = approved.json()
+        url = started["url"]
+        assert approved.headers["Location"].endswith(url) and started["job"]["kind"] == "onboard"
+        assert started["request"]["state"] == "approving" and started["request"]["approval_job"] == started["job"]["id"]
+        again = kit.api_post(box, f"{path}/approve", tokens["operator"])
+        assert again.status_code == 409 and "being approved" in again.json()["message"], again.text[:300]
+        assert kit.api_post(box, f"{path}/decline", tokens["operator"], {"reason": "late"}).status_code == 409
+        assert kit.api(box, path, tokens[A]).json()["state"] == "approving"
+        while not any(str(s["message"]).startswith("waiting: ") for s in kit.api(box, url, tokens["operator"]
+                                                                                  ).json()["steps"]):
+            assert time.monotonic() - t0 < 60, "the approval's job never waited for the lock"
+            time.sleep(0.3)
+        assert NEW not in {a["slug"] for a in cbox.cli("--json", "agency", "list").json()["agencies"]}
+        released = time.monotonic()
+    job = _ended(cbox, tokens["operator"], url)
+    print(f"the approval answered in {answered:.2f} s; its job ended {time.monotonic() - released:.1f} s after the "
+          "lock was released")
+    assert job["state"] == "succeeded", (job["error"], job["steps"])
+    result = job["result"]
+    assert isinstance(result, dict) and result["agency"]["state"] == "ready"
+    doc = {"request": kit.api(box, path, tokens["operator"]).json()}
+    assert doc["request"]["state"] == "approved"
     listed = {a["slug"]: a for a in cbox.cli("--json", "agency", "list").json()["agencies"]}
     assert listed[NEW]["state"] == "ready" and listed[NEW]["quota"] == "standard"
     assert sorted(listed[NEW]["services"]) == ["backups", "database", "identity", "storage"]  # agency add's
@@ -73,6 +111,12 @@ def test_an_operator_approves_a_members_request_and_the_agency_is_onboarded(cbox
     assert again.status_code == 409 and again.json()["error"] == "conflict"
     assert kit.api_post(box, f"{path}/decline", tokens["operator"], {"reason": "late"}).status_code == 409
     actor = doc["request"]["decided_by"]
+    audited = [(e["command"], e["result"]) for e in reversed(
+        kit.api(box, f"/api/audit?agency={NEW}", tokens["operator"]).json()["entries"]) if e["actor"] == actor]
+    assert audited[:4] == [("request approve", "approved"), ("job onboard", "queued"), ("job onboard", "running"),
+                           ("agency add", "added")], audited
+    assert audited.index(("job deploy", "queued")) < audited.index(("request mail", "mailed")) < audited.index(
+        ("job onboard", "succeeded")), audited
     assert actor.startswith("console:")
     added = kit.api(box, f"/api/audit?agency={NEW}&command=agency+add", tokens["operator"]).json()["entries"]
     assert [(e["actor"], e["result"]) for e in added] == [(actor, "added")]
@@ -128,17 +172,38 @@ def test_a_decline_carries_its_reason_and_is_final(cbox: BoxHandle, tokens: dict
     assert body is not None and "نامنظور" in str(msg["Subject"]) and "ask through the ministry" in body.get_content()
 
 
-def test_an_agency_added_otherwise_meanwhile_is_409_and_the_request_waits(cbox: BoxHandle,
-                                                                          tokens: dict[str, str]) -> None:
-    """`agency add` (the CLI) made the agency with another name after the request was filed: the approval is
-    `agency add`'s own refusal (409, the settings that differ), and the request is pending again."""
+def test_a_failing_onboarding_puts_the_request_back_to_pending(cbox: BoxHandle, tokens: dict[str, str]) -> None:
+    """`agency add` (the CLI) made the agency with another name after the request was filed: the approval's job fails
+    with `agency add`'s own refusal (the settings that differ), the request is pending again (audited), its page shows
+    the failure and the job; nothing is mailed. Once the cause is gone (the CLI's agency removed), a second approval
+    onboards it."""
     box = cbox.box()
     filed = _file(cbox, tokens[A], "cr-late")
+    path = f"/api/requests/{filed['id']}"
     added = cbox.cli("--json", "agency", "add", "cr-late", "--name", "Made by the CLI", timeout=300)
     assert added.rc == 0, added.stderr[-500:]
-    resp = kit.api_post(box, f"/api/requests/{filed['id']}/approve", tokens["operator"])
-    assert resp.status_code == 409 and "exists with different" in resp.json()["message"], resp.text[:300]
-    assert kit.api(box, f"/api/requests/{filed['id']}", tokens[A]).json()["state"] == "pending"
+    resp = kit.api_post(box, f"{path}/approve", tokens["operator"])
+    assert resp.status_code == 202, resp.text[:300]
+    job = _ended(cbox, tokens["operator"], resp.json()["url"])
+    assert job["state"] == "failed" and "exists with different" in str(job["error"]), job
+    req = kit.api(box, path, tokens[A]).json()
+    assert (req["state"], req["decided_by"], req["approval_job"]) == ("pending", None, job["id"])
+    entries = kit.api(box, "/api/audit?agency=cr-late&command=request+approve", tokens["operator"]).json()["entries"]
+    assert [e["result"] for e in entries][:2] == ["failed, pending again", "approved"]
+    s, page = kit.sign_in(box, *operator(cbox), start=f"/en/requests/{filed['id']}")
+    assert page.status_code == 200 and 'id="approval-failed"' in page.text and "exists with different" in page.text
+    assert f'href="/en/jobs/{job["id"]}"' in page.text and 'action="/en/requests/' in page.text  # approvable again
+    assert "request mail" not in {e["command"] for e in kit.api(box, "/api/audit?agency=cr-late",
+                                                                    tokens["operator"]).json()["entries"]}
+    removed = cbox.cli("agency", "remove", "cr-late", "--yes", timeout=300)
+    assert removed.rc == 0, removed.stderr[-500:]
+    again = kit.api_post(box, f"{path}/approve", tokens["operator"])
+    assert again.status_code == 202, again.text[:300]
+    job = _ended(cbox, tokens["operator"], again.json()["url"])
+    assert job["state"] == "succeeded", (job["error"], job["steps"])
+    assert kit.api(box, path, tokens[A]).json()["state"] == "approved"
+    listed = {a["slug"]: a for a in cbox.cli("--json", "agency", "list").json()["agencies"]}
+    assert (listed["cr-late"]["state"], listed["cr-late"]["name"]) == ("ready", "Agency cr-late")
 
 
 @pytest.mark.parametrize(("body", "said"), [
@@ -252,8 +317,10 @@ def test_an_operator_decides_in_the_browser(cbox: BoxHandle, chromium: Chromium,
         assert page.locator("textarea#reason").count() == 1
         visit.seen("request")
         if lang == "en":
-            with page.expect_navigation(wait_until="load", timeout=120_000):
-                page.locator('form[action$="/approve"] button').click()
+            follow(page, page.locator('form[action$="/approve"] button'))
+            assert "/requests/" in page.url and page.locator("#approval-state").count() == 1  # its job, followed
+            visit.seen("approving")
+            kit.until_approved(page)
             visit.seen("approved")
             follow(page, page.locator(f'main a[href="/{lang}/agencies/{slug}"]'))
             assert page.locator("h1").inner_text() == f"Agency {slug}"

@@ -6,7 +6,8 @@ refusal of another agency's id must be the 404 an unknown id gets (a 403 would c
 slice's rows: A's onboarding request (read, approved or declined by B: 404 as an unknown id), A's audit entries (the
 filter under several spellings, the CSV export, the unfiltered list), and a form posted without the session's CSRF
 token (what a cross-site form sends). The jobs' rows: starting A's deploys, removals, backups and drills through the
-API and the pages (with B's own form token), and reading A's job by its id; restoring A's backup (confirmed, API and
+API and the pages (with B's own form token), and reading A's job, and the approval job of A's onboarding request,
+by its id; restoring A's backup (confirmed, API and
 page) and running `apply` or reading an operator's apply job. The members' rows: A's members and
 invitations (listed, demoted, removed, invited into, withdrawn; by the API and the pages with B's own form token):
 404 as an unknown agency, nothing changed. Positive control: B reads its own agency, files a request and cannot
@@ -383,6 +384,34 @@ def test_intruder_cannot_read_the_victims_job(cbox: BoxHandle, own: dict[str, An
         attempt.succeeded = (api.status_code != 404 or page.status_code != 404 or api.json() != unknown.json()
                              or VICTIM in api.text + page.text)
         attempt.detail = f"HTTP {api.status_code}, {page.status_code}"
+
+
+def test_intruder_cannot_read_the_victims_approval_job(cbox: BoxHandle, own: dict[str, Any],
+                                                      victims_request: int) -> None:
+    """An approval is a job (`onboard`, its agency the request's slug, its target `request-<id>`): the victim's
+    request's approval job, recorded as the console records one (never run), is the 404 of an unknown job to the
+    intruder, through the API and the page; the victim's request stays pending."""
+    from govcloud_platform.state import jobs
+    from govcloud_platform.state import onboarding_requests as requests_store
+    from govcloud_platform.state.registry import Registry
+
+    box = cbox.box()
+    registry = Registry(box.home)
+    try:
+        job = jobs.create(registry, "onboard", f"{VICTIM}-annex", f"request-{victims_request}", "console:operator")
+        jobs.move(registry, job.id, jobs.FAILED, error="never run: a test's record")
+        requests_store.set_approval_job(registry, victims_request, job.id)
+    finally:
+        registry.close()
+    unknown = _get(box, "/api/jobs/987654321", own["token"])
+    with attack("console", "read the victim's request's approval job by its id (API and page)") as attempt:
+        api = _get(box, f"/api/jobs/{job.id}", own["token"])
+        page = _get(box, f"/en/jobs/{job.id}", session=own["session"])
+        attempt.succeeded = (api.status_code != 404 or page.status_code != 404 or api.json() != unknown.json()
+                             or "annex" in api.text + page.text)
+        attempt.detail = f"HTTP {api.status_code}, {page.status_code}"
+    victim = kit.access_token(box, *kit.admin(cbox, VICTIM))
+    assert _get(box, f"/api/requests/{victims_request}", victim).json()["state"] == "pending"
 
 
 def test_intruder_cannot_restore_the_victims_backup(cbox: BoxHandle, own: dict[str, Any]) -> None:

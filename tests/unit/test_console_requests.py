@@ -52,10 +52,22 @@ def test_a_request_is_decided_once(tmp_path: Path) -> None:
     assert not store.decide(reg, 999, store.APPROVED, "console:op")
     got = store.get(reg, one.id)
     assert got is not None and got.as_dict()["reason"] == "not a directorate" and got.decided_by == "console:op"
-    assert store.decide(reg, two.id, store.APPROVED, "console:op")
-    assert not store.decide(reg, two.id, store.APPROVED, "console:op")
-    store.reopen(reg, two.id)  # a failed onboarding: pending again, approvable
-    assert store.decide(reg, two.id, store.APPROVED, "console:op2")
+    assert store.claim(reg, two.id, "console:op")  # an approval claims it: approving while its job runs
+    got = store.get(reg, two.id)
+    assert got is not None and got.state == store.APPROVING and got.decided_by == "console:op"
+    assert not store.claim(reg, two.id, "console:op2")  # a second approval meanwhile: 409
+    assert not store.decide(reg, two.id, store.DECLINED, "console:op2", "late")  # a decline meanwhile: 409
+    store.set_approval_job(reg, two.id, 7)
+    assert [r.id for r in store.approving(reg)] == [two.id]
+    assert store.reopen(reg, two.id)  # a failed onboarding: pending again, approvable; the job stays recorded
+    got = store.get(reg, two.id)
+    assert got is not None and (got.state, got.decided_by, got.as_dict()["approval_job"]) == (store.PENDING, "", 7)
+    assert not store.reopen(reg, two.id) and not store.finish(reg, two.id)  # only an approving one moves
+    assert store.claim(reg, two.id, "console:op2") and store.finish(reg, two.id)
+    got = store.get(reg, two.id)
+    assert got is not None and (got.state, got.decided_by) == (store.APPROVED, "console:op2")
+    assert not store.reopen(reg, two.id)  # approved stays approved (a failure after it changes nothing)
+    assert store.approving(reg) == []
 
 
 # --- who files, sees and decides ----------------------------------------------------------------------------
@@ -72,10 +84,22 @@ def test_who_sees_a_request(who: authz.Principal, filed_by: str, slug: str, seen
 
 @pytest.mark.parametrize(("who", "state", "status"), [
     (OPERATOR, "pending", 200), (OPERATOR, "approved", 409), (OPERATOR, "declined", 409),
-    (HEALTH, "pending", 403), (HEALTH, "approved", 403),
+    (OPERATOR, "approving", 409), (HEALTH, "pending", 403), (HEALTH, "approved", 403), (HEALTH, "approving", 403),
 ])
 def test_only_an_operator_decides_and_only_once(who: authz.Principal, state: str, status: int) -> None:
     assert intake.decision_status(who, state) == status
+
+
+@pytest.mark.parametrize(("state", "job", "said"), [
+    ("approving", 12, "The request is being approved (job 12): wait for the job to finish."),
+    ("approved", 12, "The request was approved already."), ("declined", 0, "The request was declined already."),
+])
+def test_a_decisions_conflict_names_the_running_approval(state: str, job: int, said: str) -> None:
+    assert intake.decided_text(state, job) == said
+
+
+def test_a_request_being_approved_blocks_filing_another_for_its_agency() -> None:
+    assert intake.filing_conflict("water", [], ["water"]) == "a request for agency 'water' is waiting for a decision"
 
 
 def test_anyone_with_standing_files() -> None:

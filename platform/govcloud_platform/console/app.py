@@ -166,6 +166,7 @@ def create_app(settings: Settings) -> Flask:
         return page("message.j2", lang, heading=TEXTS[lang]["signout"], text="", signin_link=True)
 
     runner = jobs.Runner(settings.box.home)  # marks jobs a previous process left unfinished failed
+    platform.reopen_interrupted()  # and the requests their approvals' jobs left `approving` pending again
     app.extensions["govcloud"]["jobs"] = runner
 
     @app.get("/<lang>/")

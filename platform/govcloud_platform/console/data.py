@@ -17,11 +17,12 @@ from govcloud_platform.box.context import Box
 from govcloud_platform.console import intake
 from govcloud_platform.console.auditlog import AuditQuery, older_than
 from govcloud_platform.console.authz import Principal, may_see
+from govcloud_platform.progress import Progress
 from govcloud_platform.state import console_clients
 from govcloud_platform.state import onboarding_requests as store
 from govcloud_platform.state.console_clients import ScriptClient
 from govcloud_platform.state.onboarding_requests import OnboardingRequest
-from govcloud_platform.state.registry import AgencyRecord, Registry
+from govcloud_platform.state.registry import AgencyRecord, Registry, registry_path
 
 STATUS_TTL_S = 10.0  # probing every service takes up to a second: a page shows an answer at most this old
 
@@ -160,7 +161,8 @@ class Platform:
         registry = Registry(self.box.home)
         try:
             conflict = intake.filing_conflict(fields.slug, [r.slug for r in registry.agencies()],
-                                              [r.slug for r in store.every(registry) if r.state == store.PENDING])
+                                              [r.slug for r in store.every(registry)
+                                               if r.state in (store.PENDING, store.APPROVING)])
             if conflict:
                 raise ConflictError(conflict)
             filed = store.file(registry, fields.slug, fields.name.strip(), fields.email, fields.quota,
@@ -183,34 +185,73 @@ class Platform:
         finally:
             registry.close()
 
-    def approve(self, request_id: int, actor: str) -> AgencyRecord | None:
-        """Claim the request (None when it was decided meanwhile: 409), then onboard it exactly as `agency add`
-        does (`Onboarding.add`, audited `agency add` with the operator as actor) and copy the registry into the
-        platform's backups as the CLI does after a change. A failed onboarding puts the request back to pending
-        and raises (its cause is in the audit log)."""
-        from govcloud_platform.onboarding import AgencyRequest, Onboarding
-
+    def claim_approval(self, request_id: int, actor: str) -> OnboardingRequest | None:
+        """An approval's first step, in the operator's request: the request becomes `approving` (audited `request
+        approve`, as an approval always was); None when it was decided or is being approved meanwhile (409). Its
+        job (`onboard_approved`) then onboards it."""
         registry = Registry(self.box.home)
         try:
-            if not store.decide(registry, request_id, store.APPROVED, actor):
+            if not store.claim(registry, request_id, actor):
                 return None
             found = store.get(registry, request_id)
             assert found is not None
             registry.audit("request approve", found.slug, "approved", actor, f"request {request_id}")
-            onboarding = Onboarding(self.box, actor=actor)
-            try:
-                record, _ = onboarding.add(AgencyRequest(found.slug, found.name, found.email, found.quota))
-            except Exception:
-                store.reopen(registry, request_id)
-                registry.audit("request approve", found.slug, "failed, pending again", actor,
-                               f"request {request_id}")
-                raise
-            finally:
-                onboarding.registry.close()
+            return found
         finally:
             registry.close()
+
+    def set_approval_job(self, request_id: int, job_id: int) -> None:
+        registry = Registry(self.box.home)
+        try:
+            store.set_approval_job(registry, request_id, job_id)
+        finally:
+            registry.close()
+
+    def onboard_approved(self, req: OnboardingRequest, actor: str, progress: Progress) -> AgencyRecord:
+        """The approval job's onboarding: exactly what `agency add` does (`Onboarding.add`, audited `agency add` with
+        the operator as actor; `LockHeld` while another command holds the box's lock, which the job waits out), the
+        registry copied into the platform's backups as the CLI does after a change, then the request approved.
+        Raises what `agency add` raises (the job fails; its hook puts the request back to pending)."""
+        from govcloud_platform.onboarding import AgencyRequest, Onboarding
+
+        onboarding = Onboarding(self.box, actor=actor, progress=progress)
+        try:
+            record, _ = onboarding.add(AgencyRequest(req.slug, req.name, req.email, req.quota))
+        finally:
+            onboarding.registry.close()
         self.copy_registry()
+        registry = Registry(self.box.home)
+        try:
+            store.finish(registry, req.id)
+        finally:
+            registry.close()
         return record
+
+    def reopen_approval(self, request_id: int, actor: str) -> bool:
+        """A failed (or interrupted) approval's request back to pending, audited as a failed onboarding always was;
+        False when it was not being approved (an approved one stays approved)."""
+        registry = Registry(self.box.home)
+        try:
+            if not store.reopen(registry, request_id):
+                return False
+            found = store.get(registry, request_id)
+            registry.audit("request approve", found.slug if found else "", "failed, pending again", actor,
+                           f"request {request_id}")
+            return True
+        finally:
+            registry.close()
+
+    def reopen_interrupted(self) -> list[int]:
+        """At the console's start: the requests left approving (their jobs died with the previous process, and the
+        runner marked them failed) back to pending; their ids."""
+        if not registry_path(self.box.home).exists():
+            return []
+        registry = Registry(self.box.home)
+        try:
+            left = store.approving(registry)
+        finally:
+            registry.close()
+        return [r.id for r in left if self.reopen_approval(r.id, r.decided_by or "console")]
 
     def mail_decision(self, request_id: int, link: str, actor: str) -> bool:
         """Mail the decided request's contact (`intake.decision_mail`, in the request's language) through the

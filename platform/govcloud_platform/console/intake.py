@@ -8,7 +8,8 @@ ministry's IT filing for a new directorate). Someone in no group cannot sign in 
 the console's client), so a new agency asks through an operator, who may file on its behalf.
 Who sees a request: an operator every one; anyone else the requests they filed themselves and those for an agency
 they are a member of. Another's request answers 404, as an unknown id does.
-Who decides: operators only (a member who sees a request gets 403); a decided request cannot be decided again (409)."""
+Who decides: operators only (a member who sees a request gets 403); a decided request, or one being approved (its
+onboarding job runs: console/approval.py), cannot be decided again (409)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from govcloud_platform.console.authz import Principal
 from govcloud_platform.spec import APP_NAMES
 from govcloud_platform.text import text_problem
 
-PENDING = "pending"
+PENDING, APPROVING = "pending", "approving"  # a request being approved (its job runs) is decided
 REASON_MAX = 500
 LANGS = ("en", "ur")
 
@@ -44,12 +45,20 @@ def may_see(who: Principal, filed_by: str, slug: str) -> bool:
 
 def decision_status(who: Principal, state: str) -> int:
     """The answer to approving or declining a request the principal may see: 403 unless an operator, 409 once
-    decided, else 200 (then the adapter decides it)."""
+    decided or while being approved, else 200 (then the adapter decides it)."""
     if not who.operator:
         return 403
     if state != PENDING:
         return 409
     return 200
+
+
+def decided_text(state: str, approval_job: int) -> str:
+    """What a 409 on a decision says (pure): a request being approved names its job (wait for it), a decided one
+    its decision."""
+    if state == APPROVING:
+        return f"The request is being approved (job {approval_job}): wait for the job to finish."
+    return f"The request was {state} already."
 
 
 def fields(data: Mapping[str, object], quota_default: str = "standard", lang: str = "en") -> Fields | str:

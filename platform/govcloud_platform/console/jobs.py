@@ -11,13 +11,17 @@ running failed ("interrupted"), since the process that ran them is gone.
 Bounded: two lanes of worker threads. Deploys and removals take the box's lock (`box_lock`, which fails at once when
 held), so they run one at a time in the `box` lane, the others waiting queued; backups and drills (their own lock per
 agency) run two at a time in the `backups` lane, with restores of an agency's backup. `apply` (the whole
-platform, an operator's) runs in the `box` lane; its agency is `PLATFORM`. One job per agency and target (an app,
-or the agency's backups) is queued or running at a time: a second start answers 409
-(the registry's unique index, `state.jobs`)."""
+platform, an operator's) runs in the `box` lane; its agency is `PLATFORM`. An approved onboarding request's
+onboarding (`onboard`, console/approval.py) runs in the `box` lane too: its agency is the request's slug, its target
+`request-<id>`. One job per agency and target (an app, the agency's backups, a request) is queued or running at a
+time: a second start answers 409 (the registry's unique index, `state.jobs`). A job may be given a hook its runner
+calls when it fails (before the failure is audited and recorded: a reader who sees the job failed sees what the hook
+did), e.g. an approval's request put back to pending."""
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -35,8 +39,8 @@ from govcloud_platform.state.registry import Registry, registry_path
 LOG = logging.getLogger(__name__)
 
 # kind -> its lane; what it acts on is an app (target = the app's name) or the agency's backups
-KINDS: dict[str, str] = {"deploy": "box", "remove": "box", "apply": "box", "backup": "backups", "drill": "backups",
-                         "restore": "backups"}
+KINDS: dict[str, str] = {"deploy": "box", "remove": "box", "apply": "box", "onboard": "box", "backup": "backups",
+                         "drill": "backups", "restore": "backups"}
 LANES: dict[str, int] = {"box": 1, "backups": 2}  # worker threads per lane: at most 3 jobs run at once
 BACKUPS_TARGET = "backups"  # an agency's backups, drills and restores: one at a time per agency
 PLATFORM = ""  # the agency of a job on the whole platform (`apply`): only operators see it (authz.may_see)
@@ -46,6 +50,12 @@ LOCK_POLL_S = 5.0
 REFRESH_S = 2  # the job page reloads itself this often while the job is queued or running
 
 Work = Callable[[Progress], Any]  # the platform's function, given the job's progress callback; returns the result
+Failed = Callable[[str], None]  # called with the job's error when it fails
+
+
+def request_target(request_id: int) -> str:
+    """An onboarding request's approval job's target (one queued or running per request)."""
+    return f"request-{request_id}"
 
 
 def start_status(who: authz.Principal, slug: str, exists: bool) -> int:
@@ -71,10 +81,10 @@ def apply_status(who: authz.Principal) -> int:
 
 def audit_target(kind: str, agency: str, target: str) -> str:
     """What the audit log names: `<slug>/<app>` for an app's job, the slug for a backup's (auditlog's scopes), and
-    `spec` for `apply` (what `govcloud apply` audits: the operators' entries)."""
+    `spec` for `apply` (what `govcloud apply` audits: the operators' entries), the slug for an onboarding."""
     if agency == PLATFORM:
         return "spec"
-    return agency if target == BACKUPS_TARGET else f"{agency}/{target}"
+    return agency if target == BACKUPS_TARGET or kind == "onboard" else f"{agency}/{target}"
 
 
 def outcome(result: Any) -> tuple[str, str]:
@@ -112,19 +122,20 @@ class Runner:
             finally:
                 registry.close()
 
-    def start(self, kind: str, agency: str, target: str, actor: str, work: Work) -> store.Job:
+    def start(self, kind: str, agency: str, target: str, actor: str, work: Work, failed: Failed | None = None
+              ) -> store.Job:
         """Record the job queued (audited) and hand it to its lane; `store.Busy` when one for the same agency and
-        target is queued or running."""
+        target is queued or running. `failed` is called with the error if the job fails."""
         registry = Registry(self.home)
         try:
             job = store.create(registry, kind, agency, target, actor)
             registry.audit(f"job {kind}", audit_target(kind, agency, target), "queued", actor, f"job {job.id}")
         finally:
             registry.close()
-        self.pools[KINDS[kind]].submit(self._run, job, work)
+        self.pools[KINDS[kind]].submit(self._run, job, work, failed)
         return job
 
-    def _run(self, job: store.Job, work: Work) -> None:
+    def _run(self, job: store.Job, work: Work, failed: Failed | None = None) -> None:
         registry = Registry(self.home)
         where = audit_target(job.kind, job.agency, job.target)
         try:
@@ -137,6 +148,11 @@ class Runner:
                 if not isinstance(exc, GovCloudError):
                     LOG.error("job %s (%s %s) failed: %s", job.id, job.kind, where, type(exc).__name__)
                 error = error_text(exc)
+                if failed is not None:
+                    try:
+                        failed(error)
+                    except Exception as hook:  # noqa: BLE001 - the job's failure is recorded whatever its hook does
+                        LOG.error("job %s: its failure hook failed (%s)", job.id, type(hook).__name__)
                 # audited first: a job seen ended has its entry already (a reader polls the job, then the log)
                 registry.audit(f"job {job.kind}", where, "failed", job.actor, f"job {job.id}: {error}")
                 store.move(registry, job.id, store.FAILED, error=error)
@@ -153,9 +169,23 @@ class Runner:
         """The job's work; while the box's lock is held by another command (a conflict of the moment, not of the
         job), it waits, saying so in its steps, up to LOCK_WAIT_S."""
         deadline = time.monotonic() + self.lock_wait_s
+        owner = threading.get_ident()
+
+        def progress(line: str) -> None:
+            """A step, from the job's thread or from one the work made (`Onboarding.add` provisions its services
+            at once on threads of its own): a sqlite connection serves only the thread that opened it."""
+            if threading.get_ident() == owner:
+                store.step(registry, job.id, line)
+                return
+            elsewhere = Registry(self.home)
+            try:
+                store.step(elsewhere, job.id, line)
+            finally:
+                elsewhere.close()
+
         while True:
             try:
-                return work(lambda line: store.step(registry, job.id, line))
+                return work(progress)
             except LockHeld as held:
                 if time.monotonic() >= deadline:
                     raise

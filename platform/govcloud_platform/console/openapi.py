@@ -41,18 +41,23 @@ _REQUEST_NEW = {
 _REQUEST = {
     "type": "object",
     "required": ["id", "slug", "name", "email", "quota_class", "apps", "state", "filed_by", "filed_at",
-                 "decided_by", "decided_at", "reason", "lang", "jobs"],
+                 "decided_by", "decided_at", "reason", "lang", "jobs", "approval_job"],
     "properties": {
         "id": {"type": "integer"}, "slug": {"type": "string"}, "name": {"type": "string"},
         "email": {"type": "string"}, "quota_class": {"type": "string"},
         "apps": {"type": "array", "items": {"type": "string"}},
-        "state": {"type": "string", "enum": ["pending", "approved", "declined"]},
+        "state": {"type": "string", "enum": ["pending", "approving", "approved", "declined"],
+                  "description": "`approving` while its approval's onboarding job runs (a decision then is 409); "
+                                 "pending again if that job failed"},
         "filed_by": {"type": "string"}, "filed_at": {"type": "string", "format": "date-time"},
         "decided_by": {"type": ["string", "null"]}, "decided_at": {"type": ["string", "null"], "format": "date-time"},
         "reason": {"type": ["string", "null"]},
         "lang": {"type": "string", "enum": ["en", "ur"]},
         "jobs": {"type": "array", "items": {"type": "integer"},
                  "description": "the deploy jobs the approval started for its apps (`/api/jobs/{id}`)"},
+        "approval_job": {"type": ["integer", "null"],
+                         "description": "its last approval's onboarding job (`/api/jobs/{id}`: its state, steps and "
+                                        "error), null before any approval"},
     },
 }
 _ENTRY = {
@@ -68,9 +73,10 @@ _JOB = {
                  "error", "steps"],
     "properties": {
         "id": {"type": "integer"},
-        "kind": {"type": "string", "enum": ["deploy", "remove", "backup", "drill", "restore", "apply"]},
+        "kind": {"type": "string", "enum": ["deploy", "remove", "backup", "drill", "restore", "apply", "onboard"]},
         "agency": {"type": "string"},
-        "target": {"type": "string", "description": "the app's name, or `backups`"},
+        "target": {"type": "string", "description": "the app's name, `backups`, `apply`, or `request-<id>` for an "
+                                                    "onboarding request's approval (`onboard`)"},
         "state": {"type": "string", "enum": ["queued", "running", "succeeded", "failed"]},
         "actor": {"type": "string"}, "created_at": {"type": "string", "format": "date-time"},
         "started_at": {"type": ["string", "null"], "format": "date-time"},
@@ -338,19 +344,28 @@ def document(server_url: str) -> dict[str, Any]:
                               "404": _error("no such request, or not the principal's")}}},
             "/api/requests/{request_id}/approve": {"post": {
                 "operationId": "approveRequest",
-                "summary": "Approve: onboard the agency now, as `govcloud agency add` does (operators only)",
+                "summary": "Approve: a job onboards the agency as `govcloud agency add` does, then deploys the "
+                           "requested apps and mails the contact (operators only)",
+                "description": "Answers at once: the request is `approving` while its job (`onboard`) runs, waiting "
+                               "while another command holds the box's lock. The job, once it succeeded, has "
+                               "approved the request, started a deploy job per requested app (the request's `jobs`) "
+                               "and mailed the contact; its result is `{request, agency, jobs}`. If it failed, the "
+                               "request is pending again and the job's `error` says why.",
                 "parameters": _ID,
-                "responses": {"200": _json("approved and onboarded; a deploy job started for each requested app; "
-                                           "the contact mailed", {
-                    "type": "object", "required": ["request", "agency", "jobs"],
-                    "properties": {"request": _ref("OnboardingRequest"), "agency": _ref("Agency"),
+                "responses": {"202": _json("claimed; its onboarding job started (`Location`: the job's URL)", {
+                    "type": "object", "required": ["request", "agency", "jobs", "job", "url"],
+                    "properties": {"request": _ref("OnboardingRequest"),
+                                   "agency": {"oneOf": [_ref("Agency"), {"type": "null"}],
+                                              "description": "null until the job has onboarded it (its result "
+                                                             "gives it then); the registry's record when one "
+                                                             "exists already (an approval again after a failure)"},
                                    "jobs": {"type": "array", "items": {"type": "string"},
-                                            "description": "the deploy jobs' URLs"}}}),
+                                            "description": "the deploy jobs' URLs (empty: the job starts them)"},
+                                   "job": _ref("Job"), "url": {"type": "string",
+                                                               "description": "the onboarding job's URL"}}}),
                     **_REFUSALS, "403": _error("not a directorate operator"),
                     "404": _error("no such request, or not the principal's"),
-                    "409": _error("decided already, or `agency add` refused (the agency exists with other settings; "
-                                  "the request is pending again)"),
-                    "502": _error("the onboarding failed (the request is pending again; the audit log says why)")}}},
+                    "409": _error("decided already, or being approved (its job runs)")}}},
             "/api/requests/{request_id}/decline": {"post": {
                 "operationId": "declineRequest", "summary": "Decline with a reason (operators only)",
                 "parameters": _ID,
@@ -361,7 +376,8 @@ def document(server_url: str) -> dict[str, Any]:
                     "type": "object", "required": ["request"], "properties": {"request": _ref("OnboardingRequest")}}),
                     "400": _error("no reason, or not plain text"), **_REFUSALS,
                     "403": _error("not a directorate operator"),
-                    "404": _error("no such request, or not the principal's"), "409": _error("decided already")}}},
+                    "404": _error("no such request, or not the principal's"),
+                    "409": _error("decided already, or being approved")}}},
             "/api/audit": {"get": {
                 "operationId": "listAudit",
                 "summary": "The audit log (what `agency show` lists): an operator's every entry, a member's their "

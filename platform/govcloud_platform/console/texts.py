@@ -185,6 +185,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "restore_confirm": "Yes, replace the data by this backup",
         "restore_forbidden": "Only a directorate operator or the agency's administrators restore its backups.",
         "request_jobs": "Deploys of its apps",
+        "approving": "being approved (its onboarding job runs)",
+        "kind_onboard": "onboarding",
+        "approving_already": "This request is being approved: its onboarding job runs. Its page follows it.",
+        "approval_job": "The approval's onboarding",
+        "approval_failed": ("The onboarding failed: the request waits for a decision again. Fix the cause, then "
+                            "approve it again (the approval completes what the failed one made)."),
         "backup_runs": "Backups in the repository (newest first)",
         "started": "Started",
         "finished": "Finished",
@@ -378,6 +384,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "restore_confirm": "ہاں، ڈیٹا کو اس بیک اپ سے بدل دیں",
         "restore_forbidden": "ادارے کے بیک اپ صرف ڈائریکٹوریٹ آپریٹر یا ادارے کے منتظمین بحال کرتے ہیں۔",
         "request_jobs": "اس کی ایپس کی تنصیب",
+        "approving": "منظوری جاری ہے (شمولیت کا کام چل رہا ہے)",
+        "kind_onboard": "شمولیت",
+        "approving_already": ("اس درخواست کی منظوری جاری ہے: اس کا شمولیت کا کام چل رہا ہے۔ اس کا صفحہ اس کی پیش "
+                              "رفت دکھاتا ہے۔"),
+        "approval_job": "منظوری کے بعد شمولیت",
+        "approval_failed": ("شمولیت ناکام ہو گئی: درخواست دوبارہ فیصلے کی منتظر ہے۔ وجہ درست کریں، پھر اسے دوبارہ "
+                            "منظور کریں (نئی منظوری وہ مکمل کر دے گی جو ناکام منظوری نے بنایا تھا)۔"),
         "backup_runs": "ذخیرے میں بیک اپ (تازہ ترین پہلے)",
         "started": "آغاز",
         "finished": "اختتام",

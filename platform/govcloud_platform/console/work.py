@@ -7,23 +7,24 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from flask import Flask, abort, jsonify, redirect, request, session
 from werkzeug.wrappers import Response
 
 from govcloud_platform.box.services.identity import OPERATOR_GROUPS
-from govcloud_platform.console import auditlog, authz, intake, signin
+from govcloud_platform.console import approval, auditlog, authz, intake, signin
 from govcloud_platform.console.data import Platform, agency_detail
 from govcloud_platform.console.settings import Settings
 from govcloud_platform.console.texts import TEXTS
-from govcloud_platform.errors import ConflictError, GovCloudError, InputError
+from govcloud_platform.errors import ConflictError, InputError
 from govcloud_platform.spec import APP_NAMES
 from govcloud_platform.state.onboarding_requests import OnboardingRequest
 
 if TYPE_CHECKING:
     from govcloud_platform.console.jobs import Runner
+    from govcloud_platform.state.jobs import Job
 
 
 @dataclass(frozen=True)
@@ -63,18 +64,31 @@ DeployRequested = Callable[["Views", "Runner", OnboardingRequest, str], list[int
 
 def register(app: Flask, v: Views, runner: Runner, deploy_requested: DeployRequested) -> None:
     """The onboarding requests' views; `deploy_requested` (`operations.deploy_requested`, handed in by `create_app`:
-    this module is below the jobs' views) starts an approved request's deploy jobs."""
-    def decided(req_id: int, actor: str) -> OnboardingRequest:
-        """After a decision: an approval's deploy jobs for the request's apps (`deploy_requested`), then the mail to
-        its contact in its language (`Platform.mail_decision`); the request as it is then."""
+    this module is below the jobs' views) starts an approved request's deploy jobs, from its approval's job
+    (console/approval.py)."""
+    def declined(req_id: int, actor: str) -> OnboardingRequest:
+        """After a decline: the mail to its contact in its language (`Platform.mail_decision`; an approval's job
+        mails once it succeeded); the request as it is then."""
         found = v.platform.onboarding_request(req_id)
         assert found is not None
-        if found.state == "approved" and found.apps:
-            deploy_requested(v, runner, found, actor)
         v.platform.mail_decision(req_id, f"{v.settings.public_url}/{found.lang}/requests/{req_id}", actor)
-        again = v.platform.onboarding_request(req_id)
-        assert again is not None
-        return again
+        return found
+
+    def approve(req: OnboardingRequest, actor: str) -> Job | None:
+        """Claim it and start its onboarding job (console/approval.py), which deploys its apps with
+        `deploy_requested` once the agency is made."""
+        return approval.start(v.platform, runner, v.settings.public_url, req, actor,
+                              lambda claimed: deploy_requested(v, runner, claimed, actor))
+
+    def decided_already(t: dict[str, str], req_id: int) -> str:
+        """Why a decision is 409: the request is being approved (its job runs), or was decided."""
+        now = v.platform.onboarding_request(req_id)
+        return t["approving_already"] if now is not None and now.state == intake.APPROVING else t["decided_already"]
+
+    def approval_of(req: OnboardingRequest) -> dict[str, Any] | None:
+        """The request's last approval job (its state, error and steps), for its page."""
+        job = runner.get(req.approval_job) if req.approval_job else None
+        return job.as_dict() if job is not None else None
 
     # --- onboarding requests (pages) ------------------------------------------------------------
     def visible_request(who: authz.Principal, raw_id: str) -> OnboardingRequest | None:
@@ -124,7 +138,9 @@ def register(app: Flask, v: Views, runner: Runner, deploy_requested: DeployReque
         req = visible_request(who, request_id)
         if req is None:
             abort(404)
-        return v.page("request.j2", lang, req=req.as_dict())
+        job = approval_of(req)
+        return v.page("request.j2", lang, req=req.as_dict(), job=job,
+                      job_seen=job is not None and authz.may_see(who, job["agency"]))
 
     @app.post("/<lang>/requests/<request_id>/approve", defaults={"verb": "approve"})
     @app.post("/<lang>/requests/<request_id>/decline", defaults={"verb": "decline"})
@@ -140,23 +156,21 @@ def register(app: Flask, v: Views, runner: Runner, deploy_requested: DeployReque
         status = intake.decision_status(who, req.state)
         if status != 200:
             return v.page("message.j2", lang, status, heading=t["refused"],
-                        text=t["decide_forbidden"] if status == 403 else t["decided_already"])
+                          text=t["decide_forbidden"] if status == 403 else decided_already(t, req.id))
         actor = f"console:{who.subject}"
         if verb == "decline":
             reason = request.form.get("reason", "")
             why = intake.reason_problem(reason)
             if why:
-                return v.page("request.j2", lang, 400, req=req.as_dict(), error=why)
+                return v.page("request.j2", lang, 400, req=req.as_dict(), error=why, job=approval_of(req),
+                              job_seen=True)
             done = v.platform.decline(req.id, actor, reason)
-        else:
-            try:
-                done = v.platform.approve(req.id, actor) is not None
-            except GovCloudError as exc:  # e.g. the agency was added otherwise meanwhile (409): pending again
-                return v.page("request.j2", lang, 409 if isinstance(exc, ConflictError) else 502,
-                              req=req.as_dict(), error=str(exc))
+            if done:
+                declined(req.id, actor)
+        else:  # a job: the request's page follows it
+            done = approve(req, actor) is not None
         if not done:
-            return v.page("message.j2", lang, 409, heading=t["refused"], text=t["decided_already"])
-        decided(req.id, actor)
+            return v.page("message.j2", lang, 409, heading=t["refused"], text=decided_already(t, req.id))
         return redirect(f"/{lang}/requests/{req.id}", 303)
 
     # --- the audit log (page and CSV) -------------------------------------------------------------
@@ -227,7 +241,7 @@ def register(app: Flask, v: Views, runner: Runner, deploy_requested: DeployReque
         if status == 403:
             return problem(403, "forbidden", "Only a directorate operator decides onboarding requests.")
         if status == 409:
-            return problem(409, "conflict", f"The request was {req.state} already.")
+            return problem(409, "conflict", intake.decided_text(req.state, req.approval_job))
         actor = f"console:{who.subject}"
         if verb == "decline":
             body = request.get_json(silent=True)
@@ -238,18 +252,20 @@ def register(app: Flask, v: Views, runner: Runner, deploy_requested: DeployReque
             assert isinstance(reason, str)
             if not v.platform.decline(req.id, actor, reason):
                 return problem(409, "conflict", "The request was decided already.")
-            return jsonify(request=decided(req.id, actor).as_dict())
-        try:
-            record = v.platform.approve(req.id, actor)
-        except ConflictError as exc:  # `agency add` refused: the agency exists with other settings, or a lock
-            return problem(409, "conflict", f"{exc} (the request is pending again)")
-        except GovCloudError as exc:
-            return problem(502, "onboarding_failed", f"{exc} (the request is pending again)")
-        if record is None:
-            return problem(409, "conflict", "The request was decided already.")
-        after = decided(req.id, actor)
-        return jsonify(request=after.as_dict(), agency=agency_detail(record),
-                       jobs=[f"/api/jobs/{j}" for j in after.jobs])
+            return jsonify(request=declined(req.id, actor).as_dict())
+        job = approve(req, actor)
+        after = v.platform.onboarding_request(req.id)
+        if job is None or after is None:
+            return problem(409, "conflict", intake.decided_text(after.state if after else req.state,
+                                                                 after.approval_job if after else 0))
+        # the agency is onboarded by the job: `agency` is its record when one exists already (a retry), else null;
+        # the job's result holds the onboarded agency and the deploy jobs' URLs once it succeeded
+        record = v.platform.agency(req.slug)
+        resp = jsonify(request=after.as_dict(), agency=agency_detail(record) if record is not None else None,
+                       jobs=[f"/api/jobs/{j}" for j in after.jobs], job=job.as_dict(), url=f"/api/jobs/{job.id}")
+        resp.status_code = 202
+        resp.headers["Location"] = f"/api/jobs/{job.id}"
+        return resp
 
     @app.get("/api/audit")
     def api_audit() -> Response:

@@ -189,6 +189,34 @@ MIGRATIONS: list[str] = [
     ALTER TABLE onboarding_requests ADD COLUMN lang TEXT NOT NULL DEFAULT 'en';
     ALTER TABLE onboarding_requests ADD COLUMN jobs TEXT NOT NULL DEFAULT '[]'
     """,
+    # 11: an approval is a console job (state.onboarding_requests): the request is `approving` (claimed) while its
+    # onboarding job runs, and records that job. SQLite cannot change a CHECK in place: the table is made again with
+    # its rows and ids (requests are never deleted, so AUTOINCREMENT's counter is the highest id copied).
+    """
+    CREATE TABLE onboarding_requests_11 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        slug TEXT NOT NULL,
+        name TEXT NOT NULL,
+        email TEXT NOT NULL,
+        quota TEXT NOT NULL,
+        apps TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'approving', 'approved', 'declined')),
+        filed_by TEXT NOT NULL,
+        filed_at TEXT NOT NULL,
+        decided_by TEXT NOT NULL DEFAULT '',
+        decided_at TEXT NOT NULL DEFAULT '',
+        reason TEXT NOT NULL DEFAULT '',
+        lang TEXT NOT NULL DEFAULT 'en',
+        jobs TEXT NOT NULL DEFAULT '[]',
+        approval_job INTEGER NOT NULL DEFAULT 0
+    );
+    INSERT INTO onboarding_requests_11 (id, slug, name, email, quota, apps, state, filed_by, filed_at, decided_by,
+        decided_at, reason, lang, jobs)
+    SELECT id, slug, name, email, quota, apps, state, filed_by, filed_at, decided_by, decided_at, reason, lang, jobs
+    FROM onboarding_requests;
+    DROP TABLE onboarding_requests;
+    ALTER TABLE onboarding_requests_11 RENAME TO onboarding_requests
+    """,
 ]
 
 
