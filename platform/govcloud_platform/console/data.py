@@ -7,6 +7,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -85,19 +87,22 @@ class Platform:
     _status: tuple[float, list[dict[str, Any]]] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def agencies(self) -> list[AgencyRecord]:
+    @contextmanager
+    def _registry(self) -> Iterator[Registry]:
+        """The box's registry for one call, closed after it (each request or job thread opens its own)."""
         registry = Registry(self.box.home)
         try:
-            return registry.agencies()
+            yield registry
         finally:
             registry.close()
 
+    def agencies(self) -> list[AgencyRecord]:
+        with self._registry() as registry:
+            return registry.agencies()
+
     def agency(self, slug: str) -> AgencyRecord | None:
-        registry = Registry(self.box.home)
-        try:
+        with self._registry() as registry:
             return registry.agency(slug)
-        finally:
-            registry.close()
 
     def visible_agency(self, who: Principal, slug: str) -> AgencyRecord:
         """The agency `slug` when the principal may see it; otherwise the 404 an unknown slug gets, exactly (a 403
@@ -109,11 +114,8 @@ class Platform:
 
     def script_client(self, client_id: str) -> ScriptClient | None:
         """The script client of a token's `client_id` (`console_scripts`), None when it is none (or removed)."""
-        registry = Registry(self.box.home)
-        try:
+        with self._registry() as registry:
             return console_clients.by_client_id(registry, client_id)
-        finally:
-            registry.close()
 
     def credentials(self, slug: str) -> dict[str, dict[str, Any]] | None:
         """What `govcloud agency credentials SLUG --show-secrets` gives (`Onboarding.credentials`: each service's
@@ -130,26 +132,17 @@ class Platform:
             onboarding.registry.close()
 
     def audit_event(self, command: str, target: str, result: str, actor: str, detail: str) -> None:
-        registry = Registry(self.box.home)
-        try:
+        with self._registry() as registry:
             registry.audit(command, target, result, actor, detail)
-        finally:
-            registry.close()
 
     # --- onboarding requests (console.intake decides; the registry stores; Onboarding.add onboards) -------------
     def onboarding_requests(self) -> list[OnboardingRequest]:
-        registry = Registry(self.box.home)
-        try:
+        with self._registry() as registry:
             return store.every(registry)
-        finally:
-            registry.close()
 
     def onboarding_request(self, request_id: int) -> OnboardingRequest | None:
-        registry = Registry(self.box.home)
-        try:
+        with self._registry() as registry:
             return store.get(registry, request_id)
-        finally:
-            registry.close()
 
     def file_request(self, fields: intake.Fields, subject: str, actor: str) -> OnboardingRequest:
         """Validate with `agency add`'s own validator (InputError: nothing stored), refuse a slug that exists or
@@ -158,8 +151,7 @@ class Platform:
         from govcloud_platform.onboarding import AgencyRequest, validate_request
 
         validate_request(self.box, AgencyRequest(fields.slug, fields.name, fields.email, fields.quota))
-        registry = Registry(self.box.home)
-        try:
+        with self._registry() as registry:
             conflict = intake.filing_conflict(fields.slug, [r.slug for r in registry.agencies()],
                                               [r.slug for r in store.every(registry)
                                                if r.state in (store.PENDING, store.APPROVING)])
@@ -169,43 +161,32 @@ class Platform:
                                list(fields.apps), subject, fields.lang)
             registry.audit("request file", fields.slug, "filed", actor, f"request {filed.id}")
             return filed
-        finally:
-            registry.close()
 
     def decline(self, request_id: int, actor: str, reason: str) -> bool:
         """False when it was decided meanwhile (409)."""
-        registry = Registry(self.box.home)
-        try:
+        with self._registry() as registry:
             if not store.decide(registry, request_id, store.DECLINED, actor, reason):
                 return False
             found = store.get(registry, request_id)
             registry.audit("request decline", found.slug if found else "", "declined", actor,
                            f"request {request_id}: {reason}")
             return True
-        finally:
-            registry.close()
 
     def claim_approval(self, request_id: int, actor: str) -> OnboardingRequest | None:
         """An approval's first step, in the operator's request: the request becomes `approving` (audited `request
         approve`, as an approval always was); None when it was decided or is being approved meanwhile (409). Its
         job (`onboard_approved`) then onboards it."""
-        registry = Registry(self.box.home)
-        try:
+        with self._registry() as registry:
             if not store.claim(registry, request_id, actor):
                 return None
             found = store.get(registry, request_id)
             assert found is not None
             registry.audit("request approve", found.slug, "approved", actor, f"request {request_id}")
             return found
-        finally:
-            registry.close()
 
     def set_approval_job(self, request_id: int, job_id: int) -> None:
-        registry = Registry(self.box.home)
-        try:
+        with self._registry() as registry:
             store.set_approval_job(registry, request_id, job_id)
-        finally:
-            registry.close()
 
     def onboard_approved(self, req: OnboardingRequest, actor: str, progress: Progress) -> AgencyRecord:
         """The approval job's onboarding: exactly what `agency add` does (`Onboarding.add`, audited `agency add` with
@@ -220,37 +201,28 @@ class Platform:
         finally:
             onboarding.registry.close()
         self.copy_registry()
-        registry = Registry(self.box.home)
-        try:
+        with self._registry() as registry:
             store.finish(registry, req.id)
-        finally:
-            registry.close()
         return record
 
     def reopen_approval(self, request_id: int, actor: str) -> bool:
         """A failed (or interrupted) approval's request back to pending, audited as a failed onboarding always was;
         False when it was not being approved (an approved one stays approved)."""
-        registry = Registry(self.box.home)
-        try:
+        with self._registry() as registry:
             if not store.reopen(registry, request_id):
                 return False
             found = store.get(registry, request_id)
             registry.audit("request approve", found.slug if found else "", "failed, pending again", actor,
                            f"request {request_id}")
             return True
-        finally:
-            registry.close()
 
     def reopen_interrupted(self) -> list[int]:
         """At the console's start: the requests left approving (their jobs died with the previous process, and the
         runner marked them failed) back to pending; their ids."""
         if not registry_path(self.box.home).exists():
             return []
-        registry = Registry(self.box.home)
-        try:
+        with self._registry() as registry:
             left = store.approving(registry)
-        finally:
-            registry.close()
         return [r.id for r in left if self.reopen_approval(r.id, r.decided_by or "console")]
 
     def mail_decision(self, request_id: int, link: str, actor: str) -> bool:
@@ -279,11 +251,8 @@ class Platform:
         return result == "mailed"
 
     def set_request_jobs(self, request_id: int, job_ids: list[int]) -> None:
-        registry = Registry(self.box.home)
-        try:
+        with self._registry() as registry:
             store.set_jobs(registry, request_id, job_ids)
-        finally:
-            registry.close()
 
     def copy_registry(self) -> None:
         """What `govcloud_cli.boxes.copy_registry` does after a change: best effort (the change is made)."""
@@ -300,12 +269,9 @@ class Platform:
     def audit(self, q: AuditQuery, agencies: list[str] | None) -> tuple[list[dict[str, Any]], int | None]:
         """The registry's entries (`Registry.audit_log`, what `agency show` lists) under the filters, a page of
         `q.limit` older than `q.before`, and the id the next (older) page starts before, None at the last."""
-        registry = Registry(self.box.home)
-        try:
+        with self._registry() as registry:
             found = registry.audit_log(limit=q.limit + 1, agencies=agencies, actor=q.actor, command=q.command,
                                        since=q.since, until=q.until, before=q.before)
-        finally:
-            registry.close()
         return older_than(found, q.limit)
 
     def services(self) -> list[dict[str, Any]]:
